@@ -1,0 +1,1 @@
+"""Lineage for auditors: traversal, completeness, impact, evidence and OCEL export."""

@@ -1,0 +1,1 @@
+"""Business SLAs in business time, close risk, the evaluator and its notifiers."""

@@ -1,0 +1,239 @@
+"""The ``syncsight`` command line: every entry point builds its settings here, once."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from syncsight import __version__
+from syncsight.config_file import ConfigFileError, FileConfig, load_config
+from syncsight.settings import Settings
+from warehouse.client import ClickHouseURLError, connect
+from warehouse.schema import Topology, TopologyError
+
+app = typer.Typer(
+    name="syncsight",
+    help="Observability for the CRM / PSA / ERP / revenue-recognition sync: OTLP traces in, "
+    "lineage, business SLAs and close risk out.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+
+ClickHouseURLOption = Annotated[
+    str | None,
+    typer.Option(
+        "--clickhouse-url",
+        help="ClickHouse URL (overrides SYNCSIGHT_CLICKHOUSE_URL): chdb:///path, chdb://memory "
+        "or http(s)://user:pass@host:8123/db.",
+        show_default=False,
+    ),
+]
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", help="TOML config file (overrides SYNCSIGHT_CONFIG).", show_default=False
+    ),
+]
+HostOption = Annotated[
+    str | None,
+    typer.Option("--host", help="Bind address (overrides SYNCSIGHT_HOST).", show_default=False),
+]
+PortOption = Annotated[
+    int | None,
+    typer.Option(
+        "--port", help="OTLP/HTTP + API port (overrides SYNCSIGHT_PORT).", show_default=False
+    ),
+]
+GrpcPortOption = Annotated[
+    int | None,
+    typer.Option(
+        "--grpc-port", help="OTLP/gRPC port (overrides SYNCSIGHT_GRPC_PORT).", show_default=False
+    ),
+]
+
+
+def fail(message: str) -> NoReturn:
+    """Print one clear line and exit non-zero."""
+    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code=2)
+
+
+def build_settings(**flags: Any) -> Settings:
+    """Settings from the environment, with the flags that were given taking precedence."""
+    given = {name: value for name, value in flags.items() if value is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as error:
+        fail(describe_validation_error(error, given))
+
+
+def describe_validation_error(error: ValidationError, flags: dict[str, Any]) -> str:
+    """One line per problem naming the setting (as flag or variable), the value and the rule."""
+    lines = []
+    for problem in error.errors():
+        field = str(problem["loc"][0]) if problem["loc"] else "?"
+        source = f"--{field.replace('_', '-')}" if field in flags else f"SYNCSIGHT_{field.upper()}"
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        if f"SYNCSIGHT_{field.upper()}=" in message:  # our validators name setting and value
+            lines.append(message.replace(f"SYNCSIGHT_{field.upper()}=", f"{source}="))
+        else:
+            lines.append(f"{source}={problem.get('input')!r}: {message}")
+    return "; ".join(lines)
+
+
+def load_file_config(settings: Settings) -> FileConfig:
+    """The TOML config named by the settings, or a clean exit naming what is wrong with it."""
+    try:
+        return load_config(settings.config)
+    except ConfigFileError as error:
+        fail(str(error))
+
+
+def configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"syncsight {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=version_callback, is_eager=True, help="Show the version."
+        ),
+    ] = False,
+) -> None:
+    """Observability for the CRM / PSA / ERP / revenue-recognition sync."""
+
+
+@app.command()
+def migrate(
+    clickhouse_url: ClickHouseURLOption = None,
+    config: ConfigOption = None,
+    print_only: Annotated[
+        bool, typer.Option("--print", help="Print the DDL instead of running it.")
+    ] = False,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            "--cluster",
+            help="Render ON CLUSTER DDL with Replicated engines and Distributed tables.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Create or upgrade the ClickHouse schema (idempotent)."""
+    from warehouse.migrations import migrate as run_migrations
+    from warehouse.migrations import render_ddl
+
+    settings = build_settings(clickhouse_url=clickhouse_url, config=config)
+    file_config = load_file_config(settings)
+    try:
+        topology = Topology(cluster)
+    except TopologyError as error:
+        fail(str(error))
+    if print_only:
+        typer.echo(";\n\n".join(render_ddl(topology, file_config.correlation)) + ";")
+        return
+    client = _connect_or_fail(settings)
+    report = run_migrations(client, file_config.correlation, topology)
+    applied = ", ".join(map(str, report.applied)) or "none (already up to date)"
+    typer.echo(f"migrations applied: {applied}")
+    if report.rules_changed:
+        typer.echo("correlation rules changed: run `syncsight rebuild` to re-derive stored spans")
+
+
+@app.command()
+def rebuild(
+    clickhouse_url: ClickHouseURLOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Truncate the derived business tables and re-derive them from otel_traces."""
+    from warehouse.migrations import migrate as run_migrations
+    from warehouse.rebuild import rebuild as run_rebuild
+
+    settings = build_settings(clickhouse_url=clickhouse_url, config=config)
+    file_config = load_file_config(settings)
+    client = _connect_or_fail(settings)
+    run_migrations(client, file_config.correlation)
+    with console.status("re-deriving business tables from otel_traces …"):
+        report = run_rebuild(client, file_config.correlation)
+    typer.echo(
+        f"rebuilt from {report.spans:,} spans: {report.events:,} business events, "
+        f"{report.references:,} object references"
+    )
+
+
+@app.command()
+def serve(
+    clickhouse_url: ClickHouseURLOption = None,
+    config: ConfigOption = None,
+    host: HostOption = None,
+    port: PortOption = None,
+    grpc_port: GrpcPortOption = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+) -> None:
+    """Run the service: OTLP ingest, REST API, SLA evaluator."""
+    settings = build_settings(
+        clickhouse_url=clickhouse_url, config=config, host=host, port=port, grpc_port=grpc_port
+    )
+    file_config = load_file_config(settings)
+    configure_logging(verbose)
+    _run_service(settings, file_config)
+
+
+@app.command()
+def demo(
+    clickhouse_url: ClickHouseURLOption = None,
+    config: ConfigOption = None,
+    host: HostOption = None,
+    port: PortOption = None,
+    grpc_port: GrpcPortOption = None,
+) -> None:
+    """Start everything on the embedded engine with a simulated quarter of a consulting firm."""
+    settings = build_settings(
+        clickhouse_url=clickhouse_url, config=config, host=host, port=port, grpc_port=grpc_port
+    )
+    file_config = load_file_config(settings)
+    configure_logging(False)
+    console.print(
+        f"syncsight demo: API docs at http://{settings.host}:{settings.port}/docs "
+        "(Ctrl-C stops everything)"
+    )
+    _run_service(settings, file_config)
+
+
+def _run_service(settings: Settings, file_config: FileConfig) -> None:
+    from syncsight.app import create_app
+    from syncsight.runner import run_http
+
+    run_http(create_app(settings, file_config), host=settings.host, port=settings.port)
+
+
+def _connect_or_fail(settings: Settings) -> Any:
+    try:
+        return connect(settings.clickhouse_url)
+    except ClickHouseURLError as error:
+        fail(str(error))
+    except Exception as error:  # the driver's errors vary by engine; the message says enough
+        fail(f"cannot open ClickHouse at {settings.clickhouse_url!r}: {error}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

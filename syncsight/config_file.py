@@ -1,0 +1,72 @@
+"""The optional TOML configuration file (``SYNCSIGHT_CONFIG``): correlation rules today; SLAs,
+calendars and notification routes join it as those features land. Errors name the file and key."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from warehouse.correlation import CorrelationRuleError, CorrelationRules
+
+KNOWN_TABLES = ("correlation",)
+
+
+class ConfigFileError(ValueError):
+    """The config file cannot be read or says something we cannot use."""
+
+
+@dataclass(frozen=True)
+class FileConfig:
+    """What the TOML file configures, with defaults for everything it leaves out."""
+
+    correlation: CorrelationRules = field(default_factory=CorrelationRules.default)
+
+
+def load_config(path: Path | None) -> FileConfig:
+    """Parse ``path`` (None → all defaults); raise ``ConfigFileError`` with a precise message."""
+    if path is None:
+        return FileConfig()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigFileError(
+            f"SYNCSIGHT_CONFIG={str(path)!r}: cannot read the file ({error.strerror})"
+        ) from error
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigFileError(f"SYNCSIGHT_CONFIG={str(path)!r}: invalid TOML: {error}") from error
+    return parse_config(document, source=str(path))
+
+
+def parse_config(document: dict[str, Any], *, source: str) -> FileConfig:
+    """Build a ``FileConfig`` from a parsed TOML document."""
+    unknown = sorted(set(document) - set(KNOWN_TABLES))
+    if unknown:
+        raise ConfigFileError(
+            f"{source}: unknown table(s) {', '.join(unknown)}; known: {', '.join(KNOWN_TABLES)}"
+        )
+    correlation = document.get("correlation", {})
+    if not isinstance(correlation, dict):
+        raise ConfigFileError(
+            f"{source}: [correlation] must be a table of attribute key = object type"
+        )
+    try:
+        rules = CorrelationRules.from_mapping(_flatten_keys(correlation))
+    except CorrelationRuleError as error:
+        raise ConfigFileError(f"{source}: [correlation] {error}") from error
+    return FileConfig(correlation=rules)
+
+
+def _flatten_keys(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Undo TOML's dotted-key nesting: ``a.b.id = "x"`` unquoted arrives as ``{"a": {"b": …}}``."""
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten_keys(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat

@@ -1,0 +1,64 @@
+"""Shared fixtures: one real ClickHouse engine per pytest process, a fresh database per test.
+
+chdb allows one data path per process, so every test shares the engine and isolates itself in its
+own database. Set SYNCSIGHT_TEST_CLICKHOUSE_URL to run the same tests against a ClickHouse server.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from clickhouse_connect.driver.client import Client
+
+from warehouse.client import connect
+
+SERVER_URL = os.environ.get("SYNCSIGHT_TEST_CLICKHOUSE_URL", "")
+ENGINES = ["chdb", pytest.param("server", marks=pytest.mark.server)] if SERVER_URL else ["chdb"]
+
+
+@pytest.fixture(autouse=True)
+def _no_developer_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests build Settings explicitly; a developer's SYNCSIGHT_* variables must not leak in."""
+    for name in list(os.environ):
+        if name.startswith("SYNCSIGHT_") and name != "SYNCSIGHT_TEST_CLICKHOUSE_URL":
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture(scope="session")
+def chdb_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The one embedded engine of this pytest process."""
+    path: Path = tmp_path_factory.mktemp("chdb") / "data"
+    return f"chdb://{path}"
+
+
+@pytest.fixture(params=ENGINES)
+def engine_url(request: pytest.FixtureRequest, chdb_url: str) -> str:
+    """Each ClickHouse engine the suite runs against: always chdb, a server when one is given."""
+    return chdb_url if request.param == "chdb" else SERVER_URL
+
+
+@pytest.fixture
+def database(engine_url: str) -> Iterator[str]:
+    """A fresh, empty database on the engine, dropped after the test."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    admin = connect(engine_url)
+    admin.command(f"CREATE DATABASE {name}")
+    try:
+        yield name
+    finally:
+        admin.command(f"DROP DATABASE IF EXISTS {name}")
+        admin.close()
+
+
+@pytest.fixture
+def client(engine_url: str, database: str) -> Iterator[Client]:
+    """A client whose default database is the test's own."""
+    c = connect(engine_url, database=database)
+    try:
+        yield c
+    finally:
+        c.close()

@@ -1,0 +1,106 @@
+"""Run ``syncsight serve`` as a real subprocess for end-to-end tests (chdb allows one engine per
+process, so the service under test never shares the pytest process's engine)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+SYNCSIGHT = shutil.which("syncsight", path=str(Path(sys.executable).parent))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Service:
+    """A running service: its URLs, its process and where its log goes."""
+
+    process: subprocess.Popen[bytes]
+    base_url: str
+    grpc_port: int
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+
+def start_service(
+    data_dir: Path,
+    *,
+    env: dict[str, str] | None = None,
+    port: int | None = None,
+    grpc_port: int | None = None,
+    timeout: float = 60.0,
+    args: tuple[str, ...] = (),
+) -> Service:
+    """Start ``syncsight serve`` on free ports and wait until /readyz answers 200."""
+    assert SYNCSIGHT, "the syncsight console script is not installed in this environment"
+    port = port or free_port()
+    grpc_port = grpc_port or free_port()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SYNCSIGHT_")}
+    full_env = {
+        **clean,
+        "SYNCSIGHT_CLICKHOUSE_URL": f"chdb://{data_dir / 'data'}",
+        "SYNCSIGHT_PORT": str(port),
+        "SYNCSIGHT_GRPC_PORT": str(grpc_port),
+        **(env or {}),
+    }
+    log_path = data_dir / f"service-{port}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [SYNCSIGHT, "serve", *args],
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=data_dir,
+        )
+    service = Service(process, f"http://127.0.0.1:{port}", grpc_port, log_path)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"service exited with {process.returncode}:\n{service.log()}")
+        try:
+            if httpx.get(f"{service.base_url}/readyz", timeout=2).status_code == 200:
+                return service
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    stop_service(service)
+    raise RuntimeError(f"service not ready after {timeout}s:\n{service.log()}")
+
+
+def stop_service(service: Service, *, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
+    """Stop the service (SIGTERM by default, SIGKILL for crash tests) and return its exit code."""
+    if service.process.poll() is None:
+        service.process.send_signal(sig)
+        try:
+            service.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            service.process.kill()
+            service.process.wait()
+    return int(service.process.returncode)
+
+
+@contextmanager
+def running_service(data_dir: Path, **kwargs: object) -> Iterator[Service]:
+    """``start_service`` … ``stop_service`` as a context manager."""
+    service = start_service(data_dir, **kwargs)  # type: ignore[arg-type]
+    try:
+        yield service
+    finally:
+        stop_service(service)

@@ -1,0 +1,1 @@
+"""ClickHouse access for syncsight: client factory, schema, migrations and shared queries."""

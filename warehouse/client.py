@@ -1,0 +1,78 @@
+"""One factory for every ClickHouse connection: ``chdb://`` runs the engine in-process, ``http(s)://``
+talks to a server. The scheme is the only thing that differs; the SQL is the same on both."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import clickhouse_connect
+from clickhouse_connect.driver.client import Client
+
+logger = logging.getLogger(__name__)
+
+SUPPORTED_SCHEMES = ("chdb", "http", "https")
+
+# Settings every session gets: readers see a consistent UTC clock whatever the host zone is, and
+# the materialized views must be allowed to run while an insert block is still being written.
+SESSION_SETTINGS: dict[str, Any] = {
+    "session_timezone": "UTC",
+}
+
+
+class ClickHouseURLError(ValueError):
+    """A ClickHouse URL that names no engine we can open."""
+
+
+def validate_url(url: str) -> str:
+    """Return ``url`` when its scheme is one we support, else raise a message naming the value."""
+    scheme = urlsplit(url).scheme
+    if scheme not in SUPPORTED_SCHEMES:
+        raise ClickHouseURLError(
+            f"SYNCSIGHT_CLICKHOUSE_URL={url!r}: unsupported scheme {scheme!r}; expected "
+            "chdb:///absolute/path, chdb://memory or http(s)://user:pass@host:port/database"
+        )
+    if scheme == "chdb":
+        parts = urlsplit(url)
+        if parts.netloc not in ("", "memory"):
+            raise ClickHouseURLError(
+                f"SYNCSIGHT_CLICKHOUSE_URL={url!r}: a chdb URL is chdb:///absolute/path or "
+                "chdb://memory"
+            )
+    return url
+
+
+def chdb_data_path(url: str) -> Path | None:
+    """The on-disk data directory of a ``chdb:///path`` URL, or None for other engines."""
+    parts = urlsplit(url)
+    if parts.scheme != "chdb" or parts.netloc == "memory":
+        return None
+    return Path(parts.path)
+
+
+def connect(url: str, *, database: str | None = None) -> Client:
+    """Open a client for ``url``; for ``chdb:///path`` the data directory is created on demand.
+
+    ``database`` overrides the database of the URL (tests use one database per test on one engine).
+    """
+    validate_url(url)
+    data_path = chdb_data_path(url)
+    if data_path is not None:
+        data_path.mkdir(parents=True, exist_ok=True)
+    kwargs: dict[str, Any] = {"dsn": url, "settings": dict(SESSION_SETTINGS)}
+    if database is not None:
+        kwargs["database"] = database
+    client = clickhouse_connect.get_client(**kwargs)
+    logger.debug("connected to ClickHouse %s (server %s)", redact(url), client.server_version)
+    return client
+
+
+def redact(url: str) -> str:
+    """``url`` with any password replaced, for logs and messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return parts._replace(netloc=netloc).geturl()

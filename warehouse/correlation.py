@@ -1,0 +1,93 @@
+"""Correlation rules: which span attribute keys carry the ids of which object type.
+
+The rules are configuration, not code. The default maps ``biz.<object>.id`` to ``<object>``; a site
+adds its own keys (``salesforce.opportunity.id`` → ``contract``) in the ``[correlation]`` TOML table.
+The materialized views that derive business tables are generated from these rules.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from warehouse import semconv
+
+# Attribute keys end up as string literals inside generated view DDL, where server-side parameters
+# cannot be used; a strict alphabet (and escaping on top) keeps any key from changing the SQL.
+_ATTRIBUTE_KEY = re.compile(r"^[A-Za-z0-9_.:/\-@]{1,200}$")
+
+
+class CorrelationRuleError(ValueError):
+    """A correlation rule naming an unknown object type or an unusable attribute key."""
+
+
+@dataclass(frozen=True)
+class CorrelationRules:
+    """Attribute key → object type, in a stable order (sorted by key)."""
+
+    key_to_object_type: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def default(cls) -> CorrelationRules:
+        """The ``biz.<object>.id`` convention for every canonical object type."""
+        return cls.from_mapping({})
+
+    @classmethod
+    def from_mapping(cls, extra: Mapping[str, str]) -> CorrelationRules:
+        """The default rules plus ``extra`` (attribute key → object type) from the config file."""
+        rules = {semconv.object_id_key(t): t for t in semconv.OBJECT_TYPES}
+        for key, object_type in extra.items():
+            if not isinstance(object_type, str) or object_type not in semconv.OBJECT_TYPES:
+                raise CorrelationRuleError(
+                    f"correlation rule {key!r} = {object_type!r}: unknown object type; expected "
+                    f"one of {', '.join(semconv.OBJECT_TYPES)}"
+                )
+            if not _ATTRIBUTE_KEY.match(key):
+                raise CorrelationRuleError(
+                    f"correlation rule {key!r}: attribute keys may contain letters, digits and "
+                    "_ . : / - @ only (1 to 200 characters)"
+                )
+            rules[key] = object_type
+        return cls(tuple(sorted(rules.items())))
+
+    def keys_by_object_type(self) -> dict[str, list[str]]:
+        """Object type → the attribute keys that carry its ids, for every type with a rule."""
+        grouped: dict[str, list[str]] = {}
+        for key, object_type in self.key_to_object_type:
+            grouped.setdefault(object_type, []).append(key)
+        return grouped
+
+    def fingerprint(self) -> str:
+        """A short stable hash of the rules, stored next to the views generated from them."""
+        text = "\n".join(f"{k}={t}" for k, t in self.key_to_object_type)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def sql_string(value: str) -> str:
+    """``value`` as a ClickHouse single-quoted string literal."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _ids_expression(key: str) -> str:
+    """Array(String) of the ids in one attribute: a JSON array text gives one id per element."""
+    value = f"SpanAttributes[{sql_string(key)}]"
+    return (
+        f"if(startsWith({value}, '['), "
+        f"arrayMap(x -> if(startsWith(x, '\"'), JSONExtractString(x), x), "
+        f"JSONExtractArrayRaw({value})), "
+        f"if({value} = '', CAST([], 'Array(String)'), [{value}]))"
+    )
+
+
+def objects_expression(rules: CorrelationRules) -> str:
+    """SQL for ``Map(object type, Array(id))`` over one ``otel_traces`` row, empty types dropped."""
+    entries = []
+    for object_type, keys in sorted(rules.keys_by_object_type().items()):
+        parts = [_ids_expression(k) for k in keys]
+        ids = parts[0] if len(parts) == 1 else f"arrayConcat({', '.join(parts)})"
+        entries.append(
+            f"{sql_string(object_type)}, arrayDistinct(arrayFilter(x -> x != '', {ids}))"
+        )
+    return f"mapFilter((k, v) -> notEmpty(v), map({', '.join(entries)}))"

@@ -1,0 +1,125 @@
+"""Versioned, idempotent schema migrations, and the views derived from the correlation rules.
+
+``migrate`` applies the numbered migrations a database has not seen (every statement is
+``IF NOT EXISTS``, so a half-applied migration is simply applied again) and then makes sure the
+derived materialized views match the current correlation rules.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from clickhouse_connect.driver.client import Client
+
+from warehouse.correlation import CorrelationRules
+from warehouse.schema import (
+    SCHEMA_MIGRATIONS,
+    SCHEMA_STATE,
+    Topology,
+    bookkeeping_ddl,
+    business_tables_ddl,
+    derived_views_ddl,
+    otel_traces_ddl,
+)
+
+logger = logging.getLogger(__name__)
+
+RULES_FINGERPRINT_KEY = "correlation_rules_fingerprint"
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One numbered schema step; ``statements`` renders its DDL for a topology."""
+
+    version: int
+    name: str
+    statements: Callable[[Topology], list[str]]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "exporter-compatible raw span tables", otel_traces_ddl),
+    Migration(2, "business events and event-object references", business_tables_ddl),
+)
+
+
+@dataclass(frozen=True)
+class MigrationReport:
+    """What ``migrate`` did: migration versions applied and whether the views were re-created."""
+
+    applied: tuple[int, ...]
+    views_recreated: bool
+    rules_changed: bool
+
+
+def render_ddl(topology: Topology, rules: CorrelationRules) -> list[str]:
+    """Every statement ``migrate`` could run, in order (for ``syncsight migrate --print``)."""
+    statements = bookkeeping_ddl(topology)
+    for migration in MIGRATIONS:
+        statements += migration.statements(topology)
+    return statements + derived_views_ddl(topology, rules)
+
+
+def migrate(
+    client: Client, rules: CorrelationRules, topology: Topology | None = None
+) -> MigrationReport:
+    """Bring the client's database up to date; safe to run any number of times."""
+    topology = topology or Topology()
+    for statement in bookkeeping_ddl(topology):
+        client.command(statement)
+    done = {
+        row[0]
+        for row in client.query(f"SELECT DISTINCT Version FROM {SCHEMA_MIGRATIONS}").result_rows
+    }
+    applied = []
+    for migration in MIGRATIONS:
+        if migration.version in done:
+            continue
+        logger.info("applying migration %d: %s", migration.version, migration.name)
+        for statement in migration.statements(topology):
+            client.command(statement)
+        client.command(
+            f"INSERT INTO {SCHEMA_MIGRATIONS} (Version, Name, AppliedAt) "
+            "VALUES ({version:UInt32}, {name:String}, now64(3))",
+            parameters={"version": migration.version, "name": migration.name},
+        )
+        applied.append(migration.version)
+    recorded = current_rules_fingerprint(client)
+    rules_changed = recorded is not None and recorded != rules.fingerprint()
+    views_missing = not _derived_views_exist(client, topology)
+    recreate = recorded != rules.fingerprint() or views_missing
+    if recreate:
+        for statement in derived_views_ddl(topology, rules):
+            client.command(statement)
+        client.command(
+            f"INSERT INTO {SCHEMA_STATE} (Key, Value, UpdatedAt) "
+            "VALUES ({key:String}, {value:String}, now64(3))",
+            parameters={"key": RULES_FINGERPRINT_KEY, "value": rules.fingerprint()},
+        )
+    if rules_changed:
+        logger.warning(
+            "correlation rules changed since the views were built: new spans use the new rules; "
+            "run `syncsight rebuild` to re-derive what is already stored"
+        )
+    return MigrationReport(tuple(applied), recreate, rules_changed)
+
+
+def current_rules_fingerprint(client: Client) -> str | None:
+    """The fingerprint of the rules the derived views were generated from, if any."""
+    rows = client.query(
+        f"SELECT argMax(Value, UpdatedAt) FROM {SCHEMA_STATE} WHERE Key = {{key:String}} "
+        "HAVING count() > 0",
+        parameters={"key": RULES_FINGERPRINT_KEY},
+    ).result_rows
+    return str(rows[0][0]) if rows else None
+
+
+def _derived_views_exist(client: Client, topology: Topology) -> bool:
+    names = [f"{topology.storage(t)}_mv" for t in ("biz_events", "biz_event_objects")]
+    rows = client.query(
+        "SELECT count() FROM system.tables WHERE database = currentDatabase() "
+        "AND name IN {names:Array(String)}",
+        parameters={"names": names},
+    ).result_rows
+    return int(rows[0][0]) == len(names)

@@ -1,0 +1,270 @@
+"""The DDL of every syncsight table and view, rendered for one server or for a cluster.
+
+Single server: plain (Replacing)MergeTree tables. Cluster: each table becomes ``<name>_local`` with a
+Replicated engine on every shard plus a Distributed table under the plain name, so queries and the
+OTel Collector's exporter use the same names in both topologies. Raw spans are sharded by trace id
+and derived rows follow their span, so duplicates of one span always meet on one shard.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from warehouse import semconv as sc
+from warehouse.correlation import CorrelationRules, objects_expression
+
+OTEL_TRACES = "otel_traces"
+OTEL_TRACES_TRACE_ID_TS = "otel_traces_trace_id_ts"
+BIZ_EVENTS = "biz_events"
+BIZ_EVENT_OBJECTS = "biz_event_objects"
+SCHEMA_MIGRATIONS = "syncsight_schema_migrations"
+SCHEMA_STATE = "syncsight_schema_state"
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_SHARDING_KEY = "cityHash64(TraceId)"
+
+
+class TopologyError(ValueError):
+    """A cluster name that cannot be used as a ClickHouse identifier."""
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Where the tables live: one server (``cluster=None``) or every node of a named cluster."""
+
+    cluster: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.cluster is not None and not _IDENTIFIER.match(self.cluster):
+            raise TopologyError(
+                f"--cluster {self.cluster!r}: expected a cluster name of letters, digits and _"
+            )
+
+    @property
+    def on_cluster(self) -> str:
+        return f" ON CLUSTER {self.cluster}" if self.cluster else ""
+
+    def storage(self, table: str) -> str:
+        """The name of the table that physically stores ``table``'s rows."""
+        return f"{table}_local" if self.cluster else table
+
+    def engine(self, table: str, kind: str = "MergeTree", args: str = "") -> str:
+        """``kind`` for one server, its Replicated twin with a per-table ZooKeeper path otherwise."""
+        if not self.cluster:
+            return f"{kind}({args})"
+        replicated_args = f"'/clickhouse/tables/{{shard}}/{{database}}/{table}', '{{replica}}'"
+        if args:
+            replicated_args += f", {args}"
+        return f"Replicated{kind}({replicated_args})"
+
+    def distributed(self, table: str, sharding_key: str = _SHARDING_KEY) -> list[str]:
+        """The Distributed table that fronts ``table``'s shards (nothing for one server)."""
+        if not self.cluster:
+            return []
+        local = self.storage(table)
+        return [
+            f"CREATE TABLE IF NOT EXISTS {table}{self.on_cluster} AS {local}\n"
+            f"ENGINE = Distributed({self.cluster}, currentDatabase(), {local}, {sharding_key})"
+        ]
+
+
+def otel_traces_ddl(t: Topology) -> list[str]:
+    """The exporter's raw span tables, column for column (reference/clickhouse-schema.md)."""
+    traces = t.storage(OTEL_TRACES)
+    trace_id_ts = t.storage(OTEL_TRACES_TRACE_ID_TS)
+    return [
+        f"""CREATE TABLE IF NOT EXISTS {traces}{t.on_cluster} (
+    Timestamp DateTime64(9) CODEC(Delta, ZSTD(1)),
+    TraceId String CODEC(ZSTD(1)),
+    SpanId String CODEC(ZSTD(1)),
+    ParentSpanId String CODEC(ZSTD(1)),
+    TraceState String CODEC(ZSTD(1)),
+    SpanName LowCardinality(String) CODEC(ZSTD(1)),
+    SpanKind LowCardinality(String) CODEC(ZSTD(1)),
+    ServiceName LowCardinality(String) CODEC(ZSTD(1)),
+    ResourceAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    ScopeName String CODEC(ZSTD(1)),
+    ScopeVersion String CODEC(ZSTD(1)),
+    SpanAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    Duration UInt64 CODEC(ZSTD(1)),
+    StatusCode LowCardinality(String) CODEC(ZSTD(1)),
+    StatusMessage String CODEC(ZSTD(1)),
+    Events Nested (
+        Timestamp DateTime64(9),
+        Name LowCardinality(String),
+        Attributes Map(LowCardinality(String), String)
+    ) CODEC(ZSTD(1)),
+    Links Nested (
+        TraceId String,
+        SpanId String,
+        TraceState String,
+        Attributes Map(LowCardinality(String), String)
+    ) CODEC(ZSTD(1)),
+    INDEX idx_trace_id TraceId TYPE bloom_filter(0.001) GRANULARITY 1,
+    INDEX idx_res_attr_key mapKeys(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_res_attr_value mapValues(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_span_attr_key mapKeys(SpanAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_span_attr_value mapValues(SpanAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_duration Duration TYPE minmax GRANULARITY 1
+) ENGINE = {t.engine(OTEL_TRACES)}
+PARTITION BY toDate(Timestamp)
+ORDER BY (ServiceName, SpanName, toDateTime(Timestamp))
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1""",
+        *t.distributed(OTEL_TRACES),
+        f"""CREATE TABLE IF NOT EXISTS {trace_id_ts}{t.on_cluster} (
+    TraceId String CODEC(ZSTD(1)),
+    Start DateTime CODEC(Delta, ZSTD(1)),
+    End DateTime CODEC(Delta, ZSTD(1)),
+    INDEX idx_trace_id TraceId TYPE bloom_filter(0.01) GRANULARITY 1
+) ENGINE = {t.engine(OTEL_TRACES_TRACE_ID_TS)}
+PARTITION BY toDate(Start)
+ORDER BY (TraceId, Start)""",
+        *t.distributed(OTEL_TRACES_TRACE_ID_TS),
+        f"""CREATE MATERIALIZED VIEW IF NOT EXISTS {trace_id_ts}_mv{t.on_cluster} TO {trace_id_ts} AS
+SELECT TraceId, min(Timestamp) AS Start, max(Timestamp) AS End
+FROM {traces} WHERE TraceId != '' GROUP BY TraceId""",
+    ]
+
+
+def business_tables_ddl(t: Topology) -> list[str]:
+    """One row per business event span, and one per (event span, referenced object).
+
+    Both are ReplacingMergeTree keyed by the span identity, so a span delivered twice collapses
+    to one row; every reader de-duplicates with ``FINAL`` until the merge has happened.
+    """
+    events = t.storage(BIZ_EVENTS)
+    objects = t.storage(BIZ_EVENT_OBJECTS)
+    return [
+        f"""CREATE TABLE IF NOT EXISTS {events}{t.on_cluster} (
+    EventId String CODEC(ZSTD(1)),
+    EventType LowCardinality(String),
+    EventTime DateTime64(9, 'UTC') CODEC(Delta, ZSTD(1)),
+    SpanStart DateTime64(9, 'UTC') CODEC(Delta, ZSTD(1)),
+    SourceSystem LowCardinality(String),
+    TargetSystem LowCardinality(String),
+    Outcome LowCardinality(String),
+    ErrorCategory LowCardinality(String),
+    ErrorCode String CODEC(ZSTD(1)),
+    Amount Nullable(Decimal(18, 4)),
+    Currency LowCardinality(String),
+    Period LowCardinality(String),
+    LegalEntity LowCardinality(String),
+    Customer String CODEC(ZSTD(1)),
+    Attempt UInt32,
+    ReplayOf String CODEC(ZSTD(1)),
+    ServiceName LowCardinality(String),
+    SpanName LowCardinality(String),
+    TraceId String CODEC(ZSTD(1)),
+    SpanId String CODEC(ZSTD(1)),
+    SpanStatus LowCardinality(String),
+    StatusMessage String CODEC(ZSTD(1)),
+    Objects Map(LowCardinality(String), Array(String)) CODEC(ZSTD(1)),
+    INDEX idx_event_type EventType TYPE set(64) GRANULARITY 4
+) ENGINE = {t.engine(BIZ_EVENTS, "ReplacingMergeTree")}
+PARTITION BY toYYYYMM(SpanStart)
+ORDER BY (EventId, TraceId, SpanId)""",
+        *t.distributed(BIZ_EVENTS),
+        f"""CREATE TABLE IF NOT EXISTS {objects}{t.on_cluster} (
+    ObjectType LowCardinality(String),
+    ObjectId String CODEC(ZSTD(1)),
+    EventId String CODEC(ZSTD(1)),
+    EventType LowCardinality(String),
+    EventTime DateTime64(9, 'UTC') CODEC(Delta, ZSTD(1)),
+    Outcome LowCardinality(String),
+    TraceId String CODEC(ZSTD(1)),
+    SpanId String CODEC(ZSTD(1))
+) ENGINE = {t.engine(BIZ_EVENT_OBJECTS, "ReplacingMergeTree")}
+ORDER BY (ObjectType, ObjectId, EventId, TraceId, SpanId)""",
+        *t.distributed(BIZ_EVENT_OBJECTS),
+    ]
+
+
+def bookkeeping_ddl(t: Topology) -> list[str]:
+    """Which migrations ran, and which correlation rules the current views were generated from."""
+    migrations = t.storage(SCHEMA_MIGRATIONS)
+    state = t.storage(SCHEMA_STATE)
+    return [
+        f"""CREATE TABLE IF NOT EXISTS {migrations}{t.on_cluster} (
+    Version UInt32,
+    Name String,
+    AppliedAt DateTime64(3, 'UTC')
+) ENGINE = {t.engine(SCHEMA_MIGRATIONS, "ReplacingMergeTree")}
+ORDER BY Version""",
+        *t.distributed(SCHEMA_MIGRATIONS, "Version"),
+        f"""CREATE TABLE IF NOT EXISTS {state}{t.on_cluster} (
+    Key String,
+    Value String,
+    UpdatedAt DateTime64(3, 'UTC')
+) ENGINE = {t.engine(SCHEMA_STATE, "ReplacingMergeTree", "UpdatedAt")}
+ORDER BY Key""",
+        *t.distributed(SCHEMA_STATE, "cityHash64(Key)"),
+    ]
+
+
+def business_event_select(rules: CorrelationRules, source: str) -> str:
+    """SELECT that turns ``otel_traces`` rows of ``source`` into ``biz_events`` rows."""
+
+    def attr(key: str) -> str:
+        return f"SpanAttributes['{key}']"
+
+    error_spellings = ", ".join(f"'{s}'" for s in sc.STATUS_ERROR_SPELLINGS)
+    ok_spellings = ", ".join(f"'{s}'" for s in sc.STATUS_OK_SPELLINGS)
+    return f"""SELECT
+    if({attr(sc.EVENT_ID)} != '', {attr(sc.EVENT_ID)}, concat('span:', TraceId, ':', SpanId)) AS EventId,
+    {attr(sc.EVENT_TYPE)} AS EventType,
+    fromUnixTimestamp64Nano(toUnixTimestamp64Nano(Timestamp) + toInt64(Duration), 'UTC') AS EventTime,
+    toDateTime64(Timestamp, 9, 'UTC') AS SpanStart,
+    lower({attr(sc.SOURCE_SYSTEM)}) AS SourceSystem,
+    lower({attr(sc.TARGET_SYSTEM)}) AS TargetSystem,
+    multiIf({attr(sc.OUTCOME)} != '', lower({attr(sc.OUTCOME)}),
+            StatusCode IN ({error_spellings}), '{sc.FAILED}', '{sc.SUCCESS}') AS Outcome,
+    {attr(sc.ERROR_CATEGORY)} AS ErrorCategory,
+    {attr(sc.ERROR_CODE)} AS ErrorCode,
+    toDecimal64OrNull({attr(sc.AMOUNT)}, 4) AS Amount,
+    upper({attr(sc.CURRENCY)}) AS Currency,
+    {attr(sc.PERIOD)} AS Period,
+    Objects['{sc.LEGAL_ENTITY}'][1] AS LegalEntity,
+    Objects['{sc.CUSTOMER}'][1] AS Customer,
+    greatest(toUInt32OrZero({attr(sc.ATTEMPT)}), toUInt32(1)) AS Attempt,
+    {attr(sc.REPLAY_OF)} AS ReplayOf,
+    ServiceName,
+    SpanName,
+    TraceId,
+    SpanId,
+    multiIf(StatusCode IN ({error_spellings}), 'Error',
+            StatusCode IN ({ok_spellings}), 'Ok', 'Unset') AS SpanStatus,
+    StatusMessage,
+    {objects_expression(rules)} AS Objects
+FROM {source}
+WHERE {attr(sc.EVENT_TYPE)} != ''"""
+
+
+def event_object_select(source: str) -> str:
+    """SELECT that fans a ``biz_events`` row out into one row per referenced object id."""
+    return f"""SELECT
+    ref.1 AS ObjectType,
+    ref.2 AS ObjectId,
+    EventId,
+    EventType,
+    EventTime,
+    Outcome,
+    TraceId,
+    SpanId
+FROM {source}
+ARRAY JOIN arrayFlatten(arrayMap((k, v) -> arrayMap(id -> (k, id), v),
+                                 mapKeys(Objects), mapValues(Objects))) AS ref"""
+
+
+def derived_views_ddl(t: Topology, rules: CorrelationRules) -> list[str]:
+    """The materialized views generated from the correlation rules (dropped and re-created)."""
+    events = t.storage(BIZ_EVENTS)
+    objects = t.storage(BIZ_EVENT_OBJECTS)
+    return [
+        f"DROP VIEW IF EXISTS {events}_mv{t.on_cluster}",
+        f"DROP VIEW IF EXISTS {objects}_mv{t.on_cluster}",
+        f"CREATE MATERIALIZED VIEW {objects}_mv{t.on_cluster} TO {objects} AS\n"
+        + event_object_select(events),
+        f"CREATE MATERIALIZED VIEW {events}_mv{t.on_cluster} TO {events} AS\n"
+        + business_event_select(rules, t.storage(OTEL_TRACES)),
+    ]
