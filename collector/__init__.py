@@ -1,0 +1,1 @@
+"""OTLP trace ingest: decoding, receivers, batching and the durable write path."""
