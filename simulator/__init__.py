@@ -1,0 +1,1 @@
+"""The simulated professional-services firm: scenario model, OTel emitter and ground truth."""
