@@ -1,5 +1,5 @@
-"""The FastAPI application factory: the composition root that wires settings, warehouse and the
-feature routers together. Nothing here holds business logic."""
+"""The FastAPI application factory: the composition root that wires settings, warehouse, the
+ingest path and the feature routers together. Nothing here holds business logic."""
 
 from __future__ import annotations
 
@@ -9,21 +9,53 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
+from collector.auth import IngestTokens
+from collector.grpc_receiver import TraceExportHandler, create_grpc_server
+from collector.http_receiver import otlp_http_router
+from collector.ingest import IngestPipeline
+from collector.limits import DecodeLimits
+from collector.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from collector.metrics import IngestMetrics
+from collector.spool import Spool
+from collector.writer import BatchWriter, WriterLimits
+from lineage.objects_api import objects_router
 from syncsight import __version__
 from syncsight.config_file import FileConfig
 from syncsight.settings import Settings
-from warehouse.client import redact
+from warehouse.client import connect, redact
 from warehouse.migrations import migrate
 from warehouse.pool import ClientPool
+from warehouse.span_store import ClickHouseSpanSink
 
 logger = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings, config: FileConfig, *, database: str | None = None) -> FastAPI:
-    """Build the service: migrations run at start-up, clients close at shutdown."""
+    """Build the service: migrations and receivers start in the lifespan, and stop with it."""
     pool = ClientPool(settings.clickhouse_url, database=database)
+    metrics = IngestMetrics()
+    spool = Spool(settings.spool_dir, max_bytes=settings.spool_max_bytes)
+    tokens = IngestTokens(settings.ingest_token_list)
+    writer = BatchWriter(
+        ClickHouseSpanSink(connect(settings.clickhouse_url, database=database)),
+        spool,
+        metrics,
+        WriterLimits(
+            batch_max_rows=settings.batch_max_rows,
+            batch_max_wait_seconds=settings.batch_max_wait_ms / 1000,
+            max_pending_rows=settings.max_pending_spans,
+        ),
+    )
+    pipeline = IngestPipeline(
+        writer,
+        DecodeLimits(
+            max_attributes_per_span=settings.max_attributes_per_span,
+            max_attribute_value_length=settings.max_attribute_value_length,
+        ),
+        metrics,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -31,10 +63,29 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
         if report.applied:
             logger.info("applied migrations %s", report.applied)
         logger.info("ClickHouse ready at %s", redact(settings.clickhouse_url))
+        writer.start()
+        grpc_server = create_grpc_server(
+            TraceExportHandler(pipeline, tokens, metrics),
+            host=settings.host,
+            port=settings.grpc_port,
+            max_message_bytes=settings.max_body_bytes,
+        )
+        await grpc_server.start()
+        logger.info(
+            "OTLP/HTTP on http://%s:%d/v1/traces, OTLP/gRPC on %s:%d%s",
+            settings.host,
+            settings.port,
+            settings.host,
+            settings.grpc_port,
+            " (bearer token required)" if tokens.enabled else "",
+        )
         try:
             yield
         finally:
+            await grpc_server.stop(grace=10)
+            writer.close()
             pool.close()
+            logger.info("stopped; every acknowledged span is durable")
 
     app = FastAPI(
         title="syncsight",
@@ -46,6 +97,10 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
     app.state.settings = settings
     app.state.config = config
     app.state.pool = pool
+    app.include_router(
+        otlp_http_router(pipeline, tokens, metrics, max_body_bytes=settings.max_body_bytes)
+    )
+    app.include_router(objects_router(pool), prefix="/api/v1")
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:
@@ -54,13 +109,21 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
 
     @app.get("/readyz", tags=["operations"], response_model=None)
     def readyz() -> Any:
-        """ClickHouse answers a query."""
+        """ClickHouse answers a query and the spool is below its limit."""
+        problems: dict[str, str] = {}
         try:
             pool.client().query("SELECT 1")
         except Exception as error:  # any failure means "not ready"; the reason is reported
-            return JSONResponse(
-                status_code=503, content={"status": "unavailable", "clickhouse": str(error)}
-            )
-        return {"status": "ok", "clickhouse": "ok"}
+            problems["clickhouse"] = str(error)
+        if spool.is_full():
+            problems["spool"] = f"{spool.size_bytes} bytes, limit {spool.max_bytes}"
+        if problems:
+            return JSONResponse(status_code=503, content={"status": "unavailable", **problems})
+        return {"status": "ok", "clickhouse": "ok", "spool_bytes": str(spool.size_bytes)}
+
+    @app.get("/metrics", tags=["operations"], response_class=Response)
+    def prometheus_metrics() -> Response:
+        """Ingest metrics in the Prometheus text format."""
+        return Response(metrics.render(), media_type=METRICS_CONTENT_TYPE)
 
     return app

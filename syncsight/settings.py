@@ -39,6 +39,46 @@ class Settings(BaseSettings):
         description="Optional TOML file: correlation rules, SLAs, calendars, notifications.",
     )
 
+    ingest_tokens: str = Field(
+        default="",
+        description="Comma-separated bearer tokens for OTLP ingest; when set, OTLP requests "
+        "without `Authorization: Bearer <token>` get 401 / UNAUTHENTICATED.",
+    )
+    max_body_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        gt=0,
+        description="Largest OTLP request body, before and after decompression (413 above it).",
+    )
+    max_attributes_per_span: int = Field(
+        default=128, ge=1, description="Attributes kept per span (biz.* keys are never dropped)."
+    )
+    max_attribute_value_length: int = Field(
+        default=4096, ge=1, description="Longest attribute value kept; longer values are cut."
+    )
+    spool_dir: Path = Field(
+        default=DATA_DIR / "spool",
+        description="Directory of the on-disk spool that holds batches ClickHouse did not take.",
+    )
+    spool_max_bytes: int = Field(
+        default=1024 * 1024 * 1024,
+        gt=0,
+        description="Spool size above which ingest answers 503 / UNAVAILABLE while ClickHouse is down.",
+    )
+    batch_max_rows: int = Field(default=50_000, gt=0, description="Most spans in one insert.")
+    batch_max_wait_ms: int = Field(
+        default=200, ge=0, description="Longest a span waits for its batch to fill."
+    )
+    max_pending_spans: int = Field(
+        default=200_000,
+        gt=0,
+        description="Spans held in memory awaiting their insert; above it ingest answers 503.",
+    )
+
+    @property
+    def ingest_token_list(self) -> list[str]:
+        """``ingest_tokens`` split on commas, blanks removed."""
+        return [token.strip() for token in self.ingest_tokens.split(",") if token.strip()]
+
     @field_validator("clickhouse_url")
     @classmethod
     def _known_scheme(cls, value: str) -> str:

@@ -1,0 +1,60 @@
+"""The one ingest pipeline both receivers share: decode → validate → durable write → outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from dataclasses import dataclass
+
+from collector.decode import DecodeResult, decode_protobuf
+from collector.limits import DecodeLimits
+from collector.metrics import IngestMetrics
+from collector.otlp_json import decode_json
+from collector.writer import BatchWriter, Durability
+
+
+class WireFormat(enum.Enum):
+    PROTOBUF = "protobuf"
+    JSON = "json"
+
+
+@dataclass(frozen=True)
+class ExportOutcome:
+    """What the receiver tells the client: how many spans were refused and why."""
+
+    accepted_spans: int
+    rejected_spans: int
+    error_message: str
+    durability: Durability
+
+
+class IngestPipeline:
+    """Decodes an export request, hands its valid spans to the writer and waits until durable.
+
+    Raises ``UndecodableRequest`` for a body that is not OTLP and ``Overloaded`` when the
+    writer must push back; everything else is an ``ExportOutcome``.
+    """
+
+    def __init__(self, writer: BatchWriter, limits: DecodeLimits, metrics: IngestMetrics) -> None:
+        self.writer = writer
+        self.limits = limits
+        self.metrics = metrics
+
+    async def export(self, body: bytes, wire_format: WireFormat) -> ExportOutcome:
+        # Decoding is CPU work: off the event loop, so health checks stay responsive under load.
+        decoded = await asyncio.to_thread(self._decode, body, wire_format)
+        self.metrics.spans_received.inc(len(decoded.rows) + decoded.rejected_spans)
+        if decoded.rejected_spans:
+            self.metrics.spans_rejected.labels(reason="invalid").inc(decoded.rejected_spans)
+        durability = await asyncio.wrap_future(self.writer.submit(decoded.rows))
+        return ExportOutcome(
+            accepted_spans=len(decoded.rows),
+            rejected_spans=decoded.rejected_spans,
+            error_message=decoded.error_message,
+            durability=durability,
+        )
+
+    def _decode(self, body: bytes, wire_format: WireFormat) -> DecodeResult:
+        if wire_format is WireFormat.JSON:
+            return decode_json(body, self.limits)
+        return decode_protobuf(body, self.limits)

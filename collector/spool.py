@@ -1,0 +1,114 @@
+"""The on-disk spool: batches that could not be written to ClickHouse, fsynced before they are
+acknowledged, replayed oldest first once writes succeed again (and at start-up)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+SUFFIX = ".spool"
+
+
+class SpoolFull(RuntimeError):
+    """The spool is over its configured size: accepting more would risk the disk."""
+
+
+@dataclass(frozen=True)
+class SpoolFile:
+    """One spooled batch on disk."""
+
+    path: Path
+    size: int
+
+
+class Spool:
+    """A directory of compressed JSON batch files, named by a monotonic sequence number."""
+
+    def __init__(self, directory: Path, *, max_bytes: int) -> None:
+        self.directory = directory
+        self.max_bytes = max_bytes
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._files: dict[Path, int] = {}
+        for leftover in self.directory.glob("*.tmp"):
+            leftover.unlink()  # a write that never completed was never acknowledged
+        for path in sorted(self.directory.glob(f"*{SUFFIX}")):
+            self._files[path] = path.stat().st_size
+        self._sequence = max((int(p.stem) for p in self._files), default=0)
+
+    @property
+    def size_bytes(self) -> int:
+        with self._lock:
+            return sum(self._files.values())
+
+    @property
+    def file_count(self) -> int:
+        with self._lock:
+            return len(self._files)
+
+    def is_full(self) -> bool:
+        return self.size_bytes >= self.max_bytes
+
+    def append(self, rows: Sequence[Sequence[Any]]) -> SpoolFile:
+        """Write ``rows`` durably (file and directory fsynced) or raise; never half-visible."""
+        if self.is_full():
+            raise SpoolFull(
+                f"spool {self.directory} holds {self.size_bytes} bytes, limit {self.max_bytes}"
+            )
+        payload = zlib.compress(json.dumps(rows, separators=(",", ":")).encode(), 1)
+        with self._lock:
+            self._sequence += 1
+            final = self.directory / f"{self._sequence:020d}{SUFFIX}"
+        temporary = final.with_suffix(".tmp")
+        with temporary.open("wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        temporary.rename(final)
+        _fsync_directory(self.directory)
+        with self._lock:
+            self._files[final] = len(payload)
+        return SpoolFile(final, len(payload))
+
+    def oldest(self) -> SpoolFile | None:
+        with self._lock:
+            if not self._files:
+                return None
+            path = min(self._files)
+            return SpoolFile(path, self._files[path])
+
+    def read(self, spooled: SpoolFile) -> list[tuple[Any, ...]]:
+        """The rows of one spooled batch (JSON lists back to tuples)."""
+        rows = json.loads(zlib.decompress(spooled.path.read_bytes()))
+        return [tuple(row) for row in rows]
+
+    def remove(self, spooled: SpoolFile) -> None:
+        spooled.path.unlink(missing_ok=True)
+        with self._lock:
+            self._files.pop(spooled.path, None)
+
+    def quarantine(self, spooled: SpoolFile, reason: str) -> None:
+        """Move an unreadable batch aside so it stops blocking the replay, keeping it for a human."""
+        target = self.directory / "quarantine"
+        target.mkdir(exist_ok=True)
+        spooled.path.rename(target / spooled.path.name)
+        with self._lock:
+            self._files.pop(spooled.path, None)
+        logger.error("quarantined spool file %s: %s", spooled.path.name, reason)
+
+
+def _fsync_directory(directory: Path) -> None:
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

@@ -1,0 +1,232 @@
+"""The durable write path: requests hand in rows, one thread writes them to ClickHouse in large
+batches, and each request's future resolves only once its rows are in ClickHouse or fsynced in the
+spool. Memory is bounded by ``max_pending_rows``; over it, or with a full spool, callers are told
+to back off instead of being queued."""
+
+from __future__ import annotations
+
+import enum
+import logging
+import threading
+import time
+import zlib
+from collections import deque
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from collector.metrics import IngestMetrics
+from collector.spool import Spool, SpoolFull
+
+logger = logging.getLogger(__name__)
+
+Row = Sequence[Any]
+
+
+class SpanSink(Protocol):
+    """Where batches go: ClickHouse in production, anything with the same contract in tests."""
+
+    def write(self, rows: Sequence[Row]) -> None: ...
+
+
+class Durability(enum.Enum):
+    """Where an acknowledged batch lives."""
+
+    STORED = "stored"
+    SPOOLED = "spooled"
+
+
+class Overloaded(RuntimeError):
+    """Accepting the request would exceed memory or spool bounds; the client should retry later."""
+
+    def __init__(self, message: str, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
+@dataclass(frozen=True)
+class WriterLimits:
+    """Batching and back-pressure bounds of one writer."""
+
+    batch_max_rows: int = 50_000
+    batch_max_wait_seconds: float = 0.2
+    max_pending_rows: int = 200_000
+    replay_interval_seconds: float = 2.0
+    retry_after_seconds: int = 5
+
+
+class BatchWriter:
+    """Batches rows from many requests into few inserts, falling back to the spool on failure."""
+
+    def __init__(
+        self, sink: SpanSink, spool: Spool, metrics: IngestMetrics, limits: WriterLimits
+    ) -> None:
+        self.sink = sink
+        self.spool = spool
+        self.metrics = metrics
+        self.limits = limits
+        self._queue: deque[tuple[Sequence[Row], Future[Durability]]] = deque()
+        self._pending_rows = 0
+        self._condition = threading.Condition()
+        self._stopping = False
+        self._healthy = True
+        self._last_replay_attempt = 0.0
+        self._thread = threading.Thread(target=self._run, name="span-writer", daemon=True)
+        self._update_spool_gauges()
+
+    @property
+    def healthy(self) -> bool:
+        """False while ClickHouse writes are failing (batches are going to the spool)."""
+        return self._healthy
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit(self, rows: Sequence[Row]) -> Future[Durability]:
+        """Queue ``rows``; the future resolves once they are durable. Raises ``Overloaded``."""
+        future: Future[Durability] = Future()
+        if not rows:
+            future.set_result(Durability.STORED)
+            return future
+        with self._condition:
+            if self._stopping:
+                raise Overloaded("the service is shutting down", self.limits.retry_after_seconds)
+            if not self._healthy and self.spool.is_full():
+                raise Overloaded(
+                    "ClickHouse is not accepting writes and the spool is full",
+                    self.limits.retry_after_seconds,
+                )
+            if self._pending_rows + len(rows) > self.limits.max_pending_rows and self._queue:
+                raise Overloaded(
+                    f"{self._pending_rows} spans are waiting to be written "
+                    f"(limit {self.limits.max_pending_rows})",
+                    1,
+                )
+            self._queue.append((rows, future))
+            self._pending_rows += len(rows)
+            self.metrics.pending_spans.set(self._pending_rows)
+            self._condition.notify()
+        return future
+
+    def close(self, timeout: float = 60.0) -> None:
+        """Stop accepting, write everything queued, and wait for the writer thread."""
+        with self._condition:
+            self._stopping = True
+            self._condition.notify()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    # --- the writer thread -------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            batch = self._next_batch()
+            if batch:
+                self._write(batch)
+            elif self._stopping:
+                return
+            else:
+                self._replay_one()
+
+    def _next_batch(self) -> list[tuple[Sequence[Row], Future[Durability]]]:
+        """Wait for rows, then gather up to ``batch_max_rows`` of them (or what ``max_wait`` gives)."""
+        limits = self.limits
+        with self._condition:
+            idle_wait = None
+            if self.spool.file_count:
+                idle_wait = 0.0 if self._healthy else limits.replay_interval_seconds
+            if not self._queue and not self._stopping:
+                self._condition.wait(timeout=idle_wait)
+            if not self._queue:
+                return []
+            deadline = time.monotonic() + limits.batch_max_wait_seconds
+            while (
+                self._pending_rows < limits.batch_max_rows
+                and not self._stopping
+                and (remaining := deadline - time.monotonic()) > 0
+            ):
+                self._condition.wait(timeout=remaining)
+            batch: list[tuple[Sequence[Row], Future[Durability]]] = []
+            rows = 0
+            while self._queue and (
+                not batch or rows + len(self._queue[0][0]) <= limits.batch_max_rows
+            ):
+                item = self._queue.popleft()
+                batch.append(item)
+                rows += len(item[0])
+            self._pending_rows -= rows
+            self.metrics.pending_spans.set(self._pending_rows)
+            return batch
+
+    def _write(self, batch: list[tuple[Sequence[Row], Future[Durability]]]) -> None:
+        rows = [row for request_rows, _ in batch for row in request_rows]
+        futures = [future for _, future in batch]
+        if self._insert(rows):
+            self._resolve(futures, Durability.STORED, len(rows))
+            return
+        try:
+            self.spool.append(rows)
+        except (SpoolFull, OSError) as error:
+            logger.error("cannot spool %d spans: %s", len(rows), error)
+            failure = Overloaded(
+                f"spans could not be stored: {error}", self.limits.retry_after_seconds
+            )
+            for future in futures:
+                future.set_exception(failure)
+            self.metrics.spans_rejected.labels(reason="unavailable").inc(len(rows))
+        else:
+            self._resolve(futures, Durability.SPOOLED, len(rows))
+        self._update_spool_gauges()
+
+    def _insert(self, rows: Sequence[Row]) -> bool:
+        started = time.perf_counter()
+        try:
+            self.sink.write(rows)
+        except Exception as error:  # any driver/engine failure: the rows go to the spool
+            self.metrics.insert_failures.inc()
+            if self._healthy:
+                logger.warning("ClickHouse insert failed, spooling to disk: %s", error)
+            self._healthy = False
+            self._last_replay_attempt = time.monotonic()
+            return False
+        self.metrics.insert_seconds.observe(time.perf_counter() - started)
+        self.metrics.batch_rows.observe(len(rows))
+        if not self._healthy:
+            logger.info("ClickHouse insert succeeded again; replaying the spool")
+        self._healthy = True
+        return True
+
+    def _resolve(
+        self, futures: list[Future[Durability]], durability: Durability, rows: int
+    ) -> None:
+        self.metrics.spans_accepted.labels(durability=durability.value).inc(rows)
+        for future in futures:
+            future.set_result(durability)
+
+    def _replay_one(self) -> None:
+        """Move the oldest spooled batch into ClickHouse, at most every interval while unhealthy."""
+        oldest = self.spool.oldest()
+        if oldest is None:
+            return
+        now = time.monotonic()
+        if (
+            not self._healthy
+            and now - self._last_replay_attempt < self.limits.replay_interval_seconds
+        ):
+            return
+        self._last_replay_attempt = now
+        try:
+            rows = self.spool.read(oldest)
+        except (OSError, ValueError, zlib.error) as error:
+            self.spool.quarantine(oldest, str(error))
+            self._update_spool_gauges()
+            return
+        if self._insert(rows):
+            self.spool.remove(oldest)
+            logger.info("replayed %d spooled spans from %s", len(rows), oldest.path.name)
+        self._update_spool_gauges()
+
+    def _update_spool_gauges(self) -> None:
+        self.metrics.spool_bytes.set(self.spool.size_bytes)
+        self.metrics.spool_files.set(self.spool.file_count)

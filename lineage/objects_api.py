@@ -1,0 +1,88 @@
+"""``GET /api/v1/objects/{type}/{id}/events``: every business event that references an object."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, Field
+
+from warehouse import semconv
+from warehouse.pool import ClientPool
+from warehouse.queries import events_of_object
+
+
+class ObjectEvent(BaseModel):
+    """One attempt of a business event that references the object."""
+
+    event_id: str
+    event_type: str
+    timestamp: datetime = Field(description="When the outcome was known (span end), RFC 3339 UTC.")
+    source_system: str
+    target_system: str
+    outcome: str
+    attempt: int
+    amount: float | None
+    currency: str
+    period: str
+    legal_entity: str
+    error_category: str
+    error_code: str
+    replay_of: str
+    service_name: str
+    trace_id: str
+    span_id: str
+    objects: dict[str, list[str]] = Field(description="Object type → the ids the event references.")
+
+
+def unknown_object_type(object_type: str) -> HTTPException:
+    return HTTPException(
+        status_code=404,
+        detail=f"unknown object type {object_type!r}; known types: "
+        + ", ".join(semconv.OBJECT_TYPES),
+    )
+
+
+def objects_router(pool: ClientPool) -> APIRouter:
+    router = APIRouter(tags=["objects"])
+
+    @router.get(
+        "/objects/{object_type}/{object_id}/events",
+        response_model=list[ObjectEvent],
+        summary="Business events of one object, oldest first",
+    )
+    def object_events(object_type: str, object_id: str) -> list[ObjectEvent]:
+        if object_type not in semconv.OBJECT_TYPES:
+            raise unknown_object_type(object_type)
+        events = events_of_object(pool.client(), object_type=object_type, object_id=object_id)
+        if not events:
+            raise HTTPException(
+                status_code=404, detail=f"no business event references {object_type} {object_id!r}"
+            )
+        return [
+            ObjectEvent(
+                event_id=e.event_id,
+                event_type=e.event_type,
+                timestamp=e.timestamp.replace(tzinfo=UTC)
+                if e.timestamp.tzinfo is None
+                else e.timestamp,
+                source_system=e.source_system,
+                target_system=e.target_system,
+                outcome=e.outcome,
+                attempt=e.attempt,
+                amount=float(e.amount) if e.amount is not None else None,
+                currency=e.currency,
+                period=e.period,
+                legal_entity=e.legal_entity,
+                error_category=e.error_category,
+                error_code=e.error_code,
+                replay_of=e.replay_of,
+                service_name=e.service_name,
+                trace_id=e.trace_id,
+                span_id=e.span_id,
+                objects=e.objects,
+            )
+            for e in events
+        ]
+
+    return router

@@ -1,0 +1,181 @@
+"""The durable write path: batching, spooling while ClickHouse fails, replay, back-pressure."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from clickhouse_connect.driver.client import Client
+
+from collector.metrics import IngestMetrics
+from collector.spool import Spool
+from collector.writer import BatchWriter, Durability, Overloaded, WriterLimits
+from tests.warehouse.spans import span_row
+from warehouse import semconv as sc
+from warehouse.correlation import CorrelationRules
+from warehouse.migrations import migrate
+from warehouse.span_store import ClickHouseSpanSink
+
+FAST = WriterLimits(batch_max_rows=1_000, batch_max_wait_seconds=0.05, replay_interval_seconds=0.05)
+
+
+class SwitchableSink:
+    """The real ClickHouse sink behind a switch that makes writes fail like an unreachable server."""
+
+    def __init__(self, inner: ClickHouseSpanSink) -> None:
+        self.inner = inner
+        self.failing = False
+        self.writes: list[int] = []
+        self.lock = threading.Lock()
+
+    def write(self, rows: Sequence[Sequence[Any]]) -> None:
+        with self.lock:
+            if self.failing:
+                raise ConnectionError("ClickHouse unreachable (test switch)")
+            self.inner.write(rows)
+            self.writes.append(len(rows))
+
+
+def rows(count: int, prefix: str) -> list[tuple[Any, ...]]:
+    return [
+        span_row(
+            {sc.EVENT_TYPE: sc.TIME_APPROVED, sc.EVENT_ID: f"{prefix}-{i}"},
+            trace_id=f"{abs(hash(prefix)) % 10**8:08x}{i:024x}",
+            span_id=f"{i + 1:016x}",
+        )
+        for i in range(count)
+    ]
+
+
+def distinct_spans(client: Client) -> int:
+    return int(client.query("SELECT uniqExact(TraceId, SpanId) FROM otel_traces").result_rows[0][0])
+
+
+def wait_until(condition: Any, timeout: float = 20.0) -> None:
+    event = threading.Event()
+    for _ in range(int(timeout / 0.05)):
+        if condition():
+            return
+        event.wait(0.05)
+    raise AssertionError("condition not reached in time")
+
+
+@pytest.fixture
+def sink(client: Client) -> SwitchableSink:
+    migrate(client, CorrelationRules.default())
+    return SwitchableSink(ClickHouseSpanSink(client))
+
+
+@pytest.fixture
+def writer(sink: SwitchableSink, tmp_path: Path) -> Iterator[BatchWriter]:
+    w = BatchWriter(sink, Spool(tmp_path / "spool", max_bytes=10_000_000), IngestMetrics(), FAST)
+    w.start()
+    yield w
+    w.close()
+
+
+class TestBatching:
+    def test_requests_arriving_together_share_one_insert(
+        self, writer: BatchWriter, sink: SwitchableSink, client: Client
+    ) -> None:
+        """Ten small requests inside the batch window become one insert."""
+        futures = [writer.submit(rows(50, f"r{i}")) for i in range(10)]
+        assert [f.result(timeout=20) for f in futures] == [Durability.STORED] * 10
+        assert sink.writes == [500]
+        assert distinct_spans(client) == 500
+
+    def test_close_writes_everything_still_queued(
+        self, sink: SwitchableSink, tmp_path: Path, client: Client
+    ) -> None:
+        """Shutdown flushes pending rows before the writer stops."""
+        slow = WriterLimits(batch_max_rows=10_000, batch_max_wait_seconds=30)
+        w = BatchWriter(sink, Spool(tmp_path / "s", max_bytes=10**7), IngestMetrics(), slow)
+        w.start()
+        future = w.submit(rows(20, "late"))
+        w.close()
+        assert future.result(timeout=1) is Durability.STORED
+        assert distinct_spans(client) == 20
+
+
+class TestSpool:
+    def test_failed_writes_are_acknowledged_from_the_spool_and_replayed_once(
+        self, writer: BatchWriter, sink: SwitchableSink, client: Client
+    ) -> None:
+        """While ClickHouse fails, batches are fsynced to the spool; later they drain exactly once."""
+        sink.failing = True
+        spooled = [writer.submit(rows(30, f"down{i}")) for i in range(3)]
+        assert {f.result(timeout=20) for f in spooled} == {Durability.SPOOLED}
+        assert writer.spool.file_count >= 1
+        assert not writer.healthy
+        assert distinct_spans(client) == 0
+        sink.failing = False
+        wait_until(lambda: writer.spool.file_count == 0)
+        assert distinct_spans(client) == 90
+        assert client.query("SELECT count() FROM biz_events FINAL").result_rows[0][0] == 90
+
+    def test_a_spool_left_by_a_previous_process_is_replayed_at_start(
+        self, sink: SwitchableSink, tmp_path: Path, client: Client
+    ) -> None:
+        """Spool files survive a restart and drain when a new writer starts."""
+        spool_dir = tmp_path / "spool"
+        Spool(spool_dir, max_bytes=10**7).append(rows(40, "previous"))
+        w = BatchWriter(sink, Spool(spool_dir, max_bytes=10**7), IngestMetrics(), FAST)
+        w.start()
+        try:
+            wait_until(lambda: w.spool.file_count == 0)
+        finally:
+            w.close()
+        assert distinct_spans(client) == 40
+
+    def test_a_full_spool_with_clickhouse_down_pushes_back(
+        self, sink: SwitchableSink, tmp_path: Path
+    ) -> None:
+        """Over the spool limit the writer refuses with a retry hint instead of accepting."""
+        w = BatchWriter(sink, Spool(tmp_path / "tiny", max_bytes=1), IngestMetrics(), FAST)
+        w.start()
+        try:
+            sink.failing = True
+            assert w.submit(rows(5, "first")).result(timeout=20) is Durability.SPOOLED
+            with pytest.raises(Overloaded, match="spool is full") as refused:
+                w.submit(rows(5, "second"))
+            assert refused.value.retry_after_seconds > 0
+        finally:
+            sink.failing = False
+            w.close()
+
+    def test_an_unreadable_spool_file_is_quarantined_not_retried_forever(
+        self, sink: SwitchableSink, tmp_path: Path
+    ) -> None:
+        """A corrupt batch moves to quarantine/ and stops blocking the replay."""
+        spool_dir = tmp_path / "spool"
+        spool_dir.mkdir()
+        (spool_dir / f"{1:020d}.spool").write_bytes(b"not zlib")
+        w = BatchWriter(sink, Spool(spool_dir, max_bytes=10**7), IngestMetrics(), FAST)
+        w.start()
+        try:
+            wait_until(lambda: w.spool.file_count == 0)
+        finally:
+            w.close()
+        assert (spool_dir / "quarantine" / f"{1:020d}.spool").exists()
+
+
+class TestBackPressure:
+    def test_memory_over_the_pending_limit_is_refused(
+        self, sink: SwitchableSink, tmp_path: Path
+    ) -> None:
+        """Queued spans are bounded: a request that would exceed the bound is refused."""
+        limits = WriterLimits(
+            batch_max_rows=10_000, batch_max_wait_seconds=30, max_pending_rows=100
+        )
+        w = BatchWriter(sink, Spool(tmp_path / "s", max_bytes=10**7), IngestMetrics(), limits)
+        w.start()
+        try:
+            first = w.submit(rows(80, "a"))
+            with pytest.raises(Overloaded, match="waiting to be written"):
+                w.submit(rows(30, "b"))
+        finally:
+            w.close()
+        assert first.result(timeout=1) is Durability.STORED

@@ -1,0 +1,65 @@
+"""Shared read queries over the business tables; every read de-duplicates with ``FINAL``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from clickhouse_connect.driver.client import Client
+
+EVENT_COLUMNS = """EventId, EventType, EventTime, SourceSystem, TargetSystem, Outcome, Attempt,
+    Amount, Currency, Period, LegalEntity, ErrorCategory, ErrorCode, ReplayOf, ServiceName,
+    TraceId, SpanId, Objects"""
+
+EVENTS_OF_OBJECT = f"""
+SELECT {EVENT_COLUMNS}
+FROM biz_events FINAL
+WHERE EventId IN (
+    SELECT EventId FROM biz_event_objects FINAL
+    WHERE ObjectType = {{object_type:String}} AND ObjectId = {{object_id:String}}
+)
+ORDER BY EventTime, Attempt, SpanId
+"""
+
+
+@dataclass(frozen=True)
+class BusinessEvent:
+    """One attempt (span) of a business event, as stored in ``biz_events``."""
+
+    event_id: str
+    event_type: str
+    timestamp: datetime
+    source_system: str
+    target_system: str
+    outcome: str
+    attempt: int
+    amount: Decimal | None
+    currency: str
+    period: str
+    legal_entity: str
+    error_category: str
+    error_code: str
+    replay_of: str
+    service_name: str
+    trace_id: str
+    span_id: str
+    objects: dict[str, list[str]]
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> BusinessEvent:
+        *facts, objects = row
+        names = [f.name for f in fields(cls)][: len(facts)]
+        return cls(
+            **dict(zip(names, facts, strict=True)), objects={k: list(v) for k, v in objects.items()}
+        )
+
+
+def events_of_object(client: Client, *, object_type: str, object_id: str) -> list[BusinessEvent]:
+    """Every attempt of every business event that references the object, oldest first."""
+    rows = client.query(
+        EVENTS_OF_OBJECT, parameters={"object_type": object_type, "object_id": object_id}
+    ).result_rows
+    return [BusinessEvent.from_row(row) for row in rows]
