@@ -14,20 +14,15 @@ from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from collector.metrics import IngestMetrics
 from collector.spool import Spool, SpoolFull
+from warehouse.span_store import SpanSink
 
 logger = logging.getLogger(__name__)
 
 Row = Sequence[Any]
-
-
-class SpanSink(Protocol):
-    """Where batches go: ClickHouse in production, anything with the same contract in tests."""
-
-    def write(self, rows: Sequence[Row]) -> None: ...
 
 
 class Durability(enum.Enum):
@@ -49,8 +44,11 @@ class Overloaded(RuntimeError):
 class WriterLimits:
     """Batching and back-pressure bounds of one writer."""
 
+    batch_min_rows: int = 5_000
+    """Rows that are worth an insert of their own: with this many queued, write at once."""
     batch_max_rows: int = 50_000
     batch_max_wait_seconds: float = 0.2
+    """How long fewer than ``batch_min_rows`` rows wait for company."""
     max_pending_rows: int = 200_000
     replay_interval_seconds: float = 2.0
     retry_after_seconds: int = 5
@@ -130,7 +128,11 @@ class BatchWriter:
                 self._replay_one()
 
     def _next_batch(self) -> list[tuple[Sequence[Row], Future[Durability]]]:
-        """Wait for rows, then gather up to ``batch_max_rows`` of them (or what ``max_wait`` gives)."""
+        """Wait for rows, then gather up to ``batch_max_rows`` of them.
+
+        Under load the queue fills while the previous insert runs, so batches grow with load; a
+        trickle waits up to ``batch_max_wait_seconds`` for ``batch_min_rows`` to accumulate.
+        """
         limits = self.limits
         with self._condition:
             idle_wait = None
@@ -142,7 +144,7 @@ class BatchWriter:
                 return []
             deadline = time.monotonic() + limits.batch_max_wait_seconds
             while (
-                self._pending_rows < limits.batch_max_rows
+                self._pending_rows < limits.batch_min_rows
                 and not self._stopping
                 and (remaining := deadline - time.monotonic()) > 0
             ):

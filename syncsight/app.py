@@ -27,7 +27,7 @@ from syncsight.settings import Settings
 from warehouse.client import connect, redact
 from warehouse.migrations import migrate
 from warehouse.pool import ClientPool
-from warehouse.span_store import ClickHouseSpanSink
+from warehouse.span_store import span_sink
 
 logger = logging.getLogger(__name__)
 
@@ -39,10 +39,11 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
     spool = Spool(settings.spool_dir, max_bytes=settings.spool_max_bytes)
     tokens = IngestTokens(settings.ingest_token_list)
     writer = BatchWriter(
-        ClickHouseSpanSink(connect(settings.clickhouse_url, database=database)),
+        span_sink(connect(settings.clickhouse_url, database=database), settings.clickhouse_url),
         spool,
         metrics,
         WriterLimits(
+            batch_min_rows=settings.batch_min_rows,
             batch_max_rows=settings.batch_max_rows,
             batch_max_wait_seconds=settings.batch_max_wait_ms / 1000,
             max_pending_rows=settings.max_pending_spans,

@@ -64,9 +64,12 @@ class Settings(BaseSettings):
         gt=0,
         description="Spool size above which ingest answers 503 / UNAVAILABLE while ClickHouse is down.",
     )
+    batch_min_rows: int = Field(
+        default=5_000, gt=0, description="Queued spans that are written at once, without waiting."
+    )
     batch_max_rows: int = Field(default=50_000, gt=0, description="Most spans in one insert.")
     batch_max_wait_ms: int = Field(
-        default=200, ge=0, description="Longest a span waits for its batch to fill."
+        default=200, ge=0, description="Longest a span waits for batch_min_rows to accumulate."
     )
     max_pending_spans: int = Field(
         default=200_000,

@@ -70,24 +70,22 @@ def sql_string(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _ids_expression(key: str) -> str:
-    """Array(String) of the ids in one attribute: a JSON array text gives one id per element."""
-    value = f"SpanAttributes[{sql_string(key)}]"
-    return (
-        f"if(startsWith({value}, '['), "
-        f"arrayMap(x -> if(startsWith(x, '\"'), JSONExtractString(x), x), "
-        f"JSONExtractArrayRaw({value})), "
-        f"if({value} = '', CAST([], 'Array(String)'), [{value}]))"
+def object_refs_expression(rules: CorrelationRules) -> str:
+    """SQL for the distinct ``(type, id)`` pairs one ``otel_traces`` row references.
+
+    One pass over the span's attributes: keep the keys that carry ids, map each key to its object
+    type, and split JSON array texts (``["TE-1","TE-2"]``) into one pair per element.
+    """
+    keys = "[" + ", ".join(sql_string(k) for k, _ in rules.key_to_object_type) + "]"
+    types = "[" + ", ".join(sql_string(t) for _, t in rules.key_to_object_type) + "]"
+    ids = (
+        "if(startsWith(v, '['), "
+        "arrayMap(x -> if(startsWith(x, '\"'), JSONExtractString(x), x), JSONExtractArrayRaw(v)), "
+        "[v])"
     )
-
-
-def objects_expression(rules: CorrelationRules) -> str:
-    """SQL for ``Map(object type, Array(id))`` over one ``otel_traces`` row, empty types dropped."""
-    entries = []
-    for object_type, keys in sorted(rules.keys_by_object_type().items()):
-        parts = [_ids_expression(k) for k in keys]
-        ids = parts[0] if len(parts) == 1 else f"arrayConcat({', '.join(parts)})"
-        entries.append(
-            f"{sql_string(object_type)}, arrayDistinct(arrayFilter(x -> x != '', {ids}))"
-        )
-    return f"mapFilter((k, v) -> notEmpty(v), map({', '.join(entries)}))"
+    return (
+        "arrayDistinct(arrayFilter(p -> p.2 != '', arrayFlatten(arrayMap("
+        f"(k, v) -> arrayMap(id -> (transform(k, {keys}, {types}, ''), id), {ids}), "
+        f"mapKeys(mapFilter((k, v) -> has({keys}, k) AND v != '', SpanAttributes)), "
+        f"mapValues(mapFilter((k, v) -> has({keys}, k) AND v != '', SpanAttributes))))))"
+    )

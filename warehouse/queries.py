@@ -12,7 +12,7 @@ from clickhouse_connect.driver.client import Client
 
 EVENT_COLUMNS = """EventId, EventType, EventTime, SourceSystem, TargetSystem, Outcome, Attempt,
     Amount, Currency, Period, LegalEntity, ErrorCategory, ErrorCode, ReplayOf, ServiceName,
-    TraceId, SpanId, Objects"""
+    TraceId, SpanId, ObjectRefs"""
 
 EVENTS_OF_OBJECT = f"""
 SELECT {EVENT_COLUMNS}
@@ -50,11 +50,12 @@ class BusinessEvent:
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> BusinessEvent:
-        *facts, objects = row
+        *facts, refs = row
         names = [f.name for f in fields(cls)][: len(facts)]
-        return cls(
-            **dict(zip(names, facts, strict=True)), objects={k: list(v) for k, v in objects.items()}
-        )
+        objects: dict[str, list[str]] = {}
+        for ref in refs:  # named tuples arrive as {"type": …, "id": …}
+            objects.setdefault(ref["type"], []).append(ref["id"])
+        return cls(**dict(zip(names, facts, strict=True)), objects=objects)
 
 
 def events_of_object(client: Client, *, object_type: str, object_id: str) -> list[BusinessEvent]:

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from warehouse import semconv as sc
-from warehouse.correlation import CorrelationRules, objects_expression
+from warehouse.correlation import CorrelationRules, object_refs_expression
 
 OTEL_TRACES = "otel_traces"
 OTEL_TRACES_TRACE_ID_TS = "otel_traces_trace_id_ts"
@@ -130,6 +130,9 @@ FROM {traces} WHERE TraceId != '' GROUP BY TraceId""",
 def business_tables_ddl(t: Topology) -> list[str]:
     """One row per business event span, and one per (event span, referenced object).
 
+    Derived rows are small and re-derivable, so they keep the default LZ4 codec: cheaper to
+    write at ingest than ZSTD, which only pays off on the raw spans.
+
     Both are ReplacingMergeTree keyed by the span identity, so a span delivered twice collapses
     to one row; every reader de-duplicates with ``FINAL`` until the merge has happened.
     """
@@ -137,29 +140,29 @@ def business_tables_ddl(t: Topology) -> list[str]:
     objects = t.storage(BIZ_EVENT_OBJECTS)
     return [
         f"""CREATE TABLE IF NOT EXISTS {events}{t.on_cluster} (
-    EventId String CODEC(ZSTD(1)),
+    EventId String,
     EventType LowCardinality(String),
-    EventTime DateTime64(9, 'UTC') CODEC(Delta, ZSTD(1)),
-    SpanStart DateTime64(9, 'UTC') CODEC(Delta, ZSTD(1)),
+    EventTime DateTime64(9, 'UTC'),
+    SpanStart DateTime64(9, 'UTC'),
     SourceSystem LowCardinality(String),
     TargetSystem LowCardinality(String),
     Outcome LowCardinality(String),
     ErrorCategory LowCardinality(String),
-    ErrorCode String CODEC(ZSTD(1)),
+    ErrorCode String,
     Amount Nullable(Decimal(18, 4)),
     Currency LowCardinality(String),
     Period LowCardinality(String),
     LegalEntity LowCardinality(String),
-    Customer String CODEC(ZSTD(1)),
+    Customer String,
     Attempt UInt32,
-    ReplayOf String CODEC(ZSTD(1)),
+    ReplayOf String,
     ServiceName LowCardinality(String),
     SpanName LowCardinality(String),
-    TraceId String CODEC(ZSTD(1)),
-    SpanId String CODEC(ZSTD(1)),
+    TraceId String,
+    SpanId String,
     SpanStatus LowCardinality(String),
-    StatusMessage String CODEC(ZSTD(1)),
-    Objects Map(LowCardinality(String), Array(String)) CODEC(ZSTD(1)),
+    StatusMessage String,
+    ObjectRefs Array(Tuple(type LowCardinality(String), id String)),
     INDEX idx_event_type EventType TYPE set(64) GRANULARITY 4
 ) ENGINE = {t.engine(BIZ_EVENTS, "ReplacingMergeTree")}
 PARTITION BY toYYYYMM(SpanStart)
@@ -167,13 +170,13 @@ ORDER BY (EventId, TraceId, SpanId)""",
         *t.distributed(BIZ_EVENTS),
         f"""CREATE TABLE IF NOT EXISTS {objects}{t.on_cluster} (
     ObjectType LowCardinality(String),
-    ObjectId String CODEC(ZSTD(1)),
-    EventId String CODEC(ZSTD(1)),
+    ObjectId String,
+    EventId String,
     EventType LowCardinality(String),
-    EventTime DateTime64(9, 'UTC') CODEC(Delta, ZSTD(1)),
+    EventTime DateTime64(9, 'UTC'),
     Outcome LowCardinality(String),
-    TraceId String CODEC(ZSTD(1)),
-    SpanId String CODEC(ZSTD(1))
+    TraceId String,
+    SpanId String
 ) ENGINE = {t.engine(BIZ_EVENT_OBJECTS, "ReplacingMergeTree")}
 ORDER BY (ObjectType, ObjectId, EventId, TraceId, SpanId)""",
         *t.distributed(BIZ_EVENT_OBJECTS),
@@ -224,8 +227,8 @@ def business_event_select(rules: CorrelationRules, source: str) -> str:
     toDecimal64OrNull({attr(sc.AMOUNT)}, 4) AS Amount,
     upper({attr(sc.CURRENCY)}) AS Currency,
     {attr(sc.PERIOD)} AS Period,
-    Objects['{sc.LEGAL_ENTITY}'][1] AS LegalEntity,
-    Objects['{sc.CUSTOMER}'][1] AS Customer,
+    arrayFirst(p -> p.1 = '{sc.LEGAL_ENTITY}', ObjectRefs).2 AS LegalEntity,
+    arrayFirst(p -> p.1 = '{sc.CUSTOMER}', ObjectRefs).2 AS Customer,
     greatest(toUInt32OrZero({attr(sc.ATTEMPT)}), toUInt32(1)) AS Attempt,
     {attr(sc.REPLAY_OF)} AS ReplayOf,
     ServiceName,
@@ -235,7 +238,7 @@ def business_event_select(rules: CorrelationRules, source: str) -> str:
     multiIf(StatusCode IN ({error_spellings}), 'Error',
             StatusCode IN ({ok_spellings}), 'Ok', 'Unset') AS SpanStatus,
     StatusMessage,
-    {objects_expression(rules)} AS Objects
+    {object_refs_expression(rules)} AS ObjectRefs
 FROM {source}
 WHERE {attr(sc.EVENT_TYPE)} != ''"""
 
@@ -243,8 +246,8 @@ WHERE {attr(sc.EVENT_TYPE)} != ''"""
 def event_object_select(source: str) -> str:
     """SELECT that fans a ``biz_events`` row out into one row per referenced object id."""
     return f"""SELECT
-    ref.1 AS ObjectType,
-    ref.2 AS ObjectId,
+    ref.type AS ObjectType,
+    ref.id AS ObjectId,
     EventId,
     EventType,
     EventTime,
@@ -252,8 +255,7 @@ def event_object_select(source: str) -> str:
     TraceId,
     SpanId
 FROM {source}
-ARRAY JOIN arrayFlatten(arrayMap((k, v) -> arrayMap(id -> (k, id), v),
-                                 mapKeys(Objects), mapValues(Objects))) AS ref"""
+ARRAY JOIN ObjectRefs AS ref"""
 
 
 def derived_views_ddl(t: Topology, rules: CorrelationRules) -> list[str]:

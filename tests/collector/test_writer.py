@@ -17,7 +17,7 @@ from tests.warehouse.spans import span_row
 from warehouse import semconv as sc
 from warehouse.correlation import CorrelationRules
 from warehouse.migrations import migrate
-from warehouse.span_store import ClickHouseSpanSink
+from warehouse.span_store import SpanSink, span_sink
 
 FAST = WriterLimits(batch_max_rows=1_000, batch_max_wait_seconds=0.05, replay_interval_seconds=0.05)
 
@@ -25,7 +25,7 @@ FAST = WriterLimits(batch_max_rows=1_000, batch_max_wait_seconds=0.05, replay_in
 class SwitchableSink:
     """The real ClickHouse sink behind a switch that makes writes fail like an unreachable server."""
 
-    def __init__(self, inner: ClickHouseSpanSink) -> None:
+    def __init__(self, inner: SpanSink) -> None:
         self.inner = inner
         self.failing = False
         self.writes: list[int] = []
@@ -64,9 +64,9 @@ def wait_until(condition: Any, timeout: float = 20.0) -> None:
 
 
 @pytest.fixture
-def sink(client: Client) -> SwitchableSink:
+def sink(client: Client, engine_url: str) -> SwitchableSink:
     migrate(client, CorrelationRules.default())
-    return SwitchableSink(ClickHouseSpanSink(client))
+    return SwitchableSink(span_sink(client, engine_url))
 
 
 @pytest.fixture

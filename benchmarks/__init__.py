@@ -1,0 +1,1 @@
+"""Reproducible benchmarks; each script documents how to run it."""
