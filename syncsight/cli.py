@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -204,18 +205,78 @@ def demo(
     host: HostOption = None,
     port: PortOption = None,
     grpc_port: GrpcPortOption = None,
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="Delete ./.syncsight/ and load a new quarter.")
+    ] = False,
 ) -> None:
     """Start everything on the embedded engine with a simulated quarter of a consulting firm."""
+    from syncsight.demo import run_demo
+
     settings = build_settings(
         clickhouse_url=clickhouse_url, config=config, host=host, port=port, grpc_port=grpc_port
     )
     file_config = load_file_config(settings)
     configure_logging(False)
-    console.print(
-        f"syncsight demo: API docs at http://{settings.host}:{settings.port}/docs "
-        "(Ctrl-C stops everything)"
+    run_demo(settings, file_config, fresh=fresh, console=console)
+
+
+@app.command()
+def simulate(
+    endpoint: Annotated[
+        str, typer.Option("--endpoint", help="Base URL of syncsight or an OpenTelemetry Collector.")
+    ] = "http://127.0.0.1:4318",
+    protocol: Annotated[
+        str, typer.Option("--protocol", help="OTLP protocol: http/protobuf or grpc (host:port).")
+    ] = "http/protobuf",
+    scale: Annotated[
+        str,
+        typer.Option("--scale", help="tiny, small (the demo), medium (~1M spans), large (~10M)."),
+    ] = "small",
+    seed: Annotated[int, typer.Option("--seed", help="Same seed, same quarter.")] = 7,
+    end: Annotated[
+        datetime | None,
+        typer.Option(
+            "--end", help="End of the simulated quarter (UTC); default now.", show_default=False
+        ),
+    ] = None,
+    truth: Annotated[
+        Path | None,
+        typer.Option(
+            "--truth", help="Write the scenario's ground truth JSON here.", show_default=False
+        ),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token", help="Bearer token for an ingest that requires one.", show_default=False
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Generate (and write --truth) without sending.")
+    ] = False,
+) -> None:
+    """Stream a simulated quarter of a consulting firm's sync traffic over OTLP."""
+    from simulator.run import simulate as run_simulation
+
+    end_time = (end or datetime.now(UTC)).replace(
+        tzinfo=(end.tzinfo if end and end.tzinfo else UTC)
     )
-    _run_service(settings, file_config)
+    try:
+        stats = run_simulation(
+            end=end_time,
+            endpoint=None if dry_run else endpoint,
+            protocol=protocol,
+            seed=seed,
+            scale=scale,
+            truth_path=truth,
+            token=token,
+            console=console,
+        )
+    except ValueError as error:
+        fail(str(error))
+    Console().print(stats)
+    if truth:
+        typer.echo(f"ground truth written to {truth}")
 
 
 def _run_service(settings: Settings, file_config: FileConfig) -> None:

@@ -1,0 +1,57 @@
+"""A running service with the simulator's small quarter streamed in over OTLP, and its truth file.
+
+Used by the end-to-end tests of ingest, lineage, SLAs and the dashboard. The quarter ends at a
+fixed time so that every run sees the same data; API calls pass ``as_of=END`` where time matters.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from simulator.run import simulate
+from simulator.stats import ScenarioStats
+from tests.service import Service, start_service
+
+END = datetime(2026, 10, 30, 17, 0, tzinfo=UTC)
+SEED = 7
+
+
+@dataclass
+class LoadedQuarter:
+    """The service, what the simulator says it emitted, and its ground truth."""
+
+    service: Service
+    stats: ScenarioStats
+    truth: dict[str, Any]
+    end: datetime = END
+
+
+def accepted_spans(service: Service) -> int:
+    """Spans the service has acknowledged as durable, from its Prometheus metrics."""
+    total = 0.0
+    for line in httpx.get(f"{service.base_url}/metrics", timeout=10).text.splitlines():
+        if line.startswith("syncsight_spans_accepted_total"):
+            total += float(line.rsplit(" ", 1)[1])
+    return int(total)
+
+
+def load_small_quarter(data_dir: Path, *, env: dict[str, str] | None = None) -> LoadedQuarter:
+    """Start a service, stream the small quarter into it through the OTLP exporter, wait for it."""
+    service = start_service(data_dir, env=env)
+    truth_path = data_dir / "truth.json"
+    stats = simulate(
+        end=END, endpoint=service.base_url, seed=SEED, scale="small",
+        truth_path=truth_path, progress=False,
+    )
+    deadline = time.monotonic() + 120
+    while accepted_spans(service) < stats.spans and time.monotonic() < deadline:
+        time.sleep(0.2)
+    truth: dict[str, Any] = json.loads(truth_path.read_text(encoding="utf-8"))
+    return LoadedQuarter(service, stats, truth)
