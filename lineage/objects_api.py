@@ -17,7 +17,9 @@ class ObjectEvent(BaseModel):
 
     event_id: str
     event_type: str
-    timestamp: datetime = Field(description="When the outcome was known (span end), RFC 3339 UTC.")
+    timestamp: datetime = Field(
+        description="When the sync step happened (span start), RFC 3339 UTC."
+    )
     source_system: str
     target_system: str
     outcome: str

@@ -47,8 +47,12 @@ def load_small_quarter(data_dir: Path, *, env: dict[str, str] | None = None) -> 
     service = start_service(data_dir, env=env)
     truth_path = data_dir / "truth.json"
     stats = simulate(
-        end=END, endpoint=service.base_url, seed=SEED, scale="small",
-        truth_path=truth_path, progress=False,
+        end=END,
+        endpoint=service.base_url,
+        seed=SEED,
+        scale="small",
+        truth_path=truth_path,
+        progress=False,
     )
     deadline = time.monotonic() + 120
     while accepted_spans(service) < stats.spans and time.monotonic() < deadline:

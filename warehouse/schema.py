@@ -143,7 +143,7 @@ def business_tables_ddl(t: Topology) -> list[str]:
     EventId String,
     EventType LowCardinality(String),
     EventTime DateTime64(9, 'UTC'),
-    SpanStart DateTime64(9, 'UTC'),
+    DurationNs UInt64,
     SourceSystem LowCardinality(String),
     TargetSystem LowCardinality(String),
     Outcome LowCardinality(String),
@@ -165,7 +165,7 @@ def business_tables_ddl(t: Topology) -> list[str]:
     ObjectRefs Array(Tuple(type LowCardinality(String), id String)),
     INDEX idx_event_type EventType TYPE set(64) GRANULARITY 4
 ) ENGINE = {t.engine(BIZ_EVENTS, "ReplacingMergeTree")}
-PARTITION BY toYYYYMM(SpanStart)
+PARTITION BY toYYYYMM(EventTime)
 ORDER BY (EventId, TraceId, SpanId)""",
         *t.distributed(BIZ_EVENTS),
         f"""CREATE TABLE IF NOT EXISTS {objects}{t.on_cluster} (
@@ -206,7 +206,9 @@ ORDER BY Key""",
 
 
 def business_event_select(rules: CorrelationRules, source: str) -> str:
-    """SELECT that turns ``otel_traces`` rows of ``source`` into ``biz_events`` rows."""
+    """SELECT that turns ``otel_traces`` rows of ``source`` into ``biz_events`` rows.
+
+    An event's time is its span's start: when the sync step happened, the instant trace UIs show."""
 
     def attr(key: str) -> str:
         return f"SpanAttributes['{key}']"
@@ -216,8 +218,8 @@ def business_event_select(rules: CorrelationRules, source: str) -> str:
     return f"""SELECT
     if({attr(sc.EVENT_ID)} != '', {attr(sc.EVENT_ID)}, concat('span:', TraceId, ':', SpanId)) AS EventId,
     {attr(sc.EVENT_TYPE)} AS EventType,
-    fromUnixTimestamp64Nano(toUnixTimestamp64Nano(Timestamp) + toInt64(Duration), 'UTC') AS EventTime,
-    toDateTime64(Timestamp, 9, 'UTC') AS SpanStart,
+    toDateTime64(Timestamp, 9, 'UTC') AS EventTime,
+    Duration AS DurationNs,
     lower({attr(sc.SOURCE_SYSTEM)}) AS SourceSystem,
     lower({attr(sc.TARGET_SYSTEM)}) AS TargetSystem,
     multiIf({attr(sc.OUTCOME)} != '', lower({attr(sc.OUTCOME)}),

@@ -61,7 +61,7 @@ class TestBusinessEvents:
         rows = migrated.query(
             "SELECT EventId, EventType, SourceSystem, TargetSystem, Outcome, Amount, Currency, "
             "Period, LegalEntity, Attempt, SpanStatus, "
-            "toUnixTimestamp64Nano(EventTime) - toUnixTimestamp64Nano(SpanStart) "
+            "toUnixTimestamp64Nano(EventTime) - 1767225600000000000, DurationNs "
             "FROM biz_events FINAL"
         ).result_rows
         assert rows == [
@@ -77,6 +77,7 @@ class TestBusinessEvents:
                 "US",
                 1,
                 "Unset",
+                0,
                 1_500_000_000,
             )
         ]
