@@ -254,6 +254,16 @@ def simulate(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Generate (and write --truth) without sending.")
     ] = False,
+    direct: Annotated[
+        bool,
+        typer.Option(
+            "--direct",
+            help="Write straight into ClickHouse (--clickhouse-url) through the collector's row "
+            "builder instead of OTLP: for loading benchmark datasets. No service may hold the "
+            "embedded data directory meanwhile.",
+        ),
+    ] = False,
+    clickhouse_url: ClickHouseURLOption = None,
 ) -> None:
     """Stream a simulated quarter of a consulting firm's sync traffic over OTLP."""
     from simulator.run import simulate as run_simulation
@@ -261,10 +271,21 @@ def simulate(
     end_time = (end or datetime.now(UTC)).replace(
         tzinfo=(end.tzinfo if end and end.tzinfo else UTC)
     )
+    exporter = None
+    if direct:
+        from syncsight.bulk_load import WarehouseSpanExporter
+        from warehouse.migrations import migrate as run_migrations
+        from warehouse.span_store import span_sink
+
+        settings = build_settings(clickhouse_url=clickhouse_url)
+        client = _connect_or_fail(settings)
+        run_migrations(client, load_file_config(settings).correlation)
+        exporter = WarehouseSpanExporter(span_sink(client, settings.clickhouse_url))
     try:
         stats = run_simulation(
             end=end_time,
-            endpoint=None if dry_run else endpoint,
+            endpoint=None if dry_run or direct else endpoint,
+            exporter=exporter,
             protocol=protocol,
             seed=seed,
             scale=scale,
