@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, HTTPException
@@ -9,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from warehouse import semconv
 from warehouse.pool import ClientPool
-from warehouse.queries import events_of_object
+from warehouse.queries import BusinessEvent, events_of_object
 
 
 class ObjectEvent(BaseModel):
@@ -45,6 +46,14 @@ def unknown_object_type(object_type: str) -> HTTPException:
     )
 
 
+def object_event(event: BusinessEvent) -> ObjectEvent:
+    """The API shape of one stored attempt: UTC-aware time, money as a JSON number."""
+    fields = asdict(event)
+    fields["timestamp"] = event.timestamp.replace(tzinfo=UTC)
+    fields["amount"] = float(event.amount) if event.amount is not None else None
+    return ObjectEvent(**fields)
+
+
 def objects_router(pool: ClientPool) -> APIRouter:
     router = APIRouter(tags=["objects"])
 
@@ -61,30 +70,6 @@ def objects_router(pool: ClientPool) -> APIRouter:
             raise HTTPException(
                 status_code=404, detail=f"no business event references {object_type} {object_id!r}"
             )
-        return [
-            ObjectEvent(
-                event_id=e.event_id,
-                event_type=e.event_type,
-                timestamp=e.timestamp.replace(tzinfo=UTC)
-                if e.timestamp.tzinfo is None
-                else e.timestamp,
-                source_system=e.source_system,
-                target_system=e.target_system,
-                outcome=e.outcome,
-                attempt=e.attempt,
-                amount=float(e.amount) if e.amount is not None else None,
-                currency=e.currency,
-                period=e.period,
-                legal_entity=e.legal_entity,
-                error_category=e.error_category,
-                error_code=e.error_code,
-                replay_of=e.replay_of,
-                service_name=e.service_name,
-                trace_id=e.trace_id,
-                span_id=e.span_id,
-                objects=e.objects,
-            )
-            for e in events
-        ]
+        return [object_event(e) for e in events]
 
     return router
