@@ -32,7 +32,10 @@ def run_demo(settings: Settings, file_config: FileConfig, *, fresh: bool, consol
         shutil.rmtree(DATA_DIR)
     base_url = f"http://{settings.host}:{settings.port}"
     loader = threading.Thread(
-        target=_load_and_announce, args=(base_url, console), name="demo-loader", daemon=True
+        target=_load_and_announce,
+        args=(base_url, settings.grpc_port, console),
+        name="demo-loader",
+        daemon=True,
     )
     loader.start()
     run_http(
@@ -43,7 +46,7 @@ def run_demo(settings: Settings, file_config: FileConfig, *, fresh: bool, consol
     )
 
 
-def _load_and_announce(base_url: str, console: Console) -> None:
+def _load_and_announce(base_url: str, grpc_port: int, console: Console) -> None:
     from simulator.run import simulate
 
     if not _wait_ready(base_url):
@@ -71,8 +74,9 @@ def _load_and_announce(base_url: str, console: Console) -> None:
         "\n[bold]syncsight is running[/] (Ctrl-C stops everything)\n"
         f"  API docs       {base_url}/docs\n"
         f"  health         {base_url}/readyz · metrics {base_url}/metrics\n"
-        f"  OTLP ingest    {base_url}/v1/traces (HTTP) · gRPC on the --grpc-port\n"
-        f"  an invoice     curl {base_url}/api/v1/objects/invoice/{examples[0]}/events\n"
+        f"  OTLP ingest    {base_url}/v1/traces (HTTP) · gRPC on port {grpc_port}\n"
+        f"  an invoice     curl {base_url}/api/v1/objects/invoice/{examples[0]}/events\n",
+        soft_wrap=True,
     )
 
 
