@@ -20,8 +20,11 @@ from collector.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from collector.metrics import IngestMetrics
 from collector.spool import Spool
 from collector.writer import BatchWriter, WriterLimits
+from lineage.api import lineage_router
 from lineage.objects_api import objects_router
 from syncsight import __version__
+from syncsight.access import AccessControl, ApiTokens
+from syncsight.admin_api import admin_router
 from syncsight.config_file import FileConfig
 from syncsight.settings import Settings
 from warehouse.client import connect, redact
@@ -102,6 +105,10 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
         otlp_http_router(pipeline, tokens, metrics, max_body_bytes=settings.max_body_bytes)
     )
     app.include_router(objects_router(pool), prefix="/api/v1")
+    app.include_router(lineage_router(pool, config.lineage, config.owners), prefix="/api/v1")
+    app.include_router(admin_router(pool, config.correlation), prefix="/api/v1")
+    # every request passes syncsight/access.py's table (a no-op without SYNCSIGHT_API_TOKENS)
+    app.add_middleware(AccessControl, tokens=ApiTokens(settings.api_token_grants))
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:

@@ -194,6 +194,7 @@ def serve(
         clickhouse_url=clickhouse_url, config=config, host=host, port=port, grpc_port=grpc_port
     )
     file_config = load_file_config(settings)
+    refuse_unprotected_bind(settings)
     configure_logging(verbose)
     _run_service(settings, file_config)
 
@@ -216,6 +217,7 @@ def demo(
         clickhouse_url=clickhouse_url, config=config, host=host, port=port, grpc_port=grpc_port
     )
     file_config = load_file_config(settings)
+    refuse_unprotected_bind(settings)
     configure_logging(False)
     run_demo(settings, file_config, fresh=fresh, console=console)
 
@@ -298,6 +300,129 @@ def simulate(
     Console().print(stats)
     if truth:
         typer.echo(f"ground truth written to {truth}")
+
+
+ApiUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--api-url",
+        help="Base URL of the syncsight API (overrides SYNCSIGHT_API_URL; default "
+        "http://127.0.0.1:4318).",
+        show_default=False,
+    ),
+]
+ApiTokenOption = Annotated[
+    str | None,
+    typer.Option(
+        "--token", help="API bearer token (overrides SYNCSIGHT_API_TOKEN).", show_default=False
+    ),
+]
+
+
+@app.command()
+def lineage(
+    object_type: Annotated[str, typer.Argument(help="Object type (invoice, …) or `event`.")],
+    object_id: Annotated[str, typer.Argument(help="The object's id, or a biz.event.id.")],
+    direction: Annotated[
+        str, typer.Option("--direction", help="upstream, downstream or both.")
+    ] = "upstream",
+    output: Annotated[
+        str, typer.Option("--format", help="text, json, ocel (OCEL 2.0 JSON) or evidence.")
+    ] = "text",
+    api_url: ApiUrlOption = None,
+    api_token: ApiTokenOption = None,
+) -> None:
+    """Trace an object to its source events (or to its postings) through the REST API."""
+    from lineage.remote import LineageRequestError, fetch_lineage
+
+    settings = build_settings(api_url=api_url, api_token=api_token)
+    try:
+        text = fetch_lineage(
+            settings.api_url,
+            object_type,
+            object_id,
+            direction=direction,
+            output=output,
+            token=settings.api_token.get_secret_value() or None,
+        )
+    except LineageRequestError as error:
+        fail(str(error))
+    typer.echo(text)
+
+
+@app.command("verify-evidence")
+def verify_evidence(
+    file: Annotated[Path, typer.Argument(help="An evidence pack (lineage --format evidence).")],
+    root_hash: Annotated[
+        str | None,
+        typer.Option(
+            "--root-hash", help="The root hash recorded at export, to catch a rebuilt pack."
+        ),
+    ] = None,
+) -> None:
+    """Exit 0 when the evidence pack is intact; else name the first altered record, exit 1."""
+    from lineage.remote import verify_file
+
+    result = verify_file(file, expected_root=root_hash)
+    if not result.intact:
+        console.print(f"[bold red]tampered:[/] {result.message}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=1)
+    typer.echo(result.message)
+
+
+@app.command("config-reference")
+def config_reference(
+    write: Annotated[
+        Path | None,
+        typer.Option(
+            "--write",
+            help="Replace the generated block in this Markdown file (docs/operations.md) "
+            "instead of printing the table.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Print the reference of every SYNCSIGHT_* setting and the API access rules, from the code."""
+    from syncsight.settings_reference import (
+        ReferenceBlockMissing,
+        generated_blocks,
+        replace_block,
+    )
+
+    blocks = generated_blocks(flags=settings_flags(), cwd=Path.cwd())
+    if write is None:
+        typer.echo("\n".join(blocks.values()), nl=False)
+        return
+    try:
+        document = write.read_text(encoding="utf-8")
+        for name, content in blocks.items():
+            document = replace_block(document, name, content)
+        write.write_text(document, encoding="utf-8")
+    except (OSError, ReferenceBlockMissing) as error:
+        fail(f"--write {str(write)!r}: {error}")
+    typer.echo(f"configuration reference written to {write}")
+
+
+def settings_flags() -> dict[str, str]:
+    """Setting name → the command-line option that overrides it, from the commands' options."""
+    flags: dict[str, str] = {}
+    commands: dict[str, Any] = getattr(typer.main.get_command(app), "commands", {})
+    for command in commands.values():
+        for param in command.params:
+            long_names = [opt for opt in param.opts if opt.startswith("--")]
+            if param.name in Settings.model_fields and long_names:
+                flags.setdefault(param.name, long_names[0])
+    return flags
+
+
+def refuse_unprotected_bind(settings: Settings) -> None:
+    """Local-only mode: without API tokens the service binds loopback addresses only."""
+    from syncsight.access import UnprotectedBind, require_tokens_for_bind
+
+    try:
+        require_tokens_for_bind(settings.host, tokens_configured=bool(settings.api_token_grants))
+    except UnprotectedBind as error:
+        fail(str(error))
 
 
 def _run_service(settings: Settings, file_config: FileConfig) -> None:

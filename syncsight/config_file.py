@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lineage.owners import OwnerRouting, OwnerRoutingError
+from lineage.rules import LineageRuleError, LineageRules
 from warehouse.correlation import CorrelationRuleError, CorrelationRules
 
-KNOWN_TABLES = ("correlation",)
+KNOWN_TABLES = ("correlation", "lineage", "owners")
 
 
 class ConfigFileError(ValueError):
@@ -22,6 +24,8 @@ class FileConfig:
     """What the TOML file configures, with defaults for everything it leaves out."""
 
     correlation: CorrelationRules = field(default_factory=CorrelationRules.default)
+    lineage: LineageRules = field(default_factory=LineageRules.default)
+    owners: OwnerRouting = field(default_factory=OwnerRouting)
 
 
 def load_config(path: Path | None) -> FileConfig:
@@ -57,7 +61,18 @@ def parse_config(document: dict[str, Any], *, source: str) -> FileConfig:
         rules = CorrelationRules.from_mapping(_flatten_keys(correlation))
     except CorrelationRuleError as error:
         raise ConfigFileError(f"{source}: [correlation] {error}") from error
-    return FileConfig(correlation=rules)
+    lineage, owners = document.get("lineage", {}), document.get("owners", {})
+    if not isinstance(lineage, dict) or not isinstance(owners, dict):
+        raise ConfigFileError(f"{source}: [lineage] and [owners] must be tables")
+    try:
+        lineage_rules = LineageRules.default().extended(lineage)
+    except LineageRuleError as error:
+        raise ConfigFileError(f"{source}: [lineage] {error}") from error
+    try:
+        routing = OwnerRouting.from_table(owners)
+    except OwnerRoutingError as error:
+        raise ConfigFileError(f"{source}: [owners] {error}") from error
+    return FileConfig(correlation=rules, lineage=lineage_rules, owners=routing)
 
 
 def _flatten_keys(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:

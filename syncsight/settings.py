@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from syncsight.access import ApiTokenError, TokenGrant, parse_api_tokens
 from warehouse.client import validate_url
 
 DATA_DIR = Path(".syncsight")
@@ -24,7 +25,10 @@ def default_clickhouse_url() -> str:
 class Settings(BaseSettings):
     """Everything a syncsight process can be told through ``SYNCSIGHT_*`` variables or flags."""
 
-    model_config = SettingsConfigDict(env_prefix="SYNCSIGHT_", extra="forbid")
+    # hide_input_in_errors: a ValidationError's text must never carry a token or a password
+    model_config = SettingsConfigDict(
+        env_prefix="SYNCSIGHT_", extra="forbid", hide_input_in_errors=True
+    )
 
     clickhouse_url: str = Field(
         default_factory=default_clickhouse_url,
@@ -76,6 +80,42 @@ class Settings(BaseSettings):
         gt=0,
         description="Spans held in memory awaiting their insert; above it ingest answers 503.",
     )
+
+    api_tokens: SecretStr = Field(
+        default=SecretStr(""),
+        description="REST API bearer tokens and their roles: `TOKEN:ROLE` pairs separated by "
+        "commas, ROLE one of viewer, auditor, admin (admin ⊃ auditor ⊃ viewer), tokens of at "
+        "least 16 characters. Empty means local-only mode: serve and demo refuse a non-loopback "
+        "host. OTLP ingest is not affected (see ingest_tokens).",
+    )
+    api_url: str = Field(
+        default="http://127.0.0.1:4318",
+        description="Base URL of the syncsight REST API, for its clients (the dashboard).",
+    )
+    api_token: SecretStr = Field(
+        default=SecretStr(""),
+        description="Bearer token the dashboard sends to the REST API (a viewer token suffices).",
+    )
+    dashboard_port: int = Field(
+        default=8501,
+        ge=1,
+        le=65535,
+        description="Port of the Streamlit dashboard (`syncsight dashboard`, `syncsight demo`).",
+    )
+
+    @property
+    def api_token_grants(self) -> tuple[TokenGrant, ...]:
+        """``api_tokens`` parsed (already validated when the settings were built)."""
+        return parse_api_tokens(self.api_tokens.get_secret_value())
+
+    @field_validator("api_tokens")
+    @classmethod
+    def _valid_api_tokens(cls, value: SecretStr) -> SecretStr:
+        try:
+            parse_api_tokens(value.get_secret_value())
+        except ApiTokenError as error:
+            raise ValueError(f"SYNCSIGHT_API_TOKENS=<hidden>: {error}") from None
+        return value
 
     @property
     def ingest_token_list(self) -> list[str]:

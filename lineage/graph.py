@@ -1,0 +1,274 @@
+"""Pure lineage assembly: attempts grouped into event nodes, hops matched into edges.
+
+Plain values in, plain values out: no ClickHouse, no clock. ``traversal`` feeds it rows and
+``assembly`` turns the nodes and edges into one lineage with its completeness.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from functools import cached_property
+
+from lineage.rules import Hop, LineageRules
+from warehouse import semconv as sc
+from warehouse.queries import BusinessEvent
+
+UPSTREAM = "upstream"
+DOWNSTREAM = "downstream"
+BOTH = "both"
+DIRECTIONS = (UPSTREAM, DOWNSTREAM, BOTH)
+
+
+@dataclass(frozen=True, order=True)
+class ObjectRef:
+    """One enterprise object: its type and durable id."""
+
+    type: str
+    id: str
+
+
+def utc(instant: datetime) -> datetime:
+    """``instant`` as an aware UTC datetime (the driver returns naive UTC for some engines)."""
+    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class EventNode:
+    """One business event (one ``biz.event.id``) with every attempt of it, oldest first."""
+
+    event_id: str
+    attempts: tuple[BusinessEvent, ...]
+
+    @property
+    def event_type(self) -> str:
+        return self.latest.event_type
+
+    @property
+    def latest(self) -> BusinessEvent:
+        """The latest attempt: it decides the outcome."""
+        return self.attempts[-1]
+
+    @cached_property
+    def success(self) -> BusinessEvent | None:
+        """The first successful attempt: when the event took effect."""
+        return next((a for a in self.attempts if a.outcome == sc.SUCCESS), None)
+
+    @property
+    def outcome(self) -> str:
+        return self.latest.outcome
+
+    @property
+    def succeeded(self) -> bool:
+        return self.latest.outcome == sc.SUCCESS
+
+    @property
+    def decisive(self) -> BusinessEvent:
+        """The attempt whose facts the node shows: the first success, else the latest attempt."""
+        return self.success if self.succeeded and self.success else self.latest
+
+    @property
+    def timestamp(self) -> datetime:
+        return utc(self.decisive.timestamp)
+
+    @property
+    def first_time(self) -> datetime:
+        return utc(self.attempts[0].timestamp)
+
+    @property
+    def effect_time(self) -> datetime:
+        """When the event took effect, or was first tried if it never did."""
+        return utc(self.success.timestamp) if self.success else self.first_time
+
+    @property
+    def failed_since(self) -> datetime | None:
+        """Start of the first attempt of the current failure (None while it stands succeeded)."""
+        if self.succeeded:
+            return None
+        since = self.attempts[-1]
+        for attempt in reversed(self.attempts):
+            if attempt.outcome == sc.SUCCESS:
+                break
+            since = attempt
+        return utc(since.timestamp)
+
+    @property
+    def error_category(self) -> str:
+        """Category of the latest attempt that was not a success ('' if none failed)."""
+        for attempt in reversed(self.attempts):
+            if attempt.outcome != sc.SUCCESS and attempt.error_category:
+                return attempt.error_category
+        return ""
+
+    @property
+    def error_code(self) -> str:
+        for attempt in reversed(self.attempts):
+            if attempt.outcome != sc.SUCCESS and attempt.error_code:
+                return attempt.error_code
+        return ""
+
+    @property
+    def deliveries(self) -> int:
+        """Traces that carried the event: the first delivery and each replay."""
+        return len({attempt.trace_id for attempt in self.attempts})
+
+    @property
+    def replays(self) -> int:
+        return self.deliveries - 1
+
+    @property
+    def amount(self) -> Decimal | None:
+        return self.decisive.amount
+
+    @property
+    def currency(self) -> str:
+        return self.decisive.currency
+
+    @property
+    def period(self) -> str:
+        return self.decisive.period
+
+    @property
+    def legal_entity(self) -> str:
+        return next((a.legal_entity for a in self.attempts if a.legal_entity), "")
+
+    @cached_property
+    def objects(self) -> dict[str, tuple[str, ...]]:
+        """Object type → ids referenced by any attempt, in first-seen order."""
+        merged: dict[str, dict[str, None]] = {}
+        for attempt in self.attempts:
+            for object_type, ids in attempt.objects.items():
+                merged.setdefault(object_type, {}).update(dict.fromkeys(ids))
+        return {object_type: tuple(ids) for object_type, ids in merged.items()}
+
+    def references(self, ref: ObjectRef) -> bool:
+        return ref.id in self.objects.get(ref.type, ())
+
+
+def group_attempts(rows: Iterable[BusinessEvent]) -> dict[str, EventNode]:
+    """Attempts (spans) grouped by event id: retries and replays become one node."""
+    grouped: dict[str, list[BusinessEvent]] = {}
+    for row in rows:
+        grouped.setdefault(row.event_id, []).append(row)
+    return {
+        event_id: EventNode(
+            event_id,
+            tuple(sorted(attempts, key=lambda a: (utc(a.timestamp), a.attempt, a.span_id))),
+        )
+        for event_id, attempts in grouped.items()
+    }
+
+
+@dataclass(frozen=True, order=True)
+class Edge:
+    """``source`` feeds ``target`` through the object ``via`` (data flows source → target)."""
+
+    source: str
+    target: str
+    via: ObjectRef
+    as_of_root: bool = False
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """Which references one traversal step needs: events of these types carrying these objects."""
+
+    refs: frozenset[ObjectRef]
+    event_types: frozenset[str]
+
+    @property
+    def empty(self) -> bool:
+        return not self.refs or not self.event_types
+
+    @property
+    def object_types(self) -> list[str]:
+        return sorted({ref.type for ref in self.refs})
+
+    @property
+    def object_ids(self) -> list[str]:
+        return sorted({ref.id for ref in self.refs})
+
+
+def _hop_refs(node: EventNode, hop: Hop) -> list[ObjectRef]:
+    return [
+        ObjectRef(hop.object_type, object_id) for object_id in node.objects.get(hop.object_type, ())
+    ]
+
+
+def upstream_lookup(frontier: Iterable[EventNode], rules: LineageRules) -> Lookup:
+    """The objects whose producing events feed ``frontier``."""
+    refs: set[ObjectRef] = set()
+    types: set[str] = set()
+    for node in frontier:
+        for hop in rules.upstream_hops(node.event_type):
+            found = _hop_refs(node, hop)
+            if found:
+                refs.update(found)
+                types.update(hop.upstream_types)
+    return Lookup(frozenset(refs), frozenset(types))
+
+
+def downstream_lookup(frontier: Iterable[EventNode], rules: LineageRules) -> Lookup:
+    """The objects through which ``frontier`` feeds later events."""
+    refs: set[ObjectRef] = set()
+    types: set[str] = set()
+    for node in frontier:
+        for hop in rules.downstream_hops(node.event_type):
+            found = _hop_refs(node, hop)
+            if found:
+                refs.update(found)
+                types.add(hop.event_type)
+    return Lookup(frozenset(refs), frozenset(types))
+
+
+def _index(candidates: Iterable[EventNode]) -> dict[ObjectRef, list[EventNode]]:
+    index: dict[ObjectRef, list[EventNode]] = {}
+    for node in candidates:
+        for object_type, ids in node.objects.items():
+            for object_id in ids:
+                index.setdefault(ObjectRef(object_type, object_id), []).append(node)
+    return index
+
+
+def link_upstream(
+    frontier: Iterable[EventNode], candidates: Iterable[EventNode], rules: LineageRules
+) -> list[Edge]:
+    """Edges from the candidates that feed a frontier node, by the hops of the rules."""
+    index = _index(candidates)
+    edges = []
+    for node in frontier:
+        for hop in rules.upstream_hops(node.event_type):
+            for ref in _hop_refs(node, hop):
+                for feeder in index.get(ref, ()):
+                    if feeder.event_type in hop.upstream_types and feeder.event_id != node.event_id:
+                        edges.append(Edge(feeder.event_id, node.event_id, ref, hop.as_of_root))
+    return edges
+
+
+def link_downstream(
+    frontier: Iterable[EventNode], candidates: Iterable[EventNode], rules: LineageRules
+) -> list[Edge]:
+    """Edges from a frontier node to the candidates it feeds, by the hops of the rules."""
+    index = _index(candidates)
+    edges = []
+    for node in frontier:
+        for hop in rules.downstream_hops(node.event_type):
+            for ref in _hop_refs(node, hop):
+                for fed in index.get(ref, ()):
+                    if fed.event_type == hop.event_type and fed.event_id != node.event_id:
+                        edges.append(Edge(node.event_id, fed.event_id, ref, hop.as_of_root))
+    return edges
+
+
+@dataclass
+class Graph:
+    """Nodes and edges collected by a traversal (a superset; assembly picks per root)."""
+
+    nodes: dict[str, EventNode]
+    edges: set[Edge]
+
+    def add(self, nodes: Mapping[str, EventNode], edges: Iterable[Edge]) -> None:
+        self.nodes.update(nodes)
+        self.edges.update(edges)

@@ -1,0 +1,275 @@
+"""The REST shapes of lineage, impact and completeness (pydantic at the edge), and the one place
+that turns the pure results into them. The CLI parses the same models back from the API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from lineage.assembly import Gap, Lineage
+from lineage.completeness import Completeness, EntityCompleteness, Share
+from lineage.graph import EventNode, ObjectRef
+from lineage.impact import BlockedInvoices, BlockedItem
+from warehouse import semconv as sc
+
+
+class ObjectRefOut(BaseModel):
+    type: str
+    id: str
+
+
+class LineageNode(BaseModel):
+    """One business event: all its attempts (retries and replays) as one node."""
+
+    event_id: str
+    event_type: str
+    timestamp: datetime = Field(
+        description="When it took effect (start of its first successful attempt), else its "
+        "latest attempt."
+    )
+    source_system: str
+    target_system: str
+    outcome: str = Field(description="Outcome of the latest attempt.")
+    attempts: int
+    replays: int = Field(description="Deliveries after the first (replays of the same event).")
+    amount: float | None
+    currency: str
+    period: str
+    legal_entity: str
+    error_category: str = Field(description="Category of the latest failed attempt, if any.")
+    objects: dict[str, list[str]]
+    trace_id: str
+    span_id: str
+
+
+class LineageEdge(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    source: str = Field(alias="from", description="The feeding event.")
+    target: str = Field(alias="to", description="The event it feeds.")
+    via: ObjectRefOut
+
+
+class LineageGap(BaseModel):
+    kind: str
+    event_id: str
+    event_type: str
+    message: str
+    via: ObjectRefOut | None = None
+
+
+class LineageOut(BaseModel):
+    root: ObjectRefOut
+    root_events: list[str] = Field(description="The events the lineage starts from.")
+    direction: str
+    nodes: list[LineageNode]
+    edges: list[LineageEdge]
+    source_events: list[str]
+    complete: bool
+    gaps: list[LineageGap]
+
+
+def _ref(ref: ObjectRef) -> ObjectRefOut:
+    return ObjectRefOut(type=ref.type, id=ref.id)
+
+
+def _amount(value: Decimal | None) -> float | None:
+    return float(value) if value is not None else None
+
+
+def node_out(node: EventNode) -> LineageNode:
+    decisive = node.decisive
+    return LineageNode(
+        event_id=node.event_id,
+        event_type=node.event_type,
+        timestamp=node.timestamp,
+        source_system=decisive.source_system,
+        target_system=decisive.target_system,
+        outcome=node.outcome,
+        attempts=len(node.attempts),
+        replays=node.replays,
+        amount=_amount(node.amount),
+        currency=node.currency,
+        period=node.period,
+        legal_entity=node.legal_entity,
+        error_category=node.error_category,
+        objects={t: list(ids) for t, ids in sorted(node.objects.items())},
+        trace_id=decisive.trace_id,
+        span_id=decisive.span_id,
+    )
+
+
+def gap_out(gap: Gap) -> LineageGap:
+    return LineageGap(
+        kind=gap.kind,
+        event_id=gap.event_id,
+        event_type=gap.event_type,
+        message=gap.message,
+        via=_ref(gap.via) if gap.via else None,
+    )
+
+
+def lineage_out(lineage: Lineage, root: ObjectRef) -> LineageOut:
+    return LineageOut(
+        root=_ref(root),
+        root_events=list(lineage.roots),
+        direction=lineage.direction,
+        nodes=[node_out(node) for node in lineage.nodes],
+        edges=[
+            LineageEdge.model_validate({"from": e.source, "to": e.target, "via": _ref(e.via)})
+            for e in lineage.edges
+        ],
+        source_events=list(lineage.source_events),
+        complete=lineage.complete,
+        gaps=[gap_out(gap) for gap in lineage.gaps],
+    )
+
+
+class BlockerOut(BaseModel):
+    event_id: str
+    event_type: str
+    error_category: str
+    error_code: str
+    owner: str
+    failed_since: datetime | None
+
+
+class BlockedItemOut(BaseModel):
+    object: ObjectRefOut
+    invoice: str | None = Field(description="The invoice number reserved for the item, if known.")
+    stage: str = Field(description="The item's own step that has not succeeded.")
+    amount: float | None
+    currency: str
+    legal_entity: str
+    period: str
+    blocked_by: list[BlockerOut]
+
+
+class BlockedInvoicesOut(BaseModel):
+    total: dict[str, float] = Field(description="Blocked value per currency.")
+    items: list[BlockedItemOut]
+
+
+def _item_out(item: BlockedItem) -> BlockedItemOut:
+    return BlockedItemOut(
+        object=_ref(item.object),
+        invoice=item.invoice,
+        stage=item.stage,
+        amount=_amount(item.amount),
+        currency=item.currency,
+        legal_entity=item.legal_entity,
+        period=item.period,
+        blocked_by=[
+            BlockerOut(
+                event_id=b.event_id,
+                event_type=b.event_type,
+                error_category=b.error_category,
+                error_code=b.error_code,
+                owner=b.owner,
+                failed_since=b.failed_since,
+            )
+            for b in item.blocked_by
+        ],
+    )
+
+
+def blocked_out(result: BlockedInvoices) -> BlockedInvoicesOut:
+    return BlockedInvoicesOut(
+        total={currency: float(value) for currency, value in result.total.items()},
+        items=[_item_out(item) for item in result.items],
+    )
+
+
+class ShareOut(BaseModel):
+    posted: int
+    complete: int
+    share: float | None = Field(description="complete / posted; null when nothing posted.")
+
+
+class OrphanOut(BaseModel):
+    event_id: str
+    event_type: str
+    posted_at: datetime
+    gaps: list[LineageGap]
+
+
+class StuckSourceOut(BaseModel):
+    event_id: str
+    event_type: str
+    timestamp: datetime
+    age_days: float
+    reached: str
+
+
+class EntityCompletenessOut(BaseModel):
+    legal_entity: str
+    invoices: ShareOut
+    revenue_postings: ShareOut
+    by_posting_type: dict[str, ShareOut]
+    orphans: list[OrphanOut]
+    stuck_sources: list[StuckSourceOut]
+
+
+class CompletenessOut(BaseModel):
+    period: str
+    as_of: datetime
+    invoices: ShareOut
+    revenue_postings: ShareOut
+    by_legal_entity: list[EntityCompletenessOut]
+
+
+def _share(share: Share | None) -> ShareOut:
+    share = share or Share()
+    return ShareOut(posted=share.posted, complete=share.complete, share=share.share)
+
+
+def _sum(shares: list[Share]) -> Share:
+    return Share(sum(s.posted for s in shares), sum(s.complete for s in shares))
+
+
+def _entity_out(report: EntityCompleteness) -> EntityCompletenessOut:
+    return EntityCompletenessOut(
+        legal_entity=report.legal_entity,
+        invoices=_share(report.by_posting_type.get(sc.INVOICE_POSTED)),
+        revenue_postings=_share(report.by_posting_type.get(sc.REVENUE_POSTED)),
+        by_posting_type={t: _share(s) for t, s in report.by_posting_type.items()},
+        orphans=[
+            OrphanOut(
+                event_id=o.event_id,
+                event_type=o.event_type,
+                posted_at=o.posted_at,
+                gaps=[gap_out(g) for g in o.gaps],
+            )
+            for o in report.orphans
+        ],
+        stuck_sources=[
+            StuckSourceOut(
+                event_id=s.event_id,
+                event_type=s.event_type,
+                timestamp=s.timestamp,
+                age_days=s.age_days,
+                reached=s.reached,
+            )
+            for s in report.stuck_sources
+        ],
+    )
+
+
+def completeness_out(result: Completeness) -> CompletenessOut:
+    def total(event_type: str) -> ShareOut:
+        shares = [
+            e.by_posting_type[event_type]
+            for e in result.entities
+            if event_type in e.by_posting_type
+        ]
+        return _share(_sum(shares))
+
+    return CompletenessOut(
+        period=result.period,
+        as_of=result.as_of,
+        invoices=total(sc.INVOICE_POSTED),
+        revenue_postings=total(sc.REVENUE_POSTED),
+        by_legal_entity=[_entity_out(entity) for entity in result.entities],
+    )

@@ -1,0 +1,218 @@
+"""The SQL of lineage, impact and evidence: ordered-key lookups on the business tables (every hop
+one query with IN arrays) and time-narrowed reads of raw spans.
+
+Point lookups read ``biz_events`` without ``FINAL`` and drop repeated (EventId, TraceId, SpanId)
+rows in Python instead: a redelivered span still counts once, and each lookup costs about half
+(``FINAL`` merges every part's granule at read time). Aggregates keep ``FINAL``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from clickhouse_connect.driver.client import Client
+
+from lineage.graph import EventNode, Lookup, group_attempts
+from warehouse.queries import EVENT_COLUMNS, BusinessEvent
+
+_ONE_SECOND = timedelta(seconds=1)
+
+EVENTS_BY_ID = f"""
+SELECT {EVENT_COLUMNS}
+FROM biz_events
+WHERE EventId IN {{event_ids:Array(String)}}
+"""
+
+PRODUCING_EVENTS = f"""
+SELECT {EVENT_COLUMNS}
+FROM biz_events
+WHERE EventId IN (
+    SELECT EventId FROM biz_event_objects
+    WHERE ObjectType = {{object_type:String}} AND ObjectId = {{object_id:String}}
+      AND EventType IN {{event_types:Array(String)}}
+)
+"""
+
+REFERENCING_EVENT_IDS = """
+SELECT DISTINCT EventId FROM biz_event_objects
+WHERE ObjectType = {object_type:String} AND ObjectId = {object_id:String}
+LIMIT 1000
+"""
+
+HOP = f"""
+SELECT {EVENT_COLUMNS}
+FROM biz_events
+WHERE EventId IN (
+    SELECT EventId FROM biz_event_objects
+    WHERE ObjectType IN {{object_types:Array(String)}}
+      AND ObjectId IN {{object_ids:Array(String)}}
+      AND EventType IN {{event_types:Array(String)}}
+      AND EventId NOT IN {{known:Array(String)}}
+)
+"""
+"""One traversal step: every attempt of every not-yet-known event of the wanted types that
+references one of the objects (the type-by-id cross product is narrowed again in Python)."""
+
+EVENTS_OF_TYPES = f"""
+SELECT {EVENT_COLUMNS}
+FROM biz_events FINAL
+WHERE EventId IN (
+    SELECT EventId FROM biz_events FINAL
+    WHERE EventType IN {{event_types:Array(String)}}
+      AND (empty({{period:String}}) OR Period = {{period:String}}
+           OR (Period = '' AND toYYYYMM(EventTime) = toUInt32OrZero(replaceOne({{period:String}}, '-', ''))))
+)
+"""
+"""Every attempt of the events of some types in one period (its own, else its month in UTC);
+every period when ``period`` is empty."""
+
+FAILED_EVENT_IDS = """
+SELECT EventId
+FROM biz_events FINAL
+WHERE EventType IN {event_types:Array(String)}
+GROUP BY EventId
+HAVING argMax(Outcome, (EventTime, Attempt)) != 'success'
+"""
+"""Events whose latest attempt is not a success (DESIGN.md's failed events)."""
+
+TRACE_WINDOWS = """
+SELECT min(Start), max(End)
+FROM otel_traces_trace_id_ts
+WHERE TraceId IN {trace_ids:Array(String)}
+"""
+"""The time range the traces span: narrows the raw span read to a few partitions."""
+
+RAW_SPANS = """
+SELECT TraceId, SpanId, ParentSpanId, SpanName, SpanKind, ServiceName, ResourceAttributes,
+       ScopeName, ScopeVersion, toString(Timestamp) AS Start, Duration, StatusCode, StatusMessage,
+       SpanAttributes, Events.Timestamp, Events.Name, Events.Attributes,
+       Links.TraceId, Links.SpanId, Links.Attributes
+FROM otel_traces
+WHERE Timestamp >= {start:DateTime64(9)} AND Timestamp <= {end:DateTime64(9)}
+  AND TraceId IN {trace_ids:Array(String)}
+  AND SpanId IN {span_ids:Array(String)}
+ORDER BY Timestamp, TraceId, SpanId
+"""
+"""Raw span facts of the attempts, exactly as the exporter stored them."""
+
+RAW_SPAN_COLUMNS = (
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "span_name",
+    "span_kind",
+    "service_name",
+    "resource_attributes",
+    "scope_name",
+    "scope_version",
+    "start",
+    "duration_ns",
+    "status_code",
+    "status_message",
+    "attributes",
+    "events_timestamp",
+    "events_name",
+    "events_attributes",
+    "links_trace_id",
+    "links_span_id",
+    "links_attributes",
+)
+
+
+def _events(client: Client, sql: str, parameters: dict[str, Any]) -> dict[str, EventNode]:
+    """The attempts the query returns, each span once, grouped into event nodes."""
+    attempts: dict[tuple[str, str, str], BusinessEvent] = {}
+    for row in client.query(sql, parameters=parameters).result_rows:
+        attempt = BusinessEvent.from_row(row)
+        attempts[(attempt.event_id, attempt.trace_id, attempt.span_id)] = attempt
+    return group_attempts(attempts.values())
+
+
+def events_by_id(client: Client, event_ids: Iterable[str]) -> dict[str, EventNode]:
+    """The nodes of the given event ids (absent ids are simply missing)."""
+    return _events(client, EVENTS_BY_ID, {"event_ids": sorted(set(event_ids))})
+
+
+def producing_events(
+    client: Client, *, object_type: str, object_id: str, event_types: Sequence[str]
+) -> dict[str, EventNode]:
+    """The nodes of the events of ``event_types`` that carry the object."""
+    return _events(
+        client,
+        PRODUCING_EVENTS,
+        {"object_type": object_type, "object_id": object_id, "event_types": list(event_types)},
+    )
+
+
+def referencing_event_ids(client: Client, *, object_type: str, object_id: str) -> list[str]:
+    """Ids of events of any type that reference the object (at most 1000)."""
+    rows = client.query(
+        REFERENCING_EVENT_IDS, parameters={"object_type": object_type, "object_id": object_id}
+    ).result_rows
+    return sorted(str(row[0]) for row in rows)
+
+
+def hop_events(client: Client, lookup: Lookup, known: Iterable[str]) -> dict[str, EventNode]:
+    """The not-yet-known events one traversal step may reach."""
+    if lookup.empty:
+        return {}
+    return _events(
+        client,
+        HOP,
+        {
+            "object_types": lookup.object_types,
+            "object_ids": lookup.object_ids,
+            "event_types": sorted(lookup.event_types),
+            "known": sorted(known),
+        },
+    )
+
+
+def events_of_types(
+    client: Client, event_types: Sequence[str], *, period: str = ""
+) -> dict[str, EventNode]:
+    """Every event of ``event_types`` (in ``period`` when given: any attempt's period)."""
+    return _events(client, EVENTS_OF_TYPES, {"event_types": list(event_types), "period": period})
+
+
+def failed_event_ids(client: Client, event_types: Sequence[str]) -> list[str]:
+    """Ids of the events of ``event_types`` whose latest attempt is not a success."""
+    rows = client.query(FAILED_EVENT_IDS, parameters={"event_types": list(event_types)})
+    return sorted(str(row[0]) for row in rows.result_rows)
+
+
+def raw_spans(
+    client: Client, spans: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """Raw span facts keyed by (trace id, span id), read within the traces' time window."""
+    if not spans:
+        return {}
+    trace_ids = sorted({trace_id for trace_id, _ in spans})
+    window = client.query(TRACE_WINDOWS, parameters={"trace_ids": trace_ids}).result_rows
+    start, end = window[0] if window else (None, None)
+    if start is None or end is None or _is_epoch(start):
+        return {}
+    rows = client.query(
+        RAW_SPANS,
+        parameters={
+            "start": _naive(start),
+            "end": _naive(end) + _ONE_SECOND,  # the window is kept to the second
+            "trace_ids": trace_ids,
+            "span_ids": sorted({span_id for _, span_id in spans}),
+        },
+    ).result_rows
+    facts = {}
+    for row in rows:
+        record = dict(zip(RAW_SPAN_COLUMNS, row, strict=True))
+        facts[(str(record["trace_id"]), str(record["span_id"]))] = record
+    return facts
+
+
+def _is_epoch(instant: datetime) -> bool:
+    return instant.year <= 1970
+
+
+def _naive(instant: datetime) -> datetime:
+    return instant.replace(tzinfo=None) if instant.tzinfo else instant

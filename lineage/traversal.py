@@ -1,0 +1,158 @@
+"""Breadth-first traversal over the business tables: each level of the object graph is one query
+for all of its objects at once, whether the lineage has one root or thousands."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+
+from clickhouse_connect.driver.client import Client
+
+from lineage.assembly import Adjacency, Lineage, assemble
+from lineage.graph import (
+    BOTH,
+    DOWNSTREAM,
+    UPSTREAM,
+    Edge,
+    EventNode,
+    Graph,
+    Lookup,
+    downstream_lookup,
+    link_downstream,
+    link_upstream,
+    upstream_lookup,
+)
+from lineage.queries import (
+    events_by_id,
+    hop_events,
+    producing_events,
+    referencing_event_ids,
+)
+from lineage.rules import EVENT, LineageRules
+from warehouse import semconv as sc
+
+MAX_LEVELS = 32
+"""Deeper than any chain of rules; stops a cyclic site rule from looping forever."""
+
+
+class UnknownLineageType(LookupError):
+    """The root type is neither a traversable object type nor ``event``."""
+
+    def __init__(self, root_type: str, known: Iterable[str]) -> None:
+        self.root_type = root_type
+        self.known = tuple(known)
+        reason = (
+            f"{root_type} is a dimension (a filter and group-by), never a lineage hop; "
+            if root_type in sc.DIMENSION_OBJECT_TYPES
+            else f"unknown lineage type {root_type!r}; "
+        )
+        super().__init__(reason + "known types: " + ", ".join(self.known))
+
+
+class UnknownRoot(LookupError):
+    """No business event carries the root object (or has the root event id)."""
+
+    def __init__(self, root_type: str, root_id: str) -> None:
+        what = f"business event {root_id!r}" if root_type == EVENT else f"{root_type} {root_id!r}"
+        super().__init__(f"no business event references {what}")
+
+
+def resolve_roots(
+    client: Client, rules: LineageRules, root_type: str, root_id: str
+) -> dict[str, EventNode]:
+    """The events a lineage of (type, id) starts from: the object's producing events, else every
+    event that references it, or the one event named by ``event``."""
+    if root_type == EVENT:
+        roots = events_by_id(client, [root_id])
+    elif root_type in rules.producers:
+        roots = producing_events(
+            client,
+            object_type=root_type,
+            object_id=root_id,
+            event_types=rules.producers[root_type],
+        )
+        if not roots:
+            ids = referencing_event_ids(client, object_type=root_type, object_id=root_id)
+            roots = events_by_id(client, ids) if ids else {}
+    else:
+        raise UnknownLineageType(root_type, rules.root_types)
+    if not roots:
+        raise UnknownRoot(root_type, root_id)
+    return roots
+
+
+def collect(
+    client: Client, rules: LineageRules, roots: Mapping[str, EventNode], direction: str
+) -> Graph:
+    """Every node and edge the roots may reach in ``direction`` (a superset for many roots)."""
+    graph = Graph(dict(roots), set())
+    if direction in (UPSTREAM, BOTH):
+        cutoff = max(node.first_time for node in roots.values())
+
+        def before_cutoff(edge: Edge, nodes: Mapping[str, EventNode]) -> bool:
+            return not edge.as_of_root or nodes[edge.source].effect_time <= cutoff
+
+        _expand(client, rules, graph, roots, upstream_lookup, link_upstream, before_cutoff)
+    if direction in (DOWNSTREAM, BOTH):
+        start = min(node.first_time for node in roots.values())
+
+        def after_start(edge: Edge, nodes: Mapping[str, EventNode]) -> bool:
+            return not edge.as_of_root or nodes[edge.target].first_time >= start
+
+        _expand(client, rules, graph, roots, downstream_lookup, link_downstream, after_start)
+    return graph
+
+
+LookupStep = Callable[[Iterable[EventNode], LineageRules], Lookup]
+LinkStep = Callable[[Iterable[EventNode], Iterable[EventNode], LineageRules], list[Edge]]
+EdgeFilter = Callable[[Edge, Mapping[str, EventNode]], bool]
+
+
+def _expand(
+    client: Client,
+    rules: LineageRules,
+    graph: Graph,
+    roots: Mapping[str, EventNode],
+    lookup_step: LookupStep,
+    link_step: LinkStep,
+    admit: EdgeFilter,
+) -> None:
+    frontier = dict(roots)
+    reached = set(roots)
+    for _ in range(MAX_LEVELS):
+        if not frontier:
+            return
+        lookup = lookup_step(frontier.values(), rules)
+        fetched = hop_events(client, lookup, graph.nodes)
+        candidates = {**graph.nodes, **fetched}
+        edges = [
+            edge
+            for edge in link_step(frontier.values(), candidates.values(), rules)
+            if admit(edge, candidates)
+        ]
+        ends = {edge.source for edge in edges} | {edge.target for edge in edges}
+        graph.add({event_id: candidates[event_id] for event_id in ends}, edges)
+        frontier = {event_id: candidates[event_id] for event_id in ends - reached}
+        reached |= ends
+
+
+def trace(
+    client: Client, rules: LineageRules, root_type: str, root_id: str, direction: str
+) -> Lineage:
+    """The lineage of one object (or event) in ``direction``."""
+    roots = resolve_roots(client, rules, root_type, root_id)
+    graph = collect(client, rules, roots, direction)
+    return assemble(sorted(roots), direction, graph, rules)
+
+
+def trace_many(
+    client: Client, rules: LineageRules, roots: Mapping[str, EventNode], direction: str
+) -> dict[str, Lineage]:
+    """One lineage per root event, from one batched traversal."""
+    if not roots:
+        return {}
+    graph = collect(client, rules, roots, direction)
+    adjacency = Adjacency.of(graph)
+    return {
+        event_id: assemble([event_id], direction, graph, rules, adjacency)
+        for event_id in sorted(roots)
+    }

@@ -1,0 +1,320 @@
+"""Who may call what: REST API bearer tokens mapped to roles (``SYNCSIGHT_API_TOKENS``), the one
+table that maps every path to the least access it needs, and the ASGI middleware that enforces it.
+Roles are hierarchical (admin ⊃ auditor ⊃ viewer); a path no rule covers is denied to everyone."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum, IntEnum
+
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+logger = logging.getLogger(__name__)
+
+MIN_TOKEN_LENGTH = 16
+
+
+class Role(IntEnum):
+    """A token's role; a higher role may do everything a lower one may."""
+
+    VIEWER = 1
+    AUDITOR = 2
+    ADMIN = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+class Open(Enum):
+    """Paths that need no API token."""
+
+    PUBLIC = "public"  # probes: anyone who can reach the port
+    INGEST = "ingest"  # OTLP: guarded by SYNCSIGHT_INGEST_TOKENS in collector/auth.py instead
+
+
+Requirement = Role | Open
+
+READ = frozenset({"GET", "HEAD"})
+ANY_METHOD: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class AccessRule:
+    """Requests whose method and path match ``pattern`` need ``requirement``.
+
+    Pattern segments: a literal, ``{name}`` for exactly one segment, and a final ``**`` for zero or
+    more segments. An empty ``methods`` set matches every method.
+    """
+
+    pattern: str
+    requirement: Requirement
+    methods: frozenset[str]
+    reason: str
+
+    def matches(self, method: str, path: str) -> bool:
+        if self.methods and method.upper() not in self.methods:
+            return False
+        wanted = _segments(self.pattern)
+        given = _segments(path)
+        if any(segment in _UNSAFE_SEGMENTS for segment in given):
+            return False  # never guess what a proxy or router makes of "..", "." or "//"
+        if wanted and wanted[-1] == "**":
+            wanted = wanted[:-1]
+            if len(given) < len(wanted):
+                return False
+            given = given[: len(wanted)]
+        elif len(given) != len(wanted):
+            return False
+        return all(_segment_matches(w, g) for w, g in zip(wanted, given, strict=True))
+
+    @property
+    def requirement_label(self) -> str:
+        return (
+            self.requirement.label if isinstance(self.requirement, Role) else self.requirement.value
+        )
+
+
+def _segments(path: str) -> tuple[str, ...]:
+    return tuple(path.strip("/").split("/")) if path.strip("/") else ()
+
+
+_UNSAFE_SEGMENTS = frozenset({"", ".", ".."})
+
+
+def _segment_matches(wanted: str, given: str) -> bool:
+    """A literal matches itself; ``{name}`` matches any one segment."""
+    return (wanted.startswith("{") and wanted.endswith("}")) or wanted == given
+
+
+ACCESS_RULES: tuple[AccessRule, ...] = (
+    # operational endpoints
+    AccessRule("/healthz", Open.PUBLIC, READ, "liveness probe; says only that the process is up"),
+    AccessRule("/readyz", Open.PUBLIC, READ, "readiness probe for load balancers and compose"),
+    AccessRule(
+        "/v1/traces",
+        Open.INGEST,
+        ANY_METHOD,
+        "OTLP/HTTP ingest: SYNCSIGHT_INGEST_TOKENS (collector/auth.py), not API tokens",
+    ),
+    AccessRule("/metrics", Role.VIEWER, READ, "ingest volumes and error counts"),
+    AccessRule("/openapi.json", Role.VIEWER, READ, "the API description"),
+    AccessRule("/docs/**", Role.VIEWER, READ, "Swagger UI"),
+    AccessRule("/redoc", Role.VIEWER, READ, "ReDoc"),
+    # REST API families: more specific patterns first (the first match wins)
+    AccessRule("/api/v1/objects/**", Role.VIEWER, READ, "business events of an object"),
+    AccessRule(
+        "/api/v1/lineage/{type}/{id}/evidence/**",
+        Role.AUDITOR,
+        READ,
+        "evidence bundles: raw span attributes, status messages, hashes",
+    ),
+    AccessRule(
+        "/api/v1/lineage/{type}/{id}/ocel/**",
+        Role.AUDITOR,
+        READ,
+        "OCEL 2.0 export: the object's whole event log in bulk",
+    ),
+    AccessRule(
+        "/api/v1/lineage/**",
+        Role.VIEWER,
+        READ,
+        "lineage graphs and completeness: the object ids and outcomes viewers already see",
+    ),
+    AccessRule("/api/v1/impact/**", Role.VIEWER, READ, "downstream impact, blocked invoices"),
+    AccessRule("/api/v1/slas/**", Role.VIEWER, READ, "SLA definitions and timers"),
+    AccessRule("/api/v1/close-risk/**", Role.VIEWER, READ, "close risk per legal entity"),
+    AccessRule("/api/v1/alerts/**", Role.VIEWER, READ, "active and recent alerts"),
+    AccessRule("/api/v1/admin/**", Role.ADMIN, ANY_METHOD, "rebuild and other operations"),
+)
+"""The access table. Anything it does not cover, under /api/ or elsewhere, is denied."""
+
+
+def rule_for(
+    method: str, path: str, rules: Sequence[AccessRule] = ACCESS_RULES
+) -> AccessRule | None:
+    """The first rule matching ``method`` and ``path``, or None (denied)."""
+    return next((rule for rule in rules if rule.matches(method, path)), None)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome for one request: 200 (let it through), 401 or 403 with a reason."""
+
+    status: int
+    message: str = ""
+
+    @property
+    def allowed(self) -> bool:
+        return self.status == 200
+
+
+def authorize(
+    method: str, path: str, role: Role | None, rules: Sequence[AccessRule] = ACCESS_RULES
+) -> Decision:
+    """Decide a request from the caller's role (None: no valid token) and the access table."""
+    rule = rule_for(method, path, rules)
+    if rule is not None and isinstance(rule.requirement, Open):
+        return Decision(200)
+    if role is None:
+        return Decision(401, "missing or invalid bearer token (Authorization: Bearer <token>)")
+    if rule is None:
+        return Decision(403, f"no access rule covers {method.upper()} {path}; denied to every role")
+    if isinstance(rule.requirement, Role) and role < rule.requirement:
+        return Decision(
+            403,
+            f"{method.upper()} {path} needs role {rule.requirement.label}; this token is "
+            f"{role.label}",
+        )
+    return Decision(200)
+
+
+class ApiTokenError(ValueError):
+    """An ``SYNCSIGHT_API_TOKENS`` entry that cannot be used; the message never shows a token."""
+
+
+@dataclass(frozen=True)
+class TokenGrant:
+    """One configured token, kept only as its SHA-256 digest, and its role."""
+
+    digest: bytes
+    role: Role
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def parse_api_tokens(text: str) -> tuple[TokenGrant, ...]:
+    """``"TOKEN:ROLE,TOKEN:ROLE"`` → grants; blanks between commas are ignored.
+
+    The role is after the last colon, so a token may contain colons. Errors name the entry by
+    its position and never repeat the token.
+    """
+    entries = [entry.strip() for entry in text.split(",")]
+    grants: list[TokenGrant] = []
+    seen: dict[bytes, int] = {}
+    roles = ", ".join(role.label for role in Role)
+    for number, entry in enumerate(entries, start=1):
+        if not entry:
+            continue
+        token, colon, role_name = entry.rpartition(":")
+        token, role_name = token.strip(), role_name.strip().lower()
+        where = f"entry {number}"
+        if not colon:
+            raise ApiTokenError(f"{where}: expected TOKEN:ROLE with ROLE one of {roles}")
+        if role_name not in {role.label for role in Role}:
+            raise ApiTokenError(f"{where}: unknown role {role_name!r}; expected one of {roles}")
+        if not token:
+            raise ApiTokenError(f"{where} ({role_name}): the token before the colon is empty")
+        if any(character.isspace() for character in token):
+            raise ApiTokenError(f"{where} ({role_name}): the token contains whitespace")
+        if len(token) < MIN_TOKEN_LENGTH:
+            raise ApiTokenError(
+                f"{where} ({role_name}): the token has {len(token)} characters; expected at "
+                f"least {MIN_TOKEN_LENGTH} (for example `openssl rand -hex 32`)"
+            )
+        digest = _digest(token)
+        if digest in seen:
+            raise ApiTokenError(f"entries {seen[digest]} and {number} use the same token")
+        seen[digest] = number
+        grants.append(TokenGrant(digest, Role[role_name.upper()]))
+    return tuple(grants)
+
+
+class ApiTokens:
+    """The configured API tokens; looks up the role of a presented ``Authorization`` header."""
+
+    def __init__(self, grants: Sequence[TokenGrant]) -> None:
+        self._grants = tuple(grants)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self._grants)
+
+    def role_of(self, authorization: str | None) -> Role | None:
+        """The role of a valid ``Bearer <token>`` header, else None.
+
+        Compares fixed-length digests against every grant, so the time taken reveals neither
+        which token matched nor how long the configured tokens are.
+        """
+        if not authorization:
+            return None
+        scheme, _, credential = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not credential.strip():
+            return None
+        presented = _digest(credential.strip())
+        found: Role | None = None
+        for grant in self._grants:
+            if hmac.compare_digest(presented, grant.digest):
+                found = grant.role
+        return found
+
+
+class AccessControl:
+    """ASGI middleware: every HTTP request passes the access table before it reaches a route.
+
+    Without tokens it lets everything through: that is local-only mode, which the CLI allows only
+    on a loopback address (``require_tokens_for_bind``).
+    """
+
+    def __init__(
+        self, app: ASGIApp, tokens: ApiTokens, rules: Sequence[AccessRule] = ACCESS_RULES
+    ) -> None:
+        self.app = app
+        self.tokens = tokens
+        self.rules = tuple(rules)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self.tokens.enabled:
+            await self.app(scope, receive, send)
+            return
+        method: str = scope["method"]
+        path: str = scope["path"]
+        authorization = next(
+            (value.decode("latin-1") for key, value in scope["headers"] if key == b"authorization"),
+            None,
+        )
+        decision = authorize(method, path, self.tokens.role_of(authorization), self.rules)
+        if decision.allowed:
+            await self.app(scope, receive, send)
+            return
+        logger.info("denied %s %s: %d %s", method, path, decision.status, decision.message)
+        headers = (
+            {"WWW-Authenticate": 'Bearer realm="syncsight-api"'} if decision.status == 401 else {}
+        )
+        response = JSONResponse(
+            {"detail": decision.message}, status_code=decision.status, headers=headers
+        )
+        await response(scope, receive, send)
+
+
+class UnprotectedBind(ValueError):
+    """A non-loopback bind address without API tokens."""
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback IP addresses (``127.0.0.0/8``, ``::1``)."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def require_tokens_for_bind(host: str, *, tokens_configured: bool) -> None:
+    """Refuse to expose the API beyond this machine without access control."""
+    if tokens_configured or is_loopback(host):
+        return
+    raise UnprotectedBind(
+        f"SYNCSIGHT_HOST / --host={host!r} is not a loopback address and SYNCSIGHT_API_TOKENS is "
+        "empty: set SYNCSIGHT_API_TOKENS='TOKEN:ROLE,…' (roles viewer, auditor, admin) or bind "
+        "127.0.0.1"
+    )

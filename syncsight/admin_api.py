@@ -1,0 +1,67 @@
+"""``POST /api/v1/admin/rebuild``: re-derive the business tables from ``otel_traces`` inside the
+running service (in embedded mode the service owns the data, so the CLI cannot do it meanwhile).
+
+There is no config-reload endpoint: routers and the SLA evaluator are built from the config at
+start-up, so a reload that left them on the old config would be a lie. Reloading means restarting.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, Field
+
+from warehouse.correlation import CorrelationRules
+from warehouse.pool import ClientPool
+from warehouse.rebuild import rebuild
+
+logger = logging.getLogger(__name__)
+
+
+class RebuildResult(BaseModel):
+    """What a rebuild read and derived."""
+
+    spans: int = Field(description="Raw spans read from otel_traces.")
+    events: int = Field(description="Business events derived (after de-duplication).")
+    references: int = Field(description="Event → object references derived.")
+    seconds: float = Field(description="Wall-clock time the rebuild took.")
+
+
+def admin_router(pool: ClientPool, rules: CorrelationRules) -> APIRouter:
+    """Admin operations over one pool, with the correlation rules the service started with."""
+    router = APIRouter(tags=["admin"])
+    running = threading.Lock()
+
+    @router.post(
+        "/admin/rebuild",
+        response_model=RebuildResult,
+        summary="Truncate and re-derive the business tables from otel_traces",
+        description="The derived tables are empty until the rebuild finishes; spans ingested "
+        "meanwhile are derived as usual and de-duplicated. 409 while another rebuild runs.",
+        responses={409: {"description": "A rebuild is already running."}},
+    )
+    def rebuild_business_tables() -> RebuildResult:
+        if not running.acquire(blocking=False):
+            raise HTTPException(status_code=409, detail="a rebuild is already running")
+        try:
+            started = time.monotonic()
+            logger.info("admin: re-deriving the business tables")
+            report = rebuild(pool.client(), rules)
+            seconds = round(time.monotonic() - started, 3)
+        finally:
+            running.release()
+        logger.info(
+            "admin rebuild done in %.1fs: %d spans, %d events, %d references",
+            seconds,
+            report.spans,
+            report.events,
+            report.references,
+        )
+        return RebuildResult(
+            spans=report.spans, events=report.events, references=report.references, seconds=seconds
+        )
+
+    return router

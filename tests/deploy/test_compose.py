@@ -1,0 +1,370 @@
+"""docker-compose.yml, its exporter-topology override and the Collector and Alertmanager configs,
+checked as Compose, the Collector and syncsight would read them (no Docker engine runs here)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from collector.auth import IngestTokens
+from syncsight.access import ApiTokens, Role, require_tokens_for_bind
+from syncsight.config_file import load_config
+from syncsight.settings import Settings
+from tests.deploy.compose_files import (
+    COMPOSE_FILE,
+    ENV_EXAMPLE,
+    EXPORTER_OVERRIDE,
+    ROOT,
+    TEST_ENV,
+    MissingVariable,
+    compose_client,
+    environment,
+    interpolate,
+    load_yaml,
+    parse_env_file,
+    references,
+    strings,
+)
+from warehouse.schema import OTEL_TRACES
+
+COMPOSE = load_yaml(COMPOSE_FILE)
+OVERRIDE = load_yaml(EXPORTER_OVERRIDE)
+SERVICES: dict[str, Any] = COMPOSE["services"]
+BUILT = sorted(name for name, service in SERVICES.items() if "build" in service)
+SECRET_NAME = re.compile(r"PASSWORD|TOKEN|SECRET|KEY", re.IGNORECASE)
+
+
+def collector_config(service: dict[str, Any]) -> tuple[Path, dict[str, Any]]:
+    """The config file the Collector service's ``--config`` names, resolved through its mounts."""
+    command = service["command"]
+    target = next(arg.split("=", 1)[1] for arg in command if arg.startswith("--config="))
+    mounts = dict(reversed(volume.split(":")[:2]) for volume in service["volumes"])
+    source = ROOT / mounts[target]
+    return source, load_yaml(source)
+
+
+def with_override(name: str) -> dict[str, Any]:
+    """A service of the exporter topology: the base service with the override's keys merged."""
+    base, extra = dict(SERVICES[name]), OVERRIDE["services"].get(name, {})
+    merged = {**base, **extra}
+    merged["environment"] = {**environment(base), **environment(extra)}
+    merged["volumes"] = [*base.get("volumes", []), *extra.get("volumes", [])]
+    merged["depends_on"] = {**base.get("depends_on", {}), **extra.get("depends_on", {})}
+    return merged
+
+
+def syncsight_settings(service: dict[str, Any]) -> Settings:
+    """The Settings a service's SYNCSIGHT_* environment builds, after interpolation."""
+    values = {
+        key.removeprefix("SYNCSIGHT_").lower(): interpolate(value, TEST_ENV)
+        for key, value in environment(service).items()
+        if key.startswith("SYNCSIGHT_")
+    }
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+class TestServices:
+    def test_the_topology_has_every_component_of_the_issue(self) -> None:
+        """ClickHouse, the Collector (with its probe), syncsight, the dashboard and Alertmanager."""
+        assert set(SERVICES) == {
+            "clickhouse",
+            "otel-collector",
+            "otel-collector-health",
+            "syncsight",
+            "dashboard",
+            "alertmanager",
+        }
+        assert SERVICES["otel-collector"]["image"].startswith(
+            "otel/opentelemetry-collector-contrib:"
+        )
+
+    @pytest.mark.parametrize("name", sorted(SERVICES))
+    def test_every_image_is_pinned_to_a_version(self, name: str) -> None:
+        """A version tag, never latest; the image built here carries the package version."""
+        image = SERVICES[name]["image"]
+        repository, _, tag = image.rpartition(":")
+        assert repository, image
+        assert re.fullmatch(r"v?\d+(\.\d+)+", tag), image
+        if name in BUILT:
+            version = re.search(
+                r'^version = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.M
+            )
+            assert version is not None
+            assert tag == version.group(1)
+            assert SERVICES[name]["build"] == {"context": ".", "dockerfile": "Dockerfile"}
+
+    @pytest.mark.parametrize("name", sorted(SERVICES))
+    def test_every_service_is_health_checked(self, name: str) -> None:
+        """Each service has a health check, or a probe sharing its network namespace has one."""
+        probes = [
+            other
+            for other in SERVICES.values()
+            if other.get("network_mode") == f"service:{name}" and "healthcheck" in other
+        ]
+        checked = SERVICES[name].get("healthcheck", {}).get("test") or (
+            probes and probes[0]["healthcheck"]["test"]
+        )
+        assert checked, f"{name} has no health check"
+
+    @pytest.mark.parametrize(
+        ("name", "dependency"),
+        [(name, dep) for name, s in SERVICES.items() for dep in s.get("depends_on", {})],
+    )
+    def test_dependencies_wait_for_healthy_services(self, name: str, dependency: str) -> None:
+        """depends_on waits for health (a network-namespace probe waits for its target to start)."""
+        condition = SERVICES[name]["depends_on"][dependency]["condition"]
+        if SERVICES[name].get("network_mode") == f"service:{dependency}":
+            assert condition == "service_started"
+        else:
+            assert condition == "service_healthy"
+            assert "healthcheck" in SERVICES[dependency]
+
+    def test_start_order_is_storage_then_syncsight_then_its_clients(self) -> None:
+        """ClickHouse and Alertmanager before syncsight; the Collector and dashboard after it."""
+        assert set(SERVICES["syncsight"]["depends_on"]) == {"clickhouse", "alertmanager"}
+        assert "syncsight" in SERVICES["otel-collector"]["depends_on"]
+        assert "syncsight" in SERVICES["dashboard"]["depends_on"]
+
+    def test_volumes_are_named_and_bind_mounts_exist(self) -> None:
+        """Data lives in declared named volumes; every ./file mounted is in the repository."""
+        declared = set(COMPOSE["volumes"])
+        used = set()
+        for service in [*SERVICES.values(), *OVERRIDE["services"].values()]:
+            for volume in service.get("volumes", []):
+                source = volume.split(":")[0]
+                if source.startswith("./"):
+                    assert (ROOT / source).is_file(), volume
+                else:
+                    assert source in declared, volume
+                    used.add(source)
+        assert used == declared
+        assert {"clickhouse-data", "syncsight-spool"} <= declared
+
+    def test_published_ports_listen_on_loopback_by_default(self) -> None:
+        """Published ports bind BIND_ADDRESS (default 127.0.0.1); ClickHouse is not published."""
+        assert "ports" not in SERVICES["clickhouse"]
+        for name, service in SERVICES.items():
+            for port in service.get("ports", []):
+                host = interpolate(port, {}).split(":")[0]
+                assert host == "127.0.0.1", f"{name}: {port}"
+
+    def test_container_ports_match_the_settings_and_the_collector(self) -> None:
+        """syncsight publishes SYNCSIGHT_PORT; the Collector publishes the OTLP ports 4317/4318."""
+        settings = syncsight_settings(SERVICES["syncsight"])
+        assert SERVICES["syncsight"]["ports"][0].endswith(f":{settings.port}")
+        collector_ports = {p.rsplit(":", 1)[1] for p in SERVICES["otel-collector"]["ports"]}
+        assert collector_ports == {"4317", "4318"}
+        dashboard_port = syncsight_settings(SERVICES["dashboard"]).dashboard_port
+        assert SERVICES["dashboard"]["ports"][0].endswith(f":{dashboard_port}")
+        assert environment(SERVICES["dashboard"])["STREAMLIT_SERVER_ADDRESS"] == "0.0.0.0"
+        probe = " ".join(SERVICES["dashboard"]["healthcheck"]["test"])
+        assert f"127.0.0.1:{dashboard_port}/_stcore/health" in probe
+
+
+class TestVariables:
+    def test_no_secret_is_written_in_the_compose_files(self) -> None:
+        """Passwords and tokens come from required ${VAR:?…}; no value holds a token-like literal."""
+        for document in (COMPOSE, OVERRIDE):
+            for name, service in document["services"].items():
+                for key, value in environment(service).items():
+                    literal = re.sub(r"\$\{[^}]*\}", "", value)
+                    assert not re.search(r"[A-Za-z0-9]{16,}", literal), f"{name}.{key}"
+                    if SECRET_NAME.search(key):
+                        assert any(op == ":?" for _, op in references(value)), f"{name}.{key}"
+
+    def test_every_variable_is_listed_in_env_example(self) -> None:
+        """deploy/env.example lists exactly the variables the compose files use."""
+        used = {
+            name
+            for document in (COMPOSE, OVERRIDE)
+            for text in strings(document)
+            for name, _ in references(text)
+        }
+        assert set(parse_env_file(ENV_EXAMPLE)) == used
+
+    def test_required_secrets_are_empty_in_env_example(self) -> None:
+        """The example holds no usable secret: Compose refuses to start until each is filled."""
+        example = parse_env_file(ENV_EXAMPLE)
+        for name, value in example.items():
+            if SECRET_NAME.search(name):
+                assert value == "", name
+
+    def test_a_missing_required_variable_is_named(self) -> None:
+        """Interpolating without CLICKHOUSE_PASSWORD fails with the variable's name."""
+        url = environment(SERVICES["syncsight"])["SYNCSIGHT_CLICKHOUSE_URL"]
+        without = {k: v for k, v in TEST_ENV.items() if k != "CLICKHOUSE_PASSWORD"}
+        with pytest.raises(MissingVariable, match="CLICKHOUSE_PASSWORD"):
+            interpolate(url, without)
+
+    def test_every_syncsight_variable_is_a_setting(self) -> None:
+        """Each SYNCSIGHT_* name in the compose files and the Dockerfile exists in Settings."""
+        names = {
+            match
+            for document in (COMPOSE, OVERRIDE)
+            for text in strings(document)
+            for match in re.findall(r"\bSYNCSIGHT_[A-Z0-9_]+", text)
+        }
+        names |= set(re.findall(r"\bSYNCSIGHT_[A-Z0-9_]+", (ROOT / "Dockerfile").read_text()))
+        fields = {f"SYNCSIGHT_{name.upper()}" for name in Settings.model_fields}
+        assert "SYNCSIGHT_API_TOKENS" in names
+        assert names <= fields, sorted(names - fields)
+
+    @pytest.mark.parametrize("name", ["syncsight", "dashboard"])
+    def test_the_syncsight_environment_builds_valid_settings(self, name: str) -> None:
+        """After interpolation the environment validates, and a public bind has tokens."""
+        settings = syncsight_settings(SERVICES[name])
+        if name == "syncsight":
+            assert urlsplit(settings.clickhouse_url).hostname == "clickhouse"
+            require_tokens_for_bind(
+                settings.host, tokens_configured=bool(settings.api_token_grants)
+            )
+
+    def test_the_dashboard_token_is_a_viewer_of_the_api(self) -> None:
+        """The token the dashboard sends is registered with syncsight as a viewer."""
+        api = syncsight_settings(SERVICES["syncsight"])
+        dashboard = syncsight_settings(SERVICES["dashboard"])
+        presented = f"Bearer {dashboard.api_token.get_secret_value()}"
+        assert ApiTokens(api.api_token_grants).role_of(presented) is Role.VIEWER
+        assert urlsplit(dashboard.api_url).hostname == "syncsight"
+        assert urlsplit(dashboard.api_url).port == api.port
+
+    def test_the_mounted_syncsight_config_file_is_valid(self) -> None:
+        """deploy/syncsight.toml parses as syncsight's TOML configuration."""
+        load_config(ROOT / "deploy" / "syncsight.toml")
+
+
+class TestCollector:
+    @pytest.mark.parametrize("topology", ["syncsight ingest", "clickhouse exporter"])
+    def test_every_pipeline_component_is_defined(self, topology: str) -> None:
+        """Receivers, processors, exporters and extensions named in service: are configured."""
+        service = (
+            SERVICES["otel-collector"]
+            if topology == "syncsight ingest"
+            else with_override("otel-collector")
+        )
+        _, config = collector_config(service)
+        assert set(config["service"]["extensions"]) <= set(config["extensions"])
+        for pipeline in config["service"]["pipelines"].values():
+            for kind in ("receivers", "processors", "exporters"):
+                assert set(pipeline.get(kind, [])) <= set(config.get(kind) or {}), kind
+        grpc = config["receivers"]["otlp"]["protocols"]["grpc"]["endpoint"]
+        http = config["receivers"]["otlp"]["protocols"]["http"]["endpoint"]
+        assert (grpc, http) == ("0.0.0.0:4317", "0.0.0.0:4318")
+
+    def test_spans_are_forwarded_to_syncsight_with_an_accepted_ingest_token(self) -> None:
+        """The otlphttp exporter targets the syncsight service and sends a token it accepts."""
+        service = SERVICES["otel-collector"]
+        _, config = collector_config(service)
+        (name,) = config["service"]["pipelines"]["traces"]["exporters"]
+        exporter = config["exporters"][name]
+        settings = syncsight_settings(SERVICES["syncsight"])
+        assert name.split("/")[0] == "otlphttp"
+        assert exporter["endpoint"] == f"http://syncsight:{settings.port}"
+        header = exporter["headers"]["Authorization"]
+        variable = re.fullmatch(r"Bearer \$\{env:(\w+)\}", header)
+        assert variable is not None
+        token = interpolate(environment(service)[variable.group(1)], TEST_ENV)
+        assert IngestTokens(settings.ingest_token_list).allows(f"Bearer {token}")
+
+    def test_the_health_probe_asks_the_health_check_extension(self) -> None:
+        """The sidecar probes the port the health_check extension listens on."""
+        _, config = collector_config(SERVICES["otel-collector"])
+        port = config["extensions"]["health_check"]["endpoint"].rsplit(":", 1)[1]
+        probe = SERVICES["otel-collector-health"]["healthcheck"]["test"]
+        assert f"http://127.0.0.1:{port}/" in probe
+
+    def test_the_exporter_topology_writes_syncsights_raw_table(self) -> None:
+        """The ClickHouse exporter writes otel_traces of syncsight's database, schema creation off."""
+        service = with_override("otel-collector")
+        _, config = collector_config(service)
+        exporter = config["exporters"]["clickhouse"]
+        api = syncsight_settings(SERVICES["syncsight"])
+        url = urlsplit(api.clickhouse_url)
+        assert exporter["create_schema"] is False
+        assert exporter["traces_table_name"] == OTEL_TRACES
+        assert exporter["database"] == url.path.strip("/")
+        assert exporter["username"] == url.username
+        assert urlsplit(exporter["endpoint"]).hostname == "clickhouse"
+        password = re.fullmatch(r"\$\{env:(\w+)\}", exporter["password"])
+        assert password is not None
+        assert interpolate(service["environment"][password.group(1)], TEST_ENV) == url.password
+
+    def test_the_exporter_starts_after_syncsight_migrated_the_database(self) -> None:
+        """The override waits for a healthy syncsight (migrations ran) and a healthy ClickHouse."""
+        depends = OVERRIDE["services"]["otel-collector"]["depends_on"]
+        assert depends["syncsight"]["condition"] == "service_healthy"
+        assert depends["clickhouse"]["condition"] == "service_healthy"
+        assert set(OVERRIDE["services"]) <= set(SERVICES)
+
+
+class TestAlertmanagerAndClickHouse:
+    def test_alerts_route_to_a_webhook_read_from_a_compose_secret(self) -> None:
+        """The route's receiver exists and its webhook URL file is the mounted secret."""
+        service = SERVICES["alertmanager"]
+        mounts = dict(reversed(v.split(":")[:2]) for v in service["volumes"])
+        config = load_yaml(ROOT / mounts["/etc/alertmanager/alertmanager.yml"])
+        receivers = {receiver["name"]: receiver for receiver in config["receivers"]}
+        webhook = receivers[config["route"]["receiver"]]["webhook_configs"][0]
+        (secret,) = service["secrets"]
+        assert webhook["url_file"] == f"/run/secrets/{secret}"
+        assert secret in COMPOSE["secrets"]
+        assert any(op == ":?" for _, op in references(COMPOSE["secrets"][secret]["file"]))
+
+    def test_the_backup_disk_is_a_mounted_volume(self) -> None:
+        """The 'backups' disk of BACKUP … TO Disk('backups', …) is the clickhouse-backups volume."""
+        service = SERVICES["clickhouse"]
+        mounts = dict(reversed(v.split(":")[:2]) for v in service["volumes"])
+        config = ET.parse(ROOT / mounts["/etc/clickhouse-server/config.d/backups.xml"]).getroot()
+        disk_path = config.findtext("storage_configuration/disks/backups/path")
+        assert config.findtext("backups/allowed_disk") == "backups"
+        assert disk_path is not None
+        assert mounts[disk_path.rstrip("/")] == "clickhouse-backups"
+
+
+COMPOSE_CLIENT = compose_client()
+needs_compose = pytest.mark.skipif(
+    COMPOSE_CLIENT is None, reason="no Docker Compose v2 client installed (docker compose plugin)"
+)
+
+
+def run_compose(
+    tmp_path: Path, env: dict[str, str], *files: Path
+) -> subprocess.CompletedProcess[str]:
+    assert COMPOSE_CLIENT is not None
+    env_file = tmp_path / "test.env"
+    env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()), encoding="utf-8")
+    file_args = [arg for f in files for arg in ("-f", str(f))]
+    command = [*COMPOSE_CLIENT, "--project-directory", str(ROOT), "--env-file", str(env_file)]
+    return subprocess.run(
+        [*command, *file_args, "config", "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@needs_compose
+class TestComposeClient:
+    @pytest.mark.parametrize(
+        "files", [(COMPOSE_FILE,), (COMPOSE_FILE, EXPORTER_OVERRIDE)], ids=["ingest", "exporter"]
+    )
+    def test_docker_compose_config_accepts_both_topologies(
+        self, tmp_path: Path, files: tuple[Path, ...]
+    ) -> None:
+        """The Compose client itself validates each topology with the variables set."""
+        result = run_compose(tmp_path, TEST_ENV, *files)
+        assert result.returncode == 0, result.stderr
+
+    def test_docker_compose_config_names_a_missing_variable(self, tmp_path: Path) -> None:
+        """Without CLICKHOUSE_PASSWORD, Compose refuses and names it."""
+        env = {k: v for k, v in TEST_ENV.items() if k != "CLICKHOUSE_PASSWORD"}
+        result = run_compose(tmp_path, env, COMPOSE_FILE)
+        assert result.returncode != 0
+        assert "CLICKHOUSE_PASSWORD" in result.stderr

@@ -1,0 +1,246 @@
+"""Hand-written scenarios through the real engine: spans into otel_traces, the derived business
+tables, then the query layer (traversal, impact, completeness, raw span evidence)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from clickhouse_connect.driver.client import Client
+
+from lineage.completeness import completeness
+from lineage.graph import DOWNSTREAM, UPSTREAM
+from lineage.impact import blocked_invoices
+from lineage.owners import OwnerRouting
+from lineage.queries import raw_spans
+from lineage.rules import EVENT, LineageRules
+from lineage.traversal import UnknownLineageType, UnknownRoot, trace
+from tests.lineage.events import at, attempt, chain, span
+from warehouse import semconv as sc
+from warehouse.correlation import CorrelationRules
+from warehouse.migrations import migrate
+from warehouse.queries import BusinessEvent
+from warehouse.spans import OTEL_TRACES_COLUMNS
+
+RULES = LineageRules.default()
+OWNERS = OwnerRouting()
+
+
+@pytest.fixture
+def store(client: Client) -> Client:
+    migrate(client, CorrelationRules.default())
+    return client
+
+
+def load(client: Client, events: list[BusinessEvent]) -> None:
+    client.insert("otel_traces", [span(e) for e in events], column_names=OTEL_TRACES_COLUMNS)
+
+
+def failed(event: BusinessEvent, category: str, *, hours: float) -> BusinessEvent:
+    """A failed attempt of ``event`` at ``hours`` after T0."""
+    return attempt(
+        event.event_type,
+        event.event_id,
+        event.objects,
+        hours=hours,
+        outcome=sc.FAILED,
+        amount=str(event.amount) if event.amount is not None else None,
+        period=event.period,
+        error_category=category,
+    )
+
+
+class TestTraversal:
+    def test_an_invoice_of_several_time_entries_traces_to_every_source(self, store: Client) -> None:
+        """Upstream of the invoice: each approval, the project and the signed contract."""
+        load(store, chain(entries=("TE-1", "TE-2", "TE-3")))
+        lineage = trace(store, RULES, sc.INVOICE, "INV-1", UPSTREAM)
+        assert lineage.complete
+        assert set(lineage.source_events) == {
+            "time.approved:TE-1", "time.approved:TE-2", "time.approved:TE-3",
+            "contract.signed:CTR-1",
+        }  # fmt: skip
+        assert {n.event_type for n in lineage.nodes} >= {sc.BILLING_READY, sc.PROJECT_ACTIVATED}
+
+    def test_an_amended_contract_feeds_only_later_invoices(self, store: Client) -> None:
+        """An amendment before invoice 2 is in its lineage, not in invoice 1's (raised before)."""
+        first = chain()
+        second = chain(entries=("TE-2",), billing_event="BE-2", invoice="INV-2")[2:]
+        second = [
+            attempt(e.event_type, e.event_id, e.objects, hours=200 + i, amount="500")
+            for i, e in enumerate(second)
+        ]
+        amendment = attempt(
+            sc.CONTRACT_AMENDED,
+            "contract.amended:CTR-1-A1",
+            {sc.CONTRACT: "CTR-1", sc.OBLIGATION: "POB-CTR-1"},
+            hours=150,
+            amount="20000",
+        )
+        load(store, [*first, *second, amendment])
+        early = trace(store, RULES, sc.INVOICE, "INV-1", UPSTREAM)
+        late = trace(store, RULES, sc.INVOICE, "INV-2", UPSTREAM)
+        assert "contract.amended:CTR-1-A1" not in {n.event_id for n in early.nodes}
+        assert "contract.amended:CTR-1-A1" in {n.event_id for n in late.nodes}
+        assert late.complete
+        downstream = trace(store, RULES, sc.CONTRACT, "CTR-1", DOWNSTREAM)
+        assert {"invoice.posted:INV-1", "invoice.posted:INV-2"} <= {
+            n.event_id for n in downstream.nodes
+        }
+
+    def test_retries_of_one_event_come_back_as_one_node(self, store: Client) -> None:
+        """A failed attempt and its successful replay form one node that succeeded."""
+        events = chain()
+        events.append(failed(events[-1], sc.TIMEOUT, hours=72.9))
+        load(store, events)
+        node = trace(store, RULES, EVENT, "invoice.posted:INV-1", UPSTREAM).node(
+            "invoice.posted:INV-1"
+        )
+        assert (len(node.attempts), node.outcome) == (2, sc.SUCCESS)
+
+    def test_a_redelivered_span_counts_once(self, store: Client) -> None:
+        """The same span stored twice is still one attempt."""
+        events = chain()
+        load(store, events)
+        load(store, events[-1:])
+        node = trace(store, RULES, sc.INVOICE, "INV-1", UPSTREAM).node("invoice.posted:INV-1")
+        assert len(node.attempts) == 1
+
+    def test_unknown_ids_and_types_are_refused(self, store: Client) -> None:
+        """An id no event carries and a dimension type each raise a precise error."""
+        load(store, chain())
+        with pytest.raises(UnknownRoot, match="invoice 'INV-404'"):
+            trace(store, RULES, sc.INVOICE, "INV-404", UPSTREAM)
+        with pytest.raises(UnknownLineageType, match=r"customer is a dimension.*known types"):
+            trace(store, RULES, sc.CUSTOMER, "CUS-1", UPSTREAM)
+
+    def test_raw_span_facts_are_read_for_every_attempt(self, store: Client) -> None:
+        """Evidence reads each attempt's span from otel_traces within the traces' time range."""
+        load(store, chain())
+        lineage = trace(store, RULES, sc.INVOICE, "INV-1", UPSTREAM)
+        keys = [(a.trace_id, a.span_id) for n in lineage.nodes for a in n.attempts]
+        facts = raw_spans(store, keys)
+        assert set(facts) == set(keys)
+        invoice = lineage.node("invoice.posted:INV-1").latest
+        raw = facts[(invoice.trace_id, invoice.span_id)]
+        assert raw["attributes"][sc.EVENT_ID] == "invoice.posted:INV-1"
+        assert raw["service_name"] == "mw-test"
+
+
+class TestBlockedInvoices:
+    def test_a_failure_replayed_successfully_does_not_block(self, store: Client) -> None:
+        """billing.ready failed, then a replay succeeded and the invoice posted: nothing held."""
+        events = chain()
+        events.insert(3, failed(events[3], sc.MAPPING, hours=60))
+        load(store, events)
+        assert blocked_invoices(store, RULES, OWNERS).items == ()
+
+    def test_a_failure_never_recovered_blocks_the_item_with_its_owner(self, store: Client) -> None:
+        """A billing.ready that only failed holds its amount, in its entity and period."""
+        events = chain(entries=("TE-1", "TE-2"))[:-1]
+        events[-1] = failed(events[-1], sc.MAPPING, hours=72)
+        load(store, events)
+        result = blocked_invoices(store, RULES, OWNERS)
+        (item,) = result.items
+        assert (item.object.id, item.stage, item.amount) == ("BE-1", sc.BILLING_READY, 2000)
+        assert (item.legal_entity, item.period) == ("LE-DE01", "2026-09")
+        (blocker,) = item.blocked_by
+        assert (blocker.event_id, blocker.owner) == ("billing.ready:BE-1", "integration team")
+        assert blocker.failed_since == at(72)
+        assert result.total == {"EUR": Decimal(2000)}
+
+    def test_a_failed_posting_names_the_failed_customer_setup(self, store: Client) -> None:
+        """An invoice refused for master data is held by itself and the customer's sync."""
+        events = chain()
+        events[-1] = failed(events[-1], sc.MASTER_DATA, hours=73)
+        setup = attempt(
+            sc.CUSTOMER_SYNCED,
+            "customer.synced:CUS-1",
+            {sc.CUSTOMER: "CUS-1", sc.LEGAL_ENTITY: "LE-DE01"},
+            hours=-10,
+            outcome=sc.FAILED,
+            error_category=sc.MASTER_DATA,
+        )
+        load(store, [*events, setup])
+        (item,) = blocked_invoices(store, RULES, OWNERS, period="2026-09").items
+        assert item.invoice == "INV-1"
+        assert [b.event_id for b in item.blocked_by] == [
+            "invoice.posted:INV-1",
+            "customer.synced:CUS-1",
+        ]
+        assert {b.owner for b in item.blocked_by} == {"master data team"}
+
+    def test_an_upstream_failure_blocks_everything_below_it_not_yet_posted(
+        self, store: Client
+    ) -> None:
+        """A failed approval holds the billing event that waits on it, not the one that posted."""
+        events = chain(entries=("TE-1",))
+        waiting = [
+            attempt(
+                sc.TIME_APPROVED,
+                "time.approved:TE-2",
+                {sc.TIME_ENTRY: "TE-2", sc.PROJECT: "PRJ-1"},
+                hours=100,
+                amount="700",
+            ),
+            attempt(
+                sc.BILLING_READY,
+                "billing.ready:BE-2",
+                {sc.BILLING_EVENT: "BE-2", sc.PROJECT: "PRJ-1", sc.TIME_ENTRY: "TE-2"},
+                hours=120,
+                amount="700",
+            ),
+        ]
+        rejected = failed(waiting[0], sc.VALIDATION, hours=130)  # a re-sync the PSA refused
+        load(store, [*events, *waiting, rejected])
+        (item,) = blocked_invoices(store, RULES, OWNERS).items
+        assert item.object.id == "BE-2"
+        assert [b.event_id for b in item.blocked_by] == ["time.approved:TE-2"]
+        assert item.blocked_by[0].owner == "finance operations"
+
+    def test_filters_keep_one_entity_and_period(self, store: Client) -> None:
+        """legal_entity and period select the items; others are left out."""
+        events = chain()[:-1]
+        events[-1] = failed(events[-1], sc.MAPPING, hours=72)
+        load(store, events)
+        assert len(blocked_invoices(store, RULES, OWNERS, legal_entity="LE-DE01").items) == 1
+        assert blocked_invoices(store, RULES, OWNERS, legal_entity="LE-US01").items == ()
+        assert blocked_invoices(store, RULES, OWNERS, period="2026-10").items == ()
+
+
+class TestCompleteness:
+    def test_a_posting_with_a_missing_link_is_an_orphan(self, store: Client) -> None:
+        """An invoice whose billing event has no billing.ready is posted without a source."""
+        good = chain()
+        orphan = attempt(
+            sc.INVOICE_POSTED,
+            "invoice.posted:INV-9",
+            {sc.INVOICE: "INV-9", sc.BILLING_EVENT: "BE-9", sc.LEGAL_ENTITY: "LE-DE01"},
+            hours=80,
+            amount="5000",
+        )
+        load(store, [*good, orphan])
+        report = completeness(store, RULES, period="2026-09", as_of=at(100))
+        (entity,) = report.entities
+        share = entity.by_posting_type[sc.INVOICE_POSTED]
+        assert (share.posted, share.complete, share.share) == (2, 1, 0.5)
+        (found,) = entity.orphans
+        assert found.event_id == "invoice.posted:INV-9"
+        assert "BE-9" in found.gaps[0].message
+
+    def test_an_old_source_that_never_posted_is_stuck(self, store: Client) -> None:
+        """An approval older than the allowed age that no invoice posted is listed as stuck."""
+        unbilled = attempt(
+            sc.TIME_APPROVED,
+            "time.approved:TE-7",
+            {sc.TIME_ENTRY: "TE-7", sc.PROJECT: "PRJ-1"},
+            hours=30,
+            amount="800",
+        )
+        load(store, [*chain(), unbilled])
+        as_of = at(30) + timedelta(days=20)
+        (entity,) = completeness(store, RULES, period="2026-09", as_of=as_of).entities
+        assert [s.event_id for s in entity.stuck_sources] == ["time.approved:TE-7"]
+        assert entity.legal_entity == "LE-DE01"
+        assert entity.stuck_sources[0].age_days == 20
