@@ -350,6 +350,43 @@ def lineage(
     typer.echo(text)
 
 
+@app.command()
+def dashboard(
+    api_url: ApiUrlOption = None,
+    api_token: ApiTokenOption = None,
+    host: HostOption = None,
+    dashboard_port: Annotated[
+        int | None,
+        typer.Option(
+            "--port",
+            help="Dashboard port (overrides SYNCSIGHT_DASHBOARD_PORT; default 8501).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Run the Streamlit dashboard, which reads only the REST API, until Ctrl-C."""
+    import os
+
+    from dashboard.launcher import dashboard_url, streamlit_command, streamlit_environment
+
+    settings = build_settings(
+        api_url=api_url, api_token=api_token, host=host, dashboard_port=dashboard_port
+    )
+    env = streamlit_environment(
+        os.environ,
+        api_url=settings.api_url,
+        api_token=settings.api_token.get_secret_value(),
+        address=settings.host,
+    )
+    command = streamlit_command(settings.dashboard_port)
+    console.print(
+        f"dashboard on {dashboard_url(env['STREAMLIT_SERVER_ADDRESS'], settings.dashboard_port)}"
+        f" reading {settings.api_url}",
+        highlight=False,
+    )
+    os.execve(command[0], command, env)  # Streamlit takes over this process and its signals
+
+
 @app.command("verify-evidence")
 def verify_evidence(
     file: Annotated[Path, typer.Argument(help="An evidence pack (lineage --format evidence).")],

@@ -1,11 +1,14 @@
 """``syncsight demo``: the service on the embedded engine, the small simulated quarter streamed in
-through the real OTLP exporter, and a note of where to look. Ctrl-C stops everything."""
+through the real OTLP exporter, the dashboard beside it, and a note of where to look. Ctrl-C stops
+everything."""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
+import subprocess
 import threading
 import time
 from datetime import UTC, datetime
@@ -20,6 +23,7 @@ logger = logging.getLogger(__name__)
 
 MARKER = DATA_DIR / "demo.json"
 """Written once the quarter is loaded, so a second ``make demo`` reuses the data."""
+DASHBOARD_LOG = DATA_DIR / "dashboard.log"
 
 
 def run_demo(settings: Settings, file_config: FileConfig, *, fresh: bool, console: Console) -> None:
@@ -31,22 +35,49 @@ def run_demo(settings: Settings, file_config: FileConfig, *, fresh: bool, consol
         console.print(f"--fresh: removing {DATA_DIR}/")
         shutil.rmtree(DATA_DIR)
     base_url = f"http://{settings.host}:{settings.port}"
+    dashboard = _start_dashboard(settings, base_url)
     loader = threading.Thread(
         target=_load_and_announce,
-        args=(base_url, settings.grpc_port, console),
+        args=(base_url, settings.grpc_port, dashboard, console),
         name="demo-loader",
         daemon=True,
     )
     loader.start()
-    run_http(
-        create_app(settings, file_config),
-        host=settings.host,
-        port=settings.port,
-        log_level="warning",
+    try:
+        run_http(
+            create_app(settings, file_config),
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
+        )
+    finally:
+        from dashboard.launcher import stop_dashboard
+
+        stop_dashboard(dashboard[0])
+
+
+def _start_dashboard(settings: Settings, base_url: str) -> tuple[subprocess.Popen[bytes], str]:
+    """The Streamlit dashboard as a child process reading this service; its log goes to a file."""
+    from dashboard.launcher import dashboard_url, start_dashboard
+
+    process = start_dashboard(
+        os.environ,
+        api_url=base_url,
+        api_token=settings.api_token.get_secret_value(),
+        address=settings.host,
+        port=settings.dashboard_port,
+        log_path=DASHBOARD_LOG,
     )
+    return process, dashboard_url(settings.host, settings.dashboard_port)
 
 
-def _load_and_announce(base_url: str, grpc_port: int, console: Console) -> None:
+def _load_and_announce(
+    base_url: str,
+    grpc_port: int,
+    dashboard: tuple[subprocess.Popen[bytes], str],
+    console: Console,
+) -> None:
+    from dashboard.launcher import wait_until_healthy
     from simulator.run import simulate
 
     if not _wait_ready(base_url):
@@ -70,8 +101,15 @@ def _load_and_announce(base_url: str, grpc_port: int, console: Console) -> None:
         MARKER.parent.mkdir(parents=True, exist_ok=True)
         MARKER.write_text(json.dumps(loaded), encoding="utf-8")
     examples = loaded.get("example_invoice_ids") or ["INV-…"]
+    process, dashboard_url = dashboard
+    dashboard_line = (
+        dashboard_url
+        if wait_until_healthy(process, dashboard_url, timeout=30)
+        else f"did not start (port in use? SYNCSIGHT_DASHBOARD_PORT); see {DASHBOARD_LOG}"
+    )
     console.print(
         "\n[bold]syncsight is running[/] (Ctrl-C stops everything)\n"
+        f"  dashboard      {dashboard_line}\n"
         f"  API docs       {base_url}/docs\n"
         f"  health         {base_url}/readyz · metrics {base_url}/metrics\n"
         f"  OTLP ingest    {base_url}/v1/traces (HTTP) · gRPC on port {grpc_port}\n"

@@ -20,6 +20,7 @@ def test_demo_loads_serves_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     assert SYNCSIGHT
     port, grpc_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCSIGHT_")}
+    env["SYNCSIGHT_DASHBOARD_PORT"] = str(free_port())
     log_path = tmp_path / "demo.log"
     with log_path.open("wb") as log:
         demo = subprocess.Popen(

@@ -1,0 +1,162 @@
+"""The dashboard in a real browser: `syncsight dashboard` against a service holding the small
+quarter, every page opened in headless Chromium (Debian's package, driven by Playwright), no error
+box anywhere, and the overview's blocked value equal to the API's total. Saves screenshots."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Page, sync_playwright
+
+from dashboard.figures.money import format_money
+from dashboard.launcher import wait_until_healthy
+from tests.quarter import LoadedQuarter
+from tests.service import SYNCSIGHT, free_port
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "tests" / "artifacts" / "dashboard"
+README_SCREENSHOT = ROOT / "docs" / "screenshots" / "overview.png"
+AS_OF = "2026-10-30T17:00:00Z"
+PAGES = {
+    "": "How much money is stuck",
+    "blocked_invoices": "Blocked invoices",
+    "close_risk": "Close risk",
+    "slas": "Business SLAs",
+    "lineage_explorer": "Lineage explorer",
+    "alerts": "Alerts",
+}
+
+if not CHROMIUM.exists():
+    if os.environ.get("CI"):
+        pytest.fail("Debian's chromium is missing; `make test` installs it", pytrace=False)
+    pytest.skip("no /usr/bin/chromium (apt-get install chromium)", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def dashboard_url(
+    quarter: LoadedQuarter, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """`syncsight dashboard` reading the quarter's service, on a free port."""
+    assert SYNCSIGHT
+    workdir = tmp_path_factory.mktemp("dashboard")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SYNCSIGHT_", "STREAMLIT_"))}
+    env |= {"SYNCSIGHT_API_URL": quarter.service.base_url, "SYNCSIGHT_DASHBOARD_PORT": str(port)}
+    log_path = workdir / "dashboard.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [SYNCSIGHT, "dashboard"], env=env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        assert wait_until_healthy(process, url, timeout=60), log_path.read_text(errors="replace")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser_page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Page]:
+    """A fresh headless Chromium profile and one tab."""
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1440, "height": 1600},
+        )
+        try:
+            yield context.new_page()
+        finally:
+            context.close()
+
+
+def open_rendered(page: Page, url: str) -> None:
+    """Load a page and wait until its script has finished and its title is drawn."""
+    page.goto(url)
+    page.wait_for_selector('[data-testid="stMain"] h1', timeout=60_000)
+    page.wait_for_selector(
+        '[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=90_000
+    )
+    page.wait_for_timeout(1_000)  # let plotly finish drawing
+
+
+def error_boxes(page: Page) -> list[str]:
+    boxes = page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]')
+    return [boxes.nth(i).inner_text() for i in range(boxes.count())]
+
+
+@pytest.mark.parametrize("path", list(PAGES))
+def test_every_page_renders_without_an_error_box(
+    dashboard_url: str, browser_page: Page, path: str
+) -> None:
+    """Each page draws its title and no exception or error message; a screenshot is kept."""
+    open_rendered(browser_page, f"{dashboard_url}/{path}?as_of={AS_OF}")
+    title = browser_page.locator('[data-testid="stMain"] h1').first.inner_text()
+    assert PAGES[path] in title
+    assert error_boxes(browser_page) == []
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    browser_page.screenshot(path=str(ARTIFACTS / f"{path or 'overview'}.png"))
+
+
+def test_overview_blocked_value_equals_the_api_total(
+    dashboard_url: str, browser_page: Page, quarter: LoadedQuarter
+) -> None:
+    """What the executive reads first is exactly what the API says is blocked, per currency."""
+    total = httpx.get(
+        f"{quarter.service.base_url}/api/v1/impact/blocked-invoices", timeout=60
+    ).json()["total"]
+    open_rendered(browser_page, f"{dashboard_url}/?as_of={AS_OF}")
+    metrics = browser_page.locator('[data-testid="stMetric"]')
+    shown = {
+        metrics.nth(i).locator('[data-testid="stMetricLabel"]').inner_text().strip(): metrics.nth(i)
+        .locator('[data-testid="stMetricValue"]')
+        .inner_text()
+        .strip()
+        for i in range(metrics.count())
+    }
+    assert total
+    for currency, amount in total.items():
+        value = shown[f"Blocked · {currency}"]
+        assert value == format_money(amount, currency)
+        assert float(re.sub(r"[^\d.]", "", value)) == pytest.approx(amount, abs=0.005)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    browser_page.screenshot(path=str(ARTIFACTS / "overview.png"))
+    if os.environ.get("UPDATE_SCREENSHOTS") or not README_SCREENSHOT.exists():
+        README_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ARTIFACTS / "overview.png", README_SCREENSHOT)
+
+
+def test_a_top_failure_opens_its_lineage_in_one_click(
+    dashboard_url: str, browser_page: Page
+) -> None:
+    """From the overview, the first failure's link lands on its lineage graph and downloads."""
+    open_rendered(browser_page, f"{dashboard_url}/?as_of={AS_OF}")
+    browser_page.locator('[data-testid="stPageLink"] a').first.click()
+    browser_page.wait_for_selector("text=Path across systems", timeout=60_000)
+    browser_page.wait_for_selector(
+        '[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=90_000
+    )
+    assert error_boxes(browser_page) == []
+    assert browser_page.locator('[data-testid="stDownloadButton"]').count() == 2
+    assert browser_page.locator(".js-plotly-plot").count() >= 1

@@ -1,0 +1,233 @@
+"""Every dashboard page run by Streamlit's AppTest against a real service holding the small quarter:
+no exception, the key widgets present, and the values the API gives."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard.figures.blocked import filter_items, top_failures
+from dashboard.figures.money import format_money
+from tests.quarter import LoadedQuarter
+from tests.service import free_port
+
+APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
+AS_OF = "2026-10-30T17:00:00Z"
+OpenPage = Callable[..., AppTest]
+
+
+@pytest.fixture
+def api(quarter: LoadedQuarter) -> Callable[..., Any]:
+    """GET a path of the service under test, as JSON (the reference the pages must show)."""
+
+    def get(path: str, **params: str) -> Any:
+        response = httpx.get(f"{quarter.service.base_url}{path}", params=params, timeout=60)
+        response.raise_for_status()
+        return response.json()
+
+    return get
+
+
+@pytest.fixture
+def open_page(quarter: LoadedQuarter, monkeypatch: pytest.MonkeyPatch) -> OpenPage:
+    """Run the router as of the quarter's end, then the given page; fail on any exception."""
+    monkeypatch.setenv("SYNCSIGHT_API_URL", quarter.service.base_url)
+
+    def run(page: str | None = None, **query: str) -> AppTest:
+        app = AppTest.from_file(APP, default_timeout=120)
+        app.query_params.update({"as_of": AS_OF, **query})
+        app.run()
+        if page:
+            app.switch_page(f"views/{page}.py").run()
+        assert not app.exception, [e.value for e in app.exception]
+        return app
+
+    return run
+
+
+def metrics(app: AppTest) -> dict[str, str]:
+    return {metric.label: metric.value for metric in app.metric}
+
+
+def warnings(app: AppTest) -> str:
+    return " ".join(str(w.value) for w in app.warning)
+
+
+class TestOverview:
+    def test_blocked_value_per_currency_equals_the_api_total(
+        self, open_page: OpenPage, api: Callable[..., Any]
+    ) -> None:
+        """Each currency's headline is the API's blocked total, to the cent."""
+        total = api("/api/v1/impact/blocked-invoices")["total"]
+        shown = metrics(open_page())
+        assert total
+        for currency, amount in total.items():
+            assert shown[f"Blocked · {currency}"] == format_money(amount, currency)
+
+    def test_top_failures_link_to_their_lineage(
+        self, open_page: OpenPage, api: Callable[..., Any]
+    ) -> None:
+        """The ten failures holding the most money are listed, each a link to the explorer."""
+        items = api("/api/v1/impact/blocked-invoices")["items"]
+        links = open_page().get("page_link")
+        expected = top_failures(items, limit=10)
+        assert [link.proto.label for link in links] == [
+            f"{rank}. {f.event_id}" for rank, f in enumerate(expected, start=1)
+        ]
+        assert all(link.proto.page == "lineage_explorer" for link in links)
+        assert "type=event" in links[0].proto.query_string
+
+    def test_as_of_time_is_shown(self, open_page: OpenPage) -> None:
+        """The page says which moment it shows."""
+        assert "As of **2026-10-30 17:00 UTC** (fixed)" in open_page().caption[0].value
+
+    def test_sla_and_close_risk_sections_show_data_or_say_what_is_missing(
+        self, open_page: OpenPage, api: Callable[..., Any], served_paths: set[str]
+    ) -> None:
+        """SLA attainment per SLA when the API serves it; otherwise a plain message, no error."""
+        app = open_page()
+        if "/api/v1/slas" in served_paths:
+            names = [sla["name"] for sla in api("/api/v1/slas", as_of=AS_OF)]
+            assert set(names) <= set(metrics(app))
+        else:
+            assert "has no /api/v1/slas" in warnings(app)
+        if "/api/v1/close-risk" not in served_paths:
+            assert "has no /api/v1/close-risk" in warnings(app)
+        assert not app.error
+
+    def test_an_unreachable_api_is_a_message_not_a_traceback(
+        self, open_page: OpenPage, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Nothing listening at SYNCSIGHT_API_URL: the page says so and where it looked."""
+        monkeypatch.setenv("SYNCSIGHT_API_URL", f"http://127.0.0.1:{free_port()}")
+        app = open_page()
+        assert any("Cannot reach the syncsight API" in str(e.value) for e in app.error)
+
+
+class TestFiltersCarryAcrossPages:
+    def test_legal_entity_chosen_on_the_overview_filters_blocked_invoices(
+        self, open_page: OpenPage, api: Callable[..., Any]
+    ) -> None:
+        """Choosing LE-UK01 once narrows the next page to its blocked value and says so."""
+        app = open_page()
+        app.selectbox(key="filter_legal_entity").select("LE-UK01").run()
+        app.switch_page("views/blocked_invoices.py").run()
+        total = api("/api/v1/impact/blocked-invoices", legal_entity="LE-UK01")["total"]
+        assert metrics(app) == {f"Blocked · {c}": format_money(v, c) for c, v in total.items()}
+        assert "LE-UK01" in app.caption[0].value
+        assert app.query_params["legal_entity"] == "LE-UK01"
+
+    def test_period_from_the_url_reaches_the_api(
+        self, open_page: OpenPage, api: Callable[..., Any]
+    ) -> None:
+        """?period=2026-09 shows the blocked value of that period only."""
+        app = open_page("blocked_invoices", period="2026-09")
+        total = api("/api/v1/impact/blocked-invoices", period="2026-09")["total"]
+        assert metrics(app) == {f"Blocked · {c}": format_money(v, c) for c, v in total.items()}
+        assert app.selectbox(key="filter_period").value == "2026-09"
+
+
+class TestBlockedInvoices:
+    def test_table_lists_every_item_and_owner_filter_narrows_it(
+        self, open_page: OpenPage, api: Callable[..., Any]
+    ) -> None:
+        """One row per blocked item; choosing an owner keeps the items one of whose failures it owns."""
+        items = api("/api/v1/impact/blocked-invoices")["items"]
+        app = open_page("blocked_invoices")
+        assert len(app.dataframe[0].value) == len(items)
+        owners = app.multiselect(key="blocked_owners")
+        assert set(owners.options) == {b["owner"] for i in items for b in i["blocked_by"]}
+        owners.select("master data team").run()
+        assert len(app.dataframe[0].value) == len(filter_items(items, owners=["master data team"]))
+        assert len(app.get("plotly_chart")) >= 1
+
+    def test_rows_show_the_age_of_each_blocking_failure(self, open_page: OpenPage) -> None:
+        """Every row with a failure time has its age in days as of the quarter's end."""
+        table = open_page("blocked_invoices").dataframe[0].value
+        aged = table.dropna(subset=["failing since"])
+        assert len(aged) > 0
+        assert (aged["age (days)"] >= 0).all()
+
+
+class TestCloseRiskAndSlas:
+    @pytest.mark.parametrize(
+        ("page", "path"), [("close_risk", "/api/v1/close-risk"), ("slas", "/api/v1/slas")]
+    )
+    def test_page_shows_its_figures_or_says_the_api_lacks_them(
+        self, open_page: OpenPage, served_paths: set[str], page: str, path: str
+    ) -> None:
+        """Heatmap / distributions when the API serves them; a clear message when it does not."""
+        app = open_page(page)
+        if path in served_paths:
+            assert app.get("plotly_chart") or app.info, "neither figures nor an empty state"
+            assert app.dataframe
+        else:
+            assert f"has no {path}" in warnings(app)
+        assert not app.error
+
+    def test_slas_page_lists_each_sla_with_its_attainment(
+        self, open_page: OpenPage, api: Callable[..., Any], served_paths: set[str]
+    ) -> None:
+        """Each SLA the API reports has a metric on the page."""
+        if "/api/v1/slas" not in served_paths:
+            pytest.skip("this build of the service does not serve /api/v1/slas yet")
+        names = {sla["name"] for sla in api("/api/v1/slas", as_of=AS_OF)}
+        assert names <= set(metrics(open_page("slas")))
+
+
+class TestLineageExplorer:
+    def test_an_invoice_opens_with_graph_events_and_both_downloads(
+        self, open_page: OpenPage, api: Callable[..., Any], quarter: LoadedQuarter
+    ) -> None:
+        """From an invoice id: counts as the API gives them, the graph, the table, two downloads."""
+        invoice = quarter.truth["invoices"][0]["invoice"]
+        lineage = api(f"/api/v1/lineage/invoice/{invoice}", direction="upstream")
+        app = open_page("lineage_explorer", type="invoice", id=invoice, direction="upstream")
+        shown = metrics(app)
+        assert shown["Events"] == str(len(lineage["nodes"]))
+        assert shown["Source events"] == str(len(lineage["source_events"]))
+        assert len(app.dataframe[0].value) == len(lineage["nodes"])
+        assert {b.proto.label for b in app.get("download_button")} == {
+            "Download evidence pack (JSON)",
+            "Download OCEL 2.0 export (JSON)",
+        }
+
+    def test_typing_an_unknown_id_says_nothing_references_it(self, open_page: OpenPage) -> None:
+        """An id nobody knows is a message naming it, not an error box."""
+        app = open_page("lineage_explorer")
+        assert app.info, "the empty search explains what to enter"
+        app.text_input(key="lineage_id").input("INV-DOES-NOT-EXIST").run()
+        assert "INV-DOES-NOT-EXIST" in warnings(app)
+        assert not app.error
+        assert app.query_params["id"] == "INV-DOES-NOT-EXIST"
+
+    def test_a_blocked_item_opens_in_both_directions(
+        self, open_page: OpenPage, api: Callable[..., Any]
+    ) -> None:
+        """The drill-down target of a blocked item shows its failed event."""
+        item = api("/api/v1/impact/blocked-invoices")["items"][0]
+        app = open_page(
+            "lineage_explorer",
+            type=item["object"]["type"],
+            id=item["object"]["id"],
+            direction="both",
+        )
+        assert int(metrics(app)["Failed events"]) >= 1
+
+
+class TestAlerts:
+    def test_alerts_show_firing_and_resolved_or_say_the_api_lacks_them(
+        self, open_page: OpenPage, served_paths: set[str]
+    ) -> None:
+        """Two counts and two lists when served; a clear message otherwise."""
+        app = open_page("alerts")
+        if "/api/v1/alerts" in served_paths:
+            assert {"Firing", "Recently resolved"} <= set(metrics(app))
+        else:
+            assert "has no /api/v1/alerts" in warnings(app)
+        assert not app.error
