@@ -20,6 +20,7 @@ BIZ_EVENTS = "biz_events"
 BIZ_EVENT_OBJECTS = "biz_event_objects"
 SCHEMA_MIGRATIONS = "syncsight_schema_migrations"
 SCHEMA_STATE = "syncsight_schema_state"
+SLA_ALERT_STATE = "sla_alert_state"
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _SHARDING_KEY = "cityHash64(TraceId)"
@@ -131,7 +132,9 @@ def business_tables_ddl(t: Topology) -> list[str]:
     """One row per business event span, and one per (event span, referenced object).
 
     Derived rows are small and re-derivable, so they keep the default LZ4 codec: cheaper to
-    write at ingest than ZSTD, which only pays off on the raw spans.
+    write at ingest than ZSTD, which only pays off on the raw spans. Both serve point lookups
+    (lineage hops), so they use small granules and no partitioning: a lookup reads one 1,024-row
+    granule per part, and merges keep the part count low (benchmarks/README.md, lineage).
 
     Both are ReplacingMergeTree keyed by the span identity, so a span delivered twice collapses
     to one row; every reader de-duplicates with ``FINAL`` until the merge has happened.
@@ -165,8 +168,8 @@ def business_tables_ddl(t: Topology) -> list[str]:
     ObjectRefs Array(Tuple(type LowCardinality(String), id String)),
     INDEX idx_event_type EventType TYPE set(64) GRANULARITY 4
 ) ENGINE = {t.engine(BIZ_EVENTS, "ReplacingMergeTree")}
-PARTITION BY toYYYYMM(EventTime)
-ORDER BY (EventId, TraceId, SpanId)""",
+ORDER BY (EventId, TraceId, SpanId)
+SETTINGS index_granularity = 1024""",
         *t.distributed(BIZ_EVENTS),
         f"""CREATE TABLE IF NOT EXISTS {objects}{t.on_cluster} (
     ObjectType LowCardinality(String),
@@ -178,7 +181,8 @@ ORDER BY (EventId, TraceId, SpanId)""",
     TraceId String,
     SpanId String
 ) ENGINE = {t.engine(BIZ_EVENT_OBJECTS, "ReplacingMergeTree")}
-ORDER BY (ObjectType, ObjectId, EventId, TraceId, SpanId)""",
+ORDER BY (ObjectType, ObjectId, EventId, TraceId, SpanId)
+SETTINGS index_granularity = 1024""",
         *t.distributed(BIZ_EVENT_OBJECTS),
     ]
 
@@ -202,6 +206,28 @@ ORDER BY Version""",
 ) ENGINE = {t.engine(SCHEMA_STATE, "ReplacingMergeTree", "UpdatedAt")}
 ORDER BY Key""",
         *t.distributed(SCHEMA_STATE, "cityHash64(Key)"),
+    ]
+
+
+def sla_alert_state_ddl(t: Topology) -> list[str]:
+    """What the SLA evaluator alerted (``Channel`` '') and what each notifier delivered, so that
+    a restart neither forgets a firing alert nor notifies anyone twice."""
+    state = t.storage(SLA_ALERT_STATE)
+    return [
+        f"""CREATE TABLE IF NOT EXISTS {state}{t.on_cluster} (
+    Channel LowCardinality(String),
+    Fingerprint String,
+    AlertName LowCardinality(String),
+    Labels Map(LowCardinality(String), String),
+    Annotations Map(LowCardinality(String), String),
+    Status LowCardinality(String),
+    Threshold Float64,
+    StartsAt DateTime64(3, 'UTC'),
+    EndsAt DateTime64(3, 'UTC'),
+    UpdatedAt DateTime64(3, 'UTC')
+) ENGINE = {t.engine(SLA_ALERT_STATE, "ReplacingMergeTree", "UpdatedAt")}
+ORDER BY (Channel, Fingerprint)""",
+        *t.distributed(SLA_ALERT_STATE, "cityHash64(Fingerprint)"),
     ]
 
 
