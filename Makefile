@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit install clean chromium
+.PHONY: demo test lint typecheck unit install clean chromium alertmanager
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,7 +38,19 @@ chromium:
 	  fi; \
 	}
 
-unit: $(STAMP) chromium
+# The SLA alerting test runs a real Prometheus Alertmanager: Debian's package puts it at
+# /usr/bin/prometheus-alertmanager; installed here when missing and we may (root with apt-get).
+alertmanager:
+	@command -v prometheus-alertmanager >/dev/null 2>&1 || test -x /usr/bin/prometheus-alertmanager || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's prometheus-alertmanager for the SLA alerting test"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus-alertmanager >/dev/null; \
+	  else \
+	    echo "prometheus-alertmanager is missing: run 'sudo apt-get install prometheus-alertmanager'"; \
+	  fi; \
+	}
+
+unit: $(STAMP) chromium alertmanager
 	$(BIN)/pytest
 
 test: lint typecheck unit

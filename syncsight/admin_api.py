@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from warehouse.correlation import CorrelationRules
 from warehouse.pool import ClientPool
 from warehouse.rebuild import rebuild
+from warehouse.schema import Topology
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ class RebuildResult(BaseModel):
     seconds: float = Field(description="Wall-clock time the rebuild took.")
 
 
-def admin_router(pool: ClientPool, rules: CorrelationRules) -> APIRouter:
+def admin_router(pool: ClientPool, rules: CorrelationRules, topology: Topology) -> APIRouter:
     """Admin operations over one pool, with the correlation rules the service started with."""
     router = APIRouter(tags=["admin"])
     running = threading.Lock()
@@ -49,7 +50,7 @@ def admin_router(pool: ClientPool, rules: CorrelationRules) -> APIRouter:
         try:
             started = time.monotonic()
             logger.info("admin: re-deriving the business tables")
-            report = rebuild(pool.client(), rules)
+            report = rebuild(pool.client(), rules, topology)
             seconds = round(time.monotonic() - started, 3)
         finally:
             running.release()

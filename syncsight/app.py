@@ -22,6 +22,7 @@ from collector.spool import Spool
 from collector.writer import BatchWriter, WriterLimits
 from lineage.api import lineage_router
 from lineage.objects_api import objects_router
+from slas.service import SlaService
 from syncsight import __version__
 from syncsight.access import AccessControl, ApiTokens
 from syncsight.admin_api import admin_router
@@ -30,6 +31,7 @@ from syncsight.settings import Settings
 from warehouse.client import connect, redact
 from warehouse.migrations import migrate
 from warehouse.pool import ClientPool
+from warehouse.schema import Topology
 from warehouse.span_store import span_sink
 
 logger = logging.getLogger(__name__)
@@ -38,6 +40,7 @@ logger = logging.getLogger(__name__)
 def create_app(settings: Settings, config: FileConfig, *, database: str | None = None) -> FastAPI:
     """Build the service: migrations and receivers start in the lifespan, and stop with it."""
     pool = ClientPool(settings.clickhouse_url, database=database)
+    topology = Topology(settings.clickhouse_cluster)
     metrics = IngestMetrics()
     spool = Spool(settings.spool_dir, max_bytes=settings.spool_max_bytes)
     tokens = IngestTokens(settings.ingest_token_list)
@@ -52,6 +55,15 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
             max_pending_rows=settings.max_pending_spans,
         ),
     )
+    sla = SlaService(
+        pool,
+        config.sla,
+        interval_seconds=settings.sla_interval,
+        public_url=settings.public_url or f"http://{settings.host}:{settings.port}",
+        alertmanager_url=settings.alertmanager_url,
+        webhook_url=settings.webhook_url,
+        slack_webhook_url=settings.slack_webhook_url.get_secret_value(),
+    )
     pipeline = IngestPipeline(
         writer,
         DecodeLimits(
@@ -63,7 +75,7 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        report = migrate(pool.client(), config.correlation)
+        report = migrate(pool.client(), config.correlation, topology)
         if report.applied:
             logger.info("applied migrations %s", report.applied)
         logger.info("ClickHouse ready at %s", redact(settings.clickhouse_url))
@@ -83,9 +95,11 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
             settings.grpc_port,
             " (bearer token required)" if tokens.enabled else "",
         )
+        sla.start()
         try:
             yield
         finally:
+            sla.stop()
             await grpc_server.stop(grace=10)
             writer.close()
             pool.close()
@@ -106,7 +120,8 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
     )
     app.include_router(objects_router(pool), prefix="/api/v1")
     app.include_router(lineage_router(pool, config.lineage, config.owners), prefix="/api/v1")
-    app.include_router(admin_router(pool, config.correlation), prefix="/api/v1")
+    app.include_router(admin_router(pool, config.correlation, topology), prefix="/api/v1")
+    app.include_router(sla.router, prefix="/api/v1")
     # every request passes syncsight/access.py's table (a no-op without SYNCSIGHT_API_TOKENS)
     app.add_middleware(AccessControl, tokens=ApiTokens(settings.api_token_grants))
 

@@ -145,7 +145,7 @@ def migrate(
     settings = build_settings(clickhouse_url=clickhouse_url, config=config)
     file_config = load_file_config(settings)
     try:
-        topology = Topology(cluster)
+        topology = Topology(cluster or settings.clickhouse_cluster)
     except TopologyError as error:
         fail(str(error))
     if print_only:
@@ -171,9 +171,10 @@ def rebuild(
     settings = build_settings(clickhouse_url=clickhouse_url, config=config)
     file_config = load_file_config(settings)
     client = _connect_or_fail(settings)
-    run_migrations(client, file_config.correlation)
+    topology = Topology(settings.clickhouse_cluster)
+    run_migrations(client, file_config.correlation, topology)
     with console.status("re-deriving business tables from otel_traces …"):
-        report = run_rebuild(client, file_config.correlation)
+        report = run_rebuild(client, file_config.correlation, topology)
     typer.echo(
         f"rebuilt from {report.spans:,} spans: {report.events:,} business events, "
         f"{report.references:,} object references"
@@ -348,6 +349,63 @@ def lineage(
     except LineageRequestError as error:
         fail(str(error))
     typer.echo(text)
+
+
+sla_app = typer.Typer(help="Business SLAs, read through the REST API.", no_args_is_help=True)
+app.add_typer(sla_app, name="sla")
+
+
+@sla_app.command("status")
+def sla_status(
+    sla: Annotated[
+        str | None,
+        typer.Option(
+            "--sla", help="Show this SLA's timers instead of the summary.", show_default=False
+        ),
+    ] = None,
+    state: Annotated[
+        str | None,
+        typer.Option(
+            "--state", help="With --sla: met, breached, at_risk or on_track.", show_default=False
+        ),
+    ] = None,
+    legal_entity: Annotated[
+        str | None,
+        typer.Option("--legal-entity", help="With --sla: one legal entity.", show_default=False),
+    ] = None,
+    as_of: Annotated[
+        datetime | None,
+        typer.Option(
+            "--as-of", help="Evaluate as of this instant (UTC); default now.", show_default=False
+        ),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", help="With --sla: most timers shown.")] = 50,
+    output: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    api_url: ApiUrlOption = None,
+    api_token: ApiTokenOption = None,
+) -> None:
+    """Every SLA's timers by state, attainment and percentiles (or one SLA's timers)."""
+    from slas.remote import SlaRequestError, fetch_status
+
+    settings = build_settings(api_url=api_url, api_token=api_token)
+    instant = as_of.replace(tzinfo=as_of.tzinfo or UTC) if as_of else None
+    try:
+        result = fetch_status(
+            settings.api_url,
+            token=settings.api_token.get_secret_value() or None,
+            as_of=instant,
+            sla=sla,
+            state=state,
+            legal_entity=legal_entity,
+            limit=limit,
+            output=output,
+        )
+    except SlaRequestError as error:
+        fail(str(error))
+    if isinstance(result, str):
+        typer.echo(result)
+    else:
+        Console().print(result)
 
 
 @app.command()

@@ -10,9 +10,10 @@ from typing import Any
 
 from lineage.owners import OwnerRouting, OwnerRoutingError
 from lineage.rules import LineageRuleError, LineageRules
+from slas.config import SlaConfig, SlaConfigError, parse_sla_config
 from warehouse.correlation import CorrelationRuleError, CorrelationRules
 
-KNOWN_TABLES = ("correlation", "lineage", "owners")
+KNOWN_TABLES = ("correlation", "lineage", "owners", "slas", "calendars", "notifications")
 
 
 class ConfigFileError(ValueError):
@@ -26,6 +27,7 @@ class FileConfig:
     correlation: CorrelationRules = field(default_factory=CorrelationRules.default)
     lineage: LineageRules = field(default_factory=LineageRules.default)
     owners: OwnerRouting = field(default_factory=OwnerRouting)
+    sla: SlaConfig = field(default_factory=SlaConfig)
 
 
 def load_config(path: Path | None) -> FileConfig:
@@ -42,11 +44,11 @@ def load_config(path: Path | None) -> FileConfig:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigFileError(f"SYNCSIGHT_CONFIG={str(path)!r}: invalid TOML: {error}") from error
-    return parse_config(document, source=str(path))
+    return parse_config(document, source=str(path), text=text)
 
 
-def parse_config(document: dict[str, Any], *, source: str) -> FileConfig:
-    """Build a ``FileConfig`` from a parsed TOML document."""
+def parse_config(document: dict[str, Any], *, source: str, text: str = "") -> FileConfig:
+    """Build a ``FileConfig`` from a parsed TOML document (``text``: its source, for lines)."""
     unknown = sorted(set(document) - set(KNOWN_TABLES))
     if unknown:
         raise ConfigFileError(
@@ -72,7 +74,11 @@ def parse_config(document: dict[str, Any], *, source: str) -> FileConfig:
         routing = OwnerRouting.from_table(owners)
     except OwnerRoutingError as error:
         raise ConfigFileError(f"{source}: [owners] {error}") from error
-    return FileConfig(correlation=rules, lineage=lineage_rules, owners=routing)
+    try:
+        sla = parse_sla_config(document, text=text, source=source)
+    except SlaConfigError as error:
+        raise ConfigFileError(str(error)) from error
+    return FileConfig(correlation=rules, lineage=lineage_rules, owners=routing, sla=sla)
 
 
 def _flatten_keys(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:

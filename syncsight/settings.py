@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from syncsight.access import ApiTokenError, TokenGrant, parse_api_tokens
 from warehouse.client import validate_url
+from warehouse.schema import Topology, TopologyError
 
 DATA_DIR = Path(".syncsight")
 
@@ -34,6 +35,11 @@ class Settings(BaseSettings):
         default_factory=default_clickhouse_url,
         description="ClickHouse to use: chdb:///absolute/path (embedded, the default), "
         "chdb://memory, or http(s)://user:password@host:port/database for a server.",
+    )
+    clickhouse_cluster: str | None = Field(
+        default=None,
+        description="ClickHouse cluster name when the schema was created with `syncsight migrate "
+        "--cluster NAME`: start-up migrations and rebuilds then use the same ON CLUSTER layout.",
     )
     host: str = Field(default="127.0.0.1", description="Address the HTTP API and OTLP/HTTP bind.")
     port: int = Field(default=4318, ge=0, le=65535, description="OTLP/HTTP and REST API port.")
@@ -103,6 +109,31 @@ class Settings(BaseSettings):
         description="Port of the Streamlit dashboard (`syncsight dashboard`, `syncsight demo`).",
     )
 
+    sla_interval: float = Field(
+        default=15.0,
+        gt=0,
+        description="Seconds between two evaluations of every SLA timer by the service.",
+    )
+    alertmanager_url: str = Field(
+        default="",
+        description="Prometheus Alertmanager base URL (e.g. http://alertmanager:9093) to push SLA "
+        "alerts to; overrides [notifications.alertmanager] of the config file. Empty: none.",
+    )
+    webhook_url: str = Field(
+        default="",
+        description="URL that receives SLA alerts as Alertmanager webhook payloads (version 4); "
+        "overrides [notifications.webhook]. Empty: none.",
+    )
+    slack_webhook_url: SecretStr = Field(
+        default=SecretStr(""),
+        description="Slack incoming-webhook URL for SLA alerts; overrides [notifications.slack].",
+    )
+    public_url: str = Field(
+        default="",
+        description="Base URL users reach this service at, for links in alerts (default: "
+        "http://<host>:<port>); overrides [notifications] public_url.",
+    )
+
     @property
     def api_token_grants(self) -> tuple[TokenGrant, ...]:
         """``api_tokens`` parsed (already validated when the settings were built)."""
@@ -121,6 +152,19 @@ class Settings(BaseSettings):
     def ingest_token_list(self) -> list[str]:
         """``ingest_tokens`` split on commas, blanks removed."""
         return [token.strip() for token in self.ingest_tokens.split(",") if token.strip()]
+
+    @field_validator("clickhouse_cluster")
+    @classmethod
+    def _cluster_identifier(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                Topology(value)
+            except TopologyError:
+                raise ValueError(
+                    f"SYNCSIGHT_CLICKHOUSE_CLUSTER={value!r}: expected a cluster name of letters, "
+                    "digits and _"
+                ) from None
+        return value
 
     @field_validator("clickhouse_url")
     @classmethod

@@ -22,6 +22,7 @@ from warehouse.schema import (
     business_tables_ddl,
     derived_views_ddl,
     otel_traces_ddl,
+    sla_alert_state_ddl,
 )
 
 logger = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ class Migration:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "exporter-compatible raw span tables", otel_traces_ddl),
     Migration(2, "business events and event-object references", business_tables_ddl),
+    Migration(3, "SLA alert and notification state", sla_alert_state_ddl),
 )
 
 

@@ -69,6 +69,11 @@ class TestCommandLine:
                 "SYNCSIGHT_CONFIG='/nonexistent.toml': cannot read",
             ),
             (["migrate", "--print", "--cluster", "a;b"], {}, "--cluster 'a;b'"),
+            (
+                ["migrate"],
+                {"SYNCSIGHT_CLICKHOUSE_CLUSTER": "prod-1"},
+                "SYNCSIGHT_CLICKHOUSE_CLUSTER='prod-1': expected a cluster name",
+            ),
         ],
     )
     def test_bad_settings_stop_with_one_clear_line(

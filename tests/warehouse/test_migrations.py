@@ -112,3 +112,14 @@ class TestClusterDDL:
         """A cluster name that is not an identifier is refused with the value in the message."""
         with pytest.raises(TopologyError, match="--cluster"):
             Topology(name)
+
+
+class TestServeTopology:
+    def test_the_cluster_setting_gives_start_up_the_cluster_layout(self) -> None:
+        """With SYNCSIGHT_CLICKHOUSE_CLUSTER the service migrates and rebuilds ON CLUSTER."""
+        from syncsight.settings import Settings
+
+        settings = Settings(clickhouse_url="chdb://memory", clickhouse_cluster="analytics")
+        topology = Topology(settings.clickhouse_cluster)
+        assert topology.storage("biz_events") == "biz_events_local"
+        assert " ON CLUSTER analytics" in render_ddl(topology, CorrelationRules.default())[0]

@@ -1,0 +1,216 @@
+"""Alerts from SLA timers, and what changed since the last evaluation (pure).
+
+An open timer past a warning threshold is an ``SlaAtRisk`` alert, an open timer past its deadline
+an ``SlaBreached`` alert. Labels identify the timer (they are Alertmanager's identity); whatever
+moves between evaluations (elapsed time, amounts) goes in annotations. ``reconcile`` compares the
+alerts an evaluation wants with the recorded ones: new alerts fire, a higher threshold escalates,
+an alert no longer wanted resolves. ``pending`` says what one channel has not been told yet; a
+change whose threshold was crossed before the grace period (backfill, late data, a restart after
+downtime) is ``stale``, and direct channels send those as one digest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+AT_RISK: Final = "SlaAtRisk"
+BREACHED: Final = "SlaBreached"
+FIRING: Final = "firing"
+RESOLVED: Final = "resolved"
+FIRE, ESCALATE, RESOLVE = "fire", "escalate", "resolve"
+_FNV_OFFSET: Final = 14695981039346656037
+_FNV_PRIME: Final = 1099511628211
+_SEPARATOR: Final = 0xFF
+
+
+def fingerprint(labels: Mapping[str, str]) -> str:
+    """Alertmanager's fingerprint of a label set: FNV-1a 64 over sorted names and values."""
+    value = _FNV_OFFSET
+    for name in sorted(labels):
+        for text in (name, labels[name]):
+            for byte in text.encode():
+                value = ((value ^ byte) * _FNV_PRIME) & 0xFFFFFFFFFFFFFFFF
+            value = ((value ^ _SEPARATOR) * _FNV_PRIME) & 0xFFFFFFFFFFFFFFFF
+    return f"{value:016x}"
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One alert. ``threshold`` is the share of the target passed (1.0 for a breach);
+    ``crossed_at`` when it was passed; ``ends_at`` is None while firing."""
+
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    starts_at: datetime
+    status: str = FIRING
+    ends_at: datetime | None = None
+    threshold: float = 1.0
+    crossed_at: datetime | None = None
+    generator_url: str = ""
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.labels)
+
+    @property
+    def name(self) -> str:
+        return self.labels.get("alertname", "")
+
+    @property
+    def cycle(self) -> tuple[str, str]:
+        """The timer the alert belongs to: (SLA, start event)."""
+        return self.labels.get("sla", ""), self.labels.get("cycle", "")
+
+    def resolved(self, at: datetime) -> Alert:
+        return replace(self, status=RESOLVED, ends_at=at)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One alert that must be told: ``kind`` fire / escalate / resolve.
+
+    ``superseded``: an at-risk alert resolving because its timer breached in the same evaluation
+    (the breach says it; direct channels skip it).
+    """
+
+    kind: str
+    alert: Alert
+    stale: bool = False
+    superseded: bool = False
+
+
+@dataclass(frozen=True)
+class TimerAlertFacts:
+    """What the alert builder needs to know about one alerting timer."""
+
+    sla: str
+    severity: str
+    owner: str
+    legal_entity: str
+    object_type: str
+    object_id: str
+    start_event_id: str
+    started_at: datetime
+    deadline: datetime
+    elapsed_hours: float
+    target_hours: float
+    threshold: float
+    crossed_at: datetime
+    breached: bool
+    amount: float | None
+    currency: str
+
+
+def timer_alert(facts: TimerAlertFacts, *, public_url: str) -> Alert:
+    """The alert of one at-risk or breached open timer."""
+    name = BREACHED if facts.breached else AT_RISK
+    labels = {
+        "alertname": name,
+        "sla": facts.sla,
+        "legal_entity": facts.legal_entity or "unknown",
+        "severity": facts.severity if facts.breached else "warning",
+        "owner": facts.owner or "unassigned",
+        "object_type": facts.object_type,
+        "object_id": facts.object_id,
+        "cycle": facts.start_event_id,
+    }
+    percent = 100 * facts.elapsed_hours / facts.target_hours if facts.target_hours else 0.0
+    amount = "" if facts.amount is None else f"{facts.amount:.2f}"
+    what = "breached" if facts.breached else f"past {facts.threshold:.0%} of its target"
+    lineage = f"{public_url}/api/v1/lineage/{facts.object_type}/{facts.object_id}"
+    annotations = {
+        "summary": f"{facts.sla} {what}: {facts.object_type} {facts.object_id}",
+        "description": (
+            f"{facts.object_type} {facts.object_id} ({facts.legal_entity or 'unknown entity'}) "
+            f"has run {facts.elapsed_hours:.1f} of {facts.target_hours:g} business hours "
+            f"({percent:.0f} %); deadline {_iso(facts.deadline)}."
+        ),
+        "elapsed_business_hours": f"{facts.elapsed_hours:.2f}",
+        "target_business_hours": f"{facts.target_hours:g}",
+        "percent_elapsed": f"{percent:.0f}",
+        "threshold": "1" if facts.breached else f"{facts.threshold:g}",
+        "started_at": _iso(facts.started_at),
+        "deadline": _iso(facts.deadline),
+        "amount": amount,
+        "currency": facts.currency,
+        "lineage_url": lineage,
+    }
+    return Alert(
+        labels=labels,
+        annotations=annotations,
+        starts_at=facts.crossed_at,
+        threshold=1.0 if facts.breached else facts.threshold,
+        crossed_at=facts.crossed_at,
+        generator_url=f"{public_url}/api/v1/slas/{facts.sla}/timers?state="
+        + ("breached" if facts.breached else "at_risk"),
+    )
+
+
+def reconcile(
+    recorded: Mapping[str, Alert], wanted: Iterable[Alert], *, now: datetime
+) -> tuple[dict[str, Alert], set[str]]:
+    """The alert record after an evaluation, and the fingerprints whose status or level changed.
+
+    A wanted alert that already fires keeps its start and its highest threshold; a recorded
+    firing alert that is no longer wanted resolves now (its timer stopped or moved on).
+    """
+    result = dict(recorded)
+    changed: set[str] = set()
+    wanted_prints = set()
+    for alert in wanted:
+        key = alert.fingerprint
+        wanted_prints.add(key)
+        before = recorded.get(key)
+        if before is not None and before.status == FIRING:
+            threshold = max(alert.threshold, before.threshold)
+            if threshold > before.threshold:
+                changed.add(key)
+            result[key] = replace(alert, starts_at=before.starts_at, threshold=threshold)
+        else:
+            result[key] = alert
+            changed.add(key)
+    for key, before in recorded.items():
+        if before.status == FIRING and key not in wanted_prints:
+            result[key] = before.resolved(now)
+            changed.add(key)
+    return result, changed
+
+
+def pending(
+    record: Mapping[str, Alert],
+    delivered: Mapping[str, Alert],
+    *,
+    now: datetime,
+    grace: timedelta,
+) -> list[Change]:
+    """What a channel has not been told yet, given what it was told (``delivered``).
+
+    A resolution is owed only for an alert the channel saw firing. A change whose threshold was
+    crossed before ``now - grace`` is stale (backfill or late data).
+    """
+    breached_cycles = {a.cycle for a in record.values() if a.name == BREACHED}
+    changes = []
+    for key, alert in record.items():
+        told = delivered.get(key)
+        stale = alert.crossed_at is not None and alert.crossed_at < now - grace
+        if alert.status == FIRING:
+            if told is None or told.status == RESOLVED:
+                changes.append(Change(FIRE, alert, stale=stale))
+            elif alert.threshold > told.threshold:
+                changes.append(Change(ESCALATE, alert, stale=stale))
+        elif told is not None and told.status == FIRING:
+            superseded = alert.name == AT_RISK and alert.cycle in breached_cycles
+            changes.append(Change(RESOLVE, alert, superseded=superseded))
+    return changes
+
+
+def _iso(instant: datetime) -> str:
+    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def iso(instant: datetime | None) -> str:
+    """RFC 3339 UTC with ``Z``; Alertmanager's zero time for None."""
+    return "0001-01-01T00:00:00Z" if instant is None else _iso(instant)

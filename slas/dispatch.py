@@ -1,0 +1,130 @@
+"""Delivers alert changes to every channel: what each was told is recorded (and persisted), a
+failing channel is retried with exponential back-off and never holds up the others."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import httpx
+
+from slas.alerts import FIRING, Alert, Change, pending
+from slas.notifiers import Channel
+from slas.state import AlertStore
+
+logger = logging.getLogger(__name__)
+
+FIRST_BACKOFF = timedelta(seconds=5)
+LONGEST_BACKOFF = timedelta(minutes=5)
+
+
+@dataclass
+class _ChannelState:
+    delivered: dict[str, Alert] = field(default_factory=dict)
+    failures: int = 0
+    retry_at: datetime | None = None
+    last_push: datetime | None = None
+
+
+class Dispatcher:
+    """Sends each channel what it has not been told; ``dispatch`` never raises for a channel."""
+
+    def __init__(
+        self,
+        channels: Sequence[Channel],
+        store: AlertStore | None,
+        *,
+        grace: timedelta,
+        resend: timedelta,
+        http: httpx.Client | None = None,
+        delivered: Mapping[str, Mapping[str, Alert]] | None = None,
+    ) -> None:
+        self.channels = list(channels)
+        self._store = store
+        self._grace = grace
+        self._resend = resend
+        self._http = http or httpx.Client(timeout=10.0)
+        self._state = {
+            channel.name: _ChannelState(dict((delivered or {}).get(channel.name, {})))
+            for channel in self.channels
+        }
+
+    def close(self) -> None:
+        self._http.close()
+
+    def dispatch(self, record: Mapping[str, Alert], *, now: datetime) -> None:
+        """Bring every channel up to date with ``record`` (or schedule its retry)."""
+        firing = [alert for alert in record.values() if alert.status == FIRING]
+        for channel in self.channels:
+            state = self._state[channel.name]
+            if state.retry_at is not None and now < state.retry_at:
+                continue
+            try:
+                self._deliver(channel, state, record, firing, now)
+            except Exception as error:  # one failing channel must not stop the loop or the others
+                state.failures += 1
+                delay = min(FIRST_BACKOFF * 2 ** (state.failures - 1), LONGEST_BACKOFF)
+                state.retry_at = now + delay
+                logger.warning(
+                    "notifier %s failed (%s); attempt %d, retrying in %ds",
+                    channel.name,
+                    error,
+                    state.failures,
+                    delay.total_seconds(),
+                )
+            else:
+                state.failures, state.retry_at = 0, None
+
+    def _deliver(
+        self,
+        channel: Channel,
+        state: _ChannelState,
+        record: Mapping[str, Alert],
+        firing: list[Alert],
+        now: datetime,
+    ) -> None:
+        changes = pending(record, state.delivered, now=now, grace=self._grace)
+        if not channel.resends_firing:
+            # A superseded resolution (at risk → breached) is told by the breach message.
+            self._record(channel, state, [c for c in changes if c.superseded], now)
+            changes = [c for c in changes if not c.superseded]
+        resend_due = (
+            channel.resends_firing
+            and bool(firing)
+            and (state.last_push is None or now - state.last_push >= self._resend)
+        )
+        if not changes and not resend_due:
+            return
+        for message in channel.render(changes, firing if channel.resends_firing else [], now=now):
+            response = self._http.post(message.url, json=message.body)
+            if response.status_code >= 300:
+                raise RuntimeError(
+                    f"POST {message.url} answered {response.status_code}: {response.text[:200]}"
+                )
+            self._record(channel, state, message.covers, now)
+        if channel.resends_firing:
+            state.last_push = now
+
+    def _record(
+        self, channel: Channel, state: _ChannelState, changes: Sequence[Change], now: datetime
+    ) -> None:
+        alerts = [change.alert for change in changes]
+        for alert in alerts:
+            state.delivered[alert.fingerprint] = alert
+        if self._store is not None and alerts:
+            self._store.save(channel.name, alerts, now=now)
+
+    def delivered(self, channel: str) -> dict[str, Alert]:
+        """What ``channel`` has been told (for tests and the alerts API)."""
+        return dict(self._state[channel].delivered)
+
+    def forget_resolved_before(self, cutoff: datetime) -> None:
+        """Drop long-resolved alerts from memory (they stay in ClickHouse)."""
+        for state in self._state.values():
+            state.delivered = {
+                key: alert
+                for key, alert in state.delivered.items()
+                if alert.status == FIRING or (alert.ends_at is not None and alert.ends_at >= cutoff)
+            }

@@ -1,0 +1,36 @@
+"""Notification channels: each renders alert changes into HTTP messages (pure); ``slas.dispatch``
+posts them, remembers what was delivered and backs off when a channel fails."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from slas.alerts import Alert, Change
+
+
+@dataclass(frozen=True)
+class Message:
+    """One HTTP POST of JSON ``body`` to ``url``; ``covers`` are the changes it tells."""
+
+    url: str
+    body: Any
+    covers: tuple[Change, ...]
+
+
+class Channel(Protocol):
+    """A place alerts go. ``resends_firing``: it wants every firing alert again periodically."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def resends_firing(self) -> bool: ...
+
+    def render(
+        self, changes: Sequence[Change], firing: Sequence[Alert], *, now: datetime
+    ) -> list[Message]:
+        """The messages that tell ``changes`` (and, for a resending channel, ``firing``)."""
+        ...

@@ -1,0 +1,67 @@
+"""Prometheus Alertmanager: every firing alert is pushed to ``POST /api/v2/alerts`` and pushed
+again while it fires; a resolution is pushed once with its (past) ``endsAt``. Grouping,
+de-duplication, silences and routing are Alertmanager's job from there."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from slas.alerts import RESOLVE, Alert, Change, iso
+from slas.notifiers import Message
+
+BATCH = 500
+"""Alerts per POST: Alertmanager accepts large arrays, but a few hundred keep requests small."""
+
+
+@dataclass(frozen=True)
+class AlertmanagerChannel:
+    """Pushes to the Alertmanager at ``url`` (its base URL, e.g. ``http://alertmanager:9093``).
+
+    Firing alerts carry ``endsAt`` = now + ``4 x resend``, so Alertmanager resolves them by
+    itself if syncsight stops sending (as Prometheus does).
+    """
+
+    url: str
+    resend: timedelta = timedelta(seconds=60)
+    name: str = "alertmanager"
+    resends_firing: bool = True
+
+    def render(
+        self, changes: Sequence[Change], firing: Sequence[Alert], *, now: datetime
+    ) -> list[Message]:
+        expires = now + 4 * self.resend
+        entries: list[tuple[dict[str, Any], tuple[Change, ...]]] = []
+        told = {change.alert.fingerprint: change for change in changes}
+        for alert in firing:
+            change = told.pop(alert.fingerprint, None)
+            entries.append(
+                (alertmanager_alert(alert, ends_at=expires), (change,) if change else ())
+            )
+        for change in told.values():
+            if change.kind == RESOLVE:
+                entries.append(
+                    (alertmanager_alert(change.alert, ends_at=change.alert.ends_at), (change,))
+                )
+        endpoint = f"{self.url}/api/v2/alerts"
+        return [
+            Message(
+                endpoint,
+                [body for body, _ in entries[start : start + BATCH]],
+                tuple(c for _, covered in entries[start : start + BATCH] for c in covered),
+            )
+            for start in range(0, len(entries), BATCH)
+        ]
+
+
+def alertmanager_alert(alert: Alert, *, ends_at: datetime | None) -> dict[str, Any]:
+    """One element of the ``POST /api/v2/alerts`` array."""
+    return {
+        "labels": alert.labels,
+        "annotations": alert.annotations,
+        "startsAt": iso(alert.starts_at),
+        "endsAt": iso(ends_at),
+        "generatorURL": alert.generator_url,
+    }

@@ -1,0 +1,100 @@
+"""Slack incoming webhook: one readable message per fresh change (Slack cannot edit an earlier
+message, so a resolution is a new one), and one digest for backfilled alerts."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from slas.alerts import BREACHED, ESCALATE, RESOLVE, Alert, Change
+from slas.notifiers import Message
+
+DIGEST_LINES = 15
+
+
+@dataclass(frozen=True)
+class SlackChannel:
+    """POSTs ``{"text", "blocks"}`` to a Slack incoming-webhook ``url``."""
+
+    url: str
+    name: str = "slack"
+    resends_firing: bool = False
+
+    def render(
+        self, changes: Sequence[Change], firing: Sequence[Alert], *, now: datetime
+    ) -> list[Message]:
+        told = [change for change in changes if not change.superseded]
+        messages = [
+            Message(self.url, change_message(change), (change,))
+            for change in told
+            if not change.stale
+        ]
+        stale = sorted(
+            (c for c in told if c.stale), key=lambda c: (c.alert.starts_at, c.alert.fingerprint)
+        )
+        if stale:
+            messages.append(Message(self.url, digest_message(stale), tuple(stale)))
+        return messages
+
+
+def change_message(change: Change) -> dict[str, Any]:
+    """One alert's news: ``:red_circle: time-to-invoice-posting breached: billing_event BE-1``."""
+    alert = change.alert
+    labels, notes = alert.labels, alert.annotations
+    if change.kind == RESOLVE:
+        icon, verb = ":large_green_circle:", "resolved"
+    elif alert.name == BREACHED:
+        icon, verb = ":red_circle:", "breached"
+    else:
+        step = "now" if change.kind == ESCALATE else ""
+        icon, verb = (
+            ":large_yellow_circle:",
+            f"{step} at risk ({notes.get('percent_elapsed', '?')} % of target)".strip(),
+        )
+    headline = f"{icon} *{labels['sla']}* {verb}: {labels['object_type']} `{labels['object_id']}`"
+    amount = f"{notes['amount']} {notes['currency']}" if notes.get("amount") else "n/a"
+    details = (
+        f"*Legal entity* {labels['legal_entity']}  ·  *Owner* {labels['owner']}  ·  "
+        f"*Severity* {labels['severity']}\n"
+        f"*Elapsed* {notes.get('elapsed_business_hours', '?')} of "
+        f"{notes.get('target_business_hours', '?')} business hours  ·  "
+        f"*Deadline* {notes.get('deadline', '?')}  ·  *Amount* {amount}"
+    )
+    link = notes.get("lineage_url", "")
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": headline}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": details}},
+    ]
+    if link.startswith("http"):
+        blocks.append(
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"<{link}|Lineage>"}]}
+        )
+    return {"text": headline.replace("*", "").replace("`", ""), "blocks": blocks}
+
+
+def digest_message(changes: Sequence[Change]) -> dict[str, Any]:
+    """Backfilled alerts in one message: counts per SLA and entity, then the first few."""
+    by_sla = Counter((c.alert.labels["sla"], c.alert.labels["legal_entity"]) for c in changes)
+    breached = sum(1 for c in changes if c.alert.name == BREACHED)
+    headline = (
+        f":card_index_dividers: {len(changes)} SLA timers were already past a threshold when "
+        f"first seen ({breached} breached, {len(changes) - breached} at risk)"
+    )
+    counts = "\n".join(f"• *{sla}* {entity}: {n}" for (sla, entity), n in sorted(by_sla.items()))
+    lines = "\n".join(
+        f"• {c.alert.labels['sla']} {c.alert.labels['object_type']} `{c.alert.labels['object_id']}`"
+        f" ({c.alert.labels['legal_entity']}, deadline {c.alert.annotations.get('deadline', '?')})"
+        for c in changes[:DIGEST_LINES]
+    )
+    more = f"\n… and {len(changes) - DIGEST_LINES} more" if len(changes) > DIGEST_LINES else ""
+    return {
+        "text": headline.replace("*", ""),
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": headline}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": counts}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": lines + more}},
+        ],
+    }

@@ -1,0 +1,146 @@
+"""The SQL of the SLA feature: the event snapshot an evaluation reads, and hash → id look-ups.
+
+Every read uses ``FINAL`` (a redelivered span counts once); the aggregates are also insensitive to
+duplicates (min, any, exists), so an unmerged part could not change a result either way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from clickhouse_connect.driver.client import Client
+
+from slas.snapshot import EventSnapshot, empty_snapshot
+from warehouse import semconv as sc
+
+_SUCCESS = f"'{sc.SUCCESS}'"
+_DIMENSIONS = ", ".join(f"'{t}'" for t in sc.DIMENSION_OBJECT_TYPES)
+_AS_OF = "{as_of:DateTime64(9, 'UTC')}"
+
+SNAPSHOT_DIMENSIONS = f"""
+SELECT groupUniqArray(LegalEntity), groupUniqArray(Currency)
+FROM biz_events FINAL
+WHERE EventTime <= {_AS_OF}
+"""
+
+SNAPSHOT_EVENTS = f"""
+SELECT
+    cityHash64(EventId) AS event_hash,
+    toUInt8(indexOf({{event_types:Array(String)}}, any(EventType))) AS event_type,
+    toUInt8(countIf(Outcome = {_SUCCESS}) > 0) AS took_effect,
+    toUInt8(argMax(Outcome, EventTime) != {_SUCCESS}) AS failed,
+    toUnixTimestamp64Micro(minIf(EventTime, Outcome = {_SUCCESS})) AS effective_us,
+    toUInt32OrZero(replaceOne(argMinIf(Period, EventTime, Outcome = {_SUCCESS}), '-', ''))
+        AS effective_period,
+    toUnixTimestamp64Micro(min(EventTime)) AS first_us,
+    toUInt32OrZero(replaceOne(argMin(Period, EventTime), '-', '')) AS first_period,
+    toUInt16(indexOf({{legal_entities:Array(String)}}, anyIf(LegalEntity, LegalEntity != '')))
+        AS legal_entity,
+    if(anyIf(Customer, Customer != '') = '', toUInt64(0), cityHash64(anyIf(Customer, Customer != '')))
+        AS customer,
+    toFloat64(ifNull(any(Amount), nan)) AS amount,
+    toUInt16(indexOf({{currencies:Array(String)}}, any(Currency))) AS currency
+FROM biz_events FINAL
+WHERE EventTime <= {_AS_OF}
+GROUP BY EventId
+"""
+
+SNAPSHOT_REFERENCES = f"""
+SELECT
+    cityHash64(EventId) AS event_hash,
+    cityHash64(ObjectType, ObjectId) AS object_hash,
+    toUInt8(indexOf({{object_types:Array(String)}}, ObjectType)) AS object_type
+FROM biz_event_objects FINAL
+WHERE EventTime <= {_AS_OF} AND ObjectType NOT IN ({_DIMENSIONS})
+"""
+
+OBJECT_IDS = """
+SELECT DISTINCT cityHash64(ObjectType, ObjectId) AS object_hash, ObjectType, ObjectId
+FROM biz_event_objects FINAL
+WHERE ObjectType IN {object_types:Array(String)}
+  AND cityHash64(ObjectType, ObjectId) IN {hashes:Array(UInt64)}
+"""
+
+EVENT_IDS = """
+SELECT DISTINCT cityHash64(EventId) AS event_hash, EventId
+FROM biz_event_objects FINAL
+WHERE cityHash64(EventId) IN {hashes:Array(UInt64)}
+"""
+
+EVENT_ERRORS = """
+SELECT cityHash64(EventId) AS event_hash,
+       argMax(ErrorCategory, EventTime), argMax(ErrorCode, EventTime)
+FROM biz_events FINAL
+WHERE cityHash64(EventId) IN {hashes:Array(UInt64)} AND EventTime <= {as_of:DateTime64(9, 'UTC')}
+GROUP BY EventId
+"""
+
+
+def load_snapshot(client: Client, as_of: datetime) -> EventSnapshot:
+    """Every business event up to ``as_of`` and the objects it references."""
+    as_of_us = round(as_of.timestamp() * 1_000_000)
+    entities, currencies = client.query(
+        SNAPSHOT_DIMENSIONS, parameters={"as_of": as_of}
+    ).result_rows[0]
+    legal_entities = tuple(sorted(name for name in entities if name))
+    currency_codes = tuple(sorted(code for code in currencies if code))
+    parameters = {
+        "as_of": as_of,
+        "event_types": list(sc.EVENT_TYPES),
+        "object_types": list(sc.OBJECT_TYPES),
+        "legal_entities": list(legal_entities),
+        "currencies": list(currency_codes),
+    }
+    events = client.query_np(SNAPSHOT_EVENTS, parameters=parameters)
+    if not len(events):
+        return empty_snapshot(as_of_us)
+    references = client.query_np(SNAPSHOT_REFERENCES, parameters=parameters)
+    return EventSnapshot.from_arrays(
+        as_of_us, events, references, legal_entities=legal_entities, currencies=currency_codes
+    )
+
+
+def customer_hashes(client: Client, customers: Iterable[str]) -> dict[str, int]:
+    """The snapshot's spelling (``cityHash64``) of each customer id."""
+    names = sorted(set(customers))
+    if not names:
+        return {}
+    rows = client.query(
+        "SELECT arrayMap(name -> cityHash64(name), {names:Array(String)})",
+        parameters={"names": names},
+    ).result_rows
+    return dict(zip(names, (int(h) for h in rows[0][0]), strict=True))
+
+
+def object_ids(
+    client: Client, hashes: Iterable[int], object_types: Iterable[str]
+) -> dict[int, tuple[str, str]]:
+    """Object hash → (object type, object id) for the hashes asked for."""
+    wanted = sorted({int(h) for h in hashes if h})
+    if not wanted:
+        return {}
+    rows = client.query(
+        OBJECT_IDS, parameters={"hashes": wanted, "object_types": sorted(set(object_types))}
+    ).result_rows
+    return {int(row[0]): (str(row[1]), str(row[2])) for row in rows}
+
+
+def event_ids(client: Client, hashes: Iterable[int]) -> dict[int, str]:
+    """Event hash → business event id for the hashes asked for."""
+    wanted = sorted({int(h) for h in hashes if h})
+    if not wanted:
+        return {}
+    rows = client.query(EVENT_IDS, parameters={"hashes": wanted}).result_rows
+    return {int(row[0]): str(row[1]) for row in rows}
+
+
+def event_errors(
+    client: Client, hashes: Iterable[int], as_of: datetime
+) -> dict[int, tuple[str, str]]:
+    """Event hash → (error category, error code) of its latest attempt up to ``as_of``."""
+    wanted = sorted({int(h) for h in hashes if h})
+    if not wanted:
+        return {}
+    rows = client.query(EVENT_ERRORS, parameters={"hashes": wanted, "as_of": as_of}).result_rows
+    return {int(row[0]): (str(row[1]), str(row[2])) for row in rows}

@@ -1,0 +1,120 @@
+"""The SLA feature inside ``syncsight serve``: its API router, and the evaluator thread with its
+notifiers, built from the settings and the config file (settings win over the file)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from fastapi import APIRouter
+
+from slas.alerts import Alert
+from slas.api import slas_router
+from slas.config import SlaConfig
+from slas.dispatch import Dispatcher
+from slas.evaluator import KEEP_RESOLVED, SlaEvaluator, utc_now
+from slas.notifiers import Channel
+from slas.notifiers.alertmanager import AlertmanagerChannel
+from slas.notifiers.slack import SlackChannel
+from slas.notifiers.webhook import WebhookChannel
+from slas.state import RECORD, AlertStore
+from warehouse.pool import ClientPool
+
+logger = logging.getLogger(__name__)
+
+
+class SlaService:
+    """Router now; ``start`` (after migrations) loads the alert state and starts evaluating."""
+
+    def __init__(
+        self,
+        pool: ClientPool,
+        config: SlaConfig,
+        *,
+        interval_seconds: float,
+        public_url: str,
+        alertmanager_url: str = "",
+        webhook_url: str = "",
+        slack_webhook_url: str = "",
+    ) -> None:
+        notifications = config.notifications
+        self._pool = pool
+        self._config = config
+        self._interval = timedelta(seconds=interval_seconds)
+        self._resend = timedelta(seconds=notifications.resend_seconds)
+        self._public_url = (public_url or notifications.public_url).rstrip("/")
+        self.channels = _channels(
+            alertmanager_url or notifications.alertmanager_url,
+            webhook_url or notifications.webhook_url,
+            slack_webhook_url or notifications.slack_webhook_url,
+            public_url=self._public_url,
+            resend=self._resend,
+        )
+        self.calendars = config.calendar_book()
+        self.evaluator: SlaEvaluator | None = None
+        self.dispatcher: Dispatcher | None = None
+        self.router: APIRouter = slas_router(
+            pool,
+            config.definitions,
+            self.calendars,
+            alerts=self._alerts,
+            delivered=self._delivered,
+        )
+
+    def start(self) -> None:
+        store = AlertStore(self._pool.client)
+        state = store.load(now=utc_now(), keep=KEEP_RESOLVED)
+        self.dispatcher = Dispatcher(
+            self.channels,
+            store,
+            grace=max(4 * self._interval, timedelta(seconds=60)),
+            resend=self._resend,
+            delivered=state,
+        )
+        self.evaluator = SlaEvaluator(
+            self._pool.client,
+            self._config.definitions,
+            self.calendars,
+            self.dispatcher,
+            store,
+            interval=self._interval,
+            public_url=self._public_url,
+            record=state.get(RECORD, {}),
+        )
+        self.evaluator.start()
+        logger.info(
+            "SLA evaluator: %d SLAs every %gs; notifiers: %s",
+            len(self._config.definitions),
+            self._interval.total_seconds(),
+            ", ".join(c.name for c in self.channels) or "none",
+        )
+
+    def stop(self) -> None:
+        if self.evaluator is not None:
+            self.evaluator.stop()
+
+    def _alerts(self) -> list[Alert]:
+        return self.evaluator.alerts() if self.evaluator else []
+
+    def _delivered(self) -> dict[str, dict[str, Alert]]:
+        if self.dispatcher is None:
+            return {}
+        return {c.name: self.dispatcher.delivered(c.name) for c in self.channels}
+
+
+def _channels(
+    alertmanager_url: str,
+    webhook_url: str,
+    slack_webhook_url: str,
+    *,
+    public_url: str,
+    resend: timedelta,
+) -> list[Channel]:
+    channels: list[Channel] = []
+    if alertmanager_url:
+        channels.append(AlertmanagerChannel(alertmanager_url.rstrip("/"), resend=resend))
+    if webhook_url:
+        channels.append(WebhookChannel(webhook_url, external_url=public_url))
+    if slack_webhook_url:
+        channels.append(SlackChannel(slack_webhook_url))
+    return channels

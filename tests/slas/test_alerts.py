@@ -1,0 +1,171 @@
+"""Alerts from timers: identity by labels, thresholds once per cycle, resolution, staleness."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from slas.alerts import (
+    AT_RISK,
+    BREACHED,
+    ESCALATE,
+    FIRE,
+    FIRING,
+    RESOLVE,
+    RESOLVED,
+    Alert,
+    Change,
+    TimerAlertFacts,
+    fingerprint,
+    pending,
+    reconcile,
+    timer_alert,
+)
+
+T0 = datetime(2026, 9, 7, 12, 0, tzinfo=UTC)
+GRACE = timedelta(minutes=1)
+
+
+def facts(**changes: object) -> TimerAlertFacts:
+    base = TimerAlertFacts(
+        sla="time-to-invoice-posting",
+        severity="critical",
+        owner="billing-operations",
+        legal_entity="LE-DE01",
+        object_type="billing_event",
+        object_id="BE-1",
+        start_event_id="billing.ready:BE-1",
+        started_at=T0,
+        deadline=T0 + timedelta(days=1),
+        elapsed_hours=13.0,
+        target_hours=24.0,
+        threshold=0.5,
+        crossed_at=T0 + timedelta(hours=12),
+        breached=False,
+        amount=1200.0,
+        currency="EUR",
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def alert_at(threshold: float, *, breached: bool = False, hours: float = 13) -> Alert:
+    crossed = T0 + timedelta(hours=24 if breached else 24 * threshold)
+    return timer_alert(
+        facts(threshold=threshold, breached=breached, elapsed_hours=hours, crossed_at=crossed),
+        public_url="https://syncsight.example",
+    )
+
+
+class TestIdentity:
+    def test_fingerprint_ignores_label_order(self) -> None:
+        """The fingerprint is a function of the label set, like Alertmanager's."""
+        labels = {"alertname": "SlaBreached", "sla": "x", "object_id": "BE-1"}
+        reordered = dict(reversed(list(labels.items())))
+        assert fingerprint(labels) == fingerprint(reordered)
+        assert len(fingerprint(labels)) == 16
+        assert fingerprint(labels) != fingerprint({**labels, "object_id": "BE-2"})
+
+    def test_elapsed_time_moves_annotations_not_labels(self) -> None:
+        """A later evaluation of the same timer is the same alert."""
+        early, later = alert_at(0.5, hours=13), alert_at(0.5, hours=14)
+        assert early.fingerprint == later.fingerprint
+        assert (
+            early.annotations["elapsed_business_hours"]
+            != later.annotations["elapsed_business_hours"]
+        )
+
+    def test_labels_name_the_timer_and_annotations_what_changes(self) -> None:
+        """alertname, sla, legal_entity, severity, owner, object and cycle; a lineage link."""
+        alert = alert_at(1.0, breached=True, hours=30)
+        assert alert.labels == {
+            "alertname": BREACHED,
+            "sla": "time-to-invoice-posting",
+            "legal_entity": "LE-DE01",
+            "severity": "critical",
+            "owner": "billing-operations",
+            "object_type": "billing_event",
+            "object_id": "BE-1",
+            "cycle": "billing.ready:BE-1",
+        }
+        assert alert.annotations["lineage_url"] == (
+            "https://syncsight.example/api/v1/lineage/billing_event/BE-1"
+        )
+        assert alert.annotations["amount"] == "1200.00"
+        assert alert.starts_at == T0 + timedelta(hours=24)
+
+    def test_at_risk_is_a_warning_whatever_the_sla_severity(self) -> None:
+        """Only a breach carries the SLA's own severity."""
+        assert alert_at(0.5).labels["severity"] == "warning"
+        assert alert_at(0.5).name == AT_RISK
+
+
+class TestOncePerThreshold:
+    def test_a_timer_cycle_notifies_each_threshold_once(self) -> None:
+        """50 %, 50 %, 75 %, 75 %, breach, stop: fire, -, escalate, -, breach, resolve."""
+        record: dict[str, Alert] = {}
+        delivered: dict[str, Alert] = {}
+        told: list[list[tuple[str, str, bool]]] = []
+        evaluations = [
+            [alert_at(0.5, hours=13)],
+            [alert_at(0.5, hours=14)],
+            [alert_at(0.75, hours=19)],
+            [alert_at(0.75, hours=20)],
+            [alert_at(1.0, breached=True, hours=25)],
+            [],
+        ]
+        for step, wanted in enumerate(evaluations):
+            now = T0 + timedelta(hours=13 + step * 4)
+            record, _ = reconcile(record, wanted, now=now)
+            changes = pending(record, delivered, now=now, grace=timedelta(days=9))
+            told.append(sorted((c.kind, c.alert.name, c.superseded) for c in changes))
+            delivered.update({c.alert.fingerprint: c.alert for c in changes})
+        assert told == [
+            [(FIRE, AT_RISK, False)],
+            [],
+            [(ESCALATE, AT_RISK, False)],
+            [],
+            sorted([(FIRE, BREACHED, False), (RESOLVE, AT_RISK, True)]),
+            [(RESOLVE, BREACHED, False)],
+        ]
+
+    def test_an_escalation_keeps_the_first_start(self) -> None:
+        """The alert started when the first threshold was crossed."""
+        record, _ = reconcile({}, [alert_at(0.5)], now=T0)
+        record, changed = reconcile(record, [alert_at(0.75)], now=T0)
+        (alert,) = record.values()
+        assert changed == {alert.fingerprint}
+        assert (alert.threshold, alert.starts_at) == (0.75, T0 + timedelta(hours=12))
+
+    def test_a_resolved_alert_ends_now(self) -> None:
+        """No longer wanted: resolved with the evaluation's instant as its end."""
+        record, _ = reconcile({}, [alert_at(0.5)], now=T0)
+        later = T0 + timedelta(hours=2)
+        record, _ = reconcile(record, [], now=later)
+        (alert,) = record.values()
+        assert (alert.status, alert.ends_at) == (RESOLVED, later)
+
+
+class TestPending:
+    def test_a_channel_is_owed_only_a_resolution_it_saw_firing(self) -> None:
+        """A channel added after an alert resolved hears nothing about it."""
+        resolved = alert_at(0.5).resolved(T0)
+        assert pending({resolved.fingerprint: resolved}, {}, now=T0, grace=GRACE) == []
+
+    @pytest.mark.parametrize(
+        ("crossed_minutes_ago", "stale"), [(0.5, False), (59 / 60, False), (5, True), (600, True)]
+    )
+    def test_a_threshold_crossed_before_the_grace_period_is_stale(
+        self, crossed_minutes_ago: float, stale: bool
+    ) -> None:
+        """Backfill and late data show up as stale changes (sent as one digest)."""
+        alert = replace(alert_at(0.5), crossed_at=T0 - timedelta(minutes=crossed_minutes_ago))
+        (change,) = pending({alert.fingerprint: alert}, {}, now=T0, grace=GRACE)
+        assert change == Change(FIRE, alert, stale=stale)
+
+    def test_what_was_delivered_is_not_owed_again(self) -> None:
+        """After a restart the delivered state (from ClickHouse) silences repeats."""
+        alert = alert_at(0.75)
+        told = {alert.fingerprint: replace(alert, status=FIRING)}
+        assert pending({alert.fingerprint: alert}, told, now=T0, grace=GRACE) == []

@@ -1,0 +1,124 @@
+"""The evaluator loop on the real engine: each threshold is told once as it is crossed, a breach
+found late (backfill) goes into one digest, and the alert record is persisted."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from clickhouse_connect.driver.client import Client
+
+from slas.calendars import CalendarBook, EntityCalendar
+from slas.definitions import TIME_TO_PROJECT_CREATION
+from slas.dispatch import Dispatcher
+from slas.evaluator import KEEP_RESOLVED, SlaEvaluator
+from slas.notifiers.webhook import WebhookChannel
+from slas.state import RECORD, AlertStore
+from tests.slas.events import at, event, span_rows
+from warehouse import semconv as sc
+from warehouse.correlation import CorrelationRules
+from warehouse.migrations import migrate
+from warehouse.spans import OTEL_TRACES_COLUMNS
+
+BOOK = CalendarBook({"LE-DE01": EntityCalendar("Europe/Berlin", holiday_country="DE")})
+HOOK = "http://receiver.test/hook"
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.bodies: list[Any] = []
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.bodies.append(json.loads(request.content))
+        return httpx.Response(200)
+
+    def told(self) -> list[tuple[str, list[str]]]:
+        """Per message: its group, and the alert names and objects it carries."""
+        return [
+            (
+                body["groupKey"].split('"')[1],
+                [
+                    f"{a['labels']['alertname']} {a['status']} {a['labels']['object_id']}"
+                    for a in body["alerts"]
+                ],
+            )
+            for body in self.bodies
+        ]
+
+
+@pytest.fixture
+def store(client: Client) -> AlertStore:
+    migrate(client, CorrelationRules.default())
+    return AlertStore(lambda: client)
+
+
+def evaluator(client: Client, store: AlertStore, recorder: Recorder) -> SlaEvaluator:
+    state = store.load(now=at(days=30), keep=KEEP_RESOLVED)
+    dispatcher = Dispatcher(
+        [WebhookChannel(HOOK)],
+        store,
+        grace=timedelta(minutes=1),
+        resend=timedelta(minutes=1),
+        http=httpx.Client(transport=httpx.MockTransport(recorder.handle)),
+        delivered=state,
+    )
+    return SlaEvaluator(
+        lambda: client,
+        [TIME_TO_PROJECT_CREATION],
+        BOOK,
+        dispatcher,
+        store,
+        interval=timedelta(seconds=15),
+        public_url="http://syncsight.test",
+        record=state.get(RECORD, {}),
+    )
+
+
+def sign(client: Client, contract: str, when_days: float) -> None:
+    signed = event(
+        sc.CONTRACT_SIGNED,
+        contract,
+        {sc.CONTRACT: contract},
+        at(days=when_days),
+        legal_entity="LE-DE01",
+    )
+    client.insert("otel_traces", span_rows([signed]), column_names=OTEL_TRACES_COLUMNS)
+
+
+class TestEvaluator:
+    def test_thresholds_are_told_as_they_are_crossed(
+        self, client: Client, store: AlertStore
+    ) -> None:
+        """Signed Monday 11:00 Berlin: 50 % Tuesday 11:00, 75 % Tuesday 23:00, breach Wednesday."""
+        sign(client, "CTR-1", 0)
+        recorder = Recorder()
+        loop = evaluator(client, store, recorder)
+        crossings = [timedelta(days=1), timedelta(days=1, hours=12), timedelta(days=2)]
+        for crossing in crossings:
+            for later in (timedelta(seconds=10), timedelta(seconds=40)):
+                loop.evaluate_once(at(0) + crossing + later)
+        assert recorder.told() == [
+            ("timer", ["SlaAtRisk firing CTR-1"]),
+            ("timer", ["SlaAtRisk firing CTR-1"]),
+            ("timer", ["SlaBreached firing CTR-1"]),
+        ]
+        assert recorder.bodies[1]["alerts"][0]["annotations"]["threshold"] == "0.75"
+
+    def test_a_breach_found_late_is_one_digest_and_survives_a_restart(
+        self, client: Client, store: AlertStore
+    ) -> None:
+        """Two contracts already overdue when first seen: one digest; a new evaluator is silent."""
+        sign(client, "CTR-A", 0)
+        sign(client, "CTR-B", 0.5)
+        recorder = Recorder()
+        evaluator(client, store, recorder).evaluate_once(at(days=9))
+        assert recorder.told() == [
+            ("backfill-digest", ["SlaBreached firing CTR-A", "SlaBreached firing CTR-B"])
+        ]
+        restarted = evaluator(client, store, recorder)
+        restarted.evaluate_once(at(days=9, hours=1))
+        assert len(recorder.bodies) == 1
+        assert {a.labels["object_id"] for a in restarted.alerts()} == {"CTR-A", "CTR-B"}

@@ -1,0 +1,243 @@
+"""Channels render Alertmanager, webhook (v4) and Slack payloads; the dispatcher delivers them,
+backs off per channel, and remembers in ClickHouse what each was told."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from clickhouse_connect.driver.client import Client
+
+from slas.alerts import (
+    ESCALATE,
+    FIRE,
+    FIRING,
+    RESOLVE,
+    RESOLVED,
+    Alert,
+    Change,
+    TimerAlertFacts,
+    timer_alert,
+)
+from slas.dispatch import Dispatcher
+from slas.notifiers.alertmanager import AlertmanagerChannel
+from slas.notifiers.slack import SlackChannel
+from slas.notifiers.webhook import WebhookChannel
+from slas.state import RECORD, AlertStore
+from warehouse.correlation import CorrelationRules
+from warehouse.migrations import migrate
+
+NOW = datetime(2026, 9, 9, 12, 0, tzinfo=UTC)
+HOOK = "http://receiver.test/hook"
+SLACK = "http://slack.test/services/X"
+AM = "http://alertmanager.test:9093"
+
+
+def make_alert(object_id: str, *, breached: bool = True, minutes_ago: float = 0.2) -> Alert:
+    crossed = NOW - timedelta(minutes=minutes_ago)
+    return timer_alert(
+        TimerAlertFacts(
+            sla="time-to-invoice-posting",
+            severity="critical",
+            owner="billing-operations",
+            legal_entity="LE-DE01",
+            object_type="billing_event",
+            object_id=object_id,
+            start_event_id=f"billing.ready:{object_id}",
+            started_at=crossed - timedelta(days=1),
+            deadline=crossed,
+            elapsed_hours=25.0,
+            target_hours=24.0,
+            threshold=1.0 if breached else 0.5,
+            crossed_at=crossed,
+            breached=breached,
+            amount=980.5,
+            currency="EUR",
+        ),
+        public_url="https://syncsight.example",
+    )
+
+
+class Receiver:
+    """A recording HTTP endpoint behind ``httpx.MockTransport``; some URLs can be made to fail."""
+
+    def __init__(self) -> None:
+        self.posts: list[tuple[str, Any]] = []
+        self.failing: set[str] = set()
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        url = str(request.url)
+        if any(url.startswith(prefix) for prefix in self.failing):
+            return httpx.Response(503, text="down for maintenance")
+        self.posts.append((url, json.loads(request.content)))
+        return httpx.Response(200, json={})
+
+    def to(self, prefix: str) -> list[Any]:
+        return [body for url, body in self.posts if url.startswith(prefix)]
+
+
+@pytest.fixture
+def receiver() -> Receiver:
+    return Receiver()
+
+
+def dispatcher(receiver: Receiver, store: AlertStore | None = None, **delivered: Any) -> Dispatcher:
+    return Dispatcher(
+        [
+            AlertmanagerChannel(AM),
+            WebhookChannel(HOOK, external_url="https://s.example"),
+            SlackChannel(SLACK),
+        ],
+        store,
+        grace=timedelta(minutes=1),
+        resend=timedelta(seconds=60),
+        http=httpx.Client(transport=httpx.MockTransport(receiver.handle)),
+        delivered=delivered or None,
+    )
+
+
+class TestPayloads:
+    def test_alertmanager_gets_firing_alerts_with_a_future_end(self) -> None:
+        """endsAt = now + 4 x resend, so Alertmanager resolves them if syncsight goes away."""
+        alert = make_alert("BE-1")
+        (message,) = AlertmanagerChannel(AM).render([Change(FIRE, alert)], [alert], now=NOW)
+        (body,) = message.body
+        assert message.url == f"{AM}/api/v2/alerts"
+        assert body["labels"] == alert.labels
+        assert body["endsAt"] == "2026-09-09T12:04:00Z"
+        assert body["generatorURL"].startswith("https://syncsight.example/api/v1/slas/")
+
+    def test_alertmanager_gets_a_resolution_with_a_past_end(self) -> None:
+        """A resolved alert is pushed once with the instant it resolved as endsAt."""
+        resolved = make_alert("BE-1").resolved(NOW - timedelta(seconds=5))
+        (message,) = AlertmanagerChannel(AM).render([Change(RESOLVE, resolved)], [], now=NOW)
+        assert message.body[0]["endsAt"] == "2026-09-09T11:59:55Z"
+
+    def test_webhook_speaks_alertmanager_version_4(self) -> None:
+        """Receivers built for Alertmanager can read it: version, status, fingerprints."""
+        alert = make_alert("BE-1")
+        (message,) = WebhookChannel(HOOK).render([Change(FIRE, alert)], [], now=NOW)
+        body = message.body
+        assert set(body) == {
+            "version", "groupKey", "truncatedAlerts", "status", "receiver", "groupLabels",
+            "commonLabels", "commonAnnotations", "externalURL", "alerts",
+        }  # fmt: skip
+        assert (body["version"], body["status"], body["truncatedAlerts"]) == ("4", FIRING, 0)
+        (entry,) = body["alerts"]
+        assert entry["endsAt"] == "0001-01-01T00:00:00Z"
+        assert entry["fingerprint"] == alert.fingerprint
+        assert body["commonLabels"]["object_id"] == "BE-1"
+
+    def test_backfilled_alerts_become_one_digest(self) -> None:
+        """Stale changes go out together; fresh ones one by one."""
+        stale = [
+            Change(FIRE, make_alert(f"BE-{n}", minutes_ago=600), stale=True) for n in range(30)
+        ]
+        fresh = Change(FIRE, make_alert("BE-new"))
+        messages = WebhookChannel(HOOK).render([fresh, *stale], [], now=NOW)
+        assert [len(m.body["alerts"]) for m in messages] == [1, 30]
+        slack = SlackChannel(SLACK).render([fresh, *stale], [], now=NOW)
+        assert len(slack) == 2
+        assert "30 SLA timers were already past a threshold" in slack[1].body["text"]
+        assert "and 15 more" in json.dumps(slack[1].body)
+
+    @pytest.mark.parametrize(
+        ("kind", "breached", "words"),
+        [
+            (FIRE, True, "time-to-invoice-posting breached: billing_event BE-1"),
+            (ESCALATE, False, "now at risk (104 % of target)"),
+            (RESOLVE, True, "time-to-invoice-posting resolved"),
+        ],
+    )
+    def test_slack_messages_read_well(self, kind: str, breached: bool, words: str) -> None:
+        """One line says what happened; blocks add entity, owner, elapsed, deadline, amount."""
+        alert = make_alert("BE-1", breached=breached)
+        if kind == RESOLVE:
+            alert = alert.resolved(NOW)
+        (message,) = SlackChannel(SLACK).render([Change(kind, alert)], [], now=NOW)
+        assert words in message.body["text"]
+        details = message.body["blocks"][1]["text"]["text"]
+        assert "billing-operations" in details
+        assert "980.50 EUR" in details
+
+
+class TestDispatcher:
+    def test_each_channel_is_told_once(self, receiver: Receiver) -> None:
+        """Two dispatches of the same record notify the direct channels once."""
+        alert = make_alert("BE-1")
+        sender = dispatcher(receiver)
+        for _ in range(2):
+            sender.dispatch({alert.fingerprint: alert}, now=NOW)
+        assert len(receiver.to(HOOK)) == 1
+        assert len(receiver.to(SLACK)) == 1
+        assert len(receiver.to(AM)) == 1, "the next push waits for the resend interval"
+        sender.dispatch({alert.fingerprint: alert}, now=NOW + timedelta(seconds=61))
+        assert len(receiver.to(AM)) == 2, "Alertmanager hears it again while it fires"
+        assert len(receiver.to(HOOK)) == 1
+
+    def test_a_failing_channel_does_not_stop_the_others_and_retries_later(
+        self, receiver: Receiver
+    ) -> None:
+        """The webhook is down: Slack and Alertmanager are still told; the webhook after back-off."""
+        alert = make_alert("BE-1")
+        receiver.failing.add(HOOK)
+        sender = dispatcher(receiver)
+        sender.dispatch({alert.fingerprint: alert}, now=NOW)
+        assert (len(receiver.to(SLACK)), len(receiver.to(AM)), len(receiver.to(HOOK))) == (1, 1, 0)
+        receiver.failing.clear()
+        sender.dispatch({alert.fingerprint: alert}, now=NOW + timedelta(seconds=1))
+        assert receiver.to(HOOK) == [], "still backing off"
+        sender.dispatch({alert.fingerprint: alert}, now=NOW + timedelta(seconds=6))
+        assert len(receiver.to(HOOK)) == 1
+        assert len(receiver.to(SLACK)) == 1
+
+    def test_a_superseded_at_risk_resolution_is_not_posted_to_direct_channels(
+        self, receiver: Receiver
+    ) -> None:
+        """At risk → breached: Slack hears of the breach only; Alertmanager of both."""
+        at_risk = make_alert("BE-1", breached=False)
+        breach = make_alert("BE-1", breached=True)
+        sender = dispatcher(receiver)
+        sender.dispatch({at_risk.fingerprint: at_risk}, now=NOW)
+        record = {at_risk.fingerprint: at_risk.resolved(NOW), breach.fingerprint: breach}
+        sender.dispatch(record, now=NOW + timedelta(seconds=2))
+        later = [message["text"] for message in receiver.to(SLACK)][1:]
+        assert len(later) == 1
+        assert "time-to-invoice-posting breached" in later[0]
+        pushed = [entry["labels"]["alertname"] for body in receiver.to(AM)[1:] for entry in body]
+        assert sorted(pushed) == ["SlaAtRisk", "SlaBreached"]
+
+
+class TestPersistence:
+    @pytest.fixture
+    def store(self, client: Client) -> AlertStore:
+        migrate(client, CorrelationRules.default())
+        return AlertStore(lambda: client)
+
+    def test_state_survives_a_restart(self, store: AlertStore, receiver: Receiver) -> None:
+        """A new dispatcher built from the stored state does not notify again."""
+        alert = make_alert("BE-1")
+        store.save(RECORD, [alert], now=NOW)
+        dispatcher(receiver, store).dispatch({alert.fingerprint: alert}, now=NOW)
+        state = store.load(now=NOW, keep=timedelta(days=1))
+        assert set(state) == {RECORD, "alertmanager", "webhook", "slack"}
+        restarted = dispatcher(receiver, store, **{k: v for k, v in state.items() if k != RECORD})
+        restarted.dispatch(state[RECORD], now=NOW + timedelta(seconds=1))
+        assert (len(receiver.to(HOOK)), len(receiver.to(SLACK))) == (1, 1)
+
+    def test_the_latest_state_wins_and_old_resolutions_are_dropped(self, store: AlertStore) -> None:
+        """Rows append; load returns the newest per channel and alert, within the keep window."""
+        firing, gone = make_alert("BE-1"), make_alert("BE-2")
+        store.save(RECORD, [firing, gone], now=NOW)
+        store.save(RECORD, [gone.resolved(NOW)], now=NOW + timedelta(seconds=1))
+        store.save(RECORD, [firing.resolved(NOW + timedelta(days=3))], now=NOW + timedelta(days=3))
+        state = store.load(now=NOW + timedelta(days=3), keep=timedelta(days=1))[RECORD]
+        assert [(a.labels["object_id"], a.status) for a in state.values()] == [("BE-1", RESOLVED)]
+        loaded = state[firing.fingerprint]
+        assert loaded.labels == firing.labels
+        assert loaded.annotations == firing.annotations
+        assert replace(loaded, crossed_at=None).starts_at == firing.starts_at

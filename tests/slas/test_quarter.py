@@ -1,0 +1,163 @@
+"""End to end on the simulator's small quarter: every SLA timer and every closed period's
+unposted amount, read through the REST API and the CLI, reconcile with the ground truth."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.quarter import END, LoadedQuarter, load_small_quarter
+from tests.service import stop_service
+
+SYNCSIGHT = shutil.which("syncsight", path=str(Path(sys.executable).parent))
+TRUTH_STATE = {"met": "met", "breached": "breached", "at_risk": "open", "on_track": "open"}
+
+
+@pytest.fixture(scope="module")
+def quarter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoadedQuarter]:
+    loaded = load_small_quarter(
+        tmp_path_factory.mktemp("sla-quarter"), env={"SYNCSIGHT_SLA_INTERVAL": "60"}
+    )
+    try:
+        yield loaded
+    finally:
+        stop_service(loaded.service)
+
+
+@pytest.fixture(scope="module")
+def api(quarter: LoadedQuarter) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=quarter.service.base_url, timeout=120) as client:
+        yield client
+
+
+def instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def timers_of(api: httpx.Client, sla: str) -> dict[tuple[str, datetime], dict[str, Any]]:
+    response = api.get(
+        f"/api/v1/slas/{sla}/timers", params={"as_of": END.isoformat(), "limit": 100_000}
+    )
+    assert response.status_code == 200, response.text
+    return {(t["key"]["id"], instant(t["started_at"])): t for t in response.json()}
+
+
+class TestTimers:
+    @pytest.mark.parametrize(
+        "sla",
+        [
+            "time-to-project-creation",
+            "time-to-bill-readiness",
+            "time-to-invoice-posting",
+            "time-to-revenue-posting",
+        ],
+    )
+    def test_every_timer_has_the_truths_outcome(
+        self, quarter: LoadedQuarter, api: httpx.Client, sla: str
+    ) -> None:
+        """Same timers (key, start), same outcome, deadline and business hours as the truth."""
+        truth = [t for t in quarter.truth["sla_timers"] if t["sla"] == sla]
+        mine = timers_of(api, sla)
+        assert len(mine) == len(truth)
+        outcomes: Counter[tuple[str, str]] = Counter()
+        for expected in truth:
+            timer = mine[(expected["key"], instant(expected["started_at"]))]
+            outcomes[(expected["status"], TRUTH_STATE[timer["state"]])] += 1
+            assert instant(timer["deadline"]) == instant(expected["deadline"])
+            assert timer["business_elapsed_hours"] == pytest.approx(
+                expected["business_hours"], abs=1e-3
+            )
+            assert timer["legal_entity"] == expected["legal_entity"]
+            if expected["breach_reason"]:
+                assert timer["breach_reason"] == expected["breach_reason"]
+        assert all(truth_state == state for truth_state, state in outcomes), outcomes
+
+    def test_the_summary_counts_match(self, quarter: LoadedQuarter, api: httpx.Client) -> None:
+        """met / breached / open per SLA equal the truth's summary."""
+        summary = api.get("/api/v1/slas", params={"as_of": END.isoformat()}).json()
+        expected = quarter.truth["summary"]["sla_timers"]
+        for sla in summary:
+            counts = sla["counts"]
+            assert {
+                "met": counts["met"],
+                "breached": counts["breached"],
+                "open": counts["at_risk"] + counts["on_track"],
+            } == expected[sla["name"]]
+
+
+class TestClose:
+    def test_each_closed_period_misses_the_truths_amount(
+        self, quarter: LoadedQuarter, api: httpx.Client
+    ) -> None:
+        """Per entity and closed period: the amount not posted before the close day."""
+        checked = 0
+        for period in sorted({record["period"] for record in quarter.truth["close"]}):
+            response = api.get(
+                "/api/v1/close-risk", params={"period": period, "as_of": END.isoformat()}
+            )
+            assert response.status_code == 200, response.text
+            risks = {risk["legal_entity"]: risk for risk in response.json()}
+            for record in quarter.truth["close"]:
+                if record["period"] != period:
+                    continue
+                risk = risks[record["legal_entity"]]
+                due = record["invoices"]["due"] + record["revenue"]["due"]
+                assert risk["amount_due"] == {record["currency"]: pytest.approx(due, abs=0.01)}
+                assert risk["close_deadline"].startswith(record["close_deadline"][:19])
+                if record["closed_by_end"]:
+                    missed = record["amount_not_posted_before_close"]
+                    assert sum(risk["amount_at_risk"].values()) == pytest.approx(missed, abs=0.01)
+                    assert risk["business_days_left"] == 0
+                    checked += 1
+        assert checked >= 6
+
+
+class TestCli:
+    def test_sla_status_prints_the_summary_table(self, quarter: LoadedQuarter) -> None:
+        """`syncsight sla status --api-url …` reads the API and prints every SLA."""
+        assert SYNCSIGHT, "the syncsight console script is not installed in this environment"
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("SYNCSIGHT_")}
+        result = subprocess.run(
+            [
+                SYNCSIGHT,
+                "sla",
+                "status",
+                "--api-url",
+                quarter.service.base_url,
+                "--as-of",
+                END.strftime("%Y-%m-%dT%H:%M:%S"),
+            ],
+            capture_output=True,
+            text=True,
+            env={**clean, "COLUMNS": "200"},
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "time-to-bill-readiness" in result.stdout
+        assert "5,130" in result.stdout, "met bill-readiness timers of the small quarter"
+
+    def test_an_unreachable_api_is_one_clear_line(self) -> None:
+        """No traceback: the URL and how to fix it."""
+        assert SYNCSIGHT
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("SYNCSIGHT_")}
+        result = subprocess.run(
+            [SYNCSIGHT, "sla", "status", "--api-url", "http://127.0.0.1:9"],
+            capture_output=True,
+            text=True,
+            env=clean,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 2
+        assert "cannot reach the syncsight API at http://127.0.0.1:9" in result.stderr
