@@ -187,11 +187,39 @@ def _legal_entities(client: Client, rules: LineageRules, items: Iterable[_Item])
             found[item.billing_event] = entity
         elif item.ready is not None:
             unresolved[item.ready.event_id] = item.ready
+    # Most items resolve through their project's activation: one batched lookup instead of a
+    # full upstream traversal per item; only what that leaves open is traced.
+    by_project = _project_legal_entities(client, unresolved.values())
+    for item in items:
+        if item.billing_event not in found and item.ready is not None:
+            projects = item.ready.objects.get(sc.PROJECT, ())
+            entity = next((by_project[p] for p in projects if by_project.get(p)), "")
+            if entity:
+                found[item.billing_event] = entity
+                unresolved.pop(item.ready.event_id, None)
     lineages = trace_many(client, rules, unresolved, "upstream")
     for item in items:
         if item.billing_event not in found and item.ready is not None:
             found[item.billing_event] = nearest_legal_entity(lineages[item.ready.event_id])
     return found
+
+
+def _project_legal_entities(client: Client, ready: Iterable[EventNode]) -> dict[str, str]:
+    """Project id → the legal entity its project.activated names, for the projects of ``ready``."""
+    refs = frozenset(
+        ObjectRef(sc.PROJECT, project)
+        for node in ready
+        for project in node.objects.get(sc.PROJECT, ())
+    )
+    if not refs:
+        return {}
+    activations = hop_events(client, Lookup(refs, frozenset({sc.PROJECT_ACTIVATED})), ())
+    entities: dict[str, str] = {}
+    for node in activations.values():
+        if node.legal_entity:
+            for project in node.objects.get(sc.PROJECT, ()):
+                entities.setdefault(project, node.legal_entity)
+    return entities
 
 
 def _failed_prerequisites(
