@@ -12,7 +12,7 @@ import grpc
 
 from collector import responses
 from collector.auth import IngestTokens
-from collector.decode import UndecodableRequest
+from collector.decode_result import UndecodableRequest
 from collector.ingest import IngestPipeline, WireFormat
 from collector.metrics import IngestMetrics
 from collector.writer import Overloaded

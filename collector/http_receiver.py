@@ -20,7 +20,7 @@ from collector.body import (
     decode_content,
     read_limited,
 )
-from collector.decode import UndecodableRequest
+from collector.decode_result import UndecodableRequest
 from collector.ingest import IngestPipeline, WireFormat
 from collector.metrics import IngestMetrics
 from collector.writer import Overloaded

@@ -7,7 +7,8 @@ import enum
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from collector.decode import DecodeResult, decode_protobuf
+from collector.decode import decode_protobuf
+from collector.decode_result import DecodeResult
 from collector.limits import DecodeLimits
 from collector.metrics import IngestMetrics
 from collector.otlp_json import decode_json

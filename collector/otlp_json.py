@@ -13,17 +13,14 @@ from typing import Any, Final
 
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from collector.decode import (
+from collector.attribute_text import cap_attributes, double_text, go_json, id_text
+from collector.decode_result import (
     SERVICE_NAME_KEY,
     SPAN_KIND_TEXT,
     STATUS_CODE_TEXT,
     DecodeResult,
     Row,
     UndecodableRequest,
-    cap_attributes,
-    double_text,
-    go_json,
-    id_text,
     link_problem,
     span_problem,
 )

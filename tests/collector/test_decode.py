@@ -21,12 +21,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode, Tracer
 
-from collector.decode import (
-    DecodeResult,
-    UndecodableRequest,
-    any_value_text,
-    decode_protobuf,
-)
+from collector.attribute_text import any_value_text
+from collector.decode import decode_protobuf
+from collector.decode_result import DecodeResult, UndecodableRequest
 from collector.limits import DecodeLimits
 from warehouse import semconv as sc
 from warehouse.spans import OTEL_TRACES_COLUMNS, SpanRow

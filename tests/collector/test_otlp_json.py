@@ -15,7 +15,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
-from collector.decode import DecodeResult, UndecodableRequest, decode_protobuf
+from collector.decode import decode_protobuf
+from collector.decode_result import DecodeResult, UndecodableRequest
 from collector.limits import DecodeLimits
 from collector.otlp_json import decode_json
 from warehouse import semconv as sc

@@ -1,0 +1,96 @@
+"""What decoding one export request yields, and the per-span validation both OTLP decoders share
+(protobuf and JSON): the rows, the rejected spans and why, and the enum texts the exporter writes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from warehouse import semconv
+from warehouse.spans import SPAN_KIND_NAMES, STATUS_CODE_NAMES
+
+Row = tuple[Any, ...]
+"""One ``otel_traces`` row in ``OTEL_TRACES_COLUMNS`` order (``SpanRow`` names the positions)."""
+
+MAX_REPORTED_ERRORS: Final = 5
+SERVICE_NAME_KEY: Final = "service.name"
+# Every biz.* key starts with the object-id prefix, "biz.".
+BUSINESS_KEY_PREFIX: Final = semconv.OBJECT_ID_PREFIX
+
+ZERO_TRACE_ID: Final = bytes(16)
+ZERO_SPAN_ID: Final = bytes(8)
+SPAN_KIND_TEXT: Final = dict(enumerate(SPAN_KIND_NAMES))
+"""OTLP enum value → exporter text; values outside the enum are stored as ''."""
+STATUS_CODE_TEXT: Final = dict(enumerate(STATUS_CODE_NAMES))
+
+
+class UndecodableRequest(ValueError):
+    """The body as a whole is not an OTLP trace export request; nothing in it was decoded."""
+
+
+@dataclass(slots=True)
+class DecodeResult:
+    """Rows of the valid spans of one request, and an account of what was refused or cut."""
+
+    rows: list[Row] = field(default_factory=list)
+    rejected_spans: int = 0
+    errors: list[str] = field(default_factory=list)
+    """The first ``MAX_REPORTED_ERRORS`` problems, each naming the span and the reason."""
+    dropped_attributes: int = 0
+    truncated_values: int = 0
+    dropped_events: int = 0
+    dropped_links: int = 0
+
+    def reject(self, span: str, reason: str) -> None:
+        """Count one refused span; remember why while fewer than ``MAX_REPORTED_ERRORS`` are."""
+        self.rejected_spans += 1
+        if len(self.errors) < MAX_REPORTED_ERRORS:
+            self.errors.append(f"{span}: {reason}")
+
+    @property
+    def error_message(self) -> str:
+        """One line for an OTLP partial-success answer; '' when every span was accepted."""
+        if not self.rejected_spans:
+            return ""
+        unreported = self.rejected_spans - len(self.errors)
+        more = f"; and {unreported} more" if unreported else ""
+        noun = "span" if self.rejected_spans == 1 else "spans"
+        return f"{self.rejected_spans} {noun} rejected: " + "; ".join(self.errors) + more
+
+
+# --- span validation (shared with the JSON decoder) ------------------------------------------------
+
+
+def span_problem(
+    trace_id: bytes, span_id: bytes, parent_span_id: bytes, start_ns: int, end_ns: int
+) -> str | None:
+    """Why a span cannot be stored, or None when it can."""
+    if len(trace_id) != len(ZERO_TRACE_ID):
+        return f"trace id is {len(trace_id)} bytes, expected 16"
+    if trace_id == ZERO_TRACE_ID:
+        return "trace id is all zeros"
+    if len(span_id) != len(ZERO_SPAN_ID):
+        return f"span id is {len(span_id)} bytes, expected 8"
+    if span_id == ZERO_SPAN_ID:
+        return "span id is all zeros"
+    if parent_span_id and len(parent_span_id) != len(ZERO_SPAN_ID):
+        return f"parent span id is {len(parent_span_id)} bytes, expected 8 or none"
+    if end_ns < start_ns:
+        return f"end time {end_ns} is before start time {start_ns}"
+    return None
+
+
+def link_problem(index: int, trace_id: bytes, span_id: bytes) -> str | None:
+    """Why a span's link makes the span unstorable, or None. Empty ids are allowed, as in Go."""
+    if trace_id and len(trace_id) != len(ZERO_TRACE_ID):
+        return f"links[{index}] trace id is {len(trace_id)} bytes, expected 16"
+    if span_id and len(span_id) != len(ZERO_SPAN_ID):
+        return f"links[{index}] span id is {len(span_id)} bytes, expected 8"
+    return None
+
+
+def span_label(path: str, span_id: bytes) -> str:
+    """How errors name a span: its index path, plus its id when that is well formed."""
+    if len(span_id) == len(ZERO_SPAN_ID):
+        return f"{path} (span id {span_id.hex()})"
+    return path
