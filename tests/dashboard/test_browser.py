@@ -157,6 +157,10 @@ def test_a_top_failure_opens_its_lineage_in_one_click(
     browser_page.wait_for_selector(
         '[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=90_000
     )
+    # The downloads render after the evidence and OCEL fetches of the same run: wait for them
+    # rather than for a script state that can be read between two reruns.
+    downloads = browser_page.locator('[data-testid="stDownloadButton"]')
+    downloads.nth(1).wait_for(timeout=90_000)
     assert error_boxes(browser_page) == []
-    assert browser_page.locator('[data-testid="stDownloadButton"]').count() == 2
+    assert downloads.count() == 2
     assert browser_page.locator(".js-plotly-plot").count() >= 1
