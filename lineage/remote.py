@@ -21,7 +21,9 @@ class LineageRequestError(RuntimeError):
     """The API could not be reached or refused the request; the message says which and why."""
 
 
-def _get(api_url: str, path: str, params: dict[str, str], token: str | None) -> Any:
+def get_json(api_url: str, path: str, params: dict[str, str], token: str | None) -> Any:
+    """GET a REST path with an optional bearer token; any failure is a ``LineageRequestError``
+    whose message names the API, the path and the reason (the SLA CLI reuses it)."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     url = api_url.rstrip("/") + path
     try:
@@ -55,7 +57,7 @@ def fetch_lineage(
     path = f"/api/v1/lineage/{quote(object_type, safe='')}/{quote(object_id, safe='')}"
     if output in ("ocel", "evidence"):
         path += f"/{output}"
-    document = _get(api_url, path, {"direction": direction}, token)
+    document = get_json(api_url, path, {"direction": direction}, token)
     if output == "text":
         return render_text(LineageOut.model_validate(document))
     return json.dumps(document, indent=2, ensure_ascii=False)

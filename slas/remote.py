@@ -8,32 +8,12 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-import httpx
 from rich.table import Table
 
+from lineage.remote import LineageRequestError, get_json
 
-class SlaRequestError(RuntimeError):
-    """The API could not be reached or refused the request; the message says which and why."""
-
-
-def get_json(api_url: str, path: str, params: dict[str, str], token: str | None) -> Any:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    try:
-        response = httpx.get(
-            api_url.rstrip("/") + path, params=params, headers=headers, timeout=120
-        )
-    except httpx.TransportError as error:
-        raise SlaRequestError(
-            f"cannot reach the syncsight API at {api_url} ({error}); start it with "
-            "`syncsight serve` or pass --api-url"
-        ) from error
-    if response.status_code != 200:
-        try:
-            detail = response.json().get("detail", response.text)
-        except ValueError:
-            detail = response.text
-        raise SlaRequestError(f"GET {path} answered {response.status_code}: {detail}")
-    return response.json()
+SlaRequestError = LineageRequestError
+"""The CLI's REST failures: one error type for every command that reads through the API."""
 
 
 def fetch_status(

@@ -137,7 +137,8 @@ def business_tables_ddl(t: Topology) -> list[str]:
     granule per part, and merges keep the part count low (benchmarks/README.md, lineage).
 
     Both are ReplacingMergeTree keyed by the span identity, so a span delivered twice collapses
-    to one row; every reader de-duplicates with ``FINAL`` until the merge has happened.
+    to one row; until the merge has happened, aggregate reads de-duplicate with ``FINAL`` and
+    point lookups drop repeated (EventId, TraceId, SpanId) rows in Python (lineage/queries.py).
     """
     events = t.storage(BIZ_EVENTS)
     objects = t.storage(BIZ_EVENT_OBJECTS)
