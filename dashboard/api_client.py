@@ -181,16 +181,21 @@ class ApiClient:
         )
         return result
 
-    # SLAs, close risk and alerts (issue 6)
-    def slas(self, *, as_of: datetime) -> list[dict[str, Any]]:
+    # SLAs, close risk and alerts (issue 6); as_of None: the service's live evaluation
+    def slas(self, *, as_of: datetime | None = None) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = self.get("/api/v1/slas", as_of=as_of)
+        return result
+
+    def sla_trend(self, *, as_of: datetime | None = None, weeks: int = 6) -> list[dict[str, Any]]:
+        """Attainment of every SLA at ``weeks`` weekly points before ``as_of`` and at it."""
+        result: list[dict[str, Any]] = self.get("/api/v1/slas/trend", as_of=as_of, weeks=str(weeks))
         return result
 
     def sla_timers(
         self,
         name: str,
         *,
-        as_of: datetime,
+        as_of: datetime | None = None,
         state: str | None = None,
         legal_entity: str | None = None,
     ) -> list[dict[str, Any]]:
@@ -202,9 +207,21 @@ class ApiClient:
         )
         return result
 
-    def close_risk(self, *, as_of: datetime, period: str | None = None) -> list[dict[str, Any]]:
+    def close_risk(
+        self, *, as_of: datetime | None = None, period: str | None = None
+    ) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = self.get("/api/v1/close-risk", period=period, as_of=as_of)
         return result
 
-    def alerts(self) -> Any:
-        return self.get("/api/v1/alerts")
+    def alerts(
+        self, *, status: str | None = None, legal_entity: str | None = None, limit: int = 500
+    ) -> list[dict[str, Any]]:
+        """Alerts of ``status`` (firing first, oldest first), at most ``limit``."""
+        result: list[dict[str, Any]] = self.get(
+            "/api/v1/alerts", status=status, legal_entity=legal_entity, limit=str(limit)
+        )
+        return result
+
+    def alert_summary(self, *, legal_entity: str | None = None) -> dict[str, Any]:
+        result: dict[str, Any] = self.get("/api/v1/alerts/summary", legal_entity=legal_entity)
+        return result

@@ -4,12 +4,11 @@ Run it with ``syncsight dashboard`` (or ``streamlit run dashboard/app.py``)."""
 from __future__ import annotations
 
 from contextlib import suppress
-from datetime import UTC, datetime
 
 import streamlit as st
 
 from dashboard.api_client import ApiClient, ApiError
-from dashboard.filters import live_now, sidebar_filters
+from dashboard.filters import sidebar_filters
 
 
 def known_legal_entities(client: ApiClient) -> list[str]:
@@ -19,8 +18,7 @@ def known_legal_entities(client: ApiClient) -> list[str]:
     with suppress(ApiError):
         found |= {str(i.get("legal_entity")) for i in client.blocked_invoices()["items"]}
     with suppress(ApiError):
-        as_of = live_now(datetime.now(UTC))
-        found |= {str(r.get("legal_entity")) for r in client.close_risk(as_of=as_of)}
+        found |= {str(r.get("legal_entity")) for r in client.close_risk()}
     return sorted(found - {"", "None"})
 
 

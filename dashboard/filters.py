@@ -36,6 +36,11 @@ class Filters:
     live: bool = True
 
     @property
+    def api_as_of(self) -> datetime | None:
+        """What the API is asked for: None in live mode (the service's current evaluation)."""
+        return None if self.live else self.as_of
+
+    @property
     def current_period(self) -> str:
         """The selected period, else the period ``as_of`` falls in."""
         return self.period or period_of(self.as_of)

@@ -14,7 +14,7 @@ from lineage.assembly import Lineage
 from lineage.completeness import completeness
 from lineage.evidence import evidence_records, seal
 from lineage.graph import ObjectRef
-from lineage.impact import blocked_invoices
+from lineage.impact_view import BlockedInvoicesView
 from lineage.models import (
     BlockedInvoicesOut,
     CompletenessOut,
@@ -44,6 +44,7 @@ def lineage_router(
     pool: ClientPool,
     rules: LineageRules,
     owners: OwnerRouting,
+    blocked_view: BlockedInvoicesView,
     *,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> APIRouter:
@@ -129,9 +130,7 @@ def lineage_router(
         ] = None,
         legal_entity: str | None = None,
     ) -> BlockedInvoicesOut:
-        result = blocked_invoices(
-            pool.client(), rules, owners, period=period, legal_entity=legal_entity
-        )
-        return blocked_out(result)
+        result, computed_at = blocked_view.answer(period, legal_entity)
+        return blocked_out(result, computed_at)
 
     return router

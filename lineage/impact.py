@@ -102,6 +102,28 @@ def blocked_invoices(
     legal_entity: str | None = None,
 ) -> BlockedInvoices:
     """Every blocked item (in ``period`` and ``legal_entity`` when given), largest first."""
+    return narrowed(all_blocked_invoices(client, rules, owners), period, legal_entity)
+
+
+def narrowed(
+    blocked: BlockedInvoices, period: str | None, legal_entity: str | None
+) -> BlockedInvoices:
+    """Only the items of ``period`` and ``legal_entity`` (each when given), with their totals."""
+    if not period and not legal_entity:
+        return blocked
+    kept = tuple(
+        item
+        for item in blocked.items
+        if (not period or item.period == period)
+        and (not legal_entity or item.legal_entity == legal_entity)
+    )
+    return BlockedInvoices(_totals(kept), kept)
+
+
+def all_blocked_invoices(
+    client: Client, rules: LineageRules, owners: OwnerRouting
+) -> BlockedInvoices:
+    """Every blocked item of every period and legal entity, largest first."""
     upstream_types = feeder_types(rules, ITEM_EVENT)
     failed = events_by_id(
         client, failed_event_ids(client, sorted({ITEM_EVENT, ITEM_POSTING, *upstream_types}))
@@ -130,8 +152,6 @@ def blocked_invoices(
         stage = ITEM_EVENT if item.ready and not item.ready.succeeded else ITEM_POSTING
         entity = legal_entities.get(item.billing_event, "")
         item_period = facts.period or (item.posting.period if item.posting else "")
-        if (period and item_period != period) or (legal_entity and entity != legal_entity):
-            continue
         holding = [n for n in (item.ready, item.posting) if n is not None and not n.succeeded]
         holding += [*item.upstream_failures, *prerequisites.get(item.billing_event, ())]
         unique = {node.event_id: node for node in holding}

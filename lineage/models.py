@@ -148,6 +148,10 @@ class BlockedItemOut(BaseModel):
 
 
 class BlockedInvoicesOut(BaseModel):
+    as_of: datetime = Field(
+        description="When the answer was worked out: it is recomputed when new data arrives, "
+        "at most SYNCSIGHT_VIEW_MAX_STALENESS seconds late while ingest is busy."
+    )
     total: dict[str, float] = Field(description="Blocked value per currency.")
     items: list[BlockedItemOut]
 
@@ -175,8 +179,9 @@ def _item_out(item: BlockedItem) -> BlockedItemOut:
     )
 
 
-def blocked_out(result: BlockedInvoices) -> BlockedInvoicesOut:
+def blocked_out(result: BlockedInvoices, as_of: datetime) -> BlockedInvoicesOut:
     return BlockedInvoicesOut(
+        as_of=as_of,
         total={currency: float(value) for currency, value in result.total.items()},
         items=[_item_out(item) for item in result.items],
     )

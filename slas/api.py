@@ -1,140 +1,75 @@
-"""REST API of the SLA feature: SLA summaries, timers, close risk and alerts under ``/api/v1``."""
+"""REST API of the SLA feature: SLA summaries and their trend, timers, close risk and alerts under
+``/api/v1``. Without ``as_of`` every answer comes from the live evaluation the service's evaluator
+keeps current; the ``X-Syncsight-As-Of`` header names the instant an answer describes."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, HTTPException, Query
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, HTTPException, Query, Response
 
 from slas.alerts import FIRING, RESOLVED, Alert
-from slas.calendars import CalendarBook, parse_period
+from slas.business_time import epoch_seconds
+from slas.calendars import parse_period
 from slas.close_risk import close_risk_report
-from slas.definitions import SlaDefinition
-from slas.evaluation import Evaluation, EvaluationCache, evaluate, timer_views
-from slas.timers import STATES, summarize
+from slas.evaluation import Evaluation, Evaluations, timer_views
+from slas.models import (
+    AlertOut,
+    AlertSummaryOut,
+    CloseRiskOut,
+    SlaOut,
+    TimerKey,
+    TimerOut,
+    TrendPointOut,
+    TrendSlaOut,
+)
+from slas.timers import STATES, attainment_history, summarize
 from warehouse.pool import ClientPool
 
 _URGENCY = np.array([3, 0, 1, 2])
 """Sort order of the states met, breached, at_risk, on_track: the most urgent first."""
 
+AS_OF_HEADER = "X-Syncsight-As-Of"
 AsOf = Annotated[
     datetime | None,
-    Query(description="Evaluate as of this instant (RFC 3339; naive means UTC). Default: now."),
+    Query(
+        description="Evaluate as of this instant (RFC 3339; naive means UTC). Default: the live "
+        "evaluation, redone every SYNCSIGHT_SLA_INTERVAL; the X-Syncsight-As-Of header names the "
+        "instant an answer describes."
+    ),
 ]
+AlertStatus = Annotated[str | None, Query(description="firing or resolved")]
+DeliveredAlerts = Callable[[], dict[str, dict[str, Alert]]]
 
 
-class SlaOut(BaseModel):
-    name: str
-    target: str = Field(
-        description="Target in business time of the entity's calendar: '2d', '36h'."
-    )
-    counts: dict[str, int] = Field(description="Timers by state: met, breached, at_risk, on_track.")
-    attainment: float | None = Field(description="met / (met + breached); null without any.")
-    p50_business_hours: float | None = Field(description="Median business hours of stopped timers.")
-    p95_business_hours: float | None
-    owner: str
-    severity: str
-    description: str
-
-
-class TimerKey(BaseModel):
-    type: str
-    id: str
-
-
-class TimerOut(BaseModel):
-    key: TimerKey
-    state: str
-    started_at: datetime
-    stopped_at: datetime | None
-    deadline: datetime
-    business_elapsed_hours: float
-    legal_entity: str
-    amount: float | None
-    currency: str
-    breach_reason: str = Field(description="late, wrong_period or missing for breached timers.")
-    percent_elapsed: float
-    start_event_id: str
-    stop_event_id: str
-
-
-class ContributorOut(BaseModel):
-    object: TimerKey = Field(description="The item: a billing event or a revenue journal.")
-    amount: float | None
-    currency: str
-    reason: str = Field(
-        description="blocked, posted_in_other_period, projected_after_close, posted_after_close "
-        "or not_posted_by_close."
-    )
-    failed_event_type: str | None = Field(description="The failed event holding a blocked item.")
-    error_category: str | None
-    error_code: str | None
-    posted_period: str | None
-    projected_post_at: str | None = Field(description="When the open item is projected to post.")
-
-
-class CloseRiskOut(BaseModel):
-    legal_entity: str
-    period: str
-    close_date: str = Field(description="Business day close_day after the period's last day.")
-    close_deadline: str = Field(description="The end of the close day (entity time zone).")
-    business_days_left: float
-    amount_due: dict[str, float] = Field(
-        description="Currency → money that must post in the period."
-    )
-    amount_at_risk: dict[str, float] = Field(description="Currency → money at risk of missing it.")
-    materiality: float
-    level: str = Field(description="low, medium, high or critical.")
-    contributors: list[ContributorOut] = Field(description="The largest items at risk.")
-
-
-class AlertOut(BaseModel):
-    fingerprint: str = Field(description="Alertmanager's fingerprint of the labels.")
-    status: str
-    labels: dict[str, str]
-    annotations: dict[str, str]
-    starts_at: datetime
-    ends_at: datetime | None
-    notified: list[str] = Field(description="Channels that have delivered the current status.")
-
-
-def _as_of(value: datetime | None) -> datetime:
-    if value is None:
-        return datetime.now(UTC).replace(microsecond=0)
+def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def slas_router(
     pool: ClientPool,
-    definitions: Sequence[SlaDefinition],
-    calendars: CalendarBook,
+    evaluations: Evaluations,
     *,
     alerts: Callable[[], list[Alert]] | None = None,
-    delivered: Callable[[], dict[str, dict[str, Alert]]] | None = None,
+    delivered: DeliveredAlerts | None = None,
 ) -> APIRouter:
     router = APIRouter(tags=["slas"])
-    cache = EvaluationCache()
-    by_name = {d.name: d for d in definitions}
+    by_name = {d.name: d for d in evaluations.definitions}
 
-    def evaluation_at(as_of: datetime | None) -> Evaluation:
-        instant = _as_of(as_of)
-        found = cache.get(instant)
-        if found is None:
-            found = evaluate(pool.client(), definitions, calendars, instant)
-            cache.put(found)
-        return found
+    def evaluation_at(as_of: datetime | None, response: Response) -> Evaluation:
+        evaluation = evaluations.at(None if as_of is None else _utc(as_of))
+        response.headers[AS_OF_HEADER] = evaluation.as_of.isoformat().replace("+00:00", "Z")
+        return evaluation
 
     @router.get(
         "/slas", response_model=list[SlaOut], summary="Every SLA: timers by state, attainment"
     )
-    def list_slas(as_of: AsOf = None) -> list[SlaOut]:
-        evaluation = evaluation_at(as_of)
+    def list_slas(response: Response, as_of: AsOf = None) -> list[SlaOut]:
         out = []
-        for definition, evaluated in evaluation.timers.values():
+        for definition, evaluated in evaluation_at(as_of, response).timers.values():
             summary = summarize(definition, evaluated)
             out.append(
                 SlaOut(
@@ -152,12 +87,45 @@ def slas_router(
         return out
 
     @router.get(
+        "/slas/trend",
+        response_model=list[TrendPointOut],
+        summary="Attainment of every SLA at weekly points up to as_of, from one evaluation",
+    )
+    def trend(
+        response: Response,
+        as_of: AsOf = None,
+        weeks: Annotated[int, Query(ge=1, le=104, description="Weekly points before as_of.")] = 6,
+    ) -> list[TrendPointOut]:
+        evaluation = evaluation_at(as_of, response)
+        moments = [evaluation.as_of - timedelta(weeks=back) for back in range(weeks, -1, -1)]
+        instants = np.array([epoch_seconds(moment) for moment in moments])
+        histories = {
+            name: attainment_history(evaluated, instants)
+            for name, (_, evaluated) in evaluation.timers.items()
+        }
+        return [
+            TrendPointOut(
+                as_of=moment,
+                slas=[
+                    TrendSlaOut(
+                        name=name,
+                        counts={"met": points[index].met, "breached": points[index].breached},
+                        attainment=points[index].attainment,
+                    )
+                    for name, points in histories.items()
+                ],
+            )
+            for index, moment in enumerate(moments)
+        ]
+
+    @router.get(
         "/slas/{name}/timers",
         response_model=list[TimerOut],
         summary="Timers of one SLA, the most urgent first",
     )
     def list_timers(
         name: str,
+        response: Response,
         state: Annotated[
             str | None, Query(description="met, breached, at_risk or on_track")
         ] = None,
@@ -169,7 +137,7 @@ def slas_router(
             raise HTTPException(404, f"unknown SLA {name!r}; known: {', '.join(by_name)}")
         if state is not None and state not in STATES:
             raise HTTPException(422, f"state={state!r}: expected one of {', '.join(STATES)}")
-        evaluated = evaluation_at(as_of).timers[name][1]
+        evaluated = evaluation_at(as_of, response).timers[name][1]
         keep = np.ones(len(evaluated), dtype=bool)
         if state is not None:
             keep &= evaluated.state == STATES.index(state)
@@ -186,6 +154,7 @@ def slas_router(
         summary="Per legal entity: money that may miss the period's close",
     )
     def close_risk(
+        response: Response,
         period: Annotated[
             str | None,
             Query(
@@ -200,41 +169,74 @@ def slas_router(
                 parse_period(period)
         except ValueError as error:
             raise HTTPException(422, str(error)) from None
-        evaluation = evaluation_at(as_of)
-        report = close_risk_report(pool.client(), evaluation, calendars, period)
+        evaluation = evaluation_at(as_of, response)
+        report = close_risk_report(pool.client(), evaluation, evaluations.calendars, period)
         return [CloseRiskOut.model_validate(entity) for entity in report]
 
-    @router.get(
-        "/alerts", response_model=list[AlertOut], summary="Firing and recently resolved alerts"
-    )
-    def list_alerts(
-        status: Annotated[str | None, Query(description="firing or resolved")] = None,
-    ) -> list[AlertOut]:
+    def current_alerts(status: str | None, legal_entity: str | None) -> list[Alert]:
         if status is not None and status not in (FIRING, RESOLVED):
             raise HTTPException(422, f"status={status!r}: expected firing or resolved")
-        current = alerts() if alerts else []
+        return [
+            alert
+            for alert in (alerts() if alerts else [])
+            if (status is None or alert.status == status)
+            and (legal_entity is None or alert.labels.get("legal_entity") == legal_entity)
+        ]
+
+    @router.get(
+        "/alerts",
+        response_model=list[AlertOut],
+        summary="Firing and recently resolved alerts, firing first, the newest first",
+    )
+    def list_alerts(
+        status: AlertStatus = None,
+        legal_entity: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=100_000, description="At most this many.")] = 1000,
+    ) -> list[AlertOut]:
+        chosen = sorted(
+            current_alerts(status, legal_entity),
+            key=lambda a: (a.status != FIRING, -a.starts_at.timestamp()),
+        )[:limit]
         channels = delivered() if delivered else {}
-        out = []
-        for alert in sorted(current, key=lambda a: (a.status != FIRING, a.starts_at)):
-            if status is not None and alert.status != status:
-                continue
-            told = [
-                name
-                for name, sent in channels.items()
-                if (got := sent.get(alert.fingerprint)) is not None and got.status == alert.status
-            ]
-            out.append(
-                AlertOut(
-                    fingerprint=alert.fingerprint,
-                    status=alert.status,
-                    labels=alert.labels,
-                    annotations=alert.annotations,
-                    starts_at=alert.starts_at,
-                    ends_at=alert.ends_at,
-                    notified=sorted(told),
-                )
+        return [
+            AlertOut(
+                fingerprint=alert.fingerprint,
+                status=alert.status,
+                labels=alert.labels,
+                annotations=alert.annotations,
+                starts_at=alert.starts_at,
+                ends_at=alert.ends_at,
+                notified=sorted(
+                    name
+                    for name, sent in channels.items()
+                    if (got := sent.get(alert.fingerprint)) is not None
+                    and got.status == alert.status
+                ),
             )
-        return out
+            for alert in chosen
+        ]
+
+    @router.get(
+        "/alerts/summary",
+        response_model=AlertSummaryOut,
+        summary="How many alerts fire and were resolved, by SLA and severity",
+    )
+    def alert_summary(legal_entity: str | None = None) -> AlertSummaryOut:
+        chosen = current_alerts(None, legal_entity)
+        by_sla: dict[str, dict[str, int]] = {}
+        by_severity: dict[str, int] = {}
+        for alert in chosen:
+            counts = by_sla.setdefault(alert.labels.get("sla", ""), {FIRING: 0, RESOLVED: 0})
+            counts[alert.status] = counts.get(alert.status, 0) + 1
+            if alert.status == FIRING:
+                severity = alert.labels.get("severity", "")
+                by_severity[severity] = by_severity.get(severity, 0) + 1
+        return AlertSummaryOut(
+            firing=sum(alert.status == FIRING for alert in chosen),
+            resolved=sum(alert.status == RESOLVED for alert in chosen),
+            by_sla=dict(sorted(by_sla.items())),
+            by_severity=dict(sorted(by_severity.items())),
+        )
 
     return router
 

@@ -6,9 +6,7 @@ timers a caller shows (``timer_views``).
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -28,6 +26,7 @@ from slas.timers import (
     apply_filters,
     evaluate_timers,
 )
+from warehouse.freshness import FreshCache
 
 
 @dataclass(frozen=True)
@@ -117,26 +116,47 @@ def timer_views(client: Client, evaluated: EvaluatedTimers, rows: np.ndarray) ->
     return views
 
 
-class EvaluationCache:
-    """Recent evaluations by ``as_of``, kept for a few seconds, so a page that asks for the summary
-    and then the timers at the same instant reads ClickHouse once."""
+LIVE = "live"
+"""The key of the evaluation at "now" that the service's evaluator refreshes every interval."""
 
-    def __init__(self, *, ttl_seconds: float = 10.0, size: int = 4) -> None:
-        self._ttl = ttl_seconds
-        self._size = size
-        self._entries: dict[datetime, tuple[float, Evaluation]] = {}
-        self._lock = threading.Lock()
 
-    def get(self, as_of: datetime) -> Evaluation | None:
-        with self._lock:
-            entry = self._entries.get(as_of)
-            if entry is None or time.monotonic() - entry[0] > self._ttl:
-                return None
-            return entry[1]
+class Evaluations:
+    """The evaluations the API and the evaluator share.
 
-    def put(self, evaluation: Evaluation) -> None:
-        with self._lock:
-            self._entries[evaluation.as_of] = (time.monotonic(), evaluation)
-            while len(self._entries) > self._size:
-                oldest = min(self._entries, key=lambda k: self._entries[k][0])
-                del self._entries[oldest]
+    The live one (no ``as_of``) is evaluated at "now" by the service's evaluator every
+    ``live_max_age`` seconds and served in between; one at a given ``as_of`` is computed on first
+    request and kept until the data changes. Both obey the cache's staleness bound.
+    """
+
+    def __init__(
+        self,
+        client: Callable[[], Client],
+        definitions: Sequence[SlaDefinition],
+        calendars: CalendarBook,
+        cache: FreshCache[Evaluation],
+        *,
+        live_max_age: float,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.definitions = tuple(definitions)
+        self.calendars = calendars
+        self._client = client
+        self._cache = cache
+        self._live_max_age = live_max_age
+        self._clock = clock
+
+    def at(self, as_of: datetime | None) -> Evaluation:
+        """The evaluation at ``as_of``, or the live one."""
+        if as_of is None:
+            return self._cache.get(LIVE, self._evaluate_now, max_age=self._live_max_age).value
+        return self._cache.get(as_of, lambda: self.evaluate(as_of)).value
+
+    def refresh_live(self, now: datetime) -> Evaluation:
+        """Evaluate at ``now`` and make it the live evaluation (the evaluator's tick)."""
+        return self._cache.refresh(LIVE, lambda: self.evaluate(now), force=True).value
+
+    def evaluate(self, as_of: datetime) -> Evaluation:
+        return evaluate(self._client(), self.definitions, self.calendars, as_of)
+
+    def _evaluate_now(self) -> Evaluation:
+        return self.evaluate(self._clock().replace(microsecond=0))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -13,10 +13,8 @@ from clickhouse_connect.driver.client import Client
 
 from slas.alerts import Alert, TimerAlertFacts, reconcile, timer_alert
 from slas.business_time import from_epoch_seconds
-from slas.calendars import CalendarBook
-from slas.definitions import SlaDefinition
 from slas.dispatch import Dispatcher
-from slas.evaluation import Evaluation, evaluate
+from slas.evaluation import Evaluation, Evaluations
 from slas.queries import event_ids, object_ids
 from slas.snapshot import object_type_name
 from slas.state import RECORD, AlertStore
@@ -38,8 +36,7 @@ class SlaEvaluator:
     def __init__(
         self,
         client_factory: Callable[[], Client],
-        definitions: Sequence[SlaDefinition],
-        calendars: CalendarBook,
+        evaluations: Evaluations,
         dispatcher: Dispatcher,
         store: AlertStore | None,
         *,
@@ -49,8 +46,7 @@ class SlaEvaluator:
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._client = client_factory
-        self._definitions = list(definitions)
-        self._calendars = calendars
+        self._evaluations = evaluations
         self._dispatcher = dispatcher
         self._store = store
         self._interval = interval
@@ -93,7 +89,7 @@ class SlaEvaluator:
     def evaluate_once(self, now: datetime) -> Evaluation:
         """Evaluate at ``now``, update the alert record, notify every channel."""
         client = self._client()
-        evaluation = evaluate(client, self._definitions, self._calendars, now)
+        evaluation = self._evaluations.refresh_live(now)
         wanted = self.wanted_alerts(client, evaluation)
         with self._lock:
             record, changed = reconcile(self._record, wanted, now=now)

@@ -4,6 +4,7 @@ notifiers, built from the settings and the config file (settings win over the fi
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Hashable
 from datetime import timedelta
 
 from fastapi import APIRouter
@@ -12,12 +13,14 @@ from slas.alerts import Alert
 from slas.api import slas_router
 from slas.config import SlaConfig
 from slas.dispatch import Dispatcher
+from slas.evaluation import Evaluations
 from slas.evaluator import KEEP_RESOLVED, SlaEvaluator, utc_now
 from slas.notifiers import Channel
 from slas.notifiers.alertmanager import AlertmanagerChannel
 from slas.notifiers.slack import SlackChannel
 from slas.notifiers.webhook import WebhookChannel
 from slas.state import RECORD, AlertStore
+from warehouse.freshness import FreshCache
 from warehouse.pool import ClientPool
 
 logger = logging.getLogger(__name__)
@@ -30,8 +33,10 @@ class SlaService:
         self,
         pool: ClientPool,
         config: SlaConfig,
+        version: Callable[[], Hashable],
         *,
         interval_seconds: float,
+        max_staleness_seconds: float,
         public_url: str,
         alertmanager_url: str = "",
         webhook_url: str = "",
@@ -51,12 +56,18 @@ class SlaService:
             resend=self._resend,
         )
         self.calendars = config.calendar_book()
+        self.evaluations = Evaluations(
+            pool.client,
+            config.definitions,
+            self.calendars,
+            FreshCache(version, max_staleness=max_staleness_seconds),
+            live_max_age=2 * interval_seconds,
+        )
         self.evaluator: SlaEvaluator | None = None
         self.dispatcher: Dispatcher | None = None
         self.router: APIRouter = slas_router(
             pool,
-            config.definitions,
-            self.calendars,
+            self.evaluations,
             alerts=self._alerts,
             delivered=self._delivered,
         )
@@ -73,8 +84,7 @@ class SlaService:
         )
         self.evaluator = SlaEvaluator(
             self._pool.client,
-            self._config.definitions,
-            self.calendars,
+            self.evaluations,
             self.dispatcher,
             store,
             interval=self._interval,

@@ -170,3 +170,36 @@ def apply_filters(
         wanted = [customer_hashes[c] for c in definition.customers if c in customer_hashes]
         keep &= np.isin(timers.customer, np.array(wanted, dtype=np.uint64))
     return timers if keep.all() else timers.select(keep)
+
+
+@dataclass(frozen=True)
+class AttainmentPoint:
+    """Met and breached timers of one SLA as they stood at ``instant`` (epoch seconds)."""
+
+    instant: float
+    met: int
+    breached: int
+
+    @property
+    def attainment(self) -> float | None:
+        decided = self.met + self.breached
+        return round(self.met / decided, 4) if decided else None
+
+
+def attainment_history(evaluated: EvaluatedTimers, instants: F64Array) -> list[AttainmentPoint]:
+    """What evaluations at each of ``instants`` (none after ``evaluated.as_of``) would count as
+    met and breached, from this one evaluation: a met timer counts from its stop, one breached
+    in the wrong period from its stop, any other breach from the moment its deadline passed."""
+    state, reason = evaluated.state, evaluated.reason
+    stop = evaluated.timers.stopped_us / 1e6
+    met_at = np.sort(stop[state == MET])
+    wrong_period_at = np.sort(stop[(state == BREACHED) & (reason == WRONG_PERIOD)])
+    overdue_at = np.sort(evaluated.deadline[(state == BREACHED) & (reason != WRONG_PERIOD)])
+    met = np.searchsorted(met_at, instants, side="right")
+    breached = np.searchsorted(wrong_period_at, instants, side="right") + np.searchsorted(
+        overdue_at, instants, side="left"
+    )
+    return [
+        AttainmentPoint(float(instant), int(m), int(b))
+        for instant, m, b in zip(instants.tolist(), met.tolist(), breached.tolist(), strict=True)
+    ]

@@ -114,6 +114,13 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds between two evaluations of every SLA timer by the service.",
     )
+    view_max_staleness: float = Field(
+        default=15.0,
+        ge=0,
+        description="Seconds a dashboard answer (blocked invoices, SLA summaries, close risk) may "
+        "lag new data while ingest keeps arriving; the service recomputes them in the background "
+        "every SLA interval. 0: recompute on the first request after any change.",
+    )
     alertmanager_url: str = Field(
         default="",
         description="Prometheus Alertmanager base URL (e.g. http://alertmanager:9093) to push SLA "

@@ -45,6 +45,21 @@ def attainment_share(sla: Sla) -> float | None:
     return float(value) / 100 if value > 1 else float(value)
 
 
+def trend_snapshots(points: Iterable[Mapping[str, Any]]) -> list[tuple[datetime, list[Sla]]]:
+    """``GET /api/v1/slas/trend`` as (moment, SLA summaries) pairs, oldest first; points whose
+    time cannot be read are left out."""
+    snapshots = []
+    for point in points:
+        try:
+            moment = parse_time(str(point.get("as_of") or ""))
+        except ValueError:
+            continue
+        if moment is None:
+            continue
+        snapshots.append((moment, [s for s in point.get("slas") or [] if isinstance(s, Mapping)]))
+    return sorted(snapshots, key=lambda pair: pair[0])
+
+
 def attainment_trend(snapshots: Sequence[tuple[datetime, Sequence[Sla]]]) -> go.Figure:
     """One line per SLA: attainment at each as-of moment of ``snapshots``."""
     series: dict[str, list[tuple[datetime, float]]] = {}

@@ -12,40 +12,58 @@ from dashboard.filters import as_of_caption, current_filters
 from dashboard.notices import fetched, show_empty
 
 DATETIME = st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")
+SHOWN = 500
+"""Rows per table: the newest alerts; the counts above them are the full ones."""
 
 filters = current_filters()
 client = ApiClient.from_environment()
 st.title("Alerts")
 st.caption(as_of_caption(filters))
-answer = fetched(client.alerts, what="Alerts")
-if answer is not None:
-    firing, resolved = split_alerts(answer)
-    if filters.legal_entity:
-        firing = [a for a in firing if a["legal_entity"] in ("", filters.legal_entity)]
-        resolved = [a for a in resolved if a["legal_entity"] in ("", filters.legal_entity)]
+scope = filters.legal_entity
+summary = fetched(lambda: client.alert_summary(legal_entity=scope), what="Alert counts")
+listed = fetched(
+    lambda: (
+        split_alerts(client.alerts(status="firing", legal_entity=scope, limit=SHOWN))[0],
+        split_alerts(client.alerts(status="resolved", legal_entity=scope, limit=SHOWN))[1],
+    ),
+    what="Alerts",
+)
+if listed is not None:
+    firing, resolved = listed
+    counts = summary or {}
+    total_firing = int(counts.get("firing", len(firing)))
+    total_resolved = int(counts.get("resolved", len(resolved)))
     columns = st.columns(2)
-    columns[0].metric("Firing", f"{len(firing)}")
-    columns[1].metric("Recently resolved", f"{len(resolved)}")
-    st.subheader("Firing")
-    if firing:
-        st.dataframe(
+    columns[0].metric("Firing", f"{total_firing}")
+    columns[1].metric("Recently resolved", f"{total_resolved}")
+    for title, rows, total, key, empty in (
+        (
+            "Firing",
             firing,
-            hide_index=True,
-            key="alerts_firing",
-            column_config={"started": DATETIME, "ended": DATETIME},
-        )
-    else:
-        show_empty("Nothing is firing: every SLA is within its target and no close is at risk.")
-    st.subheader("Recently resolved")
-    if resolved:
-        st.dataframe(
+            total_firing,
+            "alerts_firing",
+            "Nothing is firing: every SLA is within its target and no close is at risk.",
+        ),
+        (
+            "Recently resolved",
             resolved,
+            total_resolved,
+            "alerts_resolved",
+            "No alert was resolved recently.",
+        ),
+    ):
+        st.subheader(title)
+        if not rows:
+            show_empty(empty)
+            continue
+        if total > len(rows):
+            st.caption(f"The newest {len(rows)} of {total}.")
+        st.dataframe(
+            rows,
             hide_index=True,
-            key="alerts_resolved",
+            key=key,
             column_config={"started": DATETIME, "ended": DATETIME},
         )
-    else:
-        show_empty("No alert was resolved recently.")
     if firing or resolved:
         st.subheader("Timeline")
         st.plotly_chart(timeline([*firing, *resolved], datetime.now(UTC)), key="alerts_timeline")

@@ -22,7 +22,7 @@ client = ApiClient.from_environment()
 st.title("Close risk")
 st.caption(as_of_caption(filters))
 risks = fetched(
-    lambda: client.close_risk(as_of=filters.as_of, period=filters.period), what="Close risk"
+    lambda: client.close_risk(as_of=filters.api_as_of, period=filters.period), what="Close risk"
 )
 if risks is not None:
     if filters.legal_entity:

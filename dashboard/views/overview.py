@@ -4,7 +4,6 @@ of the current period, and the failures that block the most money."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
 from typing import Any
 
 import streamlit as st
@@ -13,7 +12,7 @@ from dashboard.api_client import ApiClient, ApiError
 from dashboard.figures.blocked import currency_bar, newly_blocked, top_failures
 from dashboard.figures.close_risk import level_rank, levels_for_period
 from dashboard.figures.money import format_money
-from dashboard.figures.slas import attainment_share, attainment_trend
+from dashboard.figures.slas import attainment_share, attainment_trend, trend_snapshots
 from dashboard.filters import Filters, as_of_caption, current_filters
 from dashboard.notices import NO_TRAFFIC, fetched, show_api_error, show_empty
 
@@ -62,21 +61,16 @@ def blocked_section(client: ApiClient, filters: Filters) -> list[Mapping[str, An
 def sla_section(client: ApiClient, filters: Filters) -> None:
     st.subheader("SLA attainment")
     try:
-        current = client.slas(as_of=filters.as_of)
+        current = client.slas(as_of=filters.api_as_of)
+        trend = client.sla_trend(as_of=filters.api_as_of, weeks=TREND_WEEKS)
     except ApiError as error:
         show_api_error(error, what="SLA attainment")
         return
     if not current:
         show_empty("No business SLA has timers yet. " + NO_TRAFFIC)
         return
-    snapshots: list[tuple[Any, Sequence[Mapping[str, Any]]]] = [(filters.as_of, current)]
-    for weeks in range(1, TREND_WEEKS + 1):
-        moment = filters.as_of - timedelta(weeks=weeks)
-        try:
-            snapshots.append((moment, client.slas(as_of=moment)))
-        except ApiError:
-            break  # the trend is shorter; the current figures are still right
-    earlier = snapshots[1][1] if len(snapshots) > 1 else []
+    snapshots = trend_snapshots(trend)
+    earlier = snapshots[-2][1] if len(snapshots) > 1 else []
     week_ago = {str(s.get("name")): attainment_share(s) for s in earlier}
     columns = st.columns(min(len(current), 4))
     for position, sla in enumerate(current):
@@ -97,7 +91,7 @@ def close_risk_section(client: ApiClient, filters: Filters) -> None:
     period = filters.current_period
     st.subheader(f"Close risk · {period}")
     risks = fetched(
-        lambda: client.close_risk(as_of=filters.as_of, period=period), what="Close risk"
+        lambda: client.close_risk(as_of=filters.api_as_of, period=period), what="Close risk"
     )
     if risks is None:
         return

@@ -21,7 +21,7 @@ filters = current_filters()
 client = ApiClient.from_environment()
 st.title("Business SLAs")
 st.caption(as_of_caption(filters))
-slas = fetched(lambda: client.slas(as_of=filters.as_of), what="SLAs")
+slas = fetched(lambda: client.slas(as_of=filters.api_as_of), what="SLAs")
 if slas is not None and not slas:
     show_empty("No SLA has timers yet. " + NO_TRAFFIC)
 elif slas:
@@ -42,7 +42,7 @@ elif slas:
     scope = f" in {filters.legal_entity}" if filters.legal_entity else ""
     timers = fetched(
         lambda: client.sla_timers(
-            str(name), as_of=filters.as_of, legal_entity=filters.legal_entity
+            str(name), as_of=filters.api_as_of, legal_entity=filters.legal_entity
         ),
         what=f"Timers of {name}",
     )

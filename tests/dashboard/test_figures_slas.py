@@ -15,6 +15,7 @@ from dashboard.figures.slas import (
     open_at_risk_rows,
     sla_rows,
     target_hours,
+    trend_snapshots,
 )
 
 AS_OF = datetime(2026, 10, 30, 17, 0, tzinfo=UTC)
@@ -77,6 +78,21 @@ def test_trend_has_one_line_per_sla_in_time_order() -> None:
     assert line.name == "a"
     assert list(line.x) == [earlier, later]
     assert list(line.y) == pytest.approx([80.0, 90.0])
+
+
+def test_trend_points_become_snapshots_oldest_first() -> None:
+    """GET /slas/trend points, in any order, as (moment, SLAs); unreadable times are left out."""
+    points = [
+        {"as_of": "2026-10-30T17:00:00Z", "slas": [sla("a", 0.9)]},
+        {"as_of": "not a time", "slas": [sla("a", 0.1)]},
+        {"as_of": "2026-10-23T17:00:00Z", "slas": [sla("a", 0.8)]},
+    ]
+    snapshots = trend_snapshots(points)
+    assert [moment for moment, _ in snapshots] == [
+        datetime(2026, 10, 23, 17, tzinfo=UTC),
+        datetime(2026, 10, 30, 17, tzinfo=UTC),
+    ]
+    assert [attainment_share(slas[0]) for _, slas in snapshots] == [0.8, 0.9]
 
 
 def test_table_rows_show_counts_and_attainment_percent() -> None:

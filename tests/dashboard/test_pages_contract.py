@@ -96,6 +96,13 @@ ISSUE_SHAPES: dict[str, tuple[int, Any]] = {
         200,
         [sla("time-to-invoice-posting", 0.91, 7, 2), sla("time-to-bill-readiness", 0.84, 12, 5)],
     ),
+    "/api/v1/slas/trend": (
+        200,
+        [
+            {"as_of": "2026-10-23T17:00:00Z", "slas": [sla("time-to-invoice-posting", 0.85, 7, 2)]},
+            {"as_of": AS_OF, "slas": [sla("time-to-invoice-posting", 0.91, 7, 2)]},
+        ],
+    ),
     "/api/v1/slas/time-to-invoice-posting/timers": (200, TIMERS),
     "/api/v1/slas/time-to-bill-readiness/timers": (200, []),
     "/api/v1/close-risk": (
@@ -105,6 +112,10 @@ ISSUE_SHAPES: dict[str, tuple[int, Any]] = {
             risk("LE-DE01", "2026-10", "low", 300.0, "EUR"),
             risk("LE-UK01", "2026-09", "medium", 9000.0, "GBP"),
         ],
+    ),
+    "/api/v1/alerts/summary": (
+        200,
+        {"firing": 1, "resolved": 1, "by_sla": {}, "by_severity": {"error": 1}},
     ),
     "/api/v1/alerts": (
         200,
@@ -152,10 +163,11 @@ def deltas(app: AppTest) -> Mapping[str, str | None]:
 
 class TestOverview:
     def test_sla_attainment_and_its_weekly_change(self, open_page: OpenPage) -> None:
-        """Attainment per SLA in percent, with the change against the reading a week earlier."""
+        """Attainment per SLA in percent, with the change against the trend's point a week earlier."""
         app = open_page()
         assert metrics(app)["time-to-invoice-posting"] == "91.0 %"
-        assert deltas(app)["time-to-invoice-posting"] == "+0.0 pp vs a week earlier"
+        assert deltas(app)["time-to-invoice-posting"] == "+6.0 pp vs a week earlier"
+        assert not deltas(app)["time-to-bill-readiness"]  # no earlier point for it
         assert len(app.get("plotly_chart")) == 2
 
     def test_close_risk_of_the_current_period_per_legal_entity(self, open_page: OpenPage) -> None:

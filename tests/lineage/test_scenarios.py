@@ -11,7 +11,8 @@ from clickhouse_connect.driver.client import Client
 
 from lineage.completeness import completeness
 from lineage.graph import DOWNSTREAM, UPSTREAM
-from lineage.impact import blocked_invoices
+from lineage.impact import BlockedInvoices, blocked_invoices
+from lineage.impact_view import BlockedInvoicesView
 from lineage.owners import OwnerRouting
 from lineage.queries import raw_spans
 from lineage.rules import EVENT, LineageRules
@@ -19,8 +20,11 @@ from lineage.traversal import UnknownLineageType, UnknownRoot, trace
 from tests.lineage.events import at, attempt, chain, span
 from warehouse import semconv as sc
 from warehouse.correlation import CorrelationRules
+from warehouse.freshness import DataVersion, FreshCache
 from warehouse.migrations import migrate
+from warehouse.pool import ClientPool
 from warehouse.queries import BusinessEvent
+from warehouse.schema import Topology
 from warehouse.spans import OTEL_TRACES_COLUMNS
 
 RULES = LineageRules.default()
@@ -207,6 +211,45 @@ class TestBlockedInvoices:
         assert len(blocked_invoices(store, RULES, OWNERS, legal_entity="LE-DE01").items) == 1
         assert blocked_invoices(store, RULES, OWNERS, legal_entity="LE-US01").items == ()
         assert blocked_invoices(store, RULES, OWNERS, period="2026-10").items == ()
+
+
+class TestBlockedInvoicesView:
+    @pytest.mark.parametrize("max_staleness", [0.0, 3600.0], ids=["fresh", "stale-allowed"])
+    def test_a_recovery_shows_on_the_next_answer_or_after_warming(
+        self, store: Client, engine_url: str, database: str, max_staleness: float
+    ) -> None:
+        """A replay that posts the item clears it: at once without staleness, else once the
+        background warm-up saw the new data."""
+        *upstream, posting = chain()
+        load(store, [*upstream, failed(posting, sc.MAPPING, hours=73)])
+        pool = ClientPool(engine_url, database=database)
+        try:
+            cache: FreshCache[BlockedInvoices] = FreshCache(
+                DataVersion(pool.client, Topology()), max_staleness=max_staleness
+            )
+            view = BlockedInvoicesView(pool, RULES, OWNERS, cache)
+            held, first_as_of = view.answer()
+            assert [i.object.id for i in held.items] == ["BE-1"]
+            assert view.answer(period="2026-10")[0].items == ()
+            amount = str(posting.amount) if posting.amount is not None else None
+            replay = attempt(
+                posting.event_type,
+                posting.event_id,
+                posting.objects,
+                hours=90,
+                number=2,
+                amount=amount,
+                period=posting.period,
+            )
+            load(store, [replay])
+            after, _ = view.answer()
+            assert (after.items == ()) is (max_staleness == 0)
+            view.warm()
+            cleared, as_of = view.answer()
+            assert cleared.items == ()
+            assert as_of > first_as_of
+        finally:
+            pool.close()
 
 
 class TestCompleteness:

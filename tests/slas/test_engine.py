@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -12,17 +13,20 @@ import pytest
 from clickhouse_connect.driver.client import Client
 from fastapi import FastAPI
 
+from slas.alerts import FIRING, RESOLVED, Alert
 from slas.api import slas_router
 from slas.calendars import CalendarBook
 from slas.definitions import DEFAULT_SLAS, TIME_TO_PROJECT_CREATION
-from slas.evaluation import evaluate
+from slas.evaluation import Evaluations, evaluate
 from slas.queries import event_ids, load_snapshot, object_ids
 from slas.snapshot import object_type_code
 from tests.slas.events import Event, at, event, retried, span_rows
 from warehouse import semconv as sc
 from warehouse.correlation import CorrelationRules
+from warehouse.freshness import DataVersion, FreshCache
 from warehouse.migrations import migrate
 from warehouse.pool import ClientPool
+from warehouse.schema import Topology
 from warehouse.spans import OTEL_TRACES_COLUMNS
 
 AS_OF = at(days=10)
@@ -115,7 +119,14 @@ class Api:
 def api(loaded: Client, engine_url: str, database: str) -> Iterator[Api]:
     pool = ClientPool(engine_url, database=database)
     app = FastAPI()
-    app.include_router(slas_router(pool, DEFAULT_SLAS, CalendarBook()), prefix="/api/v1")
+    evaluations = Evaluations(
+        pool.client,
+        DEFAULT_SLAS,
+        CalendarBook(),
+        FreshCache(DataVersion(pool.client, Topology()), max_staleness=0),
+        live_max_age=30,
+    )
+    app.include_router(slas_router(pool, evaluations), prefix="/api/v1")
     yield Api(app)
     pool.close()
 
@@ -195,3 +206,81 @@ class TestApi:
     def test_alerts_are_empty_without_an_evaluator(self, api: Api) -> None:
         """The router alone serves an empty alert list."""
         assert get(api, "/api/v1/alerts") == []
+
+
+def alert(sla: str, entity: str, severity: str, started_day: int, *, resolved: bool) -> Alert:
+    labels = {"alertname": "SlaBreached", "sla": sla, "legal_entity": entity, "severity": severity}
+    fired = at(days=started_day)
+    return Alert(
+        labels={**labels, "cycle": f"{sla}:{entity}:{started_day}"},
+        annotations={},
+        starts_at=fired,
+        status=RESOLVED if resolved else FIRING,
+        ends_at=fired + timedelta(days=1) if resolved else None,
+    )
+
+
+ALERTS = [
+    alert("time-to-bill-readiness", "LE-DE01", "critical", 1, resolved=False),
+    alert("time-to-bill-readiness", "LE-US01", "warning", 3, resolved=False),
+    alert("time-to-invoice-posting", "LE-DE01", "critical", 2, resolved=True),
+    alert("time-to-invoice-posting", "LE-DE01", "critical", 4, resolved=False),
+]
+
+
+@pytest.fixture
+def alerting_api(loaded: Client, engine_url: str, database: str) -> Iterator[Api]:
+    pool = ClientPool(engine_url, database=database)
+    evaluations = Evaluations(
+        pool.client,
+        DEFAULT_SLAS,
+        CalendarBook(),
+        FreshCache(DataVersion(pool.client, Topology()), max_staleness=0),
+        live_max_age=30,
+    )
+    app = FastAPI()
+    app.include_router(slas_router(pool, evaluations, alerts=lambda: ALERTS), prefix="/api/v1")
+    yield Api(app)
+    pool.close()
+
+
+class TestAlertsApi:
+    def test_firing_first_then_the_newest_first(self, alerting_api: Api) -> None:
+        """Firing before resolved; within each, the latest start first."""
+        listed = get(alerting_api, "/api/v1/alerts")
+        assert [(a["status"], a["starts_at"][:10]) for a in listed] == [
+            ("firing", at(days=4).date().isoformat()),
+            ("firing", at(days=3).date().isoformat()),
+            ("firing", at(days=1).date().isoformat()),
+            ("resolved", at(days=2).date().isoformat()),
+        ]
+
+    @pytest.mark.parametrize(
+        ("params", "expected"),
+        [
+            ({"status": "firing", "limit": "2"}, [("firing", "LE-DE01"), ("firing", "LE-US01")]),
+            ({"legal_entity": "LE-US01"}, [("firing", "LE-US01")]),
+            ({"status": "resolved"}, [("resolved", "LE-DE01")]),
+        ],
+        ids=["limit", "legal-entity", "status"],
+    )
+    def test_filters_and_limit(
+        self, alerting_api: Api, params: dict[str, str], expected: list[tuple[str, str]]
+    ) -> None:
+        """status, legal_entity and limit narrow the list."""
+        listed = get(alerting_api, "/api/v1/alerts", **params)
+        assert [(a["status"], a["labels"]["legal_entity"]) for a in listed] == expected
+
+    def test_the_summary_counts_every_alert(self, alerting_api: Api) -> None:
+        """Counts by status, by SLA and status, and firing ones by severity."""
+        assert get(alerting_api, "/api/v1/alerts/summary") == {
+            "firing": 3,
+            "resolved": 1,
+            "by_sla": {
+                "time-to-bill-readiness": {"firing": 2, "resolved": 0},
+                "time-to-invoice-posting": {"firing": 1, "resolved": 1},
+            },
+            "by_severity": {"critical": 2, "warning": 1},
+        }
+        narrowed = get(alerting_api, "/api/v1/alerts/summary", legal_entity="LE-US01")
+        assert (narrowed["firing"], narrowed["resolved"]) == (1, 0)

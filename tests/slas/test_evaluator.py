@@ -14,13 +14,16 @@ from clickhouse_connect.driver.client import Client
 from slas.calendars import CalendarBook, EntityCalendar
 from slas.definitions import TIME_TO_PROJECT_CREATION
 from slas.dispatch import Dispatcher
+from slas.evaluation import Evaluations
 from slas.evaluator import KEEP_RESOLVED, SlaEvaluator
 from slas.notifiers.webhook import WebhookChannel
 from slas.state import RECORD, AlertStore
 from tests.slas.events import at, event, span_rows
 from warehouse import semconv as sc
 from warehouse.correlation import CorrelationRules
+from warehouse.freshness import DataVersion, FreshCache
 from warehouse.migrations import migrate
+from warehouse.schema import Topology
 from warehouse.spans import OTEL_TRACES_COLUMNS
 
 BOOK = CalendarBook({"LE-DE01": EntityCalendar("Europe/Berlin", holiday_country="DE")})
@@ -65,10 +68,16 @@ def evaluator(client: Client, store: AlertStore, recorder: Recorder) -> SlaEvalu
         http=httpx.Client(transport=httpx.MockTransport(recorder.handle)),
         delivered=state,
     )
-    return SlaEvaluator(
+    evaluations = Evaluations(
         lambda: client,
         [TIME_TO_PROJECT_CREATION],
         BOOK,
+        FreshCache(DataVersion(lambda: client, Topology()), max_staleness=0),
+        live_max_age=30,
+    )
+    return SlaEvaluator(
+        lambda: client,
+        evaluations,
         dispatcher,
         store,
         interval=timedelta(seconds=15),

@@ -95,6 +95,30 @@ class TestTimers:
             } == expected[sla["name"]]
 
 
+class TestTrend:
+    def test_one_evaluation_reproduces_each_weekly_evaluation(self, api: httpx.Client) -> None:
+        """The trend's counts at each weekly point equal an evaluation at that point."""
+        response = api.get("/api/v1/slas/trend", params={"as_of": END.isoformat(), "weeks": 6})
+        assert response.status_code == 200, response.text
+        points = response.json()
+        assert len(points) == 7
+        assert instant(points[-1]["as_of"]) == END
+        for point in points:
+            at_point = api.get("/api/v1/slas", params={"as_of": point["as_of"]}).json()
+            expected = {
+                s["name"]: ({"met": s["counts"]["met"], "breached": s["counts"]["breached"]})
+                for s in at_point
+            }
+            assert {s["name"]: s["counts"] for s in point["slas"]} == expected, point["as_of"]
+        assert points[0]["slas"] != points[-1]["slas"]  # the quarter moves over six weeks
+
+    def test_the_live_answer_names_its_instant(self, api: httpx.Client) -> None:
+        """Without as_of the live evaluation answers, and the header says when it was made."""
+        response = api.get("/api/v1/slas")
+        assert response.status_code == 200, response.text
+        assert instant(response.headers["X-Syncsight-As-Of"]) > END
+
+
 class TestClose:
     def test_each_closed_period_misses_the_truths_amount(
         self, quarter: LoadedQuarter, api: httpx.Client

@@ -1,0 +1,43 @@
+"""Blocked invoices as the API serves them: worked out for the whole data set once per data
+version (the service keeps it warm in the background) and narrowed per request."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from lineage.impact import BlockedInvoices, all_blocked_invoices, narrowed
+from lineage.owners import OwnerRouting
+from lineage.rules import LineageRules
+from warehouse.freshness import Fresh, FreshCache
+from warehouse.pool import ClientPool
+
+_EVERYTHING = "blocked-invoices"
+
+
+class BlockedInvoicesView:
+    """Every blocked item, cached by data version; ``warm`` recomputes it when the data changed."""
+
+    def __init__(
+        self,
+        pool: ClientPool,
+        rules: LineageRules,
+        owners: OwnerRouting,
+        cache: FreshCache[BlockedInvoices],
+    ) -> None:
+        self._pool = pool
+        self._rules = rules
+        self._owners = owners
+        self._cache = cache
+
+    def answer(
+        self, period: str | None = None, legal_entity: str | None = None
+    ) -> tuple[BlockedInvoices, datetime]:
+        """The blocked items of ``period`` and ``legal_entity``, and when they were worked out."""
+        fresh = self._cache.get(_EVERYTHING, self._compute)
+        return narrowed(fresh.value, period, legal_entity), fresh.computed_at
+
+    def warm(self) -> Fresh[BlockedInvoices]:
+        return self._cache.refresh(_EVERYTHING, self._compute)
+
+    def _compute(self) -> BlockedInvoices:
+        return all_blocked_invoices(self._pool.client(), self._rules, self._owners)
