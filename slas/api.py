@@ -145,7 +145,7 @@ def slas_router(
             keep &= evaluated.timers.legal_entity == evaluated.timers.entity_code(legal_entity)
         rows = np.flatnonzero(keep)
         order = np.lexsort((evaluated.deadline[rows], _URGENCY[evaluated.state[rows]]))
-        views = timer_views(pool.client(), evaluated, rows[order][:limit])
+        views = timer_views(pool.client(), evaluated, rows[order][:limit], evaluations.ids)
         return [TimerOut(key=TimerKey(type=v.key_type, id=v.key_id), **_fields(v)) for v in views]
 
     @router.get(
@@ -170,7 +170,9 @@ def slas_router(
         except ValueError as error:
             raise HTTPException(422, str(error)) from None
         evaluation = evaluation_at(as_of, response)
-        report = close_risk_report(pool.client(), evaluation, evaluations.calendars, period)
+        report = close_risk_report(
+            pool.client(), evaluation, evaluations.calendars, period, evaluations.ids
+        )
         return [CloseRiskOut.model_validate(entity) for entity in report]
 
     def current_alerts(status: str | None, legal_entity: str | None) -> list[Alert]:

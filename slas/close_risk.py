@@ -20,7 +20,8 @@ from slas.business_time import BusinessClock, clock_for_span, epoch_seconds, fro
 from slas.calendars import CalendarBook
 from slas.close_items import INVOICE_ITEM, ITEM_OBJECT_TYPES, CloseItems, close_items
 from slas.evaluation import Evaluation
-from slas.queries import event_errors, object_ids
+from slas.id_cache import IdCache
+from slas.queries import event_errors
 from slas.snapshot import F64Array, I64Array, period_number, period_text
 from warehouse import semconv as sc
 
@@ -214,7 +215,11 @@ def due_periods(items: CloseItems) -> list[str]:
 
 
 def close_risk_report(
-    client: Client, evaluation: Evaluation, calendars: CalendarBook, period: str | None
+    client: Client,
+    evaluation: Evaluation,
+    calendars: CalendarBook,
+    period: str | None,
+    ids: IdCache,
 ) -> list[dict[str, Any]]:
     """``GET /api/v1/close-risk``: the assessment with its contributors' ids and errors, for
     ``period`` or (None) for every period with items due, entity by entity."""
@@ -228,7 +233,7 @@ def close_risk_report(
         )
     ]
     rows = [row for risk in risks for row, _, _ in risk.contributors]
-    names = object_ids(client, items.item[rows].tolist(), ITEM_OBJECT_TYPES)
+    names = ids.object_ids(client, items.item[rows].tolist(), ITEM_OBJECT_TYPES)
     errors = event_errors(client, items.blocking_event[rows].tolist(), evaluation.as_of)
     report = []
     for risk in risks:

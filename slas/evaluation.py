@@ -17,7 +17,8 @@ from slas.business_time import from_epoch_seconds
 from slas.calendars import CalendarBook
 from slas.correlation import correlate
 from slas.definitions import SlaDefinition
-from slas.queries import customer_hashes, event_ids, load_snapshot, object_ids
+from slas.id_cache import IdCache
+from slas.queries import customer_hashes, load_snapshot
 from slas.snapshot import EventSnapshot, object_type_name
 from slas.timers import (
     BREACH_REASONS,
@@ -75,15 +76,17 @@ class TimerView:
     stop_event_id: str
 
 
-def timer_views(client: Client, evaluated: EvaluatedTimers, rows: np.ndarray) -> list[TimerView]:
+def timer_views(
+    client: Client, evaluated: EvaluatedTimers, rows: np.ndarray, ids: IdCache
+) -> list[TimerView]:
     """The timers at ``rows`` with their ids looked up."""
     timers = evaluated.timers
-    keys = object_ids(
+    keys = ids.object_ids(
         client,
         timers.key[rows].tolist(),
         [object_type_name(int(code)) for code in set(timers.key_type[rows].tolist())],
     )
-    events = event_ids(
+    events = ids.event_ids(
         client, [*timers.start_event[rows].tolist(), *timers.stop_event[rows].tolist()]
     )
     views = []
@@ -140,6 +143,7 @@ class Evaluations:
     ) -> None:
         self.definitions = tuple(definitions)
         self.calendars = calendars
+        self.ids = IdCache()
         self._client = client
         self._cache = cache
         self._live_max_age = live_max_age

@@ -15,7 +15,6 @@ from slas.alerts import Alert, TimerAlertFacts, reconcile, timer_alert
 from slas.business_time import from_epoch_seconds
 from slas.dispatch import Dispatcher
 from slas.evaluation import Evaluation, Evaluations
-from slas.queries import event_ids, object_ids
 from slas.snapshot import object_type_name
 from slas.state import RECORD, AlertStore
 from slas.timers import AT_RISK, BREACHED
@@ -23,7 +22,6 @@ from slas.timers import AT_RISK, BREACHED
 logger = logging.getLogger(__name__)
 
 KEEP_RESOLVED = timedelta(hours=24)
-_ID_CACHE_LIMIT = 500_000
 
 
 def utc_now() -> datetime:
@@ -53,8 +51,6 @@ class SlaEvaluator:
         self._public_url = public_url
         self._clock = clock
         self._record: dict[str, Alert] = dict(record or {})
-        self._ids: dict[int, str] = {}
-        self._keys: dict[int, tuple[str, str]] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -114,11 +110,12 @@ class SlaEvaluator:
             if not len(rows):
                 continue
             timers = evaluated.timers
-            self._learn_ids(
-                client, timers.key[rows], timers.key_type[rows], timers.start_event[rows]
-            )
+            ids = self._evaluations.ids
+            types = [object_type_name(int(t)) for t in set(timers.key_type[rows].tolist())]
+            keys = ids.object_ids(client, timers.key[rows].tolist(), types)
+            events = ids.event_ids(client, timers.start_event[rows].tolist())
             for row in rows.tolist():
-                object_type, object_id = self._keys[int(timers.key[row])]
+                object_type, object_id = keys[int(timers.key[row])]
                 amount = float(timers.amount[row])
                 facts = TimerAlertFacts(
                     sla=definition.name,
@@ -127,7 +124,7 @@ class SlaEvaluator:
                     legal_entity=timers.entity_name(int(timers.legal_entity[row])),
                     object_type=object_type,
                     object_id=object_id,
-                    start_event_id=self._ids.get(int(timers.start_event[row]), ""),
+                    start_event_id=events.get(int(timers.start_event[row]), ""),
                     started_at=from_epoch_seconds(int(timers.started_us[row]) / 1e6),
                     deadline=from_epoch_seconds(float(evaluated.deadline[row])),
                     elapsed_hours=float(evaluated.elapsed_seconds[row]) / 3600,
@@ -140,17 +137,3 @@ class SlaEvaluator:
                 )
                 alerts.append(timer_alert(facts, public_url=self._public_url))
         return alerts
-
-    def _learn_ids(
-        self, client: Client, keys: np.ndarray, key_types: np.ndarray, events: np.ndarray
-    ) -> None:
-        if len(self._ids) + len(self._keys) > _ID_CACHE_LIMIT:
-            self._ids.clear()
-            self._keys.clear()
-        new_keys = [k for k in set(keys.tolist()) if k not in self._keys]
-        if new_keys:
-            types = [object_type_name(int(t)) for t in set(key_types.tolist())]
-            self._keys.update(object_ids(client, new_keys, types))
-        new_events = [e for e in set(events.tolist()) if e not in self._ids]
-        if new_events:
-            self._ids.update(event_ids(client, new_events))

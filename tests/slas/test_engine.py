@@ -18,6 +18,7 @@ from slas.api import slas_router
 from slas.calendars import CalendarBook
 from slas.definitions import DEFAULT_SLAS, TIME_TO_PROJECT_CREATION
 from slas.evaluation import Evaluations, evaluate
+from slas.id_cache import IdCache
 from slas.queries import event_ids, load_snapshot, object_ids
 from slas.snapshot import object_type_code
 from tests.slas.events import Event, at, event, retried, span_rows
@@ -78,6 +79,21 @@ class TestSnapshot:
         assert sorted({name for _, name in names.values()}) == ["CTR-1", "CTR-2"]
         ids = event_ids(loaded, snapshot.event.tolist())
         assert "project.activated:PRJ-2" in ids.values()
+
+    def test_ids_are_looked_up_once_and_remembered(self, loaded: Client) -> None:
+        """The id cache answers known hashes without the tables; unknown ones stay unknown."""
+        snapshot = load_snapshot(loaded, AS_OF)
+        ids = IdCache()
+        contracts = snapshot.objects[
+            snapshot.ref_object_index[snapshot.ref_object_type == object_type_code(sc.CONTRACT)]
+        ].tolist()
+        first = ids.object_ids(loaded, contracts, [sc.CONTRACT])
+        events = ids.event_ids(loaded, snapshot.event.tolist())
+        loaded.command("TRUNCATE TABLE biz_event_objects")
+        assert ids.object_ids(loaded, contracts, [sc.CONTRACT]) == first
+        assert ids.event_ids(loaded, snapshot.event.tolist()) == events
+        assert sorted(name for _, name in first.values()) == ["CTR-1", "CTR-2"]
+        assert ids.event_ids(loaded, [12345]) == {}
 
     def test_a_span_delivered_twice_counts_once(self, loaded: Client) -> None:
         """The same spans again (a redelivery) change no timer."""
