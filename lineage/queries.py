@@ -27,13 +27,11 @@ WHERE EventId IN {{event_ids:Array(String)}}
 
 PRODUCING_EVENTS = f"""
 SELECT {EVENT_COLUMNS}
-FROM biz_events
-WHERE EventId IN (
-    SELECT EventId FROM biz_event_objects
-    WHERE ObjectType = {{object_type:String}} AND ObjectId = {{object_id:String}}
-      AND EventType IN {{event_types:Array(String)}}
-)
+FROM biz_event_objects
+WHERE ObjectType = {{object_type:String}} AND ObjectId = {{object_id:String}}
+  AND EventType IN {{event_types:Array(String)}}
 """
+"""The attempts of ``event_types`` that carry the object (object rows repeat the event's facts)."""
 
 REFERENCING_EVENT_IDS = """
 SELECT DISTINCT EventId FROM biz_event_objects
@@ -52,8 +50,19 @@ WHERE EventId IN (
       AND EventId NOT IN {{known:Array(String)}}
 )
 """
-"""One traversal step: every attempt of every not-yet-known event of the wanted types that
-references one of the objects (the type-by-id cross product is narrowed again in Python)."""
+"""Every attempt of every not-yet-known event of the wanted types that references one of the
+objects (the type-by-id cross product is narrowed again in Python): exact, two index reads."""
+
+HOP_ATTEMPTS = f"""
+SELECT {EVENT_COLUMNS}
+FROM biz_event_objects
+WHERE ObjectType IN {{object_types:Array(String)}}
+  AND ObjectId IN {{object_ids:Array(String)}}
+  AND EventType IN {{event_types:Array(String)}}
+  AND EventId NOT IN {{known:Array(String)}}
+"""
+"""One traversal step in one index read: the attempts that carry one of the objects (a retry that
+lacks the object is found when the traversal completes its nodes by id)."""
 
 EVENTS_OF_TYPES = f"""
 SELECT {EVENT_COLUMNS}
@@ -154,13 +163,16 @@ def referencing_event_ids(client: Client, *, object_type: str, object_id: str) -
     return sorted(str(row[0]) for row in rows)
 
 
-def hop_events(client: Client, lookup: Lookup, known: Iterable[str]) -> dict[str, EventNode]:
-    """The not-yet-known events one traversal step may reach."""
+def hop_events(
+    client: Client, lookup: Lookup, known: Iterable[str], *, every_attempt: bool = True
+) -> dict[str, EventNode]:
+    """The not-yet-known events one traversal step may reach: with every attempt of each, or
+    (``every_attempt=False``, one read instead of two) with the attempts that carry the objects."""
     if lookup.empty:
         return {}
     return _events(
         client,
-        HOP,
+        HOP if every_attempt else HOP_ATTEMPTS,
         {
             "object_types": lookup.object_types,
             "object_ids": lookup.object_ids,

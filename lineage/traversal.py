@@ -83,7 +83,11 @@ def resolve_roots(
 def collect(
     client: Client, rules: LineageRules, roots: Mapping[str, EventNode], direction: str
 ) -> Graph:
-    """Every node and edge the roots may reach in ``direction`` (a superset for many roots)."""
+    """Every node and edge the roots may reach in ``direction`` (a superset for many roots).
+
+    Each level is one read of the object rows, which carry the attempts that reference each
+    object; the reached nodes are then completed with every attempt of theirs in one read by id.
+    """
     graph = Graph(dict(roots), set())
     if direction in (UPSTREAM, BOTH):
         cutoff = max(node.first_time for node in roots.values())
@@ -99,6 +103,10 @@ def collect(
             return not edge.as_of_root or nodes[edge.target].first_time >= start
 
         _expand(client, rules, graph, roots, downstream_lookup, link_downstream, after_start)
+    complete = events_by_id(client, graph.nodes)
+    graph.nodes.update(
+        {event_id: node for event_id, node in complete.items() if event_id in graph.nodes}
+    )
     return graph
 
 
@@ -122,7 +130,7 @@ def _expand(
         if not frontier:
             return
         lookup = lookup_step(frontier.values(), rules)
-        fetched = hop_events(client, lookup, graph.nodes)
+        fetched = hop_events(client, lookup, graph.nodes, every_attempt=False)
         candidates = {**graph.nodes, **fetched}
         edges = [
             edge

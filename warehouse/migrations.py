@@ -21,6 +21,7 @@ from warehouse.schema import (
     bookkeeping_ddl,
     business_tables_ddl,
     derived_views_ddl,
+    object_row_facts_ddl,
     otel_traces_ddl,
     sla_alert_state_ddl,
 )
@@ -43,6 +44,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "exporter-compatible raw span tables", otel_traces_ddl),
     Migration(2, "business events and event-object references", business_tables_ddl),
     Migration(3, "SLA alert and notification state", sla_alert_state_ddl),
+    Migration(4, "event facts on object rows (one read per lineage hop)", object_row_facts_ddl),
 )
 
 
@@ -90,7 +92,8 @@ def migrate(
     recorded = current_rules_fingerprint(client)
     rules_changed = recorded is not None and recorded != rules.fingerprint()
     views_missing = not _derived_views_exist(client, topology)
-    recreate = recorded != rules.fingerprint() or views_missing
+    # a migration may change what the views select: re-create them after any
+    recreate = recorded != rules.fingerprint() or views_missing or bool(applied)
     if recreate:
         for statement in derived_views_ddl(topology, rules):
             client.command(statement)

@@ -272,8 +272,27 @@ FROM {source}
 WHERE {attr(sc.EVENT_TYPE)} != ''"""
 
 
+OBJECT_ROW_FACTS: tuple[tuple[str, str], ...] = (
+    ("SourceSystem", "LowCardinality(String)"),
+    ("TargetSystem", "LowCardinality(String)"),
+    ("Attempt", "UInt32"),
+    ("Amount", "Nullable(Decimal(18, 4))"),
+    ("Currency", "LowCardinality(String)"),
+    ("Period", "LowCardinality(String)"),
+    ("LegalEntity", "LowCardinality(String)"),
+    ("ErrorCategory", "LowCardinality(String)"),
+    ("ErrorCode", "String"),
+    ("ReplayOf", "String"),
+    ("ServiceName", "LowCardinality(String)"),
+    ("ObjectRefs", "Array(Tuple(type LowCardinality(String), id String))"),
+)
+"""The event facts each ``biz_event_objects`` row repeats (migration 4), so that a lineage hop by
+object reads one table instead of looking the events up again by id."""
+
+
 def event_object_select(source: str) -> str:
     """SELECT that fans a ``biz_events`` row out into one row per referenced object id."""
+    facts = ",\n    ".join(name for name, _ in OBJECT_ROW_FACTS)
     return f"""SELECT
     ref.type AS ObjectType,
     ref.id AS ObjectId,
@@ -282,9 +301,24 @@ def event_object_select(source: str) -> str:
     EventTime,
     Outcome,
     TraceId,
-    SpanId
+    SpanId,
+    {facts}
 FROM {source}
 ARRAY JOIN ObjectRefs AS ref"""
+
+
+def object_row_facts_ddl(t: Topology) -> list[str]:
+    """Migration 4: the event facts on every object row, filled in again from ``biz_events``."""
+    objects = t.storage(BIZ_EVENT_OBJECTS)
+    tables = [objects, BIZ_EVENT_OBJECTS] if t.cluster else [objects]
+    columns = ", ".join(
+        f"ADD COLUMN IF NOT EXISTS {name} {kind}" for name, kind in OBJECT_ROW_FACTS
+    )
+    return [
+        *(f"ALTER TABLE {table}{t.on_cluster} {columns}" for table in tables),
+        f"TRUNCATE TABLE IF EXISTS {objects}{t.on_cluster}",
+        f"INSERT INTO {BIZ_EVENT_OBJECTS}\n{event_object_select(BIZ_EVENTS)}",
+    ]
 
 
 def derived_views_ddl(t: Topology, rules: CorrelationRules) -> list[str]:

@@ -132,6 +132,29 @@ class TestTraversal:
         assert raw["service_name"] == "mw-test"
 
 
+class TestAttempts:
+    def test_a_retry_without_the_hops_object_is_still_an_attempt_of_its_node(
+        self, store: Client
+    ) -> None:
+        """A billing.ready first sent without its billing event id (unmapped), then with it: the
+        invoice's lineage, which reaches the node through that id, shows both attempts."""
+        events = chain()
+        ready = next(e for e in events if e.event_type == sc.BILLING_READY)
+        unmapped = attempt(
+            sc.BILLING_READY,
+            ready.event_id,
+            {sc.PROJECT: "PRJ-1"},
+            hours=30,
+            outcome=sc.FAILED,
+            error_category=sc.MAPPING,
+        )
+        load(store, [*events, unmapped])
+        lineage = trace(store, RULES, sc.INVOICE, "INV-1", UPSTREAM)
+        node = lineage.node(ready.event_id)
+        assert [a.outcome for a in node.attempts] == [sc.FAILED, sc.SUCCESS]
+        assert lineage.complete
+
+
 class TestBlockedInvoices:
     def test_a_failure_replayed_successfully_does_not_block(self, store: Client) -> None:
         """billing.ready failed, then a replay succeeded and the invoice posted: nothing held."""

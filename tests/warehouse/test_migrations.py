@@ -5,9 +5,22 @@ from __future__ import annotations
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from tests.warehouse.spans import span_row
+from warehouse import semconv as sc
 from warehouse.correlation import CorrelationRules
 from warehouse.migrations import MIGRATIONS, migrate, render_ddl
-from warehouse.schema import Topology, TopologyError
+from warehouse.schema import OBJECT_ROW_FACTS, Topology, TopologyError
+from warehouse.spans import OTEL_TRACES_COLUMNS
+
+BILLED = {
+    sc.EVENT_TYPE: sc.BILLING_READY,
+    sc.EVENT_ID: "billing.ready:BE-7",
+    sc.AMOUNT: "1250.50",
+    sc.CURRENCY: "EUR",
+    sc.PERIOD: "2026-09",
+    sc.object_id_key(sc.BILLING_EVENT): "BE-7",
+    sc.object_id_key(sc.PROJECT): "PRJ-1",
+}
 
 # Column names and types of the OTel Collector ClickHouse exporter (reference/clickhouse-schema.md).
 EXPORTER_COLUMNS = [
@@ -81,12 +94,74 @@ class TestMigrate:
         assert client.query("SELECT count() FROM otel_traces").result_rows[0][0] == 1
 
 
+PRE_4_OBJECT_VIEW = """CREATE MATERIALIZED VIEW biz_event_objects_mv TO biz_event_objects AS
+SELECT ref.type AS ObjectType, ref.id AS ObjectId, EventId, EventType, EventTime, Outcome,
+       TraceId, SpanId
+FROM biz_events ARRAY JOIN ObjectRefs AS ref"""
+
+
+class TestObjectRowFacts:
+    def test_migration_4_fills_the_facts_of_stored_rows_and_of_new_spans(
+        self, client: Client
+    ) -> None:
+        """A database from before migration 4: stored object rows get their event's facts, and
+        spans that arrive afterwards do too (the views are re-created)."""
+        migrate(client, CorrelationRules.default())
+        facts = [name for name, _ in OBJECT_ROW_FACTS]
+        client.command(
+            "ALTER TABLE biz_event_objects " + ", ".join(f"DROP COLUMN {f}" for f in facts)
+        )
+        client.command("DROP VIEW biz_event_objects_mv")
+        client.command(PRE_4_OBJECT_VIEW)
+        client.command(
+            "ALTER TABLE syncsight_schema_migrations DELETE WHERE Version = 4",
+            settings={"mutations_sync": 1},
+        )
+        client.insert(
+            "otel_traces",
+            [span_row(BILLED, span_id="00000000000000b1")],
+            column_names=OTEL_TRACES_COLUMNS,
+        )
+
+        report = migrate(client, CorrelationRules.default())
+        client.insert(
+            "otel_traces",
+            [
+                span_row(
+                    {
+                        **BILLED,
+                        sc.EVENT_ID: "billing.ready:BE-8",
+                        sc.object_id_key(sc.BILLING_EVENT): "BE-8",
+                    },
+                    span_id="00000000000000b2",
+                )
+            ],
+            column_names=OTEL_TRACES_COLUMNS,
+        )
+
+        assert report.applied == (4,)
+        rows = client.query(
+            "SELECT ObjectId, Amount, Currency, Period, ObjectRefs FROM biz_event_objects "
+            "WHERE ObjectType = 'billing_event' ORDER BY ObjectId"
+        ).result_rows
+        assert [(r[0], str(r[1]), r[2], r[3]) for r in rows] == [
+            ("BE-7", "1250.5000", "EUR", "2026-09"),
+            ("BE-8", "1250.5000", "EUR", "2026-09"),
+        ]
+        assert all({"type": sc.PROJECT, "id": "PRJ-1"} in r[4] for r in rows)
+
+
 class TestClusterDDL:
     def test_cluster_ddl_is_on_cluster_replicated_and_distributed(self) -> None:
-        """Every CREATE/DROP runs ON CLUSTER; storage is Replicated; plain names are Distributed."""
+        """Every CREATE/ALTER/DROP runs ON CLUSTER; storage is Replicated; plain names are
+        Distributed; the one data step (migration 4's refill) goes through Distributed tables."""
         ddl = render_ddl(Topology("analytics"), CorrelationRules.default())
+        (refill,) = [s for s in ddl if s.startswith("INSERT")]
+        assert refill.startswith("INSERT INTO biz_event_objects\nSELECT")
+        assert refill.endswith("FROM biz_events\nARRAY JOIN ObjectRefs AS ref")
         for statement in ddl:
-            assert " ON CLUSTER analytics" in statement, statement
+            if statement is not refill:
+                assert " ON CLUSTER analytics" in statement, statement
         text = "\n".join(ddl)
         assert "ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/otel_traces'" in text
         assert "ReplicatedReplacingMergeTree(" in text
