@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import subprocess
@@ -147,10 +148,35 @@ def run_baseline(url: str, invoices: list[str], sample: int) -> dict[str, Any]:
     return parsed
 
 
+def wait_until_idle(pid: int, *, below: float = 0.1, quiet_seconds: float = 3.0) -> float:
+    """Wait until process ``pid`` uses less than ``below`` of a core for ``quiet_seconds`` (its
+    start-up work, such as the first SLA evaluation and its alerts, is over); seconds waited."""
+    tick = os.sysconf("SC_CLK_TCK")
+    started = time.monotonic()
+
+    def cpu_seconds() -> float:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+
+    quiet_since = time.monotonic()
+    before = cpu_seconds()
+    while time.monotonic() - quiet_since < quiet_seconds:
+        time.sleep(0.5)
+        now = cpu_seconds()
+        if now - before > below * 0.5:
+            quiet_since = time.monotonic()
+        before = now
+    return time.monotonic() - started
+
+
 def measure_api(base_url: str, invoices: list[str], token: str | None) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     timings, sources = [], {}
-    with httpx.Client(base_url=base_url, timeout=60, headers=headers) as http:
+    with httpx.Client(base_url=base_url, timeout=600, headers=headers) as http:
+        # the service's start-up work (first SLA evaluation, blocked-invoice warm-up) ends first:
+        # these answers wait for it, so that lineage is timed on a service at rest
+        http.get("/api/v1/slas").raise_for_status()
+        http.get("/api/v1/impact/blocked-invoices").raise_for_status()
         for invoice in invoices[:5]:
             http.get(f"/api/v1/lineage/invoice/{invoice}").raise_for_status()
         for invoice in invoices:
@@ -204,9 +230,17 @@ def main() -> None:
         directory = Path(tempfile.mkdtemp(prefix="syncsight-lineage-bench-"))
         data = chdb_data_path(arguments.clickhouse_url)
         service = start_service(
-            directory, env={"SYNCSIGHT_CLICKHOUSE_URL": arguments.clickhouse_url}, timeout=300
+            directory,
+            env={
+                "SYNCSIGHT_CLICKHOUSE_URL": arguments.clickhouse_url,
+                # one SLA evaluation at start-up, not one every 15 s during the timing
+                "SYNCSIGHT_SLA_INTERVAL": "3600",
+            },
+            timeout=300,
         )
         try:
+            waited = wait_until_idle(service.process.pid)
+            print(f"service at rest after {waited:.0f} s of start-up work", flush=True)
             api = measure_api(service.base_url, timed, None)
         finally:
             stop_service(service)

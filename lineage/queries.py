@@ -8,14 +8,14 @@ rows in Python instead: a redelivered span still counts once, and each lookup co
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
 from lineage.graph import EventNode, Lookup, group_attempts
-from warehouse.queries import EVENT_COLUMNS, BusinessEvent
+from warehouse.queries import EVENT_COLUMNS, OUTLINE_COLUMNS, BusinessEvent, outline_from_row
 
 _ONE_SECOND = timedelta(seconds=1)
 
@@ -26,12 +26,12 @@ WHERE EventId IN {{event_ids:Array(String)}}
 """
 
 PRODUCING_EVENTS = f"""
-SELECT {EVENT_COLUMNS}
+SELECT {OUTLINE_COLUMNS}
 FROM biz_event_objects
 WHERE ObjectType = {{object_type:String}} AND ObjectId = {{object_id:String}}
   AND EventType IN {{event_types:Array(String)}}
 """
-"""The attempts of ``event_types`` that carry the object (object rows repeat the event's facts)."""
+"""Outlines of the attempts of ``event_types`` that carry the object."""
 
 REFERENCING_EVENT_IDS = """
 SELECT DISTINCT EventId FROM biz_event_objects
@@ -53,16 +53,16 @@ WHERE EventId IN (
 """Every attempt of every not-yet-known event of the wanted types that references one of the
 objects (the type-by-id cross product is narrowed again in Python): exact, two index reads."""
 
-HOP_ATTEMPTS = f"""
-SELECT {EVENT_COLUMNS}
+HOP_OUTLINES = f"""
+SELECT {OUTLINE_COLUMNS}
 FROM biz_event_objects
 WHERE ObjectType IN {{object_types:Array(String)}}
   AND ObjectId IN {{object_ids:Array(String)}}
   AND EventType IN {{event_types:Array(String)}}
   AND EventId NOT IN {{known:Array(String)}}
 """
-"""One traversal step in one index read: the attempts that carry one of the objects (a retry that
-lacks the object is found when the traversal completes its nodes by id)."""
+"""One traversal step in one narrow index read: outlines of the attempts that carry one of the
+objects (the traversal reads its nodes in full, every attempt, by id at the end)."""
 
 EVENTS_OF_TYPES = f"""
 SELECT {EVENT_COLUMNS}
@@ -130,11 +130,16 @@ RAW_SPAN_COLUMNS = (
 )
 
 
-def _events(client: Client, sql: str, parameters: dict[str, Any]) -> dict[str, EventNode]:
+def _events(
+    client: Client,
+    sql: str,
+    parameters: dict[str, Any],
+    read: Callable[[Sequence[Any]], BusinessEvent] = BusinessEvent.from_row,
+) -> dict[str, EventNode]:
     """The attempts the query returns, each span once, grouped into event nodes."""
     attempts: dict[tuple[str, str, str], BusinessEvent] = {}
     for row in client.query(sql, parameters=parameters).result_rows:
-        attempt = BusinessEvent.from_row(row)
+        attempt = read(row)
         attempts[(attempt.event_id, attempt.trace_id, attempt.span_id)] = attempt
     return group_attempts(attempts.values())
 
@@ -147,11 +152,12 @@ def events_by_id(client: Client, event_ids: Iterable[str]) -> dict[str, EventNod
 def producing_events(
     client: Client, *, object_type: str, object_id: str, event_types: Sequence[str]
 ) -> dict[str, EventNode]:
-    """The nodes of the events of ``event_types`` that carry the object."""
+    """Outlines of the nodes of the events of ``event_types`` that carry the object."""
     return _events(
         client,
         PRODUCING_EVENTS,
         {"object_type": object_type, "object_id": object_id, "event_types": list(event_types)},
+        outline_from_row,
     )
 
 
@@ -166,19 +172,21 @@ def referencing_event_ids(client: Client, *, object_type: str, object_id: str) -
 def hop_events(
     client: Client, lookup: Lookup, known: Iterable[str], *, every_attempt: bool = True
 ) -> dict[str, EventNode]:
-    """The not-yet-known events one traversal step may reach: with every attempt of each, or
-    (``every_attempt=False``, one read instead of two) with the attempts that carry the objects."""
+    """The not-yet-known events one traversal step may reach: in full with every attempt, or
+    (``every_attempt=False``, one narrow read instead of two) as outlines of the attempts that
+    carry the objects."""
     if lookup.empty:
         return {}
     return _events(
         client,
-        HOP if every_attempt else HOP_ATTEMPTS,
+        HOP if every_attempt else HOP_OUTLINES,
         {
             "object_types": lookup.object_types,
             "object_ids": lookup.object_ids,
             "event_types": sorted(lookup.event_types),
             "known": sorted(known),
         },
+        BusinessEvent.from_row if every_attempt else outline_from_row,
     )
 
 

@@ -44,7 +44,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "exporter-compatible raw span tables", otel_traces_ddl),
     Migration(2, "business events and event-object references", business_tables_ddl),
     Migration(3, "SLA alert and notification state", sla_alert_state_ddl),
-    Migration(4, "event facts on object rows (one read per lineage hop)", object_row_facts_ddl),
+    Migration(4, "event outlines on object rows (one read per lineage hop)", object_row_facts_ddl),
 )
 
 

@@ -14,6 +14,9 @@ EVENT_COLUMNS = """EventId, EventType, EventTime, SourceSystem, TargetSystem, Ou
     Amount, Currency, Period, LegalEntity, ErrorCategory, ErrorCode, ReplayOf, ServiceName,
     TraceId, SpanId, ObjectRefs"""
 
+OUTLINE_COLUMNS = "EventId, EventType, EventTime, Outcome, Attempt, TraceId, SpanId, ObjectRefs"
+"""What a traversal needs of an attempt (``biz_event_objects`` carries it, migration 4)."""
+
 EVENTS_OF_OBJECT = f"""
 SELECT {EVENT_COLUMNS}
 FROM biz_events FINAL
@@ -56,6 +59,16 @@ class BusinessEvent:
         for ref in refs:  # named tuples arrive as {"type": …, "id": …}
             objects.setdefault(ref["type"], []).append(ref["id"])
         return cls(**dict(zip(names, facts, strict=True)), objects=objects)
+
+
+def outline_from_row(row: Sequence[Any]) -> BusinessEvent:
+    """An attempt from an ``OUTLINE_COLUMNS`` row: identity, time, outcome and objects; its other
+    facts are empty until the attempt is read in full by id."""
+    event_id, event_type, timestamp, outcome, attempt, trace_id, span_id, refs = row
+    return BusinessEvent.from_row(
+        (event_id, event_type, timestamp, "", "", outcome, attempt, None, "", "", "", "", "", "",
+         "", trace_id, span_id, refs)
+    )  # fmt: skip
 
 
 def events_of_object(client: Client, *, object_type: str, object_id: str) -> list[BusinessEvent]:

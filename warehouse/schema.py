@@ -273,21 +273,11 @@ WHERE {attr(sc.EVENT_TYPE)} != ''"""
 
 
 OBJECT_ROW_FACTS: tuple[tuple[str, str], ...] = (
-    ("SourceSystem", "LowCardinality(String)"),
-    ("TargetSystem", "LowCardinality(String)"),
     ("Attempt", "UInt32"),
-    ("Amount", "Nullable(Decimal(18, 4))"),
-    ("Currency", "LowCardinality(String)"),
-    ("Period", "LowCardinality(String)"),
-    ("LegalEntity", "LowCardinality(String)"),
-    ("ErrorCategory", "LowCardinality(String)"),
-    ("ErrorCode", "String"),
-    ("ReplayOf", "String"),
-    ("ServiceName", "LowCardinality(String)"),
     ("ObjectRefs", "Array(Tuple(type LowCardinality(String), id String))"),
 )
-"""The event facts each ``biz_event_objects`` row repeats (migration 4), so that a lineage hop by
-object reads one table instead of looking the events up again by id."""
+"""What ``biz_event_objects`` rows add to their event's identity, time and outcome (migration 4):
+enough to walk the lineage graph from object rows alone, one read per hop."""
 
 
 def event_object_select(source: str) -> str:
@@ -308,7 +298,8 @@ ARRAY JOIN ObjectRefs AS ref"""
 
 
 def object_row_facts_ddl(t: Topology) -> list[str]:
-    """Migration 4: the event facts on every object row, filled in again from ``biz_events``."""
+    """Migration 4: every object row carries its event's attempt number and object references,
+    filled in again from ``biz_events``."""
     objects = t.storage(BIZ_EVENT_OBJECTS)
     tables = [objects, BIZ_EVENT_OBJECTS] if t.cluster else [objects]
     columns = ", ".join(
