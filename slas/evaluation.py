@@ -6,6 +6,7 @@ timers a caller shows (``timer_views``).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -148,19 +149,29 @@ class Evaluations:
         self._cache = cache
         self._live_max_age = live_max_age
         self._clock = clock
+        self.last_live_seconds = 0.0
+        """How long the latest live evaluation took (the evaluator paces itself by it)."""
 
     def at(self, as_of: datetime | None) -> Evaluation:
         """The evaluation at ``as_of``, or the live one."""
         if as_of is None:
-            return self._cache.get(LIVE, self._evaluate_now, max_age=self._live_max_age).value
+            # the evaluator publishes one every interval plus the time an evaluation takes
+            max_age = self._live_max_age + 2 * self.last_live_seconds
+            return self._cache.get(LIVE, self._evaluate_now, max_age=max_age).value
         return self._cache.get(as_of, lambda: self.evaluate(as_of)).value
 
     def refresh_live(self, now: datetime) -> Evaluation:
         """Evaluate at ``now`` and make it the live evaluation (the evaluator's tick)."""
-        return self._cache.refresh(LIVE, lambda: self.evaluate(now), force=True).value
+        return self._cache.refresh(LIVE, lambda: self._evaluate_live(now), force=True).value
 
     def evaluate(self, as_of: datetime) -> Evaluation:
         return evaluate(self._client(), self.definitions, self.calendars, as_of)
 
     def _evaluate_now(self) -> Evaluation:
-        return self.evaluate(self._clock().replace(microsecond=0))
+        return self._evaluate_live(self._clock().replace(microsecond=0))
+
+    def _evaluate_live(self, now: datetime) -> Evaluation:
+        started = time.monotonic()
+        evaluation = self.evaluate(now)
+        self.last_live_seconds = time.monotonic() - started
+        return evaluation

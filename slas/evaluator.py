@@ -80,7 +80,10 @@ class SlaEvaluator:
             except Exception as error:  # the loop outlives a bad evaluation; the reason is logged
                 self.last_error = str(error)
                 logger.exception("SLA evaluation failed")
-            self._stop.wait(self._interval.total_seconds())
+            # never busier than half a core: a slow evaluation (a large quarter) waits as long
+            self._stop.wait(
+                max(self._interval.total_seconds(), self._evaluations.last_live_seconds)
+            )
 
     def evaluate_once(self, now: datetime) -> Evaluation:
         """Evaluate at ``now``, update the alert record, notify every channel."""

@@ -300,3 +300,27 @@ class TestAlertsApi:
         }
         narrowed = get(alerting_api, "/api/v1/alerts/summary", legal_entity="LE-US01")
         assert (narrowed["firing"], narrowed["resolved"]) == (1, 0)
+
+
+class TestLiveEvaluation:
+    def test_the_live_evaluation_is_reused_for_twice_interval_plus_its_duration(
+        self, loaded: Client
+    ) -> None:
+        """Served while younger than 2 x (interval + evaluation time), then evaluated anew."""
+        clock = [1000.0]
+        evaluations = Evaluations(
+            lambda: loaded,
+            DEFAULT_SLAS,
+            CalendarBook(),
+            FreshCache(
+                DataVersion(lambda: loaded, Topology()), max_staleness=0, clock=lambda: clock[0]
+            ),
+            live_max_age=10,
+        )
+        first = evaluations.refresh_live(AS_OF)
+        assert evaluations.last_live_seconds > 0
+        evaluations.last_live_seconds = 20.0  # as a large quarter takes
+        clock[0] += 49
+        assert evaluations.at(None) is first
+        clock[0] += 2
+        assert evaluations.at(None) is not first
