@@ -9,12 +9,12 @@ rows in Python instead: a redelivered span still counts once, and each lookup co
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from lineage.graph import EventNode, Lookup, group_attempts
+from lineage.graph import EventNode, Lookup, group_attempts, utc
 from warehouse.queries import EVENT_COLUMNS, OUTLINE_COLUMNS, BusinessEvent, outline_from_row
 
 _ONE_SECOND = timedelta(seconds=1)
@@ -87,11 +87,12 @@ HAVING argMax(Outcome, (EventTime, Attempt)) != 'success'
 """Events whose latest attempt is not a success (DESIGN.md's failed events)."""
 
 TRACE_WINDOWS = """
-SELECT min(Start), max(End)
+SELECT TraceId, min(Start), max(End)
 FROM otel_traces_trace_id_ts
 WHERE TraceId IN {trace_ids:Array(String)}
+GROUP BY TraceId
 """
-"""The time range the traces span: narrows the raw span read to a few partitions."""
+"""When each trace ran: the raw span read visits only the days (partitions) the traces touch."""
 
 RAW_SPANS = """
 SELECT TraceId, SpanId, ParentSpanId, SpanName, SpanKind, ServiceName, ResourceAttributes,
@@ -99,7 +100,8 @@ SELECT TraceId, SpanId, ParentSpanId, SpanName, SpanKind, ServiceName, ResourceA
        SpanAttributes, Events.Timestamp, Events.Name, Events.Attributes,
        Links.TraceId, Links.SpanId, Links.Attributes
 FROM otel_traces
-WHERE Timestamp >= {start:DateTime64(9)} AND Timestamp <= {end:DateTime64(9)}
+WHERE toDate(Timestamp) IN {days:Array(Date)}
+  AND Timestamp >= {start:DateTime64(9)} AND Timestamp <= {end:DateTime64(9)}
   AND TraceId IN {trace_ids:Array(String)}
   AND SpanId IN {span_ids:Array(String)}
 ORDER BY Timestamp, TraceId, SpanId
@@ -210,15 +212,22 @@ def raw_spans(
     if not spans:
         return {}
     trace_ids = sorted({trace_id for trace_id, _ in spans})
-    window = client.query(TRACE_WINDOWS, parameters={"trace_ids": trace_ids}).result_rows
-    start, end = window[0] if window else (None, None)
-    if start is None or end is None or _is_epoch(start):
+    windows = [
+        (utc(start), utc(end) + _ONE_SECOND)  # windows are kept to the second
+        for _, start, end in client.query(
+            TRACE_WINDOWS, parameters={"trace_ids": trace_ids}
+        ).result_rows
+        if not _is_epoch(start)
+    ]
+    if not windows:
         return {}
+    days = sorted({day for start, end in windows for day in _days(start, end)})
     rows = client.query(
         RAW_SPANS,
         parameters={
-            "start": _naive(start),
-            "end": _naive(end) + _ONE_SECOND,  # the window is kept to the second
+            "days": days,
+            "start": _naive(min(start for start, _ in windows)),
+            "end": _naive(max(end for _, end in windows)),
             "trace_ids": trace_ids,
             "span_ids": sorted({span_id for _, span_id in spans}),
         },
@@ -230,9 +239,15 @@ def raw_spans(
     return facts
 
 
+def _days(start: datetime, end: datetime) -> list[date]:
+    """Every UTC day from ``start`` to ``end``."""
+    first, last = start.date(), end.date()
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
 def _is_epoch(instant: datetime) -> bool:
     return instant.year <= 1970
 
 
 def _naive(instant: datetime) -> datetime:
-    return instant.replace(tzinfo=None) if instant.tzinfo else instant
+    return instant.astimezone(UTC).replace(tzinfo=None) if instant.tzinfo else instant
