@@ -1,5 +1,8 @@
 """The on-disk spool: batches that could not be written to ClickHouse, fsynced before they are
-acknowledged, replayed oldest first once writes succeed again (and at start-up)."""
+acknowledged, replayed oldest first once writes succeed again (and at start-up).
+
+A file is the batch's JSON lines, zlib-compressed. Files an older version wrote (one JSON list of
+row lists) are still read, so an upgrade with a non-empty spool loses nothing."""
 
 from __future__ import annotations
 
@@ -8,10 +11,10 @@ import logging
 import os
 import threading
 import zlib
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+from warehouse.span_batch import SpanBatch, encode_rows
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +34,7 @@ class SpoolFile:
 
 
 class Spool:
-    """A directory of compressed JSON batch files, named by a monotonic sequence number."""
+    """A directory of compressed batch files, named by a monotonic sequence number."""
 
     def __init__(self, directory: Path, *, max_bytes: int) -> None:
         self.directory = directory
@@ -58,13 +61,13 @@ class Spool:
     def is_full(self) -> bool:
         return self.size_bytes >= self.max_bytes
 
-    def append(self, rows: Sequence[Sequence[Any]]) -> SpoolFile:
-        """Write ``rows`` durably (file and directory fsynced) or raise; never half-visible."""
+    def append(self, batch: SpanBatch) -> SpoolFile:
+        """Write ``batch`` durably (file and directory fsynced) or raise; never half-visible."""
         if self.is_full():
             raise SpoolFull(
                 f"spool {self.directory} holds {self.size_bytes} bytes, limit {self.max_bytes}"
             )
-        payload = zlib.compress(json.dumps(rows, separators=(",", ":")).encode(), 1)
+        payload = zlib.compress(batch.json_lines, 1)
         with self._lock:
             self._sequence += 1
             final = self.directory / f"{self._sequence:020d}{SUFFIX}"
@@ -86,10 +89,12 @@ class Spool:
             path = min(self._files)
             return SpoolFile(path, self._files[path])
 
-    def read(self, spooled: SpoolFile) -> list[tuple[Any, ...]]:
-        """The rows of one spooled batch (JSON lists back to tuples)."""
-        rows = json.loads(zlib.decompress(spooled.path.read_bytes()))
-        return [tuple(row) for row in rows]
+    def read(self, spooled: SpoolFile) -> SpanBatch:
+        """One spooled batch; raises ``OSError``, ``zlib.error`` or ``ValueError`` if unreadable."""
+        json_lines = zlib.decompress(spooled.path.read_bytes())
+        if json_lines.startswith(b"[["):  # the older format: a JSON list of row lists
+            return encode_rows(json.loads(json_lines))
+        return SpanBatch.from_json_lines(json_lines)
 
     def remove(self, spooled: SpoolFile) -> None:
         spooled.path.unlink(missing_ok=True)

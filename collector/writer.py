@@ -1,7 +1,7 @@
-"""The durable write path: requests hand in rows, one thread writes them to ClickHouse in large
-batches, and each request's future resolves only once its rows are in ClickHouse or fsynced in the
-spool. Memory is bounded by ``max_pending_rows``; over it, or with a full spool, callers are told
-to back off instead of being queued."""
+"""The durable write path: requests hand in span batches, one thread joins them into large inserts,
+and each request's future resolves only once its rows are in ClickHouse or fsynced in the spool.
+Memory is bounded by ``max_pending_rows``; over it, or with a full spool, callers are told to back
+off instead of being queued."""
 
 from __future__ import annotations
 
@@ -11,18 +11,15 @@ import threading
 import time
 import zlib
 from collections import deque
-from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any
 
 from collector.metrics import IngestMetrics
 from collector.spool import Spool, SpoolFull
+from warehouse.span_batch import SpanBatch, join_batches
 from warehouse.span_store import SpanSink
 
 logger = logging.getLogger(__name__)
-
-Row = Sequence[Any]
 
 
 class Durability(enum.Enum):
@@ -55,7 +52,7 @@ class WriterLimits:
 
 
 class BatchWriter:
-    """Batches rows from many requests into few inserts, falling back to the spool on failure."""
+    """Joins the batches of many requests into few inserts, falling back to the spool on failure."""
 
     def __init__(
         self, sink: SpanSink, spool: Spool, metrics: IngestMetrics, limits: WriterLimits
@@ -64,7 +61,7 @@ class BatchWriter:
         self.spool = spool
         self.metrics = metrics
         self.limits = limits
-        self._queue: deque[tuple[Sequence[Row], Future[Durability]]] = deque()
+        self._queue: deque[tuple[SpanBatch, Future[Durability]]] = deque()
         self._pending_rows = 0
         self._condition = threading.Condition()
         self._stopping = False
@@ -81,10 +78,10 @@ class BatchWriter:
     def start(self) -> None:
         self._thread.start()
 
-    def submit(self, rows: Sequence[Row]) -> Future[Durability]:
-        """Queue ``rows``; the future resolves once they are durable. Raises ``Overloaded``."""
+    def submit(self, batch: SpanBatch) -> Future[Durability]:
+        """Queue ``batch``; the future resolves once it is durable. Raises ``Overloaded``."""
         future: Future[Durability] = Future()
-        if not rows:
+        if not batch.row_count:
             future.set_result(Durability.STORED)
             return future
         with self._condition:
@@ -95,14 +92,14 @@ class BatchWriter:
                     "ClickHouse is not accepting writes and the spool is full",
                     self.limits.retry_after_seconds,
                 )
-            if self._pending_rows + len(rows) > self.limits.max_pending_rows and self._queue:
+            if self._pending_rows + batch.row_count > self.limits.max_pending_rows and self._queue:
                 raise Overloaded(
                     f"{self._pending_rows} spans are waiting to be written "
                     f"(limit {self.limits.max_pending_rows})",
                     1,
                 )
-            self._queue.append((rows, future))
-            self._pending_rows += len(rows)
+            self._queue.append((batch, future))
+            self._pending_rows += batch.row_count
             self.metrics.pending_spans.set(self._pending_rows)
             self._condition.notify()
         return future
@@ -127,7 +124,7 @@ class BatchWriter:
             else:
                 self._replay_one()
 
-    def _next_batch(self) -> list[tuple[Sequence[Row], Future[Durability]]]:
+    def _next_batch(self) -> list[tuple[SpanBatch, Future[Durability]]]:
         """Wait for rows, then gather up to ``batch_max_rows`` of them.
 
         Under load the queue fills while the previous insert runs, so batches grow with load; a
@@ -149,42 +146,42 @@ class BatchWriter:
                 and (remaining := deadline - time.monotonic()) > 0
             ):
                 self._condition.wait(timeout=remaining)
-            batch: list[tuple[Sequence[Row], Future[Durability]]] = []
+            batch: list[tuple[SpanBatch, Future[Durability]]] = []
             rows = 0
             while self._queue and (
-                not batch or rows + len(self._queue[0][0]) <= limits.batch_max_rows
+                not batch or rows + self._queue[0][0].row_count <= limits.batch_max_rows
             ):
                 item = self._queue.popleft()
                 batch.append(item)
-                rows += len(item[0])
+                rows += item[0].row_count
             self._pending_rows -= rows
             self.metrics.pending_spans.set(self._pending_rows)
             return batch
 
-    def _write(self, batch: list[tuple[Sequence[Row], Future[Durability]]]) -> None:
-        rows = [row for request_rows, _ in batch for row in request_rows]
+    def _write(self, batch: list[tuple[SpanBatch, Future[Durability]]]) -> None:
+        spans = join_batches([request_spans for request_spans, _ in batch])
         futures = [future for _, future in batch]
-        if self._insert(rows):
-            self._resolve(futures, Durability.STORED, len(rows))
+        if self._insert(spans):
+            self._resolve(futures, Durability.STORED, spans.row_count)
             return
         try:
-            self.spool.append(rows)
+            self.spool.append(spans)
         except (SpoolFull, OSError) as error:
-            logger.error("cannot spool %d spans: %s", len(rows), error)
+            logger.error("cannot spool %d spans: %s", spans.row_count, error)
             failure = Overloaded(
                 f"spans could not be stored: {error}", self.limits.retry_after_seconds
             )
             for future in futures:
                 future.set_exception(failure)
-            self.metrics.spans_rejected.labels(reason="unavailable").inc(len(rows))
+            self.metrics.spans_rejected.labels(reason="unavailable").inc(spans.row_count)
         else:
-            self._resolve(futures, Durability.SPOOLED, len(rows))
+            self._resolve(futures, Durability.SPOOLED, spans.row_count)
         self._update_spool_gauges()
 
-    def _insert(self, rows: Sequence[Row]) -> bool:
+    def _insert(self, spans: SpanBatch) -> bool:
         started = time.perf_counter()
         try:
-            self.sink.write(rows)
+            self.sink.write(spans)
         except Exception as error:  # any driver/engine failure: the rows go to the spool
             self.metrics.insert_failures.inc()
             if self._healthy:
@@ -193,7 +190,7 @@ class BatchWriter:
             self._last_replay_attempt = time.monotonic()
             return False
         self.metrics.insert_seconds.observe(time.perf_counter() - started)
-        self.metrics.batch_rows.observe(len(rows))
+        self.metrics.batch_rows.observe(spans.row_count)
         if not self._healthy:
             logger.info("ClickHouse insert succeeded again; replaying the spool")
         self._healthy = True
@@ -219,14 +216,14 @@ class BatchWriter:
             return
         self._last_replay_attempt = now
         try:
-            rows = self.spool.read(oldest)
+            spans = self.spool.read(oldest)
         except (OSError, ValueError, zlib.error) as error:
             self.spool.quarantine(oldest, str(error))
             self._update_spool_gauges()
             return
-        if self._insert(rows):
+        if self._insert(spans):
             self.spool.remove(oldest)
-            logger.info("replayed %d spooled spans from %s", len(rows), oldest.path.name)
+            logger.info("replayed %d spooled spans from %s", spans.row_count, oldest.path.name)
         self._update_spool_gauges()
 
     def _update_spool_gauges(self) -> None:

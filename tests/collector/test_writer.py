@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import threading
-from collections.abc import Iterator, Sequence
+import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ from tests.warehouse.spans import span_row
 from warehouse import semconv as sc
 from warehouse.correlation import CorrelationRules
 from warehouse.migrations import migrate
+from warehouse.span_batch import SpanBatch, encode_rows
 from warehouse.span_store import SpanSink, span_sink
 
 FAST = WriterLimits(batch_max_rows=1_000, batch_max_wait_seconds=0.05, replay_interval_seconds=0.05)
@@ -31,23 +34,25 @@ class SwitchableSink:
         self.writes: list[int] = []
         self.lock = threading.Lock()
 
-    def write(self, rows: Sequence[Sequence[Any]]) -> None:
+    def write(self, batch: SpanBatch) -> None:
         with self.lock:
             if self.failing:
                 raise ConnectionError("ClickHouse unreachable (test switch)")
-            self.inner.write(rows)
-            self.writes.append(len(rows))
+            self.inner.write(batch)
+            self.writes.append(batch.row_count)
 
 
-def rows(count: int, prefix: str) -> list[tuple[Any, ...]]:
-    return [
-        span_row(
-            {sc.EVENT_TYPE: sc.TIME_APPROVED, sc.EVENT_ID: f"{prefix}-{i}"},
-            trace_id=f"{abs(hash(prefix)) % 10**8:08x}{i:024x}",
-            span_id=f"{i + 1:016x}",
-        )
-        for i in range(count)
-    ]
+def rows(count: int, prefix: str) -> SpanBatch:
+    return encode_rows(
+        [
+            span_row(
+                {sc.EVENT_TYPE: sc.TIME_APPROVED, sc.EVENT_ID: f"{prefix}-{i}"},
+                trace_id=f"{abs(hash(prefix)) % 10**8:08x}{i:024x}",
+                span_id=f"{i + 1:016x}",
+            )
+            for i in range(count)
+        ]
+    )
 
 
 def distinct_spans(client: Client) -> int:
@@ -129,6 +134,25 @@ class TestSpool:
         finally:
             w.close()
         assert distinct_spans(client) == 40
+
+    def test_a_spool_file_in_the_older_row_list_format_is_replayed(
+        self, sink: SwitchableSink, tmp_path: Path, client: Client
+    ) -> None:
+        """A batch spooled as a JSON list of row lists (before JSON lines) still drains."""
+        spool_dir = tmp_path / "spool"
+        spool_dir.mkdir()
+        legacy_rows = [
+            list(row) for row in map(json.loads, rows(25, "old").json_lines.split(b"\n"))
+        ]
+        (spool_dir / f"{1:020d}.spool").write_bytes(zlib.compress(json.dumps(legacy_rows).encode()))
+        w = BatchWriter(sink, Spool(spool_dir, max_bytes=10**7), IngestMetrics(), FAST)
+        w.start()
+        try:
+            wait_until(lambda: w.spool.file_count == 0)
+        finally:
+            w.close()
+        assert distinct_spans(client) == 25
+        assert not (spool_dir / "quarantine").exists()
 
     def test_a_full_spool_with_clickhouse_down_pushes_back(
         self, sink: SwitchableSink, tmp_path: Path
