@@ -7,10 +7,10 @@ import enum
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from collector.decode import decode_protobuf
 from collector.decode_result import DecodedRequest
 from collector.limits import DecodeLimits
 from collector.metrics import IngestMetrics
+from collector.native_decode import decode_protobuf_request
 from collector.otlp_json import decode_json
 from collector.writer import BatchWriter, Durability
 
@@ -63,4 +63,4 @@ class IngestPipeline:
     def _decode(self, body: bytes, wire_format: WireFormat) -> DecodedRequest:
         if wire_format is WireFormat.JSON:
             return decode_json(body, self.limits).encoded()
-        return decode_protobuf(body, self.limits).encoded()
+        return decode_protobuf_request(body, self.limits)

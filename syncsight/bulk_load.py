@@ -1,5 +1,5 @@
 """``syncsight simulate --direct``: the simulator's spans written straight into ClickHouse through
-the collector's own decoder (OTLP encode → ``decode_protobuf`` → the span sink), skipping
+the collector's own decoder (OTLP encode → ``decode_protobuf_request`` → the span sink), skipping
 HTTP.
 
 For loading the medium and large benchmark datasets in minutes; rows are identical to what the
@@ -14,8 +14,8 @@ from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from collector.decode import decode_protobuf
 from collector.limits import DecodeLimits
+from collector.native_decode import decode_protobuf_request
 from warehouse.span_batch import SpanBatch, join_batches
 from warehouse.span_store import SpanSink
 
@@ -33,7 +33,7 @@ class WarehouseSpanExporter(SpanExporter):
         self.rejected = 0
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        decoded = decode_protobuf(encode_spans(spans).SerializeToString(), self.limits).encoded()
+        decoded = decode_protobuf_request(encode_spans(spans).SerializeToString(), self.limits)
         self.rejected += decoded.rejected_spans
         self.pending.append(decoded.spans)
         self.pending_rows += decoded.spans.row_count
