@@ -21,9 +21,15 @@ from warehouse.schema import OTEL_TRACES
 from warehouse.span_batch import JSON_ROW_SELECT, JSON_ROW_STRUCTURE, SpanBatch
 from warehouse.spans import OTEL_TRACES_COLUMNS
 
-_INSERT_COLUMNS = ", ".join(f"`{name}`" for name in OTEL_TRACES_COLUMNS)
+_INSERT_INTO: Final = (
+    f"INSERT INTO {OTEL_TRACES} ({', '.join(f'`{name}`' for name in OTEL_TRACES_COLUMNS)}) "
+    # The derived tables are ReplacingMergeTree, read with FINAL (or de-duplicated by the reader)
+    # everywhere: collapsing repeats inside each inserted block as well cost a fifth of the
+    # engine's CPU per span at the benchmark's batch sizes (benchmarks/README.md, Ingest).
+    "SETTINGS optimize_on_insert = 0 "
+)
 _INSERT_FROM_INPUT: Final = (
-    f"INSERT INTO {OTEL_TRACES} ({_INSERT_COLUMNS}) SELECT {JSON_ROW_SELECT} "
+    f"{_INSERT_INTO}SELECT {JSON_ROW_SELECT} "
     f"FROM input({sql_string(JSON_ROW_STRUCTURE)}) FORMAT JSONCompactEachRow"
 )
 
@@ -61,9 +67,8 @@ class EmbeddedSpanSink:
             with os.fdopen(handle, "wb") as scratch:
                 scratch.write(batch.json_lines)
             self.client.command(
-                f"INSERT INTO {OTEL_TRACES} ({_INSERT_COLUMNS}) SELECT {JSON_ROW_SELECT} "
-                f"FROM file({sql_string(name)}, 'JSONCompactEachRow', "
-                f"{sql_string(JSON_ROW_STRUCTURE)})"
+                f"{_INSERT_INTO}SELECT {JSON_ROW_SELECT} FROM file({sql_string(name)}, "
+                f"'JSONCompactEachRow', {sql_string(JSON_ROW_STRUCTURE)})"
             )
         finally:
             os.unlink(name)
