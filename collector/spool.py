@@ -89,6 +89,11 @@ class Spool:
             path = min(self._files)
             return SpoolFile(path, self._files[path])
 
+    def oldest_first(self) -> list[SpoolFile]:
+        """Every complete spooled batch, oldest first (a snapshot)."""
+        with self._lock:
+            return [SpoolFile(path, self._files[path]) for path in sorted(self._files)]
+
     def read(self, spooled: SpoolFile) -> SpanBatch:
         """One spooled batch; raises ``OSError``, ``zlib.error`` or ``ValueError`` if unreadable."""
         json_lines = zlib.decompress(spooled.path.read_bytes())

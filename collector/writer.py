@@ -1,7 +1,11 @@
 """The durable write path: requests hand in span batches, one thread joins them into large inserts,
 and each request's future resolves only once its rows are in ClickHouse or fsynced in the spool.
 Memory is bounded by ``max_pending_rows``; over it, or with a full spool, callers are told to back
-off instead of being queued."""
+off instead of being queued.
+
+While an insert runs, a second thread fsyncs what queues up to the spool and acknowledges it, so
+clients are not held for the insert and the next insert takes all of it at once: with few
+requests in flight, inserts otherwise stay small and the engine's cost per span doubles."""
 
 from __future__ import annotations
 
@@ -13,9 +17,10 @@ import zlib
 from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass
+from pathlib import Path
 
 from collector.metrics import IngestMetrics
-from collector.spool import Spool, SpoolFull
+from collector.spool import Spool, SpoolFile, SpoolFull
 from warehouse.span_batch import SpanBatch, join_batches
 from warehouse.span_store import SpanSink
 
@@ -49,6 +54,9 @@ class WriterLimits:
     max_pending_rows: int = 200_000
     replay_interval_seconds: float = 2.0
     retry_after_seconds: int = 5
+    journal_during_inserts: bool = True
+    """Spool and acknowledge, while an insert runs, each ``batch_min_rows`` that queue up (at
+    most ``batch_max_rows`` waiting in the spool), for the next insert to take together."""
 
 
 class BatchWriter:
@@ -66,8 +74,15 @@ class BatchWriter:
         self._condition = threading.Condition()
         self._stopping = False
         self._healthy = True
+        self._inserting = False
+        self._journal_blocked = False
+        self._journaled: dict[Path, int] = {}
+        """Spool files the journal wrote that no insert has taken yet, and their rows."""
         self._last_replay_attempt = 0.0
         self._thread = threading.Thread(target=self._run, name="span-writer", daemon=True)
+        self._journal_thread = threading.Thread(
+            target=self._journal_run, name="span-journal", daemon=True
+        )
         self._update_spool_gauges()
 
     @property
@@ -77,6 +92,8 @@ class BatchWriter:
 
     def start(self) -> None:
         self._thread.start()
+        if self.limits.journal_during_inserts:
+            self._journal_thread.start()
 
     def submit(self, batch: SpanBatch) -> Future[Durability]:
         """Queue ``batch``; the future resolves once it is durable. Raises ``Overloaded``."""
@@ -101,28 +118,37 @@ class BatchWriter:
             self._queue.append((batch, future))
             self._pending_rows += batch.row_count
             self.metrics.pending_spans.set(self._pending_rows)
-            self._condition.notify()
+            self._condition.notify_all()
         return future
 
     def close(self, timeout: float = 60.0) -> None:
-        """Stop accepting, write everything queued, and wait for the writer thread."""
+        """Stop accepting, write everything queued or journaled, and wait for both threads."""
         with self._condition:
             self._stopping = True
-            self._condition.notify()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
+            self._condition.notify_all()
+        for thread in (self._journal_thread, self._thread):
+            if thread.is_alive():
+                thread.join(timeout)
 
     # --- the writer thread -------------------------------------------------------------------------
 
     def _run(self) -> None:
         while True:
             batch = self._next_batch()
-            if batch:
+            if batch or self._spooled_to_take():
                 self._write(batch)
             elif self._stopping:
                 return
             else:
                 self._replay_one()
+
+    def _spooled_to_take(self) -> bool:
+        """Whether the next insert should take spooled batches: any while healthy, and only the
+        journal's own when stopping (an outage's backlog waits for the next start, as before)."""
+        if not self._healthy:
+            return False
+        with self._condition:
+            return bool(self._journaled) if self._stopping else self.spool.file_count > 0
 
     def _next_batch(self) -> list[tuple[SpanBatch, Future[Durability]]]:
         """Wait for rows, then gather up to ``batch_max_rows`` of them.
@@ -161,8 +187,18 @@ class BatchWriter:
     def _write(self, batch: list[tuple[SpanBatch, Future[Durability]]]) -> None:
         spans = join_batches([request_spans for request_spans, _ in batch])
         futures = [future for _, future in batch]
-        if self._insert(spans):
+        spooled_files, spooled_spans = self._take_spooled(
+            self.limits.batch_max_rows - spans.row_count
+        )
+        if not batch and not spooled_files:
+            return
+        if self._insert(join_batches([spans, *spooled_spans])):
+            for spooled in spooled_files:
+                self._forget_spooled(spooled)
             self._resolve(futures, Durability.STORED, spans.row_count)
+            self._update_spool_gauges()
+            return
+        if not spans.row_count:  # only spooled batches, which stay where they are
             return
         try:
             self.spool.append(spans)
@@ -178,8 +214,39 @@ class BatchWriter:
             self._resolve(futures, Durability.SPOOLED, spans.row_count)
         self._update_spool_gauges()
 
+    def _take_spooled(self, room: int) -> tuple[list[SpoolFile], list[SpanBatch]]:
+        """The oldest spooled batches (see ``_spooled_to_take``) up to about ``room`` rows."""
+        if not self._spooled_to_take():
+            return [], []
+        with self._condition:
+            journal_only = set(self._journaled) if self._stopping else None
+        files: list[SpoolFile] = []
+        batches: list[SpanBatch] = []
+        for spooled in self.spool.oldest_first():
+            if room <= 0 and batches:
+                break
+            if journal_only is not None and spooled.path not in journal_only:
+                continue
+            try:
+                spans = self.spool.read(spooled)
+            except (OSError, ValueError, zlib.error) as error:
+                self.spool.quarantine(spooled, str(error))
+                continue
+            files.append(spooled)
+            batches.append(spans)
+            room -= spans.row_count
+        return files, batches
+
+    def _forget_spooled(self, spooled: SpoolFile) -> None:
+        self.spool.remove(spooled)
+        with self._condition:
+            self._journaled.pop(spooled.path, None)
+
     def _insert(self, spans: SpanBatch) -> bool:
         started = time.perf_counter()
+        with self._condition:
+            self._inserting = True
+            self._condition.notify_all()  # the journal may start taking requests
         try:
             self.sink.write(spans)
         except Exception as error:  # any driver/engine failure: the rows go to the spool
@@ -189,6 +256,10 @@ class BatchWriter:
             self._healthy = False
             self._last_replay_attempt = time.monotonic()
             return False
+        finally:
+            with self._condition:
+                self._inserting = False
+                self._journal_blocked = False
         self.metrics.insert_seconds.observe(time.perf_counter() - started)
         self.metrics.batch_rows.observe(spans.row_count)
         if not self._healthy:
@@ -222,9 +293,51 @@ class BatchWriter:
             self._update_spool_gauges()
             return
         if self._insert(spans):
-            self.spool.remove(oldest)
+            self._forget_spooled(oldest)
             logger.info("replayed %d spooled spans from %s", spans.row_count, oldest.path.name)
         self._update_spool_gauges()
+
+    # --- the journal thread ------------------------------------------------------------------------
+
+    def _journal_run(self) -> None:
+        while True:
+            with self._condition:
+                while not self._stopping and not self._journal_wanted():
+                    self._condition.wait()
+                if self._stopping:
+                    return
+                items = list(self._queue)
+                self._queue.clear()
+                self._pending_rows = 0
+                self.metrics.pending_spans.set(0)
+            spans = join_batches([request_spans for request_spans, _ in items])
+            try:
+                spooled = self.spool.append(spans)
+            except (SpoolFull, OSError) as error:  # the writer takes them after its insert
+                logger.warning(
+                    "cannot journal %d spans, they wait for the insert: %s", spans.row_count, error
+                )
+                with self._condition:
+                    self._queue.extendleft(reversed(items))
+                    self._pending_rows += spans.row_count
+                    self.metrics.pending_spans.set(self._pending_rows)
+                    self._journal_blocked = True
+                continue
+            with self._condition:
+                self._journaled[spooled.path] = spans.row_count
+                self._condition.notify_all()
+            self._resolve([future for _, future in items], Durability.SPOOLED, spans.row_count)
+            self._update_spool_gauges()
+
+    def _journal_wanted(self) -> bool:
+        """An insert is running, enough rows wait for it, and the journal's backlog has room."""
+        return (
+            self._inserting
+            and self._healthy
+            and not self._journal_blocked
+            and self._pending_rows >= self.limits.batch_min_rows
+            and sum(self._journaled.values()) < self.limits.batch_max_rows
+        )
 
     def _update_spool_gauges(self) -> None:
         self.metrics.spool_bytes.set(self.spool.size_bytes)

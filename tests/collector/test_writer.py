@@ -105,6 +105,81 @@ class TestBatching:
         assert distinct_spans(client) == 20
 
 
+class SlowSink:
+    """The real sink, taking ``seconds`` per insert like a busy engine."""
+
+    def __init__(self, inner: SpanSink, seconds: float) -> None:
+        self.inner = inner
+        self.seconds = seconds
+        self.inserting = threading.Event()
+        self.writes: list[int] = []
+
+    def write(self, batch: SpanBatch) -> None:
+        self.inserting.set()
+        threading.Event().wait(self.seconds)
+        self.inner.write(batch)
+        self.writes.append(batch.row_count)
+        self.inserting.clear()
+
+
+class TestJournal:
+    def test_requests_arriving_during_an_insert_are_spooled_acknowledged_and_inserted_together(
+        self, sink: SwitchableSink, tmp_path: Path, client: Client
+    ) -> None:
+        """While an insert runs, new requests are fsynced and acknowledged at once; the next
+        insert takes them all, and every span is stored exactly once."""
+        slow = SlowSink(sink, seconds=1.5)
+        limits = WriterLimits(batch_min_rows=20, batch_max_wait_seconds=0.05)
+        w = BatchWriter(slow, Spool(tmp_path / "spool", max_bytes=10**7), IngestMetrics(), limits)
+        w.start()
+        try:
+            first = w.submit(rows(30, "first"))
+            assert slow.inserting.wait(timeout=20)
+            later = [w.submit(rows(30, f"later{i}")) for i in range(4)]
+            assert {f.result(timeout=1.0) for f in later} == {Durability.SPOOLED}
+            assert not first.done()  # still inserting: the later requests did not wait for it
+            assert first.result(timeout=20) is Durability.STORED
+            wait_until(lambda: w.spool.file_count == 0 and len(slow.writes) == 2)
+        finally:
+            w.close()
+        assert slow.writes == [30, 120]
+        assert distinct_spans(client) == 150
+
+    def test_without_journaling_requests_wait_for_the_insert(
+        self, sink: SwitchableSink, tmp_path: Path
+    ) -> None:
+        """journal_during_inserts=False keeps every acknowledgement behind its insert."""
+        slow = SlowSink(sink, seconds=0.5)
+        limits = WriterLimits(
+            batch_min_rows=20, batch_max_wait_seconds=0.05, journal_during_inserts=False
+        )
+        w = BatchWriter(slow, Spool(tmp_path / "spool", max_bytes=10**7), IngestMetrics(), limits)
+        w.start()
+        try:
+            w.submit(rows(30, "first"))
+            assert slow.inserting.wait(timeout=20)
+            later = w.submit(rows(30, "later"))
+            assert later.result(timeout=20) is Durability.STORED
+        finally:
+            w.close()
+        assert w.spool.file_count == 0
+
+    def test_close_inserts_what_the_journal_acknowledged(
+        self, sink: SwitchableSink, tmp_path: Path, client: Client
+    ) -> None:
+        """Shutdown leaves nothing the journal spooled behind: it is inserted before exit."""
+        slow = SlowSink(sink, seconds=1.0)
+        limits = WriterLimits(batch_min_rows=20, batch_max_wait_seconds=0.05)
+        w = BatchWriter(slow, Spool(tmp_path / "spool", max_bytes=10**7), IngestMetrics(), limits)
+        w.start()
+        w.submit(rows(30, "first"))
+        assert slow.inserting.wait(timeout=20)
+        assert w.submit(rows(40, "journaled")).result(timeout=1.0) is Durability.SPOOLED
+        w.close()
+        assert w.spool.file_count == 0
+        assert distinct_spans(client) == 70
+
+
 class TestSpool:
     def test_failed_writes_are_acknowledged_from_the_spool_and_replayed_once(
         self, writer: BatchWriter, sink: SwitchableSink, client: Client
