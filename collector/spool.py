@@ -1,8 +1,9 @@
 """The on-disk spool: batches that could not be written to ClickHouse, fsynced before they are
 acknowledged, replayed oldest first once writes succeed again (and at start-up).
 
-A file is the batch's JSON lines, zlib-compressed. Files an older version wrote (one JSON list of
-row lists) are still read, so an upgrade with a non-empty spool loses nothing."""
+A file is the batch's JSON lines in an LZ4 frame with a content checksum: the journal spools most
+rows under load, and LZ4 costs a quarter of zlib's CPU. Files older versions wrote (zlib, holding
+JSON lines or one JSON list of row lists) are still read, so an upgrade loses nothing."""
 
 from __future__ import annotations
 
@@ -13,12 +14,16 @@ import threading
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
+
+import lz4.frame
 
 from warehouse.span_batch import SpanBatch, encode_rows
 
 logger = logging.getLogger(__name__)
 
 SUFFIX = ".spool"
+_LZ4_FRAME_MAGIC: Final = b"\x04\x22\x4d\x18"
 
 
 class SpoolFull(RuntimeError):
@@ -67,7 +72,7 @@ class Spool:
             raise SpoolFull(
                 f"spool {self.directory} holds {self.size_bytes} bytes, limit {self.max_bytes}"
             )
-        payload = zlib.compress(batch.json_lines, 1)
+        payload = lz4.frame.compress(batch.json_lines, content_checksum=True)
         with self._lock:
             self._sequence += 1
             final = self.directory / f"{self._sequence:020d}{SUFFIX}"
@@ -95,9 +100,18 @@ class Spool:
             return [SpoolFile(path, self._files[path]) for path in sorted(self._files)]
 
     def read(self, spooled: SpoolFile) -> SpanBatch:
-        """One spooled batch; raises ``OSError``, ``zlib.error`` or ``ValueError`` if unreadable."""
-        json_lines = zlib.decompress(spooled.path.read_bytes())
-        if json_lines.startswith(b"[["):  # the older format: a JSON list of row lists
+        """One spooled batch; raises ``OSError``, or ``ValueError`` for contents not a batch."""
+        payload = spooled.path.read_bytes()
+        try:
+            if payload.startswith(_LZ4_FRAME_MAGIC):
+                json_lines = lz4.frame.decompress(payload)
+            else:
+                json_lines = zlib.decompress(payload)
+        except (RuntimeError, zlib.error) as error:  # lz4 reports a bad frame as RuntimeError
+            raise ValueError(
+                f"spool file {spooled.path.name}: not a readable batch: {error}"
+            ) from None
+        if json_lines.startswith(b"[["):  # the oldest format: a JSON list of row lists
             return encode_rows(json.loads(json_lines))
         return SpanBatch.from_json_lines(json_lines)
 

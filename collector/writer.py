@@ -13,7 +13,6 @@ import enum
 import logging
 import threading
 import time
-import zlib
 from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -229,7 +228,7 @@ class BatchWriter:
                 continue
             try:
                 spans = self.spool.read(spooled)
-            except (OSError, ValueError, zlib.error) as error:
+            except (OSError, ValueError) as error:
                 self.spool.quarantine(spooled, str(error))
                 continue
             files.append(spooled)
@@ -288,7 +287,7 @@ class BatchWriter:
         self._last_replay_attempt = now
         try:
             spans = self.spool.read(oldest)
-        except (OSError, ValueError, zlib.error) as error:
+        except (OSError, ValueError) as error:
             self.spool.quarantine(oldest, str(error))
             self._update_spool_gauges()
             return

@@ -210,16 +210,17 @@ class TestSpool:
             w.close()
         assert distinct_spans(client) == 40
 
-    def test_a_spool_file_in_the_older_row_list_format_is_replayed(
-        self, sink: SwitchableSink, tmp_path: Path, client: Client
+    @pytest.mark.parametrize("older_format", ["zlib row lists", "zlib JSON lines"])
+    def test_a_spool_file_in_an_older_format_is_replayed(
+        self, sink: SwitchableSink, tmp_path: Path, client: Client, older_format: str
     ) -> None:
-        """A batch spooled as a JSON list of row lists (before JSON lines) still drains."""
+        """Batches spooled by earlier versions (zlib, row lists or JSON lines) still drain."""
         spool_dir = tmp_path / "spool"
         spool_dir.mkdir()
-        legacy_rows = [
-            list(row) for row in map(json.loads, rows(25, "old").json_lines.split(b"\n"))
-        ]
-        (spool_dir / f"{1:020d}.spool").write_bytes(zlib.compress(json.dumps(legacy_rows).encode()))
+        json_lines = rows(25, "old").json_lines
+        if older_format == "zlib row lists":
+            json_lines = json.dumps([json.loads(line) for line in json_lines.split(b"\n")]).encode()
+        (spool_dir / f"{1:020d}.spool").write_bytes(zlib.compress(json_lines))
         w = BatchWriter(sink, Spool(spool_dir, max_bytes=10**7), IngestMetrics(), FAST)
         w.start()
         try:
