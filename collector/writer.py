@@ -229,7 +229,7 @@ class BatchWriter:
             try:
                 spans = self.spool.read(spooled)
             except (OSError, ValueError) as error:
-                self.spool.quarantine(spooled, str(error))
+                self._quarantine(spooled, error)
                 continue
             files.append(spooled)
             batches.append(spans)
@@ -240,6 +240,13 @@ class BatchWriter:
         self.spool.remove(spooled)
         with self._condition:
             self._journaled.pop(spooled.path, None)
+
+    def _quarantine(self, spooled: SpoolFile, error: Exception) -> None:
+        """Move an unreadable spool file aside so it stops blocking the replay (and shutdown)."""
+        self.spool.quarantine(spooled, str(error))
+        with self._condition:
+            self._journaled.pop(spooled.path, None)
+        self._update_spool_gauges()
 
     def _insert(self, spans: SpanBatch) -> bool:
         started = time.perf_counter()
@@ -288,8 +295,7 @@ class BatchWriter:
         try:
             spans = self.spool.read(oldest)
         except (OSError, ValueError) as error:
-            self.spool.quarantine(oldest, str(error))
-            self._update_spool_gauges()
+            self._quarantine(oldest, error)
             return
         if self._insert(spans):
             self._forget_spooled(oldest)
