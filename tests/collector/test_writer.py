@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -178,6 +179,25 @@ class TestJournal:
         w.close()
         assert w.spool.file_count == 0
         assert distinct_spans(client) == 70
+
+    def test_a_damaged_journal_file_is_quarantined_without_holding_up_shutdown(
+        self, sink: SwitchableSink, tmp_path: Path
+    ) -> None:
+        """A journaled file damaged on disk goes to quarantine/ and close() still returns."""
+        slow = SlowSink(sink, seconds=1.0)
+        limits = WriterLimits(batch_min_rows=20, batch_max_wait_seconds=0.05)
+        spool_dir = tmp_path / "spool"
+        w = BatchWriter(slow, Spool(spool_dir, max_bytes=10**7), IngestMetrics(), limits)
+        w.start()
+        w.submit(rows(30, "first"))
+        assert slow.inserting.wait(timeout=20)
+        assert w.submit(rows(40, "journaled")).result(timeout=1.0) is Durability.SPOOLED
+        (journaled,) = spool_dir.glob("*.spool")
+        journaled.write_bytes(b"damaged")
+        started = time.monotonic()
+        w.close(timeout=15)
+        assert time.monotonic() - started < 10
+        assert (spool_dir / "quarantine" / journaled.name).exists()
 
 
 class TestSpool:
