@@ -15,6 +15,7 @@ setup(
             sources=[
                 f"{NATIVE}/module.c",
                 f"{NATIVE}/request_rows.c",
+                f"{NATIVE}/span_fields.c",
                 f"{NATIVE}/attribute_maps.c",
                 f"{NATIVE}/json_text.c",
             ],

@@ -75,6 +75,44 @@ int map_write(Decoder *decoder, TextBuffer *out, int64_t max_count);
 void map_clear(Decoder *decoder);
 void map_free(Decoder *decoder);
 
+/* One span's fields (span_fields.c), reused from span to span. */
+typedef struct {
+    uint64_t time;
+    Slice name;
+    size_t attributes_begin, attributes_end; /* in SpanScratch.nested_attributes */
+} EventFields;
+
+typedef struct {
+    Slice trace_id, span_id, trace_state;
+    size_t attributes_begin, attributes_end;
+} LinkFields;
+
+typedef struct {
+    Slice trace_id, span_id, trace_state, parent_span_id, name, status;
+    int32_t kind;
+    uint64_t start, end;
+    SliceList attributes, events, links, nested_attributes;
+    EventFields *parsed_events;
+    LinkFields *parsed_links;
+    size_t parsed_capacity;
+} SpanScratch;
+
+extern const Slice EMPTY_SLICE;
+
+static inline int valid_string(Slice text) { return utf8_code_points(text) >= 0; }
+
+/* One length-delimited field of an expected number; a known field with another wire type is left
+ * to the Python decoder rather than guessing how upb treats it. */
+#define READ_BYTES_OR_GIVE_UP(reader, wire_type, target) \
+    if ((wire_type) != WIRE_LENGTH_DELIMITED || wire_read_bytes((reader), (target)) < 0) return GIVE_UP
+
+int parse_span(SpanScratch *span, Slice encoded);
+int reserve_parsed(SpanScratch *span, size_t count);
+int parse_event(SpanScratch *span, Slice encoded, EventFields *event);
+int parse_link(SpanScratch *span, Slice encoded, LinkFields *link);
+/* Status code text and message, as Status.FromString reads them (code is an open int32 enum). */
+int status_columns(Decoder *decoder, Slice encoded, Slice *code_text, Slice *message);
+
 /* The whole request (request_rows.c). */
 int decode_request_rows(Decoder *decoder, Slice body);
 
