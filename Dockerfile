@@ -5,9 +5,13 @@ ARG PYTHON_VERSION=3.11
 
 FROM python:${PYTHON_VERSION}-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+# gcc compiles the optional OTLP decoder (collector/native/); it stays in this stage only.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/*
 RUN python -m venv /opt/syncsight
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY syncsight/ syncsight/
 COPY warehouse/ warehouse/
 COPY collector/ collector/
@@ -15,7 +19,8 @@ COPY lineage/ lineage/
 COPY slas/ slas/
 COPY dashboard/ dashboard/
 COPY simulator/ simulator/
-RUN /opt/syncsight/bin/pip install . && /opt/syncsight/bin/syncsight --version
+RUN /opt/syncsight/bin/pip install . && /opt/syncsight/bin/syncsight --version \
+    && /opt/syncsight/bin/python -c "import collector._otlp_native"
 
 FROM python:${PYTHON_VERSION}-slim-bookworm
 ENV PATH=/opt/syncsight/bin:$PATH \

@@ -4,13 +4,17 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit install clean chromium alertmanager
+.PHONY: demo test lint typecheck unit install clean chromium alertmanager compiler native
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
+# `pip install -e` also compiles the optional OTLP decoder (collector/native/) in place: reinstall
+# when its sources change.
+NATIVE_SOURCES := $(wildcard collector/native/*.c collector/native/*.h)
+
+$(STAMP): pyproject.toml setup.py $(NATIVE_SOURCES) | $(BIN)/python compiler
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
@@ -50,10 +54,29 @@ alertmanager:
 	  fi; \
 	}
 
-unit: $(STAMP) chromium alertmanager
+# The compiled OTLP decoder needs a C compiler and Python's headers (pyenv and python.org builds
+# ship the headers; Debian's python3 needs python3-dev); installed here when missing and we may.
+compiler:
+	@command -v cc >/dev/null 2>&1 && $(PYTHON) -c 'import os, sysconfig, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing gcc and Python headers for the compiled OTLP decoder"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev python3-dev >/dev/null; \
+	  else \
+	    echo "no C compiler or Python headers: the pure-Python OTLP decoder will serve alone (slower)"; \
+	  fi; \
+	}
+
+# With a compiler present the decoder must have built: its differential tests would be skipped.
+native: $(STAMP)
+	@! command -v cc >/dev/null 2>&1 || $(BIN)/python -c "import collector._otlp_native" || { \
+	  echo "collector._otlp_native did not build although a C compiler is here: see pip install -v -e ."; \
+	  exit 1; \
+	}
+
+unit: $(STAMP) chromium alertmanager native
 	$(BIN)/pytest
 
 test: lint typecheck unit
 
 clean:
-	rm -rf $(VENV) .syncsight .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .syncsight .pytest_cache .mypy_cache .ruff_cache collector/_otlp_native*.so build

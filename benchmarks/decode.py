@@ -28,6 +28,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from collector.decode import decode_protobuf
 from collector.limits import DecodeLimits
+from collector.native_decode import decode_natively
 from collector.otlp_json import decode_json
 from warehouse import semconv as sc
 
@@ -167,6 +168,12 @@ def main() -> None:
         ),
         "decode_protobuf": spans_per_second(
             lambda: decode_protobuf(protobuf_body, limits), len(rows), arguments.rounds
+        ),
+        "decode_protobuf + JSON lines": spans_per_second(
+            lambda: decode_protobuf(protobuf_body, limits).encoded(), len(rows), arguments.rounds
+        ),
+        "compiled decoder to JSON lines": spans_per_second(
+            lambda: decode_natively(protobuf_body, limits), len(rows), arguments.rounds
         ),
         "decode_json": spans_per_second(
             lambda: decode_json(json_body, limits), len(rows), arguments.rounds

@@ -1,8 +1,11 @@
 """End-to-end ingest benchmark: pre-built OTLP protobuf requests of business-event spans, sent by
 concurrent clients to ``syncsight serve`` on the embedded engine, acknowledged only when durable.
 
-Reports acknowledged spans/s, the server's peak RSS, and in the same run the bare
-``decode_protobuf`` rate of the same requests, so the share the decoder takes is visible.
+Reports acknowledged spans/s (and how many reached ClickHouse in the same time), the server's peak
+RSS, the CPU time the service and the clients spent per acknowledged span (a measure that holds on
+a machine shared with other work, where spans/s does not), the load average, and in the same run
+the bare decode rate of the same requests (the compiled decoder the service uses, and the
+pure-Python ``decode_protobuf``), so the share the decoder takes is visible.
 Run: ``.venv/bin/python benchmarks/ingest.py [--seconds 60] [--clients 4] [--spans 1000]``.
 """
 
@@ -10,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import sys
 import tempfile
 import threading
@@ -23,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.decode import build_request, spans_per_second
 from collector.decode import decode_protobuf
 from collector.limits import DecodeLimits
+from collector.native_decode import NATIVE_DECODER_BUILT, decode_protobuf_request
 from tests.service import start_service, stop_service
 
 
@@ -31,6 +37,25 @@ def peak_rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process and its finished children, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def inserted_rows(base_url: str) -> float:
+    """Rows the service has inserted into ClickHouse so far (its insert batch-size histogram)."""
+    for line in httpx.get(f"{base_url}/metrics").text.splitlines():
+        if line.startswith("syncsight_insert_batch_rows_sum "):
+            return float(line.split()[1])
     return float("nan")
 
 
@@ -48,9 +73,17 @@ def main() -> None:
         for seed in range(arguments.requests)
     ]
     decode_rate = spans_per_second(
-        lambda: decode_protobuf(bodies[0], DecodeLimits()), arguments.spans, 10
+        lambda: decode_protobuf(bodies[0], DecodeLimits()).encoded(), arguments.spans, 10
     )
-    print(f"bare decode_protobuf: {decode_rate:,.0f} spans/s (one core)", flush=True)
+    print(f"bare decode_protobuf + encoding: {decode_rate:,.0f} spans/s (one core)", flush=True)
+    service_decode_rate = spans_per_second(
+        lambda: decode_protobuf_request(bodies[0], DecodeLimits()), arguments.spans, 10
+    )
+    print(
+        f"bare decode_protobuf_request: {service_decode_rate:,.0f} spans/s (one core, "
+        f"compiled decoder {'built' if NATIVE_DECODER_BUILT else 'NOT built'})",
+        flush=True,
+    )
 
     with tempfile.TemporaryDirectory(prefix="syncsight-bench-") as directory:
         service = start_service(Path(directory))
@@ -75,6 +108,11 @@ def main() -> None:
                     index += arguments.clients
 
         threads = [threading.Thread(target=client, args=(n,)) for n in range(arguments.clients)]
+        service_cpu_started, client_cpu_started = (
+            cpu_seconds(service.process.pid),
+            own_cpu_seconds(),
+        )
+        inserted_started = inserted_rows(service.base_url)
         started = time.monotonic()
         for thread in threads:
             thread.start()
@@ -92,17 +130,29 @@ def main() -> None:
         for thread in threads:
             thread.join()
         duration = time.monotonic() - started
+        inserted = inserted_rows(service.base_url) - inserted_started
+        service_cpu = cpu_seconds(service.process.pid) - service_cpu_started
+        client_cpu = own_cpu_seconds() - client_cpu_started
+        load_average = os.getloadavg()
         rss = peak_rss_mib(service.process.pid)
         stop_service(service)
 
+    spans = max(sum(acknowledged), 1)
     figures = {
         "spans_per_second": sum(acknowledged) / duration,
+        # acknowledged spans may still wait in the spool at the end (at most batch_max_rows)
+        "inserted_spans_per_second": inserted / duration,
+        "service_cpu_us_per_span": service_cpu * 1e6 / spans,
+        "client_cpu_us_per_span": client_cpu * 1e6 / spans,
+        "load_average_1_5_15": load_average,
         "acknowledged_spans": sum(acknowledged),
         "refused_requests": sum(refused),
         "seconds": duration,
         "clients": arguments.clients,
         "peak_rss_mib": rss,
         "bare_decode_spans_per_second": decode_rate,
+        "bare_service_decode_spans_per_second": service_decode_rate,
+        "compiled_decoder": NATIVE_DECODER_BUILT,
     }
     print(json.dumps(figures, indent=2))
     if arguments.json:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import struct
 from collections.abc import Iterable
 from decimal import Decimal
 from json.encoder import encode_basestring as json_string
@@ -173,11 +174,80 @@ def attributes_text(
     return attributes
 
 
-# --- protobuf decoding -------------------------------------------------------------------------------
+# --- encoded KeyValues ----------------------------------------------------------------------------
 #
 # Reading 15 attributes through the generated classes costs ~6 µs a span, mostly for the Python
-# wrapper of each nested KeyValue and AnyValue. The "wire" schema below reads the same bytes
-# (identical field numbers and wire types) but declares attributes, events, links, status, resource
-# and scope as plain ``bytes``: upb hands over each KeyValue's encoding without building wrappers.
-# Repeated (key, value) encodings are resolved through a per-request cache, the rest by the short
-# parser in ``_key_value_text``, which falls back to the generated classes for anything unusual.
+# wrapper of each nested KeyValue and AnyValue. collector.decode hands over each KeyValue's
+# encoding instead, and resolves repeated encodings through a per-request cache; the rest is read by
+# the short parser below, which falls back to the generated classes for anything unusual. The
+# compiled decoder (collector/native/) calls it for the shapes it does not read itself.
+
+
+_unpack_double = struct.Struct("<d").unpack_from
+
+
+def key_value_text(encoded: bytes, max_length: int) -> tuple[str, str, int]:
+    """(key, value text, values cut) of one encoded ``KeyValue``.
+
+    The common shape (a short key, then a short string, double, bool, small int or string array)
+    is read here; anything else, including other field orders, goes through ``KeyValue``.
+    """
+    size = len(encoded)
+    key_end = encoded[1] + 2 if 3 < size < 0x80 and encoded[0] == 0x0A else size
+    if (
+        key_end + 2 <= size
+        and encoded[key_end] == 0x12  # field 2 (value), length-delimited, as long as the rest
+        and encoded[key_end + 1] == size - key_end - 2
+    ):
+        # size < 0x80, so every length byte that matched is a whole one-byte varint.
+        key = encoded[2:key_end].decode()
+        value = encoded[key_end + 2 :]
+        value_size = size - key_end - 2
+        tag = value[0] if value_size > 1 else 0
+        text: str | None = None
+        if tag == 0x0A and value[1] == value_size - 2:  # string_value
+            text = value[2:].decode()
+        elif tag == 0x21 and value_size == 9:  # double_value
+            text = double_text(_unpack_double(value, 1)[0])
+        elif tag == 0x10 and value_size == 2 and value[1] < 0x80:  # bool_value
+            text = "true" if value[1] else "false"
+        elif tag == 0x18 and value_size == 2 and value[1] < 0x80:  # int_value, one-byte varint
+            text = str(value[1])
+        if text is not None:
+            if len(text) > max_length:
+                return key, text[:max_length], 1
+            return key, text, 0
+        # Arrays of short strings (element texts then cannot exceed the cap) are read here too.
+        if tag == 0x2A and value[1] == value_size - 2 and value_size <= max_length:
+            text = _string_array_text(value)
+            if text is not None:
+                return key, text, 0
+        text, cut = any_value_text(AnyValue.FromString(value), max_length)
+        return key, text, cut
+    kv = KeyValue.FromString(encoded)
+    text, cut = any_value_text(kv.value, max_length)
+    return kv.key, text, cut
+
+
+def _string_array_text(value: bytes) -> str | None:
+    """The text of an encoded ``AnyValue`` holding an array of short strings, else None."""
+    items = []
+    position = 2
+    end = len(value)
+    while position + 3 < end:
+        element_size = value[position + 1]
+        if (
+            value[position] != 0x0A  # ArrayValue.values, length-delimited
+            or value[position + 2] != 0x0A  # AnyValue.string_value
+            or value[position + 3] != element_size - 2
+        ):
+            return None
+        start = position + 4
+        position = start + element_size - 2
+        items.append(value[start:position].decode())
+    if position != end:
+        return None
+    text = "[" + ",".join(map(json_string, items)) + "]"
+    if "\u2028" in text or "\u2029" in text:
+        return go_json(items)
+    return text

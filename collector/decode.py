@@ -6,9 +6,7 @@ of attribute values in ``attribute_text``.
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Iterable
-from json.encoder import encode_basestring as json_string
 from typing import Any, Final
 
 from google.protobuf import (
@@ -17,18 +15,11 @@ from google.protobuf import (
     message_factory,
 )
 from google.protobuf.message import DecodeError
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope, KeyValue
+from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
-from collector.attribute_text import (
-    any_value_text,
-    attributes_text,
-    cap_attributes,
-    double_text,
-    go_json,
-    id_text,
-)
+from collector.attribute_text import attributes_text, cap_attributes, id_text, key_value_text
 from collector.decode_result import (
     SERVICE_NAME_KEY,
     SPAN_KIND_TEXT,
@@ -44,6 +35,9 @@ from collector.decode_result import (
 from collector.limits import DecodeLimits
 from warehouse.spans import STATUS_CODE_NAMES
 
+# The "wire" schema reads the same bytes as the OTLP classes (identical field numbers and wire
+# types) but declares attributes, events, links, status, resource and scope as plain ``bytes``: upb
+# hands over each encoding without building Python wrappers, which are read lazily below.
 _T = descriptor_pb2.FieldDescriptorProto
 _WIRE_PACKAGE: Final = "syncsight.collector.wire"
 _WIRE_SCHEMA: Final[dict[str, tuple[tuple[str, int, int, str], ...]]] = {
@@ -115,7 +109,6 @@ _WIRE: Final = _wire_classes()
 _parse_request = _WIRE["ExportTraceServiceRequest"].FromString
 _parse_event = _WIRE["Event"].FromString
 _parse_link = _WIRE["Link"].FromString
-_unpack_double = struct.Struct("<d").unpack_from
 
 
 class _AttributeTexts(dict[bytes, tuple[str, str]]):
@@ -131,79 +124,12 @@ class _AttributeTexts(dict[bytes, tuple[str, str]]):
         self.truncated_values = 0
 
     def __missing__(self, encoded: bytes) -> tuple[str, str]:
-        key, text, cut = _key_value_text(encoded, self.max_length)
+        key, text, cut = key_value_text(encoded, self.max_length)
         if cut:  # not cached: every span carrying the value counts its truncation
             self.truncated_values += cut
             return key, text
         pair = self[encoded] = (key, text)
         return pair
-
-
-def _key_value_text(encoded: bytes, max_length: int) -> tuple[str, str, int]:
-    """(key, value text, values cut) of one encoded ``KeyValue``.
-
-    The common shape (a short key, then a short string, double, bool, small int or string array)
-    is read here; anything else, including other field orders, goes through ``KeyValue``.
-    """
-    size = len(encoded)
-    key_end = encoded[1] + 2 if 3 < size < 0x80 and encoded[0] == 0x0A else size
-    if (
-        key_end + 2 <= size
-        and encoded[key_end] == 0x12  # field 2 (value), length-delimited, as long as the rest
-        and encoded[key_end + 1] == size - key_end - 2
-    ):
-        # size < 0x80, so every length byte that matched is a whole one-byte varint.
-        key = encoded[2:key_end].decode()
-        value = encoded[key_end + 2 :]
-        value_size = size - key_end - 2
-        tag = value[0] if value_size > 1 else 0
-        text: str | None = None
-        if tag == 0x0A and value[1] == value_size - 2:  # string_value
-            text = value[2:].decode()
-        elif tag == 0x21 and value_size == 9:  # double_value
-            text = double_text(_unpack_double(value, 1)[0])
-        elif tag == 0x10 and value_size == 2 and value[1] < 0x80:  # bool_value
-            text = "true" if value[1] else "false"
-        elif tag == 0x18 and value_size == 2 and value[1] < 0x80:  # int_value, one-byte varint
-            text = str(value[1])
-        if text is not None:
-            if len(text) > max_length:
-                return key, text[:max_length], 1
-            return key, text, 0
-        # Arrays of short strings (element texts then cannot exceed the cap) are read here too.
-        if tag == 0x2A and value[1] == value_size - 2 and value_size <= max_length:
-            text = _string_array_text(value)
-            if text is not None:
-                return key, text, 0
-        text, cut = any_value_text(AnyValue.FromString(value), max_length)
-        return key, text, cut
-    kv = KeyValue.FromString(encoded)
-    text, cut = any_value_text(kv.value, max_length)
-    return kv.key, text, cut
-
-
-def _string_array_text(value: bytes) -> str | None:
-    """The text of an encoded ``AnyValue`` holding an array of short strings, else None."""
-    items = []
-    position = 2
-    end = len(value)
-    while position + 3 < end:
-        element_size = value[position + 1]
-        if (
-            value[position] != 0x0A  # ArrayValue.values, length-delimited
-            or value[position + 2] != 0x0A  # AnyValue.string_value
-            or value[position + 3] != element_size - 2
-        ):
-            return None
-        start = position + 4
-        position = start + element_size - 2
-        items.append(value[start:position].decode())
-    if position != end:
-        return None
-    text = "[" + ",".join(map(json_string, items)) + "]"
-    if "\u2028" in text or "\u2029" in text:
-        return go_json(items)
-    return text
 
 
 def decode_protobuf(body: bytes, limits: DecodeLimits) -> DecodeResult:
@@ -218,17 +144,14 @@ def decode_protobuf(body: bytes, limits: DecodeLimits) -> DecodeResult:
         texts = _AttributeTexts(limits.max_attribute_value_length)
         statuses: dict[bytes, tuple[str, str]] = {b"": (STATUS_CODE_NAMES[0], "")}
         for resource_index, resource_spans in enumerate(request.resource_spans):
-            resource = Resource.FromString(resource_spans.resource)
-            resource_attributes = attributes_text(
-                resource.attributes, limits, limits.max_attributes_per_resource, result
+            service_name, resource_attributes = resource_columns(
+                resource_spans.resource, limits, result
             )
-            service_name = resource_attributes.get(SERVICE_NAME_KEY, "")
             for scope_index, scope_spans in enumerate(resource_spans.scope_spans):
-                scope = InstrumentationScope.FromString(scope_spans.scope)
                 _append_rows(
                     scope_spans.spans,
-                    f"resourceSpans[{resource_index}].scopeSpans[{scope_index}].spans",
-                    (service_name, resource_attributes, scope.name, scope.version),
+                    (resource_index, scope_index),
+                    (service_name, resource_attributes, *scope_columns(scope_spans.scope)),
                     limits,
                     texts,
                     statuses,
@@ -240,9 +163,31 @@ def decode_protobuf(body: bytes, limits: DecodeLimits) -> DecodeResult:
     return result
 
 
+def resource_columns(
+    encoded: bytes, limits: DecodeLimits, result: DecodeResult
+) -> tuple[str, dict[str, str]]:
+    """ServiceName and ResourceAttributes of an encoded ``Resource``, limits applied and counted."""
+    resource = Resource.FromString(encoded)
+    attributes = attributes_text(
+        resource.attributes, limits, limits.max_attributes_per_resource, result
+    )
+    return attributes.get(SERVICE_NAME_KEY, ""), attributes
+
+
+def scope_columns(encoded: bytes) -> tuple[str, str]:
+    """ScopeName and ScopeVersion of an encoded ``InstrumentationScope``."""
+    scope = InstrumentationScope.FromString(encoded)
+    return scope.name, scope.version
+
+
+def span_path(resource_index: int, scope_index: int, span_index: int) -> str:
+    """How errors locate a span in the request."""
+    return f"resourceSpans[{resource_index}].scopeSpans[{scope_index}].spans[{span_index}]"
+
+
 def _append_rows(
     spans: Iterable[Any],
-    path: str,
+    scope_path: tuple[int, int],
     shared: tuple[str, dict[str, str], str, str],
     limits: DecodeLimits,
     texts: _AttributeTexts,
@@ -271,14 +216,14 @@ def _append_rows(
             or (parent_span_id and len(parent_span_id) != 8)
         ):
             problem = span_problem(trace_id, span_id, parent_span_id, start, end)
-            result.reject(span_label(f"{path}[{index}]", span_id), str(problem))
+            result.reject(span_label(span_path(*scope_path, index), span_id), str(problem))
             continue
 
         encoded_links = span.links
         if encoded_links:
             links = _links(encoded_links, limits, texts, result)
             if isinstance(links, str):
-                result.reject(span_label(f"{path}[{index}]", span_id), links)
+                result.reject(span_label(span_path(*scope_path, index), span_id), links)
                 continue
         else:
             links = ([], [], [], [])

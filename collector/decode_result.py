@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from warehouse import semconv
+from warehouse.span_batch import SpanBatch, encode_rows
 from warehouse.spans import SPAN_KIND_NAMES, STATUS_CODE_NAMES
 
 Row = tuple[Any, ...]
@@ -50,12 +52,48 @@ class DecodeResult:
     @property
     def error_message(self) -> str:
         """One line for an OTLP partial-success answer; '' when every span was accepted."""
-        if not self.rejected_spans:
-            return ""
-        unreported = self.rejected_spans - len(self.errors)
-        more = f"; and {unreported} more" if unreported else ""
-        noun = "span" if self.rejected_spans == 1 else "spans"
-        return f"{self.rejected_spans} {noun} rejected: " + "; ".join(self.errors) + more
+        return partial_success_message(self.rejected_spans, self.errors)
+
+    def encoded(self) -> DecodedRequest:
+        """The same outcome with the rows encoded for the warehouse."""
+        return DecodedRequest(
+            encode_rows(self.rows),
+            self.rejected_spans,
+            tuple(self.errors),
+            dropped_attributes=self.dropped_attributes,
+            truncated_values=self.truncated_values,
+            dropped_events=self.dropped_events,
+            dropped_links=self.dropped_links,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedRequest:
+    """What the ingest pipeline takes from a decoder: the valid spans as a ``SpanBatch`` for the
+    writer, and the same account of refused and cut data as ``DecodeResult``."""
+
+    spans: SpanBatch
+    rejected_spans: int
+    errors: tuple[str, ...]
+    dropped_attributes: int = 0
+    truncated_values: int = 0
+    dropped_events: int = 0
+    dropped_links: int = 0
+
+    @property
+    def error_message(self) -> str:
+        """One line for an OTLP partial-success answer; '' when every span was accepted."""
+        return partial_success_message(self.rejected_spans, self.errors)
+
+
+def partial_success_message(rejected_spans: int, errors: Sequence[str]) -> str:
+    """'3 spans rejected: <first problems>; and N more', or '' when nothing was rejected."""
+    if not rejected_spans:
+        return ""
+    unreported = rejected_spans - len(errors)
+    more = f"; and {unreported} more" if unreported else ""
+    noun = "span" if rejected_spans == 1 else "spans"
+    return f"{rejected_spans} {noun} rejected: " + "; ".join(errors) + more
 
 
 # --- span validation (shared with the JSON decoder) ------------------------------------------------

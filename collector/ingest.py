@@ -7,10 +7,10 @@ import enum
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from collector.decode import decode_protobuf
-from collector.decode_result import DecodeResult
+from collector.decode_result import DecodedRequest
 from collector.limits import DecodeLimits
 from collector.metrics import IngestMetrics
+from collector.native_decode import decode_protobuf_request
 from collector.otlp_json import decode_json
 from collector.writer import BatchWriter, Durability
 
@@ -48,18 +48,19 @@ class IngestPipeline:
         # Decoding is CPU work: off the event loop, so health checks stay responsive under load.
         loop = asyncio.get_running_loop()
         decoded = await loop.run_in_executor(self._decoder, self._decode, body, wire_format)
-        self.metrics.spans_received.inc(len(decoded.rows) + decoded.rejected_spans)
+        accepted_spans = decoded.spans.row_count
+        self.metrics.spans_received.inc(accepted_spans + decoded.rejected_spans)
         if decoded.rejected_spans:
             self.metrics.spans_rejected.labels(reason="invalid").inc(decoded.rejected_spans)
-        durability = await asyncio.wrap_future(self.writer.submit(decoded.rows))
+        durability = await asyncio.wrap_future(self.writer.submit(decoded.spans))
         return ExportOutcome(
-            accepted_spans=len(decoded.rows),
+            accepted_spans=accepted_spans,
             rejected_spans=decoded.rejected_spans,
             error_message=decoded.error_message,
             durability=durability,
         )
 
-    def _decode(self, body: bytes, wire_format: WireFormat) -> DecodeResult:
+    def _decode(self, body: bytes, wire_format: WireFormat) -> DecodedRequest:
         if wire_format is WireFormat.JSON:
-            return decode_json(body, self.limits)
-        return decode_protobuf(body, self.limits)
+            return decode_json(body, self.limits).encoded()
+        return decode_protobuf_request(body, self.limits)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import threading
-from collections.abc import Iterator, Sequence
+import time
+import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,7 @@ from tests.warehouse.spans import span_row
 from warehouse import semconv as sc
 from warehouse.correlation import CorrelationRules
 from warehouse.migrations import migrate
+from warehouse.span_batch import SpanBatch, encode_rows
 from warehouse.span_store import SpanSink, span_sink
 
 FAST = WriterLimits(batch_max_rows=1_000, batch_max_wait_seconds=0.05, replay_interval_seconds=0.05)
@@ -31,23 +35,25 @@ class SwitchableSink:
         self.writes: list[int] = []
         self.lock = threading.Lock()
 
-    def write(self, rows: Sequence[Sequence[Any]]) -> None:
+    def write(self, batch: SpanBatch) -> None:
         with self.lock:
             if self.failing:
                 raise ConnectionError("ClickHouse unreachable (test switch)")
-            self.inner.write(rows)
-            self.writes.append(len(rows))
+            self.inner.write(batch)
+            self.writes.append(batch.row_count)
 
 
-def rows(count: int, prefix: str) -> list[tuple[Any, ...]]:
-    return [
-        span_row(
-            {sc.EVENT_TYPE: sc.TIME_APPROVED, sc.EVENT_ID: f"{prefix}-{i}"},
-            trace_id=f"{abs(hash(prefix)) % 10**8:08x}{i:024x}",
-            span_id=f"{i + 1:016x}",
-        )
-        for i in range(count)
-    ]
+def rows(count: int, prefix: str) -> SpanBatch:
+    return encode_rows(
+        [
+            span_row(
+                {sc.EVENT_TYPE: sc.TIME_APPROVED, sc.EVENT_ID: f"{prefix}-{i}"},
+                trace_id=f"{abs(hash(prefix)) % 10**8:08x}{i:024x}",
+                span_id=f"{i + 1:016x}",
+            )
+            for i in range(count)
+        ]
+    )
 
 
 def distinct_spans(client: Client) -> int:
@@ -100,6 +106,100 @@ class TestBatching:
         assert distinct_spans(client) == 20
 
 
+class SlowSink:
+    """The real sink, taking ``seconds`` per insert like a busy engine."""
+
+    def __init__(self, inner: SpanSink, seconds: float) -> None:
+        self.inner = inner
+        self.seconds = seconds
+        self.inserting = threading.Event()
+        self.writes: list[int] = []
+
+    def write(self, batch: SpanBatch) -> None:
+        self.inserting.set()
+        threading.Event().wait(self.seconds)
+        self.inner.write(batch)
+        self.writes.append(batch.row_count)
+        self.inserting.clear()
+
+
+class TestJournal:
+    def test_requests_arriving_during_an_insert_are_spooled_acknowledged_and_inserted_together(
+        self, sink: SwitchableSink, tmp_path: Path, client: Client
+    ) -> None:
+        """While an insert runs, new requests are fsynced and acknowledged at once; the next
+        insert takes them all, and every span is stored exactly once."""
+        slow = SlowSink(sink, seconds=1.5)
+        limits = WriterLimits(batch_min_rows=20, batch_max_wait_seconds=0.05)
+        w = BatchWriter(slow, Spool(tmp_path / "spool", max_bytes=10**7), IngestMetrics(), limits)
+        w.start()
+        try:
+            first = w.submit(rows(30, "first"))
+            assert slow.inserting.wait(timeout=20)
+            later = [w.submit(rows(30, f"later{i}")) for i in range(4)]
+            assert {f.result(timeout=1.0) for f in later} == {Durability.SPOOLED}
+            assert not first.done()  # still inserting: the later requests did not wait for it
+            assert first.result(timeout=20) is Durability.STORED
+            wait_until(lambda: w.spool.file_count == 0 and len(slow.writes) == 2)
+        finally:
+            w.close()
+        assert slow.writes == [30, 120]
+        assert distinct_spans(client) == 150
+
+    def test_without_journaling_requests_wait_for_the_insert(
+        self, sink: SwitchableSink, tmp_path: Path
+    ) -> None:
+        """journal_during_inserts=False keeps every acknowledgement behind its insert."""
+        slow = SlowSink(sink, seconds=0.5)
+        limits = WriterLimits(
+            batch_min_rows=20, batch_max_wait_seconds=0.05, journal_during_inserts=False
+        )
+        w = BatchWriter(slow, Spool(tmp_path / "spool", max_bytes=10**7), IngestMetrics(), limits)
+        w.start()
+        try:
+            w.submit(rows(30, "first"))
+            assert slow.inserting.wait(timeout=20)
+            later = w.submit(rows(30, "later"))
+            assert later.result(timeout=20) is Durability.STORED
+        finally:
+            w.close()
+        assert w.spool.file_count == 0
+
+    def test_close_inserts_what_the_journal_acknowledged(
+        self, sink: SwitchableSink, tmp_path: Path, client: Client
+    ) -> None:
+        """Shutdown leaves nothing the journal spooled behind: it is inserted before exit."""
+        slow = SlowSink(sink, seconds=1.0)
+        limits = WriterLimits(batch_min_rows=20, batch_max_wait_seconds=0.05)
+        w = BatchWriter(slow, Spool(tmp_path / "spool", max_bytes=10**7), IngestMetrics(), limits)
+        w.start()
+        w.submit(rows(30, "first"))
+        assert slow.inserting.wait(timeout=20)
+        assert w.submit(rows(40, "journaled")).result(timeout=1.0) is Durability.SPOOLED
+        w.close()
+        assert w.spool.file_count == 0
+        assert distinct_spans(client) == 70
+
+    def test_a_damaged_journal_file_is_quarantined_without_holding_up_shutdown(
+        self, sink: SwitchableSink, tmp_path: Path
+    ) -> None:
+        """A journaled file damaged on disk goes to quarantine/ and close() still returns."""
+        slow = SlowSink(sink, seconds=1.0)
+        limits = WriterLimits(batch_min_rows=20, batch_max_wait_seconds=0.05)
+        spool_dir = tmp_path / "spool"
+        w = BatchWriter(slow, Spool(spool_dir, max_bytes=10**7), IngestMetrics(), limits)
+        w.start()
+        w.submit(rows(30, "first"))
+        assert slow.inserting.wait(timeout=20)
+        assert w.submit(rows(40, "journaled")).result(timeout=1.0) is Durability.SPOOLED
+        (journaled,) = spool_dir.glob("*.spool")
+        journaled.write_bytes(b"damaged")
+        started = time.monotonic()
+        w.close(timeout=15)
+        assert time.monotonic() - started < 10
+        assert (spool_dir / "quarantine" / journaled.name).exists()
+
+
 class TestSpool:
     def test_failed_writes_are_acknowledged_from_the_spool_and_replayed_once(
         self, writer: BatchWriter, sink: SwitchableSink, client: Client
@@ -129,6 +229,26 @@ class TestSpool:
         finally:
             w.close()
         assert distinct_spans(client) == 40
+
+    @pytest.mark.parametrize("older_format", ["zlib row lists", "zlib JSON lines"])
+    def test_a_spool_file_in_an_older_format_is_replayed(
+        self, sink: SwitchableSink, tmp_path: Path, client: Client, older_format: str
+    ) -> None:
+        """Batches spooled by earlier versions (zlib, row lists or JSON lines) still drain."""
+        spool_dir = tmp_path / "spool"
+        spool_dir.mkdir()
+        json_lines = rows(25, "old").json_lines
+        if older_format == "zlib row lists":
+            json_lines = json.dumps([json.loads(line) for line in json_lines.split(b"\n")]).encode()
+        (spool_dir / f"{1:020d}.spool").write_bytes(zlib.compress(json_lines))
+        w = BatchWriter(sink, Spool(spool_dir, max_bytes=10**7), IngestMetrics(), FAST)
+        w.start()
+        try:
+            wait_until(lambda: w.spool.file_count == 0)
+        finally:
+            w.close()
+        assert distinct_spans(client) == 25
+        assert not (spool_dir / "quarantine").exists()
 
     def test_a_full_spool_with_clickhouse_down_pushes_back(
         self, sink: SwitchableSink, tmp_path: Path

@@ -16,7 +16,11 @@ from syncsight.cli import app as cli_app
 from tests.deploy.compose_files import COMPOSE_FILE, ROOT, load_yaml
 
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-PACKAGES: list[str] = PYPROJECT["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"]
+PACKAGES: list[str] = [
+    pattern.removesuffix("*")
+    for pattern in PYPROJECT["tool"]["setuptools"]["packages"]["find"]["include"]
+]
+BUILD_FILES = {"pyproject.toml", "setup.py", PYPROJECT["project"]["readme"]}
 
 
 def instructions() -> list[tuple[str, str]]:
@@ -56,14 +60,14 @@ def cli_commands() -> set[str]:
 
 class TestImage:
     def test_the_build_copies_every_package_of_the_wheel(self) -> None:
-        """Each package hatch puts in the wheel, plus pyproject.toml and the readme, is copied."""
+        """Each package of the wheel, plus pyproject.toml, setup.py and the readme, is copied."""
         copied = {
             source.rstrip("/")
             for keyword, arguments in stages()[0]
             if keyword == "COPY"
             for source in arguments.split()[:-1]
         }
-        assert set(PACKAGES) | {"pyproject.toml", PYPROJECT["project"]["readme"]} <= copied
+        assert set(PACKAGES) | BUILD_FILES <= copied
 
     def test_it_installs_this_project_as_make_test_does(self) -> None:
         """`pip install .` of the copied pyproject (the same package, without the dev extras)."""
@@ -122,7 +126,7 @@ def docker_ignored(name: str) -> bool:
 
 
 class TestBuildContext:
-    @pytest.mark.parametrize("name", [*PACKAGES, "pyproject.toml", "README.md"])
+    @pytest.mark.parametrize("name", [*PACKAGES, *sorted(BUILD_FILES)])
     def test_what_the_build_copies_is_in_the_context(self, name: str) -> None:
         """Packages and project metadata are not excluded by .dockerignore."""
         assert not docker_ignored(name)

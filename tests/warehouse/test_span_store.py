@@ -1,4 +1,5 @@
-"""Both span sinks store exactly what the exporter would: same rows, to the nanosecond."""
+"""Both span sinks store exactly what the exporter would: same rows, to the nanosecond, as the
+driver's own native-format insert of the same row tuples."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ from clickhouse_connect.driver.client import Client
 from tests.warehouse.spans import BASE_NS, span_row
 from warehouse.correlation import CorrelationRules
 from warehouse.migrations import migrate
-from warehouse.span_store import EmbeddedSpanSink, NativeSpanSink, SpanSink
+from warehouse.schema import OTEL_TRACES
+from warehouse.span_batch import encode_rows
+from warehouse.span_store import EmbeddedSpanSink, ServerSpanSink, SpanSink
+from warehouse.spans import OTEL_TRACES_COLUMNS
 
 ROWS = [
     span_row(
@@ -35,18 +39,27 @@ SNAPSHOT = (
 )
 
 
-@pytest.mark.parametrize("sink_kind", ["native", "embedded"])
+def skip_unless_engine_suits(sink_kind: str, engine_url: str) -> None:
+    embedded = engine_url.startswith("chdb:")
+    if sink_kind == "embedded" and not embedded:
+        pytest.skip("the embedded sink reads a local scratch file: chdb only")
+    if sink_kind == "server" and embedded:
+        pytest.skip(
+            "the server sink streams lines to input(), which chdb does not read: server only"
+        )
+
+
+@pytest.mark.parametrize("sink_kind", ["server", "embedded"])
 def test_sinks_store_rows_exactly_as_given(
     client: Client, tmp_path: Path, engine_url: str, sink_kind: str
 ) -> None:
     """Unicode, quotes, nested events and links and nanosecond times survive either sink."""
-    if sink_kind == "embedded" and not engine_url.startswith("chdb:"):
-        pytest.skip("the embedded sink reads a local scratch file: chdb only")
+    skip_unless_engine_suits(sink_kind, engine_url)
     migrate(client, CorrelationRules.default())
     sink: SpanSink = (
-        NativeSpanSink(client) if sink_kind == "native" else EmbeddedSpanSink(client, tmp_path)
+        ServerSpanSink(client) if sink_kind == "server" else EmbeddedSpanSink(client, tmp_path)
     )
-    sink.write(ROWS)
+    sink.write(encode_rows(ROWS))
     rows = client.query(SNAPSHOT).result_rows
     assert len(rows) == 2
     first = rows[1]
@@ -58,13 +71,18 @@ def test_sinks_store_rows_exactly_as_given(
     assert list(tmp_path.iterdir()) == []  # scratch files are removed
 
 
-def test_both_sinks_agree_row_for_row(client: Client, tmp_path: Path, engine_url: str) -> None:
-    """The embedded sink's rows equal the native driver's rows, column for column."""
-    if not engine_url.startswith("chdb:"):
-        pytest.skip("the embedded sink reads a local scratch file: chdb only")
+@pytest.mark.parametrize("sink_kind", ["server", "embedded"])
+def test_sinks_agree_with_the_drivers_native_insert_row_for_row(
+    client: Client, tmp_path: Path, engine_url: str, sink_kind: str
+) -> None:
+    """A sink's rows equal the driver's native-format insert of the same tuples, column for column."""
+    skip_unless_engine_suits(sink_kind, engine_url)
     migrate(client, CorrelationRules.default())
-    NativeSpanSink(client).write(ROWS)
+    client.insert(OTEL_TRACES, ROWS, column_names=OTEL_TRACES_COLUMNS)
     native = client.query(SNAPSHOT).result_rows
     client.command("TRUNCATE TABLE otel_traces")
-    EmbeddedSpanSink(client, tmp_path).write(ROWS)
+    sink: SpanSink = (
+        ServerSpanSink(client) if sink_kind == "server" else EmbeddedSpanSink(client, tmp_path)
+    )
+    sink.write(encode_rows(ROWS))
     assert client.query(SNAPSHOT).result_rows == native

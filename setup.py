@@ -1,0 +1,26 @@
+"""The optional compiled OTLP decoder (collector/native/); everything else is in pyproject.toml.
+
+``optional=True``: without a C compiler the install still succeeds and ``collector.decode``, the
+pure-Python reference decoder, serves every request.
+"""
+
+from setuptools import Extension, setup
+
+NATIVE = "collector/native"
+
+setup(
+    ext_modules=[
+        Extension(
+            "collector._otlp_native",
+            sources=[
+                f"{NATIVE}/module.c",
+                f"{NATIVE}/request_rows.c",
+                f"{NATIVE}/span_fields.c",
+                f"{NATIVE}/attribute_maps.c",
+                f"{NATIVE}/json_text.c",
+            ],
+            depends=[f"{NATIVE}/decoder.h", f"{NATIVE}/json_text.h", f"{NATIVE}/otlp_wire.h"],
+            optional=True,
+        )
+    ]
+)
