@@ -65,6 +65,13 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4, help="concurrent HTTP clients")
     parser.add_argument("--spans", type=int, default=1000, help="spans per request")
     parser.add_argument("--requests", type=int, default=16, help="distinct pre-built requests")
+    parser.add_argument(
+        "--sla-interval",
+        type=float,
+        default=15.0,
+        help="SYNCSIGHT_SLA_INTERVAL of the service (15, its default: the SLA evaluator and the "
+        "dashboard's warm-up run during ingest, as in production; 3600: ingest alone)",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     arguments = parser.parse_args()
 
@@ -86,7 +93,13 @@ def main() -> None:
     )
 
     with tempfile.TemporaryDirectory(prefix="syncsight-bench-") as directory:
-        service = start_service(Path(directory))
+        service = start_service(
+            Path(directory),
+            env={
+                "SYNCSIGHT_SLA_INTERVAL": str(arguments.sla_interval),
+                "SYNCSIGHT_VIEW_MAX_STALENESS": "15",  # the default (tests/service.py sets 0)
+            },
+        )
         acknowledged = [0] * arguments.clients
         refused = [0] * arguments.clients
         stop = threading.Event()
@@ -149,6 +162,7 @@ def main() -> None:
         "refused_requests": sum(refused),
         "seconds": duration,
         "clients": arguments.clients,
+        "sla_interval_seconds": arguments.sla_interval,
         "peak_rss_mib": rss,
         "bare_decode_spans_per_second": decode_rate,
         "bare_service_decode_spans_per_second": service_decode_rate,
