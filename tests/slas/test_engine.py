@@ -131,10 +131,11 @@ class Api:
         return asyncio.run(call())
 
 
-@pytest.fixture
-def api(loaded: Client, engine_url: str, database: str) -> Iterator[Api]:
+def serving(
+    engine_url: str, database: str, alerts: list[Alert] | None = None
+) -> tuple[Api, ClientPool]:
+    """The SLA router alone, on the test's database (with ``alerts`` as the evaluator's)."""
     pool = ClientPool(engine_url, database=database)
-    app = FastAPI()
     evaluations = Evaluations(
         pool.client,
         DEFAULT_SLAS,
@@ -142,8 +143,16 @@ def api(loaded: Client, engine_url: str, database: str) -> Iterator[Api]:
         FreshCache(DataVersion(pool.client, Topology()), max_staleness=0),
         live_max_age=30,
     )
-    app.include_router(slas_router(pool, evaluations), prefix="/api/v1")
-    yield Api(app)
+    app = FastAPI()
+    router = slas_router(pool, evaluations, alerts=(lambda: alerts) if alerts else None)
+    app.include_router(router, prefix="/api/v1")
+    return Api(app), pool
+
+
+@pytest.fixture
+def api(loaded: Client, engine_url: str, database: str) -> Iterator[Api]:
+    served, pool = serving(engine_url, database)
+    yield served
     pool.close()
 
 
@@ -246,17 +255,8 @@ ALERTS = [
 
 @pytest.fixture
 def alerting_api(loaded: Client, engine_url: str, database: str) -> Iterator[Api]:
-    pool = ClientPool(engine_url, database=database)
-    evaluations = Evaluations(
-        pool.client,
-        DEFAULT_SLAS,
-        CalendarBook(),
-        FreshCache(DataVersion(pool.client, Topology()), max_staleness=0),
-        live_max_age=30,
-    )
-    app = FastAPI()
-    app.include_router(slas_router(pool, evaluations, alerts=lambda: ALERTS), prefix="/api/v1")
-    yield Api(app)
+    served, pool = serving(engine_url, database, ALERTS)
+    yield served
     pool.close()
 
 
