@@ -26,24 +26,11 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.decode import build_request, spans_per_second
+from benchmarks.process_stats import cpu_seconds, peak_rss_mib
 from collector.decode import decode_protobuf
 from collector.limits import DecodeLimits
 from collector.native_decode import NATIVE_DECODER_BUILT, decode_protobuf_request
 from tests.service import start_service, stop_service
-
-
-def peak_rss_mib(pid: int) -> float:
-    """VmHWM (the high-water mark of resident memory) of a process, in MiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a process and its finished children, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def own_cpu_seconds() -> float:

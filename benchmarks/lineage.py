@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import statistics
 import subprocess
@@ -32,6 +31,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.process_stats import wait_until_idle
 from tests.service import start_service, stop_service
 from warehouse import semconv as sc
 from warehouse.client import chdb_data_path, connect
@@ -146,27 +146,6 @@ def run_baseline(url: str, invoices: list[str], sample: int) -> dict[str, Any]:
     Path(handle.name).unlink()
     parsed: dict[str, Any] = json.loads(result.stdout.splitlines()[-1])
     return parsed
-
-
-def wait_until_idle(pid: int, *, below: float = 0.1, quiet_seconds: float = 3.0) -> float:
-    """Wait until process ``pid`` uses less than ``below`` of a core for ``quiet_seconds`` (its
-    start-up work, such as the first SLA evaluation and its alerts, is over); seconds waited."""
-    tick = os.sysconf("SC_CLK_TCK")
-    started = time.monotonic()
-
-    def cpu_seconds() -> float:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / tick  # utime + stime
-
-    quiet_since = time.monotonic()
-    before = cpu_seconds()
-    while time.monotonic() - quiet_since < quiet_seconds:
-        time.sleep(0.5)
-        now = cpu_seconds()
-        if now - before > below * 0.5:
-            quiet_since = time.monotonic()
-        before = now
-    return time.monotonic() - started
 
 
 def measure_api(base_url: str, invoices: list[str], token: str | None) -> dict[str, Any]:

@@ -103,10 +103,7 @@ def collect(
             return not edge.as_of_root or nodes[edge.target].first_time >= start
 
         _expand(client, rules, graph, roots, downstream_lookup, link_downstream, after_start)
-    complete = events_by_id(client, graph.nodes)
-    graph.nodes.update(
-        {event_id: node for event_id, node in complete.items() if event_id in graph.nodes}
-    )
+    graph.nodes.update(events_by_id(client, graph.nodes))  # only ids asked for come back
     return graph
 
 

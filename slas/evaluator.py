@@ -54,7 +54,6 @@ class SlaEvaluator:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.last_evaluation: Evaluation | None = None
         self.last_error: str | None = None
 
     def start(self) -> None:
@@ -102,7 +101,6 @@ class SlaEvaluator:
             self._store.save(RECORD, [record[key] for key in changed], now=now)
         self._dispatcher.dispatch(self._record, now=now)
         self._dispatcher.forget_resolved_before(cutoff)
-        self.last_evaluation = evaluation
         return evaluation
 
     def wanted_alerts(self, client: Client, evaluation: Evaluation) -> list[Alert]:

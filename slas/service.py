@@ -60,7 +60,9 @@ class SlaService:
             pool.client,
             config.definitions,
             self.calendars,
-            FreshCache(version, max_staleness=max_staleness_seconds),
+            # an evaluation holds the whole snapshot (hundreds of MB at 10M spans): the live one
+            # and two pinned instants
+            FreshCache(version, max_staleness=max_staleness_seconds, size=3),
             live_max_age=2 * interval_seconds,
         )
         self.evaluator: SlaEvaluator | None = None

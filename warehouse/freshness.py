@@ -128,5 +128,7 @@ class FreshCache(Generic[Value]):
                 self._entries.pop(key, None)
                 self._entries[key] = fresh
                 while len(self._entries) > self._size:
-                    del self._entries[next(iter(self._entries))]
+                    evicted = next(iter(self._entries))
+                    del self._entries[evicted]
+                    self._computing.pop(evicted, None)  # keys come and go (pinned as_of)
             return fresh

@@ -1,0 +1,37 @@
+"""What the benchmarks read about a running process from /proc: peak memory, CPU time, and
+whether it has gone quiet."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+
+def peak_rss_mib(pid: int) -> float:
+    """VmHWM (the high-water mark of resident memory) of a process, in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process and its finished children, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_until_idle(pid: int, *, below: float = 0.1, quiet_seconds: float = 3.0) -> float:
+    """Wait until process ``pid`` uses less than ``below`` of a core for ``quiet_seconds`` (its
+    start-up work, such as the first SLA evaluation and its alerts, is over); seconds waited."""
+    started = time.monotonic()
+    quiet_since = time.monotonic()
+    before = cpu_seconds(pid)
+    while time.monotonic() - quiet_since < quiet_seconds:
+        time.sleep(0.5)
+        now = cpu_seconds(pid)
+        if now - before > below * 0.5:
+            quiet_since = time.monotonic()
+        before = now
+    return time.monotonic() - started
