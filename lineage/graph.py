@@ -171,12 +171,31 @@ class Edge:
     as_of_root: bool = False
 
 
+SPLIT_AT = 16
+"""A lookup for fewer ids of one type is cheaper read at once than in halves side by side."""
+
+
 @dataclass(frozen=True)
 class Lookup:
-    """Which references one traversal step needs: events of these types carrying these objects."""
+    """Which references one traversal step needs: events of these types carrying these objects.
+
+    ``pairs_wanted`` narrows the event types per object type (an object type absent from it is
+    not asked for); empty, every event type is wanted for every object type.
+    """
 
     refs: frozenset[ObjectRef]
     event_types: frozenset[str]
+    pairs_wanted: frozenset[tuple[str, str]] = frozenset()
+
+    @classmethod
+    def of(cls, wanted: Iterable[tuple[ObjectRef, str]]) -> Lookup:
+        """The lookup of exactly these (object, event type) combinations, per object type."""
+        asked = set(wanted)
+        return cls(
+            frozenset(ref for ref, _ in asked),
+            frozenset(event_type for _, event_type in asked),
+            frozenset((ref.type, event_type) for ref, event_type in asked),
+        )
 
     @property
     def empty(self) -> bool:
@@ -190,6 +209,47 @@ class Lookup:
     def object_ids(self) -> list[str]:
         return sorted({ref.id for ref in self.refs})
 
+    def types_of(self, object_type: str) -> frozenset[str]:
+        """The event types wanted for objects of ``object_type``."""
+        if not self.pairs_wanted:
+            return self.event_types
+        return frozenset(event for kind, event in self.pairs_wanted if kind == object_type)
+
+    @property
+    def pairs(self) -> list[tuple[str, str]]:
+        """Every (object type, event type) asked for."""
+        return sorted(
+            {(kind, event) for kind in self.object_types for event in self.types_of(kind)}
+        )
+
+    def wanted(self) -> set[tuple[ObjectRef, str]]:
+        """Every (object, event type) asked for."""
+        return {(ref, event) for ref in self.refs for event in self.types_of(ref.type)}
+
+    def split(self, parts: int) -> list[Lookup]:
+        """At most ``parts`` lookups that together ask for the same references, to read side by
+        side: one per object type while parts are to spare (fewer by merging the smallest), then
+        the largest halved by id while it has at least ``SPLIT_AT`` ids."""
+        if self.empty:
+            return []
+        by_type: dict[str, list[ObjectRef]] = {}
+        for ref in sorted(self.refs):
+            by_type.setdefault(ref.type, []).append(ref)
+        chunks = sorted(by_type.values(), key=len, reverse=True)
+        while len(chunks) > max(parts, 1):
+            smallest = chunks.pop()
+            chunks[-1] = chunks[-1] + smallest
+            chunks.sort(key=len, reverse=True)
+        while len(chunks) < parts and len(chunks[0]) >= SPLIT_AT:
+            largest = chunks.pop(0)
+            middle = len(largest) // 2
+            chunks.extend((largest[:middle], largest[middle:]))
+            chunks.sort(key=len, reverse=True)
+        return [
+            Lookup.of((ref, event) for ref in chunk for event in self.types_of(ref.type))
+            for chunk in chunks
+        ]
+
 
 def _hop_refs(node: EventNode, hop: Hop) -> list[ObjectRef]:
     return [
@@ -198,29 +258,24 @@ def _hop_refs(node: EventNode, hop: Hop) -> list[ObjectRef]:
 
 
 def upstream_lookup(frontier: Iterable[EventNode], rules: LineageRules) -> Lookup:
-    """The objects whose producing events feed ``frontier``."""
-    refs: set[ObjectRef] = set()
-    types: set[str] = set()
-    for node in frontier:
-        for hop in rules.upstream_hops(node.event_type):
-            found = _hop_refs(node, hop)
-            if found:
-                refs.update(found)
-                types.update(hop.upstream_types)
-    return Lookup(frozenset(refs), frozenset(types))
+    """The objects whose producing events feed ``frontier``, with the types of those events."""
+    return Lookup.of(
+        (ref, event_type)
+        for node in frontier
+        for hop in rules.upstream_hops(node.event_type)
+        for ref in _hop_refs(node, hop)
+        for event_type in hop.upstream_types
+    )
 
 
 def downstream_lookup(frontier: Iterable[EventNode], rules: LineageRules) -> Lookup:
-    """The objects through which ``frontier`` feeds later events."""
-    refs: set[ObjectRef] = set()
-    types: set[str] = set()
-    for node in frontier:
-        for hop in rules.downstream_hops(node.event_type):
-            found = _hop_refs(node, hop)
-            if found:
-                refs.update(found)
-                types.add(hop.event_type)
-    return Lookup(frozenset(refs), frozenset(types))
+    """The objects through which ``frontier`` feeds later events, with the types of those."""
+    return Lookup.of(
+        (ref, hop.event_type)
+        for node in frontier
+        for hop in rules.downstream_hops(node.event_type)
+        for ref in _hop_refs(node, hop)
+    )
 
 
 def _index(candidates: Iterable[EventNode]) -> dict[ObjectRef, list[EventNode]]:

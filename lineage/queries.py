@@ -46,7 +46,7 @@ WHERE EventId IN (
     SELECT EventId FROM biz_event_objects
     WHERE ObjectType IN {{object_types:Array(String)}}
       AND ObjectId IN {{object_ids:Array(String)}}
-      AND EventType IN {{event_types:Array(String)}}
+      AND (ObjectType, EventType) IN {{pairs:Array(Tuple(String, String))}}
       AND EventId NOT IN {{known:Array(String)}}
 )
 """
@@ -58,7 +58,7 @@ SELECT {OUTLINE_COLUMNS}
 FROM biz_event_objects
 WHERE ObjectType IN {{object_types:Array(String)}}
   AND ObjectId IN {{object_ids:Array(String)}}
-  AND EventType IN {{event_types:Array(String)}}
+  AND (ObjectType, EventType) IN {{pairs:Array(Tuple(String, String))}}
   AND EventId NOT IN {{known:Array(String)}}
 """
 """One traversal step in one narrow index read: outlines of the attempts that carry one of the
@@ -185,7 +185,7 @@ def hop_events(
         {
             "object_types": lookup.object_types,
             "object_ids": lookup.object_ids,
-            "event_types": sorted(lookup.event_types),
+            "pairs": lookup.pairs,
             "known": sorted(known),
         },
         BusinessEvent.from_row if every_attempt else outline_from_row,

@@ -23,6 +23,7 @@ from warehouse.schema import (
     derived_views_ddl,
     object_row_facts_ddl,
     otel_traces_ddl,
+    point_read_layout_ddl,
     sla_alert_state_ddl,
 )
 
@@ -45,6 +46,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "business events and event-object references", business_tables_ddl),
     Migration(3, "SLA alert and notification state", sla_alert_state_ddl),
     Migration(4, "event outlines on object rows (one read per lineage hop)", object_row_facts_ddl),
+    Migration(5, "small granules and compressed blocks for lineage reads", point_read_layout_ddl),
 )
 
 

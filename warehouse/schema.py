@@ -128,13 +128,82 @@ FROM {traces} WHERE TraceId != '' GROUP BY TraceId""",
     ]
 
 
+_EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("EventId", "String"),
+    ("EventType", "LowCardinality(String)"),
+    ("EventTime", "DateTime64(9, 'UTC')"),
+    ("DurationNs", "UInt64"),
+    ("SourceSystem", "LowCardinality(String)"),
+    ("TargetSystem", "LowCardinality(String)"),
+    ("Outcome", "LowCardinality(String)"),
+    ("ErrorCategory", "LowCardinality(String)"),
+    ("ErrorCode", "String"),
+    ("Amount", "Nullable(Decimal(18, 4))"),
+    ("Currency", "LowCardinality(String)"),
+    ("Period", "LowCardinality(String)"),
+    ("LegalEntity", "LowCardinality(String)"),
+    ("Customer", "String"),
+    ("Attempt", "UInt32"),
+    ("ReplayOf", "String"),
+    ("ServiceName", "LowCardinality(String)"),
+    ("SpanName", "LowCardinality(String)"),
+    ("TraceId", "String"),
+    ("SpanId", "String"),
+    ("SpanStatus", "LowCardinality(String)"),
+    ("StatusMessage", "String"),
+    ("ObjectRefs", "Array(Tuple(type LowCardinality(String), id String))"),
+)
+_EVENT_INDEXES = ("INDEX idx_event_type EventType TYPE set(64) GRANULARITY 4",)
+
+_OBJECT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("ObjectType", "LowCardinality(String)"),
+    ("ObjectId", "String"),
+    ("EventId", "String"),
+    ("EventType", "LowCardinality(String)"),
+    ("EventTime", "DateTime64(9, 'UTC')"),
+    ("Outcome", "LowCardinality(String)"),
+    ("TraceId", "String"),
+    ("SpanId", "String"),
+)
+
+POINT_READ_LAYOUT = (
+    "index_granularity = 256, min_compress_block_size = 2048, max_compress_block_size = 4096"
+)
+"""The business tables' layout since migration 5: a lineage read of a few scattered ids
+decompresses a few KiB per id and column, not the 64 KiB to 1 MiB of ClickHouse's default
+compressed blocks (benchmarks/README.md, lineage: reads of 14 ids take half the time)."""
+
+
+def _business_table(
+    t: Topology,
+    table: str,
+    name: str,
+    columns: tuple[tuple[str, str], ...],
+    order: str,
+    layout: str,
+) -> str:
+    definitions = [f"{column} {kind}" for column, kind in columns]
+    if table == BIZ_EVENTS:
+        definitions += _EVENT_INDEXES
+    body = ",\n    ".join(definitions)
+    return f"""CREATE TABLE IF NOT EXISTS {name}{t.on_cluster} (
+    {body}
+) ENGINE = {t.engine(table, "ReplacingMergeTree")}
+ORDER BY ({order})
+SETTINGS {layout}"""
+
+
+_EVENT_ORDER = "EventId, TraceId, SpanId"
+_OBJECT_ORDER = "ObjectType, ObjectId, EventId, TraceId, SpanId"
+
+
 def business_tables_ddl(t: Topology) -> list[str]:
     """One row per business event span, and one per (event span, referenced object).
 
     Derived rows are small and re-derivable, so they keep the default LZ4 codec: cheaper to
     write at ingest than ZSTD, which only pays off on the raw spans. Both serve point lookups
-    (lineage hops), so they use small granules and no partitioning: a lookup reads one 1,024-row
-    granule per part, and merges keep the part count low (benchmarks/README.md, lineage).
+    (lineage hops), so they use small granules and no partitioning, and merges keep the part
+    count low (migration 5 makes granules and compressed blocks smaller still).
 
     Both are ReplacingMergeTree keyed by the span identity, so a span delivered twice collapses
     to one row; until the merge has happened, aggregate reads de-duplicate with ``FINAL`` and
@@ -142,48 +211,11 @@ def business_tables_ddl(t: Topology) -> list[str]:
     """
     events = t.storage(BIZ_EVENTS)
     objects = t.storage(BIZ_EVENT_OBJECTS)
+    layout = "index_granularity = 1024"
     return [
-        f"""CREATE TABLE IF NOT EXISTS {events}{t.on_cluster} (
-    EventId String,
-    EventType LowCardinality(String),
-    EventTime DateTime64(9, 'UTC'),
-    DurationNs UInt64,
-    SourceSystem LowCardinality(String),
-    TargetSystem LowCardinality(String),
-    Outcome LowCardinality(String),
-    ErrorCategory LowCardinality(String),
-    ErrorCode String,
-    Amount Nullable(Decimal(18, 4)),
-    Currency LowCardinality(String),
-    Period LowCardinality(String),
-    LegalEntity LowCardinality(String),
-    Customer String,
-    Attempt UInt32,
-    ReplayOf String,
-    ServiceName LowCardinality(String),
-    SpanName LowCardinality(String),
-    TraceId String,
-    SpanId String,
-    SpanStatus LowCardinality(String),
-    StatusMessage String,
-    ObjectRefs Array(Tuple(type LowCardinality(String), id String)),
-    INDEX idx_event_type EventType TYPE set(64) GRANULARITY 4
-) ENGINE = {t.engine(BIZ_EVENTS, "ReplacingMergeTree")}
-ORDER BY (EventId, TraceId, SpanId)
-SETTINGS index_granularity = 1024""",
+        _business_table(t, BIZ_EVENTS, events, _EVENT_COLUMNS, _EVENT_ORDER, layout),
         *t.distributed(BIZ_EVENTS),
-        f"""CREATE TABLE IF NOT EXISTS {objects}{t.on_cluster} (
-    ObjectType LowCardinality(String),
-    ObjectId String,
-    EventId String,
-    EventType LowCardinality(String),
-    EventTime DateTime64(9, 'UTC'),
-    Outcome LowCardinality(String),
-    TraceId String,
-    SpanId String
-) ENGINE = {t.engine(BIZ_EVENT_OBJECTS, "ReplacingMergeTree")}
-ORDER BY (ObjectType, ObjectId, EventId, TraceId, SpanId)
-SETTINGS index_granularity = 1024""",
+        _business_table(t, BIZ_EVENT_OBJECTS, objects, _OBJECT_COLUMNS, _OBJECT_ORDER, layout),
         *t.distributed(BIZ_EVENT_OBJECTS),
     ]
 
@@ -310,6 +342,38 @@ def object_row_facts_ddl(t: Topology) -> list[str]:
         f"TRUNCATE TABLE IF EXISTS {objects}{t.on_cluster}",
         f"INSERT INTO {BIZ_EVENT_OBJECTS}\n{event_object_select(BIZ_EVENTS)}",
     ]
+
+
+def point_read_layout_ddl(t: Topology) -> list[str]:
+    """Migration 5: both business tables re-laid out with ``POINT_READ_LAYOUT``.
+
+    One server: each table is copied into a new one and swapped in with ``EXCHANGE TABLES``
+    (the copy is dropped first, so a migration cut short is simply run again). A cluster cannot
+    copy every shard's rows from one node: there only the compressed-block sizes change (parts
+    written and merged from then on use them) and the granule size stays.
+    """
+    if t.cluster:
+        block_sizes = POINT_READ_LAYOUT.split(", ", 1)[1]
+        return [
+            f"ALTER TABLE {t.storage(table)}{t.on_cluster} MODIFY SETTING {block_sizes}"
+            for table in (BIZ_EVENTS, BIZ_EVENT_OBJECTS)
+        ]
+    object_columns = _OBJECT_COLUMNS + OBJECT_ROW_FACTS
+    statements = []
+    for table, columns, order in (
+        (BIZ_EVENTS, _EVENT_COLUMNS, _EVENT_ORDER),
+        (BIZ_EVENT_OBJECTS, object_columns, _OBJECT_ORDER),
+    ):
+        copy = f"{table}_relayout"
+        names = ", ".join(column for column, _ in columns)
+        statements += [
+            f"DROP TABLE IF EXISTS {copy} SYNC",
+            _business_table(t, table, copy, columns, order, POINT_READ_LAYOUT),
+            f"INSERT INTO {copy} ({names}) SELECT {names} FROM {table}",
+            f"EXCHANGE TABLES {table} AND {copy}",
+            f"DROP TABLE {copy} SYNC",
+        ]
+    return statements
 
 
 def derived_views_ddl(t: Topology, rules: CorrelationRules) -> list[str]:

@@ -9,7 +9,7 @@ from tests.warehouse.spans import span_row
 from warehouse import semconv as sc
 from warehouse.correlation import CorrelationRules
 from warehouse.migrations import MIGRATIONS, migrate, render_ddl
-from warehouse.schema import OBJECT_ROW_FACTS, Topology, TopologyError
+from warehouse.schema import OBJECT_ROW_FACTS, Topology, TopologyError, point_read_layout_ddl
 from warehouse.spans import OTEL_TRACES_COLUMNS
 
 BILLED = {
@@ -148,11 +148,110 @@ class TestObjectRowFacts:
         assert all({"type": sc.PROJECT, "id": "PRJ-1"} in r[2] for r in rows)
 
 
+class TestPointReadLayout:
+    def test_migration_5_re_lays_out_the_business_tables_keeping_every_row(
+        self, client: Client
+    ) -> None:
+        """A database from before migration 5 (1,024-row granules): its business rows survive
+        the re-layout, the tables get small granules and compressed blocks, and spans that
+        arrive afterwards still reach both tables (the views follow the swapped tables)."""
+        migrate(client, CorrelationRules.default())
+        client.insert(
+            "otel_traces",
+            [span_row(BILLED, span_id="00000000000000b1")],
+            column_names=OTEL_TRACES_COLUMNS,
+        )
+        for table in ("biz_events", "biz_event_objects"):
+            client.command(f"ALTER TABLE {table} MODIFY SETTING min_compress_block_size = 65536")
+        client.command(
+            "ALTER TABLE syncsight_schema_migrations DELETE WHERE Version = 5",
+            settings={"mutations_sync": 1},
+        )
+        before = business_rows(client)
+
+        report = migrate(client, CorrelationRules.default())
+        client.insert(
+            "otel_traces",
+            [
+                span_row(
+                    {
+                        **BILLED,
+                        sc.EVENT_ID: "billing.ready:BE-8",
+                        sc.object_id_key(sc.BILLING_EVENT): "BE-8",
+                    },
+                    span_id="00000000000000b2",
+                )
+            ],
+            column_names=OTEL_TRACES_COLUMNS,
+        )
+
+        assert report.applied == (5,)
+        after = business_rows(client)
+        assert after["biz_events"][:1] == before["biz_events"]
+        assert len(after["biz_events"]) == 2
+        assert (
+            after["biz_event_objects"][: len(before["biz_event_objects"])]
+            == before["biz_event_objects"]
+        )
+        assert {row[1] for row in after["biz_event_objects"]} == {"BE-7", "BE-8", "PRJ-1"}
+        for table in ("biz_events", "biz_event_objects"):
+            ddl = client.query(
+                "SELECT create_table_query FROM system.tables "
+                "WHERE database = currentDatabase() AND name = {name:String}",
+                parameters={"name": table},
+            ).result_rows[0][0]
+            assert "index_granularity = 256" in ddl
+            assert "min_compress_block_size = 2048" in ddl
+        leftovers = client.query(
+            "SELECT name FROM system.tables WHERE database = currentDatabase() AND name LIKE '%relayout%'"
+        ).result_rows
+        assert leftovers == []
+
+    def test_a_cut_short_migration_5_run_again_keeps_every_row(self, client: Client) -> None:
+        """Cut short after the swap and before the copy was dropped: running it again starts
+        from the swapped-in table and still ends with every row once."""
+        migrate(client, CorrelationRules.default())
+        client.insert(
+            "otel_traces",
+            [span_row(BILLED, span_id="00000000000000b1")],
+            column_names=OTEL_TRACES_COLUMNS,
+        )
+        before = business_rows(client)
+        statements = point_read_layout_ddl(Topology())
+        for statement in statements[: statements.index("DROP TABLE biz_events_relayout SYNC")]:
+            client.command(statement)
+        for statement in statements:
+            client.command(statement)
+
+        assert business_rows(client) == before
+
+
+def business_rows(client: Client) -> dict[str, list[tuple[object, ...]]]:
+    return {
+        "biz_events": [
+            tuple(row)
+            for row in client.query(
+                "SELECT EventId, Amount, TraceId, SpanId FROM biz_events ORDER BY EventId"
+            ).result_rows
+        ],
+        "biz_event_objects": [
+            tuple(row)
+            for row in client.query(
+                "SELECT ObjectType, ObjectId, EventId, Attempt FROM biz_event_objects "
+                "ORDER BY EventId, ObjectType, ObjectId"
+            ).result_rows
+        ],
+    }
+
+
 class TestClusterDDL:
     def test_cluster_ddl_is_on_cluster_replicated_and_distributed(self) -> None:
         """Every CREATE/ALTER/DROP runs ON CLUSTER; storage is Replicated; plain names are
-        Distributed; the one data step (migration 4's refill) goes through Distributed tables."""
+        Distributed; the one data step (migration 4's refill) goes through Distributed tables;
+        migration 5 only changes the block sizes there (no node can copy every shard)."""
         ddl = render_ddl(Topology("analytics"), CorrelationRules.default())
+        assert "ALTER TABLE biz_events_local ON CLUSTER analytics MODIFY SETTING " in ddl[-6]
+        assert not [s for s in ddl if "EXCHANGE" in s or "relayout" in s]
         (refill,) = [s for s in ddl if s.startswith("INSERT")]
         assert refill.startswith("INSERT INTO biz_event_objects\nSELECT")
         assert refill.endswith("FROM biz_events\nARRAY JOIN ObjectRefs AS ref")
