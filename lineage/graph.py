@@ -171,10 +171,6 @@ class Edge:
     as_of_root: bool = False
 
 
-SPLIT_AT = 16
-"""A lookup for fewer ids of one type is cheaper read at once than in halves side by side."""
-
-
 @dataclass(frozen=True)
 class Lookup:
     """Which references one traversal step needs: events of these types carrying these objects.
@@ -225,30 +221,6 @@ class Lookup:
     def wanted(self) -> set[tuple[ObjectRef, str]]:
         """Every (object, event type) asked for."""
         return {(ref, event) for ref in self.refs for event in self.types_of(ref.type)}
-
-    def split(self, parts: int) -> list[Lookup]:
-        """At most ``parts`` lookups that together ask for the same references, to read side by
-        side: one per object type while parts are to spare (fewer by merging the smallest), then
-        the largest halved by id while it has at least ``SPLIT_AT`` ids."""
-        if self.empty:
-            return []
-        by_type: dict[str, list[ObjectRef]] = {}
-        for ref in sorted(self.refs):
-            by_type.setdefault(ref.type, []).append(ref)
-        chunks = sorted(by_type.values(), key=len, reverse=True)
-        while len(chunks) > max(parts, 1):
-            smallest = chunks.pop()
-            chunks[-1] = chunks[-1] + smallest
-            chunks.sort(key=len, reverse=True)
-        while len(chunks) < parts and len(chunks[0]) >= SPLIT_AT:
-            largest = chunks.pop(0)
-            middle = len(largest) // 2
-            chunks.extend((largest[:middle], largest[middle:]))
-            chunks.sort(key=len, reverse=True)
-        return [
-            Lookup.of((ref, event) for ref in chunk for event in self.types_of(ref.type))
-            for chunk in chunks
-        ]
 
 
 def _hop_refs(node: EventNode, hop: Hop) -> list[ObjectRef]:

@@ -4,8 +4,6 @@ for all of its objects at once, whether the lineage has one root or thousands.""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import Future
-from functools import partial
 
 from clickhouse_connect.driver.client import Client
 
@@ -20,7 +18,6 @@ from lineage.graph import (
     Lookup,
     ObjectRef,
     downstream_lookup,
-    group_attempts,
     link_downstream,
     link_upstream,
     upstream_lookup,
@@ -31,7 +28,6 @@ from lineage.queries import (
     producing_events,
     referencing_event_ids,
 )
-from lineage.reads import Reads, SerialReads
 from lineage.rules import EVENT, LineageRules
 from warehouse import semconv as sc
 
@@ -90,18 +86,14 @@ def collect(
     rules: LineageRules,
     roots: Mapping[str, EventNode],
     direction: str,
-    *,
-    reads: Reads | None = None,
 ) -> Graph:
     """Every node and edge the roots may reach in ``direction`` (a superset for many roots).
 
     Each level is one read of the object rows, which carry the attempts that reference each
-    object (split to run side by side when ``reads`` can); the reached nodes are completed with
-    every attempt of theirs by id, behind the next level's read.
+    object; the reached nodes are then completed with every attempt of theirs in one read by id.
     """
     graph = Graph(dict(roots), set())
-    fetcher = _Fetcher(reads or SerialReads(client))
-    fetcher.complete(roots)
+    fetcher = _Fetcher(client)
     if direction in (UPSTREAM, BOTH):
         cutoff = max(node.first_time for node in roots.values())
 
@@ -116,73 +108,28 @@ def collect(
             return not edge.as_of_root or nodes[edge.target].first_time >= start
 
         _expand(rules, graph, roots, downstream_lookup, link_downstream, after_start, fetcher)
-    graph.nodes.update(fetcher.completed())  # only ids asked for come back
+    graph.nodes.update(events_by_id(client, graph.nodes))  # only ids asked for come back
     return graph
 
 
 class _Fetcher:
-    """The reads of one traversal. Outlines: each (object, event type) is read at most once (a
-    later level asking again is answered from what was read), the rest in parts side by side.
-    Nodes in full, by id, each asked for once: one read at the end when reads run one after
-    another, else one per level, running behind the next level's read."""
+    """The outlines one traversal reads, level by level: each (object, event type) is read at
+    most once, a later level asking again is answered from what was read."""
 
-    def __init__(self, reads: Reads) -> None:
-        self._reads = reads
+    def __init__(self, client: Client) -> None:
+        self._client = client
         self._looked_up: set[tuple[ObjectRef, str]] = set()
         self._outlines: dict[str, EventNode] = {}
-        self._asked: set[str] = set()
-        self._waiting: set[str] = set()
-        self._pending: list[Future[dict[str, EventNode]]] = []
 
     def outlines(self, lookup: Lookup, known: Iterable[str]) -> dict[str, EventNode]:
         """Every outline read so far, after reading what ``lookup`` adds (not ``known`` ones)."""
         missing = lookup.wanted() - self._looked_up
         if missing:
             self._looked_up |= missing
-            exclude = sorted(set(known) | self._outlines.keys())
-            parts = self._reads.gather(
-                [
-                    partial(hop_events, lookup=part, known=exclude, every_attempt=False)
-                    for part in Lookup.of(missing).split(self._reads.width)
-                ]
-            )
-            self._outlines.update(_merged(parts))
+            exclude = set(known) | self._outlines.keys()
+            found = hop_events(self._client, Lookup.of(missing), exclude, every_attempt=False)
+            self._outlines.update(found)
         return self._outlines
-
-    def complete(self, event_ids: Iterable[str]) -> None:
-        """Ask for these nodes in full."""
-        self._waiting |= set(event_ids) - self._asked
-        self._asked |= self._waiting
-        if self._reads.width > 1 and self._waiting:
-            self._pending.append(self._reads.submit(self._read_waiting()))
-
-    def completed(self) -> dict[str, EventNode]:
-        """Every node asked for in full (ids that are gone are missing)."""
-        found: dict[str, EventNode] = {}
-        for future in self._pending:
-            found.update(future.result())
-        if self._waiting:
-            for part in self._reads.gather([self._read_waiting()]):
-                found.update(part)
-        return found
-
-    def _read_waiting(self) -> Callable[[Client], dict[str, EventNode]]:
-        wanted, self._waiting = self._waiting, set()
-        return partial(events_by_id, event_ids=wanted)
-
-
-def _merged(parts: Iterable[Mapping[str, EventNode]]) -> dict[str, EventNode]:
-    """The nodes of several reads, an event found by more than one with all of its attempts."""
-    merged: dict[str, EventNode] = {}
-    for part in parts:
-        for event_id, node in part.items():
-            if event_id in merged:
-                both = {
-                    (a.trace_id, a.span_id): a for a in merged[event_id].attempts + node.attempts
-                }
-                node = group_attempts(both.values())[event_id]
-            merged[event_id] = node
-    return merged
 
 
 LookupStep = Callable[[Iterable[EventNode], LineageRules], Lookup]
@@ -215,7 +162,6 @@ def _expand(
         graph.add({event_id: candidates[event_id] for event_id in ends}, edges)
         frontier = {event_id: candidates[event_id] for event_id in ends - reached}
         reached |= ends
-        fetcher.complete(frontier)
 
 
 def trace(
@@ -224,12 +170,10 @@ def trace(
     root_type: str,
     root_id: str,
     direction: str,
-    *,
-    reads: Reads | None = None,
 ) -> Lineage:
     """The lineage of one object (or event) in ``direction``."""
     roots = resolve_roots(client, rules, root_type, root_id)
-    graph = collect(client, rules, roots, direction, reads=reads)
+    graph = collect(client, rules, roots, direction)
     return assemble(sorted(roots), direction, graph, rules)
 
 

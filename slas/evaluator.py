@@ -18,6 +18,7 @@ from slas.evaluation import Evaluation, Evaluations
 from slas.snapshot import object_type_name
 from slas.state import RECORD, AlertStore
 from slas.timers import AT_RISK, BREACHED
+from warehouse.background import yield_to_foreground
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ class SlaEvaluator:
             return list(self._record.values())
 
     def _run(self) -> None:
+        yield_to_foreground(self._client())
         while not self._stop.is_set():
             try:
                 self.evaluate_once(self._clock())

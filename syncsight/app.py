@@ -65,7 +65,7 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
         config.owners,
         FreshCache(version, max_staleness=settings.view_max_staleness, size=1),
     )
-    warmer = Warmer([blocked_view.warm], interval_seconds=settings.sla_interval)
+    warmer = Warmer(pool, [blocked_view.warm], interval_seconds=settings.sla_interval)
     sla = SlaService(
         pool,
         config.sla,

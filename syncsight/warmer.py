@@ -7,13 +7,19 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 
+from warehouse.background import yield_to_foreground
+from warehouse.pool import ClientPool
+
 logger = logging.getLogger(__name__)
 
 
 class Warmer:
     """Calls every task every ``interval_seconds`` on its own thread until ``stop``."""
 
-    def __init__(self, tasks: Sequence[Callable[[], object]], *, interval_seconds: float) -> None:
+    def __init__(
+        self, pool: ClientPool, tasks: Sequence[Callable[[], object]], *, interval_seconds: float
+    ) -> None:
+        self._pool = pool
         self._tasks = tuple(tasks)
         self._interval = interval_seconds
         self._stop = threading.Event()
@@ -29,6 +35,7 @@ class Warmer:
             self._thread.join(timeout)
 
     def _run(self) -> None:
+        yield_to_foreground(self._pool.client())  # the tasks read through this thread's client
         while not self._stop.is_set():
             for task in self._tasks:
                 try:

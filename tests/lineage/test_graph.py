@@ -17,6 +17,7 @@ from lineage.graph import (
     DOWNSTREAM,
     UPSTREAM,
     Edge,
+    Lookup,
     ObjectRef,
     group_attempts,
     link_upstream,
@@ -73,6 +74,27 @@ class TestLinks:
         assert not {ref.type for ref in lookup.refs} & set(sc.DIMENSION_OBJECT_TYPES)
         edges = link_upstream(nodes.values(), nodes.values(), RULES)
         assert all(edge.via.type not in sc.DIMENSION_OBJECT_TYPES for edge in edges)
+
+    def test_a_lookup_asks_each_object_type_only_for_its_own_event_types(self) -> None:
+        """Upstream of a billing event: time entries want approvals, the project its activation;
+        the project is not asked for approvals (every time entry of a project references it)."""
+        nodes = group_attempts(chain(entries=("TE-1", "TE-2")))
+        lookup = upstream_lookup([nodes["billing.ready:BE-1"]], RULES)
+        assert lookup.pairs == [
+            (sc.PROJECT, sc.PROJECT_ACTIVATED),
+            (sc.TIME_ENTRY, sc.TIME_APPROVED),
+        ]
+        assert (ObjectRef(sc.PROJECT, "PRJ-1"), sc.TIME_APPROVED) not in lookup.wanted()
+        assert (ObjectRef(sc.TIME_ENTRY, "TE-2"), sc.TIME_APPROVED) in lookup.wanted()
+
+    def test_a_lookup_without_pairs_wants_every_type_for_every_object(self) -> None:
+        """A lookup built from refs and types alone asks for every combination."""
+        lookup = Lookup(
+            frozenset({ObjectRef(sc.INVOICE, "INV-1"), ObjectRef(sc.BILLING_EVENT, "BE-1")}),
+            frozenset({sc.INVOICE_POSTED, sc.BILLING_READY}),
+        )
+        assert len(lookup.wanted()) == 4
+        assert lookup.types_of(sc.INVOICE) == {sc.INVOICE_POSTED, sc.BILLING_READY}
 
     def test_an_invoice_of_several_time_entries_is_fed_by_each(self) -> None:
         """The billing event links every time entry it bills, and each entry links its project."""

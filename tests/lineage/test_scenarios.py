@@ -9,8 +9,9 @@ from decimal import Decimal
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from lineage import traversal
 from lineage.completeness import completeness
-from lineage.graph import DOWNSTREAM, UPSTREAM
+from lineage.graph import DOWNSTREAM, UPSTREAM, Lookup
 from lineage.impact import BlockedInvoices, blocked_invoices
 from lineage.impact_view import BlockedInvoicesView
 from lineage.owners import OwnerRouting
@@ -66,6 +67,30 @@ class TestTraversal:
             "contract.signed:CTR-1",
         }  # fmt: skip
         assert {n.event_type for n in lineage.nodes} >= {sc.BILLING_READY, sc.PROJECT_ACTIVATED}
+
+    def test_each_object_is_read_once_per_traversal(
+        self, store: Client, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The project is reached from the billing event and again from each time entry: it is
+        read once, and the lineage is the same as with every level read afresh."""
+        load(store, chain(entries=("TE-1", "TE-2", "TE-3")))
+        asked: list[str] = []
+        original = traversal.hop_events
+
+        def counting(client: Client, lookup: Lookup, known: object, **kwargs: bool) -> object:
+            asked.extend(f"{ref.type}:{ref.id}" for ref in lookup.refs)
+            return original(client, lookup, known, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(traversal, "hop_events", counting)
+        lineage = trace(store, RULES, sc.INVOICE, "INV-1", UPSTREAM)
+        assert asked.count(f"{sc.PROJECT}:PRJ-1") == 1
+        assert asked.count(f"{sc.CONTRACT}:CTR-1") == 1
+        assert lineage.complete
+        assert {n.event_id for n in lineage.nodes} == {
+            "invoice.posted:INV-1", "billing.ready:BE-1", "project.activated:PRJ-1",
+            "contract.signed:CTR-1", "time.approved:TE-1", "time.approved:TE-2",
+            "time.approved:TE-3",
+        }  # fmt: skip
 
     def test_an_amended_contract_feeds_only_later_invoices(self, store: Client) -> None:
         """An amendment before invoice 2 is in its lineage, not in invoice 1's (raised before)."""
