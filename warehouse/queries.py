@@ -54,11 +54,14 @@ class BusinessEvent:
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> BusinessEvent:
         *facts, refs = row
-        names = [f.name for f in fields(cls)][: len(facts)]
         objects: dict[str, list[str]] = {}
         for ref in refs:  # named tuples arrive as {"type": …, "id": …}
             objects.setdefault(ref["type"], []).append(ref["id"])
-        return cls(**dict(zip(names, facts, strict=True)), objects=objects)
+        return cls(**dict(zip(_FACT_NAMES, facts, strict=True)), objects=objects)
+
+
+_FACT_NAMES = tuple(f.name for f in fields(BusinessEvent))[:-1]
+"""The fields a row carries before its object references, in column order."""
 
 
 def outline_from_row(row: Sequence[Any]) -> BusinessEvent:
