@@ -49,6 +49,18 @@ EXPORTER_COLUMNS = [
 ]
 
 
+def insert_billed(client: Client, billing_event: str, *, span_id: str) -> None:
+    """One billing.ready span of ``billing_event`` into the raw span table."""
+    facts = {
+        **BILLED,
+        sc.EVENT_ID: f"billing.ready:{billing_event}",
+        sc.object_id_key(sc.BILLING_EVENT): billing_event,
+    }
+    client.insert(
+        "otel_traces", [span_row(facts, span_id=span_id)], column_names=OTEL_TRACES_COLUMNS
+    )
+
+
 def schema_snapshot(client: Client) -> list[tuple[str, str]]:
     rows = client.query(
         "SELECT name, create_table_query FROM system.tables "
@@ -117,27 +129,10 @@ class TestObjectRowFacts:
             "ALTER TABLE syncsight_schema_migrations DELETE WHERE Version = 4",
             settings={"mutations_sync": 1},
         )
-        client.insert(
-            "otel_traces",
-            [span_row(BILLED, span_id="00000000000000b1")],
-            column_names=OTEL_TRACES_COLUMNS,
-        )
+        insert_billed(client, "BE-7", span_id="00000000000000b1")
 
         report = migrate(client, CorrelationRules.default())
-        client.insert(
-            "otel_traces",
-            [
-                span_row(
-                    {
-                        **BILLED,
-                        sc.EVENT_ID: "billing.ready:BE-8",
-                        sc.object_id_key(sc.BILLING_EVENT): "BE-8",
-                    },
-                    span_id="00000000000000b2",
-                )
-            ],
-            column_names=OTEL_TRACES_COLUMNS,
-        )
+        insert_billed(client, "BE-8", span_id="00000000000000b2")
 
         assert report.applied == (4,)
         rows = client.query(
@@ -156,11 +151,7 @@ class TestPointReadLayout:
         the re-layout, the tables get small granules and compressed blocks, and spans that
         arrive afterwards still reach both tables (the views follow the swapped tables)."""
         migrate(client, CorrelationRules.default())
-        client.insert(
-            "otel_traces",
-            [span_row(BILLED, span_id="00000000000000b1")],
-            column_names=OTEL_TRACES_COLUMNS,
-        )
+        insert_billed(client, "BE-7", span_id="00000000000000b1")
         for table in ("biz_events", "biz_event_objects"):
             client.command(f"ALTER TABLE {table} MODIFY SETTING min_compress_block_size = 65536")
         client.command(
@@ -170,20 +161,7 @@ class TestPointReadLayout:
         before = business_rows(client)
 
         report = migrate(client, CorrelationRules.default())
-        client.insert(
-            "otel_traces",
-            [
-                span_row(
-                    {
-                        **BILLED,
-                        sc.EVENT_ID: "billing.ready:BE-8",
-                        sc.object_id_key(sc.BILLING_EVENT): "BE-8",
-                    },
-                    span_id="00000000000000b2",
-                )
-            ],
-            column_names=OTEL_TRACES_COLUMNS,
-        )
+        insert_billed(client, "BE-8", span_id="00000000000000b2")
 
         assert report.applied == (5,)
         after = business_rows(client)
@@ -211,11 +189,7 @@ class TestPointReadLayout:
         """Cut short after the swap and before the copy was dropped: running it again starts
         from the swapped-in table and still ends with every row once."""
         migrate(client, CorrelationRules.default())
-        client.insert(
-            "otel_traces",
-            [span_row(BILLED, span_id="00000000000000b1")],
-            column_names=OTEL_TRACES_COLUMNS,
-        )
+        insert_billed(client, "BE-7", span_id="00000000000000b1")
         before = business_rows(client)
         statements = point_read_layout_ddl(Topology())
         for statement in statements[: statements.index("DROP TABLE biz_events_relayout SYNC")]:
