@@ -267,14 +267,17 @@ ORDER BY (Channel, Fingerprint)""",
 def business_event_select(rules: CorrelationRules, source: str) -> str:
     """SELECT that turns ``otel_traces`` rows of ``source`` into ``biz_events`` rows.
 
-    An event's time is its span's start: when the sync step happened, the instant trace UIs show."""
+    An event's time is its span's start: when the sync step happened, the instant trace UIs show.
+    The dimensions are read from the object references in an outer query: written next to them,
+    the engine worked the references out three times (expressions with lambdas are not shared),
+    which cost more than half of the view's time (benchmarks/README.md, ingest)."""
 
     def attr(key: str) -> str:
         return f"SpanAttributes['{key}']"
 
     error_spellings = ", ".join(f"'{s}'" for s in sc.STATUS_ERROR_SPELLINGS)
     ok_spellings = ", ".join(f"'{s}'" for s in sc.STATUS_OK_SPELLINGS)
-    return f"""SELECT
+    derived = f"""SELECT
     if({attr(sc.EVENT_ID)} != '', {attr(sc.EVENT_ID)}, concat('span:', TraceId, ':', SpanId)) AS EventId,
     {attr(sc.EVENT_TYPE)} AS EventType,
     toDateTime64(Timestamp, 9, 'UTC') AS EventTime,
@@ -288,8 +291,6 @@ def business_event_select(rules: CorrelationRules, source: str) -> str:
     toDecimal64OrNull({attr(sc.AMOUNT)}, 4) AS Amount,
     upper({attr(sc.CURRENCY)}) AS Currency,
     {attr(sc.PERIOD)} AS Period,
-    arrayFirst(p -> p.1 = '{sc.LEGAL_ENTITY}', ObjectRefs).2 AS LegalEntity,
-    arrayFirst(p -> p.1 = '{sc.CUSTOMER}', ObjectRefs).2 AS Customer,
     greatest(toUInt32OrZero({attr(sc.ATTEMPT)}), toUInt32(1)) AS Attempt,
     {attr(sc.REPLAY_OF)} AS ReplayOf,
     ServiceName,
@@ -302,6 +303,15 @@ def business_event_select(rules: CorrelationRules, source: str) -> str:
     {object_refs_expression(rules)} AS ObjectRefs
 FROM {source}
 WHERE {attr(sc.EVENT_TYPE)} != ''"""
+    dimensions = {
+        "LegalEntity": f"arrayFirst(p -> p.1 = '{sc.LEGAL_ENTITY}', ObjectRefs).2",
+        "Customer": f"arrayFirst(p -> p.1 = '{sc.CUSTOMER}', ObjectRefs).2",
+    }
+    columns = ",\n    ".join(
+        f"{dimensions[name]} AS {name}" if name in dimensions else name
+        for name, _ in _EVENT_COLUMNS
+    )
+    return f"SELECT\n    {columns}\nFROM (\n{derived}\n)"
 
 
 OBJECT_ROW_FACTS: tuple[tuple[str, str], ...] = (
