@@ -13,7 +13,7 @@ from lineage import traversal
 from lineage.completeness import completeness
 from lineage.graph import DOWNSTREAM, UPSTREAM, Lookup
 from lineage.impact import BlockedInvoices, blocked_invoices
-from lineage.impact_view import BlockedInvoicesView
+from lineage.impact_view import WARM_WHILE_ASKED_SECONDS, BlockedInvoicesView
 from lineage.owners import OwnerRouting
 from lineage.queries import raw_spans
 from lineage.rules import EVENT, LineageRules
@@ -262,6 +262,28 @@ class TestBlockedInvoices:
 
 
 class TestBlockedInvoicesView:
+    def test_the_warm_up_works_only_while_the_answer_is_asked_for(
+        self, store: Client, engine_url: str, database: str
+    ) -> None:
+        """Nobody asked yet, or nobody for longer than the warm window: the warm-up leaves the
+        CPU to ingest; an answer asked for lately is kept warm."""
+        load(store, chain())
+        now = [1000.0]
+        pool = ClientPool(engine_url, database=database)
+        try:
+            cache: FreshCache[BlockedInvoices] = FreshCache(
+                DataVersion(pool.client, Topology()), max_staleness=0
+            )
+            view = BlockedInvoicesView(pool, RULES, OWNERS, cache, clock=lambda: now[0])
+            assert view.warm() is None
+            view.answer()
+            now[0] += WARM_WHILE_ASKED_SECONDS - 1
+            assert view.warm() is not None
+            now[0] += 2
+            assert view.warm() is None
+        finally:
+            pool.close()
+
     @pytest.mark.parametrize("max_staleness", [0.0, 3600.0], ids=["fresh", "stale-allowed"])
     def test_a_recovery_shows_on_the_next_answer_or_after_warming(
         self, store: Client, engine_url: str, database: str, max_staleness: float
