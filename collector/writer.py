@@ -1,14 +1,11 @@
-"""The durable write path: requests hand in span batches, writer threads (one per sink) join them
-into large inserts, and each request's future resolves only once its rows are in ClickHouse or
-fsynced in the spool.
+"""The durable write path: requests hand in span batches, one thread joins them into large inserts,
+and each request's future resolves only once its rows are in ClickHouse or fsynced in the spool.
 Memory is bounded by ``max_pending_rows``; over it, or with a full spool, callers are told to back
 off instead of being queued.
 
-While every writer is inserting, a journal thread fsyncs what queues up to the spool and
-acknowledges it, so clients are not held for the inserts and the next insert takes all of it at
-once: with few requests in flight, inserts otherwise stay small and the engine's cost per span
-doubles. Two writers keep both cores of a small machine busy: one insert is mostly one thread of
-the engine (benchmarks/README.md, ingest)."""
+While an insert runs, a second thread fsyncs what queues up to the spool and acknowledges it, so
+clients are not held for the insert and the next insert takes all of it at once: with few
+requests in flight, inserts otherwise stay small and the engine's cost per span doubles."""
 
 from __future__ import annotations
 
@@ -17,7 +14,6 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,22 +59,12 @@ class WriterLimits:
 
 
 class BatchWriter:
-    """Joins the batches of many requests into few inserts, falling back to the spool on failure.
-
-    Each of ``sinks`` gets a writer thread of its own (a sink's client runs one insert at a time);
-    the writers share the queue and the spool, and a spool file is taken by one insert at a time.
-    """
+    """Joins the batches of many requests into few inserts, falling back to the spool on failure."""
 
     def __init__(
-        self,
-        sinks: SpanSink | Sequence[SpanSink],
-        spool: Spool,
-        metrics: IngestMetrics,
-        limits: WriterLimits,
+        self, sink: SpanSink, spool: Spool, metrics: IngestMetrics, limits: WriterLimits
     ) -> None:
-        self.sinks = (sinks,) if not isinstance(sinks, Sequence) else tuple(sinks)
-        if not self.sinks:
-            raise ValueError("a writer needs at least one sink")
+        self.sink = sink
         self.spool = spool
         self.metrics = metrics
         self.limits = limits
@@ -87,19 +73,12 @@ class BatchWriter:
         self._condition = threading.Condition()
         self._stopping = False
         self._healthy = True
-        self._inserts_running = 0
-        self._in_flight: set[Path] = set()
-        """Spool files an insert has taken and not finished with (no other insert takes them)."""
+        self._inserting = False
         self._journal_blocked = False
         self._journaled: dict[Path, int] = {}
         """Spool files the journal wrote that no insert has taken yet, and their rows."""
         self._last_replay_attempt = 0.0
-        self._threads = [
-            threading.Thread(
-                target=self._run, args=(sink,), name=f"span-writer-{number}", daemon=True
-            )
-            for number, sink in enumerate(self.sinks)
-        ]
+        self._thread = threading.Thread(target=self._run, name="span-writer", daemon=True)
         self._journal_thread = threading.Thread(
             target=self._journal_run, name="span-journal", daemon=True
         )
@@ -111,8 +90,7 @@ class BatchWriter:
         return self._healthy
 
     def start(self) -> None:
-        for thread in self._threads:
-            thread.start()
+        self._thread.start()
         if self.limits.journal_during_inserts:
             self._journal_thread.start()
 
@@ -143,25 +121,25 @@ class BatchWriter:
         return future
 
     def close(self, timeout: float = 60.0) -> None:
-        """Stop accepting, write everything queued or journaled, and wait for every thread."""
+        """Stop accepting, write everything queued or journaled, and wait for both threads."""
         with self._condition:
             self._stopping = True
             self._condition.notify_all()
-        for thread in (self._journal_thread, *self._threads):
+        for thread in (self._journal_thread, self._thread):
             if thread.is_alive():
                 thread.join(timeout)
 
-    # --- the writer threads ------------------------------------------------------------------------
+    # --- the writer thread -------------------------------------------------------------------------
 
-    def _run(self, sink: SpanSink) -> None:
+    def _run(self) -> None:
         while True:
             batch = self._next_batch()
             if batch or self._spooled_to_take():
-                self._write(sink, batch)
+                self._write(batch)
             elif self._stopping:
                 return
             else:
-                self._replay_one(sink)
+                self._replay_one()
 
     def _spooled_to_take(self) -> bool:
         """Whether the next insert should take spooled batches: any while healthy, and only the
@@ -169,9 +147,7 @@ class BatchWriter:
         if not self._healthy:
             return False
         with self._condition:
-            if self._stopping:
-                return bool(self._journaled.keys() - self._in_flight)
-            return self.spool.file_count > len(self._in_flight)
+            return bool(self._journaled) if self._stopping else self.spool.file_count > 0
 
     def _next_batch(self) -> list[tuple[SpanBatch, Future[Durability]]]:
         """Wait for rows, then gather up to ``batch_max_rows`` of them.
@@ -182,7 +158,7 @@ class BatchWriter:
         limits = self.limits
         with self._condition:
             idle_wait = None
-            if self.spool.file_count > len(self._in_flight):
+            if self.spool.file_count:
                 idle_wait = 0.0 if self._healthy else limits.replay_interval_seconds
             if not self._queue and not self._stopping:
                 self._condition.wait(timeout=idle_wait)
@@ -207,7 +183,7 @@ class BatchWriter:
             self.metrics.pending_spans.set(self._pending_rows)
             return batch
 
-    def _write(self, sink: SpanSink, batch: list[tuple[SpanBatch, Future[Durability]]]) -> None:
+    def _write(self, batch: list[tuple[SpanBatch, Future[Durability]]]) -> None:
         spans = join_batches([request_spans for request_spans, _ in batch])
         futures = [future for _, future in batch]
         spooled_files, spooled_spans = self._take_spooled(
@@ -215,14 +191,13 @@ class BatchWriter:
         )
         if not batch and not spooled_files:
             return
-        if self._insert(sink, join_batches([spans, *spooled_spans])):
+        if self._insert(join_batches([spans, *spooled_spans])):
             for spooled in spooled_files:
                 self._forget_spooled(spooled)
             self._resolve(futures, Durability.STORED, spans.row_count)
             self._update_spool_gauges()
             return
-        self._release(spooled_files)  # they stay in the spool for a later insert
-        if not spans.row_count:
+        if not spans.row_count:  # only spooled batches, which stay where they are
             return
         try:
             self.spool.append(spans)
@@ -251,8 +226,6 @@ class BatchWriter:
                 break
             if journal_only is not None and spooled.path not in journal_only:
                 continue
-            if not self._claim(spooled):
-                continue
             try:
                 spans = self.spool.read(spooled)
             except (OSError, ValueError) as error:
@@ -263,40 +236,25 @@ class BatchWriter:
             room -= spans.row_count
         return files, batches
 
-    def _claim(self, spooled: SpoolFile) -> bool:
-        """Take ``spooled`` for this insert unless another insert has it."""
-        with self._condition:
-            if spooled.path in self._in_flight:
-                return False
-            self._in_flight.add(spooled.path)
-            return True
-
-    def _release(self, spooled_files: list[SpoolFile]) -> None:
-        """Give spool files back after a failed insert: they wait for a later one."""
-        with self._condition:
-            self._in_flight.difference_update(spooled.path for spooled in spooled_files)
-
     def _forget_spooled(self, spooled: SpoolFile) -> None:
         self.spool.remove(spooled)
         with self._condition:
             self._journaled.pop(spooled.path, None)
-            self._in_flight.discard(spooled.path)
 
     def _quarantine(self, spooled: SpoolFile, error: Exception) -> None:
         """Move an unreadable spool file aside so it stops blocking the replay (and shutdown)."""
         self.spool.quarantine(spooled, str(error))
         with self._condition:
             self._journaled.pop(spooled.path, None)
-            self._in_flight.discard(spooled.path)
         self._update_spool_gauges()
 
-    def _insert(self, sink: SpanSink, spans: SpanBatch) -> bool:
+    def _insert(self, spans: SpanBatch) -> bool:
         started = time.perf_counter()
         with self._condition:
-            self._inserts_running += 1
+            self._inserting = True
             self._condition.notify_all()  # the journal may start taking requests
         try:
-            sink.write(spans)
+            self.sink.write(spans)
         except Exception as error:  # any driver/engine failure: the rows go to the spool
             self.metrics.insert_failures.inc()
             if self._healthy:
@@ -306,7 +264,7 @@ class BatchWriter:
             return False
         finally:
             with self._condition:
-                self._inserts_running -= 1
+                self._inserting = False
                 self._journal_blocked = False
         self.metrics.insert_seconds.observe(time.perf_counter() - started)
         self.metrics.batch_rows.observe(spans.row_count)
@@ -322,18 +280,16 @@ class BatchWriter:
         for future in futures:
             future.set_result(durability)
 
-    def _replay_one(self, sink: SpanSink) -> None:
+    def _replay_one(self) -> None:
         """Move the oldest spooled batch into ClickHouse, at most every interval while unhealthy."""
+        oldest = self.spool.oldest()
+        if oldest is None:
+            return
         now = time.monotonic()
         if (
             not self._healthy
             and now - self._last_replay_attempt < self.limits.replay_interval_seconds
         ):
-            return
-        oldest = next(
-            (spooled for spooled in self.spool.oldest_first() if self._claim(spooled)), None
-        )
-        if oldest is None:
             return
         self._last_replay_attempt = now
         try:
@@ -341,11 +297,9 @@ class BatchWriter:
         except (OSError, ValueError) as error:
             self._quarantine(oldest, error)
             return
-        if self._insert(sink, spans):
+        if self._insert(spans):
             self._forget_spooled(oldest)
             logger.info("replayed %d spooled spans from %s", spans.row_count, oldest.path.name)
-        else:
-            self._release([oldest])
         self._update_spool_gauges()
 
     # --- the journal thread ------------------------------------------------------------------------
@@ -381,9 +335,9 @@ class BatchWriter:
             self._update_spool_gauges()
 
     def _journal_wanted(self) -> bool:
-        """Every writer is inserting, enough rows wait, and the journal's backlog has room."""
+        """An insert is running, enough rows wait for it, and the journal's backlog has room."""
         return (
-            self._inserts_running >= len(self.sinks)
+            self._inserting
             and self._healthy
             and not self._journal_blocked
             and self._pending_rows >= self.limits.batch_min_rows

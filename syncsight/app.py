@@ -48,10 +48,7 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
     spool = Spool(settings.spool_dir, max_bytes=settings.spool_max_bytes)
     tokens = IngestTokens(settings.ingest_token_list)
     writer = BatchWriter(
-        [
-            span_sink(connect(settings.clickhouse_url, database=database), settings.clickhouse_url)
-            for _ in range(settings.insert_writers)
-        ],
+        span_sink(connect(settings.clickhouse_url, database=database), settings.clickhouse_url),
         spool,
         metrics,
         WriterLimits(

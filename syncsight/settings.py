@@ -78,13 +78,6 @@ class Settings(BaseSettings):
         default=5_000, gt=0, description="Queued spans that are written at once, without waiting."
     )
     batch_max_rows: int = Field(default=50_000, gt=0, description="Most spans in one insert.")
-    insert_writers: int = Field(
-        default=2,
-        ge=1,
-        le=16,
-        description="Inserts that may run at once, each with its own ClickHouse connection: one "
-        "insert keeps about one core of the engine busy.",
-    )
     batch_max_wait_ms: int = Field(
         default=200, ge=0, description="Longest a span waits for batch_min_rows to accumulate."
     )

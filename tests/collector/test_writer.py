@@ -18,7 +18,6 @@ from collector.spool import Spool
 from collector.writer import BatchWriter, Durability, Overloaded, WriterLimits
 from tests.warehouse.spans import span_row
 from warehouse import semconv as sc
-from warehouse.client import connect
 from warehouse.correlation import CorrelationRules
 from warehouse.migrations import migrate
 from warehouse.span_batch import SpanBatch, encode_rows
@@ -300,36 +299,3 @@ class TestBackPressure:
         finally:
             w.close()
         assert first.result(timeout=1) is Durability.STORED
-
-
-class TestSeveralWriters:
-    def test_two_writers_store_every_span_once(
-        self, sink: SwitchableSink, engine_url: str, database: str, tmp_path: Path, client: Client
-    ) -> None:
-        """Two inserts at a time share the queue and the spool: a spool file left by a previous
-        process goes into exactly one insert, and so does every request's batch."""
-        second = SwitchableSink(span_sink(connect(engine_url, database=database), engine_url))
-        spool_dir = tmp_path / "spool"
-        left = Spool(spool_dir, max_bytes=10**8)
-        for number in range(12):
-            left.append(rows(400, f"left-{number}"))
-        w = BatchWriter([sink, second], Spool(spool_dir, max_bytes=10**8), IngestMetrics(), FAST)
-        w.start()
-        try:
-            futures = [w.submit(rows(300, f"live-{number}")) for number in range(10)]
-            assert {f.result(timeout=30) for f in futures} <= {
-                Durability.STORED,
-                Durability.SPOOLED,
-            }
-            wait_until(lambda: w.spool.file_count == 0)
-        finally:
-            w.close()
-        total = 12 * 400 + 10 * 300
-        assert sum(sink.writes) + sum(second.writes) == total
-        assert client.query("SELECT count() FROM otel_traces").result_rows[0][0] == total
-        assert distinct_spans(client) == total
-
-    def test_a_writer_needs_a_sink(self, tmp_path: Path) -> None:
-        """No sink at all is refused at construction, not discovered at the first request."""
-        with pytest.raises(ValueError, match="at least one sink"):
-            BatchWriter([], Spool(tmp_path / "s", max_bytes=10), IngestMetrics(), FAST)
