@@ -1,0 +1,115 @@
+"""Engine CPU per span of one insert, by what the insert feeds.
+
+The same benchmark spans (built as ``benchmarks/ingest.py`` builds its requests) are inserted, in
+rounds, into fresh databases of one embedded engine: the raw span table alone, with the trace-id
+view, with every view (the business tables too) as the service inserts them, and with the business
+view as it was before migration 6 (the dimensions computed next to the object references, which
+made the engine work the references out three times). Reports the median process CPU time per
+span of each. Run:
+``.venv/bin/python benchmarks/insert_cost.py [--rows 16000] [--rounds 6] [--json FILE]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.decode import build_request
+from collector.limits import DecodeLimits
+from collector.native_decode import decode_protobuf_request
+from warehouse.client import connect
+from warehouse.correlation import CorrelationRules
+from warehouse.migrations import migrate
+from warehouse.schema import business_event_select
+from warehouse.span_batch import SpanBatch, join_batches
+from warehouse.span_store import EmbeddedSpanSink
+
+VARIANTS: dict[str, tuple[str, ...]] = {
+    "raw table": ("otel_traces_trace_id_ts_mv", "biz_events_mv", "biz_event_objects_mv"),
+    "+ trace-id view": ("biz_events_mv", "biz_event_objects_mv"),
+    "+ business views (as served)": (),
+}
+"""Each variant and the views it drops from a fully migrated database."""
+
+BEFORE_MIGRATION_6 = "+ business views, dimensions beside the references (before migration 6)"
+
+
+def view_before_migration_6() -> str:
+    """The business view's SELECT with the dimensions next to the references, in one query."""
+    current = business_event_select(CorrelationRules.default(), "otel_traces")
+    inner = current[current.index("FROM (\n") + len("FROM (\n") : current.rindex("\n)")]
+    return inner.replace(
+        "AS ObjectRefs\nFROM otel_traces",
+        "AS ObjectRefs,\n    arrayFirst(p -> p.1 = 'legal_entity', ObjectRefs).2 AS LegalEntity,"
+        "\n    arrayFirst(p -> p.1 = 'customer', ObjectRefs).2 AS Customer\nFROM otel_traces",
+    )
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def spans(rows: int) -> SpanBatch:
+    request = build_request(1000).SerializeToString()
+    one = decode_protobuf_request(request, DecodeLimits()).spans
+    return join_batches([one] * max(1, rows // one.row_count))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=16_000, help="spans per insert")
+    parser.add_argument("--rounds", type=int, default=6, help="inserts per variant")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    arguments = parser.parse_args()
+
+    batch = spans(arguments.rows)
+    directory = Path(tempfile.mkdtemp(prefix="syncsight-insert-cost-"))
+    try:
+        url = f"chdb://{directory / 'data'}"
+        sinks = {}
+        variants = {**VARIANTS, BEFORE_MIGRATION_6: ("biz_events_mv",)}
+        for number, (variant, dropped) in enumerate(variants.items()):
+            database = f"variant_{number}"
+            connect(url).command(f"CREATE DATABASE IF NOT EXISTS {database}")
+            client = connect(url, database=database)
+            migrate(client, CorrelationRules.default())
+            for view in dropped:
+                client.command(f"DROP VIEW IF EXISTS {view}")
+            if variant == BEFORE_MIGRATION_6:
+                client.command(
+                    "CREATE MATERIALIZED VIEW biz_events_mv TO biz_events AS\n"
+                    + view_before_migration_6()
+                )
+            sinks[variant] = EmbeddedSpanSink(client, directory / "scratch")
+        costs: dict[str, list[float]] = {variant: [] for variant in sinks}
+        for _ in range(arguments.rounds):  # variants alternate, so drift hits them alike
+            for variant, sink in sinks.items():
+                started = cpu_seconds()
+                sink.write(batch)
+                costs[variant].append((cpu_seconds() - started) / batch.row_count * 1e6)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    figures = {
+        "rows_per_insert": batch.row_count,
+        "rounds": arguments.rounds,
+        "cpu_us_per_span": {
+            variant: round(statistics.median(values[1:] or values), 2)
+            for variant, values in costs.items()
+        },
+    }
+    print(json.dumps(figures, indent=2))
+    if arguments.json:
+        arguments.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
