@@ -119,7 +119,8 @@ class Settings(BaseSettings):
         ge=0,
         description="Seconds a dashboard answer (blocked invoices, SLA summaries, close risk) may "
         "lag new data while ingest keeps arriving; the service recomputes them in the background "
-        "every SLA interval. 0: recompute on the first request after any change.",
+        "every SLA interval (the blocked-invoice impact only while it was asked for in the last "
+        "15 minutes). 0: recompute on the first request after any change.",
     )
     alertmanager_url: str = Field(
         default="",
