@@ -82,10 +82,7 @@ def resolve_roots(
 
 
 def collect(
-    client: Client,
-    rules: LineageRules,
-    roots: Mapping[str, EventNode],
-    direction: str,
+    client: Client, rules: LineageRules, roots: Mapping[str, EventNode], direction: str
 ) -> Graph:
     """Every node and edge the roots may reach in ``direction`` (a superset for many roots).
 
@@ -165,11 +162,7 @@ def _expand(
 
 
 def trace(
-    client: Client,
-    rules: LineageRules,
-    root_type: str,
-    root_id: str,
-    direction: str,
+    client: Client, rules: LineageRules, root_type: str, root_id: str, direction: str
 ) -> Lineage:
     """The lineage of one object (or event) in ``direction``."""
     roots = resolve_roots(client, rules, root_type, root_id)
