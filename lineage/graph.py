@@ -173,54 +173,37 @@ class Edge:
 
 @dataclass(frozen=True)
 class Lookup:
-    """Which references one traversal step needs: events of these types carrying these objects.
+    """Which references one traversal step needs: each object with the type of an event that
+    carries it and is wanted."""
 
-    ``pairs_wanted`` narrows the event types per object type (an object type absent from it is
-    not asked for); empty, every event type is wanted for every object type.
-    """
-
-    refs: frozenset[ObjectRef]
-    event_types: frozenset[str]
-    pairs_wanted: frozenset[tuple[str, str]] = frozenset()
+    wanted: frozenset[tuple[ObjectRef, str]]
 
     @classmethod
-    def of(cls, wanted: Iterable[tuple[ObjectRef, str]]) -> Lookup:
-        """The lookup of exactly these (object, event type) combinations, per object type."""
-        asked = set(wanted)
-        return cls(
-            frozenset(ref for ref, _ in asked),
-            frozenset(event_type for _, event_type in asked),
-            frozenset((ref.type, event_type) for ref, event_type in asked),
-        )
+    def every(cls, refs: Iterable[ObjectRef], event_types: Iterable[str]) -> Lookup:
+        """Every one of ``event_types`` for every one of ``refs``."""
+        types = frozenset(event_types)
+        return cls(frozenset((ref, event_type) for ref in refs for event_type in types))
 
     @property
     def empty(self) -> bool:
-        return not self.refs or not self.event_types
+        return not self.wanted
+
+    @property
+    def refs(self) -> frozenset[ObjectRef]:
+        return frozenset(ref for ref, _ in self.wanted)
 
     @property
     def object_types(self) -> list[str]:
-        return sorted({ref.type for ref in self.refs})
+        return sorted({ref.type for ref, _ in self.wanted})
 
     @property
     def object_ids(self) -> list[str]:
-        return sorted({ref.id for ref in self.refs})
-
-    def types_of(self, object_type: str) -> frozenset[str]:
-        """The event types wanted for objects of ``object_type``."""
-        if not self.pairs_wanted:
-            return self.event_types
-        return frozenset(event for kind, event in self.pairs_wanted if kind == object_type)
+        return sorted({ref.id for ref, _ in self.wanted})
 
     @property
     def pairs(self) -> list[tuple[str, str]]:
         """Every (object type, event type) asked for."""
-        return sorted(
-            {(kind, event) for kind in self.object_types for event in self.types_of(kind)}
-        )
-
-    def wanted(self) -> set[tuple[ObjectRef, str]]:
-        """Every (object, event type) asked for."""
-        return {(ref, event) for ref in self.refs for event in self.types_of(ref.type)}
+        return sorted({(ref.type, event_type) for ref, event_type in self.wanted})
 
 
 def _hop_refs(node: EventNode, hop: Hop) -> list[ObjectRef]:
@@ -231,22 +214,26 @@ def _hop_refs(node: EventNode, hop: Hop) -> list[ObjectRef]:
 
 def upstream_lookup(frontier: Iterable[EventNode], rules: LineageRules) -> Lookup:
     """The objects whose producing events feed ``frontier``, with the types of those events."""
-    return Lookup.of(
-        (ref, event_type)
-        for node in frontier
-        for hop in rules.upstream_hops(node.event_type)
-        for ref in _hop_refs(node, hop)
-        for event_type in hop.upstream_types
+    return Lookup(
+        frozenset(
+            (ref, event_type)
+            for node in frontier
+            for hop in rules.upstream_hops(node.event_type)
+            for ref in _hop_refs(node, hop)
+            for event_type in hop.upstream_types
+        )
     )
 
 
 def downstream_lookup(frontier: Iterable[EventNode], rules: LineageRules) -> Lookup:
     """The objects through which ``frontier`` feeds later events, with the types of those."""
-    return Lookup.of(
-        (ref, hop.event_type)
-        for node in frontier
-        for hop in rules.downstream_hops(node.event_type)
-        for ref in _hop_refs(node, hop)
+    return Lookup(
+        frozenset(
+            (ref, hop.event_type)
+            for node in frontier
+            for hop in rules.downstream_hops(node.event_type)
+            for ref in _hop_refs(node, hop)
+        )
     )
 
 

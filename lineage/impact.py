@@ -175,7 +175,7 @@ def all_blocked_invoices(
 def _attach_item_events(client: Client, items: dict[str, _Item]) -> None:
     """Find each item's billing.ready and invoice.posted (one query for all items)."""
     refs = frozenset(ObjectRef(ITEM_OBJECT, billing_event) for billing_event in items)
-    found = hop_events(client, Lookup(refs, frozenset({ITEM_EVENT, ITEM_POSTING})), ())
+    found = hop_events(client, Lookup.every(refs, (ITEM_EVENT, ITEM_POSTING)), ())
     for node in found.values():
         for billing_event in node.objects.get(ITEM_OBJECT, ()):
             item = items.get(billing_event)
@@ -233,7 +233,7 @@ def _project_legal_entities(client: Client, ready: Iterable[EventNode]) -> dict[
     )
     if not refs:
         return {}
-    activations = hop_events(client, Lookup(refs, frozenset({sc.PROJECT_ACTIVATED})), ())
+    activations = hop_events(client, Lookup.every(refs, (sc.PROJECT_ACTIVATED,)), ())
     entities: dict[str, str] = {}
     for node in activations.values():
         if node.legal_entity:
@@ -259,7 +259,7 @@ def _failed_prerequisites(
                     )
     all_refs = frozenset(ref for refs in wanted.values() for ref in refs)
     types = frozenset(t for types in rules.prerequisites.values() for t in types)
-    setups = hop_events(client, Lookup(all_refs, types), ()) if all_refs else {}
+    setups = hop_events(client, Lookup.every(all_refs, types), ()) if all_refs else {}
     failed_setups = [node for node in setups.values() if not node.succeeded]
     return {
         billing_event: [node for node in failed_setups if any(node.references(ref) for ref in refs)]

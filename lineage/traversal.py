@@ -120,11 +120,11 @@ class _Fetcher:
 
     def outlines(self, lookup: Lookup, known: Iterable[str]) -> dict[str, EventNode]:
         """Every outline read so far, after reading what ``lookup`` adds (not ``known`` ones)."""
-        missing = lookup.wanted() - self._looked_up
+        missing = lookup.wanted - self._looked_up
         if missing:
             self._looked_up |= missing
             exclude = set(known) | self._outlines.keys()
-            found = hop_events(self._client, Lookup.of(missing), exclude, every_attempt=False)
+            found = hop_events(self._client, Lookup(missing), exclude, every_attempt=False)
             self._outlines.update(found)
         return self._outlines
 

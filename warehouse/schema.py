@@ -9,7 +9,7 @@ and derived rows follow their span, so duplicates of one span always meet on one
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from warehouse import semconv as sc
 from warehouse.correlation import CorrelationRules, object_refs_expression
@@ -153,7 +153,6 @@ _EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("StatusMessage", "String"),
     ("ObjectRefs", "Array(Tuple(type LowCardinality(String), id String))"),
 )
-_EVENT_INDEXES = ("INDEX idx_event_type EventType TYPE set(64) GRANULARITY 4",)
 
 _OBJECT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("ObjectType", "LowCardinality(String)"),
@@ -166,35 +165,42 @@ _OBJECT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("SpanId", "String"),
 )
 
-POINT_READ_LAYOUT = (
-    "index_granularity = 256, min_compress_block_size = 2048, max_compress_block_size = 4096"
-)
+_POINT_READ_BLOCKS = "min_compress_block_size = 2048, max_compress_block_size = 4096"
+POINT_READ_LAYOUT = f"index_granularity = 256, {_POINT_READ_BLOCKS}"
 """The business tables' layout since migration 5: a lineage read of a few scattered ids
 decompresses a few KiB per id and column, not the 64 KiB to 1 MiB of ClickHouse's default
 compressed blocks (benchmarks/README.md, lineage: reads of 14 ids take half the time)."""
 
 
-def _business_table(
-    t: Topology,
-    table: str,
-    name: str,
-    columns: tuple[tuple[str, str], ...],
-    order: str,
-    layout: str,
-) -> str:
-    definitions = [f"{column} {kind}" for column, kind in columns]
-    if table == BIZ_EVENTS:
-        definitions += _EVENT_INDEXES
-    body = ",\n    ".join(definitions)
-    return f"""CREATE TABLE IF NOT EXISTS {name}{t.on_cluster} (
+@dataclass(frozen=True)
+class _BusinessTable:
+    """What a business table is made of, to create it under its own name or a copy's."""
+
+    table: str
+    columns: tuple[tuple[str, str], ...]
+    order: str
+    indexes: tuple[str, ...] = ()
+
+    def create(self, t: Topology, name: str, layout: str) -> str:
+        body = ",\n    ".join(
+            [*(f"{column} {kind}" for column, kind in self.columns), *self.indexes]
+        )
+        return f"""CREATE TABLE IF NOT EXISTS {name}{t.on_cluster} (
     {body}
-) ENGINE = {t.engine(table, "ReplacingMergeTree")}
-ORDER BY ({order})
+) ENGINE = {t.engine(self.table, "ReplacingMergeTree")}
+ORDER BY ({self.order})
 SETTINGS {layout}"""
 
 
-_EVENT_ORDER = "EventId, TraceId, SpanId"
-_OBJECT_ORDER = "ObjectType, ObjectId, EventId, TraceId, SpanId"
+_EVENTS_TABLE = _BusinessTable(
+    BIZ_EVENTS,
+    _EVENT_COLUMNS,
+    "EventId, TraceId, SpanId",
+    ("INDEX idx_event_type EventType TYPE set(64) GRANULARITY 4",),
+)
+_OBJECTS_TABLE = _BusinessTable(
+    BIZ_EVENT_OBJECTS, _OBJECT_COLUMNS, "ObjectType, ObjectId, EventId, TraceId, SpanId"
+)
 
 
 def business_tables_ddl(t: Topology) -> list[str]:
@@ -213,9 +219,9 @@ def business_tables_ddl(t: Topology) -> list[str]:
     objects = t.storage(BIZ_EVENT_OBJECTS)
     layout = "index_granularity = 1024"
     return [
-        _business_table(t, BIZ_EVENTS, events, _EVENT_COLUMNS, _EVENT_ORDER, layout),
+        _EVENTS_TABLE.create(t, events, layout),
         *t.distributed(BIZ_EVENTS),
-        _business_table(t, BIZ_EVENT_OBJECTS, objects, _OBJECT_COLUMNS, _OBJECT_ORDER, layout),
+        _OBJECTS_TABLE.create(t, objects, layout),
         *t.distributed(BIZ_EVENT_OBJECTS),
     ]
 
@@ -363,24 +369,20 @@ def point_read_layout_ddl(t: Topology) -> list[str]:
     written and merged from then on use them) and the granule size stays.
     """
     if t.cluster:
-        block_sizes = POINT_READ_LAYOUT.split(", ", 1)[1]
         return [
-            f"ALTER TABLE {t.storage(table)}{t.on_cluster} MODIFY SETTING {block_sizes}"
+            f"ALTER TABLE {t.storage(table)}{t.on_cluster} MODIFY SETTING {_POINT_READ_BLOCKS}"
             for table in (BIZ_EVENTS, BIZ_EVENT_OBJECTS)
         ]
-    object_columns = _OBJECT_COLUMNS + OBJECT_ROW_FACTS
+    objects = replace(_OBJECTS_TABLE, columns=_OBJECTS_TABLE.columns + OBJECT_ROW_FACTS)
     statements = []
-    for table, columns, order in (
-        (BIZ_EVENTS, _EVENT_COLUMNS, _EVENT_ORDER),
-        (BIZ_EVENT_OBJECTS, object_columns, _OBJECT_ORDER),
-    ):
-        copy = f"{table}_relayout"
-        names = ", ".join(column for column, _ in columns)
+    for spec in (_EVENTS_TABLE, objects):
+        copy = f"{spec.table}_relayout"
+        names = ", ".join(column for column, _ in spec.columns)
         statements += [
             f"DROP TABLE IF EXISTS {copy} SYNC",
-            _business_table(t, table, copy, columns, order, POINT_READ_LAYOUT),
-            f"INSERT INTO {copy} ({names}) SELECT {names} FROM {table}",
-            f"EXCHANGE TABLES {table} AND {copy}",
+            spec.create(t, copy, POINT_READ_LAYOUT),
+            f"INSERT INTO {copy} ({names}) SELECT {names} FROM {spec.table}",
+            f"EXCHANGE TABLES {spec.table} AND {copy}",
             f"DROP TABLE {copy} SYNC",
         ]
     return statements

@@ -84,17 +84,20 @@ class TestLinks:
             (sc.PROJECT, sc.PROJECT_ACTIVATED),
             (sc.TIME_ENTRY, sc.TIME_APPROVED),
         ]
-        assert (ObjectRef(sc.PROJECT, "PRJ-1"), sc.TIME_APPROVED) not in lookup.wanted()
-        assert (ObjectRef(sc.TIME_ENTRY, "TE-2"), sc.TIME_APPROVED) in lookup.wanted()
+        assert (ObjectRef(sc.PROJECT, "PRJ-1"), sc.TIME_APPROVED) not in lookup.wanted
+        assert (ObjectRef(sc.TIME_ENTRY, "TE-2"), sc.TIME_APPROVED) in lookup.wanted
 
-    def test_a_lookup_without_pairs_wants_every_type_for_every_object(self) -> None:
+    def test_a_lookup_of_refs_and_types_wants_every_type_for_every_object(self) -> None:
         """A lookup built from refs and types alone asks for every combination."""
-        lookup = Lookup(
-            frozenset({ObjectRef(sc.INVOICE, "INV-1"), ObjectRef(sc.BILLING_EVENT, "BE-1")}),
-            frozenset({sc.INVOICE_POSTED, sc.BILLING_READY}),
+        lookup = Lookup.every(
+            {ObjectRef(sc.INVOICE, "INV-1"), ObjectRef(sc.BILLING_EVENT, "BE-1")},
+            {sc.INVOICE_POSTED, sc.BILLING_READY},
         )
-        assert len(lookup.wanted()) == 4
-        assert lookup.types_of(sc.INVOICE) == {sc.INVOICE_POSTED, sc.BILLING_READY}
+        assert len(lookup.wanted) == 4
+        assert {event for ref, event in lookup.wanted if ref.type == sc.INVOICE} == {
+            sc.INVOICE_POSTED,
+            sc.BILLING_READY,
+        }
 
     def test_an_invoice_of_several_time_entries_is_fed_by_each(self) -> None:
         """The billing event links every time entry it bills, and each entry links its project."""
