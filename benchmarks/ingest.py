@@ -26,7 +26,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.decode import build_request, spans_per_second
-from benchmarks.process_stats import cpu_seconds, peak_rss_mib
+from benchmarks.process_stats import cpu_seconds, peak_rss_mib, thread_cpu_seconds
 from collector.decode import decode_protobuf
 from collector.limits import DecodeLimits
 from collector.native_decode import NATIVE_DECODER_BUILT, decode_protobuf_request
@@ -112,6 +112,7 @@ def main() -> None:
             cpu_seconds(service.process.pid),
             own_cpu_seconds(),
         )
+        threads_cpu_started = thread_cpu_seconds(service.process.pid)
         inserted_started = inserted_rows(service.base_url)
         started = time.monotonic()
         for thread in threads:
@@ -132,6 +133,7 @@ def main() -> None:
         duration = time.monotonic() - started
         inserted = inserted_rows(service.base_url) - inserted_started
         service_cpu = cpu_seconds(service.process.pid) - service_cpu_started
+        threads_cpu = thread_cpu_seconds(service.process.pid)
         client_cpu = own_cpu_seconds() - client_cpu_started
         load_average = os.getloadavg()
         rss = peak_rss_mib(service.process.pid)
@@ -144,6 +146,12 @@ def main() -> None:
         "inserted_spans_per_second": inserted / duration,
         "service_cpu_us_per_span": service_cpu * 1e6 / spans,
         "client_cpu_us_per_span": client_cpu * 1e6 / spans,
+        # by thread name, of the threads alive at the end (an ended thread's time is not here)
+        "service_cpu_us_per_span_by_thread": {
+            name: round((seconds - threads_cpu_started.get(name, 0.0)) * 1e6 / spans, 2)
+            for name, seconds in sorted(threads_cpu.items(), key=lambda item: -item[1])
+            if seconds - threads_cpu_started.get(name, 0.0) > 0
+        },
         "load_average_1_5_15": load_average,
         "acknowledged_spans": sum(acknowledged),
         "refused_requests": sum(refused),

@@ -35,3 +35,19 @@ def wait_until_idle(pid: int, *, below: float = 0.1, quiet_seconds: float = 3.0)
             quiet_since = time.monotonic()
         before = now
     return time.monotonic() - started
+
+
+def thread_cpu_seconds(pid: int) -> dict[str, float]:
+    """User plus system CPU time of a process's live threads, summed by thread name (the engine
+    names its threads by pool: ``MergeMutate``, ``QueryPipelineEx``…; Python threads carry the
+    process name)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    totals: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name = (task / "comm").read_text().strip()
+            fields = (task / "stat").read_text().rpartition(")")[2].split()
+        except OSError:  # the thread ended while we looked
+            continue
+        totals[name] = totals.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+    return totals

@@ -20,6 +20,7 @@ from warehouse.schema import (
     Topology,
     bookkeeping_ddl,
     business_tables_ddl,
+    compact_parts_ddl,
     derived_views_ddl,
     object_row_facts_ddl,
     otel_traces_ddl,
@@ -48,6 +49,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "event outlines on object rows (one read per lineage hop)", object_row_facts_ddl),
     Migration(5, "small granules and compressed blocks for lineage reads", point_read_layout_ddl),
     Migration(6, "business view reads the dimensions off the references once", lambda _: []),
+    Migration(7, "compact parts for lineage reads", compact_parts_ddl),
 )
 """A migration without statements still re-creates the derived views (``migrate``)."""
 

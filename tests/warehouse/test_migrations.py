@@ -200,6 +200,47 @@ class TestPointReadLayout:
         assert business_rows(client) == before
 
 
+class TestCompactParts:
+    def test_migration_7_rewrites_wide_parts_compact_keeping_every_row(
+        self, client: Client
+    ) -> None:
+        """A database from before migration 7, its business rows in wide parts: afterwards every
+        part is compact, every row is kept, and new spans are written compact too."""
+        migrate(client, CorrelationRules.default())
+        for table in ("biz_events", "biz_event_objects"):
+            client.command(f"ALTER TABLE {table} MODIFY SETTING min_bytes_for_wide_part = 0")
+        insert_billed(client, "BE-7", span_id="00000000000000b1")
+        insert_billed(client, "BE-6", span_id="00000000000000b0")
+        client.command(
+            "ALTER TABLE syncsight_schema_migrations DELETE WHERE Version = 7",
+            settings={"mutations_sync": 1},
+        )
+        assert part_types(client) == {"biz_events": {"Wide"}, "biz_event_objects": {"Wide"}}
+        before = business_rows(client)
+
+        report = migrate(client, CorrelationRules.default())
+        after = business_rows(client)
+        insert_billed(client, "BE-8", span_id="00000000000000b2")
+
+        assert report.applied == (7,)
+        assert part_types(client) == {"biz_events": {"Compact"}, "biz_event_objects": {"Compact"}}
+        assert after == before
+        assert [row[0] for row in business_rows(client)["biz_events"]] == [
+            "billing.ready:BE-6",
+            "billing.ready:BE-7",
+            "billing.ready:BE-8",
+        ]
+
+
+def part_types(client: Client) -> dict[str, set[str]]:
+    rows = client.query(
+        "SELECT table, groupUniqArray(part_type) FROM system.parts WHERE active "
+        "AND database = currentDatabase() AND table IN ('biz_events', 'biz_event_objects') "
+        "GROUP BY table"
+    ).result_rows
+    return {str(table): set(types) for table, types in rows}
+
+
 def business_rows(client: Client) -> dict[str, list[tuple[object, ...]]]:
     return {
         "biz_events": [
@@ -224,8 +265,12 @@ class TestClusterDDL:
         Distributed; the one data step (migration 4's refill) goes through Distributed tables;
         migration 5 only changes the block sizes there (no node can copy every shard)."""
         ddl = render_ddl(Topology("analytics"), CorrelationRules.default())
-        assert "ALTER TABLE biz_events_local ON CLUSTER analytics MODIFY SETTING " in ddl[-6]
-        assert not [s for s in ddl if "EXCHANGE" in s or "relayout" in s]
+        settings = [s for s in ddl if " MODIFY SETTING " in s]
+        assert [s.split(" ON CLUSTER ")[0] for s in settings] == [
+            "ALTER TABLE biz_events_local",
+            "ALTER TABLE biz_event_objects_local",
+        ] * 2  # migration 5's block sizes, migration 7's compact parts
+        assert not [s for s in ddl if "EXCHANGE" in s or "relayout" in s or "OPTIMIZE" in s]
         (refill,) = [s for s in ddl if s.startswith("INSERT")]
         assert refill.startswith("INSERT INTO biz_event_objects\nSELECT")
         assert refill.endswith("FROM biz_events\nARRAY JOIN ObjectRefs AS ref")
