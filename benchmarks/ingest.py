@@ -38,12 +38,18 @@ def own_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def inserted_rows(base_url: str) -> float:
-    """Rows the service has inserted into ClickHouse so far (its insert batch-size histogram)."""
+def inserts_so_far(base_url: str) -> tuple[float, float]:
+    """Rows the service has inserted into ClickHouse so far, and in how many inserts (its insert
+    batch-size histogram)."""
+    found = {}
     for line in httpx.get(f"{base_url}/metrics").text.splitlines():
-        if line.startswith("syncsight_insert_batch_rows_sum "):
-            return float(line.split()[1])
-    return float("nan")
+        name, _, value = line.partition(" ")
+        if name in ("syncsight_insert_batch_rows_sum", "syncsight_insert_batch_rows_count"):
+            found[name] = float(value)
+    return (
+        found.get("syncsight_insert_batch_rows_sum", float("nan")),
+        found.get("syncsight_insert_batch_rows_count", float("nan")),
+    )
 
 
 def main() -> None:
@@ -59,8 +65,16 @@ def main() -> None:
         help="SYNCSIGHT_SLA_INTERVAL of the service (15, its default: the SLA evaluator and the "
         "dashboard's warm-up run during ingest, as in production; 3600: ingest alone)",
     )
+    parser.add_argument(
+        "--service-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment of the service, e.g. SYNCSIGHT_BATCH_MAX_ROWS=100000 (repeatable)",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     arguments = parser.parse_args()
+    extra_env = dict(item.split("=", 1) for item in arguments.service_env)
 
     bodies = [
         build_request(arguments.spans, seed=seed).SerializeToString()
@@ -85,6 +99,7 @@ def main() -> None:
             env={
                 "SYNCSIGHT_SLA_INTERVAL": str(arguments.sla_interval),
                 "SYNCSIGHT_VIEW_MAX_STALENESS": "15",  # the default (tests/service.py sets 0)
+                **extra_env,
             },
         )
         acknowledged = [0] * arguments.clients
@@ -113,7 +128,7 @@ def main() -> None:
             own_cpu_seconds(),
         )
         threads_cpu_started = thread_cpu_seconds(service.process.pid)
-        inserted_started = inserted_rows(service.base_url)
+        inserted_started, inserts_started = inserts_so_far(service.base_url)
         started = time.monotonic()
         for thread in threads:
             thread.start()
@@ -131,7 +146,9 @@ def main() -> None:
         for thread in threads:
             thread.join()
         duration = time.monotonic() - started
-        inserted = inserted_rows(service.base_url) - inserted_started
+        inserted_total, inserts_total = inserts_so_far(service.base_url)
+        inserted = inserted_total - inserted_started
+        inserts = inserts_total - inserts_started
         service_cpu = cpu_seconds(service.process.pid) - service_cpu_started
         threads_cpu = thread_cpu_seconds(service.process.pid)
         client_cpu = own_cpu_seconds() - client_cpu_started
@@ -144,6 +161,7 @@ def main() -> None:
         "spans_per_second": sum(acknowledged) / duration,
         # acknowledged spans may still wait in the spool at the end (at most batch_max_rows)
         "inserted_spans_per_second": inserted / duration,
+        "mean_spans_per_insert": inserted / max(inserts, 1),
         "service_cpu_us_per_span": service_cpu * 1e6 / spans,
         "client_cpu_us_per_span": client_cpu * 1e6 / spans,
         # by thread name, of the threads alive at the end (an ended thread's time is not here)
@@ -158,6 +176,7 @@ def main() -> None:
         "seconds": duration,
         "clients": arguments.clients,
         "sla_interval_seconds": arguments.sla_interval,
+        "service_env": extra_env,
         "peak_rss_mib": rss,
         "bare_decode_spans_per_second": decode_rate,
         "bare_service_decode_spans_per_second": service_decode_rate,

@@ -31,7 +31,7 @@ class IngestMetrics:
         self.batch_rows = Histogram(
             "syncsight_insert_batch_rows",
             "Rows per ClickHouse insert.",
-            buckets=(100, 1_000, 5_000, 10_000, 25_000, 50_000, 100_000),
+            buckets=(100, 1_000, 5_000, 10_000, 25_000, 50_000, 100_000, 200_000),
             registry=r,
         )
         self.insert_seconds = Histogram(
