@@ -18,7 +18,7 @@ from slas.evaluation import Evaluation, Evaluations
 from slas.snapshot import object_type_name
 from slas.state import RECORD, AlertStore
 from slas.timers import AT_RISK, BREACHED
-from warehouse.background import yield_to_foreground
+from warehouse.background import BackgroundLoop
 
 logger = logging.getLogger(__name__)
 
@@ -53,18 +53,14 @@ class SlaEvaluator:
         self._clock = clock
         self._record: dict[str, Alert] = dict(record or {})
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = BackgroundLoop("sla-evaluator", client_factory, self._evaluate_now)
         self.last_error: str | None = None
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="sla-evaluator", daemon=True)
-        self._thread.start()
+        self._loop.start()
 
     def stop(self, timeout: float = 30.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self._loop.stop(timeout)
         self._dispatcher.close()
 
     def alerts(self) -> list[Alert]:
@@ -72,19 +68,16 @@ class SlaEvaluator:
         with self._lock:
             return list(self._record.values())
 
-    def _run(self) -> None:
-        yield_to_foreground(self._client())
-        while not self._stop.is_set():
-            try:
-                self.evaluate_once(self._clock())
-                self.last_error = None
-            except Exception as error:  # the loop outlives a bad evaluation; the reason is logged
-                self.last_error = str(error)
-                logger.exception("SLA evaluation failed")
-            # never busier than half a core: a slow evaluation (a large quarter) waits as long
-            self._stop.wait(
-                max(self._interval.total_seconds(), self._evaluations.last_live_seconds)
-            )
+    def _evaluate_now(self) -> float:
+        """One evaluation of the loop; the seconds until the next."""
+        try:
+            self.evaluate_once(self._clock())
+            self.last_error = None
+        except Exception as error:  # the loop outlives a bad evaluation; the reason is logged
+            self.last_error = str(error)
+            logger.exception("SLA evaluation failed")
+        # never busier than half a core: a slow evaluation (a large quarter) waits as long
+        return max(self._interval.total_seconds(), self._evaluations.last_live_seconds)
 
     def evaluate_once(self, now: datetime) -> Evaluation:
         """Evaluate at ``now``, update the alert record, notify every channel."""

@@ -1,34 +1,59 @@
-"""Background work (the SLA evaluator, the dashboard's warm-up) yields the CPU to ingest and to
-requests: its thread and the engine threads that run its queries get a lower CPU priority.
+"""Background work (the SLA evaluator, the dashboard's warm-up) runs on a loop of its own and
+yields the CPU to ingest and to requests: the engine threads that run its queries get a lower CPU
+priority.
 
 On an idle machine it still runs at full speed; while spans arrive, acknowledging them comes first.
-The engine part needs the CAP_SYS_NICE capability (ClickHouse ignores the setting without it);
-the thread's own part needs nothing, since any thread may lower its own priority.
+ClickHouse applies the priority only with the CAP_SYS_NICE capability (it ignores the setting
+without it). The loop's own Python thread keeps its priority, on purpose: a lowered thread that
+holds the GIL when the scheduler passes it over holds up every request thread with it, and the
+embedded engine, which runs a query partly on the calling thread, resets that thread's priority
+when each query ends anyway (tests/warehouse/test_background.py).
 """
 
 from __future__ import annotations
 
-import logging
-import os
 import threading
+from collections.abc import Callable
 
 from clickhouse_connect.driver.client import Client
 
-logger = logging.getLogger(__name__)
-
 BACKGROUND_NICE = 10
-"""Linux nice value of background threads: under contention a nice-10 thread gets about a tenth
-of the CPU time of a nice-0 one."""
+"""Linux nice value of the engine threads of background queries: under contention a nice-10
+thread gets about a tenth of the CPU time of a nice-0 one."""
 
 _ENGINE_NICE_SETTING = "os_thread_priority"
 """The query setting for the nice value of the engine's threads (known to old servers too)."""
 
 
 def yield_to_foreground(client: Client) -> None:
-    """Lower the CPU priority of the calling thread and of the queries of ``client``, which must
-    be this thread's own (``ClientPool.client``)."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
-    except OSError as error:  # not Linux-like: the work simply keeps its priority
-        logger.debug("cannot lower the priority of %s: %s", threading.current_thread().name, error)
+    """Run the queries of ``client`` (this thread's own, ``ClientPool.client``) on engine threads
+    of lower CPU priority."""
     client.set_client_setting(_ENGINE_NICE_SETTING, BACKGROUND_NICE)
+
+
+class BackgroundLoop:
+    """A daemon thread that calls ``step`` until ``stop``, its queries at background priority,
+    waiting the seconds each call returns before the next."""
+
+    def __init__(self, name: str, client: Callable[[], Client], step: Callable[[], float]) -> None:
+        self._name = name
+        self._client = client
+        """The thread's own client (``ClientPool.client`` or a factory), opened on the thread."""
+        self._step = step
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Ask the loop to end and wait for the call in progress (up to ``timeout``)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        yield_to_foreground(self._client())
+        while not self._stop.is_set():
+            self._stop.wait(self._step())
