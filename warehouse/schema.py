@@ -209,7 +209,8 @@ def business_tables_ddl(t: Topology) -> list[str]:
     Derived rows are small and re-derivable, so they keep the default LZ4 codec: cheaper to
     write at ingest than ZSTD, which only pays off on the raw spans. Both serve point lookups
     (lineage hops), so they use small granules and no partitioning, and merges keep the part
-    count low (migration 5 makes granules and compressed blocks smaller still).
+    count low (migration 5 makes granules and compressed blocks smaller still, migration 7 every
+    part compact).
 
     Both are ReplacingMergeTree keyed by the span identity, so a span delivered twice collapses
     to one row; until the merge has happened, aggregate reads de-duplicate with ``FINAL`` and
