@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import sys
 import tempfile
 import threading
@@ -26,16 +25,16 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.decode import build_request, spans_per_second
-from benchmarks.process_stats import cpu_seconds, peak_rss_mib, thread_cpu_seconds
+from benchmarks.process_stats import (
+    cpu_seconds,
+    own_cpu_seconds,
+    peak_rss_mib,
+    thread_cpu_seconds,
+)
 from collector.decode import decode_protobuf
 from collector.limits import DecodeLimits
 from collector.native_decode import NATIVE_DECODER_BUILT, decode_protobuf_request
 from tests.service import start_service, stop_service
-
-
-def own_cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def inserts_so_far(base_url: str) -> tuple[float, float]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import shutil
 import statistics
 import sys
@@ -23,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.decode import build_request
+from benchmarks.process_stats import own_cpu_seconds
 from collector.limits import DecodeLimits
 from collector.native_decode import decode_protobuf_request
 from warehouse.client import connect
@@ -51,11 +51,6 @@ def view_before_migration_6() -> str:
         "AS ObjectRefs,\n    arrayFirst(p -> p.1 = 'legal_entity', ObjectRefs).2 AS LegalEntity,"
         "\n    arrayFirst(p -> p.1 = 'customer', ObjectRefs).2 AS Customer\nFROM otel_traces",
     )
-
-
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def spans(rows: int) -> SpanBatch:
@@ -93,9 +88,9 @@ def main() -> None:
         costs: dict[str, list[float]] = {variant: [] for variant in sinks}
         for _ in range(arguments.rounds):  # variants alternate, so drift hits them alike
             for variant, sink in sinks.items():
-                started = cpu_seconds()
+                started = own_cpu_seconds()
                 sink.write(batch)
-                costs[variant].append((cpu_seconds() - started) / batch.row_count * 1e6)
+                costs[variant].append((own_cpu_seconds() - started) / batch.row_count * 1e6)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
     figures = {

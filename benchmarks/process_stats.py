@@ -1,9 +1,10 @@
-"""What the benchmarks read about a running process from /proc: peak memory, CPU time, and
-whether it has gone quiet."""
+"""What the benchmarks read about a process from /proc (peak memory, CPU time, whether it has
+gone quiet) and about their own: CPU time."""
 
 from __future__ import annotations
 
 import os
+import resource
 import time
 from pathlib import Path
 
@@ -16,10 +17,22 @@ def peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
+def _stat_seconds(stat: Path, *, children: bool) -> float:
+    """User plus system CPU time in a /proc ``stat`` file (and that of finished children)."""
+    fields = stat.read_text().rpartition(")")[2].split()  # the name in (…) may hold spaces
+    ticks = fields[11:15] if children else fields[11:13]
+    return sum(int(value) for value in ticks) / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds(pid: int) -> float:
     """User plus system CPU time of a process and its finished children, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    return _stat_seconds(Path(f"/proc/{pid}/stat"), children=True)
+
+
+def own_cpu_seconds() -> float:
+    """User plus system CPU time of the calling process."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def wait_until_idle(pid: int, *, below: float = 0.1, quiet_seconds: float = 3.0) -> float:
@@ -41,13 +54,12 @@ def thread_cpu_seconds(pid: int) -> dict[str, float]:
     """User plus system CPU time of a process's live threads, summed by thread name (the engine
     names its threads by pool: ``MergeMutate``, ``QueryPipelineEx``…; Python threads carry the
     process name)."""
-    ticks = os.sysconf("SC_CLK_TCK")
     totals: dict[str, float] = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
             name = (task / "comm").read_text().strip()
-            fields = (task / "stat").read_text().rpartition(")")[2].split()
+            seconds = _stat_seconds(task / "stat", children=False)
         except OSError:  # the thread ended while we looked
             continue
-        totals[name] = totals.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+        totals[name] = totals.get(name, 0.0) + seconds
     return totals
