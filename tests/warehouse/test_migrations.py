@@ -61,6 +61,16 @@ def insert_billed(client: Client, billing_event: str, *, span_id: str) -> None:
     )
 
 
+def forget_migration(client: Client, version: int) -> None:
+    """Make the database look as if migration ``version`` had never run (the next ``migrate``
+    applies it again)."""
+    client.command(
+        "ALTER TABLE syncsight_schema_migrations DELETE WHERE Version = {version:UInt32}",
+        parameters={"version": version},
+        settings={"mutations_sync": 1},
+    )
+
+
 def schema_snapshot(client: Client) -> list[tuple[str, str]]:
     rows = client.query(
         "SELECT name, create_table_query FROM system.tables "
@@ -125,10 +135,7 @@ class TestObjectRowFacts:
         )
         client.command("DROP VIEW biz_event_objects_mv")
         client.command(PRE_4_OBJECT_VIEW)
-        client.command(
-            "ALTER TABLE syncsight_schema_migrations DELETE WHERE Version = 4",
-            settings={"mutations_sync": 1},
-        )
+        forget_migration(client, 4)
         insert_billed(client, "BE-7", span_id="00000000000000b1")
 
         report = migrate(client, CorrelationRules.default())
@@ -154,10 +161,7 @@ class TestPointReadLayout:
         insert_billed(client, "BE-7", span_id="00000000000000b1")
         for table in ("biz_events", "biz_event_objects"):
             client.command(f"ALTER TABLE {table} MODIFY SETTING min_compress_block_size = 65536")
-        client.command(
-            "ALTER TABLE syncsight_schema_migrations DELETE WHERE Version = 5",
-            settings={"mutations_sync": 1},
-        )
+        forget_migration(client, 5)
         before = business_rows(client)
 
         report = migrate(client, CorrelationRules.default())
@@ -211,10 +215,7 @@ class TestCompactParts:
             client.command(f"ALTER TABLE {table} MODIFY SETTING min_bytes_for_wide_part = 0")
         insert_billed(client, "BE-7", span_id="00000000000000b1")
         insert_billed(client, "BE-6", span_id="00000000000000b0")
-        client.command(
-            "ALTER TABLE syncsight_schema_migrations DELETE WHERE Version = 7",
-            settings={"mutations_sync": 1},
-        )
+        forget_migration(client, 7)
         assert part_types(client) == {"biz_events": {"Wide"}, "biz_event_objects": {"Wide"}}
         before = business_rows(client)
 
