@@ -81,7 +81,7 @@ class Settings(BaseSettings):
         default=100_000,
         gt=0,
         description="Most spans in one insert. Fewer, larger inserts leave the engine fewer parts "
-        "to merge; each span in flight holds about 2 KiB of memory.",
+        "to merge; each span of this cap adds about 2-3 KiB to the peak memory.",
     )
     batch_max_wait_ms: int = Field(
         default=200, ge=0, description="Longest a span waits for batch_min_rows to accumulate."
