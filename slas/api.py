@@ -1,6 +1,7 @@
 """REST API of the SLA feature: SLA summaries and their trend, timers, close risk and alerts under
-``/api/v1``. Without ``as_of`` every answer comes from the live evaluation the service's evaluator
-keeps current; the ``X-Syncsight-As-Of`` header names the instant an answer describes."""
+``/api/v1``. SLA answers are SQL over the timer state at ``as_of`` (event time, default now) and
+``known_at`` (knowledge time, default the state's watermark); the ``X-Syncsight-As-Of`` and
+``X-Syncsight-Known-At`` headers name the instants an answer describes."""
 
 from __future__ import annotations
 
@@ -8,14 +9,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-import numpy as np
 from fastapi import APIRouter, HTTPException, Query, Response
 
 from slas.alerts import FIRING, RESOLVED, Alert
-from slas.business_time import epoch_seconds
 from slas.calendars import parse_period
 from slas.close_risk import close_risk_report
-from slas.evaluation import Evaluation, Evaluations, timer_views
+from slas.evaluation import Evaluation, Evaluations
 from slas.models import (
     AlertOut,
     AlertSummaryOut,
@@ -26,13 +25,27 @@ from slas.models import (
     TrendPointOut,
     TrendSlaOut,
 )
-from slas.timers import STATES, attainment_history, summarize
+from slas.timer_answers import TimerAnswers
+from slas.timers import STATES
 from warehouse.pool import ClientPool
 
-_URGENCY = np.array([3, 0, 1, 2])
-"""Sort order of the states met, breached, at_risk, on_track: the most urgent first."""
-
 AS_OF_HEADER = "X-Syncsight-As-Of"
+KNOWN_AT_HEADER = "X-Syncsight-Known-At"
+KnownAt = Annotated[
+    datetime | None,
+    Query(
+        description="Count only what syncsight had stored by this instant (RFC 3339; naive means "
+        "UTC). Default and upper bound: how far the timer state is complete (the "
+        "X-Syncsight-Known-At header). An answer for a past known_at never changes."
+    ),
+]
+SlaAsOf = Annotated[
+    datetime | None,
+    Query(
+        description="The state of the timers at this instant (RFC 3339; naive means UTC). "
+        "Default: now."
+    ),
+]
 AsOf = Annotated[
     datetime | None,
     Query(
@@ -49,63 +62,75 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def _stamp(response: Response, as_of: datetime, known_at: datetime) -> None:
+    response.headers[AS_OF_HEADER] = _iso(as_of)
+    response.headers[KNOWN_AT_HEADER] = _iso(known_at)
+
+
+def _iso(instant: datetime) -> str:
+    return instant.isoformat().replace("+00:00", "Z")
+
+
 def slas_router(
     pool: ClientPool,
     evaluations: Evaluations,
+    answers: TimerAnswers,
     *,
     alerts: Callable[[], list[Alert]] | None = None,
     delivered: DeliveredAlerts | None = None,
 ) -> APIRouter:
     router = APIRouter(tags=["slas"])
-    by_name = {d.name: d for d in evaluations.definitions}
+    by_name = {d.name: d for d in answers.definitions}
 
     def evaluation_at(as_of: datetime | None, response: Response) -> Evaluation:
         evaluation = evaluations.at(None if as_of is None else _utc(as_of))
         response.headers[AS_OF_HEADER] = evaluation.as_of.isoformat().replace("+00:00", "Z")
         return evaluation
 
+    def moment(as_of: datetime | None) -> datetime:
+        return _utc(as_of) if as_of is not None else datetime.now(UTC)
+
     @router.get(
         "/slas", response_model=list[SlaOut], summary="Every SLA: timers by state, attainment"
     )
-    def list_slas(response: Response, as_of: AsOf = None) -> list[SlaOut]:
-        out = []
-        for definition, evaluated in evaluation_at(as_of, response).timers.values():
-            summary = summarize(definition, evaluated)
-            out.append(
-                SlaOut(
-                    name=summary.name,
-                    target=summary.target,
-                    counts=summary.counts,
-                    attainment=summary.attainment,
-                    p50_business_hours=summary.p50_business_hours,
-                    p95_business_hours=summary.p95_business_hours,
-                    owner=definition.owner,
-                    severity=definition.severity,
-                    description=definition.description,
-                )
+    def list_slas(
+        response: Response, as_of: SlaAsOf = None, known_at: KnownAt = None
+    ) -> list[SlaOut]:
+        answer = answers.summaries(moment(as_of), known_at)
+        _stamp(response, answer.as_of, answer.known_at)
+        return [
+            SlaOut(
+                name=summary.name,
+                target=summary.target,
+                counts=summary.counts,
+                attainment=summary.attainment,
+                p50_business_hours=summary.p50_business_hours,
+                p95_business_hours=summary.p95_business_hours,
+                owner=by_name[summary.name].owner,
+                severity=by_name[summary.name].severity,
+                description=by_name[summary.name].description,
             )
-        return out
+            for summary in answer.summaries
+        ]
 
     @router.get(
         "/slas/trend",
         response_model=list[TrendPointOut],
-        summary="Attainment of every SLA at weekly points up to as_of, from one evaluation",
+        summary="Attainment of every SLA at weekly points up to as_of",
     )
     def trend(
         response: Response,
-        as_of: AsOf = None,
+        as_of: SlaAsOf = None,
+        known_at: KnownAt = None,
         weeks: Annotated[int, Query(ge=1, le=104, description="Weekly points before as_of.")] = 6,
     ) -> list[TrendPointOut]:
-        evaluation = evaluation_at(as_of, response)
-        moments = [evaluation.as_of - timedelta(weeks=back) for back in range(weeks, -1, -1)]
-        instants = np.array([epoch_seconds(moment) for moment in moments])
-        histories = {
-            name: attainment_history(evaluated, instants)
-            for name, (_, evaluated) in evaluation.timers.items()
-        }
+        at = moment(as_of)
+        moments = [at - timedelta(weeks=back) for back in range(weeks, -1, -1)]
+        known, histories = answers.trend(at, known_at, moments)
+        _stamp(response, at, known)
         return [
             TrendPointOut(
-                as_of=moment,
+                as_of=point_at,
                 slas=[
                     TrendSlaOut(
                         name=name,
@@ -115,7 +140,7 @@ def slas_router(
                     for name, points in histories.items()
                 ],
             )
-            for index, moment in enumerate(moments)
+            for index, point_at in enumerate(moments)
         ]
 
     @router.get(
@@ -130,23 +155,22 @@ def slas_router(
             str | None, Query(description="met, breached, at_risk or on_track")
         ] = None,
         legal_entity: str | None = None,
-        as_of: AsOf = None,
+        as_of: SlaAsOf = None,
+        known_at: KnownAt = None,
         limit: Annotated[int, Query(ge=1, le=100_000)] = 1000,
     ) -> list[TimerOut]:
         if name not in by_name:
             raise HTTPException(404, f"unknown SLA {name!r}; known: {', '.join(by_name)}")
         if state is not None and state not in STATES:
             raise HTTPException(422, f"state={state!r}: expected one of {', '.join(STATES)}")
-        evaluated = evaluation_at(as_of, response).timers[name][1]
-        keep = np.ones(len(evaluated), dtype=bool)
-        if state is not None:
-            keep &= evaluated.state == STATES.index(state)
-        if legal_entity is not None:
-            keep &= evaluated.timers.legal_entity == evaluated.timers.entity_code(legal_entity)
-        rows = np.flatnonzero(keep)
-        order = np.lexsort((evaluated.deadline[rows], _URGENCY[evaluated.state[rows]]))
-        views = timer_views(pool.client(), evaluated, rows[order][:limit], evaluations.ids)
-        return [TimerOut(key=TimerKey(type=v.key_type, id=v.key_id), **_fields(v)) for v in views]
+        at = moment(as_of)
+        known, listings = answers.timers(
+            by_name[name], at, known_at, state=state, legal_entity=legal_entity, limit=limit
+        )
+        _stamp(response, at, known)
+        return [
+            TimerOut(key=TimerKey(type=v.key_type, id=v.key_id), **_fields(v)) for v in listings
+        ]
 
     @router.get(
         "/close-risk",

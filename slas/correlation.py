@@ -48,6 +48,7 @@ class TimerSet:
     """1-based codes into ``legal_entities`` (0: unknown)."""
     customer: U64Array
     amount: F64Array
+    amount_units: I64Array
     currency: StrArray
     legal_entities: tuple[str, ...] = ()
 
@@ -310,6 +311,7 @@ def _with_facts(snapshot: EventSnapshot, pairs: _Pairs) -> TimerSet:
         legal_entity=timer_entity.astype(np.uint16),
         customer=customer[start],
         amount=snapshot.amount[start],
+        amount_units=snapshot.amount_units[start],
         currency=snapshot.currency_names(snapshot.currency[start]),
         legal_entities=snapshot.legal_entities,
     )

@@ -1,5 +1,7 @@
-"""The SLA evaluator of the service: every interval it evaluates all SLAs at "now", turns at-risk
-and breached open timers into alerts, records what changed and hands it to the notifiers."""
+"""The SLA evaluator of the service: every interval, if this process holds the evaluator lease, it
+brings the timer state up to date (``slas.timer_state``), turns the open timers at risk or breached
+into alerts (one SQL read, ``slas.timer_answers``), records what changed and hands it to the
+notifiers. Its cost follows what arrived since the last tick, not the history."""
 
 from __future__ import annotations
 
@@ -8,16 +10,15 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-import numpy as np
 from clickhouse_connect.driver.client import Client
 
 from slas.alerts import Alert, TimerAlertFacts, reconcile, timer_alert
-from slas.business_time import from_epoch_seconds
+from slas.definitions import SlaDefinition
 from slas.dispatch import Dispatcher
-from slas.evaluation import Evaluation, Evaluations
-from slas.snapshot import object_type_name
+from slas.lease import Lease
 from slas.state import RECORD, AlertStore
-from slas.timers import AT_RISK, BREACHED
+from slas.timer_answers import AlertingTimer, TimerAnswers
+from slas.timer_state import TickReport, TimerState
 from warehouse.background import BackgroundLoop
 
 logger = logging.getLogger(__name__)
@@ -35,26 +36,35 @@ class SlaEvaluator:
     def __init__(
         self,
         client_factory: Callable[[], Client],
-        evaluations: Evaluations,
+        state: TimerState,
+        answers: TimerAnswers,
         dispatcher: Dispatcher,
         store: AlertStore | None,
         *,
         interval: timedelta,
         public_url: str,
+        lease: Lease | None = None,
         record: dict[str, Alert] | None = None,
         clock: Callable[[], datetime] = utc_now,
+        knowledge_clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._client = client_factory
-        self._evaluations = evaluations
+        self._state = state
+        self._answers = answers
+        self._by_name: dict[str, SlaDefinition] = {d.name: d for d in answers.definitions}
         self._dispatcher = dispatcher
         self._store = store
         self._interval = interval
         self._public_url = public_url
+        self._lease = lease
         self._clock = clock
+        self._knowledge_clock = knowledge_clock
         self._record: dict[str, Alert] = dict(record or {})
         self._lock = threading.Lock()
         self._loop = BackgroundLoop("sla-evaluator", client_factory, self._evaluate_now)
         self.last_error: str | None = None
+        self.last_tick: TickReport | None = None
+        self.holds_lease = lease is None
 
     def start(self) -> None:
         self._loop.start()
@@ -62,6 +72,11 @@ class SlaEvaluator:
     def stop(self, timeout: float = 30.0) -> None:
         self._loop.stop(timeout)
         self._dispatcher.close()
+        if self._lease is not None and self.holds_lease:
+            try:
+                self._lease.release()
+            except Exception:  # stopping: the lease then simply expires
+                logger.exception("releasing the evaluator lease failed")
 
     def alerts(self) -> list[Alert]:
         """The current record: firing alerts and those resolved in the last day."""
@@ -69,21 +84,34 @@ class SlaEvaluator:
             return list(self._record.values())
 
     def _evaluate_now(self) -> float:
-        """One evaluation of the loop; the seconds until the next."""
+        """One tick of the loop; the seconds until the next."""
         try:
             self.evaluate_once(self._clock())
             self.last_error = None
-        except Exception as error:  # the loop outlives a bad evaluation; the reason is logged
+        except Exception as error:  # the loop outlives a bad tick; the reason is logged
             self.last_error = str(error)
             logger.exception("SLA evaluation failed")
-        # never busier than half a core: a slow evaluation (a large quarter) waits as long
-        return max(self._interval.total_seconds(), self._evaluations.last_live_seconds)
+        return self._interval.total_seconds()
 
-    def evaluate_once(self, now: datetime) -> Evaluation:
-        """Evaluate at ``now``, update the alert record, notify every channel."""
-        client = self._client()
-        evaluation = self._evaluations.refresh_live(now)
-        wanted = self.wanted_alerts(client, evaluation)
+    def evaluate_once(self, now: datetime) -> TickReport | None:
+        """If this process holds the lease: update the timer state, the alert record, notify."""
+        if self._lease is not None:
+            held = self._lease.hold(self._knowledge_clock())
+            if held and not self.holds_lease and self._store is not None:
+                # taking over: another process may have alerted since this one last did
+                state = self._store.load(now=now, keep=KEEP_RESOLVED)
+                with self._lock:
+                    self._record = dict(state.get(RECORD, {}))
+                logger.info("this process now evaluates SLAs (lease %s)", self._lease.holder)
+            self.holds_lease = held
+            if not held:
+                return None
+        report = self._state.tick(self._knowledge_clock())
+        self.last_tick = report
+        if report.skipped:
+            logger.info("SLA evaluation paused: %s", report.skipped)
+            return report
+        wanted = [self._alert(timer) for timer in self._answers.alerting(now)]
         with self._lock:
             record, changed = reconcile(self._record, wanted, now=now)
             cutoff = now - KEEP_RESOLVED
@@ -96,40 +124,26 @@ class SlaEvaluator:
             self._store.save(RECORD, [record[key] for key in changed], now=now)
         self._dispatcher.dispatch(self._record, now=now)
         self._dispatcher.forget_resolved_before(cutoff)
-        return evaluation
+        return report
 
-    def wanted_alerts(self, client: Client, evaluation: Evaluation) -> list[Alert]:
-        """An alert per open timer that is at risk or breached."""
-        alerts = []
-        for definition, evaluated in evaluation.timers.values():
-            rows = np.flatnonzero(evaluated.is_open & np.isin(evaluated.state, [AT_RISK, BREACHED]))
-            if not len(rows):
-                continue
-            timers = evaluated.timers
-            ids = self._evaluations.ids
-            types = [object_type_name(int(t)) for t in set(timers.key_type[rows].tolist())]
-            keys = ids.object_ids(client, timers.key[rows].tolist(), types)
-            events = ids.event_ids(client, timers.start_event[rows].tolist())
-            for row in rows.tolist():
-                object_type, object_id = keys[int(timers.key[row])]
-                amount = float(timers.amount[row])
-                facts = TimerAlertFacts(
-                    sla=definition.name,
-                    severity=definition.severity,
-                    owner=definition.owner,
-                    legal_entity=timers.entity_name(int(timers.legal_entity[row])),
-                    object_type=object_type,
-                    object_id=object_id,
-                    start_event_id=events.get(int(timers.start_event[row]), ""),
-                    started_at=from_epoch_seconds(int(timers.started_us[row]) / 1e6),
-                    deadline=from_epoch_seconds(float(evaluated.deadline[row])),
-                    elapsed_hours=float(evaluated.elapsed_seconds[row]) / 3600,
-                    target_hours=float(evaluated.target_seconds[row]) / 3600,
-                    threshold=float(evaluated.threshold[row]),
-                    crossed_at=from_epoch_seconds(float(evaluated.crossed_at[row])),
-                    breached=int(evaluated.state[row]) == BREACHED,
-                    amount=None if np.isnan(amount) else amount,
-                    currency=str(timers.currency[row]),
-                )
-                alerts.append(timer_alert(facts, public_url=self._public_url))
-        return alerts
+    def _alert(self, timer: AlertingTimer) -> Alert:
+        definition = self._by_name[timer.sla]
+        facts = TimerAlertFacts(
+            sla=timer.sla,
+            severity=definition.severity,
+            owner=definition.owner,
+            legal_entity=timer.legal_entity,
+            object_type=timer.key_type,
+            object_id=timer.key_id,
+            start_event_id=timer.start_event_id,
+            started_at=timer.started_at,
+            deadline=timer.deadline,
+            elapsed_hours=timer.elapsed_seconds / 3600,
+            target_hours=timer.target_seconds / 3600,
+            threshold=timer.threshold,
+            crossed_at=timer.crossed_at,
+            breached=timer.breached,
+            amount=None if timer.amount is None else float(timer.amount),
+            currency=timer.currency,
+        )
+        return timer_alert(facts, public_url=self._public_url)

@@ -24,8 +24,11 @@ FROM biz_events FINAL
 WHERE EventTime <= {_AS_OF}
 """
 
-SNAPSHOT_EVENTS = f"""
-SELECT
+_COUNTED_ATTEMPT = f"(Outcome = {_SUCCESS}, if(Outcome = {_SUCCESS}, -toUnixTimestamp64Nano(EventTime), toUnixTimestamp64Nano(EventTime)))"
+"""Which attempt's facts (amount, currency) count for an event: its first successful attempt,
+else its latest attempt. The one definition, used by every business answer."""
+
+_SNAPSHOT_EVENT_COLUMNS = f"""
     cityHash64(EventId) AS event_hash,
     toUInt8(indexOf({{event_types:Array(String)}}, any(EventType))) AS event_type,
     toUInt8(countIf(Outcome = {_SUCCESS}) > 0) AS took_effect,
@@ -39,8 +42,12 @@ SELECT
         AS legal_entity,
     if(anyIf(Customer, Customer != '') = '', toUInt64(0), cityHash64(anyIf(Customer, Customer != '')))
         AS customer,
-    toFloat64(ifNull(any(Amount), nan)) AS amount,
-    toUInt16(indexOf({{currencies:Array(String)}}, any(Currency))) AS currency
+    toFloat64(ifNull(argMax(Amount, {_COUNTED_ATTEMPT}), nan)) AS amount,
+    toInt64(ifNull(argMax(Amount, {_COUNTED_ATTEMPT}), 0) * 10000) AS amount_units,
+    toUInt16(indexOf({{currencies:Array(String)}}, argMax(Currency, {_COUNTED_ATTEMPT}))) AS currency"""
+
+SNAPSHOT_EVENTS = f"""
+SELECT {_SNAPSHOT_EVENT_COLUMNS}
 FROM biz_events FINAL
 WHERE EventTime <= {_AS_OF}
 GROUP BY EventId
@@ -53,6 +60,38 @@ SELECT
     toUInt8(indexOf({{object_types:Array(String)}}, ObjectType)) AS object_type
 FROM biz_event_objects FINAL
 WHERE EventTime <= {_AS_OF} AND ObjectType NOT IN ({_DIMENSIONS})
+"""
+
+_KNOWN_AT = "{known_at:DateTime64(3, 'UTC')}"
+
+COMPONENT_DIMENSIONS = f"""
+SELECT groupUniqArray(LegalEntity), groupUniqArray(Currency)
+FROM biz_events
+WHERE EventId IN {{event_ids:Array(String)}} AND IngestedAt <= {_KNOWN_AT}
+"""
+
+COMPONENT_EVENTS = f"""
+SELECT {_SNAPSHOT_EVENT_COLUMNS}, EventId AS event_id, anyIf(Customer, Customer != '') AS customer_id
+FROM biz_events
+WHERE EventId IN {{event_ids:Array(String)}} AND IngestedAt <= {_KNOWN_AT}
+GROUP BY EventId
+"""
+"""The events of some components of the object graph as known at ``known_at``, every attempt
+(no ``FINAL``: the aggregates count a redelivered span once anyway). Their references are read by
+object (the ordered key); references of events outside the component are dropped when the
+snapshot is built."""
+
+COMPONENT_REFERENCES = f"""
+SELECT
+    cityHash64(EventId) AS event_hash,
+    cityHash64(ObjectType, ObjectId) AS object_hash,
+    toUInt8(indexOf({{object_types:Array(String)}}, ObjectType)) AS object_type,
+    ObjectType AS object_type_name,
+    ObjectId AS object_id
+FROM biz_event_objects
+WHERE ObjectType IN {{object_types_wanted:Array(String)}}
+  AND ObjectId IN {{object_ids:Array(String)}}
+  AND IngestedAt <= {_KNOWN_AT}
 """
 
 OBJECT_IDS = """

@@ -15,11 +15,14 @@ from slas.config import SlaConfig
 from slas.dispatch import Dispatcher
 from slas.evaluation import Evaluations
 from slas.evaluator import KEEP_RESOLVED, SlaEvaluator, utc_now
+from slas.lease import Lease
 from slas.notifiers import Channel
 from slas.notifiers.alertmanager import AlertmanagerChannel
 from slas.notifiers.slack import SlackChannel
 from slas.notifiers.webhook import WebhookChannel
 from slas.state import RECORD, AlertStore
+from slas.timer_answers import TimerAnswers
+from slas.timer_state import TimerState
 from warehouse.freshness import FreshCache
 from warehouse.pool import ClientPool
 
@@ -41,6 +44,8 @@ class SlaService:
         alertmanager_url: str = "",
         webhook_url: str = "",
         slack_webhook_url: str = "",
+        evaluate: bool = True,
+        settle_seconds: float = 5.0,
     ) -> None:
         notifications = config.notifications
         self._pool = pool
@@ -60,21 +65,35 @@ class SlaService:
             pool.client,
             config.definitions,
             self.calendars,
-            # an evaluation holds the whole snapshot (hundreds of MB at 10M spans): the live one
-            # and two pinned instants
+            # close risk still evaluates a whole snapshot (hundreds of MB at 10M spans): the live
+            # one and two pinned instants
             FreshCache(version, max_staleness=max_staleness_seconds, size=3),
             live_max_age=2 * interval_seconds,
         )
+        self.timer_state = TimerState(
+            pool.client,
+            config.definitions,
+            self.calendars,
+            settle=timedelta(seconds=settle_seconds),
+        )
+        self.answers = TimerAnswers(
+            pool.client, config.definitions, self.calendars, self.timer_state
+        )
+        self._evaluate = evaluate
         self.evaluator: SlaEvaluator | None = None
         self.dispatcher: Dispatcher | None = None
         self.router: APIRouter = slas_router(
             pool,
             self.evaluations,
+            self.answers,
             alerts=self._alerts,
             delivered=self._delivered,
         )
 
     def start(self) -> None:
+        if not self._evaluate:
+            logger.info("SLA evaluator off in this process (SYNCSIGHT_EVALUATOR=off)")
+            return
         store = AlertStore(self._pool.client)
         state = store.load(now=utc_now(), keep=KEEP_RESOLVED)
         self.dispatcher = Dispatcher(
@@ -86,11 +105,13 @@ class SlaService:
         )
         self.evaluator = SlaEvaluator(
             self._pool.client,
-            self.evaluations,
+            self.timer_state,
+            self.answers,
             self.dispatcher,
             store,
             interval=self._interval,
             public_url=self._public_url,
+            lease=Lease(self._pool.client, ttl=2 * self._interval),
             record=state.get(RECORD, {}),
         )
         self.evaluator.start()

@@ -43,6 +43,7 @@ EVENT_COLUMNS = (
     ("legal_entity", "<u2"),
     ("customer", "<u8"),
     ("amount", "<f8"),
+    ("amount_units", "<i8"),
     ("currency", "<u2"),
 )
 REFERENCE_COLUMNS = (("event_hash", "<u8"), ("object_hash", "<u8"), ("object_type", "u1"))
@@ -109,6 +110,8 @@ class EventSnapshot:
     legal_entity: U16Array
     customer: U64Array
     amount: F64Array
+    amount_units: I64Array
+    """The counted attempt's amount in ten-thousandths (exact, as ``Decimal(18, 4)`` stores it)."""
     currency: U16Array
     objects: U64Array
     ref_row: I64Array
@@ -158,6 +161,7 @@ class EventSnapshot:
             legal_entity=column("legal_entity", np.uint16),
             customer=column("customer", np.uint64),
             amount=column("amount", np.float64),
+            amount_units=column("amount_units", np.int64),
             currency=column("currency", np.uint16),
             objects=objects,
             ref_row=ref_row[known],

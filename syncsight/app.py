@@ -76,6 +76,8 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
         alertmanager_url=settings.alertmanager_url,
         webhook_url=settings.webhook_url,
         slack_webhook_url=settings.slack_webhook_url.get_secret_value(),
+        evaluate=settings.evaluator == "auto",
+        settle_seconds=settings.state_settle_seconds,
     )
     pipeline = IngestPipeline(
         writer,

@@ -7,6 +7,7 @@ Every setting has a default that is safe for ``syncsight demo`` on a laptop.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -118,6 +119,21 @@ class Settings(BaseSettings):
         default=15.0,
         gt=0,
         description="Seconds between two evaluations of every SLA timer by the service.",
+    )
+    evaluator: Literal["auto", "off"] = Field(
+        default="auto",
+        description="auto: this process may evaluate SLAs and notify; among several `serve` "
+        "processes on one database exactly one does at a time (a lease in ClickHouse, taken over "
+        "within two SLA intervals when its holder stops). off: an ingest and API replica that "
+        "never evaluates.",
+    )
+    state_settle_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=600,
+        description="How far the SLA timer state trails the clock: rows stored in the last "
+        "seconds are left to the next tick, so inserts in flight are never skipped. Answers "
+        "for a known_at up to the state's watermark never change.",
     )
     view_max_staleness: float = Field(
         default=15.0,

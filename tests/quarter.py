@@ -44,7 +44,9 @@ def accepted_spans(service: Service) -> int:
 
 def load_small_quarter(data_dir: Path, *, env: dict[str, str] | None = None) -> LoadedQuarter:
     """Start a service, stream the small quarter into it through the OTLP exporter, wait for it."""
-    service = start_service(data_dir, env=env)
+    # the timer state follows ingest every interval: a short one, so the tests need not wait
+    quick = {"SYNCSIGHT_SLA_INTERVAL": "1", "SYNCSIGHT_STATE_SETTLE_SECONDS": "0.5"}
+    service = start_service(data_dir, env={**quick, **(env or {})})
     truth_path = data_dir / "truth.json"
     stats = simulate(
         end=END,
@@ -57,5 +59,19 @@ def load_small_quarter(data_dir: Path, *, env: dict[str, str] | None = None) -> 
     deadline = time.monotonic() + 120
     while accepted_spans(service) < stats.spans and time.monotonic() < deadline:
         time.sleep(0.2)
+    wait_for_sla_state(service, datetime.now(UTC))
     truth: dict[str, Any] = json.loads(truth_path.read_text(encoding="utf-8"))
     return LoadedQuarter(service, stats, truth)
+
+
+def wait_for_sla_state(service: Service, stored_by: datetime, timeout: float = 120) -> None:
+    """Until the SLA timer state knows everything stored by ``stored_by`` (its evaluator ticks
+    every SYNCSIGHT_SLA_INTERVAL; the Known-At header says how far it is)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        response = httpx.get(f"{service.base_url}/api/v1/slas", timeout=30)
+        known = response.headers.get("X-Syncsight-Known-At", "")
+        if known and datetime.fromisoformat(known.replace("Z", "+00:00")) >= stored_by:
+            return
+        time.sleep(0.5)
+    raise TimeoutError(f"the SLA state did not reach {stored_by.isoformat()} in {timeout:g} s")

@@ -10,23 +10,26 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from clickhouse_connect.driver.client import Client
 
 from warehouse.correlation import CorrelationRules
 from warehouse.schema import (
     SCHEMA_MIGRATIONS,
-    SCHEMA_STATE,
     Topology,
     bookkeeping_ddl,
     business_tables_ddl,
     compact_parts_ddl,
     derived_views_ddl,
+    knowledge_time_ddl,
     object_row_facts_ddl,
     otel_traces_ddl,
     point_read_layout_ddl,
     sla_alert_state_ddl,
+    state_tables_ddl,
 )
+from warehouse.schema_state import read_state, write_state
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +53,11 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "small granules and compressed blocks for lineage reads", point_read_layout_ddl),
     Migration(6, "business view reads the dimensions off the references once", lambda _: []),
     Migration(7, "compact parts for lineage reads", compact_parts_ddl),
+    Migration(
+        8,
+        "knowledge time on business rows; SLA timer state and evaluator lease",
+        lambda t: knowledge_time_ddl(t) + state_tables_ddl(t),
+    ),
 )
 """A migration without statements still re-creates the derived views (``migrate``)."""
 
@@ -103,11 +111,7 @@ def migrate(
     if recreate:
         for statement in derived_views_ddl(topology, rules):
             client.command(statement)
-        client.command(
-            f"INSERT INTO {SCHEMA_STATE} (Key, Value, UpdatedAt) "
-            "VALUES ({key:String}, {value:String}, now64(3))",
-            parameters={"key": RULES_FINGERPRINT_KEY, "value": rules.fingerprint()},
-        )
+        write_state(client, RULES_FINGERPRINT_KEY, rules.fingerprint(), at=datetime.now(UTC))
     if rules_changed:
         logger.warning(
             "correlation rules changed since the views were built: new spans use the new rules; "
@@ -118,12 +122,8 @@ def migrate(
 
 def current_rules_fingerprint(client: Client) -> str | None:
     """The fingerprint of the rules the derived views were generated from, if any."""
-    rows = client.query(
-        f"SELECT argMax(Value, UpdatedAt) FROM {SCHEMA_STATE} WHERE Key = {{key:String}} "
-        "HAVING count() > 0",
-        parameters={"key": RULES_FINGERPRINT_KEY},
-    ).result_rows
-    return str(rows[0][0]) if rows else None
+    state = read_state(client, RULES_FINGERPRINT_KEY)
+    return state[RULES_FINGERPRINT_KEY][0] if RULES_FINGERPRINT_KEY in state else None
 
 
 def _derived_views_exist(client: Client, topology: Topology) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from clickhouse_connect.driver.client import Client
 
@@ -17,6 +18,7 @@ from warehouse.schema import (
     Topology,
     business_event_select,
 )
+from warehouse.schema_state import REBUILD_KEY, write_state
 
 logger = logging.getLogger(__name__)
 
@@ -35,9 +37,21 @@ def rebuild(
 ) -> RebuildReport:
     """Truncate the derived tables and derive them again from every span in ``otel_traces``.
 
-    Inserting into ``biz_events`` fires the event→object view, so both tables are refilled.
+    Inserting into ``biz_events`` fires the event→object view, so both tables are refilled. The
+    SLA timer state waits while it runs (``REBUILD_KEY``): it would otherwise see half-filled
+    tables and resolve alerts only to fire them again. Re-derived rows are new knowledge (their
+    ``IngestedAt`` is the rebuild's), so the state re-derives them all afterwards and writes a
+    version only where a timer changed.
     """
     topology = topology or Topology()
+    write_state(client, REBUILD_KEY, "running", at=datetime.now(UTC))
+    try:
+        return _rederive(client, rules, topology)
+    finally:
+        write_state(client, REBUILD_KEY, "done", at=datetime.now(UTC))
+
+
+def _rederive(client: Client, rules: CorrelationRules, topology: Topology) -> RebuildReport:
     for table in (BIZ_EVENTS, BIZ_EVENT_OBJECTS):
         client.command(f"TRUNCATE TABLE IF EXISTS {topology.storage(table)}{topology.on_cluster}")
     logger.info("re-deriving business tables from %s", OTEL_TRACES)

@@ -9,7 +9,7 @@ and derived rows follow their span, so duplicates of one span always meet on one
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from warehouse import semconv as sc
 from warehouse.correlation import CorrelationRules, object_refs_expression
@@ -21,6 +21,8 @@ BIZ_EVENT_OBJECTS = "biz_event_objects"
 SCHEMA_MIGRATIONS = "syncsight_schema_migrations"
 SCHEMA_STATE = "syncsight_schema_state"
 SLA_ALERT_STATE = "sla_alert_state"
+SLA_TIMERS = "sla_timers"
+EVALUATOR_LEASE = "syncsight_evaluator_lease"
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _SHARDING_KEY = "cityHash64(TraceId)"
@@ -153,6 +155,13 @@ _EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("StatusMessage", "String"),
     ("ObjectRefs", "Array(Tuple(type LowCardinality(String), id String))"),
 )
+
+INGESTED_AT = ("IngestedAt", "DateTime64(3, 'UTC')")
+"""Knowledge time: when syncsight stored the row (migration 8), set by the views at insert."""
+
+KNOWLEDGE_FALLBACK = "toDateTime64(EventTime + toIntervalNanosecond(DurationNs), 3, 'UTC')"
+"""The knowledge time of rows stored before migration 8: their span's end, the earliest instant
+an exporter could have sent it (the true instant was never recorded)."""
 
 _OBJECT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("ObjectType", "LowCardinality(String)"),
@@ -307,7 +316,8 @@ def business_event_select(rules: CorrelationRules, source: str) -> str:
     multiIf(StatusCode IN ({error_spellings}), 'Error',
             StatusCode IN ({ok_spellings}), 'Ok', 'Unset') AS SpanStatus,
     StatusMessage,
-    {object_refs_expression(rules)} AS ObjectRefs
+    {object_refs_expression(rules)} AS ObjectRefs,
+    now64(3, 'UTC') AS IngestedAt
 FROM {source}
 WHERE {attr(sc.EVENT_TYPE)} != ''"""
     dimensions = {
@@ -316,7 +326,7 @@ WHERE {attr(sc.EVENT_TYPE)} != ''"""
     }
     columns = ",\n    ".join(
         f"{dimensions[name]} AS {name}" if name in dimensions else name
-        for name, _ in _EVENT_COLUMNS
+        for name, _ in (*_EVENT_COLUMNS, INGESTED_AT)
     )
     return f"SELECT\n    {columns}\nFROM (\n{derived}\n)"
 
@@ -329,9 +339,11 @@ OBJECT_ROW_FACTS: tuple[tuple[str, str], ...] = (
 enough to walk the lineage graph from object rows alone, one read per hop."""
 
 
-def event_object_select(source: str) -> str:
-    """SELECT that fans a ``biz_events`` row out into one row per referenced object id."""
-    facts = ",\n    ".join(name for name, _ in OBJECT_ROW_FACTS)
+def event_object_select(source: str, *, knowledge_time: bool = True) -> str:
+    """SELECT that fans a ``biz_events`` row out into one row per referenced object id (with its
+    event's knowledge time once migration 8 added it)."""
+    extra = (INGESTED_AT,) if knowledge_time else ()
+    facts = ",\n    ".join(name for name, _ in (*OBJECT_ROW_FACTS, *extra))
     return f"""SELECT
     ref.type AS ObjectType,
     ref.id AS ObjectId,
@@ -354,10 +366,12 @@ def object_row_facts_ddl(t: Topology) -> list[str]:
     columns = ", ".join(
         f"ADD COLUMN IF NOT EXISTS {name} {kind}" for name, kind in OBJECT_ROW_FACTS
     )
+    names = ", ".join(name for name, _ in _OBJECT_COLUMNS + OBJECT_ROW_FACTS)
     return [
         *(f"ALTER TABLE {table}{t.on_cluster} {columns}" for table in tables),
         f"TRUNCATE TABLE IF EXISTS {objects}{t.on_cluster}",
-        f"INSERT INTO {BIZ_EVENT_OBJECTS}\n{event_object_select(BIZ_EVENTS)}",
+        f"INSERT INTO {BIZ_EVENT_OBJECTS} ({names})\n"
+        + event_object_select(BIZ_EVENTS, knowledge_time=False),
     ]
 
 
@@ -402,16 +416,17 @@ def _modify_business_tables(t: Topology, settings: str) -> list[str]:
 def _relayout_ddl(t: Topology, layout: str) -> list[str]:
     """Both business tables of one server copied into tables with ``layout`` and swapped in with
     ``EXCHANGE TABLES`` (the copy is dropped first, so a migration cut short is simply run
-    again)."""
-    objects = replace(_OBJECTS_TABLE, columns=_OBJECTS_TABLE.columns + OBJECT_ROW_FACTS)
+    again). The copy takes the table's columns and indexes as they are (``AS``), whichever later
+    migrations added."""
     statements = []
-    for spec in (_EVENTS_TABLE, objects):
+    for spec in (_EVENTS_TABLE, _OBJECTS_TABLE):
         copy = f"{spec.table}_relayout"
-        names = ", ".join(column for column, _ in spec.columns)
         statements += [
             f"DROP TABLE IF EXISTS {copy} SYNC",
-            spec.create(t, copy, layout),
-            f"INSERT INTO {copy} ({names}) SELECT {names} FROM {spec.table}",
+            f"CREATE TABLE {copy} AS {spec.table}\n"
+            f"ENGINE = {t.engine(spec.table, 'ReplacingMergeTree')}\n"
+            f"ORDER BY ({spec.order})\nSETTINGS {layout}",
+            f"INSERT INTO {copy} SELECT * FROM {spec.table}",
             f"EXCHANGE TABLES {spec.table} AND {copy}",
             f"DROP TABLE {copy} SYNC",
         ]
@@ -429,4 +444,81 @@ def derived_views_ddl(t: Topology, rules: CorrelationRules) -> list[str]:
         + event_object_select(events),
         f"CREATE MATERIALIZED VIEW {events}_mv{t.on_cluster} TO {events} AS\n"
         + business_event_select(rules, t.storage(OTEL_TRACES)),
+    ]
+
+
+def knowledge_time_ddl(t: Topology) -> list[str]:
+    """Migration 8: both business tables carry ``IngestedAt`` (knowledge time) with a minmax index,
+    so that the state evaluator reads only the rows stored since its watermark."""
+    column, kind = INGESTED_AT
+    statements = []
+    for table in (BIZ_EVENTS, BIZ_EVENT_OBJECTS):
+        local = t.storage(table)
+        fallback = (
+            KNOWLEDGE_FALLBACK if table == BIZ_EVENTS else "toDateTime64(EventTime, 3, 'UTC')"
+        )
+        for name in [local, table] if t.cluster else [local]:
+            statements.append(
+                f"ALTER TABLE {name}{t.on_cluster} ADD COLUMN IF NOT EXISTS {column} {kind} "
+                f"DEFAULT {fallback}"
+            )
+        statements += [
+            f"ALTER TABLE {local}{t.on_cluster} ADD INDEX IF NOT EXISTS idx_ingested_at "
+            f"{column} TYPE minmax GRANULARITY 1",
+            f"ALTER TABLE {local}{t.on_cluster} MATERIALIZE INDEX idx_ingested_at",
+        ]
+    return statements
+
+
+def state_tables_ddl(t: Topology) -> list[str]:
+    """Migration 8: the business state the evaluator keeps (``sla_timers``) and its lease.
+
+    ``sla_timers`` is append-only: every re-derivation that changes a timer appends a version
+    stamped with the knowledge time it was derived at (``KnownAt``); an answer for a past
+    ``known_at`` reads the versions known by then, so it never changes. The instants at which a
+    timer changes state (warning shares crossed, deadline, stop) are stored, so its state at any
+    ``as_of`` is a comparison. Ordered by key object, so a re-derivation reads its keys' versions
+    with one index range each; sharded (on a cluster) by key, so a key's versions meet on one
+    shard.
+    """
+    timers = t.storage(SLA_TIMERS)
+    lease = t.storage(EVALUATOR_LEASE)
+    return [
+        f"""CREATE TABLE IF NOT EXISTS {timers}{t.on_cluster} (
+    KeyType LowCardinality(String),
+    KeyId String,
+    Sla LowCardinality(String),
+    StartEventId String,
+    KnownAt DateTime64(3, 'UTC'),
+    Deleted UInt8,
+    Digest UInt64,
+    StartedAt DateTime64(6, 'UTC'),
+    StartPeriod LowCardinality(String),
+    Deadline DateTime64(6, 'UTC'),
+    TargetSeconds Float64,
+    WarningShares Array(Float64),
+    WarningAt Array(DateTime64(6, 'UTC')),
+    StopEventId String,
+    StoppedAt Nullable(DateTime64(6, 'UTC')),
+    StopPeriod LowCardinality(String),
+    StopReason LowCardinality(String),
+    ElapsedSeconds Float64,
+    LegalEntity LowCardinality(String),
+    Customer String,
+    Amount Nullable(Decimal(18, 4)),
+    Currency LowCardinality(String),
+    INDEX idx_known_at KnownAt TYPE minmax GRANULARITY 1
+) ENGINE = {t.engine(SLA_TIMERS)}
+ORDER BY (KeyType, KeyId, Sla, StartEventId, KnownAt)""",
+        *t.distributed(SLA_TIMERS, "cityHash64(KeyType, KeyId)"),
+        f"""CREATE TABLE IF NOT EXISTS {lease}{t.on_cluster} (
+    Name LowCardinality(String),
+    Holder String,
+    Since DateTime64(3, 'UTC'),
+    Heartbeat DateTime64(3, 'UTC'),
+    Written DateTime64(3, 'UTC') DEFAULT now64(3)
+) ENGINE = {t.engine(EVALUATOR_LEASE, "ReplacingMergeTree", "Written")}
+ORDER BY (Name, Holder)
+TTL toDateTime(Written) + INTERVAL 1 DAY""",
+        *t.distributed(EVALUATOR_LEASE, "cityHash64(Name)"),
     ]

@@ -122,6 +122,7 @@ def snapshot_of(events: Iterable[Event], as_of: datetime) -> EventSnapshot:
                 entities.index(e.legal_entity) + 1 if e.legal_entity else 0,
                 stable_hash(e.customer) if e.customer else 0,
                 float("nan") if e.amount is None else e.amount,
+                0 if e.amount is None else round(e.amount * 10_000),
                 currencies.index(e.currency) + 1 if e.amount is not None else 0,
             )
         )

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -21,6 +22,8 @@ from slas.evaluation import Evaluations, evaluate
 from slas.id_cache import IdCache
 from slas.queries import event_ids, load_snapshot, object_ids
 from slas.snapshot import object_type_code
+from slas.timer_answers import TimerAnswers
+from slas.timer_state import TimerState
 from tests.slas.events import Event, at, event, retried, span_rows
 from warehouse import semconv as sc
 from warehouse.correlation import CorrelationRules
@@ -143,8 +146,12 @@ def serving(
         FreshCache(DataVersion(pool.client, Topology()), max_staleness=0),
         live_max_age=30,
     )
+    timer_state = TimerState(pool.client, DEFAULT_SLAS, CalendarBook(), settle=timedelta(0))
+    time.sleep(0.002)
+    timer_state.tick(datetime.now(UTC))  # what the service's evaluator does every interval
+    answers = TimerAnswers(pool.client, DEFAULT_SLAS, CalendarBook(), timer_state)
     app = FastAPI()
-    router = slas_router(pool, evaluations, alerts=(lambda: alerts) if alerts else None)
+    router = slas_router(pool, evaluations, answers, alerts=(lambda: alerts) if alerts else None)
     app.include_router(router, prefix="/api/v1")
     return Api(app), pool
 

@@ -4,7 +4,8 @@ found late (backfill) goes into one digest, and the alert record is persisted.""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -14,20 +15,20 @@ from clickhouse_connect.driver.client import Client
 from slas.calendars import CalendarBook, EntityCalendar
 from slas.definitions import TIME_TO_PROJECT_CREATION
 from slas.dispatch import Dispatcher
-from slas.evaluation import Evaluations
 from slas.evaluator import KEEP_RESOLVED, SlaEvaluator
 from slas.notifiers.webhook import WebhookChannel
 from slas.state import RECORD, AlertStore
+from slas.timer_answers import TimerAnswers
+from slas.timer_state import TimerState
 from tests.slas.events import at, event, span_rows
 from warehouse import semconv as sc
 from warehouse.correlation import CorrelationRules
-from warehouse.freshness import DataVersion, FreshCache
 from warehouse.migrations import migrate
-from warehouse.schema import Topology
 from warehouse.spans import OTEL_TRACES_COLUMNS
 
 BOOK = CalendarBook({"LE-DE01": EntityCalendar("Europe/Berlin", holiday_country="DE")})
 HOOK = "http://receiver.test/hook"
+SETTLE = timedelta(milliseconds=1)
 
 
 class Recorder:
@@ -68,22 +69,24 @@ def evaluator(client: Client, store: AlertStore, recorder: Recorder) -> SlaEvalu
         http=httpx.Client(transport=httpx.MockTransport(recorder.handle)),
         delivered=state,
     )
-    evaluations = Evaluations(
-        lambda: client,
-        [TIME_TO_PROJECT_CREATION],
-        BOOK,
-        FreshCache(DataVersion(lambda: client, Topology()), max_staleness=0),
-        live_max_age=30,
-    )
+    timer_state = TimerState(lambda: client, [TIME_TO_PROJECT_CREATION], BOOK, settle=SETTLE)
     return SlaEvaluator(
         lambda: client,
-        evaluations,
+        timer_state,
+        TimerAnswers(lambda: client, [TIME_TO_PROJECT_CREATION], BOOK, timer_state),
         dispatcher,
         store,
         interval=timedelta(seconds=15),
         public_url="http://syncsight.test",
         record=state.get(RECORD, {}),
+        knowledge_clock=knowledge_now,
     )
+
+
+def knowledge_now() -> datetime:
+    """Knowledge time is the wall clock; the tests' ``now`` is event time in the past."""
+    time.sleep(0.002)
+    return datetime.now(UTC)
 
 
 def sign(client: Client, contract: str, when_days: float) -> None:

@@ -25,9 +25,7 @@ TRUTH_STATE = {"met": "met", "breached": "breached", "at_risk": "open", "on_trac
 
 @pytest.fixture(scope="module")
 def quarter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoadedQuarter]:
-    loaded = load_small_quarter(
-        tmp_path_factory.mktemp("sla-quarter"), env={"SYNCSIGHT_SLA_INTERVAL": "60"}
-    )
+    loaded = load_small_quarter(tmp_path_factory.mktemp("sla-quarter"))
     try:
         yield loaded
     finally:

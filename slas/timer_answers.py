@@ -1,0 +1,357 @@
+"""SLA answers from ``sla_timers``: summaries, the attainment trend, timer lists and the alerting
+timers, at any ``as_of`` (event time) and ``known_at`` (knowledge time), each one SQL aggregation
+over the timers' latest versions known by then. Only the business time of the rows a caller shows
+is worked out in Python.
+
+``known_at`` is capped at the keeper's watermark: up to it the versions are complete, so an answer
+for a past ``known_at`` never changes; the answer says which ``known_at`` it describes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+from clickhouse_connect.driver.client import Client
+
+from slas.business_time import clock_for_span, epoch_seconds
+from slas.calendars import CalendarBook
+from slas.definitions import SlaDefinition
+from slas.timer_rows import WRONG_PERIOD
+from slas.timer_state import TimerState
+from slas.timers import BREACHED, MET, STATES, AttainmentPoint, SlaSummary
+from warehouse.schema import SLA_TIMERS
+
+_AS_OF = "{as_of:DateTime64(6, 'UTC')}"
+
+LATEST_VERSIONS = f"""
+SELECT Sla, KeyType, KeyId, StartEventId,
+    argMax((Deleted, StartedAt, Deadline, WarningAt, WarningShares, StoppedAt, StopReason,
+            ElapsedSeconds, TargetSeconds, LegalEntity, Amount, Currency, StopEventId),
+           KnownAt) AS v
+FROM {SLA_TIMERS}
+WHERE KnownAt <= {{known_at:DateTime64(3, 'UTC')}} AND Sla IN {{slas:Array(String)}}
+GROUP BY Sla, KeyType, KeyId, StartEventId
+"""
+"""Every timer's latest version known at ``known_at`` (its history stays in the table)."""
+
+TIMERS_AT = f"""
+SELECT Sla, KeyType, KeyId, StartEventId,
+    v.2 AS started, v.3 AS deadline, v.4 AS warning_at, v.5 AS shares, v.6 AS stopped,
+    v.8 AS elapsed, v.9 AS target, v.10 AS legal_entity, v.11 AS amount, v.12 AS currency,
+    v.13 AS stop_event,
+    stopped IS NOT NULL AND stopped <= {_AS_OF} AS has_stopped,
+    multiIf(has_stopped, v.7, deadline < {_AS_OF}, 'missing', '') AS reason,
+    multiIf(has_stopped AND reason = '', {MET}, reason != '', {BREACHED},
+            length(warning_at) > 0 AND warning_at[1] <= {_AS_OF}, 2, 3) AS state
+FROM ({LATEST_VERSIONS})
+WHERE v.1 = 0 AND started <= {_AS_OF}
+"""
+"""Every timer that had started by ``as_of``, in its state then (codes of ``slas.timers``)."""
+
+SUMMARY = f"""
+SELECT Sla, countIf(state = 0), countIf(state = 1), countIf(state = 2), countIf(state = 3),
+    quantileExactInclusiveIf(0.5)(elapsed / 3600, has_stopped),
+    quantileExactInclusiveIf(0.95)(elapsed / 3600, has_stopped), countIf(has_stopped)
+FROM ({TIMERS_AT})
+GROUP BY Sla
+"""
+
+TREND = f"""
+SELECT Sla, instant,
+    countIf(state = {MET} AND stopped <= instant),
+    countIf(state = {BREACHED} AND reason = '{WRONG_PERIOD}' AND stopped <= instant)
+        + countIf(state = {BREACHED} AND reason != '{WRONG_PERIOD}' AND deadline < instant)
+FROM ({TIMERS_AT})
+ARRAY JOIN {{instants:Array(DateTime64(6, 'UTC'))}} AS instant
+GROUP BY Sla, instant
+"""
+"""What evaluations at each instant would count as met and breached, from the state at
+``as_of`` (``slas.timers.attainment_history``'s rule, in SQL)."""
+
+TIMER_LIST = f"""
+SELECT KeyType, KeyId, state, reason, started, stopped, deadline, elapsed, target,
+       legal_entity, amount, currency, StartEventId, stop_event
+FROM ({TIMERS_AT})
+WHERE (empty({{state:String}}) OR state = indexOf({list(STATES)}, {{state:String}}) - 1)
+  AND (empty({{legal_entity:String}}) OR legal_entity = {{legal_entity:String}})
+ORDER BY arrayElement([3, 0, 1, 2], state + 1), deadline, KeyId, StartEventId
+LIMIT {{limit:UInt32}}
+"""
+"""One SLA's timers, the most urgent first: breached, at risk, on track, met."""
+
+ALERTING = f"""
+SELECT Sla, KeyType, KeyId, StartEventId, state, started, deadline, warning_at, shares,
+       legal_entity, amount, currency, target
+FROM ({TIMERS_AT})
+WHERE NOT has_stopped AND state IN ({BREACHED}, 2)
+"""
+"""Open timers at risk or breached at ``as_of``: the ones that alert."""
+
+
+@dataclass(frozen=True)
+class Summaries:
+    """Every SLA's summary, and the instants the answer describes."""
+
+    as_of: datetime
+    known_at: datetime
+    summaries: list[SlaSummary]
+
+
+@dataclass(frozen=True)
+class TimerListing:
+    """One timer as the API lists it."""
+
+    key_type: str
+    key_id: str
+    state: str
+    breach_reason: str
+    started_at: datetime
+    stopped_at: datetime | None
+    deadline: datetime
+    business_elapsed_hours: float
+    percent_elapsed: float
+    legal_entity: str
+    amount: Decimal | None
+    currency: str
+    start_event_id: str
+    stop_event_id: str
+
+
+@dataclass(frozen=True)
+class AlertingTimer:
+    """An open timer past a warning share or its deadline."""
+
+    sla: str
+    key_type: str
+    key_id: str
+    start_event_id: str
+    breached: bool
+    started_at: datetime
+    deadline: datetime
+    threshold: float
+    crossed_at: datetime
+    elapsed_seconds: float
+    target_seconds: float
+    legal_entity: str
+    amount: Decimal | None
+    currency: str
+
+
+class TimerAnswers:
+    """Reads ``sla_timers`` for the API and the alerting; ``state`` says how far it is known."""
+
+    def __init__(
+        self,
+        client: Callable[[], Client],
+        definitions: Sequence[SlaDefinition],
+        calendars: CalendarBook,
+        state: TimerState,
+    ) -> None:
+        self._client = client
+        self.definitions = tuple(definitions)
+        self.calendars = calendars
+        self._state = state
+
+    def known_at(self, requested: datetime | None) -> datetime:
+        """``requested`` capped at the watermark (the watermark when None)."""
+        watermark = self._state.watermark()
+        return watermark if requested is None else min(_utc(requested), watermark)
+
+    def _parameters(self, as_of: datetime, known_at: datetime, **more: Any) -> dict[str, Any]:
+        return {
+            "as_of": _utc(as_of),
+            "known_at": known_at,
+            "slas": [d.name for d in self.definitions],
+            **more,
+        }
+
+    def summaries(self, as_of: datetime, known_at: datetime | None) -> Summaries:
+        known = self.known_at(known_at)
+        rows = self._client().query(SUMMARY, parameters=self._parameters(as_of, known)).result_rows
+        by_name = {str(row[0]): row for row in rows}
+        summaries = []
+        for definition in self.definitions:
+            row = by_name.get(definition.name)
+            counts = dict.fromkeys(STATES, 0)
+            p50 = p95 = None
+            if row is not None:
+                counts = dict(zip(STATES, (int(n) for n in row[1:5]), strict=True))
+                if int(row[7]):
+                    p50, p95 = round(float(row[5]), 2), round(float(row[6]), 2)
+            decided = counts["met"] + counts["breached"]
+            summaries.append(
+                SlaSummary(
+                    name=definition.name,
+                    target=str(definition.target),
+                    counts=counts,
+                    attainment=round(counts["met"] / decided, 4) if decided else None,
+                    p50_business_hours=p50,
+                    p95_business_hours=p95,
+                )
+            )
+        return Summaries(_utc(as_of), known, summaries)
+
+    def trend(
+        self, as_of: datetime, known_at: datetime | None, instants: Sequence[datetime]
+    ) -> tuple[datetime, dict[str, list[AttainmentPoint]]]:
+        """Per SLA, met and breached at each of ``instants`` (from the state at ``as_of``)."""
+        known = self.known_at(known_at)
+        rows = (
+            self._client()
+            .query(
+                TREND,
+                parameters=self._parameters(as_of, known, instants=[_utc(i) for i in instants]),
+            )
+            .result_rows
+        )
+        counted = {(str(r[0]), epoch_seconds(_utc(r[1]))): (int(r[2]), int(r[3])) for r in rows}
+        points = {
+            d.name: [
+                AttainmentPoint(
+                    epoch_seconds(i), *counted.get((d.name, epoch_seconds(_utc(i))), (0, 0))
+                )
+                for i in instants
+            ]
+            for d in self.definitions
+        }
+        return known, points
+
+    def timers(
+        self,
+        definition: SlaDefinition,
+        as_of: datetime,
+        known_at: datetime | None,
+        *,
+        state: str | None = None,
+        legal_entity: str | None = None,
+        limit: int = 1000,
+    ) -> tuple[datetime, list[TimerListing]]:
+        known = self.known_at(known_at)
+        rows = (
+            self._client()
+            .query(
+                TIMER_LIST,
+                parameters={
+                    **self._parameters(as_of, known, limit=limit),
+                    "slas": [definition.name],
+                    "state": state or "",
+                    "legal_entity": legal_entity or "",
+                },
+            )
+            .result_rows
+        )
+        now = epoch_seconds(_utc(as_of))
+        open_elapsed = self._open_elapsed(
+            [
+                (str(r[9]), epoch_seconds(_utc(r[4])))
+                for r in rows
+                if r[5] is None or _utc(r[5]) > _utc(as_of)
+            ],
+            now,
+        )
+        listings = []
+        for row in rows:
+            (key_type, key_id, code, reason, started, stopped, deadline, elapsed, target) = row[:9]
+            entity, amount, currency, start_event, stop_event = row[9:]
+            stopped_by = stopped is not None and _utc(stopped) <= _utc(as_of)
+            seconds = (
+                float(elapsed)
+                if stopped_by
+                else open_elapsed.get((str(entity), epoch_seconds(_utc(started))), 0.0)
+            )
+            listings.append(
+                TimerListing(
+                    key_type=str(key_type),
+                    key_id=str(key_id),
+                    state=STATES[int(code)],
+                    breach_reason=str(reason) if int(code) == BREACHED else "",
+                    started_at=_utc(started),
+                    stopped_at=_utc(stopped) if stopped_by else None,
+                    deadline=_utc(deadline),
+                    business_elapsed_hours=round(seconds / 3600, 4),
+                    percent_elapsed=round(100 * seconds / float(target), 1) if target else 0.0,
+                    legal_entity=str(entity),
+                    amount=amount,
+                    currency=str(currency),
+                    start_event_id=str(start_event),
+                    stop_event_id=str(stop_event) if stopped_by else "",
+                )
+            )
+        return known, listings
+
+    def alerting(self, now: datetime) -> list[AlertingTimer]:
+        """Open timers at risk or breached at ``now``, as known at the watermark."""
+        known = self.known_at(None)
+        rows = self._client().query(ALERTING, parameters=self._parameters(now, known)).result_rows
+        at = epoch_seconds(_utc(now))
+        elapsed = self._open_elapsed([(str(r[9]), epoch_seconds(_utc(r[5]))) for r in rows], at)
+        alerting = []
+        for (
+            sla,
+            key_type,
+            key_id,
+            start_event,
+            code,
+            started,
+            deadline,
+            warn,
+            shares,
+            entity,
+            amount,
+            currency,
+            target,
+        ) in rows:
+            passed = [
+                (float(share), _utc(instant))
+                for share, instant in zip(shares, warn, strict=True)
+                if _utc(instant) <= _utc(now)
+            ]
+            breached = int(code) == BREACHED
+            threshold, crossed_at = passed[-1] if passed else (0.0, _utc(deadline))
+            alerting.append(
+                AlertingTimer(
+                    sla=str(sla),
+                    key_type=str(key_type),
+                    key_id=str(key_id),
+                    start_event_id=str(start_event),
+                    breached=breached,
+                    started_at=_utc(started),
+                    deadline=_utc(deadline),
+                    threshold=threshold,
+                    crossed_at=_utc(deadline) if breached else crossed_at,
+                    elapsed_seconds=elapsed.get((str(entity), epoch_seconds(_utc(started))), 0.0),
+                    target_seconds=float(target),
+                    legal_entity=str(entity),
+                    amount=amount,
+                    currency=str(currency),
+                )
+            )
+        return alerting
+
+    def _open_elapsed(
+        self, starts: list[tuple[str, float]], now: float
+    ) -> dict[tuple[str, float], float]:
+        """Business seconds from each (legal entity, start) to ``now``: the projection of open
+        timers, done in Python over the rows shown only."""
+        elapsed: dict[tuple[str, float], float] = {}
+        by_entity: dict[str, list[float]] = {}
+        for entity, started in starts:
+            by_entity.setdefault(entity, []).append(started)
+        for entity, instants in by_entity.items():
+            calendar = self.calendars.for_entity(entity)
+            values = np.array(instants)
+            clock = clock_for_span(calendar, float(values.min()), max(now, float(values.max())))
+            seconds = clock.elapsed(values, np.maximum(values, now))
+            elapsed.update(
+                {(entity, s): float(e) for s, e in zip(instants, seconds.tolist(), strict=True)}
+            )
+        return elapsed
+
+
+def _utc(instant: datetime) -> datetime:
+    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)

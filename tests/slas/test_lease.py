@@ -1,0 +1,54 @@
+"""The evaluator lease on the real engine: one holder among candidates, the oldest; a new replica
+never takes over from a live holder; a holder that stops is replaced within the ttl."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from clickhouse_connect.driver.client import Client
+
+from slas.lease import Lease
+from warehouse.correlation import CorrelationRules
+from warehouse.migrations import migrate
+
+TTL = timedelta(seconds=30)
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def migrated(client: Client) -> Client:
+    migrate(client, CorrelationRules.default())
+    return client
+
+
+def replica(client: Client, name: str) -> Lease:
+    return Lease(lambda: client, ttl=TTL, holder=name)
+
+
+class TestLease:
+    def test_exactly_one_of_two_replicas_holds_it(self, migrated: Client) -> None:
+        """Both heartbeat every interval; only the first candidate evaluates, every time."""
+        first, second = replica(migrated, "b-first"), replica(migrated, "a-second")
+        held = []
+        for tick in range(4):
+            now = T0 + tick * TTL / 2
+            held.append((first.hold(now), second.hold(now + timedelta(seconds=1))))
+        assert held == [(True, False)] * 4
+
+    def test_a_holder_that_stops_is_replaced_within_the_ttl(self, migrated: Client) -> None:
+        """The holder's last heartbeat ages out; the other replica takes over, not before."""
+        first, second = replica(migrated, "first"), replica(migrated, "second")
+        assert first.hold(T0)
+        assert not second.hold(T0 + timedelta(seconds=1))
+        assert not second.hold(T0 + TTL - timedelta(seconds=1))
+        assert second.hold(T0 + TTL + timedelta(seconds=1))
+
+    def test_a_clean_stop_hands_over_at_once(self, migrated: Client) -> None:
+        """Releasing steps down without waiting for the ttl."""
+        first, second = replica(migrated, "first"), replica(migrated, "second")
+        assert first.hold(T0)
+        assert not second.hold(T0 + timedelta(seconds=1))
+        first.release()
+        assert second.hold(T0 + timedelta(seconds=2))
+        assert second.current(T0 + timedelta(seconds=3)) == "second"
