@@ -13,8 +13,7 @@ from fastapi import APIRouter, HTTPException, Query, Response
 
 from slas.alerts import FIRING, RESOLVED, Alert
 from slas.calendars import parse_period
-from slas.close_risk import close_risk_report
-from slas.evaluation import Evaluation, Evaluations
+from slas.close_state import CloseRiskAnswers
 from slas.models import (
     AlertOut,
     AlertSummaryOut,
@@ -42,16 +41,8 @@ KnownAt = Annotated[
 SlaAsOf = Annotated[
     datetime | None,
     Query(
-        description="The state of the timers at this instant (RFC 3339; naive means UTC). "
-        "Default: now."
-    ),
-]
-AsOf = Annotated[
-    datetime | None,
-    Query(
-        description="Evaluate as of this instant (RFC 3339; naive means UTC). Default: the live "
-        "evaluation, redone every SYNCSIGHT_SLA_INTERVAL; the X-Syncsight-As-Of header names the "
-        "instant an answer describes."
+        description="The state at this instant, in event time (RFC 3339; naive means UTC). "
+        "Default: now; the X-Syncsight-As-Of header names the instant an answer describes."
     ),
 ]
 AlertStatus = Annotated[str | None, Query(description="firing or resolved")]
@@ -73,19 +64,14 @@ def _iso(instant: datetime) -> str:
 
 def slas_router(
     pool: ClientPool,
-    evaluations: Evaluations,
     answers: TimerAnswers,
+    close_risk: CloseRiskAnswers,
     *,
     alerts: Callable[[], list[Alert]] | None = None,
     delivered: DeliveredAlerts | None = None,
 ) -> APIRouter:
     router = APIRouter(tags=["slas"])
     by_name = {d.name: d for d in answers.definitions}
-
-    def evaluation_at(as_of: datetime | None, response: Response) -> Evaluation:
-        evaluation = evaluations.at(None if as_of is None else _utc(as_of))
-        response.headers[AS_OF_HEADER] = evaluation.as_of.isoformat().replace("+00:00", "Z")
-        return evaluation
 
     def moment(as_of: datetime | None) -> datetime:
         return _utc(as_of) if as_of is not None else datetime.now(UTC)
@@ -177,7 +163,7 @@ def slas_router(
         response_model=list[CloseRiskOut],
         summary="Per legal entity: money that may miss the period's close",
     )
-    def close_risk(
+    def list_close_risk(
         response: Response,
         period: Annotated[
             str | None,
@@ -186,17 +172,17 @@ def slas_router(
                 description="YYYY-MM; without it, every period with items due, by legal entity and period.",
             ),
         ] = None,
-        as_of: AsOf = None,
+        as_of: SlaAsOf = None,
+        known_at: KnownAt = None,
     ) -> list[CloseRiskOut]:
         try:
             if period is not None:
                 parse_period(period)
         except ValueError as error:
             raise HTTPException(422, str(error)) from None
-        evaluation = evaluation_at(as_of, response)
-        report = close_risk_report(
-            pool.client(), evaluation, evaluations.calendars, period, evaluations.ids
-        )
+        at = moment(as_of)
+        known, report = close_risk.report(period, at, known_at)
+        _stamp(response, at, known)
         return [CloseRiskOut.model_validate(entity) for entity in report]
 
     def current_alerts(status: str | None, legal_entity: str | None) -> list[Alert]:

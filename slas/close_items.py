@@ -78,7 +78,7 @@ def close_items(snapshot: EventSnapshot) -> CloseItems:
     )
 
 
-def _last_row_per_object(objects: I64Array, rows: I64Array, rank: I64Array) -> dict[str, I64Array]:
+def last_row_per_object(objects: I64Array, rows: I64Array, rank: I64Array) -> dict[str, I64Array]:
     """For each object, the row with the highest ``rank``."""
     order = np.lexsort((rank, objects))
     objects, rows = objects[order], rows[order]
@@ -86,7 +86,7 @@ def _last_row_per_object(objects: I64Array, rows: I64Array, rank: I64Array) -> d
     return {"objects": objects[last], "rows": rows[last]}
 
 
-def _refs_of(snapshot: EventSnapshot, event_type: str, object_type: str) -> BoolArray:
+def refs_of(snapshot: EventSnapshot, event_type: str, object_type: str) -> BoolArray:
     refs: BoolArray = (snapshot.event_type[snapshot.ref_row] == event_type_code(event_type)) & (
         snapshot.ref_object_type == object_type_code(object_type)
     )
@@ -95,17 +95,17 @@ def _refs_of(snapshot: EventSnapshot, event_type: str, object_type: str) -> Bool
 
 def _invoice_items(snapshot: EventSnapshot) -> CloseItems:
     entity, _ = snapshot.dimensions
-    ready_refs = _refs_of(snapshot, sc.BILLING_READY, sc.BILLING_EVENT)
-    ready = _last_row_per_object(
+    ready_refs = refs_of(snapshot, sc.BILLING_READY, sc.BILLING_EVENT)
+    ready = last_row_per_object(
         snapshot.ref_object_index[ready_refs],
         snapshot.ref_row[ready_refs],
         snapshot.first_us[snapshot.ref_row[ready_refs]],
     )
-    posting_refs = _refs_of(snapshot, sc.INVOICE_POSTED, sc.BILLING_EVENT)
+    posting_refs = refs_of(snapshot, sc.INVOICE_POSTED, sc.BILLING_EVENT)
     posting_rows = snapshot.ref_row[posting_refs]
     # The successful posting if there is one, else the latest attempted.
     rank = snapshot.took_effect[posting_rows] * (1 << 62) + snapshot.first_us[posting_rows]
-    posting = _last_row_per_object(snapshot.ref_object_index[posting_refs], posting_rows, rank)
+    posting = last_row_per_object(snapshot.ref_object_index[posting_refs], posting_rows, rank)
     position = np.searchsorted(posting["objects"], ready["objects"])
     safe = np.clip(position, 0, max(len(posting["objects"]) - 1, 0))
     has_posting = (
@@ -146,7 +146,7 @@ def _invoice_items(snapshot: EventSnapshot) -> CloseItems:
 
 def _revenue_items(snapshot: EventSnapshot) -> CloseItems:
     entity, _ = snapshot.dimensions
-    journal_refs = _refs_of(snapshot, sc.REVENUE_POSTED, sc.JOURNAL)
+    journal_refs = refs_of(snapshot, sc.REVENUE_POSTED, sc.JOURNAL)
     rows = snapshot.ref_row[journal_refs]
     rows, unique = np.unique(rows, return_index=True)
     journals = snapshot.objects[snapshot.ref_object_index[journal_refs][unique]]

@@ -86,11 +86,17 @@ def assess(
     calendars: CalendarBook,
     period: str,
     as_of: datetime,
+    stage_durations: dict[int, F64Array] | None = None,
 ) -> list[EntityRisk]:
-    """Close risk of every legal entity with items due in ``period``, at ``as_of``."""
+    """Close risk of every legal entity with items due in ``period``, at ``as_of``.
+
+    ``stage_durations``: business seconds of completed invoice stages by legal entity code (the
+    projection's history); worked out from ``items`` when not given.
+    """
     now = epoch_seconds(as_of)
     due = items.due_period == period_number(period)
-    stage_durations = _stage_durations(items, legal_entities, calendars, now)
+    if stage_durations is None:
+        stage_durations = _stage_durations(items, legal_entities, calendars, now)
     pooled = np.concatenate(list(stage_durations.values())) if stage_durations else np.zeros(0)
     risks = []
     for code in np.unique(items.legal_entity[due]).tolist():
@@ -235,21 +241,38 @@ def close_risk_report(
     rows = [row for risk in risks for row, _, _ in risk.contributors]
     names = ids.object_ids(client, items.item[rows].tolist(), ITEM_OBJECT_TYPES)
     errors = event_errors(client, items.blocking_event[rows].tolist(), evaluation.as_of)
+    return render_report(
+        risks,
+        items,
+        snapshot.currencies,
+        names={row: names.get(int(items.item[row]), ("", "")) for row in rows},
+        errors={row: errors.get(int(items.blocking_event[row]), ("", "")) for row in rows},
+    )
+
+
+def render_report(
+    risks: list[EntityRisk],
+    items: CloseItems,
+    currencies: tuple[str, ...],
+    *,
+    names: dict[int, tuple[str, str]],
+    errors: dict[int, tuple[str, str]],
+) -> list[dict[str, Any]]:
+    """The API's close-risk entries: each risk with its contributors' ids (``names``: item row →
+    object type and id) and blocking errors (item row → category and code)."""
     report = []
     for risk in risks:
         contributors = []
         for row, reason, projected in risk.contributors:
-            object_type, object_id = names.get(int(items.item[row]), ("", ""))
+            object_type, object_id = names.get(row, ("", ""))
             amount = float(items.amount[row])
-            category, code = errors.get(int(items.blocking_event[row]), ("", ""))
+            category, code = errors.get(row, ("", ""))
             blocking_type = int(items.blocking_type[row])
             contributors.append(
                 {
                     "object": {"type": object_type, "id": object_id},
                     "amount": None if np.isnan(amount) else round(amount, 2),
-                    "currency": snapshot.currencies[items.currency[row] - 1]
-                    if items.currency[row]
-                    else "",
+                    "currency": currencies[items.currency[row] - 1] if items.currency[row] else "",
                     "reason": reason,
                     "failed_event_type": sc.EVENT_TYPES[blocking_type - 1]
                     if blocking_type

@@ -1,5 +1,5 @@
 """The SLA evaluator of the service: every interval, if this process holds the evaluator lease, it
-brings the timer state up to date (``slas.timer_state``), turns the open timers at risk or breached
+brings the timer state up to date (``slas.business_state``), turns the open timers at risk or breached
 into alerts (one SQL read, ``slas.timer_answers``), records what changed and hands it to the
 notifiers. Its cost follows what arrived since the last tick, not the history."""
 
@@ -13,12 +13,12 @@ from datetime import UTC, datetime, timedelta
 from clickhouse_connect.driver.client import Client
 
 from slas.alerts import Alert, TimerAlertFacts, reconcile, timer_alert
+from slas.business_state import BusinessState, TickReport
 from slas.definitions import SlaDefinition
 from slas.dispatch import Dispatcher
 from slas.lease import Lease
 from slas.state import RECORD, AlertStore
 from slas.timer_answers import AlertingTimer, TimerAnswers
-from slas.timer_state import TickReport, TimerState
 from warehouse.background import BackgroundLoop
 
 logger = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ class SlaEvaluator:
     def __init__(
         self,
         client_factory: Callable[[], Client],
-        state: TimerState,
+        state: BusinessState,
         answers: TimerAnswers,
         dispatcher: Dispatcher,
         store: AlertStore | None,

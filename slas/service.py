@@ -4,16 +4,16 @@ notifiers, built from the settings and the config file (settings win over the fi
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Hashable
 from datetime import timedelta
 
 from fastapi import APIRouter
 
 from slas.alerts import Alert
 from slas.api import slas_router
+from slas.business_state import BusinessState
+from slas.close_state import CloseRiskAnswers
 from slas.config import SlaConfig
 from slas.dispatch import Dispatcher
-from slas.evaluation import Evaluations
 from slas.evaluator import KEEP_RESOLVED, SlaEvaluator, utc_now
 from slas.lease import Lease
 from slas.notifiers import Channel
@@ -22,8 +22,6 @@ from slas.notifiers.slack import SlackChannel
 from slas.notifiers.webhook import WebhookChannel
 from slas.state import RECORD, AlertStore
 from slas.timer_answers import TimerAnswers
-from slas.timer_state import TimerState
-from warehouse.freshness import FreshCache
 from warehouse.pool import ClientPool
 
 logger = logging.getLogger(__name__)
@@ -36,10 +34,8 @@ class SlaService:
         self,
         pool: ClientPool,
         config: SlaConfig,
-        version: Callable[[], Hashable],
         *,
         interval_seconds: float,
-        max_staleness_seconds: float,
         public_url: str,
         alertmanager_url: str = "",
         webhook_url: str = "",
@@ -61,31 +57,22 @@ class SlaService:
             resend=self._resend,
         )
         self.calendars = config.calendar_book()
-        self.evaluations = Evaluations(
-            pool.client,
-            config.definitions,
-            self.calendars,
-            # close risk still evaluates a whole snapshot (hundreds of MB at 10M spans): the live
-            # one and two pinned instants
-            FreshCache(version, max_staleness=max_staleness_seconds, size=3),
-            live_max_age=2 * interval_seconds,
-        )
-        self.timer_state = TimerState(
+        self.business_state = BusinessState(
             pool.client,
             config.definitions,
             self.calendars,
             settle=timedelta(seconds=settle_seconds),
         )
         self.answers = TimerAnswers(
-            pool.client, config.definitions, self.calendars, self.timer_state
+            pool.client, config.definitions, self.calendars, self.business_state
         )
         self._evaluate = evaluate
         self.evaluator: SlaEvaluator | None = None
         self.dispatcher: Dispatcher | None = None
         self.router: APIRouter = slas_router(
             pool,
-            self.evaluations,
             self.answers,
+            CloseRiskAnswers(pool.client, self.calendars, self.business_state),
             alerts=self._alerts,
             delivered=self._delivered,
         )
@@ -105,7 +92,7 @@ class SlaService:
         )
         self.evaluator = SlaEvaluator(
             self._pool.client,
-            self.timer_state,
+            self.business_state,
             self.answers,
             self.dispatcher,
             store,

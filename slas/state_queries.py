@@ -11,11 +11,12 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
+from slas.close_items import ITEM_OBJECT_TYPES
 from slas.queries import COMPONENT_DIMENSIONS, COMPONENT_EVENTS, COMPONENT_REFERENCES
 from slas.snapshot import EventSnapshot, empty_snapshot
 from slas.timer_rows import SnapshotNames
 from warehouse import semconv as sc
-from warehouse.schema import SLA_TIMERS
+from warehouse.schema import CLOSE_ITEMS, SLA_TIMERS
 
 _DIMENSIONS = ", ".join(f"'{t}'" for t in sc.DIMENSION_OBJECT_TYPES)
 _WINDOW = "IngestedAt > {since:DateTime64(3, 'UTC')} AND IngestedAt <= {until:DateTime64(3, 'UTC')}"
@@ -52,6 +53,36 @@ FROM {SLA_TIMERS}
 WHERE KeyType IN {{types:Array(String)}} AND KeyId IN {{ids:Array(String)}}
 GROUP BY KeyType, KeyId, Sla, StartEventId
 """
+
+LATEST_ITEM_DIGESTS = f"""
+SELECT ItemType, ItemId, argMax((Deleted, Digest), KnownAt)
+FROM {CLOSE_ITEMS}
+WHERE ItemType IN {{types:Array(String)}} AND ItemId IN {{ids:Array(String)}}
+GROUP BY ItemType, ItemId
+"""
+
+ITEM_COLUMNS = (
+    "ItemType",
+    "ItemId",
+    "KnownAt",
+    "Deleted",
+    "Digest",
+    "Kind",
+    "LegalEntity",
+    "Customer",
+    "Currency",
+    "Amount",
+    "DuePeriod",
+    "StageEventId",
+    "StageFirstAt",
+    "StageEffectiveAt",
+    "PostingEventId",
+    "PostingType",
+    "PostingFirstAt",
+    "PostingEffectiveAt",
+    "PostedPeriod",
+    "StageSeconds",
+)
 
 TIMER_COLUMNS = (
     "KeyType",
@@ -202,4 +233,19 @@ def latest_digests(
         (str(t), str(k), str(s), str(e)): (bool(latest[0]), int(latest[1]))
         for t, k, s, e, latest in rows
         if (t, k) in wanted
+    }
+
+
+def latest_item_digests(
+    client: Client, keys: Sequence[Pair]
+) -> dict[tuple[str, str], tuple[bool, int]]:
+    """Identity → (deleted, digest) of the latest stored version of every item among ``keys``."""
+    wanted = {key for key in keys if key[0] in ITEM_OBJECT_TYPES}
+    if not wanted:
+        return {}
+    rows = client.query(LATEST_ITEM_DIGESTS, parameters=_pair_parameters(wanted)).result_rows
+    return {
+        (str(t), str(i)): (bool(latest[0]), int(latest[1]))
+        for t, i, latest in rows
+        if (t, i) in wanted
     }

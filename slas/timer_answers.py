@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 from clickhouse_connect.driver.client import Client
 
+from slas.business_state import BusinessState
 from slas.business_time import clock_for_span, epoch_seconds
 from slas.calendars import CalendarBook
 from slas.definitions import SlaDefinition
 from slas.timer_rows import WRONG_PERIOD
-from slas.timer_state import TimerState
 from slas.timers import BREACHED, MET, STATES, AttainmentPoint, SlaSummary
 from warehouse.schema import SLA_TIMERS
 
@@ -150,7 +150,7 @@ class TimerAnswers:
         client: Callable[[], Client],
         definitions: Sequence[SlaDefinition],
         calendars: CalendarBook,
-        state: TimerState,
+        state: BusinessState,
     ) -> None:
         self._client = client
         self.definitions = tuple(definitions)
@@ -158,9 +158,7 @@ class TimerAnswers:
         self._state = state
 
     def known_at(self, requested: datetime | None) -> datetime:
-        """``requested`` capped at the watermark (the watermark when None)."""
-        watermark = self._state.watermark()
-        return watermark if requested is None else min(_utc(requested), watermark)
+        return self._state.known_at(requested)
 
     def _parameters(self, as_of: datetime, known_at: datetime, **more: Any) -> dict[str, Any]:
         return {

@@ -69,9 +69,7 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
     sla = SlaService(
         pool,
         config.sla,
-        version,
         interval_seconds=settings.sla_interval,
-        max_staleness_seconds=settings.view_max_staleness,
         public_url=settings.public_url or f"http://{settings.host}:{settings.port}",
         alertmanager_url=settings.alertmanager_url,
         webhook_url=settings.webhook_url,

@@ -20,6 +20,7 @@ from warehouse.schema import (
     Topology,
     bookkeeping_ddl,
     business_tables_ddl,
+    close_items_ddl,
     compact_parts_ddl,
     derived_views_ddl,
     knowledge_time_ddl,
@@ -58,6 +59,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "knowledge time on business rows; SLA timer state and evaluator lease",
         lambda t: knowledge_time_ddl(t) + state_tables_ddl(t),
     ),
+    Migration(9, "close items state", close_items_ddl),
 )
 """A migration without statements still re-creates the derived views (``migrate``)."""
 

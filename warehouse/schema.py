@@ -22,6 +22,7 @@ SCHEMA_MIGRATIONS = "syncsight_schema_migrations"
 SCHEMA_STATE = "syncsight_schema_state"
 SLA_ALERT_STATE = "sla_alert_state"
 SLA_TIMERS = "sla_timers"
+CLOSE_ITEMS = "close_items"
 EVALUATOR_LEASE = "syncsight_evaluator_lease"
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -521,4 +522,41 @@ ORDER BY (KeyType, KeyId, Sla, StartEventId, KnownAt)""",
 ORDER BY (Name, Holder)
 TTL toDateTime(Written) + INTERVAL 1 DAY""",
         *t.distributed(EVALUATOR_LEASE, "cityHash64(Name)"),
+    ]
+
+
+def close_items_ddl(t: Topology) -> list[str]:
+    """Migration 9: ``close_items``, the invoice-level and revenue items close risk weighs, kept
+    like ``sla_timers``: append-only versions stamped with ``KnownAt``, with the instants at which
+    each item's stage and posting were first attempted and took effect, so that whether it is
+    posted, blocked or waiting at any ``as_of`` is a comparison. Ordered by item; the due period is
+    what answers filter on (a minmax index skips other periods' granules)."""
+    items = t.storage(CLOSE_ITEMS)
+    instant = "Nullable(DateTime64(6, 'UTC'))"
+    return [
+        f"""CREATE TABLE IF NOT EXISTS {items}{t.on_cluster} (
+    ItemType LowCardinality(String),
+    ItemId String,
+    KnownAt DateTime64(3, 'UTC'),
+    Deleted UInt8,
+    Digest UInt64,
+    Kind LowCardinality(String),
+    LegalEntity LowCardinality(String),
+    Customer String,
+    Currency LowCardinality(String),
+    Amount Nullable(Decimal(18, 4)),
+    DuePeriod LowCardinality(String),
+    StageEventId String,
+    StageFirstAt {instant},
+    StageEffectiveAt {instant},
+    PostingEventId String,
+    PostingType LowCardinality(String),
+    PostingFirstAt {instant},
+    PostingEffectiveAt {instant},
+    PostedPeriod LowCardinality(String),
+    StageSeconds Float64,
+    INDEX idx_due_period DuePeriod TYPE set(256) GRANULARITY 4
+) ENGINE = {t.engine(CLOSE_ITEMS)}
+ORDER BY (ItemType, ItemId, KnownAt)""",
+        *t.distributed(CLOSE_ITEMS, "cityHash64(ItemType, ItemId)"),
     ]

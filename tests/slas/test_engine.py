@@ -16,21 +16,20 @@ from fastapi import FastAPI
 
 from slas.alerts import FIRING, RESOLVED, Alert
 from slas.api import slas_router
+from slas.business_state import BusinessState
 from slas.calendars import CalendarBook
+from slas.close_state import CloseRiskAnswers
 from slas.definitions import DEFAULT_SLAS, TIME_TO_PROJECT_CREATION
-from slas.evaluation import Evaluations, evaluate
+from slas.evaluation import evaluate
 from slas.id_cache import IdCache
 from slas.queries import event_ids, load_snapshot, object_ids
 from slas.snapshot import object_type_code
 from slas.timer_answers import TimerAnswers
-from slas.timer_state import TimerState
 from tests.slas.events import Event, at, event, retried, span_rows
 from warehouse import semconv as sc
 from warehouse.correlation import CorrelationRules
-from warehouse.freshness import DataVersion, FreshCache
 from warehouse.migrations import migrate
 from warehouse.pool import ClientPool
-from warehouse.schema import Topology
 from warehouse.spans import OTEL_TRACES_COLUMNS
 
 AS_OF = at(days=10)
@@ -139,19 +138,13 @@ def serving(
 ) -> tuple[Api, ClientPool]:
     """The SLA router alone, on the test's database (with ``alerts`` as the evaluator's)."""
     pool = ClientPool(engine_url, database=database)
-    evaluations = Evaluations(
-        pool.client,
-        DEFAULT_SLAS,
-        CalendarBook(),
-        FreshCache(DataVersion(pool.client, Topology()), max_staleness=0),
-        live_max_age=30,
-    )
-    timer_state = TimerState(pool.client, DEFAULT_SLAS, CalendarBook(), settle=timedelta(0))
+    business_state = BusinessState(pool.client, DEFAULT_SLAS, CalendarBook(), settle=timedelta(0))
     time.sleep(0.002)
-    timer_state.tick(datetime.now(UTC))  # what the service's evaluator does every interval
-    answers = TimerAnswers(pool.client, DEFAULT_SLAS, CalendarBook(), timer_state)
+    business_state.tick(datetime.now(UTC))  # what the service's evaluator does every interval
+    answers = TimerAnswers(pool.client, DEFAULT_SLAS, CalendarBook(), business_state)
     app = FastAPI()
-    router = slas_router(pool, evaluations, answers, alerts=(lambda: alerts) if alerts else None)
+    close_risk = CloseRiskAnswers(pool.client, CalendarBook(), business_state)
+    router = slas_router(pool, answers, close_risk, alerts=(lambda: alerts) if alerts else None)
     app.include_router(router, prefix="/api/v1")
     return Api(app), pool
 
@@ -307,27 +300,3 @@ class TestAlertsApi:
         }
         narrowed = get(alerting_api, "/api/v1/alerts/summary", legal_entity="LE-US01")
         assert (narrowed["firing"], narrowed["resolved"]) == (1, 0)
-
-
-class TestLiveEvaluation:
-    def test_the_live_evaluation_is_reused_for_twice_interval_plus_its_duration(
-        self, loaded: Client
-    ) -> None:
-        """Served while younger than 2 x (interval + evaluation time), then evaluated anew."""
-        clock = [1000.0]
-        evaluations = Evaluations(
-            lambda: loaded,
-            DEFAULT_SLAS,
-            CalendarBook(),
-            FreshCache(
-                DataVersion(lambda: loaded, Topology()), max_staleness=0, clock=lambda: clock[0]
-            ),
-            live_max_age=10,
-        )
-        first = evaluations.refresh_live(AS_OF)
-        assert evaluations.last_live_seconds > 0
-        evaluations.last_live_seconds = 20.0  # as a large quarter takes
-        clock[0] += 49
-        assert evaluations.at(None) is first
-        clock[0] += 2
-        assert evaluations.at(None) is not first

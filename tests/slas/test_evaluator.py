@@ -12,6 +12,7 @@ import httpx
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from slas.business_state import BusinessState
 from slas.calendars import CalendarBook, EntityCalendar
 from slas.definitions import TIME_TO_PROJECT_CREATION
 from slas.dispatch import Dispatcher
@@ -19,7 +20,6 @@ from slas.evaluator import KEEP_RESOLVED, SlaEvaluator
 from slas.notifiers.webhook import WebhookChannel
 from slas.state import RECORD, AlertStore
 from slas.timer_answers import TimerAnswers
-from slas.timer_state import TimerState
 from tests.slas.events import at, event, span_rows
 from warehouse import semconv as sc
 from warehouse.correlation import CorrelationRules
@@ -69,11 +69,11 @@ def evaluator(client: Client, store: AlertStore, recorder: Recorder) -> SlaEvalu
         http=httpx.Client(transport=httpx.MockTransport(recorder.handle)),
         delivered=state,
     )
-    timer_state = TimerState(lambda: client, [TIME_TO_PROJECT_CREATION], BOOK, settle=SETTLE)
+    business_state = BusinessState(lambda: client, [TIME_TO_PROJECT_CREATION], BOOK, settle=SETTLE)
     return SlaEvaluator(
         lambda: client,
-        timer_state,
-        TimerAnswers(lambda: client, [TIME_TO_PROJECT_CREATION], BOOK, timer_state),
+        business_state,
+        TimerAnswers(lambda: client, [TIME_TO_PROJECT_CREATION], BOOK, business_state),
         dispatcher,
         store,
         interval=timedelta(seconds=15),

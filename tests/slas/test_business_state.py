@@ -14,11 +14,14 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from simulator.run import simulate
+from slas.business_state import BusinessState
 from slas.calendars import CalendarBook
+from slas.close_risk import close_risk_report
+from slas.close_state import CloseRiskAnswers
 from slas.definitions import DEFAULT_SLAS
 from slas.evaluation import evaluate
+from slas.id_cache import IdCache
 from slas.timer_answers import TimerAnswers
-from slas.timer_state import TimerState
 from slas.timers import STATES
 from syncsight.bulk_load import WarehouseSpanExporter
 from warehouse.correlation import CorrelationRules
@@ -36,7 +39,7 @@ HAVING latest.1 = 0 ORDER BY KeyType, KeyId, Sla, StartEventId
 """
 
 
-def tick(state: TimerState) -> None:
+def tick(state: BusinessState) -> None:
     time.sleep(0.002)  # every row stored so far is older than the watermark
     state.tick(datetime.now(UTC))
 
@@ -52,8 +55,8 @@ def migrated(client: Client) -> Client:
 
 
 @pytest.fixture
-def state(migrated: Client) -> TimerState:
-    return TimerState(lambda: migrated, DEFAULT_SLAS, CalendarBook(), settle=SETTLE)
+def state(migrated: Client) -> BusinessState:
+    return BusinessState(lambda: migrated, DEFAULT_SLAS, CalendarBook(), settle=SETTLE)
 
 
 def tiny_quarter_spans() -> Sequence[ReadableSpan]:
@@ -62,7 +65,7 @@ def tiny_quarter_spans() -> Sequence[ReadableSpan]:
     return memory.get_finished_spans()
 
 
-def load_tiny_quarter(client: Client, engine_url: str, state: TimerState) -> int:
+def load_tiny_quarter(client: Client, engine_url: str, state: BusinessState) -> int:
     """Stream the tiny quarter in 60-span inserts, the keeper ticking after each; the ticks."""
     spans = tiny_quarter_spans()
     loader = WarehouseSpanExporter(span_sink(client, engine_url))
@@ -77,7 +80,7 @@ def load_tiny_quarter(client: Client, engine_url: str, state: TimerState) -> int
 
 class TestIncremental:
     def test_ticks_end_where_a_derivation_from_scratch_ends(
-        self, migrated: Client, state: TimerState, engine_url: str
+        self, migrated: Client, state: BusinessState, engine_url: str
     ) -> None:
         """Every timer derived tick by tick equals the timer derived once from everything."""
         ticks = load_tiny_quarter(migrated, engine_url, state)
@@ -90,7 +93,7 @@ class TestIncremental:
         assert current(migrated) == incremental
 
     def test_state_counts_agree_with_a_full_evaluation(
-        self, migrated: Client, state: TimerState, engine_url: str
+        self, migrated: Client, state: BusinessState, engine_url: str
     ) -> None:
         """The SQL answer at as_of counts each state as the vectorised evaluation does."""
         load_tiny_quarter(migrated, engine_url, state)
@@ -102,8 +105,32 @@ class TestIncremental:
                 expected = {s: int((evaluated.state == i).sum()) for i, s in enumerate(STATES)}
                 assert by_sla[name] == expected, (name, as_of)
 
+    def test_close_risk_from_the_state_is_the_full_evaluations(
+        self, migrated: Client, state: BusinessState, engine_url: str
+    ) -> None:
+        """Every period's entities, amounts, levels and contributors agree with a full
+        evaluation, before and after close deadlines."""
+        load_tiny_quarter(migrated, engine_url, state)
+        answers = CloseRiskAnswers(lambda: migrated, CalendarBook(), state)
+        contributors = 0
+        for days_before_end in (45, 20, 0):
+            as_of = END - timedelta(days=days_before_end)
+            full = close_risk_report(
+                migrated,
+                evaluate(migrated, DEFAULT_SLAS, CalendarBook(), as_of),
+                CalendarBook(),
+                None,
+                IdCache(),
+            )
+            known, from_state = answers.report(None, as_of, None)
+            assert known == state.watermark()
+            assert len(full) >= 3
+            assert from_state == full, as_of
+            contributors += sum(len(entity["contributors"]) for entity in full)
+        assert contributors > 0
+
     def test_a_tick_with_nothing_new_writes_nothing(
-        self, migrated: Client, state: TimerState, engine_url: str
+        self, migrated: Client, state: BusinessState, engine_url: str
     ) -> None:
         """Idle: the window is empty, no component is read and no version written."""
         load_tiny_quarter(migrated, engine_url, state)
@@ -113,7 +140,7 @@ class TestIncremental:
         assert report.until > report.since
 
     def test_an_answer_for_a_past_known_at_never_changes(
-        self, migrated: Client, state: TimerState, engine_url: str
+        self, migrated: Client, state: BusinessState, engine_url: str
     ) -> None:
         """Late spans arrive after an answer was given: the answer for that known_at holds."""
         spans = tiny_quarter_spans()
@@ -136,7 +163,9 @@ class TestIncremental:
             s.counts["met"] for s in before.summaries
         )
 
-    def test_a_running_rebuild_pauses_the_keeper(self, migrated: Client, state: TimerState) -> None:
+    def test_a_running_rebuild_pauses_the_keeper(
+        self, migrated: Client, state: BusinessState
+    ) -> None:
         """While the business tables are re-derived the keeper neither reads nor writes."""
         write_state(migrated, REBUILD_KEY, "running", at=datetime.now(UTC))
         report = state.tick(datetime.now(UTC) + timedelta(seconds=1))

@@ -1,6 +1,7 @@
-"""Keeps ``sla_timers`` current, incrementally: each tick reads only the business rows stored since
-its watermark, finds the graph components they touch, re-derives every timer of those components
-(``slas.timer_rows``) and appends a version for each timer that changed or disappeared.
+"""Keeps the business state current, incrementally: ``sla_timers`` and ``close_items``. Each tick
+reads only the business rows stored since its watermark, finds the graph components they touch,
+re-derives every timer (``slas.timer_rows``) and item (``slas.item_rows``) of those components and
+appends a version for each one that changed or disappeared.
 
 A component (events connected through non-dimension object references) is the unit: correlation
 and dimension inheritance follow references, so nothing outside a component can change its timers,
@@ -18,22 +19,26 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 from clickhouse_connect.driver.client import Client
 
 from slas.calendars import CalendarBook, EntityCalendar
 from slas.definitions import SlaDefinition
+from slas.item_rows import ItemRow, item_rows
 from slas.state_queries import (
+    ITEM_COLUMNS,
     TIMER_COLUMNS,
     Pair,
     component,
     latest_digests,
+    latest_item_digests,
     load_component,
     touched_count,
     touched_objects,
 )
 from slas.timer_rows import TimerRow, timer_rows
-from warehouse.schema import SLA_TIMERS
+from warehouse.schema import CLOSE_ITEMS, SLA_TIMERS
 from warehouse.schema_state import REBUILD_KEY, read_state, write_state
 
 logger = logging.getLogger(__name__)
@@ -87,7 +92,7 @@ def _calendar_text(calendar: EntityCalendar) -> str:
     )
 
 
-class TimerState:
+class BusinessState:
     """``tick`` brings ``sla_timers`` up to ``now - settle``; ``watermark`` says how far it is."""
 
     def __init__(
@@ -110,6 +115,12 @@ class TimerState:
         """The knowledge time up to which ``sla_timers`` is complete (epoch before any tick)."""
         state = read_state(self._client(), WATERMARK_KEY)
         return _parse(state[WATERMARK_KEY][0]) if WATERMARK_KEY in state else EPOCH
+
+    def known_at(self, requested: datetime | None) -> datetime:
+        """``requested`` capped at the watermark (the watermark when None): up to it the state
+        is complete, so an answer for it never changes."""
+        watermark = self.watermark()
+        return watermark if requested is None else min(_utc(requested), watermark)
 
     def reset(self, now: datetime) -> None:
         """Re-derive every timer at the next tick (versions are written only where one moved)."""
@@ -150,21 +161,42 @@ class TimerState:
             client, objects, until, max_rounds=MAX_EXPANSION_ROUNDS
         )
         snapshot, names = load_component(client, event_ids, component_objects, until)
-        rows = timer_rows(snapshot, self.definitions, self.calendars, names)
-        stored = latest_digests(client, sorted(component_objects))
-        fresh = {row.identity: row for row in rows}
-        changed = [
-            row
-            for identity, row in fresh.items()
-            if stored.get(identity, (True, 0)) != (False, row.digest)
-        ]
-        gone = [
-            identity
-            for identity, (deleted, _) in stored.items()
-            if not deleted and identity not in fresh
-        ]
-        _append(client, changed, gone, known_at=until)
-        return len(event_ids), len(changed) + len(gone)
+        keys = sorted(component_objects)
+        timers = _changes(
+            {
+                row.identity: row
+                for row in timer_rows(snapshot, self.definitions, self.calendars, names)
+            },
+            latest_digests(client, keys),
+        )
+        items = _changes(
+            {row.identity: row for row in item_rows(snapshot, self.calendars, names)},
+            latest_item_digests(client, keys),
+        )
+        _append(client, *timers, known_at=until)
+        _append_items(client, *items, known_at=until)
+        return len(event_ids), sum(len(changed) + len(gone) for changed, gone in (timers, items))
+
+
+Row = TypeVar("Row", TimerRow, ItemRow)
+
+
+def _changes(
+    fresh: dict[Any, Row], stored: dict[Any, tuple[bool, int]]
+) -> tuple[list[Row], list[Any]]:
+    """The rows whose content moved since their latest stored version, and the identities
+    stored (not as deleted) that the re-derivation no longer has."""
+    changed = [
+        row
+        for identity, row in fresh.items()
+        if stored.get(identity, (True, 0)) != (False, row.digest)
+    ]
+    gone = [
+        identity
+        for identity, (deleted, _) in stored.items()
+        if not deleted and identity not in fresh
+    ]
+    return changed, gone
 
 
 def _append(
@@ -208,6 +240,43 @@ def _append(
     ]  # fmt: skip
     if records:
         client.insert(SLA_TIMERS, records, column_names=list(TIMER_COLUMNS))
+
+
+def _append_items(
+    client: Client, rows: list[ItemRow], gone: list[tuple[str, str]], *, known_at: datetime
+) -> None:
+    records: list[list[object]] = [
+        [
+            row.item_type,
+            row.item_id,
+            known_at,
+            0,
+            row.digest,
+            row.kind,
+            row.legal_entity,
+            row.customer,
+            row.currency,
+            row.amount,
+            row.due_period,
+            row.stage_event_id,
+            row.stage_first_at,
+            row.stage_effective_at,
+            row.posting_event_id,
+            row.posting_type,
+            row.posting_first_at,
+            row.posting_effective_at,
+            row.posted_period,
+            row.stage_seconds,
+        ]
+        for row in rows
+    ]
+    records += [
+        [*identity, known_at, 1, 0, "", "", "", "", None, "", "", None, None, "", "", None, None,
+         "", -1.0]
+        for identity in gone
+    ]  # fmt: skip
+    if records:
+        client.insert(CLOSE_ITEMS, records, column_names=list(ITEM_COLUMNS))
 
 
 def _millis(instant: datetime) -> datetime:

@@ -1,0 +1,179 @@
+"""The incremental SLA timer state over a loaded quarter: deriving it from scratch, an idle tick, a
+tick after N spans arrive, and the SQL answers at arbitrary past ``as_of`` / ``known_at``.
+
+Opens the data directory (or ClickHouse URL) itself: no service may hold an embedded directory
+meanwhile. "N spans arrive" re-inserts N stored spans chosen at random across the quarter (a
+redelivery: the views derive them again with a new knowledge time), so the tick re-derives every
+component they touch, the worst case of scattered arrivals; nothing changes, so it writes no
+version. With ``--truth`` the counts at the quarter's end are checked against the ground truth.
+Run: ``.venv/bin/python benchmarks/timer_state.py --clickhouse-url chdb:///abs/path/data
+[--truth truth.json] [--new-spans 10000] [--queries 40] [--json FILE]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.process_stats import own_cpu_seconds, peak_rss_mib
+from slas.business_state import BusinessState, TickReport
+from slas.calendars import CalendarBook
+from slas.definitions import DEFAULT_SLAS
+from slas.timer_answers import TimerAnswers
+from slas.timers import STATES
+from warehouse.client import connect
+from warehouse.correlation import CorrelationRules
+from warehouse.migrations import migrate
+
+TRUTH_STATE = {"met": "met", "breached": "breached", "at_risk": "open", "on_track": "open"}
+REDELIVER = """
+INSERT INTO otel_traces
+SELECT * FROM otel_traces
+WHERE SpanAttributes['biz.event.type'] != ''
+ORDER BY cityHash64(TraceId, SpanId, {seed:UInt64})
+LIMIT {count:UInt64}
+"""
+
+
+def timed(step: Callable[[], Any]) -> tuple[Any, float, float]:
+    """The step's result, its wall seconds and the process's CPU seconds."""
+    wall, cpu = time.perf_counter(), own_cpu_seconds()
+    result = step()
+    return result, time.perf_counter() - wall, own_cpu_seconds() - cpu
+
+
+def tick_now(state: BusinessState) -> TickReport:
+    time.sleep(0.01)
+    return state.tick(datetime.now(UTC))
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    return {
+        "p50_ms": round(1000 * statistics.median(ordered), 1),
+        "p95_ms": round(1000 * ordered[max(0, round(0.95 * len(ordered)) - 1)], 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--clickhouse-url", required=True, help="chdb:///abs/path/data or http://…")
+    parser.add_argument("--truth", type=Path, help="the simulator's truth file, to reconcile")
+    parser.add_argument("--new-spans", type=int, default=10_000, help="spans arriving per tick")
+    parser.add_argument("--queries", type=int, default=40, help="timed answers of each kind")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    arguments = parser.parse_args()
+
+    client = connect(arguments.clickhouse_url)
+    migrate(client, CorrelationRules.default())
+    truth = json.loads(arguments.truth.read_text(encoding="utf-8")) if arguments.truth else None
+    spans = int(client.query("SELECT count() FROM otel_traces").result_rows[0][0])
+    first, last = client.query("SELECT min(EventTime), max(EventTime) FROM biz_events").result_rows[
+        0
+    ]
+    first, last = first.replace(tzinfo=UTC), last.replace(tzinfo=UTC)
+    print(f"{spans:,} spans, events from {first:%Y-%m-%d} to {last:%Y-%m-%d}", flush=True)
+
+    state = BusinessState(lambda: client, DEFAULT_SLAS, CalendarBook(), settle=timedelta(0))
+    answers = TimerAnswers(lambda: client, DEFAULT_SLAS, CalendarBook(), state)
+    figures: dict[str, Any] = {"spans": spans}
+
+    state.reset(datetime.now(UTC))
+    report, wall, cpu = timed(lambda: tick_now(state))
+    figures["from_scratch"] = {
+        "seconds": round(wall, 2),
+        "cpu_seconds": round(cpu, 2),
+        "objects": report.touched,
+        "versions": report.versions,
+        "peak_rss_mib": round(peak_rss_mib_self(), 0),
+    }
+    print(f"from scratch: {wall:.2f} s (cpu {cpu:.2f} s), {report.versions:,} versions", flush=True)
+
+    report, wall, cpu = timed(lambda: tick_now(state))
+    figures["idle_tick"] = {"seconds": round(wall, 4), "cpu_seconds": round(cpu, 4)}
+    print(f"idle tick: {1000 * wall:.1f} ms (cpu {1000 * cpu:.1f} ms)", flush=True)
+
+    ticks = []
+    for round_ in range(3):
+        client.command(
+            REDELIVER, parameters={"count": arguments.new_spans, "seed": arguments.seed + round_}
+        )
+        report, wall, cpu = timed(lambda: tick_now(state))
+        ticks.append({"seconds": wall, "cpu_seconds": cpu, "objects": report.touched,
+                      "events": report.events, "versions": report.versions})  # fmt: skip
+        print(
+            f"tick after {arguments.new_spans:,} spans: {1000 * wall:.0f} ms (cpu "
+            f"{1000 * cpu:.0f} ms), {report.touched:,} objects, {report.events:,} events, "
+            f"{report.versions} versions",
+            flush=True,
+        )
+    figures["tick_after_new_spans"] = ticks
+    figures["peak_rss_mib"] = round(peak_rss_mib_self(), 0)
+
+    watermark = state.watermark()
+    rng = random.Random(arguments.seed)
+    span = (last - first).total_seconds()
+
+    def some_instant() -> datetime:
+        return first + timedelta(seconds=rng.uniform(0.1 * span, span))
+
+    def some_known_at() -> datetime | None:
+        return rng.choice([None, watermark - timedelta(seconds=rng.uniform(0, 5))])
+
+    kinds: dict[str, Callable[[], Any]] = {
+        "slas": lambda: answers.summaries(some_instant(), some_known_at()),
+        "slas_trend": lambda: answers.trend(
+            (moment := some_instant()),
+            some_known_at(),
+            [moment - timedelta(weeks=w) for w in range(6, -1, -1)],
+        ),
+        "timers_breached": lambda: answers.timers(
+            rng.choice(DEFAULT_SLAS), some_instant(), some_known_at(), state="breached", limit=1000
+        ),
+        "timers_all": lambda: answers.timers(
+            rng.choice(DEFAULT_SLAS), some_instant(), some_known_at(), limit=1000
+        ),
+    }
+    queries = {}
+    for name, ask in kinds.items():
+        ask()  # warm
+        samples = [timed(ask)[1] for _ in range(arguments.queries)]
+        queries[name] = percentiles(samples)
+        print(f"{name}: p50 {queries[name]['p50_ms']} ms, p95 {queries[name]['p95_ms']} ms",
+              flush=True)  # fmt: skip
+    figures["queries"] = queries
+
+    if truth:
+        end = datetime.fromisoformat(truth["scenario"]["end"].replace("Z", "+00:00"))
+        counts = {s.name: s.counts for s in answers.summaries(end, None).summaries}
+        problems = []
+        for sla, expected in truth["summary"]["sla_timers"].items():
+            got = {"met": 0, "breached": 0, "open": 0}
+            for name in STATES:
+                got[TRUTH_STATE[name]] += counts[sla][name]
+            if got != expected:
+                problems.append(f"{sla}: {got} != truth {expected}")
+        figures["reconciles"] = not problems
+        print("reconciles with the truth" if not problems else "\n".join(problems), flush=True)
+    if arguments.json:
+        arguments.json.write_text(json.dumps(figures, indent=2), encoding="utf-8")
+
+
+def peak_rss_mib_self() -> float:
+    return peak_rss_mib(os.getpid())
+
+
+if __name__ == "__main__":
+    main()

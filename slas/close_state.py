@@ -1,0 +1,219 @@
+"""Close risk from ``close_items``: the items due in the asked periods, in their state at ``as_of``
+as known at ``known_at`` (one SQL read, bounded by the periods asked), assessed by
+``slas.close_risk`` like a full evaluation. The projection of open items runs in Python over those
+items only, against the business time completed invoice stages took (stored per item).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+from clickhouse_connect.driver.client import Client
+
+from slas.business_state import BusinessState
+from slas.calendars import CalendarBook
+from slas.close_items import INVOICE_ITEM, REVENUE_ITEM, CloseItems
+from slas.close_risk import assess, due_periods, render_report
+from slas.item_rows import INVOICE
+from slas.snapshot import NO_TIME, F64Array, period_number
+from warehouse import semconv as sc
+from warehouse.schema import CLOSE_ITEMS
+
+_AS_OF = "{as_of:DateTime64(6, 'UTC')}"
+_LATEST = f"""
+SELECT ItemType, ItemId,
+    argMax((Deleted, Kind, LegalEntity, Currency, Amount, DuePeriod, StageEventId, StageFirstAt,
+            StageEffectiveAt, PostingEventId, PostingType, PostingFirstAt, PostingEffectiveAt,
+            PostedPeriod), KnownAt) AS v
+FROM {CLOSE_ITEMS}
+WHERE KnownAt <= {{known_at:DateTime64(3, 'UTC')}}
+  AND (empty({{periods:Array(String)}})
+       OR ItemId IN (SELECT ItemId FROM {CLOSE_ITEMS} WHERE DuePeriod IN {{periods:Array(String)}}))
+GROUP BY ItemType, ItemId
+"""
+
+ITEMS_AT = f"""
+SELECT ItemType, ItemId, v.2, v.3, v.4, toFloat64(ifNull(v.5, nan)), v.6, v.7, v.8, v.9, v.10,
+       v.11, v.12, v.13, v.14
+FROM ({_LATEST})
+WHERE v.1 = 0 AND v.8 <= {_AS_OF}
+  AND (empty({{periods:Array(String)}}) OR v.6 IN {{periods:Array(String)}})
+"""
+"""Every item that existed at ``as_of`` (its stage was attempted) due in one of ``periods``
+(every period when empty), its latest version known at ``known_at``."""
+
+STAGE_DURATIONS = f"""
+SELECT v.2, groupArray(v.3)
+FROM (
+    SELECT ItemId, argMax((Deleted, LegalEntity, StageSeconds, PostingEffectiveAt, Kind), KnownAt) AS v
+    FROM {CLOSE_ITEMS}
+    WHERE KnownAt <= {{known_at:DateTime64(3, 'UTC')}}
+      AND PostingEffectiveAt >= {{since:DateTime64(6, 'UTC')}}
+    GROUP BY ItemType, ItemId
+)
+WHERE v.1 = 0 AND v.5 = '{INVOICE}' AND v.3 >= 0 AND v.4 <= {_AS_OF}
+GROUP BY v.2
+"""
+"""Business seconds of the invoice stages completed in the window before ``as_of``, by entity."""
+
+ERRORS = """
+SELECT EventId, argMax(ErrorCategory, EventTime), argMax(ErrorCode, EventTime)
+FROM biz_events
+WHERE EventId IN {event_ids:Array(String)} AND EventTime <= {as_of:DateTime64(6, 'UTC')}
+  AND IngestedAt <= {known_at:DateTime64(3, 'UTC')}
+GROUP BY EventId
+"""
+
+DURATION_HISTORY = timedelta(days=180)
+"""How far back completed invoice stages inform the projection of open ones."""
+
+
+@dataclass(frozen=True)
+class _Rows:
+    items: CloseItems
+    names: list[tuple[str, str]]
+    blocking: list[str]
+    legal_entities: tuple[str, ...]
+    currencies: tuple[str, ...]
+
+
+def _at(value: Any, as_of: datetime) -> bool:
+    return value is not None and _utc(value) <= as_of
+
+
+def _micros(value: Any) -> int:
+    return round(_utc(value).timestamp() * 1_000_000)
+
+
+def items_at(rows: Sequence[Sequence[Any]], as_of: datetime) -> _Rows:
+    """The items of ``ITEMS_AT`` rows as ``slas.close_items`` arrays, in their state at ``as_of``:
+    posted when the posting took effect by then, blocked when a stage event had been attempted and
+    had not taken effect (the stage's failure first, then the posting's)."""
+    entities = tuple(sorted({str(r[3]) for r in rows if r[3]}))
+    currencies = tuple(sorted({str(r[4]) for r in rows if r[4]}))
+    columns: dict[str, list[Any]] = {name: [] for name in CloseItems.__dataclass_fields__}
+    names, blocking = [], []
+    for item_type, item_id, kind, entity, currency, amount, due, stage_event, stage_first, \
+            stage_effective, posting_event, posting_type, posting_first, posting_effective, \
+            posted_period in rows:  # fmt: skip
+        posted = _at(posting_effective, as_of)
+        stage_failed = _at(stage_first, as_of) and not _at(stage_effective, as_of)
+        posting_failed = _at(posting_first, as_of) and not posted
+        invoice = kind == INVOICE
+        blocker, blocker_type = (
+            (stage_event, sc.BILLING_READY if invoice else posting_type)
+            if stage_failed
+            else (posting_event, posting_type)
+            if posting_failed and invoice
+            else ("", "")
+        )
+        names.append((str(item_type), str(item_id)))
+        blocking.append(str(blocker))
+        columns["kind"].append(INVOICE_ITEM if invoice else REVENUE_ITEM)
+        columns["item"].append(len(names))
+        columns["legal_entity"].append(entities.index(entity) + 1 if entity else 0)
+        columns["currency"].append(currencies.index(currency) + 1 if currency else 0)
+        columns["amount"].append(float(amount))
+        columns["due_period"].append(period_number(str(due)))
+        columns["posted_us"].append(_micros(posting_effective) if posted else NO_TIME)
+        columns["posted_period"].append(period_number(str(posted_period)) if posted else 0)
+        columns["blocking_event"].append(len(names) if blocker else 0)
+        columns["blocking_type"].append(
+            sc.EVENT_TYPES.index(blocker_type) + 1 if blocker_type in sc.EVENT_TYPES else 0
+        )
+        columns["stage_started_us"].append(
+            _micros(stage_effective) if invoice and _at(stage_effective, as_of) else NO_TIME
+        )
+    dtypes = {
+        "kind": np.uint8, "item": np.uint64, "legal_entity": np.uint16, "currency": np.uint16,
+        "amount": np.float64, "due_period": np.uint32, "posted_us": np.int64,
+        "posted_period": np.uint32, "blocking_event": np.uint64, "blocking_type": np.uint8,
+        "stage_started_us": np.int64,
+    }  # fmt: skip
+    items = CloseItems(**{name: np.array(columns[name], dtype=dtypes[name]) for name in dtypes})
+    return _Rows(items, names, blocking, entities, currencies)
+
+
+class CloseRiskAnswers:
+    """``GET /api/v1/close-risk`` from ``close_items``."""
+
+    def __init__(
+        self, client: Callable[[], Client], calendars: CalendarBook, state: BusinessState
+    ) -> None:
+        self._client = client
+        self.calendars = calendars
+        self._state = state
+
+    def report(
+        self, period: str | None, as_of: datetime, known_at: datetime | None
+    ) -> tuple[datetime, list[dict[str, Any]]]:
+        """The known_at the answer describes, and the report (``slas.close_risk``'s shape)."""
+        client = self._client()
+        known = self._state.known_at(known_at)
+        as_of = _utc(as_of)
+        periods = [period] if period else []
+        parameters = {"as_of": as_of, "known_at": known, "periods": periods}
+        found = items_at(client.query(ITEMS_AT, parameters=parameters).result_rows, as_of)
+        durations = self._durations(client, as_of, known, found.legal_entities)
+        due = [period] if period else due_periods(found.items)
+        risks = [
+            risk
+            for each in due
+            for risk in assess(
+                found.items,
+                found.legal_entities,
+                found.currencies,
+                self.calendars,
+                each,
+                as_of,
+                stage_durations=durations,
+            )
+        ]
+        rows = [row for risk in risks for row, _, _ in risk.contributors]
+        blocking = sorted({found.blocking[row] for row in rows if found.blocking[row]})
+        errors = (
+            {
+                str(e): (str(c), str(k))
+                for e, c, k in client.query(
+                    ERRORS, parameters={"event_ids": blocking, "as_of": as_of, "known_at": known}
+                ).result_rows
+            }
+            if blocking
+            else {}
+        )
+        report = render_report(
+            risks,
+            found.items,
+            found.currencies,
+            names={row: found.names[row] for row in rows},
+            errors={row: errors.get(found.blocking[row], ("", "")) for row in rows},
+        )
+        return known, report
+
+    def _durations(
+        self, client: Client, as_of: datetime, known: datetime, entities: tuple[str, ...]
+    ) -> dict[int, F64Array]:
+        rows = client.query(
+            STAGE_DURATIONS,
+            parameters={"as_of": as_of, "known_at": known, "since": as_of - DURATION_HISTORY},
+        ).result_rows
+        durations: dict[int, F64Array] = {}
+        others = len(entities) + 1
+        for entity, seconds in rows:
+            # entities without items due still count in the firm-wide (pooled) distribution
+            if entity in entities:
+                code = entities.index(str(entity)) + 1
+            elif not entity:
+                code = 0
+            else:
+                code, others = others, others + 1
+            durations[code] = np.array(seconds, dtype=np.float64)
+        return durations
+
+
+def _utc(instant: datetime) -> datetime:
+    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)

@@ -1,0 +1,211 @@
+"""The ``close_items`` rows of a snapshot (pure): every invoice-level item (a billing event whose
+``billing.ready`` was attempted) and every attempted revenue posting, with the instants at which it
+changes: when its stage events were first attempted and when they took effect. Whether an item is
+posted, blocked or waiting at any ``as_of`` is then a comparison (``slas.close_state``).
+
+The items are ``slas.close_items``'s: the same choice of ready and posting events, the same due
+period; this module keeps the instants that snapshot arrays reduce to one ``as_of``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, fields
+from datetime import datetime
+from decimal import Decimal
+from functools import cached_property
+from typing import Final
+
+import numpy as np
+
+from slas.business_time import clock_for_span
+from slas.calendars import CalendarBook
+from slas.close_items import last_row_per_object, refs_of
+from slas.snapshot import NO_TIME, EventSnapshot, I64Array, period_text
+from slas.timer_rows import SnapshotNames, micros_to_datetime
+from warehouse import semconv as sc
+
+INVOICE: Final = "invoice"
+REVENUE: Final = "revenue"
+
+
+@dataclass(frozen=True)
+class ItemRow:
+    """One item as ``close_items`` stores it (without its version columns).
+
+    ``stage_*`` describe the event the item waits for first (billing.ready; the revenue posting
+    itself for revenue items), ``posting_*`` the posting (invoice.posted; the same revenue
+    posting). ``*_first_at``: the first attempt; ``*_effective_at``: the first success.
+    """
+
+    item_type: str
+    item_id: str
+    kind: str
+    legal_entity: str
+    customer: str
+    currency: str
+    amount: Decimal | None
+    due_period: str
+    stage_event_id: str
+    stage_first_at: datetime | None
+    stage_effective_at: datetime | None
+    posting_event_id: str
+    posting_type: str
+    posting_first_at: datetime | None
+    posting_effective_at: datetime | None
+    posted_period: str
+    stage_seconds: float
+    """Business seconds from the stage taking effect to the posting (-1 while not posted)."""
+
+    @property
+    def identity(self) -> tuple[str, str]:
+        return (self.item_type, self.item_id)
+
+    @cached_property
+    def digest(self) -> int:
+        text = repr(tuple(getattr(self, name) for name in _FIELDS)).encode()
+        return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big")
+
+
+_FIELDS = tuple(f.name for f in fields(ItemRow))
+
+
+def _instant(micros: int) -> datetime | None:
+    return None if micros < 0 else micros_to_datetime(micros)
+
+
+def _amount(snapshot: EventSnapshot, row: int) -> Decimal | None:
+    if np.isnan(snapshot.amount[row]):
+        return None
+    return Decimal(int(snapshot.amount_units[row])).scaleb(-4).normalize()
+
+
+def item_rows(
+    snapshot: EventSnapshot, calendars: CalendarBook, names: SnapshotNames
+) -> list[ItemRow]:
+    """Every invoice-level and revenue item of ``snapshot``."""
+    return [*_invoice_rows(snapshot, calendars, names), *_revenue_rows(snapshot, names)]
+
+
+def _invoice_rows(
+    snapshot: EventSnapshot, calendars: CalendarBook, names: SnapshotNames
+) -> list[ItemRow]:
+    entity, customer = snapshot.dimensions
+    ready_refs = refs_of(snapshot, sc.BILLING_READY, sc.BILLING_EVENT)
+    ready = last_row_per_object(
+        snapshot.ref_object_index[ready_refs],
+        snapshot.ref_row[ready_refs],
+        snapshot.first_us[snapshot.ref_row[ready_refs]],
+    )
+    posting_refs = refs_of(snapshot, sc.INVOICE_POSTED, sc.BILLING_EVENT)
+    posting_rows = snapshot.ref_row[posting_refs]
+    rank = snapshot.took_effect[posting_rows] * (1 << 62) + snapshot.first_us[posting_rows]
+    posting = last_row_per_object(snapshot.ref_object_index[posting_refs], posting_rows, rank)
+    posting_of = dict(zip(posting["objects"].tolist(), posting["rows"].tolist(), strict=True))
+    stage_seconds = _stage_seconds(snapshot, calendars, ready, posting_of)
+    rows = []
+    for obj, ready_row in zip(ready["objects"].tolist(), ready["rows"].tolist(), strict=True):
+        post = posting_of.get(obj, -1)
+        own = int(entity[ready_row]) or (int(entity[post]) if post >= 0 else 0)
+        due = int(snapshot.first_period[ready_row]) or (
+            int(snapshot.first_period[post]) if post >= 0 else 0
+        )
+        posted = post >= 0 and bool(snapshot.took_effect[post])
+        item_type, item_id = names.objects[int(snapshot.objects[obj])]
+        rows.append(
+            ItemRow(
+                item_type=item_type,
+                item_id=item_id,
+                kind=INVOICE,
+                legal_entity=snapshot.legal_entities[own - 1] if own else "",
+                customer=names.customers.get(int(customer[ready_row]), ""),
+                currency=snapshot.currencies[snapshot.currency[ready_row] - 1]
+                if snapshot.currency[ready_row]
+                else "",
+                amount=_amount(snapshot, ready_row),
+                due_period=period_text(due),
+                stage_event_id=names.events[int(snapshot.event[ready_row])],
+                stage_first_at=_instant(int(snapshot.first_us[ready_row])),
+                stage_effective_at=_instant(int(snapshot.effective_us[ready_row])),
+                posting_event_id=names.events[int(snapshot.event[post])] if post >= 0 else "",
+                posting_type=sc.INVOICE_POSTED if post >= 0 else "",
+                posting_first_at=_instant(int(snapshot.first_us[post])) if post >= 0 else None,
+                posting_effective_at=_instant(int(snapshot.effective_us[post]))
+                if post >= 0
+                else None,
+                posted_period=period_text(int(snapshot.effective_period[post])) if posted else "",
+                stage_seconds=stage_seconds.get(obj, -1.0),
+            )
+        )
+    return rows
+
+
+def _stage_seconds(
+    snapshot: EventSnapshot,
+    calendars: CalendarBook,
+    ready: dict[str, I64Array],
+    posting_of: dict[int, int],
+) -> dict[int, float]:
+    """Business seconds each posted invoice stage took (billing.ready → invoice.posted)."""
+    entity, _ = snapshot.dimensions
+    done: dict[int, list[tuple[int, float, float]]] = {}
+    for obj, ready_row in zip(ready["objects"].tolist(), ready["rows"].tolist(), strict=True):
+        post = posting_of.get(obj, -1)
+        started = int(snapshot.effective_us[ready_row])
+        if post < 0 or not snapshot.took_effect[post] or started == NO_TIME:
+            continue
+        code = int(entity[ready_row]) or int(entity[post])
+        posted = max(int(snapshot.effective_us[post]), started)
+        done.setdefault(code, []).append((obj, started / 1e6, posted / 1e6))
+    seconds: dict[int, float] = {}
+    for code, stages in done.items():
+        calendar = calendars.for_entity(snapshot.legal_entities[code - 1] if code else "")
+        starts = np.array([s for _, s, _ in stages])
+        stops = np.array([p for _, _, p in stages])
+        clock = clock_for_span(calendar, float(starts.min()), float(stops.max()))
+        elapsed = clock.elapsed(starts, stops)
+        seconds.update(
+            {obj: round(float(e), 3) for (obj, _, _), e in zip(stages, elapsed, strict=True)}
+        )
+    return seconds
+
+
+def _revenue_rows(snapshot: EventSnapshot, names: SnapshotNames) -> list[ItemRow]:
+    entity, customer = snapshot.dimensions
+    journal_refs = refs_of(snapshot, sc.REVENUE_POSTED, sc.JOURNAL)
+    event_rows = snapshot.ref_row[journal_refs]
+    event_rows, unique = np.unique(event_rows, return_index=True)
+    journals = snapshot.ref_object_index[journal_refs][unique]
+    rows = []
+    for row, obj in zip(event_rows.tolist(), journals.tolist(), strict=True):
+        item_type, item_id = names.objects[int(snapshot.objects[obj])]
+        posted = bool(snapshot.took_effect[row])
+        event_id = names.events[int(snapshot.event[row])]
+        first, effective = (
+            _instant(int(snapshot.first_us[row])),
+            _instant(int(snapshot.effective_us[row])),
+        )
+        rows.append(
+            ItemRow(
+                item_type=item_type,
+                item_id=item_id,
+                kind=REVENUE,
+                legal_entity=snapshot.legal_entities[entity[row] - 1] if entity[row] else "",
+                customer=names.customers.get(int(customer[row]), ""),
+                currency=snapshot.currencies[snapshot.currency[row] - 1]
+                if snapshot.currency[row]
+                else "",
+                amount=_amount(snapshot, row),
+                due_period=period_text(int(snapshot.first_period[row])),
+                stage_event_id=event_id,
+                stage_first_at=first,
+                stage_effective_at=effective,
+                posting_event_id=event_id,
+                posting_type=sc.REVENUE_POSTED,
+                posting_first_at=first,
+                posting_effective_at=effective,
+                posted_period=period_text(int(snapshot.effective_period[row])) if posted else "",
+                stage_seconds=-1.0,
+            )
+        )
+    return rows
