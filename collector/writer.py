@@ -99,7 +99,10 @@ class BatchWriter:
         self._journal_blocked = False
         self._journaled: dict[Path, int] = {}
         """Spool files the journal wrote that no insert has taken yet, and their rows."""
-        self._failures_while_others_stored: dict[Path, int] = {}
+        self._inserts_stored = 0
+        self._failures_while_others_stored: dict[Path, tuple[int, int]] = {}
+        """Per spooled batch: its failures while others were stored, and ``_inserts_stored``
+        at its last failure."""
         self._last_replay_attempt = 0.0
         self._started = False
         self._writer_health = LoopHealth("writer")
@@ -264,7 +267,6 @@ class BatchWriter:
                 self._store_spooled_apart(
                     list(zip(spooled_files, spooled_spans, strict=True)),
                     failure if sole else None,
-                    others_stored=bool(batch),
                 )
             self._spool_requests(left_over)
         else:
@@ -297,11 +299,7 @@ class BatchWriter:
         return self._store_requests(requests[middle:], None)
 
     def _store_spooled_apart(
-        self,
-        spooled: list[tuple[SpoolFile, SpanBatch]],
-        failure: Exception | None,
-        *,
-        others_stored: bool,
+        self, spooled: list[tuple[SpoolFile, SpanBatch]], failure: Exception | None
     ) -> None:
         """Each spooled batch in an insert of its own, oldest first, until the engine is
         unavailable: refused ones are quarantined. ``failure``: the sole batch's insert already
@@ -311,21 +309,25 @@ class BatchWriter:
                 failure = self._insert(spans)
             if failure is None:
                 self._forget_spooled(spooled_file)
-                others_stored = True
                 continue
-            reason = refusal_reason(failure)
-            if reason is None and others_stored:
-                reason = self._failed_while_others_stored(spooled_file, failure)
+            reason = refusal_reason(failure) or self._failed_while_others_stored(
+                spooled_file, failure
+            )
             if reason is None:
                 return  # unavailable: it stays in the spool and is replayed later
             self._quarantine(spooled_file, reason)
             failure = None
 
     def _failed_while_others_stored(self, spooled: SpoolFile, failure: Exception) -> str | None:
-        """Count a spooled batch's failure while the engine stored others; past the limit, the
-        reason to quarantine it (an error we did not recognise as the rows' fault)."""
-        failures = self._failures_while_others_stored.get(spooled.path, 0) + 1
-        self._failures_while_others_stored[spooled.path] = failures
+        """Count a spooled batch's failure if the engine stored other inserts since its last
+        one; past the limit, the reason to quarantine it (an error not recognised as the rows'
+        fault, yet only ever theirs). An outage, failing every insert, counts nothing."""
+        failures, stored_then = self._failures_while_others_stored.get(
+            spooled.path, (-1, self._inserts_stored - 1)
+        )
+        if self._inserts_stored > stored_then:
+            failures += 1
+        self._failures_while_others_stored[spooled.path] = (failures, self._inserts_stored)
         if failures < self.limits.quarantine_after_failures:
             return None
         return (
@@ -422,6 +424,7 @@ class BatchWriter:
             with self._condition:
                 self._inserting = False
                 self._journal_blocked = False
+        self._inserts_stored += 1
         self.metrics.insert_seconds.observe(time.perf_counter() - started)
         self.metrics.batch_rows.observe(spans.row_count)
         if not self._healthy:
@@ -473,7 +476,7 @@ class BatchWriter:
             self._forget_spooled(oldest)
             logger.info("replayed %d spooled spans from %s", spans.row_count, oldest.path.name)
         else:
-            self._store_spooled_apart([(oldest, spans)], failure, others_stored=False)
+            self._store_spooled_apart([(oldest, spans)], failure)
         self._update_spool_gauges()
 
     # --- the journal thread ------------------------------------------------------------------------
