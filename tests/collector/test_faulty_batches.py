@@ -211,7 +211,7 @@ class TestLoopsThatCannotDieSilently:
         w = open_writer(sink, tmp_path / "spool", limits)
         pipeline = IngestPipeline(w, DecodeLimits(), w.metrics, ack_timeout_seconds=0.5)
         try:
-            with pytest.raises(Overloaded, match="not durable within 0.5 s") as refused:
+            with pytest.raises(Overloaded, match=r"not durable within 0\.5 s") as refused:
                 asyncio.run(pipeline.export(otlp_json_body(), WireFormat.JSON))
             assert refused.value.retry_after_seconds > 0
             assert sink.entered.is_set()
