@@ -247,3 +247,28 @@ class TestLoopsThatCannotDieSilently:
         finally:
             w.close()
         assert distinct_spans(client) == 10
+
+
+class RefusesEverything:
+    """A sink whose engine refuses every row for its data, as ClickHouse words it."""
+
+    def write(self, batch: SpanBatch) -> None:
+        raise ValueError(
+            "Code: 53. DB::Exception: Type mismatch in column Duration. (TYPE_MISMATCH)"
+        )
+
+
+class TestExportAnswer:
+    def test_an_export_whose_spans_are_quarantined_is_answered_with_a_warning(
+        self, tmp_path: Path
+    ) -> None:
+        """The sender learns that its spans are kept aside, with nothing counted as rejected."""
+        w = open_writer(RefusesEverything(), tmp_path / "spool")
+        pipeline = IngestPipeline(w, DecodeLimits(), w.metrics, ack_timeout_seconds=30)
+        try:
+            outcome = asyncio.run(pipeline.export(otlp_json_body(), WireFormat.JSON))
+        finally:
+            w.close()
+        assert outcome.durability is Durability.QUARANTINED
+        assert outcome.rejected_spans == 0
+        assert "kept in the quarantine" in outcome.error_message
