@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from collector.decode_result import DecodedRequest
@@ -12,7 +12,12 @@ from collector.limits import DecodeLimits
 from collector.metrics import IngestMetrics
 from collector.native_decode import decode_protobuf_request
 from collector.otlp_json import decode_json
-from collector.writer import BatchWriter, Durability
+from collector.writer import BatchWriter, Durability, Overloaded
+
+QUARANTINE_WARNING = (
+    "ClickHouse refused these spans for their data; they are kept in the quarantine for an "
+    "operator (syncsight quarantine list)"
+)
 
 
 class WireFormat(enum.Enum):
@@ -34,13 +39,22 @@ class IngestPipeline:
     """Decodes an export request, hands its valid spans to the writer and waits until durable.
 
     Raises ``UndecodableRequest`` for a body that is not OTLP and ``Overloaded`` when the
-    writer must push back; everything else is an ``ExportOutcome``.
+    writer must push back or the spans are not durable within ``ack_timeout_seconds``;
+    everything else is an ``ExportOutcome``.
     """
 
-    def __init__(self, writer: BatchWriter, limits: DecodeLimits, metrics: IngestMetrics) -> None:
+    def __init__(
+        self,
+        writer: BatchWriter,
+        limits: DecodeLimits,
+        metrics: IngestMetrics,
+        *,
+        ack_timeout_seconds: float,
+    ) -> None:
         self.writer = writer
         self.limits = limits
         self.metrics = metrics
+        self.ack_timeout_seconds = ack_timeout_seconds
         # One decoding thread: decoding holds the GIL, so more threads only add contention.
         self._decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="otlp-decode")
 
@@ -52,13 +66,29 @@ class IngestPipeline:
         self.metrics.spans_received.inc(accepted_spans + decoded.rejected_spans)
         if decoded.rejected_spans:
             self.metrics.spans_rejected.labels(reason="invalid").inc(decoded.rejected_spans)
-        durability = await asyncio.wrap_future(self.writer.submit(decoded.spans))
+        durability = await self._durable(self.writer.submit(decoded.spans))
+        error_message = decoded.error_message
+        if durability is Durability.QUARANTINED:
+            error_message = "; ".join(filter(None, [error_message, QUARANTINE_WARNING]))
         return ExportOutcome(
             accepted_spans=accepted_spans,
             rejected_spans=decoded.rejected_spans,
-            error_message=decoded.error_message,
+            error_message=error_message,
             durability=durability,
         )
+
+    async def _durable(self, written: Future[Durability]) -> Durability:
+        # shielded: a timeout must not cancel the writer's future, which it resolves later
+        try:
+            return await asyncio.wait_for(
+                asyncio.shield(asyncio.wrap_future(written)), self.ack_timeout_seconds
+            )
+        except TimeoutError:
+            raise Overloaded(
+                f"spans not durable within {self.ack_timeout_seconds:g} s "
+                "(SYNCSIGHT_INGEST_ACK_TIMEOUT_SECONDS); see /readyz",
+                self.writer.limits.retry_after_seconds,
+            ) from None
 
     def _decode(self, body: bytes, wire_format: WireFormat) -> DecodedRequest:
         if wire_format is WireFormat.JSON:

@@ -47,6 +47,25 @@ class IngestMetrics:
         self.spool_files = Gauge(
             "syncsight_spool_files", "Batches in the on-disk spool.", registry=r
         )
+        self.quarantined_batches = Counter(
+            "syncsight_quarantined_batches",
+            "Batches ClickHouse refused for their data, set aside in the quarantine, by source "
+            "(request or spool).",
+            ["source"],
+            registry=r,
+        )
+        self.quarantine_files = Gauge(
+            "syncsight_quarantine_files",
+            "Batches in the quarantine, awaiting `syncsight quarantine retry` or `drop`.",
+            registry=r,
+        )
+        self.loop_errors = Counter(
+            "syncsight_loop_errors",
+            "Unexpected errors of a background ingest loop (writer, journal), which pauses and "
+            "goes on.",
+            ["loop"],
+            registry=r,
+        )
         self.pending_spans = Gauge(
             "syncsight_pending_spans", "Spans accepted into memory, not yet durable.", registry=r
         )

@@ -3,31 +3,47 @@ acknowledged, replayed oldest first once writes succeed again (and at start-up).
 
 A file is the batch's JSON lines in an LZ4 frame with a content checksum: the journal spools most
 rows under load, and LZ4 costs a quarter of zlib's CPU. Files older versions wrote (zlib, holding
-JSON lines or one JSON list of row lists) are still read, so an upgrade loses nothing."""
+JSON lines or one JSON list of row lists) are still read, so an upgrade loses nothing.
+
+A spool belongs to one database: ``database.json`` records which, and a spool holding batches for
+another database is refused rather than replayed into the wrong one."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
-import os
 import threading
 import zlib
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
 import lz4.frame
 
+from collector.durable_files import write_durably
+from collector.quarantine import Quarantine
 from warehouse.span_batch import SpanBatch, encode_rows
 
 logger = logging.getLogger(__name__)
 
 SUFFIX = ".spool"
+IDENTITY_FILE: Final = "database.json"
 _LZ4_FRAME_MAGIC: Final = b"\x04\x22\x4d\x18"
 
 
 class SpoolFull(RuntimeError):
     """The spool is over its configured size: accepting more would risk the disk."""
+
+
+class SpoolOfAnotherDatabase(RuntimeError):
+    """The spool holds batches written for a different database than this process writes to."""
+
+
+def database_fingerprint(database: str) -> str:
+    """A stable fingerprint of a database description (one without any password)."""
+    return hashlib.sha256(database.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -41,17 +57,62 @@ class SpoolFile:
 class Spool:
     """A directory of compressed batch files, named by a monotonic sequence number."""
 
-    def __init__(self, directory: Path, *, max_bytes: int) -> None:
+    def __init__(self, directory: Path, *, max_bytes: int, database: str) -> None:
+        """Open (or create) the spool in ``directory`` for ``database``, a description of the
+        database without password; raises ``SpoolOfAnotherDatabase``."""
         self.directory = directory
         self.max_bytes = max_bytes
+        self.database = database
         self.directory.mkdir(parents=True, exist_ok=True)
+        self.quarantine_area = Quarantine(directory, SUFFIX)
         self._lock = threading.Lock()
         self._files: dict[Path, int] = {}
-        for leftover in self.directory.glob("*.tmp"):
-            leftover.unlink()  # a write that never completed was never acknowledged
+        self._in_flight: set[Path] = set()
+        """Files ``append`` is writing: not yet part of the spool, whatever ``rescan`` sees."""
         for path in sorted(self.directory.glob(f"*{SUFFIX}")):
             self._files[path] = path.stat().st_size
-        self._sequence = max((int(p.stem) for p in self._files), default=0)
+        quarantined = self.quarantine_area.names()
+        self._claim_for(database, holds_batches=bool(self._files or quarantined))
+        for leftover in self.directory.glob("*.tmp"):
+            leftover.unlink()  # a write that never completed was never acknowledged
+        names = [path.name for path in self._files] + quarantined
+        # quarantined names count too: a batch released from quarantine keeps its name
+        self._sequence = max((int(name.removesuffix(SUFFIX)) for name in names), default=0)
+        self.quarantined_count = len(quarantined)
+
+    def _claim_for(self, database: str, *, holds_batches: bool) -> None:
+        identity = self.directory / IDENTITY_FILE
+        fingerprint = database_fingerprint(database)
+        try:
+            recorded = json.loads(identity.read_bytes())
+            recorded_database = str(recorded["database"])
+            recorded_fingerprint = str(recorded["fingerprint"])
+        except FileNotFoundError:
+            recorded_database = recorded_fingerprint = ""
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise SpoolOfAnotherDatabase(
+                f"spool {self.directory}: {IDENTITY_FILE} is not readable ({error}); it should "
+                f'hold {{"database": ..., "fingerprint": ...}}'
+            ) from None
+        if recorded_fingerprint == fingerprint:
+            return
+        if recorded_fingerprint and holds_batches:
+            raise SpoolOfAnotherDatabase(
+                f"spool {self.directory} holds batches written for the database "
+                f"{recorded_database} (fingerprint {recorded_fingerprint}), not for "
+                f"{database} (fingerprint {fingerprint}) that this service writes to: start "
+                f"syncsight against {recorded_database} to replay them, or set "
+                "SYNCSIGHT_SPOOL_DIR to another directory"
+            )
+        if holds_batches:
+            logger.warning(
+                "spool %s records no database; adopting its batches for %s",
+                self.directory,
+                database,
+            )
+        write_durably(
+            identity, json.dumps({"database": database, "fingerprint": fingerprint}).encode()
+        )
 
     @property
     def size_bytes(self) -> int:
@@ -72,20 +133,35 @@ class Spool:
             raise SpoolFull(
                 f"spool {self.directory} holds {self.size_bytes} bytes, limit {self.max_bytes}"
             )
+        return self._write(batch, into_spool=True)
+
+    def _write(self, batch: SpanBatch, *, into_spool: bool) -> SpoolFile:
         payload = lz4.frame.compress(batch.json_lines, content_checksum=True)
         with self._lock:
             self._sequence += 1
             final = self.directory / f"{self._sequence:020d}{SUFFIX}"
-        temporary = final.with_suffix(".tmp")
-        with temporary.open("wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        temporary.rename(final)
-        _fsync_directory(self.directory)
+            self._in_flight.add(final)
+        try:
+            write_durably(final, payload)
+        except BaseException:
+            with self._lock:
+                self._in_flight.discard(final)
+            raise
         with self._lock:
-            self._files[final] = len(payload)
+            self._in_flight.discard(final)
+            if into_spool:
+                self._files[final] = len(payload)
         return SpoolFile(final, len(payload))
+
+    def rescan(self) -> None:
+        """Take in batch files that appeared in the directory (released from quarantine by
+        ``syncsight quarantine retry``) and recount the quarantine."""
+        quarantined = len(self.quarantine_area.names())
+        with self._lock:
+            for path in self.directory.glob(f"*{SUFFIX}"):
+                if path not in self._files and path not in self._in_flight:
+                    self._files[path] = path.stat().st_size
+            self.quarantined_count = quarantined
 
     def oldest(self) -> SpoolFile | None:
         with self._lock:
@@ -121,18 +197,20 @@ class Spool:
             self._files.pop(spooled.path, None)
 
     def quarantine(self, spooled: SpoolFile, reason: str) -> None:
-        """Move an unreadable batch aside so it stops blocking the replay, keeping it for a human."""
-        target = self.directory / "quarantine"
-        target.mkdir(exist_ok=True)
-        spooled.path.rename(target / spooled.path.name)
+        """Move a batch that can never be stored aside so it stops blocking the replay, keeping it
+        with ``reason`` for a human."""
+        self.quarantine_area.put(spooled.path, reason, datetime.now(UTC))
         with self._lock:
             self._files.pop(spooled.path, None)
+            self.quarantined_count += 1
         logger.error("quarantined spool file %s: %s", spooled.path.name, reason)
 
-
-def _fsync_directory(directory: Path) -> None:
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+    def quarantine_batch(self, batch: SpanBatch, reason: str) -> SpoolFile:
+        """Write ``batch`` (never spooled) durably straight into the quarantine, whatever the
+        spool's size: refusing it would only make its sender retry it."""
+        written = self._write(batch, into_spool=False)
+        self.quarantine_area.put(written.path, reason, datetime.now(UTC))
+        with self._lock:
+            self.quarantined_count += 1
+        logger.error("quarantined %d spans as %s: %s", batch.row_count, written.path.name, reason)
+        return written

@@ -30,7 +30,7 @@ from syncsight.admin_api import admin_router
 from syncsight.config_file import FileConfig
 from syncsight.settings import Settings
 from syncsight.warmer import Warmer
-from warehouse.client import connect, redact
+from warehouse.client import connect, describe_database, redact
 from warehouse.freshness import DataVersion, FreshCache
 from warehouse.migrations import migrate
 from warehouse.pool import ClientPool
@@ -45,7 +45,11 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
     pool = ClientPool(settings.clickhouse_url, database=database)
     topology = Topology(settings.clickhouse_cluster)
     metrics = IngestMetrics()
-    spool = Spool(settings.spool_dir, max_bytes=settings.spool_max_bytes)
+    spool = Spool(  # raises SpoolOfAnotherDatabase: the CLI reports it
+        settings.spool_directory,
+        max_bytes=settings.spool_max_bytes,
+        database=describe_database(settings.clickhouse_url, database=database),
+    )
     tokens = IngestTokens(settings.ingest_token_list)
     writer = BatchWriter(
         span_sink(connect(settings.clickhouse_url, database=database), settings.clickhouse_url),
@@ -56,6 +60,7 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
             batch_max_rows=settings.batch_max_rows,
             batch_max_wait_seconds=settings.batch_max_wait_ms / 1000,
             max_pending_rows=settings.max_pending_spans,
+            stuck_after_seconds=settings.ingest_ack_timeout_seconds,
         ),
     )
     version = DataVersion(pool.client, topology)
@@ -84,6 +89,7 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
             max_attribute_value_length=settings.max_attribute_value_length,
         ),
         metrics,
+        ack_timeout_seconds=settings.ingest_ack_timeout_seconds,
     )
 
     @asynccontextmanager
@@ -149,7 +155,8 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
 
     @app.get("/readyz", tags=["operations"], response_model=None)
     def readyz() -> Any:
-        """ClickHouse answers a query and the spool is below its limit."""
+        """ClickHouse answers a query, the spool is below its limit and the write loops run
+        (else 503); ``degraded`` (still 200) while refused batches wait in the quarantine."""
         problems: dict[str, str] = {}
         try:
             pool.client().query("SELECT 1")
@@ -157,9 +164,17 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
             problems["clickhouse"] = str(error)
         if spool.is_full():
             problems["spool"] = f"{spool.size_bytes} bytes, limit {spool.max_bytes}"
+        problems.update(writer.problems())
         if problems:
             return JSONResponse(status_code=503, content={"status": "unavailable", **problems})
-        return {"status": "ok", "clickhouse": "ok", "spool_bytes": str(spool.size_bytes)}
+        ready = {"status": "ok", "clickhouse": "ok", "spool_bytes": str(spool.size_bytes)}
+        if spool.quarantined_count:
+            ready["status"] = "degraded"
+            ready["quarantine"] = (
+                f"{spool.quarantined_count} batch(es) refused by ClickHouse for their data wait "
+                f"in {spool.quarantine_area.directory}: see `syncsight quarantine list`"
+            )
+        return ready
 
     @app.get("/metrics", tags=["operations"], response_class=Response)
     def prometheus_metrics() -> Response:

@@ -13,7 +13,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from syncsight.access import ApiTokenError, TokenGrant, parse_api_tokens
-from warehouse.client import validate_url
+from warehouse.client import chdb_data_path, validate_url
 from warehouse.schema import Topology, TopologyError
 
 DATA_DIR = Path(".syncsight")
@@ -66,9 +66,12 @@ class Settings(BaseSettings):
     max_attribute_value_length: int = Field(
         default=4096, ge=1, description="Longest attribute value kept; longer values are cut."
     )
-    spool_dir: Path = Field(
-        default=DATA_DIR / "spool",
-        description="Directory of the on-disk spool that holds batches ClickHouse did not take.",
+    spool_dir: Path | None = Field(
+        default=None,
+        description="Directory of the on-disk spool that holds batches ClickHouse did not take "
+        "(and its quarantine). Default: `syncsight-spool` inside the data directory of a "
+        "chdb:///path URL, else .syncsight/spool. A spool records its database and is refused "
+        "at start-up by a service writing to another one.",
     )
     spool_max_bytes: int = Field(
         default=1024 * 1024 * 1024,
@@ -91,6 +94,13 @@ class Settings(BaseSettings):
         default=200_000,
         gt=0,
         description="Spans held in memory awaiting their insert; above it ingest answers 503.",
+    )
+    ingest_ack_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Longest an export request waits for its spans to become durable before it "
+        "is answered 503 with Retry-After; a write or journal loop that has not come round for "
+        "this long is reported stuck by /readyz.",
     )
 
     api_tokens: SecretStr = Field(
@@ -162,6 +172,14 @@ class Settings(BaseSettings):
         description="Base URL users reach this service at, for links in alerts (default: "
         "http://<host>:<port>); overrides [notifications] public_url.",
     )
+
+    @property
+    def spool_directory(self) -> Path:
+        """``spool_dir``, or its default for ``clickhouse_url``."""
+        if self.spool_dir is not None:
+            return self.spool_dir
+        data_path = chdb_data_path(self.clickhouse_url)
+        return data_path / "syncsight-spool" if data_path is not None else DATA_DIR / "spool"
 
     @property
     def api_token_grants(self) -> tuple[TokenGrant, ...]:

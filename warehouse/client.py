@@ -76,3 +76,17 @@ def redact(url: str) -> str:
         return url
     netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
     return parts._replace(netloc=netloc).geturl()
+
+
+def describe_database(url: str, *, database: str | None = None) -> str:
+    """Which database ``url`` (and the ``database`` override) names, without any password: an
+    embedded engine by its absolute data path, a server by user, host, port and database."""
+    parts = urlsplit(url)
+    data_path = chdb_data_path(url)
+    if parts.scheme == "chdb":
+        engine = f"chdb://{data_path.resolve()}" if data_path is not None else "chdb://memory"
+        return f"{engine} database {database}" if database else engine
+    user = f"{parts.username}@" if parts.username else ""
+    port = f":{parts.port}" if parts.port else ""
+    name = database or parts.path.strip("/") or "default"
+    return f"{parts.scheme}://{user}{parts.hostname}{port}/{name}"

@@ -67,3 +67,37 @@ def join_batches(batches: Sequence[SpanBatch]) -> SpanBatch:
     return SpanBatch(
         b"\n".join(batch.json_lines for batch in filled), sum(b.row_count for b in filled)
     )
+
+
+NANOSECONDS_PER_DAY: Final = 86_400 * 1_000_000_000
+
+
+def split_by_day(batch: SpanBatch, *, max_days: int) -> list[SpanBatch]:
+    """``batch`` cut into batches whose rows' UTC days lie within ``max_days`` consecutive days,
+    oldest first: ``otel_traces`` is partitioned by day, and the engine refuses an insert block
+    that spans more partitions than its ``max_partitions_per_insert_block``.
+
+    The span is counted in consecutive days, not distinct ones, so that an engine whose partition
+    dates are in another time zone (each UTC day then touches two of its dates) sees at most
+    ``max_days + 1`` partitions per batch.
+    """
+    if max_days < 1:
+        raise ValueError(f"max_days={max_days}: expected at least 1")
+    by_day: dict[int, list[bytes]] = {}
+    for line in batch.json_lines.split(b"\n") if batch.row_count else ():
+        # every line starts with the Timestamp column in integer nanoseconds: [1767225600000000000,
+        timestamp = int(line[1 : line.index(b",")])
+        by_day.setdefault(timestamp // NANOSECONDS_PER_DAY, []).append(line)
+    parts: list[SpanBatch] = []
+    group: list[bytes] = []
+    first_day = None
+    for day in sorted(by_day):
+        if first_day is not None and day - first_day >= max_days:
+            parts.append(SpanBatch(b"\n".join(group), len(group)))
+            group, first_day = [], None
+        if first_day is None:
+            first_day = day
+        group.extend(by_day[day])
+    if group:
+        parts.append(SpanBatch(b"\n".join(group), len(group)))
+    return parts

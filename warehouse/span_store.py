@@ -3,7 +3,8 @@
 Two sinks with one contract: a ``SpanBatch`` of JSONCompactEachRow lines, which the engine parses
 with the GIL released, converting times inside ClickHouse. In the embedded engine the lines reach it
 through a scratch file read with ``file()``; a ClickHouse server receives them as the body of an
-``INSERT … SELECT … FROM input()``.
+``INSERT … SELECT … FROM input()``. A batch spanning more days than the engine takes in one insert
+(a backfill) is written as one insert per group of days.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from pathlib import Path
 from typing import Final, Protocol
 
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import DatabaseError
 
 from warehouse.client import chdb_data_path
 from warehouse.correlation import sql_string
+from warehouse.insert_errors import is_too_many_partitions
 from warehouse.schema import OTEL_TRACES
-from warehouse.span_batch import JSON_ROW_SELECT, JSON_ROW_STRUCTURE, SpanBatch
+from warehouse.span_batch import JSON_ROW_SELECT, JSON_ROW_STRUCTURE, SpanBatch, split_by_day
 from warehouse.spans import OTEL_TRACES_COLUMNS
 
 _INSERT_INTO: Final = (
@@ -40,28 +43,59 @@ class SpanSink(Protocol):
     def write(self, batch: SpanBatch) -> None: ...
 
 
-class ServerSpanSink:
-    """The lines as the body of one insert: right for a ClickHouse server."""
+_MAX_PARTITIONS_SETTING: Final = "SELECT getSetting('max_partitions_per_insert_block')"
+
+
+class _DaySplittingSink:
+    """One insert per batch; when the engine refuses it for spanning too many days, one insert
+    per group of days that its ``max_partitions_per_insert_block`` allows.
+
+    Splitting only after a refusal keeps the common case (today's spans) free of the cost of
+    reading every row's timestamp.
+    """
 
     def __init__(self, client: Client) -> None:
         self.client = client
-
-    def write(self, batch: SpanBatch) -> None:
-        if batch.row_count:
-            self.client.command(_INSERT_FROM_INPUT, data=batch.json_lines)
-
-
-class EmbeddedSpanSink:
-    """The lines through a scratch file that the in-process engine reads with ``file()``."""
-
-    def __init__(self, client: Client, scratch_dir: Path) -> None:
-        self.client = client
-        scratch_dir.mkdir(parents=True, exist_ok=True)
-        self.scratch_dir = scratch_dir
+        self._max_days: int | None = None
 
     def write(self, batch: SpanBatch) -> None:
         if not batch.row_count:
             return
+        try:
+            self._insert(batch)
+        except DatabaseError as error:
+            if not is_too_many_partitions(error):
+                raise
+            for part in split_by_day(batch, max_days=self._days_per_insert()):
+                self._insert(part)
+
+    def _days_per_insert(self) -> int:
+        if self._max_days is None:
+            limit = int(self.client.query(_MAX_PARTITIONS_SETTING).result_rows[0][0])
+            # one day less: if the engine dates partitions in another zone, N UTC days touch N+1
+            self._max_days = max(limit - 1, 1)
+        return self._max_days
+
+    def _insert(self, batch: SpanBatch) -> None:
+        raise NotImplementedError
+
+
+class ServerSpanSink(_DaySplittingSink):
+    """The lines as the body of one insert: right for a ClickHouse server."""
+
+    def _insert(self, batch: SpanBatch) -> None:
+        self.client.command(_INSERT_FROM_INPUT, data=batch.json_lines)
+
+
+class EmbeddedSpanSink(_DaySplittingSink):
+    """The lines through a scratch file that the in-process engine reads with ``file()``."""
+
+    def __init__(self, client: Client, scratch_dir: Path) -> None:
+        super().__init__(client)
+        scratch_dir.mkdir(parents=True, exist_ok=True)
+        self.scratch_dir = scratch_dir
+
+    def _insert(self, batch: SpanBatch) -> None:
         handle, name = tempfile.mkstemp(prefix="batch-", suffix=".jsonl", dir=self.scratch_dir)
         try:
             with os.fdopen(handle, "wb") as scratch:

@@ -23,6 +23,7 @@ from warehouse.migrations import migrate
 from warehouse.span_batch import SpanBatch, encode_rows
 from warehouse.span_store import SpanSink, span_sink
 
+DATABASE = "chdb:///tests database test_writer"
 FAST = WriterLimits(batch_max_rows=1_000, batch_max_wait_seconds=0.05, replay_interval_seconds=0.05)
 
 
@@ -77,7 +78,12 @@ def sink(client: Client, engine_url: str) -> SwitchableSink:
 
 @pytest.fixture
 def writer(sink: SwitchableSink, tmp_path: Path) -> Iterator[BatchWriter]:
-    w = BatchWriter(sink, Spool(tmp_path / "spool", max_bytes=10_000_000), IngestMetrics(), FAST)
+    w = BatchWriter(
+        sink,
+        Spool(tmp_path / "spool", max_bytes=10_000_000, database=DATABASE),
+        IngestMetrics(),
+        FAST,
+    )
     w.start()
     yield w
     w.close()
@@ -98,7 +104,9 @@ class TestBatching:
     ) -> None:
         """Shutdown flushes pending rows before the writer stops."""
         slow = WriterLimits(batch_max_rows=10_000, batch_max_wait_seconds=30)
-        w = BatchWriter(sink, Spool(tmp_path / "s", max_bytes=10**7), IngestMetrics(), slow)
+        w = BatchWriter(
+            sink, Spool(tmp_path / "s", max_bytes=10**7, database=DATABASE), IngestMetrics(), slow
+        )
         w.start()
         future = w.submit(rows(20, "late"))
         w.close()
@@ -131,7 +139,12 @@ class TestJournal:
         insert takes them all, and every span is stored exactly once."""
         slow = SlowSink(sink, seconds=1.5)
         limits = WriterLimits(batch_min_rows=20, batch_max_wait_seconds=0.05)
-        w = BatchWriter(slow, Spool(tmp_path / "spool", max_bytes=10**7), IngestMetrics(), limits)
+        w = BatchWriter(
+            slow,
+            Spool(tmp_path / "spool", max_bytes=10**7, database=DATABASE),
+            IngestMetrics(),
+            limits,
+        )
         w.start()
         try:
             first = w.submit(rows(30, "first"))
@@ -154,7 +167,12 @@ class TestJournal:
         limits = WriterLimits(
             batch_min_rows=20, batch_max_wait_seconds=0.05, journal_during_inserts=False
         )
-        w = BatchWriter(slow, Spool(tmp_path / "spool", max_bytes=10**7), IngestMetrics(), limits)
+        w = BatchWriter(
+            slow,
+            Spool(tmp_path / "spool", max_bytes=10**7, database=DATABASE),
+            IngestMetrics(),
+            limits,
+        )
         w.start()
         try:
             w.submit(rows(30, "first"))
@@ -171,7 +189,12 @@ class TestJournal:
         """Shutdown leaves nothing the journal spooled behind: it is inserted before exit."""
         slow = SlowSink(sink, seconds=1.0)
         limits = WriterLimits(batch_min_rows=20, batch_max_wait_seconds=0.05)
-        w = BatchWriter(slow, Spool(tmp_path / "spool", max_bytes=10**7), IngestMetrics(), limits)
+        w = BatchWriter(
+            slow,
+            Spool(tmp_path / "spool", max_bytes=10**7, database=DATABASE),
+            IngestMetrics(),
+            limits,
+        )
         w.start()
         w.submit(rows(30, "first"))
         assert slow.inserting.wait(timeout=20)
@@ -187,7 +210,9 @@ class TestJournal:
         slow = SlowSink(sink, seconds=1.0)
         limits = WriterLimits(batch_min_rows=20, batch_max_wait_seconds=0.05)
         spool_dir = tmp_path / "spool"
-        w = BatchWriter(slow, Spool(spool_dir, max_bytes=10**7), IngestMetrics(), limits)
+        w = BatchWriter(
+            slow, Spool(spool_dir, max_bytes=10**7, database=DATABASE), IngestMetrics(), limits
+        )
         w.start()
         w.submit(rows(30, "first"))
         assert slow.inserting.wait(timeout=20)
@@ -221,8 +246,10 @@ class TestSpool:
     ) -> None:
         """Spool files survive a restart and drain when a new writer starts."""
         spool_dir = tmp_path / "spool"
-        Spool(spool_dir, max_bytes=10**7).append(rows(40, "previous"))
-        w = BatchWriter(sink, Spool(spool_dir, max_bytes=10**7), IngestMetrics(), FAST)
+        Spool(spool_dir, max_bytes=10**7, database=DATABASE).append(rows(40, "previous"))
+        w = BatchWriter(
+            sink, Spool(spool_dir, max_bytes=10**7, database=DATABASE), IngestMetrics(), FAST
+        )
         w.start()
         try:
             wait_until(lambda: w.spool.file_count == 0)
@@ -241,7 +268,9 @@ class TestSpool:
         if older_format == "zlib row lists":
             json_lines = json.dumps([json.loads(line) for line in json_lines.split(b"\n")]).encode()
         (spool_dir / f"{1:020d}.spool").write_bytes(zlib.compress(json_lines))
-        w = BatchWriter(sink, Spool(spool_dir, max_bytes=10**7), IngestMetrics(), FAST)
+        w = BatchWriter(
+            sink, Spool(spool_dir, max_bytes=10**7, database=DATABASE), IngestMetrics(), FAST
+        )
         w.start()
         try:
             wait_until(lambda: w.spool.file_count == 0)
@@ -254,7 +283,9 @@ class TestSpool:
         self, sink: SwitchableSink, tmp_path: Path
     ) -> None:
         """Over the spool limit the writer refuses with a retry hint instead of accepting."""
-        w = BatchWriter(sink, Spool(tmp_path / "tiny", max_bytes=1), IngestMetrics(), FAST)
+        w = BatchWriter(
+            sink, Spool(tmp_path / "tiny", max_bytes=1, database=DATABASE), IngestMetrics(), FAST
+        )
         w.start()
         try:
             sink.failing = True
@@ -273,7 +304,9 @@ class TestSpool:
         spool_dir = tmp_path / "spool"
         spool_dir.mkdir()
         (spool_dir / f"{1:020d}.spool").write_bytes(b"not zlib")
-        w = BatchWriter(sink, Spool(spool_dir, max_bytes=10**7), IngestMetrics(), FAST)
+        w = BatchWriter(
+            sink, Spool(spool_dir, max_bytes=10**7, database=DATABASE), IngestMetrics(), FAST
+        )
         w.start()
         try:
             wait_until(lambda: w.spool.file_count == 0)
@@ -290,7 +323,9 @@ class TestBackPressure:
         limits = WriterLimits(
             batch_max_rows=10_000, batch_max_wait_seconds=30, max_pending_rows=100
         )
-        w = BatchWriter(sink, Spool(tmp_path / "s", max_bytes=10**7), IngestMetrics(), limits)
+        w = BatchWriter(
+            sink, Spool(tmp_path / "s", max_bytes=10**7, database=DATABASE), IngestMetrics(), limits
+        )
         w.start()
         try:
             first = w.submit(rows(80, "a"))
