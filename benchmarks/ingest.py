@@ -97,7 +97,6 @@ def main() -> None:
             Path(directory),
             env={
                 "SYNCSIGHT_SLA_INTERVAL": str(arguments.sla_interval),
-                "SYNCSIGHT_VIEW_MAX_STALENESS": "15",  # the default (tests/service.py sets 0)
                 **extra_env,
             },
         )

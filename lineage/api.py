@@ -1,5 +1,6 @@
-"""REST routes of lineage, evidence, OCEL export, completeness and blocked-invoice impact: each
-reads through the query layer, calls the pure core and returns its result."""
+"""REST routes of lineage, evidence, OCEL export and completeness: each reads through the query
+layer, calls the pure core and returns its result. (Blocked-invoice impact is answered from the
+business state, ``slas.api``.)"""
 
 from __future__ import annotations
 
@@ -14,12 +15,9 @@ from lineage.assembly import Lineage
 from lineage.completeness import completeness
 from lineage.evidence import evidence_records, seal
 from lineage.graph import ObjectRef
-from lineage.impact_view import BlockedInvoicesView
 from lineage.models import (
-    BlockedInvoicesOut,
     CompletenessOut,
     LineageOut,
-    blocked_out,
     completeness_out,
     lineage_out,
 )
@@ -44,7 +42,6 @@ def lineage_router(
     pool: ClientPool,
     rules: LineageRules,
     owners: OwnerRouting,
-    blocked_view: BlockedInvoicesView,
     *,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> APIRouter:
@@ -118,19 +115,5 @@ def lineage_router(
     ) -> JSONResponse:
         document: dict[str, Any] = to_ocel(traced(object_type, object_id, direction), rules)
         return JSONResponse(document)
-
-    @router.get(
-        "/impact/blocked-invoices",
-        response_model=BlockedInvoicesOut,
-        summary="Invoice-level items held by failures, their value and who owns each fix",
-    )
-    def blocked(
-        period: Annotated[
-            str | None, Query(pattern=PERIOD_PATTERN, description="Fiscal period, YYYY-MM.")
-        ] = None,
-        legal_entity: str | None = None,
-    ) -> BlockedInvoicesOut:
-        result, computed_at = blocked_view.answer(period, legal_entity)
-        return blocked_out(result, computed_at)
 
     return router

@@ -149,8 +149,8 @@ class BlockedItemOut(BaseModel):
 
 class BlockedInvoicesOut(BaseModel):
     as_of: datetime = Field(
-        description="When the answer was worked out: it is recomputed when new data arrives, "
-        "at most SYNCSIGHT_VIEW_MAX_STALENESS seconds late while ingest is busy."
+        description="The instant (event time) the items were blocked at; the response headers "
+        "X-Syncsight-As-Of and X-Syncsight-Known-At name both instants the answer describes."
     )
     total: dict[str, float] = Field(description="Blocked value per currency.")
     items: list[BlockedItemOut]

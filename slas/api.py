@@ -11,9 +11,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Response
 
+from lineage.models import BlockedInvoicesOut, blocked_out
 from slas.alerts import FIRING, RESOLVED, Alert
 from slas.calendars import parse_period
 from slas.close_state import CloseRiskAnswers
+from slas.impact_answers import BlockedInvoiceAnswers
 from slas.models import (
     AlertOut,
     AlertSummaryOut,
@@ -28,6 +30,7 @@ from slas.timer_answers import TimerAnswers
 from slas.timers import STATES
 from warehouse.pool import ClientPool
 
+PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
 AS_OF_HEADER = "X-Syncsight-As-Of"
 KNOWN_AT_HEADER = "X-Syncsight-Known-At"
 KnownAt = Annotated[
@@ -66,6 +69,7 @@ def slas_router(
     pool: ClientPool,
     answers: TimerAnswers,
     close_risk: CloseRiskAnswers,
+    blocked: BlockedInvoiceAnswers,
     *,
     alerts: Callable[[], list[Alert]] | None = None,
     delivered: DeliveredAlerts | None = None,
@@ -184,6 +188,27 @@ def slas_router(
         known, report = close_risk.report(period, at, known_at)
         _stamp(response, at, known)
         return [CloseRiskOut.model_validate(entity) for entity in report]
+
+    @router.get(
+        "/impact/blocked-invoices",
+        response_model=BlockedInvoicesOut,
+        summary="Invoice-level items held by failures, their value and who owns each fix",
+    )
+    def blocked_invoices(
+        response: Response,
+        period: Annotated[
+            str | None, Query(pattern=PERIOD_PATTERN, description="Fiscal period, YYYY-MM.")
+        ] = None,
+        legal_entity: str | None = None,
+        as_of: SlaAsOf = None,
+        known_at: KnownAt = None,
+    ) -> BlockedInvoicesOut:
+        at = moment(as_of)
+        known, result = blocked.report(
+            period=period, legal_entity=legal_entity, as_of=at, known_at=known_at
+        )
+        _stamp(response, at, known)
+        return blocked_out(result, at)
 
     def current_alerts(status: str | None, legal_entity: str | None) -> list[Alert]:
         if status is not None and status not in (FIRING, RESOLVED):

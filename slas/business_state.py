@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from clickhouse_connect.driver.client import Client
 
+from lineage.rules import LineageRules
 from slas.calendars import CalendarBook, EntityCalendar
 from slas.definitions import SlaDefinition
 from slas.item_rows import ItemRow, item_rows
@@ -65,12 +66,15 @@ class TickReport:
     skipped: str = ""
 
 
-def config_fingerprint(definitions: Sequence[SlaDefinition], calendars: CalendarBook) -> str:
-    """Changes whenever a definition or a calendar changes what a timer row holds."""
+def config_fingerprint(
+    definitions: Sequence[SlaDefinition], calendars: CalendarBook, rules: LineageRules
+) -> str:
+    """Changes whenever a definition, a calendar or a hop changes what a state row holds."""
     entities = sorted(calendars.calendars.items())
     text = repr(
         (
             tuple(definitions),
+            rules.hops,
             [(name, _calendar_text(calendar)) for name, calendar in entities],
             _calendar_text(calendars.default),
         )
@@ -101,15 +105,17 @@ class BusinessState:
         definitions: Sequence[SlaDefinition],
         calendars: CalendarBook,
         *,
+        rules: LineageRules | None = None,
         settle: timedelta = timedelta(seconds=5),
         max_objects_per_slice: int = 50_000,
     ) -> None:
         self._client = client
         self.definitions = tuple(definitions)
         self.calendars = calendars
+        self.rules = rules or LineageRules.default()
         self._settle = settle
         self._max_objects = max_objects_per_slice
-        self._fingerprint = config_fingerprint(self.definitions, calendars)
+        self._fingerprint = config_fingerprint(self.definitions, calendars, self.rules)
 
     def watermark(self) -> datetime:
         """The knowledge time up to which ``sla_timers`` is complete (epoch before any tick)."""
@@ -170,7 +176,7 @@ class BusinessState:
             latest_digests(client, keys),
         )
         items = _changes(
-            {row.identity: row for row in item_rows(snapshot, self.calendars, names)},
+            {row.identity: row for row in item_rows(snapshot, self.calendars, self.rules, names)},
             latest_item_digests(client, keys),
         )
         _append(client, *timers, known_at=until)
@@ -267,12 +273,16 @@ def _append_items(
             row.posting_effective_at,
             row.posted_period,
             row.stage_seconds,
+            row.invoice,
+            row.upstream_event_id,
+            row.upstream_event_type,
+            row.upstream_first_at,
         ]
         for row in rows
     ]
     records += [
         [*identity, known_at, 1, 0, "", "", "", "", None, "", "", None, None, "", "", None, None,
-         "", -1.0]
+         "", -1.0, "", "", "", None]
         for identity in gone
     ]  # fmt: skip
     if records:

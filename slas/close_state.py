@@ -28,7 +28,8 @@ _LATEST = f"""
 SELECT ItemType, ItemId,
     argMax((Deleted, Kind, LegalEntity, Currency, Amount, DuePeriod, StageEventId, StageFirstAt,
             StageEffectiveAt, PostingEventId, PostingType, PostingFirstAt, PostingEffectiveAt,
-            PostedPeriod), KnownAt) AS v
+            PostedPeriod, UpstreamEventId, UpstreamEventType, UpstreamFirstAt, Invoice, Customer),
+           KnownAt) AS v
 FROM {CLOSE_ITEMS}
 WHERE KnownAt <= {{known_at:DateTime64(3, 'UTC')}}
   AND (empty({{periods:Array(String)}})
@@ -38,13 +39,14 @@ GROUP BY ItemType, ItemId
 
 ITEMS_AT = f"""
 SELECT ItemType, ItemId, v.2, v.3, v.4, toFloat64(ifNull(v.5, nan)), v.6, v.7, v.8, v.9, v.10,
-       v.11, v.12, v.13, v.14
+       v.11, v.12, v.13, v.14, v.15, v.16, v.17, v.18, v.19, v.5
 FROM ({_LATEST})
 WHERE v.1 = 0 AND v.8 <= {_AS_OF}
   AND (empty({{periods:Array(String)}}) OR v.6 IN {{periods:Array(String)}})
 """
 """Every item that existed at ``as_of`` (its stage was attempted) due in one of ``periods``
-(every period when empty), its latest version known at ``known_at``."""
+(every period when empty), its latest version known at ``known_at``; the last three columns are
+the invoice number, the customer and the exact amount."""
 
 STAGE_DURATIONS = f"""
 SELECT v.2, groupArray(v.3)
@@ -89,6 +91,29 @@ def _micros(value: Any) -> int:
     return round(_utc(value).timestamp() * 1_000_000)
 
 
+Step = tuple[str, str, Any, Any]
+"""An item's step: event id, event type, first attempted at, took effect at."""
+
+
+def blocking_step(
+    as_of: datetime, *, stage: Step, posting: Step | None, upstream: tuple[str, str, Any]
+) -> tuple[str, str]:
+    """The failed event that holds an unposted item at ``as_of`` ('', '' when none): its stage
+    event attempted and not yet in effect, else its posting, else the failure upstream of it
+    (``slas.blocking``). The one rule of blocked-invoice impact and close risk alike."""
+    if (posting is not None and _at(posting[3], as_of)) or (
+        posting is None and _at(stage[3], as_of)
+    ):
+        return "", ""
+    for event_id, event_type, first, effective in (stage, *([posting] if posting else [])):
+        if event_id and _at(first, as_of) and not _at(effective, as_of):
+            return event_id, event_type
+    event_id, event_type, first = upstream
+    if event_id and _at(first, as_of):
+        return event_id, event_type
+    return "", ""
+
+
 def items_at(rows: Sequence[Sequence[Any]], as_of: datetime) -> _Rows:
     """The items of ``ITEMS_AT`` rows as ``slas.close_items`` arrays, in their state at ``as_of``:
     posted when the posting took effect by then, blocked when a stage event had been attempted and
@@ -99,17 +124,21 @@ def items_at(rows: Sequence[Sequence[Any]], as_of: datetime) -> _Rows:
     names, blocking = [], []
     for item_type, item_id, kind, entity, currency, amount, due, stage_event, stage_first, \
             stage_effective, posting_event, posting_type, posting_first, posting_effective, \
-            posted_period in rows:  # fmt: skip
+            posted_period, upstream_event, upstream_type, upstream_first, *_ in rows:  # fmt: skip
         posted = _at(posting_effective, as_of)
-        stage_failed = _at(stage_first, as_of) and not _at(stage_effective, as_of)
-        posting_failed = _at(posting_first, as_of) and not posted
         invoice = kind == INVOICE
-        blocker, blocker_type = (
-            (stage_event, sc.BILLING_READY if invoice else posting_type)
-            if stage_failed
-            else (posting_event, posting_type)
-            if posting_failed and invoice
-            else ("", "")
+        blocker, blocker_type = blocking_step(
+            as_of,
+            stage=(
+                stage_event,
+                sc.BILLING_READY if invoice else posting_type,
+                stage_first,
+                stage_effective,
+            ),
+            posting=(posting_event, posting_type, posting_first, posting_effective)
+            if invoice
+            else None,
+            upstream=(upstream_event, upstream_type, upstream_first),
         )
         names.append((str(item_type), str(item_id)))
         blocking.append(str(blocker))

@@ -18,10 +18,12 @@ from typing import Final
 
 import numpy as np
 
+from lineage.rules import LineageRules
+from slas.blocking import upstream_causes
 from slas.business_time import clock_for_span
 from slas.calendars import CalendarBook
 from slas.close_items import last_row_per_object, refs_of
-from slas.snapshot import NO_TIME, EventSnapshot, I64Array, period_text
+from slas.snapshot import NO_TIME, EventSnapshot, I64Array, object_type_code, period_text
 from slas.timer_rows import SnapshotNames, micros_to_datetime
 from warehouse import semconv as sc
 
@@ -56,6 +58,12 @@ class ItemRow:
     posted_period: str
     stage_seconds: float
     """Business seconds from the stage taking effect to the posting (-1 while not posted)."""
+    invoice: str
+    """The invoice number the posting names, if any."""
+    upstream_event_id: str
+    """The root cause upstream, if a failed event upstream stops the item (``slas.blocking``)."""
+    upstream_event_type: str
+    upstream_first_at: datetime | None
 
     @property
     def identity(self) -> tuple[str, str]:
@@ -81,16 +89,46 @@ def _amount(snapshot: EventSnapshot, row: int) -> Decimal | None:
 
 
 def item_rows(
-    snapshot: EventSnapshot, calendars: CalendarBook, names: SnapshotNames
+    snapshot: EventSnapshot, calendars: CalendarBook, rules: LineageRules, names: SnapshotNames
 ) -> list[ItemRow]:
     """Every invoice-level and revenue item of ``snapshot``."""
-    return [*_invoice_rows(snapshot, calendars, names), *_revenue_rows(snapshot, names)]
+    causes = upstream_causes(snapshot, rules)
+    return [
+        *_invoice_rows(snapshot, calendars, names, causes),
+        *_revenue_rows(snapshot, names, causes),
+    ]
+
+
+def _upstream(snapshot: EventSnapshot, names: SnapshotNames, cause: int) -> dict[str, object]:
+    if cause < 0:
+        return {"upstream_event_id": "", "upstream_event_type": "", "upstream_first_at": None}
+    return {
+        "upstream_event_id": names.events[int(snapshot.event[cause])],
+        "upstream_event_type": sc.EVENT_TYPES[int(snapshot.event_type[cause]) - 1]
+        if snapshot.event_type[cause]
+        else "",
+        "upstream_first_at": _instant(int(snapshot.failing_since_us[cause])),
+    }
+
+
+def _invoices_of(snapshot: EventSnapshot, names: SnapshotNames) -> dict[int, str]:
+    """Event row → the invoice number it names (its first, in id order)."""
+    refs = snapshot.ref_object_type == object_type_code(sc.INVOICE)
+    found: dict[int, str] = {}
+    for row, obj in zip(
+        snapshot.ref_row[refs].tolist(), snapshot.ref_object_index[refs].tolist(), strict=True
+    ):
+        invoice = names.objects[int(snapshot.objects[obj])][1]
+        if row not in found or invoice < found[row]:
+            found[row] = invoice
+    return found
 
 
 def _invoice_rows(
-    snapshot: EventSnapshot, calendars: CalendarBook, names: SnapshotNames
+    snapshot: EventSnapshot, calendars: CalendarBook, names: SnapshotNames, causes: I64Array
 ) -> list[ItemRow]:
     entity, customer = snapshot.dimensions
+    invoices = _invoices_of(snapshot, names)
     ready_refs = refs_of(snapshot, sc.BILLING_READY, sc.BILLING_EVENT)
     ready = last_row_per_object(
         snapshot.ref_object_index[ready_refs],
@@ -135,6 +173,8 @@ def _invoice_rows(
                 else None,
                 posted_period=period_text(int(snapshot.effective_period[post])) if posted else "",
                 stage_seconds=stage_seconds.get(obj, -1.0),
+                invoice=invoices.get(post, "") if post >= 0 else "",
+                **_upstream(snapshot, names, int(causes[ready_row])),  # type: ignore[arg-type]
             )
         )
     return rows
@@ -170,8 +210,9 @@ def _stage_seconds(
     return seconds
 
 
-def _revenue_rows(snapshot: EventSnapshot, names: SnapshotNames) -> list[ItemRow]:
+def _revenue_rows(snapshot: EventSnapshot, names: SnapshotNames, causes: I64Array) -> list[ItemRow]:
     entity, customer = snapshot.dimensions
+    invoices = _invoices_of(snapshot, names)
     journal_refs = refs_of(snapshot, sc.REVENUE_POSTED, sc.JOURNAL)
     event_rows = snapshot.ref_row[journal_refs]
     event_rows, unique = np.unique(event_rows, return_index=True)
@@ -206,6 +247,8 @@ def _revenue_rows(snapshot: EventSnapshot, names: SnapshotNames) -> list[ItemRow
                 posting_effective_at=effective,
                 posted_period=period_text(int(snapshot.effective_period[row])) if posted else "",
                 stage_seconds=-1.0,
+                invoice=invoices.get(row, ""),
+                **_upstream(snapshot, names, int(causes[row])),  # type: ignore[arg-type]
             )
         )
     return rows

@@ -37,6 +37,9 @@ _SNAPSHOT_EVENT_COLUMNS = f"""
     toUInt32OrZero(replaceOne(argMinIf(Period, EventTime, Outcome = {_SUCCESS}), '-', ''))
         AS effective_period,
     toUnixTimestamp64Micro(min(EventTime)) AS first_us,
+    if(argMax(Outcome, EventTime) = {_SUCCESS}, toInt64(-1), toUnixTimestamp64Micro(arrayMin(
+        arrayFilter(t -> t > maxIf(EventTime, Outcome = {_SUCCESS}), groupArray(EventTime)))))
+        AS failing_since_us,
     toUInt32OrZero(replaceOne(argMin(Period, EventTime), '-', '')) AS first_period,
     toUInt16(indexOf({{legal_entities:Array(String)}}, anyIf(LegalEntity, LegalEntity != '')))
         AS legal_entity,

@@ -8,6 +8,8 @@ from datetime import timedelta
 
 from fastapi import APIRouter
 
+from lineage.owners import OwnerRouting
+from lineage.rules import LineageRules
 from slas.alerts import Alert
 from slas.api import slas_router
 from slas.business_state import BusinessState
@@ -15,6 +17,7 @@ from slas.close_state import CloseRiskAnswers
 from slas.config import SlaConfig
 from slas.dispatch import Dispatcher
 from slas.evaluator import KEEP_RESOLVED, SlaEvaluator, utc_now
+from slas.impact_answers import BlockedInvoiceAnswers
 from slas.lease import Lease
 from slas.notifiers import Channel
 from slas.notifiers.alertmanager import AlertmanagerChannel
@@ -34,6 +37,8 @@ class SlaService:
         self,
         pool: ClientPool,
         config: SlaConfig,
+        rules: LineageRules,
+        owners: OwnerRouting,
         *,
         interval_seconds: float,
         public_url: str,
@@ -61,6 +66,7 @@ class SlaService:
             pool.client,
             config.definitions,
             self.calendars,
+            rules=rules,
             settle=timedelta(seconds=settle_seconds),
         )
         self.answers = TimerAnswers(
@@ -73,6 +79,7 @@ class SlaService:
             pool,
             self.answers,
             CloseRiskAnswers(pool.client, self.calendars, self.business_state),
+            BlockedInvoiceAnswers(pool.client, rules, owners, self.business_state),
             alerts=self._alerts,
             delivered=self._delivered,
         )

@@ -39,6 +39,7 @@ EVENT_COLUMNS = (
     ("effective_us", "<i8"),
     ("effective_period", "<u4"),
     ("first_us", "<i8"),
+    ("failing_since_us", "<i8"),
     ("first_period", "<u4"),
     ("legal_entity", "<u2"),
     ("customer", "<u8"),
@@ -106,6 +107,8 @@ class EventSnapshot:
     effective_us: I64Array
     effective_period: U32Array
     first_us: I64Array
+    failing_since_us: I64Array
+    """Start of the current run of failed attempts (-1 while the latest attempt succeeded)."""
     first_period: U32Array
     legal_entity: U16Array
     customer: U64Array
@@ -157,6 +160,7 @@ class EventSnapshot:
                 np.uint32
             ),
             first_us=column("first_us", np.int64),
+            failing_since_us=column("failing_since_us", np.int64),
             first_period=column("first_period", np.uint32),
             legal_entity=column("legal_entity", np.uint16),
             customer=column("customer", np.uint64),

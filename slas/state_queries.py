@@ -82,6 +82,10 @@ ITEM_COLUMNS = (
     "PostingEffectiveAt",
     "PostedPeriod",
     "StageSeconds",
+    "Invoice",
+    "UpstreamEventId",
+    "UpstreamEventType",
+    "UpstreamFirstAt",
 )
 
 TIMER_COLUMNS = (

@@ -21,7 +21,6 @@ from collector.metrics import IngestMetrics
 from collector.spool import Spool
 from collector.writer import BatchWriter, WriterLimits
 from lineage.api import lineage_router
-from lineage.impact_view import BlockedInvoicesView
 from lineage.objects_api import objects_router
 from slas.service import SlaService
 from syncsight import __version__
@@ -29,9 +28,7 @@ from syncsight.access import AccessControl, ApiTokens
 from syncsight.admin_api import admin_router
 from syncsight.config_file import FileConfig
 from syncsight.settings import Settings
-from syncsight.warmer import Warmer
 from warehouse.client import connect, describe_database, redact
-from warehouse.freshness import DataVersion, FreshCache
 from warehouse.migrations import migrate
 from warehouse.pool import ClientPool
 from warehouse.schema import Topology
@@ -63,17 +60,11 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
             stuck_after_seconds=settings.ingest_ack_timeout_seconds,
         ),
     )
-    version = DataVersion(pool.client, topology)
-    blocked_view = BlockedInvoicesView(
-        pool,
-        config.lineage,
-        config.owners,
-        FreshCache(version, max_staleness=settings.view_max_staleness, size=1),
-    )
-    warmer = Warmer(pool, [blocked_view.warm], interval_seconds=settings.sla_interval)
     sla = SlaService(
         pool,
         config.sla,
+        config.lineage,
+        config.owners,
         interval_seconds=settings.sla_interval,
         public_url=settings.public_url or f"http://{settings.host}:{settings.port}",
         alertmanager_url=settings.alertmanager_url,
@@ -115,11 +106,9 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
             " (bearer token required)" if tokens.enabled else "",
         )
         sla.start()
-        warmer.start()
         try:
             yield
         finally:
-            warmer.stop()
             sla.stop()
             await grpc_server.stop(grace=10)
             writer.close()
@@ -140,9 +129,7 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
         otlp_http_router(pipeline, tokens, metrics, max_body_bytes=settings.max_body_bytes)
     )
     app.include_router(objects_router(pool), prefix="/api/v1")
-    app.include_router(
-        lineage_router(pool, config.lineage, config.owners, blocked_view), prefix="/api/v1"
-    )
+    app.include_router(lineage_router(pool, config.lineage, config.owners), prefix="/api/v1")
     app.include_router(admin_router(pool, config.correlation, topology), prefix="/api/v1")
     app.include_router(sla.router, prefix="/api/v1")
     # every request passes syncsight/access.py's table (a no-op without SYNCSIGHT_API_TOKENS)

@@ -145,14 +145,6 @@ class Settings(BaseSettings):
         "seconds are left to the next tick, so inserts in flight are never skipped. Answers "
         "for a known_at up to the state's watermark never change.",
     )
-    view_max_staleness: float = Field(
-        default=15.0,
-        ge=0,
-        description="Seconds a dashboard answer (blocked invoices, SLA summaries, close risk) may "
-        "lag new data while ingest keeps arriving; the service recomputes them in the background "
-        "every SLA interval (the blocked-invoice impact only while it was asked for in the last "
-        "15 minutes). 0: recompute on the first request after any change.",
-    )
     alertmanager_url: str = Field(
         default="",
         description="Prometheus Alertmanager base URL (e.g. http://alertmanager:9093) to push SLA "

@@ -58,9 +58,6 @@ def start_service(
         "SYNCSIGHT_CLICKHOUSE_URL": f"chdb://{data_dir / 'data'}",
         "SYNCSIGHT_PORT": str(port),
         "SYNCSIGHT_GRPC_PORT": str(grpc_port),
-        # tests read what they just sent: no answer may lag the data (tests/warehouse covers
-        # the staleness bound itself)
-        "SYNCSIGHT_VIEW_MAX_STALENESS": "0",
         **(env or {}),
     }
     log_path = data_dir / f"service-{port}.log"

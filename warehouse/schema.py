@@ -555,6 +555,10 @@ def close_items_ddl(t: Topology) -> list[str]:
     PostingEffectiveAt {instant},
     PostedPeriod LowCardinality(String),
     StageSeconds Float64,
+    Invoice String,
+    UpstreamEventId String,
+    UpstreamEventType LowCardinality(String),
+    UpstreamFirstAt {instant},
     INDEX idx_due_period DuePeriod TYPE set(256) GRANULARITY 4
 ) ENGINE = {t.engine(CLOSE_ITEMS)}
 ORDER BY (ItemType, ItemId, KnownAt)""",

@@ -3,7 +3,8 @@ tables, then the query layer (traversal, impact, completeness, raw span evidence
 
 from __future__ import annotations
 
-from datetime import timedelta
+import time
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -12,20 +13,20 @@ from clickhouse_connect.driver.client import Client
 from lineage import traversal
 from lineage.completeness import completeness
 from lineage.graph import DOWNSTREAM, UPSTREAM, Lookup
-from lineage.impact import BlockedInvoices, blocked_invoices
-from lineage.impact_view import WARM_WHILE_ASKED_SECONDS, BlockedInvoicesView
+from lineage.impact import BlockedInvoices
 from lineage.owners import OwnerRouting
 from lineage.queries import raw_spans
 from lineage.rules import EVENT, LineageRules
 from lineage.traversal import UnknownLineageType, UnknownRoot, trace
+from slas.business_state import BusinessState
+from slas.calendars import CalendarBook
+from slas.definitions import DEFAULT_SLAS
+from slas.impact_answers import BlockedInvoiceAnswers
 from tests.lineage.events import at, attempt, chain, span
 from warehouse import semconv as sc
 from warehouse.correlation import CorrelationRules
-from warehouse.freshness import DataVersion, FreshCache
 from warehouse.migrations import migrate
-from warehouse.pool import ClientPool
 from warehouse.queries import BusinessEvent
-from warehouse.schema import Topology
 from warehouse.spans import OTEL_TRACES_COLUMNS
 
 RULES = LineageRules.default()
@@ -40,6 +41,36 @@ def store(client: Client) -> Client:
 
 def load(client: Client, events: list[BusinessEvent]) -> None:
     client.insert("otel_traces", [span(e) for e in events], column_names=OTEL_TRACES_COLUMNS)
+
+
+def business_state(client: Client) -> BusinessState:
+    return BusinessState(
+        lambda: client, DEFAULT_SLAS, CalendarBook(), rules=RULES, settle=timedelta(0)
+    )
+
+
+def blocked_invoices(
+    client: Client,
+    rules: LineageRules,
+    owners: OwnerRouting,
+    *,
+    period: str | None = None,
+    legal_entity: str | None = None,
+    as_of: datetime | None = None,
+    known_at: datetime | None = None,
+) -> BlockedInvoices:
+    """The blocked items once the business state has seen everything stored (a service's
+    evaluator tick), as the API answers them."""
+    state = business_state(client)
+    time.sleep(0.002)
+    state.tick(datetime.now(UTC))
+    _, result = BlockedInvoiceAnswers(lambda: client, rules, owners, state).report(
+        period=period,
+        legal_entity=legal_entity,
+        as_of=as_of or datetime.now(UTC),
+        known_at=known_at,
+    )
+    return result
 
 
 def failed(event: BusinessEvent, category: str, *, hours: float) -> BusinessEvent:
@@ -261,65 +292,34 @@ class TestBlockedInvoices:
         assert blocked_invoices(store, RULES, OWNERS, period="2026-10").items == ()
 
 
-class TestBlockedInvoicesView:
-    def test_the_warm_up_works_only_while_the_answer_is_asked_for(
-        self, store: Client, engine_url: str, database: str
+class TestBlockedInvoicesOverTime:
+    def test_a_recovery_clears_the_item_from_the_next_tick_and_the_past_stays(
+        self, store: Client
     ) -> None:
-        """Nobody asked yet, or nobody for longer than the warm window: the warm-up leaves the
-        CPU to ingest; an answer asked for lately is kept warm."""
-        load(store, chain())
-        now = [1000.0]
-        pool = ClientPool(engine_url, database=database)
-        try:
-            cache: FreshCache[BlockedInvoices] = FreshCache(
-                DataVersion(pool.client, Topology()), max_staleness=0
-            )
-            view = BlockedInvoicesView(pool, RULES, OWNERS, cache, clock=lambda: now[0])
-            assert view.warm() is None
-            view.answer()
-            now[0] += WARM_WHILE_ASKED_SECONDS - 1
-            assert view.warm() is not None
-            now[0] += 2
-            assert view.warm() is None
-        finally:
-            pool.close()
-
-    @pytest.mark.parametrize("max_staleness", [0.0, 3600.0], ids=["fresh", "stale-allowed"])
-    def test_a_recovery_shows_on_the_next_answer_or_after_warming(
-        self, store: Client, engine_url: str, database: str, max_staleness: float
-    ) -> None:
-        """A replay that posts the item clears it: at once without staleness, else once the
-        background warm-up saw the new data."""
+        """A replay that posts the item clears it once the state has seen it; the answer for the
+        earlier knowledge time still shows it held."""
         *upstream, posting = chain()
         load(store, [*upstream, failed(posting, sc.MAPPING, hours=73)])
-        pool = ClientPool(engine_url, database=database)
-        try:
-            cache: FreshCache[BlockedInvoices] = FreshCache(
-                DataVersion(pool.client, Topology()), max_staleness=max_staleness
-            )
-            view = BlockedInvoicesView(pool, RULES, OWNERS, cache)
-            held, first_as_of = view.answer()
-            assert [i.object.id for i in held.items] == ["BE-1"]
-            assert view.answer(period="2026-10")[0].items == ()
-            amount = str(posting.amount) if posting.amount is not None else None
-            replay = attempt(
-                posting.event_type,
-                posting.event_id,
-                posting.objects,
-                hours=90,
-                number=2,
-                amount=amount,
-                period=posting.period,
-            )
-            load(store, [replay])
-            after, _ = view.answer()
-            assert (after.items == ()) is (max_staleness == 0)
-            view.warm()
-            cleared, as_of = view.answer()
-            assert cleared.items == ()
-            assert as_of > first_as_of
-        finally:
-            pool.close()
+        held = blocked_invoices(store, RULES, OWNERS)
+        assert [i.object.id for i in held.items] == ["BE-1"]
+        assert blocked_invoices(store, RULES, OWNERS, period="2026-10").items == ()
+        amount = str(posting.amount) if posting.amount is not None else None
+        replay = attempt(
+            posting.event_type,
+            posting.event_id,
+            posting.objects,
+            hours=90,
+            number=2,
+            amount=amount,
+            period=posting.period,
+        )
+        known_before = business_state(store).watermark()
+        load(store, [replay])
+        assert blocked_invoices(store, RULES, OWNERS).items == ()
+        before = blocked_invoices(store, RULES, OWNERS, known_at=known_before)
+        assert [i.object.id for i in before.items] == ["BE-1"]
+        as_of_before_replay = blocked_invoices(store, RULES, OWNERS, as_of=at(80))
+        assert [i.object.id for i in as_of_before_replay.items] == ["BE-1"]
 
 
 class TestCompleteness:

@@ -118,6 +118,7 @@ def snapshot_of(events: Iterable[Event], as_of: datetime) -> EventSnapshot:
                 micros(first_success[0]) if first_success else 0,
                 period_number(first_success[2]) if first_success else 0,
                 micros(attempts[0][0]),
+                failing_since(attempts),
                 period_number(attempts[0][2]),
                 entities.index(e.legal_entity) + 1 if e.legal_entity else 0,
                 stable_hash(e.customer) if e.customer else 0,
@@ -144,6 +145,18 @@ def snapshot_of(events: Iterable[Event], as_of: datetime) -> EventSnapshot:
         legal_entities=entities,
         currencies=currencies,
     )
+
+
+def failing_since(attempts: list[Any]) -> int:
+    """Start of the run of failed attempts at the end (-1 when the latest one succeeded)."""
+    if attempts[-1][1] == sc.SUCCESS:
+        return -1
+    since = attempts[-1][0]
+    for attempt in reversed(attempts):
+        if attempt[1] == sc.SUCCESS:
+            break
+        since = attempt[0]
+    return micros(since)
 
 
 def object_hash(kind: str, value: str) -> int:

@@ -8,19 +8,24 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 from clickhouse_connect.driver.client import Client
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from lineage.owners import OwnerRouting
+from lineage.rules import LineageRules
 from simulator.run import simulate
 from slas.business_state import BusinessState
 from slas.calendars import CalendarBook
+from slas.close_items import INVOICE_ITEM
 from slas.close_risk import close_risk_report
-from slas.close_state import CloseRiskAnswers
+from slas.close_state import ITEMS_AT, CloseRiskAnswers, items_at
 from slas.definitions import DEFAULT_SLAS
 from slas.evaluation import evaluate
 from slas.id_cache import IdCache
+from slas.impact_answers import BlockedInvoiceAnswers
 from slas.timer_answers import TimerAnswers
 from slas.timers import STATES
 from syncsight.bulk_load import WarehouseSpanExporter
@@ -59,19 +64,21 @@ def state(migrated: Client) -> BusinessState:
     return BusinessState(lambda: migrated, DEFAULT_SLAS, CalendarBook(), settle=SETTLE)
 
 
-def tiny_quarter_spans() -> Sequence[ReadableSpan]:
+def tiny_quarter_spans(scale: str = "tiny") -> Sequence[ReadableSpan]:
     memory = InMemorySpanExporter()
-    simulate(end=END, exporter=memory, seed=11, scale="tiny", progress=False)
+    simulate(end=END, exporter=memory, seed=11, scale=scale, progress=False)
     return memory.get_finished_spans()
 
 
-def load_tiny_quarter(client: Client, engine_url: str, state: BusinessState) -> int:
-    """Stream the tiny quarter in 60-span inserts, the keeper ticking after each; the ticks."""
-    spans = tiny_quarter_spans()
+def load_tiny_quarter(
+    client: Client, engine_url: str, state: BusinessState, *, scale: str = "tiny", chunk: int = 60
+) -> int:
+    """Stream a quarter in inserts of ``chunk`` spans, the keeper ticking after each; the ticks."""
+    spans = tiny_quarter_spans(scale)
     loader = WarehouseSpanExporter(span_sink(client, engine_url))
     ticks = 0
-    for first in range(0, len(spans), 60):
-        loader.export(spans[first : first + 60])
+    for first in range(0, len(spans), chunk):
+        loader.export(spans[first : first + chunk])
         loader.force_flush()
         tick(state)
         ticks += 1
@@ -128,6 +135,34 @@ class TestIncremental:
             assert from_state == full, as_of
             contributors += sum(len(entity["contributors"]) for entity in full)
         assert contributors > 0
+
+    def test_impact_and_close_risk_hold_the_same_blocked_items(
+        self, migrated: Client, state: BusinessState, engine_url: str
+    ) -> None:
+        """One rule of "blocked": the invoice items close risk counts as blocked are exactly the
+        items the blocked-invoice impact lists, at every instant asked (the small quarter: the
+        tiny one has no blocked item)."""
+        load_tiny_quarter(migrated, engine_url, state, scale="small", chunk=8000)
+        impact = BlockedInvoiceAnswers(
+            lambda: migrated, LineageRules.default(), OwnerRouting(), state
+        )
+        known = state.watermark()
+        blocked_seen = 0
+        for days_before_end in (60, 30, 10, 0):
+            as_of = END - timedelta(days=days_before_end)
+            rows = migrated.query(
+                ITEMS_AT, parameters={"as_of": as_of, "known_at": known, "periods": []}
+            ).result_rows
+            found = items_at(rows, as_of)
+            in_close_risk = {
+                found.names[row]
+                for row in np.flatnonzero(found.items.blocked & (found.items.kind == INVOICE_ITEM))
+            }
+            _, answer = impact.report(period=None, legal_entity=None, as_of=as_of, known_at=None)
+            in_impact = {(item.object.type, item.object.id) for item in answer.items}
+            assert in_close_risk == in_impact, as_of
+            blocked_seen += len(in_impact)
+        assert blocked_seen > 0
 
     def test_a_tick_with_nothing_new_writes_nothing(
         self, migrated: Client, state: BusinessState, engine_url: str

@@ -1,0 +1,187 @@
+"""Blocked-invoice impact from ``close_items``: the invoice-level items not posted at ``as_of`` that
+a failure holds (``slas.close_state.blocking_step``, the rule close risk uses too), with their money
+and who owns each fix, as known at ``known_at``. A failed posting also names the failed set-up of
+its customer (``[lineage]`` prerequisites): not a hop, but it explains why the ERP refused it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from clickhouse_connect.driver.client import Client
+
+from lineage.graph import ObjectRef
+from lineage.impact import BlockedInvoices, BlockedItem, Blocker, totals
+from lineage.owners import OwnerRouting
+from lineage.rules import LineageRules
+from slas.business_state import BusinessState
+from slas.close_state import ITEMS_AT, blocking_step
+from slas.item_rows import INVOICE
+from warehouse import semconv as sc
+
+BLOCKERS = """
+SELECT EventId, argMax(EventType, EventTime), argMax(ErrorCategory, EventTime),
+       argMax(ErrorCode, EventTime),
+       arrayMin(arrayFilter(t -> t > maxIf(EventTime, Outcome = 'success'), groupArray(EventTime)))
+FROM biz_events
+WHERE EventId IN {event_ids:Array(String)} AND EventTime <= {as_of:DateTime64(6, 'UTC')}
+  AND IngestedAt <= {known_at:DateTime64(3, 'UTC')}
+GROUP BY EventId
+"""
+"""Each blocking event's type, the error of its latest attempt and when its current run of failed
+attempts began."""
+
+FAILED_SETUPS = """
+SELECT ObjectId, EventId
+FROM biz_event_objects
+WHERE ObjectType IN {dimensions:Array(String)} AND ObjectId IN {ids:Array(String)}
+  AND EventType IN {event_types:Array(String)}
+  AND EventTime <= {as_of:DateTime64(6, 'UTC')} AND IngestedAt <= {known_at:DateTime64(3, 'UTC')}
+GROUP BY ObjectType, ObjectId, EventId
+HAVING argMax(Outcome, EventTime) != 'success'
+"""
+
+
+class BlockedInvoiceAnswers:
+    """``GET /api/v1/impact/blocked-invoices`` from ``close_items``."""
+
+    def __init__(
+        self,
+        client: Callable[[], Client],
+        rules: LineageRules,
+        owners: OwnerRouting,
+        state: BusinessState,
+    ) -> None:
+        self._client = client
+        self._rules = rules
+        self._owners = owners
+        self._state = state
+
+    def report(
+        self,
+        *,
+        period: str | None,
+        legal_entity: str | None,
+        as_of: datetime,
+        known_at: datetime | None,
+    ) -> tuple[datetime, BlockedInvoices]:
+        """The known_at the answer describes, and every blocked item, largest first."""
+        client = self._client()
+        known = self._state.known_at(known_at)
+        as_of = _utc(as_of)
+        parameters = {"as_of": as_of, "known_at": known, "periods": [period] if period else []}
+        held = []
+        for row in client.query(ITEMS_AT, parameters=parameters).result_rows:
+            (item_type, item_id, kind, entity, currency, _, due, stage_event, stage_first,
+             stage_effective, posting_event, posting_type, posting_first, posting_effective,
+             _, upstream_event, upstream_type, upstream_first, invoice, customer, amount) = row  # fmt: skip
+            if kind != INVOICE or (legal_entity and entity != legal_entity):
+                continue
+            stage = (stage_event, sc.BILLING_READY, stage_first, stage_effective)
+            posting = (posting_event, posting_type, posting_first, posting_effective)
+            upstream = (upstream_event, upstream_type, upstream_first)
+            blocker, _ = blocking_step(as_of, stage=stage, posting=posting, upstream=upstream)
+            if not blocker:
+                continue
+            own = [
+                event_id
+                for event_id, _, first, effective in (stage, posting)
+                if event_id and _at(first, as_of) and not _at(effective, as_of)
+            ]
+            held.append(
+                {
+                    "item": ObjectRef(str(item_type), str(item_id)),
+                    "invoice": str(invoice) or None,
+                    "stage": sc.BILLING_READY if stage_event in own else sc.INVOICE_POSTED,
+                    "amount": amount,
+                    "currency": str(currency),
+                    "legal_entity": str(entity),
+                    "period": str(due),
+                    "own": own,
+                    "upstream": [str(upstream_event)]
+                    if upstream_event and _at(upstream_first, as_of)
+                    else [],
+                    "customer": str(customer),
+                    "posting_failed": posting_event in own,
+                }
+            )
+        setups = self._failed_setups(client, held, as_of, known)
+        blocking = sorted(
+            {e for item in held for e in (*item["own"], *item["upstream"])}
+            | {e for ids in setups.values() for e in ids}
+        )
+        facts = self._blockers(client, blocking, as_of, known)
+        items = []
+        for item in held:
+            ids = [*item["own"], *item["upstream"]]
+            if item["posting_failed"]:
+                ids += setups.get(item["customer"], [])
+            unique = list(dict.fromkeys(ids))
+            items.append(
+                BlockedItem(
+                    object=item["item"],
+                    invoice=item["invoice"],
+                    stage=item["stage"],
+                    amount=None if item["amount"] is None else Decimal(item["amount"]),
+                    currency=item["currency"],
+                    legal_entity=item["legal_entity"],
+                    period=item["period"],
+                    blocked_by=tuple(facts[e] for e in unique if e in facts),
+                )
+            )
+        items.sort(key=lambda i: (-(i.amount or Decimal(0)), i.object.id))
+        return known, BlockedInvoices(totals(items), tuple(items))
+
+    def _failed_setups(
+        self, client: Client, held: list[dict[str, Any]], as_of: datetime, known: datetime
+    ) -> dict[str, list[str]]:
+        """Customer id → its failed set-up events, for the items whose posting failed."""
+        customers = sorted({i["customer"] for i in held if i["posting_failed"] and i["customer"]})
+        types = sorted({t for types in self._rules.prerequisites.values() for t in types})
+        if not customers or not types:
+            return {}
+        rows = client.query(
+            FAILED_SETUPS,
+            parameters={
+                "dimensions": sorted(self._rules.prerequisites),
+                "ids": customers,
+                "event_types": types,
+                "as_of": as_of,
+                "known_at": known,
+            },
+        ).result_rows
+        found: dict[str, list[str]] = {}
+        for customer, event_id in sorted((str(c), str(e)) for c, e in rows):
+            found.setdefault(str(customer), []).append(str(event_id))
+        return found
+
+    def _blockers(
+        self, client: Client, event_ids: list[str], as_of: datetime, known: datetime
+    ) -> dict[str, Blocker]:
+        if not event_ids:
+            return {}
+        rows = client.query(
+            BLOCKERS, parameters={"event_ids": event_ids, "as_of": as_of, "known_at": known}
+        ).result_rows
+        return {
+            str(event_id): Blocker(
+                event_id=str(event_id),
+                event_type=str(event_type),
+                error_category=str(category),
+                error_code=str(code),
+                owner=self._owners.owner_of(str(category)),
+                failed_since=_utc(since) if since is not None else None,
+            )
+            for event_id, event_type, category, code, since in rows
+        }
+
+
+def _at(value: Any, as_of: datetime) -> bool:
+    return value is not None and _utc(value) <= as_of
+
+
+def _utc(instant: datetime) -> datetime:
+    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
