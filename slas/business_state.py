@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,6 +24,7 @@ from clickhouse_connect.driver.client import Client
 
 from lineage.rules import LineageRules
 from slas.calendars import CalendarBook, EntityCalendar
+from slas.components import U64Array
 from slas.definitions import SlaDefinition
 from slas.item_rows import ItemRow, item_rows
 from slas.state_queries import (
@@ -32,11 +32,13 @@ from slas.state_queries import (
     TIMER_COLUMNS,
     Pair,
     component,
+    graph_chunks,
     latest_digests,
     latest_item_digests,
     load_component,
     touched_count,
     touched_objects,
+    unresolved_events,
 )
 from slas.timer_rows import TimerRow, timer_rows
 from warehouse.schema import CLOSE_ITEMS, SLA_TIMERS
@@ -64,6 +66,9 @@ class TickReport:
     events: int
     versions: int
     skipped: str = ""
+    unresolved: int = 0
+    """Events stored in the window that reference no object but dimensions."""
+    unresolved_sample: tuple[str, ...] = ()
 
 
 def config_fingerprint(
@@ -107,14 +112,16 @@ class BusinessState:
         *,
         rules: LineageRules | None = None,
         settle: timedelta = timedelta(seconds=5),
-        max_objects_per_slice: int = 50_000,
+        max_objects_per_tick: int = 20_000,
+        max_events_per_chunk: int = 250_000,
     ) -> None:
         self._client = client
         self.definitions = tuple(definitions)
         self.calendars = calendars
         self.rules = rules or LineageRules.default()
         self._settle = settle
-        self._max_objects = max_objects_per_slice
+        self._max_objects = max_objects_per_tick
+        self._max_events = max_events_per_chunk
         self._fingerprint = config_fingerprint(self.definitions, calendars, self.rules)
 
     def watermark(self) -> datetime:
@@ -147,27 +154,57 @@ class BusinessState:
             since = EPOCH
         if until <= since:
             return TickReport(since, since, 0, 0, 0)
+        setup_types = sorted({t for types in self.rules.prerequisites.values() for t in types})
+        unresolved, sample = unresolved_events(client, since, until, setup_types)
         touched = touched_count(client, since, until)
-        slices = max(1, math.ceil(touched / self._max_objects))
         events = versions = 0
-        for slice_ in range(slices):
-            objects = touched_objects(client, since, until, slice_=slice_, slices=slices)
-            derived_events, written = self._rederive(client, objects, until)
-            events += derived_events
-            versions += written
+        if touched <= self._max_objects and since != EPOCH:
+            objects = touched_objects(client, since, until, slice_=0, slices=1)
+            events, versions = self._rederive(client, until, objects=objects)
+        elif touched:
+            # a large window (start-up on loaded data, a reset, a rebuild, a backfill): whole
+            # components from one read of the graph, in chunks, each chunk one scan
+            for chunk in graph_chunks(
+                client, since, until, max_events=self._max_events, everything=since == EPOCH
+            ):
+                derived, written = self._rederive(client, until, event_hashes=chunk)
+                events += derived
+                versions += written
         stamp = max(_millis(now), until)
         write_state(client, CONFIG_KEY, self._fingerprint, at=stamp)
         write_state(client, WATERMARK_KEY, until.isoformat(), at=stamp)
-        return TickReport(since, until, touched, events, versions)
-
-    def _rederive(self, client: Client, objects: list[Pair], until: datetime) -> tuple[int, int]:
-        if not objects:
-            return 0, 0
-        event_ids, component_objects = component(
-            client, objects, until, max_rounds=MAX_EXPANSION_ROUNDS
+        return TickReport(
+            since,
+            until,
+            touched,
+            events,
+            versions,
+            unresolved=unresolved,
+            unresolved_sample=tuple(sample),
         )
-        snapshot, names = load_component(client, event_ids, component_objects, until)
-        keys = sorted(component_objects)
+
+    def _rederive(
+        self,
+        client: Client,
+        until: datetime,
+        *,
+        objects: list[Pair] | None = None,
+        event_hashes: U64Array | None = None,
+    ) -> tuple[int, int]:
+        """Re-derive the components of ``objects`` (closed by index reads) or of ``event_hashes``
+        (already whole components); append what changed. Events read, versions written."""
+        if objects is not None:
+            if not objects:
+                return 0, 0
+            event_ids, component_objects = component(
+                client, objects, until, max_rounds=MAX_EXPANSION_ROUNDS
+            )
+            snapshot, names = load_component(
+                client, until, event_ids=event_ids, objects=component_objects
+            )
+        else:
+            snapshot, names = load_component(client, until, event_hashes=event_hashes)
+        keys = sorted(set(names.objects.values()))
         timers = _changes(
             {
                 row.identity: row
@@ -181,7 +218,9 @@ class BusinessState:
         )
         _append(client, *timers, known_at=until)
         _append_items(client, *items, known_at=until)
-        return len(event_ids), sum(len(changed) + len(gone) for changed, gone in (timers, items))
+        return len(snapshot.event), sum(
+            len(changed) + len(gone) for changed, gone in (timers, items)
+        )
 
 
 Row = TypeVar("Row", TimerRow, ItemRow)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -17,6 +18,7 @@ from slas.business_state import BusinessState, TickReport
 from slas.definitions import SlaDefinition
 from slas.dispatch import Dispatcher
 from slas.lease import Lease
+from slas.metrics import EvaluatorMetrics
 from slas.state import RECORD, AlertStore
 from slas.timer_answers import AlertingTimer, TimerAnswers
 from warehouse.background import BackgroundLoop
@@ -44,6 +46,7 @@ class SlaEvaluator:
         interval: timedelta,
         public_url: str,
         lease: Lease | None = None,
+        metrics: EvaluatorMetrics | None = None,
         record: dict[str, Alert] | None = None,
         clock: Callable[[], datetime] = utc_now,
         knowledge_clock: Callable[[], datetime] = utc_now,
@@ -65,6 +68,9 @@ class SlaEvaluator:
         self.last_error: str | None = None
         self.last_tick: TickReport | None = None
         self.holds_lease = lease is None
+        self.metrics = metrics or EvaluatorMetrics()
+        self.failures_in_a_row = 0
+        self._reported_unresolved: set[str] = set()
 
     def start(self) -> None:
         self._loop.start()
@@ -85,13 +91,40 @@ class SlaEvaluator:
 
     def _evaluate_now(self) -> float:
         """One tick of the loop; the seconds until the next."""
+        started = time.monotonic()
         try:
-            self.evaluate_once(self._clock())
+            report = self.evaluate_once(self._clock())
             self.last_error = None
+            self.failures_in_a_row = 0
+            outcome = "standby" if report is None else "paused" if report.skipped else "ok"
+            self.metrics.ticks.labels(outcome).inc()
+            self.metrics.last_success.set(time.time())
         except Exception as error:  # the loop outlives a bad tick; the reason is logged
             self.last_error = str(error)
+            self.failures_in_a_row += 1
+            self.metrics.errors.inc()
+            self.metrics.ticks.labels("error").inc()
             logger.exception("SLA evaluation failed")
+        self.metrics.tick_seconds.observe(time.monotonic() - started)
         return self._interval.total_seconds()
+
+    def _observe(self, report: TickReport) -> None:
+        self.metrics.versions.inc(report.versions)
+        self.metrics.objects.inc(report.touched)
+        self.metrics.lag_seconds.set(
+            max(0.0, (self._knowledge_clock() - report.until).total_seconds())
+        )
+        if report.unresolved:
+            self.metrics.unresolved.inc(report.unresolved)
+            new = [e for e in report.unresolved_sample if e not in self._reported_unresolved]
+            if new and len(self._reported_unresolved) < 10_000:
+                self._reported_unresolved.update(new)
+                logger.warning(
+                    "%d business event(s) stored without any object id but dimensions: no SLA "
+                    "timer or close item can be keyed on them (e.g. %s)",
+                    report.unresolved,
+                    ", ".join(new),
+                )
 
     def evaluate_once(self, now: datetime) -> TickReport | None:
         """If this process holds the lease: update the timer state, the alert record, notify."""
@@ -104,10 +137,12 @@ class SlaEvaluator:
                     self._record = dict(state.get(RECORD, {}))
                 logger.info("this process now evaluates SLAs (lease %s)", self._lease.holder)
             self.holds_lease = held
+            self.metrics.lease_held.set(1 if held else 0)
             if not held:
                 return None
         report = self._state.tick(self._knowledge_clock())
         self.last_tick = report
+        self._observe(report)
         if report.skipped:
             logger.info("SLA evaluation paused: %s", report.skipped)
             return report

@@ -67,24 +67,29 @@ WHERE EventTime <= {_AS_OF} AND ObjectType NOT IN ({_DIMENSIONS})
 
 _KNOWN_AT = "{known_at:DateTime64(3, 'UTC')}"
 
-COMPONENT_DIMENSIONS = f"""
+_BY_EVENT_ID = "EventId IN {event_ids:Array(String)}"
+_BY_EVENT_HASH = "cityHash64(EventId) IN {event_hashes:Array(UInt64)}"
+
+
+def _component_dimensions(where: str) -> str:
+    return f"""
 SELECT groupUniqArray(LegalEntity), groupUniqArray(Currency)
 FROM biz_events
-WHERE EventId IN {{event_ids:Array(String)}} AND IngestedAt <= {_KNOWN_AT}
+WHERE {where} AND IngestedAt <= {_KNOWN_AT}
 """
 
-COMPONENT_EVENTS = f"""
+
+def _component_events(where: str) -> str:
+    return f"""
 SELECT {_SNAPSHOT_EVENT_COLUMNS}, EventId AS event_id, anyIf(Customer, Customer != '') AS customer_id
 FROM biz_events
-WHERE EventId IN {{event_ids:Array(String)}} AND IngestedAt <= {_KNOWN_AT}
+WHERE {where} AND IngestedAt <= {_KNOWN_AT}
 GROUP BY EventId
 """
-"""The events of some components of the object graph as known at ``known_at``, every attempt
-(no ``FINAL``: the aggregates count a redelivered span once anyway). Their references are read by
-object (the ordered key); references of events outside the component are dropped when the
-snapshot is built."""
 
-COMPONENT_REFERENCES = f"""
+
+def _component_references(where: str) -> str:
+    return f"""
 SELECT
     cityHash64(EventId) AS event_hash,
     cityHash64(ObjectType, ObjectId) AS object_hash,
@@ -92,10 +97,25 @@ SELECT
     ObjectType AS object_type_name,
     ObjectId AS object_id
 FROM biz_event_objects
-WHERE ObjectType IN {{object_types_wanted:Array(String)}}
-  AND ObjectId IN {{object_ids:Array(String)}}
-  AND IngestedAt <= {_KNOWN_AT}
+WHERE {where} AND ObjectType NOT IN ({_DIMENSIONS}) AND IngestedAt <= {_KNOWN_AT}
 """
+
+
+COMPONENT_DIMENSIONS = _component_dimensions(_BY_EVENT_ID)
+COMPONENT_EVENTS = _component_events(_BY_EVENT_ID)
+"""The events of some components of the object graph as known at ``known_at``, every attempt
+(no ``FINAL``: the aggregates count a redelivered span once anyway)."""
+COMPONENT_REFERENCES = _component_references(
+    "ObjectType IN {object_types_wanted:Array(String)} AND ObjectId IN {object_ids:Array(String)}"
+)
+"""Their references, read by object (the ordered key); references of events outside the
+component are dropped when the snapshot is built."""
+
+CHUNK_DIMENSIONS = _component_dimensions(_BY_EVENT_HASH)
+CHUNK_EVENTS = _component_events(_BY_EVENT_HASH)
+CHUNK_REFERENCES = _component_references(_BY_EVENT_HASH)
+"""The same for a chunk of components named by event hashes: one scan of each table, for a
+derivation from scratch, where the chunk is a large share of every event."""
 
 OBJECT_IDS = """
 SELECT DISTINCT cityHash64(ObjectType, ObjectId) AS object_hash, ObjectType, ObjectId

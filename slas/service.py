@@ -19,6 +19,7 @@ from slas.dispatch import Dispatcher
 from slas.evaluator import KEEP_RESOLVED, SlaEvaluator, utc_now
 from slas.impact_answers import BlockedInvoiceAnswers
 from slas.lease import Lease
+from slas.metrics import EvaluatorMetrics
 from slas.notifiers import Channel
 from slas.notifiers.alertmanager import AlertmanagerChannel
 from slas.notifiers.slack import SlackChannel
@@ -73,6 +74,7 @@ class SlaService:
             pool.client, config.definitions, self.calendars, self.business_state
         )
         self._evaluate = evaluate
+        self.metrics = EvaluatorMetrics()
         self.evaluator: SlaEvaluator | None = None
         self.dispatcher: Dispatcher | None = None
         self.router: APIRouter = slas_router(
@@ -106,6 +108,7 @@ class SlaService:
             interval=self._interval,
             public_url=self._public_url,
             lease=Lease(self._pool.client, ttl=2 * self._interval),
+            metrics=self.metrics,
             record=state.get(RECORD, {}),
         )
         self.evaluator.start()

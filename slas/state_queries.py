@@ -9,10 +9,19 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 from clickhouse_connect.driver.client import Client
 
 from slas.close_items import ITEM_OBJECT_TYPES
-from slas.queries import COMPONENT_DIMENSIONS, COMPONENT_EVENTS, COMPONENT_REFERENCES
+from slas.components import U64Array, chunks, component_labels
+from slas.queries import (
+    CHUNK_DIMENSIONS,
+    CHUNK_EVENTS,
+    CHUNK_REFERENCES,
+    COMPONENT_DIMENSIONS,
+    COMPONENT_EVENTS,
+    COMPONENT_REFERENCES,
+)
 from slas.snapshot import EventSnapshot, empty_snapshot
 from slas.timer_rows import SnapshotNames
 from warehouse import semconv as sc
@@ -36,16 +45,44 @@ WHERE {_WINDOW} AND ObjectType NOT IN ({_DIMENSIONS})
 """The objects rows stored in the window reference, one hash slice of them (dimensions are never
 hops: a new customer.synced changes no timer)."""
 
-NEIGHBOURS = """
-SELECT DISTINCT ObjectType, ObjectId, EventId, ObjectRefs
-FROM biz_event_objects
-WHERE ObjectType IN {types:Array(String)}
-  AND ObjectId IN {ids:Array(String)}
-  AND IngestedAt <= {until:DateTime64(3, 'UTC')}
+UNRESOLVED = f"""
+SELECT uniqExact(EventId), groupUniqArray(10)(EventId)
+FROM biz_events
+WHERE {_WINDOW} AND EventType NOT IN {{setup_types:Array(String)}}
+  AND NOT arrayExists(ref -> ref.type NOT IN ({_DIMENSIONS}), ObjectRefs)
 """
-"""The events that reference some objects, with every object each of them references (object
-rows carry their event's references, migration 4): one ordered-key read per expansion round (the
-type-by-id cross product is narrowed to the wanted pairs in Python)."""
+"""Events stored in the window that reference no object but dimensions: nothing can be keyed on
+them (dimension set-up events such as customer.synced excepted). Their count, and a sample."""
+
+NEIGHBOURS = f"""
+SELECT EventId,
+       arrayMap(ref -> (ref.type, ref.id),
+                arrayFilter(ref -> ref.type NOT IN ({_DIMENSIONS}), any(ObjectRefs)))
+FROM biz_event_objects
+WHERE ObjectType IN {{types:Array(String)}}
+  AND ObjectId IN {{ids:Array(String)}}
+  AND IngestedAt <= {{until:DateTime64(3, 'UTC')}}
+GROUP BY EventId
+"""
+"""The events that reference some objects, once each, with every non-dimension object it
+references (object rows carry their event's references, migration 4): one ordered-key read per
+expansion round. The type-by-id cross product may bring an event that references none of the
+objects; the component then also takes in that event's component, which is still exact (a union
+of components)."""
+
+ALL_REFERENCES = f"""
+SELECT cityHash64(EventId) AS event_hash, cityHash64(ObjectType, ObjectId) AS object_hash
+FROM biz_event_objects
+WHERE IngestedAt <= {{until:DateTime64(3, 'UTC')}} AND ObjectType NOT IN ({_DIMENSIONS})
+"""
+"""Every (event, object) reference known at ``until``, as hashes: the whole graph, for a
+derivation from scratch."""
+
+TOUCHED_HASHES = f"""
+SELECT DISTINCT cityHash64(ObjectType, ObjectId)
+FROM biz_event_objects
+WHERE {_WINDOW} AND ObjectType NOT IN ({_DIMENSIONS})
+"""
 
 LATEST_DIGESTS = f"""
 SELECT KeyType, KeyId, Sla, StartEventId, argMax((Deleted, Digest), KnownAt)
@@ -143,7 +180,6 @@ def component(
     seen: set[Pair] = set(objects)
     frontier = sorted(seen)
     events: set[str] = set()
-    dimensions = set(sc.DIMENSION_OBJECT_TYPES)
     for _round in range(max_rounds):
         if not frontier:
             break
@@ -151,47 +187,86 @@ def component(
             NEIGHBOURS, parameters={**_pair_parameters(frontier), "until": until}
         ).result_rows
         found: set[Pair] = set()
-        wanted = set(frontier)
-        for object_type, object_id, event_id, refs in rows:
-            if (object_type, object_id) not in wanted:
+        for event_id, refs in rows:
+            if event_id in events:
                 continue
-            events.add(str(event_id))
-            for ref in refs:
-                pair = (str(ref["type"]), str(ref["id"]))
-                if pair[0] not in dimensions and pair not in seen:
-                    found.add(pair)
+            events.add(event_id)
+            found.update(pair for pair in refs if pair not in seen)
         seen |= found
         frontier = sorted(found)
     return events, seen
 
 
+def graph_chunks(
+    client: Client, since: datetime, until: datetime, *, max_events: int, everything: bool
+) -> list[U64Array]:
+    """Event hashes of the components touched by rows stored in the window (all of them when
+    ``everything``), in chunks of whole components of at most ``max_events`` events each."""
+    references = client.query_np(ALL_REFERENCES, parameters={"until": until})
+    if not len(references):
+        return []
+    # two columns of one type come back as a plain 2-D array, not a structured one
+    event_hashes = np.asarray(references[:, 0], dtype=np.uint64)
+    object_hashes = np.asarray(references[:, 1], dtype=np.uint64)
+    events, labels = component_labels(event_hashes, object_hashes)
+    if not everything:
+        touched = np.array(
+            [
+                int(row[0])
+                for row in client.query(
+                    TOUCHED_HASHES, parameters={"since": since, "until": until}
+                ).result_rows
+            ],
+            dtype=np.uint64,
+        )
+        touching = np.isin(object_hashes, touched)
+        touched_events = np.searchsorted(events, event_hashes[touching])
+        wanted = np.isin(labels, labels[touched_events])
+        events, labels = events[wanted], labels[wanted]
+    return [events[group] for group in chunks(labels, max_events)]
+
+
 def load_component(
-    client: Client, event_ids: set[str], objects: set[Pair], known_at: datetime
+    client: Client,
+    known_at: datetime,
+    *,
+    event_ids: set[str] | None = None,
+    objects: set[Pair] | None = None,
+    event_hashes: U64Array | None = None,
 ) -> tuple[EventSnapshot, SnapshotNames]:
-    """The snapshot of a component's events as known at ``known_at``, with the ids behind its
-    hashes."""
-    ids = sorted(event_ids)
-    if not ids:
+    """The snapshot of some components' events as known at ``known_at``, with the ids behind its
+    hashes: named by their event ids and objects (index reads), or by event hashes (one scan)."""
+    by_hash = event_hashes is not None
+    ids = sorted(event_ids or ())
+    if not ids and (event_hashes is None or not len(event_hashes)):
         return empty_snapshot(0), SnapshotNames({}, {}, {})
+    selection: dict[str, Any] = (
+        {"event_hashes": [int(h) for h in event_hashes]}
+        if event_hashes is not None
+        else {"event_ids": ids}
+    )
     entities, currencies = client.query(
-        COMPONENT_DIMENSIONS, parameters={"event_ids": ids, "known_at": known_at}
+        CHUNK_DIMENSIONS if by_hash else COMPONENT_DIMENSIONS,
+        parameters={**selection, "known_at": known_at},
     ).result_rows[0]
     legal_entities = tuple(sorted(name for name in entities if name))
     currency_codes = tuple(sorted(code for code in currencies if code))
     parameters = {
+        **selection,
         "known_at": known_at,
-        "event_ids": ids,
         "event_types": list(sc.EVENT_TYPES),
         "object_types": list(sc.OBJECT_TYPES),
         "legal_entities": list(legal_entities),
         "currencies": list(currency_codes),
-        "object_types_wanted": sorted({t for t, _ in objects}),
-        "object_ids": sorted({i for _, i in objects}),
+        "object_types_wanted": sorted({t for t, _ in objects or ()}),
+        "object_ids": sorted({i for _, i in objects or ()}),
     }
-    events = client.query_np(COMPONENT_EVENTS, parameters=parameters)
+    events = client.query_np(CHUNK_EVENTS if by_hash else COMPONENT_EVENTS, parameters=parameters)
     if not len(events):
         return empty_snapshot(0), SnapshotNames({}, {}, {})
-    references = client.query_np(COMPONENT_REFERENCES, parameters=parameters)
+    references = client.query_np(
+        CHUNK_REFERENCES if by_hash else COMPONENT_REFERENCES, parameters=parameters
+    )
     snapshot = EventSnapshot.from_arrays(
         0, events, references, legal_entities=legal_entities, currencies=currency_codes
     )
@@ -253,3 +328,15 @@ def latest_item_digests(
         for t, i, latest in rows
         if (t, i) in wanted
     }
+
+
+def unresolved_events(
+    client: Client, since: datetime, until: datetime, setup_types: Sequence[str]
+) -> tuple[int, list[str]]:
+    """How many events stored in the window cannot be keyed, and up to ten of their ids."""
+    rows = client.query(
+        UNRESOLVED,
+        parameters={"since": since, "until": until, "setup_types": list(setup_types)},
+    ).result_rows
+    count, sample = rows[0] if rows else (0, [])
+    return int(count), sorted(str(event_id) for event_id in sample)

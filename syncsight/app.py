@@ -36,6 +36,9 @@ from warehouse.span_store import span_sink
 
 logger = logging.getLogger(__name__)
 
+EVALUATOR_FAILURES_DEGRADED = 3
+"""Failed evaluator ticks in a row from which /readyz says ``degraded``."""
+
 
 def create_app(settings: Settings, config: FileConfig, *, database: str | None = None) -> FastAPI:
     """Build the service: migrations and receivers start in the lifespan, and stop with it."""
@@ -143,7 +146,8 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
     @app.get("/readyz", tags=["operations"], response_model=None)
     def readyz() -> Any:
         """ClickHouse answers a query, the spool is below its limit and the write loops run
-        (else 503); ``degraded`` (still 200) while refused batches wait in the quarantine."""
+        (else 503); ``degraded`` (still 200) while refused batches wait in the quarantine or
+        the SLA evaluator keeps failing."""
         problems: dict[str, str] = {}
         try:
             pool.client().query("SELECT 1")
@@ -155,6 +159,12 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
         if problems:
             return JSONResponse(status_code=503, content={"status": "unavailable", **problems})
         ready = {"status": "ok", "clickhouse": "ok", "spool_bytes": str(spool.size_bytes)}
+        evaluator = sla.evaluator
+        if evaluator is not None and evaluator.failures_in_a_row >= EVALUATOR_FAILURES_DEGRADED:
+            ready["status"] = "degraded"
+            ready["evaluator"] = (
+                f"{evaluator.failures_in_a_row} ticks in a row failed: {evaluator.last_error}"
+            )
         if spool.quarantined_count:
             ready["status"] = "degraded"
             ready["quarantine"] = (
@@ -165,7 +175,7 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
 
     @app.get("/metrics", tags=["operations"], response_class=Response)
     def prometheus_metrics() -> Response:
-        """Ingest metrics in the Prometheus text format."""
-        return Response(metrics.render(), media_type=METRICS_CONTENT_TYPE)
+        """Ingest and evaluator metrics in the Prometheus text format."""
+        return Response(metrics.render() + sla.metrics.render(), media_type=METRICS_CONTENT_TYPE)
 
     return app

@@ -29,10 +29,13 @@ from slas.impact_answers import BlockedInvoiceAnswers
 from slas.timer_answers import TimerAnswers
 from slas.timers import STATES
 from syncsight.bulk_load import WarehouseSpanExporter
+from tests.slas.events import at, event, span_rows
+from warehouse import semconv as sc
 from warehouse.correlation import CorrelationRules
 from warehouse.migrations import migrate
 from warehouse.schema_state import REBUILD_KEY, write_state
 from warehouse.span_store import span_sink
+from warehouse.spans import OTEL_TRACES_COLUMNS
 
 END = datetime(2026, 10, 30, 17, 0, tzinfo=UTC)
 SETTLE = timedelta(milliseconds=1)
@@ -197,6 +200,18 @@ class TestIncremental:
         assert sum(s.counts["met"] for s in latest.summaries) > sum(
             s.counts["met"] for s in before.summaries
         )
+
+    def test_an_event_that_names_no_object_is_counted_not_dropped(
+        self, migrated: Client, state: BusinessState
+    ) -> None:
+        """A time.approved carrying only its legal entity keys nothing: the tick counts it and
+        names it; a customer.synced (a dimension set-up) is not such an event."""
+        orphan = event(sc.TIME_APPROVED, "TE-LOST", {}, at(0), legal_entity="LE-DE01")
+        setup = event(sc.CUSTOMER_SYNCED, "CUS-1", {sc.CUSTOMER: "CUS-1"}, at(0))
+        migrated.insert("otel_traces", span_rows([orphan, setup]), column_names=OTEL_TRACES_COLUMNS)
+        time.sleep(0.002)
+        report = state.tick(datetime.now(UTC))
+        assert (report.unresolved, report.unresolved_sample) == (1, ("time.approved:TE-LOST",))
 
     def test_a_running_rebuild_pauses_the_keeper(
         self, migrated: Client, state: BusinessState

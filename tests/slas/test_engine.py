@@ -14,6 +14,8 @@ import pytest
 from clickhouse_connect.driver.client import Client
 from fastapi import FastAPI
 
+from lineage.owners import OwnerRouting
+from lineage.rules import LineageRules
 from slas.alerts import FIRING, RESOLVED, Alert
 from slas.api import slas_router
 from slas.business_state import BusinessState
@@ -22,6 +24,7 @@ from slas.close_state import CloseRiskAnswers
 from slas.definitions import DEFAULT_SLAS, TIME_TO_PROJECT_CREATION
 from slas.evaluation import evaluate
 from slas.id_cache import IdCache
+from slas.impact_answers import BlockedInvoiceAnswers
 from slas.queries import event_ids, load_snapshot, object_ids
 from slas.snapshot import object_type_code
 from slas.timer_answers import TimerAnswers
@@ -144,7 +147,12 @@ def serving(
     answers = TimerAnswers(pool.client, DEFAULT_SLAS, CalendarBook(), business_state)
     app = FastAPI()
     close_risk = CloseRiskAnswers(pool.client, CalendarBook(), business_state)
-    router = slas_router(pool, answers, close_risk, alerts=(lambda: alerts) if alerts else None)
+    blocked = BlockedInvoiceAnswers(
+        pool.client, LineageRules.default(), OwnerRouting(), business_state
+    )
+    router = slas_router(
+        pool, answers, close_risk, blocked, alerts=(lambda: alerts) if alerts else None
+    )
     app.include_router(router, prefix="/api/v1")
     return Api(app), pool
 

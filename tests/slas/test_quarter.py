@@ -117,6 +117,23 @@ class TestTrend:
         assert instant(response.headers["X-Syncsight-As-Of"]) > END
 
 
+class TestEvaluatorMetrics:
+    def test_metrics_say_the_evaluator_ticks_and_holds_the_lease(
+        self, quarter: LoadedQuarter
+    ) -> None:
+        """The one process evaluates: ticks succeed, it holds the lease, its lag is bounded."""
+        values = {}
+        for line in httpx.get(f"{quarter.service.base_url}/metrics", timeout=10).text.splitlines():
+            if line.startswith("syncsight_evaluator_"):
+                name, value = line.rsplit(" ", 1)
+                values[name] = float(value)
+        assert values['syncsight_evaluator_ticks_total{outcome="ok"}'] >= 1
+        assert values["syncsight_evaluator_lease_held"] == 1
+        assert values["syncsight_evaluator_versions_total"] > 7000
+        assert 0 <= values["syncsight_evaluator_lag_seconds"] < 60
+        assert values.get("syncsight_evaluator_errors_total", 0) == 0
+
+
 class TestClose:
     def test_each_closed_period_misses_the_truths_amount(
         self, quarter: LoadedQuarter, api: httpx.Client
