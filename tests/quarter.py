@@ -17,6 +17,7 @@ import httpx
 
 from simulator.run import simulate
 from simulator.stats import ScenarioStats
+from tests.firm import write_firm_config
 from tests.service import Service, start_service
 
 END = datetime(2026, 10, 30, 17, 0, tzinfo=UTC)
@@ -43,8 +44,10 @@ def accepted_spans(service: Service) -> int:
 
 
 def load_small_quarter(data_dir: Path, *, env: dict[str, str] | None = None) -> LoadedQuarter:
-    """Start a service, stream the small quarter into it through the OTLP exporter, wait for it."""
-    service = start_service(data_dir, env=env)
+    """Start a service configured with the simulated firm's calendars, stream the small quarter
+    into it through the OTLP exporter, and wait for it."""
+    firm = {"SYNCSIGHT_CONFIG": str(write_firm_config(data_dir))}
+    service = start_service(data_dir, env={**firm, **(env or {})})
     truth_path = data_dir / "truth.json"
     stats = simulate(
         end=END,

@@ -15,12 +15,12 @@ from fastapi import FastAPI
 
 from slas.alerts import FIRING, RESOLVED, Alert
 from slas.api import slas_router
-from slas.calendars import CalendarBook
 from slas.definitions import DEFAULT_SLAS, TIME_TO_PROJECT_CREATION
 from slas.evaluation import Evaluations, evaluate
 from slas.id_cache import IdCache
 from slas.queries import event_ids, load_snapshot, object_ids
 from slas.snapshot import object_type_code
+from tests.firm import firm_calendar_book
 from tests.slas.events import Event, at, event, retried, span_rows
 from warehouse import semconv as sc
 from warehouse.correlation import CorrelationRules
@@ -98,20 +98,22 @@ class TestSnapshot:
     def test_a_span_delivered_twice_counts_once(self, loaded: Client) -> None:
         """The same spans again (a redelivery) change no timer."""
         insert(loaded, scenario())
-        (_, timers) = evaluate(loaded, [TIME_TO_PROJECT_CREATION], CalendarBook(), AS_OF).timers[
-            TIME_TO_PROJECT_CREATION.name
-        ]
+        (_, timers) = evaluate(
+            loaded, [TIME_TO_PROJECT_CREATION], firm_calendar_book(), AS_OF
+        ).timers[TIME_TO_PROJECT_CREATION.name]
         assert len(timers) == 2
 
     def test_nothing_before_the_first_event(self, loaded: Client) -> None:
         """As of before any span, there is no timer at all."""
-        evaluation = evaluate(loaded, DEFAULT_SLAS, CalendarBook(), at(days=-1))
+        evaluation = evaluate(loaded, DEFAULT_SLAS, firm_calendar_book(), at(days=-1))
         assert all(len(timers) == 0 for _, timers in evaluation.timers.values())
 
     def test_a_customer_filter_uses_the_stored_customer(self, loaded: Client) -> None:
         """An SLA for CUS-2 only has CUS-2's contract."""
         definition = replace(TIME_TO_PROJECT_CREATION, customers=("CUS-2",))
-        (_, timers) = evaluate(loaded, [definition], CalendarBook(), AS_OF).timers[definition.name]
+        (_, timers) = evaluate(loaded, [definition], firm_calendar_book(), AS_OF).timers[
+            definition.name
+        ]
         names = object_ids(loaded, timers.timers.key.tolist(), [sc.CONTRACT])
         assert [name for _, name in names.values()] == ["CTR-2"]
 
@@ -139,7 +141,7 @@ def serving(
     evaluations = Evaluations(
         pool.client,
         DEFAULT_SLAS,
-        CalendarBook(),
+        firm_calendar_book(),
         FreshCache(DataVersion(pool.client, Topology()), max_staleness=0),
         live_max_age=30,
     )
@@ -311,7 +313,7 @@ class TestLiveEvaluation:
         evaluations = Evaluations(
             lambda: loaded,
             DEFAULT_SLAS,
-            CalendarBook(),
+            firm_calendar_book(),
             FreshCache(
                 DataVersion(lambda: loaded, Topology()), max_staleness=0, clock=lambda: clock[0]
             ),
