@@ -1,7 +1,7 @@
 """Traversal rules as data: which event type is fed by which event types through which object.
 
-The default is DESIGN.md's professional-services chain; a site extends it in the ``[lineage]``
-table of the TOML config. Dimensions (customer, legal entity) are never hops.
+The default is the professional-services chain (README, Lineage for auditors); a site extends it
+in the ``[lineage]`` table of the TOML config. Dimensions (customer, legal entity) are never hops.
 """
 
 from __future__ import annotations

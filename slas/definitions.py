@@ -1,6 +1,6 @@
 """Business SLA definitions: what starts and stops a timer, its key, target, thresholds, owner.
 
-The four defaults of DESIGN.md apply unless the TOML file overrides them by name (partially, or
+The four defaults (README, Business SLAs) apply unless the TOML file overrides them by name (partially, or
 with ``enabled = false``) or adds new ones (``syncsight.config_model`` reads that file).
 """
 

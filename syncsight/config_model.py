@@ -331,7 +331,7 @@ class SlaTable(Table):
 
 
 class SlaTables(RootModel[list[SlaTable]]):
-    """The ``[[slas]]`` array: DESIGN.md's four SLAs, overridden, disabled or joined by new ones."""
+    """The ``[[slas]]`` array: the four default SLAs (README, Business SLAs), overridden, disabled or joined by new ones."""
 
     model_config = ConfigDict(frozen=True, strict=True)
     _definitions: tuple[SlaDefinition, ...] = PrivateAttr(default=DEFAULT_SLAS)

@@ -5,7 +5,6 @@ everything."""
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shutil
 import subprocess
@@ -19,8 +18,6 @@ from rich.console import Console
 
 from syncsight.config_file import FileConfig
 from syncsight.settings import DATA_DIR, Settings
-
-logger = logging.getLogger(__name__)
 
 MARKER = DATA_DIR / "demo.json"
 """Written once the quarter is loaded, so a second ``make demo`` reuses the data."""

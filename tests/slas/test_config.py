@@ -21,7 +21,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 class TestDefaults:
     def test_without_a_file_the_four_design_slas_apply(self, tmp_path: Path) -> None:
-        """DESIGN.md's SLAs with their targets, and 50 % / 75 % warnings."""
+        """The README's four SLAs with their targets, and 50 % / 75 % warnings."""
         slas = load_config(write(tmp_path, "")).sla.definitions
         assert [(d.name, str(d.target)) for d in slas] == [
             ("time-to-project-creation", "2d"),

@@ -22,7 +22,7 @@ BILLED = {
     sc.object_id_key(sc.PROJECT): "PRJ-1",
 }
 
-# Column names and types of the OTel Collector ClickHouse exporter (reference/clickhouse-schema.md).
+# Column names and types of the OTel Collector ClickHouse exporter (its otel_traces table).
 EXPORTER_COLUMNS = [
     ("Timestamp", "DateTime64(9)"),
     ("TraceId", "String"),
