@@ -32,7 +32,7 @@ from collector.native_decode import decode_natively
 from collector.otlp_json import decode_json
 from warehouse import semconv as sc
 
-# The ids each canonical event type carries (DESIGN.md), for realistic attribute sets.
+# The ids each canonical event type carries (docs/semantic-conventions.md), for realistic attribute sets.
 CARRIED_IDS = {
     sc.CUSTOMER_SYNCED: (sc.CUSTOMER, sc.LEGAL_ENTITY),
     sc.CONTRACT_SIGNED: (sc.CONTRACT, sc.CUSTOMER, sc.LEGAL_ENTITY, sc.OBLIGATION),

@@ -22,13 +22,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from slas.calendars import CalendarBook
 from slas.close_items import close_items
 from slas.close_risk import assess
 from slas.correlation import correlate
 from slas.definitions import DEFAULT_SLAS
 from slas.queries import load_snapshot
 from slas.timers import STATES, evaluate_timers, summarize
+from tests.firm import firm_calendar_book
 from warehouse.client import connect
 
 LATEST_EVENT = "SELECT max(EventTime) FROM biz_events"
@@ -37,7 +37,7 @@ TRUTH_STATE = {"met": "met", "breached": "breached", "at_risk": "open", "on_trac
 
 def evaluate_once(client: Any, as_of: datetime, periods: list[str]) -> dict[str, Any]:
     """One full evaluation, timed by phase."""
-    calendars = CalendarBook()
+    calendars = firm_calendar_book()
     started_wall, started_cpu = time.perf_counter(), time.process_time()
     snapshot = load_snapshot(client, as_of)
     read = time.perf_counter()

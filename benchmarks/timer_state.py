@@ -28,10 +28,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.process_stats import own_cpu_seconds, peak_rss_mib
 from slas.business_state import BusinessState, TickReport
-from slas.calendars import CalendarBook
 from slas.definitions import DEFAULT_SLAS
 from slas.timer_answers import TimerAnswers
 from slas.timers import STATES
+from tests.firm import firm_calendar_book
 from warehouse.client import connect
 from warehouse.correlation import CorrelationRules
 from warehouse.migrations import migrate
@@ -86,8 +86,8 @@ def main() -> None:
     first, last = first.replace(tzinfo=UTC), last.replace(tzinfo=UTC)
     print(f"{spans:,} spans, events from {first:%Y-%m-%d} to {last:%Y-%m-%d}", flush=True)
 
-    state = BusinessState(lambda: client, DEFAULT_SLAS, CalendarBook(), settle=timedelta(0))
-    answers = TimerAnswers(lambda: client, DEFAULT_SLAS, CalendarBook(), state)
+    state = BusinessState(lambda: client, DEFAULT_SLAS, firm_calendar_book(), settle=timedelta(0))
+    answers = TimerAnswers(lambda: client, DEFAULT_SLAS, firm_calendar_book(), state)
     figures: dict[str, Any] = {"spans": spans}
 
     state.reset(datetime.now(UTC))

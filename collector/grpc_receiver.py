@@ -6,8 +6,6 @@ same protobuf decoder and validation as OTLP/HTTP; gzip-compressed calls are inf
 
 from __future__ import annotations
 
-import logging
-
 import grpc
 
 from collector import responses
@@ -16,8 +14,6 @@ from collector.decode_result import UndecodableRequest
 from collector.ingest import IngestPipeline, WireFormat
 from collector.metrics import IngestMetrics
 from collector.writer import Overloaded
-
-logger = logging.getLogger(__name__)
 
 SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
 

@@ -1,13 +1,11 @@
 """OTLP/HTTP: ``POST /v1/traces`` with protobuf or JSON bodies, gzip, size limits and bearer auth.
 
-Status codes follow the OTLP specification (reference/otlp.md): 200 (possibly with partial
+Status codes follow the OTLP/HTTP specification: 200 (possibly with partial
 success), 400 for undecodable bodies, 401, 413, 415, and 503 with ``Retry-After`` when the durable
 write path pushes back.
 """
 
 from __future__ import annotations
-
-import logging
 
 from fastapi import APIRouter, Request, Response
 
@@ -24,8 +22,6 @@ from collector.decode_result import UndecodableRequest
 from collector.ingest import IngestPipeline, WireFormat
 from collector.metrics import IngestMetrics
 from collector.writer import Overloaded
-
-logger = logging.getLogger(__name__)
 
 # google.rpc.Code values used in Status bodies.
 INVALID_ARGUMENT = 3
@@ -93,7 +89,7 @@ def otlp_http_router(
             body = decode_content(raw, request.headers.get("content-encoding"), max_body_bytes)
             outcome = await pipeline.export(body, wire)
         except BodyTooLarge as error:
-            metrics.spans_rejected.labels(reason="too_large").inc(0)
+            # its spans were never decoded, so none are counted; the request is, by its 413
             return problem(wire, 413, RESOURCE_EXHAUSTED, str(error))
         except UnsupportedEncoding as error:
             return problem(wire, 415, INVALID_ARGUMENT, str(error))

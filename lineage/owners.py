@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
 from warehouse import semconv as sc
 
@@ -25,11 +24,6 @@ DEFAULT_OWNERS: Final = {
     sc.DOWNSTREAM: PLATFORM_TEAM,
     sc.DUPLICATE: INTEGRATION_TEAM,
 }
-_CATEGORY: Final = re.compile(r"^[A-Za-z0-9_.\-]{1,100}$")
-
-
-class OwnerRoutingError(ValueError):
-    """An ``[owners]`` entry that is not category = "team"."""
 
 
 @dataclass(frozen=True)
@@ -40,23 +34,9 @@ class OwnerRouting:
     default: str = UNROUTED
 
     @classmethod
-    def from_table(cls, table: Mapping[str, Any]) -> OwnerRouting:
-        """The defaults overridden by an ``[owners]`` table (``default = "…"`` sets the fallback)."""
-        teams = dict(DEFAULT_OWNERS)
-        default = UNROUTED
-        for category, team in table.items():
-            if not isinstance(team, str) or not team.strip():
-                raise OwnerRoutingError(f"{category} = {team!r}: expected a team name (a string)")
-            if category == "default":
-                default = team.strip()
-            elif not _CATEGORY.match(category):
-                raise OwnerRoutingError(
-                    f"{category!r}: not an error category (letters, digits, _ . -); known: "
-                    + ", ".join(sc.ERROR_CATEGORIES)
-                )
-            else:
-                teams[category] = team.strip()
-        return cls(teams, default)
+    def configured(cls, teams: Mapping[str, str], *, default: str = UNROUTED) -> OwnerRouting:
+        """The default routing with ``teams`` (category → team, from ``[owners]``) on top."""
+        return cls({**DEFAULT_OWNERS, **teams}, default)
 
     def owner_of(self, error_category: str) -> str:
         """The team that owns failures of ``error_category`` (the default when unrouted)."""

@@ -84,7 +84,7 @@ WHERE EventType IN {event_types:Array(String)}
 GROUP BY EventId
 HAVING argMax(Outcome, (EventTime, Attempt)) != 'success'
 """
-"""Events whose latest attempt is not a success (DESIGN.md's failed events)."""
+"""Events whose latest attempt is not a success (failed events)."""
 
 TRACE_WINDOWS = """
 SELECT TraceId, min(Start), max(End)

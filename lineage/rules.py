@@ -1,26 +1,20 @@
 """Traversal rules as data: which event type is fed by which event types through which object.
 
-The default is DESIGN.md's professional-services chain; a site extends it in the ``[lineage]``
-table of the TOML config. Dimensions (customer, legal entity) are never hops.
+The default is the professional-services chain (README, Lineage for auditors); a site extends it
+in the ``[lineage]`` table of the TOML config. Dimensions (customer, legal entity) are never hops.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Final
+from typing import Final
 
 from warehouse import semconv as sc
 
-_EVENT_TYPE: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]{0,99}$")
 DEFAULT_STUCK_AFTER_DAYS: Final = 14.0
 DEFAULT_STUCK_AFTER_DAYS_BY_TYPE: Final = {sc.CONTRACT_SIGNED: 60.0}
 """A fixed-fee contract may post nothing until its first milestone, weeks after signing."""
-
-
-class LineageRuleError(ValueError):
-    """A traversal rule naming an unknown object type, a dimension, or an unusable event type."""
 
 
 @dataclass(frozen=True)
@@ -136,148 +130,36 @@ class LineageRules:
         """Age in days after which a source event of ``event_type`` that never posted is stuck."""
         return self.stuck_after_days_by_type.get(event_type, self.stuck_after_days)
 
-    def extended(self, table: Mapping[str, Any]) -> LineageRules:
-        """These rules plus a ``[lineage]`` TOML table; raises ``LineageRuleError`` naming the key."""
-        unknown = sorted(set(table) - _LINEAGE_KEYS)
-        if unknown:
-            raise LineageRuleError(
-                f"unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(_LINEAGE_KEYS))}"
-            )
-        rules = self
-        if "hops" in table:
-            rules = replace(rules, hops=_merge_hops(rules.hops, _parse_hops(table["hops"])))
-        if "producers" in table:
-            producers = dict(rules.producers)
-            producers.update(_parse_type_lists(table["producers"], "producers"))
-            rules = replace(rules, producers=producers)
-        if "source_event_types" in table:
-            extra = _event_types(table["source_event_types"], "source_event_types")
-            rules = replace(rules, source_event_types=_union(rules.source_event_types, extra))
-        if "posting_event_types" in table:
-            extra = _event_types(table["posting_event_types"], "posting_event_types")
-            rules = replace(rules, posting_event_types=_union(rules.posting_event_types, extra))
-        if "stuck_after_days" in table:
-            default, by_type = _parse_stuck_after(table["stuck_after_days"])
-            rules = replace(
-                rules,
-                stuck_after_days=default if default is not None else rules.stuck_after_days,
-                stuck_after_days_by_type={**rules.stuck_after_days_by_type, **by_type},
-            )
-        return rules
-
-
-_LINEAGE_KEYS: Final = frozenset(
-    {"hops", "producers", "source_event_types", "posting_event_types", "stuck_after_days"}
-)
-_HOP_KEYS: Final = frozenset({"event_type", "via", "from", "required", "as_of_root"})
+    def extended(
+        self,
+        *,
+        hops: Iterable[Hop] = (),
+        producers: Mapping[str, tuple[str, ...]] | None = None,
+        source_event_types: Iterable[str] = (),
+        posting_event_types: Iterable[str] = (),
+        stuck_after_days: float | None = None,
+        stuck_after_days_by_type: Mapping[str, float] | None = None,
+    ) -> LineageRules:
+        """These rules plus a site's (the ``[lineage]`` table): a hop replaces the one with the same
+        event type, object type and feeders; producers replace per object type; event types add."""
+        merged_hops = {(h.event_type, h.object_type, h.upstream_types): h for h in self.hops}
+        for hop in hops:
+            merged_hops[(hop.event_type, hop.object_type, hop.upstream_types)] = hop
+        return replace(
+            self,
+            hops=tuple(merged_hops.values()),
+            producers={**self.producers, **(producers or {})},
+            source_event_types=_union(self.source_event_types, source_event_types),
+            posting_event_types=_union(self.posting_event_types, posting_event_types),
+            stuck_after_days=self.stuck_after_days
+            if stuck_after_days is None
+            else stuck_after_days,
+            stuck_after_days_by_type={
+                **self.stuck_after_days_by_type,
+                **(stuck_after_days_by_type or {}),
+            },
+        )
 
 
 def _union(first: Iterable[str], second: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys([*first, *second]))
-
-
-def _object_type(value: Any, where: str) -> str:
-    if not isinstance(value, str) or value not in sc.OBJECT_TYPES:
-        raise LineageRuleError(
-            f"{where} = {value!r}: unknown object type; expected one of "
-            + ", ".join(t for t in sc.OBJECT_TYPES if t not in sc.DIMENSION_OBJECT_TYPES)
-        )
-    if value in sc.DIMENSION_OBJECT_TYPES:
-        raise LineageRuleError(
-            f"{where} = {value!r}: {value} is a dimension (a filter and group-by), never a hop"
-        )
-    return value
-
-
-def _event_types(value: Any, where: str) -> tuple[str, ...]:
-    values = [value] if isinstance(value, str) else value
-    if not isinstance(values, list) or not values:
-        raise LineageRuleError(f"{where} = {value!r}: expected an event type or a list of them")
-    for item in values:
-        if not isinstance(item, str) or not _EVENT_TYPE.match(item):
-            raise LineageRuleError(
-                f"{where}: {item!r} is not an event type (letters, digits, _ . -; e.g. "
-                f"{sc.INVOICE_POSTED!r})"
-            )
-    return tuple(values)
-
-
-def _parse_hops(value: Any) -> list[Hop]:
-    if not isinstance(value, list):
-        raise LineageRuleError(
-            "hops must be an array of tables: [[lineage.hops]] event_type = …, via = …, from = […]"
-        )
-    hops = []
-    for number, item in enumerate(value, start=1):
-        where = f"hops[{number}]"
-        if not isinstance(item, dict):
-            raise LineageRuleError(f"{where}: expected a table with event_type, via and from")
-        unknown = sorted(set(item) - _HOP_KEYS)
-        missing = sorted({"event_type", "via", "from"} - set(item))
-        if unknown or missing:
-            raise LineageRuleError(
-                f"{where}: unknown key(s) {unknown}, missing key(s) {missing}; expected "
-                + ", ".join(sorted(_HOP_KEYS))
-            )
-        for flag in ("required", "as_of_root"):
-            if not isinstance(item.get(flag, False), bool):
-                raise LineageRuleError(f"{where}.{flag} = {item[flag]!r}: expected true or false")
-        (event_type,) = _event_types(item["event_type"], f"{where}.event_type")
-        hops.append(
-            Hop(
-                event_type,
-                _object_type(item["via"], f"{where}.via"),
-                _event_types(item["from"], f"{where}.from"),
-                item.get("required", True),
-                item.get("as_of_root", False),
-            )
-        )
-    return hops
-
-
-def _merge_hops(defaults: tuple[Hop, ...], extra: list[Hop]) -> tuple[Hop, ...]:
-    """A configured hop replaces a default with the same event type, object type and feeders."""
-    merged = {(h.event_type, h.object_type, h.upstream_types): h for h in defaults}
-    for hop in extra:
-        merged[(hop.event_type, hop.object_type, hop.upstream_types)] = hop
-    return tuple(merged.values())
-
-
-def _parse_type_lists(value: Any, where: str) -> dict[str, tuple[str, ...]]:
-    if not isinstance(value, dict):
-        raise LineageRuleError(f"{where} must be a table of object type = [event types]")
-    return {
-        _object_type(key, f"{where} key"): _event_types(types, f"{where}.{key}")
-        for key, types in value.items()
-    }
-
-
-def _days(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise LineageRuleError(f"{where} = {value!r}: expected a positive number of days")
-    return float(value)
-
-
-def _parse_stuck_after(value: Any) -> tuple[float | None, dict[str, float]]:
-    if not isinstance(value, dict):
-        return _days(value, "stuck_after_days"), {}
-    default = None
-    by_type: dict[str, float] = {}
-    for key, days in _dotted(value).items():
-        if key == "default":
-            default = _days(days, "stuck_after_days.default")
-        else:
-            (event_type,) = _event_types(key, "stuck_after_days key")
-            by_type[event_type] = _days(days, f"stuck_after_days.{key!r}")
-    return default, by_type
-
-
-def _dotted(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Undo TOML's nesting of unquoted dotted keys (``contract.signed = 90``)."""
-    flat: dict[str, Any] = {}
-    for key, value in table.items():
-        if isinstance(value, dict):
-            flat.update(_dotted(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat

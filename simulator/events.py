@@ -90,7 +90,7 @@ class BusinessEvent:
 
     @property
     def is_failed(self) -> bool:
-        """The latest attempt is not a success (DESIGN.md's definition of a failed event)."""
+        """The latest attempt is not a success (what a failed event is, README: Close risk)."""
         return not self.latest_attempt.succeeded
 
     @property

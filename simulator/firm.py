@@ -64,6 +64,23 @@ LEGAL_ENTITIES: Final = (
 )
 
 
+def firm_config_toml() -> str:
+    """The firm's legal-entity calendars as ``[calendars]`` tables of syncsight's TOML config file:
+    what a service fed by this simulator is configured with (``syncsight demo`` passes it)."""
+    lines = [f"# {FIRM_NAME}: the legal entities of syncsight's simulator (simulator/firm.py)."]
+    for entity in LEGAL_ENTITIES:
+        lines += [
+            "",
+            f'[calendars."{entity.id}"]',
+            f'time_zone = "{entity.time_zone}"',
+            f'holiday_country = "{entity.holiday_country}"',
+        ]
+        if entity.holiday_subdivision:
+            lines.append(f'holiday_subdivision = "{entity.holiday_subdivision}"')
+        lines.append(f"close_day = {entity.close_day}")
+    return "\n".join(lines) + "\n"
+
+
 @dataclass(frozen=True, slots=True)
 class Role:
     """A consultant grade and the range of its hourly bill rate in entity currency."""

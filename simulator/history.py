@@ -19,7 +19,7 @@ FIXED_FEE: Final = "fixed_fee"
 
 @dataclass(frozen=True, slots=True)
 class SlaDefinition:
-    """A business SLA with DESIGN.md's default target."""
+    """A business SLA with its default target (README, Business SLAs)."""
 
     name: str
     start_event_types: tuple[str, ...]
@@ -68,7 +68,7 @@ SLA_DEFINITIONS: Final = (
 
 @dataclass(frozen=True, slots=True)
 class BillingItem:
-    """One billing event and the invoice it turns into: DESIGN.md's invoice-level item.
+    """One billing event and the invoice it turns into: the invoice-level item of close risk (README).
 
     ``invoice`` is ``None`` until the ERP invoicing flow has tried to post it; ``causes`` are
     upstream events (a customer's ERP set-up) whose failure made the invoice posting fail.

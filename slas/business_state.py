@@ -24,7 +24,6 @@ from clickhouse_connect.driver.client import Client
 
 from lineage.rules import LineageRules
 from slas.calendars import CalendarBook, EntityCalendar
-from slas.components import U64Array
 from slas.definitions import SlaDefinition
 from slas.item_rows import ItemRow, item_rows
 from slas.state_queries import (
@@ -164,10 +163,11 @@ class BusinessState:
         elif touched:
             # a large window (start-up on loaded data, a reset, a rebuild, a backfill): whole
             # components from one read of the graph, in chunks, each chunk one scan
-            for chunk in graph_chunks(
+            count = graph_chunks(
                 client, since, until, max_events=self._max_events, everything=since == EPOCH
-            ):
-                derived, written = self._rederive(client, until, event_hashes=chunk)
+            )
+            for chunk in range(count):
+                derived, written = self._rederive(client, until, chunk=chunk)
                 events += derived
                 versions += written
         stamp = max(_millis(now), until)
@@ -189,10 +189,11 @@ class BusinessState:
         until: datetime,
         *,
         objects: list[Pair] | None = None,
-        event_hashes: U64Array | None = None,
+        chunk: int | None = None,
     ) -> tuple[int, int]:
-        """Re-derive the components of ``objects`` (closed by index reads) or of ``event_hashes``
-        (already whole components); append what changed. Events read, versions written."""
+        """Re-derive the components of ``objects`` (closed by index reads) or of a ``chunk`` of
+        ``syncsight_state_chunks`` (whole components); append what changed. Events read,
+        versions written."""
         if objects is not None:
             if not objects:
                 return 0, 0
@@ -203,18 +204,18 @@ class BusinessState:
                 client, until, event_ids=event_ids, objects=component_objects
             )
         else:
-            snapshot, names = load_component(client, until, event_hashes=event_hashes)
+            snapshot, names = load_component(client, until, chunk=chunk)
         keys = sorted(set(names.objects.values()))
         timers = _changes(
             {
                 row.identity: row
                 for row in timer_rows(snapshot, self.definitions, self.calendars, names)
             },
-            latest_digests(client, keys),
+            latest_digests(client, keys, chunk=chunk),
         )
         items = _changes(
             {row.identity: row for row in item_rows(snapshot, self.calendars, self.rules, names)},
-            latest_item_digests(client, keys),
+            latest_item_digests(client, keys, chunk=chunk),
         )
         _append(client, *timers, known_at=until)
         _append_items(client, *items, known_at=until)

@@ -118,15 +118,6 @@ def _public_holidays(
 DEFAULT_CALENDAR = EntityCalendar()
 """Monday to Friday, UTC, no holidays, close day 5: for entities nobody configured."""
 
-SIMULATED_ENTITY_CALENDARS: dict[str, EntityCalendar] = {
-    "LE-US01": EntityCalendar("America/New_York", holiday_country="US", close_day=5),
-    "LE-UK01": EntityCalendar(
-        "Europe/London", holiday_country="GB", holiday_subdivision="ENG", close_day=4
-    ),
-    "LE-DE01": EntityCalendar("Europe/Berlin", holiday_country="DE", close_day=6),
-}
-"""The demo firm's entities, so ``syncsight demo`` needs no config file."""
-
 
 class CalendarBook:
     """Calendars by legal entity, with a default for the rest (reported once per entity)."""
@@ -136,7 +127,7 @@ class CalendarBook:
         calendars: dict[str, EntityCalendar] | None = None,
         default: EntityCalendar = DEFAULT_CALENDAR,
     ) -> None:
-        self.calendars = dict(SIMULATED_ENTITY_CALENDARS if calendars is None else calendars)
+        self.calendars = dict(calendars or {})
         self.default = default
         self._reported: set[str] = set()
         self._lock = threading.Lock()

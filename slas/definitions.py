@@ -1,7 +1,7 @@
 """Business SLA definitions: what starts and stops a timer, its key, target, thresholds, owner.
 
-The four defaults of DESIGN.md apply unless the TOML file overrides them by name (partially, or
-with ``enabled = false``) or adds new ones; ``slas.config`` parses and validates that file.
+The four defaults (README, Business SLAs) apply unless the TOML file overrides them by name (partially, or
+with ``enabled = false``) or adds new ones (``syncsight.config_model`` reads that file).
 """
 
 from __future__ import annotations
@@ -21,11 +21,12 @@ _DURATION = re.compile(r"^\s*(?:\d+(?:\.\d+)?\s*[dhm]\s*)+$")
 
 
 class DefinitionError(ValueError):
-    """An SLA definition that cannot be evaluated; the message names the field and the value."""
+    """An SLA definition that cannot be evaluated: ``field``, and ``reason`` naming the value."""
 
-    def __init__(self, message: str, *, field: str = "") -> None:
-        super().__init__(message)
+    def __init__(self, reason: str, *, field: str) -> None:
+        super().__init__(f"{field}: {reason}")
         self.field = field
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -40,8 +41,7 @@ class BusinessDuration:
         """``"2d"``, ``"36h"``, ``"1d 4h"``, ``"90m"``; ``DefinitionError`` otherwise."""
         if not _DURATION.match(text):
             raise DefinitionError(
-                f"target {text!r}: expected business days/hours/minutes such as '2d', '36h', "
-                "'1d 4h' or '90m'",
+                "expected business days/hours/minutes such as '2d', '36h', '1d 4h' or '90m'",
                 field="target",
             )
         days = hours = 0.0
@@ -54,7 +54,7 @@ class BusinessDuration:
             else:
                 hours += value / 60
         if days == 0 and hours == 0:
-            raise DefinitionError(f"target {text!r}: must be longer than zero", field="target")
+            raise DefinitionError("must be longer than zero", field="target")
         return cls(days, hours)
 
     def seconds(self, calendar: EntityCalendar) -> float:
@@ -107,7 +107,7 @@ def validate(definition: SlaDefinition) -> None:
     """Raise ``DefinitionError`` naming the first field that cannot work."""
     if not NAME.fullmatch(definition.name):
         raise DefinitionError(
-            f"name {definition.name!r}: expected letters, digits, '-', '_' or '.' (at most 100)",
+            f"{definition.name!r}: expected letters, digits, '-', '_' or '.' (at most 100)",
             field="name",
         )
     for field_name, types in (
@@ -115,13 +115,11 @@ def validate(definition: SlaDefinition) -> None:
         ("stop", definition.stop_event_types),
     ):
         if not types:
-            raise DefinitionError(
-                f"{field_name}: expected at least one event type", field=field_name
-            )
+            raise DefinitionError("expected at least one event type", field=field_name)
         for event_type in types:
             if event_type not in sc.EVENT_TYPES:
                 raise DefinitionError(
-                    f"{field_name}: unknown event type {event_type!r}; expected one of "
+                    f"unknown event type {event_type!r}; expected one of "
                     + ", ".join(sc.EVENT_TYPES),
                     field=field_name,
                 )
@@ -131,25 +129,23 @@ def validate(definition: SlaDefinition) -> None:
             f"start and stop both name {', '.join(both)}; a timer needs two", field="start"
         )
     if not definition.key_types:
-        raise DefinitionError("key: expected at least one object type", field="key")
+        raise DefinitionError("expected at least one object type", field="key")
     for key_type in definition.key_types:
         if key_type not in sc.OBJECT_TYPES or key_type in sc.DIMENSION_OBJECT_TYPES:
             keyable = [t for t in sc.OBJECT_TYPES if t not in sc.DIMENSION_OBJECT_TYPES]
             raise DefinitionError(
-                f"key: {key_type!r} cannot correlate a timer; expected one of "
-                + ", ".join(keyable),
+                f"{key_type!r} cannot correlate a timer; expected one of " + ", ".join(keyable),
                 field="key",
             )
     thresholds = definition.warning_thresholds
     if any(not 0 < t < 1 for t in thresholds) or list(thresholds) != sorted(set(thresholds)):
         raise DefinitionError(
-            f"warning_thresholds {list(thresholds)}: expected ascending shares between 0 and 1, "
-            "such as [0.5, 0.75]",
+            f"{list(thresholds)}: expected ascending shares between 0 and 1, such as [0.5, 0.75]",
             field="warning_thresholds",
         )
     if definition.severity not in SEVERITIES:
         raise DefinitionError(
-            f"severity {definition.severity!r}: expected one of {', '.join(SEVERITIES)}",
+            f"{definition.severity!r}: expected one of {', '.join(SEVERITIES)}",
             field="severity",
         )
 

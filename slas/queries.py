@@ -68,7 +68,7 @@ WHERE EventTime <= {_AS_OF} AND ObjectType NOT IN ({_DIMENSIONS})
 _KNOWN_AT = "{known_at:DateTime64(3, 'UTC')}"
 
 _BY_EVENT_ID = "EventId IN {event_ids:Array(String)}"
-_BY_EVENT_HASH = "cityHash64(EventId) IN {event_hashes:Array(UInt64)}"
+_BY_EVENT_HASH = "cityHash64(EventId) GLOBAL IN (SELECT EventHash FROM syncsight_state_chunks WHERE Chunk = {chunk:UInt32})"
 
 
 def _component_dimensions(where: str) -> str:
@@ -114,8 +114,9 @@ component are dropped when the snapshot is built."""
 CHUNK_DIMENSIONS = _component_dimensions(_BY_EVENT_HASH)
 CHUNK_EVENTS = _component_events(_BY_EVENT_HASH)
 CHUNK_REFERENCES = _component_references(_BY_EVENT_HASH)
-"""The same for a chunk of components named by event hashes: one scan of each table, for a
-derivation from scratch, where the chunk is a large share of every event."""
+"""The same for a chunk of whole components whose event hashes ``syncsight_state_chunks`` holds:
+one scan of each table, for a derivation from scratch, where a chunk is a large share of every
+event."""
 
 OBJECT_IDS = """
 SELECT DISTINCT cityHash64(ObjectType, ObjectId) AS object_hash, ObjectType, ObjectId

@@ -13,7 +13,7 @@ import numpy as np
 from clickhouse_connect.driver.client import Client
 
 from slas.close_items import ITEM_OBJECT_TYPES
-from slas.components import U64Array, chunks, component_labels
+from slas.components import chunks, component_labels
 from slas.queries import (
     CHUNK_DIMENSIONS,
     CHUNK_EVENTS,
@@ -25,7 +25,7 @@ from slas.queries import (
 from slas.snapshot import EventSnapshot, empty_snapshot
 from slas.timer_rows import SnapshotNames
 from warehouse import semconv as sc
-from warehouse.schema import CLOSE_ITEMS, SLA_TIMERS
+from warehouse.schema import CLOSE_ITEMS, SLA_TIMERS, STATE_CHUNKS
 
 _DIMENSIONS = ", ".join(f"'{t}'" for t in sc.DIMENSION_OBJECT_TYPES)
 _WINDOW = "IngestedAt > {since:DateTime64(3, 'UTC')} AND IngestedAt <= {until:DateTime64(3, 'UTC')}"
@@ -90,6 +90,27 @@ FROM {SLA_TIMERS}
 WHERE KeyType IN {{types:Array(String)}} AND KeyId IN {{ids:Array(String)}}
 GROUP BY KeyType, KeyId, Sla, StartEventId
 """
+
+_CHUNK_OBJECTS = f"""
+SELECT ObjectType, ObjectId FROM biz_event_objects
+WHERE cityHash64(EventId) GLOBAL IN (SELECT EventHash FROM {STATE_CHUNKS} WHERE Chunk = {{chunk:UInt32}})
+"""
+
+LATEST_DIGESTS_OF_CHUNK = f"""
+SELECT KeyType, KeyId, Sla, StartEventId, argMax((Deleted, Digest), KnownAt)
+FROM {SLA_TIMERS}
+WHERE (KeyType, KeyId) GLOBAL IN ({_CHUNK_OBJECTS})
+GROUP BY KeyType, KeyId, Sla, StartEventId
+"""
+
+LATEST_ITEM_DIGESTS_OF_CHUNK = f"""
+SELECT ItemType, ItemId, argMax((Deleted, Digest), KnownAt)
+FROM {CLOSE_ITEMS}
+WHERE (ItemType, ItemId) GLOBAL IN ({_CHUNK_OBJECTS})
+GROUP BY ItemType, ItemId
+"""
+"""The latest versions of a chunk's timers and items, their keys named by a subquery (a literal
+list of a chunk's hundreds of thousands of keys would cost the parser minutes)."""
 
 LATEST_ITEM_DIGESTS = f"""
 SELECT ItemType, ItemId, argMax((Deleted, Digest), KnownAt)
@@ -199,12 +220,14 @@ def component(
 
 def graph_chunks(
     client: Client, since: datetime, until: datetime, *, max_events: int, everything: bool
-) -> list[U64Array]:
-    """Event hashes of the components touched by rows stored in the window (all of them when
-    ``everything``), in chunks of whole components of at most ``max_events`` events each."""
+) -> int:
+    """Put the event hashes of the components touched by rows stored in the window (all of them
+    when ``everything``) into ``syncsight_state_chunks``, in chunks of whole components of at most
+    ``max_events`` events each; the number of chunks."""
+    client.command(f"TRUNCATE TABLE IF EXISTS {STATE_CHUNKS}")
     references = client.query_np(ALL_REFERENCES, parameters={"until": until})
     if not len(references):
-        return []
+        return 0
     # two columns of one type come back as a plain 2-D array, not a structured one
     event_hashes = np.asarray(references[:, 0], dtype=np.uint64)
     object_hashes = np.asarray(references[:, 1], dtype=np.uint64)
@@ -223,7 +246,14 @@ def graph_chunks(
         touched_events = np.searchsorted(events, event_hashes[touching])
         wanted = np.isin(labels, labels[touched_events])
         events, labels = events[wanted], labels[wanted]
-    return [events[group] for group in chunks(labels, max_events)]
+    groups = chunks(labels, max_events)
+    for number, group in enumerate(groups):
+        client.insert(
+            STATE_CHUNKS,
+            [[number, int(h)] for h in events[group].tolist()],
+            column_names=["Chunk", "EventHash"],
+        )
+    return len(groups)
 
 
 def load_component(
@@ -232,19 +262,16 @@ def load_component(
     *,
     event_ids: set[str] | None = None,
     objects: set[Pair] | None = None,
-    event_hashes: U64Array | None = None,
+    chunk: int | None = None,
 ) -> tuple[EventSnapshot, SnapshotNames]:
     """The snapshot of some components' events as known at ``known_at``, with the ids behind its
-    hashes: named by their event ids and objects (index reads), or by event hashes (one scan)."""
-    by_hash = event_hashes is not None
+    hashes: named by their event ids and objects (index reads), or by a chunk of
+    ``syncsight_state_chunks`` (one scan of each table)."""
+    by_hash = chunk is not None
     ids = sorted(event_ids or ())
-    if not ids and (event_hashes is None or not len(event_hashes)):
+    if not ids and not by_hash:
         return empty_snapshot(0), SnapshotNames({}, {}, {})
-    selection: dict[str, Any] = (
-        {"event_hashes": [int(h) for h in event_hashes]}
-        if event_hashes is not None
-        else {"event_ids": ids}
-    )
+    selection: dict[str, Any] = {"chunk": chunk} if by_hash else {"event_ids": ids}
     entities, currencies = client.query(
         CHUNK_DIMENSIONS if by_hash else COMPONENT_DIMENSIONS,
         parameters={**selection, "known_at": known_at},
@@ -301,13 +328,18 @@ def load_component(
 
 
 def latest_digests(
-    client: Client, keys: Sequence[Pair]
+    client: Client, keys: Sequence[Pair], *, chunk: int | None = None
 ) -> dict[tuple[str, str, str, str], tuple[bool, int]]:
-    """Identity → (deleted, digest) of the latest stored version of every timer of ``keys``."""
+    """Identity → (deleted, digest) of the latest stored version of every timer of ``keys`` (the
+    keys of ``chunk`` when given)."""
     if not keys:
         return {}
     wanted = set(keys)
-    rows = client.query(LATEST_DIGESTS, parameters=_pair_parameters(keys)).result_rows
+    rows = (
+        client.query(LATEST_DIGESTS_OF_CHUNK, parameters={"chunk": chunk})
+        if chunk is not None
+        else client.query(LATEST_DIGESTS, parameters=_pair_parameters(keys))
+    ).result_rows
     return {
         (str(t), str(k), str(s), str(e)): (bool(latest[0]), int(latest[1]))
         for t, k, s, e, latest in rows
@@ -316,13 +348,18 @@ def latest_digests(
 
 
 def latest_item_digests(
-    client: Client, keys: Sequence[Pair]
+    client: Client, keys: Sequence[Pair], *, chunk: int | None = None
 ) -> dict[tuple[str, str], tuple[bool, int]]:
-    """Identity → (deleted, digest) of the latest stored version of every item among ``keys``."""
+    """Identity → (deleted, digest) of the latest stored version of every item among ``keys``
+    (of ``chunk`` when given)."""
     wanted = {key for key in keys if key[0] in ITEM_OBJECT_TYPES}
     if not wanted:
         return {}
-    rows = client.query(LATEST_ITEM_DIGESTS, parameters=_pair_parameters(wanted)).result_rows
+    rows = (
+        client.query(LATEST_ITEM_DIGESTS_OF_CHUNK, parameters={"chunk": chunk})
+        if chunk is not None
+        else client.query(LATEST_ITEM_DIGESTS, parameters=_pair_parameters(wanted))
+    ).result_rows
     return {
         (str(t), str(i)): (bool(latest[0]), int(latest[1]))
         for t, i, latest in rows

@@ -125,9 +125,6 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
         "revenue-recognition sync of professional-services firms.",
         lifespan=lifespan,
     )
-    app.state.settings = settings
-    app.state.config = config
-    app.state.pool = pool
     app.include_router(
         otlp_http_router(pipeline, tokens, metrics, max_body_bytes=settings.max_body_bytes)
     )

@@ -215,11 +215,13 @@ def demo(
     ] = False,
 ) -> None:
     """Start everything on the embedded engine with a simulated quarter of a consulting firm."""
-    from syncsight.demo import run_demo
+    from syncsight.demo import run_demo, write_firm_config
 
     settings = build_settings(
         clickhouse_url=clickhouse_url, config=config, host=host, port=port, grpc_port=grpc_port
     )
+    if settings.config is None:  # the simulated firm's calendars, as a site would configure its own
+        settings = settings.model_copy(update={"config": write_firm_config()})
     file_config = load_file_config(settings)
     refuse_unprotected_bind(settings)
     configure_logging(False)
@@ -262,6 +264,15 @@ def simulate(
             "--token", help="Bearer token for an ingest that requires one.", show_default=False
         ),
     ] = None,
+    firm_config: Annotated[
+        Path | None,
+        typer.Option(
+            "--firm-config",
+            help="Write the simulated firm's legal-entity calendars here, as a TOML config file "
+            "for the service it feeds (SYNCSIGHT_CONFIG).",
+            show_default=False,
+        ),
+    ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Generate (and write --truth) without sending.")
     ] = False,
@@ -279,6 +290,10 @@ def simulate(
     """Stream a simulated quarter of a consulting firm's sync traffic over OTLP."""
     from simulator.run import simulate as run_simulation
 
+    if firm_config is not None:
+        from simulator.firm import firm_config_toml
+
+        firm_config.write_text(firm_config_toml(), encoding="utf-8")
     end_time = (end or datetime.now(UTC)).replace(
         tzinfo=(end.tzinfo if end and end.tzinfo else UTC)
     )

@@ -1,19 +1,24 @@
-"""The optional TOML configuration file (``SYNCSIGHT_CONFIG``): correlation rules today; SLAs,
-calendars and notification routes join it as those features land. Errors name the file and key."""
+"""The optional TOML configuration file (``SYNCSIGHT_CONFIG``): read it, validate it with
+``syncsight.config_model``, and refuse every mistake as ``file:line: table: field: reason``."""
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lineage.owners import OwnerRouting, OwnerRoutingError
-from lineage.rules import LineageRuleError, LineageRules
-from slas.config import SlaConfig, SlaConfigError, parse_sla_config
-from warehouse.correlation import CorrelationRuleError, CorrelationRules
+from pydantic import ValidationError
 
-KNOWN_TABLES = ("correlation", "lineage", "owners", "slas", "calendars", "notifications")
+from lineage.owners import OwnerRouting
+from lineage.rules import LineageRules
+from slas.config import SlaConfig
+from syncsight.config_model import ConfigDocument
+from syncsight.toml_lines import TomlLines
+from warehouse.correlation import CorrelationRules
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_]+$")
 
 
 class ConfigFileError(ValueError):
@@ -40,54 +45,100 @@ def load_config(path: Path | None) -> FileConfig:
         raise ConfigFileError(
             f"SYNCSIGHT_CONFIG={str(path)!r}: cannot read the file ({error.strerror})"
         ) from error
+    return parse_config(text, source=str(path))
+
+
+def parse_config(text: str, *, source: str) -> FileConfig:
+    """The ``FileConfig`` of TOML ``text`` (``source`` names it in error messages)."""
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise ConfigFileError(f"SYNCSIGHT_CONFIG={str(path)!r}: invalid TOML: {error}") from error
-    return parse_config(document, source=str(path), text=text)
-
-
-def parse_config(document: dict[str, Any], *, source: str, text: str = "") -> FileConfig:
-    """Build a ``FileConfig`` from a parsed TOML document (``text``: its source, for lines)."""
-    unknown = sorted(set(document) - set(KNOWN_TABLES))
-    if unknown:
+        raise ConfigFileError(f"{source}: invalid TOML: {error}") from error
+    try:
+        model = ConfigDocument.model_validate(document)
+    except ValidationError as error:
+        lines = TomlLines(text)
         raise ConfigFileError(
-            f"{source}: unknown table(s) {', '.join(unknown)}; known: {', '.join(KNOWN_TABLES)}"
-        )
-    correlation = document.get("correlation", {})
-    if not isinstance(correlation, dict):
-        raise ConfigFileError(
-            f"{source}: [correlation] must be a table of attribute key = object type"
-        )
-    try:
-        rules = CorrelationRules.from_mapping(_flatten_keys(correlation))
-    except CorrelationRuleError as error:
-        raise ConfigFileError(f"{source}: [correlation] {error}") from error
-    lineage, owners = document.get("lineage", {}), document.get("owners", {})
-    if not isinstance(lineage, dict) or not isinstance(owners, dict):
-        raise ConfigFileError(f"{source}: [lineage] and [owners] must be tables")
-    try:
-        lineage_rules = LineageRules.default().extended(lineage)
-    except LineageRuleError as error:
-        raise ConfigFileError(f"{source}: [lineage] {error}") from error
-    try:
-        routing = OwnerRouting.from_table(owners)
-    except OwnerRoutingError as error:
-        raise ConfigFileError(f"{source}: [owners] {error}") from error
-    try:
-        sla = parse_sla_config(document, text=text, source=source)
-    except SlaConfigError as error:
-        raise ConfigFileError(str(error)) from error
-    return FileConfig(correlation=rules, lineage=lineage_rules, owners=routing, sla=sla)
+            "\n".join(
+                _located(problem, document, lines, source)
+                for problem in error.errors(include_url=False)
+            )
+        ) from None
+    return FileConfig(
+        correlation=model.correlation.rules(),
+        lineage=model.lineage.rules(),
+        owners=model.owners.routing(),
+        sla=SlaConfig(
+            definitions=model.slas.definitions,
+            calendars=model.calendars.entities,
+            default_calendar=model.calendars.default,
+            notifications=model.notifications.config(),
+        ),
+    )
 
 
-def _flatten_keys(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Undo TOML's dotted-key nesting: ``a.b.id = "x"`` unquoted arrives as ``{"a": {"b": …}}``."""
-    flat: dict[str, Any] = {}
-    for key, value in table.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(_flatten_keys(value, f"{name}."))
-        else:
-            flat[name] = value
-    return flat
+def _located(problem: Any, document: dict[str, Any], lines: TomlLines, source: str) -> str:
+    """One pydantic error as ``file:line: table: field: reason``.
+
+    The table is the deepest ``[table]`` or ``[[array]]`` header of the file on the error's path;
+    the field is the rest of the path, and the line is that field's key (the header's if absent).
+    """
+    context = problem.get("ctx") or {}
+    path = [part for part in problem["loc"] if part != "[key]"] + list(context.get("at", ()))
+    # a key's own error names the key as the field, even where the key is also a table header
+    longest = len(path) - 1 if path and isinstance(path[-1], str) else len(path)
+    size, header = 0, 0
+    for size in range(longest, 0, -1):
+        header = _header_line(lines, path[:size])
+        if header:
+            break
+    else:
+        size = 0
+    rest = path[size:]
+    line = header
+    if rest and isinstance(rest[0], str):
+        line = lines.key(header, rest[0])
+        if line == header:  # not a key = value: perhaps a table of its own
+            line = _header_line(lines, path[: size + 1]) or header
+    field_name = "".join(f"[{p + 1}]" if isinstance(p, int) else f".{p}" for p in rest)
+    location = f"{source}:{line}" if line else source
+    table = _table_label(document, path[:size])
+    return f"{location}: {table}: {field_name.lstrip('.') or '-'}: {_reason(problem, context)}"
+
+
+def _header_line(lines: TomlLines, path: list[str | int]) -> int:
+    if isinstance(path[-1], int):
+        names = path[:-1]
+        if not names or not all(isinstance(p, str) for p in names):
+            return 0
+        return lines.table(*(str(p) for p in names), index=path[-1])
+    if not all(isinstance(p, str) for p in path):
+        return 0
+    return lines.table(*(str(p) for p in path))
+
+
+def _table_label(document: dict[str, Any], path: list[str | int]) -> str:
+    if not path:
+        return "top level"
+    names = ".".join(p if _BARE_KEY.match(p) else f'"{p}"' for p in path if isinstance(p, str))
+    if not isinstance(path[-1], int):
+        return f"[{names}]"
+    node: Any = document
+    for part in path:
+        node = node[part]
+    name = node.get("name") if isinstance(node, dict) else None
+    return f"[[{names}]] #{path[-1] + 1}" + (f" ({name})" if isinstance(name, str) else "")
+
+
+def _reason(problem: Any, context: dict[str, Any]) -> str:
+    if "at" in context:  # a check over a whole table wrote its own message
+        return str(problem["msg"])
+    if problem["type"] == "missing":
+        return "missing; this table needs it"
+    if problem["type"] in ("model_type", "dict_type"):
+        return f"{problem['input']!r}: expected a table"
+    if problem["type"] == "list_type":
+        return f"{problem['input']!r}: expected an array"
+    message = str(problem["msg"]).removeprefix("Value error, ")
+    message = re.sub(r"^Input should be (a valid )?", "expected a ", message)
+    return f"{problem['input']!r}: {message}"

@@ -5,13 +5,13 @@ everything."""
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shutil
 import subprocess
 import threading
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 from rich.console import Console
@@ -19,11 +19,20 @@ from rich.console import Console
 from syncsight.config_file import FileConfig
 from syncsight.settings import DATA_DIR, Settings
 
-logger = logging.getLogger(__name__)
-
 MARKER = DATA_DIR / "demo.json"
 """Written once the quarter is loaded, so a second ``make demo`` reuses the data."""
 DASHBOARD_LOG = DATA_DIR / "dashboard.log"
+FIRM_CONFIG = DATA_DIR / "firm.toml"
+"""The simulated firm's legal-entity calendars, the demo's config file unless one is given."""
+
+
+def write_firm_config() -> Path:
+    """Write the simulator's firm as a TOML config file (``FIRM_CONFIG``) and return its path."""
+    from simulator.firm import firm_config_toml
+
+    FIRM_CONFIG.parent.mkdir(parents=True, exist_ok=True)
+    FIRM_CONFIG.write_text(firm_config_toml(), encoding="utf-8")
+    return FIRM_CONFIG
 
 
 def run_demo(settings: Settings, file_config: FileConfig, *, fresh: bool, console: Console) -> None:

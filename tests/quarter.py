@@ -17,6 +17,7 @@ import httpx
 
 from simulator.run import simulate
 from simulator.stats import ScenarioStats
+from tests.firm import write_firm_config
 from tests.service import Service, start_service
 
 END = datetime(2026, 10, 30, 17, 0, tzinfo=UTC)
@@ -43,10 +44,12 @@ def accepted_spans(service: Service) -> int:
 
 
 def load_small_quarter(data_dir: Path, *, env: dict[str, str] | None = None) -> LoadedQuarter:
-    """Start a service, stream the small quarter into it through the OTLP exporter, wait for it."""
-    # the timer state follows ingest every interval: a short one, so the tests need not wait
+    """Start a service configured with the simulated firm's calendars, stream the small quarter
+    into it through the OTLP exporter, and wait for it (and for the SLA state to know it)."""
+    firm = {"SYNCSIGHT_CONFIG": str(write_firm_config(data_dir))}
+    # the business state follows ingest every interval: a short one, so the tests need not wait
     quick = {"SYNCSIGHT_SLA_INTERVAL": "1", "SYNCSIGHT_STATE_SETTLE_SECONDS": "0.5"}
-    service = start_service(data_dir, env={**quick, **(env or {})})
+    service = start_service(data_dir, env={**firm, **quick, **(env or {})})
     truth_path = data_dir / "truth.json"
     stats = simulate(
         end=END,

@@ -28,6 +28,7 @@ from warehouse.schema import (
     otel_traces_ddl,
     point_read_layout_ddl,
     sla_alert_state_ddl,
+    state_chunks_ddl,
     state_tables_ddl,
 )
 from warehouse.schema_state import read_state, write_state
@@ -60,6 +61,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         lambda t: knowledge_time_ddl(t) + state_tables_ddl(t),
     ),
     Migration(9, "close items state", close_items_ddl),
+    Migration(10, "scratch of whole-graph state derivations", state_chunks_ddl),
 )
 """A migration without statements still re-creates the derived views (``migrate``)."""
 

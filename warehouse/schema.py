@@ -23,6 +23,7 @@ SCHEMA_STATE = "syncsight_schema_state"
 SLA_ALERT_STATE = "sla_alert_state"
 SLA_TIMERS = "sla_timers"
 CLOSE_ITEMS = "close_items"
+STATE_CHUNKS = "syncsight_state_chunks"
 EVALUATOR_LEASE = "syncsight_evaluator_lease"
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -563,4 +564,17 @@ def close_items_ddl(t: Topology) -> list[str]:
 ) ENGINE = {t.engine(CLOSE_ITEMS)}
 ORDER BY (ItemType, ItemId, KnownAt)""",
         *t.distributed(CLOSE_ITEMS, "cityHash64(ItemType, ItemId)"),
+    ]
+
+
+def state_chunks_ddl(t: Topology) -> list[str]:
+    """Migration 10: the evaluator's scratch for a derivation from scratch, which chunk of whole
+    components each event is in, so that a chunk's reads name it with a subquery rather than a
+    literal list of hashes. Local to the evaluating node (it is truncated at every use)."""
+    return [
+        f"""CREATE TABLE IF NOT EXISTS {STATE_CHUNKS} (
+    Chunk UInt32,
+    EventHash UInt64
+) ENGINE = MergeTree
+ORDER BY (Chunk, EventHash)"""
     ]

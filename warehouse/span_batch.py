@@ -51,9 +51,6 @@ class SpanBatch:
         return cls(json_lines, json_lines.count(b"\n") + 1 if json_lines else 0)
 
 
-EMPTY_BATCH: Final = SpanBatch(b"", 0)
-
-
 def encode_rows(rows: Sequence[Sequence[Any]]) -> SpanBatch:
     """The lines of row tuples (or lists) in ``OTEL_TRACES_COLUMNS`` order."""
     return SpanBatch("\n".join(map(encode_json_value, rows)).encode(), len(rows))

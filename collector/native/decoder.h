@@ -103,8 +103,11 @@ static inline int valid_string(Slice text) { return utf8_code_points(text) >= 0;
 
 /* One length-delimited field of an expected number; a known field with another wire type is left
  * to the Python decoder rather than guessing how upb treats it. */
-#define READ_BYTES_OR_GIVE_UP(reader, wire_type, target) \
-    if ((wire_type) != WIRE_LENGTH_DELIMITED || wire_read_bytes((reader), (target)) < 0) return GIVE_UP
+#define READ_BYTES_OR_GIVE_UP(reader, wire_type, target)                                         \
+    do {                                                                                        \
+        if ((wire_type) != WIRE_LENGTH_DELIMITED || wire_read_bytes((reader), (target)) < 0)   \
+            return GIVE_UP;                                                                     \
+    } while (0)
 
 int parse_span(SpanScratch *span, Slice encoded);
 int reserve_parsed(SpanScratch *span, size_t count);

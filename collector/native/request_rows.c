@@ -39,8 +39,10 @@ static int write_map(Decoder *decoder, const Slice *encoded, size_t begin, size_
         int step_status = (call);               \
         if (step_status != DECODED) return step_status; \
     } while (0)
-#define WRITE(call) \
-    if ((call) < 0) return FAILED
+#define WRITE(call)                   \
+    do {                              \
+        if ((call) < 0) return FAILED; \
+    } while (0)
 
 /* The row of a span that passed validation; links were parsed and checked by the caller. */
 static int write_row(Decoder *decoder, SpanScratch *span, size_t link_count) {

@@ -10,11 +10,11 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from dashboard.figures.money import DANGER, format_money, largest_amount, sum_by_currency
+from dashboard.figures.money import DANGER, largest_amount, sum_by_currency
 
 Item = Mapping[str, Any]
 
-# Where each canonical step lands (DESIGN.md's event table); the dashboard talks HTTP only, so it
+# Where each canonical step lands (the event table of docs/semantic-conventions.md); the dashboard talks HTTP only, so it
 # keeps this small copy instead of importing warehouse.semconv.
 SYSTEM_OF_STEP: dict[str, str] = {
     "customer.synced": "crm → erp",
@@ -286,8 +286,3 @@ def by_group_bar(rows: Sequence[Mapping[str, Any]], group: str, currency: str) -
         legend_title="error category",
     )
     return figure
-
-
-def failure_label(failure: Failure) -> str:
-    blocked = ", ".join(format_money(v, c) for c, v in sorted(failure.blocked.items()))
-    return f"{failure.event_id} — {blocked} on {failure.items} item(s)"

@@ -16,7 +16,9 @@ from dashboard.figures.money import DANGER, MUTED, SAFE, WARNING, format_money
 Sla = Mapping[str, Any]
 Timer = Mapping[str, Any]
 
-BUSINESS_DAY_HOURS = 24.0  # a business day is 24 business hours (DESIGN.md, simulator truth)
+BUSINESS_DAY_HOURS = (
+    24.0  # a business day is 24 business hours (as the simulator's truth counts it)
+)
 STATE_COLOURS = {"met": SAFE, "on_track": "#8fc1e3", "at_risk": WARNING, "breached": DANGER}
 _TARGET_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([dhm])")
 

@@ -238,6 +238,8 @@ class TestHandBuiltHttp:
         """A body over the limit is refused before decoding."""
         response = self.post(service, b"\x00" * (MAX_BODY + 1), "application/x-protobuf")
         assert response.status_code == 413
+        metrics = httpx.get(f"{service.base_url}/metrics", timeout=10).text
+        assert 'syncsight_export_requests_total{status="413",transport="http"}' in metrics
 
     def test_gzip_bomb_is_413(self, service: Service) -> None:
         """A small gzip body that inflates past the limit is refused."""

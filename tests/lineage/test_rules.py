@@ -90,19 +90,22 @@ default = "on-call"
         [
             (
                 '[[lineage.hops]]\nevent_type = "x.y"\nvia = "customer"\nfrom = ["a.b"]\n',
-                r"\[lineage\] hops\[1\].via = 'customer': customer is a dimension",
+                r"\[\[lineage.hops\]\] #1: via: 'customer': customer is a dimension",
             ),
             (
                 '[[lineage.hops]]\nevent_type = "x.y"\nvia = "deal"\nfrom = ["a.b"]\n',
-                r"hops\[1\].via = 'deal': unknown object type",
+                r"\[\[lineage.hops\]\] #1: via: 'deal': unknown object type",
             ),
             (
                 '[[lineage.hops]]\nevent_type = "x.y"\nvia = "invoice"\n',
-                r"hops\[1\].*missing key\(s\) \['from'\]",
+                r"\[\[lineage.hops\]\] #1: from: missing",
             ),
-            ("[lineage]\nhop = 1\n", r"unknown key\(s\) hop"),
-            ("[lineage]\nstuck_after_days = -3\n", "stuck_after_days = -3: expected a positive"),
-            ("[owners]\nmapping = 3\n", r"\[owners\] mapping = 3: expected a team name"),
+            ("[lineage]\nhop = 1\n", r"\[lineage\]: hop: unknown key"),
+            (
+                "[lineage]\nstuck_after_days = -3\n",
+                "stuck_after_days.default: -3: expected a positive",
+            ),
+            ("[owners]\nmapping = 3\n", r"\[owners\]: mapping: 3: expected a team name"),
         ],
     )
     def test_bad_tables_are_refused_naming_the_key(

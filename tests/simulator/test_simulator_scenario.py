@@ -1,4 +1,4 @@
-"""The scenario model: deterministic, plausible, and faithful to DESIGN.md's event table."""
+"""The scenario model: deterministic, plausible, and faithful to the event table of docs/semantic-conventions.md."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from simulator.truth import write_truth
 from tests.simulator.quarters import END, SEED
 from warehouse import semconv
 
-# DESIGN.md, "Canonical event types and the ids each carries".
+# docs/semantic-conventions.md, "Event types".
 IDS_BY_EVENT_TYPE = {
     semconv.CUSTOMER_SYNCED: (semconv.CUSTOMER, semconv.LEGAL_ENTITY),
     semconv.CONTRACT_SIGNED: (
@@ -100,7 +100,7 @@ class TestEvents:
     def test_every_event_carries_the_ids_design_lists_for_its_type(
         self, small_scenario: Scenario, small_histories: list[ContractHistory]
     ) -> None:
-        """Each event type has its DESIGN.md ids, amounts where money moves, periods on postings."""
+        """Each event type has its documented ids, amounts where money moves, periods on postings."""
         for event in all_events(small_scenario, small_histories):
             assert set(IDS_BY_EVENT_TYPE[event.event_type]) <= set(event.object_ids), event
             assert (event.amount is not None) == (event.event_type in WITH_AMOUNT) or (

@@ -11,11 +11,12 @@ from hypothesis import strategies as st
 
 from simulator.business_time import BusinessCalendar
 from slas.business_time import add_business_seconds, business_seconds_between, clock_for_span
-from slas.calendars import DEFAULT_CALENDAR, SIMULATED_ENTITY_CALENDARS, EntityCalendar
+from slas.calendars import DEFAULT_CALENDAR, EntityCalendar
+from tests.firm import FIRM_CALENDARS
 
-US = SIMULATED_ENTITY_CALENDARS["LE-US01"]
-UK = SIMULATED_ENTITY_CALENDARS["LE-UK01"]
-DE = SIMULATED_ENTITY_CALENDARS["LE-DE01"]
+US = FIRM_CALENDARS["LE-US01"]
+UK = FIRM_CALENDARS["LE-UK01"]
+DE = FIRM_CALENDARS["LE-DE01"]
 SCOTLAND = EntityCalendar("Europe/London", holiday_country="GB", holiday_subdivision="SCT")
 NEW_YORK_OFFICE = EntityCalendar("America/New_York", working_hours=(9.0, 17.0))
 BERLIN_OFFICE = EntityCalendar("Europe/Berlin", working_hours=(9.0, 17.0))
@@ -149,7 +150,7 @@ ENTITIES = {
         range(2025, 2029),
         calendar.holiday_subdivision,
     )
-    for name, calendar in SIMULATED_ENTITY_CALENDARS.items()
+    for name, calendar in FIRM_CALENDARS.items()
 }
 INSTANTS = st.datetimes(
     min_value=datetime(2026, 1, 1), max_value=datetime(2027, 6, 30), timezones=st.just(UTC)
@@ -167,8 +168,8 @@ class TestAgainstTheSimulator:
     def test_same_business_time_as_the_ground_truth(
         self, entity: str, start: datetime, hours: float, target: float
     ) -> None:
-        """The default calendars count exactly what simulator/truth.py counts."""
-        calendar = SIMULATED_ENTITY_CALENDARS[entity]
+        """The firm's configured calendars count exactly what simulator/truth.py counts."""
+        calendar = FIRM_CALENDARS[entity]
         oracle = ENTITIES[entity]
         stop = start + timedelta(hours=hours)
         assert business_seconds_between(calendar, start, stop) / 3600 == pytest.approx(

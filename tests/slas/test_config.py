@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from simulator.firm import LEGAL_ENTITIES, firm_config_toml
+from slas.calendars import DEFAULT_CALENDAR
 from slas.definitions import DEFAULT_SLAS, BusinessDuration, DefinitionError
 from syncsight.config_file import ConfigFileError, load_config
 
@@ -19,7 +21,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 class TestDefaults:
     def test_without_a_file_the_four_design_slas_apply(self, tmp_path: Path) -> None:
-        """DESIGN.md's SLAs with their targets, and 50 % / 75 % warnings."""
+        """The README's four SLAs with their targets, and 50 % / 75 % warnings."""
         slas = load_config(write(tmp_path, "")).sla.definitions
         assert [(d.name, str(d.target)) for d in slas] == [
             ("time-to-project-creation", "2d"),
@@ -30,14 +32,19 @@ class TestDefaults:
         assert all(d.warning_thresholds == (0.5, 0.75) for d in slas)
         assert slas == DEFAULT_SLAS
 
-    def test_the_simulated_entities_have_calendars(self, tmp_path: Path) -> None:
-        """LE-US01, LE-UK01 and LE-DE01 match the simulator's calendars out of the box."""
-        calendars = load_config(write(tmp_path, "")).sla.calendars
+    def test_without_a_file_no_entity_has_a_calendar_of_its_own(self) -> None:
+        """Production defaults know no legal entity: every one uses [calendars.default]."""
+        sla = load_config(None).sla
+        assert sla.calendars == {}
+        assert sla.calendar_book().for_entity("LE-US01") == DEFAULT_CALENDAR
+
+    def test_the_simulators_firm_file_gives_its_entities_calendars(self, tmp_path: Path) -> None:
+        """LE-US01, LE-UK01 and LE-DE01 come from the file the simulator writes for its firm."""
+        calendars = load_config(write(tmp_path, firm_config_toml())).sla.calendars
         assert {(k, c.time_zone, c.close_day) for k, c in calendars.items()} == {
-            ("LE-US01", "America/New_York", 5),
-            ("LE-UK01", "Europe/London", 4),
-            ("LE-DE01", "Europe/Berlin", 6),
+            (entity.id, entity.time_zone, entity.close_day) for entity in LEGAL_ENTITIES
         }
+        assert calendars["LE-UK01"].holiday_subdivision == "ENG"
 
 
 class TestSlaTables:
@@ -78,11 +85,11 @@ target = "4h"
         ("body", "line", "message"),
         [
             ('name = "x"\nstart = "contract.signed"\n', 3, "a new SLA needs stop, key, target"),
-            ('name = "time-to-invoice-posting"\ntarget = "soon"\n', 5, r"target 'soon'"),
-            ('name = "time-to-invoice-posting"\nseverity = "page"\n', 5, "severity 'page'"),
+            ('name = "time-to-invoice-posting"\ntarget = "soon"\n', 5, r"target: 'soon'"),
+            ('name = "time-to-invoice-posting"\nseverity = "page"\n', 5, "severity: 'page'"),
             ('name = "time-to-invoice-posting"\nwarning_thresholds = [0.8, 0.5]\n', 5, "ascending"),
             ('name = "time-to-invoice-posting"\nstop = "invoice.post"\n', 5, "unknown event type"),
-            ('name = "time-to-invoice-posting"\ncolour = "red"\n', 5, "unknown key 'colour'"),
+            ('name = "time-to-invoice-posting"\ncolour = "red"\n', 5, "colour: unknown key"),
             (
                 'name = "time-to-invoice-posting"\nstart = "invoice.posted"\n',
                 5,
@@ -103,7 +110,7 @@ target = "4h"
     def test_the_second_table_is_named_by_its_position(self, tmp_path: Path) -> None:
         """Errors in the n-th [[slas]] say #n and point at that table's lines."""
         text = '[[slas]]\nname = "time-to-invoice-posting"\n\n[[slas]]\nname = "x y"\n'
-        with pytest.raises(ConfigFileError, match=r":5: \[\[slas\]\] #2 \(x y\): name 'x y'"):
+        with pytest.raises(ConfigFileError, match=r":5: \[\[slas\]\] #2 \(x y\): name: 'x y'"):
             load_config(write(tmp_path, text))
 
 
@@ -128,7 +135,7 @@ materiality = 50000
         assert paris.custom_holidays == {date(2026, 12, 24), date(2026, 12, 31)}
         assert paris.materiality == 50000
         assert sla.default_calendar.close_day == 3
-        assert sla.calendars["LE-DE01"].time_zone == "Europe/Berlin"
+        assert set(sla.calendars) == {"LE-FR01"}
 
     @pytest.mark.parametrize(
         ("line", "message"),

@@ -19,7 +19,6 @@ from lineage.rules import LineageRules
 from slas.alerts import FIRING, RESOLVED, Alert
 from slas.api import slas_router
 from slas.business_state import BusinessState
-from slas.calendars import CalendarBook
 from slas.close_state import CloseRiskAnswers
 from slas.definitions import DEFAULT_SLAS, TIME_TO_PROJECT_CREATION
 from slas.evaluation import evaluate
@@ -28,6 +27,7 @@ from slas.impact_answers import BlockedInvoiceAnswers
 from slas.queries import event_ids, load_snapshot, object_ids
 from slas.snapshot import object_type_code
 from slas.timer_answers import TimerAnswers
+from tests.firm import firm_calendar_book
 from tests.slas.events import Event, at, event, retried, span_rows
 from warehouse import semconv as sc
 from warehouse.correlation import CorrelationRules
@@ -103,20 +103,22 @@ class TestSnapshot:
     def test_a_span_delivered_twice_counts_once(self, loaded: Client) -> None:
         """The same spans again (a redelivery) change no timer."""
         insert(loaded, scenario())
-        (_, timers) = evaluate(loaded, [TIME_TO_PROJECT_CREATION], CalendarBook(), AS_OF).timers[
-            TIME_TO_PROJECT_CREATION.name
-        ]
+        (_, timers) = evaluate(
+            loaded, [TIME_TO_PROJECT_CREATION], firm_calendar_book(), AS_OF
+        ).timers[TIME_TO_PROJECT_CREATION.name]
         assert len(timers) == 2
 
     def test_nothing_before_the_first_event(self, loaded: Client) -> None:
         """As of before any span, there is no timer at all."""
-        evaluation = evaluate(loaded, DEFAULT_SLAS, CalendarBook(), at(days=-1))
+        evaluation = evaluate(loaded, DEFAULT_SLAS, firm_calendar_book(), at(days=-1))
         assert all(len(timers) == 0 for _, timers in evaluation.timers.values())
 
     def test_a_customer_filter_uses_the_stored_customer(self, loaded: Client) -> None:
         """An SLA for CUS-2 only has CUS-2's contract."""
         definition = replace(TIME_TO_PROJECT_CREATION, customers=("CUS-2",))
-        (_, timers) = evaluate(loaded, [definition], CalendarBook(), AS_OF).timers[definition.name]
+        (_, timers) = evaluate(loaded, [definition], firm_calendar_book(), AS_OF).timers[
+            definition.name
+        ]
         names = object_ids(loaded, timers.timers.key.tolist(), [sc.CONTRACT])
         assert [name for _, name in names.values()] == ["CTR-2"]
 
@@ -141,12 +143,14 @@ def serving(
 ) -> tuple[Api, ClientPool]:
     """The SLA router alone, on the test's database (with ``alerts`` as the evaluator's)."""
     pool = ClientPool(engine_url, database=database)
-    business_state = BusinessState(pool.client, DEFAULT_SLAS, CalendarBook(), settle=timedelta(0))
+    business_state = BusinessState(
+        pool.client, DEFAULT_SLAS, firm_calendar_book(), settle=timedelta(0)
+    )
     time.sleep(0.002)
     business_state.tick(datetime.now(UTC))  # what the service's evaluator does every interval
-    answers = TimerAnswers(pool.client, DEFAULT_SLAS, CalendarBook(), business_state)
+    answers = TimerAnswers(pool.client, DEFAULT_SLAS, firm_calendar_book(), business_state)
     app = FastAPI()
-    close_risk = CloseRiskAnswers(pool.client, CalendarBook(), business_state)
+    close_risk = CloseRiskAnswers(pool.client, firm_calendar_book(), business_state)
     blocked = BlockedInvoiceAnswers(
         pool.client, LineageRules.default(), OwnerRouting(), business_state
     )

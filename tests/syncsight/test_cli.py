@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from syncsight import __version__
+from syncsight.config_file import load_config
 
 SYNCSIGHT = shutil.which("syncsight", path=str(Path(sys.executable).parent))
 
@@ -92,6 +93,20 @@ class TestCommandLine:
         result = run("migrate", "--config", str(config))
         assert result.returncode == 2
         assert "'deal': unknown object type" in result.stderr
+
+    def test_simulate_writes_its_firm_as_a_config_file(self, tmp_path: Path) -> None:
+        """--firm-config writes the calendars a service fed by the simulator should use."""
+        firm = tmp_path / "firm.toml"
+        result = run(
+            "simulate", "--dry-run", "--scale", "tiny", "--firm-config", str(firm), cwd=tmp_path
+        )
+        assert result.returncode == 0, result.stderr
+        calendars = load_config(firm).sla.calendars
+        assert {name: c.close_day for name, c in calendars.items()} == {
+            "LE-US01": 5,
+            "LE-UK01": 4,
+            "LE-DE01": 6,
+        }
 
     def test_migrate_print_emits_ddl_without_touching_a_database(self, tmp_path: Path) -> None:
         """--print only prints; no data directory appears."""

@@ -9,10 +9,24 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
+from tests.firm import FIRM_CALENDARS
 from tests.service import SYNCSIGHT, free_port
+
+
+def wait_for_entity_close(base_url: str, legal_entity: str) -> dict[str, Any]:
+    """The first close-risk row of ``legal_entity`` once the SLA evaluator has produced one."""
+    deadline = time.monotonic() + 120
+    while True:
+        rows = httpx.get(f"{base_url}/api/v1/close-risk", timeout=30).json()
+        mine = [row for row in rows if row["legal_entity"] == legal_entity]
+        if mine:
+            return dict(mine[0])
+        assert time.monotonic() < deadline, f"no close-risk row for {legal_entity}: {rows}"
+        time.sleep(1)
 
 
 def test_demo_loads_serves_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
@@ -44,6 +58,10 @@ def test_demo_loads_serves_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
         response = httpx.get(f"http://127.0.0.1:{port}/api/v1/objects/invoice/{invoice[1]}/events")
         assert response.status_code == 200
         assert (tmp_path / ".syncsight" / "demo.json").exists()
+        german = wait_for_entity_close(f"http://127.0.0.1:{port}", "LE-DE01")
+        assert german["close_date"] == (
+            FIRM_CALENDARS["LE-DE01"].close_date(german["period"]).isoformat()
+        ), "the demo's service counts LE-DE01's close in the firm's calendar (close day 6)"
     finally:
         os.killpg(demo.pid, signal.SIGINT)
         demo.wait(timeout=60)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from warehouse import semconv as sc
-from warehouse.correlation import CorrelationRuleError, CorrelationRules, sql_string
+from warehouse.correlation import CorrelationRules, sql_string
 
 
 class TestCorrelationRules:
@@ -21,17 +21,6 @@ class TestCorrelationRules:
             sc.object_id_key(sc.CONTRACT),
             "salesforce.opportunity.id",
         ]
-
-    def test_an_unknown_object_type_is_refused_with_the_known_ones(self) -> None:
-        """The message names the key, the bad type and what is expected."""
-        with pytest.raises(CorrelationRuleError, match=r"'x.id' = 'opportunity'.*contract"):
-            CorrelationRules.from_mapping({"x.id": "opportunity"})
-
-    @pytest.mark.parametrize("key", ["a'b", "a b", "", "x" * 201, "k]) OR 1=1 --"])
-    def test_keys_outside_the_safe_alphabet_are_refused(self, key: str) -> None:
-        """Keys become SQL literals in view DDL, so anything unusual is refused."""
-        with pytest.raises(CorrelationRuleError, match="attribute keys may contain"):
-            CorrelationRules.from_mapping({key: sc.CONTRACT})
 
     def test_the_fingerprint_changes_with_the_rules(self) -> None:
         """Same rules, same fingerprint; another rule, another fingerprint."""

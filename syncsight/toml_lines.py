@@ -1,20 +1,11 @@
-"""Where tables and keys are in a TOML text (``tomllib`` keeps no positions), for error messages
-that name the file and line: ``file:line: table: field: reason``."""
+"""Where tables and keys are in a TOML text (``tomllib`` keeps no positions), for the config file's
+error messages: ``file:line: table: field: reason``."""
 
 from __future__ import annotations
 
 import re
 import tomllib
 from typing import Any
-
-
-class SlaConfigError(ValueError):
-    """A table of the config file that cannot be used; the message names file, line and key."""
-
-
-def located(source: str, line: int, where: str, message: str) -> SlaConfigError:
-    location = f"{source}:{line}" if line else source
-    return SlaConfigError(f"{location}: {where}: {message}")
 
 
 class TomlLines:
@@ -45,9 +36,10 @@ class TomlLines:
         return matches[0] if matches else 0
 
     def key(self, table_line: int, key: str) -> int:
-        """Line of ``key = …`` inside the table starting at ``table_line`` (the table's if absent)."""
+        """Line of ``key = …`` (or of a dotted ``key.sub = …``) inside the table starting at
+        ``table_line`` (0: before any table); the table's line if absent."""
         pattern = re.compile(
-            rf"""^\s*(?:{re.escape(key)}|"{re.escape(key)}"|'{re.escape(key)}')\s*="""
+            rf"""^\s*(?:{re.escape(key)}|"{re.escape(key)}"|'{re.escape(key)}')\s*[=.]"""
         )
         for number in range(table_line + 1, len(self._lines) + 1):
             line = self._lines[number - 1]
