@@ -111,8 +111,9 @@ class DecodeResult:
 
     @property
     def error_message(self) -> str:
-        """One line for an OTLP partial-success answer; '' when every span was accepted."""
-        return partial_success_message(self.rejected_spans, self.errors)
+        """One line for an OTLP partial-success answer: the rejected spans, then what was cut from
+        the stored ones; '' when every span was stored whole."""
+        return partial_success_message(self.rejected_spans, self.errors, cut_summary(self))
 
     def encoded(self) -> DecodedRequest:
         """The same outcome with the rows encoded for the warehouse."""
@@ -142,18 +143,33 @@ class DecodedRequest:
 
     @property
     def error_message(self) -> str:
-        """One line for an OTLP partial-success answer; '' when every span was accepted."""
-        return partial_success_message(self.rejected_spans, self.errors)
+        """One line for an OTLP partial-success answer: the rejected spans, then what was cut from
+        the stored ones; '' when every span was stored whole."""
+        return partial_success_message(self.rejected_spans, self.errors, cut_summary(self))
 
 
-def partial_success_message(rejected_spans: int, errors: Sequence[str]) -> str:
-    """'3 spans rejected: <first problems>; and N more', or '' when nothing was rejected."""
-    if not rejected_spans:
-        return ""
-    unreported = rejected_spans - len(errors)
-    more = f"; and {unreported} more" if unreported else ""
-    noun = "span" if rejected_spans == 1 else "spans"
-    return f"{rejected_spans} {noun} rejected: " + "; ".join(errors) + more
+def partial_success_message(rejected_spans: int, errors: Sequence[str], cut: str = "") -> str:
+    """'3 spans rejected: <first problems>; and N more', then ``cut`` (a warning, the OTLP
+    specification allows it with nothing rejected); '' when there is neither."""
+    parts = [cut] if cut else []
+    if rejected_spans:
+        unreported = rejected_spans - len(errors)
+        more = f"; and {unreported} more" if unreported else ""
+        noun = "span" if rejected_spans == 1 else "spans"
+        parts.insert(0, f"{rejected_spans} {noun} rejected: " + "; ".join(errors) + more)
+    return ". ".join(parts)
+
+
+def cut_summary(outcome: DecodeResult | DecodedRequest) -> str:
+    """What the decode limits cut from stored spans, or ''."""
+    counts = (
+        (outcome.truncated_values, "texts cut to max_attribute_value_length"),
+        (outcome.dropped_attributes, "attributes dropped over their count caps"),
+        (outcome.dropped_events, "events dropped over max_events_per_span"),
+        (outcome.dropped_links, "links dropped over max_links_per_span"),
+    )
+    cuts = [f"{count} {what}" for count, what in counts if count]
+    return "limits applied: " + ", ".join(cuts) if cuts else ""
 
 
 # --- span validation (shared with the JSON decoder) ------------------------------------------------

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 
+from collector.admission import ExportAdmission
 from collector.auth import IngestTokens
 from collector.grpc_receiver import TraceExportHandler, create_grpc_server
 from collector.http_receiver import otlp_http_router
@@ -82,8 +83,14 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
         DecodeLimits(
             max_attributes_per_span=settings.max_attributes_per_span,
             max_attribute_value_length=settings.max_attribute_value_length,
+            max_business_attributes_per_span=settings.max_business_attributes_per_span,
+            max_business_attributes_per_resource=settings.max_business_attributes_per_resource,
+            max_request_row_bytes=settings.max_request_row_bytes,
         ),
         metrics,
+    )
+    admission = ExportAdmission(
+        max_requests=settings.max_concurrent_exports, max_bytes=settings.max_decoding_bytes
     )
 
     @asynccontextmanager
@@ -94,7 +101,7 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
         logger.info("ClickHouse ready at %s", redact(settings.clickhouse_url))
         writer.start()
         grpc_server = create_grpc_server(
-            TraceExportHandler(pipeline, tokens, metrics),
+            TraceExportHandler(pipeline, tokens, metrics, admission),
             host=settings.host,
             port=settings.grpc_port,
             max_message_bytes=settings.max_body_bytes,
@@ -131,7 +138,9 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
     app.state.config = config
     app.state.pool = pool
     app.include_router(
-        otlp_http_router(pipeline, tokens, metrics, max_body_bytes=settings.max_body_bytes)
+        otlp_http_router(
+            pipeline, tokens, metrics, admission, max_body_bytes=settings.max_body_bytes
+        )
     )
     app.include_router(objects_router(pool), prefix="/api/v1")
     app.include_router(
