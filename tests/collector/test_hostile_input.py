@@ -38,7 +38,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
 
 
 def invoice_request(
-    invoice_ids: list[str], *, resource: dict[str, str] | None = None
+    invoice_ids: list[str], *, resource: dict[str, str] | None = None, legal_entity: str = "US"
 ) -> ExportTraceServiceRequest:
     """One resource, one scope, one invoice.posted span per invoice id."""
     message = ExportTraceServiceRequest()
@@ -60,6 +60,7 @@ def invoice_request(
                 sc.EVENT_TYPE: sc.INVOICE_POSTED,
                 sc.EVENT_ID: f"{invoice_id}-post",
                 sc.object_id_key(sc.INVOICE): invoice_id,
+                sc.object_id_key(sc.LEGAL_ENTITY): legal_entity,
             }.items()
         )
     return message
@@ -230,3 +231,33 @@ def test_grpc_checks_the_token_before_reading_the_message(secured: Service) -> N
         with pytest.raises(grpc.RpcError) as authenticated:
             export(oversize, timeout=30, metadata=(("authorization", "Bearer alpha-token"),))
         assert authenticated.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+class TestBoundedApi:
+    def test_the_events_of_a_legal_entity_come_a_page_at_a_time(self, service: Service) -> None:
+        """Following X-Next-Cursor reads every event once; the last page has no cursor."""
+        invoices = [f"INV-PAGE-{number}" for number in range(5)]
+        message = invoice_request(invoices, legal_entity="LE-PAGED")
+        assert post(service, message.SerializeToString(), "application/x-protobuf").is_success
+        url = f"{service.base_url}/api/v1/objects/{sc.LEGAL_ENTITY}/LE-PAGED/events"
+        seen: list[str] = []
+        pages = 0
+        params: dict[str, str | int] = {"limit": 2}
+        while True:
+            page = httpx.get(url, params=params, timeout=30)
+            assert page.status_code == 200
+            assert len(page.json()) <= 2
+            seen += [event["event_id"] for event in page.json()]
+            pages += 1
+            if "X-Next-Cursor" not in page.headers:
+                break
+            assert page.headers["Link"].endswith('rel="next"')
+            params = {"limit": 2, "cursor": page.headers["X-Next-Cursor"]}
+        assert pages == 3
+        assert sorted(seen) == sorted(f"{invoice}-post" for invoice in invoices)
+
+    def test_a_cursor_this_api_did_not_give_is_refused_by_name(self, service: Service) -> None:
+        url = f"{service.base_url}/api/v1/objects/{sc.LEGAL_ENTITY}/LE-PAGED/events"
+        response = httpx.get(url, params={"cursor": "yesterday"}, timeout=30)
+        assert response.status_code == 422
+        assert "'yesterday'" in response.json()["detail"]
