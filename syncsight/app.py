@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from clickhouse_connect.driver.exceptions import DatabaseError
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from collector.admission import ExportAdmission
@@ -31,7 +32,7 @@ from syncsight.admin_api import admin_router
 from syncsight.config_file import FileConfig
 from syncsight.settings import Settings
 from syncsight.warmer import Warmer
-from warehouse.client import connect, redact
+from warehouse.client import READ_LIMIT_ERRORS, ReadLimits, connect, redact
 from warehouse.freshness import DataVersion, FreshCache
 from warehouse.migrations import migrate
 from warehouse.pool import ClientPool
@@ -44,6 +45,15 @@ logger = logging.getLogger(__name__)
 def create_app(settings: Settings, config: FileConfig, *, database: str | None = None) -> FastAPI:
     """Build the service: migrations and receivers start in the lifespan, and stop with it."""
     pool = ClientPool(settings.clickhouse_url, database=database)
+    read_pool = ClientPool(
+        settings.clickhouse_url,
+        database=database,
+        read_limits=ReadLimits(
+            max_execution_seconds=settings.api_read_max_seconds,
+            max_memory_bytes=settings.api_read_max_memory_bytes,
+            max_result_rows=settings.api_read_max_result_rows,
+        ),
+    )
     topology = Topology(settings.clickhouse_cluster)
     metrics = IngestMetrics()
     spool = Spool(settings.spool_dir, max_bytes=settings.spool_max_bytes)
@@ -124,6 +134,7 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
             sla.stop()
             await grpc_server.stop(grace=10)
             writer.close()
+            read_pool.close()
             pool.close()
             logger.info("stopped; every acknowledged span is durable")
 
@@ -142,10 +153,27 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
             pipeline, tokens, metrics, admission, max_body_bytes=settings.max_body_bytes
         )
     )
-    app.include_router(objects_router(pool), prefix="/api/v1")
+    app.include_router(objects_router(read_pool), prefix="/api/v1")
     app.include_router(
-        lineage_router(pool, config.lineage, config.owners, blocked_view), prefix="/api/v1"
+        lineage_router(read_pool, config.lineage, config.owners, blocked_view), prefix="/api/v1"
     )
+
+    @app.exception_handler(DatabaseError)
+    async def read_over_its_limits(request: Request, error: DatabaseError) -> Response:
+        """A read stopped by its ReadLimits is 503 saying which; other engine errors propagate."""
+        limit = next((name for name in READ_LIMIT_ERRORS if name in str(error)), None)
+        if limit is None:
+            raise error
+        return JSONResponse(
+            status_code=503,
+            headers={"Retry-After": "5"},
+            content={
+                "detail": f"the answer needs more than the API's read limits allow ({limit}; "
+                "settings api_read_max_seconds, api_read_max_memory_bytes, "
+                "api_read_max_result_rows): narrow the request"
+            },
+        )
+
     app.include_router(admin_router(pool, config.correlation, topology), prefix="/api/v1")
     app.include_router(sla.router, prefix="/api/v1")
     # every request passes syncsight/access.py's table (a no-op without SYNCSIGHT_API_TOKENS)

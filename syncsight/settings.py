@@ -132,6 +132,22 @@ class Settings(BaseSettings):
         "least 16 characters. Empty means local-only mode: serve and demo refuse a non-loopback "
         "host. OTLP ingest is not affected (see ingest_tokens).",
     )
+    api_read_max_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Longest one ClickHouse read of the REST API (objects, lineage) may run; "
+        "the answer is then 503 naming the limit. Ingest is never limited by it.",
+    )
+    api_read_max_memory_bytes: int = Field(
+        default=1024 * 1024 * 1024,
+        gt=0,
+        description="Most memory one ClickHouse read of the REST API may use (max_memory_usage).",
+    )
+    api_read_max_result_rows: int = Field(
+        default=1_000_000,
+        gt=0,
+        description="Most rows one ClickHouse read of the REST API may return (max_result_rows).",
+    )
     api_url: str = Field(
         default="http://127.0.0.1:4318",
         description="Base URL of the syncsight REST API, for its clients (the dashboard).",

@@ -29,10 +29,15 @@ START_NS = 1_767_225_600_000_000_000
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    """The defaults a user runs, but one export at a time (to provoke the concurrency limit)."""
+    """The defaults a user runs, but one export at a time and API reads of at most four rows (to
+    provoke those limits)."""
     with running_service(
         tmp_path_factory.mktemp("hostile"),
-        env={"SYNCSIGHT_MAX_CONCURRENT_EXPORTS": "1", "SYNCSIGHT_BATCH_MAX_WAIT_MS": "20"},
+        env={
+            "SYNCSIGHT_MAX_CONCURRENT_EXPORTS": "1",
+            "SYNCSIGHT_BATCH_MAX_WAIT_MS": "20",
+            "SYNCSIGHT_API_READ_MAX_RESULT_ROWS": "4",
+        },
     ) as running:
         yield running
 
@@ -255,6 +260,17 @@ class TestBoundedApi:
             params = {"limit": 2, "cursor": page.headers["X-Next-Cursor"]}
         assert pages == 3
         assert sorted(seen) == sorted(f"{invoice}-post" for invoice in invoices)
+
+    def test_a_read_over_the_api_read_limits_is_503_naming_them(self, service: Service) -> None:
+        """A page larger than the engine may return for the API is refused, not truncated."""
+        invoices = [f"INV-BIG-{number}" for number in range(5)]
+        message = invoice_request(invoices, legal_entity="LE-BIG")
+        assert post(service, message.SerializeToString(), "application/x-protobuf").is_success
+        url = f"{service.base_url}/api/v1/objects/{sc.LEGAL_ENTITY}/LE-BIG/events"
+        response = httpx.get(url, params={"limit": 10}, timeout=30)
+        assert response.status_code == 503
+        assert "api_read_max_result_rows" in response.json()["detail"]
+        assert "TOO_MANY_ROWS_OR_BYTES" in response.json()["detail"]
 
     def test_a_cursor_this_api_did_not_give_is_refused_by_name(self, service: Service) -> None:
         url = f"{service.base_url}/api/v1/objects/{sc.LEGAL_ENTITY}/LE-PAGED/events"
