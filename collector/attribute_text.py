@@ -96,12 +96,21 @@ def _json_fragment(raw: object) -> str:
     raise TypeError(f"not a JSON value: {raw!r}")
 
 
-def cap_attributes(attributes: dict[str, str], max_count: int) -> tuple[dict[str, str], int]:
-    """At most ``max_count`` attributes in wire order, ``biz.*`` ones always kept; and the number dropped."""
+def cap_attributes(
+    attributes: dict[str, str], max_count: int, max_business: int | None = None
+) -> tuple[dict[str, str], int]:
+    """At most ``max_count`` attributes in wire order, ``biz.*`` ones kept first; and the number
+    dropped. With ``max_business``, only the first that many ``biz.*`` keys are kept at all."""
+    dropped_business = 0
+    if max_business is not None and len(attributes) > max_business:
+        business = [key for key in attributes if key.startswith(BUSINESS_KEY_PREFIX)]
+        if len(business) > max_business:
+            excess = set(business[max_business:])
+            attributes = {key: value for key, value in attributes.items() if key not in excess}
+            dropped_business = len(excess)
     if len(attributes) <= max_count:
-        return attributes, 0
-    business = sum(1 for key in attributes if key.startswith(BUSINESS_KEY_PREFIX))
-    room = max(max_count - business, 0)
+        return attributes, dropped_business
+    room = max(max_count - business_key_count(attributes), 0)
     kept: dict[str, str] = {}
     for key, value in attributes.items():
         if key.startswith(BUSINESS_KEY_PREFIX):
@@ -109,7 +118,12 @@ def cap_attributes(attributes: dict[str, str], max_count: int) -> tuple[dict[str
         elif room:
             kept[key] = value
             room -= 1
-    return kept, len(attributes) - len(kept)
+    return kept, dropped_business + len(attributes) - len(kept)
+
+
+def business_key_count(attributes: dict[str, str]) -> int:
+    """How many ``biz.*`` keys ``attributes`` holds."""
+    return sum(1 for key in attributes if key.startswith(BUSINESS_KEY_PREFIX))
 
 
 # --- protobuf values ---------------------------------------------------------------------------------
@@ -159,17 +173,22 @@ def _any_value_raw(value: AnyValue, max_length: int) -> tuple[object, int]:
     return getattr(value, kind), 0
 
 
-def attributes_text(
-    key_values: Iterable[KeyValue], limits: DecodeLimits, max_count: int, result: DecodeResult
+def resource_attributes_text(
+    key_values: Iterable[KeyValue], limits: DecodeLimits, result: DecodeResult
 ) -> dict[str, str]:
-    """Protobuf ``KeyValue``s as the exporter's string map, limits applied and accounted."""
+    """A resource's protobuf ``KeyValue``s as the exporter's string map, with the resource's caps
+    applied and accounted."""
     attributes: dict[str, str] = {}
     max_length = limits.max_attribute_value_length
     for kv in key_values:
         text, cut = any_value_text(kv.value, max_length)
         attributes[kv.key] = text
         result.truncated_values += cut
-    attributes, dropped = cap_attributes(attributes, max_count)
+    attributes, dropped = cap_attributes(
+        attributes,
+        limits.max_attributes_per_resource,
+        limits.max_business_attributes_per_resource,
+    )
     result.dropped_attributes += dropped
     return attributes
 

@@ -19,7 +19,13 @@ from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
-from collector.attribute_text import attributes_text, cap_attributes, id_text, key_value_text
+from collector.attribute_text import (
+    business_key_count,
+    cap_attributes,
+    id_text,
+    key_value_text,
+    resource_attributes_text,
+)
 from collector.decode_result import (
     SERVICE_NAME_KEY,
     SPAN_KIND_TEXT,
@@ -27,8 +33,14 @@ from collector.decode_result import (
     ZERO_SPAN_ID,
     ZERO_TRACE_ID,
     DecodeResult,
+    RowBudget,
     UndecodableRequest,
+    business_attributes_problem,
+    capped_text,
     link_problem,
+    resource_columns_json,
+    scope_columns_json,
+    shared_columns_bytes,
     span_label,
     span_problem,
 )
@@ -135,26 +147,32 @@ class _AttributeTexts(dict[bytes, tuple[str, str]]):
 def decode_protobuf(body: bytes, limits: DecodeLimits) -> DecodeResult:
     """Rows for every valid span of a protobuf ``ExportTraceServiceRequest``.
 
-    Raises ``UndecodableRequest`` when the body is not a well-formed request; invalid spans are
-    only counted and described in the result.
+    Raises ``UndecodableRequest`` when the body is not a well-formed request and
+    ``RequestOverBudget`` when its rows would pass ``limits.max_request_row_bytes``; invalid spans
+    are only counted and described in the result.
     """
     result = DecodeResult()
+    budget = RowBudget(limits.max_request_row_bytes)
     try:
         request = _parse_request(body)
         texts = _AttributeTexts(limits.max_attribute_value_length)
-        statuses: dict[bytes, tuple[str, str]] = {b"": (STATUS_CODE_NAMES[0], "")}
+        statuses: dict[bytes, tuple[str, str, int]] = {b"": (STATUS_CODE_NAMES[0], "", 0)}
         for resource_index, resource_spans in enumerate(request.resource_spans):
             service_name, resource_attributes = resource_columns(
                 resource_spans.resource, limits, result
             )
+            resource_json = resource_columns_json(service_name, resource_attributes)
             for scope_index, scope_spans in enumerate(resource_spans.scope_spans):
+                scope_name, scope_version = scope_columns(scope_spans.scope, limits, result)
                 _append_rows(
                     scope_spans.spans,
                     (resource_index, scope_index),
-                    (service_name, resource_attributes, *scope_columns(scope_spans.scope)),
+                    (service_name, resource_attributes, scope_name, scope_version),
+                    shared_columns_bytes(
+                        resource_json, scope_columns_json(scope_name, scope_version)
+                    ),
                     limits,
-                    texts,
-                    statuses,
+                    (texts, statuses, budget),
                     result,
                 )
     except (DecodeError, UnicodeDecodeError) as error:
@@ -168,16 +186,17 @@ def resource_columns(
 ) -> tuple[str, dict[str, str]]:
     """ServiceName and ResourceAttributes of an encoded ``Resource``, limits applied and counted."""
     resource = Resource.FromString(encoded)
-    attributes = attributes_text(
-        resource.attributes, limits, limits.max_attributes_per_resource, result
-    )
+    attributes = resource_attributes_text(resource.attributes, limits, result)
     return attributes.get(SERVICE_NAME_KEY, ""), attributes
 
 
-def scope_columns(encoded: bytes) -> tuple[str, str]:
-    """ScopeName and ScopeVersion of an encoded ``InstrumentationScope``."""
+def scope_columns(encoded: bytes, limits: DecodeLimits, result: DecodeResult) -> tuple[str, str]:
+    """ScopeName and ScopeVersion of an encoded ``InstrumentationScope``, cut and counted."""
     scope = InstrumentationScope.FromString(encoded)
-    return scope.name, scope.version
+    name, name_cut = capped_text(scope.name, limits.max_attribute_value_length)
+    version, version_cut = capped_text(scope.version, limits.max_attribute_value_length)
+    result.truncated_values += name_cut + version_cut
+    return name, version
 
 
 def span_path(resource_index: int, scope_index: int, span_index: int) -> str:
@@ -189,18 +208,25 @@ def _append_rows(
     spans: Iterable[Any],
     scope_path: tuple[int, int],
     shared: tuple[str, dict[str, str], str, str],
+    shared_bytes: int,
     limits: DecodeLimits,
-    texts: _AttributeTexts,
-    statuses: dict[bytes, tuple[str, str]],
+    request_state: tuple[_AttributeTexts, dict[bytes, tuple[str, str, int]], RowBudget],
     result: DecodeResult,
 ) -> None:
-    """Append the rows of one ``ScopeSpans``: the hot loop of ingest, kept flat on purpose."""
+    """Append the rows of one ``ScopeSpans``: the hot loop of ingest, kept flat on purpose.
+
+    The order of steps is the compiled decoder's (collector/native/request_rows.c): validation,
+    span attributes and their ``biz.*`` cap, links, events, status, text caps, row budget.
+    """
     service_name, resource_attributes, scope_name, scope_version = shared
+    texts, statuses, budget = request_state
     append_row = result.rows.append
     text_of = texts.__getitem__
     known_status = statuses.get
     kind_text = SPAN_KIND_TEXT.get
     max_attributes = limits.max_attributes_per_span
+    max_business = limits.max_business_attributes_per_span
+    max_length = limits.max_attribute_value_length
     for index, span in enumerate(spans):
         trace_id = span.trace_id
         span_id = span.span_id
@@ -219,6 +245,16 @@ def _append_rows(
             result.reject(span_label(span_path(*scope_path, index), span_id), str(problem))
             continue
 
+        attributes = dict(map(text_of, span.attributes))
+        if len(attributes) > max_business:
+            business = business_key_count(attributes)
+            if business > max_business:
+                result.reject(
+                    span_label(span_path(*scope_path, index), span_id),
+                    business_attributes_problem(business, max_business),
+                )
+                continue
+
         encoded_links = span.links
         if encoded_links:
             links = _links(encoded_links, limits, texts, result)
@@ -228,7 +264,6 @@ def _append_rows(
         else:
             links = ([], [], [], [])
 
-        attributes = dict(map(text_of, span.attributes))
         if len(attributes) > max_attributes:
             attributes, dropped = cap_attributes(attributes, max_attributes)
             result.dropped_attributes += dropped
@@ -240,9 +275,17 @@ def _append_rows(
         status = known_status(encoded_status)
         if status is None:
             decoded_status = Status.FromString(encoded_status)
-            status = (STATUS_CODE_TEXT.get(decoded_status.code, ""), decoded_status.message)
+            message, cut = capped_text(decoded_status.message, max_length)
+            status = (STATUS_CODE_TEXT.get(decoded_status.code, ""), message, cut)
             statuses[encoded_status] = status
+        name = span.name
+        trace_state = span.trace_state
+        if len(name) > max_length or len(trace_state) > max_length or status[2]:
+            name, name_cut = capped_text(name, max_length)
+            trace_state, trace_state_cut = capped_text(trace_state, max_length)
+            result.truncated_values += name_cut + trace_state_cut + status[2]
 
+        budget.spend(shared_bytes, span_path(*scope_path, index))
         append_row(
             (
                 start,
@@ -251,8 +294,8 @@ def _append_rows(
                 ""
                 if not parent_span_id or parent_span_id == ZERO_SPAN_ID
                 else parent_span_id.hex(),
-                span.trace_state,
-                span.name,
+                trace_state,
+                name,
                 kind_text(span.kind, ""),
                 service_name,
                 resource_attributes,
@@ -294,9 +337,15 @@ def _events(
     max_count = limits.max_attributes_per_event
     return (
         [event.time_unix_nano for event in events],
-        [event.name for event in events],
+        [_capped(event.name, limits, result) for event in events],
         [_attribute_map(event.attributes, max_count, texts, result) for event in events],
     )
+
+
+def _capped(text: str, limits: DecodeLimits, result: DecodeResult) -> str:
+    text, cut = capped_text(text, limits.max_attribute_value_length)
+    result.truncated_values += cut
+    return text
 
 
 def _links(
@@ -316,6 +365,6 @@ def _links(
     return (
         [id_text(link.trace_id) for link in links],
         [id_text(link.span_id) for link in links],
-        [link.trace_state for link in links],
+        [_capped(link.trace_state, limits, result) for link in links],
         [_attribute_map(link.attributes, max_count, texts, result) for link in links],
     )

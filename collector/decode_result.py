@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from warehouse import semconv
-from warehouse.span_batch import SpanBatch, encode_rows
+from warehouse.span_batch import SpanBatch, encode_json_value, encode_rows
 from warehouse.spans import SPAN_KIND_NAMES, STATUS_CODE_NAMES
 
 Row = tuple[Any, ...]
@@ -28,6 +28,66 @@ STATUS_CODE_TEXT: Final = dict(enumerate(STATUS_CODE_NAMES))
 
 class UndecodableRequest(ValueError):
     """The body as a whole is not an OTLP trace export request; nothing in it was decoded."""
+
+
+class RequestOverBudget(ValueError):
+    """The rows of the request would repeat its resource and scope columns past
+    ``DecodeLimits.max_request_row_bytes``; nothing in it is stored (HTTP 413)."""
+
+
+class RowBudget:
+    """The bytes of resource and scope columns one request's rows repeat, against its limit."""
+
+    __slots__ = ("limit", "spent")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.spent = 0
+
+    def spend(self, shared_columns_bytes: int, span: str) -> None:
+        """Count one more row repeating ``shared_columns_bytes``; raise once over the limit."""
+        self.spent += shared_columns_bytes
+        if self.spent > self.limit:
+            raise RequestOverBudget(over_budget_message(span, self.spent, self.limit))
+
+
+def over_budget_message(span: str, spent: int, limit: int) -> str:
+    """Why a request is refused for its row budget, naming the span where it ran out."""
+    return (
+        f"the rows of this request repeat their resource and scope columns in more than {limit} "
+        f"bytes (max_request_row_bytes), {spent} bytes by {span}; send fewer spans per request "
+        "or smaller resource and scope attributes"
+    )
+
+
+def resource_columns_json(service_name: str, attributes: dict[str, str]) -> str:
+    """The ServiceName and ResourceAttributes columns as they appear in a row, comma-separated."""
+    return f"{encode_json_value(service_name)},{encode_json_value(attributes)}"
+
+
+def scope_columns_json(name: str, version: str) -> str:
+    """The ScopeName and ScopeVersion columns as they appear in a row, comma-separated."""
+    return f"{encode_json_value(name)},{encode_json_value(version)}"
+
+
+def shared_columns_bytes(resource_json: str, scope_json: str) -> int:
+    """UTF-8 bytes every row of one scope repeats: resource and scope columns and their comma."""
+    return len(resource_json.encode()) + 1 + len(scope_json.encode())
+
+
+def business_attributes_problem(count: int, limit: int) -> str:
+    """Why a span carrying ``count`` distinct ``biz.*`` keys is refused."""
+    return (
+        f"{count} biz.* attributes, more than the {limit} a span may carry "
+        "(max_business_attributes_per_span)"
+    )
+
+
+def capped_text(text: str, max_length: int) -> tuple[str, int]:
+    """``text`` cut to ``max_length`` characters; and 1 when it was cut, else 0."""
+    if len(text) > max_length:
+        return text[:max_length], 1
+    return text, 0
 
 
 @dataclass(slots=True)
@@ -51,8 +111,9 @@ class DecodeResult:
 
     @property
     def error_message(self) -> str:
-        """One line for an OTLP partial-success answer; '' when every span was accepted."""
-        return partial_success_message(self.rejected_spans, self.errors)
+        """One line for an OTLP partial-success answer: the rejected spans, then what was cut from
+        the stored ones; '' when every span was stored whole."""
+        return partial_success_message(self.rejected_spans, self.errors, cut_summary(self))
 
     def encoded(self) -> DecodedRequest:
         """The same outcome with the rows encoded for the warehouse."""
@@ -82,18 +143,33 @@ class DecodedRequest:
 
     @property
     def error_message(self) -> str:
-        """One line for an OTLP partial-success answer; '' when every span was accepted."""
-        return partial_success_message(self.rejected_spans, self.errors)
+        """One line for an OTLP partial-success answer: the rejected spans, then what was cut from
+        the stored ones; '' when every span was stored whole."""
+        return partial_success_message(self.rejected_spans, self.errors, cut_summary(self))
 
 
-def partial_success_message(rejected_spans: int, errors: Sequence[str]) -> str:
-    """'3 spans rejected: <first problems>; and N more', or '' when nothing was rejected."""
-    if not rejected_spans:
-        return ""
-    unreported = rejected_spans - len(errors)
-    more = f"; and {unreported} more" if unreported else ""
-    noun = "span" if rejected_spans == 1 else "spans"
-    return f"{rejected_spans} {noun} rejected: " + "; ".join(errors) + more
+def partial_success_message(rejected_spans: int, errors: Sequence[str], cut: str = "") -> str:
+    """'3 spans rejected: <first problems>; and N more', then ``cut`` (a warning, the OTLP
+    specification allows it with nothing rejected); '' when there is neither."""
+    parts = [cut] if cut else []
+    if rejected_spans:
+        unreported = rejected_spans - len(errors)
+        more = f"; and {unreported} more" if unreported else ""
+        noun = "span" if rejected_spans == 1 else "spans"
+        parts.insert(0, f"{rejected_spans} {noun} rejected: " + "; ".join(errors) + more)
+    return ". ".join(parts)
+
+
+def cut_summary(outcome: DecodeResult | DecodedRequest) -> str:
+    """What the decode limits cut from stored spans, or ''."""
+    counts = (
+        (outcome.truncated_values, "texts cut to max_attribute_value_length"),
+        (outcome.dropped_attributes, "attributes dropped over their count caps"),
+        (outcome.dropped_events, "events dropped over max_events_per_span"),
+        (outcome.dropped_links, "links dropped over max_links_per_span"),
+    )
+    cuts = [f"{count} {what}" for count, what in counts if count]
+    return "limits applied: " + ", ".join(cuts) if cuts else ""
 
 
 # --- span validation (shared with the JSON decoder) ------------------------------------------------

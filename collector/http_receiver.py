@@ -1,15 +1,19 @@
 """OTLP/HTTP: ``POST /v1/traces`` with protobuf or JSON bodies, gzip, size limits and bearer auth.
 
 Status codes follow the OTLP/HTTP specification: 200 (possibly with partial
-success), 400 for undecodable bodies, 401, 413, 415, and 503 with ``Retry-After`` when the durable
-write path pushes back.
+success), 400 for undecodable bodies, 401, 413 for bodies over the size limit and requests over the
+row budget, 415, and 503 with ``Retry-After`` when the durable write path pushes back or too many
+requests (or request bytes) are in flight.
 """
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, Request, Response
 
 from collector import responses
+from collector.admission import Busy, ExportAdmission
 from collector.auth import IngestTokens
 from collector.body import (
     BadCompression,
@@ -18,7 +22,7 @@ from collector.body import (
     decode_content,
     read_limited,
 )
-from collector.decode_result import UndecodableRequest
+from collector.decode_result import RequestOverBudget, UndecodableRequest
 from collector.ingest import IngestPipeline, WireFormat
 from collector.metrics import IngestMetrics
 from collector.writer import Overloaded
@@ -31,7 +35,12 @@ UNAUTHENTICATED = 16
 
 
 def otlp_http_router(
-    pipeline: IngestPipeline, tokens: IngestTokens, metrics: IngestMetrics, *, max_body_bytes: int
+    pipeline: IngestPipeline,
+    tokens: IngestTokens,
+    metrics: IngestMetrics,
+    admission: ExportAdmission,
+    *,
+    max_body_bytes: int,
 ) -> APIRouter:
     """The ``/v1/traces`` route bound to one pipeline."""
     router = APIRouter(tags=["ingest"])
@@ -83,19 +92,26 @@ def otlp_http_router(
                 "send application/x-protobuf or application/json",
             )
         try:
-            raw = await read_limited(
-                request.stream(), request.headers.get("content-length"), max_body_bytes
-            )
-            body = decode_content(raw, request.headers.get("content-encoding"), max_body_bytes)
-            outcome = await pipeline.export(body, wire)
-        except BodyTooLarge as error:
+            with admission.admitted() as ticket:
+                raw = await read_limited(
+                    request.stream(), request.headers.get("content-length"), max_body_bytes
+                )
+                ticket.hold(len(raw))
+                # zlib releases the GIL: a large body inflates off the event loop
+                body = await asyncio.to_thread(
+                    decode_content, raw, request.headers.get("content-encoding"), max_body_bytes
+                )
+                if body is not raw:
+                    ticket.hold(len(body))
+                outcome = await pipeline.export(body, wire)
+        except (BodyTooLarge, RequestOverBudget) as error:
             # its spans were never decoded, so none are counted; the request is, by its 413
             return problem(wire, 413, RESOURCE_EXHAUSTED, str(error))
         except UnsupportedEncoding as error:
             return problem(wire, 415, INVALID_ARGUMENT, str(error))
         except (UndecodableRequest, BadCompression) as error:
             return problem(wire, 400, INVALID_ARGUMENT, str(error))
-        except Overloaded as error:
+        except (Overloaded, Busy) as error:
             return problem(
                 wire,
                 503,

@@ -4,7 +4,8 @@
 The C code reads the common shapes itself and asks the hooks below for the rest: resource and scope
 columns, unusual attribute encodings and rejection messages come from the Python decoder's own
 functions. A request it cannot read (malformed, or unusual in a way it leaves to Python) is decoded
-by ``decode_protobuf``, which also words the error for a body that is not OTLP.
+by ``decode_protobuf``, which also words the error for a body that is not OTLP. The C walk runs with
+the GIL released, taking it back only to call these hooks.
 """
 
 from __future__ import annotations
@@ -21,7 +22,12 @@ from collector.decode_result import (
     BUSINESS_KEY_PREFIX,
     DecodedRequest,
     DecodeResult,
+    RequestOverBudget,
+    business_attributes_problem,
     link_problem,
+    over_budget_message,
+    resource_columns_json,
+    scope_columns_json,
     span_label,
     span_problem,
 )
@@ -53,7 +59,7 @@ def decode_protobuf_request(body: bytes, limits: DecodeLimits) -> DecodedRequest
     """The valid spans of a protobuf ``ExportTraceServiceRequest`` as warehouse lines.
 
     Identical to ``decode_protobuf(body, limits).encoded()``, only faster where the compiled decoder
-    is built; raises ``UndecodableRequest`` the same way.
+    is built; raises ``UndecodableRequest`` and ``RequestOverBudget`` the same way.
     """
     decoded = decode_natively(body, limits)
     if decoded is None:
@@ -63,7 +69,7 @@ def decode_protobuf_request(body: bytes, limits: DecodeLimits) -> DecodedRequest
 
 def decode_natively(body: bytes, limits: DecodeLimits) -> DecodedRequest | None:
     """The compiled decoder's reading of ``body``; None where it leaves the request to Python
-    (always, when it is not built)."""
+    (always, when it is not built). Raises ``RequestOverBudget`` as ``decode_protobuf`` does."""
     if _native_decode_request is None:
         return None
     tally = DecodeResult()
@@ -104,6 +110,8 @@ def _native_limits(limits: DecodeLimits) -> tuple[int, ...]:
         limits.max_links_per_span,
         limits.max_attributes_per_event,
         limits.max_attributes_per_link,
+        limits.max_business_attributes_per_span,
+        limits.max_request_row_bytes,
     )
 
 
@@ -124,13 +132,11 @@ class _Hooks:
 
     def resource(self, encoded: bytes) -> str:
         """The JSON of the ServiceName and ResourceAttributes columns, comma-separated."""
-        service_name, attributes = resource_columns(encoded, self.limits, self.tally)
-        return f"{encode_json_value(service_name)},{encode_json_value(attributes)}"
+        return resource_columns_json(*resource_columns(encoded, self.limits, self.tally))
 
     def scope(self, encoded: bytes) -> str:
         """The JSON of the ScopeName and ScopeVersion columns, comma-separated."""
-        name, version = scope_columns(encoded)
-        return f"{encode_json_value(name)},{encode_json_value(version)}"
+        return scope_columns_json(*scope_columns(encoded, self.limits, self.tally))
 
     def span_rejected(
         self,
@@ -160,3 +166,16 @@ class _Hooks:
         problem = link_problem(link_index, link_trace_id, link_span_id)
         label = span_label(span_path(resource_index, scope_index, span_index), span_id)
         self.tally.reject(label, str(problem))
+
+    def business_rejected(
+        self, resource_index: int, scope_index: int, span_index: int, span_id: bytes, count: int
+    ) -> None:
+        problem = business_attributes_problem(count, self.limits.max_business_attributes_per_span)
+        label = span_label(span_path(resource_index, scope_index, span_index), span_id)
+        self.tally.reject(label, problem)
+
+    def over_budget(
+        self, resource_index: int, scope_index: int, span_index: int, spent: int
+    ) -> None:
+        span = span_path(resource_index, scope_index, span_index)
+        raise RequestOverBudget(over_budget_message(span, spent, self.limits.max_request_row_bytes))

@@ -13,15 +13,27 @@ from typing import Any, Final
 
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from collector.attribute_text import cap_attributes, double_text, go_json, id_text
+from collector.attribute_text import (
+    business_key_count,
+    cap_attributes,
+    double_text,
+    go_json,
+    id_text,
+)
 from collector.decode_result import (
     SERVICE_NAME_KEY,
     SPAN_KIND_TEXT,
     STATUS_CODE_TEXT,
     DecodeResult,
     Row,
+    RowBudget,
     UndecodableRequest,
+    business_attributes_problem,
+    capped_text,
     link_problem,
+    resource_columns_json,
+    scope_columns_json,
+    shared_columns_bytes,
     span_problem,
 )
 from collector.limits import DecodeLimits
@@ -57,15 +69,28 @@ class _UnreadableSpanError(ValueError):
 def decode_json(body: bytes, limits: DecodeLimits) -> DecodeResult:
     """Rows for every valid span of an OTLP/JSON ``ExportTraceServiceRequest``.
 
-    Raises ``UndecodableRequest`` when the body is not JSON or its structure above the spans is
-    wrong; a span that is invalid or has a wrongly shaped member is only counted and described.
+    Raises ``UndecodableRequest`` when the body is not JSON, is nested deeper than Python can
+    walk, or its structure above the spans is wrong, and ``RequestOverBudget`` when its rows would
+    pass ``limits.max_request_row_bytes``; a span that is invalid or has a wrongly shaped member is
+    only counted and described.
     """
     try:
-        document = json.loads(body)
-    except ValueError as error:  # JSONDecodeError, UnicodeDecodeError
-        raise UndecodableRequest(f"JSON parse error: {error}") from None
+        try:
+            document = json.loads(body)
+        except ValueError as error:  # JSONDecodeError, UnicodeDecodeError
+            raise UndecodableRequest(f"JSON parse error: {error}") from None
+        return _decode_document(document, limits)
+    except RecursionError:
+        raise UndecodableRequest(
+            "JSON nested too deeply: OTLP trace requests are a few levels deep, "
+            "attribute values at most a few more"
+        ) from None
+
+
+def _decode_document(document: Any, limits: DecodeLimits) -> DecodeResult:
     request = _container(document, dict, "the top level")
     result = DecodeResult()
+    budget = RowBudget(limits.max_request_row_bytes)
     all_resource_spans = _container(
         _member(request, "resourceSpans", "resource_spans"), list, "resourceSpans"
     )
@@ -75,11 +100,16 @@ def decode_json(body: bytes, limits: DecodeLimits) -> DecodeResult:
         resource = _container(_member(resource_spans, "resource"), dict, f"{path}.resource")
         try:
             resource_attributes = _attribute_map(
-                _member(resource, "attributes"), limits.max_attributes_per_resource, limits, result
+                _member(resource, "attributes"),
+                limits.max_attributes_per_resource,
+                limits,
+                result,
+                max_business=limits.max_business_attributes_per_resource,
             )
         except _UnreadableSpanError as error:
             raise UndecodableRequest(f"JSON: {path}.resource.{error}") from None
         service_name = resource_attributes.get(SERVICE_NAME_KEY, "")
+        resource_json = resource_columns_json(service_name, resource_attributes)
         all_scope_spans = _container(
             _member(resource_spans, "scopeSpans", "scope_spans"), list, f"{path}.scopeSpans"
         )
@@ -87,11 +117,16 @@ def decode_json(body: bytes, limits: DecodeLimits) -> DecodeResult:
             scope_path = f"{path}.scopeSpans[{scope_index}]"
             scope_spans = _container(scope_spans, dict, scope_path)
             scope = _container(_member(scope_spans, "scope"), dict, f"{scope_path}.scope")
-            shared = (
-                service_name,
-                resource_attributes,
-                _scope_text(scope, "name", scope_path),
-                _scope_text(scope, "version", scope_path),
+            scope_name, name_cut = capped_text(
+                _scope_text(scope, "name", scope_path), limits.max_attribute_value_length
+            )
+            scope_version, version_cut = capped_text(
+                _scope_text(scope, "version", scope_path), limits.max_attribute_value_length
+            )
+            result.truncated_values += name_cut + version_cut
+            shared = (service_name, resource_attributes, scope_name, scope_version)
+            shared_bytes = shared_columns_bytes(
+                resource_json, scope_columns_json(scope_name, scope_version)
             )
             spans = _container(_member(scope_spans, "spans"), list, f"{scope_path}.spans")
             for index, span in enumerate(spans):
@@ -105,6 +140,7 @@ def decode_json(body: bytes, limits: DecodeLimits) -> DecodeResult:
                 if isinstance(row, str):
                     result.reject(_span_label(span_path, span), row)
                     continue
+                budget.spend(shared_bytes, span_path)
                 result.rows.append(row)
                 result.dropped_attributes += tally.dropped_attributes
                 result.truncated_values += tally.truncated_values
@@ -128,12 +164,15 @@ def _row(
     problem = span_problem(trace_id, span_id, parent_span_id, start, end)
     if problem:
         return problem
-    links = _links(_member(span, "links"), limits, result)
-    if isinstance(links, str):
-        return links
     attributes = _attribute_map(
         _member(span, "attributes"), limits.max_attributes_per_span, limits, result
     )
+    max_business = limits.max_business_attributes_per_span
+    if len(attributes) > max_business and business_key_count(attributes) > max_business:
+        return business_attributes_problem(business_key_count(attributes), max_business)
+    links = _links(_member(span, "links"), limits, result)
+    if isinstance(links, str):
+        return links
     status = _member(span, "status")
     if status is None:
         status = {}
@@ -145,8 +184,8 @@ def _row(
         trace_id.hex(),
         span_id.hex(),
         id_text(parent_span_id),
-        _text(_member(span, "traceState", "trace_state"), "traceState"),
-        _text(_member(span, "name"), "name"),
+        _capped(_text(_member(span, "traceState", "trace_state"), "traceState"), limits, result),
+        _capped(_text(_member(span, "name"), "name"), limits, result),
         SPAN_KIND_TEXT.get(_enum(_member(span, "kind"), _KIND_BY_NAME, "kind"), ""),
         service_name,
         resource_attributes,
@@ -157,7 +196,7 @@ def _row(
         STATUS_CODE_TEXT.get(
             _enum(_member(status, "code"), _STATUS_CODE_BY_NAME, "status.code"), ""
         ),
-        _text(_member(status, "message"), "status.message"),
+        _capped(_text(_member(status, "message"), "status.message"), limits, result),
         *_events(_member(span, "events"), limits, result),
         *links,
     )
@@ -180,7 +219,7 @@ def _events(
         times.append(
             _uint64(_member(event, "timeUnixNano", "time_unix_nano"), f"{what}.timeUnixNano")
         )
-        names.append(_text(_member(event, "name"), f"{what}.name"))
+        names.append(_capped(_text(_member(event, "name"), f"{what}.name"), limits, result))
         attributes.append(
             _attribute_map(
                 _member(event, "attributes"), limits.max_attributes_per_event, limits, result, what
@@ -208,7 +247,13 @@ def _links(
             return problem
         trace_ids.append(id_text(trace_id))
         span_ids.append(id_text(span_id))
-        trace_states.append(_text(_member(link, "traceState", "trace_state"), f"{what}.traceState"))
+        trace_states.append(
+            _capped(
+                _text(_member(link, "traceState", "trace_state"), f"{what}.traceState"),
+                limits,
+                result,
+            )
+        )
         attributes.append(
             _attribute_map(
                 _member(link, "attributes"), limits.max_attributes_per_link, limits, result, what
@@ -227,6 +272,8 @@ def _attribute_map(
     limits: DecodeLimits,
     result: DecodeResult,
     owner: str = "",
+    *,
+    max_business: int | None = None,
 ) -> dict[str, str]:
     """A JSON ``KeyValue`` list as the exporter's string map, limits applied and accounted."""
     what = f"{owner}.attributes" if owner else "attributes"
@@ -260,7 +307,7 @@ def _attribute_map(
                 text, cut = text[:max_length], 1
         attributes[key] = text
         result.truncated_values += cut
-    attributes, dropped = cap_attributes(attributes, max_count)
+    attributes, dropped = cap_attributes(attributes, max_count, max_business)
     result.dropped_attributes += dropped
     return attributes
 
@@ -377,6 +424,12 @@ def _scope_text(scope: dict[str, Any], member: str, path: str) -> str:
             f"JSON: expected string at {path}.scope.{member}, got {_json_type(value)}"
         )
     return value
+
+
+def _capped(text: str, limits: DecodeLimits, result: DecodeResult) -> str:
+    text, cut = capped_text(text, limits.max_attribute_value_length)
+    result.truncated_values += cut
+    return text
 
 
 def _text(value: Any, what: str) -> str:

@@ -28,7 +28,6 @@ from slas.models import (
 )
 from slas.timer_answers import TimerAnswers
 from slas.timers import STATES
-from warehouse.pool import ClientPool
 
 PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
 AS_OF_HEADER = "X-Syncsight-As-Of"
@@ -66,7 +65,6 @@ def _iso(instant: datetime) -> str:
 
 
 def slas_router(
-    pool: ClientPool,
     answers: TimerAnswers,
     close_risk: CloseRiskAnswers,
     blocked: BlockedInvoiceAnswers,

@@ -48,6 +48,7 @@ class SlaService:
         slack_webhook_url: str = "",
         evaluate: bool = True,
         settle_seconds: float = 5.0,
+        read_pool: ClientPool | None = None,
     ) -> None:
         notifications = config.notifications
         self._pool = pool
@@ -73,15 +74,16 @@ class SlaService:
         self.answers = TimerAnswers(
             pool.client, config.definitions, self.calendars, self.business_state
         )
+        # the API's answers run under the read limits of ``read_pool``; the evaluator's do not
+        reads = (read_pool or pool).client
         self._evaluate = evaluate
         self.metrics = EvaluatorMetrics()
         self.evaluator: SlaEvaluator | None = None
         self.dispatcher: Dispatcher | None = None
         self.router: APIRouter = slas_router(
-            pool,
-            self.answers,
-            CloseRiskAnswers(pool.client, self.calendars, self.business_state),
-            BlockedInvoiceAnswers(pool.client, rules, owners, self.business_state),
+            TimerAnswers(reads, config.definitions, self.calendars, self.business_state),
+            CloseRiskAnswers(reads, self.calendars, self.business_state),
+            BlockedInvoiceAnswers(reads, rules, owners, self.business_state),
             alerts=self._alerts,
             delivered=self._delivered,
         )

@@ -8,9 +8,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from clickhouse_connect.driver.exceptions import DatabaseError
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
+from collector.admission import ExportAdmission
 from collector.auth import IngestTokens
 from collector.grpc_receiver import TraceExportHandler, create_grpc_server
 from collector.http_receiver import otlp_http_router
@@ -28,7 +30,7 @@ from syncsight.access import AccessControl, ApiTokens
 from syncsight.admin_api import admin_router
 from syncsight.config_file import FileConfig
 from syncsight.settings import Settings
-from warehouse.client import connect, describe_database, redact
+from warehouse.client import READ_LIMIT_ERRORS, ReadLimits, connect, describe_database, redact
 from warehouse.migrations import migrate
 from warehouse.pool import ClientPool
 from warehouse.schema import Topology
@@ -43,6 +45,15 @@ EVALUATOR_FAILURES_DEGRADED = 3
 def create_app(settings: Settings, config: FileConfig, *, database: str | None = None) -> FastAPI:
     """Build the service: migrations and receivers start in the lifespan, and stop with it."""
     pool = ClientPool(settings.clickhouse_url, database=database)
+    read_pool = ClientPool(
+        settings.clickhouse_url,
+        database=database,
+        read_limits=ReadLimits(
+            max_execution_seconds=settings.api_read_max_seconds,
+            max_memory_bytes=settings.api_read_max_memory_bytes,
+            max_result_rows=settings.api_read_max_result_rows,
+        ),
+    )
     topology = Topology(settings.clickhouse_cluster)
     metrics = IngestMetrics()
     spool = Spool(  # raises SpoolOfAnotherDatabase: the CLI reports it
@@ -75,15 +86,22 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
         slack_webhook_url=settings.slack_webhook_url.get_secret_value(),
         evaluate=settings.evaluator == "auto",
         settle_seconds=settings.state_settle_seconds,
+        read_pool=read_pool,
     )
     pipeline = IngestPipeline(
         writer,
         DecodeLimits(
             max_attributes_per_span=settings.max_attributes_per_span,
             max_attribute_value_length=settings.max_attribute_value_length,
+            max_business_attributes_per_span=settings.max_business_attributes_per_span,
+            max_business_attributes_per_resource=settings.max_business_attributes_per_resource,
+            max_request_row_bytes=settings.max_request_row_bytes,
         ),
         metrics,
         ack_timeout_seconds=settings.ingest_ack_timeout_seconds,
+    )
+    admission = ExportAdmission(
+        max_requests=settings.max_concurrent_exports, max_bytes=settings.max_decoding_bytes
     )
 
     @asynccontextmanager
@@ -94,7 +112,7 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
         logger.info("ClickHouse ready at %s", redact(settings.clickhouse_url))
         writer.start()
         grpc_server = create_grpc_server(
-            TraceExportHandler(pipeline, tokens, metrics),
+            TraceExportHandler(pipeline, tokens, metrics, admission),
             host=settings.host,
             port=settings.grpc_port,
             max_message_bytes=settings.max_body_bytes,
@@ -115,6 +133,7 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
             sla.stop()
             await grpc_server.stop(grace=10)
             writer.close()
+            read_pool.close()
             pool.close()
             logger.info("stopped; every acknowledged span is durable")
 
@@ -126,10 +145,29 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
         lifespan=lifespan,
     )
     app.include_router(
-        otlp_http_router(pipeline, tokens, metrics, max_body_bytes=settings.max_body_bytes)
+        otlp_http_router(
+            pipeline, tokens, metrics, admission, max_body_bytes=settings.max_body_bytes
+        )
     )
-    app.include_router(objects_router(pool), prefix="/api/v1")
-    app.include_router(lineage_router(pool, config.lineage, config.owners), prefix="/api/v1")
+    app.include_router(objects_router(read_pool), prefix="/api/v1")
+    app.include_router(lineage_router(read_pool, config.lineage, config.owners), prefix="/api/v1")
+
+    @app.exception_handler(DatabaseError)
+    async def read_over_its_limits(request: Request, error: DatabaseError) -> Response:
+        """A read stopped by its ReadLimits is 503 saying which; other engine errors propagate."""
+        limit = next((name for name in READ_LIMIT_ERRORS if name in str(error)), None)
+        if limit is None:
+            raise error
+        return JSONResponse(
+            status_code=503,
+            headers={"Retry-After": "5"},
+            content={
+                "detail": f"the answer needs more than the API's read limits allow ({limit}; "
+                "settings api_read_max_seconds, api_read_max_memory_bytes, "
+                "api_read_max_result_rows): narrow the request"
+            },
+        )
+
     app.include_router(admin_router(pool, config.correlation, topology), prefix="/api/v1")
     app.include_router(sla.router, prefix="/api/v1")
     # every request passes syncsight/access.py's table (a no-op without SYNCSIGHT_API_TOKENS)

@@ -64,7 +64,40 @@ class Settings(BaseSettings):
         default=128, ge=1, description="Attributes kept per span (biz.* keys are never dropped)."
     )
     max_attribute_value_length: int = Field(
-        default=4096, ge=1, description="Longest attribute value kept; longer values are cut."
+        default=4096,
+        ge=1,
+        description="Longest text kept, in characters: attribute values, span and event names, "
+        "trace states, status messages, scope names and versions; longer ones are cut.",
+    )
+    max_business_attributes_per_span: int = Field(
+        default=64,
+        ge=1,
+        description="Most distinct biz.* attributes one span may carry; a span with more is "
+        "rejected and reported in the OTLP partial success.",
+    )
+    max_business_attributes_per_resource: int = Field(
+        default=64,
+        ge=0,
+        description="Most biz.* attributes kept on one resource; the first ones are kept.",
+    )
+    max_request_row_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        gt=0,
+        description="Bytes the rows of one OTLP request may repeat of their resource and scope "
+        "columns (their JSON once per span): above it the request gets 413 / RESOURCE_EXHAUSTED.",
+    )
+    max_concurrent_exports: int = Field(
+        default=32,
+        ge=1,
+        description="OTLP export requests handled at once, HTTP and gRPC together; above it "
+        "ingest answers 503 / UNAVAILABLE with Retry-After before reading the body.",
+    )
+    max_decoding_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        gt=0,
+        description="Bytes of OTLP request bodies (compressed and inflated) held at once by "
+        "requests being read and decoded; above it 503 / UNAVAILABLE with Retry-After (a request "
+        "alone is always admitted).",
     )
     spool_dir: Path | None = Field(
         default=None,
@@ -109,6 +142,22 @@ class Settings(BaseSettings):
         "commas, ROLE one of viewer, auditor, admin (admin ⊃ auditor ⊃ viewer), tokens of at "
         "least 16 characters. Empty means local-only mode: serve and demo refuse a non-loopback "
         "host. OTLP ingest is not affected (see ingest_tokens).",
+    )
+    api_read_max_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Longest one ClickHouse read of the REST API (objects, lineage) may run; "
+        "the answer is then 503 naming the limit. Ingest is never limited by it.",
+    )
+    api_read_max_memory_bytes: int = Field(
+        default=1024 * 1024 * 1024,
+        gt=0,
+        description="Most memory one ClickHouse read of the REST API may use (max_memory_usage).",
+    )
+    api_read_max_result_rows: int = Field(
+        default=1_000_000,
+        gt=0,
+        description="Most rows one ClickHouse read of the REST API may return (max_result_rows).",
     )
     api_url: str = Field(
         default="http://127.0.0.1:4318",

@@ -4,6 +4,7 @@ talks to a server. The scheme is the only thing that differs; the SQL is the sam
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,6 +21,28 @@ SUPPORTED_SCHEMES = ("chdb", "http", "https")
 SESSION_SETTINGS: dict[str, Any] = {
     "session_timezone": "UTC",
 }
+
+
+READ_LIMIT_ERRORS = ("TIMEOUT_EXCEEDED", "MEMORY_LIMIT_EXCEEDED", "TOO_MANY_ROWS_OR_BYTES")
+"""Names of the engine errors a query over its ``ReadLimits`` raises."""
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """What one API read may cost the engine; the ingest writer never runs under them."""
+
+    max_execution_seconds: float
+    max_memory_bytes: int
+    max_result_rows: int
+
+    def settings(self) -> dict[str, Any]:
+        """The ClickHouse settings that enforce the limits (a read over them fails)."""
+        return {
+            "max_execution_time": self.max_execution_seconds,
+            "max_memory_usage": self.max_memory_bytes,
+            "max_result_rows": self.max_result_rows,
+            "result_overflow_mode": "throw",
+        }
 
 
 class ClickHouseURLError(ValueError):
@@ -52,16 +75,20 @@ def chdb_data_path(url: str) -> Path | None:
     return Path(parts.path)
 
 
-def connect(url: str, *, database: str | None = None) -> Client:
+def connect(
+    url: str, *, database: str | None = None, read_limits: ReadLimits | None = None
+) -> Client:
     """Open a client for ``url``; for ``chdb:///path`` the data directory is created on demand.
 
-    ``database`` overrides the database of the URL (tests use one database per test on one engine).
+    ``database`` overrides the database of the URL (tests use one database per test on one engine);
+    ``read_limits`` bound every query of the client.
     """
     validate_url(url)
     data_path = chdb_data_path(url)
     if data_path is not None:
         data_path.mkdir(parents=True, exist_ok=True)
-    kwargs: dict[str, Any] = {"dsn": url, "settings": dict(SESSION_SETTINGS)}
+    session = dict(SESSION_SETTINGS) | (read_limits.settings() if read_limits else {})
+    kwargs: dict[str, Any] = {"dsn": url, "settings": session}
     if database is not None:
         kwargs["database"] = database
     client = clickhouse_connect.get_client(**kwargs)

@@ -18,13 +18,16 @@ OUTLINE_COLUMNS = "EventId, EventType, EventTime, Outcome, Attempt, TraceId, Spa
 """What a traversal needs of an attempt (``biz_event_objects`` carries it, migration 4)."""
 
 EVENTS_OF_OBJECT = f"""
-SELECT {EVENT_COLUMNS}
+SELECT {EVENT_COLUMNS}, toUnixTimestamp64Nano(EventTime)
 FROM biz_events FINAL
 WHERE EventId IN (
     SELECT EventId FROM biz_event_objects FINAL
     WHERE ObjectType = {{object_type:String}} AND ObjectId = {{object_id:String}}
 )
+AND (toUnixTimestamp64Nano(EventTime), Attempt, SpanId)
+    > ({{after_time_ns:Int64}}, {{after_attempt:UInt32}}, {{after_span_id:String}})
 ORDER BY EventTime, Attempt, SpanId
+LIMIT {{limit:UInt32}}
 """
 
 
@@ -74,9 +77,57 @@ def outline_from_row(row: Sequence[Any]) -> BusinessEvent:
     )  # fmt: skip
 
 
-def events_of_object(client: Client, *, object_type: str, object_id: str) -> list[BusinessEvent]:
-    """Every attempt of every business event that references the object, oldest first."""
+@dataclass(frozen=True)
+class EventCursor:
+    """Where a page of an object's events ends: the (time, attempt, span) of its last attempt."""
+
+    time_ns: int
+    attempt: int
+    span_id: str
+
+    def text(self) -> str:
+        return f"{self.time_ns}-{self.attempt}-{self.span_id}"
+
+    @classmethod
+    def parse(cls, text: str) -> EventCursor:
+        """The cursor a previous page gave; ``ValueError`` naming the value when it is not one."""
+        time_ns, _, rest = text.partition("-")
+        attempt, _, span_id = rest.partition("-")
+        if not (time_ns.isdigit() and attempt.isdigit() and span_id.isalnum()):
+            raise ValueError(
+                f"cursor {text!r} is not one this API gave: expected TIME_NS-ATTEMPT-SPAN_ID "
+                "as returned in the X-Next-Cursor header of the previous page"
+            )
+        return cls(int(time_ns), int(attempt), span_id)
+
+
+_BEFORE_ALL = EventCursor(-(1 << 63), 0, "")
+
+
+def events_of_object(
+    client: Client,
+    *,
+    object_type: str,
+    object_id: str,
+    limit: int,
+    after: EventCursor | None = None,
+) -> tuple[list[BusinessEvent], EventCursor | None]:
+    """At most ``limit`` attempts of the business events that reference the object, oldest first,
+    from just after ``after``; and the cursor of the next page, None when this one is the last."""
+    after = after or _BEFORE_ALL
     rows = client.query(
-        EVENTS_OF_OBJECT, parameters={"object_type": object_type, "object_id": object_id}
+        EVENTS_OF_OBJECT,
+        parameters={
+            "object_type": object_type,
+            "object_id": object_id,
+            "after_time_ns": after.time_ns,
+            "after_attempt": after.attempt,
+            "after_span_id": after.span_id,
+            "limit": limit + 1,
+        },
     ).result_rows
-    return [BusinessEvent.from_row(row) for row in rows]
+    events = [BusinessEvent.from_row(row[:-1]) for row in rows[:limit]]
+    if len(rows) <= limit:
+        return events, None
+    last = rows[limit - 1]
+    return events, EventCursor(int(last[-1]), events[-1].attempt, events[-1].span_id)

@@ -9,13 +9,14 @@
 
 enum { VALUE_READ = 0, VALUE_UNUSUAL = 1 }; /* or FAILED */
 
-/* Entries beyond which duplicate-key checks would cost more than the Python decoder. */
-#define MAX_NATIVE_MAP_ENTRIES 4096
-
-static uint64_t key_hash(Slice key) {
-    uint64_t hash = 0xcbf29ce484222325u; /* FNV-1a */
+/* FNV-1a from a per-process seed, then a splitmix64 finish so the low bits that pick a slot
+ * depend on every byte: keys chosen to collide in one process need not collide in another. */
+static uint64_t key_hash(const Decoder *decoder, Slice key) {
+    uint64_t hash = 0xcbf29ce484222325u ^ decoder->hash_seed;
     for (size_t index = 0; index < key.size; index++) hash = (hash ^ key.data[index]) * 0x100000001b3u;
-    return hash;
+    hash = (hash ^ (hash >> 30)) * 0xbf58476d1ce4e5b9u;
+    hash = (hash ^ (hash >> 27)) * 0x94d049bb133111ebu;
+    return hash ^ (hash >> 31);
 }
 
 /* The value text cut to the length cap, counting the cut. Text must be valid UTF-8. */
@@ -28,14 +29,19 @@ static Slice capped(const Decoder *decoder, Slice text, int64_t characters, int6
 /* A double as the exporter writes it, when Python's repr is already that text minus a ".0";
  * exponents, NaN and infinities are left to the Python decoder. */
 static int plain_double_text(Decoder *decoder, double value, Slice *text) {
+    gil_hold(decoder); /* Python's repr of a double allocates through the GIL-bound allocator */
     char *repr = PyOS_double_to_string(value, 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
-    if (repr == NULL) return FAILED;
+    if (repr == NULL) {
+        gil_release(decoder);
+        return FAILED;
+    }
     size_t size = strlen(repr);
     int unusual = strpbrk(repr, "eni") != NULL;
     if (!unusual && size > 2 && repr[size - 2] == '.' && repr[size - 1] == '0') size -= 2;
     decoder->value_text.size = 0;
     int status = unusual ? VALUE_UNUSUAL : text_append(&decoder->value_text, repr, size) < 0 ? FAILED : VALUE_READ;
     PyMem_Free(repr);
+    gil_release(decoder);
     *text = text_slice(&decoder->value_text, 0, decoder->value_text.size);
     return status;
 }
@@ -140,29 +146,51 @@ static int simple_key_value(Slice encoded, Slice *key, Slice *value) {
     return utf8_code_points(*key) < 0 ? VALUE_UNUSUAL : VALUE_READ;
 }
 
+static int grow_slots(Decoder *decoder) {
+    size_t count = decoder->slot_count ? decoder->slot_count * 2 : 64;
+    if (count > UINT32_MAX) return FAILED;
+    uint32_t *slots = PyMem_RawCalloc(count, sizeof *slots);
+    if (slots == NULL) return FAILED;
+    size_t mask = count - 1;
+    for (size_t index = 0; index < decoder->entry_count; index++) {
+        MapEntry *entry = &decoder->entries[index];
+        size_t slot = (size_t)entry->key_hash & mask;
+        while (slots[slot]) slot = (slot + 1) & mask;
+        slots[slot] = (uint32_t)(index + 1);
+        entry->slot = slot;
+    }
+    PyMem_RawFree(decoder->slots);
+    decoder->slots = slots;
+    decoder->slot_count = count;
+    return DECODED;
+}
+
 static int add_entry(Decoder *decoder, Slice key, Slice value_text) {
     if (decoder->entry_count == decoder->entry_capacity) {
-        if (decoder->entry_count >= MAX_NATIVE_MAP_ENTRIES) return GIVE_UP;
         size_t capacity = decoder->entry_capacity ? decoder->entry_capacity * 2 : 32;
-        MapEntry *entries = PyMem_Realloc(decoder->entries, capacity * sizeof *entries);
-        if (entries == NULL) {
-            PyErr_NoMemory();
-            return FAILED;
-        }
+        MapEntry *entries = PyMem_RawRealloc(decoder->entries, capacity * sizeof *entries);
+        if (entries == NULL) return FAILED;
         decoder->entries = entries;
         decoder->entry_capacity = capacity;
     }
+    if ((decoder->entry_count + 1) * 2 > decoder->slot_count && grow_slots(decoder) != DECODED) return FAILED;
     TextBuffer *arena = &decoder->arena;
-    uint64_t hash = key_hash(key);
+    uint64_t hash = key_hash(decoder, key);
+    size_t mask = decoder->slot_count - 1;
+    size_t slot = (size_t)hash & mask;
     MapEntry *entry = NULL;
-    for (size_t index = 0; index < decoder->entry_count && entry == NULL; index++) {
-        MapEntry *known = &decoder->entries[index];
+    for (; decoder->slots[slot]; slot = (slot + 1) & mask) {
+        MapEntry *known = &decoder->entries[decoder->slots[slot] - 1];
         if (known->key_hash == hash && known->key_size == key.size &&
-            memcmp(arena->data + known->key_offset, key.data, key.size) == 0)
+            memcmp(arena->data + known->key_offset, key.data, key.size) == 0) {
             entry = known; /* a repeated key keeps its place and takes the new value, as dict() does */
+            break;
+        }
     }
     if (entry == NULL) {
+        decoder->slots[slot] = (uint32_t)(decoder->entry_count + 1);
         entry = &decoder->entries[decoder->entry_count++];
+        entry->slot = slot;
         entry->key_offset = arena->size;
         entry->key_size = key.size;
         entry->key_hash = hash;
@@ -177,8 +205,9 @@ static int add_entry(Decoder *decoder, Slice key, Slice value_text) {
     return DECODED;
 }
 
-/* Key and text of an unusual KeyValue from the Python decoder; it raises for malformed input. */
-static int add_through_hook(Decoder *decoder, Slice encoded) {
+/* Key and text of an unusual KeyValue from the Python decoder; it raises for malformed input.
+ * Called with the GIL held. */
+static int add_hook_answer(Decoder *decoder, Slice encoded) {
     PyObject *bytes = PyBytes_FromStringAndSize((const char *)encoded.data, (Py_ssize_t)encoded.size);
     if (bytes == NULL) return FAILED;
     PyObject *answer = PyObject_CallOneArg(decoder->key_value_hook, bytes);
@@ -203,6 +232,13 @@ static int add_through_hook(Decoder *decoder, Slice encoded) {
     return status;
 }
 
+static int add_through_hook(Decoder *decoder, Slice encoded) {
+    gil_hold(decoder);
+    int status = add_hook_answer(decoder, encoded);
+    gil_release(decoder);
+    return status;
+}
+
 int map_add_key_value(Decoder *decoder, Slice encoded) {
     Slice key, value, text;
     int64_t cut = 0;
@@ -217,12 +253,23 @@ int map_add_key_value(Decoder *decoder, Slice encoded) {
     return add_through_hook(decoder, encoded);
 }
 
+int64_t map_business_count(const Decoder *decoder) {
+    int64_t business = 0;
+    for (size_t index = 0; index < decoder->entry_count; index++) business += decoder->entries[index].business;
+    return business;
+}
+
+void map_clear(Decoder *decoder) {
+    for (size_t index = 0; index < decoder->entry_count; index++) decoder->slots[decoder->entries[index].slot] = 0;
+    decoder->entry_count = 0;
+    decoder->arena.size = 0;
+}
+
 int map_write(Decoder *decoder, TextBuffer *out, int64_t max_count) {
     int64_t count = (int64_t)decoder->entry_count;
     int64_t room = count;
     if (count > max_count) { /* biz.* keys are always kept; the others fill the room left, in order */
-        int64_t business = 0;
-        for (size_t index = 0; index < decoder->entry_count; index++) business += decoder->entries[index].business;
+        int64_t business = map_business_count(decoder);
         room = max_count > business ? max_count - business : 0;
     }
     int64_t kept = 0;
@@ -242,13 +289,10 @@ int map_write(Decoder *decoder, TextBuffer *out, int64_t max_count) {
     return DECODED;
 }
 
-void map_clear(Decoder *decoder) {
-    decoder->entry_count = 0;
-    decoder->arena.size = 0;
-}
-
 void map_free(Decoder *decoder) {
-    PyMem_Free(decoder->entries);
+    PyMem_RawFree(decoder->entries);
+    PyMem_RawFree(decoder->slots);
     decoder->entries = NULL;
-    decoder->entry_count = decoder->entry_capacity = 0;
+    decoder->slots = NULL;
+    decoder->entry_count = decoder->entry_capacity = decoder->slot_count = 0;
 }

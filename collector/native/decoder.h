@@ -1,5 +1,9 @@
 /* The state of one native decode: limits, the Python hooks for rare shapes, reusable scratch
- * space and the rows text being written. Shared by attribute_maps.c and request_rows.c. */
+ * space and the rows text being written. Shared by attribute_maps.c and request_rows.c.
+ *
+ * The walk runs without the GIL: only Python calls (the hooks, double formatting) take it back,
+ * through gil_hold and gil_release. Memory comes from PyMem_Raw*, which needs no GIL, and a
+ * failed allocation returns FAILED with no exception set (module.c raises MemoryError). */
 #ifndef SYNCSIGHT_DECODER_H
 #define SYNCSIGHT_DECODER_H
 
@@ -25,6 +29,7 @@ typedef struct {
     size_t fragment_offset; /* "key":"value" as JSON, in the arena */
     size_t fragment_size;
     uint64_t key_hash;
+    size_t slot; /* its place in Decoder.slots */
     int business;
 } MapEntry;
 
@@ -35,19 +40,27 @@ typedef struct {
     int64_t max_links;
     int64_t max_event_attributes;
     int64_t max_link_attributes;
+    int64_t max_business_attributes;
+    int64_t max_row_bytes; /* resource and scope columns repeated by the rows of one request */
 } NativeLimits;
 
 typedef struct {
     NativeLimits limits;
     Slice business_prefix;
-    PyObject *kind_texts;   /* tuple of bytes: the JSON text of each SpanKind value */
-    PyObject *status_texts; /* tuple of bytes: the JSON text of each StatusCode value */
+    Slice *kind_texts;   /* the JSON text of each SpanKind value (in the caller's bytes) */
+    size_t kind_count;
+    Slice *status_texts; /* the JSON text of each StatusCode value */
+    size_t status_count;
+    PyThreadState *released; /* the saved thread state while the GIL is released, else NULL */
+    uint64_t hash_seed;      /* of the attribute-key hash set, fixed per process */
     /* hooks (owned references) */
     PyObject *resource_hook;
     PyObject *scope_hook;
     PyObject *key_value_hook;
     PyObject *span_rejected_hook;
     PyObject *link_rejected_hook;
+    PyObject *business_rejected_hook;
+    PyObject *over_budget_hook;
 
     TextBuffer rows;
     TextBuffer arena;      /* keys and fragments of the attribute map being built */
@@ -57,13 +70,28 @@ typedef struct {
     MapEntry *entries;
     size_t entry_count;
     size_t entry_capacity;
+    /* Open-addressing hash set of the map's keys: entry index + 1, 0 for a free slot. */
+    uint32_t *slots;
+    size_t slot_count; /* a power of two, at least twice entry_count */
 
     int64_t row_count;
+    int64_t row_bytes_spent; /* resource and scope column bytes the rows repeat so far */
     int64_t dropped_attributes;
     int64_t truncated_values;
     int64_t dropped_events;
     int64_t dropped_links;
 } Decoder;
+
+static inline void gil_hold(Decoder *decoder) {
+    if (decoder->released != NULL) {
+        PyEval_RestoreThread(decoder->released);
+        decoder->released = NULL;
+    }
+}
+
+static inline void gil_release(Decoder *decoder) {
+    if (decoder->released == NULL) decoder->released = PyEval_SaveThread();
+}
 
 int slices_append(SliceList *list, Slice slice);
 void slices_free(SliceList *list);
@@ -71,6 +99,7 @@ void slices_free(SliceList *list);
 /* Attribute maps (attribute_maps.c): add encoded KeyValues, then write the map as a JSON object
  * capped at max_count entries; duplicate keys keep their first position and their last value. */
 int map_add_key_value(Decoder *decoder, Slice encoded);
+int64_t map_business_count(const Decoder *decoder);
 int map_write(Decoder *decoder, TextBuffer *out, int64_t max_count);
 void map_clear(Decoder *decoder);
 void map_free(Decoder *decoder);
@@ -108,6 +137,14 @@ static inline int valid_string(Slice text) { return utf8_code_points(text) >= 0;
         if ((wire_type) != WIRE_LENGTH_DELIMITED || wire_read_bytes((reader), (target)) < 0)   \
             return GIVE_UP;                                                                     \
     } while (0)
+
+/* A text field (valid UTF-8) cut to the length cap of attribute values, the cut counted. */
+static inline Slice capped_field(Decoder *decoder, Slice text) {
+    int64_t cap = decoder->limits.max_value_length;
+    if ((uint64_t)text.size <= (uint64_t)cap || utf8_code_points(text) <= cap) return text;
+    decoder->truncated_values++;
+    return utf8_prefix(text, cap);
+}
 
 int parse_span(SpanScratch *span, Slice encoded);
 int reserve_parsed(SpanScratch *span, size_t count);

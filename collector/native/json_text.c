@@ -1,5 +1,6 @@
 /* JSON text for the native OTLP decoder: escaping as Python's json module does (ensure_ascii
- * off), ids as lowercase hex, integers in decimal. */
+ * off), ids as lowercase hex, integers in decimal. Runs without the GIL: memory comes from the raw
+ * allocator and a failure is only returned (the caller raises MemoryError once it holds the GIL). */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
@@ -7,25 +8,19 @@
 
 int text_reserve(TextBuffer *buffer, size_t extra) {
     if (buffer->capacity - buffer->size >= extra) return 0;
-    if (extra > (size_t)PY_SSIZE_T_MAX - buffer->size) {
-        PyErr_NoMemory();
-        return -1;
-    }
+    if (extra > (size_t)PY_SSIZE_T_MAX - buffer->size) return -1;
     size_t needed = buffer->size + extra;
     size_t capacity = buffer->capacity ? buffer->capacity : 256;
     while (capacity < needed) capacity = capacity > (size_t)PY_SSIZE_T_MAX / 2 ? needed : capacity * 2;
-    uint8_t *data = PyMem_Realloc(buffer->data, capacity);
-    if (data == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
+    uint8_t *data = PyMem_RawRealloc(buffer->data, capacity);
+    if (data == NULL) return -1;
     buffer->data = data;
     buffer->capacity = capacity;
     return 0;
 }
 
 void text_free(TextBuffer *buffer) {
-    PyMem_Free(buffer->data);
+    PyMem_RawFree(buffer->data);
     buffer->data = NULL;
     buffer->size = buffer->capacity = 0;
 }
@@ -64,10 +59,7 @@ static const char *escape_of(uint8_t byte, char spelled[7]) {
 
 static int escaped_string(TextBuffer *buffer, Slice text, int escape_line_separators) {
     /* Worst case six bytes per input byte, plus the quotes. */
-    if (text.size > ((size_t)PY_SSIZE_T_MAX - 2) / 6) {
-        PyErr_NoMemory();
-        return -1;
-    }
+    if (text.size > ((size_t)PY_SSIZE_T_MAX - 2) / 6) return -1;
     if (text_reserve(buffer, text.size * 6 + 2) < 0) return -1;
     uint8_t *out = buffer->data + buffer->size;
     *out++ = '"';

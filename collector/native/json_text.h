@@ -16,7 +16,7 @@ typedef struct {
     size_t capacity;
 } TextBuffer;
 
-/* All return 0, or -1 with MemoryError set. */
+/* All return 0, or -1 when memory ran out (no exception is set: they run without the GIL). */
 int text_reserve(TextBuffer *buffer, size_t extra);
 void text_free(TextBuffer *buffer);
 

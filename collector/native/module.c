@@ -5,12 +5,17 @@
  * None when the request is malformed or unusual enough that the Python decoder must read it.
  * collector/native_decode.py is the only caller; collector/decode.py is the reference.
  */
+#include <time.h>
+
 #include "decoder.h"
+
+static uint64_t hash_seed; /* set once when the module is loaded */
 
 static int read_limits(PyObject *limits, NativeLimits *native) {
     int64_t *targets[] = {
         &native->max_span_attributes, &native->max_value_length, &native->max_events,
         &native->max_links, &native->max_event_attributes, &native->max_link_attributes,
+        &native->max_business_attributes, &native->max_row_bytes,
     };
     Py_ssize_t expected = (Py_ssize_t)(sizeof targets / sizeof targets[0]);
     if (PyTuple_GET_SIZE(limits) != expected) {
@@ -32,12 +37,23 @@ static int read_limits(PyObject *limits, NativeLimits *native) {
     return 0;
 }
 
-static int check_texts(PyObject *texts, const char *name) {
-    for (Py_ssize_t index = 0; index < PyTuple_GET_SIZE(texts); index++) {
-        if (!PyBytes_Check(PyTuple_GET_ITEM(texts, index))) {
+/* The bytes of a tuple of bytes as slices, so the walk reads them without the GIL. */
+static int read_texts(PyObject *texts, const char *name, Slice **slices, size_t *count) {
+    Py_ssize_t size = PyTuple_GET_SIZE(texts);
+    *slices = PyMem_RawMalloc((size_t)(size ? size : 1) * sizeof **slices);
+    if (*slices == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    *count = (size_t)size;
+    for (Py_ssize_t index = 0; index < size; index++) {
+        PyObject *text = PyTuple_GET_ITEM(texts, index);
+        if (!PyBytes_Check(text)) {
             PyErr_Format(PyExc_TypeError, "%s[%zd]: expected bytes of JSON text", name, index);
             return -1;
         }
+        (*slices)[index].data = (const uint8_t *)PyBytes_AS_STRING(text);
+        (*slices)[index].size = (size_t)PyBytes_GET_SIZE(text);
     }
     return 0;
 }
@@ -52,6 +68,8 @@ static int bind_hooks(Decoder *decoder, PyObject *hooks) {
         {&decoder->key_value_hook, "key_value"},
         {&decoder->span_rejected_hook, "span_rejected"},
         {&decoder->link_rejected_hook, "link_rejected"},
+        {&decoder->business_rejected_hook, "business_rejected"},
+        {&decoder->over_budget_hook, "over_budget"},
     };
     for (size_t index = 0; index < sizeof wanted / sizeof wanted[0]; index++) {
         *wanted[index].target = PyObject_GetAttrString(hooks, wanted[index].name);
@@ -66,6 +84,10 @@ static void release_decoder(Decoder *decoder) {
     Py_CLEAR(decoder->key_value_hook);
     Py_CLEAR(decoder->span_rejected_hook);
     Py_CLEAR(decoder->link_rejected_hook);
+    Py_CLEAR(decoder->business_rejected_hook);
+    Py_CLEAR(decoder->over_budget_hook);
+    PyMem_RawFree(decoder->kind_texts);
+    PyMem_RawFree(decoder->status_texts);
     text_free(&decoder->rows);
     text_free(&decoder->arena);
     text_free(&decoder->value_text);
@@ -81,18 +103,25 @@ static PyObject *decode_request(PyObject *module, PyObject *args) {
         return NULL;
     Decoder decoder;
     memset(&decoder, 0, sizeof decoder);
-    decoder.kind_texts = kind_texts;
-    decoder.status_texts = status_texts;
+    decoder.hash_seed = hash_seed;
     decoder.business_prefix.data = (const uint8_t *)PyBytes_AS_STRING(business_prefix);
     decoder.business_prefix.size = (size_t)PyBytes_GET_SIZE(business_prefix);
     PyObject *answer = NULL;
-    if (read_limits(limits, &decoder.limits) < 0 || check_texts(kind_texts, "kind_texts") < 0 ||
-        check_texts(status_texts, "status_texts") < 0 || bind_hooks(&decoder, hooks) < 0)
+    if (read_limits(limits, &decoder.limits) < 0 ||
+        read_texts(kind_texts, "kind_texts", &decoder.kind_texts, &decoder.kind_count) < 0 ||
+        read_texts(status_texts, "status_texts", &decoder.status_texts, &decoder.status_count) < 0 ||
+        bind_hooks(&decoder, hooks) < 0)
         goto done;
-    /* body is an immutable bytes object the caller holds: its buffer outlives the decode. */
+    /* body, the texts and the prefix are immutable bytes objects the caller holds: their buffers
+     * outlive the decode, which reads them with the GIL released. */
     Slice request = {(const uint8_t *)PyBytes_AS_STRING(body), (size_t)PyBytes_GET_SIZE(body)};
+    gil_release(&decoder);
     int status = decode_request_rows(&decoder, request);
-    if (status == FAILED) goto done;
+    gil_hold(&decoder);
+    if (status == FAILED) {
+        if (!PyErr_Occurred()) PyErr_NoMemory(); /* the walk's allocations set no exception */
+        goto done;
+    }
     if (status == GIVE_UP) {
         answer = Py_NewRef(Py_None);
         goto done;
@@ -118,4 +147,8 @@ static struct PyModuleDef module_definition = {
     NULL, NULL, NULL, NULL,
 };
 
-PyMODINIT_FUNC PyInit__otlp_native(void) { return PyModule_Create(&module_definition); }
+PyMODINIT_FUNC PyInit__otlp_native(void) {
+    uint64_t seed = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)&module_definition ^ (uint64_t)clock();
+    hash_seed = seed * 0x9e3779b97f4a7c15u;
+    return PyModule_Create(&module_definition);
+}

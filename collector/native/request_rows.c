@@ -2,9 +2,10 @@
  * span written as one JSONCompactEachRow line of otel_traces.
  *
  * It follows collector/decode.py step for step: which fields are read, last-wins for singular
- * fields, span validation before anything nested is read, links checked before attributes, only
- * the first max_events events and max_links links read at all. Resource and scope columns,
- * rejection messages and unusual attribute encodings come from Python hooks.
+ * fields, span validation before anything nested is read, then the span's attributes and their
+ * biz.* cap, then links, only the first max_events events and max_links links read at all, and
+ * the row budget checked once the row is complete. Resource and scope columns, rejection messages
+ * and unusual attribute encodings come from Python hooks, called with the GIL taken back.
  */
 #include "decoder.h"
 
@@ -66,26 +67,26 @@ static int write_row(Decoder *decoder, SpanScratch *span, size_t link_count) {
     WRITE(text_append_byte(out, ','));
     WRITE(all_zero(span->parent_span_id) ? json_string(out, EMPTY) : json_hex(out, span->parent_span_id));
     WRITE(text_append_byte(out, ','));
-    WRITE(json_string(out, span->trace_state));
+    WRITE(json_string(out, capped_field(decoder, span->trace_state)));
     WRITE(text_append_byte(out, ','));
-    WRITE(json_string(out, span->name));
+    WRITE(json_string(out, capped_field(decoder, span->name)));
     WRITE(text_append_byte(out, ','));
-    if (span->kind >= 0 && span->kind < PyTuple_GET_SIZE(decoder->kind_texts)) {
-        PyObject *kind = PyTuple_GET_ITEM(decoder->kind_texts, span->kind);
-        WRITE(text_append(out, PyBytes_AS_STRING(kind), (size_t)PyBytes_GET_SIZE(kind)));
+    if (span->kind >= 0 && (size_t)span->kind < decoder->kind_count) {
+        Slice kind = decoder->kind_texts[span->kind];
+        WRITE(text_append(out, kind.data, kind.size));
     } else {
         WRITE(json_string(out, EMPTY));
     }
     WRITE(text_append_byte(out, ','));
     WRITE(text_append(out, decoder->envelope.data, decoder->envelope.size));
     WRITE(text_append_byte(out, ','));
-    STEP(write_map(decoder, span->attributes.items, 0, span->attributes.count, limits->max_span_attributes));
+    STEP(map_write(decoder, out, limits->max_span_attributes)); /* built by decode_span */
     WRITE(text_append_byte(out, ','));
     WRITE(json_unsigned(out, span->end - span->start));
     WRITE(text_append_byte(out, ','));
     WRITE(text_append(out, status_code.data, status_code.size));
     WRITE(text_append_byte(out, ','));
-    WRITE(json_string(out, status_message));
+    WRITE(json_string(out, capped_field(decoder, status_message)));
     WRITE(text_append(out, ",[", 2));
 
     const EventFields *events = span->parsed_events;
@@ -96,7 +97,7 @@ static int write_row(Decoder *decoder, SpanScratch *span, size_t link_count) {
     WRITE(text_append(out, "],[", 3));
     for (size_t index = 0; index < event_count; index++) {
         if (index) WRITE(text_append_byte(out, ','));
-        WRITE(json_string(out, events[index].name));
+        WRITE(json_string(out, capped_field(decoder, events[index].name)));
     }
     WRITE(text_append(out, "],[", 3));
     for (size_t index = 0; index < event_count; index++) {
@@ -112,7 +113,7 @@ static int write_row(Decoder *decoder, SpanScratch *span, size_t link_count) {
     WRITE(text_append_byte(out, '['));
     for (size_t index = 0; index < link_count; index++) {
         if (index) WRITE(text_append_byte(out, ','));
-        WRITE(json_string(out, links[index].trace_state));
+        WRITE(json_string(out, capped_field(decoder, links[index].trace_state)));
     }
     WRITE(text_append(out, "],[", 3));
     for (size_t index = 0; index < link_count; index++) {
@@ -122,10 +123,24 @@ static int write_row(Decoder *decoder, SpanScratch *span, size_t link_count) {
     }
     WRITE(text_append(out, "]]", 2));
     decoder->row_count++;
+    decoder->row_bytes_spent += (int64_t)decoder->envelope.size;
     return DECODED;
 }
 
+/* Raises RequestOverBudget through the hook, naming the span whose row went past the budget. */
+static int over_budget(Decoder *decoder, Py_ssize_t path[3]) {
+    gil_hold(decoder);
+    PyObject *answer = PyObject_CallFunction(decoder->over_budget_hook, "nnnL", path[0], path[1], path[2],
+                                             (long long)decoder->row_bytes_spent);
+    Py_XDECREF(answer);
+    if (answer != NULL && !PyErr_Occurred())
+        PyErr_SetString(PyExc_RuntimeError, "over_budget hook: expected it to raise");
+    gil_release(decoder);
+    return FAILED;
+}
+
 static int reject_span(Decoder *decoder, SpanScratch *span, Py_ssize_t path[3]) {
+    gil_hold(decoder);
     PyObject *answer = PyObject_CallFunction(
         decoder->span_rejected_hook, "nnny#y#y#KK", path[0], path[1], path[2],
         (const char *)span->trace_id.data, (Py_ssize_t)span->trace_id.size,
@@ -133,17 +148,32 @@ static int reject_span(Decoder *decoder, SpanScratch *span, Py_ssize_t path[3]) 
         (const char *)span->parent_span_id.data, (Py_ssize_t)span->parent_span_id.size,
         (unsigned long long)span->start, (unsigned long long)span->end);
     Py_XDECREF(answer);
+    gil_release(decoder);
+    return answer == NULL ? FAILED : DECODED;
+}
+
+static int reject_business(Decoder *decoder, SpanScratch *span, Py_ssize_t path[3], int64_t count) {
+    map_clear(decoder);
+    gil_hold(decoder);
+    PyObject *answer = PyObject_CallFunction(decoder->business_rejected_hook, "nnny#L", path[0], path[1],
+                                             path[2], (const char *)span->span_id.data,
+                                             (Py_ssize_t)span->span_id.size, (long long)count);
+    Py_XDECREF(answer);
+    gil_release(decoder);
     return answer == NULL ? FAILED : DECODED;
 }
 
 static int reject_link(Decoder *decoder, SpanScratch *span, Py_ssize_t path[3], size_t index) {
     const LinkFields *link = &span->parsed_links[index];
+    map_clear(decoder);
+    gil_hold(decoder);
     PyObject *answer = PyObject_CallFunction(
         decoder->link_rejected_hook, "nnny#ny#y#", path[0], path[1], path[2],
         (const char *)span->span_id.data, (Py_ssize_t)span->span_id.size, (Py_ssize_t)index,
         (const char *)link->trace_id.data, (Py_ssize_t)link->trace_id.size,
         (const char *)link->span_id.data, (Py_ssize_t)link->span_id.size);
     Py_XDECREF(answer);
+    gil_release(decoder);
     return answer == NULL ? FAILED : DECODED;
 }
 
@@ -154,8 +184,15 @@ static int decode_span(Decoder *decoder, SpanScratch *span, Slice encoded, Py_ss
         (span->parent_span_id.size && span->parent_span_id.size != 8))
         return reject_span(decoder, span, path);
 
-    span->nested_attributes.count = 0;
     const NativeLimits *limits = &decoder->limits;
+    for (size_t index = 0; index < span->attributes.count; index++)
+        STEP(map_add_key_value(decoder, span->attributes.items[index]));
+    if ((int64_t)decoder->entry_count > limits->max_business_attributes) {
+        int64_t business = map_business_count(decoder);
+        if (business > limits->max_business_attributes) return reject_business(decoder, span, path, business);
+    }
+
+    span->nested_attributes.count = 0;
     size_t link_count = span->links.count < (uint64_t)limits->max_links ? span->links.count : (size_t)limits->max_links;
     STEP(reserve_parsed(span, link_count));
     for (size_t index = 0; index < link_count; index++)
@@ -166,20 +203,24 @@ static int decode_span(Decoder *decoder, SpanScratch *span, Slice encoded, Py_ss
             return reject_link(decoder, span, path, index);
     }
     decoder->dropped_links += (int64_t)(span->links.count - link_count);
-    return write_row(decoder, span, link_count);
+    STEP(write_row(decoder, span, link_count));
+    return decoder->row_bytes_spent > limits->max_row_bytes ? over_budget(decoder, path) : DECODED;
 }
 
 /* The JSON text a hook returns (a str), appended to the envelope. */
 static int append_hook_text(Decoder *decoder, PyObject *hook, Slice encoded) {
+    gil_hold(decoder);
+    int status = FAILED;
     PyObject *bytes = PyBytes_FromStringAndSize((const char *)encoded.data, (Py_ssize_t)encoded.size);
-    if (bytes == NULL) return FAILED;
-    PyObject *answer = PyObject_CallOneArg(hook, bytes);
-    Py_DECREF(bytes);
-    if (answer == NULL) return FAILED;
-    Py_ssize_t size;
-    const char *text = PyUnicode_AsUTF8AndSize(answer, &size);
-    int status = text == NULL || text_append(&decoder->envelope, text, (size_t)size) < 0 ? FAILED : DECODED;
-    Py_DECREF(answer);
+    PyObject *answer = bytes == NULL ? NULL : PyObject_CallOneArg(hook, bytes);
+    Py_XDECREF(bytes);
+    if (answer != NULL) {
+        Py_ssize_t size;
+        const char *text = PyUnicode_AsUTF8AndSize(answer, &size);
+        status = text == NULL || text_append(&decoder->envelope, text, (size_t)size) < 0 ? FAILED : DECODED;
+        Py_DECREF(answer);
+    }
+    gil_release(decoder);
     return status;
 }
 
@@ -268,7 +309,7 @@ int decode_request_rows(Decoder *decoder, Slice body) {
     slices_free(&span.events);
     slices_free(&span.links);
     slices_free(&span.nested_attributes);
-    PyMem_Free(span.parsed_events);
-    PyMem_Free(span.parsed_links);
+    PyMem_RawFree(span.parsed_events);
+    PyMem_RawFree(span.parsed_links);
     return status;
 }

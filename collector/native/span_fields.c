@@ -9,11 +9,8 @@ const Slice EMPTY_SLICE = {(const uint8_t *)"", 0};
 int slices_append(SliceList *list, Slice slice) {
     if (list->count == list->capacity) {
         size_t capacity = list->capacity ? list->capacity * 2 : 32;
-        Slice *items = PyMem_Realloc(list->items, capacity * sizeof *items);
-        if (items == NULL) {
-            PyErr_NoMemory();
-            return FAILED;
-        }
+        Slice *items = PyMem_RawRealloc(list->items, capacity * sizeof *items);
+        if (items == NULL) return FAILED;
         list->items = items;
         list->capacity = capacity;
     }
@@ -22,7 +19,7 @@ int slices_append(SliceList *list, Slice slice) {
 }
 
 void slices_free(SliceList *list) {
-    PyMem_Free(list->items);
+    PyMem_RawFree(list->items);
     list->items = NULL;
     list->count = list->capacity = 0;
 }
@@ -74,11 +71,11 @@ int parse_span(SpanScratch *span, Slice encoded) {
 
 int reserve_parsed(SpanScratch *span, size_t count) {
     if (count <= span->parsed_capacity) return DECODED;
-    EventFields *events = PyMem_Realloc(span->parsed_events, count * sizeof *events);
-    if (events == NULL) return PyErr_NoMemory(), FAILED;
+    EventFields *events = PyMem_RawRealloc(span->parsed_events, count * sizeof *events);
+    if (events == NULL) return FAILED;
     span->parsed_events = events;
-    LinkFields *links = PyMem_Realloc(span->parsed_links, count * sizeof *links);
-    if (links == NULL) return PyErr_NoMemory(), FAILED;
+    LinkFields *links = PyMem_RawRealloc(span->parsed_links, count * sizeof *links);
+    if (links == NULL) return FAILED;
     span->parsed_links = links;
     span->parsed_capacity = count;
     return DECODED;
@@ -158,11 +155,7 @@ int status_columns(Decoder *decoder, Slice encoded, Slice *code_text, Slice *mes
         }
     }
     *code_text = UNKNOWN_CODE;
-    if (code >= 0 && code < PyTuple_GET_SIZE(decoder->status_texts)) {
-        PyObject *text = PyTuple_GET_ITEM(decoder->status_texts, code);
-        code_text->data = (const uint8_t *)PyBytes_AS_STRING(text);
-        code_text->size = (size_t)PyBytes_GET_SIZE(text);
-    }
+    if (code >= 0 && (size_t)code < decoder->status_count) *code_text = decoder->status_texts[code];
     return DECODED;
 }
 

@@ -1,7 +1,8 @@
 """Comparing the compiled protobuf decoder with the Python one, and the protobuf bytes to feed them.
 
 ``decode_protobuf`` is the reference. For any body the compiled decoder must either give exactly its
-outcome (rows text, rejections, error messages, counters) or leave the request to it (None).
+outcome (rows text, rejections, error messages, counters, or the refusal of a request over its row
+budget) or leave the request to it (None).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from collector.decode import decode_protobuf
-from collector.decode_result import DecodedRequest, UndecodableRequest
+from collector.decode_result import DecodedRequest, RequestOverBudget, UndecodableRequest
 from collector.limits import DecodeLimits
 from collector.native_decode import NATIVE_DECODER_BUILT, decode_natively, decode_protobuf_request
 
@@ -20,27 +21,39 @@ needs_native_decoder = pytest.mark.skipif(
 )
 
 Outcome = DecodedRequest | str
-"""A decoded request, or the message of the ``UndecodableRequest`` it raised."""
+"""A decoded request, or the kind and message of the refusal it raised."""
+
+
+def refusal(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}"
 
 
 def python_outcome(body: bytes, limits: DecodeLimits) -> Outcome:
     try:
         return decode_protobuf(body, limits).encoded()
-    except UndecodableRequest as error:
-        return str(error)
+    except (UndecodableRequest, RequestOverBudget) as error:
+        return refusal(error)
 
 
 def public_outcome(body: bytes, limits: DecodeLimits) -> Outcome:
     try:
         return decode_protobuf_request(body, limits)
-    except UndecodableRequest as error:
-        return str(error)
+    except (UndecodableRequest, RequestOverBudget) as error:
+        return refusal(error)
 
 
-def first_difference(native: DecodedRequest, expected: Outcome) -> str:
+def native_outcome(body: bytes, limits: DecodeLimits) -> Outcome | None:
+    """The compiled decoder's outcome; None where it leaves the request to Python."""
+    try:
+        return decode_natively(body, limits)
+    except RequestOverBudget as error:
+        return refusal(error)
+
+
+def first_difference(native: Outcome, expected: Outcome) -> str:
     """A readable account of how the compiled outcome differs from the Python one."""
-    if isinstance(expected, str):
-        return f"the compiled decoder accepted a body Python refuses ({expected})"
+    if isinstance(native, str) or isinstance(expected, str):
+        return f"compiled {native!r}\npython   {expected!r}"
     for number, (got, want) in enumerate(
         zip(
             native.spans.json_lines.split(b"\n"),
@@ -53,10 +66,10 @@ def first_difference(native: DecodedRequest, expected: Outcome) -> str:
     return f"compiled {native!r}\npython   {expected!r}"
 
 
-def compare(body: bytes, limits: DecodeLimits) -> DecodedRequest | None:
+def compare(body: bytes, limits: DecodeLimits) -> Outcome | None:
     """Assert both decoders agree on ``body``; the compiled outcome, None where it gave up."""
     expected = python_outcome(body, limits)
-    native = decode_natively(body, limits)
+    native = native_outcome(body, limits)
     if native is not None:
         assert native == expected, first_difference(native, expected)
     assert public_outcome(body, limits) == expected

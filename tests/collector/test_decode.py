@@ -469,7 +469,7 @@ class TestLimits:
         result = decode(request, DecodeLimits(max_attribute_value_length=8))
         attributes = SpanRow(*result.rows[0]).span_attributes
         assert attributes == {"short": "abc", "long": "x" * 8, "number": "12345678"}
-        assert result.truncated_values == 2
+        assert result.truncated_values == 3  # and the scope name "syncsight.tests"
         assert result.rejected_spans == 0
 
     def test_truncation_is_counted_for_every_span_that_carries_the_value(self) -> None:
@@ -483,14 +483,14 @@ class TestLimits:
         request = record(emit, resource={"service.name": "erp"})[0]
         result = decode(request, DecodeLimits(max_attribute_value_length=5))
         assert [SpanRow(*row).span_attributes["long"] for row in result.rows] == ["yyyyy"] * 2
-        assert result.truncated_values == 2
+        assert result.truncated_values == 2 + 1  # and the scope name, once
 
     def test_strings_inside_arrays_are_cut_so_the_json_stays_valid(self) -> None:
         """Array elements are cut one by one instead of cutting the JSON text."""
         request = self.request_with({"ids": ["TE-0000001", "TE-2"]})
         result = decode(request, DecodeLimits(max_attribute_value_length=4))
         assert SpanRow(*result.rows[0]).span_attributes["ids"] == '["TE-0","TE-2"]'
-        assert result.truncated_values == 1
+        assert result.truncated_values == 1 + 2  # and the scope's name and version
 
     def test_events_and_links_over_their_caps_are_dropped_and_counted(self) -> None:
         """Only the first events and links are stored; the rest are counted."""

@@ -8,6 +8,7 @@ import struct
 
 import pytest
 
+from collector.decode_result import DecodedRequest
 from collector.limits import DecodeLimits
 from tests.collector.differential import (
     SPAN_ID,
@@ -227,8 +228,14 @@ def random_message(rnd: random.Random, depth: int) -> bytes:
 def test_random_protobuf_shaped_bytes_never_disagree(seed: int) -> None:
     """Random nested fields with OTLP's numbers and any wire type: the decoders never disagree."""
     rnd = random.Random(2000 + seed)
+    read_natively = 0
     for _ in range(1500):
-        compare(random_message(rnd, depth=6), rnd.choice([LIMITS, TIGHT]))
+        read_natively += (
+            compare(random_message(rnd, depth=6), rnd.choice([LIMITS, TIGHT])) is not None
+        )
+    # about half are well-formed enough for the compiled decoder: a decoder that gave up on every
+    # input would agree with Python vacuously, and fail here
+    assert read_natively > 500
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -239,6 +246,6 @@ def test_random_requests_never_disagree(seed: int) -> None:
     for _ in range(600):
         body = random_request(rnd)
         native = compare(body, rnd.choice([LIMITS, TIGHT]))
-        stored_natively += native is not None and native.spans.row_count > 0
+        stored_natively += isinstance(native, DecodedRequest) and native.spans.row_count > 0
         compare(mutated(body, rnd), rnd.choice([LIMITS, TIGHT]))
     assert stored_natively > 100  # most random requests are read, and stored, by the compiled code

@@ -269,7 +269,8 @@ class TestValueText:
         document = request(span(attributes=[{"key": "v", "value": {"stringValue": "x" * 20}}]))
         result = decode(document, DecodeLimits(max_attribute_value_length=4))
         assert SpanRow(*result.rows[0]).span_attributes == {"v": "xxxx"}
-        assert result.truncated_values == 2  # the value, and service.name "psa-sync"
+        # the value, service.name "psa-sync", the scope's name and version and the span name
+        assert result.truncated_values == 5
 
     def test_business_keys_survive_the_count_cap(self) -> None:
         """The count cap keeps biz.* keys first, as for protobuf."""
@@ -329,7 +330,8 @@ class TestPartialInvalidity:
         """A value cut inside a span that is then rejected is not reported as truncated."""
         bad = span(attributes=[{"key": "v", "value": {"stringValue": "x" * 20}}], status=[])
         result = decode(request(bad), DecodeLimits(max_attribute_value_length=10))
-        assert (result.rejected_spans, result.truncated_values) == (1, 0)
+        # only the scope's name, cut whatever its spans are, is counted
+        assert (result.rejected_spans, result.truncated_values) == (1, 1)
         assert "status must be an object, got list" in result.errors[0]
 
     def test_rejected_counts_are_exact(self) -> None:

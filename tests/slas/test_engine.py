@@ -154,9 +154,7 @@ def serving(
     blocked = BlockedInvoiceAnswers(
         pool.client, LineageRules.default(), OwnerRouting(), business_state
     )
-    router = slas_router(
-        pool, answers, close_risk, blocked, alerts=(lambda: alerts) if alerts else None
-    )
+    router = slas_router(answers, close_risk, blocked, alerts=(lambda: alerts) if alerts else None)
     app.include_router(router, prefix="/api/v1")
     return Api(app), pool
 
