@@ -12,7 +12,6 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from collector.auth import IngestTokens
 from syncsight.access import ApiTokens, Role, require_tokens_for_bind
 from syncsight.config_file import load_config
 from syncsight.settings import Settings
@@ -222,7 +221,9 @@ class TestVariables:
         if name == "syncsight":
             assert urlsplit(settings.clickhouse_url).hostname == "clickhouse"
             require_tokens_for_bind(
-                settings.host, tokens_configured=bool(settings.api_token_grants)
+                settings.host,
+                api_tokens=settings.api_tokens.enabled,
+                ingest_tokens=settings.ingest_tokens.enabled,
             )
 
     def test_the_dashboard_token_is_a_viewer_of_the_api(self) -> None:
@@ -270,7 +271,7 @@ class TestCollector:
         variable = re.fullmatch(r"Bearer \$\{env:(\w+)\}", header)
         assert variable is not None
         token = interpolate(environment(service)[variable.group(1)], TEST_ENV)
-        assert IngestTokens(settings.ingest_token_list).allows(f"Bearer {token}")
+        assert settings.ingest_tokens.allows(f"Bearer {token}")
 
     def test_the_health_probe_asks_the_health_check_extension(self) -> None:
         """The sidecar probes the port the health_check extension listens on."""
