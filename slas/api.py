@@ -49,6 +49,23 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# The range of the engine's DateTime64(9) (nanoseconds in an Int64), which every as_of is bound as.
+EARLIEST_AS_OF = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_AS_OF = datetime(2262, 4, 11, tzinfo=UTC)
+
+
+def _as_of_in_range(as_of: datetime) -> datetime:
+    """``as_of`` in UTC, or 422 naming the value and the range the engine can store."""
+    instant = _utc(as_of)
+    if not EARLIEST_AS_OF <= instant < LATEST_AS_OF:
+        raise HTTPException(
+            status_code=422,
+            detail=f"as_of={instant.isoformat()}: expected an instant from "
+            f"{EARLIEST_AS_OF.date()} to before {LATEST_AS_OF.date()}",
+        )
+    return instant
+
+
 def slas_router(
     pool: ClientPool,
     evaluations: Evaluations,
@@ -60,7 +77,7 @@ def slas_router(
     by_name = {d.name: d for d in evaluations.definitions}
 
     def evaluation_at(as_of: datetime | None, response: Response) -> Evaluation:
-        evaluation = evaluations.at(None if as_of is None else _utc(as_of))
+        evaluation = evaluations.at(None if as_of is None else _as_of_in_range(as_of))
         response.headers[AS_OF_HEADER] = evaluation.as_of.isoformat().replace("+00:00", "Z")
         return evaluation
 
