@@ -16,19 +16,21 @@ from syncsight.settings import Settings
 MASK = "***"
 SHORTEST_SECRET = 4
 """Shorter strings are not masked: replacing every "ab" would garble the log and hide nothing."""
+SHORTEST_SECRET_PATH = 16
+"""A URL path this long is masked on its own; shorter ones (``/alerts``) name, not authorize."""
 
 
 def url_secrets(url: str) -> list[str]:
-    """The secret parts of a URL: its password, and for a webhook its path and query (which is
-    where Slack and most webhook receivers put their credential), and the URL itself."""
+    """The secret parts of a webhook URL: the URL itself, its password, its query, and a path long
+    enough to be a credential (Slack's ``/services/T…/B…/…``), not a short one like ``/alerts``."""
     if not url:
         return []
     parts = urlsplit(url)
-    found = [url]
-    found += password_of(url)
-    path = parts.path + (f"?{parts.query}" if parts.query else "")
-    if len(path.strip("/")) >= SHORTEST_SECRET:
-        found.append(path)
+    found = [url, *password_of(url)]
+    if parts.query:
+        found.append(parts.query)
+    if len(parts.path) >= SHORTEST_SECRET_PATH:
+        found.append(parts.path)
     return found
 
 

@@ -16,7 +16,7 @@ import pytest
 from slas.dispatch import Dispatcher
 from slas.notifiers.slack import SlackChannel
 from slas.notifiers.webhook import WebhookChannel
-from syncsight.redaction import MASK, Redactor, redact_log_records, secrets_of
+from syncsight.redaction import MASK, Redactor, redact_log_records, secrets_of, url_secrets
 from syncsight.settings import Settings
 from tests.service import SYNCSIGHT, running_service
 from tests.slas.test_notifiers import NOW, make_alert
@@ -171,3 +171,11 @@ class TestRedactor:
         """The longest secret goes first, so the URL disappears entirely."""
         url = f"https://hooks.slack.com{SLACK_PATH}"
         assert Redactor([SLACK_PATH, url])(f"POST {url} failed") == f"POST {MASK} failed"
+
+
+class TestUrlSecrets:
+    def test_a_slack_path_and_a_query_are_secret_a_short_path_is_not(self) -> None:
+        """Credentials live in long paths and queries; /alerts alone would mask every mention."""
+        assert SLACK_PATH in url_secrets(f"https://hooks.test{SLACK_PATH}")
+        assert "key=abcd1234" in url_secrets("https://hooks.test/alerts?key=abcd1234")
+        assert "/alerts" not in url_secrets("https://hooks.test/alerts")
