@@ -14,6 +14,10 @@ import httpx
 import streamlit as st
 
 DEFAULT_API_URL = "http://127.0.0.1:4318"
+SESSION_TOKEN = "syncsight_api_token"
+"""``st.session_state`` key of the token a user signed in with (dashboard/sign_in.py)."""
+ACCESS_PROBE = "/metrics"
+"""A cheap path every role may read: its status tells whether a token is accepted."""
 CACHE_SECONDS = 30
 TIMEOUT_SECONDS = 30.0
 
@@ -77,9 +81,8 @@ def error_for(response: httpx.Response, path: str) -> ApiError:
         return NotFound(detail)
     if status == 401:
         return AccessDenied(
-            f"The API refused {path} without a valid token (HTTP 401: {detail}). Start the "
-            "dashboard with SYNCSIGHT_API_TOKEN set to a token listed in the service's "
-            "SYNCSIGHT_API_TOKENS."
+            f"The API refused {path} without a valid token (HTTP 401: {detail}). Sign in again "
+            "with your API token (one listed in the service's SYNCSIGHT_API_TOKENS)."
         )
     if status == 403:
         return AccessDenied(f"The dashboard's token may not read {path} (HTTP 403: {detail}).")
@@ -141,13 +144,35 @@ class ApiClient:
     fetch: Fetch = cached_fetch_json
 
     @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None) -> ApiClient:
-        """SYNCSIGHT_API_URL and the optional SYNCSIGHT_API_TOKEN of the dashboard process."""
+    def from_environment(
+        cls, environ: Mapping[str, str] | None = None, *, session_token: str = ""
+    ) -> ApiClient:
+        """SYNCSIGHT_API_URL and the optional SYNCSIGHT_API_TOKEN of the dashboard process; without
+        that token, the one the user signed in with (``session_token``)."""
         environ = os.environ if environ is None else environ
         return cls(
             base_url=environ.get("SYNCSIGHT_API_URL") or DEFAULT_API_URL,
-            token=environ.get("SYNCSIGHT_API_TOKEN", ""),
+            token=environ.get("SYNCSIGHT_API_TOKEN", "") or session_token,
         )
+
+    @classmethod
+    def for_this_session(cls) -> ApiClient:
+        """``from_environment`` with the token this browser session signed in with, if any."""
+        return cls.from_environment(session_token=str(st.session_state.get(SESSION_TOKEN, "")))
+
+    def access_status(self) -> int:
+        """The HTTP status of a cheap read with this client's token: 200 when the API lets it
+        read (or needs no token), 401 when the token is missing or not accepted."""
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        try:
+            response = httpx.get(
+                self.base_url.rstrip("/") + ACCESS_PROBE, headers=headers, timeout=TIMEOUT_SECONDS
+            )
+        except httpx.TransportError as error:
+            raise ApiUnreachable(
+                f"Cannot reach the syncsight API at {self.base_url} ({error})."
+            ) from error
+        return response.status_code
 
     def get(self, path: str, **params: str | datetime | None) -> Any:
         return self.fetch(self.base_url, self.token, path, _params(params))

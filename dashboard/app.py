@@ -9,6 +9,7 @@ import streamlit as st
 
 from dashboard.api_client import ApiClient, ApiError
 from dashboard.filters import sidebar_filters
+from dashboard.sign_in import signed_in_client
 
 
 def known_legal_entities(client: ApiClient) -> list[str]:
@@ -23,6 +24,7 @@ def known_legal_entities(client: ApiClient) -> list[str]:
 
 
 st.set_page_config(page_title="syncsight", page_icon=":material/monitoring:", layout="wide")
+client = signed_in_client()
 PAGES = [
     st.Page("views/overview.py", title="Overview", icon=":material/payments:", default=True),
     st.Page("views/blocked_invoices.py", title="Blocked invoices", icon=":material/receipt_long:"),
@@ -33,6 +35,6 @@ PAGES = [
 ]
 navigation = st.navigation(PAGES)
 with st.sidebar:
-    st.caption(f"API: {ApiClient.from_environment().base_url}")
-sidebar_filters(known_legal_entities(ApiClient.from_environment()))
+    st.caption(f"API: {client.base_url}")
+sidebar_filters(known_legal_entities(client))
 navigation.run()

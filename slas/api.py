@@ -64,6 +64,23 @@ def _iso(instant: datetime) -> str:
     return instant.isoformat().replace("+00:00", "Z")
 
 
+# The range of the engine's DateTime64(9) (nanoseconds in an Int64), which every as_of is bound as.
+EARLIEST_AS_OF = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_AS_OF = datetime(2262, 4, 11, tzinfo=UTC)
+
+
+def _as_of_in_range(as_of: datetime, name: str = "as_of") -> datetime:
+    """``as_of`` in UTC, or 422 naming the value and the range the engine can store."""
+    instant = _utc(as_of)
+    if not EARLIEST_AS_OF <= instant < LATEST_AS_OF:
+        raise HTTPException(
+            status_code=422,
+            detail=f"{name}={instant.isoformat()}: expected an instant from "
+            f"{EARLIEST_AS_OF.date()} to before {LATEST_AS_OF.date()}",
+        )
+    return instant
+
+
 def slas_router(
     answers: TimerAnswers,
     close_risk: CloseRiskAnswers,
@@ -76,7 +93,10 @@ def slas_router(
     by_name = {d.name: d for d in answers.definitions}
 
     def moment(as_of: datetime | None) -> datetime:
-        return _utc(as_of) if as_of is not None else datetime.now(UTC)
+        return _as_of_in_range(as_of) if as_of is not None else datetime.now(UTC)
+
+    def knowledge(known_at: datetime | None) -> datetime | None:
+        return None if known_at is None else _as_of_in_range(known_at, "known_at")
 
     @router.get(
         "/slas", response_model=list[SlaOut], summary="Every SLA: timers by state, attainment"
@@ -84,7 +104,7 @@ def slas_router(
     def list_slas(
         response: Response, as_of: SlaAsOf = None, known_at: KnownAt = None
     ) -> list[SlaOut]:
-        answer = answers.summaries(moment(as_of), known_at)
+        answer = answers.summaries(moment(as_of), knowledge(known_at))
         _stamp(response, answer.as_of, answer.known_at)
         return [
             SlaOut(
@@ -114,7 +134,7 @@ def slas_router(
     ) -> list[TrendPointOut]:
         at = moment(as_of)
         moments = [at - timedelta(weeks=back) for back in range(weeks, -1, -1)]
-        known, histories = answers.trend(at, known_at, moments)
+        known, histories = answers.trend(at, knowledge(known_at), moments)
         _stamp(response, at, known)
         return [
             TrendPointOut(
@@ -153,7 +173,7 @@ def slas_router(
             raise HTTPException(422, f"state={state!r}: expected one of {', '.join(STATES)}")
         at = moment(as_of)
         known, listings = answers.timers(
-            by_name[name], at, known_at, state=state, legal_entity=legal_entity, limit=limit
+            by_name[name], at, knowledge(known_at), state=state, legal_entity=legal_entity, limit=limit
         )
         _stamp(response, at, known)
         return [
@@ -183,7 +203,7 @@ def slas_router(
         except ValueError as error:
             raise HTTPException(422, str(error)) from None
         at = moment(as_of)
-        known, report = close_risk.report(period, at, known_at)
+        known, report = close_risk.report(period, at, knowledge(known_at))
         _stamp(response, at, known)
         return [CloseRiskOut.model_validate(entity) for entity in report]
 
@@ -203,7 +223,7 @@ def slas_router(
     ) -> BlockedInvoicesOut:
         at = moment(as_of)
         known, result = blocked.report(
-            period=period, legal_entity=legal_entity, as_of=at, known_at=known_at
+            period=period, legal_entity=legal_entity, as_of=at, known_at=knowledge(known_at)
         )
         _stamp(response, at, known)
         return blocked_out(result, at)

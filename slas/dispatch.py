@@ -101,7 +101,7 @@ class Dispatcher:
             response = self._http.post(message.url, json=message.body)
             if response.status_code >= 300:
                 raise RuntimeError(
-                    f"POST {message.url} answered {response.status_code}: {response.text[:200]}"
+                    f"POST {message.destination} answered {response.status_code}: {response.text[:200]}"
                 )
             self._record(channel, state, message.covers, now)
         if channel.resends_firing:

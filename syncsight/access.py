@@ -4,8 +4,6 @@ Roles are hierarchical (admin ⊃ auditor ⊃ viewer); a path no rule covers is 
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import ipaddress
 import logging
 from collections.abc import Sequence
@@ -14,6 +12,8 @@ from enum import Enum, IntEnum
 
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from collector.auth import bearer_credential, matching_digest, token_digest
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +42,8 @@ class Open(Enum):
 Requirement = Role | Open
 
 READ = frozenset({"GET", "HEAD"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+"""Methods that never change state; every other one needs a token, in local-only mode too."""
 ANY_METHOD: frozenset[str] = frozenset()
 
 
@@ -187,10 +189,6 @@ class TokenGrant:
     role: Role
 
 
-def _digest(token: str) -> bytes:
-    return hashlib.sha256(token.encode()).digest()
-
-
 def parse_api_tokens(text: str) -> tuple[TokenGrant, ...]:
     """``"TOKEN:ROLE,TOKEN:ROLE"`` → grants; blanks between commas are ignored.
 
@@ -220,7 +218,7 @@ def parse_api_tokens(text: str) -> tuple[TokenGrant, ...]:
                 f"{where} ({role_name}): the token has {len(token)} characters; expected at "
                 f"least {MIN_TOKEN_LENGTH} (for example `openssl rand -hex 32`)"
             )
-        digest = _digest(token)
+        digest = token_digest(token)
         if digest in seen:
             raise ApiTokenError(f"entries {seen[digest]} and {number} use the same token")
         seen[digest] = number
@@ -229,39 +227,69 @@ def parse_api_tokens(text: str) -> tuple[TokenGrant, ...]:
 
 
 class ApiTokens:
-    """The configured API tokens; looks up the role of a presented ``Authorization`` header."""
+    """The configured API tokens, as digests; looks up the role of an ``Authorization`` header.
 
-    def __init__(self, grants: Sequence[TokenGrant]) -> None:
+    ``repr`` shows how many tokens there are, never a token or a digest.
+    """
+
+    def __init__(self, grants: Sequence[TokenGrant] = ()) -> None:
         self._grants = tuple(grants)
+
+    @classmethod
+    def parse(cls, text: str) -> ApiTokens:
+        """``"TOKEN:ROLE,…"`` (see ``parse_api_tokens``) → tokens kept as digests only."""
+        return cls(parse_api_tokens(text))
+
+    @property
+    def grants(self) -> tuple[TokenGrant, ...]:
+        return self._grants
 
     @property
     def enabled(self) -> bool:
         return bool(self._grants)
 
-    def role_of(self, authorization: str | None) -> Role | None:
-        """The role of a valid ``Bearer <token>`` header, else None.
+    def __len__(self) -> int:
+        return len(self._grants)
 
-        Compares fixed-length digests against every grant, so the time taken reveals neither
-        which token matched nor how long the configured tokens are.
-        """
-        if not authorization:
+    def __repr__(self) -> str:
+        return f"ApiTokens(<{len(self._grants)} hashed>)"
+
+    def role_of(self, authorization: str | None) -> Role | None:
+        """The role of a valid ``Bearer <token>`` header, else None (constant-time comparison)."""
+        credential = bearer_credential(authorization)
+        if credential is None:
             return None
-        scheme, _, credential = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not credential.strip():
-            return None
-        presented = _digest(credential.strip())
-        found: Role | None = None
-        for grant in self._grants:
-            if hmac.compare_digest(presented, grant.digest):
-                found = grant.role
-        return found
+        index = matching_digest(token_digest(credential), (g.digest for g in self._grants))
+        return None if index is None else self._grants[index].role
+
+
+STATE_CHANGING_WITHOUT_TOKENS = Decision(
+    401,
+    "this request changes state and needs a bearer token, but SYNCSIGHT_API_TOKENS is empty "
+    "(local-only mode): set SYNCSIGHT_API_TOKENS='TOKEN:admin' and send Authorization: Bearer "
+    "TOKEN",
+)
+
+
+def authorize_local(method: str, path: str, rules: Sequence[AccessRule] = ACCESS_RULES) -> Decision:
+    """Local-only mode (no API tokens): reads and OTLP ingest pass, nothing else does.
+
+    Any web page a local browser opens can send a POST to 127.0.0.1, so a request that changes
+    state (the admin rebuild) needs a token even here.
+    """
+    rule = rule_for(method, path, rules)
+    if rule is not None and isinstance(rule.requirement, Open):
+        return Decision(200)
+    if method.upper() in SAFE_METHODS:
+        return Decision(200)
+    return STATE_CHANGING_WITHOUT_TOKENS
 
 
 class AccessControl:
     """ASGI middleware: every HTTP request passes the access table before it reaches a route.
 
-    Without tokens it lets everything through: that is local-only mode, which the CLI allows only
-    on a loopback address (``require_tokens_for_bind``).
+    Without tokens (local-only mode, which the CLI allows only on a loopback address, see
+    ``require_tokens_for_bind``) reads pass and state-changing requests are refused.
     """
 
     def __init__(
@@ -272,16 +300,18 @@ class AccessControl:
         self.rules = tuple(rules)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.tokens.enabled:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         method: str = scope["method"]
         path: str = scope["path"]
-        authorization = next(
-            (value.decode("latin-1") for key, value in scope["headers"] if key == b"authorization"),
-            None,
-        )
-        decision = authorize(method, path, self.tokens.role_of(authorization), self.rules)
+        if self.tokens.enabled:
+            authorization = next(
+                (v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), None
+            )
+            decision = authorize(method, path, self.tokens.role_of(authorization), self.rules)
+        else:
+            decision = authorize_local(method, path, self.rules)
         if decision.allowed:
             await self.app(scope, receive, send)
             return
@@ -296,7 +326,7 @@ class AccessControl:
 
 
 class UnprotectedBind(ValueError):
-    """A non-loopback bind address without API tokens."""
+    """A non-loopback bind address without API or ingest tokens."""
 
 
 def is_loopback(host: str) -> bool:
@@ -309,12 +339,19 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def require_tokens_for_bind(host: str, *, tokens_configured: bool) -> None:
-    """Refuse to expose the API beyond this machine without access control."""
-    if tokens_configured or is_loopback(host):
+def require_tokens_for_bind(host: str, *, api_tokens: bool, ingest_tokens: bool) -> None:
+    """Refuse to expose the API or OTLP ingest beyond this machine without tokens."""
+    if is_loopback(host):
         return
-    raise UnprotectedBind(
-        f"SYNCSIGHT_HOST / --host={host!r} is not a loopback address and SYNCSIGHT_API_TOKENS is "
-        "empty: set SYNCSIGHT_API_TOKENS='TOKEN:ROLE,…' (roles viewer, auditor, admin) or bind "
-        "127.0.0.1"
-    )
+    missing = []
+    if not api_tokens:
+        missing.append(
+            "SYNCSIGHT_API_TOKENS is empty (set it to 'TOKEN:ROLE,…', roles viewer, auditor, admin)"
+        )
+    if not ingest_tokens:
+        missing.append("SYNCSIGHT_INGEST_TOKENS is empty (set it to 'TOKEN,…' for OTLP senders)")
+    if missing:
+        raise UnprotectedBind(
+            f"SYNCSIGHT_HOST / --host={host!r} is not a loopback address and "
+            f"{' and '.join(missing)}; or bind 127.0.0.1"
+        )

@@ -13,7 +13,6 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from collector.admission import ExportAdmission
-from collector.auth import IngestTokens
 from collector.grpc_receiver import TraceExportHandler, create_grpc_server
 from collector.http_receiver import otlp_http_router
 from collector.ingest import IngestPipeline
@@ -26,9 +25,10 @@ from lineage.api import lineage_router
 from lineage.objects_api import objects_router
 from slas.service import SlaService
 from syncsight import __version__
-from syncsight.access import AccessControl, ApiTokens
+from syncsight.access import AccessControl
 from syncsight.admin_api import admin_router
 from syncsight.config_file import FileConfig
+from syncsight.hosts import HostAllowList
 from syncsight.settings import Settings
 from warehouse.client import READ_LIMIT_ERRORS, ReadLimits, connect, describe_database, redact
 from warehouse.migrations import migrate
@@ -61,7 +61,7 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
         max_bytes=settings.spool_max_bytes,
         database=describe_database(settings.clickhouse_url, database=database),
     )
-    tokens = IngestTokens(settings.ingest_token_list)
+    tokens = settings.ingest_tokens
     writer = BatchWriter(
         span_sink(connect(settings.clickhouse_url, database=database), settings.clickhouse_url),
         spool,
@@ -82,7 +82,7 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
         interval_seconds=settings.sla_interval,
         public_url=settings.public_url or f"http://{settings.host}:{settings.port}",
         alertmanager_url=settings.alertmanager_url,
-        webhook_url=settings.webhook_url,
+        webhook_url=settings.webhook_url.get_secret_value(),
         slack_webhook_url=settings.slack_webhook_url.get_secret_value(),
         evaluate=settings.evaluator == "auto",
         settle_seconds=settings.state_settle_seconds,
@@ -170,8 +170,10 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
 
     app.include_router(admin_router(pool, config.correlation, topology), prefix="/api/v1")
     app.include_router(sla.router, prefix="/api/v1")
-    # every request passes syncsight/access.py's table (a no-op without SYNCSIGHT_API_TOKENS)
-    app.add_middleware(AccessControl, tokens=ApiTokens(settings.api_token_grants))
+    # every request passes syncsight/access.py's table (without SYNCSIGHT_API_TOKENS: reads only)
+    app.add_middleware(AccessControl, tokens=settings.api_tokens)
+    # added last, so it runs first: a request for a foreign Host name reaches nothing
+    app.add_middleware(HostAllowList, allowed=settings.allowed_host_names)
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:

@@ -100,11 +100,15 @@ def load_file_config(settings: Settings) -> FileConfig:
         fail(str(error))
 
 
-def configure_logging(verbose: bool) -> None:
+def configure_logging(verbose: bool, settings: Settings, file_config: FileConfig) -> None:
+    """Log to stderr, every record with the secrets these settings hold masked."""
+    from syncsight.redaction import Redactor, redact_log_records, secrets_of
+
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    redact_log_records(Redactor(secrets_of(settings, file_config)))
 
 
 def version_callback(value: bool) -> None:
@@ -199,7 +203,7 @@ def serve(
     )
     file_config = load_file_config(settings)
     refuse_unprotected_bind(settings)
-    configure_logging(verbose)
+    configure_logging(verbose, settings, file_config)
     _run_service(settings, file_config)
 
 
@@ -224,7 +228,7 @@ def demo(
         settings = settings.model_copy(update={"config": write_firm_config()})
     file_config = load_file_config(settings)
     refuse_unprotected_bind(settings)
-    configure_logging(False)
+    configure_logging(False, settings, file_config)
     from collector.spool import SpoolOfAnotherDatabase
 
     try:
@@ -629,11 +633,15 @@ def settings_flags() -> dict[str, str]:
 
 
 def refuse_unprotected_bind(settings: Settings) -> None:
-    """Local-only mode: without API tokens the service binds loopback addresses only."""
+    """Local-only mode: without API and ingest tokens the service binds loopback addresses only."""
     from syncsight.access import UnprotectedBind, require_tokens_for_bind
 
     try:
-        require_tokens_for_bind(settings.host, tokens_configured=bool(settings.api_token_grants))
+        require_tokens_for_bind(
+            settings.host,
+            api_tokens=settings.api_tokens.enabled,
+            ingest_tokens=settings.ingest_tokens.enabled,
+        )
     except UnprotectedBind as error:
         fail(str(error))
 
@@ -656,7 +664,10 @@ def _connect_or_fail(settings: Settings) -> Any:
     except ClickHouseURLError as error:
         fail(str(error))
     except Exception as error:  # the driver's errors vary by engine; the message says enough
-        fail(f"cannot open ClickHouse at {settings.clickhouse_url!r}: {error}")
+        from syncsight.redaction import Redactor, secrets_of
+
+        hide = Redactor(secrets_of(settings))
+        fail(hide(f"cannot open ClickHouse at {settings.clickhouse_url!r}: {error}"))
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import threading
@@ -17,6 +18,7 @@ import httpx
 from rich.console import Console
 
 from syncsight.config_file import FileConfig
+from syncsight.hosts import WILDCARD_BINDS
 from syncsight.settings import DATA_DIR, Settings
 
 MARKER = DATA_DIR / "demo.json"
@@ -43,11 +45,19 @@ def run_demo(settings: Settings, file_config: FileConfig, *, fresh: bool, consol
     if fresh and DATA_DIR.exists():
         console.print(f"--fresh: removing {DATA_DIR}/")
         shutil.rmtree(DATA_DIR)
-    base_url = f"http://{settings.host}:{settings.port}"
+    # a wildcard bind is no Host name the service answers to; its loopback side is
+    reach = "127.0.0.1" if settings.host in WILDCARD_BINDS else settings.host
+    base_url = f"http://{reach}:{settings.port}"
+    loader_token = None
+    if settings.ingest_tokens.enabled:  # the simulator gets a token of its own, never printed
+        loader_token = secrets.token_hex(24)
+        settings = settings.model_copy(
+            update={"ingest_tokens": settings.ingest_tokens.including(loader_token)}
+        )
     dashboard = _start_dashboard(settings, base_url)
     loader = threading.Thread(
         target=_load_and_announce,
-        args=(base_url, settings.grpc_port, dashboard, console),
+        args=(base_url, settings.grpc_port, dashboard, console, loader_token),
         name="demo-loader",
         daemon=True,
     )
@@ -85,6 +95,7 @@ def _load_and_announce(
     grpc_port: int,
     dashboard: tuple[subprocess.Popen[bytes], str],
     console: Console,
+    ingest_token: str | None,
 ) -> None:
     from dashboard.launcher import wait_until_healthy
     from simulator.run import simulate
@@ -100,7 +111,9 @@ def _load_and_announce(
         )
     else:
         console.print("streaming a simulated quarter through the OTLP exporter …")
-        stats = simulate(end=datetime.now(UTC), endpoint=base_url, console=console)
+        stats = simulate(
+            end=datetime.now(UTC), endpoint=base_url, token=ingest_token, console=console
+        )
         console.print(stats)
         loaded = {
             "loaded_at": datetime.now(UTC).isoformat(timespec="seconds"),

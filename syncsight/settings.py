@@ -6,14 +6,17 @@ Every setting has a default that is safe for ``syncsight demo`` on a laptop.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, PlainSerializer, PlainValidator, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from syncsight.access import ApiTokenError, TokenGrant, parse_api_tokens
-from warehouse.client import chdb_data_path, validate_url
+from collector.auth import IngestTokenError, IngestTokens
+from syncsight.access import ApiTokenError, ApiTokens, TokenGrant
+from syncsight.hosts import AllowedHostError, allowed_hosts, parse_allowed_hosts
+from warehouse.client import chdb_data_path, redact, validate_url
 from warehouse.schema import Topology, TopologyError
 
 DATA_DIR = Path(".syncsight")
@@ -22,6 +25,39 @@ DATA_DIR = Path(".syncsight")
 def default_clickhouse_url() -> str:
     """``chdb://`` + the absolute path of ``./.syncsight/data`` (created when first opened)."""
     return f"chdb://{(DATA_DIR / 'data').resolve()}"
+
+
+def _api_tokens(value: Any) -> ApiTokens:
+    if isinstance(value, ApiTokens):
+        return value
+    text = value.get_secret_value() if isinstance(value, SecretStr) else value
+    if not isinstance(text, str):
+        raise ValueError("SYNCSIGHT_API_TOKENS=<hidden>: expected a string of TOKEN:ROLE pairs")
+    try:
+        return ApiTokens.parse(text)
+    except ApiTokenError as error:
+        raise ValueError(f"SYNCSIGHT_API_TOKENS=<hidden>: {error}") from None
+
+
+def _ingest_tokens(value: Any) -> IngestTokens:
+    if isinstance(value, IngestTokens):
+        return value
+    text = value.get_secret_value() if isinstance(value, SecretStr) else value
+    if not isinstance(text, str):
+        raise ValueError("SYNCSIGHT_INGEST_TOKENS=<hidden>: expected a string of tokens")
+    try:
+        return IngestTokens.parse(text)
+    except IngestTokenError as error:
+        raise ValueError(f"SYNCSIGHT_INGEST_TOKENS=<hidden>: {error}") from None
+
+
+# Tokens are hashed while the settings are parsed: no plain token outlives the validation.
+ApiTokensSetting = Annotated[
+    ApiTokens, PlainValidator(_api_tokens), PlainSerializer(repr, return_type=str)
+]
+IngestTokensSetting = Annotated[
+    IngestTokens, PlainValidator(_ingest_tokens), PlainSerializer(repr, return_type=str)
+]
 
 
 class Settings(BaseSettings):
@@ -50,10 +86,11 @@ class Settings(BaseSettings):
         description="Optional TOML file: correlation rules, SLAs, calendars, notifications.",
     )
 
-    ingest_tokens: str = Field(
-        default="",
+    ingest_tokens: IngestTokensSetting = Field(
+        default_factory=IngestTokens,
         description="Comma-separated bearer tokens for OTLP ingest; when set, OTLP requests "
-        "without `Authorization: Bearer <token>` get 401 / UNAUTHENTICATED.",
+        "without `Authorization: Bearer <token>` get 401 / UNAUTHENTICATED. Required (like "
+        "api_tokens) when host is not a loopback address. Kept only as SHA-256 digests.",
     )
     max_body_bytes: int = Field(
         default=64 * 1024 * 1024,
@@ -136,12 +173,13 @@ class Settings(BaseSettings):
         "this long is reported stuck by /readyz.",
     )
 
-    api_tokens: SecretStr = Field(
-        default=SecretStr(""),
+    api_tokens: ApiTokensSetting = Field(
+        default_factory=ApiTokens,
         description="REST API bearer tokens and their roles: `TOKEN:ROLE` pairs separated by "
         "commas, ROLE one of viewer, auditor, admin (admin ⊃ auditor ⊃ viewer), tokens of at "
-        "least 16 characters. Empty means local-only mode: serve and demo refuse a non-loopback "
-        "host. OTLP ingest is not affected (see ingest_tokens).",
+        "least 16 characters, kept only as SHA-256 digests. Empty means local-only mode: reads "
+        "need no token, requests that change state (the admin rebuild) are refused, and serve "
+        "and demo refuse a non-loopback host. OTLP ingest is not affected (see ingest_tokens).",
     )
     api_read_max_seconds: float = Field(
         default=30.0,
@@ -199,8 +237,8 @@ class Settings(BaseSettings):
         description="Prometheus Alertmanager base URL (e.g. http://alertmanager:9093) to push SLA "
         "alerts to; overrides [notifications.alertmanager] of the config file. Empty: none.",
     )
-    webhook_url: str = Field(
-        default="",
+    webhook_url: SecretStr = Field(
+        default=SecretStr(""),
         description="URL that receives SLA alerts as Alertmanager webhook payloads (version 4); "
         "overrides [notifications.webhook]. Empty: none.",
     )
@@ -214,6 +252,14 @@ class Settings(BaseSettings):
         "http://<host>:<port>); overrides [notifications] public_url.",
     )
 
+    allowed_hosts: str = Field(
+        default="",
+        description="Comma-separated names the HTTP service answers to in the `Host` header "
+        "(`*.example.com` for subdomains, `*` for any); other requests get 400, which stops DNS "
+        "rebinding from a web page. Empty: localhost, 127.0.0.1, ::1, the bind address (unless "
+        "0.0.0.0 or ::) and the host of public_url.",
+    )
+
     @property
     def spool_directory(self) -> Path:
         """``spool_dir``, or its default for ``clickhouse_url``."""
@@ -224,22 +270,29 @@ class Settings(BaseSettings):
 
     @property
     def api_token_grants(self) -> tuple[TokenGrant, ...]:
-        """``api_tokens`` parsed (already validated when the settings were built)."""
-        return parse_api_tokens(self.api_tokens.get_secret_value())
-
-    @field_validator("api_tokens")
-    @classmethod
-    def _valid_api_tokens(cls, value: SecretStr) -> SecretStr:
-        try:
-            parse_api_tokens(value.get_secret_value())
-        except ApiTokenError as error:
-            raise ValueError(f"SYNCSIGHT_API_TOKENS=<hidden>: {error}") from None
-        return value
+        """The digests and roles of ``api_tokens``."""
+        return self.api_tokens.grants
 
     @property
-    def ingest_token_list(self) -> list[str]:
-        """``ingest_tokens`` split on commas, blanks removed."""
-        return [token.strip() for token in self.ingest_tokens.split(",") if token.strip()]
+    def allowed_host_names(self) -> frozenset[str]:
+        """``allowed_hosts``, or its default for this bind address and public URL."""
+        return allowed_hosts(
+            parse_allowed_hosts(self.allowed_hosts), bind_host=self.host, public_url=self.public_url
+        )
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _valid_hosts(cls, value: str) -> str:
+        try:
+            parse_allowed_hosts(value)
+        except AllowedHostError as error:
+            raise ValueError(f"SYNCSIGHT_ALLOWED_HOSTS={value!r}: {error}") from None
+        return value
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # the ClickHouse URL may carry a password
+        for name, value in super().__repr_args__():
+            yield name, redact(value) if name == "clickhouse_url" else value
 
     @field_validator("clickhouse_cluster")
     @classmethod

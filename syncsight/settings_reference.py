@@ -15,7 +15,8 @@ from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from syncsight.access import ACCESS_RULES, AccessRule
+from collector.auth import IngestTokens
+from syncsight.access import ACCESS_RULES, AccessRule, ApiTokens
 from syncsight.settings import Settings
 
 BLOCK_NAMES = ("settings", "access-rules")
@@ -83,7 +84,7 @@ def render_reference(
 
 
 def _type_name(annotation: Any) -> str:
-    if annotation is SecretStr:
+    if annotation in (SecretStr, ApiTokens, IngestTokens):
         return "secret"
     if annotation is Path:
         return "path"
@@ -108,6 +109,8 @@ def _default(field: FieldInfo, cwd: Path) -> str:
         value = field.default
     if isinstance(value, SecretStr):
         value = value.get_secret_value()
+    if isinstance(value, ApiTokens | IngestTokens) and not value.enabled:
+        return "none"
     if value is None or value == "":
         return "none"
     return f"`{str(value).replace(str(cwd), '$PWD')}`"

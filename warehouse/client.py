@@ -54,14 +54,14 @@ def validate_url(url: str) -> str:
     scheme = urlsplit(url).scheme
     if scheme not in SUPPORTED_SCHEMES:
         raise ClickHouseURLError(
-            f"SYNCSIGHT_CLICKHOUSE_URL={url!r}: unsupported scheme {scheme!r}; expected "
+            f"SYNCSIGHT_CLICKHOUSE_URL={redact(url)!r}: unsupported scheme {scheme!r}; expected "
             "chdb:///absolute/path, chdb://memory or http(s)://user:pass@host:port/database"
         )
     if scheme == "chdb":
         parts = urlsplit(url)
         if parts.netloc not in ("", "memory"):
             raise ClickHouseURLError(
-                f"SYNCSIGHT_CLICKHOUSE_URL={url!r}: a chdb URL is chdb:///absolute/path or "
+                f"SYNCSIGHT_CLICKHOUSE_URL={redact(url)!r}: a chdb URL is chdb:///absolute/path or "
                 "chdb://memory"
             )
     return url

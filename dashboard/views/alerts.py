@@ -16,7 +16,7 @@ SHOWN = 500
 """Rows per table: the newest alerts; the counts above them are the full ones."""
 
 filters = current_filters()
-client = ApiClient.from_environment()
+client = ApiClient.for_this_session()
 st.title("Alerts")
 st.caption(as_of_caption(filters))
 scope = filters.legal_entity

@@ -105,7 +105,7 @@ def table(rows: Sequence[Mapping[str, Any]]) -> None:
 
 
 filters = current_filters()
-client = ApiClient.from_environment()
+client = ApiClient.for_this_session()
 st.title("Blocked invoices")
 st.caption(as_of_caption(filters))
 blocked = fetched(

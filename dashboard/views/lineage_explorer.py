@@ -146,7 +146,7 @@ def show_lineage(client: ApiClient, object_type: str, object_id: str, direction:
 
 
 filters = current_filters()
-client = ApiClient.from_environment()
+client = ApiClient.for_this_session()
 st.title("Lineage explorer")
 st.caption(as_of_caption(filters))
 take_target_from_url()

@@ -142,7 +142,7 @@ def failures_section(items: Sequence[Mapping[str, Any]]) -> None:
 
 
 filters = current_filters()
-client = ApiClient.from_environment()
+client = ApiClient.for_this_session()
 st.title("How much money is stuck, and will we close on time?")
 st.caption(as_of_caption(filters))
 blocked_items = blocked_section(client, filters)

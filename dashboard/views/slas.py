@@ -18,7 +18,7 @@ from dashboard.filters import as_of_caption, current_filters
 from dashboard.notices import NO_TRAFFIC, fetched, show_empty
 
 filters = current_filters()
-client = ApiClient.from_environment()
+client = ApiClient.for_this_session()
 st.title("Business SLAs")
 st.caption(as_of_caption(filters))
 slas = fetched(lambda: client.slas(as_of=filters.api_as_of), what="SLAs")

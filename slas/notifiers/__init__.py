@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from slas.alerts import Alert, Change
 
@@ -18,6 +19,14 @@ class Message:
     url: str
     body: Any
     covers: tuple[Change, ...]
+
+    @property
+    def destination(self) -> str:
+        """``url`` fit for a log line: scheme and host only, since webhook URLs (Slack's above
+        all) carry their credential in the path or the user part."""
+        parts = urlsplit(self.url)
+        port = f":{parts.port}" if parts.port else ""
+        return f"{parts.scheme}://{parts.hostname or '?'}{port}/…"
 
 
 class Channel(Protocol):

@@ -15,15 +15,20 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 EXPORTER_OVERRIDE = ROOT / "deploy" / "compose.clickhouse-exporter.yml"
+TLS_OVERRIDE = ROOT / "deploy" / "compose.otlp-tls.yml"
+CLICKHOUSE_USERS = ROOT / "deploy" / "clickhouse" / "users.d" / "syncsight-users.xml"
 ENV_EXAMPLE = ROOT / "deploy" / "env.example"
 
 # Values a deployment's .env would hold (never real secrets).
 TEST_ENV = {
     "CLICKHOUSE_PASSWORD": "0123456789abcdef0123456789abcdef",
+    "CLICKHOUSE_WRITER_PASSWORD": "writer0123456789abcdef0123456789",
+    "CLICKHOUSE_READER_PASSWORD": "reader0123456789abcdef0123456789",
     "COLLECTOR_INGEST_TOKEN": "ingest-0123456789abcdef",
-    "DASHBOARD_API_TOKEN": "dashboard-0123456789abcdef",
+    "OTLP_SENDER_TOKEN": "sender-0123456789abcdef",
     "ALERT_WEBHOOK_URL_FILE": "./deploy/alertmanager/webhook-url.example",
-    "SYNCSIGHT_API_TOKENS": "admin-0123456789abcdef:admin",
+    "SYNCSIGHT_API_TOKENS": "viewer-0123456789abcdef:viewer,admin-0123456789abcdef:admin",
+    "OTLP_TLS_DIR": "./deploy/otel-collector",
 }
 
 _REFERENCE = re.compile(

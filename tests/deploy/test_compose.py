@@ -12,16 +12,17 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from collector.auth import IngestTokens
-from syncsight.access import ApiTokens, Role, require_tokens_for_bind
+from syncsight.access import require_tokens_for_bind
 from syncsight.config_file import load_config
 from syncsight.settings import Settings
 from tests.deploy.compose_files import (
+    CLICKHOUSE_USERS,
     COMPOSE_FILE,
     ENV_EXAMPLE,
     EXPORTER_OVERRIDE,
     ROOT,
     TEST_ENV,
+    TLS_OVERRIDE,
     MissingVariable,
     compose_client,
     environment,
@@ -35,6 +36,7 @@ from warehouse.schema import OTEL_TRACES
 
 COMPOSE = load_yaml(COMPOSE_FILE)
 OVERRIDE = load_yaml(EXPORTER_OVERRIDE)
+TLS = load_yaml(TLS_OVERRIDE)
 SERVICES: dict[str, Any] = COMPOSE["services"]
 BUILT = sorted(name for name, service in SERVICES.items() if "build" in service)
 SECRET_NAME = re.compile(r"PASSWORD|TOKEN|SECRET|KEY", re.IGNORECASE)
@@ -182,7 +184,7 @@ class TestVariables:
         """deploy/env.example lists exactly the variables the compose files use."""
         used = {
             name
-            for document in (COMPOSE, OVERRIDE)
+            for document in (COMPOSE, OVERRIDE, TLS)
             for text in strings(document)
             for name, _ in references(text)
         }
@@ -222,17 +224,26 @@ class TestVariables:
         if name == "syncsight":
             assert urlsplit(settings.clickhouse_url).hostname == "clickhouse"
             require_tokens_for_bind(
-                settings.host, tokens_configured=bool(settings.api_token_grants)
+                settings.host,
+                api_tokens=settings.api_tokens.enabled,
+                ingest_tokens=settings.ingest_tokens.enabled,
             )
 
-    def test_the_dashboard_token_is_a_viewer_of_the_api(self) -> None:
-        """The token the dashboard sends is registered with syncsight as a viewer."""
+    def test_the_dashboard_holds_no_token_and_reaches_an_allowed_host(self) -> None:
+        """The dashboard asks its user for a token; its API URL names a Host syncsight answers."""
         api = syncsight_settings(SERVICES["syncsight"])
         dashboard = syncsight_settings(SERVICES["dashboard"])
-        presented = f"Bearer {dashboard.api_token.get_secret_value()}"
-        assert ApiTokens(api.api_token_grants).role_of(presented) is Role.VIEWER
+        assert dashboard.api_token.get_secret_value() == ""
+        assert not any("TOKEN" in key for key in environment(SERVICES["dashboard"]))
         assert urlsplit(dashboard.api_url).hostname == "syncsight"
         assert urlsplit(dashboard.api_url).port == api.port
+        assert {"syncsight", "127.0.0.1"} <= api.allowed_host_names
+
+    def test_every_api_token_is_a_persons_own(self) -> None:
+        """syncsight's API tokens come from one required variable, with no shared dashboard token."""
+        value = environment(SERVICES["syncsight"])["SYNCSIGHT_API_TOKENS"]
+        assert references(value) == [("SYNCSIGHT_API_TOKENS", ":?")]
+        assert len(syncsight_settings(SERVICES["syncsight"]).api_token_grants) == 2
 
     def test_the_mounted_syncsight_config_file_is_valid(self) -> None:
         """deploy/syncsight.toml parses as syncsight's TOML configuration."""
@@ -270,7 +281,7 @@ class TestCollector:
         variable = re.fullmatch(r"Bearer \$\{env:(\w+)\}", header)
         assert variable is not None
         token = interpolate(environment(service)[variable.group(1)], TEST_ENV)
-        assert IngestTokens(settings.ingest_token_list).allows(f"Bearer {token}")
+        assert settings.ingest_tokens.allows(f"Bearer {token}")
 
     def test_the_health_probe_asks_the_health_check_extension(self) -> None:
         """The sidecar probes the port the health_check extension listens on."""
@@ -280,7 +291,8 @@ class TestCollector:
         assert f"http://127.0.0.1:{port}/" in probe
 
     def test_the_exporter_topology_writes_syncsights_raw_table(self) -> None:
-        """The ClickHouse exporter writes otel_traces of syncsight's database, schema creation off."""
+        """The ClickHouse exporter writes otel_traces of syncsight's database as the insert-only
+        user, with that user's password; schema creation is off."""
         service = with_override("otel-collector")
         _, config = collector_config(service)
         exporter = config["exporters"]["clickhouse"]
@@ -289,11 +301,20 @@ class TestCollector:
         assert exporter["create_schema"] is False
         assert exporter["traces_table_name"] == OTEL_TRACES
         assert exporter["database"] == url.path.strip("/")
-        assert exporter["username"] == url.username
+        assert exporter["username"] == "syncsight_writer"
         assert urlsplit(exporter["endpoint"]).hostname == "clickhouse"
         password = re.fullmatch(r"\$\{env:(\w+)\}", exporter["password"])
         assert password is not None
-        assert interpolate(service["environment"][password.group(1)], TEST_ENV) == url.password
+        user = USERS.find(f"users/{exporter['username']}")
+        assert user is not None
+        variable = user.find("password").get("from_env")  # type: ignore[union-attr]
+        clickhouse_env = environment(SERVICES["clickhouse"])
+        assert interpolate(service["environment"][password.group(1)], TEST_ENV) == interpolate(
+            clickhouse_env[variable], TEST_ENV
+        )
+        assert grants(exporter["username"]) == [
+            f"GRANT INSERT ON {exporter['database']}.{OTEL_TRACES}"
+        ]
 
     def test_the_exporter_starts_after_syncsight_migrated_the_database(self) -> None:
         """The override waits for a healthy syncsight (migrations ran) and a healthy ClickHouse."""
@@ -301,6 +322,92 @@ class TestCollector:
         assert depends["syncsight"]["condition"] == "service_healthy"
         assert depends["clickhouse"]["condition"] == "service_healthy"
         assert set(OVERRIDE["services"]) <= set(SERVICES)
+
+
+USERS = ET.parse(CLICKHOUSE_USERS).getroot()
+
+
+def grants(user: str) -> list[str]:
+    return [query.text or "" for query in USERS.findall(f"users/{user}/grants/query")]
+
+
+class TestCollectorAuthentication:
+    @pytest.mark.parametrize("topology", ["syncsight ingest", "clickhouse exporter"])
+    def test_both_receivers_require_a_bearer_token(self, topology: str) -> None:
+        """gRPC and HTTP receivers authenticate with a bearertokenauth extension that is enabled."""
+        service = (
+            SERVICES["otel-collector"]
+            if topology == "syncsight ingest"
+            else with_override("otel-collector")
+        )
+        _, config = collector_config(service)
+        for protocol in ("grpc", "http"):
+            name = config["receivers"]["otlp"]["protocols"][protocol]["auth"]["authenticator"]
+            assert name.split("/")[0] == "bearertokenauth"
+            assert name in config["service"]["extensions"]
+            token = re.fullmatch(r"\$\{env:(\w+)\}", config["extensions"][name]["token"])
+            assert token is not None
+            value = environment(SERVICES["otel-collector"])[token.group(1)]
+            assert references(value) == [("OTLP_SENDER_TOKEN", ":?")]
+
+    def test_the_sender_token_differs_from_syncsights_ingest_token(self) -> None:
+        """Applications get a token of their own; the Collector's token for syncsight stays inside."""
+        collector = environment(SERVICES["otel-collector"])
+        assert collector["OTLP_SENDER_TOKEN"] != collector["INGEST_TOKEN"]
+
+    def test_the_tls_override_adds_tls_to_both_receivers(self) -> None:
+        """compose.otlp-tls.yml keeps the main config and merges in TLS from the mounted files."""
+        service = {**SERVICES["otel-collector"], **TLS["services"]["otel-collector"]}
+        configs = [arg.split("=", 1)[1] for arg in service["command"]]
+        assert configs[0] == "/etc/otelcol-contrib/config.yaml"
+        mounts = dict(reversed(volume.rsplit(":", 2)[:2]) for volume in service["volumes"])
+        overlay = load_yaml(ROOT / mounts[configs[1]])
+        for protocol in ("grpc", "http"):
+            tls = overlay["receivers"]["otlp"]["protocols"][protocol]["tls"]
+            for key in ("cert_file", "key_file"):
+                directory = str(Path(tls[key]).parent)
+                assert references(mounts[directory]) == [("OTLP_TLS_DIR", ":?")]
+            assert tls["min_version"] == "1.2"
+
+
+class TestClickHouseUsers:
+    def test_the_users_file_is_mounted_into_users_d(self) -> None:
+        """The users of deploy/clickhouse/users.d are what the server loads."""
+        mounts = dict(reversed(v.split(":")[:2]) for v in SERVICES["clickhouse"]["volumes"])
+        target = "/etc/clickhouse-server/users.d/syncsight-users.xml"
+        assert ROOT / mounts[target] == CLICKHOUSE_USERS
+
+    @pytest.mark.parametrize("user", ["syncsight_writer", "syncsight_reader"])
+    def test_passwords_come_from_required_variables(self, user: str) -> None:
+        """No password in the file: from_env names a variable the ClickHouse service requires."""
+        password = USERS.find(f"users/{user}/password")
+        assert password is not None
+        assert (password.text or "").strip() == ""
+        value = environment(SERVICES["clickhouse"])[password.get("from_env", "")]
+        assert any(op == ":?" for _, op in references(value))
+
+    def test_the_writer_may_only_insert_raw_spans(self) -> None:
+        """INSERT on otel_traces and nothing else: no SELECT, no DDL, no other table."""
+        assert grants("syncsight_writer") == [f"GRANT INSERT ON syncsight.{OTEL_TRACES}"]
+
+    def test_the_reader_is_read_only_with_limits(self) -> None:
+        """SELECT only, a readonly profile with time, memory and result limits, and a quota."""
+        assert grants("syncsight_reader") == ["GRANT SELECT ON syncsight.*"]
+        profile = USERS.find(f"profiles/{USERS.findtext('users/syncsight_reader/profile')}")
+        assert profile is not None
+        assert profile.findtext("readonly") == "1"
+        for limit in ("max_execution_time", "max_memory_usage", "max_result_rows"):
+            assert int(profile.findtext(limit) or 0) > 0, limit
+        assert profile.findtext("result_overflow_mode") == "throw"
+        quota = USERS.findtext("users/syncsight_reader/quota")
+        assert USERS.find(f"quotas/{quota}/interval/queries") is not None
+
+    def test_the_database_matches_syncsights(self) -> None:
+        """The grants name the database syncsight's URL and CLICKHOUSE_DB use."""
+        database = urlsplit(syncsight_settings(SERVICES["syncsight"]).clickhouse_url).path
+        assert environment(SERVICES["clickhouse"])["CLICKHOUSE_DB"] == database.strip("/")
+        for user in ("syncsight_writer", "syncsight_reader"):
+            assert all(f" ON {database.strip('/')}." in grant for grant in grants(user))
 
 
 class TestAlertmanagerAndClickHouse:
@@ -353,7 +460,9 @@ def run_compose(
 @needs_compose
 class TestComposeClient:
     @pytest.mark.parametrize(
-        "files", [(COMPOSE_FILE,), (COMPOSE_FILE, EXPORTER_OVERRIDE)], ids=["ingest", "exporter"]
+        "files",
+        [(COMPOSE_FILE,), (COMPOSE_FILE, EXPORTER_OVERRIDE), (COMPOSE_FILE, TLS_OVERRIDE)],
+        ids=["ingest", "exporter", "ingest-tls"],
     )
     def test_docker_compose_config_accepts_both_topologies(
         self, tmp_path: Path, files: tuple[Path, ...]

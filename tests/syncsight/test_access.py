@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import httpx
 import pytest
 from starlette.routing import Route
 
+from collector.auth import IngestTokens
 from syncsight.access import (
     ACCESS_RULES,
     ApiTokenError,
@@ -23,6 +25,7 @@ from syncsight.access import (
     Role,
     UnprotectedBind,
     authorize,
+    authorize_local,
     is_loopback,
     parse_api_tokens,
     require_tokens_for_bind,
@@ -273,12 +276,96 @@ class TestLocalOnlyMode:
         """Only loopback addresses count as local."""
         assert is_loopback(host) is loopback
 
-    def test_a_public_bind_without_tokens_is_refused(self) -> None:
-        """0.0.0.0 needs tokens; loopback does not; with tokens anything goes."""
-        with pytest.raises(UnprotectedBind, match="SYNCSIGHT_API_TOKENS is empty"):
-            require_tokens_for_bind("0.0.0.0", tokens_configured=False)
-        require_tokens_for_bind("127.0.0.1", tokens_configured=False)
-        require_tokens_for_bind("0.0.0.0", tokens_configured=True)
+    @pytest.mark.parametrize(
+        ("api_tokens", "ingest_tokens", "named"),
+        [
+            (False, False, ["SYNCSIGHT_API_TOKENS", "SYNCSIGHT_INGEST_TOKENS"]),
+            (True, False, ["SYNCSIGHT_INGEST_TOKENS"]),
+            (False, True, ["SYNCSIGHT_API_TOKENS"]),
+        ],
+    )
+    def test_a_public_bind_needs_api_and_ingest_tokens(
+        self, api_tokens: bool, ingest_tokens: bool, named: list[str]
+    ) -> None:
+        """0.0.0.0 needs both kinds of token; the error names exactly the missing settings."""
+        with pytest.raises(UnprotectedBind) as error:
+            require_tokens_for_bind("0.0.0.0", api_tokens=api_tokens, ingest_tokens=ingest_tokens)
+        for setting in ("SYNCSIGHT_API_TOKENS", "SYNCSIGHT_INGEST_TOKENS"):
+            assert (f"{setting} is empty" in str(error.value)) is (setting in named)
+
+    def test_loopback_or_both_tokens_may_bind(self) -> None:
+        """Loopback needs no token; any address with both kinds of token is allowed."""
+        require_tokens_for_bind("127.0.0.1", api_tokens=False, ingest_tokens=False)
+        require_tokens_for_bind("0.0.0.0", api_tokens=True, ingest_tokens=True)
+
+    @pytest.mark.parametrize(
+        ("method", "path", "status"),
+        [
+            ("GET", "/api/v1/slas", 200),
+            ("HEAD", "/api/v1/objects/invoice/INV-1/events", 200),
+            ("OPTIONS", "/api/v1/admin/rebuild", 200),
+            ("GET", "/healthz", 200),
+            ("POST", "/v1/traces", 200),
+            ("POST", "/api/v1/admin/rebuild", 401),
+            ("PUT", "/api/v1/slas", 401),
+            ("DELETE", "/api/v1/alerts/a1", 401),
+            ("PATCH", "/anything", 401),
+        ],
+    )
+    def test_without_tokens_only_reads_and_ingest_pass(
+        self, method: str, path: str, status: int
+    ) -> None:
+        """Local-only mode: a request that changes state needs a token, which this mode lacks."""
+        decision = authorize_local(method, path)
+        assert decision.status == status
+        if status == 401:
+            assert "SYNCSIGHT_API_TOKENS is empty" in decision.message
+
+
+class TestTokensAreHashed:
+    def test_settings_keep_no_plain_token(self) -> None:
+        """After parsing, neither the settings object nor its pickle holds an API or ingest token."""
+        settings = Settings(api_tokens=API_TOKENS, ingest_tokens=f"{INGEST_TOKEN}, other-token")
+        kept = pickle.dumps(settings) + repr(settings).encode()
+        for token in (VIEWER_TOKEN, AUDITOR_TOKEN, ADMIN_TOKEN, INGEST_TOKEN, "other-token"):
+            assert token.encode() not in kept
+        assert settings.ingest_tokens.allows(f"Bearer {INGEST_TOKEN}")
+        assert not settings.ingest_tokens.allows(f"Bearer {INGEST_TOKEN}x")
+        assert ApiTokens(settings.api_token_grants).role_of(f"Bearer {ADMIN_TOKEN}") is Role.ADMIN
+
+    def test_the_reprs_count_tokens_and_show_none(self) -> None:
+        """repr says how many tokens there are, never a token or a digest."""
+        settings = Settings(api_tokens=API_TOKENS, ingest_tokens=INGEST_TOKEN)
+        assert repr(settings.api_tokens) == "ApiTokens(<3 hashed>)"
+        assert repr(settings.ingest_tokens) == "IngestTokens(<1 hashed>)"
+
+    @pytest.mark.parametrize(
+        ("authorization", "allowed"),
+        [
+            (f"Bearer {INGEST_TOKEN}", True),
+            (f"bearer  {INGEST_TOKEN} ", True),
+            (f"Bearer {INGEST_TOKEN[:-1]}", False),
+            (f"Basic {INGEST_TOKEN}", False),
+            (INGEST_TOKEN, False),
+            ("Bearer ", False),
+            (None, False),
+        ],
+    )
+    def test_only_a_configured_ingest_token_is_allowed(
+        self, authorization: str | None, allowed: bool
+    ) -> None:
+        """Ingest tokens follow the same bearer rules as API tokens."""
+        assert IngestTokens.parse(f" ,{INGEST_TOKEN},").allows(authorization) is allowed
+
+    def test_no_ingest_token_configured_allows_everyone(self) -> None:
+        """Loopback-only ingest without tokens stays open, as before."""
+        assert IngestTokens.parse(" , ").allows(None)
+
+    def test_a_bad_ingest_token_entry_is_named_without_echoing_it(self) -> None:
+        """Whitespace inside a token is refused by position; the value is hidden."""
+        with pytest.raises(ValueError, match="SYNCSIGHT_INGEST_TOKENS=<hidden>: entry 2") as error:
+            Settings(ingest_tokens=f"{INGEST_TOKEN},two halves")
+        assert "two halves" not in str(error.value)
 
 
 SYNCSIGHT = shutil.which("syncsight", path=str(Path(sys.executable).parent))
@@ -310,7 +397,17 @@ class TestCommandLine:
         assert result.returncode == 2
         message = " ".join(result.stderr.split())
         assert "is not a loopback address and SYNCSIGHT_API_TOKENS is empty" in message
+        assert "SYNCSIGHT_INGEST_TOKENS is empty" in message
         assert len(result.stderr.strip().splitlines()) <= 2  # one line, wrapped at most once
+
+    def test_a_public_bind_with_api_tokens_only_names_the_ingest_tokens(self) -> None:
+        """API tokens alone do not open a public bind: OTLP ingest needs its own tokens."""
+        result = run_cli("serve", "--host", "0.0.0.0", env={"SYNCSIGHT_API_TOKENS": API_TOKENS})
+        assert result.returncode == 2
+        message = " ".join(result.stderr.split())
+        assert "is not a loopback address and SYNCSIGHT_INGEST_TOKENS is empty" in message
+        assert "SYNCSIGHT_API_TOKENS" not in message
+        assert VIEWER_TOKEN not in result.stderr + result.stdout
 
     def test_a_bad_token_entry_stops_serve_without_printing_the_token(self) -> None:
         """The CLI names the entry and hides the secret."""
@@ -349,6 +446,7 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         "SYNCSIGHT_API_TOKENS": API_TOKENS,
         "SYNCSIGHT_INGEST_TOKENS": INGEST_TOKEN,
         "SYNCSIGHT_BATCH_MAX_WAIT_MS": "20",
+        "SYNCSIGHT_ALLOWED_HOSTS": "127.0.0.1, *.example.test",
     }
     with running_service(tmp_path_factory.mktemp("access"), env=env) as service:
         answer = httpx.post(
@@ -434,3 +532,82 @@ class TestRunningService:
         assert "denied GET /api/v1/slas: 401" in log
         for token in (VIEWER_TOKEN, AUDITOR_TOKEN, ADMIN_TOKEN, WRONG_TOKEN, INGEST_TOKEN):
             assert token not in log
+
+    @pytest.mark.parametrize(
+        ("host", "status"),
+        [
+            ("api.example.test", 200),
+            ("api.example.test:8080", 200),
+            ("example.test", 400),
+            ("localhost", 400),  # an explicit list replaces the default
+            ("attacker.example", 400),
+        ],
+    )
+    def test_a_configured_host_list_replaces_the_default(
+        self, secured: Service, host: str, status: int
+    ) -> None:
+        """SYNCSIGHT_ALLOWED_HOSTS: listed names and *.domain subdomains only."""
+        response = httpx.get(
+            f"{secured.base_url}/api/v1/slas", headers={"Host": host, **bearer(VIEWER_TOKEN)}
+        )
+        assert response.status_code == status, response.text
+
+
+@pytest.fixture(scope="module")
+def local_only(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """A service with no token of either kind (local-only mode, loopback bind)."""
+    with running_service(tmp_path_factory.mktemp("local")) as service:
+        yield service
+
+
+class TestLocalOnlyService:
+    def test_the_admin_rebuild_needs_a_token_even_on_loopback(self, local_only: Service) -> None:
+        """A web page's cross-site POST to 127.0.0.1 cannot rebuild: 401 naming the setting."""
+        response = httpx.post(f"{local_only.base_url}/api/v1/admin/rebuild", timeout=60)
+        assert response.status_code == 401
+        assert "SYNCSIGHT_API_TOKENS is empty" in response.json()["detail"]
+        assert "admin: re-deriving" not in local_only.log()
+
+    @pytest.mark.parametrize("path", ["/api/v1/slas", "/healthz", "/openapi.json"])
+    def test_reads_need_no_token(self, local_only: Service, path: str) -> None:
+        """Local-only mode still answers reads without a token."""
+        assert httpx.get(f"{local_only.base_url}{path}", timeout=60).status_code == 200
+
+    def test_ingest_needs_no_token_on_loopback(self, local_only: Service) -> None:
+        """OTLP ingest keeps its own rule: without ingest tokens, loopback senders may export."""
+        response = httpx.post(
+            f"{local_only.base_url}/v1/traces",
+            content=otlp_invoice_body("INV-L1"),
+            headers={"Content-Type": "application/json"},
+        )
+        assert response.status_code == 200, response.text
+
+    @pytest.mark.parametrize(
+        ("method", "path"),
+        [
+            ("GET", "/healthz"),
+            ("GET", "/api/v1/slas"),
+            ("POST", "/v1/traces"),
+            ("POST", "/api/v1/admin/rebuild"),
+        ],
+    )
+    def test_a_foreign_host_name_reaches_nothing(
+        self, local_only: Service, method: str, path: str
+    ) -> None:
+        """DNS rebinding: a page's own name in Host gets 400 before any route or token check."""
+        response = httpx.request(
+            method,
+            f"{local_only.base_url}{path}",
+            headers={"Host": "rebound.attacker.example", "Content-Type": "application/json"},
+            content=b"{}" if method == "POST" else None,
+        )
+        assert response.status_code == 400
+        assert "SYNCSIGHT_ALLOWED_HOSTS" in response.json()["detail"]
+
+    @pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "[::1]"])
+    def test_loopback_names_are_allowed_by_default(self, local_only: Service, host: str) -> None:
+        """The default list holds the loopback names, with or without the port."""
+        port = local_only.base_url.rsplit(":", 1)[1]
+        for header in (host, f"{host}:{port}"):
+            response = httpx.get(f"{local_only.base_url}/healthz", headers={"Host": header})
+            assert response.status_code == 200, header

@@ -1,0 +1,87 @@
+"""The dashboard asks who you are: against a service with API tokens and a dashboard holding none,
+Streamlit's AppTest sees a sign-in form, a wrong token refused, and the pages once a viewer signs
+in; against a local-only service it asks nobody."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard.api_client import SESSION_TOKEN
+from tests.service import Service, running_service
+
+APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
+VIEWER_TOKEN = "dashboard-viewer-0123456789abcdef"
+
+
+@pytest.fixture(scope="module")
+def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    env = {
+        "SYNCSIGHT_API_TOKENS": f"{VIEWER_TOKEN}:viewer",
+        "SYNCSIGHT_INGEST_TOKENS": "dashboard-ingest-0123456789abcdef",
+    }
+    with running_service(tmp_path_factory.mktemp("sign-in"), env=env) as service:
+        yield service
+
+
+def open_dashboard(service: Service, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("SYNCSIGHT_API_URL", service.base_url)
+    monkeypatch.delenv("SYNCSIGHT_API_TOKEN", raising=False)
+    app = AppTest.from_file(APP, default_timeout=120)
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def sign_in(app: AppTest, token: str) -> AppTest:
+    app.text_input[0].set_value(token)
+    app.button[0].click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+class TestSignIn:
+    def test_a_dashboard_without_a_token_asks_for_one(
+        self, secured: Service, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Only the sign-in form is drawn: a password field and no page."""
+        app = open_dashboard(secured, monkeypatch)
+        assert [title.value for title in app.title] == ["Sign in to syncsight"]
+        assert app.text_input[0].label == "API token"
+        assert SESSION_TOKEN not in app.session_state
+
+    def test_a_wrong_token_is_refused(
+        self, secured: Service, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The API's 401 is shown; nothing is kept in the session."""
+        app = sign_in(open_dashboard(secured, monkeypatch), "not-the-token-0123456789")
+        assert "did not accept this token" in " ".join(str(e.value) for e in app.error)
+        assert SESSION_TOKEN not in app.session_state
+
+    def test_a_viewer_token_opens_the_pages(
+        self, secured: Service, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """After signing in, the overview is drawn with the user's token and a sign-out button."""
+        app = sign_in(open_dashboard(secured, monkeypatch), VIEWER_TOKEN)
+        assert app.session_state[SESSION_TOKEN] == VIEWER_TOKEN
+        assert "Sign in to syncsight" not in [title.value for title in app.title]
+        assert "Sign out" in [button.label for button in app.button]
+        assert not app.error, [e.value for e in app.error]
+
+
+@pytest.fixture(scope="module")
+def local_only(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    with running_service(tmp_path_factory.mktemp("no-sign-in")) as service:
+        yield service
+
+
+def test_a_local_only_service_needs_no_sign_in(
+    local_only: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without API tokens the service lets reads through, so the dashboard asks nobody."""
+    app = open_dashboard(local_only, monkeypatch)
+    assert "Sign in to syncsight" not in [title.value for title in app.title]
+    assert not app.text_input or app.text_input[0].label != "API token"
