@@ -173,7 +173,12 @@ def slas_router(
             raise HTTPException(422, f"state={state!r}: expected one of {', '.join(STATES)}")
         at = moment(as_of)
         known, listings = answers.timers(
-            by_name[name], at, knowledge(known_at), state=state, legal_entity=legal_entity, limit=limit
+            by_name[name],
+            at,
+            knowledge(known_at),
+            state=state,
+            legal_entity=legal_entity,
+            limit=limit,
         )
         _stamp(response, at, known)
         return [

@@ -93,8 +93,12 @@ def refs_of(snapshot: EventSnapshot, event_type: str, object_type: str) -> BoolA
     return refs
 
 
-def _invoice_items(snapshot: EventSnapshot) -> CloseItems:
-    entity, _ = snapshot.dimensions
+def ready_and_posting(
+    snapshot: EventSnapshot,
+) -> tuple[dict[str, I64Array], dict[str, I64Array]]:
+    """Per billing event, the row of its ``billing.ready`` (the latest first attempted) and of its
+    ``invoice.posted`` (the successful one if there is one, else the latest attempted): which
+    events make an invoice-level item, the one definition."""
     ready_refs = refs_of(snapshot, sc.BILLING_READY, sc.BILLING_EVENT)
     ready = last_row_per_object(
         snapshot.ref_object_index[ready_refs],
@@ -103,9 +107,14 @@ def _invoice_items(snapshot: EventSnapshot) -> CloseItems:
     )
     posting_refs = refs_of(snapshot, sc.INVOICE_POSTED, sc.BILLING_EVENT)
     posting_rows = snapshot.ref_row[posting_refs]
-    # The successful posting if there is one, else the latest attempted.
     rank = snapshot.took_effect[posting_rows] * (1 << 62) + snapshot.first_us[posting_rows]
     posting = last_row_per_object(snapshot.ref_object_index[posting_refs], posting_rows, rank)
+    return ready, posting
+
+
+def _invoice_items(snapshot: EventSnapshot) -> CloseItems:
+    entity, _ = snapshot.dimensions
+    ready, posting = ready_and_posting(snapshot)
     position = np.searchsorted(posting["objects"], ready["objects"])
     safe = np.clip(position, 0, max(len(posting["objects"]) - 1, 0))
     has_posting = (

@@ -22,7 +22,7 @@ from lineage.rules import LineageRules
 from slas.blocking import upstream_causes
 from slas.business_time import clock_for_span
 from slas.calendars import CalendarBook
-from slas.close_items import last_row_per_object, refs_of
+from slas.close_items import ready_and_posting, refs_of
 from slas.snapshot import NO_TIME, EventSnapshot, I64Array, object_type_code, period_text
 from slas.timer_rows import SnapshotNames, micros_to_datetime
 from warehouse import semconv as sc
@@ -129,16 +129,7 @@ def _invoice_rows(
 ) -> list[ItemRow]:
     entity, customer = snapshot.dimensions
     invoices = _invoices_of(snapshot, names)
-    ready_refs = refs_of(snapshot, sc.BILLING_READY, sc.BILLING_EVENT)
-    ready = last_row_per_object(
-        snapshot.ref_object_index[ready_refs],
-        snapshot.ref_row[ready_refs],
-        snapshot.first_us[snapshot.ref_row[ready_refs]],
-    )
-    posting_refs = refs_of(snapshot, sc.INVOICE_POSTED, sc.BILLING_EVENT)
-    posting_rows = snapshot.ref_row[posting_refs]
-    rank = snapshot.took_effect[posting_rows] * (1 << 62) + snapshot.first_us[posting_rows]
-    posting = last_row_per_object(snapshot.ref_object_index[posting_refs], posting_rows, rank)
+    ready, posting = ready_and_posting(snapshot)
     posting_of = dict(zip(posting["objects"].tolist(), posting["rows"].tolist(), strict=True))
     stage_seconds = _stage_seconds(snapshot, calendars, ready, posting_of)
     rows = []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
@@ -140,21 +141,30 @@ GROUP BY EventId
 """
 
 
+def code_tables(
+    entities: Iterable[str], currencies: Iterable[str]
+) -> tuple[tuple[str, ...], tuple[str, ...], dict[str, Any]]:
+    """The snapshot's code tables (legal entities and currencies, sorted, 1-based in the arrays)
+    and the query parameters that spell every code the same way."""
+    legal_entities = tuple(sorted(name for name in entities if name))
+    currency_codes = tuple(sorted(code for code in currencies if code))
+    parameters: dict[str, Any] = {
+        "event_types": list(sc.EVENT_TYPES),
+        "object_types": list(sc.OBJECT_TYPES),
+        "legal_entities": list(legal_entities),
+        "currencies": list(currency_codes),
+    }
+    return legal_entities, currency_codes, parameters
+
+
 def load_snapshot(client: Client, as_of: datetime) -> EventSnapshot:
     """Every business event up to ``as_of`` and the objects it references."""
     as_of_us = round(as_of.timestamp() * 1_000_000)
     entities, currencies = client.query(
         SNAPSHOT_DIMENSIONS, parameters={"as_of": as_of}
     ).result_rows[0]
-    legal_entities = tuple(sorted(name for name in entities if name))
-    currency_codes = tuple(sorted(code for code in currencies if code))
-    parameters = {
-        "as_of": as_of,
-        "event_types": list(sc.EVENT_TYPES),
-        "object_types": list(sc.OBJECT_TYPES),
-        "legal_entities": list(legal_entities),
-        "currencies": list(currency_codes),
-    }
+    legal_entities, currency_codes, parameters = code_tables(entities, currencies)
+    parameters["as_of"] = as_of
     events = client.query_np(SNAPSHOT_EVENTS, parameters=parameters)
     if not len(events):
         return empty_snapshot(as_of_us)

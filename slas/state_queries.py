@@ -21,6 +21,7 @@ from slas.queries import (
     COMPONENT_DIMENSIONS,
     COMPONENT_EVENTS,
     COMPONENT_REFERENCES,
+    code_tables,
 )
 from slas.snapshot import EventSnapshot, empty_snapshot
 from slas.timer_rows import SnapshotNames
@@ -276,18 +277,13 @@ def load_component(
         CHUNK_DIMENSIONS if by_hash else COMPONENT_DIMENSIONS,
         parameters={**selection, "known_at": known_at},
     ).result_rows[0]
-    legal_entities = tuple(sorted(name for name in entities if name))
-    currency_codes = tuple(sorted(code for code in currencies if code))
-    parameters = {
-        **selection,
-        "known_at": known_at,
-        "event_types": list(sc.EVENT_TYPES),
-        "object_types": list(sc.OBJECT_TYPES),
-        "legal_entities": list(legal_entities),
-        "currencies": list(currency_codes),
-        "object_types_wanted": sorted({t for t, _ in objects or ()}),
-        "object_ids": sorted({i for _, i in objects or ()}),
-    }
+    legal_entities, currency_codes, parameters = code_tables(entities, currencies)
+    parameters.update(
+        selection,
+        known_at=known_at,
+        object_types_wanted=sorted({t for t, _ in objects or ()}),
+        object_ids=sorted({i for _, i in objects or ()}),
+    )
     events = client.query_np(CHUNK_EVENTS if by_hash else COMPONENT_EVENTS, parameters=parameters)
     if not len(events):
         return empty_snapshot(0), SnapshotNames({}, {}, {})
