@@ -35,9 +35,14 @@ SELECT Sla, KeyType, KeyId, StartEventId,
            KnownAt) AS v
 FROM {SLA_TIMERS}
 WHERE KnownAt <= {{known_at:DateTime64(3, 'UTC')}} AND Sla IN {{slas:Array(String)}}
+  AND (NOT {{open_only:UInt8}} OR (KeyType, KeyId, Sla, StartEventId) IN (
+        SELECT KeyType, KeyId, Sla, StartEventId FROM {SLA_TIMERS}
+        WHERE Deleted = 0 AND (StoppedAt IS NULL OR StoppedAt > {{as_of:DateTime64(6, 'UTC')}})))
 GROUP BY Sla, KeyType, KeyId, StartEventId
 """
-"""Every timer's latest version known at ``known_at`` (its history stays in the table)."""
+"""Every timer's latest version known at ``known_at`` (its history stays in the table). With
+``open_only`` only timers some version of which was open at ``as_of`` are grouped: a superset of
+the timers open then, read without grouping every timer's history (the alerting's read)."""
 
 TIMERS_AT = f"""
 SELECT Sla, KeyType, KeyId, StartEventId,
@@ -165,6 +170,7 @@ class TimerAnswers:
             "as_of": _utc(as_of),
             "known_at": known_at,
             "slas": [d.name for d in self.definitions],
+            "open_only": 0,
             **more,
         }
 
@@ -285,7 +291,11 @@ class TimerAnswers:
     def alerting(self, now: datetime) -> list[AlertingTimer]:
         """Open timers at risk or breached at ``now``, as known at the watermark."""
         known = self.known_at(None)
-        rows = self._client().query(ALERTING, parameters=self._parameters(now, known)).result_rows
+        rows = (
+            self._client()
+            .query(ALERTING, parameters=self._parameters(now, known, open_only=1))
+            .result_rows
+        )
         at = epoch_seconds(_utc(now))
         elapsed = self._open_elapsed([(str(r[9]), epoch_seconds(_utc(r[5]))) for r in rows], at)
         alerting = []

@@ -1,0 +1,80 @@
+"""CPU a running service uses while nobody asks anything and no spans arrive, on a loaded quarter.
+
+Starts ``syncsight serve`` on the data directory (no other process may hold it), waits until the
+evaluator's state is current (the ``X-Syncsight-Known-At`` header reaches the start) and the
+process has gone quiet, then samples its CPU time from /proc over ``--seconds``.
+Run: ``.venv/bin/python benchmarks/idle_cpu.py --data /tmp/medium/data [--seconds 60]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.process_stats import cpu_seconds, peak_rss_mib
+from tests.firm import write_firm_config
+
+SYNCSIGHT = shutil.which("syncsight", path=str(Path(sys.executable).parent))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", type=Path, required=True, help="embedded data directory")
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--port", type=int, default=18431)
+    parser.add_argument("--sla-interval", type=float, default=15.0)
+    arguments = parser.parse_args()
+    assert SYNCSIGHT, "syncsight is not installed in this environment (make install)"
+    config = write_firm_config(arguments.data.parent)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCSIGHT_")}
+    env.update(
+        SYNCSIGHT_CLICKHOUSE_URL=f"chdb://{arguments.data.resolve()}",
+        SYNCSIGHT_PORT=str(arguments.port),
+        SYNCSIGHT_GRPC_PORT=str(arguments.port + 1),
+        SYNCSIGHT_CONFIG=str(config),
+        SYNCSIGHT_SLA_INTERVAL=str(arguments.sla_interval),
+    )
+    started = datetime.now(UTC)
+    process = subprocess.Popen([SYNCSIGHT, "serve"], env=env, stdout=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{arguments.port}"
+    try:
+        deadline = time.monotonic() + 1800
+        while time.monotonic() < deadline:
+            try:
+                known = httpx.get(f"{base}/api/v1/slas", timeout=60).headers.get(
+                    "X-Syncsight-Known-At", ""
+                )
+                if known and datetime.fromisoformat(known.replace("Z", "+00:00")) >= started:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(1)
+        caught_up = (datetime.now(UTC) - started).total_seconds()
+        print(f"state current {caught_up:.1f} s after start", flush=True)
+        time.sleep(2 * arguments.sla_interval)  # the answer above, and a tick or two, settle
+        before = cpu_seconds(process.pid)
+        time.sleep(arguments.seconds)
+        used = cpu_seconds(process.pid) - before
+        print(
+            f"idle: {used:.2f} CPU-s in {arguments.seconds:g} s = {used / arguments.seconds:.3f} "
+            f"cores; peak RSS {peak_rss_mib(process.pid):.0f} MiB",
+            flush=True,
+        )
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+
+
+if __name__ == "__main__":
+    main()
