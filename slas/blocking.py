@@ -1,7 +1,7 @@
 """What "blocked" means, in one place: an item waits for a step that failed, its own (its stage
 event was attempted and has not taken effect) or one upstream of it. Upstream follows the lineage
 rules' hops (``lineage.rules``, the one description of the object graph): a failed event (its latest
-attempt is not a success, DESIGN.md) stops every event its hops feed, directly or through others,
+attempt is not a success, docs/semantic-conventions.md) stops every event its hops feed, directly or through others,
 and the root cause is the most upstream failure on such a path. Pure and vectorised over a
 snapshot.
 """

@@ -90,7 +90,7 @@ class EventSnapshot:
     Event rows are sorted by ``event``. ``took_effect``: some attempt succeeded;
     ``effective_us`` / ``effective_period``: that attempt's start and period (-1 / 0 otherwise);
     ``first_us`` / ``first_period``: the first attempt's (the period an item is due in);
-    ``failed``: its latest attempt is not a success (DESIGN.md's failed event). ``legal_entity``
+    ``failed``: its latest attempt is not a success (docs/semantic-conventions.md's failed event). ``legal_entity``
     and ``currency`` are 1-based codes into the name tuples (0: none); ``customer`` is a hash (0:
     none). References are (event, object) pairs without the dimension types, one per attempt;
     ``ref_row`` is the referencing event's row and ``ref_object_index`` the object's index into

@@ -75,7 +75,8 @@ class Topology:
 
 
 def otel_traces_ddl(t: Topology) -> list[str]:
-    """The exporter's raw span tables, column for column (reference/clickhouse-schema.md)."""
+    """The exporter's raw span tables, column for column (the OpenTelemetry Collector's ClickHouse
+    exporter's schema, README "Running against a ClickHouse server")."""
     traces = t.storage(OTEL_TRACES)
     trace_id_ts = t.storage(OTEL_TRACES_TRACE_ID_TS)
     return [
