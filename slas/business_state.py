@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from clickhouse_connect.driver.client import Client
 
+from lineage.graph import utc
 from lineage.rules import LineageRules
 from slas.calendars import CalendarBook, EntityCalendar
 from slas.definitions import SlaDefinition
@@ -35,7 +36,6 @@ from slas.state_queries import (
     latest_digests,
     latest_item_digests,
     load_component,
-    touched_count,
     touched_objects,
     unresolved_events,
 )
@@ -132,7 +132,7 @@ class BusinessState:
         """``requested`` capped at the watermark (the watermark when None): up to it the state
         is complete, so an answer for it never changes."""
         watermark = self.watermark()
-        return watermark if requested is None else min(_utc(requested), watermark)
+        return watermark if requested is None else min(utc(requested), watermark)
 
     def reset(self, now: datetime) -> None:
         """Re-derive every timer at the next tick (versions are written only where one moved)."""
@@ -155,15 +155,16 @@ class BusinessState:
             return TickReport(since, since, 0, 0, 0)
         setup_types = sorted({t for types in self.rules.prerequisites.values() for t in types})
         unresolved, sample = unresolved_events(client, since, until, setup_types)
-        touched = touched_count(client, since, until)
+        # one bounded read decides: a small window closes its components by index reads
+        objects = touched_objects(client, since, until, limit=self._max_objects + 1)
+        touched = len(objects)
         events = versions = 0
         if touched <= self._max_objects and since != EPOCH:
-            objects = touched_objects(client, since, until, slice_=0, slices=1)
             events, versions = self._rederive(client, until, objects=objects)
         elif touched:
             # a large window (start-up on loaded data, a reset, a rebuild, a backfill): whole
             # components from one read of the graph, in chunks, each chunk one scan
-            count = graph_chunks(
+            count, touched = graph_chunks(
                 client, since, until, max_events=self._max_events, everything=since == EPOCH
             )
             for chunk in range(count):
@@ -330,13 +331,9 @@ def _append_items(
 
 
 def _millis(instant: datetime) -> datetime:
-    instant = _utc(instant)
+    instant = utc(instant)
     return instant.replace(microsecond=instant.microsecond // 1000 * 1000)
 
 
-def _utc(instant: datetime) -> datetime:
-    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
-
-
 def _parse(text: str) -> datetime:
-    return _utc(datetime.fromisoformat(text))
+    return utc(datetime.fromisoformat(text))

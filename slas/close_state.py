@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 from clickhouse_connect.driver.client import Client
 
+from lineage.graph import utc
 from slas.business_state import BusinessState
 from slas.calendars import CalendarBook
 from slas.close_items import INVOICE_ITEM, REVENUE_ITEM, CloseItems
@@ -83,12 +84,13 @@ class _Rows:
     currencies: tuple[str, ...]
 
 
-def _at(value: Any, as_of: datetime) -> bool:
-    return value is not None and _utc(value) <= as_of
+def reached(value: Any, as_of: datetime) -> bool:
+    """Whether an instant of an item's step (None: never) lies at or before ``as_of``."""
+    return value is not None and utc(value) <= as_of
 
 
 def _micros(value: Any) -> int:
-    return round(_utc(value).timestamp() * 1_000_000)
+    return round(utc(value).timestamp() * 1_000_000)
 
 
 Step = tuple[str, str, Any, Any]
@@ -101,15 +103,15 @@ def blocking_step(
     """The failed event that holds an unposted item at ``as_of`` ('', '' when none): its stage
     event attempted and not yet in effect, else its posting, else the failure upstream of it
     (``slas.blocking``). The one rule of blocked-invoice impact and close risk alike."""
-    if (posting is not None and _at(posting[3], as_of)) or (
-        posting is None and _at(stage[3], as_of)
+    if (posting is not None and reached(posting[3], as_of)) or (
+        posting is None and reached(stage[3], as_of)
     ):
         return "", ""
     for event_id, event_type, first, effective in (stage, *([posting] if posting else [])):
-        if event_id and _at(first, as_of) and not _at(effective, as_of):
+        if event_id and reached(first, as_of) and not reached(effective, as_of):
             return event_id, event_type
     event_id, event_type, first = upstream
-    if event_id and _at(first, as_of):
+    if event_id and reached(first, as_of):
         return event_id, event_type
     return "", ""
 
@@ -125,7 +127,7 @@ def items_at(rows: Sequence[Sequence[Any]], as_of: datetime) -> _Rows:
     for item_type, item_id, kind, entity, currency, amount, due, stage_event, stage_first, \
             stage_effective, posting_event, posting_type, posting_first, posting_effective, \
             posted_period, upstream_event, upstream_type, upstream_first, *_ in rows:  # fmt: skip
-        posted = _at(posting_effective, as_of)
+        posted = reached(posting_effective, as_of)
         invoice = kind == INVOICE
         blocker, blocker_type = blocking_step(
             as_of,
@@ -155,7 +157,7 @@ def items_at(rows: Sequence[Sequence[Any]], as_of: datetime) -> _Rows:
             sc.EVENT_TYPES.index(blocker_type) + 1 if blocker_type in sc.EVENT_TYPES else 0
         )
         columns["stage_started_us"].append(
-            _micros(stage_effective) if invoice and _at(stage_effective, as_of) else NO_TIME
+            _micros(stage_effective) if invoice and reached(stage_effective, as_of) else NO_TIME
         )
     dtypes = {
         "kind": np.uint8, "item": np.uint64, "legal_entity": np.uint16, "currency": np.uint16,
@@ -183,7 +185,7 @@ class CloseRiskAnswers:
         """The known_at the answer describes, and the report (``slas.close_risk``'s shape)."""
         client = self._client()
         known = self._state.known_at(known_at)
-        as_of = _utc(as_of)
+        as_of = utc(as_of)
         periods = [period] if period else []
         parameters = {"as_of": as_of, "known_at": known, "periods": periods}
         found = items_at(client.query(ITEMS_AT, parameters=parameters).result_rows, as_of)
@@ -242,7 +244,3 @@ class CloseRiskAnswers:
                 code, others = others, others + 1
             durations[code] = np.array(seconds, dtype=np.float64)
         return durations
-
-
-def _utc(instant: datetime) -> datetime:
-    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)

@@ -7,18 +7,18 @@ its customer (``[lineage]`` prerequisites): not a hop, but it explains why the E
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from lineage.graph import ObjectRef
+from lineage.graph import ObjectRef, utc
 from lineage.impact import BlockedInvoices, BlockedItem, Blocker, totals
 from lineage.owners import OwnerRouting
 from lineage.rules import LineageRules
 from slas.business_state import BusinessState
-from slas.close_state import ITEMS_AT, blocking_step
+from slas.close_state import ITEMS_AT, blocking_step, reached
 from slas.item_rows import INVOICE
 from warehouse import semconv as sc
 
@@ -71,7 +71,7 @@ class BlockedInvoiceAnswers:
         """The known_at the answer describes, and every blocked item, largest first."""
         client = self._client()
         known = self._state.known_at(known_at)
-        as_of = _utc(as_of)
+        as_of = utc(as_of)
         parameters = {"as_of": as_of, "known_at": known, "periods": [period] if period else []}
         held = []
         for row in client.query(ITEMS_AT, parameters=parameters).result_rows:
@@ -89,7 +89,7 @@ class BlockedInvoiceAnswers:
             own = [
                 event_id
                 for event_id, _, first, effective in (stage, posting)
-                if event_id and _at(first, as_of) and not _at(effective, as_of)
+                if event_id and reached(first, as_of) and not reached(effective, as_of)
             ]
             held.append(
                 {
@@ -102,7 +102,7 @@ class BlockedInvoiceAnswers:
                     "period": str(due),
                     "own": own,
                     "upstream": [str(upstream_event)]
-                    if upstream_event and _at(upstream_first, as_of)
+                    if upstream_event and reached(upstream_first, as_of)
                     else [],
                     "customer": str(customer),
                     "posting_failed": posting_event in own,
@@ -173,15 +173,7 @@ class BlockedInvoiceAnswers:
                 error_category=str(category),
                 error_code=str(code),
                 owner=self._owners.owner_of(str(category)),
-                failed_since=_utc(since) if since is not None else None,
+                failed_since=utc(since) if since is not None else None,
             )
             for event_id, event_type, category, code, since in rows
         }
-
-
-def _at(value: Any, as_of: datetime) -> bool:
-    return value is not None and _utc(value) <= as_of
-
-
-def _utc(instant: datetime) -> datetime:
-    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)

@@ -31,19 +31,13 @@ from warehouse.schema import CLOSE_ITEMS, SLA_TIMERS, STATE_CHUNKS
 _DIMENSIONS = ", ".join(f"'{t}'" for t in sc.DIMENSION_OBJECT_TYPES)
 _WINDOW = "IngestedAt > {since:DateTime64(3, 'UTC')} AND IngestedAt <= {until:DateTime64(3, 'UTC')}"
 
-TOUCHED_COUNT = f"""
-SELECT uniqExact(ObjectType, ObjectId)
-FROM biz_event_objects
-WHERE {_WINDOW} AND ObjectType NOT IN ({_DIMENSIONS})
-"""
-
 TOUCHED_OBJECTS = f"""
 SELECT DISTINCT ObjectType, ObjectId
 FROM biz_event_objects
 WHERE {_WINDOW} AND ObjectType NOT IN ({_DIMENSIONS})
-  AND cityHash64(ObjectType, ObjectId) % {{slices:UInt64}} = {{slice:UInt64}}
+LIMIT {{limit:UInt64}}
 """
-"""The objects rows stored in the window reference, one hash slice of them (dimensions are never
+"""The objects rows stored in the window reference, at most ``limit`` of them (dimensions are never
 hops: a new customer.synced changes no timer)."""
 
 UNRESOLVED = f"""
@@ -179,17 +173,9 @@ def _pair_parameters(pairs: Iterable[Pair]) -> dict[str, Any]:
     return {"types": sorted({t for t, _ in pairs}), "ids": sorted({i for _, i in pairs})}
 
 
-def touched_count(client: Client, since: datetime, until: datetime) -> int:
-    rows = client.query(TOUCHED_COUNT, parameters={"since": since, "until": until}).result_rows
-    return int(rows[0][0]) if rows else 0
-
-
-def touched_objects(
-    client: Client, since: datetime, until: datetime, *, slice_: int, slices: int
-) -> list[Pair]:
+def touched_objects(client: Client, since: datetime, until: datetime, *, limit: int) -> list[Pair]:
     rows = client.query(
-        TOUCHED_OBJECTS,
-        parameters={"since": since, "until": until, "slice": slice_, "slices": slices},
+        TOUCHED_OBJECTS, parameters={"since": since, "until": until, "limit": limit}
     ).result_rows
     return [(str(t), str(i)) for t, i in rows]
 
@@ -221,18 +207,19 @@ def component(
 
 def graph_chunks(
     client: Client, since: datetime, until: datetime, *, max_events: int, everything: bool
-) -> int:
+) -> tuple[int, int]:
     """Put the event hashes of the components touched by rows stored in the window (all of them
     when ``everything``) into ``syncsight_state_chunks``, in chunks of whole components of at most
-    ``max_events`` events each; the number of chunks."""
+    ``max_events`` events each; the number of chunks, and of objects the window touched."""
     client.command(f"TRUNCATE TABLE IF EXISTS {STATE_CHUNKS}")
     references = client.query_np(ALL_REFERENCES, parameters={"until": until})
     if not len(references):
-        return 0
+        return 0, 0
     # two columns of one type come back as a plain 2-D array, not a structured one
     event_hashes = np.asarray(references[:, 0], dtype=np.uint64)
     object_hashes = np.asarray(references[:, 1], dtype=np.uint64)
     events, labels = component_labels(event_hashes, object_hashes)
+    touched_count = len(np.unique(object_hashes))
     if not everything:
         touched = np.array(
             [
@@ -243,6 +230,7 @@ def graph_chunks(
             ],
             dtype=np.uint64,
         )
+        touched_count = len(touched)
         touching = np.isin(object_hashes, touched)
         touched_events = np.searchsorted(events, event_hashes[touching])
         wanted = np.isin(labels, labels[touched_events])
@@ -254,7 +242,7 @@ def graph_chunks(
             [[number, int(h)] for h in events[group].tolist()],
             column_names=["Chunk", "EventHash"],
         )
-    return len(groups)
+    return len(groups), touched_count
 
 
 def load_component(

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
 from clickhouse_connect.driver.client import Client
 
+from lineage.graph import utc
 from slas.business_state import BusinessState
 from slas.business_time import clock_for_span, epoch_seconds
 from slas.calendars import CalendarBook
@@ -167,7 +168,7 @@ class TimerAnswers:
 
     def _parameters(self, as_of: datetime, known_at: datetime, **more: Any) -> dict[str, Any]:
         return {
-            "as_of": _utc(as_of),
+            "as_of": utc(as_of),
             "known_at": known_at,
             "slas": [d.name for d in self.definitions],
             "open_only": 0,
@@ -198,7 +199,7 @@ class TimerAnswers:
                     p95_business_hours=p95,
                 )
             )
-        return Summaries(_utc(as_of), known, summaries)
+        return Summaries(utc(as_of), known, summaries)
 
     def trend(
         self, as_of: datetime, known_at: datetime | None, instants: Sequence[datetime]
@@ -209,15 +210,15 @@ class TimerAnswers:
             self._client()
             .query(
                 TREND,
-                parameters=self._parameters(as_of, known, instants=[_utc(i) for i in instants]),
+                parameters=self._parameters(as_of, known, instants=[utc(i) for i in instants]),
             )
             .result_rows
         )
-        counted = {(str(r[0]), epoch_seconds(_utc(r[1]))): (int(r[2]), int(r[3])) for r in rows}
+        counted = {(str(r[0]), epoch_seconds(utc(r[1]))): (int(r[2]), int(r[3])) for r in rows}
         points = {
             d.name: [
                 AttainmentPoint(
-                    epoch_seconds(i), *counted.get((d.name, epoch_seconds(_utc(i))), (0, 0))
+                    epoch_seconds(i), *counted.get((d.name, epoch_seconds(utc(i))), (0, 0))
                 )
                 for i in instants
             ]
@@ -249,12 +250,12 @@ class TimerAnswers:
             )
             .result_rows
         )
-        now = epoch_seconds(_utc(as_of))
+        now = epoch_seconds(utc(as_of))
         open_elapsed = self._open_elapsed(
             [
-                (str(r[9]), epoch_seconds(_utc(r[4])))
+                (str(r[9]), epoch_seconds(utc(r[4])))
                 for r in rows
-                if r[5] is None or _utc(r[5]) > _utc(as_of)
+                if r[5] is None or utc(r[5]) > utc(as_of)
             ],
             now,
         )
@@ -262,11 +263,11 @@ class TimerAnswers:
         for row in rows:
             (key_type, key_id, code, reason, started, stopped, deadline, elapsed, target) = row[:9]
             entity, amount, currency, start_event, stop_event = row[9:]
-            stopped_by = stopped is not None and _utc(stopped) <= _utc(as_of)
+            stopped_by = stopped is not None and utc(stopped) <= utc(as_of)
             seconds = (
                 float(elapsed)
                 if stopped_by
-                else open_elapsed.get((str(entity), epoch_seconds(_utc(started))), 0.0)
+                else open_elapsed.get((str(entity), epoch_seconds(utc(started))), 0.0)
             )
             listings.append(
                 TimerListing(
@@ -274,9 +275,9 @@ class TimerAnswers:
                     key_id=str(key_id),
                     state=STATES[int(code)],
                     breach_reason=str(reason) if int(code) == BREACHED else "",
-                    started_at=_utc(started),
-                    stopped_at=_utc(stopped) if stopped_by else None,
-                    deadline=_utc(deadline),
+                    started_at=utc(started),
+                    stopped_at=utc(stopped) if stopped_by else None,
+                    deadline=utc(deadline),
                     business_elapsed_hours=round(seconds / 3600, 4),
                     percent_elapsed=round(100 * seconds / float(target), 1) if target else 0.0,
                     legal_entity=str(entity),
@@ -296,8 +297,8 @@ class TimerAnswers:
             .query(ALERTING, parameters=self._parameters(now, known, open_only=1))
             .result_rows
         )
-        at = epoch_seconds(_utc(now))
-        elapsed = self._open_elapsed([(str(r[9]), epoch_seconds(_utc(r[5]))) for r in rows], at)
+        at = epoch_seconds(utc(now))
+        elapsed = self._open_elapsed([(str(r[9]), epoch_seconds(utc(r[5]))) for r in rows], at)
         alerting = []
         for (
             sla,
@@ -315,12 +316,12 @@ class TimerAnswers:
             target,
         ) in rows:
             passed = [
-                (float(share), _utc(instant))
+                (float(share), utc(instant))
                 for share, instant in zip(shares, warn, strict=True)
-                if _utc(instant) <= _utc(now)
+                if utc(instant) <= utc(now)
             ]
             breached = int(code) == BREACHED
-            threshold, crossed_at = passed[-1] if passed else (0.0, _utc(deadline))
+            threshold, crossed_at = passed[-1] if passed else (0.0, utc(deadline))
             alerting.append(
                 AlertingTimer(
                     sla=str(sla),
@@ -328,11 +329,11 @@ class TimerAnswers:
                     key_id=str(key_id),
                     start_event_id=str(start_event),
                     breached=breached,
-                    started_at=_utc(started),
-                    deadline=_utc(deadline),
+                    started_at=utc(started),
+                    deadline=utc(deadline),
                     threshold=threshold,
-                    crossed_at=_utc(deadline) if breached else crossed_at,
-                    elapsed_seconds=elapsed.get((str(entity), epoch_seconds(_utc(started))), 0.0),
+                    crossed_at=utc(deadline) if breached else crossed_at,
+                    elapsed_seconds=elapsed.get((str(entity), epoch_seconds(utc(started))), 0.0),
                     target_seconds=float(target),
                     legal_entity=str(entity),
                     amount=amount,
@@ -359,7 +360,3 @@ class TimerAnswers:
                 {(entity, s): float(e) for s, e in zip(instants, seconds.tolist(), strict=True)}
             )
         return elapsed
-
-
-def _utc(instant: datetime) -> datetime:
-    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
