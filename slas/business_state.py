@@ -18,19 +18,22 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
+import numpy as np
 from clickhouse_connect.driver.client import Client
 
 from lineage.graph import utc
 from lineage.rules import LineageRules
 from slas.calendars import CalendarBook, EntityCalendar
 from slas.definitions import SlaDefinition
+from slas.digests import row_digests
 from slas.item_rows import ItemRow, item_rows
 from slas.state_queries import (
     ITEM_COLUMNS,
     TIMER_COLUMNS,
     Pair,
+    StoredTimers,
     component,
     graph_chunks,
     latest_digests,
@@ -38,8 +41,9 @@ from slas.state_queries import (
     load_component,
     touched_objects,
     unresolved_events,
+    window_rows,
 )
-from slas.timer_rows import TimerRow, timer_rows
+from slas.timer_rows import DerivedTimers, SnapshotNames, TimerRow, derive_timers
 from warehouse.schema import CLOSE_ITEMS, SLA_TIMERS
 from warehouse.schema_state import REBUILD_KEY, read_state, write_state
 
@@ -50,6 +54,9 @@ WATERMARK_KEY = "sla_timers_watermark"
 CONFIG_KEY = "sla_timers_config"
 REBUILD_STALE = timedelta(hours=6)
 """A rebuild flag older than this is a rebuild that died: the keeper carries on."""
+
+LATE_HORIZON = timedelta(minutes=2)
+"""How long after a window was read rows that become visible in it late are still found."""
 
 MAX_EXPANSION_ROUNDS = 64
 """Reads to close a component; deeper than any chain of the default graph (about 8)."""
@@ -68,6 +75,9 @@ class TickReport:
     unresolved: int = 0
     """Events stored in the window that reference no object but dimensions."""
     unresolved_sample: tuple[str, ...] = ()
+    late_rows: int = 0
+    """Rows that became visible after the window holding their knowledge time was read (an insert
+    slower than the settle time, a replica behind): the tick read from that window again."""
 
 
 def config_fingerprint(
@@ -122,6 +132,8 @@ class BusinessState:
         self._max_objects = max_objects_per_tick
         self._max_events = max_events_per_chunk
         self._fingerprint = config_fingerprint(self.definitions, calendars, self.rules)
+        self._read: list[tuple[datetime, datetime, int]] = []
+        """Windows this process read lately, oldest first: (since, until, rows visible then)."""
 
     def watermark(self) -> datetime:
         """The knowledge time up to which ``sla_timers`` is complete (epoch before any tick)."""
@@ -153,6 +165,8 @@ class BusinessState:
             since = EPOCH
         if until <= since:
             return TickReport(since, since, 0, 0, 0)
+        since, late = self._reopen(client, since, now)
+        visible = window_rows(client, since, [until])[0]
         setup_types = sorted({t for types in self.rules.prerequisites.values() for t in types})
         unresolved, sample = unresolved_events(client, since, until, setup_types)
         # one bounded read decides: a small window closes its components by index reads
@@ -174,6 +188,9 @@ class BusinessState:
         stamp = max(_millis(now), until)
         write_state(client, CONFIG_KEY, self._fingerprint, at=stamp)
         write_state(client, WATERMARK_KEY, until.isoformat(), at=stamp)
+        self._read = [w for w in self._read if w[1] > now - LATE_HORIZON] + [
+            (since, until, visible)
+        ]
         return TickReport(
             since,
             until,
@@ -182,7 +199,30 @@ class BusinessState:
             versions,
             unresolved=unresolved,
             unresolved_sample=tuple(sample),
+            late_rows=late,
         )
+
+    def _reopen(self, client: Client, since: datetime, now: datetime) -> tuple[datetime, int]:
+        """Where this tick starts reading: ``since``, or the start of the earliest window read
+        lately in which rows have become visible since it was read (those rows' knowledge time
+        is behind the watermark, so no later window holds them); and how many rows did."""
+        read = [w for w in self._read if w[1] <= since and w[1] > now - LATE_HORIZON]
+        if since == EPOCH or not read:
+            self._read = []
+            return since, 0
+        counts = window_rows(client, read[0][0], [end for _, end, _ in read])
+        for (start, _, seen), count in zip(read, counts, strict=True):
+            if count > seen:
+                late = sum(c - s for (_, _, s), c in zip(read, counts, strict=True) if c > s)
+                logger.info(
+                    "%d business row(s) became visible after their window was read: reading "
+                    "again from %s",
+                    late,
+                    start.isoformat(),
+                )
+                self._read = [w for w in self._read if w[1] <= start]
+                return start, late
+        return since, 0
 
     def _rederive(
         self,
@@ -206,13 +246,12 @@ class BusinessState:
             )
         else:
             snapshot, names = load_component(client, until, chunk=chunk)
-        keys = sorted(set(names.objects.values()))
-        timers = _changes(
-            {
-                row.identity: row
-                for row in timer_rows(snapshot, self.definitions, self.calendars, names)
-            },
-            latest_digests(client, keys, chunk=chunk),
+        keys = list(set(names.objects.values()))
+        key_hashes = np.fromiter(names.objects, dtype=np.uint64, count=len(names.objects))
+        timers = _timer_changes(
+            derive_timers(snapshot, self.definitions, self.calendars, names),
+            latest_digests(client, key_hashes, keys=keys, chunk=chunk),
+            names,
         )
         items = _changes(
             {row.identity: row for row in item_rows(snapshot, self.calendars, self.rules, names)},
@@ -225,12 +264,26 @@ class BusinessState:
         )
 
 
-Row = TypeVar("Row", TimerRow, ItemRow)
+def _timer_changes(
+    derived: Sequence[DerivedTimers], stored: StoredTimers, names: SnapshotNames
+) -> tuple[list[TimerRow], list[tuple[str, str, str, str]]]:
+    """The rows of the timers whose content moved since their latest stored version (built only
+    for those), and the identities stored (not as deleted) that the re-derivation no longer has."""
+    live = ~stored.deleted
+    stored_versions = row_digests([stored.identity[live], stored.digest[live]], int(live.sum()))
+    changed: list[TimerRow] = []
+    for timers in derived:
+        versions = row_digests([timers.identities, timers.digests], len(timers))
+        moved = np.flatnonzero(~np.isin(versions, stored_versions))
+        changed += timers.rows(names, moved.tolist())
+    fresh = np.concatenate([timers.identities for timers in derived] or [np.zeros(0, np.uint64)])
+    gone = live & ~np.isin(stored.identity, fresh)
+    return changed, [(str(t), str(k), str(s), str(e)) for t, k, s, e in stored.ids[gone]]
 
 
 def _changes(
-    fresh: dict[Any, Row], stored: dict[Any, tuple[bool, int]]
-) -> tuple[list[Row], list[Any]]:
+    fresh: dict[Any, ItemRow], stored: dict[Any, tuple[bool, int]]
+) -> tuple[list[ItemRow], list[Any]]:
     """The rows whose content moved since their latest stored version, and the identities
     stored (not as deleted) that the re-derivation no longer has."""
     changed = [

@@ -26,40 +26,39 @@ from warehouse.schema import CLOSE_ITEMS
 
 _AS_OF = "{as_of:DateTime64(6, 'UTC')}"
 _LATEST = f"""
-SELECT ItemType, ItemId,
-    argMax((Deleted, Kind, LegalEntity, Currency, Amount, DuePeriod, StageEventId, StageFirstAt,
-            StageEffectiveAt, PostingEventId, PostingType, PostingFirstAt, PostingEffectiveAt,
-            PostedPeriod, UpstreamEventId, UpstreamEventType, UpstreamFirstAt, Invoice, Customer),
-           KnownAt) AS v
+SELECT ItemType, ItemId, Deleted, Kind, LegalEntity, Currency, Amount, DuePeriod, StageEventId,
+    StageFirstAt, StageEffectiveAt, PostingEventId, PostingType, PostingFirstAt,
+    PostingEffectiveAt, PostedPeriod, UpstreamEventId, UpstreamEventType, UpstreamFirstAt, Invoice,
+    Customer, StageSeconds
 FROM {CLOSE_ITEMS}
 WHERE KnownAt <= {{known_at:DateTime64(3, 'UTC')}}
   AND (empty({{periods:Array(String)}})
        OR ItemId IN (SELECT ItemId FROM {CLOSE_ITEMS} WHERE DuePeriod IN {{periods:Array(String)}}))
-GROUP BY ItemType, ItemId
+ORDER BY ItemType, ItemId, KnownAt DESC
+LIMIT 1 BY ItemType, ItemId
 """
+"""Every item's latest version known at ``known_at``: the table's order read backwards within an
+item, first row kept (cheaper by far than a tuple ``argMax``)."""
 
 ITEMS_AT = f"""
-SELECT ItemType, ItemId, v.2, v.3, v.4, toFloat64(ifNull(v.5, nan)), v.6, v.7, v.8, v.9, v.10,
-       v.11, v.12, v.13, v.14, v.15, v.16, v.17, v.18, v.19, v.5
+SELECT ItemType, ItemId, Kind, LegalEntity, Currency, toFloat64(ifNull(Amount, nan)), DuePeriod,
+       StageEventId, StageFirstAt, StageEffectiveAt, PostingEventId, PostingType, PostingFirstAt,
+       PostingEffectiveAt, PostedPeriod, UpstreamEventId, UpstreamEventType, UpstreamFirstAt,
+       Invoice, Customer, Amount
 FROM ({_LATEST})
-WHERE v.1 = 0 AND v.8 <= {_AS_OF}
-  AND (empty({{periods:Array(String)}}) OR v.6 IN {{periods:Array(String)}})
+WHERE Deleted = 0 AND StageFirstAt <= {_AS_OF}
+  AND (empty({{periods:Array(String)}}) OR DuePeriod IN {{periods:Array(String)}})
 """
 """Every item that existed at ``as_of`` (its stage was attempted) due in one of ``periods``
 (every period when empty), its latest version known at ``known_at``; the last three columns are
 the invoice number, the customer and the exact amount."""
 
 STAGE_DURATIONS = f"""
-SELECT v.2, groupArray(v.3)
-FROM (
-    SELECT ItemId, argMax((Deleted, LegalEntity, StageSeconds, PostingEffectiveAt, Kind), KnownAt) AS v
-    FROM {CLOSE_ITEMS}
-    WHERE KnownAt <= {{known_at:DateTime64(3, 'UTC')}}
-      AND PostingEffectiveAt >= {{since:DateTime64(6, 'UTC')}}
-    GROUP BY ItemType, ItemId
-)
-WHERE v.1 = 0 AND v.5 = '{INVOICE}' AND v.3 >= 0 AND v.4 <= {_AS_OF}
-GROUP BY v.2
+SELECT LegalEntity, groupArray(StageSeconds)
+FROM ({_LATEST})
+WHERE Deleted = 0 AND Kind = '{INVOICE}' AND StageSeconds >= 0
+  AND PostingEffectiveAt >= {{since:DateTime64(6, 'UTC')}} AND PostingEffectiveAt <= {_AS_OF}
+GROUP BY LegalEntity
 """
 """Business seconds of the invoice stages completed in the window before ``as_of``, by entity."""
 
@@ -230,7 +229,12 @@ class CloseRiskAnswers:
     ) -> dict[int, F64Array]:
         rows = client.query(
             STAGE_DURATIONS,
-            parameters={"as_of": as_of, "known_at": known, "since": as_of - DURATION_HISTORY},
+            parameters={
+                "as_of": as_of,
+                "known_at": known,
+                "since": as_of - DURATION_HISTORY,
+                "periods": [],
+            },
         ).result_rows
         durations: dict[int, F64Array] = {}
         others = len(entities) + 1

@@ -6,14 +6,17 @@ component around them, the events of a component as known at an instant, and the
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from clickhouse_connect.driver.client import Client
 
 from slas.close_items import ITEM_OBJECT_TYPES
 from slas.components import chunks, component_labels
+from slas.digests import U64Array, text_hashes
 from slas.queries import (
     CHUNK_DIMENSIONS,
     CHUNK_EVENTS,
@@ -24,21 +27,53 @@ from slas.queries import (
     code_tables,
 )
 from slas.snapshot import EventSnapshot, empty_snapshot
-from slas.timer_rows import SnapshotNames
+from slas.timer_rows import SnapshotNames, timer_identities
 from warehouse import semconv as sc
-from warehouse.schema import CLOSE_ITEMS, SLA_TIMERS, STATE_CHUNKS
+from warehouse.schema import CLOSE_ITEMS, EVENT_COLUMNS, SLA_TIMERS, STATE_CHUNKS
 
 _DIMENSIONS = ", ".join(f"'{t}'" for t in sc.DIMENSION_OBJECT_TYPES)
 _WINDOW = "IngestedAt > {since:DateTime64(3, 'UTC')} AND IngestedAt <= {until:DateTime64(3, 'UTC')}"
 
+_CONTENT = "cityHash64({})".format(
+    ", ".join(
+        f"isNull({column}), assumeNotNull({column})" if kind.startswith("Nullable") else column
+        for column, kind in EVENT_COLUMNS
+    )
+)
+"""A hash of an event row's content (a NULL argument would make the whole hash NULL)."""
+_TOUCHED = f"""
+SELECT ref.type AS ObjectType, ref.id AS ObjectId FROM biz_events ARRAY JOIN ObjectRefs AS ref
+WHERE {_WINDOW} AND ref.type NOT IN ({_DIMENSIONS})
+  AND (EventId, TraceId, SpanId, {_CONTENT}) GLOBAL NOT IN (
+      SELECT EventId, TraceId, SpanId, {_CONTENT} FROM biz_events
+      WHERE IngestedAt <= {{since:DateTime64(3, 'UTC')}}
+        AND EventId GLOBAL IN (SELECT EventId FROM biz_events WHERE {_WINDOW}))
+"""
+"""The objects referenced by event rows stored in the window whose content is new: a first
+delivery, or a span re-sent with the same ids and something else in it. A redelivered span (an
+exporter's retry, a replayed spool) whose row is the same as one stored earlier touches nothing.
+(Object rows are derived from event rows and carry their knowledge time, so the event rows say
+everything a window holds.)"""
+
 TOUCHED_OBJECTS = f"""
-SELECT DISTINCT ObjectType, ObjectId
-FROM biz_event_objects
-WHERE {_WINDOW} AND ObjectType NOT IN ({_DIMENSIONS})
+SELECT DISTINCT * FROM ({_TOUCHED})
 LIMIT {{limit:UInt64}}
 """
-"""The objects rows stored in the window reference, at most ``limit`` of them (dimensions are never
+"""The objects rows stored in the window touch, at most ``limit`` of them (dimensions are never
 hops: a new customer.synced changes no timer)."""
+
+WINDOW_ROWS = """
+SELECT arrayFirstIndex(bound -> IngestedAt <= bound, {ends:Array(DateTime64(3, 'UTC'))}), count()
+FROM (
+    SELECT IngestedAt FROM biz_event_objects
+    WHERE IngestedAt > {start:DateTime64(3, 'UTC')} AND IngestedAt <= {end:DateTime64(3, 'UTC')}
+    UNION ALL
+    SELECT IngestedAt FROM biz_events
+    WHERE IngestedAt > {start:DateTime64(3, 'UTC')} AND IngestedAt <= {end:DateTime64(3, 'UTC')}
+)
+GROUP BY 1
+"""
+"""How many business rows are visible in each of consecutive knowledge-time windows."""
 
 UNRESOLVED = f"""
 SELECT uniqExact(EventId), groupUniqArray(10)(EventId)
@@ -74,13 +109,15 @@ WHERE IngestedAt <= {{until:DateTime64(3, 'UTC')}} AND ObjectType NOT IN ({_DIME
 derivation from scratch."""
 
 TOUCHED_HASHES = f"""
-SELECT DISTINCT cityHash64(ObjectType, ObjectId)
-FROM biz_event_objects
-WHERE {_WINDOW} AND ObjectType NOT IN ({_DIMENSIONS})
+SELECT DISTINCT cityHash64(ObjectType, ObjectId) FROM ({_TOUCHED})
 """
 
-LATEST_DIGESTS = f"""
-SELECT KeyType, KeyId, Sla, StartEventId, argMax((Deleted, Digest), KnownAt)
+_LATEST_TIMER = """
+SELECT cityHash64(KeyType, KeyId) AS key_hash, Sla AS sla, cityHash64(StartEventId) AS event_hash,
+    KeyType AS key_type, KeyId AS key_id, StartEventId AS start_event_id,
+    argMax(Deleted, KnownAt) AS deleted, argMax(Digest, KnownAt) AS digest"""
+
+LATEST_DIGESTS = f"""{_LATEST_TIMER}
 FROM {SLA_TIMERS}
 WHERE KeyType IN {{types:Array(String)}} AND KeyId IN {{ids:Array(String)}}
 GROUP BY KeyType, KeyId, Sla, StartEventId
@@ -91,8 +128,7 @@ SELECT ObjectType, ObjectId FROM biz_event_objects
 WHERE cityHash64(EventId) GLOBAL IN (SELECT EventHash FROM {STATE_CHUNKS} WHERE Chunk = {{chunk:UInt32}})
 """
 
-LATEST_DIGESTS_OF_CHUNK = f"""
-SELECT KeyType, KeyId, Sla, StartEventId, argMax((Deleted, Digest), KnownAt)
+LATEST_DIGESTS_OF_CHUNK = f"""{_LATEST_TIMER}
 FROM {SLA_TIMERS}
 WHERE (KeyType, KeyId) GLOBAL IN ({_CHUNK_OBJECTS})
 GROUP BY KeyType, KeyId, Sla, StartEventId
@@ -281,6 +317,8 @@ def load_component(
     snapshot = EventSnapshot.from_arrays(
         0, events, references, legal_entities=legal_entities, currencies=currency_codes
     )
+    # an object is referenced by many events: name each once
+    _, distinct = np.unique(references["object_hash"], return_index=True)
     names = SnapshotNames(
         events=dict(
             zip(
@@ -291,10 +329,10 @@ def load_component(
         ),
         objects=dict(
             zip(
-                (int(h) for h in references["object_hash"]),
+                (int(h) for h in references["object_hash"][distinct]),
                 zip(
-                    (str(t) for t in references["object_type_name"]),
-                    (str(i) for i in references["object_id"]),
+                    (str(t) for t in references["object_type_name"][distinct]),
+                    (str(i) for i in references["object_id"][distinct]),
                     strict=True,
                 ),
                 strict=True,
@@ -311,24 +349,47 @@ def load_component(
     return snapshot, names
 
 
+@dataclass(frozen=True, eq=False)
+class StoredTimers:
+    """The latest stored version of some timers, in columns: identity hashes as
+    ``slas.timer_rows.timer_identities`` spells them, whether deleted, the digest, and the ids."""
+
+    identity: U64Array
+    deleted: npt.NDArray[np.bool_]
+    digest: U64Array
+    ids: npt.NDArray[Any]
+    """Rows of (key type, key id, SLA, start event id)."""
+
+    def __len__(self) -> int:
+        return len(self.identity)
+
+
 def latest_digests(
-    client: Client, keys: Sequence[Pair], *, chunk: int | None = None
-) -> dict[tuple[str, str, str, str], tuple[bool, int]]:
-    """Identity → (deleted, digest) of the latest stored version of every timer of ``keys`` (the
-    keys of ``chunk`` when given)."""
-    if not keys:
-        return {}
-    wanted = set(keys)
-    rows = (
-        client.query(LATEST_DIGESTS_OF_CHUNK, parameters={"chunk": chunk})
+    client: Client, key_hashes: U64Array, *, keys: Sequence[Pair], chunk: int | None = None
+) -> StoredTimers:
+    """The latest stored version of every timer keyed by one of ``keys`` (whose ``cityHash64``
+    are ``key_hashes``; the keys of ``chunk`` when given)."""
+    if not len(key_hashes):
+        return StoredTimers(*(np.zeros(0, kind) for kind in (np.uint64, bool, np.uint64, object)))
+    found = (
+        client.query_np(LATEST_DIGESTS_OF_CHUNK, parameters={"chunk": chunk})
         if chunk is not None
-        else client.query(LATEST_DIGESTS, parameters=_pair_parameters(keys))
-    ).result_rows
-    return {
-        (str(t), str(k), str(s), str(e)): (bool(latest[0]), int(latest[1]))
-        for t, k, s, e, latest in rows
-        if (t, k) in wanted
-    }
+        else client.query_np(LATEST_DIGESTS, parameters=_pair_parameters(keys))
+    )
+    if not len(found):
+        return StoredTimers(*(np.zeros(0, kind) for kind in (np.uint64, bool, np.uint64, object)))
+    found = found[np.isin(found["key_hash"].astype(np.uint64), key_hashes)]
+    slas = text_hashes(str(s) for s in found["sla"])
+    return StoredTimers(
+        identity=timer_identities(
+            found["key_hash"].astype(np.uint64), slas, found["event_hash"].astype(np.uint64)
+        ),
+        deleted=found["deleted"].astype(bool),
+        digest=found["digest"].astype(np.uint64),
+        ids=np.column_stack(
+            [found[c].astype(object) for c in ("key_type", "key_id", "sla", "start_event_id")]
+        ).reshape(len(found), 4),
+    )
 
 
 def latest_item_digests(
@@ -361,3 +422,14 @@ def unresolved_events(
     ).result_rows
     count, sample = rows[0] if rows else (0, [])
     return int(count), sorted(str(event_id) for event_id in sample)
+
+
+def window_rows(client: Client, start: datetime, ends: Sequence[datetime]) -> list[int]:
+    """The business rows visible now in each window (start, ends[0]], (ends[0], ends[1]], …"""
+    if not ends:
+        return []
+    rows = client.query(
+        WINDOW_ROWS, parameters={"start": start, "end": ends[-1], "ends": list(ends)}
+    ).result_rows
+    counts = {int(number): int(count) for number, count in rows}
+    return [int(counts.get(number, 0)) for number in range(1, len(ends) + 1)]

@@ -30,32 +30,34 @@ from warehouse.schema import SLA_TIMERS
 _AS_OF = "{as_of:DateTime64(6, 'UTC')}"
 
 LATEST_VERSIONS = f"""
-SELECT Sla, KeyType, KeyId, StartEventId,
-    argMax((Deleted, StartedAt, Deadline, WarningAt, WarningShares, StoppedAt, StopReason,
-            ElapsedSeconds, TargetSeconds, LegalEntity, Amount, Currency, StopEventId),
-           KnownAt) AS v
+SELECT Sla, KeyType, KeyId, StartEventId, Deleted, StartedAt, Deadline, WarningAt, WarningShares,
+    StoppedAt, StopReason, ElapsedSeconds, TargetSeconds, LegalEntity, Amount, Currency,
+    StopEventId
 FROM {SLA_TIMERS}
 WHERE KnownAt <= {{known_at:DateTime64(3, 'UTC')}} AND Sla IN {{slas:Array(String)}}
   AND (NOT {{open_only:UInt8}} OR (KeyType, KeyId, Sla, StartEventId) IN (
         SELECT KeyType, KeyId, Sla, StartEventId FROM {SLA_TIMERS}
         WHERE Deleted = 0 AND (StoppedAt IS NULL OR StoppedAt > {{as_of:DateTime64(6, 'UTC')}})))
-GROUP BY Sla, KeyType, KeyId, StartEventId
+ORDER BY KeyType, KeyId, Sla, StartEventId, KnownAt DESC
+LIMIT 1 BY KeyType, KeyId, Sla, StartEventId
 """
-"""Every timer's latest version known at ``known_at`` (its history stays in the table). With
-``open_only`` only timers some version of which was open at ``as_of`` are grouped: a superset of
-the timers open then, read without grouping every timer's history (the alerting's read)."""
+"""Every timer's latest version known at ``known_at`` (its history stays in the table): the
+table's order read backwards within a timer, first row kept (a tuple ``argMax`` over these
+columns costs about eight times as much). With ``open_only`` only timers some version of which
+was open at ``as_of`` are read: a superset of the timers open then, read without every timer's
+history (the alerting's read)."""
 
 TIMERS_AT = f"""
 SELECT Sla, KeyType, KeyId, StartEventId,
-    v.2 AS started, v.3 AS deadline, v.4 AS warning_at, v.5 AS shares, v.6 AS stopped,
-    v.8 AS elapsed, v.9 AS target, v.10 AS legal_entity, v.11 AS amount, v.12 AS currency,
-    v.13 AS stop_event,
+    StartedAt AS started, Deadline AS deadline, WarningAt AS warning_at, WarningShares AS shares,
+    StoppedAt AS stopped, ElapsedSeconds AS elapsed, TargetSeconds AS target,
+    LegalEntity AS legal_entity, Amount AS amount, Currency AS currency, StopEventId AS stop_event,
     stopped IS NOT NULL AND stopped <= {_AS_OF} AS has_stopped,
-    multiIf(has_stopped, v.7, deadline < {_AS_OF}, 'missing', '') AS reason,
+    multiIf(has_stopped, StopReason, deadline < {_AS_OF}, 'missing', '') AS reason,
     multiIf(has_stopped AND reason = '', {MET}, reason != '', {BREACHED},
             length(warning_at) > 0 AND warning_at[1] <= {_AS_OF}, 2, 3) AS state
 FROM ({LATEST_VERSIONS})
-WHERE v.1 = 0 AND started <= {_AS_OF}
+WHERE Deleted = 0 AND started <= {_AS_OF}
 """
 """Every timer that had started by ``as_of``, in its state then (codes of ``slas.timers``)."""
 

@@ -6,9 +6,8 @@ comparison in SQL (``slas.timer_answers``). Correlation is ``slas.correlation``'
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
@@ -19,7 +18,15 @@ from slas.business_time import clock_for_span
 from slas.calendars import CalendarBook
 from slas.correlation import TimerSet, correlate
 from slas.definitions import SlaDefinition
-from slas.snapshot import EventSnapshot, object_type_name, period_text
+from slas.digests import U64Array, row_digests, text_hash, text_hashes
+from slas.snapshot import (
+    EventSnapshot,
+    F64Array,
+    I64Array,
+    U8Array,
+    object_type_name,
+    period_text,
+)
 from slas.timers import apply_filters
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -60,19 +67,12 @@ class TimerRow:
     customer: str
     amount: Decimal | None
     currency: str
+    digest: int
+    """``DerivedTimers.digests``' value for this row: what a re-derivation compares."""
 
     @property
     def identity(self) -> tuple[str, str, str, str]:
         return (self.key_type, self.key_id, self.sla, self.start_event_id)
-
-    @cached_property
-    def digest(self) -> int:
-        """A 64-bit digest of the content: a re-derivation writes a version only when it moved."""
-        text = repr(tuple(getattr(self, name) for name in _FIELDS)).encode()
-        return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big")
-
-
-_FIELDS = tuple(f.name for f in fields(TimerRow))
 
 
 def micros_to_datetime(micros: int) -> datetime:
@@ -83,27 +83,152 @@ def seconds_to_datetime(seconds: float) -> datetime:
     return _EPOCH + timedelta(microseconds=round(seconds * 1_000_000))
 
 
+_REASONS = ("", LATE, WRONG_PERIOD)
+
+
+@dataclass(frozen=True, eq=False)
+class DerivedTimers:
+    """One SLA's timers in columns, with the instants a row stores worked out (vectorised): rows
+    are built only for the timers a caller asks for."""
+
+    definition: SlaDefinition
+    timers: TimerSet
+    deadline_us: I64Array
+    target: F64Array
+    elapsed_ms: I64Array
+    """Business milliseconds to the stop (0 while open)."""
+    warning_us: I64Array
+    """One column per warning share."""
+    reason: U8Array
+    """Index into ``_REASONS``."""
+
+    def __len__(self) -> int:
+        return len(self.timers)
+
+    @cached_property
+    def identities(self) -> U64Array:
+        """One hash per timer of (key object, SLA, start event), as ``timer_identities`` spells
+        a stored timer's."""
+        return timer_identities(
+            self.timers.key, np.full(len(self), text_hash(self.definition.name), np.uint64),
+            self.timers.start_event,
+        )  # fmt: skip
+
+    @cached_property
+    def digests(self) -> U64Array:
+        """One hash per timer of everything its row stores."""
+        timers, count = self.timers, len(self)
+        stopped = timers.stopped_us >= 0
+        entity_names = [timers.entity_name(code) for code in range(len(timers.legal_entities) + 1)]
+        entities = text_hashes(entity_names)[timers.legal_entity.astype(np.int64)]
+        no_amount = np.isnan(timers.amount)
+        return row_digests(
+            [
+                self.identities,
+                timers.started_us,
+                timers.start_period,
+                self.deadline_us,
+                self.target,
+                text_hash(repr(self.definition.warning_thresholds)),
+                *self.warning_us.T,
+                np.where(stopped, timers.stop_event, 0),
+                timers.stopped_us,
+                np.where(stopped, timers.stop_period, 0),
+                self.reason,
+                self.elapsed_ms,
+                entities,
+                timers.customer,
+                no_amount,
+                np.where(no_amount, 0, timers.amount_units),
+                text_hashes(str(c) for c in timers.currency),
+            ],
+            count,
+        )
+
+    def rows(self, names: SnapshotNames, indices: Sequence[int]) -> list[TimerRow]:
+        """The rows of the timers at ``indices``, with ``digests``' values."""
+        timers, definition = self.timers, self.definition
+        digests = self.digests
+        shares = tuple(definition.warning_thresholds)
+        result = []
+        for row in indices:
+            key_type, key_id = names.objects.get(
+                int(timers.key[row]), (object_type_name(int(timers.key_type[row])), "")
+            )
+            has_stop = bool(timers.stopped_us[row] >= 0)
+            units = int(timers.amount_units[row])
+            result.append(
+                TimerRow(
+                    key_type=key_type,
+                    key_id=key_id,
+                    sla=definition.name,
+                    start_event_id=names.events.get(int(timers.start_event[row]), ""),
+                    started_at=micros_to_datetime(int(timers.started_us[row])),
+                    start_period=period_text(int(timers.start_period[row])),
+                    deadline=micros_to_datetime(int(self.deadline_us[row])),
+                    target_seconds=float(self.target[row]),
+                    warning_shares=shares,
+                    warning_at=tuple(micros_to_datetime(int(at)) for at in self.warning_us[row]),
+                    stop_event_id=names.events.get(int(timers.stop_event[row]), "")
+                    if has_stop
+                    else "",
+                    stopped_at=micros_to_datetime(int(timers.stopped_us[row]))
+                    if has_stop
+                    else None,
+                    stop_period=period_text(int(timers.stop_period[row])) if has_stop else "",
+                    stop_reason=_REASONS[int(self.reason[row])],
+                    elapsed_seconds=int(self.elapsed_ms[row]) / 1000,
+                    legal_entity=timers.entity_name(int(timers.legal_entity[row])),
+                    customer=names.customers.get(int(timers.customer[row]), ""),
+                    amount=None
+                    if np.isnan(timers.amount[row])
+                    else Decimal(units).scaleb(-4).normalize(),
+                    currency=str(timers.currency[row]),
+                    digest=int(digests[row]),
+                )
+            )
+        return result
+
+
+def timer_identities(
+    key_hashes: U64Array, sla_hashes: U64Array, event_hashes: U64Array
+) -> U64Array:
+    """The identity hash of timers given the ``cityHash64`` of their key object (type, id) and
+    start event id, and the ``text_hash`` of their SLA's name."""
+    return row_digests([key_hashes, sla_hashes, event_hashes], len(key_hashes))
+
+
+def derive_timers(
+    snapshot: EventSnapshot,
+    definitions: Sequence[SlaDefinition],
+    calendars: CalendarBook,
+    names: SnapshotNames,
+) -> list[DerivedTimers]:
+    """Every timer of ``definitions`` in ``snapshot``, keyed and dated, one SLA each."""
+    customer_hashes = {name: code for code, name in names.customers.items()}
+    return [
+        _derive(apply_filters(correlate(snapshot, definition), definition, customer_hashes),
+                definition, calendars)
+        for definition in definitions
+    ]  # fmt: skip
+
+
 def timer_rows(
     snapshot: EventSnapshot,
     definitions: Sequence[SlaDefinition],
     calendars: CalendarBook,
     names: SnapshotNames,
 ) -> list[TimerRow]:
-    """Every timer of ``definitions`` in ``snapshot``, keyed and dated."""
-    customer_hashes = {name: code for code, name in names.customers.items()}
-    rows: list[TimerRow] = []
-    for definition in definitions:
-        timers = apply_filters(correlate(snapshot, definition), definition, customer_hashes)
-        rows += _rows_of(timers, definition, calendars, names)
-    return rows
+    """Every timer row of ``definitions`` in ``snapshot``."""
+    return [
+        row
+        for derived in derive_timers(snapshot, definitions, calendars, names)
+        for row in derived.rows(names, range(len(derived)))
+    ]
 
 
-def _rows_of(
-    timers: TimerSet, definition: SlaDefinition, calendars: CalendarBook, names: SnapshotNames
-) -> list[TimerRow]:
+def _derive(timers: TimerSet, definition: SlaDefinition, calendars: CalendarBook) -> DerivedTimers:
     count = len(timers)
-    if not count:
-        return []
     started = timers.started_us / 1e6
     stopped = timers.stopped_us >= 0
     stop = np.where(stopped, timers.stopped_us / 1e6, started)
@@ -134,36 +259,12 @@ def _rows_of(
     if definition.same_period:
         known = (timers.start_period > 0) & (timers.stop_period > 0)
         wrong_period = stopped & ~late & known & (timers.stop_period != timers.start_period)
-    result = []
-    for row in range(count):
-        key_type, key_id = names.objects.get(
-            int(timers.key[row]), (object_type_name(int(timers.key_type[row])), "")
-        )
-        has_stop = bool(stopped[row])
-        units = int(timers.amount_units[row])
-        result.append(
-            TimerRow(
-                key_type=key_type,
-                key_id=key_id,
-                sla=definition.name,
-                start_event_id=names.events.get(int(timers.start_event[row]), ""),
-                started_at=micros_to_datetime(int(timers.started_us[row])),
-                start_period=period_text(int(timers.start_period[row])),
-                deadline=seconds_to_datetime(float(deadline[row])),
-                target_seconds=float(target[row]),
-                warning_shares=tuple(shares),
-                warning_at=tuple(seconds_to_datetime(float(at)) for at in warning_at[row]),
-                stop_event_id=names.events.get(int(timers.stop_event[row]), "") if has_stop else "",
-                stopped_at=micros_to_datetime(int(timers.stopped_us[row])) if has_stop else None,
-                stop_period=period_text(int(timers.stop_period[row])) if has_stop else "",
-                stop_reason=LATE if late[row] else WRONG_PERIOD if wrong_period[row] else "",
-                elapsed_seconds=round(float(elapsed[row]), 3) if has_stop else 0.0,
-                legal_entity=timers.entity_name(int(timers.legal_entity[row])),
-                customer=names.customers.get(int(timers.customer[row]), ""),
-                amount=None
-                if np.isnan(timers.amount[row])
-                else Decimal(units).scaleb(-4).normalize(),
-                currency=str(timers.currency[row]),
-            )
-        )
-    return result
+    return DerivedTimers(
+        definition,
+        timers,
+        deadline_us=np.round(deadline * 1_000_000).astype(np.int64),
+        target=target,
+        elapsed_ms=np.where(stopped, np.round(elapsed * 1000), 0).astype(np.int64),
+        warning_us=np.round(warning_at * 1_000_000).astype(np.int64).reshape(count, len(shares)),
+        reason=np.where(late, 1, np.where(wrong_period, 2, 0)).astype(np.uint8),
+    )

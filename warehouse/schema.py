@@ -133,7 +133,7 @@ FROM {traces} WHERE TraceId != '' GROUP BY TraceId""",
     ]
 
 
-_EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
+EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("EventId", "String"),
     ("EventType", "LowCardinality(String)"),
     ("EventTime", "DateTime64(9, 'UTC')"),
@@ -158,6 +158,7 @@ _EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("StatusMessage", "String"),
     ("ObjectRefs", "Array(Tuple(type LowCardinality(String), id String))"),
 )
+"""A business event row's content: everything but its knowledge time."""
 
 INGESTED_AT = ("IngestedAt", "DateTime64(3, 'UTC')")
 """Knowledge time: when syncsight stored the row (migration 8), set by the views at insert."""
@@ -206,7 +207,7 @@ SETTINGS {layout}"""
 
 _EVENTS_TABLE = _BusinessTable(
     BIZ_EVENTS,
-    _EVENT_COLUMNS,
+    EVENT_COLUMNS,
     "EventId, TraceId, SpanId",
     ("INDEX idx_event_type EventType TYPE set(64) GRANULARITY 4",),
 )
@@ -329,7 +330,7 @@ WHERE {attr(sc.EVENT_TYPE)} != ''"""
     }
     columns = ",\n    ".join(
         f"{dimensions[name]} AS {name}" if name in dimensions else name
-        for name, _ in (*_EVENT_COLUMNS, INGESTED_AT)
+        for name, _ in (*EVENT_COLUMNS, INGESTED_AT)
     )
     return f"SELECT\n    {columns}\nFROM (\n{derived}\n)"
 

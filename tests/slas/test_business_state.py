@@ -201,6 +201,61 @@ class TestIncremental:
             s.counts["met"] for s in before.summaries
         )
 
+    def test_a_redelivered_span_touches_nothing_a_changed_one_does(
+        self, migrated: Client, state: BusinessState
+    ) -> None:
+        """An exporter's retry stores the same row again: the tick reads no component. The same
+        span re-sent with another outcome is a new fact: its component is re-derived."""
+        start = event(sc.TIME_APPROVED, "TE-9", {sc.TIME_ENTRY: "TE-9"}, at(0))
+        stop = event(
+            sc.BILLING_READY, "BR-9", {sc.TIME_ENTRY: "TE-9"}, at(1), legal_entity="LE-DE01"
+        )
+        rows = span_rows([start, stop])
+        migrated.insert("otel_traces", rows, column_names=OTEL_TRACES_COLUMNS)
+        tick(state)
+        migrated.insert("otel_traces", rows, column_names=OTEL_TRACES_COLUMNS)
+        time.sleep(0.002)
+        redelivered = state.tick(datetime.now(UTC))
+        assert (redelivered.touched, redelivered.events, redelivered.versions) == (0, 0, 0)
+        stop.attempts = [(at(1), sc.FAILED, "2026-09")]
+        failed = span_rows([start, stop])[1:]  # the same trace and span ids as before
+        migrated.insert("otel_traces", failed, column_names=OTEL_TRACES_COLUMNS)
+        time.sleep(0.002)
+        changed = state.tick(datetime.now(UTC))
+        assert changed.touched == 1
+        assert changed.events == 2
+
+    def test_rows_visible_only_after_their_window_was_read_are_not_lost(
+        self, migrated: Client, state: BusinessState
+    ) -> None:
+        """An insert slower than the settle time (or a replica behind) makes rows visible after the
+        tick that read their knowledge time's window: the next tick reads that window again."""
+        start = event(sc.TIME_APPROVED, "TE-5", {sc.TIME_ENTRY: "TE-5"}, at(0))
+        stop = event(
+            sc.BILLING_READY, "BR-5", {sc.TIME_ENTRY: "TE-5"}, at(1), legal_entity="LE-DE01"
+        )
+        tick(state)  # a window read before
+        migrated.insert("otel_traces", span_rows([start, stop]), column_names=OTEL_TRACES_COLUMNS)
+        held = {
+            table: migrated.query(f"SELECT * FROM {table}")
+            for table in ("biz_events", "biz_event_objects")
+        }
+        for table in held:
+            migrated.command(f"TRUNCATE TABLE {table}")
+        tick(state)  # reads the window of the rows' knowledge time while they are not visible
+        assert current(migrated) == []
+        # the event rows come back with their knowledge time; the view on them derives the
+        # object rows, which carry the event rows' IngestedAt
+        events = held["biz_events"]
+        migrated.insert("biz_events", events.result_rows, column_names=list(events.column_names))
+        time.sleep(0.002)
+        report = state.tick(datetime.now(UTC))
+        assert report.late_rows == sum(len(rows.result_rows) for rows in held.values())
+        assert [row[:3] for row in current(migrated)] == [
+            (sc.TIME_ENTRY, "TE-5", "time-to-bill-readiness"),
+            (sc.TIME_ENTRY, "TE-5", "time-to-invoice-posting"),
+        ]
+
     def test_an_event_that_names_no_object_is_counted_not_dropped(
         self, migrated: Client, state: BusinessState
     ) -> None:
