@@ -12,8 +12,8 @@ from dashboard.filters import current_filters, offer_legal_entities
 from dashboard.notices import fetched, show_empty
 
 DATETIME = st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")
-SHOWN = 500
-"""Alerts read, firing first (the API's order), then the newest; the counts are the full ones."""
+# Page scripts run with Streamlit's magic: a bare string would be drawn, so notes are comments.
+SHOWN = 500  # alerts read, firing first (the API's order), then the newest; counts are full
 
 filters = current_filters()
 client = client_for_this_session()

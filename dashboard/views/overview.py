@@ -15,11 +15,10 @@ from dashboard.notices import NO_TRAFFIC, fetched, show_empty
 from lineage.models import BlockedItemOut
 
 TREND_WEEKS = 6
-SLA_COLUMNS = 2
-"""SLA metrics per row in the half-width section: wide enough for the longest SLA name."""
+# Page scripts run with Streamlit's magic: a bare string would be drawn, so notes are comments.
+SLA_COLUMNS = 2  # per row of the half-width section: wide enough for the longest SLA name
 LINEAGE_PAGE = "views/lineage_explorer.py"
-LEVEL_BADGE = ("blue", "orange", "red", "red")
-"""Badge colour per close-risk level rank (low, medium, high, critical)."""
+LEVEL_BADGE = ("blue", "orange", "red", "red")  # per level rank: low, medium, high, critical
 
 
 def blocked_section(reads: PageInstant, filters: Filters) -> list[BlockedItemOut]:
