@@ -1,15 +1,15 @@
 """Page responsiveness: the REST calls behind each dashboard page, timed against a running service.
 
-Every call is made the way the dashboard makes it (``dashboard.api_client``, uncached), repeated,
-and reported with p50 / p95 / max in milliseconds; the target is p95 <= 300 ms per call. Calls to
-endpoints the service does not serve yet are listed as such. The sidebar's reads (blocked invoices,
-close risk) are the pages' own calls, served from the dashboard's cache. Lineage calls use items
-the blocked-invoices answer names (billing events both ways, invoice numbers upstream).
+Every call is made the way the dashboard makes it (``rest_client``, uncached), repeated, and
+reported with p50 / p95 / max in milliseconds; the target is p95 <= 300 ms per call. Calls to
+endpoints the service does not serve yet are listed as such. The sidebar reads nothing. Lineage
+calls use items the blocked-invoices answer names (billing events both ways, invoice numbers
+upstream).
 
 Run: ``.venv/bin/python benchmarks/dashboard_api.py --base-url http://127.0.0.1:4318
 [--as-of 2026-10-30T17:00:00Z] [--repeat 20] [--lineage-samples 5] [--token T] [--json FILE]``;
-without ``--as-of`` the calls are the dashboard's live mode (no ``as_of``: the service's current
-evaluation, refreshed in the background).
+without ``--as-of`` the calls carry no ``as_of`` (the service's current evaluation; the dashboard's
+live mode sends the current minute).
 """
 
 from __future__ import annotations
@@ -28,15 +28,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dashboard.api_client import (
-    ApiClient,
-    ApiError,
-    EndpointMissing,
-    Params,
-    fetch_json,
-    iso,
-)
 from dashboard.filters import period_of
+from rest_client.client import Answer, ApiClient, ApiError, Params, fetch_json, iso
 
 TARGET_P95_MS = 300.0
 TREND_WEEKS = 6  # dashboard/views/overview.py reads the attainment trend at 6 weekly points
@@ -70,10 +63,10 @@ class CallTiming:
 def timed_client(base_url: str, token: str, record: list[float]) -> ApiClient:
     """An uncached client that appends the duration of every HTTP call to ``record``."""
 
-    def fetch(url: str, bearer: str, path: str, params: Params) -> Any:
+    def fetch(url: str, bearer: str, timeout: float, path: str, params: Params) -> Answer[Any]:
         started = time.perf_counter()
         try:
-            return fetch_json(url, bearer, path, params)
+            return fetch_json(url, bearer, timeout, path, params)
         finally:
             record.append((time.perf_counter() - started) * 1000)
 
@@ -86,7 +79,7 @@ def page_calls(
     """(page, call label, call) for every read the pages make, in page order; ``as_of`` None is
     the dashboard's default live mode (the service's current evaluation)."""
     period = period_of(as_of or datetime.now(UTC))
-    yield "overview", "blocked-invoices (all)", client.blocked_invoices
+    yield "overview", "blocked-invoices (all)", lambda: client.blocked_invoices(as_of=as_of)
     yield "overview", "slas", lambda: client.slas(as_of=as_of)
     yield (
         "overview",
@@ -98,16 +91,16 @@ def page_calls(
         f"close-risk period={period}",
         lambda: client.close_risk(as_of=as_of, period=period),
     )
-    yield "blocked_invoices", "blocked-invoices (all)", client.blocked_invoices
+    yield "blocked_invoices", "blocked-invoices (all)", lambda: client.blocked_invoices(as_of=as_of)
     yield (
         "blocked_invoices",
         f"blocked-invoices period={period}",
-        lambda: client.blocked_invoices(period=period),
+        lambda: client.blocked_invoices(period=period, as_of=as_of),
     )
     yield "close_risk", "close-risk (all periods)", lambda: client.close_risk(as_of=as_of)
     yield "slas", "slas", lambda: client.slas(as_of=as_of)
     try:
-        names = [str(sla["name"]) for sla in client.slas(as_of=as_of)]
+        names = [sla.name for sla in client.slas(as_of=as_of).body]
     except ApiError:
         names = []
     for name in names:
@@ -118,18 +111,17 @@ def page_calls(
         yield "lineage_explorer", f"evidence {label}", partial(client.evidence, *target)
         yield "lineage_explorer", f"ocel {label}", partial(client.ocel, *target)
     yield "alerts", "alerts summary", client.alert_summary
-    for status in ("firing", "resolved"):
-        yield "alerts", f"alerts {status}", partial(client.alerts, status=status, limit=500)
+    yield "alerts", "alerts", partial(client.alerts, limit=500)
 
 
 def lineage_targets(client: ApiClient, samples: int) -> list[tuple[str, str, str]]:
     """Blocked billing events (both directions) and their invoice numbers (upstream)."""
-    items = client.blocked_invoices().get("items") or []
-    targets = [("billing_event", str(i["object"]["id"]), "both") for i in items[:samples]]
+    items = client.blocked_invoices().body.items
+    targets = [("billing_event", i.object.id, "both") for i in items[:samples]]
     targets += [
-        ("invoice", str(i["invoice"]), "upstream")
+        ("invoice", i.invoice, "upstream")
         for i in items
-        if i.get("invoice") and i.get("stage") == "invoice.posted"
+        if i.invoice and i.stage == "invoice.posted"
     ][:samples]
     return targets
 
@@ -147,11 +139,8 @@ def measure(
             record.clear()
             try:
                 call()
-            except EndpointMissing:
-                timing.outcome = "not served"
-                continue
             except ApiError as error:
-                timing.outcome = f"error: {error}"[:80]
+                timing.outcome = "not served" if error.route_missing else f"error: {error}"[:80]
                 continue
             timing.samples_ms.extend(record)
     return list(timings.values())

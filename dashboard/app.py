@@ -3,25 +3,10 @@ Run it with ``syncsight dashboard`` (or ``streamlit run dashboard/app.py``)."""
 
 from __future__ import annotations
 
-from contextlib import suppress
-
 import streamlit as st
 
-from dashboard.api_client import ApiClient, ApiError
-from dashboard.filters import sidebar_filters
+from dashboard.filters import legal_entity_filter, sidebar_filters
 from dashboard.sign_in import signed_in_client
-
-
-def known_legal_entities(client: ApiClient) -> list[str]:
-    """Legal entities the API reports anywhere the sidebar can cheaply look (cached reads)."""
-    found: set[str] = set()
-    # a failing read is reported by the page that needs it; the sidebar just offers fewer names
-    with suppress(ApiError):
-        found |= {str(i.get("legal_entity")) for i in client.blocked_invoices()["items"]}
-    with suppress(ApiError):
-        found |= {str(r.get("legal_entity")) for r in client.close_risk()}
-    return sorted(found - {"", "None"})
-
 
 st.set_page_config(page_title="syncsight", page_icon=":material/monitoring:", layout="wide")
 client = signed_in_client()
@@ -36,5 +21,6 @@ PAGES = [
 navigation = st.navigation(PAGES)
 with st.sidebar:
     st.caption(f"API: {client.base_url}")
-sidebar_filters(known_legal_entities(client))
+entity_area = sidebar_filters()
 navigation.run()
+legal_entity_filter(entity_area)

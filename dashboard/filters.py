@@ -1,17 +1,19 @@
 """The filters every page shares (as-of time, period, legal entity): kept in ``st.session_state``,
-drawn once in the sidebar by the router, seeded from and mirrored to the URL's query parameters."""
+drawn in the sidebar by the router, seeded from and mirrored to the URL's query parameters. The
+legal entities offered are those the pages' own answers named, so the sidebar reads nothing."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
-from dashboard.api_client import iso
+from rest_client.client import iso
 
 ALL = "All"
 LIVE = "live"
@@ -24,6 +26,7 @@ KEY_TIME = "filter_as_of_time"
 KEY_PERIOD = "filter_period"
 KEY_ENTITY = "filter_legal_entity"
 KEY_SEEDED = "filters_seeded"
+KEY_ENTITIES_SEEN = "legal_entities_seen"
 
 
 @dataclass(frozen=True)
@@ -34,11 +37,6 @@ class Filters:
     period: str | None = None
     legal_entity: str | None = None
     live: bool = True
-
-    @property
-    def api_as_of(self) -> datetime | None:
-        """What the API is asked for: None in live mode (the service's current evaluation)."""
-        return None if self.live else self.as_of
 
     @property
     def current_period(self) -> str:
@@ -133,8 +131,9 @@ def seed_from_url() -> None:
         st.session_state[key] = value
 
 
-def sidebar_filters(legal_entities: Sequence[str]) -> Filters:
-    """Draw the shared filter widgets in the sidebar and return what they hold."""
+def sidebar_filters() -> DeltaGenerator:
+    """Draw the as-of and period widgets in the sidebar; return the place the legal-entity filter
+    is drawn in once the page has run (``legal_entity_filter``)."""
     seed_from_url()
     now = datetime.now(UTC)
     with st.sidebar:
@@ -149,12 +148,31 @@ def sidebar_filters(legal_entities: Sequence[str]) -> Filters:
         if chosen_period not in periods:
             periods.append(chosen_period)
         st.selectbox("Period", periods, key=KEY_PERIOD)
-        entities = [ALL, *sorted(set(legal_entities))]
-        chosen_entity = st.session_state.get(KEY_ENTITY, ALL)
-        if chosen_entity not in entities:
-            entities.append(chosen_entity)
-        st.selectbox("Legal entity", entities, key=KEY_ENTITY)
-    filters = filters_from_state(st.session_state.to_dict(), now)
+        return st.container()
+
+
+def offer_legal_entities(names: Iterable[str]) -> None:
+    """Remember legal entities a page's answers named, for the sidebar's legal-entity filter."""
+    seen: set[str] = st.session_state.setdefault(KEY_ENTITIES_SEEN, set())
+    seen.update(name for name in names if name)
+
+
+def legal_entity_filter(area: DeltaGenerator) -> Filters:
+    """Draw the legal-entity filter in ``area`` (after the page ran, so it offers every entity
+    the page's answers named) and mirror all filters to the URL."""
+    seen: set[str] = st.session_state.get(KEY_ENTITIES_SEEN, set())
+    entities = [ALL, *sorted(seen)]
+    chosen_entity = st.session_state.get(KEY_ENTITY, ALL)
+    if chosen_entity not in entities:
+        entities.append(chosen_entity)
+    area.selectbox(
+        "Legal entity",
+        entities,
+        key=KEY_ENTITY,
+        accept_new_options=True,
+        help="The entities this session's answers have named; type another to look it up.",
+    )
+    filters = filters_from_state(st.session_state.to_dict(), datetime.now(UTC))
     for name, value in filters.query_params().items():
         if st.query_params.get(name) != value:
             st.query_params[name] = value
@@ -164,13 +182,24 @@ def sidebar_filters(legal_entities: Sequence[str]) -> Filters:
     return filters
 
 
-def as_of_caption(filters: Filters, *, fetched_at: datetime | None = None) -> str:
-    """The line every page shows under its title."""
+def instant_caption(filters: Filters, known_at: datetime | None) -> str:
+    """The line a page shows once under its title: the instant every widget of it describes
+    (event time ``as_of``, knowledge time ``known_at``) and the scope."""
     moment = filters.as_of.strftime("%Y-%m-%d %H:%M UTC")
     mode = "live" if filters.live else "fixed"
-    scope = [
-        f"period {filters.period}" if filters.period else "all periods",
-        filters.legal_entity or "all legal entities",
-    ]
-    fetched = (fetched_at or datetime.now(UTC)).strftime("%H:%M:%S UTC")
-    return f"As of **{moment}** ({mode}) · {' · '.join(scope)} · fetched {fetched}"
+    known = (
+        f"known at **{known_at.astimezone(UTC).strftime('%Y-%m-%d %H:%M:%S UTC')}**"
+        if known_at
+        else "known at: not reported"
+    )
+    return f"As of **{moment}** ({mode}) · {known} · {scope_caption(filters)}"
+
+
+def scope_caption(filters: Filters) -> str:
+    """Which period and legal entity a page shows."""
+    return " · ".join(
+        [
+            f"period {filters.period}" if filters.period else "all periods",
+            filters.legal_entity or "all legal entities",
+        ]
+    )

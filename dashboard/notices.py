@@ -8,7 +8,7 @@ from typing import TypeVar
 
 import streamlit as st
 
-from dashboard.api_client import AccessDenied, ApiError, EndpointMissing, NotFound
+from rest_client.client import ApiError
 
 T = TypeVar("T")
 
@@ -21,16 +21,41 @@ NO_TRAFFIC = (
 )
 
 
+def denied(error: ApiError) -> bool:
+    """No token, a wrong token, or a role too low for the route."""
+    return error.status in (401, 403)
+
+
+def explain(error: ApiError) -> str:
+    """The reader's sentence for a failed read: what is missing or refused, and what to do."""
+    if error.route_missing:
+        return (
+            f"the API has no {error.path} yet (HTTP {error.status}); this part of the dashboard "
+            "needs a syncsight that serves it."
+        )
+    if error.status == 401:
+        return (
+            f"the API refused {error.path} without a valid token (HTTP 401: {error.detail}). Sign "
+            "in again with your API token (one listed in the service's SYNCSIGHT_API_TOKENS)."
+        )
+    if error.status == 403:
+        return f"the dashboard's token may not read {error.path} (HTTP 403: {error.detail})."
+    if error.status == 404:
+        return error.detail
+    return str(error)
+
+
 def show_api_error(error: ApiError, *, what: str) -> None:
-    """One message for a failed read: a warning for a feature the server lacks, else an error."""
-    if isinstance(error, EndpointMissing):
-        st.warning(f"{what} is not available: {error}", icon=":material/construction:")
-    elif isinstance(error, NotFound):
-        st.warning(f"{what}: {error}", icon=":material/search_off:")
-    elif isinstance(error, AccessDenied):
-        st.error(f"{what}: {error}", icon=":material/lock:")
+    """One message for a failed read: a warning for a route the server lacks or an unknown
+    object, a lock for a refused token, else an error."""
+    if error.route_missing:
+        st.warning(f"{what} is not available: {explain(error)}", icon=":material/construction:")
+    elif error.status == 404:
+        st.warning(f"{what}: {explain(error)}", icon=":material/search_off:")
+    elif denied(error):
+        st.error(f"{what}: {explain(error)}", icon=":material/lock:")
     else:
-        st.error(f"{what}: {error}", icon=":material/error:")
+        st.error(f"{what}: {explain(error)}", icon=":material/error:")
 
 
 def fetched(read: Callable[[], T], *, what: str) -> T | None:

@@ -6,16 +6,17 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.api_client import SESSION_TOKEN, ApiClient, ApiUnreachable
+from dashboard.api_session import SESSION_TOKEN, client_for_this_session
+from rest_client.client import ApiClient, ApiError
 
 
 def signed_in_client() -> ApiClient:
     """The client for this session; stops the script behind a sign-in form while the API
     refuses it (401). A service in local-only mode (no API tokens) asks nobody."""
-    client = ApiClient.for_this_session()
+    client = client_for_this_session()
     try:
         status = client.access_status()
-    except ApiUnreachable:
+    except ApiError:
         return client  # each page explains an unreachable API in its own words
     if status != 401:
         if st.session_state.get(SESSION_TOKEN):
@@ -48,7 +49,7 @@ def sign_in_form(base_url: str, *, expired: bool) -> None:
         return
     try:
         status = ApiClient(base_url=base_url, token=token).access_status()
-    except ApiUnreachable as error:
+    except ApiError as error:
         st.error(str(error))
         return
     if status == 401:

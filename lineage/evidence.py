@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Final
 
 from lineage.assembly import Lineage
@@ -205,3 +206,14 @@ def verify(pack: Any, *, expected_root: str | None = None) -> Verification:
     return Verification(
         True, f"intact: {len(records)} records, root hash {previous}", None, previous
     )
+
+
+def verify_file(path: Path, *, expected_root: str | None = None) -> Verification:
+    """Verify the evidence pack stored at ``path``; an unreadable or non-JSON file fails too."""
+    try:
+        pack = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        return Verification(False, f"{path}: cannot read the file ({error.strerror})")
+    except ValueError as error:
+        return Verification(False, f"{path}: not JSON ({error})")
+    return verify(pack, expected_root=expected_root)

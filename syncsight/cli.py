@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ from warehouse.schema import Topology, TopologyError
 
 if TYPE_CHECKING:
     from collector.quarantine import Quarantine
+    from rest_client.client import ApiClient
 
 app = typer.Typer(
     name="syncsight",
@@ -361,21 +363,42 @@ def lineage(
     api_token: ApiTokenOption = None,
 ) -> None:
     """Trace an object to its source events (or to its postings) through the REST API."""
-    from lineage.remote import LineageRequestError, fetch_lineage
+    from lineage.render import render_text
+    from rest_client.client import ApiError
 
-    settings = build_settings(api_url=api_url, api_token=api_token)
+    if output not in LINEAGE_FORMATS:
+        fail(f"--format {output!r}: expected one of {', '.join(LINEAGE_FORMATS)}")
+    client = _api_client(api_url, api_token)
     try:
-        text = fetch_lineage(
-            settings.api_url,
-            object_type,
-            object_id,
-            direction=direction,
-            output=output,
-            token=settings.api_token.get_secret_value() or None,
-        )
-    except LineageRequestError as error:
+        if output == "text":
+            text = render_text(client.lineage(object_type, object_id, direction))
+        elif output == "json":
+            text = client.lineage(object_type, object_id, direction).model_dump_json(
+                indent=2, by_alias=True
+            )
+        else:
+            read = client.evidence if output == "evidence" else client.ocel
+            text = json.dumps(read(object_type, object_id, direction), indent=2, ensure_ascii=False)
+    except ApiError as error:
         fail(str(error))
     typer.echo(text)
+
+
+LINEAGE_FORMATS = ("text", "json", "ocel", "evidence")
+CLI_TIMEOUT_SECONDS = 120.0
+"""A lineage of a large object or a quarter's SLA evaluation may take a while on a laptop."""
+
+
+def _api_client(api_url: str | None, api_token: str | None) -> ApiClient:
+    """The REST client of the CLI's read commands, from the settings and their flags."""
+    from rest_client.client import ApiClient
+
+    settings = build_settings(api_url=api_url, api_token=api_token)
+    return ApiClient(
+        base_url=settings.api_url,
+        token=settings.api_token.get_secret_value(),
+        timeout=CLI_TIMEOUT_SECONDS,
+    )
 
 
 sla_app = typer.Typer(help="Business SLAs, read through the REST API.", no_args_is_help=True)
@@ -412,27 +435,30 @@ def sla_status(
     api_token: ApiTokenOption = None,
 ) -> None:
     """Every SLA's timers by state, attainment and percentiles (or one SLA's timers)."""
-    from slas.remote import SlaRequestError, fetch_status
+    from rest_client.client import ApiError
+    from rest_client.sla_tables import summary_table, timers_table
 
-    settings = build_settings(api_url=api_url, api_token=api_token)
+    if output not in ("table", "json"):
+        fail(f"--format {output!r}: expected table or json")
+    client = _api_client(api_url, api_token)
     instant = as_of.replace(tzinfo=as_of.tzinfo or UTC) if as_of else None
     try:
-        result = fetch_status(
-            settings.api_url,
-            token=settings.api_token.get_secret_value() or None,
-            as_of=instant,
-            sla=sla,
-            state=state,
-            legal_entity=legal_entity,
-            limit=limit,
-            output=output,
-        )
-    except SlaRequestError as error:
+        if sla is None:
+            summaries = client.slas(as_of=instant).body
+            rows: list[Any] = summaries
+            table = summary_table(summaries)
+        else:
+            timers = client.sla_timers(
+                sla, as_of=instant, state=state, legal_entity=legal_entity, limit=limit
+            ).body
+            rows = timers
+            table = timers_table(sla, timers)
+    except ApiError as error:
         fail(str(error))
-    if isinstance(result, str):
-        typer.echo(result)
+    if output == "json":
+        typer.echo(json.dumps([row.model_dump(mode="json") for row in rows], indent=2))
     else:
-        Console().print(result)
+        Console().print(table)
 
 
 quarantine_app = typer.Typer(
@@ -578,7 +604,7 @@ def verify_evidence(
     ] = None,
 ) -> None:
     """Exit 0 when the evidence pack is intact; else name the first altered record, exit 1."""
-    from lineage.remote import verify_file
+    from lineage.evidence import verify_file
 
     result = verify_file(file, expected_root=root_hash)
     if not result.intact:

@@ -1,5 +1,6 @@
-"""Blocked invoices: items of ``GET /api/v1/impact/blocked-invoices`` turned into table rows,
-rankings of the failures that hold the most money, and the charts of where the money is stuck."""
+"""Blocked invoices: the items of ``GET /api/v1/impact/blocked-invoices`` (``BlockedItemOut``)
+turned into table rows, rankings of the failures that hold the most money, and the charts of where
+the money is stuck."""
 
 from __future__ import annotations
 
@@ -11,11 +12,10 @@ from typing import Any
 import plotly.graph_objects as go
 
 from dashboard.figures.money import DANGER, largest_amount, sum_by_currency
+from lineage.models import BlockedItemOut, BlockerOut
 
-Item = Mapping[str, Any]
-
-# Where each canonical step lands (the event table of docs/semantic-conventions.md); the dashboard talks HTTP only, so it
-# keeps this small copy instead of importing warehouse.semconv.
+# Where each canonical step lands (the event table of docs/semantic-conventions.md); the dashboard
+# talks HTTP only, so it keeps this small copy instead of importing the semantic conventions.
 SYSTEM_OF_STEP: dict[str, str] = {
     "customer.synced": "crm → erp",
     "contract.signed": "crm",
@@ -30,99 +30,80 @@ SYSTEM_OF_STEP: dict[str, str] = {
     "revenue.posted": "revrec → erp",
     "revenue.adjusted": "revrec",
 }
+UNASSIGNED = "unassigned"
 
 
 def system_of(event_type: str) -> str:
     return SYSTEM_OF_STEP.get(event_type, event_type or "unknown")
 
 
-def parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def root_cause(item: Item) -> Mapping[str, Any]:
-    """The blocker that failed first (the others usually follow from it); {} when none is named."""
-    blockers: Sequence[Mapping[str, Any]] = item.get("blocked_by") or []
-    if not blockers:
-        return {}
+def root_cause(item: BlockedItemOut) -> BlockerOut | None:
+    """The blocker that failed first (the others usually follow from it); None when none is
+    named."""
     far_future = datetime.max.replace(tzinfo=UTC)
-    return min(blockers, key=lambda b: parse_time(b.get("failed_since")) or far_future)
+    return min(item.blocked_by, key=lambda b: b.failed_since or far_future, default=None)
 
 
-def item_label(item: Item) -> str:
+def item_label(item: BlockedItemOut) -> str:
     """The invoice number when one is reserved, else the blocked object's id."""
-    return str(item.get("invoice") or item.get("object", {}).get("id", "?"))
+    return item.invoice or item.object.id
 
 
-def item_owners(item: Item) -> set[str]:
-    return {str(b.get("owner") or "unassigned") for b in item.get("blocked_by") or []}
+def item_owners(item: BlockedItemOut) -> set[str]:
+    return {b.owner or UNASSIGNED for b in item.blocked_by}
 
 
 def filter_items(
-    items: Iterable[Item],
-    *,
-    owners: Sequence[str] = (),
-    customers: Sequence[str] = (),
-) -> list[Item]:
-    """Items one of whose blockers is owned by one of ``owners`` and whose customer is one of
-    ``customers`` (an empty selection keeps everything)."""
-    kept = []
-    for item in items:
-        if owners and not item_owners(item) & set(owners):
-            continue
-        if customers and str(item.get("customer") or "") not in customers:
-            continue
-        kept.append(item)
-    return kept
+    items: Iterable[BlockedItemOut], *, owners: Sequence[str] = ()
+) -> list[BlockedItemOut]:
+    """Items one of whose blockers is owned by one of ``owners`` (none chosen keeps all)."""
+    return [item for item in items if not owners or item_owners(item) & set(owners)]
 
 
 def age_days(since: datetime | None, as_of: datetime) -> float | None:
     return None if since is None else round((as_of - since) / timedelta(days=1), 1)
 
 
-def blocked_rows(items: Iterable[Item], as_of: datetime) -> list[dict[str, Any]]:
+def blocked_rows(items: Iterable[BlockedItemOut], as_of: datetime) -> list[dict[str, Any]]:
     """One table row per blocked item, its root-cause failure and that failure's age."""
     rows = []
     for item in items:
         cause = root_cause(item)
-        since = parse_time(cause.get("failed_since"))
+        since = cause.failed_since if cause else None
         rows.append(
             {
                 "invoice": item_label(item),
-                "object_type": item.get("object", {}).get("type", ""),
-                "object_id": item.get("object", {}).get("id", ""),
-                "amount": item.get("amount"),
-                "currency": item.get("currency", ""),
-                "legal_entity": item.get("legal_entity", ""),
-                "period": item.get("period", ""),
-                "customer": item.get("customer", ""),
-                "stuck_at": item.get("stage", ""),
-                "error_category": cause.get("error_category", ""),
-                "error_code": cause.get("error_code", ""),
-                "system": system_of(str(cause.get("event_type", ""))),
-                "owner": cause.get("owner", ""),
+                "object_type": item.object.type,
+                "object_id": item.object.id,
+                "amount": item.amount,
+                "currency": item.currency,
+                "legal_entity": item.legal_entity,
+                "period": item.period,
+                "stuck_at": item.stage,
+                "error_category": cause.error_category if cause else "",
+                "error_code": cause.error_code if cause else "",
+                "system": system_of(cause.event_type if cause else ""),
+                "owner": cause.owner if cause else "",
                 "failed_since": since,
                 "age_days": age_days(since, as_of),
-                "blockers": len(item.get("blocked_by") or []),
-                "root_cause_event": cause.get("event_id", ""),
+                "blockers": len(item.blocked_by),
+                "root_cause_event": cause.event_id if cause else "",
             }
         )
     return sorted(rows, key=lambda r: (-(r["amount"] or 0.0), r["invoice"]))
 
 
-def newly_blocked(items: Iterable[Item], as_of: datetime, days: int = 7) -> dict[str, float]:
+def newly_blocked(
+    items: Iterable[BlockedItemOut], as_of: datetime, days: int = 7
+) -> dict[str, float]:
     """Value per currency of items whose first failure is within ``days`` before ``as_of``."""
     since = as_of - timedelta(days=days)
-    recent = [
-        item
-        for item in items
-        if (failed := parse_time(root_cause(item).get("failed_since"))) is not None
-        and since < failed <= as_of
-    ]
-    return sum_by_currency(recent)
+    recent = []
+    for item in items:
+        cause = root_cause(item)
+        if cause and cause.failed_since and since < cause.failed_since <= as_of:
+            recent.append(item)
+    return sum_by_currency((item.amount, item.currency) for item in recent)
 
 
 @dataclass
@@ -139,27 +120,25 @@ class Failure:
     items: int = 0
 
 
-def top_failures(items: Iterable[Item], limit: int = 10) -> list[Failure]:
+def top_failures(items: Iterable[BlockedItemOut], limit: int = 10) -> list[Failure]:
     """Failures ranked by the money they block (an item held by two failures counts for both)."""
     failures: dict[str, Failure] = {}
     for item in items:
-        for blocker in item.get("blocked_by") or []:
-            event_id = str(blocker.get("event_id", ""))
-            failure = failures.get(event_id)
+        for blocker in item.blocked_by:
+            failure = failures.get(blocker.event_id)
             if failure is None:
-                failure = failures[event_id] = Failure(
-                    event_id=event_id,
-                    event_type=str(blocker.get("event_type", "")),
-                    error_category=str(blocker.get("error_category", "")),
-                    error_code=str(blocker.get("error_code", "")),
-                    owner=str(blocker.get("owner", "")),
-                    failed_since=parse_time(blocker.get("failed_since")),
+                failure = failures[blocker.event_id] = Failure(
+                    event_id=blocker.event_id,
+                    event_type=blocker.event_type,
+                    error_category=blocker.error_category,
+                    error_code=blocker.error_code,
+                    owner=blocker.owner,
+                    failed_since=blocker.failed_since,
                 )
             failure.items += 1
-            if item.get("amount") is not None:
-                currency = str(item.get("currency", ""))
-                failure.blocked[currency] = round(
-                    failure.blocked.get(currency, 0.0) + float(item["amount"]), 2
+            if item.amount is not None:
+                failure.blocked[item.currency] = round(
+                    failure.blocked.get(item.currency, 0.0) + item.amount, 2
                 )
     ranked = sorted(
         failures.values(), key=lambda f: (-largest_amount(f.blocked), -f.items, f.event_id)

@@ -1,84 +1,59 @@
-"""Close risk: rows of ``GET /api/v1/close-risk`` as an entity-by-period heatmap, amounts at risk
-against materiality, and the contributors that make up each amount."""
+"""Close risk: rows of ``GET /api/v1/close-risk`` (``CloseRiskOut``) as an entity-by-period
+heatmap, amounts at risk against materiality, and the contributors that make up each amount."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import plotly.graph_objects as go
 
 from dashboard.figures.money import DANGER, MUTED, SAFE, WARNING, format_totals
+from slas.models import CloseRiskOut
 
-Risk = Mapping[str, Any]
-
-# Levels the API may use, in increasing severity; an unknown word sits just above "low".
-LEVEL_RANK: dict[str, int] = {
-    "none": 0,
-    "ok": 0,
-    "on_track": 0,
-    "low": 1,
-    "green": 1,
-    "medium": 2,
-    "elevated": 2,
-    "amber": 2,
-    "at_risk": 2,
-    "high": 3,
-    "red": 3,
-    "critical": 4,
-    "late": 4,
-}
-UNKNOWN_RANK = 1
-LEVEL_COLOURS = [(0.0, SAFE), (0.25, "#8fc1e3"), (0.5, WARNING), (0.75, "#f46d43"), (1.0, DANGER)]
+LEVELS = ("low", "medium", "high", "critical")
+"""``CloseRiskOut.level``'s words in increasing severity (slas/close_risk.py defines them)."""
+LEVEL_COLOURS = [SAFE, WARNING, "#f46d43", DANGER]
+LEVEL_SCALE = [(rank / (len(LEVELS) - 1), colour) for rank, colour in enumerate(LEVEL_COLOURS)]
 
 
-def level_rank(level: str | None) -> int:
-    return LEVEL_RANK.get(str(level or "").strip().lower(), UNKNOWN_RANK)
+def level_rank(level: str) -> int:
+    """0 for low … 3 for critical; a word this dashboard does not know counts as the most severe,
+    so that it is looked at rather than hidden."""
+    return LEVELS.index(level) if level in LEVELS else len(LEVELS) - 1
 
 
-def level_colour(level: str | None) -> str:
-    rank = level_rank(level)
-    return [SAFE, "#8fc1e3", WARNING, "#f46d43", DANGER][rank]
+def level_colour(level: str) -> str:
+    return LEVEL_COLOURS[level_rank(level)]
 
 
-def materiality(risk: Risk) -> dict[str, float]:
-    """The materiality threshold per currency, if the API gives one (a number takes the currency
-    of the amount at risk)."""
-    value = risk.get("materiality")
-    if isinstance(value, Mapping):
-        return {str(c): float(v) for c, v in value.items() if v is not None}
-    if isinstance(value, int | float):
-        currencies = list((risk.get("amount_at_risk") or {}).keys()) or [""]
-        return {currencies[0]: float(value)}
-    return {}
+def by_severity(risks: Iterable[CloseRiskOut]) -> list[CloseRiskOut]:
+    """Most severe first, then by period and legal entity."""
+    return sorted(risks, key=lambda r: (-level_rank(r.level), r.period, r.legal_entity))
 
 
-def risk_rows(risks: Iterable[Risk]) -> list[dict[str, Any]]:
+def risk_rows(risks: Iterable[CloseRiskOut]) -> list[dict[str, Any]]:
     """One table row per (legal entity, period), most severe first."""
-    rows = [
+    return [
         {
-            "legal_entity": risk.get("legal_entity", ""),
-            "period": risk.get("period", ""),
-            "level": risk.get("level", ""),
-            "close_date": risk.get("close_date", ""),
-            "business_days_left": risk.get("business_days_left"),
-            "amount_at_risk": format_totals(risk.get("amount_at_risk") or {}),
-            "materiality": format_totals(materiality(risk)),
-            "contributors": len(risk.get("contributors") or []),
+            "legal_entity": risk.legal_entity,
+            "period": risk.period,
+            "level": risk.level,
+            "close_date": risk.close_date,
+            "business_days_left": risk.business_days_left,
+            "amount_at_risk": format_totals(risk.amount_at_risk),
+            "materiality": risk.materiality,
+            "contributors": len(risk.contributors),
         }
-        for risk in risks
+        for risk in by_severity(risks)
     ]
-    return sorted(
-        rows,
-        key=lambda r: (-level_rank(r["level"]), str(r["period"]), str(r["legal_entity"])),
-    )
 
 
-def heatmap(risks: Sequence[Risk]) -> go.Figure:
+def heatmap(risks: Sequence[CloseRiskOut]) -> go.Figure:
     """Legal entity by period, coloured by level, labelled with level and amount at risk."""
-    entities = sorted({str(r.get("legal_entity", "")) for r in risks})
-    periods = sorted({str(r.get("period", "")) for r in risks})
-    cell = {(str(r.get("legal_entity", "")), str(r.get("period", ""))): r for r in risks}
+    entities = sorted({r.legal_entity for r in risks})
+    periods = sorted({r.period for r in risks})
+    cell = {(r.legal_entity, r.period): r for r in risks}
     z: list[list[float | None]] = []
     text: list[list[str]] = []
     for entity in entities:
@@ -86,11 +61,9 @@ def heatmap(risks: Sequence[Risk]) -> go.Figure:
         text.append([])
         for period in periods:
             risk = cell.get((entity, period))
-            z[-1].append(None if risk is None else level_rank(risk.get("level")))
+            z[-1].append(None if risk is None else level_rank(risk.level))
             text[-1].append(
-                ""
-                if risk is None
-                else f"{risk.get('level', '?')}<br>{format_totals(risk.get('amount_at_risk') or {})}"
+                "" if risk is None else f"{risk.level}<br>{format_totals(risk.amount_at_risk)}"
             )
     figure = go.Figure(
         go.Heatmap(
@@ -99,9 +72,9 @@ def heatmap(risks: Sequence[Risk]) -> go.Figure:
             y=entities,
             text=text,
             texttemplate="%{text}",
-            colorscale=LEVEL_COLOURS,
+            colorscale=LEVEL_SCALE,
             zmin=0,
-            zmax=max(LEVEL_RANK.values()),
+            zmax=len(LEVELS) - 1,
             showscale=False,
             hovertemplate="%{y} · %{x}<br>%{text}<extra></extra>",
             xgap=3,
@@ -117,30 +90,28 @@ def heatmap(risks: Sequence[Risk]) -> go.Figure:
     return figure
 
 
-def amount_vs_materiality(risks: Sequence[Risk]) -> go.Figure:
-    """Amount at risk per (legal entity, period, currency) as bars, materiality as a marker."""
+def amount_vs_materiality(risks: Sequence[CloseRiskOut]) -> go.Figure:
+    """Amount at risk per (legal entity, period, currency) as bars; the entity's materiality, the
+    threshold its level compares every currency's amount with, as a marker on each bar."""
     labels: list[str] = []
     amounts: list[float] = []
     colours: list[str] = []
-    thresholds: list[float | None] = []
-    for risk in sorted(risks, key=lambda r: (str(r.get("legal_entity")), str(r.get("period")))):
-        limits = materiality(risk)
-        for currency, amount in sorted((risk.get("amount_at_risk") or {}).items()):
-            labels.append(f"{risk.get('legal_entity')} {risk.get('period')} ({currency})")
-            amounts.append(float(amount))
-            colours.append(level_colour(risk.get("level")))
-            thresholds.append(limits.get(currency))
+    thresholds: list[float] = []
+    for risk in sorted(risks, key=lambda r: (r.legal_entity, r.period)):
+        for currency, amount in sorted(risk.amount_at_risk.items()):
+            labels.append(f"{risk.legal_entity} {risk.period} ({currency})")
+            amounts.append(amount)
+            colours.append(level_colour(risk.level))
+            thresholds.append(risk.materiality)
     figure = go.Figure(
-        go.Bar(
-            x=labels,
-            y=amounts,
-            marker_color=colours,
-            name="amount at risk",
-            hovertemplate="%{x}<br>%{y:,.2f}<extra>at risk</extra>",
-        )
-    )
-    if any(t is not None for t in thresholds):
-        figure.add_trace(
+        [
+            go.Bar(
+                x=labels,
+                y=amounts,
+                marker_color=colours,
+                name="amount at risk",
+                hovertemplate="%{x}<br>%{y:,.2f}<extra>at risk</extra>",
+            ),
             go.Scatter(
                 x=labels,
                 y=thresholds,
@@ -148,42 +119,31 @@ def amount_vs_materiality(risks: Sequence[Risk]) -> go.Figure:
                 marker={"symbol": "line-ew-open", "size": 28, "color": MUTED, "line": {"width": 3}},
                 name="materiality",
                 hovertemplate="%{x}<br>materiality %{y:,.2f}<extra></extra>",
-            )
-        )
+            ),
+        ]
+    )
     figure.update_layout(height=340, margin={"t": 30, "b": 10, "l": 10, "r": 10}, showlegend=True)
     return figure
 
 
-def _flat(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        if set(value) == {"type", "id"}:
-            return f"{value['type']} {value['id']}"
-        return ", ".join(f"{k}: {_flat(v)}" for k, v in value.items())
-    if isinstance(value, list):
-        return ", ".join(str(_flat(v)) for v in value)
-    return value
-
-
-def contributor_rows(risk: Risk, limit: int = 10) -> list[dict[str, Any]]:
-    """The first ``limit`` contributors of one row, nested values flattened for a table."""
-    rows = []
-    for contributor in (risk.get("contributors") or [])[:limit]:
-        if isinstance(contributor, Mapping):
-            rows.append({str(k): _flat(v) for k, v in contributor.items()})
-        else:
-            rows.append({"contributor": str(contributor)})
-    return rows
-
-
-def levels_for_period(risks: Iterable[Risk], period: str) -> list[dict[str, Any]]:
-    """The overview's list: each legal entity's level, amount at risk and days left in ``period``."""
+def contributor_rows(risk: CloseRiskOut, limit: int = 10) -> list[dict[str, Any]]:
+    """The first ``limit`` contributors of one row, the item as ``type id``, for a table."""
     return [
         {
-            "legal_entity": row["legal_entity"],
-            "level": row["level"],
-            "amount_at_risk": row["amount_at_risk"],
-            "close_date": row["close_date"],
-            "business_days_left": row["business_days_left"],
+            "object": f"{c.object.type} {c.object.id}",
+            "amount": c.amount,
+            "currency": c.currency,
+            "reason": c.reason,
+            "failed_event_type": c.failed_event_type,
+            "error_category": c.error_category,
+            "error_code": c.error_code,
+            "posted_period": c.posted_period,
+            "projected_post_at": c.projected_post_at,
         }
-        for row in risk_rows(r for r in risks if r.get("period") == period)
+        for c in risk.contributors[:limit]
     ]
+
+
+def levels_for_period(risks: Iterable[CloseRiskOut], period: str) -> list[CloseRiskOut]:
+    """The overview's list: each legal entity's row of ``period``, most severe first."""
+    return by_severity(r for r in risks if r.period == period)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 SAFE = "#2a7ab0"
 WARNING = "#f0a202"
@@ -26,14 +25,12 @@ def format_totals(totals: Mapping[str, float]) -> str:
     return " · ".join(format_money(amount, currency) for currency, amount in ordered)
 
 
-def sum_by_currency(rows: Iterable[Mapping[str, Any]]) -> dict[str, float]:
-    """Sum of ``amount`` per ``currency`` over rows that have an amount, rounded to the cent."""
+def sum_by_currency(amounts: Iterable[tuple[float | None, str]]) -> dict[str, float]:
+    """Sum per currency of (amount, currency) pairs that have an amount, rounded to the cent."""
     totals: dict[str, float] = {}
-    for row in rows:
-        if row.get("amount") is None:
-            continue
-        currency = str(row.get("currency") or "")
-        totals[currency] = totals.get(currency, 0.0) + float(row["amount"])
+    for amount, currency in amounts:
+        if amount is not None:
+            totals[currency] = totals.get(currency, 0.0) + amount
     return {currency: round(amount, 2) for currency, amount in sorted(totals.items())}
 
 

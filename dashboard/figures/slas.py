@@ -1,75 +1,56 @@
 """Business SLAs: attainment over time, business durations against the target, breaches and
-at-risk timers by week, and the open at-risk timers, from ``/api/v1/slas`` and its timers."""
+at-risk timers by week, and the open at-risk timers, from ``/api/v1/slas`` (``SlaOut``), its trend
+(``TrendPointOut``) and its timers (``TimerOut``)."""
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import plotly.graph_objects as go
 
-from dashboard.figures.blocked import parse_time
-from dashboard.figures.money import DANGER, MUTED, SAFE, WARNING, format_money
+from dashboard.figures.money import DANGER, MUTED, SAFE, WARNING
+from slas.models import SlaOut, TimerOut, TrendPointOut, TrendSlaOut
 
-Sla = Mapping[str, Any]
-Timer = Mapping[str, Any]
-
-BUSINESS_DAY_HOURS = (
-    24.0  # a business day is 24 business hours (as the simulator's truth counts it)
-)
+BUSINESS_DAY_HOURS = 24.0
+"""A business day is 24 business hours (as the simulator's truth counts it)."""
 STATE_COLOURS = {"met": SAFE, "on_track": "#8fc1e3", "at_risk": WARNING, "breached": DANGER}
 _TARGET_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([dhm])")
+WEEK = timedelta(days=7)
+WEEK_MS = WEEK / timedelta(milliseconds=1)
+WEEKLY_TICKS_AT_MOST = 8
+"""More weeks than this are labelled every second (third, …) week, so labels never collide."""
 
 
-def target_hours(sla: Sla) -> float | None:
-    """The target in business hours: a numeric field if given, else the ``target`` text parsed
-    (``"2d"``, ``"36h"``, ``"1d 4h"``, ``"90m"``) or a number of hours."""
-    for name in ("target_business_hours", "target_hours"):
-        if isinstance(sla.get(name), int | float):
-            return float(sla[name])
-    target = sla.get("target")
-    if isinstance(target, int | float):
-        return float(target)
-    parts = _TARGET_PART.findall(str(target or ""))
+def target_hours(target: str) -> float | None:
+    """``SlaOut.target`` in business hours: ``"2d"``, ``"36h"``, ``"1d 4h"``, ``"90m"``."""
+    parts = _TARGET_PART.findall(target)
     if not parts:
         return None
     scale = {"d": BUSINESS_DAY_HOURS, "h": 1.0, "m": 1 / 60}
     return sum(float(number) * scale[unit] for number, unit in parts)
 
 
-def attainment_share(sla: Sla) -> float | None:
-    """Attainment as a share in [0, 1] (the API may give a share or a percentage)."""
-    value = sla.get("attainment")
-    if not isinstance(value, int | float):
-        return None
-    return float(value) / 100 if value > 1 else float(value)
+def percent(attainment: float | None) -> float | None:
+    """An attainment share (met / (met + breached)) in percent, to one decimal."""
+    return None if attainment is None else round(attainment * 100, 1)
 
 
-def trend_snapshots(points: Iterable[Mapping[str, Any]]) -> list[tuple[datetime, list[Sla]]]:
-    """``GET /api/v1/slas/trend`` as (moment, SLA summaries) pairs, oldest first; points whose
-    time cannot be read are left out."""
-    snapshots = []
-    for point in points:
-        try:
-            moment = parse_time(str(point.get("as_of") or ""))
-        except ValueError:
-            continue
-        if moment is None:
-            continue
-        snapshots.append((moment, [s for s in point.get("slas") or [] if isinstance(s, Mapping)]))
-    return sorted(snapshots, key=lambda pair: pair[0])
+def trend_snapshots(points: Iterable[TrendPointOut]) -> list[tuple[datetime, list[TrendSlaOut]]]:
+    """``GET /api/v1/slas/trend`` as (moment, SLA attainments) pairs, oldest first."""
+    return sorted(((point.as_of, point.slas) for point in points), key=lambda pair: pair[0])
 
 
-def attainment_trend(snapshots: Sequence[tuple[datetime, Sequence[Sla]]]) -> go.Figure:
+def attainment_trend(snapshots: Sequence[tuple[datetime, Sequence[TrendSlaOut]]]) -> go.Figure:
     """One line per SLA: attainment at each as-of moment of ``snapshots``."""
     series: dict[str, list[tuple[datetime, float]]] = {}
     for moment, slas in sorted(snapshots, key=lambda pair: pair[0]):
         for sla in slas:
-            share = attainment_share(sla)
-            if share is not None:
-                series.setdefault(str(sla.get("name")), []).append((moment, share * 100))
+            if sla.attainment is not None:
+                series.setdefault(sla.name, []).append((moment, sla.attainment * 100))
     figure = go.Figure(
         [
             go.Scatter(
@@ -85,44 +66,37 @@ def attainment_trend(snapshots: Sequence[tuple[datetime, Sequence[Sla]]]) -> go.
     figure.update_layout(
         height=300,
         margin={"t": 30, "b": 10, "l": 10, "r": 10},
+        xaxis={"type": "date", "tickformat": "%d %b %Y"},
         yaxis={"title": "attainment %", "range": [0, 105]},
         legend={"orientation": "h", "y": -0.2},
     )
     return figure
 
 
-def sla_rows(slas: Iterable[Sla]) -> list[dict[str, Any]]:
-    rows = []
-    for sla in slas:
-        counts = sla.get("counts") or {}
-        share = attainment_share(sla)
-        rows.append(
-            {
-                "sla": sla.get("name", ""),
-                "target": sla.get("target", ""),
-                "attainment_%": None if share is None else round(share * 100, 1),
-                "met": counts.get("met", 0),
-                "breached": counts.get("breached", 0),
-                "at_risk": counts.get("at_risk", 0),
-                "on_track": counts.get("on_track", 0),
-                "p50_business_hours": sla.get("p50_business_hours"),
-                "p95_business_hours": sla.get("p95_business_hours"),
-            }
-        )
-    return rows
+def sla_rows(slas: Iterable[SlaOut]) -> list[dict[str, Any]]:
+    return [
+        {
+            "sla": sla.name,
+            "target": sla.target,
+            "attainment_%": percent(sla.attainment),
+            "met": sla.counts.get("met", 0),
+            "breached": sla.counts.get("breached", 0),
+            "at_risk": sla.counts.get("at_risk", 0),
+            "on_track": sla.counts.get("on_track", 0),
+            "p50_business_hours": sla.p50_business_hours,
+            "p95_business_hours": sla.p95_business_hours,
+        }
+        for sla in slas
+    ]
 
 
-def duration_histogram(timers: Sequence[Timer], target: float | None) -> go.Figure:
+def duration_histogram(timers: Sequence[TimerOut], target: float | None) -> go.Figure:
     """Business hours of every timer, stacked by state, with the target as a vertical line."""
-    states = sorted({str(t.get("state", "")) for t in timers}, key=_state_order)
+    states = sorted({t.state for t in timers}, key=_state_order)
     figure = go.Figure(
         [
             go.Histogram(
-                x=[
-                    t.get("business_elapsed_hours")
-                    for t in timers
-                    if t.get("state") == state and t.get("business_elapsed_hours") is not None
-                ],
+                x=[t.business_elapsed_hours for t in timers if t.state == state],
                 name=state,
                 marker_color=STATE_COLOURS.get(state, MUTED),
                 nbinsx=40,
@@ -159,22 +133,41 @@ def week_of(moment: datetime) -> datetime:
     return day.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def breaches_over_time(timers: Iterable[Timer]) -> go.Figure:
-    """Breached and at-risk timers per week of their deadline."""
+def weekly_axis(weeks: Sequence[datetime]) -> dict[str, Any]:
+    """A date axis of whole weeks: one labelled tick per Monday (every n-th when there are many),
+    and a range of whole weeks, so a single week reads as well as a quarter."""
+    if not weeks:
+        return {"type": "date", "tickformat": "%d %b %Y"}
+    first, last = min(weeks), max(weeks)
+    count = round((last - first) / WEEK) + 1
+    return {
+        "type": "date",
+        "tickformat": "%d %b %Y",
+        "tick0": first,
+        "dtick": WEEK_MS * math.ceil(count / WEEKLY_TICKS_AT_MOST),
+        "range": [first - timedelta(days=1), last + WEEK + timedelta(days=1)],
+        "title": "week of the deadline (Monday)",
+    }
+
+
+def breaches_over_time(timers: Iterable[TimerOut]) -> go.Figure:
+    """Breached and at-risk timers per week of their deadline; each bar spans its week."""
     counts: dict[tuple[str, datetime], int] = {}
     for timer in timers:
-        state = str(timer.get("state", ""))
-        deadline = parse_time(timer.get("deadline"))
-        if state in ("breached", "at_risk") and deadline is not None:
-            key = (state, week_of(deadline))
+        if timer.state in ("breached", "at_risk"):
+            key = (timer.state, week_of(timer.deadline))
             counts[key] = counts.get(key, 0) + 1
+    weeks = sorted({week for _, week in counts})
     figure = go.Figure(
         [
             go.Bar(
                 name=state,
-                x=sorted(week for s, week in counts if s == state),
-                y=[counts[(state, w)] for w in sorted(w for s, w in counts if s == state)],
+                x=[w for w in weeks if (state, w) in counts],
+                y=[counts[(state, w)] for w in weeks if (state, w) in counts],
+                offset=0,
+                width=WEEK_MS * 6 / 7,
                 marker_color=STATE_COLOURS[state],
+                hovertemplate="week of %{x|%d %b %Y}: %{y}<extra>" + state + "</extra>",
             )
             for state in ("breached", "at_risk")
         ]
@@ -183,42 +176,31 @@ def breaches_over_time(timers: Iterable[Timer]) -> go.Figure:
         barmode="stack",
         height=300,
         margin={"t": 30, "b": 10, "l": 10, "r": 10},
-        xaxis_title="week of the deadline",
-        yaxis_title="timers",
+        xaxis=weekly_axis(weeks),
+        yaxis={"title": "timers", "tickformat": ",d", "rangemode": "tozero"},
     )
     return figure
 
 
-def open_at_risk_rows(timers: Iterable[Timer], as_of: datetime) -> list[dict[str, Any]]:
+def open_at_risk_rows(timers: Iterable[TimerOut], as_of: datetime) -> list[dict[str, Any]]:
     """Open at-risk timers, soonest deadline first, with the hours left until it."""
-    rows = []
-    for timer in timers:
-        if timer.get("state") != "at_risk" or timer.get("stopped_at"):
-            continue
-        deadline = parse_time(timer.get("deadline"))
-        key = timer.get("key") or {}
-        rows.append(
-            {
-                "key": f"{key.get('type', '')} {key.get('id', '')}".strip(),
-                "legal_entity": timer.get("legal_entity", ""),
-                "started_at": parse_time(timer.get("started_at")),
-                "deadline": deadline,
-                "hours_to_deadline": None
-                if deadline is None
-                else round((deadline - as_of) / timedelta(hours=1), 1),
-                "business_elapsed_hours": timer.get("business_elapsed_hours"),
-                "amount": timer.get("amount"),
-            }
-        )
-    far = datetime.max.replace(tzinfo=as_of.tzinfo)
-    return sorted(rows, key=lambda r: (r["deadline"] or far, r["key"]))
+    rows = [
+        {
+            "key": f"{timer.key.type} {timer.key.id}",
+            "legal_entity": timer.legal_entity,
+            "started_at": timer.started_at,
+            "deadline": timer.deadline,
+            "hours_to_deadline": round((timer.deadline - as_of) / timedelta(hours=1), 1),
+            "business_elapsed_hours": timer.business_elapsed_hours,
+            "amount": timer.amount,
+            "currency": timer.currency,
+        }
+        for timer in timers
+        if timer.state == "at_risk" and timer.stopped_at is None
+    ]
+    return sorted(rows, key=lambda r: (r["deadline"], r["key"]))
 
 
-def attainment_label(sla: Sla) -> str:
-    share = attainment_share(sla)
-    return "—" if share is None else f"{share * 100:.1f} %"
-
-
-def amount_label(timer: Timer) -> str:
-    amount = timer.get("amount")
-    return format_money(float(amount), str(timer.get("currency", ""))) if amount else "—"
+def attainment_label(attainment: float | None) -> str:
+    shown = percent(attainment)
+    return "—" if shown is None else f"{shown:.1f} %"

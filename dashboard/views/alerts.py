@@ -6,33 +6,33 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
-from dashboard.api_client import ApiClient
+from dashboard.api_session import client_for_this_session
 from dashboard.figures.alerts import split_alerts, timeline
-from dashboard.filters import as_of_caption, current_filters
+from dashboard.filters import current_filters, offer_legal_entities
 from dashboard.notices import fetched, show_empty
 
 DATETIME = st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")
-SHOWN = 500
-"""Rows per table: the newest alerts; the counts above them are the full ones."""
+# Page scripts run with Streamlit's magic: a bare string would be drawn, so notes are comments.
+SHOWN = 500  # alerts read, firing first (the API's order), then the newest; counts are full
 
 filters = current_filters()
-client = ApiClient.for_this_session()
+client = client_for_this_session()
 st.title("Alerts")
-st.caption(as_of_caption(filters))
 scope = filters.legal_entity
+st.caption(
+    f"Now, as the SLA evaluator holds them (the as-of and period filters do not apply) · "
+    f"{scope or 'all legal entities'}"
+)
 summary = fetched(lambda: client.alert_summary(legal_entity=scope), what="Alert counts")
 listed = fetched(
-    lambda: (
-        split_alerts(client.alerts(status="firing", legal_entity=scope, limit=SHOWN))[0],
-        split_alerts(client.alerts(status="resolved", legal_entity=scope, limit=SHOWN))[1],
-    ),
+    lambda: client.alerts(legal_entity=scope, limit=SHOWN),
     what="Alerts",
 )
 if listed is not None:
-    firing, resolved = listed
-    counts = summary or {}
-    total_firing = int(counts.get("firing", len(firing)))
-    total_resolved = int(counts.get("resolved", len(resolved)))
+    offer_legal_entities(alert.labels.get("legal_entity", "") for alert in listed)
+    firing, resolved = split_alerts(listed)
+    total_firing = summary.firing if summary else len(firing)
+    total_resolved = summary.resolved if summary else len(resolved)
     columns = st.columns(2)
     columns[0].metric("Firing", f"{total_firing}")
     columns[1].metric("Recently resolved", f"{total_resolved}")

@@ -9,7 +9,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard.api_client import ApiClient
+from dashboard.api_session import PageInstant, client_for_this_session
 from dashboard.figures.blocked import (
     blocked_rows,
     by_group_bar,
@@ -19,28 +19,18 @@ from dashboard.figures.blocked import (
     treemap,
 )
 from dashboard.figures.money import format_money, sum_by_currency
-from dashboard.filters import as_of_caption, current_filters
+from dashboard.filters import current_filters, instant_caption, offer_legal_entities
 from dashboard.notices import NO_TRAFFIC, fetched, show_empty
+from lineage.models import BlockedItemOut
 
 LINEAGE_PAGE = "views/lineage_explorer.py"
 
 
-def local_filters(items: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """Owner and customer, on top of the shared period and legal-entity filters."""
+def local_filters(items: Sequence[BlockedItemOut]) -> list[BlockedItemOut]:
+    """The owner of the fix, on top of the shared period and legal-entity filters."""
     owners = sorted({owner for item in items for owner in item_owners(item)})
-    customers = sorted({str(item["customer"]) for item in items if item.get("customer")})
-    left, right = st.columns(2)
-    chosen_owners = left.multiselect("Owner", owners, key="blocked_owners")
-    chosen_customers = right.multiselect(
-        "Customer",
-        customers,
-        key="blocked_customers",
-        disabled=not customers,
-        help=None
-        if customers
-        else "This API does not report the customer of blocked items; filter by legal entity.",
-    )
-    return filter_items(items, owners=chosen_owners, customers=chosen_customers)
+    chosen_owners = st.multiselect("Owner", owners, key="blocked_owners")
+    return filter_items(items, owners=chosen_owners)
 
 
 def charts(rows: Sequence[Mapping[str, Any]]) -> None:
@@ -105,15 +95,16 @@ def table(rows: Sequence[Mapping[str, Any]]) -> None:
 
 
 filters = current_filters()
-client = ApiClient.for_this_session()
+reads = PageInstant(client_for_this_session(), filters.as_of)
 st.title("Blocked invoices")
-st.caption(as_of_caption(filters))
+stamp = st.empty()
 blocked = fetched(
-    lambda: client.blocked_invoices(period=filters.period, legal_entity=filters.legal_entity),
+    lambda: reads.blocked_invoices(period=filters.period, legal_entity=filters.legal_entity),
     what="Blocked invoices",
 )
 if blocked is not None:
-    items = blocked.get("items") or []
+    items = blocked.items
+    offer_legal_entities(item.legal_entity for item in items)
     if not items:
         show_empty(
             "No invoice is blocked for this selection. Widen the period or legal-entity filter; "
@@ -122,7 +113,7 @@ if blocked is not None:
     else:
         kept = local_filters(items)
         rows = blocked_rows(kept, filters.as_of)
-        totals = sum_by_currency(kept)
+        totals = sum_by_currency((item.amount, item.currency) for item in kept)
         columns = st.columns(max(len(totals), 1))
         for column, (currency, amount) in zip(columns, totals.items(), strict=False):
             column.metric(f"Blocked · {currency}", format_money(amount, currency))
@@ -131,4 +122,5 @@ if blocked is not None:
             charts(rows)
             table(rows)
         else:
-            show_empty("No blocked item matches the owner and customer filters.")
+            show_empty("No blocked item matches the owner filter.")
+stamp.caption(instant_caption(filters, reads.known_at))

@@ -10,10 +10,10 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard.api_client import AccessDenied, ApiClient, ApiError
+from dashboard.api_session import client_for_this_session
 from dashboard.figures.lineage import event_rows, failed_count, gap_rows, lane_graph
-from dashboard.filters import as_of_caption, current_filters
-from dashboard.notices import fetched, show_api_error
+from dashboard.notices import denied, explain, fetched, show_api_error
+from rest_client.client import ApiClient, ApiError
 
 OBJECT_TYPES = [
     "invoice",
@@ -72,12 +72,14 @@ def download(area: Any, label: str, read: Callable[[], Any], file_name: str, *, 
     """A download button for one export, or the reason it cannot be offered."""
     try:
         document = read()
-    except AccessDenied as error:
-        area.warning(f"{label}: needs an auditor token. {error}", icon=":material/lock:")
-        return
     except ApiError as error:
-        with area:
-            show_api_error(error, what=label)
+        if denied(error):
+            area.warning(
+                f"{label}: needs an auditor token; {explain(error)}", icon=":material/lock:"
+            )
+        else:
+            with area:
+                show_api_error(error, what=label)
         return
     area.download_button(
         label,
@@ -96,14 +98,12 @@ def show_lineage(client: ApiClient, object_type: str, object_id: str, direction:
     )
     if lineage is None:
         return
-    nodes = lineage.get("nodes") or []
-    gaps = lineage.get("gaps") or []
     columns = st.columns(4)
-    columns[0].metric("Events", f"{len(nodes)}")
+    columns[0].metric("Events", f"{len(lineage.nodes)}")
     columns[1].metric("Failed events", f"{failed_count(lineage)}")
-    columns[2].metric("Source events", f"{len(lineage.get('source_events') or [])}")
+    columns[2].metric("Source events", f"{len(lineage.source_events)}")
     columns[3].metric(
-        "Completeness", "complete" if lineage.get("complete") else f"{len(gaps)} gap(s)"
+        "Completeness", "complete" if lineage.complete else f"{len(lineage.gaps)} gap(s)"
     )
     exports = st.columns(2)
     st.subheader("Path across systems")
@@ -121,12 +121,14 @@ def show_lineage(client: ApiClient, object_type: str, object_id: str, direction:
         column_config={"timestamp": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss")},
     )
     st.subheader("Completeness")
-    if lineage.get("complete"):
+    if lineage.complete:
         st.success(
             "Complete: every posting traces back to its source events.", icon=":material/verified:"
         )
     else:
-        st.warning(f"Incomplete: {len(gaps)} gap(s) in the chain.", icon=":material/link_off:")
+        st.warning(
+            f"Incomplete: {len(lineage.gaps)} gap(s) in the chain.", icon=":material/link_off:"
+        )
         st.dataframe(gap_rows(lineage), hide_index=True, key="lineage_gaps")
     stem = f"{object_type}-{object_id}-{direction}"
     download(
@@ -145,10 +147,12 @@ def show_lineage(client: ApiClient, object_type: str, object_id: str, direction:
     )
 
 
-filters = current_filters()
-client = ApiClient.for_this_session()
+client = client_for_this_session()
 st.title("Lineage explorer")
-st.caption(as_of_caption(filters))
+st.caption(
+    "Now, as syncsight has stored the events (a lineage is not time-travelled: the as-of, period "
+    "and legal-entity filters do not apply)"
+)
 take_target_from_url()
 object_type, object_id, direction = search_form()
 if object_id:

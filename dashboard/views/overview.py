@@ -1,46 +1,45 @@
 """Overview, the landing page: how much money is stuck and since when, SLA attainment, close risk
-of the current period, and the failures that block the most money."""
+of the current period, and the failures that block the most money, all for one instant."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
-
 import streamlit as st
 
-from dashboard.api_client import ApiClient, ApiError
+from dashboard.api_session import PageInstant, client_for_this_session
 from dashboard.figures.blocked import currency_bar, newly_blocked, top_failures
 from dashboard.figures.close_risk import level_rank, levels_for_period
-from dashboard.figures.money import format_money
-from dashboard.figures.slas import attainment_share, attainment_trend, trend_snapshots
-from dashboard.filters import Filters, as_of_caption, current_filters
-from dashboard.notices import NO_TRAFFIC, fetched, show_api_error, show_empty
+from dashboard.figures.money import format_money, format_totals
+from dashboard.figures.slas import attainment_label, attainment_trend, trend_snapshots
+from dashboard.filters import Filters, current_filters, instant_caption, offer_legal_entities
+from dashboard.notices import NO_TRAFFIC, fetched, show_empty
+from lineage.models import BlockedItemOut
 
 TREND_WEEKS = 6
+# Page scripts run with Streamlit's magic: a bare string would be drawn, so notes are comments.
+SLA_COLUMNS = 2  # per row of the half-width section: wide enough for the longest SLA name
 LINEAGE_PAGE = "views/lineage_explorer.py"
-LEVEL_BADGE = {0: "green", 1: "blue", 2: "orange", 3: "red", 4: "red"}
+LEVEL_BADGE = ("blue", "orange", "red", "red")  # per level rank: low, medium, high, critical
 
 
-def blocked_section(client: ApiClient, filters: Filters) -> list[Mapping[str, Any]]:
+def blocked_section(reads: PageInstant, filters: Filters) -> list[BlockedItemOut]:
     st.subheader("Blocked invoice value")
     blocked = fetched(
-        lambda: client.blocked_invoices(period=filters.period, legal_entity=filters.legal_entity),
+        lambda: reads.blocked_invoices(period=filters.period, legal_entity=filters.legal_entity),
         what="Blocked invoices",
     )
     if blocked is None:
         return []
-    total: dict[str, float] = blocked.get("total") or {}
-    items: list[Mapping[str, Any]] = blocked.get("items") or []
-    if not items:
+    offer_legal_entities(item.legal_entity for item in blocked.items)
+    if not blocked.items:
         show_empty(
             "No invoice is blocked for this selection. If you expected some, check the period and "
             "legal-entity filters; if syncsight shows nothing anywhere: " + NO_TRAFFIC
         )
         return []
-    newly = newly_blocked(items, filters.as_of)
-    columns = st.columns(max(len(total), 1))
+    newly = newly_blocked(blocked.items, filters.as_of)
+    columns = st.columns(max(len(blocked.total), 1))
     for column, (currency, amount) in zip(
-        columns, sorted(total.items(), key=lambda pair: -pair[1]), strict=False
+        columns, sorted(blocked.total.items(), key=lambda pair: -pair[1]), strict=False
     ):
         recent = newly.get(currency, 0.0)
         column.metric(
@@ -53,50 +52,48 @@ def blocked_section(client: ApiClient, filters: Filters) -> list[Mapping[str, An
             help="Invoice-level items that cannot post because a sync step failed. The change "
             "counts items whose first failure falls in the last 7 days.",
         )
-    st.caption(f"{len(items)} blocked items; amounts are per currency, never converted.")
-    st.plotly_chart(currency_bar(total, newly), key="overview_currency_bar")
-    return items
+    st.caption(f"{len(blocked.items)} blocked items; amounts are per currency, never converted.")
+    st.plotly_chart(currency_bar(blocked.total, newly), key="overview_currency_bar")
+    return blocked.items
 
 
-def sla_section(client: ApiClient, filters: Filters) -> None:
+def sla_section(reads: PageInstant) -> None:
     st.subheader("SLA attainment")
-    try:
-        current = client.slas(as_of=filters.api_as_of)
-        trend = client.sla_trend(as_of=filters.api_as_of, weeks=TREND_WEEKS)
-    except ApiError as error:
-        show_api_error(error, what="SLA attainment")
+    answers = fetched(
+        lambda: (reads.slas(), reads.sla_trend(weeks=TREND_WEEKS)), what="SLA attainment"
+    )
+    if answers is None:
         return
+    current, trend = answers
     if not current:
         show_empty("No business SLA has timers yet. " + NO_TRAFFIC)
         return
     snapshots = trend_snapshots(trend)
     earlier = snapshots[-2][1] if len(snapshots) > 1 else []
-    week_ago = {str(s.get("name")): attainment_share(s) for s in earlier}
-    columns = st.columns(min(len(current), 4))
+    week_ago = {s.name: s.attainment for s in earlier}
+    columns = st.columns(SLA_COLUMNS)
     for position, sla in enumerate(current):
-        share = attainment_share(sla)
-        before = week_ago.get(str(sla.get("name")))
-        columns[position % len(columns)].metric(
-            str(sla.get("name")),
-            "—" if share is None else f"{share * 100:.1f} %",
+        before = week_ago.get(sla.name)
+        columns[position % SLA_COLUMNS].metric(
+            sla.name,
+            attainment_label(sla.attainment),
             delta=None
-            if share is None or before is None
-            else f"{(share - before) * 100:+.1f} pp vs a week earlier",
-            help=f"target {sla.get('target')}",
+            if sla.attainment is None or before is None
+            else f"{(sla.attainment - before) * 100:+.1f} pp vs a week earlier",
+            help=f"{sla.description} Target {sla.target}.",
         )
     st.plotly_chart(attainment_trend(snapshots), key="overview_sla_trend")
 
 
-def close_risk_section(client: ApiClient, filters: Filters) -> None:
+def close_risk_section(reads: PageInstant, filters: Filters) -> None:
     period = filters.current_period
     st.subheader(f"Close risk · {period}")
-    risks = fetched(
-        lambda: client.close_risk(as_of=filters.api_as_of, period=period), what="Close risk"
-    )
+    risks = fetched(lambda: reads.close_risk(period=period), what="Close risk")
     if risks is None:
         return
+    offer_legal_entities(r.legal_entity for r in risks)
     if filters.legal_entity:
-        risks = [r for r in risks if r.get("legal_entity") == filters.legal_entity]
+        risks = [r for r in risks if r.legal_entity == filters.legal_entity]
     rows = levels_for_period(risks, period)
     if not rows:
         show_empty(f"No legal entity has items that must post in {period}.")
@@ -104,15 +101,15 @@ def close_risk_section(client: ApiClient, filters: Filters) -> None:
     columns = st.columns(min(len(rows), 4))
     for position, row in enumerate(rows):
         with columns[position % len(columns)]:
-            colour = LEVEL_BADGE[level_rank(row["level"])]
-            st.markdown(f"**{row['legal_entity']}** :{colour}-background[{row['level']}]")
+            colour = LEVEL_BADGE[level_rank(row.level)]
+            st.markdown(f"**{row.legal_entity}** :{colour}-background[{row.level}]")
             st.caption(
-                f"closes {row['close_date']} · {row['business_days_left']} business days left · "
-                f"at risk {row['amount_at_risk']}"
+                f"closes {row.close_date} · {row.business_days_left:g} business days left · "
+                f"at risk {format_totals(row.amount_at_risk)}"
             )
 
 
-def failures_section(items: Sequence[Mapping[str, Any]]) -> None:
+def failures_section(items: list[BlockedItemOut]) -> None:
     st.subheader("Failures blocking the most money")
     failures = top_failures(items, limit=10)
     if not failures:
@@ -142,13 +139,14 @@ def failures_section(items: Sequence[Mapping[str, Any]]) -> None:
 
 
 filters = current_filters()
-client = ApiClient.for_this_session()
+reads = PageInstant(client_for_this_session(), filters.as_of)
 st.title("How much money is stuck, and will we close on time?")
-st.caption(as_of_caption(filters))
-blocked_items = blocked_section(client, filters)
+stamp = st.empty()
+blocked_items = blocked_section(reads, filters)
 left, right = st.columns(2)
 with left:
-    sla_section(client, filters)
+    sla_section(reads)
 with right:
-    close_risk_section(client, filters)
+    close_risk_section(reads, filters)
 failures_section(blocked_items)
+stamp.caption(instant_caption(filters, reads.known_at))

@@ -1,48 +1,38 @@
-"""Close-risk figures from the shape of GET /api/v1/close-risk."""
+"""Close-risk figures from GET /api/v1/close-risk answers (``CloseRiskOut``)."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import pytest
 
 from dashboard.figures.close_risk import (
+    LEVELS,
     amount_vs_materiality,
     contributor_rows,
     heatmap,
     level_rank,
     levels_for_period,
-    materiality,
     risk_rows,
 )
-
-
-def risk(entity: str, period: str, level: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "legal_entity": entity,
-        "period": period,
-        "close_date": "2026-11-06",
-        "business_days_left": 4,
-        "amount_at_risk": {"EUR": 1000.0},
-        "level": level,
-        "contributors": [],
-        **extra,
-    }
-
+from slas import close_risk
+from tests.api_answers import risk
 
 RISKS = [
-    risk("LE-DE01", "2026-10", "high", amount_at_risk={"EUR": 250000.0}),
-    risk("LE-UK01", "2026-10", "low", amount_at_risk={"GBP": 100.0}),
-    risk("LE-DE01", "2026-09", "medium"),
+    risk("LE-DE01", "2026-10", "high", 250000.0, "EUR"),
+    risk("LE-UK01", "2026-10", "low", 100.0, "GBP"),
+    risk("LE-DE01", "2026-09", "medium", 1000.0, "EUR"),
 ]
 
 
+def test_the_dashboard_knows_exactly_the_levels_the_api_sends() -> None:
+    """Its level words are those slas.close_risk assigns, in the same order of severity."""
+    assert close_risk.LEVELS == LEVELS
+
+
 @pytest.mark.parametrize(
-    ("level", "rank"),
-    [("none", 0), ("low", 1), ("Medium", 2), ("HIGH", 3), ("critical", 4), ("whatever", 1)],
+    ("level", "rank"), [("low", 0), ("medium", 1), ("high", 2), ("critical", 3), ("new", 3)]
 )
-def test_levels_rank_by_severity_case_insensitively(level: str, rank: int) -> None:
-    """Known words order the heatmap; an unknown word sits just above low."""
+def test_levels_rank_by_severity_and_an_unknown_word_is_not_hidden(level: str, rank: int) -> None:
+    """low < medium < high < critical; a word the dashboard does not know ranks as critical."""
     assert level_rank(level) == rank
 
 
@@ -55,6 +45,7 @@ def test_rows_list_the_most_severe_first() -> None:
         ("LE-UK01", "2026-10"),
     ]
     assert rows[0]["amount_at_risk"] == "EUR 250,000.00"
+    assert rows[0]["materiality"] == 50000.0
 
 
 def test_heatmap_places_each_level_in_its_entity_and_period_cell() -> None:
@@ -62,47 +53,32 @@ def test_heatmap_places_each_level_in_its_entity_and_period_cell() -> None:
     (trace,) = heatmap(RISKS).data
     assert list(trace.x) == ["2026-09", "2026-10"]
     assert list(trace.y) == ["LE-DE01", "LE-UK01"]
-    assert [list(row) for row in trace.z] == [[2, 3], [None, 1]]
+    assert [list(row) for row in trace.z] == [[1, 2], [None, 0]]
     assert trace.text[0][1].startswith("high")
+    assert (trace.zmin, trace.zmax) == (0, 3)
 
 
-@pytest.mark.parametrize(
-    ("given", "expected"),
-    [
-        ({"EUR": 50000.0}, {"EUR": 50000.0}),
-        (50000, {"EUR": 50000.0}),
-        (None, {}),
-    ],
-)
-def test_materiality_is_read_per_currency_or_as_a_number(given: Any, expected: Any) -> None:
-    """A bare number takes the currency of the amount at risk."""
-    assert materiality(risk("LE-DE01", "2026-10", "high", materiality=given)) == expected
+def test_materiality_marks_every_currency_of_its_entity() -> None:
+    """The level compares each currency's amount with one threshold, so each bar shows it."""
+    two_currencies = risk("LE-UK01", "2026-10", "high", 60000.0, "GBP", materiality=40000.0)
+    two_currencies.amount_at_risk["EUR"] = 10.0
+    bars, marks = amount_vs_materiality([two_currencies]).data
+    assert list(bars.x) == ["LE-UK01 2026-10 (EUR)", "LE-UK01 2026-10 (GBP)"]
+    assert list(bars.y) == [10.0, 60000.0]
+    assert list(marks.y) == [40000.0, 40000.0]
 
 
-def test_amount_bars_show_materiality_markers_when_given() -> None:
-    """Bars carry each amount at risk; a second trace marks materiality where it is known."""
-    with_limit = [risk("LE-DE01", "2026-10", "high", materiality={"EUR": 50000.0})]
-    bars, marks = amount_vs_materiality(with_limit).data
-    assert list(bars.y) == [1000.0]
-    assert list(marks.y) == [50000.0]
-    assert len(amount_vs_materiality(RISKS).data) == 1
-
-
-def test_contributors_are_flattened_for_a_table() -> None:
-    """Nested object references read as 'type id'; the list is cut at the limit."""
-    contributors = [
-        {"object": {"type": "billing_event", "id": f"BE-{n}"}, "amount": n, "reason": "blocked"}
-        for n in range(12)
-    ]
-    rows = contributor_rows(risk("LE-DE01", "2026-10", "high", contributors=contributors))
+def test_contributors_read_as_type_and_id_and_are_cut_at_the_limit() -> None:
+    """The item reads 'type id'; the list is cut at the limit."""
+    many = risk("LE-DE01", "2026-10", "high", 1000.0, "EUR")
+    many.contributors = many.contributors * 12
+    rows = contributor_rows(many)
     assert len(rows) == 10
-    assert rows[0] == {"object": "billing_event BE-0", "amount": 0, "reason": "blocked"}
+    assert rows[0]["object"] == "billing_event BE-LE-DE01-1"
+    assert (rows[0]["reason"], rows[0]["error_code"]) == ("blocked", "HTTP_503")
 
 
 def test_overview_levels_are_those_of_one_period() -> None:
     """Only the chosen period's entities appear, most severe first."""
     rows = levels_for_period(RISKS, "2026-10")
-    assert [(r["legal_entity"], r["level"]) for r in rows] == [
-        ("LE-DE01", "high"),
-        ("LE-UK01", "low"),
-    ]
+    assert [(r.legal_entity, r.level) for r in rows] == [("LE-DE01", "high"), ("LE-UK01", "low")]

@@ -6,47 +6,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dashboard.figures.lineage import event_rows, failed_count, gap_rows, lane_graph, lanes
+from tests.api_answers import lineage, lineage_node
 
-
-def node(event_id: str, when: str, source: str, target: str, outcome: str = "success", attempts: int = 1, replays: int = 0) -> dict[str, Any]:  # fmt: skip
-    return {
-        "event_id": event_id,
-        "event_type": event_id.split(":")[0],
-        "timestamp": when,
-        "source_system": source,
-        "target_system": target,
-        "outcome": outcome,
-        "attempts": attempts,
-        "replays": replays,
-        "amount": 100.0,
-        "currency": "GBP",
-        "period": "2026-10",
-        "legal_entity": "LE-UK01",
-        "error_category": "downstream" if outcome != "success" else "",
-        "objects": {},
-        "trace_id": f"trace-{event_id}",
-        "span_id": f"span-{event_id}",
-    }
-
-
-LINEAGE = {
-    "root": {"type": "invoice", "id": "INV-1"},
-    "direction": "upstream",
-    "nodes": [
-        node("invoice.posted:INV-1", "2026-10-21T19:32:00Z", "psa", "erp", "dead_lettered", 5),
-        node("contract.signed:C1", "2026-08-12T08:21:00Z", "crm", "psa"),
-        node("billing.ready:BE-1", "2026-10-16T04:23:00Z", "psa", "erp", attempts=2, replays=1),
-    ],
-    "edges": [
+node = lineage_node
+LINEAGE = lineage(
+    ("invoice", "INV-1"),
+    node("invoice.posted:INV-1", "2026-10-21T19:32:00Z", "psa", "erp", "dead_lettered", 5),
+    node("contract.signed:C1", "2026-08-12T08:21:00Z", "crm", "psa"),
+    node("billing.ready:BE-1", "2026-10-16T04:23:00Z", "psa", "erp", attempts=2, replays=1),
+    edges=[
         {"from": "contract.signed:C1", "to": "billing.ready:BE-1", "via": {"type": "contract", "id": "C1"}},
         {"from": "billing.ready:BE-1", "to": "invoice.posted:INV-1", "via": {"type": "billing_event", "id": "BE-1"}},
     ],
-    "source_events": ["contract.signed:C1"],
-    "complete": False,
-    "gaps": [
-        {"kind": "posting_failed", "event_id": "invoice.posted:INV-1", "event_type": "invoice.posted", "message": "has not succeeded", "via": None},
-    ],
-}  # fmt: skip
+)  # fmt: skip
 
 
 def traces_by_name(figure: Any) -> dict[str, Any]:

@@ -1,14 +1,14 @@
-"""SLA figures from the shapes of GET /api/v1/slas and /api/v1/slas/{name}/timers."""
+"""SLA figures from GET /api/v1/slas, its trend and its timers (``SlaOut``, ``TrendPointOut``,
+``TimerOut``)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from dashboard.figures.slas import (
-    attainment_share,
+    attainment_label,
     attainment_trend,
     breaches_over_time,
     duration_histogram,
@@ -17,87 +17,43 @@ from dashboard.figures.slas import (
     target_hours,
     trend_snapshots,
 )
+from tests.api_answers import sla, timer, trend_point
 
 AS_OF = datetime(2026, 10, 30, 17, 0, tzinfo=UTC)
-
-
-def sla(name: str, attainment: float, target: Any = "2d") -> dict[str, Any]:
-    return {
-        "name": name,
-        "target": target,
-        "counts": {"met": 90, "breached": 10, "at_risk": 3, "on_track": 5},
-        "attainment": attainment,
-        "p50_business_hours": 20.0,
-        "p95_business_hours": 60.0,
-    }
-
-
-def timer(state: str, hours: float, deadline: str, stopped: str | None = None) -> dict[str, Any]:
-    return {
-        "key": {"type": "contract", "id": f"CTR-{state}-{hours}"},
-        "state": state,
-        "started_at": "2026-10-20T09:00:00Z",
-        "stopped_at": stopped,
-        "deadline": deadline,
-        "business_elapsed_hours": hours,
-        "legal_entity": "LE-UK01",
-        "amount": 100.0,
-    }
+DAY_MS = 24 * 3600 * 1000
 
 
 @pytest.mark.parametrize(
-    ("given", "hours"),
-    [
-        ({"target": "2d"}, 48.0),
-        ({"target": "1d 4h"}, 28.0),
-        ({"target": "90m"}, 1.5),
-        ({"target": 36}, 36.0),
-        ({"target": "2d", "target_business_hours": 16.0}, 16.0),
-        ({"target": "soon"}, None),
-    ],
+    ("target", "hours"),
+    [("2d", 48.0), ("1d 4h", 28.0), ("36h", 36.0), ("90m", 1.5), ("soon", None)],
 )
-def test_target_is_read_in_business_hours(given: dict[str, Any], hours: float | None) -> None:
-    """A business day is 24 business hours; an explicit hour field wins over the text."""
-    assert target_hours(given) == hours
+def test_target_is_read_in_business_hours(target: str, hours: float | None) -> None:
+    """A business day is 24 business hours; text the dashboard cannot read gives no target line."""
+    assert target_hours(target) == hours
 
 
-@pytest.mark.parametrize(("given", "share"), [(0.9, 0.9), (90.0, 0.9), (1, 1.0), (None, None)])
-def test_attainment_is_a_share_whether_given_as_share_or_percent(
-    given: float | None, share: float | None
-) -> None:
-    """0.9 and 90 both mean 90 %."""
-    assert attainment_share({"attainment": given}) == share
+@pytest.mark.parametrize(("share", "label"), [(0.9123, "91.2 %"), (1.0, "100.0 %"), (None, "—")])
+def test_attainment_share_reads_as_a_percentage(share: float | None, label: str) -> None:
+    """The API's share met / (met + breached) is shown in percent; none yet is a dash."""
+    assert attainment_label(share) == label
 
 
 def test_trend_has_one_line_per_sla_in_time_order() -> None:
-    """Snapshots taken in any order become time-ordered points in percent."""
-    later = datetime(2026, 10, 30, tzinfo=UTC)
-    earlier = datetime(2026, 10, 23, tzinfo=UTC)
-    figure = attainment_trend([(later, [sla("a", 0.9)]), (earlier, [sla("a", 0.8)])])
-    (line,) = figure.data
-    assert line.name == "a"
-    assert list(line.x) == [earlier, later]
-    assert list(line.y) == pytest.approx([80.0, 90.0])
-
-
-def test_trend_points_become_snapshots_oldest_first() -> None:
-    """GET /slas/trend points, in any order, as (moment, SLAs); unreadable times are left out."""
+    """Points answered in any order become time-ordered points in percent."""
     points = [
-        {"as_of": "2026-10-30T17:00:00Z", "slas": [sla("a", 0.9)]},
-        {"as_of": "not a time", "slas": [sla("a", 0.1)]},
-        {"as_of": "2026-10-23T17:00:00Z", "slas": [sla("a", 0.8)]},
+        trend_point("2026-10-30T17:00:00Z", ("a", 0.9)),
+        trend_point("2026-10-23T17:00:00Z", ("a", 0.8)),
     ]
     snapshots = trend_snapshots(points)
-    assert [moment for moment, _ in snapshots] == [
-        datetime(2026, 10, 23, 17, tzinfo=UTC),
-        datetime(2026, 10, 30, 17, tzinfo=UTC),
-    ]
-    assert [attainment_share(slas[0]) for _, slas in snapshots] == [0.8, 0.9]
+    (line,) = attainment_trend(snapshots).data
+    assert line.name == "a"
+    assert list(line.x) == [datetime(2026, 10, 23, 17, tzinfo=UTC), AS_OF]
+    assert list(line.y) == pytest.approx([80.0, 90.0])
 
 
 def test_table_rows_show_counts_and_attainment_percent() -> None:
     """Each SLA row has its counts and attainment in percent."""
-    (row,) = sla_rows([sla("time-to-invoice-posting", 0.9123)])
+    (row,) = sla_rows([sla("time-to-invoice-posting", 0.9123, 10, 3)])
     assert row["attainment_%"] == 91.2
     assert (row["met"], row["breached"], row["at_risk"]) == (90, 10, 3)
 
@@ -105,36 +61,67 @@ def test_table_rows_show_counts_and_attainment_percent() -> None:
 def test_histogram_stacks_states_and_marks_the_target() -> None:
     """One histogram per state (met first) and a dashed line at the target."""
     timers = [
-        timer("breached", 80, "2026-10-22T09:00:00Z"),
-        timer("met", 10, "2026-10-22T09:00:00Z"),
+        timer("BE-1", "breached", 80, "2026-10-22T09:00:00Z", stopped=True),
+        timer("BE-2", "met", 10, "2026-10-22T09:00:00Z", stopped=True),
     ]
     figure = duration_histogram(timers, 48.0)
     assert [t.name for t in figure.data] == ["met", "breached"]
     assert figure.layout.shapes[0].x0 == 48.0
 
 
-def test_breaches_and_at_risk_are_counted_per_week_of_deadline() -> None:
-    """Met timers are left out; deadlines in one week share a bar."""
-    timers = [
-        timer("breached", 80, "2026-10-20T09:00:00Z"),
-        timer("breached", 90, "2026-10-22T09:00:00Z"),
-        timer("at_risk", 30, "2026-10-31T09:00:00Z"),
-        timer("met", 10, "2026-10-22T09:00:00Z"),
-    ]
-    breached, at_risk = breaches_over_time(timers).data
-    assert list(breached.x) == [datetime(2026, 10, 19, tzinfo=UTC)]
-    assert list(breached.y) == [2]
-    assert list(at_risk.y) == [1]
+class TestBreachesByWeek:
+    def test_breaches_and_at_risk_are_counted_per_week_of_deadline(self) -> None:
+        """Met timers are left out; deadlines in one week share a bar that starts on Monday."""
+        timers = [
+            timer("BE-1", "breached", 80, "2026-10-20T09:00:00Z", stopped=True),
+            timer("BE-2", "breached", 90, "2026-10-22T09:00:00Z", stopped=True),
+            timer("BE-3", "at_risk", 30, "2026-10-31T09:00:00Z"),
+            timer("BE-4", "met", 10, "2026-10-22T09:00:00Z", stopped=True),
+        ]
+        breached, at_risk = breaches_over_time(timers).data
+        assert list(breached.x) == [datetime(2026, 10, 19, tzinfo=UTC)]
+        assert list(breached.y) == [2]
+        assert list(at_risk.y) == [1]
+        assert breached.offset == 0
+        assert breached.width == 6 * DAY_MS
+
+    def test_a_single_week_is_labelled_by_its_date_not_in_sub_second_ticks(self) -> None:
+        """One week of data: one tick per week, a date label, a range of one whole week."""
+        timers = [timer("BE-1", "breached", 80, "2026-10-20T09:00:00Z", stopped=True)]
+        axis = breaches_over_time(timers).layout.xaxis
+        monday = datetime(2026, 10, 19, tzinfo=UTC)
+        assert (axis.type, axis.tickformat, axis.dtick) == ("date", "%d %b %Y", 7 * DAY_MS)
+        assert axis.tick0 == monday
+        assert list(axis.range) == [monday - timedelta(days=1), monday + timedelta(days=8)]
+
+    def test_a_quarter_labels_every_second_week_so_labels_do_not_collide(self) -> None:
+        """Thirteen weeks: a tick every two weeks, the range covering all thirteen."""
+        first = datetime(2026, 7, 6, 9, tzinfo=UTC)
+        timers = [
+            timer(f"BE-{n}", "breached", 80, (first + timedelta(weeks=n)).isoformat(), stopped=True)
+            for n in range(13)
+        ]
+        axis = breaches_over_time(timers).layout.xaxis
+        assert axis.dtick == 14 * DAY_MS
+        assert axis.tickformat == "%d %b %Y"
+        start, end = axis.range
+        assert (end - start) == timedelta(weeks=13, days=2)
+
+    def test_the_count_axis_shows_whole_timers(self) -> None:
+        """A bar of one timer is not labelled 0.5, 1.5."""
+        timers = [timer("BE-1", "breached", 80, "2026-10-20T09:00:00Z", stopped=True)]
+        axis = breaches_over_time(timers).layout.yaxis
+        assert (axis.tickformat, axis.rangemode) == (",d", "tozero")
 
 
 def test_open_at_risk_timers_are_listed_soonest_deadline_first() -> None:
     """Stopped or other-state timers are left out; hours to deadline count from as_of."""
     timers = [
-        timer("at_risk", 30, "2026-11-02T17:00:00Z"),
-        timer("at_risk", 40, "2026-10-31T17:00:00Z"),
-        timer("at_risk", 50, "2026-10-31T12:00:00Z", stopped="2026-10-30T12:00:00Z"),
-        timer("on_track", 5, "2026-11-05T17:00:00Z"),
+        timer("BE-1", "at_risk", 30, "2026-11-02T17:00:00Z"),
+        timer("BE-2", "at_risk", 40, "2026-10-31T17:00:00Z"),
+        timer("BE-3", "at_risk", 50, "2026-10-31T12:00:00Z", stopped=True),
+        timer("BE-4", "on_track", 5, "2026-11-05T17:00:00Z"),
     ]
     rows = open_at_risk_rows(timers, AS_OF)
     assert [r["hours_to_deadline"] for r in rows] == [24.0, 72.0]
-    assert rows[0]["key"] == "contract CTR-at_risk-40"
+    assert rows[0]["key"] == "billing_event BE-2"

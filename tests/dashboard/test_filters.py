@@ -14,9 +14,9 @@ from dashboard.filters import (
     KEY_PERIOD,
     KEY_TIME,
     Filters,
-    as_of_caption,
     filters_from_state,
     initial_state,
+    instant_caption,
     parse_as_of,
     recent_periods,
 )
@@ -99,12 +99,19 @@ def test_recent_periods_cross_the_year_boundary() -> None:
     ]
 
 
-def test_caption_names_the_moment_and_the_scope() -> None:
-    """Every page says as of when, which period and which legal entity it shows."""
-    caption = as_of_caption(
+def test_caption_names_both_instants_and_the_scope() -> None:
+    """Every page says once as of when, known at when, which period and which legal entity."""
+    caption = instant_caption(
         Filters(datetime(2026, 10, 30, 17, 0, tzinfo=UTC), None, "LE-UK01", live=False),
-        fetched_at=datetime(2026, 10, 30, 17, 1, 2, tzinfo=UTC),
+        datetime(2026, 10, 30, 16, 59, 58, 250000, tzinfo=UTC),
     )
     assert caption == (
-        "As of **2026-10-30 17:00 UTC** (fixed) · all periods · LE-UK01 · fetched 17:01:02 UTC"
+        "As of **2026-10-30 17:00 UTC** (fixed) · known at **2026-10-30 16:59:58 UTC** · "
+        "all periods · LE-UK01"
     )
+
+
+def test_caption_says_when_no_answer_reported_its_knowledge_time() -> None:
+    """A page whose reads failed does not invent a known-at instant."""
+    caption = instant_caption(Filters(datetime(2026, 10, 30, 17, 0, tzinfo=UTC)), None)
+    assert "known at: not reported" in caption

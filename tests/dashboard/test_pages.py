@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.figures.blocked import filter_items, top_failures
 from dashboard.figures.money import format_money
+from lineage.models import BlockedInvoicesOut
 from tests.quarter import LoadedQuarter
 from tests.service import free_port
 
@@ -63,7 +64,7 @@ class TestOverview:
         self, open_page: OpenPage, api: Callable[..., Any]
     ) -> None:
         """Each currency's headline is the API's blocked total, to the cent."""
-        total = api("/api/v1/impact/blocked-invoices")["total"]
+        total = api("/api/v1/impact/blocked-invoices", as_of=AS_OF)["total"]
         shown = metrics(open_page())
         assert total
         for currency, amount in total.items():
@@ -73,18 +74,28 @@ class TestOverview:
         self, open_page: OpenPage, api: Callable[..., Any]
     ) -> None:
         """The ten failures holding the most money are listed, each a link to the explorer."""
-        items = api("/api/v1/impact/blocked-invoices")["items"]
+        answer = BlockedInvoicesOut.model_validate(
+            api("/api/v1/impact/blocked-invoices", as_of=AS_OF)
+        )
         links = open_page().get("page_link")
-        expected = top_failures(items, limit=10)
+        expected = top_failures(answer.items, limit=10)
         assert [link.proto.label for link in links] == [
             f"{rank}. {f.event_id}" for rank, f in enumerate(expected, start=1)
         ]
         assert all(link.proto.page == "lineage_explorer" for link in links)
         assert "type=event" in links[0].proto.query_string
 
-    def test_as_of_time_is_shown(self, open_page: OpenPage) -> None:
-        """The page says which moment it shows."""
-        assert "As of **2026-10-30 17:00 UTC** (fixed)" in open_page().caption[0].value
+    def test_the_page_names_the_instant_every_widget_shows(
+        self, open_page: OpenPage, quarter: LoadedQuarter
+    ) -> None:
+        """As of the sidebar's moment, known at the service's watermark, said once."""
+        response = httpx.get(
+            f"{quarter.service.base_url}/api/v1/slas", params={"as_of": AS_OF}, timeout=60
+        )
+        known_at = response.headers["X-Syncsight-Known-At"]
+        caption = open_page().caption[0].value
+        assert caption.startswith("As of **2026-10-30 17:00 UTC** (fixed) · known at **")
+        assert known_at[:10] in caption
 
     def test_sla_and_close_risk_sections_show_data_or_say_what_is_missing(
         self, open_page: OpenPage, api: Callable[..., Any], served_paths: set[str]
@@ -106,7 +117,7 @@ class TestOverview:
         """Nothing listening at SYNCSIGHT_API_URL: the page says so and where it looked."""
         monkeypatch.setenv("SYNCSIGHT_API_URL", f"http://127.0.0.1:{free_port()}")
         app = open_page()
-        assert any("Cannot reach the syncsight API" in str(e.value) for e in app.error)
+        assert any("cannot reach the syncsight API" in str(e.value) for e in app.error)
 
 
 class TestFiltersCarryAcrossPages:
@@ -117,7 +128,7 @@ class TestFiltersCarryAcrossPages:
         app = open_page()
         app.selectbox(key="filter_legal_entity").select("LE-UK01").run()
         app.switch_page("views/blocked_invoices.py").run()
-        total = api("/api/v1/impact/blocked-invoices", legal_entity="LE-UK01")["total"]
+        total = api("/api/v1/impact/blocked-invoices", legal_entity="LE-UK01", as_of=AS_OF)["total"]
         assert metrics(app) == {f"Blocked · {c}": format_money(v, c) for c, v in total.items()}
         assert "LE-UK01" in app.caption[0].value
         assert app.query_params["legal_entity"] == "LE-UK01"
@@ -127,7 +138,7 @@ class TestFiltersCarryAcrossPages:
     ) -> None:
         """?period=2026-09 shows the blocked value of that period only."""
         app = open_page("blocked_invoices", period="2026-09")
-        total = api("/api/v1/impact/blocked-invoices", period="2026-09")["total"]
+        total = api("/api/v1/impact/blocked-invoices", period="2026-09", as_of=AS_OF)["total"]
         assert metrics(app) == {f"Blocked · {c}": format_money(v, c) for c, v in total.items()}
         assert app.selectbox(key="filter_period").value == "2026-09"
 
@@ -137,11 +148,13 @@ class TestBlockedInvoices:
         self, open_page: OpenPage, api: Callable[..., Any]
     ) -> None:
         """One row per blocked item; choosing an owner keeps the items one of whose failures it owns."""
-        items = api("/api/v1/impact/blocked-invoices")["items"]
+        items = BlockedInvoicesOut.model_validate(
+            api("/api/v1/impact/blocked-invoices", as_of=AS_OF)
+        ).items
         app = open_page("blocked_invoices")
         assert len(app.dataframe[0].value) == len(items)
         owners = app.multiselect(key="blocked_owners")
-        assert set(owners.options) == {b["owner"] for i in items for b in i["blocked_by"]}
+        assert set(owners.options) == {b.owner for i in items for b in i.blocked_by}
         owners.select("master data team").run()
         assert len(app.dataframe[0].value) == len(filter_items(items, owners=["master data team"]))
         assert len(app.get("plotly_chart")) >= 1
@@ -210,7 +223,7 @@ class TestLineageExplorer:
         self, open_page: OpenPage, api: Callable[..., Any]
     ) -> None:
         """The drill-down target of a blocked item shows its failed event."""
-        item = api("/api/v1/impact/blocked-invoices")["items"][0]
+        item = api("/api/v1/impact/blocked-invoices", as_of=AS_OF)["items"][0]
         app = open_page(
             "lineage_explorer",
             type=item["object"]["type"],

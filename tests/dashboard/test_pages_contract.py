@@ -1,130 +1,87 @@
-"""The pages against the API shapes the issues fix, served by a stub, for the endpoints colleagues
-are still building (SLAs, close risk, alerts) and for states the quarter does not produce (no data,
-a viewer token that may not download evidence)."""
+"""The pages against answers built from the API's own response models (tests/api_answers.py),
+served by a stub: states the small quarter does not produce (levels, alerts, a viewer token that
+may not download evidence, no data), which requests each page makes, and the instant it shows."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.dashboard.stub_api import stub_api
+from tests.api_answers import (
+    alert,
+    alert_summary,
+    blocked,
+    blocked_item,
+    blocker,
+    lineage,
+    lineage_node,
+    risk,
+    sla,
+    timer,
+    trend_point,
+    wire,
+)
+from tests.stub_api import Reply, StubApi, stub_api
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 AS_OF = "2026-10-30T17:00:00Z"
-
-
-def sla(name: str, attainment: float, breached: int, at_risk: int) -> dict[str, Any]:
-    return {
-        "name": name,
-        "target": "1d",
-        "counts": {"met": 90, "breached": breached, "at_risk": at_risk, "on_track": 4},
-        "attainment": attainment,
-        "p50_business_hours": 12.5,
-        "p95_business_hours": 30.0,
-    }
-
-
-def timer(key: str, state: str, hours: float, deadline: str) -> dict[str, Any]:
-    return {
-        "key": {"type": "billing_event", "id": key},
-        "state": state,
-        "started_at": "2026-10-28T09:00:00Z",
-        "stopped_at": None if state in ("at_risk", "on_track") else "2026-10-29T09:00:00Z",
-        "deadline": deadline,
-        "business_elapsed_hours": hours,
-        "legal_entity": "LE-UK01",
-        "amount": 1000.0,
-    }
-
-
-def risk(entity: str, period: str, level: str, amount: float, currency: str) -> dict[str, Any]:
-    return {
-        "legal_entity": entity,
-        "period": period,
-        "close_date": "2026-11-06",
-        "business_days_left": 5,
-        "amount_at_risk": {currency: amount},
-        "materiality": {currency: 50000.0},
-        "level": level,
-        "contributors": [
-            {"object": {"type": "billing_event", "id": f"BE-{entity}-1"}, "amount": amount, "reason": "blocked"}
-        ],
-    }  # fmt: skip
-
-
-BLOCKED = {
-    "total": {"GBP": 2000.0},
-    "items": [
-        {
-            "object": {"type": "billing_event", "id": "BE-UK01-1"},
-            "invoice": "INV-UK01-1",
-            "stage": "invoice.posted",
-            "amount": 2000.0,
-            "currency": "GBP",
-            "legal_entity": "LE-UK01",
-            "period": "2026-10",
-            "blocked_by": [
-                {"event_id": "invoice.posted:INV-UK01-1", "event_type": "invoice.posted", "error_category": "downstream", "error_code": "HTTP_503", "owner": "platform team", "failed_since": "2026-10-29T09:00:00Z"}
-            ],
-        }
-    ],
-}  # fmt: skip
-TIMERS = [
-    timer("BE-1", "met", 10.0, "2026-10-29T09:00:00Z"),
-    timer("BE-2", "breached", 40.0, "2026-10-29T09:00:00Z"),
-    timer("BE-3", "at_risk", 20.0, "2026-10-31T09:00:00Z"),
-    timer("BE-4", "at_risk", 18.0, "2026-10-30T21:00:00Z"),
-]
-LINEAGE = {
-    "root": {"type": "invoice", "id": "INV-UK01-1"},
-    "direction": "upstream",
-    "nodes": [
-        {"event_id": "invoice.posted:INV-UK01-1", "event_type": "invoice.posted", "timestamp": "2026-10-29T09:00:00Z", "source_system": "psa", "target_system": "erp", "outcome": "failed", "attempts": 3, "replays": 1, "amount": 2000.0, "currency": "GBP", "period": "2026-10", "legal_entity": "LE-UK01", "error_category": "downstream", "objects": {"invoice": ["INV-UK01-1"]}, "trace_id": "t1", "span_id": "s1"}
-    ],
-    "edges": [],
-    "source_events": [],
-    "complete": False,
-    "gaps": [{"kind": "posting_failed", "event_id": "invoice.posted:INV-UK01-1", "event_type": "invoice.posted", "message": "failed", "via": None}],
-}  # fmt: skip
-ISSUE_SHAPES: dict[str, tuple[int, Any]] = {
-    "/api/v1/impact/blocked-invoices": (200, BLOCKED),
-    "/api/v1/slas": (
-        200,
-        [sla("time-to-invoice-posting", 0.91, 7, 2), sla("time-to-bill-readiness", 0.84, 12, 5)],
+KNOWN_AT = "2026-10-30T16:59:58.250Z"
+STAMP = {"X-Syncsight-As-Of": AS_OF, "X-Syncsight-Known-At": KNOWN_AT}
+BLOCKED = blocked(
+    AS_OF,
+    blocked_item(
+        "BE-UK01-1", 2000.0, "GBP", "LE-UK01",
+        blocker("invoice.posted:INV-UK01-1", "downstream", "platform team", "2026-10-29T09:00:00Z"),
     ),
+)  # fmt: skip
+LINEAGE = lineage(
+    ("invoice", "INV-UK01-1"),
+    lineage_node("invoice.posted:INV-UK01-1", "2026-10-29T09:00:00Z", "psa", "erp", "failed", 3, 1),
+)
+SHAPES: dict[str, Reply] = {
+    "/api/v1/impact/blocked-invoices": (200, wire(BLOCKED), STAMP),
+    "/api/v1/slas": (200, wire([sla("time-to-invoice-posting", 0.91, 7, 2), sla("time-to-revenue-posting", 0.84, 12, 5)]), STAMP),
     "/api/v1/slas/trend": (
         200,
-        [
-            {"as_of": "2026-10-23T17:00:00Z", "slas": [sla("time-to-invoice-posting", 0.85, 7, 2)]},
-            {"as_of": AS_OF, "slas": [sla("time-to-invoice-posting", 0.91, 7, 2)]},
-        ],
+        wire([
+            trend_point("2026-10-23T17:00:00Z", ("time-to-invoice-posting", 0.85)),
+            trend_point(AS_OF, ("time-to-invoice-posting", 0.91), ("time-to-revenue-posting", 0.84)),
+        ]),
+        STAMP,
     ),
-    "/api/v1/slas/time-to-invoice-posting/timers": (200, TIMERS),
-    "/api/v1/slas/time-to-bill-readiness/timers": (200, []),
+    "/api/v1/slas/time-to-invoice-posting/timers": (
+        200,
+        wire([
+            timer("BE-1", "met", 10.0, "2026-10-29T09:00:00Z", stopped=True),
+            timer("BE-2", "breached", 40.0, "2026-10-29T09:00:00Z", stopped=True),
+            timer("BE-3", "at_risk", 20.0, "2026-10-31T09:00:00Z"),
+            timer("BE-4", "at_risk", 18.0, "2026-10-30T21:00:00Z"),
+        ]),
+        STAMP,
+    ),
+    "/api/v1/slas/time-to-revenue-posting/timers": (200, [], STAMP),
     "/api/v1/close-risk": (
         200,
-        [
+        wire([
             risk("LE-UK01", "2026-10", "high", 120000.0, "GBP"),
             risk("LE-DE01", "2026-10", "low", 300.0, "EUR"),
             risk("LE-UK01", "2026-09", "medium", 9000.0, "GBP"),
-        ],
+        ]),
+        STAMP,
     ),
-    "/api/v1/alerts/summary": (
-        200,
-        {"firing": 1, "resolved": 1, "by_sla": {}, "by_severity": {"error": 1}},
-    ),
+    "/api/v1/alerts/summary": (200, wire(alert_summary(1, 1))),
     "/api/v1/alerts": (
         200,
-        [
-            {"name": "SlaBreached", "status": "firing", "severity": "error", "summary": "late", "legal_entity": "LE-UK01", "started_at": "2026-10-29T09:00:00Z"},
-            {"name": "CloseAtRisk", "status": "resolved", "severity": "warning", "summary": "ok now", "legal_entity": "LE-DE01", "started_at": "2026-10-27T09:00:00Z", "ended_at": "2026-10-28T09:00:00Z"},
-        ],
+        wire([
+            alert("SlaBreached", "firing", "LE-UK01", "2026-10-29T09:00:00Z"),
+            alert("CloseAtRisk", "resolved", "LE-DE01", "2026-10-27T09:00:00Z", "2026-10-28T09:00:00Z"),
+        ]),
     ),
-    "/api/v1/lineage/invoice/INV-UK01-1": (200, LINEAGE),
+    "/api/v1/lineage/invoice/INV-UK01-1": (200, wire(LINEAGE)),
     "/api/v1/lineage/invoice/INV-UK01-1/evidence": (403, {"detail": "needs role auditor; this token is viewer"}),
     "/api/v1/lineage/invoice/INV-UK01-1/ocel": (200, {"objectTypes": [], "eventTypes": [], "objects": [], "events": []}),
 }  # fmt: skip
@@ -135,11 +92,12 @@ def opener(url: str, monkeypatch: pytest.MonkeyPatch) -> OpenPage:
     monkeypatch.setenv("SYNCSIGHT_API_URL", url)
 
     def run(page: str | None = None, **query: str) -> AppTest:
+        """A new session that opens ``page`` (default the overview) first."""
         app = AppTest.from_file(APP, default_timeout=60)
         app.query_params.update({"as_of": AS_OF, **query})
-        app.run()
         if page:
-            app.switch_page(f"views/{page}.py").run()
+            app.switch_page(f"views/{page}.py")
+        app.run()
         assert not app.exception, [e.value for e in app.exception]
         assert not app.error, [e.value for e in app.error]
         return app
@@ -148,9 +106,20 @@ def opener(url: str, monkeypatch: pytest.MonkeyPatch) -> OpenPage:
 
 
 @pytest.fixture
-def open_page(monkeypatch: pytest.MonkeyPatch) -> Iterator[OpenPage]:
-    with stub_api(ISSUE_SHAPES) as api:
-        yield opener(api.url, monkeypatch)
+def stub() -> Iterator[StubApi]:
+    with stub_api(SHAPES) as api:
+        yield api
+
+
+@pytest.fixture
+def open_page(stub: StubApi, monkeypatch: pytest.MonkeyPatch) -> OpenPage:
+    return opener(stub.url, monkeypatch)
+
+
+def requests(stub: StubApi) -> list[tuple[str, dict[str, list[str]]]]:
+    """(path, query) of every read the stub received, in order, without the sign-in probe."""
+    found = [(urlsplit(seen).path, parse_qs(urlsplit(seen).query)) for seen, _ in stub.seen]
+    return [(path, query) for path, query in found if path != "/metrics"]
 
 
 def metrics(app: AppTest) -> dict[str, str]:
@@ -167,7 +136,7 @@ class TestOverview:
         app = open_page()
         assert metrics(app)["time-to-invoice-posting"] == "91.0 %"
         assert deltas(app)["time-to-invoice-posting"] == "+6.0 pp vs a week earlier"
-        assert not deltas(app)["time-to-bill-readiness"]  # no earlier point for it
+        assert not deltas(app)["time-to-revenue-posting"]  # no earlier point for it
         assert len(app.get("plotly_chart")) == 2
 
     def test_close_risk_of_the_current_period_per_legal_entity(self, open_page: OpenPage) -> None:
@@ -177,6 +146,75 @@ class TestOverview:
         assert levels == ["**LE-UK01** :red-background[high]", "**LE-DE01** :blue-background[low]"]
         captions = " ".join(c.value for c in app.caption)
         assert "closes 2026-11-06 · 5 business days left · at risk GBP 120,000.00" in captions
+
+
+class TestOnePageOneInstant:
+    @pytest.mark.parametrize("page", [None, "blocked_invoices", "close_risk", "slas"])
+    def test_every_read_of_a_page_is_for_one_as_of_and_one_known_at(
+        self, open_page: OpenPage, stub: StubApi, page: str | None
+    ) -> None:
+        """The first answer's known_at is sent with every later read of the page, all for the
+        sidebar's as_of; the page says both instants once."""
+        app = open_page(page)
+        reads = requests(stub)
+        assert reads, "the page read nothing"
+        assert all(query["as_of"] == [AS_OF] for _, query in reads)
+        assert "known_at" not in reads[0][1]
+        assert all(query["known_at"] == ["2026-10-30T16:59:58.250000Z"] for _, query in reads[1:])
+        captions = [c.value for c in app.caption if "known at" in c.value]
+        assert captions == [
+            "As of **2026-10-30 17:00 UTC** (fixed) · known at **2026-10-30 16:59:58 UTC** · "
+            "all periods · all legal entities"
+        ]
+
+
+class TestNoPagePaysForWhatItDoesNotShow:
+    @pytest.mark.parametrize(
+        ("page", "paths"),
+        [
+            ("blocked_invoices", {"/api/v1/impact/blocked-invoices"}),
+            ("close_risk", {"/api/v1/close-risk"}),
+            ("slas", {"/api/v1/slas", "/api/v1/slas/time-to-invoice-posting/timers"}),
+            ("alerts", {"/api/v1/alerts", "/api/v1/alerts/summary"}),
+            ("lineage_explorer", set()),
+        ],
+    )
+    def test_a_page_reads_only_the_endpoints_it_shows(
+        self, open_page: OpenPage, stub: StubApi, page: str, paths: set[str]
+    ) -> None:
+        """The sidebar reads nothing; the heavy blocked-invoice and close-risk answers are read
+        only by the pages that draw them."""
+        open_page(page)
+        assert {path for path, _ in requests(stub)} == paths
+
+    def test_the_legal_entity_filter_offers_the_entities_the_page_read(
+        self, open_page: OpenPage
+    ) -> None:
+        """The close-risk page's entities are offered without another read."""
+        app = open_page("close_risk")
+        options = app.selectbox(key="filter_legal_entity").options
+        assert options == ["All", "LE-DE01", "LE-UK01"]
+
+
+class TestBlockedInvoices:
+    def test_the_sidebars_as_of_reaches_the_blocked_invoices(
+        self, open_page: OpenPage, stub: StubApi
+    ) -> None:
+        """Blocked items are those of the instant the caption names."""
+        open_page("blocked_invoices", period="2026-10", legal_entity="LE-UK01")
+        path, query = requests(stub)[-1]
+        assert path == "/api/v1/impact/blocked-invoices"
+        assert (query["as_of"], query["period"], query["legal_entity"]) == (
+            [AS_OF],
+            ["2026-10"],
+            ["LE-UK01"],
+        )
+
+    def test_the_only_local_filter_is_the_owner(self, open_page: OpenPage) -> None:
+        """The API reports no customer, so there is no customer filter to offer."""
+        app = open_page("blocked_invoices")
+        assert [m.label for m in app.multiselect] == ["Owner"]
+        assert app.multiselect(key="blocked_owners").options == ["platform team"]
 
 
 class TestCloseRisk:
@@ -200,7 +238,7 @@ class TestSlas:
         """Metrics per SLA; for the chosen SLA the histogram, the weekly chart and the open
         at-risk timers soonest deadline first."""
         app = open_page("slas")
-        assert metrics(app)["time-to-bill-readiness"] == "84.0 %"
+        assert metrics(app)["time-to-revenue-posting"] == "84.0 %"
         assert len(app.get("plotly_chart")) == 2
         at_risk = app.dataframe[1].value
         assert list(at_risk["key"]) == ["billing_event BE-4", "billing_event BE-3"]
@@ -209,7 +247,7 @@ class TestSlas:
     def test_an_sla_without_timers_says_so(self, open_page: OpenPage) -> None:
         """Picking an SLA with no timers is an explained empty state."""
         app = open_page("slas")
-        app.selectbox(key="sla_pick").select("time-to-bill-readiness").run()
+        app.selectbox(key="sla_pick").select("time-to-revenue-posting").run()
         assert any("has no timers" in str(i.value) for i in app.info)
 
 
@@ -234,8 +272,8 @@ class TestLineageWithAViewerToken:
 
 def test_an_empty_service_explains_how_to_send_it_traces(monkeypatch: pytest.MonkeyPatch) -> None:
     """No blocked items and no SLAs yet: the overview says how to point middleware at syncsight."""
-    empty = {
-        "/api/v1/impact/blocked-invoices": (200, {"total": {}, "items": []}),
+    empty: dict[str, Reply] = {
+        "/api/v1/impact/blocked-invoices": (200, wire(blocked(AS_OF))),
         "/api/v1/slas": (200, []),
         "/api/v1/close-risk": (200, []),
     }

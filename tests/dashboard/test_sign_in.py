@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard.api_client import SESSION_TOKEN
+from dashboard.api_session import SESSION_TOKEN
 from tests.service import Service, running_service
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")

@@ -11,9 +11,8 @@ from typing import Any
 import pytest
 
 from lineage.assembly import assemble
-from lineage.evidence import evidence_records, seal, verify
+from lineage.evidence import evidence_records, seal, verify, verify_file
 from lineage.graph import UPSTREAM, ObjectRef
-from lineage.remote import verify_file
 from lineage.rules import LineageRules
 from tests.lineage.events import T0, chain, graph_of
 

@@ -1,5 +1,6 @@
-"""A small real HTTP server that answers GET paths with canned JSON: the API shapes the issues fix,
-for pages whose endpoints are still being built, and the failures the client must tell apart."""
+"""A small real HTTP server that answers GET paths with canned JSON (and, when given, the
+X-Syncsight-As-Of / X-Syncsight-Known-At headers): answers built from the API's response models,
+states a loaded service does not produce, and the failures the REST client must tell apart."""
 
 from __future__ import annotations
 
@@ -11,30 +12,36 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+Reply = tuple[int, Any] | tuple[int, Any, Mapping[str, str]]
+"""(status, JSON body or text) or (status, body, extra headers)."""
+
 
 @dataclass
 class StubApi:
     """Answers by path (without the query); remembers (path with query, Authorization)."""
 
-    answers: Mapping[str, tuple[int, Any]]
+    answers: Mapping[str, Reply]
     url: str = ""
     seen: list[tuple[str, str | None]] = field(default_factory=list)
 
 
 @contextmanager
-def stub_api(answers: Mapping[str, tuple[int, Any]]) -> Iterator[StubApi]:
+def stub_api(answers: Mapping[str, Reply]) -> Iterator[StubApi]:
     """Serve ``answers`` on a free loopback port; unknown paths get FastAPI's 404."""
     stub = StubApi(answers)
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             stub.seen.append((self.path, self.headers.get("Authorization")))
-            status, body = stub.answers.get(self.path.split("?")[0], (404, {"detail": "Not Found"}))
+            reply = stub.answers.get(self.path.split("?")[0], (404, {"detail": "Not Found"}))
+            status, body, headers = (*reply, {}) if len(reply) == 2 else reply
             text = isinstance(body, str)
             data = body.encode() if text else json.dumps(body).encode()
             self.send_response(status)
             self.send_header("Content-Type", "text/plain" if text else "application/json")
             self.send_header("Content-Length", str(len(data)))
+            for name, value in headers.items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
 

@@ -1,0 +1,93 @@
+"""The dashboard's way to data: the REST client (rest_client) with this browser session's token,
+answers cached briefly, and one page render's reads pinned to a single as_of / known_at pair."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+import streamlit as st
+
+from lineage.models import BlockedInvoicesOut
+from rest_client.client import DEFAULT_API_URL, Answer, ApiClient, Params, fetch_json
+from slas.models import CloseRiskOut, SlaOut, TimerOut, TrendPointOut
+
+T = TypeVar("T")
+
+SESSION_TOKEN = "syncsight_api_token"
+"""``st.session_state`` key of the token a user signed in with (dashboard/sign_in.py)."""
+CACHE_SECONDS = 30
+
+
+@st.cache_data(ttl=CACHE_SECONDS, show_spinner=False, max_entries=512)
+def cached_fetch_json(
+    base_url: str, token: str, timeout: float, path: str, params: Params
+) -> Answer[Any]:
+    """``fetch_json`` behind Streamlit's data cache (errors are not cached)."""
+    return fetch_json(base_url, token, timeout, path, params)
+
+
+def client_from_environment(
+    environ: Mapping[str, str] | None = None, *, session_token: str = ""
+) -> ApiClient:
+    """SYNCSIGHT_API_URL and the optional SYNCSIGHT_API_TOKEN of the dashboard process; without
+    that token, the one the user signed in with (``session_token``). Answers are cached."""
+    environ = os.environ if environ is None else environ
+    return ApiClient(
+        base_url=environ.get("SYNCSIGHT_API_URL") or DEFAULT_API_URL,
+        token=environ.get("SYNCSIGHT_API_TOKEN", "") or session_token,
+        fetch=cached_fetch_json,
+    )
+
+
+def client_for_this_session() -> ApiClient:
+    """``client_from_environment`` with the token this browser session signed in with, if any."""
+    return client_from_environment(session_token=str(st.session_state.get(SESSION_TOKEN, "")))
+
+
+@dataclass
+class PageInstant:
+    """The reads of one page render, all for ``as_of`` and all known at the same instant: the
+    first answer's ``known_at`` (the service's watermark then) is sent with every later read, so
+    two widgets of a page cannot show answers of different freshness."""
+
+    client: ApiClient
+    as_of: datetime
+    known_at: datetime | None = None
+
+    def _pinned(self, answer: Answer[T]) -> T:
+        if self.known_at is None:
+            self.known_at = answer.known_at
+        return answer.body
+
+    def blocked_invoices(
+        self, *, period: str | None = None, legal_entity: str | None = None
+    ) -> BlockedInvoicesOut:
+        return self._pinned(
+            self.client.blocked_invoices(
+                period=period, legal_entity=legal_entity, as_of=self.as_of, known_at=self.known_at
+            )
+        )
+
+    def slas(self) -> list[SlaOut]:
+        return self._pinned(self.client.slas(as_of=self.as_of, known_at=self.known_at))
+
+    def sla_trend(self, *, weeks: int) -> list[TrendPointOut]:
+        return self._pinned(
+            self.client.sla_trend(as_of=self.as_of, known_at=self.known_at, weeks=weeks)
+        )
+
+    def sla_timers(self, name: str, *, legal_entity: str | None = None) -> list[TimerOut]:
+        return self._pinned(
+            self.client.sla_timers(
+                name, as_of=self.as_of, known_at=self.known_at, legal_entity=legal_entity
+            )
+        )
+
+    def close_risk(self, *, period: str | None = None) -> list[CloseRiskOut]:
+        return self._pinned(
+            self.client.close_risk(period=period, as_of=self.as_of, known_at=self.known_at)
+        )

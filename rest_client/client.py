@@ -1,0 +1,307 @@
+"""Typed GET requests to the syncsight REST API: each answer validated into the response model the
+API itself uses, the instants it describes read from its headers, and every failure one
+``ApiError`` carrying the server's status and message."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import TypeAdapter, ValidationError
+
+from lineage.models import BlockedInvoicesOut, LineageOut
+from slas.models import AlertOut, AlertSummaryOut, CloseRiskOut, SlaOut, TimerOut, TrendPointOut
+
+T = TypeVar("T")
+
+DEFAULT_API_URL = "http://127.0.0.1:4318"
+TIMEOUT_SECONDS = 30.0
+AS_OF_HEADER = "X-Syncsight-As-Of"
+KNOWN_AT_HEADER = "X-Syncsight-Known-At"
+ACCESS_PROBE = "/metrics"
+"""A cheap path every role may read: its status tells whether a token is accepted."""
+
+Params = tuple[tuple[str, str], ...]
+
+
+class ApiError(RuntimeError):
+    """The API could not be reached or did not answer with what was asked for.
+
+    ``status`` is the HTTP status (None when no answer came back), ``detail`` the server's own
+    message; ``str()`` is one sentence naming the API or path, the status and the reason.
+    """
+
+    def __init__(self, message: str, *, path: str, status: int | None, detail: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.status = status
+        self.detail = detail
+
+    @property
+    def route_missing(self) -> bool:
+        """The server has no such route (an older syncsight), as opposed to an unknown object."""
+        return self.status in (404, 405) and self.detail in ("Not Found", "Method Not Allowed")
+
+
+@dataclass(frozen=True)
+class Answer(Generic[T]):
+    """An answer and the instants it describes: event time (``as_of``) and knowledge time
+    (``known_at``), from the ``X-Syncsight-As-Of`` / ``X-Syncsight-Known-At`` headers when sent."""
+
+    body: T
+    as_of: datetime | None = None
+    known_at: datetime | None = None
+
+
+Fetch = Callable[[str, str, float, str, Params], Answer[Any]]
+"""(base URL, token, timeout, path, query) → the decoded answer; the dashboard caches it."""
+
+
+def iso(moment: datetime) -> str:
+    """RFC 3339 UTC with a ``Z``, as the API takes ``as_of`` and ``known_at``."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _instant(header: str | None) -> datetime | None:
+    if not header:
+        return None
+    moment = datetime.fromisoformat(header.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _detail(response: httpx.Response) -> str:
+    """The server's message: FastAPI's ``detail`` (validation errors as ``loc: msg``), else text."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:300]
+    detail = body.get("detail", body) if isinstance(body, dict) else body
+    if isinstance(detail, list):
+        return "; ".join(
+            f"{'.'.join(str(p) for p in d.get('loc', []))}: {d.get('msg')}"
+            for d in detail
+            if isinstance(d, dict)
+        )
+    return str(detail)
+
+
+def _first_problem(error: ValidationError) -> str:
+    problem = error.errors()[0]
+    return f"{'.'.join(str(p) for p in problem['loc']) or 'body'}: {problem['msg']}"
+
+
+def _headers(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def unreachable(base_url: str, path: str, error: httpx.TransportError) -> ApiError:
+    return ApiError(
+        f"cannot reach the syncsight API at {base_url} ({error or type(error).__name__}); start "
+        "it with `syncsight serve`, or point SYNCSIGHT_API_URL (--api-url) at it",
+        path=path,
+        status=None,
+        detail=str(error),
+    )
+
+
+def fetch_json(base_url: str, token: str, timeout: float, path: str, params: Params) -> Answer[Any]:
+    """One GET, decoded, with the instants of its headers; any failure is an ``ApiError``."""
+    try:
+        response = httpx.get(
+            base_url.rstrip("/") + path,
+            params=dict(params),
+            headers=_headers(token),
+            timeout=timeout,
+        )
+    except httpx.TimeoutException as error:
+        raise ApiError(
+            f"the syncsight API at {base_url} did not answer GET {path} within {timeout:g} s",
+            path=path,
+            status=None,
+            detail=str(error),
+        ) from error
+    except httpx.TransportError as error:
+        raise unreachable(base_url, path, error) from error
+    if not response.is_success:
+        detail = _detail(response)
+        raise ApiError(
+            f"GET {path} answered HTTP {response.status_code}: {detail}",
+            path=path,
+            status=response.status_code,
+            detail=detail,
+        )
+    try:
+        body = response.json()
+    except ValueError as error:
+        raise ApiError(
+            f"GET {path} answered something that is not JSON: {response.text[:100]!r}",
+            path=path,
+            status=response.status_code,
+            detail=response.text[:300],
+        ) from error
+    return Answer(
+        body,
+        as_of=_instant(response.headers.get(AS_OF_HEADER)),
+        known_at=_instant(response.headers.get(KNOWN_AT_HEADER)),
+    )
+
+
+def _params(values: Mapping[str, str | int | datetime | None]) -> Params:
+    """Query parameters without the unset ones, datetimes as RFC 3339, in a stable order."""
+    return tuple(
+        (name, iso(value) if isinstance(value, datetime) else str(value))
+        for name, value in sorted(values.items())
+        if value not in (None, "")
+    )
+
+
+def _segment(value: str) -> str:
+    return quote(value, safe="")
+
+
+_BLOCKED = TypeAdapter(BlockedInvoicesOut)
+_LINEAGE = TypeAdapter(LineageOut)
+_DOCUMENT: TypeAdapter[dict[str, Any]] = TypeAdapter(dict[str, Any])
+_SLAS = TypeAdapter(list[SlaOut])
+_TREND = TypeAdapter(list[TrendPointOut])
+_TIMERS = TypeAdapter(list[TimerOut])
+_CLOSE_RISK = TypeAdapter(list[CloseRiskOut])
+_ALERTS = TypeAdapter(list[AlertOut])
+_ALERT_SUMMARY = TypeAdapter(AlertSummaryOut)
+
+
+@dataclass(frozen=True)
+class ApiClient:
+    """Typed reads of the endpoints the CLI and the dashboard use; ``fetch`` does the GET (the
+    dashboard passes one behind its cache)."""
+
+    base_url: str = DEFAULT_API_URL
+    token: str = field(default="", repr=False)
+    timeout: float = TIMEOUT_SECONDS
+    fetch: Fetch = fetch_json
+
+    def get(self, path: str, **params: str | int | datetime | None) -> Answer[Any]:
+        """The raw JSON answer to ``GET path?params`` (unset parameters are left out)."""
+        return self.fetch(self.base_url, self.token, self.timeout, path, _params(params))
+
+    def _typed(
+        self, adapter: TypeAdapter[T], path: str, **params: str | int | datetime | None
+    ) -> Answer[T]:
+        answer = self.get(path, **params)
+        try:
+            body = adapter.validate_python(answer.body)
+        except ValidationError as error:
+            raise ApiError(
+                f"GET {path} answered a body that is not a {error.title}: "
+                f"{_first_problem(error)} (a syncsight of another version?)",
+                path=path,
+                status=200,
+                detail=str(error),
+            ) from error
+        return Answer(body, as_of=answer.as_of, known_at=answer.known_at)
+
+    def access_status(self) -> int:
+        """The HTTP status of a cheap read with this client's token: 200 when the API lets it
+        read (or needs no token), 401 when the token is missing or not accepted."""
+        try:
+            response = httpx.get(
+                self.base_url.rstrip("/") + ACCESS_PROBE,
+                headers=_headers(self.token),
+                timeout=self.timeout,
+            )
+        except httpx.TransportError as error:
+            raise unreachable(self.base_url, ACCESS_PROBE, error) from error
+        return response.status_code
+
+    # lineage and impact
+    def lineage(self, object_type: str, object_id: str, direction: str) -> LineageOut:
+        path = f"/api/v1/lineage/{_segment(object_type)}/{_segment(object_id)}"
+        return self._typed(_LINEAGE, path, direction=direction).body
+
+    def evidence(self, object_type: str, object_id: str, direction: str) -> dict[str, Any]:
+        """The sealed evidence pack, as the document to store (``lineage.evidence`` checks it)."""
+        path = f"/api/v1/lineage/{_segment(object_type)}/{_segment(object_id)}/evidence"
+        return self._typed(_DOCUMENT, path, direction=direction).body
+
+    def ocel(self, object_type: str, object_id: str, direction: str) -> dict[str, Any]:
+        """The OCEL 2.0 JSON log, as the document to store."""
+        path = f"/api/v1/lineage/{_segment(object_type)}/{_segment(object_id)}/ocel"
+        return self._typed(_DOCUMENT, path, direction=direction).body
+
+    def blocked_invoices(
+        self,
+        *,
+        period: str | None = None,
+        legal_entity: str | None = None,
+        as_of: datetime | None = None,
+        known_at: datetime | None = None,
+    ) -> Answer[BlockedInvoicesOut]:
+        return self._typed(
+            _BLOCKED,
+            "/api/v1/impact/blocked-invoices",
+            period=period,
+            legal_entity=legal_entity,
+            as_of=as_of,
+            known_at=known_at,
+        )
+
+    # SLAs and close risk: as_of None is now, known_at None the state's watermark
+    def slas(
+        self, *, as_of: datetime | None = None, known_at: datetime | None = None
+    ) -> Answer[list[SlaOut]]:
+        return self._typed(_SLAS, "/api/v1/slas", as_of=as_of, known_at=known_at)
+
+    def sla_trend(
+        self, *, as_of: datetime | None = None, known_at: datetime | None = None, weeks: int = 6
+    ) -> Answer[list[TrendPointOut]]:
+        """Attainment of every SLA at ``weeks`` weekly points before ``as_of`` and at it."""
+        return self._typed(
+            _TREND, "/api/v1/slas/trend", as_of=as_of, known_at=known_at, weeks=weeks
+        )
+
+    def sla_timers(
+        self,
+        name: str,
+        *,
+        as_of: datetime | None = None,
+        known_at: datetime | None = None,
+        state: str | None = None,
+        legal_entity: str | None = None,
+        limit: int | None = None,
+    ) -> Answer[list[TimerOut]]:
+        return self._typed(
+            _TIMERS,
+            f"/api/v1/slas/{_segment(name)}/timers",
+            as_of=as_of,
+            known_at=known_at,
+            state=state,
+            legal_entity=legal_entity,
+            limit=limit,
+        )
+
+    def close_risk(
+        self,
+        *,
+        period: str | None = None,
+        as_of: datetime | None = None,
+        known_at: datetime | None = None,
+    ) -> Answer[list[CloseRiskOut]]:
+        return self._typed(
+            _CLOSE_RISK, "/api/v1/close-risk", period=period, as_of=as_of, known_at=known_at
+        )
+
+    # alerts: always the evaluator's current view
+    def alerts(
+        self, *, status: str | None = None, legal_entity: str | None = None, limit: int = 500
+    ) -> list[AlertOut]:
+        """Alerts of ``status`` (firing first, the newest first), at most ``limit``."""
+        return self._typed(
+            _ALERTS, "/api/v1/alerts", status=status, legal_entity=legal_entity, limit=limit
+        ).body
+
+    def alert_summary(self, *, legal_entity: str | None = None) -> AlertSummaryOut:
+        return self._typed(_ALERT_SUMMARY, "/api/v1/alerts/summary", legal_entity=legal_entity).body

@@ -1,0 +1,237 @@
+"""API answers built from the response models the API itself uses (``lineage.models``,
+``slas.models``), serialised as FastAPI serialises them: a field renamed or retyped in a model
+changes these payloads, so the client and dashboard tests that read them break with it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from lineage.models import (
+    BlockedInvoicesOut,
+    BlockedItemOut,
+    BlockerOut,
+    LineageGap,
+    LineageNode,
+    LineageOut,
+    ObjectRefOut,
+)
+from slas.models import (
+    AlertOut,
+    AlertSummaryOut,
+    CloseRiskOut,
+    ContributorOut,
+    SlaOut,
+    TimerKey,
+    TimerOut,
+    TrendPointOut,
+    TrendSlaOut,
+)
+
+
+def at(text: str) -> datetime:
+    """An RFC 3339 instant as an aware datetime."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def wire(answer: BaseModel | list[Any]) -> Any:
+    """The JSON a FastAPI ``response_model`` sends for ``answer`` (aliases, RFC 3339 times)."""
+    if isinstance(answer, list):
+        return [wire(part) for part in answer]
+    return answer.model_dump(mode="json", by_alias=True)
+
+
+def sla(name: str, attainment: float | None, breached: int, at_risk: int) -> SlaOut:
+    return SlaOut(
+        name=name,
+        target="1d",
+        counts={"met": 90, "breached": breached, "at_risk": at_risk, "on_track": 4},
+        attainment=attainment,
+        p50_business_hours=12.5,
+        p95_business_hours=30.0,
+        owner="billing team",
+        severity="error",
+        description=f"{name} within its target.",
+    )
+
+
+def trend_point(as_of: str, *slas: tuple[str, float]) -> TrendPointOut:
+    return TrendPointOut(
+        as_of=at(as_of),
+        slas=[
+            TrendSlaOut(name=name, counts={"met": 90, "breached": 10}, attainment=share)
+            for name, share in slas
+        ],
+    )
+
+
+def timer(key: str, state: str, hours: float, deadline: str, *, stopped: bool = False) -> TimerOut:
+    return TimerOut(
+        key=TimerKey(type="billing_event", id=key),
+        state=state,
+        started_at=at("2026-10-28T09:00:00Z"),
+        stopped_at=at("2026-10-29T09:00:00Z") if stopped else None,
+        deadline=at(deadline),
+        business_elapsed_hours=hours,
+        legal_entity="LE-UK01",
+        amount=1000.0,
+        currency="GBP",
+        breach_reason="late" if state == "breached" else "",
+        percent_elapsed=100 * hours / 24,
+        start_event_id=f"billing.ready:{key}",
+        stop_event_id=f"invoice.posted:{key}" if stopped else "",
+    )
+
+
+def risk(
+    entity: str,
+    period: str,
+    level: str,
+    amount: float,
+    currency: str,
+    *,
+    materiality: float = 50000.0,
+) -> CloseRiskOut:
+    return CloseRiskOut(
+        legal_entity=entity,
+        period=period,
+        close_date="2026-11-06",
+        close_deadline="2026-11-06T23:59:59+00:00",
+        business_days_left=5,
+        amount_due={currency: amount * 2},
+        amount_at_risk={currency: amount},
+        materiality=materiality,
+        level=level,
+        contributors=[
+            ContributorOut(
+                object=TimerKey(type="billing_event", id=f"BE-{entity}-1"),
+                amount=amount,
+                currency=currency,
+                reason="blocked",
+                failed_event_type="invoice.posted",
+                error_category="downstream",
+                error_code="HTTP_503",
+                posted_period=None,
+                projected_post_at=None,
+            )
+        ],
+    )
+
+
+def blocker(event_id: str, category: str, owner: str, since: str | None) -> BlockerOut:
+    return BlockerOut(
+        event_id=event_id,
+        event_type=event_id.split(":")[0],
+        error_category=category,
+        error_code="X",
+        owner=owner,
+        failed_since=at(since) if since else None,
+    )
+
+
+def blocked_item(
+    object_id: str,
+    amount: float | None,
+    currency: str,
+    entity: str,
+    *blockers: BlockerOut,
+    period: str = "2026-10",
+) -> BlockedItemOut:
+    return BlockedItemOut(
+        object=ObjectRefOut(type="billing_event", id=object_id),
+        invoice=f"INV-{object_id}",
+        stage="invoice.posted",
+        amount=amount,
+        currency=currency,
+        legal_entity=entity,
+        period=period,
+        blocked_by=list(blockers),
+    )
+
+
+def blocked(as_of: str, *items: BlockedItemOut) -> BlockedInvoicesOut:
+    total: dict[str, float] = {}
+    for item in items:
+        if item.amount is not None:
+            total[item.currency] = total.get(item.currency, 0.0) + item.amount
+    return BlockedInvoicesOut(as_of=at(as_of), total=total, items=list(items))
+
+
+def lineage_node(
+    event_id: str,
+    when: str,
+    source: str,
+    target: str,
+    outcome: str = "success",
+    attempts: int = 1,
+    replays: int = 0,
+) -> LineageNode:
+    return LineageNode(
+        event_id=event_id,
+        event_type=event_id.split(":")[0],
+        timestamp=at(when),
+        source_system=source,
+        target_system=target,
+        outcome=outcome,
+        attempts=attempts,
+        replays=replays,
+        amount=100.0,
+        currency="GBP",
+        period="2026-10",
+        legal_entity="LE-UK01",
+        error_category="downstream" if outcome != "success" else "",
+        objects={},
+        trace_id=f"trace-{event_id}",
+        span_id=f"span-{event_id}",
+    )
+
+
+def lineage(
+    root: tuple[str, str], *nodes: LineageNode, edges: list[dict[str, Any]] | None = None
+) -> LineageOut:
+    """A lineage of ``nodes``; each failed node is a ``posting_failed`` gap."""
+    return LineageOut.model_validate(
+        {
+            "root": {"type": root[0], "id": root[1]},
+            "root_events": [nodes[0].event_id] if nodes else [],
+            "direction": "upstream",
+            "nodes": nodes,
+            "edges": edges or [],
+            "source_events": [n.event_id for n in nodes if n.source_system == "crm"],
+            "complete": all(n.outcome == "success" for n in nodes),
+            "gaps": [
+                LineageGap(
+                    kind="posting_failed",
+                    event_id=n.event_id,
+                    event_type=n.event_type,
+                    message="has not succeeded",
+                )
+                for n in nodes
+                if n.outcome != "success"
+            ],
+        }
+    )
+
+
+def alert(name: str, status: str, entity: str, started: str, ended: str | None = None) -> AlertOut:
+    return AlertOut(
+        fingerprint=f"{name}-{entity}",
+        status=status,
+        labels={
+            "alertname": name,
+            "sla": "time-to-invoice-posting",
+            "legal_entity": entity,
+            "severity": "error" if name == "SlaBreached" else "warning",
+            "owner": "billing team",
+        },
+        annotations={"summary": f"{name} in {entity}"},
+        starts_at=at(started),
+        ends_at=at(ended) if ended else None,
+        notified=[],
+    )
+
+
+def alert_summary(firing: int, resolved: int) -> AlertSummaryOut:
+    return AlertSummaryOut(firing=firing, resolved=resolved, by_sla={}, by_severity={})

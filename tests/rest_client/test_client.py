@@ -1,0 +1,168 @@
+"""The REST client against a small real HTTP server: answers come back as the API's response
+models with the instants of their headers, requests carry the token and parameters, and every
+failure is one ``ApiError`` with the server's status and message."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from rest_client.client import ApiClient, ApiError
+from tests.api_answers import at, blocked, blocked_item, blocker, sla, wire
+from tests.service import free_port
+from tests.stub_api import Reply, StubApi, stub_api
+
+STAMPED = {"X-Syncsight-As-Of": "2026-10-30T17:00:00Z", "X-Syncsight-Known-At": "2026-10-30T16:59:58.250Z"}  # fmt: skip
+BLOCKED = blocked(
+    "2026-10-30T17:00:00Z",
+    blocked_item("BE-1", 1.5, "EUR", "LE-DE01", blocker("x:1", "mapping", "team", None)),
+)
+ANSWERS: dict[str, Reply] = {
+    "/api/v1/impact/blocked-invoices": (200, wire(BLOCKED), STAMPED),
+    "/api/v1/slas": (200, wire([sla("time-to-invoice-posting", 0.9, 1, 2)])),
+    "/api/v1/slas/trend": (200, [{"as_of": "2026-10-30T17:00:00Z", "slas": [{"name": "x"}]}]),
+    "/api/v1/slas/time-to-bill-readiness/timers": (404, {"detail": "Not Found"}),
+    "/api/v1/lineage/invoice/INV-NOPE": (404, {"detail": "no business event references invoice 'INV-NOPE'"}),
+    "/api/v1/alerts": (401, {"detail": "missing or invalid bearer token"}),
+    "/api/v1/lineage/invoice/INV-1/evidence": (403, {"detail": "needs role auditor"}),
+    "/api/v1/close-risk": (500, "boom"),
+    "/api/v1/lineage/completeness": (422, {"detail": [{"loc": ["query", "period"], "msg": "bad period"}]}),
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def stub() -> Iterator[StubApi]:
+    with stub_api(ANSWERS) as api:
+        yield api
+
+
+@pytest.fixture
+def client(stub: StubApi) -> ApiClient:
+    stub.seen.clear()
+    return ApiClient(base_url=stub.url)
+
+
+class TestAnswers:
+    def test_an_answer_is_the_response_model_with_the_instants_it_describes(
+        self, client: ApiClient
+    ) -> None:
+        """The body validates into BlockedInvoicesOut; as_of and known_at come from the headers."""
+        answer = client.blocked_invoices()
+        assert answer.body == BLOCKED
+        assert answer.as_of == at("2026-10-30T17:00:00Z")
+        assert answer.known_at == datetime(2026, 10, 30, 16, 59, 58, 250000, tzinfo=UTC)
+
+    def test_an_answer_without_the_headers_describes_no_instant(self, client: ApiClient) -> None:
+        """No X-Syncsight-* headers: the instants are None, the body still typed."""
+        answer = client.slas()
+        assert (answer.as_of, answer.known_at) == (None, None)
+        assert answer.body[0].name == "time-to-invoice-posting"
+
+    def test_a_body_that_does_not_match_the_model_names_the_field(self, client: ApiClient) -> None:
+        """A trend point whose SLA lacks its counts is refused, naming the field that is wrong."""
+        with pytest.raises(
+            ApiError, match=r"/api/v1/slas/trend .* 0\.slas\.0\.counts: Field required"
+        ):
+            client.sla_trend()
+
+
+class TestRequests:
+    def test_the_token_and_the_set_parameters_reach_the_server(
+        self, client: ApiClient, stub: StubApi
+    ) -> None:
+        """The bearer token and the set query parameters reach the server; unset ones do not."""
+        replace(client, token="t" * 20).blocked_invoices(legal_entity="LE-UK01")
+        assert stub.seen == [
+            ("/api/v1/impact/blocked-invoices?legal_entity=LE-UK01", "Bearer " + "t" * 20)
+        ]
+
+    def test_no_token_means_no_authorization_header(self, client: ApiClient, stub: StubApi) -> None:
+        """Local-only mode sends no Authorization header at all."""
+        client.blocked_invoices()
+        assert stub.seen[0][1] is None
+
+    def test_as_of_and_known_at_are_sent_as_rfc3339_utc(
+        self, client: ApiClient, stub: StubApi
+    ) -> None:
+        """Datetimes become ...Z instants, whatever their time zone object."""
+        client.blocked_invoices(
+            as_of=datetime(2026, 10, 30, 17, 0, tzinfo=UTC),
+            known_at=at("2026-10-30T18:59:58+02:00"),
+            period="2026-10",
+        )
+        assert stub.seen[0][0] == (
+            "/api/v1/impact/blocked-invoices?as_of=2026-10-30T17%3A00%3A00Z"
+            "&known_at=2026-10-30T16%3A59%3A58Z&period=2026-10"
+        )
+
+    def test_object_ids_are_escaped_into_one_path_segment(
+        self, client: ApiClient, stub: StubApi
+    ) -> None:
+        """An id with a slash cannot reach another route."""
+        with pytest.raises(ApiError):
+            client.lineage("invoice", "INV/1", "both")
+        assert stub.seen[0][0] == "/api/v1/lineage/invoice/INV%2F1?direction=both"
+
+    def test_the_token_never_shows_in_the_clients_repr(self) -> None:
+        """A logged client does not leak its token."""
+        secret = "viewer-token-0123456789"
+        assert secret not in repr(ApiClient(token=secret))
+
+
+class TestFailures:
+    @pytest.mark.parametrize(
+        ("read", "status", "words"),
+        [
+            (lambda c: c.sla_timers("time-to-bill-readiness"), 404, "HTTP 404: Not Found"),
+            (lambda c: c.lineage("invoice", "INV-NOPE", "upstream"), 404, "no business event references"),
+            (lambda c: c.alerts(), 401, "HTTP 401: missing or invalid bearer token"),
+            (lambda c: c.evidence("invoice", "INV-1", "upstream"), 403, "needs role auditor"),
+            (lambda c: c.close_risk(as_of=datetime(2026, 10, 30, tzinfo=UTC)), 500, "HTTP 500: boom"),
+            (lambda c: c.get("/api/v1/lineage/completeness", period="x"), 422, "query.period: bad period"),
+        ],
+    )  # fmt: skip
+    def test_each_failure_carries_the_status_and_the_servers_message(
+        self, client: ApiClient, read: Any, status: int, words: str
+    ) -> None:
+        """One error type; the status and the server's detail tell the cases apart."""
+        with pytest.raises(ApiError, match=words) as caught:
+            read(client)
+        assert caught.value.status == status
+
+    def test_a_missing_route_is_told_apart_from_an_unknown_object(self, client: ApiClient) -> None:
+        """FastAPI's bare 'Not Found' is a route the server lacks; a named 404 is an object."""
+        with pytest.raises(ApiError) as route:
+            client.sla_timers("time-to-bill-readiness")
+        with pytest.raises(ApiError) as unknown:
+            client.lineage("invoice", "INV-NOPE", "upstream")
+        assert (route.value.route_missing, unknown.value.route_missing) == (True, False)
+
+    def test_an_unreachable_api_names_the_url_and_how_to_point_at_another(self) -> None:
+        """Nothing listening: the message says where the client looked and how to change it."""
+        url = f"http://127.0.0.1:{free_port()}"
+        with pytest.raises(ApiError, match="SYNCSIGHT_API_URL") as caught:
+            ApiClient(base_url=url).blocked_invoices()
+        assert f"cannot reach the syncsight API at {url}" in str(caught.value)
+        assert caught.value.status is None
+
+
+def test_the_client_imports_neither_the_server_nor_the_embedded_engine() -> None:
+    """The CLI and the dashboard load the client without FastAPI, the app or chdb."""
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, rest_client.client, rest_client.sla_tables; "
+            "print(' '.join(sorted(sys.modules)))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert not [m for m in loaded if m.split(".")[0] in ("fastapi", "chdb", "syncsight")]

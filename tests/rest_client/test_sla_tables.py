@@ -1,0 +1,37 @@
+"""The tables `syncsight sla status` prints, from the API's response models."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from rest_client.sla_tables import summary_table, timers_table
+from tests.api_answers import sla, timer
+
+
+def printed(table: object) -> str:
+    console = Console(width=200, record=True)
+    console.print(table)
+    return console.export_text()
+
+
+def test_the_summary_shows_each_slas_counts_attainment_and_percentiles() -> None:
+    """One row per SLA; a missing attainment reads as a dash, not 0 %."""
+    text = printed(
+        summary_table([sla("time-to-invoice-posting", 0.9123, 1234, 5), sla("x", None, 0, 0)])
+    )
+    row = next(line for line in text.splitlines() if "time-to-invoice-posting" in line)
+    cells = [cell.strip() for cell in row.split("│")[2:10]]
+    assert cells == ["1d", "90", "1,234", "5", "4", "91.2 %", "12.5", "30.0"]
+    row = next(line for line in text.splitlines() if line.startswith("│ x "))
+    assert row.split("│")[7].strip() == "-"
+
+
+def test_the_timers_table_names_key_state_reason_and_amount() -> None:
+    """A breached timer says why; its amount keeps its currency."""
+    text = printed(
+        timers_table("time-to-invoice-posting", [timer("BE-2", "breached", 40.0, "2026-10-29T09:00:00Z", stopped=True)])
+    )  # fmt: skip
+    assert "billing_event BE-2" in text
+    assert "breached (late)" in text
+    assert "1,000.00 GBP" in text
+    assert "2026-10-29 09:00" in text
