@@ -3,7 +3,9 @@ notification routes (``syncsight.config_model`` reads them from the TOML file)."
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from slas.calendars import DEFAULT_CALENDAR, CalendarBook, EntityCalendar
 from slas.definitions import DEFAULT_SLAS, SlaDefinition
@@ -21,6 +23,19 @@ class NotificationConfig:
 
 
 @dataclass(frozen=True)
+class BusinessAlertConfig:
+    """Close-risk and blocked-money alerts (``[alerts]`` of the TOML file).
+
+    ``close_risk_from``: the close-risk level from which an open period of a legal entity fires
+    ``CloseRisk`` ("" turns it off). ``blocked_money``: legal entity → currency → the blocked
+    invoice value above which ``BlockedMoney`` fires; entities not named never fire (the default).
+    """
+
+    close_risk_from: str = "medium"
+    blocked_money: Mapping[str, Mapping[str, Decimal]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class SlaConfig:
     """SLA definitions, legal-entity calendars and notification routes.
 
@@ -32,6 +47,7 @@ class SlaConfig:
     calendars: dict[str, EntityCalendar] = field(default_factory=dict)
     default_calendar: EntityCalendar = DEFAULT_CALENDAR
     notifications: NotificationConfig = field(default_factory=NotificationConfig)
+    alerts: BusinessAlertConfig = field(default_factory=BusinessAlertConfig)
 
     def calendar_book(self) -> CalendarBook:
         return CalendarBook(self.calendars, self.default_calendar)

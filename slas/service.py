@@ -12,6 +12,7 @@ from lineage.owners import OwnerRouting
 from lineage.rules import LineageRules
 from slas.alerts import Alert
 from slas.api import slas_router
+from slas.business_alerts import BusinessAlerts
 from slas.business_state import BusinessState
 from slas.close_state import CloseRiskAnswers
 from slas.config import SlaConfig
@@ -74,6 +75,12 @@ class SlaService:
         self.answers = TimerAnswers(
             pool.client, config.definitions, self.calendars, self.business_state
         )
+        self.business_alerts = BusinessAlerts(
+            CloseRiskAnswers(pool.client, self.calendars, self.business_state),
+            BlockedInvoiceAnswers(pool.client, rules, owners, self.business_state),
+            config.alerts,
+            public_url=self._public_url,
+        )
         # the API's answers run under the read limits of ``read_pool``; the evaluator's do not
         reads = (read_pool or pool).client
         self._evaluate = evaluate
@@ -111,6 +118,7 @@ class SlaService:
             public_url=self._public_url,
             lease=Lease(self._pool.client, ttl=2 * self._interval),
             metrics=self.metrics,
+            sources=[self.business_alerts],
             record=state.get(RECORD, {}),
         )
         self.evaluator.start()

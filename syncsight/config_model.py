@@ -10,6 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, ClassVar, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -29,7 +30,8 @@ from pydantic_core import PydanticCustomError
 from lineage.owners import UNROUTED, OwnerRouting
 from lineage.rules import Hop, LineageRules
 from slas.calendars import DEFAULT_CALENDAR, WEEKDAY_NAMES, EntityCalendar
-from slas.config import NotificationConfig
+from slas.close_risk import LEVELS
+from slas.config import BusinessAlertConfig, NotificationConfig
 from slas.definitions import (
     DEFAULT_SLAS,
     NAME,
@@ -44,6 +46,7 @@ _EVENT_TYPE: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]{0,99}$")
 _CATEGORY: Final = re.compile(r"^[A-Za-z0-9_.\-]{1,100}$")
 _HOUR: Final = re.compile(r"^(\d{1,2}):(\d{2})$")
 _HOURS_EXAMPLE: Final = "expected 'HH:MM-HH:MM' such as '09:00-17:30'"
+_CURRENCY: Final = re.compile(r"^[A-Z]{3}$")
 
 
 def config_error(message: str, *at: str | int) -> PydanticCustomError:
@@ -506,6 +509,59 @@ class NotificationsTable(Table):
         )
 
 
+# [alerts]
+
+
+def _level(value: Any) -> str:
+    if value == "off":
+        return ""
+    if not isinstance(value, str) or value not in LEVELS[1:]:
+        raise ValueError(f"expected one of {', '.join(LEVELS[1:])} or 'off'")
+    return value
+
+
+def _money(value: Any) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError("expected a positive amount such as 50000 or '50000.00'")
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        raise ValueError("expected a positive amount such as 50000 or '50000.00'") from None
+    if not amount.is_finite() or amount <= 0:
+        raise ValueError("expected a positive amount such as 50000 or '50000.00'")
+    return amount
+
+
+def _currency(value: Any) -> str:
+    if not isinstance(value, str) or not _CURRENCY.match(value):
+        raise ValueError("expected an ISO 4217 currency code such as 'EUR'")
+    return value
+
+
+class CloseRiskAlertTable(Table):
+    """``[alerts.close_risk]``: the level from which ``CloseRisk`` fires."""
+
+    from_level: Annotated[str, BeforeValidator(_level)] = "medium"
+
+
+class AlertsTable(Table):
+    """``[alerts]``: close-risk and blocked-money alerts (the SLA alerts need no table)."""
+
+    close_risk: CloseRiskAlertTable = Field(default_factory=CloseRiskAlertTable)
+    blocked_money: dict[
+        str,
+        dict[
+            Annotated[str, BeforeValidator(_currency)], Annotated[Decimal, BeforeValidator(_money)]
+        ],
+    ] = Field(default_factory=dict)
+
+    def config(self) -> BusinessAlertConfig:
+        return BusinessAlertConfig(
+            close_risk_from=self.close_risk.from_level,
+            blocked_money={entity: dict(limits) for entity, limits in self.blocked_money.items()},
+        )
+
+
 class ConfigDocument(Table):
     """The whole file; every table is optional."""
 
@@ -517,3 +573,4 @@ class ConfigDocument(Table):
     slas: SlaTables = Field(default_factory=lambda: SlaTables([]))
     calendars: CalendarsTable = Field(default_factory=lambda: CalendarsTable({}))
     notifications: NotificationsTable = Field(default_factory=NotificationsTable)
+    alerts: AlertsTable = Field(default_factory=AlertsTable)

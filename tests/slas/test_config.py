@@ -1,8 +1,9 @@
-"""The [[slas]], [calendars] and [notifications] tables: what they accept, and how they say no."""
+"""The [[slas]], [calendars], [notifications] and [alerts] tables: what they accept, and how they say no."""
 
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -182,6 +183,45 @@ webhook_url = "https://hooks.slack.com/services/T/B/X"
         text = '[notifications.webhook]\nurl = "ftp://example.com/hook"\n'
         with pytest.raises(ConfigFileError, match=r":2: \[notifications.webhook\]: url"):
             load_config(write(tmp_path, text))
+
+
+class TestAlertTables:
+    def test_by_default_close_risk_alerts_from_medium_and_no_blocked_money(self) -> None:
+        """A safe default: CloseRisk from medium, BlockedMoney off until an entity is named."""
+        alerts = load_config(None).sla.alerts
+        assert (alerts.close_risk_from, dict(alerts.blocked_money)) == ("medium", {})
+
+    def test_thresholds_are_exact_per_entity_and_currency(self, tmp_path: Path) -> None:
+        """Amounts become Decimal (a float's text, never its binary value); off turns CloseRisk off."""
+        text = """
+[alerts.close_risk]
+from_level = "off"
+
+[alerts.blocked_money."LE-DE01"]
+EUR = 50000.10
+USD = "25000"
+"""
+        alerts = load_config(write(tmp_path, text)).sla.alerts
+        assert alerts.close_risk_from == ""
+        assert alerts.blocked_money == {
+            "LE-DE01": {"EUR": Decimal("50000.10"), "USD": Decimal("25000")}
+        }
+
+    @pytest.mark.parametrize(
+        ("body", "line", "message"),
+        [
+            ('[alerts.close_risk]\nfrom_level = "severe"', 2, "expected one of medium, high"),
+            ('[alerts.blocked_money."LE-DE01"]\nEUR = -5', 2, "expected a positive amount"),
+            ('[alerts.blocked_money."LE-DE01"]\neuro = 5', 2, "ISO 4217 currency code"),
+            ("[alerts]\nthreshold = 5", 2, "unknown key"),
+        ],
+    )
+    def test_a_bad_alert_table_is_refused_with_its_line(
+        self, tmp_path: Path, body: str, line: int, message: str
+    ) -> None:
+        """file:line: table: key: reason, naming the value."""
+        with pytest.raises(ConfigFileError, match=rf"syncsight.toml:{line}: \[alerts.*{message}"):
+            load_config(write(tmp_path, body + "\n"))
 
 
 class TestBusinessDuration:

@@ -1,0 +1,168 @@
+"""CloseRisk and BlockedMoney alerts from close-risk reports and blocked items (pure), and how the
+one reconcile step and the Slack channel treat them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from lineage.graph import ObjectRef
+from lineage.impact import BlockedItem
+from slas.alerts import FIRE, FIRING, RESOLVED, Change, reconcile
+from slas.business_alerts import (
+    BLOCKED_MONEY,
+    CLOSE_RISK,
+    blocked_money_alerts,
+    close_risk_alerts,
+    open_period_candidates,
+)
+from slas.notifiers.slack import SlackChannel, digest_message
+
+NOW = datetime(2026, 12, 4, 10, 0, tzinfo=UTC)
+URL = "https://syncsight.example.com"
+
+
+def entry(entity: str, level: str, *, period: str = "2026-12", closes_in_days: float = 20) -> Any:
+    """One entry of ``GET /api/v1/close-risk``, as ``slas.close_risk.render_report`` writes it."""
+    return {
+        "legal_entity": entity,
+        "period": period,
+        "close_date": (NOW + timedelta(days=closes_in_days)).date().isoformat(),
+        "close_deadline": (NOW + timedelta(days=closes_in_days)).isoformat(),
+        "business_days_left": 14.0,
+        "amount_due": {"EUR": 300000.0},
+        "amount_at_risk": {"EUR": 200000.0},
+        "materiality": 250000.0,
+        "level": level,
+        "contributors": [],
+    }
+
+
+def item(entity: str, amount: str, currency: str = "EUR", name: str = "BE-1") -> BlockedItem:
+    return BlockedItem(
+        object=ObjectRef("billing_event", name),
+        invoice=None,
+        stage="invoice.posted",
+        amount=Decimal(amount),
+        currency=currency,
+        legal_entity=entity,
+        period="2026-12",
+        blocked_by=(),
+    )
+
+
+class TestCloseRiskAlerts:
+    def test_an_open_period_at_or_above_the_level_fires_with_its_level(self) -> None:
+        """Labels: alertname, legal_entity, period, level, severity; low never fires."""
+        report = [entry("LE-DE01", "high"), entry("LE-UK01", "low"), entry("LE-US01", "medium")]
+        alerts = close_risk_alerts(report, from_level="medium", now=NOW, public_url=URL)
+        assert [a.labels for a in alerts] == [
+            {
+                "alertname": CLOSE_RISK,
+                "legal_entity": "LE-DE01",
+                "period": "2026-12",
+                "level": "high",
+                "severity": "error",
+            },
+            {
+                "alertname": CLOSE_RISK,
+                "legal_entity": "LE-US01",
+                "period": "2026-12",
+                "level": "medium",
+                "severity": "warning",
+            },
+        ]
+        assert alerts[0].annotations["amount_at_risk"] == "200000.00 EUR"
+        assert alerts[0].generator_url == f"{URL}/api/v1/close-risk?period=2026-12"
+
+    def test_a_higher_from_level_keeps_medium_quiet(self) -> None:
+        """from_level = high: a medium entity does not fire."""
+        report = [entry("LE-US01", "medium"), entry("LE-DE01", "critical")]
+        alerts = close_risk_alerts(report, from_level="high", now=NOW, public_url=URL)
+        assert [(a.labels["legal_entity"], a.labels["severity"]) for a in alerts] == [
+            ("LE-DE01", "critical")
+        ]
+
+    def test_a_period_whose_close_has_passed_does_not_fire(self) -> None:
+        """Only open periods: the realised risk of a closed period is history, not an alert."""
+        report = [entry("LE-DE01", "critical", period="2026-10", closes_in_days=-30)]
+        assert close_risk_alerts(report, from_level="medium", now=NOW, public_url=URL) == []
+
+    def test_a_rise_fires_the_new_level_and_resolves_the_old(self) -> None:
+        """medium → high: the medium alert resolves and a high one fires; falling to low resolves."""
+        medium = close_risk_alerts(
+            [entry("LE-DE01", "medium")], from_level="medium", now=NOW, public_url=URL
+        )
+        record, _ = reconcile({}, medium, now=NOW)
+        later = NOW + timedelta(minutes=1)
+        high = close_risk_alerts(
+            [entry("LE-DE01", "high")], from_level="medium", now=later, public_url=URL
+        )
+        record, changed = reconcile(record, high, now=later)
+        assert sorted((a.labels["level"], a.status) for a in record.values()) == [
+            ("high", FIRING),
+            ("medium", RESOLVED),
+        ]
+        assert len(changed) == 2
+        fallen = close_risk_alerts(
+            [entry("LE-DE01", "low")], from_level="medium", now=later, public_url=URL
+        )
+        record, _ = reconcile(record, fallen, now=later)
+        assert {a.status for a in record.values()} == {RESOLVED}
+
+    def test_the_candidate_periods_cross_a_year_end(self) -> None:
+        """The current month and the two before it, oldest first."""
+        assert open_period_candidates(datetime(2027, 1, 3, tzinfo=UTC)) == [
+            "2026-11",
+            "2026-12",
+            "2027-01",
+        ]
+
+
+class TestBlockedMoneyAlerts:
+    def test_money_over_the_entitys_threshold_fires_per_currency(self) -> None:
+        """Decimal totals per (entity, currency), compared with that currency's threshold."""
+        items = [
+            item("LE-DE01", "60000.10", name="BE-1"),
+            item("LE-DE01", "40000.00", name="BE-2"),
+            item("LE-DE01", "999999", "USD", name="BE-3"),
+            item("LE-UK01", "500000", name="BE-4"),
+        ]
+        thresholds = {"LE-DE01": {"EUR": Decimal("100000")}}
+        (alert,) = blocked_money_alerts(items, thresholds, now=NOW, public_url=URL)
+        assert alert.labels == {
+            "alertname": BLOCKED_MONEY,
+            "legal_entity": "LE-DE01",
+            "currency": "EUR",
+            "severity": "warning",
+        }
+        assert alert.annotations["blocked_amount"] == "100000.10"
+        assert alert.annotations["threshold_amount"] == "100000"
+        assert alert.annotations["items"] == "2"
+
+    def test_currencies_are_never_added_together(self) -> None:
+        """60k EUR and 60k USD against a 100k threshold in each: nothing fires."""
+        items = [item("LE-DE01", "60000"), item("LE-DE01", "60000", "USD", name="BE-2")]
+        thresholds = {"LE-DE01": {"EUR": Decimal("100000"), "USD": Decimal("100000")}}
+        assert blocked_money_alerts(items, thresholds, now=NOW, public_url=URL) == []
+
+    def test_exactly_the_threshold_does_not_fire(self) -> None:
+        """Exceeding means more than the threshold."""
+        thresholds = {"LE-DE01": {"EUR": Decimal("100000.00")}}
+        items = [item("LE-DE01", "100000.00")]
+        assert blocked_money_alerts(items, thresholds, now=NOW, public_url=URL) == []
+
+
+class TestSlack:
+    def test_a_business_alert_is_told_by_its_summary(self) -> None:
+        """No timer labels: the message is the alert's name, summary and description."""
+        alerts = close_risk_alerts(
+            [entry("LE-DE01", "high")], from_level="medium", now=NOW, public_url=URL
+        )
+        (message,) = SlackChannel("https://hooks.example.com/x").render(
+            [Change(FIRE, alerts[0])], [], now=NOW
+        )
+        assert message.body["text"].startswith(":red_circle: CloseRisk firing: close risk high")
+        digest = digest_message([Change(FIRE, alerts[0], stale=True)])
+        assert "1 other alerts were already firing" in digest["text"]
