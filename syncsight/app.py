@@ -106,7 +106,7 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        report = migrate(pool.client(), config.correlation, topology)
+        report = migrate(pool.client(), config.correlation, topology, settings.retention)
         if report.applied:
             logger.info("applied migrations %s", report.applied)
         logger.info("ClickHouse ready at %s", redact(settings.clickhouse_url))
