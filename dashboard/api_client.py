@@ -250,3 +250,8 @@ class ApiClient:
     def alert_summary(self, *, legal_entity: str | None = None) -> dict[str, Any]:
         result: dict[str, Any] = self.get("/api/v1/alerts/summary", legal_entity=legal_entity)
         return result
+
+    def telemetry_silence(self) -> dict[str, Any]:
+        """How long each telemetry stream has been silent, now."""
+        result: dict[str, Any] = self.get("/api/v1/telemetry/silence")
+        return result

@@ -3,8 +3,8 @@ the reader what to do next."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import streamlit as st
 
@@ -44,3 +44,24 @@ def fetched(read: Callable[[], T], *, what: str) -> T | None:
 
 def show_empty(message: str) -> None:
     st.info(message, icon=":material/info:")
+
+
+MISSING_SHOWN = 5
+
+
+def missing_evidence_notice(silence: Mapping[str, Any]) -> str | None:
+    """The sentence that names the telemetry streams silent beyond their limit (None when every
+    stream sends as usual): their failures may be unseen, not absent."""
+    missing = [s for s in silence.get("streams", []) if s.get("missing")]
+    if not missing:
+        return None
+    named = "; ".join(
+        f"**{s['stream']}** silent {float(s['silence_business_hours']):.1f} business h "
+        f"(tolerated {float(s['limit_business_hours']):.1f})"
+        for s in missing[:MISSING_SHOWN]
+    )
+    more = f"; and {len(missing) - MISSING_SHOWN} more" if len(missing) > MISSING_SHOWN else ""
+    return (
+        f"Missing evidence: {named}{more}. Failures these sources would have reported are unseen, "
+        "not absent."
+    )

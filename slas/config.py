@@ -1,5 +1,6 @@
-"""What the SLA features take from the configuration: definitions, legal-entity calendars and
-notification routes (``syncsight.config_model`` reads them from the TOML file)."""
+"""What the SLA features take from the configuration: definitions, legal-entity calendars,
+notification routes, business alerts and telemetry silence bounds (``syncsight.config_model``
+reads them from the TOML file)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from decimal import Decimal
 
 from slas.calendars import DEFAULT_CALENDAR, CalendarBook, EntityCalendar
 from slas.definitions import DEFAULT_SLAS, SlaDefinition
+from slas.telemetry import SilenceBounds
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class SlaConfig:
     default_calendar: EntityCalendar = DEFAULT_CALENDAR
     notifications: NotificationConfig = field(default_factory=NotificationConfig)
     alerts: BusinessAlertConfig = field(default_factory=BusinessAlertConfig)
+    silence: SilenceBounds = field(default_factory=SilenceBounds)
 
     def calendar_book(self) -> CalendarBook:
         return CalendarBook(self.calendars, self.default_calendar)

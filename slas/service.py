@@ -4,14 +4,15 @@ notifiers, built from the settings and the config file (settings win over the fi
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from fastapi import APIRouter
 
+from lineage.models import StreamSilenceOut
 from lineage.owners import OwnerRouting
 from lineage.rules import LineageRules
 from slas.alerts import Alert
-from slas.api import slas_router
+from slas.api import silence_out, slas_router
 from slas.business_alerts import BusinessAlerts
 from slas.business_state import BusinessState
 from slas.close_state import CloseRiskAnswers
@@ -26,6 +27,7 @@ from slas.notifiers.alertmanager import AlertmanagerChannel
 from slas.notifiers.slack import SlackChannel
 from slas.notifiers.webhook import WebhookChannel
 from slas.state import RECORD, AlertStore
+from slas.telemetry import TelemetrySilence
 from slas.timer_answers import TimerAnswers
 from warehouse.pool import ClientPool
 
@@ -81,8 +83,12 @@ class SlaService:
             config.alerts,
             public_url=self._public_url,
         )
+        self.silence = TelemetrySilence(
+            pool.client, self.calendars.default, config.silence, public_url=self._public_url
+        )
         # the API's answers run under the read limits of ``read_pool``; the evaluator's do not
         reads = (read_pool or pool).client
+        self.silence_answers = TelemetrySilence(reads, self.calendars.default, config.silence)
         self._evaluate = evaluate
         self.metrics = EvaluatorMetrics()
         self.evaluator: SlaEvaluator | None = None
@@ -93,6 +99,7 @@ class SlaService:
             BlockedInvoiceAnswers(reads, rules, owners, self.business_state),
             alerts=self._alerts,
             delivered=self._delivered,
+            silence=self.silence_answers,
         )
 
     def start(self) -> None:
@@ -118,7 +125,7 @@ class SlaService:
             public_url=self._public_url,
             lease=Lease(self._pool.client, ttl=2 * self._interval),
             metrics=self.metrics,
-            sources=[self.business_alerts],
+            sources=[self.business_alerts, self.silence],
             record=state.get(RECORD, {}),
         )
         self.evaluator.start()
@@ -132,6 +139,10 @@ class SlaService:
     def stop(self) -> None:
         if self.evaluator is not None:
             self.evaluator.stop()
+
+    def missing_evidence(self, now: datetime) -> list[StreamSilenceOut]:
+        """The telemetry streams silent beyond their limit at ``now`` (for completeness)."""
+        return [silence_out(s) for s in self.silence_answers.streams(now) if s.missing]
 
     def _alerts(self) -> list[Alert]:
         return self.evaluator.alerts() if self.evaluator else []

@@ -74,6 +74,7 @@ def parse_config(text: str, *, source: str) -> FileConfig:
             default_calendar=model.calendars.default,
             notifications=model.notifications.config(),
             alerts=model.alerts.config(),
+            silence=model.telemetry.bounds(),
         ),
     )
 

@@ -39,6 +39,7 @@ from slas.definitions import (
     DefinitionError,
     SlaDefinition,
 )
+from slas.telemetry import DEFAULT_BOUND, SilenceBounds
 from warehouse import semconv as sc
 from warehouse.correlation import ATTRIBUTE_KEY, CorrelationRules
 
@@ -47,6 +48,7 @@ _CATEGORY: Final = re.compile(r"^[A-Za-z0-9_.\-]{1,100}$")
 _HOUR: Final = re.compile(r"^(\d{1,2}):(\d{2})$")
 _HOURS_EXAMPLE: Final = "expected 'HH:MM-HH:MM' such as '09:00-17:30'"
 _CURRENCY: Final = re.compile(r"^[A-Z]{3}$")
+_SYSTEM_PAIR: Final = re.compile(r"^[a-z0-9_.\-]+->[a-z0-9_.\-]+$")
 
 
 def config_error(message: str, *at: str | int) -> PydanticCustomError:
@@ -562,6 +564,35 @@ class AlertsTable(Table):
         )
 
 
+# [telemetry]
+
+
+def _stream(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("expected 'default', a source pair such as 'psa->erp' or a service name")
+    if "->" in value and not _SYSTEM_PAIR.match(value):
+        raise ValueError("expected a source pair in lower case such as 'psa->erp'")
+    return value
+
+
+class TelemetryTable(Table):
+    """``[telemetry]``: ``silence`` maps 'default', source pairs and service names to the longest
+    silence tolerated, in business time of the default calendar."""
+
+    silence: Annotated[
+        dict[
+            Annotated[str, BeforeValidator(_stream)],
+            Annotated[BusinessDuration, BeforeValidator(_target)],
+        ],
+        BeforeValidator(_undotted_table),
+    ] = Field(default_factory=dict)
+
+    def bounds(self) -> SilenceBounds:
+        by_stream = dict(self.silence)
+        default = by_stream.pop(DEFAULT_BOUND, None)
+        return SilenceBounds(default, by_stream) if default else SilenceBounds(by_stream=by_stream)
+
+
 class ConfigDocument(Table):
     """The whole file; every table is optional."""
 
@@ -574,3 +605,4 @@ class ConfigDocument(Table):
     calendars: CalendarsTable = Field(default_factory=lambda: CalendarsTable({}))
     notifications: NotificationsTable = Field(default_factory=NotificationsTable)
     alerts: AlertsTable = Field(default_factory=AlertsTable)
+    telemetry: TelemetryTable = Field(default_factory=TelemetryTable)

@@ -1,5 +1,5 @@
-"""Alerts: SLA timer, close-risk (``CloseRisk``) and blocked-money (``BlockedMoney``) alerts that
-are firing now, and those resolved recently."""
+"""Alerts: SLA timer, close-risk (``CloseRisk``), blocked-money (``BlockedMoney``) and
+missing-telemetry (``TelemetryMissing``) alerts that are firing now, and those resolved recently."""
 
 from __future__ import annotations
 
@@ -44,7 +44,8 @@ if listed is not None:
             total_firing,
             "alerts_firing",
             "Nothing is firing: every SLA timer is within its target, no open close is at or above "
-            "the alerting risk level and no entity's blocked money is over its threshold.",
+            "the alerting risk level, no entity's blocked money is over its threshold and every "
+            "telemetry stream sends as usual.",
         ),
         (
             "Recently resolved",

@@ -8,13 +8,19 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard.api_client import ApiClient, ApiError
+from dashboard.api_client import ApiClient, ApiError, EndpointMissing
 from dashboard.figures.blocked import currency_bar, newly_blocked, top_failures
 from dashboard.figures.close_risk import level_rank, levels_for_period
 from dashboard.figures.money import format_money
 from dashboard.figures.slas import attainment_share, attainment_trend, trend_snapshots
 from dashboard.filters import Filters, as_of_caption, current_filters
-from dashboard.notices import NO_TRAFFIC, fetched, show_api_error, show_empty
+from dashboard.notices import (
+    NO_TRAFFIC,
+    fetched,
+    missing_evidence_notice,
+    show_api_error,
+    show_empty,
+)
 
 TREND_WEEKS = 6
 LINEAGE_PAGE = "views/lineage_explorer.py"
@@ -141,10 +147,25 @@ def failures_section(items: Sequence[Mapping[str, Any]]) -> None:
         row[4].write(failure.failed_since.strftime("%Y-%m-%d") if failure.failed_since else "—")
 
 
+def missing_evidence_section(client: ApiClient) -> None:
+    """A warning naming the silent telemetry streams, now; nothing when all send as usual."""
+    try:
+        silence = client.telemetry_silence()
+    except EndpointMissing:
+        return  # a server without missing-telemetry detection has nothing to say here
+    except ApiError as error:
+        show_api_error(error, what="Telemetry silence")
+        return
+    notice = missing_evidence_notice(silence)
+    if notice:
+        st.warning(notice, icon=":material/sensors_off:")
+
+
 filters = current_filters()
 client = ApiClient.for_this_session()
 st.title("How much money is stuck, and will we close on time?")
 st.caption(as_of_caption(filters))
+missing_evidence_section(client)
 blocked_items = blocked_section(client, filters)
 left, right = st.columns(2)
 with left:

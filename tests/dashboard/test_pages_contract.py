@@ -90,7 +90,35 @@ LINEAGE = {
     "complete": False,
     "gaps": [{"kind": "posting_failed", "event_id": "invoice.posted:INV-UK01-1", "event_type": "invoice.posted", "message": "failed", "via": None}],
 }  # fmt: skip
+SILENCE = {
+    "as_of": AS_OF,
+    "missing": 1,
+    "streams": [
+        {
+            "kind": "source_pair",
+            "stream": "psa->erp",
+            "last_seen": "2026-10-30T13:00:00Z",
+            "silence_business_hours": 4.0,
+            "limit_business_hours": 0.5,
+            "learnt_business_hours": None,
+            "bound_business_hours": 0.5,
+            "missing": True,
+        },
+        {
+            "kind": "service",
+            "stream": "mw-crm",
+            "last_seen": "2026-10-30T16:55:00Z",
+            "silence_business_hours": 0.1,
+            "limit_business_hours": 2.0,
+            "learnt_business_hours": 1.0,
+            "bound_business_hours": 2.0,
+            "missing": False,
+        },
+    ],
+}
+
 ISSUE_SHAPES: dict[str, tuple[int, Any]] = {
+    "/api/v1/telemetry/silence": (200, SILENCE),
     "/api/v1/impact/blocked-invoices": (200, BLOCKED),
     "/api/v1/slas": (
         200,
@@ -169,6 +197,12 @@ class TestOverview:
         assert deltas(app)["time-to-invoice-posting"] == "+6.0 pp vs a week earlier"
         assert not deltas(app)["time-to-bill-readiness"]  # no earlier point for it
         assert len(app.get("plotly_chart")) == 2
+
+    def test_silent_telemetry_is_named_as_missing_evidence(self, open_page: OpenPage) -> None:
+        """The stream silent beyond its limit is named; the one sending as usual is not."""
+        warned = " ".join(str(w.value) for w in open_page().warning)
+        assert "Missing evidence: **psa->erp** silent 4.0 business h (tolerated 0.5)" in warned
+        assert "mw-crm" not in warned
 
     def test_close_risk_of_the_current_period_per_legal_entity(self, open_page: OpenPage) -> None:
         """Only 2026-10's entities, most severe first, with level, close date and days left."""

@@ -1,4 +1,4 @@
-"""The [[slas]], [calendars], [notifications] and [alerts] tables: what they accept, and how they say no."""
+"""The [[slas]], [calendars], [notifications], [alerts] and [telemetry] tables: what they accept, and how they say no."""
 
 from __future__ import annotations
 
@@ -222,6 +222,45 @@ USD = "25000"
         """file:line: table: key: reason, naming the value."""
         with pytest.raises(ConfigFileError, match=rf"syncsight.toml:{line}: \[alerts.*{message}"):
             load_config(write(tmp_path, body + "\n"))
+
+
+class TestTelemetryTable:
+    def test_without_a_table_every_stream_may_be_silent_two_business_hours(self) -> None:
+        """The default bound is 2h, and no stream has one of its own."""
+        silence = load_config(None).sla.silence
+        assert (str(silence.default), dict(silence.by_stream)) == ("2h", {})
+
+    def test_pairs_and_services_get_their_own_bounds(self, tmp_path: Path) -> None:
+        """default, a source pair and a service name (dotted, quoted) each parse."""
+        text = """
+[telemetry.silence]
+default = "4h"
+"psa->erp" = "30m"
+"mw.crm-sync" = "1d"
+"""
+        silence = load_config(write(tmp_path, text)).sla.silence
+        assert str(silence.default) == "4h"
+        assert {k: str(v) for k, v in silence.by_stream.items()} == {
+            "psa->erp": "0.5h",
+            "mw.crm-sync": "1d",
+        }
+        assert str(silence.bound("crm->erp")) == "4h"
+
+    @pytest.mark.parametrize(
+        ("line", "message"),
+        [
+            ('"PSA->ERP" = "30m"', "source pair in lower case"),
+            ('default = "soon"', "business days/hours/minutes"),
+            ('"psa->" = "1h"', "source pair in lower case"),
+        ],
+    )
+    def test_a_bad_bound_is_refused_with_its_line(
+        self, tmp_path: Path, line: str, message: str
+    ) -> None:
+        """file:line: [telemetry.silence]: key: reason."""
+        text = f"[telemetry.silence]\n{line}\n"
+        with pytest.raises(ConfigFileError, match=rf":2: \[telemetry.silence\]: .*{message}"):
+            load_config(write(tmp_path, text))
 
 
 class TestBusinessDuration:
