@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from lineage.impact import BlockedItem, totals
+from lineage.owners import OwnerRouting
 from slas.alerts import Alert
 from slas.close_risk import LEVELS
 from slas.close_state import CloseRiskAnswers
@@ -36,12 +37,37 @@ def open_period_candidates(now: datetime) -> list[str]:
     ]
 
 
+def close_risk_owner(entry: Mapping[str, Any], owners: OwnerRouting) -> str:
+    """The team owning the fix of the largest contributor that failed (contributors come largest
+    first); the default team when none failed (the risk is lateness, not an error)."""
+    for contributor in entry.get("contributors", []):
+        if contributor.get("error_category"):
+            return owners.owner_of(str(contributor["error_category"]))
+    return owners.default
+
+
+def blocked_money_owner(items: Iterable[BlockedItem], owners: OwnerRouting) -> str:
+    """The team whose fixes hold the most of ``items``' money (an item counts for the owner of
+    its first blocker; the default team for an item without one)."""
+    held: dict[str, Decimal] = {}
+    for item in items:
+        owner = item.blocked_by[0].owner if item.blocked_by else owners.default
+        held[owner] = held.get(owner, Decimal(0)) + (item.amount or Decimal(0))
+    return min(held, key=lambda owner: (-held[owner], owner), default=owners.default)
+
+
 def close_risk_alerts(
-    report: Iterable[Mapping[str, Any]], *, from_level: str, now: datetime, public_url: str
+    report: Iterable[Mapping[str, Any]],
+    *,
+    from_level: str,
+    now: datetime,
+    public_url: str,
+    owners: OwnerRouting | None = None,
 ) -> list[Alert]:
     """A ``CloseRisk`` alert per entry of a close-risk report whose close is still ahead of
     ``now`` and whose level is ``from_level`` or above. The level is a label: a rise fires the
     new level and resolves the old one."""
+    owners = owners or OwnerRouting()
     lowest = LEVELS.index(from_level)
     alerts = []
     for entry in report:
@@ -60,6 +86,7 @@ def close_risk_alerts(
                     "period": period,
                     "level": level,
                     "severity": LEVEL_SEVERITY.get(level, "warning"),
+                    "owner": close_risk_owner(entry, owners),
                 },
                 annotations={
                     "summary": f"close risk {level}: {entity} {period}",
@@ -87,9 +114,11 @@ def blocked_money_alerts(
     *,
     now: datetime,
     public_url: str,
+    owners: OwnerRouting | None = None,
 ) -> list[Alert]:
     """A ``BlockedMoney`` alert per (legal entity, currency) whose blocked invoice value exceeds
     the entity's threshold in that currency; currencies are never added together."""
+    owners = owners or OwnerRouting()
     alerts = []
     for entity, limits in sorted(thresholds.items()):
         own = [item for item in items if item.legal_entity == entity]
@@ -97,7 +126,8 @@ def blocked_money_alerts(
             limit = limits.get(currency)
             if limit is None or blocked <= limit:
                 continue
-            count = sum(1 for item in own if item.currency == currency)
+            in_currency = [item for item in own if item.currency == currency]
+            count = len(in_currency)
             alerts.append(
                 Alert(
                     labels={
@@ -105,6 +135,7 @@ def blocked_money_alerts(
                         "legal_entity": entity,
                         "currency": currency,
                         "severity": "warning",
+                        "owner": blocked_money_owner(in_currency, owners),
                     },
                     annotations={
                         "summary": f"{blocked:.2f} {currency} blocked at {entity}",
@@ -134,12 +165,14 @@ class BusinessAlerts:
         close_risk: CloseRiskAnswers,
         blocked: BlockedInvoiceAnswers,
         config: BusinessAlertConfig,
+        owners: OwnerRouting,
         *,
         public_url: str,
     ) -> None:
         self._close_risk = close_risk
         self._blocked = blocked
         self._config = config
+        self._owners = owners
         self._public_url = public_url
 
     def alerts(self, now: datetime) -> list[Alert]:
@@ -154,12 +187,17 @@ class BusinessAlerts:
                     from_level=self._config.close_risk_from,
                     now=now,
                     public_url=self._public_url,
+                    owners=self._owners,
                 )
         if self._config.blocked_money:
             _, found = self._blocked.report(
                 period=None, legal_entity=None, as_of=now, known_at=None
             )
             wanted += blocked_money_alerts(
-                found.items, self._config.blocked_money, now=now, public_url=self._public_url
+                found.items,
+                self._config.blocked_money,
+                now=now,
+                public_url=self._public_url,
+                owners=self._owners,
             )
         return wanted

@@ -14,14 +14,24 @@ from slas.telemetry import SilenceBounds
 
 
 @dataclass(frozen=True)
+class OwnerChannels:
+    """Where one owner's alerts go besides the shared channels; each URL optional."""
+
+    webhook_url: str = ""
+    slack_webhook_url: str = ""
+
+
+@dataclass(frozen=True)
 class NotificationConfig:
-    """Where alerts go; each channel is optional. Environment settings override these."""
+    """Where alerts go; each channel is optional. Environment settings override these (not the
+    per-owner channels, ``owners``: team → its channels)."""
 
     alertmanager_url: str = ""
     webhook_url: str = ""
     slack_webhook_url: str = ""
     public_url: str = ""
     resend_seconds: float = 60.0
+    owners: Mapping[str, OwnerChannels] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

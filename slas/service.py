@@ -4,6 +4,7 @@ notifiers, built from the settings and the config file (settings win over the fi
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from fastapi import APIRouter
@@ -16,7 +17,7 @@ from slas.api import silence_out, slas_router
 from slas.business_alerts import BusinessAlerts
 from slas.business_state import BusinessState
 from slas.close_state import CloseRiskAnswers
-from slas.config import SlaConfig
+from slas.config import OwnerChannels, SlaConfig
 from slas.dispatch import Dispatcher
 from slas.evaluator import KEEP_RESOLVED, SlaEvaluator, utc_now
 from slas.impact_answers import BlockedInvoiceAnswers
@@ -24,6 +25,7 @@ from slas.lease import Lease
 from slas.metrics import EvaluatorMetrics
 from slas.notifiers import Channel
 from slas.notifiers.alertmanager import AlertmanagerChannel
+from slas.notifiers.owned import OwnedChannel
 from slas.notifiers.slack import SlackChannel
 from slas.notifiers.webhook import WebhookChannel
 from slas.state import RECORD, AlertStore
@@ -65,7 +67,7 @@ class SlaService:
             slack_webhook_url or notifications.slack_webhook_url,
             public_url=self._public_url,
             resend=self._resend,
-        )
+        ) + _owner_channels(notifications.owners, public_url=self._public_url)
         self.calendars = config.calendar_book()
         self.business_state = BusinessState(
             pool.client,
@@ -81,10 +83,15 @@ class SlaService:
             CloseRiskAnswers(pool.client, self.calendars, self.business_state),
             BlockedInvoiceAnswers(pool.client, rules, owners, self.business_state),
             config.alerts,
+            owners,
             public_url=self._public_url,
         )
         self.silence = TelemetrySilence(
-            pool.client, self.calendars.default, config.silence, public_url=self._public_url
+            pool.client,
+            self.calendars.default,
+            config.silence,
+            public_url=self._public_url,
+            owners=owners,
         )
         # the API's answers run under the read limits of ``read_pool``; the evaluator's do not
         reads = (read_pool or pool).client
@@ -168,4 +175,17 @@ def _channels(
         channels.append(WebhookChannel(webhook_url, external_url=public_url))
     if slack_webhook_url:
         channels.append(SlackChannel(slack_webhook_url))
+    return channels
+
+
+def _owner_channels(owners: Mapping[str, OwnerChannels], *, public_url: str) -> list[Channel]:
+    """Each team's own webhook and Slack channel, hearing only alerts labelled with the team."""
+    channels: list[Channel] = []
+    for owner, routes in sorted(owners.items()):
+        if routes.webhook_url:
+            channels.append(
+                OwnedChannel(WebhookChannel(routes.webhook_url, external_url=public_url), owner)
+            )
+        if routes.slack_webhook_url:
+            channels.append(OwnedChannel(SlackChannel(routes.slack_webhook_url), owner))
     return channels

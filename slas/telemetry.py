@@ -17,6 +17,7 @@ import numpy as np
 from clickhouse_connect.driver.client import Client
 
 from lineage.graph import utc
+from lineage.owners import OwnerRouting
 from slas.alerts import Alert
 from slas.business_time import clock_for_span, epoch_seconds
 from slas.calendars import EntityCalendar
@@ -122,10 +123,24 @@ def learnt_limit(minutes: Sequence[datetime], calendar: EntityCalendar) -> float
     return max(CADENCE_MARGIN * quantile, MIN_LEARNT_SECONDS)
 
 
+def stream_owner(stream: StreamSilence, owners: OwnerRouting) -> str:
+    """Who owns a silent stream: the team of its target system, else of its source system
+    (``[owners] erp = "…"``), else the default team; a service stream the default team."""
+    if stream.kind != PAIR:
+        return owners.default
+    source, _, target = stream.name.partition("->")
+    return owners.owner_of_systems(target, source)
+
+
 def silence_alerts(
-    streams: Sequence[StreamSilence], *, now: datetime, public_url: str
+    streams: Sequence[StreamSilence],
+    *,
+    now: datetime,
+    public_url: str,
+    owners: OwnerRouting | None = None,
 ) -> list[Alert]:
-    """A ``TelemetryMissing`` alert per stream silent beyond its limit."""
+    """A ``TelemetryMissing`` alert per stream silent beyond its limit, labelled with its owner."""
+    owners = owners or OwnerRouting()
     alerts = []
     for stream in streams:
         if not stream.missing:
@@ -138,6 +153,7 @@ def silence_alerts(
                     "stream_kind": stream.kind,
                     "stream": stream.name,
                     "severity": "warning",
+                    "owner": stream_owner(stream, owners),
                 },
                 annotations={
                     "summary": f"no business events from {stream.name} for {hours:.1f} business hours",
@@ -181,11 +197,13 @@ class TelemetrySilence:
         bounds: SilenceBounds,
         *,
         public_url: str = "",
+        owners: OwnerRouting | None = None,
     ) -> None:
         self._client = client
         self.calendar = calendar
         self.bounds = bounds
         self._public_url = public_url
+        self._owners = owners or OwnerRouting()
         self._learnt: _Learnt | None = None
         self._lock = threading.Lock()
 
@@ -212,7 +230,9 @@ class TelemetrySilence:
         return sorted(found, key=lambda s: (-s.silence_seconds, s.kind, s.name))
 
     def alerts(self, now: datetime) -> list[Alert]:
-        return silence_alerts(self.streams(now), now=now, public_url=self._public_url)
+        return silence_alerts(
+            self.streams(now), now=now, public_url=self._public_url, owners=self._owners
+        )
 
     def _refresh(self, now: datetime) -> _Learnt:
         client = self._client()

@@ -31,7 +31,7 @@ from lineage.owners import UNROUTED, OwnerRouting
 from lineage.rules import Hop, LineageRules
 from slas.calendars import DEFAULT_CALENDAR, WEEKDAY_NAMES, EntityCalendar
 from slas.close_risk import LEVELS
-from slas.config import BusinessAlertConfig, NotificationConfig
+from slas.config import BusinessAlertConfig, NotificationConfig, OwnerChannels
 from slas.definitions import (
     DEFAULT_SLAS,
     NAME,
@@ -492,6 +492,16 @@ class SlackTable(Table):
     webhook_url: HttpUrl
 
 
+class OwnerChannelsTable(Table):
+    """``[notifications.owners."<team>"]``: the team's own webhook and Slack channel."""
+
+    webhook_url: HttpUrl = ""
+    slack_webhook_url: HttpUrl = ""
+
+    def channels(self) -> OwnerChannels:
+        return OwnerChannels(self.webhook_url, self.slack_webhook_url)
+
+
 class NotificationsTable(Table):
     """``[notifications]``: each channel optional; the environment overrides these."""
 
@@ -500,6 +510,9 @@ class NotificationsTable(Table):
     slack: SlackTable | None = None
     public_url: HttpUrl = ""
     resend_seconds: Annotated[float, BeforeValidator(_positive("number"))] = 60.0
+    owners: dict[Annotated[str, BeforeValidator(_team)], OwnerChannelsTable] = Field(
+        default_factory=dict
+    )
 
     def config(self) -> NotificationConfig:
         return NotificationConfig(
@@ -508,6 +521,7 @@ class NotificationsTable(Table):
             slack_webhook_url=self.slack.webhook_url if self.slack else "",
             public_url=self.public_url,
             resend_seconds=self.resend_seconds,
+            owners={team: table.channels() for team, table in self.owners.items()},
         )
 
 

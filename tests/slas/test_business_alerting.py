@@ -1,6 +1,7 @@
 """End to end with the real Prometheus Alertmanager: a failed invoice posting makes its legal entity's
 close risk rise and its blocked money cross the configured threshold, both fire in Alertmanager and
-on the webhook, and both resolve once a later attempt of the posting succeeds."""
+on the webhooks (the shared one, and the one of the team that owns the fix, not another team's),
+and both resolve once a later attempt of the posting succeeds."""
 
 from __future__ import annotations
 
@@ -22,10 +23,22 @@ from tests.slas.test_alerting import (
 from warehouse import semconv as sc
 
 ENTITY = "LE-E2E-CLOSE"
-CONFIG = f"""
+
+
+def config(receiver: str) -> str:
+    """BlockedMoney over 100,000 EUR, and a webhook of their own for two teams."""
+    return f"""
 [alerts.blocked_money."{ENTITY}"]
 EUR = 100000
+
+[notifications.owners."finance operations"]
+webhook_url = "{receiver}/finance"
+
+[notifications.owners."master data team"]
+webhook_url = "{receiver}/master-data"
 """
+
+
 _SPANS = itertools.count(1)
 
 
@@ -96,8 +109,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     directory = tmp_path_factory.mktemp("business-alerting")
     receiver = start_receiver()
     process, url = start_alertmanager(directory, f"{receiver.url}/alertmanager")
-    config = directory / "syncsight.toml"
-    config.write_text(CONFIG, encoding="utf-8")
+    path = directory / "syncsight.toml"
+    path.write_text(config(receiver.url), encoding="utf-8")
     service = None
     try:
         service = start_service(
@@ -106,7 +119,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 "SYNCSIGHT_ALERTMANAGER_URL": url,
                 "SYNCSIGHT_WEBHOOK_URL": f"{receiver.url}/syncsight",
                 "SYNCSIGHT_SLA_INTERVAL": "0.5",
-                "SYNCSIGHT_CONFIG": str(config),
+                "SYNCSIGHT_CONFIG": str(path),
             },
         )
         yield Stack(url, receiver, service)
@@ -176,8 +189,10 @@ class TestCloseRiskAndBlockedMoney:
             "period": now.strftime("%Y-%m"),
             "level": "high",
             "severity": "error",
+            "owner": "finance operations",
         }
         assert by_name["BlockedMoney"]["labels"]["currency"] == "EUR"
+        assert by_name["BlockedMoney"]["labels"]["owner"] == "finance operations"
         assert by_name["BlockedMoney"]["annotations"]["blocked_amount"] == "200000.00"
         told = wait_for(
             lambda: [
@@ -189,6 +204,19 @@ class TestCloseRiskAndBlockedMoney:
             "syncsight's webhook",
         )
         assert {"CloseRisk", "BlockedMoney"} <= set(told)
+        finance = wait_for(
+            lambda: (
+                {
+                    a["labels"]["alertname"]
+                    for body in stack.receiver.received("/finance")
+                    for a in body["alerts"]
+                }
+                >= {"CloseRisk", "BlockedMoney"}
+            ),
+            "the finance team's own webhook",
+        )
+        assert finance
+        assert stack.receiver.received("/master-data") == []
         # and the posting keeps being retried and failing: still firing, once
         send(
             stack.service,

@@ -8,7 +8,8 @@ from decimal import Decimal
 from typing import Any
 
 from lineage.graph import ObjectRef
-from lineage.impact import BlockedItem
+from lineage.impact import BlockedItem, Blocker
+from lineage.owners import OwnerRouting
 from slas.alerts import FIRE, FIRING, RESOLVED, Change, reconcile
 from slas.business_alerts import (
     BLOCKED_MONEY,
@@ -39,7 +40,17 @@ def entry(entity: str, level: str, *, period: str = "2026-12", closes_in_days: f
     }
 
 
-def item(entity: str, amount: str, currency: str = "EUR", name: str = "BE-1") -> BlockedItem:
+def blocker(owner: str) -> Blocker:
+    return Blocker("post:1", "invoice.posted", "validation", "E1", owner, None)
+
+
+def item(
+    entity: str,
+    amount: str,
+    currency: str = "EUR",
+    name: str = "BE-1",
+    owners: tuple[str, ...] = (),
+) -> BlockedItem:
     return BlockedItem(
         object=ObjectRef("billing_event", name),
         invoice=None,
@@ -48,7 +59,7 @@ def item(entity: str, amount: str, currency: str = "EUR", name: str = "BE-1") ->
         currency=currency,
         legal_entity=entity,
         period="2026-12",
-        blocked_by=(),
+        blocked_by=tuple(blocker(owner) for owner in owners),
     )
 
 
@@ -64,6 +75,7 @@ class TestCloseRiskAlerts:
                 "period": "2026-12",
                 "level": "high",
                 "severity": "error",
+                "owner": "integration team",
             },
             {
                 "alertname": CLOSE_RISK,
@@ -71,6 +83,7 @@ class TestCloseRiskAlerts:
                 "period": "2026-12",
                 "level": "medium",
                 "severity": "warning",
+                "owner": "integration team",
             },
         ]
         assert alerts[0].annotations["amount_at_risk"] == "200000.00 EUR"
@@ -136,6 +149,7 @@ class TestBlockedMoneyAlerts:
             "legal_entity": "LE-DE01",
             "currency": "EUR",
             "severity": "warning",
+            "owner": "integration team",
         }
         assert alert.annotations["blocked_amount"] == "100000.10"
         assert alert.annotations["threshold_amount"] == "100000"
@@ -152,6 +166,37 @@ class TestBlockedMoneyAlerts:
         thresholds = {"LE-DE01": {"EUR": Decimal("100000.00")}}
         items = [item("LE-DE01", "100000.00")]
         assert blocked_money_alerts(items, thresholds, now=NOW, public_url=URL) == []
+
+
+class TestOwners:
+    def test_close_risk_belongs_to_the_owner_of_its_largest_failed_contributor(self) -> None:
+        """Contributors come largest first; the first with an error category routes the alert."""
+        report = entry("LE-DE01", "high")
+        report["contributors"] = [
+            {"amount": 9000.0, "error_category": None},
+            {"amount": 5000.0, "error_category": "master_data"},
+            {"amount": 1000.0, "error_category": "auth"},
+        ]
+        (alert,) = close_risk_alerts(
+            [report],
+            from_level="medium",
+            now=NOW,
+            public_url=URL,
+            owners=OwnerRouting.configured({"master_data": "mdm-team"}),
+        )
+        assert alert.labels["owner"] == "mdm-team"
+
+    def test_blocked_money_belongs_to_whoever_holds_the_most_of_it(self) -> None:
+        """70k behind the platform team's fixes (two items) beats 60k behind finance's (one)."""
+        items = [
+            item("LE-DE01", "60000", name="BE-1", owners=("finance operations",)),
+            item("LE-DE01", "30000", name="BE-2", owners=("integration platform team",)),
+            item("LE-DE01", "40000", name="BE-3", owners=("integration platform team",)),
+        ]
+        (alert,) = blocked_money_alerts(
+            items, {"LE-DE01": {"EUR": Decimal("1000")}}, now=NOW, public_url=URL
+        )
+        assert alert.labels["owner"] == "integration platform team"
 
 
 class TestSlack:

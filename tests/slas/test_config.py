@@ -178,6 +178,30 @@ webhook_url = "https://hooks.slack.com/services/T/B/X"
         assert notes.slack_webhook_url.endswith("/X")
         assert (notes.webhook_url, notes.resend_seconds) == ("", 30.0)
 
+    def test_each_owner_may_have_its_own_webhook_and_slack(self, tmp_path: Path) -> None:
+        """[notifications.owners."<team>"]: either URL, both optional."""
+        text = """
+[notifications.owners."finance operations"]
+webhook_url = "https://hooks.example.com/finance/"
+slack_webhook_url = "https://hooks.slack.com/services/T/B/F"
+
+[notifications.owners."master data team"]
+webhook_url = "https://hooks.example.com/mdm"
+"""
+        owners = load_config(write(tmp_path, text)).sla.notifications.owners
+        assert owners["finance operations"].webhook_url == "https://hooks.example.com/finance"
+        assert owners["finance operations"].slack_webhook_url.endswith("/F")
+        assert owners["master data team"].slack_webhook_url == ""
+
+    def test_an_owner_url_that_is_not_http_is_refused(self, tmp_path: Path) -> None:
+        """The owner's table and key are named."""
+        text = '[notifications.owners."finance operations"]\nwebhook_url = "mailto:x@y"\n'
+        with pytest.raises(
+            ConfigFileError,
+            match=r':2: \[notifications.owners."finance operations"\]: webhook_url: .*http',
+        ):
+            load_config(write(tmp_path, text))
+
     def test_a_url_that_is_not_http_is_refused(self, tmp_path: Path) -> None:
         """The channel's table and key are named."""
         text = '[notifications.webhook]\nurl = "ftp://example.com/hook"\n'

@@ -3,11 +3,13 @@ from business events stored in the real engine."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from lineage.owners import OwnerRouting
 from slas.calendars import EntityCalendar
 from slas.definitions import BusinessDuration
 from slas.telemetry import (
@@ -20,6 +22,7 @@ from slas.telemetry import (
     TelemetrySilence,
     learnt_limit,
     silence_alerts,
+    stream_owner,
 )
 from tests.warehouse.spans import span_row
 from warehouse import semconv as sc
@@ -71,6 +74,28 @@ def stream(silence_hours: float, bound_hours: float, learnt_hours: float | None)
     )
 
 
+class TestStreamOwner:
+    @pytest.mark.parametrize(
+        ("teams", "owner"),
+        [
+            ({"erp": "erp team", "psa": "psa team"}, "erp team"),  # the target first
+            ({"psa": "psa team"}, "psa team"),  # then the source
+            ({}, "integration team"),  # then the default
+        ],
+    )
+    def test_a_silent_pair_belongs_to_its_systems_team(
+        self, teams: dict[str, str], owner: str
+    ) -> None:
+        """[owners] may name systems: a silent connector goes to the team of its systems."""
+        assert stream_owner(stream(3, 2, None), OwnerRouting.configured(teams)) == owner
+
+    def test_a_service_stream_belongs_to_the_default_team(self) -> None:
+        """A service name is no system: the default team owns it."""
+        service = replace(stream(3, 2, None), kind=SERVICE, name="erp")
+        routing = OwnerRouting.configured({"erp": "erp team"}, default="platform")
+        assert stream_owner(service, routing) == "platform"
+
+
 class TestSilence:
     @pytest.mark.parametrize(
         ("silence", "bound", "learnt", "missing"),
@@ -97,6 +122,7 @@ class TestSilence:
             "stream_kind": PAIR,
             "stream": "psa->erp",
             "severity": "warning",
+            "owner": "integration team",
         }
         assert alert.annotations["silence_business_hours"] == "3.00"
         assert alert.annotations["limit_business_hours"] == "2.00"

@@ -25,6 +25,9 @@ from_level = "off"
 
 [telemetry.silence]
 "psa->erp" = "5m"
+
+[owners]                       # a system's team owns its silent connectors
+erp = "erp team"
 """
 
 
@@ -111,6 +114,7 @@ class TestTelemetryMissing:
             "stream_kind": "source_pair",
             "stream": "psa->erp",
             "severity": "warning",
+            "owner": "erp team",
         }
         streams = {s["stream"]: s for s in stack.silence()["streams"]}
         assert set(streams) == {"psa->erp", "mw-e2e"}
