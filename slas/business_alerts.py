@@ -8,7 +8,7 @@ this module only turns their answers into alerts for the evaluator's one dispatc
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final
 
@@ -158,7 +158,12 @@ def blocked_money_alerts(
 
 
 class BusinessAlerts:
-    """The evaluator's source of ``CloseRisk`` and ``BlockedMoney`` alerts at an instant."""
+    """The evaluator's source of ``CloseRisk`` and ``BlockedMoney`` alerts at an instant.
+
+    Close risk and blocked money read every item due in the open periods (and every blocked
+    item), not only what arrived since the last tick, so they are worked out afresh at most once
+    per ``every``; in between the evaluator gets the same alerts again.
+    """
 
     def __init__(
         self,
@@ -168,16 +173,26 @@ class BusinessAlerts:
         owners: OwnerRouting,
         *,
         public_url: str,
+        every: timedelta = timedelta(0),
     ) -> None:
         self._close_risk = close_risk
         self._blocked = blocked
         self._config = config
         self._owners = owners
         self._public_url = public_url
+        self._every = every
+        self._last: tuple[datetime, list[Alert]] | None = None
 
     def alerts(self, now: datetime) -> list[Alert]:
-        """What should fire at ``now``: each read is bounded by the open periods, or skipped
-        when its alert is off."""
+        """What should fire at ``now`` (as worked out at most ``every`` ago)."""
+        if self._last is not None and timedelta(0) <= now - self._last[0] < self._every:
+            return list(self._last[1])
+        wanted = self._evaluate(now)
+        self._last = (now, wanted)
+        return list(wanted)
+
+    def _evaluate(self, now: datetime) -> list[Alert]:
+        """Each read is bounded by the open periods, or skipped when its alert is off."""
         wanted: list[Alert] = []
         if self._config.close_risk_from:
             for period in open_period_candidates(now):

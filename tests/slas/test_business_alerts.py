@@ -1,24 +1,40 @@
-"""CloseRisk and BlockedMoney alerts from close-risk reports and blocked items (pure), and how the
-one reconcile step and the Slack channel treat them."""
+"""CloseRisk and BlockedMoney alerts from close-risk reports and blocked items (pure), how the one
+reconcile step and the Slack channel treat them, and the source on the real engine."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from clickhouse_connect.driver.client import Client
+
 from lineage.graph import ObjectRef
 from lineage.impact import BlockedItem, Blocker
 from lineage.owners import OwnerRouting
+from lineage.rules import LineageRules
 from slas.alerts import FIRE, FIRING, RESOLVED, Change, reconcile
 from slas.business_alerts import (
     BLOCKED_MONEY,
     CLOSE_RISK,
+    BusinessAlerts,
     blocked_money_alerts,
     close_risk_alerts,
     open_period_candidates,
 )
+from slas.business_state import BusinessState
+from slas.calendars import CalendarBook
+from slas.close_state import CloseRiskAnswers
+from slas.config import BusinessAlertConfig
+from slas.definitions import DEFAULT_SLAS
+from slas.impact_answers import BlockedInvoiceAnswers
 from slas.notifiers.slack import SlackChannel, digest_message
+from tests.slas.events import at, event, retried, span_rows
+from warehouse import semconv as sc
+from warehouse.correlation import CorrelationRules
+from warehouse.migrations import migrate
+from warehouse.spans import OTEL_TRACES_COLUMNS
 
 NOW = datetime(2026, 12, 4, 10, 0, tzinfo=UTC)
 URL = "https://syncsight.example.com"
@@ -211,3 +227,63 @@ class TestSlack:
         assert message.body["text"].startswith(":red_circle: CloseRisk firing: close risk high")
         digest = digest_message([Change(FIRE, alerts[0], stale=True)])
         assert "1 other alerts were already firing" in digest["text"]
+
+
+def knowledge_now() -> datetime:
+    """Knowledge time is the wall clock; the events are in September 2026."""
+    time.sleep(0.002)
+    return datetime.now(UTC)
+
+
+class TestOnTheEngine:
+    def test_a_failed_posting_fires_both_and_its_success_resolves_them_at_the_next_refresh(
+        self, client: Client
+    ) -> None:
+        """Stored events through the business state: 200,000 EUR blocked fires CloseRisk (high)
+        and BlockedMoney; once the posting succeeds, the answers worked out within ``every``
+        still stand, and the next refresh has nothing to fire."""
+        migrate(client, CorrelationRules.default())
+        project = {sc.PROJECT: "PRJ-1"}
+        activated = event(sc.PROJECT_ACTIVATED, "PRJ-1", project, at(), legal_entity="LE-DE01")
+        ready = event(
+            sc.BILLING_READY,
+            "BE-1",
+            {sc.BILLING_EVENT: "BE-1", **project},
+            at(hours=1),
+            amount=200000.0,
+        )
+        posting = event(
+            sc.INVOICE_POSTED,
+            "INV-1",
+            {sc.INVOICE: "INV-1", sc.BILLING_EVENT: "BE-1", **project},
+            at(hours=2),
+            outcome=sc.FAILED,
+            amount=200000.0,
+            legal_entity="LE-DE01",
+        )
+        client.insert(
+            "otel_traces", span_rows([activated, ready, posting]), column_names=OTEL_TRACES_COLUMNS
+        )
+        book = CalendarBook()
+        state = BusinessState(lambda: client, DEFAULT_SLAS, book, settle=timedelta(milliseconds=1))
+        state.tick(knowledge_now())
+        source = BusinessAlerts(
+            CloseRiskAnswers(lambda: client, book, state),
+            BlockedInvoiceAnswers(lambda: client, LineageRules.default(), OwnerRouting(), state),
+            BusinessAlertConfig(blocked_money={"LE-DE01": {"EUR": Decimal("100000")}}),
+            OwnerRouting(),
+            public_url=URL,
+            every=timedelta(minutes=1),
+        )
+        now = at(days=1)
+        fired = source.alerts(now)
+        assert sorted((a.name, a.labels.get("level", "")) for a in fired) == [
+            (BLOCKED_MONEY, ""),
+            (CLOSE_RISK, "high"),
+        ]
+        assert {a.labels["owner"] for a in fired} == {"integration team"}
+        posted = retried(posting, (at(days=1, hours=1), sc.SUCCESS, "2026-09"))
+        client.insert("otel_traces", span_rows([posted]), column_names=OTEL_TRACES_COLUMNS)
+        state.tick(knowledge_now())
+        assert source.alerts(now + timedelta(seconds=30)) == fired
+        assert source.alerts(now + timedelta(hours=2)) == []
