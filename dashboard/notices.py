@@ -8,6 +8,7 @@ from typing import TypeVar
 
 import streamlit as st
 
+from lineage.models import TelemetrySilenceOut
 from rest_client.client import ApiError
 
 T = TypeVar("T")
@@ -69,3 +70,24 @@ def fetched(read: Callable[[], T], *, what: str) -> T | None:
 
 def show_empty(message: str) -> None:
     st.info(message, icon=":material/info:")
+
+
+MISSING_SHOWN = 5
+
+
+def missing_evidence_notice(silence: TelemetrySilenceOut) -> str | None:
+    """The sentence that names the telemetry streams silent beyond their limit (None when every
+    stream sends as usual): their failures may be unseen, not absent."""
+    missing = [s for s in silence.streams if s.missing]
+    if not missing:
+        return None
+    named = "; ".join(
+        f"**{s.stream}** silent {s.silence_business_hours:.1f} business h "
+        f"(tolerated {s.limit_business_hours:.1f})"
+        for s in missing[:MISSING_SHOWN]
+    )
+    more = f"; and {len(missing) - MISSING_SHOWN} more" if len(missing) > MISSING_SHOWN else ""
+    return (
+        f"Missing evidence: {named}{more}. Failures these sources would have reported are unseen, "
+        "not absent."
+    )

@@ -18,6 +18,7 @@ from lineage.graph import ObjectRef
 from lineage.models import (
     CompletenessOut,
     LineageOut,
+    StreamSilenceOut,
     completeness_out,
     lineage_out,
 )
@@ -44,7 +45,10 @@ def lineage_router(
     owners: OwnerRouting,
     *,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    missing_evidence: Callable[[datetime], list[StreamSilenceOut]] | None = None,
 ) -> APIRouter:
+    """``missing_evidence``: the telemetry streams silent beyond their limit at an instant, for
+    the completeness answer (the SLA feature learns them)."""
     router = APIRouter(tags=["lineage"])
 
     def traced(object_type: str, object_id: str, direction: str) -> Lineage:
@@ -74,7 +78,10 @@ def lineage_router(
             as_of=(moment or clock()).replace(tzinfo=UTC),
             legal_entity=legal_entity,
         )
-        return completeness_out(result)
+        answer = completeness_out(result)
+        if missing_evidence is not None and as_of is None:
+            answer.missing_evidence = missing_evidence(result.as_of)
+        return answer
 
     @router.get(
         "/lineage/{object_type}/{object_id}",

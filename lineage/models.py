@@ -217,12 +217,40 @@ class EntityCompletenessOut(BaseModel):
     stuck_sources: list[StuckSourceOut]
 
 
+class StreamSilenceOut(BaseModel):
+    kind: str = Field(description="source_pair (biz.source.system->biz.target.system) or service.")
+    stream: str = Field(description="'psa->erp', or the service.name.")
+    last_seen: datetime = Field(description="Event time of the stream's latest business event.")
+    silence_business_hours: float
+    limit_business_hours: float = Field(
+        description="Silence tolerated: the learnt cadence or the configured bound, the shorter."
+    )
+    learnt_business_hours: float | None = Field(
+        description="Twice the 99th percentile of the stream's gaps (null until it has 20 gaps)."
+    )
+    bound_business_hours: float = Field(description="[telemetry.silence] for the stream.")
+    missing: bool = Field(description="Silent beyond the limit: its evidence is missing.")
+
+
+class TelemetrySilenceOut(BaseModel):
+    as_of: datetime
+    missing: int = Field(description="Streams silent beyond their limit.")
+    streams: list[StreamSilenceOut] = Field(
+        description="Every stream seen in 28 days, the most silent first."
+    )
+
+
 class CompletenessOut(BaseModel):
     period: str
     as_of: datetime
     invoices: ShareOut
     revenue_postings: ShareOut
     by_legal_entity: list[EntityCompletenessOut]
+    missing_evidence: list[StreamSilenceOut] = Field(
+        default_factory=list,
+        description="Telemetry streams silent beyond their limit now (only when as_of is not "
+        "given): postings they should have sent cannot be counted, so the shares may be too high.",
+    )
 
 
 def _share(share: Share | None) -> ShareOut:

@@ -1,4 +1,5 @@
-"""Who owns the fix: error categories routed to teams (the ``[owners]`` table of the TOML config)."""
+"""Who owns the fix: error categories, and systems, routed to teams (the ``[owners]`` table of the
+TOML config)."""
 
 from __future__ import annotations
 
@@ -41,3 +42,11 @@ class OwnerRouting:
     def owner_of(self, error_category: str) -> str:
         """The team that owns failures of ``error_category`` (the default when unrouted)."""
         return self.teams.get(error_category, self.default)
+
+    def owner_of_systems(self, *systems: str) -> str:
+        """The team named for the first of ``systems`` (``erp = "erp team"``) that has one, the
+        default otherwise: who owns a silent connector."""
+        for system in systems:
+            if system in self.teams and system not in DEFAULT_OWNERS:
+                return self.teams[system]
+        return self.default

@@ -13,7 +13,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import TypeAdapter, ValidationError
 
-from lineage.models import BlockedInvoicesOut, LineageOut
+from lineage.models import BlockedInvoicesOut, LineageOut, TelemetrySilenceOut
 from slas.models import AlertOut, AlertSummaryOut, CloseRiskOut, SlaOut, TimerOut, TrendPointOut
 
 T = TypeVar("T")
@@ -172,6 +172,7 @@ _TIMERS = TypeAdapter(list[TimerOut])
 _CLOSE_RISK = TypeAdapter(list[CloseRiskOut])
 _ALERTS = TypeAdapter(list[AlertOut])
 _ALERT_SUMMARY = TypeAdapter(AlertSummaryOut)
+_TELEMETRY_SILENCE = TypeAdapter(TelemetrySilenceOut)
 
 
 @dataclass(frozen=True)
@@ -305,3 +306,7 @@ class ApiClient:
 
     def alert_summary(self, *, legal_entity: str | None = None) -> AlertSummaryOut:
         return self._typed(_ALERT_SUMMARY, "/api/v1/alerts/summary", legal_entity=legal_entity).body
+
+    def telemetry_silence(self) -> TelemetrySilenceOut:
+        """How long each telemetry stream has been silent, now, against its limit."""
+        return self._typed(_TELEMETRY_SILENCE, "/api/v1/telemetry/silence").body

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Final
+from typing import Final, Protocol
 
 AT_RISK: Final = "SlaAtRisk"
 BREACHED: Final = "SlaBreached"
@@ -80,6 +80,14 @@ class Change:
     alert: Alert
     stale: bool = False
     superseded: bool = False
+
+
+class AlertSource(Protocol):
+    """Alerts beside the SLA timers' that the evaluator reconciles and dispatches the same way."""
+
+    def alerts(self, now: datetime) -> list[Alert]:
+        """Every alert that should fire at ``now``; one missing from the list resolves."""
+        ...
 
 
 @dataclass(frozen=True)

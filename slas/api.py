@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Response
 
-from lineage.models import BlockedInvoicesOut, blocked_out
+from lineage.models import BlockedInvoicesOut, StreamSilenceOut, TelemetrySilenceOut, blocked_out
 from slas.alerts import FIRING, RESOLVED, Alert
 from slas.calendars import parse_period
 from slas.close_state import CloseRiskAnswers
@@ -26,6 +26,7 @@ from slas.models import (
     TrendPointOut,
     TrendSlaOut,
 )
+from slas.telemetry import StreamSilence, TelemetrySilence
 from slas.timer_answers import TimerAnswers
 from slas.timers import STATES
 
@@ -88,6 +89,7 @@ def slas_router(
     *,
     alerts: Callable[[], list[Alert]] | None = None,
     delivered: DeliveredAlerts | None = None,
+    silence: TelemetrySilence | None = None,
 ) -> APIRouter:
     router = APIRouter(tags=["slas"])
     by_name = {d.name: d for d in answers.definitions}
@@ -298,7 +300,37 @@ def slas_router(
             by_severity=dict(sorted(by_severity.items())),
         )
 
+    if silence is not None:
+
+        @router.get(
+            "/telemetry/silence",
+            response_model=TelemetrySilenceOut,
+            summary="How long each source pair and service has sent no business event, in "
+            "business time, against its learnt cadence and configured bound",
+        )
+        def telemetry_silence() -> TelemetrySilenceOut:
+            now = datetime.now(UTC)
+            streams = [silence_out(stream) for stream in silence.streams(now)]
+            return TelemetrySilenceOut(
+                as_of=now, missing=sum(s.missing for s in streams), streams=streams
+            )
+
     return router
+
+
+def silence_out(stream: StreamSilence) -> StreamSilenceOut:
+    """One stream's silence as the API tells it (business hours)."""
+    learnt = stream.learnt_seconds
+    return StreamSilenceOut(
+        kind=stream.kind,
+        stream=stream.name,
+        last_seen=stream.last_seen,
+        silence_business_hours=round(stream.silence_seconds / 3600, 3),
+        limit_business_hours=round(stream.limit_seconds / 3600, 3),
+        learnt_business_hours=None if learnt is None else round(learnt / 3600, 3),
+        bound_business_hours=round(stream.bound_seconds / 3600, 3),
+        missing=stream.missing,
+    )
 
 
 def _fields(view: Any) -> dict[str, Any]:

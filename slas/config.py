@@ -1,23 +1,50 @@
-"""What the SLA features take from the configuration: definitions, legal-entity calendars and
-notification routes (``syncsight.config_model`` reads them from the TOML file)."""
+"""What the SLA features take from the configuration: definitions, legal-entity calendars,
+notification routes, business alerts and telemetry silence bounds (``syncsight.config_model``
+reads them from the TOML file)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from slas.calendars import DEFAULT_CALENDAR, CalendarBook, EntityCalendar
 from slas.definitions import DEFAULT_SLAS, SlaDefinition
+from slas.telemetry import SilenceBounds
+
+
+@dataclass(frozen=True)
+class OwnerChannels:
+    """Where one owner's alerts go besides the shared channels; each URL optional."""
+
+    webhook_url: str = ""
+    slack_webhook_url: str = ""
 
 
 @dataclass(frozen=True)
 class NotificationConfig:
-    """Where alerts go; each channel is optional. Environment settings override these."""
+    """Where alerts go; each channel is optional. Environment settings override these (not the
+    per-owner channels, ``owners``: team → its channels)."""
 
     alertmanager_url: str = ""
     webhook_url: str = ""
     slack_webhook_url: str = ""
     public_url: str = ""
     resend_seconds: float = 60.0
+    owners: Mapping[str, OwnerChannels] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BusinessAlertConfig:
+    """Close-risk and blocked-money alerts (``[alerts]`` of the TOML file).
+
+    ``close_risk_from``: the close-risk level from which an open period of a legal entity fires
+    ``CloseRisk`` ("" turns it off). ``blocked_money``: legal entity → currency → the blocked
+    invoice value above which ``BlockedMoney`` fires; entities not named never fire (the default).
+    """
+
+    close_risk_from: str = "medium"
+    blocked_money: Mapping[str, Mapping[str, Decimal]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -32,6 +59,8 @@ class SlaConfig:
     calendars: dict[str, EntityCalendar] = field(default_factory=dict)
     default_calendar: EntityCalendar = DEFAULT_CALENDAR
     notifications: NotificationConfig = field(default_factory=NotificationConfig)
+    alerts: BusinessAlertConfig = field(default_factory=BusinessAlertConfig)
+    silence: SilenceBounds = field(default_factory=SilenceBounds)
 
     def calendar_book(self) -> CalendarBook:
         return CalendarBook(self.calendars, self.default_calendar)

@@ -1,6 +1,7 @@
 """The SLA evaluator of the service: every interval, if this process holds the evaluator lease, it
 brings the timer state up to date (``slas.business_state``), turns the open timers at risk or breached
-into alerts (one SQL read, ``slas.timer_answers``), records what changed and hands it to the
+into alerts (one SQL read, ``slas.timer_answers``), adds the alerts of its other sources (close risk,
+blocked money: ``slas.business_alerts``), records what changed and hands it to the
 notifiers. Its cost follows what arrived since the last tick, not the history."""
 
 from __future__ import annotations
@@ -8,12 +9,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from clickhouse_connect.driver.client import Client
 
-from slas.alerts import Alert, TimerAlertFacts, reconcile, timer_alert
+from slas.alerts import Alert, AlertSource, TimerAlertFacts, reconcile, timer_alert
 from slas.business_state import BusinessState, TickReport
 from slas.definitions import SlaDefinition
 from slas.dispatch import Dispatcher
@@ -47,6 +48,7 @@ class SlaEvaluator:
         public_url: str,
         lease: Lease | None = None,
         metrics: EvaluatorMetrics | None = None,
+        sources: Sequence[AlertSource] = (),
         record: dict[str, Alert] | None = None,
         clock: Callable[[], datetime] = utc_now,
         knowledge_clock: Callable[[], datetime] = utc_now,
@@ -56,6 +58,7 @@ class SlaEvaluator:
         self._answers = answers
         self._by_name: dict[str, SlaDefinition] = {d.name: d for d in answers.definitions}
         self._dispatcher = dispatcher
+        self._sources = list(sources)
         self._store = store
         self._interval = interval
         self._public_url = public_url
@@ -147,6 +150,7 @@ class SlaEvaluator:
             logger.info("SLA evaluation paused: %s", report.skipped)
             return report
         wanted = [self._alert(timer) for timer in self._answers.alerting(now)]
+        wanted += [alert for source in self._sources for alert in source.alerts(now)]
         with self._lock:
             record, changed = reconcile(self._record, wanted, now=now)
             cutoff = now - KEEP_RESOLVED

@@ -4,17 +4,20 @@ notifiers, built from the settings and the config file (settings win over the fi
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 
 from fastapi import APIRouter
 
+from lineage.models import StreamSilenceOut
 from lineage.owners import OwnerRouting
 from lineage.rules import LineageRules
 from slas.alerts import Alert
-from slas.api import slas_router
+from slas.api import silence_out, slas_router
+from slas.business_alerts import BusinessAlerts
 from slas.business_state import BusinessState
 from slas.close_state import CloseRiskAnswers
-from slas.config import SlaConfig
+from slas.config import OwnerChannels, SlaConfig
 from slas.dispatch import Dispatcher
 from slas.evaluator import KEEP_RESOLVED, SlaEvaluator, utc_now
 from slas.impact_answers import BlockedInvoiceAnswers
@@ -22,13 +25,19 @@ from slas.lease import Lease
 from slas.metrics import EvaluatorMetrics
 from slas.notifiers import Channel
 from slas.notifiers.alertmanager import AlertmanagerChannel
+from slas.notifiers.owned import OwnedChannel
 from slas.notifiers.slack import SlackChannel
 from slas.notifiers.webhook import WebhookChannel
 from slas.state import RECORD, AlertStore
+from slas.telemetry import TelemetrySilence
 from slas.timer_answers import TimerAnswers
 from warehouse.pool import ClientPool
 
 logger = logging.getLogger(__name__)
+
+BUSINESS_ALERTS_EVERY_TICKS = 4
+"""Close risk and blocked money are worked out afresh every fourth evaluation (a minute with the
+default 15 s interval): unlike the timers they read every item due, not what arrived."""
 
 
 class SlaService:
@@ -62,7 +71,7 @@ class SlaService:
             slack_webhook_url or notifications.slack_webhook_url,
             public_url=self._public_url,
             resend=self._resend,
-        )
+        ) + _owner_channels(notifications.owners, public_url=self._public_url)
         self.calendars = config.calendar_book()
         self.business_state = BusinessState(
             pool.client,
@@ -74,8 +83,24 @@ class SlaService:
         self.answers = TimerAnswers(
             pool.client, config.definitions, self.calendars, self.business_state
         )
+        self.business_alerts = BusinessAlerts(
+            CloseRiskAnswers(pool.client, self.calendars, self.business_state),
+            BlockedInvoiceAnswers(pool.client, rules, owners, self.business_state),
+            config.alerts,
+            owners,
+            public_url=self._public_url,
+            every=BUSINESS_ALERTS_EVERY_TICKS * self._interval,
+        )
+        self.silence = TelemetrySilence(
+            pool.client,
+            self.calendars.default,
+            config.silence,
+            public_url=self._public_url,
+            owners=owners,
+        )
         # the API's answers run under the read limits of ``read_pool``; the evaluator's do not
         reads = (read_pool or pool).client
+        self.silence_answers = TelemetrySilence(reads, self.calendars.default, config.silence)
         self._evaluate = evaluate
         self.metrics = EvaluatorMetrics()
         self.evaluator: SlaEvaluator | None = None
@@ -86,6 +111,7 @@ class SlaService:
             BlockedInvoiceAnswers(reads, rules, owners, self.business_state),
             alerts=self._alerts,
             delivered=self._delivered,
+            silence=self.silence_answers,
         )
 
     def start(self) -> None:
@@ -111,6 +137,7 @@ class SlaService:
             public_url=self._public_url,
             lease=Lease(self._pool.client, ttl=2 * self._interval),
             metrics=self.metrics,
+            sources=[self.business_alerts, self.silence],
             record=state.get(RECORD, {}),
         )
         self.evaluator.start()
@@ -124,6 +151,10 @@ class SlaService:
     def stop(self) -> None:
         if self.evaluator is not None:
             self.evaluator.stop()
+
+    def missing_evidence(self, now: datetime) -> list[StreamSilenceOut]:
+        """The telemetry streams silent beyond their limit at ``now`` (for completeness)."""
+        return [silence_out(s) for s in self.silence_answers.streams(now) if s.missing]
 
     def _alerts(self) -> list[Alert]:
         return self.evaluator.alerts() if self.evaluator else []
@@ -149,4 +180,17 @@ def _channels(
         channels.append(WebhookChannel(webhook_url, external_url=public_url))
     if slack_webhook_url:
         channels.append(SlackChannel(slack_webhook_url))
+    return channels
+
+
+def _owner_channels(owners: Mapping[str, OwnerChannels], *, public_url: str) -> list[Channel]:
+    """Each team's own webhook and Slack channel, hearing only alerts labelled with the team."""
+    channels: list[Channel] = []
+    for owner, routes in sorted(owners.items()):
+        if routes.webhook_url:
+            channels.append(
+                OwnedChannel(WebhookChannel(routes.webhook_url, external_url=public_url), owner)
+            )
+        if routes.slack_webhook_url:
+            channels.append(OwnedChannel(SlackChannel(routes.slack_webhook_url), owner))
     return channels

@@ -133,6 +133,7 @@ ACCESS_RULES: tuple[AccessRule, ...] = (
     AccessRule("/api/v1/slas/**", Role.VIEWER, READ, "SLA definitions and timers"),
     AccessRule("/api/v1/close-risk/**", Role.VIEWER, READ, "close risk per legal entity"),
     AccessRule("/api/v1/alerts/**", Role.VIEWER, READ, "active and recent alerts"),
+    AccessRule("/api/v1/telemetry/**", Role.VIEWER, READ, "silence of telemetry streams"),
     AccessRule("/api/v1/admin/**", Role.ADMIN, ANY_METHOD, "rebuild and other operations"),
 )
 """The access table. Anything it does not cover, under /api/ or elsewhere, is denied."""

@@ -106,7 +106,7 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        report = migrate(pool.client(), config.correlation, topology)
+        report = migrate(pool.client(), config.correlation, topology, settings.retention)
         if report.applied:
             logger.info("applied migrations %s", report.applied)
         logger.info("ClickHouse ready at %s", redact(settings.clickhouse_url))
@@ -150,7 +150,12 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
         )
     )
     app.include_router(objects_router(read_pool), prefix="/api/v1")
-    app.include_router(lineage_router(read_pool, config.lineage, config.owners), prefix="/api/v1")
+    app.include_router(
+        lineage_router(
+            read_pool, config.lineage, config.owners, missing_evidence=sla.missing_evidence
+        ),
+        prefix="/api/v1",
+    )
 
     @app.exception_handler(DatabaseError)
     async def read_over_its_limits(request: Request, error: DatabaseError) -> Response:

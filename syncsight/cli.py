@@ -158,12 +158,15 @@ def migrate(
     except TopologyError as error:
         fail(str(error))
     if print_only:
-        typer.echo(";\n\n".join(render_ddl(topology, file_config.correlation)) + ";")
+        statements = render_ddl(topology, file_config.correlation, settings.retention)
+        typer.echo(";\n\n".join(statements) + ";")
         return
     client = _connect_or_fail(settings)
-    report = run_migrations(client, file_config.correlation, topology)
+    report = run_migrations(client, file_config.correlation, topology, settings.retention)
     applied = ", ".join(map(str, report.applied)) or "none (already up to date)"
     typer.echo(f"migrations applied: {applied}")
+    for statement in report.retention_changes:
+        typer.echo(f"retention: {statement}")
     if report.rules_changed:
         typer.echo("correlation rules changed: run `syncsight rebuild` to re-derive stored spans")
 

@@ -73,6 +73,8 @@ def parse_config(text: str, *, source: str) -> FileConfig:
             calendars=model.calendars.entities,
             default_calendar=model.calendars.default,
             notifications=model.notifications.config(),
+            alerts=model.alerts.config(),
+            silence=model.telemetry.bounds(),
         ),
     )
 

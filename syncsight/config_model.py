@@ -10,6 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, ClassVar, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -29,7 +30,8 @@ from pydantic_core import PydanticCustomError
 from lineage.owners import UNROUTED, OwnerRouting
 from lineage.rules import Hop, LineageRules
 from slas.calendars import DEFAULT_CALENDAR, WEEKDAY_NAMES, EntityCalendar
-from slas.config import NotificationConfig
+from slas.close_risk import LEVELS
+from slas.config import BusinessAlertConfig, NotificationConfig, OwnerChannels
 from slas.definitions import (
     DEFAULT_SLAS,
     NAME,
@@ -37,6 +39,7 @@ from slas.definitions import (
     DefinitionError,
     SlaDefinition,
 )
+from slas.telemetry import DEFAULT_BOUND, SilenceBounds
 from warehouse import semconv as sc
 from warehouse.correlation import ATTRIBUTE_KEY, CorrelationRules
 
@@ -44,6 +47,8 @@ _EVENT_TYPE: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]{0,99}$")
 _CATEGORY: Final = re.compile(r"^[A-Za-z0-9_.\-]{1,100}$")
 _HOUR: Final = re.compile(r"^(\d{1,2}):(\d{2})$")
 _HOURS_EXAMPLE: Final = "expected 'HH:MM-HH:MM' such as '09:00-17:30'"
+_CURRENCY: Final = re.compile(r"^[A-Z]{3}$")
+_SYSTEM_PAIR: Final = re.compile(r"^[a-z0-9_.\-]+->[a-z0-9_.\-]+$")
 
 
 def config_error(message: str, *at: str | int) -> PydanticCustomError:
@@ -487,6 +492,16 @@ class SlackTable(Table):
     webhook_url: HttpUrl
 
 
+class OwnerChannelsTable(Table):
+    """``[notifications.owners."<team>"]``: the team's own webhook and Slack channel."""
+
+    webhook_url: HttpUrl = ""
+    slack_webhook_url: HttpUrl = ""
+
+    def channels(self) -> OwnerChannels:
+        return OwnerChannels(self.webhook_url, self.slack_webhook_url)
+
+
 class NotificationsTable(Table):
     """``[notifications]``: each channel optional; the environment overrides these."""
 
@@ -495,6 +510,9 @@ class NotificationsTable(Table):
     slack: SlackTable | None = None
     public_url: HttpUrl = ""
     resend_seconds: Annotated[float, BeforeValidator(_positive("number"))] = 60.0
+    owners: dict[Annotated[str, BeforeValidator(_team)], OwnerChannelsTable] = Field(
+        default_factory=dict
+    )
 
     def config(self) -> NotificationConfig:
         return NotificationConfig(
@@ -503,7 +521,90 @@ class NotificationsTable(Table):
             slack_webhook_url=self.slack.webhook_url if self.slack else "",
             public_url=self.public_url,
             resend_seconds=self.resend_seconds,
+            owners={team: table.channels() for team, table in self.owners.items()},
         )
+
+
+# [alerts]
+
+
+def _level(value: Any) -> str:
+    if value == "off":
+        return ""
+    if not isinstance(value, str) or value not in LEVELS[1:]:
+        raise ValueError(f"expected one of {', '.join(LEVELS[1:])} or 'off'")
+    return value
+
+
+def _money(value: Any) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError("expected a positive amount such as 50000 or '50000.00'")
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        raise ValueError("expected a positive amount such as 50000 or '50000.00'") from None
+    if not amount.is_finite() or amount <= 0:
+        raise ValueError("expected a positive amount such as 50000 or '50000.00'")
+    return amount
+
+
+def _currency(value: Any) -> str:
+    if not isinstance(value, str) or not _CURRENCY.match(value):
+        raise ValueError("expected an ISO 4217 currency code such as 'EUR'")
+    return value
+
+
+class CloseRiskAlertTable(Table):
+    """``[alerts.close_risk]``: the level from which ``CloseRisk`` fires."""
+
+    from_level: Annotated[str, BeforeValidator(_level)] = "medium"
+
+
+class AlertsTable(Table):
+    """``[alerts]``: close-risk and blocked-money alerts (the SLA alerts need no table)."""
+
+    close_risk: CloseRiskAlertTable = Field(default_factory=CloseRiskAlertTable)
+    blocked_money: dict[
+        str,
+        dict[
+            Annotated[str, BeforeValidator(_currency)], Annotated[Decimal, BeforeValidator(_money)]
+        ],
+    ] = Field(default_factory=dict)
+
+    def config(self) -> BusinessAlertConfig:
+        return BusinessAlertConfig(
+            close_risk_from=self.close_risk.from_level,
+            blocked_money={entity: dict(limits) for entity, limits in self.blocked_money.items()},
+        )
+
+
+# [telemetry]
+
+
+def _stream(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("expected 'default', a source pair such as 'psa->erp' or a service name")
+    if "->" in value and not _SYSTEM_PAIR.match(value):
+        raise ValueError("expected a source pair in lower case such as 'psa->erp'")
+    return value
+
+
+class TelemetryTable(Table):
+    """``[telemetry]``: ``silence`` maps 'default', source pairs and service names to the longest
+    silence tolerated, in business time of the default calendar."""
+
+    silence: Annotated[
+        dict[
+            Annotated[str, BeforeValidator(_stream)],
+            Annotated[BusinessDuration, BeforeValidator(_target)],
+        ],
+        BeforeValidator(_undotted_table),
+    ] = Field(default_factory=dict)
+
+    def bounds(self) -> SilenceBounds:
+        by_stream = dict(self.silence)
+        default = by_stream.pop(DEFAULT_BOUND, None)
+        return SilenceBounds(default, by_stream) if default else SilenceBounds(by_stream=by_stream)
 
 
 class ConfigDocument(Table):
@@ -517,3 +618,5 @@ class ConfigDocument(Table):
     slas: SlaTables = Field(default_factory=lambda: SlaTables([]))
     calendars: CalendarsTable = Field(default_factory=lambda: CalendarsTable({}))
     notifications: NotificationsTable = Field(default_factory=NotificationsTable)
+    alerts: AlertsTable = Field(default_factory=AlertsTable)
+    telemetry: TelemetryTable = Field(default_factory=TelemetryTable)

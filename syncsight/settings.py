@@ -17,6 +17,7 @@ from collector.auth import IngestTokenError, IngestTokens
 from syncsight.access import ApiTokenError, ApiTokens, TokenGrant
 from syncsight.hosts import AllowedHostError, allowed_hosts, parse_allowed_hosts
 from warehouse.client import chdb_data_path, redact, validate_url
+from warehouse.retention import Retention
 from warehouse.schema import Topology, TopologyError
 
 DATA_DIR = Path(".syncsight")
@@ -252,6 +253,30 @@ class Settings(BaseSettings):
         "http://<host>:<port>); overrides [notifications] public_url.",
     )
 
+    retention_raw_days: int = Field(
+        default=400,
+        ge=0,
+        description="Days raw spans (otel_traces, otel_traces_trace_id_ts) are kept, by span "
+        "time; `syncsight migrate` (and start-up) set it as the tables' TTL. 0 keeps them "
+        "forever. 400 covers a fiscal year and the audit after it; evidence exports and rebuilds "
+        "reach back only this far.",
+    )
+    retention_facts_days: int = Field(
+        default=2557,
+        ge=0,
+        description="Days business facts are kept: biz_events and biz_event_objects by event "
+        "time, the sla_timers and close_items state by knowledge time; a TTL set by `syncsight "
+        "migrate`. 0 keeps them forever. 2557 (7 years) matches common statutory retention of "
+        "accounting records; raise it where the law asks for more (10 years in Germany).",
+    )
+    retention_alerts_days: int = Field(
+        default=400,
+        ge=0,
+        description="Days alert history (sla_alert_state) is kept after its last change; a TTL "
+        "set by `syncsight migrate`. 0 keeps it forever. An alert still firing after this long "
+        "loses its record and is announced again.",
+    )
+
     allowed_hosts: str = Field(
         default="",
         description="Comma-separated names the HTTP service answers to in the `Host` header "
@@ -267,6 +292,13 @@ class Settings(BaseSettings):
             return self.spool_dir
         data_path = chdb_data_path(self.clickhouse_url)
         return data_path / "syncsight-spool" if data_path is not None else DATA_DIR / "spool"
+
+    @property
+    def retention(self) -> Retention:
+        """The three retention settings, as ``migrate`` applies them."""
+        return Retention(
+            self.retention_raw_days, self.retention_facts_days, self.retention_alerts_days
+        )
 
     @property
     def api_token_grants(self) -> tuple[TokenGrant, ...]:

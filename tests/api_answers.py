@@ -17,6 +17,8 @@ from lineage.models import (
     LineageNode,
     LineageOut,
     ObjectRefOut,
+    StreamSilenceOut,
+    TelemetrySilenceOut,
 )
 from slas.models import (
     AlertOut,
@@ -235,3 +237,24 @@ def alert(name: str, status: str, entity: str, started: str, ended: str | None =
 
 def alert_summary(firing: int, resolved: int) -> AlertSummaryOut:
     return AlertSummaryOut(firing=firing, resolved=resolved, by_sla={}, by_severity={})
+
+
+def silence(as_of: str, *streams: tuple[str, str, float, float, bool]) -> TelemetrySilenceOut:
+    """A telemetry-silence answer of (kind, stream, silent business hours, limit, missing)."""
+    return TelemetrySilenceOut(
+        as_of=at(as_of),
+        missing=sum(missing for *_, missing in streams),
+        streams=[
+            StreamSilenceOut(
+                kind=kind,
+                stream=name,
+                last_seen=at(as_of),
+                silence_business_hours=hours,
+                limit_business_hours=limit,
+                learnt_business_hours=None,
+                bound_business_hours=limit,
+                missing=missing,
+            )
+            for kind, name, hours, limit, missing in streams
+        ],
+    )

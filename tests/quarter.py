@@ -49,7 +49,9 @@ def load_small_quarter(data_dir: Path, *, env: dict[str, str] | None = None) -> 
     firm = {"SYNCSIGHT_CONFIG": str(write_firm_config(data_dir))}
     # the business state follows ingest every interval: a short one, so the tests need not wait
     quick = {"SYNCSIGHT_SLA_INTERVAL": "1", "SYNCSIGHT_STATE_SETTLE_SECONDS": "0.5"}
-    service = start_service(data_dir, env={**firm, **quick, **(env or {})})
+    # the quarter has fixed dates that age: no TTL may drop its raw spans in a later year
+    keep = {"SYNCSIGHT_RETENTION_RAW_DAYS": "0", "SYNCSIGHT_RETENTION_FACTS_DAYS": "0"}
+    service = start_service(data_dir, env={**firm, **quick, **keep, **(env or {})})
     truth_path = data_dir / "truth.json"
     stats = simulate(
         end=END,

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from clickhouse_connect.driver.client import Client
 
 from warehouse.correlation import CorrelationRules
+from warehouse.retention import Retention, apply_retention, retention_ddl
 from warehouse.schema import (
     SCHEMA_MIGRATIONS,
     Topology,
@@ -73,20 +74,30 @@ class MigrationReport:
     applied: tuple[int, ...]
     views_recreated: bool
     rules_changed: bool
+    retention_changes: tuple[str, ...] = ()
+    """The TTL statements that ran (none when every table already had its retention)."""
 
 
-def render_ddl(topology: Topology, rules: CorrelationRules) -> list[str]:
-    """Every statement ``migrate`` could run, in order (for ``syncsight migrate --print``)."""
+def render_ddl(
+    topology: Topology, rules: CorrelationRules, retention: Retention | None = None
+) -> list[str]:
+    """Every statement ``migrate`` could run on an empty database, in order (for ``syncsight
+    migrate --print``)."""
     statements = bookkeeping_ddl(topology)
     for migration in MIGRATIONS:
         statements += migration.statements(topology)
-    return statements + derived_views_ddl(topology, rules)
+    statements += derived_views_ddl(topology, rules)
+    return statements + (retention_ddl(topology, retention, {}) if retention else [])
 
 
 def migrate(
-    client: Client, rules: CorrelationRules, topology: Topology | None = None
+    client: Client,
+    rules: CorrelationRules,
+    topology: Topology | None = None,
+    retention: Retention | None = None,
 ) -> MigrationReport:
-    """Bring the client's database up to date; safe to run any number of times."""
+    """Bring the client's database up to date, and its TTLs to ``retention`` when given; safe to
+    run any number of times."""
     topology = topology or Topology()
     for statement in bookkeeping_ddl(topology):
         client.command(statement)
@@ -121,7 +132,8 @@ def migrate(
             "correlation rules changed since the views were built: new spans use the new rules; "
             "run `syncsight rebuild` to re-derive what is already stored"
         )
-    return MigrationReport(tuple(applied), recreate, rules_changed)
+    changes = apply_retention(client, topology, retention) if retention else []
+    return MigrationReport(tuple(applied), recreate, rules_changed, tuple(changes))
 
 
 def current_rules_fingerprint(client: Client) -> str | None:

@@ -1,4 +1,5 @@
-"""Alerts: SLA and close-risk alerts that are firing now, and those resolved recently."""
+"""Alerts: SLA timer, close-risk (``CloseRisk``), blocked-money (``BlockedMoney``) and
+missing-telemetry (``TelemetryMissing``) alerts that are firing now, and those resolved recently."""
 
 from __future__ import annotations
 
@@ -42,7 +43,9 @@ if listed is not None:
             firing,
             total_firing,
             "alerts_firing",
-            "Nothing is firing: every SLA is within its target and no close is at risk.",
+            "Nothing is firing: every SLA timer is within its target, no open close is at or above "
+            "the alerting risk level, no entity's blocked money is over its threshold and every "
+            "telemetry stream sends as usual.",
         ),
         (
             "Recently resolved",

@@ -11,8 +11,15 @@ from dashboard.figures.close_risk import level_rank, levels_for_period
 from dashboard.figures.money import format_money, format_totals
 from dashboard.figures.slas import attainment_label, attainment_trend, trend_snapshots
 from dashboard.filters import Filters, current_filters, instant_caption, offer_legal_entities
-from dashboard.notices import NO_TRAFFIC, fetched, show_empty
+from dashboard.notices import (
+    NO_TRAFFIC,
+    fetched,
+    missing_evidence_notice,
+    show_api_error,
+    show_empty,
+)
 from lineage.models import BlockedItemOut
+from rest_client.client import ApiClient, ApiError
 
 TREND_WEEKS = 6
 # Page scripts run with Streamlit's magic: a bare string would be drawn, so notes are comments.
@@ -138,10 +145,27 @@ def failures_section(items: list[BlockedItemOut]) -> None:
         row[4].write(failure.failed_since.strftime("%Y-%m-%d") if failure.failed_since else "—")
 
 
+def missing_evidence_section(client: ApiClient, filters: Filters) -> None:
+    """A warning naming the silent telemetry streams, in live mode only (silence is a fact of
+    now, not of a past instant); nothing when every stream sends as usual."""
+    if not filters.live:
+        return
+    try:
+        silence = client.telemetry_silence()
+    except ApiError as error:
+        if not error.route_missing:  # a server without the detection has nothing to say
+            show_api_error(error, what="Telemetry silence")
+        return
+    notice = missing_evidence_notice(silence)
+    if notice:
+        st.warning(notice, icon=":material/sensors_off:")
+
+
 filters = current_filters()
 reads = PageInstant(client_for_this_session(), filters.as_of)
 st.title("How much money is stuck, and will we close on time?")
 stamp = st.empty()
+missing_evidence_section(reads.client, filters)
 blocked_items = blocked_section(reads, filters)
 left, right = st.columns(2)
 with left:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from slas.alerts import BREACHED, ESCALATE, RESOLVE, Alert, Change
+from slas.alerts import AT_RISK, BREACHED, ESCALATE, RESOLVE, Alert, Change
 from slas.notifiers import Message
 
 DIGEST_LINES = 15
@@ -44,6 +44,8 @@ def change_message(change: Change) -> dict[str, Any]:
     """One alert's news: ``:red_circle: time-to-invoice-posting breached: billing_event BE-1``."""
     alert = change.alert
     labels, notes = alert.labels, alert.annotations
+    if "sla" not in labels:
+        return _business_message(change)
     if change.kind == RESOLVE:
         icon, verb = ":large_green_circle:", "resolved"
     elif alert.name == BREACHED:
@@ -75,20 +77,54 @@ def change_message(change: Change) -> dict[str, Any]:
     return {"text": headline.replace("*", "").replace("`", ""), "blocks": blocks}
 
 
+def _business_message(change: Change) -> dict[str, Any]:
+    """A close-risk, blocked-money or other alert without a timer: its summary and description."""
+    labels, notes = change.alert.labels, change.alert.annotations
+    icon, verb = (
+        (":large_green_circle:", "resolved")
+        if change.kind == RESOLVE
+        else (":red_circle:", "firing")
+    )
+    headline = f"{icon} *{change.alert.name}* {verb}: {notes.get('summary', '')}"
+    details = (
+        f"*Legal entity* {labels.get('legal_entity', 'n/a')}  ·  "
+        f"*Severity* {labels.get('severity', 'n/a')}\n{notes.get('description', '')}"
+    )
+    return {
+        "text": headline.replace("*", ""),
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": headline}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": details}},
+        ],
+    }
+
+
+def _digest_line(alert: Alert) -> str:
+    labels = alert.labels
+    if "sla" not in labels:
+        return f"• {alert.name}: {alert.annotations.get('summary', '')}"
+    return (
+        f"• {labels['sla']} {labels['object_type']} `{labels['object_id']}`"
+        f" ({labels['legal_entity']}, deadline {alert.annotations.get('deadline', '?')})"
+    )
+
+
 def digest_message(changes: Sequence[Change]) -> dict[str, Any]:
     """Backfilled alerts in one message: counts per SLA and entity, then the first few."""
-    by_sla = Counter((c.alert.labels["sla"], c.alert.labels["legal_entity"]) for c in changes)
+    by_sla = Counter(
+        (c.alert.labels.get("sla", c.alert.name), c.alert.labels.get("legal_entity", ""))
+        for c in changes
+    )
     breached = sum(1 for c in changes if c.alert.name == BREACHED)
+    at_risk = sum(1 for c in changes if c.alert.name == AT_RISK)
+    others = len(changes) - breached - at_risk
     headline = (
-        f":card_index_dividers: {len(changes)} SLA timers were already past a threshold when "
-        f"first seen ({breached} breached, {len(changes) - breached} at risk)"
+        f":card_index_dividers: {breached + at_risk} SLA timers were already past a threshold "
+        f"when first seen ({breached} breached, {at_risk} at risk)"
+        + (f"; {others} other alerts were already firing" if others else "")
     )
     counts = "\n".join(f"• *{sla}* {entity}: {n}" for (sla, entity), n in sorted(by_sla.items()))
-    lines = "\n".join(
-        f"• {c.alert.labels['sla']} {c.alert.labels['object_type']} `{c.alert.labels['object_id']}`"
-        f" ({c.alert.labels['legal_entity']}, deadline {c.alert.annotations.get('deadline', '?')})"
-        for c in changes[:DIGEST_LINES]
-    )
+    lines = "\n".join(_digest_line(c.alert) for c in changes[:DIGEST_LINES])
     more = f"\n… and {len(changes) - DIGEST_LINES} more" if len(changes) > DIGEST_LINES else ""
     return {
         "text": headline.replace("*", ""),

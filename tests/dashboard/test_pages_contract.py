@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboard.filters import LIVE
 from tests.api_answers import (
     alert,
     alert_summary,
@@ -20,6 +21,7 @@ from tests.api_answers import (
     lineage,
     lineage_node,
     risk,
+    silence,
     sla,
     timer,
     trend_point,
@@ -42,7 +44,13 @@ LINEAGE = lineage(
     ("invoice", "INV-UK01-1"),
     lineage_node("invoice.posted:INV-UK01-1", "2026-10-29T09:00:00Z", "psa", "erp", "failed", 3, 1),
 )
+SILENCE = silence(
+    AS_OF,
+    ("source_pair", "psa->erp", 4.0, 0.5, True),
+    ("service", "mw-crm", 0.1, 2.0, False),
+)
 SHAPES: dict[str, Reply] = {
+    "/api/v1/telemetry/silence": (200, wire(SILENCE)),
     "/api/v1/impact/blocked-invoices": (200, wire(BLOCKED), STAMP),
     "/api/v1/slas": (200, wire([sla("time-to-invoice-posting", 0.91, 7, 2), sla("time-to-revenue-posting", 0.84, 12, 5)]), STAMP),
     "/api/v1/slas/trend": (
@@ -146,6 +154,22 @@ class TestOverview:
         assert levels == ["**LE-UK01** :red-background[high]", "**LE-DE01** :blue-background[low]"]
         captions = " ".join(c.value for c in app.caption)
         assert "closes 2026-11-06 · 5 business days left · at risk GBP 120,000.00" in captions
+
+
+class TestMissingEvidence:
+    def test_silent_telemetry_is_named_live(self, open_page: OpenPage) -> None:
+        """The stream silent beyond its limit is named; the one sending as usual is not."""
+        warned = " ".join(str(w.value) for w in open_page(as_of=LIVE).warning)
+        assert "Missing evidence: **psa->erp** silent 4.0 business h (tolerated 0.5)" in warned
+        assert "mw-crm" not in warned
+
+    def test_a_past_instant_says_nothing_of_silence_now(
+        self, open_page: OpenPage, stub: StubApi
+    ) -> None:
+        """Silence is a fact of now: a page for a fixed as_of neither reads nor shows it."""
+        app = open_page()
+        assert "/api/v1/telemetry/silence" not in {path for path, _ in requests(stub)}
+        assert not [w for w in app.warning if "Missing evidence" in str(w.value)]
 
 
 class TestOnePageOneInstant:

@@ -1,8 +1,9 @@
-"""The [[slas]], [calendars] and [notifications] tables: what they accept, and how they say no."""
+"""The [[slas]], [calendars], [notifications], [alerts] and [telemetry] tables: what they accept, and how they say no."""
 
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -177,10 +178,112 @@ webhook_url = "https://hooks.slack.com/services/T/B/X"
         assert notes.slack_webhook_url.endswith("/X")
         assert (notes.webhook_url, notes.resend_seconds) == ("", 30.0)
 
+    def test_each_owner_may_have_its_own_webhook_and_slack(self, tmp_path: Path) -> None:
+        """[notifications.owners."<team>"]: either URL, both optional."""
+        text = """
+[notifications.owners."finance operations"]
+webhook_url = "https://hooks.example.com/finance/"
+slack_webhook_url = "https://hooks.slack.com/services/T/B/F"
+
+[notifications.owners."master data team"]
+webhook_url = "https://hooks.example.com/mdm"
+"""
+        owners = load_config(write(tmp_path, text)).sla.notifications.owners
+        assert owners["finance operations"].webhook_url == "https://hooks.example.com/finance"
+        assert owners["finance operations"].slack_webhook_url.endswith("/F")
+        assert owners["master data team"].slack_webhook_url == ""
+
+    def test_an_owner_url_that_is_not_http_is_refused(self, tmp_path: Path) -> None:
+        """The owner's table and key are named."""
+        text = '[notifications.owners."finance operations"]\nwebhook_url = "mailto:x@y"\n'
+        with pytest.raises(
+            ConfigFileError,
+            match=r':2: \[notifications.owners."finance operations"\]: webhook_url: .*http',
+        ):
+            load_config(write(tmp_path, text))
+
     def test_a_url_that_is_not_http_is_refused(self, tmp_path: Path) -> None:
         """The channel's table and key are named."""
         text = '[notifications.webhook]\nurl = "ftp://example.com/hook"\n'
         with pytest.raises(ConfigFileError, match=r":2: \[notifications.webhook\]: url"):
+            load_config(write(tmp_path, text))
+
+
+class TestAlertTables:
+    def test_by_default_close_risk_alerts_from_medium_and_no_blocked_money(self) -> None:
+        """A safe default: CloseRisk from medium, BlockedMoney off until an entity is named."""
+        alerts = load_config(None).sla.alerts
+        assert (alerts.close_risk_from, dict(alerts.blocked_money)) == ("medium", {})
+
+    def test_thresholds_are_exact_per_entity_and_currency(self, tmp_path: Path) -> None:
+        """Amounts become Decimal (a float's text, never its binary value); off turns CloseRisk off."""
+        text = """
+[alerts.close_risk]
+from_level = "off"
+
+[alerts.blocked_money."LE-DE01"]
+EUR = 50000.10
+USD = "25000"
+"""
+        alerts = load_config(write(tmp_path, text)).sla.alerts
+        assert alerts.close_risk_from == ""
+        assert alerts.blocked_money == {
+            "LE-DE01": {"EUR": Decimal("50000.10"), "USD": Decimal("25000")}
+        }
+
+    @pytest.mark.parametrize(
+        ("body", "line", "message"),
+        [
+            ('[alerts.close_risk]\nfrom_level = "severe"', 2, "expected one of medium, high"),
+            ('[alerts.blocked_money."LE-DE01"]\nEUR = -5', 2, "expected a positive amount"),
+            ('[alerts.blocked_money."LE-DE01"]\neuro = 5', 2, "ISO 4217 currency code"),
+            ("[alerts]\nthreshold = 5", 2, "unknown key"),
+        ],
+    )
+    def test_a_bad_alert_table_is_refused_with_its_line(
+        self, tmp_path: Path, body: str, line: int, message: str
+    ) -> None:
+        """file:line: table: key: reason, naming the value."""
+        with pytest.raises(ConfigFileError, match=rf"syncsight.toml:{line}: \[alerts.*{message}"):
+            load_config(write(tmp_path, body + "\n"))
+
+
+class TestTelemetryTable:
+    def test_without_a_table_every_stream_may_be_silent_two_business_hours(self) -> None:
+        """The default bound is 2h, and no stream has one of its own."""
+        silence = load_config(None).sla.silence
+        assert (str(silence.default), dict(silence.by_stream)) == ("2h", {})
+
+    def test_pairs_and_services_get_their_own_bounds(self, tmp_path: Path) -> None:
+        """default, a source pair and a service name (dotted, quoted) each parse."""
+        text = """
+[telemetry.silence]
+default = "4h"
+"psa->erp" = "30m"
+"mw.crm-sync" = "1d"
+"""
+        silence = load_config(write(tmp_path, text)).sla.silence
+        assert str(silence.default) == "4h"
+        assert {k: str(v) for k, v in silence.by_stream.items()} == {
+            "psa->erp": "0.5h",
+            "mw.crm-sync": "1d",
+        }
+        assert str(silence.bound("crm->erp")) == "4h"
+
+    @pytest.mark.parametrize(
+        ("line", "message"),
+        [
+            ('"PSA->ERP" = "30m"', "source pair in lower case"),
+            ('default = "soon"', "business days/hours/minutes"),
+            ('"psa->" = "1h"', "source pair in lower case"),
+        ],
+    )
+    def test_a_bad_bound_is_refused_with_its_line(
+        self, tmp_path: Path, line: str, message: str
+    ) -> None:
+        """file:line: [telemetry.silence]: key: reason."""
+        text = f"[telemetry.silence]\n{line}\n"
+        with pytest.raises(ConfigFileError, match=rf":2: \[telemetry.silence\]: .*{message}"):
             load_config(write(tmp_path, text))
 
 

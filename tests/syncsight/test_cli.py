@@ -121,8 +121,13 @@ class TestCommandLine:
         assert first.returncode == 0, first.stderr
         assert "migrations applied: 1, 2" in first.stdout
         assert (tmp_path / ".syncsight" / "data").is_dir()
+        assert (
+            "retention: ALTER TABLE otel_traces MODIFY TTL toDateTime(Timestamp) + toIntervalDay(400)"
+            in first.stdout
+        )
         second = run("migrate", cwd=tmp_path)
         assert "already up to date" in second.stdout
+        assert "retention:" not in second.stdout
         rebuilt = run("rebuild", cwd=tmp_path)
         assert rebuilt.returncode == 0, rebuilt.stderr
         assert "rebuilt from 0 spans" in rebuilt.stdout

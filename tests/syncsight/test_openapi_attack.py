@@ -49,6 +49,7 @@ LEAST: dict[str, Role | str] = {
     "GET /api/v1/close-risk": Role.VIEWER,
     "GET /api/v1/alerts": Role.VIEWER,
     "GET /api/v1/alerts/summary": Role.VIEWER,
+    "GET /api/v1/telemetry/silence": Role.VIEWER,
 }
 EXAMPLES = 15
 """Examples per operation and generation mode; each is sent once per caller."""

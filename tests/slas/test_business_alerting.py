@@ -1,0 +1,264 @@
+"""End to end with the real Prometheus Alertmanager: a failed invoice posting makes its legal entity's
+close risk rise and its blocked money cross the configured threshold, both fire in Alertmanager and
+on the webhooks (the shared one, and the one of the team that owns the fix, not another team's),
+and both resolve once a later attempt of the posting succeeds."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.service import Service, start_service, stop_service
+from tests.slas.test_alerting import (
+    Receiver,
+    start_alertmanager,
+    start_receiver,
+    wait_for,
+)
+from warehouse import semconv as sc
+
+ENTITY = "LE-E2E-CLOSE"
+
+
+def config(receiver: str) -> str:
+    """BlockedMoney over 100,000 EUR, and a webhook of their own for two teams."""
+    return f"""
+[alerts.blocked_money."{ENTITY}"]
+EUR = 100000
+
+[notifications.owners."finance operations"]
+webhook_url = "{receiver}/finance"
+
+[notifications.owners."master data team"]
+webhook_url = "{receiver}/master-data"
+"""
+
+
+_SPANS = itertools.count(1)
+
+
+def send(service: Service, attributes: dict[str, Any], when: datetime) -> None:
+    """One span over OTLP/JSON carrying ``attributes`` (strings, or floats as doubles)."""
+    start = int(when.timestamp() * 1e9)
+    number = next(_SPANS)
+    values = [
+        {
+            "key": key,
+            "value": {"doubleValue": value} if isinstance(value, float) else {"stringValue": value},
+        }
+        for key, value in attributes.items()
+    ]
+    span = {
+        "traceId": f"{number:032x}",
+        "spanId": f"{number:016x}",
+        "name": f"POST {attributes[sc.EVENT_TYPE]}",
+        "kind": 3,
+        "startTimeUnixNano": str(start),
+        "endTimeUnixNano": str(start + 200_000_000),
+        "attributes": values,
+    }
+    body = {
+        "resourceSpans": [
+            {
+                "resource": {
+                    "attributes": [{"key": "service.name", "value": {"stringValue": "mw-e2e"}}]
+                },
+                "scopeSpans": [{"scope": {"name": "tests"}, "spans": [span]}],
+            }
+        ]
+    }
+    response = httpx.post(f"{service.base_url}/v1/traces", json=body, timeout=30)
+    assert response.status_code == 200, response.text
+
+
+def business(event_type: str, event_id: str, when: datetime, **more: Any) -> dict[str, Any]:
+    return {
+        sc.EVENT_TYPE: event_type,
+        sc.EVENT_ID: event_id,
+        sc.OUTCOME: sc.SUCCESS,
+        sc.PERIOD: when.strftime("%Y-%m"),
+        **more,
+    }
+
+
+def ours(url: str) -> list[dict[str, Any]]:
+    """Active CloseRisk and BlockedMoney alerts in Alertmanager."""
+    response = httpx.get(
+        f"{url}/api/v2/alerts",
+        params={"filter": f'legal_entity="{ENTITY}"', "active": "true", "silenced": "false"},
+        timeout=10,
+    )
+    response.raise_for_status()
+    return [a for a in response.json() if a["status"]["state"] == "active"]
+
+
+class Stack:
+    def __init__(self, alertmanager: str, receiver: Receiver, service: Service) -> None:
+        self.alertmanager = alertmanager
+        self.receiver = receiver
+        self.service = service
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    directory = tmp_path_factory.mktemp("business-alerting")
+    receiver = start_receiver()
+    process, url = start_alertmanager(directory, f"{receiver.url}/alertmanager")
+    path = directory / "syncsight.toml"
+    path.write_text(config(receiver.url), encoding="utf-8")
+    service = None
+    try:
+        service = start_service(
+            directory,
+            env={
+                "SYNCSIGHT_ALERTMANAGER_URL": url,
+                "SYNCSIGHT_WEBHOOK_URL": f"{receiver.url}/syncsight",
+                "SYNCSIGHT_SLA_INTERVAL": "0.5",
+                "SYNCSIGHT_CONFIG": str(path),
+            },
+        )
+        yield Stack(url, receiver, service)
+    finally:
+        if service is not None:
+            stop_service(service)
+        process.terminate()
+        process.wait(timeout=30)
+        receiver.server.shutdown()
+        receiver.server.server_close()
+
+
+class TestCloseRiskAndBlockedMoney:
+    def test_a_failed_posting_fires_close_risk_and_blocked_money(self, stack: Stack) -> None:
+        """200,000 EUR blocked: 80 % of the default materiality (high), over the 100,000 limit."""
+        now = datetime.now(UTC)
+        project = {sc.object_id_key(sc.PROJECT): "PRJ-CR-1"}
+        entity = {sc.object_id_key(sc.LEGAL_ENTITY): ENTITY}
+        money = {sc.AMOUNT: 200000.0, sc.CURRENCY: "EUR"}
+        billing = {sc.object_id_key(sc.BILLING_EVENT): "BE-CR-1"}
+        send(
+            stack.service,
+            business(
+                sc.PROJECT_ACTIVATED, "act:PRJ-CR-1", now - timedelta(hours=2), **project, **entity
+            ),
+            now - timedelta(hours=2),
+        )
+        send(
+            stack.service,
+            business(
+                sc.BILLING_READY,
+                "ready:BE-CR-1",
+                now - timedelta(hours=1),
+                **billing,
+                **project,
+                **money,
+            ),
+            now - timedelta(hours=1),
+        )
+        posting = business(
+            sc.INVOICE_POSTED,
+            "post:INV-CR-1",
+            now - timedelta(minutes=30),
+            **{sc.object_id_key(sc.INVOICE): "INV-CR-1"},
+            **billing,
+            **project,
+            **entity,
+            **money,
+        )
+        send(
+            stack.service,
+            {**posting, sc.OUTCOME: sc.FAILED, sc.ERROR_CATEGORY: sc.VALIDATION},
+            now - timedelta(minutes=30),
+        )
+        firing = wait_for(
+            lambda: (
+                {a["labels"]["alertname"] for a in ours(stack.alertmanager)}
+                >= {"CloseRisk", "BlockedMoney"}
+                and ours(stack.alertmanager)
+            ),
+            "CloseRisk and BlockedMoney in Alertmanager",
+        )
+        by_name = {a["labels"]["alertname"]: a for a in firing}
+        assert by_name["CloseRisk"]["labels"] == {
+            "alertname": "CloseRisk",
+            "legal_entity": ENTITY,
+            "period": now.strftime("%Y-%m"),
+            "level": "high",
+            "severity": "error",
+            "owner": "finance operations",
+        }
+        assert by_name["BlockedMoney"]["labels"]["currency"] == "EUR"
+        assert by_name["BlockedMoney"]["labels"]["owner"] == "finance operations"
+        assert by_name["BlockedMoney"]["annotations"]["blocked_amount"] == "200000.00"
+        told = wait_for(
+            lambda: [
+                a["labels"]["alertname"]
+                for body in stack.receiver.received("/syncsight")
+                for a in body["alerts"]
+                if body["status"] == "firing"
+            ],
+            "syncsight's webhook",
+        )
+        assert {"CloseRisk", "BlockedMoney"} <= set(told)
+        finance = wait_for(
+            lambda: (
+                {
+                    a["labels"]["alertname"]
+                    for body in stack.receiver.received("/finance")
+                    for a in body["alerts"]
+                }
+                >= {"CloseRisk", "BlockedMoney"}
+            ),
+            "the finance team's own webhook",
+        )
+        assert finance
+        assert stack.receiver.received("/master-data") == []
+        # and the posting keeps being retried and failing: still firing, once
+        send(
+            stack.service,
+            {**posting, sc.OUTCOME: sc.FAILED, sc.ERROR_CATEGORY: sc.VALIDATION},
+            now - timedelta(minutes=10),
+        )
+        assert len(ours(stack.alertmanager)) == 2
+
+    def test_a_later_successful_posting_resolves_both(self, stack: Stack) -> None:
+        """The retry succeeds: nothing is blocked, nothing at risk; Alertmanager resolves both."""
+        now = datetime.now(UTC)
+        posting = business(
+            sc.INVOICE_POSTED,
+            "post:INV-CR-1",
+            now,
+            **{sc.object_id_key(sc.INVOICE): "INV-CR-1"},
+            **{sc.object_id_key(sc.BILLING_EVENT): "BE-CR-1"},
+            **{sc.object_id_key(sc.PROJECT): "PRJ-CR-1"},
+            **{sc.object_id_key(sc.LEGAL_ENTITY): ENTITY},
+            **{sc.AMOUNT: 200000.0, sc.CURRENCY: "EUR"},
+        )
+        send(stack.service, posting, now)
+        wait_for(lambda: not ours(stack.alertmanager), "both alerts to resolve in Alertmanager")
+        resolved = wait_for(
+            lambda: (
+                {
+                    a["labels"]["alertname"]
+                    for body in stack.receiver.received("/syncsight")
+                    for a in body["alerts"]
+                    if body["status"] == "resolved"
+                }
+                >= {"CloseRisk", "BlockedMoney"}
+            ),
+            "syncsight's webhook to tell both resolutions",
+        )
+        assert resolved
+        listed = httpx.get(
+            f"{stack.service.base_url}/api/v1/alerts",
+            params={"legal_entity": ENTITY},
+            timeout=10,
+        ).json()
+        assert {(a["labels"]["alertname"], a["status"]) for a in listed} == {
+            ("CloseRisk", "resolved"),
+            ("BlockedMoney", "resolved"),
+        }

@@ -1,0 +1,142 @@
+"""End to end with the real Prometheus Alertmanager: a psa → erp connector that went quiet fires
+``TelemetryMissing``, the silence API and the completeness answer show it as missing evidence, and
+its next event resolves all three."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.service import Service, start_service, stop_service
+from tests.slas.test_alerting import Receiver, start_alertmanager, start_receiver, wait_for
+from tests.slas.test_business_alerting import business, send
+from warehouse import semconv as sc
+
+CONFIG = """
+[calendars.default]            # every day a business day: the test may run on a weekend
+working_days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+[alerts.close_risk]
+from_level = "off"
+
+[telemetry.silence]
+"psa->erp" = "5m"
+
+[owners]                       # a system's team owns its silent connectors
+erp = "erp team"
+"""
+
+
+def missing_in_alertmanager(url: str) -> list[dict[str, Any]]:
+    response = httpx.get(
+        f"{url}/api/v2/alerts", params={"filter": 'alertname="TelemetryMissing"'}, timeout=10
+    )
+    response.raise_for_status()
+    return [a for a in response.json() if a["status"]["state"] == "active"]
+
+
+def posting(number: int, when: datetime) -> dict[str, Any]:
+    return business(
+        sc.INVOICE_POSTED,
+        f"post:INV-TM-{number}",
+        when,
+        **{
+            sc.SOURCE_SYSTEM: "psa",
+            sc.TARGET_SYSTEM: "erp",
+            sc.object_id_key(sc.INVOICE): f"INV-TM-{number}",
+        },
+    )
+
+
+class Stack:
+    def __init__(self, alertmanager: str, receiver: Receiver, service: Service) -> None:
+        self.alertmanager = alertmanager
+        self.receiver = receiver
+        self.service = service
+
+    def silence(self) -> dict[str, Any]:
+        answer: dict[str, Any] = httpx.get(
+            f"{self.service.base_url}/api/v1/telemetry/silence", timeout=10
+        ).json()
+        return answer
+
+    def missing_evidence(self) -> list[dict[str, Any]]:
+        period = datetime.now(UTC).strftime("%Y-%m")
+        answer = httpx.get(
+            f"{self.service.base_url}/api/v1/lineage/completeness",
+            params={"period": period},
+            timeout=30,
+        ).json()
+        return list(answer["missing_evidence"])
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    directory = tmp_path_factory.mktemp("telemetry-alerting")
+    receiver = start_receiver()
+    process, url = start_alertmanager(directory, f"{receiver.url}/alertmanager")
+    config = directory / "syncsight.toml"
+    config.write_text(CONFIG, encoding="utf-8")
+    service = None
+    try:
+        service = start_service(
+            directory,
+            env={
+                "SYNCSIGHT_ALERTMANAGER_URL": url,
+                "SYNCSIGHT_SLA_INTERVAL": "0.5",
+                "SYNCSIGHT_CONFIG": str(config),
+            },
+        )
+        yield Stack(url, receiver, service)
+    finally:
+        if service is not None:
+            stop_service(service)
+        process.terminate()
+        process.wait(timeout=30)
+        receiver.server.shutdown()
+        receiver.server.server_close()
+
+
+class TestTelemetryMissing:
+    def test_a_quiet_connector_fires_and_is_missing_evidence(self, stack: Stack) -> None:
+        """Its last event 10 minutes ago, 5 tolerated: missing; its service (2h default) is not."""
+        last = datetime.now(UTC) - timedelta(minutes=10)
+        send(stack.service, posting(1, last), last)
+        (alert,) = wait_for(
+            lambda: missing_in_alertmanager(stack.alertmanager), "TelemetryMissing in Alertmanager"
+        )
+        assert alert["labels"] == {
+            "alertname": "TelemetryMissing",
+            "stream_kind": "source_pair",
+            "stream": "psa->erp",
+            "severity": "warning",
+            "owner": "erp team",
+        }
+        streams = {s["stream"]: s for s in stack.silence()["streams"]}
+        assert set(streams) == {"psa->erp", "mw-e2e"}
+        assert streams["psa->erp"]["missing"] is True
+        assert streams["psa->erp"]["limit_business_hours"] == pytest.approx(5 / 60, abs=1e-3)
+        assert streams["psa->erp"]["silence_business_hours"] >= 10 / 60
+        assert streams["mw-e2e"]["missing"] is False
+        assert [s["stream"] for s in stack.missing_evidence()] == ["psa->erp"]
+
+    def test_the_next_event_resolves_it(self, stack: Stack) -> None:
+        """The connector sends again: Alertmanager resolves, nothing is missing evidence."""
+        now = datetime.now(UTC)
+        send(stack.service, posting(2, now), now)
+        wait_for(lambda: not missing_in_alertmanager(stack.alertmanager), "the alert to resolve")
+        assert stack.silence()["missing"] == 0
+        assert stack.missing_evidence() == []
+        resolved = wait_for(
+            lambda: [
+                body
+                for body in stack.receiver.received("/alertmanager")
+                if body["status"] == "resolved"
+            ],
+            "Alertmanager's resolved notification",
+        )
+        assert resolved[0]["alerts"][0]["labels"]["stream"] == "psa->erp"

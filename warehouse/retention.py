@@ -1,0 +1,112 @@
+"""Retention as table TTLs: raw spans, business facts and state, alert history, each kept for its
+own number of days (0 keeps forever). ``apply_retention`` (run by ``migrate``) compares the TTL each
+table has with the one wanted and alters only those that differ, so running it again changes
+nothing and changing a setting changes exactly the tables it covers."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from typing import Final
+
+from clickhouse_connect.driver.client import Client
+
+from warehouse.schema import (
+    BIZ_EVENT_OBJECTS,
+    BIZ_EVENTS,
+    CLOSE_ITEMS,
+    OTEL_TRACES,
+    OTEL_TRACES_TRACE_ID_TS,
+    SLA_ALERT_STATE,
+    SLA_TIMERS,
+    Topology,
+)
+
+logger = logging.getLogger(__name__)
+
+RAW: Final = "raw"
+FACTS: Final = "facts"
+ALERTS: Final = "alerts"
+
+EXPIRES_FROM: Final = {
+    OTEL_TRACES: (RAW, "toDateTime(Timestamp)"),
+    OTEL_TRACES_TRACE_ID_TS: (RAW, "Start"),
+    BIZ_EVENTS: (FACTS, "toDateTime(EventTime)"),
+    BIZ_EVENT_OBJECTS: (FACTS, "toDateTime(EventTime)"),
+    SLA_TIMERS: (FACTS, "toDateTime(KnownAt)"),
+    CLOSE_ITEMS: (FACTS, "toDateTime(KnownAt)"),
+    SLA_ALERT_STATE: (ALERTS, "toDateTime(UpdatedAt)"),
+}
+"""Table → (retention class, the instant a row's age counts from): raw spans and business rows
+by event time; state versions by when they became known; alert state by its last change."""
+
+_TABLE_TTL = re.compile(r" TTL (.+?)(?: SETTINGS |$)")
+
+TABLE_TTL = """
+SELECT name, engine_full FROM system.tables
+WHERE database = currentDatabase() AND name IN {names:Array(String)}
+"""
+
+
+@dataclass(frozen=True)
+class Retention:
+    """Days each class of rows is kept; 0 keeps them forever (no TTL)."""
+
+    raw_days: int
+    facts_days: int
+    alerts_days: int
+
+    def __post_init__(self) -> None:
+        for name in ("raw_days", "facts_days", "alerts_days"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(
+                    f"retention {name}={value!r}: expected a whole number of days, 0 or more"
+                )
+
+    def days(self, kind: str) -> int:
+        return {RAW: self.raw_days, FACTS: self.facts_days, ALERTS: self.alerts_days}[kind]
+
+
+def ttl_expression(table: str, retention: Retention) -> str:
+    """The TTL ``table`` should have, spelt as ClickHouse normalises it ('' for none)."""
+    kind, since = EXPIRES_FROM[table]
+    days = retention.days(kind)
+    return f"{since} + toIntervalDay({days})" if days else ""
+
+
+def retention_ddl(topology: Topology, retention: Retention, current: dict[str, str]) -> list[str]:
+    """The ALTERs that bring each table's TTL from ``current`` (storage table → its TTL, '' when
+    none) to the wanted one; nothing for a table that already has it."""
+    statements = []
+    for table in EXPIRES_FROM:
+        name = topology.storage(table)
+        wanted, now = ttl_expression(table, retention), current.get(name, "")
+        if wanted == now:
+            continue
+        if wanted:
+            statements.append(f"ALTER TABLE {name}{topology.on_cluster} MODIFY TTL {wanted}")
+        else:
+            statements.append(f"ALTER TABLE {name}{topology.on_cluster} REMOVE TTL")
+    return statements
+
+
+def current_ttls(client: Client, topology: Topology) -> dict[str, str]:
+    """Storage table → the TTL it has now ('' when none)."""
+    names = [topology.storage(table) for table in EXPIRES_FROM]
+    rows = client.query(TABLE_TTL, parameters={"names": names}).result_rows
+    found = {}
+    for name, engine in rows:
+        match = _TABLE_TTL.search(str(engine))
+        found[str(name)] = match[1] if match else ""
+    return found
+
+
+def apply_retention(client: Client, topology: Topology, retention: Retention) -> list[str]:
+    """Alter the tables whose TTL differs from ``retention``; the statements that ran."""
+    statements = retention_ddl(topology, retention, current_ttls(client, topology))
+    for statement in statements:
+        logger.info("retention: %s", statement)
+        client.command(statement)
+    return statements
