@@ -32,10 +32,15 @@ def canonical_json(value: Any) -> bytes:
     ).encode("utf-8")
 
 
+def instant_text(value: datetime) -> str:
+    """An instant as ISO 8601 text in UTC with a ``Z``."""
+    return utc(value).isoformat().replace("+00:00", "Z")
+
+
 def _plain(value: Any) -> Any:
     """JSON-ready without floats (whose text may change in a round trip): instants as ISO text."""
     if isinstance(value, datetime):
-        return utc(value).isoformat().replace("+00:00", "Z")
+        return instant_text(value)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Decimal | float):
