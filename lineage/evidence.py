@@ -23,6 +23,8 @@ FORMAT: Final = "syncsight.evidence/1"
 CHAIN: Final = "h[-1] = sha256(format); h[i] = sha256(h[i-1] + canonical_json(record[i]))"
 
 SpanFacts = Mapping[tuple[str, str], Mapping[str, Any]]
+StoredFacts = Mapping[tuple[str, str, str], Mapping[str, str]]
+"""(event id, trace id, span id) → the stored fact's texts (lineage/facts.py)."""
 
 
 def canonical_json(value: Any) -> bytes:
@@ -56,10 +58,13 @@ def _ref(ref: ObjectRef) -> dict[str, str]:
     return {"type": ref.type, "id": ref.id}
 
 
-def event_record(node: EventNode, spans: SpanFacts) -> dict[str, Any]:
+def event_record(
+    node: EventNode, spans: SpanFacts, facts: StoredFacts | None = None
+) -> dict[str, Any]:
     attempts = []
     for attempt in node.attempts:
         raw = spans.get((attempt.trace_id, attempt.span_id))
+        fact = (facts or {}).get((node.event_id, attempt.trace_id, attempt.span_id))
         attempts.append(
             {
                 "attempt": attempt.attempt,
@@ -73,6 +78,7 @@ def event_record(node: EventNode, spans: SpanFacts) -> dict[str, Any]:
                 "span_id": attempt.span_id,
                 "service_name": attempt.service_name,
                 "span": dict(raw) if raw is not None else None,
+                "fact": dict(fact) if fact is not None else None,
             }
         )
     record: dict[str, Any] = _plain(
@@ -97,14 +103,20 @@ def event_record(node: EventNode, spans: SpanFacts) -> dict[str, Any]:
 
 
 def evidence_records(
-    lineage: Lineage, root: ObjectRef, spans: SpanFacts, *, generated_at: datetime
+    lineage: Lineage,
+    root: ObjectRef,
+    spans: SpanFacts,
+    facts: StoredFacts,
+    *,
+    known_at: datetime,
 ) -> list[dict[str, Any]]:
-    """The summary, one record per event (oldest first) and one per edge."""
+    """The summary, one record per event (oldest first) and one per edge: a function of the
+    stored rows known at ``known_at`` only, so the same request gives the same records."""
     summary = {
         "kind": "lineage",
         "root": _ref(root),
         "direction": lineage.direction,
-        "generated_at": generated_at,
+        "known_at": known_at,
         "complete": lineage.complete,
         "source_events": list(lineage.source_events),
         "gaps": [
@@ -117,7 +129,7 @@ def evidence_records(
         {"kind": "edge", "from": e.source, "to": e.target, "via": _ref(e.via)}
         for e in lineage.edges
     ]
-    return [_plain(summary), *(event_record(n, spans) for n in lineage.nodes), *edges]
+    return [_plain(summary), *(event_record(n, spans, facts) for n in lineage.nodes), *edges]
 
 
 def _next_hash(previous: str, record: Any) -> str:

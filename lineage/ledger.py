@@ -24,7 +24,14 @@ from clickhouse_connect.driver.client import Client
 
 from lineage.facts import LEAF_HASH_SQL
 from lineage.graph import utc
-from lineage.merkle import NodeKey, consistency_path, inclusion_path, needed_nodes, root_hash
+from lineage.merkle import (
+    NodeKey,
+    NodeSource,
+    consistency_path,
+    inclusion_path,
+    needed_nodes,
+    root_hash,
+)
 from lineage.signing import EVIDENCE_ROOT, Signer
 from lineage.tree_head import TreeHead
 
@@ -140,6 +147,11 @@ def day_end(day: date) -> datetime:
     return datetime.combine(day + timedelta(days=1), time(), UTC) - ONE_MS
 
 
+def to_millisecond(instant: datetime) -> datetime:
+    """``instant`` as knowledge times are stored (DateTime64(3))."""
+    return instant.replace(microsecond=instant.microsecond // 1000 * 1000)
+
+
 def _naive(instant: datetime) -> datetime:
     return utc(instant).replace(tzinfo=None)
 
@@ -198,7 +210,7 @@ class Ledger:
     def seal_day(self, client: Client, day: date, *, until: datetime, now: datetime) -> TreeHead:
         """The day's head over its facts known up to ``until`` (capped at the day's end): the
         latest head when nothing is newer, else a new signed head."""
-        cutoff = min(utc(until), day_end(day))
+        cutoff = to_millisecond(min(utc(until), day_end(day)))  # as stored: DateTime64(3)
         with self._sealing:
             latest = self.latest_heads(client, [day]).get(day)
             if latest is not None and latest.timestamp >= cutoff:
@@ -310,8 +322,7 @@ class Ledger:
         ids = sorted({(f.event_id, f.trace_id, f.span_id) for f in facts})
         rows = client.query(LEAVES_OF_FACTS, parameters={"ids": ids}).result_rows if ids else []
         leaves = {
-            (str(e), str(t), str(s), day): (int(index), utc(at))
-            for e, t, s, day, index, at in rows
+            (str(e), str(t), str(s), day): (int(index), utc(at)) for e, t, s, day, index, at in rows
         }
         heads = self.latest_heads(client, (utc(f.ingested_at).date() for f in facts))
         proven: dict[date, list[tuple[FactIdentity, int]]] = {}
@@ -334,14 +345,8 @@ class Ledger:
         proofs = []
         for day, entries in sorted(proven.items()):
             size = heads[day].tree_size
-
-            def paths(source: Any, entries: list[tuple[FactIdentity, int]] = entries) -> Any:
-                return [inclusion_path(source, index, size) for _, index in entries]  # noqa: B023
-
-            nodes = self._nodes(client, day, needed_nodes(paths))
-            for (fact, index), path in zip(
-                entries, paths(lambda lv, i: nodes[(lv, i)]), strict=True
-            ):
+            paths = self._inclusion_paths(client, day, [index for _, index in entries], size)
+            for (fact, index), path in zip(entries, paths, strict=True):
                 proofs.append(
                     {
                         **_identity(fact),
@@ -356,6 +361,17 @@ class Ledger:
             "proofs": proofs,
             "unproven": unproven,
         }
+
+    def _inclusion_paths(
+        self, client: Client, day: date, indexes: Sequence[int], size: int
+    ) -> list[list[bytes]]:
+        """Audit paths of leaves of one day's tree of ``size``, from one read of stored nodes."""
+
+        def paths(source: NodeSource) -> list[list[bytes]]:
+            return [inclusion_path(source, index, size) for index in indexes]
+
+        nodes = self._nodes(client, day, needed_nodes(paths))
+        return paths(lambda level, index: nodes[(level, index)])
 
     def sign_root(self, root_hash: str) -> dict[str, str]:
         """The signature block of an evidence root."""
@@ -401,9 +417,16 @@ class Ledger:
         ).result_rows
         return [
             Download(
-                utc(at), str(name), str(role), str(kind), str(path), json.loads(params),
-                str(root), str(key_id), str(signature),
-            )  # fmt: skip
+                utc(at),
+                str(name),
+                str(role),
+                str(kind),
+                str(path),
+                json.loads(params),
+                str(root),
+                str(key_id),
+                str(signature),
+            )
             for at, name, role, kind, path, params, root, key_id, signature in rows
         ]
 

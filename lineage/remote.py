@@ -63,12 +63,24 @@ def fetch_lineage(
     return json.dumps(document, indent=2, ensure_ascii=False)
 
 
+class UnreadableFile(ValueError):
+    """A file that cannot be read or is not JSON; the message names it and says which."""
+
+
+def read_json(path: Path) -> Any:
+    """The JSON document stored at ``path``."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise UnreadableFile(f"{path}: cannot read the file ({error.strerror})") from None
+    except ValueError as error:
+        raise UnreadableFile(f"{path}: not JSON ({error})") from None
+
+
 def verify_file(path: Path, *, expected_root: str | None = None) -> Verification:
     """Verify the evidence pack stored at ``path``."""
     try:
-        pack = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        return Verification(False, f"{path}: cannot read the file ({error.strerror})")
-    except ValueError as error:
-        return Verification(False, f"{path}: not JSON ({error})")
+        pack = read_json(path)
+    except UnreadableFile as error:
+        return Verification(False, str(error))
     return verify(pack, expected_root=expected_root)

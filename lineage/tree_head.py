@@ -70,7 +70,9 @@ class TreeHead:
         def field(name: str, kind: type) -> Any:
             value = document.get(name)
             if not isinstance(value, kind) or isinstance(value, bool):
-                raise HeadError(f"{source}: field {name!r} is {value!r}; expected a {kind.__name__}")
+                raise HeadError(
+                    f"{source}: field {name!r} is {value!r}; expected a {kind.__name__}"
+                )
             return value
 
         try:

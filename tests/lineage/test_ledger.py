@@ -137,7 +137,8 @@ class TestProofs:
         ).result_rows
         facts = [FactIdentity(str(e), str(t), str(s), at) for e, t, s, at in rows]
         answer = ledger.proofs(store, facts)
-        assert len(answer["proofs"]) == 13 and len(answer["unproven"]) == 2
+        assert len(answer["proofs"]) == 13
+        assert len(answer["unproven"]) == 2
         assert answer["heads"] == [head.to_json()]
         for proof in answer["proofs"]:
             assert verify_inclusion(
@@ -166,5 +167,6 @@ class TestAccessTrail:
             )
         trail = ledger.downloads(store, before=NOON + timedelta(hours=1), limit=2)
         assert [d.parameters for d in trail] == [{"minute": 2}, {"minute": 1}]
-        assert trail[0].token_name == who.token_name and trail[0].role == "auditor"
+        assert trail[0].token_name == who.token_name
+        assert trail[0].role == "auditor"
         assert trail[0].key_id == ledger.signer.key_id
