@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 
 from lineage.evidence import instant_text
 from lineage.ledger import (
@@ -30,6 +30,11 @@ SEALING_INTERVAL_SECONDS: Final = 600.0
 
 Clock = Callable[[], datetime]
 
+EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+"""Nothing is stored before it (the engine's DateTime64 and Date start there)."""
+
+MAX_TREE_SIZE: Final = 2**62
+
 
 def requester_of(request: Request) -> Requester:
     """Who sent ``request``, as the access middleware recorded it."""
@@ -43,8 +48,13 @@ def knowledge_instant(known_at: datetime | None, *, watermark: datetime) -> date
     moment = watermark
     if known_at is not None:
         asked = known_at.replace(tzinfo=UTC) if known_at.tzinfo is None else known_at
-        moment = min(asked.astimezone(UTC), watermark)
+        moment = max(min(asked.astimezone(UTC), watermark), EPOCH)
     return to_millisecond(moment)
+
+
+def _stored_day(day: date, today: date) -> bool:
+    """Whether facts can have been stored on ``day``."""
+    return EPOCH.date() <= day <= today
 
 
 def _download_out(download: Download) -> dict[str, Any]:
@@ -82,6 +92,8 @@ def ledger_router(
         day: Annotated[date | None, Query(description="Only this UTC knowledge day.")] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> dict[str, Any]:
+        if day is not None and not _stored_day(day, clock().date()):
+            return {"heads": []}
         found = ledger.heads(pool.client(), day=day, limit=limit)
         return {"heads": [head.to_json() for head in found]}
 
@@ -92,14 +104,22 @@ def ledger_router(
     )
     def head(
         day: date,
-        tree_size: int,
+        tree_size: Annotated[int, Path(ge=0, le=MAX_TREE_SIZE)],
         from_size: Annotated[
             int | None,
-            Query(ge=1, description="Tree size of an earlier head of the day to prove against."),
+            Query(
+                ge=1,
+                le=MAX_TREE_SIZE,
+                description="Tree size of an earlier head of the day to prove against.",
+            ),
         ] = None,
     ) -> dict[str, Any]:
         client = pool.client()
-        found = ledger.head_of_size(client, day, tree_size)
+        found = (
+            ledger.head_of_size(client, day, tree_size)
+            if _stored_day(day, clock().date())
+            else None
+        )
         if found is None:
             raise HTTPException(404, f"no tree head of day {day} with tree_size {tree_size}")
         document = found.to_json()
@@ -134,8 +154,10 @@ def ledger_router(
     )
     def seal(day: Annotated[date, Query(description="UTC knowledge day to seal.")]) -> Any:
         now = clock()
-        if day > now.date():
-            raise HTTPException(400, f"day={day}: expected today ({now.date()}) or earlier")
+        if not _stored_day(day, now.date()):
+            raise HTTPException(
+                400, f"day={day}: expected a UTC day from {EPOCH.date()} to today ({now.date()})"
+            )
         sealed = ledger.seal_day(pool.client(), day, until=now - settle, now=now)
         return sealed.to_json()
 

@@ -674,8 +674,8 @@ def ledger_seal(
         fail(f"--day {day!r}: expected a date YYYY-MM-DD")
     settings = build_settings(clickhouse_url=clickhouse_url, config=config)
     now = datetime.now(UTC)
-    if wanted > now.date():
-        fail(f"--day {day}: expected today ({now.date()}) or earlier")
+    if not date(1970, 1, 1) <= wanted <= now.date():
+        fail(f"--day {day}: expected a day from 1970-01-01 to today ({now.date()})")
     try:
         signer = (
             load_signer(settings.signing_key_path)
