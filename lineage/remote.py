@@ -50,14 +50,21 @@ def fetch_lineage(
     direction: str = "upstream",
     output: str = "text",
     token: str | None = None,
+    known_at: str | None = None,
 ) -> str:
-    """The lineage in ``output`` form (text tree, JSON, OCEL 2.0 JSON or evidence pack)."""
+    """The lineage in ``output`` form (text tree, JSON, OCEL 2.0 JSON or evidence pack; the pack
+    as known at ``known_at`` when given, to reproduce an earlier one)."""
     if output not in FORMATS:
         raise LineageRequestError(f"--format {output!r}: expected one of {', '.join(FORMATS)}")
+    if known_at is not None and output != "evidence":
+        raise LineageRequestError(f"--known-at applies to --format evidence, not {output!r}")
     path = f"/api/v1/lineage/{quote(object_type, safe='')}/{quote(object_id, safe='')}"
     if output in ("ocel", "evidence"):
         path += f"/{output}"
-    document = get_json(api_url, path, {"direction": direction}, token)
+    params = {"direction": direction}
+    if known_at is not None:
+        params["known_at"] = known_at
+    document = get_json(api_url, path, params, token)
     if output == "text":
         return render_text(LineageOut.model_validate(document))
     return json.dumps(document, indent=2, ensure_ascii=False)

@@ -358,6 +358,15 @@ def lineage(
     output: Annotated[
         str, typer.Option("--format", help="text, json, ocel (OCEL 2.0 JSON) or evidence.")
     ] = "text",
+    known_at: Annotated[
+        str | None,
+        typer.Option(
+            "--known-at",
+            help="With --format evidence: the pack as known at this instant (ISO 8601; a pack's "
+            "own known_at reproduces it byte for byte).",
+            show_default=False,
+        ),
+    ] = None,
     api_url: ApiUrlOption = None,
     api_token: ApiTokenOption = None,
 ) -> None:
@@ -373,6 +382,7 @@ def lineage(
             direction=direction,
             output=output,
             token=settings.api_token.get_secret_value() or None,
+            known_at=known_at,
         )
     except LineageRequestError as error:
         fail(str(error))
