@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -30,6 +31,7 @@ from lineage.tree_head import TreeHead
 from syncsight.access import AccessControl, ApiTokens
 from tests.lineage.events import chain, span
 from tests.service import free_port
+from tests.syncsight.test_cli import run
 from warehouse import semconv as sc
 from warehouse.correlation import CorrelationRules
 from warehouse.migrations import migrate
@@ -168,6 +170,31 @@ class TestSignedAndProven:
         assert len(pack["ledger"]["proofs"]) == 5
         assert pack["ledger"]["unproven"] == []
 
+    def test_the_command_line_checks_a_pack_with_key_and_head(
+        self, api: httpx.Client, tmp_path: Path
+    ) -> None:
+        """`verify-evidence PACK --key --head` exits 0; with another service's key it exits 1
+        naming the signature."""
+        today = datetime.now(UTC).date().isoformat()
+        headers = {"Authorization": f"Bearer {ADMIN}"}
+        api.post("/api/v1/admin/ledger/seal", params={"day": today}, headers=headers)
+        files = {
+            "pack.json": json.dumps(get(api, EVIDENCE)),
+            "head.json": json.dumps(get(api, "/api/v1/ledger/heads")["heads"][0]),
+            "key.pem": get(api, "/api/v1/ledger/key")["public_key_pem"],
+            "other.pem": Signer.generate().public_pem,
+        }
+        for name, text in files.items():
+            (tmp_path / name).write_text(text, encoding="utf-8")
+        ok = run(
+            "verify-evidence", "pack.json", "--key", "key.pem", "--head", "head.json", cwd=tmp_path
+        )
+        assert ok.returncode == 0, ok.stderr
+        assert "ok: proofs: 5 fact(s) included" in ok.stdout
+        wrong = run("verify-evidence", "pack.json", "--key", "other.pem", cwd=tmp_path)
+        assert wrong.returncode == 1
+        assert "signature" in wrong.stderr
+
     @pytest.mark.parametrize(
         "tamper",
         ["record", "proof", "key"],
@@ -199,7 +226,9 @@ class TestSignedAndProven:
         )
         assert failed == expected
 
-    def test_two_heads_of_a_day_are_consistent(self, api: httpx.Client, store: Client) -> None:
+    def test_two_heads_of_a_day_are_consistent(
+        self, api: httpx.Client, store: Client, tmp_path: Path
+    ) -> None:
         """A head sealed after more facts arrived extends the earlier one, as the API proves."""
         today = datetime.now(UTC).date().isoformat()
         admin = {"Authorization": f"Bearer {ADMIN}"}
@@ -218,6 +247,14 @@ class TestSignedAndProven:
         forged = {**old, "root_hash": "00" * 32}
         checks = check_consistency(TreeHead.from_json(forged), served)
         assert [c.status for c in checks] == ["failed"]
+        (tmp_path / "old.json").write_text(json.dumps(old), encoding="utf-8")
+        (tmp_path / "new.json").write_text(json.dumps(served), encoding="utf-8")
+        (tmp_path / "forged.json").write_text(json.dumps(forged), encoding="utf-8")
+        cli = run("verify-evidence", "--consistency", "old.json", "new.json", cwd=tmp_path)
+        assert cli.returncode == 0, cli.stderr
+        cli = run("verify-evidence", "--consistency", "forged.json", "new.json", cwd=tmp_path)
+        assert cli.returncode == 1
+        assert "does not extend" in cli.stderr
 
 
 class TestAccessTrail:
