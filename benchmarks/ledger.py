@@ -6,11 +6,14 @@
    inclusion proofs of 20 facts;
 2. real day (with ``--clickhouse-url`` of a loaded quarter, which it migrates and seals in place:
    give it a copy): the head of the day that holds most facts, timed the same way;
-3. packs (with ``--clickhouse-url``): ``GET /api/v1/lineage/invoice/{id}/evidence`` for sampled
+3. pack steps (with ``--clickhouse-url``): in-process, what each step of an evidence pack costs
+   (traversal, raw spans, stored facts, inclusion proofs, the access-trail insert), per pack over
+   20 sampled invoices;
+4. packs (with ``--clickhouse-url``): ``GET /api/v1/lineage/invoice/{id}/evidence`` for sampled
    invoices against ``syncsight serve`` on that data (evaluator off, so only the requests run),
    timed end to end over HTTP: p50 / p95 / p99.
 
-Parts 1-2 run in a child process: the embedded engine allows one process per data directory, and
+Parts 1-3 run in a child process: the embedded engine allows one process per data directory, and
 part 3's service is another process.
 
 Run: ``.venv/bin/python benchmarks/ledger.py [--clickhouse-url chdb:///abs/copy/data]
@@ -35,8 +38,12 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lineage.ledger import FactIdentity, Ledger, day_end
+from lineage.graph import UPSTREAM
+from lineage.ledger import FactIdentity, Ledger, Requester, day_end
+from lineage.queries import raw_spans, stored_facts
+from lineage.rules import LineageRules
 from lineage.signing import Signer, load_or_create_signer
+from lineage.traversal import trace
 from tests.service import start_service, stop_service
 from warehouse.client import chdb_data_path, connect
 from warehouse.correlation import CorrelationRules
@@ -153,6 +160,52 @@ def seal_real_day(url: str, invoices: int) -> dict[str, Any]:
         "facts": head.tree_size,
         "head": seconds,
         "invoices": [str(row[0]) for row in sample],
+        "pack_steps": pack_steps(client, ledger, [str(row[0]) for row in sample[:25]]),
+    }
+
+
+def pack_steps(client: Any, ledger: Ledger, invoices: list[str]) -> dict[str, Any]:
+    """Per-pack wall and CPU milliseconds of each step the evidence route takes (the first five
+    invoices warm the engine up and are not counted)."""
+    rules, now = LineageRules.default(), datetime.now(UTC)
+    totals: dict[str, list[float]] = {}
+
+    def step(name: str, work: Any, *args: Any, **kwargs: Any) -> Any:
+        watch = Stopwatch()
+        result = work(*args, **kwargs)
+        spent = watch.read()
+        total = totals.setdefault(name, [0.0, 0.0])
+        total[0] += spent["wall_seconds"]
+        total[1] += spent["cpu_seconds"]
+        return result
+
+    for number, invoice in enumerate(invoices):
+        if number == 5:
+            totals.clear()
+        found = step("trace", trace, client, rules, "invoice", invoice, UPSTREAM, known_at=now)
+        attempts = [(a.trace_id, a.span_id) for node in found.nodes for a in node.attempts]
+        step("raw_spans", raw_spans, client, attempts)
+        events = [node.event_id for node in found.nodes]
+        facts = step("stored_facts", stored_facts, client, events, known_at=now)
+        identities = [
+            FactIdentity(e, t, s, datetime.fromisoformat(f["ingested_at"]).replace(tzinfo=UTC))
+            for (e, t, s), f in facts.items()
+        ]
+        step("proofs", ledger.proofs, client, identities)
+        step(
+            "access_trail",
+            ledger.record_download,
+            client,
+            Requester("benchmark", "admin"),
+            kind="evidence",
+            path="/benchmark",
+            parameters={},
+            at=now,
+        )
+    counted = max(len(invoices) - 5, 1)
+    return {
+        name: {"wall_ms": round(wall * 1000 / counted, 1), "cpu_ms": round(cpu * 1000 / counted, 1)}
+        for name, (wall, cpu) in totals.items()
     }
 
 
@@ -198,14 +251,16 @@ def time_packs(url: str, invoices: list[str]) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clickhouse-url", help="chdb:///abs/path of a loaded quarter (a copy)")
-    parser.add_argument("--facts", type=int, default=1_000_000)
-    parser.add_argument("--packs", type=int, default=200)
+    parser.add_argument("--facts", type=int, default=1_000_000, help="synthetic facts (0: skip)")
+    parser.add_argument("--packs", type=int, default=200, help="packs over HTTP (0: skip)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.child:  # parts 1 and 2, in the child process that opens the engine
         with tempfile.TemporaryDirectory() as scratch:
             url = arguments.clickhouse_url or f"chdb://{Path(scratch) / 'data'}"
-            result: dict[str, Any] = {"synthetic": seal_synthetic(url, arguments.facts)}
+            result: dict[str, Any] = {}
+            if arguments.facts:
+                result["synthetic"] = seal_synthetic(url, arguments.facts)
             if arguments.clickhouse_url:
                 result["real_day"] = seal_real_day(url, arguments.packs)
         print(json.dumps(result))
@@ -217,7 +272,8 @@ def main() -> None:
     result = json.loads(subprocess.run(child, check=True, capture_output=True).stdout)
     if arguments.clickhouse_url:
         invoices = result["real_day"].pop("invoices")
-        result["packs"] = time_packs(arguments.clickhouse_url, invoices)
+        if arguments.packs:
+            result["packs"] = time_packs(arguments.clickhouse_url, invoices)
     print(json.dumps(result, indent=2))
 
 
