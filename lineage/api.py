@@ -4,17 +4,20 @@ business state, ``slas.api``.)"""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 
 from lineage.assembly import Lineage
 from lineage.completeness import completeness
-from lineage.evidence import evidence_records, seal
-from lineage.graph import ObjectRef
+from lineage.evidence import canonical_json, evidence_records, instant_text, seal
+from lineage.graph import ObjectRef, utc
+from lineage.ledger import FactIdentity, Ledger
+from lineage.ledger_api import knowledge_instant, requester_of
 from lineage.models import (
     CompletenessOut,
     LineageOut,
@@ -24,7 +27,7 @@ from lineage.models import (
 )
 from lineage.ocel import to_ocel
 from lineage.owners import OwnerRouting
-from lineage.queries import raw_spans
+from lineage.queries import raw_spans, stored_facts
 from lineage.rules import LineageRules
 from lineage.traversal import UnknownLineageType, UnknownRoot, trace
 from warehouse.pool import ClientPool
@@ -37,23 +40,36 @@ PeriodQuery = Annotated[
 DirectionQuery = Annotated[
     Direction, Query(description="upstream (to the sources), downstream (to the postings), both.")
 ]
+KnownAtQuery = Annotated[
+    datetime | None,
+    Query(
+        description="Knowledge time: only rows stored by then count, so the same known_at gives "
+        "the same pack. Default (and cap): now minus the settle time; echoed in the pack."
+    ),
+]
 
 
 def lineage_router(
     pool: ClientPool,
     rules: LineageRules,
     owners: OwnerRouting,
+    ledger: Ledger,
     *,
+    record_pool: ClientPool,
+    settle: timedelta,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     missing_evidence: Callable[[datetime], list[StreamSilenceOut]] | None = None,
 ) -> APIRouter:
-    """``missing_evidence``: the telemetry streams silent beyond their limit at an instant, for
-    the completeness answer (the SLA feature learns them)."""
+    """Routes over ``pool`` (reads); downloads are recorded through ``record_pool``.;
+    ``missing_evidence``: the telemetry streams silent beyond their limit at an instant, for the
+    completeness answer (the SLA feature learns them)."""
     router = APIRouter(tags=["lineage"])
 
-    def traced(object_type: str, object_id: str, direction: str) -> Lineage:
+    def traced(
+        object_type: str, object_id: str, direction: str, known_at: datetime | None = None
+    ) -> Lineage:
         try:
-            return trace(pool.client(), rules, object_type, object_id, direction)
+            return trace(pool.client(), rules, object_type, object_id, direction, known_at=known_at)
         except (UnknownLineageType, UnknownRoot) as error:
             raise HTTPException(status_code=404, detail=str(error)) from error
 
@@ -96,21 +112,59 @@ def lineage_router(
 
     @router.get(
         "/lineage/{object_type}/{object_id}/evidence",
-        summary="Tamper-evident evidence pack: raw span facts in a SHA-256 hash chain",
+        summary="Signed evidence pack: stored facts and raw spans in a SHA-256 hash chain, with "
+        "inclusion proofs against the ledger's signed daily tree heads",
         response_class=JSONResponse,
     )
     def evidence(
-        object_type: str, object_id: str, direction: DirectionQuery = "upstream"
+        request: Request,
+        object_type: str,
+        object_id: str,
+        direction: DirectionQuery = "upstream",
+        known_at: KnownAtQuery = None,
     ) -> JSONResponse:
-        result = traced(object_type, object_id, direction)
+        now = clock()
+        moment = knowledge_instant(known_at, watermark=now - settle)
+        result = traced(object_type, object_id, direction, moment)
+        client = pool.client()
         spans = raw_spans(
-            pool.client(),
-            [(a.trace_id, a.span_id) for node in result.nodes for a in node.attempts],
+            client, [(a.trace_id, a.span_id) for node in result.nodes for a in node.attempts]
         )
-        records = evidence_records(
-            result, ObjectRef(object_type, object_id), spans, generated_at=clock()
+        facts = stored_facts(client, [node.event_id for node in result.nodes], known_at=moment)
+        pack = seal(
+            evidence_records(
+                result, ObjectRef(object_type, object_id), spans, facts, known_at=moment
+            )
         )
-        return JSONResponse(seal(records))
+        signature = ledger.sign_root(pack["root_hash"])
+        identities = [
+            FactIdentity(event_id, trace_id, span_id, utc(datetime.fromisoformat(f["ingested_at"])))
+            for (event_id, trace_id, span_id), f in facts.items()
+        ]
+        document = {
+            **pack,
+            "known_at": instant_text(moment),
+            "generated_at": instant_text(now),
+            "signature": signature,
+            "ledger": ledger.proofs(client, identities),
+        }
+        parameters = {
+            "object_type": object_type,
+            "object_id": object_id,
+            "direction": direction,
+            "known_at": instant_text(moment),
+        }
+        ledger.record_download(
+            record_pool.client(),
+            requester_of(request),
+            kind="evidence",
+            path=request.url.path,
+            parameters=parameters,
+            at=now,
+            root_hash=pack["root_hash"],
+            signature=signature["value"],
+        )
+        return JSONResponse(document)
 
     @router.get(
         "/lineage/{object_type}/{object_id}/ocel",
@@ -118,9 +172,21 @@ def lineage_router(
         response_class=JSONResponse,
     )
     def ocel(
-        object_type: str, object_id: str, direction: DirectionQuery = "upstream"
+        request: Request,
+        object_type: str,
+        object_id: str,
+        direction: DirectionQuery = "upstream",
     ) -> JSONResponse:
         document: dict[str, Any] = to_ocel(traced(object_type, object_id, direction), rules)
+        ledger.record_download(
+            record_pool.client(),
+            requester_of(request),
+            kind="ocel",
+            path=request.url.path,
+            parameters={"object_type": object_type, "object_id": object_id, "direction": direction},
+            at=clock(),
+            root_hash=hashlib.sha256(canonical_json(document)).hexdigest(),
+        )
         return JSONResponse(document)
 
     return router

@@ -24,6 +24,8 @@ FORMAT: Final = "syncsight.evidence/1"
 CHAIN: Final = "h[-1] = sha256(format); h[i] = sha256(h[i-1] + canonical_json(record[i]))"
 
 SpanFacts = Mapping[tuple[str, str], Mapping[str, Any]]
+StoredFacts = Mapping[tuple[str, str, str], Mapping[str, str]]
+"""(event id, trace id, span id) → the stored fact's texts (lineage/facts.py)."""
 
 
 def canonical_json(value: Any) -> bytes:
@@ -33,10 +35,15 @@ def canonical_json(value: Any) -> bytes:
     ).encode("utf-8")
 
 
+def instant_text(value: datetime) -> str:
+    """An instant as ISO 8601 text in UTC with a ``Z``."""
+    return utc(value).isoformat().replace("+00:00", "Z")
+
+
 def _plain(value: Any) -> Any:
     """JSON-ready without floats (whose text may change in a round trip): instants as ISO text."""
     if isinstance(value, datetime):
-        return utc(value).isoformat().replace("+00:00", "Z")
+        return instant_text(value)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Decimal | float):
@@ -52,10 +59,13 @@ def _ref(ref: ObjectRef) -> dict[str, str]:
     return {"type": ref.type, "id": ref.id}
 
 
-def event_record(node: EventNode, spans: SpanFacts) -> dict[str, Any]:
+def event_record(
+    node: EventNode, spans: SpanFacts, facts: StoredFacts | None = None
+) -> dict[str, Any]:
     attempts = []
     for attempt in node.attempts:
         raw = spans.get((attempt.trace_id, attempt.span_id))
+        fact = (facts or {}).get((node.event_id, attempt.trace_id, attempt.span_id))
         attempts.append(
             {
                 "attempt": attempt.attempt,
@@ -69,6 +79,7 @@ def event_record(node: EventNode, spans: SpanFacts) -> dict[str, Any]:
                 "span_id": attempt.span_id,
                 "service_name": attempt.service_name,
                 "span": dict(raw) if raw is not None else None,
+                "fact": dict(fact) if fact is not None else None,
             }
         )
     record: dict[str, Any] = _plain(
@@ -93,14 +104,20 @@ def event_record(node: EventNode, spans: SpanFacts) -> dict[str, Any]:
 
 
 def evidence_records(
-    lineage: Lineage, root: ObjectRef, spans: SpanFacts, *, generated_at: datetime
+    lineage: Lineage,
+    root: ObjectRef,
+    spans: SpanFacts,
+    facts: StoredFacts,
+    *,
+    known_at: datetime,
 ) -> list[dict[str, Any]]:
-    """The summary, one record per event (oldest first) and one per edge."""
+    """The summary, one record per event (oldest first) and one per edge: a function of the
+    stored rows known at ``known_at`` only, so the same request gives the same records."""
     summary = {
         "kind": "lineage",
         "root": _ref(root),
         "direction": lineage.direction,
-        "generated_at": generated_at,
+        "known_at": known_at,
         "complete": lineage.complete,
         "source_events": list(lineage.source_events),
         "gaps": [
@@ -113,7 +130,7 @@ def evidence_records(
         {"kind": "edge", "from": e.source, "to": e.target, "via": _ref(e.via)}
         for e in lineage.edges
     ]
-    return [_plain(summary), *(event_record(n, spans) for n in lineage.nodes), *edges]
+    return [_plain(summary), *(event_record(n, spans, facts) for n in lineage.nodes), *edges]
 
 
 def _next_hash(previous: str, record: Any) -> str:
@@ -208,12 +225,24 @@ def verify(pack: Any, *, expected_root: str | None = None) -> Verification:
     )
 
 
+class UnreadableFile(ValueError):
+    """A file that cannot be read or is not JSON; the message names it and says which."""
+
+
+def read_json(path: Path) -> Any:
+    """The JSON document stored at ``path``."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise UnreadableFile(f"{path}: cannot read the file ({error.strerror})") from None
+    except ValueError as error:
+        raise UnreadableFile(f"{path}: not JSON ({error})") from None
+
+
 def verify_file(path: Path, *, expected_root: str | None = None) -> Verification:
     """Verify the evidence pack stored at ``path``; an unreadable or non-JSON file fails too."""
     try:
-        pack = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        return Verification(False, f"{path}: cannot read the file ({error.strerror})")
-    except ValueError as error:
-        return Verification(False, f"{path}: not JSON ({error})")
+        pack = read_json(path)
+    except UnreadableFile as error:
+        return Verification(False, str(error))
     return verify(pack, expected_root=expected_root)

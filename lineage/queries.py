@@ -14,28 +14,39 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
+from lineage.facts import FACT_NAMES, FACT_TEXTS_SQL, LEAF_HASH_SQL
 from lineage.graph import EventNode, Lookup, group_attempts, utc
 from warehouse.queries import EVENT_COLUMNS, OUTLINE_COLUMNS, BusinessEvent, outline_from_row
 
 _ONE_SECOND = timedelta(seconds=1)
 
+LATEST: datetime = datetime(2299, 12, 31, 23, 59, 59)
+"""The ``known_at`` of a read of everything stored (the largest DateTime64(3) instant)."""
+
+
+def knowledge_bound(known_at: datetime | None) -> datetime:
+    """The ``known_at`` parameter of a lineage read: naive UTC, everything when None."""
+    return LATEST if known_at is None else _naive(known_at)
+
+
 EVENTS_BY_ID = f"""
 SELECT {EVENT_COLUMNS}
 FROM biz_events
-WHERE EventId IN {{event_ids:Array(String)}}
+WHERE EventId IN {{event_ids:Array(String)}} AND IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}
 """
 
 PRODUCING_EVENTS = f"""
 SELECT {OUTLINE_COLUMNS}
 FROM biz_event_objects
 WHERE ObjectType = {{object_type:String}} AND ObjectId = {{object_id:String}}
-  AND EventType IN {{event_types:Array(String)}}
+  AND EventType IN {{event_types:Array(String)}} AND IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}
 """
 """Outlines of the attempts of ``event_types`` that carry the object."""
 
 REFERENCING_EVENT_IDS = """
 SELECT DISTINCT EventId FROM biz_event_objects
 WHERE ObjectType = {object_type:String} AND ObjectId = {object_id:String}
+  AND IngestedAt <= {known_at:DateTime64(3, 'UTC')}
 LIMIT 1000
 """
 
@@ -47,8 +58,8 @@ WHERE EventId IN (
     WHERE ObjectType IN {{object_types:Array(String)}}
       AND ObjectId IN {{object_ids:Array(String)}}
       AND (ObjectType, EventType) IN {{pairs:Array(Tuple(String, String))}}
-      AND EventId NOT IN {{known:Array(String)}}
-)
+      AND EventId NOT IN {{known:Array(String)}} AND IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}
+) AND IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}
 """
 """Every attempt of every not-yet-known event of the wanted types that references one of the
 objects (the type-by-id cross product is narrowed again in Python): exact, two index reads."""
@@ -59,7 +70,7 @@ FROM biz_event_objects
 WHERE ObjectType IN {{object_types:Array(String)}}
   AND ObjectId IN {{object_ids:Array(String)}}
   AND (ObjectType, EventType) IN {{pairs:Array(Tuple(String, String))}}
-  AND EventId NOT IN {{known:Array(String)}}
+  AND EventId NOT IN {{known:Array(String)}} AND IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}
 """
 """One traversal step in one narrow index read: outlines of the attempts that carry one of the
 objects (the traversal reads its nodes in full, every attempt, by id at the end)."""
@@ -85,6 +96,16 @@ GROUP BY EventId
 HAVING argMax(Outcome, (EventTime, Attempt)) != 'success'
 """
 """Events whose latest attempt is not a success (failed events)."""
+
+STORED_FACTS = f"""
+SELECT EventId, TraceId, SpanId, {FACT_TEXTS_SQL}
+FROM biz_events
+WHERE EventId IN {{event_ids:Array(String)}} AND IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}
+ORDER BY EventId, TraceId, SpanId, IngestedAt, {LEAF_HASH_SQL}
+LIMIT 1 BY EventId, TraceId, SpanId
+"""
+"""Each attempt's stored fact as the ledger hashes it (lineage/facts.py): the first stored when a
+span was stored more than once."""
 
 TRACE_WINDOWS = """
 SELECT TraceId, min(Start), max(End)
@@ -146,33 +167,62 @@ def _events(
     return group_attempts(attempts.values())
 
 
-def events_by_id(client: Client, event_ids: Iterable[str]) -> dict[str, EventNode]:
-    """The nodes of the given event ids (absent ids are simply missing)."""
-    return _events(client, EVENTS_BY_ID, {"event_ids": sorted(set(event_ids))})
+def events_by_id(
+    client: Client, event_ids: Iterable[str], *, known_at: datetime | None = None
+) -> dict[str, EventNode]:
+    """The nodes of the given event ids (absent ids are simply missing), as known at
+    ``known_at`` (everything stored when None)."""
+    return _events(
+        client,
+        EVENTS_BY_ID,
+        {"event_ids": sorted(set(event_ids)), "known_at": knowledge_bound(known_at)},
+    )
 
 
 def producing_events(
-    client: Client, *, object_type: str, object_id: str, event_types: Sequence[str]
+    client: Client,
+    *,
+    object_type: str,
+    object_id: str,
+    event_types: Sequence[str],
+    known_at: datetime | None = None,
 ) -> dict[str, EventNode]:
     """Outlines of the nodes of the events of ``event_types`` that carry the object."""
     return _events(
         client,
         PRODUCING_EVENTS,
-        {"object_type": object_type, "object_id": object_id, "event_types": list(event_types)},
+        {
+            "object_type": object_type,
+            "object_id": object_id,
+            "event_types": list(event_types),
+            "known_at": knowledge_bound(known_at),
+        },
         outline_from_row,
     )
 
 
-def referencing_event_ids(client: Client, *, object_type: str, object_id: str) -> list[str]:
+def referencing_event_ids(
+    client: Client, *, object_type: str, object_id: str, known_at: datetime | None = None
+) -> list[str]:
     """Ids of events of any type that reference the object (at most 1000)."""
     rows = client.query(
-        REFERENCING_EVENT_IDS, parameters={"object_type": object_type, "object_id": object_id}
+        REFERENCING_EVENT_IDS,
+        parameters={
+            "object_type": object_type,
+            "object_id": object_id,
+            "known_at": knowledge_bound(known_at),
+        },
     ).result_rows
     return sorted(str(row[0]) for row in rows)
 
 
 def hop_events(
-    client: Client, lookup: Lookup, known: Iterable[str], *, every_attempt: bool = True
+    client: Client,
+    lookup: Lookup,
+    known: Iterable[str],
+    *,
+    every_attempt: bool = True,
+    known_at: datetime | None = None,
 ) -> dict[str, EventNode]:
     """The not-yet-known events one traversal step may reach: in full with every attempt, or
     (``every_attempt=False``, one narrow read instead of two) as outlines of the attempts that
@@ -187,6 +237,7 @@ def hop_events(
             "object_ids": lookup.object_ids,
             "pairs": lookup.pairs,
             "known": sorted(known),
+            "known_at": knowledge_bound(known_at),
         },
         BusinessEvent.from_row if every_attempt else outline_from_row,
     )
@@ -203,6 +254,22 @@ def failed_event_ids(client: Client, event_types: Sequence[str]) -> list[str]:
     """Ids of the events of ``event_types`` whose latest attempt is not a success."""
     rows = client.query(FAILED_EVENT_IDS, parameters={"event_types": list(event_types)})
     return sorted(str(row[0]) for row in rows.result_rows)
+
+
+def stored_facts(
+    client: Client, event_ids: Iterable[str], *, known_at: datetime
+) -> dict[tuple[str, str, str], dict[str, str]]:
+    """The facts of the events' attempts known at ``known_at``, keyed by (event, trace, span)."""
+    ids = sorted(set(event_ids))
+    if not ids:
+        return {}
+    rows = client.query(
+        STORED_FACTS, parameters={"event_ids": ids, "known_at": knowledge_bound(known_at)}
+    ).result_rows
+    return {
+        (str(event_id), str(trace_id), str(span_id)): dict(zip(FACT_NAMES, texts, strict=True))
+        for event_id, trace_id, span_id, texts in rows
+    }
 
 
 def raw_spans(

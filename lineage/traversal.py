@@ -4,6 +4,7 @@ for all of its objects at once, whether the lineage has one root or thousands.""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 
 from clickhouse_connect.driver.client import Client
 
@@ -58,22 +59,30 @@ class UnknownRoot(LookupError):
 
 
 def resolve_roots(
-    client: Client, rules: LineageRules, root_type: str, root_id: str
+    client: Client,
+    rules: LineageRules,
+    root_type: str,
+    root_id: str,
+    *,
+    known_at: datetime | None = None,
 ) -> dict[str, EventNode]:
     """The events a lineage of (type, id) starts from: the object's producing events, else every
-    event that references it, or the one event named by ``event``."""
+    event that references it, or the one event named by ``event`` (as known at ``known_at``)."""
     if root_type == EVENT:
-        roots = events_by_id(client, [root_id])
+        roots = events_by_id(client, [root_id], known_at=known_at)
     elif root_type in rules.producers:
         roots = producing_events(
             client,
             object_type=root_type,
             object_id=root_id,
             event_types=rules.producers[root_type],
+            known_at=known_at,
         )
         if not roots:
-            ids = referencing_event_ids(client, object_type=root_type, object_id=root_id)
-            roots = events_by_id(client, ids) if ids else {}
+            ids = referencing_event_ids(
+                client, object_type=root_type, object_id=root_id, known_at=known_at
+            )
+            roots = events_by_id(client, ids, known_at=known_at) if ids else {}
     else:
         raise UnknownLineageType(root_type, rules.root_types)
     if not roots:
@@ -82,15 +91,21 @@ def resolve_roots(
 
 
 def collect(
-    client: Client, rules: LineageRules, roots: Mapping[str, EventNode], direction: str
+    client: Client,
+    rules: LineageRules,
+    roots: Mapping[str, EventNode],
+    direction: str,
+    *,
+    known_at: datetime | None = None,
 ) -> Graph:
-    """Every node and edge the roots may reach in ``direction`` (a superset for many roots).
+    """Every node and edge the roots may reach in ``direction`` (a superset for many roots), from
+    the rows stored up to ``known_at`` (every row when None).
 
     Each level is one read of the object rows, which carry the attempts that reference each
     object; the reached nodes are then completed with every attempt of theirs in one read by id.
     """
     graph = Graph(dict(roots), set())
-    fetcher = _Fetcher(client)
+    fetcher = _Fetcher(client, known_at)
     if direction in (UPSTREAM, BOTH):
         cutoff = max(node.first_time for node in roots.values())
 
@@ -105,7 +120,8 @@ def collect(
             return not edge.as_of_root or nodes[edge.target].first_time >= start
 
         _expand(rules, graph, roots, downstream_lookup, link_downstream, after_start, fetcher)
-    graph.nodes.update(events_by_id(client, graph.nodes))  # only ids asked for come back
+    # only ids asked for come back
+    graph.nodes.update(events_by_id(client, graph.nodes, known_at=known_at))
     return graph
 
 
@@ -113,8 +129,9 @@ class _Fetcher:
     """The outlines one traversal reads, level by level: each (object, event type) is read at
     most once, a later level asking again is answered from what was read."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Client, known_at: datetime | None) -> None:
         self._client = client
+        self._known_at = known_at
         self._looked_up: set[tuple[ObjectRef, str]] = set()
         self._outlines: dict[str, EventNode] = {}
 
@@ -124,7 +141,13 @@ class _Fetcher:
         if missing:
             self._looked_up |= missing
             exclude = set(known) | self._outlines.keys()
-            found = hop_events(self._client, Lookup(missing), exclude, every_attempt=False)
+            found = hop_events(
+                self._client,
+                Lookup(missing),
+                exclude,
+                every_attempt=False,
+                known_at=self._known_at,
+            )
             self._outlines.update(found)
         return self._outlines
 
@@ -162,11 +185,18 @@ def _expand(
 
 
 def trace(
-    client: Client, rules: LineageRules, root_type: str, root_id: str, direction: str
+    client: Client,
+    rules: LineageRules,
+    root_type: str,
+    root_id: str,
+    direction: str,
+    *,
+    known_at: datetime | None = None,
 ) -> Lineage:
-    """The lineage of one object (or event) in ``direction``."""
-    roots = resolve_roots(client, rules, root_type, root_id)
-    graph = collect(client, rules, roots, direction)
+    """The lineage of one object (or event) in ``direction``, as known at ``known_at`` (from
+    every stored row when None)."""
+    roots = resolve_roots(client, rules, root_type, root_id, known_at=known_at)
+    graph = collect(client, rules, roots, direction, known_at=known_at)
     return assemble(sorted(roots), direction, graph, rules)
 
 

@@ -223,10 +223,13 @@ class ApiClient:
         path = f"/api/v1/lineage/{_segment(object_type)}/{_segment(object_id)}"
         return self._typed(_LINEAGE, path, direction=direction).body
 
-    def evidence(self, object_type: str, object_id: str, direction: str) -> dict[str, Any]:
-        """The sealed evidence pack, as the document to store (``lineage.evidence`` checks it)."""
+    def evidence(
+        self, object_type: str, object_id: str, direction: str, *, known_at: str | None = None
+    ) -> dict[str, Any]:
+        """The sealed evidence pack, as the document to store (``syncsight verify-evidence``
+        checks it); as known at ``known_at`` when given, to reproduce an earlier pack."""
         path = f"/api/v1/lineage/{_segment(object_type)}/{_segment(object_id)}/evidence"
-        return self._typed(_DOCUMENT, path, direction=direction).body
+        return self._typed(_DOCUMENT, path, direction=direction, known_at=known_at).body
 
     def ocel(self, object_type: str, object_id: str, direction: str) -> dict[str, Any]:
         """The OCEL 2.0 JSON log, as the document to store."""

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from collector.auth import bearer_credential, matching_digest, token_digest
+from lineage.ledger import REQUESTER_STATE, Requester
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +135,24 @@ ACCESS_RULES: tuple[AccessRule, ...] = (
     AccessRule("/api/v1/close-risk/**", Role.VIEWER, READ, "close risk per legal entity"),
     AccessRule("/api/v1/alerts/**", Role.VIEWER, READ, "active and recent alerts"),
     AccessRule("/api/v1/telemetry/**", Role.VIEWER, READ, "silence of telemetry streams"),
-    AccessRule("/api/v1/admin/**", Role.ADMIN, ANY_METHOD, "rebuild and other operations"),
+    AccessRule(
+        "/api/v1/ledger/downloads/**",
+        Role.ADMIN,
+        READ,
+        "the access trail: which token downloaded which evidence, OCEL export or report",
+    ),
+    AccessRule(
+        "/api/v1/ledger/**",
+        Role.VIEWER,
+        READ,
+        "the signing key and signed tree heads: hashes an auditor checks packs against",
+    ),
+    AccessRule(
+        "/api/v1/admin/**",
+        Role.ADMIN,
+        ANY_METHOD,
+        "rebuild, sealing a ledger day, other operations",
+    ),
 )
 """The access table. Anything it does not cover, under /api/ or elsewhere, is denied."""
 
@@ -188,6 +206,12 @@ class TokenGrant:
 
     digest: bytes
     role: Role
+
+    @property
+    def name(self) -> str:
+        """How the access trail names the token: the first 12 hex digits of its SHA-256
+        (``printf %s TOKEN | sha256sum``), which identify it without revealing it."""
+        return f"sha256:{self.digest.hex()[:12]}"
 
 
 def parse_api_tokens(text: str) -> tuple[TokenGrant, ...]:
@@ -255,13 +279,18 @@ class ApiTokens:
     def __repr__(self) -> str:
         return f"ApiTokens(<{len(self._grants)} hashed>)"
 
-    def role_of(self, authorization: str | None) -> Role | None:
-        """The role of a valid ``Bearer <token>`` header, else None (constant-time comparison)."""
+    def grant_of(self, authorization: str | None) -> TokenGrant | None:
+        """The grant of a valid ``Bearer <token>`` header, else None (constant-time comparison)."""
         credential = bearer_credential(authorization)
         if credential is None:
             return None
         index = matching_digest(token_digest(credential), (g.digest for g in self._grants))
-        return None if index is None else self._grants[index].role
+        return None if index is None else self._grants[index]
+
+    def role_of(self, authorization: str | None) -> Role | None:
+        """The role of a valid ``Bearer <token>`` header, else None."""
+        grant = self.grant_of(authorization)
+        return None if grant is None else grant.role
 
 
 STATE_CHANGING_WITHOUT_TOKENS = Decision(
@@ -306,14 +335,20 @@ class AccessControl:
             return
         method: str = scope["method"]
         path: str = scope["path"]
+        grant = None
         if self.tokens.enabled:
             authorization = next(
                 (v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), None
             )
-            decision = authorize(method, path, self.tokens.role_of(authorization), self.rules)
+            grant = self.tokens.grant_of(authorization)
+            decision = authorize(method, path, grant.role if grant else None, self.rules)
         else:
             decision = authorize_local(method, path, self.rules)
         if decision.allowed:
+            if grant is not None:  # the access trail records who downloaded what
+                scope.setdefault("state", {})[REQUESTER_STATE] = Requester(
+                    grant.name, grant.role.label
+                )
             await self.app(scope, receive, send)
             return
         logger.info("denied %s %s: %d %s", method, path, decision.status, decision.message)

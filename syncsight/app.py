@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from clickhouse_connect.driver.exceptions import DatabaseError
@@ -22,7 +23,10 @@ from collector.metrics import IngestMetrics
 from collector.spool import Spool
 from collector.writer import BatchWriter, WriterLimits
 from lineage.api import lineage_router
+from lineage.ledger import Ledger
+from lineage.ledger_api import ledger_router, sealing_loop
 from lineage.objects_api import objects_router
+from lineage.signing import load_or_create_signer, load_signer
 from slas.service import SlaService
 from syncsight import __version__
 from syncsight.access import AccessControl
@@ -100,6 +104,15 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
         metrics,
         ack_timeout_seconds=settings.ingest_ack_timeout_seconds,
     )
+    # raises SigningKeyError (a named key file that is not an Ed25519 key): the CLI reports it
+    signer = (
+        load_signer(settings.signing_key_path)
+        if settings.signing_key_file is not None
+        else load_or_create_signer(settings.signing_key_path)
+    )
+    ledger = Ledger(signer)
+    settle = timedelta(seconds=settings.state_settle_seconds)
+    sealer = sealing_loop(pool, ledger, settle=settle) if settings.evaluator == "auto" else None
     admission = ExportAdmission(
         max_requests=settings.max_concurrent_exports, max_bytes=settings.max_decoding_bytes
     )
@@ -127,9 +140,13 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
             " (bearer token required)" if tokens.enabled else "",
         )
         sla.start()
+        if sealer is not None:
+            sealer.start()
         try:
             yield
         finally:
+            if sealer is not None:
+                sealer.stop()
             sla.stop()
             await grpc_server.stop(grace=10)
             writer.close()
@@ -152,10 +169,17 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
     app.include_router(objects_router(read_pool), prefix="/api/v1")
     app.include_router(
         lineage_router(
-            read_pool, config.lineage, config.owners, missing_evidence=sla.missing_evidence
+            read_pool,
+            config.lineage,
+            config.owners,
+            ledger,
+            record_pool=pool,
+            settle=settle,
+            missing_evidence=sla.missing_evidence,
         ),
         prefix="/api/v1",
     )
+    app.include_router(ledger_router(pool, ledger, settle=settle), prefix="/api/v1")
 
     @app.exception_handler(DatabaseError)
     async def read_over_its_limits(request: Request, error: DatabaseError) -> Response:

@@ -362,6 +362,15 @@ def lineage(
     output: Annotated[
         str, typer.Option("--format", help="text, json, ocel (OCEL 2.0 JSON) or evidence.")
     ] = "text",
+    known_at: Annotated[
+        str | None,
+        typer.Option(
+            "--known-at",
+            help="With --format evidence: the pack as known at this instant (ISO 8601; a pack's "
+            "own known_at reproduces it byte for byte).",
+            show_default=False,
+        ),
+    ] = None,
     api_url: ApiUrlOption = None,
     api_token: ApiTokenOption = None,
 ) -> None:
@@ -373,15 +382,20 @@ def lineage(
         fail(f"--format {output!r}: expected one of {', '.join(LINEAGE_FORMATS)}")
     client = _api_client(api_url, api_token)
     try:
+        if known_at is not None and output != "evidence":
+            fail(f"--known-at applies to --format evidence, not {output!r}")
         if output == "text":
             text = render_text(client.lineage(object_type, object_id, direction))
         elif output == "json":
             text = client.lineage(object_type, object_id, direction).model_dump_json(
                 indent=2, by_alias=True
             )
+        elif output == "evidence":
+            pack = client.evidence(object_type, object_id, direction, known_at=known_at)
+            text = json.dumps(pack, indent=2, ensure_ascii=False)
         else:
-            read = client.evidence if output == "evidence" else client.ocel
-            text = json.dumps(read(object_type, object_id, direction), indent=2, ensure_ascii=False)
+            ocel = client.ocel(object_type, object_id, direction)
+            text = json.dumps(ocel, indent=2, ensure_ascii=False)
     except ApiError as error:
         fail(str(error))
     typer.echo(text)
@@ -598,22 +612,126 @@ def dashboard(
 
 @app.command("verify-evidence")
 def verify_evidence(
-    file: Annotated[Path, typer.Argument(help="An evidence pack (lineage --format evidence).")],
+    file: Annotated[
+        Path | None,
+        typer.Argument(help="An evidence pack (lineage --format evidence).", show_default=False),
+    ] = None,
     root_hash: Annotated[
         str | None,
         typer.Option(
             "--root-hash", help="The root hash recorded at export, to catch a rebuilt pack."
         ),
     ] = None,
+    head: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--head",
+            help="A signed tree head kept from /api/v1/ledger/heads to check the pack's proofs "
+            "against (repeat for several days); default: the heads inside the pack.",
+            show_default=False,
+        ),
+    ] = None,
+    key: Annotated[
+        Path | None,
+        typer.Option(
+            "--key",
+            help="The service's public key (PEM, from /api/v1/ledger/key): check signatures.",
+            show_default=False,
+        ),
+    ] = None,
+    consistency: Annotated[
+        tuple[Path, Path] | None,
+        typer.Option(
+            "--consistency",
+            help="OLD_HEAD NEW_HEAD: check that the newer head of a day extends the older one "
+            "(the newer as /api/v1/ledger/heads/DAY/SIZE?from_size=OLD_SIZE serves it).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Exit 0 when the evidence pack is intact; else name the first altered record, exit 1."""
-    from lineage.evidence import verify_file
+    """Check an evidence pack (hash chain, signature, inclusion proofs against tree heads), or two
+    tree heads' consistency; exit 0 when every check passes, else name what failed, exit 1."""
+    from lineage.evidence import UnreadableFile, read_json
+    from lineage.pack_check import check_consistency, check_pack
+    from lineage.signing import SigningKeyError, load_public_key
+    from lineage.tree_head import HeadError, TreeHead
 
-    result = verify_file(file, expected_root=root_hash)
-    if not result.intact:
-        console.print(f"[bold red]tampered:[/] {result.message}", highlight=False, soft_wrap=True)
+    if (file is None) == (consistency is None):
+        fail("give an evidence pack FILE, or --consistency OLD_HEAD NEW_HEAD (not both)")
+    try:
+        public_key = (
+            load_public_key(key.read_text(encoding="ascii"), source=f"--key {str(key)!r}")
+            if key is not None
+            else None
+        )
+        if consistency is not None:
+            old_path, new_path = consistency
+            old = TreeHead.from_json(read_json(old_path), source=str(old_path))
+            checks = check_consistency(old, read_json(new_path), public_key=public_key)
+        else:
+            assert file is not None
+            heads = [TreeHead.from_json(read_json(p), source=str(p)) for p in head or []]
+            checks = check_pack(
+                read_json(file), public_key=public_key, heads=heads, expected_root=root_hash
+            )
+    except (OSError, UnicodeDecodeError, UnreadableFile, HeadError, SigningKeyError) as error:
+        fail(str(error))
+    for check in checks:
+        if check.failed:
+            label = "tampered" if check.name in ("chain", "proofs", "consistency") else "failed"
+            console.print(
+                f"[bold red]{label}:[/] {check.name}: {check.message}",
+                highlight=False,
+                soft_wrap=True,
+            )
+        else:
+            typer.echo(f"{check.status}: {check.name}: {check.message}")
+    if any(check.failed for check in checks):
         raise typer.Exit(code=1)
-    typer.echo(result.message)
+
+
+ledger_app = typer.Typer(help="The evidence ledger's daily tree heads.", no_args_is_help=True)
+app.add_typer(ledger_app, name="ledger")
+
+
+@ledger_app.command("seal")
+def ledger_seal(
+    day: Annotated[
+        str, typer.Option("--day", help="UTC knowledge day, YYYY-MM-DD (today: what is stored).")
+    ],
+    clickhouse_url: ClickHouseURLOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Seal a day's stored facts into a signed tree head now (the service seals each finished
+    day by itself; in embedded mode use POST /api/v1/admin/ledger/seal while it runs)."""
+    from datetime import date, timedelta
+
+    from lineage.ledger import Ledger
+    from lineage.signing import SigningKeyError, load_or_create_signer, load_signer
+    from warehouse.migrations import migrate as run_migrations
+
+    try:
+        wanted = date.fromisoformat(day)
+    except ValueError:
+        fail(f"--day {day!r}: expected a date YYYY-MM-DD")
+    settings = build_settings(clickhouse_url=clickhouse_url, config=config)
+    now = datetime.now(UTC)
+    if not date(1970, 1, 1) <= wanted <= now.date():
+        fail(f"--day {day}: expected a day from 1970-01-01 to today ({now.date()})")
+    try:
+        signer = (
+            load_signer(settings.signing_key_path)
+            if settings.signing_key_file is not None
+            else load_or_create_signer(settings.signing_key_path)
+        )
+    except SigningKeyError as error:
+        fail(str(error))
+    file_config = load_file_config(settings)
+    client = _connect_or_fail(settings)
+    run_migrations(client, file_config.correlation, Topology(settings.clickhouse_cluster))
+    until = now - timedelta(seconds=settings.state_settle_seconds)
+    head = Ledger(signer).seal_day(client, wanted, until=until, now=now)
+    typer.echo(json.dumps(head.to_json(), indent=2))
 
 
 @app.command("config-reference")
@@ -677,12 +795,13 @@ def refuse_unprotected_bind(settings: Settings) -> None:
 
 def _run_service(settings: Settings, file_config: FileConfig) -> None:
     from collector.spool import SpoolOfAnotherDatabase
+    from lineage.signing import SigningKeyError
     from syncsight.app import create_app
     from syncsight.runner import run_http
 
     try:
         app = create_app(settings, file_config)
-    except SpoolOfAnotherDatabase as error:
+    except (SpoolOfAnotherDatabase, SigningKeyError) as error:
         fail(str(error))
     run_http(app, host=settings.host, port=settings.port)
 

@@ -276,6 +276,14 @@ class Settings(BaseSettings):
         "set by `syncsight migrate`. 0 keeps it forever. An alert still firing after this long "
         "loses its record and is announced again.",
     )
+    signing_key_file: Path | None = Field(
+        default=None,
+        description="PEM file of the Ed25519 private key that signs evidence roots and ledger "
+        "tree heads (`openssl genpkey -algorithm ed25519 -out signing-key.pem`); every replica "
+        "of one database uses the same. Default: `signing-key.pem` in the data directory of a "
+        "chdb:///path URL, else .syncsight/signing-key.pem, generated (owner-only) on first "
+        "start: fine for development, not for production.",
+    )
 
     allowed_hosts: str = Field(
         default="",
@@ -299,6 +307,14 @@ class Settings(BaseSettings):
         return Retention(
             self.retention_raw_days, self.retention_facts_days, self.retention_alerts_days
         )
+
+    @property
+    def signing_key_path(self) -> Path:
+        """``signing_key_file``, or its development default for ``clickhouse_url``."""
+        if self.signing_key_file is not None:
+            return self.signing_key_file
+        data_path = chdb_data_path(self.clickhouse_url)
+        return (data_path if data_path is not None else DATA_DIR) / "signing-key.pem"
 
     @property
     def api_token_grants(self) -> tuple[TokenGrant, ...]:

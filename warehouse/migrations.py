@@ -25,6 +25,7 @@ from warehouse.schema import (
     compact_parts_ddl,
     derived_views_ddl,
     knowledge_time_ddl,
+    ledger_ddl,
     object_row_facts_ddl,
     otel_traces_ddl,
     point_read_layout_ddl,
@@ -63,6 +64,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(9, "close items state", close_items_ddl),
     Migration(10, "scratch of whole-graph state derivations", state_chunks_ddl),
+    Migration(11, "evidence ledger: daily Merkle trees, signed heads, access trail", ledger_ddl),
 )
 """A migration without statements still re-creates the derived views (``migrate``)."""
 

@@ -25,6 +25,10 @@ SLA_TIMERS = "sla_timers"
 CLOSE_ITEMS = "close_items"
 STATE_CHUNKS = "syncsight_state_chunks"
 EVALUATOR_LEASE = "syncsight_evaluator_lease"
+LEDGER_LEAVES = "ledger_leaves"
+LEDGER_NODES = "ledger_nodes"
+LEDGER_HEADS = "ledger_heads"
+LEDGER_DOWNLOADS = "ledger_downloads"
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _SHARDING_KEY = "cityHash64(TraceId)"
@@ -579,4 +583,69 @@ def state_chunks_ddl(t: Topology) -> list[str]:
     EventHash UInt64
 ) ENGINE = MergeTree
 ORDER BY (Chunk, EventHash)"""
+    ]
+
+
+def ledger_ddl(t: Topology) -> list[str]:
+    """Migration 11: the evidence ledger (lineage/ledger.py, docs/operations.md "Evidence and the
+    ledger").
+
+    ``ledger_leaves`` numbers every day's stored business facts (``biz_events`` rows by knowledge
+    day) in the order of their knowledge time and identity, with their RFC 9162 leaf hash, found by
+    fact identity; ``ledger_nodes`` holds every complete, aligned subtree of a day's Merkle tree
+    (level 0 the leaves), which never changes once written, so any proof reads O(log n) rows;
+    ``ledger_heads`` the signed tree heads; ``ledger_downloads`` the access trail of evidence, OCEL
+    and report downloads with the signed roots issued. Heads and downloads are append-only
+    (MergeTree); leaves and nodes are ReplacingMergeTree so that sealing a day again writes the same
+    rows once.
+    """
+    leaves = t.storage(LEDGER_LEAVES)
+    nodes = t.storage(LEDGER_NODES)
+    heads = t.storage(LEDGER_HEADS)
+    downloads = t.storage(LEDGER_DOWNLOADS)
+    return [
+        f"""CREATE TABLE IF NOT EXISTS {leaves}{t.on_cluster} (
+    Day Date,
+    LeafIndex UInt64,
+    EventId String,
+    TraceId String,
+    SpanId String,
+    IngestedAt DateTime64(3, 'UTC'),
+    LeafHash FixedString(32),
+    INDEX idx_day Day TYPE minmax GRANULARITY 1
+) ENGINE = {t.engine(LEDGER_LEAVES, "ReplacingMergeTree")}
+ORDER BY (EventId, TraceId, SpanId, Day, LeafIndex)""",
+        *t.distributed(LEDGER_LEAVES, "cityHash64(Day)"),
+        f"""CREATE TABLE IF NOT EXISTS {nodes}{t.on_cluster} (
+    Day Date,
+    Level UInt8,
+    NodeIndex UInt64,
+    Hash FixedString(32)
+) ENGINE = {t.engine(LEDGER_NODES, "ReplacingMergeTree")}
+ORDER BY (Day, Level, NodeIndex)""",
+        *t.distributed(LEDGER_NODES, "cityHash64(Day)"),
+        f"""CREATE TABLE IF NOT EXISTS {heads}{t.on_cluster} (
+    Day Date,
+    TreeSize UInt64,
+    RootHash String,
+    Timestamp DateTime64(3, 'UTC'),
+    KeyId String,
+    Signature String,
+    SealedAt DateTime64(3, 'UTC')
+) ENGINE = {t.engine(LEDGER_HEADS)}
+ORDER BY (Day, TreeSize, Timestamp)""",
+        *t.distributed(LEDGER_HEADS, "cityHash64(Day)"),
+        f"""CREATE TABLE IF NOT EXISTS {downloads}{t.on_cluster} (
+    At DateTime64(3, 'UTC'),
+    TokenName String,
+    Role LowCardinality(String),
+    Kind LowCardinality(String),
+    Path String,
+    Parameters String,
+    RootHash String,
+    KeyId String,
+    Signature String
+) ENGINE = {t.engine(LEDGER_DOWNLOADS)}
+ORDER BY At""",
+        *t.distributed(LEDGER_DOWNLOADS, "rand()"),
     ]

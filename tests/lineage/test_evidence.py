@@ -30,7 +30,7 @@ def pack() -> Pack:
         for node in lineage.nodes
         for a in node.attempts
     }
-    records = evidence_records(lineage, ObjectRef("invoice", "INV-1"), spans, generated_at=T0)
+    records = evidence_records(lineage, ObjectRef("invoice", "INV-1"), spans, {}, known_at=T0)
     return seal(records)
 
 

@@ -1,0 +1,69 @@
+"""A stored business fact as a Merkle leaf: one ``biz_events`` row as the text of its fields, in a
+fixed order, each written ``<byte length>:<UTF-8 bytes>,`` (a netstring) after the format tag.
+
+The engine computes the leaves of a whole day (``LEAF_HASH_SQL``) and an auditor's verifier the
+leaf of one fact in a pack (``fact_leaf``); length prefixes make both the same bytes without any
+escaping rules to agree on. The field texts are the engine's own (``toString``), read once into
+the pack, never re-formatted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+FACT_FORMAT: Final = "syncsight.fact/1"
+
+FACT_FIELDS: Final[tuple[tuple[str, str], ...]] = (
+    ("event_id", "EventId"),
+    ("trace_id", "TraceId"),
+    ("span_id", "SpanId"),
+    ("ingested_at", "toString(IngestedAt)"),
+    ("event_type", "toString(EventType)"),
+    ("event_time", "toString(EventTime)"),
+    ("duration_ns", "toString(DurationNs)"),
+    ("source_system", "toString(SourceSystem)"),
+    ("target_system", "toString(TargetSystem)"),
+    ("outcome", "toString(Outcome)"),
+    ("error_category", "toString(ErrorCategory)"),
+    ("error_code", "ErrorCode"),
+    ("amount", "ifNull(toString(Amount), '')"),
+    ("currency", "toString(Currency)"),
+    ("period", "toString(Period)"),
+    ("legal_entity", "toString(LegalEntity)"),
+    ("customer", "Customer"),
+    ("attempt", "toString(Attempt)"),
+    ("replay_of", "ReplayOf"),
+    ("service_name", "toString(ServiceName)"),
+    ("span_name", "toString(SpanName)"),
+    ("span_status", "toString(SpanStatus)"),
+    ("status_message", "StatusMessage"),
+    ("object_refs", "toString(ObjectRefs)"),
+)
+"""(name in the pack, the engine's text of it) for every column of ``biz_events``."""
+
+FACT_NAMES: Final = tuple(name for name, _ in FACT_FIELDS)
+
+FACT_TEXTS_SQL: Final = "[" + ", ".join(expression for _, expression in FACT_FIELDS) + "]"
+"""An ``Array(String)`` of a ``biz_events`` row's field texts, in ``FACT_FIELDS`` order."""
+
+LEAF_HASH_SQL: Final = (
+    "SHA256(concat(char(0), arrayStringConcat(arrayMap(field -> "
+    "concat(toString(length(field)), ':', field, ','), "
+    f"arrayConcat(['{FACT_FORMAT}'], {FACT_TEXTS_SQL})))))"
+)
+"""RFC 9162 leaf hash of a ``biz_events`` row, in the engine (``length`` counts bytes)."""
+
+
+def fact_leaf(fact: Mapping[str, object]) -> bytes:
+    """The leaf bytes of a fact as a pack carries it (a text per ``FACT_NAMES`` entry)."""
+    texts = [FACT_FORMAT]
+    for name in FACT_NAMES:
+        value = fact.get(name)
+        if not isinstance(value, str):
+            raise ValueError(f"fact field {name!r} is {value!r}; expected its stored text")
+        texts.append(value)
+    return b"".join(
+        str(len(encoded)).encode("ascii") + b":" + encoded + b","
+        for encoded in (text.encode("utf-8") for text in texts)
+    )

@@ -1,0 +1,181 @@
+"""REST routes of the evidence ledger (the public key, signed tree heads with consistency proofs,
+the access trail, sealing a day on demand) and the background loop that seals each day once it
+is over."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any, Final
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request
+
+from lineage.evidence import instant_text
+from lineage.ledger import (
+    LOCAL_ONLY,
+    REQUESTER_STATE,
+    Download,
+    Ledger,
+    Requester,
+    to_millisecond,
+)
+from warehouse.background import BackgroundLoop
+from warehouse.pool import ClientPool
+
+logger = logging.getLogger(__name__)
+
+SEALING_INTERVAL_SECONDS: Final = 600.0
+"""How often the service looks for finished days without a final head."""
+
+Clock = Callable[[], datetime]
+
+EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+"""Nothing is stored before it (the engine's DateTime64 and Date start there)."""
+
+MAX_TREE_SIZE: Final = 2**62
+
+
+def requester_of(request: Request) -> Requester:
+    """Who sent ``request``, as the access middleware recorded it."""
+    requester = getattr(request.state, REQUESTER_STATE, None)
+    return requester if isinstance(requester, Requester) else LOCAL_ONLY
+
+
+def knowledge_instant(known_at: datetime | None, *, watermark: datetime) -> datetime:
+    """The ``known_at`` an answer is given for: the one asked (UTC, to the millisecond, naive is
+    UTC), capped at the watermark up to which stored rows are complete; the watermark when none."""
+    moment = watermark
+    if known_at is not None:
+        asked = known_at.replace(tzinfo=UTC) if known_at.tzinfo is None else known_at
+        moment = max(min(asked.astimezone(UTC), watermark), EPOCH)
+    return to_millisecond(moment)
+
+
+def _stored_day(day: date, today: date) -> bool:
+    """Whether facts can have been stored on ``day``."""
+    return EPOCH.date() <= day <= today
+
+
+def _download_out(download: Download) -> dict[str, Any]:
+    return {
+        "at": instant_text(download.at),
+        "token_name": download.token_name,
+        "role": download.role,
+        "kind": download.kind,
+        "path": download.path,
+        "parameters": download.parameters,
+        "root_hash": download.root_hash,
+        "key_id": download.key_id,
+        "signature": download.signature,
+    }
+
+
+def ledger_router(
+    pool: ClientPool, ledger: Ledger, *, settle: timedelta, clock: Clock = lambda: datetime.now(UTC)
+) -> APIRouter:
+    router = APIRouter(tags=["ledger"])
+
+    @router.get("/ledger/key", summary="The public key that signs evidence roots and tree heads")
+    def key() -> dict[str, str]:
+        return {
+            "algorithm": "ed25519",
+            "key_id": ledger.signer.key_id,
+            "public_key_pem": ledger.signer.public_pem,
+        }
+
+    @router.get(
+        "/ledger/heads",
+        summary="Signed tree heads of the daily Merkle trees of stored facts, newest first",
+    )
+    def heads(
+        day: Annotated[date | None, Query(description="Only this UTC knowledge day.")] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> dict[str, Any]:
+        if day is not None and not _stored_day(day, clock().date()):
+            return {"heads": []}
+        found = ledger.heads(pool.client(), day=day, limit=limit)
+        return {"heads": [head.to_json() for head in found]}
+
+    @router.get(
+        "/ledger/heads/{day}/{tree_size}",
+        summary="One tree head, with a consistency proof from an earlier size of the same day",
+        responses={404: {"description": "No head of that day and size."}},
+    )
+    def head(
+        day: date,
+        tree_size: Annotated[int, Path(ge=0, le=MAX_TREE_SIZE)],
+        from_size: Annotated[
+            int | None,
+            Query(
+                ge=1,
+                le=MAX_TREE_SIZE,
+                description="Tree size of an earlier head of the day to prove against.",
+            ),
+        ] = None,
+    ) -> dict[str, Any]:
+        client = pool.client()
+        found = (
+            ledger.head_of_size(client, day, tree_size)
+            if _stored_day(day, clock().date())
+            else None
+        )
+        if found is None:
+            raise HTTPException(404, f"no tree head of day {day} with tree_size {tree_size}")
+        document = found.to_json()
+        if from_size is not None:
+            if from_size > tree_size:
+                raise HTTPException(
+                    400, f"from_size={from_size}: expected at most the head's tree_size {tree_size}"
+                )
+            document["consistency"] = {
+                "from_size": from_size,
+                "path": ledger.consistency(client, day, from_size, tree_size),
+            }
+        return document
+
+    @router.get(
+        "/ledger/downloads",
+        summary="The access trail: every evidence, OCEL and report download, newest first",
+    )
+    def downloads(
+        before: Annotated[
+            datetime | None, Query(description="Only downloads before this instant (paging).")
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> dict[str, Any]:
+        until = knowledge_instant(before, watermark=clock() + timedelta(seconds=1))
+        found = ledger.downloads(pool.client(), before=until, limit=limit)
+        return {"downloads": [_download_out(d) for d in found]}
+
+    @router.post(
+        "/admin/ledger/seal",
+        summary="Seal a day's facts now (up to the end of the day, or what is stored so far)",
+    )
+    def seal(day: Annotated[date, Query(description="UTC knowledge day to seal.")]) -> Any:
+        now = clock()
+        if not _stored_day(day, now.date()):
+            raise HTTPException(
+                400, f"day={day}: expected a UTC day from {EPOCH.date()} to today ({now.date()})"
+            )
+        sealed = ledger.seal_day(pool.client(), day, until=now - settle, now=now)
+        return sealed.to_json()
+
+    return router
+
+
+def sealing_loop(
+    pool: ClientPool, ledger: Ledger, *, settle: timedelta, clock: Clock = lambda: datetime.now(UTC)
+) -> BackgroundLoop:
+    """Seals every finished day to its end, at start and then every ten minutes."""
+
+    def step() -> float:
+        try:
+            sealed = ledger.seal_finished_days(pool.client(), now=clock(), settle=settle)
+            if sealed:
+                logger.info("ledger: sealed %d finished day(s)", sealed)
+        except Exception:  # a loop boundary: the next round tries again
+            logger.exception("ledger: sealing finished days failed")
+        return SEALING_INTERVAL_SECONDS
+
+    return BackgroundLoop("ledger-sealer", pool.client, step)

@@ -1,0 +1,246 @@
+"""The offline checks of ``syncsight verify-evidence``: an evidence pack's hash chain, its signature,
+the inclusion proofs of its facts against signed tree heads, and the consistency of two heads of
+one day. Pure: documents and keys in, a list of named results out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from lineage.evidence import verify
+from lineage.facts import fact_leaf
+from lineage.merkle import leaf_hash, verify_consistency, verify_inclusion
+from lineage.signing import EVIDENCE_ROOT, key_id, signature_valid
+from lineage.tree_head import HeadError, TreeHead
+
+OK: Final = "ok"
+FAILED: Final = "failed"
+SKIPPED: Final = "skipped"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One named check and its outcome (ok, failed or skipped) with the reason."""
+
+    name: str
+    status: str
+    message: str
+
+    @property
+    def failed(self) -> bool:
+        return self.status == FAILED
+
+
+def _facts(pack: dict[str, Any]) -> Iterator[tuple[tuple[str, str, str], dict[str, Any]]]:
+    """Every stored fact the pack's event records carry, by (event, trace, span)."""
+    for entry in pack.get("records", []):
+        record = entry.get("record") if isinstance(entry, dict) else None
+        if not isinstance(record, dict) or record.get("kind") != "event":
+            continue
+        for attempt in record.get("attempts") or []:
+            fact = attempt.get("fact") if isinstance(attempt, dict) else None
+            if isinstance(fact, dict):
+                yield (str(record.get("event_id")), str(fact.get("trace_id")),
+                       str(fact.get("span_id"))), fact  # fmt: skip
+
+
+def _ledger(pack: dict[str, Any]) -> dict[str, Any]:
+    section = pack.get("ledger")
+    return section if isinstance(section, dict) else {}
+
+
+def _hex(value: Any) -> bytes | None:
+    try:
+        return bytes.fromhex(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def check_signature(pack: dict[str, Any], public_key: Ed25519PublicKey | None) -> Check:
+    signature = pack.get("signature")
+    if public_key is None:
+        return Check("signature", SKIPPED, "no --key given: the root's signature is not checked")
+    if not isinstance(signature, dict):
+        return Check("signature", FAILED, "the pack carries no signature")
+    if signature.get("key_id") != key_id(public_key):
+        return Check(
+            "signature",
+            FAILED,
+            f"signed by key {signature.get('key_id')!r}, the given key is {key_id(public_key)}",
+        )
+    fields = {"root_hash": pack.get("root_hash")}
+    if not signature_valid(public_key, EVIDENCE_ROOT, fields, signature.get("value")):
+        return Check("signature", FAILED, "the signature does not sign this root hash")
+    return Check("signature", OK, f"root hash signed by key {key_id(public_key)}")
+
+
+def _heads(
+    pack: dict[str, Any], given: Sequence[TreeHead], public_key: Ed25519PublicKey | None
+) -> tuple[dict[str, TreeHead], list[Check]]:
+    """The head each day's proofs are checked against: the one given (kept by the auditor) or
+    else the pack's own, each with its signature checked when a key is given."""
+    checks: list[Check] = []
+    chosen: dict[str, TreeHead] = {}
+    ledger = _ledger(pack)
+    for number, document in enumerate(ledger.get("heads") or []):
+        try:
+            head = TreeHead.from_json(document, source=f"the pack's head {number}")
+        except HeadError as error:
+            checks.append(Check("heads", FAILED, str(error)))
+            continue
+        chosen[head.day.isoformat()] = head
+    for head in given:
+        day = head.day.isoformat()
+        own = chosen.get(day)
+        if own is not None and (own.tree_size, own.root_hash) != (head.tree_size, head.root_hash):
+            checks.append(
+                Check(
+                    "heads",
+                    FAILED,
+                    f"day {day}: the pack's proofs are against tree size {own.tree_size} (root "
+                    f"{own.root_hash}), the given head has size {head.tree_size} (root "
+                    f"{head.root_hash}): fetch /api/v1/ledger/heads/{day}/{own.tree_size}, or "
+                    "check the two heads with --consistency",
+                )
+            )
+        chosen[day] = head
+    if public_key is not None:
+        for day, head in sorted(chosen.items()):
+            if not head.signature_valid(public_key):
+                checks.append(Check("heads", FAILED, f"day {day}: the head's signature is invalid"))
+    if not any(c.failed for c in checks):
+        signed = "signed, " if public_key is not None else "signatures not checked, "
+        checks.append(Check("heads", OK, f"{len(chosen)} head(s), {signed}{', '.join(chosen)}"))
+    return chosen, checks
+
+
+def check_proofs(
+    pack: dict[str, Any], heads: Sequence[TreeHead], public_key: Ed25519PublicKey | None
+) -> list[Check]:
+    """Every proof leads from its fact's leaf to its day's head; facts without a proof are
+    counted (their day was not sealed far enough when the pack was made)."""
+    chosen, checks = _heads(pack, heads, public_key)
+    facts = dict(_facts(pack))
+    ledger = _ledger(pack)
+    proven = 0
+    for proof in ledger.get("proofs") or []:
+        key = (str(proof.get("event_id")), str(proof.get("trace_id")), str(proof.get("span_id")))
+        label = f"fact {key[0]} (span {key[2]})"
+        fact = facts.get(key)
+        head = chosen.get(str(proof.get("day")))
+        path = [_hex(value) for value in proof.get("audit_path") or []]
+        if fact is None:
+            checks.append(Check("proofs", FAILED, f"{label}: proven, but not in the records"))
+            continue
+        if head is None or any(value is None for value in path):
+            checks.append(Check("proofs", FAILED, f"{label}: no head or a malformed audit path"))
+            continue
+        try:
+            leaf = leaf_hash(fact_leaf(fact))
+        except ValueError as error:
+            checks.append(Check("proofs", FAILED, f"{label}: {error}"))
+            continue
+        root = _hex(head.root_hash) or b""
+        index, size = proof.get("leaf_index"), proof.get("tree_size")
+        if not (
+            isinstance(index, int)
+            and size == head.tree_size
+            and verify_inclusion(
+                leaf, index, head.tree_size, [p for p in path if p is not None], root
+            )
+        ):
+            checks.append(
+                Check(
+                    "proofs",
+                    FAILED,
+                    f"{label}: not included in day {head.day}'s tree of {head.tree_size} facts "
+                    "(the fact, its proof or the head was changed)",
+                )
+            )
+            continue
+        proven += 1
+    unproven = len(ledger.get("unproven") or [])
+    if not any(c.failed for c in checks if c.name == "proofs"):
+        checks.append(
+            Check(
+                "proofs",
+                OK,
+                f"{proven} fact(s) included in their day's tree"
+                + (f"; {unproven} not yet sealed when the pack was made" if unproven else ""),
+            )
+        )
+    return checks
+
+
+def check_pack(
+    pack: Any,
+    *,
+    public_key: Ed25519PublicKey | None = None,
+    heads: Sequence[TreeHead] = (),
+    expected_root: str | None = None,
+) -> list[Check]:
+    """Chain, signature and inclusion proofs of one pack."""
+    chain = verify(pack, expected_root=expected_root)
+    checks = [Check("chain", OK if chain.intact else FAILED, chain.message)]
+    if not chain.intact or not isinstance(pack, dict):
+        return checks
+    return [*checks, check_signature(pack, public_key), *check_proofs(pack, heads, public_key)]
+
+
+def check_consistency(
+    old: TreeHead, new_document: Any, *, public_key: Ed25519PublicKey | None = None
+) -> list[Check]:
+    """The newer head (as ``/api/v1/ledger/heads/{day}/{size}?from_size=`` serves it, with its
+    ``consistency`` proof) extends the older one of the same day."""
+    try:
+        new = TreeHead.from_json(new_document, source="the newer head")
+    except HeadError as error:
+        return [Check("consistency", FAILED, str(error))]
+    checks = []
+    if public_key is not None:
+        for name, head in (("older", old), ("newer", new)):
+            valid = head.signature_valid(public_key)
+            checks.append(
+                Check(
+                    "signature",
+                    OK if valid else FAILED,
+                    f"the {name} head's signature is {'valid' if valid else 'invalid'}",
+                )
+            )
+    if old.day != new.day:
+        return [*checks, Check("consistency", FAILED, f"heads of two days: {old.day}, {new.day}")]
+    proof = new_document.get("consistency")
+    if old.tree_size == new.tree_size:
+        same = old.root_hash == new.root_hash
+        message = "the same head" if same else "one size, two roots: the history was rewritten"
+        return [*checks, Check("consistency", OK if same else FAILED, message)]
+    if not isinstance(proof, dict) or proof.get("from_size") != old.tree_size:
+        return [
+            *checks,
+            Check(
+                "consistency",
+                FAILED,
+                f"the newer head carries no consistency proof from size {old.tree_size}: fetch "
+                f"/api/v1/ledger/heads/{new.day}/{new.tree_size}?from_size={old.tree_size}",
+            ),
+        ]
+    path = [_hex(value) for value in proof.get("path") or []]
+    old_root, new_root = _hex(old.root_hash), _hex(new.root_hash)
+    valid = (
+        old_root is not None
+        and new_root is not None
+        and all(p is not None for p in path)
+        and verify_consistency(
+            old.tree_size, new.tree_size, old_root, new_root, [p for p in path if p is not None]
+        )
+    )
+    message = (
+        f"day {new.day}: the tree of {new.tree_size} facts extends the one of {old.tree_size}"
+        if valid
+        else f"day {new.day}: the tree of {new.tree_size} facts does not extend the one of "
+        f"{old.tree_size}: earlier facts were changed, removed or reordered"
+    )
+    return [*checks, Check("consistency", OK if valid else FAILED, message)]

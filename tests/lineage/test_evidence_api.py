@@ -1,0 +1,290 @@
+"""Evidence packs through the REST routes over the real engine: reproducible for a known_at,
+signed, proven against the ledger's tree heads, checked offline, and every download on the access
+trail (which only admins may list)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from clickhouse_connect.driver.client import Client
+from fastapi import FastAPI
+
+from lineage.api import lineage_router
+from lineage.evidence import instant_text
+from lineage.ledger import Ledger
+from lineage.ledger_api import ledger_router
+from lineage.owners import OwnerRouting
+from lineage.pack_check import check_consistency, check_pack
+from lineage.rules import LineageRules
+from lineage.signing import Signer, load_public_key
+from lineage.tree_head import TreeHead
+from syncsight.access import AccessControl, ApiTokens
+from tests.lineage.events import chain, span
+from tests.service import free_port
+from tests.syncsight.test_cli import run
+from warehouse import semconv as sc
+from warehouse.correlation import CorrelationRules
+from warehouse.migrations import migrate
+from warehouse.pool import ClientPool
+from warehouse.queries import BusinessEvent
+from warehouse.spans import OTEL_TRACES_COLUMNS
+
+VIEWER = "viewer-token-0123456789abcdef"
+AUDITOR = "auditor-token-0123456789abcdef"
+ADMIN = "admin-token-0123456789abcdef"
+EVIDENCE = "/api/v1/lineage/invoice/INV-1/evidence"
+
+
+def load(client: Client, events: list[BusinessEvent]) -> None:
+    client.insert("otel_traces", [span(e) for e in events], column_names=OTEL_TRACES_COLUMNS)
+    time.sleep(0.01)  # the next rows are stored at a later millisecond of knowledge time
+
+
+@pytest.fixture
+def store(client: Client) -> Client:
+    migrate(client, CorrelationRules.default())
+    load(client, chain())
+    return client
+
+
+@pytest.fixture
+def ledger() -> Ledger:
+    return Ledger(Signer.generate())
+
+
+@pytest.fixture
+def api(store: Client, engine_url: str, database: str, ledger: Ledger) -> Iterator[httpx.Client]:
+    pool = ClientPool(engine_url, database=database)
+    app = FastAPI()
+    settle = timedelta(0)
+    rules, owners = LineageRules.default(), OwnerRouting()
+    app.include_router(
+        lineage_router(pool, rules, owners, ledger, record_pool=pool, settle=settle),
+        prefix="/api/v1",
+    )
+    app.include_router(ledger_router(pool, ledger, settle=settle), prefix="/api/v1")
+    tokens = ApiTokens.parse(f"{VIEWER}:viewer,{AUDITOR}:auditor,{ADMIN}:admin")
+    app.add_middleware(AccessControl, tokens=tokens)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:  # a real HTTP server in this process (it shares the engine)
+        time.sleep(0.01)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+            yield http
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        pool.close()
+
+
+def get(api: httpx.Client, path: str, token: str = AUDITOR, **params: str) -> Any:
+    response = api.get(path, params=params, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def retry_of_the_invoice() -> BusinessEvent:
+    invoice = next(e for e in chain() if e.event_type == sc.INVOICE_POSTED)
+    return replace(invoice, attempt=2, span_id="00000000000000ff")
+
+
+class TestReproducible:
+    def test_the_same_known_at_gives_the_same_bytes_after_more_spans(
+        self, api: httpx.Client, store: Client
+    ) -> None:
+        """A pack for a known_at has the same records and root hash after a retry of the
+        invoice arrived; a pack for now shows the retry and has another root."""
+        known_at = instant_text(datetime.now(UTC))
+        time.sleep(0.01)
+        first = get(api, EVIDENCE, known_at=known_at)
+        load(store, [retry_of_the_invoice()])
+        again = get(api, EVIDENCE, known_at=known_at)
+        assert json.dumps(again["records"]) == json.dumps(first["records"])
+        assert again["root_hash"] == first["root_hash"]
+        assert again["known_at"] == first["known_at"] == first["records"][0]["record"]["known_at"]
+        latest = get(api, EVIDENCE)
+        assert latest["root_hash"] != first["root_hash"]
+        attempts = [
+            len(r["record"]["attempts"])
+            for r in latest["records"]
+            if r["record"].get("event_id") == "invoice.posted:INV-1"
+        ]
+        assert attempts == [2]
+
+    def test_the_download_time_is_outside_the_chain(self, api: httpx.Client) -> None:
+        """generated_at differs between two downloads; nothing chained does."""
+        known_at = instant_text(datetime.now(UTC))
+        first = get(api, EVIDENCE, known_at=known_at)
+        time.sleep(0.01)
+        second = get(api, EVIDENCE, known_at=known_at)
+        assert first["generated_at"] != second["generated_at"]
+        assert first["root_hash"] == second["root_hash"]
+        assert "generated_at" not in first["records"][0]["record"]
+
+    def test_a_known_at_before_any_fact_finds_nothing(self, api: httpx.Client) -> None:
+        """Before the spans were stored the invoice was unknown: 404, as for any unknown id."""
+        response = api.get(
+            EVIDENCE,
+            params={"known_at": "2020-01-01T00:00:00Z"},
+            headers={"Authorization": f"Bearer {AUDITOR}"},
+        )
+        assert response.status_code == 404
+
+
+class TestSignedAndProven:
+    def test_a_pack_verifies_offline_with_the_published_key_and_head(
+        self, api: httpx.Client
+    ) -> None:
+        """After the day is sealed, every fact of the pack has an inclusion proof, and chain,
+        signature and proofs check out against the key and head the API publishes."""
+        today = datetime.now(UTC).date().isoformat()
+        sealed = api.post(
+            "/api/v1/admin/ledger/seal",
+            params={"day": today},
+            headers={"Authorization": f"Bearer {ADMIN}"},
+        )
+        assert sealed.status_code == 200, sealed.text
+        pack = get(api, EVIDENCE)
+        key = load_public_key(get(api, "/api/v1/ledger/key")["public_key_pem"], source="api")
+        head = TreeHead.from_json(get(api, "/api/v1/ledger/heads", token=VIEWER)["heads"][0])
+        checks = check_pack(pack, public_key=key, heads=[head])
+        assert [(c.name, c.status) for c in checks] == [
+            ("chain", "ok"),
+            ("signature", "ok"),
+            ("heads", "ok"),
+            ("proofs", "ok"),
+        ], checks
+        assert len(pack["ledger"]["proofs"]) == 5
+        assert pack["ledger"]["unproven"] == []
+
+    def test_the_command_line_checks_a_pack_with_key_and_head(
+        self, api: httpx.Client, tmp_path: Path
+    ) -> None:
+        """`verify-evidence PACK --key --head` exits 0; with another service's key it exits 1
+        naming the signature."""
+        today = datetime.now(UTC).date().isoformat()
+        headers = {"Authorization": f"Bearer {ADMIN}"}
+        api.post("/api/v1/admin/ledger/seal", params={"day": today}, headers=headers)
+        files = {
+            "pack.json": json.dumps(get(api, EVIDENCE)),
+            "head.json": json.dumps(get(api, "/api/v1/ledger/heads")["heads"][0]),
+            "key.pem": get(api, "/api/v1/ledger/key")["public_key_pem"],
+            "other.pem": Signer.generate().public_pem,
+        }
+        for name, text in files.items():
+            (tmp_path / name).write_text(text, encoding="utf-8")
+        ok = run(
+            "verify-evidence", "pack.json", "--key", "key.pem", "--head", "head.json", cwd=tmp_path
+        )
+        assert ok.returncode == 0, ok.stderr
+        assert "ok: proofs: 5 fact(s) included" in ok.stdout
+        wrong = run("verify-evidence", "pack.json", "--key", "other.pem", cwd=tmp_path)
+        assert wrong.returncode == 1
+        assert "signature" in wrong.stderr
+
+    @pytest.mark.parametrize(
+        "tamper",
+        ["record", "proof", "key"],
+        ids=["changed fact", "changed proof", "wrong key"],
+    )
+    def test_tampering_is_caught(self, api: httpx.Client, tamper: str) -> None:
+        """A changed fact (chain rebuilt), a changed audit path or another key fail the check."""
+        api.post(
+            "/api/v1/admin/ledger/seal",
+            params={"day": datetime.now(UTC).date().isoformat()},
+            headers={"Authorization": f"Bearer {ADMIN}"},
+        )
+        pack = get(api, EVIDENCE)
+        key = load_public_key(get(api, "/api/v1/ledger/key")["public_key_pem"], source="api")
+        if tamper == "record":
+            from lineage.evidence import seal
+
+            records = [entry["record"] for entry in pack["records"]]
+            records[1]["attempts"][0]["fact"]["amount"] = "1"
+            pack = {**pack, **seal(records)}  # a forger recomputes the whole chain
+        elif tamper == "proof":
+            path = pack["ledger"]["proofs"][0]["audit_path"]
+            path[0] = ("0" if path[0][0] != "0" else "1") + path[0][1:]
+        else:
+            key = Signer.generate().public_key
+        failed = {c.name for c in check_pack(pack, public_key=key) if c.failed}
+        expected = {"record": {"signature", "proofs"}, "proof": {"proofs"}}.get(
+            tamper, {"signature", "heads"}
+        )
+        assert failed == expected
+
+    def test_two_heads_of_a_day_are_consistent(
+        self, api: httpx.Client, store: Client, tmp_path: Path
+    ) -> None:
+        """A head sealed after more facts arrived extends the earlier one, as the API proves."""
+        today = datetime.now(UTC).date().isoformat()
+        admin = {"Authorization": f"Bearer {ADMIN}"}
+        old = api.post("/api/v1/admin/ledger/seal", params={"day": today}, headers=admin).json()
+        load(store, [retry_of_the_invoice()])
+        new = api.post("/api/v1/admin/ledger/seal", params={"day": today}, headers=admin).json()
+        assert new["tree_size"] == old["tree_size"] + 1
+        served = get(
+            api,
+            f"/api/v1/ledger/heads/{today}/{new['tree_size']}",
+            from_size=str(old["tree_size"]),
+        )
+        key = load_public_key(get(api, "/api/v1/ledger/key")["public_key_pem"], source="api")
+        checks = check_consistency(TreeHead.from_json(old), served, public_key=key)
+        assert not [c for c in checks if c.failed], checks
+        forged = {**old, "root_hash": "00" * 32}
+        checks = check_consistency(TreeHead.from_json(forged), served)
+        assert [c.status for c in checks] == ["failed"]
+        (tmp_path / "old.json").write_text(json.dumps(old), encoding="utf-8")
+        (tmp_path / "new.json").write_text(json.dumps(served), encoding="utf-8")
+        (tmp_path / "forged.json").write_text(json.dumps(forged), encoding="utf-8")
+        cli = run("verify-evidence", "--consistency", "old.json", "new.json", cwd=tmp_path)
+        assert cli.returncode == 0, cli.stderr
+        cli = run("verify-evidence", "--consistency", "forged.json", "new.json", cwd=tmp_path)
+        assert cli.returncode == 1
+        assert "does not extend" in cli.stderr
+
+
+class TestAccessTrail:
+    def test_every_download_is_recorded_with_its_token_and_root(self, api: httpx.Client) -> None:
+        """Evidence and OCEL downloads are listed for admins with name, role, parameters and
+        root; the evidence root is the pack's and carries its signature."""
+        pack = get(api, EVIDENCE, token=AUDITOR, direction="upstream")
+        get(api, "/api/v1/lineage/invoice/INV-1/ocel", token=ADMIN)
+        trail = get(api, "/api/v1/ledger/downloads", token=ADMIN)["downloads"]
+        assert [d["kind"] for d in trail] == ["ocel", "evidence"]
+        ocel, evidence = trail
+        assert evidence["role"] == "auditor"
+        assert evidence["token_name"].startswith("sha256:")
+        assert evidence["token_name"] != ocel["token_name"]
+        assert evidence["root_hash"] == pack["root_hash"]
+        assert evidence["signature"] == pack["signature"]["value"]
+        assert evidence["parameters"] == {
+            "object_type": "invoice",
+            "object_id": "INV-1",
+            "direction": "upstream",
+            "known_at": pack["known_at"],
+        }
+        assert evidence["path"] == EVIDENCE
+        assert ocel["role"] == "admin"
+        assert len(ocel["root_hash"]) == 64
+
+    @pytest.mark.parametrize("token", [VIEWER, AUDITOR], ids=["viewer", "auditor"])
+    def test_only_admins_list_the_trail(self, api: httpx.Client, token: str) -> None:
+        """A viewer or auditor gets 403 from the trail; heads and key stay readable to viewers."""
+        headers = {"Authorization": f"Bearer {token}"}
+        assert api.get("/api/v1/ledger/downloads", headers=headers).status_code == 403
+        assert api.get("/api/v1/ledger/heads", headers=headers).status_code == 200
+        assert api.get("/api/v1/ledger/key", headers=headers).status_code == 200
