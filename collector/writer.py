@@ -422,8 +422,8 @@ class BatchWriter:
             return
         with self._condition:
             self._condition.notify_all()
+        self.replay.update_gauges()  # before answering: the file shows in /metrics until inserted
         self._resolve(items, Durability.JOURNALED if healthy else Durability.SPOOLED)
-        self.replay.update_gauges()
 
     def _requeue(self, items: list[_Request]) -> None:
         """Hand ``items`` back to the writer, ahead of what queued since."""

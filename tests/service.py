@@ -104,3 +104,15 @@ def running_service(data_dir: Path, **kwargs: object) -> Iterator[Service]:
         yield service
     finally:
         stop_service(service)
+
+
+def wait_until_inserted(service: Service, timeout: float = 60.0) -> None:
+    """Wait until everything the service acknowledged is inserted: acknowledged from the journal,
+    spans are queryable once their journal file is gone (``syncsight_spool_files`` is 0)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in httpx.get(f"{service.base_url}/metrics", timeout=10).text.splitlines():
+            if line.startswith("syncsight_spool_files ") and float(line.split()[1]) == 0:
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"acknowledged spans not inserted within {timeout:g} s:\n{service.log()}")
