@@ -14,14 +14,14 @@ import base64
 import json
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from google.protobuf import json_format
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, Status, StatusCode
@@ -91,6 +91,11 @@ def business_attributes(number: int, rnd: random.Random) -> dict[str, Any]:
 
 def build_request(span_count: int, seed: int = 7) -> ExportTraceServiceRequest:
     """``span_count`` business-event spans recorded by the SDK, encoded as the OTLP exporter does."""
+    return encode_spans(record_spans(span_count, seed))
+
+
+def record_spans(span_count: int, seed: int = 7) -> Sequence[ReadableSpan]:
+    """``span_count`` business-event spans as the SDK hands them to an exporter."""
     rnd = random.Random(seed)
     exporter = InMemorySpanExporter()
     resource = Resource(
@@ -118,7 +123,7 @@ def build_request(span_count: int, seed: int = 7) -> ExportTraceServiceRequest:
             span.set_status(Status(StatusCode.ERROR, attributes[sc.ERROR_CODE]))
         span.end(end_time=start + number * 1_000_000 + rnd.randint(1_000_000, 900_000_000))
     provider.shutdown()
-    return encode_spans(exporter.get_finished_spans())
+    return exporter.get_finished_spans()
 
 
 def otlp_json_body(request: ExportTraceServiceRequest) -> bytes:

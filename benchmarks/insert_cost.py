@@ -4,8 +4,9 @@ The same benchmark spans (built as ``benchmarks/ingest.py`` builds its requests)
 rounds, into fresh databases of one embedded engine: the raw span table alone, with the trace-id
 view, with every view (the business tables too) as the service inserts them, and with the business
 view as it was before migration 6 (the dimensions computed next to the object references, which
-made the engine work the references out three times). Reports the median process CPU time per
-span of each. Run:
+made the engine work the references out three times), and as served with every inserted part
+fsynced (``warehouse.durable_parts``, since issue 15). Reports the median process CPU time and the
+median wall time per span of each, and the engine's file fsyncs per insert. Run:
 ``.venv/bin/python benchmarks/insert_cost.py [--rows 16000] [--rounds 6] [--json FILE]``
 """
 
@@ -17,6 +18,7 @@ import shutil
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -27,6 +29,7 @@ from collector.limits import DecodeLimits
 from collector.native_decode import decode_protobuf_request
 from warehouse.client import connect
 from warehouse.correlation import CorrelationRules
+from warehouse.durable_parts import fsync_inserted_parts
 from warehouse.migrations import migrate
 from warehouse.schema import business_event_select
 from warehouse.span_batch import SpanBatch, join_batches
@@ -40,6 +43,8 @@ VARIANTS: dict[str, tuple[str, ...]] = {
 """Each variant and the views it drops from a fully migrated database."""
 
 BEFORE_MIGRATION_6 = "+ business views, dimensions beside the references (before migration 6)"
+FSYNCED = "+ business views, parts fsynced (as served since issue 15)"
+FILE_SYNCS = "SELECT sum(value) FROM system.events WHERE event = 'FileSync'"
 
 
 def view_before_migration_6() -> str:
@@ -71,7 +76,7 @@ def main() -> None:
     try:
         url = f"chdb://{directory / 'data'}"
         sinks = {}
-        variants = {**VARIANTS, BEFORE_MIGRATION_6: ("biz_events_mv",)}
+        variants = {**VARIANTS, BEFORE_MIGRATION_6: ("biz_events_mv",), FSYNCED: ()}
         for number, (variant, dropped) in enumerate(variants.items()):
             database = f"variant_{number}"
             connect(url).command(f"CREATE DATABASE IF NOT EXISTS {database}")
@@ -84,13 +89,22 @@ def main() -> None:
                     "CREATE MATERIALIZED VIEW biz_events_mv TO biz_events AS\n"
                     + view_before_migration_6()
                 )
+            if variant == FSYNCED:
+                fsync_inserted_parts(client)
             sinks[variant] = EmbeddedSpanSink(client, directory / "scratch")
         costs: dict[str, list[float]] = {variant: [] for variant in sinks}
+        walls: dict[str, list[float]] = {variant: [] for variant in sinks}
+        syncs: dict[str, list[int]] = {variant: [] for variant in sinks}
         for _ in range(arguments.rounds):  # variants alternate, so drift hits them alike
             for variant, sink in sinks.items():
-                started = own_cpu_seconds()
+                syncs_before = int(client.query(FILE_SYNCS).result_rows[0][0])
+                started, wall_started = own_cpu_seconds(), time.perf_counter()
                 sink.write(batch)
+                walls[variant].append((time.perf_counter() - wall_started) / batch.row_count * 1e6)
                 costs[variant].append((own_cpu_seconds() - started) / batch.row_count * 1e6)
+                syncs[variant].append(
+                    int(client.query(FILE_SYNCS).result_rows[0][0]) - syncs_before
+                )
     finally:
         shutil.rmtree(directory, ignore_errors=True)
     figures = {
@@ -100,6 +114,11 @@ def main() -> None:
             variant: round(statistics.median(values[1:] or values), 2)
             for variant, values in costs.items()
         },
+        "wall_us_per_span": {
+            variant: round(statistics.median(values[1:] or values), 2)
+            for variant, values in walls.items()
+        },
+        "file_fsyncs_per_insert": {variant: max(values) for variant, values in syncs.items()},
     }
     print(json.dumps(figures, indent=2))
     if arguments.json:

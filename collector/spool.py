@@ -1,5 +1,7 @@
-"""The on-disk spool: batches that could not be written to ClickHouse, fsynced before they are
-acknowledged, replayed oldest first once writes succeed again (and at start-up).
+"""The on-disk spool: the journal that requests are fsynced into before they are acknowledged, and
+the batches that could not be written to ClickHouse, replayed oldest first once writes succeed again
+(and at start-up). A batch the journal just wrote can stay in memory too, so that its insert does not
+read it back.
 
 A file is the batch's JSON lines in an LZ4 frame with a content checksum: the journal spools most
 rows under load, and LZ4 costs a quarter of zlib's CPU. Files older versions wrote (zlib, holding
@@ -24,7 +26,7 @@ import lz4.frame
 
 from collector.durable_files import write_durably
 from collector.quarantine import Quarantine
-from warehouse.span_batch import SpanBatch, encode_rows
+from warehouse.span_batch import SpanBatch, encode_rows, join_batches
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +71,9 @@ class Spool:
         self._files: dict[Path, int] = {}
         self._in_flight: set[Path] = set()
         """Files ``append`` is writing: not yet part of the spool, whatever ``rescan`` sees."""
+        self._kept: dict[Path, list[SpanBatch]] = {}
+        """Journaled batches also held in memory, as the requests they joined, until removed or
+        evicted."""
         for path in sorted(self.directory.glob(f"*{SUFFIX}")):
             self._files[path] = path.stat().st_size
         quarantined = self.quarantine_area.names()
@@ -124,18 +129,47 @@ class Spool:
         with self._lock:
             return len(self._files)
 
+    @property
+    def kept_rows(self) -> int:
+        """Rows of the spooled batches held in memory."""
+        with self._lock:
+            return sum(part.row_count for parts in self._kept.values() for part in parts)
+
+    @property
+    def kept_count(self) -> int:
+        with self._lock:
+            return len(self._kept)
+
+    def kept_parts(self, spooled: SpoolFile) -> list[SpanBatch] | None:
+        """The requests a journaled batch joined, while it is held in memory."""
+        with self._lock:
+            return self._kept.get(spooled.path)
+
+    def evict(self) -> None:
+        """Stop holding spooled batches in memory: they are read from disk when replayed."""
+        with self._lock:
+            self._kept.clear()
+
     def is_full(self) -> bool:
         return self.size_bytes >= self.max_bytes
 
     def append(self, batch: SpanBatch) -> SpoolFile:
         """Write ``batch`` durably (file and directory fsynced) or raise; never half-visible."""
+        return self.journal([batch], keep=False)
+
+    def journal(self, parts: list[SpanBatch], *, keep: bool) -> SpoolFile:
+        """Write ``parts`` (the batches of several requests) durably as one batch, with one fsync
+        for all; ``keep``: hold them in memory too, for ``read`` to return without reading the
+        file and for a refused batch to be split by request. Raises ``SpoolFull`` or ``OSError``."""
         if self.is_full():
             raise SpoolFull(
                 f"spool {self.directory} holds {self.size_bytes} bytes, limit {self.max_bytes}"
             )
-        return self._write(batch, into_spool=True)
+        return self._write(join_batches(parts), into_spool=True, kept=parts if keep else None)
 
-    def _write(self, batch: SpanBatch, *, into_spool: bool) -> SpoolFile:
+    def _write(
+        self, batch: SpanBatch, *, into_spool: bool, kept: list[SpanBatch] | None = None
+    ) -> SpoolFile:
         payload = lz4.frame.compress(batch.json_lines, content_checksum=True)
         with self._lock:
             self._sequence += 1
@@ -151,6 +185,8 @@ class Spool:
             self._in_flight.discard(final)
             if into_spool:
                 self._files[final] = len(payload)
+                if kept is not None:
+                    self._kept[final] = kept
         return SpoolFile(final, len(payload))
 
     def rescan(self) -> None:
@@ -177,6 +213,10 @@ class Spool:
 
     def read(self, spooled: SpoolFile) -> SpanBatch:
         """One spooled batch; raises ``OSError``, or ``ValueError`` for contents not a batch."""
+        with self._lock:
+            kept = self._kept.get(spooled.path)
+        if kept is not None:
+            return join_batches(kept)
         payload = spooled.path.read_bytes()
         try:
             if payload.startswith(_LZ4_FRAME_MAGIC):
@@ -195,6 +235,7 @@ class Spool:
         spooled.path.unlink(missing_ok=True)
         with self._lock:
             self._files.pop(spooled.path, None)
+            self._kept.pop(spooled.path, None)
 
     def quarantine(self, spooled: SpoolFile, reason: str) -> None:
         """Move a batch that can never be stored aside so it stops blocking the replay, keeping it
@@ -202,6 +243,7 @@ class Spool:
         self.quarantine_area.put(spooled.path, reason, datetime.now(UTC))
         with self._lock:
             self._files.pop(spooled.path, None)
+            self._kept.pop(spooled.path, None)
             self.quarantined_count += 1
         logger.error("quarantined spool file %s: %s", spooled.path.name, reason)
 

@@ -34,7 +34,15 @@ from syncsight.admin_api import admin_router
 from syncsight.config_file import FileConfig
 from syncsight.hosts import HostAllowList
 from syncsight.settings import Settings
-from warehouse.client import READ_LIMIT_ERRORS, ReadLimits, connect, describe_database, redact
+from warehouse.client import (
+    READ_LIMIT_ERRORS,
+    ReadLimits,
+    chdb_data_path,
+    connect,
+    describe_database,
+    redact,
+)
+from warehouse.durable_parts import fsync_inserted_parts
 from warehouse.migrations import migrate
 from warehouse.pool import ClientPool
 from warehouse.schema import Topology
@@ -67,7 +75,11 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
     )
     tokens = settings.ingest_tokens
     writer = BatchWriter(
-        span_sink(connect(settings.clickhouse_url, database=database), settings.clickhouse_url),
+        span_sink(
+            connect(settings.clickhouse_url, database=database),
+            settings.clickhouse_url,
+            insert_quorum=settings.clickhouse_insert_quorum,
+        ),
         spool,
         metrics,
         WriterLimits(
@@ -76,6 +88,7 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
             batch_max_wait_seconds=settings.batch_max_wait_ms / 1000,
             max_pending_rows=settings.max_pending_spans,
             stuck_after_seconds=settings.ingest_ack_timeout_seconds,
+            acknowledge_from_journal=settings.ingest_acknowledge == "journal",
         ),
     )
     sla = SlaService(
@@ -122,6 +135,11 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
         report = migrate(pool.client(), config.correlation, topology, settings.retention)
         if report.applied:
             logger.info("applied migrations %s", report.applied)
+        if chdb_data_path(settings.clickhouse_url) is not None:
+            # journal files are deleted once their insert returns: its parts must be on disk
+            fsynced = fsync_inserted_parts(pool.client())
+            if fsynced:
+                logger.info("inserts into %s now fsync their parts", ", ".join(fsynced))
         logger.info("ClickHouse ready at %s", redact(settings.clickhouse_url))
         writer.start()
         grpc_server = create_grpc_server(

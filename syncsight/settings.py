@@ -173,6 +173,22 @@ class Settings(BaseSettings):
         "is answered 503 with Retry-After; a write or journal loop that has not come round for "
         "this long is reported stuck by /readyz.",
     )
+    ingest_acknowledge: Literal["journal", "insert"] = Field(
+        default="journal",
+        description="When an OTLP export is answered. journal: once its spans are fsynced in "
+        "the spool's journal, export requests arriving together sharing one fsync; the insert "
+        "follows and the journal file is kept until the insert is durable (embedded parts are "
+        "fsynced; see clickhouse_insert_quorum for a cluster). insert: only once inserted into "
+        "ClickHouse, slower, but a sender learns when ClickHouse refused its spans.",
+    )
+    clickhouse_insert_quorum: int | Literal["auto"] = Field(
+        default=0,
+        description="For a ClickHouse server with replicated tables: replicas that must have "
+        "written a span insert before it counts as durable and its journal file is deleted "
+        "(ClickHouse insert_quorum; inserts through Distributed tables then wait for their "
+        "shards). 0 or 1: off; auto: a majority of the replicas. Ignored by the embedded engine, "
+        "whose parts are fsynced instead.",
+    )
 
     api_tokens: ApiTokensSetting = Field(
         default_factory=ApiTokens,
@@ -354,6 +370,19 @@ class Settings(BaseSettings):
                     "digits and _"
                 ) from None
         return value
+
+    @field_validator("clickhouse_insert_quorum", mode="before")
+    @classmethod
+    def _quorum(cls, value: Any) -> Any:
+        text = str(value).strip()
+        if text == "auto":
+            return text
+        if not text.isdigit():
+            raise ValueError(
+                f"SYNCSIGHT_CLICKHOUSE_INSERT_QUORUM={value}: expected 0 (off), a number of "
+                "replicas, or auto"
+            )
+        return int(text)
 
     @field_validator("clickhouse_url")
     @classmethod

@@ -18,7 +18,7 @@ import httpx
 from simulator.run import simulate
 from simulator.stats import ScenarioStats
 from tests.firm import write_firm_config
-from tests.service import Service, start_service
+from tests.service import Service, start_service, wait_until_inserted
 
 END = datetime(2026, 10, 30, 17, 0, tzinfo=UTC)
 SEED = 7
@@ -64,6 +64,7 @@ def load_small_quarter(data_dir: Path, *, env: dict[str, str] | None = None) -> 
     deadline = time.monotonic() + 120
     while accepted_spans(service) < stats.spans and time.monotonic() < deadline:
         time.sleep(0.2)
+    wait_until_inserted(service)  # acknowledged from the journal: stored a moment later
     wait_for_sla_state(service, datetime.now(UTC))
     truth: dict[str, Any] = json.loads(truth_path.read_text(encoding="utf-8"))
     return LoadedQuarter(service, stats, truth)

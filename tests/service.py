@@ -104,3 +104,20 @@ def running_service(data_dir: Path, **kwargs: object) -> Iterator[Service]:
         yield service
     finally:
         stop_service(service)
+
+
+def wait_until_inserted(
+    service: Service, timeout: float = 60.0, headers: dict[str, str] | None = None
+) -> None:
+    """Wait until everything the service acknowledged is inserted: acknowledged from the journal,
+    spans are queryable once their journal file is gone (``syncsight_spool_files`` is 0).
+    ``headers``: a viewer's token where the API requires one."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        metrics = httpx.get(f"{service.base_url}/metrics", headers=headers, timeout=10)
+        metrics.raise_for_status()
+        for line in metrics.text.splitlines():
+            if line.startswith("syncsight_spool_files ") and float(line.split()[1]) == 0:
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"acknowledged spans not inserted within {timeout:g} s:\n{service.log()}")

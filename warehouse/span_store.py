@@ -19,6 +19,7 @@ from clickhouse_connect.driver.exceptions import DatabaseError
 
 from warehouse.client import chdb_data_path
 from warehouse.correlation import sql_string
+from warehouse.durable_parts import InsertQuorum, insert_settings
 from warehouse.insert_errors import is_too_many_partitions
 from warehouse.schema import OTEL_TRACES
 from warehouse.span_batch import JSON_ROW_SELECT, JSON_ROW_STRUCTURE, SpanBatch, split_by_day
@@ -83,8 +84,12 @@ class _DaySplittingSink:
 class ServerSpanSink(_DaySplittingSink):
     """The lines as the body of one insert: right for a ClickHouse server."""
 
+    def __init__(self, client: Client, insert_quorum: InsertQuorum = 0) -> None:
+        super().__init__(client)
+        self.settings = insert_settings(insert_quorum)
+
     def _insert(self, batch: SpanBatch) -> None:
-        self.client.command(_INSERT_FROM_INPUT, data=batch.json_lines)
+        self.client.command(_INSERT_FROM_INPUT, data=batch.json_lines, settings=self.settings)
 
 
 class EmbeddedSpanSink(_DaySplittingSink):
@@ -108,9 +113,10 @@ class EmbeddedSpanSink(_DaySplittingSink):
             os.unlink(name)
 
 
-def span_sink(client: Client, url: str) -> SpanSink:
-    """The sink for the engine behind ``url``."""
+def span_sink(client: Client, url: str, *, insert_quorum: InsertQuorum = 0) -> SpanSink:
+    """The sink for the engine behind ``url``; ``insert_quorum`` applies to a server (the
+    embedded engine has no replicas: its parts are fsynced, ``durable_parts``)."""
     data_path = chdb_data_path(url)
     if data_path is not None:
         return EmbeddedSpanSink(client, data_path.parent / "scratch")
-    return ServerSpanSink(client)
+    return ServerSpanSink(client, insert_quorum)

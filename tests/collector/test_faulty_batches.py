@@ -20,7 +20,14 @@ from collector.metrics import IngestMetrics
 from collector.quarantine import Quarantine
 from collector.spool import SUFFIX, Spool
 from collector.writer import BatchWriter, Durability, Overloaded, WriterLimits
-from tests.collector.test_writer import DATABASE, FAST, distinct_spans, rows, wait_until
+from tests.collector.test_writer import (
+    DATABASE,
+    FAST,
+    GatedSink,
+    distinct_spans,
+    rows,
+    wait_until,
+)
 from tests.warehouse.spans import BASE_NS, span_row
 from warehouse.correlation import CorrelationRules
 from warehouse.migrations import migrate
@@ -58,10 +65,10 @@ def metric(writer: BatchWriter, name: str, **labels: str) -> float:
 
 
 class TestBackfill:
-    def test_a_backfill_over_150_days_is_acknowledged_as_stored_and_readable(
+    def test_a_backfill_over_150_days_is_acknowledged_and_stored_readable(
         self, writer: BatchWriter, client: Client
     ) -> None:
-        """One request holding 150 days: stored (not spooled), every span readable."""
+        """One request holding 150 days: journaled, then stored, every span readable."""
         backfill = encode_rows(
             [
                 span_row(
@@ -70,20 +77,34 @@ class TestBackfill:
                 for day in range(150)
             ]
         )
-        assert writer.submit(backfill).result(timeout=60) is Durability.STORED
+        assert writer.submit(backfill).result(timeout=60) is Durability.JOURNALED
+        wait_until(lambda: writer.spool.file_count == 0)
         assert distinct_spans(client) == 150
         assert writer.spool.file_count == 0
         assert writer.spool.quarantined_count == 0
 
 
+INSERT_ACKNOWLEDGED = WriterLimits(
+    batch_max_rows=1_000,
+    batch_max_wait_seconds=0.05,
+    replay_interval_seconds=0.05,
+    acknowledge_from_journal=False,
+)
+
+
 class TestRefusedRequests:
     def test_a_refused_request_is_quarantined_and_the_requests_beside_it_are_stored(
-        self, writer: BatchWriter, client: Client, tmp_path: Path
+        self, real_sink: SpanSink, client: Client, tmp_path: Path
     ) -> None:
-        """Requests sharing one insert with unparsable rows are stored; only those are set aside."""
-        futures = [writer.submit(rows(20, "before")), writer.submit(UNPARSABLE)]
-        futures += [writer.submit(rows(20, f"after{i}")) for i in range(3)]
-        outcomes = [future.result(timeout=60) for future in futures]
+        """Acknowledged after their insert, requests sharing one insert with unparsable rows are
+        stored; only those are set aside, and their sender is told."""
+        writer = open_writer(real_sink, tmp_path / "spool", INSERT_ACKNOWLEDGED)
+        try:
+            futures = [writer.submit(rows(20, "before")), writer.submit(UNPARSABLE)]
+            futures += [writer.submit(rows(20, f"after{i}")) for i in range(3)]
+            outcomes = [future.result(timeout=60) for future in futures]
+        finally:
+            writer.close()
         assert outcomes == [Durability.STORED, Durability.QUARANTINED] + [Durability.STORED] * 3
         assert distinct_spans(client) == 80
         (batch,) = Quarantine(tmp_path / "spool", SUFFIX).batches()
@@ -92,13 +113,39 @@ class TestRefusedRequests:
         assert metric(writer, "syncsight_quarantined_batches_total", source="request") == 1
         assert metric(writer, "syncsight_quarantine_files") == 1
 
+    def test_a_refused_request_journaled_with_others_is_quarantined_alone(
+        self, real_sink: SpanSink, client: Client, tmp_path: Path
+    ) -> None:
+        """Requests fsynced in one journal file with unparsable rows are stored; only the
+        refused request goes to the quarantine."""
+        gated = GatedSink(real_sink)
+        limits = WriterLimits(batch_min_rows=1, batch_max_wait_seconds=0.05)
+        writer = open_writer(gated, tmp_path / "spool", limits)
+        try:
+            assert writer.submit(rows(5, "first")).result(timeout=60) is Durability.JOURNALED
+            assert gated.inserting.wait(timeout=60)  # the next requests share a journal file
+            futures = [writer.submit(rows(20, "before")), writer.submit(UNPARSABLE)]
+            futures += [writer.submit(rows(20, f"after{i}")) for i in range(3)]
+            assert {future.result(timeout=60) for future in futures} == {Durability.JOURNALED}
+            gated.gate.set()
+            wait_until(lambda: writer.spool.file_count == 0)
+        finally:
+            gated.gate.set()
+            writer.close()
+        assert distinct_spans(client) == 85
+        (batch,) = Quarantine(tmp_path / "spool", SUFFIX).batches()
+        assert batch.reason.startswith("Code: 27.")
+        assert metric(writer, "syncsight_quarantined_batches_total", source="request") == 1
+
     def test_later_spans_are_stored_after_a_refusal(
         self, writer: BatchWriter, client: Client
     ) -> None:
         """A refusal leaves the writer healthy: the next request is stored, not spooled."""
-        assert writer.submit(UNPARSABLE).result(timeout=60) is Durability.QUARANTINED
+        assert writer.submit(UNPARSABLE).result(timeout=60) is Durability.JOURNALED
+        wait_until(lambda: writer.spool.quarantined_count == 1)
         assert writer.healthy
-        assert writer.submit(rows(10, "next")).result(timeout=60) is Durability.STORED
+        assert writer.submit(rows(10, "next")).result(timeout=60) is Durability.JOURNALED
+        wait_until(lambda: writer.spool.file_count == 0)
         assert distinct_spans(client) == 10
 
 
@@ -115,7 +162,8 @@ class TestRefusedSpooledBatches:
         w = open_writer(real_sink, spool_dir)
         try:
             wait_until(lambda: w.spool.file_count == 0)
-            assert w.submit(rows(5, "live")).result(timeout=60) is Durability.STORED
+            assert w.submit(rows(5, "live")).result(timeout=60) is Durability.JOURNALED
+            wait_until(lambda: w.spool.file_count == 0)
         finally:
             w.close()
         assert distinct_spans(client) == 45
@@ -148,10 +196,11 @@ class TestRefusedSpooledBatches:
         )
         w = open_writer(sink, spool_dir, limits)
         try:
-            for i in range(20):
+            for i in range(20):  # each live request stored before the next: one round each
                 assert (
                     w.submit(rows(4, f"live{i}")).result(timeout=60) is not Durability.QUARANTINED
                 )
+                wait_until(lambda: distinct_spans(client) == 4 * (i + 1))  # noqa: B023
                 if w.spool.quarantined_count:
                     break
             wait_until(lambda: w.spool.file_count == 0)
@@ -206,7 +255,7 @@ class TestLoopsThatCannotDieSilently:
         """The export gives up after its timeout with a retry hint; /readyz names the stuck loop."""
         sink = HangingSink(real_sink)
         limits = WriterLimits(
-            batch_max_wait_seconds=0.01, stuck_after_seconds=0.2, journal_during_inserts=False
+            batch_max_wait_seconds=0.01, stuck_after_seconds=0.2, acknowledge_from_journal=False
         )
         w = open_writer(sink, tmp_path / "spool", limits)
         pipeline = IngestPipeline(w, DecodeLimits(), w.metrics, ack_timeout_seconds=0.5)
@@ -243,7 +292,8 @@ class TestLoopsThatCannotDieSilently:
             spool_dir.mkdir()
             spooled.path.write_bytes(saved)
             wait_until(lambda: w.problems() == {})
-            assert w.submit(rows(3, "after")).result(timeout=60) is Durability.STORED
+            assert w.submit(rows(3, "after")).result(timeout=60) is Durability.JOURNALED
+            wait_until(lambda: w.spool.file_count == 0)
         finally:
             w.close()
         assert distinct_spans(client) == 10
@@ -262,8 +312,8 @@ class TestExportAnswer:
     def test_an_export_whose_spans_are_quarantined_is_answered_with_a_warning(
         self, tmp_path: Path
     ) -> None:
-        """The sender learns that its spans are kept aside, with nothing counted as rejected."""
-        w = open_writer(RefusesEverything(), tmp_path / "spool")
+        """Acknowledged after the insert, the sender learns that its spans are kept aside, with nothing counted as rejected."""
+        w = open_writer(RefusesEverything(), tmp_path / "spool", INSERT_ACKNOWLEDGED)
         pipeline = IngestPipeline(w, DecodeLimits(), w.metrics, ack_timeout_seconds=30)
         try:
             outcome = asyncio.run(pipeline.export(otlp_json_body(), WireFormat.JSON))

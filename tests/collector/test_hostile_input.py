@@ -20,7 +20,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
-from tests.service import Service, running_service
+from tests.service import Service, running_service, wait_until_inserted
 from warehouse import semconv as sc
 
 RSS_LIMIT_BYTES = 1536 * 1024 * 1024
@@ -104,6 +104,7 @@ def post(service: Service, body: bytes, content_type: str, **headers: str) -> ht
 
 
 def stored(service: Service, invoice_id: str) -> bool:
+    wait_until_inserted(service)
     url = f"{service.base_url}/api/v1/objects/{sc.INVOICE}/{invoice_id}/events"
     return httpx.get(url, timeout=30).status_code == 200
 
@@ -246,6 +247,7 @@ class TestBoundedApi:
         invoices = [f"INV-PAGE-{number}" for number in range(5)]
         message = invoice_request(invoices, legal_entity="LE-PAGED")
         assert post(service, message.SerializeToString(), "application/x-protobuf").is_success
+        wait_until_inserted(service)
         url = f"{service.base_url}/api/v1/objects/{sc.LEGAL_ENTITY}/LE-PAGED/events"
         seen: list[str] = []
         pages = 0
@@ -268,6 +270,7 @@ class TestBoundedApi:
         invoices = [f"INV-BIG-{number}" for number in range(5)]
         message = invoice_request(invoices, legal_entity="LE-BIG")
         assert post(service, message.SerializeToString(), "application/x-protobuf").is_success
+        wait_until_inserted(service)
         url = f"{service.base_url}/api/v1/objects/{sc.LEGAL_ENTITY}/LE-BIG/events"
         response = httpx.get(url, params={"limit": 10}, timeout=30)
         assert response.status_code == 503

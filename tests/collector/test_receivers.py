@@ -23,7 +23,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from tests.service import Service, running_service
+from tests.service import Service, running_service, wait_until_inserted
 from warehouse import semconv as sc
 
 MAX_BODY = 1024 * 1024
@@ -68,6 +68,7 @@ def emit_invoice(exporter: SpanExporter, invoice_id: str, *, failed: bool = Fals
 
 
 def object_events(service: Service, object_type: str, object_id: str) -> httpx.Response:
+    wait_until_inserted(service)
     return httpx.get(f"{service.base_url}/api/v1/objects/{object_type}/{object_id}/events")
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -91,27 +90,38 @@ def writer(sink: SwitchableSink, tmp_path: Path) -> Iterator[BatchWriter]:
 
 class TestBatching:
     def test_requests_arriving_together_share_one_insert(
-        self, writer: BatchWriter, sink: SwitchableSink, client: Client
+        self, sink: SwitchableSink, tmp_path: Path, client: Client
     ) -> None:
-        """Ten small requests inside the batch window become one insert."""
-        futures = [writer.submit(rows(50, f"r{i}")) for i in range(10)]
-        assert [f.result(timeout=20) for f in futures] == [Durability.STORED] * 10
+        """Ten small requests are acknowledged from the journal and stored by one insert."""
+        limits = WriterLimits(batch_min_rows=500, batch_max_wait_seconds=30)
+        w = BatchWriter(
+            sink, Spool(tmp_path / "s", max_bytes=10**7, database=DATABASE), IngestMetrics(), limits
+        )
+        w.start()
+        try:
+            futures = [w.submit(rows(50, f"r{i}")) for i in range(10)]
+            assert [f.result(timeout=20) for f in futures] == [Durability.JOURNALED] * 10
+            wait_until(lambda: w.spool.file_count == 0)
+        finally:
+            w.close()
         assert sink.writes == [500]
         assert distinct_spans(client) == 500
 
     def test_close_writes_everything_still_queued(
         self, sink: SwitchableSink, tmp_path: Path, client: Client
     ) -> None:
-        """Shutdown flushes pending rows before the writer stops."""
+        """Shutdown inserts what was acknowledged but not yet inserted before the writer stops."""
         slow = WriterLimits(batch_max_rows=10_000, batch_max_wait_seconds=30)
         w = BatchWriter(
             sink, Spool(tmp_path / "s", max_bytes=10**7, database=DATABASE), IngestMetrics(), slow
         )
         w.start()
         future = w.submit(rows(20, "late"))
+        assert future.result(timeout=20) is Durability.JOURNALED
+        assert sink.writes == []
         w.close()
-        assert future.result(timeout=1) is Durability.STORED
         assert distinct_spans(client) == 20
+        assert w.spool.file_count == 0
 
 
 class SlowSink:
@@ -131,12 +141,26 @@ class SlowSink:
         self.inserting.clear()
 
 
+class GatedSink:
+    """The real sink, except that each insert waits until the test opens the gate."""
+
+    def __init__(self, inner: SpanSink) -> None:
+        self.inner = inner
+        self.gate = threading.Event()
+        self.inserting = threading.Event()
+
+    def write(self, batch: SpanBatch) -> None:
+        self.inserting.set()
+        self.gate.wait(timeout=120)
+        self.inner.write(batch)
+
+
 class TestJournal:
-    def test_requests_arriving_during_an_insert_are_spooled_acknowledged_and_inserted_together(
+    def test_requests_are_acknowledged_from_the_journal_while_an_insert_runs_and_inserted_together(
         self, sink: SwitchableSink, tmp_path: Path, client: Client
     ) -> None:
-        """While an insert runs, new requests are fsynced and acknowledged at once; the next
-        insert takes them all, and every span is stored exactly once."""
+        """Requests are fsynced and acknowledged without waiting for any insert; those arriving
+        during an insert are taken by the next one together, every span stored exactly once."""
         slow = SlowSink(sink, seconds=1.5)
         limits = WriterLimits(batch_min_rows=20, batch_max_wait_seconds=0.05)
         w = BatchWriter(
@@ -147,25 +171,51 @@ class TestJournal:
         )
         w.start()
         try:
-            first = w.submit(rows(30, "first"))
+            assert w.submit(rows(30, "first")).result(timeout=20) is Durability.JOURNALED
             assert slow.inserting.wait(timeout=20)
             later = [w.submit(rows(30, f"later{i}")) for i in range(4)]
-            assert {f.result(timeout=1.0) for f in later} == {Durability.SPOOLED}
-            assert not first.done()  # still inserting: the later requests did not wait for it
-            assert first.result(timeout=20) is Durability.STORED
+            assert {f.result(timeout=1.0) for f in later} == {Durability.JOURNALED}
+            assert slow.writes == []  # still inserting the first: nothing waited for it
             wait_until(lambda: w.spool.file_count == 0 and len(slow.writes) == 2)
         finally:
             w.close()
         assert slow.writes == [30, 120]
         assert distinct_spans(client) == 150
 
-    def test_without_journaling_requests_wait_for_the_insert(
+    def test_a_journal_file_stays_until_its_insert_has_returned(
+        self, sink: SwitchableSink, tmp_path: Path, client: Client
+    ) -> None:
+        """Acknowledged spans are on disk in the journal for as long as their insert runs."""
+        gated = GatedSink(sink)
+        w = BatchWriter(
+            gated,
+            Spool(tmp_path / "spool", max_bytes=10**7, database=DATABASE),
+            IngestMetrics(),
+            WriterLimits(batch_min_rows=1),
+        )
+        w.start()
+        try:
+            assert w.submit(rows(10, "held")).result(timeout=20) is Durability.JOURNALED
+            assert gated.inserting.wait(timeout=20)
+            (journaled,) = w.spool.oldest_first()
+            assert Spool(tmp_path / "other", max_bytes=10**7, database=DATABASE).read(
+                journaled
+            ) == rows(10, "held")
+            gated.gate.set()
+            wait_until(lambda: w.spool.file_count == 0)
+            assert not journaled.path.exists()
+        finally:
+            gated.gate.set()
+            w.close()
+        assert distinct_spans(client) == 10
+
+    def test_without_the_journal_requests_wait_for_their_insert(
         self, sink: SwitchableSink, tmp_path: Path
     ) -> None:
-        """journal_during_inserts=False keeps every acknowledgement behind its insert."""
+        """acknowledge_from_journal=False keeps every acknowledgement behind its insert."""
         slow = SlowSink(sink, seconds=0.5)
         limits = WriterLimits(
-            batch_min_rows=20, batch_max_wait_seconds=0.05, journal_during_inserts=False
+            batch_min_rows=20, batch_max_wait_seconds=0.05, acknowledge_from_journal=False
         )
         w = BatchWriter(
             slow,
@@ -175,9 +225,11 @@ class TestJournal:
         )
         w.start()
         try:
-            w.submit(rows(30, "first"))
+            first = w.submit(rows(30, "first"))
             assert slow.inserting.wait(timeout=20)
+            assert not first.done()
             later = w.submit(rows(30, "later"))
+            assert first.result(timeout=20) is Durability.STORED
             assert later.result(timeout=20) is Durability.STORED
         finally:
             w.close()
@@ -186,7 +238,7 @@ class TestJournal:
     def test_close_inserts_what_the_journal_acknowledged(
         self, sink: SwitchableSink, tmp_path: Path, client: Client
     ) -> None:
-        """Shutdown leaves nothing the journal spooled behind: it is inserted before exit."""
+        """Shutdown leaves nothing the journal acknowledged behind: it is inserted before exit."""
         slow = SlowSink(sink, seconds=1.0)
         limits = WriterLimits(batch_min_rows=20, batch_max_wait_seconds=0.05)
         w = BatchWriter(
@@ -198,48 +250,48 @@ class TestJournal:
         w.start()
         w.submit(rows(30, "first"))
         assert slow.inserting.wait(timeout=20)
-        assert w.submit(rows(40, "journaled")).result(timeout=1.0) is Durability.SPOOLED
+        assert w.submit(rows(40, "journaled")).result(timeout=1.0) is Durability.JOURNALED
         w.close()
         assert w.spool.file_count == 0
         assert distinct_spans(client) == 70
 
-    def test_a_damaged_journal_file_is_quarantined_without_holding_up_shutdown(
-        self, sink: SwitchableSink, tmp_path: Path
+    def test_a_journal_that_cannot_write_hands_its_requests_to_the_insert(
+        self, sink: SwitchableSink, tmp_path: Path, client: Client
     ) -> None:
-        """A journaled file damaged on disk goes to quarantine/ and close() still returns."""
-        slow = SlowSink(sink, seconds=1.0)
-        limits = WriterLimits(batch_min_rows=20, batch_max_wait_seconds=0.05)
-        spool_dir = tmp_path / "spool"
-        w = BatchWriter(
-            slow, Spool(spool_dir, max_bytes=10**7, database=DATABASE), IngestMetrics(), limits
-        )
+        """When the journal's file cannot be written (an OS error) while ClickHouse takes
+        writes, the request is stored by the writer and acknowledged once inserted."""
+        spool = Spool(tmp_path / "spool", max_bytes=10**7, database=DATABASE)
+        # The journal's first file cannot be created: its temporary name is taken by a directory.
+        (tmp_path / "spool" / f"{1:020d}.spool.tmp").mkdir()
+        w = BatchWriter(sink, spool, IngestMetrics(), WriterLimits(batch_max_wait_seconds=0.05))
         w.start()
-        w.submit(rows(30, "first"))
-        assert slow.inserting.wait(timeout=20)
-        assert w.submit(rows(40, "journaled")).result(timeout=1.0) is Durability.SPOOLED
-        (journaled,) = spool_dir.glob("*.spool")
-        journaled.write_bytes(b"damaged")
-        started = time.monotonic()
-        w.close(timeout=15)
-        assert time.monotonic() - started < 10
-        assert (spool_dir / "quarantine" / journaled.name).exists()
+        try:
+            assert w.submit(rows(5, "direct")).result(timeout=20) is Durability.STORED
+            assert w.submit(rows(5, "after")).result(timeout=20) is Durability.JOURNALED
+            wait_until(lambda: w.spool.file_count == 0)
+        finally:
+            w.close()
+        assert distinct_spans(client) == 10
 
 
 class TestSpool:
     def test_failed_writes_are_acknowledged_from_the_spool_and_replayed_once(
         self, writer: BatchWriter, sink: SwitchableSink, client: Client
     ) -> None:
-        """While ClickHouse fails, batches are fsynced to the spool; later they drain exactly once."""
+        """While ClickHouse fails, batches are fsynced to the spool and kept out of memory; later
+        they drain exactly once."""
         sink.failing = True
+        assert writer.submit(rows(30, "first")).result(timeout=20) is Durability.JOURNALED
+        wait_until(lambda: not writer.healthy)
         spooled = [writer.submit(rows(30, f"down{i}")) for i in range(3)]
         assert {f.result(timeout=20) for f in spooled} == {Durability.SPOOLED}
-        assert writer.spool.file_count >= 1
-        assert not writer.healthy
+        assert writer.spool.file_count >= 2
+        assert writer.spool.kept_rows == 0
         assert distinct_spans(client) == 0
         sink.failing = False
         wait_until(lambda: writer.spool.file_count == 0)
-        assert distinct_spans(client) == 90
-        assert client.query("SELECT count() FROM biz_events FINAL").result_rows[0][0] == 90
+        assert distinct_spans(client) == 120
+        assert client.query("SELECT count() FROM biz_events FINAL").result_rows[0][0] == 120
 
     def test_a_spool_left_by_a_previous_process_is_replayed_at_start(
         self, sink: SwitchableSink, tmp_path: Path, client: Client
@@ -289,7 +341,8 @@ class TestSpool:
         w.start()
         try:
             sink.failing = True
-            assert w.submit(rows(5, "first")).result(timeout=20) is Durability.SPOOLED
+            assert w.submit(rows(5, "first")).result(timeout=20) is Durability.JOURNALED
+            wait_until(lambda: not w.healthy)
             with pytest.raises(Overloaded, match="spool is full") as refused:
                 w.submit(rows(5, "second"))
             assert refused.value.retry_after_seconds > 0
@@ -319,9 +372,12 @@ class TestBackPressure:
     def test_memory_over_the_pending_limit_is_refused(
         self, sink: SwitchableSink, tmp_path: Path
     ) -> None:
-        """Queued spans are bounded: a request that would exceed the bound is refused."""
+        """Without the journal, queued spans are bounded: a request over the bound is refused."""
         limits = WriterLimits(
-            batch_max_rows=10_000, batch_max_wait_seconds=30, max_pending_rows=100
+            batch_max_rows=10_000,
+            batch_max_wait_seconds=30,
+            max_pending_rows=100,
+            acknowledge_from_journal=False,
         )
         w = BatchWriter(
             sink, Spool(tmp_path / "s", max_bytes=10**7, database=DATABASE), IngestMetrics(), limits
@@ -334,3 +390,34 @@ class TestBackPressure:
         finally:
             w.close()
         assert first.result(timeout=1) is Durability.STORED
+
+    def test_the_journal_holds_two_inserts_in_memory_then_requests_wait_then_are_refused(
+        self, sink: SwitchableSink, tmp_path: Path, client: Client
+    ) -> None:
+        """With inserts stalled, the journal keeps at most twice batch_max_rows in memory; later
+        requests wait unacknowledged up to max_pending_rows, beyond which they are refused."""
+        gated = GatedSink(sink)
+        limits = WriterLimits(batch_min_rows=1, batch_max_rows=100, max_pending_rows=100)
+        w = BatchWriter(
+            gated,
+            Spool(tmp_path / "s", max_bytes=10**7, database=DATABASE),
+            IngestMetrics(),
+            limits,
+        )
+        w.start()
+        try:
+            assert w.submit(rows(100, "a")).result(timeout=20) is Durability.JOURNALED
+            assert gated.inserting.wait(timeout=20)
+            assert w.submit(rows(100, "b")).result(timeout=20) is Durability.JOURNALED
+            waiting = w.submit(rows(80, "c"))
+            with pytest.raises(Overloaded, match="waiting to be written"):
+                w.submit(rows(30, "d"))
+            assert not waiting.done()
+            assert w.spool.kept_rows == 200
+            gated.gate.set()
+            assert waiting.result(timeout=20) is Durability.JOURNALED
+            wait_until(lambda: w.spool.file_count == 0)
+        finally:
+            gated.gate.set()
+            w.close()
+        assert distinct_spans(client) == 280

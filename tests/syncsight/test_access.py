@@ -34,7 +34,7 @@ from syncsight.access import (
 from syncsight.app import create_app
 from syncsight.config_file import FileConfig
 from syncsight.settings import Settings
-from tests.service import Service, running_service
+from tests.service import Service, running_service, wait_until_inserted
 from warehouse import semconv as sc
 
 VIEWER_TOKEN = "viewer-token-0123456789abcdef"
@@ -455,6 +455,7 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
             headers={"Content-Type": "application/json", **bearer(INGEST_TOKEN)},
         )
         assert answer.status_code == 200, answer.text
+        wait_until_inserted(service, headers=bearer(VIEWER_TOKEN))
         yield service
 
 
