@@ -36,6 +36,15 @@ PeriodQuery = Annotated[
 DirectionQuery = Annotated[
     Direction, Query(description="upstream (to the sources), downstream (to the postings), both.")
 ]
+MaxNodesQuery = Annotated[
+    int | None,
+    Query(
+        ge=1,
+        description="Most events in the answer; default and upper bound: the service's "
+        "lineage_max_nodes. A lineage cut there says `truncated: true`.",
+    ),
+]
+TRUNCATED_HEADER = "X-Syncsight-Truncated"
 
 
 def lineage_router(
@@ -43,15 +52,23 @@ def lineage_router(
     rules: LineageRules,
     owners: OwnerRouting,
     *,
+    max_nodes: int,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> APIRouter:
+    """The routes; a lineage holds at most ``max_nodes`` events (a request may ask for fewer)."""
     router = APIRouter(tags=["lineage"])
 
-    def traced(object_type: str, object_id: str, direction: str) -> Lineage:
+    def traced(
+        object_type: str, object_id: str, direction: str, requested_nodes: int | None
+    ) -> Lineage:
+        limit = max_nodes if requested_nodes is None else min(requested_nodes, max_nodes)
         try:
-            return trace(pool.client(), rules, object_type, object_id, direction)
+            return trace(pool.client(), rules, object_type, object_id, direction, max_nodes=limit)
         except (UnknownLineageType, UnknownRoot) as error:
             raise HTTPException(status_code=404, detail=str(error)) from error
+
+    def truncation_header(lineage: Lineage) -> dict[str, str]:
+        return {TRUNCATED_HEADER: "true"} if lineage.truncated else {}
 
     @router.get(
         "/lineage/completeness",
@@ -82,20 +99,28 @@ def lineage_router(
         summary="Lineage of an object (or of one event: type `event`)",
     )
     def lineage(
-        object_type: str, object_id: str, direction: DirectionQuery = "upstream"
+        object_type: str,
+        object_id: str,
+        direction: DirectionQuery = "upstream",
+        max_nodes: MaxNodesQuery = None,
     ) -> LineageOut:
-        result = traced(object_type, object_id, direction)
+        result = traced(object_type, object_id, direction, max_nodes)
         return lineage_out(result, ObjectRef(object_type, object_id))
 
     @router.get(
         "/lineage/{object_type}/{object_id}/evidence",
         summary="Tamper-evident evidence pack: raw span facts in a SHA-256 hash chain",
+        description="A pack of a lineage cut at its node limit says `truncated: true` in its "
+        "summary record and carries the X-Syncsight-Truncated header.",
         response_class=JSONResponse,
     )
     def evidence(
-        object_type: str, object_id: str, direction: DirectionQuery = "upstream"
+        object_type: str,
+        object_id: str,
+        direction: DirectionQuery = "upstream",
+        max_nodes: MaxNodesQuery = None,
     ) -> JSONResponse:
-        result = traced(object_type, object_id, direction)
+        result = traced(object_type, object_id, direction, max_nodes)
         spans = raw_spans(
             pool.client(),
             [(a.trace_id, a.span_id) for node in result.nodes for a in node.attempts],
@@ -103,17 +128,23 @@ def lineage_router(
         records = evidence_records(
             result, ObjectRef(object_type, object_id), spans, generated_at=clock()
         )
-        return JSONResponse(seal(records))
+        return JSONResponse(seal(records), headers=truncation_header(result))
 
     @router.get(
         "/lineage/{object_type}/{object_id}/ocel",
         summary="The lineage as an OCEL 2.0 JSON event log",
+        description="A log of a lineage cut at its node limit carries the "
+        "X-Syncsight-Truncated: true header.",
         response_class=JSONResponse,
     )
     def ocel(
-        object_type: str, object_id: str, direction: DirectionQuery = "upstream"
+        object_type: str,
+        object_id: str,
+        direction: DirectionQuery = "upstream",
+        max_nodes: MaxNodesQuery = None,
     ) -> JSONResponse:
-        document: dict[str, Any] = to_ocel(traced(object_type, object_id, direction), rules)
-        return JSONResponse(document)
+        result = traced(object_type, object_id, direction, max_nodes)
+        document: dict[str, Any] = to_ocel(result, rules)
+        return JSONResponse(document, headers=truncation_header(result))
 
     return router

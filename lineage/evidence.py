@@ -101,6 +101,7 @@ def evidence_records(
         "direction": lineage.direction,
         "generated_at": generated_at,
         "complete": lineage.complete,
+        "truncated": lineage.truncated,
         "source_events": list(lineage.source_events),
         "gaps": [
             {"kind": g.kind, "event_id": g.event_id, "message": g.message} for g in lineage.gaps

@@ -197,6 +197,19 @@ class Settings(BaseSettings):
         gt=0,
         description="Most rows one ClickHouse read of the REST API may return (max_result_rows).",
     )
+    lineage_max_nodes: int = Field(
+        default=10_000,
+        ge=1,
+        description="Most events in one lineage answer (lineage, evidence pack, OCEL export); "
+        "a request's max_nodes may ask for fewer. A lineage cut there says `truncated: true`.",
+    )
+    max_concurrent_heavy_answers: int = Field(
+        default=4,
+        ge=1,
+        description="REST answers computed at once by the expensive reads (lineage, evidence, "
+        "OCEL, completeness, SLAs, close risk, blocked invoices); above it they get 503 with "
+        "Retry-After at once instead of queueing.",
+    )
     api_url: str = Field(
         default="http://127.0.0.1:4318",
         description="Base URL of the syncsight REST API, for its clients (the dashboard).",

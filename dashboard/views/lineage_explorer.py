@@ -105,6 +105,11 @@ def show_lineage(client: ApiClient, object_type: str, object_id: str, direction:
     columns[3].metric(
         "Completeness", "complete" if lineage.get("complete") else f"{len(gaps)} gap(s)"
     )
+    if lineage.get("truncated"):
+        st.warning(
+            f"Truncated: only the first {len(nodes)} events are shown (the API's node limit).",
+            icon=":material/content_cut:",
+        )
     exports = st.columns(2)
     st.subheader("Path across systems")
     true_time = st.toggle("True time scale", key="lineage_true_time")
