@@ -27,6 +27,7 @@ from slas.service import SlaService
 from syncsight import __version__
 from syncsight.access import AccessControl
 from syncsight.admin_api import admin_router
+from syncsight.answer_gate import HeavyAnswerGate
 from syncsight.config_file import FileConfig
 from syncsight.hosts import HostAllowList
 from syncsight.settings import Settings
@@ -150,7 +151,12 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
         )
     )
     app.include_router(objects_router(read_pool), prefix="/api/v1")
-    app.include_router(lineage_router(read_pool, config.lineage, config.owners), prefix="/api/v1")
+    app.include_router(
+        lineage_router(
+            read_pool, config.lineage, config.owners, max_nodes=settings.lineage_max_nodes
+        ),
+        prefix="/api/v1",
+    )
 
     @app.exception_handler(DatabaseError)
     async def read_over_its_limits(request: Request, error: DatabaseError) -> Response:
@@ -170,6 +176,8 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
 
     app.include_router(admin_router(pool, config.correlation, topology), prefix="/api/v1")
     app.include_router(sla.router, prefix="/api/v1")
+    # inside the access check: a request without the right token never takes a slot
+    app.add_middleware(HeavyAnswerGate, limit=settings.max_concurrent_heavy_answers)
     # every request passes syncsight/access.py's table (without SYNCSIGHT_API_TOKENS: reads only)
     app.add_middleware(AccessControl, tokens=settings.api_tokens)
     # added last, so it runs first: a request for a foreign Host name reaches nothing
