@@ -16,6 +16,7 @@ import argparse
 import json
 import multiprocessing
 import random
+import signal
 import sys
 import tempfile
 import time
@@ -35,6 +36,7 @@ from warehouse.client import connect
 
 SERVICE_NAME = "syncsight-soak"
 SAMPLE_SECONDS = 10.0
+PROBE_TIMEOUT_SECONDS = 30.0
 TICK_SECONDS = 0.1
 WARM_UP_SHARE = 0.2
 """The share of the run left out of the RSS slope: caches and the engine's pools fill up first."""
@@ -133,7 +135,7 @@ def vm_rss_mib(pid: int) -> float:
 def metric_totals(base_url: str) -> dict[str, float]:
     """The service's counters, summed over their labels, by name."""
     totals: dict[str, float] = {}
-    for line in httpx.get(f"{base_url}/metrics", timeout=30).text.splitlines():
+    for line in httpx.get(f"{base_url}/metrics", timeout=PROBE_TIMEOUT_SECONDS).text.splitlines():
         if line.startswith("#") or not line.strip():
             continue
         name_and_labels, _, value = line.rpartition(" ")
@@ -144,7 +146,7 @@ def metric_totals(base_url: str) -> dict[str, float]:
 
 def non_ok_requests(base_url: str) -> float:
     """Export requests the service answered other than 200 (HTTP) or OK (gRPC)."""
-    lines = httpx.get(f"{base_url}/metrics", timeout=30).text.splitlines()
+    lines = httpx.get(f"{base_url}/metrics", timeout=PROBE_TIMEOUT_SECONDS).text.splitlines()
     return sum(
         float(line.rpartition(" ")[2])
         for line in lines
@@ -184,6 +186,7 @@ class Summary:
     non_ok_requests: float = 0.0
     service_errors: dict[str, float] = field(default_factory=dict)
     not_ready_samples: int = 0
+    unanswered_samples: int = 0
     log_error_lines: int = 0
     samples: list[tuple[float, float, float]] = field(default_factory=list)
     """(seconds, RSS MiB, rows inserted so far)."""
@@ -196,6 +199,7 @@ class Summary:
             + self.non_ok_requests
             + sum(self.service_errors.values())
             + self.not_ready_samples
+            + self.unanswered_samples
             + self.log_error_lines
         )
 
@@ -210,6 +214,7 @@ def soak(minutes: float, rate: float, senders: int, queue_size: int, data_dir: P
         processes = [
             multiprocessing.Process(
                 target=send,
+                daemon=True,  # stop with the soak, whatever stops it
                 args=(
                     f"{service.base_url}/v1/traces",
                     rate / senders,
@@ -254,17 +259,23 @@ def soak(minutes: float, rate: float, senders: int, queue_size: int, data_dir: P
 
 
 def sample(service: Service, started: float, summary: Summary, counts: Counts) -> None:
+    """One sample: RSS, rows inserted so far, /readyz; a probe the service does not answer within
+    its timeout counts as an unanswered sample (an error), and the soak goes on."""
     elapsed = time.monotonic() - started
     rss = vm_rss_mib(service.process.pid)
-    inserted = metric_totals(service.base_url).get("syncsight_insert_batch_rows_sum", 0.0)
+    try:
+        inserted = metric_totals(service.base_url).get("syncsight_insert_batch_rows_sum", 0.0)
+        ready = httpx.get(f"{service.base_url}/readyz", timeout=PROBE_TIMEOUT_SECONDS).status_code
+    except httpx.TransportError as error:
+        summary.unanswered_samples += 1
+        inserted, ready = float("nan"), 0
+        print(f"{elapsed:7.0f} s  the service did not answer a probe: {error!r}", flush=True)
     summary.samples.append((round(elapsed, 1), round(rss, 1), inserted))
-    ready = httpx.get(f"{service.base_url}/readyz", timeout=30)
-    if ready.status_code != 200:
+    if ready != 200:
         summary.not_ready_samples += 1
     print(
         f"{elapsed:7.0f} s  RSS {rss:7.1f} MiB  created {counts.created.value:>10,}  "
-        f"exported {counts.exported.value:>10,}  inserted {int(inserted):>10,}  "
-        f"readyz {ready.status_code}",
+        f"exported {counts.exported.value:>10,}  inserted {inserted:>12,.0f}  readyz {ready}",
         flush=True,
     )
 
@@ -295,6 +306,8 @@ def main() -> None:
     )
     parser.add_argument("--json", type=Path, help="also write the summary as JSON here")
     args = parser.parse_args()
+    # SIGTERM unwinds like Ctrl-C, so the service is stopped and the temporary data removed
+    signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(128 + number))
     if args.minutes <= 0 or args.rate <= 0 or args.senders < 1 or args.queue_size < 1:
         parser.error(
             f"--minutes {args.minutes}, --rate {args.rate}, --senders {args.senders}, "
@@ -314,8 +327,8 @@ def main() -> None:
         f"export failed {summary.spans_export_failed:,}, dropped by the SDK "
         f"{summary.spans_dropped_by_sdk:,}, stored {summary.spans_stored:,}\n"
         f"errors {summary.errors}: requests not 200 {summary.non_ok_requests:g}, service "
-        f"{summary.service_errors}, /readyz not ready {summary.not_ready_samples} of "
-        f"{len(summary.samples)} samples, ERROR lines in the log {summary.log_error_lines}"
+        f"{summary.service_errors}, /readyz not ready {summary.not_ready_samples} and "
+        f"unanswered {summary.unanswered_samples} of {len(summary.samples)} samples, ERROR lines in the log {summary.log_error_lines}"
     )
     if args.json:
         args.json.write_text(json.dumps(asdict(summary), indent=2) + "\n")
