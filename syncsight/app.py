@@ -47,7 +47,7 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
     """Build the service: migrations and receivers start in the lifespan, and stop with it."""
     pool = ClientPool(settings.clickhouse_url, database=database)
     read_pool = ClientPool(
-        settings.clickhouse_url,
+        settings.read_url,
         database=database,
         read_limits=ReadLimits(
             max_execution_seconds=settings.api_read_max_seconds,
@@ -64,7 +64,7 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
     )
     tokens = settings.ingest_tokens
     writer = BatchWriter(
-        span_sink(connect(settings.clickhouse_url, database=database), settings.clickhouse_url),
+        span_sink(connect(settings.insert_url, database=database), settings.insert_url),
         spool,
         metrics,
         WriterLimits(
