@@ -174,6 +174,7 @@ class Summary:
     rate: float
     senders: int
     queue_size: int
+    service_env: dict[str, str]
     spans_created: int = 0
     spans_exported: int = 0
     spans_export_failed: int = 0
@@ -204,9 +205,18 @@ class Summary:
         )
 
 
-def soak(minutes: float, rate: float, senders: int, queue_size: int, data_dir: Path) -> Summary:
-    summary = Summary(minutes=minutes, rate=rate, senders=senders, queue_size=queue_size)
-    service = start_service(data_dir, timeout=120)
+def soak(
+    minutes: float,
+    rate: float,
+    senders: int,
+    queue_size: int,
+    data_dir: Path,
+    service_env: dict[str, str],
+) -> Summary:
+    summary = Summary(
+        minutes=minutes, rate=rate, senders=senders, queue_size=queue_size, service_env=service_env
+    )
+    service = start_service(data_dir, env=service_env, timeout=120)
     seconds = minutes * 60
     try:
         summary.rss_start_mib = vm_rss_mib(service.process.pid)
@@ -304,6 +314,13 @@ def main() -> None:
         default=2048,
         help="each sender's BatchSpanProcessor queue (OTEL_BSP_MAX_QUEUE_SIZE; SDK default 2048)",
     )
+    parser.add_argument(
+        "--service-env",
+        action="append",
+        default=[],
+        metavar="SYNCSIGHT_NAME=VALUE",
+        help="a setting of the service under test, e.g. SYNCSIGHT_EVALUATOR=off (repeatable)",
+    )
     parser.add_argument("--json", type=Path, help="also write the summary as JSON here")
     args = parser.parse_args()
     # SIGTERM unwinds like Ctrl-C, so the service is stopped and the temporary data removed
@@ -314,11 +331,17 @@ def main() -> None:
             f"--queue-size {args.queue_size}: expected positive minutes, rate and queue size "
             "and at least one sender"
         )
+    service_env = dict(item.partition("=")[::2] for item in args.service_env)
+    if not all(name.startswith("SYNCSIGHT_") for name in service_env):
+        parser.error(f"--service-env {args.service_env}: expected SYNCSIGHT_NAME=VALUE items")
     with tempfile.TemporaryDirectory(prefix="syncsight-soak-") as directory:
-        summary = soak(args.minutes, args.rate, args.senders, args.queue_size, Path(directory))
+        summary = soak(
+            args.minutes, args.rate, args.senders, args.queue_size, Path(directory), service_env
+        )
     print(
         f"\nsoak: {summary.minutes:g} min at {summary.rate:g} spans/s from {summary.senders} SDK "
-        f"exporters (queue {summary.queue_size})\n"
+        f"exporters (queue {summary.queue_size}), service settings "
+        f"{summary.service_env or 'defaults'}\n"
         f"RSS start {summary.rss_start_mib:.0f} MiB, peak {summary.rss_peak_mib:.0f} MiB, end "
         f"{summary.rss_end_mib:.0f} MiB; slope after warm-up "
         f"{summary.rss_slope_mib_per_hour:+.1f} MiB/h\n"
