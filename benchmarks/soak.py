@@ -37,6 +37,7 @@ from warehouse.client import connect
 SERVICE_NAME = "syncsight-soak"
 SAMPLE_SECONDS = 10.0
 PROBE_TIMEOUT_SECONDS = 30.0
+FINAL_WAIT_SECONDS = 900.0
 TICK_SECONDS = 0.1
 WARM_UP_SHARE = 0.2
 """The share of the run left out of the RSS slope: caches and the engine's pools fill up first."""
@@ -246,9 +247,8 @@ def soak(
             process.join()
         time.sleep(2)  # the last acknowledged batch reaches ClickHouse
         sample(service, started, summary, counts)
-        totals = metric_totals(service.base_url)
+        totals, summary.non_ok_requests = final_counters(service, summary)
         summary.service_errors = {name: totals.get(name, 0.0) for name in ERROR_METRICS}
-        summary.non_ok_requests = non_ok_requests(service.base_url)
         summary.rss_peak_mib = peak_rss_mib(service.process.pid)
         summary.rss_end_mib = vm_rss_mib(service.process.pid)
         summary.spans_created = counts.created.value
@@ -288,6 +288,19 @@ def sample(service: Service, started: float, summary: Summary, counts: Counts) -
         f"exported {counts.exported.value:>10,}  inserted {inserted:>12,.0f}  readyz {ready}",
         flush=True,
     )
+
+
+def final_counters(service: Service, summary: Summary) -> tuple[dict[str, float], float]:
+    """The service's counters once the senders stopped, waiting for a busy service to answer
+    (each probe it leaves unanswered counts as an unanswered sample)."""
+    deadline = time.monotonic() + FINAL_WAIT_SECONDS
+    while True:
+        try:
+            return metric_totals(service.base_url), non_ok_requests(service.base_url)
+        except httpx.TransportError:
+            summary.unanswered_samples += 1
+            if time.monotonic() > deadline:
+                raise
 
 
 def stored_spans(data_dir: Path) -> int:
