@@ -47,6 +47,15 @@ KnownAtQuery = Annotated[
         "the same pack. Default (and cap): now minus the settle time; echoed in the pack."
     ),
 ]
+MaxNodesQuery = Annotated[
+    int | None,
+    Query(
+        ge=1,
+        description="Most events in the answer; default and upper bound: the service's "
+        "lineage_max_nodes. A lineage cut there says `truncated: true`.",
+    ),
+]
+TRUNCATED_HEADER = "X-Syncsight-Truncated"
 
 
 def lineage_router(
@@ -57,21 +66,39 @@ def lineage_router(
     *,
     record_pool: ClientPool,
     settle: timedelta,
+    max_nodes: int,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     missing_evidence: Callable[[datetime], list[StreamSilenceOut]] | None = None,
 ) -> APIRouter:
-    """Routes over ``pool`` (reads); downloads are recorded through ``record_pool``.;
-    ``missing_evidence``: the telemetry streams silent beyond their limit at an instant, for the
-    completeness answer (the SLA feature learns them)."""
+    """Routes over ``pool`` (reads); downloads are recorded through ``record_pool``; a lineage
+    holds at most ``max_nodes`` events (a request may ask for fewer). ``missing_evidence``: the
+    telemetry streams silent beyond their limit at an instant, for the completeness answer (the
+    SLA feature learns them)."""
     router = APIRouter(tags=["lineage"])
 
     def traced(
-        object_type: str, object_id: str, direction: str, known_at: datetime | None = None
+        object_type: str,
+        object_id: str,
+        direction: str,
+        requested_nodes: int | None,
+        known_at: datetime | None = None,
     ) -> Lineage:
+        limit = max_nodes if requested_nodes is None else min(requested_nodes, max_nodes)
         try:
-            return trace(pool.client(), rules, object_type, object_id, direction, known_at=known_at)
+            return trace(
+                pool.client(),
+                rules,
+                object_type,
+                object_id,
+                direction,
+                known_at=known_at,
+                max_nodes=limit,
+            )
         except (UnknownLineageType, UnknownRoot) as error:
             raise HTTPException(status_code=404, detail=str(error)) from error
+
+    def truncation_header(lineage: Lineage) -> dict[str, str]:
+        return {TRUNCATED_HEADER: "true"} if lineage.truncated else {}
 
     @router.get(
         "/lineage/completeness",
@@ -105,15 +132,20 @@ def lineage_router(
         summary="Lineage of an object (or of one event: type `event`)",
     )
     def lineage(
-        object_type: str, object_id: str, direction: DirectionQuery = "upstream"
+        object_type: str,
+        object_id: str,
+        direction: DirectionQuery = "upstream",
+        max_nodes: MaxNodesQuery = None,
     ) -> LineageOut:
-        result = traced(object_type, object_id, direction)
+        result = traced(object_type, object_id, direction, max_nodes)
         return lineage_out(result, ObjectRef(object_type, object_id))
 
     @router.get(
         "/lineage/{object_type}/{object_id}/evidence",
         summary="Signed evidence pack: stored facts and raw spans in a SHA-256 hash chain, with "
         "inclusion proofs against the ledger's signed daily tree heads",
+        description="A pack of a lineage cut at its node limit says `truncated: true` in its "
+        "summary record and carries the X-Syncsight-Truncated header.",
         response_class=JSONResponse,
     )
     def evidence(
@@ -122,10 +154,11 @@ def lineage_router(
         object_id: str,
         direction: DirectionQuery = "upstream",
         known_at: KnownAtQuery = None,
+        max_nodes: MaxNodesQuery = None,
     ) -> JSONResponse:
         now = clock()
         moment = knowledge_instant(known_at, watermark=now - settle)
-        result = traced(object_type, object_id, direction, moment)
+        result = traced(object_type, object_id, direction, max_nodes, moment)
         client = pool.client()
         spans = raw_spans(
             client, [(a.trace_id, a.span_id) for node in result.nodes for a in node.attempts]
@@ -164,11 +197,13 @@ def lineage_router(
             root_hash=pack["root_hash"],
             signature=signature["value"],
         )
-        return JSONResponse(document)
+        return JSONResponse(document, headers=truncation_header(result))
 
     @router.get(
         "/lineage/{object_type}/{object_id}/ocel",
         summary="The lineage as an OCEL 2.0 JSON event log",
+        description="A log of a lineage cut at its node limit carries the "
+        "X-Syncsight-Truncated: true header.",
         response_class=JSONResponse,
     )
     def ocel(
@@ -176,8 +211,10 @@ def lineage_router(
         object_type: str,
         object_id: str,
         direction: DirectionQuery = "upstream",
+        max_nodes: MaxNodesQuery = None,
     ) -> JSONResponse:
-        document: dict[str, Any] = to_ocel(traced(object_type, object_id, direction), rules)
+        result = traced(object_type, object_id, direction, max_nodes)
+        document: dict[str, Any] = to_ocel(result, rules)
         ledger.record_download(
             record_pool.client(),
             requester_of(request),
@@ -187,6 +224,6 @@ def lineage_router(
             at=clock(),
             root_hash=hashlib.sha256(canonical_json(document)).hexdigest(),
         )
-        return JSONResponse(document)
+        return JSONResponse(document, headers=truncation_header(result))
 
     return router

@@ -39,6 +39,8 @@ class Lineage:
     source_events: tuple[str, ...]
     complete: bool
     gaps: tuple[Gap, ...]
+    truncated: bool = False
+    """The traversal stopped at its node limit before reaching every event: never complete."""
 
     def node(self, event_id: str) -> EventNode:
         return next(node for node in self.nodes if node.event_id == event_id)
@@ -186,7 +188,8 @@ def assemble(
     adjacency: Adjacency | None = None,
 ) -> Lineage:
     """The lineage of ``roots``: upstream complete when every path ends at a succeeded source
-    event with no missing link; downstream complete when every path ends at a succeeded posting."""
+    event with no missing link; downstream complete when every path ends at a succeeded posting.
+    A lineage that reaches an event of ``graph.unexpanded`` is truncated, and never complete."""
     if direction not in (UPSTREAM, DOWNSTREAM, BOTH):
         raise ValueError(f"direction {direction!r}: expected upstream, downstream or both")
     adjacency = adjacency or Adjacency.of(graph)
@@ -211,14 +214,18 @@ def assemble(
         kept |= down_kept
         gaps += down_gaps
     nodes = sorted((graph.nodes[e] for e in seen), key=lambda n: (n.timestamp, n.event_id))
+    # a gap at an event whose neighbours were not all read would only say where the cut was
+    truncated = not graph.unexpanded.isdisjoint(seen)
+    gaps = [gap for gap in gaps if gap.event_id not in graph.unexpanded]
     return Lineage(
         roots=tuple(present),
         direction=direction,
         nodes=tuple(nodes),
         edges=tuple(sorted(kept)),
         source_events=tuple(n.event_id for n in nodes if n.event_id in sources),
-        complete=not gaps,
+        complete=not gaps and not truncated,
         gaps=tuple(gaps),
+        truncated=truncated,
     )
 
 

@@ -119,6 +119,7 @@ def evidence_records(
         "direction": lineage.direction,
         "known_at": known_at,
         "complete": lineage.complete,
+        "truncated": lineage.truncated,
         "source_events": list(lineage.source_events),
         "gaps": [
             {"kind": g.kind, "event_id": g.event_id, "message": g.message} for g in lineage.gaps

@@ -7,7 +7,7 @@ Plain values in, plain values out: no ClickHouse, no clock. ``traversal`` feeds 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cached_property
@@ -282,6 +282,8 @@ class Graph:
 
     nodes: dict[str, EventNode]
     edges: set[Edge]
+    unexpanded: set[str] = field(default_factory=set)
+    """Events whose neighbours were not all read: the traversal stopped at its node limit."""
 
     def add(self, nodes: Mapping[str, EventNode], edges: Iterable[Edge]) -> None:
         self.nodes.update(nodes)

@@ -69,6 +69,11 @@ class LineageOut(BaseModel):
     source_events: list[str]
     complete: bool
     gaps: list[LineageGap]
+    truncated: bool = Field(
+        default=False,
+        description="The traversal stopped at its node limit (max_nodes): events beyond it are "
+        "left out, and the lineage is never complete.",
+    )
 
 
 def _ref(ref: ObjectRef) -> ObjectRefOut:
@@ -124,6 +129,7 @@ def lineage_out(lineage: Lineage, root: ObjectRef) -> LineageOut:
         source_events=list(lineage.source_events),
         complete=lineage.complete,
         gaps=[gap_out(gap) for gap in lineage.gaps],
+        truncated=lineage.truncated,
     )
 
 

@@ -79,6 +79,8 @@ def _tree(
 def render_text(lineage: LineageOut) -> str:
     """The whole lineage as a readable tree, with its completeness and gaps."""
     state = "complete" if lineage.complete else "INCOMPLETE"
+    if lineage.truncated:
+        state += " · TRUNCATED at the node limit (max_nodes)"
     lines = [
         f"{lineage.root.type} {lineage.root.id} · {lineage.direction} · {state} · "
         f"{len(lineage.nodes)} events, {len(lineage.source_events)} source events"

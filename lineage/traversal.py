@@ -4,6 +4,7 @@ for all of its objects at once, whether the lineage has one root or thousands.""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime
 
 from clickhouse_connect.driver.client import Client
@@ -97,12 +98,15 @@ def collect(
     direction: str,
     *,
     known_at: datetime | None = None,
+    max_nodes: int | None = None,
 ) -> Graph:
     """Every node and edge the roots may reach in ``direction`` (a superset for many roots), from
     the rows stored up to ``known_at`` (every row when None).
 
     Each level is one read of the object rows, which carry the attempts that reference each
     object; the reached nodes are then completed with every attempt of theirs in one read by id.
+    With ``max_nodes``, the graph stops growing at that many events: the events whose neighbours
+    were not all read are then listed in ``Graph.unexpanded``.
     """
     graph = Graph(dict(roots), set())
     fetcher = _Fetcher(client, known_at)
@@ -112,14 +116,18 @@ def collect(
         def before_cutoff(edge: Edge, nodes: Mapping[str, EventNode]) -> bool:
             return not edge.as_of_root or nodes[edge.source].effect_time <= cutoff
 
-        _expand(rules, graph, roots, upstream_lookup, link_upstream, before_cutoff, fetcher)
+        _expand(
+            rules, graph, roots, upstream_lookup, link_upstream, before_cutoff, fetcher, max_nodes
+        )
     if direction in (DOWNSTREAM, BOTH):
         start = min(node.first_time for node in roots.values())
 
         def after_start(edge: Edge, nodes: Mapping[str, EventNode]) -> bool:
             return not edge.as_of_root or nodes[edge.target].first_time >= start
 
-        _expand(rules, graph, roots, downstream_lookup, link_downstream, after_start, fetcher)
+        _expand(
+            rules, graph, roots, downstream_lookup, link_downstream, after_start, fetcher, max_nodes
+        )
     # only ids asked for come back
     graph.nodes.update(events_by_id(client, graph.nodes, known_at=known_at))
     return graph
@@ -165,6 +173,7 @@ def _expand(
     link_step: LinkStep,
     admit: EdgeFilter,
     fetcher: _Fetcher,
+    max_nodes: int | None,
 ) -> None:
     frontier = dict(roots)
     reached = set(roots)
@@ -179,9 +188,33 @@ def _expand(
             if admit(edge, candidates)
         ]
         ends = {edge.source for edge in edges} | {edge.target for edge in edges}
+        new = ends - graph.nodes.keys()
+        room = len(new) if max_nodes is None else max(max_nodes - len(graph.nodes), 0)
+        if len(new) > room:
+            _stop_at_limit(graph, candidates, edges, new, room)
+            return
         graph.add({event_id: candidates[event_id] for event_id in ends}, edges)
         frontier = {event_id: candidates[event_id] for event_id in ends - reached}
         reached |= ends
+
+
+def _stop_at_limit(
+    graph: Graph,
+    candidates: Mapping[str, EventNode],
+    edges: Iterable[Edge],
+    new: set[str],
+    room: int,
+) -> None:
+    """Add the earliest ``room`` of the ``new`` events and the edges among kept events; the events
+    that lost a neighbour and the added ones (never expanded) become ``unexpanded``."""
+    admitted = sorted(new, key=lambda event_id: (candidates[event_id].first_time, event_id))[:room]
+    graph.nodes.update({event_id: candidates[event_id] for event_id in admitted})
+    for edge in edges:
+        if edge.source in graph.nodes and edge.target in graph.nodes:
+            graph.edges.add(edge)
+        else:  # the end already in the graph lost this neighbour
+            graph.unexpanded.add(edge.source if edge.source in graph.nodes else edge.target)
+    graph.unexpanded.update(admitted)
 
 
 def trace(
@@ -192,12 +225,27 @@ def trace(
     direction: str,
     *,
     known_at: datetime | None = None,
+    max_nodes: int | None = None,
 ) -> Lineage:
     """The lineage of one object (or event) in ``direction``, as known at ``known_at`` (from
-    every stored row when None)."""
+    every stored row when None); with ``max_nodes``, of at most that many events, ``truncated``
+    when the graph was cut there."""
+    if max_nodes is not None and max_nodes < 1:
+        raise ValueError(f"max_nodes={max_nodes}: expected at least 1")
     roots = resolve_roots(client, rules, root_type, root_id, known_at=known_at)
-    graph = collect(client, rules, roots, direction, known_at=known_at)
-    return assemble(sorted(roots), direction, graph, rules)
+    kept = sorted(roots)[:max_nodes]
+    graph = collect(
+        client,
+        rules,
+        {r: roots[r] for r in kept},
+        direction,
+        known_at=known_at,
+        max_nodes=max_nodes,
+    )
+    lineage = assemble(kept, direction, graph, rules)
+    if len(kept) < len(roots):  # roots left out: the answer is cut whatever the graph says
+        return replace(lineage, truncated=True, complete=False)
+    return lineage
 
 
 def trace_many(

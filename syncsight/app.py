@@ -31,6 +31,7 @@ from slas.service import SlaService
 from syncsight import __version__
 from syncsight.access import AccessControl
 from syncsight.admin_api import admin_router
+from syncsight.answer_gate import HeavyAnswerGate
 from syncsight.config_file import FileConfig
 from syncsight.hosts import HostAllowList
 from syncsight.settings import Settings
@@ -58,7 +59,7 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
     """Build the service: migrations and receivers start in the lifespan, and stop with it."""
     pool = ClientPool(settings.clickhouse_url, database=database)
     read_pool = ClientPool(
-        settings.clickhouse_url,
+        settings.read_url,
         database=database,
         read_limits=ReadLimits(
             max_execution_seconds=settings.api_read_max_seconds,
@@ -76,8 +77,8 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
     tokens = settings.ingest_tokens
     writer = BatchWriter(
         span_sink(
-            connect(settings.clickhouse_url, database=database),
-            settings.clickhouse_url,
+            connect(settings.insert_url, database=database),
+            settings.insert_url,
             insert_quorum=settings.clickhouse_insert_quorum,
         ),
         spool,
@@ -194,6 +195,7 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
             record_pool=pool,
             settle=settle,
             missing_evidence=sla.missing_evidence,
+            max_nodes=settings.lineage_max_nodes,
         ),
         prefix="/api/v1",
     )
@@ -217,6 +219,8 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
 
     app.include_router(admin_router(pool, config.correlation, topology), prefix="/api/v1")
     app.include_router(sla.router, prefix="/api/v1")
+    # inside the access check: a request without the right token never takes a slot
+    app.add_middleware(HeavyAnswerGate, limit=settings.max_concurrent_heavy_answers)
     # every request passes syncsight/access.py's table (without SYNCSIGHT_API_TOKENS: reads only)
     app.add_middleware(AccessControl, tokens=settings.api_tokens)
     # added last, so it runs first: a request for a foreign Host name reaches nothing

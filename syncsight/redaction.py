@@ -44,6 +44,8 @@ def secrets_of(settings: Settings, config: FileConfig | None = None) -> list[str
     """Every secret string a process built from ``settings`` (and ``config``) holds in clear."""
     found = [
         *password_of(settings.clickhouse_url),
+        *password_of(settings.insert_url),
+        *password_of(settings.read_url),
         *url_secrets(settings.webhook_url.get_secret_value()),
         *url_secrets(settings.slack_webhook_url.get_secret_value()),
         *password_of(settings.alertmanager_url),

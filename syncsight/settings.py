@@ -9,18 +9,28 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, PlainSerializer, PlainValidator, SecretStr, field_validator
+from pydantic import (
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from collector.auth import IngestTokenError, IngestTokens
 from syncsight.access import ApiTokenError, ApiTokens, TokenGrant
 from syncsight.hosts import AllowedHostError, allowed_hosts, parse_allowed_hosts
-from warehouse.client import chdb_data_path, redact, validate_url
+from warehouse.client import ClickHouseURLError, chdb_data_path, redact, validate_url
 from warehouse.retention import Retention
 from warehouse.schema import Topology, TopologyError
 
 DATA_DIR = Path(".syncsight")
+CLICKHOUSE_URL_FIELDS = ("clickhouse_url", "clickhouse_insert_url", "clickhouse_read_url")
+"""The settings that hold a ClickHouse URL, which may carry a password."""
 
 
 def default_clickhouse_url() -> str:
@@ -73,6 +83,18 @@ class Settings(BaseSettings):
         default_factory=default_clickhouse_url,
         description="ClickHouse to use: chdb:///absolute/path (embedded, the default), "
         "chdb://memory, or http(s)://user:password@host:port/database for a server.",
+    )
+    clickhouse_insert_url: str | None = Field(
+        default=None,
+        description="ClickHouse URL the ingest writer inserts raw spans with, e.g. an insert-only "
+        "user of the same server and database (needs INSERT on otel_traces and CREATE TEMPORARY "
+        "TABLE for input()). Default: clickhouse_url. A chdb URL must be clickhouse_url itself.",
+    )
+    clickhouse_read_url: str | None = Field(
+        default=None,
+        description="ClickHouse URL the REST API reads with, e.g. a read-only user (readonly=2: "
+        "the API sets its read limits per query). Default: clickhouse_url. A chdb URL must be "
+        "clickhouse_url itself. Migrations, rebuilds and the SLA evaluator use clickhouse_url.",
     )
     clickhouse_cluster: str | None = Field(
         default=None,
@@ -214,6 +236,19 @@ class Settings(BaseSettings):
         gt=0,
         description="Most rows one ClickHouse read of the REST API may return (max_result_rows).",
     )
+    lineage_max_nodes: int = Field(
+        default=10_000,
+        ge=1,
+        description="Most events in one lineage answer (lineage, evidence pack, OCEL export); "
+        "a request's max_nodes may ask for fewer. A lineage cut there says `truncated: true`.",
+    )
+    max_concurrent_heavy_answers: int = Field(
+        default=4,
+        ge=1,
+        description="REST answers computed at once by the expensive reads (lineage, evidence, "
+        "OCEL, completeness, SLAs, close risk, blocked invoices); above it they get 503 with "
+        "Retry-After at once instead of queueing.",
+    )
     api_url: str = Field(
         default="http://127.0.0.1:4318",
         description="Base URL of the syncsight REST API, for its clients (the dashboard).",
@@ -310,6 +345,16 @@ class Settings(BaseSettings):
     )
 
     @property
+    def insert_url(self) -> str:
+        """``clickhouse_insert_url``, or ``clickhouse_url``."""
+        return self.clickhouse_insert_url or self.clickhouse_url
+
+    @property
+    def read_url(self) -> str:
+        """``clickhouse_read_url``, or ``clickhouse_url``."""
+        return self.clickhouse_read_url or self.clickhouse_url
+
+    @property
     def spool_directory(self) -> Path:
         """``spool_dir``, or its default for ``clickhouse_url``."""
         if self.spool_dir is not None:
@@ -356,7 +401,7 @@ class Settings(BaseSettings):
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         # the ClickHouse URL may carry a password
         for name, value in super().__repr_args__():
-            yield name, redact(value) if name == "clickhouse_url" else value
+            yield name, redact(value) if name in CLICKHOUSE_URL_FIELDS and value else value
 
     @field_validator("clickhouse_cluster")
     @classmethod
@@ -388,3 +433,24 @@ class Settings(BaseSettings):
     @classmethod
     def _known_scheme(cls, value: str) -> str:
         return validate_url(value)
+
+    @model_validator(mode="after")
+    def _same_embedded_engine(self) -> Settings:
+        # chdb runs one engine per process: an embedded insert or read URL can only be the main one
+        for name in ("clickhouse_insert_url", "clickhouse_read_url"):
+            url: str | None = getattr(self, name)
+            if url is None:
+                continue
+            try:
+                validate_url(url)
+            except ClickHouseURLError as error:
+                raise ValueError(str(error).replace("CLICKHOUSE_URL", name.upper())) from None
+            schemes = (urlsplit(url).scheme, urlsplit(self.clickhouse_url).scheme)
+            if url != self.clickhouse_url and "chdb" in schemes:
+                raise ValueError(
+                    f"SYNCSIGHT_{name.upper()}={redact(url)!r}: expected the same URL as "
+                    f"SYNCSIGHT_CLICKHOUSE_URL={redact(self.clickhouse_url)!r} or none, since "
+                    "an embedded (chdb) engine has one data path per process; separate insert "
+                    "and read users are for a ClickHouse server"
+                )
+        return self

@@ -105,6 +105,12 @@ def show_lineage(client: ApiClient, object_type: str, object_id: str, direction:
     columns[3].metric(
         "Completeness", "complete" if lineage.complete else f"{len(lineage.gaps)} gap(s)"
     )
+    if lineage.truncated:
+        st.warning(
+            f"Truncated: only the first {len(lineage.nodes)} events are shown (the API's node "
+            "limit).",
+            icon=":material/content_cut:",
+        )
     exports = st.columns(2)
     st.subheader("Path across systems")
     true_time = st.toggle("True time scale", key="lineage_true_time")

@@ -292,6 +292,22 @@ class TestLineageWithAViewerToken:
             "Download OCEL 2.0 export (JSON)"
         ]
         assert metrics(app)["Completeness"] == "1 gap(s)"
+        assert not any("Truncated" in str(w.value) for w in app.warning)
+
+
+def test_a_truncated_lineage_says_it_was_cut(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lineage the API cut at its node limit is shown with a notice saying so."""
+    shapes: dict[str, Reply] = {
+        **SHAPES,
+        "/api/v1/lineage/invoice/INV-UK01-1": (
+            200,
+            wire(LINEAGE.model_copy(update={"truncated": True})),
+        ),
+    }
+    with stub_api(shapes) as api:
+        app = opener(api.url, monkeypatch)("lineage_explorer", type="invoice", id="INV-UK01-1")
+    notices = [str(w.value) for w in app.warning]
+    assert any("Truncated: only the first 1 events are shown" in notice for notice in notices)
 
 
 def test_an_empty_service_explains_how_to_send_it_traces(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -312,9 +312,7 @@ class TestCollector:
         assert interpolate(service["environment"][password.group(1)], TEST_ENV) == interpolate(
             clickhouse_env[variable], TEST_ENV
         )
-        assert grants(exporter["username"]) == [
-            f"GRANT INSERT ON {exporter['database']}.{OTEL_TRACES}"
-        ]
+        assert grants(exporter["username"]) == writer_grants(exporter["database"])
 
     def test_the_exporter_starts_after_syncsight_migrated_the_database(self) -> None:
         """The override waits for a healthy syncsight (migrations ran) and a healthy ClickHouse."""
@@ -329,6 +327,12 @@ USERS = ET.parse(CLICKHOUSE_USERS).getroot()
 
 def grants(user: str) -> list[str]:
     return [query.text or "" for query in USERS.findall(f"users/{user}/grants/query")]
+
+
+def writer_grants(database: str) -> list[str]:
+    """INSERT on the raw table, and CREATE TEMPORARY TABLE, which syncsight's insert through the
+    input() table function needs; no SELECT, no DDL on the database."""
+    return [f"GRANT INSERT ON {database}.{OTEL_TRACES}", "GRANT CREATE TEMPORARY TABLE ON *.*"]
 
 
 class TestCollectorAuthentication:
@@ -387,27 +391,55 @@ class TestClickHouseUsers:
         assert any(op == ":?" for _, op in references(value))
 
     def test_the_writer_may_only_insert_raw_spans(self) -> None:
-        """INSERT on otel_traces and nothing else: no SELECT, no DDL, no other table."""
-        assert grants("syncsight_writer") == [f"GRANT INSERT ON syncsight.{OTEL_TRACES}"]
+        """INSERT on otel_traces (and the temporary table input() needs): no SELECT, no DDL, no
+        other table."""
+        assert grants("syncsight_writer") == writer_grants("syncsight")
 
     def test_the_reader_is_read_only_with_limits(self) -> None:
-        """SELECT only, a readonly profile with time, memory and result limits, and a quota."""
+        """SELECT only, a readonly profile with time, memory and result limits that constraints
+        keep anyone from raising, and a quota."""
         assert grants("syncsight_reader") == ["GRANT SELECT ON syncsight.*"]
         profile = USERS.find(f"profiles/{USERS.findtext('users/syncsight_reader/profile')}")
         assert profile is not None
-        assert profile.findtext("readonly") == "1"
+        # 2: reads only, and a client may set its own (lower) limits per query, as the API does
+        assert profile.findtext("readonly") == "2"
         for limit in ("max_execution_time", "max_memory_usage", "max_result_rows"):
             assert int(profile.findtext(limit) or 0) > 0, limit
+            assert profile.findtext(f"constraints/{limit}/max") == profile.findtext(limit), limit
         assert profile.findtext("result_overflow_mode") == "throw"
         quota = USERS.findtext("users/syncsight_reader/quota")
         assert USERS.find(f"quotas/{quota}/interval/queries") is not None
 
+    @pytest.mark.parametrize(
+        ("setting", "user", "password"),
+        [
+            ("clickhouse_url", "syncsight", "CLICKHOUSE_PASSWORD"),
+            ("clickhouse_insert_url", "syncsight_writer", "CLICKHOUSE_WRITER_PASSWORD"),
+            ("clickhouse_read_url", "syncsight_reader", "CLICKHOUSE_READER_PASSWORD"),
+        ],
+    )
+    def test_serve_migrates_as_admin_inserts_as_writer_and_reads_as_reader(
+        self, setting: str, user: str, password: str
+    ) -> None:
+        """Each of serve's ClickHouse URLs names its user, that user's password and one database."""
+        settings = syncsight_settings(SERVICES["syncsight"])
+        url = urlsplit(getattr(settings, setting))
+        assert (url.username, url.hostname, url.path) == (user, "clickhouse", "/syncsight")
+        assert url.password == TEST_ENV[password]
+        if user != "syncsight":
+            assert USERS.find(f"users/{user}") is not None
+            from_env = USERS.find(f"users/{user}/password").get("from_env")  # type: ignore[union-attr]
+            assert from_env == password
+            assert password in environment(SERVICES["clickhouse"])
+
     def test_the_database_matches_syncsights(self) -> None:
-        """The grants name the database syncsight's URL and CLICKHOUSE_DB use."""
+        """The grants on tables name the database syncsight's URL and CLICKHOUSE_DB use."""
         database = urlsplit(syncsight_settings(SERVICES["syncsight"]).clickhouse_url).path
         assert environment(SERVICES["clickhouse"])["CLICKHOUSE_DB"] == database.strip("/")
         for user in ("syncsight_writer", "syncsight_reader"):
-            assert all(f" ON {database.strip('/')}." in grant for grant in grants(user))
+            on_tables = [g for g in grants(user) if not g.startswith("GRANT CREATE TEMPORARY")]
+            assert on_tables
+            assert all(f" ON {database.strip('/')}." in grant for grant in on_tables)
 
 
 class TestAlertmanagerAndClickHouse:

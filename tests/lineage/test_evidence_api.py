@@ -69,7 +69,9 @@ def api(store: Client, engine_url: str, database: str, ledger: Ledger) -> Iterat
     settle = timedelta(0)
     rules, owners = LineageRules.default(), OwnerRouting()
     app.include_router(
-        lineage_router(pool, rules, owners, ledger, record_pool=pool, settle=settle),
+        lineage_router(
+            pool, rules, owners, ledger, record_pool=pool, settle=settle, max_nodes=10_000
+        ),
         prefix="/api/v1",
     )
     app.include_router(ledger_router(pool, ledger, settle=settle), prefix="/api/v1")

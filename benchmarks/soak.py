@@ -1,0 +1,374 @@
+"""Soak test: ``syncsight serve`` on the embedded engine, fed by real OpenTelemetry SDK exporters
+(BatchSpanProcessor + OTLP/HTTP protobuf, one per sender process) at a steady rate for a long time.
+
+Every 10 s it samples the service's resident memory and what it has inserted; at the end it prints
+RSS at start, peak and end, the RSS slope after the warm-up (MiB per hour, least squares), the
+errors (SDK exports that failed, spans the SDK dropped, requests the service did not answer 200,
+insert failures, loop errors, quarantined batches, /readyz not ready, ERROR lines in its log) and
+the spans stored (counted in ClickHouse after the service stopped) against the spans sent.
+Run: ``.venv/bin/python benchmarks/soak.py [--minutes 30] [--rate 2000] [--senders 2]
+[--queue-size 2048] [--json FILE]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import random
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from multiprocessing.sharedctypes import Synchronized
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.decode import business_attributes
+from benchmarks.process_stats import peak_rss_mib
+from tests.service import Service, start_service, stop_service
+from warehouse.client import connect
+
+SERVICE_NAME = "syncsight-soak"
+SAMPLE_SECONDS = 10.0
+PROBE_TIMEOUT_SECONDS = 30.0
+FINAL_WAIT_SECONDS = 900.0
+TICK_SECONDS = 0.1
+WARM_UP_SHARE = 0.2
+"""The share of the run left out of the RSS slope: caches and the engine's pools fill up first."""
+ERROR_METRICS = (
+    "syncsight_insert_failures_total",
+    "syncsight_loop_errors_total",
+    "syncsight_quarantined_batches_total",
+    "syncsight_spans_rejected_total",
+)
+
+
+@dataclass
+class Counts:
+    """What the senders did, shared across their processes."""
+
+    created: Synchronized[int]
+    exported: Synchronized[int]
+    failed: Synchronized[int]
+
+    @classmethod
+    def new(cls) -> Counts:
+        return cls(*(multiprocessing.Value("q", 0) for _ in range(3)))
+
+
+def send(
+    endpoint: str, rate: float, seconds: float, seed: int, queue_size: int, counts: Counts
+) -> None:
+    """One sender process: a TracerProvider whose BatchSpanProcessor (a queue of ``queue_size``
+    spans) exports over OTLP/HTTP, ``rate`` business-event spans per second for ``seconds``."""
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+    from opentelemetry.sdk.trace.export import (
+        BatchSpanProcessor,
+        SpanExporter,
+        SpanExportResult,
+    )
+
+    class CountingExporter(SpanExporter):
+        """The SDK's OTLP exporter, counting the spans each export delivered or lost."""
+
+        def __init__(self, inner: SpanExporter) -> None:
+            self.inner = inner
+
+        def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+            result = self.inner.export(spans)
+            target = counts.exported if result is SpanExportResult.SUCCESS else counts.failed
+            with target.get_lock():
+                target.value += len(spans)
+            return result
+
+        def shutdown(self) -> None:
+            self.inner.shutdown()
+
+        def force_flush(self, timeout_millis: int = 30_000) -> bool:
+            return self.inner.force_flush(timeout_millis)
+
+    provider = TracerProvider(
+        resource=Resource({"service.name": SERVICE_NAME, "service.instance.id": str(seed)}),
+        shutdown_on_exit=False,
+    )
+    provider.add_span_processor(
+        BatchSpanProcessor(
+            CountingExporter(OTLPSpanExporter(endpoint=endpoint, timeout=30)),
+            max_queue_size=queue_size,
+        )
+    )
+    tracer = provider.get_tracer("syncsight.soak", "0.1.0")
+    rnd = random.Random(seed)
+    per_tick = rate * TICK_SECONDS
+    started = time.monotonic()
+    created = 0
+    owed = 0.0
+    while (elapsed := time.monotonic() - started) < seconds:
+        owed += per_tick
+        batch = int(owed)
+        owed -= batch
+        for _ in range(batch):
+            with tracer.start_as_current_span("sync.step") as span:
+                span.set_attributes(business_attributes(seed * 1_000_000_000 + created, rnd))
+            created += 1
+        with counts.created.get_lock():
+            counts.created.value += batch
+        time.sleep(max(0.0, (elapsed // TICK_SECONDS + 1) * TICK_SECONDS - elapsed))
+    provider.shutdown()  # exports what is queued
+
+
+def vm_rss_mib(pid: int) -> float:
+    """VmRSS (resident memory now) of a process, in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def metric_totals(base_url: str) -> dict[str, float]:
+    """The service's counters, summed over their labels, by name."""
+    totals: dict[str, float] = {}
+    for line in httpx.get(f"{base_url}/metrics", timeout=PROBE_TIMEOUT_SECONDS).text.splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        name_and_labels, _, value = line.rpartition(" ")
+        name = name_and_labels.partition("{")[0]
+        totals[name] = totals.get(name, 0.0) + float(value)
+    return totals
+
+
+def non_ok_requests(base_url: str) -> float:
+    """Export requests the service answered other than 200 (HTTP) or OK (gRPC)."""
+    lines = httpx.get(f"{base_url}/metrics", timeout=PROBE_TIMEOUT_SECONDS).text.splitlines()
+    return sum(
+        float(line.rpartition(" ")[2])
+        for line in lines
+        if line.startswith("syncsight_export_requests_total{")
+        and 'status="200"' not in line
+        and 'status="OK"' not in line
+    )
+
+
+def slope_mib_per_hour(samples: list[tuple[float, float]]) -> float:
+    """Least-squares slope of (seconds, MiB) samples, in MiB per hour."""
+    if len(samples) < 2:
+        return float("nan")
+    mean_t = sum(t for t, _ in samples) / len(samples)
+    mean_r = sum(r for _, r in samples) / len(samples)
+    spread = sum((t - mean_t) ** 2 for t, _ in samples)
+    if spread == 0:
+        return float("nan")
+    return sum((t - mean_t) * (r - mean_r) for t, r in samples) / spread * 3600
+
+
+@dataclass
+class Summary:
+    minutes: float
+    rate: float
+    senders: int
+    queue_size: int
+    service_env: dict[str, str]
+    spans_created: int = 0
+    spans_exported: int = 0
+    spans_export_failed: int = 0
+    spans_dropped_by_sdk: int = 0
+    spans_stored: int = 0
+    rss_start_mib: float = 0.0
+    rss_peak_mib: float = 0.0
+    rss_end_mib: float = 0.0
+    rss_slope_mib_per_hour: float = 0.0
+    non_ok_requests: float = 0.0
+    service_errors: dict[str, float] = field(default_factory=dict)
+    not_ready_samples: int = 0
+    unanswered_samples: int = 0
+    log_error_lines: int = 0
+    samples: list[tuple[float, float, float]] = field(default_factory=list)
+    """(seconds, RSS MiB, rows inserted so far)."""
+
+    @property
+    def errors(self) -> int:
+        return int(
+            self.spans_export_failed
+            + self.spans_dropped_by_sdk
+            + self.non_ok_requests
+            + sum(self.service_errors.values())
+            + self.not_ready_samples
+            + self.unanswered_samples
+            + self.log_error_lines
+        )
+
+
+def soak(
+    minutes: float,
+    rate: float,
+    senders: int,
+    queue_size: int,
+    data_dir: Path,
+    service_env: dict[str, str],
+) -> Summary:
+    summary = Summary(
+        minutes=minutes, rate=rate, senders=senders, queue_size=queue_size, service_env=service_env
+    )
+    service = start_service(data_dir, env=service_env, timeout=120)
+    seconds = minutes * 60
+    try:
+        summary.rss_start_mib = vm_rss_mib(service.process.pid)
+        counts = Counts.new()
+        processes = [
+            multiprocessing.Process(
+                target=send,
+                daemon=True,  # stop with the soak, whatever stops it
+                args=(
+                    f"{service.base_url}/v1/traces",
+                    rate / senders,
+                    seconds,
+                    seed,
+                    queue_size,
+                    counts,
+                ),
+            )
+            for seed in range(1, senders + 1)
+        ]
+        for process in processes:
+            process.start()
+        started = time.monotonic()
+        while any(process.is_alive() for process in processes):
+            time.sleep(SAMPLE_SECONDS)
+            sample(service, started, summary, counts)
+        for process in processes:
+            process.join()
+        time.sleep(2)  # the last acknowledged batch reaches ClickHouse
+        sample(service, started, summary, counts)
+        totals, summary.non_ok_requests = final_counters(service, summary)
+        summary.service_errors = {name: totals.get(name, 0.0) for name in ERROR_METRICS}
+        summary.rss_peak_mib = peak_rss_mib(service.process.pid)
+        summary.rss_end_mib = vm_rss_mib(service.process.pid)
+        summary.spans_created = counts.created.value
+        summary.spans_exported = counts.exported.value
+        summary.spans_export_failed = counts.failed.value
+        summary.spans_dropped_by_sdk = (
+            summary.spans_created - summary.spans_exported - summary.spans_export_failed
+        )
+    finally:
+        stop_service(service)
+    summary.log_error_lines = sum(
+        1 for line in service.log().splitlines() if " ERROR " in line or "Traceback" in line
+    )
+    warm = [(t, r) for t, r, _ in summary.samples if t >= seconds * WARM_UP_SHARE]
+    summary.rss_slope_mib_per_hour = slope_mib_per_hour(warm)
+    summary.spans_stored = stored_spans(data_dir)
+    return summary
+
+
+def sample(service: Service, started: float, summary: Summary, counts: Counts) -> None:
+    """One sample: RSS, rows inserted so far, /readyz; a probe the service does not answer within
+    its timeout counts as an unanswered sample (an error), and the soak goes on."""
+    elapsed = time.monotonic() - started
+    rss = vm_rss_mib(service.process.pid)
+    try:
+        inserted = metric_totals(service.base_url).get("syncsight_insert_batch_rows_sum", 0.0)
+        ready = httpx.get(f"{service.base_url}/readyz", timeout=PROBE_TIMEOUT_SECONDS).status_code
+    except httpx.TransportError as error:
+        summary.unanswered_samples += 1
+        inserted, ready = float("nan"), 0
+        print(f"{elapsed:7.0f} s  the service did not answer a probe: {error!r}", flush=True)
+    summary.samples.append((round(elapsed, 1), round(rss, 1), inserted))
+    if ready != 200:
+        summary.not_ready_samples += 1
+    print(
+        f"{elapsed:7.0f} s  RSS {rss:7.1f} MiB  created {counts.created.value:>10,}  "
+        f"exported {counts.exported.value:>10,}  inserted {inserted:>12,.0f}  readyz {ready}",
+        flush=True,
+    )
+
+
+def final_counters(service: Service, summary: Summary) -> tuple[dict[str, float], float]:
+    """The service's counters once the senders stopped, waiting for a busy service to answer
+    (each probe it leaves unanswered counts as an unanswered sample)."""
+    deadline = time.monotonic() + FINAL_WAIT_SECONDS
+    while True:
+        try:
+            return metric_totals(service.base_url), non_ok_requests(service.base_url)
+        except httpx.TransportError:
+            summary.unanswered_samples += 1
+            if time.monotonic() > deadline:
+                raise
+
+
+def stored_spans(data_dir: Path) -> int:
+    """The soak's spans in otel_traces, read after the service (the engine's owner) stopped."""
+    client = connect(f"chdb://{data_dir / 'data'}")
+    try:
+        result = client.query(
+            "SELECT count() FROM otel_traces WHERE ServiceName = {name:String}",
+            parameters={"name": SERVICE_NAME},
+        )
+        return int(result.result_rows[0][0])
+    finally:
+        client.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--minutes", type=float, default=30.0, help="how long to send")
+    parser.add_argument("--rate", type=float, default=2000.0, help="spans per second, in all")
+    parser.add_argument("--senders", type=int, default=2, help="SDK exporter processes")
+    parser.add_argument(
+        "--queue-size",
+        type=int,
+        default=2048,
+        help="each sender's BatchSpanProcessor queue (OTEL_BSP_MAX_QUEUE_SIZE; SDK default 2048)",
+    )
+    parser.add_argument(
+        "--service-env",
+        action="append",
+        default=[],
+        metavar="SYNCSIGHT_NAME=VALUE",
+        help="a setting of the service under test, e.g. SYNCSIGHT_EVALUATOR=off (repeatable)",
+    )
+    parser.add_argument("--json", type=Path, help="also write the summary as JSON here")
+    args = parser.parse_args()
+    # SIGTERM unwinds like Ctrl-C, so the service is stopped and the temporary data removed
+    signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(128 + number))
+    if args.minutes <= 0 or args.rate <= 0 or args.senders < 1 or args.queue_size < 1:
+        parser.error(
+            f"--minutes {args.minutes}, --rate {args.rate}, --senders {args.senders}, "
+            f"--queue-size {args.queue_size}: expected positive minutes, rate and queue size "
+            "and at least one sender"
+        )
+    service_env = dict(item.partition("=")[::2] for item in args.service_env)
+    if not all(name.startswith("SYNCSIGHT_") for name in service_env):
+        parser.error(f"--service-env {args.service_env}: expected SYNCSIGHT_NAME=VALUE items")
+    with tempfile.TemporaryDirectory(prefix="syncsight-soak-") as directory:
+        summary = soak(
+            args.minutes, args.rate, args.senders, args.queue_size, Path(directory), service_env
+        )
+    print(
+        f"\nsoak: {summary.minutes:g} min at {summary.rate:g} spans/s from {summary.senders} SDK "
+        f"exporters (queue {summary.queue_size}), service settings "
+        f"{summary.service_env or 'defaults'}\n"
+        f"RSS start {summary.rss_start_mib:.0f} MiB, peak {summary.rss_peak_mib:.0f} MiB, end "
+        f"{summary.rss_end_mib:.0f} MiB; slope after warm-up "
+        f"{summary.rss_slope_mib_per_hour:+.1f} MiB/h\n"
+        f"spans created {summary.spans_created:,} "
+        f"({summary.spans_created / (summary.minutes * 60):,.0f}/s achieved), exported {summary.spans_exported:,}, "
+        f"export failed {summary.spans_export_failed:,}, dropped by the SDK "
+        f"{summary.spans_dropped_by_sdk:,}, stored {summary.spans_stored:,}\n"
+        f"errors {summary.errors}: requests not 200 {summary.non_ok_requests:g}, service "
+        f"{summary.service_errors}, /readyz not ready {summary.not_ready_samples} and "
+        f"unanswered {summary.unanswered_samples} of {len(summary.samples)} samples, ERROR lines in the log {summary.log_error_lines}"
+    )
+    if args.json:
+        args.json.write_text(json.dumps(asdict(summary), indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
