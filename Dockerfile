@@ -13,6 +13,7 @@ RUN python -m venv /opt/syncsight
 WORKDIR /src
 COPY pyproject.toml setup.py README.md ./
 COPY syncsight/ syncsight/
+COPY domain/ domain/
 COPY warehouse/ warehouse/
 COPY collector/ collector/
 COPY lineage/ lineage/

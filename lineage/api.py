@@ -11,10 +11,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import JSONResponse
 
+from domain.objects import ObjectRef
 from lineage.assembly import Lineage
 from lineage.completeness import completeness
 from lineage.evidence import evidence_records, seal
-from lineage.graph import ObjectRef
 from lineage.models import (
     CompletenessOut,
     LineageOut,

@@ -14,8 +14,10 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from lineage.graph import EventNode, Lookup, group_attempts, utc
-from warehouse.queries import EVENT_COLUMNS, OUTLINE_COLUMNS, BusinessEvent, outline_from_row
+from domain.business_event import BusinessEvent
+from domain.instants import utc
+from lineage.graph import EventNode, Lookup, group_attempts
+from warehouse.queries import EVENT_COLUMNS, OUTLINE_COLUMNS, outline_from_row
 
 _ONE_SECOND = timedelta(seconds=1)
 

@@ -11,9 +11,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Response
 
+from domain.periods import parse_period
 from lineage.models import BlockedInvoicesOut, StreamSilenceOut, TelemetrySilenceOut, blocked_out
 from slas.alerts import FIRING, RESOLVED, Alert
-from slas.calendars import parse_period
 from slas.close_state import CloseRiskAnswers
 from slas.impact_answers import BlockedInvoiceAnswers
 from slas.models import (

@@ -14,19 +14,13 @@ from functools import cached_property
 
 import numpy as np
 
+from domain.periods import period_text
 from slas.business_time import clock_for_span
 from slas.calendars import CalendarBook
 from slas.correlation import TimerSet, correlate
 from slas.definitions import SlaDefinition
 from slas.digests import U64Array, row_digests, text_hash, text_hashes
-from slas.snapshot import (
-    EventSnapshot,
-    F64Array,
-    I64Array,
-    U8Array,
-    object_type_name,
-    period_text,
-)
+from slas.snapshot import EventSnapshot, F64Array, I64Array, U8Array, object_type_name
 from slas.timers import apply_filters
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

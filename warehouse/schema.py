@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from warehouse import semconv as sc
+from domain import semconv as sc
 from warehouse.correlation import CorrelationRules, object_refs_expression
 
 OTEL_TRACES = "otel_traces"

@@ -16,8 +16,8 @@ from clickhouse_connect.driver.client import Client
 from collector.metrics import IngestMetrics
 from collector.spool import Spool
 from collector.writer import BatchWriter, Durability, Overloaded, WriterLimits
+from domain import semconv as sc
 from tests.warehouse.spans import span_row
-from warehouse import semconv as sc
 from warehouse.correlation import CorrelationRules
 from warehouse.migrations import migrate
 from warehouse.span_batch import SpanBatch, encode_rows

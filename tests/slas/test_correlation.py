@@ -7,6 +7,7 @@ from datetime import datetime
 import numpy as np
 import pytest
 
+from domain import semconv as sc
 from slas.correlation import TimerSet, correlate, first_stop_at_or_after
 from slas.definitions import (
     TIME_TO_BILL_READINESS,
@@ -15,7 +16,6 @@ from slas.definitions import (
 )
 from slas.snapshot import NO_TIME
 from tests.slas.events import Event, at, event, micros, object_hash, retried, snapshot_of
-from warehouse import semconv as sc
 
 LATE = at(days=30)
 

@@ -14,6 +14,7 @@ import pytest
 from clickhouse_connect.driver.client import Client
 from fastapi import FastAPI
 
+from domain import semconv as sc
 from lineage.owners import OwnerRouting
 from lineage.rules import LineageRules
 from slas.alerts import FIRING, RESOLVED, Alert
@@ -29,7 +30,6 @@ from slas.snapshot import object_type_code
 from slas.timer_answers import TimerAnswers
 from tests.firm import firm_calendar_book
 from tests.slas.events import Event, at, event, retried, span_rows
-from warehouse import semconv as sc
 from warehouse.correlation import CorrelationRules
 from warehouse.migrations import migrate
 from warehouse.pool import ClientPool

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from warehouse import semconv as sc
+from domain import semconv as sc
 from warehouse.correlation import CorrelationRules, sql_string
 
 
