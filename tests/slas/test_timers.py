@@ -9,8 +9,8 @@ import pytest
 
 from domain import semconv as sc
 from slas.calendars import CalendarBook, EntityCalendar
-from slas.correlation import correlate
 from slas.definitions import TIME_TO_PROJECT_CREATION, TIME_TO_REVENUE_POSTING, SlaDefinition
+from slas.timer_pairing import correlate
 from slas.timers import (
     BREACH_REASONS,
     STATES,

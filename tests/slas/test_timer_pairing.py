@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 
 from domain import semconv as sc
-from slas.correlation import TimerSet, correlate, first_stop_at_or_after
 from slas.definitions import (
     TIME_TO_BILL_READINESS,
     TIME_TO_PROJECT_CREATION,
     TIME_TO_REVENUE_POSTING,
 )
 from slas.snapshot import NO_TIME
+from slas.timer_pairing import TimerSet, correlate, first_stop_at_or_after
 from tests.slas.events import Event, at, event, micros, object_hash, retried, snapshot_of
 
 LATE = at(days=30)
