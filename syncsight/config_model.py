@@ -41,7 +41,7 @@ from slas.definitions import (
     SlaDefinition,
 )
 from slas.telemetry import DEFAULT_BOUND, SilenceBounds
-from warehouse.correlation import ATTRIBUTE_KEY, CorrelationRules
+from warehouse.correlation_rules import ATTRIBUTE_KEY, CorrelationRules
 
 _EVENT_TYPE: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]{0,99}$")
 _CATEGORY: Final = re.compile(r"^[A-Za-z0-9_.\-]{1,100}$")

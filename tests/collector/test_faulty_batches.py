@@ -22,7 +22,7 @@ from collector.spool import SUFFIX, Spool
 from collector.writer import BatchWriter, Durability, Overloaded, WriterLimits
 from tests.collector.test_writer import DATABASE, FAST, distinct_spans, rows, wait_until
 from tests.warehouse.spans import BASE_NS, span_row
-from warehouse.correlation import CorrelationRules
+from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import migrate
 from warehouse.span_batch import NANOSECONDS_PER_DAY, SpanBatch, encode_rows
 from warehouse.span_store import SpanSink, span_sink

@@ -25,7 +25,7 @@ from slas.calendars import CalendarBook
 from slas.definitions import DEFAULT_SLAS
 from slas.impact_answers import BlockedInvoiceAnswers
 from tests.lineage.events import at, attempt, chain, span
-from warehouse.correlation import CorrelationRules
+from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import migrate
 from warehouse.spans import OTEL_TRACES_COLUMNS
 

@@ -32,7 +32,7 @@ from slas.definitions import DEFAULT_SLAS
 from slas.impact_answers import BlockedInvoiceAnswers
 from slas.notifiers.slack import SlackChannel, digest_message
 from tests.slas.events import at, event, retried, span_rows
-from warehouse.correlation import CorrelationRules
+from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import migrate
 from warehouse.spans import OTEL_TRACES_COLUMNS
 

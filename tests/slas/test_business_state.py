@@ -31,7 +31,7 @@ from slas.timer_answers import TimerAnswers
 from slas.timers import STATES
 from syncsight.bulk_load import WarehouseSpanExporter
 from tests.slas.events import at, event, span_rows
-from warehouse.correlation import CorrelationRules
+from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import migrate
 from warehouse.schema_state import REBUILD_KEY, write_state
 from warehouse.span_store import span_sink

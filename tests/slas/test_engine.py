@@ -30,7 +30,7 @@ from slas.snapshot import object_type_code
 from slas.timer_answers import TimerAnswers
 from tests.firm import firm_calendar_book
 from tests.slas.events import Event, at, event, retried, span_rows
-from warehouse.correlation import CorrelationRules
+from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import migrate
 from warehouse.pool import ClientPool
 from warehouse.spans import OTEL_TRACES_COLUMNS

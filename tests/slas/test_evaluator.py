@@ -22,7 +22,7 @@ from slas.notifiers.webhook import WebhookChannel
 from slas.state import RECORD, AlertStore
 from slas.timer_answers import TimerAnswers
 from tests.slas.events import at, event, span_rows
-from warehouse.correlation import CorrelationRules
+from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import migrate
 from warehouse.spans import OTEL_TRACES_COLUMNS
 

@@ -26,7 +26,7 @@ from slas.telemetry import (
     stream_owner,
 )
 from tests.warehouse.spans import span_row
-from warehouse.correlation import CorrelationRules
+from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import migrate
 from warehouse.spans import OTEL_TRACES_COLUMNS
 

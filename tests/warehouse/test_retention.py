@@ -14,7 +14,7 @@ from slas.alerts import Alert
 from slas.state import AlertStore
 from syncsight.settings import Settings
 from tests.warehouse.spans import span_row
-from warehouse.correlation import CorrelationRules
+from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import migrate, render_ddl
 from warehouse.retention import EXPIRES_FROM, Retention
 from warehouse.schema import Topology

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from domain import semconv as sc
-from warehouse.correlation import CorrelationRules, sql_string
+from warehouse.correlation_rules import CorrelationRules, sql_string
 
 
 class TestCorrelationRules:
