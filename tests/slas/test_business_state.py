@@ -24,9 +24,9 @@ from slas.close_items import INVOICE_ITEM
 from slas.close_risk import close_risk_report
 from slas.close_state import ITEMS_AT, CloseRiskAnswers, items_at
 from slas.definitions import DEFAULT_SLAS
-from slas.evaluation import evaluate
 from slas.id_cache import IdCache
 from slas.impact_answers import BlockedInvoiceAnswers
+from slas.reference_evaluation import evaluate
 from slas.timer_answers import TimerAnswers
 from slas.timers import STATES
 from syncsight.bulk_load import WarehouseSpanExporter

@@ -22,10 +22,10 @@ from slas.api import slas_router
 from slas.business_state import BusinessState
 from slas.close_state import CloseRiskAnswers
 from slas.definitions import DEFAULT_SLAS, TIME_TO_PROJECT_CREATION
-from slas.evaluation import evaluate
 from slas.id_cache import IdCache
 from slas.impact_answers import BlockedInvoiceAnswers
 from slas.queries import event_ids, load_snapshot, object_ids
+from slas.reference_evaluation import evaluate
 from slas.snapshot import object_type_code
 from slas.timer_answers import TimerAnswers
 from tests.firm import firm_calendar_book
