@@ -10,8 +10,8 @@ from clickhouse_connect.driver.client import Client
 from pydantic import ValidationError
 
 from domain import semconv as sc
+from slas.alert_store import AlertStore
 from slas.alerts import Alert
-from slas.state import AlertStore
 from syncsight.settings import Settings
 from tests.warehouse.spans import span_row
 from warehouse.correlation_rules import CorrelationRules
