@@ -18,6 +18,7 @@ COPY warehouse/ warehouse/
 COPY collector/ collector/
 COPY lineage/ lineage/
 COPY slas/ slas/
+COPY rest_client/ rest_client/
 COPY dashboard/ dashboard/
 COPY simulator/ simulator/
 RUN /opt/syncsight/bin/pip install . && /opt/syncsight/bin/syncsight --version \
