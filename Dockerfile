@@ -13,10 +13,12 @@ RUN python -m venv /opt/syncsight
 WORKDIR /src
 COPY pyproject.toml setup.py README.md ./
 COPY syncsight/ syncsight/
+COPY domain/ domain/
 COPY warehouse/ warehouse/
 COPY collector/ collector/
 COPY lineage/ lineage/
 COPY slas/ slas/
+COPY rest_client/ rest_client/
 COPY dashboard/ dashboard/
 COPY simulator/ simulator/
 RUN /opt/syncsight/bin/pip install . && /opt/syncsight/bin/syncsight --version \

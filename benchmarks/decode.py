@@ -30,7 +30,7 @@ from collector.decode import decode_protobuf
 from collector.limits import DecodeLimits
 from collector.native_decode import decode_natively
 from collector.otlp_json import decode_json
-from warehouse import semconv as sc
+from domain import semconv as sc
 
 # The ids each canonical event type carries (docs/semantic-conventions.md), for realistic attribute sets.
 CARRIED_IDS = {

@@ -28,7 +28,7 @@ from benchmarks.process_stats import own_cpu_seconds
 from collector.limits import DecodeLimits
 from collector.native_decode import decode_protobuf_request
 from warehouse.client import connect
-from warehouse.correlation import CorrelationRules
+from warehouse.correlation_rules import CorrelationRules
 from warehouse.durable_parts import fsync_inserted_parts
 from warehouse.migrations import migrate
 from warehouse.schema import business_event_select

@@ -46,7 +46,7 @@ from lineage.signing import Signer, load_or_create_signer
 from lineage.traversal import trace
 from tests.service import start_service, stop_service
 from warehouse.client import chdb_data_path, connect
-from warehouse.correlation import CorrelationRules
+from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import migrate
 
 SCRATCH = "ledger_bench"

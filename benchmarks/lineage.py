@@ -32,8 +32,8 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.process_stats import wait_until_idle
+from domain import semconv as sc
 from tests.service import start_service, stop_service
-from warehouse import semconv as sc
 from warehouse.client import chdb_data_path, connect
 
 _HOP = """

@@ -24,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from slas.close_items import close_items
 from slas.close_risk import assess
-from slas.correlation import correlate
 from slas.definitions import DEFAULT_SLAS
 from slas.queries import load_snapshot
+from slas.timer_pairing import correlate
 from slas.timers import STATES, evaluate_timers, summarize
 from tests.firm import firm_calendar_book
 from warehouse.client import connect

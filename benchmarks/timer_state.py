@@ -33,7 +33,7 @@ from slas.timer_answers import TimerAnswers
 from slas.timers import STATES
 from tests.firm import firm_calendar_book
 from warehouse.client import connect
-from warehouse.correlation import CorrelationRules
+from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import migrate
 
 TRUTH_STATE = {"met": "met", "breached": "breached", "at_risk": "open", "on_track": "open"}

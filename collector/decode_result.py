@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from warehouse import semconv
+from domain import semconv
 from warehouse.span_batch import SpanBatch, encode_json_value, encode_rows
 from warehouse.spans import SPAN_KIND_NAMES, STATUS_CODE_NAMES
 

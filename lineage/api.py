@@ -12,10 +12,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 
+from domain.instants import utc
+from domain.objects import ObjectRef
 from lineage.assembly import Lineage
 from lineage.completeness import completeness
 from lineage.evidence import canonical_json, evidence_records, instant_text, seal
-from lineage.graph import ObjectRef, utc
 from lineage.ledger import FactIdentity, Ledger
 from lineage.ledger_api import knowledge_instant, requester_of
 from lineage.models import (

@@ -7,7 +7,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from lineage.graph import BOTH, DOWNSTREAM, UPSTREAM, Edge, EventNode, Graph, ObjectRef
+from domain.objects import ObjectRef
+from lineage.graph import BOTH, DOWNSTREAM, UPSTREAM, Edge, EventNode, Graph
 from lineage.rules import LineageRules
 
 MISSING_LINK = "missing_link"

@@ -17,8 +17,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
 
+from domain.instants import utc
+from domain.objects import ObjectRef
 from lineage.assembly import Lineage
-from lineage.graph import EventNode, ObjectRef, utc
+from lineage.graph import EventNode
 
 FORMAT: Final = "syncsight.evidence/1"
 CHAIN: Final = "h[-1] = sha256(format); h[i] = sha256(h[i-1] + canonical_json(record[i]))"

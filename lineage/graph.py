@@ -8,31 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
 
+from domain import semconv as sc
+from domain.business_event import BusinessEvent
+from domain.instants import utc
+from domain.objects import ObjectRef
 from lineage.rules import Hop, LineageRules
-from warehouse import semconv as sc
-from warehouse.queries import BusinessEvent
 
 UPSTREAM = "upstream"
 DOWNSTREAM = "downstream"
 BOTH = "both"
 DIRECTIONS = (UPSTREAM, DOWNSTREAM, BOTH)
-
-
-@dataclass(frozen=True, order=True)
-class ObjectRef:
-    """One enterprise object: its type and durable id."""
-
-    type: str
-    id: str
-
-
-def utc(instant: datetime) -> datetime:
-    """``instant`` as an aware UTC datetime (the driver returns naive UTC for some engines)."""
-    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from lineage.graph import ObjectRef
+from domain.objects import ObjectRef
 
 
 @dataclass(frozen=True)

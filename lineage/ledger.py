@@ -22,7 +22,7 @@ from typing import Any, Final
 
 from clickhouse_connect.driver.client import Client
 
-from lineage.graph import utc
+from domain.instants import utc
 from lineage.ledger_queries import (
     DOWNLOADS,
     HEAD_OF_SIZE,

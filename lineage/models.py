@@ -8,11 +8,12 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain import semconv as sc
+from domain.objects import ObjectRef
 from lineage.assembly import Gap, Lineage
 from lineage.completeness import Completeness, EntityCompleteness, Share
-from lineage.graph import EventNode, ObjectRef
+from lineage.graph import EventNode
 from lineage.impact import BlockedInvoices, BlockedItem
-from warehouse import semconv as sc
 
 
 class ObjectRefOut(BaseModel):

@@ -11,9 +11,10 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from warehouse import semconv
+from domain import semconv
+from domain.business_event import BusinessEvent
 from warehouse.pool import ClientPool
-from warehouse.queries import BusinessEvent, EventCursor, events_of_object
+from warehouse.queries import EventCursor, events_of_object
 
 DEFAULT_PAGE_SIZE: Final = 1000
 MAX_PAGE_SIZE: Final = 10_000

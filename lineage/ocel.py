@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from domain import semconv as sc
+from domain.instants import utc
 from lineage.assembly import Lineage
-from lineage.graph import EventNode, utc
+from lineage.graph import EventNode
 from lineage.rules import LineageRules
-from warehouse import semconv as sc
 
 SUBJECT: Final = "subject"
 """E2O: the object the event creates or changes (its rules' producer)."""

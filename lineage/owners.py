@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from warehouse import semconv as sc
+from domain import semconv as sc
 
 MASTER_DATA_TEAM: Final = "master data team"
 INTEGRATION_TEAM: Final = "integration team"

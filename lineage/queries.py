@@ -14,9 +14,11 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
+from domain.business_event import BusinessEvent
+from domain.instants import utc
 from lineage.facts import FACT_NAMES, FACT_TEXTS_SQL, LEAF_HASH_SQL
-from lineage.graph import EventNode, Lookup, group_attempts, utc
-from warehouse.queries import EVENT_COLUMNS, OUTLINE_COLUMNS, BusinessEvent, outline_from_row
+from lineage.graph import EventNode, Lookup, group_attempts
+from warehouse.queries import EVENT_COLUMNS, OUTLINE_COLUMNS, outline_from_row
 
 _ONE_SECOND = timedelta(seconds=1)
 

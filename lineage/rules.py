@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Final
 
-from warehouse import semconv as sc
+from domain import semconv as sc
 
 DEFAULT_STUCK_AFTER_DAYS: Final = 14.0
 DEFAULT_STUCK_AFTER_DAYS_BY_TYPE: Final = {sc.CONTRACT_SIGNED: 60.0}

@@ -9,6 +9,8 @@ from datetime import datetime
 
 from clickhouse_connect.driver.client import Client
 
+from domain import semconv as sc
+from domain.objects import ObjectRef
 from lineage.assembly import Adjacency, Lineage, assemble
 from lineage.graph import (
     BOTH,
@@ -18,7 +20,6 @@ from lineage.graph import (
     EventNode,
     Graph,
     Lookup,
-    ObjectRef,
     downstream_lookup,
     link_downstream,
     link_upstream,
@@ -31,7 +32,6 @@ from lineage.queries import (
     referencing_event_ids,
 )
 from lineage.rules import EVENT, LineageRules
-from warehouse import semconv as sc
 
 MAX_LEVELS = 32
 """Deeper than any chain of rules; stops a cyclic site rule from looping forever."""

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
+from domain import semconv
 from simulator.business_time import HOURS_PER_BUSINESS_DAY, BusinessCalendar
 from simulator.events import BusinessEvent
 from simulator.history import BillingItem, RevenueItem, TimerRun
-from warehouse import semconv
 
 MET: Final = "met"
 BREACHED: Final = "breached"

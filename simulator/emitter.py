@@ -25,9 +25,9 @@ from opentelemetry.sdk.version import __version__ as sdk_version
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
+from domain import semconv
 from simulator.events import Attempt, BusinessEvent, Delivery, SyncError
 from simulator.routes import ROUTES, SERVICES, Route
-from warehouse import semconv
 
 SERVICE_NAMESPACE: Final = "harborvale.integration"
 SERVICE_VERSION: Final = "3.4.1"

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from warehouse import semconv
+from domain import semconv
 
 ObjectIds = Mapping[str, str | tuple[str, ...]]
 """Enterprise ids by object type (``semconv.PROJECT`` …); array-valued ids are tuples."""

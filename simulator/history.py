@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from domain import semconv
 from simulator.events import BusinessEvent
 from simulator.firm import LegalEntity
-from warehouse import semconv
 
 TIME_AND_MATERIALS: Final = "time_and_materials"
 FIXED_FEE: Final = "fixed_fee"

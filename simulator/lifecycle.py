@@ -11,6 +11,7 @@ import random
 from datetime import datetime, timedelta
 from typing import Final
 
+from domain import semconv
 from simulator.events import BusinessEvent
 from simulator.history import (
     FIXED_FEE,
@@ -30,7 +31,6 @@ from simulator.trouble import (
     revenue_hold,
 )
 from simulator.work import Assignment, Milestone, bill_time_and_expenses, complete_milestones
-from warehouse import semconv
 
 FIXED_FEE_SHARE: Final = 0.4
 LATE_ACTIVATION_SHARE: Final = 0.08

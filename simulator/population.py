@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
+from domain import semconv
 from simulator.business_time import BusinessCalendar
 from simulator.events import BusinessEvent
 from simulator.firm import ROLE_WEIGHTS, ROLES, Consultant, LegalEntity, Scale
@@ -22,7 +23,6 @@ from simulator.trouble import (
     customer_not_in_erp,
     tax_registration_missing,
 )
-from warehouse import semconv
 
 NEW_CUSTOMER_SHARE: Final = 0.3
 FAILED_CUSTOMER_SYNC_SHARE: Final = 0.25

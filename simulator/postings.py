@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Final
 
+from domain import semconv
 from simulator.events import BusinessEvent
 from simulator.history import (
     TIME_TO_INVOICE_POSTING,
@@ -20,7 +21,6 @@ from simulator.history import (
 from simulator.population import Customer
 from simulator.recorder import ContractIds, ContractRecorder
 from simulator.trouble import Blocker
-from warehouse import semconv
 
 NEXT_BATCH_INVOICE_SHARE: Final = 0.06
 APPROVED_INVOICE_AMOUNT: Final = 100_000.0

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from warehouse import semconv
+from domain import semconv
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,12 +9,12 @@ from datetime import datetime
 
 from rich.table import Table
 
+from domain import semconv
 from simulator.assessment import BREACHED, billing_blockage, timer_outcome
 from simulator.events import BusinessEvent
 from simulator.firm import FIRM_NAME
 from simulator.history import FIXED_FEE, SLA_DEFINITIONS, ContractHistory
 from simulator.scenario import Scenario
-from warehouse import semconv
 
 
 def _money(amounts: Mapping[str, float]) -> str:

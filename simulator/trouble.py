@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
+from domain import semconv
 from simulator.business_time import BusinessCalendar
 from simulator.events import Attempt, Delivery, SyncError
 from simulator.routes import ROUTES
-from warehouse import semconv
 
 MAX_ATTEMPTS_PER_DELIVERY: Final = 5
 DEAD_LETTER_REPLAY_SHARE: Final = 0.6

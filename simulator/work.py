@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Final
 
+from domain import semconv
 from simulator.business_time import BusinessCalendar
 from simulator.events import BusinessEvent
 from simulator.firm import Consultant
 from simulator.history import TIME_TO_BILL_READINESS, BillingItem
 from simulator.recorder import ContractIds, ContractRecorder
 from simulator.trouble import Blocker
-from warehouse import semconv
 
 BILLING_RUN_HOUR: Final = 5.0
 ON_TIME_APPROVAL_SHARE: Final = 0.88

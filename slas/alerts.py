@@ -16,8 +16,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Final, Protocol
 
-AT_RISK: Final = "SlaAtRisk"
-BREACHED: Final = "SlaBreached"
+# Alert names (Alertmanager's alertname); the timer states of the same words are slas.timers' codes.
+AT_RISK_ALERT: Final = "SlaAtRisk"
+BREACHED_ALERT: Final = "SlaBreached"
 FIRING: Final = "firing"
 RESOLVED: Final = "resolved"
 FIRE, ESCALATE, RESOLVE = "fire", "escalate", "resolve"
@@ -114,7 +115,7 @@ class TimerAlertFacts:
 
 def timer_alert(facts: TimerAlertFacts, *, public_url: str) -> Alert:
     """The alert of one at-risk or breached open timer."""
-    name = BREACHED if facts.breached else AT_RISK
+    name = BREACHED_ALERT if facts.breached else AT_RISK_ALERT
     labels = {
         "alertname": name,
         "sla": facts.sla,
@@ -199,7 +200,7 @@ def pending(
     A resolution is owed only for an alert the channel saw firing. A change whose threshold was
     crossed before ``now - grace`` is stale (backfill or late data).
     """
-    breached_cycles = {a.cycle for a in record.values() if a.name == BREACHED}
+    breached_cycles = {a.cycle for a in record.values() if a.name == BREACHED_ALERT}
     changes = []
     for key, alert in record.items():
         told = delivered.get(key)
@@ -210,7 +211,7 @@ def pending(
             elif alert.threshold > told.threshold:
                 changes.append(Change(ESCALATE, alert, stale=stale))
         elif told is not None and told.status == FIRING:
-            superseded = alert.name == AT_RISK and alert.cycle in breached_cycles
+            superseded = alert.name == AT_RISK_ALERT and alert.cycle in breached_cycles
             changes.append(Change(RESOLVE, alert, superseded=superseded))
     return changes
 

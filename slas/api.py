@@ -11,9 +11,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Response
 
+from domain.instants import utc
+from domain.periods import parse_period
 from lineage.models import BlockedInvoicesOut, StreamSilenceOut, TelemetrySilenceOut, blocked_out
 from slas.alerts import FIRING, RESOLVED, Alert
-from slas.calendars import parse_period
 from slas.close_state import CloseRiskAnswers
 from slas.impact_answers import BlockedInvoiceAnswers
 from slas.models import (
@@ -52,10 +53,6 @@ AlertStatus = Annotated[str | None, Query(description="firing or resolved")]
 DeliveredAlerts = Callable[[], dict[str, dict[str, Alert]]]
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def _stamp(response: Response, as_of: datetime, known_at: datetime) -> None:
     response.headers[AS_OF_HEADER] = _iso(as_of)
     response.headers[KNOWN_AT_HEADER] = _iso(known_at)
@@ -72,7 +69,7 @@ LATEST_AS_OF = datetime(2262, 4, 11, tzinfo=UTC)
 
 def _as_of_in_range(as_of: datetime, name: str = "as_of") -> datetime:
     """``as_of`` in UTC, or 422 naming the value and the range the engine can store."""
-    instant = _utc(as_of)
+    instant = utc(as_of)
     if not EARLIEST_AS_OF <= instant < LATEST_AS_OF:
         raise HTTPException(
             status_code=422,

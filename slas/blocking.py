@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from domain import semconv as sc
 from lineage.rules import LineageRules
 from slas.snapshot import EventSnapshot, I64Array, codes_of, event_type_code, object_type_code
-from warehouse import semconv as sc
 
 MAX_LEVELS = 32
 """Deeper than any chain of hops; stops a cyclic site rule from looping forever."""

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from clickhouse_connect.driver.client import Client
 
-from lineage.graph import utc
+from domain.instants import utc
 from lineage.rules import LineageRules
 from slas.calendars import CalendarBook, EntityCalendar
 from slas.definitions import SlaDefinition

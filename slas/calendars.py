@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
+from domain.periods import last_day
+
 logger = logging.getLogger(__name__)
 
 _ONE_DAY = timedelta(days=1)
@@ -79,9 +81,7 @@ class EntityCalendar:
 
     def close_date(self, period: str) -> date:
         """Business day ``close_day`` after the last day of ``period`` (``YYYY-MM``)."""
-        year, month = parse_period(period)
-        first_of_next = date(year + month // 12, month % 12 + 1, 1)
-        return self.working_days_after(first_of_next - _ONE_DAY, self.close_day)
+        return self.working_days_after(last_day(period), self.close_day)
 
     def close_deadline(self, period: str) -> datetime:
         """The end of the close day: local midnight after it (end of its working hours if earlier)."""
@@ -89,18 +89,6 @@ class EntityCalendar:
         if self.working_hours[1] >= 24.0:
             return self.at_local(close + _ONE_DAY, 0.0)
         return self.at_local(close, self.working_hours[1])
-
-
-def parse_period(period: str) -> tuple[int, int]:
-    """``YYYY-MM`` as (year, month); ``ValueError`` naming the value otherwise."""
-    try:
-        year_text, month_text = period.split("-")
-        year, month = int(year_text), int(month_text)
-    except ValueError:
-        raise ValueError(f"period {period!r}: expected YYYY-MM") from None
-    if not 1 <= month <= 12 or len(year_text) != 4 or len(month_text) != 2:
-        raise ValueError(f"period {period!r}: expected YYYY-MM")
-    return year, month
 
 
 @lru_cache(maxsize=256)

@@ -13,6 +13,7 @@ from typing import Final
 
 import numpy as np
 
+from domain import semconv as sc
 from slas.snapshot import (
     NO_TIME,
     BoolArray,
@@ -26,7 +27,6 @@ from slas.snapshot import (
     event_type_code,
     object_type_code,
 )
-from warehouse import semconv as sc
 
 INVOICE_ITEM: Final = 0
 REVENUE_ITEM: Final = 1

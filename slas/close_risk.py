@@ -16,14 +16,15 @@ from typing import Any, Final
 import numpy as np
 from clickhouse_connect.driver.client import Client
 
+from domain import semconv as sc
+from domain.periods import period_number, period_text
 from slas.business_time import BusinessClock, clock_for_span, epoch_seconds, from_epoch_seconds
 from slas.calendars import CalendarBook
 from slas.close_items import INVOICE_ITEM, ITEM_OBJECT_TYPES, CloseItems, close_items
-from slas.evaluation import Evaluation
 from slas.id_cache import IdCache
 from slas.queries import event_errors
-from slas.snapshot import F64Array, I64Array, period_number, period_text
-from warehouse import semconv as sc
+from slas.reference_evaluation import Evaluation
+from slas.snapshot import F64Array, I64Array
 
 LEVELS: Final = ("low", "medium", "high", "critical")
 LEVEL_SHARES: Final = (0.10, 0.50, 1.0)

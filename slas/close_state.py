@@ -14,14 +14,15 @@ from typing import Any
 import numpy as np
 from clickhouse_connect.driver.client import Client
 
-from lineage.graph import utc
+from domain import semconv as sc
+from domain.instants import utc
+from domain.periods import period_number
 from slas.business_state import BusinessState
 from slas.calendars import CalendarBook
 from slas.close_items import INVOICE_ITEM, REVENUE_ITEM, CloseItems
 from slas.close_risk import assess, due_periods, render_report
 from slas.item_rows import INVOICE
-from slas.snapshot import NO_TIME, F64Array, period_number
-from warehouse import semconv as sc
+from slas.snapshot import NO_TIME, F64Array
 from warehouse.schema import CLOSE_ITEMS
 
 _AS_OF = "{as_of:DateTime64(6, 'UTC')}"

@@ -10,8 +10,8 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
+from domain import semconv as sc
 from slas.calendars import EntityCalendar
-from warehouse import semconv as sc
 
 SEVERITIES: Final = ("critical", "error", "warning", "info")
 DEFAULT_WARNING_THRESHOLDS: Final = (0.5, 0.75)

@@ -10,9 +10,9 @@ from datetime import datetime, timedelta
 
 import httpx
 
+from slas.alert_store import AlertStore
 from slas.alerts import FIRING, Alert, Change, pending
 from slas.notifiers import Channel
-from slas.state import AlertStore
 
 logger = logging.getLogger(__name__)
 

@@ -14,13 +14,13 @@ from datetime import UTC, datetime, timedelta
 
 from clickhouse_connect.driver.client import Client
 
+from slas.alert_store import RECORD, AlertStore
 from slas.alerts import Alert, AlertSource, TimerAlertFacts, reconcile, timer_alert
 from slas.business_state import BusinessState, TickReport
 from slas.definitions import SlaDefinition
 from slas.dispatch import Dispatcher
 from slas.lease import Lease
 from slas.metrics import EvaluatorMetrics
-from slas.state import RECORD, AlertStore
 from slas.timer_answers import AlertingTimer, TimerAnswers
 from warehouse.background import BackgroundLoop
 

@@ -13,14 +13,15 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from lineage.graph import ObjectRef, utc
+from domain import semconv as sc
+from domain.instants import utc
+from domain.objects import ObjectRef
 from lineage.impact import BlockedInvoices, BlockedItem, Blocker, totals
 from lineage.owners import OwnerRouting
 from lineage.rules import LineageRules
 from slas.business_state import BusinessState
 from slas.close_state import ITEMS_AT, blocking_step, reached
 from slas.item_rows import INVOICE
-from warehouse import semconv as sc
 
 BLOCKERS = """
 SELECT EventId, argMax(EventType, EventTime), argMax(ErrorCategory, EventTime),

@@ -18,14 +18,15 @@ from typing import Final
 
 import numpy as np
 
+from domain import semconv as sc
+from domain.periods import period_text
 from lineage.rules import LineageRules
 from slas.blocking import upstream_causes
 from slas.business_time import clock_for_span
 from slas.calendars import CalendarBook
 from slas.close_items import ready_and_posting, refs_of
-from slas.snapshot import NO_TIME, EventSnapshot, I64Array, object_type_code, period_text
+from slas.snapshot import NO_TIME, EventSnapshot, I64Array, object_type_code
 from slas.timer_rows import SnapshotNames, micros_to_datetime
-from warehouse import semconv as sc
 
 INVOICE: Final = "invoice"
 REVENUE: Final = "revenue"

@@ -12,8 +12,8 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
+from domain import semconv as sc
 from slas.snapshot import EventSnapshot, empty_snapshot
-from warehouse import semconv as sc
 
 _SUCCESS = f"'{sc.SUCCESS}'"
 _DIMENSIONS = ", ".join(f"'{t}'" for t in sc.DIMENSION_OBJECT_TYPES)

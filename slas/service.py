@@ -12,6 +12,7 @@ from fastapi import APIRouter
 from lineage.models import StreamSilenceOut
 from lineage.owners import OwnerRouting
 from lineage.rules import LineageRules
+from slas.alert_store import RECORD, AlertStore
 from slas.alerts import Alert
 from slas.api import silence_out, slas_router
 from slas.business_alerts import BusinessAlerts
@@ -28,7 +29,6 @@ from slas.notifiers.alertmanager import AlertmanagerChannel
 from slas.notifiers.owned import OwnedChannel
 from slas.notifiers.slack import SlackChannel
 from slas.notifiers.webhook import WebhookChannel
-from slas.state import RECORD, AlertStore
 from slas.telemetry import TelemetrySilence
 from slas.timer_answers import TimerAnswers
 from warehouse.pool import ClientPool

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from warehouse import semconv as sc
+from domain import semconv as sc
 
 U64Array = npt.NDArray[np.uint64]
 I64Array = npt.NDArray[np.int64]
@@ -66,16 +66,6 @@ def object_type_name(code: int) -> str:
 def codes_of(names: tuple[str, ...] | list[str], *, objects: bool = False) -> U8Array:
     convert = object_type_code if objects else event_type_code
     return np.array([convert(name) for name in names], dtype=np.uint8)
-
-
-def period_number(period: str) -> int:
-    """``"2026-09"`` → 202609 (the snapshot's spelling of periods); 0 for anything else."""
-    digits = period.replace("-", "", 1)
-    return int(digits) if len(digits) == 6 and digits.isdigit() else 0
-
-
-def period_text(number: int) -> str:
-    return f"{number // 100:04d}-{number % 100:02d}" if number else ""
 
 
 def table(rows: list[tuple[Any, ...]], columns: tuple[tuple[str, str], ...]) -> Any:

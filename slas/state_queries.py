@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 from clickhouse_connect.driver.client import Client
 
+from domain import semconv as sc
 from slas.close_items import ITEM_OBJECT_TYPES
 from slas.components import chunks, component_labels
 from slas.digests import U64Array, text_hashes
@@ -28,7 +29,6 @@ from slas.queries import (
 )
 from slas.snapshot import EventSnapshot, empty_snapshot
 from slas.timer_rows import SnapshotNames, timer_identities
-from warehouse import semconv as sc
 from warehouse.schema import CLOSE_ITEMS, EVENT_COLUMNS, SLA_TIMERS, STATE_CHUNKS
 
 _DIMENSIONS = ", ".join(f"'{t}'" for t in sc.DIMENSION_OBJECT_TYPES)

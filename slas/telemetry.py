@@ -16,7 +16,7 @@ from typing import Final
 import numpy as np
 from clickhouse_connect.driver.client import Client
 
-from lineage.graph import utc
+from domain.instants import utc
 from lineage.owners import OwnerRouting
 from slas.alerts import Alert
 from slas.business_time import clock_for_span, epoch_seconds

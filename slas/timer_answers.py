@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from clickhouse_connect.driver.client import Client
 
-from lineage.graph import utc
+from domain.instants import utc
 from slas.business_state import BusinessState
 from slas.business_time import clock_for_span, epoch_seconds
 from slas.calendars import CalendarBook

@@ -1,7 +1,8 @@
 """The ``sla_timers`` rows of a snapshot (pure): every timer of every SLA with the instants at which
 its state changes (warning shares crossed, deadline, stop), so that its state at any ``as_of`` is a
-comparison in SQL (``slas.timer_answers``). Correlation is ``slas.correlation``'s, business time
-``slas.business_time``'s: the same rules as a full evaluation, applied to part of the graph.
+comparison in SQL (``slas.timer_answers``). Which starts and stops pair up is
+``slas.timer_pairing``'s, business time ``slas.business_time``'s: the same rules as a full
+evaluation, applied to part of the graph.
 """
 
 from __future__ import annotations
@@ -14,19 +15,13 @@ from functools import cached_property
 
 import numpy as np
 
+from domain.periods import period_text
 from slas.business_time import clock_for_span
 from slas.calendars import CalendarBook
-from slas.correlation import TimerSet, correlate
 from slas.definitions import SlaDefinition
 from slas.digests import U64Array, row_digests, text_hash, text_hashes
-from slas.snapshot import (
-    EventSnapshot,
-    F64Array,
-    I64Array,
-    U8Array,
-    object_type_name,
-    period_text,
-)
+from slas.snapshot import EventSnapshot, F64Array, I64Array, U8Array, object_type_name
+from slas.timer_pairing import TimerSet, correlate
 from slas.timers import apply_filters
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

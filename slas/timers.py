@@ -15,9 +15,9 @@ import numpy as np
 
 from slas.business_time import clock_for_span, epoch_seconds
 from slas.calendars import CalendarBook
-from slas.correlation import TimerSet
 from slas.definitions import SlaDefinition
 from slas.snapshot import BoolArray, F64Array, U8Array
+from slas.timer_pairing import TimerSet
 
 STATES: Final = ("met", "breached", "at_risk", "on_track")
 MET, BREACHED, AT_RISK, ON_TRACK = range(4)

@@ -14,7 +14,7 @@ import time
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
-from warehouse.correlation import CorrelationRules
+from warehouse.correlation_rules import CorrelationRules
 from warehouse.pool import ClientPool
 from warehouse.rebuild import rebuild
 from warehouse.schema import Topology

@@ -16,7 +16,7 @@ from lineage.rules import LineageRules
 from slas.config import SlaConfig
 from syncsight.config_model import ConfigDocument
 from syncsight.toml_lines import TomlLines
-from warehouse.correlation import CorrelationRules
+from warehouse.correlation_rules import CorrelationRules
 
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_]+$")
 

@@ -27,6 +27,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from domain import semconv as sc
 from lineage.owners import UNROUTED, OwnerRouting
 from lineage.rules import Hop, LineageRules
 from slas.calendars import DEFAULT_CALENDAR, WEEKDAY_NAMES, EntityCalendar
@@ -40,8 +41,7 @@ from slas.definitions import (
     SlaDefinition,
 )
 from slas.telemetry import DEFAULT_BOUND, SilenceBounds
-from warehouse import semconv as sc
-from warehouse.correlation import ATTRIBUTE_KEY, CorrelationRules
+from warehouse.correlation_rules import ATTRIBUTE_KEY, CorrelationRules
 
 _EVENT_TYPE: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]{0,99}$")
 _CATEGORY: Final = re.compile(r"^[A-Za-z0-9_.\-]{1,100}$")

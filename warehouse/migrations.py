@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from clickhouse_connect.driver.client import Client
 
-from warehouse.correlation import CorrelationRules
+from warehouse.correlation_rules import CorrelationRules
 from warehouse.retention import Retention, apply_retention, retention_ddl
 from warehouse.schema import (
     SCHEMA_MIGRATIONS,

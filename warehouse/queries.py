@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
-from datetime import datetime
-from decimal import Decimal
+from dataclasses import dataclass
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
+
+from domain.business_event import BusinessEvent
 
 EVENT_COLUMNS = """EventId, EventType, EventTime, SourceSystem, TargetSystem, Outcome, Attempt,
     Amount, Currency, Period, LegalEntity, ErrorCategory, ErrorCode, ReplayOf, ServiceName,
@@ -29,42 +29,6 @@ AND (toUnixTimestamp64Nano(EventTime), Attempt, SpanId)
 ORDER BY EventTime, Attempt, SpanId
 LIMIT {{limit:UInt32}}
 """
-
-
-@dataclass(frozen=True)
-class BusinessEvent:
-    """One attempt (span) of a business event, as stored in ``biz_events``."""
-
-    event_id: str
-    event_type: str
-    timestamp: datetime
-    source_system: str
-    target_system: str
-    outcome: str
-    attempt: int
-    amount: Decimal | None
-    currency: str
-    period: str
-    legal_entity: str
-    error_category: str
-    error_code: str
-    replay_of: str
-    service_name: str
-    trace_id: str
-    span_id: str
-    objects: dict[str, list[str]]
-
-    @classmethod
-    def from_row(cls, row: Sequence[Any]) -> BusinessEvent:
-        *facts, refs = row
-        objects: dict[str, list[str]] = {}
-        for ref in refs:  # named tuples arrive as {"type": …, "id": …}
-            objects.setdefault(ref["type"], []).append(ref["id"])
-        return cls(**dict(zip(_FACT_NAMES, facts, strict=True)), objects=objects)
-
-
-_FACT_NAMES = tuple(f.name for f in fields(BusinessEvent))[:-1]
-"""The fields a row carries before its object references, in column order."""
 
 
 def outline_from_row(row: Sequence[Any]) -> BusinessEvent:

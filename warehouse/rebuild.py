@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from clickhouse_connect.driver.client import Client
 
-from warehouse.correlation import CorrelationRules
+from warehouse.correlation_rules import CorrelationRules
 from warehouse.schema import (
     BIZ_EVENT_OBJECTS,
     BIZ_EVENTS,

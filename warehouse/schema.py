@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from warehouse import semconv as sc
-from warehouse.correlation import CorrelationRules, object_refs_expression
+from domain import semconv as sc
+from warehouse.correlation_rules import CorrelationRules, object_refs_expression
 
 OTEL_TRACES = "otel_traces"
 OTEL_TRACES_TRACE_ID_TS = "otel_traces_trace_id_ts"

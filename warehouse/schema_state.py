@@ -4,10 +4,11 @@ a key wins."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from clickhouse_connect.driver.client import Client
 
+from domain.instants import utc
 from warehouse.schema import SCHEMA_STATE
 
 REBUILD_KEY = "business_rebuild"
@@ -25,12 +26,8 @@ GROUP BY Key
 def read_state(client: Client, *keys: str) -> dict[str, tuple[str, datetime]]:
     """Key → (latest value, when it was written), for the keys that were ever written."""
     rows = client.query(READ_STATE, parameters={"keys": list(keys)}).result_rows
-    return {str(key): (str(value), _utc(at)) for key, value, at in rows}
+    return {str(key): (str(value), utc(at)) for key, value, at in rows}
 
 
 def write_state(client: Client, key: str, value: str, *, at: datetime) -> None:
     client.insert(SCHEMA_STATE, [[key, value, at]], column_names=["Key", "Value", "UpdatedAt"])
-
-
-def _utc(instant: datetime) -> datetime:
-    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)

@@ -18,7 +18,7 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError
 
 from warehouse.client import chdb_data_path
-from warehouse.correlation import sql_string
+from warehouse.correlation_rules import sql_string
 from warehouse.durable_parts import InsertQuorum, insert_settings
 from warehouse.insert_errors import is_too_many_partitions
 from warehouse.schema import OTEL_TRACES

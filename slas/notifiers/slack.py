@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from slas.alerts import AT_RISK, BREACHED, ESCALATE, RESOLVE, Alert, Change
+from slas.alerts import AT_RISK_ALERT, BREACHED_ALERT, ESCALATE, RESOLVE, Alert, Change
 from slas.notifiers import Message
 
 DIGEST_LINES = 15
@@ -48,7 +48,7 @@ def change_message(change: Change) -> dict[str, Any]:
         return _business_message(change)
     if change.kind == RESOLVE:
         icon, verb = ":large_green_circle:", "resolved"
-    elif alert.name == BREACHED:
+    elif alert.name == BREACHED_ALERT:
         icon, verb = ":red_circle:", "breached"
     else:
         step = "now" if change.kind == ESCALATE else ""
@@ -115,8 +115,8 @@ def digest_message(changes: Sequence[Change]) -> dict[str, Any]:
         (c.alert.labels.get("sla", c.alert.name), c.alert.labels.get("legal_entity", ""))
         for c in changes
     )
-    breached = sum(1 for c in changes if c.alert.name == BREACHED)
-    at_risk = sum(1 for c in changes if c.alert.name == AT_RISK)
+    breached = sum(1 for c in changes if c.alert.name == BREACHED_ALERT)
+    at_risk = sum(1 for c in changes if c.alert.name == AT_RISK_ALERT)
     others = len(changes) - breached - at_risk
     headline = (
         f":card_index_dividers: {breached + at_risk} SLA timers were already past a threshold "

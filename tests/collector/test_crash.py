@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from domain import semconv as sc
 from tests.service import start_service, stop_service
-from warehouse import semconv as sc
 
 SPANS_PER_REQUEST = 200
 

@@ -25,7 +25,7 @@ from collector.attribute_text import any_value_text
 from collector.decode import decode_protobuf
 from collector.decode_result import DecodeResult, UndecodableRequest
 from collector.limits import DecodeLimits
-from warehouse import semconv as sc
+from domain import semconv as sc
 from warehouse.spans import OTEL_TRACES_COLUMNS, SpanRow
 
 START_NS = 1_767_225_600_000_000_000  # 2026-01-01T00:00:00Z

@@ -29,7 +29,7 @@ from tests.collector.test_writer import (
     wait_until,
 )
 from tests.warehouse.spans import BASE_NS, span_row
-from warehouse.correlation import CorrelationRules
+from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import migrate
 from warehouse.span_batch import NANOSECONDS_PER_DAY, SpanBatch, encode_rows
 from warehouse.span_store import SpanSink, span_sink

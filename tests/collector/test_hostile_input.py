@@ -20,8 +20,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
+from domain import semconv as sc
 from tests.service import Service, running_service, wait_until_inserted
-from warehouse import semconv as sc
 
 RSS_LIMIT_BYTES = 1536 * 1024 * 1024
 """What the service may hold, whatever clients send (issue 15)."""

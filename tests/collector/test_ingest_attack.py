@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
+from domain import semconv as sc
 from tests.collector.test_hostile_input import (
     RSS_LIMIT_BYTES,
     START_NS,
@@ -26,7 +27,6 @@ from tests.collector.test_hostile_input import (
     peak_rss_bytes,
 )
 from tests.service import Service, running_service
-from warehouse import semconv as sc
 
 DOCUMENTED_STATUSES = {200, 400, 413, 415, 503}
 """What collector/http_receiver.py answers (401 only with ingest tokens, which this service has

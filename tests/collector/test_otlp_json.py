@@ -19,7 +19,7 @@ from collector.decode import decode_protobuf
 from collector.decode_result import DecodeResult, UndecodableRequest
 from collector.limits import DecodeLimits
 from collector.otlp_json import decode_json
-from warehouse import semconv as sc
+from domain import semconv as sc
 from warehouse.spans import SpanRow
 
 LIMITS = DecodeLimits()

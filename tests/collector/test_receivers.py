@@ -23,8 +23,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from domain import semconv as sc
 from tests.service import Service, running_service, wait_until_inserted
-from warehouse import semconv as sc
 
 MAX_BODY = 1024 * 1024
 

@@ -15,9 +15,9 @@ from clickhouse_connect.driver.client import Client
 from collector.metrics import IngestMetrics
 from collector.spool import Spool
 from collector.writer import BatchWriter, Durability, Overloaded, WriterLimits
+from domain import semconv as sc
 from tests.warehouse.spans import span_row
-from warehouse import semconv as sc
-from warehouse.correlation import CorrelationRules
+from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import migrate
 from warehouse.span_batch import SpanBatch, encode_rows
 from warehouse.span_store import SpanSink, span_sink

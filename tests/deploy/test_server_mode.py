@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from domain import semconv as sc
 from tests.service import Service, running_service
-from warehouse import semconv as sc
 from warehouse.client import connect
 
 SERVER_URL = os.environ.get("SYNCSIGHT_TEST_CLICKHOUSE_URL", "")

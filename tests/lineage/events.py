@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from domain import semconv as sc
+from domain.business_event import BusinessEvent
 from lineage.graph import Graph, group_attempts, link_downstream, link_upstream
 from lineage.rules import LineageRules
 from tests.warehouse.spans import span_row
-from warehouse import semconv as sc
-from warehouse.queries import BusinessEvent
 
 T0 = datetime(2026, 9, 1, 9, 0, tzinfo=UTC)
 _ids = itertools.count(1)

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
+from domain.objects import ObjectRef
 from lineage.assembly import assemble
 from lineage.evidence import evidence_records, seal, verify, verify_file
-from lineage.graph import UPSTREAM, ObjectRef
+from lineage.graph import UPSTREAM
 from lineage.rules import LineageRules
 from tests.lineage.events import T0, chain, graph_of
 

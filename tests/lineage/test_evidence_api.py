@@ -19,6 +19,8 @@ import uvicorn
 from clickhouse_connect.driver.client import Client
 from fastapi import FastAPI
 
+from domain import semconv as sc
+from domain.business_event import BusinessEvent
 from lineage.api import lineage_router
 from lineage.evidence import instant_text
 from lineage.ledger import Ledger
@@ -32,11 +34,9 @@ from syncsight.access import AccessControl, ApiTokens
 from tests.lineage.events import chain, span
 from tests.service import free_port
 from tests.syncsight.test_cli import run
-from warehouse import semconv as sc
-from warehouse.correlation import CorrelationRules
+from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import migrate
 from warehouse.pool import ClientPool
-from warehouse.queries import BusinessEvent
 from warehouse.spans import OTEL_TRACES_COLUMNS
 
 VIEWER = "viewer-token-0123456789abcdef"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from domain import semconv as sc
+from domain.objects import ObjectRef
 from lineage.assembly import (
     MISSING_LINK,
     NOT_A_SOURCE,
@@ -18,14 +20,12 @@ from lineage.graph import (
     UPSTREAM,
     Edge,
     Lookup,
-    ObjectRef,
     group_attempts,
     link_upstream,
     upstream_lookup,
 )
 from lineage.rules import LineageRules
 from tests.lineage.events import at, attempt, chain, graph_of
-from warehouse import semconv as sc
 
 RULES = LineageRules.default()
 

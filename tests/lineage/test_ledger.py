@@ -19,7 +19,7 @@ from lineage.merkle import (
     verify_inclusion,
 )
 from lineage.signing import Signer
-from warehouse.correlation import CorrelationRules
+from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import migrate
 
 DAY = date(2026, 10, 1)

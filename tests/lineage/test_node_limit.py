@@ -13,6 +13,7 @@ import pytest
 from clickhouse_connect.driver.client import Client
 from fastapi import FastAPI
 
+from domain import semconv as sc
 from lineage.api import TRUNCATED_HEADER, lineage_router
 from lineage.graph import BOTH, DOWNSTREAM, UPSTREAM
 from lineage.ledger import Ledger
@@ -23,8 +24,7 @@ from lineage.rules import LineageRules
 from lineage.signing import Signer
 from lineage.traversal import trace
 from tests.lineage.events import chain, span
-from warehouse import semconv as sc
-from warehouse.correlation import CorrelationRules
+from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import migrate
 from warehouse.pool import ClientPool
 from warehouse.spans import OTEL_TRACES_COLUMNS

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
+from domain import semconv as sc
 from lineage.assembly import assemble
 from lineage.graph import UPSTREAM
 from lineage.ocel import DERIVED_FROM, DIMENSION, INPUT, SUBJECT, ocel_object_id, to_ocel
 from lineage.rules import LineageRules
 from tests.lineage.events import attempt, chain, graph_of
-from warehouse import semconv as sc
 
 pm4py = pytest.importorskip("pm4py")
 

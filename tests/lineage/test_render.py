@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from domain import semconv as sc
+from domain.business_event import BusinessEvent
+from domain.objects import ObjectRef
 from lineage.assembly import assemble
-from lineage.graph import DOWNSTREAM, UPSTREAM, ObjectRef
+from lineage.graph import DOWNSTREAM, UPSTREAM
 from lineage.models import LineageOut, lineage_out
 from lineage.render import render_text
 from lineage.rules import LineageRules
 from tests.lineage.events import attempt, chain, graph_of
-from warehouse import semconv as sc
-from warehouse.queries import BusinessEvent
 
 RULES = LineageRules.default()
 

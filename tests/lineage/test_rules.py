@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from domain import semconv as sc
 from lineage.owners import OwnerRouting
 from lineage.rules import EVENT, Hop, LineageRules
 from syncsight.config_file import ConfigFileError, load_config
-from warehouse import semconv as sc
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -10,6 +10,8 @@ from decimal import Decimal
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from domain import semconv as sc
+from domain.business_event import BusinessEvent
 from lineage import traversal
 from lineage.completeness import completeness
 from lineage.graph import DOWNSTREAM, UPSTREAM, Lookup
@@ -23,10 +25,8 @@ from slas.calendars import CalendarBook
 from slas.definitions import DEFAULT_SLAS
 from slas.impact_answers import BlockedInvoiceAnswers
 from tests.lineage.events import at, attempt, chain, span
-from warehouse import semconv as sc
-from warehouse.correlation import CorrelationRules
+from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import migrate
-from warehouse.queries import BusinessEvent
 from warehouse.spans import OTEL_TRACES_COLUMNS
 
 RULES = LineageRules.default()

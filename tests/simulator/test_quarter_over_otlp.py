@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from domain import semconv as sc
 from tests.quarter import LoadedQuarter, accepted_spans, load_small_quarter
 from tests.service import stop_service
-from warehouse import semconv as sc
 
 
 @pytest.fixture(scope="module")

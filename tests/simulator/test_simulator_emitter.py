@@ -9,10 +9,10 @@ from pathlib import Path
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
+from domain import semconv
 from simulator.emitter import unix_nanos
 from simulator.routes import SERVICES
 from tests.simulator.quarters import END, SEED, EmittedQuarter, emit_quarter
-from warehouse import semconv
 
 
 def traces(spans: tuple[ReadableSpan, ...]) -> dict[int, list[ReadableSpan]]:

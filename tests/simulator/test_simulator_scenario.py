@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from domain import semconv
 from simulator.assessment import BREACHED, MET, OPEN, timer_outcome
 from simulator.events import BusinessEvent
 from simulator.firm import ROLES, scale_named
@@ -16,7 +17,6 @@ from simulator.lifecycle import LARGEST_CONTRACT, SMALLEST_CONTRACT, contract_hi
 from simulator.scenario import Scenario
 from simulator.truth import write_truth
 from tests.simulator.quarters import END, SEED
-from warehouse import semconv
 
 # docs/semantic-conventions.md, "Event types".
 IDS_BY_EVENT_TYPE = {

@@ -5,10 +5,10 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
+from domain import semconv
 from simulator.business_time import BusinessCalendar
 from simulator.events import Delivery
 from simulator.trouble import Blocker, DeliveryPlanner, project_dimension_unmapped
-from warehouse import semconv
 
 CALENDAR = BusinessCalendar.for_country("Europe/London", "GB", range(2025, 2026), "ENG")
 END = datetime(2025, 6, 20, 15, 0, tzinfo=UTC)

@@ -7,8 +7,8 @@ from datetime import datetime
 
 from opentelemetry.trace import SpanKind
 
+from domain import semconv
 from tests.simulator.quarters import EmittedQuarter
-from warehouse import semconv
 
 
 def outcomes_by_event(quarter: EmittedQuarter) -> dict[str, list[tuple[int, str]]]:

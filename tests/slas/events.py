@@ -10,17 +10,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from domain import semconv as sc
+from domain.periods import period_number
 from slas.snapshot import (
     EVENT_COLUMNS,
     REFERENCE_COLUMNS,
     EventSnapshot,
     event_type_code,
     object_type_code,
-    period_number,
     table,
 )
 from tests.warehouse.spans import span_row
-from warehouse import semconv as sc
 
 MONDAY = datetime(2026, 9, 7, 9, 0, tzinfo=UTC)
 """A Monday (UTC) with no public holiday in the US, England or Germany."""

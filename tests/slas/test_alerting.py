@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
+from domain import semconv as sc
 from tests.service import Service, free_port, start_service, stop_service
-from warehouse import semconv as sc
 
 ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
 SIGNED_AT = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)

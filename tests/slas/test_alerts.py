@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from slas.alerts import (
-    AT_RISK,
-    BREACHED,
+    AT_RISK_ALERT,
+    BREACHED_ALERT,
     ESCALATE,
     FIRE,
     FIRING,
@@ -80,7 +80,7 @@ class TestIdentity:
         """alertname, sla, legal_entity, severity, owner, object and cycle; a lineage link."""
         alert = alert_at(1.0, breached=True, hours=30)
         assert alert.labels == {
-            "alertname": BREACHED,
+            "alertname": BREACHED_ALERT,
             "sla": "time-to-invoice-posting",
             "legal_entity": "LE-DE01",
             "severity": "critical",
@@ -98,7 +98,7 @@ class TestIdentity:
     def test_at_risk_is_a_warning_whatever_the_sla_severity(self) -> None:
         """Only a breach carries the SLA's own severity."""
         assert alert_at(0.5).labels["severity"] == "warning"
-        assert alert_at(0.5).name == AT_RISK
+        assert alert_at(0.5).name == AT_RISK_ALERT
 
 
 class TestOncePerThreshold:
@@ -122,12 +122,12 @@ class TestOncePerThreshold:
             told.append(sorted((c.kind, c.alert.name, c.superseded) for c in changes))
             delivered.update({c.alert.fingerprint: c.alert for c in changes})
         assert told == [
-            [(FIRE, AT_RISK, False)],
+            [(FIRE, AT_RISK_ALERT, False)],
             [],
-            [(ESCALATE, AT_RISK, False)],
+            [(ESCALATE, AT_RISK_ALERT, False)],
             [],
-            sorted([(FIRE, BREACHED, False), (RESOLVE, AT_RISK, True)]),
-            [(RESOLVE, BREACHED, False)],
+            sorted([(FIRE, BREACHED_ALERT, False), (RESOLVE, AT_RISK_ALERT, True)]),
+            [(RESOLVE, BREACHED_ALERT, False)],
         ]
 
     def test_an_escalation_keeps_the_first_start(self) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from domain import semconv as sc
 from tests.service import Service, start_service, stop_service
 from tests.slas.test_alerting import (
     Receiver,
@@ -20,7 +21,6 @@ from tests.slas.test_alerting import (
     start_receiver,
     wait_for,
 )
-from warehouse import semconv as sc
 
 ENTITY = "LE-E2E-CLOSE"
 

@@ -10,7 +10,8 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from lineage.graph import ObjectRef
+from domain import semconv as sc
+from domain.objects import ObjectRef
 from lineage.impact import BlockedItem, Blocker
 from lineage.owners import OwnerRouting
 from lineage.rules import LineageRules
@@ -31,8 +32,7 @@ from slas.definitions import DEFAULT_SLAS
 from slas.impact_answers import BlockedInvoiceAnswers
 from slas.notifiers.slack import SlackChannel, digest_message
 from tests.slas.events import at, event, retried, span_rows
-from warehouse import semconv as sc
-from warehouse.correlation import CorrelationRules
+from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import migrate
 from warehouse.spans import OTEL_TRACES_COLUMNS
 

@@ -14,6 +14,7 @@ from clickhouse_connect.driver.client import Client
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from domain import semconv as sc
 from lineage.owners import OwnerRouting
 from lineage.rules import LineageRules
 from simulator.run import simulate
@@ -23,15 +24,14 @@ from slas.close_items import INVOICE_ITEM
 from slas.close_risk import close_risk_report
 from slas.close_state import ITEMS_AT, CloseRiskAnswers, items_at
 from slas.definitions import DEFAULT_SLAS
-from slas.evaluation import evaluate
 from slas.id_cache import IdCache
 from slas.impact_answers import BlockedInvoiceAnswers
+from slas.reference_evaluation import evaluate
 from slas.timer_answers import TimerAnswers
 from slas.timers import STATES
 from syncsight.bulk_load import WarehouseSpanExporter
 from tests.slas.events import at, event, span_rows
-from warehouse import semconv as sc
-from warehouse.correlation import CorrelationRules
+from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import migrate
 from warehouse.schema_state import REBUILD_KEY, write_state
 from warehouse.span_store import span_sink

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
+from domain import semconv as sc
 from slas.calendars import CalendarBook, EntityCalendar
 from slas.close_items import close_items
 from slas.close_risk import (
@@ -22,7 +23,6 @@ from slas.close_risk import (
     remaining_after,
 )
 from tests.slas.events import Event, event, snapshot_of
-from warehouse import semconv as sc
 
 BOOK = CalendarBook(
     {

@@ -14,6 +14,7 @@ import pytest
 from clickhouse_connect.driver.client import Client
 from fastapi import FastAPI
 
+from domain import semconv as sc
 from lineage.owners import OwnerRouting
 from lineage.rules import LineageRules
 from slas.alerts import FIRING, RESOLVED, Alert
@@ -21,16 +22,15 @@ from slas.api import slas_router
 from slas.business_state import BusinessState
 from slas.close_state import CloseRiskAnswers
 from slas.definitions import DEFAULT_SLAS, TIME_TO_PROJECT_CREATION
-from slas.evaluation import evaluate
 from slas.id_cache import IdCache
 from slas.impact_answers import BlockedInvoiceAnswers
 from slas.queries import event_ids, load_snapshot, object_ids
+from slas.reference_evaluation import evaluate
 from slas.snapshot import object_type_code
 from slas.timer_answers import TimerAnswers
 from tests.firm import firm_calendar_book
 from tests.slas.events import Event, at, event, retried, span_rows
-from warehouse import semconv as sc
-from warehouse.correlation import CorrelationRules
+from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import migrate
 from warehouse.pool import ClientPool
 from warehouse.spans import OTEL_TRACES_COLUMNS

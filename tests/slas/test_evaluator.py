@@ -12,17 +12,17 @@ import httpx
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from domain import semconv as sc
+from slas.alert_store import RECORD, AlertStore
 from slas.business_state import BusinessState
 from slas.calendars import CalendarBook, EntityCalendar
 from slas.definitions import TIME_TO_PROJECT_CREATION
 from slas.dispatch import Dispatcher
 from slas.evaluator import KEEP_RESOLVED, SlaEvaluator
 from slas.notifiers.webhook import WebhookChannel
-from slas.state import RECORD, AlertStore
 from slas.timer_answers import TimerAnswers
 from tests.slas.events import at, event, span_rows
-from warehouse import semconv as sc
-from warehouse.correlation import CorrelationRules
+from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import migrate
 from warehouse.spans import OTEL_TRACES_COLUMNS
 

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from slas.alert_store import RECORD, AlertStore
 from slas.alerts import (
     ESCALATE,
     FIRE,
@@ -27,8 +28,7 @@ from slas.dispatch import Dispatcher
 from slas.notifiers.alertmanager import AlertmanagerChannel
 from slas.notifiers.slack import SlackChannel
 from slas.notifiers.webhook import WebhookChannel
-from slas.state import RECORD, AlertStore
-from warehouse.correlation import CorrelationRules
+from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import migrate
 
 NOW = datetime(2026, 9, 9, 12, 0, tzinfo=UTC)

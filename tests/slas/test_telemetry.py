@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from domain import semconv as sc
 from lineage.owners import OwnerRouting
 from slas.calendars import EntityCalendar
 from slas.definitions import BusinessDuration
@@ -25,8 +26,7 @@ from slas.telemetry import (
     stream_owner,
 )
 from tests.warehouse.spans import span_row
-from warehouse import semconv as sc
-from warehouse.correlation import CorrelationRules
+from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import migrate
 from warehouse.spans import OTEL_TRACES_COLUMNS
 

@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
+from domain import semconv as sc
 from tests.service import Service, start_service, stop_service
 from tests.slas.test_alerting import Receiver, start_alertmanager, start_receiver, wait_for
 from tests.slas.test_business_alerting import business, send
-from warehouse import semconv as sc
 
 CONFIG = """
 [calendars.default]            # every day a business day: the test may run on a weekend

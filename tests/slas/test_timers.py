@@ -7,9 +7,10 @@ from datetime import datetime
 
 import pytest
 
+from domain import semconv as sc
 from slas.calendars import CalendarBook, EntityCalendar
-from slas.correlation import correlate
 from slas.definitions import TIME_TO_PROJECT_CREATION, TIME_TO_REVENUE_POSTING, SlaDefinition
+from slas.timer_pairing import correlate
 from slas.timers import (
     BREACH_REASONS,
     STATES,
@@ -19,7 +20,6 @@ from slas.timers import (
     summarize,
 )
 from tests.slas.events import Event, at, event, snapshot_of
-from warehouse import semconv as sc
 
 BOOK = CalendarBook({"LE-DE01": EntityCalendar("Europe/Berlin", holiday_country="DE")})
 MONDAY_NOON = at(hours=3)  # 2026-09-07 12:00 UTC, 14:00 in Berlin

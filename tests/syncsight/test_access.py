@@ -17,6 +17,7 @@ import pytest
 from starlette.routing import Route
 
 from collector.auth import IngestTokens
+from domain import semconv as sc
 from syncsight.access import (
     ACCESS_RULES,
     ApiTokenError,
@@ -35,7 +36,6 @@ from syncsight.app import create_app
 from syncsight.config_file import FileConfig
 from syncsight.settings import Settings
 from tests.service import Service, running_service, wait_until_inserted
-from warehouse import semconv as sc
 
 VIEWER_TOKEN = "viewer-token-0123456789abcdef"
 AUDITOR_TOKEN = "auditor-token-0123456789abcdef"

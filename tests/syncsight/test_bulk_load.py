@@ -7,7 +7,7 @@ from clickhouse_connect.driver.client import Client
 from simulator.run import simulate
 from syncsight.bulk_load import WarehouseSpanExporter
 from tests.quarter import END
-from warehouse.correlation import CorrelationRules
+from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import migrate
 from warehouse.span_store import span_sink
 

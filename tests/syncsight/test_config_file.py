@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from domain import semconv as sc
 from syncsight.config_file import ConfigFileError, load_config
-from warehouse import semconv as sc
 
 
 def write(tmp_path: Path, text: str) -> Path:

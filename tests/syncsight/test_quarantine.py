@@ -9,11 +9,11 @@ from pathlib import Path
 import httpx
 
 from collector.spool import Spool
+from domain import semconv as sc
 from tests.service import running_service
 from tests.syncsight.test_access import otlp_invoice_body
 from tests.syncsight.test_cli import run
 from tests.warehouse.spans import span_row
-from warehouse import semconv as sc
 from warehouse.client import describe_database
 from warehouse.span_batch import SpanBatch, encode_rows
 

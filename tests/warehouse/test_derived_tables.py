@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from domain import semconv as sc
 from tests.warehouse.spans import span_row
-from warehouse import semconv as sc
-from warehouse.correlation import CorrelationRules
+from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import migrate
 from warehouse.rebuild import rebuild
 from warehouse.spans import OTEL_TRACES_COLUMNS

@@ -8,7 +8,7 @@ from clickhouse_connect.driver.client import Client
 
 from tests.warehouse.spans import span_row
 from warehouse.client import chdb_data_path
-from warehouse.correlation import CorrelationRules
+from warehouse.correlation_rules import CorrelationRules
 from warehouse.durable_parts import InsertQuorum, fsync_inserted_parts, insert_settings
 from warehouse.migrations import migrate
 from warehouse.span_batch import encode_rows

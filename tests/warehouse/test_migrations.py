@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from domain import semconv as sc
 from tests.warehouse.spans import span_row
-from warehouse import semconv as sc
-from warehouse.correlation import CorrelationRules
+from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import MIGRATIONS, migrate, render_ddl
 from warehouse.schema import OBJECT_ROW_FACTS, Topology, TopologyError, point_read_layout_ddl
 from warehouse.spans import OTEL_TRACES_COLUMNS

@@ -9,12 +9,12 @@ import pytest
 from clickhouse_connect.driver.client import Client
 from pydantic import ValidationError
 
+from domain import semconv as sc
+from slas.alert_store import AlertStore
 from slas.alerts import Alert
-from slas.state import AlertStore
 from syncsight.settings import Settings
 from tests.warehouse.spans import span_row
-from warehouse import semconv as sc
-from warehouse.correlation import CorrelationRules
+from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import migrate, render_ddl
 from warehouse.retention import EXPIRES_FROM, Retention
 from warehouse.schema import Topology

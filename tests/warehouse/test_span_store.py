@@ -10,7 +10,7 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError
 
 from tests.warehouse.spans import BASE_NS, span_row
-from warehouse.correlation import CorrelationRules
+from warehouse.correlation_rules import CorrelationRules
 from warehouse.insert_errors import is_too_many_partitions, refusal_reason
 from warehouse.migrations import migrate
 from warehouse.schema import OTEL_TRACES

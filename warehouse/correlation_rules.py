@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from warehouse import semconv
+from domain import semconv
 
 ATTRIBUTE_KEY = re.compile(r"^[A-Za-z0-9_.:/\-@]{1,200}$")
 """The attribute keys a rule may name. Keys end up as string literals inside generated view DDL,

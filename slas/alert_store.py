@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from clickhouse_connect.driver.client import Client
 
+from domain.instants import utc
 from slas.alerts import FIRING, RESOLVED, Alert
 from warehouse.schema import SLA_ALERT_STATE
 
@@ -54,11 +55,11 @@ class AlertStore:
             alert = Alert(
                 labels=dict(labels),
                 annotations=dict(notes),
-                starts_at=_utc(starts),
+                starts_at=utc(starts),
                 status=str(status),
-                ends_at=None if status == FIRING else _utc(ends),
+                ends_at=None if status == FIRING else utc(ends),
                 threshold=float(threshold),
-                crossed_at=_utc(starts),
+                crossed_at=utc(starts),
             )
             state.setdefault(str(channel), {})[str(key)] = alert
         return state
@@ -82,7 +83,3 @@ class AlertStore:
         ]
         if rows:
             self._client().insert(SLA_ALERT_STATE, rows, column_names=list(COLUMNS))
-
-
-def _utc(instant: datetime) -> datetime:
-    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)

@@ -7,15 +7,15 @@ from datetime import datetime
 import numpy as np
 import pytest
 
-from slas.correlation import TimerSet, correlate, first_stop_at_or_after
+from domain import semconv as sc
 from slas.definitions import (
     TIME_TO_BILL_READINESS,
     TIME_TO_PROJECT_CREATION,
     TIME_TO_REVENUE_POSTING,
 )
 from slas.snapshot import NO_TIME
+from slas.timer_pairing import TimerSet, correlate, first_stop_at_or_after
 from tests.slas.events import Event, at, event, micros, object_hash, retried, snapshot_of
-from warehouse import semconv as sc
 
 LATE = at(days=30)
 

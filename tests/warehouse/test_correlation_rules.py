@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from warehouse import semconv as sc
-from warehouse.correlation import CorrelationRules, sql_string
+from domain import semconv as sc
+from warehouse.correlation_rules import CorrelationRules, sql_string
 
 
 class TestCorrelationRules:

@@ -12,10 +12,10 @@ from datetime import datetime
 from clickhouse_connect.driver.client import Client
 
 from slas.calendars import CalendarBook
-from slas.correlation import correlate
 from slas.definitions import SlaDefinition
 from slas.queries import customer_hashes, load_snapshot
 from slas.snapshot import EventSnapshot
+from slas.timer_pairing import correlate
 from slas.timers import (
     EvaluatedTimers,
     apply_filters,
