@@ -1,15 +1,18 @@
 """Who may call what: REST API bearer tokens mapped to roles (``SYNCSIGHT_API_TOKENS``), the one
 table that maps every path to the least access it needs, and the ASGI middleware that enforces it.
-Roles are hierarchical (admin ⊃ auditor ⊃ viewer); a path no rule covers is denied to everyone."""
+Roles: admin ⊃ auditor ⊃ viewer and admin ⊃ operator ⊃ viewer (an auditor reads evidence, an operator
+changes work items; neither may do the other's); a path no rule covers is denied to everyone."""
 
 from __future__ import annotations
 
 import ipaddress
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import Enum, IntEnum
+from enum import Enum
 
+from starlette.authentication import BaseUser
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -20,16 +23,22 @@ logger = logging.getLogger(__name__)
 MIN_TOKEN_LENGTH = 16
 
 
-class Role(IntEnum):
-    """A token's role; a higher role may do everything a lower one may."""
+class Role(Enum):
+    """A token's role. Not a line but a small lattice: viewer < auditor < admin and viewer <
+    operator < admin, so ``covers`` (never an ordering) says whether a role may act as another."""
 
-    VIEWER = 1
-    AUDITOR = 2
-    ADMIN = 3
+    VIEWER = "viewer"
+    AUDITOR = "auditor"
+    OPERATOR = "operator"
+    ADMIN = "admin"
 
     @property
     def label(self) -> str:
-        return self.name.lower()
+        return self.value
+
+    def covers(self, required: Role) -> bool:
+        """Whether this role may do what ``required`` may."""
+        return self is required or self is Role.ADMIN or required is Role.VIEWER
 
 
 class Open(Enum):
@@ -134,6 +143,13 @@ ACCESS_RULES: tuple[AccessRule, ...] = (
     AccessRule("/api/v1/close-risk/**", Role.VIEWER, READ, "close risk per legal entity"),
     AccessRule("/api/v1/alerts/**", Role.VIEWER, READ, "active and recent alerts"),
     AccessRule("/api/v1/telemetry/**", Role.VIEWER, READ, "silence of telemetry streams"),
+    AccessRule("/api/v1/work-items/**", Role.VIEWER, READ, "the work queue and item history"),
+    AccessRule(
+        "/api/v1/work-items/{id}/{action}",
+        Role.OPERATOR,
+        frozenset({"POST"}),
+        "acknowledge, assign, snooze, comment on, resolve and reopen work items",
+    ),
     AccessRule("/api/v1/admin/**", Role.ADMIN, ANY_METHOD, "rebuild and other operations"),
 )
 """The access table. Anything it does not cover, under /api/ or elsewhere, is denied."""
@@ -169,7 +185,7 @@ def authorize(
         return Decision(401, "missing or invalid bearer token (Authorization: Bearer <token>)")
     if rule is None:
         return Decision(403, f"no access rule covers {method.upper()} {path}; denied to every role")
-    if isinstance(rule.requirement, Role) and role < rule.requirement:
+    if isinstance(rule.requirement, Role) and not role.covers(rule.requirement):
         return Decision(
             403,
             f"{method.upper()} {path} needs role {rule.requirement.label}; this token is "
@@ -184,17 +200,30 @@ class ApiTokenError(ValueError):
 
 @dataclass(frozen=True)
 class TokenGrant:
-    """One configured token, kept only as its SHA-256 digest, and its role."""
+    """One configured token, kept only as its SHA-256 digest, its role and the name that work
+    item history records for it."""
 
     digest: bytes
     role: Role
+    name: str = ""
+
+    @property
+    def actor(self) -> str:
+        """The configured name, else the role and the first digest bytes (never the token)."""
+        return self.name or f"{self.role.label}-{self.digest[:4].hex()}"
+
+
+TOKEN_NAME = re.compile(r"^([A-Za-z][A-Za-z0-9._-]{0,63})=")
+"""An optional ``NAME=`` before a token: who the token is, in work item history."""
 
 
 def parse_api_tokens(text: str) -> tuple[TokenGrant, ...]:
-    """``"TOKEN:ROLE,TOKEN:ROLE"`` → grants; blanks between commas are ignored.
+    """``"TOKEN:ROLE,NAME=TOKEN:ROLE"`` → grants; blanks between commas are ignored.
 
-    The role is after the last colon, so a token may contain colons. Errors name the entry by
-    its position and never repeat the token.
+    The role is after the last colon, so a token may contain colons. An entry may start with
+    ``NAME=`` (a letter, then letters, digits, ``.``, ``_``, ``-``; at most 64): the name work item
+    history shows for actions taken with that token. Errors name the entry by its position and
+    never repeat the token.
     """
     entries = [entry.strip() for entry in text.split(",")]
     grants: list[TokenGrant] = []
@@ -203,7 +232,9 @@ def parse_api_tokens(text: str) -> tuple[TokenGrant, ...]:
     for number, entry in enumerate(entries, start=1):
         if not entry:
             continue
-        token, colon, role_name = entry.rpartition(":")
+        named = TOKEN_NAME.match(entry)
+        name = named.group(1) if named else ""
+        token, colon, role_name = entry[named.end() if named else 0 :].rpartition(":")
         token, role_name = token.strip(), role_name.strip().lower()
         where = f"entry {number}"
         if not colon:
@@ -223,7 +254,7 @@ def parse_api_tokens(text: str) -> tuple[TokenGrant, ...]:
         if digest in seen:
             raise ApiTokenError(f"entries {seen[digest]} and {number} use the same token")
         seen[digest] = number
-        grants.append(TokenGrant(digest, Role[role_name.upper()]))
+        grants.append(TokenGrant(digest, Role(role_name), name))
     return tuple(grants)
 
 
@@ -257,11 +288,32 @@ class ApiTokens:
 
     def role_of(self, authorization: str | None) -> Role | None:
         """The role of a valid ``Bearer <token>`` header, else None (constant-time comparison)."""
+        grant = self.grant_of(authorization)
+        return None if grant is None else grant.role
+
+    def grant_of(self, authorization: str | None) -> TokenGrant | None:
+        """The grant of a valid ``Bearer <token>`` header, else None (constant-time comparison)."""
         credential = bearer_credential(authorization)
         if credential is None:
             return None
         index = matching_digest(token_digest(credential), (g.digest for g in self._grants))
-        return None if index is None else self._grants[index].role
+        return None if index is None else self._grants[index]
+
+
+class ApiCaller(BaseUser):
+    """The token a request came with, as Starlette's ``request.user``: routes that record who
+    acted (work items) read ``request.user.display_name``."""
+
+    def __init__(self, grant: TokenGrant) -> None:
+        self.grant = grant
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def display_name(self) -> str:
+        return self.grant.actor
 
 
 STATE_CHANGING_WITHOUT_TOKENS = Decision(
@@ -310,7 +362,10 @@ class AccessControl:
             authorization = next(
                 (v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), None
             )
-            decision = authorize(method, path, self.tokens.role_of(authorization), self.rules)
+            grant = self.tokens.grant_of(authorization)
+            decision = authorize(method, path, grant.role if grant else None, self.rules)
+            if grant is not None:
+                scope["user"] = ApiCaller(grant)
         else:
             decision = authorize_local(method, path, self.rules)
         if decision.allowed:
@@ -347,7 +402,8 @@ def require_tokens_for_bind(host: str, *, api_tokens: bool, ingest_tokens: bool)
     missing = []
     if not api_tokens:
         missing.append(
-            "SYNCSIGHT_API_TOKENS is empty (set it to 'TOKEN:ROLE,…', roles viewer, auditor, admin)"
+            "SYNCSIGHT_API_TOKENS is empty (set it to 'TOKEN:ROLE,…', roles viewer, auditor, "
+            "operator, admin)"
         )
     if not ingest_tokens:
         missing.append("SYNCSIGHT_INGEST_TOKENS is empty (set it to 'TOKEN,…' for OTLP senders)")
