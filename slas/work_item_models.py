@@ -67,6 +67,10 @@ class WorkItemPageOut(BaseModel):
     next_cursor: str | None = Field(
         description="Pass as cursor for the next page; null on the last page."
     )
+    may_act: bool = Field(
+        default=False,
+        description="Whether this request's token may act on items (role operator or admin).",
+    )
 
 
 class NoteIn(BaseModel):

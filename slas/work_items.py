@@ -196,7 +196,13 @@ def checked_action(
     if action == SNOOZED:
         if until is None:
             raise ActionInvalid(f"snooze {item_id}: expected an instant to snooze until")
-        until = until.replace(tzinfo=UTC) if until.tzinfo is None else until.astimezone(UTC)
+        try:
+            until = until.replace(tzinfo=UTC) if until.tzinfo is None else until.astimezone(UTC)
+        except OverflowError:
+            raise ActionInvalid(
+                f"snooze {item_id}: until={until.isoformat()} is outside the instants UTC can "
+                "hold; expected an instant in the coming year"
+            ) from None
         if until <= now:
             raise ActionInvalid(
                 f"snooze {item_id}: until={until.isoformat()} is not in the future (now is "

@@ -39,6 +39,9 @@ from slas.work_items import (
 )
 from slas.work_queue import UnknownItem, WorkQueue
 
+OPERATOR_SCOPE = "operator"
+"""The scope (``request.auth.scopes``, set by the access control) of tokens that may act."""
+
 StateFilter = Annotated[
     list[str] | None,
     Query(
@@ -102,6 +105,7 @@ def work_items_router(queue: WorkQueue, clock: Callable[[], datetime]) -> APIRou
         summary="The work queue: failures that block items and breached timers, oldest first",
     )
     def list_work_items(
+        request: Request,
         state: StateFilter = None,
         owner: str | None = None,
         kind: Annotated[str | None, Query(description="blocking_failure or breached_timer")] = None,
@@ -136,6 +140,7 @@ def work_items_router(queue: WorkQueue, clock: Callable[[], datetime]) -> APIRou
             total=page.total,
             items=[item_out(i, now) for i in page.items],
             next_cursor=page.next_cursor,
+            may_act=OPERATOR_SCOPE in getattr(request.scope.get("auth"), "scopes", ()),
         )
 
     @router.get(

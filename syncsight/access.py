@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from starlette.authentication import BaseUser
+from starlette.authentication import AuthCredentials, BaseUser
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -365,7 +365,10 @@ class AccessControl:
             grant = self.tokens.grant_of(authorization)
             decision = authorize(method, path, grant.role if grant else None, self.rules)
             if grant is not None:
+                # request.user names who acts; request.auth.scopes lists every role this one
+                # covers, so that a route can say what its caller may do
                 scope["user"] = ApiCaller(grant)
+                scope["auth"] = AuthCredentials([r.label for r in Role if grant.role.covers(r)])
         else:
             decision = authorize_local(method, path, self.rules)
         if decision.allowed:

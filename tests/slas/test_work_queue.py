@@ -283,6 +283,15 @@ class TestList:
         assert item["blocked_items"] == 1
         assert item["age_business_hours"] == pytest.approx(13 + 4 * 24, abs=0.01)
 
+    @pytest.mark.parametrize(
+        ("token", "may_act"), [(VIEWER, False), (AUDITOR, False), (OPERATOR, True), (ADMIN, True)]
+    )
+    def test_the_list_says_whether_the_token_may_act(
+        self, queue: Queue, token: str, may_act: bool
+    ) -> None:
+        """Operators and admins may act, viewers and auditors may only read."""
+        assert items(queue, token)["may_act"] is may_act
+
     def test_breached_timers_are_items_owned_by_their_sla_owner(self, queue: Queue) -> None:
         """The contract without a project and the unposted billing event are breached timers,
         each owned by its SLA's owner, with the timer's amount."""
