@@ -1,4 +1,4 @@
-"""The dashboard's router: page set-up, the shared filters in the sidebar, and the six pages.
+"""The dashboard's router: page set-up, the shared filters in the sidebar, and the pages.
 Run it with ``syncsight dashboard`` (or ``streamlit run dashboard/app.py``)."""
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ PAGES = [
     st.Page("views/slas.py", title="SLAs", icon=":material/timer:"),
     st.Page("views/lineage_explorer.py", title="Lineage explorer", icon=":material/account_tree:"),
     st.Page("views/alerts.py", title="Alerts", icon=":material/notifications_active:"),
+    st.Page("views/work_queue.py", title="Work queue", icon=":material/assignment_ind:"),
 ]
 navigation = st.navigation(PAGES)
 with st.sidebar:

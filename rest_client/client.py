@@ -15,6 +15,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from lineage.models import BlockedInvoicesOut, LineageOut, TelemetrySilenceOut
 from slas.models import AlertOut, AlertSummaryOut, CloseRiskOut, SlaOut, TimerOut, TrendPointOut
+from slas.work_item_models import WorkItemDetailOut, WorkItemPageOut
 
 T = TypeVar("T")
 
@@ -126,10 +127,17 @@ def fetch_json(base_url: str, token: str, timeout: float, path: str, params: Par
         ) from error
     except httpx.TransportError as error:
         raise unreachable(base_url, path, error) from error
+    return decoded(response, path)
+
+
+def decoded(response: httpx.Response, path: str) -> Answer[Any]:
+    """A response's JSON and the instants of its headers, or an ``ApiError`` naming the
+    request, the status and the server's message."""
+    method = response.request.method
     if not response.is_success:
         detail = _detail(response)
         raise ApiError(
-            f"GET {path} answered HTTP {response.status_code}: {detail}",
+            f"{method} {path} answered HTTP {response.status_code}: {detail}",
             path=path,
             status=response.status_code,
             detail=detail,
@@ -138,7 +146,7 @@ def fetch_json(base_url: str, token: str, timeout: float, path: str, params: Par
         body = response.json()
     except ValueError as error:
         raise ApiError(
-            f"GET {path} answered something that is not JSON: {response.text[:100]!r}",
+            f"{method} {path} answered something that is not JSON: {response.text[:100]!r}",
             path=path,
             status=response.status_code,
             detail=response.text[:300],
@@ -173,6 +181,11 @@ _CLOSE_RISK = TypeAdapter(list[CloseRiskOut])
 _ALERTS = TypeAdapter(list[AlertOut])
 _ALERT_SUMMARY = TypeAdapter(AlertSummaryOut)
 _TELEMETRY_SILENCE = TypeAdapter(TelemetrySilenceOut)
+_WORK_ITEMS = TypeAdapter(WorkItemPageOut)
+_WORK_ITEM = TypeAdapter(WorkItemDetailOut)
+
+WORK_ITEM_ACTIONS = ("acknowledge", "assign", "snooze", "comment", "resolve", "reopen")
+"""The verbs of ``POST /api/v1/work-items/{id}/{verb}``."""
 
 
 @dataclass(frozen=True)
@@ -192,12 +205,14 @@ class ApiClient:
     def _typed(
         self, adapter: TypeAdapter[T], path: str, **params: str | int | datetime | None
     ) -> Answer[T]:
-        answer = self.get(path, **params)
+        return self._validated(adapter, path, self.get(path, **params))
+
+    def _validated(self, adapter: TypeAdapter[T], path: str, answer: Answer[Any]) -> Answer[T]:
         try:
             body = adapter.validate_python(answer.body)
         except ValidationError as error:
             raise ApiError(
-                f"GET {path} answered a body that is not a {error.title}: "
+                f"{path} answered a body that is not a {error.title}: "
                 f"{_first_problem(error)} (a syncsight of another version?)",
                 path=path,
                 status=200,
@@ -313,3 +328,57 @@ class ApiClient:
     def telemetry_silence(self) -> TelemetrySilenceOut:
         """How long each telemetry stream has been silent, now, against its limit."""
         return self._typed(_TELEMETRY_SILENCE, "/api/v1/telemetry/silence").body
+
+    # the work queue: reads, and the actions an operator token may take (never cached)
+    def work_items(
+        self,
+        *,
+        state: str | None = None,
+        owner: str | None = None,
+        kind: str | None = None,
+        legal_entity: str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> WorkItemPageOut:
+        """One page of the queue, oldest first; without ``state`` every item not resolved."""
+        return self._typed(
+            _WORK_ITEMS,
+            "/api/v1/work-items",
+            state=state,
+            owner=owner,
+            kind=kind,
+            legal_entity=legal_entity,
+            limit=limit,
+            cursor=cursor,
+        ).body
+
+    def work_item(self, item_id: str) -> WorkItemDetailOut:
+        """One item with its whole history."""
+        return self._typed(_WORK_ITEM, f"/api/v1/work-items/{_segment(item_id)}").body
+
+    def act_on_work_item(
+        self, item_id: str, verb: str, body: Mapping[str, str] | None = None
+    ) -> WorkItemDetailOut:
+        """``POST /api/v1/work-items/{id}/{verb}`` (one of ``WORK_ITEM_ACTIONS``) with ``body``;
+        the item afterwards. Needs an operator or admin token."""
+        if verb not in WORK_ITEM_ACTIONS:
+            raise ValueError(f"verb={verb!r}: expected one of {', '.join(WORK_ITEM_ACTIONS)}")
+        path = f"/api/v1/work-items/{_segment(item_id)}/{verb}"
+        try:
+            response = httpx.post(
+                self.base_url.rstrip("/") + path,
+                json=dict(body) if body is not None else None,
+                headers=_headers(self.token),
+                timeout=self.timeout,
+            )
+        except httpx.TimeoutException as error:
+            raise ApiError(
+                f"the syncsight API at {self.base_url} did not answer POST {path} within "
+                f"{self.timeout:g} s",
+                path=path,
+                status=None,
+                detail=str(error),
+            ) from error
+        except httpx.TransportError as error:
+            raise unreachable(self.base_url, path, error) from error
+        return self._validated(_WORK_ITEM, path, decoded(response, path)).body

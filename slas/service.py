@@ -31,6 +31,8 @@ from slas.notifiers.slack import SlackChannel
 from slas.notifiers.webhook import WebhookChannel
 from slas.telemetry import TelemetrySilence
 from slas.timer_answers import TimerAnswers
+from slas.work_items_api import work_items_router
+from slas.work_queue import WorkQueue
 from warehouse.pool import ClientPool
 
 logger = logging.getLogger(__name__)
@@ -113,6 +115,16 @@ class SlaService:
             delivered=self._delivered,
             silence=self.silence_answers,
         )
+        # the open set is read under the API's limits; actions are written through ``pool``
+        self.work_queue = WorkQueue(
+            pool.client,
+            BlockedInvoiceAnswers(reads, rules, owners, self.business_state),
+            TimerAnswers(reads, config.definitions, self.calendars, self.business_state),
+            self.calendars,
+            sla_owners={d.name: d.owner for d in config.definitions},
+            default_owner=owners.default,
+        )
+        self.router.include_router(work_items_router(self.work_queue, utc_now))
 
     def start(self) -> None:
         if not self._evaluate:

@@ -1,15 +1,18 @@
 """Who may call what: REST API bearer tokens mapped to roles (``SYNCSIGHT_API_TOKENS``), the one
 table that maps every path to the least access it needs, and the ASGI middleware that enforces it.
-Roles are hierarchical (admin ⊃ auditor ⊃ viewer); a path no rule covers is denied to everyone."""
+Roles: admin ⊃ auditor ⊃ viewer and admin ⊃ operator ⊃ viewer (an auditor reads evidence, an operator
+changes work items; neither may do the other's); a path no rule covers is denied to everyone."""
 
 from __future__ import annotations
 
 import ipaddress
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import Enum, IntEnum
+from enum import Enum
 
+from starlette.authentication import AuthCredentials, BaseUser
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -21,16 +24,22 @@ logger = logging.getLogger(__name__)
 MIN_TOKEN_LENGTH = 16
 
 
-class Role(IntEnum):
-    """A token's role; a higher role may do everything a lower one may."""
+class Role(Enum):
+    """A token's role. Not a line but a small lattice: viewer < auditor < admin and viewer <
+    operator < admin, so ``covers`` (never an ordering) says whether a role may act as another."""
 
-    VIEWER = 1
-    AUDITOR = 2
-    ADMIN = 3
+    VIEWER = "viewer"
+    AUDITOR = "auditor"
+    OPERATOR = "operator"
+    ADMIN = "admin"
 
     @property
     def label(self) -> str:
-        return self.name.lower()
+        return self.value
+
+    def covers(self, required: Role) -> bool:
+        """Whether this role may do what ``required`` may."""
+        return self is required or self is Role.ADMIN or required is Role.VIEWER
 
 
 class Open(Enum):
@@ -135,6 +144,13 @@ ACCESS_RULES: tuple[AccessRule, ...] = (
     AccessRule("/api/v1/close-risk/**", Role.VIEWER, READ, "close risk per legal entity"),
     AccessRule("/api/v1/alerts/**", Role.VIEWER, READ, "active and recent alerts"),
     AccessRule("/api/v1/telemetry/**", Role.VIEWER, READ, "silence of telemetry streams"),
+    AccessRule("/api/v1/work-items/**", Role.VIEWER, READ, "the work queue and item history"),
+    AccessRule(
+        "/api/v1/work-items/{id}/{action}",
+        Role.OPERATOR,
+        frozenset({"POST"}),
+        "acknowledge, assign, snooze, comment on, resolve and reopen work items",
+    ),
     AccessRule(
         "/api/v1/ledger/downloads/**",
         Role.ADMIN,
@@ -187,7 +203,7 @@ def authorize(
         return Decision(401, "missing or invalid bearer token (Authorization: Bearer <token>)")
     if rule is None:
         return Decision(403, f"no access rule covers {method.upper()} {path}; denied to every role")
-    if isinstance(rule.requirement, Role) and role < rule.requirement:
+    if isinstance(rule.requirement, Role) and not role.covers(rule.requirement):
         return Decision(
             403,
             f"{method.upper()} {path} needs role {rule.requirement.label}; this token is "
@@ -202,23 +218,32 @@ class ApiTokenError(ValueError):
 
 @dataclass(frozen=True)
 class TokenGrant:
-    """One configured token, kept only as its SHA-256 digest, and its role."""
+    """One configured token, kept only as its SHA-256 digest, its role and the name that work
+    item history records for it."""
 
     digest: bytes
     role: Role
+    name: str = ""
 
     @property
-    def name(self) -> str:
-        """How the access trail names the token: the first 12 hex digits of its SHA-256
-        (``printf %s TOKEN | sha256sum``), which identify it without revealing it."""
-        return f"sha256:{self.digest.hex()[:12]}"
+    def actor(self) -> str:
+        """Who the token is, in work item history and the access trail: its configured name, else
+        the first 12 hex digits of its SHA-256 (``printf %s TOKEN | sha256sum``), which identify
+        it without revealing it."""
+        return self.name or f"sha256:{self.digest.hex()[:12]}"
+
+
+TOKEN_NAME = re.compile(r"^([A-Za-z][A-Za-z0-9._-]{0,63})=")
+"""An optional ``NAME=`` before a token: who the token is, in work item history."""
 
 
 def parse_api_tokens(text: str) -> tuple[TokenGrant, ...]:
-    """``"TOKEN:ROLE,TOKEN:ROLE"`` → grants; blanks between commas are ignored.
+    """``"TOKEN:ROLE,NAME=TOKEN:ROLE"`` → grants; blanks between commas are ignored.
 
-    The role is after the last colon, so a token may contain colons. Errors name the entry by
-    its position and never repeat the token.
+    The role is after the last colon, so a token may contain colons. An entry may start with
+    ``NAME=`` (a letter, then letters, digits, ``.``, ``_``, ``-``; at most 64): the name work item
+    history shows for actions taken with that token. Errors name the entry by its position and
+    never repeat the token.
     """
     entries = [entry.strip() for entry in text.split(",")]
     grants: list[TokenGrant] = []
@@ -227,7 +252,9 @@ def parse_api_tokens(text: str) -> tuple[TokenGrant, ...]:
     for number, entry in enumerate(entries, start=1):
         if not entry:
             continue
-        token, colon, role_name = entry.rpartition(":")
+        named = TOKEN_NAME.match(entry)
+        name = named.group(1) if named else ""
+        token, colon, role_name = entry[named.end() if named else 0 :].rpartition(":")
         token, role_name = token.strip(), role_name.strip().lower()
         where = f"entry {number}"
         if not colon:
@@ -247,7 +274,7 @@ def parse_api_tokens(text: str) -> tuple[TokenGrant, ...]:
         if digest in seen:
             raise ApiTokenError(f"entries {seen[digest]} and {number} use the same token")
         seen[digest] = number
-        grants.append(TokenGrant(digest, Role[role_name.upper()]))
+        grants.append(TokenGrant(digest, Role(role_name), name))
     return tuple(grants)
 
 
@@ -279,6 +306,11 @@ class ApiTokens:
     def __repr__(self) -> str:
         return f"ApiTokens(<{len(self._grants)} hashed>)"
 
+    def role_of(self, authorization: str | None) -> Role | None:
+        """The role of a valid ``Bearer <token>`` header, else None (constant-time comparison)."""
+        grant = self.grant_of(authorization)
+        return None if grant is None else grant.role
+
     def grant_of(self, authorization: str | None) -> TokenGrant | None:
         """The grant of a valid ``Bearer <token>`` header, else None (constant-time comparison)."""
         credential = bearer_credential(authorization)
@@ -287,10 +319,21 @@ class ApiTokens:
         index = matching_digest(token_digest(credential), (g.digest for g in self._grants))
         return None if index is None else self._grants[index]
 
-    def role_of(self, authorization: str | None) -> Role | None:
-        """The role of a valid ``Bearer <token>`` header, else None."""
-        grant = self.grant_of(authorization)
-        return None if grant is None else grant.role
+
+class ApiCaller(BaseUser):
+    """The token a request came with, as Starlette's ``request.user``: routes that record who
+    acted (work items) read ``request.user.display_name``."""
+
+    def __init__(self, grant: TokenGrant) -> None:
+        self.grant = grant
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def display_name(self) -> str:
+        return self.grant.actor
 
 
 STATE_CHANGING_WITHOUT_TOKENS = Decision(
@@ -342,12 +385,17 @@ class AccessControl:
             )
             grant = self.tokens.grant_of(authorization)
             decision = authorize(method, path, grant.role if grant else None, self.rules)
+            if grant is not None:
+                # request.user names who acts; request.auth.scopes lists every role this one
+                # covers, so that a route can say what its caller may do
+                scope["user"] = ApiCaller(grant)
+                scope["auth"] = AuthCredentials([r.label for r in Role if grant.role.covers(r)])
         else:
             decision = authorize_local(method, path, self.rules)
         if decision.allowed:
             if grant is not None:  # the access trail records who downloaded what
                 scope.setdefault("state", {})[REQUESTER_STATE] = Requester(
-                    grant.name, grant.role.label
+                    grant.actor, grant.role.label
                 )
             await self.app(scope, receive, send)
             return
@@ -382,7 +430,8 @@ def require_tokens_for_bind(host: str, *, api_tokens: bool, ingest_tokens: bool)
     missing = []
     if not api_tokens:
         missing.append(
-            "SYNCSIGHT_API_TOKENS is empty (set it to 'TOKEN:ROLE,…', roles viewer, auditor, admin)"
+            "SYNCSIGHT_API_TOKENS is empty (set it to 'TOKEN:ROLE,…', roles viewer, auditor, "
+            "operator, admin)"
         )
     if not ingest_tokens:
         missing.append("SYNCSIGHT_INGEST_TOKENS is empty (set it to 'TOKEN,…' for OTLP senders)")

@@ -215,8 +215,11 @@ class Settings(BaseSettings):
     api_tokens: ApiTokensSetting = Field(
         default_factory=ApiTokens,
         description="REST API bearer tokens and their roles: `TOKEN:ROLE` pairs separated by "
-        "commas, ROLE one of viewer, auditor, admin (admin ⊃ auditor ⊃ viewer), tokens of at "
-        "least 16 characters, kept only as SHA-256 digests. Empty means local-only mode: reads "
+        "commas, ROLE one of viewer, auditor, operator, admin (admin ⊃ auditor ⊃ viewer, admin ⊃ "
+        "operator ⊃ viewer: operators change work items), tokens of at least 16 characters, kept "
+        "only as SHA-256 digests. An entry may start with `NAME=` (letters, digits, `.`, `_`, "
+        "`-`): the name work item history records for that token (else its role and a digest "
+        "prefix). Empty means local-only mode: reads "
         "need no token, requests that change state (the admin rebuild) are refused, and serve "
         "and demo refuse a non-loopback host. OTLP ingest is not affected (see ingest_tokens).",
     )

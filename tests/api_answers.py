@@ -5,6 +5,7 @@ changes these payloads, so the client and dashboard tests that read them break w
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel
@@ -30,6 +31,12 @@ from slas.models import (
     TimerOut,
     TrendPointOut,
     TrendSlaOut,
+)
+from slas.work_item_models import (
+    WorkItemActionOut,
+    WorkItemDetailOut,
+    WorkItemOut,
+    WorkItemPageOut,
 )
 
 
@@ -256,5 +263,59 @@ def silence(as_of: str, *streams: tuple[str, str, float, float, bool]) -> Teleme
                 missing=missing,
             )
             for kind, name, hours, limit, missing in streams
+        ],
+    )
+
+
+def work_item(
+    item_id: str,
+    owner: str,
+    money: dict[str, str],
+    age_hours: float,
+    *,
+    kind: str = "blocking_failure",
+    state: str = "open",
+    title: str = "invoice.posted",
+    legal_entity: str = "LE-UK01",
+) -> WorkItemOut:
+    return WorkItemOut(
+        id=item_id,
+        kind=kind,
+        event_id=f"{title}:{item_id}",
+        sla="time-to-invoice-posting" if kind == "breached_timer" else "",
+        key_type="billing_event" if kind == "breached_timer" else "",
+        key_id=item_id if kind == "breached_timer" else "",
+        title=title,
+        detail="downstream: HTTP 503",
+        owner=owner,
+        legal_entities=[legal_entity],
+        money_blocked={currency: Decimal(amount) for currency, amount in money.items()},
+        blocked_items=1,
+        since=at("2026-10-29T09:00:00Z"),
+        age_business_hours=age_hours,
+        state=state,
+        resolution="",
+        assignee="",
+        snoozed_until=None,
+        last_comment="",
+        updated_at=None,
+    )
+
+
+def work_item_page(as_of: str, *items: WorkItemOut, may_act: bool) -> WorkItemPageOut:
+    return WorkItemPageOut(
+        as_of=at(as_of), total=len(items), items=list(items), next_cursor=None, may_act=may_act
+    )
+
+
+def work_item_detail(item: WorkItemOut, *actions: tuple[str, str, str]) -> WorkItemDetailOut:
+    """``item`` with a history of (action, actor, at) rows."""
+    return WorkItemDetailOut(
+        **item.model_dump(),
+        history=[
+            WorkItemActionOut(
+                action=action, actor=actor, at=at(when), assignee="", snoozed_until=None, text=""
+            )
+            for action, actor, when in actions
         ],
     )

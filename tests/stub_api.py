@@ -1,4 +1,4 @@
-"""A small real HTTP server that answers GET paths with canned JSON (and, when given, the
+"""A small real HTTP server that answers GET (and POST) paths with canned JSON (and, when given, the
 X-Syncsight-As-Of / X-Syncsight-Known-At headers): answers built from the API's response models,
 states a loaded service does not produce, and the failures the REST client must tell apart."""
 
@@ -23,6 +23,8 @@ class StubApi:
     answers: Mapping[str, Reply]
     url: str = ""
     seen: list[tuple[str, str | None]] = field(default_factory=list)
+    posted: list[tuple[str, Any]] = field(default_factory=list)
+    """(path, JSON body) of every POST, which is answered like a GET of its path."""
 
 
 @contextmanager
@@ -31,6 +33,12 @@ def stub_api(answers: Mapping[str, Reply]) -> Iterator[StubApi]:
     stub = StubApi(answers)
 
     class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            data = self.rfile.read(length) if length else b""
+            stub.posted.append((self.path, json.loads(data) if data else None))
+            self.do_GET()
+
         def do_GET(self) -> None:
             stub.seen.append((self.path, self.headers.get("Authorization")))
             reply = stub.answers.get(self.path.split("?")[0], (404, {"detail": "Not Found"}))

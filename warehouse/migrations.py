@@ -32,6 +32,7 @@ from warehouse.schema import (
     sla_alert_state_ddl,
     state_chunks_ddl,
     state_tables_ddl,
+    work_item_events_ddl,
 )
 from warehouse.schema_state import read_state, write_state
 
@@ -65,6 +66,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(9, "close items state", close_items_ddl),
     Migration(10, "scratch of whole-graph state derivations", state_chunks_ddl),
     Migration(11, "evidence ledger: daily Merkle trees, signed heads, access trail", ledger_ddl),
+    Migration(12, "work queue history (append-only)", work_item_events_ddl),
 )
 """A migration without statements still re-creates the derived views (``migrate``)."""
 

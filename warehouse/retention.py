@@ -20,6 +20,7 @@ from warehouse.schema import (
     OTEL_TRACES_TRACE_ID_TS,
     SLA_ALERT_STATE,
     SLA_TIMERS,
+    WORK_ITEM_EVENTS,
     Topology,
 )
 
@@ -37,9 +38,11 @@ EXPIRES_FROM: Final = {
     SLA_TIMERS: (FACTS, "toDateTime(KnownAt)"),
     CLOSE_ITEMS: (FACTS, "toDateTime(KnownAt)"),
     SLA_ALERT_STATE: (ALERTS, "toDateTime(UpdatedAt)"),
+    WORK_ITEM_EVENTS: (FACTS, "toDateTime(At)"),
 }
 """Table → (retention class, the instant a row's age counts from): raw spans and business rows
-by event time; state versions by when they became known; alert state by its last change."""
+by event time; state versions by when they became known; alert state by its last change; work
+item history (what people did about failures, which auditors ask for) by when it was done."""
 
 _TABLE_TTL = re.compile(r" TTL (.+?)(?: SETTINGS |$)")
 

@@ -29,6 +29,7 @@ LEDGER_LEAVES = "ledger_leaves"
 LEDGER_NODES = "ledger_nodes"
 LEDGER_HEADS = "ledger_heads"
 LEDGER_DOWNLOADS = "ledger_downloads"
+WORK_ITEM_EVENTS = "work_item_events"
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _SHARDING_KEY = "cityHash64(TraceId)"
@@ -648,4 +649,33 @@ ORDER BY (Day, TreeSize, Timestamp)""",
 ) ENGINE = {t.engine(LEDGER_DOWNLOADS)}
 ORDER BY At""",
         *t.distributed(LEDGER_DOWNLOADS, "rand()"),
+    ]
+
+
+def work_item_events_ddl(t: Topology) -> list[str]:
+    """Migration 12: the work queue's history, append-only: one row per action on a work item (a
+    failure that blocks items, keyed by the failed event's id, or a breached timer, keyed by SLA,
+    key and start event), with who took it and the owner and legal entity the item had then.
+    Ordered by item and action, so an item's latest action of each kind is read with one index
+    range (``ORDER BY ... DESC LIMIT 1 BY``); sharded (on a cluster) by item."""
+    events = t.storage(WORK_ITEM_EVENTS)
+    return [
+        f"""CREATE TABLE IF NOT EXISTS {events}{t.on_cluster} (
+    ItemId String,
+    Kind LowCardinality(String),
+    EventId String,
+    Sla LowCardinality(String),
+    KeyType LowCardinality(String),
+    KeyId String,
+    Action LowCardinality(String),
+    Actor String,
+    Assignee String,
+    SnoozedUntil Nullable(DateTime64(3, 'UTC')),
+    Text String,
+    Owner LowCardinality(String),
+    LegalEntity LowCardinality(String),
+    At DateTime64(6, 'UTC')
+) ENGINE = {t.engine(WORK_ITEM_EVENTS)}
+ORDER BY (ItemId, Action, At)""",
+        *t.distributed(WORK_ITEM_EVENTS, "cityHash64(ItemId)"),
     ]

@@ -244,3 +244,20 @@ class TestAlerts:
         else:
             assert "has no /api/v1/alerts" in warnings(app)
         assert not app.error
+
+
+class TestWorkQueue:
+    def test_the_quarters_failures_and_breaches_are_grouped_by_owner(
+        self, open_page: OpenPage, api: Callable[..., Any]
+    ) -> None:
+        """One heading per owner the API's queue names, each with its item count; the count
+        metric is the API's total; a token-less (local-only) session may not act."""
+        queue = api("/api/v1/work-items", limit="1000")
+        app = open_page("work_queue")
+        assert metrics(app)["Items"] == str(queue["total"])
+        assert queue["total"] > 0
+        owners = {item["owner"] for item in queue["items"]}
+        headings = [h.value for h in app.subheader if h.value.endswith(" business h")]
+        assert sorted(h.split(" · ")[0] for h in headings) == sorted(owners)
+        assert not queue["may_act"]
+        assert not app.get("form")

@@ -26,6 +26,9 @@ from tests.api_answers import (
     timer,
     trend_point,
     wire,
+    work_item,
+    work_item_detail,
+    work_item_page,
 )
 from tests.stub_api import Reply, StubApi, stub_api
 
@@ -49,7 +52,22 @@ SILENCE = silence(
     ("source_pair", "psa->erp", 4.0, 0.5, True),
     ("service", "mw-crm", 0.1, 2.0, False),
 )
+WORK_ITEMS = [
+    work_item("wi-a", "integration platform team", {"GBP": "2000.0000"}, 12.5),
+    work_item(
+        "wi-b", "billing-operations", {"EUR": "300.00"}, 30.0,
+        kind="breached_timer", title="time-to-invoice-posting", legal_entity="LE-DE01",
+    ),
+    work_item("wi-c", "integration platform team", {"GBP": "500.00"}, 40.0),
+]  # fmt: skip
+ACKNOWLEDGED = work_item_detail(
+    work_item("wi-a", "integration platform team", {"GBP": "2000"}, 12.5, state="acknowledged"),
+    ("opened", "syncsight", "2026-10-29T09:00:00Z"),
+    ("acknowledged", "dana.ops", "2026-10-30T17:00:00Z"),
+)
 SHAPES: dict[str, Reply] = {
+    "/api/v1/work-items": (200, wire(work_item_page(AS_OF, *WORK_ITEMS, may_act=True))),
+    "/api/v1/work-items/wi-a/acknowledge": (200, wire(ACKNOWLEDGED)),
     "/api/v1/telemetry/silence": (200, wire(SILENCE)),
     "/api/v1/impact/blocked-invoices": (200, wire(BLOCKED), STAMP),
     "/api/v1/slas": (200, wire([sla("time-to-invoice-posting", 0.91, 7, 2), sla("time-to-revenue-posting", 0.84, 12, 5)]), STAMP),
@@ -200,6 +218,7 @@ class TestNoPagePaysForWhatItDoesNotShow:
             ("close_risk", {"/api/v1/close-risk"}),
             ("slas", {"/api/v1/slas", "/api/v1/slas/time-to-invoice-posting/timers"}),
             ("alerts", {"/api/v1/alerts", "/api/v1/alerts/summary"}),
+            ("work_queue", {"/api/v1/work-items"}),
             ("lineage_explorer", set()),
         ],
     )
@@ -281,6 +300,49 @@ class TestAlerts:
         app = open_page("alerts")
         assert metrics(app) == {"Firing": "1", "Recently resolved": "1"}
         assert list(app.dataframe[0].value["alert"]) == ["SlaBreached"]
+
+
+class TestWorkQueue:
+    def test_items_are_grouped_by_owner_with_money_and_business_age(
+        self, open_page: OpenPage, stub: StubApi
+    ) -> None:
+        """The owner holding the most money first, each heading with its items, money per
+        currency and oldest age in business hours; the queue is read for now, not the as_of."""
+        app = open_page("work_queue")
+        assert [h.value for h in app.subheader][:2] == [
+            "integration platform team · 2 items · GBP 2,500.00 · oldest 40.0 business h",
+            "billing-operations · 1 item · EUR 300.00 · oldest 30.0 business h",
+        ]
+        assert metrics(app)["Items"] == "3"
+        assert list(app.dataframe[0].value["item"]) == ["invoice.posted", "invoice.posted"]
+        assert list(app.dataframe[0].value["age (business h)"]) == [40.0, 12.5]
+        assert all("as_of" not in query for _, query in requests(stub))
+
+    def test_an_operator_acts_from_the_form(self, open_page: OpenPage, stub: StubApi) -> None:
+        """The form posts the chosen action for the chosen item and says the new state."""
+        app = open_page("work_queue")
+        assert app.get("form")
+        picker = app.selectbox(key="work_item_pick")
+        picker.set_value(next(o for o in picker.options if o.endswith("(wi-a)")))
+        app.radio(key="work_item_verb").set_value("Acknowledge")
+        app.text_area(key="work_item_text").set_value("on it")
+        app.button[-1].click().run()
+        assert stub.posted == [("/api/v1/work-items/wi-a/acknowledge", {"text": "on it"})]
+        assert [s.value for s in app.success] == [
+            "invoice.posted (downstream: HTTP 503) is now acknowledged."
+        ]
+
+    def test_a_viewer_token_sees_no_form(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """may_act false: the queue is shown and a caption says which role acting needs."""
+        viewer = {
+            **SHAPES,
+            "/api/v1/work-items": (200, wire(work_item_page(AS_OF, *WORK_ITEMS, may_act=False))),
+        }
+        with stub_api(viewer) as api:
+            app = opener(api.url, monkeypatch)("work_queue")
+        assert not app.get("form")
+        assert not [b for b in app.button if b.proto.label == "Apply"]
+        assert any("needs role operator or admin" in c.value for c in app.caption)
 
 
 class TestLineageWithAViewerToken:

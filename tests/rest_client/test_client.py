@@ -9,12 +9,23 @@ import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from rest_client.client import ApiClient, ApiError
-from tests.api_answers import at, blocked, blocked_item, blocker, sla, wire
+from tests.api_answers import (
+    at,
+    blocked,
+    blocked_item,
+    blocker,
+    sla,
+    wire,
+    work_item,
+    work_item_detail,
+    work_item_page,
+)
 from tests.service import free_port
 from tests.stub_api import Reply, StubApi, stub_api
 
@@ -23,7 +34,12 @@ BLOCKED = blocked(
     "2026-10-30T17:00:00Z",
     blocked_item("BE-1", 1.5, "EUR", "LE-DE01", blocker("x:1", "mapping", "team", None)),
 )
+ITEM = work_item("wi-1", "integration team", {"EUR": "1234.5600"}, 3.5)
+DETAIL = work_item_detail(ITEM, ("opened", "syncsight", "2026-10-29T09:00:00Z"))
 ANSWERS: dict[str, Reply] = {
+    "/api/v1/work-items": (200, wire(work_item_page("2026-10-30T17:00:00Z", ITEM, may_act=True))),
+    "/api/v1/work-items/wi-1/assign": (200, wire(DETAIL)),
+    "/api/v1/work-items/wi-1/snooze": (400, {"detail": "snooze wi-1: until=2026-01-01T00:00:00+00:00 is not in the future"}),
     "/api/v1/impact/blocked-invoices": (200, wire(BLOCKED), STAMPED),
     "/api/v1/slas": (200, wire([sla("time-to-invoice-posting", 0.9, 1, 2)])),
     "/api/v1/slas/trend": (200, [{"as_of": "2026-10-30T17:00:00Z", "slas": [{"name": "x"}]}]),
@@ -70,6 +86,41 @@ class TestAnswers:
             ApiError, match=r"/api/v1/slas/trend .* 0\.slas\.0\.counts: Field required"
         ):
             client.sla_trend()
+
+
+class TestWorkItems:
+    def test_a_page_of_the_queue_keeps_money_exact(self, client: ApiClient, stub: StubApi) -> None:
+        """Money blocked arrives as Decimal, never through a float; filters reach the server."""
+        page = client.work_items(owner="integration team", limit=10)
+        assert page.items[0].money_blocked == {"EUR": Decimal("1234.56")}
+        assert page.may_act
+        assert "owner=integration+team" in stub.seen[-1][0]
+
+    def test_an_action_posts_its_body_and_answers_the_item(
+        self, client: ApiClient, stub: StubApi
+    ) -> None:
+        """assign posts the assignee with the token; the answer is the item with its history."""
+        stub.posted.clear()
+        item = replace(client, token="t" * 20).act_on_work_item(
+            "wi-1", "assign", {"assignee": "erp team"}
+        )
+        assert stub.posted == [("/api/v1/work-items/wi-1/assign", {"assignee": "erp team"})]
+        assert stub.seen[-1][1] == "Bearer " + "t" * 20
+        assert [h.action for h in item.history] == ["opened"]
+
+    def test_a_refused_action_is_an_api_error_with_the_servers_reason(
+        self, client: ApiClient
+    ) -> None:
+        """A 400 names the method, the path and the server's message."""
+        expected = r"POST /api/v1/work-items/wi-1/snooze answered HTTP 400: snooze wi-1: until="
+        with pytest.raises(ApiError, match=expected) as caught:
+            client.act_on_work_item("wi-1", "snooze", {"until": "2026-01-01T00:00:00Z"})
+        assert caught.value.status == 400
+
+    def test_an_unknown_verb_is_refused_before_any_request(self, client: ApiClient) -> None:
+        """Only the API's six verbs are sent."""
+        with pytest.raises(ValueError, match="verb='close': expected one of acknowledge"):
+            client.act_on_work_item("wi-1", "close")
 
 
 class TestRequests:

@@ -3,6 +3,7 @@ packages add), the app's routes all covered, and a real service answering 401/40
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pickle
@@ -40,15 +41,20 @@ from tests.service import Service, running_service, wait_until_inserted
 VIEWER_TOKEN = "viewer-token-0123456789abcdef"
 AUDITOR_TOKEN = "auditor-token-0123456789abcdef"
 ADMIN_TOKEN = "admin:token:with:colons-0123456789"
+OPERATOR_TOKEN = "operator-token-0123456789abcdef"
 WRONG_TOKEN = "not-a-configured-token-0123456789"
 INGEST_TOKEN = "ingest-token-0123456789abcdef"
-API_TOKENS = f"{VIEWER_TOKEN}:viewer, {AUDITOR_TOKEN}:auditor,{ADMIN_TOKEN}:admin,"
+API_TOKENS = (
+    f"{VIEWER_TOKEN}:viewer, {AUDITOR_TOKEN}:auditor,{ADMIN_TOKEN}:admin,"
+    f"dana.ops={OPERATOR_TOKEN}:operator"
+)
 
 CALLERS: dict[str, str | None] = {
     "no token": None,
     "wrong token": WRONG_TOKEN,
     "viewer": VIEWER_TOKEN,
     "auditor": AUDITOR_TOKEN,
+    "operator": OPERATOR_TOKEN,
     "admin": ADMIN_TOKEN,
 }
 CALLER_ROLE: dict[str, Role | None] = {
@@ -56,6 +62,7 @@ CALLER_ROLE: dict[str, Role | None] = {
     "wrong token": None,
     "viewer": Role.VIEWER,
     "auditor": Role.AUDITOR,
+    "operator": Role.OPERATOR,
     "admin": Role.ADMIN,
 }
 
@@ -80,6 +87,10 @@ FAMILIES: list[tuple[str, str, Role]] = [
     ("GET", "/api/v1/close-risk", Role.VIEWER),
     ("GET", "/api/v1/close-risk/LE-US01/2026-10", Role.VIEWER),
     ("GET", "/api/v1/alerts", Role.VIEWER),
+    ("GET", "/api/v1/work-items", Role.VIEWER),
+    ("GET", "/api/v1/work-items/wi-0123", Role.VIEWER),
+    ("POST", "/api/v1/work-items/wi-0123/acknowledge", Role.OPERATOR),
+    ("POST", "/api/v1/work-items/wi-0123/resolve", Role.OPERATOR),
     ("POST", "/api/v1/admin/rebuild", Role.ADMIN),
     ("POST", "/api/v1/admin/anything-new", Role.ADMIN),
 ]
@@ -91,7 +102,7 @@ HTTP_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 def expected_status(least: Role, role: Role | None) -> int:
     if role is None:
         return 401
-    return 200 if role >= least else 403
+    return 200 if role.covers(least) else 403
 
 
 def bearer(token: str | None) -> dict[str, str]:
@@ -111,6 +122,33 @@ class TestTokenFormat:
         """A token may contain colons: only the text after the last one is the role."""
         tokens = ApiTokens(parse_api_tokens(f"{ADMIN_TOKEN}:ADMIN"))
         assert tokens.role_of(f"Bearer {ADMIN_TOKEN}") is Role.ADMIN
+
+    def test_a_named_entry_gives_its_token_a_name_and_others_a_digest_label(self) -> None:
+        """``NAME=TOKEN:ROLE`` names the actor work item history records; an unnamed token is
+        its role and a digest prefix, never the token."""
+        tokens = ApiTokens(parse_api_tokens(API_TOKENS))
+        named = tokens.grant_of(f"Bearer {OPERATOR_TOKEN}")
+        unnamed = tokens.grant_of(f"Bearer {ADMIN_TOKEN}")
+        assert named is not None
+        assert unnamed is not None
+        assert (named.role, named.actor) == (Role.OPERATOR, "dana.ops")
+        assert unnamed.actor == "sha256:" + hashlib.sha256(ADMIN_TOKEN.encode()).hexdigest()[:12]
+        assert ADMIN_TOKEN not in unnamed.actor
+
+    @pytest.mark.parametrize(
+        ("role", "covered"),
+        [
+            (Role.VIEWER, {Role.VIEWER}),
+            (Role.AUDITOR, {Role.VIEWER, Role.AUDITOR}),
+            (Role.OPERATOR, {Role.VIEWER, Role.OPERATOR}),
+            (Role.ADMIN, set(Role)),
+        ],
+    )
+    def test_operator_and_auditor_are_both_above_viewer_and_below_admin(
+        self, role: Role, covered: set[Role]
+    ) -> None:
+        """The roles are a lattice: an operator may not read evidence, an auditor may not act."""
+        assert {other for other in Role if role.covers(other)} == covered
 
     def test_empty_text_configures_no_token(self) -> None:
         """An empty variable is local-only mode."""
@@ -195,6 +233,8 @@ class TestRuleTable:
             ("GET", "/api/v1/unknown-family"),
             ("GET", "/api/v2/objects/invoice/INV-1/events"),
             ("POST", "/api/v1/slas"),
+            ("POST", "/api/v1/work-items"),
+            ("DELETE", "/api/v1/work-items/wi-0123"),
             ("DELETE", "/api/v1/alerts/a1"),
             ("POST", "/api/v1/lineage/invoice/INV-1/evidence"),
             ("GET", "/api/v1/lineage/invoice/../evidence"),
@@ -336,7 +376,7 @@ class TestTokensAreHashed:
     def test_the_reprs_count_tokens_and_show_none(self) -> None:
         """repr says how many tokens there are, never a token or a digest."""
         settings = Settings(api_tokens=API_TOKENS, ingest_tokens=INGEST_TOKEN)
-        assert repr(settings.api_tokens) == "ApiTokens(<3 hashed>)"
+        assert repr(settings.api_tokens) == "ApiTokens(<4 hashed>)"
         assert repr(settings.ingest_tokens) == "IngestTokens(<1 hashed>)"
 
     @pytest.mark.parametrize(
@@ -470,6 +510,8 @@ SERVICE_ENDPOINTS: list[tuple[str, str, Role | None, int | None]] = [
     ("GET", "/api/v1/objects/invoice/INV-A1/events", Role.VIEWER, 200),
     ("GET", "/api/v1/objects/invoice/INV-NONE/events", Role.VIEWER, 404),
     ("GET", "/api/v1/lineage/invoice/INV-A1/evidence", Role.AUDITOR, None),
+    ("GET", "/api/v1/work-items", Role.VIEWER, 200),
+    ("POST", "/api/v1/work-items/wi-000000000000000000000000/acknowledge", Role.OPERATOR, 404),
     ("POST", "/api/v1/admin/rebuild", Role.ADMIN, 200),
 ]
 
@@ -531,7 +573,14 @@ class TestRunningService:
         httpx.get(f"{secured.base_url}/api/v1/slas", headers=bearer(WRONG_TOKEN))
         log = secured.log()
         assert "denied GET /api/v1/slas: 401" in log
-        for token in (VIEWER_TOKEN, AUDITOR_TOKEN, ADMIN_TOKEN, WRONG_TOKEN, INGEST_TOKEN):
+        for token in (
+            VIEWER_TOKEN,
+            AUDITOR_TOKEN,
+            OPERATOR_TOKEN,
+            ADMIN_TOKEN,
+            WRONG_TOKEN,
+            INGEST_TOKEN,
+        ):
             assert token not in log
 
     @pytest.mark.parametrize(

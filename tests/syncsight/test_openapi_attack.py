@@ -21,11 +21,13 @@ from tests.service import Service, running_service
 
 VIEWER_TOKEN = "attack-viewer-0123456789abcdef"
 ADMIN_TOKEN = "attack-admin-0123456789abcdef"
+OPERATOR_TOKEN = "attack-operator-0123456789abcdef"
 INGEST_TOKEN = "attack-ingest-0123456789abcdef"
 
 CALLERS: dict[str, tuple[str | None, Role | None]] = {
     "unauthenticated": (None, None),
     "viewer": (VIEWER_TOKEN, Role.VIEWER),
+    "operator": (OPERATOR_TOKEN, Role.OPERATOR),
     "admin": (ADMIN_TOKEN, Role.ADMIN),
 }
 INGEST = "ingest"  # OTLP: its own tokens, which none of the callers above holds
@@ -55,6 +57,14 @@ LEAST: dict[str, Role | str] = {
     "GET /api/v1/alerts": Role.VIEWER,
     "GET /api/v1/alerts/summary": Role.VIEWER,
     "GET /api/v1/telemetry/silence": Role.VIEWER,
+    "GET /api/v1/work-items": Role.VIEWER,
+    "GET /api/v1/work-items/{item_id}": Role.VIEWER,
+    "POST /api/v1/work-items/{item_id}/acknowledge": Role.OPERATOR,
+    "POST /api/v1/work-items/{item_id}/assign": Role.OPERATOR,
+    "POST /api/v1/work-items/{item_id}/snooze": Role.OPERATOR,
+    "POST /api/v1/work-items/{item_id}/comment": Role.OPERATOR,
+    "POST /api/v1/work-items/{item_id}/resolve": Role.OPERATOR,
+    "POST /api/v1/work-items/{item_id}/reopen": Role.OPERATOR,
 }
 EXAMPLES = 15
 """Examples per operation and generation mode; each is sent once per caller."""
@@ -63,7 +73,8 @@ EXAMPLES = 15
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     env = {
-        "SYNCSIGHT_API_TOKENS": f"{VIEWER_TOKEN}:viewer,{ADMIN_TOKEN}:admin",
+        "SYNCSIGHT_API_TOKENS": f"{VIEWER_TOKEN}:viewer,{OPERATOR_TOKEN}:operator,"
+        f"{ADMIN_TOKEN}:admin",
         "SYNCSIGHT_INGEST_TOKENS": INGEST_TOKEN,
     }
     with running_service(tmp_path_factory.mktemp("attack"), env=env) as running:
@@ -95,7 +106,7 @@ def expected_statuses(least: Role | str, role: Role | None, plain: bool) -> set[
     if not plain:  # a different path: some other family's rule, no rule (403) or no route (404)
         return {403, 404}
     assert isinstance(least, Role)
-    return {403} if role < least else None
+    return None if role.covers(least) else {403}
 
 
 def test_every_operation_of_the_document_has_a_role_here(spec: dict[str, Any]) -> None:

@@ -65,6 +65,7 @@ class TestRetentionTtls:
             "sla_timers": "toDateTime(KnownAt) + toIntervalDay(2557)",
             "close_items": "toDateTime(KnownAt) + toIntervalDay(2557)",
             "sla_alert_state": "toDateTime(UpdatedAt) + toIntervalDay(400)",
+            "work_item_events": "toDateTime(At) + toIntervalDay(2557)",
         }
         assert len(report.retention_changes) == len(EXPIRES_FROM)
         shown = client.query("SHOW CREATE TABLE otel_traces").result_rows[0][0]
