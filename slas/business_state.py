@@ -121,7 +121,7 @@ class BusinessState:
         *,
         rules: LineageRules | None = None,
         settle: timedelta = timedelta(seconds=5),
-        max_objects_per_tick: int = 20_000,
+        max_objects_per_tick: int = 2_000,
         max_events_per_chunk: int = 250_000,
     ) -> None:
         self._client = client
@@ -166,7 +166,8 @@ class BusinessState:
         if until <= since:
             return TickReport(since, since, 0, 0, 0)
         since, late = self._reopen(client, since, now)
-        visible = window_rows(client, since, [until])[0]
+        # a derivation from scratch reads everything: nothing can become visible behind it
+        visible = window_rows(client, since, [until])[0] if since != EPOCH else 0
         setup_types = sorted({t for types in self.rules.prerequisites.values() for t in types})
         unresolved, sample = unresolved_events(client, since, until, setup_types)
         # one bounded read decides: a small window closes its components by index reads
@@ -188,9 +189,9 @@ class BusinessState:
         stamp = max(_millis(now), until)
         write_state(client, CONFIG_KEY, self._fingerprint, at=stamp)
         write_state(client, WATERMARK_KEY, until.isoformat(), at=stamp)
-        self._read = [w for w in self._read if w[1] > now - LATE_HORIZON] + [
-            (since, until, visible)
-        ]
+        self._read = [w for w in self._read if w[1] > now - LATE_HORIZON]
+        if since != EPOCH:
+            self._read.append((since, until, visible))
         return TickReport(
             since,
             until,
