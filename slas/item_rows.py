@@ -26,6 +26,7 @@ from slas.close_items import ready_and_posting, refs_of
 from slas.snapshot import NO_TIME, EventSnapshot, I64Array, object_type_code, period_text
 from slas.timer_rows import SnapshotNames, micros_to_datetime
 from warehouse import semconv as sc
+from warehouse.money import from_units
 
 INVOICE: Final = "invoice"
 REVENUE: Final = "revenue"
@@ -85,7 +86,7 @@ def _instant(micros: int) -> datetime | None:
 def _amount(snapshot: EventSnapshot, row: int) -> Decimal | None:
     if np.isnan(snapshot.amount[row]):
         return None
-    return Decimal(int(snapshot.amount_units[row])).scaleb(-4).normalize()
+    return from_units(int(snapshot.amount_units[row])).normalize()
 
 
 def item_rows(

@@ -28,6 +28,7 @@ from slas.snapshot import (
     period_text,
 )
 from slas.timers import apply_filters
+from warehouse.money import from_units
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 LATE, WRONG_PERIOD = "late", "wrong_period"
@@ -180,9 +181,7 @@ class DerivedTimers:
                     elapsed_seconds=int(self.elapsed_ms[row]) / 1000,
                     legal_entity=timers.entity_name(int(timers.legal_entity[row])),
                     customer=names.customers.get(int(timers.customer[row]), ""),
-                    amount=None
-                    if np.isnan(timers.amount[row])
-                    else Decimal(units).scaleb(-4).normalize(),
+                    amount=None if np.isnan(timers.amount[row]) else from_units(units).normalize(),
                     currency=str(timers.currency[row]),
                     digest=int(digests[row]),
                 )
