@@ -131,7 +131,9 @@ class TestFiltersCarryAcrossPages:
         app.selectbox(key="filter_legal_entity").select("LE-UK01").run()
         app.switch_page("views/blocked_invoices.py").run()
         total = api("/api/v1/impact/blocked-invoices", legal_entity="LE-UK01", as_of=AS_OF)["total"]
-        assert metrics(app) == {f"Blocked · {c}": format_money(Decimal(v), c) for c, v in total.items()}
+        assert metrics(app) == {
+            f"Blocked · {c}": format_money(Decimal(v), c) for c, v in total.items()
+        }
         assert "LE-UK01" in app.caption[0].value
         assert app.query_params["legal_entity"] == "LE-UK01"
 
@@ -141,7 +143,9 @@ class TestFiltersCarryAcrossPages:
         """?period=2026-09 shows the blocked value of that period only."""
         app = open_page("blocked_invoices", period="2026-09")
         total = api("/api/v1/impact/blocked-invoices", period="2026-09", as_of=AS_OF)["total"]
-        assert metrics(app) == {f"Blocked · {c}": format_money(Decimal(v), c) for c, v in total.items()}
+        assert metrics(app) == {
+            f"Blocked · {c}": format_money(Decimal(v), c) for c, v in total.items()
+        }
         assert app.selectbox(key="filter_period").value == "2026-09"
 
 

@@ -4,8 +4,8 @@ may not download evidence, no data), which requests each page makes, and the ins
 
 from __future__ import annotations
 
-from decimal import Decimal
 from collections.abc import Callable, Iterator, Mapping
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
