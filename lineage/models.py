@@ -4,11 +4,11 @@ that turns the pure results into them. The CLI parses the same models back from 
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain import semconv as sc
+from domain.money import Money
 from domain.objects import ObjectRef
 from lineage.assembly import Gap, Lineage
 from lineage.completeness import Completeness, EntityCompleteness, Share
@@ -35,7 +35,7 @@ class LineageNode(BaseModel):
     outcome: str = Field(description="Outcome of the latest attempt.")
     attempts: int
     replays: int = Field(description="Deliveries after the first (replays of the same event).")
-    amount: float | None
+    amount: Money | None
     currency: str
     period: str
     legal_entity: str
@@ -81,10 +81,6 @@ def _ref(ref: ObjectRef) -> ObjectRefOut:
     return ObjectRefOut(type=ref.type, id=ref.id)
 
 
-def _amount(value: Decimal | None) -> float | None:
-    return float(value) if value is not None else None
-
-
 def node_out(node: EventNode) -> LineageNode:
     decisive = node.decisive
     return LineageNode(
@@ -96,7 +92,7 @@ def node_out(node: EventNode) -> LineageNode:
         outcome=node.outcome,
         attempts=len(node.attempts),
         replays=node.replays,
-        amount=_amount(node.amount),
+        amount=node.amount,
         currency=node.currency,
         period=node.period,
         legal_entity=node.legal_entity,
@@ -147,7 +143,7 @@ class BlockedItemOut(BaseModel):
     object: ObjectRefOut
     invoice: str | None = Field(description="The invoice number reserved for the item, if known.")
     stage: str = Field(description="The item's own step that has not succeeded.")
-    amount: float | None
+    amount: Money | None
     currency: str
     legal_entity: str
     period: str
@@ -159,7 +155,9 @@ class BlockedInvoicesOut(BaseModel):
         description="The instant (event time) the items were blocked at; the response headers "
         "X-Syncsight-As-Of and X-Syncsight-Known-At name both instants the answer describes."
     )
-    total: dict[str, float] = Field(description="Blocked value per currency.")
+    total: dict[str, Money] = Field(
+        description="Blocked value per currency, the exact sum of its items' amounts."
+    )
     items: list[BlockedItemOut]
 
 
@@ -168,7 +166,7 @@ def _item_out(item: BlockedItem) -> BlockedItemOut:
         object=_ref(item.object),
         invoice=item.invoice,
         stage=item.stage,
-        amount=_amount(item.amount),
+        amount=item.amount,
         currency=item.currency,
         legal_entity=item.legal_entity,
         period=item.period,
@@ -189,7 +187,7 @@ def _item_out(item: BlockedItem) -> BlockedItemOut:
 def blocked_out(result: BlockedInvoices, as_of: datetime) -> BlockedInvoicesOut:
     return BlockedInvoicesOut(
         as_of=as_of,
-        total={currency: float(value) for currency, value in result.total.items()},
+        total=dict(result.total),
         items=[_item_out(item) for item in result.items],
     )
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from domain import semconv
 from domain.business_event import BusinessEvent
+from domain.money import Money
 from warehouse.pool import ClientPool
 from warehouse.queries import EventCursor, events_of_object
 
@@ -32,7 +33,7 @@ class ObjectEvent(BaseModel):
     target_system: str
     outcome: str
     attempt: int
-    amount: float | None
+    amount: Money | None
     currency: str
     period: str
     legal_entity: str
@@ -54,10 +55,9 @@ def unknown_object_type(object_type: str) -> HTTPException:
 
 
 def object_event(event: BusinessEvent) -> ObjectEvent:
-    """The API shape of one stored attempt: UTC-aware time, money as a JSON number."""
+    """The API shape of one stored attempt: UTC-aware time, money exact (a string in JSON)."""
     fields = asdict(event)
     fields["timestamp"] = event.timestamp.replace(tzinfo=UTC)
-    fields["amount"] = float(event.amount) if event.amount is not None else None
     return ObjectEvent(**fields)
 
 

@@ -6,13 +6,14 @@ event reached again through another path is shown once in full, then as ``(see a
 
 from __future__ import annotations
 
+from domain.money import money_text
 from lineage.models import LineageEdge, LineageNode, LineageOut
 
 
 def _amount(node: LineageNode) -> str:
     if node.amount is None:
         return ""
-    return f"  {node.amount:,.2f} {node.currency}".rstrip()
+    return f"  {money_text(node.amount, grouped=True)} {node.currency}".rstrip()
 
 
 def describe(node: LineageNode) -> str:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from rich.table import Table
 
+from domain.money import money_text
 from slas.models import SlaOut, TimerOut
 
 SUMMARY_STATES = ("met", "breached", "at_risk", "on_track")
@@ -39,7 +40,11 @@ def timers_table(sla: str, timers: Sequence[TimerOut]) -> Table:
         table.add_column(column, justify="right" if column in ("business h", "amount") else "left")
     for timer in timers:
         state = timer.state + (f" ({timer.breach_reason})" if timer.breach_reason else "")
-        amount = "" if timer.amount is None else f"{timer.amount:,.2f} {timer.currency}"
+        amount = (
+            ""
+            if timer.amount is None
+            else f"{money_text(timer.amount, grouped=True)} {timer.currency}"
+        )
         table.add_row(
             f"{timer.key.type} {timer.key.id}",
             state,

@@ -14,7 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Final, Protocol
+
+from domain.money import money_text
 
 # Alert names (Alertmanager's alertname); the timer states of the same words are slas.timers' codes.
 AT_RISK_ALERT: Final = "SlaAtRisk"
@@ -109,7 +112,7 @@ class TimerAlertFacts:
     threshold: float
     crossed_at: datetime
     breached: bool
-    amount: float | None
+    amount: Decimal | None
     currency: str
 
 
@@ -127,7 +130,7 @@ def timer_alert(facts: TimerAlertFacts, *, public_url: str) -> Alert:
         "cycle": facts.start_event_id,
     }
     percent = 100 * facts.elapsed_hours / facts.target_hours if facts.target_hours else 0.0
-    amount = "" if facts.amount is None else f"{facts.amount:.2f}"
+    amount = "" if facts.amount is None else money_text(facts.amount)
     what = "breached" if facts.breached else f"past {facts.threshold:.0%} of its target"
     lineage = f"{public_url}/api/v1/lineage/{facts.object_type}/{facts.object_id}"
     annotations = {

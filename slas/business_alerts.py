@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final
 
+from domain.money import money_text
 from lineage.impact import BlockedItem, totals
 from lineage.owners import OwnerRouting
 from slas.alerts import Alert
@@ -75,8 +76,9 @@ def close_risk_alerts(
         if LEVELS.index(level) < lowest or datetime.fromisoformat(entry["close_deadline"]) <= now:
             continue
         entity, period = str(entry["legal_entity"]) or "unknown", str(entry["period"])
+        materiality = money_text(entry["materiality"])
         at_risk = ", ".join(
-            f"{amount:.2f} {code}" for code, amount in entry["amount_at_risk"].items()
+            f"{money_text(amount)} {code}" for code, amount in entry["amount_at_risk"].items()
         )
         alerts.append(
             Alert(
@@ -92,11 +94,11 @@ def close_risk_alerts(
                     "summary": f"close risk {level}: {entity} {period}",
                     "description": (
                         f"{entity} has {at_risk or 'nothing'} at risk for the {period} close "
-                        f"(materiality {entry['materiality']:g}); the books close "
+                        f"(materiality {materiality}); the books close "
                         f"{entry['close_date']}, {entry['business_days_left']:g} business days left."
                     ),
                     "amount_at_risk": at_risk,
-                    "materiality": f"{entry['materiality']:g}",
+                    "materiality": materiality,
                     "close_deadline": str(entry["close_deadline"]),
                     "business_days_left": f"{entry['business_days_left']:g}",
                 },
@@ -138,13 +140,14 @@ def blocked_money_alerts(
                         "owner": blocked_money_owner(in_currency, owners),
                     },
                     annotations={
-                        "summary": f"{blocked:.2f} {currency} blocked at {entity}",
+                        "summary": f"{money_text(blocked)} {currency} blocked at {entity}",
                         "description": (
-                            f"{count} invoice-level item(s) of {entity} hold {blocked:.2f} "
-                            f"{currency}, over the threshold of {limit} {currency}."
+                            f"{count} invoice-level item(s) of {entity} hold "
+                            f"{money_text(blocked)} {currency}, over the threshold of "
+                            f"{money_text(limit)} {currency}."
                         ),
-                        "blocked_amount": f"{blocked:.2f}",
-                        "threshold_amount": str(limit),
+                        "blocked_amount": money_text(blocked),
+                        "threshold_amount": money_text(limit),
                         "items": str(count),
                     },
                     starts_at=now,

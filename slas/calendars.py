@@ -10,6 +10,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -22,7 +23,7 @@ logger = logging.getLogger(__name__)
 _ONE_DAY = timedelta(days=1)
 WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MONDAY_TO_FRIDAY = (0, 1, 2, 3, 4)
-DEFAULT_MATERIALITY = 250_000.0
+DEFAULT_MATERIALITY = Decimal(250_000)
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class EntityCalendar:
     holiday_subdivision: str | None = None
     custom_holidays: frozenset[date] = field(default_factory=frozenset)
     close_day: int = 5
-    materiality: float = DEFAULT_MATERIALITY
+    materiality: Decimal = DEFAULT_MATERIALITY
 
     @property
     def zone(self) -> ZoneInfo:

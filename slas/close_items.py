@@ -45,6 +45,9 @@ class CloseItems:
     legal_entity: U16Array
     currency: U16Array
     amount: F64Array
+    """For the projection's arithmetic only (NaN: no amount); sums use ``amount_units``."""
+    amount_units: I64Array
+    """The exact amount in ten-thousandths (``domain.money.from_units``), 0 without one."""
     due_period: U32Array
     posted_us: I64Array
     posted_period: U32Array
@@ -140,6 +143,7 @@ def _invoice_items(snapshot: EventSnapshot) -> CloseItems:
         ).astype(np.uint16),
         currency=snapshot.currency[ready_rows],
         amount=snapshot.amount[ready_rows],
+        amount_units=snapshot.amount_units[ready_rows],
         due_period=due.astype(np.uint32),
         posted_us=np.where(posted, snapshot.effective_us[post_safe], NO_TIME).astype(np.int64),
         posted_period=np.where(posted, snapshot.effective_period[post_safe], 0).astype(np.uint32),
@@ -167,6 +171,7 @@ def _revenue_items(snapshot: EventSnapshot) -> CloseItems:
         legal_entity=entity[rows],
         currency=snapshot.currency[rows],
         amount=snapshot.amount[rows],
+        amount_units=snapshot.amount_units[rows],
         due_period=snapshot.first_period[rows],
         posted_us=np.where(posted, snapshot.effective_us[rows], NO_TIME).astype(np.int64),
         posted_period=np.where(posted, snapshot.effective_period[rows], 0).astype(np.uint32),

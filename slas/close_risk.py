@@ -4,19 +4,23 @@ Before the close deadline an item is at risk when it is blocked (its stage event
 posted into another period, or when it is still open and the historical business-time
 distribution of its remaining stage projects its posting after the deadline. From the deadline
 on, the risk is realised: every item not posted into the period by the deadline counts. The level
-compares the largest per-currency amount at risk with the entity's materiality.
+compares the largest per-currency amount at risk with the entity's materiality. Amounts are
+summed exactly, per currency (the float amounts only order the contributors).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, Final
 
 import numpy as np
 from clickhouse_connect.driver.client import Client
 
 from domain import semconv as sc
+from domain.money import from_units
 from domain.periods import period_number, period_text
 from slas.business_time import BusinessClock, clock_for_span, epoch_seconds, from_epoch_seconds
 from slas.calendars import CalendarBook
@@ -52,17 +56,18 @@ class EntityRisk:
     close_date: date
     close_deadline: datetime
     business_days_left: float
-    materiality: float
-    amount_due: dict[str, float]
-    amount_at_risk: dict[str, float]
+    materiality: Decimal
+    amount_due: dict[str, Decimal]
+    amount_at_risk: dict[str, Decimal]
     level: str
     contributors: list[tuple[int, str, float | None]]
     """(item row, reason, projected posting as epoch seconds or None), largest amount first."""
 
 
-def level_of(amount_at_risk: dict[str, float], materiality: float) -> str:
+def level_of(amount_at_risk: Mapping[str, Decimal], materiality: Decimal) -> str:
     """low / medium / high / critical by the largest amount at risk as a share of materiality."""
-    share = max(amount_at_risk.values(), default=0.0) / materiality if materiality > 0 else 0.0
+    largest = max(amount_at_risk.values(), default=Decimal(0))
+    share = float(largest / materiality) if materiality > 0 else 0.0
     return LEVELS[int(np.searchsorted(LEVEL_SHARES, share, side="right"))]
 
 
@@ -204,16 +209,15 @@ def _stage_durations(
 
 def _by_currency(
     items: CloseItems, rows: I64Array, mask: Any, currencies: tuple[str, ...]
-) -> dict[str, float]:
-    totals: dict[str, float] = {}
-    for code, amount in zip(
-        items.currency[rows][mask].tolist(),
-        np.nan_to_num(items.amount[rows][mask]).tolist(),
-        strict=True,
+) -> dict[str, Decimal]:
+    """The exact sum per currency: Python integers of ten-thousandths, never floats."""
+    totals: dict[str, int] = {}
+    for code, units in zip(
+        items.currency[rows][mask].tolist(), items.amount_units[rows][mask].tolist(), strict=True
     ):
         name = currencies[code - 1] if code else ""
-        totals[name] = totals.get(name, 0.0) + amount
-    return {name: round(total, 2) for name, total in sorted(totals.items())}
+        totals[name] = totals.get(name, 0) + units
+    return {name: from_units(total) for name, total in sorted(totals.items())}
 
 
 def due_periods(items: CloseItems) -> list[str]:
@@ -266,13 +270,14 @@ def render_report(
         contributors = []
         for row, reason, projected in risk.contributors:
             object_type, object_id = names.get(row, ("", ""))
-            amount = float(items.amount[row])
             category, code = errors.get(row, ("", ""))
             blocking_type = int(items.blocking_type[row])
             contributors.append(
                 {
                     "object": {"type": object_type, "id": object_id},
-                    "amount": None if np.isnan(amount) else round(amount, 2),
+                    "amount": None
+                    if np.isnan(items.amount[row])
+                    else from_units(int(items.amount_units[row])),
                     "currency": currencies[items.currency[row] - 1] if items.currency[row] else "",
                     "reason": reason,
                     "failed_event_type": sc.EVENT_TYPES[blocking_type - 1]

@@ -16,6 +16,7 @@ from clickhouse_connect.driver.client import Client
 
 from domain import semconv as sc
 from domain.instants import utc
+from domain.money import units_of
 from domain.periods import period_number
 from slas.business_state import BusinessState
 from slas.calendars import CalendarBook
@@ -42,17 +43,17 @@ LIMIT 1 BY ItemType, ItemId
 item, first row kept (cheaper by far than a tuple ``argMax``)."""
 
 ITEMS_AT = f"""
-SELECT ItemType, ItemId, Kind, LegalEntity, Currency, toFloat64(ifNull(Amount, nan)), DuePeriod,
+SELECT ItemType, ItemId, Kind, LegalEntity, Currency, Amount, DuePeriod,
        StageEventId, StageFirstAt, StageEffectiveAt, PostingEventId, PostingType, PostingFirstAt,
        PostingEffectiveAt, PostedPeriod, UpstreamEventId, UpstreamEventType, UpstreamFirstAt,
-       Invoice, Customer, Amount
+       Invoice, Customer
 FROM ({_LATEST})
 WHERE Deleted = 0 AND StageFirstAt <= {_AS_OF}
   AND (empty({{periods:Array(String)}}) OR DuePeriod IN {{periods:Array(String)}})
 """
 """Every item that existed at ``as_of`` (its stage was attempted) due in one of ``periods``
-(every period when empty), its latest version known at ``known_at``; the last three columns are
-the invoice number, the customer and the exact amount."""
+(every period when empty), its latest version known at ``known_at``; the amount is the exact
+``Decimal`` (None without one), the last two columns the invoice number and the customer."""
 
 STAGE_DURATIONS = f"""
 SELECT LegalEntity, groupArray(StageSeconds)
@@ -148,7 +149,9 @@ def items_at(rows: Sequence[Sequence[Any]], as_of: datetime) -> _Rows:
         columns["item"].append(len(names))
         columns["legal_entity"].append(entities.index(entity) + 1 if entity else 0)
         columns["currency"].append(currencies.index(currency) + 1 if currency else 0)
-        columns["amount"].append(float(amount))
+        # the float only weighs the projection; every sum adds the exact units
+        columns["amount"].append(np.nan if amount is None else float(amount))
+        columns["amount_units"].append(0 if amount is None else units_of(amount))
         columns["due_period"].append(period_number(str(due)))
         columns["posted_us"].append(_micros(posting_effective) if posted else NO_TIME)
         columns["posted_period"].append(period_number(str(posted_period)) if posted else 0)
@@ -161,7 +164,7 @@ def items_at(rows: Sequence[Sequence[Any]], as_of: datetime) -> _Rows:
         )
     dtypes = {
         "kind": np.uint8, "item": np.uint64, "legal_entity": np.uint16, "currency": np.uint16,
-        "amount": np.float64, "due_period": np.uint32, "posted_us": np.int64,
+        "amount": np.float64, "amount_units": np.int64, "due_period": np.uint32, "posted_us": np.int64,
         "posted_period": np.uint32, "blocking_event": np.uint64, "blocking_type": np.uint8,
         "stage_started_us": np.int64,
     }  # fmt: skip

@@ -182,7 +182,7 @@ class SlaEvaluator:
             threshold=timer.threshold,
             crossed_at=timer.crossed_at,
             breached=timer.breached,
-            amount=None if timer.amount is None else float(timer.amount),
+            amount=timer.amount,
             currency=timer.currency,
         )
         return timer_alert(facts, public_url=self._public_url)

@@ -76,9 +76,9 @@ class BlockedInvoiceAnswers:
         parameters = {"as_of": as_of, "known_at": known, "periods": [period] if period else []}
         held = []
         for row in client.query(ITEMS_AT, parameters=parameters).result_rows:
-            (item_type, item_id, kind, entity, currency, _, due, stage_event, stage_first,
+            (item_type, item_id, kind, entity, currency, amount, due, stage_event, stage_first,
              stage_effective, posting_event, posting_type, posting_first, posting_effective,
-             _, upstream_event, upstream_type, upstream_first, invoice, customer, amount) = row  # fmt: skip
+             _, upstream_event, upstream_type, upstream_first, invoice, customer) = row  # fmt: skip
             if kind != INVOICE or (legal_entity and entity != legal_entity):
                 continue
             stage = (stage_event, sc.BILLING_READY, stage_first, stage_effective)

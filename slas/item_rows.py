@@ -19,6 +19,7 @@ from typing import Final
 import numpy as np
 
 from domain import semconv as sc
+from domain.money import from_units
 from domain.periods import period_text
 from lineage.rules import LineageRules
 from slas.blocking import upstream_causes
@@ -86,7 +87,7 @@ def _instant(micros: int) -> datetime | None:
 def _amount(snapshot: EventSnapshot, row: int) -> Decimal | None:
     if np.isnan(snapshot.amount[row]):
         return None
-    return Decimal(int(snapshot.amount_units[row])).scaleb(-4).normalize()
+    return from_units(int(snapshot.amount_units[row])).normalize()
 
 
 def item_rows(

@@ -6,6 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from domain.money import Money
+
 
 class SlaOut(BaseModel):
     name: str
@@ -34,7 +36,7 @@ class TimerOut(BaseModel):
     deadline: datetime
     business_elapsed_hours: float
     legal_entity: str
-    amount: float | None
+    amount: Money | None
     currency: str
     breach_reason: str = Field(description="late, wrong_period or missing for breached timers.")
     percent_elapsed: float
@@ -44,7 +46,7 @@ class TimerOut(BaseModel):
 
 class ContributorOut(BaseModel):
     object: TimerKey = Field(description="The item: a billing event or a revenue journal.")
-    amount: float | None
+    amount: Money | None
     currency: str
     reason: str = Field(
         description="blocked, posted_in_other_period, projected_after_close, posted_after_close "
@@ -63,11 +65,11 @@ class CloseRiskOut(BaseModel):
     close_date: str = Field(description="Business day close_day after the period's last day.")
     close_deadline: str = Field(description="The end of the close day (entity time zone).")
     business_days_left: float
-    amount_due: dict[str, float] = Field(
+    amount_due: dict[str, Money] = Field(
         description="Currency → money that must post in the period."
     )
-    amount_at_risk: dict[str, float] = Field(description="Currency → money at risk of missing it.")
-    materiality: float
+    amount_at_risk: dict[str, Money] = Field(description="Currency → money at risk of missing it.")
+    materiality: Money = Field(description="The entity's materiality, in its own currency.")
     level: str = Field(description="low, medium, high or critical.")
     contributors: list[ContributorOut] = Field(description="The largest items at risk.")
 

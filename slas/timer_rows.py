@@ -15,6 +15,7 @@ from functools import cached_property
 
 import numpy as np
 
+from domain.money import from_units
 from domain.periods import period_text
 from slas.business_time import clock_for_span
 from slas.calendars import CalendarBook
@@ -175,9 +176,7 @@ class DerivedTimers:
                     elapsed_seconds=int(self.elapsed_ms[row]) / 1000,
                     legal_entity=timers.entity_name(int(timers.legal_entity[row])),
                     customer=names.customers.get(int(timers.customer[row]), ""),
-                    amount=None
-                    if np.isnan(timers.amount[row])
-                    else Decimal(units).scaleb(-4).normalize(),
+                    amount=None if np.isnan(timers.amount[row]) else from_units(units).normalize(),
                     currency=str(timers.currency[row]),
                     digest=int(digests[row]),
                 )

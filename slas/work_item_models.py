@@ -4,10 +4,10 @@ and the dashboard validate answers with the same models."""
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 
 from pydantic import BaseModel, Field
 
+from domain.money import Money
 from slas.work_items import MAX_ASSIGNEE, MAX_TEXT
 
 
@@ -22,7 +22,7 @@ class WorkItemOut(BaseModel):
     detail: str = Field(description="The error (category: code), or the timer's key.")
     owner: str = Field(description="The team that owns the fix ([owners], the SLA's owner).")
     legal_entities: list[str]
-    money_blocked: dict[str, Decimal] = Field(
+    money_blocked: dict[str, Money] = Field(
         description="Per currency, the money of the invoice-level items the failure holds, or "
         "the breached timer's amount; exact decimals as strings. Empty once resolved."
     )

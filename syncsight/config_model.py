@@ -105,6 +105,18 @@ def _positive(what: str) -> Any:
     return check
 
 
+def _money(value: Any) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError("expected a positive amount such as 50000 or '50000.00'")
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        raise ValueError("expected a positive amount such as 50000 or '50000.00'") from None
+    if not amount.is_finite() or amount <= 0:
+        raise ValueError("expected a positive amount such as 50000 or '50000.00'")
+    return amount
+
+
 def _strings(value: Any) -> tuple[str, ...]:
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
@@ -420,9 +432,7 @@ class CalendarTable(Table):
     holiday_subdivision: Annotated[str | None, BeforeValidator(_holiday_region)] = None
     holidays: Annotated[frozenset[date], BeforeValidator(_dates)] | None = None
     close_day: Annotated[int, BeforeValidator(_close_day)] | None = None
-    materiality: (
-        Annotated[float, BeforeValidator(_positive("amount in the entity's currency"))] | None
-    ) = None
+    materiality: Annotated[Decimal, BeforeValidator(_money)] | None = None
 
     def applied_to(self, base: EntityCalendar) -> EntityCalendar:
         """``base`` with the keys this table sets."""
@@ -534,18 +544,6 @@ def _level(value: Any) -> str:
     if not isinstance(value, str) or value not in LEVELS[1:]:
         raise ValueError(f"expected one of {', '.join(LEVELS[1:])} or 'off'")
     return value
-
-
-def _money(value: Any) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValueError("expected a positive amount such as 50000 or '50000.00'")
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        raise ValueError("expected a positive amount such as 50000 or '50000.00'") from None
-    if not amount.is_finite() or amount <= 0:
-        raise ValueError("expected a positive amount such as 50000 or '50000.00'")
-    return amount
 
 
 def _currency(value: Any) -> str:

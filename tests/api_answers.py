@@ -85,7 +85,7 @@ def timer(key: str, state: str, hours: float, deadline: str, *, stopped: bool = 
         deadline=at(deadline),
         business_elapsed_hours=hours,
         legal_entity="LE-UK01",
-        amount=1000.0,
+        amount=Decimal("1000.00"),
         currency="GBP",
         breach_reason="late" if state == "breached" else "",
         percent_elapsed=100 * hours / 24,
@@ -98,10 +98,10 @@ def risk(
     entity: str,
     period: str,
     level: str,
-    amount: float,
+    amount: Decimal,
     currency: str,
     *,
-    materiality: float = 50000.0,
+    materiality: Decimal = Decimal(50000),
 ) -> CloseRiskOut:
     return CloseRiskOut(
         legal_entity=entity,
@@ -142,7 +142,7 @@ def blocker(event_id: str, category: str, owner: str, since: str | None) -> Bloc
 
 def blocked_item(
     object_id: str,
-    amount: float | None,
+    amount: Decimal | None,
     currency: str,
     entity: str,
     *blockers: BlockerOut,
@@ -161,10 +161,10 @@ def blocked_item(
 
 
 def blocked(as_of: str, *items: BlockedItemOut) -> BlockedInvoicesOut:
-    total: dict[str, float] = {}
+    total: dict[str, Decimal] = {}
     for item in items:
         if item.amount is not None:
-            total[item.currency] = total.get(item.currency, 0.0) + item.amount
+            total[item.currency] = total.get(item.currency, Decimal(0)) + item.amount
     return BlockedInvoicesOut(as_of=at(as_of), total=total, items=list(items))
 
 
@@ -186,7 +186,7 @@ def lineage_node(
         outcome=outcome,
         attempts=attempts,
         replays=replays,
-        amount=100.0,
+        amount=Decimal("100.00"),
         currency="GBP",
         period="2026-10",
         legal_entity="LE-UK01",

@@ -7,11 +7,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import plotly.graph_objects as go
 
-from dashboard.figures.money import DANGER, largest_amount, sum_by_currency
+from dashboard.figures.money import (
+    DANGER,
+    format_money,
+    largest_amount,
+    plotted,
+    sum_by_currency,
+)
 from lineage.models import BlockedItemOut, BlockerOut
 
 # Where each canonical step lands (the event table of docs/semantic-conventions.md); the dashboard
@@ -90,12 +97,12 @@ def blocked_rows(items: Iterable[BlockedItemOut], as_of: datetime) -> list[dict[
                 "root_cause_event": cause.event_id if cause else "",
             }
         )
-    return sorted(rows, key=lambda r: (-(r["amount"] or 0.0), r["invoice"]))
+    return sorted(rows, key=lambda r: (-(r["amount"] or Decimal(0)), r["invoice"]))
 
 
 def newly_blocked(
     items: Iterable[BlockedItemOut], as_of: datetime, days: int = 7
-) -> dict[str, float]:
+) -> dict[str, Decimal]:
     """Value per currency of items whose first failure is within ``days`` before ``as_of``."""
     since = as_of - timedelta(days=days)
     recent = []
@@ -116,7 +123,7 @@ class Failure:
     error_code: str
     owner: str
     failed_since: datetime | None
-    blocked: dict[str, float] = field(default_factory=dict)
+    blocked: dict[str, Decimal] = field(default_factory=dict)
     items: int = 0
 
 
@@ -137,8 +144,8 @@ def top_failures(items: Iterable[BlockedItemOut], limit: int = 10) -> list[Failu
                 )
             failure.items += 1
             if item.amount is not None:
-                failure.blocked[item.currency] = round(
-                    failure.blocked.get(item.currency, 0.0) + item.amount, 2
+                failure.blocked[item.currency] = (
+                    failure.blocked.get(item.currency, Decimal(0)) + item.amount
                 )
     ranked = sorted(
         failures.values(), key=lambda f: (-largest_amount(f.blocked), -f.items, f.event_id)
@@ -146,15 +153,25 @@ def top_failures(items: Iterable[BlockedItemOut], limit: int = 10) -> list[Failu
     return ranked[:limit]
 
 
-def currency_bar(totals: Mapping[str, float], newly: Mapping[str, float]) -> go.Figure:
+def currency_bar(totals: Mapping[str, Decimal], newly: Mapping[str, Decimal]) -> go.Figure:
     """Blocked value per currency, split into blocked before and within the last 7 days."""
     currencies = sorted(totals, key=lambda c: -totals[c])
-    older = [round(totals[c] - newly.get(c, 0.0), 2) for c in currencies]
-    recent = [newly.get(c, 0.0) for c in currencies]
+    older = [totals[c] - newly.get(c, Decimal(0)) for c in currencies]
+    recent = [newly.get(c, Decimal(0)) for c in currencies]
     figure = go.Figure(
         [
-            go.Bar(name="blocked earlier", x=currencies, y=older, marker_color="#f4a6a6"),
-            go.Bar(name="newly blocked (7 days)", x=currencies, y=recent, marker_color=DANGER),
+            go.Bar(
+                name=name,
+                x=currencies,
+                y=[plotted(amount) for amount in amounts],
+                customdata=[format_money(amount, "") for amount in amounts],
+                hovertemplate="%{x} %{customdata}<extra>" + name + "</extra>",
+                marker_color=colour,
+            )
+            for name, amounts, colour in (
+                ("blocked earlier", older, "#f4a6a6"),
+                ("newly blocked (7 days)", recent, DANGER),
+            )
         ]
     )
     figure.update_layout(
@@ -168,8 +185,8 @@ def treemap(rows: Sequence[Mapping[str, Any]]) -> go.Figure:
     ids: list[str] = []
     labels: list[str] = []
     parents: list[str] = []
-    values: list[float] = []
-    sums: dict[tuple[str, ...], float] = {}
+    values: list[Decimal] = []
+    sums: dict[tuple[str, ...], Decimal] = {}
     for row in rows:
         if row.get("amount") is None:
             continue
@@ -180,21 +197,22 @@ def treemap(rows: Sequence[Mapping[str, Any]]) -> go.Figure:
             str(row["legal_entity"] or "?"),
         )
         for depth in range(1, len(path) + 1):
-            sums[path[:depth]] = sums.get(path[:depth], 0.0) + float(row["amount"])
+            sums[path[:depth]] = sums.get(path[:depth], Decimal(0)) + row["amount"]
     for path, value in sorted(sums.items()):
         ids.append("/".join(path))
         labels.append(path[-1])
         parents.append("/".join(path[:-1]))
-        values.append(round(value, 2))
+        values.append(value)
     figure = go.Figure(
         go.Treemap(
             ids=ids,
             labels=labels,
             parents=parents,
-            values=values,
+            values=[plotted(value) for value in values],
+            customdata=[format_money(value, "") for value in values],
             branchvalues="total",
             texttemplate="%{label}<br>%{value:,.0f}",
-            hovertemplate="%{id}<br>%{value:,.2f}<extra></extra>",
+            hovertemplate="%{id}<br>%{customdata}<extra></extra>",
         )
     )
     figure.update_layout(height=420, margin={"t": 10, "b": 10, "l": 10, "r": 10})
@@ -203,7 +221,7 @@ def treemap(rows: Sequence[Mapping[str, Any]]) -> go.Figure:
 
 def sankey(rows: Sequence[Mapping[str, Any]], currency: str) -> go.Figure:
     """Error category → system → legal entity for one currency; widths are blocked amounts."""
-    flows: dict[tuple[str, str], float] = {}
+    flows: dict[tuple[str, str], Decimal] = {}
     for row in rows:
         if row.get("currency") != currency or row.get("amount") is None:
             continue
@@ -211,7 +229,7 @@ def sankey(rows: Sequence[Mapping[str, Any]], currency: str) -> go.Figure:
         system = f"{row['system']} "  # trailing space keeps a system apart from a same-named entity
         entity = str(row["legal_entity"] or "?")
         for link in ((category, system), (system, entity)):
-            flows[link] = flows.get(link, 0.0) + float(row["amount"])
+            flows[link] = flows.get(link, Decimal(0)) + row["amount"]
     nodes = sorted({name for link in flows for name in link})
     index = {name: position for position, name in enumerate(nodes)}
     links = sorted(flows.items())
@@ -221,10 +239,11 @@ def sankey(rows: Sequence[Mapping[str, Any]], currency: str) -> go.Figure:
             link={
                 "source": [index[a] for (a, _), _v in links],
                 "target": [index[b] for (_, b), _v in links],
-                "value": [round(v, 2) for _, v in links],
+                "value": [plotted(v) for _, v in links],
+                "customdata": [format_money(v, "") for _, v in links],
                 "hovertemplate": "%{source.label} → %{target.label}<br>"
                 + currency
-                + " %{value:,.2f}<extra></extra>",
+                + " %{customdata}<extra></extra>",
             },
         )
     )
@@ -235,24 +254,28 @@ def sankey(rows: Sequence[Mapping[str, Any]], currency: str) -> go.Figure:
 def by_group_bar(rows: Sequence[Mapping[str, Any]], group: str, currency: str) -> go.Figure:
     """Blocked amount in ``currency`` per value of ``group`` (legal_entity, owner, …), stacked by
     error category."""
-    totals: dict[tuple[str, str], float] = {}
+    totals: dict[tuple[str, str], Decimal] = {}
     for row in rows:
         if row.get("currency") != currency or row.get("amount") is None:
             continue
         key = (str(row.get(group) or "?"), str(row.get("error_category") or "uncategorised"))
-        totals[key] = totals.get(key, 0.0) + float(row["amount"])
+        totals[key] = totals.get(key, Decimal(0)) + row["amount"]
     groups = sorted({g for g, _ in totals})
     categories = sorted({c for _, c in totals})
+    amounts = {
+        category: [totals.get((g, category), Decimal(0)) for g in groups] for category in categories
+    }
     figure = go.Figure(
         [
             go.Bar(
                 name=category,
                 x=groups,
-                y=[round(totals.get((g, category), 0.0), 2) for g in groups],
+                y=[plotted(amount) for amount in amounts[category]],
+                customdata=[format_money(amount, "") for amount in amounts[category]],
                 hovertemplate="%{x}<br>"
                 + category
                 + f"<br>{currency} "
-                + "%{y:,.2f}<extra></extra>",
+                + "%{customdata}<extra></extra>",
             )
             for category in categories
         ]

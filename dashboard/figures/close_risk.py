@@ -4,11 +4,20 @@ heatmap, amounts at risk against materiality, and the contributors that make up 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from typing import Any
 
 import plotly.graph_objects as go
 
-from dashboard.figures.money import DANGER, MUTED, SAFE, WARNING, format_totals
+from dashboard.figures.money import (
+    DANGER,
+    MUTED,
+    SAFE,
+    WARNING,
+    format_money,
+    format_totals,
+    plotted,
+)
 from slas.models import CloseRiskOut
 
 LEVELS = ("low", "medium", "high", "critical")
@@ -42,7 +51,7 @@ def risk_rows(risks: Iterable[CloseRiskOut]) -> list[dict[str, Any]]:
             "close_date": risk.close_date,
             "business_days_left": risk.business_days_left,
             "amount_at_risk": format_totals(risk.amount_at_risk),
-            "materiality": risk.materiality,
+            "materiality": format_money(risk.materiality, ""),
             "contributors": len(risk.contributors),
         }
         for risk in by_severity(risks)
@@ -94,9 +103,9 @@ def amount_vs_materiality(risks: Sequence[CloseRiskOut]) -> go.Figure:
     """Amount at risk per (legal entity, period, currency) as bars; the entity's materiality, the
     threshold its level compares every currency's amount with, as a marker on each bar."""
     labels: list[str] = []
-    amounts: list[float] = []
+    amounts: list[Decimal] = []
     colours: list[str] = []
-    thresholds: list[float] = []
+    thresholds: list[Decimal] = []
     for risk in sorted(risks, key=lambda r: (r.legal_entity, r.period)):
         for currency, amount in sorted(risk.amount_at_risk.items()):
             labels.append(f"{risk.legal_entity} {risk.period} ({currency})")
@@ -107,18 +116,20 @@ def amount_vs_materiality(risks: Sequence[CloseRiskOut]) -> go.Figure:
         [
             go.Bar(
                 x=labels,
-                y=amounts,
+                y=[plotted(amount) for amount in amounts],
+                customdata=[format_money(amount, "") for amount in amounts],
                 marker_color=colours,
                 name="amount at risk",
-                hovertemplate="%{x}<br>%{y:,.2f}<extra>at risk</extra>",
+                hovertemplate="%{x}<br>%{customdata}<extra>at risk</extra>",
             ),
             go.Scatter(
                 x=labels,
-                y=thresholds,
+                y=[plotted(threshold) for threshold in thresholds],
+                customdata=[format_money(threshold, "") for threshold in thresholds],
                 mode="markers",
                 marker={"symbol": "line-ew-open", "size": 28, "color": MUTED, "line": {"width": 3}},
                 name="materiality",
-                hovertemplate="%{x}<br>materiality %{y:,.2f}<extra></extra>",
+                hovertemplate="%{x}<br>materiality %{customdata}<extra></extra>",
             ),
         ]
     )
@@ -131,7 +142,7 @@ def contributor_rows(risk: CloseRiskOut, limit: int = 10) -> list[dict[str, Any]
     return [
         {
             "object": f"{c.object.type} {c.object.id}",
-            "amount": c.amount,
+            "amount": format_money(c.amount, ""),
             "currency": c.currency,
             "reason": c.reason,
             "failed_event_type": c.failed_event_type,

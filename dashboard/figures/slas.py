@@ -12,7 +12,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from dashboard.figures.money import DANGER, MUTED, SAFE, WARNING
+from dashboard.figures.money import DANGER, MUTED, SAFE, WARNING, format_money
 from slas.models import SlaOut, TimerOut, TrendPointOut, TrendSlaOut
 
 BUSINESS_DAY_HOURS = 24.0
@@ -192,7 +192,7 @@ def open_at_risk_rows(timers: Iterable[TimerOut], as_of: datetime) -> list[dict[
             "deadline": timer.deadline,
             "hours_to_deadline": round((timer.deadline - as_of) / timedelta(hours=1), 1),
             "business_elapsed_hours": timer.business_elapsed_hours,
-            "amount": timer.amount,
+            "amount": format_money(timer.amount, ""),
             "currency": timer.currency,
         }
         for timer in timers

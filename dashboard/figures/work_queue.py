@@ -34,7 +34,7 @@ class OwnerGroup:
 
 def money_text(money: dict[str, Decimal]) -> str:
     """``EUR 200,000.00 · USD 50.00`` (largest first), ``—`` without money."""
-    return format_totals({currency: float(amount) for currency, amount in money.items()})
+    return format_totals(money)
 
 
 def owner_groups(items: Sequence[WorkItemOut]) -> list[OwnerGroup]:

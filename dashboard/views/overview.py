@@ -3,6 +3,8 @@ of the current period, and the failures that block the most money, all for one i
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import streamlit as st
 
 from dashboard.api_session import PageInstant, client_for_this_session
@@ -48,7 +50,7 @@ def blocked_section(reads: PageInstant, filters: Filters) -> list[BlockedItemOut
     for column, (currency, amount) in zip(
         columns, sorted(blocked.total.items(), key=lambda pair: -pair[1]), strict=False
     ):
-        recent = newly.get(currency, 0.0)
+        recent = newly.get(currency, Decimal(0))
         column.metric(
             f"Blocked · {currency}",
             format_money(amount, currency),

@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -138,8 +139,8 @@ def test_overview_blocked_value_equals_the_api_total(
     assert total
     for currency, amount in total.items():
         value = shown[f"Blocked · {currency}"]
-        assert value == format_money(amount, currency)
-        assert float(re.sub(r"[^\d.]", "", value)) == pytest.approx(amount, abs=0.005)
+        assert value == format_money(Decimal(amount), currency)
+        assert Decimal(re.sub(r"[^\d.]", "", value)) == Decimal(amount)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     browser_page.screenshot(path=str(ARTIFACTS / "overview.png"))
     if os.environ.get("UPDATE_SCREENSHOTS") or not README_SCREENSHOT.exists():

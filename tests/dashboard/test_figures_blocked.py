@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 
@@ -31,7 +32,7 @@ CUSTOMER_SYNC = blocker(
 ITEMS = [
     item(
         "BE-1",
-        1000.0,
+        Decimal("1000.00"),
         "EUR",
         "LE-DE01",
         blocker(
@@ -39,10 +40,10 @@ ITEMS = [
         ),
         CUSTOMER_SYNC,
     ),
-    item("BE-2", 500.5, "EUR", "LE-DE01", CUSTOMER_SYNC),
+    item("BE-2", Decimal("500.50"), "EUR", "LE-DE01", CUSTOMER_SYNC),
     item(
         "BE-3",
-        2000.0,
+        Decimal("2000.00"),
         "GBP",
         "LE-UK01",
         blocker("invoice.posted:INV-BE-3", "downstream", "platform team", "2026-10-29T09:00:00Z"),
@@ -60,17 +61,28 @@ ITEMS = [
 class TestMoney:
     def test_amounts_are_shown_to_the_cent_with_their_currency(self) -> None:
         """1331142.55 EUR reads EUR 1,331,142.55; no amount reads as a dash."""
-        assert format_money(1331142.55, "EUR") == "EUR 1,331,142.55"
+        assert format_money(Decimal("1331142.55"), "EUR") == "EUR 1,331,142.55"
         assert format_money(None, "EUR") == "—"
+
+    def test_amounts_keep_every_digit_they_have(self) -> None:
+        """An amount with four decimals is shown with four, never rounded to the cent."""
+        assert format_money(Decimal("1234567.8912"), "EUR") == "EUR 1,234,567.8912"
+        assert format_money(Decimal("2E+3"), "GBP") == "GBP 2,000.00"
 
     def test_totals_list_the_largest_currency_first(self) -> None:
         """Several currencies are never added up; the largest comes first."""
-        assert format_totals({"USD": 30.0, "EUR": 1200.0}) == "EUR 1,200.00 · USD 30.00"
+        totals = {"USD": Decimal("30"), "EUR": Decimal("1200")}
+        assert format_totals(totals) == "EUR 1,200.00 · USD 30.00"
 
     def test_sum_by_currency_skips_unknown_amounts(self) -> None:
         """Items without an amount do not turn a total into nonsense."""
         amounts = [(i.amount, i.currency) for i in ITEMS]
-        assert sum_by_currency(amounts) == {"EUR": 1500.5, "GBP": 2000.0}
+        assert sum_by_currency(amounts) == {"EUR": Decimal("1500.50"), "GBP": Decimal("2000.00")}
+
+    def test_sum_by_currency_of_many_small_amounts_is_exact(self) -> None:
+        """A thousand amounts of 0.1 make exactly 100.00 (a float sum makes 99.9999999999986)."""
+        total = sum_by_currency([(Decimal("0.1"), "EUR")] * 1000)
+        assert format_totals(total) == "EUR 100.00"
 
 
 class TestRootCause:
@@ -144,10 +156,18 @@ class TestTopFailures:
 class TestCharts:
     def test_currency_bar_splits_new_from_earlier_blocks(self) -> None:
         """The stacked parts add up to the API's total per currency."""
-        figure = currency_bar({"EUR": 1500.5, "GBP": 2000.0}, {"GBP": 2000.0})
+        figure = currency_bar(
+            {"EUR": Decimal("1500.50"), "GBP": Decimal("2000.00")}, {"GBP": Decimal("2000.00")}
+        )
         earlier, recent = figure.data
         assert list(earlier.x) == ["GBP", "EUR"]
         assert [a + b for a, b in zip(earlier.y, recent.y, strict=True)] == [2000.0, 1500.5]
+
+    def test_bars_hover_with_the_exact_amount(self) -> None:
+        """The bar's height is a float for plotly; its hover text is the exact amount."""
+        figure = currency_bar({"EUR": Decimal("1234567.8912")}, {})
+        earlier, _ = figure.data
+        assert list(earlier.customdata) == ["1,234,567.8912"]
 
     def test_treemap_nests_currency_category_system_entity_with_totals(self) -> None:
         """Every level's value is the sum of its children, currencies kept apart."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from dashboard.figures.close_risk import (
@@ -17,9 +19,9 @@ from slas import close_risk
 from tests.api_answers import risk
 
 RISKS = [
-    risk("LE-DE01", "2026-10", "high", 250000.0, "EUR"),
-    risk("LE-UK01", "2026-10", "low", 100.0, "GBP"),
-    risk("LE-DE01", "2026-09", "medium", 1000.0, "EUR"),
+    risk("LE-DE01", "2026-10", "high", Decimal("250000.0"), "EUR"),
+    risk("LE-UK01", "2026-10", "low", Decimal("100.0"), "GBP"),
+    risk("LE-DE01", "2026-09", "medium", Decimal("1000.0"), "EUR"),
 ]
 
 
@@ -45,7 +47,7 @@ def test_rows_list_the_most_severe_first() -> None:
         ("LE-UK01", "2026-10"),
     ]
     assert rows[0]["amount_at_risk"] == "EUR 250,000.00"
-    assert rows[0]["materiality"] == 50000.0
+    assert rows[0]["materiality"] == "50,000.00"
 
 
 def test_heatmap_places_each_level_in_its_entity_and_period_cell() -> None:
@@ -60,8 +62,10 @@ def test_heatmap_places_each_level_in_its_entity_and_period_cell() -> None:
 
 def test_materiality_marks_every_currency_of_its_entity() -> None:
     """The level compares each currency's amount with one threshold, so each bar shows it."""
-    two_currencies = risk("LE-UK01", "2026-10", "high", 60000.0, "GBP", materiality=40000.0)
-    two_currencies.amount_at_risk["EUR"] = 10.0
+    two_currencies = risk(
+        "LE-UK01", "2026-10", "high", Decimal("60000.0"), "GBP", materiality=Decimal("40000")
+    )
+    two_currencies.amount_at_risk["EUR"] = Decimal("10.00")
     bars, marks = amount_vs_materiality([two_currencies]).data
     assert list(bars.x) == ["LE-UK01 2026-10 (EUR)", "LE-UK01 2026-10 (GBP)"]
     assert list(bars.y) == [10.0, 60000.0]
@@ -70,7 +74,7 @@ def test_materiality_marks_every_currency_of_its_entity() -> None:
 
 def test_contributors_read_as_type_and_id_and_are_cut_at_the_limit() -> None:
     """The item reads 'type id'; the list is cut at the limit."""
-    many = risk("LE-DE01", "2026-10", "high", 1000.0, "EUR")
+    many = risk("LE-DE01", "2026-10", "high", Decimal("1000.0"), "EUR")
     many.contributors = many.contributors * 12
     rows = contributor_rows(many)
     assert len(rows) == 10

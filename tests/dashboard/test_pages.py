@@ -4,6 +4,7 @@ no exception, the key widgets present, and the values the API gives."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -63,12 +64,13 @@ class TestOverview:
     def test_blocked_value_per_currency_equals_the_api_total(
         self, open_page: OpenPage, api: Callable[..., Any]
     ) -> None:
-        """Each currency's headline is the API's blocked total, to the cent."""
+        """Each currency's headline is the API's blocked total (a string in JSON), every digit."""
         total = api("/api/v1/impact/blocked-invoices", as_of=AS_OF)["total"]
         shown = metrics(open_page())
         assert total
         for currency, amount in total.items():
-            assert shown[f"Blocked · {currency}"] == format_money(amount, currency)
+            assert isinstance(amount, str)
+            assert shown[f"Blocked · {currency}"] == format_money(Decimal(amount), currency)
 
     def test_top_failures_link_to_their_lineage(
         self, open_page: OpenPage, api: Callable[..., Any]
@@ -129,7 +131,9 @@ class TestFiltersCarryAcrossPages:
         app.selectbox(key="filter_legal_entity").select("LE-UK01").run()
         app.switch_page("views/blocked_invoices.py").run()
         total = api("/api/v1/impact/blocked-invoices", legal_entity="LE-UK01", as_of=AS_OF)["total"]
-        assert metrics(app) == {f"Blocked · {c}": format_money(v, c) for c, v in total.items()}
+        assert metrics(app) == {
+            f"Blocked · {c}": format_money(Decimal(v), c) for c, v in total.items()
+        }
         assert "LE-UK01" in app.caption[0].value
         assert app.query_params["legal_entity"] == "LE-UK01"
 
@@ -139,7 +143,9 @@ class TestFiltersCarryAcrossPages:
         """?period=2026-09 shows the blocked value of that period only."""
         app = open_page("blocked_invoices", period="2026-09")
         total = api("/api/v1/impact/blocked-invoices", period="2026-09", as_of=AS_OF)["total"]
-        assert metrics(app) == {f"Blocked · {c}": format_money(v, c) for c, v in total.items()}
+        assert metrics(app) == {
+            f"Blocked · {c}": format_money(Decimal(v), c) for c, v in total.items()
+        }
         assert app.selectbox(key="filter_period").value == "2026-09"
 
 

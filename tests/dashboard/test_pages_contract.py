@@ -5,6 +5,7 @@ may not download evidence, no data), which requests each page makes, and the ins
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -39,7 +40,7 @@ STAMP = {"X-Syncsight-As-Of": AS_OF, "X-Syncsight-Known-At": KNOWN_AT}
 BLOCKED = blocked(
     AS_OF,
     blocked_item(
-        "BE-UK01-1", 2000.0, "GBP", "LE-UK01",
+        "BE-UK01-1", Decimal("2000.00"), "GBP", "LE-UK01",
         blocker("invoice.posted:INV-UK01-1", "downstream", "platform team", "2026-10-29T09:00:00Z"),
     ),
 )  # fmt: skip
@@ -93,9 +94,9 @@ SHAPES: dict[str, Reply] = {
     "/api/v1/close-risk": (
         200,
         wire([
-            risk("LE-UK01", "2026-10", "high", 120000.0, "GBP"),
-            risk("LE-DE01", "2026-10", "low", 300.0, "EUR"),
-            risk("LE-UK01", "2026-09", "medium", 9000.0, "GBP"),
+            risk("LE-UK01", "2026-10", "high", Decimal("120000.0"), "GBP"),
+            risk("LE-DE01", "2026-10", "low", Decimal("300.0"), "EUR"),
+            risk("LE-UK01", "2026-09", "medium", Decimal("9000.0"), "GBP"),
         ]),
         STAMP,
     ),

@@ -32,7 +32,9 @@ from tests.stub_api import Reply, StubApi, stub_api
 STAMPED = {"X-Syncsight-As-Of": "2026-10-30T17:00:00Z", "X-Syncsight-Known-At": "2026-10-30T16:59:58.250Z"}  # fmt: skip
 BLOCKED = blocked(
     "2026-10-30T17:00:00Z",
-    blocked_item("BE-1", 1.5, "EUR", "LE-DE01", blocker("x:1", "mapping", "team", None)),
+    blocked_item(
+        "BE-1", Decimal("1.50"), "EUR", "LE-DE01", blocker("x:1", "mapping", "team", None)
+    ),
 )
 ITEM = work_item("wi-1", "integration team", {"EUR": "1234.5600"}, 3.5)
 DETAIL = work_item_detail(ITEM, ("opened", "syncsight", "2026-10-29T09:00:00Z"))
@@ -121,6 +123,27 @@ class TestWorkItems:
         """Only the API's six verbs are sent."""
         with pytest.raises(ValueError, match="verb='close': expected one of acknowledge"):
             client.act_on_work_item("wi-1", "close")
+
+
+class TestMoney:
+    def test_money_travels_as_a_string_and_arrives_as_the_exact_decimal(
+        self, client: ApiClient
+    ) -> None:
+        """The wire carries "1.50"; the client hands over Decimal("1.50"), never a float."""
+        assert wire(BLOCKED)["items"][0]["amount"] == "1.50"
+        assert wire(BLOCKED)["total"] == {"EUR": "1.50"}
+        body = client.blocked_invoices().body
+        assert body.items[0].amount == Decimal("1.50")
+        assert isinstance(body.total["EUR"], Decimal)
+
+    def test_a_float_amount_is_refused_naming_the_field(self) -> None:
+        """A server that sends money as a JSON number is told apart from a valid answer."""
+        payload = wire(BLOCKED)
+        payload["total"] = {"EUR": 1.5}
+        with stub_api({"/api/v1/impact/blocked-invoices": (200, payload)}) as api:
+            client = ApiClient(base_url=api.url)
+            with pytest.raises(ApiError, match=r"total\.EUR: .*not the float 1\.5"):
+                client.blocked_invoices()
 
 
 class TestRequests:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from rich.console import Console
 
 from rest_client.sla_tables import summary_table, timers_table
@@ -35,3 +37,11 @@ def test_the_timers_table_names_key_state_reason_and_amount() -> None:
     assert "breached (late)" in text
     assert "1,000.00 GBP" in text
     assert "2026-10-29 09:00" in text
+
+
+def test_the_timers_table_shows_every_digit_of_the_amount() -> None:
+    """An amount with four decimals is printed with four, never rounded to the cent."""
+    exact = timer("BE-3", "at_risk", 20.0, "2026-10-31T09:00:00Z").model_copy(
+        update={"amount": Decimal("1234567.8912")}
+    )
+    assert "1,234,567.8912 GBP" in printed(timers_table("time-to-invoice-posting", [exact]))

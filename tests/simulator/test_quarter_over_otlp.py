@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -42,4 +43,4 @@ class TestSmallQuarterOverOtlp:
             posts = [e for e in events if e["event_type"] == sc.INVOICE_POSTED]
             assert posts[-1]["event_id"] == invoice["invoice_event_id"]
             assert posts[-1]["outcome"] == sc.SUCCESS
-            assert posts[-1]["amount"] == pytest.approx(invoice["amount"])
+            assert float(Decimal(posts[-1]["amount"])) == pytest.approx(invoice["amount"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -44,7 +45,7 @@ def facts(**changes: object) -> TimerAlertFacts:
         threshold=0.5,
         crossed_at=T0 + timedelta(hours=12),
         breached=False,
-        amount=1200.0,
+        amount=Decimal("1200"),
         currency="EUR",
     )
     return replace(base, **changes)  # type: ignore[arg-type]
@@ -94,6 +95,11 @@ class TestIdentity:
         )
         assert alert.annotations["amount"] == "1200.00"
         assert alert.starts_at == T0 + timedelta(hours=24)
+
+    def test_the_amount_annotation_is_the_exact_amount(self) -> None:
+        """A timer's 1234567.8912 is annotated as 1234567.8912, not rounded to the cent."""
+        alert = timer_alert(facts(amount=Decimal("1234567.8912")), public_url="https://x")
+        assert alert.annotations["amount"] == "1234567.8912"
 
     def test_at_risk_is_a_warning_whatever_the_sla_severity(self) -> None:
         """Only a breach carries the SLA's own severity."""

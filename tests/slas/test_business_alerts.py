@@ -48,9 +48,9 @@ def entry(entity: str, level: str, *, period: str = "2026-12", closes_in_days: f
         "close_date": (NOW + timedelta(days=closes_in_days)).date().isoformat(),
         "close_deadline": (NOW + timedelta(days=closes_in_days)).isoformat(),
         "business_days_left": 14.0,
-        "amount_due": {"EUR": 300000.0},
-        "amount_at_risk": {"EUR": 200000.0},
-        "materiality": 250000.0,
+        "amount_due": {"EUR": Decimal("300000.0000")},
+        "amount_at_risk": {"EUR": Decimal("200000.0000")},
+        "materiality": Decimal(250000),
         "level": level,
         "contributors": [],
     }
@@ -104,6 +104,15 @@ class TestCloseRiskAlerts:
         ]
         assert alerts[0].annotations["amount_at_risk"] == "200000.00 EUR"
         assert alerts[0].generator_url == f"{URL}/api/v1/close-risk?period=2026-12"
+
+    def test_amounts_and_materiality_are_exact_strings(self) -> None:
+        """1234567.8912 at risk reads 1234567.8912, not 1234567.89; materiality is not %g."""
+        report = entry("LE-DE01", "high")
+        report["amount_at_risk"] = {"EUR": Decimal("1234567.8912"), "USD": Decimal("0.3000")}
+        report["materiality"] = Decimal("1500000.5")
+        (alert,) = close_risk_alerts([report], from_level="medium", now=NOW, public_url=URL)
+        assert alert.annotations["amount_at_risk"] == "1234567.8912 EUR, 0.30 USD"
+        assert alert.annotations["materiality"] == "1500000.50"
 
     def test_a_higher_from_level_keeps_medium_quiet(self) -> None:
         """from_level = high: a medium entity does not fire."""
@@ -168,8 +177,22 @@ class TestBlockedMoneyAlerts:
             "owner": "integration team",
         }
         assert alert.annotations["blocked_amount"] == "100000.10"
-        assert alert.annotations["threshold_amount"] == "100000"
+        assert alert.annotations["threshold_amount"] == "100000.00"
         assert alert.annotations["items"] == "2"
+
+    def test_many_small_amounts_add_up_exactly(self) -> None:
+        """Three items of 0.1 over a threshold of 0.3: no float makes it 0.30000000000000004."""
+        items = [item("LE-DE01", "0.1", name=f"BE-{n}") for n in range(3)]
+        assert (
+            blocked_money_alerts(
+                items, {"LE-DE01": {"EUR": Decimal("0.3")}}, now=NOW, public_url=URL
+            )
+            == []
+        )
+        (alert,) = blocked_money_alerts(
+            items, {"LE-DE01": {"EUR": Decimal("0.2999")}}, now=NOW, public_url=URL
+        )
+        assert alert.annotations["blocked_amount"] == "0.30"
 
     def test_currencies_are_never_added_together(self) -> None:
         """60k EUR and 60k USD against a 100k threshold in each: nothing fires."""
@@ -189,9 +212,9 @@ class TestOwners:
         """Contributors come largest first; the first with an error category routes the alert."""
         report = entry("LE-DE01", "high")
         report["contributors"] = [
-            {"amount": 9000.0, "error_category": None},
-            {"amount": 5000.0, "error_category": "master_data"},
-            {"amount": 1000.0, "error_category": "auth"},
+            {"amount": Decimal(9000), "error_category": None},
+            {"amount": Decimal(5000), "error_category": "master_data"},
+            {"amount": Decimal(1000), "error_category": "auth"},
         ]
         (alert,) = close_risk_alerts(
             [report],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import numpy as np
 import pytest
@@ -27,7 +28,7 @@ from tests.slas.events import Event, event, snapshot_of
 BOOK = CalendarBook(
     {
         "LE-DE01": EntityCalendar(
-            "Europe/Berlin", holiday_country="DE", close_day=6, materiality=10_000
+            "Europe/Berlin", holiday_country="DE", close_day=6, materiality=Decimal(10_000)
         )
     }
 )
@@ -140,8 +141,8 @@ class TestBeforeTheClose:
             "E": OTHER_PERIOD,
             "JE-1": BLOCKED,
         }
-        assert risk.amount_at_risk == {"EUR": 10_700.0}
-        assert risk.amount_due == {"EUR": 21_700.0}
+        assert risk.amount_at_risk == {"EUR": Decimal(10_700)}
+        assert risk.amount_due == {"EUR": Decimal(21_700)}
         assert risk.level == "critical"
         assert risk.close_date.isoformat() == "2026-10-08"
         assert risk.close_deadline == SEPTEMBER_CLOSE
@@ -166,7 +167,7 @@ class TestAfterTheClose:
             "F": POSTED_LATE,
             "JE-1": BLOCKED,
         }
-        assert risk.amount_at_risk == {"EUR": 20_700.0}
+        assert risk.amount_at_risk == {"EUR": Decimal(20_700)}
         assert risk.business_days_left == 0
 
 
@@ -182,18 +183,18 @@ class TestLevels:
         ("amounts", "level"),
         [
             ({}, "low"),
-            ({"EUR": 900.0}, "low"),
-            ({"EUR": 1_000.0}, "medium"),
-            ({"EUR": 5_000.0}, "high"),
-            ({"EUR": 10_000.0}, "critical"),
-            ({"EUR": 100.0, "USD": 6_000.0}, "high"),
+            ({"EUR": Decimal("999.9999")}, "low"),
+            ({"EUR": Decimal(1_000)}, "medium"),
+            ({"EUR": Decimal(5_000)}, "high"),
+            ({"EUR": Decimal(10_000)}, "critical"),
+            ({"EUR": Decimal(100), "USD": Decimal(6_000)}, "high"),
         ],
     )
     def test_level_is_the_largest_amount_as_a_share_of_materiality(
-        self, amounts: dict[str, float], level: str
+        self, amounts: dict[str, Decimal], level: str
     ) -> None:
         """10 % medium, 50 % high, 100 % critical (materiality 10,000)."""
-        assert level_of(amounts, 10_000.0) == level
+        assert level_of(amounts, Decimal(10_000)) == level
 
 
 class TestProjection:

@@ -194,7 +194,7 @@ class TestApi:
         assert timer["breach_reason"] == "missing"
         assert timer["stopped_at"] is None
         assert timer["deadline"].startswith("2026-09-09T10:00:00")
-        assert (timer["amount"], timer["currency"]) == (80000.0, "EUR")
+        assert (timer["amount"], timer["currency"]) == ("80000.00", "EUR")
         assert timer["start_event_id"] == "contract.signed:CTR-2"
 
     def test_as_of_before_the_deadline_shows_it_at_risk(self, api: Api) -> None:

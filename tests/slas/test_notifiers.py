@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -55,7 +56,7 @@ def make_alert(object_id: str, *, breached: bool = True, minutes_ago: float = 0.
             threshold=1.0 if breached else 0.5,
             crossed_at=crossed,
             breached=breached,
-            amount=980.5,
+            amount=Decimal("980.5"),
             currency="EUR",
         ),
         public_url="https://syncsight.example",
