@@ -45,6 +45,7 @@ LEAST: dict[str, Role | str] = {
     "POST /api/v1/admin/rebuild": Role.ADMIN,
     "GET /api/v1/slas": Role.VIEWER,
     "GET /api/v1/slas/trend": Role.VIEWER,
+    "GET /api/v1/slas/objectives": Role.VIEWER,
     "GET /api/v1/slas/{name}/timers": Role.VIEWER,
     "GET /api/v1/close-risk": Role.VIEWER,
     "GET /api/v1/alerts": Role.VIEWER,
