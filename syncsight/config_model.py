@@ -377,8 +377,8 @@ class SlaTable(Table):
             )
         entities = {}
         for entity, table in self.entity_objectives.items():
-            share = table.objective if table.objective is not None else own and own.share
-            if not share:
+            share = table.objective if table.objective is not None else own.share if own else None
+            if share is None:
                 raise config_error(
                     "no objective to inherit: give the entity or the SLA an objective",
                     index,
