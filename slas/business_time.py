@@ -152,8 +152,16 @@ def business_window_starts(
     high = epoch_seconds(end)
     longest = max(seconds, default=0.0)
     day_seconds = max(calendar.business_day_seconds, 1.0)
-    # weekends and holidays: allow more than two calendar days per business day, plus a margin
+    # weekends and holidays: allow more than two calendar days per business day, plus a margin;
+    # a calendar with fewer working days needs more, so reach further back until it suffices
     back = timedelta(days=int(np.ceil(longest / day_seconds)) * 3 + 30).total_seconds()
-    clock = clock_for_span(calendar, high - back, high)
-    starts = clock.rewind(np.full(len(seconds), high), np.array(seconds, dtype=np.float64))
-    return [from_epoch_seconds(float(start)) for start in starts.tolist()]
+    for _ in range(6):
+        clock = clock_for_span(calendar, high - back, high)
+        starts = clock.rewind(np.full(len(seconds), high), np.array(seconds, dtype=np.float64))
+        if not np.isnan(starts).any():
+            return [from_epoch_seconds(float(start)) for start in starts.tolist()]
+        back *= 4
+    raise ValueError(
+        f"no {longest / 3600:g} business hours before {end.isoformat()} in a calendar of "
+        f"working days {calendar.working_days} and hours {calendar.working_hours}"
+    )

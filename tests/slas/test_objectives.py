@@ -60,6 +60,14 @@ class TestBusinessWindows:
         assert one_day == datetime(2026, 9, 4, 8, 0, tzinfo=UTC)
 
 
+    def test_a_calendar_with_one_working_day_a_week_reaches_far_enough_back(self) -> None:
+        """20 Sundays of business time before Monday 7 September are 26 April to 6 September: the
+        window starts where the Sunday before ends (beyond the first guess of 90 days)."""
+        sundays = EntityCalendar(working_days=(6,))
+        (start,) = business_window_starts(sundays, at(0), [20 * 24 * 3600.0])
+        assert start == datetime(2026, 4, 20, tzinfo=UTC)
+
+
 class TestBudget:
     def test_burn_rate_is_the_breached_share_over_the_allowed_share(self) -> None:
         """1 breach in 10 timers against a 95 % objective burns 2x; no timers burn nothing."""
