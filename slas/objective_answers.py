@@ -21,6 +21,7 @@ from slas.definitions import SlaDefinition
 from slas.objectives import (
     WINDOWS,
     Counts,
+    Objective,
     ObjectiveBook,
     ObjectiveStatus,
     budget_burn_alerts,
@@ -77,13 +78,15 @@ class ObjectiveAnswers:
         if not slas:
             return known, []
         at = utc(as_of)
+        # window starts by (calendar, objective): entities and SLAs share them
+        memo: dict[tuple[EntityCalendar, Objective | None], list[float]] = {}
         keys, key_starts = [], []
         for sla in slas:
             entities = set(self.calendars.calendars) | set(self.objectives.by_entity.get(sla, {}))
             for entity in sorted(entities):
                 keys.append(f"{sla}/{entity}")
                 calendar = self.calendars.calendars.get(entity, self.calendars.default)
-                key_starts.append(self._starts(sla, entity, calendar, at))
+                key_starts.append(self._starts(sla, entity, calendar, at, memo))
         parameters = {
             "as_of": at,
             "known_at": known,
@@ -91,7 +94,9 @@ class ObjectiveAnswers:
             "open_only": 0,
             "keys": keys,
             "key_starts": key_starts,
-            "sla_starts": [self._starts(sla, None, self.calendars.default, at) for sla in slas],
+            "sla_starts": [
+                self._starts(sla, None, self.calendars.default, at, memo) for sla in slas
+            ],
         }
         rows = self._client().query(OBJECTIVE_COUNTS, parameters=parameters).result_rows
         order = {name: index for index, name in enumerate(slas)}
@@ -113,7 +118,12 @@ class ObjectiveAnswers:
         return known, statuses
 
     def _starts(
-        self, sla: str, entity: str | None, calendar: EntityCalendar, at: datetime
+        self,
+        sla: str,
+        entity: str | None,
+        calendar: EntityCalendar,
+        at: datetime,
+        memo: dict[tuple[EntityCalendar, Objective | None], list[float]],
     ) -> list[float]:
         """Epoch-second starts of the windows ending at ``at``; every window empty (starting at
         ``at``) where no objective applies."""
@@ -122,10 +132,16 @@ class ObjectiveAnswers:
             if entity is None
             else self.objectives.objective(sla, entity)
         )
+        known = memo.get((calendar, objective))
+        if known is not None:
+            return known
         if objective is None:
-            return [epoch_seconds(at)] * WINDOWS
-        starts = business_window_starts(calendar, at, window_seconds(objective, calendar))
-        return [epoch_seconds(start) for start in starts]
+            starts = [epoch_seconds(at)] * WINDOWS
+        else:
+            instants = business_window_starts(calendar, at, window_seconds(objective, calendar))
+            starts = [epoch_seconds(instant) for instant in instants]
+        memo[(calendar, objective)] = starts
+        return starts
 
 
 class BudgetBurnAlerts:

@@ -59,7 +59,6 @@ class TestBusinessWindows:
         assert two_hours == datetime(2026, 9, 4, 14, 0, tzinfo=UTC)
         assert one_day == datetime(2026, 9, 4, 8, 0, tzinfo=UTC)
 
-
     def test_a_calendar_with_one_working_day_a_week_reaches_far_enough_back(self) -> None:
         """20 Sundays of business time before Monday 7 September are 26 April to 6 September: the
         window starts where the Sunday before ends (beyond the first guess of 90 days)."""
