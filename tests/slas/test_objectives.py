@@ -10,10 +10,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from slas.alerts import FIRE, Change
 from slas.business_state import BusinessState
 from slas.business_time import business_window_starts
 from slas.calendars import CalendarBook, EntityCalendar
 from slas.definitions import TIME_TO_PROJECT_CREATION, BusinessDuration
+from slas.notifiers.slack import SlackChannel
+from slas.notifiers.webhook import WebhookChannel
 from slas.objective_answers import BudgetBurnAlerts, ObjectiveAnswers
 from slas.objectives import (
     BUDGET_BURN,
@@ -150,6 +153,24 @@ class TestAlerts:
         assert (
             "5.0x over the last 24h and 5.0x over the last 2h" in alert.annotations["description"]
         )
+
+    def test_direct_channels_tell_it_by_its_summary(self) -> None:
+        """Slack and the webhook render a budget burn (an SLA label, but no timer)."""
+        (alert, _) = budget_burn_alerts(
+            [status(0.9, *[(5, 5)] * WINDOWS)],
+            {SLA: "sales-operations"},
+            now=self.NOW,
+            public_url="https://s.example",
+        )
+        fresh, stale = Change(FIRE, alert), Change(FIRE, alert, stale=True)
+        slack = SlackChannel("https://hooks.example/x").render([fresh, stale], [], now=self.NOW)
+        assert (
+            f"SlaBudgetBurn firing: {SLA} burns its error budget 5.0x at LE-1"
+            in (slack[0].body["text"])
+        )
+        assert "• SlaBudgetBurn:" in str(slack[1].body)
+        (hook,) = WebhookChannel("https://hooks.example/y").render([fresh], [], now=self.NOW)
+        assert hook.body["alerts"][0]["labels"]["window"] == "1d"
 
 
 def contracts(count: int, signed: datetime, *, activated_after: timedelta | None) -> list[Event]:
