@@ -247,6 +247,13 @@ class TestAnswersOnTheEngine:
         _, found = answers.report(at(hours=0.5), None)
         assert found == []
 
+    def test_a_known_at_before_the_state_knew_anything_counts_nothing(
+        self, answers: ObjectiveAnswers
+    ) -> None:
+        """Knowledge time: as known in 2020 no timer existed, so no budget is listed."""
+        known, found = answers.report(at(days=2, hours=1), datetime(2020, 1, 1, tzinfo=UTC))
+        assert (known, found) == (datetime(2020, 1, 1, tzinfo=UTC), [])
+
     def test_an_sla_without_objective_is_not_read(self, answers: ObjectiveAnswers) -> None:
         """No objective anywhere: an empty answer and no alert."""
         answers.objectives = ObjectiveBook()
