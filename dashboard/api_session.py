@@ -13,7 +13,7 @@ import streamlit as st
 
 from lineage.models import BlockedInvoicesOut
 from rest_client.client import DEFAULT_API_URL, Answer, ApiClient, Params, fetch_json
-from slas.models import CloseRiskOut, SlaOut, TimerOut, TrendPointOut
+from slas.models import CloseRiskOut, ObjectiveOut, SlaOut, TimerOut, TrendPointOut
 
 T = TypeVar("T")
 
@@ -79,6 +79,9 @@ class PageInstant:
         return self._pinned(
             self.client.sla_trend(as_of=self.as_of, known_at=self.known_at, weeks=weeks)
         )
+
+    def sla_objectives(self) -> list[ObjectiveOut]:
+        return self._pinned(self.client.sla_objectives(as_of=self.as_of, known_at=self.known_at))
 
     def sla_timers(self, name: str, *, legal_entity: str | None = None) -> list[TimerOut]:
         return self._pinned(

@@ -14,7 +14,15 @@ import httpx
 from pydantic import TypeAdapter, ValidationError
 
 from lineage.models import BlockedInvoicesOut, LineageOut, TelemetrySilenceOut
-from slas.models import AlertOut, AlertSummaryOut, CloseRiskOut, SlaOut, TimerOut, TrendPointOut
+from slas.models import (
+    AlertOut,
+    AlertSummaryOut,
+    CloseRiskOut,
+    ObjectiveOut,
+    SlaOut,
+    TimerOut,
+    TrendPointOut,
+)
 from slas.work_item_models import WorkItemDetailOut, WorkItemPageOut
 
 T = TypeVar("T")
@@ -177,6 +185,7 @@ _DOCUMENT: TypeAdapter[dict[str, Any]] = TypeAdapter(dict[str, Any])
 _SLAS = TypeAdapter(list[SlaOut])
 _TREND = TypeAdapter(list[TrendPointOut])
 _TIMERS = TypeAdapter(list[TimerOut])
+_OBJECTIVES = TypeAdapter(list[ObjectiveOut])
 _CLOSE_RISK = TypeAdapter(list[CloseRiskOut])
 _ALERTS = TypeAdapter(list[AlertOut])
 _ALERT_SUMMARY = TypeAdapter(AlertSummaryOut)
@@ -281,6 +290,12 @@ class ApiClient:
         return self._typed(
             _TREND, "/api/v1/slas/trend", as_of=as_of, known_at=known_at, weeks=weeks
         )
+
+    def sla_objectives(
+        self, *, as_of: datetime | None = None, known_at: datetime | None = None
+    ) -> Answer[list[ObjectiveOut]]:
+        """Error budget left and burn rates per SLA with an objective and legal entity."""
+        return self._typed(_OBJECTIVES, "/api/v1/slas/objectives", as_of=as_of, known_at=known_at)
 
     def sla_timers(
         self,

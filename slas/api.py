@@ -1,4 +1,4 @@
-"""REST API of the SLA feature: SLA summaries and their trend, timers, close risk and alerts under
+"""REST API of the SLA feature: SLA summaries and their trend, timers, objectives, close risk and alerts under
 ``/api/v1``. SLA answers are SQL over the timer state at ``as_of`` (event time, default now) and
 ``known_at`` (knowledge time, default the state's watermark); the ``X-Syncsight-As-Of`` and
 ``X-Syncsight-Known-At`` headers name the instants an answer describes."""
@@ -20,13 +20,17 @@ from slas.impact_answers import BlockedInvoiceAnswers
 from slas.models import (
     AlertOut,
     AlertSummaryOut,
+    BurnRateOut,
     CloseRiskOut,
+    ObjectiveOut,
     SlaOut,
     TimerKey,
     TimerOut,
     TrendPointOut,
     TrendSlaOut,
 )
+from slas.objective_answers import ObjectiveAnswers
+from slas.objectives import ObjectiveStatus
 from slas.telemetry import StreamSilence, TelemetrySilence
 from slas.timer_answers import TimerAnswers
 from slas.timers import STATES
@@ -87,6 +91,7 @@ def slas_router(
     alerts: Callable[[], list[Alert]] | None = None,
     delivered: DeliveredAlerts | None = None,
     silence: TelemetrySilence | None = None,
+    objectives: ObjectiveAnswers | None = None,
 ) -> APIRouter:
     router = APIRouter(tags=["slas"])
     by_name = {d.name: d for d in answers.definitions}
@@ -149,6 +154,22 @@ def slas_router(
             )
             for index, point_at in enumerate(moments)
         ]
+
+    @router.get(
+        "/slas/objectives",
+        response_model=list[ObjectiveOut],
+        summary="Per SLA with an objective and legal entity: error budget left and burn rates",
+    )
+    def list_objectives(
+        response: Response, as_of: SlaAsOf = None, known_at: KnownAt = None
+    ) -> list[ObjectiveOut]:
+        at = moment(as_of)
+        if objectives is None:
+            _stamp(response, at, answers.known_at(knowledge(known_at)))
+            return []
+        known, statuses = objectives.report(at, knowledge(known_at))
+        _stamp(response, at, known)
+        return [objective_out(status) for status in statuses]
 
     @router.get(
         "/slas/{name}/timers",
@@ -327,6 +348,37 @@ def silence_out(stream: StreamSilence) -> StreamSilenceOut:
         learnt_business_hours=None if learnt is None else round(learnt / 3600, 3),
         bound_business_hours=round(stream.bound_seconds / 3600, 3),
         missing=stream.missing,
+    )
+
+
+def objective_out(status: ObjectiveStatus) -> ObjectiveOut:
+    """One SLA's error budget in one legal entity as the API tells it (business hours)."""
+    left = status.budget_left
+    return ObjectiveOut(
+        sla=status.sla,
+        legal_entity=status.legal_entity,
+        objective=status.objective.share,
+        window=str(status.objective.window),
+        window_business_hours=round(status.window_hours, 3),
+        met=status.met,
+        breached=status.breached,
+        attainment=None if status.attainment is None else round(status.attainment, 4),
+        error_budget=round(status.budget, 3),
+        budget_left=None if left is None else round(left, 4),
+        burn_rates=[
+            BurnRateOut(
+                tier=burn.tier,
+                window=burn.window,
+                severity=burn.severity,
+                long_window_business_hours=round(burn.long_window_hours, 3),
+                short_window_business_hours=round(burn.short_window_hours, 3),
+                factor=round(burn.factor, 3),
+                long_burn_rate=round(burn.long_burn, 3),
+                short_burn_rate=round(burn.short_burn, 3),
+                firing=burn.firing,
+            )
+            for burn in status.burns
+        ],
     )
 
 

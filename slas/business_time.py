@@ -8,6 +8,7 @@ function of real time, evaluated for whole arrays with ``searchsorted``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -71,6 +72,17 @@ class BusinessClock:
         result = np.where(business_seconds <= 0, starts, np.maximum(result, starts))
         return np.where(beyond, np.nan, result)
 
+    def rewind(self, ends: FloatArray, business_seconds: FloatArray) -> FloatArray:
+        """The latest instant from which ``business_seconds`` of business time pass until each
+        end (NaN when the clock does not reach back that far)."""
+        goal = self.business_seconds_at(ends) - business_seconds
+        after = self.before + (self.closes - self.opens)
+        index = np.searchsorted(after, goal, side="left")
+        safe = np.clip(index, 0, len(self.opens) - 1)
+        result = self.opens[safe] + (goal - self.before[safe])
+        result = np.where(business_seconds <= 0, ends, np.minimum(result, ends))
+        return np.where(goal < 0, np.nan, result)
+
 
 def build_clock(calendar: EntityCalendar, first_day: date, last_day: date) -> BusinessClock:
     """The calendar's working windows for every local day from ``first_day`` to ``last_day``."""
@@ -131,3 +143,25 @@ def add_business_seconds(calendar: EntityCalendar, start: datetime, seconds: flo
     low = epoch_seconds(start)
     clock = clock_for_span(calendar, low, low, seconds)
     return from_epoch_seconds(float(clock.advance(np.array([low]), np.array([seconds]))[0]))
+
+
+def business_window_starts(
+    calendar: EntityCalendar, end: datetime, seconds: Sequence[float]
+) -> list[datetime]:
+    """The wall-clock start of each window of ``seconds`` business time that ends at ``end``."""
+    high = epoch_seconds(end)
+    longest = max(seconds, default=0.0)
+    day_seconds = max(calendar.business_day_seconds, 1.0)
+    # weekends and holidays: allow more than two calendar days per business day, plus a margin;
+    # a calendar with fewer working days needs more, so reach further back until it suffices
+    back = timedelta(days=int(np.ceil(longest / day_seconds)) * 3 + 30).total_seconds()
+    for _ in range(6):
+        clock = clock_for_span(calendar, high - back, high)
+        starts = clock.rewind(np.full(len(seconds), high), np.array(seconds, dtype=np.float64))
+        if not np.isnan(starts).any():
+            return [from_epoch_seconds(float(start)) for start in starts.tolist()]
+        back *= 4
+    raise ValueError(
+        f"no {longest / 3600:g} business hours before {end.isoformat()} in a calendar of "
+        f"working days {calendar.working_days} and hours {calendar.working_hours}"
+    )

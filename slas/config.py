@@ -1,5 +1,5 @@
 """What the SLA features take from the configuration: definitions, legal-entity calendars,
-notification routes, business alerts and telemetry silence bounds (``syncsight.config_model``
+notification routes, business alerts, telemetry silence bounds and SLA objectives (``syncsight.config_model``
 reads them from the TOML file)."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from slas.calendars import DEFAULT_CALENDAR, CalendarBook, EntityCalendar
 from slas.definitions import DEFAULT_SLAS, SlaDefinition
+from slas.objectives import ObjectiveBook
 from slas.telemetry import SilenceBounds
 
 
@@ -61,6 +62,7 @@ class SlaConfig:
     notifications: NotificationConfig = field(default_factory=NotificationConfig)
     alerts: BusinessAlertConfig = field(default_factory=BusinessAlertConfig)
     silence: SilenceBounds = field(default_factory=SilenceBounds)
+    objectives: ObjectiveBook = field(default_factory=ObjectiveBook)
 
     def calendar_book(self) -> CalendarBook:
         return CalendarBook(self.calendars, self.default_calendar)

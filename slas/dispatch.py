@@ -1,9 +1,11 @@
 """Delivers alert changes to every channel: what each was told is recorded (and persisted), a
-failing channel is retried with exponential back-off and never holds up the others."""
+failing channel is retried with exponential back-off and never holds up the others; every
+delivery is counted per channel and outcome (``slas.metrics.NotificationMetrics``)."""
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -12,6 +14,7 @@ import httpx
 
 from slas.alert_store import AlertStore
 from slas.alerts import FIRING, Alert, Change, pending
+from slas.metrics import NotificationMetrics
 from slas.notifiers import Channel
 
 logger = logging.getLogger(__name__)
@@ -40,6 +43,7 @@ class Dispatcher:
         resend: timedelta,
         http: httpx.Client | None = None,
         delivered: Mapping[str, Mapping[str, Alert]] | None = None,
+        metrics: NotificationMetrics | None = None,
     ) -> None:
         self.channels = list(channels)
         self._store = store
@@ -50,6 +54,9 @@ class Dispatcher:
             channel.name: _ChannelState(dict((delivered or {}).get(channel.name, {})))
             for channel in self.channels
         }
+        self.metrics = metrics or NotificationMetrics()
+        for channel in self.channels:
+            self.metrics.channel(channel.name)
 
     def close(self) -> None:
         self._http.close()
@@ -61,10 +68,14 @@ class Dispatcher:
             state = self._state[channel.name]
             if state.retry_at is not None and now < state.retry_at:
                 continue
+            if state.failures:
+                self.metrics.deliveries.labels(channel.name, "retried").inc()
             try:
                 self._deliver(channel, state, record, firing, now)
             except Exception as error:  # one failing channel must not stop the loop or the others
                 state.failures += 1
+                self.metrics.deliveries.labels(channel.name, "failed").inc()
+                self.metrics.failing.labels(channel.name).set(state.failures)
                 delay = min(FIRST_BACKOFF * 2 ** (state.failures - 1), LONGEST_BACKOFF)
                 state.retry_at = now + delay
                 logger.warning(
@@ -76,6 +87,7 @@ class Dispatcher:
                 )
             else:
                 state.failures, state.retry_at = 0, None
+                self.metrics.failing.labels(channel.name).set(0)
 
     def _deliver(
         self,
@@ -104,6 +116,9 @@ class Dispatcher:
                     f"POST {message.destination} answered {response.status_code}: {response.text[:200]}"
                 )
             self._record(channel, state, message.covers, now)
+            self.metrics.deliveries.labels(channel.name, "sent").inc()
+            self.metrics.alerts.labels(channel.name).inc(len(message.covers))
+            self.metrics.last_success.labels(channel.name).set(time.time())
         if channel.resends_firing:
             state.last_push = now
 

@@ -1,9 +1,54 @@
 """Prometheus metrics of the SLA evaluator, in a registry of their own: what each tick did, how far
-the business state trails the clock, whether this process holds the evaluator lease."""
+the business state trails the clock, whether this process holds the evaluator lease, and what each
+notification channel delivered."""
 
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+NOTIFICATION_OUTCOMES = ("sent", "failed", "retried")
+"""``sent``: a message the channel accepted; ``failed``: a delivery that did not get through (it is
+retried with back-off); ``retried``: a delivery attempted again after a failure."""
+
+
+class NotificationMetrics:
+    """Per channel (``alertmanager``, ``webhook``, ``slack``, ``webhook:<team>``…): deliveries by
+    outcome, failures in a row, the last success."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        r = registry or CollectorRegistry()
+        self.deliveries = Counter(
+            "syncsight_notifications",
+            "Notification deliveries by channel and outcome: sent (a message accepted), failed (a "
+            "delivery that did not get through) or retried (attempted again after a failure).",
+            ["channel", "outcome"],
+            registry=r,
+        )
+        self.alerts = Counter(
+            "syncsight_notifications_alerts",
+            "Alert changes (fired, escalated, resolved) a channel was told.",
+            ["channel"],
+            registry=r,
+        )
+        self.failing = Gauge(
+            "syncsight_notifications_failures_in_a_row",
+            "Deliveries that failed in a row per channel (0 once one gets through).",
+            ["channel"],
+            registry=r,
+        )
+        self.last_success = Gauge(
+            "syncsight_notifications_last_success_timestamp_seconds",
+            "When a channel last accepted a message (Unix time).",
+            ["channel"],
+            registry=r,
+        )
+
+    def channel(self, name: str) -> None:
+        """Start every series of channel ``name`` at zero, so it exists before any delivery."""
+        for outcome in NOTIFICATION_OUTCOMES:
+            self.deliveries.labels(name, outcome)
+        self.alerts.labels(name)
+        self.failing.labels(name).set(0)
 
 
 class EvaluatorMetrics:
@@ -60,6 +105,7 @@ class EvaluatorMetrics:
             "1 while this process holds the evaluator lease (evaluates and notifies).",
             registry=r,
         )
+        self.notifications = NotificationMetrics(r)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -1,4 +1,4 @@
-"""Response models of the SLA API: summaries, trend, timers, close risk and alerts."""
+"""Response models of the SLA API: summaries, trend, timers, objectives, close risk and alerts."""
 
 from __future__ import annotations
 
@@ -100,3 +100,37 @@ class AlertSummaryOut(BaseModel):
     resolved: int = Field(description="Resolved within the last 24 hours.")
     by_sla: dict[str, dict[str, int]] = Field(description="SLA → status → count.")
     by_severity: dict[str, int] = Field(description="Severity → firing alerts.")
+
+
+class BurnRateOut(BaseModel):
+    tier: str = Field(description="fast or slow: the pair of windows watched.")
+    window: str = Field(description="The long window in business time, as in the alert: '1d'.")
+    severity: str
+    long_window_business_hours: float
+    short_window_business_hours: float = Field(description="A twelfth of the long window.")
+    factor: float = Field(description="Both windows burning faster than this fire SlaBudgetBurn.")
+    long_burn_rate: float = Field(
+        description="Breached share in the long window / (1 - objective); 1 spends the budget "
+        "exactly over the objective's window."
+    )
+    short_burn_rate: float
+    firing: bool
+
+
+class ObjectiveOut(BaseModel):
+    sla: str
+    legal_entity: str
+    objective: float = Field(description="Share of timers to meet, e.g. 0.95.")
+    window: str = Field(description="The objective's window in business time: '20d'.")
+    window_business_hours: float
+    met: int = Field(description="Timers met that were decided in the window.")
+    breached: int = Field(description="Timers breached that were decided in the window.")
+    attainment: float | None = Field(description="met / (met + breached); null without any.")
+    error_budget: float = Field(
+        description="Timers that may breach in the window: (1 - objective) x (met + breached)."
+    )
+    budget_left: float | None = Field(
+        description="Share of the error budget not spent (negative once overspent); null "
+        "without timers."
+    )
+    burn_rates: list[BurnRateOut]

@@ -29,6 +29,7 @@ from slas.notifiers.alertmanager import AlertmanagerChannel
 from slas.notifiers.owned import OwnedChannel
 from slas.notifiers.slack import SlackChannel
 from slas.notifiers.webhook import WebhookChannel
+from slas.objective_answers import BudgetBurnAlerts, ObjectiveAnswers
 from slas.telemetry import TelemetrySilence
 from slas.timer_answers import TimerAnswers
 from slas.work_items_api import work_items_router
@@ -38,8 +39,9 @@ from warehouse.pool import ClientPool
 logger = logging.getLogger(__name__)
 
 BUSINESS_ALERTS_EVERY_TICKS = 4
-"""Close risk and blocked money are worked out afresh every fourth evaluation (a minute with the
-default 15 s interval): unlike the timers they read every item due, not what arrived."""
+"""Close risk, blocked money and error budgets are worked out afresh every fourth evaluation (a
+minute with the default 15 s interval): unlike the timers they read every item due, not what
+arrived."""
 
 
 class SlaService:
@@ -93,6 +95,17 @@ class SlaService:
             public_url=self._public_url,
             every=BUSINESS_ALERTS_EVERY_TICKS * self._interval,
         )
+        self.budget_burn = BudgetBurnAlerts(
+            ObjectiveAnswers(
+                pool.client,
+                config.definitions,
+                self.calendars,
+                self.business_state,
+                config.objectives,
+            ),
+            public_url=self._public_url,
+            every=BUSINESS_ALERTS_EVERY_TICKS * self._interval,
+        )
         self.silence = TelemetrySilence(
             pool.client,
             self.calendars.default,
@@ -114,6 +127,9 @@ class SlaService:
             alerts=self._alerts,
             delivered=self._delivered,
             silence=self.silence_answers,
+            objectives=ObjectiveAnswers(
+                reads, config.definitions, self.calendars, self.business_state, config.objectives
+            ),
         )
         # the open set is read under the API's limits; actions are written through ``pool``
         self.work_queue = WorkQueue(
@@ -138,6 +154,7 @@ class SlaService:
             grace=max(4 * self._interval, timedelta(seconds=60)),
             resend=self._resend,
             delivered=state,
+            metrics=self.metrics.notifications,
         )
         self.evaluator = SlaEvaluator(
             self._pool.client,
@@ -149,7 +166,7 @@ class SlaService:
             public_url=self._public_url,
             lease=Lease(self._pool.client, ttl=2 * self._interval),
             metrics=self.metrics,
-            sources=[self.business_alerts, self.silence],
+            sources=[self.business_alerts, self.silence, self.budget_burn],
             record=state.get(RECORD, {}),
         )
         self.evaluator.start()

@@ -55,11 +55,14 @@ SELECT Sla, KeyType, KeyId, StartEventId,
     stopped IS NOT NULL AND stopped <= {_AS_OF} AS has_stopped,
     multiIf(has_stopped, StopReason, deadline < {_AS_OF}, 'missing', '') AS reason,
     multiIf(has_stopped AND reason = '', {MET}, reason != '', {BREACHED},
-            length(warning_at) > 0 AND warning_at[1] <= {_AS_OF}, 2, 3) AS state
+            length(warning_at) > 0 AND warning_at[1] <= {_AS_OF}, 2, 3) AS state,
+    if(state = {BREACHED} AND reason != '{WRONG_PERIOD}', deadline, stopped) AS decided_at
 FROM ({LATEST_VERSIONS})
 WHERE Deleted = 0 AND started <= {_AS_OF}
 """
-"""Every timer that had started by ``as_of``, in its state then (codes of ``slas.timers``)."""
+"""Every timer that had started by ``as_of``, in its state then (codes of ``slas.timers``), and for
+a met or breached one the instant it was decided: a breach at its deadline (the trend's rule), one
+in the wrong period and a met timer when it stopped."""
 
 SUMMARY = f"""
 SELECT Sla, countIf(state = 0), countIf(state = 1), countIf(state = 2), countIf(state = 3),

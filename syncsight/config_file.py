@@ -75,6 +75,7 @@ def parse_config(text: str, *, source: str) -> FileConfig:
             notifications=model.notifications.config(),
             alerts=model.alerts.config(),
             silence=model.telemetry.bounds(),
+            objectives=model.slas.objectives,
         ),
     )
 

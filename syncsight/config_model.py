@@ -40,6 +40,7 @@ from slas.definitions import (
     DefinitionError,
     SlaDefinition,
 )
+from slas.objectives import DEFAULT_WINDOW, Objective, ObjectiveBook
 from slas.telemetry import DEFAULT_BOUND, SilenceBounds
 from warehouse.correlation_rules import ATTRIBUTE_KEY, CorrelationRules
 
@@ -307,8 +308,30 @@ def _thresholds(value: Any) -> tuple[float, ...]:
     return tuple(float(v) for v in value)
 
 
+def _objective_share(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
+        raise ValueError("expected the share of timers to meet, between 0 and 1, such as 0.95")
+    return float(value)
+
+
+ObjectiveShare = Annotated[float, BeforeValidator(_objective_share)]
+Window = Annotated[BusinessDuration, BeforeValidator(_target)]
+
+
+class EntityObjectiveTable(Table):
+    """``[slas.entity_objectives."<legal entity>"]``: the entity's own objective and window; a key
+    left out is the SLA's."""
+
+    objective: ObjectiveShare | None = None
+    window: Window | None = None
+
+
 class SlaTable(Table):
-    """One ``[[slas]]`` table: a new SLA, or keys that override a default of the same name."""
+    """One ``[[slas]]`` table: a new SLA, or keys that override a default of the same name.
+
+    ``objective`` (share met) over ``window`` (business time, default 20 business days) gives the
+    SLA an error budget and ``SlaBudgetBurn`` alerts; ``entity_objectives`` per legal entity.
+    """
 
     name: Annotated[str, BeforeValidator(_sla_name)]
     start: Strings | None = None
@@ -323,7 +346,11 @@ class SlaTable(Table):
     owner: String | None = None
     description: String | None = None
     enabled: StrictBool = True
+    objective: ObjectiveShare | None = None
+    window: Window | None = None
+    entity_objectives: dict[str, EntityObjectiveTable] = Field(default_factory=dict)
 
+    _OBJECTIVE_KEYS: ClassVar = {"enabled", "objective", "window", "entity_objectives"}
     _DOMAIN_NAMES: ClassVar = {
         "start": "start_event_types",
         "stop": "stop_event_types",
@@ -334,7 +361,7 @@ class SlaTable(Table):
         """``base`` with this table's keys, or a new SLA; ``DefinitionError`` names the field."""
         changes = {
             self._DOMAIN_NAMES.get(key, key): getattr(self, key)
-            for key in self.model_fields_set - {"enabled"}
+            for key in self.model_fields_set - self._OBJECTIVE_KEYS
         }
         if base is not None:
             return replace(base, **changes)
@@ -346,26 +373,70 @@ class SlaTable(Table):
             )
         return SlaDefinition(**changes)
 
+    def objectives(
+        self, base: Objective | None, index: int
+    ) -> tuple[Objective | None, dict[str, Objective]]:
+        """The SLA's objective (this table's over ``base``) and its legal entities' own."""
+        if self.window is not None and self.objective is None and base is None:
+            raise config_error(
+                "a window needs an objective (a share such as 0.95)", index, "window"
+            )
+        own = base
+        if self.objective is not None or self.window is not None:
+            own = Objective(
+                self.objective if self.objective is not None else base.share if base else 0.0,
+                self.window or (base.window if base else DEFAULT_WINDOW),
+            )
+        entities = {}
+        for entity, table in self.entity_objectives.items():
+            share = table.objective if table.objective is not None else own.share if own else None
+            if share is None:
+                raise config_error(
+                    "no objective to inherit: give the entity or the SLA an objective",
+                    index,
+                    "entity_objectives",
+                    entity,
+                    "objective",
+                )
+            entities[entity] = Objective(
+                share, table.window or (own.window if own else DEFAULT_WINDOW)
+            )
+        return own, entities
+
 
 class SlaTables(RootModel[list[SlaTable]]):
     """The ``[[slas]]`` array: the four default SLAs (README, Business SLAs), overridden, disabled or joined by new ones."""
 
     model_config = ConfigDict(frozen=True, strict=True)
     _definitions: tuple[SlaDefinition, ...] = PrivateAttr(default=DEFAULT_SLAS)
+    _objectives: ObjectiveBook = PrivateAttr(default_factory=ObjectiveBook)
 
     @model_validator(mode="after")
     def _build(self) -> SlaTables:
         definitions = {d.name: d for d in DEFAULT_SLAS}
+        by_sla: dict[str, Objective] = {}
+        by_entity: dict[str, dict[str, Objective]] = {}
         for index, table in enumerate(self.root):
             if not table.enabled:
                 definitions.pop(table.name, None)
+                by_sla.pop(table.name, None)
+                by_entity.pop(table.name, None)
                 continue
             try:
                 definitions[table.name] = table.definition(definitions.get(table.name))
             except DefinitionError as error:
                 raise config_error(error.reason, index, error.field) from None
+            own, entities = table.objectives(by_sla.get(table.name), index)
+            if own is not None:
+                by_sla[table.name] = own
+            by_entity.setdefault(table.name, {}).update(entities)
         self._definitions = tuple(definitions.values())
+        self._objectives = ObjectiveBook(by_sla, {s: e for s, e in by_entity.items() if e})
         return self
+
+    @property
+    def objectives(self) -> ObjectiveBook:
+        return self._objectives
 
     @property
     def definitions(self) -> tuple[SlaDefinition, ...]:

@@ -24,8 +24,10 @@ from lineage.models import (
 from slas.models import (
     AlertOut,
     AlertSummaryOut,
+    BurnRateOut,
     CloseRiskOut,
     ContributorOut,
+    ObjectiveOut,
     SlaOut,
     TimerKey,
     TimerOut,
@@ -91,6 +93,42 @@ def timer(key: str, state: str, hours: float, deadline: str, *, stopped: bool = 
         percent_elapsed=100 * hours / 24,
         start_event_id=f"billing.ready:{key}",
         stop_event_id=f"invoice.posted:{key}" if stopped else "",
+    )
+
+
+def objective(
+    name: str, entity: str, met: int, breached: int, *, fast: float, slow: float
+) -> ObjectiveOut:
+    """A 95 % objective over 20 business days; ``fast`` and ``slow`` are both windows' burn."""
+    budget = 0.05 * (met + breached)
+    return ObjectiveOut(
+        sla=name,
+        legal_entity=entity,
+        objective=0.95,
+        window="20d",
+        window_business_hours=480.0,
+        met=met,
+        breached=breached,
+        attainment=met / (met + breached) if met + breached else None,
+        error_budget=budget,
+        budget_left=1 - breached / budget if budget else None,
+        burn_rates=[
+            BurnRateOut(
+                tier=tier,
+                window=window,
+                severity=severity,
+                long_window_business_hours=hours,
+                short_window_business_hours=hours / 12,
+                factor=factor,
+                long_burn_rate=rate,
+                short_burn_rate=rate,
+                firing=rate > factor,
+            )
+            for tier, window, severity, hours, factor, rate in (
+                ("fast", "1d", "critical", 24.0, 2.0, fast),
+                ("slow", "5d", "warning", 120.0, 1.0, slow),
+            )
+        ],
     )
 
 

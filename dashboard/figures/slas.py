@@ -1,6 +1,7 @@
 """Business SLAs: attainment over time, business durations against the target, breaches and
-at-risk timers by week, and the open at-risk timers, from ``/api/v1/slas`` (``SlaOut``), its trend
-(``TrendPointOut``) and its timers (``TimerOut``)."""
+at-risk timers by week, the open at-risk timers and the error budgets, from ``/api/v1/slas``
+(``SlaOut``), its trend (``TrendPointOut``), its timers (``TimerOut``) and its objectives
+(``ObjectiveOut``)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 import plotly.graph_objects as go
 
 from dashboard.figures.money import DANGER, MUTED, SAFE, WARNING, format_money
-from slas.models import SlaOut, TimerOut, TrendPointOut, TrendSlaOut
+from slas.models import ObjectiveOut, SlaOut, TimerOut, TrendPointOut, TrendSlaOut
 
 BUSINESS_DAY_HOURS = 24.0
 """A business day is 24 business hours (as the simulator's truth counts it)."""
@@ -204,3 +205,41 @@ def open_at_risk_rows(timers: Iterable[TimerOut], as_of: datetime) -> list[dict[
 def attainment_label(attainment: float | None) -> str:
     shown = percent(attainment)
     return "—" if shown is None else f"{shown:.1f} %"
+
+
+def objective_rows(
+    objectives: Iterable[ObjectiveOut], legal_entity: str | None = None
+) -> list[dict[str, Any]]:
+    """Per SLA and legal entity (only ``legal_entity`` when given): objective, attainment, budget
+    left in percent and each tier's burn as ``long / short`` with the rate that fires it, the
+    most overspent first."""
+    rows = []
+    for objective in objectives:
+        if legal_entity and objective.legal_entity != legal_entity:
+            continue
+        row: dict[str, Any] = {
+            "sla": objective.sla,
+            "legal_entity": objective.legal_entity,
+            "objective_%": percent(objective.objective),
+            "window": objective.window,
+            "attainment_%": percent(objective.attainment),
+            "budget_left_%": percent(objective.budget_left),
+            "met": objective.met,
+            "breached": objective.breached,
+        }
+        for burn in objective.burn_rates:
+            row[f"burn_{burn.window}"] = (
+                f"{burn.long_burn_rate:.1f}x / {burn.short_burn_rate:.1f}x"
+                f" (fires above {burn.factor:g}x)"
+            )
+        row["burning"] = ", ".join(b.window for b in objective.burn_rates if b.firing)
+        rows.append(row)
+    return sorted(
+        rows,
+        key=lambda r: (
+            r["budget_left_%"] is None,
+            r["budget_left_%"] or 0.0,
+            r["sla"],
+            r["legal_entity"],
+        ),
+    )

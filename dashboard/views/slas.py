@@ -1,5 +1,6 @@
-"""Business SLAs: attainment of each SLA, its business durations against the target, breaches and
-at-risk timers over time, and the open at-risk timers with their deadlines, all for one instant."""
+"""Business SLAs: attainment of each SLA, its error budget left and burn per legal entity, its
+business durations against the target, breaches and at-risk timers over time, and the open at-risk
+timers with their deadlines, all for one instant."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dashboard.figures.slas import (
     attainment_label,
     breaches_over_time,
     duration_histogram,
+    objective_rows,
     open_at_risk_rows,
     sla_rows,
     target_hours,
@@ -36,6 +38,16 @@ elif slas:
             help=f"{sla.description} Target {sla.target}.",
         )
     st.dataframe(sla_rows(slas), hide_index=True, key="sla_table")
+    st.subheader("Error budgets")
+    objectives = fetched(reads.sla_objectives, what="Error budgets")
+    budgets = objective_rows(objectives or [], filters.legal_entity)
+    if budgets:
+        st.dataframe(budgets, hide_index=True, key="sla_objectives")
+    elif objectives is not None:
+        show_empty(
+            "No SLA has an objective here yet: give one an `objective` (such as 0.95) in its "
+            "[[slas]] table to see its error budget and burn rate (docs/operations.md)."
+        )
     by_name = {sla.name: sla for sla in slas}
     name = str(st.selectbox("SLA", list(by_name), key="sla_pick"))
     scope = f" in {filters.legal_entity}" if filters.legal_entity else ""

@@ -44,7 +44,7 @@ def change_message(change: Change) -> dict[str, Any]:
     """One alert's news: ``:red_circle: time-to-invoice-posting breached: billing_event BE-1``."""
     alert = change.alert
     labels, notes = alert.labels, alert.annotations
-    if "sla" not in labels:
+    if alert.name not in (AT_RISK_ALERT, BREACHED_ALERT):
         return _business_message(change)
     if change.kind == RESOLVE:
         icon, verb = ":large_green_circle:", "resolved"
@@ -78,7 +78,8 @@ def change_message(change: Change) -> dict[str, Any]:
 
 
 def _business_message(change: Change) -> dict[str, Any]:
-    """A close-risk, blocked-money or other alert without a timer: its summary and description."""
+    """A close-risk, blocked-money, budget-burn or other alert without a timer: its summary and
+    description."""
     labels, notes = change.alert.labels, change.alert.annotations
     icon, verb = (
         (":large_green_circle:", "resolved")
@@ -101,7 +102,7 @@ def _business_message(change: Change) -> dict[str, Any]:
 
 def _digest_line(alert: Alert) -> str:
     labels = alert.labels
-    if "sla" not in labels:
+    if alert.name not in (AT_RISK_ALERT, BREACHED_ALERT):
         return f"• {alert.name}: {alert.annotations.get('summary', '')}"
     return (
         f"• {labels['sla']} {labels['object_type']} `{labels['object_id']}`"

@@ -21,6 +21,7 @@ from tests.api_answers import (
     blocker,
     lineage,
     lineage_node,
+    objective,
     risk,
     silence,
     sla,
@@ -77,6 +78,14 @@ SHAPES: dict[str, Reply] = {
         wire([
             trend_point("2026-10-23T17:00:00Z", ("time-to-invoice-posting", 0.85)),
             trend_point(AS_OF, ("time-to-invoice-posting", 0.91), ("time-to-revenue-posting", 0.84)),
+        ]),
+        STAMP,
+    ),
+    "/api/v1/slas/objectives": (
+        200,
+        wire([
+            objective("time-to-invoice-posting", "LE-UK01", 90, 10, fast=4.0, slow=2.0),
+            objective("time-to-invoice-posting", "LE-DE01", 99, 1, fast=0.0, slow=0.2),
         ]),
         STAMP,
     ),
@@ -217,7 +226,14 @@ class TestNoPagePaysForWhatItDoesNotShow:
         [
             ("blocked_invoices", {"/api/v1/impact/blocked-invoices"}),
             ("close_risk", {"/api/v1/close-risk"}),
-            ("slas", {"/api/v1/slas", "/api/v1/slas/time-to-invoice-posting/timers"}),
+            (
+                "slas",
+                {
+                    "/api/v1/slas",
+                    "/api/v1/slas/objectives",
+                    "/api/v1/slas/time-to-invoice-posting/timers",
+                },
+            ),
             ("alerts", {"/api/v1/alerts", "/api/v1/alerts/summary"}),
             ("work_queue", {"/api/v1/work-items"}),
             ("lineage_explorer", set()),
@@ -284,9 +300,18 @@ class TestSlas:
         app = open_page("slas")
         assert metrics(app)["time-to-revenue-posting"] == "84.0 %"
         assert len(app.get("plotly_chart")) == 2
-        at_risk = app.dataframe[1].value
+        at_risk = app.dataframe[2].value
         assert list(at_risk["key"]) == ["billing_event BE-4", "billing_event BE-3"]
         assert list(at_risk["hours_to_deadline"]) == [4.0, 16.0]
+
+    def test_error_budgets_left_and_burn_per_entity(self, open_page: OpenPage) -> None:
+        """The overspent entity first, its burn over both windows and the tiers that fire."""
+        budgets = open_page("slas").dataframe[1].value
+        assert list(budgets["legal_entity"]) == ["LE-UK01", "LE-DE01"]
+        first = budgets.iloc[0]
+        assert (first["budget_left_%"], first["burning"]) == (-100.0, "1d, 5d")
+        assert first["burn_1d"] == "4.0x / 4.0x (fires above 2x)"
+        assert budgets.iloc[1]["budget_left_%"] == 80.0
 
     def test_an_sla_without_timers_says_so(self, open_page: OpenPage) -> None:
         """Picking an SLA with no timers is an explained empty state."""

@@ -29,6 +29,8 @@ TEST_ENV = {
     "ALERT_WEBHOOK_URL_FILE": "./deploy/alertmanager/webhook-url.example",
     "SYNCSIGHT_API_TOKENS": "viewer-0123456789abcdef:viewer,admin-0123456789abcdef:admin",
     "OTLP_TLS_DIR": "./deploy/otel-collector",
+    "PROMETHEUS_API_TOKEN_FILE": "./deploy/alertmanager/webhook-url.example",
+    "GRAFANA_ADMIN_PASSWORD": "grafana0123456789abcdef0123456789",
 }
 
 _REFERENCE = re.compile(

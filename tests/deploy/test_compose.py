@@ -73,7 +73,8 @@ def syncsight_settings(service: dict[str, Any]) -> Settings:
 
 class TestServices:
     def test_the_topology_has_every_component_of_the_issue(self) -> None:
-        """ClickHouse, the Collector (with its probe), syncsight, the dashboard and Alertmanager."""
+        """ClickHouse, the Collector (with its probe), syncsight, the dashboard, Alertmanager, and
+        Prometheus and Grafana watching syncsight."""
         assert set(SERVICES) == {
             "clickhouse",
             "otel-collector",
@@ -81,6 +82,8 @@ class TestServices:
             "syncsight",
             "dashboard",
             "alertmanager",
+            "prometheus",
+            "grafana",
         }
         assert SERVICES["otel-collector"]["image"].startswith(
             "otel/opentelemetry-collector-contrib:"

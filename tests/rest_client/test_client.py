@@ -20,6 +20,7 @@ from tests.api_answers import (
     blocked,
     blocked_item,
     blocker,
+    objective,
     sla,
     wire,
     work_item,
@@ -44,6 +45,7 @@ ANSWERS: dict[str, Reply] = {
     "/api/v1/work-items/wi-1/snooze": (400, {"detail": "snooze wi-1: until=2026-01-01T00:00:00+00:00 is not in the future"}),
     "/api/v1/impact/blocked-invoices": (200, wire(BLOCKED), STAMPED),
     "/api/v1/slas": (200, wire([sla("time-to-invoice-posting", 0.9, 1, 2)])),
+    "/api/v1/slas/objectives": (200, wire([objective("time-to-invoice-posting", "LE-DE01", 19, 1, fast=3.0, slow=0.5)]), STAMPED),
     "/api/v1/slas/trend": (200, [{"as_of": "2026-10-30T17:00:00Z", "slas": [{"name": "x"}]}]),
     "/api/v1/slas/time-to-bill-readiness/timers": (404, {"detail": "Not Found"}),
     "/api/v1/lineage/invoice/INV-NOPE": (404, {"detail": "no business event references invoice 'INV-NOPE'"}),
@@ -75,6 +77,23 @@ class TestAnswers:
         assert answer.body == BLOCKED
         assert answer.as_of == at("2026-10-30T17:00:00Z")
         assert answer.known_at == datetime(2026, 10, 30, 16, 59, 58, 250000, tzinfo=UTC)
+
+    def test_objectives_come_back_as_their_model_for_the_instants_asked(
+        self, client: ApiClient, stub: StubApi
+    ) -> None:
+        """Error budgets validate into ObjectiveOut; as_of and known_at go out and come back."""
+        answer = client.sla_objectives(
+            as_of=at("2026-10-30T17:00:00Z"), known_at=at("2026-10-30T16:59:58Z")
+        )
+        assert answer.body == [
+            objective("time-to-invoice-posting", "LE-DE01", 19, 1, fast=3.0, slow=0.5)
+        ]
+        assert [b.firing for b in answer.body[0].burn_rates] == [True, False]
+        assert answer.known_at == at("2026-10-30T16:59:58.250Z")
+        assert stub.seen[0][0] == (
+            "/api/v1/slas/objectives?as_of=2026-10-30T17%3A00%3A00Z"
+            "&known_at=2026-10-30T16%3A59%3A58Z"
+        )
 
     def test_an_answer_without_the_headers_describes_no_instant(self, client: ApiClient) -> None:
         """No X-Syncsight-* headers: the instants are None, the body still typed."""

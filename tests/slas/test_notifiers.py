@@ -26,6 +26,7 @@ from slas.alerts import (
     timer_alert,
 )
 from slas.dispatch import Dispatcher
+from slas.metrics import NotificationMetrics
 from slas.notifiers.alertmanager import AlertmanagerChannel
 from slas.notifiers.slack import SlackChannel
 from slas.notifiers.webhook import WebhookChannel
@@ -86,7 +87,12 @@ def receiver() -> Receiver:
     return Receiver()
 
 
-def dispatcher(receiver: Receiver, store: AlertStore | None = None, **delivered: Any) -> Dispatcher:
+def dispatcher(
+    receiver: Receiver,
+    store: AlertStore | None = None,
+    metrics: NotificationMetrics | None = None,
+    **delivered: Any,
+) -> Dispatcher:
     return Dispatcher(
         [
             AlertmanagerChannel(AM),
@@ -98,6 +104,7 @@ def dispatcher(receiver: Receiver, store: AlertStore | None = None, **delivered:
         resend=timedelta(seconds=60),
         http=httpx.Client(transport=httpx.MockTransport(receiver.handle)),
         delivered=delivered or None,
+        metrics=metrics,
     )
 
 

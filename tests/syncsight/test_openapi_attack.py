@@ -52,6 +52,7 @@ LEAST: dict[str, Role | str] = {
     "GET /api/v1/ledger/downloads": Role.ADMIN,
     "GET /api/v1/slas": Role.VIEWER,
     "GET /api/v1/slas/trend": Role.VIEWER,
+    "GET /api/v1/slas/objectives": Role.VIEWER,
     "GET /api/v1/slas/{name}/timers": Role.VIEWER,
     "GET /api/v1/close-risk": Role.VIEWER,
     "GET /api/v1/alerts": Role.VIEWER,
