@@ -13,6 +13,7 @@ from typing import Any
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from domain.periods import period_of, periods_back
 from rest_client.client import iso
 
 ALL = "All"
@@ -53,18 +54,9 @@ class Filters:
         return params
 
 
-def period_of(moment: datetime) -> str:
-    return f"{moment.year:04d}-{moment.month:02d}"
-
-
 def recent_periods(as_of: datetime, count: int = PERIODS_SHOWN) -> list[str]:
     """``count`` periods ending with the one ``as_of`` falls in, newest first."""
-    year, month = as_of.year, as_of.month
-    periods = []
-    for _ in range(count):
-        periods.append(f"{year:04d}-{month:02d}")
-        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
-    return periods
+    return periods_back(as_of, count)
 
 
 def live_now(now: datetime) -> datetime:

@@ -3,7 +3,7 @@ and tables carry instead."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 
 def parse_period(period: str) -> tuple[int, int]:
@@ -33,3 +33,14 @@ def period_number(period: str) -> int:
 def period_text(number: int) -> str:
     """202609 → ``"2026-09"``; 0 (no period) → ``""``."""
     return f"{number // 100:04d}-{number % 100:02d}" if number else ""
+
+
+def period_of(instant: datetime) -> str:
+    """The calendar month ``instant`` falls in, as written (``"2026-09"``)."""
+    return f"{instant.year:04d}-{instant.month:02d}"
+
+
+def periods_back(instant: datetime, count: int) -> list[str]:
+    """The ``count`` periods ending with the one ``instant`` falls in, newest first."""
+    months = instant.year * 12 + instant.month - 1
+    return [f"{m // 12:04d}-{m % 12 + 1:02d}" for m in range(months, months - count, -1)]

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from domain.money import money_text
+from domain.periods import periods_back
 from lineage.impact import BlockedItem, totals
 from lineage.owners import OwnerRouting
 from slas.alerts import Alert
@@ -31,11 +32,7 @@ business days after period end lies at most two months later)."""
 
 def open_period_candidates(now: datetime) -> list[str]:
     """``YYYY-MM`` of the current month and the ``OPEN_PERIODS_BACK`` before it, oldest first."""
-    months = now.year * 12 + now.month - 1
-    return [
-        f"{month // 12:04d}-{month % 12 + 1:02d}"
-        for month in range(months - OPEN_PERIODS_BACK, months + 1)
-    ]
+    return periods_back(now, OPEN_PERIODS_BACK + 1)[::-1]
 
 
 def close_risk_owner(entry: Mapping[str, Any], owners: OwnerRouting) -> str:

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 
-from domain.periods import last_day, parse_period, period_number, period_text
+from domain.periods import (
+    last_day,
+    parse_period,
+    period_number,
+    period_of,
+    period_text,
+    periods_back,
+)
 
 
 class TestParsePeriod:
@@ -47,3 +54,10 @@ class TestPeriodNumber:
         """What is not a period has number 0, and 0 reads back as no period."""
         assert period_number(text) == 0
         assert period_text(0) == ""
+
+
+def test_periods_back_cross_the_year_boundary() -> None:
+    """The month of an instant and those before it, newest first, over a new year."""
+    moment = datetime(2026, 2, 3, tzinfo=UTC)
+    assert period_of(moment) == "2026-02"
+    assert periods_back(moment, 4) == ["2026-02", "2026-01", "2025-12", "2025-11"]
