@@ -32,6 +32,7 @@ from slas.notifiers.webhook import WebhookChannel
 from slas.objective_answers import BudgetBurnAlerts, ObjectiveAnswers
 from slas.telemetry import TelemetrySilence
 from slas.timer_answers import TimerAnswers
+from slas.work_item_metrics import WorkItemCounts
 from slas.work_items_api import work_items_router
 from slas.work_queue import WorkQueue
 from warehouse.pool import ClientPool
@@ -141,6 +142,7 @@ class SlaService:
             default_owner=owners.default,
         )
         self.router.include_router(work_items_router(self.work_queue, utc_now))
+        self.metrics.registry.register(WorkItemCounts(self.work_queue, utc_now))
 
     def start(self) -> None:
         if not self._evaluate:

@@ -302,6 +302,11 @@ def _action(row: Sequence[Any]) -> Action:
     )
 
 
+def item_kind(item: Listed) -> str:
+    """``blocking_failure`` or ``breached_timer``."""
+    return _key(item).kind
+
+
 def _key(item: Listed) -> ItemKey:
     if item.open_item is not None:
         return item.open_item.key

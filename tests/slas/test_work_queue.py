@@ -25,6 +25,7 @@ from slas.calendars import CalendarBook
 from slas.definitions import DEFAULT_SLAS
 from slas.impact_answers import BlockedInvoiceAnswers
 from slas.timer_answers import TimerAnswers
+from slas.work_item_metrics import WorkItemCounts
 from slas.work_items import (
     ACKNOWLEDGED,
     ASSIGNED,
@@ -178,6 +179,7 @@ class Queue:
     pool: ClientPool
     state: BusinessState
     posting: Event
+    work: WorkQueue
 
 
 def posting_failed() -> list[Event]:
@@ -242,7 +244,7 @@ def queue(engine_url: str, database: str) -> Iterator[Queue]:
     app.include_router(work_items_router(work, clock), prefix="/api/v1")
     app.add_middleware(AccessControl, tokens=ApiTokens.parse(TOKENS))
     try:
-        yield Queue(InProcess(app), clock, pool, state, events[2])
+        yield Queue(InProcess(app), clock, pool, state, events[2], work)
     finally:
         pool.close()
 
@@ -340,6 +342,32 @@ class TestList:
         response = queue.http.get("/api/v1/work-items", params=params, headers=bearer(VIEWER))
         assert response.status_code == status
         assert message in response.json()["detail"]
+
+
+class TestMetrics:
+    def test_metrics_count_the_items_by_state_and_kind(self, queue: Queue) -> None:
+        """The failure and the breached timers, open; an acknowledgement moves one, seen once
+        the count is older than its interval (a count is never worked out per scrape)."""
+        counts = WorkItemCounts(queue.work, queue.clock, every=0)
+        before = samples(counts)
+        breached = len(items(queue, kind=BREACHED_TIMER)["items"])
+        assert before == {(OPEN, BLOCKING_FAILURE): 1, (OPEN, BREACHED_TIMER): breached}
+        assert post(queue, "acknowledge").status_code == 200
+        after = samples(counts)
+        assert (OPEN, BLOCKING_FAILURE) not in after
+        assert after[("acknowledged", BLOCKING_FAILURE)] == 1
+        cached = WorkItemCounts(queue.work, queue.clock, every=3600)
+        first = samples(cached)
+        assert post(queue, "assign", {"assignee": "erp team"}).status_code == 200
+        assert samples(cached) == first  # still "acknowledged": not counted again yet
+        assert ("assigned", BLOCKING_FAILURE) in samples(counts)
+
+
+def samples(counts: WorkItemCounts) -> dict[tuple[str, str], float]:
+    """``syncsight_work_items`` by (state, kind)."""
+    (items_family, failed) = list(counts.collect())
+    assert failed.samples[0].value == 0
+    return {(s.labels["state"], s.labels["kind"]): s.value for s in items_family.samples}
 
 
 class TestActions:
