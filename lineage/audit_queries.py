@@ -37,7 +37,8 @@ events AS (
         argMax(Currency, (Outcome = 'success', EventTime, Attempt)) AS currency,
         if(anyIf(Period, Period != '') != '', anyIf(Period, Period != ''),
            formatDateTime(min(EventTime), '%Y-%m')) AS event_period,
-        anyIf(LegalEntity, LegalEntity != '') AS own_entity
+        anyIf(LegalEntity, LegalEntity != '') AS own_entity,
+        toDate(min(IngestedAt)) AS stored_on
     FROM biz_events
     WHERE IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}
       AND EventType IN {{event_types:Array(String)}}
@@ -65,7 +66,8 @@ items AS (
               NOT links.is_target) AS source_entity,
         anyIf(if(events.own_entity != '', events.own_entity, inherited.inherited_entity),
               links.is_target) AS target_entity,
-        minIf(events.event_period, NOT links.is_target) AS source_period
+        minIf(events.event_period, NOT links.is_target) AS source_period,
+        groupUniqArray(events.stored_on) AS stored_days
     FROM links
     INNER JOIN events ON events.event_id = links.event_id
     LEFT JOIN inherited ON inherited.EventId = links.event_id
@@ -75,7 +77,7 @@ items AS (
        AND if(source_entity != '', source_entity, target_entity) = {{legal_entity:String}}
 ),
 checked AS (
-    SELECT hop, object_id, sources, arraySort(t -> (t.4, t.1), targets) AS targets,
+    SELECT hop, object_id, sources, stored_days, arraySort(t -> (t.4, t.1), targets) AS targets,
         arrayDistinct(arrayMap(s -> s.3, sources)) AS source_currencies,
         arraySum(arrayMap(s -> ifNull(s.2, toDecimal64(0, 4)), sources)) AS source_amount,
         targets[1].2 AS target_amount,
@@ -85,6 +87,7 @@ checked AS (
 )
 SELECT hop,
     count() AS items,
+    arrayDistinct(groupArrayArray(stored_days)) AS stored_days,
     arrayDistinct(groupArrayArray(arrayMap(s -> (s.1, s.2, s.3), sources))) AS source_events,
     arrayDistinct(groupArrayArray(arrayMap(t -> (t.1, t.2, t.3), targets))) AS target_events,
     countIf(empty(targets)) AS missing_count,
@@ -116,7 +119,8 @@ items (objects of the hop's type) whose succeeded source event is of ``period`` 
 ``legal_entity`` as known at ``known_at``; the distinct source and succeeded target events with
 their counted amounts; and the items without a succeeded target (missing), first posted after
 ``close_deadline`` (late), with more than one succeeded target (duplicate), or whose first
-target's amount differs from its sources' (mismatch). An event counts when its latest attempt
+target's amount differs from its sources' (mismatch); and the UTC days on which the counted
+events were first stored (their ledger trees). An event counts when its latest attempt
 succeeded; its counted attempt is the latest successful one. A period is the event's own, else the
 UTC month of its first attempt; a legal entity the event's own, else that of an object it refers
 to (the source's, else the target's)."""

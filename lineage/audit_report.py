@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final
 from urllib.parse import quote
@@ -79,17 +79,6 @@ def lineage_url(object_type: str, object_id: str) -> str:
 def query_hash(sql: str, parameters: Mapping[str, Any]) -> str:
     """SHA-256 of the canonical JSON of (query text, parameters)."""
     return hashlib.sha256(canonical_json({"parameters": parameters, "sql": sql})).hexdigest()
-
-
-def period_days(period: str, *, until: date) -> list[date]:
-    """The days of ``period`` (YYYY-MM) up to ``until``."""
-    year, month = int(period[:4]), int(period[5:7])
-    day = date(year, month, 1)
-    days = []
-    while day.month == month and day <= until:
-        days.append(day)
-        day += timedelta(days=1)
-    return days
 
 
 @dataclass(frozen=True)
@@ -170,6 +159,7 @@ def report_body(
             truncated |= counts[kind] > len(listed)
             differences.extend(_differences(kind, name, hop.object_type, listed))
     differences.sort(key=lambda d: (d["interface"], d["kind"], d["object_id"]))
+    days = sorted({day for row in rows for day in row["stored_days"]})
     return {
         "format": REPORT_FORMAT,
         "period": request.period,
@@ -184,6 +174,7 @@ def report_body(
         "interfaces": interfaces,
         "differences": differences,
         "truncated": truncated,
+        "knowledge_days": [day.isoformat() for day in days],
         "max_differences_per_kind": MAX_DIFFERENCES_PER_KIND,
     }
 
