@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 
 from lineage.api import KnownAtQuery, PeriodQuery
 from lineage.audit_formats import report_csv, report_pdf
@@ -22,6 +22,9 @@ from warehouse.pool import ClientPool
 
 CloseDeadline = Callable[[str, str], datetime]
 """The close deadline of (legal entity, period): the SLA feature's calendars know it."""
+
+FIRST_YEAR, LAST_YEAR = 1970, 2261
+"""Periods the engine's DateTime64 can hold, close day included."""
 
 ReportFormat = Literal["json", "csv", "pdf"]
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "pdf": "application/pdf"}
@@ -69,6 +72,11 @@ def audit_router(
         known_at: KnownAtQuery = None,
         format: Annotated[ReportFormat, Query(description="json (default), csv or pdf.")] = "json",
     ) -> Any:
+        year = int(period[:4])
+        if not FIRST_YEAR <= year <= LAST_YEAR:
+            raise HTTPException(
+                422, f"period={period!r}: expected a year from {FIRST_YEAR} to {LAST_YEAR}"
+            )
         now = clock()
         moment = knowledge_instant(known_at, watermark=now - settle)
         client = pool.client()

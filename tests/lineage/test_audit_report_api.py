@@ -131,6 +131,7 @@ class TestAccess:
         ("params", "named"),
         [
             ({"period": "2026-13"}, "period"),
+            ({"period": "0000-01"}, "period"),
             ({"legal_entity": ""}, "legal_entity"),
             ({"format": "xlsx"}, "format"),
             ({"known_at": "yesterday"}, "known_at"),
