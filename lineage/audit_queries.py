@@ -44,6 +44,14 @@ events AS (
       AND EventType IN {{event_types:Array(String)}}
     GROUP BY EventId
 ),
+period_objects AS (
+    SELECT DISTINCT ref.type, ref.id
+    FROM biz_events ARRAY JOIN ObjectRefs AS ref
+    WHERE IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}
+      AND EventType IN {{source_types:Array(String)}}
+      AND (Period = {{period:String}}
+           OR toYYYYMM(EventTime) = toUInt32OrZero(replaceOne({{period:String}}, '-', '')))
+),
 hops AS (
     SELECT tupleElement(h, 1) AS hop, tupleElement(h, 2) AS target_type,
            tupleElement(h, 3) AS object_type, tupleElement(h, 4) AS source_types
@@ -55,6 +63,7 @@ links AS (
     FROM biz_event_objects AS o INNER JOIN hops ON o.ObjectType = hops.object_type
     WHERE o.IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}
       AND (o.EventType = hops.target_type OR has(hops.source_types, o.EventType))
+      AND (o.ObjectType, o.ObjectId) IN period_objects
 ),
 items AS (
     SELECT links.hop AS hop, links.object_id AS object_id,
@@ -120,7 +129,8 @@ items (objects of the hop's type) whose succeeded source event is of ``period`` 
 their counted amounts; and the items without a succeeded target (missing), first posted after
 ``close_deadline`` (late), with more than one succeeded target (duplicate), or whose first
 target's amount differs from its sources' (mismatch); and the UTC days on which the counted
-events were first stored (their ledger trees). An event counts when its latest attempt
+events were first stored (their ledger trees). ``period_objects`` narrows the links early to the objects a source
+event of the period's month or period refers to (a superset of the items; ``HAVING`` decides). An event counts when its latest attempt
 succeeded; its counted attempt is the latest successful one. A period is the event's own, else the
 UTC month of its first attempt; a legal entity the event's own, else that of an object it refers
 to (the source's, else the target's)."""

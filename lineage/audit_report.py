@@ -102,6 +102,7 @@ def query_parameters(rules: LineageRules, request: ReportRequest) -> dict[str, A
         "known_at": instant_text(request.known_at),
         "close_deadline": instant_text(request.close_deadline),
         "event_types": event_types,
+        "source_types": sorted({t for hop in rules.hops for t in hop.upstream_types}),
         "hops": hops,
     }
 
