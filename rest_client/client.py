@@ -13,6 +13,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import TypeAdapter, ValidationError
 
+from lineage.audit_models import AuditReportOut
 from lineage.models import BlockedInvoicesOut, LineageOut, TelemetrySilenceOut
 from slas.models import (
     AlertOut,
@@ -179,6 +180,7 @@ def _segment(value: str) -> str:
     return quote(value, safe="")
 
 
+_AUDIT_REPORT = TypeAdapter(AuditReportOut)
 _BLOCKED = TypeAdapter(BlockedInvoicesOut)
 _LINEAGE = TypeAdapter(LineageOut)
 _DOCUMENT: TypeAdapter[dict[str, Any]] = TypeAdapter(dict[str, Any])
@@ -259,6 +261,19 @@ class ApiClient:
         """The OCEL 2.0 JSON log, as the document to store."""
         path = f"/api/v1/lineage/{_segment(object_type)}/{_segment(object_id)}/ocel"
         return self._typed(_DOCUMENT, path, direction=direction).body
+
+    def audit_report(
+        self, *, period: str, legal_entity: str, known_at: str | None = None
+    ) -> AuditReportOut:
+        """The signed completeness-and-accuracy report of a period and legal entity (as known at
+        ``known_at`` when given); CSV and PDF are rendered from it (``lineage.audit_formats``)."""
+        return self._typed(
+            _AUDIT_REPORT,
+            "/api/v1/audit/report",
+            period=period,
+            legal_entity=legal_entity,
+            known_at=known_at,
+        ).body
 
     def blocked_invoices(
         self,

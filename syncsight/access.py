@@ -139,6 +139,12 @@ ACCESS_RULES: tuple[AccessRule, ...] = (
         READ,
         "lineage graphs and completeness: the object ids and outcomes viewers already see",
     ),
+    AccessRule(
+        "/api/v1/audit/**",
+        Role.AUDITOR,
+        READ,
+        "completeness-and-accuracy reports: every interface's items, amounts and differences",
+    ),
     AccessRule("/api/v1/impact/**", Role.VIEWER, READ, "downstream impact, blocked invoices"),
     AccessRule("/api/v1/slas/**", Role.VIEWER, READ, "SLA definitions and timers"),
     AccessRule("/api/v1/close-risk/**", Role.VIEWER, READ, "close risk per legal entity"),

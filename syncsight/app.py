@@ -23,6 +23,7 @@ from collector.metrics import IngestMetrics
 from collector.spool import Spool
 from collector.writer import BatchWriter, WriterLimits
 from lineage.api import lineage_router
+from lineage.audit_api import audit_router
 from lineage.ledger import Ledger
 from lineage.ledger_api import ledger_router, sealing_loop
 from lineage.objects_api import objects_router
@@ -200,6 +201,17 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
         prefix="/api/v1",
     )
     app.include_router(ledger_router(pool, ledger, settle=settle), prefix="/api/v1")
+    app.include_router(
+        audit_router(
+            read_pool,
+            config.lineage,
+            ledger,
+            lambda entity, period: sla.calendars.for_entity(entity).close_deadline(period),
+            record_pool=pool,
+            settle=settle,
+        ),
+        prefix="/api/v1",
+    )
 
     @app.exception_handler(DatabaseError)
     async def read_over_its_limits(request: Request, error: DatabaseError) -> Response:

@@ -690,6 +690,72 @@ def verify_evidence(
         raise typer.Exit(code=1)
 
 
+audit_app = typer.Typer(
+    help="Reports for auditors, read through the REST API.", no_args_is_help=True
+)
+app.add_typer(audit_app, name="audit")
+
+REPORT_FORMATS = ("json", "csv", "pdf")
+
+
+@audit_app.command("report")
+def audit_report(
+    period: Annotated[str, typer.Option("--period", help="Fiscal period, YYYY-MM.")],
+    legal_entity: Annotated[str, typer.Option("--legal-entity", help="Legal entity id.")],
+    known_at: Annotated[
+        str | None,
+        typer.Option(
+            "--known-at",
+            help="The report as known at this instant (ISO 8601; a report's own known_at "
+            "reproduces its root hash). Default: now.",
+            show_default=False,
+        ),
+    ] = None,
+    output_format: Annotated[
+        str, typer.Option("--format", help="json, csv or pdf (pdf needs --output).")
+    ] = "json",
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", help="Write to this file instead of stdout.", show_default=False),
+    ] = None,
+    api_url: ApiUrlOption = None,
+    api_token: ApiTokenOption = None,
+) -> None:
+    """The signed completeness-and-accuracy report of every interface for a period and legal
+    entity (auditor or admin token)."""
+    from lineage.audit_formats import report_csv, report_pdf
+    from rest_client.client import ApiError
+
+    if output_format not in REPORT_FORMATS:
+        fail(f"--format {output_format!r}: expected one of {', '.join(REPORT_FORMATS)}")
+    if output_format == "pdf" and output is None:
+        fail("--format pdf writes a binary file: give --output FILE")
+    client = _api_client(api_url, api_token)
+    try:
+        report = client.audit_report(period=period, legal_entity=legal_entity, known_at=known_at)
+    except ApiError as error:
+        fail(str(error))
+    document = report.model_dump()
+    content: str | bytes
+    if output_format == "pdf":
+        content = report_pdf(document)
+    elif output_format == "csv":
+        content = report_csv(document)
+    else:
+        content = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    if output is None:
+        typer.echo(content, nl=False)
+        return
+    try:
+        if isinstance(content, bytes):
+            output.write_bytes(content)
+        else:
+            output.write_text(content, encoding="utf-8")
+    except OSError as error:
+        fail(f"--output {str(output)!r}: cannot write it ({error})")
+    typer.echo(f"report {report.root_hash} written to {output}")
+
+
 ledger_app = typer.Typer(help="The evidence ledger's daily tree heads.", no_args_is_help=True)
 app.add_typer(ledger_app, name="ledger")
 

@@ -207,3 +207,55 @@ class TestCommandLine:
         result = cli(quarter, "lineage", "invoice", "X", "--api-url", "http://127.0.0.1:9")
         assert result.returncode == 2
         assert "cannot reach the syncsight API at http://127.0.0.1:9" in result.stderr
+
+
+class TestAuditReport:
+    def test_the_invoice_interface_reconciles_with_the_truth(
+        self, quarter: LoadedQuarter, api: httpx.Client
+    ) -> None:
+        """Per legal entity and period of the truth's invoices: the invoice interface's target
+        side is exactly the posted invoices (count and amount in the entity's currency), every
+        failed invoice's billing event is missing, and no posted one is."""
+        truth = quarter.truth["invoices"]
+        pairs = sorted({(i["legal_entity"], i["period"]) for i in truth})
+        assert len(pairs) >= 6
+        for legal_entity, period in pairs:
+            response = api.get(
+                "/api/v1/audit/report", params={"period": period, "legal_entity": legal_entity}
+            )
+            assert response.status_code == 200, response.text
+            report = response.json()
+            [interface] = [
+                i
+                for i in report["interfaces"]
+                if i["target_type"] == "invoice.posted" and i["object_type"] == "billing_event"
+            ]
+            mine = [i for i in truth if (i["legal_entity"], i["period"]) == (legal_entity, period)]
+            posted = [i for i in mine if i["status"] == "posted"]
+            failed = {i["billing_event"] for i in mine if i["status"] == "failed"}
+            assert interface["target"]["count"] == len(posted), (legal_entity, period)
+            [amount] = interface["target"]["amounts"] or [{"currency": "", "amount": "0"}]
+            if posted:
+                assert amount["currency"] == posted[0]["currency"]
+                expected = round(sum(i["amount"] for i in posted), 2)
+                assert round(float(amount["amount"]), 2) == expected, (legal_entity, period)
+            missing = {
+                d["object_id"]
+                for d in report["differences"]
+                if d["kind"] == "missing" and d["interface"] == interface["interface"]
+            }
+            assert failed <= missing, (legal_entity, period)
+            assert not missing & {i["billing_event"] for i in posted}, (legal_entity, period)
+            assert not [d for d in report["differences"] if d["kind"] == "duplicate"]
+
+    def test_the_command_line_writes_a_pdf(self, quarter: LoadedQuarter, tmp_path: Path) -> None:
+        """`syncsight audit report --format pdf --output` on the quarter."""
+        invoice = quarter.truth["invoices"][0]
+        target = tmp_path / "report.pdf"
+        result = cli(
+            quarter,
+            "audit", "report", "--period", invoice["period"],
+            "--legal-entity", invoice["legal_entity"], "--format", "pdf", "--output", str(target),
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert target.read_bytes().startswith(b"%PDF")

@@ -1,0 +1,124 @@
+"""REST route of the completeness-and-accuracy report: read it as known at ``known_at``, sign its
+root, name the ledger heads of its period's days, record the download, answer JSON, CSV or PDF."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+
+from lineage.api import KnownAtQuery, PeriodQuery
+from lineage.audit_formats import report_csv, report_pdf
+from lineage.audit_models import AuditReportOut
+from lineage.audit_report import ReportRequest, build_report, root_of
+from lineage.evidence import instant_text
+from lineage.ledger import Ledger
+from lineage.ledger_api import knowledge_instant, requester_of
+from lineage.rules import LineageRules
+from warehouse.pool import ClientPool
+
+CloseDeadline = Callable[[str, str], datetime]
+"""The close deadline of (legal entity, period): the SLA feature's calendars know it."""
+
+FIRST_YEAR, LAST_YEAR = 1970, 2261
+"""Periods the engine's DateTime64 can hold, close day included."""
+
+ReportFormat = Literal["json", "csv", "pdf"]
+MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "pdf": "application/pdf"}
+
+
+def audit_router(
+    pool: ClientPool,
+    rules: LineageRules,
+    ledger: Ledger,
+    close_deadline: CloseDeadline,
+    *,
+    record_pool: ClientPool,
+    settle: timedelta,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> APIRouter:
+    """Reads through ``pool``; downloads are recorded through ``record_pool``."""
+    router = APIRouter(tags=["audit"])
+
+    @router.get(
+        "/audit/report",
+        response_model=AuditReportOut,
+        summary="Completeness and accuracy of every interface for a period and legal entity, "
+        "signed, with the query that computed it",
+        responses={
+            200: {
+                "content": {
+                    "text/csv": {"schema": {"type": "string"}},
+                    "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+                }
+            }
+        },
+    )
+    def audit_report(
+        request: Request,
+        period: PeriodQuery,
+        legal_entity: Annotated[
+            str,
+            Query(
+                min_length=1,
+                max_length=100,
+                description="Legal entity id, as biz.legal_entity.id carries it.",
+                examples=["LE-US01"],
+            ),
+        ],
+        known_at: KnownAtQuery = None,
+        format: Annotated[ReportFormat, Query(description="json (default), csv or pdf.")] = "json",
+    ) -> Any:
+        year = int(period[:4])
+        if not FIRST_YEAR <= year <= LAST_YEAR:
+            raise HTTPException(
+                422, f"period={period!r}: expected a year from {FIRST_YEAR} to {LAST_YEAR}"
+            )
+        now = clock()
+        moment = knowledge_instant(known_at, watermark=now - settle)
+        client = pool.client()
+        body = build_report(
+            client,
+            rules,
+            ReportRequest(period, legal_entity, moment, close_deadline(legal_entity, period)),
+        )
+        root = root_of(body)
+        signature = ledger.sign_root(root)
+        heads = ledger.latest_heads(client, map(date.fromisoformat, body["knowledge_days"]))
+        document: dict[str, Any] = {
+            **body,
+            "root_hash": root,
+            "signature": signature,
+            "ledger_heads": [heads[day].to_json() for day in sorted(heads)],
+            "generated_at": instant_text(now),
+        }
+        ledger.record_download(
+            record_pool.client(),
+            requester_of(request),
+            kind="report",
+            path=request.url.path,
+            parameters={
+                "period": period,
+                "legal_entity": legal_entity,
+                "known_at": instant_text(moment),
+                "format": format,
+            },
+            at=now,
+            root_hash=root,
+            signature=signature["value"],
+        )
+        if format == "csv":
+            return Response(report_csv(document), media_type=MEDIA_TYPES["csv"])
+        if format == "pdf":
+            name = re.sub(r"[^A-Za-z0-9._-]", "_", f"audit-report-{legal_entity}-{period}.pdf")
+            return Response(
+                report_pdf(document),
+                media_type=MEDIA_TYPES["pdf"],
+                headers={"Content-Disposition": f'attachment; filename="{name}"'},
+            )
+        return document
+
+    return router

@@ -1,0 +1,136 @@
+"""The SQL of the completeness-and-accuracy report: one query, one row per interface (lineage hop),
+over ``biz_events`` and ``biz_event_objects`` as known at a knowledge time. The report quotes this
+text and its parameters so that an auditor can run it again (docs/operations.md, For auditors)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+MAX_DIFFERENCES_PER_KIND: Final = 10_000
+"""Differences listed per kind and interface (all are counted): a report stays a bounded answer."""
+
+INTERFACE_TOTALS = f"""
+WITH
+object_entities AS (
+    SELECT ref.type AS object_type, ref.id AS object_id, any(LegalEntity) AS entity
+    FROM biz_events ARRAY JOIN ObjectRefs AS ref
+    WHERE IngestedAt <= {{known_at:DateTime64(3, 'UTC')}} AND LegalEntity != ''
+      AND ref.type NOT IN ('legal_entity', 'customer')
+    GROUP BY object_type, object_id
+),
+inherited AS (
+    SELECT EventId, any(entity) AS inherited_entity
+    FROM (
+        SELECT EventId, ref.type AS object_type, ref.id AS object_id
+        FROM biz_events ARRAY JOIN ObjectRefs AS ref
+        WHERE IngestedAt <= {{known_at:DateTime64(3, 'UTC')}} AND LegalEntity = ''
+          AND EventType IN {{event_types:Array(String)}}
+    ) AS refs
+    INNER JOIN object_entities USING (object_type, object_id)
+    GROUP BY EventId
+),
+events AS (
+    SELECT EventId AS event_id,
+        argMax(Outcome, (EventTime, Attempt)) = 'success' AS succeeded,
+        minIf(EventTime, Outcome = 'success') AS effective_at,
+        argMax(Amount, (Outcome = 'success', EventTime, Attempt)) AS amount,
+        argMax(Currency, (Outcome = 'success', EventTime, Attempt)) AS currency,
+        if(anyIf(Period, Period != '') != '', anyIf(Period, Period != ''),
+           formatDateTime(min(EventTime), '%Y-%m')) AS event_period,
+        anyIf(LegalEntity, LegalEntity != '') AS own_entity,
+        toDate(min(IngestedAt)) AS stored_on
+    FROM biz_events
+    WHERE IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}
+      AND EventType IN {{event_types:Array(String)}}
+    GROUP BY EventId
+),
+period_objects AS (
+    SELECT DISTINCT ref.type, ref.id
+    FROM biz_events ARRAY JOIN ObjectRefs AS ref
+    WHERE IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}
+      AND EventType IN {{source_types:Array(String)}}
+      AND (Period = {{period:String}}
+           OR toYYYYMM(EventTime) = toUInt32OrZero(replaceOne({{period:String}}, '-', '')))
+),
+hops AS (
+    SELECT tupleElement(h, 1) AS hop, tupleElement(h, 2) AS target_type,
+           tupleElement(h, 3) AS object_type, tupleElement(h, 4) AS source_types
+    FROM (SELECT arrayJoin({{hops:Array(Tuple(UInt16, String, String, Array(String)))}}) AS h)
+),
+links AS (
+    SELECT DISTINCT hops.hop AS hop, o.ObjectId AS object_id, o.EventId AS event_id,
+           o.EventType = hops.target_type AS is_target
+    FROM biz_event_objects AS o INNER JOIN hops ON o.ObjectType = hops.object_type
+    WHERE o.IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}
+      AND (o.EventType = hops.target_type OR has(hops.source_types, o.EventType))
+      AND (o.ObjectType, o.ObjectId) IN period_objects
+),
+items AS (
+    SELECT links.hop AS hop, links.object_id AS object_id,
+        groupUniqArrayIf((events.event_id, events.amount, events.currency),
+                         NOT links.is_target) AS sources,
+        groupUniqArrayIf((events.event_id, events.amount, events.currency, events.effective_at),
+                         links.is_target) AS targets,
+        anyIf(if(events.own_entity != '', events.own_entity, inherited.inherited_entity),
+              NOT links.is_target) AS source_entity,
+        anyIf(if(events.own_entity != '', events.own_entity, inherited.inherited_entity),
+              links.is_target) AS target_entity,
+        minIf(events.event_period, NOT links.is_target) AS source_period,
+        groupUniqArray(events.stored_on) AS stored_days
+    FROM links
+    INNER JOIN events ON events.event_id = links.event_id
+    LEFT JOIN inherited ON inherited.EventId = links.event_id
+    WHERE events.succeeded
+    GROUP BY hop, object_id
+    HAVING notEmpty(sources) AND source_period = {{period:String}}
+       AND if(source_entity != '', source_entity, target_entity) = {{legal_entity:String}}
+),
+checked AS (
+    SELECT hop, object_id, sources, stored_days, arraySort(t -> (t.4, t.1), targets) AS targets,
+        arrayDistinct(arrayMap(s -> s.3, sources)) AS source_currencies,
+        arraySum(arrayMap(s -> ifNull(s.2, toDecimal64(0, 4)), sources)) AS source_amount,
+        targets[1].2 AS target_amount,
+        targets[1].3 AS target_currency,
+        targets[1].4 AS target_at
+    FROM items
+)
+SELECT hop,
+    count() AS items,
+    arrayDistinct(groupArrayArray(stored_days)) AS stored_days,
+    arrayDistinct(groupArrayArray(arrayMap(s -> (s.1, s.2, s.3), sources))) AS source_events,
+    arrayDistinct(groupArrayArray(arrayMap(t -> (t.1, t.2, t.3), targets))) AS target_events,
+    countIf(empty(targets)) AS missing_count,
+    groupArrayIf({MAX_DIFFERENCES_PER_KIND})((object_id, arrayMap(s -> s.1, sources),
+        source_amount, source_currencies), empty(targets)) AS missing,
+    countIf(notEmpty(targets) AND target_at > {{close_deadline:DateTime64(9, 'UTC')}}) AS late_count,
+    groupArrayIf({MAX_DIFFERENCES_PER_KIND})((object_id, arrayMap(s -> s.1, sources),
+        targets[1].1, target_at),
+        notEmpty(targets) AND target_at > {{close_deadline:DateTime64(9, 'UTC')}}) AS late,
+    countIf(length(targets) > 1) AS duplicate_count,
+    groupArrayIf({MAX_DIFFERENCES_PER_KIND})((object_id, arrayMap(s -> s.1, sources),
+        arrayMap(t -> t.1, targets)), length(targets) > 1) AS duplicate,
+    countIf(notEmpty(targets) AND target_amount IS NOT NULL AND length(source_currencies) = 1
+        AND notEmpty(arrayFilter(s -> s.2 IS NOT NULL, sources))
+        AND (target_amount != source_amount OR target_currency != source_currencies[1]))
+        AS mismatch_count,
+    groupArrayIf({MAX_DIFFERENCES_PER_KIND})((object_id, arrayMap(s -> s.1, sources),
+        targets[1].1, source_amount, source_currencies[1], target_amount, target_currency),
+        notEmpty(targets) AND target_amount IS NOT NULL AND length(source_currencies) = 1
+        AND notEmpty(arrayFilter(s -> s.2 IS NOT NULL, sources))
+        AND (target_amount != source_amount OR target_currency != source_currencies[1]))
+        AS mismatch
+FROM checked
+GROUP BY hop
+ORDER BY hop
+"""
+"""Per interface (``hops``: number, target event type, object type, source event types): the
+items (objects of the hop's type) whose succeeded source event is of ``period`` and
+``legal_entity`` as known at ``known_at``; the distinct source and succeeded target events with
+their counted amounts; and the items without a succeeded target (missing), first posted after
+``close_deadline`` (late), with more than one succeeded target (duplicate), or whose first
+target's amount differs from its sources' (mismatch); and the UTC days on which the counted
+events were first stored (their ledger trees). ``period_objects`` narrows the links early to the objects a source
+event of the period's month or period refers to (a superset of the items; ``HAVING`` decides). An event counts when its latest attempt
+succeeded; its counted attempt is the latest successful one. A period is the event's own, else the
+UTC month of its first attempt; a legal entity the event's own, else that of an object it refers
+to (the source's, else the target's)."""

@@ -1,0 +1,248 @@
+"""The report through its REST route and the CLI over the real engine: auditor and admin only, a
+signed root that verifies with the published key, the download on the access trail, the ledger
+heads of the period's days, and the same numbers in JSON, CSV and the PDF's text."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from clickhouse_connect.driver.client import Client
+from fastapi import FastAPI
+from pypdf import PdfReader
+
+from domain import semconv as sc
+from lineage.audit_api import audit_router
+from lineage.audit_report import root_of
+from lineage.ledger import Ledger
+from lineage.ledger_api import ledger_router
+from lineage.rules import LineageRules
+from lineage.signing import EVIDENCE_ROOT, Signer, load_public_key, signature_valid
+from syncsight.access import AccessControl, ApiTokens
+from tests.lineage.events import chain, span
+from tests.service import free_port
+from tests.syncsight.test_cli import run
+from warehouse.correlation_rules import CorrelationRules
+from warehouse.migrations import migrate
+from warehouse.pool import ClientPool
+from warehouse.spans import OTEL_TRACES_COLUMNS
+
+VIEWER = "viewer-token-0123456789abcdef"
+AUDITOR = "auditor-token-0123456789abcdef"
+ADMIN = "admin-token-0123456789abcdef"
+REPORT = "/api/v1/audit/report"
+CLOSE = datetime(2026, 10, 8, tzinfo=UTC)
+PARAMS = {"period": "2026-09", "legal_entity": "LE-DE01"}
+SIGNED_OUTSIDE = ("root_hash", "signature", "ledger_heads", "generated_at")
+"""What the report adds around its body: the root covers everything else."""
+
+
+@pytest.fixture
+def store(client: Client) -> Client:
+    migrate(client, CorrelationRules.default())
+    client.insert(
+        "otel_traces", [span(e) for e in chain(entries=("TE-1", "TE-2"))],
+        column_names=OTEL_TRACES_COLUMNS,
+    )  # fmt: skip
+    time.sleep(0.01)
+    return client
+
+
+@pytest.fixture
+def ledger() -> Ledger:
+    return Ledger(Signer.generate())
+
+
+@pytest.fixture
+def api(store: Client, engine_url: str, database: str, ledger: Ledger) -> Iterator[httpx.Client]:
+    pool = ClientPool(engine_url, database=database)
+    app = FastAPI()
+    settle = timedelta(0)
+    app.include_router(
+        audit_router(
+            pool,
+            LineageRules.default(),
+            ledger,
+            lambda entity, period: CLOSE,
+            record_pool=pool,
+            settle=settle,
+        ),
+        prefix="/api/v1",
+    )
+    app.include_router(ledger_router(pool, ledger, settle=settle), prefix="/api/v1")
+    tokens = ApiTokens.parse(f"{VIEWER}:viewer,{AUDITOR}:auditor,{ADMIN}:admin")
+    app.add_middleware(AccessControl, tokens=tokens)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+            yield http
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        pool.close()
+
+
+def fetch(api: httpx.Client, token: str = AUDITOR, **params: str) -> httpx.Response:
+    return api.get(
+        REPORT, params={**PARAMS, **params}, headers={"Authorization": f"Bearer {token}"}
+    )
+
+
+def report(api: httpx.Client, **params: str) -> dict[str, Any]:
+    response = fetch(api, **params)
+    assert response.status_code == 200, response.text
+    document: dict[str, Any] = response.json()
+    return document
+
+
+def invoices(document: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = next(
+        i
+        for i in document["interfaces"]
+        if i["target_type"] == sc.INVOICE_POSTED and i["object_type"] == sc.BILLING_EVENT
+    )
+    return found
+
+
+class TestAccess:
+    @pytest.mark.parametrize(("token", "status"), [(VIEWER, 403), (AUDITOR, 200), (ADMIN, 200)])
+    def test_only_auditors_and_admins_read_reports(
+        self, api: httpx.Client, token: str, status: int
+    ) -> None:
+        """A viewer is refused; auditor and admin get the report."""
+        assert fetch(api, token).status_code == status
+
+    @pytest.mark.parametrize(
+        ("params", "named"),
+        [
+            ({"period": "2026-13"}, "period"),
+            ({"period": "0000-01"}, "period"),
+            ({"legal_entity": ""}, "legal_entity"),
+            ({"format": "xlsx"}, "format"),
+            ({"known_at": "yesterday"}, "known_at"),
+        ],
+    )
+    def test_bad_parameters_are_refused_by_name(
+        self, api: httpx.Client, params: dict[str, str], named: str
+    ) -> None:
+        """422 naming the parameter."""
+        response = fetch(api, **params)
+        assert response.status_code == 422
+        assert named in response.text
+
+
+class TestSignedAndRecorded:
+    def test_the_root_covers_the_body_and_is_signed(self, api: httpx.Client) -> None:
+        """root_hash is the hash of everything but the signature block, heads and download
+        time; the signature verifies with the published key."""
+        document = report(api)
+        body = {k: v for k, v in document.items() if k not in SIGNED_OUTSIDE}
+        assert root_of(body) == document["root_hash"]
+        pem = api.get("/api/v1/ledger/key", headers={"Authorization": f"Bearer {AUDITOR}"})
+        key = load_public_key(pem.json()["public_key_pem"], source="api")
+        signature = document["signature"]
+        assert signature["statement"] == EVIDENCE_ROOT
+        assert signature_valid(
+            key, EVIDENCE_ROOT, {"root_hash": document["root_hash"]}, signature["value"]
+        )
+
+    def test_the_same_known_at_gives_the_same_root(self, api: httpx.Client) -> None:
+        """Two downloads for one known_at: same root, different generated_at."""
+        first = report(api)
+        time.sleep(0.01)
+        again = report(api, known_at=first["known_at"])
+        assert again["root_hash"] == first["root_hash"]
+        assert again["generated_at"] != first["generated_at"]
+
+    def test_every_download_is_on_the_access_trail(self, api: httpx.Client) -> None:
+        """kind report, the auditor's role, the parameters and the signed root."""
+        document = report(api)
+        trail = api.get("/api/v1/ledger/downloads", headers={"Authorization": f"Bearer {ADMIN}"})
+        [entry] = [d for d in trail.json()["downloads"] if d["kind"] == "report"]
+        assert entry["role"] == "auditor"
+        assert entry["root_hash"] == document["root_hash"]
+        assert entry["parameters"] == {**PARAMS, "known_at": document["known_at"], "format": "json"}
+
+    def test_the_sealed_day_of_the_period_is_named(
+        self, api: httpx.Client, store: Client, ledger: Ledger
+    ) -> None:
+        """The facts were stored today: no head before the day is sealed, its head after."""
+        today = datetime.now(UTC).date()
+        before = report(api)
+        assert before["knowledge_days"] == [today.isoformat()]
+        assert before["ledger_heads"] == []
+        head = ledger.seal_day(store, today, until=datetime.now(UTC), now=datetime.now(UTC))
+        after = report(api, known_at=before["known_at"])
+        assert after["ledger_heads"] == [head.to_json()]
+        assert after["root_hash"] == before["root_hash"]
+
+
+class TestFormats:
+    def test_csv_has_the_summary_and_one_row_per_difference(self, api: httpx.Client) -> None:
+        """The # lines carry the hashes and totals; the rows are the JSON's differences."""
+        document = report(api)
+        response = fetch(api, format="csv", known_at=document["known_at"])
+        assert response.headers["content-type"].startswith("text/csv")
+        text = response.text
+        assert f"# query_sha256: {document['query']['sha256']}" in text
+        assert "source count=1 amount=2000.0000 EUR; target count=1 amount=2000.0000 EUR" in text
+        rows = list(csv.DictReader(line for line in io.StringIO(text) if not line.startswith("#")))
+        assert [(r["kind"], r["object_id"]) for r in rows] == [
+            (d["kind"], d["object_id"]) for d in document["differences"]
+        ]
+        assert rows
+
+    def test_pdf_text_has_the_numbers(self, api: httpx.Client) -> None:
+        """The PDF parses back: title, query hash, the invoice interface's totals."""
+        document = report(api)
+        response = fetch(api, format="pdf", known_at=document["known_at"])
+        assert response.headers["content-type"] == "application/pdf"
+        text = "\n".join(
+            page.extract_text() for page in PdfReader(io.BytesIO(response.content)).pages
+        )
+        assert "Completeness and accuracy report LE-DE01 2026-09" in text
+        assert document["query"]["sha256"] in text
+        assert "billing.ready -> invoice.posted by billing_event" in text
+        assert "2000.0000 EUR" in text
+        assert f"Differences ({len(document['differences'])})" in text
+
+
+class TestCommandLine:
+    def test_audit_report_writes_json_csv_and_pdf(self, api: httpx.Client, tmp_path: Path) -> None:
+        """`syncsight audit report` through the REST client: the same root as the API's."""
+        env = {"SYNCSIGHT_API_URL": str(api.base_url), "SYNCSIGHT_API_TOKEN": AUDITOR}
+        known_at = report(api)["known_at"]
+        common = ("audit", "report", "--period", "2026-09", "--legal-entity", "LE-DE01")
+        result = run(*common, "--known-at", known_at, env=env)
+        assert result.returncode == 0, result.stderr
+        document = json.loads(result.stdout)
+        assert document["root_hash"] == report(api, known_at=known_at)["root_hash"]
+        assert invoices(document)["target"]["count"] == 1
+        pdf = run(*common, "--format", "pdf", "--output", "r.pdf", env=env, cwd=tmp_path)
+        assert pdf.returncode == 0, pdf.stderr
+        assert PdfReader(tmp_path / "r.pdf").pages
+        csv_run = run(*common, "--format", "csv", env=env)
+        assert csv_run.stdout.startswith("# report: syncsight.audit-report/1")
+
+    def test_a_viewer_token_is_refused_with_the_servers_reason(self, api: httpx.Client) -> None:
+        """Exit 2 (the CLI's failure code) with the API's reason."""
+        env = {"SYNCSIGHT_API_URL": str(api.base_url), "SYNCSIGHT_API_TOKEN": VIEWER}
+        result = run("audit", "report", "--period", "2026-09", "--legal-entity", "X", env=env)
+        assert result.returncode == 2
+        assert "HTTP 403" in result.stderr
+        assert "needs role auditor" in result.stderr
