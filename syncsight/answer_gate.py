@@ -16,10 +16,13 @@ HEAVY_FAMILIES = frozenset(
         ("api", "v1", "slas"),
         ("api", "v1", "close-risk"),
         ("api", "v1", "impact"),
+        ("api", "v1", "audit"),
+        ("api", "v1", "work-items"),
     }
 )
 """The first three path segments of the answers that read and assemble much: lineage with its
-evidence, OCEL export and completeness, SLA summaries and timers, close risk, blocked invoices."""
+evidence, OCEL export and completeness, SLA summaries, timers and objectives, close risk, blocked
+invoices, the audit report, and the work queue (its open set reads blocked invoices and timers)."""
 
 RETRY_AFTER_SECONDS = 1
 

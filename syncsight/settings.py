@@ -249,8 +249,8 @@ class Settings(BaseSettings):
         default=4,
         ge=1,
         description="REST answers computed at once by the expensive reads (lineage, evidence, "
-        "OCEL, completeness, SLAs, close risk, blocked invoices); above it they get 503 with "
-        "Retry-After at once instead of queueing.",
+        "OCEL, completeness, SLAs and objectives, close risk, blocked invoices, the audit report, "
+        "the work queue); above it they get 503 with Retry-After at once instead of queueing.",
     )
     api_url: str = Field(
         default="http://127.0.0.1:4318",

@@ -26,7 +26,7 @@ from tests.collector.test_hostile_input import (
     invoice_request,
     peak_rss_bytes,
 )
-from tests.service import Service, running_service
+from tests.service import Service, running_service, wait_until_inserted
 
 DOCUMENTED_STATUSES = {200, 400, 413, 415, 503}
 """What collector/http_receiver.py answers (401 only with ingest tokens, which this service has
@@ -262,6 +262,7 @@ def test_hostile_bodies_get_documented_answers_and_valid_spans_are_kept(
         attack()
     # the attack reached the decoder's refusals and the content-type check, not only the happy path
     assert {200, 400, 415} <= set(statuses), statuses
+    wait_until_inserted(service)  # acknowledged from the journal: inserted behind the answer
     assert sorted(stored_invoices(service)) == sorted(sent)
     assert peak_rss_bytes(service) < RSS_LIMIT_BYTES
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 from collections.abc import Iterator
+from decimal import Decimal
 
 import grpc
 import httpx
@@ -120,7 +121,7 @@ class TestSdkExporters:
         (event,) = response.json()
         assert event["event_type"] == sc.INVOICE_POSTED
         assert event["event_id"] == "INV-HTTP-1-post"
-        assert event["amount"] == 18250.5
+        assert Decimal(event["amount"]) == Decimal("18250.5")  # money is an exact string
         assert event["currency"] == "USD"
         assert event["outcome"] == sc.SUCCESS
         assert event["objects"][sc.BILLING_EVENT] == ["BE-INV-HTTP-1"]

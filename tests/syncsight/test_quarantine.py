@@ -62,7 +62,8 @@ class TestQuarantineEndToEnd:
                 timeout=60,
             )
             assert later.status_code == 200, later.text
-            assert events_of(service.base_url, "INV-LATER") == 200
+            # acknowledged from the journal: queryable once inserted behind the answer
+            wait_for(lambda: events_of(service.base_url, "INV-LATER") == 200)
             ready = httpx.get(f"{service.base_url}/readyz").json()
             assert ready["status"] == "degraded"
             assert ready["quarantine"].startswith("2 batch(es) refused by ClickHouse")
