@@ -165,9 +165,7 @@ class BusinessState:
             since = EPOCH
         if until <= since:
             return TickReport(since, since, 0, 0, 0)
-        since, late = self._reopen(client, since, now)
-        # a derivation from scratch reads everything: nothing can become visible behind it
-        visible = window_rows(client, since, [until])[0] if since != EPOCH else 0
+        since, late, visible = self._reopen(client, since, until, now)
         setup_types = sorted({t for types in self.rules.prerequisites.values() for t in types})
         unresolved, sample = unresolved_events(client, since, until, setup_types)
         # one bounded read decides: a small window closes its components by index reads
@@ -203,27 +201,36 @@ class BusinessState:
             late_rows=late,
         )
 
-    def _reopen(self, client: Client, since: datetime, now: datetime) -> tuple[datetime, int]:
+    def _reopen(
+        self, client: Client, since: datetime, until: datetime, now: datetime
+    ) -> tuple[datetime, int, int]:
         """Where this tick starts reading: ``since``, or the start of the earliest window read
         lately in which rows have become visible since it was read (those rows' knowledge time
-        is behind the watermark, so no later window holds them); and how many rows did."""
-        read = [w for w in self._read if w[1] <= since and w[1] > now - LATE_HORIZON]
-        if since == EPOCH or not read:
+        is behind the watermark, so no later window holds them); how many rows did; and the rows
+        visible now in the window this tick reads. One count of the recent windows and this one
+        serves all three, unless a window grew (then the reopened window is counted again)."""
+        if since == EPOCH:
+            # a derivation from scratch reads everything: nothing can become visible behind it
             self._read = []
-            return since, 0
-        counts = window_rows(client, read[0][0], [end for _, end, _ in read])
-        for (start, _, seen), count in zip(read, counts, strict=True):
-            if count > seen:
-                late = sum(c - s for (_, _, s), c in zip(read, counts, strict=True) if c > s)
-                logger.info(
-                    "%d business row(s) became visible after their window was read: reading "
-                    "again from %s",
-                    late,
-                    start.isoformat(),
-                )
-                self._read = [w for w in self._read if w[1] <= start]
-                return start, late
-        return since, 0
+            return since, 0, 0
+        read = [w for w in self._read if w[1] <= since and w[1] > now - LATE_HORIZON]
+        start = read[0][0] if read else since
+        ends = [end for _, end, _ in read]
+        if ends and ends[-1] != since:  # another process read in between: count from since apart
+            ends.append(since)
+        counts = window_rows(client, start, [*ends, until])
+        grown = [(w, c) for w, c in zip(read, counts, strict=False) if c > w[2]]
+        if not grown:
+            return since, 0, counts[-1]
+        reopened = grown[0][0][0]
+        late = sum(count - window[2] for window, count in grown)
+        logger.info(
+            "%d business row(s) became visible after their window was read: reading again from %s",
+            late,
+            reopened.isoformat(),
+        )
+        self._read = [w for w in self._read if w[1] <= reopened]
+        return reopened, late, window_rows(client, reopened, [until])[0]
 
     def _rederive(
         self,

@@ -207,20 +207,6 @@ def derive_timers(
     ]  # fmt: skip
 
 
-def timer_rows(
-    snapshot: EventSnapshot,
-    definitions: Sequence[SlaDefinition],
-    calendars: CalendarBook,
-    names: SnapshotNames,
-) -> list[TimerRow]:
-    """Every timer row of ``definitions`` in ``snapshot``."""
-    return [
-        row
-        for derived in derive_timers(snapshot, definitions, calendars, names)
-        for row in derived.rows(names, range(len(derived)))
-    ]
-
-
 def _derive(timers: TimerSet, definition: SlaDefinition, calendars: CalendarBook) -> DerivedTimers:
     count = len(timers)
     started = timers.started_us / 1e6
