@@ -110,7 +110,9 @@ def _ready(url: str) -> bool:
         return False
 
 
-def wait_for(condition: Callable[[], Any], what: str, timeout: float = 45.0) -> Any:
+def wait_for(condition: Callable[[], Any], what: str, timeout: float = 90.0) -> Any:
+    """``condition()`` once truthy; a saturated machine can take tens of seconds for a
+    notification to travel evaluator → Alertmanager → receiver, so the bound is generous."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         result = condition()
