@@ -50,12 +50,14 @@ def pick_period(filters: Filters) -> str:
 
 
 def pick_entity(area: DeltaGenerator, entities: Sequence[str]) -> str | None:
-    """The report's legal entity: the sidebar's, else the first the period has items of."""
+    """The report's legal entity: the one chosen here before, else the sidebar's, else the
+    first the period has items of."""
     wanted = current_filters().legal_entity
-    options = sorted({*entities, *([wanted] if wanted else [])})
-    if st.session_state.get(KEY_ENTITY) not in options:
+    chosen = st.session_state.get(KEY_ENTITY)
+    options = sorted({*entities, *(str(e) for e in (wanted, chosen) if e)})
+    if chosen not in options:
         st.session_state[KEY_ENTITY] = wanted or (options[0] if options else None)
-    chosen = area.selectbox(
+    picked = area.selectbox(
         "Legal entity",
         options,
         key=KEY_ENTITY,
@@ -63,7 +65,7 @@ def pick_entity(area: DeltaGenerator, entities: Sequence[str]) -> str | None:
         placeholder="Type a legal entity id",
         help="The entities with items due in the period (close risk); type another to report it.",
     )
-    return str(chosen) if chosen else None
+    return str(picked) if picked else None
 
 
 def role_notice(error: ApiError) -> None:
