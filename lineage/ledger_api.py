@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Final
 
@@ -59,17 +60,7 @@ def _stored_day(day: date, today: date) -> bool:
 
 
 def _download_out(download: Download) -> DownloadOut:
-    return DownloadOut(
-        at=instant_text(download.at),
-        token_name=download.token_name,
-        role=download.role,
-        kind=download.kind,
-        path=download.path,
-        parameters=download.parameters,
-        root_hash=download.root_hash,
-        key_id=download.key_id,
-        signature=download.signature,
-    )
+    return DownloadOut(**{**asdict(download), "at": instant_text(download.at)})
 
 
 def ledger_router(
