@@ -27,7 +27,7 @@ from dashboard.filters import (
     offer_legal_entities,
     recent_periods,
 )
-from dashboard.notices import denied, explain, fetched, show_api_error, show_empty
+from dashboard.notices import explain, fetched, show_api_error, show_empty
 from lineage.audit_models import AuditReportOut, DifferenceOut
 from rest_client.client import AUDIT_REPORT_FORMATS, ApiClient, ApiError
 
@@ -40,7 +40,8 @@ MEDIA = {"json": "application/json", "csv": "text/csv", "pdf": "application/pdf"
 
 
 def pick_period(filters: Filters) -> str:
-    """The report's period: the sidebar's period, else the one the as-of time falls in."""
+    """The report's period: the one chosen on this page, else the sidebar's, else the one the
+    as-of time falls in."""
     periods = recent_periods(filters.as_of)
     if filters.current_period not in periods:
         periods.append(filters.current_period)
@@ -49,10 +50,10 @@ def pick_period(filters: Filters) -> str:
     return str(st.selectbox("Period", periods, key=KEY_PERIOD))
 
 
-def pick_entity(area: DeltaGenerator, entities: Sequence[str]) -> str | None:
-    """The report's legal entity: the one chosen here before, else the sidebar's, else the
+def pick_entity(area: DeltaGenerator, filters: Filters, entities: Sequence[str]) -> str | None:
+    """The report's legal entity: the one chosen on this page, else the sidebar's, else the
     first the period has items of."""
-    wanted = current_filters().legal_entity
+    wanted = filters.legal_entity
     chosen = st.session_state.get(KEY_ENTITY)
     options = sorted({*entities, *(str(e) for e in (wanted, chosen) if e)})
     if chosen not in options:
@@ -211,7 +212,7 @@ def access_trail(client: ApiClient) -> None:
     try:
         trail = client.downloads(limit=TRAIL_SHOWN)
     except ApiError as error:
-        if denied(error):
+        if error.status == 403:
             st.caption(f"The access trail is listed for admins only: {explain(error)}")
         else:
             show_api_error(error, what="Access trail")
@@ -234,7 +235,7 @@ with left:
 risks = fetched(lambda: reads.close_risk(period=period), what="Legal entities of the period")
 entities = sorted({r.legal_entity for r in risks or [] if r.period == period})
 offer_legal_entities(entities)
-legal_entity = pick_entity(right, entities)
+legal_entity = pick_entity(right, filters, entities)
 report: AuditReportOut | None = None
 if legal_entity is None:
     show_empty(f"No legal entity has items due in {period}: type the legal entity to report.")
@@ -242,7 +243,7 @@ else:
     try:
         report = reads.audit_report(period=period, legal_entity=legal_entity)
     except ApiError as error:
-        if denied(error):
+        if error.status == 403:
             role_notice(error)
         else:
             show_api_error(error, what=f"The report of {legal_entity} for {period}")
