@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
+from lineage.audit_models import AuditReportOut
 from lineage.models import BlockedInvoicesOut
 from rest_client.client import DEFAULT_API_URL, Answer, ApiClient, Params, fetch_json
 from slas.models import CloseRiskOut, ObjectiveOut, SlaOut, TimerOut, TrendPointOut
@@ -93,4 +94,13 @@ class PageInstant:
     def close_risk(self, *, period: str | None = None) -> list[CloseRiskOut]:
         return self._pinned(
             self.client.close_risk(period=period, as_of=self.as_of, known_at=self.known_at)
+        )
+
+    def audit_report(self, *, period: str, legal_entity: str) -> AuditReportOut:
+        """The report as known at the page's ``known_at`` (the first answer's), else at the
+        service's watermark, which then becomes the page's ``known_at``."""
+        return self._pinned(
+            self.client.audit_report(
+                period=period, legal_entity=legal_entity, known_at=self.known_at
+            )
         )

@@ -16,6 +16,7 @@ PAGES = [
     st.Page("views/close_risk.py", title="Close risk", icon=":material/event_busy:"),
     st.Page("views/slas.py", title="SLAs", icon=":material/timer:"),
     st.Page("views/lineage_explorer.py", title="Lineage explorer", icon=":material/account_tree:"),
+    st.Page("views/audit.py", title="Audit", icon=":material/verified_user:"),
     st.Page("views/alerts.py", title="Alerts", icon=":material/notifications_active:"),
     st.Page("views/work_queue.py", title="Work queue", icon=":material/assignment_ind:"),
 ]

@@ -40,7 +40,7 @@ def explain(error: ApiError) -> str:
             "in again with your API token (one listed in the service's SYNCSIGHT_API_TOKENS)."
         )
     if error.status == 403:
-        return f"the dashboard's token may not read {error.path} (HTTP 403: {error.detail})."
+        return f"your token may not read {error.path} (HTTP 403: {error.detail})."
     if error.status == 404:
         return error.detail
     return str(error)

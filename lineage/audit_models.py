@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from lineage.ledger_models import TreeHeadOut
+
 
 class AmountOut(BaseModel):
     currency: str
@@ -76,7 +78,7 @@ class AuditReportOut(BaseModel):
     max_differences_per_kind: int
     root_hash: str = Field(description="SHA-256 of the canonical JSON of the fields above.")
     signature: SignatureOut
-    ledger_heads: list[dict[str, Any]] = Field(
+    ledger_heads: list[TreeHeadOut] = Field(
         description="The latest signed tree head of each knowledge day (outside the root: sealing "
         "a day later adds a head without changing the report)."
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Final
 
@@ -20,6 +21,7 @@ from lineage.ledger import (
     Requester,
     to_millisecond,
 )
+from lineage.ledger_models import DownloadOut, DownloadsOut, TreeHeadOut, TreeHeadsOut
 from warehouse.background import BackgroundLoop
 from warehouse.pool import ClientPool
 
@@ -57,18 +59,8 @@ def _stored_day(day: date, today: date) -> bool:
     return EPOCH.date() <= day <= today
 
 
-def _download_out(download: Download) -> dict[str, Any]:
-    return {
-        "at": instant_text(download.at),
-        "token_name": download.token_name,
-        "role": download.role,
-        "kind": download.kind,
-        "path": download.path,
-        "parameters": download.parameters,
-        "root_hash": download.root_hash,
-        "key_id": download.key_id,
-        "signature": download.signature,
-    }
+def _download_out(download: Download) -> DownloadOut:
+    return DownloadOut(**{**asdict(download), "at": instant_text(download.at)})
 
 
 def ledger_router(
@@ -86,16 +78,17 @@ def ledger_router(
 
     @router.get(
         "/ledger/heads",
+        response_model=TreeHeadsOut,
         summary="Signed tree heads of the daily Merkle trees of stored facts, newest first",
     )
     def heads(
         day: Annotated[date | None, Query(description="Only this UTC knowledge day.")] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    ) -> dict[str, Any]:
+    ) -> TreeHeadsOut:
         if day is not None and not _stored_day(day, clock().date()):
-            return {"heads": []}
+            return TreeHeadsOut(heads=[])
         found = ledger.heads(pool.client(), day=day, limit=limit)
-        return {"heads": [head.to_json() for head in found]}
+        return TreeHeadsOut(heads=[TreeHeadOut.model_validate(head.to_json()) for head in found])
 
     @router.get(
         "/ledger/heads/{day}/{tree_size}",
@@ -136,6 +129,7 @@ def ledger_router(
 
     @router.get(
         "/ledger/downloads",
+        response_model=DownloadsOut,
         summary="The access trail: every evidence, OCEL and report download, newest first",
     )
     def downloads(
@@ -143,10 +137,10 @@ def ledger_router(
             datetime | None, Query(description="Only downloads before this instant (paging).")
         ] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    ) -> dict[str, Any]:
+    ) -> DownloadsOut:
         until = knowledge_instant(before, watermark=clock() + timedelta(seconds=1))
         found = ledger.downloads(pool.client(), before=until, limit=limit)
-        return {"downloads": [_download_out(d) for d in found]}
+        return DownloadsOut(downloads=[_download_out(d) for d in found])
 
     @router.post(
         "/admin/ledger/seal",

@@ -5,7 +5,7 @@ API itself uses, the instants it describes read from its headers, and every fail
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
@@ -14,6 +14,7 @@ import httpx
 from pydantic import TypeAdapter, ValidationError
 
 from lineage.audit_models import AuditReportOut
+from lineage.ledger_models import DownloadsOut, TreeHeadsOut
 from lineage.models import BlockedInvoicesOut, LineageOut, TelemetrySilenceOut
 from slas.models import (
     AlertOut,
@@ -118,44 +119,65 @@ def unreachable(base_url: str, path: str, error: httpx.TransportError) -> ApiErr
     )
 
 
-def fetch_json(base_url: str, token: str, timeout: float, path: str, params: Params) -> Answer[Any]:
-    """One GET, decoded, with the instants of its headers; any failure is an ``ApiError``."""
+def _send(
+    method: str,
+    base_url: str,
+    token: str,
+    timeout: float,
+    path: str,
+    *,
+    params: Params = (),
+    body: Mapping[str, str] | None = None,
+) -> httpx.Response:
+    """One request with the token; no answer in time or no connection is an ``ApiError``."""
     try:
-        response = httpx.get(
+        return httpx.request(
+            method,
             base_url.rstrip("/") + path,
             params=dict(params),
+            json=dict(body) if body is not None else None,
             headers=_headers(token),
             timeout=timeout,
         )
     except httpx.TimeoutException as error:
         raise ApiError(
-            f"the syncsight API at {base_url} did not answer GET {path} within {timeout:g} s",
+            f"the syncsight API at {base_url} did not answer {method} {path} within {timeout:g} s",
             path=path,
             status=None,
             detail=str(error),
         ) from error
     except httpx.TransportError as error:
         raise unreachable(base_url, path, error) from error
-    return decoded(response, path)
+
+
+def fetch_json(base_url: str, token: str, timeout: float, path: str, params: Params) -> Answer[Any]:
+    """One GET, decoded, with the instants of its headers; any failure is an ``ApiError``."""
+    return decoded(_send("GET", base_url, token, timeout, path, params=params), path)
+
+
+def _succeeded(response: httpx.Response, path: str) -> httpx.Response:
+    """``response`` when it is a success, else an ``ApiError`` naming the request, the status
+    and the server's message."""
+    if not response.is_success:
+        detail = _detail(response)
+        raise ApiError(
+            f"{response.request.method} {path} answered HTTP {response.status_code}: {detail}",
+            path=path,
+            status=response.status_code,
+            detail=detail,
+        )
+    return response
 
 
 def decoded(response: httpx.Response, path: str) -> Answer[Any]:
     """A response's JSON and the instants of its headers, or an ``ApiError`` naming the
     request, the status and the server's message."""
-    method = response.request.method
-    if not response.is_success:
-        detail = _detail(response)
-        raise ApiError(
-            f"{method} {path} answered HTTP {response.status_code}: {detail}",
-            path=path,
-            status=response.status_code,
-            detail=detail,
-        )
+    _succeeded(response, path)
     try:
         body = response.json()
     except ValueError as error:
         raise ApiError(
-            f"{method} {path} answered something that is not JSON: {response.text[:100]!r}",
+            f"{response.request.method} {path} answered something that is not JSON: {response.text[:100]!r}",
             path=path,
             status=response.status_code,
             detail=response.text[:300],
@@ -180,7 +202,13 @@ def _segment(value: str) -> str:
     return quote(value, safe="")
 
 
+AUDIT_REPORT = "/api/v1/audit/report"
+AUDIT_REPORT_FORMATS = ("json", "csv", "pdf")
+"""What ``GET /api/v1/audit/report?format=`` renders."""
+
 _AUDIT_REPORT = TypeAdapter(AuditReportOut)
+_TREE_HEADS = TypeAdapter(TreeHeadsOut)
+_DOWNLOADS = TypeAdapter(DownloadsOut)
 _BLOCKED = TypeAdapter(BlockedInvoicesOut)
 _LINEAGE = TypeAdapter(LineageOut)
 _DOCUMENT: TypeAdapter[dict[str, Any]] = TypeAdapter(dict[str, Any])
@@ -234,15 +262,7 @@ class ApiClient:
     def access_status(self) -> int:
         """The HTTP status of a cheap read with this client's token: 200 when the API lets it
         read (or needs no token), 401 when the token is missing or not accepted."""
-        try:
-            response = httpx.get(
-                self.base_url.rstrip("/") + ACCESS_PROBE,
-                headers=_headers(self.token),
-                timeout=self.timeout,
-            )
-        except httpx.TransportError as error:
-            raise unreachable(self.base_url, ACCESS_PROBE, error) from error
-        return response.status_code
+        return _send("GET", self.base_url, self.token, self.timeout, ACCESS_PROBE).status_code
 
     # lineage and impact
     def lineage(self, object_type: str, object_id: str, direction: str) -> LineageOut:
@@ -262,18 +282,52 @@ class ApiClient:
         path = f"/api/v1/lineage/{_segment(object_type)}/{_segment(object_id)}/ocel"
         return self._typed(_DOCUMENT, path, direction=direction).body
 
+    # the auditor's report and the evidence ledger
     def audit_report(
-        self, *, period: str, legal_entity: str, known_at: str | None = None
-    ) -> AuditReportOut:
+        self, *, period: str, legal_entity: str, known_at: datetime | str | None = None
+    ) -> Answer[AuditReportOut]:
         """The signed completeness-and-accuracy report of a period and legal entity (as known at
-        ``known_at`` when given); CSV and PDF are rendered from it (``lineage.audit_formats``)."""
-        return self._typed(
+        ``known_at`` when given, else at the service's watermark), and the ``known_at`` it is for.
+        Every read is a download on the access trail."""
+        answer = self._typed(
             _AUDIT_REPORT,
-            "/api/v1/audit/report",
+            AUDIT_REPORT,
             period=period,
             legal_entity=legal_entity,
             known_at=known_at,
-        ).body
+        )
+        return replace(answer, known_at=_instant(answer.body.known_at))
+
+    def audit_report_file(
+        self, *, period: str, legal_entity: str, known_at: datetime | str, file_format: str
+    ) -> bytes:
+        """The report as the service renders it in ``file_format`` (one of
+        ``AUDIT_REPORT_FORMATS``), never cached: each call is a download on the access trail
+        under this client's token. Pass the ``known_at`` of a report read to get its root."""
+        if file_format not in AUDIT_REPORT_FORMATS:
+            raise ValueError(
+                f"file_format={file_format!r}: expected one of {', '.join(AUDIT_REPORT_FORMATS)}"
+            )
+        params = _params(
+            {
+                "period": period,
+                "legal_entity": legal_entity,
+                "known_at": known_at,
+                "format": file_format,
+            }
+        )
+        response = _send(
+            "GET", self.base_url, self.token, self.timeout, AUDIT_REPORT, params=params
+        )
+        return _succeeded(response, AUDIT_REPORT).content
+
+    def ledger_heads(self, *, day: str | None = None, limit: int = 100) -> TreeHeadsOut:
+        """Signed tree heads, newest day and largest tree first (any role)."""
+        return self._typed(_TREE_HEADS, "/api/v1/ledger/heads", day=day, limit=limit).body
+
+    def downloads(self, *, before: datetime | None = None, limit: int = 100) -> DownloadsOut:
+        """The access trail, newest first (admin only: 403 for other roles)."""
+        return self._typed(_DOWNLOADS, "/api/v1/ledger/downloads", before=before, limit=limit).body
 
     def blocked_invoices(
         self,
@@ -394,21 +448,5 @@ class ApiClient:
         if verb not in WORK_ITEM_ACTIONS:
             raise ValueError(f"verb={verb!r}: expected one of {', '.join(WORK_ITEM_ACTIONS)}")
         path = f"/api/v1/work-items/{_segment(item_id)}/{verb}"
-        try:
-            response = httpx.post(
-                self.base_url.rstrip("/") + path,
-                json=dict(body) if body is not None else None,
-                headers=_headers(self.token),
-                timeout=self.timeout,
-            )
-        except httpx.TimeoutException as error:
-            raise ApiError(
-                f"the syncsight API at {self.base_url} did not answer POST {path} within "
-                f"{self.timeout:g} s",
-                path=path,
-                status=None,
-                detail=str(error),
-            ) from error
-        except httpx.TransportError as error:
-            raise unreachable(self.base_url, path, error) from error
+        response = _send("POST", self.base_url, self.token, self.timeout, path, body=body)
         return self._validated(_WORK_ITEM, path, decoded(response, path)).body

@@ -695,8 +695,6 @@ audit_app = typer.Typer(
 )
 app.add_typer(audit_app, name="audit")
 
-REPORT_FORMATS = ("json", "csv", "pdf")
-
 
 @audit_app.command("report")
 def audit_report(
@@ -724,15 +722,17 @@ def audit_report(
     """The signed completeness-and-accuracy report of every interface for a period and legal
     entity (auditor or admin token)."""
     from lineage.audit_formats import report_csv, report_pdf
-    from rest_client.client import ApiError
+    from rest_client.client import AUDIT_REPORT_FORMATS, ApiError
 
-    if output_format not in REPORT_FORMATS:
-        fail(f"--format {output_format!r}: expected one of {', '.join(REPORT_FORMATS)}")
+    if output_format not in AUDIT_REPORT_FORMATS:
+        fail(f"--format {output_format!r}: expected one of {', '.join(AUDIT_REPORT_FORMATS)}")
     if output_format == "pdf" and output is None:
         fail("--format pdf writes a binary file: give --output FILE")
     client = _api_client(api_url, api_token)
     try:
-        report = client.audit_report(period=period, legal_entity=legal_entity, known_at=known_at)
+        report = client.audit_report(
+            period=period, legal_entity=legal_entity, known_at=known_at
+        ).body
     except ApiError as error:
         fail(str(error))
     document = report.model_dump()

@@ -258,7 +258,10 @@ class Settings(BaseSettings):
     )
     api_token: SecretStr = Field(
         default=SecretStr(""),
-        description="Bearer token the dashboard sends to the REST API (a viewer token suffices).",
+        description="Bearer token the CLI's API commands send to the REST API. Leave it unset for "
+        "the dashboard: each user then signs in with their own token and the API applies their "
+        "role (a viewer is told the Audit page needs an auditor); set, every visitor of the "
+        "dashboard acts with this one token's role.",
     )
     dashboard_port: int = Field(
         default=8501,

@@ -10,6 +10,16 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from lineage.audit_models import (
+    AmountOut,
+    AuditReportOut,
+    DifferenceOut,
+    InterfaceOut,
+    QueryOut,
+    SideOut,
+    SignatureOut,
+)
+from lineage.ledger_models import DownloadOut, DownloadsOut, TreeHeadOut, TreeHeadsOut
 from lineage.models import (
     BlockedInvoicesOut,
     BlockedItemOut,
@@ -356,4 +366,123 @@ def work_item_detail(item: WorkItemOut, *actions: tuple[str, str, str]) -> WorkI
             )
             for action, actor, when in actions
         ],
+    )
+
+
+def side(count: int, **amounts: str) -> SideOut:
+    """A report side of ``count`` events with its amount per currency (``GBP="10.00"``)."""
+    return SideOut(
+        count=count, amounts=[AmountOut(currency=c, amount=a) for c, a in amounts.items()]
+    )
+
+
+def interface(
+    name: str,
+    object_type: str,
+    checks: list[str],
+    source: SideOut,
+    target: SideOut,
+    differences: dict[str, int],
+) -> InterfaceOut:
+    return InterfaceOut(
+        interface=name,
+        target_type=name.split(" → ")[-1].split(" by ")[0],
+        object_type=object_type,
+        source_types=name.split(" → ")[0].split(" | "),
+        required=True,
+        checks=checks,
+        items=source.count,
+        source=source,
+        target=target,
+        differences=differences,
+    )
+
+
+def difference(
+    name: str, kind: str, object_type: str, object_id: str, source: str, target: str
+) -> DifferenceOut:
+    """A listed difference of interface ``name``; ``target`` empty when nothing arrived."""
+    return DifferenceOut(
+        interface=name,
+        kind=kind,
+        object_type=object_type,
+        object_id=object_id,
+        source_event_ids=[f"src:{object_id}"],
+        target_event_ids=[f"tgt:{object_id}"] if target else [],
+        source_amount=source,
+        target_amount=target,
+        currency="GBP",
+        target_at="2026-11-09T10:00:00Z" if target else "",
+        lineage_url=f"/api/v1/lineage/{object_type}/{object_id}?direction=both",
+    )
+
+
+def tree_head(day: str, size: int) -> TreeHeadOut:
+    return TreeHeadOut(
+        format="syncsight.tree-head/1",
+        day=day,
+        tree_size=size,
+        root_hash=f"{size:064x}",
+        timestamp=f"{day}T23:59:59.999Z",
+        key_id="3f9c1a2b4d5e6f70",
+        signature="c2lnbmF0dXJl",
+    )
+
+
+def audit_report(
+    period: str,
+    legal_entity: str,
+    known_at: str,
+    interfaces: list[InterfaceOut],
+    differences: list[DifferenceOut],
+    *,
+    knowledge_days: list[str],
+    heads: list[TreeHeadOut],
+    truncated: bool = False,
+) -> AuditReportOut:
+    return AuditReportOut(
+        format="syncsight.audit-report/1",
+        period=period,
+        legal_entity=legal_entity,
+        known_at=known_at,
+        close_deadline="2026-11-06T23:59:59Z",
+        query=QueryOut(sql="SELECT 1", parameters={"period": period}, sha256="ab" * 32),
+        interfaces=interfaces,
+        differences=differences,
+        truncated=truncated,
+        knowledge_days=knowledge_days,
+        max_differences_per_kind=10000,
+        root_hash="cd" * 32,
+        signature=SignatureOut(
+            algorithm="ed25519",
+            statement="syncsight.evidence-root/1",
+            key_id="3f9c1a2b4d5e6f70",
+            value="c2lnbmF0dXJl",
+        ),
+        ledger_heads=heads,
+        generated_at=known_at,
+    )
+
+
+def tree_heads(*heads: TreeHeadOut) -> TreeHeadsOut:
+    return TreeHeadsOut(heads=list(heads))
+
+
+def downloads(*entries: tuple[str, str, str, dict[str, Any]]) -> DownloadsOut:
+    """An access trail of (at, token name, role, parameters) report downloads."""
+    return DownloadsOut(
+        downloads=[
+            DownloadOut(
+                at=when,
+                token_name=name,
+                role=role,
+                kind="report",
+                path="/api/v1/audit/report",
+                parameters=parameters,
+                root_hash="cd" * 32,
+                key_id="3f9c1a2b4d5e6f70",
+                signature="c2lnbmF0dXJl",
+            )
+            for when, name, role, parameters in entries
+        ]
     )

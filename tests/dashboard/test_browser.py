@@ -1,6 +1,7 @@
 """The dashboard in a real browser: `syncsight dashboard` against a service holding the small
 quarter, every page opened in headless Chromium (Debian's package, driven by Playwright), no error
-box anywhere, and the overview's blocked value equal to the API's total. Saves screenshots."""
+box anywhere, the overview's blocked value equal to the API's total, and the Audit page's report
+table with a CSV download the access trail records. Saves screenshots."""
 
 from __future__ import annotations
 
@@ -42,6 +43,7 @@ PAGES = {
     "close_risk": "Close risk",
     "slas": "Business SLAs",
     "lineage_explorer": "Lineage explorer",
+    "audit": "Audit",
     "alerts": "Alerts",
 }
 
@@ -165,3 +167,31 @@ def test_a_top_failure_opens_its_lineage_in_one_click(
     assert error_boxes(browser_page) == []
     assert downloads.count() == 2
     assert browser_page.locator(".js-plotly-plot").count() >= 1
+
+
+def test_the_audit_page_shows_the_report_and_its_csv_download_is_on_the_access_trail(
+    dashboard_url: str, browser_page: Page, quarter: LoadedQuarter
+) -> None:
+    """The interface table is drawn; the CSV button fetches the service's rendering of the report
+    shown (its root hash), and the trail records that download with its format."""
+    open_rendered(browser_page, f"{dashboard_url}/audit?as_of={AS_OF}")
+    tables = browser_page.locator('[data-testid="stDataFrame"]')
+    tables.first.wait_for(timeout=90_000)
+    assert error_boxes(browser_page) == []
+    assert tables.count() >= 3  # interfaces, differences, ledger heads
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    browser_page.screenshot(path=str(ARTIFACTS / "audit.png"))
+    trail_url = f"{quarter.service.base_url}/api/v1/ledger/downloads"
+    [shown] = [
+        d for d in httpx.get(trail_url, params={"limit": 20}, timeout=60).json()["downloads"]
+        if d["kind"] == "report"
+    ][:1]  # fmt: skip
+    with browser_page.expect_download(timeout=90_000) as download:
+        browser_page.get_by_role("button", name="Report (CSV)").click()
+    content = Path(download.value.path()).read_text(encoding="utf-8")
+    assert shown["root_hash"] in content
+    assert download.value.suggested_filename.endswith(".csv")
+    newest = httpx.get(trail_url, params={"limit": 1}, timeout=60).json()["downloads"][0]
+    assert (newest["kind"], newest["parameters"]["format"]) == ("report", "csv")
+    assert newest["parameters"]["known_at"] == shown["parameters"]["known_at"]
+    assert newest["root_hash"] == shown["root_hash"]

@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.figures.blocked import filter_items, top_failures
 from dashboard.figures.money import format_money
+from lineage.audit_models import AuditReportOut
 from lineage.models import BlockedInvoicesOut
 from tests.quarter import LoadedQuarter
 from tests.service import free_port
@@ -267,3 +268,46 @@ class TestWorkQueue:
         assert sorted(h.split(" · ")[0] for h in headings) == sorted(owners)
         assert not queue["may_act"]
         assert not app.get("form")
+
+
+class TestAudit:
+    def test_the_report_of_the_first_entity_is_the_apis_for_the_same_known_at(
+        self, open_page: OpenPage, api: Callable[..., Any]
+    ) -> None:
+        """The period of the as-of time, the first entity with items due in it; every interface's
+        counts and every listed difference equal the API's report as known at the instant the
+        page read it (the access trail records it: local-only mode lets anyone list it)."""
+        entities = sorted(
+            {r["legal_entity"] for r in api("/api/v1/close-risk", period="2026-10", as_of=AS_OF)}
+        )
+        app = open_page("audit")
+        [read] = [
+            d for d in api("/api/v1/ledger/downloads", limit="20")["downloads"]
+            if d["kind"] == "report" and d["parameters"]["format"] == "json"
+        ][:1]  # fmt: skip
+        assert (read["parameters"]["period"], read["parameters"]["legal_entity"]) == (
+            "2026-10",
+            entities[0],
+        )
+        report = AuditReportOut.model_validate(
+            api(
+                "/api/v1/audit/report",
+                period="2026-10",
+                legal_entity=entities[0],
+                known_at=read["parameters"]["known_at"],
+            )
+        )
+        assert read["root_hash"] == report.root_hash
+        assert sum(i.items for i in report.interfaces) > 0
+        interfaces = app.dataframe[0].value
+        assert list(interfaces["interface"]) == [i.interface for i in report.interfaces]
+        assert list(interfaces["source events"]) == [i.source.count for i in report.interfaces]
+        assert list(interfaces["target events"]) == [i.target.count for i in report.interfaces]
+        differences = app.dataframe[1].value if report.differences else None
+        if differences is not None:
+            assert list(differences["object"]) == [
+                f"{d.object_type} {d.object_id}" for d in report.differences
+            ]
+        assert metrics(app)["Differences"] == str(
+            sum(sum(i.differences.values()) for i in report.interfaces)
+        )

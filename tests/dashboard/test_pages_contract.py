@@ -16,16 +16,23 @@ from dashboard.filters import LIVE
 from tests.api_answers import (
     alert,
     alert_summary,
+    audit_report,
     blocked,
     blocked_item,
     blocker,
+    difference,
+    downloads,
+    interface,
     lineage,
     lineage_node,
     objective,
     risk,
+    side,
     silence,
     sla,
     timer,
+    tree_head,
+    tree_heads,
     trend_point,
     wire,
     work_item,
@@ -66,6 +73,40 @@ ACKNOWLEDGED = work_item_detail(
     work_item("wi-a", "integration platform team", {"GBP": "2000"}, 12.5, state="acknowledged"),
     ("opened", "syncsight", "2026-10-29T09:00:00Z"),
     ("acknowledged", "dana.ops", "2026-10-30T17:00:00Z"),
+)
+BILLING = "billing.ready → invoice.posted by billing_event"
+REPORT = audit_report(
+    "2026-10",
+    "LE-DE01",
+    KNOWN_AT,
+    [
+        interface(
+            BILLING,
+            "billing_event",
+            ["missing", "late", "duplicate", "amount_mismatch"],
+            side(3, EUR="3000.00"),
+            side(2, EUR="1900.00"),
+            {"missing": 1, "amount_mismatch": 1},
+        ),
+        interface(
+            "contract.signed → project.activated by contract",
+            "contract",
+            ["missing", "duplicate"],
+            side(1),
+            side(1),
+            {},
+        ),
+    ],
+    [
+        difference(BILLING, "missing", "billing_event", "BE-DE01-7", "1000.00", ""),
+        difference(BILLING, "amount_mismatch", "billing_event", "BE-DE01-8", "1000.00", "900.00"),
+    ],
+    knowledge_days=["2026-10-29", "2026-10-30"],
+    heads=[tree_head("2026-10-29", 120)],
+)
+ADMIN_ONLY = (
+    403,
+    {"detail": "GET /api/v1/ledger/downloads needs role admin; this token is auditor"},
 )
 SHAPES: dict[str, Reply] = {
     "/api/v1/work-items": (200, wire(work_item_page(AS_OF, *WORK_ITEMS, may_act=True))),
@@ -120,6 +161,9 @@ SHAPES: dict[str, Reply] = {
     "/api/v1/lineage/invoice/INV-UK01-1": (200, wire(LINEAGE)),
     "/api/v1/lineage/invoice/INV-UK01-1/evidence": (403, {"detail": "needs role auditor; this token is viewer"}),
     "/api/v1/lineage/invoice/INV-UK01-1/ocel": (200, {"objectTypes": [], "eventTypes": [], "objects": [], "events": []}),
+    "/api/v1/audit/report": (200, wire(REPORT)),
+    "/api/v1/ledger/heads": (200, wire(tree_heads(tree_head("2026-10-29", 120)))),
+    "/api/v1/ledger/downloads": ADMIN_ONLY,
 }  # fmt: skip
 OpenPage = Callable[..., AppTest]
 
@@ -237,6 +281,15 @@ class TestNoPagePaysForWhatItDoesNotShow:
             ("alerts", {"/api/v1/alerts", "/api/v1/alerts/summary"}),
             ("work_queue", {"/api/v1/work-items"}),
             ("lineage_explorer", set()),
+            (
+                "audit",
+                {
+                    "/api/v1/close-risk",
+                    "/api/v1/audit/report",
+                    "/api/v1/ledger/heads",
+                    "/api/v1/ledger/downloads",
+                },
+            ),
         ],
     )
     def test_a_page_reads_only_the_endpoints_it_shows(
@@ -369,6 +422,154 @@ class TestWorkQueue:
         assert not app.get("form")
         assert not [b for b in app.button if b.proto.label == "Apply"]
         assert any("needs role operator or admin" in c.value for c in app.caption)
+
+
+class TestAudit:
+    def test_the_report_is_read_for_the_chosen_period_and_entity_at_the_pages_known_at(
+        self, open_page: OpenPage, stub: StubApi
+    ) -> None:
+        """The period the as-of time falls in, the first entity with items in it (close risk of
+        that period), the close-risk answer's known_at; the caption names all of them once."""
+        app = open_page("audit")
+        reads = requests(stub)
+        assert reads[0] == ("/api/v1/close-risk", {"as_of": [AS_OF], "period": ["2026-10"]})
+        assert reads[1] == (
+            "/api/v1/audit/report",
+            {
+                "period": ["2026-10"],
+                "legal_entity": ["LE-DE01"],
+                "known_at": ["2026-10-30T16:59:58.250000Z"],
+            },
+        )
+        assert app.selectbox(key="audit_legal_entity").options == ["LE-DE01", "LE-UK01"]
+        assert [c.value for c in app.caption if "known at" in c.value] == [
+            "As of **2026-10-30 17:00 UTC** (fixed) · known at **2026-10-30 16:59:58 UTC** · "
+            "period 2026-10 · LE-DE01"
+        ]
+
+    def test_the_sidebars_legal_entity_and_period_choose_the_report(
+        self, open_page: OpenPage, stub: StubApi
+    ) -> None:
+        """?period=2026-09&legal_entity=LE-UK01 reports that entity for that period."""
+        app = open_page("audit", period="2026-09", legal_entity="LE-UK01")
+        report_reads = [query for path, query in requests(stub) if path == "/api/v1/audit/report"]
+        assert [(q["period"], q["legal_entity"]) for q in report_reads] == [
+            (["2026-09"], ["LE-UK01"])
+        ]
+        assert app.selectbox(key="audit_period").value == "2026-09"
+
+    def test_each_interface_with_both_sides_and_its_differences_by_kind(
+        self, open_page: OpenPage
+    ) -> None:
+        """One row per interface; a kind the interface is not checked for stays empty."""
+        app = open_page("audit")
+        interfaces = app.dataframe[0].value
+        assert list(interfaces["interface"]) == [i.interface for i in REPORT.interfaces]
+        first = interfaces.iloc[0]
+        assert (first["source events"], first["source amount"]) == (3, "EUR 3,000.00")
+        assert (first["target events"], first["target amount"]) == (2, "EUR 1,900.00")
+        assert (first["missing"], first["amount_mismatch"], first["late"]) == (1, 1, 0)
+        assert interfaces.iloc[1].isna()["late"]
+        assert metrics(app) == {
+            "Interfaces": "2",
+            "Differences": "2",
+            "Close deadline": "2026-11-06",
+        }
+
+    def test_a_selected_difference_links_to_its_lineage_in_both_directions(
+        self, open_page: OpenPage
+    ) -> None:
+        """The drill-down opens the lineage explorer on the item of the chosen row."""
+        app = open_page("audit")
+        assert list(app.dataframe[1].value["object"]) == [
+            "billing_event BE-DE01-7",
+            "billing_event BE-DE01-8",
+        ]
+        assert not app.get("page_link")
+        app.session_state["audit_differences"] = {"selection": {"rows": [1], "columns": []}}
+        app.run()
+        [link] = app.get("page_link")
+        assert link.proto.page == "lineage_explorer"
+        assert link.proto.query_string == "type=billing_event&id=BE-DE01-8&direction=both"
+
+    def test_the_kind_filter_narrows_the_differences(self, open_page: OpenPage) -> None:
+        """Choosing amount_mismatch keeps only that difference."""
+        app = open_page("audit")
+        app.multiselect(key="audit_kinds").select("amount_mismatch").run()
+        assert list(app.dataframe[1].value["kind"]) == ["amount_mismatch"]
+
+    def test_an_auditor_gets_three_downloads_the_heads_and_no_access_trail(
+        self, open_page: OpenPage
+    ) -> None:
+        """JSON, CSV and PDF; the knowledge days' heads, one not sealed yet; the trail's 403 is
+        a sentence saying admins list it, not an error."""
+        app = open_page("audit")
+        assert [b.proto.label for b in app.get("download_button")] == [
+            "Report (JSON)",
+            "Report (CSV)",
+            "Report (PDF)",
+        ]
+        heads = app.dataframe[2].value
+        assert list(heads["root hash"]) == [
+            tree_head("2026-10-29", 120).root_hash,
+            "not sealed yet",
+        ]
+        assert any("listed for admins only" in c.value for c in app.caption)
+        assert not any(d.proto.id and "audit_trail" in d.proto.id for d in app.dataframe)
+
+    def test_an_admin_sees_who_downloaded_what(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """The access trail is listed with each download's token, role and parameters."""
+        trail = downloads(
+            ("2026-10-30T17:01:00.000Z", "ada.auditor", "auditor", {"format": "pdf"}),
+            ("2026-10-30T16:00:00.000Z", "sha256:0a1b2c3d4e5f", "admin", {"format": "json"}),
+        )
+        shapes = {**SHAPES, "/api/v1/ledger/downloads": (200, wire(trail))}
+        with stub_api(shapes) as api:
+            app = opener(api.url, monkeypatch)("audit")
+        shown = app.dataframe[-1].value
+        assert list(shown["token"]) == ["ada.auditor", "sha256:0a1b2c3d4e5f"]
+        assert list(shown["parameters"]) == ['{"format": "pdf"}', '{"format": "json"}']
+        assert not any("admins only" in c.value for c in app.caption)
+
+    def test_a_viewer_is_told_the_page_needs_the_auditor_role(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The API's 403 becomes a notice naming the roles; no table, no download, no error."""
+        refused = (
+            403,
+            {"detail": "GET /api/v1/audit/report needs role auditor; this token is viewer"},
+        )
+        with stub_api({**SHAPES, "/api/v1/audit/report": refused}) as api:
+            app = opener(api.url, monkeypatch)("audit")
+            asked = {path for path, _ in requests(api)}
+        notice = " ".join(str(i.value) for i in app.info)
+        assert "needs the **auditor** or **admin** role" in notice
+        assert "this token is viewer" in notice
+        assert not app.dataframe
+        assert not app.get("download_button")
+        assert "/api/v1/ledger/downloads" not in asked
+
+    def test_a_period_without_entities_asks_for_one(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """No close-risk row for the period: nothing is reported until an entity is named (here
+        through the URL's legal entity, as typing one does; AppTest cannot type a new option)."""
+        with stub_api({**SHAPES, "/api/v1/close-risk": (200, [], STAMP)}) as api:
+            app = opener(api.url, monkeypatch)("audit")
+            assert "/api/v1/audit/report" not in {path for path, _ in requests(api)}
+            assert any("type the legal entity to report" in str(i.value) for i in app.info)
+            named = opener(api.url, monkeypatch)("audit", legal_entity="LE-FR01")
+            [report_read] = [q for p, q in requests(api) if p == "/api/v1/audit/report"]
+        assert report_read["legal_entity"] == ["LE-FR01"]
+        assert named.selectbox(key="audit_legal_entity").options == ["LE-FR01"]
+        assert named.dataframe
+
+    def test_a_truncated_report_says_some_differences_are_not_listed(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The cap per kind and interface is named."""
+        cut = wire(REPORT.model_copy(update={"truncated": True}))
+        with stub_api({**SHAPES, "/api/v1/audit/report": (200, cut)}) as api:
+            app = opener(api.url, monkeypatch)("audit")
+        assert any("at most 10,000 per kind" in str(w.value) for w in app.warning)
 
 
 class TestLineageWithAViewerToken:

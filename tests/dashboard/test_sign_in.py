@@ -1,12 +1,14 @@
 """The dashboard asks who you are: against a service with API tokens and a dashboard holding none,
-Streamlit's AppTest sees a sign-in form, a wrong token refused, and the pages once a viewer signs
-in; against a local-only service it asks nobody."""
+Streamlit's AppTest sees a sign-in form, a wrong token refused, the pages once a viewer signs in,
+and the Audit page acting with each person's role (viewer told, auditor served, admin shown the
+access trail); against a local-only service it asks nobody."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -15,22 +17,27 @@ from tests.service import Service, running_service
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 VIEWER_TOKEN = "dashboard-viewer-0123456789abcdef"
+AUDITOR_TOKEN = "dashboard-auditor-0123456789abcdef"
+ADMIN_TOKEN = "dashboard-admin-0123456789abcdef"
+AUDIT_SCOPE = {"period": "2026-10", "legal_entity": "LE-US01"}
 
 
 @pytest.fixture(scope="module")
 def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     env = {
-        "SYNCSIGHT_API_TOKENS": f"{VIEWER_TOKEN}:viewer",
+        "SYNCSIGHT_API_TOKENS": f"{VIEWER_TOKEN}:viewer,ada.auditor={AUDITOR_TOKEN}:auditor,"
+        f"root.admin={ADMIN_TOKEN}:admin",
         "SYNCSIGHT_INGEST_TOKENS": "dashboard-ingest-0123456789abcdef",
     }
     with running_service(tmp_path_factory.mktemp("sign-in"), env=env) as service:
         yield service
 
 
-def open_dashboard(service: Service, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+def open_dashboard(service: Service, monkeypatch: pytest.MonkeyPatch, **query: str) -> AppTest:
     monkeypatch.setenv("SYNCSIGHT_API_URL", service.base_url)
     monkeypatch.delenv("SYNCSIGHT_API_TOKEN", raising=False)
     app = AppTest.from_file(APP, default_timeout=120)
+    app.query_params.update(query)
     app.run()
     assert not app.exception, [e.value for e in app.exception]
     return app
@@ -70,6 +77,61 @@ class TestSignIn:
         assert "Sign in to syncsight" not in [title.value for title in app.title]
         assert "Sign out" in [button.label for button in app.button]
         assert not app.error, [e.value for e in app.error]
+
+
+def audit_page_as(service: Service, monkeypatch: pytest.MonkeyPatch, token: str) -> AppTest:
+    """A new session signed in with ``token`` on the Audit page for LE-US01's 2026-10."""
+    app = sign_in(open_dashboard(service, monkeypatch, **AUDIT_SCOPE), token)
+    app.switch_page("views/audit.py").run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert not app.error, [e.value for e in app.error]
+    return app
+
+
+class TestAuditPageActsWithThePersonsRole:
+    def test_a_viewer_is_told_the_report_needs_an_auditor(
+        self, secured: Service, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The service's 403 for the viewer's own token becomes a notice; nothing is shown."""
+        app = audit_page_as(secured, monkeypatch, VIEWER_TOKEN)
+        notice = " ".join(str(i.value) for i in app.info)
+        assert "needs the **auditor** or **admin** role" in notice
+        assert "this token is viewer" in notice
+        assert not app.dataframe
+        assert not app.get("download_button")
+
+    def test_an_auditor_reads_the_report_but_not_the_access_trail(
+        self, secured: Service, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The report's interfaces as the API gives them to the auditor, three downloads, and a
+        sentence instead of the admin-only trail."""
+        app = audit_page_as(secured, monkeypatch, AUDITOR_TOKEN)
+        expected = httpx.get(
+            f"{secured.base_url}/api/v1/audit/report",
+            params=AUDIT_SCOPE,
+            headers={"Authorization": f"Bearer {AUDITOR_TOKEN}"},
+            timeout=60,
+        ).json()
+        interfaces = app.dataframe[0].value
+        assert list(interfaces["interface"]) == [i["interface"] for i in expected["interfaces"]]
+        assert len(app.get("download_button")) == 3
+        assert any("listed for admins only" in c.value for c in app.caption)
+
+    def test_an_admin_sees_the_auditors_read_on_the_access_trail(
+        self, secured: Service, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Each person's reads are recorded under their own token's name, not a shared one."""
+        httpx.get(
+            f"{secured.base_url}/api/v1/audit/report",
+            params=AUDIT_SCOPE,
+            headers={"Authorization": f"Bearer {AUDITOR_TOKEN}"},
+            timeout=60,
+        ).raise_for_status()
+        app = audit_page_as(secured, monkeypatch, ADMIN_TOKEN)
+        trail = app.dataframe[-1].value
+        assert {"ada.auditor", "root.admin"} <= set(trail["token"])
+        assert set(trail[trail["token"] == "ada.auditor"]["role"]) == {"auditor"}
+        assert not any("admins only" in c.value for c in app.caption)
 
 
 @pytest.fixture(scope="module")

@@ -17,11 +17,15 @@ import pytest
 from rest_client.client import ApiClient, ApiError
 from tests.api_answers import (
     at,
+    audit_report,
     blocked,
     blocked_item,
     blocker,
+    downloads,
     objective,
     sla,
+    tree_head,
+    tree_heads,
     wire,
     work_item,
     work_item_detail,
@@ -163,6 +167,85 @@ class TestMoney:
             client = ApiClient(base_url=api.url)
             with pytest.raises(ApiError, match=r"total\.EUR: .*not the float 1\.5"):
                 client.blocked_invoices()
+
+
+REPORT = audit_report(
+    "2026-10", "LE-DE01", "2026-10-30T16:59:58.250Z", [], [],
+    knowledge_days=["2026-10-29"], heads=[tree_head("2026-10-29", 7)],
+)  # fmt: skip
+REPORT_CSV = "# period,2026-10\nkind,object_type\n"
+
+
+class TestAuditAndLedger:
+    def test_the_report_comes_back_with_the_known_at_it_is_for(self) -> None:
+        """The route sends no instant headers: the report's own known_at is the answer's."""
+        with stub_api({"/api/v1/audit/report": (200, wire(REPORT))}) as api:
+            answer = ApiClient(base_url=api.url).audit_report(
+                period="2026-10", legal_entity="LE-DE01"
+            )
+        assert answer.body == REPORT
+        assert answer.known_at == datetime(2026, 10, 30, 16, 59, 58, 250000, tzinfo=UTC)
+        assert answer.body.ledger_heads[0].tree_size == 7
+
+    def test_a_rendered_report_is_fetched_as_bytes_with_its_format_and_known_at(self) -> None:
+        """CSV and PDF are the service's rendering, fetched with the token, never cached."""
+        with stub_api({"/api/v1/audit/report": (200, REPORT_CSV)}) as api:
+            client = ApiClient(base_url=api.url, token="a" * 20)
+            content = client.audit_report_file(
+                period="2026-10",
+                legal_entity="LE-DE01",
+                known_at="2026-10-30T16:59:58.250Z",
+                file_format="csv",
+            )
+            client.audit_report_file(
+                period="2026-10",
+                legal_entity="LE-DE01",
+                known_at=REPORT.known_at,
+                file_format="csv",
+            )
+        assert content == REPORT_CSV.encode()
+        assert api.seen[0] == (
+            "/api/v1/audit/report?format=csv&known_at=2026-10-30T16%3A59%3A58.250Z"
+            "&legal_entity=LE-DE01&period=2026-10",
+            "Bearer " + "a" * 20,
+        )
+        assert len(api.seen) == 2
+
+    def test_an_unknown_format_is_refused_before_any_request(self) -> None:
+        """Only json, csv and pdf are rendered."""
+        with pytest.raises(ValueError, match="file_format='xml': expected one of json, csv, pdf"):
+            ApiClient(base_url="http://127.0.0.1:9").audit_report_file(
+                period="2026-10", legal_entity="LE-DE01", known_at="x", file_format="xml"
+            )
+
+    def test_a_refused_download_is_an_api_error_with_the_servers_reason(self) -> None:
+        """A viewer's 403 reaches the caller with its status and message."""
+        refused = (403, {"detail": "needs role auditor; this token is viewer"})
+        with (
+            stub_api({"/api/v1/audit/report": refused}) as api,
+            pytest.raises(ApiError, match="HTTP 403: needs role auditor") as caught,
+        ):
+            ApiClient(base_url=api.url).audit_report_file(
+                period="2026-10", legal_entity="LE-DE01", known_at="x", file_format="pdf"
+            )
+        assert caught.value.status == 403
+
+    def test_heads_and_the_access_trail_are_their_models(self) -> None:
+        """Both ledger lists validate into the models the routes declare."""
+        heads = tree_heads(tree_head("2026-10-29", 7))
+        trail = downloads(("2026-10-30T17:01:00.000Z", "ada", "auditor", {"format": "csv"}))
+        answers: dict[str, Reply] = {
+            "/api/v1/ledger/heads": (200, wire(heads)),
+            "/api/v1/ledger/downloads": (200, wire(trail)),
+        }
+        with stub_api(answers) as api:
+            client = ApiClient(base_url=api.url)
+            assert client.ledger_heads(limit=5) == heads
+            assert client.downloads(limit=3) == trail
+        assert [seen for seen, _ in api.seen] == [
+            "/api/v1/ledger/heads?limit=5",
+            "/api/v1/ledger/downloads?limit=3",
+        ]
 
 
 class TestRequests:

@@ -1,0 +1,42 @@
+"""The REST shapes of the evidence ledger (pydantic at the edge): signed tree heads and the access
+trail, as ``/api/v1/ledger/*`` and the audit report send them and the REST client reads them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class TreeHeadOut(BaseModel):
+    """A signed tree head (``lineage.tree_head.TreeHead.to_json``); keep it to check packs."""
+
+    format: str
+    day: str = Field(description="UTC knowledge day of the facts, YYYY-MM-DD.")
+    tree_size: int = Field(description="How many facts of the day the tree holds.")
+    root_hash: str = Field(description="Merkle root of the day's first tree_size facts (hex).")
+    timestamp: str = Field(description="The knowledge time the day was sealed up to.")
+    key_id: str
+    signature: str
+
+
+class TreeHeadsOut(BaseModel):
+    heads: list[TreeHeadOut] = Field(description="Newest day and largest tree first.")
+
+
+class DownloadOut(BaseModel):
+    """One entry of the access trail."""
+
+    at: str
+    token_name: str = Field(description="The token's configured name, else sha256:<12 hex>.")
+    role: str
+    kind: str = Field(description="evidence, ocel or report.")
+    path: str
+    parameters: dict[str, Any]
+    root_hash: str
+    key_id: str
+    signature: str
+
+
+class DownloadsOut(BaseModel):
+    downloads: list[DownloadOut] = Field(description="Newest first.")
