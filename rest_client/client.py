@@ -299,11 +299,17 @@ class ApiClient:
         return replace(answer, known_at=_instant(answer.body.known_at))
 
     def audit_report_file(
-        self, *, period: str, legal_entity: str, known_at: datetime | str, file_format: str
+        self,
+        *,
+        period: str,
+        legal_entity: str,
+        known_at: datetime | str | None = None,
+        file_format: str,
     ) -> bytes:
         """The report as the service renders it in ``file_format`` (one of
         ``AUDIT_REPORT_FORMATS``), never cached: each call is a download on the access trail
-        under this client's token. Pass the ``known_at`` of a report read to get its root."""
+        under this client's token and format. Pass the ``known_at`` of a report read to get its
+        root; without it, the report as known at the service's watermark."""
         if file_format not in AUDIT_REPORT_FORMATS:
             raise ValueError(
                 f"file_format={file_format!r}: expected one of {', '.join(AUDIT_REPORT_FORMATS)}"
