@@ -20,6 +20,22 @@ class TreeHeadOut(BaseModel):
     signature: str
 
 
+class ConsistencyOut(BaseModel):
+    """RFC 9162 consistency proof that a head extends an earlier head of the same day."""
+
+    from_size: int = Field(description="Tree size of the earlier head the proof starts from.")
+    path: list[str] = Field(description="The proof's node hashes (hex), in RFC 9162 order.")
+
+
+class TreeHeadProofOut(TreeHeadOut):
+    """One tree head; with ``consistency`` when asked ``from_size`` (``syncsight verify-evidence
+    --consistency OLD NEW`` checks it)."""
+
+    consistency: ConsistencyOut | None = Field(
+        default=None, description="Present only when from_size was asked."
+    )
+
+
 class TreeHeadsOut(BaseModel):
     heads: list[TreeHeadOut] = Field(description="Newest day and largest tree first.")
 
