@@ -56,3 +56,24 @@ class DownloadOut(BaseModel):
 
 class DownloadsOut(BaseModel):
     downloads: list[DownloadOut] = Field(description="Newest first.")
+
+
+class CallerOut(BaseModel):
+    """Who a request's API token is (``GET /api/v1/me``), named as the access trail and work item
+    history name it."""
+
+    local_only: bool = Field(
+        description="The service has no API tokens (SYNCSIGHT_API_TOKENS empty): every read "
+        "passes without one, nobody is signed in, and token_name and role are null."
+    )
+    token_name: str | None = Field(
+        description="The token's configured name, else sha256:<first 12 hex digits of its "
+        "SHA-256>; null in local-only mode."
+    )
+    role: str | None = Field(
+        description="viewer, auditor, operator or admin; null in local-only mode."
+    )
+    acts_as: list[str] = Field(
+        description="Every role whose reads and actions this token may take: its own, viewer, "
+        "and all roles for admin (empty in local-only mode)."
+    )
