@@ -113,6 +113,7 @@ ADMIN_ONLY = (
     {"detail": "GET /api/v1/ledger/downloads needs role admin; this token is auditor"},
 )
 AUDITOR = caller("ada.auditor", "auditor")
+ADMIN = caller("root.admin", "admin", "auditor", "operator")
 SHAPES: dict[str, Reply] = {
     "/api/v1/me": (200, wire(AUDITOR)),
     "/api/v1/work-items": (200, wire(work_item_page(AS_OF, *WORK_ITEMS, may_act=True))),
@@ -427,6 +428,22 @@ class TestWorkQueue:
         assert any("needs role operator or admin" in c.value for c in app.caption)
 
 
+def audit_page(
+    monkeypatch: pytest.MonkeyPatch, changed: Mapping[str, Reply]
+) -> tuple[AppTest, set[str]]:
+    """The Audit page against SHAPES with the ``changed`` answers, and the paths it read."""
+    with stub_api({**SHAPES, **changed}) as api:
+        app = opener(api.url, monkeypatch)("audit")
+        return app, {path for path, _ in requests(api)}
+
+
+def role_notice(app: AppTest) -> str:
+    """The page's notices, once they say which roles the report needs."""
+    notice = " ".join(str(i.value) for i in app.info)
+    assert "needs the **auditor** or **admin** role" in notice
+    return notice
+
+
 class TestAudit:
     def test_the_report_is_read_for_the_chosen_period_and_entity_at_the_pages_known_at(
         self, open_page: OpenPage, stub: StubApi
@@ -531,7 +548,7 @@ class TestAudit:
         )
         shapes = {
             **SHAPES,
-            "/api/v1/me": (200, wire(caller("root.admin", "admin", "auditor", "operator"))),
+            "/api/v1/me": (200, wire(ADMIN)),
             "/api/v1/ledger/downloads": (200, wire(trail)),
         }
         with stub_api(shapes) as api:
@@ -547,12 +564,8 @@ class TestAudit:
         """/api/v1/me says viewer: a notice naming the roles and the caller; the report is not
         even asked for, so there is no table, no download and no error."""
         viewer = (200, wire(caller("sha256:0a1b2c3d4e5f", "viewer")))
-        with stub_api({**SHAPES, "/api/v1/me": viewer}) as api:
-            app = opener(api.url, monkeypatch)("audit")
-            asked = {path for path, _ in requests(api)}
-        notice = " ".join(str(i.value) for i in app.info)
-        assert "needs the **auditor** or **admin** role" in notice
-        assert "this session acts as **sha256:0a1b2c3d4e5f** (viewer)" in notice
+        app, asked = audit_page(monkeypatch, {"/api/v1/me": viewer})
+        assert "this session acts as **sha256:0a1b2c3d4e5f** (viewer)" in role_notice(app)
         assert not app.dataframe
         assert not app.get("download_button")
         assert asked == {"/api/v1/close-risk"}
@@ -569,13 +582,8 @@ class TestAudit:
             403,
             {"detail": "GET /api/v1/audit/report needs role auditor; this token is viewer"},
         )
-        shapes = {**SHAPES, "/api/v1/me": me, "/api/v1/audit/report": refused}
-        with stub_api(shapes) as api:
-            app = opener(api.url, monkeypatch)("audit")
-            asked = {path for path, _ in requests(api)}
-        notice = " ".join(str(i.value) for i in app.info)
-        assert "needs the **auditor** or **admin** role" in notice
-        assert "this token is viewer" in notice
+        app, asked = audit_page(monkeypatch, {"/api/v1/me": me, "/api/v1/audit/report": refused})
+        assert "this token is viewer" in role_notice(app)
         assert not app.dataframe
         assert "/api/v1/ledger/downloads" not in asked
 
@@ -583,12 +591,7 @@ class TestAudit:
         self, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """/api/v1/me said admin but the trail answers 403: a sentence with the API's reason."""
-        shapes = {
-            **SHAPES,
-            "/api/v1/me": (200, wire(caller("root.admin", "admin", "auditor", "operator"))),
-        }
-        with stub_api(shapes) as api:
-            app = opener(api.url, monkeypatch)("audit")
+        app, _ = audit_page(monkeypatch, {"/api/v1/me": (200, wire(ADMIN))})
         assert any(
             "listed for admins only: your token may not read /api/v1/ledger/downloads" in c.value
             for c in app.caption
