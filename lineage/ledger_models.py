@@ -1,5 +1,6 @@
-"""The REST shapes of the evidence ledger (pydantic at the edge): signed tree heads and the access
-trail, as ``/api/v1/ledger/*`` and the audit report send them and the REST client reads them."""
+"""The REST shapes of the evidence ledger (pydantic at the edge): signed tree heads, consistency
+proofs and the access trail, as ``/api/v1/ledger/*`` and the audit report send them and the REST
+client reads them, and the caller as the trail names it (``/api/v1/me``)."""
 
 from __future__ import annotations
 
