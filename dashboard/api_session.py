@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import streamlit as st
 
 from lineage.audit_models import AuditReportOut
+from lineage.ledger_models import CallerOut
 from lineage.models import BlockedInvoicesOut
 from rest_client.client import DEFAULT_API_URL, Answer, ApiClient, Params, fetch_json
 from slas.models import CloseRiskOut, ObjectiveOut, SlaOut, TimerOut, TrendPointOut
@@ -20,6 +21,9 @@ T = TypeVar("T")
 
 SESSION_TOKEN = "syncsight_api_token"
 """``st.session_state`` key of the token a user signed in with (dashboard/sign_in.py)."""
+SESSION_CALLER = "syncsight_caller"
+"""``st.session_state`` key of who the API says this session's token is (``GET /api/v1/me``),
+refreshed on every run by dashboard/sign_in.py."""
 CACHE_SECONDS = 30
 
 
@@ -47,6 +51,21 @@ def client_from_environment(
 def client_for_this_session() -> ApiClient:
     """``client_from_environment`` with the token this browser session signed in with, if any."""
     return client_from_environment(session_token=str(st.session_state.get(SESSION_TOKEN, "")))
+
+
+def session_caller() -> CallerOut | None:
+    """Who this session reads as, when the API said so on this run (an older syncsight without
+    ``/api/v1/me``, or an unreachable API, leaves it unknown)."""
+    caller = st.session_state.get(SESSION_CALLER)
+    return caller if isinstance(caller, CallerOut) else None
+
+
+def caller_acts_as(role: str) -> bool:
+    """Whether this session's token may act as ``role``: what ``/api/v1/me`` said, and True
+    when nobody signs in (local-only service) or the caller is unknown, where the API's own
+    403 decides."""
+    caller = session_caller()
+    return caller is None or caller.local_only or role in caller.acts_as
 
 
 @dataclass

@@ -1,33 +1,51 @@
 """Who is reading: a dashboard without a token of its own (SYNCSIGHT_API_TOKEN unset) asks each
 user for their syncsight API token, keeps it in that browser session only, and sends only that, so
-the API's roles and its log apply to the person, not to a token shared by every visitor."""
+the API's roles and its log apply to the person, not to a token shared by every visitor. The
+sidebar says who the API takes the session for (``GET /api/v1/me``)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import streamlit as st
 
-from dashboard.api_session import SESSION_TOKEN, client_for_this_session
-from rest_client.client import ApiClient, ApiError
+from dashboard.api_session import SESSION_CALLER, SESSION_TOKEN, client_for_this_session
+from lineage.ledger_models import CallerOut
+from rest_client.client import ApiClient, ApiError, fetch_json
 
 
 def signed_in_client() -> ApiClient:
     """The client for this session; stops the script behind a sign-in form while the API
     refuses it (401). A service in local-only mode (no API tokens) asks nobody."""
     client = client_for_this_session()
+    st.session_state.pop(SESSION_CALLER, None)
     try:
-        status = client.access_status()
-    except ApiError:
-        return client  # each page explains an unreachable API in its own words
-    if status != 401:
-        if st.session_state.get(SESSION_TOKEN):
-            with st.sidebar:
-                if st.button("Sign out", icon=":material/logout:"):
-                    del st.session_state[SESSION_TOKEN]
-                    st.rerun()
-        return client
-    expired = bool(st.session_state.pop(SESSION_TOKEN, ""))
-    sign_in_form(client.base_url, expired=expired)
-    st.stop()
+        caller = replace(client, fetch=fetch_json).me()  # never cached: a revoked token shows
+    except ApiError as error:
+        if error.status != 401:
+            return client  # each page explains an unreachable API in its own words
+        expired = bool(st.session_state.pop(SESSION_TOKEN, ""))
+        sign_in_form(client.base_url, expired=expired)
+        st.stop()
+    st.session_state[SESSION_CALLER] = caller
+    with st.sidebar:
+        identity(caller, signed_in=bool(st.session_state.get(SESSION_TOKEN)))
+    return client
+
+
+def identity(caller: CallerOut, *, signed_in: bool) -> None:
+    """Who the API takes this session for and, for a person who signed in, the way out."""
+    if caller.local_only:
+        st.caption("Local-only service: no API tokens, nobody signs in.")
+        return
+    who = f"**{caller.token_name}** ({caller.role})"
+    if not signed_in:
+        st.caption(f"Reading as {who}: the dashboard's own token (SYNCSIGHT_API_TOKEN).")
+        return
+    st.caption(f"Signed in as {who}")
+    if st.button("Sign out", icon=":material/logout:"):
+        del st.session_state[SESSION_TOKEN]
+        st.rerun()
 
 
 def sign_in_form(base_url: str, *, expired: bool) -> None:
@@ -48,12 +66,14 @@ def sign_in_form(base_url: str, *, expired: bool) -> None:
         st.error("Enter your API token.")
         return
     try:
-        status = ApiClient(base_url=base_url, token=token).access_status()
+        ApiClient(base_url=base_url, token=token).me()
     except ApiError as error:
-        st.error(str(error))
-        return
-    if status == 401:
-        st.error("The API did not accept this token (HTTP 401). Check it and try again.")
-        return
+        if error.status == 401:
+            st.error("The API did not accept this token (HTTP 401). Check it and try again.")
+            return
+        if error.status is None:
+            st.error(str(error))
+            return
+        # any other answer came past the token check (an older syncsight without /api/v1/me)
     st.session_state[SESSION_TOKEN] = token
     st.rerun()

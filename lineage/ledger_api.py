@@ -21,7 +21,14 @@ from lineage.ledger import (
     Requester,
     to_millisecond,
 )
-from lineage.ledger_models import DownloadOut, DownloadsOut, TreeHeadOut, TreeHeadsOut
+from lineage.ledger_models import (
+    ConsistencyOut,
+    DownloadOut,
+    DownloadsOut,
+    TreeHeadOut,
+    TreeHeadProofOut,
+    TreeHeadsOut,
+)
 from warehouse.background import BackgroundLoop
 from warehouse.pool import ClientPool
 
@@ -92,6 +99,8 @@ def ledger_router(
 
     @router.get(
         "/ledger/heads/{day}/{tree_size}",
+        response_model=TreeHeadProofOut,
+        response_model_exclude_none=True,
         summary="One tree head, with a consistency proof from an earlier size of the same day",
         responses={404: {"description": "No head of that day and size."}},
     )
@@ -106,7 +115,7 @@ def ledger_router(
                 description="Tree size of an earlier head of the day to prove against.",
             ),
         ] = None,
-    ) -> dict[str, Any]:
+    ) -> TreeHeadProofOut:
         client = pool.client()
         found = (
             ledger.head_of_size(client, day, tree_size)
@@ -115,17 +124,16 @@ def ledger_router(
         )
         if found is None:
             raise HTTPException(404, f"no tree head of day {day} with tree_size {tree_size}")
-        document = found.to_json()
-        if from_size is not None:
-            if from_size > tree_size:
-                raise HTTPException(
-                    400, f"from_size={from_size}: expected at most the head's tree_size {tree_size}"
-                )
-            document["consistency"] = {
-                "from_size": from_size,
-                "path": ledger.consistency(client, day, from_size, tree_size),
-            }
-        return document
+        if from_size is None:
+            return TreeHeadProofOut.model_validate(found.to_json())
+        if from_size > tree_size:
+            raise HTTPException(
+                400, f"from_size={from_size}: expected at most the head's tree_size {tree_size}"
+            )
+        proof = ConsistencyOut(
+            from_size=from_size, path=ledger.consistency(client, day, from_size, tree_size)
+        )
+        return TreeHeadProofOut.model_validate({**found.to_json(), "consistency": proof})
 
     @router.get(
         "/ledger/downloads",

@@ -1,5 +1,6 @@
-"""The REST shapes of the evidence ledger (pydantic at the edge): signed tree heads and the access
-trail, as ``/api/v1/ledger/*`` and the audit report send them and the REST client reads them."""
+"""The REST shapes of the evidence ledger (pydantic at the edge): signed tree heads, consistency
+proofs and the access trail, as ``/api/v1/ledger/*`` and the audit report send them and the REST
+client reads them, and the caller as the trail names it (``/api/v1/me``)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,22 @@ class TreeHeadOut(BaseModel):
     timestamp: str = Field(description="The knowledge time the day was sealed up to.")
     key_id: str
     signature: str
+
+
+class ConsistencyOut(BaseModel):
+    """RFC 9162 consistency proof that a head extends an earlier head of the same day."""
+
+    from_size: int = Field(description="Tree size of the earlier head the proof starts from.")
+    path: list[str] = Field(description="The proof's node hashes (hex), in RFC 9162 order.")
+
+
+class TreeHeadProofOut(TreeHeadOut):
+    """One tree head; with ``consistency`` when asked ``from_size`` (``syncsight verify-evidence
+    --consistency OLD NEW`` checks it)."""
+
+    consistency: ConsistencyOut | None = Field(
+        default=None, description="Present only when from_size was asked."
+    )
 
 
 class TreeHeadsOut(BaseModel):
@@ -40,3 +57,24 @@ class DownloadOut(BaseModel):
 
 class DownloadsOut(BaseModel):
     downloads: list[DownloadOut] = Field(description="Newest first.")
+
+
+class CallerOut(BaseModel):
+    """Who a request's API token is (``GET /api/v1/me``), named as the access trail and work item
+    history name it."""
+
+    local_only: bool = Field(
+        description="The service has no API tokens (SYNCSIGHT_API_TOKENS empty): every read "
+        "passes without one, nobody is signed in, and token_name and role are null."
+    )
+    token_name: str | None = Field(
+        description="The token's configured name, else sha256:<first 12 hex digits of its "
+        "SHA-256>; null in local-only mode."
+    )
+    role: str | None = Field(
+        description="viewer, auditor, operator or admin; null in local-only mode."
+    )
+    acts_as: list[str] = Field(
+        description="Every role whose reads and actions this token may take: its own, viewer, "
+        "and all roles for admin (empty in local-only mode)."
+    )

@@ -14,7 +14,7 @@ import httpx
 from pydantic import TypeAdapter, ValidationError
 
 from lineage.audit_models import AuditReportOut
-from lineage.ledger_models import DownloadsOut, TreeHeadsOut
+from lineage.ledger_models import CallerOut, DownloadsOut, TreeHeadsOut
 from lineage.models import BlockedInvoicesOut, LineageOut, TelemetrySilenceOut
 from slas.models import (
     AlertOut,
@@ -33,8 +33,6 @@ DEFAULT_API_URL = "http://127.0.0.1:4318"
 TIMEOUT_SECONDS = 30.0
 AS_OF_HEADER = "X-Syncsight-As-Of"
 KNOWN_AT_HEADER = "X-Syncsight-Known-At"
-ACCESS_PROBE = "/metrics"
-"""A cheap path every role may read: its status tells whether a token is accepted."""
 
 Params = tuple[tuple[str, str], ...]
 
@@ -206,6 +204,9 @@ AUDIT_REPORT = "/api/v1/audit/report"
 AUDIT_REPORT_FORMATS = ("json", "csv", "pdf")
 """What ``GET /api/v1/audit/report?format=`` renders."""
 
+ME = "/api/v1/me"
+
+_CALLER = TypeAdapter(CallerOut)
 _AUDIT_REPORT = TypeAdapter(AuditReportOut)
 _TREE_HEADS = TypeAdapter(TreeHeadsOut)
 _DOWNLOADS = TypeAdapter(DownloadsOut)
@@ -259,10 +260,10 @@ class ApiClient:
             ) from error
         return Answer(body, as_of=answer.as_of, known_at=answer.known_at)
 
-    def access_status(self) -> int:
-        """The HTTP status of a cheap read with this client's token: 200 when the API lets it
-        read (or needs no token), 401 when the token is missing or not accepted."""
-        return _send("GET", self.base_url, self.token, self.timeout, ACCESS_PROBE).status_code
+    def me(self) -> CallerOut:
+        """Who this client's token is and its role (``local_only`` when the service has no API
+        tokens); an ``ApiError`` with status 401 when the token is missing or not accepted."""
+        return self._typed(_CALLER, ME).body
 
     # lineage and impact
     def lineage(self, object_type: str, object_id: str, direction: str) -> LineageOut:
@@ -299,11 +300,17 @@ class ApiClient:
         return replace(answer, known_at=_instant(answer.body.known_at))
 
     def audit_report_file(
-        self, *, period: str, legal_entity: str, known_at: datetime | str, file_format: str
+        self,
+        *,
+        period: str,
+        legal_entity: str,
+        known_at: datetime | str | None = None,
+        file_format: str,
     ) -> bytes:
         """The report as the service renders it in ``file_format`` (one of
         ``AUDIT_REPORT_FORMATS``), never cached: each call is a download on the access trail
-        under this client's token. Pass the ``known_at`` of a report read to get its root."""
+        under this client's token and format. Pass the ``known_at`` of a report read to get its
+        root; without it, the report as known at the service's watermark."""
         if file_format not in AUDIT_REPORT_FORMATS:
             raise ValueError(
                 f"file_format={file_format!r}: expected one of {', '.join(AUDIT_REPORT_FORMATS)}"

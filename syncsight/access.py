@@ -120,6 +120,7 @@ ACCESS_RULES: tuple[AccessRule, ...] = (
     AccessRule("/docs/**", Role.VIEWER, READ, "Swagger UI"),
     AccessRule("/redoc", Role.VIEWER, READ, "ReDoc"),
     # REST API families: more specific patterns first (the first match wins)
+    AccessRule("/api/v1/me", Role.VIEWER, READ, "who the caller's token is, and its role"),
     AccessRule("/api/v1/objects/**", Role.VIEWER, READ, "business events of an object"),
     AccessRule(
         "/api/v1/lineage/{type}/{id}/evidence/**",

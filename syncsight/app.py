@@ -33,6 +33,7 @@ from syncsight import __version__
 from syncsight.access import AccessControl
 from syncsight.admin_api import admin_router
 from syncsight.answer_gate import HeavyAnswerGate
+from syncsight.caller_api import caller_router
 from syncsight.config_file import FileConfig
 from syncsight.hosts import HostAllowList
 from syncsight.settings import Settings
@@ -230,6 +231,7 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
         )
 
     app.include_router(admin_router(pool, config.correlation, topology), prefix="/api/v1")
+    app.include_router(caller_router(settings.api_tokens), prefix="/api/v1")
     app.include_router(sla.router, prefix="/api/v1")
     # inside the access check: a request without the right token never takes a slot
     app.add_middleware(HeavyAnswerGate, limit=settings.max_concurrent_heavy_answers)

@@ -720,8 +720,8 @@ def audit_report(
     api_token: ApiTokenOption = None,
 ) -> None:
     """The signed completeness-and-accuracy report of every interface for a period and legal
-    entity (auditor or admin token)."""
-    from lineage.audit_formats import report_csv, report_pdf
+    entity (auditor or admin token), in the format the service renders, so that the access
+    trail records the download with that format."""
     from rest_client.client import AUDIT_REPORT_FORMATS, ApiError
 
     if output_format not in AUDIT_REPORT_FORMATS:
@@ -729,31 +729,32 @@ def audit_report(
     if output_format == "pdf" and output is None:
         fail("--format pdf writes a binary file: give --output FILE")
     client = _api_client(api_url, api_token)
+    root_hash = ""
     try:
-        report = client.audit_report(
-            period=period, legal_entity=legal_entity, known_at=known_at
-        ).body
+        if output_format == "json":
+            report = client.audit_report(
+                period=period, legal_entity=legal_entity, known_at=known_at
+            ).body
+            root_hash = f" {report.root_hash}"
+            text = json.dumps(report.model_dump(), indent=2, ensure_ascii=False) + "\n"
+            content = text.encode()
+        else:
+            content = client.audit_report_file(
+                period=period,
+                legal_entity=legal_entity,
+                known_at=known_at,
+                file_format=output_format,
+            )
     except ApiError as error:
         fail(str(error))
-    document = report.model_dump()
-    content: str | bytes
-    if output_format == "pdf":
-        content = report_pdf(document)
-    elif output_format == "csv":
-        content = report_csv(document)
-    else:
-        content = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     if output is None:
         typer.echo(content, nl=False)
         return
     try:
-        if isinstance(content, bytes):
-            output.write_bytes(content)
-        else:
-            output.write_text(content, encoding="utf-8")
+        output.write_bytes(content)
     except OSError as error:
         fail(f"--output {str(output)!r}: cannot write it ({error})")
-    typer.echo(f"report {report.root_hash} written to {output}")
+    typer.echo(f"{output_format} report{root_hash} written to {output}")
 
 
 ledger_app = typer.Typer(help="The evidence ledger's daily tree heads.", no_args_is_help=True)

@@ -19,7 +19,13 @@ from lineage.audit_models import (
     SideOut,
     SignatureOut,
 )
-from lineage.ledger_models import DownloadOut, DownloadsOut, TreeHeadOut, TreeHeadsOut
+from lineage.ledger_models import (
+    CallerOut,
+    DownloadOut,
+    DownloadsOut,
+    TreeHeadOut,
+    TreeHeadsOut,
+)
 from lineage.models import (
     BlockedInvoicesOut,
     BlockedItemOut,
@@ -485,4 +491,14 @@ def downloads(*entries: tuple[str, str, str, dict[str, Any]]) -> DownloadsOut:
             )
             for when, name, role, parameters in entries
         ]
+    )
+
+
+def caller(token_name: str, role: str, *also: str) -> CallerOut:
+    """A token's ``/api/v1/me`` answer: its role, viewer, and the roles in ``also`` it covers."""
+    return CallerOut(
+        local_only=False,
+        token_name=token_name,
+        role=role,
+        acts_as=sorted({"viewer", role, *also}),
     )

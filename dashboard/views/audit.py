@@ -1,7 +1,7 @@
 """Audit: the signed completeness-and-accuracy report of a period and legal entity, interface by
 interface, each difference a drill-down into its lineage; the report as JSON, CSV and PDF
 downloads, the ledger's signed tree heads, and for admins the access trail. Needs an auditor or
-admin token; a viewer is told so."""
+admin token; a viewer is told so, from the role the API names (``/api/v1/me``) or its 403."""
 
 from __future__ import annotations
 
@@ -11,7 +11,12 @@ from dataclasses import replace
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from dashboard.api_session import PageInstant, client_for_this_session
+from dashboard.api_session import (
+    PageInstant,
+    caller_acts_as,
+    client_for_this_session,
+    session_caller,
+)
 from dashboard.figures.audit import (
     difference_kinds,
     difference_rows,
@@ -69,12 +74,18 @@ def pick_entity(area: DeltaGenerator, filters: Filters, entities: Sequence[str])
     return str(picked) if picked else None
 
 
-def role_notice(error: ApiError) -> None:
+def acting_as() -> str:
+    """Who the API takes this session for, as the sidebar names it."""
+    caller = session_caller()
+    return f"**{caller.token_name}** ({caller.role})" if caller else "this session"
+
+
+def role_notice(reason: str) -> None:
     """A viewer (or any role below auditor) is told what the page needs, not shown an error."""
     st.info(
         "The completeness-and-accuracy report is auditor material: it needs the **auditor** or "
-        f"**admin** role, and the API refused this session ({explain(error)}). Ask an "
-        "administrator for a token with the auditor role, sign out and sign in with it.",
+        f"**admin** role, and {reason}. Ask an administrator for a token with the auditor role, "
+        "sign out and sign in with it.",
         icon=":material/lock:",
     )
 
@@ -209,6 +220,11 @@ def ledger(client: ApiClient, report: AuditReportOut) -> None:
 
 def access_trail(client: ApiClient) -> None:
     st.subheader("Access trail")
+    if not caller_acts_as("admin"):
+        st.caption(
+            f"The access trail is listed for admins only; this session acts as {acting_as()}."
+        )
+        return
     try:
         trail = client.downloads(limit=TRAIL_SHOWN)
     except ApiError as error:
@@ -239,12 +255,14 @@ legal_entity = pick_entity(right, filters, entities)
 report: AuditReportOut | None = None
 if legal_entity is None:
     show_empty(f"No legal entity has items due in {period}: type the legal entity to report.")
+elif not caller_acts_as("auditor"):
+    role_notice(f"this session acts as {acting_as()}")
 else:
     try:
         report = reads.audit_report(period=period, legal_entity=legal_entity)
     except ApiError as error:
         if error.status == 403:
-            role_notice(error)
+            role_notice(f"the API refused this session ({explain(error)})")
         else:
             show_api_error(error, what=f"The report of {legal_entity} for {period}")
 if report is not None:

@@ -1,6 +1,7 @@
 """The pages against answers built from the API's own response models (tests/api_answers.py),
 served by a stub: states the small quarter does not produce (levels, alerts, a viewer token that
-may not download evidence, no data), which requests each page makes, and the instant it shows."""
+may not download evidence, no data), which requests each page makes, the instant it shows, and who
+the sidebar says the session reads as."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboard.api_session import SESSION_TOKEN
 from dashboard.filters import LIVE
+from lineage.ledger_models import CallerOut
 from tests.api_answers import (
     alert,
     alert_summary,
@@ -20,6 +23,7 @@ from tests.api_answers import (
     blocked,
     blocked_item,
     blocker,
+    caller,
     difference,
     downloads,
     interface,
@@ -108,7 +112,10 @@ ADMIN_ONLY = (
     403,
     {"detail": "GET /api/v1/ledger/downloads needs role admin; this token is auditor"},
 )
+AUDITOR = caller("ada.auditor", "auditor")
+ADMIN = caller("root.admin", "admin", "auditor", "operator")
 SHAPES: dict[str, Reply] = {
+    "/api/v1/me": (200, wire(AUDITOR)),
     "/api/v1/work-items": (200, wire(work_item_page(AS_OF, *WORK_ITEMS, may_act=True))),
     "/api/v1/work-items/wi-a/acknowledge": (200, wire(ACKNOWLEDGED)),
     "/api/v1/telemetry/silence": (200, wire(SILENCE)),
@@ -197,9 +204,10 @@ def open_page(stub: StubApi, monkeypatch: pytest.MonkeyPatch) -> OpenPage:
 
 
 def requests(stub: StubApi) -> list[tuple[str, dict[str, list[str]]]]:
-    """(path, query) of every read the stub received, in order, without the sign-in probe."""
+    """(path, query) of every read the stub received, in order, without the sign-in's
+    /api/v1/me."""
     found = [(urlsplit(seen).path, parse_qs(urlsplit(seen).query)) for seen, _ in stub.seen]
-    return [(path, query) for path, query in found if path != "/metrics"]
+    return [(path, query) for path, query in found if path != "/api/v1/me"]
 
 
 def metrics(app: AppTest) -> dict[str, str]:
@@ -283,20 +291,16 @@ class TestNoPagePaysForWhatItDoesNotShow:
             ("lineage_explorer", set()),
             (
                 "audit",
-                {
-                    "/api/v1/close-risk",
-                    "/api/v1/audit/report",
-                    "/api/v1/ledger/heads",
-                    "/api/v1/ledger/downloads",
-                },
+                {"/api/v1/close-risk", "/api/v1/audit/report", "/api/v1/ledger/heads"},
             ),
         ],
     )
     def test_a_page_reads_only_the_endpoints_it_shows(
         self, open_page: OpenPage, stub: StubApi, page: str, paths: set[str]
     ) -> None:
-        """The sidebar reads nothing; the heavy blocked-invoice and close-risk answers are read
-        only by the pages that draw them."""
+        """The sidebar reads nothing but who the session is; the heavy blocked-invoice and
+        close-risk answers are read only by the pages that draw them; an auditor's Audit page
+        does not ask for the admins' access trail."""
         open_page(page)
         assert {path for path, _ in requests(stub)} == paths
 
@@ -424,6 +428,22 @@ class TestWorkQueue:
         assert any("needs role operator or admin" in c.value for c in app.caption)
 
 
+def audit_page(
+    monkeypatch: pytest.MonkeyPatch, changed: Mapping[str, Reply]
+) -> tuple[AppTest, set[str]]:
+    """The Audit page against SHAPES with the ``changed`` answers, and the paths it read."""
+    with stub_api({**SHAPES, **changed}) as api:
+        app = opener(api.url, monkeypatch)("audit")
+        return app, {path for path, _ in requests(api)}
+
+
+def role_notice(app: AppTest) -> str:
+    """The page's notices, once they say which roles the report needs."""
+    notice = " ".join(str(i.value) for i in app.info)
+    assert "needs the **auditor** or **admin** role" in notice
+    return notice
+
+
 class TestAudit:
     def test_the_report_is_read_for_the_chosen_period_and_entity_at_the_pages_known_at(
         self, open_page: OpenPage, stub: StubApi
@@ -501,8 +521,8 @@ class TestAudit:
     def test_an_auditor_gets_three_downloads_the_heads_and_no_access_trail(
         self, open_page: OpenPage
     ) -> None:
-        """JSON, CSV and PDF; the knowledge days' heads, one not sealed yet; the trail's 403 is
-        a sentence saying admins list it, not an error."""
+        """JSON, CSV and PDF; the knowledge days' heads, one not sealed yet; instead of the
+        trail, a sentence saying admins list it, naming whom the session acts as."""
         app = open_page("audit")
         assert [b.proto.label for b in app.get("download_button")] == [
             "Report (JSON)",
@@ -514,7 +534,10 @@ class TestAudit:
             tree_head("2026-10-29", 120).root_hash,
             "not sealed yet",
         ]
-        assert any("listed for admins only" in c.value for c in app.caption)
+        assert any(
+            "listed for admins only; this session acts as **ada.auditor** (auditor)" in c.value
+            for c in app.caption
+        )
         assert not any(d.proto.id and "audit_trail" in d.proto.id for d in app.dataframe)
 
     def test_an_admin_sees_who_downloaded_what(self, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -523,7 +546,11 @@ class TestAudit:
             ("2026-10-30T17:01:00.000Z", "ada.auditor", "auditor", {"format": "pdf"}),
             ("2026-10-30T16:00:00.000Z", "sha256:0a1b2c3d4e5f", "admin", {"format": "json"}),
         )
-        shapes = {**SHAPES, "/api/v1/ledger/downloads": (200, wire(trail))}
+        shapes = {
+            **SHAPES,
+            "/api/v1/me": (200, wire(ADMIN)),
+            "/api/v1/ledger/downloads": (200, wire(trail)),
+        }
         with stub_api(shapes) as api:
             app = opener(api.url, monkeypatch)("audit")
         shown = app.dataframe[-1].value
@@ -534,20 +561,41 @@ class TestAudit:
     def test_a_viewer_is_told_the_page_needs_the_auditor_role(
         self, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        """The API's 403 becomes a notice naming the roles; no table, no download, no error."""
+        """/api/v1/me says viewer: a notice naming the roles and the caller; the report is not
+        even asked for, so there is no table, no download and no error."""
+        viewer = (200, wire(caller("sha256:0a1b2c3d4e5f", "viewer")))
+        app, asked = audit_page(monkeypatch, {"/api/v1/me": viewer})
+        assert "this session acts as **sha256:0a1b2c3d4e5f** (viewer)" in role_notice(app)
+        assert not app.dataframe
+        assert not app.get("download_button")
+        assert asked == {"/api/v1/close-risk"}
+
+    @pytest.mark.parametrize(
+        "me",
+        [(200, wire(AUDITOR)), (404, {"detail": "Not Found"})],
+        ids=["me says auditor", "no /api/v1/me"],
+    )
+    def test_the_apis_403_still_decides(self, monkeypatch: pytest.MonkeyPatch, me: Reply) -> None:
+        """A role that changed since /api/v1/me answered, or a syncsight without it: the
+        report's 403 becomes the same notice with the API's reason, not an error."""
         refused = (
             403,
             {"detail": "GET /api/v1/audit/report needs role auditor; this token is viewer"},
         )
-        with stub_api({**SHAPES, "/api/v1/audit/report": refused}) as api:
-            app = opener(api.url, monkeypatch)("audit")
-            asked = {path for path, _ in requests(api)}
-        notice = " ".join(str(i.value) for i in app.info)
-        assert "needs the **auditor** or **admin** role" in notice
-        assert "this token is viewer" in notice
+        app, asked = audit_page(monkeypatch, {"/api/v1/me": me, "/api/v1/audit/report": refused})
+        assert "this token is viewer" in role_notice(app)
         assert not app.dataframe
-        assert not app.get("download_button")
         assert "/api/v1/ledger/downloads" not in asked
+
+    def test_an_admin_refused_the_trail_anyway_is_told_so(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """/api/v1/me said admin but the trail answers 403: a sentence with the API's reason."""
+        app, _ = audit_page(monkeypatch, {"/api/v1/me": (200, wire(ADMIN))})
+        assert any(
+            "listed for admins only: your token may not read /api/v1/ledger/downloads" in c.value
+            for c in app.caption
+        )
 
     def test_a_period_without_entities_asks_for_one(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """No close-risk row for the period: nothing is reported until an entity is named (here
@@ -611,3 +659,38 @@ def test_an_empty_service_explains_how_to_send_it_traces(monkeypatch: pytest.Mon
     advice = " ".join(str(i.value) for i in app.info)
     assert "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" in advice
     assert "No invoice is blocked" in advice
+
+
+class TestSidebarSaysWhoIsReading:
+    def test_a_person_who_signed_in_is_named_with_the_role_and_may_sign_out(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The name and role /api/v1/me gives for the session's own token, and Sign out."""
+        with stub_api(SHAPES) as api:
+            monkeypatch.setenv("SYNCSIGHT_API_URL", api.url)
+            app = AppTest.from_file(APP, default_timeout=60)
+            app.session_state[SESSION_TOKEN] = "session-token-0123456789"
+            app.run()
+        assert not app.exception, [e.value for e in app.exception]
+        assert "Signed in as **ada.auditor** (auditor)" in [c.value for c in app.sidebar.caption]
+        assert "Sign out" in [b.label for b in app.sidebar.button]
+        assert ("/api/v1/me", "Bearer session-token-0123456789") in api.seen
+
+    def test_the_dashboards_own_token_is_named_without_a_sign_out(
+        self, open_page: OpenPage
+    ) -> None:
+        """No session token: the sidebar says whose token the dashboard reads with."""
+        app = open_page()
+        captions = [c.value for c in app.sidebar.caption]
+        assert any(c.startswith("Reading as **ada.auditor** (auditor)") for c in captions)
+        assert "Sign out" not in [b.label for b in app.sidebar.button]
+
+    def test_a_local_only_service_names_nobody(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """/api/v1/me says local-only: no name, no role, no sign-out."""
+        local = CallerOut(local_only=True, token_name=None, role=None, acts_as=[])
+        with stub_api({**SHAPES, "/api/v1/me": (200, wire(local))}) as api:
+            app = opener(api.url, monkeypatch)()
+        captions = [c.value for c in app.sidebar.caption]
+        assert "Local-only service: no API tokens, nobody signs in." in captions
+        assert not [c for c in captions if "Signed in" in c or "Reading as" in c]
+        assert not app.sidebar.button

@@ -1,7 +1,8 @@
 """The dashboard asks who you are: against a service with API tokens and a dashboard holding none,
 Streamlit's AppTest sees a sign-in form, a wrong token refused, the pages once a viewer signs in,
-and the Audit page acting with each person's role (viewer told, auditor served, admin shown the
-access trail); against a local-only service it asks nobody."""
+the sidebar naming who signed in as the service names the token, and the Audit page acting with
+each person's role (viewer told, auditor served, admin shown the access trail); against a
+local-only service it asks nobody."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.api_session import SESSION_TOKEN
 from tests.service import Service, running_service
+from tests.syncsight.test_caller_api import short_hash
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 VIEWER_TOKEN = "dashboard-viewer-0123456789abcdef"
@@ -71,12 +73,34 @@ class TestSignIn:
     def test_a_viewer_token_opens_the_pages(
         self, secured: Service, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        """After signing in, the overview is drawn with the user's token and a sign-out button."""
+        """After signing in, the overview is drawn with the user's token, the sidebar names
+        the token as the service does, and offers to sign out."""
         app = sign_in(open_dashboard(secured, monkeypatch), VIEWER_TOKEN)
         assert app.session_state[SESSION_TOKEN] == VIEWER_TOKEN
         assert "Sign in to syncsight" not in [title.value for title in app.title]
-        assert "Sign out" in [button.label for button in app.button]
+        assert f"Signed in as **{short_hash(VIEWER_TOKEN)}** (viewer)" in sidebar_captions(app)
+        assert "Sign out" in [button.label for button in app.sidebar.button]
         assert not app.error, [e.value for e in app.error]
+
+    def test_a_named_token_is_signed_in_under_its_name(
+        self, secured: Service, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The name SYNCSIGHT_API_TOKENS gives the auditor's token, and its role."""
+        app = sign_in(open_dashboard(secured, monkeypatch), AUDITOR_TOKEN)
+        assert "Signed in as **ada.auditor** (auditor)" in sidebar_captions(app)
+
+    def test_signing_out_asks_for_a_token_again(
+        self, secured: Service, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Sign out forgets the session's token and shows the form."""
+        app = sign_in(open_dashboard(secured, monkeypatch), ADMIN_TOKEN)
+        next(b for b in app.sidebar.button if b.label == "Sign out").click().run()
+        assert SESSION_TOKEN not in app.session_state
+        assert [title.value for title in app.title] == ["Sign in to syncsight"]
+
+
+def sidebar_captions(app: AppTest) -> list[str]:
+    return [caption.value for caption in app.sidebar.caption]
 
 
 def audit_page_as(service: Service, monkeypatch: pytest.MonkeyPatch, token: str) -> AppTest:
@@ -92,11 +116,12 @@ class TestAuditPageActsWithThePersonsRole:
     def test_a_viewer_is_told_the_report_needs_an_auditor(
         self, secured: Service, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        """The service's 403 for the viewer's own token becomes a notice; nothing is shown."""
+        """The service names the viewer's own token and role (/api/v1/me): a notice; nothing
+        is shown."""
         app = audit_page_as(secured, monkeypatch, VIEWER_TOKEN)
         notice = " ".join(str(i.value) for i in app.info)
         assert "needs the **auditor** or **admin** role" in notice
-        assert "this token is viewer" in notice
+        assert f"this session acts as **{short_hash(VIEWER_TOKEN)}** (viewer)" in notice
         assert not app.dataframe
         assert not app.get("download_button")
 
@@ -147,3 +172,4 @@ def test_a_local_only_service_needs_no_sign_in(
     app = open_dashboard(local_only, monkeypatch)
     assert "Sign in to syncsight" not in [title.value for title in app.title]
     assert not app.text_input or app.text_input[0].label != "API token"
+    assert "Local-only service: no API tokens, nobody signs in." in sidebar_captions(app)

@@ -233,11 +233,29 @@ class TestCommandLine:
         document = json.loads(result.stdout)
         assert document["root_hash"] == report(api, known_at=known_at)["root_hash"]
         assert invoices(document)["target"]["count"] == 1
-        pdf = run(*common, "--format", "pdf", "--output", "r.pdf", env=env, cwd=tmp_path)
+        root = document["root_hash"]
+        at = ("--known-at", known_at)
+        pdf = run(*common, *at, "--format", "pdf", "--output", "r.pdf", env=env, cwd=tmp_path)
         assert pdf.returncode == 0, pdf.stderr
-        assert PdfReader(tmp_path / "r.pdf").pages
-        csv_run = run(*common, "--format", "csv", env=env)
+        text = "\n".join(page.extract_text() for page in PdfReader(tmp_path / "r.pdf").pages)
+        assert root in text.replace("\n", "")
+        csv_run = run(*common, *at, "--format", "csv", env=env)
         assert csv_run.stdout.startswith("# report: syncsight.audit-report/1")
+        assert f"# root_hash: {root}\n" in csv_run.stdout
+
+    def test_each_cli_download_is_on_the_trail_with_its_format(
+        self, api: httpx.Client, tmp_path: Path
+    ) -> None:
+        """The CLI asks the service for CSV and PDF, so the trail records those formats."""
+        env = {"SYNCSIGHT_API_URL": str(api.base_url), "SYNCSIGHT_API_TOKEN": AUDITOR}
+        common = ("audit", "report", "--period", "2026-09", "--legal-entity", "LE-DE01")
+        for file_format in ("csv", "pdf", "json"):
+            written = run(*common, "--format", file_format, "--output", "r", env=env, cwd=tmp_path)
+            assert written.returncode == 0, written.stderr
+        trail = api.get("/api/v1/ledger/downloads", headers={"Authorization": f"Bearer {ADMIN}"})
+        reports = [d for d in trail.json()["downloads"] if d["kind"] == "report"]
+        assert [d["parameters"]["format"] for d in reports] == ["json", "pdf", "csv"]
+        assert {d["role"] for d in reports} == {"auditor"}
 
     def test_a_viewer_token_is_refused_with_the_servers_reason(self, api: httpx.Client) -> None:
         """Exit 2 (the CLI's failure code) with the API's reason."""

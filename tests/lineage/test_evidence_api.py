@@ -231,7 +231,8 @@ class TestSignedAndProven:
     def test_two_heads_of_a_day_are_consistent(
         self, api: httpx.Client, store: Client, tmp_path: Path
     ) -> None:
-        """A head sealed after more facts arrived extends the earlier one, as the API proves."""
+        """A head sealed after more facts arrived extends the earlier one, as the API proves; a
+        head asked without from_size is the head as sealed, without a proof."""
         today = datetime.now(UTC).date().isoformat()
         admin = {"Authorization": f"Bearer {ADMIN}"}
         old = api.post("/api/v1/admin/ledger/seal", params={"day": today}, headers=admin).json()
@@ -243,6 +244,8 @@ class TestSignedAndProven:
             f"/api/v1/ledger/heads/{today}/{new['tree_size']}",
             from_size=str(old["tree_size"]),
         )
+        assert served["consistency"]["from_size"] == old["tree_size"]
+        assert get(api, f"/api/v1/ledger/heads/{today}/{old['tree_size']}") == old
         key = load_public_key(get(api, "/api/v1/ledger/key")["public_key_pem"], source="api")
         checks = check_consistency(TreeHead.from_json(old), served, public_key=key)
         assert not [c for c in checks if c.failed], checks

@@ -21,6 +21,7 @@ from tests.api_answers import (
     blocked,
     blocked_item,
     blocker,
+    caller,
     downloads,
     objective,
     sla,
@@ -246,6 +247,22 @@ class TestAuditAndLedger:
             "/api/v1/ledger/heads?limit=5",
             "/api/v1/ledger/downloads?limit=3",
         ]
+
+
+class TestCaller:
+    def test_me_is_the_callers_model_asked_with_the_token(self) -> None:
+        """/api/v1/me validates into CallerOut; the token is what names the caller."""
+        auditor = caller("ada.auditor", "auditor")
+        with stub_api({"/api/v1/me": (200, wire(auditor))}) as api:
+            assert ApiClient(base_url=api.url, token="m" * 20).me() == auditor
+        assert api.seen == [("/api/v1/me", "Bearer " + "m" * 20)]
+
+    def test_a_refused_token_is_an_api_error_with_status_401(self) -> None:
+        """What the dashboard's sign-in tells apart from every other failure."""
+        refused = (401, {"detail": "missing or invalid bearer token"})
+        with stub_api({"/api/v1/me": refused}) as api, pytest.raises(ApiError) as caught:
+            ApiClient(base_url=api.url).me()
+        assert caught.value.status == 401
 
 
 class TestRequests:

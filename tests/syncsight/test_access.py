@@ -507,6 +507,7 @@ SERVICE_ENDPOINTS: list[tuple[str, str, Role | None, int | None]] = [
     ("GET", "/metrics", Role.VIEWER, 200),
     ("GET", "/openapi.json", Role.VIEWER, 200),
     ("GET", "/docs", Role.VIEWER, 200),
+    ("GET", "/api/v1/me", Role.VIEWER, 200),
     ("GET", "/api/v1/objects/invoice/INV-A1/events", Role.VIEWER, 200),
     ("GET", "/api/v1/objects/invoice/INV-NONE/events", Role.VIEWER, 404),
     ("GET", "/api/v1/lineage/invoice/INV-A1/evidence", Role.AUDITOR, None),

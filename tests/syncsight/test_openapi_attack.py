@@ -38,6 +38,7 @@ LEAST: dict[str, Role | str] = {
     "GET /readyz": OPEN,
     "GET /metrics": Role.VIEWER,
     "POST /v1/traces": INGEST,
+    "GET /api/v1/me": Role.VIEWER,
     "GET /api/v1/objects/{object_type}/{object_id}/events": Role.VIEWER,
     "GET /api/v1/lineage/completeness": Role.VIEWER,
     "GET /api/v1/lineage/{object_type}/{object_id}": Role.VIEWER,
