@@ -102,19 +102,29 @@ class TestIncremental:
         assert current(migrated) == incremental
 
     @pytest.mark.parametrize(
-        ("bounds", "path"),
+        ("max_events_per_chunk", "max_literal_events", "path"),
         [
-            ({"max_literal_events": 0}, "index"),  # closed by index reads, read by chunk
-            ({"max_events_per_chunk": 1}, "graph"),  # every component too large: the graph read
+            (250_000, 0, "index"),  # closed by index reads, read by chunk
+            (1, 20_000, "graph"),  # every component too large: the graph read
         ],
     )
     def test_each_way_of_closing_a_window_ends_where_a_derivation_from_scratch_ends(
-        self, migrated: Client, engine_url: str, bounds: dict[str, int], path: str
+        self,
+        migrated: Client,
+        engine_url: str,
+        max_events_per_chunk: int,
+        max_literal_events: int,
+        path: str,
     ) -> None:
         """A window whose components are read by chunk rather than by id, or whose components
         are closed by the graph read, derives what a derivation from scratch derives."""
         state = BusinessState(
-            lambda: migrated, DEFAULT_SLAS, CalendarBook(), settle=SETTLE, **bounds
+            lambda: migrated,
+            DEFAULT_SLAS,
+            CalendarBook(),
+            settle=SETTLE,
+            max_events_per_chunk=max_events_per_chunk,
+            max_literal_events=max_literal_events,
         )
         ticks = load_tiny_quarter(migrated, engine_url, state)
         incremental = current(migrated)
