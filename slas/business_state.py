@@ -36,6 +36,7 @@ from slas.state_queries import (
     StoredTimers,
     component,
     component_chunk,
+    event_rows,
     graph_chunks,
     latest_digests,
     latest_item_digests,
@@ -58,6 +59,9 @@ REBUILD_STALE = timedelta(hours=6)
 
 LATE_HORIZON = timedelta(minutes=2)
 """How long after a window was read rows that become visible in it late are still found."""
+
+MIN_EXPANSION_EVENTS = 20_000
+"""Components this size are closed by index reads however small the graph is."""
 
 MAX_EXPANSION_ROUNDS = 64
 """Reads to close a component; deeper than any chain of the default graph (about 8)."""
@@ -179,8 +183,11 @@ class BusinessState:
         events = versions = 0
         path = ""
         done = None
-        if since != EPOCH and touched <= self._max_events:
-            done = self._rederive_around(client, until, objects)
+        # index reads cost what the components hold, the graph read what the graph holds: past a
+        # quarter of the graph (scattered arrivals touching most contracts) the read wins
+        budget = min(self._max_events, max(event_rows(client) // 4, MIN_EXPANSION_EVENTS))
+        if since != EPOCH and touched <= budget:
+            done = self._rederive_around(client, until, objects, max_events=budget)
             path = "index"
         if done is not None:
             events, versions = done
@@ -246,10 +253,10 @@ class BusinessState:
         return reopened, late, window_rows(client, reopened, [until])[0]
 
     def _rederive_around(
-        self, client: Client, until: datetime, objects: list[Pair]
+        self, client: Client, until: datetime, objects: list[Pair], *, max_events: int
     ) -> tuple[int, int] | None:
         """Re-derive the components of ``objects``, closed by index reads; None when they hold
-        more than a chunk's worth of events (the graph read serves those better)."""
+        more than ``max_events`` events (the graph read serves those better)."""
         if not objects:
             return 0, 0
         found = component(
@@ -257,7 +264,7 @@ class BusinessState:
             objects,
             until,
             max_rounds=MAX_EXPANSION_ROUNDS,
-            max_events=self._max_events,
+            max_events=max_events,
         )
         if found is None:
             return None

@@ -257,6 +257,11 @@ def component(
     return events, seen
 
 
+def event_rows(client: Client) -> int:
+    """How many event rows the business tables hold (from the parts' metadata: no scan)."""
+    return int(client.query("SELECT count() FROM biz_events").result_rows[0][0])
+
+
 def component_chunk(client: Client, event_hashes: Iterable[int]) -> None:
     """Put the event hashes of some whole components into ``syncsight_state_chunks`` as chunk 0,
     for the reads by chunk (a literal list of tens of thousands of ids would cost the parser
