@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -35,6 +35,8 @@ from slas.state_queries import (
     Pair,
     StoredTimers,
     component,
+    component_chunk,
+    event_rows,
     graph_chunks,
     latest_digests,
     latest_item_digests,
@@ -58,6 +60,9 @@ REBUILD_STALE = timedelta(hours=6)
 LATE_HORIZON = timedelta(minutes=2)
 """How long after a window was read rows that become visible in it late are still found."""
 
+MIN_EXPANSION_EVENTS = 20_000
+"""Components this size are closed by index reads however small the graph is."""
+
 MAX_EXPANSION_ROUNDS = 64
 """Reads to close a component; deeper than any chain of the default graph (about 8)."""
 
@@ -78,6 +83,9 @@ class TickReport:
     late_rows: int = 0
     """Rows that became visible after the window holding their knowledge time was read (an insert
     slower than the settle time, a replica behind): the tick read from that window again."""
+    path: str = ""
+    """How the touched components were closed: ``index`` (index reads around the objects the
+    window touched) or ``graph`` (one read of the whole graph); empty when nothing was touched."""
 
 
 def config_fingerprint(
@@ -121,16 +129,16 @@ class BusinessState:
         *,
         rules: LineageRules | None = None,
         settle: timedelta = timedelta(seconds=5),
-        max_objects_per_tick: int = 2_000,
         max_events_per_chunk: int = 250_000,
+        max_literal_events: int = 20_000,
     ) -> None:
         self._client = client
         self.definitions = tuple(definitions)
         self.calendars = calendars
         self.rules = rules or LineageRules.default()
         self._settle = settle
-        self._max_objects = max_objects_per_tick
         self._max_events = max_events_per_chunk
+        self._max_literal_events = max_literal_events
         self._fingerprint = config_fingerprint(self.definitions, calendars, self.rules)
         self._read: list[tuple[datetime, datetime, int]] = []
         """Windows this process read lately, oldest first: (since, until, rows visible then)."""
@@ -168,15 +176,26 @@ class BusinessState:
         since, late, visible = self._reopen(client, since, until, now)
         setup_types = sorted({t for types in self.rules.prerequisites.values() for t in types})
         unresolved, sample = unresolved_events(client, since, until, setup_types)
-        # one bounded read decides: a small window closes its components by index reads
-        objects = touched_objects(client, since, until, limit=self._max_objects + 1)
+        # one bounded read decides: a window that touches less than a chunk's worth closes its
+        # components by index reads; their events are read by id, or by chunk when many
+        objects = touched_objects(client, since, until, limit=self._max_events + 1)
         touched = len(objects)
         events = versions = 0
-        if touched <= self._max_objects and since != EPOCH:
-            events, versions = self._rederive(client, until, objects=objects)
+        path = ""
+        done = None
+        # index reads cost what the components hold, the graph read what the graph holds: past a
+        # quarter of the graph (scattered arrivals touching most contracts) the read wins
+        budget = min(self._max_events, max(event_rows(client) // 4, MIN_EXPANSION_EVENTS))
+        if since != EPOCH and touched <= budget:
+            done = self._rederive_around(client, until, objects, max_events=budget)
+            path = "index"
+        if done is not None:
+            events, versions = done
         elif touched:
-            # a large window (start-up on loaded data, a reset, a rebuild, a backfill): whole
-            # components from one read of the graph, in chunks, each chunk one scan
+            # a large window (start-up on loaded data, a reset, a rebuild, a backfill) or
+            # components too large to close by index reads: whole components from one read of
+            # the graph, in chunks, each chunk one scan
+            path = "graph"
             count, touched = graph_chunks(
                 client, since, until, max_events=self._max_events, everything=since == EPOCH
             )
@@ -199,6 +218,7 @@ class BusinessState:
             unresolved=unresolved,
             unresolved_sample=tuple(sample),
             late_rows=late,
+            path=path,
         )
 
     def _reopen(
@@ -232,25 +252,43 @@ class BusinessState:
         self._read = [w for w in self._read if w[1] <= reopened]
         return reopened, late, window_rows(client, reopened, [until])[0]
 
+    def _rederive_around(
+        self, client: Client, until: datetime, objects: list[Pair], *, max_events: int
+    ) -> tuple[int, int] | None:
+        """Re-derive the components of ``objects``, closed by index reads; None when they hold
+        more than ``max_events`` events (the graph read serves those better)."""
+        if not objects:
+            return 0, 0
+        found = component(
+            client,
+            objects,
+            until,
+            max_rounds=MAX_EXPANSION_ROUNDS,
+            max_events=max_events,
+        )
+        if found is None:
+            return None
+        event_ids, component_objects = found
+        if max(len(event_ids), len(component_objects)) <= self._max_literal_events:
+            return self._rederive(client, until, event_ids=event_ids, objects=component_objects)
+        component_chunk(client, event_ids.values())
+        return self._rederive(client, until, chunk=0)
+
     def _rederive(
         self,
         client: Client,
         until: datetime,
         *,
-        objects: list[Pair] | None = None,
+        event_ids: Collection[str] = (),
+        objects: set[Pair] | None = None,
         chunk: int | None = None,
     ) -> tuple[int, int]:
-        """Re-derive the components of ``objects`` (closed by index reads) or of a ``chunk`` of
-        ``syncsight_state_chunks`` (whole components); append what changed. Events read,
-        versions written."""
-        if objects is not None:
-            if not objects:
-                return 0, 0
-            event_ids, component_objects = component(
-                client, objects, until, max_rounds=MAX_EXPANSION_ROUNDS
-            )
+        """Re-derive the components of some events and the objects they reference (closed by
+        the caller) or of a ``chunk`` of ``syncsight_state_chunks`` (whole components); append
+        what changed. Events read, versions written."""
+        if chunk is None:
             snapshot, names = load_component(
-                client, until, event_ids=event_ids, objects=component_objects
+                client, until, event_ids=set(event_ids), objects=objects
             )
         else:
             snapshot, names = load_component(client, until, chunk=chunk)

@@ -5,7 +5,7 @@ component around them, the events of a component as known at an instant, and the
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -87,7 +87,8 @@ them (dimension set-up events such as customer.synced excepted). Their count, an
 NEIGHBOURS = f"""
 SELECT EventId,
        arrayMap(ref -> (ref.type, ref.id),
-                arrayFilter(ref -> ref.type NOT IN ({_DIMENSIONS}), any(ObjectRefs)))
+                arrayFilter(ref -> ref.type NOT IN ({_DIMENSIONS}), any(ObjectRefs))),
+       cityHash64(EventId)
 FROM biz_event_objects
 WHERE ObjectType IN {{types:Array(String)}}
   AND ObjectId IN {{ids:Array(String)}}
@@ -95,7 +96,7 @@ WHERE ObjectType IN {{types:Array(String)}}
 GROUP BY EventId
 """
 """The events that reference some objects, once each, with every non-dimension object it
-references (object rows carry their event's references, migration 4): one ordered-key read per
+references and the event id's hash (object rows carry their event's references, migration 4): one ordered-key read per
 expansion round. The type-by-id cross product may bring an event that references none of the
 objects; the component then also takes in that event's component, which is still exact (a union
 of components)."""
@@ -216,29 +217,57 @@ def touched_objects(client: Client, since: datetime, until: datetime, *, limit: 
     return [(str(t), str(i)) for t, i in rows]
 
 
+MAX_LITERAL_OBJECTS = 2_000
+"""Objects named in one index read: a frontier larger than this is read in several."""
+
+
 def component(
-    client: Client, objects: Iterable[Pair], until: datetime, *, max_rounds: int
-) -> tuple[set[str], set[Pair]]:
-    """The events and objects connected to ``objects`` (through non-dimension references), as
-    known at ``until``: expanded until nothing new appears or ``max_rounds`` reads were made."""
+    client: Client,
+    objects: Iterable[Pair],
+    until: datetime,
+    *,
+    max_rounds: int,
+    max_events: int | None = None,
+) -> tuple[dict[str, int], set[Pair]] | None:
+    """The events (with their ``cityHash64``) and objects connected to ``objects`` (through
+    non-dimension references), as known at ``until``: expanded until nothing new appears or ``max_rounds`` rounds were made,
+    each round index reads of at most ``MAX_LITERAL_OBJECTS`` objects. None as soon as more than
+    ``max_events`` events are found (a share of the graph a scan of it serves better)."""
     seen: set[Pair] = set(objects)
     frontier = sorted(seen)
-    events: set[str] = set()
+    events: dict[str, int] = {}
     for _round in range(max_rounds):
         if not frontier:
             break
-        rows = client.query(
-            NEIGHBOURS, parameters={**_pair_parameters(frontier), "until": until}
-        ).result_rows
         found: set[Pair] = set()
-        for event_id, refs in rows:
-            if event_id in events:
-                continue
-            events.add(event_id)
-            found.update(pair for pair in refs if pair not in seen)
+        for first in range(0, len(frontier), MAX_LITERAL_OBJECTS):
+            batch = frontier[first : first + MAX_LITERAL_OBJECTS]
+            rows = client.query(
+                NEIGHBOURS, parameters={**_pair_parameters(batch), "until": until}
+            ).result_rows
+            for event_id, refs, event_hash in rows:
+                if event_id in events:
+                    continue
+                events[event_id] = int(event_hash)
+                found.update(pair for pair in refs if pair not in seen)
+            if max_events is not None and len(events) > max_events:
+                return None
         seen |= found
         frontier = sorted(found)
     return events, seen
+
+
+def event_rows(client: Client) -> int:
+    """How many event rows the business tables hold (from the parts' metadata: no scan)."""
+    return int(client.query("SELECT count() FROM biz_events").result_rows[0][0])
+
+
+def component_chunk(client: Client, event_hashes: Iterable[int]) -> None:
+    """Put the event hashes of some whole components into ``syncsight_state_chunks`` as chunk 0,
+    for the reads by chunk (a literal list of tens of thousands of ids would cost the parser
+    more than the read)."""
+    client.command(f"TRUNCATE TABLE IF EXISTS {STATE_CHUNKS}")
+    client.insert(STATE_CHUNKS, [[0, h] for h in event_hashes], column_names=["Chunk", "EventHash"])
 
 
 def graph_chunks(
@@ -285,7 +314,7 @@ def load_component(
     client: Client,
     known_at: datetime,
     *,
-    event_ids: set[str] | None = None,
+    event_ids: Collection[str] | None = None,
     objects: set[Pair] | None = None,
     chunk: int | None = None,
 ) -> tuple[EventSnapshot, SnapshotNames]:

@@ -23,6 +23,18 @@ SESSION_SETTINGS: dict[str, Any] = {
 }
 
 
+EMBEDDED_ENGINE_OPTIONS: dict[str, int] = {
+    "mark_cache_size": 256 << 20,
+    "primary_index_cache_size": 64 << 20,
+    "index_mark_cache_size": 32 << 20,
+    "compiled_expression_cache_size": 32 << 20,
+    "query_condition_cache_size": 16 << 20,
+}
+"""Server caches of the embedded engine, sized for one process beside syncsight: ClickHouse's
+defaults (5 GiB each for marks and primary indexes) suit a server with the machine to itself, and
+in-process they grew the service's memory with every part its reads touched. The first client of
+an engine sets them; later clients of the same data path share that engine."""
+
 READ_LIMIT_ERRORS = ("TIMEOUT_EXCEEDED", "MEMORY_LIMIT_EXCEEDED", "TOO_MANY_ROWS_OR_BYTES")
 """Names of the engine errors a query over its ``ReadLimits`` raises."""
 
@@ -89,6 +101,8 @@ def connect(
         data_path.mkdir(parents=True, exist_ok=True)
     session = dict(SESSION_SETTINGS) | (read_limits.settings() if read_limits else {})
     kwargs: dict[str, Any] = {"dsn": url, "settings": session}
+    if urlsplit(url).scheme == "chdb":
+        kwargs["chdb_options"] = EMBEDDED_ENGINE_OPTIONS
     if database is not None:
         kwargs["database"] = database
     client = clickhouse_connect.get_client(**kwargs)

@@ -18,7 +18,7 @@ from domain import semconv as sc
 from lineage.owners import OwnerRouting
 from lineage.rules import LineageRules
 from simulator.run import simulate
-from slas.business_state import BusinessState
+from slas.business_state import BusinessState, TickReport
 from slas.calendars import CalendarBook
 from slas.close_items import INVOICE_ITEM
 from slas.close_risk import close_risk_report
@@ -47,9 +47,9 @@ HAVING latest.1 = 0 ORDER BY KeyType, KeyId, Sla, StartEventId
 """
 
 
-def tick(state: BusinessState) -> None:
+def tick(state: BusinessState) -> TickReport:
     time.sleep(0.002)  # every row stored so far is older than the watermark
-    state.tick(datetime.now(UTC))
+    return state.tick(datetime.now(UTC))
 
 
 def current(client: Client) -> list[tuple[object, ...]]:
@@ -75,16 +75,15 @@ def tiny_quarter_spans(scale: str = "tiny") -> Sequence[ReadableSpan]:
 
 def load_tiny_quarter(
     client: Client, engine_url: str, state: BusinessState, *, scale: str = "tiny", chunk: int = 60
-) -> int:
+) -> list[TickReport]:
     """Stream a quarter in inserts of ``chunk`` spans, the keeper ticking after each; the ticks."""
     spans = tiny_quarter_spans(scale)
     loader = WarehouseSpanExporter(span_sink(client, engine_url))
-    ticks = 0
+    ticks = []
     for first in range(0, len(spans), chunk):
         loader.export(spans[first : first + chunk])
         loader.force_flush()
-        tick(state)
-        ticks += 1
+        ticks.append(tick(state))
     return ticks
 
 
@@ -98,7 +97,42 @@ class TestIncremental:
         migrated.command("TRUNCATE TABLE sla_timers")
         state.reset(datetime.now(UTC))
         tick(state)
-        assert ticks > 10
+        assert len(ticks) > 10
+        assert len(incremental) > 100
+        assert current(migrated) == incremental
+
+    @pytest.mark.parametrize(
+        ("max_events_per_chunk", "max_literal_events", "path"),
+        [
+            (250_000, 0, "index"),  # closed by index reads, read by chunk
+            (1, 20_000, "graph"),  # every component too large: the graph read
+        ],
+    )
+    def test_each_way_of_closing_a_window_ends_where_a_derivation_from_scratch_ends(
+        self,
+        migrated: Client,
+        engine_url: str,
+        max_events_per_chunk: int,
+        max_literal_events: int,
+        path: str,
+    ) -> None:
+        """A window whose components are read by chunk rather than by id, or whose components
+        are closed by the graph read, derives what a derivation from scratch derives."""
+        state = BusinessState(
+            lambda: migrated,
+            DEFAULT_SLAS,
+            CalendarBook(),
+            settle=SETTLE,
+            max_events_per_chunk=max_events_per_chunk,
+            max_literal_events=max_literal_events,
+        )
+        ticks = load_tiny_quarter(migrated, engine_url, state)
+        incremental = current(migrated)
+        assert {t.path for t in ticks[1:] if t.touched} == {path}
+        migrated.command("TRUNCATE TABLE sla_timers")
+        migrated.command("TRUNCATE TABLE close_items")
+        state.reset(datetime.now(UTC))
+        tick(state)
         assert len(incremental) > 100
         assert current(migrated) == incremental
 
