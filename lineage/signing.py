@@ -98,14 +98,30 @@ def load_or_create_signer(path: Path) -> Signer:
     only (the development default: production names its own key file)."""
     if path.exists():
         return load_signer(path)
+    return write_new_key(path)
+
+
+def write_new_key(path: Path) -> Signer:
+    """A new key written to ``path`` as PEM (PKCS #8, unencrypted), readable by the owner only;
+    an existing file is never replaced (its key may have signed published heads)."""
     signer = Signer.generate()
     pem = signer.private_key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise SigningKeyError(
+            f"signing key file {str(path)!r} exists already; a key that signed published heads "
+            "must not be replaced (remove the file yourself if it never did)"
+        ) from None
+    except OSError as error:
+        raise SigningKeyError(
+            f"signing key file {str(path)!r}: cannot create it ({error.strerror})"
+        ) from None
     with os.fdopen(descriptor, "wb") as file:
         file.write(pem)
     return signer

@@ -801,6 +801,28 @@ def ledger_seal(
     typer.echo(json.dumps(head.to_json(), indent=2))
 
 
+@ledger_app.command("keygen")
+def ledger_keygen(
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output",
+            help="Where to write the new PEM private key (created readable by its owner only; "
+            "never overwritten).",
+        ),
+    ],
+) -> None:
+    """Create the Ed25519 key that signs evidence roots and tree heads: point
+    SYNCSIGHT_SIGNING_KEY_FILE at it (compose: SIGNING_KEY_FILE, mounted as a secret)."""
+    from lineage.signing import SigningKeyError, write_new_key
+
+    try:
+        signer = write_new_key(output)
+    except SigningKeyError as error:
+        fail(str(error))
+    typer.echo(f"signing key {signer.key_id} written to {output}")
+
+
 @app.command("config-reference")
 def config_reference(
     write: Annotated[

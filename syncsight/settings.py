@@ -336,7 +336,8 @@ class Settings(BaseSettings):
     signing_key_file: Path | None = Field(
         default=None,
         description="PEM file of the Ed25519 private key that signs evidence roots and ledger "
-        "tree heads (`openssl genpkey -algorithm ed25519 -out signing-key.pem`); every replica "
+        "tree heads (`syncsight ledger keygen --output signing-key.pem`, or `openssl genpkey "
+        "-algorithm ed25519 -out signing-key.pem`); every replica "
         "of one database uses the same. Default: `signing-key.pem` in the data directory of a "
         "chdb:///path URL, else .syncsight/signing-key.pem, generated (owner-only) on first "
         "start: fine for development, not for production.",

@@ -31,6 +31,7 @@ TEST_ENV = {
     "OTLP_TLS_DIR": "./deploy/otel-collector",
     "PROMETHEUS_API_TOKEN_FILE": "./deploy/alertmanager/webhook-url.example",
     "GRAFANA_ADMIN_PASSWORD": "grafana0123456789abcdef0123456789",
+    "SIGNING_KEY_FILE": "./deploy/syncsight/signing-key.pem",
 }
 
 _REFERENCE = re.compile(

@@ -4,6 +4,7 @@ checked as Compose, the Collector and syncsight would read them (no Docker engin
 from __future__ import annotations
 
 import re
+import stat
 import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -12,6 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from lineage.signing import load_signer
 from syncsight.access import require_tokens_for_bind
 from syncsight.config_file import load_config
 from syncsight.settings import Settings
@@ -32,6 +34,7 @@ from tests.deploy.compose_files import (
     references,
     strings,
 )
+from tests.syncsight.test_cli import run
 from warehouse.schema import OTEL_TRACES
 
 COMPOSE = load_yaml(COMPOSE_FILE)
@@ -40,6 +43,8 @@ TLS = load_yaml(TLS_OVERRIDE)
 SERVICES: dict[str, Any] = COMPOSE["services"]
 BUILT = sorted(name for name, service in SERVICES.items() if "build" in service)
 SECRET_NAME = re.compile(r"PASSWORD|TOKEN|SECRET|KEY", re.IGNORECASE)
+SECRETS_DIR = "/run/secrets/"
+"""Where Compose mounts a service's secrets; a setting naming a file there is not a secret."""
 
 
 def collector_config(service: dict[str, Any]) -> tuple[Path, dict[str, Any]]:
@@ -180,7 +185,7 @@ class TestVariables:
                 for key, value in environment(service).items():
                     literal = re.sub(r"\$\{[^}]*\}", "", value)
                     assert not re.search(r"[A-Za-z0-9]{16,}", literal), f"{name}.{key}"
-                    if SECRET_NAME.search(key):
+                    if SECRET_NAME.search(key) and not value.startswith(SECRETS_DIR):
                         assert any(op == ":?" for _, op in references(value)), f"{name}.{key}"
 
     def test_every_variable_is_listed_in_env_example(self) -> None:
@@ -467,6 +472,45 @@ class TestAlertmanagerAndClickHouse:
         assert config.findtext("backups/allowed_disk") == "backups"
         assert disk_path is not None
         assert mounts[disk_path.rstrip("/")] == "clickhouse-backups"
+
+
+class TestSigningKey:
+    def test_the_signing_key_setting_reads_a_mounted_secret(self) -> None:
+        """syncsight signs with the key file Compose mounts from SIGNING_KEY_FILE, a required
+        variable; no key is generated inside the container (it would change on every rebuild)."""
+        service = SERVICES["syncsight"]
+        settings = syncsight_settings(service)
+        assert settings.signing_key_file is not None
+        secret = settings.signing_key_file.name
+        assert settings.signing_key_path == Path(SECRETS_DIR) / secret
+        assert secret in service["secrets"]
+        source = COMPOSE["secrets"][secret]["file"]
+        assert ("SIGNING_KEY_FILE", ":?") in references(source)
+        assert "SIGNING_KEY_FILE" in parse_env_file(ENV_EXAMPLE)
+
+    def test_every_secret_path_setting_names_a_secret_of_its_service(self) -> None:
+        """A SYNCSIGHT_* setting under /run/secrets/ names a secret the service mounts."""
+        for name, service in SERVICES.items():
+            for key, value in environment(service).items():
+                if value.startswith(SECRETS_DIR):
+                    assert value.removeprefix(SECRETS_DIR) in service.get("secrets", []), (
+                        f"{name}.{key}"
+                    )
+
+    def test_keygen_writes_an_owner_only_key_the_setting_loads(self, tmp_path: Path) -> None:
+        """`syncsight ledger keygen --output FILE` writes a 0600 PEM key that the service loads
+        from signing_key_file, and refuses to replace an existing key."""
+        key = tmp_path / "keys" / "signing-key.pem"
+        made = run("ledger", "keygen", "--output", str(key), cwd=tmp_path)
+        assert made.returncode == 0, made.stderr
+        assert stat.S_IMODE(key.stat().st_mode) == 0o600
+        signer = load_signer(Settings(signing_key_file=key).signing_key_path)
+        assert signer.key_id in made.stdout
+        written = key.read_bytes()
+        again = run("ledger", "keygen", "--output", str(key), cwd=tmp_path)
+        assert again.returncode == 2
+        assert "exists already" in again.stdout + again.stderr
+        assert key.read_bytes() == written
 
 
 COMPOSE_CLIENT = compose_client()
