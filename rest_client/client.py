@@ -4,7 +4,8 @@ API itself uses, the instants it describes read from its headers, and every fail
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, Generic, TypeVar
@@ -32,6 +33,8 @@ DEFAULT_API_URL = "http://127.0.0.1:4318"
 TIMEOUT_SECONDS = 30.0
 AS_OF_HEADER = "X-Syncsight-As-Of"
 KNOWN_AT_HEADER = "X-Syncsight-Known-At"
+OCEL_READ_TIMEOUT_SECONDS = 900.0
+"""The longest wait for the next chunk of an OCEL export (a SQLite file is sent once built)."""
 ACCESS_PROBE = "/metrics"
 """A cheap path every role may read: its status tells whether a token is accepted."""
 
@@ -118,15 +121,11 @@ def unreachable(base_url: str, path: str, error: httpx.TransportError) -> ApiErr
     )
 
 
-def fetch_json(base_url: str, token: str, timeout: float, path: str, params: Params) -> Answer[Any]:
-    """One GET, decoded, with the instants of its headers; any failure is an ``ApiError``."""
+@contextmanager
+def _reaching(base_url: str, path: str, timeout: float) -> Iterator[None]:
+    """A timeout or transport failure of a GET inside as an ``ApiError`` naming it."""
     try:
-        response = httpx.get(
-            base_url.rstrip("/") + path,
-            params=dict(params),
-            headers=_headers(token),
-            timeout=timeout,
-        )
+        yield
     except httpx.TimeoutException as error:
         raise ApiError(
             f"the syncsight API at {base_url} did not answer GET {path} within {timeout:g} s",
@@ -136,6 +135,17 @@ def fetch_json(base_url: str, token: str, timeout: float, path: str, params: Par
         ) from error
     except httpx.TransportError as error:
         raise unreachable(base_url, path, error) from error
+
+
+def fetch_json(base_url: str, token: str, timeout: float, path: str, params: Params) -> Answer[Any]:
+    """One GET, decoded, with the instants of its headers; any failure is an ``ApiError``."""
+    with _reaching(base_url, path, timeout):
+        response = httpx.get(
+            base_url.rstrip("/") + path,
+            params=dict(params),
+            headers=_headers(token),
+            timeout=timeout,
+        )
     return decoded(response, path)
 
 
@@ -283,10 +293,11 @@ class ApiClient:
         legal_entity: str | None = None,
         output_format: str = "json",
         known_at: str | None = None,
+        read_timeout: float = OCEL_READ_TIMEOUT_SECONDS,
     ) -> int:
         """Stream the OCEL 2.0 log of a period and/or legal entity (``json`` or ``sqlite``) into
-        ``output`` as it arrives; the bytes written. No read timeout between chunks beyond this
-        client's: the server sends each page as it is read."""
+        ``output`` as it arrives; the bytes written. ``read_timeout``: the longest wait for the
+        next chunk."""
         path = "/api/v1/ocel"
         params = _params(
             {
@@ -297,30 +308,24 @@ class ApiClient:
             }
         )
         written = 0
-        try:
-            with httpx.stream(
+        # the SQLite file is built before its first byte is sent: a longer wait between chunks
+        timeout = httpx.Timeout(self.timeout, read=read_timeout)
+        with (
+            _reaching(self.base_url, path, read_timeout),
+            httpx.stream(
                 "GET",
                 self.base_url.rstrip("/") + path,
                 params=dict(params),
                 headers=_headers(self.token),
-                timeout=self.timeout,
-            ) as response:
-                if not response.is_success:
-                    response.read()
-                    decoded(response, path)
-                for chunk in response.iter_bytes():
-                    output.write(chunk)
-                    written += len(chunk)
-        except httpx.TimeoutException as error:
-            raise ApiError(
-                f"the syncsight API at {self.base_url} stopped sending GET {path} for "
-                f"{self.timeout:g} s",
-                path=path,
-                status=None,
-                detail=str(error),
-            ) from error
-        except httpx.TransportError as error:
-            raise unreachable(self.base_url, path, error) from error
+                timeout=timeout,
+            ) as response,
+        ):
+            if not response.is_success:
+                response.read()
+                decoded(response, path)
+            for chunk in response.iter_bytes():
+                output.write(chunk)
+                written += len(chunk)
         return written
 
     def blocked_invoices(

@@ -18,7 +18,7 @@ from domain import semconv as sc
 from domain.instants import utc
 from domain.objects import ObjectRef
 from lineage.ocel_log import ObjectState
-from slas.close_state import blocking_step, reached
+from slas.close_state import item_blocking_step, reached
 from slas.item_rows import INVOICE
 from warehouse.schema import CLOSE_ITEMS, SLA_TIMERS
 
@@ -93,23 +93,15 @@ def event_dimensions(
 
 def _item_status(row: Sequence[Any], as_of: datetime) -> str:
     (_, _, _, _, kind, _, _, _, _, stage_event, posting_type, stage_first, stage_effective,
-     posting_event, posting_first, posting_effective, upstream_event, upstream_type,
-     upstream_first) = row  # fmt: skip
+     posting_event, posting_first, posting_effective, *upstream) = row  # fmt: skip
     if reached(posting_effective, as_of):
         return POSTED
-    invoice = kind == INVOICE
-    blocker, _ = blocking_step(
+    blocker, _ = item_blocking_step(
         as_of,
-        stage=(
-            stage_event,
-            sc.BILLING_READY if invoice else posting_type,
-            stage_first,
-            stage_effective,
-        ),
-        posting=(posting_event, posting_type, posting_first, posting_effective)
-        if invoice
-        else None,
-        upstream=(upstream_event, upstream_type, upstream_first),
+        invoice=kind == INVOICE,
+        stage=(stage_event, posting_type, stage_first, stage_effective),
+        posting=(posting_event, posting_type, posting_first, posting_effective),
+        upstream=(upstream[0], upstream[1], upstream[2]),
     )
     return BLOCKED if blocker else OPEN
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 import json
 import sqlite3
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -18,7 +17,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from clickhouse_connect.driver.client import Client
 from fastapi import FastAPI
 
@@ -36,8 +34,8 @@ from slas.calendars import CalendarBook
 from slas.definitions import DEFAULT_SLAS
 from slas.ocel_states import POSTED, BusinessStateFacts
 from syncsight.access import AccessControl, ApiTokens
-from tests.lineage.events import attempt, chain, span
-from tests.service import free_port
+from tests.lineage.events import Objects, attempt, chain, span
+from tests.service import serving_in_thread
 from tests.syncsight.test_cli import run
 from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import migrate
@@ -88,12 +86,13 @@ def load(client: Client) -> None:
     """Two entities' chains in September, the German invoice first failing, and a time entry
     of August on the German project (outside the period)."""
     german = chain(entries=("TE-1", "TE-2"))
+    invoice_objects: Objects = dict(german[-1].objects)
     german.insert(
         -1,
         attempt(
             sc.INVOICE_POSTED,
             "invoice.posted:INV-1",
-            german[-1].objects,
+            invoice_objects,
             hours=72.5,
             outcome=sc.FAILED,
             error_category=sc.MASTER_DATA,
@@ -153,18 +152,10 @@ def api(store: Client, engine_url: str, database: str) -> Iterator[httpx.Client]
     app.include_router(ledger_router(pool, ledger, settle=settle), prefix="/api/v1")
     tokens = ApiTokens.parse(f"{VIEWER}:viewer,{AUDITOR}:auditor,{ADMIN}:admin")
     app.add_middleware(AccessControl, tokens=tokens)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+        with serving_in_thread(app) as http:
             yield http
     finally:
-        server.should_exit = True
-        thread.join(10)
         pool.close()
 
 
@@ -335,7 +326,12 @@ class TestBoundedPages:
         assert {"event", "object", "event_object", "object_object"} <= tables
         assert {"event_map_type", "object_map_type"} <= tables
         assert mapped[sc.INVOICE_POSTED] == "InvoicePosted"
-        assert "event_InvoicePosted" in tables and "object_Invoice" in tables
+        assert "event_InvoicePosted" in tables
+        assert "object_Invoice" in tables
+
+
+def cli(api: httpx.Client, *args: str) -> Any:
+    return run("ocel", *args, "--api-url", str(api.base_url), "--token", AUDITOR)
 
 
 class TestCli:
@@ -344,8 +340,8 @@ class TestCli:
     ) -> None:
         """syncsight ocel --format sqlite --output FILE: a file PM4Py reads, same events."""
         output = tmp_path / "us.sqlite"
-        result = run(
-            "ocel",
+        result = cli(
+            api,
             "--period",
             PERIOD,
             "--legal-entity",
@@ -354,10 +350,6 @@ class TestCli:
             "sqlite",
             "--output",
             str(output),
-            "--api-url",
-            str(api.base_url),
-            "--token",
-            AUDITOR,
         )
         assert result.returncode == 0, result.stderr
         log = pm4py.read_ocel2_sqlite(str(output))
@@ -366,19 +358,10 @@ class TestCli:
     def test_the_cli_names_the_server_s_refusal(self, api: httpx.Client, tmp_path: Path) -> None:
         """A bad period: exit 2 with the API's message, no file left behind."""
         output = tmp_path / "bad.jsonocel"
-        result = run(
-            "ocel",
-            "--period",
-            "2026-13",
-            "--output",
-            str(output),
-            "--api-url",
-            str(api.base_url),
-            "--token",
-            AUDITOR,
-        )
+        result = cli(api, "--period", "2026-13", "--output", str(output))
         assert result.returncode == 2
-        assert "HTTP 400" in result.stderr and "period='2026-13'" in result.stderr
+        assert "HTTP 400" in result.stderr
+        assert "period='2026-13'" in result.stderr
         assert not output.exists()
         assert not list(tmp_path.iterdir())
 
