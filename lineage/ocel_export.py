@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from lineage.ocel import OBJECT_ATTRIBUTES
-from lineage.ocel_log import LogPage, ObjectState
+from lineage.ocel_log import Describe, LogPage
 from lineage.ocel_sqlite import LOG_EVENT_ATTRIBUTES, OcelDatabase
 
 FILE_CHUNK_BYTES: Final = 1 << 20
@@ -30,9 +30,6 @@ def _types(names: Iterable[str], attributes: tuple[tuple[str, str], ...]) -> str
             for name in sorted(names)
         ]
     )
-
-
-Describe = Callable[[list[tuple[str, str]]], dict[str, ObjectState]]
 
 
 def json_stream(pages: Iterable[LogPage], describe: Describe, scratch: Path) -> Iterator[bytes]:

@@ -11,7 +11,7 @@ its own, else those of the objects it touches (subject first): the business stat
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from decimal import Decimal
@@ -114,6 +114,9 @@ class LogPage:
     links: list[tuple[str, str, str]]
     read: int
     """Events read for the page, before the legal entity's filter."""
+    produced: list[tuple[str, datetime, ObjectState]]
+    """Objects the page's events produce (OCEL id, when, facts) where those events alone produce
+    their type (their facts are the object's whatever other pages hold)."""
 
 
 def in_period(node: EventNode, period: str) -> bool:
@@ -127,31 +130,47 @@ def _customer(node: EventNode) -> str:
     return next(iter(node.objects.get(sc.CUSTOMER, ())), "")
 
 
-def producer_states(
-    client: Client, rules: LineageRules, refs: Sequence[ObjectRef], known_at: datetime
-) -> dict[ObjectRef, ObjectState]:
-    """Each object's state from the first event that produced it (its counted amount and
-    currency, its outcome, its own legal entity and customer); a dimension is its own value."""
+def first_produced(
+    nodes: Iterable[EventNode], rules: LineageRules, wanted: Callable[[ObjectRef], bool]
+) -> dict[ObjectRef, tuple[datetime, ObjectState]]:
+    """The wanted objects that some of ``nodes`` produced, each with the first such event's time
+    and facts (its counted amount and currency, its own legal entity and customer, outcome)."""
     producers = {**rules.prerequisites, **rules.producers}
-    lookup = Lookup(
-        frozenset((ref, event_type) for ref in refs for event_type in producers.get(ref.type, ()))
-    )
-    nodes = sorted(
-        hop_events(client, lookup, (), known_at=known_at).values(),
-        key=lambda n: (n.first_time, n.event_id),
-    )
-    wanted = set(refs)
-    states: dict[ObjectRef, ObjectState] = {}
-    for node in nodes:
+    states: dict[ObjectRef, tuple[datetime, ObjectState]] = {}
+    for node in sorted(nodes, key=lambda n: (n.first_time, n.event_id)):
         for object_type, ids in node.objects.items():
             if node.event_type not in producers.get(object_type, ()):
                 continue
             for object_id in ids:
                 ref = ObjectRef(object_type, object_id)
-                if ref in wanted and ref not in states:
-                    states[ref] = ObjectState(
-                        node.amount, node.currency, node.legal_entity, _customer(node), node.outcome
+                if ref not in states and wanted(ref):
+                    states[ref] = (
+                        node.first_time,
+                        ObjectState(
+                            node.amount,
+                            node.currency,
+                            node.legal_entity,
+                            _customer(node),
+                            node.outcome,
+                        ),
                     )
+    return states
+
+
+def producer_states(
+    client: Client, rules: LineageRules, refs: Sequence[ObjectRef], known_at: datetime
+) -> dict[ObjectRef, ObjectState]:
+    """Each object's state from the first event that produced it; a dimension is its own
+    value."""
+    producers = {**rules.prerequisites, **rules.producers}
+    lookup = Lookup(
+        frozenset((ref, event_type) for ref in refs for event_type in producers.get(ref.type, ()))
+    )
+    wanted = set(refs)
+    nodes = hop_events(client, lookup, (), known_at=known_at).values()
+    states = {
+        ref: state for ref, (_, state) in first_produced(nodes, rules, wanted.__contains__).items()
+    }
     for ref in refs:
         if ref.type == sc.LEGAL_ENTITY:
             states[ref] = ObjectState(legal_entity=ref.id).over(states.get(ref, ObjectState()))
@@ -166,10 +185,13 @@ def object_facts(
     facts: StateFacts,
     refs: Sequence[ObjectRef],
     known_at: datetime,
+    produced: Mapping[ObjectRef, ObjectState] | None = None,
 ) -> dict[ObjectRef, ObjectState]:
     """What is known of each object: the business state's answer, each gap filled from the
-    event that produced it."""
-    known = producer_states(client, rules, refs, known_at)
+    event that produced it (``produced`` when given there, else read)."""
+    given = produced or {}
+    known = {**producer_states(client, rules, [r for r in refs if r not in given], known_at)}
+    known.update((ref, given[ref]) for ref in refs if ref in given)
     for ref, state in facts.object_states(client, refs, known_at).items():
         known[ref] = state.over(known.get(ref, ObjectState()))
     return known
@@ -276,7 +298,16 @@ def _page(
         for object_type, object_ids in node.objects.items():
             for object_id in object_ids:
                 objects.setdefault(ocel_object_id(object_type, object_id), object_type)
-    return LogPage(events, list(objects.items()), links, len(ids))
+    sole = {t for t, producers in rules.producers.items() if len(producers) == 1}
+    produced = [
+        (ocel_object_id(ref.type, ref.id), at, state)
+        for ref, (at, state) in first_produced(nodes, rules, lambda r: r.type in sole).items()
+    ]
+    return LogPage(events, list(objects.items()), links, len(ids), produced)
+
+
+Describe = Callable[[list[tuple[str, str]], Mapping[str, ObjectState]], dict[str, ObjectState]]
+"""(OCEL id, type) pairs and the facts of those produced inside the log → what is known of each."""
 
 
 def describe_objects(
@@ -284,12 +315,15 @@ def describe_objects(
     rules: LineageRules,
     facts: StateFacts,
     known_at: datetime,
-) -> Callable[[Iterable[tuple[str, str]]], dict[str, ObjectState]]:
-    """``(OCEL id, type)`` pairs → what is known of each object (one batch at a time)."""
+) -> Describe:
+    """What is known of a batch of objects (``object_facts``)."""
 
-    def describe(objects: Iterable[tuple[str, str]]) -> dict[str, ObjectState]:
+    def describe(
+        objects: list[tuple[str, str]], produced: Mapping[str, ObjectState]
+    ) -> dict[str, ObjectState]:
         refs = {ObjectRef(t, oid[len(t) + 1 :]): oid for oid, t in objects}
-        states = object_facts(client_of(), rules, facts, sorted(refs), known_at)
+        given = {ref: produced[oid] for ref, oid in refs.items() if oid in produced}
+        states = object_facts(client_of(), rules, facts, sorted(refs), known_at, given)
         return {oid: states.get(ref, ObjectState()) for ref, oid in refs.items()}
 
     return describe

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
 
+from domain.instants import utc
 from lineage.ocel import EVENT_ATTRIBUTES, OBJECT_ATTRIBUTES
-from lineage.ocel_log import LogPage, ObjectState
+from lineage.ocel_log import Describe, LogPage, ObjectState
 
 LOG_EVENT_ATTRIBUTES: Final = (
     *EVENT_ATTRIBUTES,
@@ -61,17 +63,32 @@ class OcelDatabase:
         self.path = path
         self.with_events = with_events
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        # a scratch file: nothing to recover after a crash; the page cache is bounded (16 MiB)
-        for pragma in ("journal_mode = OFF", "synchronous = OFF", "cache_size = -16384"):
+        # the facts of objects produced inside the log, in a file of its own: not part of the
+        # export
+        scratch = path.with_name(f"{path.stem}-produced.sqlite")
+        self._db.execute("ATTACH DATABASE ? AS scratch", (str(scratch),))
+        # scratch files: nothing to recover after a crash; the page cache is bounded (16 MiB)
+        for pragma in (
+            "journal_mode = OFF",
+            "scratch.journal_mode = OFF",
+            "synchronous = OFF",
+            "scratch.synchronous = OFF",
+            "cache_size = -16384",
+        ):
             self._db.execute(f"PRAGMA {pragma}")
         for statement in SCHEMA:
             self._db.execute(statement)
+        self._db.execute(
+            "CREATE TABLE scratch.produced (ocel_id TEXT PRIMARY KEY, at TEXT, amount TEXT, "
+            "currency TEXT, legal_entity TEXT, customer TEXT, status TEXT)"
+        )
         self._tables: dict[tuple[str, str], str] = {}
         self._mapped: dict[str, set[str]] = {"event": set(), "object": set()}
         self.events = 0
         self.objects = 0
 
     def close(self) -> None:
+        self._db.execute("DETACH DATABASE scratch")
         self._db.close()
 
     def _table(self, kind: str, type_name: str) -> str:
@@ -106,11 +123,34 @@ class OcelDatabase:
             "INSERT OR IGNORE INTO object (ocel_id, ocel_type) VALUES (?, ?)", page.objects
         )
         db.executemany("INSERT OR IGNORE INTO object_object VALUES (?, ?, ?)", page.links)
+        db.executemany(
+            "INSERT INTO scratch.produced VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (ocel_id) "
+            "DO UPDATE SET at = excluded.at, amount = excluded.amount, "
+            "currency = excluded.currency, legal_entity = excluded.legal_entity, "
+            "customer = excluded.customer, status = excluded.status WHERE excluded.at < at",
+            [
+                (oid, utc(at).isoformat(), None if s.amount is None else str(s.amount),
+                 s.currency, s.legal_entity, s.customer, s.status)
+                for oid, at, s in page.produced
+            ],
+        )  # fmt: skip
         db.execute("COMMIT")
 
-    def fill_objects(
-        self, describe: Callable[[list[tuple[str, str]]], dict[str, ObjectState]]
-    ) -> None:
+    def _produced(self, oids: list[str]) -> dict[str, ObjectState]:
+        marks = ", ".join("?" * len(oids))
+        rows = self._db.execute(
+            "SELECT ocel_id, amount, currency, legal_entity, customer, status "
+            f"FROM scratch.produced WHERE ocel_id IN ({marks})",
+            oids,
+        )
+        return {
+            oid: ObjectState(
+                None if amount is None else Decimal(amount), currency, entity, customer, status
+            )
+            for oid, amount, currency, entity, customer, status in rows
+        }
+
+    def fill_objects(self, describe: Describe) -> None:
         """Write every stored object's attributes into its type's table, ``BATCH`` objects (of
         one type, by id) at a time: ``describe`` says what is known of each."""
         after = ("", "")
@@ -123,7 +163,7 @@ class OcelDatabase:
             if not batch:
                 return
             after = batch[-1]
-            states = describe(batch)
+            states = describe(batch, self._produced([oid for oid, _ in batch]))
             self._db.execute("BEGIN")
             by_type: dict[str, list[tuple[Any, ...]]] = {}
             for oid, type_name in batch:
