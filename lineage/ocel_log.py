@@ -12,7 +12,7 @@ its own, else those of the objects it touches (subject first): the business stat
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final, Protocol
@@ -68,13 +68,12 @@ class ObjectState:
 
     def over(self, fallback: ObjectState) -> ObjectState:
         """These values, each unknown one taken from ``fallback``."""
-        return replace(
-            self,
-            **{
-                f.name: getattr(fallback, f.name)
-                for f in fields(self)
-                if getattr(self, f.name) in (None, "")
-            },
+        return ObjectState(
+            self.amount if self.amount is not None else fallback.amount,
+            self.currency or fallback.currency,
+            self.legal_entity or fallback.legal_entity,
+            self.customer or fallback.customer,
+            self.status or fallback.status,
         )
 
     def attributes(self) -> list[dict[str, Any]]:
@@ -137,23 +136,30 @@ def first_produced(
     and facts (its counted amount and currency, its own legal entity and customer, outcome)."""
     producers = {**rules.prerequisites, **rules.producers}
     states: dict[ObjectRef, tuple[datetime, ObjectState]] = {}
-    for node in sorted(nodes, key=lambda n: (n.first_time, n.event_id)):
+    producing = {event_type for types in producers.values() for event_type in types}
+    for node in sorted(
+        (n for n in nodes if n.event_type in producing), key=lambda n: (n.first_time, n.event_id)
+    ):
+        state: tuple[datetime, ObjectState] | None = None
         for object_type, ids in node.objects.items():
             if node.event_type not in producers.get(object_type, ()):
                 continue
             for object_id in ids:
                 ref = ObjectRef(object_type, object_id)
                 if ref not in states and wanted(ref):
-                    states[ref] = (
-                        node.first_time,
-                        ObjectState(
-                            node.amount,
-                            node.currency,
-                            node.legal_entity,
-                            _customer(node),
-                            node.outcome,
-                        ),
-                    )
+                    if state is None:
+                        decisive = node.decisive
+                        state = (
+                            node.first_time,
+                            ObjectState(
+                                decisive.amount,
+                                decisive.currency,
+                                node.legal_entity,
+                                _customer(node),
+                                node.outcome,
+                            ),
+                        )
+                    states[ref] = state
     return states
 
 
