@@ -187,6 +187,18 @@ def expected(client: Client, *, us_only: bool = False) -> dict[str, Any]:
     }
 
 
+def exported(store: Client, output_format: str, request: LogRequest) -> bytes:
+    """The whole stream of an export in pages of three attempts, joined."""
+    rules, facts = LineageRules.default(), BusinessStateFacts()
+    return b"".join(
+        export_stream(
+            output_format,
+            log_pages(lambda: store, rules, request, facts, page_size=3),
+            describe_objects(lambda: store, rules, facts, request.known_at),
+        )
+    )
+
+
 def attribute(log: Any, oid: str, name: str) -> Any:
     row = log.objects[log.objects["ocel:oid"] == oid]
     assert len(row) == 1, oid
@@ -309,15 +321,7 @@ class TestBoundedPages:
     def test_the_sqlite_file_has_the_standard_tables(self, store: Client, tmp_path: Path) -> None:
         """event, object, event_object, object_object, the two map tables and one table per
         type, the event types mapped to their tables."""
-        rules, facts = LineageRules.default(), BusinessStateFacts()
-        request = LogRequest(PERIOD, None, datetime.now(UTC))
-        content = b"".join(
-            export_stream(
-                "sqlite",
-                log_pages(lambda: store, rules, request, facts, page_size=3),
-                describe_objects(lambda: store, rules, facts, request.known_at),
-            )
-        )
+        content = exported(store, "sqlite", LogRequest(PERIOD, None, datetime.now(UTC)))
         path = tmp_path / "log.sqlite"
         path.write_bytes(content)
         with sqlite3.connect(path) as db:
@@ -368,15 +372,7 @@ class TestCli:
 
 def test_json_is_one_document(store: Client) -> None:
     """The streamed pieces join into one JSON document with the four OCEL sections."""
-    rules, facts = LineageRules.default(), BusinessStateFacts()
-    request = LogRequest(PERIOD, US, datetime.now(UTC))
-    content = b"".join(
-        export_stream(
-            "json",
-            log_pages(lambda: store, rules, request, facts, page_size=2),
-            describe_objects(lambda: store, rules, facts, request.known_at),
-        )
-    )
+    content = exported(store, "json", LogRequest(PERIOD, US, datetime.now(UTC)))
     document = json.load(io.BytesIO(content))
     assert set(document) == {"events", "objects", "eventTypes", "objectTypes"}
     assert {e["id"] for e in document["events"]} == expected(store, us_only=True)["events"]
