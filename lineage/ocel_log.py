@@ -31,8 +31,8 @@ from lineage.ocel import (
     ocel_object_id,
     qualifier,
 )
-from lineage.ocel_queries import PERIOD_EVENT_IDS
-from lineage.queries import events_by_id, hop_events
+from lineage.ocel_queries import PAGE_EVENTS, PERIOD_EVENT_IDS
+from lineage.queries import hop_events, nodes_of
 from lineage.rules import LineageRules
 
 DEFAULT_PAGE_SIZE: Final = 10_000
@@ -87,13 +87,18 @@ class ObjectState:
         return [{"name": n, "value": v} for n, v in values.items() if v not in (None, "")]
 
 
+IdRange = tuple[str, str]
+"""Event ids after the first, up to and including the second: the ids of one page."""
+
+
 class StateFacts(Protocol):
     """What the business state knows, as known at an instant (the SLA feature answers)."""
 
     def event_dimensions(
-        self, client: Client, event_ids: Sequence[str], known_at: datetime
+        self, client: Client, ids: IdRange, known_at: datetime
     ) -> dict[str, ObjectState]:
-        """The legal entity and customer resolved for the events it covers."""
+        """The legal entity and customer resolved for the events it covers, of those whose id is
+        in the range."""
         ...
 
     def object_states(
@@ -220,11 +225,12 @@ def _dimensions(
     rules: LineageRules,
     facts: StateFacts,
     nodes: Sequence[EventNode],
+    ids: IdRange,
     known_at: datetime,
 ) -> dict[str, ObjectState]:
     """Each event's legal entity and customer: its own, else the business state's, else (for
     an event without a legal entity) those of its subject and input objects."""
-    resolved = facts.event_dimensions(client, [n.event_id for n in nodes], known_at)
+    resolved = facts.event_dimensions(client, ids, known_at)
     found = {
         node.event_id: ObjectState(legal_entity=node.legal_entity, customer=_customer(node)).over(
             resolved.get(node.event_id, ObjectState())
@@ -264,9 +270,9 @@ def log_pages(
         ).result_rows
         if not rows:
             return
-        # an event whose attempts straddle two pages is read whole, by id, in the first
-        ids = list(dict.fromkeys(str(row[0]) for row in rows))
-        after = ids[-1]
+        # an event whose attempts straddle two pages is read whole, in the first
+        ids = (after, str(rows[-1][0]))
+        after = ids[1]
         yield _page(client, rules, request, facts, ids)
         if len(rows) < page_size:
             return
@@ -277,14 +283,15 @@ def _page(
     rules: LineageRules,
     request: LogRequest,
     facts: StateFacts,
-    ids: list[str],
+    ids: IdRange,
 ) -> LogPage:
+    read = nodes_of(client, PAGE_EVENTS, {**request.parameters(), "after": ids[0], "last": ids[1]})
     nodes = [
         node
-        for _, node in sorted(events_by_id(client, ids, known_at=request.known_at).items())
+        for _, node in sorted(read.items())
         if request.period is None or in_period(node, request.period)
     ]
-    dimensions = _dimensions(client, rules, facts, nodes, request.known_at)
+    dimensions = _dimensions(client, rules, facts, nodes, ids, request.known_at)
     events: list[dict[str, Any]] = []
     objects: dict[str, str] = {}
     links: list[tuple[str, str, str]] = []
@@ -309,7 +316,7 @@ def _page(
         (ocel_object_id(ref.type, ref.id), at, state)
         for ref, (at, state) in first_produced(nodes, rules, lambda r: r.type in sole).items()
     ]
-    return LogPage(events, list(objects.items()), links, len(ids), produced)
+    return LogPage(events, list(objects.items()), links, len(read), produced)
 
 
 Describe = Callable[[list[tuple[str, str]], Mapping[str, ObjectState]], dict[str, ObjectState]]

@@ -17,7 +17,7 @@ from clickhouse_connect.driver.client import Client
 from domain import semconv as sc
 from domain.instants import utc
 from domain.objects import ObjectRef
-from lineage.ocel_log import ObjectState
+from lineage.ocel_log import IdRange, ObjectState
 from slas.close_state import item_blocking_step, reached
 from slas.item_rows import INVOICE
 from warehouse.schema import CLOSE_ITEMS, SLA_TIMERS
@@ -34,18 +34,18 @@ EVENT_DIMENSIONS = f"""
 SELECT EventId, argMax(LegalEntity, KnownAt), argMax(Customer, KnownAt)
 FROM (
     SELECT StartEventId AS EventId, LegalEntity, Customer, KnownAt FROM {SLA_TIMERS}
-    WHERE StartEventId IN {{event_ids:Array(String)}} AND KnownAt <= {_KNOWN_AT} AND Deleted = 0
+    WHERE StartEventId > {{after:String}} AND StartEventId <= {{last:String}} AND KnownAt <= {_KNOWN_AT} AND Deleted = 0
     UNION ALL
     SELECT StageEventId AS EventId, LegalEntity, Customer, KnownAt FROM {CLOSE_ITEMS}
-    WHERE StageEventId IN {{event_ids:Array(String)}} AND KnownAt <= {_KNOWN_AT} AND Deleted = 0
+    WHERE StageEventId > {{after:String}} AND StageEventId <= {{last:String}} AND KnownAt <= {_KNOWN_AT} AND Deleted = 0
     UNION ALL
     SELECT PostingEventId AS EventId, LegalEntity, Customer, KnownAt FROM {CLOSE_ITEMS}
-    WHERE PostingEventId IN {{event_ids:Array(String)}} AND KnownAt <= {_KNOWN_AT} AND Deleted = 0
+    WHERE PostingEventId > {{after:String}} AND PostingEventId <= {{last:String}} AND KnownAt <= {_KNOWN_AT} AND Deleted = 0
 )
 GROUP BY EventId
 """
-"""The dimensions of the events that start a timer or stage or post an item: what the latest
-version known at ``known_at`` says."""
+"""The dimensions of the events (ids after ``after`` up to ``last``) that start a timer or stage
+or post an item: what the latest version known at ``known_at`` says."""
 
 ITEMS = f"""
 SELECT ItemType, ItemId, Invoice, Deleted, Kind, LegalEntity, Customer, Amount, Currency,
@@ -75,15 +75,12 @@ def _naive(instant: datetime) -> datetime:
     return utc(instant).replace(tzinfo=None)
 
 
-def event_dimensions(
-    client: Client, event_ids: Sequence[str], known_at: datetime
-) -> dict[str, ObjectState]:
-    """Event id → its legal entity and customer, for the events the business state resolved."""
-    if not event_ids:
-        return {}
+def event_dimensions(client: Client, ids: IdRange, known_at: datetime) -> dict[str, ObjectState]:
+    """Event id → its legal entity and customer, for the events of the id range the business
+    state resolved."""
     rows = client.query(
         EVENT_DIMENSIONS,
-        parameters={"event_ids": list(event_ids), "known_at": _naive(known_at)},
+        parameters={"after": ids[0], "last": ids[1], "known_at": _naive(known_at)},
     ).result_rows
     return {
         str(event_id): ObjectState(legal_entity=str(entity), customer=str(customer))
@@ -147,9 +144,9 @@ class BusinessStateFacts:
     """The business state's answers for ``lineage.ocel_log`` (its ``StateFacts``)."""
 
     def event_dimensions(
-        self, client: Client, event_ids: Sequence[str], known_at: datetime
+        self, client: Client, ids: IdRange, known_at: datetime
     ) -> dict[str, ObjectState]:
-        return event_dimensions(client, event_ids, known_at)
+        return event_dimensions(client, ids, known_at)
 
     def object_states(
         self, client: Client, refs: Sequence[ObjectRef], known_at: datetime
