@@ -1,12 +1,13 @@
 """The OCEL 2.0 event log of a period and/or a legal entity, read in bounded pages.
 
-A page is at most ``page_size`` business events, found by a cursor on the event id (the table's
-key), so that memory follows the page and never the period. Events are lineage nodes (retries in
-one event, ``lineage.graph``) with ``lineage.ocel``'s attributes and qualifiers. Each object carries
-what is known of it: the business state's answer (amount, currency, legal entity, customer and
-status of close items and SLA keys, the SLA feature's ``ObjectStates``), else the facts of the
-event that produced it (``lineage.rules``' producers). An event's legal entity and customer are
-its own, else those of the objects it touches (subject first): the business state resolved them.
+A page is the events of at most ``page_size`` attempts, found by a cursor on the event id (the
+table's key), so that memory follows the page and never the period. Events are lineage nodes
+(retries in one event, ``lineage.graph``) with ``lineage.ocel``'s attributes and qualifiers. Each
+object carries what is known of it: the business state's answer (amount, currency, legal entity,
+customer and status of close items and SLA keys, the SLA feature's ``StateFacts``), else the facts
+of the event that produced it (``lineage.rules``' producers). An event's legal entity and customer
+are its own, else those the business state resolved for it, else those of the objects it produces
+or comes from (subject first).
 """
 
 from __future__ import annotations
@@ -201,7 +202,7 @@ def object_facts(
     """What is known of each object: the business state's answer, each gap filled from the
     event that produced it (``produced`` when given there, else read)."""
     given = produced or {}
-    known = {**producer_states(client, rules, [r for r in refs if r not in given], known_at)}
+    known = producer_states(client, rules, [r for r in refs if r not in given], known_at)
     known.update((ref, given[ref]) for ref in refs if ref in given)
     for ref, state in facts.object_states(client, refs, known_at).items():
         known[ref] = state.over(known.get(ref, ObjectState()))
