@@ -44,11 +44,22 @@ def ocel_object_id(object_type: str, object_id: str) -> str:
     return f"{object_type}:{object_id}"
 
 
-def _iso(node: EventNode) -> str:
+OBJECT_ATTRIBUTES: Final = (
+    ("amount", "float"),
+    ("currency", "string"),
+    ("legal_entity", "string"),
+    ("customer", "string"),
+    ("status", "string"),
+)
+"""What the business state knows of an object (filled by the period export)."""
+
+
+def iso_time(node: EventNode) -> str:
     return utc(node.timestamp).isoformat().replace("+00:00", "Z")
 
 
-def _qualifier(node: EventNode, object_type: str, rules: LineageRules) -> str:
+def qualifier(node: EventNode, object_type: str, rules: LineageRules) -> str:
+    """How ``node`` touches an object of ``object_type`` (its E2O qualifier)."""
     if node.event_type in rules.producers.get(object_type, ()):
         return SUBJECT
     if object_type in sc.DIMENSION_OBJECT_TYPES:
@@ -58,7 +69,7 @@ def _qualifier(node: EventNode, object_type: str, rules: LineageRules) -> str:
     return REFERENCE
 
 
-def _event_attributes(node: EventNode) -> list[dict[str, Any]]:
+def event_attributes(node: EventNode) -> list[dict[str, Any]]:
     values: dict[str, Any] = {
         "outcome": node.outcome,
         "source_system": node.decisive.source_system,
@@ -75,42 +86,62 @@ def _event_attributes(node: EventNode) -> list[dict[str, Any]]:
     return [{"name": name, "value": value} for name, value in values.items() if value is not None]
 
 
+def event_relations(
+    node: EventNode, rules: LineageRules
+) -> tuple[list[dict[str, str]], list[tuple[str, str, str]]]:
+    """The event's qualified E2O relations, and the qualified O2O links they imply: its subject
+    objects are derived from its inputs (the rules' hops) and belong to its dimensions."""
+    relationships = []
+    subjects = []
+    for object_type, ids in sorted(node.objects.items()):
+        how = qualifier(node, object_type, rules)
+        for object_id in ids:
+            oid = ocel_object_id(object_type, object_id)
+            relationships.append({"objectId": oid, "qualifier": how})
+            if how == SUBJECT:
+                subjects.append(oid)
+    links = [
+        (
+            subject,
+            related["objectId"],
+            DERIVED_FROM if related["qualifier"] == INPUT else BELONGS_TO,
+        )
+        for subject in subjects
+        for related in relationships
+        if related["qualifier"] in (INPUT, DIMENSION) and related["objectId"] != subject
+    ]
+    return relationships, links
+
+
+def ocel_event(node: EventNode, relationships: list[dict[str, str]]) -> dict[str, Any]:
+    """The OCEL 2.0 JSON record of one event node."""
+    return {
+        "id": node.event_id,
+        "type": node.event_type,
+        "time": iso_time(node),
+        "attributes": event_attributes(node),
+        "relationships": relationships,
+    }
+
+
 def to_ocel(lineage: Lineage, rules: LineageRules) -> dict[str, Any]:
     """The lineage as one OCEL 2.0 JSON document."""
     events = []
     objects: dict[str, dict[str, Any]] = {}
     o2o: dict[str, dict[tuple[str, str], None]] = {}
     for node in lineage.nodes:
-        relationships = []
-        subjects = []
-        for object_type, ids in sorted(node.objects.items()):
-            qualifier = _qualifier(node, object_type, rules)
+        relationships, links = event_relations(node, rules)
+        for object_type, ids in node.objects.items():
             for object_id in ids:
                 oid = ocel_object_id(object_type, object_id)
                 objects.setdefault(oid, {"id": oid, "type": object_type})
-                relationships.append({"objectId": oid, "qualifier": qualifier})
-                if qualifier == SUBJECT:
-                    subjects.append(oid)
-        for subject in subjects:
-            for related in relationships:
-                if related["qualifier"] in (INPUT, DIMENSION):
-                    link = DERIVED_FROM if related["qualifier"] == INPUT else BELONGS_TO
-                    o2o.setdefault(subject, {})[(related["objectId"], link)] = None
-        events.append(
-            {
-                "id": node.event_id,
-                "type": node.event_type,
-                "time": _iso(node),
-                "attributes": _event_attributes(node),
-                "relationships": relationships,
-            }
-        )
+        for subject, target, link in links:
+            o2o.setdefault(subject, {})[(target, link)] = None
+        events.append(ocel_event(node, relationships))
     for oid, record in objects.items():
         record["attributes"] = []
         record["relationships"] = [
-            {"objectId": target, "qualifier": qualifier}
-            for target, qualifier in o2o.get(oid, {})
-            if target != oid
+            {"objectId": target, "qualifier": qualifier} for target, qualifier in o2o.get(oid, {})
         ]
     event_types = sorted({node.event_type for node in lineage.nodes})
     return {

@@ -161,6 +161,11 @@ def _events(
     return group_attempts(attempts.values())
 
 
+def nodes_of(client: Client, sql: str, parameters: dict[str, Any]) -> dict[str, EventNode]:
+    """The attempts a query of ``EVENT_COLUMNS`` returns, each span once, grouped into nodes."""
+    return _events(client, sql, parameters)
+
+
 def events_by_id(
     client: Client, event_ids: Iterable[str], *, known_at: datetime | None = None
 ) -> dict[str, EventNode]:

@@ -4,10 +4,11 @@ API itself uses, the instants it describes read from its headers, and every fail
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, BinaryIO, Generic, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -33,6 +34,8 @@ DEFAULT_API_URL = "http://127.0.0.1:4318"
 TIMEOUT_SECONDS = 30.0
 AS_OF_HEADER = "X-Syncsight-As-Of"
 KNOWN_AT_HEADER = "X-Syncsight-Known-At"
+OCEL_READ_TIMEOUT_SECONDS = 900.0
+"""The longest wait for the next chunk of an OCEL export (a SQLite file is sent once built)."""
 
 Params = tuple[tuple[str, str], ...]
 
@@ -117,6 +120,22 @@ def unreachable(base_url: str, path: str, error: httpx.TransportError) -> ApiErr
     )
 
 
+@contextmanager
+def _reaching(base_url: str, method: str, path: str, timeout: float) -> Iterator[None]:
+    """A timeout or transport failure of a request inside as an ``ApiError`` naming it."""
+    try:
+        yield
+    except httpx.TimeoutException as error:
+        raise ApiError(
+            f"the syncsight API at {base_url} did not answer {method} {path} within {timeout:g} s",
+            path=path,
+            status=None,
+            detail=str(error),
+        ) from error
+    except httpx.TransportError as error:
+        raise unreachable(base_url, path, error) from error
+
+
 def _send(
     method: str,
     base_url: str,
@@ -128,7 +147,7 @@ def _send(
     body: Mapping[str, str] | None = None,
 ) -> httpx.Response:
     """One request with the token; no answer in time or no connection is an ``ApiError``."""
-    try:
+    with _reaching(base_url, method, path, timeout):
         return httpx.request(
             method,
             base_url.rstrip("/") + path,
@@ -137,15 +156,6 @@ def _send(
             headers=_headers(token),
             timeout=timeout,
         )
-    except httpx.TimeoutException as error:
-        raise ApiError(
-            f"the syncsight API at {base_url} did not answer {method} {path} within {timeout:g} s",
-            path=path,
-            status=None,
-            detail=str(error),
-        ) from error
-    except httpx.TransportError as error:
-        raise unreachable(base_url, path, error) from error
 
 
 def fetch_json(base_url: str, token: str, timeout: float, path: str, params: Params) -> Answer[Any]:
@@ -335,6 +345,49 @@ class ApiClient:
     def downloads(self, *, before: datetime | None = None, limit: int = 100) -> DownloadsOut:
         """The access trail, newest first (admin only: 403 for other roles)."""
         return self._typed(_DOWNLOADS, "/api/v1/ledger/downloads", before=before, limit=limit).body
+
+    def ocel_export(
+        self,
+        output: BinaryIO,
+        *,
+        period: str | None = None,
+        legal_entity: str | None = None,
+        output_format: str = "json",
+        known_at: str | None = None,
+        read_timeout: float = OCEL_READ_TIMEOUT_SECONDS,
+    ) -> int:
+        """Stream the OCEL 2.0 log of a period and/or legal entity (``json`` or ``sqlite``) into
+        ``output`` as it arrives; the bytes written. ``read_timeout``: the longest wait for the
+        next chunk."""
+        path = "/api/v1/ocel"
+        params = _params(
+            {
+                "period": period,
+                "legal_entity": legal_entity,
+                "format": output_format,
+                "known_at": known_at,
+            }
+        )
+        written = 0
+        # the SQLite file is built before its first byte is sent: a longer wait between chunks
+        timeout = httpx.Timeout(self.timeout, read=read_timeout)
+        with (
+            _reaching(self.base_url, "GET", path, read_timeout),
+            httpx.stream(
+                "GET",
+                self.base_url.rstrip("/") + path,
+                params=dict(params),
+                headers=_headers(self.token),
+                timeout=timeout,
+            ) as response,
+        ):
+            if not response.is_success:
+                response.read()
+                decoded(response, path)
+            for chunk in response.iter_bytes():
+                output.write(chunk)
+                written += len(chunk)
+        return written
 
     def blocked_invoices(
         self,

@@ -117,6 +117,25 @@ def blocking_step(
     return "", ""
 
 
+def item_blocking_step(
+    as_of: datetime, *, invoice: bool, stage: Step, posting: Step, upstream: tuple[str, str, Any]
+) -> tuple[str, str]:
+    """``blocking_step`` of a close item: an invoice-level item waits for its billing.ready and
+    then its posting; a revenue item's stage is its posting (``stage``'s type is ignored)."""
+    stage_event, _, stage_first, stage_effective = stage
+    return blocking_step(
+        as_of,
+        stage=(
+            stage_event,
+            sc.BILLING_READY if invoice else posting[1],
+            stage_first,
+            stage_effective,
+        ),
+        posting=posting if invoice else None,
+        upstream=upstream,
+    )
+
+
 def items_at(rows: Sequence[Sequence[Any]], as_of: datetime) -> _Rows:
     """The items of ``ITEMS_AT`` rows as ``slas.close_items`` arrays, in their state at ``as_of``:
     posted when the posting took effect by then, blocked when a stage event had been attempted and
@@ -130,17 +149,11 @@ def items_at(rows: Sequence[Sequence[Any]], as_of: datetime) -> _Rows:
             posted_period, upstream_event, upstream_type, upstream_first, *_ in rows:  # fmt: skip
         posted = reached(posting_effective, as_of)
         invoice = kind == INVOICE
-        blocker, blocker_type = blocking_step(
+        blocker, blocker_type = item_blocking_step(
             as_of,
-            stage=(
-                stage_event,
-                sc.BILLING_READY if invoice else posting_type,
-                stage_first,
-                stage_effective,
-            ),
-            posting=(posting_event, posting_type, posting_first, posting_effective)
-            if invoice
-            else None,
+            invoice=invoice,
+            stage=(stage_event, posting_type, stage_first, stage_effective),
+            posting=(posting_event, posting_type, posting_first, posting_effective),
             upstream=(upstream_event, upstream_type, upstream_first),
         )
         names.append((str(item_type), str(item_id)))

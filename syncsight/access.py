@@ -146,6 +146,12 @@ ACCESS_RULES: tuple[AccessRule, ...] = (
         READ,
         "completeness-and-accuracy reports: every interface's items, amounts and differences",
     ),
+    AccessRule(
+        "/api/v1/ocel/**",
+        Role.AUDITOR,
+        READ,
+        "OCEL 2.0 export of a period or legal entity: every event and object in bulk",
+    ),
     AccessRule("/api/v1/impact/**", Role.VIEWER, READ, "downstream impact, blocked invoices"),
     AccessRule("/api/v1/slas/**", Role.VIEWER, READ, "SLA definitions and timers"),
     AccessRule("/api/v1/close-risk/**", Role.VIEWER, READ, "close risk per legal entity"),

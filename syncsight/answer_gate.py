@@ -17,12 +17,14 @@ HEAVY_FAMILIES = frozenset(
         ("api", "v1", "close-risk"),
         ("api", "v1", "impact"),
         ("api", "v1", "audit"),
+        ("api", "v1", "ocel"),
         ("api", "v1", "work-items"),
     }
 )
 """The first three path segments of the answers that read and assemble much: lineage with its
 evidence, OCEL export and completeness, SLA summaries, timers and objectives, close risk, blocked
-invoices, the audit report, and the work queue (its open set reads blocked invoices and timers)."""
+invoices, the audit report, the period OCEL export (its slot is held until its stream ends), and
+the work queue (its open set reads blocked invoices and timers)."""
 
 RETRY_AFTER_SECONDS = 1
 

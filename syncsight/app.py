@@ -27,7 +27,9 @@ from lineage.audit_api import audit_router
 from lineage.ledger import Ledger
 from lineage.ledger_api import ledger_router, sealing_loop
 from lineage.objects_api import objects_router
+from lineage.ocel_api import ocel_router
 from lineage.signing import load_or_create_signer, load_signer
+from slas.ocel_states import BusinessStateFacts
 from slas.service import SlaService
 from syncsight import __version__
 from syncsight.access import AccessControl
@@ -208,6 +210,17 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
             config.lineage,
             ledger,
             lambda entity, period: sla.calendars.for_entity(entity).close_deadline(period),
+            record_pool=pool,
+            settle=settle,
+        ),
+        prefix="/api/v1",
+    )
+    app.include_router(
+        ocel_router(
+            read_pool,
+            config.lineage,
+            ledger,
+            BusinessStateFacts(),
             record_pool=pool,
             settle=settle,
         ),

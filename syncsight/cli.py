@@ -757,6 +757,63 @@ def audit_report(
     typer.echo(f"{output_format} report{root_hash} written to {output}")
 
 
+OCEL_FORMATS = ("json", "sqlite")
+
+
+@app.command("ocel")
+def ocel_export(
+    output: Annotated[Path, typer.Option("--output", help="The file to write the log to.")],
+    period: Annotated[
+        str | None,
+        typer.Option("--period", help="Fiscal period, YYYY-MM.", show_default=False),
+    ] = None,
+    legal_entity: Annotated[
+        str | None,
+        typer.Option("--legal-entity", help="Legal entity id.", show_default=False),
+    ] = None,
+    output_format: Annotated[
+        str, typer.Option("--format", help="json (OCEL 2.0 JSON) or sqlite (OCEL 2.0 SQLite).")
+    ] = "json",
+    known_at: Annotated[
+        str | None,
+        typer.Option(
+            "--known-at",
+            help="The log as known at this instant (ISO 8601). Default: now.",
+            show_default=False,
+        ),
+    ] = None,
+    api_url: ApiUrlOption = None,
+    api_token: ApiTokenOption = None,
+) -> None:
+    """The OCEL 2.0 event log of a period and/or a legal entity, streamed into a file (auditor or
+    admin token); PM4Py, ocpa and Celonis read it."""
+    from rest_client.client import ApiError
+
+    if output_format not in OCEL_FORMATS:
+        fail(f"--format {output_format!r}: expected one of {', '.join(OCEL_FORMATS)}")
+    if period is None and legal_entity is None:
+        fail("give --period YYYY-MM, --legal-entity ID, or both")
+    client = _api_client(api_url, api_token)
+    partial = output.with_name(output.name + ".partial")
+    try:
+        with partial.open("wb") as file:
+            written = client.ocel_export(
+                file,
+                period=period,
+                legal_entity=legal_entity,
+                output_format=output_format,
+                known_at=known_at,
+            )
+        partial.replace(output)
+    except ApiError as error:
+        partial.unlink(missing_ok=True)
+        fail(str(error))
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        fail(f"--output {str(output)!r}: cannot write it ({error})")
+    typer.echo(f"OCEL 2.0 {output_format} log, {written:,} bytes, written to {output}")
+
+
 ledger_app = typer.Typer(help="The evidence ledger's daily tree heads.", no_args_is_help=True)
 app.add_typer(ledger_app, name="ledger")
 

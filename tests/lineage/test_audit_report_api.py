@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,7 +15,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from clickhouse_connect.driver.client import Client
 from fastapi import FastAPI
 from pypdf import PdfReader
@@ -30,7 +28,7 @@ from lineage.rules import LineageRules
 from lineage.signing import EVIDENCE_ROOT, Signer, load_public_key, signature_valid
 from syncsight.access import AccessControl, ApiTokens
 from tests.lineage.events import chain, span
-from tests.service import free_port
+from tests.service import serving_in_thread
 from tests.syncsight.test_cli import run
 from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import migrate
@@ -82,18 +80,10 @@ def api(store: Client, engine_url: str, database: str, ledger: Ledger) -> Iterat
     app.include_router(ledger_router(pool, ledger, settle=settle), prefix="/api/v1")
     tokens = ApiTokens.parse(f"{VIEWER}:viewer,{AUDITOR}:auditor,{ADMIN}:admin")
     app.add_middleware(AccessControl, tokens=tokens)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+        with serving_in_thread(app) as http:
             yield http
     finally:
-        server.should_exit = True
-        thread.join(10)
         pool.close()
 
 

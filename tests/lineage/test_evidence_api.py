@@ -5,7 +5,6 @@ trail (which only admins may list)."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -15,7 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from clickhouse_connect.driver.client import Client
 from fastapi import FastAPI
 
@@ -32,7 +30,7 @@ from lineage.signing import Signer, load_public_key
 from lineage.tree_head import TreeHead
 from syncsight.access import AccessControl, ApiTokens
 from tests.lineage.events import chain, span
-from tests.service import free_port
+from tests.service import serving_in_thread
 from tests.syncsight.test_cli import run
 from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import migrate
@@ -77,18 +75,10 @@ def api(store: Client, engine_url: str, database: str, ledger: Ledger) -> Iterat
     app.include_router(ledger_router(pool, ledger, settle=settle), prefix="/api/v1")
     tokens = ApiTokens.parse(f"{VIEWER}:viewer,{AUDITOR}:auditor,{ADMIN}:admin")
     app.add_middleware(AccessControl, tokens=tokens)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:  # a real HTTP server in this process (it shares the engine)
-        time.sleep(0.01)
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+        with serving_in_thread(app) as http:
             yield http
     finally:
-        server.should_exit = True
-        thread.join(10)
         pool.close()
 
 

@@ -137,6 +137,7 @@ class TestGate:
             "/api/v1/close-risk",
             "/api/v1/impact/blocked-invoices",
             "/api/v1/audit/report",
+            "/api/v1/ocel",
             "/api/v1/work-items",
             "/api/v1/work-items/{item_id}",
             *(

@@ -45,6 +45,7 @@ LEAST: dict[str, Role | str] = {
     "GET /api/v1/lineage/{object_type}/{object_id}/evidence": Role.AUDITOR,
     "GET /api/v1/lineage/{object_type}/{object_id}/ocel": Role.AUDITOR,
     "GET /api/v1/audit/report": Role.AUDITOR,
+    "GET /api/v1/ocel": Role.AUDITOR,
     "GET /api/v1/impact/blocked-invoices": Role.VIEWER,
     "POST /api/v1/admin/rebuild": Role.ADMIN,
     "POST /api/v1/admin/ledger/seal": Role.ADMIN,

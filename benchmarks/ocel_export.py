@@ -1,0 +1,96 @@
+"""The OCEL 2.0 period export's throughput and memory: the stream ``GET /api/v1/ocel`` sends,
+produced in-process (``lineage.ocel_log`` pages → ``lineage.ocel_export``) on a loaded quarter and
+written to a file; events per second, CPU seconds, and resident memory sampled after every page
+(flat memory means the samples stop growing once the engine's caches are warm).
+
+It only reads (no migration): open a COPY of a quarter's data directory that no other process has
+open (the embedded engine allows one process per data directory), e.g.
+``cp -r /tmp/medium/data /tmp/ocel-medium``.
+
+Run: ``.venv/bin/python benchmarks/ocel_export.py --clickhouse-url chdb:///tmp/ocel-medium
+--period 2026-10 [--legal-entity LE-US01] [--format json|sqlite] [--page-size 10000]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.process_stats import own_cpu_seconds, peak_rss_mib
+from lineage.ocel_export import export_stream
+from lineage.ocel_log import DEFAULT_PAGE_SIZE, LogPage, LogRequest, describe_objects, log_pages
+from lineage.rules import LineageRules
+from slas.ocel_states import BusinessStateFacts
+from warehouse.client import connect
+
+
+def rss_mib() -> float:
+    """The resident memory of this process now (VmRSS), in MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clickhouse-url", required=True)
+    parser.add_argument("--period", default="2026-10")
+    parser.add_argument("--legal-entity", default=None)
+    parser.add_argument("--format", default="json", choices=("json", "sqlite"))
+    parser.add_argument("--page-size", type=int, default=DEFAULT_PAGE_SIZE)
+    parser.add_argument("--output", default="/tmp/ocel-benchmark.out")
+    args = parser.parse_args()
+    client = connect(args.clickhouse_url)
+    spans = int(client.query("SELECT count() FROM otel_traces").result_rows[0][0])
+    rows = int(client.query("SELECT count() FROM biz_events").result_rows[0][0])
+    rules, facts = LineageRules.default(), BusinessStateFacts()
+    request = LogRequest(args.period, args.legal_entity, datetime.now(UTC))
+    events = 0
+    samples: list[float] = []
+
+    def counted(pages: Iterable[LogPage]) -> Iterator[LogPage]:
+        nonlocal events
+        for page in pages:
+            events += len(page.events)
+            samples.append(rss_mib())
+            yield page
+
+    started, cpu_started = time.perf_counter(), own_cpu_seconds()
+    written = 0
+    with open(args.output, "wb") as output:
+        for chunk in export_stream(
+            args.format,
+            counted(log_pages(lambda: client, rules, request, facts, page_size=args.page_size)),
+            describe_objects(lambda: client, rules, facts, request.known_at),
+        ):
+            output.write(chunk)
+            written += len(chunk)
+    seconds, cpu = time.perf_counter() - started, own_cpu_seconds() - cpu_started
+    print(f"data: {spans:,} spans, {rows:,} business event rows ({args.clickhouse_url})")
+    print(
+        f"export {args.format} period={args.period} legal_entity={args.legal_entity}: "
+        f"{events:,} events, {written:,} bytes, {len(samples)} pages of {args.page_size:,} rows"
+    )
+    print(
+        f"wall {seconds:.1f} s ({events / seconds:,.0f} events/s); CPU {cpu:.1f} s "
+        f"({events / cpu:,.0f} events per CPU-s, engine threads included)"
+    )
+    quarter = max(len(samples) // 4, 1)
+    print(
+        "RSS after pages 1, 25 %, 50 %, 75 %, last: "
+        + ", ".join(f"{samples[i]:.0f}" for i in (0, quarter, 2 * quarter, 3 * quarter, -1))
+        + f" MiB; peak {peak_rss_mib(os.getpid()):.0f} MiB"
+    )
+    print(f"load average at the end: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+"""What the business state knows of events and objects, for the OCEL 2.0 period export
+(``lineage.ocel_log``): the legal entity and customer the evaluator resolved for the events that
+start a timer or stage or post a close item (``slas.snapshot``'s dimensions, stored in
+``sla_timers`` and ``close_items``), and the amount, currency, dimensions and status of the
+objects that are close items (with their invoice) or SLA keys, as known at ``known_at``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Final
+
+from clickhouse_connect.driver.client import Client
+
+from domain import semconv as sc
+from domain.instants import utc
+from domain.objects import ObjectRef
+from lineage.ocel_log import IdRange, ObjectState
+from slas.close_state import item_blocking_step, reached
+from slas.item_rows import INVOICE
+from warehouse.schema import CLOSE_ITEMS, SLA_TIMERS
+
+POSTED: Final = "posted"
+BLOCKED: Final = "blocked"
+OPEN: Final = "open"
+"""A close item's status at ``known_at``: posted, held by a failed event (``blocking_step``), or
+waiting."""
+
+_KNOWN_AT = "{known_at:DateTime64(3, 'UTC')}"
+
+EVENT_DIMENSIONS = f"""
+SELECT EventId, argMax(LegalEntity, KnownAt), argMax(Customer, KnownAt)
+FROM (
+    SELECT StartEventId AS EventId, LegalEntity, Customer, KnownAt FROM {SLA_TIMERS}
+    WHERE StartEventId > {{after:String}} AND StartEventId <= {{last:String}} AND KnownAt <= {_KNOWN_AT} AND Deleted = 0
+    UNION ALL
+    SELECT StageEventId AS EventId, LegalEntity, Customer, KnownAt FROM {CLOSE_ITEMS}
+    WHERE StageEventId > {{after:String}} AND StageEventId <= {{last:String}} AND KnownAt <= {_KNOWN_AT} AND Deleted = 0
+    UNION ALL
+    SELECT PostingEventId AS EventId, LegalEntity, Customer, KnownAt FROM {CLOSE_ITEMS}
+    WHERE PostingEventId > {{after:String}} AND PostingEventId <= {{last:String}} AND KnownAt <= {_KNOWN_AT} AND Deleted = 0
+)
+GROUP BY EventId
+"""
+"""The dimensions of the events (ids after ``after`` up to ``last``) that start a timer or stage
+or post an item: what the latest version known at ``known_at`` says."""
+
+ITEMS = f"""
+SELECT ItemType, ItemId, Invoice, Deleted, Kind, LegalEntity, Customer, Amount, Currency,
+    StageEventId, PostingType, StageFirstAt, StageEffectiveAt, PostingEventId, PostingFirstAt,
+    PostingEffectiveAt, UpstreamEventId, UpstreamEventType, UpstreamFirstAt
+FROM {CLOSE_ITEMS}
+WHERE KnownAt <= {_KNOWN_AT}
+  AND ((ItemType, ItemId) IN {{refs:Array(Tuple(String, String))}}
+       OR (Invoice != '' AND Invoice IN {{invoices:Array(String)}}))
+ORDER BY ItemType, ItemId, KnownAt DESC
+LIMIT 1 BY ItemType, ItemId
+"""
+"""The latest version known at ``known_at`` of the items that are one of ``refs`` or name one of
+``invoices``."""
+
+TIMER_KEYS = f"""
+SELECT KeyType, KeyId, argMax(LegalEntity, KnownAt), argMax(Customer, KnownAt),
+       argMax(Amount, KnownAt), argMax(Currency, KnownAt)
+FROM {SLA_TIMERS}
+WHERE KnownAt <= {_KNOWN_AT} AND Deleted = 0
+  AND (KeyType, KeyId) IN {{refs:Array(Tuple(String, String))}}
+GROUP BY KeyType, KeyId
+"""
+
+
+def _naive(instant: datetime) -> datetime:
+    return utc(instant).replace(tzinfo=None)
+
+
+def event_dimensions(client: Client, ids: IdRange, known_at: datetime) -> dict[str, ObjectState]:
+    """Event id → its legal entity and customer, for the events of the id range the business
+    state resolved."""
+    rows = client.query(
+        EVENT_DIMENSIONS,
+        parameters={"after": ids[0], "last": ids[1], "known_at": _naive(known_at)},
+    ).result_rows
+    return {
+        str(event_id): ObjectState(legal_entity=str(entity), customer=str(customer))
+        for event_id, entity, customer in rows
+    }
+
+
+def _item_status(row: Sequence[Any], as_of: datetime) -> str:
+    (_, _, _, _, kind, _, _, _, _, stage_event, posting_type, stage_first, stage_effective,
+     posting_event, posting_first, posting_effective, *upstream) = row  # fmt: skip
+    if reached(posting_effective, as_of):
+        return POSTED
+    blocker, _ = item_blocking_step(
+        as_of,
+        invoice=kind == INVOICE,
+        stage=(stage_event, posting_type, stage_first, stage_effective),
+        posting=(posting_event, posting_type, posting_first, posting_effective),
+        upstream=(upstream[0], upstream[1], upstream[2]),
+    )
+    return BLOCKED if blocker else OPEN
+
+
+def object_states(
+    client: Client, refs: Sequence[ObjectRef], known_at: datetime
+) -> dict[ObjectRef, ObjectState]:
+    """What the business state says of each object at ``known_at``: a close item (and the
+    invoice it names) its amount, currency, dimensions and status; an SLA key its amount,
+    currency and dimensions."""
+    if not refs:
+        return {}
+    pairs = sorted({(ref.type, ref.id) for ref in refs})
+    parameters = {"refs": pairs, "known_at": _naive(known_at)}
+    invoices = sorted({ref.id for ref in refs if ref.type == sc.INVOICE})
+    wanted = set(refs)
+    states: dict[ObjectRef, ObjectState] = {}
+    for key_type, key_id, entity, customer, amount, currency in client.query(
+        TIMER_KEYS, parameters=parameters
+    ).result_rows:
+        states[ObjectRef(str(key_type), str(key_id))] = ObjectState(
+            _amount(amount), str(currency), str(entity), str(customer)
+        )
+    as_of = utc(known_at)
+    for row in client.query(ITEMS, parameters={**parameters, "invoices": invoices}).result_rows:
+        item_type, item_id, invoice, deleted, _, entity, customer, amount, currency = row[:9]
+        if deleted:
+            continue
+        state = ObjectState(
+            _amount(amount), str(currency), str(entity), str(customer), _item_status(row, as_of)
+        )
+        for ref in (ObjectRef(str(item_type), str(item_id)), ObjectRef(sc.INVOICE, str(invoice))):
+            if ref in wanted:
+                states[ref] = state.over(states.get(ref, ObjectState()))
+    return states
+
+
+def _amount(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(value).normalize()
+
+
+class BusinessStateFacts:
+    """The business state's answers for ``lineage.ocel_log`` (its ``StateFacts``)."""
+
+    def event_dimensions(
+        self, client: Client, ids: IdRange, known_at: datetime
+    ) -> dict[str, ObjectState]:
+        return event_dimensions(client, ids, known_at)
+
+    def object_states(
+        self, client: Client, refs: Sequence[ObjectRef], known_at: datetime
+    ) -> dict[ObjectRef, ObjectState]:
+        return object_states(client, refs, known_at)
