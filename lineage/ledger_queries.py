@@ -80,7 +80,7 @@ ORDER BY Timestamp LIMIT 1
 """
 
 LEAVES_OF_FACTS = """
-SELECT EventId, TraceId, SpanId, Day, LeafIndex FROM ledger_leaves
+SELECT EventId, TraceId, SpanId, Day, LeafIndex, IngestedAt FROM ledger_leaves
 WHERE (EventId, TraceId, SpanId) IN {ids:Array(Tuple(String, String, String))}
 ORDER BY Day, LeafIndex
 LIMIT 1 BY EventId, TraceId, SpanId, Day

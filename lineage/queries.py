@@ -1,5 +1,5 @@
 """The SQL of lineage, impact and evidence: ordered-key lookups on the business tables (every hop
-one query with IN arrays) and reads of raw spans through the sort key of ``otel_traces``.
+one query with IN arrays) and time-narrowed reads of raw spans.
 
 Point lookups read ``biz_events`` without ``FINAL`` and drop repeated (EventId, TraceId, SpanId)
 rows in Python instead: a redelivered span still counts once, and each lookup costs about half
@@ -8,16 +8,19 @@ rows in Python instead: a redelivered span still counts once, and each lookup co
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
 from domain.business_event import BusinessEvent
+from domain.instants import utc
 from lineage.facts import FACT_NAMES, FACT_TEXTS_SQL, LEAF_HASH_SQL
 from lineage.graph import EventNode, Lookup, group_attempts
 from warehouse.queries import EVENT_COLUMNS, OUTLINE_COLUMNS, outline_from_row
+
+_ONE_SECOND = timedelta(seconds=1)
 
 LATEST: datetime = datetime(2299, 12, 31, 23, 59, 59)
 """The ``known_at`` of a read of everything stored (the largest DateTime64(3) instant)."""
@@ -96,15 +99,23 @@ HAVING argMax(Outcome, (EventTime, Attempt)) != 'success'
 """
 """Events whose latest attempt is not a success (failed events)."""
 
-EVENTS_WITH_FACTS = f"""
-SELECT {EVENT_COLUMNS}, {FACT_TEXTS_SQL}
+STORED_FACTS = f"""
+SELECT EventId, TraceId, SpanId, {FACT_TEXTS_SQL}
 FROM biz_events
 WHERE EventId IN {{event_ids:Array(String)}} AND IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}
 ORDER BY EventId, TraceId, SpanId, IngestedAt, {LEAF_HASH_SQL}
 LIMIT 1 BY EventId, TraceId, SpanId
 """
-"""Every attempt of the events and its stored fact as the ledger hashes it (lineage/facts.py), in
-one read: the first stored when a span was stored more than once."""
+"""Each attempt's stored fact as the ledger hashes it (lineage/facts.py): the first stored when a
+span was stored more than once."""
+
+TRACE_WINDOWS = """
+SELECT TraceId, min(Start), max(End)
+FROM otel_traces_trace_id_ts
+WHERE TraceId IN {trace_ids:Array(String)}
+GROUP BY TraceId
+"""
+"""When each trace ran: the raw span read visits only the days (partitions) the traces touch."""
 
 RAW_SPANS = """
 SELECT TraceId, SpanId, ParentSpanId, SpanName, SpanKind, ServiceName, ResourceAttributes,
@@ -112,16 +123,13 @@ SELECT TraceId, SpanId, ParentSpanId, SpanName, SpanKind, ServiceName, ResourceA
        SpanAttributes, Events.Timestamp, Events.Name, Events.Attributes,
        Links.TraceId, Links.SpanId, Links.Attributes
 FROM otel_traces
-WHERE (ServiceName, SpanName, toDateTime(Timestamp))
-      IN {keys:Array(Tuple(String, String, DateTime('UTC')))}
-  AND (TraceId, SpanId) IN {spans:Array(Tuple(String, String))}
+WHERE toDate(Timestamp) IN {days:Array(Date)}
+  AND Timestamp >= {start:DateTime64(9)} AND Timestamp <= {end:DateTime64(9)}
+  AND TraceId IN {trace_ids:Array(String)}
+  AND SpanId IN {span_ids:Array(String)}
 ORDER BY Timestamp, TraceId, SpanId
 """
-"""Raw span facts of the attempts, exactly as the exporter stored them, found through the table's
-sort key (service, span name, second of the start): the min-max index of ``Timestamp`` keeps only
-the parts of those seconds and the primary key one granule or two per span, where a trace-id
-lookup read a time window's bloom filters and first asked the trace-id table for that window
-(benchmarks/README.md, evidence ledger)."""
+"""Raw span facts of the attempts, exactly as the exporter stored them."""
 
 RAW_SPAN_COLUMNS = (
     "trace_id",
@@ -255,65 +263,64 @@ def failed_event_ids(client: Client, event_types: Sequence[str]) -> list[str]:
     return sorted(str(row[0]) for row in rows.result_rows)
 
 
-StoredFact = dict[str, str]
-"""A ``biz_events`` row as the texts the ledger hashes, by ``lineage.facts.FACT_NAMES``."""
-
-
-class FactReader:
-    """Completes a traversal's nodes by id (``trace(read_nodes=…)``) and keeps every attempt's
-    stored fact from the same read, so that an evidence pack reads its events once."""
-
-    def __init__(self, client: Client, *, known_at: datetime) -> None:
-        self._client = client
-        self._known_at = known_at
-        self.facts: dict[tuple[str, str, str], StoredFact] = {}
-        """(event id, trace id, span id) → the stored fact, of the events read so far."""
-
-    def __call__(self, event_ids: Iterable[str]) -> dict[str, EventNode]:
-        """The nodes of the event ids, each attempt its first stored version at ``known_at``."""
-        ids = sorted(set(event_ids))
-        if not ids:
-            return {}
-        rows = self._client.query(
-            EVENTS_WITH_FACTS,
-            parameters={"event_ids": ids, "known_at": knowledge_bound(self._known_at)},
-        ).result_rows
-        attempts = []
-        for *columns, texts in rows:
-            attempt = BusinessEvent.from_row(columns)
-            attempts.append(attempt)
-            identity = (attempt.event_id, attempt.trace_id, attempt.span_id)
-            self.facts[identity] = dict(zip(FACT_NAMES, texts, strict=True))
-        return group_attempts(attempts)
-
-    def facts_of(self, nodes: Iterable[EventNode]) -> dict[tuple[str, str, str], StoredFact]:
-        """The stored facts of the nodes' attempts (a traversal may read more nodes than its
-        lineage keeps)."""
-        identities = ((n.event_id, a.trace_id, a.span_id) for n in nodes for a in n.attempts)
-        return {key: self.facts[key] for key in identities if key in self.facts}
+def stored_facts(
+    client: Client, event_ids: Iterable[str], *, known_at: datetime
+) -> dict[tuple[str, str, str], dict[str, str]]:
+    """The facts of the events' attempts known at ``known_at``, keyed by (event, trace, span)."""
+    ids = sorted(set(event_ids))
+    if not ids:
+        return {}
+    rows = client.query(
+        STORED_FACTS, parameters={"event_ids": ids, "known_at": knowledge_bound(known_at)}
+    ).result_rows
+    return {
+        (str(event_id), str(trace_id), str(span_id)): dict(zip(FACT_NAMES, texts, strict=True))
+        for event_id, trace_id, span_id, texts in rows
+    }
 
 
 def raw_spans(
-    client: Client, facts: Iterable[Mapping[str, str]]
+    client: Client, spans: Sequence[tuple[str, str]]
 ) -> dict[tuple[str, str], dict[str, Any]]:
-    """Raw span facts keyed by (trace id, span id) of the stored facts' spans, looked up by the
-    sort key of ``otel_traces`` (a business event's time is its span's start)."""
-    keys, spans = set(), set()
-    for fact in facts:
-        # the engine's text of a DateTime64(9) in UTC; the sort key holds the whole second
-        started = datetime.fromisoformat(fact["event_time"][:19]).replace(tzinfo=UTC)
-        keys.add((fact["service_name"], fact["span_name"], started))
-        spans.add((fact["trace_id"], fact["span_id"]))
+    """Raw span facts keyed by (trace id, span id), read within the traces' time window."""
     if not spans:
         return {}
+    trace_ids = sorted({trace_id for trace_id, _ in spans})
+    windows = [
+        (utc(start), utc(end) + _ONE_SECOND)  # windows are kept to the second
+        for _, start, end in client.query(
+            TRACE_WINDOWS, parameters={"trace_ids": trace_ids}
+        ).result_rows
+        if not _is_epoch(start)
+    ]
+    if not windows:
+        return {}
+    days = sorted({day for start, end in windows for day in _days(start, end)})
     rows = client.query(
-        RAW_SPANS, parameters={"keys": sorted(keys), "spans": sorted(spans)}
+        RAW_SPANS,
+        parameters={
+            "days": days,
+            "start": _naive(min(start for start, _ in windows)),
+            "end": _naive(max(end for _, end in windows)),
+            "trace_ids": trace_ids,
+            "span_ids": sorted({span_id for _, span_id in spans}),
+        },
     ).result_rows
-    found = {}
+    facts = {}
     for row in rows:
         record = dict(zip(RAW_SPAN_COLUMNS, row, strict=True))
-        found[(str(record["trace_id"]), str(record["span_id"]))] = record
-    return found
+        facts[(str(record["trace_id"]), str(record["span_id"]))] = record
+    return facts
+
+
+def _days(start: datetime, end: datetime) -> list[date]:
+    """Every UTC day from ``start`` to ``end``."""
+    first, last = start.date(), end.date()
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def _is_epoch(instant: datetime) -> bool:
+    return instant.year <= 1970
 
 
 def _naive(instant: datetime) -> datetime:
