@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from warehouse.first_stored import first_stored_events
+
 MAX_DIFFERENCES_PER_KIND: Final = 10_000
 """Differences listed per kind and interface (all are counted): a report stays a bounded answer."""
 
@@ -39,9 +41,8 @@ events AS (
            formatDateTime(min(EventTime), '%Y-%m')) AS event_period,
         anyIf(LegalEntity, LegalEntity != '') AS own_entity,
         toDate(min(IngestedAt)) AS stored_on
-    FROM biz_events
-    WHERE IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}
-      AND EventType IN {{event_types:Array(String)}}
+    FROM {first_stored_events("IngestedAt <= {known_at:DateTime64(3, 'UTC')}")}
+    WHERE EventType IN {{event_types:Array(String)}}
     GROUP BY EventId
 ),
 period_objects AS (
