@@ -231,6 +231,41 @@ class TestIncremental:
         assert timers
         assert current(migrated) == timers
 
+    def test_a_replay_under_a_new_event_id_is_not_a_second_event(
+        self, migrated: Client, state: BusinessState
+    ) -> None:
+        """billing.ready failed, and the middleware replayed it under a new event id naming the
+        original: one time-to-invoice-posting timer starts, at the original event, and the
+        time-to-bill-readiness timer stops there."""
+        start = event(sc.TIME_APPROVED, "TE-9", {sc.TIME_ENTRY: "TE-9"}, at(0))
+        failed = event(
+            sc.BILLING_READY,
+            "BR-9",
+            {sc.TIME_ENTRY: "TE-9", sc.BILLING_EVENT: "BE-9"},
+            at(1),
+            outcome=sc.FAILED,
+        )
+        replay = event(
+            sc.BILLING_READY,
+            "BR-9-replay",
+            {sc.TIME_ENTRY: "TE-9", sc.BILLING_EVENT: "BE-9"},
+            at(2),
+        )
+        replay.extra = {sc.REPLAY_OF: failed.event_id}
+        migrated.insert(
+            "otel_traces", span_rows([start, failed, replay]), column_names=OTEL_TRACES_COLUMNS
+        )
+        tick(state)
+        starts = sorted({(str(row[2]), str(row[3])) for row in current(migrated)})
+        assert starts == [
+            ("time-to-bill-readiness", start.event_id),
+            ("time-to-invoice-posting", failed.event_id),
+        ]
+        stops = migrated.query(
+            "SELECT DISTINCT StopEventId FROM sla_timers WHERE Sla = 'time-to-bill-readiness'"
+        ).result_rows
+        assert stops == [(failed.event_id,)]
+
     def test_rows_visible_only_after_their_window_was_read_are_not_lost(
         self, migrated: Client, state: BusinessState
     ) -> None:
