@@ -203,8 +203,10 @@ def _conflicts(
     versions = stored_facts(client, {event_id for event_id, _, _ in identities}, known_at=known_at)
     conflicts: dict[str, list[ConflictingVersion]] = {}
     for key in sorted(identities):
-        first, *later = versions.get(key, ())
-        conflicts.setdefault(key[0], []).extend(ConflictingVersion.of(first, v) for v in later)
+        stored = versions.get(key, [])
+        conflicts.setdefault(key[0], []).extend(
+            ConflictingVersion.of(stored[0], later) for later in stored[1:]
+        )
     return conflicts
 
 
