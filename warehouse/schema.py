@@ -261,8 +261,9 @@ def business_tables_ddl(t: Topology) -> list[str]:
     part compact).
 
     Both are ReplacingMergeTree keyed by the span identity, so a span delivered twice collapses
-    to one row; until the merge has happened, aggregate reads de-duplicate with ``FINAL`` and
-    point lookups drop repeated (EventId, TraceId, SpanId) rows in Python (lineage/queries.py).
+    to one row. Migration 13 adds the content hash to ``biz_events``' key and makes merges keep
+    the first stored copy: a span re-sent with other content is a second version, and every read
+    counts the first stored one (warehouse/first_stored.py).
     """
     events = t.storage(BIZ_EVENTS)
     objects = t.storage(BIZ_EVENT_OBJECTS)
