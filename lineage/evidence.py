@@ -33,13 +33,13 @@ StoredFacts = Mapping[tuple[str, str, str], Sequence[StoredFact]]
 the first is the attempt's fact."""
 
 
-def raw_span(spans: SpanFacts, fact: StoredFact | None) -> Mapping[str, Any] | None:
+def raw_span(
+    spans: SpanFacts, trace_id: str, span_id: str, fact: StoredFact | None
+) -> Mapping[str, Any] | None:
     """The raw copy of the span a stored fact was derived from. A fact stored before migration 13
-    does not know its copy: it gets the span's copy with the smallest hash, the same every time."""
-    if fact is None:
-        return None
-    trace_id, span_id = fact.texts["trace_id"], fact.texts["span_id"]
-    if fact.raw_span_hash:
+    (or none) does not know its copy: it gets the span's copy with the smallest hash, the same
+    every time."""
+    if fact is not None and fact.raw_span_hash:
         return spans.get((trace_id, span_id, fact.raw_span_hash))
     copies = sorted(key for key in spans if key[:2] == (trace_id, span_id))
     return spans[copies[0]] if copies else None
@@ -87,7 +87,7 @@ def event_record(
     for attempt in node.attempts:
         versions = (facts or {}).get((node.event_id, attempt.trace_id, attempt.span_id))
         stored = versions[0] if versions else None
-        raw = raw_span(spans, stored)
+        raw = raw_span(spans, attempt.trace_id, attempt.span_id, stored)
         fact = stored.texts if stored is not None else None
         attempts.append(
             {
@@ -133,7 +133,7 @@ def event_record(
                         for name, first, later in version.differs
                     ],
                     "fact": dict(version.fact.texts),
-                    "span": _span(raw_span(spans, version.fact)),
+                    "span": _span(raw_span(spans, version.trace_id, version.span_id, version.fact)),
                 }
                 for version in node.conflicts
             ],
