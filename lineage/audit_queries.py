@@ -11,12 +11,15 @@ from warehouse.first_stored import first_stored_events
 MAX_DIFFERENCES_PER_KIND: Final = 10_000
 """Differences listed per kind and interface (all are counted): a report stays a bounded answer."""
 
+_FACTS = first_stored_events("IngestedAt <= {known_at:DateTime64(3, 'UTC')}")
+"""The business facts known at ``known_at``, each span in its first stored version."""
+
 INTERFACE_TOTALS = f"""
 WITH
 object_entities AS (
     SELECT ref.type AS object_type, ref.id AS object_id, any(LegalEntity) AS entity
-    FROM biz_events ARRAY JOIN ObjectRefs AS ref
-    WHERE IngestedAt <= {{known_at:DateTime64(3, 'UTC')}} AND LegalEntity != ''
+    FROM {_FACTS} ARRAY JOIN ObjectRefs AS ref
+    WHERE LegalEntity != ''
       AND ref.type NOT IN ('legal_entity', 'customer')
     GROUP BY object_type, object_id
 ),
@@ -24,8 +27,8 @@ inherited AS (
     SELECT EventId, any(entity) AS inherited_entity
     FROM (
         SELECT EventId, ref.type AS object_type, ref.id AS object_id
-        FROM biz_events ARRAY JOIN ObjectRefs AS ref
-        WHERE IngestedAt <= {{known_at:DateTime64(3, 'UTC')}} AND LegalEntity = ''
+        FROM {_FACTS} ARRAY JOIN ObjectRefs AS ref
+        WHERE LegalEntity = ''
           AND EventType IN {{event_types:Array(String)}}
     ) AS refs
     INNER JOIN object_entities USING (object_type, object_id)
@@ -41,15 +44,14 @@ events AS (
            formatDateTime(min(EventTime), '%Y-%m')) AS event_period,
         anyIf(LegalEntity, LegalEntity != '') AS own_entity,
         toDate(min(IngestedAt)) AS stored_on
-    FROM {first_stored_events("IngestedAt <= {known_at:DateTime64(3, 'UTC')}")}
+    FROM {_FACTS}
     WHERE EventType IN {{event_types:Array(String)}}
     GROUP BY EventId
 ),
 period_objects AS (
     SELECT DISTINCT ref.type, ref.id
-    FROM biz_events ARRAY JOIN ObjectRefs AS ref
-    WHERE IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}
-      AND EventType IN {{source_types:Array(String)}}
+    FROM {_FACTS} ARRAY JOIN ObjectRefs AS ref
+    WHERE EventType IN {{source_types:Array(String)}}
       AND (Period = {{period:String}}
            OR toYYYYMM(EventTime) = toUInt32OrZero(replaceOne({{period:String}}, '-', '')))
 ),
