@@ -57,8 +57,15 @@ REPEATED_IDS = {sc.CUSTOMER: 40, sc.LEGAL_ENTITY: 4, sc.CONTRACT: 120, sc.PROJEC
 """Object types whose ids recur across spans, with how many distinct ids there are."""
 
 
-def business_attributes(number: int, rnd: random.Random) -> dict[str, Any]:
-    """About fifteen attributes of one business-event span, as sync middleware would set them."""
+def business_attributes(
+    number: int, rnd: random.Random, *, engagement_size: int = 0
+) -> dict[str, Any]:
+    """About fifteen attributes of one business-event span, as sync middleware would set them.
+
+    With ``engagement_size`` the contract and project ids follow the span number (one contract and
+    two projects per ``engagement_size`` consecutive spans), as a firm's engagements do: each
+    connected part of the event-object graph stays that size. Without it every span draws from
+    the same 120 contracts and 200 projects, which joins all spans into one part."""
     event_type = rnd.choice(list(CARRIED_IDS))
     source, target = ROUTES[event_type]
     failed = rnd.random() < 0.05
@@ -81,6 +88,9 @@ def business_attributes(number: int, rnd: random.Random) -> dict[str, Any]:
     for object_type in CARRIED_IDS[event_type]:
         if object_type == sc.TIME_ENTRY and event_type == sc.BILLING_READY:
             value: Any = [f"TE-{number}-{line}" for line in range(rnd.randint(2, 5))]
+        elif engagement_size and object_type in (sc.CONTRACT, sc.PROJECT):
+            per_object = engagement_size if object_type == sc.CONTRACT else engagement_size // 2
+            value = f"{object_type.upper()}-{number // max(per_object, 1)}"
         elif object_type in REPEATED_IDS:
             value = f"{object_type.upper()}-{rnd.randrange(REPEATED_IDS[object_type])}"
         else:

@@ -7,7 +7,7 @@ errors (SDK exports that failed, spans the SDK dropped, requests the service did
 insert failures, loop errors, quarantined batches, /readyz not ready, ERROR lines in its log) and
 the spans stored (counted in ClickHouse after the service stopped) against the spans sent.
 Run: ``.venv/bin/python benchmarks/soak.py [--minutes 30] [--rate 2000] [--senders 2]
-[--queue-size 2048] [--json FILE]``.
+[--queue-size 2048] [--engagement-size 1000] [--json FILE]``.
 """
 
 from __future__ import annotations
@@ -63,7 +63,13 @@ class Counts:
 
 
 def send(
-    endpoint: str, rate: float, seconds: float, seed: int, queue_size: int, counts: Counts
+    endpoint: str,
+    rate: float,
+    seconds: float,
+    seed: int,
+    queue_size: int,
+    engagement_size: int,
+    counts: Counts,
 ) -> None:
     """One sender process: a TracerProvider whose BatchSpanProcessor (a queue of ``queue_size``
     spans) exports over OTLP/HTTP, ``rate`` business-event spans per second for ``seconds``."""
@@ -117,7 +123,11 @@ def send(
         owed -= batch
         for _ in range(batch):
             with tracer.start_as_current_span("sync.step") as span:
-                span.set_attributes(business_attributes(seed * 1_000_000_000 + created, rnd))
+                span.set_attributes(
+                    business_attributes(
+                        seed * 1_000_000_000 + created, rnd, engagement_size=engagement_size
+                    )
+                )
             created += 1
         with counts.created.get_lock():
             counts.created.value += batch
@@ -175,6 +185,7 @@ class Summary:
     rate: float
     senders: int
     queue_size: int
+    engagement_size: int
     service_env: dict[str, str]
     spans_created: int = 0
     spans_exported: int = 0
@@ -211,11 +222,17 @@ def soak(
     rate: float,
     senders: int,
     queue_size: int,
+    engagement_size: int,
     data_dir: Path,
     service_env: dict[str, str],
 ) -> Summary:
     summary = Summary(
-        minutes=minutes, rate=rate, senders=senders, queue_size=queue_size, service_env=service_env
+        minutes=minutes,
+        rate=rate,
+        senders=senders,
+        queue_size=queue_size,
+        engagement_size=engagement_size,
+        service_env=service_env,
     )
     service = start_service(data_dir, env=service_env, timeout=120)
     seconds = minutes * 60
@@ -232,6 +249,7 @@ def soak(
                     seconds,
                     seed,
                     queue_size,
+                    engagement_size,
                     counts,
                 ),
             )
@@ -328,6 +346,13 @@ def main() -> None:
         help="each sender's BatchSpanProcessor queue (OTEL_BSP_MAX_QUEUE_SIZE; SDK default 2048)",
     )
     parser.add_argument(
+        "--engagement-size",
+        type=int,
+        default=1000,
+        help="spans per contract (two projects each), as engagements grow; 0: every span draws "
+        "from 120 shared contracts and 200 projects, which joins all of them into one graph part",
+    )
+    parser.add_argument(
         "--service-env",
         action="append",
         default=[],
@@ -338,6 +363,8 @@ def main() -> None:
     args = parser.parse_args()
     # SIGTERM unwinds like Ctrl-C, so the service is stopped and the temporary data removed
     signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(128 + number))
+    if args.engagement_size < 0:
+        parser.error(f"--engagement-size {args.engagement_size}: expected 0 or more spans")
     if args.minutes <= 0 or args.rate <= 0 or args.senders < 1 or args.queue_size < 1:
         parser.error(
             f"--minutes {args.minutes}, --rate {args.rate}, --senders {args.senders}, "
@@ -349,11 +376,18 @@ def main() -> None:
         parser.error(f"--service-env {args.service_env}: expected SYNCSIGHT_NAME=VALUE items")
     with tempfile.TemporaryDirectory(prefix="syncsight-soak-") as directory:
         summary = soak(
-            args.minutes, args.rate, args.senders, args.queue_size, Path(directory), service_env
+            args.minutes,
+            args.rate,
+            args.senders,
+            args.queue_size,
+            args.engagement_size,
+            Path(directory),
+            service_env,
         )
     print(
         f"\nsoak: {summary.minutes:g} min at {summary.rate:g} spans/s from {summary.senders} SDK "
-        f"exporters (queue {summary.queue_size}), service settings "
+        f"exporters (queue {summary.queue_size}, engagements of {summary.engagement_size} "
+        f"spans), service settings "
         f"{summary.service_env or 'defaults'}\n"
         f"RSS start {summary.rss_start_mib:.0f} MiB, peak {summary.rss_peak_mib:.0f} MiB, end "
         f"{summary.rss_end_mib:.0f} MiB; slope after warm-up "

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,11 +30,14 @@ _OBJECT_EVENT_IDS = """EventId IN (
 EVENTS_OF_OBJECT = f"""
 SELECT {EVENT_COLUMNS}, toUnixTimestamp64Nano(EventTime)
 FROM {first_stored_events(_OBJECT_EVENT_IDS, EVENT_COLUMNS)}
-WHERE (toUnixTimestamp64Nano(EventTime), Attempt, SpanId)
-    > ({{after_time_ns:Int64}}, {{after_attempt:UInt32}}, {{after_span_id:String}})
-ORDER BY EventTime, Attempt, SpanId
+WHERE (toUnixTimestamp64Nano(EventTime), Attempt, TraceId, SpanId, EventId)
+    > ({{after_time_ns:Int64}}, {{after_attempt:UInt32}}, {{after_trace_id:String}},
+       {{after_span_id:String}}, {{after_event_id:String}})
+ORDER BY EventTime, Attempt, TraceId, SpanId, EventId
 LIMIT {{limit:UInt32}}
 """
+"""A page of an object's attempts in a total order: attempts of different traces may share a time,
+an attempt number and a span id, and one span may carry several events."""
 
 
 def outline_from_row(row: Sequence[Any]) -> BusinessEvent:
@@ -46,29 +52,40 @@ def outline_from_row(row: Sequence[Any]) -> BusinessEvent:
 
 @dataclass(frozen=True)
 class EventCursor:
-    """Where a page of an object's events ends: the (time, attempt, span) of its last attempt."""
+    """Where a page of an object's events ends: the sort key of its last attempt (time, attempt,
+    trace, span, event id), spelt as an opaque URL-safe token."""
 
     time_ns: int
     attempt: int
+    trace_id: str
     span_id: str
+    event_id: str
 
     def text(self) -> str:
-        return f"{self.time_ns}-{self.attempt}-{self.span_id}"
+        fields = [self.time_ns, self.attempt, self.trace_id, self.span_id, self.event_id]
+        return base64.urlsafe_b64encode(json.dumps(fields).encode()).decode().rstrip("=")
 
     @classmethod
     def parse(cls, text: str) -> EventCursor:
         """The cursor a previous page gave; ``ValueError`` naming the value when it is not one."""
-        time_ns, _, rest = text.partition("-")
-        attempt, _, span_id = rest.partition("-")
-        if not (time_ns.isdigit() and attempt.isdigit() and span_id.isalnum()):
+        try:
+            fields = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+        except (ValueError, binascii.Error):
+            fields = None
+        kinds = (int, int, str, str, str)
+        if not (
+            isinstance(fields, list)
+            and len(fields) == len(kinds)
+            and all(type(f) is kind for f, kind in zip(fields, kinds, strict=True))
+        ):
             raise ValueError(
-                f"cursor {text!r} is not one this API gave: expected TIME_NS-ATTEMPT-SPAN_ID "
-                "as returned in the X-Next-Cursor header of the previous page"
+                f"cursor {text[:80]!r} is not one this API gave: pass the X-Next-Cursor header "
+                "of the previous page as it came"
             )
-        return cls(int(time_ns), int(attempt), span_id)
+        return cls(*fields)
 
 
-_BEFORE_ALL = EventCursor(-(1 << 63), 0, "")
+_BEFORE_ALL = EventCursor(-(1 << 63), 0, "", "", "")
 
 
 def events_of_object(
@@ -89,12 +106,16 @@ def events_of_object(
             "object_id": object_id,
             "after_time_ns": after.time_ns,
             "after_attempt": after.attempt,
+            "after_trace_id": after.trace_id,
             "after_span_id": after.span_id,
+            "after_event_id": after.event_id,
             "limit": limit + 1,
         },
     ).result_rows
     events = [BusinessEvent.from_row(row[:-1]) for row in rows[:limit]]
     if len(rows) <= limit:
         return events, None
-    last = rows[limit - 1]
-    return events, EventCursor(int(last[-1]), events[-1].attempt, events[-1].span_id)
+    last, event = rows[limit - 1], events[-1]
+    return events, EventCursor(
+        int(last[-1]), event.attempt, event.trace_id, event.span_id, event.event_id
+    )
