@@ -29,6 +29,7 @@ from lineage.traversal import trace
 from tests.lineage.events import attempt, chain, span
 from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import migrate
+from warehouse.queries import events_of_object
 from warehouse.spans import OTEL_TRACES_COLUMNS
 
 INVOICE = ObjectRef(sc.INVOICE, "INV-1")
@@ -141,6 +142,17 @@ class TestConflictingVersions:
         assert {name: stored["fact"][name] for name in CONTENT_NAMES if name != "amount"} == {
             name: conflict["fact"][name] for name in CONTENT_NAMES if name != "amount"
         }
+
+    def test_the_events_of_an_object_show_each_attempt_once_in_its_first_version(
+        self, store: Client
+    ) -> None:
+        """The object's event listing (the REST objects route) counts the first stored fact."""
+        events = chain()
+        load(store, events)
+        invoice = events[-1]
+        load(store, [replace(invoice, amount=Decimal("9999"))])
+        listed, _ = events_of_object(store, object_type=sc.INVOICE, object_id="INV-1", limit=10)
+        assert [(e.event_id, e.amount) for e in listed] == [(invoice.event_id, invoice.amount)]
 
 
 class TestLedger:
