@@ -11,14 +11,23 @@ from warehouse.first_stored import first_stored_events
 MAX_DIFFERENCES_PER_KIND: Final = 10_000
 """Differences listed per kind and interface (all are counted): a report stays a bounded answer."""
 
-_FACTS = first_stored_events("IngestedAt <= {known_at:DateTime64(3, 'UTC')}")
-"""The business facts known at ``known_at``, each span in its first stored version."""
+
+def _facts(columns: str) -> str:
+    """The business facts known at ``known_at``, each span in its first stored version: only the
+    columns a part of the query needs (the read and the choice cost less the fewer there are)."""
+    return first_stored_events("IngestedAt <= {known_at:DateTime64(3, 'UTC')}", columns)
+
+
+_EVENT_FACTS = (
+    "EventId, EventType, EventTime, Attempt, Outcome, Amount, Currency, Period, LegalEntity, "
+    "IngestedAt"
+)
 
 INTERFACE_TOTALS = f"""
 WITH
 object_entities AS (
     SELECT ref.type AS object_type, ref.id AS object_id, any(LegalEntity) AS entity
-    FROM {_FACTS} ARRAY JOIN ObjectRefs AS ref
+    FROM {_facts("LegalEntity, ObjectRefs")} ARRAY JOIN ObjectRefs AS ref
     WHERE LegalEntity != ''
       AND ref.type NOT IN ('legal_entity', 'customer')
     GROUP BY object_type, object_id
@@ -27,7 +36,7 @@ inherited AS (
     SELECT EventId, any(entity) AS inherited_entity
     FROM (
         SELECT EventId, ref.type AS object_type, ref.id AS object_id
-        FROM {_FACTS} ARRAY JOIN ObjectRefs AS ref
+        FROM {_facts("EventId, EventType, LegalEntity, ObjectRefs")} ARRAY JOIN ObjectRefs AS ref
         WHERE LegalEntity = ''
           AND EventType IN {{event_types:Array(String)}}
     ) AS refs
@@ -44,13 +53,13 @@ events AS (
            formatDateTime(min(EventTime), '%Y-%m')) AS event_period,
         anyIf(LegalEntity, LegalEntity != '') AS own_entity,
         toDate(min(IngestedAt)) AS stored_on
-    FROM {_FACTS}
+    FROM {_facts(_EVENT_FACTS)}
     WHERE EventType IN {{event_types:Array(String)}}
     GROUP BY EventId
 ),
 period_objects AS (
     SELECT DISTINCT ref.type, ref.id
-    FROM {_FACTS} ARRAY JOIN ObjectRefs AS ref
+    FROM {_facts("EventType, EventTime, Period, ObjectRefs")} ARRAY JOIN ObjectRefs AS ref
     WHERE EventType IN {{source_types:Array(String)}}
       AND (Period = {{period:String}}
            OR toYYYYMM(EventTime) = toUInt32OrZero(replaceOne({{period:String}}, '-', '')))
