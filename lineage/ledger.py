@@ -6,10 +6,10 @@ ledger").
 A day's facts are the ``biz_events`` rows whose knowledge time (``IngestedAt``, UTC) falls on it,
 in the order (knowledge time, event id, trace id, span id); a span stored twice as it was is one
 fact, the first stored, and each version of a span re-sent with other content is a fact of its own
-(warehouse/first_stored.py). Sealing a day up to an instant appends the facts known since its last head and the
-subtrees they complete, computed in the engine, then signs the new head. Heads of one day only grow,
-so an earlier head is a prefix of a later one (consistency proofs), and the day's final head,
-sealed once the day is over, never changes.
+(warehouse/first_stored.py). Sealing a day up to an instant appends the facts known since its last
+head and the subtrees they complete, computed in the engine, then signs the new head. Heads of one
+day only grow, so an earlier head is a prefix of a later one (consistency proofs), and the day's
+final head, sealed once the day is over, never changes.
 """
 
 from __future__ import annotations
