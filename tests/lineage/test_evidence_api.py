@@ -18,6 +18,7 @@ import httpx
 import pytest
 import uvicorn
 from clickhouse_connect.driver.client import Client
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import FastAPI
 
 from domain import semconv as sc
@@ -147,22 +148,28 @@ class TestReproducible:
         assert response.status_code == 404
 
 
+def sealed_pack(api: httpx.Client) -> tuple[Any, Ed25519PublicKey, TreeHead]:
+    """Today sealed by an admin, then the invoice's pack, the published key and the latest head."""
+    today = datetime.now(UTC).date().isoformat()
+    sealed = api.post(
+        "/api/v1/admin/ledger/seal",
+        params={"day": today},
+        headers={"Authorization": f"Bearer {ADMIN}"},
+    )
+    assert sealed.status_code == 200, sealed.text
+    pack = get(api, EVIDENCE)
+    key = load_public_key(get(api, "/api/v1/ledger/key")["public_key_pem"], source="api")
+    head = TreeHead.from_json(get(api, "/api/v1/ledger/heads", token=VIEWER)["heads"][0])
+    return pack, key, head
+
+
 class TestSignedAndProven:
     def test_a_pack_verifies_offline_with_the_published_key_and_head(
         self, api: httpx.Client
     ) -> None:
         """After the day is sealed, every fact of the pack has an inclusion proof, and chain,
         signature and proofs check out against the key and head the API publishes."""
-        today = datetime.now(UTC).date().isoformat()
-        sealed = api.post(
-            "/api/v1/admin/ledger/seal",
-            params={"day": today},
-            headers={"Authorization": f"Bearer {ADMIN}"},
-        )
-        assert sealed.status_code == 200, sealed.text
-        pack = get(api, EVIDENCE)
-        key = load_public_key(get(api, "/api/v1/ledger/key")["public_key_pem"], source="api")
-        head = TreeHead.from_json(get(api, "/api/v1/ledger/heads", token=VIEWER)["heads"][0])
+        pack, key, head = sealed_pack(api)
         checks = check_pack(pack, public_key=key, heads=[head])
         assert [(c.name, c.status) for c in checks] == [
             ("chain", "ok"),
@@ -188,16 +195,7 @@ class TestSignedAndProven:
             parameters={"id": invoice.event_id},
         ).result_rows  # the span the fixture stored, sent again with another amount
         load(store, [replace(invoice, trace_id=trace_id, span_id=span_id, amount=Decimal("1"))])
-        today = datetime.now(UTC).date().isoformat()
-        sealed = api.post(
-            "/api/v1/admin/ledger/seal",
-            params={"day": today},
-            headers={"Authorization": f"Bearer {ADMIN}"},
-        )
-        assert sealed.status_code == 200, sealed.text
-        pack = get(api, EVIDENCE)
-        key = load_public_key(get(api, "/api/v1/ledger/key")["public_key_pem"], source="api")
-        head = TreeHead.from_json(get(api, "/api/v1/ledger/heads", token=VIEWER)["heads"][0])
+        pack, key, head = sealed_pack(api)
         assert [c.status for c in check_pack(pack, public_key=key, heads=[head])] == ["ok"] * 4
         assert len(pack["ledger"]["proofs"]) == 6
         [record] = [
