@@ -91,7 +91,13 @@ GROUP BY EventId
 """
 
 
-def _component_references(where: str) -> str:
+def _component_references(where: str, events: str) -> str:
+    """References of the events ``events`` selects, read where ``where`` says, each from the
+    object rows of its span's first stored version (object rows carry their event row's
+    knowledge time, so the first version's rows are the ones stored with it)."""
+    first = first_stored_events(
+        f"{events} AND IngestedAt <= {_KNOWN_AT}", "EventId, TraceId, SpanId, IngestedAt"
+    )
     return f"""
 SELECT
     cityHash64(EventId) AS event_hash,
@@ -101,6 +107,7 @@ SELECT
     ObjectId AS object_id
 FROM biz_event_objects
 WHERE {where} AND ObjectType NOT IN ({_DIMENSIONS}) AND IngestedAt <= {_KNOWN_AT}
+  AND (EventId, TraceId, SpanId, IngestedAt) GLOBAL IN {first}
 """
 
 
@@ -109,14 +116,15 @@ COMPONENT_EVENTS = _component_events(_BY_EVENT_ID)
 """The events of some components of the object graph as known at ``known_at``, every attempt in
 its first stored version."""
 COMPONENT_REFERENCES = _component_references(
-    "ObjectType IN {object_types_wanted:Array(String)} AND ObjectId IN {object_ids:Array(String)}"
+    "ObjectType IN {object_types_wanted:Array(String)} AND ObjectId IN {object_ids:Array(String)}",
+    _BY_EVENT_ID,
 )
 """Their references, read by object (the ordered key); references of events outside the
 component are dropped when the snapshot is built."""
 
 CHUNK_DIMENSIONS = _component_dimensions(_BY_EVENT_HASH)
 CHUNK_EVENTS = _component_events(_BY_EVENT_HASH)
-CHUNK_REFERENCES = _component_references(_BY_EVENT_HASH)
+CHUNK_REFERENCES = _component_references(_BY_EVENT_HASH, _BY_EVENT_HASH)
 """The same for a chunk of whole components whose event hashes ``syncsight_state_chunks`` holds:
 one scan of each table, for a derivation from scratch, where a chunk is a large share of every
 event."""

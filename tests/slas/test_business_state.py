@@ -231,6 +231,33 @@ class TestIncremental:
         assert timers
         assert current(migrated) == timers
 
+    def test_an_object_only_a_conflicting_version_names_keys_nothing(
+        self, migrated: Client, state: BusinessState
+    ) -> None:
+        """billing.ready re-sent with the same ids and a second time entry: the first stored
+        version stands, so it stops the first entry's timer only, in a tick and from scratch."""
+        first = event(sc.TIME_APPROVED, "TE-9", {sc.TIME_ENTRY: "TE-9"}, at(0))
+        other = event(sc.TIME_APPROVED, "TE-8", {sc.TIME_ENTRY: "TE-8"}, at(0))
+        stop = event(sc.BILLING_READY, "BR-9", {sc.TIME_ENTRY: "TE-9"}, at(1))
+        migrated.insert(
+            "otel_traces", span_rows([first, other, stop]), column_names=OTEL_TRACES_COLUMNS
+        )
+        tick(state)
+        stop.objects = {sc.TIME_ENTRY: ["TE-9", "TE-8"]}
+        resent = span_rows([first, other, stop])[2:]  # the same trace and span ids as before
+        migrated.insert("otel_traces", resent, column_names=OTEL_TRACES_COLUMNS)
+        stops_query = (
+            "SELECT KeyId, argMax(StopEventId, KnownAt) FROM sla_timers "
+            "WHERE Sla = 'time-to-bill-readiness' GROUP BY KeyId ORDER BY KeyId"
+        )
+        tick(state)
+        after_tick = migrated.query(stops_query).result_rows
+        migrated.command("TRUNCATE TABLE sla_timers")
+        state.reset(datetime.now(UTC))
+        tick(state)
+        assert after_tick == migrated.query(stops_query).result_rows
+        assert after_tick == [("TE-8", ""), ("TE-9", stop.event_id)]
+
     def test_a_replay_under_a_new_event_id_is_not_a_second_event(
         self, migrated: Client, state: BusinessState
     ) -> None:
