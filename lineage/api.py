@@ -172,8 +172,11 @@ def lineage_router(
         )
         signature = ledger.sign_root(pack["root_hash"])
         identities = [
-            FactIdentity(event_id, trace_id, span_id, utc(datetime.fromisoformat(f["ingested_at"])))
-            for (event_id, trace_id, span_id), f in facts.items()
+            FactIdentity(
+                event_id, trace_id, span_id, utc(datetime.fromisoformat(f.texts["ingested_at"]))
+            )
+            for (event_id, trace_id, span_id), versions in facts.items()
+            for f in versions
         ]
         document = {
             **pack,

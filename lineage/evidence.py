@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -20,14 +20,29 @@ from typing import Any, Final
 from domain.instants import utc
 from domain.objects import ObjectRef
 from lineage.assembly import Lineage
+from lineage.facts import StoredFact, content_hash
 from lineage.graph import EventNode
 
 FORMAT: Final = "syncsight.evidence/1"
 CHAIN: Final = "h[-1] = sha256(format); h[i] = sha256(h[i-1] + canonical_json(record[i]))"
 
-SpanFacts = Mapping[tuple[str, str], Mapping[str, Any]]
-StoredFacts = Mapping[tuple[str, str, str], Mapping[str, str]]
-"""(event id, trace id, span id) → the stored fact's texts (lineage/facts.py)."""
+SpanFacts = Mapping[tuple[str, str, int], Mapping[str, Any]]
+"""(trace id, span id, raw span hash) → a raw copy of the span as the exporter stored it."""
+StoredFacts = Mapping[tuple[str, str, str], Sequence[StoredFact]]
+"""(event id, trace id, span id) → its stored versions, first stored first (lineage/facts.py);
+the first is the attempt's fact."""
+
+
+def raw_span(
+    spans: SpanFacts, trace_id: str, span_id: str, fact: StoredFact | None
+) -> Mapping[str, Any] | None:
+    """The raw copy of the span a stored fact was derived from. A fact stored before migration 13
+    (or none) does not know its copy: it gets the span's copy with the smallest hash, the same
+    every time."""
+    if fact is not None and fact.raw_span_hash:
+        return spans.get((trace_id, span_id, fact.raw_span_hash))
+    copies = sorted(key for key in spans if key[:2] == (trace_id, span_id))
+    return spans[copies[0]] if copies else None
 
 
 def canonical_json(value: Any) -> bytes:
@@ -61,13 +76,19 @@ def _ref(ref: ObjectRef) -> dict[str, str]:
     return {"type": ref.type, "id": ref.id}
 
 
+def _span(raw: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    return dict(raw) if raw is not None else None
+
+
 def event_record(
     node: EventNode, spans: SpanFacts, facts: StoredFacts | None = None
 ) -> dict[str, Any]:
     attempts = []
     for attempt in node.attempts:
-        raw = spans.get((attempt.trace_id, attempt.span_id))
-        fact = (facts or {}).get((node.event_id, attempt.trace_id, attempt.span_id))
+        versions = (facts or {}).get((node.event_id, attempt.trace_id, attempt.span_id))
+        stored = versions[0] if versions else None
+        raw = raw_span(spans, attempt.trace_id, attempt.span_id, stored)
+        fact = stored.texts if stored is not None else None
         attempts.append(
             {
                 "attempt": attempt.attempt,
@@ -80,8 +101,9 @@ def event_record(
                 "trace_id": attempt.trace_id,
                 "span_id": attempt.span_id,
                 "service_name": attempt.service_name,
-                "span": dict(raw) if raw is not None else None,
+                "span": _span(raw),
                 "fact": dict(fact) if fact is not None else None,
+                "content_hash": content_hash(fact) if fact is not None else None,
             }
         )
     record: dict[str, Any] = _plain(
@@ -100,6 +122,21 @@ def event_record(
             "legal_entity": node.legal_entity,
             "objects": {t: list(ids) for t, ids in sorted(node.objects.items())},
             "attempts": attempts,
+            "conflicts": [
+                {
+                    "trace_id": version.trace_id,
+                    "span_id": version.span_id,
+                    "ingested_at": version.ingested_at,
+                    "content_hash": version.content_hash,
+                    "differs": [
+                        {"field": name, "first": first, "conflicting": later}
+                        for name, first, later in version.differs
+                    ],
+                    "fact": dict(version.fact.texts),
+                    "span": _span(raw_span(spans, version.trace_id, version.span_id, version.fact)),
+                }
+                for version in node.conflicts
+            ],
         }
     )
     return record

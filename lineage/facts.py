@@ -9,7 +9,9 @@ the pack, never re-formatted.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Final
 
 FACT_FORMAT: Final = "syncsight.fact/1"
@@ -55,15 +57,51 @@ LEAF_HASH_SQL: Final = (
 """RFC 9162 leaf hash of a ``biz_events`` row, in the engine (``length`` counts bytes)."""
 
 
-def fact_leaf(fact: Mapping[str, object]) -> bytes:
-    """The leaf bytes of a fact as a pack carries it (a text per ``FACT_NAMES`` entry)."""
-    texts = [FACT_FORMAT]
-    for name in FACT_NAMES:
+KNOWLEDGE_TIME: Final = "ingested_at"
+
+CONTENT_NAMES: Final = tuple(name for name in FACT_NAMES if name != KNOWLEDGE_TIME)
+"""A fact's content: every field but its knowledge time. Two stored versions of one span identity
+differ in content exactly when the engine's ``ContentHash`` of their rows does."""
+
+
+def _texts(fact: Mapping[str, object], names: tuple[str, ...]) -> list[str]:
+    texts = []
+    for name in names:
         value = fact.get(name)
         if not isinstance(value, str):
             raise ValueError(f"fact field {name!r} is {value!r}; expected its stored text")
         texts.append(value)
+    return texts
+
+
+def _netstrings(texts: list[str]) -> bytes:
     return b"".join(
         str(len(encoded)).encode("ascii") + b":" + encoded + b","
         for encoded in (text.encode("utf-8") for text in texts)
     )
+
+
+def fact_leaf(fact: Mapping[str, object]) -> bytes:
+    """The leaf bytes of a fact as a pack carries it (a text per ``FACT_NAMES`` entry)."""
+    return _netstrings([FACT_FORMAT, *_texts(fact, FACT_NAMES)])
+
+
+def content_hash(fact: Mapping[str, object]) -> str:
+    """SHA-256 (hex) of a fact's content (``CONTENT_NAMES``, netstrings after the format tag): the
+    same for a span stored twice as it was, different for a conflicting version. An auditor
+    recomputes it from the texts a pack carries."""
+    return hashlib.sha256(_netstrings([FACT_FORMAT, *_texts(fact, CONTENT_NAMES)])).hexdigest()
+
+
+def differing_fields(first: Mapping[str, str], later: Mapping[str, str]) -> list[str]:
+    """The content fields in which a later stored version differs from the first, in fact order."""
+    return [name for name in CONTENT_NAMES if first.get(name) != later.get(name)]
+
+
+@dataclass(frozen=True)
+class StoredFact:
+    """One stored version of a span: its texts (``FACT_NAMES``) and the hash of the raw span it was
+    derived from (``warehouse.schema.RAW_SPAN``, 0 when it was stored before migration 13)."""
+
+    texts: dict[str, str]
+    raw_span_hash: int

@@ -16,6 +16,7 @@ from domain import semconv as sc
 from domain.business_event import BusinessEvent
 from domain.instants import utc
 from domain.objects import ObjectRef
+from lineage.facts import KNOWLEDGE_TIME, StoredFact, content_hash, differing_fields
 from lineage.rules import Hop, LineageRules
 
 UPSTREAM = "upstream"
@@ -25,11 +26,43 @@ DIRECTIONS = (UPSTREAM, DOWNSTREAM, BOTH)
 
 
 @dataclass(frozen=True)
+class ConflictingVersion:
+    """A version of an attempt stored after its first: the same span identity (event, trace and
+    span id) with other content. It is kept and listed, never counted: the first stored fact
+    stands (warehouse/first_stored.py)."""
+
+    trace_id: str
+    span_id: str
+    ingested_at: datetime
+    """Its knowledge time: when syncsight stored this version."""
+    fact: StoredFact
+    """Its stored texts, as the ledger hashes them (lineage/facts.py), and its raw span's hash."""
+    content_hash: str
+    differs: tuple[tuple[str, str, str], ...]
+    """(field, the first version's text, this version's text) for each field that differs."""
+
+    @classmethod
+    def of(cls, first: StoredFact, later: StoredFact) -> ConflictingVersion:
+        """The later version ``later`` of the attempt whose first stored fact is ``first``."""
+        old, new = first.texts, later.texts
+        return cls(
+            trace_id=new["trace_id"],
+            span_id=new["span_id"],
+            ingested_at=utc(datetime.fromisoformat(new[KNOWLEDGE_TIME])),
+            fact=later,
+            content_hash=content_hash(new),
+            differs=tuple((name, old[name], new[name]) for name in differing_fields(old, new)),
+        )
+
+
+@dataclass(frozen=True)
 class EventNode:
     """One business event (one ``biz.event.id``) with every attempt of it, oldest first."""
 
     event_id: str
     attempts: tuple[BusinessEvent, ...]
+    conflicts: tuple[ConflictingVersion, ...] = ()
+    """Versions of its attempts stored after their first with other content, oldest first."""
 
     @property
     def event_type(self) -> str:
@@ -136,15 +169,26 @@ class EventNode:
         return ref.id in self.objects.get(ref.type, ())
 
 
-def group_attempts(rows: Iterable[BusinessEvent]) -> dict[str, EventNode]:
-    """Attempts (spans) grouped by event id: retries and replays become one node."""
+def group_attempts(
+    rows: Iterable[BusinessEvent],
+    conflicts: Mapping[str, Iterable[ConflictingVersion]] | None = None,
+) -> dict[str, EventNode]:
+    """Attempts (spans) grouped by event id: retries and replays become one node; ``conflicts``
+    are the later versions of their attempts, by event id."""
     grouped: dict[str, list[BusinessEvent]] = {}
     for row in rows:
         grouped.setdefault(row.event_id, []).append(row)
+    later = conflicts or {}
     return {
         event_id: EventNode(
             event_id,
             tuple(sorted(attempts, key=lambda a: (utc(a.timestamp), a.attempt, a.span_id))),
+            tuple(
+                sorted(
+                    later.get(event_id, ()),
+                    key=lambda v: (v.ingested_at, v.trace_id, v.span_id, v.content_hash),
+                )
+            ),
         )
         for event_id, attempts in grouped.items()
     }

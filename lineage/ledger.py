@@ -4,11 +4,12 @@ access trail of downloads with the evidence roots issued (docs/operations.md, "E
 ledger").
 
 A day's facts are the ``biz_events`` rows whose knowledge time (``IngestedAt``, UTC) falls on it,
-in the order (knowledge time, event id, trace id, span id); a span stored twice is one fact, the
-first stored. Sealing a day up to an instant appends the facts known since its last head and the
-subtrees they complete, computed in the engine, then signs the new head. Heads of one day only grow,
-so an earlier head is a prefix of a later one (consistency proofs), and the day's final head,
-sealed once the day is over, never changes.
+in the order (knowledge time, event id, trace id, span id); a span stored twice as it was is one
+fact, the first stored, and each version of a span re-sent with other content is a fact of its own
+(warehouse/first_stored.py). Sealing a day up to an instant appends the facts known since its last
+head and the subtrees they complete, computed in the engine, then signs the new head. Heads of one
+day only grow, so an earlier head is a prefix of a later one (consistency proofs), and the day's
+final head, sealed once the day is over, never changes.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any, Final
 from clickhouse_connect.driver.client import Client
 
 from domain.instants import utc
+from lineage.evidence import instant_text
 from lineage.ledger_queries import (
     DOWNLOADS,
     HEAD_OF_SIZE,
@@ -233,16 +235,16 @@ class Ledger:
         ids = sorted({(f.event_id, f.trace_id, f.span_id) for f in facts})
         rows = client.query(LEAVES_OF_FACTS, parameters={"ids": ids}).result_rows if ids else []
         leaves = {
-            (str(e), str(t), str(s), day): (int(index), utc(at)) for e, t, s, day, index, at in rows
+            (str(e), str(t), str(s), utc(at)): (day, int(index)) for e, t, s, at, day, index in rows
         }
         heads = self.latest_heads(client, (utc(f.ingested_at).date() for f in facts))
         proven: dict[date, list[tuple[FactIdentity, int]]] = {}
         unproven = []
         for fact in sorted(facts, key=lambda f: (f.ingested_at, f.event_id, f.trace_id, f.span_id)):
             day = utc(fact.ingested_at).date()
-            leaf = leaves.get((fact.event_id, fact.trace_id, fact.span_id, day))
+            leaf = leaves.get((fact.event_id, fact.trace_id, fact.span_id, utc(fact.ingested_at)))
             head = heads.get(day)
-            if leaf is None or head is None or leaf[0] >= head.tree_size:
+            if leaf is None or leaf[0] != day or head is None or leaf[1] >= head.tree_size:
                 unproven.append(
                     {
                         **_identity(fact),
@@ -252,7 +254,7 @@ class Ledger:
                     }
                 )
                 continue
-            proven.setdefault(day, []).append((fact, leaf[0]))
+            proven.setdefault(day, []).append((fact, leaf[1]))
         proofs = []
         for day, entries in sorted(proven.items()):
             size = heads[day].tree_size
@@ -343,4 +345,9 @@ class Ledger:
 
 
 def _identity(fact: FactIdentity) -> dict[str, str]:
-    return {"event_id": fact.event_id, "trace_id": fact.trace_id, "span_id": fact.span_id}
+    return {
+        "event_id": fact.event_id,
+        "trace_id": fact.trace_id,
+        "span_id": fact.span_id,
+        "ingested_at": instant_text(fact.ingested_at),
+    }

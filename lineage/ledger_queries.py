@@ -4,6 +4,7 @@ complete subtrees, tree heads, fact lookups and the access trail."""
 from __future__ import annotations
 
 from lineage.facts import LEAF_HASH_SQL
+from warehouse.first_stored import FIRST_STORED_ORDER
 
 INSERT_LEAVES = f"""
 INSERT INTO ledger_leaves (Day, LeafIndex, EventId, TraceId, SpanId, IngestedAt, LeafHash)
@@ -14,15 +15,23 @@ FROM (
     SELECT EventId, TraceId, SpanId, IngestedAt, {LEAF_HASH_SQL} AS LeafHash
     FROM biz_events
     WHERE IngestedAt > {{after:DateTime64(3, 'UTC')}} AND IngestedAt <= {{until:DateTime64(3, 'UTC')}}
-    ORDER BY IngestedAt, EventId, TraceId, SpanId, LeafHash
-    LIMIT 1 BY EventId, TraceId, SpanId
+      AND (EventId, TraceId, SpanId, ContentHash) NOT IN (
+          SELECT EventId, TraceId, SpanId, ContentHash FROM biz_events
+          WHERE IngestedAt <= {{after:DateTime64(3, 'UTC')}}
+            AND EventId IN (
+                SELECT EventId FROM biz_events
+                WHERE IngestedAt > {{after:DateTime64(3, 'UTC')}}
+                  AND IngestedAt <= {{until:DateTime64(3, 'UTC')}}))
+    ORDER BY EventId, TraceId, SpanId, {FIRST_STORED_ORDER}
+    LIMIT 1 BY EventId, TraceId, SpanId, ContentHash
 )
-WHERE (EventId, TraceId, SpanId) NOT IN (
-    SELECT EventId, TraceId, SpanId FROM ledger_leaves WHERE Day = {{day:Date}}
+WHERE (EventId, TraceId, SpanId, IngestedAt) NOT IN (
+    SELECT EventId, TraceId, SpanId, IngestedAt FROM ledger_leaves WHERE Day = {{day:Date}}
 )
 """
-"""The facts known since the day's last head, numbered on from it; a span stored again the same
-day (a redelivery) is not a new fact."""
+"""The facts known since the day's last head, numbered on from it: every stored version of a
+span, a conflicting re-send included (warehouse/first_stored.py); a span stored again as it was
+(a redelivery) is not a new fact."""
 
 LEAF_COUNT = "SELECT uniqExact(LeafIndex) FROM ledger_leaves WHERE Day = {day:Date}"
 
@@ -80,11 +89,12 @@ ORDER BY Timestamp LIMIT 1
 """
 
 LEAVES_OF_FACTS = """
-SELECT EventId, TraceId, SpanId, Day, LeafIndex, IngestedAt FROM ledger_leaves
+SELECT EventId, TraceId, SpanId, IngestedAt, Day, LeafIndex FROM ledger_leaves
 WHERE (EventId, TraceId, SpanId) IN {ids:Array(Tuple(String, String, String))}
 ORDER BY Day, LeafIndex
-LIMIT 1 BY EventId, TraceId, SpanId, Day
+LIMIT 1 BY EventId, TraceId, SpanId, IngestedAt
 """
+"""The leaves of the facts, each stored version of a span (by knowledge time) once."""
 
 KNOWLEDGE_DAYS = """
 SELECT DISTINCT toDate(IngestedAt) AS Day FROM biz_events

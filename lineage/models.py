@@ -21,6 +21,24 @@ class ObjectRefOut(BaseModel):
     id: str
 
 
+class FieldDifference(BaseModel):
+    field: str = Field(description="The stored fact's field (lineage/facts.py), e.g. `amount`.")
+    first: str = Field(description="Its text in the first stored version, the one that counts.")
+    conflicting: str = Field(description="Its text in this later version.")
+
+
+class ConflictOut(BaseModel):
+    """A later stored version of one attempt: same event, trace and span id, other content."""
+
+    trace_id: str
+    span_id: str
+    ingested_at: datetime = Field(description="Its knowledge time: when syncsight stored it.")
+    content_hash: str = Field(
+        description="SHA-256 of its content texts (every fact field but the knowledge time)."
+    )
+    differs: list[FieldDifference]
+
+
 class LineageNode(BaseModel):
     """One business event: all its attempts (retries and replays) as one node."""
 
@@ -43,6 +61,11 @@ class LineageNode(BaseModel):
     objects: dict[str, list[str]]
     trace_id: str
     span_id: str
+    conflicts: list[ConflictOut] = Field(
+        default_factory=list,
+        description="Versions of its attempts re-sent with other content, stored after the first: "
+        "kept and listed, never counted (the first stored fact stands).",
+    )
 
 
 class LineageEdge(BaseModel):
@@ -100,6 +123,19 @@ def node_out(node: EventNode) -> LineageNode:
         objects={t: list(ids) for t, ids in sorted(node.objects.items())},
         trace_id=decisive.trace_id,
         span_id=decisive.span_id,
+        conflicts=[
+            ConflictOut(
+                trace_id=version.trace_id,
+                span_id=version.span_id,
+                ingested_at=version.ingested_at,
+                content_hash=version.content_hash,
+                differs=[
+                    FieldDifference(field=name, first=first, conflicting=later)
+                    for name, first, later in version.differs
+                ],
+            )
+            for version in node.conflicts
+        ],
     )
 
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Final
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from lineage.evidence import verify
+from lineage.evidence import instant_text, verify
 from lineage.facts import fact_leaf
 from lineage.merkle import leaf_hash, verify_consistency, verify_inclusion
 from lineage.signing import EVIDENCE_ROOT, key_id, signature_valid
@@ -34,17 +35,31 @@ class Check:
         return self.status == FAILED
 
 
-def _facts(pack: dict[str, Any]) -> Iterator[tuple[tuple[str, str, str], dict[str, Any]]]:
-    """Every stored fact the pack's event records carry, by (event, trace, span)."""
+FactKey = tuple[str, str, str, str]
+"""(event id, trace id, span id, knowledge time as ISO text with ``Z``): one stored version."""
+
+
+def _facts(pack: dict[str, Any]) -> Iterator[tuple[FactKey, dict[str, Any]]]:
+    """Every stored fact the pack's event records carry, the facts of their attempts and the
+    conflicting versions, by span identity and knowledge time."""
     for entry in pack.get("records", []):
         record = entry.get("record") if isinstance(entry, dict) else None
         if not isinstance(record, dict) or record.get("kind") != "event":
             continue
-        for attempt in record.get("attempts") or []:
-            fact = attempt.get("fact") if isinstance(attempt, dict) else None
+        attempts = [a.get("fact") for a in record.get("attempts") or [] if isinstance(a, dict)]
+        conflicts = [c.get("fact") for c in record.get("conflicts") or [] if isinstance(c, dict)]
+        for fact in (*attempts, *conflicts):
             if isinstance(fact, dict):
                 yield (str(record.get("event_id")), str(fact.get("trace_id")),
-                       str(fact.get("span_id"))), fact  # fmt: skip
+                       str(fact.get("span_id")), _knowledge_text(fact.get("ingested_at"))), fact  # fmt: skip
+
+
+def _knowledge_text(value: Any) -> str:
+    """A stored knowledge time (the engine's text) as proofs name it; the text itself if it is none."""
+    try:
+        return instant_text(datetime.fromisoformat(str(value)))
+    except ValueError:
+        return str(value)
 
 
 def _ledger(pack: dict[str, Any]) -> dict[str, Any]:
@@ -127,9 +142,17 @@ def check_proofs(
     ledger = _ledger(pack)
     proven = 0
     for proof in ledger.get("proofs") or []:
-        key = (str(proof.get("event_id")), str(proof.get("trace_id")), str(proof.get("span_id")))
-        label = f"fact {key[0]} (span {key[2]})"
-        fact = facts.get(key)
+        identity = (
+            str(proof.get("event_id")),
+            str(proof.get("trace_id")),
+            str(proof.get("span_id")),
+        )
+        stored = proof.get("ingested_at")
+        label = f"fact {identity[0]} (span {identity[2]}, stored {stored})"
+        if stored is None:  # a pack made before conflicting versions: its one fact per span
+            fact = next((f for key, f in facts.items() if key[:3] == identity), None)
+        else:
+            fact = facts.get((*identity, str(stored)))
         head = chosen.get(str(proof.get("day")))
         path = [_hex(value) for value in proof.get("audit_path") or []]
         if fact is None:

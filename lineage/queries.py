@@ -1,9 +1,10 @@
 """The SQL of lineage, impact and evidence: ordered-key lookups on the business tables (every hop
 one query with IN arrays) and time-narrowed reads of raw spans.
 
-Point lookups read ``biz_events`` without ``FINAL`` and drop repeated (EventId, TraceId, SpanId)
-rows in Python instead: a redelivered span still counts once, and each lookup costs about half
-(``FINAL`` merges every part's granule at read time). Aggregates keep ``FINAL``.
+Point lookups read ``biz_events`` without ``FINAL``, ordered first stored first, and keep the first
+row of each (EventId, TraceId, SpanId) in Python: a redelivered span counts once, a conflicting
+version is listed (``EventNode.conflicts``) but not counted (warehouse/first_stored.py), and each
+lookup costs about half of a ``FINAL`` read (which merges every part's granule at read time).
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from clickhouse_connect.driver.client import Client
 
 from domain.business_event import BusinessEvent
 from domain.instants import utc
-from lineage.facts import FACT_NAMES, FACT_TEXTS_SQL, LEAF_HASH_SQL
-from lineage.graph import EventNode, Lookup, group_attempts
+from lineage.facts import FACT_NAMES, FACT_TEXTS_SQL, StoredFact
+from lineage.graph import ConflictingVersion, EventNode, Lookup, group_attempts
+from warehouse.first_stored import FIRST_STORED_ORDER, first_stored_events
 from warehouse.queries import EVENT_COLUMNS, OUTLINE_COLUMNS, outline_from_row
+from warehouse.schema import RAW_SPAN_HASH
 
 _ONE_SECOND = timedelta(seconds=1)
 
@@ -32,16 +35,18 @@ def knowledge_bound(known_at: datetime | None) -> datetime:
 
 
 EVENTS_BY_ID = f"""
-SELECT {EVENT_COLUMNS}
+SELECT {EVENT_COLUMNS}, IngestedAt, ContentHash
 FROM biz_events
 WHERE EventId IN {{event_ids:Array(String)}} AND IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}
+ORDER BY {FIRST_STORED_ORDER}
 """
 
 PRODUCING_EVENTS = f"""
-SELECT {OUTLINE_COLUMNS}
+SELECT {OUTLINE_COLUMNS}, IngestedAt, toUInt64(0)
 FROM biz_event_objects
 WHERE ObjectType = {{object_type:String}} AND ObjectId = {{object_id:String}}
   AND EventType IN {{event_types:Array(String)}} AND IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}
+ORDER BY IngestedAt
 """
 """Outlines of the attempts of ``event_types`` that carry the object."""
 
@@ -53,7 +58,7 @@ LIMIT 1000
 """
 
 HOP = f"""
-SELECT {EVENT_COLUMNS}
+SELECT {EVENT_COLUMNS}, IngestedAt, ContentHash
 FROM biz_events
 WHERE EventId IN (
     SELECT EventId FROM biz_event_objects
@@ -62,52 +67,55 @@ WHERE EventId IN (
       AND (ObjectType, EventType) IN {{pairs:Array(Tuple(String, String))}}
       AND EventId NOT IN {{known:Array(String)}} AND IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}
 ) AND IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}
+ORDER BY {FIRST_STORED_ORDER}
 """
 """Every attempt of every not-yet-known event of the wanted types that references one of the
 objects (the type-by-id cross product is narrowed again in Python): exact, two index reads."""
 
 HOP_OUTLINES = f"""
-SELECT {OUTLINE_COLUMNS}
+SELECT {OUTLINE_COLUMNS}, IngestedAt, toUInt64(0)
 FROM biz_event_objects
 WHERE ObjectType IN {{object_types:Array(String)}}
   AND ObjectId IN {{object_ids:Array(String)}}
   AND (ObjectType, EventType) IN {{pairs:Array(Tuple(String, String))}}
   AND EventId NOT IN {{known:Array(String)}} AND IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}
+ORDER BY IngestedAt
 """
 """One traversal step in one narrow index read: outlines of the attempts that carry one of the
 objects (the traversal reads its nodes in full, every attempt, by id at the end)."""
 
 EVENTS_OF_TYPES = f"""
-SELECT {EVENT_COLUMNS}
-FROM biz_events FINAL
+SELECT {EVENT_COLUMNS}, IngestedAt, ContentHash
+FROM biz_events
 WHERE EventId IN (
-    SELECT EventId FROM biz_events FINAL
+    SELECT EventId FROM {first_stored_events("1", "EventId, EventType, EventTime, Period")}
     WHERE EventType IN {{event_types:Array(String)}}
       AND (empty({{period:String}}) OR Period = {{period:String}}
            OR (Period = '' AND toYYYYMM(EventTime) = toUInt32OrZero(replaceOne({{period:String}}, '-', ''))))
 )
+ORDER BY {FIRST_STORED_ORDER}
 """
 """Every attempt of the events of some types in one period (its own, else its month in UTC);
 every period when ``period`` is empty."""
 
-FAILED_EVENT_IDS = """
+FAILED_EVENT_IDS = f"""
 SELECT EventId
-FROM biz_events FINAL
-WHERE EventType IN {event_types:Array(String)}
+FROM {first_stored_events("1", "EventId, EventType, EventTime, Attempt, Outcome")}
+WHERE EventType IN {{event_types:Array(String)}}
 GROUP BY EventId
 HAVING argMax(Outcome, (EventTime, Attempt)) != 'success'
 """
 """Events whose latest attempt is not a success (failed events)."""
 
 STORED_FACTS = f"""
-SELECT EventId, TraceId, SpanId, {FACT_TEXTS_SQL}
+SELECT EventId, TraceId, SpanId, {FACT_TEXTS_SQL}, RawSpanHash
 FROM biz_events
 WHERE EventId IN {{event_ids:Array(String)}} AND IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}
-ORDER BY EventId, TraceId, SpanId, IngestedAt, {LEAF_HASH_SQL}
-LIMIT 1 BY EventId, TraceId, SpanId
+ORDER BY EventId, TraceId, SpanId, {FIRST_STORED_ORDER}
+LIMIT 1 BY EventId, TraceId, SpanId, ContentHash
 """
-"""Each attempt's stored fact as the ledger hashes it (lineage/facts.py): the first stored when a
-span was stored more than once."""
+"""Every stored version of the events' attempts as the ledger hashes it (lineage/facts.py), first
+stored first; a span stored twice as it was is one version, the first stored."""
 
 TRACE_WINDOWS = """
 SELECT TraceId, min(Start), max(End)
@@ -117,19 +125,20 @@ GROUP BY TraceId
 """
 """When each trace ran: the raw span read visits only the days (partitions) the traces touch."""
 
-RAW_SPANS = """
+RAW_SPANS = f"""
 SELECT TraceId, SpanId, ParentSpanId, SpanName, SpanKind, ServiceName, ResourceAttributes,
        ScopeName, ScopeVersion, toString(Timestamp) AS Start, Duration, StatusCode, StatusMessage,
        SpanAttributes, Events.Timestamp, Events.Name, Events.Attributes,
-       Links.TraceId, Links.SpanId, Links.Attributes
+       Links.TraceId, Links.SpanId, Links.Attributes, {RAW_SPAN_HASH}
 FROM otel_traces
-WHERE toDate(Timestamp) IN {days:Array(Date)}
-  AND Timestamp >= {start:DateTime64(9)} AND Timestamp <= {end:DateTime64(9)}
-  AND TraceId IN {trace_ids:Array(String)}
-  AND SpanId IN {span_ids:Array(String)}
-ORDER BY Timestamp, TraceId, SpanId
+WHERE toDate(Timestamp) IN {{days:Array(Date)}}
+  AND Timestamp >= {{start:DateTime64(9)}} AND Timestamp <= {{end:DateTime64(9)}}
+  AND TraceId IN {{trace_ids:Array(String)}}
+  AND SpanId IN {{span_ids:Array(String)}}
+ORDER BY Timestamp, TraceId, SpanId, {RAW_SPAN_HASH}
 """
-"""Raw span facts of the attempts, exactly as the exporter stored them."""
+"""Raw span facts of the attempts, exactly as the exporter stored them, each raw copy once with
+the hash that tells the copies of a re-sent span apart."""
 
 RAW_SPAN_COLUMNS = (
     "trace_id",
@@ -155,18 +164,50 @@ RAW_SPAN_COLUMNS = (
 )
 
 
+Identity = tuple[str, str, str]
+"""A span's identity: (event id, trace id, span id)."""
+
+
 def _events(
     client: Client,
     sql: str,
     parameters: dict[str, Any],
     read: Callable[[Sequence[Any]], BusinessEvent] = BusinessEvent.from_row,
 ) -> dict[str, EventNode]:
-    """The attempts the query returns, each span once, grouped into event nodes."""
-    attempts: dict[tuple[str, str, str], BusinessEvent] = {}
+    """The attempts the query returns (each row ending in its knowledge time and content hash,
+    first stored first), each span once in its first stored version, grouped into event nodes
+    with the later versions that differ as their conflicts."""
+    attempts: dict[Identity, BusinessEvent] = {}
+    contents: dict[Identity, int] = {}
+    conflicting: set[Identity] = set()
     for row in client.query(sql, parameters=parameters).result_rows:
-        attempt = read(row)
-        attempts[(attempt.event_id, attempt.trace_id, attempt.span_id)] = attempt
-    return group_attempts(attempts.values())
+        *columns, _, content = row
+        attempt = read(columns)
+        key = (attempt.event_id, attempt.trace_id, attempt.span_id)
+        if key not in attempts:
+            attempts[key], contents[key] = attempt, content
+        elif content != contents[key]:
+            conflicting.add(key)
+    return group_attempts(
+        attempts.values(),
+        _conflicts(client, conflicting, parameters.get("known_at", LATEST)),
+    )
+
+
+def _conflicts(
+    client: Client, identities: set[Identity], known_at: datetime
+) -> dict[str, list[ConflictingVersion]]:
+    """The later stored versions of the spans, by event id (one read, only when a span has any)."""
+    if not identities:
+        return {}
+    versions = stored_facts(client, {event_id for event_id, _, _ in identities}, known_at=known_at)
+    conflicts: dict[str, list[ConflictingVersion]] = {}
+    for key in sorted(identities):
+        stored = versions.get(key, [])
+        conflicts.setdefault(key[0], []).extend(
+            ConflictingVersion.of(stored[0], later) for later in stored[1:]
+        )
+    return conflicts
 
 
 def nodes_of(client: Client, sql: str, parameters: dict[str, Any]) -> dict[str, EventNode]:
@@ -265,24 +306,28 @@ def failed_event_ids(client: Client, event_types: Sequence[str]) -> list[str]:
 
 def stored_facts(
     client: Client, event_ids: Iterable[str], *, known_at: datetime
-) -> dict[tuple[str, str, str], dict[str, str]]:
-    """The facts of the events' attempts known at ``known_at``, keyed by (event, trace, span)."""
+) -> dict[Identity, list[StoredFact]]:
+    """Every stored version of the events' attempts known at ``known_at``, first stored first,
+    keyed by (event, trace, span): the first is the attempt's fact, any other a conflict."""
     ids = sorted(set(event_ids))
     if not ids:
         return {}
     rows = client.query(
         STORED_FACTS, parameters={"event_ids": ids, "known_at": knowledge_bound(known_at)}
     ).result_rows
-    return {
-        (str(event_id), str(trace_id), str(span_id)): dict(zip(FACT_NAMES, texts, strict=True))
-        for event_id, trace_id, span_id, texts in rows
-    }
+    versions: dict[Identity, list[StoredFact]] = {}
+    for event_id, trace_id, span_id, texts, raw_span_hash in rows:
+        versions.setdefault((str(event_id), str(trace_id), str(span_id)), []).append(
+            StoredFact(dict(zip(FACT_NAMES, texts, strict=True)), int(raw_span_hash))
+        )
+    return versions
 
 
 def raw_spans(
     client: Client, spans: Sequence[tuple[str, str]]
-) -> dict[tuple[str, str], dict[str, Any]]:
-    """Raw span facts keyed by (trace id, span id), read within the traces' time window."""
+) -> dict[tuple[str, str, int], dict[str, Any]]:
+    """Raw span facts keyed by (trace id, span id, raw span hash), every raw copy of the spans,
+    read within the traces' time window."""
     if not spans:
         return {}
     trace_ids = sorted({trace_id for trace_id, _ in spans})
@@ -307,9 +352,9 @@ def raw_spans(
         },
     ).result_rows
     facts = {}
-    for row in rows:
+    for *row, raw_span_hash in rows:
         record = dict(zip(RAW_SPAN_COLUMNS, row, strict=True))
-        facts[(str(record["trace_id"]), str(record["span_id"]))] = record
+        facts[(str(record["trace_id"]), str(record["span_id"]), int(raw_span_hash))] = record
     return facts
 
 

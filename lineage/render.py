@@ -93,4 +93,14 @@ def render_text(lineage: LineageOut) -> str:
         lines += ["", "downstream (→ feeds):", *_tree(lineage, roots, upstream=False)]
     if lineage.gaps:
         lines += ["", "gaps:", *(f"  - {gap.message}" for gap in lineage.gaps)]
+    conflicts = [
+        f"  - {node.event_id} span {conflict.span_id}, stored "
+        f"{conflict.ingested_at.strftime('%Y-%m-%d %H:%M:%S.%f')[:-3]}Z: "
+        + ", ".join(f"{d.field} {d.first!r} → {d.conflicting!r}" for d in conflict.differs)
+        for node in lineage.nodes
+        for conflict in node.conflicts
+    ]
+    if conflicts:
+        lines += ["", "conflicting versions (re-sent later with other content; not counted):"]
+        lines += conflicts
     return "\n".join(lines)

@@ -1,7 +1,8 @@
 """The SQL of the SLA feature: the event snapshot an evaluation reads, and hash → id look-ups.
 
-Every read uses ``FINAL`` (a redelivered span counts once); the aggregates are also insensitive to
-duplicates (min, any, exists), so an unmerged part could not change a result either way.
+Event reads take the first stored version of each span (warehouse/first_stored.py: a redelivered
+span counts once, a conflicting re-send not at all); object reads use ``FINAL`` and aggregates
+insensitive to duplicates (min, any, exists), so an unmerged part could not change a result.
 """
 
 from __future__ import annotations
@@ -14,14 +15,17 @@ from clickhouse_connect.driver.client import Client
 
 from domain import semconv as sc
 from slas.snapshot import EventSnapshot, empty_snapshot
+from warehouse.first_stored import first_stored_events
 
 _SUCCESS = f"'{sc.SUCCESS}'"
 _DIMENSIONS = ", ".join(f"'{t}'" for t in sc.DIMENSION_OBJECT_TYPES)
 _AS_OF = "{as_of:DateTime64(9, 'UTC')}"
 
+_FIRST_STORED = first_stored_events("1")
+
 SNAPSHOT_DIMENSIONS = f"""
 SELECT groupUniqArray(LegalEntity), groupUniqArray(Currency)
-FROM biz_events FINAL
+FROM {_FIRST_STORED}
 WHERE EventTime <= {_AS_OF}
 """
 
@@ -52,7 +56,7 @@ _SNAPSHOT_EVENT_COLUMNS = f"""
 
 SNAPSHOT_EVENTS = f"""
 SELECT {_SNAPSHOT_EVENT_COLUMNS}
-FROM biz_events FINAL
+FROM {_FIRST_STORED}
 WHERE EventTime <= {_AS_OF}
 GROUP BY EventId
 """
@@ -75,21 +79,25 @@ _BY_EVENT_HASH = "cityHash64(EventId) GLOBAL IN (SELECT EventHash FROM syncsight
 def _component_dimensions(where: str) -> str:
     return f"""
 SELECT groupUniqArray(LegalEntity), groupUniqArray(Currency)
-FROM biz_events
-WHERE {where} AND IngestedAt <= {_KNOWN_AT}
+FROM {first_stored_events(f"{where} AND IngestedAt <= {_KNOWN_AT}")}
 """
 
 
 def _component_events(where: str) -> str:
     return f"""
 SELECT {_SNAPSHOT_EVENT_COLUMNS}, EventId AS event_id, anyIf(Customer, Customer != '') AS customer_id
-FROM biz_events
-WHERE {where} AND IngestedAt <= {_KNOWN_AT}
+FROM {first_stored_events(f"{where} AND IngestedAt <= {_KNOWN_AT}")}
 GROUP BY EventId
 """
 
 
-def _component_references(where: str) -> str:
+def _component_references(where: str, events: str) -> str:
+    """References of the events ``events`` selects, read where ``where`` says, each from the
+    object rows of its span's first stored version (object rows carry their event row's
+    knowledge time, so the first version's rows are the ones stored with it)."""
+    first = first_stored_events(
+        f"{events} AND IngestedAt <= {_KNOWN_AT}", "EventId, TraceId, SpanId, IngestedAt"
+    )
     return f"""
 SELECT
     cityHash64(EventId) AS event_hash,
@@ -99,22 +107,24 @@ SELECT
     ObjectId AS object_id
 FROM biz_event_objects
 WHERE {where} AND ObjectType NOT IN ({_DIMENSIONS}) AND IngestedAt <= {_KNOWN_AT}
+  AND (EventId, TraceId, SpanId, IngestedAt) GLOBAL IN {first}
 """
 
 
 COMPONENT_DIMENSIONS = _component_dimensions(_BY_EVENT_ID)
 COMPONENT_EVENTS = _component_events(_BY_EVENT_ID)
-"""The events of some components of the object graph as known at ``known_at``, every attempt
-(no ``FINAL``: the aggregates count a redelivered span once anyway)."""
+"""The events of some components of the object graph as known at ``known_at``, every attempt in
+its first stored version."""
 COMPONENT_REFERENCES = _component_references(
-    "ObjectType IN {object_types_wanted:Array(String)} AND ObjectId IN {object_ids:Array(String)}"
+    "ObjectType IN {object_types_wanted:Array(String)} AND ObjectId IN {object_ids:Array(String)}",
+    _BY_EVENT_ID,
 )
 """Their references, read by object (the ordered key); references of events outside the
 component are dropped when the snapshot is built."""
 
 CHUNK_DIMENSIONS = _component_dimensions(_BY_EVENT_HASH)
 CHUNK_EVENTS = _component_events(_BY_EVENT_HASH)
-CHUNK_REFERENCES = _component_references(_BY_EVENT_HASH)
+CHUNK_REFERENCES = _component_references(_BY_EVENT_HASH, _BY_EVENT_HASH)
 """The same for a chunk of whole components whose event hashes ``syncsight_state_chunks`` holds:
 one scan of each table, for a derivation from scratch, where a chunk is a large share of every
 event."""
@@ -132,11 +142,11 @@ FROM biz_event_objects FINAL
 WHERE cityHash64(EventId) IN {hashes:Array(UInt64)}
 """
 
-EVENT_ERRORS = """
+EVENT_ERRORS = f"""
 SELECT cityHash64(EventId) AS event_hash,
        argMax(ErrorCategory, EventTime), argMax(ErrorCode, EventTime)
-FROM biz_events FINAL
-WHERE cityHash64(EventId) IN {hashes:Array(UInt64)} AND EventTime <= {as_of:DateTime64(9, 'UTC')}
+FROM {first_stored_events("cityHash64(EventId) IN {hashes:Array(UInt64)}")}
+WHERE EventTime <= {{as_of:DateTime64(9, 'UTC')}}
 GROUP BY EventId
 """
 

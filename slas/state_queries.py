@@ -29,31 +29,24 @@ from slas.queries import (
 )
 from slas.snapshot import EventSnapshot, empty_snapshot
 from slas.timer_rows import SnapshotNames, timer_identities
-from warehouse.schema import CLOSE_ITEMS, EVENT_COLUMNS, SLA_TIMERS, STATE_CHUNKS
+from warehouse.schema import CLOSE_ITEMS, SLA_TIMERS, STATE_CHUNKS
 
 _DIMENSIONS = ", ".join(f"'{t}'" for t in sc.DIMENSION_OBJECT_TYPES)
 _WINDOW = "IngestedAt > {since:DateTime64(3, 'UTC')} AND IngestedAt <= {until:DateTime64(3, 'UTC')}"
 
-_CONTENT = "cityHash64({})".format(
-    ", ".join(
-        f"isNull({column}), assumeNotNull({column})" if kind.startswith("Nullable") else column
-        for column, kind in EVENT_COLUMNS
-    )
-)
-"""A hash of an event row's content (a NULL argument would make the whole hash NULL)."""
 _TOUCHED = f"""
 SELECT ref.type AS ObjectType, ref.id AS ObjectId FROM biz_events ARRAY JOIN ObjectRefs AS ref
 WHERE {_WINDOW} AND ref.type NOT IN ({_DIMENSIONS})
-  AND (EventId, TraceId, SpanId, {_CONTENT}) GLOBAL NOT IN (
-      SELECT EventId, TraceId, SpanId, {_CONTENT} FROM biz_events
+  AND (EventId, TraceId, SpanId) GLOBAL NOT IN (
+      SELECT EventId, TraceId, SpanId FROM biz_events
       WHERE IngestedAt <= {{since:DateTime64(3, 'UTC')}}
         AND EventId GLOBAL IN (SELECT EventId FROM biz_events WHERE {_WINDOW}))
 """
-"""The objects referenced by event rows stored in the window whose content is new: a first
-delivery, or a span re-sent with the same ids and something else in it. A redelivered span (an
-exporter's retry, a replayed spool) whose row is the same as one stored earlier touches nothing.
-(Object rows are derived from event rows and carry their knowledge time, so the event rows say
-everything a window holds.)"""
+"""The objects referenced by event rows stored in the window whose span is new. A span stored
+before, whether re-sent as it was (an exporter's retry, a replayed spool) or with other content
+(a conflicting version: the first stored fact wins, warehouse/first_stored.py), changes nothing
+and touches nothing. (Object rows are derived from event rows and carry their knowledge time, so
+the event rows say everything a window holds.)"""
 
 TOUCHED_OBJECTS = f"""
 SELECT DISTINCT * FROM ({_TOUCHED})

@@ -24,6 +24,7 @@ from warehouse.schema import (
     close_items_ddl,
     compact_parts_ddl,
     derived_views_ddl,
+    first_stored_facts_ddl,
     knowledge_time_ddl,
     ledger_ddl,
     object_row_facts_ddl,
@@ -67,6 +68,11 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(10, "scratch of whole-graph state derivations", state_chunks_ddl),
     Migration(11, "evidence ledger: daily Merkle trees, signed heads, access trail", ledger_ddl),
     Migration(12, "work queue history (append-only)", work_item_events_ddl),
+    Migration(
+        13,
+        "facts append-only: conflicting versions kept, first stored wins; replays folded",
+        first_stored_facts_ddl,
+    ),
 )
 """A migration without statements still re-creates the derived views (``migrate``)."""
 

@@ -1,4 +1,5 @@
-"""Shared read queries over the business tables; every read de-duplicates with ``FINAL``."""
+"""Shared read queries over the business tables: each span once, in its first stored version
+(warehouse/first_stored.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 
 from domain.business_event import BusinessEvent
+from warehouse.first_stored import first_stored_events
 
 EVENT_COLUMNS = """EventId, EventType, EventTime, SourceSystem, TargetSystem, Outcome, Attempt,
     Amount, Currency, Period, LegalEntity, ErrorCategory, ErrorCode, ReplayOf, ServiceName,
@@ -20,14 +22,15 @@ EVENT_COLUMNS = """EventId, EventType, EventTime, SourceSystem, TargetSystem, Ou
 OUTLINE_COLUMNS = "EventId, EventType, EventTime, Outcome, Attempt, TraceId, SpanId, ObjectRefs"
 """What a traversal needs of an attempt (``biz_event_objects`` carries it, migration 4)."""
 
+_OBJECT_EVENT_IDS = """EventId IN (
+    SELECT EventId FROM biz_event_objects FINAL
+    WHERE ObjectType = {object_type:String} AND ObjectId = {object_id:String}
+)"""
+
 EVENTS_OF_OBJECT = f"""
 SELECT {EVENT_COLUMNS}, toUnixTimestamp64Nano(EventTime)
-FROM biz_events FINAL
-WHERE EventId IN (
-    SELECT EventId FROM biz_event_objects FINAL
-    WHERE ObjectType = {{object_type:String}} AND ObjectId = {{object_id:String}}
-)
-AND (toUnixTimestamp64Nano(EventTime), Attempt, TraceId, SpanId, EventId)
+FROM {first_stored_events(_OBJECT_EVENT_IDS, EVENT_COLUMNS)}
+WHERE (toUnixTimestamp64Nano(EventTime), Attempt, TraceId, SpanId, EventId)
     > ({{after_time_ns:Int64}}, {{after_attempt:UInt32}}, {{after_trace_id:String}},
        {{after_span_id:String}}, {{after_event_id:String}})
 ORDER BY EventTime, Attempt, TraceId, SpanId, EventId

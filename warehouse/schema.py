@@ -165,6 +165,30 @@ EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 """A business event row's content: everything but its knowledge time."""
 
+CONTENT_HASH = "cityHash64({})".format(
+    ", ".join(
+        f"isNull({column}), assumeNotNull({column})" if kind.startswith("Nullable") else column
+        for column, kind in EVENT_COLUMNS
+    )
+)
+"""A hash of a business event row's content, everything but its knowledge time (a NULL argument
+would make the whole hash NULL): two rows of one span identity with the same hash are one fact
+stored twice, with different hashes two versions of it."""
+
+RAW_SPAN_HASH = (
+    "cityHash64(Timestamp, TraceId, SpanId, ParentSpanId, TraceState, SpanName, SpanKind, "
+    "ServiceName, ResourceAttributes, ScopeName, ScopeVersion, SpanAttributes, Duration, "
+    "StatusCode, StatusMessage, Events.Timestamp, Events.Name, Events.Attributes, "
+    "Links.TraceId, Links.SpanId, Links.TraceState, Links.Attributes)"
+)
+"""A hash of an ``otel_traces`` row: which of several raw copies of one span a business row was
+derived from (a span re-sent with other content is a second raw row under the same ids)."""
+
+RAW_SPAN = ("RawSpanHash", "UInt64")
+"""The ``RAW_SPAN_HASH`` of the raw span a ``biz_events`` row was derived from (migration 13; 0
+for rows stored before): evidence shows each version of a span with its own raw copy. Not part
+of the row's content (a copy that differs in no business fact is the same fact)."""
+
 INGESTED_AT = ("IngestedAt", "DateTime64(3, 'UTC')")
 """Knowledge time: when syncsight stored the row (migration 8), set by the views at insert."""
 
@@ -198,6 +222,12 @@ class _BusinessTable:
     columns: tuple[tuple[str, str], ...]
     order: str
     indexes: tuple[str, ...] = ()
+    version: str = ""
+    """The ReplacingMergeTree version column: of two rows with the same key, a merge keeps the
+    one with the larger version (the last written when there is none)."""
+
+    def engine(self, t: Topology) -> str:
+        return t.engine(self.table, "ReplacingMergeTree", self.version)
 
     def create(self, t: Topology, name: str, layout: str) -> str:
         body = ",\n    ".join(
@@ -205,7 +235,7 @@ class _BusinessTable:
         )
         return f"""CREATE TABLE IF NOT EXISTS {name}{t.on_cluster} (
     {body}
-) ENGINE = {t.engine(self.table, "ReplacingMergeTree")}
+) ENGINE = {self.engine(t)}
 ORDER BY ({self.order})
 SETTINGS {layout}"""
 
@@ -231,8 +261,9 @@ def business_tables_ddl(t: Topology) -> list[str]:
     part compact).
 
     Both are ReplacingMergeTree keyed by the span identity, so a span delivered twice collapses
-    to one row; until the merge has happened, aggregate reads de-duplicate with ``FINAL`` and
-    point lookups drop repeated (EventId, TraceId, SpanId) rows in Python (lineage/queries.py).
+    to one row. Migration 13 adds the content hash to ``biz_events``' key and makes merges keep
+    the first stored copy: a span re-sent with other content is a second version, and every read
+    counts the first stored one (warehouse/first_stored.py).
     """
     events = t.storage(BIZ_EVENTS)
     objects = t.storage(BIZ_EVENT_OBJECTS)
@@ -289,6 +320,14 @@ ORDER BY (Channel, Fingerprint)""",
     ]
 
 
+def replayed_event_id(replay_of: str, own_event_id: str) -> str:
+    """The event a span is an attempt of: the one it replays (``biz.replay.of``) when it names
+    one, else its own ``biz.event.id``. Middleware that replays an event under a new event id
+    thus adds an attempt to the original event, in every table and answer, rather than a second
+    event (migration 13 folds the rows stored before)."""
+    return f"if({replay_of} != '', {replay_of}, {own_event_id})"
+
+
 def business_event_select(rules: CorrelationRules, source: str) -> str:
     """SELECT that turns ``otel_traces`` rows of ``source`` into ``biz_events`` rows.
 
@@ -303,7 +342,7 @@ def business_event_select(rules: CorrelationRules, source: str) -> str:
     error_spellings = ", ".join(f"'{s}'" for s in sc.STATUS_ERROR_SPELLINGS)
     ok_spellings = ", ".join(f"'{s}'" for s in sc.STATUS_OK_SPELLINGS)
     derived = f"""SELECT
-    if({attr(sc.EVENT_ID)} != '', {attr(sc.EVENT_ID)}, concat('span:', TraceId, ':', SpanId)) AS EventId,
+    if({attr(sc.EVENT_ID)} != '', {attr(sc.EVENT_ID)}, concat('span:', TraceId, ':', SpanId)) AS SpanEventId,
     {attr(sc.EVENT_TYPE)} AS EventType,
     toDateTime64(Timestamp, 9, 'UTC') AS EventTime,
     Duration AS DurationNs,
@@ -326,16 +365,18 @@ def business_event_select(rules: CorrelationRules, source: str) -> str:
             StatusCode IN ({ok_spellings}), 'Ok', 'Unset') AS SpanStatus,
     StatusMessage,
     {object_refs_expression(rules)} AS ObjectRefs,
-    now64(3, 'UTC') AS IngestedAt
+    now64(3, 'UTC') AS IngestedAt,
+    {RAW_SPAN_HASH} AS RawSpanHash
 FROM {source}
 WHERE {attr(sc.EVENT_TYPE)} != ''"""
     dimensions = {
+        "EventId": replayed_event_id("ReplayOf", "SpanEventId"),
         "LegalEntity": f"arrayFirst(p -> p.1 = '{sc.LEGAL_ENTITY}', ObjectRefs).2",
         "Customer": f"arrayFirst(p -> p.1 = '{sc.CUSTOMER}', ObjectRefs).2",
     }
     columns = ",\n    ".join(
         f"{dimensions[name]} AS {name}" if name in dimensions else name
-        for name, _ in (*EVENT_COLUMNS, INGESTED_AT)
+        for name, _ in (*EVENT_COLUMNS, INGESTED_AT, RAW_SPAN)
     )
     return f"SELECT\n    {columns}\nFROM (\n{derived}\n)"
 
@@ -422,24 +463,94 @@ def _modify_business_tables(t: Topology, settings: str) -> list[str]:
     ]
 
 
-def _relayout_ddl(t: Topology, layout: str) -> list[str]:
-    """Both business tables of one server copied into tables with ``layout`` and swapped in with
-    ``EXCHANGE TABLES`` (the copy is dropped first, so a migration cut short is simply run
-    again). The copy takes the table's columns and indexes as they are (``AS``), whichever later
-    migrations added."""
+def _relayout_ddl(
+    t: Topology,
+    layout: str,
+    specs: tuple[_BusinessTable, ...] = (),
+    fills: tuple[str, ...] = (),
+) -> list[str]:
+    """Business tables of one server (both, as first created, unless ``specs`` says otherwise)
+    copied into tables with ``layout`` and swapped in with ``EXCHANGE TABLES`` (the copy is dropped
+    first, so a migration cut short is simply run again). The copy takes the table's columns and
+    indexes as they are (``AS``), whichever later migrations added; ``fills`` (a SELECT per spec)
+    says what goes into each copy, every row as it is by default."""
     statements = []
-    for spec in (_EVENTS_TABLE, _OBJECTS_TABLE):
+    specs = specs or (_EVENTS_TABLE, _OBJECTS_TABLE)
+    for index, spec in enumerate(specs):
         copy = f"{spec.table}_relayout"
+        fill = fills[index] if fills else f"SELECT * FROM {spec.table}"
         statements += [
             f"DROP TABLE IF EXISTS {copy} SYNC",
             f"CREATE TABLE {copy} AS {spec.table}\n"
-            f"ENGINE = {t.engine(spec.table, 'ReplacingMergeTree')}\n"
+            f"ENGINE = {spec.engine(t)}\n"
             f"ORDER BY ({spec.order})\nSETTINGS {layout}",
-            f"INSERT INTO {copy} SELECT * FROM {spec.table}",
+            f"INSERT INTO {copy} {fill}",
             f"EXCHANGE TABLES {spec.table} AND {copy}",
             f"DROP TABLE {copy} SYNC",
         ]
     return statements
+
+
+EARLINESS = (
+    "Earliness",
+    "UInt64 MATERIALIZED toUInt64(4611686018427387904 - toUnixTimestamp64Milli(IngestedAt))",
+)
+"""The business tables' ReplacingMergeTree version since migration 13: larger for a row stored
+earlier, so a merge of copies of one fact keeps the first stored, knowledge time and all (without
+a version a merge kept the last written, and a fact known at a past ``known_at`` could vanish)."""
+
+CONTENT = ("ContentHash", f"UInt64 MATERIALIZED {CONTENT_HASH}")
+"""``biz_events``' content hash column (migration 13), the last part of its sorting key."""
+
+_FIRST_STORED_EVENTS = _BusinessTable(
+    BIZ_EVENTS, EVENT_COLUMNS, "EventId, TraceId, SpanId, ContentHash", version=EARLINESS[0]
+)
+_FIRST_STORED_OBJECTS = _BusinessTable(
+    BIZ_EVENT_OBJECTS,
+    _OBJECT_COLUMNS,
+    _OBJECTS_TABLE.order,
+    version=EARLINESS[0],
+)
+
+
+def first_stored_facts_ddl(t: Topology) -> list[str]:
+    """Migration 13: facts are append-only (docs/operations.md, "Conflicting versions").
+
+    ``biz_events`` is keyed by span identity and content hash and both business tables keep the
+    first stored copy of a row (``EARLINESS``): a span re-sent with other content is a second
+    version, kept with its own knowledge time; an exact re-send is still one fact. Stored rows of
+    a replay under a new event id are folded into the original event (``replayed_event_id``) and
+    the object rows derived again from the event rows.
+
+    One server: both tables are copied and swapped in (``_relayout_ddl``). A cluster cannot copy
+    every shard's rows from one node: there the columns are added, and the new sorting key and
+    version take effect once the tables are re-created shard by shard.
+    """
+    statements = []
+    tables = ((BIZ_EVENTS, (RAW_SPAN, CONTENT, EARLINESS)), (BIZ_EVENT_OBJECTS, (EARLINESS,)))
+    for table, columns in tables:
+        added = ", ".join(f"ADD COLUMN IF NOT EXISTS {name} {kind}" for name, kind in columns)
+        local = t.storage(table)
+        statements += [
+            f"ALTER TABLE {name}{t.on_cluster} {added}"
+            for name in ([local, table] if t.cluster else [local])
+        ]
+    if t.cluster:
+        return statements
+    object_columns = ", ".join(
+        name for name, _ in (*_OBJECT_COLUMNS, *OBJECT_ROW_FACTS, INGESTED_AT)
+    )
+    fills = (
+        f"SELECT * REPLACE ({replayed_event_id('ReplayOf', 'EventId')} AS EventId) "
+        f"FROM {BIZ_EVENTS}",
+        f"({object_columns})\n{event_object_select(BIZ_EVENTS)}",
+    )
+    return statements + _relayout_ddl(
+        t,
+        f"{POINT_READ_LAYOUT}, {COMPACT_PARTS}",
+        (_FIRST_STORED_EVENTS, _FIRST_STORED_OBJECTS),
+        fills,
+    )
 
 
 def derived_views_ddl(t: Topology, rules: CorrelationRules) -> list[str]:

@@ -27,7 +27,7 @@ def pack() -> Pack:
         LineageRules.default(),
     )  # fmt: skip
     spans = {
-        (a.trace_id, a.span_id): {"trace_id": a.trace_id, "attributes": {"k": "v"}, "start": T0}
+        (a.trace_id, a.span_id, 0): {"trace_id": a.trace_id, "attributes": {"k": "v"}, "start": T0}
         for node in lineage.nodes
         for a in node.attempts
     }

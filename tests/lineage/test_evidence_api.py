@@ -9,18 +9,20 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from clickhouse_connect.driver.client import Client
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import FastAPI
 
 from domain import semconv as sc
 from domain.business_event import BusinessEvent
 from lineage.api import lineage_router
-from lineage.evidence import instant_text
+from lineage.evidence import instant_text, seal
 from lineage.ledger import Ledger
 from lineage.ledger_api import ledger_router
 from lineage.owners import OwnerRouting
@@ -136,22 +138,28 @@ class TestReproducible:
         assert response.status_code == 404
 
 
+def sealed_pack(api: httpx.Client) -> tuple[Any, Ed25519PublicKey, TreeHead]:
+    """Today sealed by an admin, then the invoice's pack, the published key and the latest head."""
+    today = datetime.now(UTC).date().isoformat()
+    sealed = api.post(
+        "/api/v1/admin/ledger/seal",
+        params={"day": today},
+        headers={"Authorization": f"Bearer {ADMIN}"},
+    )
+    assert sealed.status_code == 200, sealed.text
+    pack = get(api, EVIDENCE)
+    key = load_public_key(get(api, "/api/v1/ledger/key")["public_key_pem"], source="api")
+    head = TreeHead.from_json(get(api, "/api/v1/ledger/heads", token=VIEWER)["heads"][0])
+    return pack, key, head
+
+
 class TestSignedAndProven:
     def test_a_pack_verifies_offline_with_the_published_key_and_head(
         self, api: httpx.Client
     ) -> None:
         """After the day is sealed, every fact of the pack has an inclusion proof, and chain,
         signature and proofs check out against the key and head the API publishes."""
-        today = datetime.now(UTC).date().isoformat()
-        sealed = api.post(
-            "/api/v1/admin/ledger/seal",
-            params={"day": today},
-            headers={"Authorization": f"Bearer {ADMIN}"},
-        )
-        assert sealed.status_code == 200, sealed.text
-        pack = get(api, EVIDENCE)
-        key = load_public_key(get(api, "/api/v1/ledger/key")["public_key_pem"], source="api")
-        head = TreeHead.from_json(get(api, "/api/v1/ledger/heads", token=VIEWER)["heads"][0])
+        pack, key, head = sealed_pack(api)
         checks = check_pack(pack, public_key=key, heads=[head])
         assert [(c.name, c.status) for c in checks] == [
             ("chain", "ok"),
@@ -161,6 +169,35 @@ class TestSignedAndProven:
         ], checks
         assert len(pack["ledger"]["proofs"]) == 5
         assert pack["ledger"]["unproven"] == []
+        for proof in pack["ledger"]["proofs"]:  # as packs made before conflicting versions
+            del proof["ingested_at"]
+        assert [c.status for c in check_pack(pack, public_key=key, heads=[head])] == ["ok"] * 4
+
+    def test_a_conflicting_version_is_proven_and_a_forged_one_is_caught(
+        self, api: httpx.Client, store: Client
+    ) -> None:
+        """The invoice re-sent with another amount: the pack lists the conflict with its stored
+        fact, which has its own inclusion proof; changing that fact (and re-chaining) fails the
+        proof check."""
+        invoice = next(e for e in chain() if e.event_type == sc.INVOICE_POSTED)
+        [(trace_id, span_id)] = store.query(
+            "SELECT TraceId, SpanId FROM biz_events WHERE EventId = {id:String}",
+            parameters={"id": invoice.event_id},
+        ).result_rows  # the span the fixture stored, sent again with another amount
+        load(store, [replace(invoice, trace_id=trace_id, span_id=span_id, amount=Decimal("1"))])
+        pack, key, head = sealed_pack(api)
+        assert [c.status for c in check_pack(pack, public_key=key, heads=[head])] == ["ok"] * 4
+        assert len(pack["ledger"]["proofs"]) == 6
+        [record] = [
+            r["record"] for r in pack["records"] if r["record"].get("event_id") == invoice.event_id
+        ]
+        [conflict] = record["conflicts"]
+        assert Decimal(conflict["fact"]["amount"]) == Decimal("1")
+
+        conflict["fact"]["amount"] = "2.0000"
+        forged = seal([r["record"] for r in pack["records"]])  # re-chained by a forger
+        checks = check_pack({**pack, **forged}, public_key=None, heads=[head])
+        assert [(c.name, c.status) for c in checks if c.failed] == [("proofs", "failed")]
 
     def test_the_command_line_checks_a_pack_with_key_and_head(
         self, api: httpx.Client, tmp_path: Path

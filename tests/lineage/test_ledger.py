@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from lineage.facts import FACT_NAMES, FACT_TEXTS_SQL, fact_leaf
+from lineage.facts import CONTENT_NAMES, FACT_NAMES, FACT_TEXTS_SQL, fact_leaf
 from lineage.ledger import FactIdentity, Ledger, Requester, day_end
 from lineage.merkle import (
     complete_subtrees,
@@ -48,15 +48,22 @@ def ledger() -> Ledger:
 
 
 def add_facts(
-    client: Client, first: int, count: int, at: datetime, message: str = "ok ∑ \t, 7:"
+    client: Client,
+    first: int,
+    count: int,
+    at: datetime,
+    message: str = "ok ∑ \t, 7:",
+    *,
+    event_time: datetime | None = None,
 ) -> None:
-    """Facts stored at ``at`` (plus up to 4 ms), with text that needs no escaping to hash."""
+    """Facts stored at ``at`` (plus up to 4 ms) of events at ``event_time`` (else ``at``), with
+    text that needs no escaping to hash."""
     client.command(
         INSERT_FACTS,
         parameters={
             "first": first,
             "count": count,
-            "event_time": at.replace(tzinfo=None),
+            "event_time": (event_time or at).replace(tzinfo=None),
             "ingested_at": at.replace(tzinfo=None),
             "message": message,
         },
@@ -71,7 +78,14 @@ def reference_root(client: Client, until: datetime) -> tuple[bytes, list[bytes]]
         "ORDER BY IngestedAt, EventId, TraceId, SpanId",
         parameters={"day": DAY, "until": until.replace(tzinfo=None)},
     ).result_rows
-    leaves = [leaf_hash(fact_leaf(dict(zip(FACT_NAMES, row[0], strict=True)))) for row in rows]
+    facts = [dict(zip(FACT_NAMES, row[0], strict=True)) for row in rows]
+    seen: set[tuple[str, ...]] = set()
+    leaves = []
+    for fact in facts:  # a row stored again as it was is no new fact
+        content = tuple(fact[name] for name in CONTENT_NAMES)
+        if content not in seen:
+            seen.add(content)
+            leaves.append(leaf_hash(fact_leaf(fact)))
     nodes = complete_subtrees(leaves)
     return root_hash(lambda lv, i: nodes[(lv, i)], len(leaves)), leaves
 
@@ -102,14 +116,21 @@ class TestSealing:
             11, 31, bytes.fromhex(first.root_hash), bytes.fromhex(second.root_hash), proof
         )
 
-    def test_a_redelivered_fact_is_one_leaf(self, store: Client, ledger: Ledger) -> None:
-        """A span stored again the same day is the same fact: the tree does not grow."""
+    def test_a_redelivered_fact_is_one_leaf_a_conflicting_version_another(
+        self, store: Client, ledger: Ledger
+    ) -> None:
+        """A span stored again the same day as it was is the same fact: the tree does not grow.
+        Stored again with other content (another event time), it is a version of its own."""
         add_facts(store, 0, 4, NOON)
         first = ledger.seal_day(store, DAY, until=NOON + timedelta(seconds=1), now=NOON)
-        add_facts(store, 0, 4, NOON + timedelta(hours=1))
-        again = ledger.seal_day(store, DAY, until=day_end(DAY), now=NOON)
+        add_facts(store, 0, 4, NOON + timedelta(hours=1), event_time=NOON)
+        again = ledger.seal_day(store, DAY, until=NOON + timedelta(hours=2), now=NOON)
+        add_facts(store, 0, 4, NOON + timedelta(hours=3))
+        versions = ledger.seal_day(store, DAY, until=day_end(DAY), now=NOON)
         assert again.tree_size == first.tree_size == 4
         assert again.root_hash == first.root_hash
+        assert versions.tree_size == 8
+        assert versions.root_hash == reference_root(store, day_end(DAY))[0].hex()
 
     def test_finished_days_are_sealed_to_their_end_once(
         self, store: Client, ledger: Ledger

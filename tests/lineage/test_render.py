@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from domain import semconv as sc
 from domain.business_event import BusinessEvent
 from domain.objects import ObjectRef
 from lineage.assembly import assemble
-from lineage.graph import DOWNSTREAM, UPSTREAM
+from lineage.facts import FACT_NAMES, StoredFact
+from lineage.graph import DOWNSTREAM, UPSTREAM, ConflictingVersion
 from lineage.models import LineageOut, lineage_out
 from lineage.render import render_text
 from lineage.rules import LineageRules
@@ -54,3 +57,27 @@ class TestTextTree:
         """From an approval the arrows point to what it fed."""
         text = rendered(chain(), "time.approved:TE-1", DOWNSTREAM)
         assert "→ billing_event BE-1: invoice.posted" in text
+
+    def test_conflicting_versions_are_listed_after_the_tree(self) -> None:
+        """A later version of an attempt is named with its knowledge time and what differs."""
+        graph = graph_of(chain())
+        invoice = graph.nodes["invoice.posted:INV-1"]
+        first = dict.fromkeys(FACT_NAMES, "") | {
+            "trace_id": "t1",
+            "span_id": "s1",
+            "ingested_at": "2026-10-01 12:00:00.000",
+            "amount": "2000.0000",
+        }
+        later = first | {"ingested_at": "2026-10-01 13:00:00.250", "amount": "2500.0000"}
+        version = ConflictingVersion.of(StoredFact(first, 0), StoredFact(later, 0))
+        graph.nodes[invoice.event_id] = replace(invoice, conflicts=(version,))
+        lineage = assemble([invoice.event_id], UPSTREAM, graph, RULES)
+        document = lineage_out(lineage, ObjectRef("invoice", "INV-1")).model_dump(
+            mode="json", by_alias=True
+        )
+        lines = render_text(LineageOut.model_validate(document)).splitlines()
+        assert lines[-2:] == [
+            "conflicting versions (re-sent later with other content; not counted):",
+            "  - invoice.posted:INV-1 span s1, stored 2026-10-01 13:00:00.250Z: "
+            "amount '2000.0000' → '2500.0000'",
+        ]

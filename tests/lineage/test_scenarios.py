@@ -181,9 +181,9 @@ class TestTraversal:
         lineage = trace(store, RULES, sc.INVOICE, "INV-1", UPSTREAM)
         keys = [(a.trace_id, a.span_id) for n in lineage.nodes for a in n.attempts]
         facts = raw_spans(store, keys)
-        assert set(facts) == set(keys)
+        assert [key[:2] for key in sorted(facts)] == sorted(keys)
         invoice = lineage.node("invoice.posted:INV-1").latest
-        raw = facts[(invoice.trace_id, invoice.span_id)]
+        [raw] = [r for key, r in facts.items() if key[:2] == (invoice.trace_id, invoice.span_id)]
         assert raw["attributes"][sc.EVENT_ID] == "invoice.posted:INV-1"
         assert raw["service_name"] == "mw-test"
 

@@ -235,11 +235,12 @@ class TestIncremental:
             s.counts["met"] for s in before.summaries
         )
 
-    def test_a_redelivered_span_touches_nothing_a_changed_one_does(
+    def test_a_re_sent_span_touches_nothing_whatever_its_content(
         self, migrated: Client, state: BusinessState
     ) -> None:
-        """An exporter's retry stores the same row again: the tick reads no component. The same
-        span re-sent with another outcome is a new fact: its component is re-derived."""
+        """An exporter's retry stores the same row again, and a span re-sent with another outcome
+        is a conflicting version: the first stored fact stands, so neither touches a component,
+        and a derivation from scratch ends with the same timers (the stop still took effect)."""
         start = event(sc.TIME_APPROVED, "TE-9", {sc.TIME_ENTRY: "TE-9"}, at(0))
         stop = event(
             sc.BILLING_READY, "BR-9", {sc.TIME_ENTRY: "TE-9"}, at(1), legal_entity="LE-DE01"
@@ -247,6 +248,7 @@ class TestIncremental:
         rows = span_rows([start, stop])
         migrated.insert("otel_traces", rows, column_names=OTEL_TRACES_COLUMNS)
         tick(state)
+        timers = current(migrated)
         migrated.insert("otel_traces", rows, column_names=OTEL_TRACES_COLUMNS)
         time.sleep(0.002)
         redelivered = state.tick(datetime.now(UTC))
@@ -256,8 +258,74 @@ class TestIncremental:
         migrated.insert("otel_traces", failed, column_names=OTEL_TRACES_COLUMNS)
         time.sleep(0.002)
         changed = state.tick(datetime.now(UTC))
-        assert changed.touched == 1
-        assert changed.events == 2
+        assert (changed.touched, changed.events, changed.versions) == (0, 0, 0)
+        migrated.command("TRUNCATE TABLE sla_timers")
+        state.reset(datetime.now(UTC))
+        tick(state)
+        assert timers
+        assert current(migrated) == timers
+
+    def test_an_object_only_a_conflicting_version_names_keys_nothing(
+        self, migrated: Client, state: BusinessState
+    ) -> None:
+        """billing.ready re-sent with the same ids and a second time entry: the first stored
+        version stands, so it stops the first entry's timer only, in a tick and from scratch."""
+        first = event(sc.TIME_APPROVED, "TE-9", {sc.TIME_ENTRY: "TE-9"}, at(0))
+        other = event(sc.TIME_APPROVED, "TE-8", {sc.TIME_ENTRY: "TE-8"}, at(0))
+        stop = event(sc.BILLING_READY, "BR-9", {sc.TIME_ENTRY: "TE-9"}, at(1))
+        migrated.insert(
+            "otel_traces", span_rows([first, other, stop]), column_names=OTEL_TRACES_COLUMNS
+        )
+        tick(state)
+        stop.objects = {sc.TIME_ENTRY: ["TE-9", "TE-8"]}
+        resent = span_rows([first, other, stop])[2:]  # the same trace and span ids as before
+        migrated.insert("otel_traces", resent, column_names=OTEL_TRACES_COLUMNS)
+        stops_query = (
+            "SELECT KeyId, argMax(StopEventId, KnownAt) FROM sla_timers "
+            "WHERE Sla = 'time-to-bill-readiness' GROUP BY KeyId ORDER BY KeyId"
+        )
+        tick(state)
+        after_tick = migrated.query(stops_query).result_rows
+        migrated.command("TRUNCATE TABLE sla_timers")
+        state.reset(datetime.now(UTC))
+        tick(state)
+        assert after_tick == migrated.query(stops_query).result_rows
+        assert after_tick == [("TE-8", ""), ("TE-9", stop.event_id)]
+
+    def test_a_replay_under_a_new_event_id_is_not_a_second_event(
+        self, migrated: Client, state: BusinessState
+    ) -> None:
+        """billing.ready failed, and the middleware replayed it under a new event id naming the
+        original: one time-to-invoice-posting timer starts, at the original event, and the
+        time-to-bill-readiness timer stops there."""
+        start = event(sc.TIME_APPROVED, "TE-9", {sc.TIME_ENTRY: "TE-9"}, at(0))
+        failed = event(
+            sc.BILLING_READY,
+            "BR-9",
+            {sc.TIME_ENTRY: "TE-9", sc.BILLING_EVENT: "BE-9"},
+            at(1),
+            outcome=sc.FAILED,
+        )
+        replay = event(
+            sc.BILLING_READY,
+            "BR-9-replay",
+            {sc.TIME_ENTRY: "TE-9", sc.BILLING_EVENT: "BE-9"},
+            at(2),
+        )
+        replay.extra = {sc.REPLAY_OF: failed.event_id}
+        migrated.insert(
+            "otel_traces", span_rows([start, failed, replay]), column_names=OTEL_TRACES_COLUMNS
+        )
+        tick(state)
+        starts = sorted({(str(row[2]), str(row[3])) for row in current(migrated)})
+        assert starts == [
+            ("time-to-bill-readiness", start.event_id),
+            ("time-to-invoice-posting", failed.event_id),
+        ]
+        stops = migrated.query(
+            "SELECT DISTINCT StopEventId FROM sla_timers WHERE Sla = 'time-to-bill-readiness'"
+        ).result_rows
+        assert stops == [(failed.event_id,)]
 
     def test_rows_visible_only_after_their_window_was_read_are_not_lost(
         self, migrated: Client, state: BusinessState

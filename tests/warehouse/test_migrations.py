@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from decimal import Decimal
+
 import pytest
 from clickhouse_connect.driver.client import Client
 
@@ -9,7 +12,14 @@ from domain import semconv as sc
 from tests.warehouse.spans import span_row
 from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import MIGRATIONS, migrate, render_ddl
-from warehouse.schema import OBJECT_ROW_FACTS, Topology, TopologyError, point_read_layout_ddl
+from warehouse.schema import (
+    OBJECT_ROW_FACTS,
+    Topology,
+    TopologyError,
+    bookkeeping_ddl,
+    first_stored_facts_ddl,
+    point_read_layout_ddl,
+)
 from warehouse.spans import OTEL_TRACES_COLUMNS
 
 BILLED = {
@@ -230,6 +240,115 @@ class TestCompactParts:
             "billing.ready:BE-6",
             "billing.ready:BE-7",
             "billing.ready:BE-8",
+        ]
+
+
+OLD_ROWS = """
+INSERT INTO biz_events (EventId, EventType, EventTime, Amount, Currency, ReplayOf, TraceId, SpanId,
+                        ObjectRefs, IngestedAt) VALUES
+('billing.ready:BE-7', 'billing.ready', '2026-09-01 10:00:00', 100, 'EUR', '', 'aa', '01',
+ [('billing_event', 'BE-7')], '2026-09-01 10:00:01'),
+('billing.ready:BE-7:replay', 'billing.ready', '2026-09-02 10:00:00', 100, 'EUR',
+ 'billing.ready:BE-7', 'bb', '02', [('billing_event', 'BE-7')], '2026-09-02 10:00:01')
+"""
+
+
+def database_before(client: Client, version: int) -> None:
+    """A database as migrations before ``version`` left it (without the derived views)."""
+    topology = Topology()
+    for statement in bookkeeping_ddl(topology):
+        client.command(statement)
+    for migration in MIGRATIONS:
+        if migration.version >= version:
+            break
+        for statement in migration.statements(topology):
+            client.command(statement)
+        client.command(
+            "INSERT INTO syncsight_schema_migrations (Version, Name, AppliedAt) "
+            "VALUES ({version:UInt32}, {name:String}, now64(3))",
+            parameters={"version": migration.version, "name": migration.name},
+        )
+
+
+def insert_billed_amount(client: Client, amount: str) -> None:
+    """The billing.ready span of BE-9 with ``amount``, always with the same trace and span ids."""
+    facts = {
+        **BILLED,
+        sc.EVENT_ID: "billing.ready:BE-9",
+        sc.object_id_key(sc.BILLING_EVENT): "BE-9",
+        sc.AMOUNT: amount,
+    }
+    client.insert(
+        "otel_traces",
+        [span_row(facts, span_id="00000000000000b9")],
+        column_names=OTEL_TRACES_COLUMNS,
+    )
+    time.sleep(0.002)  # the next copy is stored at a later millisecond
+
+
+class TestFirstStoredFacts:
+    def test_migration_13_keeps_every_row_folds_replays_and_keeps_versions_apart(
+        self, client: Client
+    ) -> None:
+        """A loaded database from before migration 13: its rows survive, a replay stored under
+        a new event id becomes an attempt of the original (object rows too), and afterwards a
+        span re-sent with another amount stays a second version through merges while an exact
+        re-send stays one row, the first stored."""
+        database_before(client, 13)
+        client.command(OLD_ROWS)
+
+        report = migrate(client, CorrelationRules.default())
+        insert_billed_amount(client, "10.00")
+        insert_billed_amount(client, "10.00")
+        insert_billed_amount(client, "12.00")
+        for table in ("biz_events", "biz_event_objects"):
+            client.command(f"OPTIMIZE TABLE {table} FINAL")
+
+        assert report.applied == (13,)
+        events = client.query(
+            "SELECT EventId, SpanId, Amount, IngestedAt FROM biz_events "
+            "ORDER BY EventId, SpanId, IngestedAt"
+        ).result_rows
+        assert [(e, s, a) for e, s, a, _ in events] == [
+            ("billing.ready:BE-7", "01", Decimal("100")),
+            ("billing.ready:BE-7", "02", Decimal("100")),
+            ("billing.ready:BE-9", "00000000000000b9", Decimal("10")),
+            ("billing.ready:BE-9", "00000000000000b9", Decimal("12")),
+        ]
+        assert events[2][3] < events[3][3]
+        objects = client.query(
+            "SELECT ObjectId, EventId, SpanId FROM biz_event_objects "
+            "WHERE ObjectId = 'BE-7' ORDER BY SpanId"
+        ).result_rows
+        assert [tuple(row) for row in objects] == [
+            ("BE-7", "billing.ready:BE-7", "01"),
+            ("BE-7", "billing.ready:BE-7", "02"),
+        ]
+        keys = client.query(
+            "SELECT name, sorting_key, engine_full FROM system.tables "
+            "WHERE database = currentDatabase() AND name IN ('biz_events', 'biz_event_objects') "
+            "ORDER BY name"
+        ).result_rows
+        assert [(str(n), str(k)) for n, k, _ in keys] == [
+            ("biz_event_objects", "ObjectType, ObjectId, EventId, TraceId, SpanId"),
+            ("biz_events", "EventId, TraceId, SpanId, ContentHash"),
+        ]
+        assert all("ReplacingMergeTree(Earliness)" in str(engine) for _, _, engine in keys)
+
+    def test_a_cut_short_migration_13_run_again_keeps_every_row(self, client: Client) -> None:
+        """Cut short after the events table was swapped in: running it again ends with every row
+        once."""
+        database_before(client, 13)
+        client.command(OLD_ROWS)
+        statements = first_stored_facts_ddl(Topology())
+        for statement in statements[: statements.index("DROP TABLE biz_events_relayout SYNC")]:
+            client.command(statement)
+        for statement in statements:
+            client.command(statement)
+        rows = client.query("SELECT EventId, SpanId FROM biz_events ORDER BY SpanId").result_rows
+        assert [tuple(row) for row in rows] == [
+            ("billing.ready:BE-7", "01"),
+            ("billing.ready:BE-7", "02"),
         ]
 
 
