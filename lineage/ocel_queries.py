@@ -3,6 +3,7 @@ every attempt of the page's events, named by their id range (no id list is sent)
 
 from __future__ import annotations
 
+from warehouse.first_stored import FIRST_STORED_ORDER
 from warehouse.queries import EVENT_COLUMNS
 
 _OF_PERIOD = """IngestedAt <= {known_at:DateTime64(3, 'UTC')}
@@ -23,7 +24,7 @@ with an attempt of ``period`` (its own, else its UTC month; every event when emp
 one in the month is narrowed in Python (``lineage.ocel_log.in_period``)."""
 
 PAGE_EVENTS = f"""
-SELECT {EVENT_COLUMNS}
+SELECT {EVENT_COLUMNS}, IngestedAt, ContentHash
 FROM biz_events
 WHERE EventId > {{after:String}} AND EventId <= {{last:String}}
   AND IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}
@@ -31,6 +32,8 @@ WHERE EventId > {{after:String}} AND EventId <= {{last:String}}
       SELECT EventId FROM biz_events
       WHERE EventId > {{after:String}} AND EventId <= {{last:String}} AND {_OF_PERIOD}
   )
+ORDER BY {FIRST_STORED_ORDER}
 """
-"""Every attempt (known at ``known_at``) of the events of a page: those of ``PERIOD_EVENT_IDS``
-after ``after`` up to ``last``, a key range."""
+"""Every stored version (known at ``known_at``) of the attempts of the events of a page: those of
+``PERIOD_EVENT_IDS`` after ``after`` up to ``last``, a key range; first stored first, as
+``lineage.queries.nodes_of`` counts them (the first version of a span is its fact)."""

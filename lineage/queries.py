@@ -211,7 +211,8 @@ def _conflicts(
 
 
 def nodes_of(client: Client, sql: str, parameters: dict[str, Any]) -> dict[str, EventNode]:
-    """The attempts a query of ``EVENT_COLUMNS`` returns, each span once, grouped into nodes."""
+    """The attempts a query of ``EVENT_COLUMNS``, knowledge time and content hash returns (first
+    stored first), each span once in its first stored version, grouped into nodes."""
     return _events(client, sql, parameters)
 
 
