@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from warehouse.counted_attempt import COUNTED_ATTEMPT
 from warehouse.first_stored import first_stored_events
 
 MAX_DIFFERENCES_PER_KIND: Final = 10_000
@@ -47,8 +48,8 @@ events AS (
     SELECT EventId AS event_id,
         argMax(Outcome, (EventTime, Attempt)) = 'success' AS succeeded,
         minIf(EventTime, Outcome = 'success') AS effective_at,
-        argMax(Amount, (Outcome = 'success', EventTime, Attempt)) AS amount,
-        argMax(Currency, (Outcome = 'success', EventTime, Attempt)) AS currency,
+        argMax(Amount, {COUNTED_ATTEMPT}) AS amount,
+        argMax(Currency, {COUNTED_ATTEMPT}) AS currency,
         if(anyIf(Period, Period != '') != '', anyIf(Period, Period != ''),
            formatDateTime(min(EventTime), '%Y-%m')) AS event_period,
         anyIf(LegalEntity, LegalEntity != '') AS own_entity,

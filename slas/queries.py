@@ -15,6 +15,7 @@ from clickhouse_connect.driver.client import Client
 
 from domain import semconv as sc
 from slas.snapshot import EventSnapshot, empty_snapshot
+from warehouse.counted_attempt import COUNTED_ATTEMPT
 from warehouse.first_stored import first_stored_events
 
 _SUCCESS = f"'{sc.SUCCESS}'"
@@ -29,9 +30,6 @@ FROM {_FIRST_STORED}
 WHERE EventTime <= {_AS_OF}
 """
 
-_COUNTED_ATTEMPT = f"(Outcome = {_SUCCESS}, if(Outcome = {_SUCCESS}, -toUnixTimestamp64Nano(EventTime), toUnixTimestamp64Nano(EventTime)))"
-"""Which attempt's facts (amount, currency) count for an event: its first successful attempt,
-else its latest attempt. The one definition, used by every business answer."""
 
 _SNAPSHOT_EVENT_COLUMNS = f"""
     cityHash64(EventId) AS event_hash,
@@ -50,9 +48,9 @@ _SNAPSHOT_EVENT_COLUMNS = f"""
         AS legal_entity,
     if(anyIf(Customer, Customer != '') = '', toUInt64(0), cityHash64(anyIf(Customer, Customer != '')))
         AS customer,
-    toFloat64(ifNull(argMax(Amount, {_COUNTED_ATTEMPT}), nan)) AS amount,
-    toInt64(ifNull(argMax(Amount, {_COUNTED_ATTEMPT}), 0) * 10000) AS amount_units,
-    toUInt16(indexOf({{currencies:Array(String)}}, argMax(Currency, {_COUNTED_ATTEMPT}))) AS currency"""
+    toFloat64(ifNull(argMax(Amount, {COUNTED_ATTEMPT}), nan)) AS amount,
+    toInt64(ifNull(argMax(Amount, {COUNTED_ATTEMPT}), 0) * 10000) AS amount_units,
+    toUInt16(indexOf({{currencies:Array(String)}}, argMax(Currency, {COUNTED_ATTEMPT}))) AS currency"""
 
 SNAPSHOT_EVENTS = f"""
 SELECT {_SNAPSHOT_EVENT_COLUMNS}

@@ -157,6 +157,23 @@ class TestDifferences:
         assert mismatch["currency"] == "EUR"
         assert mismatch["target_event_ids"] == ["invoice.posted:INV-1"]
 
+    def test_the_first_successful_attempt_s_amount_counts(self, store: Client) -> None:
+        """An invoice posted twice (a retry that succeeded again, with another amount) counts its
+        first success, as the business state and lineage do: 1000 balances, the later 1200 does
+        not make a mismatch."""
+        first = invoice("INV-1", "BE-1", hours=73, amount="1000")
+        again = replace(
+            invoice("INV-1", "BE-1", hours=74, amount="1200"),
+            event_id=first.event_id,
+            attempt=2,
+        )
+        load(store, [*chain()[:-1], first, again])
+        body = report(store)
+        assert differences(body, AMOUNT_MISMATCH) == []
+        assert interface(body, INVOICES)["target"]["amounts"] == [
+            {"currency": "EUR", "amount": "1000.0000"}
+        ]
+
     def test_two_invoices_for_one_billing_event_are_a_duplicate(self, store: Client) -> None:
         """Billed twice: both successful invoices are named."""
         load(store, [*chain(), invoice("INV-2", "BE-1", hours=80, amount="1000")])
