@@ -185,10 +185,11 @@ class BusinessState:
         done = None
         # index reads cost what the components hold, the graph read what the graph holds: past a
         # quarter of the graph (scattered arrivals touching most contracts) the read wins
-        budget = min(self._max_events, max(event_rows(client) // 4, MIN_EXPANSION_EVENTS))
-        if since != EPOCH and touched <= budget:
-            done = self._rederive_around(client, until, objects, max_events=budget)
-            path = "index"
+        if since != EPOCH and objects:
+            budget = min(self._max_events, max(event_rows(client) // 4, MIN_EXPANSION_EVENTS))
+            if touched <= budget:
+                done = self._rederive_around(client, until, objects, max_events=budget)
+                path = "index"
         if done is not None:
             events, versions = done
         elif touched:
@@ -257,8 +258,6 @@ class BusinessState:
     ) -> tuple[int, int] | None:
         """Re-derive the components of ``objects``, closed by index reads; None when they hold
         more than ``max_events`` events (the graph read serves those better)."""
-        if not objects:
-            return 0, 0
         found = component(
             client,
             objects,

@@ -259,8 +259,16 @@ def component_chunk(client: Client, event_hashes: Iterable[int]) -> None:
     """Put the event hashes of some whole components into ``syncsight_state_chunks`` as chunk 0,
     for the reads by chunk (a literal list of tens of thousands of ids would cost the parser
     more than the read)."""
+    _write_chunks(client, [list(event_hashes)])
+
+
+def _write_chunks(client: Client, groups: Iterable[list[int]]) -> None:
+    """Replace ``syncsight_state_chunks`` with ``groups`` of event hashes, numbered from 0."""
     client.command(f"TRUNCATE TABLE IF EXISTS {STATE_CHUNKS}")
-    client.insert(STATE_CHUNKS, [[0, h] for h in event_hashes], column_names=["Chunk", "EventHash"])
+    for number, group in enumerate(groups):
+        client.insert(
+            STATE_CHUNKS, [[number, h] for h in group], column_names=["Chunk", "EventHash"]
+        )
 
 
 def graph_chunks(
@@ -269,9 +277,9 @@ def graph_chunks(
     """Put the event hashes of the components touched by rows stored in the window (all of them
     when ``everything``) into ``syncsight_state_chunks``, in chunks of whole components of at most
     ``max_events`` events each; the number of chunks, and of objects the window touched."""
-    client.command(f"TRUNCATE TABLE IF EXISTS {STATE_CHUNKS}")
     references = client.query_np(ALL_REFERENCES, parameters={"until": until})
     if not len(references):
+        _write_chunks(client, [])
         return 0, 0
     # two columns of one type come back as a plain 2-D array, not a structured one
     event_hashes = np.asarray(references[:, 0], dtype=np.uint64)
@@ -294,12 +302,7 @@ def graph_chunks(
         wanted = np.isin(labels, labels[touched_events])
         events, labels = events[wanted], labels[wanted]
     groups = chunks(labels, max_events)
-    for number, group in enumerate(groups):
-        client.insert(
-            STATE_CHUNKS,
-            [[number, int(h)] for h in events[group].tolist()],
-            column_names=["Chunk", "EventHash"],
-        )
+    _write_chunks(client, (events[group].tolist() for group in groups))
     return len(groups), touched_count
 
 
