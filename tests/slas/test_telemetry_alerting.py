@@ -123,6 +123,17 @@ class TestTelemetryMissing:
         assert streams["psa->erp"]["silence_business_hours"] >= 10 / 60
         assert streams["mw-e2e"]["missing"] is False
         assert [s["stream"] for s in stack.missing_evidence()] == ["psa->erp"]
+        # Alertmanager sends a resolution only for a group whose firing notification went out
+        # (its notification log), so the next test needs the firing one delivered first.
+        firing = wait_for(
+            lambda: [
+                body
+                for body in stack.receiver.received("/alertmanager")
+                if body["status"] == "firing"
+            ],
+            "Alertmanager's firing notification",
+        )
+        assert firing[0]["alerts"][0]["labels"]["stream"] == "psa->erp"
 
     def test_the_next_event_resolves_it(self, stack: Stack) -> None:
         """The connector sends again: Alertmanager resolves, nothing is missing evidence."""
