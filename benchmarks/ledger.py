@@ -7,8 +7,8 @@
 2. real day (with ``--clickhouse-url`` of a loaded quarter, which it migrates and seals in place:
    give it a copy): the head of the day that holds most facts, timed the same way;
 3. pack steps (with ``--clickhouse-url``): in-process, what each step of an evidence pack costs
-   (traversal, raw spans, stored facts, inclusion proofs, the access-trail insert), per pack over
-   20 sampled invoices;
+   (traversal with the stored facts, raw spans, inclusion proofs, the access-trail insert), per
+   pack over 20 sampled invoices;
 4. packs (with ``--clickhouse-url``): ``GET /api/v1/lineage/invoice/{id}/evidence`` for sampled
    invoices against ``syncsight serve`` on that data (evaluator off, so only the requests run),
    timed end to end over HTTP: p50 / p95 / p99, with the service's CPU milliseconds per pack and
@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.process_stats import cpu_seconds
 from lineage.graph import UPSTREAM
 from lineage.ledger import FactIdentity, Ledger, Requester, day_end
-from lineage.queries import raw_spans, stored_facts
+from lineage.queries import FactReader, raw_spans
 from lineage.rules import LineageRules
 from lineage.signing import Signer, load_or_create_signer
 from lineage.traversal import trace
@@ -185,11 +185,20 @@ def pack_steps(client: Any, ledger: Ledger, invoices: list[str]) -> dict[str, An
     for number, invoice in enumerate(invoices):
         if number == 5:
             totals.clear()
-        found = step("trace", trace, client, rules, "invoice", invoice, UPSTREAM, known_at=now)
-        attempts = [(a.trace_id, a.span_id) for node in found.nodes for a in node.attempts]
-        step("raw_spans", raw_spans, client, attempts)
-        events = [node.event_id for node in found.nodes]
-        facts = step("stored_facts", stored_facts, client, events, known_at=now)
+        reader = FactReader(client, known_at=now)  # the traversal's last read keeps the facts
+        found = step(
+            "trace_and_facts",
+            trace,
+            client,
+            rules,
+            "invoice",
+            invoice,
+            UPSTREAM,
+            known_at=now,
+            read_nodes=reader,
+        )
+        facts = reader.facts_of(found.nodes)
+        step("raw_spans", raw_spans, client, [f for versions in facts.values() for f in versions])
         identities = [
             FactIdentity(
                 e, t, s, datetime.fromisoformat(f.texts["ingested_at"]).replace(tzinfo=UTC)
