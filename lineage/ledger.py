@@ -255,7 +255,8 @@ class Ledger:
         """Inclusion proofs of the facts against the latest head of each one's day, the heads
         used, and the facts no head covers yet (their day is not sealed that far)."""
         ids = sorted({(f.event_id, f.trace_id, f.span_id) for f in facts})
-        rows = client.query(LEAVES_OF_FACTS, parameters={"ids": ids}).result_rows if ids else []
+        parameters = {"event_ids": sorted({event_id for event_id, _, _ in ids}), "ids": ids}
+        rows = client.query(LEAVES_OF_FACTS, parameters=parameters).result_rows if ids else []
         leaves = {
             (str(e), str(t), str(s), utc(at)): (day, int(index)) for e, t, s, at, day, index in rows
         }

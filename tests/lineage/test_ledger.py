@@ -170,6 +170,34 @@ class TestProofs:
                 bytes.fromhex(head.root_hash),
             )
 
+    def test_proofs_verify_against_each_later_head_of_a_growing_day(
+        self, store: Client, ledger: Ledger
+    ) -> None:
+        """Subtrees remembered from the proofs against a day's first head serve the proofs
+        against its next, larger head: every audit path leads to that head's root, and a ledger
+        that remembers nothing gives the same answer."""
+        add_facts(store, 0, 8, NOON)
+        rows = store.query(
+            "SELECT EventId, TraceId, SpanId, IngestedAt FROM biz_events ORDER BY EventId"
+        ).result_rows
+        first_facts = [FactIdentity(str(e), str(t), str(s), at) for e, t, s, at in rows]
+        ledger.seal_day(store, DAY, until=NOON + timedelta(seconds=1), now=NOON)
+        assert len(ledger.proofs(store, first_facts)["proofs"]) == 8
+        add_facts(store, 8, 13, NOON + timedelta(hours=1))
+        head = ledger.seal_day(store, DAY, until=day_end(DAY), now=NOON)
+        _, leaves = reference_root(store, day_end(DAY))
+        answer = ledger.proofs(store, first_facts)
+        assert [p["tree_size"] for p in answer["proofs"]] == [21] * 8
+        for proof in answer["proofs"]:
+            assert verify_inclusion(
+                leaves[proof["leaf_index"]],
+                proof["leaf_index"],
+                proof["tree_size"],
+                [bytes.fromhex(h) for h in proof["audit_path"]],
+                bytes.fromhex(head.root_hash),
+            )
+        assert answer == Ledger(Signer.generate()).proofs(store, first_facts)
+
 
 class TestAccessTrail:
     def test_downloads_are_listed_newest_first(self, store: Client, ledger: Ledger) -> None:
