@@ -6,7 +6,6 @@ version, and facts stored before migration 13 (which do not know their raw copy)
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -16,7 +15,6 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from domain import semconv as sc
-from domain.business_event import BusinessEvent
 from domain.objects import ObjectRef
 from lineage.evidence import evidence_records, seal
 from lineage.graph import BOTH, UPSTREAM
@@ -31,10 +29,10 @@ from lineage.queries import (
 from lineage.rules import LineageRules
 from lineage.signing import Signer
 from lineage.traversal import trace
-from tests.lineage.events import chain, span
+from tests.lineage.events import chain
+from tests.lineage.test_conflicts import load
 from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import migrate
-from warehouse.spans import OTEL_TRACES_COLUMNS
 
 RULES = LineageRules.default()
 INVOICE = ObjectRef(sc.INVOICE, "INV-1")
@@ -44,15 +42,6 @@ INVOICE = ObjectRef(sc.INVOICE, "INV-1")
 def store(client: Client) -> Client:
     migrate(client, CorrelationRules.default())
     return client
-
-
-def load(client: Client, events: list[BusinessEvent]) -> datetime:
-    """Store the events' spans; the instant just after they were stored."""
-    client.insert("otel_traces", [span(e) for e in events], column_names=OTEL_TRACES_COLUMNS)
-    time.sleep(0.01)  # the next rows are stored at a later millisecond of knowledge time
-    stored = datetime.now(UTC)
-    time.sleep(0.01)
-    return stored
 
 
 def every_copy(client: Client, spans: set[tuple[str, str]]) -> dict[tuple[str, str, int], Any]:
