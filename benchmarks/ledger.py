@@ -7,11 +7,12 @@
 2. real day (with ``--clickhouse-url`` of a loaded quarter, which it migrates and seals in place:
    give it a copy): the head of the day that holds most facts, timed the same way;
 3. pack steps (with ``--clickhouse-url``): in-process, what each step of an evidence pack costs
-   (traversal, raw spans, stored facts, inclusion proofs, the access-trail insert), per pack over
-   20 sampled invoices;
+   (traversal with the stored facts, raw spans, inclusion proofs, the access-trail insert), per
+   pack over 20 sampled invoices;
 4. packs (with ``--clickhouse-url``): ``GET /api/v1/lineage/invoice/{id}/evidence`` for sampled
    invoices against ``syncsight serve`` on that data (evaluator off, so only the requests run),
-   timed end to end over HTTP: p50 / p95 / p99.
+   timed end to end over HTTP: p50 / p95 / p99, with the service's CPU milliseconds per pack and
+   the load average before and after (the machine may be shared).
 
 Parts 1-3 run in a child process: the embedded engine allows one process per data directory, and
 part 3's service is another process.
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -38,9 +40,10 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.process_stats import cpu_seconds
 from lineage.graph import UPSTREAM
 from lineage.ledger import FactIdentity, Ledger, Requester, day_end
-from lineage.queries import raw_spans, stored_facts
+from lineage.queries import FactReader, raw_spans
 from lineage.rules import LineageRules
 from lineage.signing import Signer, load_or_create_signer
 from lineage.traversal import trace
@@ -182,14 +185,26 @@ def pack_steps(client: Any, ledger: Ledger, invoices: list[str]) -> dict[str, An
     for number, invoice in enumerate(invoices):
         if number == 5:
             totals.clear()
-        found = step("trace", trace, client, rules, "invoice", invoice, UPSTREAM, known_at=now)
-        attempts = [(a.trace_id, a.span_id) for node in found.nodes for a in node.attempts]
-        step("raw_spans", raw_spans, client, attempts)
-        events = [node.event_id for node in found.nodes]
-        facts = step("stored_facts", stored_facts, client, events, known_at=now)
+        reader = FactReader(client, known_at=now)  # the traversal's last read keeps the facts
+        found = step(
+            "trace_and_facts",
+            trace,
+            client,
+            rules,
+            "invoice",
+            invoice,
+            UPSTREAM,
+            known_at=now,
+            read_nodes=reader,
+        )
+        facts = reader.facts_of(found.nodes)
+        step("raw_spans", raw_spans, client, [f for versions in facts.values() for f in versions])
         identities = [
-            FactIdentity(e, t, s, datetime.fromisoformat(f["ingested_at"]).replace(tzinfo=UTC))
-            for (e, t, s), f in facts.items()
+            FactIdentity(
+                e, t, s, datetime.fromisoformat(f.texts["ingested_at"]).replace(tzinfo=UTC)
+            )
+            for (e, t, s), versions in facts.items()
+            for f in versions
         ]
         step("proofs", ledger.proofs, client, identities)
         step(
@@ -225,6 +240,8 @@ def time_packs(url: str, invoices: list[str]) -> dict[str, Any]:
         with httpx.Client(base_url=service.base_url, headers=headers, timeout=120) as http:
             for invoice in invoices[:3]:  # warm-up
                 http.get(f"/api/v1/lineage/invoice/{invoice}/evidence")
+            service_cpu = cpu_seconds(service.process.pid)
+            load_before = os.getloadavg()
             for invoice in invoices:
                 began = time.perf_counter()
                 answer = http.get(
@@ -235,6 +252,8 @@ def time_packs(url: str, invoices: list[str]) -> dict[str, Any]:
                 pack = answer.json()
                 records.append(pack["record_count"])
                 proofs.append(len(pack["ledger"]["proofs"]))
+            service_cpu = cpu_seconds(service.process.pid) - service_cpu
+            load_after = os.getloadavg()
     finally:
         stop_service(service)
     cuts = statistics.quantiles(latencies, n=100)
@@ -243,6 +262,8 @@ def time_packs(url: str, invoices: list[str]) -> dict[str, Any]:
         "p50_ms": round(statistics.median(latencies), 1),
         "p95_ms": round(cuts[94], 1),
         "p99_ms": round(cuts[98], 1),
+        "service_cpu_ms_per_pack": round(service_cpu * 1000 / len(latencies), 1),
+        "load_average_before_after": [load_before, load_after],
         "records_median": statistics.median(records),
         "proofs_median": statistics.median(proofs),
     }

@@ -28,9 +28,9 @@ from lineage.models import (
 )
 from lineage.ocel import to_ocel
 from lineage.owners import OwnerRouting
-from lineage.queries import raw_spans, stored_facts
+from lineage.queries import FactReader, raw_spans
 from lineage.rules import LineageRules
-from lineage.traversal import UnknownLineageType, UnknownRoot, trace
+from lineage.traversal import NodeReader, UnknownLineageType, UnknownRoot, trace
 from warehouse.pool import ClientPool
 
 PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
@@ -83,6 +83,7 @@ def lineage_router(
         direction: str,
         requested_nodes: int | None,
         known_at: datetime | None = None,
+        read_nodes: NodeReader | None = None,
     ) -> Lineage:
         limit = max_nodes if requested_nodes is None else min(requested_nodes, max_nodes)
         try:
@@ -94,6 +95,7 @@ def lineage_router(
                 direction,
                 known_at=known_at,
                 max_nodes=limit,
+                read_nodes=read_nodes,
             )
         except (UnknownLineageType, UnknownRoot) as error:
             raise HTTPException(status_code=404, detail=str(error)) from error
@@ -159,12 +161,11 @@ def lineage_router(
     ) -> JSONResponse:
         now = clock()
         moment = knowledge_instant(known_at, watermark=now - settle)
-        result = traced(object_type, object_id, direction, max_nodes, moment)
         client = pool.client()
-        spans = raw_spans(
-            client, [(a.trace_id, a.span_id) for node in result.nodes for a in node.attempts]
-        )
-        facts = stored_facts(client, [node.event_id for node in result.nodes], known_at=moment)
+        reader = FactReader(client, known_at=moment)  # the traversal's last read keeps the facts
+        result = traced(object_type, object_id, direction, max_nodes, moment, reader)
+        facts = reader.facts_of(result.nodes)
+        spans = raw_spans(client, (fact for versions in facts.values() for fact in versions))
         pack = seal(
             evidence_records(
                 result, ObjectRef(object_type, object_id), spans, facts, known_at=moment

@@ -38,7 +38,8 @@ def raw_span(
 ) -> Mapping[str, Any] | None:
     """The raw copy of the span a stored fact was derived from. A fact stored before migration 13
     (or none) does not know its copy: it gets the span's copy with the smallest hash, the same
-    every time."""
+    every time (of the copies read: ``lineage.queries.raw_spans`` reads those stored under the
+    service, span name and start of one of the span's versions)."""
     if fact is not None and fact.raw_span_hash:
         return spans.get((trace_id, span_id, fact.raw_span_hash))
     copies = sorted(key for key in spans if key[:2] == (trace_id, span_id))

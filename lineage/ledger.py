@@ -25,6 +25,7 @@ from clickhouse_connect.driver.client import Client
 
 from domain.instants import utc
 from lineage.evidence import instant_text
+from lineage.ledger_cache import ImmutableCache
 from lineage.ledger_queries import (
     DOWNLOADS,
     HEAD_OF_SIZE,
@@ -53,6 +54,12 @@ from lineage.signing import EVIDENCE_ROOT, Signer
 from lineage.tree_head import TreeHead
 
 ONE_MS: Final = timedelta(milliseconds=1)
+
+SUBTREES_KEPT: Final = 100_000
+"""Stored subtree hashes a ledger keeps in memory (about 200 bytes each) before it starts over."""
+
+FINAL_HEADS_KEPT: Final = 4_096
+"""Days' final heads a ledger keeps in memory (over ten years of days) before it starts over."""
 
 
 def day_end(day: date) -> datetime:
@@ -116,9 +123,11 @@ class Download:
 class Ledger:
     """Seals days, proves facts and records downloads, signing with this service's key."""
 
-    def __init__(self, signer: Signer) -> None:
+    def __init__(self, signer: Signer, *, subtrees_kept: int = SUBTREES_KEPT) -> None:
         self.signer = signer
         self._sealing = threading.Lock()
+        self._subtrees: ImmutableCache[tuple[date, int, int], bytes] = ImmutableCache(subtrees_kept)
+        self._final_heads: ImmutableCache[date, TreeHead] = ImmutableCache(FINAL_HEADS_KEPT)
 
     def seal_day(self, client: Client, day: date, *, until: datetime, now: datetime) -> TreeHead:
         """The day's head over its facts known up to ``until`` (capped at the day's end): the
@@ -188,11 +197,16 @@ class Ledger:
             )
 
     def _nodes(self, client: Client, day: date, keys: Iterable[NodeKey]) -> dict[NodeKey, bytes]:
+        """The stored subtrees of ``keys``; a complete subtree never changes and is remembered."""
         wanted = sorted(keys)
-        if not wanted:
-            return {}
-        rows = client.query(NODES, parameters={"day": day, "keys": wanted}).result_rows
-        found = {(int(level), int(index)): bytes(value) for level, index, value in rows}
+        remembered = self._subtrees.get((day, level, index) for level, index in wanted)
+        found = {(level, index): value for (_, level, index), value in remembered.items()}
+        unread = [key for key in wanted if key not in found]
+        if unread:
+            rows = client.query(NODES, parameters={"day": day, "keys": unread}).result_rows
+            read = {(int(level), int(index)): bytes(value) for level, index, value in rows}
+            self._subtrees.put({(day, *key): value for key, value in read.items()})
+            found |= read
         missing = [key for key in wanted if key not in found]
         if missing:
             raise LookupError(
@@ -206,11 +220,19 @@ class Ledger:
         return root_hash(lambda level, index: nodes[(level, index)], size)
 
     def latest_heads(self, client: Client, days: Iterable[date]) -> dict[date, TreeHead]:
-        wanted = sorted(set(days))
-        if not wanted:
-            return {}
-        rows = client.query(LATEST_HEADS, parameters={"days": wanted}).result_rows
-        return {head.day: head for head in map(_head, rows)}
+        """The latest head of each day that has one; a day's final head (sealed up to its end)
+        never changes and is remembered."""
+        wanted = set(days)
+        found = self._final_heads.get(wanted)
+        unread = sorted(wanted - found.keys())
+        if not unread:
+            return found
+        rows = client.query(LATEST_HEADS, parameters={"days": unread}).result_rows
+        read = {head.day: head for head in map(_head, rows)}
+        self._final_heads.put(
+            {day: head for day, head in read.items() if head.timestamp >= day_end(day)}
+        )
+        return found | read
 
     def heads(self, client: Client, *, day: date | None, limit: int) -> list[TreeHead]:
         """Published heads, newest day and largest tree first."""
@@ -233,11 +255,12 @@ class Ledger:
         """Inclusion proofs of the facts against the latest head of each one's day, the heads
         used, and the facts no head covers yet (their day is not sealed that far)."""
         ids = sorted({(f.event_id, f.trace_id, f.span_id) for f in facts})
-        rows = client.query(LEAVES_OF_FACTS, parameters={"ids": ids}).result_rows if ids else []
+        parameters = {"event_ids": sorted({event_id for event_id, _, _ in ids}), "ids": ids}
+        rows = client.query(LEAVES_OF_FACTS, parameters=parameters).result_rows if ids else []
         leaves = {
             (str(e), str(t), str(s), utc(at)): (day, int(index)) for e, t, s, at, day, index in rows
         }
-        heads = self.latest_heads(client, (utc(f.ingested_at).date() for f in facts))
+        heads = self.latest_heads(client, {day for day, _ in leaves.values()})
         proven: dict[date, list[tuple[FactIdentity, int]]] = {}
         unproven = []
         for fact in sorted(facts, key=lambda f: (f.ingested_at, f.event_id, f.trace_id, f.span_id)):

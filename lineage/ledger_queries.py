@@ -90,11 +90,14 @@ ORDER BY Timestamp LIMIT 1
 
 LEAVES_OF_FACTS = """
 SELECT EventId, TraceId, SpanId, IngestedAt, Day, LeafIndex FROM ledger_leaves
+PREWHERE EventId IN {event_ids:Array(String)}
 WHERE (EventId, TraceId, SpanId) IN {ids:Array(Tuple(String, String, String))}
 ORDER BY Day, LeafIndex
 LIMIT 1 BY EventId, TraceId, SpanId, IngestedAt
 """
-"""The leaves of the facts, each stored version of a span (by knowledge time) once."""
+"""The leaves of the facts, each stored version of a span (by knowledge time) once; the event ids
+(one column, a plain set) sift the granules' rows before the identities are compared (about 40 %
+less CPU than comparing identities alone, benchmarks/README.md)."""
 
 KNOWLEDGE_DAYS = """
 SELECT DISTINCT toDate(IngestedAt) AS Day FROM biz_events

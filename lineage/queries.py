@@ -1,5 +1,5 @@
 """The SQL of lineage, impact and evidence: ordered-key lookups on the business tables (every hop
-one query with IN arrays) and time-narrowed reads of raw spans.
+one query with IN arrays) and reads of raw spans through the sort key of ``otel_traces``.
 
 Point lookups read ``biz_events`` without ``FINAL``, ordered first stored first, and keep the first
 row of each (EventId, TraceId, SpanId) in Python: a redelivered span counts once, a conflicting
@@ -9,21 +9,18 @@ lookup costs about half of a ``FINAL`` read (which merges every part's granule a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
 from domain.business_event import BusinessEvent
-from domain.instants import utc
 from lineage.facts import FACT_NAMES, FACT_TEXTS_SQL, StoredFact
 from lineage.graph import ConflictingVersion, EventNode, Lookup, group_attempts
 from warehouse.first_stored import FIRST_STORED_ORDER, first_stored_events
 from warehouse.queries import EVENT_COLUMNS, OUTLINE_COLUMNS, outline_from_row
 from warehouse.schema import RAW_SPAN_HASH
-
-_ONE_SECOND = timedelta(seconds=1)
 
 LATEST: datetime = datetime(2299, 12, 31, 23, 59, 59)
 """The ``known_at`` of a read of everything stored (the largest DateTime64(3) instant)."""
@@ -117,28 +114,36 @@ LIMIT 1 BY EventId, TraceId, SpanId, ContentHash
 """Every stored version of the events' attempts as the ledger hashes it (lineage/facts.py), first
 stored first; a span stored twice as it was is one version, the first stored."""
 
-TRACE_WINDOWS = """
-SELECT TraceId, min(Start), max(End)
-FROM otel_traces_trace_id_ts
-WHERE TraceId IN {trace_ids:Array(String)}
-GROUP BY TraceId
+EVENTS_WITH_FACTS = f"""
+SELECT {EVENT_COLUMNS}, IngestedAt, ContentHash, {FACT_TEXTS_SQL}, RawSpanHash
+FROM biz_events
+WHERE EventId IN {{event_ids:Array(String)}} AND IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}
+ORDER BY {FIRST_STORED_ORDER}
 """
-"""When each trace ran: the raw span read visits only the days (partitions) the traces touch."""
+"""``EVENTS_BY_ID`` with each row's stored fact as the ledger hashes it and its raw span's hash:
+the nodes, their conflicts and every stored version of their attempts in one read."""
 
-RAW_SPANS = f"""
+RAW_SPAN_SELECT = f"""
 SELECT TraceId, SpanId, ParentSpanId, SpanName, SpanKind, ServiceName, ResourceAttributes,
        ScopeName, ScopeVersion, toString(Timestamp) AS Start, Duration, StatusCode, StatusMessage,
        SpanAttributes, Events.Timestamp, Events.Name, Events.Attributes,
        Links.TraceId, Links.SpanId, Links.Attributes, {RAW_SPAN_HASH}
-FROM otel_traces
-WHERE toDate(Timestamp) IN {{days:Array(Date)}}
-  AND Timestamp >= {{start:DateTime64(9)}} AND Timestamp <= {{end:DateTime64(9)}}
-  AND TraceId IN {{trace_ids:Array(String)}}
-  AND SpanId IN {{span_ids:Array(String)}}
+FROM otel_traces"""
+"""A raw span as a pack shows it (``RAW_SPAN_COLUMNS``), then its raw copy's hash."""
+
+RAW_SPANS = f"""{RAW_SPAN_SELECT}
+PREWHERE TraceId IN {{trace_ids:Array(String)}}
+  AND (ServiceName, SpanName, toDateTime(Timestamp))
+      IN {{keys:Array(Tuple(String, String, DateTime('UTC')))}}
+  AND (TraceId, SpanId) IN {{spans:Array(Tuple(String, String))}}
 ORDER BY Timestamp, TraceId, SpanId, {RAW_SPAN_HASH}
 """
-"""Raw span facts of the attempts, exactly as the exporter stored them, each raw copy once with
-the hash that tells the copies of a re-sent span apart."""
+"""Raw span facts of stored facts, exactly as the exporter stored them, each raw copy once with
+the hash that tells the copies of a re-sent span apart. Found through the table's sort key
+(service, span name, second of the start: a fact's event time is its span's start), so the
+primary key keeps one or two granules per span; ``PREWHERE`` reads the other columns only of the
+granules where a span matched, the trace ids (one column, a plain set) first (benchmarks/README.md,
+evidence pack)."""
 
 RAW_SPAN_COLUMNS = (
     "trace_id",
@@ -168,6 +173,26 @@ Identity = tuple[str, str, str]
 """A span's identity: (event id, trace id, span id)."""
 
 
+def _first_versions(
+    rows: Iterable[Sequence[Any]], read: Callable[[Sequence[Any]], BusinessEvent]
+) -> tuple[list[BusinessEvent], set[Identity]]:
+    """The attempts of rows that end in their knowledge time and content hash (first stored
+    first), each span once in its first stored version, and the spans that have a later version
+    with other content."""
+    attempts: dict[Identity, BusinessEvent] = {}
+    contents: dict[Identity, int] = {}
+    conflicting: set[Identity] = set()
+    for row in rows:
+        *columns, _, content = row
+        attempt = read(columns)
+        key = (attempt.event_id, attempt.trace_id, attempt.span_id)
+        if key not in attempts:
+            attempts[key], contents[key] = attempt, content
+        elif content != contents[key]:
+            conflicting.add(key)
+    return list(attempts.values()), conflicting
+
+
 def _events(
     client: Client,
     sql: str,
@@ -177,30 +202,20 @@ def _events(
     """The attempts the query returns (each row ending in its knowledge time and content hash,
     first stored first), each span once in its first stored version, grouped into event nodes
     with the later versions that differ as their conflicts."""
-    attempts: dict[Identity, BusinessEvent] = {}
-    contents: dict[Identity, int] = {}
-    conflicting: set[Identity] = set()
-    for row in client.query(sql, parameters=parameters).result_rows:
-        *columns, _, content = row
-        attempt = read(columns)
-        key = (attempt.event_id, attempt.trace_id, attempt.span_id)
-        if key not in attempts:
-            attempts[key], contents[key] = attempt, content
-        elif content != contents[key]:
-            conflicting.add(key)
-    return group_attempts(
-        attempts.values(),
-        _conflicts(client, conflicting, parameters.get("known_at", LATEST)),
+    attempts, conflicting = _first_versions(
+        client.query(sql, parameters=parameters).result_rows, read
     )
+    if not conflicting:
+        return group_attempts(attempts)
+    known_at = parameters.get("known_at", LATEST)
+    versions = stored_facts(client, {event_id for event_id, _, _ in conflicting}, known_at=known_at)
+    return group_attempts(attempts, _conflicts(versions, conflicting))
 
 
 def _conflicts(
-    client: Client, identities: set[Identity], known_at: datetime
+    versions: Mapping[Identity, Sequence[StoredFact]], identities: set[Identity]
 ) -> dict[str, list[ConflictingVersion]]:
-    """The later stored versions of the spans, by event id (one read, only when a span has any)."""
-    if not identities:
-        return {}
-    versions = stored_facts(client, {event_id for event_id, _, _ in identities}, known_at=known_at)
+    """The later stored versions of the spans, by event id."""
     conflicts: dict[str, list[ConflictingVersion]] = {}
     for key in sorted(identities):
         stored = versions.get(key, [])
@@ -305,6 +320,10 @@ def failed_event_ids(client: Client, event_types: Sequence[str]) -> list[str]:
     return sorted(str(row[0]) for row in rows.result_rows)
 
 
+def _stored_fact(texts: Sequence[str], raw_span_hash: int) -> StoredFact:
+    return StoredFact(dict(zip(FACT_NAMES, texts, strict=True)), int(raw_span_hash))
+
+
 def stored_facts(
     client: Client, event_ids: Iterable[str], *, known_at: datetime
 ) -> dict[Identity, list[StoredFact]]:
@@ -319,54 +338,70 @@ def stored_facts(
     versions: dict[Identity, list[StoredFact]] = {}
     for event_id, trace_id, span_id, texts, raw_span_hash in rows:
         versions.setdefault((str(event_id), str(trace_id), str(span_id)), []).append(
-            StoredFact(dict(zip(FACT_NAMES, texts, strict=True)), int(raw_span_hash))
+            _stored_fact(texts, raw_span_hash)
         )
     return versions
 
 
+class FactReader:
+    """Reads a traversal's nodes in full by id (``trace(read_nodes=…)``, in place of
+    ``events_by_id``) and keeps every stored version of their attempts from the same read, so an
+    evidence pack reads its events once: the same nodes, conflicts and versions as
+    ``events_by_id`` and ``stored_facts`` at ``known_at``."""
+
+    def __init__(self, client: Client, *, known_at: datetime) -> None:
+        self._client = client
+        self._known_at = knowledge_bound(known_at)
+        self._versions: dict[Identity, list[StoredFact]] = {}
+
+    def __call__(self, event_ids: Iterable[str]) -> dict[str, EventNode]:
+        """The nodes of the event ids (absent ids are simply missing)."""
+        ids = sorted(set(event_ids))
+        if not ids:
+            return {}
+        rows = self._client.query(
+            EVENTS_WITH_FACTS, parameters={"event_ids": ids, "known_at": self._known_at}
+        ).result_rows
+        read: dict[Identity, dict[int, StoredFact]] = {}
+        for *_, content, texts, raw_span_hash in rows:
+            fact = _stored_fact(texts, raw_span_hash)
+            identity = (fact.texts["event_id"], fact.texts["trace_id"], fact.texts["span_id"])
+            read.setdefault(identity, {}).setdefault(int(content), fact)  # a re-send as it was
+        self._versions.update({key: list(by_content.values()) for key, by_content in read.items()})
+        attempts, conflicting = _first_versions((row[:-2] for row in rows), BusinessEvent.from_row)
+        return group_attempts(attempts, _conflicts(self._versions, conflicting))
+
+    def facts_of(self, nodes: Iterable[EventNode]) -> dict[Identity, list[StoredFact]]:
+        """Every stored version of the nodes' attempts, first stored first (``stored_facts``)."""
+        identities = ((n.event_id, a.trace_id, a.span_id) for n in nodes for a in n.attempts)
+        return {key: self._versions[key] for key in identities if key in self._versions}
+
+
 def raw_spans(
-    client: Client, spans: Sequence[tuple[str, str]]
+    client: Client, facts: Iterable[StoredFact]
 ) -> dict[tuple[str, str, int], dict[str, Any]]:
-    """Raw span facts keyed by (trace id, span id, raw span hash), every raw copy of the spans,
-    read within the traces' time window."""
+    """Raw span facts keyed by (trace id, span id, raw span hash): every raw copy of the facts'
+    spans stored under their service, span name and start (to the second)."""
+    keys, spans = set(), set()
+    for fact in facts:
+        texts = fact.texts
+        # the engine's text of a DateTime64(9) in UTC; the sort key holds its whole second
+        started = datetime.fromisoformat(texts["event_time"][:19])
+        keys.add((texts["service_name"], texts["span_name"], started))
+        spans.add((texts["trace_id"], texts["span_id"]))
     if not spans:
         return {}
-    trace_ids = sorted({trace_id for trace_id, _ in spans})
-    windows = [
-        (utc(start), utc(end) + _ONE_SECOND)  # windows are kept to the second
-        for _, start, end in client.query(
-            TRACE_WINDOWS, parameters={"trace_ids": trace_ids}
-        ).result_rows
-        if not _is_epoch(start)
-    ]
-    if not windows:
-        return {}
-    days = sorted({day for start, end in windows for day in _days(start, end)})
-    rows = client.query(
-        RAW_SPANS,
-        parameters={
-            "days": days,
-            "start": _naive(min(start for start, _ in windows)),
-            "end": _naive(max(end for _, end in windows)),
-            "trace_ids": trace_ids,
-            "span_ids": sorted({span_id for _, span_id in spans}),
-        },
-    ).result_rows
-    facts = {}
+    parameters = {
+        "trace_ids": sorted({trace_id for trace_id, _ in spans}),
+        "keys": sorted(keys),
+        "spans": sorted(spans),
+    }
+    rows = client.query(RAW_SPANS, parameters=parameters).result_rows
+    found = {}
     for *row, raw_span_hash in rows:
         record = dict(zip(RAW_SPAN_COLUMNS, row, strict=True))
-        facts[(str(record["trace_id"]), str(record["span_id"]), int(raw_span_hash))] = record
-    return facts
-
-
-def _days(start: datetime, end: datetime) -> list[date]:
-    """Every UTC day from ``start`` to ``end``."""
-    first, last = start.date(), end.date()
-    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
-
-
-def _is_epoch(instant: datetime) -> bool:
-    return instant.year <= 1970
+        found[(str(record["trace_id"]), str(record["span_id"]), int(raw_span_hash))] = record
+    return found
 
 
 def _naive(instant: datetime) -> datetime:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime
+from functools import partial
 
 from clickhouse_connect.driver.client import Client
 
@@ -32,6 +33,10 @@ from lineage.queries import (
     referencing_event_ids,
 )
 from lineage.rules import EVENT, LineageRules
+
+NodeReader = Callable[[Iterable[str]], dict[str, EventNode]]
+"""Reads the nodes of event ids in full, every attempt: ``events_by_id`` unless a caller wants
+more from the same read (``lineage.queries.FactReader``)."""
 
 MAX_LEVELS = 32
 """Deeper than any chain of rules; stops a cyclic site rule from looping forever."""
@@ -99,6 +104,7 @@ def collect(
     *,
     known_at: datetime | None = None,
     max_nodes: int | None = None,
+    read_nodes: NodeReader | None = None,
 ) -> Graph:
     """Every node and edge the roots may reach in ``direction`` (a superset for many roots), from
     the rows stored up to ``known_at`` (every row when None).
@@ -106,7 +112,8 @@ def collect(
     Each level is one read of the object rows, which carry the attempts that reference each
     object; the reached nodes are then completed with every attempt of theirs in one read by id.
     With ``max_nodes``, the graph stops growing at that many events: the events whose neighbours
-    were not all read are then listed in ``Graph.unexpanded``.
+    were not all read are then listed in ``Graph.unexpanded``. ``read_nodes`` reads the reached
+    nodes in full (``events_by_id`` at ``known_at`` when None).
     """
     graph = Graph(dict(roots), set())
     fetcher = _Fetcher(client, known_at)
@@ -128,8 +135,9 @@ def collect(
         _expand(
             rules, graph, roots, downstream_lookup, link_downstream, after_start, fetcher, max_nodes
         )
-    # only ids asked for come back
-    graph.nodes.update(events_by_id(client, graph.nodes, known_at=known_at))
+    if read_nodes is None:
+        read_nodes = partial(events_by_id, client, known_at=known_at)
+    graph.nodes.update(read_nodes(graph.nodes))  # only ids asked for come back
     return graph
 
 
@@ -226,10 +234,11 @@ def trace(
     *,
     known_at: datetime | None = None,
     max_nodes: int | None = None,
+    read_nodes: NodeReader | None = None,
 ) -> Lineage:
     """The lineage of one object (or event) in ``direction``, as known at ``known_at`` (from
     every stored row when None); with ``max_nodes``, of at most that many events, ``truncated``
-    when the graph was cut there."""
+    when the graph was cut there. ``read_nodes``: as for ``collect``."""
     if max_nodes is not None and max_nodes < 1:
         raise ValueError(f"max_nodes={max_nodes}: expected at least 1")
     roots = resolve_roots(client, rules, root_type, root_id, known_at=known_at)
@@ -241,6 +250,7 @@ def trace(
         direction,
         known_at=known_at,
         max_nodes=max_nodes,
+        read_nodes=read_nodes,
     )
     lineage = assemble(kept, direction, graph, rules)
     if len(kept) < len(roots):  # roots left out: the answer is cut whatever the graph says

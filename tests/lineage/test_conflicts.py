@@ -22,7 +22,7 @@ from lineage.graph import UPSTREAM, EventNode
 from lineage.ledger import FactIdentity, Ledger, day_end
 from lineage.merkle import leaf_hash, verify_inclusion
 from lineage.models import node_out
-from lineage.queries import events_by_id, raw_spans, stored_facts
+from lineage.queries import FactReader, events_by_id, raw_spans, stored_facts
 from lineage.rules import LineageRules
 from lineage.signing import Signer
 from lineage.traversal import trace
@@ -122,11 +122,18 @@ class TestConflictingVersions:
         rules = LineageRules.default()
 
         def records(known_at: datetime) -> list[dict[str, object]]:
-            lineage = trace(store, rules, INVOICE.type, INVOICE.id, UPSTREAM, known_at=known_at)
-            spans = raw_spans(
-                store, [(a.trace_id, a.span_id) for n in lineage.nodes for a in n.attempts]
+            reader = FactReader(store, known_at=known_at)
+            lineage = trace(
+                store,
+                rules,
+                INVOICE.type,
+                INVOICE.id,
+                UPSTREAM,
+                known_at=known_at,
+                read_nodes=reader,
             )
-            facts = stored_facts(store, [n.event_id for n in lineage.nodes], known_at=known_at)
+            facts = reader.facts_of(lineage.nodes)
+            spans = raw_spans(store, (fact for versions in facts.values() for fact in versions))
             return evidence_records(lineage, INVOICE, spans, facts, known_at=known_at)
 
         before = records(moment)

@@ -5,6 +5,7 @@ records downloads."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 from clickhouse_connect.driver.client import Client
@@ -90,6 +91,18 @@ def reference_root(client: Client, until: datetime) -> tuple[bytes, list[bytes]]
     return root_hash(lambda lv, i: nodes[(lv, i)], len(leaves)), leaves
 
 
+def assert_proven(answer: dict[str, Any], leaves: list[bytes], root: str) -> None:
+    """Every proof's audit path leads from its leaf to ``root``."""
+    for proof in answer["proofs"]:
+        assert verify_inclusion(
+            leaves[proof["leaf_index"]],
+            proof["leaf_index"],
+            proof["tree_size"],
+            [bytes.fromhex(h) for h in proof["audit_path"]],
+            bytes.fromhex(root),
+        )
+
+
 class TestSealing:
     def test_the_engine_tree_is_the_reference_tree(self, store: Client, ledger: Ledger) -> None:
         """Leaf hashes and nodes computed in the engine give the root the pure code computes."""
@@ -161,14 +174,28 @@ class TestProofs:
         assert len(answer["proofs"]) == 13
         assert len(answer["unproven"]) == 2
         assert answer["heads"] == [head.to_json()]
-        for proof in answer["proofs"]:
-            assert verify_inclusion(
-                leaves[proof["leaf_index"]],
-                proof["leaf_index"],
-                proof["tree_size"],
-                [bytes.fromhex(h) for h in proof["audit_path"]],
-                bytes.fromhex(head.root_hash),
-            )
+        assert_proven(answer, leaves, head.root_hash)
+
+    def test_proofs_verify_against_each_later_head_of_a_growing_day(
+        self, store: Client, ledger: Ledger
+    ) -> None:
+        """Subtrees remembered from the proofs against a day's first head serve the proofs
+        against its next, larger head: every audit path leads to that head's root, and a ledger
+        that remembers nothing gives the same answer."""
+        add_facts(store, 0, 8, NOON)
+        rows = store.query(
+            "SELECT EventId, TraceId, SpanId, IngestedAt FROM biz_events ORDER BY EventId"
+        ).result_rows
+        first_facts = [FactIdentity(str(e), str(t), str(s), at) for e, t, s, at in rows]
+        ledger.seal_day(store, DAY, until=NOON + timedelta(seconds=1), now=NOON)
+        assert len(ledger.proofs(store, first_facts)["proofs"]) == 8
+        add_facts(store, 8, 13, NOON + timedelta(hours=1))
+        head = ledger.seal_day(store, DAY, until=day_end(DAY), now=NOON)
+        _, leaves = reference_root(store, day_end(DAY))
+        answer = ledger.proofs(store, first_facts)
+        assert [p["tree_size"] for p in answer["proofs"]] == [21] * 8
+        assert_proven(answer, leaves, head.root_hash)
+        assert answer == Ledger(Signer.generate()).proofs(store, first_facts)
 
 
 class TestAccessTrail:

@@ -17,7 +17,7 @@ from lineage.completeness import completeness
 from lineage.graph import DOWNSTREAM, UPSTREAM, Lookup
 from lineage.impact import BlockedInvoices
 from lineage.owners import OwnerRouting
-from lineage.queries import raw_spans
+from lineage.queries import FactReader, raw_spans
 from lineage.rules import EVENT, LineageRules
 from lineage.traversal import UnknownLineageType, UnknownRoot, trace
 from slas.business_state import BusinessState
@@ -176,16 +176,22 @@ class TestTraversal:
             trace(store, RULES, sc.CUSTOMER, "CUS-1", UPSTREAM)
 
     def test_raw_span_facts_are_read_for_every_attempt(self, store: Client) -> None:
-        """Evidence reads each attempt's span from otel_traces within the traces' time range."""
+        """Evidence reads each attempt's stored fact with the traversal's nodes, then its span
+        from otel_traces by the table's sort key: the copy the fact was derived from."""
         load(store, chain())
-        lineage = trace(store, RULES, sc.INVOICE, "INV-1", UPSTREAM)
+        reader = FactReader(store, known_at=datetime.now(UTC))
+        lineage = trace(store, RULES, sc.INVOICE, "INV-1", UPSTREAM, read_nodes=reader)
         keys = [(a.trace_id, a.span_id) for n in lineage.nodes for a in n.attempts]
-        facts = raw_spans(store, keys)
-        assert [key[:2] for key in sorted(facts)] == sorted(keys)
+        facts = reader.facts_of(lineage.nodes)
+        assert sorted((trace_id, span_id) for _, trace_id, span_id in facts) == sorted(keys)
+        spans = raw_spans(store, (fact for versions in facts.values() for fact in versions))
+        assert [key[:2] for key in sorted(spans)] == sorted(keys)
         invoice = lineage.node("invoice.posted:INV-1").latest
-        [raw] = [r for key, r in facts.items() if key[:2] == (invoice.trace_id, invoice.span_id)]
+        [fact] = facts[(invoice.event_id, invoice.trace_id, invoice.span_id)]
+        raw = spans[(invoice.trace_id, invoice.span_id, fact.raw_span_hash)]
         assert raw["attributes"][sc.EVENT_ID] == "invoice.posted:INV-1"
         assert raw["service_name"] == "mw-test"
+        assert raw["start"][:19] == fact.texts["event_time"][:19]
 
 
 class TestAttempts:
