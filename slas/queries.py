@@ -89,6 +89,25 @@ GROUP BY EventId
 """
 
 
+def event_states(where: str, known_at: str) -> str:
+    """Per event ``where`` selects (by ``EventId`` and knowledge time only, as
+    ``first_stored_events`` asks), a hash of everything a derivation reads of it as known at the
+    ``DateTime64(3)`` parameter ``known_at``: its snapshot columns, the names behind its codes
+    (the code tables are left empty, so the names count) and its references. An event whose hash
+    is the same at two instants derives the same timers and items at both."""
+    return f"""
+SELECT event_id, cityHash64(*) AS state FROM (
+    SELECT {_SNAPSHOT_EVENT_COLUMNS}, EventId AS event_id,
+        anyIf(Customer, Customer != '') AS customer_id,
+        anyIf(LegalEntity, LegalEntity != '') AS legal_entity_name,
+        argMax(Currency, {COUNTED_ATTEMPT}) AS currency_name,
+        arraySort(groupUniqArrayArray(
+            arrayFilter(ref -> ref.type NOT IN ({_DIMENSIONS}), ObjectRefs))) AS refs
+    FROM {first_stored_events(f"{where} AND IngestedAt <= {{{known_at}:DateTime64(3, 'UTC')}}")}
+    GROUP BY EventId
+)"""
+
+
 def _component_references(where: str, events: str) -> str:
     """References of the events ``events`` selects, read where ``where`` says, each from the
     object rows of its span's first stored version (object rows carry their event row's
