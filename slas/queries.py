@@ -89,22 +89,27 @@ GROUP BY EventId
 """
 
 
-def event_states(where: str, known_at: str) -> str:
+def event_states(where: str) -> str:
     """Per event ``where`` selects (by ``EventId`` and knowledge time only, as
-    ``first_stored_events`` asks), a hash of everything a derivation reads of it as known at the
-    ``DateTime64(3)`` parameter ``known_at``: its snapshot columns, the names behind its codes
-    (the code tables are left empty, so the names count) and its references. An event whose hash
-    is the same at two instants derives the same timers and items at both."""
+    ``first_stored_events`` asks) and per bound, ``since`` and ``until`` (``DateTime64(3)``
+    parameters), a hash of everything a derivation reads of the event as known at that bound: its
+    snapshot columns, the names behind its codes (the code tables may be empty: the names count)
+    and its references. An event whose hash is the same at both derives the same timers and items
+    at both. One read of the rows for both bounds (the first stored version of a span is the same
+    at both when it is known at the first)."""
+    rows = first_stored_events(f"{where} AND IngestedAt <= {{until:DateTime64(3, 'UTC')}}")
     return f"""
-SELECT event_id, cityHash64(*) AS state FROM (
-    SELECT {_SNAPSHOT_EVENT_COLUMNS}, EventId AS event_id,
+SELECT event_id, bound, cityHash64(* EXCEPT (bound)) AS state FROM (
+    SELECT {_SNAPSHOT_EVENT_COLUMNS}, EventId AS event_id, bound,
         anyIf(Customer, Customer != '') AS customer_id,
         anyIf(LegalEntity, LegalEntity != '') AS legal_entity_name,
         argMax(Currency, {COUNTED_ATTEMPT}) AS currency_name,
         arraySort(groupUniqArrayArray(
             arrayFilter(ref -> ref.type NOT IN ({_DIMENSIONS}), ObjectRefs))) AS refs
-    FROM {first_stored_events(f"{where} AND IngestedAt <= {{{known_at}:DateTime64(3, 'UTC')}}")}
-    GROUP BY EventId
+    FROM {rows}
+    ARRAY JOIN [{{since:DateTime64(3, 'UTC')}}, {{until:DateTime64(3, 'UTC')}}] AS bound
+    WHERE IngestedAt <= bound
+    GROUP BY EventId, bound
 )"""
 
 

@@ -43,11 +43,7 @@ _NEW_SPANS = f"""(EventId, TraceId, SpanId) GLOBAL NOT IN (
 _WINDOW_EVENTS = f"EventId GLOBAL IN (SELECT EventId FROM biz_events WHERE {_WINDOW})"
 
 CHANGED_EVENTS = f"""
-SELECT event_id FROM (
-    {event_states(_WINDOW_EVENTS, "since")}
-    UNION ALL
-    {event_states(_WINDOW_EVENTS, "until")}
-)
+SELECT event_id FROM ({event_states(_WINDOW_EVENTS)})
 GROUP BY event_id
 HAVING count() = 1 OR min(state) != max(state)
 """
@@ -80,6 +76,7 @@ _TOUCHED_BY_NEW_SPANS = _touched(False)
 """The objects referenced by event rows stored in the window whose span is new: what a window
 touches when the state at its start is not what the stored versions were derived from (rows
 that became visible late, behind a window already read)."""
+
 
 def _touched_objects(touched: str) -> str:
     return f"""
