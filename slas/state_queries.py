@@ -19,13 +19,12 @@ from slas.close_items import ITEM_OBJECT_TYPES
 from slas.components import chunks, component_labels
 from slas.digests import U64Array, text_hashes
 from slas.queries import (
-    CHUNK_DIMENSIONS,
     CHUNK_EVENTS,
     CHUNK_REFERENCES,
-    COMPONENT_DIMENSIONS,
     COMPONENT_EVENTS,
     COMPONENT_REFERENCES,
     code_tables,
+    coded_names,
     event_states,
 )
 from slas.snapshot import EventSnapshot, empty_snapshot
@@ -381,15 +380,12 @@ def load_component(
     if not ids and not by_hash:
         return empty_snapshot(0), SnapshotNames({}, {}, {})
     selection: dict[str, Any] = {"chunk": chunk} if by_hash else {"event_ids": ids}
-    entities, currencies = client.query(
-        CHUNK_DIMENSIONS if by_hash else COMPONENT_DIMENSIONS,
-        parameters={**selection, "known_at": known_at},
-    ).result_rows[0]
-    legal_entities, currency_codes, parameters = code_tables(entities, currencies)
+    parameters = code_tables((), ())[2]  # the events are coded from their names below
     parameters.update(selection, known_at=known_at)
     events = client.query_np(CHUNK_EVENTS if by_hash else COMPONENT_EVENTS, parameters=parameters)
     if not len(events):
         return empty_snapshot(0), SnapshotNames({}, {}, {})
+    legal_entities, currency_codes = coded_names(events)
     # each query is given only the lists it names: every id given is escaped and sent
     if not by_hash:
         parameters.update(
