@@ -39,7 +39,11 @@ _NEW_SPANS = f"""(EventId, TraceId, SpanId) GLOBAL NOT IN (
       WHERE IngestedAt <= {{since:DateTime64(3, 'UTC')}}
         AND EventId GLOBAL IN (SELECT EventId FROM biz_events WHERE {_WINDOW}))"""
 
-_WINDOW_EVENTS = f"EventId GLOBAL IN (SELECT EventId FROM biz_events WHERE {_WINDOW})"
+_WINDOW_EVENTS = (
+    f"EventId GLOBAL IN (SELECT EventId FROM biz_events WHERE {_WINDOW} AND {_NEW_SPANS})"
+)
+"""Events with a new span in the window (a span stored before, re-sent as it was or with other
+content, changes nothing: the first stored version counts), whose states are compared."""
 
 CHANGED_EVENTS = f"""
 SELECT event_id FROM ({event_states(_WINDOW_EVENTS)})
