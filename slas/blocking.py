@@ -8,21 +8,48 @@ snapshot.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from domain import semconv as sc
-from lineage.rules import LineageRules
+from lineage.rules import Hop, LineageRules
 from slas.snapshot import EventSnapshot, I64Array, codes_of, event_type_code, object_type_code
 
 MAX_LEVELS = 32
 """Deeper than any chain of hops; stops a cyclic site rule from looping forever."""
 
 
-def hop_edges(snapshot: EventSnapshot, rules: LineageRules) -> tuple[I64Array, I64Array]:
-    """Every (event row, upstream event row) pair one of the rules' hops links in ``snapshot``."""
+@dataclass(frozen=True)
+class Feeds:
+    """Which events one hop feeds from which, without listing every pair (an object shared by
+    many feeders and many fed events, such as a project's time entries and its activations,
+    would make that list quadratic): the feeding events ordered by object and then by when they
+    took effect, with their object's rank (``group``), and per fed reference the position of the
+    last feeder it sees. A fed event sees every feeder of its object up to that position: all of
+    them, or for an as-of-root hop those that took effect by its first attempt, a prefix too.
+
+    A site hop whose event type feeds itself (an event would see itself) is listed pair by pair,
+    each pair a group of its own."""
+
+    fed: I64Array
+    last: I64Array
+    feeders: I64Array
+    group: I64Array
+
+    def seen(self, value: I64Array) -> I64Array:
+        """Per fed reference, the largest ``value`` (per event row, at least -1) among the feeders
+        it sees: running maxima within each object's feeders."""
+        span = np.int64(len(value) + 2)
+        running = np.maximum.accumulate(self.group * span + value[self.feeders] + 1)
+        seen: I64Array = running[self.last] - self.group[self.last] * span - 1
+        return seen
+
+
+def hop_feeds(snapshot: EventSnapshot, rules: LineageRules) -> list[Feeds]:
+    """The feeds of each of the rules' hops that link something in ``snapshot``."""
     ref_type = snapshot.event_type[snapshot.ref_row]
-    downstream: list[I64Array] = []
-    upstream: list[I64Array] = []
+    feeds = []
     for hop in rules.hops:
         known = [t for t in hop.upstream_types if t in sc.EVENT_TYPES]
         if hop.event_type not in sc.EVENT_TYPES or hop.object_type not in sc.OBJECT_TYPES:
@@ -32,30 +59,64 @@ def hop_edges(snapshot: EventSnapshot, rules: LineageRules) -> tuple[I64Array, I
         up = np.flatnonzero(same_object & np.isin(ref_type, codes_of(known)))
         if not len(down) or not len(up):
             continue
-        up = up[np.argsort(snapshot.ref_object_index[up], kind="stable")]
-        up_objects = snapshot.ref_object_index[up]
-        first = np.searchsorted(up_objects, snapshot.ref_object_index[down], side="left")
-        last = np.searchsorted(up_objects, snapshot.ref_object_index[down], side="right")
-        counts = last - first
-        rows = np.repeat(snapshot.ref_row[down], counts)
-        starts = np.repeat(first - np.cumsum(counts) + counts, counts)
-        partners = snapshot.ref_row[up[starts + np.arange(int(counts.sum()))]]
-        keep = rows != partners
-        if hop.as_of_root:
-            # only feeders that took effect before the fed event count (an amendment feeds what
-            # came after it)
-            effect = np.where(snapshot.effective_us >= 0, snapshot.effective_us, snapshot.first_us)
-            keep &= effect[partners] <= snapshot.first_us[rows]
-        downstream.append(rows[keep])
-        upstream.append(partners[keep])
-    if not downstream:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty
-    # one int64 key per pair: a numeric unique (a sort that releases the GIL), where a unique
-    # along an axis compares row views one by one holding it (tens of seconds on a large graph)
-    events = np.int64(len(snapshot.event))
-    keys = np.unique(np.concatenate(downstream) * events + np.concatenate(upstream))
-    return keys // events, keys % events
+        found = (
+            _pair_feeds(snapshot, hop, down, up)
+            if hop.event_type in hop.upstream_types
+            else _prefix_feeds(snapshot, hop, down, up)
+        )
+        if len(found.fed):
+            feeds.append(found)
+    return feeds
+
+
+def _effect(snapshot: EventSnapshot) -> I64Array:
+    """When each event took effect, its first attempt when it never did: an as-of-root hop's
+    feeder counts for the events whose first attempt came at or after it."""
+    return np.where(snapshot.effective_us >= 0, snapshot.effective_us, snapshot.first_us)
+
+
+def _prefix_feeds(snapshot: EventSnapshot, hop: Hop, down: I64Array, up: I64Array) -> Feeds:
+    """A hop whose fed and feeding references differ: each fed reference sees a prefix of its
+    object's feeders (one sort, one binary search per fed reference)."""
+    objects = snapshot.ref_object_index
+    up_rows, down_rows = snapshot.ref_row[up], snapshot.ref_row[down]
+    # ranks of the instants compared, so that (object, instant) is one int64 key
+    effect = _effect(snapshot)[up_rows] if hop.as_of_root else np.zeros(len(up), np.int64)
+    bound = snapshot.first_us[down_rows] if hop.as_of_root else np.zeros(len(down), np.int64)
+    instants, ranks = np.unique(np.concatenate((effect, bound)), return_inverse=True)
+    width = np.int64(len(instants) + 1)
+    up_keys = objects[up].astype(np.int64) * width + ranks[: len(up)]
+    order = np.argsort(up_keys, kind="stable")
+    up_keys = up_keys[order]
+    down_objects = objects[down].astype(np.int64)
+    first = np.searchsorted(up_keys, down_objects * width, side="left")
+    last = np.searchsorted(up_keys, down_objects * width + ranks[len(up) :], side="right") - 1
+    sees = last >= first
+    return Feeds(
+        fed=down_rows[sees],
+        last=last[sees],
+        feeders=up_rows[order],
+        group=objects[up][order].astype(np.int64),
+    )
+
+
+def _pair_feeds(snapshot: EventSnapshot, hop: Hop, down: I64Array, up: I64Array) -> Feeds:
+    """A hop whose event type also feeds it: every (fed, feeder) pair of a shared object but an
+    event with itself, each pair a group of its own."""
+    up = up[np.argsort(snapshot.ref_object_index[up], kind="stable")]
+    up_objects = snapshot.ref_object_index[up]
+    first = np.searchsorted(up_objects, snapshot.ref_object_index[down], side="left")
+    last = np.searchsorted(up_objects, snapshot.ref_object_index[down], side="right")
+    counts = last - first
+    rows = np.repeat(snapshot.ref_row[down], counts)
+    starts = np.repeat(first - np.cumsum(counts) + counts, counts)
+    partners = snapshot.ref_row[up[starts + np.arange(int(counts.sum()))]]
+    keep = rows != partners
+    if hop.as_of_root:
+        effect = _effect(snapshot)
+        keep &= effect[partners] <= snapshot.first_us[rows]
+    pairs = np.arange(int(keep.sum()), dtype=np.int64)
+    return Feeds(fed=rows[keep], last=pairs, feeders=partners[keep], group=pairs)
 
 
 def upstream_causes(snapshot: EventSnapshot, rules: LineageRules) -> I64Array:
@@ -63,15 +124,16 @@ def upstream_causes(snapshot: EventSnapshot, rules: LineageRules) -> I64Array:
     being stopped (the most upstream failure on a path of hops), -1 when nothing upstream failed.
     Among several root causes the one with the highest row wins (a stable, arbitrary choice)."""
     cause = np.full(len(snapshot.event), -1, dtype=np.int64)
-    rows, partners = hop_edges(snapshot, rules)
-    if not len(rows):
+    feeds = hop_feeds(snapshot, rules)
+    if not feeds:
         return cause
+    rows = np.arange(len(cause), dtype=np.int64)
     for _level in range(MAX_LEVELS):
-        candidate = np.where(
-            cause[partners] >= 0, cause[partners], np.where(snapshot.failed[partners], partners, -1)
-        )
+        # what an event passes on: its own root cause, else itself when it failed
+        candidate = np.where(cause >= 0, cause, np.where(snapshot.failed, rows, -1))
         updated = cause.copy()
-        np.maximum.at(updated, rows, candidate)
+        for feed in feeds:
+            np.maximum.at(updated, feed.fed, feed.seen(candidate))
         if np.array_equal(updated, cause):
             break
         cause = updated

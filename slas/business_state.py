@@ -1,6 +1,8 @@
 """Keeps the business state current, incrementally: ``sla_timers`` and ``close_items``. Each tick
-reads only the business rows stored since its watermark, finds the graph components they touch,
-re-derives every timer (``slas.timer_rows``) and item (``slas.item_rows``) of those components and
+reads only the business rows stored since its watermark, keeps the events whose facts as a
+derivation reads them those rows changed (``slas.state_queries.CHANGED_EVENTS``: a derivation is
+a function of those facts, so an event whose facts are the same at the window's end as at its
+start changes nothing), finds the graph components they touch, re-derives every timer (``slas.timer_rows``) and item (``slas.item_rows``) of those components and
 appends a version for each one that changed or disappeared.
 
 A component (events connected through non-dimension object references) is the unit: correlation
@@ -176,34 +178,43 @@ class BusinessState:
         since, late, visible = self._reopen(client, since, until, now)
         setup_types = sorted({t for types in self.rules.prerequisites.values() for t in types})
         unresolved, sample = unresolved_events(client, since, until, setup_types)
-        # one bounded read decides: a window that touches less than a chunk's worth closes its
-        # components by index reads; their events are read by id, or by chunk when many
-        objects = touched_objects(client, since, until, limit=self._max_events + 1)
-        touched = len(objects)
-        events = versions = 0
+        events = versions = touched = 0
         path = ""
         done = None
-        # index reads cost what the components hold, the graph read what the graph holds: past a
-        # quarter of the graph (scattered arrivals touching most contracts) the read wins
-        if since != EPOCH and objects:
+        # the stored versions reflect the window's start unless rows became visible behind it:
+        # then every new span touches its objects, else only events the window changed do
+        changed_only = late == 0
+        if since != EPOCH and visible:
+            # index reads cost what the components hold, the graph read what the graph holds:
+            # past a quarter of the graph (scattered arrivals touching most contracts) the read
+            # wins; one read counts the objects the window touches and names them when fewer
             budget = min(self._max_events, max(event_rows(client) // 4, MIN_EXPANSION_EVENTS))
-            if touched <= budget:
+            touched, objects = touched_objects(
+                client, since, until, limit=budget, changed_only=changed_only
+            )
+            if objects:
                 done = self._rederive_around(client, until, objects, max_events=budget)
                 path = "index"
         if done is not None:
             events, versions = done
-        elif touched:
+        elif since == EPOCH or touched:
             # a large window (start-up on loaded data, a reset, a rebuild, a backfill) or
             # components too large to close by index reads: whole components from one read of
             # the graph, in chunks, each chunk one scan
             path = "graph"
             count, touched = graph_chunks(
-                client, since, until, max_events=self._max_events, everything=since == EPOCH
+                client,
+                since,
+                until,
+                max_events=self._max_events,
+                everything=since == EPOCH,
+                changed_only=changed_only,
             )
             for chunk in range(count):
                 derived, written = self._rederive(client, until, chunk=chunk)
                 events += derived
                 versions += written
+            path = path if touched else ""
         stamp = max(_millis(now), until)
         write_state(client, CONFIG_KEY, self._fingerprint, at=stamp)
         write_state(client, WATERMARK_KEY, until.isoformat(), at=stamp)

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 from clickhouse_connect.driver.client import Client
 
 from domain import semconv as sc
@@ -74,19 +75,55 @@ _BY_EVENT_ID = "EventId IN {event_ids:Array(String)}"
 _BY_EVENT_HASH = "cityHash64(EventId) GLOBAL IN (SELECT EventHash FROM syncsight_state_chunks WHERE Chunk = {chunk:UInt32})"
 
 
-def _component_dimensions(where: str) -> str:
-    return f"""
-SELECT groupUniqArray(LegalEntity), groupUniqArray(Currency)
-FROM {first_stored_events(f"{where} AND IngestedAt <= {_KNOWN_AT}")}
-"""
+_NAMES = f"""EventId AS event_id,
+    anyIf(Customer, Customer != '') AS customer_id,
+    anyIf(LegalEntity, LegalEntity != '') AS legal_entity_name,
+    argMax(Currency, {COUNTED_ATTEMPT}) AS currency_name"""
+"""The names behind an event's hashes and codes: a component read codes them itself
+(``coded_names``), so that no read of the code tables comes first."""
 
 
 def _component_events(where: str) -> str:
     return f"""
-SELECT {_SNAPSHOT_EVENT_COLUMNS}, EventId AS event_id, anyIf(Customer, Customer != '') AS customer_id
+SELECT {_SNAPSHOT_EVENT_COLUMNS}, {_NAMES}
 FROM {first_stored_events(f"{where} AND IngestedAt <= {_KNOWN_AT}")}
 GROUP BY EventId
 """
+
+
+def coded_names(events: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Code the legal entity and currency of events read with empty code tables from their names
+    (``_NAMES``), in place, as ``code_tables`` spells codes (sorted, 1-based, 0 for none); the
+    two tables."""
+    tables = []
+    for code, name in (("legal_entity", "legal_entity_name"), ("currency", "currency_name")):
+        names = events[name].astype(str)
+        named = names != ""
+        table = np.unique(names[named])
+        events[code] = np.where(named, np.searchsorted(table, names) + 1, 0)
+        tables.append(tuple(str(n) for n in table))
+    return tables[0], tables[1]
+
+
+def event_states(where: str) -> str:
+    """Per event ``where`` selects (by ``EventId`` and knowledge time only, as
+    ``first_stored_events`` asks) and per bound, ``since`` and ``until`` (``DateTime64(3)``
+    parameters), a hash of everything a derivation reads of the event as known at that bound: its
+    snapshot columns, the names behind its codes (the code tables may be empty: the names count)
+    and its references. An event whose hash is the same at both derives the same timers and items
+    at both. One read of the rows for both bounds (the first stored version of a span is the same
+    at both when it is known at the first)."""
+    rows = first_stored_events(f"{where} AND IngestedAt <= {{until:DateTime64(3, 'UTC')}}")
+    return f"""
+SELECT event_id, bound, cityHash64(* EXCEPT (bound)) AS state FROM (
+    SELECT {_SNAPSHOT_EVENT_COLUMNS}, {_NAMES}, bound,
+        arraySort(groupUniqArrayArray(
+            arrayFilter(ref -> ref.type NOT IN ({_DIMENSIONS}), ObjectRefs))) AS refs
+    FROM {rows}
+    ARRAY JOIN [{{since:DateTime64(3, 'UTC')}}, {{until:DateTime64(3, 'UTC')}}] AS bound
+    WHERE IngestedAt <= bound
+    GROUP BY EventId, bound
+)"""
 
 
 def _component_references(where: str, events: str) -> str:
@@ -109,7 +146,6 @@ WHERE {where} AND ObjectType NOT IN ({_DIMENSIONS}) AND IngestedAt <= {_KNOWN_AT
 """
 
 
-COMPONENT_DIMENSIONS = _component_dimensions(_BY_EVENT_ID)
 COMPONENT_EVENTS = _component_events(_BY_EVENT_ID)
 """The events of some components of the object graph as known at ``known_at``, every attempt in
 its first stored version."""
@@ -120,7 +156,6 @@ COMPONENT_REFERENCES = _component_references(
 """Their references, read by object (the ordered key); references of events outside the
 component are dropped when the snapshot is built."""
 
-CHUNK_DIMENSIONS = _component_dimensions(_BY_EVENT_HASH)
 CHUNK_EVENTS = _component_events(_BY_EVENT_HASH)
 CHUNK_REFERENCES = _component_references(_BY_EVENT_HASH, _BY_EVENT_HASH)
 """The same for a chunk of whole components whose event hashes ``syncsight_state_chunks`` holds:

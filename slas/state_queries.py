@@ -19,13 +19,13 @@ from slas.close_items import ITEM_OBJECT_TYPES
 from slas.components import chunks, component_labels
 from slas.digests import U64Array, text_hashes
 from slas.queries import (
-    CHUNK_DIMENSIONS,
     CHUNK_EVENTS,
     CHUNK_REFERENCES,
-    COMPONENT_DIMENSIONS,
     COMPONENT_EVENTS,
     COMPONENT_REFERENCES,
     code_tables,
+    coded_names,
+    event_states,
 )
 from slas.snapshot import EventSnapshot, empty_snapshot
 from slas.timer_rows import SnapshotNames, timer_identities
@@ -34,26 +34,65 @@ from warehouse.schema import CLOSE_ITEMS, SLA_TIMERS, STATE_CHUNKS
 _DIMENSIONS = ", ".join(f"'{t}'" for t in sc.DIMENSION_OBJECT_TYPES)
 _WINDOW = "IngestedAt > {since:DateTime64(3, 'UTC')} AND IngestedAt <= {until:DateTime64(3, 'UTC')}"
 
-_TOUCHED = f"""
-SELECT ref.type AS ObjectType, ref.id AS ObjectId FROM biz_events ARRAY JOIN ObjectRefs AS ref
-WHERE {_WINDOW} AND ref.type NOT IN ({_DIMENSIONS})
-  AND (EventId, TraceId, SpanId) GLOBAL NOT IN (
+_NEW_SPANS = f"""(EventId, TraceId, SpanId) GLOBAL NOT IN (
       SELECT EventId, TraceId, SpanId FROM biz_events
       WHERE IngestedAt <= {{since:DateTime64(3, 'UTC')}}
-        AND EventId GLOBAL IN (SELECT EventId FROM biz_events WHERE {_WINDOW}))
-"""
-"""The objects referenced by event rows stored in the window whose span is new. A span stored
-before, whether re-sent as it was (an exporter's retry, a replayed spool) or with other content
-(a conflicting version: the first stored fact wins, warehouse/first_stored.py), changes nothing
-and touches nothing. (Object rows are derived from event rows and carry their knowledge time, so
-the event rows say everything a window holds.)"""
+        AND EventId GLOBAL IN (SELECT EventId FROM biz_events WHERE {_WINDOW}))"""
 
-TOUCHED_OBJECTS = f"""
-SELECT DISTINCT * FROM ({_TOUCHED})
-LIMIT {{limit:UInt64}}
+_WINDOW_EVENTS = (
+    f"EventId GLOBAL IN (SELECT EventId FROM biz_events WHERE {_WINDOW} AND {_NEW_SPANS})"
+)
+"""Events with a new span in the window (a span stored before, re-sent as it was or with other
+content, changes nothing: the first stored version counts), whose states are compared."""
+
+CHANGED_EVENTS = f"""
+SELECT event_id FROM ({event_states(_WINDOW_EVENTS)})
+GROUP BY event_id
+HAVING count() = 1 OR min(state) != max(state)
 """
-"""The objects rows stored in the window touch, at most ``limit`` of them (dimensions are never
-hops: a new customer.synced changes no timer)."""
+"""The events with rows stored in the window that derive differently at its end than at its
+start: new events, and stored ones whose counted facts, outcome, names or references the window's
+rows changed. A new attempt that leaves the first success first changes nothing."""
+
+
+def _touched(changed_only: bool) -> str:
+    rows = (
+        f"IngestedAt <= {{until:DateTime64(3, 'UTC')}} AND EventId GLOBAL IN ({CHANGED_EVENTS})"
+        if changed_only
+        else f"{_WINDOW} AND {_NEW_SPANS}"
+    )
+    return f"""
+SELECT ref.type AS ObjectType, ref.id AS ObjectId FROM biz_events ARRAY JOIN ObjectRefs AS ref
+WHERE {rows} AND ref.type NOT IN ({_DIMENSIONS})
+"""
+
+
+_TOUCHED = _touched(True)
+"""The objects referenced by the events stored in the window that derive differently at its
+end than at its start (``CHANGED_EVENTS``). A span stored before, whether re-sent as it was (an
+exporter's retry, a replayed spool) or with other content (a conflicting version: the first
+stored fact wins, warehouse/first_stored.py), changes nothing and touches nothing; nor does a
+new attempt that changes no fact a derivation reads. (Object rows are derived from event rows
+and carry their knowledge time, so the event rows say everything a window holds.)"""
+
+_TOUCHED_BY_NEW_SPANS = _touched(False)
+"""The objects referenced by event rows stored in the window whose span is new: what a window
+touches when the state at its start is not what the stored versions were derived from (rows
+that became visible late, behind a window already read)."""
+
+
+def _touched_objects(touched: str) -> str:
+    return f"""
+SELECT count(), if(count() <= {{limit:UInt64}}, groupArray((ObjectType, ObjectId)), [])
+FROM (SELECT DISTINCT * FROM ({touched}))
+"""
+
+
+TOUCHED_OBJECTS = _touched_objects(_TOUCHED)
+"""How many objects rows stored in the window touch, and which when at most ``limit``
+(dimensions are never hops: a new customer.synced changes no timer): one evaluation of the
+window, and no list read when the graph read is to serve it."""
+TOUCHED_OBJECTS_BY_NEW_SPANS = _touched_objects(_TOUCHED_BY_NEW_SPANS)
 
 WINDOW_ROWS = """
 SELECT arrayFirstIndex(bound -> IngestedAt <= bound, {ends:Array(DateTime64(3, 'UTC'))}), count()
@@ -104,6 +143,9 @@ derivation from scratch."""
 
 TOUCHED_HASHES = f"""
 SELECT DISTINCT cityHash64(ObjectType, ObjectId) FROM ({_TOUCHED})
+"""
+TOUCHED_HASHES_BY_NEW_SPANS = f"""
+SELECT DISTINCT cityHash64(ObjectType, ObjectId) FROM ({_TOUCHED_BY_NEW_SPANS})
 """
 
 _LATEST_TIMER = """
@@ -203,11 +245,24 @@ def _pair_parameters(pairs: Iterable[Pair]) -> dict[str, Any]:
     return {"types": sorted({t for t, _ in pairs}), "ids": sorted({i for _, i in pairs})}
 
 
-def touched_objects(client: Client, since: datetime, until: datetime, *, limit: int) -> list[Pair]:
-    rows = client.query(
-        TOUCHED_OBJECTS, parameters={"since": since, "until": until, "limit": limit}
-    ).result_rows
-    return [(str(t), str(i)) for t, i in rows]
+def _touched_parameters(since: datetime, until: datetime) -> dict[str, Any]:
+    # the event states spell legal entities and currencies by name: no code tables needed
+    parameters = code_tables((), ())[2]
+    parameters.update(since=since, until=until)
+    return parameters
+
+
+def touched_objects(
+    client: Client, since: datetime, until: datetime, *, limit: int, changed_only: bool = True
+) -> tuple[int, list[Pair]]:
+    """How many objects the rows stored in the window touch, and which (none when more than
+    ``limit``). ``changed_only``: only events whose state the window changed touch anything;
+    otherwise every new span does (when the stored versions may not reflect the window's start)."""
+    count, pairs = client.query(
+        TOUCHED_OBJECTS if changed_only else TOUCHED_OBJECTS_BY_NEW_SPANS,
+        parameters={**_touched_parameters(since, until), "limit": limit},
+    ).result_rows[0]
+    return int(count), [(str(t), str(i)) for t, i in pairs]
 
 
 MAX_LITERAL_OBJECTS = 2_000
@@ -272,7 +327,13 @@ def _write_chunks(client: Client, groups: Iterable[list[int]]) -> None:
 
 
 def graph_chunks(
-    client: Client, since: datetime, until: datetime, *, max_events: int, everything: bool
+    client: Client,
+    since: datetime,
+    until: datetime,
+    *,
+    max_events: int,
+    everything: bool,
+    changed_only: bool = True,
 ) -> tuple[int, int]:
     """Put the event hashes of the components touched by rows stored in the window (all of them
     when ``everything``) into ``syncsight_state_chunks``, in chunks of whole components of at most
@@ -291,7 +352,8 @@ def graph_chunks(
             [
                 int(row[0])
                 for row in client.query(
-                    TOUCHED_HASHES, parameters={"since": since, "until": until}
+                    TOUCHED_HASHES if changed_only else TOUCHED_HASHES_BY_NEW_SPANS,
+                    parameters=_touched_parameters(since, until),
                 ).result_rows
             ],
             dtype=np.uint64,
@@ -322,20 +384,18 @@ def load_component(
     if not ids and not by_hash:
         return empty_snapshot(0), SnapshotNames({}, {}, {})
     selection: dict[str, Any] = {"chunk": chunk} if by_hash else {"event_ids": ids}
-    entities, currencies = client.query(
-        CHUNK_DIMENSIONS if by_hash else COMPONENT_DIMENSIONS,
-        parameters={**selection, "known_at": known_at},
-    ).result_rows[0]
-    legal_entities, currency_codes, parameters = code_tables(entities, currencies)
-    parameters.update(
-        selection,
-        known_at=known_at,
-        object_types_wanted=sorted({t for t, _ in objects or ()}),
-        object_ids=sorted({i for _, i in objects or ()}),
-    )
+    parameters = code_tables((), ())[2]  # the events are coded from their names below
+    parameters.update(selection, known_at=known_at)
     events = client.query_np(CHUNK_EVENTS if by_hash else COMPONENT_EVENTS, parameters=parameters)
     if not len(events):
         return empty_snapshot(0), SnapshotNames({}, {}, {})
+    legal_entities, currency_codes = coded_names(events)
+    # each query is given only the lists it names: every id given is escaped and sent
+    if not by_hash:
+        parameters.update(
+            object_types_wanted=sorted({t for t, _ in objects or ()}),
+            object_ids=sorted({i for _, i in objects or ()}),
+        )
     references = client.query_np(
         CHUNK_REFERENCES if by_hash else COMPONENT_REFERENCES, parameters=parameters
     )

@@ -30,7 +30,7 @@ from slas.reference_evaluation import evaluate
 from slas.timer_answers import TimerAnswers
 from slas.timers import STATES
 from syncsight.bulk_load import WarehouseSpanExporter
-from tests.slas.events import at, event, span_rows
+from tests.slas.events import at, event, retried, span_rows
 from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import migrate
 from warehouse.schema_state import REBUILD_KEY, write_state
@@ -45,6 +45,11 @@ SELECT KeyType, KeyId, Sla, StartEventId, argMax((Deleted, Digest), KnownAt) AS 
 FROM sla_timers GROUP BY KeyType, KeyId, Sla, StartEventId
 HAVING latest.1 = 0 ORDER BY KeyType, KeyId, Sla, StartEventId
 """
+CURRENT_ITEMS = """
+SELECT ItemType, ItemId, argMax((Deleted, Digest), KnownAt) AS latest
+FROM close_items GROUP BY ItemType, ItemId
+HAVING latest.1 = 0 ORDER BY ItemType, ItemId
+"""
 
 
 def tick(state: BusinessState) -> TickReport:
@@ -54,6 +59,10 @@ def tick(state: BusinessState) -> TickReport:
 
 def current(client: Client) -> list[tuple[object, ...]]:
     return [tuple(row) for row in client.query(CURRENT).result_rows]
+
+
+def current_items(client: Client) -> list[tuple[object, ...]]:
+    return [tuple(row) for row in client.query(CURRENT_ITEMS).result_rows]
 
 
 @pytest.fixture
@@ -91,15 +100,19 @@ class TestIncremental:
     def test_ticks_end_where_a_derivation_from_scratch_ends(
         self, migrated: Client, state: BusinessState, engine_url: str
     ) -> None:
-        """Every timer derived tick by tick equals the timer derived once from everything."""
+        """Every timer and close item derived tick by tick equals the one derived once from
+        everything."""
         ticks = load_tiny_quarter(migrated, engine_url, state)
-        incremental = current(migrated)
+        incremental, incremental_items = current(migrated), current_items(migrated)
         migrated.command("TRUNCATE TABLE sla_timers")
+        migrated.command("TRUNCATE TABLE close_items")
         state.reset(datetime.now(UTC))
         tick(state)
         assert len(ticks) > 10
         assert len(incremental) > 100
+        assert len(incremental_items) > 100
         assert current(migrated) == incremental
+        assert current_items(migrated) == incremental_items
 
     @pytest.mark.parametrize(
         ("max_events_per_chunk", "max_literal_events", "path"),
@@ -127,7 +140,7 @@ class TestIncremental:
             max_literal_events=max_literal_events,
         )
         ticks = load_tiny_quarter(migrated, engine_url, state)
-        incremental = current(migrated)
+        incremental, incremental_items = current(migrated), current_items(migrated)
         assert {t.path for t in ticks[1:] if t.touched} == {path}
         migrated.command("TRUNCATE TABLE sla_timers")
         migrated.command("TRUNCATE TABLE close_items")
@@ -135,6 +148,7 @@ class TestIncremental:
         tick(state)
         assert len(incremental) > 100
         assert current(migrated) == incremental
+        assert current_items(migrated) == incremental_items
 
     def test_state_counts_agree_with_a_full_evaluation(
         self, migrated: Client, state: BusinessState, engine_url: str
@@ -264,6 +278,38 @@ class TestIncremental:
         tick(state)
         assert timers
         assert current(migrated) == timers
+
+    def test_a_new_attempt_touches_only_when_it_changes_what_is_derived(
+        self, migrated: Client, state: BusinessState
+    ) -> None:
+        """billing.ready failed, and fails again (a new span): it still has not taken effect and
+        still fails since its first attempt, so the tick touches nothing. A third attempt
+        succeeds and stops the timer: the tick touches the time entry and ends where a
+        derivation from scratch ends."""
+        start = event(sc.TIME_APPROVED, "TE-9", {sc.TIME_ENTRY: "TE-9"}, at(0))
+        stop = event(sc.BILLING_READY, "BR-9", {sc.TIME_ENTRY: "TE-9"}, at(1), outcome=sc.FAILED)
+        migrated.insert("otel_traces", span_rows([start, stop]), column_names=OTEL_TRACES_COLUMNS)
+        tick(state)
+        timers = current(migrated)
+        again = retried(stop, (at(1, hours=2), sc.FAILED, "2026-09"))
+        rows = span_rows([start, again])[2:]  # its first attempt's row again, and the new one
+        migrated.insert("otel_traces", rows, column_names=OTEL_TRACES_COLUMNS)
+        same = tick(state)
+        assert (same.touched, same.events, same.versions) == (0, 0, 0)
+        assert current(migrated) == timers
+        succeeded = retried(again, (at(2), sc.SUCCESS, "2026-09"))
+        rows = span_rows([start, succeeded])[3:]
+        migrated.insert("otel_traces", rows, column_names=OTEL_TRACES_COLUMNS)
+        changed = tick(state)
+        assert (changed.touched, changed.events) == (1, 2)  # the time entry, both its events
+        assert changed.versions > 0
+        incremental, incremental_items = current(migrated), current_items(migrated)
+        assert incremental != timers
+        migrated.command("TRUNCATE TABLE sla_timers")
+        migrated.command("TRUNCATE TABLE close_items")
+        state.reset(datetime.now(UTC))
+        tick(state)
+        assert (current(migrated), current_items(migrated)) == (incremental, incremental_items)
 
     def test_an_object_only_a_conflicting_version_names_keys_nothing(
         self, migrated: Client, state: BusinessState
