@@ -119,7 +119,7 @@ them (dimension set-up events such as customer.synced excepted). Their count, an
 NEIGHBOURS = f"""
 SELECT EventId,
        arrayMap(ref -> (ref.type, ref.id),
-                arrayFilter(ref -> ref.type NOT IN ({_DIMENSIONS}), any(ObjectRefs))),
+                arrayFilter(ref -> ref.type NOT IN ({_DIMENSIONS}), groupUniqArrayArray(ObjectRefs))),
        cityHash64(EventId)
 FROM biz_event_objects
 WHERE ObjectType IN {{types:Array(String)}}
@@ -127,11 +127,13 @@ WHERE ObjectType IN {{types:Array(String)}}
   AND IngestedAt <= {{until:DateTime64(3, 'UTC')}}
 GROUP BY EventId
 """
-"""The events that reference some objects, once each, with every non-dimension object it
-references and the event id's hash (object rows carry their event's references, migration 4): one ordered-key read per
-expansion round. The type-by-id cross product may bring an event that references none of the
-objects; the component then also takes in that event's component, which is still exact (a union
-of components)."""
+"""The events that reference some objects, once each, with every non-dimension object its
+attempts that name one of them reference (the union: attempts may name different objects; an
+attempt that names none of them is reached once an object it shares with them is in a later
+round) and the event id's hash (object rows carry their event's references, migration 4): one
+ordered-key read per expansion round. The type-by-id cross product may bring an event that
+references none of the objects; the component then also takes in that event's component, which
+is still exact (a union of components)."""
 
 ALL_REFERENCES = f"""
 SELECT cityHash64(EventId) AS event_hash, cityHash64(ObjectType, ObjectId) AS object_hash
