@@ -8,6 +8,8 @@ Object ids are ``type:id`` so ids of different types never collide.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, Final
 
 from domain import semconv as sc
@@ -54,19 +56,30 @@ OBJECT_ATTRIBUTES: Final = (
 """What the business state knows of an object (filled by the period export)."""
 
 
+def iso_instant(instant: datetime) -> str:
+    """An OCEL 2.0 time: ISO 8601 in UTC with a ``Z``."""
+    return utc(instant).isoformat().replace("+00:00", "Z")
+
+
 def iso_time(node: EventNode) -> str:
-    return utc(node.timestamp).isoformat().replace("+00:00", "Z")
+    return iso_instant(node.timestamp)
+
+
+def type_qualifier(event_type: str, object_type: str, rules: LineageRules) -> str:
+    """How an event of ``event_type`` touches an object of ``object_type`` (its E2O
+    qualifier)."""
+    if event_type in rules.producers.get(object_type, ()):
+        return SUBJECT
+    if object_type in sc.DIMENSION_OBJECT_TYPES:
+        return DIMENSION
+    if any(hop.object_type == object_type for hop in rules.upstream_hops(event_type)):
+        return INPUT
+    return REFERENCE
 
 
 def qualifier(node: EventNode, object_type: str, rules: LineageRules) -> str:
     """How ``node`` touches an object of ``object_type`` (its E2O qualifier)."""
-    if node.event_type in rules.producers.get(object_type, ()):
-        return SUBJECT
-    if object_type in sc.DIMENSION_OBJECT_TYPES:
-        return DIMENSION
-    if any(hop.object_type == object_type for hop in rules.upstream_hops(node.event_type)):
-        return INPUT
-    return REFERENCE
+    return type_qualifier(node.event_type, object_type, rules)
 
 
 def event_attributes(node: EventNode) -> list[dict[str, Any]]:
@@ -86,15 +99,27 @@ def event_attributes(node: EventNode) -> list[dict[str, Any]]:
     return [{"name": name, "value": value} for name, value in values.items() if value is not None]
 
 
+Qualify = Callable[[str, str], str]
+"""(event type, object type) → the E2O qualifier (``type_qualifier`` under some rules)."""
+
+
 def event_relations(
     node: EventNode, rules: LineageRules
 ) -> tuple[list[dict[str, str]], list[tuple[str, str, str]]]:
-    """The event's qualified E2O relations, and the qualified O2O links they imply: its subject
+    """The event's qualified E2O relations, and the qualified O2O links they imply
+    (``relations_of``)."""
+    return relations_of(node.event_type, node.objects, lambda e, o: type_qualifier(e, o, rules))
+
+
+def relations_of(
+    event_type: str, objects: Mapping[str, Sequence[str]], qualify: Qualify
+) -> tuple[list[dict[str, str]], list[tuple[str, str, str]]]:
+    """An event's qualified E2O relations, and the qualified O2O links they imply: its subject
     objects are derived from its inputs (the rules' hops) and belong to its dimensions."""
     relationships = []
     subjects = []
-    for object_type, ids in sorted(node.objects.items()):
-        how = qualifier(node, object_type, rules)
+    for object_type, ids in sorted(objects.items()):
+        how = qualify(event_type, object_type)
         for object_id in ids:
             oid = ocel_object_id(object_type, object_id)
             relationships.append({"objectId": oid, "qualifier": how})
@@ -159,3 +184,17 @@ def to_ocel(lineage: Lineage, rules: LineageRules) -> dict[str, Any]:
         "objects": [objects[oid] for oid in sorted(objects)],
         "events": events,
     }
+
+
+def cached_qualifier(rules: LineageRules) -> Qualify:
+    """``type_qualifier`` under ``rules``, each (event type, object type) worked out once."""
+    known: dict[tuple[str, str], str] = {}
+
+    def qualify(event_type: str, object_type: str) -> str:
+        key = (event_type, object_type)
+        found = known.get(key)
+        if found is None:
+            found = known[key] = type_qualifier(event_type, object_type, rules)
+        return found
+
+    return qualify

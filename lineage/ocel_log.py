@@ -22,18 +22,18 @@ from clickhouse_connect.driver.client import Client
 
 from domain import semconv as sc
 from domain.objects import ObjectRef
-from domain.periods import period_of
-from lineage.graph import EventNode, Lookup
+from lineage.graph import Lookup
 from lineage.ocel import (
     INPUT,
     SUBJECT,
-    event_relations,
-    ocel_event,
+    Qualify,
+    cached_qualifier,
+    iso_instant,
     ocel_object_id,
-    qualifier,
+    relations_of,
 )
 from lineage.ocel_queries import PAGE_EVENTS, PERIOD_EVENT_IDS
-from lineage.queries import hop_events, nodes_of
+from lineage.queries import hop_events
 from lineage.rules import LineageRules
 
 DEFAULT_PAGE_SIZE: Final = 10_000
@@ -124,19 +124,91 @@ class LogPage:
     their type (their facts are the object's whatever other pages hold)."""
 
 
-def in_period(node: EventNode, period: str) -> bool:
-    """The period rule of the audit report: the event's own period, else its first attempt's
-    UTC month."""
-    own = next((a.period for a in node.attempts if a.period), "")
-    return (own or period_of(node.first_time)) == period
+class Produced(Protocol):
+    """What ``first_produced`` reads of an event: a lineage node (``lineage.graph.EventNode``)
+    or a log event (``LogEvent``)."""
+
+    @property
+    def event_id(self) -> str: ...
+    @property
+    def event_type(self) -> str: ...
+    @property
+    def objects(self) -> Mapping[str, Sequence[str]]: ...
+    @property
+    def first_time(self) -> datetime: ...
+    @property
+    def amount(self) -> Decimal | None: ...
+    @property
+    def currency(self) -> str: ...
+    @property
+    def legal_entity(self) -> str: ...
+    @property
+    def outcome(self) -> str: ...
 
 
-def _customer(node: EventNode) -> str:
+@dataclass(frozen=True, slots=True)
+class LogEvent:
+    """One event of the log as the engine assembles it (``lineage.ocel_queries.PAGE_EVENTS``):
+    what its lineage node shows, without the node."""
+
+    event_id: str
+    event_type: str
+    outcome: str
+    first_time: datetime
+    time: datetime
+    source_system: str
+    target_system: str
+    amount: Decimal | None
+    currency: str
+    period: str
+    trace_id: str
+    span_id: str
+    attempts: int
+    replays: int
+    error_category: str
+    legal_entity: str
+    objects: dict[str, tuple[str, ...]]
+    in_period: bool
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> LogEvent:
+        (event_id, event_type, outcome, first_time, time, source, target, amount, currency,
+         period, trace_id, span_id, attempts, replays, error_category, legal_entity, refs,
+         in_period) = row  # fmt: skip
+        merged: dict[str, dict[str, None]] = {}
+        for object_type, object_id in refs:
+            merged.setdefault(object_type, {})[object_id] = None
+        objects = {object_type: tuple(ids) for object_type, ids in merged.items()}
+        return cls(
+            event_id, event_type, outcome, first_time, time, source, target, amount, currency,
+            period, trace_id, span_id, attempts, replays, error_category, legal_entity, objects,
+            bool(in_period),
+        )  # fmt: skip
+
+    def attributes(self) -> list[dict[str, Any]]:
+        """Its OCEL attributes (``lineage.ocel.EVENT_ATTRIBUTES``), an unknown amount left out."""
+        values: dict[str, Any] = {
+            "outcome": self.outcome,
+            "source_system": self.source_system,
+            "target_system": self.target_system,
+            "amount": float(self.amount) if self.amount is not None else None,
+            "currency": self.currency,
+            "period": self.period,
+            "attempts": self.attempts,
+            "replays": self.replays,
+            "error_category": self.error_category,
+            "trace_id": self.trace_id,
+            "span_id": self.span_id,
+        }
+        return [{"name": n, "value": v} for n, v in values.items() if v is not None]
+
+
+def _customer(node: Produced) -> str:
     return next(iter(node.objects.get(sc.CUSTOMER, ())), "")
 
 
 def first_produced(
-    nodes: Iterable[EventNode], rules: LineageRules, wanted: Callable[[ObjectRef], bool]
+    nodes: Iterable[Produced], rules: LineageRules, wanted: Callable[[ObjectRef], bool]
 ) -> dict[ObjectRef, tuple[datetime, ObjectState]]:
     """The wanted objects that some of ``nodes`` produced, each with the first such event's time
     and facts (its counted amount and currency, its own legal entity and customer, outcome)."""
@@ -154,12 +226,11 @@ def first_produced(
                 ref = ObjectRef(object_type, object_id)
                 if ref not in states and wanted(ref):
                     if state is None:
-                        decisive = node.decisive
                         state = (
                             node.first_time,
                             ObjectState(
-                                decisive.amount,
-                                decisive.currency,
+                                node.amount,
+                                node.currency,
                                 node.legal_entity,
                                 _customer(node),
                                 node.outcome,
@@ -209,13 +280,13 @@ def object_facts(
     return known
 
 
-def _ranked_refs(node: EventNode, rules: LineageRules) -> list[ObjectRef]:
+def _ranked_refs(node: LogEvent, qualify: Qualify) -> list[ObjectRef]:
     """The event's subject and input objects, subject first: where its dimensions come from
     when neither it nor the business state names them."""
     ranked = sorted(
         (QUALIFIER_ORDER.index(how), object_type)
         for object_type in node.objects
-        for how in [qualifier(node, object_type, rules)]
+        for how in [qualify(node.event_type, object_type)]
         if how in (SUBJECT, INPUT)
     )
     return [ObjectRef(t, i) for _, t in ranked for i in node.objects[t]]
@@ -224,8 +295,9 @@ def _ranked_refs(node: EventNode, rules: LineageRules) -> list[ObjectRef]:
 def _dimensions(
     client: Client,
     rules: LineageRules,
+    qualify: Qualify,
     facts: StateFacts,
-    nodes: Sequence[EventNode],
+    nodes: Sequence[LogEvent],
     ids: IdRange,
     known_at: datetime,
 ) -> dict[str, ObjectState]:
@@ -239,11 +311,11 @@ def _dimensions(
         for node in nodes
     }
     open_nodes = [n for n in nodes if not found[n.event_id].legal_entity]
-    refs = sorted({ref for node in open_nodes for ref in _ranked_refs(node, rules)})
+    refs = sorted({ref for node in open_nodes for ref in _ranked_refs(node, qualify)})
     if refs:
         states = object_facts(client, rules, facts, refs, known_at)
         for node in open_nodes:
-            for ref in _ranked_refs(node, rules):
+            for ref in _ranked_refs(node, qualify):
                 state = states.get(ref)
                 if state is not None:
                     found[node.event_id] = found[node.event_id].over(
@@ -263,6 +335,7 @@ def log_pages(
     """The log's pages in event id order; each page is read when the consumer asks for it (a
     fresh client each time: a streaming answer resumes on any worker thread)."""
     after = ""
+    qualify = cached_qualifier(rules)
     while True:
         client = client_of()
         rows = client.query(
@@ -274,7 +347,7 @@ def log_pages(
         # an event whose attempts straddle two pages is read whole, in the first
         ids = (after, str(rows[-1][0]))
         after = ids[1]
-        yield _page(client, rules, request, facts, ids)
+        yield _page(client, rules, qualify, request, facts, ids)
         if len(rows) < page_size:
             return
 
@@ -282,17 +355,16 @@ def log_pages(
 def _page(
     client: Client,
     rules: LineageRules,
+    qualify: Qualify,
     request: LogRequest,
     facts: StateFacts,
     ids: IdRange,
 ) -> LogPage:
-    read = nodes_of(client, PAGE_EVENTS, {**request.parameters(), "after": ids[0], "last": ids[1]})
-    nodes = [
-        node
-        for _, node in sorted(read.items())
-        if request.period is None or in_period(node, request.period)
-    ]
-    dimensions = _dimensions(client, rules, facts, nodes, ids, request.known_at)
+    rows = client.query(
+        PAGE_EVENTS, parameters={**request.parameters(), "after": ids[0], "last": ids[1]}
+    ).result_rows
+    nodes = [node for node in map(LogEvent.from_row, rows) if node.in_period]
+    dimensions = _dimensions(client, rules, qualify, facts, nodes, ids, request.known_at)
     events: list[dict[str, Any]] = []
     objects: dict[str, str] = {}
     links: list[tuple[str, str, str]] = []
@@ -300,14 +372,22 @@ def _page(
         own = dimensions[node.event_id]
         if request.legal_entity is not None and own.legal_entity != request.legal_entity:
             continue
-        relationships, node_links = event_relations(node, rules)
-        record = ocel_event(node, relationships)
-        record["attributes"] += [
+        relationships, node_links = relations_of(node.event_type, node.objects, qualify)
+        attributes = node.attributes()
+        attributes += [
             {"name": name, "value": value}
             for name, value in (("legal_entity", own.legal_entity), ("customer", own.customer))
             if value
         ]
-        events.append(record)
+        events.append(
+            {
+                "id": node.event_id,
+                "type": node.event_type,
+                "time": iso_instant(node.time),
+                "attributes": attributes,
+                "relationships": relationships,
+            }
+        )
         links += node_links
         for object_type, object_ids in node.objects.items():
             for object_id in object_ids:
@@ -317,7 +397,7 @@ def _page(
         (ocel_object_id(ref.type, ref.id), at, state)
         for ref, (at, state) in first_produced(nodes, rules, lambda r: r.type in sole).items()
     ]
-    return LogPage(events, list(objects.items()), links, len(read), produced)
+    return LogPage(events, list(objects.items()), links, len(rows), produced)
 
 
 Describe = Callable[[list[tuple[str, str]], Mapping[str, ObjectState]], dict[str, ObjectState]]
