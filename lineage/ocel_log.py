@@ -12,6 +12,7 @@ or comes from (subject first).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,7 +23,6 @@ from clickhouse_connect.driver.client import Client
 
 from domain import semconv as sc
 from domain.objects import ObjectRef
-from lineage.graph import Lookup
 from lineage.ocel import (
     INPUT,
     SUBJECT,
@@ -32,8 +32,8 @@ from lineage.ocel import (
     ocel_object_id,
     relations_of,
 )
-from lineage.ocel_queries import PAGE_EVENTS, PERIOD_EVENT_IDS
-from lineage.queries import hop_events
+from lineage.ocel_queries import PAGE_EVENTS, PERIOD_EVENT_IDS, PRODUCERS
+from lineage.queries import knowledge_bound
 from lineage.rules import LineageRules
 
 DEFAULT_PAGE_SIZE: Final = 10_000
@@ -243,17 +243,24 @@ def first_produced(
 def producer_states(
     client: Client, rules: LineageRules, refs: Sequence[ObjectRef], known_at: datetime
 ) -> dict[ObjectRef, ObjectState]:
-    """Each object's state from the first event that produced it; a dimension is its own
-    value."""
+    """Each object's state from the first event that produced it (``PRODUCERS``: what
+    ``first_produced`` says of the events that carry it); a dimension is its own value."""
     producers = {**rules.prerequisites, **rules.producers}
-    lookup = Lookup(
-        frozenset((ref, event_type) for ref in refs for event_type in producers.get(ref.type, ()))
-    )
-    wanted = set(refs)
-    nodes = hop_events(client, lookup, (), known_at=known_at).values()
-    states = {
-        ref: state for ref, (_, state) in first_produced(nodes, rules, wanted.__contains__).items()
-    }
+    wanted = [(ref.type, ref.id) for ref in refs if ref.type in producers]
+    states: dict[ObjectRef, ObjectState] = {}
+    if wanted:
+        rows = client.query(
+            PRODUCERS,
+            parameters={
+                "refs": json.dumps(wanted),
+                "producers": sorted((t, e) for t, types in producers.items() for e in types),
+                "known_at": knowledge_bound(known_at),
+            },
+        ).result_rows
+        for object_type, object_id, (amount, currency, entity, customer, outcome) in rows:
+            states[ObjectRef(object_type, object_id)] = ObjectState(
+                amount, currency, entity, customer, outcome
+            )
     for ref in refs:
         if ref.type == sc.LEGAL_ENTITY:
             states[ref] = ObjectState(legal_entity=ref.id).over(states.get(ref, ObjectState()))

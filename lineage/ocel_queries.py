@@ -28,49 +28,101 @@ one in the month is narrowed by ``PAGE_EVENTS``."""
 _ATTEMPT_ORDER = "(EventTime, Attempt, SpanId)"
 """The order of an event's attempts (``lineage.graph.group_attempts``): the latest is the last."""
 
-_PAGE_ATTEMPTS = first_stored_events(
-    "EventId > {after:String} AND EventId <= {last:String}"
-    " AND IngestedAt <= {known_at:DateTime64(3, 'UTC')}",
-    "EventId, EventType, EventTime, SourceSystem, TargetSystem, Outcome, Attempt, Amount,"
-    " Currency, Period, LegalEntity, ErrorCategory, TraceId, SpanId, ObjectRefs",
-)
-
-PAGE_EVENTS = f"""
-SELECT
+_EVENT_FACTS = f"""
     EventId,
     argMax(EventType, {_ATTEMPT_ORDER}) AS event_type,
     argMax(Outcome, {_ATTEMPT_ORDER}) AS outcome,
     min(EventTime) AS first_time,
     if(outcome = '{sc.SUCCESS}', argMax(EventTime, {COUNTED_ATTEMPT}),
        argMax(EventTime, {_ATTEMPT_ORDER})) AS time,
-    argMax(SourceSystem, {COUNTED_ATTEMPT}),
-    argMax(TargetSystem, {COUNTED_ATTEMPT}),
-    argMax(tuple(Amount), {COUNTED_ATTEMPT}).1,
-    argMax(Currency, {COUNTED_ATTEMPT}),
-    argMax(Period, {COUNTED_ATTEMPT}),
-    argMax(TraceId, {COUNTED_ATTEMPT}),
-    argMax(SpanId, {COUNTED_ATTEMPT}),
-    count(),
-    uniqExact(TraceId) - 1,
-    argMaxIf(ErrorCategory, {_ATTEMPT_ORDER}, Outcome != '{sc.SUCCESS}' AND ErrorCategory != ''),
-    argMinIf(LegalEntity, {_ATTEMPT_ORDER}, LegalEntity != ''),
+    argMax(SourceSystem, {COUNTED_ATTEMPT}) AS source_system,
+    argMax(TargetSystem, {COUNTED_ATTEMPT}) AS target_system,
+    argMax(tuple(Amount), {COUNTED_ATTEMPT}).1 AS amount,
+    argMax(Currency, {COUNTED_ATTEMPT}) AS currency,
+    argMax(Period, {COUNTED_ATTEMPT}) AS period,
+    argMax(TraceId, {COUNTED_ATTEMPT}) AS trace_id,
+    argMax(SpanId, {COUNTED_ATTEMPT}) AS span_id,
+    count() AS attempts,
+    uniqExact(TraceId) - 1 AS replays,
+    argMaxIf(ErrorCategory, {_ATTEMPT_ORDER}, Outcome != '{sc.SUCCESS}' AND ErrorCategory != '')
+        AS error_category,
+    argMinIf(LegalEntity, {_ATTEMPT_ORDER}, LegalEntity != '') AS legal_entity,
     arrayFlatten(arrayMap(a -> a.2, arraySort(a -> a.1, groupArray(
-        ({_ATTEMPT_ORDER}, arrayMap(r -> (r.type, r.id), ObjectRefs)))))),
-    empty({{period:String}}) OR if(
-        argMinIf(Period, {_ATTEMPT_ORDER}, Period != '') AS own_period != '',
-        own_period, formatDateTime(first_time, '%Y-%m', 'UTC')) = {{period:String}}
-FROM {_PAGE_ATTEMPTS}
-WHERE EventId IN (
-    SELECT EventId FROM biz_events
-    WHERE EventId > {{after:String}} AND EventId <= {{last:String}} AND {_OF_PERIOD}
+        ({_ATTEMPT_ORDER}, arrayMap(r -> (r.type, r.id), ObjectRefs)))))) AS refs,
+    argMinIf(Period, {_ATTEMPT_ORDER}, Period != '') AS own_period"""
+"""An event assembled from the first stored version of each of its attempts (grouped by
+``EventId``) as a lineage node shows it (``lineage.graph.EventNode``): type and outcome of the
+latest attempt; time, systems, amount, currency, period, trace and span of the counted attempt
+(warehouse/counted_attempt.py); attempts, replays, the latest failure's category, the first legal
+entity and period named; the object references of every attempt in attempt order."""
+
+_ATTEMPT_COLUMNS = (
+    "EventId, EventType, EventTime, SourceSystem, TargetSystem, Outcome, Attempt, Amount,"
+    " Currency, Period, LegalEntity, ErrorCategory, TraceId, SpanId, ObjectRefs"
 )
-GROUP BY EventId
+
+
+def _assembled(where: str) -> str:
+    """The events (``_EVENT_FACTS``) of the attempts ``where`` selects (by identity and
+    knowledge time: ``warehouse.first_stored.first_stored_events``)."""
+    return f"(SELECT {_EVENT_FACTS} FROM {first_stored_events(where, _ATTEMPT_COLUMNS)} GROUP BY EventId)"
+
+
+PAGE_EVENTS = f"""
+SELECT EventId, event_type, outcome, first_time, time, source_system, target_system, amount,
+    currency, period, trace_id, span_id, attempts, replays, error_category, legal_entity, refs,
+    empty({{period:String}}) OR if(own_period != '', own_period,
+        formatDateTime(first_time, '%Y-%m', 'UTC')) = {{period:String}}
+FROM {
+    _assembled(
+        "EventId > {after:String} AND EventId <= {last:String}"
+        " AND IngestedAt <= {known_at:DateTime64(3, 'UTC')}"
+        " AND EventId IN (SELECT EventId FROM biz_events WHERE EventId > {after:String}"
+        f" AND EventId <= {{last:String}} AND {_OF_PERIOD})"
+    )
+}
 ORDER BY EventId
 """
 """The events of a page (those of ``PERIOD_EVENT_IDS`` after ``after`` up to ``last``, a key
-range), one row each, assembled from the first stored version of each attempt as a lineage node
-shows it (``lineage.graph.EventNode``): type and outcome of the latest attempt; time, systems,
-amount, currency, period, trace and span of the counted attempt (warehouse/counted_attempt.py);
-attempts, replays, the latest failure's category, the first legal entity named; the object
-references of every attempt in attempt order; and whether the event is of ``period`` (its own,
-the first attempt's that names one, else its first attempt's UTC month)."""
+range), one row each (``_EVENT_FACTS``), and whether the event is of ``period`` (the first period
+its attempts name, else its first attempt's UTC month)."""
+
+
+def json_pairs(parameter: str) -> str:
+    """A subquery of the (String, String) pairs a JSON array bound as one String ``parameter``
+    holds: an id list sent as one value, not bound element by element."""
+    return (
+        "(SELECT tupleElement(p, 1), tupleElement(p, 2) FROM (SELECT arrayJoin(JSONExtract("
+        f"{{{parameter}:String}}, 'Array(Tuple(String, String))')) AS p))"
+    )
+
+
+def json_strings(parameter: str) -> str:
+    """A subquery of the strings a JSON array bound as one String ``parameter`` holds."""
+    return f"(SELECT arrayJoin(JSONExtract({{{parameter}:String}}, 'Array(String)')))"
+
+
+_PRODUCING = f"""biz_event_objects
+    WHERE (ObjectType, ObjectId) IN {json_pairs("refs")}
+      AND (ObjectType, EventType) IN {{producers:Array(Tuple(String, String))}}
+      AND IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}"""
+
+PRODUCERS = f"""
+SELECT o.ObjectType, o.ObjectId,
+    argMin((e.amount, e.currency, e.legal_entity,
+            arrayFirst(r -> r.1 = '{sc.CUSTOMER}', e.refs).2, e.outcome),
+           (e.first_time, e.EventId))
+FROM (SELECT DISTINCT ObjectType, ObjectId, EventId FROM {_PRODUCING}) AS o
+INNER JOIN {
+    _assembled(
+        f"EventId IN (SELECT EventId FROM {_PRODUCING})"
+        " AND IngestedAt <= {known_at:DateTime64(3, 'UTC')}"
+    )
+} AS e ON e.EventId = o.EventId
+WHERE (o.ObjectType, e.event_type) IN {{producers:Array(Tuple(String, String))}}
+  AND has(e.refs, (o.ObjectType, o.ObjectId))
+GROUP BY o.ObjectType, o.ObjectId
+"""
+"""Each of the objects ``refs`` (a JSON array of [type, id]) that an event of one of its
+``producers`` (object type, event type) carries, with the first such event's facts (by first
+attempt, then id): counted amount and currency, own legal entity and customer, outcome."""
