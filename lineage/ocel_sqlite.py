@@ -30,7 +30,7 @@ INITIAL_TIME: Final = "1970-01-01T00:00:00Z"
 
 SQL_TYPES: Final = {"string": "TEXT", "float": "REAL", "integer": "INTEGER", "time": "TEXT"}
 
-BATCH: Final = 2_000
+BATCH: Final = 10_000
 """Objects described at once (``fill_objects``)."""
 
 SCHEMA: Final = (
