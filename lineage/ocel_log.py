@@ -25,6 +25,7 @@ from domain import semconv as sc
 from domain.objects import ObjectRef
 from lineage.ocel import (
     INPUT,
+    OBJECT_ATTRIBUTES,
     SUBJECT,
     Qualify,
     cached_qualifier,
@@ -77,15 +78,23 @@ class ObjectState:
             self.status or fallback.status,
         )
 
+    def values(self) -> tuple[Any, ...]:
+        """Amount, currency, legal entity, customer and status (``lineage.ocel.OBJECT_ATTRIBUTES``
+        order), None where unknown."""
+        return (
+            float(self.amount) if self.amount is not None else None,
+            self.currency or None,
+            self.legal_entity or None,
+            self.customer or None,
+            self.status or None,
+        )
+
     def attributes(self) -> list[dict[str, Any]]:
-        values = {
-            "amount": float(self.amount) if self.amount is not None else None,
-            "currency": self.currency,
-            "legal_entity": self.legal_entity,
-            "customer": self.customer,
-            "status": self.status,
-        }
-        return [{"name": n, "value": v} for n, v in values.items() if v not in (None, "")]
+        return [
+            {"name": name, "value": value}
+            for (name, _), value in zip(OBJECT_ATTRIBUTES, self.values(), strict=True)
+            if value is not None
+        ]
 
 
 IdRange = tuple[str, str]
