@@ -12,7 +12,6 @@ or comes from (subject first).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,7 +32,7 @@ from lineage.ocel import (
     ocel_object_id,
     relations_of,
 )
-from lineage.ocel_queries import PAGE_EVENTS, PERIOD_EVENT_IDS, PRODUCERS
+from lineage.ocel_queries import PAGE_EVENTS, PERIOD_EVENT_IDS, PRODUCERS, pairs_parameter
 from lineage.queries import knowledge_bound
 from lineage.rules import LineageRules
 
@@ -261,7 +260,7 @@ def producer_states(
         rows = client.query(
             PRODUCERS,
             parameters={
-                "refs": json.dumps(wanted),
+                "refs": pairs_parameter(wanted),
                 "producers": sorted((t, e) for t, types in producers.items() for e in types),
                 "known_at": knowledge_bound(known_at),
             },

@@ -4,6 +4,9 @@ sent)."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
+
 from domain import semconv as sc
 from warehouse.counted_attempt import COUNTED_ATTEMPT
 from warehouse.first_stored import first_stored_events
@@ -89,12 +92,21 @@ its attempts name, else its first attempt's UTC month)."""
 
 
 def json_pairs(parameter: str) -> str:
-    """A subquery of the (String, String) pairs a JSON array bound as one String ``parameter``
-    holds: an id list sent as one value, not bound element by element."""
+    """A subquery of the (type, id) pairs bound as one String ``parameter``
+    (``pairs_parameter``): an id list sent as one value, not bound element by element."""
     return (
-        "(SELECT tupleElement(p, 1), tupleElement(p, 2) FROM (SELECT arrayJoin(JSONExtract("
-        f"{{{parameter}:String}}, 'Array(Tuple(String, String))')) AS p))"
+        "(SELECT arrayJoin(arrayFlatten(arrayMap((t, ids) -> arrayMap(i -> (t, i), ids),"
+        f" mapKeys(m), mapValues(m)))) FROM (SELECT JSONExtract({{{parameter}:String}},"
+        " 'Map(String, Array(String))') AS m))"
     )
+
+
+def pairs_parameter(pairs: Iterable[tuple[str, str]]) -> str:
+    """(type, id) pairs as ``json_pairs`` reads them: a JSON object of the ids of each type."""
+    grouped: dict[str, list[str]] = {}
+    for object_type, object_id in pairs:
+        grouped.setdefault(object_type, []).append(object_id)
+    return json.dumps(grouped)
 
 
 def json_strings(parameter: str) -> str:

@@ -19,7 +19,7 @@ from domain import semconv as sc
 from domain.instants import utc
 from domain.objects import ObjectRef
 from lineage.ocel_log import IdRange, ObjectState
-from lineage.ocel_queries import json_pairs, json_strings
+from lineage.ocel_queries import json_pairs, json_strings, pairs_parameter
 from slas.close_state import item_blocking_step, reached
 from slas.item_rows import INVOICE
 from warehouse.schema import CLOSE_ITEMS, SLA_TIMERS
@@ -114,7 +114,7 @@ def object_states(
     if not refs:
         return {}
     pairs = sorted({(ref.type, ref.id) for ref in refs})
-    parameters = {"refs": json.dumps(pairs), "known_at": _naive(known_at)}
+    parameters = {"refs": pairs_parameter(pairs), "known_at": _naive(known_at)}
     invoices = json.dumps(sorted({ref.id for ref in refs if ref.type == sc.INVOICE}))
     wanted = set(refs)
     states: dict[ObjectRef, ObjectState] = {}
