@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Final
 
 from domain import semconv as sc
@@ -82,21 +83,33 @@ def qualifier(node: EventNode, object_type: str, rules: LineageRules) -> str:
     return type_qualifier(node.event_type, object_type, rules)
 
 
+def attribute_records(values: Sequence[Any]) -> list[dict[str, Any]]:
+    """An event's attributes given in ``EVENT_ATTRIBUTES`` order, as OCEL records: an unknown
+    (None) one left out, an amount as a float."""
+    return [
+        {"name": name, "value": float(value) if isinstance(value, Decimal) else value}
+        for (name, _), value in zip(EVENT_ATTRIBUTES, values, strict=True)
+        if value is not None
+    ]
+
+
 def event_attributes(node: EventNode) -> list[dict[str, Any]]:
-    values: dict[str, Any] = {
-        "outcome": node.outcome,
-        "source_system": node.decisive.source_system,
-        "target_system": node.decisive.target_system,
-        "amount": float(node.amount) if node.amount is not None else None,
-        "currency": node.currency,
-        "period": node.period,
-        "attempts": len(node.attempts),
-        "replays": node.replays,
-        "error_category": node.error_category,
-        "trace_id": node.decisive.trace_id,
-        "span_id": node.decisive.span_id,
-    }
-    return [{"name": name, "value": value} for name, value in values.items() if value is not None]
+    decisive = node.decisive
+    return attribute_records(
+        (
+            node.outcome,
+            decisive.source_system,
+            decisive.target_system,
+            node.amount,
+            node.currency,
+            node.period,
+            len(node.attempts),
+            node.replays,
+            node.error_category,
+            decisive.trace_id,
+            decisive.span_id,
+        )
+    )
 
 
 Qualify = Callable[[str, str], str]
@@ -138,15 +151,28 @@ def relations_of(
     return relationships, links
 
 
-def ocel_event(node: EventNode, relationships: list[dict[str, str]]) -> dict[str, Any]:
-    """The OCEL 2.0 JSON record of one event node."""
+def event_record(
+    event_id: str,
+    event_type: str,
+    time: datetime,
+    attributes: list[dict[str, Any]],
+    relationships: list[dict[str, str]],
+) -> dict[str, Any]:
+    """The OCEL 2.0 JSON record of one event."""
     return {
-        "id": node.event_id,
-        "type": node.event_type,
-        "time": iso_time(node),
-        "attributes": event_attributes(node),
+        "id": event_id,
+        "type": event_type,
+        "time": iso_instant(time),
+        "attributes": attributes,
         "relationships": relationships,
     }
+
+
+def ocel_event(node: EventNode, relationships: list[dict[str, str]]) -> dict[str, Any]:
+    """The OCEL 2.0 JSON record of one event node."""
+    return event_record(
+        node.event_id, node.event_type, node.timestamp, event_attributes(node), relationships
+    )
 
 
 def to_ocel(lineage: Lineage, rules: LineageRules) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """The OCEL 2.0 event log of a period and/or a legal entity, read in bounded pages.
 
 A page is the events of at most ``page_size`` attempts, found by a cursor on the event id (the
-table's key), so that memory follows the page and never the period. Events are lineage nodes
-(retries in one event, ``lineage.graph``) with ``lineage.ocel``'s attributes and qualifiers. Each
+table's key), so that memory follows the page and never the period. Events are what their lineage
+nodes show (retries in one event, ``lineage.graph``), assembled by the engine one row per event
+(``lineage.ocel_queries``), with ``lineage.ocel``'s attributes and qualifiers. Each
 object carries what is known of it: the business state's answer (amount, currency, legal entity,
 customer and status of close items and SLA keys, the SLA feature's ``StateFacts``), else the facts
 of the event that produced it (``lineage.rules``' producers). An event's legal entity and customer
@@ -27,8 +28,9 @@ from lineage.ocel import (
     OBJECT_ATTRIBUTES,
     SUBJECT,
     Qualify,
+    attribute_records,
     cached_qualifier,
-    iso_instant,
+    event_record,
     ocel_object_id,
     relations_of,
 )
@@ -194,21 +196,12 @@ class LogEvent:
         )  # fmt: skip
 
     def attributes(self) -> list[dict[str, Any]]:
-        """Its OCEL attributes (``lineage.ocel.EVENT_ATTRIBUTES``), an unknown amount left out."""
-        values: dict[str, Any] = {
-            "outcome": self.outcome,
-            "source_system": self.source_system,
-            "target_system": self.target_system,
-            "amount": float(self.amount) if self.amount is not None else None,
-            "currency": self.currency,
-            "period": self.period,
-            "attempts": self.attempts,
-            "replays": self.replays,
-            "error_category": self.error_category,
-            "trace_id": self.trace_id,
-            "span_id": self.span_id,
-        }
-        return [{"name": n, "value": v} for n, v in values.items() if v is not None]
+        """Its OCEL attributes (``lineage.ocel.EVENT_ATTRIBUTES``)."""
+        return attribute_records(
+            (self.outcome, self.source_system, self.target_system, self.amount, self.currency,
+             self.period, self.attempts, self.replays, self.error_category, self.trace_id,
+             self.span_id)
+        )  # fmt: skip
 
 
 def _customer(node: Produced) -> str:
@@ -395,13 +388,7 @@ def _page(
             if value
         ]
         events.append(
-            {
-                "id": node.event_id,
-                "type": node.event_type,
-                "time": iso_instant(node.time),
-                "attributes": attributes,
-                "relationships": relationships,
-            }
+            event_record(node.event_id, node.event_type, node.time, attributes, relationships)
         )
         links += node_links
         for object_type, object_ids in node.objects.items():
