@@ -88,12 +88,14 @@ class EventNode:
 
     @property
     def decisive(self) -> BusinessEvent:
-        """The attempt whose facts the node shows: the first success, else the latest attempt."""
-        return self.success if self.succeeded and self.success else self.latest
+        """The attempt whose facts (amount, currency, period) the node shows: the first success,
+        else the latest attempt, as every aggregate counts it (``warehouse.counted_attempt``)."""
+        return self.success or self.latest
 
     @property
     def timestamp(self) -> datetime:
-        return utc(self.decisive.timestamp)
+        """When it took effect while it stands succeeded, else its latest attempt."""
+        return utc((self.decisive if self.succeeded else self.latest).timestamp)
 
     @property
     def first_time(self) -> datetime:

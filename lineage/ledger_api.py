@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any, Final
+from typing import Annotated, Final
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 
@@ -25,6 +25,7 @@ from lineage.ledger_models import (
     ConsistencyOut,
     DownloadOut,
     DownloadsOut,
+    LedgerKeyOut,
     TreeHeadOut,
     TreeHeadProofOut,
     TreeHeadsOut,
@@ -75,13 +76,17 @@ def ledger_router(
 ) -> APIRouter:
     router = APIRouter(tags=["ledger"])
 
-    @router.get("/ledger/key", summary="The public key that signs evidence roots and tree heads")
-    def key() -> dict[str, str]:
-        return {
-            "algorithm": "ed25519",
-            "key_id": ledger.signer.key_id,
-            "public_key_pem": ledger.signer.public_pem,
-        }
+    @router.get(
+        "/ledger/key",
+        response_model=LedgerKeyOut,
+        summary="The public key that signs evidence roots and tree heads",
+    )
+    def key() -> LedgerKeyOut:
+        return LedgerKeyOut(
+            algorithm="ed25519",
+            key_id=ledger.signer.key_id,
+            public_key_pem=ledger.signer.public_pem,
+        )
 
     @router.get(
         "/ledger/heads",
@@ -152,16 +157,18 @@ def ledger_router(
 
     @router.post(
         "/admin/ledger/seal",
+        response_model=TreeHeadOut,
         summary="Seal a day's facts now (up to the end of the day, or what is stored so far)",
+        responses={400: {"description": "Not a UTC day from the epoch to today."}},
     )
-    def seal(day: Annotated[date, Query(description="UTC knowledge day to seal.")]) -> Any:
+    def seal(day: Annotated[date, Query(description="UTC knowledge day to seal.")]) -> TreeHeadOut:
         now = clock()
         if not _stored_day(day, now.date()):
             raise HTTPException(
                 400, f"day={day}: expected a UTC day from {EPOCH.date()} to today ({now.date()})"
             )
         sealed = ledger.seal_day(pool.client(), day, until=now - settle, now=now)
-        return sealed.to_json()
+        return TreeHeadOut.model_validate(sealed.to_json())
 
     return router
 

@@ -1,12 +1,21 @@
 """The REST shapes of the evidence ledger (pydantic at the edge): signed tree heads, consistency
 proofs and the access trail, as ``/api/v1/ledger/*`` and the audit report send them and the REST
-client reads them, and the caller as the trail names it (``/api/v1/me``)."""
+client reads them, and the caller as the trail names it (``/api/v1/me``; here rather than in
+``syncsight``, which the REST client must not import)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from pydantic import BaseModel, Field
+
+
+class LedgerKeyOut(BaseModel):
+    """The public key that signs evidence roots and tree heads (``GET /api/v1/ledger/key``)."""
+
+    algorithm: str = Field(description="Always ed25519.")
+    key_id: str = Field(description="Names the key in signatures, heads and the access trail.")
+    public_key_pem: str = Field(description="The Ed25519 public key, SubjectPublicKeyInfo PEM.")
 
 
 class TreeHeadOut(BaseModel):

@@ -228,6 +228,7 @@ class TraceEmitter:
             attributes[semconv.PERIOD] = attempt.period
         if delivery.is_replay:
             attributes[semconv.REPLAY_OF] = event.event_id
+            attributes[semconv.EVENT_ID] = replay_event_id(event.event_id, delivery)
         error = attempt.error
         if error is None:
             attributes["http.response.status_code"] = 201
@@ -253,6 +254,14 @@ class TraceEmitter:
     def _count(self, spans: int) -> None:
         self.spans_emitted += spans
         self._since_flush += spans
+
+
+def replay_event_id(event_id: str, delivery: Delivery) -> str:
+    """The id a replay's spans carry: middleware that re-submits a message gives every other
+    replay a new message id (``biz.replay.of`` names the original, and syncsight folds it into
+    the original event), the rest keep the original id."""
+    number = delivery.attempts[0].number
+    return f"{event_id}:replay-{number}" if number % 2 == 0 else event_id
 
 
 def _record_failure(span: trace.Span, error: SyncError, at: int) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from domain import semconv as sc
@@ -62,6 +64,28 @@ class TestNodes:
         assert node.failed_since == at(1)
         assert node.error_category == sc.MAPPING
         assert node.replays == 0
+
+    def test_a_failure_after_a_success_shows_the_counted_attempts_facts(self) -> None:
+        """A re-post refused as a duplicate after the invoice posted: the node stands failed (its
+        latest attempt) but shows the amount the business state counts, the first success's."""
+        attempts = [
+            attempt(sc.INVOICE_POSTED, "p", {sc.INVOICE: "I"}, hours=1, amount="100.00"),
+            attempt(
+                sc.INVOICE_POSTED,
+                "p",
+                {sc.INVOICE: "I"},
+                hours=2,
+                outcome=sc.FAILED,
+                number=2,
+                amount="999.00",
+                error_category=sc.DUPLICATE,
+            ),
+        ]
+        node = group_attempts(attempts)["p"]
+        assert not node.succeeded
+        assert node.amount == Decimal("100.00")
+        assert node.decisive is attempts[0]
+        assert node.timestamp == at(2)
 
 
 class TestLinks:

@@ -98,8 +98,10 @@ class TestLinksAndErrors:
     ) -> None:
         """An invoice's consumer span links to the successful billing.ready client span."""
         clients = client_spans(small_quarter.spans)
-        successful = {
-            str(attribute(span, semconv.EVENT_ID)): span.context.span_id
+        successful = {  # by the event's own id, which a replay with a new id names
+            str(attribute(span, semconv.REPLAY_OF) or attribute(span, semconv.EVENT_ID)): (
+                span.context.span_id
+            )
             for span in clients
             if attribute(span, semconv.OUTCOME) == semconv.SUCCESS
         }
@@ -135,25 +137,34 @@ class TestLinksAndErrors:
             assert exception.attributes["exception.type"]
             assert exception.attributes["exception.message"] == span.status.description
 
-    def test_a_replay_keeps_the_event_id_and_links_to_the_failed_attempt(
+    def test_a_replay_names_the_event_it_replays_and_links_to_the_failed_attempt(
         self, small_quarter: EmittedQuarter
     ) -> None:
-        """A replay trace carries biz.replay.of, the same event id, a higher attempt, and a link."""
+        """A replay trace carries biz.replay.of (the original event id), a higher attempt, and a
+        link; some replays keep the event id, others carry a new one, as middleware does."""
         clients = client_spans(small_quarter.spans)
         by_id = {span.context.span_id: span for span in clients}
         by_trace = traces(small_quarter.spans)
         replays = [span for span in clients if attribute(span, semconv.REPLAY_OF) is not None]
         assert replays
+        new_ids = 0
         for span in replays:
-            event_id = attribute(span, semconv.EVENT_ID)
-            assert attribute(span, semconv.REPLAY_OF) == event_id
+            original = attribute(span, semconv.REPLAY_OF)
+            own = attribute(span, semconv.EVENT_ID)
+            assert own == original or str(own).startswith(f"{original}:replay-")
+            new_ids += own != original
             consumer = next(s for s in by_trace[span.context.trace_id] if s.parent is None)
             previous = by_id[consumer.links[0].context.span_id]
-            assert attribute(previous, semconv.EVENT_ID) == event_id
+            assert attribute(previous, semconv.REPLAY_OF) in (None, original)
+            assert original in (
+                attribute(previous, semconv.EVENT_ID),
+                attribute(previous, semconv.REPLAY_OF),
+            )
             assert attribute(previous, semconv.OUTCOME) != semconv.SUCCESS
             assert int(str(attribute(span, semconv.ATTEMPT))) > int(
                 str(attribute(previous, semconv.ATTEMPT))
             )
+        assert 0 < new_ids < len(replays)
 
 
 class TestTimestampsAndIds:

@@ -12,11 +12,14 @@ from tests.simulator.quarters import EmittedQuarter
 
 
 def outcomes_by_event(quarter: EmittedQuarter) -> dict[str, list[tuple[int, str]]]:
-    """(attempt, outcome) of every emitted CLIENT span, by business event id."""
+    """(attempt, outcome) of every emitted CLIENT span, by business event id (a replay's is the
+    event it replays, whatever id it carries)."""
     outcomes: dict[str, list[tuple[int, str]]] = defaultdict(list)
     for span in quarter.spans:
         if span.kind == SpanKind.CLIENT and span.attributes is not None:
-            event_id = str(span.attributes[semconv.EVENT_ID])
+            event_id = str(
+                span.attributes.get(semconv.REPLAY_OF) or span.attributes[semconv.EVENT_ID]
+            )
             attempt = int(str(span.attributes[semconv.ATTEMPT]))
             outcomes[event_id].append((attempt, str(span.attributes[semconv.OUTCOME])))
     return outcomes

@@ -4,15 +4,10 @@ nobody twice (the webhook receivers are run by the test)."""
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
-import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -20,106 +15,18 @@ import httpx
 import pytest
 
 from domain import semconv as sc
-from tests.service import Service, free_port, start_service, stop_service
+from tests.service import Service, start_service, stop_service
+from tests.slas.alert_stack import (
+    Receiver,
+    send_spans,
+    start_alertmanager,
+    start_receiver,
+    wait_for,
+)
 
-ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
 SIGNED_AT = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
 """A Monday: two business days later the contract is overdue, so it is breached on first sight."""
 CONTRACT = "CTR-E2E-0001"
-
-
-@dataclass
-class Receiver:
-    """An HTTP endpoint that records every JSON body POSTed to it, by path."""
-
-    server: ThreadingHTTPServer
-    bodies: dict[str, list[Any]] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def received(self, path: str) -> list[Any]:
-        with self.lock:
-            return list(self.bodies.get(path, []))
-
-
-def start_receiver() -> Receiver:
-    receiver: Receiver
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            with receiver.lock:
-                receiver.bodies.setdefault(self.path, []).append(body)
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            """Quiet: the test reads what arrived, not the access log."""
-
-    receiver = Receiver(ThreadingHTTPServer(("127.0.0.1", 0), Handler))
-    threading.Thread(target=receiver.server.serve_forever, daemon=True).start()
-    return receiver
-
-
-def start_alertmanager(directory: Path, webhook: str) -> tuple[subprocess.Popen[bytes], str]:
-    assert ALERTMANAGER, (
-        "Prometheus Alertmanager is not installed: `make test` installs it, or "
-        "`apt-get install -y prometheus-alertmanager`"
-    )
-    port = free_port()
-    config = directory / "alertmanager.yml"
-    config.write_text(
-        f"""route:
-  receiver: test
-  group_by: ['...']
-  group_wait: 1s
-  group_interval: 1s
-  repeat_interval: 1h
-receivers:
-  - name: test
-    webhook_configs:
-      - url: {webhook}
-        send_resolved: true
-""",
-        encoding="utf-8",
-    )
-    with (directory / "alertmanager.log").open("wb") as log:
-        process = subprocess.Popen(
-            [
-                ALERTMANAGER,
-                f"--config.file={config}",
-                f"--storage.path={directory / 'am-data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--cluster.listen-address=",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    wait_for(lambda: _ready(url), "Alertmanager to start")
-    return process, url
-
-
-def _ready(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/-/ready", timeout=2).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
-def wait_for(condition: Callable[[], Any], what: str, timeout: float = 90.0) -> Any:
-    """``condition()`` once truthy; a saturated machine can take tens of seconds for a
-    notification to travel evaluator → Alertmanager → receiver, so the bound is generous."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.25)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def send(service: Service, event_type: str, objects: dict[str, str], when: datetime) -> None:
@@ -131,28 +38,7 @@ def send(service: Service, event_type: str, objects: dict[str, str], when: datet
         sc.PERIOD: when.strftime("%Y-%m"),
         **{sc.object_id_key(kind): value for kind, value in objects.items()},
     }
-    start = int(when.timestamp() * 1e9)
-    span = {
-        "traceId": f"{abs(hash((event_type, start))):032x}"[-32:],
-        "spanId": f"{abs(hash((start, event_type))):016x}"[-16:],
-        "name": f"POST {event_type}",
-        "kind": 3,
-        "startTimeUnixNano": str(start),
-        "endTimeUnixNano": str(start + 200_000_000),
-        "attributes": [{"key": k, "value": {"stringValue": v}} for k, v in attributes.items()],
-    }
-    body = {
-        "resourceSpans": [
-            {
-                "resource": {
-                    "attributes": [{"key": "service.name", "value": {"stringValue": "mw-e2e"}}]
-                },
-                "scopeSpans": [{"scope": {"name": "tests"}, "spans": [span]}],
-            }
-        ]
-    }
-    response = httpx.post(f"{service.base_url}/v1/traces", json=body, timeout=30)
-    assert response.status_code == 200, response.text
+    send_spans(service, [(attributes, when)])
 
 
 def alertmanager_alerts(url: str) -> list[dict[str, Any]]:

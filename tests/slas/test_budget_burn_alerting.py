@@ -6,7 +6,6 @@ failures of a Slack webhook nobody listens on."""
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,8 +15,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from domain import semconv as sc
-from tests.service import Service, free_port, start_service, stop_service
-from tests.slas.test_alerting import Receiver, start_alertmanager, start_receiver, wait_for
+from tests.service import Service, free_port
+from tests.slas.alert_stack import AlertStack, alerting_service, send_spans, wait_for
 from tests.slas.test_business_alerting import business
 
 ENTITY = "LE-E2E-BURN"
@@ -34,41 +33,11 @@ name = "time-to-project-creation"
 objective = 0.95
 window = "20d"
 """
-_SPANS = itertools.count(1)
 
 
 def send_all(service: Service, events: list[tuple[dict[str, Any], datetime]]) -> None:
     """Business-event spans in one OTLP/JSON request, each with its own start time."""
-    spans = []
-    for attributes, when in events:
-        number = next(_SPANS)
-        start = int(when.timestamp() * 1e9)
-        spans.append(
-            {
-                "traceId": f"{number:032x}",
-                "spanId": f"{number:016x}",
-                "name": f"POST {attributes[sc.EVENT_TYPE]}",
-                "kind": 3,
-                "startTimeUnixNano": str(start),
-                "endTimeUnixNano": str(start + 200_000_000),
-                "attributes": [
-                    {"key": key, "value": {"stringValue": value}}
-                    for key, value in attributes.items()
-                ],
-            }
-        )
-    body = {
-        "resourceSpans": [
-            {
-                "resource": {
-                    "attributes": [{"key": "service.name", "value": {"stringValue": "mw-burn"}}]
-                },
-                "scopeSpans": [{"scope": {"name": "tests"}, "spans": spans}],
-            }
-        ]
-    }
-    response = httpx.post(f"{service.base_url}/v1/traces", json=body, timeout=30)
-    assert response.status_code == 200, response.text
+    send_spans(service, events, service_name="mw-burn")
 
 
 def contract(name: str, signed: datetime, activated: datetime | None) -> list[Any]:
@@ -100,49 +69,25 @@ def metric(service: Service, name: str, **labels: str) -> float:
     raise AssertionError(f"{name}{labels} is not on /metrics")
 
 
-class Stack:
-    def __init__(self, alertmanager: str, receiver: Receiver, service: Service) -> None:
-        self.alertmanager = alertmanager
-        self.receiver = receiver
-        self.service = service
-
-    def objectives(self) -> list[dict[str, Any]]:
-        response = httpx.get(f"{self.service.base_url}/api/v1/slas/objectives", timeout=30)
-        response.raise_for_status()
-        return [o for o in response.json() if o["legal_entity"] == ENTITY]
+def objectives(stack: AlertStack) -> list[dict[str, Any]]:
+    response = httpx.get(f"{stack.service.base_url}/api/v1/slas/objectives", timeout=30)
+    response.raise_for_status()
+    return [o for o in response.json() if o["legal_entity"] == ENTITY]
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    directory = tmp_path_factory.mktemp("budget-burn-alerting")
-    receiver = start_receiver()
-    process, url = start_alertmanager(directory, f"{receiver.url}/alertmanager")
-    config = directory / "syncsight.toml"
-    config.write_text(CONFIG, encoding="utf-8")
-    service = None
-    try:
-        service = start_service(
-            directory,
-            env={
-                "SYNCSIGHT_ALERTMANAGER_URL": url,
-                # nobody listens there: every delivery to it fails
-                "SYNCSIGHT_SLACK_WEBHOOK_URL": f"http://127.0.0.1:{free_port()}/hook",
-                "SYNCSIGHT_SLA_INTERVAL": "0.5",
-                "SYNCSIGHT_CONFIG": str(config),
-            },
-        )
-        yield Stack(url, receiver, service)
-    finally:
-        if service is not None:
-            stop_service(service)
-        process.terminate()
-        process.wait(timeout=30)
-        receiver.server.shutdown()
-        receiver.server.server_close()
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AlertStack]:
+    with alerting_service(
+        tmp_path_factory.mktemp("budget-burn-alerting"),
+        config=lambda _: CONFIG,
+        # nobody listens there: every delivery to it fails
+        env=lambda _: {"SYNCSIGHT_SLACK_WEBHOOK_URL": f"http://127.0.0.1:{free_port()}/hook"},
+    ) as stack:
+        yield stack
 
 
 class TestSlaBudgetBurn:
-    def test_breaches_burn_the_budget_and_fire_both_tiers(self, stack: Stack) -> None:
+    def test_breaches_burn_the_budget_and_fire_both_tiers(self, stack: AlertStack) -> None:
         """Two contracts past their deadline an hour ago: every timer decided lately breached
         (20x burn against 5 % allowed), so the fast and the slow tier fire."""
         now = datetime.now(UTC)
@@ -167,7 +112,7 @@ class TestSlaBudgetBurn:
             }
             for window, severity in (("1d", "critical"), ("5d", "warning"))
         ]
-        (objective,) = stack.objectives()
+        (objective,) = objectives(stack)
         assert (objective["sla"], objective["objective"], objective["window"]) == (SLA, 0.95, "20d")
         assert (objective["met"], objective["breached"]) == (0, 2)
         assert objective["budget_left"] == pytest.approx(1 - 2 / 0.1)
@@ -188,7 +133,7 @@ class TestSlaBudgetBurn:
             >= 1
         )
 
-    def test_timers_met_in_time_make_the_burn_fall_and_resolve_it(self, stack: Stack) -> None:
+    def test_timers_met_in_time_make_the_burn_fall_and_resolve_it(self, stack: AlertStack) -> None:
         """48 contracts activated within minutes: 2 breaches in 50 burn 0.8x, below both tiers."""
         now = datetime.now(UTC)
         events = [
@@ -200,7 +145,7 @@ class TestSlaBudgetBurn:
         ]
         send_all(stack.service, events)
         wait_for(lambda: not burning(stack.alertmanager), "SlaBudgetBurn to resolve")
-        (objective,) = stack.objectives()
+        (objective,) = objectives(stack)
         assert (objective["met"], objective["breached"]) == (48, 2)
         assert not any(burn["firing"] for burn in objective["burn_rates"])
         resolved = wait_for(

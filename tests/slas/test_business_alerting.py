@@ -5,7 +5,6 @@ and both resolve once a later attempt of the posting succeeds."""
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,13 +13,8 @@ import httpx
 import pytest
 
 from domain import semconv as sc
-from tests.service import Service, start_service, stop_service
-from tests.slas.test_alerting import (
-    Receiver,
-    start_alertmanager,
-    start_receiver,
-    wait_for,
-)
+from tests.service import Service
+from tests.slas.alert_stack import AlertStack, alerting_service, send_spans, wait_for
 
 ENTITY = "LE-E2E-CLOSE"
 
@@ -39,41 +33,9 @@ webhook_url = "{receiver}/master-data"
 """
 
 
-_SPANS = itertools.count(1)
-
-
 def send(service: Service, attributes: dict[str, Any], when: datetime) -> None:
     """One span over OTLP/JSON carrying ``attributes`` (strings, or floats as doubles)."""
-    start = int(when.timestamp() * 1e9)
-    number = next(_SPANS)
-    values = [
-        {
-            "key": key,
-            "value": {"doubleValue": value} if isinstance(value, float) else {"stringValue": value},
-        }
-        for key, value in attributes.items()
-    ]
-    span = {
-        "traceId": f"{number:032x}",
-        "spanId": f"{number:016x}",
-        "name": f"POST {attributes[sc.EVENT_TYPE]}",
-        "kind": 3,
-        "startTimeUnixNano": str(start),
-        "endTimeUnixNano": str(start + 200_000_000),
-        "attributes": values,
-    }
-    body = {
-        "resourceSpans": [
-            {
-                "resource": {
-                    "attributes": [{"key": "service.name", "value": {"stringValue": "mw-e2e"}}]
-                },
-                "scopeSpans": [{"scope": {"name": "tests"}, "spans": [span]}],
-            }
-        ]
-    }
-    response = httpx.post(f"{service.base_url}/v1/traces", json=body, timeout=30)
-    assert response.status_code == 200, response.text
+    send_spans(service, [(attributes, when)])
 
 
 def business(event_type: str, event_id: str, when: datetime, **more: Any) -> dict[str, Any]:
@@ -97,43 +59,18 @@ def ours(url: str) -> list[dict[str, Any]]:
     return [a for a in response.json() if a["status"]["state"] == "active"]
 
 
-class Stack:
-    def __init__(self, alertmanager: str, receiver: Receiver, service: Service) -> None:
-        self.alertmanager = alertmanager
-        self.receiver = receiver
-        self.service = service
-
-
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    directory = tmp_path_factory.mktemp("business-alerting")
-    receiver = start_receiver()
-    process, url = start_alertmanager(directory, f"{receiver.url}/alertmanager")
-    path = directory / "syncsight.toml"
-    path.write_text(config(receiver.url), encoding="utf-8")
-    service = None
-    try:
-        service = start_service(
-            directory,
-            env={
-                "SYNCSIGHT_ALERTMANAGER_URL": url,
-                "SYNCSIGHT_WEBHOOK_URL": f"{receiver.url}/syncsight",
-                "SYNCSIGHT_SLA_INTERVAL": "0.5",
-                "SYNCSIGHT_CONFIG": str(path),
-            },
-        )
-        yield Stack(url, receiver, service)
-    finally:
-        if service is not None:
-            stop_service(service)
-        process.terminate()
-        process.wait(timeout=30)
-        receiver.server.shutdown()
-        receiver.server.server_close()
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AlertStack]:
+    with alerting_service(
+        tmp_path_factory.mktemp("business-alerting"),
+        config=lambda receiver: config(receiver.url),
+        env=lambda receiver: {"SYNCSIGHT_WEBHOOK_URL": f"{receiver.url}/syncsight"},
+    ) as stack:
+        yield stack
 
 
 class TestCloseRiskAndBlockedMoney:
-    def test_a_failed_posting_fires_close_risk_and_blocked_money(self, stack: Stack) -> None:
+    def test_a_failed_posting_fires_close_risk_and_blocked_money(self, stack: AlertStack) -> None:
         """200,000 EUR blocked: 80 % of the default materiality (high), over the 100,000 limit."""
         now = datetime.now(UTC)
         project = {sc.object_id_key(sc.PROJECT): "PRJ-CR-1"}
@@ -225,7 +162,7 @@ class TestCloseRiskAndBlockedMoney:
         )
         assert len(ours(stack.alertmanager)) == 2
 
-    def test_a_later_successful_posting_resolves_both(self, stack: Stack) -> None:
+    def test_a_later_successful_posting_resolves_both(self, stack: AlertStack) -> None:
         """The retry succeeds: nothing is blocked, nothing at risk; Alertmanager resolves both."""
         now = datetime.now(UTC)
         posting = business(

@@ -9,7 +9,7 @@ from slas.alerts import Alert
 from slas.dispatch import Dispatcher
 from slas.notifiers.owned import OwnedChannel
 from slas.notifiers.webhook import WebhookChannel
-from tests.slas.test_alerting import start_receiver
+from tests.slas.alert_stack import start_receiver
 
 NOW = datetime(2026, 12, 4, 10, 0, tzinfo=UTC)
 

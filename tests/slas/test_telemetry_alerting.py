@@ -12,8 +12,7 @@ import httpx
 import pytest
 
 from domain import semconv as sc
-from tests.service import Service, start_service, stop_service
-from tests.slas.test_alerting import Receiver, start_alertmanager, start_receiver, wait_for
+from tests.slas.alert_stack import AlertStack, alerting_service, wait_for
 from tests.slas.test_business_alerting import business, send
 
 CONFIG = """
@@ -52,57 +51,33 @@ def posting(number: int, when: datetime) -> dict[str, Any]:
     )
 
 
-class Stack:
-    def __init__(self, alertmanager: str, receiver: Receiver, service: Service) -> None:
-        self.alertmanager = alertmanager
-        self.receiver = receiver
-        self.service = service
+def silence(stack: AlertStack) -> dict[str, Any]:
+    answer: dict[str, Any] = httpx.get(
+        f"{stack.service.base_url}/api/v1/telemetry/silence", timeout=10
+    ).json()
+    return answer
 
-    def silence(self) -> dict[str, Any]:
-        answer: dict[str, Any] = httpx.get(
-            f"{self.service.base_url}/api/v1/telemetry/silence", timeout=10
-        ).json()
-        return answer
 
-    def missing_evidence(self) -> list[dict[str, Any]]:
-        period = datetime.now(UTC).strftime("%Y-%m")
-        answer = httpx.get(
-            f"{self.service.base_url}/api/v1/lineage/completeness",
-            params={"period": period},
-            timeout=30,
-        ).json()
-        return list(answer["missing_evidence"])
+def missing_evidence(stack: AlertStack) -> list[dict[str, Any]]:
+    period = datetime.now(UTC).strftime("%Y-%m")
+    answer = httpx.get(
+        f"{stack.service.base_url}/api/v1/lineage/completeness",
+        params={"period": period},
+        timeout=30,
+    ).json()
+    return list(answer["missing_evidence"])
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    directory = tmp_path_factory.mktemp("telemetry-alerting")
-    receiver = start_receiver()
-    process, url = start_alertmanager(directory, f"{receiver.url}/alertmanager")
-    config = directory / "syncsight.toml"
-    config.write_text(CONFIG, encoding="utf-8")
-    service = None
-    try:
-        service = start_service(
-            directory,
-            env={
-                "SYNCSIGHT_ALERTMANAGER_URL": url,
-                "SYNCSIGHT_SLA_INTERVAL": "0.5",
-                "SYNCSIGHT_CONFIG": str(config),
-            },
-        )
-        yield Stack(url, receiver, service)
-    finally:
-        if service is not None:
-            stop_service(service)
-        process.terminate()
-        process.wait(timeout=30)
-        receiver.server.shutdown()
-        receiver.server.server_close()
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AlertStack]:
+    with alerting_service(
+        tmp_path_factory.mktemp("telemetry-alerting"), config=lambda _: CONFIG
+    ) as stack:
+        yield stack
 
 
 class TestTelemetryMissing:
-    def test_a_quiet_connector_fires_and_is_missing_evidence(self, stack: Stack) -> None:
+    def test_a_quiet_connector_fires_and_is_missing_evidence(self, stack: AlertStack) -> None:
         """Its last event 10 minutes ago, 5 tolerated: missing; its service (2h default) is not."""
         last = datetime.now(UTC) - timedelta(minutes=10)
         send(stack.service, posting(1, last), last)
@@ -116,13 +91,13 @@ class TestTelemetryMissing:
             "severity": "warning",
             "owner": "erp team",
         }
-        streams = {s["stream"]: s for s in stack.silence()["streams"]}
+        streams = {s["stream"]: s for s in silence(stack)["streams"]}
         assert set(streams) == {"psa->erp", "mw-e2e"}
         assert streams["psa->erp"]["missing"] is True
         assert streams["psa->erp"]["limit_business_hours"] == pytest.approx(5 / 60, abs=1e-3)
         assert streams["psa->erp"]["silence_business_hours"] >= 10 / 60
         assert streams["mw-e2e"]["missing"] is False
-        assert [s["stream"] for s in stack.missing_evidence()] == ["psa->erp"]
+        assert [s["stream"] for s in missing_evidence(stack)] == ["psa->erp"]
         # Alertmanager sends a resolution only for a group whose firing notification went out
         # (its notification log), so the next test needs the firing one delivered first.
         firing = wait_for(
@@ -135,13 +110,13 @@ class TestTelemetryMissing:
         )
         assert firing[0]["alerts"][0]["labels"]["stream"] == "psa->erp"
 
-    def test_the_next_event_resolves_it(self, stack: Stack) -> None:
+    def test_the_next_event_resolves_it(self, stack: AlertStack) -> None:
         """The connector sends again: Alertmanager resolves, nothing is missing evidence."""
         now = datetime.now(UTC)
         send(stack.service, posting(2, now), now)
         wait_for(lambda: not missing_in_alertmanager(stack.alertmanager), "the alert to resolve")
-        assert stack.silence()["missing"] == 0
-        assert stack.missing_evidence() == []
+        assert silence(stack)["missing"] == 0
+        assert missing_evidence(stack) == []
         resolved = wait_for(
             lambda: [
                 body
