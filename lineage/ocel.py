@@ -8,6 +8,9 @@ Object ids are ``type:id`` so ids of different types never collide.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
 from typing import Any, Final
 
 from domain import semconv as sc
@@ -54,47 +57,82 @@ OBJECT_ATTRIBUTES: Final = (
 """What the business state knows of an object (filled by the period export)."""
 
 
+def iso_instant(instant: datetime) -> str:
+    """An OCEL 2.0 time: ISO 8601 in UTC with a ``Z``."""
+    return utc(instant).isoformat().replace("+00:00", "Z")
+
+
 def iso_time(node: EventNode) -> str:
-    return utc(node.timestamp).isoformat().replace("+00:00", "Z")
+    return iso_instant(node.timestamp)
 
 
-def qualifier(node: EventNode, object_type: str, rules: LineageRules) -> str:
-    """How ``node`` touches an object of ``object_type`` (its E2O qualifier)."""
-    if node.event_type in rules.producers.get(object_type, ()):
+def type_qualifier(event_type: str, object_type: str, rules: LineageRules) -> str:
+    """How an event of ``event_type`` touches an object of ``object_type`` (its E2O
+    qualifier)."""
+    if event_type in rules.producers.get(object_type, ()):
         return SUBJECT
     if object_type in sc.DIMENSION_OBJECT_TYPES:
         return DIMENSION
-    if any(hop.object_type == object_type for hop in rules.upstream_hops(node.event_type)):
+    if any(hop.object_type == object_type for hop in rules.upstream_hops(event_type)):
         return INPUT
     return REFERENCE
 
 
+def qualifier(node: EventNode, object_type: str, rules: LineageRules) -> str:
+    """How ``node`` touches an object of ``object_type`` (its E2O qualifier)."""
+    return type_qualifier(node.event_type, object_type, rules)
+
+
+def attribute_records(values: Sequence[Any]) -> list[dict[str, Any]]:
+    """An event's attributes given in ``EVENT_ATTRIBUTES`` order, as OCEL records: an unknown
+    (None) one left out, an amount as a float."""
+    return [
+        {"name": name, "value": float(value) if isinstance(value, Decimal) else value}
+        for (name, _), value in zip(EVENT_ATTRIBUTES, values, strict=True)
+        if value is not None
+    ]
+
+
 def event_attributes(node: EventNode) -> list[dict[str, Any]]:
-    values: dict[str, Any] = {
-        "outcome": node.outcome,
-        "source_system": node.decisive.source_system,
-        "target_system": node.decisive.target_system,
-        "amount": float(node.amount) if node.amount is not None else None,
-        "currency": node.currency,
-        "period": node.period,
-        "attempts": len(node.attempts),
-        "replays": node.replays,
-        "error_category": node.error_category,
-        "trace_id": node.decisive.trace_id,
-        "span_id": node.decisive.span_id,
-    }
-    return [{"name": name, "value": value} for name, value in values.items() if value is not None]
+    decisive = node.decisive
+    return attribute_records(
+        (
+            node.outcome,
+            decisive.source_system,
+            decisive.target_system,
+            node.amount,
+            node.currency,
+            node.period,
+            len(node.attempts),
+            node.replays,
+            node.error_category,
+            decisive.trace_id,
+            decisive.span_id,
+        )
+    )
+
+
+Qualify = Callable[[str, str], str]
+"""(event type, object type) → the E2O qualifier (``type_qualifier`` under some rules)."""
 
 
 def event_relations(
     node: EventNode, rules: LineageRules
 ) -> tuple[list[dict[str, str]], list[tuple[str, str, str]]]:
-    """The event's qualified E2O relations, and the qualified O2O links they imply: its subject
+    """The event's qualified E2O relations, and the qualified O2O links they imply
+    (``relations_of``)."""
+    return relations_of(node.event_type, node.objects, lambda e, o: type_qualifier(e, o, rules))
+
+
+def relations_of(
+    event_type: str, objects: Mapping[str, Sequence[str]], qualify: Qualify
+) -> tuple[list[dict[str, str]], list[tuple[str, str, str]]]:
+    """An event's qualified E2O relations, and the qualified O2O links they imply: its subject
     objects are derived from its inputs (the rules' hops) and belong to its dimensions."""
     relationships = []
     subjects = []
-    for object_type, ids in sorted(node.objects.items()):
-        how = qualifier(node, object_type, rules)
+    for object_type, ids in sorted(objects.items()):
+        how = qualify(event_type, object_type)
         for object_id in ids:
             oid = ocel_object_id(object_type, object_id)
             relationships.append({"objectId": oid, "qualifier": how})
@@ -113,15 +151,28 @@ def event_relations(
     return relationships, links
 
 
-def ocel_event(node: EventNode, relationships: list[dict[str, str]]) -> dict[str, Any]:
-    """The OCEL 2.0 JSON record of one event node."""
+def event_record(
+    event_id: str,
+    event_type: str,
+    time: datetime,
+    attributes: list[dict[str, Any]],
+    relationships: list[dict[str, str]],
+) -> dict[str, Any]:
+    """The OCEL 2.0 JSON record of one event."""
     return {
-        "id": node.event_id,
-        "type": node.event_type,
-        "time": iso_time(node),
-        "attributes": event_attributes(node),
+        "id": event_id,
+        "type": event_type,
+        "time": iso_instant(time),
+        "attributes": attributes,
         "relationships": relationships,
     }
+
+
+def ocel_event(node: EventNode, relationships: list[dict[str, str]]) -> dict[str, Any]:
+    """The OCEL 2.0 JSON record of one event node."""
+    return event_record(
+        node.event_id, node.event_type, node.timestamp, event_attributes(node), relationships
+    )
 
 
 def to_ocel(lineage: Lineage, rules: LineageRules) -> dict[str, Any]:
@@ -159,3 +210,17 @@ def to_ocel(lineage: Lineage, rules: LineageRules) -> dict[str, Any]:
         "objects": [objects[oid] for oid in sorted(objects)],
         "events": events,
     }
+
+
+def cached_qualifier(rules: LineageRules) -> Qualify:
+    """``type_qualifier`` under ``rules``, each (event type, object type) worked out once."""
+    known: dict[tuple[str, str], str] = {}
+
+    def qualify(event_type: str, object_type: str) -> str:
+        key = (event_type, object_type)
+        found = known.get(key)
+        if found is None:
+            found = known[key] = type_qualifier(event_type, object_type, rules)
+        return found
+
+    return qualify

@@ -19,8 +19,17 @@ FILE_CHUNK_BYTES: Final = 1 << 20
 OBJECTS_PER_CHUNK: Final = 1_000
 
 
+_ENCODER: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+"""One encoder for the whole stream (``json.dumps`` with options builds one per call)."""
+
+
 def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _ENCODER.encode(value)
+
+
+def _items(records: list[dict[str, Any]]) -> str:
+    """The records as the items of a JSON array, encoded in one call."""
+    return _json(records)[1:-1]
 
 
 def _types(names: Iterable[str], attributes: tuple[tuple[str, str], ...]) -> str:
@@ -44,19 +53,19 @@ def json_stream(pages: Iterable[LogPage], describe: Describe, scratch: Path) -> 
             database.add(page)
             if page.events:
                 event_types.update(event["type"] for event in page.events)
-                yield (separator + ",".join(map(_json, page.events))).encode()
+                yield (separator + _items(page.events)).encode()
                 separator = ","
         database.fill_objects(describe)
         yield b'],"objects":['
-        batch: list[str] = []
+        batch: list[dict[str, Any]] = []
         separator = ""
         for record in database.json_objects():
-            batch.append(_json(record))
+            batch.append(record)
             if len(batch) == OBJECTS_PER_CHUNK:
-                yield (separator + ",".join(batch)).encode()
+                yield (separator + _items(batch)).encode()
                 batch, separator = [], ","
         if batch:
-            yield (separator + ",".join(batch)).encode()
+            yield (separator + _items(batch)).encode()
         yield (
             f'],"eventTypes":{_types(event_types, LOG_EVENT_ATTRIBUTES)},'
             f'"objectTypes":{_types(database.types("object"), OBJECT_ATTRIBUTES)}}}'

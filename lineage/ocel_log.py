@@ -1,8 +1,9 @@
 """The OCEL 2.0 event log of a period and/or a legal entity, read in bounded pages.
 
 A page is the events of at most ``page_size`` attempts, found by a cursor on the event id (the
-table's key), so that memory follows the page and never the period. Events are lineage nodes
-(retries in one event, ``lineage.graph``) with ``lineage.ocel``'s attributes and qualifiers. Each
+table's key), so that memory follows the page and never the period. Events are what their lineage
+nodes show (retries in one event, ``lineage.graph``), assembled by the engine one row per event
+(``lineage.ocel_queries``), with ``lineage.ocel``'s attributes and qualifiers. Each
 object carries what is known of it: the business state's answer (amount, currency, legal entity,
 customer and status of close items and SLA keys, the SLA feature's ``StateFacts``), else the facts
 of the event that produced it (``lineage.rules``' producers). An event's legal entity and customer
@@ -22,18 +23,19 @@ from clickhouse_connect.driver.client import Client
 
 from domain import semconv as sc
 from domain.objects import ObjectRef
-from domain.periods import period_of
-from lineage.graph import EventNode, Lookup
 from lineage.ocel import (
     INPUT,
+    OBJECT_ATTRIBUTES,
     SUBJECT,
-    event_relations,
-    ocel_event,
+    Qualify,
+    attribute_records,
+    cached_qualifier,
+    event_record,
     ocel_object_id,
-    qualifier,
+    relations_of,
 )
-from lineage.ocel_queries import PAGE_EVENTS, PERIOD_EVENT_IDS
-from lineage.queries import hop_events, nodes_of
+from lineage.ocel_queries import PAGE_EVENTS, PERIOD_EVENT_IDS, PRODUCERS, pairs_parameter
+from lineage.queries import knowledge_bound
 from lineage.rules import LineageRules
 
 DEFAULT_PAGE_SIZE: Final = 10_000
@@ -77,15 +79,23 @@ class ObjectState:
             self.status or fallback.status,
         )
 
+    def values(self) -> tuple[Any, ...]:
+        """Amount, currency, legal entity, customer and status (``lineage.ocel.OBJECT_ATTRIBUTES``
+        order), None where unknown."""
+        return (
+            float(self.amount) if self.amount is not None else None,
+            self.currency or None,
+            self.legal_entity or None,
+            self.customer or None,
+            self.status or None,
+        )
+
     def attributes(self) -> list[dict[str, Any]]:
-        values = {
-            "amount": float(self.amount) if self.amount is not None else None,
-            "currency": self.currency,
-            "legal_entity": self.legal_entity,
-            "customer": self.customer,
-            "status": self.status,
-        }
-        return [{"name": n, "value": v} for n, v in values.items() if v not in (None, "")]
+        return [
+            {"name": name, "value": value}
+            for (name, _), value in zip(OBJECT_ATTRIBUTES, self.values(), strict=True)
+            if value is not None
+        ]
 
 
 IdRange = tuple[str, str]
@@ -124,19 +134,82 @@ class LogPage:
     their type (their facts are the object's whatever other pages hold)."""
 
 
-def in_period(node: EventNode, period: str) -> bool:
-    """The period rule of the audit report: the event's own period, else its first attempt's
-    UTC month."""
-    own = next((a.period for a in node.attempts if a.period), "")
-    return (own or period_of(node.first_time)) == period
+class Produced(Protocol):
+    """What ``first_produced`` reads of an event: a lineage node (``lineage.graph.EventNode``)
+    or a log event (``LogEvent``)."""
+
+    @property
+    def event_id(self) -> str: ...
+    @property
+    def event_type(self) -> str: ...
+    @property
+    def objects(self) -> Mapping[str, Sequence[str]]: ...
+    @property
+    def first_time(self) -> datetime: ...
+    @property
+    def amount(self) -> Decimal | None: ...
+    @property
+    def currency(self) -> str: ...
+    @property
+    def legal_entity(self) -> str: ...
+    @property
+    def outcome(self) -> str: ...
 
 
-def _customer(node: EventNode) -> str:
+@dataclass(frozen=True, slots=True)
+class LogEvent:
+    """One event of the log as the engine assembles it (``lineage.ocel_queries.PAGE_EVENTS``):
+    what its lineage node shows, without the node."""
+
+    event_id: str
+    event_type: str
+    outcome: str
+    first_time: datetime
+    time: datetime
+    source_system: str
+    target_system: str
+    amount: Decimal | None
+    currency: str
+    period: str
+    trace_id: str
+    span_id: str
+    attempts: int
+    replays: int
+    error_category: str
+    legal_entity: str
+    objects: dict[str, tuple[str, ...]]
+    in_period: bool
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> LogEvent:
+        (event_id, event_type, outcome, first_time, time, source, target, amount, currency,
+         period, trace_id, span_id, attempts, replays, error_category, legal_entity, refs,
+         in_period) = row  # fmt: skip
+        merged: dict[str, dict[str, None]] = {}
+        for object_type, object_id in refs:
+            merged.setdefault(object_type, {})[object_id] = None
+        objects = {object_type: tuple(ids) for object_type, ids in merged.items()}
+        return cls(
+            event_id, event_type, outcome, first_time, time, source, target, amount, currency,
+            period, trace_id, span_id, attempts, replays, error_category, legal_entity, objects,
+            bool(in_period),
+        )  # fmt: skip
+
+    def attributes(self) -> list[dict[str, Any]]:
+        """Its OCEL attributes (``lineage.ocel.EVENT_ATTRIBUTES``)."""
+        return attribute_records(
+            (self.outcome, self.source_system, self.target_system, self.amount, self.currency,
+             self.period, self.attempts, self.replays, self.error_category, self.trace_id,
+             self.span_id)
+        )  # fmt: skip
+
+
+def _customer(node: Produced) -> str:
     return next(iter(node.objects.get(sc.CUSTOMER, ())), "")
 
 
 def first_produced(
-    nodes: Iterable[EventNode], rules: LineageRules, wanted: Callable[[ObjectRef], bool]
+    nodes: Iterable[Produced], rules: LineageRules, wanted: Callable[[ObjectRef], bool]
 ) -> dict[ObjectRef, tuple[datetime, ObjectState]]:
     """The wanted objects that some of ``nodes`` produced, each with the first such event's time
     and facts (its counted amount and currency, its own legal entity and customer, outcome)."""
@@ -154,12 +227,11 @@ def first_produced(
                 ref = ObjectRef(object_type, object_id)
                 if ref not in states and wanted(ref):
                     if state is None:
-                        decisive = node.decisive
                         state = (
                             node.first_time,
                             ObjectState(
-                                decisive.amount,
-                                decisive.currency,
+                                node.amount,
+                                node.currency,
                                 node.legal_entity,
                                 _customer(node),
                                 node.outcome,
@@ -172,17 +244,24 @@ def first_produced(
 def producer_states(
     client: Client, rules: LineageRules, refs: Sequence[ObjectRef], known_at: datetime
 ) -> dict[ObjectRef, ObjectState]:
-    """Each object's state from the first event that produced it; a dimension is its own
-    value."""
+    """Each object's state from the first event that produced it (``PRODUCERS``: what
+    ``first_produced`` says of the events that carry it); a dimension is its own value."""
     producers = {**rules.prerequisites, **rules.producers}
-    lookup = Lookup(
-        frozenset((ref, event_type) for ref in refs for event_type in producers.get(ref.type, ()))
-    )
-    wanted = set(refs)
-    nodes = hop_events(client, lookup, (), known_at=known_at).values()
-    states = {
-        ref: state for ref, (_, state) in first_produced(nodes, rules, wanted.__contains__).items()
-    }
+    wanted = [(ref.type, ref.id) for ref in refs if ref.type in producers]
+    states: dict[ObjectRef, ObjectState] = {}
+    if wanted:
+        rows = client.query(
+            PRODUCERS,
+            parameters={
+                "refs": pairs_parameter(wanted),
+                "producers": sorted((t, e) for t, types in producers.items() for e in types),
+                "known_at": knowledge_bound(known_at),
+            },
+        ).result_rows
+        for object_type, object_id, (amount, currency, entity, customer, outcome) in rows:
+            states[ObjectRef(object_type, object_id)] = ObjectState(
+                amount, currency, entity, customer, outcome
+            )
     for ref in refs:
         if ref.type == sc.LEGAL_ENTITY:
             states[ref] = ObjectState(legal_entity=ref.id).over(states.get(ref, ObjectState()))
@@ -209,13 +288,13 @@ def object_facts(
     return known
 
 
-def _ranked_refs(node: EventNode, rules: LineageRules) -> list[ObjectRef]:
+def _ranked_refs(node: LogEvent, qualify: Qualify) -> list[ObjectRef]:
     """The event's subject and input objects, subject first: where its dimensions come from
     when neither it nor the business state names them."""
     ranked = sorted(
         (QUALIFIER_ORDER.index(how), object_type)
         for object_type in node.objects
-        for how in [qualifier(node, object_type, rules)]
+        for how in [qualify(node.event_type, object_type)]
         if how in (SUBJECT, INPUT)
     )
     return [ObjectRef(t, i) for _, t in ranked for i in node.objects[t]]
@@ -224,8 +303,9 @@ def _ranked_refs(node: EventNode, rules: LineageRules) -> list[ObjectRef]:
 def _dimensions(
     client: Client,
     rules: LineageRules,
+    qualify: Qualify,
     facts: StateFacts,
-    nodes: Sequence[EventNode],
+    nodes: Sequence[LogEvent],
     ids: IdRange,
     known_at: datetime,
 ) -> dict[str, ObjectState]:
@@ -239,11 +319,11 @@ def _dimensions(
         for node in nodes
     }
     open_nodes = [n for n in nodes if not found[n.event_id].legal_entity]
-    refs = sorted({ref for node in open_nodes for ref in _ranked_refs(node, rules)})
+    refs = sorted({ref for node in open_nodes for ref in _ranked_refs(node, qualify)})
     if refs:
         states = object_facts(client, rules, facts, refs, known_at)
         for node in open_nodes:
-            for ref in _ranked_refs(node, rules):
+            for ref in _ranked_refs(node, qualify):
                 state = states.get(ref)
                 if state is not None:
                     found[node.event_id] = found[node.event_id].over(
@@ -263,6 +343,7 @@ def log_pages(
     """The log's pages in event id order; each page is read when the consumer asks for it (a
     fresh client each time: a streaming answer resumes on any worker thread)."""
     after = ""
+    qualify = cached_qualifier(rules)
     while True:
         client = client_of()
         rows = client.query(
@@ -274,7 +355,7 @@ def log_pages(
         # an event whose attempts straddle two pages is read whole, in the first
         ids = (after, str(rows[-1][0]))
         after = ids[1]
-        yield _page(client, rules, request, facts, ids)
+        yield _page(client, rules, qualify, request, facts, ids)
         if len(rows) < page_size:
             return
 
@@ -282,17 +363,16 @@ def log_pages(
 def _page(
     client: Client,
     rules: LineageRules,
+    qualify: Qualify,
     request: LogRequest,
     facts: StateFacts,
     ids: IdRange,
 ) -> LogPage:
-    read = nodes_of(client, PAGE_EVENTS, {**request.parameters(), "after": ids[0], "last": ids[1]})
-    nodes = [
-        node
-        for _, node in sorted(read.items())
-        if request.period is None or in_period(node, request.period)
-    ]
-    dimensions = _dimensions(client, rules, facts, nodes, ids, request.known_at)
+    rows = client.query(
+        PAGE_EVENTS, parameters={**request.parameters(), "after": ids[0], "last": ids[1]}
+    ).result_rows
+    nodes = [node for node in map(LogEvent.from_row, rows) if node.in_period]
+    dimensions = _dimensions(client, rules, qualify, facts, nodes, ids, request.known_at)
     events: list[dict[str, Any]] = []
     objects: dict[str, str] = {}
     links: list[tuple[str, str, str]] = []
@@ -300,14 +380,16 @@ def _page(
         own = dimensions[node.event_id]
         if request.legal_entity is not None and own.legal_entity != request.legal_entity:
             continue
-        relationships, node_links = event_relations(node, rules)
-        record = ocel_event(node, relationships)
-        record["attributes"] += [
+        relationships, node_links = relations_of(node.event_type, node.objects, qualify)
+        attributes = node.attributes()
+        attributes += [
             {"name": name, "value": value}
             for name, value in (("legal_entity", own.legal_entity), ("customer", own.customer))
             if value
         ]
-        events.append(record)
+        events.append(
+            event_record(node.event_id, node.event_type, node.time, attributes, relationships)
+        )
         links += node_links
         for object_type, object_ids in node.objects.items():
             for object_id in object_ids:
@@ -317,7 +399,7 @@ def _page(
         (ocel_object_id(ref.type, ref.id), at, state)
         for ref, (at, state) in first_produced(nodes, rules, lambda r: r.type in sole).items()
     ]
-    return LogPage(events, list(objects.items()), links, len(read), produced)
+    return LogPage(events, list(objects.items()), links, len(rows), produced)
 
 
 Describe = Callable[[list[tuple[str, str]], Mapping[str, ObjectState]], dict[str, ObjectState]]

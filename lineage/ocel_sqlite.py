@@ -30,7 +30,7 @@ INITIAL_TIME: Final = "1970-01-01T00:00:00Z"
 
 SQL_TYPES: Final = {"string": "TEXT", "float": "REAL", "integer": "INTEGER", "time": "TEXT"}
 
-BATCH: Final = 2_000
+BATCH: Final = 10_000
 """Objects described at once (``fill_objects``)."""
 
 SCHEMA: Final = (
@@ -167,9 +167,8 @@ class OcelDatabase:
             self._db.execute("BEGIN")
             by_type: dict[str, list[tuple[Any, ...]]] = {}
             for oid, type_name in batch:
-                values = {a["name"]: a["value"] for a in states[oid].attributes()}
                 by_type.setdefault(type_name, []).append(
-                    (oid, INITIAL_TIME, None, *(values.get(n) for n, _ in OBJECT_ATTRIBUTES))
+                    (oid, INITIAL_TIME, None, *states[oid].values())
                 )
             for type_name, rows in by_type.items():
                 marks = ", ".join("?" * (3 + len(OBJECT_ATTRIBUTES)))

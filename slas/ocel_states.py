@@ -7,6 +7,7 @@ objects that are close items (with their invoice) or SLA keys, as known at ``kno
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -18,6 +19,7 @@ from domain import semconv as sc
 from domain.instants import utc
 from domain.objects import ObjectRef
 from lineage.ocel_log import IdRange, ObjectState
+from lineage.ocel_queries import json_pairs, json_strings, pairs_parameter
 from slas.close_state import item_blocking_step, reached
 from slas.item_rows import INVOICE
 from warehouse.schema import CLOSE_ITEMS, SLA_TIMERS
@@ -53,8 +55,8 @@ SELECT ItemType, ItemId, Invoice, Deleted, Kind, LegalEntity, Customer, Amount, 
     PostingEffectiveAt, UpstreamEventId, UpstreamEventType, UpstreamFirstAt
 FROM {CLOSE_ITEMS}
 WHERE KnownAt <= {_KNOWN_AT}
-  AND ((ItemType, ItemId) IN {{refs:Array(Tuple(String, String))}}
-       OR (Invoice != '' AND Invoice IN {{invoices:Array(String)}}))
+  AND ((ItemType, ItemId) IN {json_pairs("refs")}
+       OR (Invoice != '' AND Invoice IN {json_strings("invoices")}))
 ORDER BY ItemType, ItemId, KnownAt DESC
 LIMIT 1 BY ItemType, ItemId
 """
@@ -66,7 +68,7 @@ SELECT KeyType, KeyId, argMax(LegalEntity, KnownAt), argMax(Customer, KnownAt),
        argMax(Amount, KnownAt), argMax(Currency, KnownAt)
 FROM {SLA_TIMERS}
 WHERE KnownAt <= {_KNOWN_AT} AND Deleted = 0
-  AND (KeyType, KeyId) IN {{refs:Array(Tuple(String, String))}}
+  AND (KeyType, KeyId) IN {json_pairs("refs")}
 GROUP BY KeyType, KeyId
 """
 
@@ -112,8 +114,8 @@ def object_states(
     if not refs:
         return {}
     pairs = sorted({(ref.type, ref.id) for ref in refs})
-    parameters = {"refs": pairs, "known_at": _naive(known_at)}
-    invoices = sorted({ref.id for ref in refs if ref.type == sc.INVOICE})
+    parameters = {"refs": pairs_parameter(pairs), "known_at": _naive(known_at)}
+    invoices = json.dumps(sorted({ref.id for ref in refs if ref.type == sc.INVOICE}))
     wanted = set(refs)
     states: dict[ObjectRef, ObjectState] = {}
     for key_type, key_id, entity, customer, amount, currency in client.query(
