@@ -20,7 +20,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
@@ -30,6 +30,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.decode import business_attributes
+from benchmarks.paced_requests import Tally, build_template, send_paced
 from benchmarks.process_stats import peak_rss_mib
 from tests.service import Service, start_service, stop_service
 from warehouse.client import connect
@@ -135,6 +136,35 @@ def send(
     provider.shutdown()  # exports what is queued
 
 
+def send_requests(
+    endpoint: str,
+    rate: float,
+    seconds: float,
+    seed: int,
+    spans_per_request: int,
+    templates: int,
+    connections: int,
+    engagement_size: int,
+    counts: Counts,
+) -> None:
+    """One sender process of pre-encoded requests (``benchmarks/paced_requests.py``): ``templates``
+    requests recorded with the SDK, sent made new at ``rate`` spans per second for ``seconds``."""
+
+    def adder(target: Synchronized[int]) -> Callable[[int], None]:
+        def add(spans: int) -> None:
+            with target.get_lock():
+                target.value += spans
+
+        return add
+
+    built = [
+        build_template(seed, index, spans_per_request, engagement_size, SERVICE_NAME)
+        for index in range(templates)
+    ]
+    tally = Tally(adder(counts.created), adder(counts.exported), adder(counts.failed))
+    send_paced(endpoint, built, seed, rate, seconds, connections, tally)
+
+
 def vm_rss_mib(pid: int) -> float:
     """VmRSS (resident memory now) of a process, in MiB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -179,13 +209,54 @@ def slope_mib_per_hour(samples: list[tuple[float, float]]) -> float:
     return sum((t - mean_t) * (r - mean_r) for t, r in samples) / spread * 3600
 
 
+@dataclass(frozen=True)
+class Senders:
+    """How the load is sent: ``sdk``, ``count`` processes of one SDK exporter each (a queue of
+    ``queue_size`` spans); ``requests``, ``count`` processes sending pre-encoded requests of
+    ``spans_per_request`` spans (``templates`` of them, made new each time) over ``connections``
+    connections each."""
+
+    mode: str
+    count: int
+    engagement_size: int
+    queue_size: int
+    spans_per_request: int
+    templates: int
+    connections: int
+
+    def process(
+        self, endpoint: str, rate: float, seconds: float, seed: int, counts: Counts
+    ) -> multiprocessing.Process:
+        """Sender ``seed``'s process, sending its share of ``rate``."""
+        share = rate / self.count
+        if self.mode == "sdk":
+            target: Callable[..., None] = send
+            args: tuple[object, ...] = (
+                endpoint, share, seconds, seed, self.queue_size, self.engagement_size, counts
+            )  # fmt: skip
+        else:
+            target = send_requests
+            args = (
+                endpoint, share, seconds, seed, self.spans_per_request, self.templates,
+                self.connections, self.engagement_size, counts,
+            )  # fmt: skip
+        # daemon: stops with the soak, whatever stops it
+        return multiprocessing.Process(target=target, args=args, daemon=True)
+
+    def describe(self) -> str:
+        if self.mode == "sdk":
+            return f"{self.count} SDK exporters (queue {self.queue_size})"
+        return (
+            f"{self.count} senders of pre-encoded requests of {self.spans_per_request} spans "
+            f"({self.connections} connections each)"
+        )
+
+
 @dataclass
 class Summary:
     minutes: float
     rate: float
-    senders: int
-    queue_size: int
-    engagement_size: int
+    senders: Senders
     service_env: dict[str, str]
     spans_created: int = 0
     spans_exported: int = 0
@@ -220,40 +291,19 @@ class Summary:
 def soak(
     minutes: float,
     rate: float,
-    senders: int,
-    queue_size: int,
-    engagement_size: int,
+    senders: Senders,
     data_dir: Path,
     service_env: dict[str, str],
 ) -> Summary:
-    summary = Summary(
-        minutes=minutes,
-        rate=rate,
-        senders=senders,
-        queue_size=queue_size,
-        engagement_size=engagement_size,
-        service_env=service_env,
-    )
+    summary = Summary(minutes=minutes, rate=rate, senders=senders, service_env=service_env)
     service = start_service(data_dir, env=service_env, timeout=120)
     seconds = minutes * 60
     try:
         summary.rss_start_mib = vm_rss_mib(service.process.pid)
         counts = Counts.new()
         processes = [
-            multiprocessing.Process(
-                target=send,
-                daemon=True,  # stop with the soak, whatever stops it
-                args=(
-                    f"{service.base_url}/v1/traces",
-                    rate / senders,
-                    seconds,
-                    seed,
-                    queue_size,
-                    engagement_size,
-                    counts,
-                ),
-            )
-            for seed in range(1, senders + 1)
+            senders.process(f"{service.base_url}/v1/traces", rate, seconds, seed, counts)
+            for seed in range(1, senders.count + 1)
         ]
         for process in processes:
             process.start()
@@ -338,7 +388,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--minutes", type=float, default=30.0, help="how long to send")
     parser.add_argument("--rate", type=float, default=2000.0, help="spans per second, in all")
-    parser.add_argument("--senders", type=int, default=2, help="SDK exporter processes")
+    parser.add_argument(
+        "--sender",
+        choices=("sdk", "requests"),
+        default="sdk",
+        help="sdk: OpenTelemetry SDK exporters create every span (about 500 spans/s per process "
+        "on this VM); requests: pre-encoded requests recorded once with the SDK, made new and "
+        "sent at a paced rate (benchmarks/paced_requests.py), for rates the SDK cannot reach",
+    )
+    parser.add_argument("--senders", type=int, default=2, help="sender processes")
+    parser.add_argument(
+        "--spans-per-request", type=int, default=1000, help="--sender requests: spans per request"
+    )
+    parser.add_argument(
+        "--templates", type=int, default=8, help="--sender requests: requests recorded per sender"
+    )
+    parser.add_argument(
+        "--connections",
+        type=int,
+        default=4,
+        help="--sender requests: connections per sender, each with one request in flight",
+    )
     parser.add_argument(
         "--queue-size",
         type=int,
@@ -365,29 +435,35 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(128 + number))
     if args.engagement_size < 0:
         parser.error(f"--engagement-size {args.engagement_size}: expected 0 or more spans")
-    if args.minutes <= 0 or args.rate <= 0 or args.senders < 1 or args.queue_size < 1:
+    if args.minutes <= 0 or args.rate <= 0 or args.queue_size < 1:
         parser.error(
-            f"--minutes {args.minutes}, --rate {args.rate}, --senders {args.senders}, "
-            f"--queue-size {args.queue_size}: expected positive minutes, rate and queue size "
-            "and at least one sender"
+            f"--minutes {args.minutes}, --rate {args.rate}, --queue-size {args.queue_size}: "
+            "expected positive minutes, rate and queue size"
         )
+    if not 1 <= args.senders <= 99 or args.templates < 1 or args.connections < 1:
+        parser.error(
+            f"--senders {args.senders}, --templates {args.templates}, --connections "
+            f"{args.connections}: expected 1 to 99 senders, at least one template and connection"
+        )
+    if not 1 <= args.spans_per_request <= 1000:
+        parser.error(f"--spans-per-request {args.spans_per_request}: expected 1 to 1,000")
     service_env = dict(item.partition("=")[::2] for item in args.service_env)
     if not all(name.startswith("SYNCSIGHT_") for name in service_env):
         parser.error(f"--service-env {args.service_env}: expected SYNCSIGHT_NAME=VALUE items")
     with tempfile.TemporaryDirectory(prefix="syncsight-soak-") as directory:
-        summary = soak(
-            args.minutes,
-            args.rate,
+        senders = Senders(
+            args.sender,
             args.senders,
-            args.queue_size,
             args.engagement_size,
-            Path(directory),
-            service_env,
+            args.queue_size,
+            args.spans_per_request,
+            args.templates,
+            args.connections,
         )
+        summary = soak(args.minutes, args.rate, senders, Path(directory), service_env)
     print(
-        f"\nsoak: {summary.minutes:g} min at {summary.rate:g} spans/s from {summary.senders} SDK "
-        f"exporters (queue {summary.queue_size}, engagements of {summary.engagement_size} "
-        f"spans), service settings "
+        f"\nsoak: {summary.minutes:g} min at {summary.rate:g} spans/s from "
+        f"{senders.describe()}, engagements of {senders.engagement_size} spans, service settings "
         f"{summary.service_env or 'defaults'}\n"
         f"RSS start {summary.rss_start_mib:.0f} MiB, peak {summary.rss_peak_mib:.0f} MiB, end "
         f"{summary.rss_end_mib:.0f} MiB; slope after warm-up "
