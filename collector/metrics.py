@@ -66,24 +66,9 @@ class IngestMetrics:
             ["loop"],
             registry=r,
         )
-        self.malloc_trims = Counter(
-            "syncsight_malloc_trims",
-            "Calls of glibc's malloc_trim by the service's trim loop.",
-            registry=r,
-        )
-        self.malloc_trimmed_bytes = Counter(
-            "syncsight_malloc_trimmed_bytes",
-            "Resident bytes the trim loop's malloc_trim calls handed back to the system.",
-            registry=r,
-        )
         self.pending_spans = Gauge(
             "syncsight_pending_spans", "Spans accepted into memory, not yet durable.", registry=r
         )
-
-    def trimmed(self, released_bytes: int) -> None:
-        """One malloc_trim call that released ``released_bytes`` resident bytes."""
-        self.malloc_trims.inc()
-        self.malloc_trimmed_bytes.inc(released_bytes)
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""

@@ -48,7 +48,6 @@ from warehouse.client import (
     redact,
 )
 from warehouse.durable_parts import fsync_inserted_parts
-from warehouse.malloc_trim import MallocTrimmer
 from warehouse.migrations import migrate
 from warehouse.pool import ClientPool
 from warehouse.schema import Topology
@@ -132,11 +131,6 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
     ledger = Ledger(signer)
     settle = timedelta(seconds=settings.state_settle_seconds)
     sealer = sealing_loop(pool, ledger, settle=settle) if settings.evaluator == "auto" else None
-    trimmer = (
-        MallocTrimmer(settings.malloc_trim_interval, metrics.trimmed)
-        if settings.malloc_trim_interval > 0
-        else None
-    )
     admission = ExportAdmission(
         max_requests=settings.max_concurrent_exports, max_bytes=settings.max_decoding_bytes
     )
@@ -171,13 +165,9 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
         sla.start()
         if sealer is not None:
             sealer.start()
-        if trimmer is not None:
-            trimmer.start()
         try:
             yield
         finally:
-            if trimmer is not None:
-                trimmer.stop()
             if sealer is not None:
                 sealer.stop()
             sla.stop()
@@ -271,8 +261,8 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
     @app.get("/readyz", tags=["operations"], response_model=None)
     def readyz() -> Any:
         """ClickHouse answers a query, the spool is below its limit and the write loops run
-        (else 503); ``degraded`` (still 200) while refused batches wait in the quarantine, the
-        SLA evaluator keeps failing or the malloc-trim loop fails."""
+        (else 503); ``degraded`` (still 200) while refused batches wait in the quarantine or
+        the SLA evaluator keeps failing."""
         problems: dict[str, str] = {}
         try:
             pool.client().query("SELECT 1")
@@ -290,10 +280,6 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
             ready["evaluator"] = (
                 f"{evaluator.failures_in_a_row} ticks in a row failed: {evaluator.last_error}"
             )
-        trim_problem = trimmer.problem() if trimmer is not None else None
-        if trim_problem:
-            ready["status"] = "degraded"
-            ready["malloc_trim"] = trim_problem
         if spool.quarantined_count:
             ready["status"] = "degraded"
             ready["quarantine"] = (

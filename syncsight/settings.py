@@ -290,13 +290,6 @@ class Settings(BaseSettings):
         "seconds are left to the next tick, so inserts in flight are never skipped. Answers "
         "for a known_at up to the state's watermark never change.",
     )
-    malloc_trim_interval: float = Field(
-        default=60.0,
-        ge=0,
-        description="Seconds between two calls of glibc's malloc_trim, which hands the free memory "
-        "the C heap keeps (the embedded engine's and numpy's) back to the system; without it "
-        "the service's resident memory grows under steady ingest. 0: never.",
-    )
     alertmanager_url: str = Field(
         default="",
         description="Prometheus Alertmanager base URL (e.g. http://alertmanager:9093) to push SLA "
