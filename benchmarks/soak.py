@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import random
 import signal
 import sys
@@ -40,6 +41,8 @@ SAMPLE_SECONDS = 10.0
 PROBE_TIMEOUT_SECONDS = 30.0
 FINAL_WAIT_SECONDS = 900.0
 TICK_SECONDS = 0.1
+PROBE = Path(__file__).resolve().parent / "memory_probe"
+"""A ``sitecustomize`` that logs where the service's memory is (``--memory-probe``)."""
 WARM_UP_SHARE = 0.2
 """The share of the run left out of the RSS slope: caches and the engine's pools fill up first."""
 ERROR_METRICS = (
@@ -272,8 +275,9 @@ class Summary:
     not_ready_samples: int = 0
     unanswered_samples: int = 0
     log_error_lines: int = 0
-    samples: list[tuple[float, float, float]] = field(default_factory=list)
-    """(seconds, RSS MiB, rows inserted so far)."""
+    samples: list[tuple[float, float, float, float]] = field(default_factory=list)
+    """(seconds, RSS MiB, rows inserted so far, the SLA evaluator's lag in seconds: how far its
+    watermark trails the clock, NaN with the evaluator off)."""
 
     @property
     def errors(self) -> int:
@@ -294,9 +298,18 @@ def soak(
     senders: Senders,
     data_dir: Path,
     service_env: dict[str, str],
+    memory_probe: Path | None = None,
 ) -> Summary:
     summary = Summary(minutes=minutes, rate=rate, senders=senders, service_env=service_env)
-    service = start_service(data_dir, env=service_env, timeout=120)
+    probe_env = (
+        {
+            "PYTHONPATH": os.pathsep.join(filter(None, (str(PROBE), os.environ.get("PYTHONPATH")))),
+            "SOAK_MEMORY_PROBE_OUT": str(memory_probe.resolve()),
+        }
+        if memory_probe
+        else {}
+    )
+    service = start_service(data_dir, env=service_env | probe_env, timeout=120)
     seconds = minutes * 60
     try:
         summary.rss_start_mib = vm_rss_mib(service.process.pid)
@@ -330,7 +343,7 @@ def soak(
     summary.log_error_lines = sum(
         1 for line in service.log().splitlines() if " ERROR " in line or "Traceback" in line
     )
-    warm = [(t, r) for t, r, _ in summary.samples if t >= seconds * WARM_UP_SHARE]
+    warm = [(t, r) for t, r, _, _ in summary.samples if t >= seconds * WARM_UP_SHARE]
     summary.rss_slope_mib_per_hour = slope_mib_per_hour(warm)
     summary.spans_stored = stored_spans(data_dir)
     return summary
@@ -342,18 +355,21 @@ def sample(service: Service, started: float, summary: Summary, counts: Counts) -
     elapsed = time.monotonic() - started
     rss = vm_rss_mib(service.process.pid)
     try:
-        inserted = metric_totals(service.base_url).get("syncsight_insert_batch_rows_sum", 0.0)
+        totals = metric_totals(service.base_url)
+        inserted = totals.get("syncsight_insert_batch_rows_sum", 0.0)
+        lag = totals.get("syncsight_evaluator_lag_seconds", float("nan"))
         ready = httpx.get(f"{service.base_url}/readyz", timeout=PROBE_TIMEOUT_SECONDS).status_code
     except httpx.TransportError as error:
         summary.unanswered_samples += 1
-        inserted, ready = float("nan"), 0
+        inserted, lag, ready = float("nan"), float("nan"), 0
         print(f"{elapsed:7.0f} s  the service did not answer a probe: {error!r}", flush=True)
-    summary.samples.append((round(elapsed, 1), round(rss, 1), inserted))
+    summary.samples.append((round(elapsed, 1), round(rss, 1), inserted, round(lag, 1)))
     if ready != 200:
         summary.not_ready_samples += 1
     print(
         f"{elapsed:7.0f} s  RSS {rss:7.1f} MiB  created {counts.created.value:>10,}  "
-        f"exported {counts.exported.value:>10,}  inserted {inserted:>12,.0f}  readyz {ready}",
+        f"exported {counts.exported.value:>10,}  inserted {inserted:>12,.0f}  readyz {ready}  "
+        f"evaluator lag {lag:,.0f} s",
         flush=True,
     )
 
@@ -429,6 +445,13 @@ def main() -> None:
         metavar="SYNCSIGHT_NAME=VALUE",
         help="a setting of the service under test, e.g. SYNCSIGHT_EVALUATOR=off (repeatable)",
     )
+    parser.add_argument(
+        "--memory-probe",
+        type=Path,
+        metavar="FILE",
+        help="load benchmarks/memory_probe into the service: every 15 s it appends where its "
+        "memory is (C heap, the engine's jemalloc, Python heap) to FILE as a JSON line",
+    )
     parser.add_argument("--json", type=Path, help="also write the summary as JSON here")
     args = parser.parse_args()
     # SIGTERM unwinds like Ctrl-C, so the service is stopped and the temporary data removed
@@ -460,14 +483,18 @@ def main() -> None:
             args.templates,
             args.connections,
         )
-        summary = soak(args.minutes, args.rate, senders, Path(directory), service_env)
+        summary = soak(
+            args.minutes, args.rate, senders, Path(directory), service_env, args.memory_probe
+        )
+    max_lag = max((lag for *_, lag in summary.samples if lag == lag), default=float("nan"))
     print(
         f"\nsoak: {summary.minutes:g} min at {summary.rate:g} spans/s from "
         f"{senders.describe()}, engagements of {senders.engagement_size} spans, service settings "
         f"{summary.service_env or 'defaults'}\n"
         f"RSS start {summary.rss_start_mib:.0f} MiB, peak {summary.rss_peak_mib:.0f} MiB, end "
         f"{summary.rss_end_mib:.0f} MiB; slope after warm-up "
-        f"{summary.rss_slope_mib_per_hour:+.1f} MiB/h\n"
+        f"{summary.rss_slope_mib_per_hour:+.1f} MiB/h; SLA evaluator lag at the end "
+        f"{summary.samples[-1][3]:,.0f} s, at most {max_lag:,.0f} s\n"
         f"spans created {summary.spans_created:,} "
         f"({summary.spans_created / (summary.minutes * 60):,.0f}/s achieved), exported {summary.spans_exported:,}, "
         f"export failed {summary.spans_export_failed:,}, dropped by the SDK "
