@@ -43,6 +43,7 @@ FINAL_WAIT_SECONDS = 900.0
 TICK_SECONDS = 0.1
 PROBE = Path(__file__).resolve().parent / "memory_probe"
 """A ``sitecustomize`` that logs where the service's memory is (``--memory-probe``)."""
+LOGGED_ERRORS_KEPT = 20
 WARM_UP_SHARE = 0.2
 """The share of the run left out of the RSS slope: caches and the engine's pools fill up first."""
 ERROR_METRICS = (
@@ -274,7 +275,11 @@ class Summary:
     service_errors: dict[str, float] = field(default_factory=dict)
     not_ready_samples: int = 0
     unanswered_samples: int = 0
+    probe_seconds: list[float] = field(default_factory=list)
+    """How long each answered probe (``/metrics``, ``/readyz``) took."""
     log_error_lines: int = 0
+    log_error_sample: list[str] = field(default_factory=list)
+    """The first ``LOGGED_ERRORS_KEPT`` of those lines (the service's log goes with its data)."""
     samples: list[tuple[float, float, float, float]] = field(default_factory=list)
     """(seconds, RSS MiB, rows inserted so far, the SLA evaluator's lag in seconds: how far its
     watermark trails the clock, NaN with the evaluator off)."""
@@ -340,9 +345,11 @@ def soak(
         )
     finally:
         stop_service(service)
-    summary.log_error_lines = sum(
-        1 for line in service.log().splitlines() if " ERROR " in line or "Traceback" in line
-    )
+    errors = [
+        line for line in service.log().splitlines() if " ERROR " in line or "Traceback" in line
+    ]
+    summary.log_error_lines = len(errors)
+    summary.log_error_sample = errors[:LOGGED_ERRORS_KEPT]
     warm = [(t, r) for t, r, _, _ in summary.samples if t >= seconds * WARM_UP_SHARE]
     summary.rss_slope_mib_per_hour = slope_mib_per_hour(warm)
     summary.spans_stored = stored_spans(data_dir)
@@ -355,10 +362,14 @@ def sample(service: Service, started: float, summary: Summary, counts: Counts) -
     elapsed = time.monotonic() - started
     rss = vm_rss_mib(service.process.pid)
     try:
+        asked = time.monotonic()
         totals = metric_totals(service.base_url)
+        summary.probe_seconds.append(round(time.monotonic() - asked, 3))
         inserted = totals.get("syncsight_insert_batch_rows_sum", 0.0)
         lag = totals.get("syncsight_evaluator_lag_seconds", float("nan"))
+        asked = time.monotonic()
         ready = httpx.get(f"{service.base_url}/readyz", timeout=PROBE_TIMEOUT_SECONDS).status_code
+        summary.probe_seconds.append(round(time.monotonic() - asked, 3))
     except httpx.TransportError as error:
         summary.unanswered_samples += 1
         inserted, lag, ready = float("nan"), float("nan"), 0
@@ -503,6 +514,15 @@ def main() -> None:
         f"{summary.service_errors}, /readyz not ready {summary.not_ready_samples} and "
         f"unanswered {summary.unanswered_samples} of {len(summary.samples)} samples, ERROR lines in the log {summary.log_error_lines}"
     )
+    if summary.probe_seconds:
+        waits = sorted(summary.probe_seconds)
+        print(
+            f"answered probes: {len(waits)}, p50 {waits[len(waits) // 2] * 1000:,.0f} ms, p99 "
+            f"{waits[min(len(waits) - 1, len(waits) * 99 // 100)] * 1000:,.0f} ms, max "
+            f"{waits[-1] * 1000:,.0f} ms"
+        )
+    for line in summary.log_error_sample:
+        print(f"  {line}")
     if args.json:
         args.json.write_text(json.dumps(asdict(summary), indent=2) + "\n")
 
