@@ -1,13 +1,17 @@
-"""Soak test: ``syncsight serve`` on the embedded engine, fed by real OpenTelemetry SDK exporters
-(BatchSpanProcessor + OTLP/HTTP protobuf, one per sender process) at a steady rate for a long time.
+"""Soak test: ``syncsight serve`` on the embedded engine, fed at a steady rate for a long time by
+real OpenTelemetry SDK exporters (BatchSpanProcessor + OTLP/HTTP protobuf, one per sender process;
+``--sender sdk``) or, for rates the SDK cannot reach, by pre-encoded requests recorded once with the
+SDK and made new each time (``--sender requests``, ``benchmarks/paced_requests.py``).
 
-Every 10 s it samples the service's resident memory and what it has inserted; at the end it prints
-RSS at start, peak and end, the RSS slope after the warm-up (MiB per hour, least squares), the
-errors (SDK exports that failed, spans the SDK dropped, requests the service did not answer 200,
-insert failures, loop errors, quarantined batches, /readyz not ready, ERROR lines in its log) and
-the spans stored (counted in ClickHouse after the service stopped) against the spans sent.
-Run: ``.venv/bin/python benchmarks/soak.py [--minutes 30] [--rate 2000] [--senders 2]
-[--queue-size 2048] [--engagement-size 1000] [--json FILE]``.
+Every 10 s it samples the service's resident memory, what it has inserted and the SLA evaluator's
+lag; at the end it prints RSS at start, peak and end, the RSS slope after the warm-up (MiB per
+hour, least squares), the errors (exports that failed, spans the SDK dropped, requests the service
+did not answer 200, insert failures, loop errors, quarantined batches, /readyz not ready, probes
+unanswered, ERROR lines in its log), how long the answered probes took, and the spans stored
+(counted in ClickHouse after the service stopped) against the spans sent.
+Run: ``.venv/bin/python benchmarks/soak.py [--minutes 30] [--rate 2000] [--sender sdk|requests]
+[--senders 2] [--queue-size 2048] [--connections 4] [--engagement-size 1000]
+[--memory-probe FILE] [--json FILE]``.
 """
 
 from __future__ import annotations
