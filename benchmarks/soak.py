@@ -349,15 +349,28 @@ def soak(
         )
     finally:
         stop_service(service)
-    errors = [
-        line for line in service.log().splitlines() if " ERROR " in line or "Traceback" in line
-    ]
-    summary.log_error_lines = len(errors)
-    summary.log_error_sample = errors[:LOGGED_ERRORS_KEPT]
+    summary.log_error_lines, summary.log_error_sample = logged_errors(service.log())
     warm = [(t, r) for t, r, _, _ in summary.samples if t >= seconds * WARM_UP_SHARE]
     summary.rss_slope_mib_per_hour = slope_mib_per_hour(warm)
     summary.spans_stored = stored_spans(data_dir)
     return summary
+
+
+def logged_errors(log: str) -> tuple[int, list[str]]:
+    """The ERROR and Traceback lines of a service log, and the first ``LOGGED_ERRORS_KEPT`` of
+    them, each traceback with the exception it ends with."""
+    count, kept = 0, list[str]()
+    lines = log.splitlines()
+    for number, line in enumerate(lines):
+        if " ERROR " not in line and "Traceback" not in line:
+            continue
+        count += 1
+        if len(kept) < LOGGED_ERRORS_KEPT:
+            if line.startswith("Traceback"):
+                after = (text for text in lines[number + 1 :] if not text.startswith(" "))
+                line = f"{line} ... {next(after, '')}"
+            kept.append(line)
+    return count, kept
 
 
 def sample(service: Service, started: float, summary: Summary, counts: Counts) -> None:
