@@ -24,6 +24,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from collector.decode import decode_protobuf
@@ -58,20 +59,21 @@ REPEATED_IDS = {sc.CUSTOMER: 40, sc.LEGAL_ENTITY: 4, sc.CONTRACT: 120, sc.PROJEC
 
 
 def business_attributes(
-    number: int, rnd: random.Random, *, engagement_size: int = 0
+    number: int, rnd: random.Random, *, engagement_size: int = 0, tag: str = ""
 ) -> dict[str, Any]:
     """About fifteen attributes of one business-event span, as sync middleware would set them.
 
     With ``engagement_size`` the contract and project ids follow the span number (one contract and
     two projects per ``engagement_size`` consecutive spans), as a firm's engagements do: each
     connected part of the event-object graph stays that size. Without it every span draws from
-    the same 120 contracts and 200 projects, which joins all spans into one part."""
+    the same 120 contracts and 200 projects, which joins all spans into one part. ``tag`` goes
+    into the event id and every id that is not drawn from the shared ones (``REPEATED_IDS``)."""
     event_type = rnd.choice(list(CARRIED_IDS))
     source, target = ROUTES[event_type]
     failed = rnd.random() < 0.05
     attributes: dict[str, Any] = {
         sc.EVENT_TYPE: event_type,
-        sc.EVENT_ID: f"{rnd.getrandbits(128):032x}",
+        sc.EVENT_ID: f"{tag}{rnd.getrandbits(128):032x}",
         sc.SOURCE_SYSTEM: source,
         sc.TARGET_SYSTEM: target,
         sc.OUTCOME: sc.FAILED if failed else sc.SUCCESS,
@@ -87,14 +89,14 @@ def business_attributes(
         attributes[sc.ERROR_CODE] = f"E{rnd.randint(100, 999)}"
     for object_type in CARRIED_IDS[event_type]:
         if object_type == sc.TIME_ENTRY and event_type == sc.BILLING_READY:
-            value: Any = [f"TE-{number}-{line}" for line in range(rnd.randint(2, 5))]
+            value: Any = [f"TE-{tag}{number}-{line}" for line in range(rnd.randint(2, 5))]
         elif engagement_size and object_type in (sc.CONTRACT, sc.PROJECT):
             per_object = engagement_size if object_type == sc.CONTRACT else engagement_size // 2
-            value = f"{object_type.upper()}-{number // max(per_object, 1)}"
+            value = f"{object_type.upper()}-{tag}{number // max(per_object, 1)}"
         elif object_type in REPEATED_IDS:
             value = f"{object_type.upper()}-{rnd.randrange(REPEATED_IDS[object_type])}"
         else:
-            value = f"{object_type.upper()}-{number:07d}"
+            value = f"{object_type.upper()}-{tag}{number:07d}"
         attributes[sc.object_id_key(object_type)] = value
     return attributes
 
@@ -104,31 +106,50 @@ def build_request(span_count: int, seed: int = 7) -> ExportTraceServiceRequest:
     return encode_spans(record_spans(span_count, seed))
 
 
-def record_spans(span_count: int, seed: int = 7) -> Sequence[ReadableSpan]:
-    """``span_count`` business-event spans as the SDK hands them to an exporter."""
+def record_spans(
+    span_count: int,
+    seed: int = 7,
+    *,
+    first_number: int = 0,
+    engagement_size: int = 0,
+    tag: str = "",
+    start_ns: int | None = None,
+    id_generator: IdGenerator | None = None,
+    service_name: str = "sync-middleware",
+) -> Sequence[ReadableSpan]:
+    """``span_count`` business-event spans as the SDK hands them to an exporter: span ``i`` is
+    business event ``first_number + i`` (``business_attributes`` with ``engagement_size`` and
+    ``tag``), starts ``i`` ms after ``start_ns`` (now by default) and ends within 0.9 s; its event,
+    if any, is 0.5 ms after its start."""
     rnd = random.Random(seed)
     exporter = InMemorySpanExporter()
     resource = Resource(
         {
-            "service.name": "sync-middleware",
+            "service.name": service_name,
             "service.version": "4.2.0",
             "deployment.environment": "prod",
         }
     )
-    provider = TracerProvider(resource=resource, shutdown_on_exit=False)
+    provider = TracerProvider(resource=resource, shutdown_on_exit=False, id_generator=id_generator)
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     tracer = provider.get_tracer("syncsight.simulator", "0.1.0")
-    start = time.time_ns()
+    start = time.time_ns() if start_ns is None else start_ns
     for number in range(span_count):
         span = tracer.start_span(
             "sync.step",
             kind=rnd.choice((SpanKind.CONSUMER, SpanKind.PRODUCER, SpanKind.CLIENT)),
             start_time=start + number * 1_000_000,
         )
-        attributes = business_attributes(number, rnd)
+        attributes = business_attributes(
+            first_number + number, rnd, engagement_size=engagement_size, tag=tag
+        )
         span.set_attributes(attributes)
         if rnd.random() < 0.4:
-            span.add_event("retry.scheduled", {"retry.delay_ms": 250, "retry.reason": "timeout"})
+            span.add_event(
+                "retry.scheduled",
+                {"retry.delay_ms": 250, "retry.reason": "timeout"},
+                timestamp=start + number * 1_000_000 + 500_000,
+            )
         if attributes[sc.OUTCOME] == sc.FAILED:
             span.set_status(Status(StatusCode.ERROR, attributes[sc.ERROR_CODE]))
         span.end(end_time=start + number * 1_000_000 + rnd.randint(1_000_000, 900_000_000))

@@ -1,13 +1,17 @@
-"""Soak test: ``syncsight serve`` on the embedded engine, fed by real OpenTelemetry SDK exporters
-(BatchSpanProcessor + OTLP/HTTP protobuf, one per sender process) at a steady rate for a long time.
+"""Soak test: ``syncsight serve`` on the embedded engine, fed at a steady rate for a long time by
+real OpenTelemetry SDK exporters (BatchSpanProcessor + OTLP/HTTP protobuf, one per sender process;
+``--sender sdk``) or, for rates the SDK cannot reach, by pre-encoded requests recorded once with the
+SDK and made new each time (``--sender requests``, ``benchmarks/paced_requests.py``).
 
-Every 10 s it samples the service's resident memory and what it has inserted; at the end it prints
-RSS at start, peak and end, the RSS slope after the warm-up (MiB per hour, least squares), the
-errors (SDK exports that failed, spans the SDK dropped, requests the service did not answer 200,
-insert failures, loop errors, quarantined batches, /readyz not ready, ERROR lines in its log) and
-the spans stored (counted in ClickHouse after the service stopped) against the spans sent.
-Run: ``.venv/bin/python benchmarks/soak.py [--minutes 30] [--rate 2000] [--senders 2]
-[--queue-size 2048] [--engagement-size 1000] [--json FILE]``.
+Every 10 s it samples the service's resident memory, what it has inserted and the SLA evaluator's
+lag; at the end it prints RSS at start, peak and end, the RSS slope after the warm-up (MiB per
+hour, least squares), the errors (exports that failed, spans the SDK dropped, requests the service
+did not answer 200, insert failures, loop errors, quarantined batches, /readyz not ready, probes
+unanswered, ERROR lines in its log), how long the answered probes took, and the spans stored
+(counted in ClickHouse after the service stopped) against the spans sent.
+Run: ``.venv/bin/python benchmarks/soak.py [--minutes 30] [--rate 2000] [--sender sdk|requests]
+[--senders 2] [--queue-size 2048] [--connections 4] [--engagement-size 1000]
+[--memory-probe FILE] [--json FILE]``.
 """
 
 from __future__ import annotations
@@ -15,12 +19,13 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import random
 import signal
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
@@ -30,6 +35,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.decode import business_attributes
+from benchmarks.paced_requests import Tally, build_template, send_paced
 from benchmarks.process_stats import peak_rss_mib
 from tests.service import Service, start_service, stop_service
 from warehouse.client import connect
@@ -39,6 +45,9 @@ SAMPLE_SECONDS = 10.0
 PROBE_TIMEOUT_SECONDS = 30.0
 FINAL_WAIT_SECONDS = 900.0
 TICK_SECONDS = 0.1
+PROBE = Path(__file__).resolve().parent / "memory_probe"
+"""A ``sitecustomize`` that logs where the service's memory is (``--memory-probe``)."""
+LOGGED_ERRORS_KEPT = 20
 WARM_UP_SHARE = 0.2
 """The share of the run left out of the RSS slope: caches and the engine's pools fill up first."""
 ERROR_METRICS = (
@@ -135,6 +144,35 @@ def send(
     provider.shutdown()  # exports what is queued
 
 
+def send_requests(
+    endpoint: str,
+    rate: float,
+    seconds: float,
+    seed: int,
+    spans_per_request: int,
+    templates: int,
+    connections: int,
+    engagement_size: int,
+    counts: Counts,
+) -> None:
+    """One sender process of pre-encoded requests (``benchmarks/paced_requests.py``): ``templates``
+    requests recorded with the SDK, sent made new at ``rate`` spans per second for ``seconds``."""
+
+    def adder(target: Synchronized[int]) -> Callable[[int], None]:
+        def add(spans: int) -> None:
+            with target.get_lock():
+                target.value += spans
+
+        return add
+
+    built = [
+        build_template(seed, index, spans_per_request, engagement_size, SERVICE_NAME)
+        for index in range(templates)
+    ]
+    tally = Tally(adder(counts.created), adder(counts.exported), adder(counts.failed))
+    send_paced(endpoint, built, seed, rate, seconds, connections, tally)
+
+
 def vm_rss_mib(pid: int) -> float:
     """VmRSS (resident memory now) of a process, in MiB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -179,13 +217,54 @@ def slope_mib_per_hour(samples: list[tuple[float, float]]) -> float:
     return sum((t - mean_t) * (r - mean_r) for t, r in samples) / spread * 3600
 
 
+@dataclass(frozen=True)
+class Senders:
+    """How the load is sent: ``sdk``, ``count`` processes of one SDK exporter each (a queue of
+    ``queue_size`` spans); ``requests``, ``count`` processes sending pre-encoded requests of
+    ``spans_per_request`` spans (``templates`` of them, made new each time) over ``connections``
+    connections each."""
+
+    mode: str
+    count: int
+    engagement_size: int
+    queue_size: int
+    spans_per_request: int
+    templates: int
+    connections: int
+
+    def process(
+        self, endpoint: str, rate: float, seconds: float, seed: int, counts: Counts
+    ) -> multiprocessing.Process:
+        """Sender ``seed``'s process, sending its share of ``rate``."""
+        share = rate / self.count
+        if self.mode == "sdk":
+            target: Callable[..., None] = send
+            args: tuple[object, ...] = (
+                endpoint, share, seconds, seed, self.queue_size, self.engagement_size, counts
+            )  # fmt: skip
+        else:
+            target = send_requests
+            args = (
+                endpoint, share, seconds, seed, self.spans_per_request, self.templates,
+                self.connections, self.engagement_size, counts,
+            )  # fmt: skip
+        # daemon: stops with the soak, whatever stops it
+        return multiprocessing.Process(target=target, args=args, daemon=True)
+
+    def describe(self) -> str:
+        if self.mode == "sdk":
+            return f"{self.count} SDK exporters (queue {self.queue_size})"
+        return (
+            f"{self.count} senders of pre-encoded requests of {self.spans_per_request} spans "
+            f"({self.connections} connections each)"
+        )
+
+
 @dataclass
 class Summary:
     minutes: float
     rate: float
-    senders: int
-    queue_size: int
-    engagement_size: int
+    senders: Senders
     service_env: dict[str, str]
     spans_created: int = 0
     spans_exported: int = 0
@@ -200,9 +279,14 @@ class Summary:
     service_errors: dict[str, float] = field(default_factory=dict)
     not_ready_samples: int = 0
     unanswered_samples: int = 0
+    probe_seconds: list[float] = field(default_factory=list)
+    """How long each answered probe (``/metrics``, ``/readyz``) took."""
     log_error_lines: int = 0
-    samples: list[tuple[float, float, float]] = field(default_factory=list)
-    """(seconds, RSS MiB, rows inserted so far)."""
+    log_error_sample: list[str] = field(default_factory=list)
+    """The first ``LOGGED_ERRORS_KEPT`` of those lines (the service's log goes with its data)."""
+    samples: list[tuple[float, float, float, float]] = field(default_factory=list)
+    """(seconds, RSS MiB, rows inserted so far, the SLA evaluator's lag in seconds: how far its
+    watermark trails the clock, NaN with the evaluator off)."""
 
     @property
     def errors(self) -> int:
@@ -220,40 +304,28 @@ class Summary:
 def soak(
     minutes: float,
     rate: float,
-    senders: int,
-    queue_size: int,
-    engagement_size: int,
+    senders: Senders,
     data_dir: Path,
     service_env: dict[str, str],
+    memory_probe: Path | None = None,
 ) -> Summary:
-    summary = Summary(
-        minutes=minutes,
-        rate=rate,
-        senders=senders,
-        queue_size=queue_size,
-        engagement_size=engagement_size,
-        service_env=service_env,
+    summary = Summary(minutes=minutes, rate=rate, senders=senders, service_env=service_env)
+    probe_env = (
+        {
+            "PYTHONPATH": os.pathsep.join(filter(None, (str(PROBE), os.environ.get("PYTHONPATH")))),
+            "SOAK_MEMORY_PROBE_OUT": str(memory_probe.resolve()),
+        }
+        if memory_probe
+        else {}
     )
-    service = start_service(data_dir, env=service_env, timeout=120)
+    service = start_service(data_dir, env=service_env | probe_env, timeout=120)
     seconds = minutes * 60
     try:
         summary.rss_start_mib = vm_rss_mib(service.process.pid)
         counts = Counts.new()
         processes = [
-            multiprocessing.Process(
-                target=send,
-                daemon=True,  # stop with the soak, whatever stops it
-                args=(
-                    f"{service.base_url}/v1/traces",
-                    rate / senders,
-                    seconds,
-                    seed,
-                    queue_size,
-                    engagement_size,
-                    counts,
-                ),
-            )
-            for seed in range(1, senders + 1)
+            senders.process(f"{service.base_url}/v1/traces", rate, seconds, seed, counts)
+            for seed in range(1, senders.count + 1)
         ]
         for process in processes:
             process.start()
@@ -277,13 +349,28 @@ def soak(
         )
     finally:
         stop_service(service)
-    summary.log_error_lines = sum(
-        1 for line in service.log().splitlines() if " ERROR " in line or "Traceback" in line
-    )
-    warm = [(t, r) for t, r, _ in summary.samples if t >= seconds * WARM_UP_SHARE]
+    summary.log_error_lines, summary.log_error_sample = logged_errors(service.log())
+    warm = [(t, r) for t, r, _, _ in summary.samples if t >= seconds * WARM_UP_SHARE]
     summary.rss_slope_mib_per_hour = slope_mib_per_hour(warm)
     summary.spans_stored = stored_spans(data_dir)
     return summary
+
+
+def logged_errors(log: str) -> tuple[int, list[str]]:
+    """The ERROR and Traceback lines of a service log, and the first ``LOGGED_ERRORS_KEPT`` of
+    them, each traceback with the exception it ends with."""
+    count, kept = 0, list[str]()
+    lines = log.splitlines()
+    for number, line in enumerate(lines):
+        if " ERROR " not in line and "Traceback" not in line:
+            continue
+        count += 1
+        if len(kept) < LOGGED_ERRORS_KEPT:
+            if line.startswith("Traceback"):
+                after = (text for text in lines[number + 1 :] if not text.startswith(" "))
+                line = f"{line} ... {next(after, '')}"
+            kept.append(line)
+    return count, kept
 
 
 def sample(service: Service, started: float, summary: Summary, counts: Counts) -> None:
@@ -292,18 +379,25 @@ def sample(service: Service, started: float, summary: Summary, counts: Counts) -
     elapsed = time.monotonic() - started
     rss = vm_rss_mib(service.process.pid)
     try:
-        inserted = metric_totals(service.base_url).get("syncsight_insert_batch_rows_sum", 0.0)
+        asked = time.monotonic()
+        totals = metric_totals(service.base_url)
+        summary.probe_seconds.append(round(time.monotonic() - asked, 3))
+        inserted = totals.get("syncsight_insert_batch_rows_sum", 0.0)
+        lag = totals.get("syncsight_evaluator_lag_seconds", float("nan"))
+        asked = time.monotonic()
         ready = httpx.get(f"{service.base_url}/readyz", timeout=PROBE_TIMEOUT_SECONDS).status_code
+        summary.probe_seconds.append(round(time.monotonic() - asked, 3))
     except httpx.TransportError as error:
         summary.unanswered_samples += 1
-        inserted, ready = float("nan"), 0
+        inserted, lag, ready = float("nan"), float("nan"), 0
         print(f"{elapsed:7.0f} s  the service did not answer a probe: {error!r}", flush=True)
-    summary.samples.append((round(elapsed, 1), round(rss, 1), inserted))
+    summary.samples.append((round(elapsed, 1), round(rss, 1), inserted, round(lag, 1)))
     if ready != 200:
         summary.not_ready_samples += 1
     print(
         f"{elapsed:7.0f} s  RSS {rss:7.1f} MiB  created {counts.created.value:>10,}  "
-        f"exported {counts.exported.value:>10,}  inserted {inserted:>12,.0f}  readyz {ready}",
+        f"exported {counts.exported.value:>10,}  inserted {inserted:>12,.0f}  readyz {ready}  "
+        f"evaluator lag {lag:,.0f} s",
         flush=True,
     )
 
@@ -338,7 +432,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--minutes", type=float, default=30.0, help="how long to send")
     parser.add_argument("--rate", type=float, default=2000.0, help="spans per second, in all")
-    parser.add_argument("--senders", type=int, default=2, help="SDK exporter processes")
+    parser.add_argument(
+        "--sender",
+        choices=("sdk", "requests"),
+        default="sdk",
+        help="sdk: OpenTelemetry SDK exporters create every span (about 500 spans/s per process "
+        "on this VM); requests: pre-encoded requests recorded once with the SDK, made new and "
+        "sent at a paced rate (benchmarks/paced_requests.py), for rates the SDK cannot reach",
+    )
+    parser.add_argument("--senders", type=int, default=2, help="sender processes")
+    parser.add_argument(
+        "--spans-per-request", type=int, default=1000, help="--sender requests: spans per request"
+    )
+    parser.add_argument(
+        "--templates", type=int, default=8, help="--sender requests: requests recorded per sender"
+    )
+    parser.add_argument(
+        "--connections",
+        type=int,
+        default=4,
+        help="--sender requests: connections per sender, each with one request in flight",
+    )
     parser.add_argument(
         "--queue-size",
         type=int,
@@ -359,39 +473,56 @@ def main() -> None:
         metavar="SYNCSIGHT_NAME=VALUE",
         help="a setting of the service under test, e.g. SYNCSIGHT_EVALUATOR=off (repeatable)",
     )
+    parser.add_argument(
+        "--memory-probe",
+        type=Path,
+        metavar="FILE",
+        help="load benchmarks/memory_probe into the service: every 15 s it appends where its "
+        "memory is (C heap, the engine's jemalloc, Python heap) to FILE as a JSON line",
+    )
     parser.add_argument("--json", type=Path, help="also write the summary as JSON here")
     args = parser.parse_args()
     # SIGTERM unwinds like Ctrl-C, so the service is stopped and the temporary data removed
     signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(128 + number))
     if args.engagement_size < 0:
         parser.error(f"--engagement-size {args.engagement_size}: expected 0 or more spans")
-    if args.minutes <= 0 or args.rate <= 0 or args.senders < 1 or args.queue_size < 1:
+    if args.minutes <= 0 or args.rate <= 0 or args.queue_size < 1:
         parser.error(
-            f"--minutes {args.minutes}, --rate {args.rate}, --senders {args.senders}, "
-            f"--queue-size {args.queue_size}: expected positive minutes, rate and queue size "
-            "and at least one sender"
+            f"--minutes {args.minutes}, --rate {args.rate}, --queue-size {args.queue_size}: "
+            "expected positive minutes, rate and queue size"
         )
+    if not 1 <= args.senders <= 99 or args.templates < 1 or args.connections < 1:
+        parser.error(
+            f"--senders {args.senders}, --templates {args.templates}, --connections "
+            f"{args.connections}: expected 1 to 99 senders, at least one template and connection"
+        )
+    if not 1 <= args.spans_per_request <= 1000:
+        parser.error(f"--spans-per-request {args.spans_per_request}: expected 1 to 1,000")
     service_env = dict(item.partition("=")[::2] for item in args.service_env)
     if not all(name.startswith("SYNCSIGHT_") for name in service_env):
         parser.error(f"--service-env {args.service_env}: expected SYNCSIGHT_NAME=VALUE items")
     with tempfile.TemporaryDirectory(prefix="syncsight-soak-") as directory:
-        summary = soak(
-            args.minutes,
-            args.rate,
+        senders = Senders(
+            args.sender,
             args.senders,
-            args.queue_size,
             args.engagement_size,
-            Path(directory),
-            service_env,
+            args.queue_size,
+            args.spans_per_request,
+            args.templates,
+            args.connections,
         )
+        summary = soak(
+            args.minutes, args.rate, senders, Path(directory), service_env, args.memory_probe
+        )
+    max_lag = max((lag for *_, lag in summary.samples if lag == lag), default=float("nan"))
     print(
-        f"\nsoak: {summary.minutes:g} min at {summary.rate:g} spans/s from {summary.senders} SDK "
-        f"exporters (queue {summary.queue_size}, engagements of {summary.engagement_size} "
-        f"spans), service settings "
+        f"\nsoak: {summary.minutes:g} min at {summary.rate:g} spans/s from "
+        f"{senders.describe()}, engagements of {senders.engagement_size} spans, service settings "
         f"{summary.service_env or 'defaults'}\n"
         f"RSS start {summary.rss_start_mib:.0f} MiB, peak {summary.rss_peak_mib:.0f} MiB, end "
         f"{summary.rss_end_mib:.0f} MiB; slope after warm-up "
-        f"{summary.rss_slope_mib_per_hour:+.1f} MiB/h\n"
+        f"{summary.rss_slope_mib_per_hour:+.1f} MiB/h; SLA evaluator lag at the end "
+        f"{summary.samples[-1][3]:,.0f} s, at most {max_lag:,.0f} s\n"
         f"spans created {summary.spans_created:,} "
         f"({summary.spans_created / (summary.minutes * 60):,.0f}/s achieved), exported {summary.spans_exported:,}, "
         f"export failed {summary.spans_export_failed:,}, dropped by the SDK "
@@ -400,6 +531,15 @@ def main() -> None:
         f"{summary.service_errors}, /readyz not ready {summary.not_ready_samples} and "
         f"unanswered {summary.unanswered_samples} of {len(summary.samples)} samples, ERROR lines in the log {summary.log_error_lines}"
     )
+    if summary.probe_seconds:
+        waits = sorted(summary.probe_seconds)
+        print(
+            f"answered probes: {len(waits)}, p50 {waits[len(waits) // 2] * 1000:,.0f} ms, p99 "
+            f"{waits[min(len(waits) - 1, len(waits) * 99 // 100)] * 1000:,.0f} ms, max "
+            f"{waits[-1] * 1000:,.0f} ms"
+        )
+    for line in summary.log_error_sample:
+        print(f"  {line}")
     if args.json:
         args.json.write_text(json.dumps(asdict(summary), indent=2) + "\n")
 
