@@ -11,7 +11,7 @@ unanswered, ERROR lines in its log), how long the answered probes took, and the 
 (counted in ClickHouse after the service stopped) against the spans sent.
 Run: ``.venv/bin/python benchmarks/soak.py [--minutes 30] [--rate 2000] [--sender sdk|requests]
 [--senders 2] [--queue-size 2048] [--connections 4] [--engagement-size 1000]
-[--memory-probe FILE] [--json FILE]``.
+[--memory-probe FILE] [--json FILE] [--keep-log FILE]``.
 """
 
 from __future__ import annotations
@@ -308,6 +308,7 @@ def soak(
     data_dir: Path,
     service_env: dict[str, str],
     memory_probe: Path | None = None,
+    keep_log: Path | None = None,
 ) -> Summary:
     summary = Summary(minutes=minutes, rate=rate, senders=senders, service_env=service_env)
     probe_env = (
@@ -349,7 +350,10 @@ def soak(
         )
     finally:
         stop_service(service)
-    summary.log_error_lines, summary.log_error_sample = logged_errors(service.log())
+    log = service.log()
+    if keep_log is not None:
+        keep_log.write_text(log, encoding="utf-8")
+    summary.log_error_lines, summary.log_error_sample = logged_errors(log)
     warm = [(t, r) for t, r, _, _ in summary.samples if t >= seconds * WARM_UP_SHARE]
     summary.rss_slope_mib_per_hour = slope_mib_per_hour(warm)
     summary.spans_stored = stored_spans(data_dir)
@@ -481,6 +485,9 @@ def main() -> None:
         "memory is (C heap, the engine's jemalloc, Python heap) to FILE as a JSON line",
     )
     parser.add_argument("--json", type=Path, help="also write the summary as JSON here")
+    parser.add_argument(
+        "--keep-log", type=Path, help="copy the service's whole log here (its tracebacks in full)"
+    )
     args = parser.parse_args()
     # SIGTERM unwinds like Ctrl-C, so the service is stopped and the temporary data removed
     signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(128 + number))
@@ -512,7 +519,13 @@ def main() -> None:
             args.connections,
         )
         summary = soak(
-            args.minutes, args.rate, senders, Path(directory), service_env, args.memory_probe
+            args.minutes,
+            args.rate,
+            senders,
+            Path(directory),
+            service_env,
+            args.memory_probe,
+            args.keep_log,
         )
     max_lag = max((lag for *_, lag in summary.samples if lag == lag), default=float("nan"))
     print(
