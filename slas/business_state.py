@@ -2,8 +2,9 @@
 reads only the business rows stored since its watermark, keeps the events whose facts as a
 derivation reads them those rows changed (``slas.state_queries.CHANGED_EVENTS``: a derivation is
 a function of those facts, so an event whose facts are the same at the window's end as at its
-start changes nothing), finds the graph components they touch, re-derives every timer (``slas.timer_rows``) and item (``slas.item_rows``) of those components and
-appends a version for each one that changed or disappeared.
+start changes nothing), finds the graph components they touch, re-derives every timer
+(``slas.timer_rows``) and item (``slas.item_rows``) of those components and appends a version for
+each one that changed or disappeared.
 
 A component (events connected through non-dimension object references) is the unit: correlation
 and dimension inheritance follow references, so nothing outside a component can change its timers,

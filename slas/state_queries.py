@@ -143,12 +143,13 @@ WHERE IngestedAt <= {{until:DateTime64(3, 'UTC')}} AND ObjectType NOT IN ({_DIME
 """Every (event, object) reference known at ``until``, as hashes: the whole graph, for a
 derivation from scratch."""
 
-TOUCHED_HASHES = f"""
-SELECT DISTINCT cityHash64(ObjectType, ObjectId) FROM ({_TOUCHED})
-"""
-TOUCHED_HASHES_BY_NEW_SPANS = f"""
-SELECT DISTINCT cityHash64(ObjectType, ObjectId) FROM ({_TOUCHED_BY_NEW_SPANS})
-"""
+
+def _touched_hashes(touched: str) -> str:
+    return f"SELECT DISTINCT cityHash64(ObjectType, ObjectId) FROM ({touched})"
+
+
+TOUCHED_HASHES = _touched_hashes(_TOUCHED)
+TOUCHED_HASHES_BY_NEW_SPANS = _touched_hashes(_TOUCHED_BY_NEW_SPANS)
 
 _LATEST_TIMER = """
 SELECT cityHash64(KeyType, KeyId) AS key_hash, Sla AS sla, cityHash64(StartEventId) AS event_hash,

@@ -120,6 +120,17 @@ def wait_for(condition: Callable[[], Any], what: str, timeout: float = 90.0) -> 
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
+def notifications(receiver: Receiver, status: str) -> list[Any]:
+    """Alertmanager's notifications of ``status`` (firing, resolved) the receiver got, once it
+    got one."""
+    return list(
+        wait_for(
+            lambda: [b for b in receiver.received("/alertmanager") if b["status"] == status],
+            f"Alertmanager's {status} notification",
+        )
+    )
+
+
 def send_spans(
     service: Service, events: list[tuple[dict[str, Any], datetime]], *, service_name: str = "mw-e2e"
 ) -> None:

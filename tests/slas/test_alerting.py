@@ -18,6 +18,7 @@ from domain import semconv as sc
 from tests.service import Service, start_service, stop_service
 from tests.slas.alert_stack import (
     Receiver,
+    notifications,
     send_spans,
     start_alertmanager,
     start_receiver,
@@ -129,12 +130,7 @@ class TestAlertmanager:
             datetime.now(UTC),
         )
         wait_for(lambda: not alertmanager_alerts(stack.alertmanager), "the alert to resolve")
-        resolved = wait_for(
-            lambda: [
-                b for b in stack.receiver.received("/alertmanager") if b["status"] == "resolved"
-            ],
-            "Alertmanager's resolved notification",
-        )
+        resolved = notifications(stack.receiver, "resolved")
         assert resolved[0]["alerts"][0]["endsAt"] != "0001-01-01T00:00:00Z"
         ours = wait_for(lambda: stack.receiver.received("/syncsight")[1:], "syncsight's resolution")
         assert [body["status"] for body in ours] == ["resolved"]

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from domain import semconv as sc
-from tests.slas.alert_stack import AlertStack, alerting_service, wait_for
+from tests.slas.alert_stack import AlertStack, alerting_service, notifications, wait_for
 from tests.slas.test_business_alerting import business, send
 
 CONFIG = """
@@ -100,14 +100,7 @@ class TestTelemetryMissing:
         assert [s["stream"] for s in missing_evidence(stack)] == ["psa->erp"]
         # Alertmanager sends a resolution only for a group whose firing notification went out
         # (its notification log), so the next test needs the firing one delivered first.
-        firing = wait_for(
-            lambda: [
-                body
-                for body in stack.receiver.received("/alertmanager")
-                if body["status"] == "firing"
-            ],
-            "Alertmanager's firing notification",
-        )
+        firing = notifications(stack.receiver, "firing")
         assert firing[0]["alerts"][0]["labels"]["stream"] == "psa->erp"
 
     def test_the_next_event_resolves_it(self, stack: AlertStack) -> None:
@@ -117,12 +110,5 @@ class TestTelemetryMissing:
         wait_for(lambda: not missing_in_alertmanager(stack.alertmanager), "the alert to resolve")
         assert silence(stack)["missing"] == 0
         assert missing_evidence(stack) == []
-        resolved = wait_for(
-            lambda: [
-                body
-                for body in stack.receiver.received("/alertmanager")
-                if body["status"] == "resolved"
-            ],
-            "Alertmanager's resolved notification",
-        )
+        resolved = notifications(stack.receiver, "resolved")
         assert resolved[0]["alerts"][0]["labels"]["stream"] == "psa->erp"
