@@ -9,7 +9,12 @@ serve`` through PYTHONPATH, a diagnostic thread appends one JSON line every 15 s
 - the engine's own allocator (jemalloc, linked into chdb; ``system.jemalloc_stats``):
   ``je_allocated``, ``je_resident``, ``je_retained``, and the engine's ``MemoryTracking`` and
   cache sizes (``system.metrics``), active parts and their primary keys in memory;
-- the Python heap: ``py_blocks`` (``sys.getallocatedblocks``) and ``gc_objs``; the thread count.
+- the Python heap: ``py_blocks`` (``sys.getallocatedblocks``) and ``gc_counts`` (``gc.get_count``,
+  objects allocated per generation since its last collection); the thread count. Not
+  ``gc.get_objects()``: on Python 3.11 it hands this thread tuples that another thread is still
+  building, whose ``_PyTuple_Resize`` then fails with ``SystemError: Objects/tupleobject.c: bad
+  argument to internal function`` (CPython gh-107137, fixed in 3.12). The soak's evaluator failed
+  that way while this probe ran.
 
 Two experiments, off unless set: ``SOAK_MEMORY_PROBE_TRIM_SECONDS`` calls glibc's ``malloc_trim(0)``
 at that interval, ``SOAK_MEMORY_PROBE_PURGE_SECONDS`` runs ``SYSTEM JEMALLOC PURGE``; each record
@@ -65,7 +70,7 @@ def _record(client: Any, libc: ctypes.CDLL) -> dict[str, Any]:
         "glibc_free": info.fordblks // MIB,
         "glibc_mmap": info.hblkhd // MIB,
         "py_blocks": sys.getallocatedblocks(),
-        "gc_objs": len(gc.get_objects()),
+        "gc_counts": list(gc.get_count()),
         "threads": len(os.listdir("/proc/self/task")),
     }
     try:
