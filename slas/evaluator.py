@@ -10,6 +10,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from clickhouse_connect.driver.client import Client
@@ -27,6 +28,24 @@ from warehouse.background import BackgroundLoop
 logger = logging.getLogger(__name__)
 
 KEEP_RESOLVED = timedelta(hours=24)
+ALERTS_REFRESH = timedelta(minutes=5)
+"""How long the open timers' alerts are kept between reads while nothing can have changed them:
+no version written, no timer passing a threshold (``TimerAnswers.next_change``). Only their
+elapsed-hours annotations age meanwhile."""
+
+
+@dataclass(frozen=True)
+class TimerAlerts:
+    """The open timers' alerts as last read, and until when they hold without a new version."""
+
+    alerts: list[Alert]
+    read_at: datetime
+    next_change: datetime | None
+
+    def hold(self, now: datetime) -> bool:
+        return timedelta(0) <= now - self.read_at < ALERTS_REFRESH and (
+            self.next_change is None or now < self.next_change
+        )
 
 
 def utc_now() -> datetime:
@@ -74,6 +93,9 @@ class SlaEvaluator:
         self.metrics = metrics or EvaluatorMetrics()
         self.failures_in_a_row = 0
         self._reported_unresolved: set[str] = set()
+        self._timer_alerts: TimerAlerts | None = None
+        self._wanted: list[Alert] | None = None
+        """What the last reconciliation was given (None: reconcile at the next tick)."""
 
     def start(self) -> None:
         self._loop.start()
@@ -138,6 +160,8 @@ class SlaEvaluator:
                 state = self._store.load(now=now, keep=KEEP_RESOLVED)
                 with self._lock:
                     self._record = dict(state.get(RECORD, {}))
+                self._timer_alerts = None  # the other process may have written versions
+                self._wanted = None
                 logger.info("this process now evaluates SLAs (lease %s)", self._lease.holder)
             self.holds_lease = held
             self.metrics.lease_held.set(1 if held else 0)
@@ -149,10 +173,15 @@ class SlaEvaluator:
         if report.skipped:
             logger.info("SLA evaluation paused: %s", report.skipped)
             return report
-        wanted = [self._alert(timer) for timer in self._answers.alerting(now)]
+        wanted = self._open_timer_alerts(now, report)
         wanted += [alert for source in self._sources for alert in source.alerts(now)]
         with self._lock:
-            record, changed = reconcile(self._record, wanted, now=now)
+            changed: set[str] = set()
+            if self._wanted is not None and _same(wanted, self._wanted):
+                record = self._record  # the last tick's alerts: the record stands as it is
+            else:
+                record, changed = reconcile(self._record, wanted, now=now)
+            self._wanted = wanted
             cutoff = now - KEEP_RESOLVED
             self._record = {
                 key: alert
@@ -164,6 +193,17 @@ class SlaEvaluator:
         self._dispatcher.dispatch(self._record, now=now)
         self._dispatcher.forget_resolved_before(cutoff)
         return report
+
+    def _open_timer_alerts(self, now: datetime, report: TickReport) -> list[Alert]:
+        """The alerts of the open timers at risk or breached at ``now``: read again only when a
+        version was written, a timer passed a threshold or ``ALERTS_REFRESH`` went by, so that a
+        tick with nothing new costs no read and no alert per open timer."""
+        held = self._timer_alerts
+        if held is not None and not report.versions and held.hold(now):
+            return list(held.alerts)
+        alerts = [self._alert(timer) for timer in self._answers.alerting(now)]
+        self._timer_alerts = TimerAlerts(alerts, now, self._answers.next_change(now))
+        return list(alerts)
 
     def _alert(self, timer: AlertingTimer) -> Alert:
         definition = self._by_name[timer.sla]
@@ -186,3 +226,8 @@ class SlaEvaluator:
             currency=timer.currency,
         )
         return timer_alert(facts, public_url=self._public_url)
+
+
+def _same(wanted: Sequence[Alert], before: Sequence[Alert]) -> bool:
+    """The very alert objects of the last tick, in order (held alerts are not built again)."""
+    return len(wanted) == len(before) and all(a is b for a, b in zip(wanted, before, strict=True))

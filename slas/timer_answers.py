@@ -103,6 +103,16 @@ WHERE NOT has_stopped AND state IN ({BREACHED}, 2)
 """
 """Open timers at risk or breached at ``as_of``: the ones that alert."""
 
+NEXT_CHANGE = f"""
+SELECT minOrNull(arrayMin(arrayFilter(t -> t > {_AS_OF},
+    arrayConcat(WarningAt, [StartedAt, Deadline, ifNull(StoppedAt, Deadline)]))))
+FROM ({LATEST_VERSIONS})
+WHERE Deleted = 0 AND (StoppedAt IS NULL OR StoppedAt > {_AS_OF}) AND Deadline > {_AS_OF}
+"""
+"""The first instant after ``as_of`` at which a timer open then starts, passes a warning share,
+its deadline, or stops (NULL when none will): until then, and while no version is written, the
+alerting timers stay the same ones."""
+
 
 @dataclass(frozen=True)
 class Summaries:
@@ -346,6 +356,15 @@ class TimerAnswers:
                 )
             )
         return alerting
+
+    def next_change(self, now: datetime) -> datetime | None:
+        """When the alerting timers can next differ without a new version (``NEXT_CHANGE``)."""
+        rows = (
+            self._client()
+            .query(NEXT_CHANGE, parameters=self._parameters(now, self.known_at(None), open_only=1))
+            .result_rows
+        )
+        return utc(rows[0][0]) if rows and rows[0][0] is not None else None
 
     def _open_elapsed(
         self, starts: list[tuple[str, float]], now: float

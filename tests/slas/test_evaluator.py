@@ -18,9 +18,9 @@ from slas.business_state import BusinessState
 from slas.calendars import CalendarBook, EntityCalendar
 from slas.definitions import TIME_TO_PROJECT_CREATION
 from slas.dispatch import Dispatcher
-from slas.evaluator import KEEP_RESOLVED, SlaEvaluator
+from slas.evaluator import ALERTS_REFRESH, KEEP_RESOLVED, SlaEvaluator
 from slas.notifiers.webhook import WebhookChannel
-from slas.timer_answers import TimerAnswers
+from slas.timer_answers import AlertingTimer, TimerAnswers
 from tests.slas.events import at, event, span_rows
 from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import migrate
@@ -59,7 +59,22 @@ def store(client: Client) -> AlertStore:
     return AlertStore(lambda: client)
 
 
-def evaluator(client: Client, store: AlertStore, recorder: Recorder) -> SlaEvaluator:
+class CountedAnswers(TimerAnswers):
+    """The real answers, counting the alerting reads."""
+
+    reads = 0
+
+    def alerting(self, now: datetime) -> list[AlertingTimer]:
+        self.reads += 1
+        return super().alerting(now)
+
+
+def evaluator(
+    client: Client,
+    store: AlertStore,
+    recorder: Recorder,
+    answers: type[TimerAnswers] = TimerAnswers,
+) -> SlaEvaluator:
     state = store.load(now=at(days=30), keep=KEEP_RESOLVED)
     dispatcher = Dispatcher(
         [WebhookChannel(HOOK)],
@@ -73,7 +88,7 @@ def evaluator(client: Client, store: AlertStore, recorder: Recorder) -> SlaEvalu
     return SlaEvaluator(
         lambda: client,
         business_state,
-        TimerAnswers(lambda: client, [TIME_TO_PROJECT_CREATION], BOOK, business_state),
+        answers(lambda: client, [TIME_TO_PROJECT_CREATION], BOOK, business_state),
         dispatcher,
         store,
         interval=timedelta(seconds=15),
@@ -134,3 +149,38 @@ class TestEvaluator:
         restarted.evaluate_once(at(days=9, hours=1))
         assert len(recorder.bodies) == 1
         assert {a.labels["object_id"] for a in restarted.alerts()} == {"CTR-A", "CTR-B"}
+
+    def test_open_timers_are_read_again_only_when_something_can_have_changed(
+        self, client: Client, store: AlertStore
+    ) -> None:
+        """Held between ticks with no new version and no threshold passed; read again after a
+        new version, at the next threshold (75 % Tuesday 23:00) and after ``ALERTS_REFRESH``."""
+        sign(client, "CTR-1", 0)
+        recorder = Recorder()
+        loop = evaluator(client, store, recorder, CountedAnswers)
+        answers = loop._answers
+        assert isinstance(answers, CountedAnswers)
+        first = at(0) + timedelta(days=1, seconds=10)
+        reads = []
+        for now in (first, first + timedelta(seconds=30), first + timedelta(minutes=1)):
+            loop.evaluate_once(now)
+            reads.append(answers.reads)
+        sign(client, "CTR-2", 0.9)  # a new version: read again
+        loop.evaluate_once(first + timedelta(minutes=2))
+        reads.append(answers.reads)
+        loop.evaluate_once(first + timedelta(minutes=2, seconds=30))
+        reads.append(answers.reads)
+        seventy_five = at(0) + timedelta(days=1, hours=12, seconds=10)
+        loop.evaluate_once(seventy_five)
+        reads.append(answers.reads)
+        loop.evaluate_once(seventy_five + ALERTS_REFRESH / 2)
+        reads.append(answers.reads)
+        loop.evaluate_once(seventy_five + ALERTS_REFRESH)
+        reads.append(answers.reads)
+        assert reads == [1, 1, 1, 2, 2, 3, 3, 4]
+        assert recorder.told() == [
+            ("timer", ["SlaAtRisk firing CTR-1"]),
+            ("timer", ["SlaAtRisk firing CTR-1"]),
+        ]
+        assert recorder.bodies[1]["alerts"][0]["annotations"]["threshold"] == "0.75"
+        assert {a.labels["object_id"] for a in loop.alerts()} == {"CTR-1"}
