@@ -10,7 +10,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from clickhouse_connect.driver.client import Client
@@ -36,16 +36,19 @@ elapsed-hours annotations age meanwhile."""
 
 @dataclass(frozen=True)
 class TimerAlerts:
-    """The open timers' alerts as last read, and until when they hold without a new version."""
+    """The open timers' alerts as read at ``read_at``; ``next_change`` (read on the first tick
+    that wrote no version after it, ``checked``) says until when they hold."""
 
     alerts: list[Alert]
     read_at: datetime
-    next_change: datetime | None
+    next_change: datetime | None = None
+    checked: bool = False
+
+    def fresh(self, now: datetime) -> bool:
+        return timedelta(0) <= now - self.read_at < ALERTS_REFRESH
 
     def hold(self, now: datetime) -> bool:
-        return timedelta(0) <= now - self.read_at < ALERTS_REFRESH and (
-            self.next_change is None or now < self.next_change
-        )
+        return self.fresh(now) and (self.next_change is None or now < self.next_change)
 
 
 def utc_now() -> datetime:
@@ -199,10 +202,14 @@ class SlaEvaluator:
         version was written, a timer passed a threshold or ``ALERTS_REFRESH`` went by, so that a
         tick with nothing new costs no read and no alert per open timer."""
         held = self._timer_alerts
-        if held is not None and not report.versions and held.hold(now):
-            return list(held.alerts)
+        if held is not None and not report.versions and held.fresh(now):
+            if not held.checked:  # read once: a tick writing versions would not use it
+                after = self._answers.next_change(held.read_at)
+                held = self._timer_alerts = replace(held, next_change=after, checked=True)
+            if held.hold(now):
+                return list(held.alerts)
         alerts = [self._alert(timer) for timer in self._answers.alerting(now)]
-        self._timer_alerts = TimerAlerts(alerts, now, self._answers.next_change(now))
+        self._timer_alerts = TimerAlerts(alerts, now)
         return list(alerts)
 
     def _alert(self, timer: AlertingTimer) -> Alert:

@@ -357,13 +357,11 @@ class TimerAnswers:
             )
         return alerting
 
-    def next_change(self, now: datetime) -> datetime | None:
-        """When the alerting timers can next differ without a new version (``NEXT_CHANGE``)."""
-        rows = (
-            self._client()
-            .query(NEXT_CHANGE, parameters=self._parameters(now, self.known_at(None), open_only=1))
-            .result_rows
-        )
+    def next_change(self, after: datetime) -> datetime | None:
+        """The first instant after ``after`` at which the alerting timers can differ without a
+        new version (``NEXT_CHANGE``), None if none will."""
+        parameters = self._parameters(after, self.known_at(None), open_only=1)
+        rows = self._client().query(NEXT_CHANGE, parameters=parameters).result_rows
         return utc(rows[0][0]) if rows and rows[0][0] is not None else None
 
     def _open_elapsed(
