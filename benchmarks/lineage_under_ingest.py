@@ -18,11 +18,14 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.lineage import percentiles
 from benchmarks.process_stats import cpu_seconds
@@ -73,7 +76,7 @@ def measure(
                 timings.append(time_lineage(http, invoices[asked % len(invoices)]))
                 asked += 1
                 if time.monotonic() >= next_sample:
-                    next_sample += SAMPLE_SECONDS
+                    next_sample = time.monotonic() + SAMPLE_SECONDS
                     lag = metric_totals(service.base_url).get("syncsight_evaluator_lag_seconds")
                     lags.append(lag)
                     print(

@@ -97,6 +97,9 @@ class SlaEvaluator:
         self.failures_in_a_row = 0
         self._reported_unresolved: set[str] = set()
         self._timer_alerts: TimerAlerts | None = None
+        self._reached: datetime | None = None
+        """The watermark the last tick reached (None before the first)."""
+        self.metrics.lag_seconds.set_function(self._lag_seconds)
         self._wanted: list[Alert] | None = None
         """What the last reconciliation was given (None: reconcile at the next tick)."""
 
@@ -136,12 +139,16 @@ class SlaEvaluator:
         self.metrics.tick_seconds.observe(time.monotonic() - started)
         return self._interval.total_seconds()
 
+    def _lag_seconds(self) -> float:
+        """The watermark's age when asked, so that a tick running long shows as growing lag."""
+        if self._reached is None:
+            return 0.0
+        return max(0.0, (self._knowledge_clock() - self._reached).total_seconds())
+
     def _observe(self, report: TickReport) -> None:
         self.metrics.versions.inc(report.versions)
         self.metrics.objects.inc(report.touched)
-        self.metrics.lag_seconds.set(
-            max(0.0, (self._knowledge_clock() - report.until).total_seconds())
-        )
+        self._reached = report.until
         if report.unresolved:
             self.metrics.unresolved.inc(report.unresolved)
             new = [e for e in report.unresolved_sample if e not in self._reported_unresolved]

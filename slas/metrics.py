@@ -77,8 +77,9 @@ class EvaluatorMetrics:
         )
         self.lag_seconds = Gauge(
             "syncsight_evaluator_lag_seconds",
-            "How far the business state trailed the clock after the last tick (its watermark's "
-            "age, settle time included).",
+            "How far the business state trails the clock: the age, when scraped, of the "
+            "watermark the last tick reached (settle time included); it grows while a tick "
+            "runs long.",
             registry=r,
         )
         self.versions = Counter(

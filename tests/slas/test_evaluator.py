@@ -184,3 +184,22 @@ class TestEvaluator:
         ]
         assert recorder.bodies[1]["alerts"][0]["annotations"]["threshold"] == "0.75"
         assert {a.labels["object_id"] for a in loop.alerts()} == {"CTR-1"}
+
+    def test_lag_grows_while_no_tick_completes(self, client: Client, store: AlertStore) -> None:
+        """The lag gauge is the watermark's age when scraped, not a value frozen at the last tick:
+        a tick that runs long (or a loop that stopped) shows as growing lag."""
+        sign(client, "CTR-1", 0)
+        loop = evaluator(client, store, Recorder())
+
+        def lag() -> float:
+            value = loop.metrics.registry.get_sample_value("syncsight_evaluator_lag_seconds")
+            assert value is not None
+            return value
+
+        assert lag() == 0.0  # no tick yet
+        loop.evaluate_once(at(days=1))
+        first = lag()
+        time.sleep(1.0)
+        assert lag() >= first + 1.0
+        loop.evaluate_once(at(days=1) + timedelta(seconds=15))
+        assert lag() < first + 1.0
