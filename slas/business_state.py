@@ -8,7 +8,10 @@ each one that changed or disappeared.
 
 A component (events connected through non-dimension object references) is the unit: correlation
 and dimension inheritance follow references, so nothing outside a component can change its timers,
-and a re-derivation of a component gives exactly what a full evaluation gives for it. The
+and a re-derivation of a component gives exactly what a full evaluation gives for it. Events whose
+window changed only how their attempts stand (a failure after a success, a success after a
+failure) have a narrower one: the root causes of the items downstream of them
+(``slas.cause_refresh``), which is what re-deriving their components would change. The
 watermark trails the clock by ``settle`` seconds so that inserts in flight are visible when their
 knowledge time is read; versions are stamped with the watermark (``KnownAt``), so an answer for a
 ``known_at`` up to the watermark never changes afterwards.

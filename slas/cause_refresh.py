@@ -94,9 +94,9 @@ def walk(
                     reaches.setdefault(ref, []).append((down, types))
         if not reaches:
             break
-        every_type = {t for steps in reaches.values() for _, types in steps for t in types}
+        steps = {(*ref, t) for ref, ways in reaches.items() for _, types in ways for t in types}
         down_frontier, up_frontier = set(), set()
-        for event_id, event_type, references in hop_neighbours(client, reaches, every_type, until):
+        for event_id, event_type, references in hop_neighbours(client, steps, until):
             for ref in references:
                 for down, types in reaches.get(ref, ()):
                     if event_type not in types:

@@ -150,13 +150,15 @@ SELECT EventId, any(EventType),
 FROM biz_event_objects
 WHERE ObjectType IN {{types:Array(String)}}
   AND ObjectId IN {{ids:Array(String)}}
-  AND EventType IN {{event_types:Array(String)}}
+  AND has({{steps:Array(Tuple(String, String, String))}}, (ObjectType, ObjectId, EventType))
   AND IngestedAt <= {{until:DateTime64(3, 'UTC')}}
 GROUP BY EventId
 """
-"""``NEIGHBOURS`` narrowed to some event types, with each event's type: one step along the hops
-(``slas.cause_refresh``). The references are the union of every stored version's, a superset of
-the counted ones: a walk that follows them reaches every event the counted ones reach."""
+"""``NEIGHBOURS`` narrowed to the events of given types on each object (``steps``: object type,
+object id, event type), with each event's type: one step along the hops (``slas.cause_refresh``;
+a project's activations, not its thousands of time entries). The references are the union of
+every stored version's, a superset of the counted ones: a walk that follows them reaches every
+event the counted ones reach."""
 
 ALL_REFERENCES = f"""
 SELECT cityHash64(EventId) AS event_hash, cityHash64(ObjectType, ObjectId) AS object_hash
@@ -326,19 +328,19 @@ def changed_events(client: Client, since: datetime, until: datetime) -> list[Cha
 
 
 def hop_neighbours(
-    client: Client, objects: Collection[Pair], event_types: Collection[str], until: datetime
+    client: Client, steps: Collection[tuple[str, str, str]], until: datetime
 ) -> list[tuple[str, str, tuple[Pair, ...]]]:
-    """The events of ``event_types`` that reference one of ``objects`` as known at ``until``
-    (and maybe a few more: the type-by-id cross product), with their type and references."""
+    """The events of each ``steps``' event type that reference its object (type, id) as known
+    at ``until``, with their type and references."""
     found = []
-    ordered = sorted(objects)
+    ordered = sorted(steps)
     for first in range(0, len(ordered), MAX_LITERAL_OBJECTS):
         batch = ordered[first : first + MAX_LITERAL_OBJECTS]
         rows = client.query(
             HOP_NEIGHBOURS,
             parameters={
-                **_pair_parameters(batch),
-                "event_types": sorted(event_types),
+                **_pair_parameters([(t, i) for t, i, _ in batch]),
+                "steps": batch,
                 "until": until,
             },
         ).result_rows
