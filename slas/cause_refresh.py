@@ -137,8 +137,7 @@ def refresh_causes(
     stored = [(item, digest) for item, digest in stored if item.stage_event_id in downstream]
     if not stored:
         return Refreshed(0, 0, [])
-    objects = {ref for event in events.values() for ref in event.references}
-    snapshot, names = load_component(client, until, event_ids=set(events), objects=objects)
+    snapshot, names = load_component(client, until, event_ids=set(events))
     causes = upstream_causes(snapshot, rules)
     hash_of = {event_id: event_hash for event_hash, event_id in names.events.items()}
     moved = []

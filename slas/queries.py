@@ -167,6 +167,25 @@ COMPONENT_REFERENCES = _component_references(
 """Their references, read by object (the ordered key); references of events outside the
 component are dropped when the snapshot is built."""
 
+EVENT_REFERENCES = f"""
+SELECT
+    cityHash64(EventId) AS event_hash,
+    cityHash64(ref.type, ref.id) AS object_hash,
+    toUInt8(indexOf({{object_types:Array(String)}}, ref.type)) AS object_type,
+    ref.type AS object_type_name,
+    ref.id AS object_id
+FROM {
+    first_stored_events(
+        f"{_BY_EVENT_ID} AND IngestedAt <= {_KNOWN_AT}", "EventId, TraceId, SpanId, ObjectRefs"
+    )
+}
+ARRAY JOIN ObjectRefs AS ref
+WHERE ref.type NOT IN ({_DIMENSIONS})
+"""
+"""The references of some events read from their own rows (the first stored version of each
+span, the rows its object rows were derived from): for a few events whose objects are shared by
+thousands of others (a project), where a read by object would read every one of those."""
+
 CHUNK_EVENTS = _component_events(_BY_EVENT_HASH)
 CHUNK_REFERENCES = _component_references(_BY_EVENT_HASH, _BY_EVENT_HASH)
 """The same for a chunk of whole components whose event hashes ``syncsight_state_chunks`` holds:

@@ -23,6 +23,7 @@ from slas.queries import (
     CHUNK_REFERENCES,
     COMPONENT_EVENTS,
     COMPONENT_REFERENCES,
+    EVENT_REFERENCES,
     code_tables,
     coded_names,
     event_states,
@@ -150,7 +151,7 @@ SELECT EventId, any(EventType),
 FROM biz_event_objects
 WHERE ObjectType IN {{types:Array(String)}}
   AND ObjectId IN {{ids:Array(String)}}
-  AND has({{steps:Array(Tuple(String, String, String))}}, (ObjectType, ObjectId, EventType))
+  AND (ObjectType, ObjectId, EventType) IN {{steps:Array(Tuple(String, String, String))}}
   AND IngestedAt <= {{until:DateTime64(3, 'UTC')}}
 GROUP BY EventId
 """
@@ -473,8 +474,9 @@ def load_component(
     chunk: int | None = None,
 ) -> tuple[EventSnapshot, SnapshotNames]:
     """The snapshot of some components' events as known at ``known_at``, with the ids behind its
-    hashes: named by their event ids and objects (index reads), or by a chunk of
-    ``syncsight_state_chunks`` (one scan of each table)."""
+    hashes: named by their event ids and objects (index reads; without ``objects`` their
+    references are read from the events' own rows), or by a chunk of ``syncsight_state_chunks``
+    (one scan of each table)."""
     by_hash = chunk is not None
     ids = sorted(event_ids or ())
     if not ids and not by_hash:
@@ -487,13 +489,18 @@ def load_component(
         return empty_snapshot(0), SnapshotNames({}, {}, {})
     legal_entities, currency_codes = coded_names(events)
     # each query is given only the lists it names: every id given is escaped and sent
-    if not by_hash:
+    if objects is not None:
         parameters.update(
             object_types_wanted=sorted({t for t, _ in objects or ()}),
             object_ids=sorted({i for _, i in objects or ()}),
         )
     references = client.query_np(
-        CHUNK_REFERENCES if by_hash else COMPONENT_REFERENCES, parameters=parameters
+        CHUNK_REFERENCES
+        if by_hash
+        else COMPONENT_REFERENCES
+        if objects is not None
+        else EVENT_REFERENCES,
+        parameters=parameters,
     )
     snapshot = EventSnapshot.from_arrays(
         0, events, references, legal_entities=legal_entities, currencies=currency_codes
