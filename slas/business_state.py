@@ -97,7 +97,8 @@ class TickReport:
     window touched) or ``graph`` (one read of the whole graph); empty when nothing was touched."""
     refreshed: int = 0
     """Events whose window changed only how their attempts stand: the root causes of the items
-    downstream of them refreshed (``slas.cause_refresh``), their components not re-derived."""
+    downstream of them refreshed (``slas.cause_refresh``) rather than their components re-derived,
+    unless they lie in components re-derived anyway or the refresh sent them to theirs."""
 
 
 def config_fingerprint(

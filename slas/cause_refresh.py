@@ -41,11 +41,9 @@ and digest: ``slas.state_queries.ITEM_COLUMNS``)."""
 
 @dataclass(frozen=True)
 class Refreshed:
-    """What a refresh read and found: the events of its snapshot, the items it compared, the
-    rows whose content moved."""
+    """What a refresh read and found: the events of its snapshot, the rows whose content moved."""
 
     events: int
-    items: int
     rows: list[ItemRow]
 
 
@@ -136,7 +134,7 @@ def refresh_causes(
     ]
     stored = [(item, digest) for item, digest in stored if item.stage_event_id in downstream]
     if not stored:
-        return Refreshed(0, 0, [])
+        return Refreshed(0, [])
     snapshot, names = load_component(client, until, event_ids=set(events))
     causes = upstream_causes(snapshot, rules)
     hash_of = {event_id: event_hash for event_hash, event_id in names.events.items()}
@@ -148,4 +146,4 @@ def refresh_causes(
         fresh = replace(item, **upstream_facts(snapshot, names, int(causes[row])))  # type: ignore[arg-type]
         if fresh.digest != digest:
             moved.append(fresh)
-    return Refreshed(len(snapshot.event), len(stored), moved)
+    return Refreshed(len(snapshot.event), moved)
