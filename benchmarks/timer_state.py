@@ -126,12 +126,14 @@ def main() -> None:
                 parameters={"count": arguments.new_spans, "seed": arguments.seed + round_},
             )
             report, wall, cpu = timed(lambda: tick_now(state))
+            refreshed = report.refreshed
             ticks.append({"seconds": wall, "cpu_seconds": cpu, "objects": report.touched,
-                          "events": report.events, "versions": report.versions})  # fmt: skip
+                          "events": report.events, "versions": report.versions,
+                          "refreshed": refreshed})  # fmt: skip
             print(
                 f"tick after {arguments.new_spans:,} {name} spans: {1000 * wall:.0f} ms (cpu "
                 f"{1000 * cpu:.0f} ms), {report.touched:,} objects, {report.events:,} events, "
-                f"{report.versions} versions",
+                f"{report.versions} versions, {refreshed} events refreshed",
                 flush=True,
             )
         figures[f"tick_after_{name}_spans"] = ticks

@@ -8,7 +8,10 @@ each one that changed or disappeared.
 
 A component (events connected through non-dimension object references) is the unit: correlation
 and dimension inheritance follow references, so nothing outside a component can change its timers,
-and a re-derivation of a component gives exactly what a full evaluation gives for it. The
+and a re-derivation of a component gives exactly what a full evaluation gives for it. Events whose
+window changed only how their attempts stand (a failure after a success, a success after a
+failure) have a narrower one: the root causes of the items downstream of them
+(``slas.cause_refresh``), which is what re-deriving their components would change. The
 watermark trails the clock by ``settle`` seconds so that inserts in flight are visible when their
 knowledge time is read; versions are stamped with the watermark (``KnownAt``), so an answer for a
 ``known_at`` up to the watermark never changes afterwards.
@@ -29,14 +32,17 @@ from clickhouse_connect.driver.client import Client
 from domain.instants import utc
 from lineage.rules import LineageRules
 from slas.calendars import CalendarBook, EntityCalendar
+from slas.cause_refresh import refresh_causes
 from slas.definitions import SlaDefinition
 from slas.digests import row_digests
 from slas.item_rows import ItemRow, item_rows
 from slas.state_queries import (
     ITEM_COLUMNS,
     TIMER_COLUMNS,
+    ChangedEvent,
     Pair,
     StoredTimers,
+    changed_events,
     component,
     component_chunk,
     event_rows,
@@ -44,7 +50,7 @@ from slas.state_queries import (
     latest_digests,
     latest_item_digests,
     load_component,
-    touched_objects,
+    touched_objects_by_new_spans,
     unresolved_events,
     window_rows,
 )
@@ -89,6 +95,10 @@ class TickReport:
     path: str = ""
     """How the touched components were closed: ``index`` (index reads around the objects the
     window touched) or ``graph`` (one read of the whole graph); empty when nothing was touched."""
+    refreshed: int = 0
+    """Events whose window changed only how their attempts stand: the root causes of the items
+    downstream of them refreshed (``slas.cause_refresh``) rather than their components re-derived,
+    unless they lie in components re-derived anyway or the refresh sent them to theirs."""
 
 
 def config_fingerprint(
@@ -134,6 +144,7 @@ class BusinessState:
         settle: timedelta = timedelta(seconds=5),
         max_events_per_chunk: int = 250_000,
         max_literal_events: int = 20_000,
+        refresh_outcomes: bool = True,
     ) -> None:
         self._client = client
         self.definitions = tuple(definitions)
@@ -142,6 +153,9 @@ class BusinessState:
         self._settle = settle
         self._max_events = max_events_per_chunk
         self._max_literal_events = max_literal_events
+        self._refresh_outcomes = refresh_outcomes
+        """Off: every changed event's component is re-derived (the reference the narrow unit is
+        compared with)."""
         self._fingerprint = config_fingerprint(self.definitions, calendars, self.rules)
         self._read: list[tuple[datetime, datetime, int]] = []
         """Windows this process read lately, oldest first: (since, until, rows visible then)."""
@@ -179,9 +193,9 @@ class BusinessState:
         since, late, visible = self._reopen(client, since, until, now)
         setup_types = sorted({t for types in self.rules.prerequisites.values() for t in types})
         unresolved, sample = unresolved_events(client, since, until, setup_types)
-        events = versions = touched = 0
+        events = versions = touched = refreshed = 0
         path = ""
-        done = None
+        done: tuple[int, int, Collection[str]] | None = None
         # the stored versions reflect the window's start unless rows became visible behind it:
         # then every new span touches its objects, else only events the window changed do
         changed_only = late == 0
@@ -190,14 +204,21 @@ class BusinessState:
             # past a quarter of the graph (scattered arrivals touching most contracts) the read
             # wins; one read counts the objects the window touches and names them when fewer
             budget = min(self._max_events, max(event_rows(client) // 4, MIN_EXPANSION_EVENTS))
-            touched, objects = touched_objects(
-                client, since, until, limit=budget, changed_only=changed_only
-            )
+            outcomes: list[ChangedEvent] = []
+            if changed_only:
+                touched, objects, outcomes = self._changes(client, since, until, limit=budget)
+            else:
+                touched, objects = touched_objects_by_new_spans(client, since, until, limit=budget)
             if objects:
                 done = self._rederive_around(client, until, objects, max_events=budget)
                 path = "index"
+            if outcomes and (done is not None or not touched):
+                refreshed = len(outcomes)
+                done = self._refresh(client, until, outcomes, done or (0, 0, ()), budget)
+                if done is None:  # the graph read re-derives every changed event's component
+                    touched = max(touched, 1)
         if done is not None:
-            events, versions = done
+            events, versions, _ = done
         elif since == EPOCH or touched:
             # a large window (start-up on loaded data, a reset, a rebuild, a backfill) or
             # components too large to close by index reads: whole components from one read of
@@ -232,7 +253,45 @@ class BusinessState:
             unresolved_sample=tuple(sample),
             late_rows=late,
             path=path,
+            refreshed=refreshed,
         )
+
+    def _changes(
+        self, client: Client, since: datetime, until: datetime, *, limit: int
+    ) -> tuple[int, list[Pair], list[ChangedEvent]]:
+        """How many objects the events the window changed touch, and which (none when more than
+        ``limit``); and the events whose window changed only how their attempts stand, which
+        touch no component (``slas.cause_refresh``) unless ``refresh_outcomes`` is off."""
+        changed = changed_events(client, since, until)
+        outcomes = [e for e in changed if e.outcome_only and self._refresh_outcomes]
+        kept = {e.event_id for e in outcomes}
+        objects = {ref for e in changed if e.event_id not in kept for ref in e.references}
+        return len(objects), sorted(objects) if len(objects) <= limit else [], outcomes
+
+    def _refresh(
+        self,
+        client: Client,
+        until: datetime,
+        outcomes: list[ChangedEvent],
+        done: tuple[int, int, Collection[str]],
+        budget: int,
+    ) -> tuple[int, int, Collection[str]] | None:
+        """Refresh the root causes the outcome-only events move, but for those in components
+        re-derived already (``done``: events read, versions written, the components' events);
+        their components when the refresh cannot be trusted (None: the graph read then)."""
+        events, versions, derived = done
+        remaining = [e for e in outcomes if e.event_id not in derived]
+        if not remaining:
+            return done
+        refreshed = refresh_causes(client, self.rules, remaining, until, max_events=budget)
+        if refreshed is None:
+            objects = sorted({ref for e in remaining for ref in e.references})
+            again = self._rederive_around(client, until, objects, max_events=budget)
+            if again is None:
+                return None
+            return events + again[0], versions + again[1], {*derived, *again[2]}
+        _append_items(client, refreshed.rows, [], known_at=until)
+        return events + refreshed.events, versions + len(refreshed.rows), derived
 
     def _reopen(
         self, client: Client, since: datetime, until: datetime, now: datetime
@@ -267,9 +326,10 @@ class BusinessState:
 
     def _rederive_around(
         self, client: Client, until: datetime, objects: list[Pair], *, max_events: int
-    ) -> tuple[int, int] | None:
+    ) -> tuple[int, int, Collection[str]] | None:
         """Re-derive the components of ``objects``, closed by index reads; None when they hold
-        more than ``max_events`` events (the graph read serves those better)."""
+        more than ``max_events`` events (the graph read serves those better). Events read,
+        versions written, the components' event ids."""
         found = component(
             client,
             objects,
@@ -281,9 +341,11 @@ class BusinessState:
             return None
         event_ids, component_objects = found
         if max(len(event_ids), len(component_objects)) <= self._max_literal_events:
-            return self._rederive(client, until, event_ids=event_ids, objects=component_objects)
-        component_chunk(client, event_ids.values())
-        return self._rederive(client, until, chunk=0)
+            done = self._rederive(client, until, event_ids=event_ids, objects=component_objects)
+        else:
+            component_chunk(client, event_ids.values())
+            done = self._rederive(client, until, chunk=0)
+        return (*done, event_ids.keys())
 
     def _rederive(
         self,

@@ -10,15 +10,17 @@ period; this module keeps the instants that snapshot arrays reduce to one ``as_o
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 
 from domain import semconv as sc
+from domain.instants import utc
 from domain.money import from_units
 from domain.periods import period_text
 from lineage.rules import LineageRules
@@ -78,6 +80,28 @@ class ItemRow:
 
 
 _FIELDS = tuple(f.name for f in fields(ItemRow))
+_INSTANTS = frozenset(
+    ("stage_first_at", "stage_effective_at", "posting_first_at", "posting_effective_at",
+     "upstream_first_at")
+)  # fmt: skip
+
+
+def stored_item_row(values: Sequence[Any]) -> ItemRow:
+    """The row a stored version holds, ``values`` in ``ItemRow``'s field order, each spelled as
+    a derivation spells it (aware UTC instants, normalised amounts), so that its ``digest`` is
+    the one stored with it."""
+    spelled: dict[str, Any] = {}
+    for name, value in zip(_FIELDS, values, strict=True):
+        if name in _INSTANTS and value is not None:
+            value = utc(value)
+        elif name == "amount" and value is not None:
+            value = Decimal(value).normalize()
+        elif name == "stage_seconds":
+            value = float(value)
+        elif value is not None:
+            value = str(value)
+        spelled[name] = value
+    return ItemRow(**spelled)
 
 
 def _instant(micros: int) -> datetime | None:
@@ -101,7 +125,9 @@ def item_rows(
     ]
 
 
-def _upstream(snapshot: EventSnapshot, names: SnapshotNames, cause: int) -> dict[str, object]:
+def upstream_facts(snapshot: EventSnapshot, names: SnapshotNames, cause: int) -> dict[str, object]:
+    """The ``upstream_*`` fields of an item whose stage event's root cause is row ``cause`` (-1:
+    none)."""
     if cause < 0:
         return {"upstream_event_id": "", "upstream_event_type": "", "upstream_first_at": None}
     return {
@@ -167,7 +193,7 @@ def _invoice_rows(
                 posted_period=period_text(int(snapshot.effective_period[post])) if posted else "",
                 stage_seconds=stage_seconds.get(obj, -1.0),
                 invoice=invoices.get(post, "") if post >= 0 else "",
-                **_upstream(snapshot, names, int(causes[ready_row])),  # type: ignore[arg-type]
+                **upstream_facts(snapshot, names, int(causes[ready_row])),  # type: ignore[arg-type]
             )
         )
     return rows
@@ -241,7 +267,7 @@ def _revenue_rows(snapshot: EventSnapshot, names: SnapshotNames, causes: I64Arra
                 posted_period=period_text(int(snapshot.effective_period[row])) if posted else "",
                 stage_seconds=-1.0,
                 invoice=invoices.get(row, ""),
-                **_upstream(snapshot, names, int(causes[row])),  # type: ignore[arg-type]
+                **upstream_facts(snapshot, names, int(causes[row])),  # type: ignore[arg-type]
             )
         )
     return rows

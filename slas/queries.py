@@ -105,17 +105,28 @@ def coded_names(events: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tables[0], tables[1]
 
 
+OUTCOME_COLUMNS = ("failed", "failing_since_us")
+"""The snapshot columns that say only how an event's attempts stand (whether its latest attempt
+failed, and since when it has been failing): no timer reads them, and an item reads them only
+through its root cause (``slas.cause_refresh``)."""
+
+
 def event_states(where: str) -> str:
     """Per event ``where`` selects (by ``EventId`` and knowledge time only, as
     ``first_stored_events`` asks) and per bound, ``since`` and ``until`` (``DateTime64(3)``
     parameters), a hash of everything a derivation reads of the event as known at that bound: its
     snapshot columns, the names behind its codes (the code tables may be empty: the names count)
     and its references. An event whose hash is the same at both derives the same timers and items
-    at both. One read of the rows for both bounds (the first stored version of a span is the same
-    at both when it is known at the first)."""
+    at both. ``shape`` hashes the same without ``OUTCOME_COLUMNS``: an event whose ``shape`` is the
+    same at both bounds changed only how its attempts stand. With its event type code and its
+    references (object type, id pairs, dimensions left out). One read of the rows for both bounds
+    (the first stored version of a span is the same at both when it is known at the first)."""
     rows = first_stored_events(f"{where} AND IngestedAt <= {{until:DateTime64(3, 'UTC')}}")
+    outcome = ", ".join(OUTCOME_COLUMNS)
     return f"""
-SELECT event_id, bound, cityHash64(* EXCEPT (bound)) AS state FROM (
+SELECT event_id, bound, cityHash64(* EXCEPT (bound)) AS state,
+    cityHash64(* EXCEPT (bound, {outcome})) AS shape, event_type,
+    arrayMap(ref -> (ref.type, ref.id), refs) AS references FROM (
     SELECT {_SNAPSHOT_EVENT_COLUMNS}, {_NAMES}, bound,
         arraySort(groupUniqArrayArray(
             arrayFilter(ref -> ref.type NOT IN ({_DIMENSIONS}), ObjectRefs))) AS refs
@@ -155,6 +166,25 @@ COMPONENT_REFERENCES = _component_references(
 )
 """Their references, read by object (the ordered key); references of events outside the
 component are dropped when the snapshot is built."""
+
+EVENT_REFERENCES = f"""
+SELECT
+    cityHash64(EventId) AS event_hash,
+    cityHash64(ref.type, ref.id) AS object_hash,
+    toUInt8(indexOf({{object_types:Array(String)}}, ref.type)) AS object_type,
+    ref.type AS object_type_name,
+    ref.id AS object_id
+FROM {
+    first_stored_events(
+        f"{_BY_EVENT_ID} AND IngestedAt <= {_KNOWN_AT}", "EventId, TraceId, SpanId, ObjectRefs"
+    )
+}
+ARRAY JOIN ObjectRefs AS ref
+WHERE ref.type NOT IN ({_DIMENSIONS})
+"""
+"""The references of some events read from their own rows (the first stored version of each
+span, the rows its object rows were derived from): for a few events whose objects are shared by
+thousands of others (a project), where a read by object would read every one of those."""
 
 CHUNK_EVENTS = _component_events(_BY_EVENT_HASH)
 CHUNK_REFERENCES = _component_references(_BY_EVENT_HASH, _BY_EVENT_HASH)

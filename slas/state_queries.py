@@ -23,6 +23,7 @@ from slas.queries import (
     CHUNK_REFERENCES,
     COMPONENT_EVENTS,
     COMPONENT_REFERENCES,
+    EVENT_REFERENCES,
     code_tables,
     coded_names,
     event_states,
@@ -55,6 +56,18 @@ start: new events, and stored ones whose counted facts, outcome, names or refere
 rows changed. A new attempt that leaves the first success first changes nothing."""
 
 
+CHANGED_STATES = f"""
+SELECT event_id, argMax(event_type, bound), count() = 2 AND min(shape) = max(shape),
+    argMax(references, bound)
+FROM ({event_states(_WINDOW_EVENTS)})
+GROUP BY event_id
+HAVING count() = 1 OR min(state) != max(state)
+"""
+"""``CHANGED_EVENTS`` with, per event, its type code, whether only how its attempts stand changed
+(``slas.queries.OUTCOME_COLUMNS``) and its references at the window's end: one read tells the
+events whose components a tick re-derives from those whose items' root causes it refreshes."""
+
+
 def _touched(changed_only: bool) -> str:
     rows = (
         f"IngestedAt <= {{until:DateTime64(3, 'UTC')}} AND EventId GLOBAL IN ({CHANGED_EVENTS})"
@@ -81,18 +94,14 @@ touches when the state at its start is not what the stored versions were derived
 that became visible late, behind a window already read)."""
 
 
-def _touched_objects(touched: str) -> str:
-    return f"""
+TOUCHED_OBJECTS_BY_NEW_SPANS = f"""
 SELECT count(), if(count() <= {{limit:UInt64}}, groupArray((ObjectType, ObjectId)), [])
-FROM (SELECT DISTINCT * FROM ({touched}))
+FROM (SELECT DISTINCT * FROM ({_TOUCHED_BY_NEW_SPANS}))
 """
-
-
-TOUCHED_OBJECTS = _touched_objects(_TOUCHED)
-"""How many objects rows stored in the window touch, and which when at most ``limit``
+"""How many objects the new spans stored in the window touch, and which when at most ``limit``
 (dimensions are never hops: a new customer.synced changes no timer): one evaluation of the
-window, and no list read when the graph read is to serve it."""
-TOUCHED_OBJECTS_BY_NEW_SPANS = _touched_objects(_TOUCHED_BY_NEW_SPANS)
+window, and no list read when the graph read is to serve it. (Events the window changed are
+told by ``CHANGED_STATES``, with their references.)"""
 
 WINDOW_ROWS = """
 SELECT arrayFirstIndex(bound -> IngestedAt <= bound, {ends:Array(DateTime64(3, 'UTC'))}), count()
@@ -134,6 +143,23 @@ round) and the event id's hash (object rows carry their event's references, migr
 ordered-key read per expansion round. The type-by-id cross product may bring an event that
 references none of the objects; the component then also takes in that event's component, which
 is still exact (a union of components)."""
+
+HOP_NEIGHBOURS = f"""
+SELECT EventId, any(EventType),
+       arrayMap(ref -> (ref.type, ref.id),
+                arrayFilter(ref -> ref.type NOT IN ({_DIMENSIONS}), groupUniqArrayArray(ObjectRefs)))
+FROM biz_event_objects
+WHERE ObjectType IN {{types:Array(String)}}
+  AND ObjectId IN {{ids:Array(String)}}
+  AND (ObjectType, ObjectId, EventType) IN {{steps:Array(Tuple(String, String, String))}}
+  AND IngestedAt <= {{until:DateTime64(3, 'UTC')}}
+GROUP BY EventId
+"""
+"""``NEIGHBOURS`` narrowed to the events of given types on each object (``steps``: object type,
+object id, event type), with each event's type: one step along the hops (``slas.cause_refresh``;
+a project's activations, not its thousands of time entries). The references are the union of
+every stored version's, a superset of the counted ones: a walk that follows them reaches every
+event the counted ones reach."""
 
 ALL_REFERENCES = f"""
 SELECT cityHash64(EventId) AS event_hash, cityHash64(ObjectType, ObjectId) AS object_hash
@@ -216,6 +242,15 @@ ITEM_COLUMNS = (
     "UpstreamFirstAt",
 )
 
+LATEST_ITEMS = f"""
+SELECT {", ".join(ITEM_COLUMNS)}
+FROM {CLOSE_ITEMS}
+WHERE ItemType IN {{types:Array(String)}} AND ItemId IN {{ids:Array(String)}}
+ORDER BY ItemType, ItemId, KnownAt DESC
+LIMIT 1 BY ItemType, ItemId
+"""
+"""The latest stored version of some items, every column in ``ITEM_COLUMNS`` order."""
+
 TIMER_COLUMNS = (
     "KeyType",
     "KeyId",
@@ -255,17 +290,76 @@ def _touched_parameters(since: datetime, until: datetime) -> dict[str, Any]:
     return parameters
 
 
-def touched_objects(
-    client: Client, since: datetime, until: datetime, *, limit: int, changed_only: bool = True
+def touched_objects_by_new_spans(
+    client: Client, since: datetime, until: datetime, *, limit: int
 ) -> tuple[int, list[Pair]]:
-    """How many objects the rows stored in the window touch, and which (none when more than
-    ``limit``). ``changed_only``: only events whose state the window changed touch anything;
-    otherwise every new span does (when the stored versions may not reflect the window's start)."""
+    """How many objects the new spans stored in the window touch, and which (none when more
+    than ``limit``): what a window touches when the stored versions may not reflect its start."""
     count, pairs = client.query(
-        TOUCHED_OBJECTS if changed_only else TOUCHED_OBJECTS_BY_NEW_SPANS,
+        TOUCHED_OBJECTS_BY_NEW_SPANS,
         parameters={**_touched_parameters(since, until), "limit": limit},
     ).result_rows[0]
     return int(count), [(str(t), str(i)) for t, i in pairs]
+
+
+@dataclass(frozen=True)
+class ChangedEvent:
+    """An event whose derived facts a window changed: its type and its references at the
+    window's end; ``outcome_only`` when only how its attempts stand changed."""
+
+    event_id: str
+    event_type: str
+    references: tuple[Pair, ...]
+    outcome_only: bool
+
+
+def changed_events(client: Client, since: datetime, until: datetime) -> list[ChangedEvent]:
+    """The events with a new span in the window whose derived facts it changed
+    (``CHANGED_STATES``)."""
+    rows = client.query(CHANGED_STATES, parameters=_touched_parameters(since, until)).result_rows
+    return [
+        ChangedEvent(
+            str(event_id),
+            sc.EVENT_TYPES[int(code) - 1] if 0 < int(code) <= len(sc.EVENT_TYPES) else "",
+            tuple((str(t), str(i)) for t, i in references),
+            bool(outcome_only),
+        )
+        for event_id, code, outcome_only, references in rows
+    ]
+
+
+def hop_neighbours(
+    client: Client, steps: Collection[tuple[str, str, str]], until: datetime
+) -> list[tuple[str, str, tuple[Pair, ...]]]:
+    """The events of each ``steps``' event type that reference its object (type, id) as known
+    at ``until``, with their type and references."""
+    found = []
+    ordered = sorted(steps)
+    for first in range(0, len(ordered), MAX_LITERAL_OBJECTS):
+        batch = ordered[first : first + MAX_LITERAL_OBJECTS]
+        rows = client.query(
+            HOP_NEIGHBOURS,
+            parameters={
+                **_pair_parameters([(t, i) for t, i, _ in batch]),
+                "steps": batch,
+                "until": until,
+            },
+        ).result_rows
+        found += [
+            (str(event_id), str(kind), tuple((str(t), str(i)) for t, i in refs))
+            for event_id, kind, refs in rows
+        ]
+    return found
+
+
+def latest_items(client: Client, keys: Collection[Pair]) -> list[tuple[Any, ...]]:
+    """The latest stored version of every item among ``keys``, every column
+    (``ITEM_COLUMNS``)."""
+    wanted = {key for key in keys if key[0] in ITEM_OBJECT_TYPES}
+    if not wanted:
+        return []
+    rows = client.query(LATEST_ITEMS, parameters=_pair_parameters(wanted)).result_rows
+    return [tuple(row) for row in rows if (row[0], row[1]) in wanted]
 
 
 MAX_LITERAL_OBJECTS = 2_000
@@ -380,8 +474,9 @@ def load_component(
     chunk: int | None = None,
 ) -> tuple[EventSnapshot, SnapshotNames]:
     """The snapshot of some components' events as known at ``known_at``, with the ids behind its
-    hashes: named by their event ids and objects (index reads), or by a chunk of
-    ``syncsight_state_chunks`` (one scan of each table)."""
+    hashes: named by their event ids and objects (index reads; without ``objects`` their
+    references are read from the events' own rows), or by a chunk of ``syncsight_state_chunks``
+    (one scan of each table)."""
     by_hash = chunk is not None
     ids = sorted(event_ids or ())
     if not ids and not by_hash:
@@ -394,13 +489,18 @@ def load_component(
         return empty_snapshot(0), SnapshotNames({}, {}, {})
     legal_entities, currency_codes = coded_names(events)
     # each query is given only the lists it names: every id given is escaped and sent
-    if not by_hash:
+    if objects is not None:
         parameters.update(
             object_types_wanted=sorted({t for t, _ in objects or ()}),
             object_ids=sorted({i for _, i in objects or ()}),
         )
     references = client.query_np(
-        CHUNK_REFERENCES if by_hash else COMPONENT_REFERENCES, parameters=parameters
+        CHUNK_REFERENCES
+        if by_hash
+        else COMPONENT_REFERENCES
+        if objects is not None
+        else EVENT_REFERENCES,
+        parameters=parameters,
     )
     snapshot = EventSnapshot.from_arrays(
         0, events, references, legal_entities=legal_entities, currencies=currency_codes
