@@ -235,6 +235,6 @@ class OcelDatabase:
             yield from (
                 text
                 for (text,) in self._db.execute(
-                    _OBJECT_RECORDS.format(table=table), {"type": type_name}
+                    _OBJECT_RECORDS.replace("{table}", table), {"type": type_name}
                 )
             )
