@@ -469,7 +469,8 @@ def describe_objects(
     ) -> dict[str, ObjectState]:
         refs = {ObjectRef(t, oid[len(t) + 1 :]): oid for oid, t in objects}
         given = {ref: produced[oid] for ref, oid in refs.items() if oid in produced}
-        states = object_facts(client_of(), rules, facts, sorted(refs), known_at, given)
+        # the batch comes by type then id: the refs are in order already
+        states = object_facts(client_of(), rules, facts, list(refs), known_at, given)
         return {oid: states.get(ref, ObjectState()) for ref, oid in refs.items()}
 
     return describe
