@@ -162,3 +162,23 @@ def test_each_object_takes_the_facts_of_its_first_producer(store: Client) -> Non
     produced = {r: s for r, (_, s) in python.items() if r.type not in DIMENSIONS}
     assert produced, "no object has a producer: the test reads nothing"
     assert {r: s for r, s in engine.items() if r.type not in DIMENSIONS} == produced
+
+
+def test_an_id_with_controls_and_line_separators_parses_to_the_same_record(
+    client: Client,
+) -> None:
+    """The engine escapes control characters with upper-case hex digits and U+2028 / U+2029,
+    where the encoder writes lower-case digits and the separators as they are: another spelling
+    of the same JSON string."""
+    migrate(client, CorrelationRules.default())
+    odd = "TE-\x01\x1f\u2028\u2029"
+    insert(
+        client,
+        [attempt(sc.TIME_APPROVED, f"time.approved:{odd}", {sc.TIME_ENTRY: odd}, hours=1)],
+    )
+    [text] = [t for page in pages(client, "json") for t in page.records]
+    [node] = events_by_id(client, [f"time.approved:{odd}"]).values()
+    relationships, _ = event_relations(node, RULES)
+    python = encoded(ocel_event(node, relationships))
+    assert text != python
+    assert json.loads(text) == json.loads(python)
