@@ -59,7 +59,7 @@ def main() -> None:
     def counted(pages: Iterable[LogPage]) -> Iterator[LogPage]:
         nonlocal events
         for page in pages:
-            events += len(page.events)
+            events += page.events
             samples.append(rss_mib())
             yield page
 
@@ -68,7 +68,16 @@ def main() -> None:
     with open(args.output, "wb") as output:
         for chunk in export_stream(
             args.format,
-            counted(log_pages(lambda: client, rules, request, facts, page_size=args.page_size)),
+            counted(
+                log_pages(
+                    lambda: client,
+                    rules,
+                    request,
+                    facts,
+                    shape=args.format,
+                    page_size=args.page_size,
+                )
+            ),
             describe_objects(lambda: client, rules, facts, request.known_at),
         ):
             output.write(chunk)

@@ -8,6 +8,7 @@ Object ids are ``type:id`` so ids of different types never collide.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -41,6 +42,12 @@ EVENT_ATTRIBUTES: Final = (
     ("trace_id", "string"),
     ("span_id", "string"),
 )
+
+
+JSON_ENCODER: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+"""How OCEL JSON is written (one encoder: ``json.dumps`` with options builds one per call); the
+engine and SQLite write the period log's records as it would (``lineage.ocel_queries``,
+``lineage.ocel_sqlite``)."""
 
 
 def ocel_object_id(object_type: str, object_id: str) -> str:

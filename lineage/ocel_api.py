@@ -130,7 +130,7 @@ def ocel_router(
             at=now,
         )
         log = LogRequest(wanted_period, legal_entity, moment)
-        pages = log_pages(pool.client, rules, log, facts, page_size=page_size)
+        pages = log_pages(pool.client, rules, log, facts, shape=format, page_size=page_size)
         describe = describe_objects(pool.client, rules, facts, moment)
         name = re.sub(
             r"[^A-Za-z0-9._-]",

@@ -1,17 +1,17 @@
-"""The period log as a byte stream: OCEL 2.0 JSON written as its pages are read, or the OCEL 2.0
-SQLite file built in a scratch directory and then sent. Either way memory holds one page at a
-time; the scratch directory goes when the stream ends, whether it was read to the end or not."""
+"""The period log as a byte stream: OCEL 2.0 JSON written as its pages are read (the records'
+text as the engine and SQLite write it, joined), or the OCEL 2.0 SQLite file built in a scratch
+directory and then sent. Either way memory holds one page at a time; the scratch directory goes
+when the stream ends, whether it was read to the end or not."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Final
 
-from lineage.ocel import OBJECT_ATTRIBUTES
+from lineage.ocel import JSON_ENCODER, OBJECT_ATTRIBUTES
 from lineage.ocel_log import Describe, LogPage
 from lineage.ocel_sqlite import LOG_EVENT_ATTRIBUTES, OcelDatabase
 
@@ -19,17 +19,8 @@ FILE_CHUNK_BYTES: Final = 1 << 20
 OBJECTS_PER_CHUNK: Final = 1_000
 
 
-_ENCODER: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-"""One encoder for the whole stream (``json.dumps`` with options builds one per call)."""
-
-
 def _json(value: Any) -> str:
-    return _ENCODER.encode(value)
-
-
-def _items(records: list[dict[str, Any]]) -> str:
-    """The records as the items of a JSON array, encoded in one call."""
-    return _json(records)[1:-1]
+    return JSON_ENCODER.encode(value)
 
 
 def _types(names: Iterable[str], attributes: tuple[tuple[str, str], ...]) -> str:
@@ -51,21 +42,21 @@ def json_stream(pages: Iterable[LogPage], describe: Describe, scratch: Path) -> 
         yield b'{"events":['
         for page in pages:
             database.add(page)
-            if page.events:
-                event_types.update(event["type"] for event in page.events)
-                yield (separator + _items(page.events)).encode()
+            if page.records:
+                event_types.update(page.event_types)
+                yield (separator + ",".join(page.records)).encode()
                 separator = ","
         database.fill_objects(describe)
         yield b'],"objects":['
-        batch: list[dict[str, Any]] = []
+        batch: list[str] = []
         separator = ""
         for record in database.json_objects():
             batch.append(record)
             if len(batch) == OBJECTS_PER_CHUNK:
-                yield (separator + _items(batch)).encode()
+                yield (separator + ",".join(batch)).encode()
                 batch, separator = [], ","
         if batch:
-            yield (separator + _items(batch)).encode()
+            yield (separator + ",".join(batch)).encode()
         yield (
             f'],"eventTypes":{_types(event_types, LOG_EVENT_ATTRIBUTES)},'
             f'"objectTypes":{_types(database.types("object"), OBJECT_ATTRIBUTES)}}}'

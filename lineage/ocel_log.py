@@ -2,8 +2,10 @@
 
 A page is the events of at most ``page_size`` attempts, found by a cursor on the event id (the
 table's key), so that memory follows the page and never the period. Events are what their lineage
-nodes show (retries in one event, ``lineage.graph``), assembled by the engine one row per event
-(``lineage.ocel_queries``), with ``lineage.ocel``'s attributes and qualifiers. Each
+nodes show (retries in one event, ``lineage.graph``), assembled and written by the engine one row
+per event (``lineage.ocel_queries``): its OCEL JSON record or its SQLite values, its qualified
+relations (``lineage.ocel``'s qualifiers) and O2O links; Python only resolves the dimensions of
+the few events neither they nor the business state name, and gathers the page's objects. Each
 object carries what is known of it: the business state's answer (amount, currency, legal entity,
 customer and status of close items and SLA keys, the SLA feature's ``StateFacts``), else the facts
 of the event that produced it (``lineage.rules``' producers). An event's legal entity and customer
@@ -23,18 +25,16 @@ from clickhouse_connect.driver.client import Client
 
 from domain import semconv as sc
 from domain.objects import ObjectRef
-from lineage.ocel import (
-    INPUT,
-    OBJECT_ATTRIBUTES,
-    SUBJECT,
-    Qualify,
-    attribute_records,
-    cached_qualifier,
-    event_record,
-    ocel_object_id,
-    relations_of,
+from lineage.ocel import INPUT, JSON_ENCODER, OBJECT_ATTRIBUTES, SUBJECT, cached_qualifier
+from lineage.ocel_queries import (
+    PAGE_SHAPES,
+    PERIOD_EVENT_IDS,
+    PRODUCERS,
+    VOCABULARY,
+    page_events,
+    pairs_parameter,
+    qualifier_key,
 )
-from lineage.ocel_queries import PAGE_EVENTS, PERIOD_EVENT_IDS, PRODUCERS, pairs_parameter
 from lineage.queries import knowledge_bound
 from lineage.rules import LineageRules
 
@@ -56,7 +56,11 @@ class LogRequest:
     known_at: datetime
 
     def parameters(self) -> dict[str, Any]:
-        return {"period": self.period or "", "known_at": self.known_at.replace(tzinfo=None)}
+        return {
+            "period": self.period or "",
+            "legal_entity": self.legal_entity or "",
+            "known_at": self.known_at.replace(tzinfo=None),
+        }
 
 
 @dataclass(frozen=True)
@@ -98,18 +102,14 @@ class ObjectState:
         ]
 
 
-IdRange = tuple[str, str]
-"""Event ids after the first, up to and including the second: the ids of one page."""
-
-
 class StateFacts(Protocol):
     """What the business state knows, as known at an instant (the SLA feature answers)."""
 
-    def event_dimensions(
-        self, client: Client, ids: IdRange, known_at: datetime
-    ) -> dict[str, ObjectState]:
-        """The legal entity and customer resolved for the events it covers, of those whose id is
-        in the range."""
+    @property
+    def event_dimensions_sql(self) -> str:
+        """A subquery of (``EventId``, ``EventLegalEntity``, ``EventCustomer``): the legal entity
+        and customer resolved for the events it covers whose id is after ``{after:String}`` up
+        to ``{last:String}``, as known at ``{known_at:DateTime64(3, 'UTC')}``."""
         ...
 
     def object_states(
@@ -119,24 +119,41 @@ class StateFacts(Protocol):
         ...
 
 
+Produced = tuple[str, int, str | None, str, str, str, str]
+"""An object produced inside the log: OCEL id, when (the producing event's first attempt, in
+microseconds since the epoch), the event's counted amount (decimal text, None when unknown) and
+currency, its own legal entity and customer, its outcome."""
+
+
 @dataclass(frozen=True)
 class LogPage:
-    """The events of one page (OCEL JSON records), the objects they touch (OCEL id and type)
-    and the O2O links."""
+    """The events of one page as the engine formats them, the objects they touch (OCEL id and
+    type) and the O2O links."""
 
-    events: list[dict[str, Any]]
+    records: list[str]
+    """The JSON export: each event's OCEL JSON record (``lineage.ocel.event_record``, with its
+    legal entity and customer)."""
+    rows: list[tuple[Any, ...]]
+    """The SQLite export: each event's type, id, time and ``LOG_EVENT_ATTRIBUTES`` values."""
+    relations: list[tuple[str, str, str]]
+    """The SQLite export: the events' E2O relations (event id, object id, qualifier)."""
+    event_types: set[str]
     objects: list[tuple[str, str]]
     links: list[tuple[str, str, str]]
     read: int
-    """Events read for the page, before the legal entity's filter."""
-    produced: list[tuple[str, datetime, ObjectState]]
-    """Objects the page's events produce (OCEL id, when, facts) where those events alone produce
-    their type (their facts are the object's whatever other pages hold)."""
+    """Events read for the page, before the legal entity's filter of those the engine could
+    not resolve."""
+    produced: list[Produced]
+    """Objects the page's events produce where those events alone produce their type (their
+    facts are the object's whatever other pages hold), the first producer of each."""
+
+    @property
+    def events(self) -> int:
+        return len(self.records) + len(self.rows)
 
 
-class Produced(Protocol):
-    """What ``first_produced`` reads of an event: a lineage node (``lineage.graph.EventNode``)
-    or a log event (``LogEvent``)."""
+class ProducingEvent(Protocol):
+    """What ``first_produced`` reads of an event: a lineage node (``lineage.graph.EventNode``)."""
 
     @property
     def event_id(self) -> str: ...
@@ -156,60 +173,14 @@ class Produced(Protocol):
     def outcome(self) -> str: ...
 
 
-@dataclass(frozen=True, slots=True)
-class LogEvent:
-    """One event of the log as the engine assembles it (``lineage.ocel_queries.PAGE_EVENTS``):
-    what its lineage node shows, without the node."""
-
-    event_id: str
-    event_type: str
-    outcome: str
-    first_time: datetime
-    time: datetime
-    source_system: str
-    target_system: str
-    amount: Decimal | None
-    currency: str
-    period: str
-    trace_id: str
-    span_id: str
-    attempts: int
-    replays: int
-    error_category: str
-    legal_entity: str
-    objects: dict[str, tuple[str, ...]]
-    in_period: bool
-
-    @classmethod
-    def from_row(cls, row: Sequence[Any]) -> LogEvent:
-        (event_id, event_type, outcome, first_time, time, source, target, amount, currency,
-         period, trace_id, span_id, attempts, replays, error_category, legal_entity, refs,
-         in_period) = row  # fmt: skip
-        merged: dict[str, dict[str, None]] = {}
-        for object_type, object_id in refs:
-            merged.setdefault(object_type, {})[object_id] = None
-        objects = {object_type: tuple(ids) for object_type, ids in merged.items()}
-        return cls(
-            event_id, event_type, outcome, first_time, time, source, target, amount, currency,
-            period, trace_id, span_id, attempts, replays, error_category, legal_entity, objects,
-            bool(in_period),
-        )  # fmt: skip
-
-    def attributes(self) -> list[dict[str, Any]]:
-        """Its OCEL attributes (``lineage.ocel.EVENT_ATTRIBUTES``)."""
-        return attribute_records(
-            (self.outcome, self.source_system, self.target_system, self.amount, self.currency,
-             self.period, self.attempts, self.replays, self.error_category, self.trace_id,
-             self.span_id)
-        )  # fmt: skip
-
-
-def _customer(node: Produced) -> str:
+def _customer(node: ProducingEvent) -> str:
     return next(iter(node.objects.get(sc.CUSTOMER, ())), "")
 
 
 def first_produced(
-    nodes: Iterable[Produced], rules: LineageRules, wanted: Callable[[ObjectRef], bool]
+    nodes: Iterable[ProducingEvent],
+    rules: LineageRules,
+    wanted: Callable[[ObjectRef], bool],
 ) -> dict[ObjectRef, tuple[datetime, ObjectState]]:
     """The wanted objects that some of ``nodes`` produced, each with the first such event's time
     and facts (its counted amount and currency, its own legal entity and customer, outcome)."""
@@ -288,48 +259,86 @@ def object_facts(
     return known
 
 
-def _ranked_refs(node: LogEvent, qualify: Qualify) -> list[ObjectRef]:
-    """The event's subject and input objects, subject first: where its dimensions come from
-    when neither it nor the business state names them."""
-    ranked = sorted(
-        (QUALIFIER_ORDER.index(how), object_type)
-        for object_type in node.objects
-        for how in [qualify(node.event_type, object_type)]
-        if how in (SUBJECT, INPUT)
-    )
-    return [ObjectRef(t, i) for _, t in ranked for i in node.objects[t]]
+JSON_TEXT_SETTINGS: Final = {"output_format_json_escape_forward_slashes": 0}
+"""The engine's JSON strings spelled as the export's encoder spells them: ``/`` as is."""
+
+Relation = tuple[str, str, str]
+"""(OCEL object id, object type, E2O qualifier) of an event, as ``page_events`` gives them."""
 
 
-def _dimensions(
+def _ranked_refs(relations: Sequence[Relation]) -> list[ObjectRef]:
+    """The event's subject and input objects, subject first (each kind by type, as the engine
+    sorts relations): where its dimensions come from when neither it nor the business state
+    names them."""
+    return [
+        ObjectRef(object_type, oid[len(object_type) + 1 :])
+        for how in QUALIFIER_ORDER
+        for oid, object_type, qualifier in relations
+        if qualifier == how
+    ]
+
+
+def _open_dimensions(
     client: Client,
     rules: LineageRules,
-    qualify: Qualify,
     facts: StateFacts,
-    nodes: Sequence[LogEvent],
-    ids: IdRange,
+    opened: Sequence[tuple[Sequence[Relation], str]],
     known_at: datetime,
-) -> dict[str, ObjectState]:
-    """Each event's legal entity and customer: its own, else the business state's, else (for
-    an event without a legal entity) those of its subject and input objects."""
-    resolved = facts.event_dimensions(client, ids, known_at)
-    found = {
-        node.event_id: ObjectState(legal_entity=node.legal_entity, customer=_customer(node)).over(
-            resolved.get(node.event_id, ObjectState())
-        )
-        for node in nodes
-    }
-    open_nodes = [n for n in nodes if not found[n.event_id].legal_entity]
-    refs = sorted({ref for node in open_nodes for ref in _ranked_refs(node, qualify)})
-    if refs:
-        states = object_facts(client, rules, facts, refs, known_at)
-        for node in open_nodes:
-            for ref in _ranked_refs(node, qualify):
-                state = states.get(ref)
-                if state is not None:
-                    found[node.event_id] = found[node.event_id].over(
-                        ObjectState(legal_entity=state.legal_entity, customer=state.customer)
-                    )
+) -> list[ObjectState]:
+    """The legal entity and customer of events neither they nor the business state resolve
+    (their relations and the customer known so far): those of their subject and input
+    objects."""
+    ranked = [_ranked_refs(relations) for relations, _ in opened]
+    states = object_facts(
+        client, rules, facts, sorted({ref for refs in ranked for ref in refs}), known_at
+    )
+    found = []
+    for refs, (_, customer) in zip(ranked, opened, strict=True):
+        own = ObjectState(customer=customer)
+        for ref in refs:
+            state = states.get(ref)
+            if state is not None:
+                own = own.over(
+                    ObjectState(legal_entity=state.legal_entity, customer=state.customer)
+                )
+        found.append(own)
     return found
+
+
+def dimension_items(state: ObjectState) -> str:
+    """An event's legal entity and customer attribute records as JSON text, each after a comma
+    (what ``page_events`` writes for the events it resolves)."""
+    return "".join(
+        "," + JSON_ENCODER.encode({"name": name, "value": value})
+        for name, value in (("legal_entity", state.legal_entity), ("customer", state.customer))
+        if value
+    )
+
+
+@dataclass(frozen=True)
+class _Vocabulary:
+    """The E2O qualifier of every (event type, object type) pair stored, and the (object type,
+    event type) pairs where one event type alone produces the objects."""
+
+    qualifiers: dict[str, list[str]]
+    sole: list[tuple[str, str]]
+
+    @classmethod
+    def read(cls, client: Client, rules: LineageRules, known_at: datetime) -> _Vocabulary:
+        qualify = cached_qualifier(rules)
+        event_types, object_types = client.query(
+            VOCABULARY, parameters={"known_at": knowledge_bound(known_at)}
+        ).result_rows[0]
+        pairs = [(e, o) for e in sorted(event_types) for o in sorted(object_types)]
+        producers = {**rules.prerequisites, **rules.producers}
+        sole = {t for t, types in rules.producers.items() if len(types) == 1}
+        return cls(
+            {
+                "qualifier_keys": [qualifier_key(e, o) for e, o in pairs],
+                "qualifier_values": [qualify(e, o) for e, o in pairs],
+            },
+            sorted((t, e) for t in sole for e in producers[t]),
+        )
 
 
 def log_pages(
@@ -338,12 +347,17 @@ def log_pages(
     request: LogRequest,
     facts: StateFacts,
     *,
+    shape: str = "json",
     page_size: int = DEFAULT_PAGE_SIZE,
 ) -> Iterator[LogPage]:
-    """The log's pages in event id order; each page is read when the consumer asks for it (a
-    fresh client each time: a streaming answer resumes on any worker thread)."""
+    """The log's pages in event id order, each event as ``shape`` (``PAGE_SHAPES``) wants it;
+    each page is read when the consumer asks for it (a fresh client each time: a streaming
+    answer resumes on any worker thread)."""
+    if shape not in PAGE_SHAPES:
+        raise ValueError(f"shape={shape!r}: expected one of {', '.join(PAGE_SHAPES)}")
+    query = page_events(shape, facts.event_dimensions_sql)
+    vocabulary: _Vocabulary | None = None
     after = ""
-    qualify = cached_qualifier(rules)
     while True:
         client = client_of()
         rows = client.query(
@@ -352,10 +366,12 @@ def log_pages(
         ).result_rows
         if not rows:
             return
+        if vocabulary is None:
+            vocabulary = _Vocabulary.read(client, rules, request.known_at)
         # an event whose attempts straddle two pages is read whole, in the first
         ids = (after, str(rows[-1][0]))
         after = ids[1]
-        yield _page(client, rules, qualify, request, facts, ids)
+        yield _page(client, rules, request, facts, query, vocabulary, shape, ids)
         if len(rows) < page_size:
             return
 
@@ -363,43 +379,77 @@ def log_pages(
 def _page(
     client: Client,
     rules: LineageRules,
-    qualify: Qualify,
     request: LogRequest,
     facts: StateFacts,
-    ids: IdRange,
+    query: str,
+    vocabulary: _Vocabulary,
+    shape: str,
+    ids: tuple[str, str],
 ) -> LogPage:
-    rows = client.query(
-        PAGE_EVENTS, parameters={**request.parameters(), "after": ids[0], "last": ids[1]}
-    ).result_rows
-    nodes = [node for node in map(LogEvent.from_row, rows) if node.in_period]
-    dimensions = _dimensions(client, rules, qualify, facts, nodes, ids, request.known_at)
-    events: list[dict[str, Any]] = []
-    objects: dict[str, str] = {}
-    links: list[tuple[str, str, str]] = []
-    for node in nodes:
-        own = dimensions[node.event_id]
-        if request.legal_entity is not None and own.legal_entity != request.legal_entity:
-            continue
-        relationships, node_links = relations_of(node.event_type, node.objects, qualify)
-        attributes = node.attributes()
-        attributes += [
-            {"name": name, "value": value}
-            for name, value in (("legal_entity", own.legal_entity), ("customer", own.customer))
-            if value
-        ]
-        events.append(
-            event_record(node.event_id, node.event_type, node.time, attributes, relationships)
+    parameters = {
+        **request.parameters(),
+        **vocabulary.qualifiers,
+        "sole": vocabulary.sole,
+        "after": ids[0],
+        "last": ids[1],
+    }
+    columns = client.query(query, parameters=parameters, settings=JSON_TEXT_SETTINGS).result_columns
+    if not columns:
+        return LogPage([], [], [], set(), [], [], 0, [])
+    event_ids, event_types, *shaped = columns[:-6]
+    opens, entities, customers, relations, links, produced = columns[-6:]
+    read = len(event_ids)
+    opened = [i for i in range(read) if opens[i]]
+    resolved = dict(
+        zip(
+            opened,
+            _open_dimensions(
+                client,
+                rules,
+                facts,
+                [(relations[i], customers[i]) for i in opened],
+                request.known_at,
+            ),
+            strict=True,
         )
-        links += node_links
-        for object_type, object_ids in node.objects.items():
-            for object_id in object_ids:
-                objects.setdefault(ocel_object_id(object_type, object_id), object_type)
-    sole = {t for t, producers in rules.producers.items() if len(producers) == 1}
-    produced = [
-        (ocel_object_id(ref.type, ref.id), at, state)
-        for ref, (at, state) in first_produced(nodes, rules, lambda r: r.type in sole).items()
-    ]
-    return LogPage(events, list(objects.items()), links, len(rows), produced)
+    )
+    wanted = request.legal_entity
+    kept: Sequence[int] = range(read)
+    if wanted is not None and resolved:
+        kept = [i for i in kept if i not in resolved or resolved[i].legal_entity == wanted]
+    records: list[str] = []
+    rows: list[tuple[Any, ...]] = []
+    e2o: list[tuple[str, str, str]] = []
+    if shape == "json":
+        record, tail = shaped
+        records = [
+            record[i] + dimension_items(resolved[i]) + tail[i] if i in resolved else record[i]
+            for i in kept
+        ]
+    else:
+        values = list(zip(event_types, event_ids, *shaped, strict=True))
+        for i in kept:
+            own = resolved.get(i) or ObjectState(legal_entity=entities[i], customer=customers[i])
+            rows.append((*values[i], own.legal_entity or None, own.customer or None))
+            event_id = event_ids[i]
+            e2o += [(event_id, oid, how) for oid, _, how in relations[i]]
+    objects = dict.fromkeys((oid, t) for i in kept for oid, t, _ in relations[i])
+    first: dict[str, Produced] = {}
+    for i in kept:
+        for made in produced[i]:
+            known = first.get(made[0])
+            if known is None or made[1] < known[1]:
+                first[made[0]] = made
+    return LogPage(
+        records,
+        rows,
+        e2o,
+        {event_types[i] for i in kept},
+        list(objects),
+        [link for i in kept for link in links[i]],
+        read,
+        list(first.values()),
+    )
 
 
 Describe = Callable[[list[tuple[str, str]], Mapping[str, ObjectState]], dict[str, ObjectState]]
@@ -419,7 +469,8 @@ def describe_objects(
     ) -> dict[str, ObjectState]:
         refs = {ObjectRef(t, oid[len(t) + 1 :]): oid for oid, t in objects}
         given = {ref: produced[oid] for ref, oid in refs.items() if oid in produced}
-        states = object_facts(client_of(), rules, facts, sorted(refs), known_at, given)
+        # the batch comes by type then id: the refs are in order already
+        states = object_facts(client_of(), rules, facts, list(refs), known_at, given)
         return {oid: states.get(ref, ObjectState()) for ref, oid in refs.items()}
 
     return describe

@@ -5,9 +5,19 @@ sent)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any, Final
 
 from domain import semconv as sc
+from lineage.ocel import (
+    BELONGS_TO,
+    DERIVED_FROM,
+    DIMENSION,
+    EVENT_ATTRIBUTES,
+    INPUT,
+    JSON_ENCODER,
+    SUBJECT,
+)
 from warehouse.counted_attempt import COUNTED_ATTEMPT
 from warehouse.first_stored import first_stored_events
 
@@ -71,24 +81,162 @@ def _assembled(where: str) -> str:
     return f"(SELECT {_EVENT_FACTS} FROM {first_stored_events(where, _ATTEMPT_COLUMNS)} GROUP BY EventId)"
 
 
-PAGE_EVENTS = f"""
-SELECT EventId, event_type, outcome, first_time, time, source_system, target_system, amount,
-    currency, period, trace_id, span_id, attempts, replays, error_category, legal_entity, refs,
-    empty({{period:String}}) OR if(own_period != '', own_period,
-        formatDateTime(first_time, '%Y-%m', 'UTC')) = {{period:String}}
-FROM {
-    _assembled(
-        "EventId > {after:String} AND EventId <= {last:String}"
-        " AND IngestedAt <= {known_at:DateTime64(3, 'UTC')}"
-        " AND EventId IN (SELECT EventId FROM biz_events WHERE EventId > {after:String}"
-        f" AND EventId <= {{last:String}} AND {_OF_PERIOD})"
+VOCABULARY = """
+SELECT (SELECT groupUniqArray(EventType) FROM biz_events
+        WHERE IngestedAt <= {known_at:DateTime64(3, 'UTC')}),
+       (SELECT groupUniqArray(ObjectType) FROM biz_event_objects
+        WHERE IngestedAt <= {known_at:DateTime64(3, 'UTC')})
+"""
+"""The event types and object types stored by ``known_at``: the pairs whose E2O qualifier a page
+query is given."""
+
+PAGE_SHAPES: Final = ("json", "sqlite")
+"""What a page row carries besides its relations: the event's OCEL JSON record (the JSON export),
+or its attribute values for the SQLite tables."""
+
+QUALIFIER_SEPARATOR: Final = "\x1f"
+"""Between event type and object type in a ``qualifier_keys`` entry (``qualifier_key``)."""
+
+
+def qualifier_key(event_type: str, object_type: str) -> str:
+    """The key of an (event type, object type) pair in the ``qualifier_keys`` parameter."""
+    return f"{event_type}{QUALIFIER_SEPARATOR}{object_type}"
+
+
+def _literal(text: str) -> str:
+    """``text`` as a ClickHouse string literal (our own constants only, never a request's)."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _json_text(value: Any) -> str:
+    """A constant's OCEL JSON text."""
+    return JSON_ENCODER.encode(value)
+
+
+def json_float_sql(expression: str) -> str:
+    """A Float64 spelled as Python's ``repr`` spells it in JSON: the engine's shortest round-trip
+    digits, with ``.0`` after a whole number (``1500.0``, not ``1500``). Amounts are
+    ``Decimal(18, 4)``: never large or small enough for either to use an exponent."""
+    text = f"toString({expression})"
+    return (
+        f"if(position({text}, '.') = 0 AND position({text}, 'e') = 0, concat({text}, '.0'), {text})"
     )
+
+
+def iso_instant_sql(expression: str) -> str:
+    """``lineage.ocel.iso_instant`` of a DateTime64 in SQL: UTC, its microseconds (truncated, as
+    the client reads them) when not zero, then ``Z``."""
+    micros = f"(toUnixTimestamp64Micro({expression}) % 1000000)"
+    return (
+        f"concat(formatDateTime({expression}, '%Y-%m-%dT%H:%i:%S', 'UTC'),"
+        f" if({micros} = 0, '', concat('.', leftPad(toString({micros}), 6, '0'))), 'Z')"
+    )
+
+
+def _json_value(column: str, kind: str) -> str:
+    if kind == "float":
+        return json_float_sql(f"toFloat64({column})")
+    if kind == "integer":
+        return f"toString({column})"
+    return f"toJSONString({column})"
+
+
+_DIMENSIONS = (("legal_entity", "string", "le"), ("customer", "string", "customer"))
+"""The attributes the period log adds to an event's record (``lineage.ocel_sqlite``'s
+``LOG_EVENT_ATTRIBUTES``), shown only when known: its resolved legal entity and customer."""
+
+_DIMENSION_NAMES: Final = tuple(name for name, _, _ in _DIMENSIONS)
+
+
+def attribute_items_sql(attributes: Sequence[tuple[str, str, str]]) -> str:
+    """Attribute records (``lineage.ocel.attribute_records``) as JSON text, each after a comma:
+    (name, kind, column) each, left out when the column is NULL, or empty for a dimension
+    (``_DIMENSIONS``)."""
+    items = []
+    for name, kind, column in attributes:
+        opening = _literal(',{"name":' + _json_text(name) + ',"value":')
+        record = f"concat({opening}, {_json_value(column, kind)}, '}}')"
+        kept = f"{column} != ''" if name in _DIMENSION_NAMES else f"NOT isNull({column})"
+        items.append(f"if({kept}, {record}, '')")
+    return f"concat({', '.join(items)})"
+
+
+_QUALIFIED = f"""arrayMap(r -> (concat(r.1, ':', r.2), r.1, transform(concat(event_type,
+        char({ord(QUALIFIER_SEPARATOR)}), r.1), {{qualifier_keys:Array(String)}},
+        {{qualifier_values:Array(String)}}, '')),
+    arraySort((r, i) -> (r.1, i), arrayDistinct(refs) AS distinct_refs,
+        arrayEnumerate(distinct_refs)))"""
+"""An event's objects (OCEL id, type, E2O qualifier), by type, each type's ids in the order its
+attempts name them (``lineage.ocel.relations_of``); the qualifier of each (event type, object
+type) pair is bound by the caller (``lineage.ocel.type_qualifier``)."""
+
+_LINKS = f"""arrayFlatten(arrayMap(s -> arrayMap(r -> (s.1, r.1,
+        if(r.3 = {_literal(INPUT)}, {_literal(DERIVED_FROM)}, {_literal(BELONGS_TO)})),
+        arrayFilter(r -> r.3 IN ({_literal(INPUT)}, {_literal(DIMENSION)}) AND r.1 != s.1, e2o)),
+    arrayFilter(s -> s.3 = {_literal(SUBJECT)}, e2o)))"""
+"""The O2O links an event's relations imply (``lineage.ocel.relations_of``): each subject is
+derived from its inputs and belongs to its dimensions."""
+
+_RELATIONSHIPS = """arrayStringConcat(arrayMap(r -> concat('{"objectId":', toJSONString(r.1),
+    ',"qualifier":', toJSONString(r.3), '}'), e2o), ',')"""
+
+_RECORD_HEAD = f"""concat('{{"id":', toJSONString(EventId), ',"type":', toJSONString(event_type),
+    ',"time":"', {iso_instant_sql("time")}, '","attributes":[',
+    substring({attribute_items_sql([(n, k, n) for n, k in EVENT_ATTRIBUTES])}, 2))"""
+"""An event's OCEL JSON record (``lineage.ocel.event_record``) up to its own attributes."""
+
+_RECORD_TAIL = f"concat('],\"relationships\":[', {_RELATIONSHIPS}, ']}}')"
+
+_SHAPE_COLUMNS: Final = {
+    "json": f"""concat({_RECORD_HEAD},
+        if(open, '', concat({attribute_items_sql(_DIMENSIONS)}, {_RECORD_TAIL}))) AS record,
+    if(open, {_RECORD_TAIL}, '') AS tail""",
+    "sqlite": ", ".join(
+        [
+            f"{iso_instant_sql('time')} AS iso_time",
+            *(f"toFloat64({n}) AS {n}_value" if k == "float" else n for n, k in EVENT_ATTRIBUTES),
+        ]
+    ),
 }
+
+
+def page_events(shape: str, state_dimensions: str) -> str:
+    """The events of a page (those of ``PERIOD_EVENT_IDS`` after ``after`` up to ``last``, a
+    key range) that are of ``period`` (the first period their attempts name, else their first
+    attempt's UTC month) and, when ``legal_entity`` is not empty, of that legal entity or not yet
+    resolved (``open``), one row each in id order: ``shape``'s columns, then open, legal entity
+    and customer (their own, else the business state's: ``state_dimensions``, a subquery of
+    (EventId, LegalEntity, Customer) over the same range), E2O relations, O2O links, and the
+    objects of ``sole`` (object type, producing event type) pairs the event produces with its
+    facts."""
+    return f"""
+SELECT EventId, event_type, {_SHAPE_COLUMNS[shape]}, open, le, customer, e2o, {_LINKS} AS links,
+    arrayMap(r -> (r.1, toUnixTimestamp64Micro(first_time), toString(amount), currency,
+                   legal_entity, own_customer, outcome),
+             arrayFilter(r -> has({{sole:Array(Tuple(String, String))}}, (r.2, event_type)), e2o))
+        AS produced
+FROM (
+    SELECT assembled.*,
+        arrayFirst(r -> r.1 = {_literal(sc.CUSTOMER)}, refs).2 AS own_customer,
+        if(legal_entity != '', legal_entity, state.EventLegalEntity) AS le,
+        if(own_customer != '', own_customer, state.EventCustomer) AS customer,
+        le = '' AS open,
+        {_QUALIFIED} AS e2o
+    FROM {
+        _assembled(
+            "EventId > {after:String} AND EventId <= {last:String}"
+            " AND IngestedAt <= {known_at:DateTime64(3, 'UTC')}"
+            " AND EventId IN (SELECT EventId FROM biz_events WHERE EventId > {after:String}"
+            f" AND EventId <= {{last:String}} AND {_OF_PERIOD})"
+        )
+    } AS assembled
+    LEFT JOIN ({state_dimensions}) AS state ON state.EventId = assembled.EventId
+    WHERE empty({{period:String}}) OR if(own_period != '', own_period,
+        formatDateTime(first_time, '%Y-%m', 'UTC')) = {{period:String}}
+)
+WHERE empty({{legal_entity:String}}) OR open OR le = {{legal_entity:String}}
 ORDER BY EventId
 """
-"""The events of a page (those of ``PERIOD_EVENT_IDS`` after ``after`` up to ``last``, a key
-range), one row each (``_EVENT_FACTS``), and whether the event is of ``period`` (the first period
-its attempts name, else its first attempt's UTC month)."""
 
 
 def json_pairs(parameter: str) -> str:

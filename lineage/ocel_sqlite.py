@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
 
-from domain.instants import utc
 from lineage.ocel import EVENT_ATTRIBUTES, OBJECT_ATTRIBUTES
 from lineage.ocel_log import Describe, LogPage, ObjectState
 
@@ -43,6 +42,41 @@ SCHEMA: Final = (
     "CREATE TABLE object_object (ocel_source_id TEXT, ocel_target_id TEXT, ocel_qualifier TEXT,"
     " PRIMARY KEY (ocel_source_id, ocel_target_id, ocel_qualifier))",
 )
+
+
+def _json_float(column: str) -> str:
+    """A REAL as Python's ``repr`` writes it: the fewest significant digits (up to 17) that read
+    back as the same double, a whole number with ``.0`` (amounts are below 10^14, where neither
+    writes an exponent)."""
+    digits = [f"printf('%!.{n}g', {column})" for n in (15, 16)]
+    tests = " ".join(f"WHEN CAST({d} AS REAL) = {column} THEN {d}" for d in digits)
+    return f"CASE {tests} ELSE printf('%!.17g', {column}) END"
+
+
+def _json_value(column: str, kind: str) -> str:
+    return _json_float(column) if kind == "float" else f"json_quote({column})"
+
+
+_OBJECT_ATTRIBUTE_ITEMS = " || ".join(
+    f"""CASE WHEN o."{name}" IS NULL THEN '' ELSE ',{{"name":' || json_quote('{name}') ||
+        ',"time":"{INITIAL_TIME}","value":' || {_json_value(f'o."{name}"', kind)} || '}}' END"""
+    for name, kind in OBJECT_ATTRIBUTES
+)
+
+_OBJECT_RECORDS = f"""
+SELECT '{{"id":' || json_quote(o.ocel_id) || ',"type":' || json_quote(:type) ||
+    ',"attributes":[' || substr({_OBJECT_ATTRIBUTE_ITEMS}, 2) || '],"relationships":[' ||
+    coalesce((
+        SELECT group_concat('{{"objectId":' || json_quote(ocel_target_id) ||
+            ',"qualifier":' || json_quote(ocel_qualifier) || '}}', ',')
+        FROM object_object WHERE ocel_source_id = o.ocel_id
+    ), '') || ']}}'
+FROM "{{table}}" AS o
+ORDER BY o.ocel_id
+"""
+"""The OCEL JSON records of one object type's table (``{{table}}``, an identifier we made), each
+with its O2O relationships in the order of ``object_object``'s key (source, target, qualifier),
+the index its lookup reads."""
 
 
 def type_map_name(type_name: str, taken: set[str]) -> str:
@@ -79,7 +113,7 @@ class OcelDatabase:
         for statement in SCHEMA:
             self._db.execute(statement)
         self._db.execute(
-            "CREATE TABLE scratch.produced (ocel_id TEXT PRIMARY KEY, at TEXT, amount TEXT, "
+            "CREATE TABLE scratch.produced (ocel_id TEXT PRIMARY KEY, at INTEGER, amount TEXT, "
             "currency TEXT, legal_entity TEXT, customer TEXT, status TEXT)"
         )
         self._tables: dict[tuple[str, str], str] = {}
@@ -118,7 +152,7 @@ class OcelDatabase:
         db = self._db
         db.execute("BEGIN")
         if self.with_events:
-            self._add_events(page.events)
+            self._add_events(page)
         db.executemany(
             "INSERT OR IGNORE INTO object (ocel_id, ocel_type) VALUES (?, ?)", page.objects
         )
@@ -128,12 +162,8 @@ class OcelDatabase:
             "DO UPDATE SET at = excluded.at, amount = excluded.amount, "
             "currency = excluded.currency, legal_entity = excluded.legal_entity, "
             "customer = excluded.customer, status = excluded.status WHERE excluded.at < at",
-            [
-                (oid, utc(at).isoformat(), None if s.amount is None else str(s.amount),
-                 s.currency, s.legal_entity, s.customer, s.status)
-                for oid, at, s in page.produced
-            ],
-        )  # fmt: skip
+            page.produced,
+        )
         db.execute("COMMIT")
 
     def _produced(self, oids: list[str]) -> dict[str, ObjectState]:
@@ -177,60 +207,34 @@ class OcelDatabase:
                 self.objects += len(rows)
             self._db.execute("COMMIT")
 
-    def _add_events(self, events: Sequence[dict[str, Any]]) -> None:
+    def _add_events(self, page: LogPage) -> None:
         by_type: dict[str, list[tuple[Any, ...]]] = {}
-        relations = []
-        for event in events:
-            values = {a["name"]: a["value"] for a in event["attributes"]}
-            by_type.setdefault(event["type"], []).append(
-                (event["id"], event["time"], *(values.get(n) for n, _ in LOG_EVENT_ATTRIBUTES))
-            )
-            relations += [
-                (event["id"], r["objectId"], r["qualifier"]) for r in event["relationships"]
-            ]
+        for row in page.rows:
+            by_type.setdefault(row[0], []).append(row[1:])
+        marks = ", ".join("?" * (2 + len(LOG_EVENT_ATTRIBUTES)))
         for type_name, rows in by_type.items():
             table = self._table("event", type_name)
-            marks = ", ".join("?" * (2 + len(LOG_EVENT_ATTRIBUTES)))
             self._db.executemany(f'INSERT INTO "{table}" VALUES ({marks})', rows)
             self._db.executemany(
                 "INSERT INTO event (ocel_id, ocel_type) VALUES (?, ?)",
                 [(row[0], type_name) for row in rows],
             )
-        self._db.executemany("INSERT OR IGNORE INTO event_object VALUES (?, ?, ?)", relations)
-        self.events += len(events)
+        self._db.executemany("INSERT OR IGNORE INTO event_object VALUES (?, ?, ?)", page.relations)
+        self.events += len(page.rows)
 
     def types(self, kind: str) -> list[str]:
         """The event or object types stored, sorted."""
         return sorted(t for k, t in self._tables if k == kind)
 
-    def json_objects(self) -> Iterator[dict[str, Any]]:
-        """Every stored object as its OCEL 2.0 JSON record, by type then id, with its attributes
-        (initial values) and its qualified O2O relationships; read in the table's order, one
-        object at a time."""
+    def json_objects(self) -> Iterator[str]:
+        """Every stored object as the text of its OCEL 2.0 JSON record, by type then id, with
+        its attributes (initial values) and its qualified O2O relationships (by target, then
+        qualifier), written by SQLite as the export's encoder writes JSON."""
         for type_name in self.types("object"):
             table = self._tables[("object", type_name)]
-            objects = self._db.execute(f'SELECT * FROM "{table}" ORDER BY ocel_id')
-            links = self._db.cursor().execute(
-                "SELECT ocel_source_id, ocel_target_id, ocel_qualifier FROM object_object "
-                "WHERE ocel_source_id IN (SELECT ocel_id FROM object WHERE ocel_type = ?) "
-                "ORDER BY ocel_source_id, ocel_target_id, ocel_qualifier",
-                (type_name,),
+            yield from (
+                text
+                for (text,) in self._db.execute(
+                    _OBJECT_RECORDS.replace("{table}", table), {"type": type_name}
+                )
             )
-            pending = next(links, None)
-            for oid, _time, _changed, *values in objects:
-                while pending is not None and pending[0] < oid:
-                    pending = next(links, None)
-                relationships = []
-                while pending is not None and pending[0] == oid:
-                    relationships.append({"objectId": pending[1], "qualifier": pending[2]})
-                    pending = next(links, None)
-                yield {
-                    "id": oid,
-                    "type": type_name,
-                    "attributes": [
-                        {"name": name, "time": INITIAL_TIME, "value": value}
-                        for (name, _), value in zip(OBJECT_ATTRIBUTES, values, strict=True)
-                        if value is not None
-                    ],
-                    "relationships": relationships,
-                }

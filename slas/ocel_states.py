@@ -18,7 +18,7 @@ from clickhouse_connect.driver.client import Client
 from domain import semconv as sc
 from domain.instants import utc
 from domain.objects import ObjectRef
-from lineage.ocel_log import IdRange, ObjectState
+from lineage.ocel_log import ObjectState
 from lineage.ocel_queries import json_pairs, json_strings, pairs_parameter
 from slas.close_state import item_blocking_step, reached
 from slas.item_rows import INVOICE
@@ -33,7 +33,8 @@ waiting."""
 _KNOWN_AT = "{known_at:DateTime64(3, 'UTC')}"
 
 EVENT_DIMENSIONS = f"""
-SELECT EventId, argMax(LegalEntity, KnownAt), argMax(Customer, KnownAt)
+SELECT EventId, argMax(LegalEntity, KnownAt) AS EventLegalEntity,
+    argMax(Customer, KnownAt) AS EventCustomer
 FROM (
     SELECT StartEventId AS EventId, LegalEntity, Customer, KnownAt FROM {SLA_TIMERS}
     WHERE StartEventId > {{after:String}} AND StartEventId <= {{last:String}} AND KnownAt <= {_KNOWN_AT} AND Deleted = 0
@@ -44,10 +45,10 @@ FROM (
     SELECT PostingEventId AS EventId, LegalEntity, Customer, KnownAt FROM {CLOSE_ITEMS}
     WHERE PostingEventId > {{after:String}} AND PostingEventId <= {{last:String}} AND KnownAt <= {_KNOWN_AT} AND Deleted = 0
 )
-GROUP BY EventId
-"""
+GROUP BY EventId"""
 """The dimensions of the events (ids after ``after`` up to ``last``) that start a timer or stage
-or post an item: what the latest version known at ``known_at`` says."""
+or post an item: what the latest version known at ``known_at`` says (a subquery of the period
+log's page query, ``lineage.ocel_queries.page_events``)."""
 
 ITEMS = f"""
 SELECT ItemType, ItemId, Invoice, Deleted, Kind, LegalEntity, Customer, Amount, Currency,
@@ -75,19 +76,6 @@ GROUP BY KeyType, KeyId
 
 def _naive(instant: datetime) -> datetime:
     return utc(instant).replace(tzinfo=None)
-
-
-def event_dimensions(client: Client, ids: IdRange, known_at: datetime) -> dict[str, ObjectState]:
-    """Event id → its legal entity and customer, for the events of the id range the business
-    state resolved."""
-    rows = client.query(
-        EVENT_DIMENSIONS,
-        parameters={"after": ids[0], "last": ids[1], "known_at": _naive(known_at)},
-    ).result_rows
-    return {
-        str(event_id): ObjectState(legal_entity=str(entity), customer=str(customer))
-        for event_id, entity, customer in rows
-    }
 
 
 def _item_status(row: Sequence[Any], as_of: datetime) -> str:
@@ -145,10 +133,9 @@ def _amount(value: Any) -> Decimal | None:
 class BusinessStateFacts:
     """The business state's answers for ``lineage.ocel_log`` (its ``StateFacts``)."""
 
-    def event_dimensions(
-        self, client: Client, ids: IdRange, known_at: datetime
-    ) -> dict[str, ObjectState]:
-        return event_dimensions(client, ids, known_at)
+    @property
+    def event_dimensions_sql(self) -> str:
+        return EVENT_DIMENSIONS
 
     def object_states(
         self, client: Client, refs: Sequence[ObjectRef], known_at: datetime

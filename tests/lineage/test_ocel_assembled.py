@@ -1,14 +1,17 @@
-"""The period log's events and object producers, assembled by the engine
-(``lineage.ocel_queries``), say what the lineage's own Python reading says of the same stored
-facts: retries, a replay under another trace, a later conflicting version and a success
-followed by a failure included."""
+"""The period log's events and object producers, assembled and written as OCEL records by the
+engine (``lineage.ocel_queries``), say what the lineage's own Python reading says of the same
+stored facts, byte for byte as the export's encoder writes it: retries, a replay under another
+trace, a later conflicting version, a success followed by a failure, a whole amount, an instant
+with microseconds and ids with a slash and letters beyond ASCII included."""
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from clickhouse_connect.driver.client import Client
@@ -17,8 +20,8 @@ from domain import semconv as sc
 from domain.business_event import BusinessEvent
 from domain.objects import ObjectRef
 from lineage.graph import Lookup
-from lineage.ocel import event_relations, ocel_event
-from lineage.ocel_log import LogRequest, first_produced, log_pages, producer_states
+from lineage.ocel import EVENT_ATTRIBUTES, event_relations, ocel_event
+from lineage.ocel_log import LogPage, LogRequest, first_produced, log_pages, producer_states
 from lineage.queries import events_by_id, hop_events
 from lineage.rules import LineageRules
 from slas.ocel_states import BusinessStateFacts
@@ -58,32 +61,83 @@ def store(client: Client) -> Client:
         error_category=sc.MASTER_DATA,
         span_id="d" * 16,
     )
-    insert(client, [*events[:-1], *retried, relapsed])
+    odd = attempt(
+        sc.TIME_APPROVED,
+        "time.approved:TE-Zürich/3",
+        {sc.TIME_ENTRY: "TE-Zürich/3", sc.PROJECT: "PRJ-1"},
+        hours=5.000123,
+        amount="1500",
+    )
+    insert(client, [*events[:-1], *retried, relapsed, odd])
     insert(client, [replayed, replace(events[1], amount=Decimal("9999"))])
     return client
 
 
-def test_every_event_shows_what_its_lineage_node_shows(store: Client) -> None:
-    known_at = datetime.now(UTC)
-    request = LogRequest("2026-09", None, known_at)
-    records = [
-        record
-        for page in log_pages(lambda: store, RULES, request, BusinessStateFacts(), page_size=3)
-        for record in page.events
-    ]
-    nodes = events_by_id(store, [r["id"] for r in records], known_at=known_at)
-    assert len(records) == len(nodes) >= 6
+def pages(client: Client, shape: str, legal_entity: str | None = None) -> list[LogPage]:
+    request = LogRequest("2026-09", legal_entity, datetime.now(UTC))
+    facts = BusinessStateFacts()
+    return list(log_pages(lambda: client, RULES, request, facts, shape=shape, page_size=3))
+
+
+def encoded(record: dict[str, Any]) -> str:
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+
+
+def test_every_event_is_written_as_its_lineage_node_s_record(store: Client) -> None:
+    """Each record the engine writes is the text ``ocel_event`` of its node encodes to, its
+    legal entity and customer after the node's own attributes."""
+    texts = [text for page in pages(store, "json") for text in page.records]
+    records = [json.loads(text) for text in texts]
+    nodes = events_by_id(store, [r["id"] for r in records], known_at=datetime.now(UTC))
+    assert len(records) == len(nodes) >= 7
     assert any(len(n.attempts) > 1 and n.replays for n in nodes.values())
     assert any(n.conflicts for n in nodes.values())
     assert any(n.success is not None and not n.succeeded for n in nodes.values())
-    for record in records:
+    assert any(n.amount == n.amount.to_integral() for n in nodes.values() if n.amount)
+    assert any(n.timestamp.microsecond for n in nodes.values())
+    for text, record in zip(texts, records, strict=True):
         node = nodes[record["id"]]
         relationships, _ = event_relations(node, RULES)
-        own = {
-            **record,
-            "attributes": [a for a in record["attributes"] if a["name"] not in DIMENSIONS],
-        }
-        assert own == ocel_event(node, relationships)
+        python = ocel_event(node, relationships)
+        python["attributes"] += [a for a in record["attributes"] if a["name"] in DIMENSIONS]
+        assert text == encoded(python)
+    entities = {
+        r["id"]: {a["name"]: a["value"] for a in r["attributes"]}.get("legal_entity")
+        for r in records
+    }
+    assert entities["time.approved:TE-Zürich/3"] == "LE-DE01", "not resolved through its project"
+
+
+def test_the_sqlite_rows_hold_the_json_records_values(store: Client) -> None:
+    """Both shapes of a page say the same of each event: type, id, time and every attribute
+    (None where the record leaves one out), and the same E2O relations."""
+    records = [json.loads(text) for page in pages(store, "json") for text in page.records]
+    sqlite = pages(store, "sqlite")
+    rows = [row for page in sqlite for row in page.rows]
+    names = [name for name, _ in EVENT_ATTRIBUTES] + list(DIMENSIONS)
+    assert rows == [
+        (
+            r["type"],
+            r["id"],
+            r["time"],
+            *({a["name"]: a["value"] for a in r["attributes"]}.get(n) for n in names),
+        )
+        for r in records
+    ]
+    relations = [relation for page in sqlite for relation in page.relations]
+    assert relations == [
+        (r["id"], o["objectId"], o["qualifier"]) for r in records for o in r["relationships"]
+    ]
+
+
+def test_a_legal_entity_s_log_keeps_the_events_resolved_to_it(store: Client) -> None:
+    """Events that carry no legal entity are kept when their objects resolve them to it."""
+    whole = [json.loads(t) for page in pages(store, "json") for t in page.records]
+    kept = [json.loads(t) for page in pages(store, "json", "LE-DE01") for t in page.records]
+    assert kept == [
+        r for r in whole if {"name": "legal_entity", "value": "LE-DE01"} in r["attributes"]
+    ]
+    assert any(r["id"] == "time.approved:TE-Zürich/3" for r in kept)
 
 
 def test_each_object_takes_the_facts_of_its_first_producer(store: Client) -> None:
@@ -108,3 +162,23 @@ def test_each_object_takes_the_facts_of_its_first_producer(store: Client) -> Non
     produced = {r: s for r, (_, s) in python.items() if r.type not in DIMENSIONS}
     assert produced, "no object has a producer: the test reads nothing"
     assert {r: s for r, s in engine.items() if r.type not in DIMENSIONS} == produced
+
+
+def test_an_id_with_controls_and_line_separators_parses_to_the_same_record(
+    client: Client,
+) -> None:
+    """The engine escapes control characters with upper-case hex digits and U+2028 / U+2029,
+    where the encoder writes lower-case digits and the separators as they are: another spelling
+    of the same JSON string."""
+    migrate(client, CorrelationRules.default())
+    odd = "TE-\x01\x1f\u2028\u2029"
+    insert(
+        client,
+        [attempt(sc.TIME_APPROVED, f"time.approved:{odd}", {sc.TIME_ENTRY: odd}, hours=1)],
+    )
+    [text] = [t for page in pages(client, "json") for t in page.records]
+    [node] = events_by_id(client, [f"time.approved:{odd}"]).values()
+    relationships, _ = event_relations(node, RULES)
+    python = encoded(ocel_event(node, relationships))
+    assert text != python
+    assert json.loads(text) == json.loads(python)

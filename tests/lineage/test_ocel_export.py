@@ -193,7 +193,7 @@ def exported(store: Client, output_format: str, request: LogRequest) -> bytes:
     return b"".join(
         export_stream(
             output_format,
-            log_pages(lambda: store, rules, request, facts, page_size=3),
+            log_pages(lambda: store, rules, request, facts, shape=output_format, page_size=3),
             describe_objects(lambda: store, rules, facts, request.known_at),
         )
     )
@@ -316,7 +316,7 @@ class TestBoundedPages:
         assert len(whole) == 1
         assert len(small) >= len(expected(store)["events"]) // 2
         assert all(page.read <= 2 for page in small)
-        assert [e for page in small for e in page.events] == whole[0].events
+        assert [e for page in small for e in page.records] == whole[0].records
 
     def test_the_sqlite_file_has_the_standard_tables(self, store: Client, tmp_path: Path) -> None:
         """event, object, event_object, object_object, the two map tables and one table per
