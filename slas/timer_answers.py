@@ -9,7 +9,7 @@ for a past ``known_at`` never changes; the answer says which ``known_at`` it des
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -19,15 +19,18 @@ import numpy as np
 from clickhouse_connect.driver.client import Client
 
 from domain.instants import utc
+from slas import timer_changes
 from slas.business_state import BusinessState
 from slas.business_time import clock_for_span, epoch_seconds
 from slas.calendars import CalendarBook
 from slas.definitions import SlaDefinition
+from slas.timer_changes import timer_state_sql
 from slas.timer_rows import WRONG_PERIOD
 from slas.timers import BREACHED, MET, STATES, AttainmentPoint, SlaSummary
 from warehouse.schema import SLA_TIMERS
 
 _AS_OF = "{as_of:DateTime64(6, 'UTC')}"
+_HAS_STOPPED, _REASON, _STATE = timer_state_sql(_AS_OF)
 
 LATEST_VERSIONS = f"""
 SELECT Sla, KeyType, KeyId, StartEventId, Deleted, StartedAt, Deadline, WarningAt, WarningShares,
@@ -52,10 +55,7 @@ SELECT Sla, KeyType, KeyId, StartEventId,
     StartedAt AS started, Deadline AS deadline, WarningAt AS warning_at, WarningShares AS shares,
     StoppedAt AS stopped, ElapsedSeconds AS elapsed, TargetSeconds AS target,
     LegalEntity AS legal_entity, Amount AS amount, Currency AS currency, StopEventId AS stop_event,
-    stopped IS NOT NULL AND stopped <= {_AS_OF} AS has_stopped,
-    multiIf(has_stopped, StopReason, deadline < {_AS_OF}, 'missing', '') AS reason,
-    multiIf(has_stopped AND reason = '', {MET}, reason != '', {BREACHED},
-            length(warning_at) > 0 AND warning_at[1] <= {_AS_OF}, 2, 3) AS state,
+    {_HAS_STOPPED} AS has_stopped, {_REASON} AS reason, {_STATE} AS state,
     if(state = {BREACHED} AND reason != '{WRONG_PERIOD}', deadline, stopped) AS decided_at
 FROM ({LATEST_VERSIONS})
 WHERE Deleted = 0 AND started <= {_AS_OF}
@@ -162,14 +162,26 @@ class TimerAnswers:
         definitions: Sequence[SlaDefinition],
         calendars: CalendarBook,
         state: BusinessState,
+        *,
+        from_changes: bool = True,
     ) -> None:
         self._client = client
         self.definitions = tuple(definitions)
         self.calendars = calendars
         self._state = state
+        self._from_changes = from_changes
 
     def known_at(self, requested: datetime | None) -> datetime:
         return self._state.known_at(requested)
+
+    def _known(self, requested: datetime | None) -> tuple[datetime, bool]:
+        """The ``known_at`` an answer describes (``BusinessState.known_at``), and whether
+        ``sla_timer_changes`` holds every version known then (it lags the versions only between
+        a migration and the next tick): else the answer sorts the versions themselves."""
+        known = self.known_at(requested)
+        if not self._from_changes:
+            return known, False
+        return known, timer_changes.changes_watermark(self._client()) >= known
 
     def _parameters(self, as_of: datetime, known_at: datetime, **more: Any) -> dict[str, Any]:
         return {
@@ -181,9 +193,8 @@ class TimerAnswers:
         }
 
     def summaries(self, as_of: datetime, known_at: datetime | None) -> Summaries:
-        known = self.known_at(known_at)
-        rows = self._client().query(SUMMARY, parameters=self._parameters(as_of, known)).result_rows
-        by_name = {str(row[0]): row for row in rows}
+        known, from_changes = self._known(known_at)
+        by_name = self._summary_rows(self._parameters(as_of, known), from_changes)
         summaries = []
         for definition in self.definitions:
             row = by_name.get(definition.name)
@@ -206,20 +217,44 @@ class TimerAnswers:
             )
         return Summaries(utc(as_of), known, summaries)
 
+    def _summary_rows(
+        self, parameters: dict[str, Any], from_changes: bool
+    ) -> Mapping[str, Sequence[Any]]:
+        """SLA → (name, met, breached, at risk, on track, p50 hours, p95 hours, stopped)."""
+        client = self._client()
+        if not from_changes:
+            rows = client.query(SUMMARY, parameters=parameters).result_rows
+            return {str(row[0]): row for row in rows}
+        counts: dict[str, list[Any]] = {}
+        for sla, state, timers in client.query(
+            timer_changes.COUNTS, parameters=parameters
+        ).result_rows:
+            counts.setdefault(str(sla), [sla, 0, 0, 0, 0, None, None, 0])[1 + int(state)] = timers
+        for sla, p50, p95, stopped in client.query(
+            timer_changes.ELAPSED, parameters=parameters
+        ).result_rows:
+            counts[str(sla)][5:] = [p50, p95, stopped]
+        return counts
+
     def trend(
         self, as_of: datetime, known_at: datetime | None, instants: Sequence[datetime]
     ) -> tuple[datetime, dict[str, list[AttainmentPoint]]]:
         """Per SLA, met and breached at each of ``instants`` (from the state at ``as_of``)."""
-        known = self.known_at(known_at)
-        rows = (
-            self._client()
-            .query(
-                TREND,
-                parameters=self._parameters(as_of, known, instants=[utc(i) for i in instants]),
-            )
-            .result_rows
-        )
-        counted = {(str(r[0]), epoch_seconds(utc(r[1]))): (int(r[2]), int(r[3])) for r in rows}
+        known, from_changes = self._known(known_at)
+        parameters = self._parameters(as_of, known, instants=[utc(i) for i in instants])
+        client = self._client()
+        if from_changes:
+            seconds = [epoch_seconds(utc(i)) for i in instants]
+            counted = {
+                (str(sla), at): (int(m), int(b))
+                for sla, met, breached in client.query(
+                    timer_changes.TREND, parameters=parameters
+                ).result_rows
+                for at, m, b in zip(seconds, met, breached, strict=True)
+            }
+        else:
+            rows = client.query(TREND, parameters=parameters).result_rows
+            counted = {(str(r[0]), epoch_seconds(utc(r[1]))): (int(r[2]), int(r[3])) for r in rows}
         points = {
             d.name: [
                 AttainmentPoint(
@@ -241,14 +276,15 @@ class TimerAnswers:
         legal_entity: str | None = None,
         limit: int = 1000,
     ) -> tuple[datetime, list[TimerListing]]:
-        known = self.known_at(known_at)
+        known, from_changes = self._known(known_at)
         rows = (
             self._client()
             .query(
-                TIMER_LIST,
+                timer_changes.TIMER_LIST if from_changes else TIMER_LIST,
                 parameters={
                     **self._parameters(as_of, known, limit=limit),
                     "slas": [definition.name],
+                    "sla": definition.name,
                     "state": state or "",
                     "legal_entity": legal_entity or "",
                 },

@@ -23,6 +23,7 @@ SCHEMA_STATE = "syncsight_schema_state"
 SLA_ALERT_STATE = "sla_alert_state"
 SLA_TIMERS = "sla_timers"
 CLOSE_ITEMS = "close_items"
+SLA_TIMER_CHANGES = "sla_timer_changes"
 STATE_CHUNKS = "syncsight_state_chunks"
 EVALUATOR_LEASE = "syncsight_evaluator_lease"
 LEDGER_LEAVES = "ledger_leaves"
@@ -682,6 +683,46 @@ def close_items_ddl(t: Topology) -> list[str]:
 ) ENGINE = {t.engine(CLOSE_ITEMS)}
 ORDER BY (ItemType, ItemId, KnownAt)""",
         *t.distributed(CLOSE_ITEMS, "cityHash64(ItemType, ItemId)"),
+    ]
+
+
+def timer_changes_ddl(t: Topology) -> list[str]:
+    """Migration 14: ``sla_timer_changes``, each timer version's state pieces as signed rows, so
+    that the state of every timer at an ``as_of`` known at a ``known_at`` is a sum over rows with
+    ``Instant <= as_of AND KnownAt <= known_at`` rather than a sort of every version
+    (``slas/timer_changes.py``). A version adds +1 where each of its pieces begins and -1 where it
+    ends; the version that supersedes it takes its rows back (the same rows negated, stamped with
+    the new ``KnownAt``). Ordered as the timer lists read (SLA, urgency, deadline, key), so a list
+    stops at its limit; sharded like ``sla_timers``, by key."""
+    changes = t.storage(SLA_TIMER_CHANGES)
+    return [
+        f"""CREATE TABLE IF NOT EXISTS {changes}{t.on_cluster} (
+    Sla LowCardinality(String),
+    Urgency UInt8,
+    Deadline DateTime64(6, 'UTC'),
+    KeyId String,
+    StartEventId String,
+    KeyType LowCardinality(String),
+    Version UInt64,
+    Stopped UInt8,
+    Instant DateTime64(6, 'UTC'),
+    KnownAt DateTime64(3, 'UTC'),
+    Delta Int8,
+    State UInt8,
+    CountsFrom DateTime64(6, 'UTC'),
+    StartedAt DateTime64(6, 'UTC'),
+    StoppedAt Nullable(DateTime64(6, 'UTC')),
+    StopReason LowCardinality(String),
+    StopEventId String,
+    ElapsedSeconds Float64,
+    TargetSeconds Float64,
+    LegalEntity LowCardinality(String),
+    Amount Nullable(Decimal(18, 4)),
+    Currency LowCardinality(String),
+    INDEX idx_known_at KnownAt TYPE minmax GRANULARITY 1
+) ENGINE = {t.engine(SLA_TIMER_CHANGES)}
+ORDER BY (Sla, Urgency, Deadline, KeyId, StartEventId, KeyType, Version, Stopped, Instant, KnownAt)""",
+        *t.distributed(SLA_TIMER_CHANGES, "cityHash64(KeyType, KeyId)"),
     ]
 
 

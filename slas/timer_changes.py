@@ -1,0 +1,230 @@
+"""SLA timer states as signed rows (``sla_timer_changes``): each stored version of a timer split into
+the pieces of time in which its state (and whether it has stopped) stays the same, a +1 row where a
+piece begins and a -1 row where it ends; the version that supersedes it takes its rows back (the
+same rows negated, stamped with the new version's ``KnownAt``). The timers in a state at ``as_of``
+as known at ``known_at`` are then the rows with ``Instant <= as_of AND KnownAt <= known_at``
+summed: no sort of every version, and timer lists that read in the table's order.
+
+``record`` keeps the rows up to the keeper's watermark, from the versions stored since its own
+watermark (one ``INSERT … SELECT``); recorded from scratch, the versions give the same rows.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from clickhouse_connect.driver.client import Client
+
+from domain.instants import utc
+from slas.timer_rows import WRONG_PERIOD
+from slas.timers import AT_RISK, BREACHED, MET, ON_TRACK, STATES
+from warehouse.schema import SLA_TIMER_CHANGES, SLA_TIMERS
+from warehouse.schema_state import read_state, write_state
+
+CHANGES_WATERMARK_KEY = "sla_timer_changes_watermark"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+URGENCY = (3, 0, 1, 2)
+"""Urgency of each state code (``slas.timers``): breached first, then at risk, on track, met."""
+
+_NEVER = "toDateTime64('2299-12-31 00:00:00', 6, 'UTC')"
+
+
+def timer_state_sql(at: str) -> tuple[str, str, str]:
+    """SQL of a timer version's (has stopped, breach reason, state code) at the instant ``at``,
+    over ``sla_timers``' columns: stopped by then; its stop's reason, else 'missing' past the
+    deadline; met, breached, at risk past the first warning instant, else on track."""
+    stopped = f"(StoppedAt IS NOT NULL AND StoppedAt <= {at})"
+    reason = f"multiIf({stopped}, StopReason, Deadline < {at}, 'missing', '')"
+    state = (
+        f"multiIf({stopped} AND {reason} = '', {MET}, {reason} != '', {BREACHED}, "
+        f"length(WarningAt) > 0 AND WarningAt[1] <= {at}, {AT_RISK}, {ON_TRACK})"
+    )
+    return stopped, reason, state
+
+
+_CONTENT = (
+    "Deleted, StartedAt, Deadline, WarningAt, StoppedAt, StopReason, StopEventId, "
+    "ElapsedSeconds, TargetSeconds, LegalEntity, Amount, Currency"
+)
+"""What of a version its rows carry, in the order the tuples below spell it."""
+
+_PIECE_STOPPED, _, _PIECE_STATE = timer_state_sql("p")
+_POINTS = """arraySort(arrayDistinct(arrayFilter(p -> p >= StartedAt, [
+    StartedAt, if(empty(WarningAt), StartedAt, WarningAt[1]), addMicroseconds(Deadline, 1),
+    ifNull(StoppedAt, StartedAt)])))"""
+"""The instants at which a version's state can change: its start, its first warning, just past its
+deadline ('missing' counts from the first instant after it) and its stop; none before its start."""
+
+_KEYS = f"arrayMap(p -> (toUInt8({_PIECE_STATE}), toUInt8(ifNull({_PIECE_STOPPED}, 0))), points)"
+
+_CHANGES = """arrayFilter(c -> c.4, arrayFlatten(arrayMap(i -> [
+    (toInt8(1), keys[i], points[i], i = 1 OR keys[i] != keys[i - 1]),
+    (toInt8(-1), keys[if(i = 1, 1, i - 1)], points[i], i > 1 AND keys[i] != keys[i - 1])],
+    arrayEnumerate(points))))"""
+"""(sign, (state, stopped), instant) where a piece begins (+1) or ends (-1)."""
+
+CHANGE_COLUMNS = (
+    "Sla",
+    "Urgency",
+    "Deadline",
+    "KeyId",
+    "StartEventId",
+    "KeyType",
+    "Version",
+    "Stopped",
+    "Instant",
+    "KnownAt",
+    "Delta",
+    "State",
+    "CountsFrom",
+    "StartedAt",
+    "StoppedAt",
+    "StopReason",
+    "StopEventId",
+    "ElapsedSeconds",
+    "TargetSeconds",
+    "LegalEntity",
+    "Amount",
+    "Currency",
+)
+
+RECORD = f"""
+INSERT INTO {SLA_TIMER_CHANGES} ({", ".join(CHANGE_COLUMNS)})
+SELECT Sla, arrayElement({list(URGENCY)}, change.2.1 + 1), Deadline, KeyId, StartEventId, KeyType,
+    Version, change.2.2, change.3, Stamp, Sign * change.1, change.2.1,
+    multiIf(change.2.1 = {MET}, assumeNotNull(StoppedAt),
+            change.2.1 = {BREACHED} AND change.2.2 = 1 AND StopReason = '{WRONG_PERIOD}',
+            assumeNotNull(StoppedAt),
+            change.2.1 = {BREACHED}, addMicroseconds(Deadline, 1), {_NEVER}),
+    StartedAt, StoppedAt, StopReason, StopEventId, ElapsedSeconds, TargetSeconds, LegalEntity,
+    Amount, Currency
+FROM (
+    SELECT Sla, KeyType, KeyId, StartEventId, Stamp, version.1 AS Sign,
+        cityHash64(tupleElement(version, 2)) AS Version, version.2.2 AS StartedAt,
+        version.2.3 AS Deadline, version.2.4 AS WarningAt, version.2.5 AS StoppedAt,
+        version.2.6 AS StopReason, version.2.7 AS StopEventId, version.2.8 AS ElapsedSeconds,
+        version.2.9 AS TargetSeconds, version.2.10 AS LegalEntity, version.2.11 AS Amount,
+        version.2.12 AS Currency,
+        {_POINTS} AS points, {_KEYS} AS keys
+    FROM (
+        SELECT Sla, KeyType, KeyId, StartEventId, KnownAt AS Stamp,
+            arrayJoin(arrayFilter(v -> v.1 != 0 AND v.2.1 = 0,
+                [(toInt8(1), content), (toInt8(if(has_previous, -1, 0)), previous)])) AS version
+        FROM (
+            SELECT Sla, KeyType, KeyId, StartEventId, KnownAt, tuple({_CONTENT}) AS content,
+                lagInFrame(content) OVER identity AS previous,
+                lagInFrame(toUInt8(1)) OVER identity AS has_previous
+            FROM {SLA_TIMERS}
+            WHERE KnownAt <= {{until:DateTime64(3, 'UTC')}}
+              AND (KeyType, KeyId, Sla, StartEventId) IN (
+                SELECT KeyType, KeyId, Sla, StartEventId FROM {SLA_TIMERS}
+                WHERE KnownAt > {{since:DateTime64(3, 'UTC')}}
+                  AND KnownAt <= {{until:DateTime64(3, 'UTC')}})
+            WINDOW identity AS (PARTITION BY KeyType, KeyId, Sla, StartEventId ORDER BY KnownAt
+                                ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)
+        )
+        WHERE KnownAt > {{since:DateTime64(3, 'UTC')}}
+          AND NOT (has_previous AND cityHash64(previous) = cityHash64(content))
+    )
+)
+ARRAY JOIN {_CHANGES} AS change
+"""
+"""The rows of every version stored in ``(since, until]``: its pieces (+), and its predecessor's
+taken back (-), both stamped with its ``KnownAt``. A version whose content equals its
+predecessor's (a digest spelled anew) changes no answer and writes nothing; a deleted version only
+takes its predecessor back."""
+
+STRAY = f"SELECT count() FROM {SLA_TIMER_CHANGES} WHERE KnownAt > {{since:DateTime64(3, 'UTC')}}"
+DROP_STRAY = f"DELETE FROM {SLA_TIMER_CHANGES} WHERE KnownAt > {{since:DateTime64(3, 'UTC')}}"
+
+_KNOWN = "Instant <= {as_of:DateTime64(6, 'UTC')} AND KnownAt <= {known_at:DateTime64(3, 'UTC')}"
+"""The rows of the pieces begun (or ended) by ``as_of`` in versions known at ``known_at``."""
+
+COUNTS = f"""
+SELECT Sla, State, sum(Delta)
+FROM {SLA_TIMER_CHANGES}
+WHERE Sla IN {{slas:Array(String)}} AND {_KNOWN}
+GROUP BY Sla, State
+"""
+"""Per SLA, how many timers are in each state at ``as_of``."""
+
+ELAPSED = f"""
+SELECT Sla, quantileExactInclusive(0.5)(hours), quantileExactInclusive(0.95)(hours), count()
+FROM (
+    SELECT Sla, ElapsedSeconds / 3600 AS hours, sum(Delta) AS timers
+    FROM {SLA_TIMER_CHANGES}
+    WHERE Sla IN {{slas:Array(String)}} AND Stopped = 1 AND {_KNOWN}
+    GROUP BY Sla, ElapsedSeconds
+    HAVING timers > 0
+)
+ARRAY JOIN range(toUInt64(timers)) AS copy
+GROUP BY Sla
+"""
+"""Per SLA, the exact median and 95th percentile of the business hours stopped timers took, and
+how many had stopped: the same multiset of values as the timers' own rows, one per timer."""
+
+TREND = f"""
+SELECT Sla,
+    sumForEach(arrayMap(i -> if(State = {MET} AND CountsFrom <= i, toInt64(Delta), 0),
+                        {{instants:Array(DateTime64(6, 'UTC'))}})),
+    sumForEach(arrayMap(i -> if(State = {BREACHED} AND CountsFrom <= i, toInt64(Delta), 0),
+                        {{instants:Array(DateTime64(6, 'UTC'))}}))
+FROM {SLA_TIMER_CHANGES}
+WHERE Sla IN {{slas:Array(String)}} AND {_KNOWN} AND State IN ({MET}, {BREACHED})
+GROUP BY Sla
+"""
+"""Per SLA and instant, the met and breached timers at ``as_of`` whose decision counts by the
+instant: a stop (met, or breached in the wrong period) by then, a deadline before it."""
+
+TIMER_LIST = f"""
+SELECT KeyType, KeyId, any(State) AS state,
+    if(Stopped = 1, any(StopReason), if(state = {BREACHED}, 'missing', '')) AS reason,
+    any(StartedAt), any(StoppedAt), Deadline, any(ElapsedSeconds), any(TargetSeconds),
+    any(LegalEntity), any(Amount), any(Currency), StartEventId, any(StopEventId)
+FROM {SLA_TIMER_CHANGES}
+WHERE Sla = {{sla:String}} AND {_KNOWN}
+  AND (empty({{state:String}}) OR State = indexOf({list(STATES)}, {{state:String}}) - 1)
+  AND (empty({{legal_entity:String}}) OR LegalEntity = {{legal_entity:String}})
+  AND (Urgency NOT IN ({URGENCY[AT_RISK]}, {URGENCY[ON_TRACK]})
+       OR Deadline >= {{as_of:DateTime64(6, 'UTC')}})
+GROUP BY Sla, Urgency, Deadline, KeyId, StartEventId, KeyType, Version, Stopped
+HAVING sum(Delta) > 0
+ORDER BY Urgency, Deadline, KeyId, StartEventId
+LIMIT {{limit:UInt32}}
+SETTINGS optimize_aggregation_in_order = 1
+"""
+"""One SLA's timers at ``as_of``, the most urgent first, in ``slas.timer_answers.TIMER_LIST``'s
+columns. A piece at risk or on track at ``as_of`` has its deadline at or after it, so those are
+read from ``as_of``'s deadline on."""
+
+
+def changes_watermark(client: Client) -> datetime:
+    """The knowledge time up to which ``sla_timer_changes`` holds every version's rows."""
+    state = read_state(client, CHANGES_WATERMARK_KEY)
+    return _parse(state[CHANGES_WATERMARK_KEY][0]) if CHANGES_WATERMARK_KEY in state else EPOCH
+
+
+def record(client: Client, until: datetime, *, at: datetime) -> None:
+    """Write the rows of the versions stored since the changes' watermark up to ``until`` (the
+    keeper's new watermark), then move the watermark. Rows a record that died left behind its
+    watermark are dropped first, so recording again writes each row once."""
+    since = changes_watermark(client)
+    if until <= since:
+        return
+    parameters = {"since": since, "until": until}
+    if int(client.query(STRAY, parameters=parameters).result_rows[0][0]):
+        client.command(DROP_STRAY, parameters=parameters)
+    client.command(RECORD, parameters=parameters)
+    write_state(client, CHANGES_WATERMARK_KEY, utc(until).isoformat(), at=at)
+
+
+def _parse(text: str) -> datetime:
+    return utc(datetime.fromisoformat(text))
+
+
+def reset(client: Client, *, at: datetime) -> None:
+    """Forget every row: the next ``record`` writes them again from every stored version (after
+    ``sla_timers`` was rebuilt, or to check that recording from scratch gives the same rows)."""
+    client.command(f"TRUNCATE TABLE {SLA_TIMER_CHANGES}")
+    write_state(client, CHANGES_WATERMARK_KEY, EPOCH.isoformat(), at=at)
