@@ -44,10 +44,20 @@ def timer_state_sql(at: str) -> tuple[str, str, str]:
 
 
 _CONTENT = (
-    "Deleted, StartedAt, Deadline, WarningAt, StoppedAt, StopReason, StopEventId, "
-    "ElapsedSeconds, TargetSeconds, LegalEntity, Amount, Currency"
+    "Deleted",
+    "StartedAt",
+    "Deadline",
+    "WarningAt",
+    "StoppedAt",
+    "StopReason",
+    "StopEventId",
+    "ElapsedSeconds",
+    "TargetSeconds",
+    "LegalEntity",
+    "Amount",
+    "Currency",
 )
-"""What of a version its rows carry, in the order the tuples below spell it."""
+"""What of a version its rows carry (``Deleted`` first)."""
 
 _PIECE_STOPPED, _, _PIECE_STATE = timer_state_sql("p")
 _POINTS = """arraySort(arrayDistinct(arrayFilter(p -> p >= StartedAt, [
@@ -56,13 +66,14 @@ _POINTS = """arraySort(arrayDistinct(arrayFilter(p -> p >= StartedAt, [
 """The instants at which a version's state can change: its start, its first warning, just past its
 deadline ('missing' counts from the first instant after it) and its stop; none before its start."""
 
-_KEYS = f"arrayMap(p -> (toUInt8({_PIECE_STATE}), toUInt8(ifNull({_PIECE_STOPPED}, 0))), points)"
+_KEYS = f"arrayMap(p -> toUInt8(2 * ({_PIECE_STATE}) + ifNull({_PIECE_STOPPED}, 0)), points)"
+"""Each point's piece: its state code and whether the timer has stopped, as 2 * state + stopped."""
 
 _CHANGES = """arrayFilter(c -> c.4, arrayFlatten(arrayMap(i -> [
     (toInt8(1), keys[i], points[i], i = 1 OR keys[i] != keys[i - 1]),
     (toInt8(-1), keys[if(i = 1, 1, i - 1)], points[i], i > 1 AND keys[i] != keys[i - 1])],
     arrayEnumerate(points))))"""
-"""(sign, (state, stopped), instant) where a piece begins (+1) or ends (-1)."""
+"""(sign, piece, instant, kept) where a piece begins (+1) or ends (-1)."""
 
 CHANGE_COLUMNS = (
     "Sla",
@@ -89,43 +100,50 @@ CHANGE_COLUMNS = (
     "Currency",
 )
 
+_STATE_OF_CHANGE = "intDiv(change.2, 2)"
+_VERSION_COLUMNS = ", ".join(
+    f"body.{index} AS {name}" for index, name in enumerate(_CONTENT, start=1) if index > 1
+)
+_SAME_WINDOW = "timer_versions"
+
 RECORD = f"""
 INSERT INTO {SLA_TIMER_CHANGES} ({", ".join(CHANGE_COLUMNS)})
-SELECT Sla, arrayElement({list(URGENCY)}, change.2.1 + 1), Deadline, KeyId, StartEventId, KeyType,
-    Version, change.2.2, change.3, Stamp, Sign * change.1, change.2.1,
-    multiIf(change.2.1 = {MET}, assumeNotNull(StoppedAt),
-            change.2.1 = {BREACHED} AND change.2.2 = 1 AND StopReason = '{WRONG_PERIOD}',
-            assumeNotNull(StoppedAt),
-            change.2.1 = {BREACHED}, addMicroseconds(Deadline, 1), {_NEVER}),
+SELECT Sla, arrayElement({list(URGENCY)}, {_STATE_OF_CHANGE} + 1), Deadline, KeyId,
+    StartEventId, KeyType, Version, change.2 % 2, change.3, Stamp, Sign * change.1,
+    {_STATE_OF_CHANGE},
+    multiIf({_STATE_OF_CHANGE} = {MET}, assumeNotNull(StoppedAt),
+            {_STATE_OF_CHANGE} = {BREACHED} AND change.2 % 2 = 1
+                AND StopReason = '{WRONG_PERIOD}', assumeNotNull(StoppedAt),
+            {_STATE_OF_CHANGE} = {BREACHED}, addMicroseconds(Deadline, 1), {_NEVER}),
     StartedAt, StoppedAt, StopReason, StopEventId, ElapsedSeconds, TargetSeconds, LegalEntity,
     Amount, Currency
 FROM (
-    SELECT Sla, KeyType, KeyId, StartEventId, Stamp, version.1 AS Sign,
-        cityHash64(tupleElement(version, 2)) AS Version, version.2.2 AS StartedAt,
-        version.2.3 AS Deadline, version.2.4 AS WarningAt, version.2.5 AS StoppedAt,
-        version.2.6 AS StopReason, version.2.7 AS StopEventId, version.2.8 AS ElapsedSeconds,
-        version.2.9 AS TargetSeconds, version.2.10 AS LegalEntity, version.2.11 AS Amount,
-        version.2.12 AS Currency,
-        {_POINTS} AS points, {_KEYS} AS keys
+    SELECT Sla, KeyType, KeyId, StartEventId, Stamp, Sign, cityHash64(body) AS Version,
+        {_VERSION_COLUMNS}, {_POINTS} AS points, {_KEYS} AS keys
     FROM (
-        SELECT Sla, KeyType, KeyId, StartEventId, KnownAt AS Stamp,
-            arrayJoin(arrayFilter(v -> v.1 != 0 AND v.2.1 = 0,
-                [(toInt8(1), content), (toInt8(if(has_previous, -1, 0)), previous)])) AS version
+        SELECT Sla, KeyType, KeyId, StartEventId, Stamp, version.1 AS Sign, version.2 AS body
         FROM (
-            SELECT Sla, KeyType, KeyId, StartEventId, KnownAt, tuple({_CONTENT}) AS content,
-                lagInFrame(content) OVER identity AS previous,
-                lagInFrame(toUInt8(1)) OVER identity AS has_previous
-            FROM {SLA_TIMERS}
-            WHERE KnownAt <= {{until:DateTime64(3, 'UTC')}}
-              AND (KeyType, KeyId, Sla, StartEventId) IN (
-                SELECT KeyType, KeyId, Sla, StartEventId FROM {SLA_TIMERS}
-                WHERE KnownAt > {{since:DateTime64(3, 'UTC')}}
-                  AND KnownAt <= {{until:DateTime64(3, 'UTC')}})
-            WINDOW identity AS (PARTITION BY KeyType, KeyId, Sla, StartEventId ORDER BY KnownAt
-                                ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)
+            SELECT Sla, KeyType, KeyId, StartEventId, KnownAt AS Stamp,
+                arrayJoin(arrayFilter(v -> v.1 != 0 AND tupleElement(v.2, 1) = 0,
+                    [(toInt8(1), content), (toInt8(if(has_previous, -1, 0)), previous)])) AS version
+            FROM (
+                SELECT Sla, KeyType, KeyId, StartEventId, KnownAt,
+                    tuple({", ".join(_CONTENT)}) AS content,
+                    lagInFrame(content) OVER {_SAME_WINDOW} AS previous,
+                    lagInFrame(toUInt8(1)) OVER {_SAME_WINDOW} AS has_previous
+                FROM {SLA_TIMERS}
+                WHERE KnownAt <= {{until:DateTime64(3, 'UTC')}}
+                  AND (KeyType, KeyId, Sla, StartEventId) IN (
+                    SELECT KeyType, KeyId, Sla, StartEventId FROM {SLA_TIMERS}
+                    WHERE KnownAt > {{since:DateTime64(3, 'UTC')}}
+                      AND KnownAt <= {{until:DateTime64(3, 'UTC')}})
+                WINDOW {_SAME_WINDOW} AS (
+                    PARTITION BY KeyType, KeyId, Sla, StartEventId ORDER BY KnownAt
+                    ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)
+            )
+            WHERE KnownAt > {{since:DateTime64(3, 'UTC')}}
+              AND NOT (has_previous AND cityHash64(previous) = cityHash64(content))
         )
-        WHERE KnownAt > {{since:DateTime64(3, 'UTC')}}
-          AND NOT (has_previous AND cityHash64(previous) = cityHash64(content))
     )
 )
 ARRAY JOIN {_CHANGES} AS change
