@@ -98,6 +98,7 @@ CHANGE_COLUMNS = (
     "LegalEntity",
     "Amount",
     "Currency",
+    "VersionKnownAt",
 )
 
 _STATE_OF_CHANGE = "intDiv(change.2, 2)"
@@ -116,20 +117,24 @@ SELECT Sla, arrayElement({list(URGENCY)}, {_STATE_OF_CHANGE} + 1), Deadline, Key
                 AND StopReason = '{WRONG_PERIOD}', assumeNotNull(StoppedAt),
             {_STATE_OF_CHANGE} = {BREACHED}, addMicroseconds(Deadline, 1), {_NEVER}),
     StartedAt, StoppedAt, StopReason, StopEventId, ElapsedSeconds, TargetSeconds, LegalEntity,
-    Amount, Currency
+    Amount, Currency, VersionKnownAt
 FROM (
-    SELECT Sla, KeyType, KeyId, StartEventId, Stamp, Sign, cityHash64(body) AS Version,
+    SELECT Sla, KeyType, KeyId, StartEventId, Stamp, Sign, VersionKnownAt,
+        cityHash64(body) AS Version,
         {_VERSION_COLUMNS}, {_POINTS} AS points, {_KEYS} AS keys
     FROM (
-        SELECT Sla, KeyType, KeyId, StartEventId, Stamp, version.1 AS Sign, version.2 AS body
+        SELECT Sla, KeyType, KeyId, StartEventId, Stamp, version.1 AS Sign, version.2 AS body,
+            version.3 AS VersionKnownAt
         FROM (
             SELECT Sla, KeyType, KeyId, StartEventId, KnownAt AS Stamp,
                 arrayJoin(arrayFilter(v -> v.1 != 0 AND tupleElement(v.2, 1) = 0,
-                    [(toInt8(1), content), (toInt8(if(has_previous, -1, 0)), previous)])) AS version
+                    [(toInt8(1), content, KnownAt),
+                     (toInt8(if(has_previous, -1, 0)), previous, previous_known_at)])) AS version
             FROM (
                 SELECT Sla, KeyType, KeyId, StartEventId, KnownAt,
                     tuple({", ".join(_CONTENT)}) AS content,
                     lagInFrame(content) OVER {_SAME_WINDOW} AS previous,
+                    lagInFrame(KnownAt) OVER {_SAME_WINDOW} AS previous_known_at,
                     lagInFrame(toUInt8(1)) OVER {_SAME_WINDOW} AS has_previous
                 FROM {SLA_TIMERS}
                 WHERE KnownAt <= {{until:DateTime64(3, 'UTC')}}
@@ -142,16 +147,15 @@ FROM (
                     ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)
             )
             WHERE KnownAt > {{since:DateTime64(3, 'UTC')}}
-              AND NOT (has_previous AND cityHash64(previous) = cityHash64(content))
         )
     )
 )
 ARRAY JOIN {_CHANGES} AS change
 """
 """The rows of every version stored in ``(since, until]``: its pieces (+), and its predecessor's
-taken back (-), both stamped with its ``KnownAt``. A version whose content equals its
-predecessor's (a digest spelled anew) changes no answer and writes nothing; a deleted version only
-takes its predecessor back."""
+taken back (-), both stamped with its ``KnownAt``; a deleted version only takes its predecessor
+back. ``VersionKnownAt`` is the ``KnownAt`` of the version whose pieces a row adds or takes back:
+the retention expires a version's rows with the version (``warehouse/retention.py``)."""
 
 STRAY = f"SELECT count() FROM {SLA_TIMER_CHANGES} WHERE KnownAt > {{since:DateTime64(3, 'UTC')}}"
 DROP_STRAY = f"DELETE FROM {SLA_TIMER_CHANGES} WHERE KnownAt > {{since:DateTime64(3, 'UTC')}}"

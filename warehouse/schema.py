@@ -719,6 +719,7 @@ def timer_changes_ddl(t: Topology) -> list[str]:
     LegalEntity LowCardinality(String),
     Amount Nullable(Decimal(18, 4)),
     Currency LowCardinality(String),
+    VersionKnownAt DateTime64(3, 'UTC'),
     INDEX idx_known_at KnownAt TYPE minmax GRANULARITY 1
 ) ENGINE = {t.engine(SLA_TIMER_CHANGES)}
 ORDER BY (Sla, Urgency, Deadline, KeyId, StartEventId, KeyType, Version, Stopped, Instant, KnownAt)""",
