@@ -55,6 +55,14 @@ WHERE Deleted = 0 AND StageFirstAt <= {_AS_OF}
 (every period when empty), its latest version known at ``known_at``; the amount is the exact
 ``Decimal`` (None without one), the last two columns the invoice number and the customer."""
 
+OPEN_INVOICE_ITEMS_AT = f"""{ITEMS_AT}
+  AND Kind = '{INVOICE}' AND NOT ifNull(PostingEffectiveAt <= {_AS_OF}, 0)
+  AND (empty({{legal_entity:String}}) OR LegalEntity = {{legal_entity:String}})
+"""
+"""``ITEMS_AT``'s invoice-level items of ``legal_entity`` (every one when empty) not posted at
+``as_of``: the only ones ``blocking_step`` can find held (a posted item never is), so the
+blocked-invoice answer weighs the work in flight, not every item of the history."""
+
 STAGE_DURATIONS = f"""
 SELECT LegalEntity, groupArray(StageSeconds)
 FROM ({_LATEST})
