@@ -243,7 +243,9 @@ class TimerAnswers:
         known, from_changes = self._known(known_at)
         parameters = self._parameters(as_of, known, instants=[utc(i) for i in instants])
         client = self._client()
-        if from_changes:
+        if from_changes and not instants:
+            counted = {}
+        elif from_changes:
             seconds = [epoch_seconds(utc(i)) for i in instants]
             counted = {
                 (str(sla), at): (int(m), int(b))

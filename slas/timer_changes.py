@@ -18,7 +18,12 @@ from clickhouse_connect.driver.client import Client
 from domain.instants import utc
 from slas.timer_rows import WRONG_PERIOD
 from slas.timers import AT_RISK, BREACHED, MET, ON_TRACK, STATES
-from warehouse.schema import SLA_TIMER_CHANGES, SLA_TIMERS
+from warehouse.schema import (
+    SLA_TIMER_CHANGE_DAYS,
+    SLA_TIMER_CHANGE_TICKS,
+    SLA_TIMER_CHANGES,
+    SLA_TIMERS,
+)
 from warehouse.schema_state import read_state, write_state
 
 CHANGES_WATERMARK_KEY = "sla_timer_changes_watermark"
@@ -158,15 +163,40 @@ back. ``VersionKnownAt`` is the ``KnownAt`` of the version whose pieces a row ad
 the retention expires a version's rows with the version (``warehouse/retention.py``)."""
 
 STRAY = f"SELECT count() FROM {SLA_TIMER_CHANGES} WHERE KnownAt > {{since:DateTime64(3, 'UTC')}}"
-DROP_STRAY = f"DELETE FROM {SLA_TIMER_CHANGES} WHERE KnownAt > {{since:DateTime64(3, 'UTC')}}"
+TAKE_BACK_STRAY = f"""
+INSERT INTO {SLA_TIMER_CHANGES} ({", ".join(CHANGE_COLUMNS)})
+SELECT {", ".join("-Delta" if c == "Delta" else c for c in CHANGE_COLUMNS)}
+FROM {SLA_TIMER_CHANGES}
+WHERE KnownAt > {{since:DateTime64(3, 'UTC')}}
+"""
+"""Rows a record that died wrote past the watermark, taken back (the daily sums follow inserts
+only: a delete would leave them counted)."""
 
-_KNOWN = "Instant <= {as_of:DateTime64(6, 'UTC')} AND KnownAt <= {known_at:DateTime64(3, 'UTC')}"
+_AS_OF_ = "{as_of:DateTime64(6, 'UTC')}"
+_KNOWN_AT = "{known_at:DateTime64(3, 'UTC')}"
+_SLAS = "{slas:Array(String)}"
+_KNOWN = f"Instant <= {_AS_OF_} AND KnownAt <= {_KNOWN_AT}"
 """The rows of the pieces begun (or ended) by ``as_of`` in versions known at ``known_at``."""
+
+_DAY_OF_AS_OF = f"Instant >= toStartOfDay({_AS_OF_}) AND {_KNOWN}"
+"""The rows of ``as_of``'s own day up to it: what the daily sums leave out."""
+
+_DAYS_BEFORE = f"""
+    SELECT Sla, State, CountsDay, Delta FROM {SLA_TIMER_CHANGE_DAYS}
+    WHERE Sla IN {_SLAS} AND KnownDay < toDate32({_KNOWN_AT}) AND Day < toDate32({_AS_OF_})
+    UNION ALL
+    SELECT Sla, State, CountsDay, Delta FROM {SLA_TIMER_CHANGE_TICKS}
+    WHERE KnownDay = toDate32({_KNOWN_AT}) AND Sla IN {_SLAS} AND KnownAt <= {_KNOWN_AT}
+      AND Day < toDate32({_AS_OF_})"""
+"""The sums of every row of the days before ``as_of``'s known at ``known_at``: the days known
+before ``known_at``'s day, and that day's ticks up to it."""
 
 COUNTS = f"""
 SELECT Sla, State, sum(Delta)
-FROM {SLA_TIMER_CHANGES}
-WHERE Sla IN {{slas:Array(String)}} AND {_KNOWN}
+FROM ({_DAYS_BEFORE}
+    UNION ALL
+    SELECT Sla, State, toDate32(CountsFrom), toInt64(Delta) FROM {SLA_TIMER_CHANGES}
+    WHERE Sla IN {_SLAS} AND {_DAY_OF_AS_OF})
 GROUP BY Sla, State
 """
 """Per SLA, how many timers are in each state at ``as_of``."""
@@ -186,18 +216,42 @@ GROUP BY Sla
 """Per SLA, the exact median and 95th percentile of the business hours stopped timers took, and
 how many had stopped: the same multiset of values as the timers' own rows, one per timer."""
 
+_INSTANTS = "{instants:Array(DateTime64(6, 'UTC'))}"
+
+
+def _per_instant(state: int, counted: str) -> str:
+    return f"arrayMap(i -> if(State = {state}, {counted}, 0), {_INSTANTS})"
+
+
+_ROW_COUNTED = (
+    f"if(Instant <= {_AS_OF_} AND CountsFrom <= i, toInt64(Delta), 0)"
+    f" - if(Instant < toStartOfDay({_AS_OF_}) AND CountsFrom < toStartOfDay(i), toInt64(Delta), 0)"
+)
+"""A row's count at trend instant ``i``, less what the daily sums counted it as (they count a row
+of a day before ``as_of``'s whole, by the day of its ``CountsFrom``)."""
+
 TREND = f"""
-SELECT Sla,
-    sumForEach(arrayMap(i -> if(State = {MET} AND CountsFrom <= i, toInt64(Delta), 0),
-                        {{instants:Array(DateTime64(6, 'UTC'))}})),
-    sumForEach(arrayMap(i -> if(State = {BREACHED} AND CountsFrom <= i, toInt64(Delta), 0),
-                        {{instants:Array(DateTime64(6, 'UTC'))}}))
-FROM {SLA_TIMER_CHANGES}
-WHERE Sla IN {{slas:Array(String)}} AND {_KNOWN} AND State IN ({MET}, {BREACHED})
+SELECT Sla, sumForEach(met), sumForEach(breached)
+FROM (
+    SELECT Sla, {_per_instant(MET, "if(CountsDay < toDate32(i), Delta, 0)")} AS met,
+        {_per_instant(BREACHED, "if(CountsDay < toDate32(i), Delta, 0)")} AS breached
+    FROM ({_DAYS_BEFORE})
+    WHERE State IN ({MET}, {BREACHED})
+    UNION ALL
+    SELECT Sla, {_per_instant(MET, _ROW_COUNTED)}, {_per_instant(BREACHED, _ROW_COUNTED)}
+    FROM {SLA_TIMER_CHANGES}
+    WHERE Sla IN {_SLAS} AND State IN ({MET}, {BREACHED}) AND KnownAt <= {_KNOWN_AT}
+      AND ((Instant >= toStartOfDay({_AS_OF_}) AND Instant <= {_AS_OF_})
+           OR (Instant < toStartOfDay({_AS_OF_})
+               AND CountsFrom >= toStartOfDay(arrayMin({_INSTANTS}))
+               AND CountsFrom <= arrayMax({_INSTANTS}))))
 GROUP BY Sla
 """
 """Per SLA and instant, the met and breached timers at ``as_of`` whose decision counts by the
-instant: a stop (met, or breached in the wrong period) by then, a deadline before it."""
+instant: a stop (met, or breached in the wrong period) by then, a deadline before it. Whole days
+from the daily sums; read row by row: ``as_of``'s own day, and the rows whose decision falls on
+an instant's day (only those between the instants' first day and their last instant can count
+differently from their day's sum)."""
 
 TIMER_LIST = f"""
 SELECT KeyType, KeyId, any(State) AS state,
@@ -229,14 +283,14 @@ def changes_watermark(client: Client) -> datetime:
 
 def record(client: Client, until: datetime, *, at: datetime) -> None:
     """Write the rows of the versions stored since the changes' watermark up to ``until`` (the
-    keeper's new watermark), then move the watermark. Rows a record that died left behind its
-    watermark are dropped first, so recording again writes each row once."""
+    keeper's new watermark), then move the watermark. Rows a record that died wrote past its
+    watermark are taken back first, so recording again counts each row once."""
     since = changes_watermark(client)
     if until <= since:
         return
     parameters = {"since": since, "until": until}
     if int(client.query(STRAY, parameters=parameters).result_rows[0][0]):
-        client.command(DROP_STRAY, parameters=parameters)
+        client.command(TAKE_BACK_STRAY, parameters=parameters)
     client.command(RECORD, parameters=parameters)
     write_state(client, CHANGES_WATERMARK_KEY, utc(until).isoformat(), at=at)
 
@@ -248,5 +302,6 @@ def _parse(text: str) -> datetime:
 def reset(client: Client, *, at: datetime) -> None:
     """Forget every row: the next ``record`` writes them again from every stored version (after
     ``sla_timers`` was rebuilt, or to check that recording from scratch gives the same rows)."""
-    client.command(f"TRUNCATE TABLE {SLA_TIMER_CHANGES}")
+    for table in (SLA_TIMER_CHANGES, SLA_TIMER_CHANGE_DAYS, SLA_TIMER_CHANGE_TICKS):
+        client.command(f"TRUNCATE TABLE {table}")
     write_state(client, CHANGES_WATERMARK_KEY, EPOCH.isoformat(), at=at)
