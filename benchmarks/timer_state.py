@@ -167,6 +167,7 @@ def main() -> None:
         lambda: client, DEFAULT_SLAS, firm_calendar_book(), state, from_changes=False
     )
     close_risk = CloseRiskAnswers(lambda: client, firm_calendar_book(), state)
+    periods = sorted({f"{first + timedelta(days=d):%Y-%m}" for d in range(int(span // 86400) + 1)})
     blocked = BlockedInvoiceAnswers(lambda: client, LineageRules.default(), OwnerRouting(), state)
 
     def kinds(timers: TimerAnswers) -> dict[str, Callable[[random.Random], Any]]:
@@ -200,6 +201,9 @@ def main() -> None:
         "items": {
             "close_risk": lambda rng: close_risk.report(
                 None, first + timedelta(seconds=rng.uniform(0.1 * span, span)), None
+            ),
+            "close_risk_period": lambda rng: close_risk.report(
+                rng.choice(periods), first + timedelta(seconds=rng.uniform(0.1 * span, span)), None
             ),
             "blocked_invoices": lambda rng: blocked.report(
                 period=None,
