@@ -1,7 +1,9 @@
-"""SLA answers from ``sla_timers``: summaries, the attainment trend, timer lists and the alerting
-timers, at any ``as_of`` (event time) and ``known_at`` (knowledge time), each one SQL aggregation
-over the timers' latest versions known by then. Only the business time of the rows a caller shows
-is worked out in Python.
+"""SLA answers from the timer state: summaries, the attainment trend, timer lists and the alerting
+timers, at any ``as_of`` (event time) and ``known_at`` (knowledge time). Summaries, trend and lists
+sum the signed state pieces of ``sla_timer_changes`` (``slas.timer_changes``); the alerting (and,
+until the changes have caught up after a migration, every answer) reads the timers' latest
+versions known by then from ``sla_timers``. Only the business time of the rows a caller shows is
+worked out in Python.
 
 ``known_at`` is capped at the keeper's watermark: up to it the versions are complete, so an answer
 for a past ``known_at`` never changes; the answer says which ``known_at`` it describes.
