@@ -243,8 +243,8 @@ FROM (
     WHERE Sla IN {_SLAS} AND State IN ({MET}, {BREACHED}) AND KnownAt <= {_KNOWN_AT}
       AND ((Instant >= toStartOfDay({_AS_OF_}) AND Instant <= {_AS_OF_})
            OR (Instant < toStartOfDay({_AS_OF_})
-               AND CountsFrom >= toStartOfDay(arrayMin({_INSTANTS}))
-               AND CountsFrom <= arrayMax({_INSTANTS}))))
+               AND CountsFrom >= toStartOfDay(arrayReduce('min', {_INSTANTS}))
+               AND CountsFrom <= arrayReduce('max', {_INSTANTS}))))
 GROUP BY Sla
 """
 """Per SLA and instant, the met and breached timers at ``as_of`` whose decision counts by the
