@@ -48,11 +48,8 @@ def timer_state_sql(at: str) -> tuple[str, str, str]:
     return stopped, reason, state
 
 
-_CONTENT = (
-    "Deleted",
+_CARRIED = (
     "StartedAt",
-    "Deadline",
-    "WarningAt",
     "StoppedAt",
     "StopReason",
     "StopEventId",
@@ -62,6 +59,8 @@ _CONTENT = (
     "Amount",
     "Currency",
 )
+"""The columns of ``sla_timers`` every row of a version carries as they are."""
+_CONTENT = ("Deleted", "Deadline", "WarningAt", *_CARRIED)
 """What of a version its rows carry (``Deleted`` first)."""
 
 _PIECE_STOPPED, _, _PIECE_STATE = timer_state_sql("p")
@@ -94,15 +93,7 @@ CHANGE_COLUMNS = (
     "Delta",
     "State",
     "CountsFrom",
-    "StartedAt",
-    "StoppedAt",
-    "StopReason",
-    "StopEventId",
-    "ElapsedSeconds",
-    "TargetSeconds",
-    "LegalEntity",
-    "Amount",
-    "Currency",
+    *_CARRIED,
     "VersionKnownAt",
 )
 
@@ -121,8 +112,7 @@ SELECT Sla, arrayElement({list(URGENCY)}, {_STATE_OF_CHANGE} + 1), Deadline, Key
             {_STATE_OF_CHANGE} = {BREACHED} AND change.2 % 2 = 1
                 AND StopReason = '{WRONG_PERIOD}', assumeNotNull(StoppedAt),
             {_STATE_OF_CHANGE} = {BREACHED}, addMicroseconds(Deadline, 1), {_NEVER}),
-    StartedAt, StoppedAt, StopReason, StopEventId, ElapsedSeconds, TargetSeconds, LegalEntity,
-    Amount, Currency, VersionKnownAt
+    {", ".join(_CARRIED)}, VersionKnownAt
 FROM (
     SELECT Sla, KeyType, KeyId, StartEventId, Stamp, Sign, VersionKnownAt,
         cityHash64(body) AS Version,
