@@ -100,6 +100,11 @@ def main() -> None:
     )
     parser.add_argument("--queries", type=int, default=40, help="timed answers of each kind")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--answers-only",
+        action="store_true",
+        help="keep the state the last run derived: record its timer changes again, time answers",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     arguments = parser.parse_args()
 
@@ -117,6 +122,9 @@ def main() -> None:
     answers = TimerAnswers(lambda: client, DEFAULT_SLAS, firm_calendar_book(), state)
     figures: dict[str, Any] = {"spans": spans}
 
+    if arguments.answers_only:
+        # the state as the last run left it: its changes recorded again from every version
+        timer_changes.reset(client, at=datetime.now(UTC))
     _, wall, cpu = timed(
         lambda: timer_changes.record(client, state.watermark(), at=datetime.now(UTC))
     )
@@ -125,40 +133,8 @@ def main() -> None:
                                    "rows": rows}  # fmt: skip
     print(f"timer changes of the stored versions: {wall:.2f} s (cpu {cpu:.2f} s), {rows:,} rows",
           flush=True)  # fmt: skip
-
-    state.reset(datetime.now(UTC))
-    report, wall, cpu = timed(lambda: tick_now(state))
-    figures["from_scratch"] = {
-        "seconds": round(wall, 2),
-        "cpu_seconds": round(cpu, 2),
-        "objects": report.touched,
-        "versions": report.versions,
-        "peak_rss_mib": round(peak_rss_mib_self(), 0),
-    }
-    print(f"from scratch: {wall:.2f} s (cpu {cpu:.2f} s), {report.versions:,} versions", flush=True)
-
-    report, wall, cpu = timed(lambda: tick_now(state))
-    figures["idle_tick"] = {"seconds": round(wall, 4), "cpu_seconds": round(cpu, 4)}
-    print(f"idle tick: {1000 * wall:.1f} ms (cpu {1000 * cpu:.1f} ms)", flush=True)
-
-    arrivals = (("redelivered", REDELIVER), ("new_attempts", NEW_ATTEMPTS))
-    for name, statement in arrivals if arguments.new_spans else ():
-        ticks = []
-        for round_ in range(3):
-            client.command(
-                statement,
-                parameters={"count": arguments.new_spans, "seed": arguments.seed + round_},
-            )
-            report, wall, cpu = timed(lambda: tick_now(state))
-            ticks.append({"seconds": wall, "cpu_seconds": cpu, "objects": report.touched,
-                          "events": report.events, "versions": report.versions})  # fmt: skip
-            print(
-                f"tick after {arguments.new_spans:,} {name} spans: {1000 * wall:.0f} ms (cpu "
-                f"{1000 * cpu:.0f} ms), {report.touched:,} objects, {report.events:,} events, "
-                f"{report.versions} versions",
-                flush=True,
-            )
-        figures[f"tick_after_{name}_spans"] = ticks
+    if not arguments.answers_only:
+        derive(state, arguments, client, figures)
     figures["peak_rss_mib"] = round(peak_rss_mib_self(), 0)
 
     watermark = state.watermark()
@@ -242,6 +218,45 @@ def main() -> None:
         print("reconciles with the truth" if not problems else "\n".join(problems), flush=True)
     if arguments.json:
         arguments.json.write_text(json.dumps(figures, indent=2), encoding="utf-8")
+
+
+def derive(
+    state: BusinessState, arguments: argparse.Namespace, client: Any, figures: dict[str, Any]
+) -> None:
+    """The state derived from scratch, an idle tick, then ticks after spans arrive."""
+    state.reset(datetime.now(UTC))
+    report, wall, cpu = timed(lambda: tick_now(state))
+    figures["from_scratch"] = {
+        "seconds": round(wall, 2),
+        "cpu_seconds": round(cpu, 2),
+        "objects": report.touched,
+        "versions": report.versions,
+        "peak_rss_mib": round(peak_rss_mib_self(), 0),
+    }
+    print(f"from scratch: {wall:.2f} s (cpu {cpu:.2f} s), {report.versions:,} versions", flush=True)
+
+    report, wall, cpu = timed(lambda: tick_now(state))
+    figures["idle_tick"] = {"seconds": round(wall, 4), "cpu_seconds": round(cpu, 4)}
+    print(f"idle tick: {1000 * wall:.1f} ms (cpu {1000 * cpu:.1f} ms)", flush=True)
+
+    arrivals = (("redelivered", REDELIVER), ("new_attempts", NEW_ATTEMPTS))
+    for name, statement in arrivals if arguments.new_spans else ():
+        ticks = []
+        for round_ in range(3):
+            client.command(
+                statement,
+                parameters={"count": arguments.new_spans, "seed": arguments.seed + round_},
+            )
+            report, wall, cpu = timed(lambda: tick_now(state))
+            ticks.append({"seconds": wall, "cpu_seconds": cpu, "objects": report.touched,
+                          "events": report.events, "versions": report.versions})  # fmt: skip
+            print(
+                f"tick after {arguments.new_spans:,} {name} spans: {1000 * wall:.0f} ms (cpu "
+                f"{1000 * cpu:.0f} ms), {report.touched:,} objects, {report.events:,} events, "
+                f"{report.versions} versions",
+                flush=True,
+            )
+        figures[f"tick_after_{name}_spans"] = ticks
 
 
 def peak_rss_mib_self() -> float:

@@ -11,7 +11,7 @@ for a past ``known_at`` never changes; the answer says which ``known_at`` it des
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -22,7 +22,7 @@ from clickhouse_connect.driver.client import Client
 
 from domain.instants import utc
 from slas import timer_changes
-from slas.business_state import BusinessState
+from slas.business_state import WATERMARK_KEY, BusinessState, capped, parse_watermark
 from slas.business_time import clock_for_span, epoch_seconds
 from slas.calendars import CalendarBook
 from slas.definitions import SlaDefinition
@@ -30,6 +30,7 @@ from slas.timer_changes import timer_state_sql
 from slas.timer_rows import WRONG_PERIOD
 from slas.timers import BREACHED, MET, STATES, AttainmentPoint, SlaSummary
 from warehouse.schema import SLA_TIMERS
+from warehouse.schema_state import read_state
 
 _AS_OF = "{as_of:DateTime64(6, 'UTC')}"
 _HAS_STOPPED, _REASON, _STATE = timer_state_sql(_AS_OF)
@@ -180,10 +181,11 @@ class TimerAnswers:
         """The ``known_at`` an answer describes (``BusinessState.known_at``), and whether
         ``sla_timer_changes`` holds every version known then (it lags the versions only between
         a migration and the next tick): else the answer sorts the versions themselves."""
-        known = self.known_at(requested)
         if not self._from_changes:
-            return known, False
-        return known, timer_changes.changes_watermark(self._client()) >= known
+            return self.known_at(requested), False
+        state = read_state(self._client(), WATERMARK_KEY, timer_changes.CHANGES_WATERMARK_KEY)
+        known = capped(requested, parse_watermark(state, WATERMARK_KEY))
+        return known, parse_watermark(state, timer_changes.CHANGES_WATERMARK_KEY) >= known
 
     def _parameters(self, as_of: datetime, known_at: datetime, **more: Any) -> dict[str, Any]:
         return {
@@ -196,7 +198,15 @@ class TimerAnswers:
 
     def summaries(self, as_of: datetime, known_at: datetime | None) -> Summaries:
         known, from_changes = self._known(known_at)
-        by_name = self._summary_rows(self._parameters(as_of, known), from_changes)
+        rows = (
+            self._client()
+            .query(
+                timer_changes.SUMMARY if from_changes else SUMMARY,
+                parameters=self._parameters(as_of, known),
+            )
+            .result_rows
+        )
+        by_name = {str(row[0]): row for row in rows}
         summaries = []
         for definition in self.definitions:
             row = by_name.get(definition.name)
@@ -218,25 +228,6 @@ class TimerAnswers:
                 )
             )
         return Summaries(utc(as_of), known, summaries)
-
-    def _summary_rows(
-        self, parameters: dict[str, Any], from_changes: bool
-    ) -> Mapping[str, Sequence[Any]]:
-        """SLA → (name, met, breached, at risk, on track, p50 hours, p95 hours, stopped)."""
-        client = self._client()
-        if not from_changes:
-            rows = client.query(SUMMARY, parameters=parameters).result_rows
-            return {str(row[0]): row for row in rows}
-        counts: dict[str, list[Any]] = {}
-        for sla, state, timers in client.query(
-            timer_changes.COUNTS, parameters=parameters
-        ).result_rows:
-            counts.setdefault(str(sla), [sla, 0, 0, 0, 0, None, None, 0])[1 + int(state)] = timers
-        for sla, p50, p95, stopped in client.query(
-            timer_changes.ELAPSED, parameters=parameters
-        ).result_rows:
-            counts[str(sla)][5:] = [p50, p95, stopped]
-        return counts
 
     def trend(
         self, as_of: datetime, known_at: datetime | None, instants: Sequence[datetime]

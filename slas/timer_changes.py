@@ -181,30 +181,35 @@ _DAYS_BEFORE = f"""
 """The sums of every row of the days before ``as_of``'s known at ``known_at``: the days known
 before ``known_at``'s day, and that day's ticks up to it."""
 
-COUNTS = f"""
-SELECT Sla, State, sum(Delta)
-FROM ({_DAYS_BEFORE}
-    UNION ALL
-    SELECT Sla, State, toDate32(CountsFrom), toInt64(Delta) FROM {SLA_TIMER_CHANGES}
-    WHERE Sla IN {_SLAS} AND {_DAY_OF_AS_OF})
-GROUP BY Sla, State
-"""
-"""Per SLA, how many timers are in each state at ``as_of``."""
-
-ELAPSED = f"""
-SELECT Sla, quantileExactInclusive(0.5)(hours), quantileExactInclusive(0.95)(hours), count()
+SUMMARY = f"""
+SELECT Sla, met, breached, at_risk, on_track, p50, p95, stopped
 FROM (
-    SELECT Sla, ElapsedSeconds / 3600 AS hours, sum(Delta) AS timers
-    FROM {SLA_TIMER_CHANGES}
-    WHERE Sla IN {{slas:Array(String)}} AND Stopped = 1 AND {_KNOWN}
-    GROUP BY Sla, ElapsedSeconds
-    HAVING timers > 0
-)
-ARRAY JOIN range(toUInt64(timers)) AS copy
-GROUP BY Sla
+    SELECT Sla, sumIf(Delta, State = {MET}) AS met, sumIf(Delta, State = {BREACHED}) AS breached,
+        sumIf(Delta, State = {AT_RISK}) AS at_risk, sumIf(Delta, State = {ON_TRACK}) AS on_track
+    FROM ({_DAYS_BEFORE}
+        UNION ALL
+        SELECT Sla, State, toDate32(CountsFrom), toInt64(Delta) FROM {SLA_TIMER_CHANGES}
+        WHERE Sla IN {_SLAS} AND {_DAY_OF_AS_OF})
+    GROUP BY Sla
+) AS counts
+LEFT JOIN (
+    SELECT Sla, quantileExactInclusive(0.5)(hours) AS p50,
+        quantileExactInclusive(0.95)(hours) AS p95, count() AS stopped
+    FROM (
+        SELECT Sla, ElapsedSeconds / 3600 AS hours, sum(Delta) AS timers
+        FROM {SLA_TIMER_CHANGES}
+        WHERE Sla IN {_SLAS} AND Stopped = 1 AND {_KNOWN}
+        GROUP BY Sla, ElapsedSeconds
+        HAVING timers > 0
+    )
+    ARRAY JOIN range(toUInt64(timers)) AS copy
+    GROUP BY Sla
+) AS elapsed USING Sla
 """
-"""Per SLA, the exact median and 95th percentile of the business hours stopped timers took, and
-how many had stopped: the same multiset of values as the timers' own rows, one per timer."""
+"""Per SLA: how many timers are in each state at ``as_of`` (whole days from the daily sums, the
+rows of ``as_of``'s own day), and the exact median and 95th percentile of the business hours
+stopped timers took, with how many had stopped (the stopped pieces summed per distinct value: the
+same multiset of values as the timers' own rows, one per timer)."""
 
 _INSTANTS = "{instants:Array(DateTime64(6, 'UTC'))}"
 
