@@ -12,6 +12,7 @@ watermark (one ``INSERT … SELECT``); recorded from scratch, the versions give 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import cache
 
 from clickhouse_connect.driver.client import Client
 
@@ -193,8 +194,8 @@ FROM (
     GROUP BY Sla
 ) AS counts
 LEFT JOIN (
-    SELECT Sla, quantileExactInclusive(0.5)(hours) AS p50,
-        quantileExactInclusive(0.95)(hours) AS p95, count() AS stopped
+    SELECT Sla, quantilesExactInclusive(0.5, 0.95)(hours) AS percentiles,
+        percentiles[1] AS p50, percentiles[2] AS p95, count() AS stopped
     FROM (
         SELECT Sla, ElapsedSeconds / 3600 AS hours, sum(Delta) AS timers
         FROM {SLA_TIMER_CHANGES}
@@ -225,7 +226,19 @@ _ROW_COUNTED = (
 """A row's count at trend instant ``i``, less what the daily sums counted it as (they count a row
 of a day before ``as_of``'s whole, by the day of its ``CountsFrom``)."""
 
-TREND = f"""
+
+@cache
+def trend_sql(instants: int) -> str:
+    """Per SLA and each of ``instants`` trend instants, the met and breached timers at ``as_of``
+    whose decision counts by the instant: a stop (met, or breached in the wrong period) by then, a
+    deadline before it. Whole days from the daily sums; row by row only ``as_of``'s own day and
+    the rows whose decision falls on an instant's day up to the instant (the only ones a day's sum
+    counts otherwise)."""
+    decided_on_instants_day = " OR ".join(
+        f"(CountsFrom >= toStartOfDay({_INSTANTS}[{k}]) AND CountsFrom <= {_INSTANTS}[{k}])"
+        for k in range(1, instants + 1)
+    )
+    return f"""
 SELECT Sla, sumForEach(met), sumForEach(breached)
 FROM (
     SELECT Sla, {_per_instant(MET, "if(CountsDay < toDate32(i), Delta, 0)")} AS met,
@@ -237,37 +250,49 @@ FROM (
     FROM {SLA_TIMER_CHANGES}
     WHERE Sla IN {_SLAS} AND State IN ({MET}, {BREACHED}) AND KnownAt <= {_KNOWN_AT}
       AND ((Instant >= toStartOfDay({_AS_OF_}) AND Instant <= {_AS_OF_})
-           OR (Instant < toStartOfDay({_AS_OF_})
-               AND CountsFrom >= toStartOfDay(arrayReduce('min', {_INSTANTS}))
-               AND CountsFrom <= arrayReduce('max', {_INSTANTS}))))
+           OR (Instant < toStartOfDay({_AS_OF_}) AND ({decided_on_instants_day}))))
 GROUP BY Sla
 """
-"""Per SLA and instant, the met and breached timers at ``as_of`` whose decision counts by the
-instant: a stop (met, or breached in the wrong period) by then, a deadline before it. Whole days
-from the daily sums; read row by row: ``as_of``'s own day, and the rows whose decision falls on
-an instant's day (only those between the instants' first day and their last instant can count
-differently from their day's sum)."""
 
-TIMER_LIST = f"""
+
+_PIECE = "Sla, Urgency, Deadline, KeyId, StartEventId, KeyType, Version, Stopped"
+"""A piece of one version: its rows lie together in the table's order."""
+
+_LISTED = f"""
+    SELECT * FROM {SLA_TIMER_CHANGES}
+    WHERE Sla = {{sla:String}} AND {_KNOWN}
+      AND (empty({{state:String}}) OR State = indexOf({list(STATES)}, {{state:String}}) - 1)
+      AND (empty({{legal_entity:String}}) OR LegalEntity = {{legal_entity:String}})
+      AND (Urgency NOT IN ({URGENCY[AT_RISK]}, {URGENCY[ON_TRACK]})
+           OR Deadline >= {{as_of:DateTime64(6, 'UTC')}})"""
+"""The rows a list of one SLA's timers at ``as_of`` reads: a piece at risk or on track at
+``as_of`` has its deadline at or after it, so those are read from ``as_of``'s deadline on."""
+
+
+def _timer_list(rows: str) -> str:
+    return f"""
 SELECT KeyType, KeyId, any(State) AS state,
     if(Stopped = 1, any(StopReason), if(state = {BREACHED}, 'missing', '')) AS reason,
     any(StartedAt), any(StoppedAt), Deadline, any(ElapsedSeconds), any(TargetSeconds),
     any(LegalEntity), any(Amount), any(Currency), StartEventId, any(StopEventId)
-FROM {SLA_TIMER_CHANGES}
-WHERE Sla = {{sla:String}} AND {_KNOWN}
-  AND (empty({{state:String}}) OR State = indexOf({list(STATES)}, {{state:String}}) - 1)
-  AND (empty({{legal_entity:String}}) OR LegalEntity = {{legal_entity:String}})
-  AND (Urgency NOT IN ({URGENCY[AT_RISK]}, {URGENCY[ON_TRACK]})
-       OR Deadline >= {{as_of:DateTime64(6, 'UTC')}})
-GROUP BY Sla, Urgency, Deadline, KeyId, StartEventId, KeyType, Version, Stopped
+FROM ({rows})
+GROUP BY {_PIECE}
 HAVING sum(Delta) > 0
-ORDER BY Urgency, Deadline, KeyId, StartEventId
+ORDER BY {_PIECE}
 LIMIT {{limit:UInt32}}
 SETTINGS optimize_aggregation_in_order = 1
 """
-"""One SLA's timers at ``as_of``, the most urgent first, in ``slas.timer_answers.TIMER_LIST``'s
-columns. A piece at risk or on track at ``as_of`` has its deadline at or after it, so those are
-read from ``as_of``'s deadline on."""
+
+
+TIMER_LIST = _timer_list(_LISTED)
+"""One SLA's timers at ``as_of``, the most urgent first (breached, at risk, on track, met; then by
+deadline, key and start event), in ``slas.timer_answers.TIMER_LIST``'s columns: the rows of each
+piece summed, the pieces in effect kept."""
+
+TIMER_LIST_HEAD = _timer_list(f"{_LISTED}\n    ORDER BY {_PIECE} LIMIT {{rows:UInt32}}")
+"""``TIMER_LIST`` over the first ``rows`` rows in the table's order only (a read that stops
+there). Only the last piece read can be cut short, so when more pieces than the list needs are in
+effect, the list's are exact."""
 
 
 def changes_watermark(client: Client) -> datetime:
