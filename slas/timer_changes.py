@@ -182,6 +182,11 @@ _DAYS_BEFORE = f"""
 """The sums of every row of the days before ``as_of``'s known at ``known_at``: the days known
 before ``known_at``'s day, and that day's ticks up to it."""
 
+_STOPPED = f"Sla IN {_SLAS} AND Stopped = 1 AND {_KNOWN}"
+_TAKEN_BACK = f"SELECT Sla, ElapsedSeconds FROM {SLA_TIMER_CHANGES} WHERE {_STOPPED} AND Delta < 0"
+"""The elapsed values of stopped pieces some later version took back by ``known_at``: the only
+values whose rows must be summed before they count (every other row adds one timer)."""
+
 SUMMARY = f"""
 SELECT Sla, met, breached, at_risk, on_track, p50, p95, stopped
 FROM (
@@ -197,20 +202,26 @@ LEFT JOIN (
     SELECT Sla, quantilesExactInclusive(0.5, 0.95)(hours) AS percentiles,
         percentiles[1] AS p50, percentiles[2] AS p95, count() AS stopped
     FROM (
-        SELECT Sla, ElapsedSeconds / 3600 AS hours, sum(Delta) AS timers
-        FROM {SLA_TIMER_CHANGES}
-        WHERE Sla IN {_SLAS} AND Stopped = 1 AND {_KNOWN}
-        GROUP BY Sla, ElapsedSeconds
-        HAVING timers > 0
+        SELECT Sla, ElapsedSeconds / 3600 AS hours FROM {SLA_TIMER_CHANGES}
+        WHERE {_STOPPED} AND (Sla, ElapsedSeconds) NOT IN ({_TAKEN_BACK})
+        UNION ALL
+        SELECT Sla, hours FROM (
+            SELECT Sla, ElapsedSeconds / 3600 AS hours, sum(Delta) AS timers
+            FROM {SLA_TIMER_CHANGES}
+            WHERE {_STOPPED} AND (Sla, ElapsedSeconds) IN ({_TAKEN_BACK})
+            GROUP BY Sla, ElapsedSeconds
+            HAVING timers > 0
+        )
+        ARRAY JOIN range(toUInt64(timers)) AS copy
     )
-    ARRAY JOIN range(toUInt64(timers)) AS copy
     GROUP BY Sla
 ) AS elapsed USING Sla
 """
 """Per SLA: how many timers are in each state at ``as_of`` (whole days from the daily sums, the
 rows of ``as_of``'s own day), and the exact median and 95th percentile of the business hours
-stopped timers took, with how many had stopped (the stopped pieces summed per distinct value: the
-same multiset of values as the timers' own rows, one per timer)."""
+stopped timers took, with how many had stopped (the stopped pieces of the values some version took
+back summed per value, the others counted as they are: the same multiset of values as the timers'
+own rows, one per timer)."""
 
 _INSTANTS = "{instants:Array(DateTime64(6, 'UTC'))}"
 
