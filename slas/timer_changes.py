@@ -153,7 +153,13 @@ taken back (-), both stamped with its ``KnownAt``; a deleted version only takes 
 back. ``VersionKnownAt`` is the ``KnownAt`` of the version whose pieces a row adds or takes back:
 the retention expires a version's rows with the version (``warehouse/retention.py``)."""
 
-STRAY = f"SELECT count() FROM {SLA_TIMER_CHANGES} WHERE KnownAt > {{since:DateTime64(3, 'UTC')}}"
+PENDING = f"""
+SELECT
+    (SELECT count() FROM {SLA_TIMER_CHANGES} WHERE KnownAt > {{since:DateTime64(3, 'UTC')}}),
+    (SELECT count() FROM {SLA_TIMERS}
+     WHERE KnownAt > {{since:DateTime64(3, 'UTC')}} AND KnownAt <= {{until:DateTime64(3, 'UTC')}})
+"""
+"""Rows past the watermark (a record that died wrote them), and versions to record."""
 TAKE_BACK_STRAY = f"""
 INSERT INTO {SLA_TIMER_CHANGES} ({", ".join(CHANGE_COLUMNS)})
 SELECT {", ".join("-Delta" if c == "Delta" else c for c in CHANGE_COLUMNS)}
@@ -320,9 +326,11 @@ def record(client: Client, until: datetime, *, at: datetime) -> None:
     if until <= since:
         return
     parameters = {"since": since, "until": until}
-    if int(client.query(STRAY, parameters=parameters).result_rows[0][0]):
+    stray, versions = client.query(PENDING, parameters=parameters).result_rows[0]
+    if stray:
         client.command(TAKE_BACK_STRAY, parameters=parameters)
-    client.command(RECORD, parameters=parameters)
+    if versions:
+        client.command(RECORD, parameters=parameters)
     write_state(client, CHANGES_WATERMARK_KEY, utc(until).isoformat(), at=at)
 
 
