@@ -5,7 +5,10 @@ Opens the data directory (or ClickHouse URL) itself: no service may hold an embe
 meanwhile. "N spans arrive" twice over: N stored spans chosen at random across the quarter sent
 again unchanged (a redelivery: the tick finds nothing new and reads no component), then N new
 attempts of stored events (new facts scattered across the quarter, the worst case of arrivals:
-the tick re-derives every component they touch). With ``--truth`` the counts at the quarter's end are checked against the ground truth.
+the tick re-derives every component they touch). Every answer is timed on both paths, from
+``sla_timer_changes`` and by sorting the versions (the SQL before it), at the same instants, and
+close risk and blocked invoices (every period) beside them. With ``--truth`` the counts at the
+quarter's end are checked against the ground truth.
 Run: ``.venv/bin/python benchmarks/timer_state.py --clickhouse-url chdb:///abs/path/data
 [--truth truth.json] [--new-spans 10000] [--queries 40] [--json FILE]``
 """
@@ -21,14 +24,20 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.process_stats import own_cpu_seconds, peak_rss_mib
+from lineage.owners import OwnerRouting
+from lineage.rules import LineageRules
+from slas import timer_changes
 from slas.business_state import BusinessState, TickReport
+from slas.close_state import CloseRiskAnswers
 from slas.definitions import DEFAULT_SLAS
+from slas.impact_answers import BlockedInvoiceAnswers
 from slas.timer_answers import TimerAnswers
 from slas.timers import STATES
 from tests.firm import firm_calendar_book
@@ -83,9 +92,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clickhouse-url", required=True, help="chdb:///abs/path/data or http://…")
     parser.add_argument("--truth", type=Path, help="the simulator's truth file, to reconcile")
-    parser.add_argument("--new-spans", type=int, default=10_000, help="spans arriving per tick")
+    parser.add_argument(
+        "--new-spans",
+        type=int,
+        default=10_000,
+        help="spans arriving per tick (0: no arrival rounds)",
+    )
     parser.add_argument("--queries", type=int, default=40, help="timed answers of each kind")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--rounds",
+        default="",
+        help="answer rounds to time, of versions,changes,items (default: all)",
+    )
+    parser.add_argument(
+        "--answers-only",
+        action="store_true",
+        help="keep the state the last run derived: record its timer changes again, time answers",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     arguments = parser.parse_args()
 
@@ -103,6 +127,109 @@ def main() -> None:
     answers = TimerAnswers(lambda: client, DEFAULT_SLAS, firm_calendar_book(), state)
     figures: dict[str, Any] = {"spans": spans}
 
+    if arguments.answers_only:
+        # the state as the last run left it: its changes recorded again from every version
+        timer_changes.reset(client, at=datetime.now(UTC))
+    _, wall, cpu = timed(
+        lambda: timer_changes.record(client, state.watermark(), at=datetime.now(UTC))
+    )
+    rows = int(client.query("SELECT count() FROM sla_timer_changes").result_rows[0][0])
+    figures["changes_backfill"] = {"seconds": round(wall, 2), "cpu_seconds": round(cpu, 2),
+                                   "rows": rows}  # fmt: skip
+    print(f"timer changes of the stored versions: {wall:.2f} s (cpu {cpu:.2f} s), {rows:,} rows",
+          flush=True)  # fmt: skip
+    if not arguments.answers_only:
+        derive(state, arguments, client, figures)
+    figures["peak_rss_mib"] = round(peak_rss_mib_self(), 0)
+
+    watermark = state.watermark()
+    span = (last - first).total_seconds()
+    versions = TimerAnswers(
+        lambda: client, DEFAULT_SLAS, firm_calendar_book(), state, from_changes=False
+    )
+    close_risk = CloseRiskAnswers(lambda: client, firm_calendar_book(), state)
+    periods = sorted({f"{first + timedelta(days=d):%Y-%m}" for d in range(int(span // 86400) + 1)})
+    blocked = BlockedInvoiceAnswers(lambda: client, LineageRules.default(), OwnerRouting(), state)
+
+    def kinds(timers: TimerAnswers) -> dict[str, Callable[[random.Random], Any]]:
+        def instant(rng: random.Random) -> datetime:
+            moment: datetime = first + timedelta(seconds=rng.uniform(0.1 * span, span))
+            return moment
+
+        def known(rng: random.Random) -> datetime | None:
+            return rng.choice([None, watermark - timedelta(seconds=rng.uniform(0, 5))])
+
+        def trend(rng: random.Random) -> Any:
+            moment = instant(rng)
+            return timers.trend(
+                moment, known(rng), [moment - timedelta(weeks=w) for w in range(6, -1, -1)]
+            )
+
+        return {
+            "slas": lambda rng: timers.summaries(instant(rng), known(rng)),
+            "slas_trend": trend,
+            "timers_breached": lambda rng: timers.timers(
+                rng.choice(DEFAULT_SLAS), instant(rng), known(rng), state="breached", limit=1000
+            ),
+            "timers_all": lambda rng: timers.timers(
+                rng.choice(DEFAULT_SLAS), instant(rng), known(rng), limit=1000
+            ),
+        }
+
+    rounds: dict[str, dict[str, Callable[[random.Random], Any]]] = {
+        "versions": kinds(versions),
+        "changes": kinds(answers),
+        "items": {
+            "close_risk": lambda rng: close_risk.report(
+                None, first + timedelta(seconds=rng.uniform(0.1 * span, span)), None
+            ),
+            "close_risk_period": lambda rng: close_risk.report(
+                rng.choice(periods), first + timedelta(seconds=rng.uniform(0.1 * span, span)), None
+            ),
+            "blocked_invoices": lambda rng: blocked.report(
+                period=None,
+                legal_entity=None,
+                as_of=first + timedelta(seconds=rng.uniform(0.1 * span, span)),
+                known_at=None,
+            ),
+        },
+    }
+    queries: dict[str, Any] = {}
+    chosen = arguments.rounds.split(",") if arguments.rounds else list(rounds)
+    for path, asks in ((path, rounds[path]) for path in chosen):
+        for name, ask in asks.items():
+            ask(random.Random(0))  # warm
+            rng = random.Random(arguments.seed)  # the same instants on either path
+            samples = [timed(partial(ask, rng)) for _ in range(arguments.queries)]
+            queries[f"{path}/{name}"] = {
+                **percentiles([wall for _, wall, _ in samples]),
+                "cpu_seconds": round(sum(cpu for _, _, cpu in samples), 2),
+            }
+            figure = queries[f"{path}/{name}"]
+            print(f"{path}/{name}: p50 {figure['p50_ms']} ms, p95 {figure['p95_ms']} ms, "
+                  f"{figure['cpu_seconds']} CPU-s for {arguments.queries}", flush=True)  # fmt: skip
+    figures["queries"] = queries
+
+    if truth:
+        end = datetime.fromisoformat(truth["scenario"]["end"].replace("Z", "+00:00"))
+        counts = {s.name: s.counts for s in answers.summaries(end, None).summaries}
+        problems = []
+        for sla, expected in truth["summary"]["sla_timers"].items():
+            got = {"met": 0, "breached": 0, "open": 0}
+            for name in STATES:
+                got[TRUTH_STATE[name]] += counts[sla][name]
+            if got != expected:
+                problems.append(f"{sla}: {got} != truth {expected}")
+        figures["reconciles"] = not problems
+        print("reconciles with the truth" if not problems else "\n".join(problems), flush=True)
+    if arguments.json:
+        arguments.json.write_text(json.dumps(figures, indent=2), encoding="utf-8")
+
+
+def derive(
+    state: BusinessState, arguments: argparse.Namespace, client: Any, figures: dict[str, Any]
+) -> None:
+    """The state derived from scratch, an idle tick, then ticks after spans arrive."""
     state.reset(datetime.now(UTC))
     report, wall, cpu = timed(lambda: tick_now(state))
     figures["from_scratch"] = {
@@ -118,7 +245,8 @@ def main() -> None:
     figures["idle_tick"] = {"seconds": round(wall, 4), "cpu_seconds": round(cpu, 4)}
     print(f"idle tick: {1000 * wall:.1f} ms (cpu {1000 * cpu:.1f} ms)", flush=True)
 
-    for name, statement in (("redelivered", REDELIVER), ("new_attempts", NEW_ATTEMPTS)):
+    arrivals = (("redelivered", REDELIVER), ("new_attempts", NEW_ATTEMPTS))
+    for name, statement in arrivals if arguments.new_spans else ():
         ticks = []
         for round_ in range(3):
             client.command(
@@ -137,55 +265,6 @@ def main() -> None:
                 flush=True,
             )
         figures[f"tick_after_{name}_spans"] = ticks
-    figures["peak_rss_mib"] = round(peak_rss_mib_self(), 0)
-
-    watermark = state.watermark()
-    rng = random.Random(arguments.seed)
-    span = (last - first).total_seconds()
-
-    def some_instant() -> datetime:
-        return first + timedelta(seconds=rng.uniform(0.1 * span, span))
-
-    def some_known_at() -> datetime | None:
-        return rng.choice([None, watermark - timedelta(seconds=rng.uniform(0, 5))])
-
-    kinds: dict[str, Callable[[], Any]] = {
-        "slas": lambda: answers.summaries(some_instant(), some_known_at()),
-        "slas_trend": lambda: answers.trend(
-            (moment := some_instant()),
-            some_known_at(),
-            [moment - timedelta(weeks=w) for w in range(6, -1, -1)],
-        ),
-        "timers_breached": lambda: answers.timers(
-            rng.choice(DEFAULT_SLAS), some_instant(), some_known_at(), state="breached", limit=1000
-        ),
-        "timers_all": lambda: answers.timers(
-            rng.choice(DEFAULT_SLAS), some_instant(), some_known_at(), limit=1000
-        ),
-    }
-    queries = {}
-    for name, ask in kinds.items():
-        ask()  # warm
-        samples = [timed(ask)[1] for _ in range(arguments.queries)]
-        queries[name] = percentiles(samples)
-        print(f"{name}: p50 {queries[name]['p50_ms']} ms, p95 {queries[name]['p95_ms']} ms",
-              flush=True)  # fmt: skip
-    figures["queries"] = queries
-
-    if truth:
-        end = datetime.fromisoformat(truth["scenario"]["end"].replace("Z", "+00:00"))
-        counts = {s.name: s.counts for s in answers.summaries(end, None).summaries}
-        problems = []
-        for sla, expected in truth["summary"]["sla_timers"].items():
-            got = {"met": 0, "breached": 0, "open": 0}
-            for name in STATES:
-                got[TRUTH_STATE[name]] += counts[sla][name]
-            if got != expected:
-                problems.append(f"{sla}: {got} != truth {expected}")
-        figures["reconciles"] = not problems
-        print("reconciles with the truth" if not problems else "\n".join(problems), flush=True)
-    if arguments.json:
-        arguments.json.write_text(json.dumps(figures, indent=2), encoding="utf-8")
 
 
 def peak_rss_mib_self() -> float:

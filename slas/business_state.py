@@ -31,6 +31,7 @@ from clickhouse_connect.driver.client import Client
 
 from domain.instants import utc
 from lineage.rules import LineageRules
+from slas import timer_changes
 from slas.calendars import CalendarBook, EntityCalendar
 from slas.cause_refresh import refresh_causes
 from slas.definitions import SlaDefinition
@@ -168,8 +169,7 @@ class BusinessState:
     def known_at(self, requested: datetime | None) -> datetime:
         """``requested`` capped at the watermark (the watermark when None): up to it the state
         is complete, so an answer for it never changes."""
-        watermark = self.watermark()
-        return watermark if requested is None else min(utc(requested), watermark)
+        return capped(requested, self.watermark())
 
     def reset(self, now: datetime) -> None:
         """Re-derive every timer at the next tick (versions are written only where one moved)."""
@@ -238,6 +238,7 @@ class BusinessState:
                 versions += written
             path = path if touched else ""
         stamp = max(_millis(now), until)
+        timer_changes.record(client, until, at=stamp)
         write_state(client, CONFIG_KEY, self._fingerprint, at=stamp)
         write_state(client, WATERMARK_KEY, until.isoformat(), at=stamp)
         self._read = [w for w in self._read if w[1] > now - LATE_HORIZON]
@@ -500,6 +501,17 @@ def _append_items(
     ]  # fmt: skip
     if records:
         client.insert(CLOSE_ITEMS, records, column_names=list(ITEM_COLUMNS))
+
+
+def capped(requested: datetime | None, watermark: datetime) -> datetime:
+    """The ``known_at`` an answer describes: ``requested`` capped at the watermark (the
+    watermark when None)."""
+    return watermark if requested is None else min(utc(requested), watermark)
+
+
+def parse_watermark(state: dict[str, tuple[str, datetime]], key: str) -> datetime:
+    """A watermark as ``read_state`` returns it (epoch when never written)."""
+    return _parse(state[key][0]) if key in state else EPOCH
 
 
 def _millis(instant: datetime) -> datetime:

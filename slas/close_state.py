@@ -27,39 +27,63 @@ from slas.snapshot import NO_TIME, F64Array
 from warehouse.schema import CLOSE_ITEMS
 
 _AS_OF = "{as_of:DateTime64(6, 'UTC')}"
-_LATEST = f"""
+
+
+def _latest(candidates: str) -> str:
+    """Every item's latest version known at ``known_at`` among the items some version of which
+    matches ``candidates`` (a condition on ``close_items``' columns): the table's order read
+    backwards within an item, first row kept (cheaper by far than a tuple ``argMax``). When the
+    latest version matches the caller's condition, so does a version: the candidates are exact."""
+    return f"""
 SELECT ItemType, ItemId, Deleted, Kind, LegalEntity, Currency, Amount, DuePeriod, StageEventId,
     StageFirstAt, StageEffectiveAt, PostingEventId, PostingType, PostingFirstAt,
     PostingEffectiveAt, PostedPeriod, UpstreamEventId, UpstreamEventType, UpstreamFirstAt, Invoice,
     Customer, StageSeconds
 FROM {CLOSE_ITEMS}
 WHERE KnownAt <= {{known_at:DateTime64(3, 'UTC')}}
-  AND (empty({{periods:Array(String)}})
-       OR ItemId IN (SELECT ItemId FROM {CLOSE_ITEMS} WHERE DuePeriod IN {{periods:Array(String)}}))
+  AND ItemId IN (SELECT ItemId FROM {CLOSE_ITEMS} WHERE {candidates})
 ORDER BY ItemType, ItemId, KnownAt DESC
 LIMIT 1 BY ItemType, ItemId
 """
-"""Every item's latest version known at ``known_at``: the table's order read backwards within an
-item, first row kept (cheaper by far than a tuple ``argMax``)."""
 
-ITEMS_AT = f"""
+
+_DUE = "(empty({periods:Array(String)}) OR DuePeriod IN {periods:Array(String)})"
+
+
+def _items_at(candidates: str) -> str:
+    return f"""
 SELECT ItemType, ItemId, Kind, LegalEntity, Currency, Amount, DuePeriod,
        StageEventId, StageFirstAt, StageEffectiveAt, PostingEventId, PostingType, PostingFirstAt,
        PostingEffectiveAt, PostedPeriod, UpstreamEventId, UpstreamEventType, UpstreamFirstAt,
        Invoice, Customer
-FROM ({_LATEST})
-WHERE Deleted = 0 AND StageFirstAt <= {_AS_OF}
-  AND (empty({{periods:Array(String)}}) OR DuePeriod IN {{periods:Array(String)}})
+FROM ({_latest(candidates)})
+WHERE Deleted = 0 AND {candidates}
 """
+
+
+ITEMS_AT = _items_at(f"StageFirstAt <= {_AS_OF} AND {_DUE}")
 """Every item that existed at ``as_of`` (its stage was attempted) due in one of ``periods``
 (every period when empty), its latest version known at ``known_at``; the amount is the exact
 ``Decimal`` (None without one), the last two columns the invoice number and the customer."""
 
+OPEN_INVOICE_ITEMS_AT = _items_at(
+    f"StageFirstAt <= {_AS_OF} AND {_DUE} AND Kind = '{INVOICE}'"
+    f" AND NOT ifNull(PostingEffectiveAt <= {_AS_OF}, 0)"
+    " AND (empty({legal_entity:String}) OR LegalEntity = {legal_entity:String})"
+)
+"""``ITEMS_AT``'s invoice-level items of ``legal_entity`` (every one when empty) not posted at
+``as_of``: the only ones ``blocking_step`` can find held (a posted item never is), so the
+blocked-invoice answer sorts the versions of the work in flight, not of every item."""
+
+_COMPLETED_STAGES = (
+    f"Kind = '{INVOICE}' AND StageSeconds >= 0"
+    " AND PostingEffectiveAt >= {since:DateTime64(6, 'UTC')}"
+    f" AND PostingEffectiveAt <= {_AS_OF}"
+)
 STAGE_DURATIONS = f"""
 SELECT LegalEntity, groupArray(StageSeconds)
-FROM ({_LATEST})
-WHERE Deleted = 0 AND Kind = '{INVOICE}' AND StageSeconds >= 0
-  AND PostingEffectiveAt >= {{since:DateTime64(6, 'UTC')}} AND PostingEffectiveAt <= {_AS_OF}
+FROM ({_latest(_COMPLETED_STAGES)})
+WHERE Deleted = 0 AND {_COMPLETED_STAGES}
 GROUP BY LegalEntity
 """
 """Business seconds of the invoice stages completed in the window before ``as_of``, by entity."""

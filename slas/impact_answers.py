@@ -20,8 +20,7 @@ from lineage.impact import BlockedInvoices, BlockedItem, Blocker, totals
 from lineage.owners import OwnerRouting
 from lineage.rules import LineageRules
 from slas.business_state import BusinessState
-from slas.close_state import ITEMS_AT, blocking_step, reached
-from slas.item_rows import INVOICE
+from slas.close_state import OPEN_INVOICE_ITEMS_AT, blocking_step, reached
 
 BLOCKERS = """
 SELECT EventId, argMax(EventType, EventTime), argMax(ErrorCategory, EventTime),
@@ -73,14 +72,17 @@ class BlockedInvoiceAnswers:
         client = self._client()
         known = self._state.known_at(known_at)
         as_of = utc(as_of)
-        parameters = {"as_of": as_of, "known_at": known, "periods": [period] if period else []}
+        parameters = {
+            "as_of": as_of,
+            "known_at": known,
+            "periods": [period] if period else [],
+            "legal_entity": legal_entity or "",
+        }
         held = []
-        for row in client.query(ITEMS_AT, parameters=parameters).result_rows:
-            (item_type, item_id, kind, entity, currency, amount, due, stage_event, stage_first,
+        for row in client.query(OPEN_INVOICE_ITEMS_AT, parameters=parameters).result_rows:
+            (item_type, item_id, _, entity, currency, amount, due, stage_event, stage_first,
              stage_effective, posting_event, posting_type, posting_first, posting_effective,
              _, upstream_event, upstream_type, upstream_first, invoice, customer) = row  # fmt: skip
-            if kind != INVOICE or (legal_entity and entity != legal_entity):
-                continue
             stage = (stage_event, sc.BILLING_READY, stage_first, stage_effective)
             posting = (posting_event, posting_type, posting_first, posting_effective)
             upstream = (upstream_event, upstream_type, upstream_first)

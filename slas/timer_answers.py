@@ -1,7 +1,9 @@
-"""SLA answers from ``sla_timers``: summaries, the attainment trend, timer lists and the alerting
-timers, at any ``as_of`` (event time) and ``known_at`` (knowledge time), each one SQL aggregation
-over the timers' latest versions known by then. Only the business time of the rows a caller shows
-is worked out in Python.
+"""SLA answers from the timer state: summaries, the attainment trend, timer lists and the alerting
+timers, at any ``as_of`` (event time) and ``known_at`` (knowledge time). Summaries, trend and lists
+sum the signed state pieces of ``sla_timer_changes`` (``slas.timer_changes``); the alerting (and,
+until the changes have caught up after a migration, every answer) reads the timers' latest
+versions known by then from ``sla_timers``. Only the business time of the rows a caller shows is
+worked out in Python.
 
 ``known_at`` is capped at the keeper's watermark: up to it the versions are complete, so an answer
 for a past ``known_at`` never changes; the answer says which ``known_at`` it describes.
@@ -19,15 +21,19 @@ import numpy as np
 from clickhouse_connect.driver.client import Client
 
 from domain.instants import utc
-from slas.business_state import BusinessState
+from slas import timer_changes
+from slas.business_state import WATERMARK_KEY, BusinessState, capped, parse_watermark
 from slas.business_time import clock_for_span, epoch_seconds
 from slas.calendars import CalendarBook
 from slas.definitions import SlaDefinition
+from slas.timer_changes import timer_state_sql
 from slas.timer_rows import WRONG_PERIOD
 from slas.timers import BREACHED, MET, STATES, AttainmentPoint, SlaSummary
 from warehouse.schema import SLA_TIMERS
+from warehouse.schema_state import read_state
 
 _AS_OF = "{as_of:DateTime64(6, 'UTC')}"
+_HAS_STOPPED, _REASON, _STATE = timer_state_sql(_AS_OF)
 
 LATEST_VERSIONS = f"""
 SELECT Sla, KeyType, KeyId, StartEventId, Deleted, StartedAt, Deadline, WarningAt, WarningShares,
@@ -52,10 +58,7 @@ SELECT Sla, KeyType, KeyId, StartEventId,
     StartedAt AS started, Deadline AS deadline, WarningAt AS warning_at, WarningShares AS shares,
     StoppedAt AS stopped, ElapsedSeconds AS elapsed, TargetSeconds AS target,
     LegalEntity AS legal_entity, Amount AS amount, Currency AS currency, StopEventId AS stop_event,
-    stopped IS NOT NULL AND stopped <= {_AS_OF} AS has_stopped,
-    multiIf(has_stopped, StopReason, deadline < {_AS_OF}, 'missing', '') AS reason,
-    multiIf(has_stopped AND reason = '', {MET}, reason != '', {BREACHED},
-            length(warning_at) > 0 AND warning_at[1] <= {_AS_OF}, 2, 3) AS state,
+    {_HAS_STOPPED} AS has_stopped, {_REASON} AS reason, {_STATE} AS state,
     if(state = {BREACHED} AND reason != '{WRONG_PERIOD}', deadline, stopped) AS decided_at
 FROM ({LATEST_VERSIONS})
 WHERE Deleted = 0 AND started <= {_AS_OF}
@@ -163,6 +166,11 @@ class AlertingTimer:
     currency: str
 
 
+HEAD_ROWS = 8
+"""Rows read per listed timer before a list reads every row (a timer's piece has two rows, four
+when a later version took it back)."""
+
+
 class TimerAnswers:
     """Reads ``sla_timers`` for the API and the alerting; ``state`` says how far it is known."""
 
@@ -172,14 +180,27 @@ class TimerAnswers:
         definitions: Sequence[SlaDefinition],
         calendars: CalendarBook,
         state: BusinessState,
+        *,
+        from_changes: bool = True,
     ) -> None:
         self._client = client
         self.definitions = tuple(definitions)
         self.calendars = calendars
         self._state = state
+        self._from_changes = from_changes
 
     def known_at(self, requested: datetime | None) -> datetime:
         return self._state.known_at(requested)
+
+    def _known(self, requested: datetime | None) -> tuple[datetime, bool]:
+        """The ``known_at`` an answer describes (``BusinessState.known_at``), and whether
+        ``sla_timer_changes`` holds every version known then (it lags the versions only between
+        a migration and the next tick): else the answer sorts the versions themselves."""
+        if not self._from_changes:
+            return self.known_at(requested), False
+        state = read_state(self._client(), WATERMARK_KEY, timer_changes.CHANGES_WATERMARK_KEY)
+        known = capped(requested, parse_watermark(state, WATERMARK_KEY))
+        return known, parse_watermark(state, timer_changes.CHANGES_WATERMARK_KEY) >= known
 
     def _parameters(self, as_of: datetime, known_at: datetime, **more: Any) -> dict[str, Any]:
         return {
@@ -191,8 +212,15 @@ class TimerAnswers:
         }
 
     def summaries(self, as_of: datetime, known_at: datetime | None) -> Summaries:
-        known = self.known_at(known_at)
-        rows = self._client().query(SUMMARY, parameters=self._parameters(as_of, known)).result_rows
+        known, from_changes = self._known(known_at)
+        rows = (
+            self._client()
+            .query(
+                timer_changes.SUMMARY if from_changes else SUMMARY,
+                parameters=self._parameters(as_of, known),
+            )
+            .result_rows
+        )
         by_name = {str(row[0]): row for row in rows}
         summaries = []
         for definition in self.definitions:
@@ -220,16 +248,23 @@ class TimerAnswers:
         self, as_of: datetime, known_at: datetime | None, instants: Sequence[datetime]
     ) -> tuple[datetime, dict[str, list[AttainmentPoint]]]:
         """Per SLA, met and breached at each of ``instants`` (from the state at ``as_of``)."""
-        known = self.known_at(known_at)
-        rows = (
-            self._client()
-            .query(
-                TREND,
-                parameters=self._parameters(as_of, known, instants=[utc(i) for i in instants]),
-            )
-            .result_rows
-        )
-        counted = {(str(r[0]), epoch_seconds(utc(r[1]))): (int(r[2]), int(r[3])) for r in rows}
+        known, from_changes = self._known(known_at)
+        parameters = self._parameters(as_of, known, instants=[utc(i) for i in instants])
+        client = self._client()
+        if from_changes and not instants:
+            counted = {}
+        elif from_changes:
+            seconds = [epoch_seconds(utc(i)) for i in instants]
+            counted = {
+                (str(sla), at): (int(m), int(b))
+                for sla, met, breached in client.query(
+                    timer_changes.trend_sql(len(instants)), parameters=parameters
+                ).result_rows
+                for at, m, b in zip(seconds, met, breached, strict=True)
+            }
+        else:
+            rows = client.query(TREND, parameters=parameters).result_rows
+            counted = {(str(r[0]), epoch_seconds(utc(r[1]))): (int(r[2]), int(r[3])) for r in rows}
         points = {
             d.name: [
                 AttainmentPoint(
@@ -251,20 +286,29 @@ class TimerAnswers:
         legal_entity: str | None = None,
         limit: int = 1000,
     ) -> tuple[datetime, list[TimerListing]]:
-        known = self.known_at(known_at)
-        rows = (
-            self._client()
-            .query(
-                TIMER_LIST,
-                parameters={
-                    **self._parameters(as_of, known, limit=limit),
-                    "slas": [definition.name],
-                    "state": state or "",
-                    "legal_entity": legal_entity or "",
-                },
+        known, from_changes = self._known(known_at)
+        parameters = {
+            **self._parameters(as_of, known, limit=limit),
+            "slas": [definition.name],
+            "sla": definition.name,
+            "state": state or "",
+            "legal_entity": legal_entity or "",
+        }
+        client = self._client()
+        if from_changes:
+            # the first rows in the table's order usually hold the list: more pieces in effect
+            # than it needs make it exact, else every row is read
+            head = client.query(
+                timer_changes.TIMER_LIST_HEAD,
+                parameters={**parameters, "limit": limit + 1, "rows": HEAD_ROWS * (limit + 1)},
+            ).result_rows
+            rows = (
+                head[:limit]
+                if len(head) > limit
+                else client.query(timer_changes.TIMER_LIST, parameters=parameters).result_rows
             )
-            .result_rows
-        )
+        else:
+            rows = client.query(TIMER_LIST, parameters=parameters).result_rows
         now = epoch_seconds(utc(as_of))
         open_elapsed = self._open_elapsed(
             [

@@ -33,6 +33,7 @@ from warehouse.schema import (
     sla_alert_state_ddl,
     state_chunks_ddl,
     state_tables_ddl,
+    timer_changes_ddl,
     work_item_events_ddl,
 )
 from warehouse.schema_state import read_state, write_state
@@ -72,6 +73,9 @@ MIGRATIONS: tuple[Migration, ...] = (
         13,
         "facts append-only: conflicting versions kept, first stored wins; replays folded",
         first_stored_facts_ddl,
+    ),
+    Migration(
+        14, "SLA timer state pieces as signed rows (answers from SQL sums)", timer_changes_ddl
     ),
 )
 """A migration without statements still re-creates the derived views (``migrate``)."""

@@ -23,6 +23,9 @@ SCHEMA_STATE = "syncsight_schema_state"
 SLA_ALERT_STATE = "sla_alert_state"
 SLA_TIMERS = "sla_timers"
 CLOSE_ITEMS = "close_items"
+SLA_TIMER_CHANGES = "sla_timer_changes"
+SLA_TIMER_CHANGE_DAYS = "sla_timer_change_days"
+SLA_TIMER_CHANGE_TICKS = "sla_timer_change_ticks"
 STATE_CHUNKS = "syncsight_state_chunks"
 EVALUATOR_LEASE = "syncsight_evaluator_lease"
 LEDGER_LEAVES = "ledger_leaves"
@@ -682,6 +685,92 @@ def close_items_ddl(t: Topology) -> list[str]:
 ) ENGINE = {t.engine(CLOSE_ITEMS)}
 ORDER BY (ItemType, ItemId, KnownAt)""",
         *t.distributed(CLOSE_ITEMS, "cityHash64(ItemType, ItemId)"),
+    ]
+
+
+def timer_changes_ddl(t: Topology) -> list[str]:
+    """Migration 14: ``sla_timer_changes``, each timer version's state pieces as signed rows, so
+    that the state of every timer at an ``as_of`` known at a ``known_at`` is a sum over rows with
+    ``Instant <= as_of AND KnownAt <= known_at`` rather than a sort of every version
+    (``slas/timer_changes.py``). A version adds +1 where each of its pieces begins and -1 where it
+    ends; the version that supersedes it takes its rows back (the same rows negated, stamped with
+    the new ``KnownAt``). Ordered as the timer lists read (SLA, urgency, deadline, key), so a list
+    stops at its limit; sharded like ``sla_timers``, by key.
+
+    ``sla_timer_change_days`` sums the rows per SLA, state, day of ``Instant``, day from which the
+    trend counts the piece (``CountsFrom``) and day they became known; ``sla_timer_change_ticks``
+    the same per instant they became known, read for one knowledge day only. Views fill both at
+    every insert. An answer adds whole days from them (days known before ``known_at``'s, then that
+    day's ticks up to it) and reads from ``sla_timer_changes`` only the rows of ``as_of``'s own
+    day. ``VersionDay`` lets the facts retention expire a version's sums with its rows.
+    """
+    changes = t.storage(SLA_TIMER_CHANGES)
+    days = t.storage(SLA_TIMER_CHANGE_DAYS)
+    ticks = t.storage(SLA_TIMER_CHANGE_TICKS)
+    return [
+        f"""CREATE TABLE IF NOT EXISTS {changes}{t.on_cluster} (
+    Sla LowCardinality(String),
+    Urgency UInt8,
+    Deadline DateTime64(6, 'UTC'),
+    KeyId String,
+    StartEventId String,
+    KeyType LowCardinality(String),
+    Version UInt64,
+    Stopped UInt8,
+    Instant DateTime64(6, 'UTC'),
+    KnownAt DateTime64(3, 'UTC'),
+    Delta Int8,
+    State UInt8,
+    CountsFrom DateTime64(6, 'UTC'),
+    StartedAt DateTime64(6, 'UTC'),
+    StoppedAt Nullable(DateTime64(6, 'UTC')),
+    StopReason LowCardinality(String),
+    StopEventId String,
+    ElapsedSeconds Float64,
+    TargetSeconds Float64,
+    LegalEntity LowCardinality(String),
+    Amount Nullable(Decimal(18, 4)),
+    Currency LowCardinality(String),
+    VersionKnownAt DateTime64(3, 'UTC'),
+    INDEX idx_known_at KnownAt TYPE minmax GRANULARITY 1,
+    INDEX idx_instant Instant TYPE minmax GRANULARITY 1,
+    INDEX idx_counts_from CountsFrom TYPE minmax GRANULARITY 1
+) ENGINE = {t.engine(SLA_TIMER_CHANGES)}
+ORDER BY (Sla, Urgency, Deadline, KeyId, StartEventId, KeyType, Version, Stopped, Instant, KnownAt)""",
+        *t.distributed(SLA_TIMER_CHANGES, "cityHash64(KeyType, KeyId)"),
+        *_change_sums_ddl(t, days, changes, "KnownDay", "(Sla, KnownDay, Day, CountsDay, State)"),
+        *_change_sums_ddl(
+            t, ticks, changes, "KnownAt", "(KnownDay, Sla, KnownAt, Day, CountsDay, State)"
+        ),
+    ]
+
+
+def _change_sums_ddl(t: Topology, table: str, changes: str, known: str, order: str) -> list[str]:
+    """A sum of ``sla_timer_changes``' rows per SLA, state, day of ``Instant``, day from which the
+    trend counts the piece and knowledge (its day, or its instant), filled by a view at insert."""
+    name = table.removesuffix("_local")
+    known_column = (
+        "KnownDay Date32, KnownAt DateTime64(3, 'UTC'),"
+        if known == "KnownAt"
+        else "KnownDay Date32,"
+    )
+    known_select = "toDate32(KnownAt) AS KnownDay" + (", KnownAt" if known == "KnownAt" else "")
+    return [
+        f"""CREATE TABLE IF NOT EXISTS {table}{t.on_cluster} (
+    Sla LowCardinality(String),
+    State UInt8,
+    Day Date32,
+    CountsDay Date32,
+    {known_column}
+    VersionDay Date32,
+    Delta Int64
+) ENGINE = {t.engine(name, "SummingMergeTree")}
+ORDER BY ({order.strip("()")}, VersionDay)""",
+        *t.distributed(name, "cityHash64(Sla)"),
+        f"""CREATE MATERIALIZED VIEW IF NOT EXISTS {table}_mv{t.on_cluster} TO {table} AS
+SELECT Sla, State, toDate32(Instant) AS Day, toDate32(CountsFrom) AS CountsDay, {known_select},
+    toDate32(VersionKnownAt) AS VersionDay, toInt64(Delta) AS Delta
+FROM {changes}""",
     ]
 
 

@@ -18,6 +18,7 @@ from domain import semconv as sc
 from lineage.owners import OwnerRouting
 from lineage.rules import LineageRules
 from simulator.run import simulate
+from slas import timer_changes
 from slas.business_state import BusinessState, TickReport
 from slas.calendars import CalendarBook
 from slas.close_items import INVOICE_ITEM
@@ -101,11 +102,16 @@ class TestIncremental:
         self, migrated: Client, state: BusinessState, engine_url: str
     ) -> None:
         """Every timer and close item derived tick by tick equals the one derived once from
-        everything."""
+        everything, and so do the SLA answers summed from their state pieces."""
         ticks = load_tiny_quarter(migrated, engine_url, state)
         incremental, incremental_items = current(migrated), current_items(migrated)
+        answers = TimerAnswers(lambda: migrated, DEFAULT_SLAS, CalendarBook(), state)
+        instants = [END - timedelta(days=d) for d in (60, 30, 9, 0)]
+        answered = [answers.summaries(i, None).summaries for i in instants]
+        trend = answers.trend(END, None, instants)[1]
         migrated.command("TRUNCATE TABLE sla_timers")
         migrated.command("TRUNCATE TABLE close_items")
+        timer_changes.reset(migrated, at=datetime.now(UTC))
         state.reset(datetime.now(UTC))
         tick(state)
         assert len(ticks) > 10
@@ -113,6 +119,9 @@ class TestIncremental:
         assert len(incremental_items) > 100
         assert current(migrated) == incremental
         assert current_items(migrated) == incremental_items
+        assert answers._known(None)[1]
+        assert [answers.summaries(i, None).summaries for i in instants] == answered
+        assert answers.trend(END, None, instants)[1] == trend
 
     @pytest.mark.parametrize(
         ("max_events_per_chunk", "max_literal_events", "path"),

@@ -1,0 +1,346 @@
+"""SLA timer states as signed rows (``sla_timer_changes``): each stored version of a timer split into
+the pieces of time in which its state (and whether it has stopped) stays the same, a +1 row where a
+piece begins and a -1 row where it ends; the version that supersedes it takes its rows back (the
+same rows negated, stamped with the new version's ``KnownAt``). The timers in a state at ``as_of``
+as known at ``known_at`` are then the rows with ``Instant <= as_of AND KnownAt <= known_at``
+summed: no sort of every version, and timer lists that read in the table's order.
+
+``record`` keeps the rows up to the keeper's watermark, from the versions stored since its own
+watermark (one ``INSERT … SELECT``); recorded from scratch, the versions give the same rows.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import cache
+
+from clickhouse_connect.driver.client import Client
+
+from domain.instants import utc
+from slas.timer_rows import WRONG_PERIOD
+from slas.timers import AT_RISK, BREACHED, MET, ON_TRACK, STATES
+from warehouse.schema import (
+    SLA_TIMER_CHANGE_DAYS,
+    SLA_TIMER_CHANGE_TICKS,
+    SLA_TIMER_CHANGES,
+    SLA_TIMERS,
+)
+from warehouse.schema_state import read_state, write_state
+
+CHANGES_WATERMARK_KEY = "sla_timer_changes_watermark"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+URGENCY = (3, 0, 1, 2)
+"""Urgency of each state code (``slas.timers``): breached first, then at risk, on track, met."""
+
+_NEVER = "toDateTime64('2299-12-31 00:00:00', 6, 'UTC')"
+
+
+def timer_state_sql(at: str) -> tuple[str, str, str]:
+    """SQL of a timer version's (has stopped, breach reason, state code) at the instant ``at``,
+    over ``sla_timers``' columns: stopped by then; its stop's reason, else 'missing' past the
+    deadline; met, breached, at risk past the first warning instant, else on track."""
+    stopped = f"(StoppedAt IS NOT NULL AND StoppedAt <= {at})"
+    reason = f"multiIf({stopped}, StopReason, Deadline < {at}, 'missing', '')"
+    state = (
+        f"multiIf({stopped} AND {reason} = '', {MET}, {reason} != '', {BREACHED}, "
+        f"length(WarningAt) > 0 AND WarningAt[1] <= {at}, {AT_RISK}, {ON_TRACK})"
+    )
+    return stopped, reason, state
+
+
+_CARRIED = (
+    "StartedAt",
+    "StoppedAt",
+    "StopReason",
+    "StopEventId",
+    "ElapsedSeconds",
+    "TargetSeconds",
+    "LegalEntity",
+    "Amount",
+    "Currency",
+)
+"""The columns of ``sla_timers`` every row of a version carries as they are."""
+_CONTENT = ("Deleted", "Deadline", "WarningAt", *_CARRIED)
+"""What of a version its rows carry (``Deleted`` first)."""
+
+_PIECE_STOPPED, _, _PIECE_STATE = timer_state_sql("p")
+_POINTS = """arraySort(arrayDistinct(arrayFilter(p -> p >= StartedAt, [
+    StartedAt, if(empty(WarningAt), StartedAt, WarningAt[1]), addMicroseconds(Deadline, 1),
+    ifNull(StoppedAt, StartedAt)])))"""
+"""The instants at which a version's state can change: its start, its first warning, just past its
+deadline ('missing' counts from the first instant after it) and its stop; none before its start."""
+
+_KEYS = f"arrayMap(p -> toUInt8(2 * ({_PIECE_STATE}) + ifNull({_PIECE_STOPPED}, 0)), points)"
+"""Each point's piece: its state code and whether the timer has stopped, as 2 * state + stopped."""
+
+_CHANGES = """arrayFilter(c -> c.4, arrayFlatten(arrayMap(i -> [
+    (toInt8(1), keys[i], points[i], i = 1 OR keys[i] != keys[i - 1]),
+    (toInt8(-1), keys[if(i = 1, 1, i - 1)], points[i], i > 1 AND keys[i] != keys[i - 1])],
+    arrayEnumerate(points))))"""
+"""(sign, piece, instant, kept) where a piece begins (+1) or ends (-1)."""
+
+CHANGE_COLUMNS = (
+    "Sla",
+    "Urgency",
+    "Deadline",
+    "KeyId",
+    "StartEventId",
+    "KeyType",
+    "Version",
+    "Stopped",
+    "Instant",
+    "KnownAt",
+    "Delta",
+    "State",
+    "CountsFrom",
+    *_CARRIED,
+    "VersionKnownAt",
+)
+
+_STATE_OF_CHANGE = "intDiv(change.2, 2)"
+_VERSION_COLUMNS = ", ".join(
+    f"body.{index} AS {name}" for index, name in enumerate(_CONTENT, start=1) if index > 1
+)
+_SAME_WINDOW = "timer_versions"
+
+RECORD = f"""
+INSERT INTO {SLA_TIMER_CHANGES} ({", ".join(CHANGE_COLUMNS)})
+SELECT Sla, arrayElement({list(URGENCY)}, {_STATE_OF_CHANGE} + 1), Deadline, KeyId,
+    StartEventId, KeyType, Version, change.2 % 2, change.3, Stamp, Sign * change.1,
+    {_STATE_OF_CHANGE},
+    multiIf({_STATE_OF_CHANGE} = {MET}, assumeNotNull(StoppedAt),
+            {_STATE_OF_CHANGE} = {BREACHED} AND change.2 % 2 = 1
+                AND StopReason = '{WRONG_PERIOD}', assumeNotNull(StoppedAt),
+            {_STATE_OF_CHANGE} = {BREACHED}, addMicroseconds(Deadline, 1), {_NEVER}),
+    {", ".join(_CARRIED)}, VersionKnownAt
+FROM (
+    SELECT Sla, KeyType, KeyId, StartEventId, Stamp, Sign, VersionKnownAt,
+        cityHash64(body) AS Version,
+        {_VERSION_COLUMNS}, {_POINTS} AS points, {_KEYS} AS keys
+    FROM (
+        SELECT Sla, KeyType, KeyId, StartEventId, Stamp, version.1 AS Sign, version.2 AS body,
+            version.3 AS VersionKnownAt
+        FROM (
+            SELECT Sla, KeyType, KeyId, StartEventId, KnownAt AS Stamp,
+                arrayJoin(arrayFilter(v -> v.1 != 0 AND tupleElement(v.2, 1) = 0,
+                    [(toInt8(1), content, KnownAt),
+                     (toInt8(if(has_previous, -1, 0)), previous, previous_known_at)])) AS version
+            FROM (
+                SELECT Sla, KeyType, KeyId, StartEventId, KnownAt,
+                    tuple({", ".join(_CONTENT)}) AS content,
+                    lagInFrame(content) OVER {_SAME_WINDOW} AS previous,
+                    lagInFrame(KnownAt) OVER {_SAME_WINDOW} AS previous_known_at,
+                    lagInFrame(toUInt8(1)) OVER {_SAME_WINDOW} AS has_previous
+                FROM {SLA_TIMERS}
+                WHERE KnownAt <= {{until:DateTime64(3, 'UTC')}}
+                  AND (KeyType, KeyId, Sla, StartEventId) IN (
+                    SELECT KeyType, KeyId, Sla, StartEventId FROM {SLA_TIMERS}
+                    WHERE KnownAt > {{since:DateTime64(3, 'UTC')}}
+                      AND KnownAt <= {{until:DateTime64(3, 'UTC')}})
+                WINDOW {_SAME_WINDOW} AS (
+                    PARTITION BY KeyType, KeyId, Sla, StartEventId ORDER BY KnownAt
+                    ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)
+            )
+            WHERE KnownAt > {{since:DateTime64(3, 'UTC')}}
+        )
+    )
+)
+ARRAY JOIN {_CHANGES} AS change
+"""
+"""The rows of every version stored in ``(since, until]``: its pieces (+), and its predecessor's
+taken back (-), both stamped with its ``KnownAt``; a deleted version only takes its predecessor
+back. ``VersionKnownAt`` is the ``KnownAt`` of the version whose pieces a row adds or takes back:
+the retention expires a version's rows with the version (``warehouse/retention.py``)."""
+
+PENDING = f"""
+SELECT
+    (SELECT count() FROM {SLA_TIMER_CHANGES} WHERE KnownAt > {{since:DateTime64(3, 'UTC')}}),
+    (SELECT count() FROM {SLA_TIMERS}
+     WHERE KnownAt > {{since:DateTime64(3, 'UTC')}} AND KnownAt <= {{until:DateTime64(3, 'UTC')}})
+"""
+"""Rows past the watermark (a record that died wrote them), and versions to record."""
+TAKE_BACK_STRAY = f"""
+INSERT INTO {SLA_TIMER_CHANGES} ({", ".join(CHANGE_COLUMNS)})
+SELECT {", ".join("-Delta" if c == "Delta" else c for c in CHANGE_COLUMNS)}
+FROM {SLA_TIMER_CHANGES}
+WHERE KnownAt > {{since:DateTime64(3, 'UTC')}}
+"""
+"""Rows a record that died wrote past the watermark, taken back (the daily sums follow inserts
+only: a delete would leave them counted)."""
+
+_AS_OF_ = "{as_of:DateTime64(6, 'UTC')}"
+_KNOWN_AT = "{known_at:DateTime64(3, 'UTC')}"
+_SLAS = "{slas:Array(String)}"
+_KNOWN = f"Instant <= {_AS_OF_} AND KnownAt <= {_KNOWN_AT}"
+"""The rows of the pieces begun (or ended) by ``as_of`` in versions known at ``known_at``."""
+
+_DAY_OF_AS_OF = f"Instant >= toStartOfDay({_AS_OF_}) AND {_KNOWN}"
+"""The rows of ``as_of``'s own day up to it: what the daily sums leave out."""
+
+_DAYS_BEFORE = f"""
+    SELECT Sla, State, CountsDay, Delta FROM {SLA_TIMER_CHANGE_DAYS}
+    WHERE Sla IN {_SLAS} AND KnownDay < toDate32({_KNOWN_AT}) AND Day < toDate32({_AS_OF_})
+    UNION ALL
+    SELECT Sla, State, CountsDay, Delta FROM {SLA_TIMER_CHANGE_TICKS}
+    WHERE KnownDay = toDate32({_KNOWN_AT}) AND Sla IN {_SLAS} AND KnownAt <= {_KNOWN_AT}
+      AND Day < toDate32({_AS_OF_})"""
+"""The sums of every row of the days before ``as_of``'s known at ``known_at``: the days known
+before ``known_at``'s day, and that day's ticks up to it."""
+
+_STOPPED = f"Sla IN {_SLAS} AND Stopped = 1 AND {_KNOWN}"
+_TAKEN_BACK = f"SELECT Sla, ElapsedSeconds FROM {SLA_TIMER_CHANGES} WHERE {_STOPPED} AND Delta < 0"
+"""The elapsed values of stopped pieces some later version took back by ``known_at``: the only
+values whose rows must be summed before they count (every other row adds one timer)."""
+
+SUMMARY = f"""
+SELECT Sla, met, breached, at_risk, on_track, p50, p95, stopped
+FROM (
+    SELECT Sla, sumIf(Delta, State = {MET}) AS met, sumIf(Delta, State = {BREACHED}) AS breached,
+        sumIf(Delta, State = {AT_RISK}) AS at_risk, sumIf(Delta, State = {ON_TRACK}) AS on_track
+    FROM ({_DAYS_BEFORE}
+        UNION ALL
+        SELECT Sla, State, toDate32(CountsFrom), toInt64(Delta) FROM {SLA_TIMER_CHANGES}
+        WHERE Sla IN {_SLAS} AND {_DAY_OF_AS_OF})
+    GROUP BY Sla
+) AS counts
+LEFT JOIN (
+    SELECT Sla, quantilesExactInclusive(0.5, 0.95)(hours) AS percentiles,
+        percentiles[1] AS p50, percentiles[2] AS p95, count() AS stopped
+    FROM (
+        SELECT Sla, ElapsedSeconds / 3600 AS hours FROM {SLA_TIMER_CHANGES}
+        WHERE {_STOPPED} AND (Sla, ElapsedSeconds) NOT IN ({_TAKEN_BACK})
+        UNION ALL
+        SELECT Sla, hours FROM (
+            SELECT Sla, ElapsedSeconds / 3600 AS hours, sum(Delta) AS timers
+            FROM {SLA_TIMER_CHANGES}
+            WHERE {_STOPPED} AND (Sla, ElapsedSeconds) IN ({_TAKEN_BACK})
+            GROUP BY Sla, ElapsedSeconds
+            HAVING timers > 0
+        )
+        ARRAY JOIN range(toUInt64(timers)) AS copy
+    )
+    GROUP BY Sla
+) AS elapsed USING Sla
+"""
+"""Per SLA: how many timers are in each state at ``as_of`` (whole days from the daily sums, the
+rows of ``as_of``'s own day), and the exact median and 95th percentile of the business hours
+stopped timers took, with how many had stopped (the stopped pieces of the values some version took
+back summed per value, the others counted as they are: the same multiset of values as the timers'
+own rows, one per timer)."""
+
+_INSTANTS = "{instants:Array(DateTime64(6, 'UTC'))}"
+
+
+def _per_instant(state: int, counted: str) -> str:
+    return f"arrayMap(i -> if(State = {state}, {counted}, 0), {_INSTANTS})"
+
+
+_ROW_COUNTED = (
+    f"if(Instant <= {_AS_OF_} AND CountsFrom <= i, toInt64(Delta), 0)"
+    f" - if(Instant < toStartOfDay({_AS_OF_}) AND CountsFrom < toStartOfDay(i), toInt64(Delta), 0)"
+)
+"""A row's count at trend instant ``i``, less what the daily sums counted it as (they count a row
+of a day before ``as_of``'s whole, by the day of its ``CountsFrom``)."""
+
+
+@cache
+def trend_sql(instants: int) -> str:
+    """Per SLA and each of ``instants`` trend instants, the met and breached timers at ``as_of``
+    whose decision counts by the instant: a stop (met, or breached in the wrong period) by then, a
+    deadline before it. Whole days from the daily sums; row by row only ``as_of``'s own day and
+    the rows whose decision falls on an instant's day up to the instant (the only ones a day's sum
+    counts otherwise)."""
+    decided_on_instants_day = " OR ".join(
+        f"(CountsFrom >= toStartOfDay({_INSTANTS}[{k}]) AND CountsFrom <= {_INSTANTS}[{k}])"
+        for k in range(1, instants + 1)
+    )
+    return f"""
+SELECT Sla, sumForEach(met), sumForEach(breached)
+FROM (
+    SELECT Sla, {_per_instant(MET, "if(CountsDay < toDate32(i), Delta, 0)")} AS met,
+        {_per_instant(BREACHED, "if(CountsDay < toDate32(i), Delta, 0)")} AS breached
+    FROM ({_DAYS_BEFORE})
+    WHERE State IN ({MET}, {BREACHED})
+    UNION ALL
+    SELECT Sla, {_per_instant(MET, _ROW_COUNTED)}, {_per_instant(BREACHED, _ROW_COUNTED)}
+    FROM {SLA_TIMER_CHANGES}
+    WHERE Sla IN {_SLAS} AND State IN ({MET}, {BREACHED}) AND KnownAt <= {_KNOWN_AT}
+      AND ((Instant >= toStartOfDay({_AS_OF_}) AND Instant <= {_AS_OF_})
+           OR (Instant < toStartOfDay({_AS_OF_}) AND ({decided_on_instants_day}))))
+GROUP BY Sla
+"""
+
+
+_PIECE = "Sla, Urgency, Deadline, KeyId, StartEventId, KeyType, Version, Stopped"
+"""A piece of one version: its rows lie together in the table's order."""
+
+_LISTED = f"""
+    SELECT * FROM {SLA_TIMER_CHANGES}
+    WHERE Sla = {{sla:String}} AND {_KNOWN}
+      AND (empty({{state:String}}) OR State = indexOf({list(STATES)}, {{state:String}}) - 1)
+      AND (empty({{legal_entity:String}}) OR LegalEntity = {{legal_entity:String}})
+      AND (Urgency NOT IN ({URGENCY[AT_RISK]}, {URGENCY[ON_TRACK]})
+           OR Deadline >= {{as_of:DateTime64(6, 'UTC')}})"""
+"""The rows a list of one SLA's timers at ``as_of`` reads: a piece at risk or on track at
+``as_of`` has its deadline at or after it, so those are read from ``as_of``'s deadline on."""
+
+
+def _timer_list(rows: str) -> str:
+    return f"""
+SELECT KeyType, KeyId, any(State) AS state,
+    if(Stopped = 1, any(StopReason), if(state = {BREACHED}, 'missing', '')) AS reason,
+    any(StartedAt), any(StoppedAt), Deadline, any(ElapsedSeconds), any(TargetSeconds),
+    any(LegalEntity), any(Amount), any(Currency), StartEventId, any(StopEventId)
+FROM ({rows})
+GROUP BY {_PIECE}
+HAVING sum(Delta) > 0
+ORDER BY {_PIECE}
+LIMIT {{limit:UInt32}}
+SETTINGS optimize_aggregation_in_order = 1
+"""
+
+
+TIMER_LIST = _timer_list(_LISTED)
+"""One SLA's timers at ``as_of``, the most urgent first (breached, at risk, on track, met; then by
+deadline, key and start event), in ``slas.timer_answers.TIMER_LIST``'s columns: the rows of each
+piece summed, the pieces in effect kept."""
+
+TIMER_LIST_HEAD = _timer_list(f"{_LISTED}\n    ORDER BY {_PIECE} LIMIT {{rows:UInt32}}")
+"""``TIMER_LIST`` over the first ``rows`` rows in the table's order only (a read that stops
+there). Only the last piece read can be cut short, so when more pieces than the list needs are in
+effect, the list's are exact."""
+
+
+def changes_watermark(client: Client) -> datetime:
+    """The knowledge time up to which ``sla_timer_changes`` holds every version's rows."""
+    state = read_state(client, CHANGES_WATERMARK_KEY)
+    return _parse(state[CHANGES_WATERMARK_KEY][0]) if CHANGES_WATERMARK_KEY in state else EPOCH
+
+
+def record(client: Client, until: datetime, *, at: datetime) -> None:
+    """Write the rows of the versions stored since the changes' watermark up to ``until`` (the
+    keeper's new watermark), then move the watermark. Rows a record that died wrote past its
+    watermark are taken back first, so recording again counts each row once."""
+    since = changes_watermark(client)
+    if until <= since:
+        return
+    parameters = {"since": since, "until": until}
+    stray, versions = client.query(PENDING, parameters=parameters).result_rows[0]
+    if stray:
+        client.command(TAKE_BACK_STRAY, parameters=parameters)
+    if versions:
+        client.command(RECORD, parameters=parameters)
+    write_state(client, CHANGES_WATERMARK_KEY, utc(until).isoformat(), at=at)
+
+
+def _parse(text: str) -> datetime:
+    return utc(datetime.fromisoformat(text))
+
+
+def reset(client: Client, *, at: datetime) -> None:
+    """Forget every row: the next ``record`` writes them again from every stored version (after
+    ``sla_timers`` was rebuilt, or to check that recording from scratch gives the same rows)."""
+    for table in (SLA_TIMER_CHANGES, SLA_TIMER_CHANGE_DAYS, SLA_TIMER_CHANGE_TICKS):
+        client.command(f"TRUNCATE TABLE {table}")
+    write_state(client, CHANGES_WATERMARK_KEY, EPOCH.isoformat(), at=at)
