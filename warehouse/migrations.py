@@ -24,6 +24,7 @@ from warehouse.schema import (
     close_items_ddl,
     compact_parts_ddl,
     derived_views_ddl,
+    event_dimensions_ddl,
     first_stored_facts_ddl,
     knowledge_time_ddl,
     ledger_ddl,
@@ -72,6 +73,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         13,
         "facts append-only: conflicting versions kept, first stored wins; replays folded",
         first_stored_facts_ddl,
+    ),
+    Migration(
+        17,
+        "event dimensions state: each event's legal entity and period as the business state "
+        "resolved them",
+        event_dimensions_ddl,
     ),
 )
 """A migration without statements still re-creates the derived views (``migrate``)."""

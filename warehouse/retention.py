@@ -16,6 +16,7 @@ from warehouse.schema import (
     BIZ_EVENT_OBJECTS,
     BIZ_EVENTS,
     CLOSE_ITEMS,
+    EVENT_DIMENSIONS,
     OTEL_TRACES,
     OTEL_TRACES_TRACE_ID_TS,
     SLA_ALERT_STATE,
@@ -37,6 +38,7 @@ EXPIRES_FROM: Final = {
     BIZ_EVENT_OBJECTS: (FACTS, "toDateTime(EventTime)"),
     SLA_TIMERS: (FACTS, "toDateTime(KnownAt)"),
     CLOSE_ITEMS: (FACTS, "toDateTime(KnownAt)"),
+    EVENT_DIMENSIONS: (FACTS, "toDateTime(KnownAt)"),
     SLA_ALERT_STATE: (ALERTS, "toDateTime(UpdatedAt)"),
     WORK_ITEM_EVENTS: (FACTS, "toDateTime(At)"),
 }
