@@ -9,6 +9,9 @@ state's watermark. ``--steps`` times the query's parts: every common table expre
 its own (each with what it reads from), so the differences say which read costs what.
 ``--write FILE`` keeps the report body without its quoted query, to compare two codes' answers
 (run a copy of this script inside another checkout: its own modules come first on the path).
+``--grow-history N`` first adds N earlier years of history to the copy: every business row (and
+every event's stored dimensions) again 1 to N years earlier under other event and object ids, so
+that the period asked holds the same events but the tables N + 1 times as many (once per copy).
 
 It migrates nothing: open a migrated copy no other process has open (the embedded engine allows
 one process per data directory).
@@ -60,6 +63,50 @@ def derive_state(client: Any) -> None:
     )
 
 
+GROW_EVENTS = """
+INSERT INTO biz_events SELECT * REPLACE (
+    concat('Y', toString({years:UInt8}), '-', EventId) AS EventId,
+    EventTime - toIntervalYear({years:UInt8}) AS EventTime,
+    if(Period = '', '', concat(toString(toUInt16(substring(Period, 1, 4)) - {years:UInt8}),
+                               substring(Period, 5))) AS Period,
+    arrayMap(r -> if(r.type IN ('legal_entity', 'customer'), (r.type, r.id),
+                     (r.type, concat('Y', toString({years:UInt8}), '-', r.id))), ObjectRefs)
+        AS ObjectRefs,
+    IngestedAt - toIntervalYear({years:UInt8}) AS IngestedAt)
+FROM biz_events WHERE NOT startsWith(EventId, 'Y')
+"""
+"""Every business row again ``years`` earlier, under other event and object ids (the dimensions
+stay: the same legal entities and customers); the object rows follow through the view."""
+
+GROW_DIMENSIONS = """
+INSERT INTO event_dimensions (EventId, KnownAt, LegalEntity, Period)
+SELECT concat('Y', toString({years:UInt8}), '-', EventId), KnownAt - toIntervalYear({years:UInt8}),
+    LegalEntity,
+    concat(toString(toUInt16(substring(Period, 1, 4)) - {years:UInt8}), substring(Period, 5))
+FROM event_dimensions WHERE NOT startsWith(EventId, 'Y')
+"""
+
+
+def grow_history(client: Any, years: int) -> None:
+    """``years`` earlier years of history (once per copy: skipped when there are some)."""
+    grown = client.query("SELECT count() FROM biz_events WHERE startsWith(EventId, 'Y')")
+    if grown.result_rows[0][0]:
+        print("history already grown")
+        return
+    has_dimensions = client.query(
+        "SELECT count() FROM system.tables "
+        "WHERE database = currentDatabase() AND name = 'event_dimensions'"
+    ).result_rows[0][0]
+    for year in range(1, years + 1):
+        client.command(GROW_EVENTS, parameters={"years": year})
+        if has_dimensions:
+            client.command(GROW_DIMENSIONS, parameters={"years": year})
+    client.command("OPTIMIZE TABLE biz_events FINAL")
+    client.command("OPTIMIZE TABLE biz_event_objects FINAL")
+    rows = client.query("SELECT count() FROM biz_events").result_rows[0][0]
+    print(f"history grown by {years} year(s): {rows:,} business event rows")
+
+
 def query_steps(client: Any, sql: str, parameters: dict[str, Any]) -> None:
     """Each common table expression of ``sql`` counted on its own (with what it reads from)."""
     head, _, _ = sql.rpartition("\nchecked AS (")
@@ -83,6 +130,7 @@ def main() -> None:
     parser.add_argument("--derive-state", action="store_true")
     parser.add_argument("--steps", action="store_true")
     parser.add_argument("--write", type=Path)
+    parser.add_argument("--grow-history", type=int, default=0, metavar="YEARS")
     args = parser.parse_args()
     client = connect(args.clickhouse_url)
     spans = int(client.query("SELECT count() FROM otel_traces").result_rows[0][0])
@@ -91,6 +139,8 @@ def main() -> None:
     print(f"load average before: {os.getloadavg()}")
     if args.derive_state:
         derive_state(client)
+    if args.grow_history:
+        grow_history(client, args.grow_history)
     state = BusinessState(lambda: client, DEFAULT_SLAS, CalendarBook())
     known_at = (
         datetime.fromisoformat(args.known_at.replace("Z", "+00:00"))
