@@ -70,7 +70,8 @@ class TestPeriodRule:
             ([(at(0), sc.FAILED, "2026-08"), (at(1), sc.SUCCESS, "")], "2026-08"),
             # no period at all: the UTC month of the first attempt
             ([(datetime(2026, 12, 31, 23, 59, 59, tzinfo=UTC), sc.SUCCESS, "")], "2026-12"),
-            ([(datetime(2027, 1, 1, tzinfo=UTC), sc.SUCCESS, ""), (at(1), sc.SUCCESS, "")], "2027-01"),
+            ([(datetime(2027, 1, 1, tzinfo=UTC), sc.SUCCESS, ""),
+              (datetime(2027, 2, 1, tzinfo=UTC), sc.FAILED, "")], "2027-01"),
         ],
     )  # fmt: skip
     def test_posted_into_else_first_attempt_else_its_month(
