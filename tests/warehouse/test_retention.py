@@ -64,6 +64,7 @@ class TestRetentionTtls:
             "biz_event_objects": "toDateTime(EventTime) + toIntervalDay(2557)",
             "sla_timers": "toDateTime(KnownAt) + toIntervalDay(2557)",
             "close_items": "toDateTime(KnownAt) + toIntervalDay(2557)",
+            "event_dimensions": "toDateTime(KnownAt) + toIntervalDay(2557)",
             "sla_alert_state": "toDateTime(UpdatedAt) + toIntervalDay(400)",
             "work_item_events": "toDateTime(At) + toIntervalDay(2557)",
         }
