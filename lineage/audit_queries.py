@@ -33,15 +33,20 @@ period_events AS (
     WHERE Period = {{period:String}} AND LegalEntity IN ({{legal_entity:String}}, '')
       AND KnownAt <= {_KNOWN_AT}
 ),
-period_objects AS (
-    SELECT DISTINCT ref.type, ref.id
-    FROM {_facts("period_events", "EventId, EventType, ObjectRefs")} ARRAY JOIN ObjectRefs AS ref
-    WHERE EventType IN {{source_types:Array(String)}}
-),
 hops AS (
     SELECT tupleElement(h, 1) AS hop, tupleElement(h, 2) AS target_type,
            tupleElement(h, 3) AS object_type, tupleElement(h, 4) AS source_types
     FROM (SELECT arrayJoin({{hops:Array(Tuple(UInt16, String, String, Array(String)))}}) AS h)
+),
+period_items AS (
+    SELECT DISTINCT hops.hop AS hop, refs.object_type AS object_type, refs.object_id AS object_id
+    FROM (
+        SELECT EventType, ref.type AS object_type, ref.id AS object_id
+        FROM {_facts("period_events", "EventId, EventType, ObjectRefs")} ARRAY JOIN ObjectRefs AS ref
+        WHERE EventType IN {{source_types:Array(String)}}
+    ) AS refs
+    INNER JOIN hops ON refs.object_type = hops.object_type
+    WHERE has(hops.source_types, refs.EventType)
 ),
 links AS (
     SELECT DISTINCT hops.hop AS hop, o.ObjectId AS object_id, o.EventId AS event_id,
@@ -49,7 +54,8 @@ links AS (
     FROM biz_event_objects AS o INNER JOIN hops ON o.ObjectType = hops.object_type
     WHERE o.IngestedAt <= {_KNOWN_AT}
       AND (o.EventType = hops.target_type OR has(hops.source_types, o.EventType))
-      AND (o.ObjectType, o.ObjectId) IN period_objects
+      AND (o.ObjectType, o.ObjectId) IN (SELECT object_type, object_id FROM period_items)
+      AND (hops.hop, o.ObjectType, o.ObjectId) IN period_items
 ),
 linked AS (SELECT DISTINCT event_id FROM links),
 events AS (
