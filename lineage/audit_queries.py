@@ -38,15 +38,10 @@ hops AS (
            tupleElement(h, 3) AS object_type, tupleElement(h, 4) AS source_types
     FROM (SELECT arrayJoin({{hops:Array(Tuple(UInt16, String, String, Array(String)))}}) AS h)
 ),
-period_items AS (
-    SELECT DISTINCT hops.hop AS hop, refs.object_type AS object_type, refs.object_id AS object_id
-    FROM (
-        SELECT EventType, ref.type AS object_type, ref.id AS object_id
-        FROM {_facts("period_events", "EventId, EventType, ObjectRefs")} ARRAY JOIN ObjectRefs AS ref
-        WHERE EventType IN {{source_types:Array(String)}}
-    ) AS refs
-    INNER JOIN hops ON refs.object_type = hops.object_type
-    WHERE has(hops.source_types, refs.EventType)
+period_objects AS (
+    SELECT DISTINCT ref.type, ref.id
+    FROM {_facts("period_events", "EventId, EventType, ObjectRefs")} ARRAY JOIN ObjectRefs AS ref
+    WHERE (ref.type, EventType) IN (SELECT object_type, arrayJoin(source_types) FROM hops)
 ),
 links AS (
     SELECT DISTINCT hops.hop AS hop, o.ObjectId AS object_id, o.EventId AS event_id,
@@ -54,10 +49,12 @@ links AS (
     FROM biz_event_objects AS o INNER JOIN hops ON o.ObjectType = hops.object_type
     WHERE o.IngestedAt <= {_KNOWN_AT}
       AND (o.EventType = hops.target_type OR has(hops.source_types, o.EventType))
-      AND (o.ObjectType, o.ObjectId) IN (SELECT object_type, object_id FROM period_items)
-      AND (hops.hop, o.ObjectType, o.ObjectId) IN period_items
+      AND (o.ObjectType, o.ObjectId) IN period_objects
 ),
-linked AS (SELECT DISTINCT event_id FROM links),
+linked AS (
+    SELECT DISTINCT EventId FROM biz_event_objects
+    WHERE (ObjectType, ObjectId) IN period_objects AND IngestedAt <= {_KNOWN_AT}
+),
 events AS (
     SELECT EventId AS event_id,
         argMax(Outcome, (EventTime, Attempt)) = 'success' AS succeeded,
@@ -147,6 +144,9 @@ An event's legal entity and period are what the business state resolved for it
 definition), in their latest version known at ``known_at``; an event the state had not resolved
 by then does not count. The query starts from the events of ``period`` and ``legal_entity`` (or
 of no entity: an item may take its entity from its target) in that table's ``by_period``
-projection, and reaches everything else by sorting key (the objects those events refer to, the
-links of those objects, the linked events' facts and dimensions), so its cost follows the period
-and entity asked, not the stored history."""
+projection, and reaches everything else by sorting key: the objects those events refer to as a
+source of some hop (``period_objects``: a project that a period's time entry names is no item of
+that period, only the project its activation names), the links of those objects, and the facts and
+dimensions of the events that refer to them (``linked``, read from the objects' rows again rather
+than from ``links``, which the engine would compute once more), so its cost follows the period and
+entity asked, not the stored history."""

@@ -133,7 +133,8 @@ def _between(text: str, start: str, end: str | None) -> str:
 
 ORACLE = (
     _ORACLE_HEAD
-    + _between(INTERFACE_TOTALS, "hops AS (", "linked AS (")
+    + _between(INTERFACE_TOTALS, "hops AS (", "period_objects AS (")
+    + _between(INTERFACE_TOTALS, "links AS (", "linked AS (")
     + _ORACLE_ITEMS
     + _between(INTERFACE_TOTALS, "checked AS (", None)
 )
