@@ -73,7 +73,7 @@ INSERT INTO biz_events SELECT * REPLACE (
                      (r.type, concat('Y', toString({years:UInt8}), '-', r.id))), ObjectRefs)
         AS ObjectRefs,
     IngestedAt - toIntervalYear({years:UInt8}) AS IngestedAt)
-FROM biz_events WHERE NOT startsWith(EventId, 'Y')
+FROM (SELECT * FROM biz_events WHERE NOT startsWith(EventId, 'Y'))
 """
 """Every business row again ``years`` earlier, under other event and object ids (the dimensions
 stay: the same legal entities and customers); the object rows follow through the view."""
