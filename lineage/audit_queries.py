@@ -12,7 +12,8 @@ from warehouse.first_stored import first_stored_events
 from warehouse.schema import EVENT_DIMENSIONS
 
 MAX_DIFFERENCES_PER_KIND: Final = 10_000
-"""Differences listed per kind and interface (all are counted): a report stays a bounded answer."""
+"""Differences listed per kind and interface, those of the smallest object ids (all are counted):
+a report stays a bounded answer, and the same for the same ``known_at``."""
 
 
 _KNOWN_AT = "{known_at:DateTime64(3, 'UTC')}"
@@ -106,20 +107,20 @@ SELECT hop,
     arrayDistinct(groupArrayArray(arrayMap(s -> (s.1, s.2, s.3), sources))) AS source_events,
     arrayDistinct(groupArrayArray(arrayMap(t -> (t.1, t.2, t.3), targets))) AS target_events,
     countIf(empty(targets)) AS missing_count,
-    groupArrayIf({MAX_DIFFERENCES_PER_KIND})((object_id, arrayMap(s -> s.1, sources),
+    groupArraySortedIf({MAX_DIFFERENCES_PER_KIND})((object_id, arrayMap(s -> s.1, sources),
         source_amount, source_currencies), empty(targets)) AS missing,
     countIf(notEmpty(targets) AND target_at > {{close_deadline:DateTime64(9, 'UTC')}}) AS late_count,
-    groupArrayIf({MAX_DIFFERENCES_PER_KIND})((object_id, arrayMap(s -> s.1, sources),
+    groupArraySortedIf({MAX_DIFFERENCES_PER_KIND})((object_id, arrayMap(s -> s.1, sources),
         targets[1].1, target_at),
         notEmpty(targets) AND target_at > {{close_deadline:DateTime64(9, 'UTC')}}) AS late,
     countIf(length(targets) > 1) AS duplicate_count,
-    groupArrayIf({MAX_DIFFERENCES_PER_KIND})((object_id, arrayMap(s -> s.1, sources),
+    groupArraySortedIf({MAX_DIFFERENCES_PER_KIND})((object_id, arrayMap(s -> s.1, sources),
         arrayMap(t -> t.1, targets)), length(targets) > 1) AS duplicate,
     countIf(notEmpty(targets) AND target_amount IS NOT NULL AND length(source_currencies) = 1
         AND notEmpty(arrayFilter(s -> s.2 IS NOT NULL, sources))
         AND (target_amount != source_amount OR target_currency != source_currencies[1]))
         AS mismatch_count,
-    groupArrayIf({MAX_DIFFERENCES_PER_KIND})((object_id, arrayMap(s -> s.1, sources),
+    groupArraySortedIf({MAX_DIFFERENCES_PER_KIND})((object_id, arrayMap(s -> s.1, sources),
         targets[1].1, source_amount, source_currencies[1], target_amount, target_currency),
         notEmpty(targets) AND target_amount IS NOT NULL AND length(source_currencies) = 1
         AND notEmpty(arrayFilter(s -> s.2 IS NOT NULL, sources))
