@@ -23,6 +23,10 @@ from warehouse.pool import ClientPool
 CloseDeadline = Callable[[str, str], datetime]
 """The close deadline of (legal entity, period): the SLA feature's calendars know it."""
 
+Watermark = Callable[[], datetime]
+"""The knowledge time up to which the business state is complete: the report reads the legal
+entity and period of every event from it (``lineage.audit_queries``)."""
+
 FIRST_YEAR, LAST_YEAR = 1970, 2261
 """Periods the engine's DateTime64 can hold, close day included."""
 
@@ -38,6 +42,7 @@ def audit_router(
     *,
     record_pool: ClientPool,
     settle: timedelta,
+    watermark: Watermark,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> APIRouter:
     """Reads through ``pool``; downloads are recorded through ``record_pool``."""
@@ -78,7 +83,9 @@ def audit_router(
                 422, f"period={period!r}: expected a year from {FIRST_YEAR} to {LAST_YEAR}"
             )
         now = clock()
-        moment = knowledge_instant(known_at, watermark=now - settle)
+        # the business state resolves every event's legal entity and period: an answer up to
+        # its watermark never changes afterwards
+        moment = knowledge_instant(known_at, watermark=min(now - settle, watermark()))
         client = pool.client()
         body = build_report(
             client,

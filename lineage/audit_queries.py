@@ -1,5 +1,6 @@
 """The SQL of the completeness-and-accuracy report: one query, one row per interface (lineage hop),
-over ``biz_events`` and ``biz_event_objects`` as known at a knowledge time. The report quotes this
+over ``biz_events``, ``biz_event_objects`` and the business state's ``event_dimensions`` as known
+at a knowledge time. The report quotes this
 text and its parameters so that an auditor can run it again (docs/operations.md, For auditors)."""
 
 from __future__ import annotations
@@ -8,41 +9,52 @@ from typing import Final
 
 from warehouse.counted_attempt import COUNTED_ATTEMPT
 from warehouse.first_stored import first_stored_events
+from warehouse.schema import EVENT_DIMENSIONS
 
 MAX_DIFFERENCES_PER_KIND: Final = 10_000
-"""Differences listed per kind and interface (all are counted): a report stays a bounded answer."""
+"""Differences listed per kind and interface, those of the smallest object ids (all are counted):
+a report stays a bounded answer, and the same for the same ``known_at``."""
 
 
-def _facts(columns: str) -> str:
-    """The business facts known at ``known_at``, each span in its first stored version: only the
-    columns a part of the query needs (the read and the choice cost less the fewer there are)."""
-    return first_stored_events("IngestedAt <= {known_at:DateTime64(3, 'UTC')}", columns)
+_KNOWN_AT = "{known_at:DateTime64(3, 'UTC')}"
 
 
-_EVENT_FACTS = (
-    "EventId, EventType, EventTime, Attempt, Outcome, Amount, Currency, Period, LegalEntity, "
-    "IngestedAt"
-)
+def _facts(events: str, columns: str) -> str:
+    """The business facts of the events ``events`` names, as known at ``known_at``, each span in
+    its first stored version: only the columns a part of the query needs."""
+    return first_stored_events(f"EventId IN {events} AND IngestedAt <= {_KNOWN_AT}", columns)
+
+
+_EVENT_FACTS = "EventId, EventType, EventTime, Attempt, Outcome, Amount, Currency, IngestedAt"
 
 INTERFACE_TOTALS = f"""
 WITH
-object_entities AS (
-    SELECT ref.type AS object_type, ref.id AS object_id, any(LegalEntity) AS entity
-    FROM {_facts("LegalEntity, ObjectRefs")} ARRAY JOIN ObjectRefs AS ref
-    WHERE LegalEntity != ''
-      AND ref.type NOT IN ('legal_entity', 'customer')
-    GROUP BY object_type, object_id
+period_events AS (
+    SELECT DISTINCT EventId FROM {EVENT_DIMENSIONS}
+    WHERE Period = {{period:String}} AND LegalEntity IN ({{legal_entity:String}}, '')
+      AND KnownAt <= {_KNOWN_AT}
 ),
-inherited AS (
-    SELECT EventId, any(entity) AS inherited_entity
-    FROM (
-        SELECT EventId, ref.type AS object_type, ref.id AS object_id
-        FROM {_facts("EventId, EventType, LegalEntity, ObjectRefs")} ARRAY JOIN ObjectRefs AS ref
-        WHERE LegalEntity = ''
-          AND EventType IN {{event_types:Array(String)}}
-    ) AS refs
-    INNER JOIN object_entities USING (object_type, object_id)
-    GROUP BY EventId
+hops AS (
+    SELECT tupleElement(h, 1) AS hop, tupleElement(h, 2) AS target_type,
+           tupleElement(h, 3) AS object_type, tupleElement(h, 4) AS source_types
+    FROM (SELECT arrayJoin({{hops:Array(Tuple(UInt16, String, String, Array(String)))}}) AS h)
+),
+period_objects AS (
+    SELECT DISTINCT ref.type, ref.id
+    FROM {_facts("period_events", "EventId, EventType, ObjectRefs")} ARRAY JOIN ObjectRefs AS ref
+    WHERE (ref.type, EventType) IN (SELECT object_type, arrayJoin(source_types) FROM hops)
+),
+links AS (
+    SELECT DISTINCT hops.hop AS hop, o.ObjectId AS object_id, o.EventId AS event_id,
+           o.EventType = hops.target_type AS is_target
+    FROM biz_event_objects AS o INNER JOIN hops ON o.ObjectType = hops.object_type
+    WHERE o.IngestedAt <= {_KNOWN_AT}
+      AND (o.EventType = hops.target_type OR has(hops.source_types, o.EventType))
+      AND (o.ObjectType, o.ObjectId) IN period_objects
+),
+linked AS (
+    SELECT DISTINCT EventId FROM biz_event_objects
+    WHERE (ObjectType, ObjectId) IN period_objects AND IngestedAt <= {_KNOWN_AT}
 ),
 events AS (
     SELECT EventId AS event_id,
@@ -50,33 +62,17 @@ events AS (
         minIf(EventTime, Outcome = 'success') AS effective_at,
         argMax(Amount, {COUNTED_ATTEMPT}) AS amount,
         argMax(Currency, {COUNTED_ATTEMPT}) AS currency,
-        if(anyIf(Period, Period != '') != '', anyIf(Period, Period != ''),
-           formatDateTime(min(EventTime), '%Y-%m')) AS event_period,
-        anyIf(LegalEntity, LegalEntity != '') AS own_entity,
         toDate(min(IngestedAt)) AS stored_on
-    FROM {_facts(_EVENT_FACTS)}
+    FROM {_facts("linked", _EVENT_FACTS)}
     WHERE EventType IN {{event_types:Array(String)}}
     GROUP BY EventId
 ),
-period_objects AS (
-    SELECT DISTINCT ref.type, ref.id
-    FROM {_facts("EventType, EventTime, Period, ObjectRefs")} ARRAY JOIN ObjectRefs AS ref
-    WHERE EventType IN {{source_types:Array(String)}}
-      AND (Period = {{period:String}}
-           OR toYYYYMM(EventTime) = toUInt32OrZero(replaceOne({{period:String}}, '-', '')))
-),
-hops AS (
-    SELECT tupleElement(h, 1) AS hop, tupleElement(h, 2) AS target_type,
-           tupleElement(h, 3) AS object_type, tupleElement(h, 4) AS source_types
-    FROM (SELECT arrayJoin({{hops:Array(Tuple(UInt16, String, String, Array(String)))}}) AS h)
-),
-links AS (
-    SELECT DISTINCT hops.hop AS hop, o.ObjectId AS object_id, o.EventId AS event_id,
-           o.EventType = hops.target_type AS is_target
-    FROM biz_event_objects AS o INNER JOIN hops ON o.ObjectType = hops.object_type
-    WHERE o.IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}
-      AND (o.EventType = hops.target_type OR has(hops.source_types, o.EventType))
-      AND (o.ObjectType, o.ObjectId) IN period_objects
+dimensions AS (
+    SELECT EventId AS event_id, argMax(LegalEntity, KnownAt) AS entity,
+        argMax(Period, KnownAt) AS period
+    FROM {EVENT_DIMENSIONS}
+    WHERE EventId IN linked AND KnownAt <= {_KNOWN_AT}
+    GROUP BY EventId
 ),
 items AS (
     SELECT links.hop AS hop, links.object_id AS object_id,
@@ -84,15 +80,13 @@ items AS (
                          NOT links.is_target) AS sources,
         groupUniqArrayIf((events.event_id, events.amount, events.currency, events.effective_at),
                          links.is_target) AS targets,
-        anyIf(if(events.own_entity != '', events.own_entity, inherited.inherited_entity),
-              NOT links.is_target) AS source_entity,
-        anyIf(if(events.own_entity != '', events.own_entity, inherited.inherited_entity),
-              links.is_target) AS target_entity,
-        minIf(events.event_period, NOT links.is_target) AS source_period,
+        anyIf(dimensions.entity, NOT links.is_target) AS source_entity,
+        anyIf(dimensions.entity, links.is_target) AS target_entity,
+        minIf(dimensions.period, NOT links.is_target) AS source_period,
         groupUniqArray(events.stored_on) AS stored_days
     FROM links
     INNER JOIN events ON events.event_id = links.event_id
-    LEFT JOIN inherited ON inherited.EventId = links.event_id
+    INNER JOIN dimensions ON dimensions.event_id = links.event_id
     WHERE events.succeeded
     GROUP BY hop, object_id
     HAVING notEmpty(sources) AND source_period = {{period:String}}
@@ -113,20 +107,20 @@ SELECT hop,
     arrayDistinct(groupArrayArray(arrayMap(s -> (s.1, s.2, s.3), sources))) AS source_events,
     arrayDistinct(groupArrayArray(arrayMap(t -> (t.1, t.2, t.3), targets))) AS target_events,
     countIf(empty(targets)) AS missing_count,
-    groupArrayIf({MAX_DIFFERENCES_PER_KIND})((object_id, arrayMap(s -> s.1, sources),
+    groupArraySortedIf({MAX_DIFFERENCES_PER_KIND})((object_id, arrayMap(s -> s.1, sources),
         source_amount, source_currencies), empty(targets)) AS missing,
     countIf(notEmpty(targets) AND target_at > {{close_deadline:DateTime64(9, 'UTC')}}) AS late_count,
-    groupArrayIf({MAX_DIFFERENCES_PER_KIND})((object_id, arrayMap(s -> s.1, sources),
+    groupArraySortedIf({MAX_DIFFERENCES_PER_KIND})((object_id, arrayMap(s -> s.1, sources),
         targets[1].1, target_at),
         notEmpty(targets) AND target_at > {{close_deadline:DateTime64(9, 'UTC')}}) AS late,
     countIf(length(targets) > 1) AS duplicate_count,
-    groupArrayIf({MAX_DIFFERENCES_PER_KIND})((object_id, arrayMap(s -> s.1, sources),
+    groupArraySortedIf({MAX_DIFFERENCES_PER_KIND})((object_id, arrayMap(s -> s.1, sources),
         arrayMap(t -> t.1, targets)), length(targets) > 1) AS duplicate,
     countIf(notEmpty(targets) AND target_amount IS NOT NULL AND length(source_currencies) = 1
         AND notEmpty(arrayFilter(s -> s.2 IS NOT NULL, sources))
         AND (target_amount != source_amount OR target_currency != source_currencies[1]))
         AS mismatch_count,
-    groupArrayIf({MAX_DIFFERENCES_PER_KIND})((object_id, arrayMap(s -> s.1, sources),
+    groupArraySortedIf({MAX_DIFFERENCES_PER_KIND})((object_id, arrayMap(s -> s.1, sources),
         targets[1].1, source_amount, source_currencies[1], target_amount, target_currency),
         notEmpty(targets) AND target_amount IS NOT NULL AND length(source_currencies) = 1
         AND notEmpty(arrayFilter(s -> s.2 IS NOT NULL, sources))
@@ -137,13 +131,23 @@ GROUP BY hop
 ORDER BY hop
 """
 """Per interface (``hops``: number, target event type, object type, source event types): the
-items (objects of the hop's type) whose succeeded source event is of ``period`` and
-``legal_entity`` as known at ``known_at``; the distinct source and succeeded target events with
-their counted amounts; and the items without a succeeded target (missing), first posted after
-``close_deadline`` (late), with more than one succeeded target (duplicate), or whose first
-target's amount differs from its sources' (mismatch); and the UTC days on which the counted
-events were first stored (their ledger trees). ``period_objects`` narrows the links early to the objects a source
-event of the period's month or period refers to (a superset of the items; ``HAVING`` decides). An event counts when its latest attempt
-succeeded; its counted attempt is the latest successful one. A period is the event's own, else the
-UTC month of its first attempt; a legal entity the event's own, else that of an object it refers
-to (the source's, else the target's)."""
+items (objects of the hop's type) whose succeeded source events' earliest period is ``period`` and
+whose legal entity (the sources', else the targets') is ``legal_entity``, as known at
+``known_at``; the distinct source and succeeded target events with their counted amounts; and the
+items without a succeeded target (missing), first posted after ``close_deadline`` (late), with
+more than one succeeded target (duplicate), or whose first target's amount differs from its
+sources' (mismatch); and the UTC days on which the counted events were first stored (their ledger
+trees). An event counts when its latest attempt succeeded; its amount is its counted attempt's
+(``warehouse.counted_attempt``).
+
+An event's legal entity and period are what the business state resolved for it
+(``event_dimensions``, written by ``slas.business_state`` from ``slas.snapshot``: the one
+definition), in their latest version known at ``known_at``; an event the state had not resolved
+by then does not count. The query starts from the events of ``period`` and ``legal_entity`` (or
+of no entity: an item may take its entity from its target) in that table's ``by_period``
+projection, and reaches everything else by sorting key: the objects those events refer to as a
+source of some hop (``period_objects``: a project that a period's time entry names is no item of
+that period, only the project its activation names), the links of those objects, and the facts and
+dimensions of the events that refer to them (``linked``, read from the objects' rows again rather
+than from ``links``, which the engine would compute once more), so its cost follows the period and
+entity asked, not the stored history."""

@@ -107,7 +107,8 @@ def query_parameters(rules: LineageRules, request: ReportRequest) -> dict[str, A
     }
 
 
-def _engine_parameters(parameters: Mapping[str, Any]) -> dict[str, Any]:
+def engine_parameters(parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """The quoted parameters as the engine binds them (instants as naive UTC, hops as tuples)."""
     known_at = utc(datetime.fromisoformat(parameters["known_at"]))
     deadline = utc(datetime.fromisoformat(parameters["close_deadline"]))
     return {
@@ -121,7 +122,7 @@ def _engine_parameters(parameters: Mapping[str, Any]) -> dict[str, Any]:
 def build_report(client: Client, rules: LineageRules, request: ReportRequest) -> dict[str, Any]:
     """The report body (everything its root hash covers) as known at ``request.known_at``."""
     parameters = query_parameters(rules, request)
-    rows = client.query(INTERFACE_TOTALS, parameters=_engine_parameters(parameters)).named_results()
+    rows = client.query(INTERFACE_TOTALS, parameters=engine_parameters(parameters)).named_results()
     return report_body(rules, request, parameters, list(rows))
 
 

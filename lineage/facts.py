@@ -49,12 +49,20 @@ FACT_NAMES: Final = tuple(name for name, _ in FACT_FIELDS)
 FACT_TEXTS_SQL: Final = "[" + ", ".join(expression for _, expression in FACT_FIELDS) + "]"
 """An ``Array(String)`` of a ``biz_events`` row's field texts, in ``FACT_FIELDS`` order."""
 
+
+def _netstring_sql(expression: str) -> str:
+    """The arguments of ``concat`` that write ``expression``'s text as a netstring."""
+    return f"toString(length({expression})), ':', {expression}, ','"
+
+
 LEAF_HASH_SQL: Final = (
-    "SHA256(concat(char(0), arrayStringConcat(arrayMap(field -> "
-    "concat(toString(length(field)), ':', field, ','), "
-    f"arrayConcat(['{FACT_FORMAT}'], {FACT_TEXTS_SQL})))))"
+    f"SHA256(concat(char(0), '{len(FACT_FORMAT.encode())}:{FACT_FORMAT},', "
+    + ", ".join(_netstring_sql(expression) for _, expression in FACT_FIELDS)
+    + "))"
 )
-"""RFC 9162 leaf hash of a ``biz_events`` row, in the engine (``length`` counts bytes)."""
+"""RFC 9162 leaf hash of a ``biz_events`` row, in the engine (``length`` counts bytes): one
+``concat`` of every field's netstring (the engine computes each field's text once), about 12 %
+less CPU than building an array of the texts and mapping over it (benchmarks/README.md)."""
 
 
 KNOWLEDGE_TIME: Final = "ingested_at"

@@ -36,6 +36,12 @@ from slas.calendars import CalendarBook, EntityCalendar
 from slas.cause_refresh import refresh_causes
 from slas.definitions import SlaDefinition
 from slas.digests import row_digests
+from slas.event_dimensions import (
+    append_dimensions,
+    changed_dimensions,
+    dimension_rows,
+    latest_dimensions,
+)
 from slas.item_rows import ItemRow, item_rows
 from slas.state_queries import (
     ITEM_COLUMNS,
@@ -56,7 +62,7 @@ from slas.state_queries import (
     window_rows,
 )
 from slas.timer_rows import DerivedTimers, SnapshotNames, TimerRow, derive_timers
-from warehouse.schema import CLOSE_ITEMS, SLA_TIMERS
+from warehouse.schema import CLOSE_ITEMS, EVENT_DIMENSIONS, SLA_TIMERS
 from warehouse.schema_state import REBUILD_KEY, read_state, write_state
 
 logger = logging.getLogger(__name__)
@@ -66,6 +72,10 @@ WATERMARK_KEY = "sla_timers_watermark"
 CONFIG_KEY = "sla_timers_config"
 REBUILD_STALE = timedelta(hours=6)
 """A rebuild flag older than this is a rebuild that died: the keeper carries on."""
+
+STATE_TABLES = (SLA_TIMERS, CLOSE_ITEMS, EVENT_DIMENSIONS)
+"""The tables a derivation writes: part of the configuration fingerprint, so that a table added
+here is filled by re-deriving everything once."""
 
 LATE_HORIZON = timedelta(minutes=2)
 """How long after a window was read rows that become visible in it late are still found."""
@@ -113,6 +123,7 @@ def config_fingerprint(
             rules.hops,
             [(name, _calendar_text(calendar)) for name, calendar in entities],
             _calendar_text(calendars.default),
+            STATE_TABLES,
         )
     )
     return hashlib.sha256(text.encode()).hexdigest()[:32]
@@ -377,9 +388,14 @@ class BusinessState:
             {row.identity: row for row in item_rows(snapshot, self.calendars, self.rules, names)},
             latest_item_digests(client, keys, chunk=chunk),
         )
+        dimensions = changed_dimensions(
+            dimension_rows(snapshot, names),
+            latest_dimensions(client, names.events.values(), chunk=chunk),
+        )
         _append(client, *timers, known_at=until)
         _append_items(client, *items, known_at=until)
-        return len(snapshot.event), sum(
+        append_dimensions(client, dimensions, known_at=until)
+        return len(snapshot.event), len(dimensions) + sum(
             len(changed) + len(gone) for changed, gone in (timers, items)
         )
 

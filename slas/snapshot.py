@@ -189,6 +189,16 @@ class EventSnapshot:
                 own[self.ref_row[missing]] = inherited[missing]
         return entity, customer
 
+    @cached_property
+    def periods(self) -> U32Array:
+        """The period (``YYYYMM``) every event belongs to: the one it posted into (its first
+        successful attempt's ``biz.period``), else its first attempt's, else the UTC month of its
+        first attempt (most events carry no period of their own)."""
+        months = self.first_us.astype("datetime64[us]").astype("datetime64[M]").astype(np.int64)
+        by_time = (months // 12 + 1970) * 100 + months % 12 + 1
+        own = np.where(self.effective_period != 0, self.effective_period, self.first_period)
+        return np.where(own != 0, own, by_time).astype(np.uint32)
+
     def currency_names(self, codes: U16Array) -> StrArray:
         return np.array(("", *self.currencies), dtype=object)[codes]
 

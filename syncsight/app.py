@@ -212,6 +212,7 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
             lambda entity, period: sla.calendars.for_entity(entity).close_deadline(period),
             record_pool=pool,
             settle=settle,
+            watermark=sla.business_state.watermark,
         ),
         prefix="/api/v1",
     )

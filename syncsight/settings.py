@@ -322,8 +322,8 @@ class Settings(BaseSettings):
         default=2557,
         ge=0,
         description="Days business facts are kept: biz_events and biz_event_objects by event "
-        "time, the sla_timers and close_items state by knowledge time; a TTL set by `syncsight "
-        "migrate`. 0 keeps them forever. 2557 (7 years) matches common statutory retention of "
+        "time, the sla_timers, close_items and event_dimensions state by knowledge time; a TTL "
+        "set by `syncsight migrate`. 0 keeps them forever. 2557 (7 years) matches common statutory retention of "
         "accounting records; raise it where the law asks for more (10 years in Germany).",
     )
     retention_alerts_days: int = Field(

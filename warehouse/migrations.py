@@ -24,6 +24,7 @@ from warehouse.schema import (
     close_items_ddl,
     compact_parts_ddl,
     derived_views_ddl,
+    event_dimensions_ddl,
     first_stored_facts_ddl,
     knowledge_time_ddl,
     ledger_ddl,
@@ -76,6 +77,12 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(
         14, "SLA timer state pieces as signed rows (answers from SQL sums)", timer_changes_ddl
+    ),
+    Migration(
+        15,
+        "event dimensions state: each event's legal entity and period as the business state "
+        "resolved them",
+        event_dimensions_ddl,
     ),
 )
 """A migration without statements still re-creates the derived views (``migrate``)."""

@@ -16,6 +16,7 @@ from warehouse.schema import (
     BIZ_EVENT_OBJECTS,
     BIZ_EVENTS,
     CLOSE_ITEMS,
+    EVENT_DIMENSIONS,
     OTEL_TRACES,
     OTEL_TRACES_TRACE_ID_TS,
     SLA_ALERT_STATE,
@@ -43,6 +44,7 @@ EXPIRES_FROM: Final = {
     SLA_TIMER_CHANGE_DAYS: (FACTS, "toDateTime(VersionDay)"),
     SLA_TIMER_CHANGE_TICKS: (FACTS, "toDateTime(VersionDay)"),
     CLOSE_ITEMS: (FACTS, "toDateTime(KnownAt)"),
+    EVENT_DIMENSIONS: (FACTS, "toDateTime(KnownAt)"),
     SLA_ALERT_STATE: (ALERTS, "toDateTime(UpdatedAt)"),
     WORK_ITEM_EVENTS: (FACTS, "toDateTime(At)"),
 }

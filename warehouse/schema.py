@@ -26,6 +26,7 @@ CLOSE_ITEMS = "close_items"
 SLA_TIMER_CHANGES = "sla_timer_changes"
 SLA_TIMER_CHANGE_DAYS = "sla_timer_change_days"
 SLA_TIMER_CHANGE_TICKS = "sla_timer_change_ticks"
+EVENT_DIMENSIONS = "event_dimensions"
 STATE_CHUNKS = "syncsight_state_chunks"
 EVALUATOR_LEASE = "syncsight_evaluator_lease"
 LEDGER_LEAVES = "ledger_leaves"
@@ -771,6 +772,29 @@ ORDER BY ({order.strip("()")}, VersionDay)""",
 SELECT Sla, State, toDate32(Instant) AS Day, toDate32(CountsFrom) AS CountsDay, {known_select},
     toDate32(VersionKnownAt) AS VersionDay, toInt64(Delta) AS Delta
 FROM {changes}""",
+    ]
+
+
+def event_dimensions_ddl(t: Topology) -> list[str]:
+    """Migration 15: ``event_dimensions``, the legal entity and period of every business event as
+    the business state resolved them (``slas.event_dimensions``), kept like ``close_items``:
+    append-only versions stamped with ``KnownAt``, one whenever a re-derivation resolves an event
+    differently. Ordered by event, so a re-derivation and the completeness-and-accuracy report
+    read an event's versions with one index range; the projection ``by_period`` orders the same
+    rows by period and legal entity, so the report finds the events of one period and entity
+    without reading the others' (its cost follows the period, not the stored history). Sharded (on
+    a cluster) by event."""
+    dimensions = t.storage(EVENT_DIMENSIONS)
+    return [
+        f"""CREATE TABLE IF NOT EXISTS {dimensions}{t.on_cluster} (
+    EventId String,
+    KnownAt DateTime64(3, 'UTC'),
+    LegalEntity LowCardinality(String),
+    Period LowCardinality(String),
+    PROJECTION by_period (SELECT * ORDER BY Period, LegalEntity, EventId, KnownAt)
+) ENGINE = {t.engine(EVENT_DIMENSIONS)}
+ORDER BY (EventId, KnownAt)""",
+        *t.distributed(EVENT_DIMENSIONS, "cityHash64(EventId)"),
     ]
 
 

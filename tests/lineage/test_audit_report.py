@@ -1,12 +1,13 @@
 """The completeness-and-accuracy report over the real engine: counts and amounts per interface and
 side, and each kind of difference (missing, late, amount mismatch, duplicate) from a hand-built
-chain; the knowledge time; the quoted query runs again to the same rows."""
+chain; the knowledge time; the quoted query runs again to the same rows. The business state ticks
+after every load: the report reads each event's legal entity and period from it."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -27,6 +28,9 @@ from lineage.audit_report import (
     root_of,
 )
 from lineage.rules import Hop, LineageRules
+from slas.business_state import BusinessState
+from slas.calendars import CalendarBook
+from slas.definitions import DEFAULT_SLAS
 from tests.lineage.events import attempt, chain, span
 from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import migrate
@@ -41,8 +45,13 @@ BILLING = interface_name(Hop(sc.BILLING_READY, sc.TIME_ENTRY, (sc.TIME_APPROVED,
 
 
 def load(client: Client, events: list[BusinessEvent]) -> None:
+    """Store ``events`` and let the business state resolve them."""
     client.insert("otel_traces", [span(e) for e in events], column_names=OTEL_TRACES_COLUMNS)
     time.sleep(0.01)  # the next rows are stored at a later millisecond of knowledge time
+    state = BusinessState(
+        lambda: client, DEFAULT_SLAS, CalendarBook(), settle=timedelta(milliseconds=1)
+    )
+    state.tick(datetime.now(UTC))
 
 
 @pytest.fixture

@@ -22,10 +22,14 @@ from pypdf import PdfReader
 from domain import semconv as sc
 from lineage.audit_api import audit_router
 from lineage.audit_report import root_of
+from lineage.evidence import instant_text
 from lineage.ledger import Ledger
 from lineage.ledger_api import ledger_router
 from lineage.rules import LineageRules
 from lineage.signing import EVIDENCE_ROOT, Signer, load_public_key, signature_valid
+from slas.business_state import BusinessState
+from slas.calendars import CalendarBook
+from slas.definitions import DEFAULT_SLAS
 from syncsight.access import AccessControl, ApiTokens
 from tests.lineage.events import chain, span
 from tests.service import serving_in_thread
@@ -57,12 +61,24 @@ def store(client: Client) -> Client:
 
 
 @pytest.fixture
+def state(store: Client) -> BusinessState:
+    """The business state, resolved up to now (the report reads events' dimensions from it)."""
+    business_state = BusinessState(
+        lambda: store, DEFAULT_SLAS, CalendarBook(), settle=timedelta(milliseconds=1)
+    )
+    business_state.tick(datetime.now(UTC))
+    return business_state
+
+
+@pytest.fixture
 def ledger() -> Ledger:
     return Ledger(Signer.generate())
 
 
 @pytest.fixture
-def api(store: Client, engine_url: str, database: str, ledger: Ledger) -> Iterator[httpx.Client]:
+def api(
+    state: BusinessState, engine_url: str, database: str, ledger: Ledger
+) -> Iterator[httpx.Client]:
     pool = ClientPool(engine_url, database=database)
     app = FastAPI()
     settle = timedelta(0)
@@ -74,6 +90,7 @@ def api(store: Client, engine_url: str, database: str, ledger: Ledger) -> Iterat
             lambda entity, period: CLOSE,
             record_pool=pool,
             settle=settle,
+            watermark=state.watermark,
         ),
         prefix="/api/v1",
     )
@@ -254,3 +271,14 @@ class TestCommandLine:
         assert result.returncode == 2
         assert "HTTP 403" in result.stderr
         assert "needs role auditor" in result.stderr
+
+
+class TestKnowledgeTime:
+    def test_known_at_is_capped_at_the_business_state_s_watermark(
+        self, api: httpx.Client, state: BusinessState
+    ) -> None:
+        """The state resolves every event's legal entity and period: a later known_at is answered
+        at its watermark, which an answer for it never changes afterwards."""
+        document = report(api, known_at="2099-01-01T00:00:00Z")
+        assert document["known_at"] == instant_text(state.watermark())
+        assert invoices(document)["items"] == 1

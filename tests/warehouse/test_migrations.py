@@ -304,7 +304,7 @@ class TestFirstStoredFacts:
         for table in ("biz_events", "biz_event_objects"):
             client.command(f"OPTIMIZE TABLE {table} FINAL")
 
-        assert report.applied == (13,)
+        assert report.applied == tuple(m.version for m in MIGRATIONS if m.version >= 13)
         events = client.query(
             "SELECT EventId, SpanId, Amount, IngestedAt FROM biz_events "
             "ORDER BY EventId, SpanId, IngestedAt"

@@ -1,0 +1,84 @@
+"""The ``event_dimensions`` state: the legal entity and period of every business event as the
+business state resolves them (``EventSnapshot.dimensions`` and ``EventSnapshot.periods``, the one
+definition of both), appended as a new version whenever a re-derivation resolves an event
+differently, so that the completeness-and-accuracy report (``lineage.audit_queries``) reads them
+instead of resolving them again over the whole history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Final
+
+from clickhouse_connect.driver.client import Client
+
+from domain.periods import period_text
+from slas.snapshot import EventSnapshot
+from slas.timer_rows import SnapshotNames
+from warehouse.schema import EVENT_DIMENSIONS, STATE_CHUNKS
+
+Dimensions = tuple[str, str]
+"""An event's (legal entity, period); empty text where none is known."""
+
+_LATEST = f"""
+SELECT EventId, argMax((LegalEntity, Period), KnownAt)
+FROM {EVENT_DIMENSIONS}
+WHERE {{where}}
+GROUP BY EventId
+"""
+
+LATEST_DIMENSIONS: Final = _LATEST.format(where="EventId IN {event_ids:Array(String)}")
+LATEST_DIMENSIONS_OF_CHUNK: Final = _LATEST.format(
+    where=f"cityHash64(EventId) GLOBAL IN (SELECT EventHash FROM {STATE_CHUNKS} "
+    "WHERE Chunk = {chunk:UInt32})"
+)
+"""The latest stored dimensions of some events, or of a chunk's (named by a subquery, as the
+other state reads of a chunk are)."""
+
+COLUMNS: Final = ("EventId", "KnownAt", "LegalEntity", "Period")
+
+
+def dimension_rows(snapshot: EventSnapshot, names: SnapshotNames) -> dict[str, Dimensions]:
+    """Event id → (legal entity, period) of every event of ``snapshot``."""
+    entity, _ = snapshot.dimensions
+    entities = ("", *snapshot.legal_entities)
+    return {
+        names.events[event_hash]: (entities[code], period_text(period))
+        for event_hash, code, period in zip(
+            snapshot.event.tolist(), entity.tolist(), snapshot.periods.tolist(), strict=True
+        )
+    }
+
+
+def latest_dimensions(
+    client: Client, event_ids: Iterable[str], *, chunk: int | None = None
+) -> dict[str, Dimensions]:
+    """Event id → its latest stored dimensions, for ``event_ids`` (the events of ``chunk`` when
+    given)."""
+    if chunk is not None:
+        rows = client.query(LATEST_DIMENSIONS_OF_CHUNK, parameters={"chunk": chunk}).result_rows
+    else:
+        ids = sorted(set(event_ids))
+        if not ids:
+            return {}
+        rows = client.query(LATEST_DIMENSIONS, parameters={"event_ids": ids}).result_rows
+    return {str(event_id): (str(latest[0]), str(latest[1])) for event_id, latest in rows}
+
+
+def changed_dimensions(
+    fresh: Mapping[str, Dimensions], stored: Mapping[str, Dimensions]
+) -> list[tuple[str, Dimensions]]:
+    """The events whose dimensions differ from their latest stored version (or have none)."""
+    return [(event_id, dims) for event_id, dims in fresh.items() if stored.get(event_id) != dims]
+
+
+def append_dimensions(
+    client: Client, changed: list[tuple[str, Dimensions]], *, known_at: datetime
+) -> None:
+    if changed:
+        client.insert(
+            EVENT_DIMENSIONS,
+            [[event_id, known_at, entity, period] for event_id, (entity, period) in changed],
+            column_names=list(COLUMNS),
+        )
