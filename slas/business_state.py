@@ -51,7 +51,6 @@ from slas.state_queries import (
     StoredTimers,
     changed_events,
     component,
-    component_chunk,
     event_rows,
     graph_chunks,
     latest_digests,
@@ -59,6 +58,7 @@ from slas.state_queries import (
     load_component,
     touched_objects_by_new_spans,
     unresolved_events,
+    window_end,
     window_rows,
 )
 from slas.timer_rows import DerivedTimers, SnapshotNames, TimerRow, derive_timers
@@ -82,6 +82,10 @@ LATE_HORIZON = timedelta(minutes=2)
 
 MIN_EXPANSION_EVENTS = 20_000
 """Components this size are closed by index reads however small the graph is."""
+
+MAX_WINDOW_EVENTS = 100_000
+"""Event rows one tick reads at most (a window holding more is cut there, and the next tick
+follows at once): what a tick holds in memory stays bounded however far behind it is."""
 
 MAX_EXPANSION_ROUNDS = 64
 """Reads to close a component; deeper than any chain of the default graph (about 8)."""
@@ -110,6 +114,9 @@ class TickReport:
     """Events whose window changed only how their attempts stand: the root causes of the items
     downstream of them refreshed (``slas.cause_refresh``) rather than their components re-derived,
     unless they lie in components re-derived anyway or the refresh sent them to theirs."""
+    capped: bool = False
+    """The window held more than ``max_window_events`` event rows and was cut after them: the
+    watermark is behind ``now - settle`` and the next tick should follow at once."""
 
 
 def config_fingerprint(
@@ -155,7 +162,7 @@ class BusinessState:
         rules: LineageRules | None = None,
         settle: timedelta = timedelta(seconds=5),
         max_events_per_chunk: int = 250_000,
-        max_literal_events: int = 20_000,
+        max_window_events: int = MAX_WINDOW_EVENTS,
         refresh_outcomes: bool = True,
     ) -> None:
         self._client = client
@@ -164,7 +171,7 @@ class BusinessState:
         self.rules = rules or LineageRules.default()
         self._settle = settle
         self._max_events = max_events_per_chunk
-        self._max_literal_events = max_literal_events
+        self._max_window_events = max_window_events
         self._refresh_outcomes = refresh_outcomes
         """Off: every changed event's component is re-derived (the reference the narrow unit is
         compared with)."""
@@ -201,6 +208,9 @@ class BusinessState:
             since = EPOCH
         if until <= since:
             return TickReport(since, since, 0, 0, 0)
+        capped = False
+        if since != EPOCH:  # a derivation from scratch reads in chunks of whole components
+            until, capped = self._bounded(client, since, until)
         since, late, visible = self._reopen(client, since, until, now)
         setup_types = sorted({t for types in self.rules.prerequisites.values() for t in types})
         unresolved, sample = unresolved_events(client, since, until, setup_types)
@@ -266,7 +276,18 @@ class BusinessState:
             late_rows=late,
             path=path,
             refreshed=refreshed,
+            capped=capped,
         )
+
+    def _bounded(self, client: Client, since: datetime, until: datetime) -> tuple[datetime, bool]:
+        """Where the window from ``since`` ends: ``until``, or just before the event row after
+        the first ``max_window_events`` (rows stored in the same millisecond stay together), and
+        whether it was cut."""
+        end = window_end(client, since, until, self._max_window_events)
+        if end is None:
+            return until, False
+        before = end - timedelta(milliseconds=1)
+        return (before if before > since else end), True
 
     def _changes(
         self, client: Client, since: datetime, until: datetime, *, limit: int
@@ -339,7 +360,7 @@ class BusinessState:
     def _rederive_around(
         self, client: Client, until: datetime, objects: list[Pair], *, max_events: int
     ) -> tuple[int, int, Collection[str]] | None:
-        """Re-derive the components of ``objects``, closed by index reads; None when they hold
+        """Re-derive the components of ``objects``, closed in the engine; None when they hold
         more than ``max_events`` events (the graph read serves those better). Events read,
         versions written, the components' event ids."""
         found = component(
@@ -351,46 +372,30 @@ class BusinessState:
         )
         if found is None:
             return None
-        event_ids, component_objects = found
-        if max(len(event_ids), len(component_objects)) <= self._max_literal_events:
-            done = self._rederive(client, until, event_ids=event_ids, objects=component_objects)
-        else:
-            component_chunk(client, event_ids.values())
-            done = self._rederive(client, until, chunk=0)
-        return (*done, event_ids.keys())
+        return (*self._rederive(client, until), found)
 
     def _rederive(
-        self,
-        client: Client,
-        until: datetime,
-        *,
-        event_ids: Collection[str] = (),
-        objects: set[Pair] | None = None,
-        chunk: int | None = None,
+        self, client: Client, until: datetime, *, chunk: int | None = None
     ) -> tuple[int, int]:
-        """Re-derive the components of some events and the objects they reference (closed by
-        the caller) or of a ``chunk`` of ``syncsight_state_chunks`` (whole components); append
-        what changed. Events read, versions written."""
-        if chunk is None:
-            snapshot, names = load_component(
-                client, until, event_ids=set(event_ids), objects=objects
-            )
-        else:
-            snapshot, names = load_component(client, until, chunk=chunk)
+        """Re-derive the components a ``chunk`` of ``syncsight_state_chunks`` holds (whole
+        components), or else those closed in the component scratch tables (``component``);
+        append what changed. Events read, versions written."""
+        named = chunk is None
+        snapshot, names = load_component(client, until, chunk=chunk, named=named)
         keys = list(set(names.objects.values()))
         key_hashes = np.fromiter(names.objects, dtype=np.uint64, count=len(names.objects))
         timers = _timer_changes(
             derive_timers(snapshot, self.definitions, self.calendars, names),
-            latest_digests(client, key_hashes, keys=keys, chunk=chunk),
+            latest_digests(client, key_hashes, keys=keys, chunk=chunk, named=named),
             names,
         )
         items = _changes(
             {row.identity: row for row in item_rows(snapshot, self.calendars, self.rules, names)},
-            latest_item_digests(client, keys, chunk=chunk),
+            latest_item_digests(client, keys, chunk=chunk, named=named),
         )
         dimensions = changed_dimensions(
             dimension_rows(snapshot, names),
-            latest_dimensions(client, names.events.values(), chunk=chunk),
+            latest_dimensions(client, names.events.values(), chunk=chunk, named=named),
         )
         _append(client, *timers, known_at=until)
         _append_items(client, *items, known_at=until)

@@ -123,8 +123,10 @@ class SlaEvaluator:
     def _evaluate_now(self) -> float:
         """One tick of the loop; the seconds until the next."""
         started = time.monotonic()
+        behind = False
         try:
             report = self.evaluate_once(self._clock())
+            behind = report is not None and report.capped
             self.last_error = None
             self.failures_in_a_row = 0
             outcome = "standby" if report is None else "paused" if report.skipped else "ok"
@@ -137,6 +139,8 @@ class SlaEvaluator:
             self.metrics.ticks.labels("error").inc()
             logger.exception("SLA evaluation failed")
         self.metrics.tick_seconds.observe(time.monotonic() - started)
+        if behind:
+            return 0.0  # the window was cut: the rest follows at once
         return self._interval.total_seconds()
 
     def _lag_seconds(self) -> float:

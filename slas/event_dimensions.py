@@ -16,7 +16,7 @@ from clickhouse_connect.driver.client import Client
 from domain.periods import period_text
 from slas.snapshot import EventSnapshot
 from slas.timer_rows import SnapshotNames
-from warehouse.schema import EVENT_DIMENSIONS, STATE_CHUNKS
+from warehouse.schema import EVENT_DIMENSIONS, STATE_CHUNKS, STATE_COMPONENT_EVENTS
 
 Dimensions = tuple[str, str]
 """An event's (legal entity, period); empty text where none is known."""
@@ -33,8 +33,11 @@ LATEST_DIMENSIONS_OF_CHUNK: Final = _LATEST.format(
     where=f"cityHash64(EventId) GLOBAL IN (SELECT EventHash FROM {STATE_CHUNKS} "
     "WHERE Chunk = {chunk:UInt32})"
 )
-"""The latest stored dimensions of some events, or of a chunk's (named by a subquery, as the
-other state reads of a chunk are)."""
+LATEST_DIMENSIONS_OF_NAMED: Final = _LATEST.format(
+    where=f"EventId GLOBAL IN (SELECT EventId FROM {STATE_COMPONENT_EVENTS})"
+)
+"""The latest stored dimensions of some events, of a chunk's or of the named component's
+(named by a subquery, as the other state reads of a chunk or component are)."""
 
 COLUMNS: Final = ("EventId", "KnownAt", "LegalEntity", "Period")
 
@@ -52,12 +55,14 @@ def dimension_rows(snapshot: EventSnapshot, names: SnapshotNames) -> dict[str, D
 
 
 def latest_dimensions(
-    client: Client, event_ids: Iterable[str], *, chunk: int | None = None
+    client: Client, event_ids: Iterable[str], *, chunk: int | None = None, named: bool = False
 ) -> dict[str, Dimensions]:
     """Event id → its latest stored dimensions, for ``event_ids`` (the events of ``chunk`` when
-    given)."""
+    given, of the named component when ``named``)."""
     if chunk is not None:
         rows = client.query(LATEST_DIMENSIONS_OF_CHUNK, parameters={"chunk": chunk}).result_rows
+    elif named:
+        rows = client.query(LATEST_DIMENSIONS_OF_NAMED).result_rows
     else:
         ids = sorted(set(event_ids))
         if not ids:

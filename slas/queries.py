@@ -18,6 +18,7 @@ from domain import semconv as sc
 from slas.snapshot import EventSnapshot, empty_snapshot
 from warehouse.counted_attempt import COUNTED_ATTEMPT
 from warehouse.first_stored import first_stored_events
+from warehouse.schema import STATE_COMPONENT_EVENTS, STATE_COMPONENT_OBJECTS
 
 _SUCCESS = f"'{sc.SUCCESS}'"
 _DIMENSIONS = ", ".join(f"'{t}'" for t in sc.DIMENSION_OBJECT_TYPES)
@@ -185,6 +186,17 @@ WHERE ref.type NOT IN ({_DIMENSIONS})
 """The references of some events read from their own rows (the first stored version of each
 span, the rows its object rows were derived from): for a few events whose objects are shared by
 thousands of others (a project), where a read by object would read every one of those."""
+
+_BY_NAMED_EVENT = f"EventId GLOBAL IN (SELECT EventId FROM {STATE_COMPONENT_EVENTS})"
+
+NAMED_EVENTS = _component_events(_BY_NAMED_EVENT)
+NAMED_REFERENCES = _component_references(
+    f"(ObjectType, ObjectId) GLOBAL IN (SELECT ObjectType, ObjectId FROM {STATE_COMPONENT_OBJECTS})",
+    _BY_NAMED_EVENT,
+)
+"""The same for the components a tick closed in the component scratch tables
+(``slas.state_queries.component``): by subqueries the ordered keys serve, however many events and
+objects they hold."""
 
 CHUNK_EVENTS = _component_events(_BY_EVENT_HASH)
 CHUNK_REFERENCES = _component_references(_BY_EVENT_HASH, _BY_EVENT_HASH)

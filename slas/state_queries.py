@@ -15,6 +15,7 @@ import numpy.typing as npt
 from clickhouse_connect.driver.client import Client
 
 from domain import semconv as sc
+from domain.instants import utc
 from slas.close_items import ITEM_OBJECT_TYPES
 from slas.components import chunks, component_labels
 from slas.digests import U64Array, text_hashes
@@ -24,13 +25,21 @@ from slas.queries import (
     COMPONENT_EVENTS,
     COMPONENT_REFERENCES,
     EVENT_REFERENCES,
+    NAMED_EVENTS,
+    NAMED_REFERENCES,
     code_tables,
     coded_names,
     event_states,
 )
 from slas.snapshot import EventSnapshot, empty_snapshot
 from slas.timer_rows import SnapshotNames, timer_identities
-from warehouse.schema import CLOSE_ITEMS, SLA_TIMERS, STATE_CHUNKS
+from warehouse.schema import (
+    CLOSE_ITEMS,
+    SLA_TIMERS,
+    STATE_CHUNKS,
+    STATE_COMPONENT_EVENTS,
+    STATE_COMPONENT_OBJECTS,
+)
 
 _DIMENSIONS = ", ".join(f"'{t}'" for t in sc.DIMENSION_OBJECT_TYPES)
 _WINDOW = "IngestedAt > {since:DateTime64(3, 'UTC')} AND IngestedAt <= {until:DateTime64(3, 'UTC')}"
@@ -125,25 +134,6 @@ WHERE {_WINDOW} AND EventType NOT IN {{setup_types:Array(String)}}
 """Events stored in the window that reference no object but dimensions: nothing can be keyed on
 them (dimension set-up events such as customer.synced excepted). Their count, and a sample."""
 
-NEIGHBOURS = f"""
-SELECT EventId,
-       arrayMap(ref -> (ref.type, ref.id),
-                arrayFilter(ref -> ref.type NOT IN ({_DIMENSIONS}), groupUniqArrayArray(ObjectRefs))),
-       cityHash64(EventId)
-FROM biz_event_objects
-WHERE ObjectType IN {{types:Array(String)}}
-  AND ObjectId IN {{ids:Array(String)}}
-  AND IngestedAt <= {{until:DateTime64(3, 'UTC')}}
-GROUP BY EventId
-"""
-"""The events that reference some objects, once each, with every non-dimension object its
-attempts that name one of them reference (the union: attempts may name different objects; an
-attempt that names none of them is reached once an object it shares with them is in a later
-round) and the event id's hash (object rows carry their event's references, migration 4): one
-ordered-key read per expansion round. The type-by-id cross product may bring an event that
-references none of the objects; the component then also takes in that event's component, which
-is still exact (a union of components)."""
-
 HOP_NEIGHBOURS = f"""
 SELECT EventId, any(EventType),
        arrayMap(ref -> (ref.type, ref.id),
@@ -155,8 +145,10 @@ WHERE ObjectType IN {{types:Array(String)}}
   AND IngestedAt <= {{until:DateTime64(3, 'UTC')}}
 GROUP BY EventId
 """
-"""``NEIGHBOURS`` narrowed to the events of given types on each object (``steps``: object type,
-object id, event type), with each event's type: one step along the hops (``slas.cause_refresh``;
+"""The events that reference some objects (object rows carry their event's references,
+migration 4), narrowed to the events of given types on each object (``steps``: object type,
+object id, event type), once each, with each event's type and the union of the non-dimension
+references of its rows that name one of the objects: one step along the hops (``slas.cause_refresh``;
 a project's activations, not its thousands of time entries). The references are the union of
 every stored version's, a superset of the counted ones: a walk that follows them reaches every
 event the counted ones reach."""
@@ -198,6 +190,23 @@ FROM {SLA_TIMERS}
 WHERE (KeyType, KeyId) GLOBAL IN ({_CHUNK_OBJECTS})
 GROUP BY KeyType, KeyId, Sla, StartEventId
 """
+
+_NAMED_OBJECTS = f"SELECT ObjectType, ObjectId FROM {STATE_COMPONENT_OBJECTS}"
+
+LATEST_DIGESTS_OF_NAMED = f"""{_LATEST_TIMER}
+FROM {SLA_TIMERS}
+WHERE (KeyType, KeyId) GLOBAL IN ({_NAMED_OBJECTS})
+GROUP BY KeyType, KeyId, Sla, StartEventId
+"""
+
+LATEST_ITEM_DIGESTS_OF_NAMED = f"""
+SELECT ItemType, ItemId, argMax((Deleted, Digest), KnownAt)
+FROM {CLOSE_ITEMS}
+WHERE (ItemType, ItemId) GLOBAL IN ({_NAMED_OBJECTS})
+GROUP BY ItemType, ItemId
+"""
+"""The latest versions of the timers and items of the components ``component`` closed: the
+subquery is matched against the tables' ordered keys, so the read follows the component."""
 
 LATEST_ITEM_DIGESTS_OF_CHUNK = f"""
 SELECT ItemType, ItemId, argMax((Deleted, Digest), KnownAt)
@@ -366,52 +375,72 @@ MAX_LITERAL_OBJECTS = 2_000
 """Objects named in one index read: a frontier larger than this is read in several."""
 
 
+_FRONTIER = (
+    f"(ObjectType, ObjectId) GLOBAL IN (SELECT ObjectType, ObjectId FROM {STATE_COMPONENT_OBJECTS} "
+    "WHERE Round = {round:UInt16}) AND IngestedAt <= {until:DateTime64(3, 'UTC')}"
+)
+
+EXPAND_EVENTS = f"""
+INSERT INTO {STATE_COMPONENT_EVENTS} (EventId)
+SELECT DISTINCT EventId FROM biz_event_objects
+WHERE {_FRONTIER}
+"""
+EXPAND_OBJECTS = f"""
+INSERT INTO {STATE_COMPONENT_OBJECTS} (Round, ObjectType, ObjectId)
+SELECT DISTINCT {{round:UInt16}} + 1, ref.type, ref.id
+FROM biz_event_objects ARRAY JOIN ObjectRefs AS ref
+WHERE {_FRONTIER} AND ref.type NOT IN ({_DIMENSIONS})
+  AND (ref.type, ref.id) GLOBAL NOT IN (SELECT ObjectType, ObjectId FROM {STATE_COMPONENT_OBJECTS})
+"""
+"""One expansion round, in the engine: the events with an object row (their attempts carry the
+event's references, migration 4) naming an object the last round reached, and every
+non-dimension object those rows reference that no round has reached yet (the next frontier).
+Index reads of the business tables by the frontier; nothing passes through Python."""
+
+EXPANDED = f"""
+SELECT (SELECT count() FROM {STATE_COMPONENT_OBJECTS} WHERE Round = {{round:UInt16}} + 1),
+       (SELECT uniqExact(EventId) FROM {STATE_COMPONENT_EVENTS})
+"""
+COMPONENT_EVENT_IDS = f"SELECT DISTINCT EventId FROM {STATE_COMPONENT_EVENTS}"
+
+
 def component(
     client: Client,
-    objects: Iterable[Pair],
+    objects: Collection[Pair],
     until: datetime,
     *,
     max_rounds: int,
     max_events: int | None = None,
-) -> tuple[dict[str, int], set[Pair]] | None:
-    """The events (with their ``cityHash64``) and objects connected to ``objects`` (through
-    non-dimension references), as known at ``until``: expanded until nothing new appears or ``max_rounds`` rounds were made,
-    each round index reads of at most ``MAX_LITERAL_OBJECTS`` objects. None as soon as more than
-    ``max_events`` events are found (a share of the graph a scan of it serves better)."""
-    seen: set[Pair] = set(objects)
-    frontier = sorted(seen)
-    events: dict[str, int] = {}
-    for _round in range(max_rounds):
-        if not frontier:
+) -> set[str] | None:
+    """Close the components of ``objects`` (connected through non-dimension references) as
+    known at ``until`` in the engine, into the component scratch tables (migration 19), for the
+    reads ``named``: expanded until no new object appears or ``max_rounds`` rounds were made.
+    Their event ids; None as soon as more than ``max_events`` events are found (a share of the
+    graph a scan of it serves better)."""
+    for table in (STATE_COMPONENT_EVENTS, STATE_COMPONENT_OBJECTS):
+        client.command(f"TRUNCATE TABLE IF EXISTS {table}")
+    types, ids = zip(*sorted(objects), strict=True) if objects else ((), ())
+    client.insert(
+        STATE_COMPONENT_OBJECTS,
+        [[0] * len(types), list(types), list(ids)],
+        column_names=["Round", "ObjectType", "ObjectId"],
+        column_oriented=True,
+    )
+    for number in range(max_rounds):
+        parameters = {"round": number, "until": until}
+        client.command(EXPAND_EVENTS, parameters=parameters)
+        client.command(EXPAND_OBJECTS, parameters=parameters)
+        new_objects, events = client.query(EXPANDED, parameters=parameters).result_rows[0]
+        if max_events is not None and int(events) > max_events:
+            return None
+        if not new_objects:
             break
-        found: set[Pair] = set()
-        for first in range(0, len(frontier), MAX_LITERAL_OBJECTS):
-            batch = frontier[first : first + MAX_LITERAL_OBJECTS]
-            rows = client.query(
-                NEIGHBOURS, parameters={**_pair_parameters(batch), "until": until}
-            ).result_rows
-            for event_id, refs, event_hash in rows:
-                if event_id in events:
-                    continue
-                events[event_id] = int(event_hash)
-                found.update(pair for pair in refs if pair not in seen)
-            if max_events is not None and len(events) > max_events:
-                return None
-        seen |= found
-        frontier = sorted(found)
-    return events, seen
+    return {str(row[0]) for row in client.query(COMPONENT_EVENT_IDS).result_rows}
 
 
 def event_rows(client: Client) -> int:
     """How many event rows the business tables hold (from the parts' metadata: no scan)."""
     return int(client.query("SELECT count() FROM biz_events").result_rows[0][0])
-
-
-def component_chunk(client: Client, event_hashes: Iterable[int]) -> None:
-    """Put the event hashes of some whole components into ``syncsight_state_chunks`` as chunk 0,
-    for the reads by chunk (a literal list of tens of thousands of ids would cost the parser
-    more than the read)."""
-    _write_chunks(client, [list(event_hashes)])
 
 
 def _write_chunks(client: Client, groups: Iterable[list[int]]) -> None:
@@ -472,19 +501,24 @@ def load_component(
     event_ids: Collection[str] | None = None,
     objects: set[Pair] | None = None,
     chunk: int | None = None,
+    named: bool = False,
 ) -> tuple[EventSnapshot, SnapshotNames]:
     """The snapshot of some components' events as known at ``known_at``, with the ids behind its
     hashes: named by their event ids and objects (index reads; without ``objects`` their
-    references are read from the events' own rows), or by a chunk of ``syncsight_state_chunks``
-    (one scan of each table)."""
+    references are read from the events' own rows), by the component scratch tables (``named``:
+    index reads, ``component``), or by a chunk of ``syncsight_state_chunks`` (one scan of
+    each table)."""
     by_hash = chunk is not None
     ids = sorted(event_ids or ())
-    if not ids and not by_hash:
+    if not ids and not by_hash and not named:
         return empty_snapshot(0), SnapshotNames({}, {}, {})
-    selection: dict[str, Any] = {"chunk": chunk} if by_hash else {"event_ids": ids}
+    selection: dict[str, Any] = {"chunk": chunk} if by_hash else {} if named else {"event_ids": ids}
     parameters = code_tables((), ())[2]  # the events are coded from their names below
     parameters.update(selection, known_at=known_at)
-    events = client.query_np(CHUNK_EVENTS if by_hash else COMPONENT_EVENTS, parameters=parameters)
+    events = client.query_np(
+        CHUNK_EVENTS if by_hash else NAMED_EVENTS if named else COMPONENT_EVENTS,
+        parameters=parameters,
+    )
     if not len(events):
         return empty_snapshot(0), SnapshotNames({}, {}, {})
     legal_entities, currency_codes = coded_names(events)
@@ -497,6 +531,8 @@ def load_component(
     references = client.query_np(
         CHUNK_REFERENCES
         if by_hash
+        else NAMED_REFERENCES
+        if named
         else COMPONENT_REFERENCES
         if objects is not None
         else EVENT_REFERENCES,
@@ -553,15 +589,23 @@ class StoredTimers:
 
 
 def latest_digests(
-    client: Client, key_hashes: U64Array, *, keys: Sequence[Pair], chunk: int | None = None
+    client: Client,
+    key_hashes: U64Array,
+    *,
+    keys: Sequence[Pair],
+    chunk: int | None = None,
+    named: bool = False,
 ) -> StoredTimers:
     """The latest stored version of every timer keyed by one of ``keys`` (whose ``cityHash64``
-    are ``key_hashes``; the keys of ``chunk`` when given)."""
+    are ``key_hashes``; the keys of ``chunk`` when given, of the named component when
+    ``named``)."""
     if not len(key_hashes):
         return StoredTimers(*(np.zeros(0, kind) for kind in (np.uint64, bool, np.uint64, object)))
     found = (
         client.query_np(LATEST_DIGESTS_OF_CHUNK, parameters={"chunk": chunk})
         if chunk is not None
+        else client.query_np(LATEST_DIGESTS_OF_NAMED)
+        if named
         else client.query_np(LATEST_DIGESTS, parameters=_pair_parameters(keys))
     )
     if not len(found):
@@ -581,16 +625,18 @@ def latest_digests(
 
 
 def latest_item_digests(
-    client: Client, keys: Sequence[Pair], *, chunk: int | None = None
+    client: Client, keys: Sequence[Pair], *, chunk: int | None = None, named: bool = False
 ) -> dict[tuple[str, str], tuple[bool, int]]:
     """Identity → (deleted, digest) of the latest stored version of every item among ``keys``
-    (of ``chunk`` when given)."""
+    (of ``chunk`` when given, of the named component when ``named``)."""
     wanted = {key for key in keys if key[0] in ITEM_OBJECT_TYPES}
     if not wanted:
         return {}
     rows = (
         client.query(LATEST_ITEM_DIGESTS_OF_CHUNK, parameters={"chunk": chunk})
         if chunk is not None
+        else client.query(LATEST_ITEM_DIGESTS_OF_NAMED)
+        if named
         else client.query(LATEST_ITEM_DIGESTS, parameters=_pair_parameters(wanted))
     ).result_rows
     return {
@@ -610,6 +656,23 @@ def unresolved_events(
     ).result_rows
     count, sample = rows[0] if rows else (0, [])
     return int(count), sorted(str(event_id) for event_id in sample)
+
+
+WINDOW_END = """
+SELECT IngestedAt FROM biz_events
+WHERE IngestedAt > {since:DateTime64(3, 'UTC')} AND IngestedAt <= {until:DateTime64(3, 'UTC')}
+ORDER BY IngestedAt
+LIMIT 1 OFFSET {rows:UInt64}
+"""
+
+
+def window_end(client: Client, since: datetime, until: datetime, rows: int) -> datetime | None:
+    """The knowledge time of the event row after the first ``rows`` stored in the window (None
+    when it holds no more): where a window of about ``rows`` event rows ends."""
+    found = client.query(
+        WINDOW_END, parameters={"since": since, "until": until, "rows": rows}
+    ).result_rows
+    return utc(found[0][0]) if found else None
 
 
 def window_rows(client: Client, start: datetime, ends: Sequence[datetime]) -> list[int]:

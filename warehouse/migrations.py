@@ -33,6 +33,7 @@ from warehouse.schema import (
     point_read_layout_ddl,
     sla_alert_state_ddl,
     state_chunks_ddl,
+    state_component_ddl,
     state_tables_ddl,
     timer_changes_ddl,
     work_item_events_ddl,
@@ -83,6 +84,9 @@ MIGRATIONS: tuple[Migration, ...] = (
         "event dimensions state: each event's legal entity and period as the business state "
         "resolved them",
         event_dimensions_ddl,
+    ),
+    Migration(
+        19, "scratch of large components of a tick, named by id (index reads)", state_component_ddl
     ),
 )
 """A migration without statements still re-creates the derived views (``migrate``)."""

@@ -28,6 +28,8 @@ SLA_TIMER_CHANGE_DAYS = "sla_timer_change_days"
 SLA_TIMER_CHANGE_TICKS = "sla_timer_change_ticks"
 EVENT_DIMENSIONS = "event_dimensions"
 STATE_CHUNKS = "syncsight_state_chunks"
+STATE_COMPONENT_EVENTS = "syncsight_state_component_events"
+STATE_COMPONENT_OBJECTS = "syncsight_state_component_objects"
 EVALUATOR_LEASE = "syncsight_evaluator_lease"
 LEDGER_LEAVES = "ledger_leaves"
 LEDGER_NODES = "ledger_nodes"
@@ -808,6 +810,27 @@ def state_chunks_ddl(t: Topology) -> list[str]:
     EventHash UInt64
 ) ENGINE = MergeTree
 ORDER BY (Chunk, EventHash)"""
+    ]
+
+
+def state_component_ddl(t: Topology) -> list[str]:
+    """Migration 19: the evaluator's scratch for the components a tick re-derives, closed in
+    the engine (``slas.state_queries.component``): their events and objects by id, each object
+    with the expansion round that reached it, so that every read names them with a subquery the
+    business tables' ordered keys serve (``syncsight_state_chunks`` names events by hash, which
+    only a scan of each table can match: right for a derivation from scratch, wrong for a tick).
+    Local to the evaluating node, truncated at every use."""
+    return [
+        f"""CREATE TABLE IF NOT EXISTS {STATE_COMPONENT_EVENTS} (
+    EventId String
+) ENGINE = MergeTree
+ORDER BY EventId""",
+        f"""CREATE TABLE IF NOT EXISTS {STATE_COMPONENT_OBJECTS} (
+    Round UInt16,
+    ObjectType LowCardinality(String),
+    ObjectId String
+) ENGINE = MergeTree
+ORDER BY (Round, ObjectType, ObjectId)""",
     ]
 
 

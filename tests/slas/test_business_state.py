@@ -124,29 +124,23 @@ class TestIncremental:
         assert answers.trend(END, None, instants)[1] == trend
 
     @pytest.mark.parametrize(
-        ("max_events_per_chunk", "max_literal_events", "path"),
+        ("max_events_per_chunk", "path"),
         [
-            (250_000, 0, "index"),  # closed by index reads, read by chunk
-            (1, 20_000, "graph"),  # every component too large: the graph read
+            (250_000, "index"),  # closed in the engine, read through the scratch tables
+            (1, "graph"),  # every component too large: the graph read
         ],
     )
     def test_each_way_of_closing_a_window_ends_where_a_derivation_from_scratch_ends(
-        self,
-        migrated: Client,
-        engine_url: str,
-        max_events_per_chunk: int,
-        max_literal_events: int,
-        path: str,
+        self, migrated: Client, engine_url: str, max_events_per_chunk: int, path: str
     ) -> None:
-        """A window whose components are read by chunk rather than by id, or whose components
-        are closed by the graph read, derives what a derivation from scratch derives."""
+        """A window whose components are closed in the engine, or whose components are closed
+        by the graph read, derives what a derivation from scratch derives."""
         state = BusinessState(
             lambda: migrated,
             DEFAULT_SLAS,
             CalendarBook(),
             settle=SETTLE,
             max_events_per_chunk=max_events_per_chunk,
-            max_literal_events=max_literal_events,
         )
         ticks = load_tiny_quarter(migrated, engine_url, state)
         incremental, incremental_items = current(migrated), current_items(migrated)
@@ -155,6 +149,32 @@ class TestIncremental:
         migrated.command("TRUNCATE TABLE close_items")
         state.reset(datetime.now(UTC))
         tick(state)
+        assert len(incremental) > 100
+        assert current(migrated) == incremental
+        assert current_items(migrated) == incremental_items
+
+    def test_windows_cut_at_a_row_budget_end_where_a_derivation_from_scratch_ends(
+        self, migrated: Client, engine_url: str
+    ) -> None:
+        """A tick that is behind reads at most ``max_window_events`` event rows and says so; the
+        ticks after it catch up, and the state they reach is the state derived from scratch."""
+        state = BusinessState(
+            lambda: migrated, DEFAULT_SLAS, CalendarBook(), settle=SETTLE, max_window_events=40
+        )
+        ticks = load_tiny_quarter(migrated, engine_url, state, chunk=300)
+        for _ in range(200):
+            ticks.append(tick(state))
+            if not ticks[-1].capped:
+                break
+        cut = [t for t in ticks if t.capped]
+        assert len(cut) > 10
+        assert not ticks[-1].capped
+        assert all(t.until < ticks[-1].until for t in cut)
+        incremental, incremental_items = current(migrated), current_items(migrated)
+        migrated.command("TRUNCATE TABLE sla_timers")
+        migrated.command("TRUNCATE TABLE close_items")
+        state.reset(datetime.now(UTC))
+        assert not tick(state).capped  # a derivation from scratch is never cut
         assert len(incremental) > 100
         assert current(migrated) == incremental
         assert current_items(migrated) == incremental_items

@@ -14,7 +14,7 @@ from clickhouse_connect.driver.client import Client
 
 from domain import semconv as sc
 from slas.alert_store import RECORD, AlertStore
-from slas.business_state import BusinessState
+from slas.business_state import MAX_WINDOW_EVENTS, BusinessState
 from slas.calendars import CalendarBook, EntityCalendar
 from slas.definitions import TIME_TO_PROJECT_CREATION
 from slas.dispatch import Dispatcher
@@ -74,6 +74,7 @@ def evaluator(
     store: AlertStore,
     recorder: Recorder,
     answers: type[TimerAnswers] = TimerAnswers,
+    max_window_events: int = MAX_WINDOW_EVENTS,
 ) -> SlaEvaluator:
     state = store.load(now=at(days=30), keep=KEEP_RESOLVED)
     dispatcher = Dispatcher(
@@ -84,7 +85,13 @@ def evaluator(
         http=httpx.Client(transport=httpx.MockTransport(recorder.handle)),
         delivered=state,
     )
-    business_state = BusinessState(lambda: client, [TIME_TO_PROJECT_CREATION], BOOK, settle=SETTLE)
+    business_state = BusinessState(
+        lambda: client,
+        [TIME_TO_PROJECT_CREATION],
+        BOOK,
+        settle=SETTLE,
+        max_window_events=max_window_events,
+    )
     return SlaEvaluator(
         lambda: client,
         business_state,
@@ -184,6 +191,24 @@ class TestEvaluator:
         ]
         assert recorder.bodies[1]["alerts"][0]["annotations"]["threshold"] == "0.75"
         assert {a.labels["object_id"] for a in loop.alerts()} == {"CTR-1"}
+
+    def test_a_loop_behind_ticks_again_at_once_until_it_has_caught_up(
+        self, client: Client, store: AlertStore
+    ) -> None:
+        """A window cut at the row budget brings the next tick at once (no interval's wait);
+        once a window is read whole, the loop waits its interval again."""
+        sign(client, "CTR-0", 0)
+        loop = evaluator(client, store, Recorder(), max_window_events=2)
+        assert loop._evaluate_now() == 15.0  # from scratch: never cut
+        for number in range(1, 8):
+            sign(client, f"CTR-{number}", 0)
+        waits = [loop._evaluate_now()]
+        while waits[-1] == 0.0 and len(waits) < 20:
+            waits.append(loop._evaluate_now())
+        assert waits[:3] == [0.0, 0.0, 0.0]
+        assert waits[-1] == 15.0
+        assert loop.last_error is None
+        assert {a.labels["object_id"] for a in loop.alerts()} >= {f"CTR-{n}" for n in range(8)}
 
     def test_lag_grows_while_no_tick_completes(self, client: Client, store: AlertStore) -> None:
         """The lag gauge is the watermark's age when scraped, not a value frozen at the last tick:

@@ -396,7 +396,8 @@ class TestClusterDDL:
         assert refill.endswith("FROM biz_events\nARRAY JOIN ObjectRefs AS ref")
         for statement in ddl:
             # the evaluator's scratch stays on its own node: its reads use GLOBAL IN
-            if statement is not refill and "syncsight_state_chunks" not in statement:
+            scratch = ("syncsight_state_chunks", "syncsight_state_component_")
+            if statement is not refill and not any(table in statement for table in scratch):
                 assert " ON CLUSTER analytics" in statement, statement
         text = "\n".join(ddl)
         assert "ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/otel_traces'" in text
