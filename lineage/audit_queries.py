@@ -22,7 +22,7 @@ _KNOWN_AT = "{known_at:DateTime64(3, 'UTC')}"
 def _facts(events: str, columns: str) -> str:
     """The business facts of the events ``events`` names, as known at ``known_at``, each span in
     its first stored version: only the columns a part of the query needs."""
-    return first_stored_events(f"EventId IN {events} AND IngestedAt <= {_KNOWN_AT}", columns)
+    return first_stored_events(f"EventId GLOBAL IN {events} AND IngestedAt <= {_KNOWN_AT}", columns)
 
 
 _EVENT_FACTS = "EventId, EventType, EventTime, Attempt, Outcome, Amount, Currency, IngestedAt"
@@ -42,7 +42,7 @@ hops AS (
 period_objects AS (
     SELECT DISTINCT ref.type, ref.id
     FROM {_facts("period_events", "EventId, EventType, ObjectRefs")} ARRAY JOIN ObjectRefs AS ref
-    WHERE (ref.type, EventType) IN (SELECT object_type, arrayJoin(source_types) FROM hops)
+    WHERE (ref.type, EventType) GLOBAL IN (SELECT object_type, arrayJoin(source_types) FROM hops)
 ),
 links AS (
     SELECT DISTINCT hops.hop AS hop, o.ObjectId AS object_id, o.EventId AS event_id,
@@ -50,11 +50,11 @@ links AS (
     FROM biz_event_objects AS o INNER JOIN hops ON o.ObjectType = hops.object_type
     WHERE o.IngestedAt <= {_KNOWN_AT}
       AND (o.EventType = hops.target_type OR has(hops.source_types, o.EventType))
-      AND (o.ObjectType, o.ObjectId) IN period_objects
+      AND (o.ObjectType, o.ObjectId) GLOBAL IN period_objects
 ),
 linked AS (
     SELECT DISTINCT EventId FROM biz_event_objects
-    WHERE (ObjectType, ObjectId) IN period_objects AND IngestedAt <= {_KNOWN_AT}
+    WHERE (ObjectType, ObjectId) GLOBAL IN period_objects AND IngestedAt <= {_KNOWN_AT}
 ),
 events AS (
     SELECT EventId AS event_id,
@@ -71,7 +71,7 @@ dimensions AS (
     SELECT EventId AS event_id, argMax(LegalEntity, KnownAt) AS entity,
         argMax(Period, KnownAt) AS period
     FROM {EVENT_DIMENSIONS}
-    WHERE EventId IN linked AND KnownAt <= {_KNOWN_AT}
+    WHERE EventId GLOBAL IN linked AND KnownAt <= {_KNOWN_AT}
     GROUP BY EventId
 ),
 items AS (
