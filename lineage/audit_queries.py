@@ -22,10 +22,22 @@ _KNOWN_AT = "{known_at:DateTime64(3, 'UTC')}"
 def _facts(events: str, columns: str) -> str:
     """The business facts of the events ``events`` names, as known at ``known_at``, each span in
     its first stored version: only the columns a part of the query needs."""
-    return first_stored_events(f"EventId IN {events} AND IngestedAt <= {_KNOWN_AT}", columns)
+    return first_stored_events(f"EventId GLOBAL IN {events} AND IngestedAt <= {_KNOWN_AT}", columns)
 
 
 _EVENT_FACTS = "EventId, EventType, EventTime, Attempt, Outcome, Amount, Currency, IngestedAt"
+
+
+def _currency_sums(events: str) -> str:
+    """Per currency (sorted) the sum of the amounts of ``events``, an array of distinct (event
+    id, amount, currency): amounts are never summed across currencies, and an event without an
+    amount counts but adds nothing (its currency is listed only when some amount is known)."""
+    known = f"arrayFilter(e -> isNotNull(e.2), {events})"
+    return (
+        f"arrayMap(c -> (c, arraySum(arrayMap(e -> assumeNotNull(e.2), "
+        f"arrayFilter(e -> e.3 = c, {known})))), arraySort(arrayDistinct(arrayMap(e -> e.3, {known}))))"
+    )
+
 
 INTERFACE_TOTALS = f"""
 WITH
@@ -42,7 +54,7 @@ hops AS (
 period_objects AS (
     SELECT DISTINCT ref.type, ref.id
     FROM {_facts("period_events", "EventId, EventType, ObjectRefs")} ARRAY JOIN ObjectRefs AS ref
-    WHERE (ref.type, EventType) IN (SELECT object_type, arrayJoin(source_types) FROM hops)
+    WHERE (ref.type, EventType) GLOBAL IN (SELECT object_type, arrayJoin(source_types) FROM hops)
 ),
 links AS (
     SELECT DISTINCT hops.hop AS hop, o.ObjectId AS object_id, o.EventId AS event_id,
@@ -50,11 +62,11 @@ links AS (
     FROM biz_event_objects AS o INNER JOIN hops ON o.ObjectType = hops.object_type
     WHERE o.IngestedAt <= {_KNOWN_AT}
       AND (o.EventType = hops.target_type OR has(hops.source_types, o.EventType))
-      AND (o.ObjectType, o.ObjectId) IN period_objects
+      AND (o.ObjectType, o.ObjectId) GLOBAL IN period_objects
 ),
 linked AS (
     SELECT DISTINCT EventId FROM biz_event_objects
-    WHERE (ObjectType, ObjectId) IN period_objects AND IngestedAt <= {_KNOWN_AT}
+    WHERE (ObjectType, ObjectId) GLOBAL IN period_objects AND IngestedAt <= {_KNOWN_AT}
 ),
 events AS (
     SELECT EventId AS event_id,
@@ -71,7 +83,7 @@ dimensions AS (
     SELECT EventId AS event_id, argMax(LegalEntity, KnownAt) AS entity,
         argMax(Period, KnownAt) AS period
     FROM {EVENT_DIMENSIONS}
-    WHERE EventId IN linked AND KnownAt <= {_KNOWN_AT}
+    WHERE EventId GLOBAL IN linked AND KnownAt <= {_KNOWN_AT}
     GROUP BY EventId
 ),
 items AS (
@@ -101,6 +113,12 @@ checked AS (
         targets[1].4 AS target_at
     FROM items
 )
+SELECT * EXCEPT (source_events, target_events),
+    length(source_events) AS source_count,
+    {_currency_sums("source_events")} AS source_amounts,
+    length(target_events) AS target_count,
+    {_currency_sums("target_events")} AS target_amounts
+FROM (
 SELECT hop,
     count() AS items,
     arrayDistinct(groupArrayArray(stored_days)) AS stored_days,
@@ -128,12 +146,15 @@ SELECT hop,
         AS mismatch
 FROM checked
 GROUP BY hop
+)
 ORDER BY hop
 """
 """Per interface (``hops``: number, target event type, object type, source event types): the
 items (objects of the hop's type) whose succeeded source events' earliest period is ``period`` and
 whose legal entity (the sources', else the targets') is ``legal_entity``, as known at
-``known_at``; the distinct source and succeeded target events with their counted amounts; and the
+``known_at``; how many distinct source and succeeded target events it has and their counted amounts per
+currency (summed in the engine: a large period's hundreds of thousands of events never travel to
+the caller); and the
 items without a succeeded target (missing), first posted after ``close_deadline`` (late), with
 more than one succeeded target (duplicate), or whose first target's amount differs from its
 sources' (mismatch); and the UTC days on which the counted events were first stored (their ledger

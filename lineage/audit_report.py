@@ -151,8 +151,8 @@ def report_body(
                 "required": hop.required,
                 "checks": list(checks),
                 "items": int(row.get("items", 0)),
-                "source": side_totals(row.get("source_events", [])),
-                "target": side_totals(row.get("target_events", [])),
+                "source": side_totals(row, "source"),
+                "target": side_totals(row, "target"),
                 "differences": counts,
             }
         )
@@ -181,19 +181,14 @@ def report_body(
     }
 
 
-def side_totals(events: Iterable[Sequence[Any]]) -> dict[str, Any]:
-    """Count of distinct events and their amounts per currency (never summed across currencies)."""
-    count = 0
-    amounts: dict[str, Decimal] = {}
-    for _event_id, amount, currency in events:
-        count += 1
-        if amount is not None:
-            amounts[currency] = amounts.get(currency, Decimal(0)) + Decimal(amount)
+def side_totals(row: Mapping[str, Any], side: str) -> dict[str, Any]:
+    """A side's count of distinct events and their amounts per currency (never summed across
+    currencies), as the query totals them (``lineage.audit_queries``)."""
     return {
-        "count": count,
+        "count": int(row.get(f"{side}_count", 0)),
         "amounts": [
-            {"currency": currency, "amount": _money(total)}
-            for currency, total in sorted(amounts.items())
+            {"currency": str(currency), "amount": _money(total)}
+            for currency, total in row.get(f"{side}_amounts", [])
         ],
     }
 

@@ -113,6 +113,33 @@ class TestSealing:
         assert head.root_hash == root.hex()
         assert head.signature_valid(ledger.signer.public_key)
 
+    def test_a_seal_redone_after_a_crash_pairs_children_stored_twice(
+        self, store: Client, ledger: Ledger
+    ) -> None:
+        """A seal that stored its leaves and leaf nodes but died before the parents and the head
+        is done again: the leaf nodes are stored twice until their copies merge, and the redone
+        seal computes every parent once from the doubled children, to the reference root."""
+        add_facts(store, 0, 37, NOON)
+        ledger.seal_day(store, DAY, until=day_end(DAY), now=NOON)
+        store.command("TRUNCATE TABLE ledger_heads")  # the crash: no parents, no head
+        store.command("ALTER TABLE ledger_nodes DELETE WHERE Level > 0 SETTINGS mutations_sync = 2")
+        head = Ledger(ledger.signer).seal_day(store, DAY, until=day_end(DAY), now=NOON)
+        assert head.root_hash == reference_root(store, day_end(DAY))[0].hex()
+        nodes = store.query(
+            "SELECT Level, count(), uniqExact(NodeIndex) FROM ledger_nodes "
+            "WHERE Day = {day:Date} GROUP BY Level ORDER BY Level",
+            parameters={"day": DAY},
+        ).result_rows
+        assert [(level, distinct) for level, _, distinct in nodes] == [
+            (0, 37),
+            (1, 18),
+            (2, 9),
+            (3, 4),
+            (4, 2),
+            (5, 1),
+        ]
+        assert [rows for level, rows, _ in nodes if level > 0] == [18, 9, 4, 2, 1]
+
     def test_heads_grow_and_each_is_a_prefix_of_the_next(
         self, store: Client, ledger: Ledger
     ) -> None:
