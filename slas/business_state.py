@@ -208,10 +208,14 @@ class BusinessState:
             since = EPOCH
         if until <= since:
             return TickReport(since, since, 0, 0, 0)
-        capped = False
-        if since != EPOCH:  # a derivation from scratch reads in chunks of whole components
-            until, capped = self._bounded(client, since, until)
         since, late, visible = self._reopen(client, since, until, now)
+        capped = False
+        # a derivation from scratch reads in chunks of whole components; a window holding fewer
+        # rows (event and object rows) than the budget's event rows needs no look for its end
+        if since != EPOCH and visible > self._max_window_events:
+            until, capped = self._bounded(client, since, until)
+            if capped:
+                visible = window_rows(client, since, [until])[0]
         setup_types = sorted({t for types in self.rules.prerequisites.values() for t in types})
         unresolved, sample = unresolved_events(client, since, until, setup_types)
         events = versions = touched = refreshed = 0
