@@ -20,7 +20,12 @@ from lineage.impact import BlockedInvoices, BlockedItem, Blocker, totals
 from lineage.owners import OwnerRouting
 from lineage.rules import LineageRules
 from slas.business_state import BusinessState
-from slas.close_state import OPEN_INVOICE_ITEMS_AT, blocking_step, reached
+from slas.close_state import (
+    BLOCKED_INVOICE_ITEMS_AT,
+    OPEN_INVOICE_ITEMS_AT,
+    blocking_step,
+    reached,
+)
 
 BLOCKERS = """
 SELECT EventId, argMax(EventType, EventTime), argMax(ErrorCategory, EventTime),
@@ -54,11 +59,16 @@ class BlockedInvoiceAnswers:
         rules: LineageRules,
         owners: OwnerRouting,
         state: BusinessState,
+        *,
+        narrowed: bool = True,
     ) -> None:
+        """``narrowed``: the items a failure holds found in SQL (``BLOCKED_INVOICE_ITEMS_AT``);
+        without, every item in flight read and ``blocking_step`` run over each (the oracle)."""
         self._client = client
         self._rules = rules
         self._owners = owners
         self._state = state
+        self._items = BLOCKED_INVOICE_ITEMS_AT if narrowed else OPEN_INVOICE_ITEMS_AT
 
     def report(
         self,
@@ -79,7 +89,7 @@ class BlockedInvoiceAnswers:
             "legal_entity": legal_entity or "",
         }
         held = []
-        for row in client.query(OPEN_INVOICE_ITEMS_AT, parameters=parameters).result_rows:
+        for row in client.query(self._items, parameters=parameters).result_rows:
             (item_type, item_id, _, entity, currency, amount, due, stage_event, stage_first,
              stage_effective, posting_event, posting_type, posting_first, posting_effective,
              _, upstream_event, upstream_type, upstream_first, invoice, customer) = row  # fmt: skip
