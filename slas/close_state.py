@@ -19,9 +19,9 @@ from domain.instants import utc
 from domain.money import units_of
 from domain.periods import period_number
 from slas.business_state import BusinessState
+from slas.business_time import epoch_seconds
 from slas.calendars import CalendarBook
 from slas.close_items import INVOICE_ITEM, REVENUE_ITEM, CloseItems
-from slas.business_time import epoch_seconds
 from slas.close_risk import assess, due_periods, render_report
 from slas.close_sums import (
     ITEM_COLUMNS,
@@ -45,7 +45,9 @@ def _latest(candidates: str, *, narrowed: bool = True) -> str:
     ``narrowed``): the table's order read backwards within an item, first row kept (cheaper by far
     than a tuple ``argMax``). When the latest version matches the caller's condition, so does a
     version: the candidates are exact."""
-    among = f"AND ItemId IN (SELECT ItemId FROM {CLOSE_ITEMS} WHERE {candidates})" if narrowed else ""
+    among = (
+        f"AND ItemId IN (SELECT ItemId FROM {CLOSE_ITEMS} WHERE {candidates})" if narrowed else ""
+    )
     return f"""
 SELECT {ITEM_COLUMNS}, Deleted, StageSeconds
 FROM {CLOSE_ITEMS}
@@ -306,7 +308,9 @@ class CloseRiskAnswers:
         as_of = utc(as_of)
         periods = [period] if period else []
         parameters: dict[str, Any] = {"as_of": as_of, "known_at": known, "periods": periods}
-        pairs = [(str(e), str(p)) for e, p in client.query(PAIRS, parameters=parameters).result_rows]
+        pairs = [
+            (str(e), str(p)) for e, p in client.query(PAIRS, parameters=parameters).result_rows
+        ]
         deadlines = [self.calendars.for_entity(e).close_deadline(p) for e, p in pairs]
         groups = groups_of(
             client.query(
@@ -323,8 +327,7 @@ class CloseRiskAnswers:
         )
         durations = self._durations_by_entity(client, as_of, known) if projecting else {}
         assessed = [
-            assess_group(groups[(e, p)], e, p, self.calendars, as_of, durations)
-            for e, p in chosen
+            assess_group(groups[(e, p)], e, p, self.calendars, as_of, durations) for e, p in chosen
         ]
         shown = [row for _, contributors in assessed for row, _, _ in contributors]
         found = items_at(shown, as_of)

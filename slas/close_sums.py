@@ -104,9 +104,7 @@ _DEADLINE = (
     "arrayElement({deadlines:Array(DateTime64(6, 'UTC'))},"
     " indexOf({pairs:Array(Tuple(String, String))}, (toString(LegalEntity), toString(DuePeriod))))"
 )
-_IN_TIME = (
-    f"({_STATE.posted} AND PostedPeriod = DuePeriod AND PostingEffectiveAt <= deadline)"
-)
+_IN_TIME = f"({_STATE.posted} AND PostedPeriod = DuePeriod AND PostingEffectiveAt <= deadline)"
 _REASON = (
     f"if({_AS_OF} >= deadline,"
     f" multiIf({_IN_TIME}, '', {_STATE.blocked}, '{BLOCKED}', {_STATE.other_period},"

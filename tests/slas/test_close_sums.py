@@ -72,7 +72,8 @@ class TestSummedItemAnswers:
         narrowed = BlockedInvoiceAnswers(lambda: migrated, rules, owners, keeper)
         every = BlockedInvoiceAnswers(lambda: migrated, rules, owners, keeper, narrowed=False)
         periods = sorted(
-            str(r[0]) for r in migrated.query("SELECT DISTINCT DuePeriod FROM close_items").result_rows
+            str(r[0])
+            for r in migrated.query("SELECT DISTINCT DuePeriod FROM close_items").result_rows
         )
         entities = sorted(
             str(r[0])
@@ -91,7 +92,9 @@ class TestSummedItemAnswers:
             assert report == oracle.report(period, as_of, known), (period, as_of, known)
             reasons.update(c["reason"] for entry in report[1] for c in entry["contributors"])
             entity = rng.choice([None, *entities])
-            impact = narrowed.report(period=period, legal_entity=entity, as_of=as_of, known_at=known)
+            impact = narrowed.report(
+                period=period, legal_entity=entity, as_of=as_of, known_at=known
+            )
             assert impact == every.report(
                 period=period, legal_entity=entity, as_of=as_of, known_at=known
             ), (period, entity, as_of, known)
@@ -118,14 +121,16 @@ class TestSummedItemAnswers:
             lambda: migrated, LineageRules.default(), OwnerRouting(), keeper
         )
         as_of = END - timedelta(days=20)
-        before = summed.report(None, as_of, known), blocked.report(
-            period=None, legal_entity=None, as_of=as_of, known_at=known
+        before = (
+            summed.report(None, as_of, known),
+            blocked.report(period=None, legal_entity=None, as_of=as_of, known_at=known),
         )
         loader.export(spans[half:])
         loader.force_flush()
         tick(keeper)
-        after = summed.report(None, as_of, known), blocked.report(
-            period=None, legal_entity=None, as_of=as_of, known_at=known
+        after = (
+            summed.report(None, as_of, known),
+            blocked.report(period=None, legal_entity=None, as_of=as_of, known_at=known),
         )
         latest = summed.report(None, as_of, None)
         assert after == before
