@@ -26,6 +26,7 @@ from slas.close_risk import assess, due_periods, render_report
 from slas.close_sums import (
     ITEM_COLUMNS,
     PAIRS,
+    ROWS_OF,
     assess_group,
     assessed_pairs,
     groups_of,
@@ -308,14 +309,19 @@ class CloseRiskAnswers:
         as_of = utc(as_of)
         periods = [period] if period else []
         parameters: dict[str, Any] = {"as_of": as_of, "known_at": known, "periods": periods}
-        pairs = [
-            (str(e), str(p)) for e, p in client.query(PAIRS, parameters=parameters).result_rows
-        ]
-        deadlines = [self.calendars.for_entity(e).close_deadline(p) for e, p in pairs]
+        pairs = client.query(PAIRS, parameters=parameters).result_rows
+        entities = sorted({str(e) for e, _ in pairs})
+        due = sorted({str(p) for _, p in pairs})
+        deadlines = [self.calendars.for_entity(e).close_deadline(p) for e in entities for p in due]
         groups = groups_of(
             client.query(
                 SUMS if period else SUMS_EVERY_PERIOD,
-                parameters={**parameters, "pairs": pairs, "deadlines": deadlines},
+                parameters={
+                    **parameters,
+                    "entities": entities,
+                    "periods_due": due,
+                    "deadlines": deadlines,
+                },
             ).result_rows
         )
         chosen = assessed_pairs(groups, period)
@@ -329,8 +335,18 @@ class CloseRiskAnswers:
         assessed = [
             assess_group(groups[(e, p)], e, p, self.calendars, as_of, durations) for e, p in chosen
         ]
-        shown = [row for _, contributors in assessed for row, _, _ in contributors]
-        found = items_at(shown, as_of)
+        shown = [key for _, contributors in assessed for key, _, _ in contributors]
+        rows = (
+            {
+                (str(r[0]), str(r[1])): r
+                for r in client.query(
+                    ROWS_OF, parameters={"known_at": known, "keys": shown}
+                ).result_rows
+            }
+            if shown
+            else {}
+        )
+        found = items_at([rows[key] for key in shown], as_of)
         risks, position = [], 0
         for risk, contributors in assessed:
             listed = [(position + i, reason, at) for i, (_, reason, at) in enumerate(contributors)]

@@ -58,7 +58,6 @@ class ItemStateSql:
     """SQL expressions over ``close_items``' columns for an item's state at the instant ``at``."""
 
     posted: str
-    blocker: str
     blocked: str
     waiting: str
     other_period: str
@@ -77,21 +76,15 @@ def item_state_sql(at: str) -> ItemStateSql:
     invoice = f"Kind = '{INVOICE}'"
     posted = reached("PostingEffectiveAt")
     settled = f"if({invoice}, {posted}, {reached('StageEffectiveAt')})"
-    stage_held = (
-        f"StageEventId != '' AND {reached('StageFirstAt')} AND NOT {reached('StageEffectiveAt')}"
-    )
+    stage_held = f"notEmpty(StageEventId) AND {reached('StageFirstAt')} AND NOT {reached('StageEffectiveAt')}"
     posting_held = (
-        f"{invoice} AND PostingEventId != '' AND {reached('PostingFirstAt')} AND NOT {posted}"
+        f"{invoice} AND notEmpty(PostingEventId) AND {reached('PostingFirstAt')} AND NOT {posted}"
     )
-    upstream = f"UpstreamEventId != '' AND {reached('UpstreamFirstAt')}"
-    blocker = (
-        f"multiIf({settled}, '', {stage_held}, StageEventId, {posting_held}, PostingEventId,"
-        f" {upstream}, UpstreamEventId, '')"
-    )
-    blocked = f"(NOT {posted} AND {blocker} != '')"
+    upstream = f"notEmpty(UpstreamEventId) AND {reached('UpstreamFirstAt')}"
+    held = f"(NOT {settled} AND ({stage_held} OR {posting_held} OR {upstream}))"
+    blocked = f"(NOT {posted} AND {held})"
     return ItemStateSql(
         posted=posted,
-        blocker=blocker,
         blocked=blocked,
         waiting=f"(NOT {posted} AND NOT {blocked} AND {invoice} AND {reached('StageEffectiveAt')})",
         other_period=f"({posted} AND PostedPeriod != DuePeriod)",
@@ -102,8 +95,12 @@ _AS_OF = "{as_of:DateTime64(6, 'UTC')}"
 _STATE = item_state_sql(_AS_OF)
 _DEADLINE = (
     "arrayElement({deadlines:Array(DateTime64(6, 'UTC'))},"
-    " indexOf({pairs:Array(Tuple(String, String))}, (toString(LegalEntity), toString(DuePeriod))))"
+    " (indexOf({entities:Array(String)}, LegalEntity) - 1) * length({periods_due:Array(String)})"
+    " + indexOf({periods_due:Array(String)}, DuePeriod))"
 )
+"""The close deadline of the item's legal entity and due period: ``deadlines`` holds one per
+entity of ``entities`` and period of ``periods_due``, entity by entity (each lookup runs once
+per distinct value of the low-cardinality columns, not per row)."""
 _IN_TIME = f"({_STATE.posted} AND PostedPeriod = DuePeriod AND PostingEffectiveAt <= deadline)"
 _REASON = (
     f"if({_AS_OF} >= deadline,"
@@ -119,24 +116,36 @@ on, before it blocked or posted into another period."""
 
 def sums_sql(items_at: str) -> str:
     """Per legal entity, due period, currency and reason: how many items, their exact money, the
-    earliest instant an invoice stage among them took effect, the ten largest items (in
-    ``ITEM_COLUMNS``) when the reason puts them at risk, and every item when it is ``WAITING``.
+    earliest instant an invoice stage among them took effect, the ``CONTRIBUTORS`` largest items
+    as (minus the amount, item type, item id) when the reason puts them at risk, and every item
+    as (item type, item id, stage took effect, amount) when it is ``WAITING``.
     ``items_at``: the items (``slas.close_state.ITEMS_AT``)."""
-    row = f"tuple({ITEM_COLUMNS})"
     started = f"Kind = '{INVOICE}' AND ifNull(StageEffectiveAt <= {_AS_OF}, 0)"
     return f"""
 SELECT LegalEntity, DuePeriod, Currency, reason, count(), sum(ifNull(Amount, 0)),
     minIf(StageEffectiveAt, {started}),
-    arraySlice(arraySort(r -> (-toFloat64(ifNull(r.6, 0)), r.1, r.2),
-                         groupArrayIf({row}, reason NOT IN ('', '{WAITING}'))), 1, {CONTRIBUTORS}),
-    groupArrayIf({row}, reason = '{WAITING}')
+    groupArraySortedIf({CONTRIBUTORS})((-toFloat64(ifNull(Amount, 0)), ItemType, ItemId),
+                                       reason NOT IN ('', '{WAITING}')),
+    groupArrayIf((ItemType, ItemId, StageEffectiveAt, Amount), reason = '{WAITING}')
 FROM (
-    SELECT *, {_DEADLINE} AS deadline, {_REASON} AS reason
+    SELECT ItemType, ItemId, LegalEntity, DuePeriod, Currency, Amount, Kind, StageEffectiveAt,
+        {_DEADLINE} AS deadline, {_REASON} AS reason
     FROM ({items_at})
 )
 GROUP BY LegalEntity, DuePeriod, Currency, reason
 """
 
+
+ROWS_OF = f"""
+SELECT {ITEM_COLUMNS}
+FROM {CLOSE_ITEMS}
+WHERE KnownAt <= {{known_at:DateTime64(3, 'UTC')}}
+  AND (ItemType, ItemId) IN {{keys:Array(Tuple(String, String))}}
+ORDER BY ItemType, ItemId, KnownAt DESC
+LIMIT 1 BY ItemType, ItemId
+"""
+"""The latest versions known at ``known_at`` of the items ``keys`` names (the contributors an
+answer shows), in ``ITEM_COLUMNS``."""
 
 PAIRS = f"""
 SELECT DISTINCT toString(LegalEntity), toString(DuePeriod)
@@ -148,6 +157,10 @@ WHERE KnownAt <= {{known_at:DateTime64(3, 'UTC')}} AND StageFirstAt <= {_AS_OF}
 ``as_of`` names: a superset of the pairs assessed, whose close deadlines the sums compare with."""
 
 
+Key = tuple[str, str]
+"""An item: its type and id."""
+
+
 @dataclass
 class _Group:
     """One legal entity's items due in one period, as the sums report them."""
@@ -155,9 +168,11 @@ class _Group:
     due: dict[str, int]
     at_risk: dict[str, int]
     earliest_started: float | None
-    risky: list[tuple[str, tuple[Any, ...]]]
-    """(reason, item row) of the largest items at risk of each currency and reason."""
-    waiting: list[tuple[Any, ...]]
+    risky: list[tuple[str, float, Key]]
+    """(reason, minus the amount, item) of the largest items at risk of each currency and
+    reason."""
+    waiting: list[tuple[Key, str, Any, Any]]
+    """(item, currency, its stage took effect, amount) of the items waiting for their posting."""
 
 
 def _micros_seconds(value: Any) -> float:
@@ -177,14 +192,11 @@ def groups_of(rows: Iterable[Sequence[Any]]) -> dict[tuple[str, str], _Group]:
             seconds = _micros_seconds(earliest)
             if group.earliest_started is None or seconds < group.earliest_started:
                 group.earliest_started = seconds
-        group.risky.extend((str(reason), tuple(r)) for r in risky)
-        group.waiting.extend(tuple(r) for r in waiting)
+        group.risky.extend((str(reason), float(minus), (str(t), str(i))) for minus, t, i in risky)
+        group.waiting.extend(
+            ((str(t), str(i)), str(currency), started, value) for t, i, started, value in waiting
+        )
     return groups
-
-
-def _order(row: tuple[Any, ...]) -> tuple[float, str, str]:
-    """Largest amount first, then the item's (type, id): the order of ``assess``'s contributors."""
-    return -float(row[5] if row[5] is not None else 0), str(row[0]), str(row[1])
 
 
 def assess_group(
@@ -194,26 +206,28 @@ def assess_group(
     calendars: CalendarBook,
     as_of: datetime,
     durations: dict[str, F64Array],
-) -> tuple[EntityRisk, list[tuple[tuple[Any, ...], str, float | None]]]:
+) -> tuple[EntityRisk, list[tuple[Key, str, float | None]]]:
     """``slas.close_risk.assess`` of one entity and period from its sums: the projection of the
     waiting items (their stage's business time so far against the completed stages' ``durations``
     by entity, the firm's pooled when the entity has fewer than ``MIN_SAMPLES``), the money at
-    risk, the level and the ``CONTRIBUTORS`` largest items at risk as (item row, reason,
-    projected posting as epoch seconds or None)."""
+    risk, the level and the ``CONTRIBUTORS`` largest items at risk as (item, reason, projected
+    posting as epoch seconds or None)."""
     calendar = calendars.for_entity(entity)
     deadline_at = calendar.close_deadline(period)
     deadline, now = epoch_seconds(deadline_at), epoch_seconds(as_of)
     earliest = min(now, deadline, group.earliest_started if group.earliest_started else now)
     clock = clock_for_span(calendar, earliest, max(now, deadline))
     at_risk = dict(group.at_risk)
-    candidates: list[tuple[tuple[Any, ...], str, float | None]] = [
-        (row, reason, None) for reason, row in group.risky
+    # (minus the amount, item, reason, projected posting): sorted, the order of assess's
+    # contributors (largest amount first, then the item's type and id)
+    candidates: list[tuple[float, Key, str, float | None]] = [
+        (minus, key, reason, None) for reason, minus, key in group.risky
     ]
     if group.waiting and now < deadline:
         own = durations.get(entity, np.zeros(0))
         pooled = np.concatenate(list(durations.values())) if durations else np.zeros(0)
         history = own if len(own) >= MIN_SAMPLES else pooled
-        started = np.array([_micros_seconds(row[9]) for row in group.waiting])
+        started = np.array([_micros_seconds(s) for _, _, s, _ in group.waiting])
         elapsed = clock.elapsed(started, np.full(len(started), now))
         remaining = remaining_after(history, elapsed, PROJECTION_QUANTILE)
         finite = np.isfinite(remaining)
@@ -221,13 +235,13 @@ def assess_group(
         if finite.any():
             at[finite] = clock.advance(np.full(int(finite.sum()), now), remaining[finite])
         projected = np.where(np.isnan(at), np.inf, at)
-        for row, when in zip(group.waiting, projected.tolist(), strict=True):
+        for (key, currency, _, amount), when in zip(group.waiting, projected.tolist(), strict=True):
             if when > deadline:
-                currency = str(row[4])
-                units = 0 if row[5] is None else units_of(row[5])
+                units = 0 if amount is None else units_of(amount)
                 at_risk[currency] = at_risk.get(currency, 0) + units
-                candidates.append((row, PROJECTED_LATE, when))
-    candidates.sort(key=lambda c: _order(c[0]))
+                minus = -float(amount if amount is not None else 0)
+                candidates.append((minus, key, PROJECTED_LATE, when))
+    candidates.sort(key=lambda c: (c[0], c[1]))
     amount_at_risk = {c: from_units(u) for c, u in sorted(at_risk.items())}
     left = float(clock.elapsed(np.array([now]), np.array([deadline]))[0])
     risk = EntityRisk(
@@ -242,7 +256,7 @@ def assess_group(
         level=level_of(amount_at_risk, calendar.materiality),
         contributors=[],
     )
-    return risk, candidates[:CONTRIBUTORS]
+    return risk, [(key, reason, when) for _, key, reason, when in candidates[:CONTRIBUTORS]]
 
 
 def assessed_pairs(
