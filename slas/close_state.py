@@ -18,6 +18,7 @@ from domain import semconv as sc
 from domain.instants import utc
 from domain.money import units_of
 from domain.periods import period_number
+from slas import item_versions
 from slas.business_state import BusinessState
 from slas.business_time import epoch_seconds
 from slas.calendars import CalendarBook
@@ -75,11 +76,19 @@ ITEMS_AT = _items_at(_BEGUN)
 (every period when empty), its latest version known at ``known_at``; the amount is the exact
 ``Decimal`` (None without one), the last two columns the invoice number and the customer."""
 
-SUMS = sums_sql(ITEMS_AT)
+
+def _in_effect(condition: str, columns: str = ITEM_COLUMNS) -> str:
+    """``_items_at`` from the versions in effect at ``known_at`` (``slas.item_versions``): no
+    sort of every version."""
+    return f"""
+SELECT {columns}
+FROM {CLOSE_ITEMS}
+WHERE {item_versions.IN_EFFECT} AND Deleted = 0 AND {condition}
+"""
+
+
+SUMS = sums_sql(_in_effect(_BEGUN))
 """``ITEMS_AT`` summed per legal entity, due period, currency and reason (``slas.close_sums``)."""
-SUMS_EVERY_PERIOD = sums_sql(_items_at(_BEGUN, narrowed=False))
-"""``SUMS`` when every period is asked: nearly every item has begun, so reading every item's
-latest version costs less than narrowing to the begun ones first (a set of every item id)."""
 
 OPEN_INVOICE_ITEMS_AT = _items_at(
     f"StageFirstAt <= {_AS_OF} AND {_DUE} AND Kind = '{INVOICE}'"
@@ -89,14 +98,14 @@ OPEN_INVOICE_ITEMS_AT = _items_at(
 """``ITEMS_AT``'s invoice-level items of ``legal_entity`` (every one when empty) not posted at
 ``as_of``: the only ones ``blocking_step`` can find held (a posted item never is)."""
 
-BLOCKED_INVOICE_ITEMS_AT = _items_at(
+BLOCKED_INVOICE_ITEMS_AT = _in_effect(
     f"StageFirstAt <= {_AS_OF} AND {_DUE} AND Kind = '{INVOICE}'"
     f" AND {item_state_sql(_AS_OF).blocked}"
     " AND (empty({legal_entity:String}) OR LegalEntity = {legal_entity:String})"
 )
 """``OPEN_INVOICE_ITEMS_AT``'s items that a failure holds at ``as_of`` (``item_state_sql``,
-``blocking_step`` in SQL): the blocked-invoice answer sorts the versions of the blocked items
-only, and builds nothing in Python for the items merely in flight."""
+``blocking_step`` in SQL), from the versions in effect at ``known_at`` (``slas.item_versions``):
+no sort of versions, and nothing built in Python for the items merely in flight."""
 
 _COMPLETED_STAGES = (
     f"Kind = '{INVOICE}' AND StageSeconds >= 0"
@@ -110,6 +119,12 @@ WHERE Deleted = 0 AND {_COMPLETED_STAGES}
 GROUP BY LegalEntity
 """
 """Business seconds of the invoice stages completed in the window before ``as_of``, by entity."""
+STAGE_DURATIONS_IN_EFFECT = f"""
+SELECT LegalEntity, groupArray(StageSeconds)
+FROM ({_in_effect(_COMPLETED_STAGES, "LegalEntity, StageSeconds")})
+GROUP BY LegalEntity
+"""
+"""``STAGE_DURATIONS`` from the versions in effect at ``known_at`` (``slas.item_versions``)."""
 
 ERRORS = """
 SELECT EventId, argMax(ErrorCategory, EventTime), argMax(ErrorCode, EventTime)
@@ -264,12 +279,13 @@ class CloseRiskAnswers:
         self, period: str | None, as_of: datetime, known_at: datetime | None
     ) -> tuple[datetime, list[dict[str, Any]]]:
         """The known_at the answer describes, and the report (``slas.close_risk``'s shape):
-        summed in ClickHouse (``slas.close_sums``), or with ``from_sums=False`` assessed over
-        every item row in Python (the oracle)."""
-        if self._from_sums:
-            return self._summed(period, as_of, known_at)
+        summed in ClickHouse (``slas.close_sums``) once ``slas.item_versions`` has recorded every
+        version known then, else (and with ``from_sums=False``: the oracle) assessed over every
+        item row in Python."""
         client = self._client()
         known = self._state.known_at(known_at)
+        if self._from_sums and item_versions.watermark(client) >= known:
+            return self._summed(period, as_of, known_at)
         as_of = utc(as_of)
         periods = [period] if period else []
         parameters = {"as_of": as_of, "known_at": known, "periods": periods}
@@ -315,7 +331,7 @@ class CloseRiskAnswers:
         deadlines = [self.calendars.for_entity(e).close_deadline(p) for e in entities for p in due]
         groups = groups_of(
             client.query(
-                SUMS if period else SUMS_EVERY_PERIOD,
+                SUMS,
                 parameters={
                     **parameters,
                     "entities": entities,
@@ -369,13 +385,8 @@ class CloseRiskAnswers:
         """Business seconds of the invoice stages completed in the window before ``as_of``, by
         legal entity name."""
         rows = client.query(
-            STAGE_DURATIONS,
-            parameters={
-                "as_of": as_of,
-                "known_at": known,
-                "since": as_of - DURATION_HISTORY,
-                "periods": [],
-            },
+            STAGE_DURATIONS_IN_EFFECT,
+            parameters={"as_of": as_of, "known_at": known, "since": as_of - DURATION_HISTORY},
         ).result_rows
         return {str(entity): np.array(seconds, dtype=np.float64) for entity, seconds in rows}
 

@@ -26,6 +26,7 @@ from warehouse.schema import (
     derived_views_ddl,
     event_dimensions_ddl,
     first_stored_facts_ddl,
+    item_superseded_ddl,
     knowledge_time_ddl,
     ledger_ddl,
     object_row_facts_ddl,
@@ -83,6 +84,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         "event dimensions state: each event's legal entity and period as the business state "
         "resolved them",
         event_dimensions_ddl,
+    ),
+    Migration(
+        16,
+        "replaced close item versions: an item's version at a known_at without a sort",
+        item_superseded_ddl,
     ),
 )
 """A migration without statements still re-creates the derived views (``migrate``)."""
