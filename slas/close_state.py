@@ -356,7 +356,13 @@ class CloseRiskAnswers:
             {
                 (str(r[0]), str(r[1])): r
                 for r in client.query(
-                    ROWS_OF, parameters={"known_at": known, "keys": shown}
+                    ROWS_OF,
+                    parameters={
+                        "known_at": known,
+                        "keys": shown,
+                        "types": sorted({t for t, _ in shown}),
+                        "ids": sorted({i for _, i in shown}),
+                    },
                 ).result_rows
             }
             if shown

@@ -140,12 +140,14 @@ ROWS_OF = f"""
 SELECT {ITEM_COLUMNS}
 FROM {CLOSE_ITEMS}
 WHERE KnownAt <= {{known_at:DateTime64(3, 'UTC')}}
+  AND ItemType IN {{types:Array(String)}} AND ItemId IN {{ids:Array(String)}}
   AND (ItemType, ItemId) IN {{keys:Array(Tuple(String, String))}}
 ORDER BY ItemType, ItemId, KnownAt DESC
 LIMIT 1 BY ItemType, ItemId
 """
 """The latest versions known at ``known_at`` of the items ``keys`` names (the contributors an
-answer shows), in ``ITEM_COLUMNS``."""
+answer shows), in ``ITEM_COLUMNS``: ``types`` and ``ids`` (their parts) let the primary key find
+them."""
 
 PAIRS = f"""
 SELECT DISTINCT toString(LegalEntity), toString(DuePeriod)
