@@ -141,13 +141,12 @@ SELECT {ITEM_COLUMNS}
 FROM {CLOSE_ITEMS}
 WHERE KnownAt <= {{known_at:DateTime64(3, 'UTC')}}
   AND ItemType IN {{types:Array(String)}} AND ItemId IN {{ids:Array(String)}}
-  AND (ItemType, ItemId) IN {{keys:Array(Tuple(String, String))}}
 ORDER BY ItemType, ItemId, KnownAt DESC
 LIMIT 1 BY ItemType, ItemId
 """
-"""The latest versions known at ``known_at`` of the items ``keys`` names (the contributors an
-answer shows), in ``ITEM_COLUMNS``: ``types`` and ``ids`` (their parts) let the primary key find
-them."""
+"""The latest versions known at ``known_at`` of the items of ``types`` and ``ids`` (the
+contributors an answer shows: a superset when an id has two types), in ``ITEM_COLUMNS``, found
+through the primary key."""
 
 PAIRS = f"""
 SELECT DISTINCT toString(LegalEntity), toString(DuePeriod)
