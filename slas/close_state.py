@@ -41,19 +41,16 @@ from warehouse.schema import CLOSE_ITEMS
 _AS_OF = "{as_of:DateTime64(6, 'UTC')}"
 
 
-def _latest(candidates: str, *, narrowed: bool = True) -> str:
+def _latest(candidates: str) -> str:
     """Every item's latest version known at ``known_at`` among the items some version of which
-    matches ``candidates`` (a condition on ``close_items``' columns; every item when not
-    ``narrowed``): the table's order read backwards within an item, first row kept (cheaper by far
-    than a tuple ``argMax``). When the latest version matches the caller's condition, so does a
-    version: the candidates are exact."""
-    among = (
-        f"AND ItemId IN (SELECT ItemId FROM {CLOSE_ITEMS} WHERE {candidates})" if narrowed else ""
-    )
+    matches ``candidates`` (a condition on ``close_items``' columns): the table's order read
+    backwards within an item, first row kept (cheaper by far than a tuple ``argMax``). When the
+    latest version matches the caller's condition, so does a version: the candidates are exact."""
     return f"""
 SELECT {ITEM_COLUMNS}, Deleted, StageSeconds
 FROM {CLOSE_ITEMS}
-WHERE KnownAt <= {{known_at:DateTime64(3, 'UTC')}} {among}
+WHERE KnownAt <= {{known_at:DateTime64(3, 'UTC')}}
+  AND ItemId IN (SELECT ItemId FROM {CLOSE_ITEMS} WHERE {candidates})
 ORDER BY ItemType, ItemId, KnownAt DESC
 LIMIT 1 BY ItemType, ItemId
 """
@@ -62,10 +59,10 @@ LIMIT 1 BY ItemType, ItemId
 _DUE = "(empty({periods:Array(String)}) OR DuePeriod IN {periods:Array(String)})"
 
 
-def _items_at(candidates: str, *, narrowed: bool = True) -> str:
+def _items_at(candidates: str) -> str:
     return f"""
 SELECT {ITEM_COLUMNS}
-FROM ({_latest(candidates, narrowed=narrowed)})
+FROM ({_latest(candidates)})
 WHERE Deleted = 0 AND {candidates}
 """
 
