@@ -91,9 +91,9 @@ class BlockedInvoiceAnswers:
             "legal_entity": legal_entity or "",
         }
         narrowed = self._narrowed and item_versions.watermark(client) >= known
-        items = BLOCKED_INVOICE_ITEMS_AT if narrowed else OPEN_INVOICE_ITEMS_AT
+        statement = BLOCKED_INVOICE_ITEMS_AT if narrowed else OPEN_INVOICE_ITEMS_AT
         held = []
-        for row in client.query(items, parameters=parameters).result_rows:
+        for row in client.query(statement, parameters=parameters).result_rows:
             (item_type, item_id, _, entity, currency, amount, due, stage_event, stage_first,
              stage_effective, posting_event, posting_type, posting_first, posting_effective,
              _, upstream_event, upstream_type, upstream_first, invoice, customer) = row  # fmt: skip
