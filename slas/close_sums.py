@@ -28,15 +28,14 @@ from slas.calendars import CalendarBook
 from slas.close_risk import (
     BLOCKED,
     CONTRIBUTORS,
-    MIN_SAMPLES,
     NOT_POSTED,
     OTHER_PERIOD,
     POSTED_LATE,
     PROJECTED_LATE,
-    PROJECTION_QUANTILE,
     EntityRisk,
     level_of,
-    remaining_after,
+    projected_posting,
+    projection_history,
 )
 from slas.item_rows import INVOICE
 from slas.snapshot import F64Array
@@ -225,17 +224,9 @@ def assess_group(
         (minus, key, reason, None) for reason, minus, key in group.risky
     ]
     if group.waiting and now < deadline:
-        own = durations.get(entity, np.zeros(0))
-        pooled = np.concatenate(list(durations.values())) if durations else np.zeros(0)
-        history = own if len(own) >= MIN_SAMPLES else pooled
         started = np.array([_micros_seconds(s) for _, _, s, _ in group.waiting])
-        elapsed = clock.elapsed(started, np.full(len(started), now))
-        remaining = remaining_after(history, elapsed, PROJECTION_QUANTILE)
-        finite = np.isfinite(remaining)
-        at = np.full(len(started), np.inf)
-        if finite.any():
-            at[finite] = clock.advance(np.full(int(finite.sum()), now), remaining[finite])
-        projected = np.where(np.isnan(at), np.inf, at)
+        history = projection_history(durations, entity)
+        projected = projected_posting(clock, started, now, history)
         for (key, currency, _, amount), when in zip(group.waiting, projected.tolist(), strict=True):
             if when > deadline:
                 units = 0 if amount is None else units_of(amount)
