@@ -103,12 +103,17 @@ def main() -> None:
     parser.add_argument(
         "--rounds",
         default="",
-        help="answer rounds to time, of versions,changes,items (default: all)",
+        help="answer rounds to time, of versions,changes,items,items_oracle (default: all)",
     )
     parser.add_argument(
         "--answers-only",
         action="store_true",
         help="keep the state the last run derived: record its timer changes again, time answers",
+    )
+    parser.add_argument(
+        "--keep-changes",
+        action="store_true",
+        help="with --answers-only: keep the recorded timer changes as they are",
     )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     arguments = parser.parse_args()
@@ -127,7 +132,7 @@ def main() -> None:
     answers = TimerAnswers(lambda: client, DEFAULT_SLAS, firm_calendar_book(), state)
     figures: dict[str, Any] = {"spans": spans}
 
-    if arguments.answers_only:
+    if arguments.answers_only and not arguments.keep_changes:
         # the state as the last run left it: its changes recorded again from every version
         timer_changes.reset(client, at=datetime.now(UTC))
     _, wall, cpu = timed(
@@ -147,9 +152,31 @@ def main() -> None:
     versions = TimerAnswers(
         lambda: client, DEFAULT_SLAS, firm_calendar_book(), state, from_changes=False
     )
-    close_risk = CloseRiskAnswers(lambda: client, firm_calendar_book(), state)
     periods = sorted({f"{first + timedelta(days=d):%Y-%m}" for d in range(int(span // 86400) + 1)})
-    blocked = BlockedInvoiceAnswers(lambda: client, LineageRules.default(), OwnerRouting(), state)
+
+    def items(oracle: bool) -> dict[str, Callable[[random.Random], Any]]:
+        """Close risk and blocked invoices: summed / narrowed in SQL, or (``oracle``) assessed
+        over every item row in Python."""
+        close_risk = CloseRiskAnswers(
+            lambda: client, firm_calendar_book(), state, from_sums=not oracle
+        )
+        blocked = BlockedInvoiceAnswers(
+            lambda: client, LineageRules.default(), OwnerRouting(), state, narrowed=not oracle
+        )
+        return {
+            "close_risk": lambda rng: close_risk.report(
+                None, first + timedelta(seconds=rng.uniform(0.1 * span, span)), None
+            ),
+            "close_risk_period": lambda rng: close_risk.report(
+                rng.choice(periods), first + timedelta(seconds=rng.uniform(0.1 * span, span)), None
+            ),
+            "blocked_invoices": lambda rng: blocked.report(
+                period=None,
+                legal_entity=None,
+                as_of=first + timedelta(seconds=rng.uniform(0.1 * span, span)),
+                known_at=None,
+            ),
+        }
 
     def kinds(timers: TimerAnswers) -> dict[str, Callable[[random.Random], Any]]:
         def instant(rng: random.Random) -> datetime:
@@ -179,20 +206,8 @@ def main() -> None:
     rounds: dict[str, dict[str, Callable[[random.Random], Any]]] = {
         "versions": kinds(versions),
         "changes": kinds(answers),
-        "items": {
-            "close_risk": lambda rng: close_risk.report(
-                None, first + timedelta(seconds=rng.uniform(0.1 * span, span)), None
-            ),
-            "close_risk_period": lambda rng: close_risk.report(
-                rng.choice(periods), first + timedelta(seconds=rng.uniform(0.1 * span, span)), None
-            ),
-            "blocked_invoices": lambda rng: blocked.report(
-                period=None,
-                legal_entity=None,
-                as_of=first + timedelta(seconds=rng.uniform(0.1 * span, span)),
-                known_at=None,
-            ),
-        },
+        "items": items(oracle=False),
+        "items_oracle": items(oracle=True),
     }
     queries: dict[str, Any] = {}
     chosen = arguments.rounds.split(",") if arguments.rounds else list(rounds)

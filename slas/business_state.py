@@ -31,7 +31,7 @@ from clickhouse_connect.driver.client import Client
 
 from domain.instants import utc
 from lineage.rules import LineageRules
-from slas import timer_changes
+from slas import item_versions, timer_changes
 from slas.calendars import CalendarBook, EntityCalendar
 from slas.cause_refresh import refresh_causes
 from slas.definitions import SlaDefinition
@@ -264,6 +264,7 @@ class BusinessState:
             path = path if touched else ""
         stamp = max(_millis(now), until)
         timer_changes.record(client, until, at=stamp)
+        item_versions.record(client, until, at=stamp)
         write_state(client, CONFIG_KEY, self._fingerprint, at=stamp)
         write_state(client, WATERMARK_KEY, until.isoformat(), at=stamp)
         self._read = [w for w in self._read if w[1] > now - LATE_HORIZON]

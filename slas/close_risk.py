@@ -103,7 +103,6 @@ def assess(
     due = items.due_period == period_number(period)
     if stage_durations is None:
         stage_durations = _stage_durations(items, legal_entities, calendars, now)
-    pooled = np.concatenate(list(stage_durations.values())) if stage_durations else np.zeros(0)
     risks = []
     for code in np.unique(items.legal_entity[due]).tolist():
         name = legal_entities[code - 1] if code else ""
@@ -124,8 +123,7 @@ def assess(
             at_risk = ~in_time
             reasons = _realised_reasons(items, rows, period_number(period))
         else:
-            own = stage_durations.get(code, np.zeros(0))
-            durations = own if len(own) >= MIN_SAMPLES else pooled
+            durations = projection_history(stage_durations, code)
             at_risk, reasons, projected = _projected(items, rows, clock, now, deadline, durations)
         amount_due = _by_currency(items, rows, np.ones(len(rows), dtype=bool), currencies)
         amount_at_risk = _by_currency(items, rows, at_risk, currencies)
@@ -170,17 +168,39 @@ def _projected(
     other_period = posted & (items.posted_period[rows] != items.due_period[rows])
     waiting = ~posted & ~blocked & (items.stage_started_us[rows] >= 0)
     started = items.stage_started_us[rows][waiting] / 1e6
+    projected = np.full(len(rows), np.nan)
+    projected[waiting] = projected_posting(clock, started, now, durations)
+    late = waiting & (np.nan_to_num(projected, nan=-np.inf) > deadline)
+    reasons = np.select([blocked, other_period, late], [BLOCKED, OTHER_PERIOD, PROJECTED_LATE], "")
+    return blocked | other_period | late, reasons, projected
+
+
+def projection_history(stage_durations: Mapping[Any, F64Array], entity: Any) -> F64Array:
+    """The completed stages an entity's open items are projected from: its own when it has at
+    least ``MIN_SAMPLES``, else the firm's pooled."""
+    own = stage_durations.get(entity, np.zeros(0))
+    if len(own) >= MIN_SAMPLES:
+        return own
+    pooled: F64Array = (
+        np.concatenate(list(stage_durations.values())) if stage_durations else np.zeros(0)
+    )
+    return pooled
+
+
+def projected_posting(
+    clock: BusinessClock, started: F64Array, now: float, durations: F64Array
+) -> F64Array:
+    """When each open stage begun at ``started`` (epoch seconds) is projected to post, seen at
+    ``now``: ``remaining_after`` the business time it has waited, against the completed stages'
+    ``durations``; infinite when none took that long."""
     elapsed = clock.elapsed(started, np.full(len(started), now))
     remaining = remaining_after(durations, elapsed, PROJECTION_QUANTILE)
     finite = np.isfinite(remaining)
     at = np.full(len(started), np.inf)
     if finite.any():
         at[finite] = clock.advance(np.full(int(finite.sum()), now), remaining[finite])
-    projected = np.full(len(rows), np.nan)
-    projected[waiting] = np.where(np.isnan(at), np.inf, at)
-    late = waiting & (np.nan_to_num(projected, nan=-np.inf) > deadline)
-    reasons = np.select([blocked, other_period, late], [BLOCKED, OTHER_PERIOD, PROJECTED_LATE], "")
-    return blocked | other_period | late, reasons, projected
+    projected: F64Array = np.where(np.isnan(at), np.inf, at)
+    return projected
 
 
 def _realised_reasons(items: CloseItems, rows: I64Array, period: int) -> Any:

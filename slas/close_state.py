@@ -7,7 +7,7 @@ items only, against the business time completed invoice stages took (stored per 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,10 +18,22 @@ from domain import semconv as sc
 from domain.instants import utc
 from domain.money import units_of
 from domain.periods import period_number
+from slas import item_versions
 from slas.business_state import BusinessState
+from slas.business_time import epoch_seconds
 from slas.calendars import CalendarBook
 from slas.close_items import INVOICE_ITEM, REVENUE_ITEM, CloseItems
 from slas.close_risk import assess, due_periods, render_report
+from slas.close_sums import (
+    ITEM_COLUMNS,
+    PAIRS,
+    ROWS_OF,
+    assess_group,
+    assessed_pairs,
+    groups_of,
+    item_state_sql,
+    sums_sql,
+)
 from slas.item_rows import INVOICE
 from slas.snapshot import NO_TIME, F64Array
 from warehouse.schema import CLOSE_ITEMS
@@ -35,10 +47,7 @@ def _latest(candidates: str) -> str:
     backwards within an item, first row kept (cheaper by far than a tuple ``argMax``). When the
     latest version matches the caller's condition, so does a version: the candidates are exact."""
     return f"""
-SELECT ItemType, ItemId, Deleted, Kind, LegalEntity, Currency, Amount, DuePeriod, StageEventId,
-    StageFirstAt, StageEffectiveAt, PostingEventId, PostingType, PostingFirstAt,
-    PostingEffectiveAt, PostedPeriod, UpstreamEventId, UpstreamEventType, UpstreamFirstAt, Invoice,
-    Customer, StageSeconds
+SELECT {ITEM_COLUMNS}, Deleted, StageSeconds
 FROM {CLOSE_ITEMS}
 WHERE KnownAt <= {{known_at:DateTime64(3, 'UTC')}}
   AND ItemId IN (SELECT ItemId FROM {CLOSE_ITEMS} WHERE {candidates})
@@ -52,19 +61,31 @@ _DUE = "(empty({periods:Array(String)}) OR DuePeriod IN {periods:Array(String)})
 
 def _items_at(candidates: str) -> str:
     return f"""
-SELECT ItemType, ItemId, Kind, LegalEntity, Currency, Amount, DuePeriod,
-       StageEventId, StageFirstAt, StageEffectiveAt, PostingEventId, PostingType, PostingFirstAt,
-       PostingEffectiveAt, PostedPeriod, UpstreamEventId, UpstreamEventType, UpstreamFirstAt,
-       Invoice, Customer
+SELECT {ITEM_COLUMNS}
 FROM ({_latest(candidates)})
 WHERE Deleted = 0 AND {candidates}
 """
 
 
-ITEMS_AT = _items_at(f"StageFirstAt <= {_AS_OF} AND {_DUE}")
+_BEGUN = f"StageFirstAt <= {_AS_OF} AND {_DUE}"
+ITEMS_AT = _items_at(_BEGUN)
 """Every item that existed at ``as_of`` (its stage was attempted) due in one of ``periods``
 (every period when empty), its latest version known at ``known_at``; the amount is the exact
 ``Decimal`` (None without one), the last two columns the invoice number and the customer."""
+
+
+def _in_effect(condition: str, columns: str = ITEM_COLUMNS) -> str:
+    """``_items_at`` from the versions in effect at ``known_at`` (``slas.item_versions``): no
+    sort of every version."""
+    return f"""
+SELECT {columns}
+FROM {CLOSE_ITEMS}
+WHERE {item_versions.IN_EFFECT} AND Deleted = 0 AND {condition}
+"""
+
+
+SUMS = sums_sql(_in_effect(_BEGUN))
+"""``ITEMS_AT`` summed per legal entity, due period, currency and reason (``slas.close_sums``)."""
 
 OPEN_INVOICE_ITEMS_AT = _items_at(
     f"StageFirstAt <= {_AS_OF} AND {_DUE} AND Kind = '{INVOICE}'"
@@ -72,8 +93,16 @@ OPEN_INVOICE_ITEMS_AT = _items_at(
     " AND (empty({legal_entity:String}) OR LegalEntity = {legal_entity:String})"
 )
 """``ITEMS_AT``'s invoice-level items of ``legal_entity`` (every one when empty) not posted at
-``as_of``: the only ones ``blocking_step`` can find held (a posted item never is), so the
-blocked-invoice answer sorts the versions of the work in flight, not of every item."""
+``as_of``: the only ones ``blocking_step`` can find held (a posted item never is)."""
+
+BLOCKED_INVOICE_ITEMS_AT = _in_effect(
+    f"StageFirstAt <= {_AS_OF} AND {_DUE} AND Kind = '{INVOICE}'"
+    f" AND {item_state_sql(_AS_OF).blocked}"
+    " AND (empty({legal_entity:String}) OR LegalEntity = {legal_entity:String})"
+)
+"""``OPEN_INVOICE_ITEMS_AT``'s items that a failure holds at ``as_of`` (``item_state_sql``,
+``blocking_step`` in SQL), from the versions in effect at ``known_at`` (``slas.item_versions``):
+no sort of versions, and nothing built in Python for the items merely in flight."""
 
 _COMPLETED_STAGES = (
     f"Kind = '{INVOICE}' AND StageSeconds >= 0"
@@ -87,6 +116,12 @@ WHERE Deleted = 0 AND {_COMPLETED_STAGES}
 GROUP BY LegalEntity
 """
 """Business seconds of the invoice stages completed in the window before ``as_of``, by entity."""
+STAGE_DURATIONS_IN_EFFECT = f"""
+SELECT LegalEntity, groupArray(StageSeconds)
+FROM ({_in_effect(_COMPLETED_STAGES, "LegalEntity, StageSeconds")})
+GROUP BY LegalEntity
+"""
+"""``STAGE_DURATIONS`` from the versions in effect at ``known_at`` (``slas.item_versions``)."""
 
 ERRORS = """
 SELECT EventId, argMax(ErrorCategory, EventTime), argMax(ErrorCode, EventTime)
@@ -209,22 +244,45 @@ def items_at(rows: Sequence[Sequence[Any]], as_of: datetime) -> _Rows:
     return _Rows(items, names, blocking, entities, currencies)
 
 
+def _errors(
+    client: Client, event_ids: list[str], as_of: datetime, known: datetime
+) -> dict[str, tuple[str, str]]:
+    """Each blocking event's error category and code at ``as_of``."""
+    if not event_ids:
+        return {}
+    rows = client.query(
+        ERRORS, parameters={"event_ids": event_ids, "as_of": as_of, "known_at": known}
+    ).result_rows
+    return {str(e): (str(c), str(k)) for e, c, k in rows}
+
+
 class CloseRiskAnswers:
     """``GET /api/v1/close-risk`` from ``close_items``."""
 
     def __init__(
-        self, client: Callable[[], Client], calendars: CalendarBook, state: BusinessState
+        self,
+        client: Callable[[], Client],
+        calendars: CalendarBook,
+        state: BusinessState,
+        *,
+        from_sums: bool = True,
     ) -> None:
         self._client = client
         self.calendars = calendars
         self._state = state
+        self._from_sums = from_sums
 
     def report(
         self, period: str | None, as_of: datetime, known_at: datetime | None
     ) -> tuple[datetime, list[dict[str, Any]]]:
-        """The known_at the answer describes, and the report (``slas.close_risk``'s shape)."""
+        """The known_at the answer describes, and the report (``slas.close_risk``'s shape):
+        summed in ClickHouse (``slas.close_sums``) once ``slas.item_versions`` has recorded every
+        version known then, else (and with ``from_sums=False``: the oracle) assessed over every
+        item row in Python."""
         client = self._client()
         known = self._state.known_at(known_at)
+        if self._from_sums and item_versions.watermark(client) >= known:
+            return self._summed(period, as_of, known_at)
         as_of = utc(as_of)
         periods = [period] if period else []
         parameters = {"as_of": as_of, "known_at": known, "periods": periods}
@@ -246,16 +304,7 @@ class CloseRiskAnswers:
         ]
         rows = [row for risk in risks for row, _, _ in risk.contributors]
         blocking = sorted({found.blocking[row] for row in rows if found.blocking[row]})
-        errors = (
-            {
-                str(e): (str(c), str(k))
-                for e, c, k in client.query(
-                    ERRORS, parameters={"event_ids": blocking, "as_of": as_of, "known_at": known}
-                ).result_rows
-            }
-            if blocking
-            else {}
-        )
+        errors = _errors(client, blocking, as_of, known)
         report = render_report(
             risks,
             found.items,
@@ -264,6 +313,85 @@ class CloseRiskAnswers:
             errors={row: errors.get(found.blocking[row], ("", "")) for row in rows},
         )
         return known, report
+
+    def _summed(
+        self, period: str | None, as_of: datetime, known_at: datetime | None
+    ) -> tuple[datetime, list[dict[str, Any]]]:
+        client = self._client()
+        known = self._state.known_at(known_at)
+        as_of = utc(as_of)
+        periods = [period] if period else []
+        parameters: dict[str, Any] = {"as_of": as_of, "known_at": known, "periods": periods}
+        pairs = client.query(PAIRS, parameters=parameters).result_rows
+        entities = sorted({str(e) for e, _ in pairs})
+        due = sorted({str(p) for _, p in pairs})
+        deadlines = [self.calendars.for_entity(e).close_deadline(p) for e in entities for p in due]
+        groups = groups_of(
+            client.query(
+                SUMS,
+                parameters={
+                    **parameters,
+                    "entities": entities,
+                    "periods_due": due,
+                    "deadlines": deadlines,
+                },
+            ).result_rows
+        )
+        chosen = assessed_pairs(groups, period)
+        now = epoch_seconds(as_of)
+        projecting = any(
+            groups[key].waiting
+            and now < epoch_seconds(self.calendars.for_entity(key[0]).close_deadline(key[1]))
+            for key in chosen
+        )
+        durations = self._durations_by_entity(client, as_of, known) if projecting else {}
+        assessed = [
+            assess_group(groups[(e, p)], e, p, self.calendars, as_of, durations) for e, p in chosen
+        ]
+        shown = [key for _, contributors in assessed for key, _, _ in contributors]
+        rows = (
+            {
+                (str(r[0]), str(r[1])): r
+                for r in client.query(
+                    ROWS_OF,
+                    parameters={
+                        "known_at": known,
+                        "keys": shown,
+                        "types": sorted({t for t, _ in shown}),
+                        "ids": sorted({i for _, i in shown}),
+                    },
+                ).result_rows
+            }
+            if shown
+            else {}
+        )
+        found = items_at([rows[key] for key in shown], as_of)
+        risks, position = [], 0
+        for risk, contributors in assessed:
+            listed = [(position + i, reason, at) for i, (_, reason, at) in enumerate(contributors)]
+            position += len(contributors)
+            risks.append(replace(risk, contributors=listed))
+        blocking = sorted({b for b in found.blocking if b})
+        errors = _errors(client, blocking, as_of, known)
+        report = render_report(
+            risks,
+            found.items,
+            found.currencies,
+            names=dict(enumerate(found.names)),
+            errors={row: errors.get(b, ("", "")) for row, b in enumerate(found.blocking)},
+        )
+        return known, report
+
+    def _durations_by_entity(
+        self, client: Client, as_of: datetime, known: datetime
+    ) -> dict[str, F64Array]:
+        """Business seconds of the invoice stages completed in the window before ``as_of``, by
+        legal entity name."""
+        rows = client.query(
+            STAGE_DURATIONS_IN_EFFECT,
+            parameters={"as_of": as_of, "known_at": known, "since": as_of - DURATION_HISTORY},
+        ).result_rows
+        return {str(entity): np.array(seconds, dtype=np.float64) for entity, seconds in rows}
 
     def _durations(
         self, client: Client, as_of: datetime, known: datetime, entities: tuple[str, ...]

@@ -19,8 +19,14 @@ from domain.objects import ObjectRef
 from lineage.impact import BlockedInvoices, BlockedItem, Blocker, totals
 from lineage.owners import OwnerRouting
 from lineage.rules import LineageRules
+from slas import item_versions
 from slas.business_state import BusinessState
-from slas.close_state import OPEN_INVOICE_ITEMS_AT, blocking_step, reached
+from slas.close_state import (
+    BLOCKED_INVOICE_ITEMS_AT,
+    OPEN_INVOICE_ITEMS_AT,
+    blocking_step,
+    reached,
+)
 
 BLOCKERS = """
 SELECT EventId, argMax(EventType, EventTime), argMax(ErrorCategory, EventTime),
@@ -54,11 +60,17 @@ class BlockedInvoiceAnswers:
         rules: LineageRules,
         owners: OwnerRouting,
         state: BusinessState,
+        *,
+        narrowed: bool = True,
     ) -> None:
+        """``narrowed``: the items a failure holds found in SQL (``BLOCKED_INVOICE_ITEMS_AT``)
+        once ``slas.item_versions`` has recorded every version known at the answer's known_at;
+        else (the oracle without) every item in flight read and ``blocking_step`` run over each."""
         self._client = client
         self._rules = rules
         self._owners = owners
         self._state = state
+        self._narrowed = narrowed
 
     def report(
         self,
@@ -78,8 +90,10 @@ class BlockedInvoiceAnswers:
             "periods": [period] if period else [],
             "legal_entity": legal_entity or "",
         }
+        narrowed = self._narrowed and item_versions.watermark(client) >= known
+        statement = BLOCKED_INVOICE_ITEMS_AT if narrowed else OPEN_INVOICE_ITEMS_AT
         held = []
-        for row in client.query(OPEN_INVOICE_ITEMS_AT, parameters=parameters).result_rows:
+        for row in client.query(statement, parameters=parameters).result_rows:
             (item_type, item_id, _, entity, currency, amount, due, stage_event, stage_first,
              stage_effective, posting_event, posting_type, posting_first, posting_effective,
              _, upstream_event, upstream_type, upstream_first, invoice, customer) = row  # fmt: skip

@@ -26,6 +26,7 @@ from warehouse.schema import (
     derived_views_ddl,
     event_dimensions_ddl,
     first_stored_facts_ddl,
+    item_superseded_ddl,
     knowledge_time_ddl,
     ledger_ddl,
     object_row_facts_ddl,
@@ -86,7 +87,14 @@ MIGRATIONS: tuple[Migration, ...] = (
         event_dimensions_ddl,
     ),
     Migration(
-        19, "scratch of large components of a tick, named by id (index reads)", state_component_ddl
+        16,
+        "replaced close item versions: an item's version at a known_at without a sort",
+        item_superseded_ddl,
+    ),
+    Migration(
+        19,
+        "scratch of the components a tick closes in the engine, by id (index reads)",
+        state_component_ddl,
     ),
 )
 """A migration without statements still re-creates the derived views (``migrate``)."""

@@ -15,6 +15,7 @@ from clickhouse_connect.driver.client import Client
 from warehouse.schema import (
     BIZ_EVENT_OBJECTS,
     BIZ_EVENTS,
+    CLOSE_ITEM_SUPERSEDED,
     CLOSE_ITEMS,
     EVENT_DIMENSIONS,
     OTEL_TRACES,
@@ -44,6 +45,7 @@ EXPIRES_FROM: Final = {
     SLA_TIMER_CHANGE_DAYS: (FACTS, "toDateTime(VersionDay)"),
     SLA_TIMER_CHANGE_TICKS: (FACTS, "toDateTime(VersionDay)"),
     CLOSE_ITEMS: (FACTS, "toDateTime(KnownAt)"),
+    CLOSE_ITEM_SUPERSEDED: (FACTS, "toDateTime(KnownAt)"),
     EVENT_DIMENSIONS: (FACTS, "toDateTime(KnownAt)"),
     SLA_ALERT_STATE: (ALERTS, "toDateTime(UpdatedAt)"),
     WORK_ITEM_EVENTS: (FACTS, "toDateTime(At)"),

@@ -27,6 +27,7 @@ SLA_TIMER_CHANGES = "sla_timer_changes"
 SLA_TIMER_CHANGE_DAYS = "sla_timer_change_days"
 SLA_TIMER_CHANGE_TICKS = "sla_timer_change_ticks"
 EVENT_DIMENSIONS = "event_dimensions"
+CLOSE_ITEM_SUPERSEDED = "close_item_superseded"
 STATE_CHUNKS = "syncsight_state_chunks"
 STATE_COMPONENT_EVENTS = "syncsight_state_component_events"
 STATE_COMPONENT_OBJECTS = "syncsight_state_component_objects"
@@ -925,4 +926,23 @@ def work_item_events_ddl(t: Topology) -> list[str]:
 ) ENGINE = {t.engine(WORK_ITEM_EVENTS)}
 ORDER BY (ItemId, Action, At)""",
         *t.distributed(WORK_ITEM_EVENTS, "cityHash64(ItemId)"),
+    ]
+
+
+def item_superseded_ddl(t: Topology) -> list[str]:
+    """Migration 16: ``close_item_superseded``, for every ``close_items`` version another replaced,
+    when it was replaced (``slas/item_versions.py``): each item's version in effect at a
+    ``known_at`` is the one stored and not replaced by then, a filter rather than a sort of every
+    version. Ordered and sharded like ``close_items``."""
+    superseded = t.storage(CLOSE_ITEM_SUPERSEDED)
+    return [
+        f"""CREATE TABLE IF NOT EXISTS {superseded}{t.on_cluster} (
+    ItemType LowCardinality(String),
+    ItemId String,
+    KnownAt DateTime64(3, 'UTC'),
+    SupersededAt DateTime64(3, 'UTC'),
+    INDEX idx_superseded_at SupersededAt TYPE minmax GRANULARITY 1
+) ENGINE = {t.engine(CLOSE_ITEM_SUPERSEDED)}
+ORDER BY (ItemType, ItemId, KnownAt)""",
+        *t.distributed(CLOSE_ITEM_SUPERSEDED, "cityHash64(ItemType, ItemId)"),
     ]

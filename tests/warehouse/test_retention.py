@@ -67,6 +67,7 @@ class TestRetentionTtls:
             "sla_timer_change_days": "toDateTime(VersionDay) + toIntervalDay(2557)",
             "sla_timer_change_ticks": "toDateTime(VersionDay) + toIntervalDay(2557)",
             "close_items": "toDateTime(KnownAt) + toIntervalDay(2557)",
+            "close_item_superseded": "toDateTime(KnownAt) + toIntervalDay(2557)",
             "event_dimensions": "toDateTime(KnownAt) + toIntervalDay(2557)",
             "sla_alert_state": "toDateTime(UpdatedAt) + toIntervalDay(400)",
             "work_item_events": "toDateTime(At) + toIntervalDay(2557)",

@@ -1,0 +1,80 @@
+"""Which ``close_items`` version of each item is in effect at a ``known_at``, without sorting every
+version: ``close_item_superseded`` (migration 16) holds, for every version another one replaced,
+the instant it was replaced (the new version's ``KnownAt``). An item's version known at
+``known_at`` is then the one stored by then and not replaced by then: a filter on the versions'
+rows against the (few) replaced ones, where ``LIMIT 1 BY`` over the table's order sorted every
+version of every item.
+
+``record`` keeps the rows up to the keeper's watermark, from the versions stored since its own
+watermark (one ``INSERT … SELECT``, next to ``slas.timer_changes.record``); recorded again, a
+version's row is the same row (a set: duplicates change nothing).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from clickhouse_connect.driver.client import Client
+
+from domain.instants import utc
+from warehouse.schema import CLOSE_ITEM_SUPERSEDED, CLOSE_ITEMS
+from warehouse.schema_state import read_state, write_state
+
+WATERMARK_KEY = "close_item_superseded_watermark"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+RECORD = f"""
+INSERT INTO {CLOSE_ITEM_SUPERSEDED} (ItemType, ItemId, KnownAt, SupersededAt)
+SELECT ItemType, ItemId, previous, KnownAt
+FROM (
+    SELECT ItemType, ItemId, KnownAt,
+        lagInFrame(KnownAt) OVER same_item AS previous,
+        lagInFrame(toUInt8(1)) OVER same_item AS has_previous
+    FROM {CLOSE_ITEMS}
+    WHERE KnownAt <= {{until:DateTime64(3, 'UTC')}}
+      AND (ItemType, ItemId) IN (
+        SELECT ItemType, ItemId FROM {CLOSE_ITEMS}
+        WHERE KnownAt > {{since:DateTime64(3, 'UTC')}} AND KnownAt <= {{until:DateTime64(3, 'UTC')}})
+    WINDOW same_item AS (
+        PARTITION BY ItemType, ItemId ORDER BY KnownAt ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)
+)
+WHERE KnownAt > {{since:DateTime64(3, 'UTC')}} AND has_previous = 1
+"""
+"""For every version stored in ``(since, until]`` that replaced an earlier one: the earlier one,
+replaced at the new version's ``KnownAt``."""
+
+PENDING = f"""
+SELECT count() FROM {CLOSE_ITEMS}
+WHERE KnownAt > {{since:DateTime64(3, 'UTC')}} AND KnownAt <= {{until:DateTime64(3, 'UTC')}}
+"""
+
+IN_EFFECT = f"""KnownAt <= {{known_at:DateTime64(3, 'UTC')}}
+  AND (ItemType, ItemId, KnownAt) NOT IN (
+    SELECT ItemType, ItemId, KnownAt FROM {CLOSE_ITEM_SUPERSEDED}
+    WHERE SupersededAt <= {{known_at:DateTime64(3, 'UTC')}})"""
+"""The condition on ``close_items``' rows that keeps each item's version in effect at
+``known_at`` (deleted ones included: the caller drops them)."""
+
+
+def watermark(client: Client) -> datetime:
+    """The knowledge time up to which ``close_item_superseded`` holds every replaced version."""
+    state = read_state(client, WATERMARK_KEY)
+    return utc(datetime.fromisoformat(state[WATERMARK_KEY][0])) if WATERMARK_KEY in state else EPOCH
+
+
+def record(client: Client, until: datetime, *, at: datetime) -> None:
+    """Write the replaced versions of the versions stored since the watermark up to ``until`` (the
+    keeper's new watermark), then move the watermark."""
+    since = watermark(client)
+    if until <= since:
+        return
+    parameters = {"since": since, "until": until}
+    if client.query(PENDING, parameters=parameters).result_rows[0][0]:
+        client.command(RECORD, parameters=parameters)
+    write_state(client, WATERMARK_KEY, utc(until).isoformat(), at=at)
+
+
+def reset(client: Client, *, at: datetime) -> None:
+    """Forget every row: the next ``record`` writes them again from every stored version."""
+    client.command(f"TRUNCATE TABLE {CLOSE_ITEM_SUPERSEDED}")
+    write_state(client, WATERMARK_KEY, EPOCH.isoformat(), at=at)
