@@ -158,10 +158,10 @@ def test_each_object_takes_the_facts_of_its_first_producer(store: Client) -> Non
         known_at=known_at,
     )
     python = first_produced(read.values(), RULES, set(refs).__contains__)
-    engine = producer_states(store, RULES, refs, known_at)
-    produced = {r: s for r, (_, s) in python.items() if r.type not in DIMENSIONS}
+    engine = producer_states(store, RULES, [(r.type, r.id) for r in refs], known_at)
+    produced = {(r.type, r.id): s for r, (_, s) in python.items() if r.type not in DIMENSIONS}
     assert produced, "no object has a producer: the test reads nothing"
-    assert {r: s for r, s in engine.items() if r.type not in DIMENSIONS} == produced
+    assert {r: s for r, s in engine.items() if r[0] not in DIMENSIONS} == produced
 
 
 def test_an_id_with_controls_and_line_separators_parses_to_the_same_record(
