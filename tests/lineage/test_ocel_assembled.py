@@ -20,7 +20,14 @@ from domain import semconv as sc
 from domain.business_event import BusinessEvent
 from domain.objects import ObjectRef
 from lineage.graph import Lookup
-from lineage.ocel import EVENT_ATTRIBUTES, event_relations, ocel_event
+from lineage.ocel import (
+    EVENT_ATTRIBUTES,
+    SUBJECT,
+    Qualify,
+    event_relations,
+    ocel_event,
+    relations_of,
+)
 from lineage.ocel_log import LogPage, LogRequest, first_produced, log_pages, producer_states
 from lineage.queries import events_by_id, hop_events
 from lineage.rules import LineageRules
@@ -128,6 +135,73 @@ def test_the_sqlite_rows_hold_the_json_records_values(store: Client) -> None:
     assert relations == [
         (r["id"], o["objectId"], o["qualifier"]) for r in records for o in r["relationships"]
     ]
+
+
+def qualified(qualifiers: dict[str, str]) -> Qualify:
+    """The qualifier a record gives each object type (``lineage.ocel.Qualify``)."""
+    return lambda _, object_type: qualifiers[object_type]
+
+
+@pytest.mark.parametrize("legal_entity", [None, "LE-DE01"])
+def test_each_page_gathers_the_objects_links_and_products_of_its_records(
+    store: Client, legal_entity: str | None
+) -> None:
+    """Every page, read in small pieces, names the objects of its events' relationships, the O2O
+    links those relationships imply (``relations_of``) and, for each object one event type alone
+    produces, the facts of the event that produced it: each event's relations stay with it when
+    the page's arrays are flattened."""
+    sole = {t for t, types in RULES.producers.items() if len(types) == 1}
+    us_project: Objects = {sc.PROJECT: "PRJ-9", sc.LEGAL_ENTITY: "LE-US01", sc.CUSTOMER: "CUS-9"}
+    insert(
+        store,
+        [
+            attempt(sc.PROJECT_ACTIVATED, "project.activated:PRJ-9", us_project, hours=2),
+            attempt(
+                sc.TIME_APPROVED,
+                "time.approved:TE-9",
+                {sc.TIME_ENTRY: "TE-9", sc.PROJECT: "PRJ-9"},
+                hours=6,
+                amount="100",
+            ),
+        ],
+    )  # an event whose legal entity only its project names: left out of LE-DE01's log
+    read = pages(store, "json", legal_entity)
+    for page in read:
+        records = [json.loads(text) for text in page.records]
+        qualifiers = [
+            {o["objectId"].split(":", 1)[0]: o["qualifier"] for o in r["relationships"]}
+            for r in records
+        ]
+        assert set(page.objects) == {
+            (o["objectId"], o["objectId"].split(":", 1)[0])
+            for r in records
+            for o in r["relationships"]
+        }
+        links = []
+        for record, qualifier in zip(records, qualifiers, strict=True):
+            objects: dict[str, list[str]] = {}
+            for o in record["relationships"]:
+                object_type, object_id = o["objectId"].split(":", 1)
+                objects.setdefault(object_type, []).append(object_id)
+            links += relations_of(record["type"], objects, qualified(qualifier))[1]
+        assert page.links == links
+        attributes = {r["id"]: {a["name"]: a["value"] for a in r["attributes"]} for r in records}
+        makers = {
+            o["objectId"]: r["id"]
+            for r in reversed(records)
+            for o in r["relationships"]
+            if o["qualifier"] == SUBJECT
+            and o["objectId"].split(":", 1)[0] in sole
+            and r["type"] in RULES.producers[o["objectId"].split(":", 1)[0]]
+        }
+        assert {made[0] for made in page.produced} == set(makers)
+        for oid, _, _, currency, _, _, outcome in page.produced:
+            facts = attributes[makers[oid]]
+            assert (outcome, currency) == (facts["outcome"], facts.get("currency", ""))
+    assert any(page.produced for page in read)
+    assert any(page.links for page in read)
+    if legal_entity:
+        assert any(page.read > page.events for page in read), "no event left out: untested"
 
 
 def test_a_legal_entity_s_log_keeps_the_events_resolved_to_it(store: Client) -> None:
