@@ -6,6 +6,7 @@ with microseconds and ids with a slash and letters beyond ASCII included."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from dataclasses import replace
@@ -28,7 +29,17 @@ from lineage.ocel import (
     ocel_event,
     relations_of,
 )
-from lineage.ocel_log import LogPage, LogRequest, first_produced, log_pages, producer_states
+from lineage.ocel_log import (
+    JSON_TEXT_SETTINGS,
+    LogPage,
+    LogRequest,
+    _flat,
+    _Vocabulary,
+    first_produced,
+    log_pages,
+    producer_states,
+)
+from lineage.ocel_queries import PAGE_SHAPES, page_events
 from lineage.queries import events_by_id, hop_events
 from lineage.rules import LineageRules
 from slas.ocel_states import BusinessStateFacts
@@ -256,3 +267,32 @@ def test_an_id_with_controls_and_line_separators_parses_to_the_same_record(
     python = encoded(ocel_event(node, relationships))
     assert text != python
     assert json.loads(text) == json.loads(python)
+
+
+@pytest.mark.parametrize("shape", PAGE_SHAPES)
+def test_arrow_gives_each_row_the_arrays_the_client_reads(store: Client, shape: str) -> None:
+    """The page query's rows as ``lineage.ocel_log`` takes them through Arrow (flat values and
+    each row's offsets) are the rows the client's own reading gives, column for column."""
+    request = LogRequest("2026-09", None, datetime.now(UTC))
+    vocabulary = _Vocabulary.read(store, RULES, request.known_at)
+    query = page_events(shape, BusinessStateFacts().event_dimensions_sql)
+    parameters = {
+        **request.parameters(),
+        **vocabulary.qualifiers,
+        "sole": vocabulary.sole,
+        "after": "",
+        "last": "\U0010ffff",
+    }
+    read = store.query(query, parameters=parameters, settings=JSON_TEXT_SETTINGS)
+    table = store.query_arrow(query, parameters=parameters, settings=JSON_TEXT_SETTINGS)
+    assert table.num_rows == len(read.result_rows) >= 7
+    for name, column in zip(read.column_names, read.result_columns, strict=True):
+        if name in ("e2o", "links", "produced"):
+            offsets, fields = _flat(table.column(name))
+            rows = list(zip(*fields, strict=True))
+            assert [rows[a:b] for a, b in itertools.pairwise(offsets)] == [
+                list(value) for value in column
+            ], name
+        else:
+            assert table.column(name).to_pylist() == list(column), name
+    assert any(len(value) > 1 for value in read.result_columns[read.column_names.index("e2o")])
