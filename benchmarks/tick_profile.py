@@ -35,7 +35,7 @@ from warehouse.migrations import migrate
 
 
 class CountingClient:
-    """A client that times each round trip it passes on (``query``, ``query_np``, ``command``,
+    """A client that times each round trip it passes on (``query``, ``query_np``, ``query_arrow``, ``command``,
     ``insert``), keyed by what the statement is."""
 
     def __init__(self, client: Any) -> None:
@@ -44,7 +44,7 @@ class CountingClient:
 
     def __getattr__(self, name: str) -> Any:
         inner = getattr(self._client, name)
-        if name not in ("query", "query_np", "command", "insert"):
+        if name not in ("query", "query_np", "query_arrow", "command", "insert"):
             return inner
 
         def timed(statement: Any, *args: Any, **kwargs: Any) -> Any:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Final, Protocol
+from typing import Any, Final, NamedTuple, Protocol
 
 from clickhouse_connect.driver.client import Client
 
@@ -63,9 +63,14 @@ class LogRequest:
         }
 
 
-@dataclass(frozen=True)
-class ObjectState:
-    """What is known of one object; empty fields are unknown."""
+Pair = tuple[str, str]
+"""An object as (type, id): the key the export describes objects by (a plain tuple hashes in C,
+a ``domain.objects.ObjectRef`` through Python, which counts at some 100,000 objects)."""
+
+
+class ObjectState(NamedTuple):
+    """What is known of one object; empty fields are unknown (a named tuple: built and merged
+    for every object of a log)."""
 
     amount: Decimal | None = None
     currency: str = ""
@@ -113,8 +118,8 @@ class StateFacts(Protocol):
         ...
 
     def object_states(
-        self, client: Client, refs: Sequence[ObjectRef], known_at: datetime
-    ) -> dict[ObjectRef, ObjectState]:
+        self, client: Client, refs: Sequence[Pair], known_at: datetime
+    ) -> dict[Pair, ObjectState]:
         """Amount, currency, dimensions and status of the objects it covers."""
         ...
 
@@ -139,6 +144,7 @@ class LogPage:
     """The SQLite export: the events' E2O relations (event id, object id, qualifier)."""
     event_types: set[str]
     objects: list[tuple[str, str]]
+    """The (OCEL id, type) of every relation, an object once per event that names it."""
     links: list[tuple[str, str, str]]
     read: int
     """Events read for the page, before the legal entity's filter of those the engine could
@@ -212,14 +218,17 @@ def first_produced(
     return states
 
 
+UNKNOWN: Final = ObjectState()
+
+
 def producer_states(
-    client: Client, rules: LineageRules, refs: Sequence[ObjectRef], known_at: datetime
-) -> dict[ObjectRef, ObjectState]:
+    client: Client, rules: LineageRules, refs: Sequence[Pair], known_at: datetime
+) -> dict[Pair, ObjectState]:
     """Each object's state from the first event that produced it (``PRODUCERS``: what
     ``first_produced`` says of the events that carry it); a dimension is its own value."""
     producers = {**rules.prerequisites, **rules.producers}
-    wanted = [(ref.type, ref.id) for ref in refs if ref.type in producers]
-    states: dict[ObjectRef, ObjectState] = {}
+    wanted = [ref for ref in refs if ref[0] in producers]
+    states: dict[Pair, ObjectState] = {}
     if wanted:
         rows = client.query(
             PRODUCERS,
@@ -229,15 +238,13 @@ def producer_states(
                 "known_at": knowledge_bound(known_at),
             },
         ).result_rows
-        for object_type, object_id, (amount, currency, entity, customer, outcome) in rows:
-            states[ObjectRef(object_type, object_id)] = ObjectState(
-                amount, currency, entity, customer, outcome
-            )
+        for object_type, object_id, facts in rows:
+            states[(object_type, object_id)] = ObjectState(*facts)
     for ref in refs:
-        if ref.type == sc.LEGAL_ENTITY:
-            states[ref] = ObjectState(legal_entity=ref.id).over(states.get(ref, ObjectState()))
-        elif ref.type == sc.CUSTOMER:
-            states[ref] = ObjectState(customer=ref.id).over(states.get(ref, ObjectState()))
+        if ref[0] == sc.LEGAL_ENTITY:
+            states[ref] = ObjectState(legal_entity=ref[1]).over(states.get(ref, UNKNOWN))
+        elif ref[0] == sc.CUSTOMER:
+            states[ref] = ObjectState(customer=ref[1]).over(states.get(ref, UNKNOWN))
     return states
 
 
@@ -245,17 +252,18 @@ def object_facts(
     client: Client,
     rules: LineageRules,
     facts: StateFacts,
-    refs: Sequence[ObjectRef],
+    refs: Sequence[Pair],
     known_at: datetime,
-    produced: Mapping[ObjectRef, ObjectState] | None = None,
-) -> dict[ObjectRef, ObjectState]:
+    produced: Mapping[Pair, ObjectState] | None = None,
+) -> dict[Pair, ObjectState]:
     """What is known of each object: the business state's answer, each gap filled from the
     event that produced it (``produced`` when given there, else read)."""
     given = produced or {}
     known = producer_states(client, rules, [r for r in refs if r not in given], known_at)
     known.update((ref, given[ref]) for ref in refs if ref in given)
     for ref, state in facts.object_states(client, refs, known_at).items():
-        known[ref] = state.over(known.get(ref, ObjectState()))
+        fallback = known.get(ref)
+        known[ref] = state if fallback is None else state.over(fallback)
     return known
 
 
@@ -266,12 +274,12 @@ Relation = tuple[str, str, str]
 """(OCEL object id, object type, E2O qualifier) of an event, as ``page_events`` gives them."""
 
 
-def _ranked_refs(relations: Sequence[Relation]) -> list[ObjectRef]:
+def _ranked_refs(relations: Sequence[Relation]) -> list[Pair]:
     """The event's subject and input objects, subject first (each kind by type, as the engine
     sorts relations): where its dimensions come from when neither it nor the business state
     names them."""
     return [
-        ObjectRef(object_type, oid[len(object_type) + 1 :])
+        (object_type, oid[len(object_type) + 1 :])
         for how in QUALIFIER_ORDER
         for oid, object_type, qualifier in relations
         if qualifier == how
@@ -376,6 +384,15 @@ def log_pages(
             return
 
 
+def _flat(column: Any) -> tuple[list[int], list[list[Any]]]:
+    """An Arrow column of arrays of tuples as each row's offset into the flattened tuples, and
+    the flattened tuples' fields as Python lists (converted by Arrow, not value by value)."""
+    combined = column.combine_chunks()
+    offsets = combined.offsets.to_pylist()
+    fields = combined.flatten().flatten()
+    return offsets, [field.to_pylist() for field in fields]
+
+
 def _page(
     client: Client,
     rules: LineageRules,
@@ -393,12 +410,33 @@ def _page(
         "after": ids[0],
         "last": ids[1],
     }
-    columns = client.query(query, parameters=parameters, settings=JSON_TEXT_SETTINGS).result_columns
-    if not columns:
+    table = client.query_arrow(
+        query, parameters=parameters, settings=JSON_TEXT_SETTINGS, use_strings=True
+    )
+    read = table.num_rows
+    if not read:
         return LogPage([], [], [], set(), [], [], 0, [])
-    event_ids, event_types, *shaped = columns[:-6]
-    opens, entities, customers, relations, links, produced = columns[-6:]
-    read = len(event_ids)
+    names = table.column_names
+    event_ids = table.column("EventId").to_pylist()
+    event_types = table.column("event_type").to_pylist()
+    shaped = [table.column(name).to_pylist() for name in names[2 : names.index("open")]]
+    opens = table.column("open").to_pylist()
+    entities = table.column("le").to_pylist()
+    customers = table.column("customer").to_pylist()
+    at, (oids, object_types, qualifiers) = _flat(table.column("e2o"))
+    link_at, link_fields = _flat(table.column("links"))
+    made_at, made_fields = _flat(table.column("produced"))
+
+    def relations(i: int) -> list[Relation]:
+        return list(
+            zip(
+                oids[at[i] : at[i + 1]],
+                object_types[at[i] : at[i + 1]],
+                qualifiers[at[i] : at[i + 1]],
+                strict=True,
+            )
+        )
+
     opened = [i for i in range(read) if opens[i]]
     resolved = dict(
         zip(
@@ -407,7 +445,7 @@ def _page(
                 client,
                 rules,
                 facts,
-                [(relations[i], customers[i]) for i in opened],
+                [(relations(i), customers[i]) for i in opened],
                 request.known_at,
             ),
             strict=True,
@@ -417,26 +455,43 @@ def _page(
     kept: Sequence[int] = range(read)
     if wanted is not None and resolved:
         kept = [i for i in kept if i not in resolved or resolved[i].legal_entity == wanted]
+    whole = len(kept) == read
     records: list[str] = []
     rows: list[tuple[Any, ...]] = []
     e2o: list[tuple[str, str, str]] = []
     if shape == "json":
         record, tail = shaped
-        records = [
-            record[i] + dimension_items(resolved[i]) + tail[i] if i in resolved else record[i]
-            for i in kept
-        ]
+        if resolved:
+            records = [
+                record[i] + dimension_items(resolved[i]) + tail[i] if i in resolved else record[i]
+                for i in kept
+            ]
+        else:
+            records = record
     else:
         values = list(zip(event_types, event_ids, *shaped, strict=True))
         for i in kept:
             own = resolved.get(i) or ObjectState(legal_entity=entities[i], customer=customers[i])
             rows.append((*values[i], own.legal_entity or None, own.customer or None))
-            event_id = event_ids[i]
-            e2o += [(event_id, oid, how) for oid, _, how in relations[i]]
-    objects = dict.fromkeys((oid, t) for i in kept for oid, t, _ in relations[i])
+        e2o = [
+            (event_ids[i], oids[j], qualifiers[j]) for i in kept for j in range(at[i], at[i + 1])
+        ]
+    # each object as often as its events name it: the scratch file keeps it once (a set here
+    # would hash some 30,000 tuples a page)
+    objects = (
+        list(zip(oids, object_types, strict=True))
+        if whole
+        else [(oids[j], object_types[j]) for i in kept for j in range(at[i], at[i + 1])]
+    )
+    links = [
+        (link_fields[0][j], link_fields[1][j], link_fields[2][j])
+        for i in kept
+        for j in range(link_at[i], link_at[i + 1])
+    ]
+    made_rows: list[Produced] = list(zip(*made_fields, strict=True))
     first: dict[str, Produced] = {}
     for i in kept:
-        for made in produced[i]:
+        for made in made_rows[made_at[i] : made_at[i + 1]]:
             known = first.get(made[0])
             if known is None or made[1] < known[1]:
                 first[made[0]] = made
@@ -445,8 +500,8 @@ def _page(
         rows,
         e2o,
         {event_types[i] for i in kept},
-        list(objects),
-        [link for i in kept for link in links[i]],
+        objects,
+        links,
         read,
         list(first.values()),
     )
@@ -467,10 +522,10 @@ def describe_objects(
     def describe(
         objects: list[tuple[str, str]], produced: Mapping[str, ObjectState]
     ) -> dict[str, ObjectState]:
-        refs = {ObjectRef(t, oid[len(t) + 1 :]): oid for oid, t in objects}
+        refs = {(t, oid[len(t) + 1 :]): oid for oid, t in objects}
         given = {ref: produced[oid] for ref, oid in refs.items() if oid in produced}
         # the batch comes by type then id: the refs are in order already
         states = object_facts(client_of(), rules, facts, list(refs), known_at, given)
-        return {oid: states.get(ref, ObjectState()) for ref, oid in refs.items()}
+        return {oid: states.get(ref, UNKNOWN) for ref, oid in refs.items()}
 
     return describe

@@ -17,8 +17,7 @@ from clickhouse_connect.driver.client import Client
 
 from domain import semconv as sc
 from domain.instants import utc
-from domain.objects import ObjectRef
-from lineage.ocel_log import ObjectState
+from lineage.ocel_log import ObjectState, Pair
 from lineage.ocel_queries import json_pairs, json_strings, pairs_parameter
 from slas.close_state import item_blocking_step, reached
 from slas.item_rows import INVOICE
@@ -94,24 +93,21 @@ def _item_status(row: Sequence[Any], as_of: datetime) -> str:
 
 
 def object_states(
-    client: Client, refs: Sequence[ObjectRef], known_at: datetime
-) -> dict[ObjectRef, ObjectState]:
-    """What the business state says of each object at ``known_at``: a close item (and the
-    invoice it names) its amount, currency, dimensions and status; an SLA key its amount,
+    client: Client, refs: Sequence[Pair], known_at: datetime
+) -> dict[Pair, ObjectState]:
+    """What the business state says of each object (type, id) at ``known_at``: a close item (and
+    the invoice it names) its amount, currency, dimensions and status; an SLA key its amount,
     currency and dimensions."""
     if not refs:
         return {}
-    pairs = sorted({(ref.type, ref.id) for ref in refs})
-    parameters = {"refs": pairs_parameter(pairs), "known_at": _naive(known_at)}
-    invoices = json.dumps(sorted({ref.id for ref in refs if ref.type == sc.INVOICE}))
     wanted = set(refs)
-    states: dict[ObjectRef, ObjectState] = {}
+    parameters = {"refs": pairs_parameter(sorted(wanted)), "known_at": _naive(known_at)}
+    invoices = json.dumps(sorted({object_id for t, object_id in wanted if t == sc.INVOICE}))
+    states: dict[Pair, ObjectState] = {}
     for key_type, key_id, entity, customer, amount, currency in client.query(
         TIMER_KEYS, parameters=parameters
     ).result_rows:
-        states[ObjectRef(str(key_type), str(key_id))] = ObjectState(
-            _amount(amount), str(currency), str(entity), str(customer)
-        )
+        states[(key_type, key_id)] = ObjectState(_amount(amount), currency, entity, customer)
     as_of = utc(known_at)
     for row in client.query(ITEMS, parameters={**parameters, "invoices": invoices}).result_rows:
         item_type, item_id, invoice, deleted, _, entity, customer, amount, currency = row[:9]
@@ -120,9 +116,10 @@ def object_states(
         state = ObjectState(
             _amount(amount), str(currency), str(entity), str(customer), _item_status(row, as_of)
         )
-        for ref in (ObjectRef(str(item_type), str(item_id)), ObjectRef(sc.INVOICE, str(invoice))):
+        for ref in ((str(item_type), str(item_id)), (sc.INVOICE, str(invoice))):
             if ref in wanted:
-                states[ref] = state.over(states.get(ref, ObjectState()))
+                known = states.get(ref)
+                states[ref] = state if known is None else state.over(known)
     return states
 
 
@@ -138,6 +135,6 @@ class BusinessStateFacts:
         return EVENT_DIMENSIONS
 
     def object_states(
-        self, client: Client, refs: Sequence[ObjectRef], known_at: datetime
-    ) -> dict[ObjectRef, ObjectState]:
+        self, client: Client, refs: Sequence[Pair], known_at: datetime
+    ) -> dict[Pair, ObjectState]:
         return object_states(client, refs, known_at)
