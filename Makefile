@@ -78,8 +78,10 @@ native-warnings: $(STAMP)
 	@! command -v cc >/dev/null 2>&1 || SYNCSIGHT_NATIVE_STRICT=1 $(BIN)/pip wheel --quiet --no-deps \
 	  --no-cache-dir --wheel-dir build/strict .
 
+# Two processes (pytest-xdist), each with its own embedded engine (tests/conftest.py: one chdb data
+# path per process); a test file stays in one process, so its module fixtures start once.
 unit: $(STAMP) chromium alertmanager native native-warnings
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 test: lint typecheck unit
 

@@ -1,7 +1,9 @@
 """Shared fixtures: one real ClickHouse engine per pytest process, a fresh database per test.
 
-chdb allows one data path per process, so every test shares the engine and isolates itself in its
-own database. Set SYNCSIGHT_TEST_CLICKHOUSE_URL to run the same tests against a ClickHouse server.
+chdb allows one data path per process, so every test of a process shares the engine and isolates
+itself in its own database; each pytest-xdist worker (`make unit` runs two) is a process of its own
+with a data path of its own. Set SYNCSIGHT_TEST_CLICKHOUSE_URL to run the same tests against a
+ClickHouse server.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from pathlib import Path
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from tests.quarter import LoadedQuarter, load_small_quarter
+from tests.service import stop_service
 from warehouse.client import connect
 
 SERVER_URL = os.environ.get("SYNCSIGHT_TEST_CLICKHOUSE_URL", "")
@@ -38,7 +42,17 @@ def chdb_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(params=ENGINES)
 def engine_url(request: pytest.FixtureRequest, chdb_url: str) -> str:
     """Each ClickHouse engine the suite runs against: always chdb, a server when one is given."""
-    return chdb_url if request.param == "chdb" else SERVER_URL
+    return _url_of(request.param, chdb_url)
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def module_engine_url(request: pytest.FixtureRequest, chdb_url: str) -> str:
+    """``engine_url`` for a module-scoped fixture: each engine once per test module."""
+    return _url_of(request.param, chdb_url)
+
+
+def _url_of(engine: str, chdb_url: str) -> str:
+    return chdb_url if engine == "chdb" else SERVER_URL
 
 
 @pytest.fixture
@@ -54,6 +68,22 @@ def database(engine_url: str) -> Iterator[str]:
         admin.close()
 
 
+@pytest.fixture(scope="module")
+def module_client(module_engine_url: str) -> Iterator[Client]:
+    """A client on a fresh database of the test module's own, dropped after the module: for data
+    dear to build that the module's tests only read."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    admin = connect(module_engine_url)
+    admin.command(f"CREATE DATABASE {name}")
+    c = connect(module_engine_url, database=name)
+    try:
+        yield c
+    finally:
+        c.close()
+        admin.command(f"DROP DATABASE IF EXISTS {name}")
+        admin.close()
+
+
 @pytest.fixture
 def client(engine_url: str, database: str) -> Iterator[Client]:
     """A client whose default database is the test's own."""
@@ -62,3 +92,17 @@ def client(engine_url: str, database: str) -> Iterator[Client]:
         yield c
     finally:
         c.close()
+
+
+@pytest.fixture(scope="session")
+def served_quarter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoadedQuarter]:
+    """The simulator's small quarter streamed into one running service, once per pytest process.
+
+    The end-to-end tests of ingest, lineage, SLAs and the dashboard only read it (the access trail
+    they append to is checked by its newest entries), so they share it rather than each loading
+    the quarter again: that load is the dearest fixture of the suite."""
+    loaded = load_small_quarter(tmp_path_factory.mktemp("served-quarter"))
+    try:
+        yield loaded
+    finally:
+        stop_service(loaded.service)

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
-from tests.quarter import LoadedQuarter, load_small_quarter
-from tests.service import stop_service
+from tests.quarter import LoadedQuarter
 
 
 @pytest.fixture(scope="package")
-def quarter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoadedQuarter]:
-    """The small quarter streamed into a running service (shared by the page and browser tests)."""
-    loaded = load_small_quarter(tmp_path_factory.mktemp("dashboard-quarter"))
-    try:
-        yield loaded
-    finally:
-        stop_service(loaded.service)
+def quarter(served_quarter: LoadedQuarter) -> LoadedQuarter:
+    """The session's small quarter (tests/conftest.py): the page and browser tests only read it."""
+    return served_quarter
 
 
 @pytest.fixture(scope="package")

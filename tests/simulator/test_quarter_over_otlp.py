@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from decimal import Decimal
 
 import httpx
 import pytest
 
 from domain import semconv as sc
-from tests.quarter import LoadedQuarter, accepted_spans, load_small_quarter
-from tests.service import stop_service
+from tests.quarter import LoadedQuarter, accepted_spans
 
 
 @pytest.fixture(scope="module")
-def quarter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoadedQuarter]:
-    loaded = load_small_quarter(tmp_path_factory.mktemp("quarter"))
-    try:
-        yield loaded
-    finally:
-        stop_service(loaded.service)
+def quarter(served_quarter: LoadedQuarter) -> LoadedQuarter:
+    """The session's small quarter (tests/conftest.py): these tests only read it."""
+    return served_quarter
 
 
 class TestSmallQuarterOverOtlp:

@@ -5,21 +5,17 @@ what was known at it."""
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
 from clickhouse_connect.driver.client import Client
-from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from domain import semconv as sc
 from lineage.owners import OwnerRouting
 from lineage.rules import LineageRules
-from simulator.run import simulate
 from slas import timer_changes
-from slas.business_state import BusinessState, TickReport
+from slas.business_state import BusinessState
 from slas.calendars import CalendarBook
 from slas.close_items import INVOICE_ITEM
 from slas.close_risk import close_risk_report
@@ -32,14 +28,10 @@ from slas.timer_answers import TimerAnswers
 from slas.timers import STATES
 from syncsight.bulk_load import WarehouseSpanExporter
 from tests.slas.events import at, event, retried, span_rows
-from warehouse.correlation_rules import CorrelationRules
-from warehouse.migrations import migrate
+from tests.slas.tiny_quarter import END, SETTLE, load_tiny_quarter, tick, tiny_quarter_spans
 from warehouse.schema_state import REBUILD_KEY, write_state
 from warehouse.span_store import span_sink
 from warehouse.spans import OTEL_TRACES_COLUMNS
-
-END = datetime(2026, 10, 30, 17, 0, tzinfo=UTC)
-SETTLE = timedelta(milliseconds=1)
 
 CURRENT = """
 SELECT KeyType, KeyId, Sla, StartEventId, argMax((Deleted, Digest), KnownAt) AS latest
@@ -53,48 +45,12 @@ HAVING latest.1 = 0 ORDER BY ItemType, ItemId
 """
 
 
-def tick(state: BusinessState) -> TickReport:
-    time.sleep(0.002)  # every row stored so far is older than the watermark
-    return state.tick(datetime.now(UTC))
-
-
 def current(client: Client) -> list[tuple[object, ...]]:
     return [tuple(row) for row in client.query(CURRENT).result_rows]
 
 
 def current_items(client: Client) -> list[tuple[object, ...]]:
     return [tuple(row) for row in client.query(CURRENT_ITEMS).result_rows]
-
-
-@pytest.fixture
-def migrated(client: Client) -> Client:
-    migrate(client, CorrelationRules.default())
-    return client
-
-
-@pytest.fixture
-def state(migrated: Client) -> BusinessState:
-    return BusinessState(lambda: migrated, DEFAULT_SLAS, CalendarBook(), settle=SETTLE)
-
-
-def tiny_quarter_spans(scale: str = "tiny") -> Sequence[ReadableSpan]:
-    memory = InMemorySpanExporter()
-    simulate(end=END, exporter=memory, seed=11, scale=scale, progress=False)
-    return memory.get_finished_spans()
-
-
-def load_tiny_quarter(
-    client: Client, engine_url: str, state: BusinessState, *, scale: str = "tiny", chunk: int = 60
-) -> list[TickReport]:
-    """Stream a quarter in inserts of ``chunk`` spans, the keeper ticking after each; the ticks."""
-    spans = tiny_quarter_spans(scale)
-    loader = WarehouseSpanExporter(span_sink(client, engine_url))
-    ticks = []
-    for first in range(0, len(spans), chunk):
-        loader.export(spans[first : first + chunk])
-        loader.force_flush()
-        ticks.append(tick(state))
-    return ticks
 
 
 class TestIncremental:
@@ -180,10 +136,10 @@ class TestIncremental:
         assert current_items(migrated) == incremental_items
 
     def test_state_counts_agree_with_a_full_evaluation(
-        self, migrated: Client, state: BusinessState, engine_url: str
+        self, streamed: tuple[Client, BusinessState]
     ) -> None:
         """The SQL answer at as_of counts each state as the vectorised evaluation does."""
-        load_tiny_quarter(migrated, engine_url, state)
+        migrated, state = streamed
         answers = TimerAnswers(lambda: migrated, DEFAULT_SLAS, CalendarBook(), state)
         for as_of in (END - timedelta(days=40), END):
             full = evaluate(migrated, DEFAULT_SLAS, CalendarBook(), as_of)
@@ -193,11 +149,11 @@ class TestIncremental:
                 assert by_sla[name] == expected, (name, as_of)
 
     def test_close_risk_from_the_state_is_the_full_evaluations(
-        self, migrated: Client, state: BusinessState, engine_url: str
+        self, streamed: tuple[Client, BusinessState]
     ) -> None:
         """Every period's entities, amounts, levels and contributors agree with a full
         evaluation, before and after close deadlines."""
-        load_tiny_quarter(migrated, engine_url, state)
+        migrated, state = streamed
         answers = CloseRiskAnswers(lambda: migrated, CalendarBook(), state)
         contributors = 0
         for days_before_end in (45, 20, 0):
@@ -245,10 +201,10 @@ class TestIncremental:
         assert blocked_seen > 0
 
     def test_a_tick_with_nothing_new_writes_nothing(
-        self, migrated: Client, state: BusinessState, engine_url: str
+        self, streamed: tuple[Client, BusinessState]
     ) -> None:
         """Idle: the window is empty, no component is read and no version written."""
-        load_tiny_quarter(migrated, engine_url, state)
+        _, state = streamed
         time.sleep(0.002)
         report = state.tick(datetime.now(UTC))
         assert (report.touched, report.events, report.versions) == (0, 0, 0)

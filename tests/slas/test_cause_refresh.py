@@ -18,13 +18,8 @@ from slas.definitions import DEFAULT_SLAS
 from slas.item_rows import item_rows, stored_item_row
 from slas.state_queries import ITEM_COLUMNS, graph_chunks, load_component
 from slas.timer_rows import derive_timers
-from tests.slas.test_business_state import (  # the fixtures too
-    SETTLE,
-    current,
-    current_items,
-    load_tiny_quarter,
-    tick,
-)
+from tests.slas.test_business_state import current, current_items
+from tests.slas.tiny_quarter import SETTLE, load_tiny_quarter, tick
 from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import migrate
 from warehouse.schema_state import write_state
@@ -140,12 +135,12 @@ class TestWhatAnOutcomeMoves:
     """The premises of the narrow unit, on the whole tiny quarter's snapshot."""
 
     def test_no_timer_and_no_item_field_but_the_root_cause_reads_how_attempts_stand(
-        self, quarter: Quarter
+        self, streamed: Quarter
     ) -> None:
         """Whether each event's latest attempt failed, and since when, drawn at random: every
         timer is the same, every item the same but for its upstream fields, and some of those
         move."""
-        client, state = quarter
+        client, state = streamed
         until = state.watermark()
         graph_chunks(client, until, until, max_events=10**9, everything=True)
         snapshot, names = load_component(client, until, chunk=0)
@@ -174,9 +169,9 @@ class TestWhatAnOutcomeMoves:
         ]
         assert [i.upstream_event_id for i in items] != [o.upstream_event_id for o in others]
 
-    def test_a_stored_item_reads_back_as_its_derivation_spells_it(self, quarter: Quarter) -> None:
+    def test_a_stored_item_reads_back_as_its_derivation_spells_it(self, streamed: Quarter) -> None:
         """Every stored item version rebuilt from its columns has the digest stored with it."""
-        rows = quarter[0].query(f"SELECT {', '.join(ITEM_COLUMNS)} FROM close_items").result_rows
+        rows = streamed[0].query(f"SELECT {', '.join(ITEM_COLUMNS)} FROM close_items").result_rows
         assert len(rows) > 100
         mismatched = [
             row

@@ -6,7 +6,7 @@ write, which end where a derivation from scratch ends and stay as they were for 
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from clickhouse_connect.driver.client import Client
@@ -16,12 +16,8 @@ from domain import semconv as sc
 from domain.periods import period_text
 from simulator.run import simulate
 from slas.business_state import BusinessState
-from slas.calendars import CalendarBook
-from slas.definitions import DEFAULT_SLAS
 from syncsight.bulk_load import WarehouseSpanExporter
 from tests.slas.events import at, event, retried, snapshot_of, span_rows
-from warehouse.correlation_rules import CorrelationRules
-from warehouse.migrations import migrate
 from warehouse.span_store import span_sink
 from warehouse.spans import OTEL_TRACES_COLUMNS
 
@@ -43,19 +39,6 @@ def latest(client: Client, known_at: datetime | None = None) -> dict[str, tuple[
 def tick(state: BusinessState) -> None:
     time.sleep(0.002)  # every row stored so far is older than the watermark
     state.tick(datetime.now(UTC))
-
-
-@pytest.fixture
-def migrated(client: Client) -> Client:
-    migrate(client, CorrelationRules.default())
-    return client
-
-
-@pytest.fixture
-def state(migrated: Client) -> BusinessState:
-    return BusinessState(
-        lambda: migrated, DEFAULT_SLAS, CalendarBook(), settle=timedelta(milliseconds=1)
-    )
 
 
 class TestPeriodRule:

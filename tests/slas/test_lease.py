@@ -5,21 +5,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from clickhouse_connect.driver.client import Client
 
 from slas.lease import Lease
-from warehouse.correlation_rules import CorrelationRules
-from warehouse.migrations import migrate
 
 TTL = timedelta(seconds=30)
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def migrated(client: Client) -> Client:
-    migrate(client, CorrelationRules.default())
-    return client
 
 
 def replica(client: Client, name: str) -> Lease:

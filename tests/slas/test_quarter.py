@@ -17,20 +17,16 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.quarter import END, LoadedQuarter, load_small_quarter
-from tests.service import stop_service
+from tests.quarter import END, LoadedQuarter
 
 SYNCSIGHT = shutil.which("syncsight", path=str(Path(sys.executable).parent))
 TRUTH_STATE = {"met": "met", "breached": "breached", "at_risk": "open", "on_track": "open"}
 
 
 @pytest.fixture(scope="module")
-def quarter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoadedQuarter]:
-    loaded = load_small_quarter(tmp_path_factory.mktemp("sla-quarter"))
-    try:
-        yield loaded
-    finally:
-        stop_service(loaded.service)
+def quarter(served_quarter: LoadedQuarter) -> LoadedQuarter:
+    """The session's small quarter (tests/conftest.py): these tests only read it."""
+    return served_quarter
 
 
 @pytest.fixture(scope="module")

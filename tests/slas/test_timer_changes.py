@@ -10,7 +10,6 @@ import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from clickhouse_connect.driver.client import Client
 
 from slas import timer_changes
@@ -20,9 +19,7 @@ from slas.definitions import DEFAULT_SLAS
 from slas.timer_answers import TimerAnswers
 from slas.timers import STATES
 from syncsight.bulk_load import WarehouseSpanExporter
-from tests.slas.test_business_state import END, SETTLE, tick, tiny_quarter_spans
-from warehouse.correlation_rules import CorrelationRules
-from warehouse.migrations import migrate
+from tests.slas.tiny_quarter import END, SETTLE, tick, tiny_quarter_spans
 from warehouse.span_store import span_sink
 
 START = END - timedelta(days=100)
@@ -32,12 +29,6 @@ ROWS = f"""
 SELECT {_IDENTITY}, sum(Delta) AS net FROM sla_timer_changes GROUP BY {_IDENTITY} HAVING net != 0
 """
 """The rows net of any taken back."""
-
-
-@pytest.fixture
-def migrated(client: Client) -> Client:
-    migrate(client, CorrelationRules.default())
-    return client
 
 
 def changes(client: Client) -> list[tuple[object, ...]]:

@@ -1,0 +1,45 @@
+"""The simulator's tiny quarter (seed 11) streamed into a database insert by insert, the business
+state's keeper ticking after each: what the incremental-state tests start from."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from clickhouse_connect.driver.client import Client
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from simulator.run import simulate
+from slas.business_state import BusinessState, TickReport
+from syncsight.bulk_load import WarehouseSpanExporter
+from warehouse.span_store import span_sink
+
+END = datetime(2026, 10, 30, 17, 0, tzinfo=UTC)
+SETTLE = timedelta(milliseconds=1)
+
+
+def tick(state: BusinessState) -> TickReport:
+    time.sleep(0.002)  # every row stored so far is older than the watermark
+    return state.tick(datetime.now(UTC))
+
+
+def tiny_quarter_spans(scale: str = "tiny") -> Sequence[ReadableSpan]:
+    memory = InMemorySpanExporter()
+    simulate(end=END, exporter=memory, seed=11, scale=scale, progress=False)
+    return memory.get_finished_spans()
+
+
+def load_tiny_quarter(
+    client: Client, engine_url: str, state: BusinessState, *, scale: str = "tiny", chunk: int = 60
+) -> list[TickReport]:
+    """Stream a quarter in inserts of ``chunk`` spans, the keeper ticking after each; the ticks."""
+    spans = tiny_quarter_spans(scale)
+    loader = WarehouseSpanExporter(span_sink(client, engine_url))
+    ticks = []
+    for first in range(0, len(spans), chunk):
+        loader.export(spans[first : first + chunk])
+        loader.force_flush()
+        ticks.append(tick(state))
+    return ticks
