@@ -28,10 +28,15 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         yield running
 
 
+HOLD_SECONDS = 150
+"""How long a held export waits for its release at most: longer than the probes look for the
+limit, so that the held exports still hold their slots when the probes give up."""
+
+
 def held_message(invoice_id: str, release: threading.Event) -> Iterator[bytes]:
     """The request stream of an export that has started but sends its message only on
     ``release``: it holds one admission slot on the server meanwhile."""
-    release.wait(timeout=60)
+    release.wait(timeout=HOLD_SECONDS)
     yield invoice_request([invoice_id]).SerializeToString()
 
 
@@ -45,13 +50,14 @@ def test_exports_over_the_limit_are_unavailable_and_every_ok_one_is_stored(
         unary = channel.unary_unary(EXPORT)
         streaming = channel.stream_unary(EXPORT)
         held = [
-            streaming.future(held_message(f"INV-HELD-{n}", release), timeout=60)
+            streaming.future(held_message(f"INV-HELD-{n}", release), timeout=HOLD_SECONDS + 30)
             for n in range(LIMIT)
         ]
         # until the server has admitted both held exports, a probe may still get through
         probes: list[str] = []
         refused_probe: grpc.RpcError | None = None
-        deadline = time.monotonic() + 60  # a loaded machine may take a while to start them
+        # a loaded machine (the suite runs in two processes) may take a while to start them
+        deadline = time.monotonic() + HOLD_SECONDS - 30
         while refused_probe is None and time.monotonic() < deadline:
             probe = f"INV-PROBE-{len(probes)}"
             try:
