@@ -21,7 +21,7 @@ import json
 import statistics
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,15 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.paced_requests import Template, build_template
 from benchmarks.process_stats import own_cpu_seconds
-from benchmarks.tick_profile import CountingClient
+from benchmarks.tick_profile import counted_state
 from collector.decode import decode_protobuf
 from collector.limits import DecodeLimits
-from slas.business_state import BusinessState
-from slas.definitions import DEFAULT_SLAS
-from tests.firm import firm_calendar_book
 from warehouse.client import connect
-from warehouse.correlation_rules import CorrelationRules
-from warehouse.migrations import migrate
 from warehouse.span_batch import join_batches
 from warehouse.span_store import span_sink
 
@@ -89,14 +84,7 @@ def main() -> None:
         parser.error(f"{arguments.data} is not empty: the run starts from an empty engine")
     url = f"chdb://{arguments.data.resolve()}/data"
     client = connect(url)
-    migrate(client, CorrelationRules.default())
-    counting = CountingClient(client)
-    state = BusinessState(
-        lambda: counting,  # type: ignore[arg-type,return-value]
-        DEFAULT_SLAS,
-        firm_calendar_book(),
-        settle=timedelta(0),
-    )
+    counting, state = counted_state(client)
     made = templates()
     per_tick = max(1, round(arguments.rate * arguments.interval / SPANS_PER_REQUEST))
     first = -(-arguments.history // SPANS_PER_REQUEST)

@@ -71,6 +71,20 @@ def _kind(method: str, statement: Any) -> str:
     return f"{method}: {words[:90]}"
 
 
+def counted_state(client: Any) -> tuple[CountingClient, BusinessState]:
+    """The database migrated, and the business state (the default SLAs, the test firm's
+    calendars, no settle time) reading through a ``CountingClient`` of it."""
+    migrate(client, CorrelationRules.default())
+    counting = CountingClient(client)
+    state = BusinessState(
+        lambda: counting,  # type: ignore[arg-type,return-value]
+        DEFAULT_SLAS,
+        firm_calendar_book(),
+        settle=timedelta(0),
+    )
+    return counting, state
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clickhouse-url", required=True, help="chdb:///abs/path/data or http://…")
@@ -80,14 +94,7 @@ def main() -> None:
     arguments = parser.parse_args()
 
     client = connect(arguments.clickhouse_url)
-    migrate(client, CorrelationRules.default())
-    counting = CountingClient(client)
-    state = BusinessState(
-        lambda: counting,  # type: ignore[arg-type,return-value]
-        DEFAULT_SLAS,
-        firm_calendar_book(),
-        settle=timedelta(0),
-    )
+    counting, state = counted_state(client)
     if state.watermark() == EPOCH:
         print("deriving from scratch first", flush=True)
     tick_now(state)  # current (a from-scratch derivation when it was not)
