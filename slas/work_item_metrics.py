@@ -1,6 +1,9 @@
-"""Work-queue counts for ``/metrics``: items by state and kind, worked out when scraped but at most
-once per ``every`` (the open set reads the blocked invoices and the alerting timers, so a busy
-scraper must not pay for it on every scrape)."""
+"""Work-queue counts for ``/metrics``: items by state and kind. A scrape never works them out: it
+serves the last count and, when one is due (at most once per ``every``, and never more than a
+tenth of the time: the open set reads the blocked invoices and the alerting timers, which grows
+with them), starts the next in the background, so that a scrape answers at once however long a
+count takes.
+"""
 
 from __future__ import annotations
 
@@ -18,30 +21,44 @@ from slas.work_queue import WorkQueue, item_kind
 
 logger = logging.getLogger(__name__)
 
+BUSY_SHARE = 0.1
+"""The share of the time counting may take: after a count of ``t`` seconds the next waits at
+least ``t / BUSY_SHARE`` (and at least ``every``)."""
+
 
 class WorkItemCounts(Collector):
     """``syncsight_work_items{state, kind}``: every item the queue lists, by its state now."""
 
     def __init__(
-        self, queue: WorkQueue, now: Callable[[], datetime], *, every: float = 60.0
+        self,
+        queue: WorkQueue,
+        now: Callable[[], datetime],
+        *,
+        every: float = 60.0,
+        busy_share: float = BUSY_SHARE,
     ) -> None:
         self._queue = queue
         self._now = now
         self._every = every
+        self._busy_share = busy_share
         self._lock = threading.Lock()
-        self._counted_at = float("-inf")
+        self._idle = threading.Event()
+        self._idle.set()
+        self._next = float("-inf")
         self._counts: Counter[tuple[str, str]] = Counter()
         self._failed = False
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         with self._lock:
-            if time.monotonic() - self._counted_at >= self._every:
-                self._count()
+            if self._idle.is_set() and time.monotonic() >= self._next:
+                self._idle.clear()
+                threading.Thread(target=self._count, name="work-item-counts", daemon=True).start()
             counts, failed = dict(self._counts), self._failed
         items = GaugeMetricFamily(
             "syncsight_work_items",
             "Work items by state (open, acknowledged, assigned, snoozed, resolved) and kind "
-            "(blocking_failure, breached_timer), counted at most once a minute.",
+            "(blocking_failure, breached_timer), as last counted in the background (at most "
+            "once a minute).",
             labels=["state", "kind"],
         )
         for (state, kind), count in sorted(counts.items()):
@@ -53,13 +70,20 @@ class WorkItemCounts(Collector):
             value=1 if failed else 0,
         )
 
+    def wait(self, timeout: float) -> bool:
+        """Wait until no count is running; whether none is."""
+        return self._idle.wait(timeout)
+
     def _count(self) -> None:
-        self._counted_at = time.monotonic()
+        started = time.monotonic()
         try:
             listed = self._queue.listed(self._now())
-        except Exception:  # a scrape must answer; the reason is logged and flagged
+            counts, failed = Counter((item.state.state, item_kind(item)) for item in listed), False
+        except Exception:  # the next scrape still answers; the reason is logged and flagged
             logger.exception("counting the work queue for /metrics failed")
-            self._failed = True
-            return
-        self._counts = Counter((item.state.state, item_kind(item)) for item in listed)
-        self._failed = False
+            counts, failed = self._counts, True
+        took = time.monotonic() - started
+        with self._lock:
+            self._counts, self._failed = counts, failed
+            self._next = time.monotonic() + max(self._every - took, took / self._busy_share - took)
+            self._idle.set()

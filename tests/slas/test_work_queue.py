@@ -5,12 +5,13 @@ and the automatic resolution when the posting succeeds later."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -347,8 +348,9 @@ class TestList:
 class TestMetrics:
     def test_metrics_count_the_items_by_state_and_kind(self, queue: Queue) -> None:
         """The failure and the breached timers, open; an acknowledgement moves one, seen once
-        the count is older than its interval (a count is never worked out per scrape)."""
-        counts = WorkItemCounts(queue.work, queue.clock, every=0)
+        the count is older than its interval (a count is never worked out per scrape: a
+        scrape starts it in the background and serves the last one)."""
+        counts = WorkItemCounts(queue.work, queue.clock, every=0, busy_share=1.0)
         before = samples(counts)
         breached = len(items(queue, kind=BREACHED_TIMER)["items"])
         assert before == {(OPEN, BLOCKING_FAILURE): 1, (OPEN, BREACHED_TIMER): breached}
@@ -362,9 +364,43 @@ class TestMetrics:
         assert samples(cached) == first  # still "acknowledged": not counted again yet
         assert ("assigned", BLOCKING_FAILURE) in samples(counts)
 
+    def test_a_slow_count_never_holds_a_scrape_and_spaces_the_next(self) -> None:
+        """A count that takes long runs in the background: scrapes meanwhile answer at once with
+        the last counts, and the next count waits until counting has taken no more than its
+        share of the time."""
+
+        class SlowQueue:
+            calls = 0
+            release = threading.Event()
+
+            def listed(self, now: datetime) -> list[Any]:
+                self.calls += 1
+                self.release.wait(30)
+                return []
+
+        queue = SlowQueue()
+        counts = WorkItemCounts(
+            cast(WorkQueue, queue), lambda: datetime.now(UTC), every=0, busy_share=0.01
+        )
+        list(counts.collect())  # starts the first count, which now waits
+        assert not counts.wait(0.2)
+        answered = [list(counts.collect()) for _ in range(5)]  # none of them waits for it
+        assert all(len(families) == 2 for families in answered)
+        assert queue.calls == 1
+        time.sleep(0.1)
+        queue.release.set()
+        assert counts.wait(10)
+        list(counts.collect())  # took >= 0.3 s at a 1 % share: the next waits ~30 s, not 0
+        assert counts.wait(1)
+        assert queue.calls == 1
+
 
 def samples(counts: WorkItemCounts) -> dict[tuple[str, str], float]:
-    """``syncsight_work_items`` by (state, kind)."""
+    """``syncsight_work_items`` by (state, kind), once a count started by this scrape (when one
+    is due) has finished in the background."""
+    assert counts.wait(60)  # a count an earlier scrape started
+    list(counts.collect())  # starts one when one is due
+    assert counts.wait(60)
     (items_family, failed) = list(counts.collect())
     assert failed.samples[0].value == 0
     return {(s.labels["state"], s.labels["kind"]): s.value for s in items_family.samples}
