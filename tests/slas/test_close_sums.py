@@ -10,7 +10,6 @@ import random
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from clickhouse_connect.driver.client import Client
 
 from lineage.owners import OwnerRouting
@@ -22,40 +21,17 @@ from slas.close_state import CloseRiskAnswers
 from slas.definitions import DEFAULT_SLAS
 from slas.impact_answers import BlockedInvoiceAnswers
 from syncsight.bulk_load import WarehouseSpanExporter
-from tests.slas.test_business_state import END, SETTLE, tick, tiny_quarter_spans
-from warehouse.correlation_rules import CorrelationRules
-from warehouse.migrations import migrate
+from tests.slas.tiny_quarter import (
+    END,
+    SETTLE,
+    stream_with_late_arrivals,
+    tick,
+    tiny_quarter_spans,
+)
 from warehouse.span_store import span_sink
 
 START = END - timedelta(days=100)
 REPLACED = "SELECT ItemType, ItemId, KnownAt, SupersededAt FROM close_item_superseded"
-
-
-@pytest.fixture
-def migrated(client: Client) -> Client:
-    migrate(client, CorrelationRules.default())
-    return client
-
-
-def stream_with_late_arrivals(
-    client: Client, engine_url: str, seed: int
-) -> tuple[list[datetime], BusinessState]:
-    """The small quarter (it has blocked items) in inserts of 3,000 spans, ticking after each, a
-    tenth of the spans held back to the end: postings and retries that arrive late. The
-    watermark after every tick, and the keeper."""
-    spans = list(tiny_quarter_spans("small"))
-    late = set(random.Random(seed).sample(range(len(spans)), len(spans) // 10))
-    on_time = [span for i, span in enumerate(spans) if i not in late]
-    batches = [on_time[i : i + 3000] for i in range(0, len(on_time), 3000)]
-    loader = WarehouseSpanExporter(span_sink(client, engine_url))
-    keeper = BusinessState(lambda: client, DEFAULT_SLAS, CalendarBook(), settle=SETTLE)
-    watermarks = []
-    for batch in [*batches, [spans[i] for i in sorted(late)]]:
-        loader.export(batch)
-        loader.force_flush()
-        tick(keeper)
-        watermarks.append(keeper.watermark())
-    return watermarks, keeper
 
 
 class TestSummedItemAnswers:
@@ -66,7 +42,9 @@ class TestSummedItemAnswers:
         equal the oracles' at 40 random (as_of, known_at), before and after close deadlines,
         known_at before, between and after the late arrivals; an answer for a past known_at is
         the same after the late spans arrived."""
-        watermarks, keeper = stream_with_late_arrivals(migrated, engine_url, seed=3)
+        watermarks, keeper = stream_with_late_arrivals(
+            migrated, engine_url, seed=3, scale="small", chunk=3000
+        )
         # late spans replaced versions: the filter on replaced versions is exercised
         replaced = migrated.query("SELECT count() FROM close_item_superseded").result_rows[0][0]
         assert replaced > 0

@@ -18,9 +18,8 @@ from slas.calendars import CalendarBook
 from slas.definitions import DEFAULT_SLAS
 from slas.timer_answers import TimerAnswers
 from slas.timers import STATES
-from syncsight.bulk_load import WarehouseSpanExporter
-from tests.slas.tiny_quarter import END, SETTLE, tick, tiny_quarter_spans
-from warehouse.span_store import span_sink
+from tests.slas.tiny_quarter import END, SETTLE, tick
+from tests.slas.tiny_quarter import stream_with_late_arrivals as streamed_late
 
 START = END - timedelta(days=100)
 
@@ -42,18 +41,7 @@ def stream_with_late_arrivals(
     random) held back and sent at the end: stops and retries that arrive late. Then a
     re-derivation with every warning share moved, and one with the first SLA dropped (its timers
     deleted). The watermark after every tick, in order, and the keeper as configured last."""
-    spans = list(tiny_quarter_spans())
-    late = set(random.Random(seed).sample(range(len(spans)), len(spans) // 10))
-    on_time = [span for i, span in enumerate(spans) if i not in late]
-    batches = [on_time[i : i + 80] for i in range(0, len(on_time), 80)]
-    loader = WarehouseSpanExporter(span_sink(client, engine_url))
-    keeper = BusinessState(lambda: client, DEFAULT_SLAS, CalendarBook(), settle=SETTLE)
-    watermarks = []
-    for batch in [*batches, [spans[i] for i in sorted(late)]]:
-        loader.export(batch)
-        loader.force_flush()
-        tick(keeper)
-        watermarks.append(keeper.watermark())
+    watermarks, keeper = streamed_late(client, engine_url, seed=seed)
     moved = [replace(d, warning_thresholds=(0.3, 0.9)) for d in DEFAULT_SLAS]
     for definitions in (moved, moved[1:]):
         keeper = BusinessState(lambda: client, definitions, CalendarBook(), settle=SETTLE)

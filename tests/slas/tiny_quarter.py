@@ -3,6 +3,7 @@ state's keeper ticking after each: what the incremental-state tests start from."
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from simulator.run import simulate
 from slas.business_state import BusinessState, TickReport
+from slas.calendars import CalendarBook
+from slas.definitions import DEFAULT_SLAS
 from syncsight.bulk_load import WarehouseSpanExporter
 from warehouse.span_store import span_sink
 
@@ -43,3 +46,24 @@ def load_tiny_quarter(
         loader.force_flush()
         ticks.append(tick(state))
     return ticks
+
+
+def stream_with_late_arrivals(
+    client: Client, engine_url: str, *, seed: int, scale: str = "tiny", chunk: int = 80
+) -> tuple[list[datetime], BusinessState]:
+    """A quarter in inserts of ``chunk`` spans, a keeper ticking after each, a tenth of the spans
+    (chosen at random with ``seed``) held back and sent at the end: stops, postings and retries
+    that arrive late. The watermark after every tick, in order, and the keeper."""
+    spans = list(tiny_quarter_spans(scale))
+    late = set(random.Random(seed).sample(range(len(spans)), len(spans) // 10))
+    on_time = [span for i, span in enumerate(spans) if i not in late]
+    batches = [on_time[i : i + chunk] for i in range(0, len(on_time), chunk)]
+    loader = WarehouseSpanExporter(span_sink(client, engine_url))
+    keeper = BusinessState(lambda: client, DEFAULT_SLAS, CalendarBook(), settle=SETTLE)
+    watermarks = []
+    for batch in [*batches, [spans[i] for i in sorted(late)]]:
+        loader.export(batch)
+        loader.force_flush()
+        tick(keeper)
+        watermarks.append(keeper.watermark())
+    return watermarks, keeper
