@@ -161,13 +161,6 @@ WHERE {where} AND ObjectType NOT IN ({_DIMENSIONS}) AND IngestedAt <= {_KNOWN_AT
 COMPONENT_EVENTS = _component_events(_BY_EVENT_ID)
 """The events of some components of the object graph as known at ``known_at``, every attempt in
 its first stored version."""
-COMPONENT_REFERENCES = _component_references(
-    "ObjectType IN {object_types_wanted:Array(String)} AND ObjectId IN {object_ids:Array(String)}",
-    _BY_EVENT_ID,
-)
-"""Their references, read by object (the ordered key); references of events outside the
-component are dropped when the snapshot is built."""
-
 EVENT_REFERENCES = f"""
 SELECT
     cityHash64(EventId) AS event_hash,

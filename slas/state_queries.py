@@ -23,7 +23,6 @@ from slas.queries import (
     CHUNK_EVENTS,
     CHUNK_REFERENCES,
     COMPONENT_EVENTS,
-    COMPONENT_REFERENCES,
     EVENT_REFERENCES,
     NAMED_EVENTS,
     NAMED_REFERENCES,
@@ -499,13 +498,12 @@ def load_component(
     known_at: datetime,
     *,
     event_ids: Collection[str] | None = None,
-    objects: set[Pair] | None = None,
     chunk: int | None = None,
     named: bool = False,
 ) -> tuple[EventSnapshot, SnapshotNames]:
     """The snapshot of some components' events as known at ``known_at``, with the ids behind its
-    hashes: named by their event ids and objects (index reads; without ``objects`` their
-    references are read from the events' own rows), by the component scratch tables (``named``:
+    hashes: named by their event ids (index reads; their references read from the events' own
+    rows), by the component scratch tables (``named``:
     index reads, ``component``), or by a chunk of ``syncsight_state_chunks`` (one scan of
     each table)."""
     by_hash = chunk is not None
@@ -522,20 +520,8 @@ def load_component(
     if not len(events):
         return empty_snapshot(0), SnapshotNames({}, {}, {})
     legal_entities, currency_codes = coded_names(events)
-    # each query is given only the lists it names: every id given is escaped and sent
-    if objects is not None:
-        parameters.update(
-            object_types_wanted=sorted({t for t, _ in objects or ()}),
-            object_ids=sorted({i for _, i in objects or ()}),
-        )
     references = client.query_np(
-        CHUNK_REFERENCES
-        if by_hash
-        else NAMED_REFERENCES
-        if named
-        else COMPONENT_REFERENCES
-        if objects is not None
-        else EVENT_REFERENCES,
+        CHUNK_REFERENCES if by_hash else NAMED_REFERENCES if named else EVENT_REFERENCES,
         parameters=parameters,
     )
     snapshot = EventSnapshot.from_arrays(
