@@ -385,7 +385,7 @@ class TestMetrics:
         list(counts.collect())  # starts the first count, which now waits
         assert not counts.wait(0.2)
         answered = [list(counts.collect()) for _ in range(5)]  # none of them waits for it
-        assert all(len(families) == 2 for families in answered)
+        assert all(len(families) == 3 for families in answered)
         assert queue.calls == 1
         time.sleep(0.1)
         queue.release.set()
@@ -394,6 +394,49 @@ class TestMetrics:
         assert counts.wait(1)
         assert queue.calls == 1
 
+    def test_a_hung_count_is_flagged_and_its_counts_age(self) -> None:
+        """A count that never returns does not hold a scrape, and it does not go unnoticed
+        either: past ``stale_after`` the scrape says the count failed, and the counts' age keeps
+        growing; once a count completes again both clear."""
+
+        class HungQueue:
+            release = threading.Event()
+
+            def listed(self, now: datetime) -> list[Any]:
+                self.release.wait(30)
+                return []
+
+        queue = HungQueue()
+        counts = WorkItemCounts(
+            cast(WorkQueue, queue),
+            lambda: datetime.now(UTC),
+            every=0,
+            busy_share=1.0,
+            stale_after=0.3,
+        )
+        failed, age = flagged(counts)  # starts the count, which now hangs
+        assert failed == 0.0
+        assert age == pytest.approx(0.0, abs=0.2)
+        time.sleep(0.5)
+        failed, age = flagged(counts)
+        assert failed == 1.0
+        assert age >= 0.5
+        queue.release.set()
+        assert counts.wait(10)
+        failed, age = flagged(counts)  # served: taken when the hung count began; starts one
+        assert failed == 0.0
+        assert age >= 0.5
+        assert counts.wait(10)
+        failed, age = flagged(counts)
+        assert failed == 0.0
+        assert age == pytest.approx(0.0, abs=0.2)
+
+
+def flagged(counts: WorkItemCounts) -> tuple[float, float]:
+    """What a scrape says of the counts themselves: failed (0 or 1) and their age in seconds."""
+    _, failed, age = list(counts.collect())
+    return failed.samples[0].value, age.samples[0].value
+
 
 def samples(counts: WorkItemCounts) -> dict[tuple[str, str], float]:
     """``syncsight_work_items`` by (state, kind), once a count started by this scrape (when one
@@ -401,7 +444,7 @@ def samples(counts: WorkItemCounts) -> dict[tuple[str, str], float]:
     assert counts.wait(60)  # a count an earlier scrape started
     list(counts.collect())  # starts one when one is due
     assert counts.wait(60)
-    (items_family, failed) = list(counts.collect())
+    (items_family, failed, _) = list(counts.collect())
     assert failed.samples[0].value == 0
     return {(s.labels["state"], s.labels["kind"]): s.value for s in items_family.samples}
 
