@@ -1,0 +1,100 @@
+"""The business state when ClickHouse fails in the middle of a tick: a statement refused before
+it ran, or one that ran but whose answer never came back (a timeout after the engine did the
+work). Either leaves a tick half done: scratch tables half filled, timers written but not the
+items, dimensions written but not the watermark. The ticks that follow must still end where a
+derivation from scratch ends."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+from typing import Any
+
+from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import OperationalError
+
+from slas import timer_changes
+from slas.business_state import BusinessState
+from slas.calendars import CalendarBook
+from slas.definitions import DEFAULT_SLAS
+from syncsight.bulk_load import WarehouseSpanExporter
+from tests.slas.test_business_state import current, current_items
+from tests.slas.tiny_quarter import SETTLE, tick, tiny_quarter_spans
+from warehouse.span_store import span_sink
+
+STATEMENTS = ("query", "query_np", "query_arrow", "query_df", "command", "insert", "raw_query")
+
+
+class InjectedFault(OperationalError):
+    """What the failing client raises: the engine unavailable, or its answer lost."""
+
+
+class FailingClient:
+    """The real client, but statement number ``fail_at`` of those since the last ``arm`` fails:
+    before it reaches the engine (``after`` False) or after the engine ran it (True)."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+        self._seen = 0
+        self.fail_at = 0
+        self.after = False
+        self.failed = 0
+
+    def arm(self, fail_at: int, *, after: bool) -> None:
+        self._seen, self.fail_at, self.after = 0, fail_at, after
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+        if name not in STATEMENTS:
+            return method
+
+        def statement(*args: Any, **kwargs: Any) -> Any:
+            self._seen += 1
+            if self._seen != self.fail_at:
+                return method(*args, **kwargs)
+            self.failed += 1
+            if self.after:
+                method(*args, **kwargs)
+            raise InjectedFault(f"injected: statement {self._seen} {name} failed")
+
+        return statement
+
+
+def test_ticks_that_fail_midway_end_where_a_derivation_from_scratch_ends(
+    migrated: Client, engine_url: str
+) -> None:
+    """The tiny quarter streamed in 60-span inserts; after each, a tick that fails at a random
+    statement (half of them before it ran, half after) about two times in three, retried until
+    one completes, as the evaluator retries at its next interval."""
+    failing = FailingClient(migrated)
+    state = BusinessState(lambda: failing, DEFAULT_SLAS, CalendarBook(), settle=SETTLE)  # type: ignore[arg-type, return-value]
+    spans = tiny_quarter_spans()
+    loader = WarehouseSpanExporter(span_sink(migrated, engine_url))
+    draw = random.Random(5)
+    completed = 0
+    for first in range(0, len(spans), 60):
+        loader.export(spans[first : first + 60])
+        loader.force_flush()
+        while True:
+            failing.arm(
+                draw.randint(1, 45) if draw.random() < 0.65 else 0, after=draw.random() < 0.5
+            )
+            try:
+                tick(state)
+            except InjectedFault:
+                continue
+            completed += 1
+            break
+    incremental, incremental_items = current(migrated), current_items(migrated)
+    migrated.command("TRUNCATE TABLE sla_timers")
+    migrated.command("TRUNCATE TABLE close_items")
+    timer_changes.reset(migrated, at=datetime.now(UTC))
+    scratch = BusinessState(lambda: migrated, DEFAULT_SLAS, CalendarBook(), settle=SETTLE)
+    scratch.reset(datetime.now(UTC))
+    tick(scratch)
+    assert failing.failed > 20  # faults landed in many kinds of statement
+    assert completed > 10
+    assert len(incremental) > 100
+    assert len(incremental_items) > 100
+    assert current(migrated) == incremental
+    assert current_items(migrated) == incremental_items
