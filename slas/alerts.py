@@ -11,11 +11,11 @@ downtime) is ``stale``, and direct channels send those as one digest.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Final, Protocol
 
 from domain.money import money_text
@@ -64,8 +64,10 @@ class Alert:
     crossed_at: datetime | None = None
     generator_url: str = ""
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
+        """Worked out once per alert object (the evaluator holds the open timers' alerts from tick
+        to tick; the label sets outnumber any cache of them at a quarter's scale)."""
         return fingerprint(self.labels)
 
     @property
@@ -171,32 +173,54 @@ def timer_alert(facts: TimerAlertFacts, *, public_url: str) -> Alert:
 
 
 def reconcile(
-    recorded: Mapping[str, Alert], wanted: Iterable[Alert], *, now: datetime
+    recorded: Mapping[str, Alert],
+    wanted: Sequence[Alert],
+    *,
+    now: datetime,
+    before: Sequence[Alert] | None = None,
 ) -> tuple[dict[str, Alert], set[str]]:
     """The alert record after an evaluation, and the fingerprints whose status or level changed.
 
     A wanted alert that already fires keeps its start and its highest threshold; a recorded
     firing alert that is no longer wanted resolves now (its timer stopped or moved on).
+
+    ``before``: the alerts the last reconciliation that gave ``recorded`` was handed. Only the
+    wanted alert objects that are not among them are then reconciled, and only theirs that are
+    no longer wanted can resolve: the same record as reconciling everything (every firing alert
+    of ``recorded`` is one of ``before``'s, and each of ``before``'s was reconciled into it),
+    at the cost of what changed rather than of every open timer.
     """
     result = dict(recorded)
     changed: set[str] = set()
-    wanted_prints = set()
-    for alert in wanted:
+    if before is None:
+        fresh: Sequence[Alert] = wanted
+        gone = list(recorded)
+    else:
+        held = {id(alert) for alert in before}
+        kept = {id(alert) for alert in wanted}
+        fresh = [alert for alert in wanted if id(alert) not in held]
+        gone = [alert.fingerprint for alert in before if id(alert) not in kept]
+        if not fresh and not gone:
+            return result, changed
+    for alert in fresh:
         key = alert.fingerprint
-        wanted_prints.add(key)
-        before = recorded.get(key)
-        if before is not None and before.status == FIRING:
-            threshold = max(alert.threshold, before.threshold)
-            if threshold > before.threshold:
+        before_alert = recorded.get(key)
+        if before_alert is not None and before_alert.status == FIRING:
+            threshold = max(alert.threshold, before_alert.threshold)
+            if threshold > before_alert.threshold:
                 changed.add(key)
-            result[key] = replace(alert, starts_at=before.starts_at, threshold=threshold)
+            result[key] = replace(alert, starts_at=before_alert.starts_at, threshold=threshold)
         else:
             result[key] = alert
             changed.add(key)
-    for key, before in recorded.items():
-        if before.status == FIRING and key not in wanted_prints:
-            result[key] = before.resolved(now)
-            changed.add(key)
+    if gone:
+        wanted_prints = {alert.fingerprint for alert in wanted}
+        for key in gone:
+            if key in wanted_prints or key not in recorded:
+                continue
+            if recorded[key].status == FIRING:
+                result[key] = recorded[key].resolved(now)
+                changed.add(key)
     return result, changed
 
 

@@ -190,11 +190,8 @@ class SlaEvaluator:
         wanted = self._open_timer_alerts(now, report)
         wanted += [alert for source in self._sources for alert in source.alerts(now)]
         with self._lock:
-            changed: set[str] = set()
-            if self._wanted is not None and _same(wanted, self._wanted):
-                record = self._record  # the last tick's alerts: the record stands as it is
-            else:
-                record, changed = reconcile(self._record, wanted, now=now)
+            # the open timers' alerts are held from tick to tick: only what changed is reconciled
+            record, changed = reconcile(self._record, wanted, now=now, before=self._wanted)
             self._wanted = wanted
             cutoff = now - KEEP_RESOLVED
             self._record = {
@@ -244,8 +241,3 @@ class SlaEvaluator:
             currency=timer.currency,
         )
         return timer_alert(facts, public_url=self._public_url)
-
-
-def _same(wanted: Sequence[Alert], before: Sequence[Alert]) -> bool:
-    """The very alert objects of the last tick, in order (held alerts are not built again)."""
-    return len(wanted) == len(before) and all(a is b for a, b in zip(wanted, before, strict=True))

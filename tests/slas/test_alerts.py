@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -151,6 +152,60 @@ class TestOncePerThreshold:
         record, _ = reconcile(record, [], now=later)
         (alert,) = record.values()
         assert (alert.status, alert.ends_at) == (RESOLVED, later)
+
+
+class TestReconcileWhatChanged:
+    def test_reconciling_only_what_changed_gives_the_record_of_reconciling_everything(
+        self,
+    ) -> None:
+        """Forty evaluations of up to 30 timers, each evaluation holding some of the last one's
+        alert objects, building others again (same labels, new object) and dropping or adding
+        some, thresholds rising and falling: given the last evaluation's alerts, the record and
+        the changes are those of reconciling everything, step by step."""
+        draw = random.Random(3)
+        shares = (0.5, 0.75, 1.0)
+        full: dict[str, Alert] = {}
+        delta: dict[str, Alert] = {}
+        before: list[Alert] | None = None
+        changes = 0
+        for step in range(40):
+            now = T0 + timedelta(hours=step)
+            wanted: list[Alert] = []
+            for timer in range(30):
+                held = [a for a in before or () if a.labels["object_id"] == f"BE-{timer}"]
+                roll = draw.random()
+                if held and roll < 0.6:
+                    wanted += held  # the same object as last time
+                elif roll < 0.85:
+                    share = draw.choice(shares)
+                    wanted.append(
+                        timer_alert(
+                            facts(
+                                object_id=f"BE-{timer}",
+                                start_event_id=f"billing.ready:BE-{timer}",
+                                threshold=share,
+                                breached=share == 1.0,
+                                crossed_at=now,
+                            ),
+                            public_url="https://syncsight.example",
+                        )
+                    )
+            full, full_changed = reconcile(full, wanted, now=now)
+            delta, delta_changed = reconcile(delta, wanted, now=now, before=before)
+            assert delta == full, step
+            assert delta_changed == full_changed, step
+            changes += len(full_changed)
+            before = wanted
+        assert changes > 100
+        assert any(a.status == RESOLVED for a in full.values())
+        assert any(a.threshold == 1.0 and a.status == FIRING for a in full.values())
+
+    def test_the_same_alert_objects_change_nothing(self) -> None:
+        """Handed the very alerts of the last evaluation, the record stands as it is."""
+        wanted = [alert_at(0.5), alert_at(1.0, breached=True)]
+        record, _ = reconcile({}, wanted, now=T0)
+        again, changed = reconcile(record, wanted, now=T0 + timedelta(hours=1), before=wanted)
+        assert (again, changed) == (record, set())
 
 
 class TestPending:
