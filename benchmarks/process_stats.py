@@ -17,6 +17,20 @@ def peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
+def resident_mib(pid: int) -> float:
+    """VmRSS (resident memory now) of a process, in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def reset_peak_rss(pid: int) -> None:
+    """Start a process's VmHWM again from its resident memory now (Linux 4.0 and later), so that
+    ``peak_rss_mib`` then gives the peak of what follows."""
+    Path(f"/proc/{pid}/clear_refs").write_text("5", encoding="ascii")
+
+
 def _stat_seconds(stat: Path, *, children: bool) -> float:
     """User plus system CPU time in a /proc ``stat`` file (and that of finished children)."""
     fields = stat.read_text().rpartition(")")[2].split()  # the name in (…) may hold spaces

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -28,7 +29,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.paced_requests import Template, build_template
-from benchmarks.process_stats import own_cpu_seconds
+from benchmarks.process_stats import own_cpu_seconds, peak_rss_mib, reset_peak_rss, resident_mib
 from benchmarks.tick_profile import counted_state
 from collector.decode import decode_protobuf
 from collector.limits import DecodeLimits
@@ -99,15 +100,18 @@ def main() -> None:
         ingest(url, client, made, first + number * per_tick, per_tick)
         time.sleep(0.01)
         counting.calls.clear()
+        reset_peak_rss(os.getpid())
         wall, cpu = time.perf_counter(), own_cpu_seconds()
         report = state.tick(datetime.now(UTC))
         wall, cpu = time.perf_counter() - wall, own_cpu_seconds() - cpu
+        peak, after = peak_rss_mib(os.getpid()), resident_mib(os.getpid())
         ordered = sorted(counting.calls.items(), key=lambda item: -sum(c for _, c in item[1]))
         engine_cpu = sum(c for _, samples in ordered for _, c in samples)
         print(
             f"tick {number}: {cpu:.2f} CPU-s ({engine_cpu:.2f} in round trips), {wall:.2f} s "
             f"wall; {report.events} events read, {report.versions} versions, path "
-            f"{report.path or '-'}, touched {report.touched}",
+            f"{report.path or '-'}, touched {report.touched}; RSS peak {peak:,.0f} MiB, "
+            f"after {after:,.0f} MiB",
             flush=True,
         )
         for kind, samples in ordered[:TOP_STATEMENTS]:
@@ -124,6 +128,8 @@ def main() -> None:
                 "events": report.events,
                 "versions": report.versions,
                 "path": report.path,
+                "rss_peak_mib": peak,
+                "rss_after_mib": after,
                 "calls": {
                     kind: [len(samples), sum(c for _, c in samples)] for kind, samples in ordered
                 },
