@@ -190,7 +190,6 @@ def reconcile(
     of ``recorded`` is one of ``before``'s, and each of ``before``'s was reconciled into it),
     at the cost of what changed rather than of every open timer.
     """
-    result = dict(recorded)
     changed: set[str] = set()
     if before is None:
         fresh: Sequence[Alert] = wanted
@@ -200,8 +199,9 @@ def reconcile(
         kept = {id(alert) for alert in wanted}
         fresh = [alert for alert in wanted if id(alert) not in held]
         gone = [alert.fingerprint for alert in before if id(alert) not in kept]
-        if not fresh and not gone:
-            return result, changed
+        if not fresh and not gone:  # the record stands as it is
+            return dict(recorded) if not isinstance(recorded, dict) else recorded, changed
+    result = dict(recorded)
     for alert in fresh:
         key = alert.fingerprint
         before_alert = recorded.get(key)

@@ -63,6 +63,8 @@ class Dispatcher:
 
     def dispatch(self, record: Mapping[str, Alert], *, now: datetime) -> None:
         """Bring every channel up to date with ``record`` (or schedule its retry)."""
+        if not self.channels:
+            return
         firing = [alert for alert in record.values() if alert.status == FIRING]
         for channel in self.channels:
             state = self._state[channel.name]

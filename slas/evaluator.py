@@ -102,6 +102,9 @@ class SlaEvaluator:
         self.metrics.lag_seconds.set_function(self._lag_seconds)
         self._wanted: list[Alert] | None = None
         """What the last reconciliation was given (None: reconcile at the next tick)."""
+        self._prune_at: datetime | None = None
+        """The first end of a resolved alert in the record: until it is ``KEEP_RESOLVED`` old,
+        a tick that changed nothing has nothing to drop (None: look at the next tick)."""
 
     def start(self) -> None:
         self._loop.start()
@@ -174,6 +177,7 @@ class SlaEvaluator:
                 state = self._store.load(now=now, keep=KEEP_RESOLVED)
                 with self._lock:
                     self._record = dict(state.get(RECORD, {}))
+                    self._prune_at = None
                 self._timer_alerts = None  # the other process may have written versions
                 self._wanted = None
                 logger.info("this process now evaluates SLAs (lease %s)", self._lease.holder)
@@ -194,11 +198,14 @@ class SlaEvaluator:
             record, changed = reconcile(self._record, wanted, now=now, before=self._wanted)
             self._wanted = wanted
             cutoff = now - KEEP_RESOLVED
-            self._record = {
-                key: alert
-                for key, alert in record.items()
-                if alert.ends_at is None or alert.ends_at >= cutoff
-            }
+            if changed or self._prune_at is None or self._prune_at < cutoff:
+                self._record = {
+                    key: alert
+                    for key, alert in record.items()
+                    if alert.ends_at is None or alert.ends_at >= cutoff
+                }
+                ends = [a.ends_at for a in self._record.values() if a.ends_at is not None]
+                self._prune_at = min(ends, default=now)
         if self._store is not None and changed:
             self._store.save(RECORD, [record[key] for key in changed], now=now)
         self._dispatcher.dispatch(self._record, now=now)

@@ -192,6 +192,22 @@ class TestEvaluator:
         assert recorder.bodies[1]["alerts"][0]["annotations"]["threshold"] == "0.75"
         assert {a.labels["object_id"] for a in loop.alerts()} == {"CTR-1"}
 
+    def test_a_resolved_alert_is_kept_a_day_then_dropped_though_nothing_changed(
+        self, client: Client, store: AlertStore
+    ) -> None:
+        """At risk, then breached (the at-risk alert resolves): the resolved alert stays in the
+        record for ``KEEP_RESOLVED`` and is dropped by the first tick after, a tick at which
+        no alert changed."""
+        sign(client, "CTR-1", 0)
+        loop = evaluator(client, store, Recorder())
+        breached = at(days=2, hours=1)
+        for now in (at(days=1) + timedelta(seconds=10), breached, breached + timedelta(hours=1)):
+            loop.evaluate_once(now)
+        names = sorted((a.name, a.status) for a in loop.alerts())
+        assert names == [("SlaAtRisk", "resolved"), ("SlaBreached", "firing")]
+        loop.evaluate_once(breached + KEEP_RESOLVED + timedelta(minutes=1))
+        assert [(a.name, a.status) for a in loop.alerts()] == [("SlaBreached", "firing")]
+
     def test_a_loop_behind_ticks_again_at_once_until_it_has_caught_up(
         self, client: Client, store: AlertStore
     ) -> None:
