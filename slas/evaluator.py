@@ -20,7 +20,7 @@ from slas.alerts import Alert, AlertSource, TimerAlertFacts, reconcile, timer_al
 from slas.business_state import BusinessState, TickReport
 from slas.definitions import SlaDefinition
 from slas.dispatch import Dispatcher
-from slas.lease import Lease
+from slas.lease import Heartbeat, Lease
 from slas.metrics import EvaluatorMetrics
 from slas.timer_answers import AlertingTimer, TimerAnswers
 from warehouse.background import BackgroundLoop
@@ -85,6 +85,7 @@ class SlaEvaluator:
         self._interval = interval
         self._public_url = public_url
         self._lease = lease
+        self._heartbeat = None if lease is None else Heartbeat(lease, knowledge_clock)
         self._clock = clock
         self._knowledge_clock = knowledge_clock
         self._record: dict[str, Alert] = dict(record or {})
@@ -107,10 +108,14 @@ class SlaEvaluator:
         a tick that changed nothing has nothing to drop (None: look at the next tick)."""
 
     def start(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.start()
         self._loop.start()
 
     def stop(self, timeout: float = 30.0) -> None:
         self._loop.stop(timeout)
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
         self._dispatcher.close()
         if self._lease is not None and self.holds_lease:
             try:
@@ -185,6 +190,13 @@ class SlaEvaluator:
             self.metrics.lease_held.set(1 if held else 0)
             if not held:
                 return None
+        if self._heartbeat is None:
+            return self._evaluate_held(now)
+        with self._heartbeat.working():  # a long tick keeps the lease
+            return self._evaluate_held(now)
+
+    def _evaluate_held(self, now: datetime) -> TickReport:
+        """The tick of the process that holds the lease (or needs none)."""
         report = self._state.tick(self._knowledge_clock())
         self.last_tick = report
         self._observe(report)

@@ -3,11 +3,13 @@ never takes over from a live holder; a holder that stops is replaced within the 
 
 from __future__ import annotations
 
+import time
+from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 
 from clickhouse_connect.driver.client import Client
 
-from slas.lease import Lease
+from slas.lease import Heartbeat, Lease
 
 TTL = timedelta(seconds=30)
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -43,3 +45,42 @@ class TestLease:
         first.release()
         assert second.hold(T0 + timedelta(seconds=2))
         assert second.current(T0 + timedelta(seconds=3)) == "second"
+
+
+class TestHeartbeat:
+    def long_tick(self, holder: Lease, other: Lease, heartbeat: Heartbeat | None) -> list[bool]:
+        """The holder takes the lease, then works for three ttls without calling ``hold``
+        (one long tick), the other replica asking every tenth of a second; what it was told."""
+        assert holder.hold(datetime.now(UTC))
+        told = []
+        with heartbeat.working() if heartbeat else nullcontext():
+            deadline = time.monotonic() + 3 * holder.ttl.total_seconds()
+            while time.monotonic() < deadline:
+                told.append(other.hold(datetime.now(UTC)))
+                time.sleep(0.1)
+        return told
+
+    def test_a_tick_longer_than_the_ttl_keeps_the_lease(self, migrated: Client) -> None:
+        """Beating while it works, the holder keeps the lease through a tick three ttls long;
+        after its tick, beating no more (it died), it is replaced within the ttl."""
+        ttl = timedelta(seconds=1)
+        holder = Lease(lambda: migrated, ttl=ttl, holder="holder")
+        other = Lease(lambda: migrated, ttl=ttl, holder="other")
+        heartbeat = Heartbeat(holder, lambda: datetime.now(UTC))
+        heartbeat.start()
+        try:
+            told = self.long_tick(holder, other, heartbeat)
+        finally:
+            heartbeat.stop()
+        assert len(told) > 10
+        assert not any(told)
+        assert heartbeat.failures == 0
+        time.sleep(ttl.total_seconds() + 0.2)
+        assert other.hold(datetime.now(UTC))
+
+    def test_without_it_a_long_tick_hands_the_lease_over_midway(self, migrated: Client) -> None:
+        """What the heartbeat prevents: the other replica takes over during the tick."""
+        ttl = timedelta(seconds=1)
+        holder = Lease(lambda: migrated, ttl=ttl, holder="holder")
+        other = Lease(lambda: migrated, ttl=ttl, holder="other")
+        assert any(self.long_tick(holder, other, None))
