@@ -2,10 +2,8 @@
 
 The same benchmark spans (built as ``benchmarks/ingest.py`` builds its requests) are inserted, in
 rounds, into fresh databases of one embedded engine: the raw span table alone, with the trace-id
-view, with every view (the business tables too) as the service inserts them, and with the business
-view as it was before migration 6 (the dimensions computed next to the object references, which
-made the engine work the references out three times), and as served with every inserted part
-fsynced (``warehouse.durable_parts``, since issue 15). Reports the median process CPU time and the
+view, with every materialized view on it (the business tables too) as the service inserts them,
+and as served with every inserted part fsynced (``warehouse.durable_parts``, since issue 15). Reports the median process CPU time and the
 median wall time per span of each, and the engine's file fsyncs per insert. Run:
 ``.venv/bin/python benchmarks/insert_cost.py [--rows 16000] [--rounds 6] [--json FILE]``
 """
@@ -19,6 +17,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -31,31 +30,23 @@ from warehouse.client import connect
 from warehouse.correlation_rules import CorrelationRules
 from warehouse.durable_parts import fsync_inserted_parts
 from warehouse.migrations import migrate
-from warehouse.schema import business_event_select
 from warehouse.span_batch import SpanBatch, join_batches
 from warehouse.span_store import EmbeddedSpanSink
 
-VARIANTS: dict[str, tuple[str, ...]] = {
-    "raw table": ("otel_traces_trace_id_ts_mv", "biz_events_mv", "biz_event_objects_mv"),
-    "+ trace-id view": ("biz_events_mv", "biz_event_objects_mv"),
-    "+ business views (as served)": (),
+TRACE_ID_VIEW = "otel_traces_trace_id_ts_mv"
+VARIANTS: dict[str, Callable[[str], bool]] = {
+    "raw table": lambda view: True,
+    "+ trace-id view": lambda view: view != TRACE_ID_VIEW,
+    "+ every view (as served)": lambda view: False,
 }
-"""Each variant and the views it drops from a fully migrated database."""
+"""Each variant, and which of a fully migrated database's materialized views it drops."""
 
-BEFORE_MIGRATION_6 = "+ business views, dimensions beside the references (before migration 6)"
-FSYNCED = "+ business views, parts fsynced (as served since issue 15)"
+FSYNCED = "+ every view, parts fsynced (as served since issue 15)"
 FILE_SYNCS = "SELECT sum(value) FROM system.events WHERE event = 'FileSync'"
-
-
-def view_before_migration_6() -> str:
-    """The business view's SELECT with the dimensions next to the references, in one query."""
-    current = business_event_select(CorrelationRules.default(), "otel_traces")
-    inner = current[current.index("FROM (\n") + len("FROM (\n") : current.rindex("\n)")]
-    return inner.replace(
-        "AS ObjectRefs\nFROM otel_traces",
-        "AS ObjectRefs,\n    arrayFirst(p -> p.1 = 'legal_entity', ObjectRefs).2 AS LegalEntity,"
-        "\n    arrayFirst(p -> p.1 = 'customer', ObjectRefs).2 AS Customer\nFROM otel_traces",
-    )
+VIEWS = (
+    "SELECT name FROM system.tables WHERE database = currentDatabase() "
+    "AND engine = 'MaterializedView'"
+)
 
 
 def spans(rows: int) -> SpanBatch:
@@ -76,19 +67,15 @@ def main() -> None:
     try:
         url = f"chdb://{directory / 'data'}"
         sinks = {}
-        variants = {**VARIANTS, BEFORE_MIGRATION_6: ("biz_events_mv",), FSYNCED: ()}
+        variants = {**VARIANTS, FSYNCED: VARIANTS["+ every view (as served)"]}
         for number, (variant, dropped) in enumerate(variants.items()):
             database = f"variant_{number}"
             connect(url).command(f"CREATE DATABASE IF NOT EXISTS {database}")
             client = connect(url, database=database)
             migrate(client, CorrelationRules.default())
-            for view in dropped:
-                client.command(f"DROP VIEW IF EXISTS {view}")
-            if variant == BEFORE_MIGRATION_6:
-                client.command(
-                    "CREATE MATERIALIZED VIEW biz_events_mv TO biz_events AS\n"
-                    + view_before_migration_6()
-                )
+            for (view,) in client.query(VIEWS).result_rows:
+                if dropped(view):
+                    client.command(f"DROP VIEW IF EXISTS {view}")
             if variant == FSYNCED:
                 fsync_inserted_parts(client)
             sinks[variant] = EmbeddedSpanSink(client, directory / "scratch")
