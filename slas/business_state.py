@@ -42,9 +42,9 @@ from slas.event_dimensions import (
     dimension_rows,
     latest_dimensions,
 )
-from slas.item_rows import ItemRow, item_rows
+from slas.item_rows import ItemRow, item_columns, item_rows
+from slas.state_columns import insert_columns
 from slas.state_queries import (
-    ITEM_COLUMNS,
     TIMER_COLUMNS,
     ChangedEvent,
     Pair,
@@ -61,7 +61,7 @@ from slas.state_queries import (
     window_end,
     window_rows,
 )
-from slas.timer_rows import DerivedTimers, SnapshotNames, TimerRow, derive_timers
+from slas.timer_rows import DerivedTimers, SnapshotNames, derive_timers
 from warehouse.schema import CLOSE_ITEMS, EVENT_DIMENSIONS, SLA_TIMERS
 from warehouse.schema_state import REBUILD_KEY, read_state, write_state
 
@@ -412,16 +412,18 @@ class BusinessState:
 
 def _timer_changes(
     derived: Sequence[DerivedTimers], stored: StoredTimers, names: SnapshotNames
-) -> tuple[list[TimerRow], list[tuple[str, str, str, str]]]:
-    """The rows of the timers whose content moved since their latest stored version (built only
-    for those), and the identities stored (not as deleted) that the re-derivation no longer has."""
+) -> tuple[list[dict[str, Any]], list[tuple[str, str, str, str]]]:
+    """The columns of the timers whose content moved since their latest stored version (one set
+    per SLA, built only for those), and the identities stored (not as deleted) that the
+    re-derivation no longer has."""
     live = ~stored.deleted
     stored_versions = row_digests([stored.identity[live], stored.digest[live]], int(live.sum()))
-    changed: list[TimerRow] = []
+    changed = []
     for timers in derived:
         versions = row_digests([timers.identities, timers.digests], len(timers))
         moved = np.flatnonzero(~np.isin(versions, stored_versions))
-        changed += timers.rows(names, moved.tolist())
+        if len(moved):
+            changed.append(timers.columns(names, moved))
     fresh = np.concatenate([timers.identities for timers in derived] or [np.zeros(0, np.uint64)])
     gone = live & ~np.isin(stored.identity, fresh)
     return changed, [(str(t), str(k), str(s), str(e)) for t, k, s, e in stored.ids[gone]]
@@ -447,86 +449,39 @@ def _changes(
 
 def _append(
     client: Client,
-    rows: list[TimerRow],
+    changed: list[dict[str, Any]],
     gone: list[tuple[str, str, str, str]],
     *,
     known_at: datetime,
 ) -> None:
-    records: list[list[object]] = [
-        [
-            row.key_type,
-            row.key_id,
-            row.sla,
-            row.start_event_id,
-            known_at,
-            0,
-            row.digest,
-            row.started_at,
-            row.start_period,
-            row.deadline,
-            row.target_seconds,
-            list(row.warning_shares),
-            list(row.warning_at),
-            row.stop_event_id,
-            row.stopped_at,
-            row.stop_period,
-            row.stop_reason,
-            row.elapsed_seconds,
-            row.legal_entity,
-            row.customer,
-            row.amount,
-            row.currency,
-        ]
-        for row in rows
-    ]
-    records += [
-        [*identity, known_at, 1, 0, EPOCH, "", EPOCH, 0.0, [], [], "", None, "", "", 0.0, "", "",
-         None, ""]
-        for identity in gone
-    ]  # fmt: skip
-    if records:
-        client.insert(SLA_TIMERS, records, column_names=list(TIMER_COLUMNS))
+    """Append the changed timers' versions (``DerivedTimers.columns``, one set per SLA) and a
+    deleted version of each ``gone`` identity (every other column its default), in one insert."""
+    identities = [list(column) for column in zip(*gone, strict=True)] if gone else [[]] * 4
+    insert_columns(
+        client,
+        SLA_TIMERS,
+        *(_version(columns, known_at, deleted=False) for columns in changed),
+        _version(dict(zip(TIMER_COLUMNS[:4], identities, strict=True)), known_at, deleted=True),
+    )
 
 
 def _append_items(
     client: Client, rows: list[ItemRow], gone: list[tuple[str, str]], *, known_at: datetime
 ) -> None:
-    records: list[list[object]] = [
-        [
-            row.item_type,
-            row.item_id,
-            known_at,
-            0,
-            row.digest,
-            row.kind,
-            row.legal_entity,
-            row.customer,
-            row.currency,
-            row.amount,
-            row.due_period,
-            row.stage_event_id,
-            row.stage_first_at,
-            row.stage_effective_at,
-            row.posting_event_id,
-            row.posting_type,
-            row.posting_first_at,
-            row.posting_effective_at,
-            row.posted_period,
-            row.stage_seconds,
-            row.invoice,
-            row.upstream_event_id,
-            row.upstream_event_type,
-            row.upstream_first_at,
-        ]
-        for row in rows
-    ]
-    records += [
-        [*identity, known_at, 1, 0, "", "", "", "", None, "", "", None, None, "", "", None, None,
-         "", -1.0, "", "", "", None]
-        for identity in gone
-    ]  # fmt: skip
-    if records:
-        client.insert(CLOSE_ITEMS, records, column_names=list(ITEM_COLUMNS))
+    """Append the changed items' versions and a deleted version of each ``gone`` identity (every
+    other column its default, but ``StageSeconds``: -1, not posted), in one insert."""
+    types, ids = (list(column) for column in zip(*gone, strict=True)) if gone else ([], [])
+    insert_columns(
+        client,
+        CLOSE_ITEMS,
+        _version(item_columns(rows), known_at, deleted=False),
+        _version({"ItemType": types, "ItemId": ids, "StageSeconds": -1.0}, known_at, deleted=True),
+    )
+
+
+def _version(columns: dict[str, Any], known_at: datetime, *, deleted: bool) -> dict[str, Any]:
+    """``columns`` as versions known at ``known_at``."""
+    return {**columns, "KnownAt": known_at, "Deleted": int(deleted)}
 
 
 def capped(requested: datetime | None, watermark: datetime) -> datetime:

@@ -15,6 +15,7 @@ from clickhouse_connect.driver.client import Client
 
 from domain.periods import period_text
 from slas.snapshot import EventSnapshot
+from slas.state_columns import insert_columns
 from slas.timer_rows import SnapshotNames
 from warehouse.schema import EVENT_DIMENSIONS, STATE_CHUNKS, STATE_COMPONENT_EVENTS
 
@@ -38,8 +39,6 @@ LATEST_DIMENSIONS_OF_NAMED: Final = _LATEST.format(
 )
 """The latest stored dimensions of some events, of a chunk's or of the named component's
 (named by a subquery, as the other state reads of a chunk or component are)."""
-
-COLUMNS: Final = ("EventId", "KnownAt", "LegalEntity", "Period")
 
 
 def dimension_rows(snapshot: EventSnapshot, names: SnapshotNames) -> dict[str, Dimensions]:
@@ -81,9 +80,13 @@ def changed_dimensions(
 def append_dimensions(
     client: Client, changed: list[tuple[str, Dimensions]], *, known_at: datetime
 ) -> None:
-    if changed:
-        client.insert(
-            EVENT_DIMENSIONS,
-            [[event_id, known_at, entity, period] for event_id, (entity, period) in changed],
-            column_names=list(COLUMNS),
-        )
+    insert_columns(
+        client,
+        EVENT_DIMENSIONS,
+        {
+            "EventId": [event_id for event_id, _ in changed],
+            "KnownAt": known_at,
+            "LegalEntity": [entity for _, (entity, _) in changed],
+            "Period": [period for _, (_, period) in changed],
+        },
+    )
