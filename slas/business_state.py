@@ -47,7 +47,7 @@ from slas.state_columns import insert_columns
 from slas.state_queries import (
     TIMER_COLUMNS,
     ChangedEvent,
-    Pair,
+    ObjectColumns,
     StoredTimers,
     changed_events,
     component,
@@ -56,6 +56,7 @@ from slas.state_queries import (
     latest_digests,
     latest_item_digests,
     load_component,
+    object_columns,
     touched_objects_by_new_spans,
     unresolved_events,
     window_end,
@@ -230,11 +231,13 @@ class BusinessState:
             # wins; one read counts the objects the window touches and names them when fewer
             budget = min(self._max_events, max(event_rows(client) // 4, MIN_EXPANSION_EVENTS))
             outcomes: list[ChangedEvent] = []
+            objects: ObjectColumns | None
             if changed_only:
                 touched, objects, outcomes = self._changes(client, since, until, limit=budget)
             else:
-                touched, objects = touched_objects_by_new_spans(client, since, until, limit=budget)
-            if objects:
+                touched, pairs = touched_objects_by_new_spans(client, since, until, limit=budget)
+                objects = object_columns(pairs) if pairs else None
+            if objects is not None:
                 done = self._rederive_around(client, until, objects, max_events=budget)
                 path = "index"
             if outcomes and (done is not None or not touched):
@@ -296,15 +299,13 @@ class BusinessState:
 
     def _changes(
         self, client: Client, since: datetime, until: datetime, *, limit: int
-    ) -> tuple[int, list[Pair], list[ChangedEvent]]:
+    ) -> tuple[int, ObjectColumns | None, list[ChangedEvent]]:
         """How many objects the events the window changed touch, and which (none when more than
         ``limit``); and the events whose window changed only how their attempts stand, which
         touch no component (``slas.cause_refresh``) unless ``refresh_outcomes`` is off."""
-        changed = changed_events(client, since, until)
-        outcomes = [e for e in changed if e.outcome_only and self._refresh_outcomes]
-        kept = {e.event_id for e in outcomes}
-        objects = {ref for e in changed if e.event_id not in kept for ref in e.references}
-        return len(objects), sorted(objects) if len(objects) <= limit else [], outcomes
+        changed = changed_events(client, since, until, outcomes_apart=self._refresh_outcomes)
+        objects = (changed.object_types, changed.object_ids)
+        return len(changed), objects if 0 < len(changed) <= limit else None, changed.outcomes
 
     def _refresh(
         self,
@@ -323,7 +324,7 @@ class BusinessState:
             return done
         refreshed = refresh_causes(client, self.rules, remaining, until, max_events=budget)
         if refreshed is None:
-            objects = sorted({ref for e in remaining for ref in e.references})
+            objects = object_columns({ref for e in remaining for ref in e.references})
             again = self._rederive_around(client, until, objects, max_events=budget)
             if again is None:
                 return None
@@ -363,7 +364,7 @@ class BusinessState:
         return reopened, late, window_rows(client, reopened, [until])[0]
 
     def _rederive_around(
-        self, client: Client, until: datetime, objects: list[Pair], *, max_events: int
+        self, client: Client, until: datetime, objects: ObjectColumns, *, max_events: int
     ) -> tuple[int, int, Collection[str]] | None:
         """Re-derive the components of ``objects``, closed in the engine; None when they hold
         more than ``max_events`` events (the graph read serves those better). Events read,
@@ -405,8 +406,9 @@ class BusinessState:
         _append(client, *timers, known_at=until)
         _append_items(client, *items, known_at=until)
         append_dimensions(client, dimensions, known_at=until)
-        return len(snapshot.event), len(dimensions) + sum(
-            len(changed) + len(gone) for changed, gone in (timers, items)
+        changed_timers = sum(len(columns["Digest"]) for columns in timers[0])
+        return len(snapshot.event), (
+            len(dimensions) + changed_timers + len(timers[1]) + len(items[0]) + len(items[1])
         )
 
 
