@@ -329,7 +329,7 @@ class BusinessState:
             if again is None:
                 return None
             return events + again[0], versions + again[1], {*derived, *again[2]}
-        _append_items(client, refreshed.rows, [], known_at=until)
+        append_items(client, refreshed.rows, [], known_at=until)
         return events + refreshed.events, versions + len(refreshed.rows), derived
 
     def _reopen(
@@ -403,8 +403,8 @@ class BusinessState:
             dimension_rows(snapshot, names),
             latest_dimensions(client, names.events.values(), chunk=chunk, named=named),
         )
-        _append(client, *timers, known_at=until)
-        _append_items(client, *items, known_at=until)
+        append_timers(client, *timers, known_at=until)
+        append_items(client, *items, known_at=until)
         append_dimensions(client, dimensions, known_at=until)
         changed_timers = sum(len(columns["Digest"]) for columns in timers[0])
         return len(snapshot.event), (
@@ -449,7 +449,7 @@ def _changes(
     return changed, gone
 
 
-def _append(
+def append_timers(
     client: Client,
     changed: list[dict[str, Any]],
     gone: list[tuple[str, str, str, str]],
@@ -467,7 +467,7 @@ def _append(
     )
 
 
-def _append_items(
+def append_items(
     client: Client, rows: list[ItemRow], gone: list[tuple[str, str]], *, known_at: datetime
 ) -> None:
     """Append the changed items' versions and a deleted version of each ``gone`` identity (every

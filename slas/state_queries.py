@@ -358,7 +358,8 @@ def changed_events(
     by the objects it references."""
     table = client.query_arrow(CHANGED_STATES, parameters=_touched_parameters(since, until))
     table = table.rename_columns(["event_id", "code", "outcome_only", "references"])
-    apart = table["outcome_only"] if outcomes_apart else pa.repeat(False, table.num_rows)
+    outcome_only = table["outcome_only"].cast(pa.bool_())  # a comparison is a UInt8
+    apart = outcome_only if outcomes_apart else pa.repeat(False, table.num_rows)
     outcomes = [
         ChangedEvent(
             str(row["event_id"]),
