@@ -64,7 +64,7 @@ from slas.state_queries import (
 )
 from slas.timer_rows import DerivedTimers, SnapshotNames, derive_timers
 from warehouse.schema import CLOSE_ITEMS, EVENT_DIMENSIONS, SLA_TIMERS
-from warehouse.schema_state import REBUILD_KEY, read_state, write_state
+from warehouse.schema_state import REBUILD_KEY, read_state, write_state, write_states
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +77,13 @@ REBUILD_STALE = timedelta(hours=6)
 STATE_TABLES = (SLA_TIMERS, CLOSE_ITEMS, EVENT_DIMENSIONS)
 """The tables a derivation writes: part of the configuration fingerprint, so that a table added
 here is filled by re-deriving everything once."""
+
+RECORDED: dict[str, Callable[[Client, datetime, datetime], None]] = {
+    timer_changes.CHANGES_WATERMARK_KEY: timer_changes.record_window,
+    item_versions.WATERMARK_KEY: item_versions.record_window,
+}
+"""What each tick records from the versions it wrote, by the key of its watermark (read with the
+keeper's own and moved with it): the timers' state pieces, the items' replaced versions."""
 
 LATE_HORIZON = timedelta(minutes=2)
 """How long after a window was read rows that become visible in it late are still found."""
@@ -197,7 +204,7 @@ class BusinessState:
     def tick(self, now: datetime) -> TickReport:
         """Re-derive what rows stored since the watermark touch; advance the watermark."""
         client = self._client()
-        state = read_state(client, WATERMARK_KEY, CONFIG_KEY, REBUILD_KEY)
+        state = read_state(client, WATERMARK_KEY, CONFIG_KEY, REBUILD_KEY, *RECORDED)
         since = _parse(state[WATERMARK_KEY][0]) if WATERMARK_KEY in state else EPOCH
         until = _millis(now - self._settle)
         rebuild = state.get(REBUILD_KEY)
@@ -266,10 +273,15 @@ class BusinessState:
                 versions += written
             path = path if touched else ""
         stamp = max(_millis(now), until)
-        timer_changes.record(client, until, at=stamp)
-        item_versions.record(client, until, at=stamp)
-        write_state(client, CONFIG_KEY, self._fingerprint, at=stamp)
-        write_state(client, WATERMARK_KEY, until.isoformat(), at=stamp)
+        moved = {WATERMARK_KEY: until.isoformat(), CONFIG_KEY: self._fingerprint}
+        for key, record_window in RECORDED.items():
+            recorded = parse_watermark(state, key)
+            if until > recorded:
+                record_window(client, recorded, until)
+                moved[key] = until.isoformat()
+        # the recorded tables' watermarks move with the keeper's, in one write: a tick that dies
+        # before it leaves every one behind, and the next records that window again
+        write_states(client, moved, at=stamp)
         self._read = [w for w in self._read if w[1] > now - LATE_HORIZON]
         if since != EPOCH:
             self._read.append((since, until, visible))
