@@ -36,7 +36,7 @@ from warehouse.migrations import migrate
 
 class CountingClient:
     """A client that times each round trip it passes on (``query``, ``query_np``, ``query_arrow``, ``command``,
-    ``insert``), keyed by what the statement is."""
+    ``insert``, ``insert_arrow``), keyed by what the statement is."""
 
     def __init__(self, client: Any) -> None:
         self._client = client
@@ -44,7 +44,7 @@ class CountingClient:
 
     def __getattr__(self, name: str) -> Any:
         inner = getattr(self._client, name)
-        if name not in ("query", "query_np", "query_arrow", "command", "insert"):
+        if name not in ("query", "query_np", "query_arrow", "command", "insert", "insert_arrow"):
             return inner
 
         def timed(statement: Any, *args: Any, **kwargs: Any) -> Any:
@@ -61,8 +61,8 @@ class CountingClient:
 
 def _kind(method: str, statement: Any) -> str:
     """A short name for a statement: the insert's table, else its first distinctive words."""
-    if method == "insert":
-        return f"insert {statement}"
+    if method.startswith("insert"):
+        return f"{method} {statement}"
     words = " ".join(str(statement).split())
     for marker in ("FROM", "TRUNCATE"):
         at = words.find(marker)

@@ -42,12 +42,12 @@ from slas.event_dimensions import (
     dimension_rows,
     latest_dimensions,
 )
-from slas.item_rows import ItemRow, item_rows
+from slas.item_rows import ItemRow, item_columns, item_rows
+from slas.state_columns import insert_columns
 from slas.state_queries import (
-    ITEM_COLUMNS,
     TIMER_COLUMNS,
     ChangedEvent,
-    Pair,
+    ObjectColumns,
     StoredTimers,
     changed_events,
     component,
@@ -56,14 +56,15 @@ from slas.state_queries import (
     latest_digests,
     latest_item_digests,
     load_component,
+    object_columns,
     touched_objects_by_new_spans,
     unresolved_events,
     window_end,
     window_rows,
 )
-from slas.timer_rows import DerivedTimers, SnapshotNames, TimerRow, derive_timers
+from slas.timer_rows import DerivedTimers, SnapshotNames, derive_timers
 from warehouse.schema import CLOSE_ITEMS, EVENT_DIMENSIONS, SLA_TIMERS
-from warehouse.schema_state import REBUILD_KEY, read_state, write_state
+from warehouse.schema_state import REBUILD_KEY, read_state, write_state, write_states
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +77,13 @@ REBUILD_STALE = timedelta(hours=6)
 STATE_TABLES = (SLA_TIMERS, CLOSE_ITEMS, EVENT_DIMENSIONS)
 """The tables a derivation writes: part of the configuration fingerprint, so that a table added
 here is filled by re-deriving everything once."""
+
+RECORDED: dict[str, Callable[[Client, datetime, datetime], None]] = {
+    timer_changes.CHANGES_WATERMARK_KEY: timer_changes.record_window,
+    item_versions.WATERMARK_KEY: item_versions.record_window,
+}
+"""What each tick records from the versions it wrote, by the key of its watermark (read with the
+keeper's own and moved with it): the timers' state pieces, the items' replaced versions."""
 
 LATE_HORIZON = timedelta(minutes=2)
 """How long after a window was read rows that become visible in it late are still found."""
@@ -196,7 +204,7 @@ class BusinessState:
     def tick(self, now: datetime) -> TickReport:
         """Re-derive what rows stored since the watermark touch; advance the watermark."""
         client = self._client()
-        state = read_state(client, WATERMARK_KEY, CONFIG_KEY, REBUILD_KEY)
+        state = read_state(client, WATERMARK_KEY, CONFIG_KEY, REBUILD_KEY, *RECORDED)
         since = _parse(state[WATERMARK_KEY][0]) if WATERMARK_KEY in state else EPOCH
         until = _millis(now - self._settle)
         rebuild = state.get(REBUILD_KEY)
@@ -230,11 +238,13 @@ class BusinessState:
             # wins; one read counts the objects the window touches and names them when fewer
             budget = min(self._max_events, max(event_rows(client) // 4, MIN_EXPANSION_EVENTS))
             outcomes: list[ChangedEvent] = []
+            objects: ObjectColumns | None
             if changed_only:
                 touched, objects, outcomes = self._changes(client, since, until, limit=budget)
             else:
-                touched, objects = touched_objects_by_new_spans(client, since, until, limit=budget)
-            if objects:
+                touched, pairs = touched_objects_by_new_spans(client, since, until, limit=budget)
+                objects = object_columns(pairs) if pairs else None
+            if objects is not None:
                 done = self._rederive_around(client, until, objects, max_events=budget)
                 path = "index"
             if outcomes and (done is not None or not touched):
@@ -263,10 +273,15 @@ class BusinessState:
                 versions += written
             path = path if touched else ""
         stamp = max(_millis(now), until)
-        timer_changes.record(client, until, at=stamp)
-        item_versions.record(client, until, at=stamp)
-        write_state(client, CONFIG_KEY, self._fingerprint, at=stamp)
-        write_state(client, WATERMARK_KEY, until.isoformat(), at=stamp)
+        moved = {WATERMARK_KEY: until.isoformat(), CONFIG_KEY: self._fingerprint}
+        for key, record_window in RECORDED.items():
+            recorded = parse_watermark(state, key)
+            if until > recorded:
+                record_window(client, recorded, until)
+                moved[key] = until.isoformat()
+        # the recorded tables' watermarks move with the keeper's, in one write: a tick that dies
+        # before it leaves every one behind, and the next records that window again
+        write_states(client, moved, at=stamp)
         self._read = [w for w in self._read if w[1] > now - LATE_HORIZON]
         if since != EPOCH:
             self._read.append((since, until, visible))
@@ -296,15 +311,13 @@ class BusinessState:
 
     def _changes(
         self, client: Client, since: datetime, until: datetime, *, limit: int
-    ) -> tuple[int, list[Pair], list[ChangedEvent]]:
+    ) -> tuple[int, ObjectColumns | None, list[ChangedEvent]]:
         """How many objects the events the window changed touch, and which (none when more than
         ``limit``); and the events whose window changed only how their attempts stand, which
         touch no component (``slas.cause_refresh``) unless ``refresh_outcomes`` is off."""
-        changed = changed_events(client, since, until)
-        outcomes = [e for e in changed if e.outcome_only and self._refresh_outcomes]
-        kept = {e.event_id for e in outcomes}
-        objects = {ref for e in changed if e.event_id not in kept for ref in e.references}
-        return len(objects), sorted(objects) if len(objects) <= limit else [], outcomes
+        changed = changed_events(client, since, until, outcomes_apart=self._refresh_outcomes)
+        objects = (changed.object_types, changed.object_ids)
+        return len(changed), objects if 0 < len(changed) <= limit else None, changed.outcomes
 
     def _refresh(
         self,
@@ -323,12 +336,12 @@ class BusinessState:
             return done
         refreshed = refresh_causes(client, self.rules, remaining, until, max_events=budget)
         if refreshed is None:
-            objects = sorted({ref for e in remaining for ref in e.references})
+            objects = object_columns({ref for e in remaining for ref in e.references})
             again = self._rederive_around(client, until, objects, max_events=budget)
             if again is None:
                 return None
             return events + again[0], versions + again[1], {*derived, *again[2]}
-        _append_items(client, refreshed.rows, [], known_at=until)
+        append_items(client, refreshed.rows, [], known_at=until)
         return events + refreshed.events, versions + len(refreshed.rows), derived
 
     def _reopen(
@@ -363,7 +376,7 @@ class BusinessState:
         return reopened, late, window_rows(client, reopened, [until])[0]
 
     def _rederive_around(
-        self, client: Client, until: datetime, objects: list[Pair], *, max_events: int
+        self, client: Client, until: datetime, objects: ObjectColumns, *, max_events: int
     ) -> tuple[int, int, Collection[str]] | None:
         """Re-derive the components of ``objects``, closed in the engine; None when they hold
         more than ``max_events`` events (the graph read serves those better). Events read,
@@ -402,26 +415,29 @@ class BusinessState:
             dimension_rows(snapshot, names),
             latest_dimensions(client, names.events.values(), chunk=chunk, named=named),
         )
-        _append(client, *timers, known_at=until)
-        _append_items(client, *items, known_at=until)
+        append_timers(client, *timers, known_at=until)
+        append_items(client, *items, known_at=until)
         append_dimensions(client, dimensions, known_at=until)
-        return len(snapshot.event), len(dimensions) + sum(
-            len(changed) + len(gone) for changed, gone in (timers, items)
+        changed_timers = sum(len(columns["Digest"]) for columns in timers[0])
+        return len(snapshot.event), (
+            len(dimensions) + changed_timers + len(timers[1]) + len(items[0]) + len(items[1])
         )
 
 
 def _timer_changes(
     derived: Sequence[DerivedTimers], stored: StoredTimers, names: SnapshotNames
-) -> tuple[list[TimerRow], list[tuple[str, str, str, str]]]:
-    """The rows of the timers whose content moved since their latest stored version (built only
-    for those), and the identities stored (not as deleted) that the re-derivation no longer has."""
+) -> tuple[list[dict[str, Any]], list[tuple[str, str, str, str]]]:
+    """The columns of the timers whose content moved since their latest stored version (one set
+    per SLA, built only for those), and the identities stored (not as deleted) that the
+    re-derivation no longer has."""
     live = ~stored.deleted
     stored_versions = row_digests([stored.identity[live], stored.digest[live]], int(live.sum()))
-    changed: list[TimerRow] = []
+    changed = []
     for timers in derived:
         versions = row_digests([timers.identities, timers.digests], len(timers))
         moved = np.flatnonzero(~np.isin(versions, stored_versions))
-        changed += timers.rows(names, moved.tolist())
+        if len(moved):
+            changed.append(timers.columns(names, moved))
     fresh = np.concatenate([timers.identities for timers in derived] or [np.zeros(0, np.uint64)])
     gone = live & ~np.isin(stored.identity, fresh)
     return changed, [(str(t), str(k), str(s), str(e)) for t, k, s, e in stored.ids[gone]]
@@ -445,88 +461,41 @@ def _changes(
     return changed, gone
 
 
-def _append(
+def append_timers(
     client: Client,
-    rows: list[TimerRow],
+    changed: list[dict[str, Any]],
     gone: list[tuple[str, str, str, str]],
     *,
     known_at: datetime,
 ) -> None:
-    records: list[list[object]] = [
-        [
-            row.key_type,
-            row.key_id,
-            row.sla,
-            row.start_event_id,
-            known_at,
-            0,
-            row.digest,
-            row.started_at,
-            row.start_period,
-            row.deadline,
-            row.target_seconds,
-            list(row.warning_shares),
-            list(row.warning_at),
-            row.stop_event_id,
-            row.stopped_at,
-            row.stop_period,
-            row.stop_reason,
-            row.elapsed_seconds,
-            row.legal_entity,
-            row.customer,
-            row.amount,
-            row.currency,
-        ]
-        for row in rows
-    ]
-    records += [
-        [*identity, known_at, 1, 0, EPOCH, "", EPOCH, 0.0, [], [], "", None, "", "", 0.0, "", "",
-         None, ""]
-        for identity in gone
-    ]  # fmt: skip
-    if records:
-        client.insert(SLA_TIMERS, records, column_names=list(TIMER_COLUMNS))
+    """Append the changed timers' versions (``DerivedTimers.columns``, one set per SLA) and a
+    deleted version of each ``gone`` identity (every other column its default), in one insert."""
+    identities = [list(column) for column in zip(*gone, strict=True)] if gone else [[]] * 4
+    insert_columns(
+        client,
+        SLA_TIMERS,
+        *(_version(columns, known_at, deleted=False) for columns in changed),
+        _version(dict(zip(TIMER_COLUMNS[:4], identities, strict=True)), known_at, deleted=True),
+    )
 
 
-def _append_items(
+def append_items(
     client: Client, rows: list[ItemRow], gone: list[tuple[str, str]], *, known_at: datetime
 ) -> None:
-    records: list[list[object]] = [
-        [
-            row.item_type,
-            row.item_id,
-            known_at,
-            0,
-            row.digest,
-            row.kind,
-            row.legal_entity,
-            row.customer,
-            row.currency,
-            row.amount,
-            row.due_period,
-            row.stage_event_id,
-            row.stage_first_at,
-            row.stage_effective_at,
-            row.posting_event_id,
-            row.posting_type,
-            row.posting_first_at,
-            row.posting_effective_at,
-            row.posted_period,
-            row.stage_seconds,
-            row.invoice,
-            row.upstream_event_id,
-            row.upstream_event_type,
-            row.upstream_first_at,
-        ]
-        for row in rows
-    ]
-    records += [
-        [*identity, known_at, 1, 0, "", "", "", "", None, "", "", None, None, "", "", None, None,
-         "", -1.0, "", "", "", None]
-        for identity in gone
-    ]  # fmt: skip
-    if records:
-        client.insert(CLOSE_ITEMS, records, column_names=list(ITEM_COLUMNS))
+    """Append the changed items' versions and a deleted version of each ``gone`` identity (every
+    other column its default, but ``StageSeconds``: -1, not posted), in one insert."""
+    types, ids = (list(column) for column in zip(*gone, strict=True)) if gone else ([], [])
+    insert_columns(
+        client,
+        CLOSE_ITEMS,
+        _version(item_columns(rows), known_at, deleted=False),
+        _version({"ItemType": types, "ItemId": ids, "StageSeconds": -1.0}, known_at, deleted=True),
+    )
+
+
+def _version(columns: dict[str, Any], known_at: datetime, *, deleted: bool) -> dict[str, Any]:
+    """``columns`` as versions known at ``known_at``."""
+    return {**columns, "KnownAt": known_at, "Deleted": int(deleted)}
 
 
 def capped(requested: datetime | None, watermark: datetime) -> datetime:

@@ -15,6 +15,7 @@ from clickhouse_connect.driver.client import Client
 
 from domain.periods import period_text
 from slas.snapshot import EventSnapshot
+from slas.state_columns import insert_columns
 from slas.timer_rows import SnapshotNames
 from warehouse.schema import EVENT_DIMENSIONS, STATE_CHUNKS, STATE_COMPONENT_EVENTS
 
@@ -39,8 +40,6 @@ LATEST_DIMENSIONS_OF_NAMED: Final = _LATEST.format(
 """The latest stored dimensions of some events, of a chunk's or of the named component's
 (named by a subquery, as the other state reads of a chunk or component are)."""
 
-COLUMNS: Final = ("EventId", "KnownAt", "LegalEntity", "Period")
-
 
 def dimension_rows(snapshot: EventSnapshot, names: SnapshotNames) -> dict[str, Dimensions]:
     """Event id → (legal entity, period) of every event of ``snapshot``."""
@@ -60,15 +59,18 @@ def latest_dimensions(
     """Event id → its latest stored dimensions, for ``event_ids`` (the events of ``chunk`` when
     given, of the named component when ``named``)."""
     if chunk is not None:
-        rows = client.query(LATEST_DIMENSIONS_OF_CHUNK, parameters={"chunk": chunk}).result_rows
+        table = client.query_arrow(LATEST_DIMENSIONS_OF_CHUNK, parameters={"chunk": chunk})
     elif named:
-        rows = client.query(LATEST_DIMENSIONS_OF_NAMED).result_rows
+        table = client.query_arrow(LATEST_DIMENSIONS_OF_NAMED)
     else:
         ids = sorted(set(event_ids))
         if not ids:
             return {}
-        rows = client.query(LATEST_DIMENSIONS, parameters={"event_ids": ids}).result_rows
-    return {str(event_id): (str(latest[0]), str(latest[1])) for event_id, latest in rows}
+        table = client.query_arrow(LATEST_DIMENSIONS, parameters={"event_ids": ids})
+    # columns, not rows: tens of thousands of events a tick, no tuple parsed one by one
+    event_ids_, latest = (column.combine_chunks() for column in table.columns)
+    dimensions = zip(latest.field(0).to_pylist(), latest.field(1).to_pylist(), strict=True)
+    return dict(zip(event_ids_.to_pylist(), dimensions, strict=True))
 
 
 def changed_dimensions(
@@ -81,9 +83,13 @@ def changed_dimensions(
 def append_dimensions(
     client: Client, changed: list[tuple[str, Dimensions]], *, known_at: datetime
 ) -> None:
-    if changed:
-        client.insert(
-            EVENT_DIMENSIONS,
-            [[event_id, known_at, entity, period] for event_id, (entity, period) in changed],
-            column_names=list(COLUMNS),
-        )
+    insert_columns(
+        client,
+        EVENT_DIMENSIONS,
+        {
+            "EventId": [event_id for event_id, _ in changed],
+            "KnownAt": known_at,
+            "LegalEntity": [entity for _, (entity, _) in changed],
+            "Period": [period for _, (_, period) in changed],
+        },
+    )

@@ -29,6 +29,7 @@ from slas.business_time import clock_for_span
 from slas.calendars import CalendarBook
 from slas.close_items import ready_and_posting, refs_of
 from slas.snapshot import NO_TIME, EventSnapshot, I64Array, object_type_code
+from slas.state_queries import ITEM_COLUMNS
 from slas.timer_rows import SnapshotNames, micros_to_datetime
 
 INVOICE: Final = "invoice"
@@ -80,10 +81,28 @@ class ItemRow:
 
 
 _FIELDS = tuple(f.name for f in fields(ItemRow))
+_VERSION_COLUMNS = ("ItemType", "ItemId", "KnownAt", "Deleted", "Digest")
 _INSTANTS = frozenset(
     ("stage_first_at", "stage_effective_at", "posting_first_at", "posting_effective_at",
      "upstream_first_at")
 )  # fmt: skip
+
+
+_COLUMNS = ("ItemType", "ItemId", *(c for c in ITEM_COLUMNS if c not in _VERSION_COLUMNS))
+"""The ``close_items`` column of each ``ItemRow`` field, in field order: a field without its
+column (or a column without its field) fails here, at import."""
+if len(_COLUMNS) != len(_FIELDS):
+    raise RuntimeError(f"ItemRow's fields {_FIELDS} do not match close_items' columns {_COLUMNS}")
+
+
+def item_columns(rows: Sequence[ItemRow]) -> dict[str, list[Any]]:
+    """The ``close_items`` columns of ``rows`` but the version's (``KnownAt``, ``Deleted``)."""
+    columns: dict[str, list[Any]] = {
+        column: [getattr(row, field) for row in rows]
+        for column, field in zip(_COLUMNS, _FIELDS, strict=True)
+    }
+    columns["Digest"] = [row.digest for row in rows]
+    return columns
 
 
 def stored_item_row(values: Sequence[Any]) -> ItemRow:

@@ -68,10 +68,17 @@ def record(client: Client, until: datetime, *, at: datetime) -> None:
     since = watermark(client)
     if until <= since:
         return
+    record_window(client, since, until)
+    write_state(client, WATERMARK_KEY, utc(until).isoformat(), at=at)
+
+
+def record_window(client: Client, since: datetime, until: datetime) -> None:
+    """Write the replaced versions of the versions stored in ``(since, until]``, ``since`` being
+    the watermark (the caller moves it to ``until`` afterwards: the keeper's tick, with its own;
+    recorded again after a tick that died first, a row is the same row)."""
     parameters = {"since": since, "until": until}
     if client.query(PENDING, parameters=parameters).result_rows[0][0]:
         client.command(RECORD, parameters=parameters)
-    write_state(client, WATERMARK_KEY, utc(until).isoformat(), at=at)
 
 
 def reset(client: Client, *, at: datetime) -> None:

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
 from clickhouse_connect.driver.client import Client
 
 from domain import semconv as sc
@@ -31,6 +33,7 @@ from slas.queries import (
     event_states,
 )
 from slas.snapshot import EventSnapshot, empty_snapshot
+from slas.state_columns import insert_columns
 from slas.timer_rows import SnapshotNames, timer_identities
 from warehouse.schema import (
     CLOSE_ITEMS,
@@ -285,6 +288,14 @@ TIMER_COLUMNS = (
 )
 
 Pair = tuple[str, str]
+ObjectColumns = tuple[Sequence[str] | pa.Array, Sequence[str] | pa.Array]
+"""Objects as two columns: their types and their ids."""
+
+
+def object_columns(pairs: Iterable[Pair]) -> ObjectColumns:
+    """``pairs`` (type, id) as columns, in order."""
+    ordered = sorted(pairs)
+    return [t for t, _ in ordered], [i for _, i in ordered]
 
 
 def _pair_parameters(pairs: Iterable[Pair]) -> dict[str, Any]:
@@ -321,19 +332,52 @@ class ChangedEvent:
     outcome_only: bool
 
 
-def changed_events(client: Client, since: datetime, until: datetime) -> list[ChangedEvent]:
+@dataclass(frozen=True, eq=False)
+class WindowChanges:
+    """The events a window changed, as a tick uses them: those whose window changed only how their
+    attempts stand (when kept apart), and the distinct objects every other one references, in
+    columns (tens of thousands under steady ingest: no object per event or reference)."""
+
+    outcomes: list[ChangedEvent]
+    object_types: pa.Array
+    object_ids: pa.Array
+
+    def __len__(self) -> int:
+        """How many objects the events not kept apart reference."""
+        return len(self.object_types)
+
+    def objects(self) -> list[Pair]:
+        return list(zip(self.object_types.to_pylist(), self.object_ids.to_pylist(), strict=True))
+
+
+def changed_events(
+    client: Client, since: datetime, until: datetime, *, outcomes_apart: bool
+) -> WindowChanges:
     """The events with a new span in the window whose derived facts it changed
-    (``CHANGED_STATES``)."""
-    rows = client.query(CHANGED_STATES, parameters=_touched_parameters(since, until)).result_rows
-    return [
+    (``CHANGED_STATES``): the outcome-only ones apart when ``outcomes_apart``, else every one
+    by the objects it references."""
+    table = client.query_arrow(CHANGED_STATES, parameters=_touched_parameters(since, until))
+    table = table.rename_columns(["event_id", "code", "outcome_only", "references"])
+    outcome_only = table["outcome_only"].cast(pa.bool_())  # a comparison is a UInt8
+    apart = outcome_only if outcomes_apart else pa.repeat(False, table.num_rows)
+    outcomes = [
         ChangedEvent(
-            str(event_id),
-            sc.EVENT_TYPES[int(code) - 1] if 0 < int(code) <= len(sc.EVENT_TYPES) else "",
-            tuple((str(t), str(i)) for t, i in references),
-            bool(outcome_only),
+            str(row["event_id"]),
+            sc.EVENT_TYPES[row["code"] - 1] if 0 < row["code"] <= len(sc.EVENT_TYPES) else "",
+            tuple((str(t), str(i)) for t, i in (ref.values() for ref in row["references"])),
+            True,
         )
-        for event_id, code, outcome_only, references in rows
+        for row in table.filter(apart).to_pylist()
     ]
+    references = pc.list_flatten(table.filter(pc.invert(apart))["references"]).combine_chunks()
+    distinct = (
+        pa.table({"type": references.field(0), "id": references.field(1)})
+        .group_by(["type", "id"])
+        .aggregate([])
+    )
+    return WindowChanges(
+        outcomes, distinct["type"].combine_chunks(), distinct["id"].combine_chunks()
+    )
 
 
 def hop_neighbours(
@@ -405,25 +449,22 @@ COMPONENT_EVENT_IDS = f"SELECT DISTINCT EventId FROM {STATE_COMPONENT_EVENTS}"
 
 def component(
     client: Client,
-    objects: Collection[Pair],
+    objects: ObjectColumns,
     until: datetime,
     *,
     max_rounds: int,
     max_events: int | None = None,
 ) -> set[str] | None:
-    """Close the components of ``objects`` (connected through non-dimension references) as
+    """Close the components of ``objects`` (their types and ids, in columns; connected through non-dimension references) as
     known at ``until`` in the engine, into the component scratch tables (migration 19), for the
     reads ``named``: expanded until no new object appears or ``max_rounds`` rounds were made.
     Their event ids; None as soon as more than ``max_events`` events are found (a share of the
     graph a scan of it serves better)."""
     for table in (STATE_COMPONENT_EVENTS, STATE_COMPONENT_OBJECTS):
         client.command(f"TRUNCATE TABLE IF EXISTS {table}")
-    types, ids = zip(*sorted(objects), strict=True) if objects else ((), ())
-    client.insert(
-        STATE_COMPONENT_OBJECTS,
-        [[0] * len(types), list(types), list(ids)],
-        column_names=["Round", "ObjectType", "ObjectId"],
-        column_oriented=True,
+    types, ids = objects
+    insert_columns(
+        client, STATE_COMPONENT_OBJECTS, {"Round": 0, "ObjectType": types, "ObjectId": ids}
     )
     for number in range(max_rounds):
         parameters = {"round": number, "until": until}

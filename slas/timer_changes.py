@@ -320,18 +320,25 @@ def changes_watermark(client: Client) -> datetime:
 
 def record(client: Client, until: datetime, *, at: datetime) -> None:
     """Write the rows of the versions stored since the changes' watermark up to ``until`` (the
-    keeper's new watermark), then move the watermark. Rows a record that died wrote past its
-    watermark are taken back first, so recording again counts each row once."""
+    keeper's new watermark), then move the watermark."""
     since = changes_watermark(client)
     if until <= since:
         return
+    record_window(client, since, until)
+    write_state(client, CHANGES_WATERMARK_KEY, utc(until).isoformat(), at=at)
+
+
+def record_window(client: Client, since: datetime, until: datetime) -> None:
+    """Write the rows of the versions stored in ``(since, until]``, ``since`` being the changes'
+    watermark (the caller moves it to ``until`` afterwards: the keeper's tick, with its own). Rows
+    a record that died wrote past the watermark are taken back first, so recording again counts
+    each row once."""
     parameters = {"since": since, "until": until}
     stray, versions = client.query(PENDING, parameters=parameters).result_rows[0]
     if stray:
         client.command(TAKE_BACK_STRAY, parameters=parameters)
     if versions:
         client.command(RECORD, parameters=parameters)
-    write_state(client, CHANGES_WATERMARK_KEY, utc(until).isoformat(), at=at)
 
 
 def _parse(text: str) -> datetime:

@@ -7,21 +7,23 @@ evaluation, applied to part of the graph.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from functools import cached_property
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
 
-from domain.money import from_units
 from domain.periods import period_text
 from slas.business_time import clock_for_span
 from slas.calendars import CalendarBook
 from slas.definitions import SlaDefinition
 from slas.digests import U64Array, row_digests, text_hash, text_hashes
 from slas.snapshot import EventSnapshot, F64Array, I64Array, U8Array, object_type_name
+from slas.state_columns import amounts, instants, lists
 from slas.timer_pairing import TimerSet, correlate
 from slas.timers import apply_filters
 
@@ -40,37 +42,6 @@ class SnapshotNames:
     customers: Mapping[int, str]
 
 
-@dataclass(frozen=True)
-class TimerRow:
-    """One timer as ``sla_timers`` stores it (without its version columns)."""
-
-    key_type: str
-    key_id: str
-    sla: str
-    start_event_id: str
-    started_at: datetime
-    start_period: str
-    deadline: datetime
-    target_seconds: float
-    warning_shares: tuple[float, ...]
-    warning_at: tuple[datetime, ...]
-    stop_event_id: str
-    stopped_at: datetime | None
-    stop_period: str
-    stop_reason: str
-    elapsed_seconds: float
-    legal_entity: str
-    customer: str
-    amount: Decimal | None
-    currency: str
-    digest: int
-    """``DerivedTimers.digests``' value for this row: what a re-derivation compares."""
-
-    @property
-    def identity(self) -> tuple[str, str, str, str]:
-        return (self.key_type, self.key_id, self.sla, self.start_event_id)
-
-
 def micros_to_datetime(micros: int) -> datetime:
     return _EPOCH + timedelta(microseconds=int(micros))
 
@@ -84,8 +55,8 @@ _REASONS = ("", LATE, WRONG_PERIOD)
 
 @dataclass(frozen=True, eq=False)
 class DerivedTimers:
-    """One SLA's timers in columns, with the instants a row stores worked out (vectorised): rows
-    are built only for the timers a caller asks for."""
+    """One SLA's timers in columns, with the instants a row stores worked out (vectorised): the
+    ``sla_timers`` columns are built only for the timers a caller asks for."""
 
     definition: SlaDefinition
     timers: TimerSet
@@ -141,47 +112,50 @@ class DerivedTimers:
             count,
         )
 
-    def rows(self, names: SnapshotNames, indices: Sequence[int]) -> list[TimerRow]:
-        """The rows of the timers at ``indices``, with ``digests``' values."""
-        timers, definition = self.timers, self.definition
-        digests = self.digests
-        shares = tuple(definition.warning_thresholds)
-        result = []
-        for row in indices:
-            key_type, key_id = names.objects.get(
-                int(timers.key[row]), (object_type_name(int(timers.key_type[row])), "")
-            )
-            has_stop = bool(timers.stopped_us[row] >= 0)
-            units = int(timers.amount_units[row])
-            result.append(
-                TimerRow(
-                    key_type=key_type,
-                    key_id=key_id,
-                    sla=definition.name,
-                    start_event_id=names.events.get(int(timers.start_event[row]), ""),
-                    started_at=micros_to_datetime(int(timers.started_us[row])),
-                    start_period=period_text(int(timers.start_period[row])),
-                    deadline=micros_to_datetime(int(self.deadline_us[row])),
-                    target_seconds=float(self.target[row]),
-                    warning_shares=shares,
-                    warning_at=tuple(micros_to_datetime(int(at)) for at in self.warning_us[row]),
-                    stop_event_id=names.events.get(int(timers.stop_event[row]), "")
-                    if has_stop
-                    else "",
-                    stopped_at=micros_to_datetime(int(timers.stopped_us[row]))
-                    if has_stop
-                    else None,
-                    stop_period=period_text(int(timers.stop_period[row])) if has_stop else "",
-                    stop_reason=_REASONS[int(self.reason[row])],
-                    elapsed_seconds=int(self.elapsed_ms[row]) / 1000,
-                    legal_entity=timers.entity_name(int(timers.legal_entity[row])),
-                    customer=names.customers.get(int(timers.customer[row]), ""),
-                    amount=None if np.isnan(timers.amount[row]) else from_units(units).normalize(),
-                    currency=str(timers.currency[row]),
-                    digest=int(digests[row]),
-                )
-            )
-        return result
+    def columns(self, names: SnapshotNames, indices: I64Array) -> dict[str, Any]:
+        """The ``sla_timers`` columns of the timers at ``indices`` but the version's (``KnownAt``,
+        ``Deleted``), with ``digests``' values: built from the arrays, no object per timer."""
+        timers, definition = self.timers.select(indices), self.definition
+        count = len(indices)
+        stopped = timers.stopped_us >= 0
+        shares = np.asarray(definition.warning_thresholds, dtype=np.float64)
+        objects, events = names.objects, names.events
+        keys = [
+            objects.get(key) or (object_type_name(kind), "")
+            for key, kind in zip(timers.key.tolist(), timers.key_type.tolist(), strict=True)
+        ]
+        no_amount = np.isnan(timers.amount)
+        return {
+            "KeyType": [key_type for key_type, _ in keys],
+            "KeyId": [key_id for _, key_id in keys],
+            "Sla": definition.name,
+            "StartEventId": [events.get(h, "") for h in timers.start_event.tolist()],
+            "Digest": self.digests[indices],
+            "StartedAt": instants(timers.started_us),
+            "StartPeriod": _texts(timers.start_period, period_text),
+            "Deadline": instants(self.deadline_us[indices]),
+            "TargetSeconds": self.target[indices],
+            "WarningShares": lists(pa.array(np.tile(shares, count)), len(shares), count),
+            "WarningAt": lists(instants(self.warning_us[indices].ravel()), len(shares), count),
+            "StopEventId": [
+                events.get(h, "") if has_stop else ""
+                for h, has_stop in zip(timers.stop_event.tolist(), stopped.tolist(), strict=True)
+            ],
+            "StoppedAt": instants(timers.stopped_us, missing=~stopped),
+            "StopPeriod": _texts(np.where(stopped, timers.stop_period, 0), period_text),
+            "StopReason": np.array(_REASONS, dtype=object)[self.reason[indices]],
+            "ElapsedSeconds": self.elapsed_ms[indices] / 1000,
+            "LegalEntity": _texts(timers.legal_entity, timers.entity_name),
+            "Customer": [names.customers.get(h, "") for h in timers.customer.tolist()],
+            "Amount": amounts(timers.amount_units, missing=no_amount),
+            "Currency": [str(currency) for currency in timers.currency],
+        }
+
+
+def _texts(codes: npt.NDArray[Any], spelled: Callable[[int], str]) -> npt.NDArray[np.object_]:
+    """Each code spelled, once per distinct code."""
+    distinct, inverse = np.unique(codes, return_inverse=True)
+    return np.array([spelled(int(code)) for code in distinct], dtype=object)[inverse]
 
 
 def timer_identities(

@@ -30,4 +30,13 @@ def read_state(client: Client, *keys: str) -> dict[str, tuple[str, datetime]]:
 
 
 def write_state(client: Client, key: str, value: str, *, at: datetime) -> None:
-    client.insert(SCHEMA_STATE, [[key, value, at]], column_names=["Key", "Value", "UpdatedAt"])
+    write_states(client, {key: value}, at=at)
+
+
+def write_states(client: Client, values: dict[str, str], *, at: datetime) -> None:
+    """Several keys in one insert (one part: a reader sees all of them or none)."""
+    client.insert(
+        SCHEMA_STATE,
+        [[key, value, at] for key, value in values.items()],
+        column_names=["Key", "Value", "UpdatedAt"],
+    )
