@@ -263,22 +263,19 @@ class TimerAnswers:
         reads = sorted(wanted)
         values: dict[tuple[str, int, int], float] = {}
         if reads:
-            bounds: dict[str, Any] = {}
+            bounds: dict[str, Any] = {
+                "ranks": [(sla, bucket, sorted(wanted[(sla, bucket)])) for sla, bucket in reads]
+            }
             for k, (sla, bucket) in enumerate(reads):
                 low, high = timer_changes.bucket_bounds(bucket)
-                bounds |= {
-                    f"sla_{k}": sla,
-                    f"bucket_{k}": bucket,
-                    f"low_{k}": low,
-                    f"high_{k}": high,
-                    f"ranks_{k}": sorted(wanted[(sla, bucket)]),
-                }
+                bounds |= {f"sla_{k}": sla, f"low_{k}": low, f"high_{k}": high}
             query = timer_changes.ranked_elapsed_sql(len(reads))
-            for term, found in client.query(query, parameters=parameters | bounds).result_rows:
-                sla, bucket = reads[int(term)]
-                in_bucket = sorted(wanted[(sla, bucket)])
+            for sla, bucket, found in client.query(
+                query, parameters=parameters | bounds
+            ).result_rows:
+                in_bucket = sorted(wanted[(str(sla), int(bucket))])
                 values |= {
-                    (sla, bucket, rank): float(value)
+                    (str(sla), int(bucket), rank): float(value)
                     for rank, value in zip(in_bucket, found, strict=True)
                 }
         rows: list[Sequence[Any]] = []

@@ -205,73 +205,82 @@ PERCENTILES = (0.5, 0.95)
 """The levels of the exact percentiles of a summary (``quantilesExactInclusive``'s)."""
 
 _ELAPSED = elapsed_bucket_sql("ElapsedSeconds")
-_STOPPED = f"Sla IN {_SLAS} AND Stopped = 1 AND {_KNOWN}"
+
+_SUMMED = f"""
+    SELECT Sla, State, toUInt8(0) AS Stopped, toUInt32(0) AS Bucket, Delta
+    FROM ({_sums_before(SLA_TIMER_CHANGE_DAYS, SLA_TIMER_CHANGE_TICKS, "Sla, State, Delta")})
+    UNION ALL
+    SELECT Sla, toUInt8(255), toUInt8(1), Bucket, Delta
+    FROM ({_sums_before(SLA_TIMER_ELAPSED_DAYS, SLA_TIMER_ELAPSED_TICKS, "Sla, Bucket, Delta")})
+    UNION ALL
+    SELECT Sla, State, Stopped, {_ELAPSED}, toInt64(Delta) FROM {SLA_TIMER_CHANGES}
+    WHERE Sla IN {_SLAS} AND {_DAY_OF_AS_OF}"""
+"""Every row a summary adds, by state and, for the stopped pieces, elapsed bucket: the days before
+``as_of``'s from the state sums (no bucket) and the bucket sums (no state), ``as_of``'s own day
+row by row (both: one read)."""
 
 SUMMARY = f"""
 SELECT Sla, met, breached, at_risk, on_track, stopped, rank_buckets, before
 FROM (
-    SELECT Sla, sumIf(Delta, State = {MET}) AS met, sumIf(Delta, State = {BREACHED}) AS breached,
-        sumIf(Delta, State = {AT_RISK}) AS at_risk, sumIf(Delta, State = {ON_TRACK}) AS on_track
-    FROM ({_DAYS_BEFORE}
-        UNION ALL
-        SELECT Sla, State, toDate32(CountsFrom), toInt64(Delta) FROM {SLA_TIMER_CHANGES}
-        WHERE Sla IN {_SLAS} AND {_DAY_OF_AS_OF})
-    GROUP BY Sla
-) AS counts
-LEFT JOIN (
-    SELECT Sla, arraySum(timers) AS stopped, arrayCumSum(timers) AS cumulative,
-        arrayFlatten(arrayMap(level -> [toUInt64(level * (stopped - 1) + 1),
-            least(toUInt64(level * (stopped - 1) + 1) + 1, stopped)], {list(PERCENTILES)})) AS ranks,
-        arrayMap(rank -> arrayFirstIndex(c -> c >= rank, cumulative), ranks) AS at,
-        arrayMap(i -> buckets[i], at) AS rank_buckets,
-        arrayMap(i -> cumulative[i] - timers[i], at) AS before
+SELECT Sla, met, breached, at_risk, on_track, stopped,
+    arrayFlatten(arrayMap(level -> [toUInt64(level * (stopped - 1) + 1),
+        least(toUInt64(level * (stopped - 1) + 1) + 1, stopped)],
+        arrayFilter(level -> stopped > 0, {list(PERCENTILES)}))) AS ranks,
+    arrayMap(rank -> arrayFirstIndex(c -> c >= rank, cumulative), ranks) AS at,
+    arrayMap(i -> buckets[i], at) AS rank_buckets,
+    arrayMap(i -> cumulative[i] - timers[i], at) AS before
+FROM (
+    SELECT Sla, sum(met) AS met, sum(breached) AS breached, sum(at_risk) AS at_risk,
+        sum(on_track) AS on_track,
+        arraySort(groupArrayIf((Bucket, counted), counted != 0)) AS by_bucket,
+        arrayMap(b -> b.1, by_bucket) AS buckets, arrayMap(b -> b.2, by_bucket) AS timers,
+        arraySum(timers) AS stopped, arrayCumSum(timers) AS cumulative
     FROM (
-        SELECT Sla, arraySort(groupArray((Bucket, counted))) AS by_bucket,
-            arrayMap(b -> b.1, by_bucket) AS buckets, arrayMap(b -> b.2, by_bucket) AS timers
-        FROM (
-            SELECT Sla, Bucket, sum(Delta) AS counted
-            FROM ({_sums_before(SLA_TIMER_ELAPSED_DAYS, SLA_TIMER_ELAPSED_TICKS, "Sla, Bucket, Delta")}
-                UNION ALL
-                SELECT Sla, {_ELAPSED}, toInt64(Delta) FROM {SLA_TIMER_CHANGES}
-                WHERE {_STOPPED} AND Instant >= toStartOfDay({_AS_OF_}))
-            GROUP BY Sla, Bucket
-            HAVING counted != 0
-        )
-        GROUP BY Sla
+        SELECT Sla, Bucket, sumIf(Delta, State = {MET}) AS met,
+            sumIf(Delta, State = {BREACHED}) AS breached, sumIf(Delta, State = {AT_RISK}) AS at_risk,
+            sumIf(Delta, State = {ON_TRACK}) AS on_track, sumIf(Delta, Stopped = 1) AS counted
+        FROM ({_SUMMED})
+        GROUP BY Sla, Bucket
     )
-) AS elapsed USING Sla
+    GROUP BY Sla
+))
 """
-"""Per SLA: how many timers are in each state at ``as_of`` (whole days from the daily sums, the
-rows of ``as_of``'s own day), how many had stopped, and where the ranks of the exact percentiles
-of their business hours lie: for each level the ranks ``quantilesExactInclusive`` interpolates
-between (``exact_percentile``), the elapsed bucket holding each and how many stopped timers lie
-in the buckets before it (counted from the bucket sums like the states)."""
+"""Per SLA: how many timers are in each state at ``as_of``, how many had stopped, and where the
+ranks of the exact percentiles of their business hours lie: for each level the ranks
+``quantilesExactInclusive`` interpolates between (``exact_percentile``), the elapsed bucket
+holding each and how many stopped timers lie in the buckets before it."""
 
 
 @cache
 def ranked_elapsed_sql(buckets: int) -> str:
-    """The elapsed seconds at given ranks within each of ``buckets`` (SLA, bucket) pairs, read
-    from those buckets' stopped pieces only (the ``by_elapsed`` order), summed per value: the
+    """The elapsed seconds at given ranks (``{ranks:Array(Tuple(String, UInt32, Array(UInt64)))}``,
+    SLA, bucket and ranks within it) within ``buckets`` (SLA, bucket) pairs, read from those
+    buckets' stopped pieces only (ranges of the ``by_elapsed`` order) and summed per value: the
     values some version took back count only as often as they are still in effect."""
-    terms = [
-        f"""
-SELECT {k} AS term,
-    arrayMap(rank -> values[arrayFirstIndex(c -> c >= rank, cumulative)], {{ranks_{k}:Array(UInt64)}})
+    ranges = " OR ".join(
+        f"(Sla = {{sla_{k}:String}} AND ElapsedSeconds >= {{low_{k}:Float64}}"
+        f" AND ElapsedSeconds < {{high_{k}:Float64}})"
+        for k in range(buckets)
+    )
+    return f"""
+SELECT Sla, Bucket, arrayMap(rank -> values[arrayFirstIndex(c -> c >= rank, cumulative)],
+    arrayFirst(wanted -> wanted.1 = Sla AND wanted.2 = Bucket, {{ranks:Array(Tuple(String, UInt32, Array(UInt64)))}}).3)
 FROM (
-    SELECT arraySort(groupArray((ElapsedSeconds, timers))) AS pairs,
+    SELECT Sla, Bucket, arraySort(groupArray((ElapsedSeconds, timers))) AS pairs,
         arrayMap(p -> p.1, pairs) AS values, arrayCumSum(arrayMap(p -> p.2, pairs)) AS cumulative
     FROM (
-        SELECT ElapsedSeconds, sum(Delta) AS timers FROM {SLA_TIMER_CHANGES}
-        WHERE Sla = {{sla_{k}:String}} AND Stopped = 1
-          AND ElapsedSeconds >= {{low_{k}:Float64}} AND ElapsedSeconds < {{high_{k}:Float64}}
-          AND {_ELAPSED} = {{bucket_{k}:UInt32}} AND {_KNOWN}
-        GROUP BY ElapsedSeconds
+        SELECT Sla, {_ELAPSED} AS Bucket, ElapsedSeconds, sum(Delta) AS timers
+        FROM {SLA_TIMER_CHANGES}
+        WHERE Stopped = 1 AND {_KNOWN} AND ({ranges})
+        GROUP BY Sla, Bucket, ElapsedSeconds
         HAVING timers != 0
     )
-)"""
-        for k in range(buckets)
-    ]
-    return "\nUNION ALL".join(terms)
+    WHERE (Sla, Bucket) IN (
+        SELECT wanted.1, wanted.2
+        FROM (SELECT arrayJoin({{ranks:Array(Tuple(String, UInt32, Array(UInt64)))}}) AS wanted))
+    GROUP BY Sla, Bucket
+)
+"""
 
 
 def bucket_bounds(bucket: int) -> tuple[float, float]:
