@@ -19,7 +19,8 @@ from slas.business_state import WATERMARK_KEY, BusinessState
 from slas.calendars import CalendarBook
 from slas.definitions import DEFAULT_SLAS
 from slas.timer_answers import TimerAnswers
-from slas.timers import STATES
+from slas.timer_changes import URGENCY
+from slas.timers import MET, STATES
 from tests.slas.tiny_quarter import END, SETTLE, tick
 from tests.slas.tiny_quarter import stream_with_late_arrivals as streamed_late
 from tests.warehouse.test_migrations import forget_migration
@@ -102,14 +103,18 @@ class TestAnswersFromChanges:
     def test_recording_from_scratch_writes_the_rows_ticks_wrote(
         self, migrated: Client, engine_url: str
     ) -> None:
-        """The rows recorded tick by tick are exactly the rows recorded once from every version."""
+        """The rows recorded tick by tick are exactly the rows recorded once from every version,
+        and so are the stopped pieces' bucket sums."""
         watermarks, _ = stream_with_late_arrivals(migrated, engine_url, seed=4)
         incremental = changes(migrated)
+        buckets = [net_sums(migrated, t) for t in ELAPSED_SUMS]
         timer_changes.reset(migrated, at=datetime.now(UTC))
         assert changes(migrated) == []
+        assert [net_sums(migrated, t) for t in ELAPSED_SUMS] == [[], []]
         timer_changes.record(migrated, watermarks[-1], at=datetime.now(UTC))
         assert len(incremental) > 1000
         assert changes(migrated) == incremental
+        assert [net_sums(migrated, t) for t in ELAPSED_SUMS] == buckets
 
     def test_a_record_that_died_before_its_watermark_is_written_once(
         self, migrated: Client, engine_url: str
@@ -148,25 +153,11 @@ class TestAnswersFromChanges:
         assert answers.summaries(END, None).summaries == expected.summaries
 
 
-STOPPED_PIECE = (
-    "Sla",
-    "Urgency",
-    "KeyId",
-    "StartEventId",
-    "KeyType",
-    "Stopped",
-    "Instant",
-    "KnownAt",
-    "Delta",
-    "State",
-    "CountsFrom",
-    "ElapsedSeconds",
-    "VersionKnownAt",
-)
 SLA = "time-to-invoice-posting"
 AS_OF = datetime(2026, 9, 16, 15, 0, tzinfo=UTC)
 KNOWN = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
 WIDTH = ELAPSED_BUCKET_SECONDS
+ELAPSED_SUMS = ("sla_timer_elapsed_days", "sla_timer_elapsed_ticks")
 
 
 def stopped_pieces(
@@ -174,28 +165,25 @@ def stopped_pieces(
 ) -> None:
     """One met, stopped piece of ``SLA`` per value (its business seconds), begun at ``instant``,
     known at ``known``; ``delta`` -1 takes such pieces back."""
-    client.insert(
-        "sla_timer_changes",
-        [
-            [
-                SLA,
-                3,
-                f"BE-{n}-{v}",
-                f"ev-{n}",
-                "billing_event",
-                1,
-                instant,
-                known,
-                delta,
-                0,
-                instant,
-                v,
-                known,
-            ]
-            for n, v in enumerate(values)
-        ],
-        column_names=list(STOPPED_PIECE),
-    )
+    rows = [
+        {
+            "Sla": SLA,
+            "Urgency": URGENCY[MET],
+            "KeyId": f"BE-{n}-{value}",
+            "StartEventId": f"billing.ready:BE-{n}",
+            "KeyType": "billing_event",
+            "Stopped": 1,
+            "Instant": instant,
+            "KnownAt": known,
+            "Delta": delta,
+            "State": MET,
+            "CountsFrom": instant,
+            "ElapsedSeconds": value,
+            "VersionKnownAt": known,
+        }
+        for n, value in enumerate(values)
+    ]
+    client.insert("sla_timer_changes", [list(r.values()) for r in rows], column_names=list(rows[0]))
 
 
 def with_watermarks(client: Client, known: datetime) -> TimerAnswers:
@@ -294,7 +282,7 @@ class TestMigration21:
         """Pieces recorded before the bucket sums existed are summed by the migration; a
         migration cut short and run again counts each once; the answers read them."""
         values = [float(v) for v in range(0, 90 * WIDTH, 7 * WIDTH + 13)]
-        sums = ("sla_timer_elapsed_days", "sla_timer_elapsed_ticks")
+        sums = ELAPSED_SUMS
         stopped_pieces(migrated, values, instant=AS_OF - timedelta(days=2), known=KNOWN)
         filled_by_views = {table: net_sums(migrated, table) for table in sums}
         assert all(filled_by_views.values())
