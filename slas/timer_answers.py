@@ -263,15 +263,12 @@ class TimerAnswers:
         reads = sorted(wanted)
         values: dict[tuple[str, int, int], float] = {}
         if reads:
-            bounds: dict[str, Any] = {
-                "ranks": [(sla, bucket, sorted(wanted[(sla, bucket)])) for sla, bucket in reads]
+            parameters = parameters | {
+                "buckets": reads,
+                "ranks": [(sla, bucket, sorted(wanted[(sla, bucket)])) for sla, bucket in reads],
             }
-            for k, (sla, bucket) in enumerate(reads):
-                low, high = timer_changes.bucket_bounds(bucket)
-                bounds |= {f"sla_{k}": sla, f"low_{k}": low, f"high_{k}": high}
-            query = timer_changes.ranked_elapsed_sql(len(reads))
             for sla, bucket, found in client.query(
-                query, parameters=parameters | bounds
+                timer_changes.RANKED_ELAPSED, parameters=parameters
             ).result_rows:
                 in_bucket = sorted(wanted[(str(sla), int(bucket))])
                 values |= {

@@ -21,10 +21,10 @@ from domain.instants import utc
 from slas.timer_rows import WRONG_PERIOD
 from slas.timers import AT_RISK, BREACHED, MET, ON_TRACK, STATES
 from warehouse.schema import (
-    ELAPSED_BUCKET_SECONDS,
     SLA_TIMER_CHANGE_DAYS,
     SLA_TIMER_CHANGE_TICKS,
     SLA_TIMER_CHANGES,
+    SLA_TIMER_ELAPSED,
     SLA_TIMER_ELAPSED_DAYS,
     SLA_TIMER_ELAPSED_TICKS,
     SLA_TIMERS,
@@ -237,7 +237,8 @@ FROM (
         arraySum(timers) AS stopped, arrayCumSum(timers) AS cumulative
     FROM (
         SELECT Sla, Bucket, sumIf(Delta, State = {MET}) AS met,
-            sumIf(Delta, State = {BREACHED}) AS breached, sumIf(Delta, State = {AT_RISK}) AS at_risk,
+            sumIf(Delta, State = {BREACHED}) AS breached,
+            sumIf(Delta, State = {AT_RISK}) AS at_risk,
             sumIf(Delta, State = {ON_TRACK}) AS on_track, sumIf(Delta, Stopped = 1) AS counted
         FROM ({_SUMMED})
         GROUP BY Sla, Bucket
@@ -251,43 +252,28 @@ ranks of the exact percentiles of their business hours lie: for each level the r
 holding each and how many stopped timers lie in the buckets before it."""
 
 
-@cache
-def ranked_elapsed_sql(buckets: int) -> str:
-    """The elapsed seconds at given ranks (``{ranks:Array(Tuple(String, UInt32, Array(UInt64)))}``,
-    SLA, bucket and ranks within it) within ``buckets`` (SLA, bucket) pairs, read from those
-    buckets' stopped pieces only (ranges of the ``by_elapsed`` order) and summed per value: the
-    values some version took back count only as often as they are still in effect."""
-    ranges = " OR ".join(
-        f"(Sla = {{sla_{k}:String}} AND ElapsedSeconds >= {{low_{k}:Float64}}"
-        f" AND ElapsedSeconds < {{high_{k}:Float64}})"
-        for k in range(buckets)
-    )
-    return f"""
+_RANKS = "{ranks:Array(Tuple(String, UInt32, Array(UInt64)))}"
+
+RANKED_ELAPSED = f"""
 SELECT Sla, Bucket, arrayMap(rank -> values[arrayFirstIndex(c -> c >= rank, cumulative)],
-    arrayFirst(wanted -> wanted.1 = Sla AND wanted.2 = Bucket, {{ranks:Array(Tuple(String, UInt32, Array(UInt64)))}}).3)
+    arrayFirst(wanted -> wanted.1 = Sla AND wanted.2 = Bucket, {_RANKS}).3)
 FROM (
     SELECT Sla, Bucket, arraySort(groupArray((ElapsedSeconds, timers))) AS pairs,
         arrayMap(p -> p.1, pairs) AS values, arrayCumSum(arrayMap(p -> p.2, pairs)) AS cumulative
     FROM (
-        SELECT Sla, {_ELAPSED} AS Bucket, ElapsedSeconds, sum(Delta) AS timers
-        FROM {SLA_TIMER_CHANGES}
-        WHERE Stopped = 1 AND {_KNOWN} AND ({ranges})
+        SELECT Sla, Bucket, ElapsedSeconds, sum(Delta) AS timers
+        FROM {SLA_TIMER_ELAPSED}
+        WHERE (Sla, Bucket) IN {{buckets:Array(Tuple(String, UInt32))}} AND {_KNOWN}
         GROUP BY Sla, Bucket, ElapsedSeconds
         HAVING timers != 0
     )
-    WHERE (Sla, Bucket) IN (
-        SELECT wanted.1, wanted.2
-        FROM (SELECT arrayJoin({{ranks:Array(Tuple(String, UInt32, Array(UInt64)))}}) AS wanted))
     GROUP BY Sla, Bucket
 )
 """
-
-
-def bucket_bounds(bucket: int) -> tuple[float, float]:
-    """Elapsed seconds that hold every value of ``bucket`` and little else (the bucket itself is
-    the filter: these bounds only let the read use the ``by_elapsed`` order)."""
-    low = bucket * ELAPSED_BUCKET_SECONDS - 1.0 if bucket else -1e18
-    return low, (bucket + 1) * ELAPSED_BUCKET_SECONDS + 1.0
+"""The elapsed seconds at given ranks (``ranks``: SLA, bucket and the ranks within it) of the
+stopped timers in each of ``buckets`` (SLA, bucket), read from those buckets' pieces only and
+summed per value: the values some version took back count only as often as they are still in
+effect."""
 
 
 def percentile_ranks(count: int) -> list[int]:
@@ -429,6 +415,7 @@ def reset(client: Client, *, at: datetime) -> None:
         SLA_TIMER_CHANGES,
         SLA_TIMER_CHANGE_DAYS,
         SLA_TIMER_CHANGE_TICKS,
+        SLA_TIMER_ELAPSED,
         SLA_TIMER_ELAPSED_DAYS,
         SLA_TIMER_ELAPSED_TICKS,
     ):

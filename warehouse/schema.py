@@ -26,6 +26,7 @@ CLOSE_ITEMS = "close_items"
 SLA_TIMER_CHANGES = "sla_timer_changes"
 SLA_TIMER_CHANGE_DAYS = "sla_timer_change_days"
 SLA_TIMER_CHANGE_TICKS = "sla_timer_change_ticks"
+SLA_TIMER_ELAPSED = "sla_timer_elapsed"
 SLA_TIMER_ELAPSED_DAYS = "sla_timer_elapsed_days"
 SLA_TIMER_ELAPSED_TICKS = "sla_timer_elapsed_ticks"
 EVENT_DIMENSIONS = "event_dimensions"
@@ -829,12 +830,16 @@ CHANGE_PROJECTIONS = {
     "by_instant": "Sla, State, Stopped, Instant, KnownAt, CountsFrom, ElapsedSeconds, Delta "
     "ORDER BY Instant",
     "by_decision": "Sla, State, Instant, KnownAt, CountsFrom, Delta ORDER BY CountsFrom",
-    "by_elapsed": "Sla, Stopped, ElapsedSeconds, Instant, KnownAt, Delta "
-    "ORDER BY Sla, Stopped, ElapsedSeconds",
 }
 """The orders, besides the timer lists' own, in which answers read ``sla_timer_changes``' rows:
-one day of ``Instant`` (the rows the daily sums leave out), the rows decided on a trend instant's
-day, the stopped pieces of one elapsed bucket (an exact percentile's neighbours)."""
+one day of ``Instant`` (the rows the daily sums leave out), and the rows decided on a trend
+instant's day."""
+
+_STOPPED_PIECES = f"""SELECT Sla, {elapsed_bucket_sql("ElapsedSeconds")} AS Bucket, ElapsedSeconds,
+    Instant, KnownAt, Delta, VersionKnownAt
+FROM {{changes}}
+WHERE Stopped = 1"""
+"""The rows of ``sla_timer_elapsed``: every stopped piece's, with its elapsed bucket."""
 
 
 def timer_change_reads_ddl(t: Topology) -> list[str]:
@@ -845,10 +850,12 @@ def timer_change_reads_ddl(t: Topology) -> list[str]:
     ``sla_timer_elapsed_days`` and ``_ticks`` count the stopped pieces per SLA, bucket of
     ``ELAPSED_BUCKET_SECONDS`` business seconds, day of ``Instant`` and knowledge, as the state
     sums do: an exact percentile finds the bucket of its rank from them and reads only that
-    bucket's rows. Views fill them at insert; the rows already stored are summed into them here
-    (emptied first, so a cut-short migration run again counts every row once). Run with no
+    bucket's rows, from ``sla_timer_elapsed`` (the stopped pieces ordered by SLA, bucket and
+    elapsed time). Views fill the three at insert; the rows already stored are copied into them
+    here (emptied first, so a cut-short migration run again counts every row once). Run with no
     evaluator recording meanwhile, as ``serve`` and ``syncsight migrate`` do."""
     changes = t.storage(SLA_TIMER_CHANGES)
+    stopped = t.storage(SLA_TIMER_ELAPSED)
     days = t.storage(SLA_TIMER_ELAPSED_DAYS)
     ticks = t.storage(SLA_TIMER_ELAPSED_TICKS)
     sums = (
@@ -865,6 +872,19 @@ def timer_change_reads_ddl(t: Topology) -> list[str]:
             f"ALTER TABLE {changes}{t.on_cluster} MATERIALIZE PROJECTION {name}"
             for name in CHANGE_PROJECTIONS
         ),
+        f"""CREATE TABLE IF NOT EXISTS {stopped}{t.on_cluster} (
+    Sla LowCardinality(String),
+    Bucket UInt32,
+    ElapsedSeconds Float64,
+    Instant DateTime64(6, 'UTC'),
+    KnownAt DateTime64(3, 'UTC'),
+    Delta Int8,
+    VersionKnownAt DateTime64(3, 'UTC')
+) ENGINE = {t.engine(SLA_TIMER_ELAPSED)}
+ORDER BY (Sla, Bucket, ElapsedSeconds)""",
+        *t.distributed(SLA_TIMER_ELAPSED, "cityHash64(Sla)"),
+        f"CREATE MATERIALIZED VIEW IF NOT EXISTS {stopped}_mv{t.on_cluster} TO {stopped} AS\n"
+        + _STOPPED_PIECES.format(changes=changes),
         *(
             statement
             for table, known, order in sums
@@ -872,7 +892,12 @@ def timer_change_reads_ddl(t: Topology) -> list[str]:
                 t, table, changes, known, order, _ELAPSED_SUMMED, "Stopped = 1"
             )
         ),
-        *(f"TRUNCATE TABLE IF EXISTS {table}{t.on_cluster}" for table, _, _ in sums),
+        *(
+            f"TRUNCATE TABLE IF EXISTS {table}{t.on_cluster}"
+            for table in (stopped, *(table for table, _, _ in sums))
+        ),
+        f"INSERT INTO {SLA_TIMER_ELAPSED} (Sla, Bucket, ElapsedSeconds, Instant, KnownAt, Delta, "
+        "VersionKnownAt)\n" + _STOPPED_PIECES.format(changes=SLA_TIMER_CHANGES),
         *(
             f"INSERT INTO {table.removesuffix('_local')} "
             f"(Sla, Bucket, Day, {'KnownDay, KnownAt' if known == 'KnownAt' else 'KnownDay'}, "

@@ -397,6 +397,7 @@ class TestClusterDDL:
         assert refill.endswith("FROM biz_events\nARRAY JOIN ObjectRefs AS ref")
         # migration 21's backfill of the bucket sums, Distributed to Distributed
         assert [s.split(" (")[0] for s in sums] == [
+            "INSERT INTO sla_timer_elapsed",
             "INSERT INTO sla_timer_elapsed_days",
             "INSERT INTO sla_timer_elapsed_ticks",
         ]

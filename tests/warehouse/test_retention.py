@@ -66,6 +66,7 @@ class TestRetentionTtls:
             "sla_timer_changes": "toDateTime(VersionKnownAt) + toIntervalDay(2557)",
             "sla_timer_change_days": "toDateTime(VersionDay) + toIntervalDay(2557)",
             "sla_timer_change_ticks": "toDateTime(VersionDay) + toIntervalDay(2557)",
+            "sla_timer_elapsed": "toDateTime(VersionKnownAt) + toIntervalDay(2557)",
             "sla_timer_elapsed_days": "toDateTime(VersionDay) + toIntervalDay(2557)",
             "sla_timer_elapsed_ticks": "toDateTime(VersionDay) + toIntervalDay(2557)",
             "close_items": "toDateTime(KnownAt) + toIntervalDay(2557)",
