@@ -213,14 +213,14 @@ class TimerAnswers:
 
     def summaries(self, as_of: datetime, known_at: datetime | None) -> Summaries:
         known, from_changes = self._known(known_at)
-        rows = (
-            self._client()
-            .query(
-                timer_changes.SUMMARY if from_changes else SUMMARY,
-                parameters=self._parameters(as_of, known),
+        parameters = self._parameters(as_of, known)
+        client = self._client()
+        if from_changes:
+            rows = self._percentiles_from_buckets(
+                client, parameters, client.query(timer_changes.SUMMARY, parameters=parameters)
             )
-            .result_rows
-        )
+        else:
+            rows = list(client.query(SUMMARY, parameters=parameters).result_rows)
         by_name = {str(row[0]): row for row in rows}
         summaries = []
         for definition in self.definitions:
@@ -243,6 +243,54 @@ class TimerAnswers:
                 )
             )
         return Summaries(utc(as_of), known, summaries)
+
+    @staticmethod
+    def _percentiles_from_buckets(
+        client: Client, parameters: dict[str, Any], counted: Any
+    ) -> list[Sequence[Any]]:
+        """``SUMMARY``'s rows from ``timer_changes.SUMMARY``'s: each SLA's exact percentiles from
+        the stopped timers at the ranks it located, read from their buckets only."""
+        located = [
+            (str(sla), counts, int(stopped), [int(b) for b in buckets], [int(n) for n in before])
+            for sla, *counts, stopped, buckets, before in counted.result_rows
+        ]
+        wanted: dict[tuple[str, int], set[int]] = {}
+        for sla, _, stopped, buckets, before in located:
+            for rank, bucket, earlier in zip(
+                timer_changes.percentile_ranks(stopped), buckets, before, strict=True
+            ):
+                wanted.setdefault((sla, bucket), set()).add(rank - earlier)
+        reads = sorted(wanted)
+        values: dict[tuple[str, int, int], float] = {}
+        if reads:
+            parameters = parameters | {
+                "buckets": reads,
+                "ranks": [(sla, bucket, sorted(wanted[(sla, bucket)])) for sla, bucket in reads],
+            }
+            for sla, bucket, found in client.query(
+                timer_changes.RANKED_ELAPSED, parameters=parameters
+            ).result_rows:
+                in_bucket = sorted(wanted[(str(sla), int(bucket))])
+                values |= {
+                    (str(sla), int(bucket), rank): float(value)
+                    for rank, value in zip(in_bucket, found, strict=True)
+                }
+        rows: list[Sequence[Any]] = []
+        for sla, counts, stopped, buckets, before in located:
+            hours = {
+                rank: values[(sla, bucket, rank - earlier)] / 3600
+                for rank, bucket, earlier in zip(
+                    timer_changes.percentile_ranks(stopped), buckets, before, strict=True
+                )
+            }
+            p50, p95 = (
+                timer_changes.exact_percentile(level, stopped, hours.__getitem__)
+                if stopped
+                else None
+                for level in timer_changes.PERCENTILES
+            )
+            rows.append((sla, *counts, p50, p95, stopped))
+        return rows
 
     def trend(
         self, as_of: datetime, known_at: datetime | None, instants: Sequence[datetime]

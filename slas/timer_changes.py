@@ -11,6 +11,7 @@ watermark (one ``INSERT … SELECT``); recorded from scratch, the versions give 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
 
@@ -23,7 +24,11 @@ from warehouse.schema import (
     SLA_TIMER_CHANGE_DAYS,
     SLA_TIMER_CHANGE_TICKS,
     SLA_TIMER_CHANGES,
+    SLA_TIMER_ELAPSED,
+    SLA_TIMER_ELAPSED_DAYS,
+    SLA_TIMER_ELAPSED_TICKS,
     SLA_TIMERS,
+    elapsed_bucket_sql,
 )
 from warehouse.schema_state import read_state, write_state
 
@@ -178,56 +183,119 @@ _KNOWN = f"Instant <= {_AS_OF_} AND KnownAt <= {_KNOWN_AT}"
 _DAY_OF_AS_OF = f"Instant >= toStartOfDay({_AS_OF_}) AND {_KNOWN}"
 """The rows of ``as_of``'s own day up to it: what the daily sums leave out."""
 
-_DAYS_BEFORE = f"""
-    SELECT Sla, State, CountsDay, Delta FROM {SLA_TIMER_CHANGE_DAYS}
+
+def _sums_before(days: str, ticks: str, columns: str) -> str:
+    """The rows of a pair of sums tables (days known before ``known_at``'s day, then that day's
+    ticks up to it) that count the rows of the days before ``as_of``'s."""
+    return f"""
+    SELECT {columns} FROM {days}
     WHERE Sla IN {_SLAS} AND KnownDay < toDate32({_KNOWN_AT}) AND Day < toDate32({_AS_OF_})
     UNION ALL
-    SELECT Sla, State, CountsDay, Delta FROM {SLA_TIMER_CHANGE_TICKS}
+    SELECT {columns} FROM {ticks}
     WHERE KnownDay = toDate32({_KNOWN_AT}) AND Sla IN {_SLAS} AND KnownAt <= {_KNOWN_AT}
       AND Day < toDate32({_AS_OF_})"""
-"""The sums of every row of the days before ``as_of``'s known at ``known_at``: the days known
-before ``known_at``'s day, and that day's ticks up to it."""
 
-_STOPPED = f"Sla IN {_SLAS} AND Stopped = 1 AND {_KNOWN}"
-_TAKEN_BACK = f"SELECT Sla, ElapsedSeconds FROM {SLA_TIMER_CHANGES} WHERE {_STOPPED} AND Delta < 0"
-"""The elapsed values of stopped pieces some later version took back by ``known_at``: the only
-values whose rows must be summed before they count (every other row adds one timer)."""
+
+_DAYS_BEFORE = _sums_before(
+    SLA_TIMER_CHANGE_DAYS, SLA_TIMER_CHANGE_TICKS, "Sla, State, CountsDay, Delta"
+)
+"""The sums of every row of the days before ``as_of``'s known at ``known_at``."""
+
+PERCENTILES = (0.5, 0.95)
+"""The levels of the exact percentiles of a summary (``quantilesExactInclusive``'s)."""
+
+_ELAPSED = elapsed_bucket_sql("ElapsedSeconds")
+
+_SUMMED = f"""
+    SELECT Sla, State, toUInt8(0) AS Stopped, toUInt32(0) AS Bucket, Delta
+    FROM ({_sums_before(SLA_TIMER_CHANGE_DAYS, SLA_TIMER_CHANGE_TICKS, "Sla, State, Delta")})
+    UNION ALL
+    SELECT Sla, toUInt8(255), toUInt8(1), Bucket, Delta
+    FROM ({_sums_before(SLA_TIMER_ELAPSED_DAYS, SLA_TIMER_ELAPSED_TICKS, "Sla, Bucket, Delta")})
+    UNION ALL
+    SELECT Sla, State, Stopped, {_ELAPSED}, toInt64(Delta) FROM {SLA_TIMER_CHANGES}
+    WHERE Sla IN {_SLAS} AND {_DAY_OF_AS_OF}"""
+"""Every row a summary adds, by state and, for the stopped pieces, elapsed bucket: the days before
+``as_of``'s from the state sums (no bucket) and the bucket sums (no state), ``as_of``'s own day
+row by row (both: one read)."""
 
 SUMMARY = f"""
-SELECT Sla, met, breached, at_risk, on_track, p50, p95, stopped
+SELECT Sla, met, breached, at_risk, on_track, stopped, rank_buckets, before
 FROM (
-    SELECT Sla, sumIf(Delta, State = {MET}) AS met, sumIf(Delta, State = {BREACHED}) AS breached,
-        sumIf(Delta, State = {AT_RISK}) AS at_risk, sumIf(Delta, State = {ON_TRACK}) AS on_track
-    FROM ({_DAYS_BEFORE}
-        UNION ALL
-        SELECT Sla, State, toDate32(CountsFrom), toInt64(Delta) FROM {SLA_TIMER_CHANGES}
-        WHERE Sla IN {_SLAS} AND {_DAY_OF_AS_OF})
-    GROUP BY Sla
-) AS counts
-LEFT JOIN (
-    SELECT Sla, quantilesExactInclusive(0.5, 0.95)(hours) AS percentiles,
-        percentiles[1] AS p50, percentiles[2] AS p95, count() AS stopped
+SELECT Sla, met, breached, at_risk, on_track, stopped,
+    arrayFlatten(arrayMap(level -> [toUInt64(level * (stopped - 1) + 1),
+        least(toUInt64(level * (stopped - 1) + 1) + 1, stopped)],
+        arrayFilter(level -> stopped > 0, {list(PERCENTILES)}))) AS ranks,
+    arrayMap(rank -> arrayFirstIndex(c -> c >= rank, cumulative), ranks) AS at,
+    arrayMap(i -> buckets[i], at) AS rank_buckets,
+    arrayMap(i -> cumulative[i] - timers[i], at) AS before
+FROM (
+    SELECT Sla, sum(met) AS met, sum(breached) AS breached, sum(at_risk) AS at_risk,
+        sum(on_track) AS on_track,
+        arraySort(groupArrayIf((Bucket, counted), counted != 0)) AS by_bucket,
+        arrayMap(b -> b.1, by_bucket) AS buckets, arrayMap(b -> b.2, by_bucket) AS timers,
+        arraySum(timers) AS stopped, arrayCumSum(timers) AS cumulative
     FROM (
-        SELECT Sla, ElapsedSeconds / 3600 AS hours FROM {SLA_TIMER_CHANGES}
-        WHERE {_STOPPED} AND (Sla, ElapsedSeconds) NOT IN ({_TAKEN_BACK})
-        UNION ALL
-        SELECT Sla, hours FROM (
-            SELECT Sla, ElapsedSeconds / 3600 AS hours, sum(Delta) AS timers
-            FROM {SLA_TIMER_CHANGES}
-            WHERE {_STOPPED} AND (Sla, ElapsedSeconds) IN ({_TAKEN_BACK})
-            GROUP BY Sla, ElapsedSeconds
-            HAVING timers > 0
-        )
-        ARRAY JOIN range(toUInt64(timers)) AS copy
+        SELECT Sla, Bucket, sumIf(Delta, State = {MET}) AS met,
+            sumIf(Delta, State = {BREACHED}) AS breached,
+            sumIf(Delta, State = {AT_RISK}) AS at_risk,
+            sumIf(Delta, State = {ON_TRACK}) AS on_track, sumIf(Delta, Stopped = 1) AS counted
+        FROM ({_SUMMED})
+        GROUP BY Sla, Bucket
     )
     GROUP BY Sla
-) AS elapsed USING Sla
+))
 """
-"""Per SLA: how many timers are in each state at ``as_of`` (whole days from the daily sums, the
-rows of ``as_of``'s own day), and the exact median and 95th percentile of the business hours
-stopped timers took, with how many had stopped (the stopped pieces of the values some version took
-back summed per value, the others counted as they are: the same multiset of values as the timers'
-own rows, one per timer)."""
+"""Per SLA: how many timers are in each state at ``as_of``, how many had stopped, and where the
+ranks of the exact percentiles of their business hours lie: for each level the ranks
+``quantilesExactInclusive`` interpolates between (``exact_percentile``), the elapsed bucket
+holding each and how many stopped timers lie in the buckets before it."""
+
+
+_RANKS = "{ranks:Array(Tuple(String, UInt32, Array(UInt64)))}"
+
+RANKED_ELAPSED = f"""
+SELECT Sla, Bucket, arrayMap(rank -> values[arrayFirstIndex(c -> c >= rank, cumulative)],
+    arrayFirst(wanted -> wanted.1 = Sla AND wanted.2 = Bucket, {_RANKS}).3)
+FROM (
+    SELECT Sla, Bucket, arraySort(groupArray((ElapsedSeconds, timers))) AS pairs,
+        arrayMap(p -> p.1, pairs) AS values, arrayCumSum(arrayMap(p -> p.2, pairs)) AS cumulative
+    FROM (
+        SELECT Sla, Bucket, ElapsedSeconds, sum(Delta) AS timers
+        FROM {SLA_TIMER_ELAPSED}
+        WHERE (Sla, Bucket) IN {{buckets:Array(Tuple(String, UInt32))}} AND {_KNOWN}
+        GROUP BY Sla, Bucket, ElapsedSeconds
+        HAVING timers != 0
+    )
+    GROUP BY Sla, Bucket
+)
+"""
+"""The elapsed seconds at given ranks (``ranks``: SLA, bucket and the ranks within it) of the
+stopped timers in each of ``buckets`` (SLA, bucket), read from those buckets' pieces only and
+summed per value: the values some version took back count only as often as they are still in
+effect."""
+
+
+def percentile_ranks(count: int) -> list[int]:
+    """The ranks (from 1) of ``count`` values that ``quantileExactInclusive`` reads for each of
+    ``PERCENTILES``, the lower and the next, as ``SUMMARY`` locates them (none of no values)."""
+    ranks = []
+    for level in PERCENTILES if count else ():
+        rank = int(level * (count - 1) + 1)
+        ranks += [rank, min(rank + 1, count)]
+    return ranks
+
+
+def exact_percentile(level: float, count: int, at_rank: Callable[[int], float]) -> float:
+    """``quantileExactInclusive(level)`` of ``count`` values, ``at_rank(r)`` the r-th smallest
+    (from 1): interpolated between the values at the ranks ``SUMMARY`` locates."""
+    position = level * (count - 1) + 1
+    rank = int(position)
+    low = at_rank(rank)
+    if rank >= count:
+        return low
+    return low + (position - rank) * (at_rank(rank + 1) - low)
+
 
 _INSTANTS = "{instants:Array(DateTime64(6, 'UTC'))}"
 
@@ -248,13 +316,17 @@ of a day before ``as_of``'s whole, by the day of its ``CountsFrom``)."""
 def trend_sql(instants: int) -> str:
     """Per SLA and each of ``instants`` trend instants, the met and breached timers at ``as_of``
     whose decision counts by the instant: a stop (met, or breached in the wrong period) by then, a
-    deadline before it. Whole days from the daily sums; row by row only ``as_of``'s own day and
-    the rows whose decision falls on an instant's day up to the instant (the only ones a day's sum
-    counts otherwise)."""
+    deadline before it. Whole days from the daily sums; row by row only ``as_of``'s own day (read
+    in the ``by_instant`` order) and the rows whose decision falls on an instant's day up to the
+    instant (the only ones a day's sum counts otherwise; the ``by_decision`` order)."""
     decided_on_instants_day = " OR ".join(
         f"(CountsFrom >= toStartOfDay({_INSTANTS}[{k}]) AND CountsFrom <= {_INSTANTS}[{k}])"
         for k in range(1, instants + 1)
     )
+    decided = f"""
+    SELECT Sla, {_per_instant(MET, _ROW_COUNTED)}, {_per_instant(BREACHED, _ROW_COUNTED)}
+    FROM {SLA_TIMER_CHANGES}
+    WHERE Sla IN {_SLAS} AND State IN ({MET}, {BREACHED}) AND KnownAt <= {_KNOWN_AT}"""
     return f"""
 SELECT Sla, sumForEach(met), sumForEach(breached)
 FROM (
@@ -262,12 +334,10 @@ FROM (
         {_per_instant(BREACHED, "if(CountsDay < toDate32(i), Delta, 0)")} AS breached
     FROM ({_DAYS_BEFORE})
     WHERE State IN ({MET}, {BREACHED})
-    UNION ALL
-    SELECT Sla, {_per_instant(MET, _ROW_COUNTED)}, {_per_instant(BREACHED, _ROW_COUNTED)}
-    FROM {SLA_TIMER_CHANGES}
-    WHERE Sla IN {_SLAS} AND State IN ({MET}, {BREACHED}) AND KnownAt <= {_KNOWN_AT}
-      AND ((Instant >= toStartOfDay({_AS_OF_}) AND Instant <= {_AS_OF_})
-           OR (Instant < toStartOfDay({_AS_OF_}) AND ({decided_on_instants_day}))))
+    UNION ALL{decided}
+      AND Instant >= toStartOfDay({_AS_OF_}) AND Instant <= {_AS_OF_}
+    UNION ALL{decided}
+      AND Instant < toStartOfDay({_AS_OF_}) AND ({decided_on_instants_day}))
 GROUP BY Sla
 """
 
@@ -348,6 +418,13 @@ def _parse(text: str) -> datetime:
 def reset(client: Client, *, at: datetime) -> None:
     """Forget every row: the next ``record`` writes them again from every stored version (after
     ``sla_timers`` was rebuilt, or to check that recording from scratch gives the same rows)."""
-    for table in (SLA_TIMER_CHANGES, SLA_TIMER_CHANGE_DAYS, SLA_TIMER_CHANGE_TICKS):
+    for table in (
+        SLA_TIMER_CHANGES,
+        SLA_TIMER_CHANGE_DAYS,
+        SLA_TIMER_CHANGE_TICKS,
+        SLA_TIMER_ELAPSED,
+        SLA_TIMER_ELAPSED_DAYS,
+        SLA_TIMER_ELAPSED_TICKS,
+    ):
         client.command(f"TRUNCATE TABLE {table}")
     write_state(client, CHANGES_WATERMARK_KEY, EPOCH.isoformat(), at=at)

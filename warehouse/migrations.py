@@ -36,6 +36,7 @@ from warehouse.schema import (
     state_chunks_ddl,
     state_component_ddl,
     state_tables_ddl,
+    timer_change_reads_ddl,
     timer_changes_ddl,
     work_item_events_ddl,
 )
@@ -95,6 +96,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         19,
         "scratch of the components a tick closes in the engine, by id (index reads)",
         state_component_ddl,
+    ),
+    Migration(
+        21,
+        "SLA summaries and trend from sums: state pieces read by instant, decision and elapsed "
+        "time; stopped timers counted per elapsed bucket",
+        timer_change_reads_ddl,
     ),
 )
 """A migration without statements still re-creates the derived views (``migrate``)."""

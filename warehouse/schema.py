@@ -26,6 +26,9 @@ CLOSE_ITEMS = "close_items"
 SLA_TIMER_CHANGES = "sla_timer_changes"
 SLA_TIMER_CHANGE_DAYS = "sla_timer_change_days"
 SLA_TIMER_CHANGE_TICKS = "sla_timer_change_ticks"
+SLA_TIMER_ELAPSED = "sla_timer_elapsed"
+SLA_TIMER_ELAPSED_DAYS = "sla_timer_elapsed_days"
+SLA_TIMER_ELAPSED_TICKS = "sla_timer_elapsed_ticks"
 EVENT_DIMENSIONS = "event_dimensions"
 CLOSE_ITEM_SUPERSEDED = "close_item_superseded"
 STATE_CHUNKS = "syncsight_state_chunks"
@@ -749,22 +752,55 @@ ORDER BY (Sla, Urgency, Deadline, KeyId, StartEventId, KeyType, Version, Stopped
     ]
 
 
-def _change_sums_ddl(t: Topology, table: str, changes: str, known: str, order: str) -> list[str]:
-    """A sum of ``sla_timer_changes``' rows per SLA, state, day of ``Instant``, day from which the
-    trend counts the piece and knowledge (its day, or its instant), filled by a view at insert."""
+_STATE_SUMMED = (
+    ("State", "UInt8", "State"),
+    ("Day", "Date32", "toDate32(Instant)"),
+    ("CountsDay", "Date32", "toDate32(CountsFrom)"),
+)
+"""What ``sla_timer_change_days`` and ``_ticks`` sum by, besides SLA and knowledge: (column, type,
+expression over ``sla_timer_changes``)."""
+
+ELAPSED_BUCKET_SECONDS = 300
+"""The width, in business seconds, of the buckets ``sla_timer_elapsed_days`` and ``_ticks`` count
+stopped timers in. Stored rows keep the width they were summed with: changing it means
+truncating those tables and filling them again (migration 21's last statements)."""
+
+
+def elapsed_bucket_sql(elapsed: str) -> str:
+    """SQL of the bucket the business seconds ``elapsed`` fall in (the one definition: the views,
+    the backfill and the answers all use it)."""
+    return f"toUInt32(greatest({elapsed}, 0) / {ELAPSED_BUCKET_SECONDS})"
+
+
+_ELAPSED_SUMMED = (
+    ("Bucket", "UInt32", elapsed_bucket_sql("ElapsedSeconds")),
+    ("Day", "Date32", "toDate32(Instant)"),
+)
+"""What ``sla_timer_elapsed_days`` and ``_ticks`` sum the stopped pieces by, besides SLA and
+knowledge."""
+
+
+def _change_sums_ddl(
+    t: Topology,
+    table: str,
+    changes: str,
+    known: str,
+    order: str,
+    summed: tuple[tuple[str, str, str], ...] = _STATE_SUMMED,
+    where: str = "",
+) -> list[str]:
+    """A sum of ``sla_timer_changes``' rows (those ``where`` keeps) per SLA, the ``summed``
+    columns and knowledge (its day, or its instant), filled by a view at insert."""
     name = table.removesuffix("_local")
+    columns = "".join(f"\n    {column} {kind}," for column, kind, _ in summed)
     known_column = (
         "KnownDay Date32, KnownAt DateTime64(3, 'UTC'),"
         if known == "KnownAt"
         else "KnownDay Date32,"
     )
-    known_select = "toDate32(KnownAt) AS KnownDay" + (", KnownAt" if known == "KnownAt" else "")
     return [
         f"""CREATE TABLE IF NOT EXISTS {table}{t.on_cluster} (
-    Sla LowCardinality(String),
-    State UInt8,
-    Day Date32,
-    CountsDay Date32,
+    Sla LowCardinality(String),{columns}
     {known_column}
     VersionDay Date32,
     Delta Int64
@@ -772,9 +808,103 @@ def _change_sums_ddl(t: Topology, table: str, changes: str, known: str, order: s
 ORDER BY ({order.strip("()")}, VersionDay)""",
         *t.distributed(name, "cityHash64(Sla)"),
         f"""CREATE MATERIALIZED VIEW IF NOT EXISTS {table}_mv{t.on_cluster} TO {table} AS
-SELECT Sla, State, toDate32(Instant) AS Day, toDate32(CountsFrom) AS CountsDay, {known_select},
+{_change_sums_select(changes, known, summed, where)}""",
+    ]
+
+
+def _change_sums_select(
+    changes: str, known: str, summed: tuple[tuple[str, str, str], ...], where: str
+) -> str:
+    """The rows a sum of ``sla_timer_changes`` adds (its view's select, and a backfill's)."""
+    known_select = "toDate32(KnownAt) AS KnownDay" + (", KnownAt" if known == "KnownAt" else "")
+    columns = ", ".join(
+        column if expression == column else f"{expression} AS {column}"
+        for column, _, expression in summed
+    )
+    return f"""SELECT Sla, {columns}, {known_select},
     toDate32(VersionKnownAt) AS VersionDay, toInt64(Delta) AS Delta
-FROM {changes}""",
+FROM {changes}{f"{chr(10)}WHERE {where}" if where else ""}"""
+
+
+CHANGE_PROJECTIONS = {
+    "by_instant": "Sla, State, Stopped, Instant, KnownAt, CountsFrom, ElapsedSeconds, Delta "
+    "ORDER BY Instant",
+    "by_decision": "Sla, State, Instant, KnownAt, CountsFrom, Delta ORDER BY CountsFrom",
+}
+"""The orders, besides the timer lists' own, in which answers read ``sla_timer_changes``' rows:
+one day of ``Instant`` (the rows the daily sums leave out), and the rows decided on a trend
+instant's day."""
+
+_STOPPED_PIECES = f"""SELECT Sla, {elapsed_bucket_sql("ElapsedSeconds")} AS Bucket, ElapsedSeconds,
+    Instant, KnownAt, Delta, VersionKnownAt
+FROM {{changes}}
+WHERE Stopped = 1"""
+"""The rows of ``sla_timer_elapsed``: every stopped piece's, with its elapsed bucket."""
+
+
+def timer_change_reads_ddl(t: Topology) -> list[str]:
+    """Migration 21: what makes ``/slas`` and its trend cost the answer, not the history
+    (``slas/timer_changes.py``). ``sla_timer_changes`` gets three projections
+    (``CHANGE_PROJECTIONS``), built for the rows already stored by a mutation that runs in the
+    background (until it ends, the answers read those parts as before: same rows, slower).
+    ``sla_timer_elapsed_days`` and ``_ticks`` count the stopped pieces per SLA, bucket of
+    ``ELAPSED_BUCKET_SECONDS`` business seconds, day of ``Instant`` and knowledge, as the state
+    sums do: an exact percentile finds the bucket of its rank from them and reads only that
+    bucket's rows, from ``sla_timer_elapsed`` (the stopped pieces ordered by SLA, bucket and
+    elapsed time). Views fill the three at insert; the rows already stored are copied into them
+    here (emptied first, so a cut-short migration run again counts every row once). Run with no
+    evaluator recording meanwhile, as ``serve`` and ``syncsight migrate`` do."""
+    changes = t.storage(SLA_TIMER_CHANGES)
+    stopped = t.storage(SLA_TIMER_ELAPSED)
+    days = t.storage(SLA_TIMER_ELAPSED_DAYS)
+    ticks = t.storage(SLA_TIMER_ELAPSED_TICKS)
+    sums = (
+        (days, "KnownDay", "(Sla, KnownDay, Day, Bucket)"),
+        (ticks, "KnownAt", "(KnownDay, Sla, KnownAt, Day, Bucket)"),
+    )
+    return [
+        *(
+            f"ALTER TABLE {changes}{t.on_cluster} ADD PROJECTION IF NOT EXISTS {name} "
+            f"(SELECT {body})"
+            for name, body in CHANGE_PROJECTIONS.items()
+        ),
+        *(
+            f"ALTER TABLE {changes}{t.on_cluster} MATERIALIZE PROJECTION {name}"
+            for name in CHANGE_PROJECTIONS
+        ),
+        f"""CREATE TABLE IF NOT EXISTS {stopped}{t.on_cluster} (
+    Sla LowCardinality(String),
+    Bucket UInt32,
+    ElapsedSeconds Float64,
+    Instant DateTime64(6, 'UTC'),
+    KnownAt DateTime64(3, 'UTC'),
+    Delta Int8,
+    VersionKnownAt DateTime64(3, 'UTC')
+) ENGINE = {t.engine(SLA_TIMER_ELAPSED)}
+ORDER BY (Sla, Bucket, ElapsedSeconds)""",
+        *t.distributed(SLA_TIMER_ELAPSED, "cityHash64(Sla)"),
+        f"CREATE MATERIALIZED VIEW IF NOT EXISTS {stopped}_mv{t.on_cluster} TO {stopped} AS\n"
+        + _STOPPED_PIECES.format(changes=changes),
+        *(
+            statement
+            for table, known, order in sums
+            for statement in _change_sums_ddl(
+                t, table, changes, known, order, _ELAPSED_SUMMED, "Stopped = 1"
+            )
+        ),
+        *(
+            f"TRUNCATE TABLE IF EXISTS {table}{t.on_cluster}"
+            for table in (stopped, *(table for table, _, _ in sums))
+        ),
+        f"INSERT INTO {SLA_TIMER_ELAPSED} (Sla, Bucket, ElapsedSeconds, Instant, KnownAt, Delta, "
+        "VersionKnownAt)\n" + _STOPPED_PIECES.format(changes=SLA_TIMER_CHANGES),
+        *(
+            f"INSERT INTO {table.removesuffix('_local')} "
+            f"(Sla, Bucket, Day, {'KnownDay, KnownAt' if known == 'KnownAt' else 'KnownDay'}, "
+            "VersionDay, Delta)\n"
+            + _change_sums_select(SLA_TIMER_CHANGES, known, _ELAPSED_SUMMED, "Stopped = 1")
+            for table, known, _ in sums
+        ),
     ]
 
 

@@ -5,21 +5,29 @@ the timers re-derived twice (every warning instant moved, one SLA dropped)."""
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from clickhouse_connect.driver.client import Client
 
 from slas import timer_changes
-from slas.business_state import BusinessState
+from slas.business_state import WATERMARK_KEY, BusinessState
 from slas.calendars import CalendarBook
 from slas.definitions import DEFAULT_SLAS
 from slas.timer_answers import TimerAnswers
-from slas.timers import STATES
+from slas.timer_changes import URGENCY
+from slas.timers import MET, STATES
 from tests.slas.tiny_quarter import END, SETTLE, tick
 from tests.slas.tiny_quarter import stream_with_late_arrivals as streamed_late
+from tests.warehouse.test_migrations import forget_migration
+from warehouse.correlation_rules import CorrelationRules
+from warehouse.migrations import migrate
+from warehouse.schema import ELAPSED_BUCKET_SECONDS
+from warehouse.schema_state import write_state
 
 START = END - timedelta(days=100)
 
@@ -95,14 +103,18 @@ class TestAnswersFromChanges:
     def test_recording_from_scratch_writes_the_rows_ticks_wrote(
         self, migrated: Client, engine_url: str
     ) -> None:
-        """The rows recorded tick by tick are exactly the rows recorded once from every version."""
+        """The rows recorded tick by tick are exactly the rows recorded once from every version,
+        and so are the stopped pieces' bucket sums."""
         watermarks, _ = stream_with_late_arrivals(migrated, engine_url, seed=4)
         incremental = changes(migrated)
+        buckets = [net_sums(migrated, t) for t in ELAPSED_SUMS]
         timer_changes.reset(migrated, at=datetime.now(UTC))
         assert changes(migrated) == []
+        assert [net_sums(migrated, t) for t in ELAPSED_SUMS] == [[], [], []]
         timer_changes.record(migrated, watermarks[-1], at=datetime.now(UTC))
         assert len(incremental) > 1000
         assert changes(migrated) == incremental
+        assert [net_sums(migrated, t) for t in ELAPSED_SUMS] == buckets
 
     def test_a_record_that_died_before_its_watermark_is_written_once(
         self, migrated: Client, engine_url: str
@@ -139,3 +151,175 @@ class TestAnswersFromChanges:
         tick(keeper)
         assert answers._known(None)[1]
         assert answers.summaries(END, None).summaries == expected.summaries
+
+
+SLA = "time-to-invoice-posting"
+AS_OF = datetime(2026, 9, 16, 15, 0, tzinfo=UTC)
+KNOWN = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
+WIDTH = ELAPSED_BUCKET_SECONDS
+ELAPSED_SUMS = ("sla_timer_elapsed", "sla_timer_elapsed_days", "sla_timer_elapsed_ticks")
+
+
+def stopped_pieces(
+    client: Client, values: list[float], *, instant: datetime, known: datetime, delta: int = 1
+) -> None:
+    """One met, stopped piece of ``SLA`` per value (its business seconds), begun at ``instant``,
+    known at ``known``; ``delta`` -1 takes such pieces back."""
+    rows = [
+        {
+            "Sla": SLA,
+            "Urgency": URGENCY[MET],
+            "KeyId": f"BE-{n}-{value}",
+            "StartEventId": f"billing.ready:BE-{n}",
+            "KeyType": "billing_event",
+            "Stopped": 1,
+            "Instant": instant,
+            "KnownAt": known,
+            "Delta": delta,
+            "State": MET,
+            "CountsFrom": instant,
+            "ElapsedSeconds": value,
+            "VersionKnownAt": known,
+        }
+        for n, value in enumerate(values)
+    ]
+    client.insert("sla_timer_changes", [list(r.values()) for r in rows], column_names=list(rows[0]))
+
+
+def with_watermarks(client: Client, known: datetime) -> TimerAnswers:
+    """Answers on ``client`` whose business state and recorded changes reach ``known``."""
+    at = datetime.now(UTC)
+    for key in (WATERMARK_KEY, timer_changes.CHANGES_WATERMARK_KEY):
+        write_state(client, key, known.isoformat(), at=at)
+    keeper = BusinessState(lambda: client, DEFAULT_SLAS, CalendarBook(), settle=SETTLE)
+    answers = TimerAnswers(lambda: client, DEFAULT_SLAS, CalendarBook(), keeper)
+    assert answers._known(None) == (known, True)
+    return answers
+
+
+def expected_percentiles(client: Client, seconds: list[float]) -> tuple[float, float]:
+    """The engine's own exact percentiles of the business hours of ``seconds``, rounded as the
+    summaries round them."""
+    ((p50, p95),) = client.query(
+        "SELECT quantilesExactInclusive(0.5, 0.95)(s / 3600) "
+        "FROM (SELECT arrayJoin({seconds:Array(Float64)}) AS s)",
+        parameters={"seconds": seconds},
+    ).result_rows[0]
+    return round(float(p50), 2), round(float(p95), 2)
+
+
+EDGES = [
+    # a rank on each side of one bucket's end: 0 s and a bucket far off
+    [0.0, 0.0, 10.0, 120 * WIDTH, 120 * WIDTH + 5, 300 * WIDTH],
+    # values on and just short of bucket ends, where the rank and its neighbour part
+    [
+        *(WIDTH - 1e-9, float(WIDTH), 2 * WIDTH - 1e-7, 2.0 * WIDTH, 40 * WIDTH),
+        *(90 * WIDTH - 1e-6, 90.0 * WIDTH, 91 * WIDTH, math.nextafter(200.0 * WIDTH, 0)),
+        200.0 * WIDTH,
+        700 * WIDTH,
+    ],
+    # one timer; two; many ties in one bucket
+    [17 * WIDTH + 3.5],
+    [5 * WIDTH, 6000 * WIDTH],
+    [3 * WIDTH + 1] * 20 + [3 * WIDTH + 2] * 19 + [500 * WIDTH],
+]
+
+
+class TestElapsedBuckets:
+    @pytest.mark.parametrize("values", EDGES)
+    def test_percentiles_read_from_buckets_are_the_engines_exact_ones(
+        self, migrated: Client, values: list[float]
+    ) -> None:
+        """Stopped timers whose ranks fall on bucket ends, values on and just short of them,
+        some known only after ``known_at``, taken back, begun after ``as_of`` or on its own day:
+        the summary's p50 and p95 are ``quantilesExactInclusive``'s over the timers in effect."""
+        day_before = AS_OF - timedelta(days=3)
+        rng = random.Random(len(values))
+        in_effect = list(values)
+        stopped_pieces(migrated, values, instant=day_before, known=KNOWN - timedelta(days=9))
+        own_day = [rng.choice(values), WIDTH * 7.0]
+        stopped_pieces(migrated, own_day, instant=AS_OF - timedelta(hours=2), known=KNOWN)
+        in_effect += own_day
+        taken_back = values[-1:]
+        stopped_pieces(migrated, taken_back, instant=day_before, known=KNOWN, delta=-1)
+        in_effect.remove(taken_back[0])
+        stopped_pieces(migrated, [1.0], instant=AS_OF + timedelta(minutes=1), known=KNOWN)
+        stopped_pieces(migrated, [2.0], instant=day_before, known=KNOWN + timedelta(seconds=1))
+        answers = with_watermarks(migrated, KNOWN + timedelta(seconds=1))
+
+        (summary,) = [s for s in answers.summaries(AS_OF, KNOWN).summaries if s.name == SLA]
+
+        assert summary.counts["met"] == len(in_effect)
+        p50, p95 = expected_percentiles(migrated, in_effect)
+        assert (summary.p50_business_hours, summary.p95_business_hours) == (p50, p95)
+
+    def test_ranks_and_interpolation_are_quantiles_exact_inclusive(self, client: Client) -> None:
+        """``percentile_ranks`` and ``exact_percentile`` give the engine's exact percentiles, to
+        the last bit, for multisets of 1 to 400 values with ties."""
+        rng = random.Random(11)
+        sets = [
+            sorted(rng.choice([rng.uniform(0, 1e6), float(rng.randrange(5))]) for _ in range(n))
+            for n in [*range(1, 40), *rng.sample(range(40, 400), 30)]
+        ]
+        (engine,) = client.query(
+            "SELECT arrayMap(s -> arrayReduce('quantilesExactInclusive(0.5, 0.95)', s), "
+            "{sets:Array(Array(Float64))})",
+            parameters={"sets": sets},
+        ).result_rows[0]
+        for values, expected in zip(sets, engine, strict=True):
+            ranks = timer_changes.percentile_ranks(len(values))
+            assert len(ranks) == 2 * len(timer_changes.PERCENTILES)
+            at_rank = dict(enumerate(values, start=1))
+            got = [
+                timer_changes.exact_percentile(level, len(values), at_rank.__getitem__)
+                for level in timer_changes.PERCENTILES
+            ]
+            assert got == [float(e) for e in expected], values
+
+
+class TestMigration21:
+    def test_stopped_pieces_stored_before_it_are_summed_once(self, migrated: Client) -> None:
+        """Pieces recorded before the bucket sums existed are summed by the migration; a
+        migration cut short and run again counts each once; the answers read them."""
+        values = [float(v) for v in range(0, 90 * WIDTH, 7 * WIDTH + 13)]
+        sums = ELAPSED_SUMS
+        stopped_pieces(migrated, values, instant=AS_OF - timedelta(days=2), known=KNOWN)
+        filled_by_views = {table: net_sums(migrated, table) for table in sums}
+        assert all(filled_by_views.values())
+        for table in sums:
+            migrated.command(f"DROP VIEW {table}_mv")
+            migrated.command(f"DROP TABLE {table}")
+        forget_migration(migrated, 21)
+        stopped_pieces(migrated, values[:3], instant=AS_OF - timedelta(days=1), known=KNOWN)
+
+        assert migrate(migrated, CorrelationRules.default()).applied == (21,)
+        backfilled = {table: net_sums(migrated, table) for table in sums}
+        forget_migration(migrated, 21)
+        migrate(migrated, CorrelationRules.default())
+
+        assert {table: net_sums(migrated, table) for table in sums} == backfilled
+        assert backfilled != filled_by_views
+        (summary,) = [
+            s
+            for s in with_watermarks(migrated, KNOWN).summaries(AS_OF, KNOWN).summaries
+            if s.name == SLA
+        ]
+        assert summary.counts["met"] == len(values) + 3
+        expected = expected_percentiles(migrated, values + values[:3])
+        assert (summary.p50_business_hours, summary.p95_business_hours) == expected
+
+
+def net_sums(client: Client, table: str) -> list[tuple[object, ...]]:
+    """The stopped pieces (``sla_timer_elapsed``) or a bucket sums table's rows, summed per key,
+    without the zero sums."""
+    keys = {
+        "sla_timer_elapsed": "Sla, Bucket, ElapsedSeconds, Instant, KnownAt, VersionKnownAt",
+        "sla_timer_elapsed_days": "Sla, Bucket, Day, KnownDay, VersionDay",
+        "sla_timer_elapsed_ticks": "Sla, Bucket, Day, KnownDay, KnownAt, VersionDay",
+    }[table]
+    return sorted(
+        tuple(r)
+        for r in client.query(
+            f"SELECT {keys}, sum(Delta) AS n FROM {table} GROUP BY {keys} HAVING n != 0"
+        ).result_rows
+    )

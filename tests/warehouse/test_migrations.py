@@ -381,9 +381,10 @@ def business_rows(client: Client) -> dict[str, list[tuple[object, ...]]]:
 
 class TestClusterDDL:
     def test_cluster_ddl_is_on_cluster_replicated_and_distributed(self) -> None:
-        """Every CREATE/ALTER/DROP runs ON CLUSTER; storage is Replicated; plain names are
-        Distributed; the one data step (migration 4's refill) goes through Distributed tables;
-        migration 5 only changes the block sizes there (no node can copy every shard)."""
+        """Every CREATE/ALTER/DROP/TRUNCATE runs ON CLUSTER; storage is Replicated; plain names
+        are Distributed; the data steps (migration 4's refill, migration 21's sums) go through
+        Distributed tables; migration 5 only changes the block sizes there (no node can copy
+        every shard)."""
         ddl = render_ddl(Topology("analytics"), CorrelationRules.default())
         settings = [s for s in ddl if " MODIFY SETTING " in s]
         assert [s.split(" ON CLUSTER ")[0] for s in settings] == [
@@ -391,13 +392,20 @@ class TestClusterDDL:
             "ALTER TABLE biz_event_objects_local",
         ] * 2  # migration 5's block sizes, migration 7's compact parts
         assert not [s for s in ddl if "EXCHANGE" in s or "relayout" in s or "OPTIMIZE" in s]
-        (refill,) = [s for s in ddl if s.startswith("INSERT")]
+        refill, *sums = inserts = [s for s in ddl if s.startswith("INSERT")]
         assert refill.startswith("INSERT INTO biz_event_objects (ObjectType")
         assert refill.endswith("FROM biz_events\nARRAY JOIN ObjectRefs AS ref")
+        # migration 21's backfill of the bucket sums, Distributed to Distributed
+        assert [s.split(" (")[0] for s in sums] == [
+            "INSERT INTO sla_timer_elapsed",
+            "INSERT INTO sla_timer_elapsed_days",
+            "INSERT INTO sla_timer_elapsed_ticks",
+        ]
+        assert all(s.endswith("FROM sla_timer_changes\nWHERE Stopped = 1") for s in sums)
         for statement in ddl:
             # the evaluator's scratch stays on its own node: its reads use GLOBAL IN
             scratch = ("syncsight_state_chunks", "syncsight_state_component_")
-            if statement is not refill and not any(table in statement for table in scratch):
+            if statement not in inserts and not any(table in statement for table in scratch):
                 assert " ON CLUSTER analytics" in statement, statement
         text = "\n".join(ddl)
         assert "ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/otel_traces'" in text
