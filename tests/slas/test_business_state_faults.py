@@ -22,7 +22,16 @@ from tests.slas.test_business_state import current, current_items
 from tests.slas.tiny_quarter import SETTLE, tick, tiny_quarter_spans
 from warehouse.span_store import span_sink
 
-STATEMENTS = ("query", "query_np", "query_arrow", "query_df", "command", "insert", "raw_query")
+STATEMENTS = (
+    "query",
+    "query_np",
+    "query_arrow",
+    "query_df",
+    "command",
+    "insert",
+    "insert_arrow",
+    "raw_query",
+)
 
 
 class InjectedFault(OperationalError):
