@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -76,6 +76,12 @@ REBUILD_STALE = timedelta(hours=6)
 STATE_TABLES = (SLA_TIMERS, CLOSE_ITEMS, EVENT_DIMENSIONS)
 """The tables a derivation writes: part of the configuration fingerprint, so that a table added
 here is filled by re-deriving everything once."""
+
+ITEM_FIELDS = tuple(f.name for f in fields(ItemRow))
+"""What an item row holds: part of the fingerprint too, so that a field added to ``ItemRow`` (the
+failure facts of migration 20) is filled by re-deriving everything once (every item then gets a
+version with it; the versions before keep the field empty, and answers read those facts
+elsewhere: ``slas.impact_answers``)."""
 
 LATE_HORIZON = timedelta(minutes=2)
 """How long after a window was read rows that become visible in it late are still found."""
@@ -131,6 +137,7 @@ def config_fingerprint(
             [(name, _calendar_text(calendar)) for name, calendar in entities],
             _calendar_text(calendars.default),
             STATE_TABLES,
+            ITEM_FIELDS,
         )
     )
     return hashlib.sha256(text.encode()).hexdigest()[:32]
@@ -517,12 +524,21 @@ def _append_items(
             row.upstream_event_id,
             row.upstream_event_type,
             row.upstream_first_at,
+            row.stage_error_category,
+            row.stage_error_code,
+            row.stage_error_since,
+            row.posting_error_category,
+            row.posting_error_code,
+            row.posting_error_since,
+            row.upstream_error_category,
+            row.upstream_error_code,
+            row.upstream_error_since,
         ]
         for row in rows
     ]
     records += [
         [*identity, known_at, 1, 0, "", "", "", "", None, "", "", None, None, "", "", None, None,
-         "", -1.0, "", "", "", None]
+         "", -1.0, "", "", "", None, "", "", None, "", "", None, "", "", None]
         for identity in gone
     ]  # fmt: skip
     if records:
