@@ -95,12 +95,10 @@ OPEN_INVOICE_ITEMS_AT = _items_at(
 """``ITEMS_AT``'s invoice-level items of ``legal_entity`` (every one when empty) not posted at
 ``as_of``: the only ones ``blocking_step`` can find held (a posted item never is)."""
 
-_HOLDABLE = f"HeldUntil > {_AS_OF} AND KnownAt <= {{known_at:DateTime64(3, 'UTC')}}"
 BLOCKED_INVOICE_ITEMS_AT = f"""
 SELECT {ITEM_COLUMNS}, {", ".join(name for name, _ in BLOCKER_FACT_COLUMNS)}
 FROM {CLOSE_ITEMS}
-WHERE HeldUntil > {_AS_OF}
-  AND {item_versions.in_effect(f"SELECT ItemType, ItemId FROM {CLOSE_ITEMS} WHERE {_HOLDABLE}")}
+WHERE HeldUntil > {_AS_OF} AND {item_versions.IN_EFFECT}
   AND Deleted = 0 AND StageFirstAt <= {_AS_OF} AND {_DUE} AND Kind = '{INVOICE}'
   AND {item_state_sql(_AS_OF).blocked}
   AND (empty({{legal_entity:String}}) OR LegalEntity = {{legal_entity:String}})
@@ -109,8 +107,8 @@ WHERE HeldUntil > {_AS_OF}
 ``blocking_step`` in SQL), from the versions in effect at ``known_at`` (``slas.item_versions``),
 with the facts of the failures that hold them (``BLOCKER_FACT_COLUMNS``). Only versions that can
 be held at ``as_of`` are read (``HeldUntil``: one range of ``close_items``' ``held``
-projection), and only their replaced versions: no sort, and nothing read of the items that never
-failed or settled before ``as_of``."""
+projection): no sort, and nothing read of the items that never failed or settled before
+``as_of``."""
 
 _COMPLETED_STAGES = (
     f"Kind = '{INVOICE}' AND StageSeconds >= 0"
