@@ -115,9 +115,9 @@ class BlockedInvoiceAnswers:
                     for step, facts in ((stage, row[20:23]), (posting, row[23:26]))
                     if step[0] in own and step[0] not in stored
                 ]
-                if upstream_event and upstream_event not in stored:
-                    if reached(upstream_first, as_of):
-                        steps.append((*upstream, *row[26:29]))
+                fresh = upstream_event and upstream_event not in stored
+                if fresh and reached(upstream_first, as_of):
+                    steps.append((*upstream, *row[26:29]))
                 stored.update(self._stored_facts(steps, as_of))
             held.append(
                 {

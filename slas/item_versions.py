@@ -59,7 +59,6 @@ a 64-bit hash of their key, as events travel in snapshots: a set of integers cos
 set of (type, id, instant) tuples to build and probe."""
 
 
-
 def watermark(client: Client) -> datetime:
     """The knowledge time up to which ``close_item_superseded`` holds every replaced version."""
     state = read_state(client, WATERMARK_KEY)
