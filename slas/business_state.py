@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -85,6 +85,12 @@ RECORDED: dict[str, Callable[[Client, datetime, datetime], None]] = {
 """What each tick records from the versions it wrote, by the key of its watermark (read with the
 keeper's own and moved with it): the timers' state pieces, the items' replaced versions."""
 
+ITEM_FIELDS = tuple(f.name for f in fields(ItemRow))
+"""What an item row holds: part of the fingerprint too, so that a field added to ``ItemRow`` (the
+failure facts of migration 20) is filled by re-deriving everything once (every item then gets a
+version with it; the versions before keep the field empty, and answers read those facts
+elsewhere: ``slas.impact_answers``)."""
+
 LATE_HORIZON = timedelta(minutes=2)
 """How long after a window was read rows that become visible in it late are still found."""
 
@@ -139,6 +145,7 @@ def config_fingerprint(
             [(name, _calendar_text(calendar)) for name, calendar in entities],
             _calendar_text(calendars.default),
             STATE_TABLES,
+            ITEM_FIELDS,
         )
     )
     return hashlib.sha256(text.encode()).hexdigest()[:32]

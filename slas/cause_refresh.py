@@ -2,7 +2,8 @@
 latest failed, and since when: ``slas.queries.OUTCOME_COLUMNS``). No timer reads those facts, and
 an item reads them only through the root cause of its stage event (``slas.blocking``), so such an
 event moves nothing but the ``upstream_*`` fields of the items whose stage event lies downstream
-of it along the hops. Those are re-derived from the events upstream of them, with the blocking
+of it along the hops, and the failure facts (``*_error_*``) of the items whose stage or posting
+it is. Those are re-derived from the events upstream of them, with the blocking
 code itself: a walk along the lineage rules' hops (``lineage.rules``, the one description of the
 graph) finds the events downstream (what the event feeds, directly or through others) and every
 event upstream of those (everything that can feed them); the root causes of a snapshot that holds
@@ -22,7 +23,7 @@ from clickhouse_connect.driver.client import Client
 
 from lineage.rules import LineageRules
 from slas.blocking import upstream_causes
-from slas.item_rows import ItemRow, stored_item_row, upstream_facts
+from slas.item_rows import ItemRow, own_failure_facts, stored_item_row, upstream_facts
 from slas.state_queries import (
     ChangedEvent,
     Pair,
@@ -132,18 +133,32 @@ def refresh_causes(
         for values in latest_items(client, item_keys)
         if not values[3]  # not deleted
     ]
-    stored = [(item, digest) for item, digest in stored if item.stage_event_id in downstream]
+    stored = [
+        (item, digest)
+        for item, digest in stored
+        if item.stage_event_id in downstream or item.posting_event_id in downstream
+    ]
     if not stored:
         return Refreshed(0, [])
     snapshot, names = load_component(client, until, event_ids=set(events))
     causes = upstream_causes(snapshot, rules)
     hash_of = {event_id: event_hash for event_hash, event_id in names.events.items()}
+
+    def row_of(event_id: str) -> int:
+        return int(snapshot.rows_of(np.array([hash_of[event_id]], np.uint64))[0])
+
     moved = []
     for item, digest in stored:
-        if item.digest != digest or item.stage_event_id not in hash_of:
+        steps = [e for e in (item.stage_event_id, item.posting_event_id) if e]
+        if item.digest != digest or any(e not in hash_of for e in steps):
             return None  # not the version a derivation spells: the component decides
-        row = int(snapshot.rows_of(np.array([hash_of[item.stage_event_id]], np.uint64))[0])
-        fresh = replace(item, **upstream_facts(snapshot, names, int(causes[row])))  # type: ignore[arg-type]
+        row = row_of(item.stage_event_id)
+        posting = row_of(item.posting_event_id) if item.posting_event_id else -1
+        fresh = replace(
+            item,
+            **upstream_facts(snapshot, names, int(causes[row])),  # type: ignore[arg-type]
+            **own_failure_facts(snapshot, names, row, posting),  # type: ignore[arg-type]
+        )
         if fresh.digest != digest:
             moved.append(fresh)
     return Refreshed(len(snapshot.event), moved)

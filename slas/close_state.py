@@ -36,7 +36,7 @@ from slas.close_sums import (
 )
 from slas.item_rows import INVOICE
 from slas.snapshot import NO_TIME, F64Array
-from warehouse.schema import CLOSE_ITEMS
+from warehouse.schema import BLOCKER_FACT_COLUMNS, CLOSE_ITEMS
 
 _AS_OF = "{as_of:DateTime64(6, 'UTC')}"
 
@@ -95,14 +95,20 @@ OPEN_INVOICE_ITEMS_AT = _items_at(
 """``ITEMS_AT``'s invoice-level items of ``legal_entity`` (every one when empty) not posted at
 ``as_of``: the only ones ``blocking_step`` can find held (a posted item never is)."""
 
-BLOCKED_INVOICE_ITEMS_AT = _in_effect(
-    f"StageFirstAt <= {_AS_OF} AND {_DUE} AND Kind = '{INVOICE}'"
-    f" AND {item_state_sql(_AS_OF).blocked}"
-    " AND (empty({legal_entity:String}) OR LegalEntity = {legal_entity:String})"
-)
+BLOCKED_INVOICE_ITEMS_AT = f"""
+SELECT {ITEM_COLUMNS}, {", ".join(name for name, _ in BLOCKER_FACT_COLUMNS)}
+FROM {CLOSE_ITEMS}
+WHERE HeldUntil > {_AS_OF} AND {item_versions.IN_EFFECT}
+  AND Deleted = 0 AND StageFirstAt <= {_AS_OF} AND {_DUE} AND Kind = '{INVOICE}'
+  AND {item_state_sql(_AS_OF).blocked}
+  AND (empty({{legal_entity:String}}) OR LegalEntity = {{legal_entity:String}})
+"""
 """``OPEN_INVOICE_ITEMS_AT``'s items that a failure holds at ``as_of`` (``item_state_sql``,
-``blocking_step`` in SQL), from the versions in effect at ``known_at`` (``slas.item_versions``):
-no sort of versions, and nothing built in Python for the items merely in flight."""
+``blocking_step`` in SQL), from the versions in effect at ``known_at`` (``slas.item_versions``),
+with the facts of the failures that hold them (``BLOCKER_FACT_COLUMNS``). Only versions that can
+be held at ``as_of`` are read (``HeldUntil``: one range of ``close_items``' ``held``
+projection): no sort, and nothing read of the items that never failed or settled before
+``as_of``."""
 
 _COMPLETED_STAGES = (
     f"Kind = '{INVOICE}' AND StageSeconds >= 0"

@@ -93,10 +93,11 @@ class BlockedInvoiceAnswers:
         narrowed = self._narrowed and item_versions.watermark(client) >= known
         statement = BLOCKED_INVOICE_ITEMS_AT if narrowed else OPEN_INVOICE_ITEMS_AT
         held = []
+        stored: dict[str, Blocker] = {}
         for row in client.query(statement, parameters=parameters).result_rows:
             (item_type, item_id, _, entity, currency, amount, due, stage_event, stage_first,
              stage_effective, posting_event, posting_type, posting_first, posting_effective,
-             _, upstream_event, upstream_type, upstream_first, invoice, customer) = row  # fmt: skip
+             _, upstream_event, upstream_type, upstream_first, invoice, customer) = row[:20]  # fmt: skip
             stage = (stage_event, sc.BILLING_READY, stage_first, stage_effective)
             posting = (posting_event, posting_type, posting_first, posting_effective)
             upstream = (upstream_event, upstream_type, upstream_first)
@@ -108,6 +109,16 @@ class BlockedInvoiceAnswers:
                 for event_id, _, first, effective in (stage, posting)
                 if event_id and reached(first, as_of) and not reached(effective, as_of)
             ]
+            if narrowed:  # the steps that hold the item, with their stored failure facts
+                steps = [
+                    (*step[:3], *facts)
+                    for step, facts in ((stage, row[20:23]), (posting, row[23:26]))
+                    if step[0] in own and step[0] not in stored
+                ]
+                fresh = upstream_event and upstream_event not in stored
+                if fresh and reached(upstream_first, as_of):
+                    steps.append((*upstream, *row[26:29]))
+                stored.update(self._stored_facts(steps, as_of))
             held.append(
                 {
                     "item": ObjectRef(str(item_type), str(item_id)),
@@ -130,7 +141,8 @@ class BlockedInvoiceAnswers:
             {e for item in held for e in (*item["own"], *item["upstream"])}
             | {e for ids in setups.values() for e in ids}
         )
-        facts = self._blockers(client, blocking, as_of, known)
+        facts = {e: stored[e] for e in blocking if e in stored}
+        facts.update(self._blockers(client, [e for e in blocking if e not in stored], as_of, known))
         items = []
         for item in held:
             ids = [*item["own"], *item["upstream"]]
@@ -173,6 +185,25 @@ class BlockedInvoiceAnswers:
         found: dict[str, list[str]] = {}
         for customer, event_id in sorted((str(c), str(e)) for c, e in rows):
             found.setdefault(str(customer), []).append(str(event_id))
+        return found
+
+    def _stored_facts(self, steps: list[tuple[Any, ...]], as_of: datetime) -> dict[str, Blocker]:
+        """What ``BLOCKERS`` reads of the steps that hold an item at ``as_of``, from the item's
+        row: each step as event id, type, when its failures began (an own step's first attempt,
+        the root cause's current run of failures) and the failure facts migration 20 stores.
+        Only for a step whose latest error began by ``as_of``: before that, and in rows written
+        before migration 20, the row does not tell, and ``BLOCKERS`` reads the step."""
+        found = {}
+        for event_id, event_type, first, category, code, since in steps:
+            if reached(since, as_of):
+                found[str(event_id)] = Blocker(
+                    event_id=str(event_id),
+                    event_type=str(event_type),
+                    error_category=str(category),
+                    error_code=str(code),
+                    owner=self._owners.owner_of(str(category)),
+                    failed_since=utc(first),
+                )
         return found
 
     def _blockers(

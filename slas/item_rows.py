@@ -69,6 +69,20 @@ class ItemRow:
     """The root cause upstream, if a failed event upstream stops the item (``slas.blocking``)."""
     upstream_event_type: str
     upstream_first_at: datetime | None
+    stage_error_category: str = ""
+    """``*_error_*``: the error of the step's latest failed attempt, and since when its failures
+    have had that error (``slas.queries``' failure facts; empty when it never failed). At an
+    ``as_of`` at which the step holds the item, from ``*_error_since`` on, that is the error of
+    its latest attempt so far: the blocked-invoice answer reads it here rather than from
+    ``biz_events``."""
+    stage_error_code: str = ""
+    stage_error_since: datetime | None = None
+    posting_error_category: str = ""
+    posting_error_code: str = ""
+    posting_error_since: datetime | None = None
+    upstream_error_category: str = ""
+    upstream_error_code: str = ""
+    upstream_error_since: datetime | None = None
 
     @property
     def identity(self) -> tuple[str, str]:
@@ -76,15 +90,22 @@ class ItemRow:
 
     @cached_property
     def digest(self) -> int:
-        text = repr(tuple(getattr(self, name) for name in _FIELDS)).encode()
+        """A hash of every field. The failure facts count only when one is set: a row whose
+        steps never failed hashes as rows did before migration 20 added them, so that the
+        re-derivation after it writes new versions only for the items that failed."""
+        facts = tuple(getattr(self, name) for name in _FACT_FIELDS)
+        spelled = _FIELDS if any(f not in ("", None) for f in facts) else _FIELDS[: -len(facts)]
+        text = repr(tuple(getattr(self, name) for name in spelled)).encode()
         return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big")
 
 
 _FIELDS = tuple(f.name for f in fields(ItemRow))
 _VERSION_COLUMNS = ("ItemType", "ItemId", "KnownAt", "Deleted", "Digest")
+_FACT_FIELDS = tuple(name for name in _FIELDS if "_error_" in name)
+assert _FIELDS[-len(_FACT_FIELDS) :] == _FACT_FIELDS  # the facts come last
 _INSTANTS = frozenset(
     ("stage_first_at", "stage_effective_at", "posting_first_at", "posting_effective_at",
-     "upstream_first_at")
+     "upstream_first_at", "stage_error_since", "posting_error_since", "upstream_error_since")
 )  # fmt: skip
 
 
@@ -144,17 +165,50 @@ def item_rows(
     ]
 
 
+def failure_facts(
+    snapshot: EventSnapshot, names: SnapshotNames, step: str, row: int
+) -> dict[str, object]:
+    """The ``{step}_error_*`` fields of an item whose ``step`` (stage, posting, upstream) is the
+    event of row ``row`` (-1: none)."""
+    category, code, since = (
+        names.failures.get(int(snapshot.event[row]), ("", "", -1)) if row >= 0 else ("", "", -1)
+    )
+    return {
+        f"{step}_error_category": category,
+        f"{step}_error_code": code,
+        f"{step}_error_since": _instant(since),
+    }
+
+
 def upstream_facts(snapshot: EventSnapshot, names: SnapshotNames, cause: int) -> dict[str, object]:
     """The ``upstream_*`` fields of an item whose stage event's root cause is row ``cause`` (-1:
     none)."""
+    failure = failure_facts(snapshot, names, "upstream", cause)
     if cause < 0:
-        return {"upstream_event_id": "", "upstream_event_type": "", "upstream_first_at": None}
+        return {
+            "upstream_event_id": "",
+            "upstream_event_type": "",
+            "upstream_first_at": None,
+            **failure,
+        }
     return {
         "upstream_event_id": names.events[int(snapshot.event[cause])],
         "upstream_event_type": sc.EVENT_TYPES[int(snapshot.event_type[cause]) - 1]
         if snapshot.event_type[cause]
         else "",
         "upstream_first_at": _instant(int(snapshot.failing_since_us[cause])),
+        **failure,
+    }
+
+
+def own_failure_facts(
+    snapshot: EventSnapshot, names: SnapshotNames, stage: int, posting: int
+) -> dict[str, object]:
+    """The ``stage_error_*`` and ``posting_error_*`` fields of an item whose stage and posting
+    events are rows ``stage`` and ``posting`` (-1: none)."""
+    return {
+        **failure_facts(snapshot, names, "stage", stage),
+        **failure_facts(snapshot, names, "posting", posting),
     }
 
 
@@ -213,6 +267,7 @@ def _invoice_rows(
                 stage_seconds=stage_seconds.get(obj, -1.0),
                 invoice=invoices.get(post, "") if post >= 0 else "",
                 **upstream_facts(snapshot, names, int(causes[ready_row])),  # type: ignore[arg-type]
+                **own_failure_facts(snapshot, names, ready_row, post),  # type: ignore[arg-type]
             )
         )
     return rows
@@ -287,6 +342,7 @@ def _revenue_rows(snapshot: EventSnapshot, names: SnapshotNames, causes: I64Arra
                 stage_seconds=-1.0,
                 invoice=invoices.get(row, ""),
                 **upstream_facts(snapshot, names, int(causes[row])),  # type: ignore[arg-type]
+                **own_failure_facts(snapshot, names, row, row),  # type: ignore[arg-type]
             )
         )
     return rows

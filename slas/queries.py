@@ -84,9 +84,26 @@ _NAMES = f"""EventId AS event_id,
 (``coded_names``), so that no read of the code tables comes first."""
 
 
+_FAILED = f"Outcome != {_SUCCESS}"
+_LAST_ERROR = f"argMaxIf((ErrorCategory, ErrorCode), EventTime, {_FAILED})"
+_ATTEMPTS = f"""groupArray(toUnixTimestamp64Micro(EventTime)),
+        groupArray({_FAILED}), groupArray((ErrorCategory, ErrorCode))"""
+_FAILURE = f"""{_LAST_ERROR}.1 AS error_category, {_LAST_ERROR}.2 AS error_code,
+    if(countIf({_FAILED}) = 0, toInt64(-1), arrayMin(arrayFilter((t, failed) -> failed
+        AND t > arrayMax(arrayConcat([toInt64(-1)], arrayFilter((at, bad, error) ->
+            at < toUnixTimestamp64Micro(maxIf(EventTime, {_FAILED}))
+            AND (NOT bad OR error != {_LAST_ERROR}), {_ATTEMPTS}))),
+        groupArray(toUnixTimestamp64Micro(EventTime)), groupArray({_FAILED}))))
+        AS error_since_us"""
+"""The error of an event's latest failed attempt and since when its failures have had it: the
+first failed attempt after the latest attempt, before that one, that succeeded or failed
+otherwise (-1 for an event that never failed). At any instant from then on at which the event is
+failing, its latest attempt so far has that error (``slas.item_rows``' ``*_error_*`` fields)."""
+
+
 def _component_events(where: str) -> str:
     return f"""
-SELECT {_SNAPSHOT_EVENT_COLUMNS}, {_NAMES}
+SELECT {_SNAPSHOT_EVENT_COLUMNS}, {_NAMES}, {_FAILURE}
 FROM {first_stored_events(f"{where} AND IngestedAt <= {_KNOWN_AT}")}
 GROUP BY EventId
 """
@@ -106,10 +123,11 @@ def coded_names(events: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tables[0], tables[1]
 
 
-OUTCOME_COLUMNS = ("failed", "failing_since_us")
-"""The snapshot columns that say only how an event's attempts stand (whether its latest attempt
-failed, and since when it has been failing): no timer reads them, and an item reads them only
-through its root cause (``slas.cause_refresh``)."""
+OUTCOME_COLUMNS = ("failed", "failing_since_us", "error_category", "error_code", "error_since_us")
+"""The columns that say only how an event's attempts stand (whether its latest attempt failed,
+since when it has been failing, and the error of its failures): no timer reads them, and an item
+reads them only through its root cause and the failure facts of its own steps
+(``slas.cause_refresh``)."""
 
 
 def event_states(where: str) -> str:
@@ -128,7 +146,7 @@ def event_states(where: str) -> str:
 SELECT event_id, bound, cityHash64(* EXCEPT (bound)) AS state,
     cityHash64(* EXCEPT (bound, {outcome})) AS shape, event_type,
     arrayMap(ref -> (ref.type, ref.id), refs) AS references FROM (
-    SELECT {_SNAPSHOT_EVENT_COLUMNS}, {_NAMES}, bound,
+    SELECT {_SNAPSHOT_EVENT_COLUMNS}, {_NAMES}, {_FAILURE}, bound,
         arraySort(groupUniqArrayArray(
             arrayFilter(ref -> ref.type NOT IN ({_DIMENSIONS}), ObjectRefs))) AS refs
     FROM {rows}

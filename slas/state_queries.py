@@ -36,6 +36,7 @@ from slas.snapshot import EventSnapshot, empty_snapshot
 from slas.state_columns import insert_columns
 from slas.timer_rows import SnapshotNames, timer_identities
 from warehouse.schema import (
+    BLOCKER_FACT_COLUMNS,
     CLOSE_ITEMS,
     SLA_TIMERS,
     STATE_CHUNKS,
@@ -251,6 +252,7 @@ ITEM_COLUMNS = (
     "UpstreamEventId",
     "UpstreamEventType",
     "UpstreamFirstAt",
+    *(name for name, _ in BLOCKER_FACT_COLUMNS),
 )
 
 LATEST_ITEMS = f"""
@@ -596,8 +598,22 @@ def load_component(
                 strict=True,
             )
         ),
+        failures=_failures(events),
     )
     return snapshot, names
+
+
+def _failures(events: Any) -> dict[int, tuple[str, str, int]]:
+    """``SnapshotNames.failures`` of a component read's events."""
+    failed = np.flatnonzero(np.asarray(events["error_since_us"], dtype=np.int64) >= 0)
+    return {
+        int(events["event_hash"][row]): (
+            str(events["error_category"][row]),
+            str(events["error_code"][row]),
+            int(events["error_since_us"][row]),
+        )
+        for row in failed.tolist()
+    }
 
 
 @dataclass(frozen=True, eq=False)

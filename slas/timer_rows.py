@@ -8,7 +8,7 @@ evaluation, applied to part of the graph.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
@@ -35,11 +35,15 @@ LATE, WRONG_PERIOD = "late", "wrong_period"
 
 @dataclass(frozen=True)
 class SnapshotNames:
-    """The ids behind a snapshot's hashes: events, objects (type, id) and customers."""
+    """The ids behind a snapshot's hashes: events, objects (type, id) and customers; and the
+    failures of the events that ever failed (``slas.queries``' failure facts)."""
 
     events: Mapping[int, str]
     objects: Mapping[int, tuple[str, str]]
     customers: Mapping[int, str]
+    failures: Mapping[int, tuple[str, str, int]] = field(default_factory=dict)
+    """Event hash → the error category and code of its latest failed attempt, and since when (in
+    epoch microseconds) its failures have had that error."""
 
 
 def micros_to_datetime(micros: int) -> datetime:

@@ -26,6 +26,7 @@ from warehouse.schema import (
     derived_views_ddl,
     event_dimensions_ddl,
     first_stored_facts_ddl,
+    held_items_ddl,
     item_superseded_ddl,
     knowledge_time_ddl,
     ledger_ddl,
@@ -96,6 +97,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         19,
         "scratch of the components a tick closes in the engine, by id (index reads)",
         state_component_ddl,
+    ),
+    Migration(
+        20,
+        "close items keep the facts of the failures that hold them; held items read together",
+        held_items_ddl,
     ),
     Migration(
         21,

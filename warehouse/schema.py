@@ -1076,3 +1076,52 @@ def item_superseded_ddl(t: Topology) -> list[str]:
 ORDER BY (ItemType, ItemId, KnownAt)""",
         *t.distributed(CLOSE_ITEM_SUPERSEDED, "cityHash64(ItemType, ItemId)"),
     ]
+
+
+BLOCKER_FACT_COLUMNS: tuple[tuple[str, str], ...] = tuple(
+    (f"{step}{name}", kind)
+    for step in ("Stage", "Posting", "Upstream")
+    for name, kind in (
+        ("ErrorCategory", "LowCardinality(String)"),
+        ("ErrorCode", "String"),
+        ("ErrorSince", "Nullable(DateTime64(6, 'UTC'))"),
+    )
+)
+"""Per step an item waits on (its stage event, its posting, the root cause upstream), the error
+of the step's latest failed attempt and since when its failures have had that error
+(``slas.item_rows``); empty in versions written before migration 20."""
+
+_NEVER = "toDateTime64(0, 6, 'UTC')"
+_NOT_YET = "toDateTime64('2262-01-01 00:00:00', 6, 'UTC')"
+HELD_UNTIL = f"""if(
+    (notEmpty(StageEventId) AND (StageEffectiveAt IS NULL OR StageFirstAt < StageEffectiveAt))
+    OR (Kind = 'invoice' AND notEmpty(PostingEventId)
+        AND (PostingEffectiveAt IS NULL OR PostingFirstAt < PostingEffectiveAt))
+    OR notEmpty(UpstreamEventId),
+    ifNull(if(Kind = 'invoice', PostingEffectiveAt, StageEffectiveAt), {_NOT_YET}),
+    {_NEVER})"""
+"""An upper bound of the instants at which a version's item can be held (``slas.close_sums.
+item_state_sql``'s ``blocked`` implies ``as_of < HeldUntil``): the epoch when no step of it ever
+failed (every step took effect at its first attempt, no failure upstream), else the instant it
+settled (its posting took effect; far in the future while it has not)."""
+
+
+def held_items_ddl(t: Topology) -> list[str]:
+    """Migration 20: ``close_items`` keeps the facts of the failures that hold each item
+    (``BLOCKER_FACT_COLUMNS``), so that the blocked-invoice answer reads no ``biz_events``; and a
+    projection ordered by ``HeldUntil`` puts the versions of items that can be held at an instant
+    together, so that the answer reads only those (``HeldUntil > as_of``, one range) instead of
+    every item in effect."""
+    local = t.storage(CLOSE_ITEMS)
+    columns = [*(f"{name} {kind}" for name, kind in BLOCKER_FACT_COLUMNS)]
+    columns.append(f"HeldUntil DateTime64(6, 'UTC') DEFAULT {HELD_UNTIL}")
+    added = ", ".join(f"ADD COLUMN IF NOT EXISTS {column}" for column in columns)
+    return [
+        *(
+            f"ALTER TABLE {name}{t.on_cluster} {added}"
+            for name in ([local, CLOSE_ITEMS] if t.cluster else [local])
+        ),
+        f"ALTER TABLE {local}{t.on_cluster} ADD PROJECTION IF NOT EXISTS held "
+        "(SELECT * ORDER BY HeldUntil, ItemType, ItemId, KnownAt)",
+        f"ALTER TABLE {local}{t.on_cluster} MATERIALIZE PROJECTION held",
+    ]

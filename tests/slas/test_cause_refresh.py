@@ -161,7 +161,14 @@ class TestWhatAnOutcomeMoves:
             assert np.array_equal(timers.digests, other.digests)
         items = item_rows(snapshot, calendars, state.rules, names)
         others = item_rows(drawn, calendars, state.rules, names)
-        upstream = {"upstream_event_id": "", "upstream_event_type": "", "upstream_first_at": None}
+        upstream = {
+            "upstream_event_id": "",
+            "upstream_event_type": "",
+            "upstream_first_at": None,
+            "upstream_error_category": "",
+            "upstream_error_code": "",
+            "upstream_error_since": None,
+        }
         assert len(items) > 100
         assert [dataclasses.replace(i, **upstream) for i in items] == [  # type: ignore[arg-type]
             dataclasses.replace(o, **upstream)  # type: ignore[arg-type]
