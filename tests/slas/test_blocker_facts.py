@@ -25,6 +25,7 @@ from slas.timer_answers import TimerAnswers
 from slas.work_item_metrics import WorkItemCounts
 from slas.work_items import ACKNOWLEDGED, ActionRequest
 from slas.work_queue import WorkQueue
+from tests.slas.test_work_queue import samples
 from tests.slas.tiny_quarter import END, stream_with_late_arrivals, tick
 from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import migrate
@@ -186,12 +187,3 @@ class TestWorkQueueCount:
         assert counted == samples(WorkItemCounts(oracle, lambda: now, every=0, busy_share=1.0))
         assert counted[("acknowledged", "blocking_failure")] == 1
         assert counted[("open", "blocking_failure")] > 0
-
-
-def samples(counts: WorkItemCounts) -> dict[tuple[str, str], float]:
-    """``syncsight_work_items`` by (state, kind) once a count has run."""
-    list(counts.collect())
-    assert counts.wait(120)
-    (items_family, failed) = list(counts.collect())
-    assert failed.samples[0].value == 0
-    return {(s.labels["state"], s.labels["kind"]): s.value for s in items_family.samples}
