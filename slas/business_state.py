@@ -411,16 +411,16 @@ class BusinessState:
         key_hashes = np.fromiter(names.objects, dtype=np.uint64, count=len(names.objects))
         timers = _timer_changes(
             derive_timers(snapshot, self.definitions, self.calendars, names),
-            latest_digests(client, key_hashes, keys=keys, chunk=chunk, named=named),
+            latest_digests(client, key_hashes, chunk=chunk),
             names,
         )
         items = _changes(
             {row.identity: row for row in item_rows(snapshot, self.calendars, self.rules, names)},
-            latest_item_digests(client, keys, chunk=chunk, named=named),
+            latest_item_digests(client, keys, chunk=chunk),
         )
         dimensions = changed_dimensions(
             dimension_rows(snapshot, names),
-            latest_dimensions(client, names.events.values(), chunk=chunk, named=named),
+            latest_dimensions(client, chunk=chunk),
         )
         append_timers(client, *timers, known_at=until)
         append_items(client, *items, known_at=until)

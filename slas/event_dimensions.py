@@ -7,7 +7,7 @@ instead of resolving them again over the whole history.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Final
 
@@ -29,7 +29,6 @@ WHERE {{where}}
 GROUP BY EventId
 """
 
-LATEST_DIMENSIONS: Final = _LATEST.format(where="EventId IN {event_ids:Array(String)}")
 LATEST_DIMENSIONS_OF_CHUNK: Final = _LATEST.format(
     where=f"cityHash64(EventId) GLOBAL IN (SELECT EventHash FROM {STATE_CHUNKS} "
     "WHERE Chunk = {chunk:UInt32})"
@@ -53,20 +52,13 @@ def dimension_rows(snapshot: EventSnapshot, names: SnapshotNames) -> dict[str, D
     }
 
 
-def latest_dimensions(
-    client: Client, event_ids: Iterable[str], *, chunk: int | None = None, named: bool = False
-) -> dict[str, Dimensions]:
-    """Event id → its latest stored dimensions, for ``event_ids`` (the events of ``chunk`` when
-    given, of the named component when ``named``)."""
-    if chunk is not None:
-        table = client.query_arrow(LATEST_DIMENSIONS_OF_CHUNK, parameters={"chunk": chunk})
-    elif named:
+def latest_dimensions(client: Client, *, chunk: int | None) -> dict[str, Dimensions]:
+    """Event id → its latest stored dimensions, for the events of ``chunk`` (of the component
+    ``component`` closed when None)."""
+    if chunk is None:
         table = client.query_arrow(LATEST_DIMENSIONS_OF_NAMED)
     else:
-        ids = sorted(set(event_ids))
-        if not ids:
-            return {}
-        table = client.query_arrow(LATEST_DIMENSIONS, parameters={"event_ids": ids})
+        table = client.query_arrow(LATEST_DIMENSIONS_OF_CHUNK, parameters={"chunk": chunk})
     # columns, not rows: tens of thousands of events a tick, no tuple parsed one by one
     event_ids_, latest = (column.combine_chunks() for column in table.columns)
     dimensions = zip(latest.field(0).to_pylist(), latest.field(1).to_pylist(), strict=True)

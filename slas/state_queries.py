@@ -177,12 +177,6 @@ SELECT cityHash64(KeyType, KeyId) AS key_hash, Sla AS sla, cityHash64(StartEvent
     KeyType AS key_type, KeyId AS key_id, StartEventId AS start_event_id,
     argMax(Deleted, KnownAt) AS deleted, argMax(Digest, KnownAt) AS digest"""
 
-LATEST_DIGESTS = f"""{_LATEST_TIMER}
-FROM {SLA_TIMERS}
-WHERE KeyType IN {{types:Array(String)}} AND KeyId IN {{ids:Array(String)}}
-GROUP BY KeyType, KeyId, Sla, StartEventId
-"""
-
 _CHUNK_OBJECTS = f"""
 SELECT ObjectType, ObjectId FROM biz_event_objects
 WHERE cityHash64(EventId) GLOBAL IN (SELECT EventHash FROM {STATE_CHUNKS} WHERE Chunk = {{chunk:UInt32}})
@@ -219,13 +213,6 @@ GROUP BY ItemType, ItemId
 """
 """The latest versions of a chunk's timers and items, their keys named by a subquery (a literal
 list of a chunk's hundreds of thousands of keys would cost the parser minutes)."""
-
-LATEST_ITEM_DIGESTS = f"""
-SELECT ItemType, ItemId, argMax((Deleted, Digest), KnownAt)
-FROM {CLOSE_ITEMS}
-WHERE ItemType IN {{types:Array(String)}} AND ItemId IN {{ids:Array(String)}}
-GROUP BY ItemType, ItemId
-"""
 
 ITEM_COLUMNS = (
     "ItemType",
@@ -631,25 +618,15 @@ class StoredTimers:
         return len(self.identity)
 
 
-def latest_digests(
-    client: Client,
-    key_hashes: U64Array,
-    *,
-    keys: Sequence[Pair],
-    chunk: int | None = None,
-    named: bool = False,
-) -> StoredTimers:
-    """The latest stored version of every timer keyed by one of ``keys`` (whose ``cityHash64``
-    are ``key_hashes``; the keys of ``chunk`` when given, of the named component when
-    ``named``)."""
+def latest_digests(client: Client, key_hashes: U64Array, *, chunk: int | None) -> StoredTimers:
+    """The latest stored version of every timer keyed by an object of ``chunk`` (of the
+    component ``component`` closed when None) whose ``cityHash64`` is one of ``key_hashes``."""
     if not len(key_hashes):
         return StoredTimers(*(np.zeros(0, kind) for kind in (np.uint64, bool, np.uint64, object)))
     found = (
-        client.query_np(LATEST_DIGESTS_OF_CHUNK, parameters={"chunk": chunk})
-        if chunk is not None
-        else client.query_np(LATEST_DIGESTS_OF_NAMED)
-        if named
-        else client.query_np(LATEST_DIGESTS, parameters=_pair_parameters(keys))
+        client.query_np(LATEST_DIGESTS_OF_NAMED)
+        if chunk is None
+        else client.query_np(LATEST_DIGESTS_OF_CHUNK, parameters={"chunk": chunk})
     )
     if not len(found):
         return StoredTimers(*(np.zeros(0, kind) for kind in (np.uint64, bool, np.uint64, object)))
@@ -668,19 +645,17 @@ def latest_digests(
 
 
 def latest_item_digests(
-    client: Client, keys: Sequence[Pair], *, chunk: int | None = None, named: bool = False
+    client: Client, keys: Sequence[Pair], *, chunk: int | None
 ) -> dict[tuple[str, str], tuple[bool, int]]:
-    """Identity → (deleted, digest) of the latest stored version of every item among ``keys``
-    (of ``chunk`` when given, of the named component when ``named``)."""
+    """Identity → (deleted, digest) of the latest stored version of every item among ``keys``,
+    read as the objects of ``chunk`` (of the component ``component`` closed when None)."""
     wanted = {key for key in keys if key[0] in ITEM_OBJECT_TYPES}
     if not wanted:
         return {}
     rows = (
-        client.query(LATEST_ITEM_DIGESTS_OF_CHUNK, parameters={"chunk": chunk})
-        if chunk is not None
-        else client.query(LATEST_ITEM_DIGESTS_OF_NAMED)
-        if named
-        else client.query(LATEST_ITEM_DIGESTS, parameters=_pair_parameters(wanted))
+        client.query(LATEST_ITEM_DIGESTS_OF_NAMED)
+        if chunk is None
+        else client.query(LATEST_ITEM_DIGESTS_OF_CHUNK, parameters={"chunk": chunk})
     ).result_rows
     return {
         (str(t), str(i)): (bool(latest[0]), int(latest[1]))
