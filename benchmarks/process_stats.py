@@ -9,20 +9,22 @@ import time
 from pathlib import Path
 
 
-def peak_rss_mib(pid: int) -> float:
-    """VmHWM (the high-water mark of resident memory) of a process, in MiB."""
+def _status_mib(pid: int, field: str) -> float:
+    """A memory field (kB) of a process's /proc ``status``, in MiB; NaN when absent."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def peak_rss_mib(pid: int) -> float:
+    """VmHWM (the high-water mark of resident memory) of a process, in MiB."""
+    return _status_mib(pid, "VmHWM")
 
 
 def resident_mib(pid: int) -> float:
     """VmRSS (resident memory now) of a process, in MiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    return _status_mib(pid, "VmRSS")
 
 
 def reset_peak_rss(pid: int) -> None:
