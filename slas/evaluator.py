@@ -85,7 +85,6 @@ class SlaEvaluator:
         self._interval = interval
         self._public_url = public_url
         self._lease = lease
-        self._heartbeat = None if lease is None else Heartbeat(lease, knowledge_clock)
         self._clock = clock
         self._knowledge_clock = knowledge_clock
         self._record: dict[str, Alert] = dict(record or {})
@@ -95,6 +94,11 @@ class SlaEvaluator:
         self.last_tick: TickReport | None = None
         self.holds_lease = lease is None
         self.metrics = metrics or EvaluatorMetrics()
+        self._heartbeat = (
+            None
+            if lease is None
+            else Heartbeat(lease, knowledge_clock, self.metrics.heartbeat_failures.inc)
+        )
         self.failures_in_a_row = 0
         self._reported_unresolved: set[str] = set()
         self._timer_alerts: TimerAlerts | None = None

@@ -104,9 +104,16 @@ class Heartbeat:
     it beats every quarter of the ttl, but only inside ``working``, so an idle process writes
     no more heartbeats than its ticks do."""
 
-    def __init__(self, lease: Lease, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        lease: Lease,
+        clock: Callable[[], datetime],
+        failed: Callable[[], object] = lambda: None,
+    ) -> None:
         self._lease = lease
         self._clock = clock
+        self._failed = failed
+        """Called at each failed beat (the evaluator counts them in ``/metrics``)."""
         self._every = lease.ttl.total_seconds() / 4
         self._working = threading.Event()
         self._stop = threading.Event()
@@ -139,4 +146,5 @@ class Heartbeat:
                 self._lease.beat(self._clock())
             except Exception:  # the tick's own hold() fails the same way and reports it
                 self.failures += 1
+                self._failed()
                 logger.warning("the evaluator lease's heartbeat failed", exc_info=True)

@@ -101,6 +101,12 @@ class EvaluatorMetrics:
         self.errors = Counter(
             "syncsight_evaluator_errors", "Evaluator ticks that failed.", registry=r
         )
+        self.heartbeat_failures = Counter(
+            "syncsight_evaluator_lease_heartbeat_failures",
+            "Lease heartbeats written during a tick that failed (the holder may lose the lease "
+            "to another replica mid-tick).",
+            registry=r,
+        )
         self.lease_held = Gauge(
             "syncsight_evaluator_lease_held",
             "1 while this process holds the evaluator lease (evaluates and notifies).",

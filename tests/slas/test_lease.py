@@ -84,3 +84,23 @@ class TestHeartbeat:
         holder = Lease(lambda: migrated, ttl=ttl, holder="holder")
         other = Lease(lambda: migrated, ttl=ttl, holder="other")
         assert any(self.long_tick(holder, other, None))
+
+    def test_a_failing_heartbeat_is_counted_and_the_thread_goes_on(self) -> None:
+        """ClickHouse refusing the heartbeat: each failure reaches the callback (the evaluator's
+        ``/metrics`` counter) and the thread keeps beating."""
+
+        class Refusing:
+            def insert(self, *_: object, **__: object) -> None:
+                raise OSError("engine unavailable")
+
+        counted: list[int] = []
+        lease = Lease(lambda: Refusing(), ttl=timedelta(seconds=0.4), holder="holder")  # type: ignore[arg-type, return-value]
+        heartbeat = Heartbeat(lease, lambda: datetime.now(UTC), lambda: counted.append(1))
+        heartbeat.start()
+        try:
+            with heartbeat.working():
+                time.sleep(0.8)
+        finally:
+            heartbeat.stop()
+        assert heartbeat.failures >= 3
+        assert len(counted) == heartbeat.failures
