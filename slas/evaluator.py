@@ -22,33 +22,36 @@ from slas.definitions import SlaDefinition
 from slas.dispatch import Dispatcher
 from slas.lease import Heartbeat, Lease
 from slas.metrics import EvaluatorMetrics
-from slas.timer_answers import AlertingTimer, TimerAnswers
+from slas.timer_answers import AlertingRead, AlertingTimer, TimerAnswers, TimerKey
 from warehouse.background import BackgroundLoop
 
 logger = logging.getLogger(__name__)
 
 KEEP_RESOLVED = timedelta(hours=24)
-ALERTS_REFRESH = timedelta(minutes=5)
-"""How long the open timers' alerts are kept between reads while nothing can have changed them:
-no version written, no timer passing a threshold (``TimerAnswers.next_change``). Only their
-elapsed-hours annotations age meanwhile."""
+ALERTS_REFRESH = timedelta(hours=1)
+"""How long the open timers' alerts are kept up to date by reading only the timers that changed
+(``TimerAnswers.alerting_changes``) before every open timer is read again: a safety net, since
+the changes cover every version written and every instant passed."""
 
 
 @dataclass(frozen=True)
 class TimerAlerts:
-    """The open timers' alerts as read at ``read_at``; ``next_change`` (read on the first tick
-    that wrote no version after it, ``checked``) says until when they hold."""
+    """The open timers' alerts by timer, as of ``read.as_of`` and ``read.known_at``; every open
+    timer was last read at ``full_at``. ``next_change`` (read on the first tick that wrote no
+    version after it, ``checked``) says until when they hold without any read."""
 
-    alerts: list[Alert]
-    read_at: datetime
+    by_timer: dict[TimerKey, Alert]
+    read: AlertingRead
+    full_at: datetime
     next_change: datetime | None = None
     checked: bool = False
 
-    def fresh(self, now: datetime) -> bool:
-        return timedelta(0) <= now - self.read_at < ALERTS_REFRESH
+    def fresh(self, now: datetime, refresh: timedelta) -> bool:
+        """Whether reading what changed since brings them to ``now`` (else read every timer)."""
+        return self.read.as_of <= now and now - self.full_at < refresh
 
     def hold(self, now: datetime) -> bool:
-        return self.fresh(now) and (self.next_change is None or now < self.next_change)
+        return self.next_change is None or now < self.next_change
 
 
 def utc_now() -> datetime:
@@ -74,6 +77,7 @@ class SlaEvaluator:
         record: dict[str, Alert] | None = None,
         clock: Callable[[], datetime] = utc_now,
         knowledge_clock: Callable[[], datetime] = utc_now,
+        alerts_refresh: timedelta = ALERTS_REFRESH,
     ) -> None:
         self._client = client_factory
         self._state = state
@@ -102,6 +106,9 @@ class SlaEvaluator:
         self.failures_in_a_row = 0
         self._reported_unresolved: set[str] = set()
         self._timer_alerts: TimerAlerts | None = None
+        self._alerts_refresh = alerts_refresh
+        self._versions_unread = False
+        """A tick wrote versions that the held timer alerts have not read yet."""
         self._reached: datetime | None = None
         """The watermark the last tick reached (None before the first)."""
         self.metrics.lag_seconds.set_function(self._lag_seconds)
@@ -229,21 +236,39 @@ class SlaEvaluator:
         return report
 
     def _open_timer_alerts(self, now: datetime, report: TickReport) -> list[Alert]:
-        """The alerts of the open timers at risk or breached at ``now``: read again only when a
-        version was written, a timer passed a threshold or ``ALERTS_REFRESH`` went by, so that a
-        tick with nothing new costs no read and no alert per open timer."""
+        """The alerts of the open timers at risk or breached at ``now``. Held from tick to tick:
+        a tick that wrote no version before the next instant a timer passes reads nothing; other
+        ticks read only the timers that changed and keep the alert objects of the others, so that
+        reconciling costs what changed. Every ``alerts_refresh`` every open timer is read again."""
+        if report.versions:
+            self._versions_unread = True
         held = self._timer_alerts
-        if held is not None and not report.versions and held.fresh(now):
+        if held is None or not held.fresh(now, self._alerts_refresh):
+            read = self._answers.alerting_read(now)
+            before = held.by_timer if held is not None else {}
+            alerts = {t.key: self._alert(t, before.get(t.key)) for t in read.timers}
+            self._timer_alerts = TimerAlerts(alerts, read, now)
+            self._versions_unread = False
+            return list(alerts.values())
+        if not self._versions_unread:
             if not held.checked:  # read once: a tick writing versions would not use it
-                after = self._answers.next_change(held.read_at)
+                after = self._answers.next_change(held.read.as_of)
                 held = self._timer_alerts = replace(held, next_change=after, checked=True)
             if held.hold(now):
-                return list(held.alerts)
-        alerts = [self._alert(timer) for timer in self._answers.alerting(now)]
-        self._timer_alerts = TimerAlerts(alerts, now)
-        return list(alerts)
+                return list(held.by_timer.values())
+        changes = self._answers.alerting_changes(now, held.read)
+        alerts = held.by_timer
+        if changes.changed:
+            alerts = {k: a for k, a in alerts.items() if k not in changes.changed}
+            alerts.update({t.key: self._alert(t, held.by_timer.get(t.key)) for t in changes.timers})
+        self._timer_alerts = TimerAlerts(alerts, changes, held.full_at)
+        self._versions_unread = False
+        return list(alerts.values())
 
-    def _alert(self, timer: AlertingTimer) -> Alert:
+    def _alert(self, timer: AlertingTimer, held: Alert | None) -> Alert:
+        """The timer's alert; ``held``, its alert so far, when that says the same (its labels,
+        level and start; only the elapsed time in its annotations would differ), so that
+        reconciling passes over it and its fingerprint is not worked out again."""
         definition = self._by_name[timer.sla]
         facts = TimerAlertFacts(
             sla=timer.sla,
@@ -263,4 +288,12 @@ class SlaEvaluator:
             amount=timer.amount,
             currency=timer.currency,
         )
-        return timer_alert(facts, public_url=self._public_url)
+        alert = timer_alert(facts, public_url=self._public_url)
+        if (
+            held is not None
+            and held.labels == alert.labels
+            and (held.threshold, held.crossed_at, held.starts_at)
+            == (alert.threshold, alert.crossed_at, alert.starts_at)
+        ):
+            return held
+        return alert

@@ -35,7 +35,9 @@ from warehouse.schema_state import read_state
 _AS_OF = "{as_of:DateTime64(6, 'UTC')}"
 _HAS_STOPPED, _REASON, _STATE = timer_state_sql(_AS_OF)
 
-LATEST_VERSIONS = f"""
+
+def _latest_versions(among: str) -> str:
+    return f"""
 SELECT Sla, KeyType, KeyId, StartEventId, Deleted, StartedAt, Deadline, WarningAt, WarningShares,
     StoppedAt, StopReason, ElapsedSeconds, TargetSeconds, LegalEntity, Amount, Currency,
     StopEventId
@@ -44,25 +46,47 @@ WHERE KnownAt <= {{known_at:DateTime64(3, 'UTC')}} AND Sla IN {{slas:Array(Strin
   AND (NOT {{open_only:UInt8}} OR (KeyType, KeyId, Sla, StartEventId) IN (
         SELECT KeyType, KeyId, Sla, StartEventId FROM {SLA_TIMERS}
         WHERE Deleted = 0 AND (StoppedAt IS NULL OR StoppedAt > {{as_of:DateTime64(6, 'UTC')}})))
+  AND {among}
 ORDER BY KeyType, KeyId, Sla, StartEventId, KnownAt DESC
 LIMIT 1 BY KeyType, KeyId, Sla, StartEventId
 """
+
+
+LATEST_VERSIONS = _latest_versions("1")
 """Every timer's latest version known at ``known_at`` (its history stays in the table): the
 table's order read backwards within a timer, first row kept (a tuple ``argMax`` over these
 columns costs about eight times as much). With ``open_only`` only timers some version of which
 was open at ``as_of`` are read: a superset of the timers open then, read without every timer's
 history (the alerting's read)."""
 
-TIMERS_AT = f"""
+CHANGED = f"""
+SELECT DISTINCT KeyType, KeyId, Sla, StartEventId
+FROM {SLA_TIMERS}
+WHERE KnownAt <= {{known_at:DateTime64(3, 'UTC')}} AND Sla IN {{slas:Array(String)}}
+  AND (KnownAt > {{known_since:DateTime64(3, 'UTC')}}
+       OR arrayExists(t -> t > {{at_since:DateTime64(6, 'UTC')}} AND t <= {_AS_OF},
+            arrayConcat(WarningAt, [StartedAt, Deadline, ifNull(StoppedAt, Deadline)])))
+"""
+"""The timers whose alerting can differ at ``as_of`` from what it was at ``at_since`` as known at
+``known_since``: a version stored since, or an instant of theirs (start, warning share, deadline,
+stop) passed since (``NEXT_CHANGE``'s instants). A superset: an earlier version's instants count
+too."""
+
+
+def _timers_at(among: str) -> str:
+    return f"""
 SELECT Sla, KeyType, KeyId, StartEventId,
     StartedAt AS started, Deadline AS deadline, WarningAt AS warning_at, WarningShares AS shares,
     StoppedAt AS stopped, ElapsedSeconds AS elapsed, TargetSeconds AS target,
     LegalEntity AS legal_entity, Amount AS amount, Currency AS currency, StopEventId AS stop_event,
     {_HAS_STOPPED} AS has_stopped, {_REASON} AS reason, {_STATE} AS state,
     if(state = {BREACHED} AND reason != '{WRONG_PERIOD}', deadline, stopped) AS decided_at
-FROM ({LATEST_VERSIONS})
+FROM ({_latest_versions(among)})
 WHERE Deleted = 0 AND started <= {_AS_OF}
 """
+
+
+TIMERS_AT = _timers_at("1")
 """Every timer that had started by ``as_of``, in its state then (codes of ``slas.timers``), and for
 a met or breached one the instant it was decided: a breach at its deadline (the trend's rule), one
 in the wrong period and a met timer when it stopped."""
@@ -98,13 +122,30 @@ LIMIT {{limit:UInt32}}
 """
 """One SLA's timers, the most urgent first: breached, at risk, on track, met."""
 
-ALERTING = f"""
+
+def _alerting(among: str) -> str:
+    return f"""
 SELECT Sla, KeyType, KeyId, StartEventId, state, started, deadline, warning_at, shares,
        legal_entity, amount, currency, target
-FROM ({TIMERS_AT})
+FROM ({_timers_at(among)})
 WHERE NOT has_stopped AND state IN ({BREACHED}, 2)
 """
+
+
+ALERTING = _alerting("1")
 """Open timers at risk or breached at ``as_of``: the ones that alert."""
+
+ALERTING_CHANGED = _alerting(f"(KeyType, KeyId, Sla, StartEventId) IN ({CHANGED})")
+"""``ALERTING`` among the ``CHANGED`` timers only."""
+
+BREACHED_OPEN = f"""
+SELECT count(), groupArrayIf((Sla, KeyType, KeyId, StartEventId),
+    StartEventId IN {{events:Array(String)}})
+FROM ({TIMERS_AT})
+WHERE NOT has_stopped AND state = {BREACHED}
+"""
+"""How many open timers are breached at ``as_of``, and the keys of those among ``events`` (start
+event ids): the work queue's count, which folds the history of those only."""
 
 NEXT_CHANGE = f"""
 SELECT minOrNull(arrayMin(arrayFilter(t -> t > {_AS_OF},
@@ -164,6 +205,26 @@ class AlertingTimer:
     legal_entity: str
     amount: Decimal | None
     currency: str
+
+    @property
+    def key(self) -> TimerKey:
+        return self.sla, self.key_type, self.key_id, self.start_event_id
+
+
+TimerKey = tuple[str, str, str, str]
+"""A timer's identity: (SLA, key type, key id, start event id)."""
+
+
+@dataclass(frozen=True)
+class AlertingRead:
+    """The alerting timers at ``as_of`` as known at ``known_at``. ``changed`` is None for a read
+    of every timer; for a read of what changed since an earlier one, the timers it looked at
+    (``timers`` holds those of them that alert now; the others alert as they did then)."""
+
+    as_of: datetime
+    known_at: datetime
+    timers: list[AlertingTimer]
+    changed: frozenset[TimerKey] | None = None
 
 
 HEAD_ROWS = 8
@@ -398,12 +459,36 @@ class TimerAnswers:
 
     def alerting(self, now: datetime) -> list[AlertingTimer]:
         """Open timers at risk or breached at ``now``, as known at the watermark."""
+        return self.alerting_read(now).timers
+
+    def alerting_read(self, now: datetime) -> AlertingRead:
+        """``alerting``, with the ``known_at`` it describes."""
         known = self.known_at(None)
-        rows = (
-            self._client()
-            .query(ALERTING, parameters=self._parameters(now, known, open_only=1))
-            .result_rows
+        parameters = self._parameters(now, known, open_only=1)
+        rows = self._client().query(ALERTING, parameters=parameters).result_rows
+        return AlertingRead(utc(now), known, self._alerting_timers(rows, now))
+
+    def alerting_changes(self, now: datetime, since: AlertingRead) -> AlertingRead:
+        """What ``alerting_read`` would give at ``now`` for the timers whose alerting can have
+        changed since ``since`` (``CHANGED``): a tick's cost follows what it changed, not the
+        open timers."""
+        known = self.known_at(None)
+        parameters = self._parameters(
+            now, known, open_only=1, known_since=since.known_at, at_since=since.as_of
         )
+        client = self._client()
+        changed = frozenset(
+            (str(sla), str(key_type), str(key_id), str(start))
+            for key_type, key_id, sla, start in client.query(
+                CHANGED, parameters=parameters
+            ).result_rows
+        )
+        if not changed:
+            return AlertingRead(utc(now), known, [], changed)
+        rows = client.query(ALERTING_CHANGED, parameters=parameters).result_rows
+        return AlertingRead(utc(now), known, self._alerting_timers(rows, now), changed)
+
+    def _alerting_timers(self, rows: Sequence[Sequence[Any]], now: datetime) -> list[AlertingTimer]:
         at = epoch_seconds(utc(now))
         elapsed = self._open_elapsed([(str(r[9]), epoch_seconds(utc(r[5]))) for r in rows], at)
         alerting = []
@@ -448,6 +533,17 @@ class TimerAnswers:
                 )
             )
         return alerting
+
+    def breached_open(
+        self, now: datetime, start_events: Sequence[str]
+    ) -> tuple[int, list[tuple[str, str, str, str]]]:
+        """How many open timers are breached at ``now`` (as ``alerting`` lists them), and the
+        (SLA, key type, key id, start event) of those that start at one of ``start_events``."""
+        parameters = self._parameters(
+            now, self.known_at(None), open_only=1, events=sorted(set(start_events))
+        )
+        ((count, keys),) = self._client().query(BREACHED_OPEN, parameters=parameters).result_rows
+        return int(count), [(str(a), str(b), str(c), str(d)) for a, b, c, d in keys]
 
     def next_change(self, after: datetime) -> datetime | None:
         """The first instant after ``after`` at which the alerting timers can differ without a

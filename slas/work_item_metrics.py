@@ -1,7 +1,7 @@
 """Work-queue counts for ``/metrics``: items by state and kind. A scrape never works them out: it
 serves the last count and, when one is due (at most once per ``every``, and never more than a
-tenth of the time: the open set reads the blocked invoices and the alerting timers, which grows
-with them), starts the next in the background, so that a scrape answers at once however long a
+tenth of the time: the open set reads the blocked invoices, which grows with them; the breached
+timers are counted in the engine, ``WorkQueue.counts``), starts the next in the background, so that a scrape answers at once however long a
 count takes. Counts that stopped coming show: their age is a gauge, and a count still running after
 ``stale_after`` seconds is flagged as failed, as one that raised is.
 """
@@ -18,7 +18,7 @@ from datetime import datetime
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from slas.work_queue import WorkQueue, item_kind
+from slas.work_queue import WorkQueue
 
 logger = logging.getLogger(__name__)
 
@@ -96,8 +96,7 @@ class WorkItemCounts(Collector):
     def _count(self) -> None:
         started = time.monotonic()
         try:
-            listed = self._queue.listed(self._now())
-            counts, failed = Counter((item.state.state, item_kind(item)) for item in listed), False
+            counts, failed = self._queue.counts(self._now()), False
         except Exception:  # the next scrape still answers; the reason is logged and flagged
             logger.exception("counting the work queue for /metrics failed")
             counts, failed = self._counts, True

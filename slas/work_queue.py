@@ -7,6 +7,7 @@ stops, simply leaves the open set and its item reads as resolved automatically.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +24,7 @@ from slas.timer_answers import TimerAnswers
 from slas.work_items import (
     BLOCKING_FAILURE,
     BREACHED_TIMER,
+    OPEN,
     OPENED,
     SYNCSIGHT,
     Action,
@@ -112,6 +114,51 @@ class WorkQueue:
 
     def open_items(self, now: datetime) -> dict[str, OpenItem]:
         """Every item the business state holds at ``now``, by id."""
+        items = self._blocking_failures(now)
+        for timer in self._timers.alerting(now):
+            if not timer.breached:
+                continue
+            key = ItemKey(
+                BREACHED_TIMER, timer.start_event_id, timer.sla, timer.key_type, timer.key_id
+            )
+            items[key.item_id] = OpenItem(
+                key=key,
+                owner=self._sla_owners.get(timer.sla) or self._default_owner,
+                legal_entities=(timer.legal_entity,) if timer.legal_entity else (),
+                money={timer.currency: Decimal(timer.amount)} if timer.amount is not None else {},
+                since=timer.deadline,
+                title=timer.sla,
+                detail=f"{timer.key_type} {timer.key_id}",
+            )
+        return items
+
+    def counts(self, now: datetime) -> Counter[tuple[str, str]]:
+        """How many items ``listed`` gives in each (state, kind), without listing the open timers:
+        an item nobody acted on is open while the business state holds it, so only the items with
+        a history are folded, and the breached timers are counted in the engine."""
+        failures = self._blocking_failures(now)
+        history = self._latest_actions([])
+        timer_events = [
+            actions[0].key.event_id
+            for actions in history.values()
+            if actions[0].key.kind == BREACHED_TIMER
+        ]
+        breached, acted_on = self._timers.breached_open(now, timer_events)
+        open_timers = {ItemKey(BREACHED_TIMER, e, s, t, k).item_id for s, t, k, e in acted_on}
+        counts: Counter[tuple[str, str]] = Counter()
+        for item_id, actions in history.items():
+            kind = actions[0].key.kind
+            still_open = item_id in (failures if kind == BLOCKING_FAILURE else open_timers)
+            counts[(fold(actions, still_open=still_open, now=now).state, kind)] += 1
+        unseen_failures = len(failures.keys() - history.keys())
+        unseen_timers = breached - len(open_timers & history.keys())
+        for kind, count in ((BLOCKING_FAILURE, unseen_failures), (BREACHED_TIMER, unseen_timers)):
+            if count:
+                counts[(OPEN, kind)] += count
+        return counts
+
+    def _blocking_failures(self, now: datetime) -> dict[str, OpenItem]:
+        """The failures that block invoice-level items at ``now``, by item id."""
         _, blocked = self._blocked.report(period=None, legal_entity=None, as_of=now, known_at=None)
         grouped: dict[str, dict[str, Any]] = {}
         for blocked_item in blocked.items:
@@ -142,21 +189,6 @@ class WorkQueue:
                 blocked_items=group["count"],
             )
             items[item.key.item_id] = item
-        for timer in self._timers.alerting(now):
-            if not timer.breached:
-                continue
-            key = ItemKey(
-                BREACHED_TIMER, timer.start_event_id, timer.sla, timer.key_type, timer.key_id
-            )
-            items[key.item_id] = OpenItem(
-                key=key,
-                owner=self._sla_owners.get(timer.sla) or self._default_owner,
-                legal_entities=(timer.legal_entity,) if timer.legal_entity else (),
-                money={timer.currency: Decimal(timer.amount)} if timer.amount is not None else {},
-                since=timer.deadline,
-                title=timer.sla,
-                detail=f"{timer.key_type} {timer.key_id}",
-            )
         return items
 
     def business_age_seconds(self, item: Listed, now: datetime) -> float:
@@ -300,11 +332,6 @@ def _action(row: Sequence[Any]) -> Action:
         owner=str(owner),
         legal_entity=str(entity),
     )
-
-
-def item_kind(item: Listed) -> str:
-    """``blocking_failure`` or ``breached_timer``."""
-    return _key(item).kind
 
 
 def _key(item: Listed) -> ItemKey:

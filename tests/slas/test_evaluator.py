@@ -14,13 +14,14 @@ from clickhouse_connect.driver.client import Client
 
 from domain import semconv as sc
 from slas.alert_store import RECORD, AlertStore
+from slas.alerts import Alert
 from slas.business_state import MAX_WINDOW_EVENTS, BusinessState
 from slas.calendars import CalendarBook, EntityCalendar
 from slas.definitions import TIME_TO_PROJECT_CREATION
 from slas.dispatch import Dispatcher
 from slas.evaluator import ALERTS_REFRESH, KEEP_RESOLVED, SlaEvaluator
 from slas.notifiers.webhook import WebhookChannel
-from slas.timer_answers import AlertingTimer, TimerAnswers
+from slas.timer_answers import AlertingRead, TimerAnswers
 from tests.slas.events import at, event, span_rows
 from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import migrate
@@ -60,13 +61,18 @@ def store(client: Client) -> AlertStore:
 
 
 class CountedAnswers(TimerAnswers):
-    """The real answers, counting the alerting reads."""
+    """The real answers, counting the alerting reads: of every open timer, of what changed."""
 
-    reads = 0
+    full = 0
+    changes = 0
 
-    def alerting(self, now: datetime) -> list[AlertingTimer]:
-        self.reads += 1
-        return super().alerting(now)
+    def alerting_read(self, now: datetime) -> AlertingRead:
+        self.full += 1
+        return super().alerting_read(now)
+
+    def alerting_changes(self, now: datetime, since: AlertingRead) -> AlertingRead:
+        self.changes += 1
+        return super().alerting_changes(now, since)
 
 
 def evaluator(
@@ -75,6 +81,7 @@ def evaluator(
     recorder: Recorder,
     answers: type[TimerAnswers] = TimerAnswers,
     max_window_events: int = MAX_WINDOW_EVENTS,
+    alerts_refresh: timedelta = ALERTS_REFRESH,
 ) -> SlaEvaluator:
     state = store.load(now=at(days=30), keep=KEEP_RESOLVED)
     dispatcher = Dispatcher(
@@ -102,7 +109,25 @@ def evaluator(
         public_url="http://syncsight.test",
         record=state.get(RECORD, {}),
         knowledge_clock=knowledge_now,
+        alerts_refresh=alerts_refresh,
     )
+
+
+def described(alerts: list[Alert]) -> frozenset[tuple[str, float, datetime | None, datetime]]:
+    return frozenset((a.fingerprint, a.threshold, a.crossed_at, a.starts_at) for a in alerts)
+
+
+def activate(client: Client, contract: str, when: datetime) -> None:
+    """The contract's project activated at ``when``: its timer stops."""
+    project = f"PRJ-{contract}"
+    activated = event(
+        sc.PROJECT_ACTIVATED,
+        project,
+        {sc.PROJECT: project, sc.CONTRACT: contract},
+        when,
+        legal_entity="LE-DE01",
+    )
+    client.insert("otel_traces", span_rows([activated]), column_names=OTEL_TRACES_COLUMNS)
 
 
 def knowledge_now() -> datetime:
@@ -160,37 +185,78 @@ class TestEvaluator:
     def test_open_timers_are_read_again_only_when_something_can_have_changed(
         self, client: Client, store: AlertStore
     ) -> None:
-        """Held between ticks with no new version and no threshold passed; read again after a
-        new version, at the next threshold (75 % Tuesday 23:00) and after ``ALERTS_REFRESH``."""
+        """Held between ticks with no new version and no threshold passed; after a new version
+        and at the next threshold (75 % Tuesday 23:00) only what changed is read; every open
+        timer is read again once ``alerts_refresh`` went by (13 hours here)."""
         sign(client, "CTR-1", 0)
         recorder = Recorder()
-        loop = evaluator(client, store, recorder, CountedAnswers)
+        refresh = timedelta(hours=13)
+        loop = evaluator(client, store, recorder, CountedAnswers, alerts_refresh=refresh)
         answers = loop._answers
         assert isinstance(answers, CountedAnswers)
         first = at(0) + timedelta(days=1, seconds=10)
         reads = []
-        for now in (first, first + timedelta(seconds=30), first + timedelta(minutes=1)):
+
+        def tick(now: datetime) -> None:
             loop.evaluate_once(now)
-            reads.append(answers.reads)
-        sign(client, "CTR-2", 0.9)  # a new version: read again
-        loop.evaluate_once(first + timedelta(minutes=2))
-        reads.append(answers.reads)
-        loop.evaluate_once(first + timedelta(minutes=2, seconds=30))
-        reads.append(answers.reads)
+            reads.append((answers.full, answers.changes))
+
+        for now in (first, first + timedelta(seconds=30), first + timedelta(minutes=1)):
+            tick(now)
+        sign(client, "CTR-2", 0.9)  # a new version: what changed is read
+        tick(first + timedelta(minutes=2))
+        tick(first + timedelta(minutes=2, seconds=30))
         seventy_five = at(0) + timedelta(days=1, hours=12, seconds=10)
-        loop.evaluate_once(seventy_five)
-        reads.append(answers.reads)
-        loop.evaluate_once(seventy_five + ALERTS_REFRESH / 2)
-        reads.append(answers.reads)
-        loop.evaluate_once(seventy_five + ALERTS_REFRESH)
-        reads.append(answers.reads)
-        assert reads == [1, 1, 1, 2, 2, 3, 3, 4]
+        tick(seventy_five)  # CTR-1 passed 75 %: what changed is read
+        tick(seventy_five + timedelta(minutes=30))
+        tick(first + refresh)  # every open timer again
+        assert reads == [(1, 0), (1, 0), (1, 0), (1, 1), (1, 1), (1, 2), (1, 2), (2, 2)]
         assert recorder.told() == [
             ("timer", ["SlaAtRisk firing CTR-1"]),
             ("timer", ["SlaAtRisk firing CTR-1"]),
         ]
         assert recorder.bodies[1]["alerts"][0]["annotations"]["threshold"] == "0.75"
         assert {a.labels["object_id"] for a in loop.alerts()} == {"CTR-1"}
+
+    def test_alerts_kept_from_what_changed_are_those_a_read_of_every_timer_gives(
+        self, client: Client, store: AlertStore
+    ) -> None:
+        """Contracts signed between ticks, time passing their thresholds and deadlines, a
+        project that stops one timer: after every tick the evaluator's timer alerts (label set,
+        level, start) are what reading every open timer at that instant gives, though it read
+        every timer only once; alerts of timers that did not change stay the same objects."""
+        signed_days = [0, 0.4, 0.9, 1.3, 2.2, 2.9, 3.5, 4.1]
+        loop = evaluator(
+            client, store, Recorder(), CountedAnswers, alerts_refresh=timedelta(days=30)
+        )
+        answers = loop._answers
+        assert isinstance(answers, CountedAnswers)
+        oracle = TimerAnswers(lambda: client, answers.definitions, BOOK, answers._state)
+        signed: set[str] = set()
+        seen, reused = [], []
+        now = at(0)
+        for step in range(24):
+            now += timedelta(hours=5, minutes=17)
+            for number, day in enumerate(signed_days):
+                if at(days=day) <= now and f"CTR-{number}" not in signed:
+                    sign(client, f"CTR-{number}", day)
+                    signed.add(f"CTR-{number}")
+            if step == 12:
+                activate(client, "CTR-3", now - timedelta(hours=1))
+            before = loop._timer_alerts.by_timer.values() if loop._timer_alerts else []
+            held = {id(a) for a in before}
+            loop.evaluate_once(now)
+            assert loop._timer_alerts is not None
+            alerts = list(loop._timer_alerts.by_timer.values())
+            full = [loop._alert(t, None) for t in oracle.alerting(now)]
+            assert described(alerts) == described(full), step
+            seen.append(described(alerts))
+            reused.append(sum(id(a) in held for a in alerts))
+        assert answers.full == 1
+        assert answers.changes > 5
+        assert len(set(seen)) > 5  # the alerts moved many times
+        assert "CTR-3" not in {a.labels["object_id"] for a in alerts}  # its project stopped it
+        assert any(reused)  # unchanged timers kept their alert objects
 
     def test_a_resolved_alert_is_kept_a_day_then_dropped_though_nothing_changed(
         self, client: Client, store: AlertStore

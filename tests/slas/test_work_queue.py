@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -364,6 +365,54 @@ class TestMetrics:
         assert samples(cached) == first  # still "acknowledged": not counted again yet
         assert ("assigned", BLOCKING_FAILURE) in samples(counts)
 
+    def test_the_count_is_the_listing_counted_whatever_people_did_and_whatever_ended(
+        self, queue: Queue
+    ) -> None:
+        """``counts`` (the breached timers counted in the engine, only the items with a history
+        folded) gives what counting every listed item gives: with items acknowledged, assigned,
+        snoozed and resolved by hand, an extra comment-only history, a snooze that ran out, and
+        after the posting succeeds, which ends the failure and the invoice-posting timer alike
+        (both then resolve automatically, one of them with a history)."""
+
+        def listing() -> Counter[tuple[str, str]]:
+            found = queue.work.listed(queue.clock.now)
+            return Counter(
+                (i.state.state, i.open_item.key.kind if i.open_item else i.history[0].key.kind)
+                for i in found
+            )
+
+        def act(item_id: str, verb: str, body: Any = None) -> None:
+            response = queue.http.post(
+                f"/api/v1/work-items/{item_id}/{verb}", json=body, headers=bearer(OPERATOR)
+            )
+            assert response.status_code == 200, response.text
+
+        timers = {i["sla"]: i["id"] for i in items(queue, kind=BREACHED_TIMER)["items"]}
+        assert set(timers) >= {"time-to-project-creation", "time-to-invoice-posting"}
+        assert queue.work.counts(queue.clock.now) == listing()
+        act(KEY.item_id, "acknowledge")
+        act(timers["time-to-invoice-posting"], "assign", {"assignee": "billing"})
+        snooze_until = queue.clock.now + timedelta(hours=2)
+        act(timers["time-to-project-creation"], "snooze", {"until": snooze_until.isoformat()})
+        seen = [listing()]
+        assert queue.work.counts(queue.clock.now) == seen[-1]
+        queue.clock.now += timedelta(hours=3)  # the snooze ran out
+        seen.append(listing())
+        assert queue.work.counts(queue.clock.now) == seen[-1]
+        act(timers["time-to-project-creation"], "resolve", {"reason": "handled by hand"})
+        seen.append(listing())
+        assert queue.work.counts(queue.clock.now) == seen[-1]
+        posted = retried(queue.posting, (at(days=2), sc.SUCCESS, "2026-09"))
+        queue.pool.client().insert(
+            "otel_traces", span_rows([posted]), column_names=OTEL_TRACES_COLUMNS
+        )
+        tick(queue.state)
+        seen.append(listing())
+        assert queue.work.counts(queue.clock.now) == seen[-1]
+        assert seen[-1][(RESOLVED, BLOCKING_FAILURE)] == 1  # the failure ended
+        assert seen[-1][(RESOLVED, BREACHED_TIMER)] >= 2  # by hand, and the posting's timer
+        assert len(set(map(frozenset, (c.items() for c in seen)))) == len(seen)  # each step moved
+
     def test_a_slow_count_never_holds_a_scrape_and_spaces_the_next(self) -> None:
         """A count that takes long runs in the background: scrapes meanwhile answer at once with
         the last counts, and the next count waits until counting has taken no more than its
@@ -373,10 +422,10 @@ class TestMetrics:
             calls = 0
             release = threading.Event()
 
-            def listed(self, now: datetime) -> list[Any]:
+            def counts(self, now: datetime) -> Counter[tuple[str, str]]:
                 self.calls += 1
                 self.release.wait(30)
-                return []
+                return Counter()
 
         queue = SlowQueue()
         counts = WorkItemCounts(
@@ -402,9 +451,9 @@ class TestMetrics:
         class HungQueue:
             release = threading.Event()
 
-            def listed(self, now: datetime) -> list[Any]:
+            def counts(self, now: datetime) -> Counter[tuple[str, str]]:
                 self.release.wait(30)
-                return []
+                return Counter()
 
         queue = HungQueue()
         counts = WorkItemCounts(
