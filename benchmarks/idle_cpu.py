@@ -2,7 +2,8 @@
 
 Starts ``syncsight serve`` on the data directory (no other process may hold it), waits until the
 evaluator's state is current (the ``X-Syncsight-Known-At`` header reaches the start) and the
-process has gone quiet, then samples its CPU time from /proc over ``--seconds``.
+process has gone quiet, then samples its CPU time from /proc over ``--seconds``, and says which
+threads (by name: the engine's pools, Python's threads under the process name) spent it.
 Run: ``.venv/bin/python benchmarks/idle_cpu.py --data /tmp/medium/data [--seconds 60]``
 """
 
@@ -22,7 +23,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.process_stats import cpu_seconds, peak_rss_mib
+from benchmarks.process_stats import cpu_seconds, peak_rss_mib, thread_cpu_seconds
 from tests.firm import write_firm_config
 
 SYNCSIGHT = shutil.which("syncsight", path=str(Path(sys.executable).parent))
@@ -63,12 +64,19 @@ def main() -> None:
         caught_up = (datetime.now(UTC) - started).total_seconds()
         print(f"state current {caught_up:.1f} s after start", flush=True)
         time.sleep(2 * arguments.sla_interval)  # the answer above, and a tick or two, settle
-        before = cpu_seconds(process.pid)
+        before, threads = cpu_seconds(process.pid), thread_cpu_seconds(process.pid)
         time.sleep(arguments.seconds)
         used = cpu_seconds(process.pid) - before
         print(
             f"idle: {used:.2f} CPU-s in {arguments.seconds:g} s = {used / arguments.seconds:.3f} "
             f"cores; peak RSS {peak_rss_mib(process.pid):.0f} MiB",
+            flush=True,
+        )
+        after = thread_cpu_seconds(process.pid)
+        spent = {name: after[name] - threads.get(name, 0.0) for name in after}
+        print(
+            "by thread (CPU-s): "
+            + ", ".join(f"{n} {s:.2f}" for n, s in sorted(spent.items(), key=lambda i: -i[1]) if s),
             flush=True,
         )
     finally:
