@@ -22,9 +22,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.timer_state import NEW_ATTEMPTS, tick_now, timed
-from slas.alerts import TimerAlertFacts, timer_alert
 from slas.business_state import BusinessState
 from slas.definitions import DEFAULT_SLAS
+from slas.evaluator import open_timer_alert
 from slas.timer_answers import AlertingRead, AlertingTimer, TimerAnswers
 from tests.firm import firm_calendar_book
 from warehouse.client import connect
@@ -34,26 +34,8 @@ def built(timers: list[AlertingTimer]) -> int:
     """Build each timer's alert and its fingerprint, as the evaluator does for a new alert."""
     by_name = {d.name: d for d in DEFAULT_SLAS}
     for timer in timers:
-        definition = by_name[timer.sla]
-        facts = TimerAlertFacts(
-            sla=timer.sla,
-            severity=definition.severity,
-            owner=definition.owner,
-            legal_entity=timer.legal_entity,
-            object_type=timer.key_type,
-            object_id=timer.key_id,
-            start_event_id=timer.start_event_id,
-            started_at=timer.started_at,
-            deadline=timer.deadline,
-            elapsed_hours=timer.elapsed_seconds / 3600,
-            target_hours=timer.target_seconds / 3600,
-            threshold=timer.threshold,
-            crossed_at=timer.crossed_at,
-            breached=timer.breached,
-            amount=timer.amount,
-            currency=timer.currency,
-        )
-        _ = timer_alert(facts, public_url="http://syncsight.test").fingerprint
+        alert = open_timer_alert(timer, by_name[timer.sla], public_url="http://syncsight.test")
+        _ = alert.fingerprint
     return len(timers)
 
 

@@ -54,6 +54,29 @@ class TimerAlerts:
         return self.next_change is None or now < self.next_change
 
 
+def open_timer_alert(timer: AlertingTimer, definition: SlaDefinition, *, public_url: str) -> Alert:
+    """The alert of one alerting timer of ``definition``."""
+    facts = TimerAlertFacts(
+        sla=timer.sla,
+        severity=definition.severity,
+        owner=definition.owner,
+        legal_entity=timer.legal_entity,
+        object_type=timer.key_type,
+        object_id=timer.key_id,
+        start_event_id=timer.start_event_id,
+        started_at=timer.started_at,
+        deadline=timer.deadline,
+        elapsed_hours=timer.elapsed_seconds / 3600,
+        target_hours=timer.target_seconds / 3600,
+        threshold=timer.threshold,
+        crossed_at=timer.crossed_at,
+        breached=timer.breached,
+        amount=timer.amount,
+        currency=timer.currency,
+    )
+    return timer_alert(facts, public_url=public_url)
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -269,26 +292,7 @@ class SlaEvaluator:
         """The timer's alert; ``held``, its alert so far, when that says the same (its labels,
         level and start; only the elapsed time in its annotations would differ), so that
         reconciling passes over it and its fingerprint is not worked out again."""
-        definition = self._by_name[timer.sla]
-        facts = TimerAlertFacts(
-            sla=timer.sla,
-            severity=definition.severity,
-            owner=definition.owner,
-            legal_entity=timer.legal_entity,
-            object_type=timer.key_type,
-            object_id=timer.key_id,
-            start_event_id=timer.start_event_id,
-            started_at=timer.started_at,
-            deadline=timer.deadline,
-            elapsed_hours=timer.elapsed_seconds / 3600,
-            target_hours=timer.target_seconds / 3600,
-            threshold=timer.threshold,
-            crossed_at=timer.crossed_at,
-            breached=timer.breached,
-            amount=timer.amount,
-            currency=timer.currency,
-        )
-        alert = timer_alert(facts, public_url=self._public_url)
+        alert = open_timer_alert(timer, self._by_name[timer.sla], public_url=self._public_url)
         if (
             held is not None
             and held.labels == alert.labels
