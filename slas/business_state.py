@@ -256,7 +256,9 @@ class BusinessState:
                 touched, pairs = touched_objects_by_new_spans(client, since, until, limit=budget)
                 objects = object_columns(pairs) if pairs else None
             if objects is not None:
-                done = self._rederive_around(client, until, objects, max_events=budget, seeds=seeds)
+                done = self._rederive_around(
+                    client, until, objects, max_events=budget, seeds=seeds, ids=bool(outcomes)
+                )
                 path = "index"
             if outcomes and (done is not None or not touched):
                 refreshed = len(outcomes)
@@ -397,11 +399,13 @@ class BusinessState:
         *,
         max_events: int,
         seeds: pa.Array | None = None,
+        ids: bool = True,
     ) -> tuple[int, int, Collection[str]] | None:
         """Re-derive the components of ``objects`` (around ``seeds``, events whose every
         reference is among them: ``component``), closed in the engine; None when they hold more
         than ``max_events`` events (the graph read serves those better). Events read, versions
-        written, the components' event ids."""
+        written, the components' event ids (only when ``ids``: only the refresh of outcome-only
+        events reads them)."""
         found = component(
             client,
             objects,
@@ -409,6 +413,7 @@ class BusinessState:
             max_rounds=MAX_EXPANSION_ROUNDS,
             max_events=max_events,
             seeds=seeds,
+            event_ids=ids,
         )
         if found is None:
             return None

@@ -475,12 +475,14 @@ def component(
     max_rounds: int,
     max_events: int | None = None,
     seeds: pa.Array | None = None,
+    event_ids: bool = True,
 ) -> set[str] | None:
     """Close the components of ``objects`` (their types and ids, in columns; connected through
     non-dimension references) as known at ``until`` in the engine, into the component scratch
     tables (migration 19), for the reads ``named``: expanded until no new object appears or
     ``max_rounds`` rounds were made. Their event ids; None as soon as more than ``max_events``
-    events are found (a share of the graph a scan of it serves better).
+    events are found (a share of the graph a scan of it serves better); an empty set when the
+    ids are not asked for (``event_ids``: tens of thousands of strings under steady ingest).
 
     ``seeds``: events whose every counted reference (the references of the first stored version
     of each of their spans, known at ``until``) is among ``objects``, as ``CHANGED_STATES``
@@ -513,6 +515,8 @@ def component(
             return None
         if not new_objects:
             break
+    if not event_ids:
+        return set()
     return {str(row[0]) for row in client.query(COMPONENT_EVENT_IDS).result_rows}
 
 
