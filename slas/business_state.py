@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 
 from domain.instants import utc
@@ -246,13 +247,18 @@ class BusinessState:
             budget = min(self._max_events, max(event_rows(client) // 4, MIN_EXPANSION_EVENTS))
             outcomes: list[ChangedEvent] = []
             objects: ObjectColumns | None
+            seeds: pa.Array | None = None
             if changed_only:
-                touched, objects, outcomes = self._changes(client, since, until, limit=budget)
+                touched, objects, outcomes, seeds = self._changes(
+                    client, since, until, limit=budget
+                )
             else:
                 touched, pairs = touched_objects_by_new_spans(client, since, until, limit=budget)
                 objects = object_columns(pairs) if pairs else None
             if objects is not None:
-                done = self._rederive_around(client, until, objects, max_events=budget)
+                done = self._rederive_around(
+                    client, until, objects, max_events=budget, seeds=seeds, ids=bool(outcomes)
+                )
                 path = "index"
             if outcomes and (done is not None or not touched):
                 refreshed = len(outcomes)
@@ -318,13 +324,16 @@ class BusinessState:
 
     def _changes(
         self, client: Client, since: datetime, until: datetime, *, limit: int
-    ) -> tuple[int, ObjectColumns | None, list[ChangedEvent]]:
+    ) -> tuple[int, ObjectColumns | None, list[ChangedEvent], pa.Array | None]:
         """How many objects the events the window changed touch, and which (none when more than
-        ``limit``); and the events whose window changed only how their attempts stand, which
-        touch no component (``slas.cause_refresh``) unless ``refresh_outcomes`` is off."""
+        ``limit``); the events whose window changed only how their attempts stand, which touch
+        no component (``slas.cause_refresh``) unless ``refresh_outcomes`` is off; and the other
+        events that reference an object (the components' seeds, ``component``)."""
         changed = changed_events(client, since, until, outcomes_apart=self._refresh_outcomes)
         objects = (changed.object_types, changed.object_ids)
-        return len(changed), objects if 0 < len(changed) <= limit else None, changed.outcomes
+        if not 0 < len(changed) <= limit:
+            return len(changed), None, changed.outcomes, None
+        return len(changed), objects, changed.outcomes, changed.event_ids
 
     def _refresh(
         self,
@@ -383,17 +392,28 @@ class BusinessState:
         return reopened, late, window_rows(client, reopened, [until])[0]
 
     def _rederive_around(
-        self, client: Client, until: datetime, objects: ObjectColumns, *, max_events: int
+        self,
+        client: Client,
+        until: datetime,
+        objects: ObjectColumns,
+        *,
+        max_events: int,
+        seeds: pa.Array | None = None,
+        ids: bool = True,
     ) -> tuple[int, int, Collection[str]] | None:
-        """Re-derive the components of ``objects``, closed in the engine; None when they hold
-        more than ``max_events`` events (the graph read serves those better). Events read,
-        versions written, the components' event ids."""
+        """Re-derive the components of ``objects`` (around ``seeds``, events whose every
+        reference is among them: ``component``), closed in the engine; None when they hold more
+        than ``max_events`` events (the graph read serves those better). Events read, versions
+        written, the components' event ids (only when ``ids``: only the refresh of outcome-only
+        events reads them)."""
         found = component(
             client,
             objects,
             until,
             max_rounds=MAX_EXPANSION_ROUNDS,
             max_events=max_events,
+            seeds=seeds,
+            event_ids=ids,
         )
         if found is None:
             return None

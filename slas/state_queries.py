@@ -35,6 +35,7 @@ from slas.queries import (
 from slas.snapshot import EventSnapshot, empty_snapshot
 from slas.state_columns import insert_columns
 from slas.timer_rows import SnapshotNames, timer_identities
+from warehouse.first_stored import first_stored_events
 from warehouse.schema import (
     BLOCKER_FACT_COLUMNS,
     CLOSE_ITEMS,
@@ -52,32 +53,52 @@ _NEW_SPANS = f"""(EventId, TraceId, SpanId) GLOBAL NOT IN (
       WHERE IngestedAt <= {{since:DateTime64(3, 'UTC')}}
         AND EventId GLOBAL IN (SELECT EventId FROM biz_events WHERE {_WINDOW}))"""
 
-_WINDOW_EVENTS = (
-    f"EventId GLOBAL IN (SELECT EventId FROM biz_events WHERE {_WINDOW} AND {_NEW_SPANS})"
+_WINDOW_IDS = f"SELECT EventId FROM biz_events WHERE {_WINDOW}"
+
+_STORED_BEFORE = f"""SELECT EventId FROM biz_events
+      WHERE IngestedAt <= {{since:DateTime64(3, 'UTC')}} AND EventId GLOBAL IN ({_WINDOW_IDS})"""
+"""The events of the window that have rows stored before it: the only ones whose state at the
+window's start is not "none" (under steady ingest of new work, few or none)."""
+
+_WINDOW_EVENTS = f"""EventId GLOBAL IN (SELECT EventId FROM biz_events
+    WHERE {_WINDOW} AND EventId GLOBAL IN ({_STORED_BEFORE}) AND {_NEW_SPANS})"""
+"""Events stored before the window with a new span in it (a span stored before, re-sent as it was
+or with other content, changes nothing: the first stored version counts), whose states at both
+bounds are compared."""
+
+_NEW_EVENT_ROWS = first_stored_events(
+    f"{_WINDOW} AND EventId GLOBAL NOT IN ({_STORED_BEFORE})",
+    "EventId, TraceId, SpanId, IngestedAt, ContentHash, EventType, ObjectRefs",
 )
-"""Events with a new span in the window (a span stored before, re-sent as it was or with other
-content, changes nothing: the first stored version counts), whose states are compared."""
-
-CHANGED_EVENTS = f"""
-SELECT event_id FROM ({event_states(_WINDOW_EVENTS)})
-GROUP BY event_id
-HAVING count() = 1 OR min(state) != max(state)
-"""
-"""The events with rows stored in the window that derive differently at its end than at its
-start: new events, and stored ones whose counted facts, outcome, names or references the window's
-rows changed. A new attempt that leaves the first success first changes nothing."""
-
+"""The rows of the events first stored in the window, the first stored version of each span:
+all of them lie in the window, so their state at its start is none and they changed by
+definition (``event_states``' hashes at both bounds need not be worked out)."""
 
 CHANGED_STATES = f"""
-SELECT event_id, argMax(event_type, bound), count() = 2 AND min(shape) = max(shape),
-    argMax(references, bound)
+SELECT event_id, argMax(event_type, bound) AS code,
+    count() = 2 AND min(shape) = max(shape) AS outcome_only, argMax(references, bound) AS refs
 FROM ({event_states(_WINDOW_EVENTS)})
 GROUP BY event_id
 HAVING count() = 1 OR min(state) != max(state)
+UNION ALL
+SELECT EventId, toUInt8(indexOf({{event_types:Array(String)}}, any(EventType))), toUInt8(0),
+    arrayMap(ref -> (ref.type, ref.id), arraySort(groupUniqArrayArray(
+        arrayFilter(ref -> ref.type NOT IN ({_DIMENSIONS}), ObjectRefs))))
+FROM {_NEW_EVENT_ROWS}
+GROUP BY EventId
 """
-"""``CHANGED_EVENTS`` with, per event, its type code, whether only how its attempts stand changed
+"""The events with rows stored in the window that derive differently at its end than at its
+start, each with its type code, whether only how its attempts stand changed
 (``slas.queries.OUTCOME_COLUMNS``) and its references at the window's end: one read tells the
-events whose components a tick re-derives from those whose items' root causes it refreshes."""
+events whose components a tick re-derives from those whose items' root causes it refreshes.
+Events stored before the window compare the hashes of everything a derivation reads of them at
+both bounds (``event_states``: a new attempt that leaves the first success first changes
+nothing); events first stored in it are new, and only their type and references are read (the
+same expressions ``event_states`` spells them with)."""
+
+CHANGED_EVENTS = f"SELECT event_id FROM ({CHANGED_STATES})"
+"""The ids of ``CHANGED_STATES``: new events, and stored ones whose counted facts, outcome, names
+or references the window's rows changed."""
 
 
 def _touched(changed_only: bool) -> str:
@@ -330,6 +351,9 @@ class WindowChanges:
     outcomes: list[ChangedEvent]
     object_types: pa.Array
     object_ids: pa.Array
+    event_ids: pa.Array
+    """The events not kept apart that reference an object (whose every counted reference is
+    among the objects): the seeds of their components (``component``)."""
 
     def __len__(self) -> int:
         """How many objects the events not kept apart reference."""
@@ -358,14 +382,19 @@ def changed_events(
         )
         for row in table.filter(apart).to_pylist()
     ]
-    references = pc.list_flatten(table.filter(pc.invert(apart))["references"]).combine_chunks()
+    rederived = table.filter(pc.invert(apart))
+    references = pc.list_flatten(rederived["references"]).combine_chunks()
     distinct = (
         pa.table({"type": references.field(0), "id": references.field(1)})
         .group_by(["type", "id"])
         .aggregate([])
     )
+    referencing = pc.greater(pc.list_value_length(rederived["references"]), 0)
     return WindowChanges(
-        outcomes, distinct["type"].combine_chunks(), distinct["id"].combine_chunks()
+        outcomes,
+        distinct["type"].combine_chunks(),
+        distinct["id"].combine_chunks(),
+        rederived["event_id"].filter(referencing).combine_chunks(),
     )
 
 
@@ -429,6 +458,8 @@ event's references, migration 4) naming an object the last round reached, and ev
 non-dimension object those rows reference that no round has reached yet (the next frontier).
 Index reads of the business tables by the frontier; nothing passes through Python."""
 
+FOUND_EVENTS = f"SELECT uniqExact(EventId) FROM {STATE_COMPONENT_EVENTS}"
+
 EXPANDED = f"""
 SELECT (SELECT count() FROM {STATE_COMPONENT_OBJECTS} WHERE Round = {{round:UInt16}} + 1),
        (SELECT uniqExact(EventId) FROM {STATE_COMPONENT_EVENTS})
@@ -443,27 +474,49 @@ def component(
     *,
     max_rounds: int,
     max_events: int | None = None,
+    seeds: pa.Array | None = None,
+    event_ids: bool = True,
 ) -> set[str] | None:
-    """Close the components of ``objects`` (their types and ids, in columns; connected through non-dimension references) as
-    known at ``until`` in the engine, into the component scratch tables (migration 19), for the
-    reads ``named``: expanded until no new object appears or ``max_rounds`` rounds were made.
-    Their event ids; None as soon as more than ``max_events`` events are found (a share of the
-    graph a scan of it serves better)."""
+    """Close the components of ``objects`` (their types and ids, in columns; connected through
+    non-dimension references) as known at ``until`` in the engine, into the component scratch
+    tables (migration 19), for the reads ``named``: expanded until no new object appears or
+    ``max_rounds`` rounds were made. Their event ids; None as soon as more than ``max_events``
+    events are found (a share of the graph a scan of it serves better); an empty set when the
+    ids are not asked for (``event_ids``: tens of thousands of strings under steady ingest).
+
+    ``seeds``: events whose every counted reference (the references of the first stored version
+    of each of their spans, known at ``until``) is among ``objects``, as ``CHANGED_STATES``
+    reads them. When the first round finds no event but those, the components are closed there:
+    the seeds' references are the objects already, and nothing else references them. (The rows of
+    a conflicting later version of a seed's span, which could name other objects, are not
+    followed then; no derivation reads them: ``slas.queries``' component reads take the first
+    stored version.) Under steady ingest of new work this is every tick, and the first round's
+    read of the seeds' references from their object rows is skipped."""
     for table in (STATE_COMPONENT_EVENTS, STATE_COMPONENT_OBJECTS):
         client.command(f"TRUNCATE TABLE IF EXISTS {table}")
     types, ids = objects
     insert_columns(
         client, STATE_COMPONENT_OBJECTS, {"Round": 0, "ObjectType": types, "ObjectId": ids}
     )
+    if seeds is not None:
+        insert_columns(client, STATE_COMPONENT_EVENTS, {"EventId": seeds})
     for number in range(max_rounds):
         parameters = {"round": number, "until": until}
         client.command(EXPAND_EVENTS, parameters=parameters)
+        if number == 0 and seeds is not None and len(seeds):
+            found = int(client.query(FOUND_EVENTS).result_rows[0][0])
+            if found == len(seeds):  # no event but the seeds: closed
+                if max_events is not None and found > max_events:
+                    return None
+                break
         client.command(EXPAND_OBJECTS, parameters=parameters)
         new_objects, events = client.query(EXPANDED, parameters=parameters).result_rows[0]
         if max_events is not None and int(events) > max_events:
             return None
         if not new_objects:
             break
+    if not event_ids:
+        return set()
     return {str(row[0]) for row in client.query(COMPONENT_EVENT_IDS).result_rows}
 
 

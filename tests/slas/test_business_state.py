@@ -4,6 +4,7 @@ what was known at it."""
 
 from __future__ import annotations
 
+import itertools
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -24,6 +25,7 @@ from slas.definitions import DEFAULT_SLAS
 from slas.id_cache import IdCache
 from slas.impact_answers import BlockedInvoiceAnswers
 from slas.reference_evaluation import evaluate
+from slas.state_queries import changed_events, component
 from slas.timer_answers import TimerAnswers
 from slas.timers import STATES
 from syncsight.bulk_load import WarehouseSpanExporter
@@ -147,6 +149,40 @@ class TestIncremental:
             for name, (_, evaluated) in full.timers.items():
                 expected = {s: int((evaluated.state == i).sum()) for i, s in enumerate(STATES)}
                 assert by_sla[name] == expected, (name, as_of)
+
+    def test_a_closure_around_the_changed_events_is_the_closure_around_their_objects(
+        self, streamed: tuple[Client, BusinessState]
+    ) -> None:
+        """Seeded with the events a window changed, the closure of their objects holds the same
+        events and objects as without (it stops after the first round when the first round finds
+        no other event): in windows of four inserts, which reach stored events, and in one window
+        of the whole quarter, which holds every event of its components."""
+        migrated, _ = streamed
+        instants = sorted(
+            {
+                row[0]
+                for row in migrated.query("SELECT DISTINCT IngestedAt FROM biz_events").result_rows
+            }
+        )
+        until = instants[-1]
+        closures = (
+            "SELECT DISTINCT EventId FROM syncsight_state_component_events ORDER BY 1",
+            "SELECT DISTINCT ObjectType, ObjectId FROM syncsight_state_component_objects "
+            "ORDER BY 1, 2",
+        )
+        kinds = set()
+        windows = [(instants[0] - timedelta(milliseconds=1), until)]
+        for since, end in [*windows, *itertools.pairwise(instants[::4])]:
+            changed = changed_events(migrated, since, end, outcomes_apart=True)
+            if not len(changed):
+                continue
+            objects = (changed.object_types, changed.object_ids)
+            seeded = component(migrated, objects, until, max_rounds=64, seeds=changed.event_ids)
+            read = [migrated.query(sql).result_rows for sql in closures]
+            assert component(migrated, objects, until, max_rounds=64) == seeded
+            assert [migrated.query(sql).result_rows for sql in closures] == read
+            kinds.add(seeded == set(changed.event_ids.to_pylist()))
+        assert kinds == {True, False}
 
     def test_close_risk_from_the_state_is_the_full_evaluations(
         self, streamed: tuple[Client, BusinessState]
