@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Protocol
 
 from domain.objects import ObjectRef
 
@@ -43,10 +44,24 @@ class BlockedItem:
 @dataclass(frozen=True)
 class BlockedInvoices:
     total: dict[str, Decimal]
+    """Blocked money per currency, of every blocked item."""
     items: tuple[BlockedItem, ...]
+    """Largest amount first: every blocked item, or the largest when the answer was limited."""
+    count: int
+    """How many items are blocked in all."""
 
 
-def totals(items: Iterable[BlockedItem]) -> dict[str, Decimal]:
+class Priced(Protocol):
+    """Anything with an amount in a currency."""
+
+    @property
+    def amount(self) -> Decimal | None: ...
+
+    @property
+    def currency(self) -> str: ...
+
+
+def totals(items: Iterable[Priced]) -> dict[str, Decimal]:
     """Blocked money per currency (items without an amount add nothing)."""
     found: dict[str, Decimal] = {}
     for item in items:

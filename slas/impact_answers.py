@@ -6,7 +6,8 @@ its customer (``[lineage]`` prerequisites): not a hop, but it explains why the E
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -19,7 +20,6 @@ from domain.objects import ObjectRef
 from lineage.impact import BlockedInvoices, BlockedItem, Blocker, totals
 from lineage.owners import OwnerRouting
 from lineage.rules import LineageRules
-from slas import item_versions
 from slas.business_state import BusinessState
 from slas.close_state import (
     BLOCKED_INVOICE_ITEMS_AT,
@@ -51,6 +51,31 @@ HAVING argMax(Outcome, EventTime) != 'success'
 """
 
 
+NO_LIMIT = 2**63 - 1
+"""``BLOCKED_INVOICE_ITEMS_AT``'s ``limit`` when every item is listed."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """A blocked item as read, before its blockers' facts are known."""
+
+    item: ObjectRef
+    invoice: str | None
+    stage: str
+    amount: Decimal | None
+    currency: str
+    legal_entity: str
+    period: str
+    own: list[str]
+    """Its own steps (stage event, posting) attempted and not in effect."""
+    upstream: list[str]
+    """The failure upstream of it, when attempted by as_of."""
+    customer: str
+    posting_failed: bool
+    row: Sequence[Any]
+    """The row read (``ITEM_COLUMNS``, then the failure facts when narrowed)."""
+
+
 class BlockedInvoiceAnswers:
     """``GET /api/v1/impact/blocked-invoices`` from ``close_items``."""
 
@@ -79,22 +104,30 @@ class BlockedInvoiceAnswers:
         legal_entity: str | None,
         as_of: datetime,
         known_at: datetime | None,
+        limit: int | None = None,
     ) -> tuple[datetime, BlockedInvoices]:
-        """The known_at the answer describes, and every blocked item, largest first."""
+        """The known_at the answer describes, and the blocked items, largest first: every one, or
+        the ``limit`` largest (the totals and count still cover every item)."""
         client = self._client()
-        known = self._state.known_at(known_at)
+        known, recorded = self._state.items_known_at(known_at)
         as_of = utc(as_of)
         parameters = {
             "as_of": as_of,
             "known_at": known,
             "periods": [period] if period else [],
             "legal_entity": legal_entity or "",
+            "limit": NO_LIMIT if limit is None else limit,
         }
-        narrowed = self._narrowed and item_versions.watermark(client) >= known
+        narrowed = self._narrowed and recorded
         statement = BLOCKED_INVOICE_ITEMS_AT if narrowed else OPEN_INVOICE_ITEMS_AT
+        rows = client.query(statement, parameters=parameters).result_rows
         held = []
-        stored: dict[str, Blocker] = {}
-        for row in client.query(statement, parameters=parameters).result_rows:
+        sums: dict[str, tuple[int, int, Decimal]] = {}
+        for row in rows:
+            if narrowed:  # every row carries its currency's sums, and its place in the answer
+                sums[str(row[4])] = (row[29], row[30], row[31])
+                if row[32] > parameters["limit"]:
+                    continue
             (item_type, item_id, _, entity, currency, amount, due, stage_event, stage_first,
              stage_effective, posting_event, posting_type, posting_first, posting_effective,
              _, upstream_event, upstream_type, upstream_first, invoice, customer) = row[:20]  # fmt: skip
@@ -109,66 +142,64 @@ class BlockedInvoiceAnswers:
                 for event_id, _, first, effective in (stage, posting)
                 if event_id and reached(first, as_of) and not reached(effective, as_of)
             ]
-            if narrowed:  # the steps that hold the item, with their stored failure facts
-                steps = [
-                    (*step[:3], *facts)
-                    for step, facts in ((stage, row[20:23]), (posting, row[23:26]))
-                    if step[0] in own and step[0] not in stored
-                ]
-                fresh = upstream_event and upstream_event not in stored
-                if fresh and reached(upstream_first, as_of):
-                    steps.append((*upstream, *row[26:29]))
-                stored.update(self._stored_facts(steps, as_of))
             held.append(
-                {
-                    "item": ObjectRef(str(item_type), str(item_id)),
-                    "invoice": str(invoice) or None,
-                    "stage": sc.BILLING_READY if stage_event in own else sc.INVOICE_POSTED,
-                    "amount": amount,
-                    "currency": str(currency),
-                    "legal_entity": str(entity),
-                    "period": str(due),
-                    "own": own,
-                    "upstream": [str(upstream_event)]
+                _Held(
+                    item=ObjectRef(str(item_type), str(item_id)),
+                    invoice=str(invoice) or None,
+                    stage=sc.BILLING_READY if stage_event in own else sc.INVOICE_POSTED,
+                    amount=amount,
+                    currency=str(currency),
+                    legal_entity=str(entity),
+                    period=str(due),
+                    own=own,
+                    upstream=[str(upstream_event)]
                     if upstream_event and reached(upstream_first, as_of)
                     else [],
-                    "customer": str(customer),
-                    "posting_failed": posting_event in own,
-                }
+                    customer=str(customer),
+                    posting_failed=posting_event in own,
+                    row=row,
+                )
             )
-        setups = self._failed_setups(client, held, as_of, known)
+        held.sort(key=lambda h: (-(h.amount or Decimal(0)), h.item.id))
+        if narrowed:
+            count = sum(items for items, _, _ in sums.values())
+            total = {c: Decimal(s) for c, (_, amounts, s) in sorted(sums.items()) if amounts}
+        else:
+            count = len(held)
+            total = totals(held)
+        listed = held if limit is None else held[:limit]
+        stored = self._stored_facts(listed, as_of) if narrowed else {}
+        setups = self._failed_setups(client, listed, as_of, known)
         blocking = sorted(
-            {e for item in held for e in (*item["own"], *item["upstream"])}
+            {e for item in listed for e in (*item.own, *item.upstream)}
             | {e for ids in setups.values() for e in ids}
         )
         facts = {e: stored[e] for e in blocking if e in stored}
         facts.update(self._blockers(client, [e for e in blocking if e not in stored], as_of, known))
         items = []
-        for item in held:
-            ids = [*item["own"], *item["upstream"]]
-            if item["posting_failed"]:
-                ids += setups.get(item["customer"], [])
-            unique = list(dict.fromkeys(ids))
+        for item in listed:
+            ids = [*item.own, *item.upstream]
+            if item.posting_failed:
+                ids += setups.get(item.customer, [])
             items.append(
                 BlockedItem(
-                    object=item["item"],
-                    invoice=item["invoice"],
-                    stage=item["stage"],
-                    amount=None if item["amount"] is None else Decimal(item["amount"]),
-                    currency=item["currency"],
-                    legal_entity=item["legal_entity"],
-                    period=item["period"],
-                    blocked_by=tuple(facts[e] for e in unique if e in facts),
+                    object=item.item,
+                    invoice=item.invoice,
+                    stage=item.stage,
+                    amount=None if item.amount is None else Decimal(item.amount),
+                    currency=item.currency,
+                    legal_entity=item.legal_entity,
+                    period=item.period,
+                    blocked_by=tuple(facts[e] for e in dict.fromkeys(ids) if e in facts),
                 )
             )
-        items.sort(key=lambda i: (-(i.amount or Decimal(0)), i.object.id))
-        return known, BlockedInvoices(totals(items), tuple(items))
+        return known, BlockedInvoices(total, tuple(items), count)
 
     def _failed_setups(
-        self, client: Client, held: list[dict[str, Any]], as_of: datetime, known: datetime
+        self, client: Client, held: list[_Held], as_of: datetime, known: datetime
     ) -> dict[str, list[str]]:
         """Customer id → its failed set-up events, for the items whose posting failed."""
-        customers = sorted({i["customer"] for i in held if i["posting_failed"] and i["customer"]})
+        customers = sorted({i.customer for i in held if i.posting_failed and i.customer})
         types = sorted({t for types in self._rules.prerequisites.values() for t in types})
         if not customers or not types:
             return {}
@@ -187,23 +218,31 @@ class BlockedInvoiceAnswers:
             found.setdefault(str(customer), []).append(str(event_id))
         return found
 
-    def _stored_facts(self, steps: list[tuple[Any, ...]], as_of: datetime) -> dict[str, Blocker]:
-        """What ``BLOCKERS`` reads of the steps that hold an item at ``as_of``, from the item's
-        row: each step as event id, type, when its failures began (an own step's first attempt,
-        the root cause's current run of failures) and the failure facts migration 20 stores.
-        Only for a step whose latest error began by ``as_of``: before that, and in rows written
-        before migration 20, the row does not tell, and ``BLOCKERS`` reads the step."""
-        found = {}
-        for event_id, event_type, first, category, code, since in steps:
-            if reached(since, as_of):
-                found[str(event_id)] = Blocker(
-                    event_id=str(event_id),
-                    event_type=str(event_type),
-                    error_category=str(category),
-                    error_code=str(code),
-                    owner=self._owners.owner_of(str(category)),
-                    failed_since=utc(first),
-                )
+    def _stored_facts(self, held: list[_Held], as_of: datetime) -> dict[str, Blocker]:
+        """What ``BLOCKERS`` reads of the steps that hold the ``held`` items at ``as_of``, from
+        the items' rows: each step as event id, type, when its failures began (an own step's
+        first attempt, the root cause's current run of failures) and the failure facts migration
+        20 stores. Only for a step whose latest error began by ``as_of``: before that, and in
+        rows written before migration 20, the row does not tell, and ``BLOCKERS`` reads the
+        step."""
+        found: dict[str, Blocker] = {}
+        for item in held:
+            row = item.row
+            stage = (row[7], sc.BILLING_READY, row[8], *row[20:23])
+            posting = (row[10], row[11], row[12], *row[23:26])
+            steps = [step for step in (stage, posting) if step[0] in item.own]
+            if item.upstream:
+                steps.append((*row[15:18], *row[26:29]))
+            for event_id, event_type, first, category, code, since in steps:
+                if str(event_id) not in found and reached(since, as_of):
+                    found[str(event_id)] = Blocker(
+                        event_id=str(event_id),
+                        event_type=str(event_type),
+                        error_category=str(category),
+                        error_code=str(code),
+                        owner=self._owners.owner_of(str(category)),
+                        failed_since=utc(first),
+                    )
         return found
 
     def _blockers(
