@@ -76,6 +76,75 @@ class _Held:
     """The row read (``ITEM_COLUMNS``, then the failure facts when narrowed)."""
 
 
+def _held_at(row: Sequence[Any], as_of: datetime) -> _Held | None:
+    """An ``ITEM_COLUMNS`` row's item as held at ``as_of`` by ``blocking_step`` (None when not)."""
+    (item_type, item_id, _, entity, currency, amount, due, stage_event, stage_first,
+     stage_effective, posting_event, posting_type, posting_first, posting_effective,
+     _, upstream_event, upstream_type, upstream_first, invoice, customer) = row[:20]  # fmt: skip
+    stage = (stage_event, sc.BILLING_READY, stage_first, stage_effective)
+    posting = (posting_event, posting_type, posting_first, posting_effective)
+    upstream = (upstream_event, upstream_type, upstream_first)
+    blocker, _ = blocking_step(as_of, stage=stage, posting=posting, upstream=upstream)
+    if not blocker:
+        return None
+    own = [
+        event_id
+        for event_id, _, first, effective in (stage, posting)
+        if event_id and reached(first, as_of) and not reached(effective, as_of)
+    ]
+    return _Held(
+        item=ObjectRef(str(item_type), str(item_id)),
+        invoice=str(invoice) or None,
+        stage=sc.BILLING_READY if stage_event in own else sc.INVOICE_POSTED,
+        amount=amount,
+        currency=str(currency),
+        legal_entity=str(entity),
+        period=str(due),
+        own=own,
+        upstream=[str(upstream_event)] if upstream_event and reached(upstream_first, as_of) else [],
+        customer=str(customer),
+        posting_failed=posting_event in own,
+        row=row,
+    )
+
+
+def _held_in_sql(
+    rows: Sequence[Sequence[Any]], limit: int
+) -> tuple[list[_Held], int, dict[str, Decimal]]:
+    """``BLOCKED_INVOICE_ITEMS_AT``'s rows as held items (the first ``limit``, in their order),
+    how many items are held in all and their money per currency: what ``_held_at`` finds, as the
+    SQL found it."""
+    sums: dict[str, tuple[int, int, Decimal]] = {}
+    held = []
+    for row in rows:
+        sums[str(row[4])] = (row[29], row[30], row[31])
+        if row[32] > limit:
+            continue
+        stage_held, posting_held, upstream_held = row[34:37]
+        own = [str(row[7])] if stage_held else []
+        if posting_held:
+            own.append(str(row[10]))
+        held.append(
+            _Held(
+                item=ObjectRef(str(row[0]), str(row[1])),
+                invoice=str(row[18]) or None,
+                stage=sc.BILLING_READY if stage_held else sc.INVOICE_POSTED,
+                amount=row[5],
+                currency=str(row[4]),
+                legal_entity=str(row[3]),
+                period=str(row[6]),
+                own=own,
+                upstream=[str(row[15])] if upstream_held else [],
+                customer=str(row[19]),
+                posting_failed=bool(posting_held),
+                row=row,
+            )
+        )
+    count = sum(items for items, _, _ in sums.values())
+    total = {c: Decimal(s) for c, (_, amounts, s) in sorted(sums.items()) if amounts}
+    return held, count, total
+
+
 class BlockedInvoiceAnswers:
     """``GET /api/v1/impact/blocked-invoices`` from ``close_items``."""
 
@@ -111,63 +180,24 @@ class BlockedInvoiceAnswers:
         client = self._client()
         known, recorded = self._state.items_known_at(known_at)
         as_of = utc(as_of)
+        listing = NO_LIMIT if limit is None else limit
         parameters = {
             "as_of": as_of,
             "known_at": known,
             "periods": [period] if period else [],
             "legal_entity": legal_entity or "",
-            "limit": NO_LIMIT if limit is None else limit,
+            "limit": listing,
         }
         narrowed = self._narrowed and recorded
         statement = BLOCKED_INVOICE_ITEMS_AT if narrowed else OPEN_INVOICE_ITEMS_AT
         rows = client.query(statement, parameters=parameters).result_rows
-        held = []
-        sums: dict[str, tuple[int, int, Decimal]] = {}
-        for row in rows:
-            if narrowed:  # every row carries its currency's sums, and its place in the answer
-                sums[str(row[4])] = (row[29], row[30], row[31])
-                if row[32] > parameters["limit"]:
-                    continue
-            (item_type, item_id, _, entity, currency, amount, due, stage_event, stage_first,
-             stage_effective, posting_event, posting_type, posting_first, posting_effective,
-             _, upstream_event, upstream_type, upstream_first, invoice, customer) = row[:20]  # fmt: skip
-            stage = (stage_event, sc.BILLING_READY, stage_first, stage_effective)
-            posting = (posting_event, posting_type, posting_first, posting_effective)
-            upstream = (upstream_event, upstream_type, upstream_first)
-            blocker, _ = blocking_step(as_of, stage=stage, posting=posting, upstream=upstream)
-            if not blocker:
-                continue
-            own = [
-                event_id
-                for event_id, _, first, effective in (stage, posting)
-                if event_id and reached(first, as_of) and not reached(effective, as_of)
-            ]
-            held.append(
-                _Held(
-                    item=ObjectRef(str(item_type), str(item_id)),
-                    invoice=str(invoice) or None,
-                    stage=sc.BILLING_READY if stage_event in own else sc.INVOICE_POSTED,
-                    amount=amount,
-                    currency=str(currency),
-                    legal_entity=str(entity),
-                    period=str(due),
-                    own=own,
-                    upstream=[str(upstream_event)]
-                    if upstream_event and reached(upstream_first, as_of)
-                    else [],
-                    customer=str(customer),
-                    posting_failed=posting_event in own,
-                    row=row,
-                )
-            )
-        held.sort(key=lambda h: (-(h.amount or Decimal(0)), h.item.id))
         if narrowed:
-            count = sum(items for items, _, _ in sums.values())
-            total = {c: Decimal(s) for c, (_, amounts, s) in sorted(sums.items()) if amounts}
+            held, count, total = _held_in_sql(rows, listing)
         else:
-            count = len(held)
-            total = totals(held)
-        listed = held if limit is None else held[:limit]
+            held = [item for row in rows if (item := _held_at(row, as_of)) is not None]
+            held.sort(key=lambda h: (-(h.amount or Decimal(0)), h.item.id))
+            count, total = len(held), totals(held)
+        listed = held[:listing]
         stored = self._stored_facts(listed, as_of) if narrowed else {}
         setups = self._failed_setups(client, listed, as_of, known)
         blocking = sorted(
