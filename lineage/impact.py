@@ -10,7 +10,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
 
 from domain.objects import ObjectRef
 
@@ -51,17 +50,7 @@ class BlockedInvoices:
     """How many items are blocked in all."""
 
 
-class Priced(Protocol):
-    """Anything with an amount in a currency."""
-
-    @property
-    def amount(self) -> Decimal | None: ...
-
-    @property
-    def currency(self) -> str: ...
-
-
-def totals(items: Iterable[Priced]) -> dict[str, Decimal]:
+def totals(items: Iterable[BlockedItem]) -> dict[str, Decimal]:
     """Blocked money per currency (items without an amount add nothing)."""
     found: dict[str, Decimal] = {}
     for item in items:

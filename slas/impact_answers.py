@@ -7,7 +7,7 @@ its customer (``[lineage]`` prerequisites): not a hop, but it explains why the E
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -59,13 +59,8 @@ NO_LIMIT = 2**63 - 1
 class _Held:
     """A blocked item as read, before its blockers' facts are known."""
 
-    item: ObjectRef
-    invoice: str | None
-    stage: str
-    amount: Decimal | None
-    currency: str
-    legal_entity: str
-    period: str
+    blocked: BlockedItem
+    """The item, its ``blocked_by`` still empty."""
     own: list[str]
     """Its own steps (stage event, posting) attempted and not in effect."""
     upstream: list[str]
@@ -76,11 +71,25 @@ class _Held:
     """The row read (``ITEM_COLUMNS``, then the failure facts when narrowed)."""
 
 
+def _item(row: Sequence[Any], stage: str) -> BlockedItem:
+    """The blocked item of an ``ITEM_COLUMNS`` row, waiting at ``stage``, no blocker yet."""
+    amount = row[5]
+    return BlockedItem(
+        object=ObjectRef(str(row[0]), str(row[1])),
+        invoice=str(row[18]) or None,
+        stage=stage,
+        amount=None if amount is None else Decimal(amount),
+        currency=str(row[4]),
+        legal_entity=str(row[3]),
+        period=str(row[6]),
+        blocked_by=(),
+    )
+
+
 def _held_at(row: Sequence[Any], as_of: datetime) -> _Held | None:
     """An ``ITEM_COLUMNS`` row's item as held at ``as_of`` by ``blocking_step`` (None when not)."""
-    (item_type, item_id, _, entity, currency, amount, due, stage_event, stage_first,
-     stage_effective, posting_event, posting_type, posting_first, posting_effective,
-     _, upstream_event, upstream_type, upstream_first, invoice, customer) = row[:20]  # fmt: skip
+    (stage_event, stage_first, stage_effective, posting_event, posting_type, posting_first,
+     posting_effective, _, upstream_event, upstream_type, upstream_first, _, customer) = row[7:20]  # fmt: skip
     stage = (stage_event, sc.BILLING_READY, stage_first, stage_effective)
     posting = (posting_event, posting_type, posting_first, posting_effective)
     upstream = (upstream_event, upstream_type, upstream_first)
@@ -93,13 +102,7 @@ def _held_at(row: Sequence[Any], as_of: datetime) -> _Held | None:
         if event_id and reached(first, as_of) and not reached(effective, as_of)
     ]
     return _Held(
-        item=ObjectRef(str(item_type), str(item_id)),
-        invoice=str(invoice) or None,
-        stage=sc.BILLING_READY if stage_event in own else sc.INVOICE_POSTED,
-        amount=amount,
-        currency=str(currency),
-        legal_entity=str(entity),
-        period=str(due),
+        blocked=_item(row, sc.BILLING_READY if stage_event in own else sc.INVOICE_POSTED),
         own=own,
         upstream=[str(upstream_event)] if upstream_event and reached(upstream_first, as_of) else [],
         customer=str(customer),
@@ -126,13 +129,7 @@ def _held_in_sql(
             own.append(str(row[10]))
         held.append(
             _Held(
-                item=ObjectRef(str(row[0]), str(row[1])),
-                invoice=str(row[18]) or None,
-                stage=sc.BILLING_READY if stage_held else sc.INVOICE_POSTED,
-                amount=row[5],
-                currency=str(row[4]),
-                legal_entity=str(row[3]),
-                period=str(row[6]),
+                blocked=_item(row, sc.BILLING_READY if stage_held else sc.INVOICE_POSTED),
                 own=own,
                 upstream=[str(row[15])] if upstream_held else [],
                 customer=str(row[19]),
@@ -195,8 +192,8 @@ class BlockedInvoiceAnswers:
             held, count, total = _held_in_sql(rows, listing)
         else:
             held = [item for row in rows if (item := _held_at(row, as_of)) is not None]
-            held.sort(key=lambda h: (-(h.amount or Decimal(0)), h.item.id))
-            count, total = len(held), totals(held)
+            held.sort(key=lambda h: (-(h.blocked.amount or Decimal(0)), h.blocked.object.id))
+            count, total = len(held), totals(h.blocked for h in held)
         listed = held[:listing]
         stored = self._stored_facts(listed, as_of) if narrowed else {}
         setups = self._failed_setups(client, listed, as_of, known)
@@ -211,18 +208,8 @@ class BlockedInvoiceAnswers:
             ids = [*item.own, *item.upstream]
             if item.posting_failed:
                 ids += setups.get(item.customer, [])
-            items.append(
-                BlockedItem(
-                    object=item.item,
-                    invoice=item.invoice,
-                    stage=item.stage,
-                    amount=None if item.amount is None else Decimal(item.amount),
-                    currency=item.currency,
-                    legal_entity=item.legal_entity,
-                    period=item.period,
-                    blocked_by=tuple(facts[e] for e in dict.fromkeys(ids) if e in facts),
-                )
-            )
+            blockers = tuple(facts[e] for e in dict.fromkeys(ids) if e in facts)
+            items.append(replace(item.blocked, blocked_by=blockers))
         return known, BlockedInvoices(total, tuple(items), count)
 
     def _failed_setups(
