@@ -32,7 +32,6 @@ from slas.close_sums import (
     assessed_pairs,
     groups_of,
     item_state_sql,
-    stored_error,
     sums_sql,
 )
 from slas.item_rows import INVOICE
@@ -384,19 +383,14 @@ class CloseRiskAnswers:
             if shown
             else {}
         )
-        shown_rows = [rows[key] for key in shown]
-        found = items_at(shown_rows, as_of)
+        found = items_at([rows[key] for key in shown], as_of)
         risks, position = [], 0
         for risk, contributors in assessed:
             listed = [(position + i, reason, at) for i, (_, reason, at) in enumerate(contributors)]
             position += len(contributors)
             risks.append(replace(risk, contributors=listed))
-        errors: dict[str, tuple[str, str]] = {}
-        for row, blocker in zip(shown_rows, found.blocking, strict=True):
-            if blocker and (stored := stored_error(row, blocker, as_of)) is not None:
-                errors[blocker] = stored
-        unread = sorted({b for b in found.blocking if b and b not in errors})
-        errors.update(_errors(client, unread, as_of, known))
+        blocking = sorted({b for b in found.blocking if b})
+        errors = _errors(client, blocking, as_of, known)
         report = render_report(
             risks,
             found.items,

@@ -39,7 +39,7 @@ from slas.close_risk import (
 )
 from slas.item_rows import INVOICE
 from slas.snapshot import F64Array
-from warehouse.schema import BLOCKER_FACT_COLUMNS, CLOSE_ITEMS
+from warehouse.schema import CLOSE_ITEMS
 
 WAITING: Final = "waiting"
 """Not posted, not blocked, its stage under way: at risk only if projected after the close."""
@@ -145,7 +145,7 @@ GROUP BY LegalEntity, DuePeriod, Currency, reason
 
 
 ROWS_OF = f"""
-SELECT {ITEM_COLUMNS}, {", ".join(name for name, _ in BLOCKER_FACT_COLUMNS)}
+SELECT {ITEM_COLUMNS}
 FROM {CLOSE_ITEMS}
 WHERE KnownAt <= {{known_at:DateTime64(3, 'UTC')}}
   AND ItemType IN {{types:Array(String)}} AND ItemId IN {{ids:Array(String)}}
@@ -153,9 +153,8 @@ ORDER BY ItemType, ItemId, KnownAt DESC
 LIMIT 1 BY ItemType, ItemId
 """
 """The latest versions known at ``known_at`` of the items of ``types`` and ``ids`` (the
-contributors an answer shows: a superset when an id has two types), in ``ITEM_COLUMNS`` and then
-the facts of the failures that hold them (``BLOCKER_FACT_COLUMNS``), found through the primary
-key."""
+contributors an answer shows: a superset when an id has two types), in ``ITEM_COLUMNS``, found
+through the primary key."""
 
 PAIRS = f"""
 SELECT DISTINCT toString(LegalEntity), toString(DuePeriod)
@@ -165,19 +164,6 @@ WHERE KnownAt <= {{known_at:DateTime64(3, 'UTC')}} AND StageFirstAt <= {_AS_OF}
 """
 """Every (legal entity, due period) some version known at ``known_at`` of an item begun by
 ``as_of`` names: a superset of the pairs assessed, whose close deadlines the sums compare with."""
-
-
-def stored_error(row: Sequence[Any], event_id: str, as_of: datetime) -> tuple[str, str] | None:
-    """The error category and code of ``event_id``'s latest attempt at ``as_of``, from a
-    ``ROWS_OF`` row whose stage, posting or root cause upstream it is: its stored facts
-    (``BLOCKER_FACT_COLUMNS``), which tell from the instant that error began on; None before
-    that, or when the row holds no facts (written before migration 20)."""
-    for at, facts in ((7, 20), (10, 23), (15, 26)):
-        if row[at] == event_id:
-            category, code, since = row[facts : facts + 3]
-            if since is not None and utc(since) <= as_of:
-                return str(category), str(code)
-    return None
 
 
 Key = tuple[str, str]
