@@ -176,6 +176,14 @@ def main() -> None:
                 as_of=first + timedelta(seconds=rng.uniform(0.1 * span, span)),
                 known_at=None,
             ),
+            # the API's `limit`: the largest items listed, totals and count of every item
+            "blocked_invoices_limit_100": lambda rng: blocked.report(
+                period=None,
+                legal_entity=None,
+                as_of=first + timedelta(seconds=rng.uniform(0.1 * span, span)),
+                known_at=None,
+                limit=100,
+            ),
         }
 
     def kinds(timers: TimerAnswers) -> dict[str, Callable[[random.Random], Any]]:

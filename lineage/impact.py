@@ -43,7 +43,11 @@ class BlockedItem:
 @dataclass(frozen=True)
 class BlockedInvoices:
     total: dict[str, Decimal]
+    """Blocked money per currency, of every blocked item."""
     items: tuple[BlockedItem, ...]
+    """Largest amount first: every blocked item, or the largest when the answer was limited."""
+    count: int
+    """How many items are blocked in all."""
 
 
 def totals(items: Iterable[BlockedItem]) -> dict[str, Decimal]:

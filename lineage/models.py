@@ -192,9 +192,13 @@ class BlockedInvoicesOut(BaseModel):
         "X-Syncsight-As-Of and X-Syncsight-Known-At name both instants the answer describes."
     )
     total: dict[str, Money] = Field(
-        description="Blocked value per currency, the exact sum of its items' amounts."
+        description="Blocked value per currency, the exact sum of every blocked item's amount "
+        "(of the items not listed too, when `limit` cut the list)."
     )
-    items: list[BlockedItemOut]
+    count: int = Field(description="How many items are blocked in all.")
+    items: list[BlockedItemOut] = Field(
+        description="The blocked items, largest amount first: every one, or the `limit` largest."
+    )
 
 
 def _item_out(item: BlockedItem) -> BlockedItemOut:
@@ -224,6 +228,7 @@ def blocked_out(result: BlockedInvoices, as_of: datetime) -> BlockedInvoicesOut:
     return BlockedInvoicesOut(
         as_of=as_of,
         total=dict(result.total),
+        count=result.count,
         items=[_item_out(item) for item in result.items],
     )
 

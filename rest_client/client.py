@@ -396,6 +396,7 @@ class ApiClient:
         legal_entity: str | None = None,
         as_of: datetime | None = None,
         known_at: datetime | None = None,
+        limit: int | None = None,
     ) -> Answer[BlockedInvoicesOut]:
         return self._typed(
             _BLOCKED,
@@ -404,6 +405,7 @@ class ApiClient:
             legal_entity=legal_entity,
             as_of=as_of,
             known_at=known_at,
+            limit=limit,
         )
 
     # SLAs and close risk: as_of None is now, known_at None the state's watermark

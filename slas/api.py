@@ -245,10 +245,23 @@ def slas_router(
         legal_entity: str | None = None,
         as_of: SlaAsOf = None,
         known_at: KnownAt = None,
+        limit: Annotated[
+            int | None,
+            Query(
+                ge=1,
+                le=100_000,
+                description="List only this many items, the largest first (`total` and `count` "
+                "still cover every blocked item). Default: every item.",
+            ),
+        ] = None,
     ) -> BlockedInvoicesOut:
         at = moment(as_of)
         known, result = blocked.report(
-            period=period, legal_entity=legal_entity, as_of=at, known_at=knowledge(known_at)
+            period=period,
+            legal_entity=legal_entity,
+            as_of=at,
+            known_at=knowledge(known_at),
+            limit=limit,
         )
         _stamp(response, at, known)
         return blocked_out(result, at)

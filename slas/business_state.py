@@ -205,6 +205,14 @@ class BusinessState:
         is complete, so an answer for it never changes."""
         return capped(requested, self.watermark())
 
+    def items_known_at(self, requested: datetime | None) -> tuple[datetime, bool]:
+        """``known_at(requested)``, and whether ``slas.item_versions`` has recorded every item
+        version known then (its answers may filter by the replaced versions): both watermarks in
+        one read."""
+        state = read_state(self._client(), WATERMARK_KEY, item_versions.WATERMARK_KEY)
+        known = capped(requested, parse_watermark(state, WATERMARK_KEY))
+        return known, parse_watermark(state, item_versions.WATERMARK_KEY) >= known
+
     def reset(self, now: datetime) -> None:
         """Re-derive every timer at the next tick (versions are written only where one moved)."""
         write_state(self._client(), WATERMARK_KEY, EPOCH.isoformat(), at=_millis(now))

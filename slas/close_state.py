@@ -95,20 +95,34 @@ OPEN_INVOICE_ITEMS_AT = _items_at(
 """``ITEMS_AT``'s invoice-level items of ``legal_entity`` (every one when empty) not posted at
 ``as_of``: the only ones ``blocking_step`` can find held (a posted item never is)."""
 
+_HELD_AT = item_state_sql(_AS_OF)
 BLOCKED_INVOICE_ITEMS_AT = f"""
-SELECT {ITEM_COLUMNS}, {", ".join(name for name, _ in BLOCKER_FACT_COLUMNS)}
-FROM {CLOSE_ITEMS}
-WHERE HeldUntil > {_AS_OF} AND {item_versions.IN_EFFECT}
-  AND Deleted = 0 AND StageFirstAt <= {_AS_OF} AND {_DUE} AND Kind = '{INVOICE}'
-  AND {item_state_sql(_AS_OF).blocked}
-  AND (empty({{legal_entity:String}}) OR LegalEntity = {{legal_entity:String}})
+SELECT * FROM (
+    SELECT {ITEM_COLUMNS}, {", ".join(name for name, _ in BLOCKER_FACT_COLUMNS)},
+        count() OVER in_currency, countIf(Amount IS NOT NULL) OVER in_currency,
+        sum(ifNull(Amount, 0)) OVER in_currency,
+        row_number() OVER (ORDER BY ifNull(Amount, 0) DESC, ItemId) AS place,
+        row_number() OVER in_currency AS place_in_currency,
+        {_HELD_AT.stage_held}, {_HELD_AT.posting_held}, {_HELD_AT.upstream_held}
+    FROM {CLOSE_ITEMS}
+    WHERE HeldUntil > {_AS_OF} AND {item_versions.IN_EFFECT}
+      AND Deleted = 0 AND StageFirstAt <= {_AS_OF} AND {_DUE} AND Kind = '{INVOICE}'
+      AND {_HELD_AT.blocked}
+      AND (empty({{legal_entity:String}}) OR LegalEntity = {{legal_entity:String}})
+    WINDOW in_currency AS (PARTITION BY Currency)
+)
+WHERE place <= {{limit:UInt64}} OR place_in_currency = 1
+ORDER BY place
 """
 """``OPEN_INVOICE_ITEMS_AT``'s items that a failure holds at ``as_of`` (``item_state_sql``,
 ``blocking_step`` in SQL), from the versions in effect at ``known_at`` (``slas.item_versions``),
-with the facts of the failures that hold them (``BLOCKER_FACT_COLUMNS``). Only versions that can
-be held at ``as_of`` are read (``HeldUntil``: one range of ``close_items``' ``held``
-projection): no sort, and nothing read of the items that never failed or settled before
-``as_of``."""
+with the facts of the failures that hold them (``BLOCKER_FACT_COLUMNS``), then per row its
+currency's items, items with an amount and their exact sum, its place in the answer's order
+(largest amount first, then item id) and which of its steps hold it (stage, posting, the failure
+upstream). Only the ``limit`` first rows come back, in that order, and one row of each currency
+(for its sums). Only versions that can be held at ``as_of`` are read
+(``HeldUntil``: one range of ``close_items``' ``held`` projection): nothing read of the items
+that never failed or settled before ``as_of``."""
 
 _COMPLETED_STAGES = (
     f"Kind = '{INVOICE}' AND StageSeconds >= 0"
@@ -286,9 +300,9 @@ class CloseRiskAnswers:
         version known then, else (and with ``from_sums=False``: the oracle) assessed over every
         item row in Python."""
         client = self._client()
-        known = self._state.known_at(known_at)
-        if self._from_sums and item_versions.watermark(client) >= known:
-            return self._summed(period, as_of, known_at)
+        known, recorded = self._state.items_known_at(known_at)
+        if self._from_sums and recorded:
+            return known, self._summed(client, period, as_of, known)
         as_of = utc(as_of)
         periods = [period] if period else []
         parameters = {"as_of": as_of, "known_at": known, "periods": periods}
@@ -321,10 +335,8 @@ class CloseRiskAnswers:
         return known, report
 
     def _summed(
-        self, period: str | None, as_of: datetime, known_at: datetime | None
-    ) -> tuple[datetime, list[dict[str, Any]]]:
-        client = self._client()
-        known = self._state.known_at(known_at)
+        self, client: Client, period: str | None, as_of: datetime, known: datetime
+    ) -> list[dict[str, Any]]:
         as_of = utc(as_of)
         periods = [period] if period else []
         parameters: dict[str, Any] = {"as_of": as_of, "known_at": known, "periods": periods}
@@ -386,7 +398,7 @@ class CloseRiskAnswers:
             names=dict(enumerate(found.names)),
             errors={row: errors.get(b, ("", "")) for row, b in enumerate(found.blocking)},
         )
-        return known, report
+        return report
 
     def _durations_by_entity(
         self, client: Client, as_of: datetime, known: datetime

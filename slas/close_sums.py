@@ -60,6 +60,12 @@ class ItemStateSql:
     blocked: str
     waiting: str
     other_period: str
+    stage_held: str
+    """Its stage event attempted and not in effect (an own step that holds a blocked item)."""
+    posting_held: str
+    """An invoice item's posting attempted and not in effect (the other own step)."""
+    upstream_held: str
+    """The failure upstream of it attempted (it holds a blocked item too)."""
 
 
 def item_state_sql(at: str) -> ItemStateSql:
@@ -87,6 +93,9 @@ def item_state_sql(at: str) -> ItemStateSql:
         blocked=blocked,
         waiting=f"(NOT {posted} AND NOT {blocked} AND {invoice} AND {reached('StageEffectiveAt')})",
         other_period=f"({posted} AND PostedPeriod != DuePeriod)",
+        stage_held=f"({stage_held})",
+        posting_held=f"({posting_held})",
+        upstream_held=f"({upstream})",
     )
 
 

@@ -6,7 +6,8 @@ its customer (``[lineage]`` prerequisites): not a hop, but it explains why the E
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -19,7 +20,6 @@ from domain.objects import ObjectRef
 from lineage.impact import BlockedInvoices, BlockedItem, Blocker, totals
 from lineage.owners import OwnerRouting
 from lineage.rules import LineageRules
-from slas import item_versions
 from slas.business_state import BusinessState
 from slas.close_state import (
     BLOCKED_INVOICE_ITEMS_AT,
@@ -51,6 +51,97 @@ HAVING argMax(Outcome, EventTime) != 'success'
 """
 
 
+NO_LIMIT = 2**63 - 1
+"""``BLOCKED_INVOICE_ITEMS_AT``'s ``limit`` when every item is listed."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """A blocked item as read, before its blockers' facts are known."""
+
+    blocked: BlockedItem
+    """The item, its ``blocked_by`` still empty."""
+    own: list[str]
+    """Its own steps (stage event, posting) attempted and not in effect."""
+    upstream: list[str]
+    """The failure upstream of it, when attempted by as_of."""
+    customer: str
+    posting_failed: bool
+    row: Sequence[Any]
+    """The row read (``ITEM_COLUMNS``, then the failure facts when narrowed)."""
+
+
+def _item(row: Sequence[Any], stage: str) -> BlockedItem:
+    """The blocked item of an ``ITEM_COLUMNS`` row, waiting at ``stage``, no blocker yet."""
+    amount = row[5]
+    return BlockedItem(
+        object=ObjectRef(str(row[0]), str(row[1])),
+        invoice=str(row[18]) or None,
+        stage=stage,
+        amount=None if amount is None else Decimal(amount),
+        currency=str(row[4]),
+        legal_entity=str(row[3]),
+        period=str(row[6]),
+        blocked_by=(),
+    )
+
+
+def _held_at(row: Sequence[Any], as_of: datetime) -> _Held | None:
+    """An ``ITEM_COLUMNS`` row's item as held at ``as_of`` by ``blocking_step`` (None when not)."""
+    (stage_event, stage_first, stage_effective, posting_event, posting_type, posting_first,
+     posting_effective, _, upstream_event, upstream_type, upstream_first, _, customer) = row[7:20]  # fmt: skip
+    stage = (stage_event, sc.BILLING_READY, stage_first, stage_effective)
+    posting = (posting_event, posting_type, posting_first, posting_effective)
+    upstream = (upstream_event, upstream_type, upstream_first)
+    blocker, _ = blocking_step(as_of, stage=stage, posting=posting, upstream=upstream)
+    if not blocker:
+        return None
+    own = [
+        event_id
+        for event_id, _, first, effective in (stage, posting)
+        if event_id and reached(first, as_of) and not reached(effective, as_of)
+    ]
+    return _Held(
+        blocked=_item(row, sc.BILLING_READY if stage_event in own else sc.INVOICE_POSTED),
+        own=own,
+        upstream=[str(upstream_event)] if upstream_event and reached(upstream_first, as_of) else [],
+        customer=str(customer),
+        posting_failed=posting_event in own,
+        row=row,
+    )
+
+
+def _held_in_sql(
+    rows: Sequence[Sequence[Any]], limit: int
+) -> tuple[list[_Held], int, dict[str, Decimal]]:
+    """``BLOCKED_INVOICE_ITEMS_AT``'s rows as held items (the first ``limit``, in their order),
+    how many items are held in all and their money per currency: what ``_held_at`` finds, as the
+    SQL found it."""
+    sums: dict[str, tuple[int, int, Decimal]] = {}
+    held = []
+    for row in rows:
+        sums[str(row[4])] = (row[29], row[30], row[31])
+        if row[32] > limit:
+            continue
+        stage_held, posting_held, upstream_held = row[34:37]
+        own = [str(row[7])] if stage_held else []
+        if posting_held:
+            own.append(str(row[10]))
+        held.append(
+            _Held(
+                blocked=_item(row, sc.BILLING_READY if stage_held else sc.INVOICE_POSTED),
+                own=own,
+                upstream=[str(row[15])] if upstream_held else [],
+                customer=str(row[19]),
+                posting_failed=bool(posting_held),
+                row=row,
+            )
+        )
+    count = sum(items for items, _, _ in sums.values())
+    total = {c: Decimal(s) for c, (_, amounts, s) in sorted(sums.items()) if amounts}
+    return held, count, total
+
+
 class BlockedInvoiceAnswers:
     """``GET /api/v1/impact/blocked-invoices`` from ``close_items``."""
 
@@ -79,96 +170,53 @@ class BlockedInvoiceAnswers:
         legal_entity: str | None,
         as_of: datetime,
         known_at: datetime | None,
+        limit: int | None = None,
     ) -> tuple[datetime, BlockedInvoices]:
-        """The known_at the answer describes, and every blocked item, largest first."""
+        """The known_at the answer describes, and the blocked items, largest first: every one, or
+        the ``limit`` largest (the totals and count still cover every item)."""
         client = self._client()
-        known = self._state.known_at(known_at)
+        known, recorded = self._state.items_known_at(known_at)
         as_of = utc(as_of)
+        listing = NO_LIMIT if limit is None else limit
         parameters = {
             "as_of": as_of,
             "known_at": known,
             "periods": [period] if period else [],
             "legal_entity": legal_entity or "",
+            "limit": listing,
         }
-        narrowed = self._narrowed and item_versions.watermark(client) >= known
+        narrowed = self._narrowed and recorded
         statement = BLOCKED_INVOICE_ITEMS_AT if narrowed else OPEN_INVOICE_ITEMS_AT
-        held = []
-        stored: dict[str, Blocker] = {}
-        for row in client.query(statement, parameters=parameters).result_rows:
-            (item_type, item_id, _, entity, currency, amount, due, stage_event, stage_first,
-             stage_effective, posting_event, posting_type, posting_first, posting_effective,
-             _, upstream_event, upstream_type, upstream_first, invoice, customer) = row[:20]  # fmt: skip
-            stage = (stage_event, sc.BILLING_READY, stage_first, stage_effective)
-            posting = (posting_event, posting_type, posting_first, posting_effective)
-            upstream = (upstream_event, upstream_type, upstream_first)
-            blocker, _ = blocking_step(as_of, stage=stage, posting=posting, upstream=upstream)
-            if not blocker:
-                continue
-            own = [
-                event_id
-                for event_id, _, first, effective in (stage, posting)
-                if event_id and reached(first, as_of) and not reached(effective, as_of)
-            ]
-            if narrowed:  # the steps that hold the item, with their stored failure facts
-                steps = [
-                    (*step[:3], *facts)
-                    for step, facts in ((stage, row[20:23]), (posting, row[23:26]))
-                    if step[0] in own and step[0] not in stored
-                ]
-                fresh = upstream_event and upstream_event not in stored
-                if fresh and reached(upstream_first, as_of):
-                    steps.append((*upstream, *row[26:29]))
-                stored.update(self._stored_facts(steps, as_of))
-            held.append(
-                {
-                    "item": ObjectRef(str(item_type), str(item_id)),
-                    "invoice": str(invoice) or None,
-                    "stage": sc.BILLING_READY if stage_event in own else sc.INVOICE_POSTED,
-                    "amount": amount,
-                    "currency": str(currency),
-                    "legal_entity": str(entity),
-                    "period": str(due),
-                    "own": own,
-                    "upstream": [str(upstream_event)]
-                    if upstream_event and reached(upstream_first, as_of)
-                    else [],
-                    "customer": str(customer),
-                    "posting_failed": posting_event in own,
-                }
-            )
-        setups = self._failed_setups(client, held, as_of, known)
+        rows = client.query(statement, parameters=parameters).result_rows
+        if narrowed:
+            held, count, total = _held_in_sql(rows, listing)
+        else:
+            held = [item for row in rows if (item := _held_at(row, as_of)) is not None]
+            held.sort(key=lambda h: (-(h.blocked.amount or Decimal(0)), h.blocked.object.id))
+            count, total = len(held), totals(h.blocked for h in held)
+        listed = held[:listing]
+        stored = self._stored_facts(listed, as_of) if narrowed else {}
+        setups = self._failed_setups(client, listed, as_of, known)
         blocking = sorted(
-            {e for item in held for e in (*item["own"], *item["upstream"])}
+            {e for item in listed for e in (*item.own, *item.upstream)}
             | {e for ids in setups.values() for e in ids}
         )
         facts = {e: stored[e] for e in blocking if e in stored}
         facts.update(self._blockers(client, [e for e in blocking if e not in stored], as_of, known))
         items = []
-        for item in held:
-            ids = [*item["own"], *item["upstream"]]
-            if item["posting_failed"]:
-                ids += setups.get(item["customer"], [])
-            unique = list(dict.fromkeys(ids))
-            items.append(
-                BlockedItem(
-                    object=item["item"],
-                    invoice=item["invoice"],
-                    stage=item["stage"],
-                    amount=None if item["amount"] is None else Decimal(item["amount"]),
-                    currency=item["currency"],
-                    legal_entity=item["legal_entity"],
-                    period=item["period"],
-                    blocked_by=tuple(facts[e] for e in unique if e in facts),
-                )
-            )
-        items.sort(key=lambda i: (-(i.amount or Decimal(0)), i.object.id))
-        return known, BlockedInvoices(totals(items), tuple(items))
+        for item in listed:
+            ids = [*item.own, *item.upstream]
+            if item.posting_failed:
+                ids += setups.get(item.customer, [])
+            blockers = tuple(facts[e] for e in dict.fromkeys(ids) if e in facts)
+            items.append(replace(item.blocked, blocked_by=blockers))
+        return known, BlockedInvoices(total, tuple(items), count)
 
     def _failed_setups(
-        self, client: Client, held: list[dict[str, Any]], as_of: datetime, known: datetime
+        self, client: Client, held: list[_Held], as_of: datetime, known: datetime
     ) -> dict[str, list[str]]:
         """Customer id → its failed set-up events, for the items whose posting failed."""
-        customers = sorted({i["customer"] for i in held if i["posting_failed"] and i["customer"]})
+        customers = sorted({i.customer for i in held if i.posting_failed and i.customer})
         types = sorted({t for types in self._rules.prerequisites.values() for t in types})
         if not customers or not types:
             return {}
@@ -187,23 +235,31 @@ class BlockedInvoiceAnswers:
             found.setdefault(str(customer), []).append(str(event_id))
         return found
 
-    def _stored_facts(self, steps: list[tuple[Any, ...]], as_of: datetime) -> dict[str, Blocker]:
-        """What ``BLOCKERS`` reads of the steps that hold an item at ``as_of``, from the item's
-        row: each step as event id, type, when its failures began (an own step's first attempt,
-        the root cause's current run of failures) and the failure facts migration 20 stores.
-        Only for a step whose latest error began by ``as_of``: before that, and in rows written
-        before migration 20, the row does not tell, and ``BLOCKERS`` reads the step."""
-        found = {}
-        for event_id, event_type, first, category, code, since in steps:
-            if reached(since, as_of):
-                found[str(event_id)] = Blocker(
-                    event_id=str(event_id),
-                    event_type=str(event_type),
-                    error_category=str(category),
-                    error_code=str(code),
-                    owner=self._owners.owner_of(str(category)),
-                    failed_since=utc(first),
-                )
+    def _stored_facts(self, held: list[_Held], as_of: datetime) -> dict[str, Blocker]:
+        """What ``BLOCKERS`` reads of the steps that hold the ``held`` items at ``as_of``, from
+        the items' rows: each step as event id, type, when its failures began (an own step's
+        first attempt, the root cause's current run of failures) and the failure facts migration
+        20 stores. Only for a step whose latest error began by ``as_of``: before that, and in
+        rows written before migration 20, the row does not tell, and ``BLOCKERS`` reads the
+        step."""
+        found: dict[str, Blocker] = {}
+        for item in held:
+            row = item.row
+            stage = (row[7], sc.BILLING_READY, row[8], *row[20:23])
+            posting = (row[10], row[11], row[12], *row[23:26])
+            steps = [step for step in (stage, posting) if step[0] in item.own]
+            if item.upstream:
+                steps.append((*row[15:18], *row[26:29]))
+            for event_id, event_type, first, category, code, since in steps:
+                if str(event_id) not in found and reached(since, as_of):
+                    found[str(event_id)] = Blocker(
+                        event_id=str(event_id),
+                        event_type=str(event_type),
+                        error_category=str(category),
+                        error_code=str(code),
+                        owner=self._owners.owner_of(str(category)),
+                        failed_since=utc(first),
+                    )
         return found
 
     def _blockers(

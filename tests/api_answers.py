@@ -219,7 +219,7 @@ def blocked(as_of: str, *items: BlockedItemOut) -> BlockedInvoicesOut:
     for item in items:
         if item.amount is not None:
             total[item.currency] = total.get(item.currency, Decimal(0)) + item.amount
-    return BlockedInvoicesOut(as_of=at(as_of), total=total, items=list(items))
+    return BlockedInvoicesOut(as_of=at(as_of), total=total, count=len(items), items=list(items))
 
 
 def lineage_node(

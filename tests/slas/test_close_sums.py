@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
@@ -75,13 +76,22 @@ class TestSummedItemAnswers:
             assert report == oracle.report(period, as_of, known), (period, as_of, known)
             reasons.update(c["reason"] for entry in report[1] for c in entry["contributors"])
             entity = rng.choice([None, *entities])
-            impact = narrowed.report(
-                period=period, legal_entity=entity, as_of=as_of, known_at=known
-            )
-            assert impact == every.report(
-                period=period, legal_entity=entity, as_of=as_of, known_at=known
-            ), (period, entity, as_of, known)
+            asked: dict[str, Any] = {
+                "period": period,
+                "legal_entity": entity,
+                "as_of": as_of,
+                "known_at": known,
+            }
+            impact = narrowed.report(**asked)
+            assert impact == every.report(**asked), (period, entity, as_of, known)
+            assert impact[1].count == len(impact[1].items)
             blocked += len(impact[1].items)
+            # the largest few listed: the same totals and count, the first items
+            limit = rng.randint(1, 5)
+            largest = narrowed.report(**asked, limit=limit)
+            assert largest == every.report(**asked, limit=limit), (asked, limit)
+            assert largest[1].items == impact[1].items[:limit]
+            assert (largest[1].total, largest[1].count) == (impact[1].total, impact[1].count)
         assert blocked > 0
         # before the close (blocked, projected late) and after it (realised) were both compared
         assert {"blocked", "projected_after_close", "not_posted_by_close"} <= set(reasons)

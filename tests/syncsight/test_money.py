@@ -30,6 +30,7 @@ LARGE = "1234567.8912"
 PERIOD = "2026-09"
 QUESTIONS = {
     "blocked": ("/api/v1/impact/blocked-invoices", {}),
+    "blocked_largest": ("/api/v1/impact/blocked-invoices", {"limit": 1}),
     "close_risk": ("/api/v1/close-risk", {"period": PERIOD}),
     "timers": ("/api/v1/slas/time-to-invoice-posting/timers", {}),
     "lineage": ("/api/v1/lineage/invoice/INV-L", {}),
@@ -122,6 +123,16 @@ class TestExactAmounts:
         (large,) = [i for i in blocked["items"] if i["object"]["id"] == "BE-L"]
         assert large["amount"] == LARGE
         assert blocked["total"] == {"EUR": LARGE, "USD": "0.30", "GBP": "0.10"}
+
+    def test_a_limited_answer_lists_the_largest_and_totals_every_item(
+        self, answers: dict[str, Any]
+    ) -> None:
+        """limit=1 lists the largest item only; its totals and count are the full answer's."""
+        every, largest = answers["blocked"], answers["blocked_largest"]
+        assert [i["object"]["id"] for i in largest["items"]] == ["BE-L"]
+        assert largest["items"] == every["items"][:1]
+        assert largest["total"] == every["total"]
+        assert largest["count"] == every["count"] == len(every["items"]) > 1
 
     def test_close_risk_sums_exactly_per_currency(self, answers: dict[str, Any]) -> None:
         """Due and at risk per currency are exact sums; contributors keep every digit."""

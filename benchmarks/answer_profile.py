@@ -1,0 +1,100 @@
+"""Where close risk and blocked invoices spend their time: each answer asked at the instants
+``benchmarks/timer_state.py`` draws (the same seed gives the same instants), every statement
+timed through ``benchmarks/tick_profile.py``'s ``CountingClient``, and the CPU per answer spent
+outside the statements (Python). Opens the data directory itself: no service may hold it.
+Run: ``.venv/bin/python benchmarks/answer_profile.py --clickhouse-url chdb:///abs/path/data
+[--answers 10] [--limit 100]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.process_stats import own_cpu_seconds
+from benchmarks.tick_profile import counted_state
+from lineage.owners import OwnerRouting
+from lineage.rules import LineageRules
+from slas.close_state import CloseRiskAnswers
+from slas.impact_answers import BlockedInvoiceAnswers
+from tests.firm import firm_calendar_book
+from warehouse.client import connect
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--clickhouse-url", required=True, help="chdb:///abs/path/data or http://…")
+    parser.add_argument("--answers", type=int, default=10, help="answers of each kind")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--limit", type=int, default=100, help="items listed by the limited blocked answer"
+    )
+    arguments = parser.parse_args()
+
+    client = connect(arguments.clickhouse_url)
+    counting, state = counted_state(client)
+    first, last = client.query("SELECT min(EventTime), max(EventTime) FROM biz_events").result_rows[
+        0
+    ]
+    first, last = first.replace(tzinfo=UTC), last.replace(tzinfo=UTC)
+    span = (last - first).total_seconds()
+    periods = sorted({f"{first + timedelta(days=d):%Y-%m}" for d in range(int(span // 86400) + 1)})
+    reads: Callable[[], Any] = lambda: counting  # noqa: E731
+    close_risk = CloseRiskAnswers(reads, firm_calendar_book(), state)
+    blocked = BlockedInvoiceAnswers(reads, LineageRules.default(), OwnerRouting(), state)
+
+    def instant(rng: random.Random) -> Any:
+        return first + timedelta(seconds=rng.uniform(0.1 * span, span))
+
+    asks: dict[str, Callable[[random.Random], Any]] = {
+        "close_risk": lambda rng: close_risk.report(None, instant(rng), None),
+        "close_risk_period": lambda rng: close_risk.report(rng.choice(periods), instant(rng), None),
+        "blocked_invoices": lambda rng: blocked.report(
+            period=None, legal_entity=None, as_of=instant(rng), known_at=None
+        ),
+        f"blocked_invoices_limit_{arguments.limit}": lambda rng: blocked.report(
+            period=None, legal_entity=None, as_of=instant(rng), known_at=None, limit=arguments.limit
+        ),
+    }
+    for name, ask in asks.items():
+        try:
+            ask(random.Random(0))  # warm
+        except TypeError as error:  # code before the limit (run from another checkout)
+            print(f"{name}: not asked ({error})", flush=True)
+            continue
+        rng = random.Random(arguments.seed)
+        counting.calls.clear()
+        wall, cpu = time.perf_counter(), own_cpu_seconds()
+        sizes = []
+        for _ in range(arguments.answers):
+            answer = ask(rng)[1]
+            sizes.append(len(answer.items) if hasattr(answer, "items") else len(answer))
+        wall, cpu = time.perf_counter() - wall, own_cpu_seconds() - cpu
+        per = 1000 / arguments.answers
+        in_statements = sum(c for samples in counting.calls.values() for _, c in samples)
+        print(
+            f"{name}: {wall * per:.0f} ms wall, {cpu * per:.0f} ms CPU per answer "
+            f"({min(sizes)}-{max(sizes)} entries); outside the statements "
+            f"{(cpu - in_statements) * per:.0f} ms CPU",
+            flush=True,
+        )
+        for kind, samples in sorted(
+            counting.calls.items(), key=lambda kv: -sum(c for _, c in kv[1])
+        ):
+            print(
+                f"    {sum(c for _, c in samples) * per:6.1f} ms CPU, "
+                f"{len(samples) / arguments.answers:.1f}x  {kind}",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
