@@ -110,7 +110,7 @@ def grow_history(client: Any, years: int) -> None:
 def query_steps(client: Any, sql: str, parameters: dict[str, Any]) -> None:
     """Each common table expression of ``sql`` counted on its own (with what it reads from)."""
     head, _, _ = sql.rpartition("\nchecked AS (")
-    names = re.findall(r"^(\w+) AS \($", head, flags=re.MULTILINE)
+    names = re.findall(r"^(\w+) AS (?:MATERIALIZED )?\($", head, flags=re.MULTILINE)
     for name in names:
         started, cpu_started = time.perf_counter(), _cpu()
         rows = client.query(f"{head.rstrip().rstrip(',')}\nSELECT count() FROM {name}", parameters)

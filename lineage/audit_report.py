@@ -20,7 +20,12 @@ from clickhouse_connect.driver.client import Client
 
 from domain import semconv as sc
 from domain.instants import utc
-from lineage.audit_queries import INTERFACE_TOTALS, MAX_DIFFERENCES_PER_KIND
+from lineage.audit_queries import (
+    ENGINE_MATERIALIZES_CTES,
+    INTERFACE_TOTALS,
+    INTERFACE_TOTALS_ONCE,
+    MAX_DIFFERENCES_PER_KIND,
+)
 from lineage.evidence import canonical_json, instant_text
 from lineage.rules import DEFAULT_HOPS, Hop, LineageRules
 
@@ -119,11 +124,19 @@ def engine_parameters(parameters: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def report_query(client: Client) -> str:
+    """The report's query text for ``client``'s engine: its parts used twice computed once where
+    the engine can (``lineage.audit_queries``)."""
+    materializes = client.query(ENGINE_MATERIALIZES_CTES).result_rows[0][0]
+    return INTERFACE_TOTALS_ONCE if materializes else INTERFACE_TOTALS
+
+
 def build_report(client: Client, rules: LineageRules, request: ReportRequest) -> dict[str, Any]:
     """The report body (everything its root hash covers) as known at ``request.known_at``."""
     parameters = query_parameters(rules, request)
-    rows = client.query(INTERFACE_TOTALS, parameters=engine_parameters(parameters)).named_results()
-    return report_body(rules, request, parameters, list(rows))
+    sql = report_query(client)
+    rows = client.query(sql, parameters=engine_parameters(parameters)).named_results()
+    return report_body(rules, request, parameters, list(rows), sql=sql)
 
 
 def report_body(
@@ -131,8 +144,10 @@ def report_body(
     request: ReportRequest,
     parameters: dict[str, Any],
     rows: Sequence[Mapping[str, Any]],
+    *,
+    sql: str = INTERFACE_TOTALS,
 ) -> dict[str, Any]:
-    """The report from the query's rows (one per interface that has items)."""
+    """The report from the rows of the query ``sql`` (one per interface that has items)."""
     by_hop = {int(row["hop"]): row for row in rows}
     interfaces = []
     differences: list[dict[str, Any]] = []
@@ -169,9 +184,9 @@ def report_body(
         "known_at": instant_text(request.known_at),
         "close_deadline": instant_text(request.close_deadline),
         "query": {
-            "sql": INTERFACE_TOTALS,
+            "sql": sql,
             "parameters": parameters,
-            "sha256": query_hash(INTERFACE_TOTALS, parameters),
+            "sha256": query_hash(sql, parameters),
         },
         "interfaces": interfaces,
         "differences": differences,
