@@ -49,6 +49,12 @@ def copy_database(admin: Client, source: str, target: str) -> None:
         )
 
 
+def database_of(client: Client) -> str:
+    """The database ``client`` was opened on."""
+    assert client.database, "a client opened without a database"
+    return str(client.database)
+
+
 class Templates:
     """The template databases of one pytest process (the session fixture ``templates``)."""
 

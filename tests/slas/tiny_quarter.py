@@ -19,7 +19,13 @@ from slas.business_state import BusinessState, TickReport
 from slas.calendars import CalendarBook
 from slas.definitions import DEFAULT_SLAS
 from syncsight.bulk_load import WarehouseSpanExporter
-from tests.templates import Templates, admin_client, copy_database, migrated_template
+from tests.templates import (
+    Templates,
+    admin_client,
+    copy_database,
+    database_of,
+    migrated_template,
+)
 from warehouse.span_store import span_sink
 
 END = datetime(2026, 10, 30, 17, 0, tzinfo=UTC)
@@ -99,23 +105,28 @@ def streamed_copy(
     dear part of every test that starts from it) in ``client``'s empty database, and a keeper
     continuing the one that streamed it: the same settings, and the windows it read lately
     (``_read``, where it looks for rows that became visible late)."""
-    settings = (
-        {} if max_events_per_chunk is None else {"max_events_per_chunk": max_events_per_chunk}
-    )
 
     def keeper_on(c: Client) -> BusinessState:
-        return BusinessState(lambda: c, DEFAULT_SLAS, CalendarBook(), settle=SETTLE, **settings)
+        if max_events_per_chunk is None:
+            return BusinessState(lambda: c, DEFAULT_SLAS, CalendarBook(), settle=SETTLE)
+        return BusinessState(
+            lambda: c,
+            DEFAULT_SLAS,
+            CalendarBook(),
+            settle=SETTLE,
+            max_events_per_chunk=max_events_per_chunk,
+        )
 
     def stream(template: Client) -> tuple[BusinessState, tuple[TickReport, ...]]:
         with admin_client(engine_url) as admin:
-            copy_database(admin, migrated_template(templates, engine_url), template.database)
+            copy_database(admin, migrated_template(templates, engine_url), database_of(template))
         keeper = keeper_on(template)
         return keeper, tuple(load_tiny_quarter(template, engine_url, keeper))
 
     key = f"tiny_streamed_{max_events_per_chunk or 'default'}"
     name, (streamer, ticks) = templates.get(engine_url, key, stream)
     with admin_client(engine_url) as admin:
-        copy_database(admin, name, client.database)
+        copy_database(admin, name, database_of(client))
     keeper = keeper_on(client)
     keeper._read = list(streamer._read)
     return Streamed(client, keeper, ticks)
