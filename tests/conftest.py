@@ -18,10 +18,26 @@ from clickhouse_connect.driver.client import Client
 
 from tests.quarter import LoadedQuarter, load_small_quarter
 from tests.service import stop_service
+from tests.templates import Templates, admin_client, copy_database, migrated_template
 from warehouse.client import connect
 
 SERVER_URL = os.environ.get("SYNCSIGHT_TEST_CLICKHOUSE_URL", "")
 ENGINES = ["chdb", pytest.param("server", marks=pytest.mark.server)] if SERVER_URL else ["chdb"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Test files marked ``dear`` first, then the others by their number of tests (most first),
+    each file's tests in their order: ``make unit`` (``--dist loadfile --no-loadscope-reorder``)
+    hands files to its two workers in this order, so no worker is left alone with a file of
+    minutes at the end while the other one idles."""
+    by_file: dict[Path, list[pytest.Item]] = {}
+    for item in items:
+        by_file.setdefault(item.path, []).append(item)
+
+    def order(tests: list[pytest.Item]) -> tuple[bool, int]:
+        return (tests[0].get_closest_marker("dear") is None, -len(tests))
+
+    items[:] = [item for tests in sorted(by_file.values(), key=order) for item in tests]
 
 
 @pytest.fixture(autouse=True)
@@ -84,6 +100,16 @@ def module_client(module_engine_url: str) -> Iterator[Client]:
         admin.close()
 
 
+@pytest.fixture(scope="session")
+def templates() -> Iterator[Templates]:
+    """This process's template databases, dropped at its end."""
+    built = Templates()
+    try:
+        yield built
+    finally:
+        built.drop()
+
+
 @pytest.fixture
 def client(engine_url: str, database: str) -> Iterator[Client]:
     """A client whose default database is the test's own."""
@@ -92,6 +118,16 @@ def client(engine_url: str, database: str) -> Iterator[Client]:
         yield c
     finally:
         c.close()
+
+
+@pytest.fixture
+def migrated(client: Client, engine_url: str, database: str, templates: Templates) -> Client:
+    """The test's database with every migration applied under the default correlation rules: a
+    copy of a database migrated once per process (``tests/warehouse/test_migrations.py`` runs
+    the migrations themselves on fresh databases)."""
+    with admin_client(engine_url) as admin:
+        copy_database(admin, migrated_template(templates, engine_url), database)
+    return client
 
 
 @pytest.fixture(scope="session")

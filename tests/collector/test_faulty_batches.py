@@ -29,8 +29,6 @@ from tests.collector.test_writer import (
     wait_until,
 )
 from tests.warehouse.spans import BASE_NS, span_row
-from warehouse.correlation_rules import CorrelationRules
-from warehouse.migrations import migrate
 from warehouse.span_batch import NANOSECONDS_PER_DAY, SpanBatch, encode_rows
 from warehouse.span_store import SpanSink, span_sink
 
@@ -39,9 +37,8 @@ UNPARSABLE = SpanBatch(b'["not a timestamp","x"]', 1)
 
 
 @pytest.fixture
-def real_sink(client: Client, engine_url: str) -> SpanSink:
-    migrate(client, CorrelationRules.default())
-    return span_sink(client, engine_url)
+def real_sink(migrated: Client, engine_url: str) -> SpanSink:
+    return span_sink(migrated, engine_url)
 
 
 def open_writer(sink: SpanSink, spool_dir: Path, limits: WriterLimits = FAST) -> BatchWriter:

@@ -17,8 +17,6 @@ from collector.spool import Spool
 from collector.writer import BatchWriter, Durability, Overloaded, WriterLimits
 from domain import semconv as sc
 from tests.warehouse.spans import span_row
-from warehouse.correlation_rules import CorrelationRules
-from warehouse.migrations import migrate
 from warehouse.span_batch import SpanBatch, encode_rows
 from warehouse.span_store import SpanSink, span_sink
 
@@ -70,9 +68,8 @@ def wait_until(condition: Any, timeout: float = 20.0) -> None:
 
 
 @pytest.fixture
-def sink(client: Client, engine_url: str) -> SwitchableSink:
-    migrate(client, CorrelationRules.default())
-    return SwitchableSink(span_sink(client, engine_url))
+def sink(migrated: Client, engine_url: str) -> SwitchableSink:
+    return SwitchableSink(span_sink(migrated, engine_url))
 
 
 @pytest.fixture

@@ -32,8 +32,6 @@ from slas.business_state import BusinessState
 from slas.calendars import CalendarBook
 from slas.definitions import DEFAULT_SLAS
 from tests.lineage.events import attempt, chain, span
-from warehouse.correlation_rules import CorrelationRules
-from warehouse.migrations import migrate
 from warehouse.queries import BusinessEvent
 from warehouse.spans import OTEL_TRACES_COLUMNS
 
@@ -55,9 +53,8 @@ def load(client: Client, events: list[BusinessEvent]) -> None:
 
 
 @pytest.fixture
-def store(client: Client) -> Client:
-    migrate(client, CorrelationRules.default())
-    return client
+def store(migrated: Client) -> Client:
+    return migrated
 
 
 def report(client: Client, *, known_at: datetime | None = None) -> dict[str, Any]:

@@ -34,8 +34,6 @@ from syncsight.access import AccessControl, ApiTokens
 from tests.lineage.events import chain, span
 from tests.service import serving_in_thread
 from tests.syncsight.test_cli import run
-from warehouse.correlation_rules import CorrelationRules
-from warehouse.migrations import migrate
 from warehouse.pool import ClientPool
 from warehouse.spans import OTEL_TRACES_COLUMNS
 
@@ -50,14 +48,13 @@ SIGNED_OUTSIDE = ("root_hash", "signature", "ledger_heads", "generated_at")
 
 
 @pytest.fixture
-def store(client: Client) -> Client:
-    migrate(client, CorrelationRules.default())
-    client.insert(
+def store(migrated: Client) -> Client:
+    migrated.insert(
         "otel_traces", [span(e) for e in chain(entries=("TE-1", "TE-2"))],
         column_names=OTEL_TRACES_COLUMNS,
     )  # fmt: skip
     time.sleep(0.01)
-    return client
+    return migrated
 
 
 @pytest.fixture

@@ -27,8 +27,6 @@ from lineage.rules import LineageRules
 from lineage.signing import Signer
 from lineage.traversal import trace
 from tests.lineage.events import attempt, chain, span
-from warehouse.correlation_rules import CorrelationRules
-from warehouse.migrations import migrate
 from warehouse.queries import events_of_object
 from warehouse.spans import OTEL_TRACES_COLUMNS
 
@@ -45,9 +43,8 @@ def load(client: Client, events: list[BusinessEvent]) -> datetime:
 
 
 @pytest.fixture
-def store(client: Client) -> Client:
-    migrate(client, CorrelationRules.default())
-    return client
+def store(migrated: Client) -> Client:
+    return migrated
 
 
 def invoice_node(client: Client, invoice: BusinessEvent, **kwargs: datetime) -> EventNode:

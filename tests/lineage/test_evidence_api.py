@@ -34,8 +34,6 @@ from syncsight.access import AccessControl, ApiTokens
 from tests.lineage.events import chain, span
 from tests.service import serving_in_thread
 from tests.syncsight.test_cli import run
-from warehouse.correlation_rules import CorrelationRules
-from warehouse.migrations import migrate
 from warehouse.pool import ClientPool
 from warehouse.spans import OTEL_TRACES_COLUMNS
 
@@ -51,10 +49,9 @@ def load(client: Client, events: list[BusinessEvent]) -> None:
 
 
 @pytest.fixture
-def store(client: Client) -> Client:
-    migrate(client, CorrelationRules.default())
-    load(client, chain())
-    return client
+def store(migrated: Client) -> Client:
+    load(migrated, chain())
+    return migrated
 
 
 @pytest.fixture

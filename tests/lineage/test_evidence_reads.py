@@ -31,17 +31,14 @@ from lineage.signing import Signer
 from lineage.traversal import trace
 from tests.lineage.events import chain
 from tests.lineage.test_conflicts import load
-from warehouse.correlation_rules import CorrelationRules
-from warehouse.migrations import migrate
 
 RULES = LineageRules.default()
 INVOICE = ObjectRef(sc.INVOICE, "INV-1")
 
 
 @pytest.fixture
-def store(client: Client) -> Client:
-    migrate(client, CorrelationRules.default())
-    return client
+def store(migrated: Client) -> Client:
+    return migrated
 
 
 def every_copy(client: Client, spans: set[tuple[str, str]]) -> dict[tuple[str, str, int], Any]:

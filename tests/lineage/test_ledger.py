@@ -20,8 +20,6 @@ from lineage.merkle import (
     verify_inclusion,
 )
 from lineage.signing import Signer
-from warehouse.correlation_rules import CorrelationRules
-from warehouse.migrations import migrate
 
 DAY = date(2026, 10, 1)
 NOON = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
@@ -38,9 +36,8 @@ FROM numbers({first:UInt64}, {count:UInt64})
 
 
 @pytest.fixture
-def store(client: Client) -> Client:
-    migrate(client, CorrelationRules.default())
-    return client
+def store(migrated: Client) -> Client:
+    return migrated
 
 
 @pytest.fixture

@@ -24,8 +24,6 @@ from lineage.rules import LineageRules
 from lineage.signing import Signer
 from lineage.traversal import trace
 from tests.lineage.events import chain, span
-from warehouse.correlation_rules import CorrelationRules
-from warehouse.migrations import migrate
 from warehouse.pool import ClientPool
 from warehouse.spans import OTEL_TRACES_COLUMNS
 
@@ -37,12 +35,11 @@ SERVICE_LIMIT = 25
 
 
 @pytest.fixture
-def store(client: Client) -> Client:
+def store(migrated: Client) -> Client:
     """An invoice of 40 approved time entries: 44 events upstream of it."""
-    migrate(client, CorrelationRules.default())
     rows = [span(event) for event in chain(entries=ENTRIES)]
-    client.insert("otel_traces", rows, column_names=OTEL_TRACES_COLUMNS)
-    return client
+    migrated.insert("otel_traces", rows, column_names=OTEL_TRACES_COLUMNS)
+    return migrated
 
 
 class TestTraversal:

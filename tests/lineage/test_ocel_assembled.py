@@ -59,8 +59,7 @@ def insert(client: Client, events: list[BusinessEvent]) -> None:
 
 
 @pytest.fixture
-def store(client: Client) -> Client:
-    migrate(client, CorrelationRules.default())
+def store(migrated: Client) -> Client:
     events = chain(entries=("TE-1", "TE-2"))
     invoice_objects: Objects = dict(events[-1].objects)
     billing = events[-2]
@@ -86,9 +85,9 @@ def store(client: Client) -> Client:
         hours=5.000123,
         amount="1500",
     )
-    insert(client, [*events[:-1], *retried, relapsed, odd])
-    insert(client, [replayed, replace(events[1], amount=Decimal("9999"))])
-    return client
+    insert(migrated, [*events[:-1], *retried, relapsed, odd])
+    insert(migrated, [replayed, replace(events[1], amount=Decimal("9999"))])
+    return migrated
 
 
 def pages(client: Client, shape: str, legal_entity: str | None = None) -> list[LogPage]:

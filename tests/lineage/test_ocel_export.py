@@ -37,8 +37,6 @@ from syncsight.access import AccessControl, ApiTokens
 from tests.lineage.events import Objects, attempt, chain, span
 from tests.service import serving_in_thread
 from tests.syncsight.test_cli import run
-from warehouse.correlation_rules import CorrelationRules
-from warehouse.migrations import migrate
 from warehouse.pool import ClientPool
 from warehouse.spans import OTEL_TRACES_COLUMNS
 
@@ -121,14 +119,13 @@ def load(client: Client) -> None:
 
 
 @pytest.fixture
-def store(client: Client) -> Client:
-    migrate(client, CorrelationRules.default())
-    load(client)
+def store(migrated: Client) -> Client:
+    load(migrated)
     time.sleep(0.01)  # the state's knowledge time is after every row's
-    BusinessState(lambda: client, DEFAULT_SLAS, CalendarBook(), settle=timedelta(0)).tick(
+    BusinessState(lambda: migrated, DEFAULT_SLAS, CalendarBook(), settle=timedelta(0)).tick(
         datetime.now(UTC)
     )
-    return client
+    return migrated
 
 
 @pytest.fixture

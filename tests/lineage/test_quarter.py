@@ -19,6 +19,8 @@ import pytest
 from domain.money import money_text
 from tests.quarter import END, LoadedQuarter
 
+pytestmark = pytest.mark.dear  # minutes: scheduled first (tests/conftest.py)
+
 SYNCSIGHT = shutil.which("syncsight", path=str(Path(sys.executable).parent))
 
 

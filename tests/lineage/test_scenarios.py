@@ -25,8 +25,6 @@ from slas.calendars import CalendarBook
 from slas.definitions import DEFAULT_SLAS
 from slas.impact_answers import BlockedInvoiceAnswers
 from tests.lineage.events import at, attempt, chain, span
-from warehouse.correlation_rules import CorrelationRules
-from warehouse.migrations import migrate
 from warehouse.spans import OTEL_TRACES_COLUMNS
 
 RULES = LineageRules.default()
@@ -34,9 +32,8 @@ OWNERS = OwnerRouting()
 
 
 @pytest.fixture
-def store(client: Client) -> Client:
-    migrate(client, CorrelationRules.default())
-    return client
+def store(migrated: Client) -> Client:
+    return migrated
 
 
 def load(client: Client, events: list[BusinessEvent]) -> None:

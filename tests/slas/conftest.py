@@ -1,5 +1,6 @@
-"""Fixtures the SLA tests share: the test's own database migrated, the business-state keeper on
-it, and the tiny quarter streamed in once per module for the tests that only read it."""
+"""Fixtures the SLA tests share: the business-state keeper on the test's own migrated database,
+and the tiny quarter streamed in tick by tick, once per process, copied into the databases of the
+tests that start from it."""
 
 from __future__ import annotations
 
@@ -9,16 +10,8 @@ from clickhouse_connect.driver.client import Client
 from slas.business_state import BusinessState
 from slas.calendars import CalendarBook
 from slas.definitions import DEFAULT_SLAS
-from tests.slas.tiny_quarter import SETTLE, load_tiny_quarter
-from warehouse.correlation_rules import CorrelationRules
-from warehouse.migrations import migrate
-
-
-@pytest.fixture
-def migrated(client: Client) -> Client:
-    """The test's database with every migration applied, under the default correlation rules."""
-    migrate(client, CorrelationRules.default())
-    return client
+from tests.slas.tiny_quarter import SETTLE, Streamed, streamed_copy
+from tests.templates import Templates
 
 
 @pytest.fixture
@@ -28,12 +21,17 @@ def state(migrated: Client) -> BusinessState:
     return BusinessState(lambda: migrated, DEFAULT_SLAS, CalendarBook(), settle=SETTLE)
 
 
+@pytest.fixture
+def streamed_quarter(client: Client, engine_url: str, templates: Templates) -> Streamed:
+    """The tiny quarter streamed in tick by tick, in the test's own database."""
+    return streamed_copy(templates, engine_url, client)
+
+
 @pytest.fixture(scope="module")
-def streamed(module_client: Client, module_engine_url: str) -> tuple[Client, BusinessState]:
-    """The tiny quarter streamed in tick by tick (``load_tiny_quarter``) into the module's own
-    database, once: streaming it is the dear part of every test that starts from it, and these
-    tests only read the state it leaves (a tick with nothing new writes nothing)."""
-    migrate(module_client, CorrelationRules.default())
-    keeper = BusinessState(lambda: module_client, DEFAULT_SLAS, CalendarBook(), settle=SETTLE)
-    load_tiny_quarter(module_client, module_engine_url, keeper)
-    return module_client, keeper
+def streamed(
+    module_client: Client, module_engine_url: str, templates: Templates
+) -> tuple[Client, BusinessState]:
+    """The tiny quarter streamed in tick by tick, in the module's own database: for the tests
+    that only read the state it leaves (a tick with nothing new writes nothing)."""
+    quarter = streamed_copy(templates, module_engine_url, module_client)
+    return quarter.client, quarter.keeper

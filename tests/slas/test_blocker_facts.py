@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from clickhouse_connect.driver.client import Client
 
 from lineage.owners import OwnerRouting
@@ -31,6 +32,8 @@ from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import migrate
 from warehouse.schema import BLOCKER_FACT_COLUMNS, SCHEMA_MIGRATIONS
 from warehouse.schema_state import write_state
+
+pytestmark = pytest.mark.dear  # minutes: scheduled first (tests/conftest.py)
 
 START = END - timedelta(days=100)
 WITH_FACTS = " OR ".join(

@@ -30,10 +30,21 @@ from slas.timer_answers import TimerAnswers
 from slas.timers import STATES
 from syncsight.bulk_load import WarehouseSpanExporter
 from tests.slas.events import at, event, retried, span_rows
-from tests.slas.tiny_quarter import END, SETTLE, load_tiny_quarter, tick, tiny_quarter_spans
+from tests.slas.tiny_quarter import (
+    END,
+    SETTLE,
+    Streamed,
+    load_tiny_quarter,
+    streamed_copy,
+    tick,
+    tiny_quarter_spans,
+)
+from tests.templates import Templates
 from warehouse.schema_state import REBUILD_KEY, write_state
 from warehouse.span_store import span_sink
 from warehouse.spans import OTEL_TRACES_COLUMNS
+
+pytestmark = pytest.mark.dear  # minutes: scheduled first (tests/conftest.py)
 
 CURRENT = """
 SELECT KeyType, KeyId, Sla, StartEventId, argMax((Deleted, Digest), KnownAt) AS latest
@@ -57,11 +68,12 @@ def current_items(client: Client) -> list[tuple[object, ...]]:
 
 class TestIncremental:
     def test_ticks_end_where_a_derivation_from_scratch_ends(
-        self, migrated: Client, state: BusinessState, engine_url: str
+        self, streamed_quarter: Streamed
     ) -> None:
         """Every timer and close item derived tick by tick equals the one derived once from
         everything, and so do the SLA answers summed from their state pieces."""
-        ticks = load_tiny_quarter(migrated, engine_url, state)
+        quarter = streamed_quarter
+        migrated, state, ticks = quarter.client, quarter.keeper, quarter.ticks
         incremental, incremental_items = current(migrated), current_items(migrated)
         answers = TimerAnswers(lambda: migrated, DEFAULT_SLAS, CalendarBook(), state)
         instants = [END - timedelta(days=d) for d in (60, 30, 9, 0)]
@@ -84,23 +96,24 @@ class TestIncremental:
     @pytest.mark.parametrize(
         ("max_events_per_chunk", "path"),
         [
-            (250_000, "index"),  # closed in the engine, read through the scratch tables
+            (None, "index"),  # the default: closed in the engine, read through the scratch tables
             (1, "graph"),  # every component too large: the graph read
         ],
     )
     def test_each_way_of_closing_a_window_ends_where_a_derivation_from_scratch_ends(
-        self, migrated: Client, engine_url: str, max_events_per_chunk: int, path: str
+        self,
+        client: Client,
+        engine_url: str,
+        templates: Templates,
+        max_events_per_chunk: int | None,
+        path: str,
     ) -> None:
         """A window whose components are closed in the engine, or whose components are closed
         by the graph read, derives what a derivation from scratch derives."""
-        state = BusinessState(
-            lambda: migrated,
-            DEFAULT_SLAS,
-            CalendarBook(),
-            settle=SETTLE,
-            max_events_per_chunk=max_events_per_chunk,
+        quarter = streamed_copy(
+            templates, engine_url, client, max_events_per_chunk=max_events_per_chunk
         )
-        ticks = load_tiny_quarter(migrated, engine_url, state)
+        migrated, state, ticks = quarter.client, quarter.keeper, quarter.ticks
         incremental, incremental_items = current(migrated), current_items(migrated)
         assert {t.path for t in ticks[1:] if t.touched} == {path}
         migrated.command("TRUNCATE TABLE sla_timers")

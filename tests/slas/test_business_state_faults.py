@@ -10,6 +10,7 @@ import random
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import OperationalError
 
@@ -21,6 +22,8 @@ from syncsight.bulk_load import WarehouseSpanExporter
 from tests.slas.test_business_state import current, current_items
 from tests.slas.tiny_quarter import SETTLE, tick, tiny_quarter_spans
 from warehouse.span_store import span_sink
+
+pytestmark = pytest.mark.dear  # minutes: scheduled first (tests/conftest.py)
 
 STATEMENTS = (
     "query",

@@ -19,10 +19,10 @@ from slas.item_rows import item_rows, stored_item_row
 from slas.state_queries import ITEM_COLUMNS, graph_chunks, load_component
 from slas.timer_rows import derive_timers
 from tests.slas.test_business_state import current, current_items
-from tests.slas.tiny_quarter import SETTLE, load_tiny_quarter, tick
-from warehouse.correlation_rules import CorrelationRules
-from warehouse.migrations import migrate
+from tests.slas.tiny_quarter import SETTLE, Streamed, tick
 from warehouse.schema_state import write_state
+
+pytestmark = pytest.mark.dear  # minutes: scheduled first (tests/conftest.py)
 
 ARRIVALS = f"""
 INSERT INTO otel_traces
@@ -83,12 +83,9 @@ Quarter = tuple[Client, BusinessState]
 
 
 @pytest.fixture
-def quarter(client: Client, engine_url: str) -> Quarter:
+def quarter(streamed_quarter: Streamed) -> Quarter:
     """The tiny quarter streamed in, a keeper ticking after each insert: the state current."""
-    migrate(client, CorrelationRules.default())
-    state = BusinessState(lambda: client, DEFAULT_SLAS, CalendarBook(), settle=SETTLE)
-    load_tiny_quarter(client, engine_url, state)
-    return client, state
+    return streamed_quarter.client, streamed_quarter.keeper
 
 
 class TestNarrowTick:

@@ -11,6 +11,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from clickhouse_connect.driver.client import Client
 
 from lineage.owners import OwnerRouting
@@ -30,6 +31,8 @@ from tests.slas.tiny_quarter import (
     tiny_quarter_spans,
 )
 from warehouse.span_store import span_sink
+
+pytestmark = pytest.mark.dear  # minutes: scheduled first (tests/conftest.py)
 
 START = END - timedelta(days=100)
 REPLACED = "SELECT ItemType, ItemId, KnownAt, SupersededAt FROM close_item_superseded"

@@ -30,8 +30,6 @@ from slas.snapshot import object_type_code
 from slas.timer_answers import TimerAnswers
 from tests.firm import firm_calendar_book
 from tests.slas.events import Event, at, event, retried, span_rows
-from warehouse.correlation_rules import CorrelationRules
-from warehouse.migrations import migrate
 from warehouse.pool import ClientPool
 from warehouse.spans import OTEL_TRACES_COLUMNS
 
@@ -62,10 +60,9 @@ def insert(client: Client, events: list[Event]) -> None:
 
 
 @pytest.fixture
-def loaded(client: Client) -> Client:
-    migrate(client, CorrelationRules.default())
-    insert(client, scenario())
-    return client
+def loaded(migrated: Client) -> Client:
+    insert(migrated, scenario())
+    return migrated
 
 
 class TestSnapshot:

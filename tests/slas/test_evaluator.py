@@ -23,8 +23,6 @@ from slas.evaluator import ALERTS_REFRESH, KEEP_RESOLVED, SlaEvaluator
 from slas.notifiers.webhook import WebhookChannel
 from slas.timer_answers import AlertingRead, TimerAnswers
 from tests.slas.events import at, event, span_rows
-from warehouse.correlation_rules import CorrelationRules
-from warehouse.migrations import migrate
 from warehouse.spans import OTEL_TRACES_COLUMNS
 
 BOOK = CalendarBook({"LE-DE01": EntityCalendar("Europe/Berlin", holiday_country="DE")})
@@ -55,9 +53,8 @@ class Recorder:
 
 
 @pytest.fixture
-def store(client: Client) -> AlertStore:
-    migrate(client, CorrelationRules.default())
-    return AlertStore(lambda: client)
+def store(migrated: Client) -> AlertStore:
+    return AlertStore(lambda: migrated)
 
 
 class CountedAnswers(TimerAnswers):

@@ -5,23 +5,19 @@ write, which end where a derivation from scratch ends and stay as they were for 
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 
 import pytest
 from clickhouse_connect.driver.client import Client
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from domain import semconv as sc
 from domain.periods import period_text
-from simulator.run import simulate
 from slas.business_state import BusinessState
-from syncsight.bulk_load import WarehouseSpanExporter
 from tests.slas.events import at, event, retried, snapshot_of, span_rows
-from warehouse.span_store import span_sink
+from tests.slas.tiny_quarter import Streamed, tick
 from warehouse.spans import OTEL_TRACES_COLUMNS
 
-END = datetime(2026, 10, 30, 17, 0, tzinfo=UTC)
+pytestmark = pytest.mark.dear  # minutes: scheduled first (tests/conftest.py)
 
 LATEST = """
 SELECT EventId, argMax((LegalEntity, Period), KnownAt)
@@ -34,11 +30,6 @@ def latest(client: Client, known_at: datetime | None = None) -> dict[str, tuple[
     moment = known_at or datetime(2100, 1, 1, tzinfo=UTC)
     rows = client.query(LATEST, parameters={"known_at": moment}).result_rows
     return {str(event_id): (str(dims[0]), str(dims[1])) for event_id, dims in rows}
-
-
-def tick(state: BusinessState) -> None:
-    time.sleep(0.002)  # every row stored so far is older than the watermark
-    state.tick(datetime.now(UTC))
 
 
 class TestPeriodRule:
@@ -69,18 +60,11 @@ class TestPeriodRule:
 
 class TestStoredDimensions:
     def test_ticks_end_where_a_derivation_from_scratch_ends(
-        self, migrated: Client, state: BusinessState, engine_url: str
+        self, streamed_quarter: Streamed
     ) -> None:
         """The tiny quarter tick by tick: every event's latest dimensions equal those of one
         derivation from everything; every event that references an object has them."""
-        memory = InMemorySpanExporter()
-        simulate(end=END, exporter=memory, seed=11, scale="tiny", progress=False)
-        spans = memory.get_finished_spans()
-        loader = WarehouseSpanExporter(span_sink(migrated, engine_url))
-        for first in range(0, len(spans), 60):
-            loader.export(spans[first : first + 60])
-            loader.force_flush()
-            tick(state)
+        migrated, state = streamed_quarter.client, streamed_quarter.keeper
         incremental = latest(migrated)
         migrated.command("TRUNCATE TABLE event_dimensions")
         state.reset(datetime.now(UTC))

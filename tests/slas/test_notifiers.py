@@ -30,8 +30,6 @@ from slas.metrics import NotificationMetrics
 from slas.notifiers.alertmanager import AlertmanagerChannel
 from slas.notifiers.slack import SlackChannel
 from slas.notifiers.webhook import WebhookChannel
-from warehouse.correlation_rules import CorrelationRules
-from warehouse.migrations import migrate
 
 NOW = datetime(2026, 9, 9, 12, 0, tzinfo=UTC)
 HOOK = "http://receiver.test/hook"
@@ -222,9 +220,8 @@ class TestDispatcher:
 
 class TestPersistence:
     @pytest.fixture
-    def store(self, client: Client) -> AlertStore:
-        migrate(client, CorrelationRules.default())
-        return AlertStore(lambda: client)
+    def store(self, migrated: Client) -> AlertStore:
+        return AlertStore(lambda: migrated)
 
     def test_state_survives_a_restart(self, store: AlertStore, receiver: Receiver) -> None:
         """A new dispatcher built from the stored state does not notify again."""

@@ -32,8 +32,6 @@ from slas.objectives import (
 )
 from tests.slas.events import Event, at, event
 from tests.slas.test_engine import insert
-from warehouse.correlation_rules import CorrelationRules
-from warehouse.migrations import migrate
 from warehouse.pool import ClientPool
 
 WEEKDAYS = EntityCalendar()
@@ -203,9 +201,8 @@ def scenario() -> list[Event]:
 
 
 @pytest.fixture
-def answers(client: Client, engine_url: str, database: str) -> Iterator[ObjectiveAnswers]:
-    migrate(client, CorrelationRules.default())
-    insert(client, scenario())
+def answers(migrated: Client, engine_url: str, database: str) -> Iterator[ObjectiveAnswers]:
+    insert(migrated, scenario())
     pool = ClientPool(engine_url, database=database)
     book = CalendarBook({"LE-DE01": WEEKDAYS})
     state = BusinessState(pool.client, [TIME_TO_PROJECT_CREATION], book, settle=timedelta(0))

@@ -29,6 +29,8 @@ from warehouse.migrations import migrate
 from warehouse.schema import ELAPSED_BUCKET_SECONDS
 from warehouse.schema_state import write_state
 
+pytestmark = pytest.mark.dear  # minutes: scheduled first (tests/conftest.py)
+
 START = END - timedelta(days=100)
 
 _IDENTITY = ", ".join(c for c in timer_changes.CHANGE_COLUMNS if c != "Delta")

@@ -224,9 +224,8 @@ def tick(state: BusinessState) -> None:
 
 
 @pytest.fixture
-def queue(engine_url: str, database: str) -> Iterator[Queue]:
-    pool = ClientPool(engine_url, database=database)
-    migrate(pool.client(), CorrelationRules.default())
+def queue(engine_url: str, database: str, migrated: Client) -> Iterator[Queue]:
+    pool = ClientPool(engine_url, database=database)  # on the migrated database
     events = posting_failed()
     pool.client().insert("otel_traces", span_rows(events), column_names=OTEL_TRACES_COLUMNS)
     book = CalendarBook()

@@ -3,9 +3,11 @@ state's keeper ticking after each: what the incremental-state tests start from."
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from clickhouse_connect.driver.client import Client
@@ -17,6 +19,13 @@ from slas.business_state import BusinessState, TickReport
 from slas.calendars import CalendarBook
 from slas.definitions import DEFAULT_SLAS
 from syncsight.bulk_load import WarehouseSpanExporter
+from tests.templates import (
+    Templates,
+    admin_client,
+    copy_database,
+    database_of,
+    migrated_template,
+)
 from warehouse.span_store import span_sink
 
 END = datetime(2026, 10, 30, 17, 0, tzinfo=UTC)
@@ -28,10 +37,14 @@ def tick(state: BusinessState) -> TickReport:
     return state.tick(datetime.now(UTC))
 
 
+@functools.cache
 def tiny_quarter_spans(scale: str = "tiny") -> Sequence[ReadableSpan]:
+    """The quarter's spans, simulated once per pytest process and scale: simulating the small
+    quarter costs seconds, and every test that streams it reads the same spans (the exporters
+    only read them)."""
     memory = InMemorySpanExporter()
     simulate(end=END, exporter=memory, seed=11, scale=scale, progress=False)
-    return memory.get_finished_spans()
+    return tuple(memory.get_finished_spans())
 
 
 def load_tiny_quarter(
@@ -67,3 +80,53 @@ def stream_with_late_arrivals(
         tick(keeper)
         watermarks.append(keeper.watermark())
     return watermarks, keeper
+
+
+@dataclass(frozen=True)
+class Streamed:
+    """The tiny quarter streamed in tick by tick (``load_tiny_quarter``: inserts of 60 spans, a
+    keeper with the default settings ticking after each) in a database of the test's own."""
+
+    client: Client
+    keeper: BusinessState
+    """A keeper on ``client`` that continues the one that streamed the quarter."""
+    ticks: tuple[TickReport, ...]
+    """The streaming keeper's ticks, in order."""
+
+
+def streamed_copy(
+    templates: Templates,
+    engine_url: str,
+    client: Client,
+    *,
+    max_events_per_chunk: int | None = None,
+) -> Streamed:
+    """A copy of the quarter streamed once per process and keeper setting (streaming it is the
+    dear part of every test that starts from it) in ``client``'s empty database, and a keeper
+    continuing the one that streamed it: the same settings, and the windows it read lately
+    (``_read``, where it looks for rows that became visible late)."""
+
+    def keeper_on(c: Client) -> BusinessState:
+        if max_events_per_chunk is None:
+            return BusinessState(lambda: c, DEFAULT_SLAS, CalendarBook(), settle=SETTLE)
+        return BusinessState(
+            lambda: c,
+            DEFAULT_SLAS,
+            CalendarBook(),
+            settle=SETTLE,
+            max_events_per_chunk=max_events_per_chunk,
+        )
+
+    def stream(template: Client) -> tuple[BusinessState, tuple[TickReport, ...]]:
+        with admin_client(engine_url) as admin:
+            copy_database(admin, migrated_template(templates, engine_url), database_of(template))
+        keeper = keeper_on(template)
+        return keeper, tuple(load_tiny_quarter(template, engine_url, keeper))
+
+    key = f"tiny_streamed_{max_events_per_chunk or 'default'}"
+    name, (streamer, ticks) = templates.get(engine_url, key, stream)
+    with admin_client(engine_url) as admin:
+        copy_database(admin, name, database_of(client))
+    keeper = keeper_on(client)
+    keeper._read = list(streamer._read)
+    return Streamed(client, keeper, ticks)

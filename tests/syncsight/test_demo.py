@@ -12,9 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.firm import FIRM_CALENDARS
 from tests.service import SYNCSIGHT, free_port
+
+pytestmark = pytest.mark.dear  # minutes: scheduled first (tests/conftest.py)
 
 
 def wait_for_entity_close(base_url: str, legal_entity: str) -> dict[str, Any]:

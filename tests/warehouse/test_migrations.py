@@ -9,7 +9,9 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from domain import semconv as sc
+from tests.templates import admin_client, copy_database
 from tests.warehouse.spans import span_row
+from warehouse.client import connect
 from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import MIGRATIONS, migrate, render_ddl
 from warehouse.schema import (
@@ -443,3 +445,39 @@ class TestServeTopology:
         topology = Topology(settings.clickhouse_cluster)
         assert topology.storage("biz_events") == "biz_events_local"
         assert " ON CLUSTER analytics" in render_ddl(topology, CorrelationRules.default())[0]
+
+
+class TestTemplateCopy:
+    def test_a_copy_of_a_migrated_database_is_that_database(
+        self, client: Client, engine_url: str, database: str
+    ) -> None:
+        """``copy_database`` (how tests get a migrated database without migrating it again): the
+        copy has the same tables and views and the same rows, migrating it applies nothing, and
+        its views fire once for a new span."""
+        migrate(client, CorrelationRules.default())
+        client.insert("otel_traces", [span_row(BILLED)], column_names=OTEL_TRACES_COLUMNS)
+        target = f"{database}_copy"
+        with admin_client(engine_url) as admin:
+            admin.command(f"CREATE DATABASE {target}")
+            try:
+                copy_database(admin, database, target)
+                copy = connect(engine_url, database=target)
+                assert [
+                    (name, ddl.replace(f"{target}.", f"{database}."))
+                    for name, ddl in schema_snapshot(copy)
+                ] == schema_snapshot(client)
+                tables = [name for name, ddl in schema_snapshot(client) if "VIEW" not in ddl]
+                assert len(tables) > 10
+                for table in tables:
+                    stored = f"SELECT * FROM {table} ORDER BY ALL"
+                    assert copy.query(stored).result_rows == client.query(stored).result_rows
+                assert copy.query("SELECT count() FROM biz_events").result_rows == [(1,)]
+                assert migrate(copy, CorrelationRules.default()).applied == ()
+                other = {**BILLED, sc.EVENT_ID: "billing.ready:BE-8"}
+                again = span_row(other, span_id="c7ad6b7169203332")
+                copy.insert("otel_traces", [again], column_names=OTEL_TRACES_COLUMNS)
+                assert copy.query("SELECT count() FROM biz_events").result_rows == [(2,)]
+                assert client.query("SELECT count() FROM biz_events").result_rows == [(1,)]
+                copy.close()
+            finally:
+                admin.command(f"DROP DATABASE IF EXISTS {target}")
