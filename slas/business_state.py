@@ -205,13 +205,17 @@ class BusinessState:
         is complete, so an answer for it never changes."""
         return capped(requested, self.watermark())
 
-    def items_known_at(self, requested: datetime | None) -> tuple[datetime, bool]:
-        """``known_at(requested)``, and whether ``slas.item_versions`` has recorded every item
-        version known then (its answers may filter by the replaced versions): both watermarks in
-        one read."""
-        state = read_state(self._client(), WATERMARK_KEY, item_versions.WATERMARK_KEY)
+    def known_at_recorded(self, requested: datetime | None, key: str) -> tuple[datetime, bool]:
+        """``known_at(requested)``, and whether what records the versions under the watermark
+        ``key`` has recorded every version known then: both watermarks in one read."""
+        state = read_state(self._client(), WATERMARK_KEY, key)
         known = capped(requested, parse_watermark(state, WATERMARK_KEY))
-        return known, parse_watermark(state, item_versions.WATERMARK_KEY) >= known
+        return known, parse_watermark(state, key) >= known
+
+    def items_known_at(self, requested: datetime | None) -> tuple[datetime, bool]:
+        """``known_at_recorded`` for ``slas.item_versions`` (its answers may filter by the
+        replaced versions)."""
+        return self.known_at_recorded(requested, item_versions.WATERMARK_KEY)
 
     def reset(self, now: datetime) -> None:
         """Re-derive every timer at the next tick (versions are written only where one moved)."""

@@ -22,7 +22,7 @@ from clickhouse_connect.driver.client import Client
 
 from domain.instants import utc
 from slas import timer_changes
-from slas.business_state import WATERMARK_KEY, BusinessState, capped, parse_watermark
+from slas.business_state import BusinessState
 from slas.business_time import clock_for_span, epoch_seconds
 from slas.calendars import CalendarBook
 from slas.definitions import SlaDefinition
@@ -30,7 +30,6 @@ from slas.timer_changes import timer_state_sql
 from slas.timer_rows import WRONG_PERIOD
 from slas.timers import BREACHED, MET, STATES, AttainmentPoint, SlaSummary
 from warehouse.schema import SLA_TIMERS
-from warehouse.schema_state import read_state
 
 _AS_OF = "{as_of:DateTime64(6, 'UTC')}"
 _HAS_STOPPED, _REASON, _STATE = timer_state_sql(_AS_OF)
@@ -135,8 +134,11 @@ WHERE NOT has_stopped AND state IN ({BREACHED}, 2)
 ALERTING = _alerting("1")
 """Open timers at risk or breached at ``as_of``: the ones that alert."""
 
-ALERTING_CHANGED = _alerting(f"(KeyType, KeyId, Sla, StartEventId) IN ({CHANGED})")
-"""``ALERTING`` among the ``CHANGED`` timers only."""
+ALERTING_CHANGED = _alerting(
+    "(KeyType, KeyId, Sla, StartEventId) IN {changed:Array(Tuple(String, String, String, String))}"
+)
+"""``ALERTING`` among the timers ``changed`` only (``CHANGED``'s rows, passed back rather than
+worked out again)."""
 
 BREACHED_OPEN = f"""
 SELECT count(), groupArrayIf((Sla, KeyType, KeyId, StartEventId),
@@ -259,9 +261,7 @@ class TimerAnswers:
         a migration and the next tick): else the answer sorts the versions themselves."""
         if not self._from_changes:
             return self.known_at(requested), False
-        state = read_state(self._client(), WATERMARK_KEY, timer_changes.CHANGES_WATERMARK_KEY)
-        known = capped(requested, parse_watermark(state, WATERMARK_KEY))
-        return known, parse_watermark(state, timer_changes.CHANGES_WATERMARK_KEY) >= known
+        return self._state.known_at_recorded(requested, timer_changes.CHANGES_WATERMARK_KEY)
 
     def _parameters(self, as_of: datetime, known_at: datetime, **more: Any) -> dict[str, Any]:
         return {
@@ -477,15 +477,17 @@ class TimerAnswers:
             now, known, open_only=1, known_since=since.known_at, at_since=since.as_of
         )
         client = self._client()
+        found = [
+            tuple(map(str, row)) for row in client.query(CHANGED, parameters=parameters).result_rows
+        ]
         changed = frozenset(
-            (str(sla), str(key_type), str(key_id), str(start))
-            for key_type, key_id, sla, start in client.query(
-                CHANGED, parameters=parameters
-            ).result_rows
+            (sla, key_type, key_id, start) for key_type, key_id, sla, start in found
         )
         if not changed:
             return AlertingRead(utc(now), known, [], changed)
-        rows = client.query(ALERTING_CHANGED, parameters=parameters).result_rows
+        # the keys name the timers: no need for open_only's read of every open timer
+        among = {**parameters, "open_only": 0, "changed": found}
+        rows = client.query(ALERTING_CHANGED, parameters=among).result_rows
         return AlertingRead(utc(now), known, self._alerting_timers(rows, now), changed)
 
     def _alerting_timers(self, rows: Sequence[Sequence[Any]], now: datetime) -> list[AlertingTimer]:
