@@ -49,7 +49,9 @@ def main() -> None:
     ).result_rows
     counting = CountingClient(client)
     load_before = os.getloadavg()
-    steps = pack_steps(counting, ledger, [str(row[0]) for row in sample], on_warm=counting.calls.clear)
+    steps = pack_steps(
+        counting, ledger, [str(row[0]) for row in sample], on_warm=counting.calls.clear
+    )
     load_after = os.getloadavg()
     packs = max(len(sample) - WARM_UP, 1)
     calls: dict[str, Any] = {}
@@ -66,7 +68,9 @@ def main() -> None:
                 "packs": packs,
                 "load_average_before_after": [load_before, load_after],
                 "steps": steps,
-                "round_trips_per_pack": round(sum(len(s) for s in counting.calls.values()) / packs, 2),
+                "round_trips_per_pack": round(
+                    sum(len(s) for s in counting.calls.values()) / packs, 2
+                ),
                 "engine_cpu_ms_per_pack": round(
                     1000 * sum(c for s in counting.calls.values() for _, c in s) / packs, 1
                 ),

@@ -251,7 +251,9 @@ class TestAccessTrail:
 def ledger_rows(client: Client) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of the ledger's leaves and subtrees, in key order."""
     return {
-        table: [tuple(row) for row in client.query(f"SELECT * FROM {table} ORDER BY ALL").result_rows]
+        table: [
+            tuple(row) for row in client.query(f"SELECT * FROM {table} ORDER BY ALL").result_rows
+        ]
         for table in ("ledger_leaves", "ledger_nodes")
     }
 
