@@ -30,6 +30,7 @@ from warehouse.schema import (
     item_superseded_ddl,
     knowledge_time_ddl,
     ledger_ddl,
+    ledger_point_read_ddl,
     object_row_facts_ddl,
     otel_traces_ddl,
     point_read_layout_ddl,
@@ -108,6 +109,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         "SLA summaries and trend from sums: state pieces read by instant, decision and elapsed "
         "time; stopped timers counted per elapsed bucket",
         timer_change_reads_ddl,
+    ),
+    Migration(
+        22,
+        "small granules and compressed blocks for the evidence ledger's leaves and subtrees",
+        ledger_point_read_ddl,
     ),
 )
 """A migration without statements still re-creates the derived views (``migrate``)."""

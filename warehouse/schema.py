@@ -965,6 +965,12 @@ ORDER BY (Round, ObjectType, ObjectId)""",
     ]
 
 
+LEDGER_LEAVES_ORDER = "EventId, TraceId, SpanId, Day, LeafIndex"
+"""A leaf is found by its fact's identity (an evidence pack's proofs)."""
+LEDGER_NODES_ORDER = "Day, Level, NodeIndex"
+"""A subtree is found by its day, level and index (proofs, roots and a seal's next level)."""
+
+
 def ledger_ddl(t: Topology) -> list[str]:
     """Migration 11: the evidence ledger (lineage/ledger.py, docs/operations.md "Evidence and the
     ledger").
@@ -993,7 +999,7 @@ def ledger_ddl(t: Topology) -> list[str]:
     LeafHash FixedString(32),
     INDEX idx_day Day TYPE minmax GRANULARITY 1
 ) ENGINE = {t.engine(LEDGER_LEAVES, "ReplacingMergeTree")}
-ORDER BY (EventId, TraceId, SpanId, Day, LeafIndex)""",
+ORDER BY ({LEDGER_LEAVES_ORDER})""",
         *t.distributed(LEDGER_LEAVES, "cityHash64(Day)"),
         f"""CREATE TABLE IF NOT EXISTS {nodes}{t.on_cluster} (
     Day Date,
@@ -1001,7 +1007,7 @@ ORDER BY (EventId, TraceId, SpanId, Day, LeafIndex)""",
     NodeIndex UInt64,
     Hash FixedString(32)
 ) ENGINE = {t.engine(LEDGER_NODES, "ReplacingMergeTree")}
-ORDER BY (Day, Level, NodeIndex)""",
+ORDER BY ({LEDGER_NODES_ORDER})""",
         *t.distributed(LEDGER_NODES, "cityHash64(Day)"),
         f"""CREATE TABLE IF NOT EXISTS {heads}{t.on_cluster} (
     Day Date,
@@ -1028,6 +1034,28 @@ ORDER BY (Day, TreeSize, Timestamp)""",
 ORDER BY At""",
         *t.distributed(LEDGER_DOWNLOADS, "rand()"),
     ]
+
+
+def ledger_point_read_ddl(t: Topology) -> list[str]:
+    """Migration 22: the ledger's leaves and subtrees laid out for point reads
+    (``POINT_READ_LAYOUT``). An evidence pack reads the leaves of its facts by event id and about a
+    hundred subtree hashes scattered over a day's tree; with 8,192-row granules each of them costs
+    a granule of random 32-byte hashes (about 260 KiB), with 256-row granules 8 KiB: about half the
+    CPU of those two reads at 10M spans (benchmarks/README.md, evidence pack, fifth pass). Nothing
+    is written at ingest; a seal writes the same rows as before.
+
+    One server: both tables copied and swapped in (``_relayout_ddl``); a cluster: only the
+    compressed-block sizes change (as migration 5)."""
+    tables = (
+        _BusinessTable(LEDGER_LEAVES, (), LEDGER_LEAVES_ORDER),
+        _BusinessTable(LEDGER_NODES, (), LEDGER_NODES_ORDER),
+    )
+    if t.cluster:
+        return [
+            f"ALTER TABLE {t.storage(spec.table)}{t.on_cluster} MODIFY SETTING {_POINT_READ_BLOCKS}"
+            for spec in tables
+        ]
+    return _relayout_ddl(t, POINT_READ_LAYOUT, tables)
 
 
 def work_item_events_ddl(t: Topology) -> list[str]:

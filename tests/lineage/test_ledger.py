@@ -20,6 +20,10 @@ from lineage.merkle import (
     verify_inclusion,
 )
 from lineage.signing import Signer
+from tests.warehouse.test_migrations import forget_migration
+from warehouse.correlation_rules import CorrelationRules
+from warehouse.migrations import migrate
+from warehouse.schema import Topology, ledger_ddl, ledger_point_read_ddl
 
 DAY = date(2026, 10, 1)
 NOON = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
@@ -242,3 +246,83 @@ class TestAccessTrail:
         assert trail[0].token_name == who.token_name
         assert trail[0].role == "auditor"
         assert trail[0].key_id == ledger.signer.key_id
+
+
+def ledger_rows(client: Client) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of the ledger's leaves and subtrees, in key order."""
+    return {
+        table: [
+            tuple(row) for row in client.query(f"SELECT * FROM {table} ORDER BY ALL").result_rows
+        ]
+        for table in ("ledger_leaves", "ledger_nodes")
+    }
+
+
+def table_ddl(client: Client, table: str) -> str:
+    return str(
+        client.query(
+            "SELECT create_table_query FROM system.tables "
+            "WHERE database = currentDatabase() AND name = {name:String}",
+            parameters={"name": table},
+        ).result_rows[0][0]
+    )
+
+
+class TestPointReadLayout:
+    @pytest.fixture
+    def sealed_before_22(self, store: Client, ledger: Ledger) -> Client:
+        """A ledger laid out as migration 11 created it (8,192-row granules), a day sealed in
+        it, and migration 22 not applied yet."""
+        for table in ("ledger_leaves", "ledger_nodes"):
+            store.command(f"DROP TABLE {table} SYNC")
+        for statement in ledger_ddl(Topology()):
+            store.command(statement)  # IF NOT EXISTS: only the dropped two are created
+        assert "index_granularity = 8192" in table_ddl(store, "ledger_nodes")
+        forget_migration(store, 22)
+        add_facts(store, 0, 300, NOON)
+        add_facts(store, 300, 5, NOON + timedelta(hours=1))
+        ledger.seal_day(store, DAY, until=day_end(DAY), now=NOON)
+        return store
+
+    def facts(self, client: Client) -> list[FactIdentity]:
+        rows = client.query(
+            "SELECT EventId, TraceId, SpanId, IngestedAt FROM biz_events ORDER BY ALL"
+        ).result_rows
+        return [FactIdentity(str(e), str(t), str(s), at) for e, t, s, at in rows]
+
+    def test_migration_22_keeps_every_leaf_subtree_and_proof(
+        self, sealed_before_22: Client, ledger: Ledger
+    ) -> None:
+        """Migration 22 re-lays the sealed ledger out for point reads: the same rows, and a
+        fresh ledger (nothing remembered) proves every fact with the same audit paths."""
+        client = sealed_before_22
+        rows = ledger_rows(client)
+        proofs = Ledger(ledger.signer).proofs(client, self.facts(client))
+        assert len(proofs["proofs"]) == 305
+
+        migrate(client, CorrelationRules.default())
+
+        for table in ("ledger_leaves", "ledger_nodes"):
+            ddl = table_ddl(client, table)
+            assert "index_granularity = 256" in ddl
+            assert "min_compress_block_size = 2048" in ddl
+        assert ledger_rows(client) == rows
+        assert Ledger(ledger.signer).proofs(client, self.facts(client)) == proofs
+        leftovers = client.query(
+            "SELECT name FROM system.tables WHERE database = currentDatabase() "
+            "AND name LIKE '%relayout%'"
+        ).result_rows
+        assert leftovers == []
+
+    def test_a_cut_short_migration_22_run_again_keeps_every_row(
+        self, sealed_before_22: Client
+    ) -> None:
+        """Cut short after the leaves were swapped and before their copy was dropped: running it
+        again ends with every row once."""
+        client = sealed_before_22
+        rows = ledger_rows(client)
+        statements = ledger_point_read_ddl(Topology())
+        for statement in statements[: statements.index("DROP TABLE ledger_leaves_relayout SYNC")]:
+            client.command(statement)
+        migrate(client, CorrelationRules.default())
+        assert ledger_rows(client) == rows

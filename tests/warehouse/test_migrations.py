@@ -385,14 +385,17 @@ class TestClusterDDL:
     def test_cluster_ddl_is_on_cluster_replicated_and_distributed(self) -> None:
         """Every CREATE/ALTER/DROP/TRUNCATE runs ON CLUSTER; storage is Replicated; plain names
         are Distributed; the data steps (migration 4's refill, migration 21's sums) go through
-        Distributed tables; migration 5 only changes the block sizes there (no node can copy
-        every shard)."""
+        Distributed tables; migrations 5 and 22 only change the block sizes there (no node can
+        copy every shard)."""
         ddl = render_ddl(Topology("analytics"), CorrelationRules.default())
         settings = [s for s in ddl if " MODIFY SETTING " in s]
         assert [s.split(" ON CLUSTER ")[0] for s in settings] == [
             "ALTER TABLE biz_events_local",
             "ALTER TABLE biz_event_objects_local",
-        ] * 2  # migration 5's block sizes, migration 7's compact parts
+        ] * 2 + [  # migration 5's block sizes, migration 7's compact parts
+            "ALTER TABLE ledger_leaves_local",
+            "ALTER TABLE ledger_nodes_local",
+        ]  # migration 22's block sizes
         assert not [s for s in ddl if "EXCHANGE" in s or "relayout" in s or "OPTIMIZE" in s]
         refill, *sums = inserts = [s for s in ddl if s.startswith("INSERT")]
         assert refill.startswith("INSERT INTO biz_event_objects (ObjectType")
