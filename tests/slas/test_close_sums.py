@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from domain.instants import utc
 from lineage.owners import OwnerRouting
 from lineage.rules import LineageRules
 from slas import item_versions
@@ -113,6 +114,24 @@ class TestSummedItemAnswers:
             assert largest[1].items == impact[1].items[:limit]
             assert (largest[1].total, largest[1].count) == (impact[1].total, impact[1].count)
         assert blocked > 0
+        # the edges of the sums: midnight (a day's sums against its rows), the instants where
+        # pieces begin and end, the close deadlines and a microsecond either side
+        edges = [
+            utc(at)
+            for (at,) in migrated.query(
+                "SELECT arrayJoin([Begins, Ends]) AS at FROM close_item_pieces"
+                " WHERE at < toDateTime64('2200-01-01', 6, 'UTC') ORDER BY cityHash64(at) LIMIT 6"
+            ).result_rows
+        ]
+        edges += [START.replace(hour=0) + timedelta(days=d) for d in (30, 61)]
+        deadlines = [book.for_entity(e).close_deadline(p) for e in entities[:2] for p in periods]
+        edges += [d + timedelta(microseconds=m) for d in deadlines[:4] for m in (-1, 0, 1)]
+        for as_of in edges:
+            known = rng.choice([None, rng.choice(watermarks)])
+            for period in (None, rng.choice(periods)):
+                report = summed.report(period, as_of, known)
+                assert report == oracle.report(period, as_of, known), (period, as_of, known)
+                reasons.update(c["reason"] for entry in report[1] for c in entry["contributors"])
         # before the close (blocked, projected late) and after it (realised) were both compared
         assert {"blocked", "projected_after_close", "not_posted_by_close"} <= set(reasons)
 
