@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any, Final
 
 from clickhouse_connect.driver.client import Client
@@ -30,7 +31,7 @@ from warehouse.schema import (
     CLOSE_ITEM_PIECES,
     CLOSE_ITEMS,
     PIECE_NEVER,
-    piece_changes_select,
+    piece_change_columns,
 )
 
 OPEN: Final = 0
@@ -151,6 +152,7 @@ _KNOWN_AT = "{known_at:DateTime64(3, 'UTC')}"
 _DUE = "(empty({periods:Array(String)}) OR DuePeriod IN {periods:Array(String)})"
 _SUMMED = "LegalEntity, DuePeriod, Currency, State, Items, Money"
 
+_OWN_DAY = f"toStartOfDay({_AS_OF}) AND {_AS_OF}"
 SUMS_AT = f"""
 SELECT LegalEntity, DuePeriod, Currency, State, sum(Items), sum(Money)
 FROM (
@@ -161,11 +163,15 @@ FROM (
     WHERE KnownDay = toDate32({_KNOWN_AT}) AND KnownAt <= {_KNOWN_AT} AND {_DUE}
       AND Day < toDate32({_AS_OF})
     UNION ALL
-    SELECT {_SUMMED} FROM ({piece_changes_select(CLOSE_ITEM_PIECES)}
-        WHERE {_DUE} AND KnownAt <= {_KNOWN_AT}
-          AND ((Begins >= toStartOfDay({_AS_OF}) AND Begins <= {_AS_OF})
-               OR (Ends >= toStartOfDay({_AS_OF}) AND Ends <= {_AS_OF})))
-    WHERE Instant >= toStartOfDay({_AS_OF}) AND Instant <= {_AS_OF}
+    SELECT {_SUMMED} FROM (
+        SELECT LegalEntity, DuePeriod, Currency, State, {piece_change_columns("Begins", "Delta")}
+        FROM {CLOSE_ITEM_PIECES}
+        WHERE {_DUE} AND KnownAt <= {_KNOWN_AT} AND Begins BETWEEN {_OWN_DAY})
+    UNION ALL
+    SELECT {_SUMMED} FROM (
+        SELECT LegalEntity, DuePeriod, Currency, State, {piece_change_columns("Ends", "-Delta")}
+        FROM {CLOSE_ITEM_PIECES}
+        WHERE {_DUE} AND KnownAt <= {_KNOWN_AT} AND Ends BETWEEN {_OWN_DAY})
 )
 GROUP BY LegalEntity, DuePeriod, Currency, State
 """
@@ -182,9 +188,30 @@ _DEADLINE = (
 """The close deadline of the item's legal entity and due period: ``deadlines`` holds one per
 entity of ``entities`` and period of ``periods_due``, entity by entity."""
 
-_UNPOSTED = f"({OPEN}, {WAITING_STATE}, {BLOCKED_STATE}, {POSTED_ELSEWHERE})"
+_HELD_OR_ELSEWHERE = f"({WAITING_STATE}, {BLOCKED_STATE}, {POSTED_ELSEWHERE})"
 
-AT_RISK_ITEMS = f"""
+
+@cache
+def at_risk_items_sql(realised: int) -> str:
+    """Per legal entity, due period (of ``periods``), currency and reason, the items at ``as_of``
+    (as known at ``known_at``) that the reason puts at risk, or that only the projection can tell
+    about (``WAITING``, before the close deadline): how many, their exact money, the
+    ``CONTRIBUTORS`` largest as (minus the amount, item type, item id), and the waiting ones as
+    (item type, item id, stage took effect, amount). Read: the pieces in effect at ``as_of`` of
+    the states waiting, blocked and posted into another period, and for each of the ``realised``
+    pairs whose close deadline ``as_of`` is at or past (``late_period_<i>``,
+    ``late_entity_<i>``, ``late_deadline_<i>``) its open pieces in effect and its pieces posted
+    into the period after the deadline (they begin after it: one range of the table's order per
+    pair). Deadlines as ``deadlines`` per ``entities`` by ``periods_due``."""
+    late = "".join(
+        f"""
+           OR (DuePeriod = {{late_period_{i}:String}} AND LegalEntity = {{late_entity_{i}:String}}
+               AND ((State = {OPEN} AND Ends > {_AS_OF})
+                    OR (State = {POSTED} AND Ends = {PIECE_NEVER}
+                        AND Begins > {{late_deadline_{i}:DateTime64(6, 'UTC')}})))"""
+        for i in range(realised)
+    )
+    return f"""
 SELECT LegalEntity, DuePeriod, Currency, reason, count(), sum(ifNull(Amount, 0)),
     groupArraySortedIf({CONTRIBUTORS})((-toFloat64(ifNull(Amount, 0)), ItemType, ItemId),
                                        reason != '{WAITING}'),
@@ -196,9 +223,8 @@ FROM (
                 State = {BLOCKED_STATE}, '{BLOCKED}', {_AS_OF} >= deadline, '{NOT_POSTED}',
                 '{WAITING}') AS reason
     FROM {CLOSE_ITEM_PIECES}
-    WHERE {_DUE} AND KnownAt <= {_KNOWN_AT} AND Begins <= {_AS_OF}
-      AND ((State IN {_UNPOSTED} AND Ends > {_AS_OF})
-           OR (State = {POSTED} AND Begins > arrayMin({{deadlines:Array(DateTime64(6, 'UTC'))}})))
+    WHERE KnownAt <= {_KNOWN_AT} AND Begins <= {_AS_OF}
+      AND ((State IN {_HELD_OR_ELSEWHERE} AND Ends > {_AS_OF} AND {_DUE}){late})
     GROUP BY LegalEntity, DuePeriod, Currency, State, ItemType, ItemId, Begins, Ends, Amount,
         StageEffectiveAt, PostingEffectiveAt
     HAVING sum(Delta) > 0
@@ -207,14 +233,6 @@ FROM (
 )
 GROUP BY LegalEntity, DuePeriod, Currency, reason
 """
-"""Per legal entity, due period (of ``periods``), currency and reason, the items at ``as_of`` (as
-known at ``known_at``) that the reason puts at risk, or that only the projection can tell about
-(``WAITING``, before the close deadline): how many, their exact money, the ``CONTRIBUTORS``
-largest as (minus the amount, item type, item id), and the waiting ones as (item type, item id,
-stage took effect, amount). The pieces in effect at ``as_of`` of the states not posted (open ones
-only from the deadline on: not posted by the close), and from the deadline on the items posted
-into the period after it (their pieces begin after it). Deadlines as ``SUMS``' (``deadlines``
-per ``entities`` by ``periods_due``)."""
 
 
 def groups_at(

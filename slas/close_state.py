@@ -336,11 +336,22 @@ class CloseRiskAnswers:
         deadlines = {
             (e, p): self.calendars.for_entity(e).close_deadline(p) for e in entities for p in due
         }
+        realised = [key for key in chosen if as_of >= deadlines[key]]
+        late = {
+            name: value
+            for i, (entity, due_period) in enumerate(realised)
+            for name, value in (
+                (f"late_period_{i}", due_period),
+                (f"late_entity_{i}", entity),
+                (f"late_deadline_{i}", deadlines[(entity, due_period)]),
+            )
+        }
         risky = (
             client.query(
-                close_item_pieces.AT_RISK_ITEMS,
+                close_item_pieces.at_risk_items_sql(len(realised)),
                 parameters={
                     **parameters,
+                    **late,
                     "periods": due,
                     "entities": entities,
                     "periods_due": due,

@@ -1139,14 +1139,19 @@ PIECE_NEVER = "toDateTime64('2299-12-31 00:00:00', 6, 'UTC')"
 _PIECE_SUMMED = "DuePeriod, LegalEntity, Currency, State"
 
 
-def piece_changes_select(pieces: str) -> str:
-    """Each row of ``close_item_pieces`` as the changes it makes to the sums of its day: its
-    ``Delta`` items and money where it begins, taken back where it ends (never for a last piece),
-    with the day and knowledge they count by (the views' select, and the answers' for the rows of
-    ``as_of``'s own day)."""
-    return f"""SELECT {_PIECE_SUMMED}, change.1 AS Instant, toDate32(change.1) AS Day,
+def piece_change_columns(instant: str, sign: str) -> str:
+    """What a row of ``close_item_pieces`` adds to the sums at ``instant`` (its ``Begins`` with
+    its ``Delta``, its ``Ends`` with the opposite sign): the instant, its day, the knowledge it
+    counts by, the items and the exact money (an item without an amount counts 0)."""
+    return f"""{instant} AS Instant, toDate32({instant}) AS Day,
     toDate32(KnownAt) AS KnownDay, KnownAt, toDate32(VersionKnownAt) AS VersionDay,
-    toInt64(change.2) AS Items, toDecimal128(ifNull(Amount, 0), 4) * change.2 AS Money
+    toInt64({sign}) AS Items, toDecimal128(ifNull(Amount, 0), 4) * {sign} AS Money"""
+
+
+def piece_changes_select(pieces: str) -> str:
+    """Each row of ``close_item_pieces`` as the changes it makes to the sums of its days: where it
+    begins, and where it ends (never for a last piece). The views' select."""
+    return f"""SELECT {_PIECE_SUMMED}, {piece_change_columns("change.1", "change.2")}
 FROM {pieces}
 ARRAY JOIN arrayFilter(c -> c.1 < {PIECE_NEVER},
     [(Begins, toInt8(Delta)), (Ends, toInt8(-Delta))]) AS change"""
