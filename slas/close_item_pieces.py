@@ -24,7 +24,7 @@ from clickhouse_connect.driver.client import Client
 
 from domain.money import units_of
 from slas.close_risk import BLOCKED, CONTRIBUTORS, NOT_POSTED, OTHER_PERIOD, POSTED_LATE
-from slas.close_sums import WAITING, Group, item_state_sql, micros_seconds
+from slas.close_sums import ITEM_COLUMNS, WAITING, Group, item_state_sql, micros_seconds
 from warehouse.schema import (
     CLOSE_ITEM_PIECE_DAYS,
     CLOSE_ITEM_PIECE_TICKS,
@@ -46,23 +46,9 @@ POSTED: Final = 4
 
 TABLES: Final = (CLOSE_ITEM_PIECES, CLOSE_ITEM_PIECE_DAYS, CLOSE_ITEM_PIECE_TICKS)
 
-_CONTENT = (
-    "Deleted",
-    "Kind",
-    "LegalEntity",
-    "Currency",
-    "Amount",
-    "DuePeriod",
-    "StageEventId",
-    "StageFirstAt",
-    "StageEffectiveAt",
-    "PostingEventId",
-    "PostingFirstAt",
-    "PostingEffectiveAt",
-    "PostedPeriod",
-    "UpstreamEventId",
-    "UpstreamFirstAt",
-)
+_CARRIED = tuple(column.strip() for column in ITEM_COLUMNS.split(",")[2:])
+"""The columns of ``close_items`` a piece carries as they are (``ITEM_COLUMNS`` but the key)."""
+_CONTENT = ("Deleted", *_CARRIED)
 """What of a version its pieces depend on or carry (``Deleted`` first)."""
 
 _AT_POINT = item_state_sql("p")
@@ -85,10 +71,10 @@ _VERSION_COLUMNS = ", ".join(
 )
 
 RECORD = f"""
-INSERT INTO {CLOSE_ITEM_PIECES} (DuePeriod, LegalEntity, State, Ends, Begins, ItemType, ItemId,
-    KnownAt, Delta, Currency, Amount, StageEffectiveAt, PostingEffectiveAt, VersionKnownAt)
-SELECT DuePeriod, LegalEntity, piece.1, piece.3, piece.2, ItemType, ItemId, Stamp, Sign,
-    Currency, Amount, StageEffectiveAt, PostingEffectiveAt, VersionKnownAt
+INSERT INTO {CLOSE_ITEM_PIECES} (State, Ends, Begins, ItemType, ItemId, KnownAt, Delta,
+    VersionKnownAt, {", ".join(_CARRIED)})
+SELECT piece.1, piece.3, piece.2, ItemType, ItemId, Stamp, Sign, VersionKnownAt,
+    {", ".join(_CARRIED)}
 FROM (
     SELECT ItemType, ItemId, Stamp, Sign, VersionKnownAt, {_VERSION_COLUMNS},
         {_POINTS} AS points, arrayMap(p -> {_STATE_AT_POINT}, points) AS states,
@@ -196,8 +182,8 @@ def at_risk_items_sql(realised: int) -> str:
     """Per legal entity, due period (of ``periods``), currency and reason, the items at ``as_of``
     (as known at ``known_at``) that the reason puts at risk, or that only the projection can tell
     about (``WAITING``, before the close deadline): how many, their exact money, the
-    ``CONTRIBUTORS`` largest as (minus the amount, item type, item id), and the waiting ones as
-    (item type, item id, stage took effect, amount). Read: the pieces in effect at ``as_of`` of
+    ``CONTRIBUTORS`` largest as (minus the amount, item type, item id, its row in
+    ``ITEM_COLUMNS``), and the waiting ones as (item type, item id, stage took effect, amount). Read: the pieces in effect at ``as_of`` of
     the states waiting, blocked and posted into another period, and for each of the ``realised``
     pairs whose close deadline ``as_of`` is at or past (``late_period_<i>``,
     ``late_entity_<i>``, ``late_deadline_<i>``) its open pieces in effect and its pieces posted
@@ -213,20 +199,19 @@ def at_risk_items_sql(realised: int) -> str:
     )
     return f"""
 SELECT LegalEntity, DuePeriod, Currency, reason, count(), sum(ifNull(Amount, 0)),
-    groupArraySortedIf({CONTRIBUTORS})((-toFloat64(ifNull(Amount, 0)), ItemType, ItemId),
+    groupArraySortedIf({CONTRIBUTORS})((-toFloat64(ifNull(Amount, 0)), ItemType, ItemId, row),
                                        reason != '{WAITING}'),
     groupArrayIf((ItemType, ItemId, StageEffectiveAt, Amount), reason = '{WAITING}')
 FROM (
     SELECT LegalEntity, DuePeriod, Currency, ItemType, ItemId, Amount, StageEffectiveAt,
-        {_DEADLINE} AS deadline,
+        tuple({ITEM_COLUMNS}) AS row, {_DEADLINE} AS deadline,
         multiIf(State = {POSTED}, '{POSTED_LATE}', State = {POSTED_ELSEWHERE}, '{OTHER_PERIOD}',
                 State = {BLOCKED_STATE}, '{BLOCKED}', {_AS_OF} >= deadline, '{NOT_POSTED}',
                 '{WAITING}') AS reason
     FROM {CLOSE_ITEM_PIECES}
     WHERE KnownAt <= {_KNOWN_AT} AND Begins <= {_AS_OF}
       AND ((State IN {_HELD_OR_ELSEWHERE} AND Ends > {_AS_OF} AND {_DUE}){late})
-    GROUP BY LegalEntity, DuePeriod, Currency, State, ItemType, ItemId, Begins, Ends, Amount,
-        StageEffectiveAt, PostingEffectiveAt
+    GROUP BY State, Begins, Ends, {ITEM_COLUMNS}
     HAVING sum(Delta) > 0
        AND (State != {POSTED} OR ({_AS_OF} >= deadline AND PostingEffectiveAt > deadline))
        AND (State != {OPEN} OR {_AS_OF} >= deadline)
@@ -281,9 +266,9 @@ def groups_at(
                 group.at_risk[currency] = units
         for _, _, currency, reason, _, _, largest, waiting in listed.get(key, []):
             if reason != WAITING:
-                group.risky.extend(
-                    (str(reason), float(minus), (str(t), str(i))) for minus, t, i in largest
-                )
+                for minus, item_type, item_id, row in largest:
+                    group.risky.append((str(reason), float(minus), (str(item_type), str(item_id))))
+                    group.rows[(str(item_type), str(item_id))] = row
             group.waiting.extend(
                 ((str(t), str(i)), str(currency), started, value)
                 for t, i, started, value in waiting

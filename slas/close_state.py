@@ -374,22 +374,21 @@ class CloseRiskAnswers:
             assess_group(groups[(e, p)], e, p, self.calendars, as_of, durations) for e, p in chosen
         ]
         shown = [key for _, contributors in assessed for key, _, _ in contributors]
-        rows = (
-            {
+        rows = {key: row for group in groups.values() for key, row in group.rows.items()}
+        # the waiting items projected late: their rows through the primary key
+        unread = [key for key in shown if key not in rows]
+        if unread:
+            rows |= {
                 (str(r[0]), str(r[1])): r
                 for r in client.query(
                     ROWS_OF,
                     parameters={
                         "known_at": known,
-                        "keys": shown,
-                        "types": sorted({t for t, _ in shown}),
-                        "ids": sorted({i for _, i in shown}),
+                        "types": sorted({t for t, _ in unread}),
+                        "ids": sorted({i for _, i in unread}),
                     },
                 ).result_rows
             }
-            if shown
-            else {}
-        )
         found = items_at([rows[key] for key in shown], as_of)
         risks, position = [], 0
         for risk, contributors in assessed:

@@ -11,8 +11,8 @@ narrows its read with it too.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
@@ -122,6 +122,8 @@ class Group:
     reason."""
     waiting: list[tuple[Key, str, Any, Any]]
     """(item, currency, its stage took effect, amount) of the items waiting for their posting."""
+    rows: dict[Key, Sequence[Any]] = field(default_factory=dict)
+    """The rows (``ITEM_COLUMNS``) of the items in ``risky``."""
 
 
 def micros_seconds(value: Any) -> float:

@@ -1161,7 +1161,7 @@ def close_item_pieces_ddl(t: Topology) -> list[str]:
     """Migration 18: close risk from sums in event time (``slas/close_item_pieces.py``).
     ``close_item_pieces`` holds each ``close_items`` version split into the pieces of event time
     in which its item's state (open, waiting, blocked, posted into another period, posted) stays
-    the same, +1 per piece, and the version that replaces it takes its pieces back (-1, stamped
+    the same (each with the version's columns an answer lists), +1 per piece, and the version that replaces it takes its pieces back (-1, stamped
     with the new ``KnownAt``), as ``sla_timer_changes`` does for timers. Ordered by due period,
     entity, state and end, so that the items in a state at an instant are one range per state.
     ``close_item_piece_days`` and ``_ticks`` sum them per due period, entity, currency, state, day
@@ -1185,10 +1185,22 @@ def close_item_pieces_ddl(t: Topology) -> list[str]:
     ItemId String,
     KnownAt DateTime64(3, 'UTC'),
     Delta Int8,
+    Kind LowCardinality(String),
     Currency LowCardinality(String),
     Amount Nullable(Decimal(18, 4)),
+    StageEventId String,
+    StageFirstAt Nullable({instant}),
     StageEffectiveAt Nullable({instant}),
+    PostingEventId String,
+    PostingType LowCardinality(String),
+    PostingFirstAt Nullable({instant}),
     PostingEffectiveAt Nullable({instant}),
+    PostedPeriod LowCardinality(String),
+    UpstreamEventId String,
+    UpstreamEventType LowCardinality(String),
+    UpstreamFirstAt Nullable({instant}),
+    Invoice String,
+    Customer String,
     VersionKnownAt DateTime64(3, 'UTC'),
     INDEX idx_begins Begins TYPE minmax GRANULARITY 1,
     INDEX idx_known_at KnownAt TYPE minmax GRANULARITY 1
