@@ -110,7 +110,10 @@ def assess(
         deadline_at = calendar.close_deadline(period)
         deadline = epoch_seconds(deadline_at)
         rows = np.flatnonzero(due & (items.legal_entity == code))
-        waiting_since = items.stage_started_us[rows][items.stage_started_us[rows] >= 0] / 1e6
+        # the clock spans the waiting items' stages (the only ones projected), as the answers
+        # from sums know them (``slas.close_item_pieces``)
+        waiting = ~items.posted[rows] & ~items.blocked[rows] & (items.stage_started_us[rows] >= 0)
+        waiting_since = items.stage_started_us[rows][waiting] / 1e6
         earliest = min(now, deadline, float(waiting_since.min()) if len(waiting_since) else now)
         clock = clock_for_span(calendar, earliest, max(now, deadline))
         in_time = (

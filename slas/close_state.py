@@ -18,22 +18,13 @@ from domain import semconv as sc
 from domain.instants import utc
 from domain.money import units_of
 from domain.periods import period_number
-from slas import item_versions
+from slas import close_item_pieces, item_versions
 from slas.business_state import BusinessState
 from slas.business_time import epoch_seconds
 from slas.calendars import CalendarBook
 from slas.close_items import INVOICE_ITEM, REVENUE_ITEM, CloseItems
 from slas.close_risk import assess, due_periods, render_report
-from slas.close_sums import (
-    ITEM_COLUMNS,
-    PAIRS,
-    ROWS_OF,
-    assess_group,
-    assessed_pairs,
-    groups_of,
-    item_state_sql,
-    sums_sql,
-)
+from slas.close_sums import ITEM_COLUMNS, ROWS_OF, assess_group, assessed_pairs, item_state_sql
 from slas.item_rows import INVOICE
 from slas.snapshot import NO_TIME, F64Array
 from warehouse.schema import BLOCKER_FACT_COLUMNS, CLOSE_ITEMS
@@ -83,9 +74,6 @@ FROM {CLOSE_ITEMS}
 WHERE {item_versions.IN_EFFECT} AND Deleted = 0 AND {condition}
 """
 
-
-SUMS = sums_sql(_in_effect(_BEGUN))
-"""``ITEMS_AT`` summed per legal entity, due period, currency and reason (``slas.close_sums``)."""
 
 OPEN_INVOICE_ITEMS_AT = _items_at(
     f"StageFirstAt <= {_AS_OF} AND {_DUE} AND Kind = '{INVOICE}'"
@@ -340,49 +328,67 @@ class CloseRiskAnswers:
         as_of = utc(as_of)
         periods = [period] if period else []
         parameters: dict[str, Any] = {"as_of": as_of, "known_at": known, "periods": periods}
-        pairs = client.query(PAIRS, parameters=parameters).result_rows
-        entities = sorted({str(e) for e, _ in pairs})
-        due = sorted({str(p) for _, p in pairs})
-        deadlines = [self.calendars.for_entity(e).close_deadline(p) for e in entities for p in due]
-        groups = groups_of(
+        sums = client.query(close_item_pieces.SUMS_AT, parameters=parameters).result_rows
+        pairs = {(str(e), str(p)) for e, p, _, _, count, _ in sums if count}
+        chosen = assessed_pairs(dict.fromkeys(pairs), period)
+        entities = sorted({e for e, _ in chosen})
+        due = sorted({p for _, p in chosen})
+        deadlines = {
+            (e, p): self.calendars.for_entity(e).close_deadline(p) for e in entities for p in due
+        }
+        realised = [key for key in chosen if as_of >= deadlines[key]]
+        late = {
+            name: value
+            for i, (entity, due_period) in enumerate(realised)
+            for name, value in (
+                (f"late_period_{i}", due_period),
+                (f"late_entity_{i}", entity),
+                (f"late_deadline_{i}", deadlines[(entity, due_period)]),
+            )
+        }
+        risky = (
             client.query(
-                SUMS,
+                close_item_pieces.at_risk_items_sql(len(realised)),
                 parameters={
                     **parameters,
+                    **late,
+                    "periods": due,
                     "entities": entities,
                     "periods_due": due,
-                    "deadlines": deadlines,
+                    "deadlines": [deadlines[(e, p)] for e in entities for p in due],
                 },
             ).result_rows
+            if chosen
+            else []
         )
-        chosen = assessed_pairs(groups, period)
+        groups = close_item_pieces.groups_at(
+            sums, risky, lambda e, p: as_of >= deadlines.get((e, p), as_of)
+        )
+        chosen = [key for key in chosen if key in groups]
         now = epoch_seconds(as_of)
         projecting = any(
-            groups[key].waiting
-            and now < epoch_seconds(self.calendars.for_entity(key[0]).close_deadline(key[1]))
-            for key in chosen
+            groups[key].waiting and now < epoch_seconds(deadlines[key]) for key in chosen
         )
         durations = self._durations_by_entity(client, as_of, known) if projecting else {}
         assessed = [
             assess_group(groups[(e, p)], e, p, self.calendars, as_of, durations) for e, p in chosen
         ]
         shown = [key for _, contributors in assessed for key, _, _ in contributors]
-        rows = (
-            {
+        rows = {key: row for group in groups.values() for key, row in group.rows.items()}
+        # the waiting items projected late: their rows through the primary key
+        unread = [key for key in shown if key not in rows]
+        if unread:
+            rows |= {
                 (str(r[0]), str(r[1])): r
                 for r in client.query(
                     ROWS_OF,
                     parameters={
                         "known_at": known,
-                        "keys": shown,
-                        "types": sorted({t for t, _ in shown}),
-                        "ids": sorted({i for _, i in shown}),
+                        "types": sorted({t for t, _ in unread}),
+                        "ids": sorted({i for _, i in unread}),
                     },
                 ).result_rows
             }
-            if shown
-            else {}
-        )
         found = items_at([rows[key] for key in shown], as_of)
         risks, position = [], 0
         for risk, contributors in assessed:

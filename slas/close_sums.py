@@ -1,10 +1,9 @@
-"""Close risk summed in ClickHouse: what each item is at ``as_of`` (posted in time, posted into
-another period, blocked, waiting, …) worked out by SQL over the items' latest versions known at
-``known_at``, the money summed per legal entity, period, currency and reason there, and only the
-rows an answer shows or projects sent back: each group's ten largest items at risk, and the items
-still waiting for their posting before the close (the projection of open items stays in Python,
-over those items only). The answer ``slas.close_state.items_at`` and ``slas.close_risk.assess``
-give over every item row is the oracle (``CloseRiskAnswers(from_sums=False)``).
+"""Close risk from sums: each legal entity's items due in a period as the state sums report them
+(``slas.close_item_pieces``: the money due and at risk per currency, each reason's largest items
+at risk and the items still waiting for their posting), assessed like ``slas.close_risk.assess``
+(the projection of open items stays in Python, over the waiting items only). The answer
+``slas.close_state.items_at`` and ``slas.close_risk.assess`` give over every item row is the
+oracle (``CloseRiskAnswers(from_sums=False)``).
 
 ``item_state_sql`` is ``slas.close_state.blocking_step``'s rule in SQL: the blocked-invoice answer
 narrows its read with it too.
@@ -13,9 +12,8 @@ narrows its read with it too.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from typing import Any, Final
 
 import numpy as np
@@ -26,11 +24,7 @@ from domain.periods import period_number
 from slas.business_time import clock_for_span, epoch_seconds
 from slas.calendars import CalendarBook
 from slas.close_risk import (
-    BLOCKED,
     CONTRIBUTORS,
-    NOT_POSTED,
-    OTHER_PERIOD,
-    POSTED_LATE,
     PROJECTED_LATE,
     EntityRisk,
     level_of,
@@ -99,51 +93,6 @@ def item_state_sql(at: str) -> ItemStateSql:
     )
 
 
-_AS_OF = "{as_of:DateTime64(6, 'UTC')}"
-_STATE = item_state_sql(_AS_OF)
-_DEADLINE = (
-    "arrayElement({deadlines:Array(DateTime64(6, 'UTC'))},"
-    " (indexOf({entities:Array(String)}, LegalEntity) - 1) * length({periods_due:Array(String)})"
-    " + indexOf({periods_due:Array(String)}, DuePeriod))"
-)
-"""The close deadline of the item's legal entity and due period: ``deadlines`` holds one per
-entity of ``entities`` and period of ``periods_due``, entity by entity (each lookup runs once
-per distinct value of the low-cardinality columns, not per row)."""
-_IN_TIME = f"({_STATE.posted} AND PostedPeriod = DuePeriod AND PostingEffectiveAt <= deadline)"
-_REASON = (
-    f"if({_AS_OF} >= deadline,"
-    f" multiIf({_IN_TIME}, '', {_STATE.blocked}, '{BLOCKED}', {_STATE.other_period},"
-    f" '{OTHER_PERIOD}', {_STATE.posted}, '{POSTED_LATE}', '{NOT_POSTED}'),"
-    f" multiIf({_STATE.blocked}, '{BLOCKED}', {_STATE.other_period}, '{OTHER_PERIOD}',"
-    f" {_STATE.waiting}, '{WAITING}', ''))"
-)
-"""Why an item due in a period is at risk at ``as_of`` ('' when it is not; ``WAITING`` when only
-the projection can tell): ``slas.close_risk.assess``'s reasons, realised from the close deadline
-on, before it blocked or posted into another period."""
-
-
-def sums_sql(items_at: str) -> str:
-    """Per legal entity, due period, currency and reason: how many items, their exact money, the
-    earliest instant an invoice stage among them took effect, the ``CONTRIBUTORS`` largest items
-    as (minus the amount, item type, item id) when the reason puts them at risk, and every item
-    as (item type, item id, stage took effect, amount) when it is ``WAITING``.
-    ``items_at``: the items (``slas.close_state.ITEMS_AT``)."""
-    started = f"Kind = '{INVOICE}' AND ifNull(StageEffectiveAt <= {_AS_OF}, 0)"
-    return f"""
-SELECT LegalEntity, DuePeriod, Currency, reason, count(), sum(ifNull(Amount, 0)),
-    minIf(StageEffectiveAt, {started}),
-    groupArraySortedIf({CONTRIBUTORS})((-toFloat64(ifNull(Amount, 0)), ItemType, ItemId),
-                                       reason NOT IN ('', '{WAITING}')),
-    groupArrayIf((ItemType, ItemId, StageEffectiveAt, Amount), reason = '{WAITING}')
-FROM (
-    SELECT ItemType, ItemId, LegalEntity, DuePeriod, Currency, Amount, Kind, StageEffectiveAt,
-        {_DEADLINE} AS deadline, {_REASON} AS reason
-    FROM ({items_at})
-)
-GROUP BY LegalEntity, DuePeriod, Currency, reason
-"""
-
-
 ROWS_OF = f"""
 SELECT {ITEM_COLUMNS}
 FROM {CLOSE_ITEMS}
@@ -156,23 +105,14 @@ LIMIT 1 BY ItemType, ItemId
 contributors an answer shows: a superset when an id has two types), in ``ITEM_COLUMNS``, found
 through the primary key."""
 
-PAIRS = f"""
-SELECT DISTINCT toString(LegalEntity), toString(DuePeriod)
-FROM {CLOSE_ITEMS}
-WHERE KnownAt <= {{known_at:DateTime64(3, 'UTC')}} AND StageFirstAt <= {_AS_OF}
-  AND (empty({{periods:Array(String)}}) OR DuePeriod IN {{periods:Array(String)}})
-"""
-"""Every (legal entity, due period) some version known at ``known_at`` of an item begun by
-``as_of`` names: a superset of the pairs assessed, whose close deadlines the sums compare with."""
-
-
 Key = tuple[str, str]
 """An item: its type and id."""
 
 
 @dataclass
-class _Group:
-    """One legal entity's items due in one period, as the sums report them."""
+class Group:
+    """One legal entity's items due in one period, as the sums report them
+    (``slas.close_item_pieces.groups_at``): exact money in ten-thousandths per currency."""
 
     due: dict[str, int]
     at_risk: dict[str, int]
@@ -182,34 +122,16 @@ class _Group:
     reason."""
     waiting: list[tuple[Key, str, Any, Any]]
     """(item, currency, its stage took effect, amount) of the items waiting for their posting."""
+    rows: dict[Key, Sequence[Any]] = field(default_factory=dict)
+    """The rows (``ITEM_COLUMNS``) of the items in ``risky``."""
 
 
-def _micros_seconds(value: Any) -> float:
+def micros_seconds(value: Any) -> float:
     return round(utc(value).timestamp() * 1_000_000) / 1e6
 
 
-def groups_of(rows: Iterable[Sequence[Any]]) -> dict[tuple[str, str], _Group]:
-    """The sums' rows gathered per (legal entity, due period)."""
-    groups: dict[tuple[str, str], _Group] = {}
-    for entity, due, currency, reason, _, amount, earliest, risky, waiting in rows:
-        group = groups.setdefault((str(entity), str(due)), _Group({}, {}, None, [], []))
-        units = units_of(Decimal(amount))
-        group.due[str(currency)] = group.due.get(str(currency), 0) + units
-        if reason and reason != WAITING:
-            group.at_risk[str(currency)] = group.at_risk.get(str(currency), 0) + units
-        if earliest is not None and int(utc(earliest).timestamp()) > 0:
-            seconds = _micros_seconds(earliest)
-            if group.earliest_started is None or seconds < group.earliest_started:
-                group.earliest_started = seconds
-        group.risky.extend((str(reason), float(minus), (str(t), str(i))) for minus, t, i in risky)
-        group.waiting.extend(
-            ((str(t), str(i)), str(currency), started, value) for t, i, started, value in waiting
-        )
-    return groups
-
-
 def assess_group(
-    group: _Group,
+    group: Group,
     entity: str,
     period: str,
     calendars: CalendarBook,
@@ -233,7 +155,7 @@ def assess_group(
         (minus, key, reason, None) for reason, minus, key in group.risky
     ]
     if group.waiting and now < deadline:
-        started = np.array([_micros_seconds(s) for _, _, s, _ in group.waiting])
+        started = np.array([micros_seconds(s) for _, _, s, _ in group.waiting])
         history = projection_history(durations, entity)
         projected = projected_posting(clock, started, now, history)
         for (key, currency, _, amount), when in zip(group.waiting, projected.tolist(), strict=True):
@@ -260,9 +182,7 @@ def assess_group(
     return risk, [(key, reason, when) for _, key, reason, when in candidates[:CONTRIBUTORS]]
 
 
-def assessed_pairs(
-    groups: dict[tuple[str, str], _Group], period: str | None
-) -> list[tuple[str, str]]:
+def assessed_pairs(groups: Iterable[tuple[str, str]], period: str | None) -> list[tuple[str, str]]:
     """The (entity, period) pairs an answer reports, in ``assess``'s order: by period (every one
     with items due when none is asked, oldest first), then entity."""
     if period is not None:

@@ -7,7 +7,9 @@ version of every item.
 
 ``record`` keeps the rows up to the keeper's watermark, from the versions stored since its own
 watermark (one ``INSERT … SELECT``, next to ``slas.timer_changes.record``); recorded again, a
-version's row is the same row (a set: duplicates change nothing).
+version's row is the same row (a set: duplicates change nothing). Under the same watermark it
+records the versions' state pieces in event time (``slas.close_item_pieces``), so an answer that
+finds the watermark past its ``known_at`` may read both.
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ from datetime import UTC, datetime
 from clickhouse_connect.driver.client import Client
 
 from domain.instants import utc
-from warehouse.schema import CLOSE_ITEM_SUPERSEDED, CLOSE_ITEMS
+from slas import close_item_pieces
+from warehouse.schema import CLOSE_ITEM_SUPERSEDED, CLOSE_ITEM_VERSIONS_WATERMARK, CLOSE_ITEMS
 from warehouse.schema_state import read_state, write_state
 
-WATERMARK_KEY = "close_item_superseded_watermark"
+WATERMARK_KEY = CLOSE_ITEM_VERSIONS_WATERMARK
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 RECORD = f"""
@@ -76,15 +79,18 @@ def record(client: Client, until: datetime, *, at: datetime) -> None:
 
 
 def record_window(client: Client, since: datetime, until: datetime) -> None:
-    """Write the replaced versions of the versions stored in ``(since, until]``, ``since`` being
-    the watermark (the caller moves it to ``until`` afterwards: the keeper's tick, with its own;
-    recorded again after a tick that died first, a row is the same row)."""
+    """Write the replaced versions of the versions stored in ``(since, until]``, and their state
+    pieces, ``since`` being the watermark (the caller moves it to ``until`` afterwards: the
+    keeper's tick, with its own; recorded again after a tick that died first, a replaced version's
+    row is the same row and the pieces written past the watermark are taken back first)."""
     parameters = {"since": since, "until": until}
     if client.query(PENDING, parameters=parameters).result_rows[0][0]:
         client.command(RECORD, parameters=parameters)
+        close_item_pieces.record_window(client, since, until)
 
 
 def reset(client: Client, *, at: datetime) -> None:
     """Forget every row: the next ``record`` writes them again from every stored version."""
-    client.command(f"TRUNCATE TABLE {CLOSE_ITEM_SUPERSEDED}")
+    for table in (CLOSE_ITEM_SUPERSEDED, *close_item_pieces.TABLES):
+        client.command(f"TRUNCATE TABLE {table}")
     write_state(client, WATERMARK_KEY, EPOCH.isoformat(), at=at)

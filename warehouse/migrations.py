@@ -21,6 +21,7 @@ from warehouse.schema import (
     Topology,
     bookkeeping_ddl,
     business_tables_ddl,
+    close_item_pieces_ddl,
     close_items_ddl,
     compact_parts_ddl,
     derived_views_ddl,
@@ -93,6 +94,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         16,
         "replaced close item versions: an item's version at a known_at without a sort",
         item_superseded_ddl,
+    ),
+    Migration(
+        18,
+        "close risk from sums in event time: close item state pieces, summed per day",
+        close_item_pieces_ddl,
     ),
     Migration(
         19,

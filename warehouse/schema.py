@@ -31,6 +31,12 @@ SLA_TIMER_ELAPSED_DAYS = "sla_timer_elapsed_days"
 SLA_TIMER_ELAPSED_TICKS = "sla_timer_elapsed_ticks"
 EVENT_DIMENSIONS = "event_dimensions"
 CLOSE_ITEM_SUPERSEDED = "close_item_superseded"
+CLOSE_ITEM_PIECES = "close_item_pieces"
+CLOSE_ITEM_PIECE_DAYS = "close_item_piece_days"
+CLOSE_ITEM_PIECE_TICKS = "close_item_piece_ticks"
+CLOSE_ITEM_VERSIONS_WATERMARK = "close_item_superseded_watermark"
+"""The knowledge time up to which ``close_item_superseded`` and ``close_item_pieces`` hold every
+``close_items`` version's rows (``slas.item_versions``)."""
 STATE_CHUNKS = "syncsight_state_chunks"
 STATE_COMPONENT_EVENTS = "syncsight_state_component_events"
 STATE_COMPONENT_OBJECTS = "syncsight_state_component_objects"
@@ -1152,4 +1158,123 @@ def held_items_ddl(t: Topology) -> list[str]:
         f"ALTER TABLE {local}{t.on_cluster} ADD PROJECTION IF NOT EXISTS held "
         "(SELECT * ORDER BY HeldUntil, ItemType, ItemId, KnownAt)",
         f"ALTER TABLE {local}{t.on_cluster} MATERIALIZE PROJECTION held",
+    ]
+
+
+PIECE_NEVER = "toDateTime64('2299-12-31 00:00:00', 6, 'UTC')"
+"""The end of a piece of a ``close_items`` version that never ends (its last)."""
+
+_PIECE_SUMMED = "DuePeriod, LegalEntity, Currency, State"
+
+
+def piece_change_columns(instant: str, sign: str) -> str:
+    """What a row of ``close_item_pieces`` adds to the sums at ``instant`` (its ``Begins`` with
+    its ``Delta``, its ``Ends`` with the opposite sign): the instant, its day, the knowledge it
+    counts by, the items and the exact money (an item without an amount counts 0)."""
+    return f"""{instant} AS Instant, toDate32({instant}) AS Day,
+    toDate32(KnownAt) AS KnownDay, KnownAt, toDate32(VersionKnownAt) AS VersionDay,
+    toInt64({sign}) AS Items, toDecimal128(ifNull(Amount, 0), 4) * {sign} AS Money"""
+
+
+def piece_changes_select(pieces: str) -> str:
+    """Each row of ``close_item_pieces`` as the changes it makes to the sums of its days: where it
+    begins, and where it ends (never for a last piece). The views' select."""
+    return f"""SELECT {_PIECE_SUMMED}, {piece_change_columns("change.1", "change.2")}
+FROM {pieces}
+ARRAY JOIN arrayFilter(c -> c.1 < {PIECE_NEVER},
+    [(Begins, toInt8(Delta)), (Ends, toInt8(-Delta))]) AS change"""
+
+
+def close_item_pieces_ddl(t: Topology) -> list[str]:
+    """Migration 18: close risk from sums in event time (``slas/close_item_pieces.py``).
+    ``close_item_pieces`` holds each ``close_items`` version split into the pieces of event time
+    in which its item's state (open, waiting, blocked, posted into another period, posted) stays
+    the same (each with the version's columns an answer lists), +1 per piece, and the version that replaces it takes its pieces back (-1, stamped
+    with the new ``KnownAt``), as ``sla_timer_changes`` does for timers. Ordered by due period,
+    entity, state and end, so that the items in a state at an instant are one range per state.
+    ``close_item_piece_days`` and ``_ticks`` sum them per due period, entity, currency, state, day
+    and knowledge (its day; for the current knowledge day, its tick), filled by views at insert:
+    the money due and at risk at ``as_of`` adds whole days from them and reads only ``as_of``'s own
+    day row by row. The rows come from the versions recorded by ``slas.item_versions``: its
+    watermark is set back to the epoch here (and ``close_item_superseded`` emptied), so the next
+    tick records every stored version's pieces and replaced versions; answers take the path that
+    reads every item until then. Run with no evaluator recording meanwhile, as ``serve`` and
+    ``syncsight migrate`` do."""
+    pieces = t.storage(CLOSE_ITEM_PIECES)
+    instant = "DateTime64(6, 'UTC')"
+    statements = [
+        f"""CREATE TABLE IF NOT EXISTS {pieces}{t.on_cluster} (
+    DuePeriod LowCardinality(String),
+    LegalEntity LowCardinality(String),
+    State UInt8,
+    Ends {instant},
+    Begins {instant},
+    ItemType LowCardinality(String),
+    ItemId String,
+    KnownAt DateTime64(3, 'UTC'),
+    Delta Int8,
+    Kind LowCardinality(String),
+    Currency LowCardinality(String),
+    Amount Nullable(Decimal(18, 4)),
+    StageEventId String,
+    StageFirstAt Nullable({instant}),
+    StageEffectiveAt Nullable({instant}),
+    PostingEventId String,
+    PostingType LowCardinality(String),
+    PostingFirstAt Nullable({instant}),
+    PostingEffectiveAt Nullable({instant}),
+    PostedPeriod LowCardinality(String),
+    UpstreamEventId String,
+    UpstreamEventType LowCardinality(String),
+    UpstreamFirstAt Nullable({instant}),
+    Invoice String,
+    Customer String,
+    VersionKnownAt DateTime64(3, 'UTC'),
+    INDEX idx_begins Begins TYPE minmax GRANULARITY 1,
+    INDEX idx_known_at KnownAt TYPE minmax GRANULARITY 1
+) ENGINE = {t.engine(CLOSE_ITEM_PIECES)}
+ORDER BY (DuePeriod, LegalEntity, State, Ends, Begins, ItemType, ItemId, KnownAt)""",
+        *t.distributed(CLOSE_ITEM_PIECES, "cityHash64(ItemType, ItemId)"),
+    ]
+    for table, known, order in (
+        (CLOSE_ITEM_PIECE_DAYS, "", "DuePeriod, LegalEntity, KnownDay, Day"),
+        (
+            CLOSE_ITEM_PIECE_TICKS,
+            "KnownAt DateTime64(3, 'UTC'),",
+            "KnownDay, KnownAt, DuePeriod, LegalEntity, Day",
+        ),
+    ):
+        local = t.storage(table)
+        known_select = "KnownAt, " if known else ""
+        statements += [
+            f"""CREATE TABLE IF NOT EXISTS {local}{t.on_cluster} (
+    DuePeriod LowCardinality(String),
+    LegalEntity LowCardinality(String),
+    Currency LowCardinality(String),
+    State UInt8,
+    Day Date32,
+    KnownDay Date32,{known}
+    VersionDay Date32,
+    Items Int64,
+    Money Decimal(38, 4)
+) ENGINE = {t.engine(table, "SummingMergeTree")}
+ORDER BY ({order}, Currency, State, VersionDay)""",
+            *t.distributed(table, "cityHash64(DuePeriod, LegalEntity)"),
+            f"""CREATE MATERIALIZED VIEW IF NOT EXISTS {local}_mv{t.on_cluster} TO {local} AS
+SELECT {_PIECE_SUMMED}, Day, KnownDay, {known_select}VersionDay, Items, Money
+FROM ({piece_changes_select(pieces)})""",
+        ]
+    return [
+        *statements,
+        *(
+            f"TRUNCATE TABLE IF EXISTS {t.storage(table)}{t.on_cluster}"
+            for table in (
+                CLOSE_ITEM_SUPERSEDED,
+                CLOSE_ITEM_PIECES,
+                CLOSE_ITEM_PIECE_DAYS,
+                CLOSE_ITEM_PIECE_TICKS,
+            )
+        ),
+        f"INSERT INTO {SCHEMA_STATE} (Key, Value, UpdatedAt) "
+        f"VALUES ('{CLOSE_ITEM_VERSIONS_WATERMARK}', '1970-01-01T00:00:00+00:00', now64(3))",
     ]

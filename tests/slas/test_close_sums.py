@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from domain.instants import utc
 from lineage.owners import OwnerRouting
 from lineage.rules import LineageRules
 from slas import item_versions
@@ -30,12 +31,23 @@ from tests.slas.tiny_quarter import (
     tick,
     tiny_quarter_spans,
 )
+from tests.warehouse.test_migrations import forget_migration
+from warehouse.correlation_rules import CorrelationRules
+from warehouse.migrations import migrate
 from warehouse.span_store import span_sink
 
 pytestmark = pytest.mark.dear  # minutes: scheduled first (tests/conftest.py)
 
 START = END - timedelta(days=100)
 REPLACED = "SELECT ItemType, ItemId, KnownAt, SupersededAt FROM close_item_superseded"
+PIECES = "SELECT * FROM close_item_pieces"
+PIECE_SUMS = """
+SELECT (DuePeriod, LegalEntity, Currency, State, Day), (sum(Items), sum(Money))
+FROM (SELECT * FROM close_item_piece_days UNION ALL SELECT * EXCEPT KnownAt
+      FROM close_item_piece_ticks)
+GROUP BY DuePeriod, LegalEntity, Currency, State, Day
+HAVING sum(Items) != 0 OR sum(Money) != 0
+"""
 
 
 class TestSummedItemAnswers:
@@ -52,6 +64,12 @@ class TestSummedItemAnswers:
         # late spans replaced versions: the filter on replaced versions is exercised
         replaced = migrated.query("SELECT count() FROM close_item_superseded").result_rows[0][0]
         assert replaced > 0
+        # and their state pieces were taken back (slas.close_item_pieces)
+        taken_back = migrated.query(
+            "SELECT countIf(Delta < 0), countIf(Delta > 0) FROM close_item_pieces"
+        ).result_rows[0]
+        assert taken_back[0] > 0
+        assert taken_back[1] > taken_back[0]
         book = CalendarBook()
         summed = CloseRiskAnswers(lambda: migrated, book, keeper)
         oracle = CloseRiskAnswers(lambda: migrated, book, keeper, from_sums=False)
@@ -96,17 +114,41 @@ class TestSummedItemAnswers:
             assert largest[1].items == impact[1].items[:limit]
             assert (largest[1].total, largest[1].count) == (impact[1].total, impact[1].count)
         assert blocked > 0
+        # the edges of the sums: midnight (a day's sums against its rows), the instants where
+        # pieces begin and end, the close deadlines and a microsecond either side
+        edges = [
+            utc(at)
+            for (at,) in migrated.query(
+                "SELECT arrayJoin([Begins, Ends]) AS at FROM close_item_pieces"
+                " WHERE at < toDateTime64('2200-01-01', 6, 'UTC') ORDER BY cityHash64(at) LIMIT 6"
+            ).result_rows
+        ]
+        edges += [START.replace(hour=0) + timedelta(days=d) for d in (30, 61)]
+        deadlines = [book.for_entity(e).close_deadline(p) for e in entities[:2] for p in periods]
+        edges += [d + timedelta(microseconds=m) for d in deadlines[:4] for m in (-1, 0, 1)]
+        for as_of in edges:
+            known = rng.choice([None, rng.choice(watermarks)])
+            for period in (None, rng.choice(periods)):
+                report = summed.report(period, as_of, known)
+                assert report == oracle.report(period, as_of, known), (period, as_of, known)
+                reasons.update(c["reason"] for entry in report[1] for c in entry["contributors"])
         # before the close (blocked, projected late) and after it (realised) were both compared
         assert {"blocked", "projected_after_close", "not_posted_by_close"} <= set(reasons)
 
         # recorded again from scratch, the stored versions give the rows the ticks wrote; until
         # then the answers are the oracle's (the versions sorted)
         recorded = set(migrated.query(REPLACED).result_rows)
+        summed_days = Counter(dict(migrated.query(PIECE_SUMS).result_rows))
+        pieces = Counter(migrated.query(PIECES).result_rows)
         item_versions.reset(migrated, at=datetime.now(UTC))
+        assert not migrated.query(PIECE_SUMS).result_rows
         as_of = END - timedelta(days=3)
         assert summed.report(None, as_of, None) == oracle.report(None, as_of, None)
         item_versions.record(migrated, keeper.watermark(), at=datetime.now(UTC))
         assert set(migrated.query(REPLACED).result_rows) == recorded
+        # from scratch, each version's pieces are added once and none taken back: the same sums
+        assert Counter(dict(migrated.query(PIECE_SUMS).result_rows)) == summed_days
+        assert Counter(migrated.query(PIECES).result_rows) == pieces
 
     def test_an_answer_for_a_past_known_at_never_changes(
         self, migrated: Client, engine_url: str
@@ -140,3 +182,30 @@ class TestSummedItemAnswers:
         latest = summed.report(None, as_of, None)
         assert after == before
         assert latest[1] != before[0][1]
+
+    def test_migration_18_records_the_stored_versions_at_the_next_tick(
+        self, migrated: Client, engine_url: str
+    ) -> None:
+        """A database whose state was derived before migration 18 (no pieces) gets every stored
+        version's pieces and replaced versions at the first tick after it; until then the
+        answers are the oracle's."""
+        watermarks, keeper = stream_with_late_arrivals(migrated, engine_url, seed=4, chunk=80)
+        recorded = set(migrated.query(REPLACED).result_rows)
+        pieces = Counter(migrated.query(PIECES).result_rows)
+        assert pieces
+        assert recorded
+        # the code before migration 18 wrote no pieces
+        for table in ("close_item_pieces", "close_item_piece_days", "close_item_piece_ticks"):
+            migrated.command(f"TRUNCATE TABLE {table}")
+        forget_migration(migrated, 18)
+        assert migrate(migrated, CorrelationRules.default()).applied == (18,)
+        summed = CloseRiskAnswers(lambda: migrated, CalendarBook(), keeper)
+        oracle = CloseRiskAnswers(lambda: migrated, CalendarBook(), keeper, from_sums=False)
+        as_of, known = END - timedelta(days=10), watermarks[len(watermarks) // 2]
+        assert keeper.items_known_at(known) == (known, False)
+        assert summed.report(None, as_of, known) == oracle.report(None, as_of, known)
+        tick(keeper)
+        assert keeper.items_known_at(known) == (known, True)
+        assert set(migrated.query(REPLACED).result_rows) == recorded
+        assert Counter(migrated.query(PIECES).result_rows) == pieces
+        assert summed.report(None, as_of, known) == oracle.report(None, as_of, known)

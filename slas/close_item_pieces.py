@@ -1,0 +1,280 @@
+"""Close items' states as pieces of event time (``close_item_pieces``, migration 18): each stored
+version of an item split where its state changes (open, waiting, blocked, posted into another
+period, posted), +1 per piece, and the version that replaces it takes its pieces back (the same
+rows negated, stamped with the new version's ``KnownAt``), as ``slas.timer_changes`` keeps timers.
+The money due and at risk per legal entity, due period, currency and state at ``as_of`` as known at
+``known_at`` is then a sum: whole days from ``close_item_piece_days`` / ``_ticks``, ``as_of``'s own
+day row by row. The items an answer lists (the largest at risk, the waiting ones it projects) are
+read as the pieces in effect at ``as_of`` of the states that put them at risk.
+
+``record_window`` writes the rows of the versions stored in a window (``slas.item_versions``
+calls it with its own, under one watermark); recorded from scratch, the versions give the same
+rows. The state of an item at an instant is ``slas.close_sums.item_state_sql``'s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from decimal import Decimal
+from functools import cache
+from typing import Any, Final
+
+from clickhouse_connect.driver.client import Client
+
+from domain.money import units_of
+from slas.close_risk import BLOCKED, CONTRIBUTORS, NOT_POSTED, OTHER_PERIOD, POSTED_LATE
+from slas.close_sums import ITEM_COLUMNS, WAITING, Group, item_state_sql, micros_seconds
+from warehouse.schema import (
+    CLOSE_ITEM_PIECE_DAYS,
+    CLOSE_ITEM_PIECE_TICKS,
+    CLOSE_ITEM_PIECES,
+    CLOSE_ITEMS,
+    PIECE_NEVER,
+    piece_change_columns,
+)
+
+OPEN: Final = 0
+"""Begun (its stage attempted), not posted, not held, not waiting for its posting."""
+WAITING_STATE: Final = 1
+"""An invoice-level item whose stage took effect, waiting for its posting (``item_state_sql``)."""
+BLOCKED_STATE: Final = 2
+POSTED_ELSEWHERE: Final = 3
+"""Posted into another period than its due period."""
+POSTED: Final = 4
+"""Posted into its due period."""
+
+TABLES: Final = (CLOSE_ITEM_PIECES, CLOSE_ITEM_PIECE_DAYS, CLOSE_ITEM_PIECE_TICKS)
+
+_CARRIED = tuple(column.strip() for column in ITEM_COLUMNS.split(",")[2:])
+"""The columns of ``close_items`` a piece carries as they are (``ITEM_COLUMNS`` but the key)."""
+_CONTENT = ("Deleted", *_CARRIED)
+"""What of a version its pieces depend on or carry (``Deleted`` first)."""
+
+_AT_POINT = item_state_sql("p")
+_STATE_AT_POINT = (
+    f"multiIf({_AT_POINT.other_period}, {POSTED_ELSEWHERE}, {_AT_POINT.posted}, {POSTED},"
+    f" {_AT_POINT.blocked}, {BLOCKED_STATE}, {_AT_POINT.waiting}, {WAITING_STATE}, {OPEN})"
+)
+_POINTS = """arraySort(arrayDistinct(arrayMap(p -> assumeNotNull(p), arrayFilter(
+    p -> ifNull(p >= StageFirstAt, 0),
+    [StageFirstAt, StageEffectiveAt, PostingFirstAt, PostingEffectiveAt, UpstreamFirstAt]))))"""
+"""The instants at which a version's state can change, from the first attempt of its stage (when
+the item begins to exist for close risk) on; none when it was never attempted."""
+_PIECES = f"""arrayMap(j -> (states[starts[j]], points[starts[j]],
+    if(j < length(starts), points[starts[j + 1]], {PIECE_NEVER})), arrayEnumerate(starts))"""
+"""(state, begins, ends) of each piece: the points where the state differs from the point
+before."""
+
+_VERSION_COLUMNS = ", ".join(
+    f"body.{index} AS {name}" for index, name in enumerate(_CONTENT, start=1) if index > 1
+)
+
+RECORD = f"""
+INSERT INTO {CLOSE_ITEM_PIECES} (State, Ends, Begins, ItemType, ItemId, KnownAt, Delta,
+    VersionKnownAt, {", ".join(_CARRIED)})
+SELECT piece.1, piece.3, piece.2, ItemType, ItemId, Stamp, Sign, VersionKnownAt,
+    {", ".join(_CARRIED)}
+FROM (
+    SELECT ItemType, ItemId, Stamp, Sign, VersionKnownAt, {_VERSION_COLUMNS},
+        {_POINTS} AS points, arrayMap(p -> {_STATE_AT_POINT}, points) AS states,
+        arrayFilter(i -> i = 1 OR states[i] != states[i - 1], arrayEnumerate(points)) AS starts
+    FROM (
+        SELECT ItemType, ItemId, KnownAt AS Stamp, version.1 AS Sign, version.2 AS body,
+            version.3 AS VersionKnownAt
+        FROM (
+            SELECT ItemType, ItemId, KnownAt,
+                arrayJoin(arrayFilter(v -> v.1 != 0 AND tupleElement(v.2, 1) = 0,
+                    [(toInt8(1), content, KnownAt),
+                     (toInt8(if(has_previous, -1, 0)), previous, previous_known_at)])) AS version
+            FROM (
+                SELECT ItemType, ItemId, KnownAt, tuple({", ".join(_CONTENT)}) AS content,
+                    lagInFrame(content) OVER same_item AS previous,
+                    lagInFrame(KnownAt) OVER same_item AS previous_known_at,
+                    lagInFrame(toUInt8(1)) OVER same_item AS has_previous
+                FROM {CLOSE_ITEMS}
+                WHERE KnownAt <= {{until:DateTime64(3, 'UTC')}}
+                  AND (ItemType, ItemId) IN (
+                    SELECT ItemType, ItemId FROM {CLOSE_ITEMS}
+                    WHERE KnownAt > {{since:DateTime64(3, 'UTC')}}
+                      AND KnownAt <= {{until:DateTime64(3, 'UTC')}})
+                WINDOW same_item AS (
+                    PARTITION BY ItemType, ItemId ORDER BY KnownAt
+                    ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)
+            )
+            WHERE KnownAt > {{since:DateTime64(3, 'UTC')}}
+        )
+    )
+)
+ARRAY JOIN {_PIECES} AS piece
+"""
+"""The pieces of every version stored in ``(since, until]`` (+1), and its predecessor's taken back
+(-1), both stamped with its ``KnownAt``; a deleted version only takes its predecessor back.
+``VersionKnownAt`` is the ``KnownAt`` of the version whose piece a row adds or takes back."""
+
+STRAY = f"SELECT count() FROM {CLOSE_ITEM_PIECES} WHERE KnownAt > {{since:DateTime64(3, 'UTC')}}"
+TAKE_BACK_STRAY = f"""
+INSERT INTO {CLOSE_ITEM_PIECES}
+SELECT * REPLACE (-Delta AS Delta)
+FROM {CLOSE_ITEM_PIECES}
+WHERE KnownAt > {{since:DateTime64(3, 'UTC')}}
+"""
+"""Rows a record that died wrote past the watermark, taken back (the daily sums follow inserts
+only: a delete would leave them counted)."""
+
+
+def record_window(client: Client, since: datetime, until: datetime) -> None:
+    """Write the rows of the versions stored in ``(since, until]`` (the caller has found some),
+    ``since`` being the watermark; rows a record that died wrote past it are taken back first, so
+    recording again counts each row once."""
+    parameters = {"since": since, "until": until}
+    if client.query(STRAY, parameters=parameters).result_rows[0][0]:
+        client.command(TAKE_BACK_STRAY, parameters=parameters)
+    client.command(RECORD, parameters=parameters)
+
+
+_AS_OF = "{as_of:DateTime64(6, 'UTC')}"
+_KNOWN_AT = "{known_at:DateTime64(3, 'UTC')}"
+_DUE = "(empty({periods:Array(String)}) OR DuePeriod IN {periods:Array(String)})"
+_SUMMED = "LegalEntity, DuePeriod, Currency, State, Items, Money"
+
+_OWN_DAY = f"toStartOfDay({_AS_OF}) AND {_AS_OF}"
+SUMS_AT = f"""
+SELECT LegalEntity, DuePeriod, Currency, State, sum(Items), sum(Money)
+FROM (
+    SELECT {_SUMMED} FROM {CLOSE_ITEM_PIECE_DAYS}
+    WHERE {_DUE} AND KnownDay < toDate32({_KNOWN_AT}) AND Day < toDate32({_AS_OF})
+    UNION ALL
+    SELECT {_SUMMED} FROM {CLOSE_ITEM_PIECE_TICKS}
+    WHERE KnownDay = toDate32({_KNOWN_AT}) AND KnownAt <= {_KNOWN_AT} AND {_DUE}
+      AND Day < toDate32({_AS_OF})
+    UNION ALL
+    SELECT {_SUMMED} FROM (
+        SELECT LegalEntity, DuePeriod, Currency, State, {piece_change_columns("Begins", "Delta")}
+        FROM {CLOSE_ITEM_PIECES}
+        WHERE {_DUE} AND KnownAt <= {_KNOWN_AT} AND Begins BETWEEN {_OWN_DAY})
+    UNION ALL
+    SELECT {_SUMMED} FROM (
+        SELECT LegalEntity, DuePeriod, Currency, State, {piece_change_columns("Ends", "-Delta")}
+        FROM {CLOSE_ITEM_PIECES}
+        WHERE {_DUE} AND KnownAt <= {_KNOWN_AT} AND Ends BETWEEN {_OWN_DAY})
+)
+GROUP BY LegalEntity, DuePeriod, Currency, State
+"""
+"""Per legal entity, due period (one of ``periods``, every one when empty), currency and state:
+the items in that state at ``as_of`` and their exact money (an item without an amount counts 0),
+in the versions known at ``known_at``: the days before ``as_of``'s from the sums (days known
+before ``known_at``'s day, then that day's ticks up to it), ``as_of``'s own day row by row."""
+
+_DEADLINE = (
+    "arrayElement({deadlines:Array(DateTime64(6, 'UTC'))},"
+    " (indexOf({entities:Array(String)}, LegalEntity) - 1) * length({periods_due:Array(String)})"
+    " + indexOf({periods_due:Array(String)}, DuePeriod))"
+)
+"""The close deadline of the item's legal entity and due period: ``deadlines`` holds one per
+entity of ``entities`` and period of ``periods_due``, entity by entity."""
+
+_HELD_OR_ELSEWHERE = f"({WAITING_STATE}, {BLOCKED_STATE}, {POSTED_ELSEWHERE})"
+
+
+@cache
+def at_risk_items_sql(realised: int) -> str:
+    """Per legal entity, due period (of ``periods``), currency and reason, the items at ``as_of``
+    (as known at ``known_at``) that the reason puts at risk, or that only the projection can tell
+    about (``WAITING``, before the close deadline): how many, their exact money, the
+    ``CONTRIBUTORS`` largest as (minus the amount, item type, item id, its row in
+    ``ITEM_COLUMNS``), and the waiting ones as (item type, item id, stage took effect, amount). Read: the pieces in effect at ``as_of`` of
+    the states waiting, blocked and posted into another period, and for each of the ``realised``
+    pairs whose close deadline ``as_of`` is at or past (``late_period_<i>``,
+    ``late_entity_<i>``, ``late_deadline_<i>``) its open pieces in effect and its pieces posted
+    into the period after the deadline (they begin after it: one range of the table's order per
+    pair). Deadlines as ``deadlines`` per ``entities`` by ``periods_due``."""
+    late = "".join(
+        f"""
+           OR (DuePeriod = {{late_period_{i}:String}} AND LegalEntity = {{late_entity_{i}:String}}
+               AND ((State = {OPEN} AND Ends > {_AS_OF})
+                    OR (State = {POSTED} AND Ends = {PIECE_NEVER}
+                        AND Begins > {{late_deadline_{i}:DateTime64(6, 'UTC')}})))"""
+        for i in range(realised)
+    )
+    return f"""
+SELECT LegalEntity, DuePeriod, Currency, reason, count(), sum(ifNull(Amount, 0)),
+    groupArraySortedIf({CONTRIBUTORS})((-toFloat64(ifNull(Amount, 0)), ItemType, ItemId, row),
+                                       reason != '{WAITING}'),
+    groupArrayIf((ItemType, ItemId, StageEffectiveAt, Amount), reason = '{WAITING}')
+FROM (
+    SELECT LegalEntity, DuePeriod, Currency, ItemType, ItemId, Amount, StageEffectiveAt,
+        tuple({ITEM_COLUMNS}) AS row, {_DEADLINE} AS deadline,
+        multiIf(State = {POSTED}, '{POSTED_LATE}', State = {POSTED_ELSEWHERE}, '{OTHER_PERIOD}',
+                State = {BLOCKED_STATE}, '{BLOCKED}', {_AS_OF} >= deadline, '{NOT_POSTED}',
+                '{WAITING}') AS reason
+    FROM {CLOSE_ITEM_PIECES}
+    WHERE KnownAt <= {_KNOWN_AT} AND Begins <= {_AS_OF}
+      AND ((State IN {_HELD_OR_ELSEWHERE} AND Ends > {_AS_OF} AND {_DUE}){late})
+    GROUP BY State, Begins, Ends, {ITEM_COLUMNS}
+    HAVING sum(Delta) > 0
+       AND (State != {POSTED} OR ({_AS_OF} >= deadline AND PostingEffectiveAt > deadline))
+       AND (State != {OPEN} OR {_AS_OF} >= deadline)
+)
+GROUP BY LegalEntity, DuePeriod, Currency, reason
+"""
+
+
+def groups_at(
+    sums: Iterable[Sequence[Any]],
+    at_risk: Iterable[Sequence[Any]],
+    realised: Callable[[str, str], bool],
+) -> dict[tuple[str, str], Group]:
+    """Each (legal entity, due period)'s items, as ``slas.close_sums.assess_group`` weighs them,
+    from ``SUMS_AT``'s rows and ``AT_RISK_ITEMS``'; ``realised(entity, period)``: whether
+    ``as_of`` is at or past the pair's close deadline. Before it, the money at risk is the
+    blocked items' and those posted into another period (the projection adds the waiting ones
+    it finds late); from it on, everything due but what posted into the period by the deadline.
+    Only currencies with items in them are keyed (an item without an amount counts 0)."""
+    items: dict[tuple[str, str], dict[str, dict[int, tuple[int, int]]]] = {}
+    for entity, due, money_currency, state, state_items, money in sums:
+        of_state = items.setdefault((str(entity), str(due)), {}).setdefault(str(money_currency), {})
+        before, before_units = of_state.get(int(state), (0, 0))
+        of_state[int(state)] = (before + int(state_items), before_units + units_of(Decimal(money)))
+    listed: dict[tuple[str, str], list[Sequence[Any]]] = {}
+    for row in at_risk:
+        listed.setdefault((str(row[0]), str(row[1])), []).append(row)
+    groups = {}
+    for key, by_currency in items.items():
+        after = realised(*key)
+        late = {
+            str(row[2]): (int(row[4]), units_of(Decimal(row[5])))
+            for row in listed.get(key, [])
+            if row[3] == POSTED_LATE
+        }
+        group = Group({}, {}, None, [], [])
+        for currency, states in by_currency.items():
+            count = sum(c for c, _ in states.values())
+            if count <= 0:
+                continue
+            group.due[currency] = sum(u for _, u in states.values())
+            if after:
+                posted, posted_units = states.get(POSTED, (0, 0))
+                late_count, late_units = late.get(currency, (0, 0))
+                risky = count - posted + late_count
+                units = group.due[currency] - posted_units + late_units
+            else:
+                blocked, blocked_units = states.get(BLOCKED_STATE, (0, 0))
+                elsewhere, elsewhere_units = states.get(POSTED_ELSEWHERE, (0, 0))
+                risky, units = blocked + elsewhere, blocked_units + elsewhere_units
+            if risky > 0:
+                group.at_risk[currency] = units
+        for _, _, currency, reason, _, _, largest, waiting in listed.get(key, []):
+            if reason != WAITING:
+                for minus, item_type, item_id, row in largest:
+                    group.risky.append((str(reason), float(minus), (str(item_type), str(item_id))))
+                    group.rows[(str(item_type), str(item_id))] = row
+            group.waiting.extend(
+                ((str(t), str(i)), str(currency), started, value)
+                for t, i, started, value in waiting
+            )
+        if group.waiting:
+            group.earliest_started = min(micros_seconds(s) for _, _, s, _ in group.waiting)
+        if group.due:
+            groups[key] = group
+    return groups
