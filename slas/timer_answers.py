@@ -540,8 +540,11 @@ class TimerAnswers:
     ) -> tuple[int, list[tuple[str, str, str, str]]]:
         """How many open timers are breached at ``now`` (as ``alerting`` lists them), and the
         (SLA, key type, key id, start event) of those that start at one of ``start_events``."""
+        # every timer's latest version, read in the table's order, rather than open_only's set of
+        # every timer open at ``now`` first (the same count): the set grows with the timers that
+        # never stop (+400 MiB for 1.34 M on 2.1 M soak-shaped spans, 120 MiB without it)
         parameters = self._parameters(
-            now, self.known_at(None), open_only=1, events=sorted(set(start_events))
+            now, self.known_at(None), open_only=0, events=sorted(set(start_events))
         )
         ((count, keys),) = self._client().query(BREACHED_OPEN, parameters=parameters).result_rows
         return int(count), [(str(a), str(b), str(c), str(d)) for a, b, c, d in keys]
