@@ -27,6 +27,7 @@ import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -255,7 +256,7 @@ def main() -> None:
                 evaluate,
                 service,
                 phases,
-                lambda n=number: ingest(url, client, made, offset + n * per_tick, per_tick),
+                partial(ingest, url, client, made, offset + number * per_tick, per_tick),
             )
         )
     peaks = [f["evaluation_peak_mib"] for f in figures]
