@@ -112,6 +112,26 @@ upstream). Only the ``limit`` first rows come back, in that order, and one row o
 (``HeldUntil``: one range of ``close_items``' ``held`` projection): nothing read of the items
 that never failed or settled before ``as_of``."""
 
+BLOCKING_STEPS_AT = f"""
+SELECT step.1, max(step.2), groupUniqArrayIf(Customer, step.4)
+FROM (
+    SELECT Customer, arrayJoin(arrayFilter(s -> s.3, [
+        (StageEventId, ifNull(StageErrorSince <= {_AS_OF}, 0), {_HELD_AT.stage_held}, 0),
+        (PostingEventId, ifNull(PostingErrorSince <= {_AS_OF}, 0), {_HELD_AT.posting_held}, 1),
+        (UpstreamEventId, ifNull(UpstreamErrorSince <= {_AS_OF}, 0), {_HELD_AT.upstream_held}, 0)
+    ])) AS step
+    FROM {CLOSE_ITEMS}
+    WHERE HeldUntil > {_AS_OF} AND {item_versions.IN_EFFECT}
+      AND Deleted = 0 AND StageFirstAt <= {_AS_OF} AND {_DUE} AND Kind = '{INVOICE}'
+      AND {_HELD_AT.blocked}
+)
+GROUP BY step.1
+"""
+"""``BLOCKED_INVOICE_ITEMS_AT``'s items reduced to the steps that hold them, once each: the step's
+event id, whether some item's row stores its failure facts by ``as_of`` (``BlockedInvoiceAnswers``'
+stored facts), and the customers of the items whose posting it is. As many rows as failures hold
+items, however many items they hold: no item row leaves the engine, and no window sorts them."""
+
 _COMPLETED_STAGES = (
     f"Kind = '{INVOICE}' AND StageSeconds >= 0"
     " AND PostingEffectiveAt >= {since:DateTime64(6, 'UTC')}"

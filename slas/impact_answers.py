@@ -23,6 +23,7 @@ from lineage.rules import LineageRules
 from slas.business_state import BusinessState
 from slas.close_state import (
     BLOCKED_INVOICE_ITEMS_AT,
+    BLOCKING_STEPS_AT,
     OPEN_INVOICE_ITEMS_AT,
     blocking_step,
     reached,
@@ -212,11 +213,37 @@ class BlockedInvoiceAnswers:
             items.append(replace(item.blocked, blocked_by=blockers))
         return known, BlockedInvoices(total, tuple(items), count)
 
+    def blocking_events(self, as_of: datetime) -> set[str]:
+        """The event ids of the failures that hold some invoice-level item at ``as_of``, as known
+        at the watermark: every ``blocked_by`` of ``report``'s items (every period and legal
+        entity), read as the steps that hold them (``BLOCKING_STEPS_AT``), not item by item."""
+        known, recorded = self._state.items_known_at(None)
+        if not (self._narrowed and recorded):
+            _, found = self.report(period=None, legal_entity=None, as_of=as_of, known_at=None)
+            return {blocker.event_id for item in found.items for blocker in item.blocked_by}
+        as_of = utc(as_of)
+        client = self._client()
+        parameters = {"as_of": as_of, "known_at": known, "periods": []}
+        steps = client.query(BLOCKING_STEPS_AT, parameters=parameters).result_rows
+        stored = {str(event_id) for event_id, facts, _ in steps if facts}
+        customers = sorted({str(c) for _, _, of in steps for c in of if c})
+        setups = self._setups_of(client, customers, as_of, known)
+        events = {str(event_id) for event_id, _, _ in steps}
+        events.update(e for ids in setups.values() for e in ids)
+        # as in ``report``: a step without stored facts counts when ``BLOCKERS`` finds it
+        return stored | set(self._blockers(client, sorted(events - stored), as_of, known))
+
     def _failed_setups(
         self, client: Client, held: list[_Held], as_of: datetime, known: datetime
     ) -> dict[str, list[str]]:
         """Customer id → its failed set-up events, for the items whose posting failed."""
         customers = sorted({i.customer for i in held if i.posting_failed and i.customer})
+        return self._setups_of(client, customers, as_of, known)
+
+    def _setups_of(
+        self, client: Client, customers: list[str], as_of: datetime, known: datetime
+    ) -> dict[str, list[str]]:
+        """Customer id → its failed set-up events, for ``customers``."""
         types = sorted({t for types in self._rules.prerequisites.values() for t in types})
         if not customers or not types:
             return {}

@@ -135,8 +135,13 @@ class WorkQueue:
     def counts(self, now: datetime) -> Counter[tuple[str, str]]:
         """How many items ``listed`` gives in each (state, kind), without listing the open timers:
         an item nobody acted on is open while the business state holds it, so only the items with
-        a history are folded, and the breached timers are counted in the engine."""
-        failures = self._blocking_failures(now)
+        a history are folded, the breached timers are counted in the engine, and the blocking
+        failures are read as failures, not item by item (``BlockedInvoiceAnswers.blocking_events``:
+        the items they hold grow with every failure never retried)."""
+        failures = {
+            ItemKey(BLOCKING_FAILURE, event_id).item_id
+            for event_id in self._blocked.blocking_events(now)
+        }
         history = self._latest_actions([])
         timer_events = [
             actions[0].key.event_id
@@ -150,7 +155,7 @@ class WorkQueue:
             kind = actions[0].key.kind
             still_open = item_id in (failures if kind == BLOCKING_FAILURE else open_timers)
             counts[(fold(actions, still_open=still_open, now=now).state, kind)] += 1
-        unseen_failures = len(failures.keys() - history.keys())
+        unseen_failures = len(failures - history.keys())
         unseen_timers = breached - len(open_timers & history.keys())
         for kind, count in ((BLOCKING_FAILURE, unseen_failures), (BREACHED_TIMER, unseen_timers)):
             if count:

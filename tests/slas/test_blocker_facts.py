@@ -197,3 +197,22 @@ class TestWorkQueueCount:
         assert counted == samples(WorkItemCounts(oracle, lambda: now, every=0, busy_share=1.0))
         assert counted[("acknowledged", "blocking_failure")] == 1
         assert counted[("open", "blocking_failure")] > 0
+
+    def test_the_failures_read_as_steps_are_the_blockers_the_answer_names(
+        self, migrated: Client, engine_url: str
+    ) -> None:
+        """The failures the count reads as the steps that hold items (``blocking_events``, no item
+        read) are, at random instants, the blockers the oracle's answer names over every item."""
+        watermarks, keeper = stream_with_late_arrivals(
+            migrated, engine_url, seed=11, scale="small", chunk=3000
+        )
+        rules, owners = LineageRules.default(), OwnerRouting()
+        steps = BlockedInvoiceAnswers(lambda: migrated, rules, owners, keeper)
+        oracle = BlockedInvoiceAnswers(lambda: migrated, rules, owners, keeper, narrowed=False)
+        named = set()
+        for as_of, _, _, _ in instants(migrated, watermarks, 12, seed=12):
+            _, answer = oracle.report(period=None, legal_entity=None, as_of=as_of, known_at=None)
+            wanted = {blocker.event_id for item in answer.items for blocker in item.blocked_by}
+            assert steps.blocking_events(as_of) == wanted, as_of
+            named |= wanted
+        assert len(named) > 1
