@@ -15,7 +15,7 @@ or comes from (subject first).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +28,7 @@ from domain import semconv as sc
 from domain.objects import ObjectRef
 from lineage.ocel import INPUT, JSON_ENCODER, OBJECT_ATTRIBUTES, SUBJECT, cached_qualifier
 from lineage.ocel_queries import (
+    JSON_TEXT_QUERY_SETTINGS,
     PAGE_SHAPES,
     PERIOD_EVENT_IDS,
     PRODUCERS,
@@ -234,10 +235,11 @@ def producer_states(
         rows = client.query(
             PRODUCERS,
             parameters={
-                "refs": pairs_parameter(wanted),
+                **pairs_parameter("refs", wanted),
                 "producers": sorted((t, e) for t, types in producers.items() for e in types),
                 "known_at": knowledge_bound(known_at),
             },
+            settings=JSON_TEXT_QUERY_SETTINGS,
         ).result_rows
         for object_type, object_id, facts in rows:
             states[(object_type, object_id)] = ObjectState(*facts)
@@ -366,10 +368,11 @@ def log_pages(
     *,
     shape: str = "json",
     page_size: int = DEFAULT_PAGE_SIZE,
-) -> Iterator[LogPage]:
+) -> Generator[LogPage, None, None]:
     """The log's pages in event id order, each event as ``shape`` (``PAGE_SHAPES``) wants it;
     while the consumer takes one page the next is read on a ``READERS`` thread (a client from
-    ``client_of`` there: one page ahead, so memory holds two pages at most)."""
+    ``client_of`` there: one page ahead, so memory holds two pages at most). Closing it early
+    waits for the page being read."""
     if shape not in PAGE_SHAPES:
         raise ValueError(f"shape={shape!r}: expected one of {', '.join(PAGE_SHAPES)}")
     query = page_events(shape, facts.event_dimensions_sql)
