@@ -343,7 +343,7 @@ def test_a_consumer_that_stops_early_leaves_no_page_being_read(store: Client) ->
             def counted(*args: Any, **kwargs: Any) -> Any:
                 reading.append(1)
                 try:
-                    time.sleep(0.05)
+                    time.sleep(0.2)
                     return method(*args, **kwargs)
                 finally:
                     reading.pop()
@@ -353,5 +353,6 @@ def test_a_consumer_that_stops_early_leaves_no_page_being_read(store: Client) ->
     request = LogRequest("2026-09", None, datetime.now(UTC))
     read = log_pages(lambda: Counting(), RULES, request, BusinessStateFacts(), page_size=2)  # type: ignore[arg-type,return-value]
     assert next(read).events
+    time.sleep(0.1)  # the next page's read has begun
     read.close()
     assert reading == []
