@@ -28,7 +28,7 @@ from lineage.ocel_export import export_stream
 from lineage.ocel_log import DEFAULT_PAGE_SIZE, LogPage, LogRequest, describe_objects, log_pages
 from lineage.rules import LineageRules
 from slas.ocel_states import BusinessStateFacts
-from warehouse.client import connect
+from warehouse.pool import ClientPool
 
 
 def rss_mib() -> float:
@@ -48,7 +48,9 @@ def main() -> None:
     parser.add_argument("--page-size", type=int, default=DEFAULT_PAGE_SIZE)
     parser.add_argument("--output", default="/tmp/ocel-benchmark.out")
     args = parser.parse_args()
-    client = connect(args.clickhouse_url)
+    # a client per thread, as the API's pool hands them (pages are read ahead on other threads)
+    pool = ClientPool(args.clickhouse_url)
+    client = pool.client()
     spans = int(client.query("SELECT count() FROM otel_traces").result_rows[0][0])
     rows = int(client.query("SELECT count() FROM biz_events").result_rows[0][0])
     rules, facts = LineageRules.default(), BusinessStateFacts()
@@ -70,7 +72,7 @@ def main() -> None:
             args.format,
             counted(
                 log_pages(
-                    lambda: client,
+                    pool.client,
                     rules,
                     request,
                     facts,
@@ -78,7 +80,7 @@ def main() -> None:
                     page_size=args.page_size,
                 )
             ),
-            describe_objects(lambda: client, rules, facts, request.known_at),
+            describe_objects(pool.client, rules, facts, request.known_at),
         ):
             output.write(chunk)
             written += len(chunk)

@@ -15,7 +15,8 @@ or comes from (subject first).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -27,6 +28,7 @@ from domain import semconv as sc
 from domain.objects import ObjectRef
 from lineage.ocel import INPUT, JSON_ENCODER, OBJECT_ATTRIBUTES, SUBJECT, cached_qualifier
 from lineage.ocel_queries import (
+    JSON_TEXT_QUERY_SETTINGS,
     PAGE_SHAPES,
     PERIOD_EVENT_IDS,
     PRODUCERS,
@@ -233,10 +235,11 @@ def producer_states(
         rows = client.query(
             PRODUCERS,
             parameters={
-                "refs": pairs_parameter(wanted),
+                **pairs_parameter("refs", wanted),
                 "producers": sorted((t, e) for t, types in producers.items() for e in types),
                 "known_at": knowledge_bound(known_at),
             },
+            settings=JSON_TEXT_QUERY_SETTINGS,
         ).result_rows
         for object_type, object_id, facts in rows:
             states[(object_type, object_id)] = ObjectState(*facts)
@@ -349,6 +352,14 @@ class _Vocabulary:
         )
 
 
+READERS: Final = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ocel-read")
+"""The threads that read ahead for every export of the process (the next page, the next batch of
+objects' descriptions) while the export's own thread writes what it has: the engine runs with the
+interpreter's lock released, so reading and writing use both cores. Shared and bounded, so that
+the per-thread clients of a ``warehouse.pool.ClientPool`` they open are too; no read waits on
+another, so exports sharing them only queue."""
+
+
 def log_pages(
     client_of: Callable[[], Client],
     rules: LineageRules,
@@ -357,31 +368,47 @@ def log_pages(
     *,
     shape: str = "json",
     page_size: int = DEFAULT_PAGE_SIZE,
-) -> Iterator[LogPage]:
+) -> Generator[LogPage, None, None]:
     """The log's pages in event id order, each event as ``shape`` (``PAGE_SHAPES``) wants it;
-    each page is read when the consumer asks for it (a fresh client each time: a streaming
-    answer resumes on any worker thread)."""
+    while the consumer takes one page the next is read on a ``READERS`` thread (a client from
+    ``client_of`` there: one page ahead, so memory holds two pages at most). Closing it early
+    waits for the page being read."""
     if shape not in PAGE_SHAPES:
         raise ValueError(f"shape={shape!r}: expected one of {', '.join(PAGE_SHAPES)}")
     query = page_events(shape, facts.event_dimensions_sql)
     vocabulary: _Vocabulary | None = None
-    after = ""
-    while True:
+
+    def read(after: str) -> tuple[LogPage, str, bool] | None:
+        """The page after ``after``, its last id, and whether pages may follow (reads run one
+        at a time, so the vocabulary is read once)."""
+        nonlocal vocabulary
         client = client_of()
         rows = client.query(
             PERIOD_EVENT_IDS,
             parameters={**request.parameters(), "after": after, "limit": page_size},
         ).result_rows
         if not rows:
-            return
+            return None
         if vocabulary is None:
             vocabulary = _Vocabulary.read(client, rules, request.known_at)
         # an event whose attempts straddle two pages is read whole, in the first
         ids = (after, str(rows[-1][0]))
-        after = ids[1]
-        yield _page(client, rules, request, facts, query, vocabulary, shape, ids)
-        if len(rows) < page_size:
-            return
+        page = _page(client, rules, request, facts, query, vocabulary, shape, ids)
+        return page, ids[1], len(rows) == page_size
+
+    pending = READERS.submit(read, "")
+    try:
+        while (found := pending.result()) is not None:
+            page, last, more = found
+            if more:
+                pending = READERS.submit(read, last)
+            yield page
+            if not more:
+                return
+    finally:
+        if not pending.cancel():
+            # a consumer that stops early (a dropped download) leaves no read running behind
+            pending.exception()
 
 
 def _flat(column: Any) -> tuple[list[int], list[list[Any]]]:

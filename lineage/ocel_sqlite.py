@@ -10,12 +10,13 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Iterator
+from concurrent.futures import Future
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
 
 from lineage.ocel import EVENT_ATTRIBUTES, OBJECT_ATTRIBUTES
-from lineage.ocel_log import Describe, LogPage, ObjectState
+from lineage.ocel_log import READERS, Describe, LogPage, ObjectState
 
 LOG_EVENT_ATTRIBUTES: Final = (
     *EVENT_ATTRIBUTES,
@@ -180,32 +181,50 @@ class OcelDatabase:
             for oid, amount, currency, entity, customer, status in rows
         }
 
+    def _object_batch(self, after: tuple[str, str]) -> list[tuple[str, str]]:
+        """The next ``BATCH`` stored objects (OCEL id, type) after ``after``, by type then id."""
+        return self._db.execute(
+            "SELECT ocel_id, ocel_type FROM object WHERE (ocel_type, ocel_id) > (?, ?) "
+            "ORDER BY ocel_type, ocel_id LIMIT ?",
+            (after[1], after[0], BATCH),
+        ).fetchall()
+
     def fill_objects(self, describe: Describe) -> None:
         """Write every stored object's attributes into its type's table, ``BATCH`` objects (of
-        one type, by id) at a time: ``describe`` says what is known of each."""
-        after = ("", "")
-        while True:
-            batch = self._db.execute(
-                "SELECT ocel_id, ocel_type FROM object WHERE (ocel_type, ocel_id) > (?, ?) "
-                "ORDER BY ocel_type, ocel_id LIMIT ?",
-                (after[1], after[0], BATCH),
-            ).fetchall()
+        one type, by id) at a time: ``describe`` says what is known of each, one batch ahead on a
+        ``lineage.ocel_log.READERS`` thread while this one writes (this file is only touched
+        here)."""
+
+        def ahead(batch: list[tuple[str, str]]) -> Future[dict[str, ObjectState]] | None:
             if not batch:
-                return
-            after = batch[-1]
-            states = describe(batch, self._produced([oid for oid, _ in batch]))
-            self._db.execute("BEGIN")
-            by_type: dict[str, list[tuple[Any, ...]]] = {}
-            for oid, type_name in batch:
-                by_type.setdefault(type_name, []).append(
-                    (oid, INITIAL_TIME, None, *states[oid].values())
-                )
-            for type_name, rows in by_type.items():
-                marks = ", ".join("?" * (3 + len(OBJECT_ATTRIBUTES)))
-                table = self._table("object", type_name)
-                self._db.executemany(f'INSERT INTO "{table}" VALUES ({marks})', rows)
-                self.objects += len(rows)
-            self._db.execute("COMMIT")
+                return None
+            return READERS.submit(describe, batch, self._produced([oid for oid, _ in batch]))
+
+        batch = self._object_batch(("", ""))
+        pending = ahead(batch)
+        try:
+            while pending is not None:
+                states = pending.result()
+                written, batch = batch, self._object_batch(batch[-1])
+                pending = ahead(batch)
+                self._write_objects(written, states)
+        finally:
+            if pending is not None and not pending.cancel():
+                pending.exception()
+
+    def _write_objects(self, batch: list[tuple[str, str]], states: dict[str, ObjectState]) -> None:
+        self._db.execute("BEGIN")
+        by_type: dict[str, list[tuple[Any, ...]]] = {}
+        for oid, type_name in batch:
+            by_type.setdefault(type_name, []).append(
+                (oid, INITIAL_TIME, None, *states[oid].values())
+            )
+        for type_name, rows in by_type.items():
+            marks = ", ".join("?" * (3 + len(OBJECT_ATTRIBUTES)))
+            table = self._table("object", type_name)
+            self._db.executemany(f'INSERT INTO "{table}" VALUES ({marks})', rows)
+            self.objects += len(rows)
+        self._db.execute("COMMIT")
 
     def _add_events(self, page: LogPage) -> None:
         by_type: dict[str, list[tuple[Any, ...]]] = {}

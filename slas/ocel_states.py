@@ -7,7 +7,6 @@ objects that are close items (with their invoice) or SLA keys, as known at ``kno
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -18,7 +17,13 @@ from clickhouse_connect.driver.client import Client
 from domain import semconv as sc
 from domain.instants import utc
 from lineage.ocel_log import ObjectState, Pair
-from lineage.ocel_queries import json_pairs, json_strings, pairs_parameter
+from lineage.ocel_queries import (
+    JSON_TEXT_QUERY_SETTINGS,
+    json_pairs,
+    json_parameter,
+    json_strings,
+    pairs_parameter,
+)
 from slas.close_state import item_blocking_step, reached
 from slas.item_rows import INVOICE
 from warehouse.schema import CLOSE_ITEMS, SLA_TIMERS
@@ -101,15 +106,19 @@ def object_states(
     if not refs:
         return {}
     wanted = set(refs)
-    parameters = {"refs": pairs_parameter(sorted(wanted)), "known_at": _naive(known_at)}
-    invoices = json.dumps(sorted({object_id for t, object_id in wanted if t == sc.INVOICE}))
+    parameters = {**pairs_parameter("refs", sorted(wanted)), "known_at": _naive(known_at)}
+    invoices = json_parameter(
+        "invoices", sorted({object_id for t, object_id in wanted if t == sc.INVOICE})
+    )
     states: dict[Pair, ObjectState] = {}
     for key_type, key_id, entity, customer, amount, currency in client.query(
-        TIMER_KEYS, parameters=parameters
+        TIMER_KEYS, parameters=parameters, settings=JSON_TEXT_QUERY_SETTINGS
     ).result_rows:
         states[(key_type, key_id)] = ObjectState(_amount(amount), currency, entity, customer)
     as_of = utc(known_at)
-    for row in client.query(ITEMS, parameters={**parameters, "invoices": invoices}).result_rows:
+    for row in client.query(
+        ITEMS, parameters={**parameters, **invoices}, settings=JSON_TEXT_QUERY_SETTINGS
+    ).result_rows:
         item_type, item_id, invoice, deleted, _, entity, customer, amount, currency = row[:9]
         if deleted:
             continue

@@ -295,3 +295,64 @@ def test_arrow_gives_each_row_the_arrays_the_client_reads(store: Client, shape: 
         else:
             assert table.column(name).to_pylist() == list(column), name
     assert any(len(value) > 1 for value in read.result_columns[read.column_names.index("e2o")])
+
+
+def test_ids_that_could_close_the_bound_id_list_are_described_by_their_producer(
+    client: Client,
+) -> None:
+    """Id lists reach the engine as raw JSON text inside a ``$refs$`` literal: an id holding
+    that marker, a quote, a backslash or a dollar is still read back as itself."""
+    migrate(client, CorrelationRules.default())
+    odd = ["TE-$refs$", "TE-'\\$", "TE-$invoices$ OR 1"]
+    insert(
+        client,
+        [
+            attempt(
+                sc.TIME_APPROVED,
+                f"time.approved:{i}",
+                {sc.TIME_ENTRY: i},
+                hours=1 + n,
+                amount=str(10 + n),
+            )
+            for n, i in enumerate(odd)
+        ],
+    )
+    refs = [(sc.TIME_ENTRY, i) for i in odd]
+    described = producer_states(client, RULES, refs, datetime.now(UTC))
+    assert {ref: state.amount for ref, state in described.items()} == {
+        ref: Decimal(10 + n) for n, ref in enumerate(refs)
+    }
+    # the business state's reads bind the same lists (nothing is derived here: no answer)
+    assert (
+        BusinessStateFacts().object_states(client, [*refs, (sc.INVOICE, odd[0])], datetime.now(UTC))
+        == {}
+    )
+
+
+def test_a_consumer_that_stops_early_leaves_no_page_being_read(store: Client) -> None:
+    """The page read ahead for a consumer that stops after the first is finished (or never
+    started) when the pages are closed: nothing reads behind a dropped download."""
+    reading: list[int] = []
+
+    class Counting:
+        def __getattr__(self, name: str) -> Any:
+            method = getattr(store, name)
+            if name not in ("query", "query_arrow"):
+                return method
+
+            def counted(*args: Any, **kwargs: Any) -> Any:
+                reading.append(1)
+                try:
+                    time.sleep(0.2)
+                    return method(*args, **kwargs)
+                finally:
+                    reading.pop()
+
+            return counted
+
+    request = LogRequest("2026-09", None, datetime.now(UTC))
+    read = log_pages(lambda: Counting(), RULES, request, BusinessStateFacts(), page_size=2)  # type: ignore[arg-type,return-value]
+    assert next(read).events
+    time.sleep(0.1)  # the next page's read has begun
+    read.close()
+    assert reading == []
