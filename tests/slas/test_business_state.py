@@ -24,6 +24,7 @@ from slas.close_state import ITEMS_AT, CloseRiskAnswers, items_at
 from slas.definitions import DEFAULT_SLAS
 from slas.id_cache import IdCache
 from slas.impact_answers import BlockedInvoiceAnswers
+from slas.queries import NAMED_REFERENCES, code_tables
 from slas.reference_evaluation import evaluate
 from slas.state_queries import changed_events, component
 from slas.timer_answers import TimerAnswers
@@ -43,6 +44,8 @@ from tests.templates import Templates
 from warehouse.schema_state import REBUILD_KEY, write_state
 from warehouse.span_store import span_sink
 from warehouse.spans import OTEL_TRACES_COLUMNS
+
+REFERENCE_COLUMNS = ("event_hash", "object_hash", "object_type", "object_type_name", "object_id")
 
 pytestmark = pytest.mark.dear  # minutes: scheduled first (tests/conftest.py)
 
@@ -191,11 +194,47 @@ class TestIncremental:
                 continue
             objects = (changed.object_types, changed.object_ids)
             seeded = component(migrated, objects, until, max_rounds=64, seeds=changed.event_ids)
+            assert seeded is not None
             read = [migrated.query(sql).result_rows for sql in closures]
-            assert component(migrated, objects, until, max_rounds=64) == seeded
+            unseeded = component(migrated, objects, until, max_rounds=64)
+            assert unseeded is not None
+            assert unseeded.event_ids == seeded.event_ids
             assert [migrated.query(sql).result_rows for sql in closures] == read
-            kinds.add(seeded == set(changed.event_ids.to_pylist()))
+            assert seeded.at_seeds == (seeded.event_ids == set(changed.event_ids.to_pylist()))
+            kinds.add(seeded.at_seeds)
         assert kinds == {True, False}
+
+    def test_a_closure_stopped_at_its_seeds_has_their_references_as_its_own(
+        self, streamed: tuple[Client, BusinessState]
+    ) -> None:
+        """When the closure of a window's changed events stops at them, the references the
+        changed-events read gives them are the ones the component read finds (as rows, each
+        once): in one window of the whole quarter (whose closure stops at its seeds), and in
+        those windows of four inserts whose closure does."""
+        migrated, _ = streamed
+        instants = sorted(
+            {
+                row[0]
+                for row in migrated.query("SELECT DISTINCT IngestedAt FROM biz_events").result_rows
+            }
+        )
+        windows = [(instants[0] - timedelta(milliseconds=1), instants[-1])]
+        compared = 0
+        for since, end in [*windows, *itertools.pairwise(instants[::4])]:
+            changed = changed_events(migrated, since, end, outcomes_apart=True)
+            if not len(changed):
+                continue
+            objects = (changed.object_types, changed.object_ids)
+            closure = component(migrated, objects, end, max_rounds=64, seeds=changed.event_ids)
+            if closure is None or not closure.at_seeds:
+                continue
+            parameters = {**code_tables((), ())[2], "known_at": end}
+            read = migrated.query(NAMED_REFERENCES, parameters=parameters).result_rows
+            known = changed.seed_references
+            given = zip(*(known[name].tolist() for name in REFERENCE_COLUMNS), strict=True)
+            assert {tuple(row) for row in read} == set(given)
+            compared += 1
+        assert compared
 
     def test_close_risk_from_the_state_is_the_full_evaluations(
         self, streamed: tuple[Client, BusinessState]
