@@ -15,6 +15,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
+from operator import attrgetter
 from typing import Any, Final
 
 import numpy as np
@@ -93,9 +94,10 @@ class ItemRow:
         """A hash of every field. The failure facts count only when one is set: a row whose
         steps never failed hashes as rows did before migration 20 added them, so that the
         re-derivation after it writes new versions only for the items that failed."""
-        facts = tuple(getattr(self, name) for name in _FACT_FIELDS)
-        spelled = _FIELDS if any(f not in ("", None) for f in facts) else _FIELDS[: -len(facts)]
-        text = repr(tuple(getattr(self, name) for name in spelled)).encode()
+        values = _ALL_VALUES(self)
+        facts = values[-len(_FACT_FIELDS) :]
+        spelled = values if any(f not in ("", None) for f in facts) else values[: -len(facts)]
+        text = repr(spelled).encode()
         return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big")
 
 
@@ -103,6 +105,8 @@ _FIELDS = tuple(f.name for f in fields(ItemRow))
 _VERSION_COLUMNS = ("ItemType", "ItemId", "KnownAt", "Deleted", "Digest")
 _FACT_FIELDS = tuple(name for name in _FIELDS if "_error_" in name)
 assert _FIELDS[-len(_FACT_FIELDS) :] == _FACT_FIELDS  # the facts come last
+_ALL_VALUES = attrgetter(*_FIELDS)
+"""A row's fields as a tuple, in field order (one call, not one ``getattr`` per field)."""
 _INSTANTS = frozenset(
     ("stage_first_at", "stage_effective_at", "posting_first_at", "posting_effective_at",
      "upstream_first_at", "stage_error_since", "posting_error_since", "upstream_error_since")
@@ -118,9 +122,9 @@ if len(_COLUMNS) != len(_FIELDS):
 
 def item_columns(rows: Sequence[ItemRow]) -> dict[str, list[Any]]:
     """The ``close_items`` columns of ``rows`` but the version's (``KnownAt``, ``Deleted``)."""
+    values = zip(*map(_ALL_VALUES, rows), strict=True) if rows else [[] for _ in _FIELDS]
     columns: dict[str, list[Any]] = {
-        column: [getattr(row, field) for row in rows]
-        for column, field in zip(_COLUMNS, _FIELDS, strict=True)
+        column: list(value) for column, value in zip(_COLUMNS, values, strict=True)
     }
     columns["Digest"] = [row.digest for row in rows]
     return columns

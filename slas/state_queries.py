@@ -364,7 +364,7 @@ class WindowChanges:
     event_ids: pa.Array
     """The events not kept apart that reference an object (whose every counted reference is
     among the objects): the seeds of their components (``component``)."""
-    seed_references: dict[str, npt.NDArray[Any]]
+    seed_references: dict[str, Any]
     """Every reference of each seed, in the columns a component read gives them
     (``NAMED_REFERENCES``): the component's references when its closure stops at its seeds."""
 
@@ -414,7 +414,7 @@ def changed_events(
     )
 
 
-def _seed_references(rederived: pa.Table) -> dict[str, npt.NDArray[Any]]:
+def _seed_references(rederived: pa.Table) -> dict[str, Any]:
     """The references of the events of ``rederived`` (a ``CHANGED_STATES_HASHED`` read), one row
     per event and object, in ``NAMED_REFERENCES``' columns."""
     lists = rederived["references"].combine_chunks()
@@ -424,8 +424,9 @@ def _seed_references(rederived: pa.Table) -> dict[str, npt.NDArray[Any]]:
         "event_hash": events.to_numpy().astype(np.uint64, copy=False),
         "object_hash": _flat(rederived["hashes"]).astype(np.uint64, copy=False),
         "object_type": _flat(rederived["codes"]).astype(np.uint8, copy=False),
-        "object_type_name": references.field(0).to_numpy(zero_copy_only=False),
-        "object_id": references.field(1).to_numpy(zero_copy_only=False),
+        # names as Arrow: a component read names each distinct object only (``_texts``)
+        "object_type_name": references.field(0),
+        "object_id": references.field(1),
     }
 
 
@@ -631,7 +632,7 @@ def load_component(
     event_ids: Collection[str] | None = None,
     chunk: int | None = None,
     named: bool = False,
-    references: dict[str, npt.NDArray[Any]] | None = None,
+    references: dict[str, Any] | None = None,
 ) -> tuple[EventSnapshot, SnapshotNames]:
     """The snapshot of some components' events as known at ``known_at``, with the ids behind its
     hashes: named by their event ids (index reads; their references read from the events' own
@@ -659,21 +660,22 @@ def load_component(
         0, events, references, legal_entities=legal_entities, currencies=currency_codes
     )
     # an object is referenced by many events: name each once
-    _, distinct = np.unique(references["object_hash"], return_index=True)
+    object_hashes = np.asarray(references["object_hash"], dtype=np.uint64)
+    _, distinct = np.unique(object_hashes, return_index=True)
     names = SnapshotNames(
         events=dict(
             zip(
-                (int(h) for h in events["event_hash"]),
-                (str(e) for e in events["event_id"]),
+                np.asarray(events["event_hash"], dtype=np.uint64).tolist(),
+                map(str, events["event_id"].tolist()),
                 strict=True,
             )
         ),
         objects=dict(
             zip(
-                (int(h) for h in references["object_hash"][distinct]),
+                object_hashes[distinct].tolist(),
                 zip(
-                    (str(t) for t in references["object_type_name"][distinct]),
-                    (str(i) for i in references["object_id"][distinct]),
+                    _texts(references["object_type_name"], distinct),
+                    _texts(references["object_id"], distinct),
                     strict=True,
                 ),
                 strict=True,
@@ -689,6 +691,13 @@ def load_component(
         failures=_failures(events),
     )
     return snapshot, names
+
+
+def _texts(column: npt.NDArray[Any] | pa.Array, rows: npt.NDArray[np.intp]) -> list[str]:
+    """The texts at ``rows`` of a column read as numpy (objects) or given as Arrow."""
+    if isinstance(column, pa.Array):
+        return [str(text) for text in column.take(pa.array(rows)).to_pylist()]
+    return [str(text) for text in column[rows].tolist()]
 
 
 def _read_references(

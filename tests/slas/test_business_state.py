@@ -231,7 +231,9 @@ class TestIncremental:
             parameters = {**code_tables((), ())[2], "known_at": end}
             read = migrated.query(NAMED_REFERENCES, parameters=parameters).result_rows
             known = changed.seed_references
-            given = zip(*(known[name].tolist() for name in REFERENCE_COLUMNS), strict=True)
+            given = zip(
+                *(np.asarray(known[name]).tolist() for name in REFERENCE_COLUMNS), strict=True
+            )
             assert {tuple(row) for row in read} == set(given)
             compared += 1
         assert compared
