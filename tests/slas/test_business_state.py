@@ -26,8 +26,10 @@ from slas.id_cache import IdCache
 from slas.impact_answers import BlockedInvoiceAnswers
 from slas.queries import NAMED_REFERENCES, code_tables
 from slas.reference_evaluation import evaluate
-from slas.state_queries import changed_events, component
+from slas.snapshot import EventSnapshot
+from slas.state_queries import changed_events, component, load_component
 from slas.timer_answers import TimerAnswers
+from slas.timer_rows import SnapshotNames
 from slas.timers import STATES
 from syncsight.bulk_load import WarehouseSpanExporter
 from tests.slas.events import at, event, retried, span_rows
@@ -46,6 +48,37 @@ from warehouse.span_store import span_sink
 from warehouse.spans import OTEL_TRACES_COLUMNS
 
 REFERENCE_COLUMNS = ("event_hash", "object_hash", "object_type", "object_type_name", "object_id")
+
+
+def _snapshot_rows(loaded: tuple[EventSnapshot, SnapshotNames]) -> tuple[object, ...]:
+    """A component read as comparable values: its event columns, its references as a set of
+    (event, object, type) rows (their order and repeats are the read's), and its names."""
+    snapshot, names = loaded
+    columns = {
+        name: value.tolist()
+        for name, value in vars(snapshot).items()
+        if isinstance(value, np.ndarray) and not name.startswith("ref_")
+    }
+    objects = snapshot.objects[snapshot.ref_object_index]
+    references = set(
+        zip(
+            snapshot.event[snapshot.ref_row].tolist(),
+            objects.tolist(),
+            snapshot.ref_object_type.tolist(),
+            strict=True,
+        )
+    )
+    tables = (snapshot.legal_entities, snapshot.currencies)
+    return (
+        columns,
+        references,
+        tables,
+        dict(names.events),
+        dict(names.objects),
+        dict(names.customers),
+        dict(names.failures),
+    )
+
 
 pytestmark = pytest.mark.dear  # minutes: scheduled first (tests/conftest.py)
 
@@ -204,13 +237,15 @@ class TestIncremental:
             kinds.add(seeded.at_seeds)
         assert kinds == {True, False}
 
-    def test_a_closure_stopped_at_its_seeds_has_their_references_as_its_own(
+    def test_a_closure_stopped_at_its_seeds_reads_the_component_it_would_read_unaided(
         self, streamed: tuple[Client, BusinessState]
     ) -> None:
         """When the closure of a window's changed events stops at them, the references the
         changed-events read gives them are the ones the component read finds (as rows, each
-        once): in one window of the whole quarter (whose closure stops at its seeds), and in
-        those windows of four inserts whose closure does."""
+        once), and the component read from them (and, when every seed is new, from the window's
+        start on) is the one read without: in one window of the whole quarter (whose closure
+        stops at its seeds, every event new), and in those windows of four inserts whose
+        closure does."""
         migrated, _ = streamed
         instants = sorted(
             {
@@ -219,7 +254,7 @@ class TestIncremental:
             }
         )
         windows = [(instants[0] - timedelta(milliseconds=1), instants[-1])]
-        compared = 0
+        compared = new = 0
         for since, end in [*windows, *itertools.pairwise(instants[::4])]:
             changed = changed_events(migrated, since, end, outcomes_apart=True)
             if not len(changed):
@@ -235,8 +270,15 @@ class TestIncremental:
                 *(np.asarray(known[name]).tolist() for name in REFERENCE_COLUMNS), strict=True
             )
             assert {tuple(row) for row in read} == set(given)
+            unaided = load_component(migrated, end, named=True)
+            aided = load_component(
+                migrated, end, named=True, references=known, new_since=changed.new_since
+            )
+            assert _snapshot_rows(aided) == _snapshot_rows(unaided)
             compared += 1
+            new += changed.new_since is not None
         assert compared
+        assert new
 
     def test_close_risk_from_the_state_is_the_full_evaluations(
         self, streamed: tuple[Client, BusinessState]
