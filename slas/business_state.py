@@ -431,12 +431,8 @@ class BusinessState:
         )
         if found is None:
             return None
-        if seeds is None or not found.at_seeds:
-            return (*self._rederive(client, until), found.event_ids)
-        rederived = self._rederive(
-            client, until, references=seeds.seed_references, new_since=seeds.new_since
-        )
-        return (*rederived, found.event_ids)
+        known = seeds.seed_references if seeds is not None and found.at_seeds else None
+        return (*self._rederive(client, until, references=known), found.event_ids)
 
     def _rederive(
         self,
@@ -445,15 +441,14 @@ class BusinessState:
         *,
         chunk: int | None = None,
         references: dict[str, Any] | None = None,
-        new_since: datetime | None = None,
     ) -> tuple[int, int]:
         """Re-derive the components a ``chunk`` of ``syncsight_state_chunks`` holds (whole
         components), or else those closed in the component scratch tables (``component``; their
-        ``references`` when known already, and ``new_since`` when every event was first stored
-        after it: ``load_component``); append what changed. Events read, versions written."""
+        ``references`` when known already); append what changed. Events read, versions
+        written."""
         named = chunk is None
         snapshot, names = load_component(
-            client, until, chunk=chunk, named=named, references=references, new_since=new_since
+            client, until, chunk=chunk, named=named, references=references
         )
         keys = list(set(names.objects.values()))
         key_hashes = np.fromiter(names.objects, dtype=np.uint64, count=len(names.objects))

@@ -201,12 +201,6 @@ thousands of others (a project), where a read by object would read every one of 
 _BY_NAMED_EVENT = f"EventId GLOBAL IN (SELECT EventId FROM {STATE_COMPONENT_EVENTS})"
 
 NAMED_EVENTS = _component_events(_BY_NAMED_EVENT)
-NEW_NAMED_EVENTS = _component_events(
-    f"{_BY_NAMED_EVENT} AND IngestedAt > {{since:DateTime64(3, 'UTC')}}"
-)
-"""``NAMED_EVENTS`` for components whose every event was first stored after ``since`` (a closure
-of new work stopped at its seeds): every row of theirs lies after it, so the knowledge-time bound
-leaves the first stored versions as they are and lets the engine skip the older parts' granules."""
 NAMED_REFERENCES = _component_references(
     f"(ObjectType, ObjectId) GLOBAL IN (SELECT ObjectType, ObjectId FROM {STATE_COMPONENT_OBJECTS})",
     _BY_NAMED_EVENT,

@@ -28,7 +28,6 @@ from slas.queries import (
     EVENT_REFERENCES,
     NAMED_EVENTS,
     NAMED_REFERENCES,
-    NEW_NAMED_EVENTS,
     code_tables,
     coded_names,
     event_states,
@@ -77,21 +76,20 @@ definition (``event_states``' hashes at both bounds need not be worked out)."""
 
 CHANGED_STATES = f"""
 SELECT event_id, argMax(event_type, bound) AS code,
-    count() = 2 AND min(shape) = max(shape) AS outcome_only, argMax(references, bound) AS refs,
-    toUInt8(0) AS new
+    count() = 2 AND min(shape) = max(shape) AS outcome_only, argMax(references, bound) AS refs
 FROM ({event_states(_WINDOW_EVENTS)})
 GROUP BY event_id
 HAVING count() = 1 OR min(state) != max(state)
 UNION ALL
 SELECT EventId, toUInt8(indexOf({{event_types:Array(String)}}, any(EventType))), toUInt8(0),
     arrayMap(ref -> (ref.type, ref.id), arraySort(groupUniqArrayArray(
-        arrayFilter(ref -> ref.type NOT IN ({_DIMENSIONS}), ObjectRefs)))), toUInt8(1)
+        arrayFilter(ref -> ref.type NOT IN ({_DIMENSIONS}), ObjectRefs))))
 FROM {_NEW_EVENT_ROWS}
 GROUP BY EventId
 """
 """The events with rows stored in the window that derive differently at its end than at its
 start, each with its type code, whether only how its attempts stand changed
-(``slas.queries.OUTCOME_COLUMNS``), its references at the window's end and whether it is new: one read tells the
+(``slas.queries.OUTCOME_COLUMNS``) and its references at the window's end: one read tells the
 events whose components a tick re-derives from those whose items' root causes it refreshes.
 Events stored before the window compare the hashes of everything a derivation reads of them at
 both bounds (``event_states``: a new attempt that leaves the first success first changes
@@ -103,7 +101,7 @@ CHANGED_EVENTS = f"SELECT event_id FROM ({CHANGED_STATES})"
 or references the window's rows changed."""
 
 CHANGED_STATES_HASHED = f"""
-SELECT event_id, code, outcome_only, refs, new, cityHash64(event_id) AS event_hash,
+SELECT event_id, code, outcome_only, refs, cityHash64(event_id) AS event_hash,
     arrayMap(ref -> cityHash64(ref.1, ref.2), refs) AS ref_hashes,
     arrayMap(ref -> toUInt8(indexOf({{object_types:Array(String)}}, ref.1)), refs) AS ref_codes
 FROM ({CHANGED_STATES})
@@ -369,10 +367,6 @@ class WindowChanges:
     seed_references: dict[str, Any]
     """Every reference of each seed, in the columns a component read gives them
     (``NAMED_REFERENCES``): the component's references when its closure stops at its seeds."""
-    new_since: datetime | None
-    """The window's start when every seed is new (first stored in the window: its every row lies
-    after it), else None: a component of those seeds alone is read from after it
-    (``NEW_NAMED_EVENTS``)."""
 
     def __len__(self) -> int:
         """How many objects the events not kept apart reference."""
@@ -390,7 +384,7 @@ def changed_events(
     by the objects it references."""
     table = client.query_arrow(CHANGED_STATES_HASHED, parameters=_touched_parameters(since, until))
     table = table.rename_columns(
-        ["event_id", "code", "outcome_only", "references", "new", "event_hash", "hashes", "codes"]
+        ["event_id", "code", "outcome_only", "references", "event_hash", "hashes", "codes"]
     )
     outcome_only = table["outcome_only"].cast(pa.bool_())  # a comparison is a UInt8
     apart = outcome_only if outcomes_apart else pa.repeat(False, table.num_rows)
@@ -417,7 +411,6 @@ def changed_events(
         distinct["id"].combine_chunks(),
         rederived["event_id"].filter(referencing).combine_chunks(),
         _seed_references(rederived),
-        since if pc.all(rederived["new"].cast(pa.bool_())).as_py() is not False else None,
     )
 
 
@@ -640,15 +633,13 @@ def load_component(
     chunk: int | None = None,
     named: bool = False,
     references: dict[str, Any] | None = None,
-    new_since: datetime | None = None,
 ) -> tuple[EventSnapshot, SnapshotNames]:
     """The snapshot of some components' events as known at ``known_at``, with the ids behind its
     hashes: named by their event ids (index reads; their references read from the events' own
     rows), by the component scratch tables (``named``:
     index reads, ``component``), or by a chunk of ``syncsight_state_chunks`` (one scan of
     each table). ``references``: the events' references, known already (a closure stopped at its
-    seeds: ``WindowChanges.seed_references``), not read again; ``new_since``: every named event
-    was first stored after it (``WindowChanges.new_since``)."""
+    seeds: ``WindowChanges.seed_references``), not read again."""
     by_hash = chunk is not None
     ids = sorted(event_ids or ())
     if not ids and not by_hash and not named:
@@ -656,13 +647,10 @@ def load_component(
     selection: dict[str, Any] = {"chunk": chunk} if by_hash else {} if named else {"event_ids": ids}
     parameters = code_tables((), ())[2]  # the events are coded from their names below
     parameters.update(selection, known_at=known_at)
-    if named and new_since is not None:
-        events = client.query_np(NEW_NAMED_EVENTS, parameters={**parameters, "since": new_since})
-    else:
-        events = client.query_np(
-            CHUNK_EVENTS if by_hash else NAMED_EVENTS if named else COMPONENT_EVENTS,
-            parameters=parameters,
-        )
+    events = client.query_np(
+        CHUNK_EVENTS if by_hash else NAMED_EVENTS if named else COMPONENT_EVENTS,
+        parameters=parameters,
+    )
     if not len(events):
         return empty_snapshot(0), SnapshotNames({}, {}, {})
     legal_entities, currency_codes = coded_names(events)
