@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -27,7 +28,7 @@ from slas.impact_answers import BlockedInvoiceAnswers
 from slas.queries import NAMED_REFERENCES, code_tables
 from slas.reference_evaluation import evaluate
 from slas.snapshot import EventSnapshot
-from slas.state_queries import changed_events, component, load_component
+from slas.state_queries import WindowChanges, changed_events, component, load_component
 from slas.timer_answers import TimerAnswers
 from slas.timer_rows import SnapshotNames
 from slas.timers import STATES
@@ -48,6 +49,20 @@ from warehouse.span_store import span_sink
 from warehouse.spans import OTEL_TRACES_COLUMNS
 
 REFERENCE_COLUMNS = ("event_hash", "object_hash", "object_type", "object_type_name", "object_id")
+
+
+def _changed_windows(client: Client) -> Iterator[tuple[datetime, datetime, WindowChanges]]:
+    """The events one window of the whole quarter changed, then those of each window of four
+    inserts: (the window's end, the last insert, its changes), windows that changed none left
+    out."""
+    instants = sorted(
+        {row[0] for row in client.query("SELECT DISTINCT IngestedAt FROM biz_events").result_rows}
+    )
+    windows = [(instants[0] - timedelta(milliseconds=1), instants[-1])]
+    for since, end in [*windows, *itertools.pairwise(instants[::4])]:
+        changed = changed_events(client, since, end, outcomes_apart=True)
+        if len(changed):
+            yield end, instants[-1], changed
 
 
 def _snapshot_rows(loaded: tuple[EventSnapshot, SnapshotNames]) -> tuple[object, ...]:
@@ -207,24 +222,13 @@ class TestIncremental:
         no other event): in windows of four inserts, which reach stored events, and in one window
         of the whole quarter, which holds every event of its components."""
         migrated, _ = streamed
-        instants = sorted(
-            {
-                row[0]
-                for row in migrated.query("SELECT DISTINCT IngestedAt FROM biz_events").result_rows
-            }
-        )
-        until = instants[-1]
         closures = (
             "SELECT DISTINCT EventId FROM syncsight_state_component_events ORDER BY 1",
             "SELECT DISTINCT ObjectType, ObjectId FROM syncsight_state_component_objects "
             "ORDER BY 1, 2",
         )
         kinds = set()
-        windows = [(instants[0] - timedelta(milliseconds=1), until)]
-        for since, end in [*windows, *itertools.pairwise(instants[::4])]:
-            changed = changed_events(migrated, since, end, outcomes_apart=True)
-            if not len(changed):
-                continue
+        for _, until, changed in _changed_windows(migrated):
             objects = (changed.object_types, changed.object_ids)
             seeded = component(migrated, objects, until, max_rounds=64, seeds=changed.event_ids)
             assert seeded is not None
@@ -246,18 +250,8 @@ class TestIncremental:
         whole quarter (whose closure stops at its seeds), and in those windows of four inserts
         whose closure does."""
         migrated, _ = streamed
-        instants = sorted(
-            {
-                row[0]
-                for row in migrated.query("SELECT DISTINCT IngestedAt FROM biz_events").result_rows
-            }
-        )
-        windows = [(instants[0] - timedelta(milliseconds=1), instants[-1])]
         compared = 0
-        for since, end in [*windows, *itertools.pairwise(instants[::4])]:
-            changed = changed_events(migrated, since, end, outcomes_apart=True)
-            if not len(changed):
-                continue
+        for end, _, changed in _changed_windows(migrated):
             objects = (changed.object_types, changed.object_ids)
             closure = component(migrated, objects, end, max_rounds=64, seeds=changed.event_ids)
             if closure is None or not closure.at_seeds:
