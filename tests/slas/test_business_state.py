@@ -69,8 +69,8 @@ def _snapshot_rows(loaded: tuple[EventSnapshot, SnapshotNames]) -> tuple[object,
     """A component read as comparable values: its event columns, its references as a set of
     (event, object, type) rows (their order and repeats are the read's), and its names."""
     snapshot, names = loaded
-    columns = {
-        name: value.tolist()
+    columns = {  # floats by their bits: a missing amount is NaN, which equals nothing
+        name: (value.view(np.uint64) if value.dtype.kind == "f" else value).tolist()
         for name, value in vars(snapshot).items()
         if isinstance(value, np.ndarray) and not name.startswith("ref_")
     }
