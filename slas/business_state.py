@@ -27,7 +27,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 
 from domain.instants import utc
@@ -50,6 +49,7 @@ from slas.state_queries import (
     ChangedEvent,
     ObjectColumns,
     StoredTimers,
+    WindowChanges,
     changed_events,
     component,
     event_rows,
@@ -259,7 +259,7 @@ class BusinessState:
             budget = min(self._max_events, max(event_rows(client) // 4, MIN_EXPANSION_EVENTS))
             outcomes: list[ChangedEvent] = []
             objects: ObjectColumns | None
-            seeds: pa.Array | None = None
+            seeds: WindowChanges | None = None
             if changed_only:
                 touched, objects, outcomes, seeds = self._changes(
                     client, since, until, limit=budget
@@ -336,16 +336,17 @@ class BusinessState:
 
     def _changes(
         self, client: Client, since: datetime, until: datetime, *, limit: int
-    ) -> tuple[int, ObjectColumns | None, list[ChangedEvent], pa.Array | None]:
+    ) -> tuple[int, ObjectColumns | None, list[ChangedEvent], WindowChanges | None]:
         """How many objects the events the window changed touch, and which (none when more than
         ``limit``); the events whose window changed only how their attempts stand, which touch
-        no component (``slas.cause_refresh``) unless ``refresh_outcomes`` is off; and the other
-        events that reference an object (the components' seeds, ``component``)."""
+        no component (``slas.cause_refresh``) unless ``refresh_outcomes`` is off; and the changes
+        themselves, whose other events that reference an object are the components' seeds
+        (``component``)."""
         changed = changed_events(client, since, until, outcomes_apart=self._refresh_outcomes)
         objects = (changed.object_types, changed.object_ids)
         if not 0 < len(changed) <= limit:
             return len(changed), None, changed.outcomes, None
-        return len(changed), objects, changed.outcomes, changed.event_ids
+        return len(changed), objects, changed.outcomes, changed
 
     def _refresh(
         self,
@@ -410,35 +411,45 @@ class BusinessState:
         objects: ObjectColumns,
         *,
         max_events: int,
-        seeds: pa.Array | None = None,
+        seeds: WindowChanges | None = None,
         ids: bool = True,
     ) -> tuple[int, int, Collection[str]] | None:
-        """Re-derive the components of ``objects`` (around ``seeds``, events whose every
-        reference is among them: ``component``), closed in the engine; None when they hold more
-        than ``max_events`` events (the graph read serves those better). Events read, versions
-        written, the components' event ids (only when ``ids``: only the refresh of outcome-only
-        events reads them)."""
+        """Re-derive the components of ``objects`` (around the seeds of ``seeds``, events whose
+        every reference is among them: ``component``), closed in the engine; None when they hold
+        more than ``max_events`` events (the graph read serves those better). Events read,
+        versions written, the components' event ids (only when ``ids``: only the refresh of
+        outcome-only events reads them). A closure that stops at its seeds takes their
+        references from ``seeds`` rather than reading them again."""
         found = component(
             client,
             objects,
             until,
             max_rounds=MAX_EXPANSION_ROUNDS,
             max_events=max_events,
-            seeds=seeds,
+            seeds=None if seeds is None else seeds.event_ids,
             event_ids=ids,
         )
         if found is None:
             return None
-        return (*self._rederive(client, until), found)
+        known = seeds.seed_references if seeds is not None and found.at_seeds else None
+        return (*self._rederive(client, until, references=known), found.event_ids)
 
     def _rederive(
-        self, client: Client, until: datetime, *, chunk: int | None = None
+        self,
+        client: Client,
+        until: datetime,
+        *,
+        chunk: int | None = None,
+        references: dict[str, Any] | None = None,
     ) -> tuple[int, int]:
         """Re-derive the components a ``chunk`` of ``syncsight_state_chunks`` holds (whole
-        components), or else those closed in the component scratch tables (``component``);
-        append what changed. Events read, versions written."""
+        components), or else those closed in the component scratch tables (``component``; their
+        ``references`` when known already); append what changed. Events read, versions
+        written."""
         named = chunk is None
-        snapshot, names = load_component(client, until, chunk=chunk, named=named)
+        snapshot, names = load_component(
+            client, until, chunk=chunk, named=named, references=references
+        )
         keys = list(set(names.objects.values()))
         key_hashes = np.fromiter(names.objects, dtype=np.uint64, count=len(names.objects))
         timers = _timer_changes(

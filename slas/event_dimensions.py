@@ -44,10 +44,12 @@ def dimension_rows(snapshot: EventSnapshot, names: SnapshotNames) -> dict[str, D
     """Event id → (legal entity, period) of every event of ``snapshot``."""
     entity, _ = snapshot.dimensions
     entities = ("", *snapshot.legal_entities)
+    periods = snapshot.periods.tolist()
+    texts = {period: period_text(period) for period in set(periods)}  # a few distinct ones
     return {
-        names.events[event_hash]: (entities[code], period_text(period))
+        names.events[event_hash]: (entities[code], texts[period])
         for event_hash, code, period in zip(
-            snapshot.event.tolist(), entity.tolist(), snapshot.periods.tolist(), strict=True
+            snapshot.event.tolist(), entity.tolist(), periods, strict=True
         )
     }
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
+from operator import attrgetter
 from typing import Any, Final
 
 import numpy as np
@@ -93,9 +94,10 @@ class ItemRow:
         """A hash of every field. The failure facts count only when one is set: a row whose
         steps never failed hashes as rows did before migration 20 added them, so that the
         re-derivation after it writes new versions only for the items that failed."""
-        facts = tuple(getattr(self, name) for name in _FACT_FIELDS)
-        spelled = _FIELDS if any(f not in ("", None) for f in facts) else _FIELDS[: -len(facts)]
-        text = repr(tuple(getattr(self, name) for name in spelled)).encode()
+        values = _ALL_VALUES(self)
+        facts = values[-len(_FACT_FIELDS) :]
+        spelled = values if any(f not in ("", None) for f in facts) else values[: -len(facts)]
+        text = repr(spelled).encode()
         return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big")
 
 
@@ -103,6 +105,8 @@ _FIELDS = tuple(f.name for f in fields(ItemRow))
 _VERSION_COLUMNS = ("ItemType", "ItemId", "KnownAt", "Deleted", "Digest")
 _FACT_FIELDS = tuple(name for name in _FIELDS if "_error_" in name)
 assert _FIELDS[-len(_FACT_FIELDS) :] == _FACT_FIELDS  # the facts come last
+_ALL_VALUES = attrgetter(*_FIELDS)
+"""A row's fields as a tuple, in field order (one call, not one ``getattr`` per field)."""
 _INSTANTS = frozenset(
     ("stage_first_at", "stage_effective_at", "posting_first_at", "posting_effective_at",
      "upstream_first_at", "stage_error_since", "posting_error_since", "upstream_error_since")
@@ -118,9 +122,9 @@ if len(_COLUMNS) != len(_FIELDS):
 
 def item_columns(rows: Sequence[ItemRow]) -> dict[str, list[Any]]:
     """The ``close_items`` columns of ``rows`` but the version's (``KnownAt``, ``Deleted``)."""
+    values = zip(*map(_ALL_VALUES, rows), strict=True) if rows else [[] for _ in _FIELDS]
     columns: dict[str, list[Any]] = {
-        column: [getattr(row, field) for row in rows]
-        for column, field in zip(_COLUMNS, _FIELDS, strict=True)
+        column: list(value) for column, value in zip(_COLUMNS, values, strict=True)
     }
     columns["Digest"] = [row.digest for row in rows]
     return columns
@@ -225,48 +229,78 @@ def _invoices_of(snapshot: EventSnapshot, names: SnapshotNames) -> dict[int, str
     return found
 
 
+@dataclass(frozen=True)
+class _Lists:
+    """The snapshot columns an item row reads, as lists: one conversion per column, not one
+    numpy scalar per field per row."""
+
+    event: list[int]
+    first_us: list[int]
+    effective_us: list[int]
+    first_period: list[int]
+    effective_period: list[int]
+    took_effect: list[bool]
+    currency: list[int]
+    entity: list[int]
+    customer: list[int]
+    objects: list[int]
+    causes: list[int]
+
+    @classmethod
+    def of(cls, snapshot: EventSnapshot, causes: I64Array) -> _Lists:
+        entity, customer = snapshot.dimensions
+        return cls(
+            snapshot.event.tolist(),
+            snapshot.first_us.tolist(),
+            snapshot.effective_us.tolist(),
+            snapshot.first_period.tolist(),
+            snapshot.effective_period.tolist(),
+            snapshot.took_effect.tolist(),
+            snapshot.currency.tolist(),
+            entity.tolist(),
+            customer.tolist(),
+            snapshot.objects.tolist(),
+            causes.tolist(),
+        )
+
+
 def _invoice_rows(
     snapshot: EventSnapshot, calendars: CalendarBook, names: SnapshotNames, causes: I64Array
 ) -> list[ItemRow]:
-    entity, customer = snapshot.dimensions
     invoices = _invoices_of(snapshot, names)
     ready, posting = ready_and_posting(snapshot)
     posting_of = dict(zip(posting["objects"].tolist(), posting["rows"].tolist(), strict=True))
     stage_seconds = _stage_seconds(snapshot, calendars, ready, posting_of)
+    at = _Lists.of(snapshot, causes)
     rows = []
     for obj, ready_row in zip(ready["objects"].tolist(), ready["rows"].tolist(), strict=True):
         post = posting_of.get(obj, -1)
-        own = int(entity[ready_row]) or (int(entity[post]) if post >= 0 else 0)
-        due = int(snapshot.first_period[ready_row]) or (
-            int(snapshot.first_period[post]) if post >= 0 else 0
-        )
-        posted = post >= 0 and bool(snapshot.took_effect[post])
-        item_type, item_id = names.objects[int(snapshot.objects[obj])]
+        own = at.entity[ready_row] or (at.entity[post] if post >= 0 else 0)
+        due = at.first_period[ready_row] or (at.first_period[post] if post >= 0 else 0)
+        posted = post >= 0 and at.took_effect[post]
+        item_type, item_id = names.objects[at.objects[obj]]
+        currency = at.currency[ready_row]
         rows.append(
             ItemRow(
                 item_type=item_type,
                 item_id=item_id,
                 kind=INVOICE,
                 legal_entity=snapshot.legal_entities[own - 1] if own else "",
-                customer=names.customers.get(int(customer[ready_row]), ""),
-                currency=snapshot.currencies[snapshot.currency[ready_row] - 1]
-                if snapshot.currency[ready_row]
-                else "",
+                customer=names.customers.get(at.customer[ready_row], ""),
+                currency=snapshot.currencies[currency - 1] if currency else "",
                 amount=_amount(snapshot, ready_row),
                 due_period=period_text(due),
-                stage_event_id=names.events[int(snapshot.event[ready_row])],
-                stage_first_at=_instant(int(snapshot.first_us[ready_row])),
-                stage_effective_at=_instant(int(snapshot.effective_us[ready_row])),
-                posting_event_id=names.events[int(snapshot.event[post])] if post >= 0 else "",
+                stage_event_id=names.events[at.event[ready_row]],
+                stage_first_at=_instant(at.first_us[ready_row]),
+                stage_effective_at=_instant(at.effective_us[ready_row]),
+                posting_event_id=names.events[at.event[post]] if post >= 0 else "",
                 posting_type=sc.INVOICE_POSTED if post >= 0 else "",
-                posting_first_at=_instant(int(snapshot.first_us[post])) if post >= 0 else None,
-                posting_effective_at=_instant(int(snapshot.effective_us[post]))
-                if post >= 0
-                else None,
-                posted_period=period_text(int(snapshot.effective_period[post])) if posted else "",
+                posting_first_at=_instant(at.first_us[post]) if post >= 0 else None,
+                posting_effective_at=_instant(at.effective_us[post]) if post >= 0 else None,
+                posted_period=period_text(at.effective_period[post]) if posted else "",
                 stage_seconds=stage_seconds.get(obj, -1.0),
                 invoice=invoices.get(post, "") if post >= 0 else "",
-                **upstream_facts(snapshot, names, int(causes[ready_row])),  # type: ignore[arg-type]
+                **upstream_facts(snapshot, names, at.causes[ready_row]),  # type: ignore[arg-type]
                 **own_failure_facts(snapshot, names, ready_row, post),  # type: ignore[arg-type]
             )
         )
@@ -304,33 +338,29 @@ def _stage_seconds(
 
 
 def _revenue_rows(snapshot: EventSnapshot, names: SnapshotNames, causes: I64Array) -> list[ItemRow]:
-    entity, customer = snapshot.dimensions
     invoices = _invoices_of(snapshot, names)
     journal_refs = refs_of(snapshot, sc.REVENUE_POSTED, sc.JOURNAL)
     event_rows = snapshot.ref_row[journal_refs]
     event_rows, unique = np.unique(event_rows, return_index=True)
     journals = snapshot.ref_object_index[journal_refs][unique]
+    at = _Lists.of(snapshot, causes)
     rows = []
     for row, obj in zip(event_rows.tolist(), journals.tolist(), strict=True):
-        item_type, item_id = names.objects[int(snapshot.objects[obj])]
-        posted = bool(snapshot.took_effect[row])
-        event_id = names.events[int(snapshot.event[row])]
-        first, effective = (
-            _instant(int(snapshot.first_us[row])),
-            _instant(int(snapshot.effective_us[row])),
-        )
+        item_type, item_id = names.objects[at.objects[obj]]
+        posted = at.took_effect[row]
+        event_id = names.events[at.event[row]]
+        first, effective = _instant(at.first_us[row]), _instant(at.effective_us[row])
+        entity, currency = at.entity[row], at.currency[row]
         rows.append(
             ItemRow(
                 item_type=item_type,
                 item_id=item_id,
                 kind=REVENUE,
-                legal_entity=snapshot.legal_entities[entity[row] - 1] if entity[row] else "",
-                customer=names.customers.get(int(customer[row]), ""),
-                currency=snapshot.currencies[snapshot.currency[row] - 1]
-                if snapshot.currency[row]
-                else "",
+                legal_entity=snapshot.legal_entities[entity - 1] if entity else "",
+                customer=names.customers.get(at.customer[row], ""),
+                currency=snapshot.currencies[currency - 1] if currency else "",
                 amount=_amount(snapshot, row),
-                due_period=period_text(int(snapshot.first_period[row])),
+                due_period=period_text(at.first_period[row]),
                 stage_event_id=event_id,
                 stage_first_at=first,
                 stage_effective_at=effective,
@@ -338,10 +368,10 @@ def _revenue_rows(snapshot: EventSnapshot, names: SnapshotNames, causes: I64Arra
                 posting_type=sc.REVENUE_POSTED,
                 posting_first_at=first,
                 posting_effective_at=effective,
-                posted_period=period_text(int(snapshot.effective_period[row])) if posted else "",
+                posted_period=period_text(at.effective_period[row]) if posted else "",
                 stage_seconds=-1.0,
                 invoice=invoices.get(row, ""),
-                **upstream_facts(snapshot, names, int(causes[row])),  # type: ignore[arg-type]
+                **upstream_facts(snapshot, names, at.causes[row]),  # type: ignore[arg-type]
                 **own_failure_facts(snapshot, names, row, row),  # type: ignore[arg-type]
             )
         )

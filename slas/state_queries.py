@@ -100,6 +100,16 @@ CHANGED_EVENTS = f"SELECT event_id FROM ({CHANGED_STATES})"
 """The ids of ``CHANGED_STATES``: new events, and stored ones whose counted facts, outcome, names
 or references the window's rows changed."""
 
+CHANGED_STATES_HASHED = f"""
+SELECT event_id, code, outcome_only, refs, cityHash64(event_id) AS event_hash,
+    arrayMap(ref -> cityHash64(ref.1, ref.2), refs) AS ref_hashes,
+    arrayMap(ref -> toUInt8(indexOf({{object_types:Array(String)}}, ref.1)), refs) AS ref_codes
+FROM ({CHANGED_STATES})
+"""
+"""``CHANGED_STATES`` with the hashes and object type codes a component read spells its events
+and references with (``slas.queries``' ``NAMED_REFERENCES``): when the closure of the changed
+events stops at them, their references are the component's, and are not read again."""
+
 
 def _touched(changed_only: bool) -> str:
     rows = (
@@ -354,6 +364,9 @@ class WindowChanges:
     event_ids: pa.Array
     """The events not kept apart that reference an object (whose every counted reference is
     among the objects): the seeds of their components (``component``)."""
+    seed_references: dict[str, Any]
+    """Every reference of each seed, in the columns a component read gives them
+    (``NAMED_REFERENCES``): the component's references when its closure stops at its seeds."""
 
     def __len__(self) -> int:
         """How many objects the events not kept apart reference."""
@@ -369,8 +382,10 @@ def changed_events(
     """The events with a new span in the window whose derived facts it changed
     (``CHANGED_STATES``): the outcome-only ones apart when ``outcomes_apart``, else every one
     by the objects it references."""
-    table = client.query_arrow(CHANGED_STATES, parameters=_touched_parameters(since, until))
-    table = table.rename_columns(["event_id", "code", "outcome_only", "references"])
+    table = client.query_arrow(CHANGED_STATES_HASHED, parameters=_touched_parameters(since, until))
+    table = table.rename_columns(
+        ["event_id", "code", "outcome_only", "references", "event_hash", "hashes", "codes"]
+    )
     outcome_only = table["outcome_only"].cast(pa.bool_())  # a comparison is a UInt8
     apart = outcome_only if outcomes_apart else pa.repeat(False, table.num_rows)
     outcomes = [
@@ -395,7 +410,28 @@ def changed_events(
         distinct["type"].combine_chunks(),
         distinct["id"].combine_chunks(),
         rederived["event_id"].filter(referencing).combine_chunks(),
+        _seed_references(rederived),
     )
+
+
+def _seed_references(rederived: pa.Table) -> dict[str, Any]:
+    """The references of the events of ``rederived`` (a ``CHANGED_STATES_HASHED`` read), one row
+    per event and object, in ``NAMED_REFERENCES``' columns."""
+    lists = rederived["references"].combine_chunks()
+    references = pc.list_flatten(lists)
+    events = rederived["event_hash"].combine_chunks().take(pc.list_parent_indices(lists))
+    return {
+        "event_hash": events.to_numpy().astype(np.uint64, copy=False),
+        "object_hash": _flat(rederived["hashes"]).astype(np.uint64, copy=False),
+        "object_type": _flat(rederived["codes"]).astype(np.uint8, copy=False),
+        # names as Arrow: a component read names each distinct object only (``_texts``)
+        "object_type_name": references.field(0),
+        "object_id": references.field(1),
+    }
+
+
+def _flat(lists: pa.ChunkedArray) -> npt.NDArray[Any]:
+    return np.asarray(pc.list_flatten(lists.combine_chunks()).to_numpy())
 
 
 def hop_neighbours(
@@ -467,6 +503,16 @@ SELECT (SELECT count() FROM {STATE_COMPONENT_OBJECTS} WHERE Round = {{round:UInt
 COMPONENT_EVENT_IDS = f"SELECT DISTINCT EventId FROM {STATE_COMPONENT_EVENTS}"
 
 
+@dataclass(frozen=True)
+class Closure:
+    """The components ``component`` closed into the scratch tables."""
+
+    event_ids: set[str]
+    """Their event ids (empty when not asked for)."""
+    at_seeds: bool
+    """Closed at the first round: the components' events are the seeds, nothing else."""
+
+
 def component(
     client: Client,
     objects: ObjectColumns,
@@ -476,7 +522,7 @@ def component(
     max_events: int | None = None,
     seeds: pa.Array | None = None,
     event_ids: bool = True,
-) -> set[str] | None:
+) -> Closure | None:
     """Close the components of ``objects`` (their types and ids, in columns; connected through
     non-dimension references) as known at ``until`` in the engine, into the component scratch
     tables (migration 19), for the reads ``named``: expanded until no new object appears or
@@ -500,6 +546,7 @@ def component(
     )
     if seeds is not None:
         insert_columns(client, STATE_COMPONENT_EVENTS, {"EventId": seeds})
+    at_seeds = False
     for number in range(max_rounds):
         parameters = {"round": number, "until": until}
         client.command(EXPAND_EVENTS, parameters=parameters)
@@ -508,6 +555,7 @@ def component(
             if found == len(seeds):  # no event but the seeds: closed
                 if max_events is not None and found > max_events:
                     return None
+                at_seeds = True
                 break
         client.command(EXPAND_OBJECTS, parameters=parameters)
         new_objects, events = client.query(EXPANDED, parameters=parameters).result_rows[0]
@@ -516,8 +564,9 @@ def component(
         if not new_objects:
             break
     if not event_ids:
-        return set()
-    return {str(row[0]) for row in client.query(COMPONENT_EVENT_IDS).result_rows}
+        return Closure(set(), at_seeds)
+    ids = {str(row[0]) for row in client.query(COMPONENT_EVENT_IDS).result_rows}
+    return Closure(ids, at_seeds)
 
 
 def event_rows(client: Client) -> int:
@@ -583,12 +632,14 @@ def load_component(
     event_ids: Collection[str] | None = None,
     chunk: int | None = None,
     named: bool = False,
+    references: dict[str, Any] | None = None,
 ) -> tuple[EventSnapshot, SnapshotNames]:
     """The snapshot of some components' events as known at ``known_at``, with the ids behind its
     hashes: named by their event ids (index reads; their references read from the events' own
     rows), by the component scratch tables (``named``:
     index reads, ``component``), or by a chunk of ``syncsight_state_chunks`` (one scan of
-    each table)."""
+    each table). ``references``: the events' references, known already (a closure stopped at its
+    seeds: ``WindowChanges.seed_references``), not read again."""
     by_hash = chunk is not None
     ids = sorted(event_ids or ())
     if not ids and not by_hash and not named:
@@ -603,29 +654,28 @@ def load_component(
     if not len(events):
         return empty_snapshot(0), SnapshotNames({}, {}, {})
     legal_entities, currency_codes = coded_names(events)
-    references = client.query_np(
-        CHUNK_REFERENCES if by_hash else NAMED_REFERENCES if named else EVENT_REFERENCES,
-        parameters=parameters,
-    )
+    if references is None:
+        references = _read_references(client, by_hash=by_hash, named=named, parameters=parameters)
     snapshot = EventSnapshot.from_arrays(
         0, events, references, legal_entities=legal_entities, currencies=currency_codes
     )
     # an object is referenced by many events: name each once
-    _, distinct = np.unique(references["object_hash"], return_index=True)
+    object_hashes = np.asarray(references["object_hash"], dtype=np.uint64)
+    _, distinct = np.unique(object_hashes, return_index=True)
     names = SnapshotNames(
         events=dict(
             zip(
-                (int(h) for h in events["event_hash"]),
-                (str(e) for e in events["event_id"]),
+                np.asarray(events["event_hash"], dtype=np.uint64).tolist(),
+                map(str, events["event_id"].tolist()),
                 strict=True,
             )
         ),
         objects=dict(
             zip(
-                (int(h) for h in references["object_hash"][distinct]),
+                object_hashes[distinct].tolist(),
                 zip(
-                    (str(t) for t in references["object_type_name"][distinct]),
-                    (str(i) for i in references["object_id"][distinct]),
+                    _texts(references["object_type_name"], distinct),
+                    _texts(references["object_id"], distinct),
                     strict=True,
                 ),
                 strict=True,
@@ -641,6 +691,23 @@ def load_component(
         failures=_failures(events),
     )
     return snapshot, names
+
+
+def _texts(column: npt.NDArray[Any] | pa.Array, rows: npt.NDArray[np.intp]) -> list[str]:
+    """The texts at ``rows`` of a column read as numpy (objects) or given as Arrow."""
+    if isinstance(column, pa.Array):
+        return [str(text) for text in column.take(pa.array(rows)).to_pylist()]
+    return [str(text) for text in column[rows].tolist()]
+
+
+def _read_references(
+    client: Client, *, by_hash: bool, named: bool, parameters: dict[str, Any]
+) -> Any:
+    """``load_component``'s read of its events' references."""
+    return client.query_np(
+        CHUNK_REFERENCES if by_hash else NAMED_REFERENCES if named else EVENT_REFERENCES,
+        parameters=parameters,
+    )
 
 
 def _failures(events: Any) -> dict[int, tuple[str, str, int]]:

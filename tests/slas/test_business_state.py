@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -24,9 +25,12 @@ from slas.close_state import ITEMS_AT, CloseRiskAnswers, items_at
 from slas.definitions import DEFAULT_SLAS
 from slas.id_cache import IdCache
 from slas.impact_answers import BlockedInvoiceAnswers
+from slas.queries import NAMED_REFERENCES, code_tables
 from slas.reference_evaluation import evaluate
-from slas.state_queries import changed_events, component
+from slas.snapshot import EventSnapshot
+from slas.state_queries import WindowChanges, changed_events, component, load_component
 from slas.timer_answers import TimerAnswers
+from slas.timer_rows import SnapshotNames
 from slas.timers import STATES
 from syncsight.bulk_load import WarehouseSpanExporter
 from tests.slas.events import at, event, retried, span_rows
@@ -43,6 +47,53 @@ from tests.templates import Templates
 from warehouse.schema_state import REBUILD_KEY, write_state
 from warehouse.span_store import span_sink
 from warehouse.spans import OTEL_TRACES_COLUMNS
+
+REFERENCE_COLUMNS = ("event_hash", "object_hash", "object_type", "object_type_name", "object_id")
+
+
+def _changed_windows(client: Client) -> Iterator[tuple[datetime, datetime, WindowChanges]]:
+    """The events one window of the whole quarter changed, then those of each window of four
+    inserts: (the window's end, the last insert, its changes), windows that changed none left
+    out."""
+    instants = sorted(
+        {row[0] for row in client.query("SELECT DISTINCT IngestedAt FROM biz_events").result_rows}
+    )
+    windows = [(instants[0] - timedelta(milliseconds=1), instants[-1])]
+    for since, end in [*windows, *itertools.pairwise(instants[::4])]:
+        changed = changed_events(client, since, end, outcomes_apart=True)
+        if len(changed):
+            yield end, instants[-1], changed
+
+
+def _snapshot_rows(loaded: tuple[EventSnapshot, SnapshotNames]) -> tuple[object, ...]:
+    """A component read as comparable values: its event columns, its references as a set of
+    (event, object, type) rows (their order and repeats are the read's), and its names."""
+    snapshot, names = loaded
+    columns = {  # floats by their bits: a missing amount is NaN, which equals nothing
+        name: (value.view(np.uint64) if value.dtype.kind == "f" else value).tolist()
+        for name, value in vars(snapshot).items()
+        if isinstance(value, np.ndarray) and not name.startswith("ref_")
+    }
+    objects = snapshot.objects[snapshot.ref_object_index]
+    references = set(
+        zip(
+            snapshot.event[snapshot.ref_row].tolist(),
+            objects.tolist(),
+            snapshot.ref_object_type.tolist(),
+            strict=True,
+        )
+    )
+    tables = (snapshot.legal_entities, snapshot.currencies)
+    return (
+        columns,
+        references,
+        tables,
+        dict(names.events),
+        dict(names.objects),
+        dict(names.customers),
+        dict(names.failures),
+    )
+
 
 pytestmark = pytest.mark.dear  # minutes: scheduled first (tests/conftest.py)
 
@@ -171,31 +222,52 @@ class TestIncremental:
         no other event): in windows of four inserts, which reach stored events, and in one window
         of the whole quarter, which holds every event of its components."""
         migrated, _ = streamed
-        instants = sorted(
-            {
-                row[0]
-                for row in migrated.query("SELECT DISTINCT IngestedAt FROM biz_events").result_rows
-            }
-        )
-        until = instants[-1]
         closures = (
             "SELECT DISTINCT EventId FROM syncsight_state_component_events ORDER BY 1",
             "SELECT DISTINCT ObjectType, ObjectId FROM syncsight_state_component_objects "
             "ORDER BY 1, 2",
         )
         kinds = set()
-        windows = [(instants[0] - timedelta(milliseconds=1), until)]
-        for since, end in [*windows, *itertools.pairwise(instants[::4])]:
-            changed = changed_events(migrated, since, end, outcomes_apart=True)
-            if not len(changed):
-                continue
+        for _, until, changed in _changed_windows(migrated):
             objects = (changed.object_types, changed.object_ids)
             seeded = component(migrated, objects, until, max_rounds=64, seeds=changed.event_ids)
+            assert seeded is not None
             read = [migrated.query(sql).result_rows for sql in closures]
-            assert component(migrated, objects, until, max_rounds=64) == seeded
+            unseeded = component(migrated, objects, until, max_rounds=64)
+            assert unseeded is not None
+            assert unseeded.event_ids == seeded.event_ids
             assert [migrated.query(sql).result_rows for sql in closures] == read
-            kinds.add(seeded == set(changed.event_ids.to_pylist()))
+            assert seeded.at_seeds == (seeded.event_ids == set(changed.event_ids.to_pylist()))
+            kinds.add(seeded.at_seeds)
         assert kinds == {True, False}
+
+    def test_a_closure_stopped_at_its_seeds_reads_the_component_it_would_read_unaided(
+        self, streamed: tuple[Client, BusinessState]
+    ) -> None:
+        """When the closure of a window's changed events stops at them, the references the
+        changed-events read gives them are the ones the component read finds (as rows, each
+        once), and the component read with them is the one read without: in one window of the
+        whole quarter (whose closure stops at its seeds), and in those windows of four inserts
+        whose closure does."""
+        migrated, _ = streamed
+        compared = 0
+        for end, _, changed in _changed_windows(migrated):
+            objects = (changed.object_types, changed.object_ids)
+            closure = component(migrated, objects, end, max_rounds=64, seeds=changed.event_ids)
+            if closure is None or not closure.at_seeds:
+                continue
+            parameters = {**code_tables((), ())[2], "known_at": end}
+            read = migrated.query(NAMED_REFERENCES, parameters=parameters).result_rows
+            known = changed.seed_references
+            given = zip(
+                *(np.asarray(known[name]).tolist() for name in REFERENCE_COLUMNS), strict=True
+            )
+            assert {tuple(row) for row in read} == set(given)
+            unaided = load_component(migrated, end, named=True)
+            aided = load_component(migrated, end, named=True, references=known)
+            assert _snapshot_rows(aided) == _snapshot_rows(unaided)
+            compared += 1
+        assert compared
 
     def test_close_risk_from_the_state_is_the_full_evaluations(
         self, streamed: tuple[Client, BusinessState]
