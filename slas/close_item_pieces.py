@@ -70,6 +70,25 @@ _VERSION_COLUMNS = ", ".join(
     f"body.{index} AS {name}" for index, name in enumerate(_CONTENT, start=1) if index > 1
 )
 
+
+def versions_with_previous(columns: str = "") -> str:
+    """Every version of the items that have one stored in ``(since, until]``, up to ``until``,
+    each with ``previous_known_at`` and ``has_previous`` of the version before it (the window
+    ``same_item``), and ``columns`` (more expressions over the row and ``same_item``): what
+    recording a window's replaced versions (``slas.item_versions``) and its pieces reads."""
+    more = f", {columns}" if columns else ""
+    return f"""SELECT ItemType, ItemId, KnownAt{more},
+        lagInFrame(KnownAt) OVER same_item AS previous_known_at,
+        lagInFrame(toUInt8(1)) OVER same_item AS has_previous
+    FROM {CLOSE_ITEMS}
+    WHERE KnownAt <= {{until:DateTime64(3, 'UTC')}}
+      AND (ItemType, ItemId) IN (
+        SELECT ItemType, ItemId FROM {CLOSE_ITEMS}
+        WHERE KnownAt > {{since:DateTime64(3, 'UTC')}} AND KnownAt <= {{until:DateTime64(3, 'UTC')}})
+    WINDOW same_item AS (
+        PARTITION BY ItemType, ItemId ORDER BY KnownAt ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)"""
+
+
 RECORD = f"""
 INSERT INTO {CLOSE_ITEM_PIECES} (State, Ends, Begins, ItemType, ItemId, KnownAt, Delta,
     VersionKnownAt, {", ".join(_CARRIED)})
@@ -87,21 +106,11 @@ FROM (
                 arrayJoin(arrayFilter(v -> v.1 != 0 AND tupleElement(v.2, 1) = 0,
                     [(toInt8(1), content, KnownAt),
                      (toInt8(if(has_previous, -1, 0)), previous, previous_known_at)])) AS version
-            FROM (
-                SELECT ItemType, ItemId, KnownAt, tuple({", ".join(_CONTENT)}) AS content,
-                    lagInFrame(content) OVER same_item AS previous,
-                    lagInFrame(KnownAt) OVER same_item AS previous_known_at,
-                    lagInFrame(toUInt8(1)) OVER same_item AS has_previous
-                FROM {CLOSE_ITEMS}
-                WHERE KnownAt <= {{until:DateTime64(3, 'UTC')}}
-                  AND (ItemType, ItemId) IN (
-                    SELECT ItemType, ItemId FROM {CLOSE_ITEMS}
-                    WHERE KnownAt > {{since:DateTime64(3, 'UTC')}}
-                      AND KnownAt <= {{until:DateTime64(3, 'UTC')}})
-                WINDOW same_item AS (
-                    PARTITION BY ItemType, ItemId ORDER BY KnownAt
-                    ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)
-            )
+            FROM ({
+    versions_with_previous(
+        f"tuple({', '.join(_CONTENT)}) AS content, lagInFrame(content) OVER same_item AS previous"
+    )
+})
             WHERE KnownAt > {{since:DateTime64(3, 'UTC')}}
         )
     )

@@ -28,19 +28,8 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 RECORD = f"""
 INSERT INTO {CLOSE_ITEM_SUPERSEDED} (ItemType, ItemId, KnownAt, SupersededAt)
-SELECT ItemType, ItemId, previous, KnownAt
-FROM (
-    SELECT ItemType, ItemId, KnownAt,
-        lagInFrame(KnownAt) OVER same_item AS previous,
-        lagInFrame(toUInt8(1)) OVER same_item AS has_previous
-    FROM {CLOSE_ITEMS}
-    WHERE KnownAt <= {{until:DateTime64(3, 'UTC')}}
-      AND (ItemType, ItemId) IN (
-        SELECT ItemType, ItemId FROM {CLOSE_ITEMS}
-        WHERE KnownAt > {{since:DateTime64(3, 'UTC')}} AND KnownAt <= {{until:DateTime64(3, 'UTC')}})
-    WINDOW same_item AS (
-        PARTITION BY ItemType, ItemId ORDER BY KnownAt ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)
-)
+SELECT ItemType, ItemId, previous_known_at, KnownAt
+FROM ({close_item_pieces.versions_with_previous()})
 WHERE KnownAt > {{since:DateTime64(3, 'UTC')}} AND has_previous = 1
 """
 """For every version stored in ``(since, until]`` that replaced an earlier one: the earlier one,
