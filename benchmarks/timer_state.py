@@ -75,6 +75,17 @@ def timed(step: Callable[[], Any]) -> tuple[Any, float, float]:
     return result, time.perf_counter() - wall, own_cpu_seconds() - cpu
 
 
+def recorded(
+    client: Any, figures: dict[str, Any], key: str, table: str, label: str, step: Callable[[], Any]
+) -> None:
+    """Time one record step (a backfill of a state table), count ``table``'s rows after it, and
+    put both into ``figures[key]``."""
+    _, wall, cpu = timed(step)
+    rows = int(client.query(f"SELECT count() FROM {table}").result_rows[0][0])
+    figures[key] = {"seconds": round(wall, 2), "cpu_seconds": round(cpu, 2), "rows": rows}
+    print(f"{label}: {wall:.2f} s (cpu {cpu:.2f} s), {rows:,} rows", flush=True)
+
+
 def tick_now(state: BusinessState) -> TickReport:
     time.sleep(0.01)
     return state.tick(datetime.now(UTC))
@@ -135,23 +146,12 @@ def main() -> None:
     if arguments.answers_only and not arguments.keep_changes:
         # the state as the last run left it: its changes recorded again from every version
         timer_changes.reset(client, at=datetime.now(UTC))
-    _, wall, cpu = timed(
-        lambda: timer_changes.record(client, state.watermark(), at=datetime.now(UTC))
-    )
-    rows = int(client.query("SELECT count() FROM sla_timer_changes").result_rows[0][0])
-    figures["changes_backfill"] = {"seconds": round(wall, 2), "cpu_seconds": round(cpu, 2),
-                                   "rows": rows}  # fmt: skip
-    print(f"timer changes of the stored versions: {wall:.2f} s (cpu {cpu:.2f} s), {rows:,} rows",
-          flush=True)  # fmt: skip
+    watermark = state.watermark()
+    recorded(client, figures, "changes_backfill", "sla_timer_changes", "timer changes of the stored versions",
+             lambda: timer_changes.record(client, watermark, at=datetime.now(UTC)))  # fmt: skip
     # after migration 18 the close items' versions are recorded again (replaced versions, pieces)
-    _, wall, cpu = timed(
-        lambda: item_versions.record(client, state.watermark(), at=datetime.now(UTC))
-    )
-    rows = int(client.query("SELECT count() FROM close_item_pieces").result_rows[0][0])
-    figures["item_pieces_backfill"] = {"seconds": round(wall, 2), "cpu_seconds": round(cpu, 2),
-                                       "rows": rows}  # fmt: skip
-    print(f"close item versions recorded: {wall:.2f} s (cpu {cpu:.2f} s), {rows:,} pieces",
-          flush=True)  # fmt: skip
+    recorded(client, figures, "item_pieces_backfill", "close_item_pieces", "close item versions recorded",
+             lambda: item_versions.record(client, watermark, at=datetime.now(UTC)))  # fmt: skip
     if not arguments.answers_only:
         derive(state, arguments, client, figures)
     figures["peak_rss_mib"] = round(peak_rss_mib_self(), 0)
