@@ -1,0 +1,69 @@
+"""A record of close items' replaced versions and state pieces (``slas.item_versions``,
+``slas.close_item_pieces``) that died after its inserts and before its watermark moved: the next
+record takes back the rows written past the watermark and writes them again, so every piece and
+every daily sum counts once, and the answers summed from them stay the oracle's."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from clickhouse_connect.driver.client import Client
+
+from slas import close_item_pieces, item_versions
+from slas.calendars import CalendarBook
+from slas.close_state import CloseRiskAnswers
+from tests.slas.test_close_sums import PIECE_SUMS
+from tests.slas.tiny_quarter import END, stream_with_late_arrivals
+
+pytestmark = pytest.mark.dear  # minutes: scheduled first (tests/conftest.py)
+
+NET_PIECES = """
+SELECT (ItemType, ItemId, VersionKnownAt, State, Begins, Ends), sum(Delta)
+FROM close_item_pieces
+GROUP BY ItemType, ItemId, VersionKnownAt, State, Begins, Ends
+HAVING sum(Delta) != 0
+"""
+"""Each piece's net count: 1 for a piece in effect, none for one added and taken back."""
+
+
+def _net(client: Client) -> tuple[Counter[object], Counter[object]]:
+    return (
+        Counter(dict(client.query(NET_PIECES).result_rows)),
+        Counter(dict(client.query(PIECE_SUMS).result_rows)),
+    )
+
+
+def test_a_record_that_died_before_its_watermark_counts_each_piece_once(
+    migrated: Client, engine_url: str
+) -> None:
+    watermarks, keeper = stream_with_late_arrivals(migrated, engine_url, seed=9, chunk=160)
+    net, sums = _net(migrated)
+    assert sum(net.values()) > 100
+    # the watermark as if every record after the middle tick had died after its inserts
+    behind = watermarks[len(watermarks) // 2]
+    stray = migrated.query(close_item_pieces.STRAY, parameters={"since": behind}).result_rows[0][0]
+    assert stray > 0
+    rows = migrated.query("SELECT count() FROM close_item_pieces").result_rows[0][0]
+    time.sleep(0.002)
+    migrated.insert(
+        "syncsight_schema_state",
+        [[item_versions.WATERMARK_KEY, behind.isoformat(), datetime.now(UTC)]],
+        column_names=["Key", "Value", "UpdatedAt"],
+    )
+    assert item_versions.watermark(migrated) == behind
+    item_versions.record(migrated, watermarks[-1], at=datetime.now(UTC))
+    assert item_versions.watermark(migrated) == watermarks[-1]
+    # the stray rows were taken back and written again, and every piece and daily sum nets as
+    # before
+    after = migrated.query("SELECT count() FROM close_item_pieces").result_rows[0][0]
+    assert after == rows + 2 * stray
+    assert _net(migrated) == (net, sums)
+    book = CalendarBook()
+    summed = CloseRiskAnswers(lambda: migrated, book, keeper)
+    oracle = CloseRiskAnswers(lambda: migrated, book, keeper, from_sums=False)
+    for as_of in (END - timedelta(days=40), END - timedelta(days=3), END + timedelta(days=20)):
+        for known in (None, behind, watermarks[-2]):
+            assert summed.report(None, as_of, known) == oracle.report(None, as_of, known)
