@@ -219,7 +219,7 @@ class TestSummedItemAnswers:
         """An invoice that posted before the close deadline, whose billing.ready was first
         attempted only after the deadline (its posted piece begins then), is not posted late:
         the summed answer is the oracle's for every period, after the deadline."""
-        project = {sc.PROJECT: "PRJ-P"}
+        project: dict[str, str | list[str]] = {sc.PROJECT: "PRJ-P"}
         activated = event(sc.PROJECT_ACTIVATED, "PRJ-P", project, at(), legal_entity="LE-DE01")
         posted = event(
             sc.INVOICE_POSTED,
