@@ -1,4 +1,4 @@
-"""Where close risk and blocked invoices spend their time: each answer asked at the instants
+"""Where close risk, blocked invoices and the SLA summaries spend their time: each answer asked at the instants
 ``benchmarks/timer_state.py`` draws (the same seed gives the same instants), every statement
 timed through ``benchmarks/tick_profile.py``'s ``CountingClient``, and the CPU per answer spent
 outside the statements (Python). Opens the data directory itself: no service may hold it.
@@ -24,7 +24,9 @@ from benchmarks.tick_profile import counted_state
 from lineage.owners import OwnerRouting
 from lineage.rules import LineageRules
 from slas.close_state import CloseRiskAnswers
+from slas.definitions import DEFAULT_SLAS
 from slas.impact_answers import BlockedInvoiceAnswers
+from slas.timer_answers import TimerAnswers
 from tests.firm import firm_calendar_book
 from warehouse.client import connect
 
@@ -51,6 +53,8 @@ def main() -> None:
     close_risk = CloseRiskAnswers(reads, firm_calendar_book(), state)
     blocked = BlockedInvoiceAnswers(reads, LineageRules.default(), OwnerRouting(), state)
 
+    timers = TimerAnswers(reads, DEFAULT_SLAS, firm_calendar_book(), state)
+
     def instant(rng: random.Random) -> Any:
         return first + timedelta(seconds=rng.uniform(0.1 * span, span))
 
@@ -62,6 +66,10 @@ def main() -> None:
         ),
         f"blocked_invoices_limit_{arguments.limit}": lambda rng: blocked.report(
             period=None, legal_entity=None, as_of=instant(rng), known_at=None, limit=arguments.limit
+        ),
+        "slas": lambda rng: (None, timers.summaries(instant(rng), None).summaries),
+        "slas_trend": lambda rng: timers.trend(
+            moment := instant(rng), None, [moment - timedelta(weeks=w) for w in range(6, -1, -1)]
         ),
     }
     for name, ask in asks.items():
@@ -76,7 +84,7 @@ def main() -> None:
         sizes = []
         for _ in range(arguments.answers):
             answer = ask(rng)[1]
-            sizes.append(len(answer.items) if hasattr(answer, "items") else len(answer))
+            sizes.append(len(answer) if isinstance(answer, list | dict) else len(answer.items))
         wall, cpu = time.perf_counter() - wall, own_cpu_seconds() - cpu
         per = 1000 / arguments.answers
         in_statements = sum(c for samples in counting.calls.values() for _, c in samples)

@@ -175,15 +175,13 @@ the items in that state at ``as_of`` and their exact money (an item without an a
 in the versions known at ``known_at``: the days before ``as_of``'s from the sums (days known
 before ``known_at``'s day, then that day's ticks up to it), ``as_of``'s own day row by row."""
 
-_DEADLINE = (
-    "arrayElement({deadlines:Array(DateTime64(6, 'UTC'))},"
-    " (indexOf({entities:Array(String)}, LegalEntity) - 1) * length({periods_due:Array(String)})"
-    " + indexOf({periods_due:Array(String)}, DuePeriod))"
-)
-"""The close deadline of the item's legal entity and due period: ``deadlines`` holds one per
-entity of ``entities`` and period of ``periods_due``, entity by entity."""
-
 _HELD_OR_ELSEWHERE = f"({WAITING_STATE}, {BLOCKED_STATE}, {POSTED_ELSEWHERE})"
+
+
+def _late_pair(i: int) -> str:
+    """The ``i``-th pair whose close deadline ``as_of`` is at or past (``late_period_<i>``,
+    ``late_entity_<i>``)."""
+    return f"(DuePeriod = {{late_period_{i}:String}} AND LegalEntity = {{late_entity_{i}:String}})"
 
 
 @cache
@@ -192,20 +190,24 @@ def at_risk_items_sql(realised: int) -> str:
     (as known at ``known_at``) that the reason puts at risk, or that only the projection can tell
     about (``WAITING``, before the close deadline): how many, their exact money, the
     ``CONTRIBUTORS`` largest as (minus the amount, item type, item id, its row in
-    ``ITEM_COLUMNS``), and the waiting ones as (item type, item id, stage took effect, amount). Read: the pieces in effect at ``as_of`` of
-    the states waiting, blocked and posted into another period, and for each of the ``realised``
-    pairs whose close deadline ``as_of`` is at or past (``late_period_<i>``,
-    ``late_entity_<i>``, ``late_deadline_<i>``) its open pieces in effect and its pieces posted
-    into the period after the deadline (they begin after it: one range of the table's order per
-    pair). Deadlines as ``deadlines`` per ``entities`` by ``periods_due``."""
+    ``ITEM_COLUMNS``), and the waiting ones as (item type, item id, stage took effect, amount).
+    Read: the pieces in effect at ``as_of`` of the states waiting, blocked and posted into another
+    period, and for each of the ``realised`` pairs whose close deadline ``as_of`` is at or past
+    (``late_period_<i>``, ``late_entity_<i>``, ``late_deadline_<i>``) its open pieces in effect
+    and its pieces posted into the period after the deadline (they begin after it, and their
+    posting took effect after it: one range of the table's order per pair). An open or waiting
+    item of such a pair is not posted by the close; a waiting item of another pair is left to
+    the projection. No deadline is looked up row by row: only the realised pairs have one."""
     late = "".join(
         f"""
-           OR (DuePeriod = {{late_period_{i}:String}} AND LegalEntity = {{late_entity_{i}:String}}
+           OR ({_late_pair(i)}
                AND ((State = {OPEN} AND Ends > {_AS_OF})
                     OR (State = {POSTED} AND Ends = {PIECE_NEVER}
-                        AND Begins > {{late_deadline_{i}:DateTime64(6, 'UTC')}})))"""
+                        AND Begins > {{late_deadline_{i}:DateTime64(6, 'UTC')}}
+                        AND PostingEffectiveAt > {{late_deadline_{i}:DateTime64(6, 'UTC')}})))"""
         for i in range(realised)
     )
+    past_close = " OR ".join(_late_pair(i) for i in range(realised)) or "0"
     return f"""
 SELECT LegalEntity, DuePeriod, Currency, reason, count(), sum(ifNull(Amount, 0)),
     groupArraySortedIf({CONTRIBUTORS})((-toFloat64(ifNull(Amount, 0)), ItemType, ItemId, row),
@@ -213,17 +215,15 @@ SELECT LegalEntity, DuePeriod, Currency, reason, count(), sum(ifNull(Amount, 0))
     groupArrayIf((ItemType, ItemId, StageEffectiveAt, Amount), reason = '{WAITING}')
 FROM (
     SELECT LegalEntity, DuePeriod, Currency, ItemType, ItemId, Amount, StageEffectiveAt,
-        tuple({ITEM_COLUMNS}) AS row, {_DEADLINE} AS deadline,
+        tuple({ITEM_COLUMNS}) AS row,
         multiIf(State = {POSTED}, '{POSTED_LATE}', State = {POSTED_ELSEWHERE}, '{OTHER_PERIOD}',
-                State = {BLOCKED_STATE}, '{BLOCKED}', {_AS_OF} >= deadline, '{NOT_POSTED}',
-                '{WAITING}') AS reason
+                State = {BLOCKED_STATE}, '{BLOCKED}', State = {OPEN} OR {past_close},
+                '{NOT_POSTED}', '{WAITING}') AS reason
     FROM {CLOSE_ITEM_PIECES}
     WHERE KnownAt <= {_KNOWN_AT} AND Begins <= {_AS_OF}
       AND ((State IN {_HELD_OR_ELSEWHERE} AND Ends > {_AS_OF} AND {_DUE}){late})
     GROUP BY State, Begins, Ends, {ITEM_COLUMNS}
     HAVING sum(Delta) > 0
-       AND (State != {POSTED} OR ({_AS_OF} >= deadline AND PostingEffectiveAt > deadline))
-       AND (State != {OPEN} OR {_AS_OF} >= deadline)
 )
 GROUP BY LegalEntity, DuePeriod, Currency, reason
 """

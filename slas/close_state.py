@@ -369,14 +369,7 @@ class CloseRiskAnswers:
         risky = (
             client.query(
                 close_item_pieces.at_risk_items_sql(len(realised)),
-                parameters={
-                    **parameters,
-                    **late,
-                    "periods": due,
-                    "entities": entities,
-                    "periods_due": due,
-                    "deadlines": [deadlines[(e, p)] for e in entities for p in due],
-                },
+                parameters={**parameters, **late, "periods": due},
             ).result_rows
             if chosen
             else []

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from domain import semconv as sc
 from domain.instants import utc
 from lineage.owners import OwnerRouting
 from lineage.rules import LineageRules
@@ -24,6 +25,7 @@ from slas.close_state import CloseRiskAnswers
 from slas.definitions import DEFAULT_SLAS
 from slas.impact_answers import BlockedInvoiceAnswers
 from syncsight.bulk_load import WarehouseSpanExporter
+from tests.slas.events import at, event, span_rows
 from tests.slas.tiny_quarter import (
     END,
     SETTLE,
@@ -35,6 +37,7 @@ from tests.warehouse.test_migrations import forget_migration
 from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import migrate
 from warehouse.span_store import span_sink
+from warehouse.spans import OTEL_TRACES_COLUMNS
 
 pytestmark = pytest.mark.dear  # minutes: scheduled first (tests/conftest.py)
 
@@ -209,3 +212,46 @@ class TestSummedItemAnswers:
         assert set(migrated.query(REPLACED).result_rows) == recorded
         assert Counter(migrated.query(PIECES).result_rows) == pieces
         assert summed.report(None, as_of, known) == oracle.report(None, as_of, known)
+
+    def test_an_invoice_posted_before_its_stage_began_is_not_late_after_the_close(
+        self, migrated: Client
+    ) -> None:
+        """An invoice that posted before the close deadline, whose billing.ready was first
+        attempted only after the deadline (its posted piece begins then), is not posted late:
+        the summed answer is the oracle's for every period, after the deadline."""
+        project: dict[str, str | list[str]] = {sc.PROJECT: "PRJ-P"}
+        activated = event(sc.PROJECT_ACTIVATED, "PRJ-P", project, at(), legal_entity="LE-DE01")
+        posted = event(
+            sc.INVOICE_POSTED,
+            "INV-P",
+            {sc.INVOICE: "INV-P", sc.BILLING_EVENT: "BE-P", **project},
+            at(days=1),
+            amount=1000.0,
+            legal_entity="LE-DE01",
+        )
+        ready = event(
+            sc.BILLING_READY,
+            "BE-P",
+            {sc.BILLING_EVENT: "BE-P", **project},
+            at(days=40),
+            amount=1000.0,
+        )
+        migrated.insert(
+            "otel_traces", span_rows([activated, posted, ready]), column_names=OTEL_TRACES_COLUMNS
+        )
+        keeper = BusinessState(lambda: migrated, DEFAULT_SLAS, CalendarBook(), settle=SETTLE)
+        tick(keeper)
+        deadline = CalendarBook().for_entity("LE-DE01").close_deadline("2026-09")
+        assert at(days=1) < deadline < at(days=40)
+        # the case: a posted piece that begins after the deadline, its posting in effect before
+        assert migrated.query(
+            "SELECT count() FROM close_item_pieces WHERE State = 4 AND Delta > 0"
+            " AND Begins > {deadline:DateTime64(6, 'UTC')}"
+            " AND PostingEffectiveAt <= {deadline:DateTime64(6, 'UTC')}",
+            parameters={"deadline": deadline},
+        ).result_rows == [(1,)]
+        summed = CloseRiskAnswers(lambda: migrated, CalendarBook(), keeper)
+        oracle = CloseRiskAnswers(lambda: migrated, CalendarBook(), keeper, from_sums=False)
+        for as_of in (at(days=40, hours=1), at(days=60)):
+            for period in (None, "2026-09"):
+                assert summed.report(period, as_of, None) == oracle.report(period, as_of, None)
