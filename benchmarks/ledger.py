@@ -42,9 +42,10 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.process_stats import cpu_seconds
+from lineage.evidence_spans import pack_spans
 from lineage.graph import UPSTREAM
 from lineage.ledger import FactIdentity, Ledger, Requester, day_end
-from lineage.queries import FactReader, raw_spans
+from lineage.queries import FactReader
 from lineage.rules import LineageRules
 from lineage.signing import Signer, load_or_create_signer
 from lineage.traversal import trace
@@ -203,7 +204,7 @@ def pack_steps(
             read_nodes=reader,
         )
         facts = reader.facts_of(found.nodes)
-        step("raw_spans", raw_spans, client, [f for versions in facts.values() for f in versions])
+        step("raw_spans", pack_spans, client, [f for versions in facts.values() for f in versions])
         identities = [
             FactIdentity(
                 e, t, s, datetime.fromisoformat(f.texts["ingested_at"]).replace(tzinfo=UTC)

@@ -17,6 +17,7 @@ from domain.objects import ObjectRef
 from lineage.assembly import Lineage
 from lineage.completeness import completeness
 from lineage.evidence import canonical_json, evidence_records, instant_text, seal
+from lineage.evidence_spans import pack_spans
 from lineage.ledger import FactIdentity, Ledger
 from lineage.ledger_api import knowledge_instant, requester_of
 from lineage.models import (
@@ -28,7 +29,7 @@ from lineage.models import (
 )
 from lineage.ocel import to_ocel
 from lineage.owners import OwnerRouting
-from lineage.queries import FactReader, raw_spans
+from lineage.queries import FactReader
 from lineage.rules import LineageRules
 from lineage.traversal import NodeReader, UnknownLineageType, UnknownRoot, trace
 from warehouse.pool import ClientPool
@@ -165,7 +166,7 @@ def lineage_router(
         reader = FactReader(client, known_at=moment)  # the traversal's last read keeps the facts
         result = traced(object_type, object_id, direction, max_nodes, moment, reader)
         facts = reader.facts_of(result.nodes)
-        spans = raw_spans(client, (fact for versions in facts.values() for fact in versions))
+        spans = pack_spans(client, (fact for versions in facts.values() for fact in versions))
         pack = seal(
             evidence_records(
                 result, ObjectRef(object_type, object_id), spans, facts, known_at=moment

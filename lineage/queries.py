@@ -9,7 +9,7 @@ lookup costs about half of a ``FINAL`` read (which merges every part's granule a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from datetime import UTC, datetime
 from typing import Any
 
@@ -123,13 +123,17 @@ ORDER BY {FIRST_STORED_ORDER}
 """``EVENTS_BY_ID`` with each row's stored fact as the ledger hashes it and its raw span's hash:
 the nodes, their conflicts and every stored version of their attempts in one read."""
 
-RAW_SPAN_SELECT = f"""
-SELECT TraceId, SpanId, ParentSpanId, SpanName, SpanKind, ServiceName, ResourceAttributes,
+RAW_SPAN_FIELDS = """TraceId, SpanId, ParentSpanId, SpanName, SpanKind, ServiceName, ResourceAttributes,
        ScopeName, ScopeVersion, toString(Timestamp) AS Start, Duration, StatusCode, StatusMessage,
        SpanAttributes, Events.Timestamp, Events.Name, Events.Attributes,
-       Links.TraceId, Links.SpanId, Links.Attributes, {RAW_SPAN_HASH}
+       Links.TraceId, Links.SpanId, Links.Attributes"""
+"""A raw span as a pack shows it (``RAW_SPAN_COLUMNS``), from ``otel_traces`` or a table with its
+columns (``lineage.evidence_spans``)."""
+
+RAW_SPAN_SELECT = f"""
+SELECT {RAW_SPAN_FIELDS}, {RAW_SPAN_HASH}
 FROM otel_traces"""
-"""A raw span as a pack shows it (``RAW_SPAN_COLUMNS``), then its raw copy's hash."""
+"""A raw span as a pack shows it, then its raw copy's hash."""
 
 RAW_SPANS = f"""{RAW_SPAN_SELECT}
 PREWHERE TraceId IN {{trace_ids:Array(String)}}
@@ -378,10 +382,12 @@ class FactReader:
 
 
 def raw_spans(
-    client: Client, facts: Iterable[StoredFact]
+    client: Client, facts: Iterable[StoredFact], *, only: Set[tuple[str, str]] | None = None
 ) -> dict[tuple[str, str, int], dict[str, Any]]:
     """Raw span facts keyed by (trace id, span id, raw span hash): every raw copy of the facts'
-    spans stored under their service, span name and start (to the second)."""
+    spans stored under their service, span name and start (to the second); of the spans in
+    ``only`` (trace id, span id) when given, still under every fact's key, so a span's copies are
+    the same ones either way."""
     keys, spans = set(), set()
     for fact in facts:
         texts = fact.texts
@@ -389,6 +395,8 @@ def raw_spans(
         started = datetime.fromisoformat(texts["event_time"][:19])
         keys.add((texts["service_name"], texts["span_name"], started))
         spans.add((texts["trace_id"], texts["span_id"]))
+    if only is not None:
+        spans &= only
     if not spans:
         return {}
     parameters = {
@@ -396,7 +404,13 @@ def raw_spans(
         "keys": sorted(keys),
         "spans": sorted(spans),
     }
-    rows = client.query(RAW_SPANS, parameters=parameters).result_rows
+    return raw_span_records(client.query(RAW_SPANS, parameters=parameters).result_rows)
+
+
+def raw_span_records(
+    rows: Iterable[Sequence[Any]],
+) -> dict[tuple[str, str, int], dict[str, Any]]:
+    """Rows of ``RAW_SPAN_FIELDS`` and a raw span hash, keyed by (trace id, span id, raw hash)."""
     found = {}
     for *row, raw_span_hash in rows:
         record = dict(zip(RAW_SPAN_COLUMNS, row, strict=True))

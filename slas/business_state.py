@@ -30,6 +30,7 @@ import numpy as np
 from clickhouse_connect.driver.client import Client
 
 from domain.instants import utc
+from lineage import evidence_spans
 from lineage.rules import LineageRules
 from slas import item_versions, timer_changes
 from slas.calendars import CalendarBook, EntityCalendar
@@ -82,6 +83,7 @@ here is filled by re-deriving everything once."""
 RECORDED: dict[str, Callable[[Client, datetime, datetime], None]] = {
     timer_changes.CHANGES_WATERMARK_KEY: timer_changes.record_window,
     item_versions.WATERMARK_KEY: item_versions.record_window,
+    evidence_spans.WATERMARK_KEY: evidence_spans.record_window,
 }
 """What each tick records from the versions it wrote, by the key of its watermark (read with the
 keeper's own and moved with it): the timers' state pieces, the items' replaced versions."""

@@ -26,6 +26,7 @@ from warehouse.schema import (
     compact_parts_ddl,
     derived_views_ddl,
     event_dimensions_ddl,
+    evidence_spans_ddl,
     first_stored_facts_ddl,
     held_items_ddl,
     item_superseded_ddl,
@@ -120,6 +121,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         22,
         "small granules and compressed blocks for the evidence ledger's leaves and subtrees",
         ledger_point_read_ddl,
+    ),
+    Migration(
+        25,
+        "raw copies of the business spans for evidence packs, laid out for point reads",
+        evidence_spans_ddl,
     ),
 )
 """A migration without statements still re-creates the derived views (``migrate``)."""

@@ -21,6 +21,7 @@ from warehouse.schema import (
     CLOSE_ITEM_SUPERSEDED,
     CLOSE_ITEMS,
     EVENT_DIMENSIONS,
+    EVIDENCE_SPANS,
     OTEL_TRACES,
     OTEL_TRACES_TRACE_ID_TS,
     SLA_ALERT_STATE,
@@ -44,6 +45,7 @@ ALERTS: Final = "alerts"
 EXPIRES_FROM: Final = {
     OTEL_TRACES: (RAW, "toDateTime(Timestamp)"),
     OTEL_TRACES_TRACE_ID_TS: (RAW, "Start"),
+    EVIDENCE_SPANS: (RAW, "toDateTime(Timestamp)"),
     BIZ_EVENTS: (FACTS, "toDateTime(EventTime)"),
     BIZ_EVENT_OBJECTS: (FACTS, "toDateTime(EventTime)"),
     SLA_TIMERS: (FACTS, "toDateTime(KnownAt)"),

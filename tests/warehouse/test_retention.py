@@ -60,6 +60,7 @@ class TestRetentionTtls:
         assert table_ttls(client) == {
             "otel_traces": "toDateTime(Timestamp) + toIntervalDay(400)",
             "otel_traces_trace_id_ts": "Start + toIntervalDay(400)",
+            "evidence_spans": "toDateTime(Timestamp) + toIntervalDay(400)",
             "biz_events": "toDateTime(EventTime) + toIntervalDay(2557)",
             "biz_event_objects": "toDateTime(EventTime) + toIntervalDay(2557)",
             "sla_timers": "toDateTime(KnownAt) + toIntervalDay(2557)",
@@ -89,7 +90,8 @@ class TestRetentionTtls:
         assert again.retention_changes == ()
 
     def test_a_changed_setting_alters_only_its_tables(self, client: Client) -> None:
-        """Raw 90 days: the two raw span tables change, nothing else."""
+        """Raw 90 days: the raw span tables (and the evidence copies of raw spans) change,
+        nothing else."""
         migrate(client, CorrelationRules.default(), retention=DEFAULTS)
         report = migrate(
             client,
@@ -99,6 +101,7 @@ class TestRetentionTtls:
         assert report.retention_changes == (
             "ALTER TABLE otel_traces MODIFY TTL toDateTime(Timestamp) + toIntervalDay(90)",
             "ALTER TABLE otel_traces_trace_id_ts MODIFY TTL Start + toIntervalDay(90)",
+            "ALTER TABLE evidence_spans MODIFY TTL toDateTime(Timestamp) + toIntervalDay(90)",
         )
         assert table_ttls(client)["otel_traces"].endswith("toIntervalDay(90)")
 

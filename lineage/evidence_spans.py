@@ -1,0 +1,132 @@
+"""The raw spans evidence packs show and hash, copied off the ingest path into ``evidence_spans``
+(migration 25) and read from there by the pack's key; what is not copied yet is read from
+``otel_traces`` as before, so a pack is the same either way.
+
+The SLA evaluator's tick records each window it read (``slas.business_state.RECORDED``): for every
+``biz_events`` row stored in the window with a raw span hash, the ``otel_traces`` rows of its span
+with that hash. A pack then decompresses one 64-row granule per span instead of one wide granule
+of ``otel_traces`` (benchmarks/README.md, evidence pack, sixth pass).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from clickhouse_connect.driver.client import Client
+
+from lineage.facts import StoredFact
+from lineage.queries import RAW_SPAN_FIELDS, raw_span_records, raw_spans
+from warehouse.schema import (
+    BIZ_EVENTS,
+    EVIDENCE_SPANS,
+    EVIDENCE_SPANS_WATERMARK,
+    OTEL_TRACES,
+    RAW_SPAN_HASH,
+)
+
+WATERMARK_KEY: Final = EVIDENCE_SPANS_WATERMARK
+
+CHUNK_ROWS: Final = 200_000
+"""Business rows one copy statement takes at most (whole days of event time, unless one day holds
+more): the first tick after migration 25 copies every stored span in bounded sets."""
+
+_WINDOW = f"""{BIZ_EVENTS}
+WHERE IngestedAt > {{since:DateTime64(3, 'UTC')}} AND IngestedAt <= {{until:DateTime64(3, 'UTC')}}
+  AND RawSpanHash != 0
+  AND EventTime >= {{start:DateTime64(9, 'UTC')}} AND EventTime < {{end:DateTime64(9, 'UTC')}}"""
+"""The business rows stored in ``(since, until]`` whose span started in ``[start, end)``."""
+
+WINDOW_DAYS = f"""
+SELECT toStartOfDay(EventTime, 'UTC') AS day, count()
+FROM {BIZ_EVENTS}
+WHERE IngestedAt > {{since:DateTime64(3, 'UTC')}} AND IngestedAt <= {{until:DateTime64(3, 'UTC')}}
+  AND RawSpanHash != 0
+GROUP BY day ORDER BY day
+"""
+"""The days of event time the window's business rows fall on, with their counts."""
+
+COPY_COLUMNS: Final = (
+    "TraceId, SpanId, RawSpanHash, Timestamp, ParentSpanId, SpanName, SpanKind, ServiceName, "
+    "ResourceAttributes, ScopeName, ScopeVersion, SpanAttributes, Duration, StatusCode, "
+    "StatusMessage, Events.Timestamp, Events.Name, Events.Attributes, "
+    "Links.TraceId, Links.SpanId, Links.Attributes"
+)
+
+RECORD = f"""
+INSERT INTO {EVIDENCE_SPANS} ({COPY_COLUMNS})
+SELECT {COPY_COLUMNS.replace("RawSpanHash", f"{RAW_SPAN_HASH} AS RawSpanHash")}
+FROM {OTEL_TRACES}
+PREWHERE Timestamp >= {{start:DateTime64(9, 'UTC')}} AND Timestamp < {{end:DateTime64(9, 'UTC')}}
+  AND TraceId IN (SELECT TraceId FROM {_WINDOW})
+  AND (ServiceName, SpanName, toDateTime(Timestamp))
+      IN (SELECT ServiceName, SpanName, toDateTime(EventTime) FROM {_WINDOW})
+WHERE (TraceId, SpanId, RawSpanHash) IN (SELECT TraceId, SpanId, RawSpanHash FROM {_WINDOW})
+"""
+"""The raw rows of the window's business rows, each under the hash its business row names: found
+through ``otel_traces``' sort key and partitions (a fact's event time is its span's start), as a
+pack finds them (``lineage.queries.RAW_SPANS``)."""
+
+COPIES = f"""
+SELECT {RAW_SPAN_FIELDS}, RawSpanHash
+FROM {EVIDENCE_SPANS}
+PREWHERE (TraceId, SpanId, RawSpanHash) IN {{copies:Array(Tuple(String, String, UInt64))}}
+"""
+"""The copies of the given (trace id, span id, raw span hash), as ``RAW_SPANS`` shows them."""
+
+Copies = dict[tuple[str, str, int], dict[str, Any]]
+
+
+def record_window(
+    client: Client, since: datetime, until: datetime, *, chunk_rows: int = CHUNK_ROWS
+) -> None:
+    """Copy the raw spans of the business rows stored in ``(since, until]``, ``since`` being the
+    copies' watermark (the caller moves it to ``until`` afterwards: the keeper's tick, with its
+    own), in statements of at most ``chunk_rows`` rows' days. Recorded again after a tick that
+    died first, a copy is the same row, which the table's merges keep once (a pack reads either)."""
+    days = client.query(WINDOW_DAYS, parameters={"since": since, "until": until}).result_rows
+    for start, end in day_runs([(day, int(rows)) for day, rows in days], chunk_rows):
+        client.command(
+            RECORD, parameters={"since": since, "until": until, "start": start, "end": end}
+        )
+
+
+def day_runs(days: list[tuple[datetime, int]], most: int) -> list[tuple[datetime, datetime]]:
+    """Runs of the (ordered) days with their row counts, each holding at most ``most`` rows
+    unless a single day does: the ``[start, end)`` of each run."""
+    chunks: list[tuple[datetime, datetime]] = []
+    start: datetime | None = None
+    held = 0
+    for day, rows in days:
+        if start is not None and held + rows > most:
+            chunks.append((start, day))
+            start, held = None, 0
+        if start is None:
+            start = day
+        held += rows
+    if start is not None:
+        chunks.append((start, days[-1][0] + timedelta(days=1)))
+    return chunks
+
+
+def pack_spans(client: Client, facts: Iterable[StoredFact]) -> Copies:
+    """``lineage.queries.raw_spans`` of the facts: the copy a fact's raw hash names from
+    ``evidence_spans``, and from ``otel_traces`` every copy of the spans with a fact that names
+    none (stored before migration 13) or whose copy is not recorded yet."""
+    facts = list(facts)
+    wanted = {
+        (f.texts["trace_id"], f.texts["span_id"], f.raw_span_hash) for f in facts if f.raw_span_hash
+    }
+    found: Copies = {}
+    if wanted:
+        rows = client.query(COPIES, parameters={"copies": sorted(wanted)}).result_rows
+        found = raw_span_records(rows)
+    missing = {
+        (f.texts["trace_id"], f.texts["span_id"])
+        for f in facts
+        if (f.texts["trace_id"], f.texts["span_id"], f.raw_span_hash) not in found
+    }
+    if missing:
+        found.update(raw_spans(client, facts, only=missing))
+    return found

@@ -1,0 +1,155 @@
+"""Evidence packs read their raw spans from ``evidence_spans`` (the copies the evaluator's tick
+records) and from ``otel_traces`` for what is not recorded yet: the same records and root hash as
+the pack read from ``otel_traces`` alone, however far the copies have got."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from clickhouse_connect.driver.client import Client
+
+from lineage.evidence import evidence_records, seal
+from lineage.evidence_spans import WATERMARK_KEY, day_runs, pack_spans, record_window
+from lineage.graph import BOTH, UPSTREAM
+from lineage.queries import FactReader, raw_spans
+from lineage.traversal import trace
+from slas.business_state import BusinessState
+from slas.calendars import CalendarBook
+from slas.definitions import DEFAULT_SLAS
+from tests.lineage.test_evidence_reads import INVOICE, RULES, stored_with_versions
+from warehouse.schema import EVIDENCE_SPANS
+from warehouse.schema_state import read_state
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+DAY = timedelta(days=1)
+
+
+@pytest.fixture
+def store(migrated: Client) -> Client:
+    return migrated
+
+
+def pack(client: Client, direction: str, known_at: datetime, *, copies: bool) -> dict[str, Any]:
+    """The pack's records and root hash, its raw spans read the new way or from ``otel_traces``."""
+    reader = FactReader(client, known_at=known_at)
+    lineage = trace(
+        client, RULES, INVOICE.type, INVOICE.id, direction, known_at=known_at, read_nodes=reader
+    )
+    facts = reader.facts_of(lineage.nodes)
+    read = pack_spans if copies else raw_spans
+    spans = read(client, (fact for versions in facts.values() for fact in versions))
+    return seal(evidence_records(lineage, INVOICE, spans, facts, known_at=known_at))
+
+
+def copies(client: Client) -> list[tuple[Any, ...]]:
+    return client.query(
+        f"SELECT TraceId, SpanId, RawSpanHash FROM {EVIDENCE_SPANS} FINAL ORDER BY ALL"
+    ).result_rows
+
+
+def business_rows(client: Client) -> list[tuple[Any, ...]]:
+    """Each business row's (trace, span, raw hash) once: what the copies should hold."""
+    return client.query(
+        "SELECT DISTINCT TraceId, SpanId, RawSpanHash FROM biz_events ORDER BY ALL"
+    ).result_rows
+
+
+def attempt_spans(pack: dict[str, Any]) -> list[Any]:
+    return [
+        attempt["span"]
+        for entry in pack["records"]
+        if entry["record"]["kind"] == "event"
+        for attempt in entry["record"]["attempts"]
+    ]
+
+
+class TestSamePacks:
+    @pytest.mark.parametrize("direction", [UPSTREAM, BOTH])
+    def test_a_pack_is_the_same_before_during_and_after_recording(
+        self, store: Client, direction: str
+    ) -> None:
+        """Nothing copied, copied up to before the conflicting version (the rest from
+        ``otel_traces``), everything copied: the same records at either known_at."""
+        before, after = stored_with_versions(store)
+        expected = {at: pack(store, direction, at, copies=False) for at in (before, after)}
+        now = datetime.now(UTC)
+        for recorded in (EPOCH, before, now):
+            if recorded > EPOCH:
+                record_window(store, EPOCH if recorded == before else before, recorded)
+            for at in (before, after):
+                got = pack(store, direction, at, copies=True)
+                assert got["records"] == expected[at]["records"]
+                assert got["root_hash"] == expected[at]["root_hash"]
+
+    def test_recorded_spans_are_read_from_the_copies(self, store: Client) -> None:
+        """With every span copied and ``otel_traces`` emptied, the pack still shows every raw
+        span as it was: they come from the copies."""
+        _, after = stored_with_versions(store)
+        expected = pack(store, BOTH, after, copies=False)
+        assert all(span is not None for span in attempt_spans(expected))
+        record_window(store, EPOCH, datetime.now(UTC))
+        store.command("TRUNCATE TABLE otel_traces")
+        assert pack(store, BOTH, after, copies=True)["records"] == expected["records"]
+        assert pack(store, BOTH, after, copies=False)["records"] != expected["records"]
+
+    def test_facts_without_a_raw_hash_read_every_copy_from_otel_traces(self, store: Client) -> None:
+        """Facts stored before migration 13 name no copy: they get the same smallest-hash copy
+        as before, from ``otel_traces``, whatever was recorded."""
+        _, after = stored_with_versions(store)
+        record_window(store, EPOCH, datetime.now(UTC))
+        store.command(
+            "ALTER TABLE biz_events UPDATE RawSpanHash = 0 WHERE 1", settings={"mutations_sync": 2}
+        )
+        expected = pack(store, UPSTREAM, after, copies=False)
+        assert all(span is not None for span in attempt_spans(expected))
+        assert pack(store, UPSTREAM, after, copies=True)["records"] == expected["records"]
+
+
+class TestRecording:
+    def test_recording_in_day_runs_or_twice_keeps_the_same_copies(self, store: Client) -> None:
+        """One statement per day of event time, or one for the window, recorded again: the
+        same copies, one per business row's (trace, span, raw hash)."""
+        stored_with_versions(store)
+        now = datetime.now(UTC)
+        record_window(store, EPOCH, now, chunk_rows=1)
+        by_day = copies(store)
+        store.command(f"TRUNCATE TABLE {EVIDENCE_SPANS}")
+        record_window(store, EPOCH, now)
+        record_window(store, EPOCH, now)
+        assert copies(store) == by_day
+        assert by_day == business_rows(store)
+
+    def test_the_evaluator_tick_records_the_window_it_read(self, store: Client) -> None:
+        """A tick copies the spans stored up to its watermark and moves the copies' own."""
+        stored_with_versions(store)
+        now = datetime.now(UTC) + timedelta(seconds=1)
+        BusinessState(lambda: store, DEFAULT_SLAS, CalendarBook(), settle=timedelta(0)).tick(now)
+        assert copies(store) == business_rows(store)
+        assert WATERMARK_KEY in read_state(store, WATERMARK_KEY)
+
+
+class TestDayRuns:
+    START = datetime(2026, 10, 1, tzinfo=UTC)
+
+    def days(self, *counts: int) -> list[tuple[datetime, int]]:
+        return [(self.START + n * DAY, count) for n, count in enumerate(counts)]
+
+    @pytest.mark.parametrize(
+        ("counts", "most", "runs"),
+        [
+            ((5, 5, 5), 100, [(0, 3)]),
+            ((5, 5, 5), 10, [(0, 2), (2, 3)]),
+            ((50, 1, 1), 10, [(0, 1), (1, 3)]),
+            ((1, 50, 1), 10, [(0, 1), (1, 2), (2, 3)]),
+            ((), 10, []),
+        ],
+    )
+    def test_runs_hold_at_most_the_rows_unless_one_day_does(
+        self, counts: tuple[int, ...], most: int, runs: list[tuple[int, int]]
+    ) -> None:
+        """Consecutive days are taken together up to ``most`` rows; a larger day stands alone."""
+        assert day_runs(self.days(*counts), most) == [
+            (self.START + a * DAY, self.START + b * DAY) for a, b in runs
+        ]
