@@ -313,7 +313,8 @@ class Settings(BaseSettings):
     retention_raw_days: int = Field(
         default=400,
         ge=0,
-        description="Days raw spans (otel_traces, otel_traces_trace_id_ts) are kept, by span "
+        description="Days raw spans (otel_traces, otel_traces_trace_id_ts, and the evidence "
+        "packs' copies in evidence_spans) are kept, by span "
         "time; `syncsight migrate` (and start-up) set it as the tables' TTL. 0 keeps them "
         "forever. 400 covers a fiscal year and the audit after it; evidence exports and rebuilds "
         "reach back only this far.",
