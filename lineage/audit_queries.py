@@ -25,7 +25,9 @@ def _facts(events: str, columns: str) -> str:
     return first_stored_events(f"EventId GLOBAL IN {events} AND IngestedAt <= {_KNOWN_AT}", columns)
 
 
-_EVENT_FACTS = "EventId, EventType, EventTime, Attempt, Outcome, Amount, Currency, IngestedAt"
+_EVENT_FACTS = (
+    "EventId, EventType, EventTime, Attempt, SpanId, Outcome, Amount, Currency, IngestedAt"
+)
 
 
 def _currency_sums(events: str) -> str:

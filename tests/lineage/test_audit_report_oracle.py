@@ -56,7 +56,7 @@ def _facts(columns: str) -> str:
 
 
 _EVENT_FACTS = (
-    "EventId, EventType, EventTime, Attempt, Outcome, Amount, Currency, Period, LegalEntity, "
+    "EventId, EventType, EventTime, Attempt, SpanId, Outcome, Amount, Currency, Period, LegalEntity, "
     "IngestedAt"
 )
 
