@@ -60,6 +60,7 @@ from slas.state_queries import (
     object_columns,
     touched_objects_by_new_spans,
     unresolved_events,
+    versions_stored,
     window_end,
     window_rows,
 )
@@ -292,8 +293,11 @@ class BusinessState:
                 everything=since == EPOCH,
                 changed_only=changed_only,
             )
+            # versions stored: a chunk compares with the latest of its own; none (a first
+            # derivation, or the tables emptied): nothing to compare with, nothing read
+            stored = versions_stored(client)
             for chunk in range(count):
-                derived, written = self._rederive(client, until, chunk=chunk)
+                derived, written = self._rederive(client, until, chunk=chunk, stored=stored)
                 events += derived
                 versions += written
             path = path if touched else ""
@@ -441,11 +445,12 @@ class BusinessState:
         *,
         chunk: int | None = None,
         references: dict[str, Any] | None = None,
+        stored: bool = True,
     ) -> tuple[int, int]:
         """Re-derive the components a ``chunk`` of ``syncsight_state_chunks`` holds (whole
         components), or else those closed in the component scratch tables (``component``; their
-        ``references`` when known already); append what changed. Events read, versions
-        written."""
+        ``references`` when known already); append what changed (everything when not ``stored``:
+        the state tables hold no version, so none is read). Events read, versions written."""
         named = chunk is None
         snapshot, names = load_component(
             client, until, chunk=chunk, named=named, references=references
@@ -454,16 +459,16 @@ class BusinessState:
         key_hashes = np.fromiter(names.objects, dtype=np.uint64, count=len(names.objects))
         timers = _timer_changes(
             derive_timers(snapshot, self.definitions, self.calendars, names),
-            latest_digests(client, key_hashes, chunk=chunk),
+            latest_digests(client, key_hashes, chunk=chunk) if stored else StoredTimers.none(),
             names,
         )
         items = _changes(
             {row.identity: row for row in item_rows(snapshot, self.calendars, self.rules, names)},
-            latest_item_digests(client, keys, chunk=chunk),
+            latest_item_digests(client, keys, chunk=chunk) if stored else {},
         )
         dimensions = changed_dimensions(
             dimension_rows(snapshot, names),
-            latest_dimensions(client, chunk=chunk),
+            latest_dimensions(client, chunk=chunk) if stored else {},
         )
         append_timers(client, *timers, known_at=until)
         append_items(client, *items, known_at=until)
