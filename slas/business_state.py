@@ -283,7 +283,8 @@ class BusinessState:
         elif since == EPOCH or touched:
             # a large window (start-up on loaded data, a reset, a rebuild, a backfill) or
             # components too large to close by index reads: whole components from one read of
-            # the graph, in chunks, each chunk one scan
+            # the graph, in chunks, staged by one pass over the events (each chunk's reads a
+            # range of the staging)
             path = "graph"
             count, touched = graph_chunks(
                 client,
