@@ -225,8 +225,8 @@ _EVENT_RANGE = "EventId >= {low:String} AND ({high:String} = '' OR EventId < {hi
 
 def _staged(read: str) -> str:
     return f"""
-SELECT chunks.Chunk AS chunk, staged.* FROM ({read}) AS staged
-INNER JOIN {STATE_CHUNKS} AS chunks ON staged.event_hash = chunks.EventHash
+SELECT chunks.Chunk AS chunk, staged.* FROM {STATE_CHUNKS} AS chunks
+INNER JOIN ({read}) AS staged ON staged.event_hash = chunks.EventHash
 """
 
 
@@ -613,8 +613,9 @@ def event_rows(client: Client) -> int:
     return int(client.query("SELECT count() FROM biz_events").result_rows[0][0])
 
 
-STAGE_RANGE_ROWS = 2_000_000
-"""Event rows one staging read covers at most (about): what the engine aggregates at once."""
+STAGE_RANGE_ROWS = 400_000
+"""Event rows one staging read covers at most (about): what the engine aggregates at once (about
+a chunk's events; its memory grows with the events it aggregates, 3 GiB for 1.3M events)."""
 
 
 def _write_chunks(client: Client, groups: Sequence[U64Array], known_at: datetime) -> None:
