@@ -2,11 +2,12 @@
 ≤ 60 s at 10M", "evaluator peak memory flat from 1M to 10M"): the state brought current first
 (untimed unless it is behind), then ``BusinessState.reset`` and ticks until current, timed: wall,
 CPU seconds of the process, its peak RSS over the rebuild alone (VmHWM cleared before it),
-versions written, events read and chunks.
+versions written, events read and chunks. ``--emptied`` truncates the state tables first (a first
+derivation, which reads no stored version; the tick then also records every version it wrote).
 
 Opens the data directory (or ClickHouse URL) itself: no service may hold an embedded directory
 meanwhile. Run: ``.venv/bin/python benchmarks/rebuild_state.py --clickhouse-url chdb:///abs/path/data
-[--json FILE]``
+[--emptied] [--json FILE]``
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.process_stats import own_cpu_seconds, peak_rss_mib, reset_peak_rss
-from slas.business_state import BusinessState, TickReport
+from slas.business_state import STATE_TABLES, BusinessState, TickReport
 from slas.definitions import DEFAULT_SLAS
 from tests.firm import firm_calendar_book
 from warehouse.client import connect
@@ -56,6 +57,11 @@ def until_current(state: BusinessState) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clickhouse-url", required=True)
+    parser.add_argument(
+        "--emptied",
+        action="store_true",
+        help="truncate the state tables before the rebuild (a first derivation: on a copy only)",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     arguments = parser.parse_args()
 
@@ -68,6 +74,9 @@ def main() -> None:
     figures["catch_up"] = until_current(state)
     print(f"brought current: {figures['catch_up']}", flush=True)
 
+    if arguments.emptied:
+        for table in STATE_TABLES:
+            client.command(f"TRUNCATE TABLE {table}")
     reset_peak_rss(os.getpid())
     state.reset(datetime.now(UTC))
     rebuild = until_current(state)
