@@ -219,7 +219,12 @@ class BusinessState:
         return self.known_at_recorded(requested, item_versions.WATERMARK_KEY)
 
     def reset(self, now: datetime) -> None:
-        """Re-derive every timer at the next tick (versions are written only where one moved)."""
+        """Re-derive every timer at the next tick (versions are written only where one moved).
+
+        The state tables are not emptied: the versions stored stay, so an answer for a past
+        ``known_at`` stays what it was. A derivation reads the latest stored versions only when
+        some are stored (``versions_stored``); into empty tables (a first derivation) it writes
+        everything without a read."""
         write_state(self._client(), WATERMARK_KEY, EPOCH.isoformat(), at=_millis(now))
 
     def tick(self, now: datetime) -> TickReport:
