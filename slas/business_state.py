@@ -35,7 +35,7 @@ from slas import item_versions, timer_changes
 from slas.calendars import CalendarBook, EntityCalendar
 from slas.cause_refresh import refresh_causes
 from slas.definitions import SlaDefinition
-from slas.digests import row_digests
+from slas.digests import row_digests, sorted_members
 from slas.event_dimensions import (
     append_dimensions,
     changed_dimensions,
@@ -492,15 +492,17 @@ def _timer_changes(
     per SLA, built only for those), and the identities stored (not as deleted) that the
     re-derivation no longer has."""
     live = ~stored.deleted
-    stored_versions = row_digests([stored.identity[live], stored.digest[live]], int(live.sum()))
+    stored_versions = np.sort(
+        row_digests([stored.identity[live], stored.digest[live]], int(live.sum()))
+    )
     changed = []
     for timers in derived:
         versions = row_digests([timers.identities, timers.digests], len(timers))
-        moved = np.flatnonzero(~np.isin(versions, stored_versions))
+        moved = np.flatnonzero(~sorted_members(versions, stored_versions))
         if len(moved):
             changed.append(timers.columns(names, moved))
     fresh = np.concatenate([timers.identities for timers in derived] or [np.zeros(0, np.uint64)])
-    gone = live & ~np.isin(stored.identity, fresh)
+    gone = live & ~sorted_members(stored.identity, np.sort(fresh))
     return changed, [(str(t), str(k), str(s), str(e)) for t, k, s, e in stored.ids[gone]]
 
 

@@ -677,8 +677,7 @@ def graph_chunks(
     # two columns of one type come back as a plain 2-D array, not a structured one
     event_hashes = np.asarray(references[:, 0], dtype=np.uint64)
     object_hashes = np.asarray(references[:, 1], dtype=np.uint64)
-    events, labels = component_labels(event_hashes, object_hashes)
-    touched_count = len(np.unique(object_hashes))
+    events, labels, touched_count = component_labels(event_hashes, object_hashes)
     if not everything:
         touched = np.array(
             [
