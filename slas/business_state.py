@@ -36,7 +36,7 @@ from slas import item_versions, timer_changes
 from slas.calendars import CalendarBook, EntityCalendar
 from slas.cause_refresh import refresh_causes
 from slas.definitions import SlaDefinition
-from slas.digests import row_digests
+from slas.digests import row_digests, sorted_members
 from slas.event_dimensions import (
     append_dimensions,
     changed_dimensions,
@@ -61,6 +61,7 @@ from slas.state_queries import (
     object_columns,
     touched_objects_by_new_spans,
     unresolved_events,
+    versions_stored,
     window_end,
     window_rows,
 )
@@ -220,7 +221,12 @@ class BusinessState:
         return self.known_at_recorded(requested, item_versions.WATERMARK_KEY)
 
     def reset(self, now: datetime) -> None:
-        """Re-derive every timer at the next tick (versions are written only where one moved)."""
+        """Re-derive every timer at the next tick (versions are written only where one moved).
+
+        The state tables are not emptied: the versions stored stay, so an answer for a past
+        ``known_at`` stays what it was. A derivation reads the latest stored versions only when
+        some are stored (``versions_stored``); into empty tables (a first derivation) it writes
+        everything without a read."""
         write_state(self._client(), WATERMARK_KEY, EPOCH.isoformat(), at=_millis(now))
 
     def tick(self, now: datetime) -> TickReport:
@@ -284,7 +290,8 @@ class BusinessState:
         elif since == EPOCH or touched:
             # a large window (start-up on loaded data, a reset, a rebuild, a backfill) or
             # components too large to close by index reads: whole components from one read of
-            # the graph, in chunks, each chunk one scan
+            # the graph, in chunks, staged by one pass over the events (each chunk's reads a
+            # range of the staging)
             path = "graph"
             count, touched = graph_chunks(
                 client,
@@ -294,8 +301,11 @@ class BusinessState:
                 everything=since == EPOCH,
                 changed_only=changed_only,
             )
+            # versions stored: a chunk compares with the latest of its own; none (a first
+            # derivation, or the tables emptied): nothing to compare with, nothing read
+            stored = versions_stored(client)
             for chunk in range(count):
-                derived, written = self._rederive(client, until, chunk=chunk)
+                derived, written = self._rederive(client, until, chunk=chunk, stored=stored)
                 events += derived
                 versions += written
             path = path if touched else ""
@@ -443,11 +453,12 @@ class BusinessState:
         *,
         chunk: int | None = None,
         references: dict[str, Any] | None = None,
+        stored: bool = True,
     ) -> tuple[int, int]:
         """Re-derive the components a ``chunk`` of ``syncsight_state_chunks`` holds (whole
         components), or else those closed in the component scratch tables (``component``; their
-        ``references`` when known already); append what changed. Events read, versions
-        written."""
+        ``references`` when known already); append what changed (everything when not ``stored``:
+        the state tables hold no version, so none is read). Events read, versions written."""
         named = chunk is None
         snapshot, names = load_component(
             client, until, chunk=chunk, named=named, references=references
@@ -456,16 +467,16 @@ class BusinessState:
         key_hashes = np.fromiter(names.objects, dtype=np.uint64, count=len(names.objects))
         timers = _timer_changes(
             derive_timers(snapshot, self.definitions, self.calendars, names),
-            latest_digests(client, key_hashes, chunk=chunk),
+            latest_digests(client, key_hashes, chunk=chunk) if stored else StoredTimers.none(),
             names,
         )
         items = _changes(
             {row.identity: row for row in item_rows(snapshot, self.calendars, self.rules, names)},
-            latest_item_digests(client, keys, chunk=chunk),
+            latest_item_digests(client, keys, chunk=chunk) if stored else {},
         )
         dimensions = changed_dimensions(
             dimension_rows(snapshot, names),
-            latest_dimensions(client, chunk=chunk),
+            latest_dimensions(client, chunk=chunk) if stored else {},
         )
         append_timers(client, *timers, known_at=until)
         append_items(client, *items, known_at=until)
@@ -483,15 +494,17 @@ def _timer_changes(
     per SLA, built only for those), and the identities stored (not as deleted) that the
     re-derivation no longer has."""
     live = ~stored.deleted
-    stored_versions = row_digests([stored.identity[live], stored.digest[live]], int(live.sum()))
+    stored_versions = np.sort(
+        row_digests([stored.identity[live], stored.digest[live]], int(live.sum()))
+    )
     changed = []
     for timers in derived:
         versions = row_digests([timers.identities, timers.digests], len(timers))
-        moved = np.flatnonzero(~np.isin(versions, stored_versions))
+        moved = np.flatnonzero(~sorted_members(versions, stored_versions))
         if len(moved):
             changed.append(timers.columns(names, moved))
     fresh = np.concatenate([timers.identities for timers in derived] or [np.zeros(0, np.uint64)])
-    gone = live & ~np.isin(stored.identity, fresh)
+    gone = live & ~sorted_members(stored.identity, np.sort(fresh))
     return changed, [(str(t), str(k), str(s), str(e)) for t, k, s, e in stored.ids[gone]]
 
 

@@ -15,11 +15,13 @@ MAX_ROUNDS = 256
 """Label propagation halves nothing per round in the worst case; chains in this graph are short."""
 
 
-def component_labels(event_hashes: U64Array, object_hashes: U64Array) -> tuple[U64Array, I64Array]:
+def component_labels(
+    event_hashes: U64Array, object_hashes: U64Array
+) -> tuple[U64Array, I64Array, int]:
     """The distinct events of the (event, object) reference pairs and, per event, its component's
-    label (the smallest event index in it)."""
+    label (the smallest event index in it); and how many distinct objects the pairs name."""
     events, event_index = np.unique(event_hashes, return_inverse=True)
-    _, object_index = np.unique(object_hashes, return_inverse=True)
+    objects, object_index = np.unique(object_hashes, return_inverse=True)
     event_index = event_index.astype(np.int64)
     object_index = object_index.astype(np.int64)
     label = np.arange(len(events), dtype=np.int64)
@@ -34,7 +36,7 @@ def component_labels(event_hashes: U64Array, object_hashes: U64Array) -> tuple[U
         if np.array_equal(updated, label):
             break
         label = updated
-    return events, label
+    return events, label, len(objects)
 
 
 def chunks(labels: I64Array, max_events: int) -> list[I64Array]:

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
 
 U64Array = npt.NDArray[np.uint64]
 
@@ -24,13 +25,22 @@ def text_hash(text: str) -> int:
 
 
 def text_hashes(texts: Iterable[str]) -> U64Array:
-    """``text_hash`` of each text, hashing each distinct text once."""
-    values = np.asarray(list(texts), dtype=object)
-    if not len(values):
+    """``text_hash`` of each text, hashing each distinct text once (told apart by Arrow's
+    dictionary encoding: no sort of Python strings)."""
+    encoded = pa.array(list(texts), type=pa.string()).dictionary_encode()
+    if not len(encoded):
         return np.zeros(0, np.uint64)
-    distinct, index = np.unique(values.astype(str), return_inverse=True)
-    table = np.array([text_hash(str(t)) for t in distinct], dtype=np.uint64)
-    return table[index.reshape(-1)]
+    table = np.array([text_hash(t) for t in encoded.dictionary.to_pylist()], dtype=np.uint64)
+    return np.asarray(table[encoded.indices.to_numpy(zero_copy_only=False)], dtype=np.uint64)
+
+
+def sorted_members(values: U64Array, ordered: U64Array) -> npt.NDArray[np.bool_]:
+    """Whether each of ``values`` is in ``ordered`` (sorted): ``np.isin`` without sorting
+    ``ordered`` again at every call."""
+    if not len(ordered):
+        return np.zeros(len(values), dtype=bool)
+    at = np.minimum(np.searchsorted(ordered, values), len(ordered) - 1)
+    return np.asarray(ordered[at] == values)
 
 
 def as_words(column: npt.ArrayLike) -> U64Array:

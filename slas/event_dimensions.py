@@ -16,8 +16,9 @@ from clickhouse_connect.driver.client import Client
 from domain.periods import period_text
 from slas.snapshot import EventSnapshot
 from slas.state_columns import insert_columns
+from slas.state_queries import CHUNK_EVENT_IDS
 from slas.timer_rows import SnapshotNames
-from warehouse.schema import EVENT_DIMENSIONS, STATE_CHUNKS, STATE_COMPONENT_EVENTS
+from warehouse.schema import EVENT_DIMENSIONS, STATE_COMPONENT_EVENTS
 
 Dimensions = tuple[str, str]
 """An event's (legal entity, period); empty text where none is known."""
@@ -29,10 +30,7 @@ WHERE {{where}}
 GROUP BY EventId
 """
 
-LATEST_DIMENSIONS_OF_CHUNK: Final = _LATEST.format(
-    where=f"cityHash64(EventId) GLOBAL IN (SELECT EventHash FROM {STATE_CHUNKS} "
-    "WHERE Chunk = {chunk:UInt32})"
-)
+LATEST_DIMENSIONS_OF_CHUNK: Final = _LATEST.format(where=f"EventId GLOBAL IN ({CHUNK_EVENT_IDS})")
 LATEST_DIMENSIONS_OF_NAMED: Final = _LATEST.format(
     where=f"EventId GLOBAL IN (SELECT EventId FROM {STATE_COMPONENT_EVENTS})"
 )

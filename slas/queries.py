@@ -73,7 +73,6 @@ WHERE EventTime <= {_AS_OF} AND ObjectType NOT IN ({_DIMENSIONS})
 _KNOWN_AT = "{known_at:DateTime64(3, 'UTC')}"
 
 _BY_EVENT_ID = "EventId IN {event_ids:Array(String)}"
-_BY_EVENT_HASH = "cityHash64(EventId) GLOBAL IN (SELECT EventHash FROM syncsight_state_chunks WHERE Chunk = {chunk:UInt32})"
 
 
 _NAMES = f"""EventId AS event_id,
@@ -101,7 +100,10 @@ otherwise (-1 for an event that never failed). At any instant from then on at wh
 failing, its latest attempt so far has that error (``slas.item_rows``' ``*_error_*`` fields)."""
 
 
-def _component_events(where: str) -> str:
+def component_events(where: str) -> str:
+    """The snapshot columns, names and failure facts of the events ``where`` selects (by
+    ``EventId`` and knowledge time only, as ``first_stored_events`` asks), as known at
+    ``known_at``: one row per event."""
     return f"""
 SELECT {_SNAPSHOT_EVENT_COLUMNS}, {_NAMES}, {_FAILURE}
 FROM {first_stored_events(f"{where} AND IngestedAt <= {_KNOWN_AT}")}
@@ -176,31 +178,39 @@ WHERE {where} AND ObjectType NOT IN ({_DIMENSIONS}) AND IngestedAt <= {_KNOWN_AT
 """
 
 
-COMPONENT_EVENTS = _component_events(_BY_EVENT_ID)
+COMPONENT_EVENTS = component_events(_BY_EVENT_ID)
 """The events of some components of the object graph as known at ``known_at``, every attempt in
 its first stored version."""
-EVENT_REFERENCES = f"""
+
+
+def event_references(where: str) -> str:
+    """The non-dimension references of the events ``where`` selects (as ``component_events``
+    asks), read from their own rows: the first stored version of each span, the rows its object
+    rows were derived from."""
+    first = first_stored_events(
+        f"{where} AND IngestedAt <= {_KNOWN_AT}", "EventId, TraceId, SpanId, ObjectRefs"
+    )
+    return f"""
 SELECT
     cityHash64(EventId) AS event_hash,
     cityHash64(ref.type, ref.id) AS object_hash,
     toUInt8(indexOf({{object_types:Array(String)}}, ref.type)) AS object_type,
     ref.type AS object_type_name,
     ref.id AS object_id
-FROM {
-    first_stored_events(
-        f"{_BY_EVENT_ID} AND IngestedAt <= {_KNOWN_AT}", "EventId, TraceId, SpanId, ObjectRefs"
-    )
-}
+FROM {first}
 ARRAY JOIN ObjectRefs AS ref
 WHERE ref.type NOT IN ({_DIMENSIONS})
 """
+
+
+EVENT_REFERENCES = event_references(_BY_EVENT_ID)
 """The references of some events read from their own rows (the first stored version of each
 span, the rows its object rows were derived from): for a few events whose objects are shared by
 thousands of others (a project), where a read by object would read every one of those."""
 
 _BY_NAMED_EVENT = f"EventId GLOBAL IN (SELECT EventId FROM {STATE_COMPONENT_EVENTS})"
 
-NAMED_EVENTS = _component_events(_BY_NAMED_EVENT)
+NAMED_EVENTS = component_events(_BY_NAMED_EVENT)
 NAMED_REFERENCES = _component_references(
     f"(ObjectType, ObjectId) GLOBAL IN (SELECT ObjectType, ObjectId FROM {STATE_COMPONENT_OBJECTS})",
     _BY_NAMED_EVENT,
@@ -208,12 +218,6 @@ NAMED_REFERENCES = _component_references(
 """The same for the components a tick closed in the component scratch tables
 (``slas.state_queries.component``): by subqueries the ordered keys serve, however many events and
 objects they hold."""
-
-CHUNK_EVENTS = _component_events(_BY_EVENT_HASH)
-CHUNK_REFERENCES = _component_references(_BY_EVENT_HASH, _BY_EVENT_HASH)
-"""The same for a chunk of whole components whose event hashes ``syncsight_state_chunks`` holds:
-one scan of each table, for a derivation from scratch, where a chunk is a large share of every
-event."""
 
 OBJECT_IDS = """
 SELECT DISTINCT cityHash64(ObjectType, ObjectId) AS object_hash, ObjectType, ObjectId

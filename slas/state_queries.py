@@ -22,14 +22,14 @@ from slas.close_items import ITEM_OBJECT_TYPES
 from slas.components import chunks, component_labels
 from slas.digests import U64Array, text_hashes
 from slas.queries import (
-    CHUNK_EVENTS,
-    CHUNK_REFERENCES,
     COMPONENT_EVENTS,
     EVENT_REFERENCES,
     NAMED_EVENTS,
     NAMED_REFERENCES,
     code_tables,
     coded_names,
+    component_events,
+    event_references,
     event_states,
 )
 from slas.snapshot import EventSnapshot, empty_snapshot
@@ -39,6 +39,7 @@ from warehouse.first_stored import first_stored_events
 from warehouse.schema import (
     BLOCKER_FACT_COLUMNS,
     CLOSE_ITEMS,
+    EVENT_DIMENSIONS,
     SLA_TIMERS,
     STATE_CHUNKS,
     STATE_COMPONENT_EVENTS,
@@ -208,10 +209,48 @@ SELECT cityHash64(KeyType, KeyId) AS key_hash, Sla AS sla, cityHash64(StartEvent
     KeyType AS key_type, KeyId AS key_id, StartEventId AS start_event_id,
     argMax(Deleted, KnownAt) AS deleted, argMax(Digest, KnownAt) AS digest"""
 
-_CHUNK_OBJECTS = f"""
-SELECT ObjectType, ObjectId FROM biz_event_objects
-WHERE cityHash64(EventId) GLOBAL IN (SELECT EventHash FROM {STATE_CHUNKS} WHERE Chunk = {{chunk:UInt32}})
+STAGED_EVENTS = "syncsight_state_chunk_events"
+STAGED_REFERENCES = "syncsight_state_chunk_references"
+"""The evaluator's scratch for a derivation in chunks (``graph_chunks``): every chunk's events as
+``load_component`` reads them (``component_events``) and their references, each row with its
+chunk, ordered by chunk. Filled by one pass over ``biz_events`` in ranges of its sorting key, so
+that a chunk's reads are a range of these tables rather than a scan of every business row per
+chunk (which made a derivation from scratch cost chunks times history). Created at each derivation
+from the very reads it stages (``CREATE OR REPLACE … EMPTY AS``), so its columns never drift from
+them; local to the evaluating node, as the other scratch tables are."""
+
+_EVENT_RANGE = "EventId >= {low:String} AND ({high:String} = '' OR EventId < {high:String})"
+"""A range of ``biz_events``' sorting key (an empty ``high``: no upper bound)."""
+
+
+def _staged(read: str) -> str:
+    return f"""
+SELECT chunks.Chunk AS chunk, staged.* FROM {STATE_CHUNKS} AS chunks
+INNER JOIN ({read}) AS staged ON staged.event_hash = chunks.EventHash
 """
+
+
+STAGE_EVENTS = _staged(component_events(_EVENT_RANGE))
+STAGE_REFERENCES = _staged(event_references(_EVENT_RANGE))
+"""The events of a range of event ids that some chunk holds, and their references (read from the
+events' own rows, the rows their object rows were derived from), with the chunk of each."""
+
+EVENT_ID_SAMPLE = """
+SELECT arraySort(groupArraySample({size:UInt32}, 1)(EventId)) FROM biz_events
+"""
+"""Event ids drawn evenly from the event rows: where the staging's ranges split."""
+
+_BY_CHUNK = "chunk = {chunk:UInt32}"
+CHUNK_EVENTS = f"SELECT * EXCEPT chunk FROM {STAGED_EVENTS} WHERE {_BY_CHUNK}"
+CHUNK_REFERENCES = f"SELECT * EXCEPT chunk FROM {STAGED_REFERENCES} WHERE {_BY_CHUNK}"
+"""A chunk's events and references as ``load_component`` reads them: a range of the staging."""
+
+_CHUNK_OBJECTS = f"""
+SELECT DISTINCT object_type_name, object_id FROM {STAGED_REFERENCES} WHERE {_BY_CHUNK}
+"""
+CHUNK_EVENT_IDS = f"SELECT event_id FROM {STAGED_EVENTS} WHERE {_BY_CHUNK}"
+"""A chunk's objects and event ids, for the reads of their latest stored versions: matched against
+the state tables' ordered keys."""
 
 LATEST_DIGESTS_OF_CHUNK = f"""{_LATEST_TIMER}
 FROM {SLA_TIMERS}
@@ -574,13 +613,49 @@ def event_rows(client: Client) -> int:
     return int(client.query("SELECT count() FROM biz_events").result_rows[0][0])
 
 
-def _write_chunks(client: Client, groups: Iterable[list[int]]) -> None:
-    """Replace ``syncsight_state_chunks`` with ``groups`` of event hashes, numbered from 0."""
+STAGE_RANGE_ROWS = 200_000
+"""Event rows one staging read covers at most (about): what the engine aggregates at once. Its
+memory grows with the events it aggregates (at 10M spans the process peaked at 3.6 GiB with
+ranges of 2M rows, 1.7 GiB with 400,000, 1.3 GiB with 200,000, which also cost the least CPU)."""
+
+
+def _write_chunks(client: Client, groups: Sequence[U64Array], known_at: datetime) -> None:
+    """Replace ``syncsight_state_chunks`` with ``groups`` of event hashes, numbered from 0, and
+    stage the chunks' events and references as known at ``known_at`` (``STAGED_EVENTS``)."""
     client.command(f"TRUNCATE TABLE IF EXISTS {STATE_CHUNKS}")
-    for number, group in enumerate(groups):
-        client.insert(
-            STATE_CHUNKS, [[number, h] for h in group], column_names=["Chunk", "EventHash"]
+    sizes = [len(group) for group in groups]
+    if sum(sizes):
+        insert_columns(
+            client,
+            STATE_CHUNKS,
+            {
+                "Chunk": np.repeat(np.arange(len(groups), dtype=np.uint32), sizes),
+                "EventHash": np.concatenate(groups).astype(np.uint64, copy=False),
+            },
         )
+    parameters = code_tables((), ())[2]  # the events are coded from their names when read
+    parameters["known_at"] = known_at
+    ranges = _event_ranges(client, event_rows(client)) if sum(sizes) else []
+    for table, read in ((STAGED_EVENTS, STAGE_EVENTS), (STAGED_REFERENCES, STAGE_REFERENCES)):
+        client.command(
+            f"CREATE OR REPLACE TABLE {table} ENGINE = MergeTree ORDER BY chunk EMPTY AS {read}",
+            parameters={**parameters, "low": "", "high": ""},
+        )
+        for low, high in ranges:
+            client.command(
+                f"INSERT INTO {table} {read}", parameters={**parameters, "low": low, "high": high}
+            )
+
+
+def _event_ranges(client: Client, rows: int) -> list[tuple[str, str]]:
+    """Ranges of event ids (low inclusive, high exclusive, '' for none) that split the event rows
+    into parts of about ``STAGE_RANGE_ROWS``."""
+    parts = -(-rows // STAGE_RANGE_ROWS)
+    if parts <= 1:
+        return [("", "")]
+    sample = client.query(EVENT_ID_SAMPLE, parameters={"size": 100 * parts}).result_rows[0][0]
+    bounds = sorted({str(sample[len(sample) * part // parts]) for part in range(1, parts)})
+    return list(zip(["", *bounds], [*bounds, ""], strict=True))
 
 
 def graph_chunks(
@@ -597,13 +672,12 @@ def graph_chunks(
     ``max_events`` events each; the number of chunks, and of objects the window touched."""
     references = client.query_np(ALL_REFERENCES, parameters={"until": until})
     if not len(references):
-        _write_chunks(client, [])
+        _write_chunks(client, [], until)
         return 0, 0
     # two columns of one type come back as a plain 2-D array, not a structured one
     event_hashes = np.asarray(references[:, 0], dtype=np.uint64)
     object_hashes = np.asarray(references[:, 1], dtype=np.uint64)
-    events, labels = component_labels(event_hashes, object_hashes)
-    touched_count = len(np.unique(object_hashes))
+    events, labels, touched_count = component_labels(event_hashes, object_hashes)
     if not everything:
         touched = np.array(
             [
@@ -621,7 +695,7 @@ def graph_chunks(
         wanted = np.isin(labels, labels[touched_events])
         events, labels = events[wanted], labels[wanted]
     groups = chunks(labels, max_events)
-    _write_chunks(client, (events[group].tolist() for group in groups))
+    _write_chunks(client, [events[group] for group in groups], until)
     return len(groups), touched_count
 
 
@@ -637,8 +711,8 @@ def load_component(
     """The snapshot of some components' events as known at ``known_at``, with the ids behind its
     hashes: named by their event ids (index reads; their references read from the events' own
     rows), by the component scratch tables (``named``:
-    index reads, ``component``), or by a chunk of ``syncsight_state_chunks`` (one scan of
-    each table). ``references``: the events' references, known already (a closure stopped at its
+    index reads, ``component``), or by a chunk of ``syncsight_state_chunks`` (a range of the
+    staging ``graph_chunks`` wrote). ``references``: the events' references, known already (a closure stopped at its
     seeds: ``WindowChanges.seed_references``), not read again."""
     by_hash = chunk is not None
     ids = sorted(event_ids or ())
@@ -737,19 +811,36 @@ class StoredTimers:
     def __len__(self) -> int:
         return len(self.identity)
 
+    @staticmethod
+    def none() -> StoredTimers:
+        """No timer stored."""
+        return StoredTimers(*(np.zeros(0, kind) for kind in (np.uint64, bool, np.uint64, object)))
+
+
+STORED_VERSIONS = f"""
+SELECT (SELECT count() FROM {SLA_TIMERS}) + (SELECT count() FROM {CLOSE_ITEMS})
+    + (SELECT count() FROM {EVENT_DIMENSIONS})
+"""
+
+
+def versions_stored(client: Client) -> bool:
+    """Whether the state tables hold any version (counts from the parts' metadata: no scan). When
+    none does, a derivation has no latest version to compare with and reads none."""
+    return int(client.query(STORED_VERSIONS).result_rows[0][0]) > 0
+
 
 def latest_digests(client: Client, key_hashes: U64Array, *, chunk: int | None) -> StoredTimers:
     """The latest stored version of every timer keyed by an object of ``chunk`` (of the
     component ``component`` closed when None) whose ``cityHash64`` is one of ``key_hashes``."""
     if not len(key_hashes):
-        return StoredTimers(*(np.zeros(0, kind) for kind in (np.uint64, bool, np.uint64, object)))
+        return StoredTimers.none()
     found = (
         client.query_np(LATEST_DIGESTS_OF_NAMED)
         if chunk is None
         else client.query_np(LATEST_DIGESTS_OF_CHUNK, parameters={"chunk": chunk})
     )
     if not len(found):
-        return StoredTimers(*(np.zeros(0, kind) for kind in (np.uint64, bool, np.uint64, object)))
+        return StoredTimers.none()
     found = found[np.isin(found["key_hash"].astype(np.uint64), key_hashes)]
     slas = text_hashes(str(s) for s in found["sla"])
     return StoredTimers(

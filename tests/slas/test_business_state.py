@@ -16,7 +16,7 @@ from clickhouse_connect.driver.client import Client
 from domain import semconv as sc
 from lineage.owners import OwnerRouting
 from lineage.rules import LineageRules
-from slas import timer_changes
+from slas import state_queries, timer_changes
 from slas.business_state import BusinessState
 from slas.calendars import CalendarBook
 from slas.close_items import INVOICE_ITEM
@@ -107,6 +107,13 @@ SELECT ItemType, ItemId, argMax((Deleted, Digest), KnownAt) AS latest
 FROM close_items GROUP BY ItemType, ItemId
 HAVING latest.1 = 0 ORDER BY ItemType, ItemId
 """
+
+
+CURRENT_DIMENSIONS = """
+SELECT EventId, argMax((LegalEntity, Period), KnownAt) FROM event_dimensions
+GROUP BY EventId ORDER BY EventId
+"""
+TABLES = ("sla_timers", "close_items", "event_dimensions")
 
 
 def current(client: Client) -> list[tuple[object, ...]]:
@@ -200,6 +207,45 @@ class TestIncremental:
         assert len(incremental) > 100
         assert current(migrated) == incremental
         assert current_items(migrated) == incremental_items
+
+    @pytest.mark.parametrize("emptied", [False, True])
+    def test_a_derivation_from_scratch_in_chunks_writes_only_what_moved(
+        self,
+        client: Client,
+        engine_url: str,
+        templates: Templates,
+        emptied: bool,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """A reset derives everything again in chunks of a few components, staged in many
+        ranges of event ids: over the stored versions it writes none (nothing moved) and the past stays
+        as it was; over emptied state tables (nothing to compare with, none read) it writes
+        every timer, item and event's dimensions again, equal to those ticks wrote."""
+        quarter = streamed_copy(templates, engine_url, client)
+        migrated = quarter.client
+        state = BusinessState(lambda: migrated, DEFAULT_SLAS, CalendarBook(), settle=SETTLE,
+                              max_events_per_chunk=40)  # fmt: skip
+        incremental, incremental_items = current(migrated), current_items(migrated)
+        dimensions = migrated.query(CURRENT_DIMENSIONS).result_rows
+        counts = [migrated.query(f"SELECT count() FROM {t}").result_rows[0][0] for t in TABLES]
+        if emptied:
+            for table in TABLES:
+                migrated.command(f"TRUNCATE TABLE {table}")
+        monkeypatch.setattr(state_queries, "STAGE_RANGE_ROWS", 50)
+        state.reset(datetime.now(UTC))
+        report = tick(state)
+        assert report.path == "graph"
+        chunks = migrated.query("SELECT uniqExact(Chunk) FROM syncsight_state_chunks")
+        assert chunks.result_rows[0][0] > 10
+        assert len(incremental) > 100
+        assert current(migrated) == incremental
+        assert current_items(migrated) == incremental_items
+        assert migrated.query(CURRENT_DIMENSIONS).result_rows == dimensions
+        written = [migrated.query(f"SELECT count() FROM {t}").result_rows[0][0] for t in TABLES]
+        if emptied:
+            assert report.versions == sum(written) > 0
+        else:
+            assert (report.versions, written) == (0, counts)
 
     def test_state_counts_agree_with_a_full_evaluation(
         self, streamed: tuple[Client, BusinessState]
