@@ -75,10 +75,16 @@ def _watch() -> None:
     from slas.evaluator import SlaEvaluator
     from warehouse.pool import ClientPool
 
-    for cls, kind in ((ClientPool, "pools"), (SlaEvaluator, "evaluators"), (Dispatcher, "dispatchers")):
+    for cls, kind in (
+        (ClientPool, "pools"),
+        (SlaEvaluator, "evaluators"),
+        (Dispatcher, "dispatchers"),
+    ):
         original = cls.__init__
 
-        def init(self: Any, *args: Any, _original: Any = original, _kind: str = kind, **kw: Any) -> None:
+        def init(
+            self: Any, *args: Any, _original: Any = original, _kind: str = kind, **kw: Any
+        ) -> None:
             _original(self, *args, **kw)
             _WATCHED[_kind].append(self)
 
