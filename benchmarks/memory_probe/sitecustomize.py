@@ -24,9 +24,14 @@ serve`` through PYTHONPATH, a diagnostic thread appends one JSON line every 15 s
   argument to internal function`` (CPython gh-107137, fixed in 3.12). The soak's evaluator failed
   that way while this probe ran.
 
-Two experiments, off unless set: ``SOAK_MEMORY_PROBE_TRIM_SECONDS`` calls glibc's ``malloc_trim(0)``
-at that interval, ``SOAK_MEMORY_PROBE_PURGE_SECONDS`` runs ``SYSTEM JEMALLOC PURGE``; each record
-then says how many MiB of RSS the call released. Not part of the product: a measuring aid only.
+- Arrow's memory pool (the evaluator's ``query_arrow`` reads; mimalloc in the wheels): its backend,
+  ``arrow_allocated`` and ``arrow_max`` (MiB in use now and at most).
+
+Three experiments, off unless set: ``SOAK_MEMORY_PROBE_TRIM_SECONDS`` calls glibc's ``malloc_trim(0)``
+at that interval, ``SOAK_MEMORY_PROBE_PURGE_SECONDS`` runs ``SYSTEM JEMALLOC PURGE``,
+``SOAK_MEMORY_PROBE_ARROW_RELEASE_SECONDS`` asks Arrow's pool to hand back what it keeps
+(``release_unused``); each record then says how many MiB of RSS the call released.
+Not part of the product: a measuring aid only.
 """
 
 from __future__ import annotations
@@ -152,6 +157,18 @@ def _threads_by_name() -> dict[str, int]:
     return dict(sorted(names.items(), key=lambda item: -item[1]))
 
 
+def _arrow() -> dict[str, Any]:
+    arrow = sys.modules.get("pyarrow")
+    if arrow is None:  # not imported by the service (yet)
+        return {}
+    pool = arrow.default_memory_pool()
+    return {
+        "arrow_backend": pool.backend_name,
+        "arrow_allocated": pool.bytes_allocated() // MIB,
+        "arrow_max": pool.max_memory() // MIB,
+    }
+
+
 def _record(client: Any, libc: ctypes.CDLL) -> dict[str, Any]:
     record: dict[str, Any] = {}
     with open("/proc/self/status", encoding="ascii") as status:
@@ -160,15 +177,19 @@ def _record(client: Any, libc: ctypes.CDLL) -> dict[str, Any]:
             if key in ("VmRSS", "RssAnon", "RssFile", "VmHWM"):
                 record[key] = int(line.split()[1]) // 1024
     info = libc.mallinfo2()
-    record |= {
-        "glibc_arena": info.arena // MIB,
-        "glibc_used": info.uordblks // MIB,
-        "glibc_free": info.fordblks // MIB,
-        "glibc_mmap": info.hblkhd // MIB,
-        "py_blocks": sys.getallocatedblocks(),
-        "gc_counts": list(gc.get_count()),
-        "threads": len(os.listdir("/proc/self/task")),
-    } | _held()
+    record |= (
+        {
+            "glibc_arena": info.arena // MIB,
+            "glibc_used": info.uordblks // MIB,
+            "glibc_free": info.fordblks // MIB,
+            "glibc_mmap": info.hblkhd // MIB,
+            "py_blocks": sys.getallocatedblocks(),
+            "gc_counts": list(gc.get_count()),
+            "threads": len(os.listdir("/proc/self/task")),
+        }
+        | _held()
+        | _arrow()
+    )
     try:
         rows = client.query(
             "SELECT metric, value FROM system.metrics WHERE (metric LIKE '%Cache%Bytes' "
@@ -197,13 +218,14 @@ def _run() -> None:
     out_path = os.environ["SOAK_MEMORY_PROBE_OUT"]
     trim_seconds = float(os.environ.get("SOAK_MEMORY_PROBE_TRIM_SECONDS", "0"))
     purge_seconds = float(os.environ.get("SOAK_MEMORY_PROBE_PURGE_SECONDS", "0"))
+    release_seconds = float(os.environ.get("SOAK_MEMORY_PROBE_ARROW_RELEASE_SECONDS", "0"))
     libc = ctypes.CDLL("libc.so.6")
     libc.mallinfo2.restype = _MallInfo2
     time.sleep(20)  # the service has migrated and started its engine
     from warehouse.client import connect
 
     client = connect(os.environ["SYNCSIGHT_CLICKHOUSE_URL"])  # the service's engine, shared
-    started = last_trim = last_purge = time.monotonic()
+    started = last_trim = last_purge = last_release = time.monotonic()
     records = 0
     with open(out_path, "a", encoding="utf-8") as out:
         while True:
@@ -219,6 +241,11 @@ def _run() -> None:
                 before = _resident_mib()
                 client.command("SYSTEM JEMALLOC PURGE")
                 record["purge_freed"], last_purge = before - _resident_mib(), time.monotonic()
+            arrow = sys.modules.get("pyarrow")
+            if release_seconds and arrow and time.monotonic() - last_release >= release_seconds:
+                before = _resident_mib()
+                arrow.default_memory_pool().release_unused()
+                record["release_freed"], last_release = before - _resident_mib(), time.monotonic()
             out.write(json.dumps(record) + "\n")
             out.flush()
             time.sleep(PERIOD_SECONDS)
