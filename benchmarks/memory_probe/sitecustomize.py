@@ -10,7 +10,8 @@ serve`` through PYTHONPATH, a diagnostic thread appends one JSON line every 15 s
   ``je_allocated``, ``je_resident``, ``je_retained``, and the engine's ``MemoryTracking`` and
   cache sizes (``system.metrics``), active parts and their primary keys in memory;
 - the Python heap: ``py_blocks`` (``sys.getallocatedblocks``) and ``gc_counts`` (``gc.get_count``,
-  objects allocated per generation since its last collection); the thread count, and every
+  objects allocated per generation since its last collection); the process's CPU seconds (its
+  threads and the engine's, user and system); the thread count, and every
   ``SMAPS_EVERY``-th record the threads by name (``threads_by_name``) and the resident memory by
   kind of mapping (``smaps``: glibc's main heap, glibc's thread arenas (anonymous mappings on a
   64 MiB boundary), thread stacks (anonymous mappings right above a guard page), other anonymous
@@ -186,6 +187,7 @@ def _record(client: Any, libc: ctypes.CDLL) -> dict[str, Any]:
             "py_blocks": sys.getallocatedblocks(),
             "gc_counts": list(gc.get_count()),
             "threads": len(os.listdir("/proc/self/task")),
+            "cpu_seconds": round(sum(os.times()[:2]), 1),
         }
         | _held()
         | _arrow()
