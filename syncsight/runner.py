@@ -21,31 +21,29 @@ logger = logging.getLogger(__name__)
 
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-_M_MMAP_THRESHOLD = -3
 _M_ARENA_MAX = -8
 C_HEAP_ARENAS = 2
 """glibc arenas for the service's threads. By default glibc gives a thread that finds the heap busy
 an arena of its own, up to eight per core, and memory freed in an arena stays in it: every Python
 thread (request workers that end and are replaced, the evaluator, the writer, the gRPC server's)
 kept its own high-water mark of freed blocks, and the heap crept up by megabytes a minute in the
-soak while the bytes in use stayed flat. The engine allocates through its own jemalloc."""
-C_HEAP_MMAP_THRESHOLD = 1 << 20
-"""Blocks from 1 MiB up (a tick's numpy arrays and long lists) are mapped on their own and handed
-back when freed. Left to itself glibc raises this threshold, up to 32 MiB, each time such a block
-is freed, after which blocks that large come from the arenas, where what is freed stays resident."""
+soak while the bytes in use stayed flat. The engine allocates through its own jemalloc.
+
+glibc's mmap threshold is left to adapt: fixing it (so that a tick's large arrays are mapped on
+their own and handed back when freed) also fixes the trim threshold, and a workload of large
+arrays then took 2.3-2.9 times the CPU in page faults (``benchmarks/README.md``, Soak, eighth
+pass)."""
 
 
 def bound_c_heap() -> bool:
-    """Set ``C_HEAP_ARENAS`` and ``C_HEAP_MMAP_THRESHOLD`` for this process (before its threads
-    start: an arena, once made, stays); whether glibc took them (not glibc: False, nothing set)."""
+    """Set ``C_HEAP_ARENAS`` for this process (before its threads start: an arena, once made,
+    stays); whether glibc took it (not glibc: False, nothing set)."""
     try:
         mallopt = ctypes.CDLL(None).mallopt
     except AttributeError:  # not glibc (musl, macOS): their allocators have no such options
         return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
-    return bool(mallopt(_M_ARENA_MAX, C_HEAP_ARENAS)) and bool(
-        mallopt(_M_MMAP_THRESHOLD, C_HEAP_MMAP_THRESHOLD)
-    )
+    return bool(mallopt(_M_ARENA_MAX, C_HEAP_ARENAS))
 
 
 class GracefulServer(uvicorn.Server):
