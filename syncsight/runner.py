@@ -31,7 +31,7 @@ soak while the bytes in use stayed flat. The engine allocates through its own je
 
 glibc's mmap threshold is left to adapt: fixing it (so that a tick's large arrays are mapped on
 their own and handed back when freed) also fixes the trim threshold, and a workload of large
-arrays then took 2.3-2.9 times the CPU in page faults (``benchmarks/README.md``, Soak, eighth
+arrays then took two to three times the CPU in page faults (``benchmarks/c_heap.py``; Soak, eighth
 pass)."""
 
 
