@@ -12,7 +12,13 @@ from warehouse.client import ReadLimits, connect
 
 class ClientPool:
     """Hands every thread its own client for ``url`` (and ``database``), opened on first use; with
-    ``read_limits``, every query of those clients runs under them (the API's pool)."""
+    ``read_limits``, every query of those clients runs under them (the API's pool).
+
+    A thread's client is closed once the thread has ended, when the next thread opens one: the
+    request handlers' worker threads end after a few idle seconds and new ones take their place
+    (and a background count starts a thread of its own each time), so a pool that kept every
+    client it opened would grow with the service's uptime, by about half a MiB a client on the
+    embedded engine."""
 
     def __init__(
         self, url: str, *, database: str | None = None, read_limits: ReadLimits | None = None
@@ -21,7 +27,7 @@ class ClientPool:
         self.database = database
         self.read_limits = read_limits
         self._local = threading.local()
-        self._clients: list[Client] = []
+        self._clients: dict[threading.Thread, Client] = {}
         self._lock = threading.Lock()
 
     def client(self) -> Client:
@@ -31,12 +37,21 @@ class ClientPool:
             client = connect(self.url, database=self.database, read_limits=self.read_limits)
             self._local.client = client
             with self._lock:
-                self._clients.append(client)
+                ended = [thread for thread in self._clients if not thread.is_alive()]
+                closing = [self._clients.pop(thread) for thread in ended]
+                self._clients[threading.current_thread()] = client
+            for done in closing:
+                done.close()
         return client
+
+    def open_clients(self) -> int:
+        """How many clients the pool holds open (one per thread that asked and may still ask)."""
+        with self._lock:
+            return len(self._clients)
 
     def close(self) -> None:
         """Close every client the pool opened."""
         with self._lock:
-            clients, self._clients = self._clients, []
+            clients, self._clients = list(self._clients.values()), {}
         for client in clients:
             client.close()

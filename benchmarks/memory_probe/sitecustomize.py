@@ -10,15 +10,29 @@ serve`` through PYTHONPATH, a diagnostic thread appends one JSON line every 15 s
   ``je_allocated``, ``je_resident``, ``je_retained``, and the engine's ``MemoryTracking`` and
   cache sizes (``system.metrics``), active parts and their primary keys in memory;
 - the Python heap: ``py_blocks`` (``sys.getallocatedblocks``) and ``gc_counts`` (``gc.get_count``,
-  objects allocated per generation since its last collection); the thread count. Not
+  objects allocated per generation since its last collection); the process's CPU seconds (its
+  threads and the engine's, user and system); the thread count, and every
+  ``SMAPS_EVERY``-th record the threads by name (``threads_by_name``) and the resident memory by
+  kind of mapping (``smaps``: glibc's main heap, glibc's thread arenas (anonymous mappings on a
+  64 MiB boundary), thread stacks (anonymous mappings right above a guard page), other anonymous
+  memory (the engine's jemalloc, Python's arenas, glibc's large blocks), files), MiB;
+- what the service holds that grows with time rather than with the work: the engine clients
+  every ``warehouse.pool.ClientPool`` opened (``pool_clients``), the alerts the SLA evaluator
+  holds (``alerts_record``, ``alerts_timers``) and its dispatcher's delivered maps
+  (``alerts_delivered``), found by wrapping their constructors when the probe loads. Not
   ``gc.get_objects()``: on Python 3.11 it hands this thread tuples that another thread is still
   building, whose ``_PyTuple_Resize`` then fails with ``SystemError: Objects/tupleobject.c: bad
   argument to internal function`` (CPython gh-107137, fixed in 3.12). The soak's evaluator failed
   that way while this probe ran.
 
-Two experiments, off unless set: ``SOAK_MEMORY_PROBE_TRIM_SECONDS`` calls glibc's ``malloc_trim(0)``
-at that interval, ``SOAK_MEMORY_PROBE_PURGE_SECONDS`` runs ``SYSTEM JEMALLOC PURGE``; each record
-then says how many MiB of RSS the call released. Not part of the product: a measuring aid only.
+- Arrow's memory pool (the evaluator's ``query_arrow`` reads; mimalloc in the wheels): its backend,
+  ``arrow_allocated`` and ``arrow_max`` (MiB in use now and at most).
+
+Three experiments, off unless set: ``SOAK_MEMORY_PROBE_TRIM_SECONDS`` calls glibc's ``malloc_trim(0)``
+at that interval, ``SOAK_MEMORY_PROBE_PURGE_SECONDS`` runs ``SYSTEM JEMALLOC PURGE``,
+``SOAK_MEMORY_PROBE_ARROW_RELEASE_SECONDS`` asks Arrow's pool to hand back what it keeps
+(``release_unused``); each record then says how many MiB of RSS the call released.
+Not part of the product: a measuring aid only.
 """
 
 from __future__ import annotations
@@ -34,7 +48,12 @@ import time
 from typing import Any
 
 PERIOD_SECONDS = 15.0
+SMAPS_EVERY = 4
 MIB = 1 << 20
+ARENA_ALIGNMENT = 64 * MIB
+"""glibc's thread arenas are heaps of at most 64 MiB mapped on a 64 MiB boundary (HEAP_MAX_SIZE)."""
+GUARD_MAX_BYTES = 64 * 1024
+_WATCHED: dict[str, list[Any]] = {"pools": [], "evaluators": [], "dispatchers": []}
 JEMALLOC_TOTALS = re.compile(
     r"Allocated: (\d+), active: (\d+), metadata: (\d+).*?resident: (\d+), mapped: (\d+), "
     r"retained: (\d+)"
@@ -56,6 +75,101 @@ def _resident_mib() -> int:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // MIB
 
 
+def _watch() -> None:
+    """Keep every client pool, evaluator and dispatcher the service builds (a measuring aid)."""
+    from slas.dispatch import Dispatcher
+    from slas.evaluator import SlaEvaluator
+    from warehouse.pool import ClientPool
+
+    for cls, kind in (
+        (ClientPool, "pools"),
+        (SlaEvaluator, "evaluators"),
+        (Dispatcher, "dispatchers"),
+    ):
+        original = cls.__init__
+
+        def init(
+            self: Any, *args: Any, _original: Any = original, _kind: str = kind, **kw: Any
+        ) -> None:
+            _original(self, *args, **kw)
+            _WATCHED[_kind].append(self)
+
+        cls.__init__ = init  # type: ignore[method-assign]
+
+
+def _held() -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "pool_clients": [len(getattr(pool, "_clients", ())) for pool in _WATCHED["pools"]]
+    }
+    for evaluator in _WATCHED["evaluators"]:
+        timers = getattr(evaluator, "_timer_alerts", None)
+        record["alerts_record"] = len(getattr(evaluator, "_record", {}))
+        record["alerts_timers"] = 0 if timers is None else len(timers.by_timer)
+    for dispatcher in _WATCHED["dispatchers"]:
+        states = getattr(dispatcher, "_state", {})
+        record["alerts_delivered"] = sum(len(s.delivered) for s in states.values())
+    return record
+
+
+def _smaps() -> dict[str, int]:
+    """Resident MiB by kind of mapping (see the module's docstring)."""
+    kinds = dict.fromkeys(("heap", "arenas", "stacks", "anon", "files"), 0)
+    previous: tuple[int, int, str, str] | None = None
+    kind = "anon"
+    with open("/proc/self/smaps", encoding="ascii", errors="replace") as smaps:
+        for line in smaps:
+            fields = line.split()
+            if "-" in fields[0] and len(fields) >= 5 and ":" not in fields[0]:
+                start, end = (int(x, 16) for x in fields[0].split("-"))
+                perms, path = fields[1], fields[5] if len(fields) > 5 else ""
+                if path == "[heap]":
+                    kind = "heap"
+                elif path.startswith("/"):
+                    kind = "files"
+                elif path:
+                    kind = "stacks" if path == "[stack]" else "anon"
+                elif start % ARENA_ALIGNMENT == 0 and end - start <= ARENA_ALIGNMENT:
+                    kind = "arenas"
+                elif (
+                    previous is not None
+                    and previous[1] == start
+                    and previous[2] == "---p"
+                    and not previous[3]
+                    and previous[1] - previous[0] <= GUARD_MAX_BYTES
+                ):
+                    kind = "stacks"
+                else:
+                    kind = "anon"
+                previous = (start, end, perms, path)
+            elif fields[0] == "Rss:":
+                kinds[kind] += int(fields[1])
+    return {name: kb // 1024 for name, kb in kinds.items()}
+
+
+def _threads_by_name() -> dict[str, int]:
+    names: dict[str, int] = {}
+    for task in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{task}/comm", encoding="utf-8", errors="replace") as comm:
+                name = re.sub(r"[\d_-]+$", "", comm.read().strip()) or "?"
+        except OSError:
+            continue
+        names[name] = names.get(name, 0) + 1
+    return dict(sorted(names.items(), key=lambda item: -item[1]))
+
+
+def _arrow() -> dict[str, Any]:
+    arrow = sys.modules.get("pyarrow")
+    if arrow is None:  # not imported by the service (yet)
+        return {}
+    pool = arrow.default_memory_pool()
+    return {
+        "arrow_backend": pool.backend_name,
+        "arrow_allocated": pool.bytes_allocated() // MIB,
+        "arrow_max": pool.max_memory() // MIB,
+    }
+
+
 def _record(client: Any, libc: ctypes.CDLL) -> dict[str, Any]:
     record: dict[str, Any] = {}
     with open("/proc/self/status", encoding="ascii") as status:
@@ -64,15 +178,20 @@ def _record(client: Any, libc: ctypes.CDLL) -> dict[str, Any]:
             if key in ("VmRSS", "RssAnon", "RssFile", "VmHWM"):
                 record[key] = int(line.split()[1]) // 1024
     info = libc.mallinfo2()
-    record |= {
-        "glibc_arena": info.arena // MIB,
-        "glibc_used": info.uordblks // MIB,
-        "glibc_free": info.fordblks // MIB,
-        "glibc_mmap": info.hblkhd // MIB,
-        "py_blocks": sys.getallocatedblocks(),
-        "gc_counts": list(gc.get_count()),
-        "threads": len(os.listdir("/proc/self/task")),
-    }
+    record |= (
+        {
+            "glibc_arena": info.arena // MIB,
+            "glibc_used": info.uordblks // MIB,
+            "glibc_free": info.fordblks // MIB,
+            "glibc_mmap": info.hblkhd // MIB,
+            "py_blocks": sys.getallocatedblocks(),
+            "gc_counts": list(gc.get_count()),
+            "threads": len(os.listdir("/proc/self/task")),
+            "cpu_seconds": round(sum(os.times()[:2]), 1),
+        }
+        | _held()
+        | _arrow()
+    )
     try:
         rows = client.query(
             "SELECT metric, value FROM system.metrics WHERE (metric LIKE '%Cache%Bytes' "
@@ -101,16 +220,21 @@ def _run() -> None:
     out_path = os.environ["SOAK_MEMORY_PROBE_OUT"]
     trim_seconds = float(os.environ.get("SOAK_MEMORY_PROBE_TRIM_SECONDS", "0"))
     purge_seconds = float(os.environ.get("SOAK_MEMORY_PROBE_PURGE_SECONDS", "0"))
+    release_seconds = float(os.environ.get("SOAK_MEMORY_PROBE_ARROW_RELEASE_SECONDS", "0"))
     libc = ctypes.CDLL("libc.so.6")
     libc.mallinfo2.restype = _MallInfo2
     time.sleep(20)  # the service has migrated and started its engine
     from warehouse.client import connect
 
     client = connect(os.environ["SYNCSIGHT_CLICKHOUSE_URL"])  # the service's engine, shared
-    started = last_trim = last_purge = time.monotonic()
+    started = last_trim = last_purge = last_release = time.monotonic()
+    records = 0
     with open(out_path, "a", encoding="utf-8") as out:
         while True:
             record = {"t": round(time.monotonic() - started, 1)} | _record(client, libc)
+            if records % SMAPS_EVERY == 0:
+                record |= {"smaps": _smaps(), "threads_by_name": _threads_by_name()}
+            records += 1
             if trim_seconds and time.monotonic() - last_trim >= trim_seconds:
                 before = _resident_mib()
                 libc.malloc_trim(0)
@@ -119,10 +243,16 @@ def _run() -> None:
                 before = _resident_mib()
                 client.command("SYSTEM JEMALLOC PURGE")
                 record["purge_freed"], last_purge = before - _resident_mib(), time.monotonic()
+            arrow = sys.modules.get("pyarrow")
+            if release_seconds and arrow and time.monotonic() - last_release >= release_seconds:
+                before = _resident_mib()
+                arrow.default_memory_pool().release_unused()
+                record["release_freed"], last_release = before - _resident_mib(), time.monotonic()
             out.write(json.dumps(record) + "\n")
             out.flush()
             time.sleep(PERIOD_SECONDS)
 
 
 if "serve" in sys.argv and os.environ.get("SOAK_MEMORY_PROBE_OUT"):
+    _watch()
     threading.Thread(target=_run, daemon=True, name="soak-memory-probe").start()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from clickhouse_connect.driver.exceptions import DatabaseError
 
@@ -36,3 +38,39 @@ class TestReadLimits:
         finally:
             limited.close()
             unlimited.close()
+
+
+def _query_on_a_thread_of_its_own(pool: ClientPool) -> None:
+    worker = threading.Thread(target=lambda: pool.client().query("SELECT 1"))
+    worker.start()
+    worker.join()
+
+
+class TestClientsOfEndedThreads:
+    def test_clients_of_ended_threads_are_closed_when_a_new_thread_asks(
+        self, engine_url: str, database: str
+    ) -> None:
+        """Worker threads come and go (the request pool's idle ones end); the pool holds the
+        clients of the threads still running, not one for every thread it ever served."""
+        pool = ClientPool(engine_url, database=database)
+        try:
+            pool.client()
+            for _ in range(20):
+                _query_on_a_thread_of_its_own(pool)
+            assert pool.open_clients() == 2  # this thread's and the last worker's
+        finally:
+            pool.close()
+
+    def test_a_running_threads_client_stays_open_and_answers(
+        self, engine_url: str, database: str
+    ) -> None:
+        """Closing ended threads' clients never touches the client of a thread still running."""
+        pool = ClientPool(engine_url, database=database)
+        try:
+            own = pool.client()
+            for _ in range(3):
+                _query_on_a_thread_of_its_own(pool)
+            assert pool.client() is own
+            assert own.query("SELECT 42").result_rows == [(42,)]
+        finally:
+            pool.close()
