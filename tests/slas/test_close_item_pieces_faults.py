@@ -17,6 +17,7 @@ from slas.calendars import CalendarBook
 from slas.close_state import CloseRiskAnswers
 from tests.slas.test_close_sums import PIECE_SUMS
 from tests.slas.tiny_quarter import END, stream_with_late_arrivals
+from warehouse.schema_state import write_state
 
 pytestmark = pytest.mark.dear  # minutes: scheduled first (tests/conftest.py)
 
@@ -48,11 +49,7 @@ def test_a_record_that_died_before_its_watermark_counts_each_piece_once(
     assert stray > 0
     rows = migrated.query("SELECT count() FROM close_item_pieces").result_rows[0][0]
     time.sleep(0.002)
-    migrated.insert(
-        "syncsight_schema_state",
-        [[item_versions.WATERMARK_KEY, behind.isoformat(), datetime.now(UTC)]],
-        column_names=["Key", "Value", "UpdatedAt"],
-    )
+    write_state(migrated, item_versions.WATERMARK_KEY, behind.isoformat(), at=datetime.now(UTC))
     assert item_versions.watermark(migrated) == behind
     item_versions.record(migrated, watermarks[-1], at=datetime.now(UTC))
     assert item_versions.watermark(migrated) == watermarks[-1]
