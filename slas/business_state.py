@@ -52,6 +52,7 @@ from slas.state_queries import (
     StoredTimers,
     WindowChanges,
     changed_events,
+    clear_staging,
     component,
     event_rows,
     graph_chunks,
@@ -308,6 +309,7 @@ class BusinessState:
                 derived, written = self._rederive(client, until, chunk=chunk, stored=stored)
                 events += derived
                 versions += written
+            clear_staging(client)
             path = path if touched else ""
         stamp = max(_millis(now), until)
         moved = {WATERMARK_KEY: until.isoformat(), CONFIG_KEY: self._fingerprint}

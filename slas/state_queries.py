@@ -647,6 +647,13 @@ def _write_chunks(client: Client, groups: Sequence[U64Array], known_at: datetime
             )
 
 
+def clear_staging(client: Client) -> None:
+    """Empty the staging once its chunks are derived: it holds a copy of every staged event's
+    snapshot columns, which nothing reads until the next derivation replaces it."""
+    for table in (STAGED_EVENTS, STAGED_REFERENCES):
+        client.command(f"TRUNCATE TABLE IF EXISTS {table}")
+
+
 def _event_ranges(client: Client, rows: int) -> list[tuple[str, str]]:
     """Ranges of event ids (low inclusive, high exclusive, '' for none) that split the event rows
     into parts of about ``STAGE_RANGE_ROWS``."""

@@ -237,6 +237,9 @@ class TestIncremental:
         assert report.path == "graph"
         chunks = migrated.query("SELECT uniqExact(Chunk) FROM syncsight_state_chunks")
         assert chunks.result_rows[0][0] > 10
+        # the staging's copy of the events is emptied once its chunks are derived
+        for staged in (state_queries.STAGED_EVENTS, state_queries.STAGED_REFERENCES):
+            assert migrated.query(f"SELECT count() FROM {staged}").result_rows[0][0] == 0
         assert len(incremental) > 100
         assert current(migrated) == incremental
         assert current_items(migrated) == incremental_items
