@@ -1,7 +1,9 @@
 """What glibc's heap options cost in CPU: large numpy arrays created, written and freed, as a tick's
-are, under glibc's defaults, two arenas (``syncsight.runner.bound_c_heap``), and two arenas with a
-fixed mmap threshold (which also fixes the trim threshold). Each setting runs in a process of its
-own, since an option once set stays for the process.
+are, under glibc's defaults, two arenas (``warehouse.c_heap.bound_c_heap``), two arenas with a
+fixed mmap threshold (which also fixes the trim threshold), and two arenas with ``malloc_trim(0)``
+after every ``TRIM_EVERY`` pairs, as the background loop trims after each step
+(``warehouse.c_heap.trim_c_heap``). Each setting runs in a process of its own, since an option
+once set stays for the process.
 Run: ``.venv/bin/python benchmarks/c_heap.py [--arrays 3000] [--repeat 2]``
 """
 
@@ -23,7 +25,10 @@ SETTINGS = {
     "two arenas, mmap threshold 1 MiB": ((M_ARENA_MAX, 2), (M_MMAP_THRESHOLD, 1 << 20)),
     "two arenas, mmap threshold 8 MiB": ((M_ARENA_MAX, 2), (M_MMAP_THRESHOLD, 8 << 20)),
     "two arenas, mmap threshold 32 MiB": ((M_ARENA_MAX, 2), (M_MMAP_THRESHOLD, 32 << 20)),
+    "two arenas, trimmed": ((M_ARENA_MAX, 2),),
 }
+TRIM_EVERY = 30
+"""Pairs of arrays between two trims in the "trimmed" setting: about what one tick builds."""
 
 
 def work(setting: str, arrays: int) -> float:
@@ -33,10 +38,13 @@ def work(setting: str, arrays: int) -> float:
         libc.mallopt(option, value)
     sizes = np.random.default_rng(1).integers(1 << 17, 24 << 20, size=arrays) // 8
     started = time.process_time()
-    for count in sizes:
+    trim = setting.endswith("trimmed")
+    for number, count in enumerate(sizes, start=1):
         first = np.ones(int(count))  # written, so its pages are touched
         second = first * 2
         del first, second
+        if trim and number % TRIM_EVERY == 0:
+            libc.malloc_trim(0)
     return time.process_time() - started
 
 

@@ -8,6 +8,9 @@ without it). The loop's own Python thread keeps its priority, on purpose: a lowe
 holds the GIL when the scheduler passes it over holds up every request thread with it, and the
 embedded engine, which runs a query partly on the calling thread, resets that thread's priority
 when each query ends anyway (tests/warehouse/test_background.py).
+
+Before it waits for its next step the loop gives the C heap's free pages back (``warehouse.c_heap.trim_c_heap``): a
+step builds and drops large arrays, and without it the freed pages stayed with the process.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import threading
 from collections.abc import Callable
 
 from clickhouse_connect.driver.client import Client
+
+from warehouse.c_heap import trim_c_heap
 
 BACKGROUND_NICE = 10
 """Linux nice value of the engine threads of background queries: under contention a nice-10
@@ -33,13 +38,22 @@ def yield_to_foreground(client: Client) -> None:
 
 class BackgroundLoop:
     """A daemon thread that calls ``step`` until ``stop``, its queries at background priority,
-    waiting the seconds each call returns before the next."""
+    waiting the seconds each call returns before the next, and trimming the C heap (``trim``)
+    before each wait."""
 
-    def __init__(self, name: str, client: Callable[[], Client], step: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        name: str,
+        client: Callable[[], Client],
+        step: Callable[[], float],
+        *,
+        trim: Callable[[], object] = trim_c_heap,
+    ) -> None:
         self._name = name
         self._client = client
         """The thread's own client (``ClientPool.client`` or a factory), opened on the thread."""
         self._step = step
+        self._trim = trim
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -56,4 +70,7 @@ class BackgroundLoop:
     def _run(self) -> None:
         yield_to_foreground(self._client())
         while not self._stop.is_set():
-            self._stop.wait(self._step())
+            wait = self._step()
+            if wait > 0:  # resting: a step that runs again at once (catching up) keeps its pages
+                self._trim()
+            self._stop.wait(wait)

@@ -38,3 +38,28 @@ def test_the_loop_runs_its_step_with_niced_queries_until_stopped(client: Client)
 
     assert not stopping.is_alive()
     assert calls == [("test-loop", os.nice(0), str(BACKGROUND_NICE))] * 3
+
+
+def test_the_loop_trims_the_c_heap_before_it_waits_not_while_it_catches_up(
+    client: Client,
+) -> None:
+    """A step that asks to run again at once (a window cut short) is not followed by a trim; one
+    that rests is, before its wait."""
+    events: list[str] = []
+    waits = iter([0.0, 0.0, 3600.0])
+    resting = threading.Event()
+
+    def step() -> float:
+        events.append("step")
+        return next(waits)
+
+    def trim() -> None:
+        events.append("trim")
+        resting.set()
+
+    loop = BackgroundLoop("test-trim", lambda: client, step, trim=trim)
+    loop.start()
+    assert resting.wait(30)
+    loop.stop()
+
+    assert events == ["step", "step", "step", "trim"]
