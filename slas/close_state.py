@@ -435,8 +435,8 @@ class CloseRiskAnswers:
             risks.append(replace(risk, contributors=listed))
         # the errors the pieces carry; ``biz_events`` only for what they do not tell
         errors = stored_errors(listed_rows, found.blocking, as_of)
-        unread = sorted({b for b in found.blocking if b and b not in errors})
-        errors |= _errors(client, unread, as_of, known)
+        untold = sorted({b for b in found.blocking if b and b not in errors})
+        errors |= _errors(client, untold, as_of, known)
         report = render_report(
             risks,
             found.items,
