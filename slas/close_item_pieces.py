@@ -24,13 +24,7 @@ from clickhouse_connect.driver.client import Client
 
 from domain.money import units_of
 from slas.close_risk import BLOCKED, CONTRIBUTORS, NOT_POSTED, OTHER_PERIOD, POSTED_LATE
-from slas.close_sums import (
-    ITEM_FACT_COLUMNS,
-    WAITING,
-    Group,
-    item_state_sql,
-    micros_seconds,
-)
+from slas.close_sums import ITEM_COLUMNS, WAITING, Group, item_state_sql, micros_seconds
 from warehouse.schema import (
     CLOSE_ITEM_PIECE_DAYS,
     CLOSE_ITEM_PIECE_TICKS,
@@ -52,9 +46,8 @@ POSTED: Final = 4
 
 TABLES: Final = (CLOSE_ITEM_PIECES, CLOSE_ITEM_PIECE_DAYS, CLOSE_ITEM_PIECE_TICKS)
 
-_CARRIED = tuple(column.strip() for column in ITEM_FACT_COLUMNS.split(",")[2:])
-"""The columns of ``close_items`` a piece carries as they are (``ITEM_FACT_COLUMNS`` but the key:
-the listed items' rows with the facts of their failures, migration 28)."""
+_CARRIED = tuple(column.strip() for column in ITEM_COLUMNS.split(",")[2:])
+"""The columns of ``close_items`` a piece carries as they are (``ITEM_COLUMNS`` but the key)."""
 _CONTENT = ("Deleted", *_CARRIED)
 """What of a version its pieces depend on or carry (``Deleted`` first)."""
 
@@ -197,7 +190,7 @@ def at_risk_items_sql(realised: int) -> str:
     (as known at ``known_at``) that the reason puts at risk, or that only the projection can tell
     about (``WAITING``, before the close deadline): how many, their exact money, the
     ``CONTRIBUTORS`` largest as (minus the amount, item type, item id, its row in
-    ``ITEM_FACT_COLUMNS``: with its failures' facts), and the waiting ones as (item type, item id, stage took effect, amount).
+    ``ITEM_COLUMNS``), and the waiting ones as (item type, item id, stage took effect, amount).
     Read: the pieces in effect at ``as_of`` of the states waiting, blocked and posted into another
     period, and for each of the ``realised`` pairs whose close deadline ``as_of`` is at or past
     (``late_period_<i>``, ``late_entity_<i>``, ``late_deadline_<i>``) its open pieces in effect
@@ -222,14 +215,14 @@ SELECT LegalEntity, DuePeriod, Currency, reason, count(), sum(ifNull(Amount, 0))
     groupArrayIf((ItemType, ItemId, StageEffectiveAt, Amount), reason = '{WAITING}')
 FROM (
     SELECT LegalEntity, DuePeriod, Currency, ItemType, ItemId, Amount, StageEffectiveAt,
-        tuple({ITEM_FACT_COLUMNS}) AS row,
+        tuple({ITEM_COLUMNS}) AS row,
         multiIf(State = {POSTED}, '{POSTED_LATE}', State = {POSTED_ELSEWHERE}, '{OTHER_PERIOD}',
                 State = {BLOCKED_STATE}, '{BLOCKED}', State = {OPEN} OR {past_close},
                 '{NOT_POSTED}', '{WAITING}') AS reason
     FROM {CLOSE_ITEM_PIECES}
     WHERE KnownAt <= {_KNOWN_AT} AND Begins <= {_AS_OF}
       AND ((State IN {_HELD_OR_ELSEWHERE} AND Ends > {_AS_OF} AND {_DUE}){late})
-    GROUP BY State, Begins, Ends, {ITEM_FACT_COLUMNS}
+    GROUP BY State, Begins, Ends, {ITEM_COLUMNS}
     HAVING sum(Delta) > 0
 )
 GROUP BY LegalEntity, DuePeriod, Currency, reason

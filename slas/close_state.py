@@ -24,18 +24,10 @@ from slas.business_time import epoch_seconds
 from slas.calendars import CalendarBook
 from slas.close_items import INVOICE_ITEM, REVENUE_ITEM, CloseItems
 from slas.close_risk import assess, due_periods, render_report
-from slas.close_sums import (
-    ITEM_COLUMNS,
-    ITEM_FACT_COLUMNS,
-    ROWS_OF,
-    assess_group,
-    assessed_pairs,
-    item_state_sql,
-    step_facts,
-)
+from slas.close_sums import ITEM_COLUMNS, ROWS_OF, assess_group, assessed_pairs, item_state_sql
 from slas.item_rows import INVOICE
 from slas.snapshot import NO_TIME, F64Array
-from warehouse.schema import CLOSE_ITEMS
+from warehouse.schema import BLOCKER_FACT_COLUMNS, CLOSE_ITEMS
 
 _AS_OF = "{as_of:DateTime64(6, 'UTC')}"
 
@@ -94,7 +86,7 @@ OPEN_INVOICE_ITEMS_AT = _items_at(
 _HELD_AT = item_state_sql(_AS_OF)
 BLOCKED_INVOICE_ITEMS_AT = f"""
 SELECT * FROM (
-    SELECT {ITEM_FACT_COLUMNS},
+    SELECT {ITEM_COLUMNS}, {", ".join(name for name, _ in BLOCKER_FACT_COLUMNS)},
         count() OVER in_currency, countIf(Amount IS NOT NULL) OVER in_currency,
         sum(ifNull(Amount, 0)) OVER in_currency,
         row_number() OVER (ORDER BY ifNull(Amount, 0) DESC, ItemId) AS place,
@@ -112,7 +104,7 @@ ORDER BY place
 """
 """``OPEN_INVOICE_ITEMS_AT``'s items that a failure holds at ``as_of`` (``item_state_sql``,
 ``blocking_step`` in SQL), from the versions in effect at ``known_at`` (``slas.item_versions``),
-with the facts of the failures that hold them (``ITEM_FACT_COLUMNS``), then per row its
+with the facts of the failures that hold them (``BLOCKER_FACT_COLUMNS``), then per row its
 currency's items, items with an amount and their exact sum, its place in the answer's order
 (largest amount first, then item id) and which of its steps hold it (stage, posting, the failure
 upstream). Only the ``limit`` first rows come back, in that order, and one row of each currency
@@ -280,26 +272,10 @@ def items_at(rows: Sequence[Sequence[Any]], as_of: datetime) -> _Rows:
     return _Rows(items, names, blocking, entities, currencies)
 
 
-def stored_errors(
-    rows: Sequence[Sequence[Any]], blocking: Sequence[str], as_of: datetime
-) -> dict[str, tuple[str, str]]:
-    """The error category and code at ``as_of`` of each row's blocking event (``blocking``, one
-    per row, '' when none), where the row's failure facts tell it (``ITEM_FACT_COLUMNS``): the
-    facts of the step the event is, once its latest error had begun by ``as_of``. At an ``as_of``
-    at which the step holds the item that is the error of its latest attempt so far (what
-    ``ERRORS`` reads); before, and in rows without facts, the row does not tell."""
-    found: dict[str, tuple[str, str]] = {}
-    for row, event_id in zip(rows, blocking, strict=True):
-        for step_event, _, _, category, code, since in step_facts(row) if event_id else ():
-            if str(step_event) == event_id and reached(since, as_of):
-                found.setdefault(event_id, (str(category), str(code)))
-    return found
-
-
 def _errors(
     client: Client, event_ids: list[str], as_of: datetime, known: datetime
 ) -> dict[str, tuple[str, str]]:
-    """Each blocking event's error category and code at ``as_of``, from ``biz_events``."""
+    """Each blocking event's error category and code at ``as_of``."""
     if not event_ids:
         return {}
     rows = client.query(
@@ -426,17 +402,14 @@ class CloseRiskAnswers:
                     },
                 ).result_rows
             }
-        listed_rows = [rows[key] for key in shown]
-        found = items_at(listed_rows, as_of)
+        found = items_at([rows[key] for key in shown], as_of)
         risks, position = [], 0
         for risk, contributors in assessed:
             listed = [(position + i, reason, at) for i, (_, reason, at) in enumerate(contributors)]
             position += len(contributors)
             risks.append(replace(risk, contributors=listed))
-        # the errors the pieces carry; ``biz_events`` only for what they do not tell
-        errors = stored_errors(listed_rows, found.blocking, as_of)
-        untold = sorted({b for b in found.blocking if b and b not in errors})
-        errors |= _errors(client, untold, as_of, known)
+        blocking = sorted({b for b in found.blocking if b})
+        errors = _errors(client, blocking, as_of, known)
         report = render_report(
             risks,
             found.items,

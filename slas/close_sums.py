@@ -18,7 +18,6 @@ from typing import Any, Final
 
 import numpy as np
 
-from domain import semconv as sc
 from domain.instants import utc
 from domain.money import from_units, units_of
 from domain.periods import period_number
@@ -34,7 +33,7 @@ from slas.close_risk import (
 )
 from slas.item_rows import INVOICE
 from slas.snapshot import F64Array
-from warehouse.schema import BLOCKER_FACT_COLUMNS, CLOSE_ITEMS
+from warehouse.schema import CLOSE_ITEMS
 
 WAITING: Final = "waiting"
 """Not posted, not blocked, its stage under way: at risk only if projected after the close."""
@@ -45,29 +44,6 @@ ITEM_COLUMNS: Final = (
     " PostedPeriod, UpstreamEventId, UpstreamEventType, UpstreamFirstAt, Invoice, Customer"
 )
 """``slas.close_state.ITEMS_AT``'s columns, in its order (what ``items_at`` reads)."""
-
-ITEM_FACT_COLUMNS: Final = f"{ITEM_COLUMNS}, {', '.join(name for name, _ in BLOCKER_FACT_COLUMNS)}"
-"""``ITEM_COLUMNS``, then the failure facts of the item's steps (``BLOCKER_FACT_COLUMNS``): the rows
-the blocked-invoice answer's held read and close risk's listed pieces give (``step_facts``)."""
-_FACTS_FROM = len(ITEM_COLUMNS.split(","))
-
-StepFacts = tuple[Any, Any, Any, Any, Any, Any]
-"""A step of an item as its row stores it: event id, event type, first attempted at, and the
-error of its latest failed attempt (category, code, since when its failures have had it)."""
-
-
-def step_facts(row: Sequence[Any]) -> tuple[StepFacts, ...]:
-    """The stage, posting and upstream steps of an ``ITEM_FACT_COLUMNS`` row (none for a row of
-    ``ITEM_COLUMNS`` only). An invoice-level item's stage is its billing.ready, a revenue item's
-    its posting."""
-    if len(row) <= _FACTS_FROM:
-        return ()
-    stage_type = sc.BILLING_READY if row[2] == INVOICE else row[11]
-    return (
-        (row[7], stage_type, row[8], *row[20:23]),
-        (row[10], row[11], row[12], *row[23:26]),
-        (row[15], row[16], row[17], *row[26:29]),
-    )
 
 
 @dataclass(frozen=True)
@@ -147,7 +123,7 @@ class Group:
     waiting: list[tuple[Key, str, Any, Any]]
     """(item, currency, its stage took effect, amount) of the items waiting for their posting."""
     rows: dict[Key, Sequence[Any]] = field(default_factory=dict)
-    """The rows (``ITEM_FACT_COLUMNS``) of the items in ``risky``."""
+    """The rows (``ITEM_COLUMNS``) of the items in ``risky``."""
 
 
 def micros_seconds(value: Any) -> float:

@@ -28,7 +28,6 @@ from slas.close_state import (
     blocking_step,
     reached,
 )
-from slas.close_sums import step_facts
 
 BLOCKERS = """
 SELECT EventId, argMax(EventType, EventTime), argMax(ErrorCategory, EventTime),
@@ -70,7 +69,7 @@ class _Held:
     customer: str
     posting_failed: bool
     row: Sequence[Any]
-    """The row read (``ITEM_FACT_COLUMNS`` when narrowed, else ``ITEM_COLUMNS``)."""
+    """The row read (``ITEM_COLUMNS``, then the failure facts when narrowed)."""
 
 
 def _item(row: Sequence[Any], stage: str) -> BlockedItem:
@@ -272,10 +271,12 @@ class BlockedInvoiceAnswers:
         step."""
         found: dict[str, Blocker] = {}
         for item in held:
-            stage, posting, upstream = step_facts(item.row)
+            row = item.row
+            stage = (row[7], sc.BILLING_READY, row[8], *row[20:23])
+            posting = (row[10], row[11], row[12], *row[23:26])
             steps = [step for step in (stage, posting) if step[0] in item.own]
             if item.upstream:
-                steps.append(upstream)
+                steps.append((*row[15:18], *row[26:29]))
             for event_id, event_type, first, category, code, since in steps:
                 if str(event_id) not in found and reached(since, as_of):
                     found[str(event_id)] = Blocker(

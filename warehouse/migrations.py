@@ -35,7 +35,6 @@ from warehouse.schema import (
     ledger_point_read_ddl,
     object_row_facts_ddl,
     otel_traces_ddl,
-    piece_facts_ddl,
     point_read_layout_ddl,
     sla_alert_state_ddl,
     state_chunks_ddl,
@@ -127,12 +126,6 @@ MIGRATIONS: tuple[Migration, ...] = (
         25,
         "raw copies of the business spans for evidence packs, laid out for point reads",
         evidence_spans_ddl,
-    ),
-    Migration(
-        28,
-        "close item pieces carry the failure facts: close risk reads its contributors' errors "
-        "with them",
-        piece_facts_ddl,
     ),
 )
 """A migration without statements still re-creates the derived views (``migrate``)."""

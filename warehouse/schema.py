@@ -1317,14 +1317,8 @@ ORDER BY ({order}, Currency, State, VersionDay)""",
 SELECT {_PIECE_SUMMED}, Day, KnownDay, {known_select}VersionDay, Items, Money
 FROM ({piece_changes_select(pieces)})""",
         ]
-    return [*statements, *_record_items_again(t)]
-
-
-def _record_items_again(t: Topology) -> list[str]:
-    """Empty what ``slas.item_versions`` records (the replaced versions, the pieces and their
-    sums) and set its watermark back to the epoch: the next tick records every stored version
-    again (answers read every item until then)."""
     return [
+        *statements,
         *(
             f"TRUNCATE TABLE IF EXISTS {t.storage(table)}{t.on_cluster}"
             for table in (
@@ -1336,23 +1330,4 @@ def _record_items_again(t: Topology) -> list[str]:
         ),
         f"INSERT INTO {SCHEMA_STATE} (Key, Value, UpdatedAt) "
         f"VALUES ('{CLOSE_ITEM_VERSIONS_WATERMARK}', '1970-01-01T00:00:00+00:00', now64(3))",
-    ]
-
-
-def piece_facts_ddl(t: Topology) -> list[str]:
-    """Migration 28: ``close_item_pieces`` carries the failure facts of its version
-    (``BLOCKER_FACT_COLUMNS``, as ``close_items`` keeps them since migration 20), so that close
-    risk reads its contributors' errors with the items it lists instead of from ``biz_events``.
-    The pieces are recorded again from every stored version at the next tick
-    (``_record_items_again``): pieces recorded before would carry none."""
-    local = t.storage(CLOSE_ITEM_PIECES)
-    added = ", ".join(
-        f"ADD COLUMN IF NOT EXISTS {name} {kind}" for name, kind in BLOCKER_FACT_COLUMNS
-    )
-    return [
-        *(
-            f"ALTER TABLE {name}{t.on_cluster} {added}"
-            for name in ([local, CLOSE_ITEM_PIECES] if t.cluster else [local])
-        ),
-        *_record_items_again(t),
     ]

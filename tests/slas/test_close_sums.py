@@ -21,7 +21,7 @@ from lineage.rules import LineageRules
 from slas import item_versions
 from slas.business_state import BusinessState
 from slas.calendars import CalendarBook
-from slas.close_state import ERRORS, CloseRiskAnswers
+from slas.close_state import CloseRiskAnswers
 from slas.definitions import DEFAULT_SLAS
 from slas.impact_answers import BlockedInvoiceAnswers
 from syncsight.bulk_load import WarehouseSpanExporter
@@ -36,7 +36,6 @@ from tests.slas.tiny_quarter import (
 from tests.warehouse.test_migrations import forget_migration
 from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import migrate
-from warehouse.schema import BLOCKER_FACT_COLUMNS
 from warehouse.span_store import span_sink
 from warehouse.spans import OTEL_TRACES_COLUMNS
 
@@ -52,23 +51,6 @@ FROM (SELECT * FROM close_item_piece_days UNION ALL SELECT * EXCEPT KnownAt
 GROUP BY DuePeriod, LegalEntity, Currency, State, Day
 HAVING sum(Items) != 0 OR sum(Money) != 0
 """
-
-
-class ReadsOfErrors:
-    """A client on the real engine that counts the event ids close risk reads from
-    ``biz_events`` (``ERRORS``)."""
-
-    def __init__(self, client: Client) -> None:
-        self._client = client
-        self.event_ids = 0
-
-    def query(self, statement: str, parameters: dict[str, Any] | None = None) -> Any:
-        if statement == ERRORS and parameters is not None:
-            self.event_ids += len(parameters["event_ids"])
-        return self._client.query(statement, parameters=parameters)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
 
 
 class TestSummedItemAnswers:
@@ -204,31 +186,22 @@ class TestSummedItemAnswers:
         assert after == before
         assert latest[1] != before[0][1]
 
-    @pytest.mark.parametrize("migration", [18, 28])
-    def test_a_migration_that_records_the_pieces_again_does_so_at_the_next_tick(
-        self, migrated: Client, engine_url: str, migration: int
+    def test_migration_18_records_the_stored_versions_at_the_next_tick(
+        self, migrated: Client, engine_url: str
     ) -> None:
-        """A database whose state was derived before migration 18 (no pieces), or before
-        migration 28 (pieces without their versions' failure facts), gets every stored version's
-        pieces and replaced versions at the first tick after it; until then the answers are the
-        oracle's."""
+        """A database whose state was derived before migration 18 (no pieces) gets every stored
+        version's pieces and replaced versions at the first tick after it; until then the
+        answers are the oracle's."""
         watermarks, keeper = stream_with_late_arrivals(migrated, engine_url, seed=4, chunk=80)
         recorded = set(migrated.query(REPLACED).result_rows)
         pieces = Counter(migrated.query(PIECES).result_rows)
         assert pieces
         assert recorded
-        if migration == 18:  # the code before it wrote no pieces
-            for table in ("close_item_pieces", "close_item_piece_days", "close_item_piece_ticks"):
-                migrated.command(f"TRUNCATE TABLE {table}")
-        else:  # the code before it wrote pieces without the facts
-            dropped = ", ".join(f"DROP COLUMN {name}" for name, _ in BLOCKER_FACT_COLUMNS)
-            migrated.command(f"ALTER TABLE close_item_pieces {dropped}")
-            assert (
-                migrated.query("SELECT count() FROM close_item_pieces").result_rows[0][0]
-                == pieces.total()
-            )
-        forget_migration(migrated, migration)
-        assert migrate(migrated, CorrelationRules.default()).applied == (migration,)
+        # the code before migration 18 wrote no pieces
+        for table in ("close_item_pieces", "close_item_piece_days", "close_item_piece_ticks"):
+            migrated.command(f"TRUNCATE TABLE {table}")
+        forget_migration(migrated, 18)
+        assert migrate(migrated, CorrelationRules.default()).applied == (18,)
         summed = CloseRiskAnswers(lambda: migrated, CalendarBook(), keeper)
         oracle = CloseRiskAnswers(lambda: migrated, CalendarBook(), keeper, from_sums=False)
         as_of, known = END - timedelta(days=10), watermarks[len(watermarks) // 2]
@@ -239,61 +212,6 @@ class TestSummedItemAnswers:
         assert set(migrated.query(REPLACED).result_rows) == recorded
         assert Counter(migrated.query(PIECES).result_rows) == pieces
         assert summed.report(None, as_of, known) == oracle.report(None, as_of, known)
-
-    def test_close_risk_reads_its_contributors_errors_from_the_pieces(
-        self, migrated: Client, engine_url: str
-    ) -> None:
-        """At random instants and knowledge times, the summed close risk names the errors the
-        oracle reads from ``biz_events`` for its blocked contributors, and reads few of them
-        there: the pieces carry their versions' failure facts (migration 28). Pieces whose
-        versions hold no facts (stored before migration 20) make it read every one there, with
-        the same answers."""
-        watermarks, keeper = stream_with_late_arrivals(
-            migrated, engine_url, seed=6, scale="small", chunk=3000
-        )
-        periods = sorted(
-            str(r[0])
-            for r in migrated.query("SELECT DISTINCT DuePeriod FROM close_items").result_rows
-        )
-        rng = random.Random(7)
-        asked = [
-            (
-                rng.choice([None, *periods]),
-                START + timedelta(seconds=rng.uniform(0, (END - START).total_seconds())),
-                rng.choice([None, rng.choice(watermarks)]),
-            )
-            for _ in range(16)
-        ]
-
-        def compare() -> tuple[int, int]:
-            reads = ReadsOfErrors(migrated)
-            summed = CloseRiskAnswers(lambda: reads, CalendarBook(), keeper)  # type: ignore[arg-type, return-value]
-            oracle = CloseRiskAnswers(lambda: migrated, CalendarBook(), keeper, from_sums=False)
-            blocked = 0
-            for period, as_of, known in asked:
-                report = summed.report(period, as_of, known)
-                assert report == oracle.report(period, as_of, known), (period, as_of, known)
-                blocked += sum(
-                    1
-                    for entry in report[1]
-                    for c in entry["contributors"]
-                    if c["failed_event_type"] and c["error_category"]
-                )
-            return blocked, reads.event_ids
-
-        blocked, read = compare()
-        assert blocked > 0
-        assert read < blocked / 5
-        since = ", ".join(
-            f"{name} = NULL" for name, _ in BLOCKER_FACT_COLUMNS if name.endswith("Since")
-        )
-        migrated.command(
-            f"ALTER TABLE close_item_pieces UPDATE {since} WHERE 1 SETTINGS mutations_sync = 2"
-        )
-        blocked_without, read_without = compare()
-        assert blocked_without == blocked
-        assert read_without > read
-        assert read_without > 0
 
     def test_an_invoice_posted_before_its_stage_began_is_not_late_after_the_close(
         self, migrated: Client
