@@ -15,11 +15,11 @@ import random
 import sys
 from datetime import UTC, timedelta
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.process_stats import own_cpu_seconds
+from benchmarks.statement_settings import Capturing
 from benchmarks.tick_profile import counted_state
 from slas import close_item_pieces
 from slas.close_state import CloseRiskAnswers
@@ -29,22 +29,8 @@ from warehouse.schema import PIECE_NEVER
 
 HELD = "State IN (1, 2, 3) AND Ends > {as_of:DateTime64(6, 'UTC')}"
 WITHOUT_LASTING = f"(State = 1 OR Ends < {PIECE_NEVER}) AND {HELD}"
-
-
-class Capturing:
-    """A client that keeps the at-risk reads it passes on (statement and parameters)."""
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-        self.reads: list[tuple[str, dict[str, Any]]] = []
-
-    def query(self, statement: str, parameters: dict[str, Any] | None = None) -> Any:
-        if statement.lstrip().startswith("SELECT LegalEntity, DuePeriod, Currency, reason"):
-            self.reads.append((statement, dict(parameters or {})))
-        return self._client.query(statement, parameters=parameters)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
+AT_RISK = "SELECT LegalEntity, DuePeriod, Currency, reason"
+"""How ``slas.close_item_pieces.at_risk_items_sql`` begins."""
 
 
 def main() -> None:
@@ -67,6 +53,7 @@ def main() -> None:
     rng = random.Random(arguments.seed)
     for _ in range(arguments.answers):
         answers.report(None, first + timedelta(seconds=rng.uniform(0.1 * span, span)), None)
+    at_risk = [(s, p) for s, p in capturing.statements if s.lstrip().startswith(AT_RISK)]
     assert close_item_pieces.at_risk_items_sql(0).count(HELD) == 1
     lasting = f"""SELECT countIf(State = 2), countIf(State = 3) FROM close_item_pieces
         WHERE State IN (2, 3) AND Ends = {PIECE_NEVER}"""
@@ -75,10 +62,10 @@ def main() -> None:
     for name, variant in (("as answered", HELD), ("without the never-ending", WITHOUT_LASTING)):
         cpu, rows = own_cpu_seconds(), 0
         for _ in range(arguments.rounds):
-            for statement, parameters in capturing.reads:
+            for statement, parameters in at_risk:
                 result = client.query(statement.replace(HELD, variant), parameters=parameters)
                 rows += len(result.result_rows)
-        count = arguments.rounds * len(capturing.reads)
+        count = arguments.rounds * len(at_risk)
         per = 1000 * (own_cpu_seconds() - cpu) / count
         print(f"{name}: {per:.0f} ms CPU per read ({count} reads, {rows // count} rows each)")
 
