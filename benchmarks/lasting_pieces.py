@@ -13,18 +13,16 @@ from __future__ import annotations
 import argparse
 import random
 import sys
-from datetime import UTC, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.process_stats import own_cpu_seconds
-from benchmarks.statement_settings import Capturing
-from benchmarks.tick_profile import counted_state
+from benchmarks.statement_settings import Capturing, opened
 from slas import close_item_pieces
 from slas.close_state import CloseRiskAnswers
 from tests.firm import firm_calendar_book
-from warehouse.client import connect
 from warehouse.schema import PIECE_NEVER
 
 HELD = "State IN (1, 2, 3) AND Ends > {as_of:DateTime64(6, 'UTC')}"
@@ -41,13 +39,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     arguments = parser.parse_args()
 
-    client = connect(arguments.clickhouse_url)
-    _, state = counted_state(client)
-    first, last = client.query("SELECT min(EventTime), max(EventTime) FROM biz_events").result_rows[
-        0
-    ]
-    first, last = first.replace(tzinfo=UTC), last.replace(tzinfo=UTC)
-    span = (last - first).total_seconds()
+    client, state, first, span = opened(arguments.clickhouse_url)
     capturing = Capturing(client)
     answers = CloseRiskAnswers(lambda: capturing, firm_calendar_book(), state)  # type: ignore[arg-type, return-value]
     rng = random.Random(arguments.seed)

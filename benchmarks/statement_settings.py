@@ -13,7 +13,7 @@ import argparse
 import random
 import sys
 from collections import defaultdict
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from benchmarks.process_stats import own_cpu_seconds
 from benchmarks.tick_profile import counted_state
 from lineage.owners import OwnerRouting
 from lineage.rules import LineageRules
+from slas.business_state import BusinessState
 from slas.close_state import CloseRiskAnswers
 from slas.impact_answers import BlockedInvoiceAnswers
 from tests.firm import firm_calendar_book
@@ -43,6 +44,18 @@ def kind_of(statement: str) -> str:
     words = " ".join(statement.split())
     at = max(words.find("FROM"), 0)
     return f"{words[:40]} … {words[at : at + 50]}"
+
+
+def opened(url: str) -> tuple[Any, BusinessState, datetime, float]:
+    """The database at ``url`` migrated, its business state, and the first business event's
+    time and the seconds from it to the last (the range the answers are asked in)."""
+    client = connect(url)
+    _, state = counted_state(client)
+    first, last = client.query("SELECT min(EventTime), max(EventTime) FROM biz_events").result_rows[
+        0
+    ]
+    first, last = first.replace(tzinfo=UTC), last.replace(tzinfo=UTC)
+    return client, state, first, (last - first).total_seconds()
 
 
 class Capturing:
@@ -68,13 +81,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     arguments = parser.parse_args()
 
-    client = connect(arguments.clickhouse_url)
-    _, state = counted_state(client)
-    first, last = client.query("SELECT min(EventTime), max(EventTime) FROM biz_events").result_rows[
-        0
-    ]
-    first, last = first.replace(tzinfo=UTC), last.replace(tzinfo=UTC)
-    span = (last - first).total_seconds()
+    client, state, first, span = opened(arguments.clickhouse_url)
     periods = sorted({f"{first + timedelta(days=d):%Y-%m}" for d in range(int(span // 86400) + 1)})
     capturing = Capturing(client)
     reads: Any = lambda: capturing  # noqa: E731
