@@ -7,7 +7,7 @@ its customer (``[lineage]`` prerequisites): not a hop, but it explains why the E
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -58,10 +58,11 @@ NO_LIMIT = 2**63 - 1
 
 @dataclass(frozen=True, slots=True)
 class _Held:
-    """A blocked item as read, before its blockers' facts are known."""
+    """A blocked item as read, before its blockers' facts are known (the answer's
+    ``BlockedItem`` is built once they are: ``_item``)."""
 
-    blocked: BlockedItem
-    """The item, its ``blocked_by`` still empty."""
+    stage: str
+    """Where it waits: billing.ready while its stage event holds it, else invoice.posted."""
     own: list[str]
     """Its own steps (stage event, posting) attempted and not in effect."""
     upstream: list[str]
@@ -72,18 +73,19 @@ class _Held:
     """The row read (``ITEM_COLUMNS``, then the failure facts when narrowed)."""
 
 
-def _item(row: Sequence[Any], stage: str) -> BlockedItem:
-    """The blocked item of an ``ITEM_COLUMNS`` row, waiting at ``stage``, no blocker yet."""
+def _item(held: _Held, blocked_by: tuple[Blocker, ...] = ()) -> BlockedItem:
+    """The blocked item of a held item's ``ITEM_COLUMNS`` row, held by ``blocked_by``."""
+    row = held.row
     amount = row[5]
     return BlockedItem(
         object=ObjectRef(str(row[0]), str(row[1])),
         invoice=str(row[18]) or None,
-        stage=stage,
+        stage=held.stage,
         amount=None if amount is None else Decimal(amount),
         currency=str(row[4]),
         legal_entity=str(row[3]),
         period=str(row[6]),
-        blocked_by=(),
+        blocked_by=blocked_by,
     )
 
 
@@ -103,7 +105,7 @@ def _held_at(row: Sequence[Any], as_of: datetime) -> _Held | None:
         if event_id and reached(first, as_of) and not reached(effective, as_of)
     ]
     return _Held(
-        blocked=_item(row, sc.BILLING_READY if stage_event in own else sc.INVOICE_POSTED),
+        stage=sc.BILLING_READY if stage_event in own else sc.INVOICE_POSTED,
         own=own,
         upstream=[str(upstream_event)] if upstream_event and reached(upstream_first, as_of) else [],
         customer=str(customer),
@@ -130,7 +132,7 @@ def _held_in_sql(
             own.append(str(row[10]))
         held.append(
             _Held(
-                blocked=_item(row, sc.BILLING_READY if stage_held else sc.INVOICE_POSTED),
+                stage=sc.BILLING_READY if stage_held else sc.INVOICE_POSTED,
                 own=own,
                 upstream=[str(row[15])] if upstream_held else [],
                 customer=str(row[19]),
@@ -193,8 +195,12 @@ class BlockedInvoiceAnswers:
             held, count, total = _held_in_sql(rows, listing)
         else:
             held = [item for row in rows if (item := _held_at(row, as_of)) is not None]
-            held.sort(key=lambda h: (-(h.blocked.amount or Decimal(0)), h.blocked.object.id))
-            count, total = len(held), totals(h.blocked for h in held)
+            read = sorted(
+                ((_item(h), h) for h in held),
+                key=lambda pair: (-(pair[0].amount or Decimal(0)), pair[0].object.id),
+            )
+            held = [h for _, h in read]
+            count, total = len(held), totals(item for item, _ in read)
         listed = held[:listing]
         stored = self._stored_facts(listed, as_of) if narrowed else {}
         setups = self._failed_setups(client, listed, as_of, known)
@@ -210,7 +216,7 @@ class BlockedInvoiceAnswers:
             if item.posting_failed:
                 ids += setups.get(item.customer, [])
             blockers = tuple(facts[e] for e in dict.fromkeys(ids) if e in facts)
-            items.append(replace(item.blocked, blocked_by=blockers))
+            items.append(_item(item, blockers))
         return known, BlockedInvoices(total, tuple(items), count)
 
     def blocking_events(self, as_of: datetime) -> set[str]:
