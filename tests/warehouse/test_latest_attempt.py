@@ -32,53 +32,75 @@ from warehouse.spans import OTEL_TRACES_COLUMNS
 RULES = LineageRules.default()
 ENTITY = "LE-DE01"
 INVOICES = interface_name(Hop(sc.INVOICE_POSTED, sc.BILLING_EVENT, (sc.BILLING_READY,)))
+BILLING = interface_name(Hop(sc.BILLING_READY, sc.TIME_ENTRY, (sc.TIME_APPROVED,)))
 
-# (invoice, [(outcome, attempt number, trace id, span id)], whether it stands failed): every
-# attempt of an invoice at the same instant; the engine meets them by trace id, then span id
-TIED = [
-    ("INV-1", [(sc.FAILED, 1, "a" * 32, "01" * 8), (sc.SUCCESS, 2, "a" * 32, "02" * 8)], False),
-    ("INV-2", [(sc.SUCCESS, 1, "a" * 32, "03" * 8), (sc.FAILED, 2, "a" * 32, "04" * 8)], True),
-    ("INV-3", [(sc.SUCCESS, 1, "a" * 32, "05" * 8), (sc.FAILED, 1, "b" * 32, "06" * 8)], True),
-    ("INV-4", [(sc.FAILED, 1, "a" * 32, "07" * 8), (sc.SUCCESS, 1, "b" * 32, "08" * 8)], False),
+TIES = [
+    ([(sc.FAILED, 1, "a"), (sc.SUCCESS, 2, "a")], False),
+    ([(sc.SUCCESS, 1, "a"), (sc.FAILED, 2, "a")], True),
+    ([(sc.SUCCESS, 1, "a"), (sc.FAILED, 1, "b")], True),
+    ([(sc.FAILED, 1, "a"), (sc.SUCCESS, 1, "b")], False),
 ]
-"""A retry that posted, a retry that failed after a success, and replays under another trace
-with the same attempt number that failed or posted: the span id decides those."""
+"""Attempts of one event at one instant, (outcome, attempt number, trace), each under a higher
+span id than the one before, and whether the event stands failed: a retry that succeeded, a
+retry that failed after a success, and replays under another trace with the same number that
+failed or succeeded (the span id decides those). The engine meets an event's attempts by trace
+id, then span id: the first met was the wrong one for each, where only the instant (or the
+instant and the number) ordered them."""
 
-FAILED = {f"invoice.posted:{invoice}" for invoice, _, failed in TIED if failed}
-INVOICE_EVENTS = {f"invoice.posted:{invoice}" for invoice, _, _ in TIED}
+POSTINGS = range(len(TIES))
+"""Chains whose invoice posting's attempts are ``TIES``' (the same index)."""
+APPROVALS = range(len(TIES), 2 * len(TIES))
+"""Chains, not yet invoiced, whose time approval's attempts are ``TIES``' (index less four)."""
 
 
-def _chain(number: int, invoice: str, attempts: list[tuple[str, int, str, str]]) -> list[BusinessEvent]:
-    """A clean chain whose invoice posting is ``attempts``, all at the same instant."""
-    *upstream, posted = chain(
+def _tied(event: BusinessEvent, chain_number: int, ties: int) -> list[BusinessEvent]:
+    """``event``'s attempts as ``TIES[ties]`` says, all at its instant."""
+    attempts, _ = TIES[ties]
+    return [
+        replace(
+            event,
+            outcome=outcome,
+            attempt=number,
+            trace_id=trace * 32,
+            span_id=f"{chain_number:08x}{index:08x}",
+            error_category="" if outcome == sc.SUCCESS else sc.MASTER_DATA,
+            error_code="" if outcome == sc.SUCCESS else "E",
+        )
+        for index, (outcome, number, trace) in enumerate(attempts)
+    ]
+
+
+def _chain(number: int) -> list[BusinessEvent]:
+    """Chain ``number``: a posting tied as ``TIES`` says, or a time approval before no invoice."""
+    signed, activated, approved, ready, posted = chain(
         contract=f"CTR-{number}",
         project=f"PRJ-{number}",
         entries=(f"TE-{number}",),
         billing_event=f"BE-{number}",
-        invoice=invoice,
+        invoice=f"INV-{number}",
         customer=f"CUS-{number}",
     )
-    return [
-        *upstream,
-        *(
-            replace(
-                posted,
-                outcome=outcome,
-                attempt=attempt,
-                trace_id=trace_id,
-                span_id=span_id,
-                error_category="" if outcome == sc.SUCCESS else sc.MASTER_DATA,
-                error_code="" if outcome == sc.SUCCESS else "E",
-            )
-            for outcome, attempt, trace_id, span_id in attempts
-        ),
-    ]
+    if number in POSTINGS:
+        return [signed, activated, approved, ready, *_tied(posted, number, number)]
+    return [signed, activated, *_tied(approved, number, number - len(TIES)), ready]
+
+
+def _stands_failed(number: int) -> bool:
+    return TIES[number % len(TIES)][1]
+
+
+TIED_EVENTS = {f"invoice.posted:INV-{n}" for n in POSTINGS} | {
+    f"time.approved:TE-{n}" for n in APPROVALS
+}
+FAILED = {f"invoice.posted:INV-{n}" for n in POSTINGS if _stands_failed(n)} | {
+    f"time.approved:TE-{n}" for n in APPROVALS if _stands_failed(n)
+}
 
 
 @pytest.fixture
 def state(migrated: Client) -> BusinessState:
     """The chains stored, and the business state derived from them."""
-    events = [e for n, (invoice, attempts, _) in enumerate(TIED) for e in _chain(n, invoice, attempts)]
+    events = [e for n in (*POSTINGS, *APPROVALS) for e in _chain(n)]
     migrated.insert("otel_traces", [span(e) for e in events], column_names=OTEL_TRACES_COLUMNS)
     time.sleep(0.01)  # the tick's knowledge time comes after the rows'
     business = BusinessState(
@@ -92,53 +114,63 @@ def test_lineage_nodes_stand_failed_as_their_latest_attempt_in_attempt_order(
     migrated: Client, state: BusinessState
 ) -> None:
     """The nodes' reading (Python) and lineage's failed events (SQL) name the same events."""
-    nodes = events_by_id(migrated, sorted(INVOICE_EVENTS), known_at=datetime.now(UTC))
+    nodes = events_by_id(migrated, sorted(TIED_EVENTS), known_at=datetime.now(UTC))
     assert {e for e, node in nodes.items() if not node.succeeded} == FAILED
-    assert set(failed_event_ids(migrated, [sc.INVOICE_POSTED])) == FAILED
+    failed = failed_event_ids(migrated, [sc.INVOICE_POSTED, sc.TIME_APPROVED])
+    assert set(failed) == FAILED
 
 
 def test_the_sla_snapshot_says_which_failed_and_since_when_as_the_nodes_do(
     migrated: Client, state: BusinessState
 ) -> None:
-    """Failed, and the start of its current failures: the tied attempt after the success."""
+    """Failed, and the start of its current failures (the instant of the tie when the failure
+    comes after the success), as the lineage node says."""
     snapshot = load_snapshot(migrated, datetime.now(UTC))
     names = event_ids(migrated, snapshot.event.tolist())
     failed = {names[int(h)] for h, f in zip(snapshot.event, snapshot.failed, strict=True) if f}
-    assert failed & INVOICE_EVENTS == FAILED
-    nodes = events_by_id(migrated, sorted(INVOICE_EVENTS), known_at=datetime.now(UTC))
+    assert failed == FAILED
+    nodes = events_by_id(migrated, sorted(TIED_EVENTS), known_at=datetime.now(UTC))
     since = {
         names[int(h)]: int(us)
         for h, us in zip(snapshot.event, snapshot.failing_since_us, strict=True)
-        if names[int(h)] in INVOICE_EVENTS
+        if names[int(h)] in TIED_EVENTS
     }
     assert since == {
         e: -1 if node.failed_since is None else round(node.failed_since.timestamp() * 1e6)
         for e, node in nodes.items()
     }
+    assert sum(us > 0 for us in since.values()) == len(FAILED)
 
 
-def test_blocked_invoices_are_those_whose_posting_failed(
+def test_blocked_invoices_are_those_a_failed_approval_holds(
     migrated: Client, state: BusinessState
 ) -> None:
-    """The business state's blocked items are the billing events of the failed postings, each
-    held by its posting."""
+    """A failed event stops what it feeds even after it once took effect: the billing events
+    not yet invoiced are blocked exactly when their time approval stands failed, held by it
+    since the instant of the tie. (A posting that took effect posts its item, failed or not.)"""
     answers = BlockedInvoiceAnswers(lambda: migrated, RULES, OwnerRouting(), state)
     _, blocked = answers.report(
         period=None, legal_entity=None, as_of=datetime.now(UTC), known_at=None
     )
-    held = {item.object.id: {b.event_id for b in item.blocked_by} for item in blocked.items}
+    held = {
+        item.object.id: {(b.event_id, b.failed_since) for b in item.blocked_by}
+        for item in blocked.items
+    }
+    nodes = events_by_id(migrated, sorted(TIED_EVENTS), known_at=datetime.now(UTC))
     assert held == {
-        f"BE-{n}": {f"invoice.posted:{invoice}"}
-        for n, (invoice, _, failed) in enumerate(TIED)
-        if failed
+        f"BE-{n}": {(e, nodes[e].failed_since)}
+        for n in APPROVALS
+        if _stands_failed(n)
+        for e in [f"time.approved:TE-{n}"]
     }
 
 
-def test_the_audit_report_misses_the_invoices_of_the_failed_postings(
+def test_the_audit_report_counts_the_events_that_stand_succeeded(
     migrated: Client, state: BusinessState
 ) -> None:
-    """The report counts a posting only while it stands succeeded: its billing event is missing
-    exactly when the posting failed."""
+    """The report counts an event only while it stands succeeded: a billing event is missing
+    its invoice exactly when the posting failed (or was never made), and a time entry is an
+    item of its interface exactly when its approval succeeded."""
     request = ReportRequest("2026-09", ENTITY, datetime.now(UTC), datetime(2026, 10, 8, tzinfo=UTC))
     body = build_report(migrated, RULES, request)
     missing = {
@@ -146,10 +178,14 @@ def test_the_audit_report_misses_the_invoices_of_the_failed_postings(
         for d in body["differences"]
         if d["kind"] == MISSING and d["interface"] == INVOICES
     }
-    assert missing == {f"BE-{n}" for n, (_, _, failed) in enumerate(TIED) if failed}
+    assert missing == {f"BE-{n}" for n in POSTINGS if _stands_failed(n)} | {
+        f"BE-{n}" for n in APPROVALS
+    }
+    [billing] = [i for i in body["interfaces"] if i["interface"] == BILLING]
+    assert billing["items"] == len(POSTINGS) + sum(not _stands_failed(n) for n in APPROVALS)
 
 
-def test_the_ocel_export_gives_each_posting_its_latest_attempt_s_outcome(
+def test_the_ocel_export_gives_each_event_its_latest_attempt_s_outcome(
     migrated: Client, state: BusinessState
 ) -> None:
     request = LogRequest("2026-09", None, datetime.now(UTC))
@@ -158,7 +194,7 @@ def test_the_ocel_export_gives_each_posting_its_latest_attempt_s_outcome(
     outcomes = {
         r["id"]: {a["name"]: a["value"] for a in r["attributes"]}["outcome"]
         for r in records
-        if r["id"] in INVOICE_EVENTS
+        if r["id"] in TIED_EVENTS
     }
     assert {e for e, outcome in outcomes.items() if outcome != sc.SUCCESS} == FAILED
-    assert len(outcomes) == len(TIED)
+    assert outcomes.keys() == TIED_EVENTS
