@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from warehouse.counted_attempt import COUNTED_ATTEMPT
+from warehouse.counted_attempt import ATTEMPT_ORDER, COUNTED_ATTEMPT
 from warehouse.first_stored import first_stored_events
 from warehouse.schema import EVENT_DIMENSIONS
 
@@ -84,7 +84,7 @@ linked AS{once} (
 ),
 events AS (
     SELECT EventId AS event_id,
-        argMax(Outcome, (EventTime, Attempt)) = 'success' AS succeeded,
+        argMax(Outcome, {ATTEMPT_ORDER}) = 'success' AS succeeded,
         minIf(EventTime, Outcome = 'success') AS effective_at,
         argMax(Amount, {COUNTED_ATTEMPT}) AS amount,
         argMax(Currency, {COUNTED_ATTEMPT}) AS currency,

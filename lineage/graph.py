@@ -18,6 +18,7 @@ from domain.instants import utc
 from domain.objects import ObjectRef
 from lineage.facts import KNOWLEDGE_TIME, StoredFact, content_hash, differing_fields
 from lineage.rules import Hop, LineageRules
+from warehouse.counted_attempt import attempt_order
 
 UPSTREAM = "upstream"
 DOWNSTREAM = "downstream"
@@ -57,7 +58,8 @@ class ConflictingVersion:
 
 @dataclass(frozen=True)
 class EventNode:
-    """One business event (one ``biz.event.id``) with every attempt of it, oldest first."""
+    """One business event (one ``biz.event.id``) with every attempt of it in attempt order
+    (``warehouse.counted_attempt.attempt_order``): oldest first."""
 
     event_id: str
     attempts: tuple[BusinessEvent, ...]
@@ -184,7 +186,7 @@ def group_attempts(
     return {
         event_id: EventNode(
             event_id,
-            tuple(sorted(attempts, key=lambda a: (utc(a.timestamp), a.attempt, a.span_id))),
+            tuple(sorted(attempts, key=attempt_order)),
             tuple(
                 sorted(
                     later.get(event_id, ()),

@@ -18,7 +18,7 @@ from lineage.ocel import (
     JSON_ENCODER,
     SUBJECT,
 )
-from warehouse.counted_attempt import COUNTED_ATTEMPT
+from warehouse.counted_attempt import ATTEMPT_ORDER, COUNTED_ATTEMPT
 from warehouse.first_stored import first_stored_events
 
 _OF_PERIOD = """IngestedAt <= {known_at:DateTime64(3, 'UTC')}
@@ -38,12 +38,9 @@ with an attempt of ``period`` (its own, else its UTC month; every event when emp
 ``known_at``. A superset: an event whose own period is another but that has an attempt without
 one in the month is narrowed by ``PAGE_EVENTS``."""
 
-_ATTEMPT_ORDER = "(EventTime, Attempt, SpanId)"
-"""The order of an event's attempts (``lineage.graph.group_attempts``): the latest is the last."""
-
 _EVENT_FACTS = f"""
     EventId,
-    argMax((EventType, Outcome, EventTime), {_ATTEMPT_ORDER}) AS latest,
+    argMax((EventType, Outcome, EventTime), {ATTEMPT_ORDER}) AS latest,
     latest.1 AS event_type,
     latest.2 AS outcome,
     min(EventTime) AS first_time,
@@ -59,12 +56,12 @@ _EVENT_FACTS = f"""
     counted.8 AS span_id,
     count() AS attempts,
     uniqExact(TraceId) - 1 AS replays,
-    argMaxIf(ErrorCategory, {_ATTEMPT_ORDER}, Outcome != '{sc.SUCCESS}' AND ErrorCategory != '')
+    argMaxIf(ErrorCategory, {ATTEMPT_ORDER}, Outcome != '{sc.SUCCESS}' AND ErrorCategory != '')
         AS error_category,
-    argMinIf(LegalEntity, {_ATTEMPT_ORDER}, LegalEntity != '') AS legal_entity,
+    argMinIf(LegalEntity, {ATTEMPT_ORDER}, LegalEntity != '') AS legal_entity,
     arrayFlatten(arrayMap(a -> a.2, arraySort(a -> a.1, groupArray(
-        ({_ATTEMPT_ORDER}, arrayMap(r -> (r.type, r.id), ObjectRefs)))))) AS refs,
-    argMinIf(Period, {_ATTEMPT_ORDER}, Period != '') AS own_period"""
+        ({ATTEMPT_ORDER}, arrayMap(r -> (r.type, r.id), ObjectRefs)))))) AS refs,
+    argMinIf(Period, {ATTEMPT_ORDER}, Period != '') AS own_period"""
 """An event assembled from the first stored version of each of its attempts (grouped by
 ``EventId``) as a lineage node shows it (``lineage.graph.EventNode``): type and outcome of the
 latest attempt; time, systems, amount, currency, period, trace and span of the counted attempt

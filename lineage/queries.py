@@ -18,6 +18,7 @@ from clickhouse_connect.driver.client import Client
 from domain.business_event import BusinessEvent
 from lineage.facts import FACT_NAMES, FACT_TEXTS_SQL, StoredFact
 from lineage.graph import ConflictingVersion, EventNode, Lookup, group_attempts
+from warehouse.counted_attempt import ATTEMPT_ORDER
 from warehouse.first_stored import FIRST_STORED_ORDER, first_stored_events
 from warehouse.queries import EVENT_COLUMNS, OUTLINE_COLUMNS, outline_from_row
 from warehouse.schema import RAW_SPAN_HASH
@@ -97,12 +98,12 @@ every period when ``period`` is empty."""
 
 FAILED_EVENT_IDS = f"""
 SELECT EventId
-FROM {first_stored_events("1", "EventId, EventType, EventTime, Attempt, Outcome")}
+FROM {first_stored_events("1", "EventId, EventType, EventTime, Attempt, SpanId, Outcome")}
 WHERE EventType IN {{event_types:Array(String)}}
 GROUP BY EventId
-HAVING argMax(Outcome, (EventTime, Attempt)) != 'success'
+HAVING argMax(Outcome, {ATTEMPT_ORDER}) != 'success'
 """
-"""Events whose latest attempt is not a success (failed events)."""
+"""Events whose latest attempt (``ATTEMPT_ORDER``) is not a success (failed events)."""
 
 STORED_FACTS = f"""
 SELECT EventId, TraceId, SpanId, {FACT_TEXTS_SQL}, RawSpanHash

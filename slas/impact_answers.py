@@ -28,6 +28,7 @@ from slas.close_state import (
     blocking_step,
     reached,
 )
+from warehouse.counted_attempt import ATTEMPT_ORDER
 
 BLOCKERS = """
 SELECT EventId, argMax(EventType, EventTime), argMax(ErrorCategory, EventTime),
@@ -41,14 +42,14 @@ GROUP BY EventId
 """Each blocking event's type, the error of its latest attempt and when its current run of failed
 attempts began."""
 
-FAILED_SETUPS = """
+FAILED_SETUPS = f"""
 SELECT ObjectId, EventId
 FROM biz_event_objects
-WHERE ObjectType IN {dimensions:Array(String)} AND ObjectId IN {ids:Array(String)}
-  AND EventType IN {event_types:Array(String)}
-  AND EventTime <= {as_of:DateTime64(6, 'UTC')} AND IngestedAt <= {known_at:DateTime64(3, 'UTC')}
+WHERE ObjectType IN {{dimensions:Array(String)}} AND ObjectId IN {{ids:Array(String)}}
+  AND EventType IN {{event_types:Array(String)}}
+  AND EventTime <= {{as_of:DateTime64(6, 'UTC')}} AND IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}
 GROUP BY ObjectType, ObjectId, EventId
-HAVING argMax(Outcome, EventTime) != 'success'
+HAVING argMax(Outcome, {ATTEMPT_ORDER}) != 'success'
 """
 
 

@@ -16,7 +16,7 @@ from clickhouse_connect.driver.client import Client
 
 from domain import semconv as sc
 from slas.snapshot import EventSnapshot, empty_snapshot
-from warehouse.counted_attempt import COUNTED_ATTEMPT
+from warehouse.counted_attempt import ATTEMPT_ORDER, COUNTED_ATTEMPT
 from warehouse.first_stored import first_stored_events
 from warehouse.schema import STATE_COMPONENT_EVENTS, STATE_COMPONENT_OBJECTS
 
@@ -37,13 +37,14 @@ _SNAPSHOT_EVENT_COLUMNS = f"""
     cityHash64(EventId) AS event_hash,
     toUInt8(indexOf({{event_types:Array(String)}}, any(EventType))) AS event_type,
     toUInt8(countIf(Outcome = {_SUCCESS}) > 0) AS took_effect,
-    toUInt8(argMax(Outcome, EventTime) != {_SUCCESS}) AS failed,
+    toUInt8(argMax(Outcome, {ATTEMPT_ORDER}) != {_SUCCESS}) AS failed,
     toUnixTimestamp64Micro(minIf(EventTime, Outcome = {_SUCCESS})) AS effective_us,
     toUInt32OrZero(replaceOne(argMinIf(Period, EventTime, Outcome = {_SUCCESS}), '-', ''))
         AS effective_period,
     toUnixTimestamp64Micro(min(EventTime)) AS first_us,
-    if(argMax(Outcome, EventTime) = {_SUCCESS}, toInt64(-1), toUnixTimestamp64Micro(arrayMin(
-        arrayFilter(t -> t > maxIf(EventTime, Outcome = {_SUCCESS}), groupArray(EventTime)))))
+    if(NOT failed, toInt64(-1), toUnixTimestamp64Micro(arrayMin(arrayMap(a -> a.1, arrayFilter(
+        a -> a > maxIf({ATTEMPT_ORDER}, Outcome = {_SUCCESS}),
+        groupArrayIf({ATTEMPT_ORDER}, Outcome != {_SUCCESS}))))))
         AS failing_since_us,
     toUInt32OrZero(replaceOne(argMin(Period, EventTime), '-', '')) AS first_period,
     toUInt16(indexOf({{legal_entities:Array(String)}}, anyIf(LegalEntity, LegalEntity != '')))
@@ -84,7 +85,7 @@ _NAMES = f"""EventId AS event_id,
 
 
 _FAILED = f"Outcome != {_SUCCESS}"
-_LAST_ERROR = f"argMaxIf((ErrorCategory, ErrorCode), EventTime, {_FAILED})"
+_LAST_ERROR = f"argMaxIf((ErrorCategory, ErrorCode), {ATTEMPT_ORDER}, {_FAILED})"
 _ATTEMPTS = f"""groupArray(toUnixTimestamp64Micro(EventTime)),
         groupArray({_FAILED}), groupArray((ErrorCategory, ErrorCode))"""
 _FAILURE = f"""{_LAST_ERROR}.1 AS error_category, {_LAST_ERROR}.2 AS error_code,
@@ -234,7 +235,8 @@ WHERE cityHash64(EventId) IN {hashes:Array(UInt64)}
 
 EVENT_ERRORS = f"""
 SELECT cityHash64(EventId) AS event_hash,
-       argMax(ErrorCategory, EventTime), argMax(ErrorCode, EventTime)
+       argMax((ErrorCategory, ErrorCode), {ATTEMPT_ORDER}).1,
+       argMax((ErrorCategory, ErrorCode), {ATTEMPT_ORDER}).2
 FROM {first_stored_events("cityHash64(EventId) IN {hashes:Array(UInt64)}")}
 WHERE EventTime <= {{as_of:DateTime64(9, 'UTC')}}
 GROUP BY EventId

@@ -42,7 +42,7 @@ from slas.definitions import DEFAULT_SLAS
 from syncsight.bulk_load import WarehouseSpanExporter
 from warehouse.client import connect
 from warehouse.correlation_rules import CorrelationRules
-from warehouse.counted_attempt import COUNTED_ATTEMPT
+from warehouse.counted_attempt import ATTEMPT_ORDER, COUNTED_ATTEMPT
 from warehouse.first_stored import first_stored_events
 from warehouse.migrations import migrate
 from warehouse.span_store import span_sink
@@ -82,7 +82,7 @@ inherited AS (
 ),
 events AS (
     SELECT EventId AS event_id,
-        argMax(Outcome, (EventTime, Attempt)) = 'success' AS succeeded,
+        argMax(Outcome, {ATTEMPT_ORDER}) = 'success' AS succeeded,
         minIf(EventTime, Outcome = 'success') AS effective_at,
         argMax(Amount, {COUNTED_ATTEMPT}) AS amount,
         argMax(Currency, {COUNTED_ATTEMPT}) AS currency,

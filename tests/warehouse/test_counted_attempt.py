@@ -1,6 +1,7 @@
-"""The counted attempt in SQL (``warehouse.counted_attempt``) is the attempt a lineage node shows
-(``lineage.graph.EventNode.decisive``), ties included: attempts at the same instant with the same
-number under other span ids (replays under another trace) fall the same way in both."""
+"""The counted attempt and the latest attempt in SQL (``warehouse.counted_attempt``) are the
+attempts a lineage node shows (``lineage.graph.EventNode.decisive``, ``latest``), ties included:
+attempts at the same instant with the same number under other span ids (replays under another
+trace) fall the same way in both."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from domain import semconv as sc
 from domain.business_event import BusinessEvent
 from lineage.graph import group_attempts
 from tests.lineage.events import attempt
-from warehouse.counted_attempt import COUNTED_ATTEMPT
+from warehouse.counted_attempt import ATTEMPT_ORDER, COUNTED_ATTEMPT
 
 TABLE = "counted_attempts"
 OUTCOMES = (sc.SUCCESS, sc.FAILED, sc.RETRYING)
@@ -35,8 +36,9 @@ def _attempts(rng: random.Random, event: int) -> list[BusinessEvent]:
     ]
 
 
-def test_the_counted_attempt_is_the_one_the_lineage_node_shows(client: Client) -> None:
-    rng = random.Random(11)
+def _stored(client: Client, seed: int) -> list[BusinessEvent]:
+    """Attempts of 400 events with frequent ties, stored in ``TABLE`` in shuffled parts."""
+    rng = random.Random(seed)
     attempts = [a for event in range(400) for a in _attempts(rng, event)]
     rng.shuffle(attempts)  # the engine meets them in no particular order
     client.command(f"DROP TABLE IF EXISTS {TABLE}")
@@ -54,6 +56,11 @@ def test_the_counted_attempt_is_the_one_the_lineage_node_shows(client: Client) -
             ],
             column_names=["EventId", "Outcome", "EventTime", "Attempt", "SpanId", "Amount"],
         )
+    return attempts
+
+
+def test_the_counted_attempt_is_the_one_the_lineage_node_shows(client: Client) -> None:
+    attempts = _stored(client, 11)
     counted = dict(
         client.query(
             f"SELECT EventId, argMax((SpanId, Amount), {COUNTED_ATTEMPT}) FROM {TABLE}"
@@ -72,3 +79,29 @@ def test_the_counted_attempt_is_the_one_the_lineage_node_shows(client: Client) -
         if len({(a.timestamp, a.attempt, a.outcome) for a in node.attempts}) < len(node.attempts)
     )
     assert tied > 50
+
+
+def test_the_latest_attempt_in_sql_is_the_lineage_node_s_latest(client: Client) -> None:
+    """``argMax`` by ``ATTEMPT_ORDER`` picks the attempt a node's ``attempt_order`` puts last,
+    outcome included, whatever order the engine meets tied attempts in."""
+    attempts = _stored(client, 12)
+    latest = {
+        event_id: (span_id, outcome)
+        for event_id, (span_id, outcome) in client.query(
+            f"SELECT EventId, argMax((SpanId, Outcome), {ATTEMPT_ORDER}) FROM {TABLE}"
+            " GROUP BY EventId SETTINGS max_threads = 4"
+        ).result_rows
+    }
+    nodes = group_attempts(attempts)
+    assert latest == {
+        event_id: (node.latest.span_id, node.outcome) for event_id, node in nodes.items()
+    }
+    # ties that change the answer happened: a success and a failure at the same instant
+    assert (
+        sum(
+            1
+            for node in nodes.values()
+            if len({a.outcome for a in node.attempts if a.timestamp == node.latest.timestamp}) > 1
+        )
+        > 50
+    )
