@@ -28,15 +28,14 @@ from slas.close_state import (
     blocking_step,
     reached,
 )
-from warehouse.counted_attempt import ATTEMPT_ORDER
+from warehouse.counted_attempt import ATTEMPT_ORDER, FAILING_SINCE
 
-BLOCKERS = """
-SELECT EventId, argMax(EventType, EventTime), argMax(ErrorCategory, EventTime),
-       argMax(ErrorCode, EventTime),
-       arrayMin(arrayFilter(t -> t > maxIf(EventTime, Outcome = 'success'), groupArray(EventTime)))
+BLOCKERS = f"""
+SELECT EventId, argMax(EventType, {ATTEMPT_ORDER}), argMax(ErrorCategory, {ATTEMPT_ORDER}),
+       argMax(ErrorCode, {ATTEMPT_ORDER}), {FAILING_SINCE}
 FROM biz_events
-WHERE EventId IN {event_ids:Array(String)} AND EventTime <= {as_of:DateTime64(6, 'UTC')}
-  AND IngestedAt <= {known_at:DateTime64(3, 'UTC')}
+WHERE EventId IN {{event_ids:Array(String)}} AND EventTime <= {{as_of:DateTime64(6, 'UTC')}}
+  AND IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}
 GROUP BY EventId
 """
 """Each blocking event's type, the error of its latest attempt and when its current run of failed

@@ -16,7 +16,7 @@ from clickhouse_connect.driver.client import Client
 
 from domain import semconv as sc
 from slas.snapshot import EventSnapshot, empty_snapshot
-from warehouse.counted_attempt import ATTEMPT_ORDER, COUNTED_ATTEMPT
+from warehouse.counted_attempt import ATTEMPT_ORDER, COUNTED_ATTEMPT, FAILING_SINCE
 from warehouse.first_stored import first_stored_events
 from warehouse.schema import STATE_COMPONENT_EVENTS, STATE_COMPONENT_OBJECTS
 
@@ -42,10 +42,7 @@ _SNAPSHOT_EVENT_COLUMNS = f"""
     toUInt32OrZero(replaceOne(argMinIf(Period, EventTime, Outcome = {_SUCCESS}), '-', ''))
         AS effective_period,
     toUnixTimestamp64Micro(min(EventTime)) AS first_us,
-    if(NOT failed, toInt64(-1), toUnixTimestamp64Micro(arrayMin(arrayMap(a -> a.1, arrayFilter(
-        a -> a > maxIf({ATTEMPT_ORDER}, Outcome = {_SUCCESS}),
-        groupArrayIf({ATTEMPT_ORDER}, Outcome != {_SUCCESS}))))))
-        AS failing_since_us,
+    if(NOT failed, toInt64(-1), toUnixTimestamp64Micro({FAILING_SINCE})) AS failing_since_us,
     toUInt32OrZero(replaceOne(argMin(Period, EventTime), '-', '')) AS first_period,
     toUInt16(indexOf({{legal_entities:Array(String)}}, anyIf(LegalEntity, LegalEntity != '')))
         AS legal_entity,

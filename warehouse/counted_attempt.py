@@ -26,6 +26,16 @@ whichever row it met first: an event the SLA state calls failed while the lineag
 call it posted. Span ids compare as their text, as in Python."""
 
 
+FAILING_SINCE: Final = (
+    f"arrayMin(arrayMap(a -> a.1, arrayFilter(a -> a > maxIf({ATTEMPT_ORDER}, {_SUCCESS}), "
+    f"groupArrayIf({ATTEMPT_ORDER}, NOT {_SUCCESS}))))"
+)
+"""When an event's current run of failed attempts began (an aggregate over its attempts): its
+first failed attempt after its last successful one in ``ATTEMPT_ORDER``; the zero instant when its
+latest attempt succeeded. By instant alone, a failure stamped like the success before it began no
+run at all."""
+
+
 def attempt_order(attempt: BusinessEvent) -> tuple[datetime, int, str]:
     """The order of an event's attempts (``ATTEMPT_ORDER`` in Python): a lineage node's attempts
     sorted by it, the latest last (``lineage.graph.group_attempts``)."""

@@ -15,6 +15,7 @@ from clickhouse_connect.driver.client import Client
 
 from domain import semconv as sc
 from domain.business_event import BusinessEvent
+from domain.instants import utc
 from lineage.audit_report import MISSING, ReportRequest, build_report, interface_name
 from lineage.ocel_log import LogRequest, log_pages
 from lineage.owners import OwnerRouting
@@ -198,3 +199,49 @@ def test_the_ocel_export_gives_each_event_its_latest_attempt_s_outcome(
     }
     assert {e for e, outcome in outcomes.items() if outcome != sc.SUCCESS} == FAILED
     assert outcomes.keys() == TIED_EVENTS
+
+
+def test_a_failed_set_up_tied_with_its_success_holds_the_invoice_since_the_tie(
+    migrated: Client,
+) -> None:
+    """A blocker without stored facts (the customer's set-up, a prerequisite: ``BLOCKERS``) is
+    read in attempt order too: its success and the failed retry stamped alike leave it failed
+    since that instant, as its lineage node says (by instant alone no failure came after the
+    success, and the run of failures had no start)."""
+    number = 100
+    signed, activated, approved, ready, posted = chain(
+        contract=f"CTR-{number}",
+        project=f"PRJ-{number}",
+        entries=(f"TE-{number}",),
+        billing_event=f"BE-{number}",
+        invoice=f"INV-{number}",
+        customer=f"CUS-{number}",
+    )
+    failed_posting = replace(
+        posted, outcome=sc.FAILED, error_category=sc.MASTER_DATA, error_code="E"
+    )
+    synced = replace(
+        signed,
+        event_id=f"customer.synced:CUS-{number}",
+        event_type=sc.CUSTOMER_SYNCED,
+        objects={sc.CUSTOMER: [f"CUS-{number}"]},
+        amount=None,
+    )
+    events = [signed, activated, approved, ready, failed_posting, *_tied(synced, number, 1)]
+    migrated.insert("otel_traces", [span(e) for e in events], column_names=OTEL_TRACES_COLUMNS)
+    time.sleep(0.01)
+    business = BusinessState(
+        lambda: migrated, DEFAULT_SLAS, CalendarBook(), settle=timedelta(milliseconds=1)
+    )
+    business.tick(datetime.now(UTC))
+    answers = BlockedInvoiceAnswers(lambda: migrated, RULES, OwnerRouting(), business)
+    _, blocked = answers.report(
+        period=None, legal_entity=None, as_of=datetime.now(UTC), known_at=None
+    )
+    nodes = events_by_id(migrated, [synced.event_id], known_at=datetime.now(UTC))
+    assert nodes[synced.event_id].failed_since == utc(synced.timestamp)
+    [item] = blocked.items
+    assert item.object.id == f"BE-{number}"
+    assert {(b.event_id, b.failed_since) for b in item.blocked_by} >= {
+        (synced.event_id, nodes[synced.event_id].failed_since)
+    }
