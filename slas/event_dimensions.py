@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Final
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 from clickhouse_connect.driver.client import Client
@@ -96,7 +97,7 @@ def changed_dimensions(
     }
 
 
-def _codes(texts: pa.Array, table: tuple[str, ...]) -> np.ndarray:
+def _codes(texts: pa.Array, table: tuple[str, ...]) -> npt.NDArray[np.int64]:
     """Each text's index in ``table``, -1 where it is not there."""
     found = pc.index_in(texts, value_set=pa.array(table, type=pa.string()))
     return np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
