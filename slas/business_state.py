@@ -468,18 +468,18 @@ class BusinessState:
     def _chunk_reads(
         self, client: Client, until: datetime, count: int, *, stored: bool
     ) -> Generator[ComponentRead, None, None]:
-        """``_read`` of each chunk, one chunk ahead on a ``READERS`` thread. A read that fails
+        """``_load`` of each chunk, one chunk ahead on a ``READERS`` thread. A read that fails
         there raises here; closing early waits for the read under way, so that none runs behind
         a tick that ended. When the factory gives that thread this thread's client (one client
         shared by every thread), everything is read here, in turn."""
 
         def read(chunk: int) -> ComponentRead:
-            return self._read(self._client(), until, chunk=chunk, stored=stored)
+            return self._load(self._client(), until, chunk=chunk, stored=stored)
 
         ahead = count > 1 and READERS.submit(self._client).result() is not client
         if not ahead:
             for chunk in range(count):
-                yield self._read(client, until, chunk=chunk, stored=stored)
+                yield self._load(client, until, chunk=chunk, stored=stored)
             return
         pending: Future[ComponentRead] | None = READERS.submit(read, 0)
         following = 1
@@ -506,10 +506,10 @@ class BusinessState:
         ``references`` when known already) and append what changed. Events read, versions
         written."""
         return self._write(
-            client, until, self._read(client, until, references=references, stored=stored)
+            client, until, self._load(client, until, references=references, stored=stored)
         )
 
-    def _read(
+    def _load(
         self,
         client: Client,
         until: datetime,
@@ -564,7 +564,7 @@ class BusinessState:
 @dataclass(frozen=True, eq=False)
 class ComponentRead:
     """What a re-derivation of some components reads: their snapshot and the ids behind it, and
-    the latest stored versions it compares with (``BusinessState._read``)."""
+    the latest stored versions it compares with (``BusinessState._load``)."""
 
     snapshot: EventSnapshot
     names: SnapshotNames
