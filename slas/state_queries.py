@@ -844,6 +844,8 @@ class StoredTimers:
 
     def named(self, rows: npt.NDArray[np.intp]) -> list[tuple[str, str, str, str]]:
         """The ids of the timers at ``rows``."""
+        if not len(rows):
+            return []
         taken = self.ids.take(pa.array(rows, type=pa.int64()))
         ids = zip(*(column.to_pylist() for column in taken.columns), strict=True)
         return cast(list[tuple[str, str, str, str]], list(ids))
