@@ -27,9 +27,9 @@ from benchmarks.process_stats import own_cpu_seconds, peak_rss_mib, reset_peak_r
 from slas.business_state import STATE_TABLES, BusinessState, TickReport
 from slas.definitions import DEFAULT_SLAS
 from tests.firm import firm_calendar_book
-from warehouse.client import connect
 from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import migrate
+from warehouse.pool import ClientPool
 from warehouse.schema import STATE_CHUNKS
 
 
@@ -65,11 +65,14 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     arguments = parser.parse_args()
 
-    client = connect(arguments.clickhouse_url)
+    # as the service does: every thread its own client (the tick's, and the reader thread's that
+    # reads the next chunk ahead)
+    pool = ClientPool(arguments.clickhouse_url)
+    client = pool.client()
     migrate(client, CorrelationRules.default())
     spans = int(client.query("SELECT count() FROM otel_traces").result_rows[0][0])
     print(f"{spans:,} spans, load {os.getloadavg()}", flush=True)
-    state = BusinessState(lambda: client, DEFAULT_SLAS, firm_calendar_book(), settle=timedelta(0))
+    state = BusinessState(pool.client, DEFAULT_SLAS, firm_calendar_book(), settle=timedelta(0))
     figures: dict[str, Any] = {"spans": spans, "load_before": os.getloadavg()}
     figures["catch_up"] = until_current(state)
     print(f"brought current: {figures['catch_up']}", flush=True)
@@ -89,6 +92,7 @@ def main() -> None:
     print(f"from scratch: {rebuild}, load {os.getloadavg()}", flush=True)
     if arguments.json:
         arguments.json.write_text(json.dumps(figures, indent=2), encoding="utf-8")
+    pool.close()
 
 
 if __name__ == "__main__":

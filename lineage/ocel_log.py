@@ -16,7 +16,6 @@ or comes from (subject first).
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -39,6 +38,7 @@ from lineage.ocel_queries import (
 )
 from lineage.queries import knowledge_bound
 from lineage.rules import LineageRules
+from warehouse.pool import READERS
 
 DEFAULT_PAGE_SIZE: Final = 10_000
 """Attempts (business event rows) per page: the bound on what one page holds in memory."""
@@ -352,14 +352,6 @@ class _Vocabulary:
         )
 
 
-READERS: Final = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ocel-read")
-"""The threads that read ahead for every export of the process (the next page, the next batch of
-objects' descriptions) while the export's own thread writes what it has: the engine runs with the
-interpreter's lock released, so reading and writing use both cores. Shared and bounded, so that
-the per-thread clients of a ``warehouse.pool.ClientPool`` they open are too; no read waits on
-another, so exports sharing them only queue."""
-
-
 def log_pages(
     client_of: Callable[[], Client],
     rules: LineageRules,
@@ -370,7 +362,7 @@ def log_pages(
     page_size: int = DEFAULT_PAGE_SIZE,
 ) -> Generator[LogPage, None, None]:
     """The log's pages in event id order, each event as ``shape`` (``PAGE_SHAPES``) wants it;
-    while the consumer takes one page the next is read on a ``READERS`` thread (a client from
+    while the consumer takes one page the next is read on a ``warehouse.pool.READERS`` thread (a client from
     ``client_of`` there: one page ahead, so memory holds two pages at most). Closing it early
     waits for the page being read."""
     if shape not in PAGE_SHAPES:

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from lineage.ocel import EVENT_ATTRIBUTES, OBJECT_ATTRIBUTES
-from lineage.ocel_log import READERS, Describe, LogPage, ObjectState
+from lineage.ocel_log import Describe, LogPage, ObjectState
+from warehouse.pool import READERS
 
 LOG_EVENT_ATTRIBUTES: Final = (
     *EVENT_ATTRIBUTES,
@@ -192,7 +193,7 @@ class OcelDatabase:
     def fill_objects(self, describe: Describe) -> None:
         """Write every stored object's attributes into its type's table, ``BATCH`` objects (of
         one type, by id) at a time: ``describe`` says what is known of each, one batch ahead on a
-        ``lineage.ocel_log.READERS`` thread while this one writes (this file is only touched
+        ``warehouse.pool.READERS`` thread while this one writes (this file is only touched
         here)."""
 
         def ahead(batch: list[tuple[str, str]]) -> Future[dict[str, ObjectState]] | None:

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Generator, Sequence
+from concurrent.futures import Future
+from contextlib import closing
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -38,12 +40,13 @@ from slas.cause_refresh import refresh_causes
 from slas.definitions import SlaDefinition
 from slas.digests import row_digests, sorted_members
 from slas.event_dimensions import (
+    StoredDimensions,
     append_dimensions,
     changed_dimensions,
-    dimension_rows,
     latest_dimensions,
 )
-from slas.item_rows import ItemRow, item_columns, item_rows
+from slas.item_rows import ItemRow, ItemValues, item_columns, item_values, values_digest
+from slas.snapshot import EventSnapshot
 from slas.state_columns import insert_columns
 from slas.state_queries import (
     TIMER_COLUMNS,
@@ -67,6 +70,7 @@ from slas.state_queries import (
     window_rows,
 )
 from slas.timer_rows import DerivedTimers, SnapshotNames, derive_timers
+from warehouse.pool import READERS
 from warehouse.schema import CLOSE_ITEMS, EVENT_DIMENSIONS, SLA_TIMERS
 from warehouse.schema_state import REBUILD_KEY, read_state, write_state, write_states
 
@@ -305,10 +309,7 @@ class BusinessState:
             # versions stored: a chunk compares with the latest of its own; none (a first
             # derivation, or the tables emptied): nothing to compare with, nothing read
             stored = versions_stored(client)
-            for chunk in range(count):
-                derived, written = self._rederive(client, until, chunk=chunk, stored=stored)
-                events += derived
-                versions += written
+            events, versions = self._rederive_chunks(client, until, count, stored=stored)
             clear_staging(client)
             path = path if touched else ""
         stamp = max(_millis(now), until)
@@ -448,7 +449,67 @@ class BusinessState:
         known = seeds.seed_references if seeds is not None and found.at_seeds else None
         return (*self._rederive(client, until, references=known), found.event_ids)
 
+    def _rederive_chunks(
+        self, client: Client, until: datetime, count: int, *, stored: bool
+    ) -> tuple[int, int]:
+        """Re-derive the ``count`` chunks ``graph_chunks`` staged, in order; the next chunk is read
+        on a ``READERS`` thread (with that thread's client) while this one derives and writes the
+        chunk before, so that the engine's read and the derivation use both cores. Events read,
+        versions written."""
+        events = versions = 0
+        with closing(self._chunk_reads(client, until, count, stored=stored)) as reads:
+            for read in reads:
+                derived, written = self._write(client, until, read)
+                del read  # held: this chunk while it is derived, and the next one being read
+                events += derived
+                versions += written
+        return events, versions
+
+    def _chunk_reads(
+        self, client: Client, until: datetime, count: int, *, stored: bool
+    ) -> Generator[ComponentRead, None, None]:
+        """``_load`` of each chunk, one chunk ahead on a ``READERS`` thread. A read that fails
+        there raises here; closing early waits for the read under way, so that none runs behind
+        a tick that ended. When the factory gives that thread this thread's client (one client
+        shared by every thread), everything is read here, in turn."""
+
+        def read(chunk: int) -> ComponentRead:
+            return self._load(self._client(), until, chunk=chunk, stored=stored)
+
+        ahead = count > 1 and READERS.submit(self._client).result() is not client
+        if not ahead:
+            for chunk in range(count):
+                yield self._load(client, until, chunk=chunk, stored=stored)
+            return
+        pending: Future[ComponentRead] | None = READERS.submit(read, 0)
+        following = 1
+        try:
+            while pending is not None:
+                found = pending.result()
+                pending = READERS.submit(read, following) if following < count else None
+                following += 1
+                yield found
+                del found
+        finally:
+            if pending is not None and not pending.cancel():
+                pending.exception()
+
     def _rederive(
+        self,
+        client: Client,
+        until: datetime,
+        *,
+        references: dict[str, Any] | None = None,
+        stored: bool = True,
+    ) -> tuple[int, int]:
+        """Re-derive the components closed in the component scratch tables (``component``; their
+        ``references`` when known already) and append what changed. Events read, versions
+        written."""
+        return self._write(
+            client, until, self._load(client, until, references=references, stored=stored)
+        )
+
+    def _load(
         self,
         client: Client,
         until: datetime,
@@ -456,37 +517,60 @@ class BusinessState:
         chunk: int | None = None,
         references: dict[str, Any] | None = None,
         stored: bool = True,
-    ) -> tuple[int, int]:
-        """Re-derive the components a ``chunk`` of ``syncsight_state_chunks`` holds (whole
-        components), or else those closed in the component scratch tables (``component``; their
-        ``references`` when known already); append what changed (everything when not ``stored``:
-        the state tables hold no version, so none is read). Events read, versions written."""
+    ) -> ComponentRead:
+        """What a re-derivation of the components a ``chunk`` of ``syncsight_state_chunks`` holds
+        (whole components), or else of those closed in the component scratch tables, reads: their
+        snapshot, and the latest stored versions of their timers, items and events' dimensions
+        (none when not ``stored``: the state tables hold no version, so none is read)."""
         named = chunk is None
         snapshot, names = load_component(
             client, until, chunk=chunk, named=named, references=references
         )
+        if not stored:
+            return ComponentRead(snapshot, names, StoredTimers.none(), {}, StoredDimensions.none())
         keys = list(set(names.objects.values()))
         key_hashes = np.fromiter(names.objects, dtype=np.uint64, count=len(names.objects))
-        timers = _timer_changes(
-            derive_timers(snapshot, self.definitions, self.calendars, names),
-            latest_digests(client, key_hashes, chunk=chunk) if stored else StoredTimers.none(),
+        return ComponentRead(
+            snapshot,
             names,
+            latest_digests(client, key_hashes, chunk=chunk),
+            latest_item_digests(client, keys, chunk=chunk),
+            latest_dimensions(client, chunk=chunk),
         )
-        items = _changes(
-            {row.identity: row for row in item_rows(snapshot, self.calendars, self.rules, names)},
-            latest_item_digests(client, keys, chunk=chunk) if stored else {},
+
+    def _write(self, client: Client, until: datetime, read: ComponentRead) -> tuple[int, int]:
+        """Derive the timers, items and events' dimensions of ``read``'s snapshot and append
+        those that moved since the latest stored versions (everything that has none). Events
+        read, versions written."""
+        snapshot, names = read.snapshot, read.names
+        timers = _timer_changes(
+            derive_timers(snapshot, self.definitions, self.calendars, names), read.timers, names
         )
-        dimensions = changed_dimensions(
-            dimension_rows(snapshot, names),
-            latest_dimensions(client, chunk=chunk) if stored else {},
-        )
+        items = _item_changes(item_values(snapshot, self.calendars, self.rules, names), read.items)
+        dimensions = changed_dimensions(snapshot, names, read.dimensions)
         append_timers(client, *timers, known_at=until)
         append_items(client, *items, known_at=until)
         append_dimensions(client, dimensions, known_at=until)
         changed_timers = sum(len(columns["Digest"]) for columns in timers[0])
         return len(snapshot.event), (
-            len(dimensions) + changed_timers + len(timers[1]) + len(items[0]) + len(items[1])
+            len(dimensions["EventId"])
+            + changed_timers
+            + len(timers[1])
+            + len(items[0])
+            + len(items[1])
         )
+
+
+@dataclass(frozen=True, eq=False)
+class ComponentRead:
+    """What a re-derivation of some components reads: their snapshot and the ids behind it, and
+    the latest stored versions it compares with (``BusinessState._load``)."""
+
+    snapshot: EventSnapshot
+    names: SnapshotNames
+    timers: StoredTimers
+    items: dict[tuple[str, str], tuple[bool, int]]
+    dimensions: StoredDimensions
 
 
 def _timer_changes(
@@ -507,23 +591,25 @@ def _timer_changes(
             changed.append(timers.columns(names, moved))
     fresh = np.concatenate([timers.identities for timers in derived] or [np.zeros(0, np.uint64)])
     gone = live & ~sorted_members(stored.identity, np.sort(fresh))
-    return changed, [(str(t), str(k), str(s), str(e)) for t, k, s, e in stored.ids[gone]]
+    return changed, stored.named(np.flatnonzero(gone))
 
 
-def _changes(
-    fresh: dict[Any, ItemRow], stored: dict[Any, tuple[bool, int]]
-) -> tuple[list[ItemRow], list[Any]]:
-    """The rows whose content moved since their latest stored version, and the identities
-    stored (not as deleted) that the re-derivation no longer has."""
+def _item_changes(
+    fresh: Sequence[ItemValues], stored: dict[tuple[str, str], tuple[bool, int]]
+) -> tuple[list[ItemRow], list[tuple[str, str]]]:
+    """The rows whose content moved since their latest stored version (a row made only of
+    those), and the identities stored (not as deleted) that the re-derivation no longer has. An
+    identity derived twice counts as its last row."""
+    by_identity = {values[:2]: values for values in fresh}
     changed = [
-        row
-        for identity, row in fresh.items()
-        if stored.get(identity, (True, 0)) != (False, row.digest)
+        ItemRow(*values)
+        for identity, values in by_identity.items()
+        if (latest := stored.get(identity)) is None or latest != (False, values_digest(values))
     ]
     gone = [
         identity
         for identity, (deleted, _) in stored.items()
-        if not deleted and identity not in fresh
+        if not deleted and identity not in by_identity
     ]
     return changed, gone
 

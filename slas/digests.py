@@ -24,10 +24,12 @@ def text_hash(text: str) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
 
 
-def text_hashes(texts: Iterable[str]) -> U64Array:
+def text_hashes(texts: Iterable[str] | pa.Array) -> U64Array:
     """``text_hash`` of each text, hashing each distinct text once (told apart by Arrow's
-    dictionary encoding: no sort of Python strings)."""
-    encoded = pa.array(list(texts), type=pa.string()).dictionary_encode()
+    dictionary encoding: no sort of Python strings; texts given as Arrow are not made Python
+    strings but the distinct ones)."""
+    array = texts if isinstance(texts, pa.Array) else pa.array(list(texts), type=pa.string())
+    encoded = array.dictionary_encode()
     if not len(encoded):
         return np.zeros(0, np.uint64)
     table = np.array([text_hash(t) for t in encoded.dictionary.to_pylist()], dtype=np.uint64)

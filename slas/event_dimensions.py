@@ -7,24 +7,26 @@ instead of resolving them again over the whole history.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
 from clickhouse_connect.driver.client import Client
 
 from domain.periods import period_text
+from slas.digests import U64Array
 from slas.snapshot import EventSnapshot
 from slas.state_columns import insert_columns
 from slas.state_queries import CHUNK_EVENT_IDS
 from slas.timer_rows import SnapshotNames
 from warehouse.schema import EVENT_DIMENSIONS, STATE_COMPONENT_EVENTS
 
-Dimensions = tuple[str, str]
-"""An event's (legal entity, period); empty text where none is known."""
-
 _LATEST = f"""
-SELECT EventId, argMax((LegalEntity, Period), KnownAt)
+SELECT cityHash64(EventId) AS event_hash, argMax((LegalEntity, Period), KnownAt) AS latest
 FROM {EVENT_DIMENSIONS}
 WHERE {{where}}
 GROUP BY EventId
@@ -35,53 +37,72 @@ LATEST_DIMENSIONS_OF_NAMED: Final = _LATEST.format(
     where=f"EventId GLOBAL IN (SELECT EventId FROM {STATE_COMPONENT_EVENTS})"
 )
 """The latest stored dimensions of some events, of a chunk's or of the named component's
-(named by a subquery, as the other state reads of a chunk or component are)."""
+(named by a subquery, as the other state reads of a chunk or component are), each event by the
+hash a snapshot keys it with."""
 
 
-def dimension_rows(snapshot: EventSnapshot, names: SnapshotNames) -> dict[str, Dimensions]:
-    """Event id → (legal entity, period) of every event of ``snapshot``."""
-    entity, _ = snapshot.dimensions
-    entities = ("", *snapshot.legal_entities)
-    periods = snapshot.periods.tolist()
-    texts = {period: period_text(period) for period in set(periods)}  # a few distinct ones
-    return {
-        names.events[event_hash]: (entities[code], texts[period])
-        for event_hash, code, period in zip(
-            snapshot.event.tolist(), entity.tolist(), periods, strict=True
-        )
-    }
+@dataclass(frozen=True, eq=False)
+class StoredDimensions:
+    """The latest stored (legal entity, period) of some events, in columns: the events' hashes
+    (``cityHash64`` of their ids) and the two texts as Arrow."""
+
+    event: U64Array
+    legal_entity: pa.Array
+    period: pa.Array
+
+    @staticmethod
+    def none() -> StoredDimensions:
+        """No event's dimensions stored."""
+        empty = pa.array([], type=pa.string())
+        return StoredDimensions(np.zeros(0, np.uint64), empty, empty)
 
 
-def latest_dimensions(client: Client, *, chunk: int | None) -> dict[str, Dimensions]:
-    """Event id → its latest stored dimensions, for the events of ``chunk`` (of the component
-    ``component`` closed when None)."""
+def latest_dimensions(client: Client, *, chunk: int | None) -> StoredDimensions:
+    """The latest stored dimensions of the events of ``chunk`` (of the component ``component``
+    closed when None)."""
     if chunk is None:
         table = client.query_arrow(LATEST_DIMENSIONS_OF_NAMED)
     else:
         table = client.query_arrow(LATEST_DIMENSIONS_OF_CHUNK, parameters={"chunk": chunk})
-    # columns, not rows: tens of thousands of events a tick, no tuple parsed one by one
-    event_ids_, latest = (column.combine_chunks() for column in table.columns)
-    dimensions = zip(latest.field(0).to_pylist(), latest.field(1).to_pylist(), strict=True)
-    return dict(zip(event_ids_.to_pylist(), dimensions, strict=True))
+    # columns, not rows: hundreds of thousands of events a chunk, no tuple made per event
+    latest = table["latest"].combine_chunks()
+    return StoredDimensions(
+        np.asarray(table["event_hash"].to_numpy(), dtype=np.uint64),
+        latest.field(0).cast(pa.string()),
+        latest.field(1).cast(pa.string()),
+    )
 
 
 def changed_dimensions(
-    fresh: Mapping[str, Dimensions], stored: Mapping[str, Dimensions]
-) -> list[tuple[str, Dimensions]]:
-    """The events whose dimensions differ from their latest stored version (or have none)."""
-    return [(event_id, dims) for event_id, dims in fresh.items() if stored.get(event_id) != dims]
-
-
-def append_dimensions(
-    client: Client, changed: list[tuple[str, Dimensions]], *, known_at: datetime
-) -> None:
-    insert_columns(
-        client,
-        EVENT_DIMENSIONS,
-        {
-            "EventId": [event_id for event_id, _ in changed],
-            "KnownAt": known_at,
-            "LegalEntity": [entity for _, (entity, _) in changed],
-            "Period": [period for _, (_, period) in changed],
-        },
+    snapshot: EventSnapshot, names: SnapshotNames, stored: StoredDimensions
+) -> dict[str, Any]:
+    """The ``event_dimensions`` columns but ``KnownAt`` of every event of ``snapshot`` whose
+    (legal entity, period), as ``EventSnapshot.dimensions`` and ``EventSnapshot.periods``
+    resolve them, differ from its latest stored version (or that has none)."""
+    entity, _ = snapshot.dimensions
+    entities = ("", *snapshot.legal_entities)
+    periods, period_codes = np.unique(snapshot.periods, return_inverse=True)
+    texts = tuple(period_text(int(period)) for period in periods)  # a few distinct ones
+    rows = snapshot.rows_of(stored.event)
+    known = rows >= 0
+    same = np.zeros(len(snapshot.event), dtype=bool)
+    same[rows[known]] = (_codes(stored.legal_entity, entities)[known] == entity[rows[known]]) & (
+        _codes(stored.period, texts)[known] == period_codes[rows[known]]
     )
+    changed = np.flatnonzero(~same)
+    return {
+        "EventId": [names.events[h] for h in snapshot.event[changed].tolist()],
+        "LegalEntity": np.array(entities, dtype=object)[entity[changed]],
+        "Period": np.array(texts, dtype=object)[period_codes[changed]],
+    }
+
+
+def _codes(texts: pa.Array, table: tuple[str, ...]) -> npt.NDArray[np.int64]:
+    """Each text's index in ``table``, -1 where it is not there."""
+    found = pc.index_in(texts, value_set=pa.array(table, type=pa.string()))
+    return np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def append_dimensions(client: Client, changed: dict[str, Any], *, known_at: datetime) -> None:
+    """Append ``changed``'s columns (``changed_dimensions``) as versions known at ``known_at``."""
+    insert_columns(client, EVENT_DIMENSIONS, {**changed, "KnownAt": known_at})

@@ -91,22 +91,32 @@ class ItemRow:
 
     @cached_property
     def digest(self) -> int:
-        """A hash of every field. The failure facts count only when one is set: a row whose
-        steps never failed hashes as rows did before migration 20 added them, so that the
-        re-derivation after it writes new versions only for the items that failed."""
-        values = _ALL_VALUES(self)
-        facts = values[-len(_FACT_FIELDS) :]
-        spelled = values if any(f not in ("", None) for f in facts) else values[: -len(facts)]
-        text = repr(spelled).encode()
-        return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big")
+        """``values_digest`` of its fields."""
+        return values_digest(_ALL_VALUES(self))
 
 
 _FIELDS = tuple(f.name for f in fields(ItemRow))
 _VERSION_COLUMNS = ("ItemType", "ItemId", "KnownAt", "Deleted", "Digest")
 _FACT_FIELDS = tuple(name for name in _FIELDS if "_error_" in name)
 assert _FIELDS[-len(_FACT_FIELDS) :] == _FACT_FIELDS  # the facts come last
+_FACT_COUNT = len(_FACT_FIELDS)
 _ALL_VALUES = attrgetter(*_FIELDS)
 """A row's fields as a tuple, in field order (one call, not one ``getattr`` per field)."""
+ItemValues = tuple[Any, ...]
+"""An item row's fields in ``ItemRow``'s order (``ItemRow(*values)`` is the row): what a
+re-derivation compares by digest before it makes a row of the few that moved."""
+
+
+def values_digest(values: ItemValues) -> int:
+    """A hash of every field of a row (``ItemValues``). The failure facts count only when one is
+    set: a row whose steps never failed hashes as rows did before migration 20 added them, so
+    that the re-derivation after it writes new versions only for the items that failed."""
+    facts = values[-_FACT_COUNT:]
+    spelled = values if any(f not in ("", None) for f in facts) else values[:-_FACT_COUNT]
+    text = repr(spelled).encode()
+    return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big")
+
+
 _INSTANTS = frozenset(
     ("stage_first_at", "stage_effective_at", "posting_first_at", "posting_effective_at",
      "upstream_first_at", "stage_error_since", "posting_error_since", "upstream_error_since")
@@ -152,21 +162,53 @@ def _instant(micros: int) -> datetime | None:
     return None if micros < 0 else micros_to_datetime(micros)
 
 
-def _amount(snapshot: EventSnapshot, row: int) -> Decimal | None:
-    if np.isnan(snapshot.amount[row]):
-        return None
-    return from_units(int(snapshot.amount_units[row])).normalize()
-
-
 def item_rows(
     snapshot: EventSnapshot, calendars: CalendarBook, rules: LineageRules, names: SnapshotNames
 ) -> list[ItemRow]:
     """Every invoice-level and revenue item of ``snapshot``."""
+    return [ItemRow(*values) for values in item_values(snapshot, calendars, rules, names)]
+
+
+def item_values(
+    snapshot: EventSnapshot, calendars: CalendarBook, rules: LineageRules, names: SnapshotNames
+) -> list[ItemValues]:
+    """``item_rows``' rows as their fields' values, no row made (a re-derivation makes rows only
+    of the items whose digest moved)."""
     causes = upstream_causes(snapshot, rules)
+    at = _Lists.of(snapshot, causes, names)
     return [
-        *_invoice_rows(snapshot, calendars, names, causes),
-        *_revenue_rows(snapshot, names, causes),
+        *_invoice_values(snapshot, calendars, names, at),
+        *_revenue_values(snapshot, names, at),
     ]
+
+
+_NO_FAILURE: Final = ("", "", None)
+
+
+def _failure(
+    snapshot: EventSnapshot, names: SnapshotNames, row: int
+) -> tuple[str, str, datetime | None]:
+    """The error category, code and since when of the event of row ``row`` (-1: none), as the
+    ``{step}_error_*`` fields of an item whose step it is spell them."""
+    if row < 0:
+        return _NO_FAILURE
+    found = names.failures.get(int(snapshot.event[row]))
+    return _NO_FAILURE if found is None else (found[0], found[1], _instant(found[2]))
+
+
+def _upstream(
+    snapshot: EventSnapshot, names: SnapshotNames, cause: int
+) -> tuple[str, str, datetime | None]:
+    """The ``upstream_event_id``, ``_event_type`` and ``_first_at`` fields of an item whose stage
+    event's root cause is row ``cause`` (-1: none)."""
+    if cause < 0:
+        return "", "", None
+    code = int(snapshot.event_type[cause])
+    return (
+        names.events[int(snapshot.event[cause])],
+        sc.EVENT_TYPES[code - 1] if code else "",
+        _instant(int(snapshot.failing_since_us[cause])),
+    )
 
 
 def failure_facts(
@@ -174,34 +216,23 @@ def failure_facts(
 ) -> dict[str, object]:
     """The ``{step}_error_*`` fields of an item whose ``step`` (stage, posting, upstream) is the
     event of row ``row`` (-1: none)."""
-    category, code, since = (
-        names.failures.get(int(snapshot.event[row]), ("", "", -1)) if row >= 0 else ("", "", -1)
-    )
+    category, code, since = _failure(snapshot, names, row)
     return {
         f"{step}_error_category": category,
         f"{step}_error_code": code,
-        f"{step}_error_since": _instant(since),
+        f"{step}_error_since": since,
     }
 
 
 def upstream_facts(snapshot: EventSnapshot, names: SnapshotNames, cause: int) -> dict[str, object]:
     """The ``upstream_*`` fields of an item whose stage event's root cause is row ``cause`` (-1:
     none)."""
-    failure = failure_facts(snapshot, names, "upstream", cause)
-    if cause < 0:
-        return {
-            "upstream_event_id": "",
-            "upstream_event_type": "",
-            "upstream_first_at": None,
-            **failure,
-        }
+    event_id, event_type, first_at = _upstream(snapshot, names, cause)
     return {
-        "upstream_event_id": names.events[int(snapshot.event[cause])],
-        "upstream_event_type": sc.EVENT_TYPES[int(snapshot.event_type[cause]) - 1]
-        if snapshot.event_type[cause]
-        else "",
-        "upstream_first_at": _instant(int(snapshot.failing_since_us[cause])),
-        **failure,
+        "upstream_event_id": event_id,
+        "upstream_event_type": event_type,
+        "upstream_first_at": first_at,
+        **failure_facts(snapshot, names, "upstream", cause),
     }
 
 
@@ -231,8 +262,8 @@ def _invoices_of(snapshot: EventSnapshot, names: SnapshotNames) -> dict[int, str
 
 @dataclass(frozen=True)
 class _Lists:
-    """The snapshot columns an item row reads, as lists: one conversion per column, not one
-    numpy scalar per field per row."""
+    """The snapshot columns an item row reads, as lists, and what every item reads of the
+    snapshot once: one conversion per column, not one numpy scalar per field per row."""
 
     event: list[int]
     first_us: list[int]
@@ -245,10 +276,22 @@ class _Lists:
     customer: list[int]
     objects: list[int]
     causes: list[int]
+    amount_units: list[int]
+    no_amount: list[bool]
+    invoices: dict[int, str]
+    """Event row → the invoice number it names (``_invoices_of``)."""
+    upstream: dict[int, tuple[Any, ...]]
+    """Root cause row → the ``upstream_*`` fields (the event's and its failure's) of the items
+    it stops (a few causes stop many items)."""
+
+    def amount(self, row: int) -> Decimal | None:
+        """The counted amount of the event of row ``row`` (None when it has none)."""
+        return None if self.no_amount[row] else from_units(self.amount_units[row]).normalize()
 
     @classmethod
-    def of(cls, snapshot: EventSnapshot, causes: I64Array) -> _Lists:
+    def of(cls, snapshot: EventSnapshot, causes: I64Array, names: SnapshotNames) -> _Lists:
         entity, customer = snapshot.dimensions
+        cause_list = causes.tolist()
         return cls(
             snapshot.event.tolist(),
             snapshot.first_us.tolist(),
@@ -260,18 +303,24 @@ class _Lists:
             entity.tolist(),
             customer.tolist(),
             snapshot.objects.tolist(),
-            causes.tolist(),
+            cause_list,
+            snapshot.amount_units.tolist(),
+            np.isnan(snapshot.amount).tolist(),
+            _invoices_of(snapshot, names),
+            {
+                cause: (*_upstream(snapshot, names, cause), *_failure(snapshot, names, cause))
+                for cause in set(cause_list)
+            },
         )
 
 
-def _invoice_rows(
-    snapshot: EventSnapshot, calendars: CalendarBook, names: SnapshotNames, causes: I64Array
-) -> list[ItemRow]:
-    invoices = _invoices_of(snapshot, names)
+def _invoice_values(
+    snapshot: EventSnapshot, calendars: CalendarBook, names: SnapshotNames, at: _Lists
+) -> list[ItemValues]:
     ready, posting = ready_and_posting(snapshot)
     posting_of = dict(zip(posting["objects"].tolist(), posting["rows"].tolist(), strict=True))
     stage_seconds = _stage_seconds(snapshot, calendars, ready, posting_of)
-    at = _Lists.of(snapshot, causes)
+    entities, currencies = ("", *snapshot.legal_entities), ("", *snapshot.currencies)
     rows = []
     for obj, ready_row in zip(ready["objects"].tolist(), ready["rows"].tolist(), strict=True):
         post = posting_of.get(obj, -1)
@@ -279,29 +328,31 @@ def _invoice_rows(
         due = at.first_period[ready_row] or (at.first_period[post] if post >= 0 else 0)
         posted = post >= 0 and at.took_effect[post]
         item_type, item_id = names.objects[at.objects[obj]]
-        currency = at.currency[ready_row]
+        upstream = at.upstream[at.causes[ready_row]]
         rows.append(
-            ItemRow(
-                item_type=item_type,
-                item_id=item_id,
-                kind=INVOICE,
-                legal_entity=snapshot.legal_entities[own - 1] if own else "",
-                customer=names.customers.get(at.customer[ready_row], ""),
-                currency=snapshot.currencies[currency - 1] if currency else "",
-                amount=_amount(snapshot, ready_row),
-                due_period=period_text(due),
-                stage_event_id=names.events[at.event[ready_row]],
-                stage_first_at=_instant(at.first_us[ready_row]),
-                stage_effective_at=_instant(at.effective_us[ready_row]),
-                posting_event_id=names.events[at.event[post]] if post >= 0 else "",
-                posting_type=sc.INVOICE_POSTED if post >= 0 else "",
-                posting_first_at=_instant(at.first_us[post]) if post >= 0 else None,
-                posting_effective_at=_instant(at.effective_us[post]) if post >= 0 else None,
-                posted_period=period_text(at.effective_period[post]) if posted else "",
-                stage_seconds=stage_seconds.get(obj, -1.0),
-                invoice=invoices.get(post, "") if post >= 0 else "",
-                **upstream_facts(snapshot, names, at.causes[ready_row]),  # type: ignore[arg-type]
-                **own_failure_facts(snapshot, names, ready_row, post),  # type: ignore[arg-type]
+            (
+                item_type,
+                item_id,
+                INVOICE,
+                entities[own],
+                names.customers.get(at.customer[ready_row], ""),
+                currencies[at.currency[ready_row]],
+                at.amount(ready_row),
+                period_text(due),
+                names.events[at.event[ready_row]],
+                _instant(at.first_us[ready_row]),
+                _instant(at.effective_us[ready_row]),
+                names.events[at.event[post]] if post >= 0 else "",
+                sc.INVOICE_POSTED if post >= 0 else "",
+                _instant(at.first_us[post]) if post >= 0 else None,
+                _instant(at.effective_us[post]) if post >= 0 else None,
+                period_text(at.effective_period[post]) if posted else "",
+                stage_seconds.get(obj, -1.0),
+                at.invoices.get(post, "") if post >= 0 else "",
+                *upstream[:3],
+                *_failure(snapshot, names, ready_row),
+                *_failure(snapshot, names, post),
+                *upstream[3:],
             )
         )
     return rows
@@ -337,42 +388,44 @@ def _stage_seconds(
     return seconds
 
 
-def _revenue_rows(snapshot: EventSnapshot, names: SnapshotNames, causes: I64Array) -> list[ItemRow]:
-    invoices = _invoices_of(snapshot, names)
+def _revenue_values(snapshot: EventSnapshot, names: SnapshotNames, at: _Lists) -> list[ItemValues]:
     journal_refs = refs_of(snapshot, sc.REVENUE_POSTED, sc.JOURNAL)
     event_rows = snapshot.ref_row[journal_refs]
     event_rows, unique = np.unique(event_rows, return_index=True)
     journals = snapshot.ref_object_index[journal_refs][unique]
-    at = _Lists.of(snapshot, causes)
+    entities, currencies = ("", *snapshot.legal_entities), ("", *snapshot.currencies)
     rows = []
     for row, obj in zip(event_rows.tolist(), journals.tolist(), strict=True):
         item_type, item_id = names.objects[at.objects[obj]]
         posted = at.took_effect[row]
         event_id = names.events[at.event[row]]
         first, effective = _instant(at.first_us[row]), _instant(at.effective_us[row])
-        entity, currency = at.entity[row], at.currency[row]
+        failure = _failure(snapshot, names, row)
+        upstream = at.upstream[at.causes[row]]
         rows.append(
-            ItemRow(
-                item_type=item_type,
-                item_id=item_id,
-                kind=REVENUE,
-                legal_entity=snapshot.legal_entities[entity - 1] if entity else "",
-                customer=names.customers.get(at.customer[row], ""),
-                currency=snapshot.currencies[currency - 1] if currency else "",
-                amount=_amount(snapshot, row),
-                due_period=period_text(at.first_period[row]),
-                stage_event_id=event_id,
-                stage_first_at=first,
-                stage_effective_at=effective,
-                posting_event_id=event_id,
-                posting_type=sc.REVENUE_POSTED,
-                posting_first_at=first,
-                posting_effective_at=effective,
-                posted_period=period_text(at.effective_period[row]) if posted else "",
-                stage_seconds=-1.0,
-                invoice=invoices.get(row, ""),
-                **upstream_facts(snapshot, names, at.causes[row]),  # type: ignore[arg-type]
-                **own_failure_facts(snapshot, names, row, row),  # type: ignore[arg-type]
+            (
+                item_type,
+                item_id,
+                REVENUE,
+                entities[at.entity[row]],
+                names.customers.get(at.customer[row], ""),
+                currencies[at.currency[row]],
+                at.amount(row),
+                period_text(at.first_period[row]),
+                event_id,
+                first,
+                effective,
+                event_id,
+                sc.REVENUE_POSTED,
+                first,
+                effective,
+                period_text(at.effective_period[row]) if posted else "",
+                -1.0,
+                at.invoices.get(row, ""),
+                *upstream[:3],
+                *failure,
+                *failure,
+                *upstream[3:],
             )
         )
     return rows

@@ -12,6 +12,8 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from clickhouse_connect.driver.client import Client
 
 from domain import semconv as sc
@@ -109,17 +111,17 @@ GROUP BY EventId
 """
 
 
-def coded_names(events: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def coded_names(events: dict[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Code the legal entity and currency of events read with empty code tables from their names
-    (``_NAMES``), in place, as ``code_tables`` spells codes (sorted, 1-based, 0 for none); the
-    two tables."""
+    (``_NAMES``, Arrow texts), in place, as ``code_tables`` spells codes (sorted, 1-based, 0 for
+    none); the two tables."""
     tables = []
     for code, name in (("legal_entity", "legal_entity_name"), ("currency", "currency_name")):
-        names = events[name].astype(str)
-        named = names != ""
-        table = np.unique(names[named])
-        events[code] = np.where(named, np.searchsorted(table, names) + 1, 0)
-        tables.append(tuple(str(n) for n in table))
+        names = events[name]
+        table = tuple(sorted(str(n) for n in pc.unique(names).to_pylist() if n))
+        found = pc.index_in(names, value_set=pa.array(table, type=pa.string()))
+        events[code] = np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False)) + 1
+        tables.append(table)
     return tables[0], tables[1]
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -267,7 +267,7 @@ GROUP BY KeyType, KeyId, Sla, StartEventId
 """
 
 LATEST_ITEM_DIGESTS_OF_NAMED = f"""
-SELECT ItemType, ItemId, argMax((Deleted, Digest), KnownAt)
+SELECT ItemType, ItemId, argMax((Deleted, Digest), KnownAt) AS latest
 FROM {CLOSE_ITEMS}
 WHERE (ItemType, ItemId) GLOBAL IN ({_NAMED_OBJECTS})
 GROUP BY ItemType, ItemId
@@ -276,7 +276,7 @@ GROUP BY ItemType, ItemId
 subquery is matched against the tables' ordered keys, so the read follows the component."""
 
 LATEST_ITEM_DIGESTS_OF_CHUNK = f"""
-SELECT ItemType, ItemId, argMax((Deleted, Digest), KnownAt)
+SELECT ItemType, ItemId, argMax((Deleted, Digest), KnownAt) AS latest
 FROM {CLOSE_ITEMS}
 WHERE (ItemType, ItemId) GLOBAL IN ({_CHUNK_OBJECTS})
 GROUP BY ItemType, ItemId
@@ -720,7 +720,11 @@ def load_component(
     rows), by the component scratch tables (``named``:
     index reads, ``component``), or by a chunk of ``syncsight_state_chunks`` (a range of the
     staging ``graph_chunks`` wrote). ``references``: the events' references, known already (a closure stopped at its
-    seeds: ``WindowChanges.seed_references``), not read again."""
+    seeds: ``WindowChanges.seed_references``), not read again.
+
+    Read as Arrow: numbers become numpy arrays without a copy, and texts stay Arrow until named
+    (an object's type and id once per distinct object, not once per reference), so that no Python
+    object is made per row while the engine's answer is decoded."""
     by_hash = chunk is not None
     ids = sorted(event_ids or ())
     if not ids and not by_hash and not named:
@@ -728,11 +732,14 @@ def load_component(
     selection: dict[str, Any] = {"chunk": chunk} if by_hash else {} if named else {"event_ids": ids}
     parameters = code_tables((), ())[2]  # the events are coded from their names below
     parameters.update(selection, known_at=known_at)
-    events = client.query_np(
-        CHUNK_EVENTS if by_hash else NAMED_EVENTS if named else COMPONENT_EVENTS,
-        parameters=parameters,
+    events = _columns(
+        client.query_arrow(
+            CHUNK_EVENTS if by_hash else NAMED_EVENTS if named else COMPONENT_EVENTS,
+            parameters=parameters,
+        )
     )
-    if not len(events):
+    hashes = np.asarray(events["event_hash"], dtype=np.uint64)
+    if not len(hashes):
         return empty_snapshot(0), SnapshotNames({}, {}, {})
     legal_entities, currency_codes = coded_names(events)
     if references is None:
@@ -740,17 +747,13 @@ def load_component(
     snapshot = EventSnapshot.from_arrays(
         0, events, references, legal_entities=legal_entities, currencies=currency_codes
     )
-    # an object is referenced by many events: name each once
+    # an object is referenced by many events, a customer by many events: name each once
     object_hashes = np.asarray(references["object_hash"], dtype=np.uint64)
     _, distinct = np.unique(object_hashes, return_index=True)
+    customers = np.asarray(events["customer"], dtype=np.uint64)
+    _, customer_rows = np.unique(customers, return_index=True)
     names = SnapshotNames(
-        events=dict(
-            zip(
-                np.asarray(events["event_hash"], dtype=np.uint64).tolist(),
-                map(str, events["event_id"].tolist()),
-                strict=True,
-            )
-        ),
+        events=dict(zip(hashes.tolist(), _texts(events["event_id"]), strict=True)),
         objects=dict(
             zip(
                 object_hashes[distinct].tolist(),
@@ -764,8 +767,8 @@ def load_component(
         ),
         customers=dict(
             zip(
-                (int(h) for h in events["customer"]),
-                (str(c) for c in events["customer_id"]),
+                customers[customer_rows].tolist(),
+                _texts(events["customer_id"], customer_rows),
                 strict=True,
             )
         ),
@@ -774,34 +777,55 @@ def load_component(
     return snapshot, names
 
 
-def _texts(column: npt.NDArray[Any] | pa.Array, rows: npt.NDArray[np.intp]) -> list[str]:
-    """The texts at ``rows`` of a column read as numpy (objects) or given as Arrow."""
+def _columns(table: pa.Table) -> dict[str, Any]:
+    """A read's columns by name: numbers as numpy arrays, texts as Arrow arrays."""
+    columns: dict[str, Any] = {}
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        array = column.combine_chunks()
+        numeric = pa.types.is_integer(array.type) or pa.types.is_floating(array.type)
+        columns[name] = array.to_numpy(zero_copy_only=False) if numeric else array
+    return columns
+
+
+def _texts(
+    column: npt.NDArray[Any] | pa.Array, rows: npt.NDArray[np.intp] | None = None
+) -> list[str]:
+    """The texts of a column read as numpy (objects) or given as Arrow, at ``rows`` (all when
+    None)."""
     if isinstance(column, pa.Array):
-        return [str(text) for text in column.take(pa.array(rows)).to_pylist()]
-    return [str(text) for text in column[rows].tolist()]
+        taken = column if rows is None else column.take(pa.array(rows))
+        return cast(list[str], taken.to_pylist())
+    return [str(text) for text in (column if rows is None else column[rows]).tolist()]
 
 
 def _read_references(
     client: Client, *, by_hash: bool, named: bool, parameters: dict[str, Any]
-) -> Any:
+) -> dict[str, Any]:
     """``load_component``'s read of its events' references."""
-    return client.query_np(
-        CHUNK_REFERENCES if by_hash else NAMED_REFERENCES if named else EVENT_REFERENCES,
-        parameters=parameters,
+    return _columns(
+        client.query_arrow(
+            CHUNK_REFERENCES if by_hash else NAMED_REFERENCES if named else EVENT_REFERENCES,
+            parameters=parameters,
+        )
     )
 
 
-def _failures(events: Any) -> dict[int, tuple[str, str, int]]:
+def _failures(events: dict[str, Any]) -> dict[int, tuple[str, str, int]]:
     """``SnapshotNames.failures`` of a component read's events."""
-    failed = np.flatnonzero(np.asarray(events["error_since_us"], dtype=np.int64) >= 0)
-    return {
-        int(events["event_hash"][row]): (
-            str(events["error_category"][row]),
-            str(events["error_code"][row]),
-            int(events["error_since_us"][row]),
+    since = np.asarray(events["error_since_us"], dtype=np.int64)
+    failed = np.flatnonzero(since >= 0)
+    return dict(
+        zip(
+            np.asarray(events["event_hash"], dtype=np.uint64)[failed].tolist(),
+            zip(
+                _texts(events["error_category"], failed),
+                _texts(events["error_code"], failed),
+                since[failed].tolist(),
+                strict=True,
+            ),
+            strict=True,
         )
-        for row in failed.tolist()
-    }
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -812,16 +836,29 @@ class StoredTimers:
     identity: U64Array
     deleted: npt.NDArray[np.bool_]
     digest: U64Array
-    ids: npt.NDArray[Any]
-    """Rows of (key type, key id, SLA, start event id)."""
+    ids: pa.Table
+    """Key type, key id, SLA and start event id, as Arrow texts (named only where needed)."""
 
     def __len__(self) -> int:
         return len(self.identity)
 
+    def named(self, rows: npt.NDArray[np.intp]) -> list[tuple[str, str, str, str]]:
+        """The ids of the timers at ``rows``."""
+        if not len(rows):
+            return []
+        taken = self.ids.take(pa.array(rows, type=pa.int64()))
+        ids = zip(*(column.to_pylist() for column in taken.columns), strict=True)
+        return cast(list[tuple[str, str, str, str]], list(ids))
+
     @staticmethod
     def none() -> StoredTimers:
         """No timer stored."""
-        return StoredTimers(*(np.zeros(0, kind) for kind in (np.uint64, bool, np.uint64, object)))
+        empty = np.zeros(0, np.uint64)
+        texts = pa.table({name: pa.array([], type=pa.string()) for name in _TIMER_IDS})
+        return StoredTimers(empty, np.zeros(0, bool), empty, texts)
+
+
+_TIMER_IDS = ("key_type", "key_id", "sla", "start_event_id")
 
 
 STORED_VERSIONS = f"""
@@ -841,24 +878,25 @@ def latest_digests(client: Client, key_hashes: U64Array, *, chunk: int | None) -
     component ``component`` closed when None) whose ``cityHash64`` is one of ``key_hashes``."""
     if not len(key_hashes):
         return StoredTimers.none()
-    found = (
-        client.query_np(LATEST_DIGESTS_OF_NAMED)
+    table = (
+        client.query_arrow(LATEST_DIGESTS_OF_NAMED)
         if chunk is None
-        else client.query_np(LATEST_DIGESTS_OF_CHUNK, parameters={"chunk": chunk})
+        else client.query_arrow(LATEST_DIGESTS_OF_CHUNK, parameters={"chunk": chunk})
     )
-    if not len(found):
+    keys = np.asarray(table["key_hash"].to_numpy(), dtype=np.uint64)
+    if not len(keys):
         return StoredTimers.none()
-    found = found[np.isin(found["key_hash"].astype(np.uint64), key_hashes)]
-    slas = text_hashes(str(s) for s in found["sla"])
+    table = table.filter(pa.array(np.isin(keys, key_hashes)))
+    found = _columns(table)
     return StoredTimers(
         identity=timer_identities(
-            found["key_hash"].astype(np.uint64), slas, found["event_hash"].astype(np.uint64)
+            np.asarray(found["key_hash"], dtype=np.uint64),
+            text_hashes(found["sla"]),
+            np.asarray(found["event_hash"], dtype=np.uint64),
         ),
-        deleted=found["deleted"].astype(bool),
-        digest=found["digest"].astype(np.uint64),
-        ids=np.column_stack(
-            [found[c].astype(object) for c in ("key_type", "key_id", "sla", "start_event_id")]
-        ).reshape(len(found), 4),
+        deleted=np.asarray(found["deleted"]).astype(bool),
+        digest=np.asarray(found["digest"], dtype=np.uint64),
+        ids=table.select(list(_TIMER_IDS)),
     )
 
 
@@ -870,15 +908,19 @@ def latest_item_digests(
     wanted = {key for key in keys if key[0] in ITEM_OBJECT_TYPES}
     if not wanted:
         return {}
-    rows = (
-        client.query(LATEST_ITEM_DIGESTS_OF_NAMED)
+    table = (
+        client.query_arrow(LATEST_ITEM_DIGESTS_OF_NAMED)
         if chunk is None
-        else client.query(LATEST_ITEM_DIGESTS_OF_CHUNK, parameters={"chunk": chunk})
-    ).result_rows
+        else client.query_arrow(LATEST_ITEM_DIGESTS_OF_CHUNK, parameters={"chunk": chunk})
+    )
+    # columns, not rows: no tuple parsed per item
+    latest = table["latest"].combine_chunks()
+    types, ids = (table[name].to_pylist() for name in ("ItemType", "ItemId"))
+    deleted, digests = (latest.field(n).to_pylist() for n in (0, 1))
     return {
-        (str(t), str(i)): (bool(latest[0]), int(latest[1]))
-        for t, i, latest in rows
-        if (t, i) in wanted
+        key: (bool(gone), digest)
+        for key, gone, digest in zip(zip(types, ids, strict=True), deleted, digests, strict=True)
+        if key in wanted
     }
 
 

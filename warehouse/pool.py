@@ -4,10 +4,21 @@ is not safe to share between threads (chdb lets many clients share the process's
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Final
 
 from clickhouse_connect.driver.client import Client
 
 from warehouse.client import ReadLimits, connect
+
+READERS: Final = ThreadPoolExecutor(max_workers=2, thread_name_prefix="read-ahead")
+"""The threads that read ahead for the whole process while the caller's own thread works on what
+it has: the next page or batch of an OCEL export (``lineage.ocel_log``) while the export writes,
+the next chunk of a derivation of the business state (``slas.business_state``) while the chunk
+before is derived. The engine runs with the interpreter's lock released, so reading and working
+use both cores. Shared and bounded, so that the per-thread clients of a ``ClientPool`` they open
+are too (their threads never end: one client per thread and pool); no read waits on another, so
+callers sharing them only queue."""
 
 
 class ClientPool:

@@ -43,7 +43,8 @@ from tests.slas.tiny_quarter import (
     tick,
     tiny_quarter_spans,
 )
-from tests.templates import Templates
+from tests.templates import Templates, database_of
+from warehouse.pool import ClientPool
 from warehouse.schema_state import REBUILD_KEY, write_state
 from warehouse.span_store import span_sink
 from warehouse.spans import OTEL_TRACES_COLUMNS
@@ -209,21 +210,27 @@ class TestIncremental:
         assert current_items(migrated) == incremental_items
 
     @pytest.mark.parametrize("emptied", [False, True])
+    @pytest.mark.parametrize("clients", ["pool", "shared"])
     def test_a_derivation_from_scratch_in_chunks_writes_only_what_moved(
         self,
         client: Client,
         engine_url: str,
         templates: Templates,
         emptied: bool,
+        clients: str,
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         """A reset derives everything again in chunks of a few components, staged in many
         ranges of event ids: over the stored versions it writes none (nothing moved) and the past stays
         as it was; over emptied state tables (nothing to compare with, none read) it writes
-        every timer, item and event's dimensions again, equal to those ticks wrote."""
+        every timer, item and event's dimensions again, equal to those ticks wrote. The same
+        whether each chunk is read ahead on a reader thread with a client of its own (a pool's)
+        or, with one client shared by every thread, in turn on the tick's."""
         quarter = streamed_copy(templates, engine_url, client)
         migrated = quarter.client
-        state = BusinessState(lambda: migrated, DEFAULT_SLAS, CalendarBook(), settle=SETTLE,
+        pool = ClientPool(engine_url, database=database_of(migrated))
+        factory = pool.client if clients == "pool" else lambda: migrated
+        state = BusinessState(factory, DEFAULT_SLAS, CalendarBook(), settle=SETTLE,
                               max_events_per_chunk=40)  # fmt: skip
         incremental, incremental_items = current(migrated), current_items(migrated)
         dimensions = migrated.query(CURRENT_DIMENSIONS).result_rows
@@ -233,7 +240,13 @@ class TestIncremental:
                 migrated.command(f"TRUNCATE TABLE {table}")
         monkeypatch.setattr(state_queries, "STAGE_RANGE_ROWS", 50)
         state.reset(datetime.now(UTC))
-        report = tick(state)
+        try:
+            report = tick(state)
+            # the tick's own client and a reader thread's (or both READERS threads') when each
+            # thread has its own
+            assert pool.open_clients() in ((2, 3) if clients == "pool" else (0,))
+        finally:
+            pool.close()
         assert report.path == "graph"
         chunks = migrated.query("SELECT uniqExact(Chunk) FROM syncsight_state_chunks")
         assert chunks.result_rows[0][0] > 10

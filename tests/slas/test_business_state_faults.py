@@ -7,6 +7,7 @@ derivation from scratch ends."""
 from __future__ import annotations
 
 import random
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,12 +16,14 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import OperationalError
 
 from slas import timer_changes
-from slas.business_state import BusinessState
+from slas.business_state import EPOCH, BusinessState
 from slas.calendars import CalendarBook
 from slas.definitions import DEFAULT_SLAS
 from syncsight.bulk_load import WarehouseSpanExporter
 from tests.slas.test_business_state import current, current_items
-from tests.slas.tiny_quarter import SETTLE, tick, tiny_quarter_spans
+from tests.slas.tiny_quarter import SETTLE, streamed_copy, tick, tiny_quarter_spans
+from tests.templates import Templates, database_of
+from warehouse.pool import ClientPool
 from warehouse.span_store import span_sink
 
 pytestmark = pytest.mark.dear  # minutes: scheduled first (tests/conftest.py)
@@ -108,5 +111,53 @@ def test_ticks_that_fail_midway_end_where_a_derivation_from_scratch_ends(
     assert completed > 10
     assert len(incremental) > 100
     assert len(incremental_items) > 100
+    assert current(migrated) == incremental
+    assert current_items(migrated) == incremental_items
+
+
+class ThreadsClient:
+    """The pool's client of whichever thread calls (each thread its own)."""
+
+    def __init__(self, pool: ClientPool) -> None:
+        self._pool = pool
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pool.client(), name)
+
+
+@pytest.mark.parametrize(("fail_at", "after"), [(1, False), (8, False), (12, True)])
+def test_a_chunk_read_that_fails_on_the_reader_thread_fails_the_tick(
+    client: Client, engine_url: str, templates: Templates, fail_at: int, after: bool
+) -> None:
+    """A derivation in chunks reads each chunk ahead on a reader thread: a statement failing
+    there (the first chunk's read, or one read while the tick derives the chunk before) raises
+    in the tick, which neither hangs nor moves its watermark, and the tick after it ends where
+    a derivation from scratch ends."""
+    quarter = streamed_copy(templates, engine_url, client)
+    migrated = quarter.client
+    pool = ClientPool(engine_url, database=database_of(migrated))
+    failing = FailingClient(ThreadsClient(pool))  # type: ignore[arg-type]
+    tick_thread = threading.current_thread()
+
+    def client_of() -> Any:
+        return migrated if threading.current_thread() is tick_thread else failing
+
+    state = BusinessState(client_of, DEFAULT_SLAS, CalendarBook(), settle=SETTLE,
+                          max_events_per_chunk=40)  # fmt: skip
+    incremental, incremental_items = current(migrated), current_items(migrated)
+    state.reset(datetime.now(UTC))
+    try:
+        failing.arm(fail_at, after=after)
+        with pytest.raises(InjectedFault):
+            tick(state)
+        assert failing.failed == 1
+        assert state.watermark() == EPOCH
+        failing.arm(0, after=False)
+        report = tick(state)
+    finally:
+        pool.close()
+    assert report.path == "graph"
+    assert report.versions == 0  # the chunks written before the failure moved nothing either
+    assert len(incremental) > 100
     assert current(migrated) == incremental
     assert current_items(migrated) == incremental_items

@@ -19,7 +19,7 @@ from lineage.rules import LineageRules
 from slas.business_state import append_items, append_timers
 from slas.calendars import CalendarBook
 from slas.definitions import DEFAULT_SLAS
-from slas.event_dimensions import append_dimensions, dimension_rows
+from slas.event_dimensions import StoredDimensions, append_dimensions, changed_dimensions
 from slas.item_rows import item_rows
 from slas.snapshot import EventSnapshot, object_type_name
 from slas.state_columns import arrow_type
@@ -164,15 +164,16 @@ class TestColumnsReadBackAsRows:
     ) -> None:
         """Every event's legal entity and period are the same rows both ways."""
         snapshot, names = quarter
-        changed = sorted(dimension_rows(snapshot, names).items())
+        changed = changed_dimensions(snapshot, names, StoredDimensions.none())
+        records = zip(changed["EventId"], changed["LegalEntity"], changed["Period"], strict=True)
         migrated.insert(
             "event_dimensions",
-            [[event_id, BY_ROWS, entity, period] for event_id, (entity, period) in changed],
+            [[event_id, BY_ROWS, entity, period] for event_id, entity, period in records],
             column_names=["EventId", "KnownAt", "LegalEntity", "Period"],
         )
         append_dimensions(migrated, changed, known_at=BY_COLUMNS)
         by_rows = _read(migrated, "event_dimensions", BY_ROWS)
-        assert len(by_rows) == len(changed) > 100
+        assert len(by_rows) == len(changed["EventId"]) == len(snapshot.event) > 100
         assert _read(migrated, "event_dimensions", BY_COLUMNS) == by_rows
 
 
