@@ -19,7 +19,7 @@ from clickhouse_connect.driver.client import Client
 from domain import semconv as sc
 from domain.instants import utc
 from slas.close_items import ITEM_OBJECT_TYPES
-from slas.components import chunks, component_labels
+from slas.components import chunks, component_labels, reference_graph
 from slas.digests import U64Array, text_hashes
 from slas.queries import (
     COMPONENT_EVENTS,
@@ -188,13 +188,24 @@ a project's activations, not its thousands of time entries). The references are 
 every stored version's, a superset of the counted ones: a walk that follows them reaches every
 event the counted ones reach."""
 
-ALL_REFERENCES = f"""
-SELECT cityHash64(EventId) AS event_hash, cityHash64(ObjectType, ObjectId) AS object_hash
+_REFERENCES_KNOWN = f"""
 FROM biz_event_objects
-WHERE IngestedAt <= {{until:DateTime64(3, 'UTC')}} AND ObjectType NOT IN ({_DIMENSIONS})
+WHERE IngestedAt <= {{until:DateTime64(3, 'UTC')}} AND ObjectType NOT IN ({_DIMENSIONS})"""
+
+GRAPH_EVENTS = f"SELECT DISTINCT cityHash64(EventId) {_REFERENCES_KNOWN}"
+"""The hash of every event with a (non-dimension) reference known at ``until``: the events of the
+whole graph, for a derivation from scratch."""
+
+GRAPH_REFERENCES = f"""
+SELECT cityHash64(EventId) AS event_hash, cityHash64(ObjectType, ObjectId) AS object_hash
+{_REFERENCES_KNOWN}
+GROUP BY ObjectType, ObjectId, EventId
+ORDER BY ObjectType, ObjectId
+SETTINGS optimize_aggregation_in_order = 1
 """
-"""Every (event, object) reference known at ``until``, as hashes: the whole graph, for a
-derivation from scratch."""
+"""Every (event, object) reference known at ``until``, once each, as hashes, each object's
+together: the whole graph, streamed in the order of ``biz_event_objects`` (grouped as it is read,
+so the engine holds one object's references at a time)."""
 
 
 def _touched_hashes(touched: str) -> str:
@@ -665,6 +676,15 @@ def _event_ranges(client: Client, rows: int) -> list[tuple[str, str]]:
     return list(zip(["", *bounds], [*bounds, ""], strict=True))
 
 
+def _hash_pair(block: Any) -> tuple[U64Array, U64Array]:
+    """A block of ``GRAPH_REFERENCES`` as its two columns (two columns of one type come back as
+    a plain 2-D array, not a structured one)."""
+    return (
+        np.asarray(block[:, 0], dtype=np.uint64),
+        np.asarray(block[:, 1], dtype=np.uint64),
+    )
+
+
 def graph_chunks(
     client: Client,
     since: datetime,
@@ -677,29 +697,31 @@ def graph_chunks(
     """Put the event hashes of the components touched by rows stored in the window (all of them
     when ``everything``) into ``syncsight_state_chunks``, in chunks of whole components of at most
     ``max_events`` events each; the number of chunks, and of objects the window touched."""
-    references = client.query_np(ALL_REFERENCES, parameters={"until": until})
-    if not len(references):
+    parameters = {"until": until}
+    found = client.query_np(GRAPH_EVENTS, parameters=parameters)
+    events = np.sort(np.asarray(found, dtype=np.uint64).reshape(-1))
+    del found
+    if not len(events):
         _write_chunks(client, [], until)
         return 0, 0
-    # two columns of one type come back as a plain 2-D array, not a structured one
-    event_hashes = np.asarray(references[:, 0], dtype=np.uint64)
-    object_hashes = np.asarray(references[:, 1], dtype=np.uint64)
-    events, labels, touched_count = component_labels(event_hashes, object_hashes)
+    touched_objects = None
     if not everything:
-        touched = np.array(
-            [
-                int(row[0])
-                for row in client.query(
+        touched_objects = np.sort(
+            np.asarray(
+                client.query_np(
                     TOUCHED_HASHES if changed_only else TOUCHED_HASHES_BY_NEW_SPANS,
                     parameters=_touched_parameters(since, until),
-                ).result_rows
-            ],
-            dtype=np.uint64,
+                ),
+                dtype=np.uint64,
+            ).reshape(-1)
         )
-        touched_count = len(touched)
-        touching = np.isin(object_hashes, touched)
-        touched_events = np.searchsorted(events, event_hashes[touching])
-        wanted = np.isin(labels, labels[touched_events])
+    with client.query_np_stream(GRAPH_REFERENCES, parameters=parameters) as blocks:
+        graph = reference_graph(events, (_hash_pair(block) for block in blocks), touched_objects)
+    labels = component_labels(graph)
+    touched_count = graph.objects
+    if touched_objects is not None:
+        touched_count = len(touched_objects)
+        wanted = np.isin(labels, labels[graph.touched])
         events, labels = events[wanted], labels[wanted]
     groups = chunks(labels, max_events)
     _write_chunks(client, [events[group] for group in groups], until)
