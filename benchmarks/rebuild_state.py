@@ -164,7 +164,7 @@ def report_parts(parts: PartMemory) -> dict[str, Any]:
             f"{statement['statement']}",
             flush=True,
         )
-    return {"parts": parts.parts, "statements": highest}
+    return {"parts": parts.parts, "statements": parts.statements}
 
 
 def until_current(state: BusinessState) -> dict[str, Any]:
