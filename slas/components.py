@@ -3,8 +3,9 @@ non-dimension objects they reference. A component is the unit the business state
 correlation, dimension or blocking rule crosses one.
 
 The whole graph (a derivation from scratch) is held compactly: each reference as the index of its
-event among the graph's distinct events, the references of one object together, so that neither
-the objects' hashes nor a second copy of the references is ever held (``ReferenceGraph``).
+event among the graph's distinct events, the references of one object together (read in that
+order), so that the objects' hashes are never held, nor more than one copy of the references
+(``ReferenceGraph``).
 """
 
 from __future__ import annotations
@@ -43,43 +44,54 @@ class ReferenceGraph:
 
 
 def reference_graph(
-    events: U64Array,
-    blocks: Iterable[tuple[U64Array, U64Array]],
-    touched_objects: U64Array | None = None,
+    blocks: Iterable[tuple[U64Array, U64Array]], touched_objects: U64Array | None = None
 ) -> ReferenceGraph:
-    """The graph of ``blocks`` of references, each (event hashes, object hashes), read in an order
-    that keeps each object's references together (a run of equal object hashes is one object,
-    across blocks too); ``events``: the sorted distinct event hashes they name. Each block is
-    reduced to its events' indices as it comes, so only one block's hashes are held at a time.
-    ``touched_objects`` (sorted object hashes): ``touched`` marks the events that reference one.
-    A reference whose event is not among ``events`` (stored after they were read) is left out.
-    Event indices are 32-bit while held per block (fewer than 2**31 events)."""
-    indices: list[npt.NDArray[np.int32]] = []
+    """The graph of ``blocks`` of references, each (event hashes, object hashes) holding every
+    reference of its objects (no object in two blocks), in any order. Each block is ordered by
+    object as it comes, and only its event hashes are kept (the objects become the starts of
+    their runs); then they are replaced by their indices among the distinct events.
+    ``touched_objects`` (sorted object hashes): ``touched`` marks the events that reference one."""
+    hashes: list[U64Array] = []
     starts: list[IntpArray] = []
-    touched = np.zeros(len(events), dtype=bool)
+    touching: list[BoolArray] = []
     held = 0
-    last: int | None = None
     for event_hashes, object_hashes in blocks:
-        at = np.minimum(np.searchsorted(events, event_hashes), max(len(events) - 1, 0))
-        known = events[at] == event_hashes if len(events) else np.zeros(len(at), dtype=bool)
-        if not known.all():  # an event stored after ``events`` were read: not in this graph
-            at, object_hashes = at[known], object_hashes[known]
         if not len(object_hashes):
             continue
-        index = at.astype(np.int32)
-        del at
-        indices.append(index)
-        new = np.empty(len(object_hashes), dtype=bool)
-        new[0] = last is None or int(object_hashes[0]) != last
-        np.not_equal(object_hashes[1:], object_hashes[:-1], out=new[1:])
+        order = np.argsort(object_hashes)
+        objects = object_hashes[order]
+        hashes.append(np.asarray(event_hashes, dtype=np.uint64)[order])
+        new = np.empty(len(objects), dtype=bool)
+        new[0] = True
+        np.not_equal(objects[1:], objects[:-1], out=new[1:])
         starts.append(np.flatnonzero(new) + held)
         if touched_objects is not None and len(touched_objects):
-            touched[index[_members(object_hashes, touched_objects)]] = True
-        held += len(object_hashes)
-        last = int(object_hashes[-1])
+            touching.append(_members(objects, touched_objects))
+        held += len(objects)
+    every = np.concatenate(hashes or [np.zeros(0, np.uint64)])
+    del hashes
+    # the distinct events, sorted, and each reference's event as its index among them: one sort
+    # of the hashes (np.unique's own inverse holds two more arrays of every reference at once,
+    # and a search of each hash among the events costs six times the sort)
+    order = np.argsort(every)
+    ordered = every[order]
+    del every
+    first = np.empty(len(ordered), dtype=bool)
+    first[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    events = ordered[first]
+    del ordered
+    ranks = np.cumsum(first, dtype=np.intp)
+    ranks -= 1
+    event_index = np.empty(len(order), dtype=np.intp)
+    event_index[order] = ranks
+    del order, ranks
+    touched = np.zeros(len(events), dtype=bool)
+    if touching:
+        touched[event_index[np.concatenate(touching)]] = True
     return ReferenceGraph(
         events=events,
-        event_index=np.concatenate(indices or [np.zeros(0, np.int32)], dtype=np.intp),
+        event_index=event_index,
         object_starts=np.concatenate(starts or [np.zeros(0, np.intp)]),
         touched=touched,
     )

@@ -5,7 +5,7 @@ component around them, the events of a component as known at an instant, and the
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -36,7 +36,9 @@ from slas.snapshot import EventSnapshot, empty_snapshot
 from slas.state_columns import insert_columns
 from slas.timer_rows import SnapshotNames, timer_identities
 from warehouse.first_stored import first_stored_events
+from warehouse.key_ranges import in_range_sql, range_parameters, split
 from warehouse.schema import (
+    BIZ_EVENT_OBJECTS,
     BLOCKER_FACT_COLUMNS,
     CLOSE_ITEMS,
     EVENT_DIMENSIONS,
@@ -192,20 +194,23 @@ _REFERENCES_KNOWN = f"""
 FROM biz_event_objects
 WHERE IngestedAt <= {{until:DateTime64(3, 'UTC')}} AND ObjectType NOT IN ({_DIMENSIONS})"""
 
-GRAPH_EVENTS = f"SELECT DISTINCT cityHash64(EventId) {_REFERENCES_KNOWN}"
-"""The hash of every event with a (non-dimension) reference known at ``until``: the events of the
-whole graph, for a derivation from scratch."""
-
 GRAPH_REFERENCES = f"""
 SELECT cityHash64(EventId) AS event_hash, cityHash64(ObjectType, ObjectId) AS object_hash
 {_REFERENCES_KNOWN}
-ORDER BY ObjectType, ObjectId
-SETTINGS optimize_read_in_order = 1
+  AND {in_range_sql("ObjectType", "ObjectId")}
 """
-"""Every (event, object) reference known at ``until``, as hashes, each object's together: the whole
-graph, streamed in the order of ``biz_event_objects`` (merged from its parts as they are read, not
-sorted). An event's attempts repeat its references (6 % of the rows at 1M spans): grouping them
-away in the engine cost it more than the repeats cost the labels."""
+"""The (event, object) references known at ``until`` of the objects in a range of
+``biz_event_objects``' sorting key (``warehouse.key_ranges``), as hashes: a piece of the whole
+graph, for a derivation from scratch. An event's attempts repeat its references."""
+
+GRAPH_OBJECT_SAMPLE = """
+SELECT arraySort(groupArraySample({size:UInt32}, 1)((ObjectType, ObjectId))) FROM biz_event_objects
+"""
+"""Object keys drawn evenly from the object rows: where the graph's pieces split."""
+
+GRAPH_PIECE_ROWS = 500_000
+"""Object rows one piece of the graph read covers at most (about): what the engine and the client
+hold of the graph at once (at 10M spans, one read of all 7.9 million took 744 MiB)."""
 
 
 def _touched_hashes(touched: str) -> str:
@@ -676,13 +681,26 @@ def _event_ranges(client: Client, rows: int) -> list[tuple[str, str]]:
     return list(zip(["", *bounds], [*bounds, ""], strict=True))
 
 
-def _hash_pair(block: Any) -> tuple[U64Array, U64Array]:
-    """A block of ``GRAPH_REFERENCES`` as its two columns (two columns of one type come back as
-    a plain 2-D array, not a structured one)."""
-    return (
-        np.asarray(block[:, 0], dtype=np.uint64),
-        np.asarray(block[:, 1], dtype=np.uint64),
-    )
+def _graph_pieces(client: Client, until: datetime) -> Iterator[tuple[U64Array, U64Array]]:
+    """The references of the whole graph known at ``until``, in pieces of whole objects (ranges
+    of ``biz_event_objects``' sorting key of about ``GRAPH_PIECE_ROWS`` rows), each as its event
+    and object hashes."""
+    rows = int(client.query(f"SELECT count() FROM {BIZ_EVENT_OBJECTS}").result_rows[0][0])
+    parts = -(-rows // GRAPH_PIECE_ROWS)
+    sample = []
+    if parts > 1:
+        found = client.query(GRAPH_OBJECT_SAMPLE, parameters={"size": 100 * parts})
+        sample = [(str(t), str(i)) for t, i in found.result_rows[0][0]]
+    for key_range in split(sample, parts):
+        piece = client.query_np(
+            GRAPH_REFERENCES, parameters={"until": until, **range_parameters(key_range)}
+        )
+        if len(piece):
+            # two columns of one type come back as a plain 2-D array, not a structured one
+            yield (
+                np.asarray(piece[:, 0], dtype=np.uint64),
+                np.asarray(piece[:, 1], dtype=np.uint64),
+            )
 
 
 def graph_chunks(
@@ -697,13 +715,6 @@ def graph_chunks(
     """Put the event hashes of the components touched by rows stored in the window (all of them
     when ``everything``) into ``syncsight_state_chunks``, in chunks of whole components of at most
     ``max_events`` events each; the number of chunks, and of objects the window touched."""
-    parameters = {"until": until}
-    found = client.query_np(GRAPH_EVENTS, parameters=parameters)
-    events = np.sort(np.asarray(found, dtype=np.uint64).reshape(-1))
-    del found
-    if not len(events):
-        _write_chunks(client, [], until)
-        return 0, 0
     touched_objects = None
     if not everything:
         touched_objects = np.sort(
@@ -715,13 +726,17 @@ def graph_chunks(
                 dtype=np.uint64,
             ).reshape(-1)
         )
-    with client.query_np_stream(GRAPH_REFERENCES, parameters=parameters) as blocks:
-        graph = reference_graph(events, (_hash_pair(block) for block in blocks), touched_objects)
+    graph = reference_graph(_graph_pieces(client, until), touched_objects)
+    if not len(graph.events):
+        _write_chunks(client, [], until)
+        return 0, 0
     labels = component_labels(graph)
     touched_count = graph.objects if touched_objects is None else len(touched_objects)
     if touched_objects is not None:
         wanted = np.isin(labels, labels[graph.touched])
-        events, labels = events[wanted], labels[wanted]
+        events, labels = graph.events[wanted], labels[wanted]
+    else:
+        events = graph.events
     del graph  # the references are not held while the chunks are staged
     groups = [events[group] for group in chunks(labels, max_events)]
     del events, labels
