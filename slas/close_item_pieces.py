@@ -25,6 +25,7 @@ from clickhouse_connect.driver.client import Client
 from domain.money import units_of
 from slas.close_risk import BLOCKED, CONTRIBUTORS, NOT_POSTED, OTHER_PERIOD, POSTED_LATE
 from slas.close_sums import ITEM_COLUMNS, WAITING, Group, item_state_sql, micros_seconds
+from warehouse.key_ranges import WHOLE, KeyRange, in_range_sql, range_parameters
 from warehouse.schema import (
     CLOSE_ITEM_PIECE_DAYS,
     CLOSE_ITEM_PIECE_TICKS,
@@ -71,9 +72,12 @@ _VERSION_COLUMNS = ", ".join(
 )
 
 
+_IN_SLICE = in_range_sql("ItemType", "ItemId")
+
+
 def versions_with_previous(columns: str = "") -> str:
-    """Every version of the items that have one stored in ``(since, until]``, up to ``until``,
-    each with ``previous_known_at`` and ``has_previous`` of the version before it (the window
+    """Every version of the items whose key lies in a range (``warehouse.key_ranges``'
+    parameters) that have one stored in ``(since, until]``, up to ``until``, each with ``previous_known_at`` and ``has_previous`` of the version before it (the window
     ``same_item``), and ``columns`` (more expressions over the row and ``same_item``): what
     recording a window's replaced versions (``slas.item_versions``) and its pieces reads."""
     more = f", {columns}" if columns else ""
@@ -81,10 +85,11 @@ def versions_with_previous(columns: str = "") -> str:
         lagInFrame(KnownAt) OVER same_item AS previous_known_at,
         lagInFrame(toUInt8(1)) OVER same_item AS has_previous
     FROM {CLOSE_ITEMS}
-    WHERE KnownAt <= {{until:DateTime64(3, 'UTC')}}
+    WHERE KnownAt <= {{until:DateTime64(3, 'UTC')}} AND {_IN_SLICE}
       AND (ItemType, ItemId) IN (
         SELECT ItemType, ItemId FROM {CLOSE_ITEMS}
-        WHERE KnownAt > {{since:DateTime64(3, 'UTC')}} AND KnownAt <= {{until:DateTime64(3, 'UTC')}})
+        WHERE KnownAt > {{since:DateTime64(3, 'UTC')}} AND KnownAt <= {{until:DateTime64(3, 'UTC')}}
+          AND {_IN_SLICE})
     WINDOW same_item AS (
         PARTITION BY ItemType, ItemId ORDER BY KnownAt ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)"""
 
@@ -132,14 +137,18 @@ WHERE KnownAt > {{since:DateTime64(3, 'UTC')}}
 only: a delete would leave them counted)."""
 
 
-def record_window(client: Client, since: datetime, until: datetime) -> None:
+def record_window(
+    client: Client, since: datetime, until: datetime, slices: Sequence[KeyRange] = (WHOLE,)
+) -> None:
     """Write the rows of the versions stored in ``(since, until]`` (the caller has found some),
-    ``since`` being the watermark; rows a record that died wrote past it are taken back first, so
+    ``since`` being the watermark, one statement per slice of the items' keys (``slices``
+    together cover every key); rows a record that died wrote past it are taken back first, so
     recording again counts each row once."""
     parameters = {"since": since, "until": until}
     if client.query(STRAY, parameters=parameters).result_rows[0][0]:
         client.command(TAKE_BACK_STRAY, parameters=parameters)
-    client.command(RECORD, parameters=parameters)
+    for key_range in slices:
+        client.command(RECORD, parameters={**parameters, **range_parameters(key_range)})
 
 
 _AS_OF = "{as_of:DateTime64(6, 'UTC')}"

@@ -20,6 +20,7 @@ from clickhouse_connect.driver.client import Client
 
 from domain.instants import utc
 from slas import close_item_pieces
+from warehouse.key_ranges import key_ranges, range_parameters, sample_sql
 from warehouse.schema import CLOSE_ITEM_SUPERSEDED, CLOSE_ITEM_VERSIONS_WATERMARK, CLOSE_ITEMS
 from warehouse.schema_state import read_state, write_state
 
@@ -34,6 +35,14 @@ WHERE KnownAt > {{since:DateTime64(3, 'UTC')}} AND has_previous = 1
 """
 """For every version stored in ``(since, until]`` that replaced an earlier one: the earlier one,
 replaced at the new version's ``KnownAt``."""
+
+RECORD_SLICE_VERSIONS = 200_000
+"""Versions one statement records at most (about): the engine sorts every version of their items
+at once, and a derivation from scratch stamps every item's version with one ``KnownAt``, so the
+window is split by key, not by time (as ``slas.timer_changes`` does)."""
+
+WINDOW_KEYS = sample_sql(CLOSE_ITEMS, "ItemType", "ItemId")
+"""Keys of the items with versions in a window, drawn evenly: where the slices split."""
 
 PENDING = f"""
 SELECT count() FROM {CLOSE_ITEMS}
@@ -67,15 +76,22 @@ def record(client: Client, until: datetime, *, at: datetime) -> None:
     write_state(client, WATERMARK_KEY, utc(until).isoformat(), at=at)
 
 
-def record_window(client: Client, since: datetime, until: datetime) -> None:
+def record_window(
+    client: Client, since: datetime, until: datetime, *, most: int = RECORD_SLICE_VERSIONS
+) -> None:
     """Write the replaced versions of the versions stored in ``(since, until]``, and their state
     pieces, ``since`` being the watermark (the caller moves it to ``until`` afterwards: the
     keeper's tick, with its own; recorded again after a tick that died first, a replaced version's
-    row is the same row and the pieces written past the watermark are taken back first)."""
+    row is the same row and the pieces written past the watermark are taken back first), in
+    statements of about ``most`` versions each (slices of the items' keys)."""
     parameters = {"since": since, "until": until}
-    if client.query(PENDING, parameters=parameters).result_rows[0][0]:
-        client.command(RECORD, parameters=parameters)
-        close_item_pieces.record_window(client, since, until)
+    versions = int(client.query(PENDING, parameters=parameters).result_rows[0][0])
+    if not versions:
+        return
+    slices = key_ranges(client, WINDOW_KEYS, since, until, versions=versions, most=most)
+    for key_range in slices:
+        client.command(RECORD, parameters={**parameters, **range_parameters(key_range)})
+    close_item_pieces.record_window(client, since, until, slices)
 
 
 def reset(client: Client, *, at: datetime) -> None:

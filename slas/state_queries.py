@@ -5,7 +5,7 @@ component around them, the events of a component as known at an instant, and the
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -19,7 +19,7 @@ from clickhouse_connect.driver.client import Client
 from domain import semconv as sc
 from domain.instants import utc
 from slas.close_items import ITEM_OBJECT_TYPES
-from slas.components import chunks, component_labels
+from slas.components import chunks, component_labels, reference_graph
 from slas.digests import U64Array, text_hashes
 from slas.queries import (
     COMPONENT_EVENTS,
@@ -36,7 +36,9 @@ from slas.snapshot import EventSnapshot, empty_snapshot
 from slas.state_columns import insert_columns
 from slas.timer_rows import SnapshotNames, timer_identities
 from warehouse.first_stored import first_stored_events
+from warehouse.key_ranges import in_range_sql, range_parameters, split
 from warehouse.schema import (
+    BIZ_EVENT_OBJECTS,
     BLOCKER_FACT_COLUMNS,
     CLOSE_ITEMS,
     EVENT_DIMENSIONS,
@@ -188,13 +190,27 @@ a project's activations, not its thousands of time entries). The references are 
 every stored version's, a superset of the counted ones: a walk that follows them reaches every
 event the counted ones reach."""
 
-ALL_REFERENCES = f"""
-SELECT cityHash64(EventId) AS event_hash, cityHash64(ObjectType, ObjectId) AS object_hash
+_REFERENCES_KNOWN = f"""
 FROM biz_event_objects
-WHERE IngestedAt <= {{until:DateTime64(3, 'UTC')}} AND ObjectType NOT IN ({_DIMENSIONS})
+WHERE IngestedAt <= {{until:DateTime64(3, 'UTC')}} AND ObjectType NOT IN ({_DIMENSIONS})"""
+
+GRAPH_REFERENCES = f"""
+SELECT cityHash64(EventId) AS event_hash, cityHash64(ObjectType, ObjectId) AS object_hash
+{_REFERENCES_KNOWN}
+  AND {in_range_sql("ObjectType", "ObjectId")}
 """
-"""Every (event, object) reference known at ``until``, as hashes: the whole graph, for a
-derivation from scratch."""
+"""The (event, object) references known at ``until`` of the objects in a range of
+``biz_event_objects``' sorting key (``warehouse.key_ranges``), as hashes: a piece of the whole
+graph, for a derivation from scratch. An event's attempts repeat its references."""
+
+GRAPH_OBJECT_SAMPLE = """
+SELECT arraySort(groupArraySample({size:UInt32}, 1)((ObjectType, ObjectId))) FROM biz_event_objects
+"""
+"""Object keys drawn evenly from the object rows: where the graph's pieces split."""
+
+GRAPH_PIECE_ROWS = 500_000
+"""Object rows one piece of the graph read covers at most (about): what the engine and the client
+hold of the graph at once (at 10M spans, one read of all 7.9 million took 744 MiB)."""
 
 
 def _touched_hashes(touched: str) -> str:
@@ -665,6 +681,28 @@ def _event_ranges(client: Client, rows: int) -> list[tuple[str, str]]:
     return list(zip(["", *bounds], [*bounds, ""], strict=True))
 
 
+def _graph_pieces(client: Client, until: datetime) -> Iterator[tuple[U64Array, U64Array]]:
+    """The references of the whole graph known at ``until``, in pieces of whole objects (ranges
+    of ``biz_event_objects``' sorting key of about ``GRAPH_PIECE_ROWS`` rows), each as its event
+    and object hashes."""
+    rows = int(client.query(f"SELECT count() FROM {BIZ_EVENT_OBJECTS}").result_rows[0][0])
+    parts = -(-rows // GRAPH_PIECE_ROWS)
+    sample = []
+    if parts > 1:
+        found = client.query(GRAPH_OBJECT_SAMPLE, parameters={"size": 100 * parts})
+        sample = [(str(t), str(i)) for t, i in found.result_rows[0][0]]
+    for key_range in split(sample, parts):
+        piece = client.query_np(
+            GRAPH_REFERENCES, parameters={"until": until, **range_parameters(key_range)}
+        )
+        if len(piece):
+            # two columns of one type come back as a plain 2-D array, not a structured one
+            yield (
+                np.asarray(piece[:, 0], dtype=np.uint64),
+                np.asarray(piece[:, 1], dtype=np.uint64),
+            )
+
+
 def graph_chunks(
     client: Client,
     since: datetime,
@@ -677,32 +715,32 @@ def graph_chunks(
     """Put the event hashes of the components touched by rows stored in the window (all of them
     when ``everything``) into ``syncsight_state_chunks``, in chunks of whole components of at most
     ``max_events`` events each; the number of chunks, and of objects the window touched."""
-    references = client.query_np(ALL_REFERENCES, parameters={"until": until})
-    if not len(references):
-        _write_chunks(client, [], until)
-        return 0, 0
-    # two columns of one type come back as a plain 2-D array, not a structured one
-    event_hashes = np.asarray(references[:, 0], dtype=np.uint64)
-    object_hashes = np.asarray(references[:, 1], dtype=np.uint64)
-    events, labels, touched_count = component_labels(event_hashes, object_hashes)
+    touched_objects = None
     if not everything:
-        touched = np.array(
-            [
-                int(row[0])
-                for row in client.query(
+        touched_objects = np.sort(
+            np.asarray(
+                client.query_np(
                     TOUCHED_HASHES if changed_only else TOUCHED_HASHES_BY_NEW_SPANS,
                     parameters=_touched_parameters(since, until),
-                ).result_rows
-            ],
-            dtype=np.uint64,
+                ),
+                dtype=np.uint64,
+            ).reshape(-1)
         )
-        touched_count = len(touched)
-        touching = np.isin(object_hashes, touched)
-        touched_events = np.searchsorted(events, event_hashes[touching])
-        wanted = np.isin(labels, labels[touched_events])
-        events, labels = events[wanted], labels[wanted]
-    groups = chunks(labels, max_events)
-    _write_chunks(client, [events[group] for group in groups], until)
+    graph = reference_graph(_graph_pieces(client, until), touched_objects)
+    if not len(graph.events):
+        _write_chunks(client, [], until)
+        return 0, 0
+    labels = component_labels(graph)
+    touched_count = graph.objects if touched_objects is None else len(touched_objects)
+    if touched_objects is not None:
+        wanted = np.isin(labels, labels[graph.touched])
+        events, labels = graph.events[wanted], labels[wanted]
+    else:
+        events = graph.events
+    del graph  # the references are not held while the chunks are staged
+    groups = [events[group] for group in chunks(labels, max_events)]
+    del events, labels
+    _write_chunks(client, groups, until)
     return len(groups), touched_count
 
 

@@ -20,6 +20,7 @@ from clickhouse_connect.driver.client import Client
 from domain.instants import utc
 from slas.timer_rows import WRONG_PERIOD
 from slas.timers import AT_RISK, BREACHED, MET, ON_TRACK, STATES
+from warehouse.key_ranges import in_range_sql, key_ranges, range_parameters, sample_sql
 from warehouse.schema import (
     SLA_TIMER_CHANGE_DAYS,
     SLA_TIMER_CHANGE_TICKS,
@@ -109,6 +110,8 @@ _VERSION_COLUMNS = ", ".join(
 )
 _SAME_WINDOW = "timer_versions"
 
+_IN_SLICE = in_range_sql("KeyType", "KeyId")
+
 RECORD = f"""
 INSERT INTO {SLA_TIMER_CHANGES} ({", ".join(CHANGE_COLUMNS)})
 SELECT Sla, arrayElement({list(URGENCY)}, {_STATE_OF_CHANGE} + 1), Deadline, KeyId,
@@ -138,11 +141,11 @@ FROM (
                     lagInFrame(KnownAt) OVER {_SAME_WINDOW} AS previous_known_at,
                     lagInFrame(toUInt8(1)) OVER {_SAME_WINDOW} AS has_previous
                 FROM {SLA_TIMERS}
-                WHERE KnownAt <= {{until:DateTime64(3, 'UTC')}}
+                WHERE KnownAt <= {{until:DateTime64(3, 'UTC')}} AND {_IN_SLICE}
                   AND (KeyType, KeyId, Sla, StartEventId) IN (
                     SELECT KeyType, KeyId, Sla, StartEventId FROM {SLA_TIMERS}
                     WHERE KnownAt > {{since:DateTime64(3, 'UTC')}}
-                      AND KnownAt <= {{until:DateTime64(3, 'UTC')}})
+                      AND KnownAt <= {{until:DateTime64(3, 'UTC')}} AND {_IN_SLICE})
                 WINDOW {_SAME_WINDOW} AS (
                     PARTITION BY KeyType, KeyId, Sla, StartEventId ORDER BY KnownAt
                     ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)
@@ -153,10 +156,19 @@ FROM (
 )
 ARRAY JOIN {_CHANGES} AS change
 """
-"""The rows of every version stored in ``(since, until]``: its pieces (+), and its predecessor's
-taken back (-), both stamped with its ``KnownAt``; a deleted version only takes its predecessor
-back. ``VersionKnownAt`` is the ``KnownAt`` of the version whose pieces a row adds or takes back:
-the retention expires a version's rows with the version (``warehouse/retention.py``)."""
+"""The rows of every version stored in ``(since, until]`` of the timers whose key lies in a range
+(``warehouse.key_ranges``): its pieces (+), and its predecessor's taken back (-), both stamped
+with its ``KnownAt``; a deleted version only takes its predecessor back. ``VersionKnownAt`` is
+the ``KnownAt`` of the version whose pieces a row adds or takes back: the retention expires a
+version's rows with the version (``warehouse/retention.py``)."""
+
+RECORD_SLICE_VERSIONS = 200_000
+"""Versions one ``RECORD`` statement takes at most (about): the engine sorts every version of
+their timers at once. A derivation from scratch stamps every timer's version with one
+``KnownAt`` (2.2 million at 10M spans), so the window is split by key, not by time."""
+
+WINDOW_KEYS = sample_sql(SLA_TIMERS, "KeyType", "KeyId")
+"""Keys of the timers with versions in a window, drawn evenly: where ``RECORD``'s slices split."""
 
 PENDING = f"""
 SELECT
@@ -398,17 +410,24 @@ def record(client: Client, until: datetime, *, at: datetime) -> None:
     write_state(client, CHANGES_WATERMARK_KEY, utc(until).isoformat(), at=at)
 
 
-def record_window(client: Client, since: datetime, until: datetime) -> None:
+def record_window(
+    client: Client, since: datetime, until: datetime, *, most: int = RECORD_SLICE_VERSIONS
+) -> None:
     """Write the rows of the versions stored in ``(since, until]``, ``since`` being the changes'
-    watermark (the caller moves it to ``until`` afterwards: the keeper's tick, with its own). Rows
-    a record that died wrote past the watermark are taken back first, so recording again counts
-    each row once."""
+    watermark (the caller moves it to ``until`` afterwards: the keeper's tick, with its own), in
+    statements of about ``most`` versions each (slices of the timers' keys). Rows a record that
+    died wrote past the watermark are taken back first, so recording again counts each row
+    once."""
     parameters = {"since": since, "until": until}
     stray, versions = client.query(PENDING, parameters=parameters).result_rows[0]
     if stray:
         client.command(TAKE_BACK_STRAY, parameters=parameters)
-    if versions:
-        client.command(RECORD, parameters=parameters)
+    if not versions:
+        return
+    for key_range in key_ranges(
+        client, WINDOW_KEYS, since, until, versions=int(versions), most=most
+    ):
+        client.command(RECORD, parameters={**parameters, **range_parameters(key_range)})
 
 
 def _parse(text: str) -> datetime:

@@ -35,6 +35,7 @@ from tests.slas.tiny_quarter import (
 )
 from tests.warehouse.test_migrations import forget_migration
 from warehouse.correlation_rules import CorrelationRules
+from warehouse.key_ranges import key_ranges
 from warehouse.migrations import migrate
 from warehouse.span_store import span_sink
 from warehouse.spans import OTEL_TRACES_COLUMNS
@@ -150,6 +151,23 @@ class TestSummedItemAnswers:
         item_versions.record(migrated, keeper.watermark(), at=datetime.now(UTC))
         assert set(migrated.query(REPLACED).result_rows) == recorded
         # from scratch, each version's pieces are added once and none taken back: the same sums
+        assert Counter(dict(migrated.query(PIECE_SUMS).result_rows)) == summed_days
+        assert Counter(migrated.query(PIECES).result_rows) == pieces
+        # and so in many slices of the items' keys, one statement each
+        item_versions.reset(migrated, at=datetime.now(UTC))
+        versions = migrated.query("SELECT count() FROM close_items").result_rows[0][0]
+        epoch = item_versions.EPOCH
+        slices = key_ranges(
+            migrated,
+            item_versions.WINDOW_KEYS,
+            epoch,
+            keeper.watermark(),
+            versions=versions,
+            most=20,
+        )
+        assert len(slices) > 5
+        item_versions.record_window(migrated, epoch, keeper.watermark(), most=20)
+        assert set(migrated.query(REPLACED).result_rows) == recorded
         assert Counter(dict(migrated.query(PIECE_SUMS).result_rows)) == summed_days
         assert Counter(migrated.query(PIECES).result_rows) == pieces
 

@@ -25,6 +25,7 @@ from tests.slas.tiny_quarter import END, SETTLE, tick
 from tests.slas.tiny_quarter import stream_with_late_arrivals as streamed_late
 from tests.warehouse.test_migrations import forget_migration
 from warehouse.correlation_rules import CorrelationRules
+from warehouse.key_ranges import key_ranges
 from warehouse.migrations import migrate
 from warehouse.schema import ELAPSED_BUCKET_SECONDS
 from warehouse.schema_state import write_state
@@ -106,7 +107,8 @@ class TestAnswersFromChanges:
         self, migrated: Client, engine_url: str
     ) -> None:
         """The rows recorded tick by tick are exactly the rows recorded once from every version,
-        and so are the stopped pieces' bucket sums."""
+        in one statement or in many slices of the timers' keys, and so are the stopped pieces'
+        bucket sums."""
         watermarks, _ = stream_with_late_arrivals(migrated, engine_url, seed=4)
         incremental = changes(migrated)
         buckets = [net_sums(migrated, t) for t in ELAPSED_SUMS]
@@ -115,6 +117,20 @@ class TestAnswersFromChanges:
         assert [net_sums(migrated, t) for t in ELAPSED_SUMS] == [[], [], []]
         timer_changes.record(migrated, watermarks[-1], at=datetime.now(UTC))
         assert len(incremental) > 1000
+        assert changes(migrated) == incremental
+        assert [net_sums(migrated, t) for t in ELAPSED_SUMS] == buckets
+        timer_changes.reset(migrated, at=datetime.now(UTC))
+        versions = migrated.query("SELECT count() FROM sla_timers").result_rows[0][0]
+        slices = key_ranges(
+            migrated,
+            timer_changes.WINDOW_KEYS,
+            timer_changes.EPOCH,
+            watermarks[-1],
+            versions=versions,
+            most=40,
+        )
+        assert len(slices) > 10
+        timer_changes.record_window(migrated, timer_changes.EPOCH, watermarks[-1], most=40)
         assert changes(migrated) == incremental
         assert [net_sums(migrated, t) for t in ELAPSED_SUMS] == buckets
 
