@@ -100,6 +100,12 @@ failure facts of migration 20) is filled by re-deriving everything once (every i
 version with it; the versions before keep the field empty, and answers read those facts
 elsewhere: ``slas.impact_answers``)."""
 
+MAX_CHUNK_EVENTS = 125_000
+"""Events of whole components derived at once when everything is (a rebuild, a first derivation).
+A chunk is read on another thread while the one before is derived, so two are in memory: at
+250,000 the 10M quarter's derivation into empty tables peaked at 1,940 MiB, at 125,000 at 1,538
+MiB, and took less time, not more (benchmarks/README.md, rebuild)."""
+
 LATE_HORIZON = timedelta(minutes=2)
 """How long after a window was read rows that become visible in it late are still found."""
 
@@ -185,7 +191,7 @@ class BusinessState:
         *,
         rules: LineageRules | None = None,
         settle: timedelta = timedelta(seconds=5),
-        max_events_per_chunk: int = 250_000,
+        max_events_per_chunk: int = MAX_CHUNK_EVENTS,
         max_window_events: int = MAX_WINDOW_EVENTS,
         refresh_outcomes: bool = True,
     ) -> None:
