@@ -24,6 +24,10 @@ serve`` through PYTHONPATH, a diagnostic thread appends one JSON line every 15 s
   building, whose ``_PyTuple_Resize`` then fails with ``SystemError: Objects/tupleobject.c: bad
   argument to internal function`` (CPython gh-107137, fixed in 3.12). The soak's evaluator failed
   that way while this probe ran.
+- every ``SMAPS_EVERY``-th record, glibc's ``malloc_info`` per heap (``malloc_heaps``: heap number,
+  MiB obtained from the system, MiB free in chunks of under 4 KiB, 4-64 KiB and over 64 KiB, fast
+  bins included): free memory in chunks under a page cannot be handed back by ``malloc_trim``, so
+  this tells fragmentation from memory merely not yet trimmed.
 
 - Arrow's memory pool (the evaluator's ``query_arrow`` reads; mimalloc in the wheels): its backend,
   ``arrow_allocated`` and ``arrow_max`` (MiB in use now and at most).
@@ -146,6 +150,33 @@ def _smaps() -> dict[str, int]:
     return {name: kb // 1024 for name, kb in kinds.items()}
 
 
+MALLOC_SIZE = re.compile(r'<size from="(\d+)" to="(\d+)" total="(\d+)" count="(\d+)"/>')
+MALLOC_SYSTEM = re.compile(r'<system type="current" size="(\d+)"/>')
+FREE_BUCKETS = ((4096, "free_small"), (65536, "free_mid"), (None, "free_large"))
+
+
+def _malloc_heaps(libc: ctypes.CDLL) -> list[dict[str, int]]:
+    """glibc's ``malloc_info`` per heap, summarised (see the module's docstring)."""
+    buffer, size = ctypes.c_char_p(), ctypes.c_size_t()
+    stream = libc.open_memstream(ctypes.byref(buffer), ctypes.byref(size))
+    try:
+        libc.malloc_info(0, stream)
+    finally:
+        libc.fclose(stream)
+    text = ctypes.string_at(buffer, size.value).decode("ascii", "replace")
+    libc.free(buffer)
+    heaps = []
+    for number, body in re.findall(r'<heap nr="(\d+)">(.*?)</heap>', text, re.S):
+        heap = {"nr": int(number)} | {name: 0 for _, name in FREE_BUCKETS}
+        for _low, high, total, _count in MALLOC_SIZE.findall(body):
+            name = next(n for limit, n in FREE_BUCKETS if limit is None or int(high) < limit)
+            heap[name] += int(total)
+        system = MALLOC_SYSTEM.search(body)
+        heap["system"] = int(system.group(1)) if system else 0
+        heaps.append({k: v if k == "nr" else v // MIB for k, v in heap.items()})
+    return heaps
+
+
 def _threads_by_name() -> dict[str, int]:
     names: dict[str, int] = {}
     for task in os.listdir("/proc/self/task"):
@@ -223,6 +254,11 @@ def _run() -> None:
     release_seconds = float(os.environ.get("SOAK_MEMORY_PROBE_ARROW_RELEASE_SECONDS", "0"))
     libc = ctypes.CDLL("libc.so.6")
     libc.mallinfo2.restype = _MallInfo2
+    libc.open_memstream.restype = ctypes.c_void_p
+    libc.open_memstream.argtypes = (ctypes.c_void_p, ctypes.c_void_p)
+    libc.malloc_info.argtypes = (ctypes.c_int, ctypes.c_void_p)
+    libc.fclose.argtypes = (ctypes.c_void_p,)
+    libc.free.argtypes = (ctypes.c_void_p,)
     time.sleep(20)  # the service has migrated and started its engine
     from warehouse.client import connect
 
@@ -233,7 +269,11 @@ def _run() -> None:
         while True:
             record = {"t": round(time.monotonic() - started, 1)} | _record(client, libc)
             if records % SMAPS_EVERY == 0:
-                record |= {"smaps": _smaps(), "threads_by_name": _threads_by_name()}
+                record |= {
+                    "smaps": _smaps(),
+                    "threads_by_name": _threads_by_name(),
+                    "malloc_heaps": _malloc_heaps(libc),
+                }
             records += 1
             if trim_seconds and time.monotonic() - last_trim >= trim_seconds:
                 before = _resident_mib()
