@@ -106,6 +106,13 @@ A chunk is read on another thread while the one before is derived, so two are in
 250,000 the 10M quarter's derivation into empty tables peaked at 1,940 MiB, at 125,000 at 1,538
 MiB, and took less time, not more (benchmarks/README.md, rebuild)."""
 
+MAX_EXPANSION_EVENTS = 250_000
+"""Events a tick closes by index reads (a window's components) before it takes the whole-graph read
+instead. Not the chunk size: the graph read costs what the graph holds, so a budget halved with the
+chunks sent the soak's steady ticks, whose components hold 125,000-250,000 events, to a read of the
+whole graph every tick, and the evaluator fell behind by a further 27 s every minute (Soak, eleventh
+pass)."""
+
 LATE_HORIZON = timedelta(minutes=2)
 """How long after a window was read rows that become visible in it late are still found."""
 
@@ -192,6 +199,7 @@ class BusinessState:
         rules: LineageRules | None = None,
         settle: timedelta = timedelta(seconds=5),
         max_events_per_chunk: int = MAX_CHUNK_EVENTS,
+        max_expansion_events: int = MAX_EXPANSION_EVENTS,
         max_window_events: int = MAX_WINDOW_EVENTS,
         refresh_outcomes: bool = True,
     ) -> None:
@@ -201,6 +209,7 @@ class BusinessState:
         self.rules = rules or LineageRules.default()
         self._settle = settle
         self._max_events = max_events_per_chunk
+        self._max_expansion = max_expansion_events
         self._max_window_events = max_window_events
         self._refresh_outcomes = refresh_outcomes
         """Off: every changed event's component is re-derived (the reference the narrow unit is
@@ -275,7 +284,7 @@ class BusinessState:
             # index reads cost what the components hold, the graph read what the graph holds:
             # past a quarter of the graph (scattered arrivals touching most contracts) the read
             # wins; one read counts the objects the window touches and names them when fewer
-            budget = min(self._max_events, max(event_rows(client) // 4, MIN_EXPANSION_EVENTS))
+            budget = min(self._max_expansion, max(event_rows(client) // 4, MIN_EXPANSION_EVENTS))
             outcomes: list[ChangedEvent] = []
             objects: ObjectColumns | None
             seeds: WindowChanges | None = None

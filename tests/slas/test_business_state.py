@@ -153,10 +153,14 @@ class TestIncremental:
         assert answers.trend(END, None, instants)[1] == trend
 
     @pytest.mark.parametrize(
-        ("max_events_per_chunk", "path"),
+        ("max_events_per_chunk", "max_expansion_events", "path"),
         [
-            (None, "index"),  # the default: closed in the engine, read through the scratch tables
-            (1, "graph"),  # every component too large: the graph read
+            # the default: closed in the engine, read through the scratch tables
+            (None, None, "index"),
+            # every component too large: the graph read
+            (1, 1, "graph"),
+            # chunks of a derivation from scratch do not bound what a tick closes by index reads
+            (1, None, "index"),
         ],
     )
     def test_each_way_of_closing_a_window_ends_where_a_derivation_from_scratch_ends(
@@ -165,12 +169,17 @@ class TestIncremental:
         engine_url: str,
         templates: Templates,
         max_events_per_chunk: int | None,
+        max_expansion_events: int | None,
         path: str,
     ) -> None:
         """A window whose components are closed in the engine, or whose components are closed
         by the graph read, derives what a derivation from scratch derives."""
         quarter = streamed_copy(
-            templates, engine_url, client, max_events_per_chunk=max_events_per_chunk
+            templates,
+            engine_url,
+            client,
+            max_events_per_chunk=max_events_per_chunk,
+            max_expansion_events=max_expansion_events,
         )
         migrated, state, ticks = quarter.client, quarter.keeper, quarter.ticks
         incremental, incremental_items = current(migrated), current_items(migrated)

@@ -100,22 +100,24 @@ def streamed_copy(
     client: Client,
     *,
     max_events_per_chunk: int | None = None,
+    max_expansion_events: int | None = None,
 ) -> Streamed:
     """A copy of the quarter streamed once per process and keeper setting (streaming it is the
     dear part of every test that starts from it) in ``client``'s empty database, and a keeper
     continuing the one that streamed it: the same settings, and the windows it read lately
     (``_read``, where it looks for rows that became visible late)."""
 
-    def keeper_on(c: Client) -> BusinessState:
-        if max_events_per_chunk is None:
-            return BusinessState(lambda: c, DEFAULT_SLAS, CalendarBook(), settle=SETTLE)
-        return BusinessState(
-            lambda: c,
-            DEFAULT_SLAS,
-            CalendarBook(),
-            settle=SETTLE,
-            max_events_per_chunk=max_events_per_chunk,
+    limits = {
+        name: value
+        for name, value in (
+            ("max_events_per_chunk", max_events_per_chunk),
+            ("max_expansion_events", max_expansion_events),
         )
+        if value is not None
+    }
+
+    def keeper_on(c: Client) -> BusinessState:
+        return BusinessState(lambda: c, DEFAULT_SLAS, CalendarBook(), settle=SETTLE, **limits)
 
     def stream(template: Client) -> tuple[BusinessState, tuple[TickReport, ...]]:
         with admin_client(engine_url) as admin:
@@ -123,7 +125,7 @@ def streamed_copy(
         keeper = keeper_on(template)
         return keeper, tuple(load_tiny_quarter(template, engine_url, keeper))
 
-    key = f"tiny_streamed_{max_events_per_chunk or 'default'}"
+    key = "tiny_streamed_" + ("_".join(f"{n}{v}" for n, v in sorted(limits.items())) or "default")
     name, (streamer, ticks) = templates.get(engine_url, key, stream)
     with admin_client(engine_url) as admin:
         copy_database(admin, name, database_of(client))
