@@ -1,8 +1,7 @@
 """Run the HTTP service in the foreground until SIGTERM or Ctrl-C, then shut down gracefully.
 
 Uvicorn re-raises the captured signal after its graceful shutdown, which makes a clean stop look
-like a crash (exit status -15) to supervisors and tests; here a graceful stop exits 0. Before it
-starts, it bounds glibc's heap (``warehouse.c_heap.bound_c_heap``).
+like a crash (exit status -15) to supervisors and tests; here a graceful stop exits 0.
 """
 
 from __future__ import annotations
@@ -15,8 +14,6 @@ from contextlib import contextmanager
 
 import uvicorn
 from fastapi import FastAPI
-
-from warehouse.c_heap import bound_c_heap
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +38,5 @@ class GracefulServer(uvicorn.Server):
 
 def run_http(app: FastAPI, *, host: str, port: int, log_level: str = "info") -> None:
     """Serve ``app`` until asked to stop."""
-    if not bound_c_heap():
-        logger.info("the C library took no heap bounds (not glibc): its defaults stay")
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on")
     GracefulServer(config).run()

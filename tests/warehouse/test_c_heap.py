@@ -66,6 +66,49 @@ class TestBoundCHeap:
         assert arenas_with_threads(tmp_path, "default") > C_HEAP_ARENAS
 
 
+COMMAND_THEN_ARENAS = """
+import atexit, ctypes, sys
+
+path, url = sys.argv[1], sys.argv[2]
+
+def report():
+    libc = ctypes.CDLL(None)
+    libc.fopen.restype = ctypes.c_void_p
+    libc.malloc_info.argtypes = (ctypes.c_int, ctypes.c_void_p)
+    libc.fclose.argtypes = (ctypes.c_void_p,)
+    out = libc.fopen(path.encode(), b"w")
+    libc.malloc_info(0, out)
+    libc.fclose(out)
+
+atexit.register(report)
+sys.argv = ["syncsight", "migrate", "--clickhouse-url", url]
+from syncsight.cli import main
+main()
+"""
+
+
+class TestTheCommandBoundsTheHeap:
+    def test_the_engine_s_threads_share_the_bounded_arenas(self, tmp_path: Path) -> None:
+        """``syncsight`` bounds the heap before the embedded engine starts its threads: after a
+        command that opens the engine and runs its migrations, glibc has made at most
+        ``C_HEAP_ARENAS`` arenas. (Bounded when the HTTP server started, after the engine had
+        opened, the limit was already fixed and the engine's threads had made 14.)"""
+        report = tmp_path / "malloc.xml"
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                COMMAND_THEN_ARENAS,
+                str(report),
+                f"chdb://{tmp_path / 'data'}",
+            ],
+            check=True,
+            timeout=120,
+            capture_output=True,
+        )
+        assert report.read_text().count("<heap nr=") <= C_HEAP_ARENAS
+
+
 FRAGMENTED_THEN_TRIMMED = """
 import ctypes, sys
 from warehouse.c_heap import bound_c_heap, trim_c_heap
