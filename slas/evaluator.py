@@ -194,6 +194,8 @@ class SlaEvaluator:
     def _observe(self, report: TickReport) -> None:
         self.metrics.versions.inc(report.versions)
         self.metrics.objects.inc(report.touched)
+        if report.path:
+            self.metrics.paths.labels(report.path).inc()
         self._reached = report.until
         if report.unresolved:
             self.metrics.unresolved.inc(report.unresolved)

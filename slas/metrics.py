@@ -92,6 +92,16 @@ class EvaluatorMetrics:
             "Objects that rows stored since the previous tick referenced.",
             registry=r,
         )
+        self.paths = Counter(
+            "syncsight_evaluator_window_paths",
+            "Windows a tick re-derived, by how it closed their components: index (index reads "
+            "of the touched components: the cost follows them) or graph (one read of the whole "
+            "reference graph: the cost follows the history). graph is expected for the first "
+            "derivation, a rebuild or a large backfill; in steady ingest it means the touched "
+            "components outgrew the tick's budget, and ticks then slow down as history grows.",
+            ["path"],
+            registry=r,
+        )
         self.unresolved = Counter(
             "syncsight_evaluator_unresolved_events",
             "Business events stored without any non-dimension object id: no timer or item can "

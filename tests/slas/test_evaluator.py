@@ -15,7 +15,7 @@ from clickhouse_connect.driver.client import Client
 from domain import semconv as sc
 from slas.alert_store import RECORD, AlertStore
 from slas.alerts import Alert
-from slas.business_state import MAX_WINDOW_EVENTS, BusinessState
+from slas.business_state import MAX_EXPANSION_EVENTS, MAX_WINDOW_EVENTS, BusinessState
 from slas.calendars import CalendarBook, EntityCalendar
 from slas.definitions import TIME_TO_PROJECT_CREATION
 from slas.dispatch import Dispatcher
@@ -79,6 +79,7 @@ def evaluator(
     answers: type[TimerAnswers] = TimerAnswers,
     max_window_events: int = MAX_WINDOW_EVENTS,
     alerts_refresh: timedelta = ALERTS_REFRESH,
+    max_expansion_events: int = MAX_EXPANSION_EVENTS,
 ) -> SlaEvaluator:
     state = store.load(now=at(days=30), keep=KEEP_RESOLVED)
     dispatcher = Dispatcher(
@@ -95,6 +96,7 @@ def evaluator(
         BOOK,
         settle=SETTLE,
         max_window_events=max_window_events,
+        max_expansion_events=max_expansion_events,
     )
     return SlaEvaluator(
         lambda: client,
@@ -288,6 +290,38 @@ class TestEvaluator:
         assert waits[-1] == 15.0
         assert loop.last_error is None
         assert {a.labels["object_id"] for a in loop.alerts()} >= {f"CTR-{n}" for n in range(8)}
+
+    @pytest.mark.parametrize(
+        ("max_expansion_events", "after_the_first"),
+        [(MAX_EXPANSION_EVENTS, {"graph": 1.0, "index": 3.0}), (0, {"graph": 4.0, "index": 0.0})],
+    )
+    def test_metrics_say_how_each_window_was_closed(
+        self,
+        client: Client,
+        store: AlertStore,
+        max_expansion_events: int,
+        after_the_first: dict[str, float],
+    ) -> None:
+        """``/metrics`` counts the windows by path: the first derivation reads the graph; later
+        windows close their components by index reads, or read the whole graph when the
+        components outgrow the tick's budget (a cost that follows history; a budget of 0 events:
+        every component outgrows it)."""
+        sign(client, "CTR-0", 0)
+        loop = evaluator(client, store, Recorder(), max_expansion_events=max_expansion_events)
+
+        def counts() -> dict[str, float]:
+            sample = loop.metrics.registry.get_sample_value
+            return {
+                path: sample("syncsight_evaluator_window_paths_total", {"path": path}) or 0.0
+                for path in ("graph", "index")
+            }
+
+        loop.evaluate_once(at(days=1))
+        assert counts() == {"graph": 1.0, "index": 0.0}  # from scratch
+        for number in range(1, 4):
+            sign(client, f"CTR-{number}", 0)
+            loop.evaluate_once(at(days=1) + timedelta(seconds=15 * number))
+        assert counts() == after_the_first
 
     def test_lag_grows_while_no_tick_completes(self, client: Client, store: AlertStore) -> None:
         """The lag gauge is the watermark's age when scraped, not a value frozen at the last tick:
