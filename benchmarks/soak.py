@@ -182,7 +182,8 @@ def vm_rss_mib(pid: int) -> float:
 
 
 def metric_totals(base_url: str) -> dict[str, float]:
-    """The service's counters, summed over their labels, by name."""
+    """The service's counters, summed over their labels, by name; and each labelled series by
+    its name and labels."""
     totals: dict[str, float] = {}
     for line in httpx.get(f"{base_url}/metrics", timeout=PROBE_TIMEOUT_SECONDS).text.splitlines():
         if line.startswith("#") or not line.strip():
@@ -190,6 +191,8 @@ def metric_totals(base_url: str) -> dict[str, float]:
         name_and_labels, _, value = line.rpartition(" ")
         name = name_and_labels.partition("{")[0]
         totals[name] = totals.get(name, 0.0) + float(value)
+        if name_and_labels != name:
+            totals[name_and_labels] = float(value)
     return totals
 
 
@@ -277,6 +280,9 @@ class Summary:
     rss_slope_mib_per_hour: float = 0.0
     non_ok_requests: float = 0.0
     service_errors: dict[str, float] = field(default_factory=dict)
+    window_paths: dict[str, float] = field(default_factory=dict)
+    """The evaluator's windows by how they were closed (``index``, ``graph``: the whole graph read,
+    whose cost follows history)."""
     not_ready_samples: int = 0
     unanswered_samples: int = 0
     probe_seconds: list[float] = field(default_factory=list)
@@ -340,6 +346,11 @@ def soak(
         sample(service, started, summary, counts)
         totals, summary.non_ok_requests = final_counters(service, summary)
         summary.service_errors = {name: totals.get(name, 0.0) for name in ERROR_METRICS}
+        summary.window_paths = {
+            series.partition('path="')[2].rstrip('"}'): value
+            for series, value in totals.items()
+            if series.startswith("syncsight_evaluator_window_paths_total{")
+        }
         summary.rss_peak_mib = peak_rss_mib(service.process.pid)
         summary.rss_end_mib = vm_rss_mib(service.process.pid)
         summary.spans_created = counts.created.value
@@ -535,7 +546,8 @@ def main() -> None:
         f"RSS start {summary.rss_start_mib:.0f} MiB, peak {summary.rss_peak_mib:.0f} MiB, end "
         f"{summary.rss_end_mib:.0f} MiB; slope after warm-up "
         f"{summary.rss_slope_mib_per_hour:+.1f} MiB/h; SLA evaluator lag at the end "
-        f"{summary.samples[-1][3]:,.0f} s, at most {max_lag:,.0f} s\n"
+        f"{summary.samples[-1][3]:,.0f} s, at most {max_lag:,.0f} s; windows by path "
+        f"{summary.window_paths}\n"
         f"spans created {summary.spans_created:,} "
         f"({summary.spans_created / (summary.minutes * 60):,.0f}/s achieved), exported {summary.spans_exported:,}, "
         f"export failed {summary.spans_export_failed:,}, dropped by the SDK "
