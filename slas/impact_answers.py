@@ -20,26 +20,22 @@ from domain.objects import ObjectRef
 from lineage.impact import BlockedInvoices, BlockedItem, Blocker, totals
 from lineage.owners import OwnerRouting
 from lineage.rules import LineageRules
-from slas.business_state import BusinessState
+from slas import item_versions
+from slas.business_state import WATERMARK_KEY, BusinessState
 from slas.close_state import (
+    BLOCKED_COLUMNS,
     BLOCKED_INVOICE_ITEMS_AT,
     BLOCKING_STEPS_AT,
+    FACT_COLUMNS,
     OPEN_INVOICE_ITEMS_AT,
     blocking_step,
+    latest_errors,
     reached,
+    stored_error,
 )
-from warehouse.counted_attempt import ATTEMPT_ORDER, FAILING_SINCE
-
-BLOCKERS = f"""
-SELECT EventId, argMax(EventType, {ATTEMPT_ORDER}), argMax(ErrorCategory, {ATTEMPT_ORDER}),
-       argMax(ErrorCode, {ATTEMPT_ORDER}), {FAILING_SINCE}
-FROM biz_events
-WHERE EventId IN {{event_ids:Array(String)}} AND EventTime <= {{as_of:DateTime64(6, 'UTC')}}
-  AND IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}
-GROUP BY EventId
-"""
-"""Each blocking event's type, the error of its latest attempt and when its current run of failed
-attempts began."""
+from slas.close_sums import ITEM_COLUMN_NAMES
+from slas.knowledge import Knowledge, read_knowing
+from warehouse.counted_attempt import ATTEMPT_ORDER
 
 FAILED_SETUPS = f"""
 SELECT ObjectId, EventId
@@ -56,6 +52,17 @@ NO_LIMIT = 2**63 - 1
 """``BLOCKED_INVOICE_ITEMS_AT``'s ``limit`` when every item is listed."""
 
 
+_AT = {name: place for place, name in enumerate(BLOCKED_COLUMNS)}
+"""Where each column sits in a row read: ``BLOCKED_INVOICE_ITEMS_AT``'s, or
+``OPEN_INVOICE_ITEMS_AT``'s (``ITEM_COLUMNS``, the first of those)."""
+_FACTS = slice(len(ITEM_COLUMN_NAMES), len(ITEM_COLUMN_NAMES) + len(FACT_COLUMNS))
+"""The failure facts in a row of ``BLOCKED_INVOICE_ITEMS_AT``."""
+_STEP_COLUMNS = {
+    step: tuple(_AT[f"{step}{name}"] for name in ("EventId", "FirstAt"))
+    for step in ("Stage", "Posting")
+}
+
+
 @dataclass(frozen=True, slots=True)
 class _Held:
     """A blocked item as read, before its blockers' facts are known (the answer's
@@ -70,32 +77,39 @@ class _Held:
     customer: str
     posting_failed: bool
     row: Sequence[Any]
-    """The row read (``ITEM_COLUMNS``, then the failure facts when narrowed)."""
+    """The row read (``BLOCKED_COLUMNS``, or only ``ITEM_COLUMNS`` when not narrowed)."""
 
 
 def _item(held: _Held, blocked_by: tuple[Blocker, ...] = ()) -> BlockedItem:
-    """The blocked item of a held item's ``ITEM_COLUMNS`` row, held by ``blocked_by``."""
+    """The blocked item of a held item's row, held by ``blocked_by``."""
     row = held.row
-    amount = row[5]
+    amount = row[_AT["Amount"]]
     return BlockedItem(
-        object=ObjectRef(str(row[0]), str(row[1])),
-        invoice=str(row[18]) or None,
+        object=ObjectRef(str(row[_AT["ItemType"]]), str(row[_AT["ItemId"]])),
+        invoice=str(row[_AT["Invoice"]]) or None,
         stage=held.stage,
         amount=None if amount is None else Decimal(amount),
-        currency=str(row[4]),
-        legal_entity=str(row[3]),
-        period=str(row[6]),
+        currency=str(row[_AT["Currency"]]),
+        legal_entity=str(row[_AT["LegalEntity"]]),
+        period=str(row[_AT["DuePeriod"]]),
         blocked_by=blocked_by,
     )
 
 
 def _held_at(row: Sequence[Any], as_of: datetime) -> _Held | None:
     """An ``ITEM_COLUMNS`` row's item as held at ``as_of`` by ``blocking_step`` (None when not)."""
-    (stage_event, stage_first, stage_effective, posting_event, posting_type, posting_first,
-     posting_effective, _, upstream_event, upstream_type, upstream_first, _, customer) = row[7:20]  # fmt: skip
-    stage = (stage_event, sc.BILLING_READY, stage_first, stage_effective)
-    posting = (posting_event, posting_type, posting_first, posting_effective)
-    upstream = (upstream_event, upstream_type, upstream_first)
+    stage_event = row[_AT["StageEventId"]]
+    posting_event = row[_AT["PostingEventId"]]
+    upstream_event = row[_AT["UpstreamEventId"]]
+    upstream_first = row[_AT["UpstreamFirstAt"]]
+    stage = (stage_event, sc.BILLING_READY, row[_AT["StageFirstAt"]], row[_AT["StageEffectiveAt"]])
+    posting = (
+        posting_event,
+        row[_AT["PostingType"]],
+        row[_AT["PostingFirstAt"]],
+        row[_AT["PostingEffectiveAt"]],
+    )
+    upstream = (upstream_event, row[_AT["UpstreamEventType"]], upstream_first)
     blocker, _ = blocking_step(as_of, stage=stage, posting=posting, upstream=upstream)
     if not blocker:
         return None
@@ -108,7 +122,7 @@ def _held_at(row: Sequence[Any], as_of: datetime) -> _Held | None:
         stage=sc.BILLING_READY if stage_event in own else sc.INVOICE_POSTED,
         own=own,
         upstream=[str(upstream_event)] if upstream_event and reached(upstream_first, as_of) else [],
-        customer=str(customer),
+        customer=str(row[_AT["Customer"]]),
         posting_failed=posting_event in own,
         row=row,
     )
@@ -123,19 +137,23 @@ def _held_in_sql(
     sums: dict[str, tuple[int, int, Decimal]] = {}
     held = []
     for row in rows:
-        sums[str(row[4])] = (row[29], row[30], row[31])
-        if row[32] > limit:
+        sums[str(row[_AT["Currency"]])] = (
+            row[_AT["CurrencyItems"]],
+            row[_AT["CurrencyAmounts"]],
+            row[_AT["CurrencyMoney"]],
+        )
+        if row[_AT["Place"]] > limit:
             continue
-        stage_held, posting_held, upstream_held = row[34:37]
-        own = [str(row[7])] if stage_held else []
+        stage_held, posting_held = row[_AT["StageHeld"]], row[_AT["PostingHeld"]]
+        own = [str(row[_AT["StageEventId"]])] if stage_held else []
         if posting_held:
-            own.append(str(row[10]))
+            own.append(str(row[_AT["PostingEventId"]]))
         held.append(
             _Held(
                 stage=sc.BILLING_READY if stage_held else sc.INVOICE_POSTED,
                 own=own,
-                upstream=[str(row[15])] if upstream_held else [],
-                customer=str(row[19]),
+                upstream=[str(row[_AT["UpstreamEventId"]])] if row[_AT["UpstreamHeld"]] else [],
+                customer=str(row[_AT["Customer"]]),
                 posting_failed=bool(posting_held),
                 row=row,
             )
@@ -178,22 +196,26 @@ class BlockedInvoiceAnswers:
         """The known_at the answer describes, and the blocked items, largest first: every one, or
         the ``limit`` largest (the totals and count still cover every item)."""
         client = self._client()
-        known, recorded = self._state.items_known_at(known_at)
         as_of = utc(as_of)
         listing = NO_LIMIT if limit is None else limit
-        parameters = {
+        parameters: dict[str, Any] = {
             "as_of": as_of,
-            "known_at": known,
             "periods": [period] if period else [],
             "legal_entity": legal_entity or "",
             "limit": listing,
         }
-        narrowed = self._narrowed and recorded
-        statement = BLOCKED_INVOICE_ITEMS_AT if narrowed else OPEN_INVOICE_ITEMS_AT
-        rows = client.query(statement, parameters=parameters).result_rows
+        rows: Sequence[Sequence[Any]] = []
+        narrowed = False
+        if self._narrowed:
+            rows, knowledge = self._held(client, parameters, known_at)
+            known, narrowed = knowledge.known_at, knowledge.recorded
+        else:
+            known, _ = self._state.items_known_at(known_at)
         if narrowed:
             held, count, total = _held_in_sql(rows, listing)
         else:
+            parameters["known_at"] = known
+            rows = client.query(OPEN_INVOICE_ITEMS_AT, parameters=parameters).result_rows
             held = [item for row in rows if (item := _held_at(row, as_of)) is not None]
             read = sorted(
                 ((_item(h), h) for h in held),
@@ -219,6 +241,21 @@ class BlockedInvoiceAnswers:
             items.append(_item(item, blockers))
         return known, BlockedInvoices(total, tuple(items), count)
 
+    def _held(
+        self, client: Client, parameters: dict[str, Any], known_at: datetime | None
+    ) -> tuple[Sequence[Sequence[Any]], Knowledge]:
+        """``BLOCKED_INVOICE_ITEMS_AT``'s rows at the ``known_at`` asked and the knowledge they
+        describe, read in the same statement (``slas.knowledge.read_knowing``)."""
+        return read_knowing(
+            client,
+            BLOCKED_INVOICE_ITEMS_AT,
+            parameters,
+            known_at,
+            watermark_key=WATERMARK_KEY,
+            recorded_key=item_versions.WATERMARK_KEY,
+            knowledge=self._state.items_known_at,
+        )
+
     def blocking_events(self, as_of: datetime) -> set[str]:
         """The event ids of the failures that hold some invoice-level item at ``as_of``, as known
         at the watermark: every ``blocked_by`` of ``report``'s items (every period and legal
@@ -236,7 +273,7 @@ class BlockedInvoiceAnswers:
         setups = self._setups_of(client, customers, as_of, known)
         events = {str(event_id) for event_id, _, _ in steps}
         events.update(e for ids in setups.values() for e in ids)
-        # as in ``report``: a step without stored facts counts when ``BLOCKERS`` finds it
+        # as in ``report``: a step whose row does not tell counts when ``LATEST_ERRORS`` finds it
         return stored | set(self._blockers(client, sorted(events - stored), as_of, known))
 
     def _failed_setups(
@@ -269,28 +306,39 @@ class BlockedInvoiceAnswers:
         return found
 
     def _stored_facts(self, held: list[_Held], as_of: datetime) -> dict[str, Blocker]:
-        """What ``BLOCKERS`` reads of the steps that hold the ``held`` items at ``as_of``, from
-        the items' rows: each step as event id, type, when its failures began (an own step's
-        first attempt, the root cause's current run of failures) and the failure facts migration
-        20 stores. Only for a step whose latest error began by ``as_of``: before that, and in
-        rows written before migration 20, the row does not tell, and ``BLOCKERS`` reads the
-        step."""
+        """What ``LATEST_ERRORS`` reads of the steps that hold the ``held`` items at ``as_of``,
+        from the items' rows: each step as event id, type, when its failures began (an own step's
+        first attempt, the root cause's current run of failures) and its error at ``as_of``
+        (``stored_error``). Only for a step whose row tells that error: the others are read."""
         found: dict[str, Blocker] = {}
         for item in held:
             row = item.row
-            stage = (row[7], sc.BILLING_READY, row[8], *row[20:23])
-            posting = (row[10], row[11], row[12], *row[23:26])
-            steps = [step for step in (stage, posting) if step[0] in item.own]
+            steps = [
+                (step, row[event], sc.BILLING_READY if step == "Stage" else row[_AT["PostingType"]],
+                 row[first])
+                for step, (event, first) in _STEP_COLUMNS.items()
+                if row[event] in item.own
+            ]  # fmt: skip
             if item.upstream:
-                steps.append((*row[15:18], *row[26:29]))
-            for event_id, event_type, first, category, code, since in steps:
-                if str(event_id) not in found and reached(since, as_of):
+                steps.append(
+                    (
+                        "Upstream",
+                        row[_AT["UpstreamEventId"]],
+                        row[_AT["UpstreamEventType"]],
+                        row[_AT["UpstreamFirstAt"]],
+                    )
+                )
+            for step, event_id, event_type, first in steps:
+                if str(event_id) in found:
+                    continue
+                error = stored_error(row[_FACTS], step, as_of)
+                if error is not None:
                     found[str(event_id)] = Blocker(
                         event_id=str(event_id),
                         event_type=str(event_type),
-                        error_category=str(category),
-                        error_code=str(code),
-                        owner=self._owners.owner_of(str(category)),
+                        error_category=error[0],
+                        error_code=error[1],
+                        owner=self._owners.owner_of(error[0]),
                         failed_since=utc(first),
                     )
         return found
@@ -298,19 +346,14 @@ class BlockedInvoiceAnswers:
     def _blockers(
         self, client: Client, event_ids: list[str], as_of: datetime, known: datetime
     ) -> dict[str, Blocker]:
-        if not event_ids:
-            return {}
-        rows = client.query(
-            BLOCKERS, parameters={"event_ids": event_ids, "as_of": as_of, "known_at": known}
-        ).result_rows
         return {
-            str(event_id): Blocker(
-                event_id=str(event_id),
-                event_type=str(event_type),
-                error_category=str(category),
-                error_code=str(code),
-                owner=self._owners.owner_of(str(category)),
-                failed_since=utc(since) if since is not None else None,
+            event_id: Blocker(
+                event_id=event_id,
+                event_type=error.event_type,
+                error_category=error.category,
+                error_code=error.code,
+                owner=self._owners.owner_of(error.category),
+                failed_since=error.failing_since,
             )
-            for event_id, event_type, category, code, since in rows
+            for event_id, error in latest_errors(client, event_ids, as_of, known).items()
         }
