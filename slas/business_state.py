@@ -46,7 +46,6 @@ from slas.event_dimensions import (
     latest_dimensions,
 )
 from slas.item_rows import ItemRow, ItemValues, item_columns, item_values, values_digest
-from slas.knowledge import capped
 from slas.snapshot import EventSnapshot
 from slas.state_columns import insert_columns
 from slas.state_queries import (
@@ -656,6 +655,12 @@ def append_items(
 def _version(columns: dict[str, Any], known_at: datetime, *, deleted: bool) -> dict[str, Any]:
     """``columns`` as versions known at ``known_at``."""
     return {**columns, "KnownAt": known_at, "Deleted": int(deleted)}
+
+
+def capped(requested: datetime | None, watermark: datetime) -> datetime:
+    """The ``known_at`` an answer describes: ``requested`` capped at the watermark (the
+    watermark when None)."""
+    return watermark if requested is None else min(utc(requested), watermark)
 
 
 def parse_watermark(state: dict[str, tuple[str, datetime]], key: str) -> datetime:

@@ -24,15 +24,7 @@ from clickhouse_connect.driver.client import Client
 
 from domain.money import units_of
 from slas.close_risk import BLOCKED, CONTRIBUTORS, NOT_POSTED, OTHER_PERIOD, POSTED_LATE
-from slas.close_sums import (
-    ITEM_COLUMN_NAMES,
-    ITEM_COLUMNS,
-    WAITING,
-    Group,
-    item_state_sql,
-    micros_seconds,
-)
-from slas.knowledge import KNOWLEDGE_COLUMNS, with_knowledge
+from slas.close_sums import ITEM_COLUMNS, WAITING, Group, item_state_sql, micros_seconds
 from warehouse.key_ranges import WHOLE, KeyRange, in_range_sql, range_parameters
 from warehouse.schema import (
     CLOSE_ITEM_PIECE_DAYS,
@@ -55,7 +47,7 @@ POSTED: Final = 4
 
 TABLES: Final = (CLOSE_ITEM_PIECES, CLOSE_ITEM_PIECE_DAYS, CLOSE_ITEM_PIECE_TICKS)
 
-_CARRIED = ITEM_COLUMN_NAMES[2:]
+_CARRIED = tuple(column.strip() for column in ITEM_COLUMNS.split(",")[2:])
 """The columns of ``close_items`` a piece carries as they are (``ITEM_COLUMNS`` but the key)."""
 _CONTENT = ("Deleted", *_CARRIED)
 """What of a version its pieces depend on or carry (``Deleted`` first)."""
@@ -165,9 +157,8 @@ _DUE = "(empty({periods:Array(String)}) OR DuePeriod IN {periods:Array(String)})
 _SUMMED = "LegalEntity, DuePeriod, Currency, State, Items, Money"
 
 _OWN_DAY = f"toStartOfDay({_AS_OF}) AND {_AS_OF}"
-SUMS_AT = with_knowledge(f"""
-SELECT LegalEntity, DuePeriod, Currency, State, sum(Items), sum(Money),
-    {", ".join(KNOWLEDGE_COLUMNS)}
+SUMS_AT = f"""
+SELECT LegalEntity, DuePeriod, Currency, State, sum(Items), sum(Money)
 FROM (
     SELECT {_SUMMED} FROM {CLOSE_ITEM_PIECE_DAYS}
     WHERE {_DUE} AND KnownDay < toDate32({_KNOWN_AT}) AND Day < toDate32({_AS_OF})
@@ -187,13 +178,11 @@ FROM (
         WHERE {_DUE} AND KnownAt <= {_KNOWN_AT} AND Ends BETWEEN {_OWN_DAY})
 )
 GROUP BY LegalEntity, DuePeriod, Currency, State
-""")
+"""
 """Per legal entity, due period (one of ``periods``, every one when empty), currency and state:
 the items in that state at ``as_of`` and their exact money (an item without an amount counts 0),
 in the versions known at ``known_at``: the days before ``as_of``'s from the sums (days known
-before ``known_at``'s day, then that day's ticks up to it), ``as_of``'s own day row by row. It
-reads the knowledge it describes itself (``slas.knowledge.with_knowledge``: the watermarks are
-its last columns)."""
+before ``known_at``'s day, then that day's ticks up to it), ``as_of``'s own day row by row."""
 
 _HELD_OR_ELSEWHERE = f"({WAITING_STATE}, {BLOCKED_STATE}, {POSTED_ELSEWHERE})"
 
@@ -261,7 +250,7 @@ def groups_at(
     it finds late); from it on, everything due but what posted into the period by the deadline.
     Only currencies with items in them are keyed (an item without an amount counts 0)."""
     items: dict[tuple[str, str], dict[str, dict[int, tuple[int, int]]]] = {}
-    for entity, due, money_currency, state, state_items, money, *_ in sums:
+    for entity, due, money_currency, state, state_items, money in sums:
         of_state = items.setdefault((str(entity), str(due)), {}).setdefault(str(money_currency), {})
         before, before_units = of_state.get(int(state), (0, 0))
         of_state[int(state)] = (before + int(state_items), before_units + units_of(Decimal(money)))

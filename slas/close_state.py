@@ -20,7 +20,7 @@ from domain.instants import utc
 from domain.money import units_of
 from domain.periods import period_number
 from slas import close_item_pieces, item_versions
-from slas.business_state import WATERMARK_KEY, BusinessState
+from slas.business_state import BusinessState
 from slas.business_time import epoch_seconds
 from slas.calendars import CalendarBook
 from slas.close_items import INVOICE_ITEM, REVENUE_ITEM, CloseItems
@@ -29,13 +29,11 @@ from slas.close_sums import (
     ITEM_COLUMN_NAMES,
     ITEM_COLUMNS,
     ROWS_OF,
-    Key,
     assess_group,
     assessed_pairs,
     item_state_sql,
 )
 from slas.item_rows import INVOICE
-from slas.knowledge import KNOWLEDGE_COLUMNS, Knowledge, read_knowing, with_knowledge
 from slas.snapshot import NO_TIME, F64Array
 from warehouse.counted_attempt import ATTEMPT_ORDER, FAILING_SINCE
 from warehouse.schema import BLOCKER_FACT_COLUMNS, CLOSE_ITEMS
@@ -100,8 +98,8 @@ OPEN_INVOICE_ITEMS_AT = _items_at(
 ``as_of``: the only ones ``blocking_step`` can find held (a posted item never is)."""
 
 _HELD_AT = item_state_sql(_AS_OF)
-BLOCKED_INVOICE_ITEMS_AT = with_knowledge(f"""
-SELECT *, {", ".join(KNOWLEDGE_COLUMNS)} FROM (
+BLOCKED_INVOICE_ITEMS_AT = f"""
+SELECT * FROM (
     SELECT {ITEM_COLUMNS}, {", ".join(FACT_COLUMNS)},
         count() OVER in_currency AS CurrencyItems,
         countIf(Amount IS NOT NULL) OVER in_currency AS CurrencyAmounts,
@@ -119,14 +117,13 @@ SELECT *, {", ".join(KNOWLEDGE_COLUMNS)} FROM (
 )
 WHERE Place <= {{limit:UInt64}} OR PlaceInCurrency = 1
 ORDER BY Place
-""")
+"""
 """``OPEN_INVOICE_ITEMS_AT``'s items that a failure holds at ``as_of`` (``item_state_sql``,
 ``blocking_step`` in SQL), from the versions in effect at ``known_at`` (``slas.item_versions``),
 with the facts of the failures that hold them (``BLOCKER_FACT_COLUMNS``), then per row its
 currency's items, items with an amount and their exact sum, its place in the answer's order
 (largest amount first, then item id) and which of its steps hold it (stage, posting, the failure
-upstream), and last the knowledge it read at (``slas.knowledge.with_knowledge``). Only the
-``limit`` first rows come back, in that order, and one row of each currency (for its sums). Only
+upstream). Only the ``limit`` first rows come back, in that order, and one row of each currency (for its sums). Only
 versions that can be held at ``as_of`` are read (``HeldUntil``: one range of ``close_items``'
 ``held`` projection): nothing read of the items that never failed or settled before
 ``as_of``."""
@@ -141,7 +138,6 @@ BLOCKED_COLUMNS: Final = (
     "StageHeld",
     "PostingHeld",
     "UpstreamHeld",
-    *KNOWLEDGE_COLUMNS,
 )
 """``BLOCKED_INVOICE_ITEMS_AT``'s columns, in its order."""
 
@@ -392,18 +388,6 @@ def _errors(
     return {event_id: (error.category, error.code) for event_id, error in found.items()}
 
 
-_STAGE_EVENT, _POSTING_EVENT = (
-    ITEM_COLUMN_NAMES.index(name) for name in ("StageEventId", "PostingEventId")
-)
-
-
-def _step_of(row: Sequence[Any], blocker: str) -> str:
-    """Which step (``ITEM_STEPS``) of an ``ITEM_COLUMNS`` row's item the event ``blocker`` is."""
-    if blocker == row[_STAGE_EVENT]:
-        return "Stage"
-    return "Posting" if blocker == row[_POSTING_EVENT] else "Upstream"
-
-
 class CloseRiskAnswers:
     """``GET /api/v1/close-risk`` from ``close_items``."""
 
@@ -428,15 +412,11 @@ class CloseRiskAnswers:
         version known then, else (and with ``from_sums=False``: the oracle) assessed over every
         item row in Python."""
         client = self._client()
+        known, recorded = self._state.items_known_at(known_at)
+        if self._from_sums and recorded:
+            return known, self._summed(client, period, as_of, known)
         as_of = utc(as_of)
         periods = [period] if period else []
-        if self._from_sums:
-            summed, knowledge = self._sums(client, periods, as_of, known_at)
-            known = knowledge.known_at
-            if knowledge.recorded:
-                return known, self._summed(client, summed, period, as_of, known)
-        else:
-            known, _ = self._state.items_known_at(known_at)
         parameters = {"as_of": as_of, "known_at": known, "periods": periods}
         found = items_at(client.query(ITEMS_AT, parameters=parameters).result_rows, as_of)
         durations = self._durations(client, as_of, known, found.legal_entities)
@@ -466,32 +446,14 @@ class CloseRiskAnswers:
         )
         return known, report
 
-    def _sums(
-        self, client: Client, periods: list[str], as_of: datetime, known_at: datetime | None
-    ) -> tuple[Sequence[Sequence[Any]], Knowledge]:
-        """``SUMS_AT``'s rows at the ``known_at`` asked and the knowledge they describe, read in
-        the same statement (``slas.knowledge.read_knowing``)."""
-        return read_knowing(
-            client,
-            close_item_pieces.SUMS_AT,
-            {"as_of": as_of, "periods": periods},
-            known_at,
-            watermark_key=WATERMARK_KEY,
-            recorded_key=item_versions.WATERMARK_KEY,
-            knowledge=self._state.items_known_at,
-        )
-
     def _summed(
-        self,
-        client: Client,
-        sums: Sequence[Sequence[Any]],
-        period: str | None,
-        as_of: datetime,
-        known: datetime,
+        self, client: Client, period: str | None, as_of: datetime, known: datetime
     ) -> list[dict[str, Any]]:
+        as_of = utc(as_of)
         periods = [period] if period else []
         parameters: dict[str, Any] = {"as_of": as_of, "known_at": known, "periods": periods}
-        pairs = {(str(e), str(p)) for e, p, _, _, count, *_ in sums if count}
+        sums = client.query(close_item_pieces.SUMS_AT, parameters=parameters).result_rows
+        pairs = {(str(e), str(p)) for e, p, _, _, count, _ in sums if count}
         chosen = assessed_pairs(dict.fromkeys(pairs), period)
         entities = sorted({e for e, _ in chosen})
         due = sorted({p for _, p in chosen})
@@ -530,45 +492,36 @@ class CloseRiskAnswers:
         ]
         shown = [key for _, contributors in assessed for key, _, _ in contributors]
         rows = {key: row for group in groups.values() for key, row in group.rows.items()}
-        # through the primary key: the rows of the waiting items projected late, and the failure
-        # facts of the blocked items (the pieces carry neither)
-        wanted = [key for key in shown if key not in rows or row_blocking_step(rows[key], as_of)[0]]
-        facts: dict[Key, Sequence[Any]] = {}
-        if wanted:
-            for by_key in client.query(
-                ROWS_OF,
-                parameters={
-                    "known_at": known,
-                    "types": sorted({t for t, _ in wanted}),
-                    "ids": sorted({i for _, i in wanted}),
-                },
-            ).result_rows:
-                key = (str(by_key[0]), str(by_key[1]))
-                rows.setdefault(key, by_key[: len(ITEM_COLUMN_NAMES)])
-                facts[key] = by_key[len(ITEM_COLUMN_NAMES) :]
+        # the waiting items projected late: their rows through the primary key
+        unread = [key for key in shown if key not in rows]
+        if unread:
+            rows |= {
+                (str(r[0]), str(r[1])): r
+                for r in client.query(
+                    ROWS_OF,
+                    parameters={
+                        "known_at": known,
+                        "types": sorted({t for t, _ in unread}),
+                        "ids": sorted({i for _, i in unread}),
+                    },
+                ).result_rows
+            }
         found = items_at([rows[key] for key in shown], as_of)
         risks, position = [], 0
         for risk, contributors in assessed:
             listed = [(position + i, reason, at) for i, (_, reason, at) in enumerate(contributors)]
             position += len(contributors)
             risks.append(replace(risk, contributors=listed))
-        errors: dict[int, tuple[str, str]] = {}
-        for place, (key, blocker) in enumerate(zip(shown, found.blocking, strict=True)):
-            if blocker and key in facts:
-                stored = stored_error(facts[key], _step_of(rows[key], blocker), as_of)
-                if stored is not None:
-                    errors[place] = stored
-        unknown = sorted({b for p, b in enumerate(found.blocking) if b and p not in errors})
-        read = _errors(client, unknown, as_of, known)
+        # the pieces carry no failure facts, and the contributors' rows by key cost more than
+        # this read (benchmarks/README.md, eleventh pass)
+        blocking = sorted({b for b in found.blocking if b})
+        errors = _errors(client, blocking, as_of, known)
         report = render_report(
             risks,
             found.items,
             found.currencies,
             names=dict(enumerate(found.names)),
-            errors={
-                place: errors[place] if place in errors else read.get(b, ("", ""))
-                for place, b in enumerate(found.blocking)
-            },
+            errors={row: errors.get(b, ("", "")) for row, b in enumerate(found.blocking)},
         )
         return report
 

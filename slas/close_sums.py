@@ -33,7 +33,7 @@ from slas.close_risk import (
 )
 from slas.item_rows import INVOICE
 from slas.snapshot import F64Array
-from warehouse.schema import BLOCKER_FACT_COLUMNS, CLOSE_ITEMS
+from warehouse.schema import CLOSE_ITEMS
 
 WAITING: Final = "waiting"
 """Not posted, not blocked, its stage under way: at risk only if projected after the close."""
@@ -96,7 +96,7 @@ def item_state_sql(at: str) -> ItemStateSql:
 
 
 ROWS_OF = f"""
-SELECT {ITEM_COLUMNS}, {", ".join(name for name, _ in BLOCKER_FACT_COLUMNS)}
+SELECT {ITEM_COLUMNS}
 FROM {CLOSE_ITEMS}
 WHERE KnownAt <= {{known_at:DateTime64(3, 'UTC')}}
   AND ItemType IN {{types:Array(String)}} AND ItemId IN {{ids:Array(String)}}
@@ -104,8 +104,8 @@ ORDER BY ItemType, ItemId, KnownAt DESC
 LIMIT 1 BY ItemType, ItemId
 """
 """The latest versions known at ``known_at`` of the items of ``types`` and ``ids`` (the
-contributors an answer shows: a superset when an id has two types), in ``ITEM_COLUMNS`` and then
-the failure facts of their steps (``BLOCKER_FACT_COLUMNS``), found through the primary key."""
+contributors an answer shows: a superset when an id has two types), in ``ITEM_COLUMNS``, found
+through the primary key."""
 
 Key = tuple[str, str]
 """An item: its type and id."""

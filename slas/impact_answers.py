@@ -20,8 +20,7 @@ from domain.objects import ObjectRef
 from lineage.impact import BlockedInvoices, BlockedItem, Blocker, totals
 from lineage.owners import OwnerRouting
 from lineage.rules import LineageRules
-from slas import item_versions
-from slas.business_state import WATERMARK_KEY, BusinessState
+from slas.business_state import BusinessState
 from slas.close_state import (
     BLOCKED_COLUMNS,
     BLOCKED_INVOICE_ITEMS_AT,
@@ -34,7 +33,6 @@ from slas.close_state import (
     stored_error,
 )
 from slas.close_sums import ITEM_COLUMN_NAMES
-from slas.knowledge import Knowledge, read_knowing
 from warehouse.counted_attempt import ATTEMPT_ORDER
 
 FAILED_SETUPS = f"""
@@ -204,18 +202,14 @@ class BlockedInvoiceAnswers:
             "legal_entity": legal_entity or "",
             "limit": listing,
         }
-        rows: Sequence[Sequence[Any]] = []
-        narrowed = False
-        if self._narrowed:
-            rows, knowledge = self._held(client, parameters, known_at)
-            known, narrowed = knowledge.known_at, knowledge.recorded
-        else:
-            known, _ = self._state.items_known_at(known_at)
+        known, recorded = self._state.items_known_at(known_at)
+        parameters["known_at"] = known
+        narrowed = self._narrowed and recorded
+        statement = BLOCKED_INVOICE_ITEMS_AT if narrowed else OPEN_INVOICE_ITEMS_AT
+        rows = client.query(statement, parameters=parameters).result_rows
         if narrowed:
             held, count, total = _held_in_sql(rows, listing)
         else:
-            parameters["known_at"] = known
-            rows = client.query(OPEN_INVOICE_ITEMS_AT, parameters=parameters).result_rows
             held = [item for row in rows if (item := _held_at(row, as_of)) is not None]
             read = sorted(
                 ((_item(h), h) for h in held),
@@ -240,21 +234,6 @@ class BlockedInvoiceAnswers:
             blockers = tuple(facts[e] for e in dict.fromkeys(ids) if e in facts)
             items.append(_item(item, blockers))
         return known, BlockedInvoices(total, tuple(items), count)
-
-    def _held(
-        self, client: Client, parameters: dict[str, Any], known_at: datetime | None
-    ) -> tuple[Sequence[Sequence[Any]], Knowledge]:
-        """``BLOCKED_INVOICE_ITEMS_AT``'s rows at the ``known_at`` asked and the knowledge they
-        describe, read in the same statement (``slas.knowledge.read_knowing``)."""
-        return read_knowing(
-            client,
-            BLOCKED_INVOICE_ITEMS_AT,
-            parameters,
-            known_at,
-            watermark_key=WATERMARK_KEY,
-            recorded_key=item_versions.WATERMARK_KEY,
-            knowledge=self._state.items_known_at,
-        )
 
     def blocking_events(self, as_of: datetime) -> set[str]:
         """The event ids of the failures that hold some invoice-level item at ``as_of``, as known

@@ -15,7 +15,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from functools import cache
 from typing import Any
 
 import numpy as np
@@ -23,27 +22,16 @@ from clickhouse_connect.driver.client import Client
 
 from domain.instants import utc
 from slas import timer_changes
-from slas.business_state import WATERMARK_KEY, BusinessState
+from slas.business_state import BusinessState
 from slas.business_time import clock_for_span, epoch_seconds
 from slas.calendars import CalendarBook
 from slas.definitions import SlaDefinition
-from slas.knowledge import KNOWLEDGE_COLUMNS, read_knowing, with_knowledge_columns
 from slas.timer_changes import timer_state_sql
 from slas.timer_rows import WRONG_PERIOD
 from slas.timers import BREACHED, MET, STATES, AttainmentPoint, SlaSummary
 from warehouse.schema import SLA_TIMERS
 
 _AS_OF = "{as_of:DateTime64(6, 'UTC')}"
-_SUMMARY_KNOWING = with_knowledge_columns(timer_changes.SUMMARY)
-"""``timer_changes.SUMMARY`` reading the knowledge it describes itself."""
-
-
-@cache
-def _trend_knowing(instants: int) -> str:
-    """``timer_changes.trend_sql`` reading the knowledge it describes itself."""
-    return with_knowledge_columns(timer_changes.trend_sql(instants))
-
-
 _HAS_STOPPED, _REASON, _STATE = timer_state_sql(_AS_OF)
 
 
@@ -274,47 +262,23 @@ class TimerAnswers:
             return self.known_at(requested), False
         return self._state.known_at_recorded(requested, timer_changes.CHANGES_WATERMARK_KEY)
 
-    def _first_read(
-        self, client: Client, statement: str, parameters: dict[str, Any], requested: datetime | None
-    ) -> tuple[Sequence[Sequence[Any]], datetime, bool]:
-        """An answer's first statement (``with_knowledge``'s, over ``sla_timer_changes``) read
-        with the knowledge it describes (``slas.knowledge.read_knowing``): its rows (without the
-        watermarks), the ``known_at`` (``_known``'s) and whether the pieces hold every version
-        known then (else no row: the answer sorts the versions)."""
-        if not self._from_changes:
-            return [], self.known_at(requested), False
-        rows, knowledge = read_knowing(
-            client,
-            statement,
-            parameters,
-            requested,
-            watermark_key=WATERMARK_KEY,
-            recorded_key=timer_changes.CHANGES_WATERMARK_KEY,
-            knowledge=self._known,
-        )
-        if not knowledge.recorded:
-            return [], knowledge.known_at, False
-        return [row[: -len(KNOWLEDGE_COLUMNS)] for row in rows], knowledge.known_at, True
-
-    def _parameters(
-        self, as_of: datetime, known_at: datetime | None, **more: Any
-    ) -> dict[str, Any]:
+    def _parameters(self, as_of: datetime, known_at: datetime, **more: Any) -> dict[str, Any]:
         return {
             "as_of": utc(as_of),
-            **({} if known_at is None else {"known_at": known_at}),
+            "known_at": known_at,
             "slas": [d.name for d in self.definitions],
             "open_only": 0,
             **more,
         }
 
     def summaries(self, as_of: datetime, known_at: datetime | None) -> Summaries:
-        client = self._client()
-        counted, known, from_changes = self._first_read(
-            client, _SUMMARY_KNOWING, self._parameters(as_of, None), known_at
-        )
+        known, from_changes = self._known(known_at)
         parameters = self._parameters(as_of, known)
+        client = self._client()
         if from_changes:
-            rows = self._percentiles_from_buckets(client, parameters, counted)
+            rows = self._percentiles_from_buckets(
+                client, parameters, client.query(timer_changes.SUMMARY, parameters=parameters)
+            )
         else:
             rows = list(client.query(SUMMARY, parameters=parameters).result_rows)
         by_name = {str(row[0]): row for row in rows}
@@ -342,13 +306,13 @@ class TimerAnswers:
 
     @staticmethod
     def _percentiles_from_buckets(
-        client: Client, parameters: dict[str, Any], counted: Sequence[Sequence[Any]]
+        client: Client, parameters: dict[str, Any], counted: Any
     ) -> list[Sequence[Any]]:
         """``SUMMARY``'s rows from ``timer_changes.SUMMARY``'s: each SLA's exact percentiles from
         the stopped timers at the ranks it located, read from their buckets only."""
         located = [
             (str(sla), counts, int(stopped), [int(b) for b in buckets], [int(n) for n in before])
-            for sla, *counts, stopped, buckets, before in counted
+            for sla, *counts, stopped, buckets, before in counted.result_rows
         ]
         wanted: dict[tuple[str, int], set[int]] = {}
         for sla, _, stopped, buckets, before in located:
@@ -392,23 +356,18 @@ class TimerAnswers:
         self, as_of: datetime, known_at: datetime | None, instants: Sequence[datetime]
     ) -> tuple[datetime, dict[str, list[AttainmentPoint]]]:
         """Per SLA, met and breached at each of ``instants`` (from the state at ``as_of``)."""
+        known, from_changes = self._known(known_at)
+        parameters = self._parameters(as_of, known, instants=[utc(i) for i in instants])
         client = self._client()
-        moments = [utc(i) for i in instants]
-        if instants:
-            rows, known, from_changes = self._first_read(
-                client,
-                _trend_knowing(len(instants)),
-                self._parameters(as_of, None, instants=moments),
-                known_at,
-            )
-        else:
-            (known, from_changes), rows = self._known(known_at), []
-        parameters = self._parameters(as_of, known, instants=moments)
-        if from_changes:
-            seconds = [epoch_seconds(i) for i in moments]
+        if from_changes and not instants:
+            counted = {}
+        elif from_changes:
+            seconds = [epoch_seconds(utc(i)) for i in instants]
             counted = {
                 (str(sla), at): (int(m), int(b))
-                for sla, met, breached in rows
+                for sla, met, breached in client.query(
+                    timer_changes.trend_sql(len(instants)), parameters=parameters
+                ).result_rows
                 for at, m, b in zip(seconds, met, breached, strict=True)
             }
         else:

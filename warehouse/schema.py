@@ -1243,12 +1243,20 @@ def error_runs_ddl(t: Topology) -> list[str]:
     from ``biz_events``. The item fields are part of the configuration fingerprint: the first
     tick after it re-derives everything, and every item some step of which failed gets a version
     with its runs (the digest counts the facts only when some are set, so no other item does).
-    The ``held`` projection selects every column, so the new ones are in it."""
+    The ``held`` projection is made again: it keeps the columns it was made with, and a read of
+    a column it lacks reads the table instead (the blocked-invoice answer's held read cost 118
+    instead of 73 ms CPU at 10M)."""
     local = t.storage(CLOSE_ITEMS)
     added = ", ".join(f"ADD COLUMN IF NOT EXISTS {name} {kind}" for name, kind in ERROR_RUN_COLUMNS)
     return [
-        f"ALTER TABLE {name}{t.on_cluster} {added}"
-        for name in ([local, CLOSE_ITEMS] if t.cluster else [local])
+        *(
+            f"ALTER TABLE {name}{t.on_cluster} {added}"
+            for name in ([local, CLOSE_ITEMS] if t.cluster else [local])
+        ),
+        f"ALTER TABLE {local}{t.on_cluster} DROP PROJECTION IF EXISTS held",
+        f"ALTER TABLE {local}{t.on_cluster} ADD PROJECTION IF NOT EXISTS held "
+        "(SELECT * ORDER BY HeldUntil, ItemType, ItemId, KnownAt)",
+        f"ALTER TABLE {local}{t.on_cluster} MATERIALIZE PROJECTION held",
     ]
 
 
