@@ -6,11 +6,10 @@ items only, against the business time completed invoice stages took (stored per 
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any
 
 import numpy as np
 from clickhouse_connect.driver.client import Client
@@ -25,25 +24,13 @@ from slas.business_time import epoch_seconds
 from slas.calendars import CalendarBook
 from slas.close_items import INVOICE_ITEM, REVENUE_ITEM, CloseItems
 from slas.close_risk import assess, due_periods, render_report
-from slas.close_sums import (
-    ITEM_COLUMN_NAMES,
-    ITEM_COLUMNS,
-    ROWS_OF,
-    assess_group,
-    assessed_pairs,
-    item_state_sql,
-)
+from slas.close_sums import ITEM_COLUMNS, ROWS_OF, assess_group, assessed_pairs, item_state_sql
 from slas.item_rows import INVOICE
 from slas.snapshot import NO_TIME, F64Array
-from warehouse.counted_attempt import ATTEMPT_ORDER, FAILING_SINCE
+from warehouse.counted_attempt import ATTEMPT_ORDER
 from warehouse.schema import BLOCKER_FACT_COLUMNS, CLOSE_ITEMS
 
 _AS_OF = "{as_of:DateTime64(6, 'UTC')}"
-
-FACT_COLUMNS: Final = tuple(name for name, _ in BLOCKER_FACT_COLUMNS)
-"""The failure facts of an item's steps, in the order a read lists them after the item's
-columns."""
-_FACT_AT: Final = {name: place for place, name in enumerate(FACT_COLUMNS)}
 
 
 def _latest(candidates: str) -> str:
@@ -100,14 +87,12 @@ OPEN_INVOICE_ITEMS_AT = _items_at(
 _HELD_AT = item_state_sql(_AS_OF)
 BLOCKED_INVOICE_ITEMS_AT = f"""
 SELECT * FROM (
-    SELECT {ITEM_COLUMNS}, {", ".join(FACT_COLUMNS)},
-        count() OVER in_currency AS CurrencyItems,
-        countIf(Amount IS NOT NULL) OVER in_currency AS CurrencyAmounts,
-        sum(ifNull(Amount, 0)) OVER in_currency AS CurrencyMoney,
-        row_number() OVER (ORDER BY ifNull(Amount, 0) DESC, ItemId) AS Place,
-        row_number() OVER in_currency AS PlaceInCurrency,
-        {_HELD_AT.stage_held} AS StageHeld, {_HELD_AT.posting_held} AS PostingHeld,
-        {_HELD_AT.upstream_held} AS UpstreamHeld
+    SELECT {ITEM_COLUMNS}, {", ".join(name for name, _ in BLOCKER_FACT_COLUMNS)},
+        count() OVER in_currency, countIf(Amount IS NOT NULL) OVER in_currency,
+        sum(ifNull(Amount, 0)) OVER in_currency,
+        row_number() OVER (ORDER BY ifNull(Amount, 0) DESC, ItemId) AS place,
+        row_number() OVER in_currency AS place_in_currency,
+        {_HELD_AT.stage_held}, {_HELD_AT.posting_held}, {_HELD_AT.upstream_held}
     FROM {CLOSE_ITEMS}
     WHERE HeldUntil > {_AS_OF} AND {item_versions.IN_EFFECT}
       AND Deleted = 0 AND StageFirstAt <= {_AS_OF} AND {_DUE} AND Kind = '{INVOICE}'
@@ -115,50 +100,26 @@ SELECT * FROM (
       AND (empty({{legal_entity:String}}) OR LegalEntity = {{legal_entity:String}})
     WINDOW in_currency AS (PARTITION BY Currency)
 )
-WHERE Place <= {{limit:UInt64}} OR PlaceInCurrency = 1
-ORDER BY Place
+WHERE place <= {{limit:UInt64}} OR place_in_currency = 1
+ORDER BY place
 """
 """``OPEN_INVOICE_ITEMS_AT``'s items that a failure holds at ``as_of`` (``item_state_sql``,
 ``blocking_step`` in SQL), from the versions in effect at ``known_at`` (``slas.item_versions``),
 with the facts of the failures that hold them (``BLOCKER_FACT_COLUMNS``), then per row its
 currency's items, items with an amount and their exact sum, its place in the answer's order
 (largest amount first, then item id) and which of its steps hold it (stage, posting, the failure
-upstream). Only the ``limit`` first rows come back, in that order, and one row of each currency (for its sums). Only
-versions that can be held at ``as_of`` are read (``HeldUntil``: one range of ``close_items``'
-``held`` projection): nothing read of the items that never failed or settled before
-``as_of``."""
-BLOCKED_COLUMNS: Final = (
-    *ITEM_COLUMN_NAMES,
-    *FACT_COLUMNS,
-    "CurrencyItems",
-    "CurrencyAmounts",
-    "CurrencyMoney",
-    "Place",
-    "PlaceInCurrency",
-    "StageHeld",
-    "PostingHeld",
-    "UpstreamHeld",
-)
-"""``BLOCKED_INVOICE_ITEMS_AT``'s columns, in its order."""
-
-
-def _stored_sql(step: str) -> str:
-    """Whether ``stored_error`` finds the error of ``step`` (``ITEM_STEPS``) on a row at
-    ``as_of``, in SQL."""
-    starts = f"{step}ErrorRunStarts"
-    return (
-        f"if(notEmpty({starts}), arrayExists(s -> s <= {_AS_OF}, {starts}),"
-        f" ifNull({step}ErrorSince <= {_AS_OF}, 0))"
-    )
-
+upstream). Only the ``limit`` first rows come back, in that order, and one row of each currency
+(for its sums). Only versions that can be held at ``as_of`` are read
+(``HeldUntil``: one range of ``close_items``' ``held`` projection): nothing read of the items
+that never failed or settled before ``as_of``."""
 
 BLOCKING_STEPS_AT = f"""
 SELECT step.1, max(step.2), groupUniqArrayIf(Customer, step.4)
 FROM (
     SELECT Customer, arrayJoin(arrayFilter(s -> s.3, [
-        (StageEventId, {_stored_sql("Stage")}, {_HELD_AT.stage_held}, 0),
-        (PostingEventId, {_stored_sql("Posting")}, {_HELD_AT.posting_held}, 1),
-        (UpstreamEventId, {_stored_sql("Upstream")}, {_HELD_AT.upstream_held}, 0)
+        (StageEventId, ifNull(StageErrorSince <= {_AS_OF}, 0), {_HELD_AT.stage_held}, 0),
+        (PostingEventId, ifNull(PostingErrorSince <= {_AS_OF}, 0), {_HELD_AT.posting_held}, 1),
+        (UpstreamEventId, ifNull(UpstreamErrorSince <= {_AS_OF}, 0), {_HELD_AT.upstream_held}, 0)
     ])) AS step
     FROM {CLOSE_ITEMS}
     WHERE HeldUntil > {_AS_OF} AND {item_versions.IN_EFFECT}
@@ -168,9 +129,9 @@ FROM (
 GROUP BY step.1
 """
 """``BLOCKED_INVOICE_ITEMS_AT``'s items reduced to the steps that hold them, once each: the step's
-event id, whether some item's row tells its error at ``as_of`` (``stored_error``), and the
-customers of the items whose posting it is. As many rows as failures hold items, however many
-items they hold: no item row leaves the engine, and no window sorts them."""
+event id, whether some item's row stores its failure facts by ``as_of`` (``BlockedInvoiceAnswers``'
+stored facts), and the customers of the items whose posting it is. As many rows as failures hold
+items, however many items they hold: no item row leaves the engine, and no window sorts them."""
 
 _COMPLETED_STAGES = (
     f"Kind = '{INVOICE}' AND StageSeconds >= 0"
@@ -191,73 +152,13 @@ GROUP BY LegalEntity
 """
 """``STAGE_DURATIONS`` from the versions in effect at ``known_at`` (``slas.item_versions``)."""
 
-LATEST_ERRORS = f"""
-SELECT EventId, argMax(EventType, {ATTEMPT_ORDER}), argMax(ErrorCategory, {ATTEMPT_ORDER}),
-       argMax(ErrorCode, {ATTEMPT_ORDER}), {FAILING_SINCE}
+ERRORS = f"""
+SELECT EventId, argMax(ErrorCategory, {ATTEMPT_ORDER}), argMax(ErrorCode, {ATTEMPT_ORDER})
 FROM biz_events
 WHERE EventId IN {{event_ids:Array(String)}} AND EventTime <= {{as_of:DateTime64(6, 'UTC')}}
   AND IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}
 GROUP BY EventId
 """
-"""Each event's type, the error of its latest attempt by ``as_of`` as known at ``known_at``, and
-when its current run of failed attempts began: for the steps whose item row does not tell
-(``stored_error``), and the answers' oracles."""
-
-
-@dataclass(frozen=True, slots=True)
-class LatestError:
-    """``LATEST_ERRORS``' row of an event."""
-
-    event_type: str
-    category: str
-    code: str
-    failing_since: datetime | None
-
-
-def latest_errors(
-    client: Client, event_ids: Sequence[str], as_of: datetime, known: datetime
-) -> dict[str, LatestError]:
-    """Event id → ``LATEST_ERRORS``' row, for ``event_ids`` (no read when there are none)."""
-    if not event_ids:
-        return {}
-    rows = client.query(
-        LATEST_ERRORS,
-        parameters={"event_ids": list(event_ids), "as_of": as_of, "known_at": known},
-    ).result_rows
-    return {
-        str(event_id): LatestError(
-            str(event_type), str(category), str(code), None if since is None else utc(since)
-        )
-        for event_id, event_type, category, code, since in rows
-    }
-
-
-def error_at(
-    categories: Sequence[str], codes: Sequence[str], starts: Sequence[Any], as_of: datetime
-) -> tuple[str, str] | None:
-    """The error of a step's latest attempt by ``as_of``, from its runs of errors (in attempt
-    order; ``ERROR_RUN_COLUMNS``): the last run begun by then (the latest of runs begun at one
-    instant). Exact at any ``as_of`` at which the step's latest attempt so far failed, as it has
-    at every instant the step holds an item; None before its first run."""
-    begun = bisect_right([utc(start) for start in starts], as_of)
-    return (str(categories[begun - 1]), str(codes[begun - 1])) if begun else None
-
-
-def stored_error(facts: Sequence[Any], step: str, as_of: datetime) -> tuple[str, str] | None:
-    """The error of the latest attempt by ``as_of`` of the ``step`` (``ITEM_STEPS``) that holds
-    an item then, from the item row's failure facts (``FACT_COLUMNS``' values): its runs
-    (``error_at``); in a version written before migration 27, which has none, its last run when
-    that had begun by ``as_of``. None when the row does not tell (then ``LATEST_ERRORS``)."""
-
-    def fact(name: str) -> Any:
-        return facts[_FACT_AT[f"{step}{name}"]]
-
-    if starts := fact("ErrorRunStarts"):
-        return error_at(fact("ErrorRunCategories"), fact("ErrorRunCodes"), starts, as_of)
-    if reached(fact("ErrorSince"), as_of):
-        return str(fact("ErrorCategory")), str(fact("ErrorCode"))
-    return None
-
 
 DURATION_HISTORY = timedelta(days=180)
 """How far back completed invoice stages inform the projection of open ones."""
@@ -323,20 +224,6 @@ def item_blocking_step(
     )
 
 
-def row_blocking_step(row: Sequence[Any], as_of: datetime) -> tuple[str, str]:
-    """``item_blocking_step`` of an ``ITEM_COLUMNS`` row's item."""
-    _, _, kind, _, _, _, _, stage_event, stage_first, stage_effective, posting_event, \
-        posting_type, posting_first, posting_effective, _, upstream_event, upstream_type, \
-        upstream_first, *_ = row  # fmt: skip
-    return item_blocking_step(
-        as_of,
-        invoice=kind == INVOICE,
-        stage=(stage_event, posting_type, stage_first, stage_effective),
-        posting=(posting_event, posting_type, posting_first, posting_effective),
-        upstream=(upstream_event, upstream_type, upstream_first),
-    )
-
-
 def items_at(rows: Sequence[Sequence[Any]], as_of: datetime) -> _Rows:
     """The items of ``ITEMS_AT`` rows as ``slas.close_items`` arrays, in their state at ``as_of``:
     posted when the posting took effect by then, blocked when a stage event had been attempted and
@@ -345,12 +232,18 @@ def items_at(rows: Sequence[Sequence[Any]], as_of: datetime) -> _Rows:
     currencies = tuple(sorted({str(r[4]) for r in rows if r[4]}))
     columns: dict[str, list[Any]] = {name: [] for name in CloseItems.__dataclass_fields__}
     names, blocking = [], []
-    for row in rows:
-        item_type, item_id, kind, entity, currency, amount, due, _, _, stage_effective, _, _, \
-            _, posting_effective, posted_period, *_ = row  # fmt: skip
+    for item_type, item_id, kind, entity, currency, amount, due, stage_event, stage_first, \
+            stage_effective, posting_event, posting_type, posting_first, posting_effective, \
+            posted_period, upstream_event, upstream_type, upstream_first, *_ in rows:  # fmt: skip
         posted = reached(posting_effective, as_of)
         invoice = kind == INVOICE
-        blocker, blocker_type = row_blocking_step(row, as_of)
+        blocker, blocker_type = item_blocking_step(
+            as_of,
+            invoice=invoice,
+            stage=(stage_event, posting_type, stage_first, stage_effective),
+            posting=(posting_event, posting_type, posting_first, posting_effective),
+            upstream=(upstream_event, upstream_type, upstream_first),
+        )
         names.append((str(item_type), str(item_id)))
         blocking.append(str(blocker))
         columns["kind"].append(INVOICE_ITEM if invoice else REVENUE_ITEM)
@@ -383,9 +276,13 @@ def items_at(rows: Sequence[Sequence[Any]], as_of: datetime) -> _Rows:
 def _errors(
     client: Client, event_ids: list[str], as_of: datetime, known: datetime
 ) -> dict[str, tuple[str, str]]:
-    """Each blocking event's error category and code at ``as_of``, read from ``biz_events``."""
-    found = latest_errors(client, event_ids, as_of, known)
-    return {event_id: (error.category, error.code) for event_id, error in found.items()}
+    """Each blocking event's error category and code at ``as_of``."""
+    if not event_ids:
+        return {}
+    rows = client.query(
+        ERRORS, parameters={"event_ids": event_ids, "as_of": as_of, "known_at": known}
+    ).result_rows
+    return {str(e): (str(c), str(k)) for e, c, k in rows}
 
 
 class CloseRiskAnswers:
@@ -512,8 +409,6 @@ class CloseRiskAnswers:
             listed = [(position + i, reason, at) for i, (_, reason, at) in enumerate(contributors)]
             position += len(contributors)
             risks.append(replace(risk, contributors=listed))
-        # the pieces carry no failure facts, and the contributors' rows by key cost more than
-        # this read (benchmarks/README.md, eleventh pass)
         blocking = sorted({b for b in found.blocking if b})
         errors = _errors(client, blocking, as_of, known)
         report = render_report(

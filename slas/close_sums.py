@@ -44,8 +44,6 @@ ITEM_COLUMNS: Final = (
     " PostedPeriod, UpstreamEventId, UpstreamEventType, UpstreamFirstAt, Invoice, Customer"
 )
 """``slas.close_state.ITEMS_AT``'s columns, in its order (what ``items_at`` reads)."""
-ITEM_COLUMN_NAMES: Final = tuple(column.strip() for column in ITEM_COLUMNS.split(","))
-"""``ITEM_COLUMNS`` one by one: a row's value of a column is at the column's place here."""
 
 
 @dataclass(frozen=True)

@@ -22,18 +22,24 @@ from lineage.owners import OwnerRouting
 from lineage.rules import LineageRules
 from slas.business_state import BusinessState
 from slas.close_state import (
-    BLOCKED_COLUMNS,
     BLOCKED_INVOICE_ITEMS_AT,
     BLOCKING_STEPS_AT,
-    FACT_COLUMNS,
     OPEN_INVOICE_ITEMS_AT,
     blocking_step,
-    latest_errors,
     reached,
-    stored_error,
 )
-from slas.close_sums import ITEM_COLUMN_NAMES
-from warehouse.counted_attempt import ATTEMPT_ORDER
+from warehouse.counted_attempt import ATTEMPT_ORDER, FAILING_SINCE
+
+BLOCKERS = f"""
+SELECT EventId, argMax(EventType, {ATTEMPT_ORDER}), argMax(ErrorCategory, {ATTEMPT_ORDER}),
+       argMax(ErrorCode, {ATTEMPT_ORDER}), {FAILING_SINCE}
+FROM biz_events
+WHERE EventId IN {{event_ids:Array(String)}} AND EventTime <= {{as_of:DateTime64(6, 'UTC')}}
+  AND IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}
+GROUP BY EventId
+"""
+"""Each blocking event's type, the error of its latest attempt and when its current run of failed
+attempts began."""
 
 FAILED_SETUPS = f"""
 SELECT ObjectId, EventId
@@ -50,17 +56,6 @@ NO_LIMIT = 2**63 - 1
 """``BLOCKED_INVOICE_ITEMS_AT``'s ``limit`` when every item is listed."""
 
 
-_AT = {name: place for place, name in enumerate(BLOCKED_COLUMNS)}
-"""Where each column sits in a row read: ``BLOCKED_INVOICE_ITEMS_AT``'s, or
-``OPEN_INVOICE_ITEMS_AT``'s (``ITEM_COLUMNS``, the first of those)."""
-_FACTS = slice(len(ITEM_COLUMN_NAMES), len(ITEM_COLUMN_NAMES) + len(FACT_COLUMNS))
-"""The failure facts in a row of ``BLOCKED_INVOICE_ITEMS_AT``."""
-_STEP_COLUMNS = {
-    step: tuple(_AT[f"{step}{name}"] for name in ("EventId", "FirstAt"))
-    for step in ("Stage", "Posting")
-}
-
-
 @dataclass(frozen=True, slots=True)
 class _Held:
     """A blocked item as read, before its blockers' facts are known (the answer's
@@ -75,39 +70,32 @@ class _Held:
     customer: str
     posting_failed: bool
     row: Sequence[Any]
-    """The row read (``BLOCKED_COLUMNS``, or only ``ITEM_COLUMNS`` when not narrowed)."""
+    """The row read (``ITEM_COLUMNS``, then the failure facts when narrowed)."""
 
 
 def _item(held: _Held, blocked_by: tuple[Blocker, ...] = ()) -> BlockedItem:
-    """The blocked item of a held item's row, held by ``blocked_by``."""
+    """The blocked item of a held item's ``ITEM_COLUMNS`` row, held by ``blocked_by``."""
     row = held.row
-    amount = row[_AT["Amount"]]
+    amount = row[5]
     return BlockedItem(
-        object=ObjectRef(str(row[_AT["ItemType"]]), str(row[_AT["ItemId"]])),
-        invoice=str(row[_AT["Invoice"]]) or None,
+        object=ObjectRef(str(row[0]), str(row[1])),
+        invoice=str(row[18]) or None,
         stage=held.stage,
         amount=None if amount is None else Decimal(amount),
-        currency=str(row[_AT["Currency"]]),
-        legal_entity=str(row[_AT["LegalEntity"]]),
-        period=str(row[_AT["DuePeriod"]]),
+        currency=str(row[4]),
+        legal_entity=str(row[3]),
+        period=str(row[6]),
         blocked_by=blocked_by,
     )
 
 
 def _held_at(row: Sequence[Any], as_of: datetime) -> _Held | None:
     """An ``ITEM_COLUMNS`` row's item as held at ``as_of`` by ``blocking_step`` (None when not)."""
-    stage_event = row[_AT["StageEventId"]]
-    posting_event = row[_AT["PostingEventId"]]
-    upstream_event = row[_AT["UpstreamEventId"]]
-    upstream_first = row[_AT["UpstreamFirstAt"]]
-    stage = (stage_event, sc.BILLING_READY, row[_AT["StageFirstAt"]], row[_AT["StageEffectiveAt"]])
-    posting = (
-        posting_event,
-        row[_AT["PostingType"]],
-        row[_AT["PostingFirstAt"]],
-        row[_AT["PostingEffectiveAt"]],
-    )
-    upstream = (upstream_event, row[_AT["UpstreamEventType"]], upstream_first)
+    (stage_event, stage_first, stage_effective, posting_event, posting_type, posting_first,
+     posting_effective, _, upstream_event, upstream_type, upstream_first, _, customer) = row[7:20]  # fmt: skip
+    stage = (stage_event, sc.BILLING_READY, stage_first, stage_effective)
+    posting = (posting_event, posting_type, posting_first, posting_effective)
+    upstream = (upstream_event, upstream_type, upstream_first)
     blocker, _ = blocking_step(as_of, stage=stage, posting=posting, upstream=upstream)
     if not blocker:
         return None
@@ -120,7 +108,7 @@ def _held_at(row: Sequence[Any], as_of: datetime) -> _Held | None:
         stage=sc.BILLING_READY if stage_event in own else sc.INVOICE_POSTED,
         own=own,
         upstream=[str(upstream_event)] if upstream_event and reached(upstream_first, as_of) else [],
-        customer=str(row[_AT["Customer"]]),
+        customer=str(customer),
         posting_failed=posting_event in own,
         row=row,
     )
@@ -135,23 +123,19 @@ def _held_in_sql(
     sums: dict[str, tuple[int, int, Decimal]] = {}
     held = []
     for row in rows:
-        sums[str(row[_AT["Currency"]])] = (
-            row[_AT["CurrencyItems"]],
-            row[_AT["CurrencyAmounts"]],
-            row[_AT["CurrencyMoney"]],
-        )
-        if row[_AT["Place"]] > limit:
+        sums[str(row[4])] = (row[29], row[30], row[31])
+        if row[32] > limit:
             continue
-        stage_held, posting_held = row[_AT["StageHeld"]], row[_AT["PostingHeld"]]
-        own = [str(row[_AT["StageEventId"]])] if stage_held else []
+        stage_held, posting_held, upstream_held = row[34:37]
+        own = [str(row[7])] if stage_held else []
         if posting_held:
-            own.append(str(row[_AT["PostingEventId"]]))
+            own.append(str(row[10]))
         held.append(
             _Held(
                 stage=sc.BILLING_READY if stage_held else sc.INVOICE_POSTED,
                 own=own,
-                upstream=[str(row[_AT["UpstreamEventId"]])] if row[_AT["UpstreamHeld"]] else [],
-                customer=str(row[_AT["Customer"]]),
+                upstream=[str(row[15])] if upstream_held else [],
+                customer=str(row[19]),
                 posting_failed=bool(posting_held),
                 row=row,
             )
@@ -194,16 +178,16 @@ class BlockedInvoiceAnswers:
         """The known_at the answer describes, and the blocked items, largest first: every one, or
         the ``limit`` largest (the totals and count still cover every item)."""
         client = self._client()
+        known, recorded = self._state.items_known_at(known_at)
         as_of = utc(as_of)
         listing = NO_LIMIT if limit is None else limit
-        parameters: dict[str, Any] = {
+        parameters = {
             "as_of": as_of,
+            "known_at": known,
             "periods": [period] if period else [],
             "legal_entity": legal_entity or "",
             "limit": listing,
         }
-        known, recorded = self._state.items_known_at(known_at)
-        parameters["known_at"] = known
         narrowed = self._narrowed and recorded
         statement = BLOCKED_INVOICE_ITEMS_AT if narrowed else OPEN_INVOICE_ITEMS_AT
         rows = client.query(statement, parameters=parameters).result_rows
@@ -252,7 +236,7 @@ class BlockedInvoiceAnswers:
         setups = self._setups_of(client, customers, as_of, known)
         events = {str(event_id) for event_id, _, _ in steps}
         events.update(e for ids in setups.values() for e in ids)
-        # as in ``report``: a step whose row does not tell counts when ``LATEST_ERRORS`` finds it
+        # as in ``report``: a step without stored facts counts when ``BLOCKERS`` finds it
         return stored | set(self._blockers(client, sorted(events - stored), as_of, known))
 
     def _failed_setups(
@@ -285,39 +269,28 @@ class BlockedInvoiceAnswers:
         return found
 
     def _stored_facts(self, held: list[_Held], as_of: datetime) -> dict[str, Blocker]:
-        """What ``LATEST_ERRORS`` reads of the steps that hold the ``held`` items at ``as_of``,
-        from the items' rows: each step as event id, type, when its failures began (an own step's
-        first attempt, the root cause's current run of failures) and its error at ``as_of``
-        (``stored_error``). Only for a step whose row tells that error: the others are read."""
+        """What ``BLOCKERS`` reads of the steps that hold the ``held`` items at ``as_of``, from
+        the items' rows: each step as event id, type, when its failures began (an own step's
+        first attempt, the root cause's current run of failures) and the failure facts migration
+        20 stores. Only for a step whose latest error began by ``as_of``: before that, and in
+        rows written before migration 20, the row does not tell, and ``BLOCKERS`` reads the
+        step."""
         found: dict[str, Blocker] = {}
         for item in held:
             row = item.row
-            steps = [
-                (step, row[event], sc.BILLING_READY if step == "Stage" else row[_AT["PostingType"]],
-                 row[first])
-                for step, (event, first) in _STEP_COLUMNS.items()
-                if row[event] in item.own
-            ]  # fmt: skip
+            stage = (row[7], sc.BILLING_READY, row[8], *row[20:23])
+            posting = (row[10], row[11], row[12], *row[23:26])
+            steps = [step for step in (stage, posting) if step[0] in item.own]
             if item.upstream:
-                steps.append(
-                    (
-                        "Upstream",
-                        row[_AT["UpstreamEventId"]],
-                        row[_AT["UpstreamEventType"]],
-                        row[_AT["UpstreamFirstAt"]],
-                    )
-                )
-            for step, event_id, event_type, first in steps:
-                if str(event_id) in found:
-                    continue
-                error = stored_error(row[_FACTS], step, as_of)
-                if error is not None:
+                steps.append((*row[15:18], *row[26:29]))
+            for event_id, event_type, first, category, code, since in steps:
+                if str(event_id) not in found and reached(since, as_of):
                     found[str(event_id)] = Blocker(
                         event_id=str(event_id),
                         event_type=str(event_type),
-                        error_category=error[0],
-                        error_code=error[1],
-                        owner=self._owners.owner_of(error[0]),
+                        error_category=str(category),
+                        error_code=str(code),
+                        owner=self._owners.owner_of(str(category)),
                         failed_since=utc(first),
                     )
         return found
@@ -325,14 +298,19 @@ class BlockedInvoiceAnswers:
     def _blockers(
         self, client: Client, event_ids: list[str], as_of: datetime, known: datetime
     ) -> dict[str, Blocker]:
+        if not event_ids:
+            return {}
+        rows = client.query(
+            BLOCKERS, parameters={"event_ids": event_ids, "as_of": as_of, "known_at": known}
+        ).result_rows
         return {
-            event_id: Blocker(
-                event_id=event_id,
-                event_type=error.event_type,
-                error_category=error.category,
-                error_code=error.code,
-                owner=self._owners.owner_of(error.category),
-                failed_since=error.failing_since,
+            str(event_id): Blocker(
+                event_id=str(event_id),
+                event_type=str(event_type),
+                error_category=str(category),
+                error_code=str(code),
+                owner=self._owners.owner_of(str(category)),
+                failed_since=utc(since) if since is not None else None,
             )
-            for event_id, error in latest_errors(client, event_ids, as_of, known).items()
+            for event_id, event_type, category, code, since in rows
         }

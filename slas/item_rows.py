@@ -84,19 +84,6 @@ class ItemRow:
     upstream_error_category: str = ""
     upstream_error_code: str = ""
     upstream_error_since: datetime | None = None
-    stage_error_run_categories: tuple[str, ...] = ()
-    """``*_error_run_*``: the step's runs of errors, in attempt order (``slas.queries``' failure
-    facts; empty when it never failed): at an ``as_of`` at which the step holds the item, the
-    error of its latest attempt so far is the last run begun by then
-    (``slas.close_state.error_at``). The last run is the ``*_error_*`` fields'."""
-    stage_error_run_codes: tuple[str, ...] = ()
-    stage_error_run_starts: tuple[datetime, ...] = ()
-    posting_error_run_categories: tuple[str, ...] = ()
-    posting_error_run_codes: tuple[str, ...] = ()
-    posting_error_run_starts: tuple[datetime, ...] = ()
-    upstream_error_run_categories: tuple[str, ...] = ()
-    upstream_error_run_codes: tuple[str, ...] = ()
-    upstream_error_run_starts: tuple[datetime, ...] = ()
 
     @property
     def identity(self) -> tuple[str, str]:
@@ -122,11 +109,10 @@ re-derivation compares by digest before it makes a row of the few that moved."""
 
 def values_digest(values: ItemValues) -> int:
     """A hash of every field of a row (``ItemValues``). The failure facts count only when one is
-    set: a row whose steps never failed hashes as rows did before migrations 20 and 27 added
-    them, so that the re-derivation after each writes new versions only for the items that
-    failed."""
+    set: a row whose steps never failed hashes as rows did before migration 20 added them, so
+    that the re-derivation after it writes new versions only for the items that failed."""
     facts = values[-_FACT_COUNT:]
-    spelled = values if any(f not in ("", None, ()) for f in facts) else values[:-_FACT_COUNT]
+    spelled = values if any(f not in ("", None) for f in facts) else values[:-_FACT_COUNT]
     text = repr(spelled).encode()
     return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big")
 
@@ -135,7 +121,6 @@ _INSTANTS = frozenset(
     ("stage_first_at", "stage_effective_at", "posting_first_at", "posting_effective_at",
      "upstream_first_at", "stage_error_since", "posting_error_since", "upstream_error_since")
 )  # fmt: skip
-_RUNS = frozenset(name for name in _FIELDS if "_error_run_" in name)
 
 
 _COLUMNS = ("ItemType", "ItemId", *(c for c in ITEM_COLUMNS if c not in _VERSION_COLUMNS))
@@ -161,9 +146,7 @@ def stored_item_row(values: Sequence[Any]) -> ItemRow:
     the one stored with it."""
     spelled: dict[str, Any] = {}
     for name, value in zip(_FIELDS, values, strict=True):
-        if name in _RUNS:
-            value = tuple(utc(v) if name.endswith("_starts") else str(v) for v in value)
-        elif name in _INSTANTS and value is not None:
+        if name in _INSTANTS and value is not None:
             value = utc(value)
         elif name == "amount" and value is not None:
             value = Decimal(value).normalize()
@@ -199,32 +182,18 @@ def item_values(
     ]
 
 
-Failure = tuple[str, str, datetime | None, tuple[str, ...], tuple[str, ...], tuple[datetime, ...]]
-"""A step's failure facts as ``ItemRow`` spells them: its last run of errors (category, code,
-since) and every run (categories, codes, starts)."""
-_NO_FAILURE: Final[Failure] = ("", "", None, (), (), ())
+_NO_FAILURE: Final = ("", "", None)
 
 
-def _failure(snapshot: EventSnapshot, names: SnapshotNames, row: int) -> Failure:
-    """The failure facts of the event of row ``row`` (-1: none), as the ``{step}_error_*``
-    fields of an item whose step it is spell them."""
+def _failure(
+    snapshot: EventSnapshot, names: SnapshotNames, row: int
+) -> tuple[str, str, datetime | None]:
+    """The error category, code and since when of the event of row ``row`` (-1: none), as the
+    ``{step}_error_*`` fields of an item whose step it is spell them."""
     if row < 0:
         return _NO_FAILURE
-    runs = names.failures.get(int(snapshot.event[row]))
-    if runs is None:
-        return _NO_FAILURE
-    categories, codes, starts_us = runs
-    starts = tuple(micros_to_datetime(start) for start in starts_us)
-    return (categories[-1], codes[-1], starts[-1], categories, codes, starts)
-
-
-def _facts(stage: Failure, posting: Failure, upstream: Failure) -> tuple[Any, ...]:
-    """The failure fields of an item row (the last fields, ``BLOCKER_FACT_COLUMNS``' order): the
-    three steps' last runs, then their runs."""
-    return (*stage[:3], *posting[:3], *upstream[:3], *stage[3:], *posting[3:], *upstream[3:])
-
-
-_FACT_NAMES = ("category", "code", "since", "run_categories", "run_codes", "run_starts")
+    found = names.failures.get(int(snapshot.event[row]))
+    return _NO_FAILURE if found is None else (found[0], found[1], _instant(found[2]))
 
 
 def _upstream(
@@ -247,9 +216,11 @@ def failure_facts(
 ) -> dict[str, object]:
     """The ``{step}_error_*`` fields of an item whose ``step`` (stage, posting, upstream) is the
     event of row ``row`` (-1: none)."""
+    category, code, since = _failure(snapshot, names, row)
     return {
-        f"{step}_error_{name}": value
-        for name, value in zip(_FACT_NAMES, _failure(snapshot, names, row), strict=True)
+        f"{step}_error_category": category,
+        f"{step}_error_code": code,
+        f"{step}_error_since": since,
     }
 
 
@@ -379,11 +350,9 @@ def _invoice_values(
                 stage_seconds.get(obj, -1.0),
                 at.invoices.get(post, "") if post >= 0 else "",
                 *upstream[:3],
-                *_facts(
-                    _failure(snapshot, names, ready_row),
-                    _failure(snapshot, names, post),
-                    upstream[3:],
-                ),
+                *_failure(snapshot, names, ready_row),
+                *_failure(snapshot, names, post),
+                *upstream[3:],
             )
         )
     return rows
@@ -454,7 +423,9 @@ def _revenue_values(snapshot: EventSnapshot, names: SnapshotNames, at: _Lists) -
                 -1.0,
                 at.invoices.get(row, ""),
                 *upstream[:3],
-                *_facts(failure, failure, upstream[3:]),
+                *failure,
+                *failure,
+                *upstream[3:],
             )
         )
     return rows

@@ -84,46 +84,20 @@ _NAMES = f"""EventId AS event_id,
 
 
 _FAILED = f"Outcome != {_SUCCESS}"
-_ATTEMPTS_IN_ORDER = (
-    f"arraySort(groupArray(({ATTEMPT_ORDER}, {_FAILED}, ErrorCategory, ErrorCode)))"
-)
-_RUNS = f"""arrayFilter((a, previous, i) -> a.2
-        AND (i = 1 OR NOT previous.2 OR previous.3 != a.3 OR previous.4 != a.4),
-    {_ATTEMPTS_IN_ORDER} AS attempts_in_order,
-    arrayPushFront(arrayPopBack(attempts_in_order), attempts_in_order[1]),
-    arrayEnumerate(attempts_in_order))"""
-_FAILURE = f"""arrayMap(run -> toString(run.3), {_RUNS} AS runs) AS error_categories,
-    arrayMap(run -> run.4, runs) AS error_codes,
-    arrayMap(run -> toUnixTimestamp64Micro(tupleElement(run.1, 1)), runs) AS error_starts_us"""
-"""An event's runs of errors: its attempts in ``ATTEMPT_ORDER``, the failed ones that follow a
-success or a failure with another error (category, code), or none: each run's error and the
-instant of its first attempt (empty arrays for an event that never failed). At an instant at
-which the event's latest attempt so far failed, its error is the last run begun by then
-(``slas.close_state.error_at``); the last run is the error of its latest failed attempt and since
-when its failures have had it (``slas.item_rows``' ``*_error_*`` fields)."""
-
-
-ErrorRuns = tuple[tuple[str, ...], tuple[str, ...], tuple[int, ...]]
-"""An event's runs of errors (``_FAILURE``): their categories, codes and first attempts (epoch
-microseconds), in attempt order; one run at least."""
-
-
-def error_runs(events: dict[str, Any]) -> dict[int, ErrorRuns]:
-    """Event hash → its runs of errors, for the events of a component read that ever failed
-    (``component_events``' columns: the hashes as numbers, the runs as Arrow lists):
-    ``SnapshotNames.failures``."""
-    columns = [events[name] for name in ("error_categories", "error_codes", "error_starts_us")]
-    lengths = pc.list_value_length(columns[2]).to_numpy(zero_copy_only=False)
-    failed = np.flatnonzero(lengths > 0)
-    if not len(failed):
-        return {}
-    rows = pa.array(failed)
-    hashes = np.asarray(events["event_hash"], dtype=np.uint64)[failed].tolist()
-    categories, codes, starts = (column.take(rows).to_pylist() for column in columns)
-    return {
-        event_hash: (tuple(category), tuple(code), tuple(start))
-        for event_hash, category, code, start in zip(hashes, categories, codes, starts, strict=True)
-    }
+_LAST_ERROR = f"argMaxIf((ErrorCategory, ErrorCode), {ATTEMPT_ORDER}, {_FAILED})"
+_ATTEMPTS = f"""groupArray(toUnixTimestamp64Micro(EventTime)),
+        groupArray({_FAILED}), groupArray((ErrorCategory, ErrorCode))"""
+_FAILURE = f"""{_LAST_ERROR}.1 AS error_category, {_LAST_ERROR}.2 AS error_code,
+    if(countIf({_FAILED}) = 0, toInt64(-1), arrayMin(arrayFilter((t, failed) -> failed
+        AND t > arrayMax(arrayConcat([toInt64(-1)], arrayFilter((at, bad, error) ->
+            at < toUnixTimestamp64Micro(maxIf(EventTime, {_FAILED}))
+            AND (NOT bad OR error != {_LAST_ERROR}), {_ATTEMPTS}))),
+        groupArray(toUnixTimestamp64Micro(EventTime)), groupArray({_FAILED}))))
+        AS error_since_us"""
+"""The error of an event's latest failed attempt and since when its failures have had it: the
+first failed attempt after the latest attempt, before that one, that succeeded or failed
+otherwise (-1 for an event that never failed). At any instant from then on at which the event is
+failing, its latest attempt so far has that error (``slas.item_rows``' ``*_error_*`` fields)."""
 
 
 def component_events(where: str) -> str:
@@ -151,13 +125,7 @@ def coded_names(events: dict[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...
     return tables[0], tables[1]
 
 
-OUTCOME_COLUMNS = (
-    "failed",
-    "failing_since_us",
-    "error_categories",
-    "error_codes",
-    "error_starts_us",
-)
+OUTCOME_COLUMNS = ("failed", "failing_since_us", "error_category", "error_code", "error_since_us")
 """The columns that say only how an event's attempts stand (whether its latest attempt failed,
 since when it has been failing, and the error of its failures): no timer reads them, and an item
 reads them only through its root cause and the failure facts of its own steps

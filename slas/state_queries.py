@@ -29,7 +29,6 @@ from slas.queries import (
     code_tables,
     coded_names,
     component_events,
-    error_runs,
     event_references,
     event_states,
 )
@@ -811,7 +810,7 @@ def load_component(
                 strict=True,
             )
         ),
-        failures=error_runs(events),
+        failures=_failures(events),
     )
     return snapshot, names
 
@@ -845,6 +844,24 @@ def _read_references(
         client.query_arrow(
             CHUNK_REFERENCES if by_hash else NAMED_REFERENCES if named else EVENT_REFERENCES,
             parameters=parameters,
+        )
+    )
+
+
+def _failures(events: dict[str, Any]) -> dict[int, tuple[str, str, int]]:
+    """``SnapshotNames.failures`` of a component read's events."""
+    since = np.asarray(events["error_since_us"], dtype=np.int64)
+    failed = np.flatnonzero(since >= 0)
+    return dict(
+        zip(
+            np.asarray(events["event_hash"], dtype=np.uint64)[failed].tolist(),
+            zip(
+                _texts(events["error_category"], failed),
+                _texts(events["error_code"], failed),
+                since[failed].tolist(),
+                strict=True,
+            ),
+            strict=True,
         )
     )
 

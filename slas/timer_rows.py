@@ -22,7 +22,6 @@ from slas.business_time import clock_for_span
 from slas.calendars import CalendarBook
 from slas.definitions import SlaDefinition
 from slas.digests import U64Array, row_digests, text_hash, text_hashes
-from slas.queries import ErrorRuns
 from slas.snapshot import EventSnapshot, F64Array, I64Array, U8Array, object_type_name
 from slas.state_columns import amounts, instants, lists
 from slas.timer_pairing import TimerSet, correlate
@@ -42,8 +41,9 @@ class SnapshotNames:
     events: Mapping[int, str]
     objects: Mapping[int, tuple[str, str]]
     customers: Mapping[int, str]
-    failures: Mapping[int, ErrorRuns] = field(default_factory=dict)
-    """Event hash → its runs of errors (``slas.queries.ErrorRuns``)."""
+    failures: Mapping[int, tuple[str, str, int]] = field(default_factory=dict)
+    """Event hash → the error category and code of its latest failed attempt, and since when (in
+    epoch microseconds) its failures have had that error."""
 
 
 def micros_to_datetime(micros: int) -> datetime:

@@ -25,7 +25,6 @@ from warehouse.schema import (
     close_items_ddl,
     compact_parts_ddl,
     derived_views_ddl,
-    error_runs_ddl,
     event_dimensions_ddl,
     evidence_spans_ddl,
     first_stored_facts_ddl,
@@ -127,11 +126,6 @@ MIGRATIONS: tuple[Migration, ...] = (
         25,
         "raw copies of the business spans for evidence packs, laid out for point reads",
         evidence_spans_ddl,
-    ),
-    Migration(
-        27,
-        "close items keep each step's runs of errors: its error at any as_of from the row",
-        error_runs_ddl,
     ),
 )
 """A migration without statements still re-creates the derived views (``migrate``)."""

@@ -1165,41 +1165,18 @@ ORDER BY (ItemType, ItemId, KnownAt)""",
     ]
 
 
-ITEM_STEPS = ("Stage", "Posting", "Upstream")
-"""The steps an item waits on, as its columns spell them: its stage event, its posting, the root
-cause upstream."""
-
-LATEST_FAILURE_COLUMNS: tuple[tuple[str, str], ...] = tuple(
+BLOCKER_FACT_COLUMNS: tuple[tuple[str, str], ...] = tuple(
     (f"{step}{name}", kind)
-    for step in ITEM_STEPS
+    for step in ("Stage", "Posting", "Upstream")
     for name, kind in (
         ("ErrorCategory", "LowCardinality(String)"),
         ("ErrorCode", "String"),
         ("ErrorSince", "Nullable(DateTime64(6, 'UTC'))"),
     )
 )
-"""Per step, the error of the step's latest failed attempt and since when its failures have had
-that error (its last run of errors, ``ERROR_RUN_COLUMNS``); empty in versions written before
-migration 20."""
-
-ERROR_RUN_COLUMNS: tuple[tuple[str, str], ...] = tuple(
-    (f"{step}{name}", kind)
-    for step in ITEM_STEPS
-    for name, kind in (
-        ("ErrorRunCategories", "Array(LowCardinality(String))"),
-        ("ErrorRunCodes", "Array(String)"),
-        ("ErrorRunStarts", "Array(DateTime64(6, 'UTC'))"),
-    )
-)
-"""Per step, its runs of errors in attempt order: a run is the failed attempts in a row with one
-error (category and code), begun at its first (a success between two failures ends a run). At an
-instant at which the step holds an item, the error of its latest attempt so far is the last run
-begun by then (``slas.close_state.error_at``). Empty for a step that never failed, and in every
-version written before migration 27."""
-
-BLOCKER_FACT_COLUMNS: tuple[tuple[str, str], ...] = (*LATEST_FAILURE_COLUMNS, *ERROR_RUN_COLUMNS)
-"""What ``close_items`` keeps of the failures of each step an item waits on
-(``slas.item_rows``), so that the answers read no ``biz_events`` for them."""
+"""Per step an item waits on (its stage event, its posting, the root cause upstream), the error
+of the step's latest failed attempt and since when its failures have had that error
+(``slas.item_rows``); empty in versions written before migration 20."""
 
 _NEVER = "toDateTime64(0, 6, 'UTC')"
 _NOT_YET = "toDateTime64('2262-01-01 00:00:00', 6, 'UTC')"
@@ -1218,12 +1195,12 @@ settled (its posting took effect; far in the future while it has not)."""
 
 def held_items_ddl(t: Topology) -> list[str]:
     """Migration 20: ``close_items`` keeps the facts of the failures that hold each item
-    (``LATEST_FAILURE_COLUMNS``), so that the blocked-invoice answer reads no ``biz_events``; and a
+    (``BLOCKER_FACT_COLUMNS``), so that the blocked-invoice answer reads no ``biz_events``; and a
     projection ordered by ``HeldUntil`` puts the versions of items that can be held at an instant
     together, so that the answer reads only those (``HeldUntil > as_of``, one range) instead of
     every item in effect."""
     local = t.storage(CLOSE_ITEMS)
-    columns = [*(f"{name} {kind}" for name, kind in LATEST_FAILURE_COLUMNS)]
+    columns = [*(f"{name} {kind}" for name, kind in BLOCKER_FACT_COLUMNS)]
     columns.append(f"HeldUntil DateTime64(6, 'UTC') DEFAULT {HELD_UNTIL}")
     added = ", ".join(f"ADD COLUMN IF NOT EXISTS {column}" for column in columns)
     return [
@@ -1231,29 +1208,6 @@ def held_items_ddl(t: Topology) -> list[str]:
             f"ALTER TABLE {name}{t.on_cluster} {added}"
             for name in ([local, CLOSE_ITEMS] if t.cluster else [local])
         ),
-        f"ALTER TABLE {local}{t.on_cluster} ADD PROJECTION IF NOT EXISTS held "
-        "(SELECT * ORDER BY HeldUntil, ItemType, ItemId, KnownAt)",
-        f"ALTER TABLE {local}{t.on_cluster} MATERIALIZE PROJECTION held",
-    ]
-
-
-def error_runs_ddl(t: Topology) -> list[str]:
-    """Migration 27: ``close_items`` keeps each step's runs of errors (``ERROR_RUN_COLUMNS``), so
-    that the error of a step that holds an item at any ``as_of`` comes from the item's row, not
-    from ``biz_events``. The item fields are part of the configuration fingerprint: the first
-    tick after it re-derives everything, and every item some step of which failed gets a version
-    with its runs (the digest counts the facts only when some are set, so no other item does).
-    The ``held`` projection is made again: it keeps the columns it was made with, and a read of
-    a column it lacks reads the table instead (the blocked-invoice answer's held read cost 118
-    instead of 73 ms CPU at 10M)."""
-    local = t.storage(CLOSE_ITEMS)
-    added = ", ".join(f"ADD COLUMN IF NOT EXISTS {name} {kind}" for name, kind in ERROR_RUN_COLUMNS)
-    return [
-        *(
-            f"ALTER TABLE {name}{t.on_cluster} {added}"
-            for name in ([local, CLOSE_ITEMS] if t.cluster else [local])
-        ),
-        f"ALTER TABLE {local}{t.on_cluster} DROP PROJECTION IF EXISTS held",
         f"ALTER TABLE {local}{t.on_cluster} ADD PROJECTION IF NOT EXISTS held "
         "(SELECT * ORDER BY HeldUntil, ItemType, ItemId, KnownAt)",
         f"ALTER TABLE {local}{t.on_cluster} MATERIALIZE PROJECTION held",

@@ -20,9 +20,8 @@ from lineage.owners import OwnerRouting
 from lineage.rules import LineageRules
 from slas.business_state import CONFIG_KEY, BusinessState
 from slas.calendars import CalendarBook
-from slas.close_state import LATEST_ERRORS
 from slas.definitions import DEFAULT_SLAS
-from slas.impact_answers import BlockedInvoiceAnswers
+from slas.impact_answers import BLOCKERS, BlockedInvoiceAnswers
 from slas.timer_answers import TimerAnswers
 from slas.work_item_metrics import WorkItemCounts
 from slas.work_items import ACKNOWLEDGED, ActionRequest
@@ -44,14 +43,14 @@ WITH_FACTS = " OR ".join(
 
 class ReadsOfBiz:
     """A client on the real engine that counts the event ids the answers read from
-    ``biz_events`` (``LATEST_ERRORS``)."""
+    ``biz_events`` (``BLOCKERS``)."""
 
     def __init__(self, client: Client) -> None:
         self._client = client
         self.event_ids = 0
 
     def query(self, statement: str, parameters: dict[str, Any] | None = None) -> Any:
-        if statement == LATEST_ERRORS and parameters is not None:
+        if statement == BLOCKERS and parameters is not None:
             self.event_ids += len(parameters["event_ids"])
         return self._client.query(statement, parameters=parameters)
 
@@ -112,8 +111,8 @@ def instants(
 
 
 def forget_migration_20(client: Client) -> None:
-    """Take ``close_items`` back to before migration 20 (and so 27): its rows lose the facts (and
-    the projection and ``HeldUntil`` go), as rows written before it never had them; the digests of
+    """Take ``close_items`` back to before migration 20: its rows lose the facts (and the
+    projection and ``HeldUntil`` go), as rows written before it never had them; the digests of
     the rows that held some are what the code before it spelled (not what the code now
     spells for the same item)."""
     client.command(
@@ -124,7 +123,7 @@ def forget_migration_20(client: Client) -> None:
         f"DROP COLUMN {name}" for name, _ in (*BLOCKER_FACT_COLUMNS, ("HeldUntil", ""))
     )
     client.command(f"ALTER TABLE close_items {dropped}")
-    client.command(f"DELETE FROM {SCHEMA_MIGRATIONS} WHERE Version IN (20, 27)")
+    client.command(f"DELETE FROM {SCHEMA_MIGRATIONS} WHERE Version = 20")
 
 
 class TestFactsOnTheRows:
@@ -146,7 +145,7 @@ class TestFactsOnTheRows:
         assert read < shown / 5
 
         forget_migration_20(migrated)
-        assert migrate(migrated, CorrelationRules.default()).applied == (20, 27)
+        assert migrate(migrated, CorrelationRules.default()).applied == (20,)
         facts = f"SELECT countIf({WITH_FACTS}), count() FROM close_items"
         assert migrated.query(facts).result_rows[0][0] == 0
         shown_before, read_before = compare(migrated, keeper, asked)

@@ -165,9 +165,6 @@ class TestWhatAnOutcomeMoves:
             "upstream_error_category": "",
             "upstream_error_code": "",
             "upstream_error_since": None,
-            "upstream_error_run_categories": (),
-            "upstream_error_run_codes": (),
-            "upstream_error_run_starts": (),
         }
         assert len(items) > 100
         assert [dataclasses.replace(i, **upstream) for i in items] == [  # type: ignore[arg-type]

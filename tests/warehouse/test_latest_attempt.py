@@ -209,7 +209,7 @@ def test_the_ocel_export_gives_each_event_its_latest_attempt_s_outcome(
 def test_a_failed_set_up_tied_with_its_success_holds_the_invoice_since_the_tie(
     migrated: Client,
 ) -> None:
-    """A blocker without stored facts (the customer's set-up, a prerequisite: ``LATEST_ERRORS``) is
+    """A blocker without stored facts (the customer's set-up, a prerequisite: ``BLOCKERS``) is
     read in attempt order too: its success and the failed retry stamped alike leave it failed
     since that instant, as its lineage node says (by instant alone no failure came after the
     success, and the run of failures had no start)."""
