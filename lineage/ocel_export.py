@@ -38,14 +38,14 @@ def json_stream(pages: Iterable[LogPage], describe: Describe, scratch: Path) -> 
     database = OcelDatabase(scratch / "objects.sqlite", with_events=False)
     try:
         event_types: set[str] = set()
-        separator = ""
+        separator = b""
         yield b'{"events":['
         for page in pages:
             database.add(page)
-            if page.records:
+            if page.events:
                 event_types.update(page.event_types)
-                yield (separator + ",".join(page.records)).encode()
-                separator = ","
+                yield separator + page.json_text()
+                separator = b","
         database.fill_objects(describe)
         yield b'],"objects":['
         batch: list[str] = []

@@ -5,6 +5,7 @@ sent)."""
 from __future__ import annotations
 
 import json
+from json.encoder import ESCAPE_DCT  # type: ignore[attr-defined]
 from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
@@ -134,12 +135,29 @@ def iso_instant_sql(expression: str) -> str:
     )
 
 
+def json_string_sql(expression: str) -> str:
+    """A String as the export's encoder (``lineage.ocel.JSON_ENCODER``) spells it in JSON: the
+    engine's ``toJSONString`` when that escapes nothing (the text is then the same), else every
+    character written as the encoder's own table (``json.encoder.ESCAPE_DCT``) writes it. The
+    engine's escaping differs for control characters (``\\u001F`` where the encoder writes
+    ``\\u001f``) and escapes U+2028 and U+2029, which the encoder (not limited to ASCII) leaves
+    as they are. Run with ``JSON_TEXT_SETTINGS`` (``/`` as is)."""
+    characters = ", ".join(f"char({ord(c)})" for c in ESCAPE_DCT)
+    escapes = ", ".join(_literal(e) for e in ESCAPE_DCT.values())
+    by_character = (
+        f"concat('\"', arrayStringConcat(arrayMap(c -> transform(c, [{characters}],"
+        f" [{escapes}], c), extractAll({expression}, '(?s).'))), '\"')"
+    )
+    engine = f"toJSONString({expression})"
+    return f"if(length({engine}) = length({expression}) + 2, {engine}, {by_character})"
+
+
 def _json_value(column: str, kind: str) -> str:
     if kind == "float":
         return json_float_sql(f"toFloat64({column})")
     if kind == "integer":
         return f"toString({column})"
-    return f"toJSONString({column})"
+    return json_string_sql(column)
 
 
 _DIMENSIONS = (("legal_entity", "string", "le"), ("customer", "string", "customer"))
@@ -178,10 +196,12 @@ _LINKS = f"""arrayFlatten(arrayMap(s -> arrayMap(r -> (s.1, r.1,
 """The O2O links an event's relations imply (``lineage.ocel.relations_of``): each subject is
 derived from its inputs and belongs to its dimensions."""
 
-_RELATIONSHIPS = """arrayStringConcat(arrayMap(r -> concat('{"objectId":', toJSONString(r.1),
-    ',"qualifier":', toJSONString(r.3), '}'), e2o), ',')"""
+_RELATIONSHIPS = f"""arrayStringConcat(arrayMap(r -> concat('{{"objectId":', {json_string_sql("r.1")},
+    ',"qualifier":', toJSONString(r.3), '}}'), e2o), ',')"""
+"""An event's relationships (the qualifiers are our own words: the engine's spelling is the
+encoder's)."""
 
-_RECORD_HEAD = f"""concat('{{"id":', toJSONString(EventId), ',"type":', toJSONString(event_type),
+_RECORD_HEAD = f"""concat('{{"id":', {json_string_sql("EventId")}, ',"type":', {json_string_sql("event_type")},
     ',"time":"', {iso_instant_sql("time")}, '","attributes":[',
     substring({attribute_items_sql([(n, k, n) for n, k in EVENT_ATTRIBUTES])}, 2))"""
 """An event's OCEL JSON record (``lineage.ocel.event_record``) up to its own attributes."""
@@ -201,13 +221,58 @@ _SHAPE_COLUMNS: Final = {
 }
 
 
-def page_events(shape: str, state_dimensions: str) -> str:
+def json_text(parameter: str) -> str:
+    """The String literal of a JSON text bound as ``json_parameter`` binds it."""
+    return f"${parameter}$"
+
+
+JSON_TEXT_QUERY_SETTINGS: Final = {"max_query_size": 64 << 20}
+"""The settings of a query with ``json_parameter`` values: the literal is part of the query text,
+which the engine parses up to 256 KiB by default (10,000 ids are some 250 KB)."""
+
+
+def json_parameter(parameter: str, value: Any) -> dict[str, bytes]:
+    """``value`` as JSON text, bound as the raw bytes of a heredoc literal (``$name$…$name$``,
+    the client's binary binding) rather than a ``{name:String}`` value, which the client escapes
+    character by character in Python: about a million characters per 10,000 objects described.
+    A ``$`` inside is written ``\\u0024``, which JSON reads back as ``$``, so the text can never
+    close the literal. The query runs with ``JSON_TEXT_QUERY_SETTINGS``."""
+    text = json.dumps(value).replace("$", "\\u0024")
+    return {f"${parameter}$": text.encode()}
+
+
+DIMENSION_WINDOW_END = f"""
+SELECT max(EventId) FROM (
+    SELECT EventId FROM biz_events
+    WHERE EventId > {{after:String}} AND {_OF_PERIOD}
+    ORDER BY EventId
+    LIMIT {{limit:UInt32}}
+)
+"""
+"""The last event id of the next ``limit`` attempts after ``after`` (``PERIOD_EVENT_IDS``' rows):
+the end of a window of pages whose events' business-state dimensions are read at once."""
+
+_STATE_DIMENSIONS = f"""(
+    SELECT d.1 AS EventId, d.2 AS EventLegalEntity, d.3 AS EventCustomer
+    FROM (SELECT arrayJoin(JSONExtract({json_text("dimensions")},
+                                       'Array(Tuple(String, String, String))')) AS d)
+)"""
+"""The page's events' legal entity and customer as the business state resolved them, bound as
+one JSON text (``dimensions_parameter``)."""
+
+
+def dimensions_parameter(rows: Iterable[tuple[str, str, str]]) -> dict[str, bytes]:
+    """(event id, legal entity, customer) rows as ``_STATE_DIMENSIONS`` reads them."""
+    return json_parameter("dimensions", list(rows))
+
+
+def page_events(shape: str) -> str:
     """The events of a page (those of ``PERIOD_EVENT_IDS`` after ``after`` up to ``last``, a
     key range) that are of ``period`` (the first period their attempts name, else their first
     attempt's UTC month) and, when ``legal_entity`` is not empty, of that legal entity or not yet
     resolved (``open``), one row each in id order: ``shape``'s columns, then open, legal entity
-    and customer (their own, else the business state's: ``state_dimensions``, a subquery of
-    (EventId, LegalEntity, Customer) over the same range), E2O relations, O2O links, and the
+    and customer (their own, else the business state's: ``dimensions``, bound by
+    ``dimensions_parameter``), E2O relations, O2O links, and the
     objects of ``sole`` (object type, producing event type) pairs the event produces with its
     facts."""
     return f"""
@@ -231,33 +296,13 @@ FROM (
             f" AND EventId <= {{last:String}} AND {_OF_PERIOD})"
         )
     } AS assembled
-    LEFT JOIN ({state_dimensions}) AS state ON state.EventId = assembled.EventId
+    LEFT JOIN {_STATE_DIMENSIONS} AS state ON state.EventId = assembled.EventId
     WHERE empty({{period:String}}) OR if(own_period != '', own_period,
         formatDateTime(first_time, '%Y-%m', 'UTC')) = {{period:String}}
 )
 WHERE empty({{legal_entity:String}}) OR open OR le = {{legal_entity:String}}
 ORDER BY EventId
 """
-
-
-def json_text(parameter: str) -> str:
-    """The String literal of a JSON text bound as ``json_parameter`` binds it."""
-    return f"${parameter}$"
-
-
-JSON_TEXT_QUERY_SETTINGS: Final = {"max_query_size": 64 << 20}
-"""The settings of a query with ``json_parameter`` values: the literal is part of the query text,
-which the engine parses up to 256 KiB by default (10,000 ids are some 250 KB)."""
-
-
-def json_parameter(parameter: str, value: Any) -> dict[str, bytes]:
-    """``value`` as JSON text, bound as the raw bytes of a heredoc literal (``$name$…$name$``,
-    the client's binary binding) rather than a ``{name:String}`` value, which the client escapes
-    character by character in Python: about a million characters per 10,000 objects described.
-    A ``$`` inside is written ``\\u0024``, which JSON reads back as ``$``, so the text can never
-    close the literal. The query runs with ``JSON_TEXT_QUERY_SETTINGS``."""
-    text = json.dumps(value).replace("$", "\\u0024")
-    return {f"${parameter}$": text.encode()}
 
 
 def json_pairs(parameter: str) -> str:

@@ -7,6 +7,7 @@ attribute columns. The file is the SQLite export; for the JSON export it only ga
 
 from __future__ import annotations
 
+import itertools
 import re
 import sqlite3
 from collections.abc import Iterator
@@ -14,6 +15,8 @@ from concurrent.futures import Future
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
+
+import pyarrow.compute as pc
 
 from lineage.ocel import EVENT_ATTRIBUTES, OBJECT_ATTRIBUTES
 from lineage.ocel_log import Describe, LogPage, ObjectState
@@ -228,19 +231,26 @@ class OcelDatabase:
         self._db.execute("COMMIT")
 
     def _add_events(self, page: LogPage) -> None:
-        by_type: dict[str, list[tuple[Any, ...]]] = {}
-        for row in page.rows:
-            by_type.setdefault(row[0], []).append(row[1:])
-        marks = ", ".join("?" * (2 + len(LOG_EVENT_ATTRIBUTES)))
-        for type_name, rows in by_type.items():
-            table = self._table("event", type_name)
-            self._db.executemany(f'INSERT INTO "{table}" VALUES ({marks})', rows)
-            self._db.executemany(
-                "INSERT INTO event (ocel_id, ocel_type) VALUES (?, ?)",
-                [(row[0], type_name) for row in rows],
-            )
-        self._db.executemany("INSERT OR IGNORE INTO event_object VALUES (?, ?, ?)", page.relations)
-        self.events += len(page.rows)
+        """The page's events into their types' tables and ``event`` (each type's rows in id
+        order, the types as the page first names them), fed from the page's columns."""
+        rows = page.table
+        if rows is not None and rows.num_rows:
+            types = rows.column(0)
+            marks = ", ".join("?" * (2 + len(LOG_EVENT_ATTRIBUTES)))
+            named = pc.unique(types).to_pylist()
+            for type_name in named:
+                part = rows if len(named) == 1 else rows.filter(pc.equal(types, type_name))
+                columns = [column.to_pylist() for column in part.columns[1:]]
+                table = self._table("event", type_name)
+                self._db.executemany(f'INSERT INTO "{table}" VALUES ({marks})', zip(*columns))
+                self._db.executemany(
+                    "INSERT INTO event (ocel_id, ocel_type) VALUES (?, ?)",
+                    zip(columns[0], itertools.repeat(type_name)),
+                )
+            self.events += rows.num_rows
+        self._db.executemany(
+            "INSERT OR IGNORE INTO event_object VALUES (?, ?, ?)", zip(*page.relations)
+        )
 
     def types(self, kind: str) -> list[str]:
         """The event or object types stored, sorted."""

@@ -30,16 +30,17 @@ from lineage.ocel import (
     relations_of,
 )
 from lineage.ocel_log import (
-    JSON_TEXT_SETTINGS,
+    PAGE_SETTINGS,
     LogPage,
     LogRequest,
+    _DimensionWindow,
     _flat,
     _Vocabulary,
     first_produced,
     log_pages,
     producer_states,
 )
-from lineage.ocel_queries import PAGE_SHAPES, page_events
+from lineage.ocel_queries import PAGE_SHAPES, dimensions_parameter, page_events
 from lineage.queries import events_by_id, hop_events
 from lineage.rules import LineageRules
 from slas.ocel_states import BusinessStateFacts
@@ -248,24 +249,48 @@ def test_each_object_takes_the_facts_of_its_first_producer(store: Client) -> Non
     assert {r: s for r, s in engine.items() if r[0] not in DIMENSIONS} == produced
 
 
-def test_an_id_with_controls_and_line_separators_parses_to_the_same_record(
+ODD_TEXTS = (
+    'TE-"quoted" back\\slash $refs$ $',
+    "TE-\x00\x01\x0b\x1f\x7f controls",
+    "TE-\n\r\t\b\f short escapes",
+    "TE-Zürich/3 € 😀",
+    "TE-\u2028\u2029 separators",
+)
+"""Ids and values the engine must spell as the encoder does: quotes, backslashes, a dollar (and
+the marker of a bound id list), control characters (those with a short escape and those
+without), DEL, letters beyond ASCII and beyond the BMP, a slash, U+2028 and U+2029."""
+
+
+def test_ids_and_values_with_escapes_are_written_as_the_encoder_writes_them(
     client: Client,
 ) -> None:
-    """The engine escapes control characters with upper-case hex digits and U+2028 / U+2029,
-    where the encoder writes lower-case digits and the separators as they are: another spelling
-    of the same JSON string."""
+    """Each record the engine writes for an id or attribute value that needs escaping is the
+    text ``json`` writes for the lineage node's record, byte for byte."""
     migrate(client, CorrelationRules.default())
-    odd = "TE-\x01\x1f\u2028\u2029"
     insert(
         client,
-        [attempt(sc.TIME_APPROVED, f"time.approved:{odd}", {sc.TIME_ENTRY: odd}, hours=1)],
-    )
-    [text] = [t for page in pages(client, "json") for t in page.records]
-    [node] = events_by_id(client, [f"time.approved:{odd}"]).values()
-    relationships, _ = event_relations(node, RULES)
-    python = encoded(ocel_event(node, relationships))
-    assert text != python
-    assert json.loads(text) == json.loads(python)
+        [
+            replace(
+                attempt(sc.TIME_APPROVED, f"time.approved:{odd}",
+                        {sc.TIME_ENTRY: odd, sc.LEGAL_ENTITY: f"LE-{odd}"}, hours=1 + n,
+                        amount="10"),
+                source_system=odd,
+                currency=odd[:3],
+            )
+            for n, odd in enumerate(ODD_TEXTS)
+        ],
+    )  # fmt: skip
+    texts = [t for page in pages(client, "json") for t in page.records]
+    nodes = events_by_id(client, [f"time.approved:{odd}" for odd in ODD_TEXTS])
+    assert len(texts) == len(nodes) == len(ODD_TEXTS)
+    for text in texts:
+        node = nodes[json.loads(text)["id"]]
+        relationships, _ = event_relations(node, RULES)
+        python = ocel_event(node, relationships)
+        python["attributes"].append({"name": "legal_entity", "value": node.legal_entity})
+        assert text == encoded(python)
+    joined = b",".join(page.json_text() for page in pages(client, "json"))
+    assert joined == ",".join(texts).encode()
 
 
 @pytest.mark.parametrize("shape", PAGE_SHAPES)
@@ -274,16 +299,19 @@ def test_arrow_gives_each_row_the_arrays_the_client_reads(store: Client, shape: 
     each row's offsets) are the rows the client's own reading gives, column for column."""
     request = LogRequest("2026-09", None, datetime.now(UTC))
     vocabulary = _Vocabulary.read(store, RULES, request.known_at)
-    query = page_events(shape, BusinessStateFacts().event_dimensions_sql)
+    query = page_events(shape)
+    ids = ("", "\U0010ffff")
+    window = _DimensionWindow(BusinessStateFacts().event_dimensions_sql, request, 100)
     parameters = {
         **request.parameters(),
         **vocabulary.qualifiers,
+        **dimensions_parameter(window.rows(store, ids)),
         "sole": vocabulary.sole,
-        "after": "",
-        "last": "\U0010ffff",
+        "after": ids[0],
+        "last": ids[1],
     }
-    read = store.query(query, parameters=parameters, settings=JSON_TEXT_SETTINGS)
-    table = store.query_arrow(query, parameters=parameters, settings=JSON_TEXT_SETTINGS)
+    read = store.query(query, parameters=parameters, settings=PAGE_SETTINGS)
+    table = store.query_arrow(query, parameters=parameters, settings=PAGE_SETTINGS)
     assert table.num_rows == len(read.result_rows) >= 7
     for name, column in zip(read.column_names, read.result_columns, strict=True):
         if name in ("e2o", "links", "produced"):
