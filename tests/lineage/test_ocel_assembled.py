@@ -144,7 +144,7 @@ def test_the_sqlite_rows_hold_the_json_records_values(store: Client) -> None:
         )
         for r in records
     ]
-    relations = [relation for page in sqlite for relation in page.relations]
+    relations = [relation for page in sqlite for relation in zip(*page.relations, strict=True)]
     assert relations == [
         (r["id"], o["objectId"], o["qualifier"]) for r in records for o in r["relationships"]
     ]
