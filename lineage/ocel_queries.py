@@ -148,12 +148,14 @@ def json_string_sql(expression: str) -> str:
     as they are. Run with ``JSON_TEXT_SETTINGS`` (``/`` as is)."""
     characters = ", ".join(f"char({ord(c)})" for c in ESCAPE_DCT)
     escapes = ", ".join(_literal(e) for e in ESCAPE_DCT.values())
+    engine = f"toJSONString({expression})"
+    plain = f"length({engine}) = length({expression}) + 2"
+    # the engine may compute both branches of the if: the other one reads '' for a plain string
     by_character = (
         f"concat('\"', arrayStringConcat(arrayMap(c -> transform(c, [{characters}],"
-        f" [{escapes}], c), extractAll({expression}, '(?s).'))), '\"')"
+        f" [{escapes}], c), extractAll(if({plain}, '', {expression}), '(?s).'))), '\"')"
     )
-    engine = f"toJSONString({expression})"
-    return f"if(length({engine}) = length({expression}) + 2, {engine}, {by_character})"
+    return f"if({plain}, {engine}, {by_character})"
 
 
 def _json_value(column: str, kind: str) -> str:
