@@ -110,7 +110,7 @@ def main() -> None:
                     page_size=args.page_size,
                 )
             ),
-            describe_objects(client_of, rules, facts, request.known_at, shape=args.format),
+            describe_objects(client_of, rules, facts, request.known_at),
         ):
             output.write(chunk)
             written += len(chunk)

@@ -131,7 +131,7 @@ def ocel_router(
         )
         log = LogRequest(wanted_period, legal_entity, moment)
         pages = log_pages(pool.client, rules, log, facts, shape=format, page_size=page_size)
-        describe = describe_objects(pool.client, rules, facts, moment, shape=format)
+        describe = describe_objects(pool.client, rules, facts, moment)
         name = re.sub(
             r"[^A-Za-z0-9._-]",
             "_",

@@ -16,6 +16,7 @@ from lineage.ocel_log import Describe, LogPage
 from lineage.ocel_sqlite import LOG_EVENT_ATTRIBUTES, OcelDatabase
 
 FILE_CHUNK_BYTES: Final = 1 << 20
+OBJECTS_PER_CHUNK: Final = 1_000
 
 
 def _json(value: Any) -> str:
@@ -45,15 +46,20 @@ def json_stream(pages: Iterable[LogPage], describe: Describe, scratch: Path) -> 
                 event_types.update(page.event_types)
                 yield separator + page.json_text()
                 separator = b","
+        database.fill_objects(describe)
         yield b'],"objects":['
-        separator = b""
-        for text in database.json_objects(describe):
-            if text:
-                yield separator + text
-                separator = b","
+        batch: list[str] = []
+        separator = ""
+        for record in database.json_objects():
+            batch.append(record)
+            if len(batch) == OBJECTS_PER_CHUNK:
+                yield (separator + ",".join(batch)).encode()
+                batch, separator = [], ","
+        if batch:
+            yield (separator + ",".join(batch)).encode()
         yield (
             f'],"eventTypes":{_types(event_types, LOG_EVENT_ATTRIBUTES)},'
-            f'"objectTypes":{_types(database.object_types(), OBJECT_ATTRIBUTES)}}}'
+            f'"objectTypes":{_types(database.types("object"), OBJECT_ATTRIBUTES)}}}'
         ).encode()
     finally:
         database.close()

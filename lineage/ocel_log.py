@@ -4,15 +4,13 @@ A page is the events of at most ``page_size`` attempts, found by a cursor on the
 table's key), so that memory follows the page and never the period. Events are what their lineage
 nodes show (retries in one event, ``lineage.graph``), assembled and written by the engine one row
 per event (``lineage.ocel_queries``): its OCEL JSON record or its SQLite values, its qualified
-relations (``lineage.ocel``'s qualifiers) and O2O links; Python passes the records' text on as
-Arrow holds it, only resolves the dimensions of the few events neither they nor the business
-state name, and gathers the page's objects. Each object carries what is known of it, described
-by the engine a batch at a time (``describe_objects``, the JSON record written there too): the
-business state's answer (amount, currency, legal entity, customer and status of close items and
-SLA keys, the SLA feature's ``StateFacts``), else the facts of the event that produced it
-(``lineage.rules``' producers). An event's legal entity and customer are its own, else those the
-business state resolved for it, else those of the objects it produces or comes from (subject
-first).
+relations (``lineage.ocel``'s qualifiers) and O2O links; Python only resolves the dimensions of
+the few events neither they nor the business state name, and gathers the page's objects. Each
+object carries what is known of it: the business state's answer (amount, currency, legal entity,
+customer and status of close items and SLA keys, the SLA feature's ``StateFacts``), else the facts
+of the event that produced it (``lineage.rules``' producers). An event's legal entity and customer
+are its own, else those the business state resolved for it, else those of the objects it produces
+or comes from (subject first).
 """
 
 from __future__ import annotations
@@ -29,24 +27,18 @@ import pyarrow.compute as pc
 from clickhouse_connect.driver.client import Client
 
 from domain import semconv as sc
-from domain.instants import utc
 from domain.objects import ObjectRef
-from lineage.ocel import (
-    INPUT,
-    JSON_ENCODER,
-    SUBJECT,
-    cached_qualifier,
-    ocel_object_id,
-)
+from lineage.ocel import INPUT, JSON_ENCODER, OBJECT_ATTRIBUTES, SUBJECT, cached_qualifier
 from lineage.ocel_queries import (
+    DIMENSION_WINDOW_END,
     JSON_TEXT_QUERY_SETTINGS,
     PAGE_SHAPES,
     PERIOD_EVENT_IDS,
+    PRODUCERS,
     VOCABULARY,
     dimensions_parameter,
-    object_batch_parameter,
-    object_descriptions,
     page_events,
+    pairs_parameter,
     qualifier_key,
 )
 from lineage.queries import knowledge_bound
@@ -84,8 +76,8 @@ a ``domain.objects.ObjectRef`` through Python, which counts at some 100,000 obje
 
 
 class ObjectState(NamedTuple):
-    """What is known of one object; empty fields are unknown (a named tuple: the producers'
-    facts, and the dimensions of the events resolved through their objects)."""
+    """What is known of one object; empty fields are unknown (a named tuple: built and merged
+    for every object of a log)."""
 
     amount: Decimal | None = None
     currency: str = ""
@@ -103,6 +95,24 @@ class ObjectState(NamedTuple):
             self.status or fallback.status,
         )
 
+    def values(self) -> tuple[Any, ...]:
+        """Amount, currency, legal entity, customer and status (``lineage.ocel.OBJECT_ATTRIBUTES``
+        order), None where unknown."""
+        return (
+            float(self.amount) if self.amount is not None else None,
+            self.currency or None,
+            self.legal_entity or None,
+            self.customer or None,
+            self.status or None,
+        )
+
+    def attributes(self) -> list[dict[str, Any]]:
+        return [
+            {"name": name, "value": value}
+            for (name, _), value in zip(OBJECT_ATTRIBUTES, self.values(), strict=True)
+            if value is not None
+        ]
+
 
 class StateFacts(Protocol):
     """What the business state knows, as known at an instant (the SLA feature answers)."""
@@ -114,12 +124,10 @@ class StateFacts(Protocol):
         to ``{last:String}``, as known at ``{known_at:DateTime64(3, 'UTC')}``."""
         ...
 
-    def object_states_sql(self, objects: str) -> str:
-        """A subquery of ``ObjectType``, ``ObjectId`` and ``states``: for each of the objects
-        ``objects`` (a subquery of ``ObjectType``, ``ObjectId``) that it covers, its answers as
-        (rank, amount, currency, legal entity, customer, status) tuples ordered so that a later
-        one's known values count over an earlier one's, at ``{as_of:DateTime64(6, 'UTC')}`` as
-        known at ``{known_at:DateTime64(3, 'UTC')}``."""
+    def object_states(
+        self, client: Client, refs: Sequence[Pair], known_at: datetime
+    ) -> dict[Pair, ObjectState]:
+        """Amount, currency, dimensions and status of the objects it covers."""
         ...
 
 
@@ -180,7 +188,7 @@ class LogPage:
         """The page's records joined by commas, as UTF-8: the engine's runs joined by Arrow,
         never a Python string per record."""
         return b",".join(
-            run.encode() if isinstance(run, str) else joined_text(run)
+            run.encode() if isinstance(run, str) else _joined(run)
             for run in self.runs
             if isinstance(run, str) or len(run)
         )
@@ -189,9 +197,8 @@ class LogPage:
 EMPTY_RELATIONS: Final[tuple[list[str], list[str], list[str]]] = ([], [], [])
 
 
-def joined_text(strings: Any) -> bytes:
-    """An Arrow string array's values joined by commas, as one bytes value (no Python string
-    per value)."""
+def _joined(strings: Any) -> bytes:
+    """An Arrow string array's values joined by commas, as one bytes value."""
     whole = pa.ListArray.from_arrays(pa.array([0, len(strings)], pa.int32()), strings)
     return bytes(pc.binary_join(whole, ",")[0].as_buffer())
 
@@ -256,6 +263,56 @@ def first_produced(
     return states
 
 
+UNKNOWN: Final = ObjectState()
+
+
+def producer_states(
+    client: Client, rules: LineageRules, refs: Sequence[Pair], known_at: datetime
+) -> dict[Pair, ObjectState]:
+    """Each object's state from the first event that produced it (``PRODUCERS``: what
+    ``first_produced`` says of the events that carry it); a dimension is its own value."""
+    producers = {**rules.prerequisites, **rules.producers}
+    wanted = [ref for ref in refs if ref[0] in producers]
+    states: dict[Pair, ObjectState] = {}
+    if wanted:
+        rows = client.query(
+            PRODUCERS,
+            parameters={
+                **pairs_parameter("refs", wanted),
+                "producers": sorted((t, e) for t, types in producers.items() for e in types),
+                "known_at": knowledge_bound(known_at),
+            },
+            settings=JSON_TEXT_QUERY_SETTINGS,
+        ).result_rows
+        for object_type, object_id, facts in rows:
+            states[(object_type, object_id)] = ObjectState(*facts)
+    for ref in refs:
+        if ref[0] == sc.LEGAL_ENTITY:
+            states[ref] = ObjectState(legal_entity=ref[1]).over(states.get(ref, UNKNOWN))
+        elif ref[0] == sc.CUSTOMER:
+            states[ref] = ObjectState(customer=ref[1]).over(states.get(ref, UNKNOWN))
+    return states
+
+
+def object_facts(
+    client: Client,
+    rules: LineageRules,
+    facts: StateFacts,
+    refs: Sequence[Pair],
+    known_at: datetime,
+    produced: Mapping[Pair, ObjectState] | None = None,
+) -> dict[Pair, ObjectState]:
+    """What is known of each object: the business state's answer, each gap filled from the
+    event that produced it (``produced`` when given there, else read)."""
+    given = produced or {}
+    known = producer_states(client, rules, [r for r in refs if r not in given], known_at)
+    known.update((ref, given[ref]) for ref in refs if ref in given)
+    for ref, state in facts.object_states(client, refs, known_at).items():
+        fallback = known.get(ref)
+        known[ref] = state if fallback is None else state.over(fallback)
+    return known
+
+
 JSON_TEXT_SETTINGS: Final = {"output_format_json_escape_forward_slashes": 0}
 """The engine's JSON strings spelled as the export's encoder spells them: ``/`` as is."""
 
@@ -279,27 +336,28 @@ def _ranked_refs(relations: Sequence[Relation]) -> list[Pair]:
 
 
 def _open_dimensions(
-    describe: Describe, opened: Sequence[tuple[Sequence[Relation], str]]
+    client: Client,
+    rules: LineageRules,
+    facts: StateFacts,
+    opened: Sequence[tuple[Sequence[Relation], str]],
+    known_at: datetime,
 ) -> list[ObjectState]:
     """The legal entity and customer of events neither they nor the business state resolve
     (their relations and the customer known so far): those of their subject and input
-    objects, as the objects' description says (``describe``, of the SQLite shape)."""
+    objects."""
     ranked = [_ranked_refs(relations) for relations, _ in opened]
-    wanted = sorted({ref for refs in ranked for ref in refs})
-    table = describe([(t, i, ocel_object_id(t, i), 0, "", "", "", "", "", "") for t, i in wanted])
-    known = dict(
-        zip(
-            zip(table.column("ObjectType").to_pylist(), table.column("oid").to_pylist()),
-            zip(table.column("legal_entity").to_pylist(), table.column("customer").to_pylist()),
-            strict=True,
-        )
+    states = object_facts(
+        client, rules, facts, sorted({ref for refs in ranked for ref in refs}), known_at
     )
     found = []
     for refs, (_, customer) in zip(ranked, opened, strict=True):
         own = ObjectState(customer=customer)
-        for object_type, object_id in refs:
-            entity, named = known.get((object_type, ocel_object_id(object_type, object_id)), ("", ""))
-            own = own.over(ObjectState(legal_entity=entity or "", customer=named or ""))
+        for ref in refs:
+            state = states.get(ref)
+            if state is not None:
+                own = own.over(
+                    ObjectState(legal_entity=state.legal_entity, customer=state.customer)
+                )
         found.append(own)
     return found
 
@@ -364,9 +422,9 @@ class _DimensionWindow:
         after, last = ids
         if self._table is None or last > self._last:
             parameters = {**self._request.parameters(), "after": after}
-            [(_, end)] = client.query(
-                PERIOD_EVENT_IDS, parameters={**parameters, "limit": self._attempts}
-            ).result_rows
+            end = client.query(
+                DIMENSION_WINDOW_END, parameters={**parameters, "limit": self._attempts}
+            ).result_rows[0][0]
             self._last = max(str(end), last)
             self._table = client.query_arrow(
                 self._sql, parameters={**parameters, "last": self._last}, use_strings=True
@@ -396,26 +454,25 @@ def log_pages(
     query = page_events(shape)
     vocabulary: _Vocabulary | None = None
     window = _DimensionWindow(facts.event_dimensions_sql, request, page_size)
-    describe = describe_objects(client_of, rules, facts, request.known_at, shape="sqlite")
 
     def read(after: str) -> tuple[LogPage, str, bool] | None:
         """The page after ``after``, its last id, and whether pages may follow (reads run one
         at a time, so the vocabulary is read once and the window is this read's alone)."""
         nonlocal vocabulary
         client = client_of()
-        [(attempts, last)] = client.query(
+        rows = client.query(
             PERIOD_EVENT_IDS,
             parameters={**request.parameters(), "after": after, "limit": page_size},
         ).result_rows
-        if not attempts:
+        if not rows:
             return None
         if vocabulary is None:
             vocabulary = _Vocabulary.read(client, rules, request.known_at)
         # an event whose attempts straddle two pages is read whole, in the first
-        ids = (after, str(last))
+        ids = (after, str(rows[-1][0]))
         dimensions = window.rows(client, ids)
-        page = _page(client, describe, request, query, vocabulary, shape, ids, dimensions)
-        return page, ids[1], attempts == page_size
+        page = _page(client, rules, request, facts, query, vocabulary, shape, ids, dimensions)
+        return page, ids[1], len(rows) == page_size
 
     pending = READERS.submit(read, "")
     try:
@@ -443,8 +500,9 @@ def _flat(column: Any) -> tuple[list[int], list[list[Any]]]:
 
 def _page(
     client: Client,
-    describe: Describe,
+    rules: LineageRules,
     request: LogRequest,
+    facts: StateFacts,
     query: str,
     vocabulary: _Vocabulary,
     shape: str,
@@ -481,18 +539,18 @@ def _page(
         )
 
     opened = [i for i in range(read) if opens[i]]
-    resolved = (
-        dict(
-            zip(
-                opened,
-                _open_dimensions(
-                    describe, [(relations(i), customers[i].as_py()) for i in opened]
-                ),
-                strict=True,
-            )
+    resolved = dict(
+        zip(
+            opened,
+            _open_dimensions(
+                client,
+                rules,
+                facts,
+                [(relations(i), customers[i].as_py()) for i in opened],
+                request.known_at,
+            ),
+            strict=True,
         )
-        if opened
-        else {}
     )
     wanted = request.legal_entity
     # only an event resolved here can be left out: the engine filtered the others
@@ -608,9 +666,8 @@ def _relations(
     )
 
 
-Describe = Callable[[Sequence[Sequence[Any]]], Any]
-"""A batch of objects (rows of ``lineage.ocel_queries.OBJECT_BATCH_COLUMNS``, by type then id) →
-an Arrow table of their descriptions in the same order (``object_descriptions``)."""
+Describe = Callable[[list[tuple[str, str]], Mapping[str, ObjectState]], dict[str, ObjectState]]
+"""(OCEL id, type) pairs and the facts of those produced inside the log → what is known of each."""
 
 
 def describe_objects(
@@ -618,26 +675,16 @@ def describe_objects(
     rules: LineageRules,
     facts: StateFacts,
     known_at: datetime,
-    *,
-    shape: str,
 ) -> Describe:
-    """What is known of a batch of objects, described by the engine
-    (``lineage.ocel_queries.object_descriptions``): for the JSON export each object's OCEL JSON
-    record, for the SQLite one its attribute values."""
-    query = object_descriptions(shape, facts.object_states_sql)
-    producers = {**rules.prerequisites, **rules.producers}
-    parameters = {
-        "producers": sorted((t, e) for t, types in producers.items() for e in types),
-        "known_at": knowledge_bound(known_at),
-        "as_of": utc(known_at).replace(tzinfo=None),
-    }
+    """What is known of a batch of objects (``object_facts``)."""
 
-    def describe(rows: Sequence[Sequence[Any]]) -> Any:
-        return client_of().query_arrow(
-            query,
-            parameters={**parameters, **object_batch_parameter(rows)},
-            settings=PAGE_SETTINGS,
-            use_strings=True,
-        )
+    def describe(
+        objects: list[tuple[str, str]], produced: Mapping[str, ObjectState]
+    ) -> dict[str, ObjectState]:
+        refs = {(t, oid[len(t) + 1 :]): oid for oid, t in objects}
+        given = {ref: produced[oid] for ref, oid in refs.items() if oid in produced}
+        # the batch comes by type then id: the refs are in order already
+        states = object_facts(client_of(), rules, facts, list(refs), known_at, given)
+        return {oid: states.get(ref, UNKNOWN) for ref, oid in refs.items()}
 
     return describe

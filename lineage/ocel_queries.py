@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import json
 from json.encoder import ESCAPE_DCT  # type: ignore[attr-defined]
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
 from domain import semconv as sc
 from lineage.ocel import (
     BELONGS_TO,
-    OBJECT_ATTRIBUTES,
     DERIVED_FROM,
     DIMENSION,
     EVENT_ATTRIBUTES,
@@ -28,20 +27,17 @@ _OF_PERIOD = """IngestedAt <= {known_at:DateTime64(3, 'UTC')}
        OR (Period = '' AND toYYYYMM(EventTime) = toUInt32OrZero(replaceOne({period:String}, '-', ''))))"""
 
 PERIOD_EVENT_IDS = f"""
-SELECT count(), max(EventId) FROM (
-    SELECT EventId
-    FROM biz_events
-    WHERE EventId > {{after:String}} AND {_OF_PERIOD}
-    ORDER BY EventId
-    LIMIT {{limit:UInt32}}
-)
+SELECT EventId
+FROM biz_events
+WHERE EventId > {{after:String}} AND {_OF_PERIOD}
+ORDER BY EventId
+LIMIT {{limit:UInt32}}
 """
-"""How many of the next ``limit`` attempts after ``after`` there are, and the last one's event
-id, in the table's key order (the read stops once it has them: a page costs its own rows, four
-times less than ``DISTINCT``), of events with an attempt of ``period`` (its own, else its UTC
-month; every event when empty), as known at ``known_at``. A superset: an event whose own period
-is another but that has an attempt without one in the month is narrowed by ``page_events``. A
-page's end, and the end of a window of pages."""
+"""The next ``limit`` attempts' event ids after ``after``, in the table's key order (the read
+stops once it has them: a page costs its own rows, four times less than ``DISTINCT``), of events
+with an attempt of ``period`` (its own, else its UTC month; every event when empty), as known at
+``known_at``. A superset: an event whose own period is another but that has an attempt without
+one in the month is narrowed by ``PAGE_EVENTS``."""
 
 _EVENT_FACTS = f"""
     EventId,
@@ -247,6 +243,17 @@ def json_parameter(parameter: str, value: Any) -> dict[str, bytes]:
     return {f"${parameter}$": text.encode()}
 
 
+DIMENSION_WINDOW_END = f"""
+SELECT max(EventId) FROM (
+    SELECT EventId FROM biz_events
+    WHERE EventId > {{after:String}} AND {_OF_PERIOD}
+    ORDER BY EventId
+    LIMIT {{limit:UInt32}}
+)
+"""
+"""The last event id of the next ``limit`` attempts after ``after`` (``PERIOD_EVENT_IDS``' rows):
+the end of a window of pages whose events' business-state dimensions are read at once."""
+
 _STATE_DIMENSIONS = f"""(
     SELECT d.1 AS EventId, d.2 AS EventLegalEntity, d.3 AS EventCustomer
     FROM (SELECT arrayJoin(JSONExtract({json_text("dimensions")},
@@ -300,150 +307,50 @@ ORDER BY EventId
 """
 
 
-def _producing(objects: str) -> str:
-    return f"""biz_event_objects
-    WHERE (ObjectType, ObjectId) IN (SELECT ObjectType, ObjectId FROM {objects})
+def json_pairs(parameter: str) -> str:
+    """A subquery of the (type, id) pairs bound as one JSON text ``parameter``
+    (``pairs_parameter``): an id list sent as one value, not bound element by element."""
+    return (
+        "(SELECT arrayJoin(arrayFlatten(arrayMap((t, ids) -> arrayMap(i -> (t, i), ids),"
+        f" mapKeys(m), mapValues(m)))) FROM (SELECT JSONExtract({json_text(parameter)},"
+        " 'Map(String, Array(String))') AS m))"
+    )
+
+
+def pairs_parameter(parameter: str, pairs: Iterable[tuple[str, str]]) -> dict[str, bytes]:
+    """(type, id) pairs as ``json_pairs`` reads them: a JSON object of the ids of each type."""
+    grouped: dict[str, list[str]] = {}
+    for object_type, object_id in pairs:
+        grouped.setdefault(object_type, []).append(object_id)
+    return json_parameter(parameter, grouped)
+
+
+def json_strings(parameter: str) -> str:
+    """A subquery of the strings a JSON array bound as ``json_parameter`` holds."""
+    return f"(SELECT arrayJoin(JSONExtract({json_text(parameter)}, 'Array(String)')))"
+
+
+_PRODUCING = f"""biz_event_objects
+    WHERE (ObjectType, ObjectId) IN {json_pairs("refs")}
       AND (ObjectType, EventType) IN {{producers:Array(Tuple(String, String))}}
       AND IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}"""
 
-
-def producers_sql(objects: str) -> str:
-    """Each of the objects ``objects`` (a subquery of ``ObjectType``, ``ObjectId``) that an event
-    of one of its ``producers`` (object type, event type) carries, with the first such event's
-    facts (by first attempt, then id) as ``facts``: counted amount and currency, own legal entity
-    and customer, outcome (``lineage.ocel_log.first_produced`` in SQL)."""
-    return f"""
-SELECT o.ObjectType AS ObjectType, o.ObjectId AS ObjectId,
+PRODUCERS = f"""
+SELECT o.ObjectType, o.ObjectId,
     argMin((e.amount, e.currency, e.legal_entity,
             arrayFirst(r -> r.1 = '{sc.CUSTOMER}', e.refs).2, e.outcome),
-           (e.first_time, e.EventId)) AS facts
-FROM (SELECT DISTINCT ObjectType, ObjectId, EventId FROM {_producing(objects)}) AS o
+           (e.first_time, e.EventId))
+FROM (SELECT DISTINCT ObjectType, ObjectId, EventId FROM {_PRODUCING}) AS o
 INNER JOIN {
-        _assembled(
-            f"EventId IN (SELECT EventId FROM {_producing(objects)})"
-            " AND IngestedAt <= {known_at:DateTime64(3, 'UTC')}"
-        )
-    } AS e ON e.EventId = o.EventId
+    _assembled(
+        f"EventId IN (SELECT EventId FROM {_PRODUCING})"
+        " AND IngestedAt <= {known_at:DateTime64(3, 'UTC')}"
+    )
+} AS e ON e.EventId = o.EventId
 WHERE (o.ObjectType, e.event_type) IN {{producers:Array(Tuple(String, String))}}
   AND has(e.refs, (o.ObjectType, o.ObjectId))
 GROUP BY o.ObjectType, o.ObjectId
 """
-
-
-OBJECT_BATCH_COLUMNS: Final = (
-    ("ObjectType", "String"),
-    ("ObjectId", "String"),
-    ("oid", "String"),
-    ("given", "UInt8"),
-    ("given_amount", "String"),
-    ("given_currency", "String"),
-    ("given_legal_entity", "String"),
-    ("given_customer", "String"),
-    ("given_status", "String"),
-    ("relationships", "String"),
-)
-"""A batch of objects to describe, as ``object_batch_parameter`` binds it: type, id, OCEL id,
-whether the log produced it (then the facts of its first producer there: amount as decimal text,
-currency, legal entity, customer, outcome) and its O2O relationships' JSON text."""
-
-
-def object_batch_parameter(rows: Sequence[Sequence[Any]]) -> dict[str, bytes]:
-    """Rows of ``OBJECT_BATCH_COLUMNS`` as ``object_descriptions`` reads them: whole, and as
-    (type, id, whether produced) alone for the reads that look the objects up (the whole rows,
-    relationships and all, are read once)."""
-    return {
-        **json_parameter("objects", rows),
-        **json_parameter("pairs", [row[:2] for row in rows]),
-        **json_parameter("taken", [row[:2] for row in rows if not row[3]]),
-    }
-
-
-_OBJECT_BATCH = (
-    "(SELECT "
-    + ", ".join(f"b.{n} AS {name}" for n, (name, _) in enumerate(OBJECT_BATCH_COLUMNS, 1))
-    + f" FROM (SELECT arrayJoin(JSONExtract({json_text('objects')}, 'Array(Tuple("
-    + ", ".join(kind for _, kind in OBJECT_BATCH_COLUMNS)
-    + "))')) AS b))"
-)
-
-
-def _pairs(parameter: str) -> str:
-    return (
-        f"(SELECT p.1 AS ObjectType, p.2 AS ObjectId FROM (SELECT arrayJoin(JSONExtract("
-        f"{json_text(parameter)}, 'Array(Tuple(String, String))')) AS p))"
-    )
-
-
-_INITIAL: Final = "1970-01-01T00:00:00Z"
-"""OCEL 2.0's time of an object attribute's initial value."""
-
-
-def _object_attribute(name: str, value: str, kind: str) -> str:
-    """An object's attribute record as JSON text after a comma, '' when unknown."""
-    opening = _literal(f',{{"name":{_json_text(name)},"time":"{_INITIAL}","value":')
-    if kind == "float":
-        return f"if(isNull({value}), '', concat({opening}, {json_float_sql(f'toFloat64(assumeNotNull({value}))')}, '}}'))"
-    return f"if({value} = '', '', concat({opening}, {json_string_sql(value)}, '}}'))"
-
-
-def object_descriptions(shape: str, states_of: Callable[[str], str]) -> str:
-    """What is known of each object of the batch bound as ``objects``
-    (``object_batch_parameter``), in type then id order: the business state's answers
-    (``states_of`` the batch: a subquery of ``ObjectType``, ``ObjectId`` and the ``states`` to
-    merge in order, ``StateFacts.object_states_sql``), each value it leaves unknown taken from the object's
-    first producer (inside the log when the batch gives it, else ``producers_sql``; a legal
-    entity or customer is its own). ``shape`` json gives each object's OCEL JSON ``record``
-    (attributes with their initial time, then the bound relationships), sqlite its
-    ``OBJECT_ATTRIBUTES`` values (NULL when unknown)."""
-    def last_known(field: int, known: str) -> str:
-        return f"arrayLast(a -> {known.format(f'a.{field}')}, s.states).{field}"
-
-    def known_over(field: int, fallback: str) -> str:
-        value = last_known(field, "{} != ''")
-        return f"if({value} != '', {value}, {fallback})"
-
-    values = {
-        "amount": (
-            f"coalesce({last_known(2, 'NOT isNull({})')},"
-            " if(b.given, toDecimal64OrNull(b.given_amount, 4), p.facts.1))"
-        ),
-        "currency": known_over(3, "if(b.given, b.given_currency, p.facts.2)"),
-        "legal_entity": known_over(
-            4,
-            f"if(b.given, b.given_legal_entity, if(b.ObjectType = '{sc.LEGAL_ENTITY}',"
-            " b.ObjectId, p.facts.3))",
-        ),
-        "customer": known_over(
-            5,
-            f"if(b.given, b.given_customer, if(b.ObjectType = '{sc.CUSTOMER}',"
-            " b.ObjectId, p.facts.4))",
-        ),
-        "status": known_over(6, "if(b.given, b.given_status, p.facts.5)"),
-    }
-    if shape == "json":
-        attributes = ", ".join(
-            _object_attribute(name, f"v_{name}", kind) for name, kind in OBJECT_ATTRIBUTES
-        )
-        columns = (
-            f"concat('{{\"id\":', {json_string_sql('oid')}, ',\"type\":',"
-            f" {json_string_sql('ObjectType')}, ',\"attributes\":[',"
-            f" substring(concat({attributes}), 2), '],\"relationships\":[', relationships,"
-            " ']}') AS record"
-        )
-    else:
-        columns = ", ".join(
-            f"toFloat64(v_{name}) AS {name}" if kind == "float" else f"nullIf(v_{name}, '') AS {name}"
-            for name, kind in OBJECT_ATTRIBUTES
-        )
-    return f"""
-SELECT ObjectType, oid, {columns}
-FROM (
-    SELECT b.ObjectType AS ObjectType, b.oid AS oid, b.relationships AS relationships,
-        {", ".join(f"{expression} AS v_{name}" for name, expression in values.items())}
-    FROM {_OBJECT_BATCH} AS b
-    LEFT JOIN {states_of(_pairs("pairs"))} AS s ON s.ObjectType = b.ObjectType AND s.ObjectId = b.ObjectId
-    LEFT JOIN ({producers_sql(_pairs("taken"))}) AS p
-        ON p.ObjectType = b.ObjectType AND p.ObjectId = b.ObjectId
-)
-ORDER BY ObjectType, oid
-"""
+"""Each of the objects ``refs`` (a JSON array of [type, id]) that an event of one of its
+``producers`` (object type, event type) carries, with the first such event's facts (by first
+attempt, then id): counted amount and currency, own legal entity and customer, outcome."""

@@ -11,13 +11,15 @@ import itertools
 import re
 import sqlite3
 from collections.abc import Iterator
+from concurrent.futures import Future
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
 
 import pyarrow.compute as pc
 
 from lineage.ocel import EVENT_ATTRIBUTES, OBJECT_ATTRIBUTES
-from lineage.ocel_log import Describe, LogPage, joined_text
+from lineage.ocel_log import Describe, LogPage, ObjectState
 from warehouse.pool import READERS
 
 LOG_EVENT_ATTRIBUTES: Final = (
@@ -33,7 +35,7 @@ INITIAL_TIME: Final = "1970-01-01T00:00:00Z"
 SQL_TYPES: Final = {"string": "TEXT", "float": "REAL", "integer": "INTEGER", "time": "TEXT"}
 
 BATCH: Final = 10_000
-"""Objects described at once (by type then id, a transaction of the SQLite export each)."""
+"""Objects described at once (``fill_objects``)."""
 
 SCHEMA: Final = (
     "CREATE TABLE event (ocel_id TEXT PRIMARY KEY, ocel_type TEXT)",
@@ -47,29 +49,39 @@ SCHEMA: Final = (
 )
 
 
-_RELATIONSHIPS = """coalesce((
-    SELECT group_concat('{"objectId":' || json_quote(ocel_target_id) ||
-        ',"qualifier":' || json_quote(ocel_qualifier) || '}', ',')
-    FROM object_object WHERE ocel_source_id = o.ocel_id
-), '')"""
-"""An object's O2O relationships as OCEL JSON text, in the order of ``object_object``'s key
-(source, target, qualifier), the index its lookup reads (``json_quote`` spells strings as the
-export's encoder does)."""
+def _json_float(column: str) -> str:
+    """A REAL as Python's ``repr`` writes it: the fewest significant digits (up to 17) that read
+    back as the same double, a whole number with ``.0`` (amounts are below 10^14, where neither
+    writes an exponent)."""
+    digits = [f"printf('%!.{n}g', {column})" for n in (15, 16)]
+    tests = " ".join(f"WHEN CAST({d} AS REAL) = {column} THEN {d}" for d in digits)
+    return f"CASE {tests} ELSE printf('%!.17g', {column}) END"
 
-_OBJECT_BATCH = """
-SELECT o.ocel_type, substr(o.ocel_id, length(o.ocel_type) + 2), o.ocel_id,
-    p.ocel_id IS NOT NULL, coalesce(p.amount, ''), coalesce(p.currency, ''),
-    coalesce(p.legal_entity, ''), coalesce(p.customer, ''), coalesce(p.status, ''),
-    {relationships}
-FROM object AS o LEFT JOIN scratch.produced AS p ON p.ocel_id = o.ocel_id
-WHERE o.ocel_id > :after AND o.ocel_id < :end AND o.ocel_type = :type
+
+def _json_value(column: str, kind: str) -> str:
+    return _json_float(column) if kind == "float" else f"json_quote({column})"
+
+
+_OBJECT_ATTRIBUTE_ITEMS = " || ".join(
+    f"""CASE WHEN o."{name}" IS NULL THEN '' ELSE ',{{"name":' || json_quote('{name}') ||
+        ',"time":"{INITIAL_TIME}","value":' || {_json_value(f'o."{name}"', kind)} || '}}' END"""
+    for name, kind in OBJECT_ATTRIBUTES
+)
+
+_OBJECT_RECORDS = f"""
+SELECT '{{"id":' || json_quote(o.ocel_id) || ',"type":' || json_quote(:type) ||
+    ',"attributes":[' || substr({_OBJECT_ATTRIBUTE_ITEMS}, 2) || '],"relationships":[' ||
+    coalesce((
+        SELECT group_concat('{{"objectId":' || json_quote(ocel_target_id) ||
+            ',"qualifier":' || json_quote(ocel_qualifier) || '}}', ',')
+        FROM object_object WHERE ocel_source_id = o.ocel_id
+    ), '') || ']}}'
+FROM "{{table}}" AS o
 ORDER BY o.ocel_id
-LIMIT :limit
 """
-"""The next objects of one type after ``after`` (``lineage.ocel_queries.OBJECT_BATCH_COLUMNS``),
-in id order: an OCEL id is its type, a colon and its id, so one type's objects are one range of
-the table's key (``end`` is the type followed by the character after the colon), read through
-its index rather than sorted whole for every batch."""
+"""The OCEL JSON records of one object type's table (``{{table}}``, an identifier we made), each
+with its O2O relationships in the order of ``object_object``'s key (source, target, qualifier),
+the index its lookup reads."""
 
 
 def type_map_name(type_name: str, taken: set[str]) -> str:
@@ -84,13 +96,11 @@ def type_map_name(type_name: str, taken: set[str]) -> str:
 
 class OcelDatabase:
     """An OCEL 2.0 SQLite file under construction at ``path``; ``with_events=False`` keeps only
-    the objects and their links (the JSON export streams its events as they are read); objects
-    are described ``batch`` at a time."""
+    the objects and their links (the JSON export streams its events as they are read)."""
 
-    def __init__(self, path: Path, *, with_events: bool = True, batch: int = BATCH) -> None:
+    def __init__(self, path: Path, *, with_events: bool = True) -> None:
         self.path = path
         self.with_events = with_events
-        self.batch = batch
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         # the facts of objects produced inside the log, in a file of its own: not part of the
         # export
@@ -161,82 +171,64 @@ class OcelDatabase:
         )
         db.execute("COMMIT")
 
-    def object_types(self) -> list[str]:
-        """The types of the objects stored, sorted."""
-        rows = self._db.execute("SELECT DISTINCT ocel_type FROM object ORDER BY ocel_type")
-        return [type_name for (type_name,) in rows]
-
-    def _object_batches(self, relationships: bool) -> Iterator[list[tuple[Any, ...]]]:
-        """Every stored object in batches of ``batch``, by type then id (a batch may hold the
-        end of one type and the start of the next)."""
-        query = _OBJECT_BATCH.format(relationships=_RELATIONSHIPS if relationships else "''")
-        batch: list[tuple[Any, ...]] = []
-        for type_name in self.object_types():
-            after = type_name
-            while rows := self._db.execute(
-                query,
-                {
-                    "after": after,
-                    "end": f"{type_name};",
-                    "type": type_name,
-                    "limit": self.batch - len(batch),
-                },
-            ).fetchall():
-                batch += rows
-                after = rows[-1][2]
-                if len(batch) == self.batch:
-                    yield batch
-                    batch = []
-        if batch:
-            yield batch
-
-    def _described(self, describe: Describe, relationships: bool) -> Iterator[Any]:
-        """Each batch's description (``describe``), one batch ahead on a
-        ``warehouse.pool.READERS`` thread while the caller takes the one before (this file is
-        only read here)."""
-        batches = self._object_batches(relationships)
-        pending = (
-            READERS.submit(describe, batch) if (batch := next(batches, None)) else None
+    def _produced(self, oids: list[str]) -> dict[str, ObjectState]:
+        marks = ", ".join("?" * len(oids))
+        rows = self._db.execute(
+            "SELECT ocel_id, amount, currency, legal_entity, customer, status "
+            f"FROM scratch.produced WHERE ocel_id IN ({marks})",
+            oids,
         )
+        return {
+            oid: ObjectState(
+                None if amount is None else Decimal(amount), currency, entity, customer, status
+            )
+            for oid, amount, currency, entity, customer, status in rows
+        }
+
+    def _object_batch(self, after: tuple[str, str]) -> list[tuple[str, str]]:
+        """The next ``BATCH`` stored objects (OCEL id, type) after ``after``, by type then id."""
+        return self._db.execute(
+            "SELECT ocel_id, ocel_type FROM object WHERE (ocel_type, ocel_id) > (?, ?) "
+            "ORDER BY ocel_type, ocel_id LIMIT ?",
+            (after[1], after[0], BATCH),
+        ).fetchall()
+
+    def fill_objects(self, describe: Describe) -> None:
+        """Write every stored object's attributes into its type's table, ``BATCH`` objects (of
+        one type, by id) at a time: ``describe`` says what is known of each, one batch ahead on a
+        ``warehouse.pool.READERS`` thread while this one writes (this file is only touched
+        here)."""
+
+        def ahead(batch: list[tuple[str, str]]) -> Future[dict[str, ObjectState]] | None:
+            if not batch:
+                return None
+            return READERS.submit(describe, batch, self._produced([oid for oid, _ in batch]))
+
+        batch = self._object_batch(("", ""))
+        pending = ahead(batch)
         try:
             while pending is not None:
-                described = pending.result()
-                batch = next(batches, None)
-                pending = READERS.submit(describe, batch) if batch else None
-                yield described
+                states = pending.result()
+                written, batch = batch, self._object_batch(batch[-1])
+                pending = ahead(batch)
+                self._write_objects(written, states)
         finally:
             if pending is not None and not pending.cancel():
                 pending.exception()
 
-    def fill_objects(self, describe: Describe) -> None:
-        """Write every stored object's attribute values (``describe`` of the SQLite shape) into
-        its type's table, a batch per transaction."""
-        marks = ", ".join("?" * (3 + len(OBJECT_ATTRIBUTES)))
-        for described in self._described(describe, relationships=False):
-            types = described.column("ObjectType")
-            named = pc.unique(types).to_pylist()
-            self._db.execute("BEGIN")
-            for type_name in named:
-                part = described if len(named) == 1 else described.filter(pc.equal(types, type_name))
-                columns = [part.column(name).to_pylist() for name, _ in OBJECT_ATTRIBUTES]
-                self._db.executemany(
-                    f'INSERT INTO "{self._table("object", type_name)}" VALUES ({marks})',
-                    zip(
-                        part.column("oid").to_pylist(),
-                        itertools.repeat(INITIAL_TIME),
-                        itertools.repeat(None),
-                        *columns,
-                    ),
-                )
-            self._db.execute("COMMIT")
-            self.objects += described.num_rows
-
-    def json_objects(self, describe: Describe) -> Iterator[bytes]:
-        """Every stored object's OCEL 2.0 JSON record (``describe`` of the JSON shape: the
-        engine writes it, with the O2O relationships SQLite writes), by type then id, a batch's
-        records joined by commas as UTF-8."""
-        for described in self._described(describe, relationships=True):
-            yield joined_text(described.column("record").combine_chunks())
+    def _write_objects(self, batch: list[tuple[str, str]], states: dict[str, ObjectState]) -> None:
+        self._db.execute("BEGIN")
+        by_type: dict[str, list[tuple[Any, ...]]] = {}
+        for oid, type_name in batch:
+            by_type.setdefault(type_name, []).append(
+                (oid, INITIAL_TIME, None, *states[oid].values())
+            )
+        for type_name, rows in by_type.items():
+            marks = ", ".join("?" * (3 + len(OBJECT_ATTRIBUTES)))
+            table = self._table("object", type_name)
+            self._db.executemany(f'INSERT INTO "{table}" VALUES ({marks})', rows)
+            self.objects += len(rows)
+        self._db.execute("COMMIT")
 
     def _add_events(self, page: LogPage) -> None:
         """The page's events into their types' tables and ``event`` (each type's rows in id
@@ -263,3 +255,16 @@ class OcelDatabase:
     def types(self, kind: str) -> list[str]:
         """The event or object types stored, sorted."""
         return sorted(t for k, t in self._tables if k == kind)
+
+    def json_objects(self) -> Iterator[str]:
+        """Every stored object as the text of its OCEL 2.0 JSON record, by type then id, with
+        its attributes (initial values) and its qualified O2O relationships (by target, then
+        qualifier), written by SQLite as the export's encoder writes JSON."""
+        for type_name in self.types("object"):
+            table = self._tables[("object", type_name)]
+            yield from (
+                text
+                for (text,) in self._db.execute(
+                    _OBJECT_RECORDS.replace("{table}", table), {"type": type_name}
+                )
+            )

@@ -7,17 +7,31 @@ objects that are close items (with their invoice) or SLA keys, as known at ``kno
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Final
+
+from clickhouse_connect.driver.client import Client
 
 from domain import semconv as sc
-from slas.close_sums import item_state_sql
+from domain.instants import utc
+from lineage.ocel_log import ObjectState, Pair
+from lineage.ocel_queries import (
+    JSON_TEXT_QUERY_SETTINGS,
+    json_pairs,
+    json_parameter,
+    json_strings,
+    pairs_parameter,
+)
+from slas.close_state import item_blocking_step, reached
+from slas.item_rows import INVOICE
 from warehouse.schema import CLOSE_ITEMS, SLA_TIMERS
 
 POSTED: Final = "posted"
 BLOCKED: Final = "blocked"
 OPEN: Final = "open"
-"""A close item's status at ``known_at``: posted, held by a failed event
-(``slas.close_sums.item_state_sql``, ``slas.close_state.item_blocking_step``'s rule), or
+"""A close item's status at ``known_at``: posted, held by a failed event (``blocking_step``), or
 waiting."""
 
 _KNOWN_AT = "{known_at:DateTime64(3, 'UTC')}"
@@ -40,48 +54,86 @@ GROUP BY EventId"""
 or post an item: what the latest version known at ``known_at`` says (a subquery of the period
 log's page query, ``lineage.ocel_queries.page_events``)."""
 
-def object_states_sql(objects: str) -> str:
-    """A subquery of what the business state says of the objects ``objects`` (a subquery of
-    ``ObjectType``, ``ObjectId``) at ``{as_of:DateTime64(6, 'UTC')}`` as known at ``known_at``:
-    ``ObjectType``, ``ObjectId`` and its ``states``, every SLA key's and close item's answer as
-    (rank, amount, currency, legal entity, customer, status), ordered so that each later one's
-    known values count over the earlier ones': the SLA key's (the latest known version of each
-    of its values) first, then the close items naming it (itself, or as their invoice) by type
-    and id, each its latest version known at ``known_at`` among those naming it, left out when
-    deleted, with its status at ``as_of`` (``slas.close_sums.item_state_sql``)."""
-    state = item_state_sql("{as_of:DateTime64(6, 'UTC')}")
-    status = f"multiIf({state.posted}, '{POSTED}', {state.blocked}, '{BLOCKED}', '{OPEN}')"
-    return f"""(
-    SELECT ObjectType, ObjectId, arraySort(s -> s.1, groupArray(answer)) AS states
-    FROM (
-        SELECT KeyType AS ObjectType, KeyId AS ObjectId,
-            ((0, '', ''), argMax(Amount, KnownAt), toString(argMax(Currency, KnownAt)),
-             toString(argMax(LegalEntity, KnownAt)), argMax(Customer, KnownAt), '') AS answer
-        FROM {SLA_TIMERS}
-        WHERE KnownAt <= {_KNOWN_AT} AND Deleted = 0
-          AND (KeyType, KeyId) IN (SELECT ObjectType, ObjectId FROM {objects})
-        GROUP BY KeyType, KeyId
-        UNION ALL
-        SELECT ref.1 AS ObjectType, ref.2 AS ObjectId,
-            ((1, toString(ItemType), ItemId), Amount, toString(Currency), toString(LegalEntity),
-             Customer, {status}) AS answer
-        FROM (
-            SELECT ItemType, ItemId, Invoice, Deleted, Kind, LegalEntity, Customer, Amount,
-                Currency, StageEventId, StageFirstAt, StageEffectiveAt, PostingEventId,
-                PostingFirstAt, PostingEffectiveAt, UpstreamEventId, UpstreamFirstAt
-            FROM {CLOSE_ITEMS}
-            WHERE KnownAt <= {_KNOWN_AT}
-              AND ((ItemType, ItemId) IN (SELECT ObjectType, ObjectId FROM {objects})
-                   OR (Invoice != '' AND Invoice IN (SELECT ObjectId FROM {objects}
-                                                     WHERE ObjectType = '{sc.INVOICE}')))
-            ORDER BY ItemType, ItemId, KnownAt DESC
-            LIMIT 1 BY ItemType, ItemId
-        )
-        ARRAY JOIN [(toString(ItemType), ItemId), ('{sc.INVOICE}', Invoice)] AS ref
-        WHERE Deleted = 0 AND (ref.1, ref.2) IN (SELECT ObjectType, ObjectId FROM {objects})
+ITEMS = f"""
+SELECT ItemType, ItemId, Invoice, Deleted, Kind, LegalEntity, Customer, Amount, Currency,
+    StageEventId, PostingType, StageFirstAt, StageEffectiveAt, PostingEventId, PostingFirstAt,
+    PostingEffectiveAt, UpstreamEventId, UpstreamEventType, UpstreamFirstAt
+FROM {CLOSE_ITEMS}
+WHERE KnownAt <= {_KNOWN_AT}
+  AND ((ItemType, ItemId) IN {json_pairs("refs")}
+       OR (Invoice != '' AND Invoice IN {json_strings("invoices")}))
+ORDER BY ItemType, ItemId, KnownAt DESC
+LIMIT 1 BY ItemType, ItemId
+"""
+"""The latest version known at ``known_at`` of the items that are one of ``refs`` or name one of
+``invoices``."""
+
+TIMER_KEYS = f"""
+SELECT KeyType, KeyId, argMax(LegalEntity, KnownAt), argMax(Customer, KnownAt),
+       argMax(Amount, KnownAt), argMax(Currency, KnownAt)
+FROM {SLA_TIMERS}
+WHERE KnownAt <= {_KNOWN_AT} AND Deleted = 0
+  AND (KeyType, KeyId) IN {json_pairs("refs")}
+GROUP BY KeyType, KeyId
+"""
+
+
+def _naive(instant: datetime) -> datetime:
+    return utc(instant).replace(tzinfo=None)
+
+
+def _item_status(row: Sequence[Any], as_of: datetime) -> str:
+    (_, _, _, _, kind, _, _, _, _, stage_event, posting_type, stage_first, stage_effective,
+     posting_event, posting_first, posting_effective, *upstream) = row  # fmt: skip
+    if reached(posting_effective, as_of):
+        return POSTED
+    blocker, _ = item_blocking_step(
+        as_of,
+        invoice=kind == INVOICE,
+        stage=(stage_event, posting_type, stage_first, stage_effective),
+        posting=(posting_event, posting_type, posting_first, posting_effective),
+        upstream=(upstream[0], upstream[1], upstream[2]),
     )
-    GROUP BY ObjectType, ObjectId
-)"""
+    return BLOCKED if blocker else OPEN
+
+
+def object_states(
+    client: Client, refs: Sequence[Pair], known_at: datetime
+) -> dict[Pair, ObjectState]:
+    """What the business state says of each object (type, id) at ``known_at``: a close item (and
+    the invoice it names) its amount, currency, dimensions and status; an SLA key its amount,
+    currency and dimensions."""
+    if not refs:
+        return {}
+    wanted = set(refs)
+    parameters = {**pairs_parameter("refs", sorted(wanted)), "known_at": _naive(known_at)}
+    invoices = json_parameter(
+        "invoices", sorted({object_id for t, object_id in wanted if t == sc.INVOICE})
+    )
+    states: dict[Pair, ObjectState] = {}
+    for key_type, key_id, entity, customer, amount, currency in client.query(
+        TIMER_KEYS, parameters=parameters, settings=JSON_TEXT_QUERY_SETTINGS
+    ).result_rows:
+        states[(key_type, key_id)] = ObjectState(_amount(amount), currency, entity, customer)
+    as_of = utc(known_at)
+    for row in client.query(
+        ITEMS, parameters={**parameters, **invoices}, settings=JSON_TEXT_QUERY_SETTINGS
+    ).result_rows:
+        item_type, item_id, invoice, deleted, _, entity, customer, amount, currency = row[:9]
+        if deleted:
+            continue
+        state = ObjectState(
+            _amount(amount), str(currency), str(entity), str(customer), _item_status(row, as_of)
+        )
+        for ref in ((str(item_type), str(item_id)), (sc.INVOICE, str(invoice))):
+            if ref in wanted:
+                known = states.get(ref)
+                states[ref] = state if known is None else state.over(known)
+    return states
+
+
+def _amount(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(value).normalize()
 
 
 class BusinessStateFacts:
@@ -91,5 +143,7 @@ class BusinessStateFacts:
     def event_dimensions_sql(self) -> str:
         return EVENT_DIMENSIONS
 
-    def object_states_sql(self, objects: str) -> str:
-        return object_states_sql(objects)
+    def object_states(
+        self, client: Client, refs: Sequence[Pair], known_at: datetime
+    ) -> dict[Pair, ObjectState]:
+        return object_states(client, refs, known_at)

@@ -23,12 +23,10 @@ from domain.objects import ObjectRef
 from lineage.graph import Lookup
 from lineage.ocel import (
     EVENT_ATTRIBUTES,
-    OBJECT_ATTRIBUTES,
     SUBJECT,
     Qualify,
     event_relations,
     ocel_event,
-    ocel_object_id,
     relations_of,
 )
 from lineage.ocel_log import (
@@ -38,9 +36,9 @@ from lineage.ocel_log import (
     _DimensionWindow,
     _flat,
     _Vocabulary,
-    describe_objects,
     first_produced,
     log_pages,
+    producer_states,
 )
 from lineage.ocel_queries import PAGE_SHAPES, dimensions_parameter, page_events
 from lineage.queries import events_by_id, hop_events
@@ -245,31 +243,10 @@ def test_each_object_takes_the_facts_of_its_first_producer(store: Client) -> Non
         known_at=known_at,
     )
     python = first_produced(read.values(), RULES, set(refs).__contains__)
-    engine = described(store, [(r.type, r.id) for r in refs], known_at)
-    produced = {
-        (r.type, r.id): (None if s.amount is None else float(s.amount),
-                         *(v or None for v in s[1:]))
-        for r, (_, s) in python.items()
-        if r.type not in DIMENSIONS
-    }  # fmt: skip
+    engine = producer_states(store, RULES, [(r.type, r.id) for r in refs], known_at)
+    produced = {(r.type, r.id): s for r, (_, s) in python.items() if r.type not in DIMENSIONS}
     assert produced, "no object has a producer: the test reads nothing"
-    assert {
-        r: v for r, v in engine.items() if r[0] not in DIMENSIONS and any(v)
-    } == produced
-
-
-def described(
-    client: Client, refs: list[tuple[str, str]], known_at: datetime
-) -> dict[tuple[str, str], tuple[Any, ...]]:
-    """What the engine's description of ``refs`` (none produced inside a log) says of each:
-    amount, currency, legal entity, customer, status (None: unknown)."""
-    describe = describe_objects(lambda: client, RULES, BusinessStateFacts(), known_at, shape="sqlite")
-    table = describe([(t, i, ocel_object_id(t, i), 0, "", "", "", "", "", "") for t, i in refs])
-    names = ["ObjectType", "oid", *(name for name, _ in OBJECT_ATTRIBUTES)]
-    return {
-        (object_type, oid.split(":", 1)[1]): tuple(rest)
-        for object_type, oid, *rest in zip(*(table.column(n).to_pylist() for n in names))
-    }
+    assert {r: s for r, s in engine.items() if r[0] not in DIMENSIONS} == produced
 
 
 ODD_TEXTS = (
@@ -351,11 +328,10 @@ def test_arrow_gives_each_row_the_arrays_the_client_reads(store: Client, shape: 
 def test_ids_that_could_close_the_bound_id_list_are_described_by_their_producer(
     client: Client,
 ) -> None:
-    """Id lists reach the engine as raw JSON text inside a ``$objects$`` literal: an id holding
-    that marker (or another bound list's), a quote, a backslash or a dollar is still read back
-    as itself, and so is an invoice id the close items are asked about."""
+    """Id lists reach the engine as raw JSON text inside a ``$refs$`` literal: an id holding
+    that marker, a quote, a backslash or a dollar is still read back as itself."""
     migrate(client, CorrelationRules.default())
-    odd = ["TE-$objects$", "TE-'\\$", "TE-$dimensions$ OR 1", "TE-$refs$"]
+    odd = ["TE-$refs$", "TE-'\\$", "TE-$invoices$ OR 1"]
     insert(
         client,
         [
@@ -370,11 +346,15 @@ def test_ids_that_could_close_the_bound_id_list_are_described_by_their_producer(
         ],
     )
     refs = [(sc.TIME_ENTRY, i) for i in odd]
-    amounts = described(client, [*refs, (sc.INVOICE, odd[0])], datetime.now(UTC))
-    assert {ref: values[0] for ref, values in amounts.items()} == {
-        **{ref: float(10 + n) for n, ref in enumerate(refs)},
-        (sc.INVOICE, odd[0]): None,
+    described = producer_states(client, RULES, refs, datetime.now(UTC))
+    assert {ref: state.amount for ref, state in described.items()} == {
+        ref: Decimal(10 + n) for n, ref in enumerate(refs)
     }
+    # the business state's reads bind the same lists (nothing is derived here: no answer)
+    assert (
+        BusinessStateFacts().object_states(client, [*refs, (sc.INVOICE, odd[0])], datetime.now(UTC))
+        == {}
+    )
 
 
 def test_a_consumer_that_stops_early_leaves_no_page_being_read(store: Client) -> None:
