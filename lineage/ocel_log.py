@@ -30,7 +30,6 @@ from domain import semconv as sc
 from domain.objects import ObjectRef
 from lineage.ocel import INPUT, JSON_ENCODER, OBJECT_ATTRIBUTES, SUBJECT, cached_qualifier
 from lineage.ocel_queries import (
-    DIMENSION_WINDOW_END,
     JSON_TEXT_QUERY_SETTINGS,
     PAGE_SHAPES,
     PERIOD_EVENT_IDS,
@@ -422,9 +421,9 @@ class _DimensionWindow:
         after, last = ids
         if self._table is None or last > self._last:
             parameters = {**self._request.parameters(), "after": after}
-            end = client.query(
-                DIMENSION_WINDOW_END, parameters={**parameters, "limit": self._attempts}
-            ).result_rows[0][0]
+            [(_, end)] = client.query(
+                PERIOD_EVENT_IDS, parameters={**parameters, "limit": self._attempts}
+            ).result_rows
             self._last = max(str(end), last)
             self._table = client.query_arrow(
                 self._sql, parameters={**parameters, "last": self._last}, use_strings=True
@@ -460,19 +459,19 @@ def log_pages(
         at a time, so the vocabulary is read once and the window is this read's alone)."""
         nonlocal vocabulary
         client = client_of()
-        rows = client.query(
+        [(attempts, last)] = client.query(
             PERIOD_EVENT_IDS,
             parameters={**request.parameters(), "after": after, "limit": page_size},
         ).result_rows
-        if not rows:
+        if not attempts:
             return None
         if vocabulary is None:
             vocabulary = _Vocabulary.read(client, rules, request.known_at)
         # an event whose attempts straddle two pages is read whole, in the first
-        ids = (after, str(rows[-1][0]))
+        ids = (after, str(last))
         dimensions = window.rows(client, ids)
         page = _page(client, rules, request, facts, query, vocabulary, shape, ids, dimensions)
-        return page, ids[1], len(rows) == page_size
+        return page, ids[1], attempts == page_size
 
     pending = READERS.submit(read, "")
     try:

@@ -27,17 +27,20 @@ _OF_PERIOD = """IngestedAt <= {known_at:DateTime64(3, 'UTC')}
        OR (Period = '' AND toYYYYMM(EventTime) = toUInt32OrZero(replaceOne({period:String}, '-', ''))))"""
 
 PERIOD_EVENT_IDS = f"""
-SELECT EventId
-FROM biz_events
-WHERE EventId > {{after:String}} AND {_OF_PERIOD}
-ORDER BY EventId
-LIMIT {{limit:UInt32}}
+SELECT count(), max(EventId) FROM (
+    SELECT EventId
+    FROM biz_events
+    WHERE EventId > {{after:String}} AND {_OF_PERIOD}
+    ORDER BY EventId
+    LIMIT {{limit:UInt32}}
+)
 """
-"""The next ``limit`` attempts' event ids after ``after``, in the table's key order (the read
-stops once it has them: a page costs its own rows, four times less than ``DISTINCT``), of events
-with an attempt of ``period`` (its own, else its UTC month; every event when empty), as known at
-``known_at``. A superset: an event whose own period is another but that has an attempt without
-one in the month is narrowed by ``PAGE_EVENTS``."""
+"""How many of the next ``limit`` attempts after ``after`` there are, and the last one's event
+id, in the table's key order (the read stops once it has them: a page costs its own rows, four
+times less than ``DISTINCT``), of events with an attempt of ``period`` (its own, else its UTC
+month; every event when empty), as known at ``known_at``: one row, not the ids. A superset: an
+event whose own period is another but that has an attempt without one in the month is narrowed
+by ``page_events``. A page's end, and the end of a window of pages."""
 
 _EVENT_FACTS = f"""
     EventId,
@@ -242,17 +245,6 @@ def json_parameter(parameter: str, value: Any) -> dict[str, bytes]:
     text = json.dumps(value).replace("$", "\\u0024")
     return {f"${parameter}$": text.encode()}
 
-
-DIMENSION_WINDOW_END = f"""
-SELECT max(EventId) FROM (
-    SELECT EventId FROM biz_events
-    WHERE EventId > {{after:String}} AND {_OF_PERIOD}
-    ORDER BY EventId
-    LIMIT {{limit:UInt32}}
-)
-"""
-"""The last event id of the next ``limit`` attempts after ``after`` (``PERIOD_EVENT_IDS``' rows):
-the end of a window of pages whose events' business-state dimensions are read at once."""
 
 _STATE_DIMENSIONS = f"""(
     SELECT d.1 AS EventId, d.2 AS EventLegalEntity, d.3 AS EventCustomer

@@ -125,6 +125,8 @@ class OcelDatabase:
         self._mapped: dict[str, set[str]] = {"event": set(), "object": set()}
         self.events = 0
         self.objects = 0
+        self._stored_types: list[str] | None = None
+        """The object types stored, once every page is (read when the objects are filled)."""
 
     def close(self) -> None:
         self._db.execute("DETACH DATABASE scratch")
@@ -186,12 +188,27 @@ class OcelDatabase:
         }
 
     def _object_batch(self, after: tuple[str, str]) -> list[tuple[str, str]]:
-        """The next ``BATCH`` stored objects (OCEL id, type) after ``after``, by type then id."""
-        return self._db.execute(
-            "SELECT ocel_id, ocel_type FROM object WHERE (ocel_type, ocel_id) > (?, ?) "
-            "ORDER BY ocel_type, ocel_id LIMIT ?",
-            (after[1], after[0], BATCH),
-        ).fetchall()
+        """The next ``BATCH`` stored objects (OCEL id, type) after ``after``, by type then id.
+        An OCEL id is its type, a colon and its id, so one type's objects are one range of the
+        table's key: each type's are read through that index (``end``, the type followed by the
+        character after the colon), not sorted whole for every batch."""
+        oid, type_name = after
+        batch: list[tuple[str, str]] = []
+        for name in (t for t in self._object_types() if t >= type_name):
+            batch += self._db.execute(
+                "SELECT ocel_id, ocel_type FROM object WHERE ocel_id > ? AND ocel_id < ? "
+                "AND ocel_type = ? ORDER BY ocel_id LIMIT ?",
+                (oid if name == type_name else name, f"{name};", name, BATCH - len(batch)),
+            ).fetchall()
+            if len(batch) == BATCH:
+                break
+        return batch
+
+    def _object_types(self) -> list[str]:
+        if self._stored_types is None:
+            rows = self._db.execute("SELECT DISTINCT ocel_type FROM object ORDER BY ocel_type")
+            self._stored_types = [name for (name,) in rows]
+        return self._stored_types
 
     def fill_objects(self, describe: Describe) -> None:
         """Write every stored object's attributes into its type's table, ``BATCH`` objects (of
