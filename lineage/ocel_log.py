@@ -15,6 +15,7 @@ or comes from (subject first).
 
 from __future__ import annotations
 
+import bisect
 import itertools
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -410,29 +411,29 @@ class _DimensionWindow:
     entity, customer) rows."""
 
     def __init__(self, sql: str, request: LogRequest, page_size: int) -> None:
-        self._sql = f"SELECT EventId, EventLegalEntity, EventCustomer FROM ({sql})"
+        self._sql = f"SELECT EventId, EventLegalEntity, EventCustomer FROM ({sql}) ORDER BY EventId"
         self._request = request
         self._attempts = page_size * DIMENSION_WINDOW_PAGES
-        self._table: Any = None
+        self._columns: list[list[str]] = [[], [], []]
         self._last = ""
 
     def rows(self, client: Client, ids: tuple[str, str]) -> list[tuple[str, str, str]]:
         """The rows of the events after ``ids[0]`` up to ``ids[1]``."""
         after, last = ids
-        if self._table is None or last > self._last:
+        if not self._last or last > self._last:
             parameters = {**self._request.parameters(), "after": after}
             [(_, end)] = client.query(
                 PERIOD_EVENT_IDS, parameters={**parameters, "limit": self._attempts}
             ).result_rows
             self._last = max(str(end), last)
-            self._table = client.query_arrow(
+            table = client.query_arrow(
                 self._sql, parameters={**parameters, "last": self._last}, use_strings=True
             )
-        event_ids = self._table.column("EventId")
-        part = self._table.filter(
-            pc.and_(pc.greater(event_ids, after), pc.less_equal(event_ids, last))
-        )
-        return list(zip(*(column.to_pylist() for column in part.columns), strict=True))
+            self._columns = [column.to_pylist() for column in table.columns]
+        # the window is in id order: the page's rows are one slice of it
+        event_ids = self._columns[0]
+        start, end = bisect.bisect_right(event_ids, after), bisect.bisect_right(event_ids, last)
+        return list(zip(*(column[start:end] for column in self._columns), strict=True))
 
 
 def log_pages(

@@ -116,7 +116,9 @@ class OcelDatabase:
         ):
             self._db.execute(f"PRAGMA {pragma}")
         for statement in SCHEMA:
-            self._db.execute(statement)
+            # the JSON export's file is scratch, read by key only: one B-tree per table, not a
+            # table and its key's index (the SQLite export keeps the standard's schema)
+            self._db.execute(statement if with_events else f"{statement} WITHOUT ROWID")
         self._db.execute(
             "CREATE TABLE scratch.produced (ocel_id TEXT PRIMARY KEY, at INTEGER, amount TEXT, "
             "currency TEXT, legal_entity TEXT, customer TEXT, status TEXT)"
