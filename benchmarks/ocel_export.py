@@ -30,9 +30,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.process_stats import own_cpu_seconds, peak_rss_mib
 import lineage.ocel_log
 import lineage.ocel_sqlite
+from benchmarks.process_stats import own_cpu_seconds, peak_rss_mib
 from benchmarks.tick_profile import CountingClient
 from lineage.ocel_export import export_stream
 from lineage.ocel_log import DEFAULT_PAGE_SIZE, LogPage, LogRequest, describe_objects, log_pages
@@ -69,7 +69,9 @@ def main() -> None:
     parser.add_argument("--format", default="json", choices=("json", "sqlite"))
     parser.add_argument("--page-size", type=int, default=DEFAULT_PAGE_SIZE)
     parser.add_argument("--output", default="/tmp/ocel-benchmark.out")
-    parser.add_argument("--split", action="store_true", help="time every engine call, no read-ahead")
+    parser.add_argument(
+        "--split", action="store_true", help="time every engine call, no read-ahead"
+    )
     args = parser.parse_args()
     # a client per thread, as the API's pool hands them (pages are read ahead on other threads)
     pool = ClientPool(args.clickhouse_url)
@@ -78,8 +80,8 @@ def main() -> None:
     counting = CountingClient(client)
     if args.split:
         inline = InlineReads()
-        lineage.ocel_log.READERS = inline  # type: ignore[assignment]
-        lineage.ocel_sqlite.READERS = inline  # type: ignore[assignment]
+        lineage.ocel_log.READERS = inline  # type: ignore[attr-defined,assignment]
+        lineage.ocel_sqlite.READERS = inline  # type: ignore[attr-defined,assignment]
         client_of = lambda: counting  # noqa: E731
     spans = int(client.query("SELECT count() FROM otel_traces").result_rows[0][0])
     rows = int(client.query("SELECT count() FROM biz_events").result_rows[0][0])

@@ -49,14 +49,14 @@ def json_stream(pages: Iterable[LogPage], describe: Describe, scratch: Path) -> 
         database.fill_objects(describe)
         yield b'],"objects":['
         batch: list[str] = []
-        separator = ""
+        glue = ""
         for record in database.json_objects():
             batch.append(record)
             if len(batch) == OBJECTS_PER_CHUNK:
-                yield (separator + ",".join(batch)).encode()
-                batch, separator = [], ","
+                yield (glue + ",".join(batch)).encode()
+                batch, glue = [], ","
         if batch:
-            yield (separator + ",".join(batch)).encode()
+            yield (glue + ",".join(batch)).encode()
         yield (
             f'],"eventTypes":{_types(event_types, LOG_EVENT_ATTRIBUTES)},'
             f'"objectTypes":{_types(database.types("object"), OBJECT_ATTRIBUTES)}}}'

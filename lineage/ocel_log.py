@@ -571,10 +571,8 @@ def _page(
     relation_kept = _kept_items(table.column("e2o"), kept_mask)
     # each object as often as its events name it: the scratch file keeps it once (a set here
     # would hash some 30,000 tuples a page)
-    objects = list(
-        zip(*(_compressed(c, relation_kept) for c in (oids, object_types)), strict=True)
-    )
-    link_at, link_fields = _flat(table.column("links"))
+    objects = list(zip(*(_compressed(c, relation_kept) for c in (oids, object_types)), strict=True))
+    _, link_fields = _flat(table.column("links"))
     link_kept = _kept_items(table.column("links"), kept_mask)
     links = list(zip(*(_compressed(c, link_kept) for c in link_fields), strict=True))
     made_at, made_fields = _flat(table.column("produced"))

@@ -5,8 +5,8 @@ sent)."""
 from __future__ import annotations
 
 import json
-from json.encoder import ESCAPE_DCT  # type: ignore[attr-defined]
 from collections.abc import Iterable, Sequence
+from json.encoder import ESCAPE_DCT
 from typing import Any, Final
 
 from domain import semconv as sc

@@ -261,14 +261,16 @@ class OcelDatabase:
                 part = rows if len(named) == 1 else rows.filter(pc.equal(types, type_name))
                 columns = [column.to_pylist() for column in part.columns[1:]]
                 table = self._table("event", type_name)
-                self._db.executemany(f'INSERT INTO "{table}" VALUES ({marks})', zip(*columns))
+                self._db.executemany(
+                    f'INSERT INTO "{table}" VALUES ({marks})', zip(*columns, strict=True)
+                )
                 self._db.executemany(
                     "INSERT INTO event (ocel_id, ocel_type) VALUES (?, ?)",
                     zip(columns[0], itertools.repeat(type_name)),
                 )
             self.events += rows.num_rows
         self._db.executemany(
-            "INSERT OR IGNORE INTO event_object VALUES (?, ?, ?)", zip(*page.relations)
+            "INSERT OR IGNORE INTO event_object VALUES (?, ?, ?)", zip(*page.relations, strict=True)
         )
 
     def types(self, kind: str) -> list[str]:
