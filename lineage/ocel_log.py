@@ -15,7 +15,6 @@ or comes from (subject first).
 
 from __future__ import annotations
 
-import bisect
 import itertools
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -36,7 +35,6 @@ from lineage.ocel_queries import (
     PERIOD_EVENT_IDS,
     PRODUCERS,
     VOCABULARY,
-    dimensions_parameter,
     page_events,
     pairs_parameter,
     qualifier_key,
@@ -316,8 +314,6 @@ def object_facts(
 JSON_TEXT_SETTINGS: Final = {"output_format_json_escape_forward_slashes": 0}
 """The engine's JSON strings spelled as the export's encoder spells them: ``/`` as is."""
 
-PAGE_SETTINGS: Final = {**JSON_TEXT_SETTINGS, **JSON_TEXT_QUERY_SETTINGS}
-"""A page query's: the encoder's spelling, and room for the bound dimensions in its text."""
 
 Relation = tuple[str, str, str]
 """(OCEL object id, object type, E2O qualifier) of an event, as ``page_events`` gives them."""
@@ -398,44 +394,6 @@ class _Vocabulary:
         )
 
 
-DIMENSION_WINDOW_PAGES: Final = 10
-"""Pages whose events' business-state dimensions are read at once: the business state's tables
-are ordered by key object, not by event, so every read of them scans them whole (once per page,
-the export's cost would grow with the square of the store)."""
-
-
-class _DimensionWindow:
-    """The business state's legal entity and customer of the events of the next
-    ``DIMENSION_WINDOW_PAGES`` pages, read at once (``StateFacts.event_dimensions_sql``) and
-    handed to each page's query in its turn: memory holds one window of (event id, legal
-    entity, customer) rows."""
-
-    def __init__(self, sql: str, request: LogRequest, page_size: int) -> None:
-        self._sql = f"SELECT EventId, EventLegalEntity, EventCustomer FROM ({sql}) ORDER BY EventId"
-        self._request = request
-        self._attempts = page_size * DIMENSION_WINDOW_PAGES
-        self._columns: list[list[str]] = [[], [], []]
-        self._last = ""
-
-    def rows(self, client: Client, ids: tuple[str, str]) -> list[tuple[str, str, str]]:
-        """The rows of the events after ``ids[0]`` up to ``ids[1]``."""
-        after, last = ids
-        if not self._last or last > self._last:
-            parameters = {**self._request.parameters(), "after": after}
-            [(_, end)] = client.query(
-                PERIOD_EVENT_IDS, parameters={**parameters, "limit": self._attempts}
-            ).result_rows
-            self._last = max(str(end), last)
-            table = client.query_arrow(
-                self._sql, parameters={**parameters, "last": self._last}, use_strings=True
-            )
-            self._columns = [column.to_pylist() for column in table.columns]
-        # the window is in id order: the page's rows are one slice of it
-        event_ids = self._columns[0]
-        start, end = bisect.bisect_right(event_ids, after), bisect.bisect_right(event_ids, last)
-        return list(zip(*(column[start:end] for column in self._columns), strict=True))
-
-
 def log_pages(
     client_of: Callable[[], Client],
     rules: LineageRules,
@@ -451,13 +409,12 @@ def log_pages(
     waits for the page being read."""
     if shape not in PAGE_SHAPES:
         raise ValueError(f"shape={shape!r}: expected one of {', '.join(PAGE_SHAPES)}")
-    query = page_events(shape)
+    query = page_events(shape, facts.event_dimensions_sql)
     vocabulary: _Vocabulary | None = None
-    window = _DimensionWindow(facts.event_dimensions_sql, request, page_size)
 
     def read(after: str) -> tuple[LogPage, str, bool] | None:
         """The page after ``after``, its last id, and whether pages may follow (reads run one
-        at a time, so the vocabulary is read once and the window is this read's alone)."""
+        at a time, so the vocabulary is read once)."""
         nonlocal vocabulary
         client = client_of()
         [(attempts, last)] = client.query(
@@ -470,8 +427,7 @@ def log_pages(
             vocabulary = _Vocabulary.read(client, rules, request.known_at)
         # an event whose attempts straddle two pages is read whole, in the first
         ids = (after, str(last))
-        dimensions = window.rows(client, ids)
-        page = _page(client, rules, request, facts, query, vocabulary, shape, ids, dimensions)
+        page = _page(client, rules, request, facts, query, vocabulary, shape, ids)
         return page, ids[1], attempts == page_size
 
     pending = READERS.submit(read, "")
@@ -507,18 +463,16 @@ def _page(
     vocabulary: _Vocabulary,
     shape: str,
     ids: tuple[str, str],
-    dimensions: list[tuple[str, str, str]],
 ) -> LogPage:
     parameters = {
         **request.parameters(),
         **vocabulary.qualifiers,
-        **dimensions_parameter(dimensions),
         "sole": vocabulary.sole,
         "after": ids[0],
         "last": ids[1],
     }
     table = client.query_arrow(
-        query, parameters=parameters, settings=PAGE_SETTINGS, use_strings=True
+        query, parameters=parameters, settings=JSON_TEXT_SETTINGS, use_strings=True
     )
     read = table.num_rows
     if not read:

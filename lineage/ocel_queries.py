@@ -40,7 +40,7 @@ id, in the table's key order (the read stops once it has them: a page costs its 
 times less than ``DISTINCT``), of events with an attempt of ``period`` (its own, else its UTC
 month; every event when empty), as known at ``known_at``: one row, not the ids. A superset: an
 event whose own period is another but that has an attempt without one in the month is narrowed
-by ``page_events``. A page's end, and the end of a window of pages."""
+by ``page_events``. A page's end."""
 
 _EVENT_FACTS = f"""
     EventId,
@@ -246,27 +246,13 @@ def json_parameter(parameter: str, value: Any) -> dict[str, bytes]:
     return {f"${parameter}$": text.encode()}
 
 
-_STATE_DIMENSIONS = f"""(
-    SELECT d.1 AS EventId, d.2 AS EventLegalEntity, d.3 AS EventCustomer
-    FROM (SELECT arrayJoin(JSONExtract({json_text("dimensions")},
-                                       'Array(Tuple(String, String, String))')) AS d)
-)"""
-"""The page's events' legal entity and customer as the business state resolved them, bound as
-one JSON text (``dimensions_parameter``)."""
-
-
-def dimensions_parameter(rows: Iterable[tuple[str, str, str]]) -> dict[str, bytes]:
-    """(event id, legal entity, customer) rows as ``_STATE_DIMENSIONS`` reads them."""
-    return json_parameter("dimensions", list(rows))
-
-
-def page_events(shape: str) -> str:
+def page_events(shape: str, state_dimensions: str) -> str:
     """The events of a page (those of ``PERIOD_EVENT_IDS`` after ``after`` up to ``last``, a
     key range) that are of ``period`` (the first period their attempts name, else their first
     attempt's UTC month) and, when ``legal_entity`` is not empty, of that legal entity or not yet
     resolved (``open``), one row each in id order: ``shape``'s columns, then open, legal entity
-    and customer (their own, else the business state's: ``dimensions``, bound by
-    ``dimensions_parameter``), E2O relations, O2O links, and the
+    and customer (their own, else the business state's: ``state_dimensions``, a subquery of
+    (EventId, LegalEntity, Customer) over the same range), E2O relations, O2O links, and the
     objects of ``sole`` (object type, producing event type) pairs the event produces with its
     facts."""
     return f"""
@@ -290,7 +276,7 @@ FROM (
             f" AND EventId <= {{last:String}} AND {_OF_PERIOD})"
         )
     } AS assembled
-    LEFT JOIN {_STATE_DIMENSIONS} AS state ON state.EventId = assembled.EventId
+    LEFT JOIN ({state_dimensions}) AS state ON state.EventId = assembled.EventId
     WHERE empty({{period:String}}) OR if(own_period != '', own_period,
         formatDateTime(first_time, '%Y-%m', 'UTC')) = {{period:String}}
 )

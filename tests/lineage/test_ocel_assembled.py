@@ -30,17 +30,16 @@ from lineage.ocel import (
     relations_of,
 )
 from lineage.ocel_log import (
-    PAGE_SETTINGS,
+    JSON_TEXT_SETTINGS,
     LogPage,
     LogRequest,
-    _DimensionWindow,
     _flat,
     _Vocabulary,
     first_produced,
     log_pages,
     producer_states,
 )
-from lineage.ocel_queries import PAGE_SHAPES, dimensions_parameter, page_events
+from lineage.ocel_queries import PAGE_SHAPES, page_events
 from lineage.queries import events_by_id, hop_events
 from lineage.rules import LineageRules
 from slas.ocel_states import BusinessStateFacts
@@ -299,19 +298,16 @@ def test_arrow_gives_each_row_the_arrays_the_client_reads(store: Client, shape: 
     each row's offsets) are the rows the client's own reading gives, column for column."""
     request = LogRequest("2026-09", None, datetime.now(UTC))
     vocabulary = _Vocabulary.read(store, RULES, request.known_at)
-    query = page_events(shape)
-    ids = ("", "\U0010ffff")
-    window = _DimensionWindow(BusinessStateFacts().event_dimensions_sql, request, 100)
+    query = page_events(shape, BusinessStateFacts().event_dimensions_sql)
     parameters = {
         **request.parameters(),
         **vocabulary.qualifiers,
-        **dimensions_parameter(window.rows(store, ids)),
         "sole": vocabulary.sole,
-        "after": ids[0],
-        "last": ids[1],
+        "after": "",
+        "last": "\U0010ffff",
     }
-    read = store.query(query, parameters=parameters, settings=PAGE_SETTINGS)
-    table = store.query_arrow(query, parameters=parameters, settings=PAGE_SETTINGS)
+    read = store.query(query, parameters=parameters, settings=JSON_TEXT_SETTINGS)
+    table = store.query_arrow(query, parameters=parameters, settings=JSON_TEXT_SETTINGS)
     assert table.num_rows == len(read.result_rows) >= 7
     for name, column in zip(read.column_names, read.result_columns, strict=True):
         if name in ("e2o", "links", "produced"):

@@ -191,7 +191,7 @@ def exported(store: Client, output_format: str, request: LogRequest) -> bytes:
         export_stream(
             output_format,
             log_pages(lambda: store, rules, request, facts, shape=output_format, page_size=3),
-            describe_objects(lambda: store, rules, facts, request.known_at, shape=output_format),
+            describe_objects(lambda: store, rules, facts, request.known_at),
         )
     )
 
