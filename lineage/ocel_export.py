@@ -38,25 +38,25 @@ def json_stream(pages: Iterable[LogPage], describe: Describe, scratch: Path) -> 
     database = OcelDatabase(scratch / "objects.sqlite", with_events=False)
     try:
         event_types: set[str] = set()
-        separator = ""
+        separator = b""
         yield b'{"events":['
         for page in pages:
             database.add(page)
-            if page.records:
+            if page.events:
                 event_types.update(page.event_types)
-                yield (separator + ",".join(page.records)).encode()
-                separator = ","
+                yield separator + page.json_text()
+                separator = b","
         database.fill_objects(describe)
         yield b'],"objects":['
         batch: list[str] = []
-        separator = ""
+        glue = ""
         for record in database.json_objects():
             batch.append(record)
             if len(batch) == OBJECTS_PER_CHUNK:
-                yield (separator + ",".join(batch)).encode()
-                batch, separator = [], ","
+                yield (glue + ",".join(batch)).encode()
+                batch, glue = [], ","
         if batch:
-            yield (separator + ",".join(batch)).encode()
+            yield (glue + ",".join(batch)).encode()
         yield (
             f'],"eventTypes":{_types(event_types, LOG_EVENT_ATTRIBUTES)},'
             f'"objectTypes":{_types(database.types("object"), OBJECT_ATTRIBUTES)}}}'

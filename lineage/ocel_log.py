@@ -15,12 +15,15 @@ or comes from (subject first).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final, NamedTuple, Protocol
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from clickhouse_connect.driver.client import Client
 
 from domain import semconv as sc
@@ -137,13 +140,16 @@ class LogPage:
     """The events of one page as the engine formats them, the objects they touch (OCEL id and
     type) and the O2O links."""
 
-    records: list[str]
-    """The JSON export: each event's OCEL JSON record (``lineage.ocel.event_record``, with its
-    legal entity and customer)."""
-    rows: list[tuple[Any, ...]]
-    """The SQLite export: each event's type, id, time and ``LOG_EVENT_ATTRIBUTES`` values."""
-    relations: list[tuple[str, str, str]]
-    """The SQLite export: the events' E2O relations (event id, object id, qualifier)."""
+    runs: list[Any]
+    """The JSON export: the events' OCEL JSON records (``lineage.ocel.event_record``, with their
+    legal entity and customer) in id order, as runs of the engine's text (Arrow string arrays,
+    never made Python strings) and, between them, the records Python completed (``str``)."""
+    table: Any
+    """The SQLite export: an Arrow table of the events, one row each: type, id, time and
+    ``LOG_EVENT_ATTRIBUTES`` values (None for the JSON export)."""
+    relations: tuple[list[str], list[str], list[str]]
+    """The SQLite export: the events' E2O relations as columns (event ids, object ids,
+    qualifiers)."""
     event_types: set[str]
     objects: list[tuple[str, str]]
     """The (OCEL id, type) of every relation, an object once per event that names it."""
@@ -157,7 +163,42 @@ class LogPage:
 
     @property
     def events(self) -> int:
-        return len(self.records) + len(self.rows)
+        listed = sum(1 if isinstance(run, str) else len(run) for run in self.runs)
+        return listed + (0 if self.table is None else self.table.num_rows)
+
+    @property
+    def records(self) -> list[str]:
+        """The JSON records one by one (each a Python string: for reading, not for export)."""
+        return [
+            text
+            for run in self.runs
+            for text in ([run] if isinstance(run, str) else run.to_pylist())
+        ]
+
+    @property
+    def rows(self) -> list[tuple[Any, ...]]:
+        """The SQLite rows one by one (for reading, not for export)."""
+        if self.table is None:
+            return []
+        return list(zip(*(column.to_pylist() for column in self.table.columns), strict=True))
+
+    def json_text(self) -> bytes:
+        """The page's records joined by commas, as UTF-8: the engine's runs joined by Arrow,
+        never a Python string per record."""
+        return b",".join(
+            run.encode() if isinstance(run, str) else _joined(run)
+            for run in self.runs
+            if isinstance(run, str) or len(run)
+        )
+
+
+EMPTY_RELATIONS: Final[tuple[list[str], list[str], list[str]]] = ([], [], [])
+
+
+def _joined(strings: Any) -> bytes:
+    """An Arrow string array's values joined by commas, as one bytes value."""
+    whole = pa.ListArray.from_arrays(pa.array([0, len(strings)], pa.int32()), strings)
+    return bytes(pc.binary_join(whole, ",")[0].as_buffer())
 
 
 class ProducingEvent(Protocol):
@@ -273,6 +314,7 @@ def object_facts(
 JSON_TEXT_SETTINGS: Final = {"output_format_json_escape_forward_slashes": 0}
 """The engine's JSON strings spelled as the export's encoder spells them: ``/`` as is."""
 
+
 Relation = tuple[str, str, str]
 """(OCEL object id, object type, E2O qualifier) of an event, as ``page_events`` gives them."""
 
@@ -375,18 +417,18 @@ def log_pages(
         at a time, so the vocabulary is read once)."""
         nonlocal vocabulary
         client = client_of()
-        rows = client.query(
+        [(attempts, last)] = client.query(
             PERIOD_EVENT_IDS,
             parameters={**request.parameters(), "after": after, "limit": page_size},
         ).result_rows
-        if not rows:
+        if not attempts:
             return None
         if vocabulary is None:
             vocabulary = _Vocabulary.read(client, rules, request.known_at)
         # an event whose attempts straddle two pages is read whole, in the first
-        ids = (after, str(rows[-1][0]))
+        ids = (after, str(last))
         page = _page(client, rules, request, facts, query, vocabulary, shape, ids)
-        return page, ids[1], len(rows) == page_size
+        return page, ids[1], attempts == page_size
 
     pending = READERS.submit(read, "")
     try:
@@ -434,17 +476,11 @@ def _page(
     )
     read = table.num_rows
     if not read:
-        return LogPage([], [], [], set(), [], [], 0, [])
-    names = table.column_names
-    event_ids = table.column("EventId").to_pylist()
-    event_types = table.column("event_type").to_pylist()
-    shaped = [table.column(name).to_pylist() for name in names[2 : names.index("open")]]
+        return LogPage([], None, EMPTY_RELATIONS, set(), [], [], 0, [])
+    event_types = table.column("event_type").combine_chunks()
     opens = table.column("open").to_pylist()
-    entities = table.column("le").to_pylist()
-    customers = table.column("customer").to_pylist()
+    customers = table.column("customer").combine_chunks()
     at, (oids, object_types, qualifiers) = _flat(table.column("e2o"))
-    link_at, link_fields = _flat(table.column("links"))
-    made_at, made_fields = _flat(table.column("produced"))
 
     def relations(i: int) -> list[Relation]:
         return list(
@@ -464,65 +500,121 @@ def _page(
                 client,
                 rules,
                 facts,
-                [(relations(i), customers[i]) for i in opened],
+                [(relations(i), customers[i].as_py()) for i in opened],
                 request.known_at,
             ),
             strict=True,
         )
     )
     wanted = request.legal_entity
-    kept: Sequence[int] = range(read)
-    if wanted is not None and resolved:
-        kept = [i for i in kept if i not in resolved or resolved[i].legal_entity == wanted]
-    whole = len(kept) == read
-    records: list[str] = []
-    rows: list[tuple[Any, ...]] = []
-    e2o: list[tuple[str, str, str]] = []
+    # only an event resolved here can be left out: the engine filtered the others
+    dropped = (
+        {i for i, state in resolved.items() if state.legal_entity != wanted}
+        if wanted is not None
+        else set()
+    )
+    kept_mask = None if not dropped else pa.array([i not in dropped for i in range(read)])
+    runs: list[Any] = []
+    rows = None
+    e2o = EMPTY_RELATIONS
     if shape == "json":
-        record, tail = shaped
-        if resolved:
-            records = [
-                record[i] + dimension_items(resolved[i]) + tail[i] if i in resolved else record[i]
-                for i in kept
-            ]
-        else:
-            records = record
+        runs = _json_runs(table, resolved, dropped)
     else:
-        values = list(zip(event_types, event_ids, *shaped, strict=True))
-        for i in kept:
-            own = resolved.get(i) or ObjectState(legal_entity=entities[i], customer=customers[i])
-            rows.append((*values[i], own.legal_entity or None, own.customer or None))
-        e2o = [
-            (event_ids[i], oids[j], qualifiers[j]) for i in kept for j in range(at[i], at[i + 1])
-        ]
+        rows = _sqlite_rows(table, resolved, kept_mask)
+        e2o = _relations(table, (oids, qualifiers), at, kept_mask)
+    relation_kept = _kept_items(table.column("e2o"), kept_mask)
     # each object as often as its events name it: the scratch file keeps it once (a set here
     # would hash some 30,000 tuples a page)
-    objects = (
-        list(zip(oids, object_types, strict=True))
-        if whole
-        else [(oids[j], object_types[j]) for i in kept for j in range(at[i], at[i + 1])]
-    )
-    links = [
-        (link_fields[0][j], link_fields[1][j], link_fields[2][j])
-        for i in kept
-        for j in range(link_at[i], link_at[i + 1])
-    ]
+    objects = list(zip(*(_compressed(c, relation_kept) for c in (oids, object_types)), strict=True))
+    _, link_fields = _flat(table.column("links"))
+    link_kept = _kept_items(table.column("links"), kept_mask)
+    links = list(zip(*(_compressed(c, link_kept) for c in link_fields), strict=True))
+    made_at, made_fields = _flat(table.column("produced"))
     made_rows: list[Produced] = list(zip(*made_fields, strict=True))
     first: dict[str, Produced] = {}
-    for i in kept:
+    for i in range(read):
+        if i in dropped:
+            continue
         for made in made_rows[made_at[i] : made_at[i + 1]]:
             known = first.get(made[0])
             if known is None or made[1] < known[1]:
                 first[made[0]] = made
+    kept_types = event_types if kept_mask is None else event_types.filter(kept_mask)
     return LogPage(
-        records,
+        runs,
         rows,
         e2o,
-        {event_types[i] for i in kept},
+        set(pc.unique(kept_types).to_pylist()),
         objects,
         links,
         read,
         list(first.values()),
+    )
+
+
+def _kept_items(column: Any, kept: Any) -> list[bool] | None:
+    """Which items of a list column belong to a kept event (None: all)."""
+    if kept is None:
+        return None
+    combined = column.combine_chunks()
+    return kept.take(pc.list_parent_indices(combined)).to_pylist()  # type: ignore[no-any-return]
+
+
+def _compressed(values: list[Any], kept: list[bool] | None) -> list[Any]:
+    return values if kept is None else list(itertools.compress(values, kept))
+
+
+def _json_runs(table: Any, resolved: Mapping[int, ObjectState], dropped: set[int]) -> list[Any]:
+    """The page's JSON records: the engine's text in runs, each event it could not resolve
+    completed here with its dimensions (or left out when ``dropped``)."""
+    record = table.column("record").combine_chunks()
+    if not resolved:
+        return [record]
+    tail = table.column("tail").combine_chunks()
+    runs: list[Any] = []
+    start = 0
+    for i in sorted(resolved):
+        runs.append(record.slice(start, i - start))
+        if i not in dropped:
+            runs.append(record[i].as_py() + dimension_items(resolved[i]) + tail[i].as_py())
+        start = i + 1
+    runs.append(record.slice(start))
+    return runs
+
+
+def _sqlite_rows(table: Any, resolved: Mapping[int, ObjectState], kept: Any) -> Any:
+    """The SQLite rows as an Arrow table: type, id, the shape's columns, legal entity and
+    customer (the engine's, else resolved here; NULL when unknown)."""
+    names = table.column_names
+    dimensions = []
+    for name, field in (("le", "legal_entity"), ("customer", "customer")):
+        values = table.column(name).to_pylist()
+        for i, state in resolved.items():
+            values[i] = getattr(state, field)
+        dimensions.append(pa.array([value or None for value in values], pa.string()))
+    # the type first, as the SQLite store groups by it; then the id and the shape's columns
+    shaped = ["event_type", "EventId", *names[2 : names.index("open")]]
+    rows = pa.table(
+        [*(table.column(name) for name in shaped), *dimensions], names=[*shaped, "le", "customer"]
+    )
+    return rows if kept is None else rows.filter(kept)
+
+
+def _relations(
+    table: Any, fields: tuple[list[str], list[str]], at: list[int], kept: Any
+) -> tuple[list[str], list[str], list[str]]:
+    """The E2O relations as columns (event id, object id, qualifier)."""
+    column = table.column("e2o").combine_chunks()
+    parents = pc.list_parent_indices(column)
+    event_ids = table.column("EventId").combine_chunks().take(parents).to_pylist()
+    oids, qualifiers = fields
+    if kept is None:
+        return event_ids, oids, qualifiers
+    mask = kept.take(parents).to_pylist()
+    return (
+        list(itertools.compress(event_ids, mask)),
+        list(itertools.compress(oids, mask)),
+        list(itertools.compress(qualifiers, mask)),
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from json.encoder import ESCAPE_DCT
 from typing import Any, Final
 
 from domain import semconv as sc
@@ -26,17 +27,20 @@ _OF_PERIOD = """IngestedAt <= {known_at:DateTime64(3, 'UTC')}
        OR (Period = '' AND toYYYYMM(EventTime) = toUInt32OrZero(replaceOne({period:String}, '-', ''))))"""
 
 PERIOD_EVENT_IDS = f"""
-SELECT EventId
-FROM biz_events
-WHERE EventId > {{after:String}} AND {_OF_PERIOD}
-ORDER BY EventId
-LIMIT {{limit:UInt32}}
+SELECT count(), max(EventId) FROM (
+    SELECT EventId
+    FROM biz_events
+    WHERE EventId > {{after:String}} AND {_OF_PERIOD}
+    ORDER BY EventId
+    LIMIT {{limit:UInt32}}
+)
 """
-"""The next ``limit`` attempts' event ids after ``after``, in the table's key order (the read
-stops once it has them: a page costs its own rows, four times less than ``DISTINCT``), of events
-with an attempt of ``period`` (its own, else its UTC month; every event when empty), as known at
-``known_at``. A superset: an event whose own period is another but that has an attempt without
-one in the month is narrowed by ``PAGE_EVENTS``."""
+"""How many of the next ``limit`` attempts after ``after`` there are, and the last one's event
+id, in the table's key order (the read stops once it has them: a page costs its own rows, four
+times less than ``DISTINCT``), of events with an attempt of ``period`` (its own, else its UTC
+month; every event when empty), as known at ``known_at``: one row, not the ids. A superset: an
+event whose own period is another but that has an attempt without one in the month is narrowed
+by ``page_events``. A page's end."""
 
 _EVENT_FACTS = f"""
     EventId,
@@ -134,12 +138,31 @@ def iso_instant_sql(expression: str) -> str:
     )
 
 
+def json_string_sql(expression: str) -> str:
+    """A String as the export's encoder (``lineage.ocel.JSON_ENCODER``) spells it in JSON: the
+    engine's ``toJSONString`` when that escapes nothing (the text is then the same), else every
+    character written as the encoder's own table (``json.encoder.ESCAPE_DCT``) writes it. The
+    engine's escaping differs for control characters (``\\u001F`` where the encoder writes
+    ``\\u001f``) and escapes U+2028 and U+2029, which the encoder (not limited to ASCII) leaves
+    as they are. Run with ``JSON_TEXT_SETTINGS`` (``/`` as is)."""
+    characters = ", ".join(f"char({ord(c)})" for c in ESCAPE_DCT)
+    escapes = ", ".join(_literal(e) for e in ESCAPE_DCT.values())
+    engine = f"toJSONString({expression})"
+    plain = f"length({engine}) = length({expression}) + 2"
+    # the engine may compute both branches of the if: the other one reads '' for a plain string
+    by_character = (
+        f"concat('\"', arrayStringConcat(arrayMap(c -> transform(c, [{characters}],"
+        f" [{escapes}], c), extractAll(if({plain}, '', {expression}), '(?s).'))), '\"')"
+    )
+    return f"if({plain}, {engine}, {by_character})"
+
+
 def _json_value(column: str, kind: str) -> str:
     if kind == "float":
         return json_float_sql(f"toFloat64({column})")
     if kind == "integer":
         return f"toString({column})"
-    return f"toJSONString({column})"
+    return json_string_sql(column)
 
 
 _DIMENSIONS = (("legal_entity", "string", "le"), ("customer", "string", "customer"))
@@ -178,10 +201,12 @@ _LINKS = f"""arrayFlatten(arrayMap(s -> arrayMap(r -> (s.1, r.1,
 """The O2O links an event's relations imply (``lineage.ocel.relations_of``): each subject is
 derived from its inputs and belongs to its dimensions."""
 
-_RELATIONSHIPS = """arrayStringConcat(arrayMap(r -> concat('{"objectId":', toJSONString(r.1),
-    ',"qualifier":', toJSONString(r.3), '}'), e2o), ',')"""
+_RELATIONSHIPS = f"""arrayStringConcat(arrayMap(r -> concat('{{"objectId":', {json_string_sql("r.1")},
+    ',"qualifier":', toJSONString(r.3), '}}'), e2o), ',')"""
+"""An event's relationships (the qualifiers are our own words: the engine's spelling is the
+encoder's)."""
 
-_RECORD_HEAD = f"""concat('{{"id":', toJSONString(EventId), ',"type":', toJSONString(event_type),
+_RECORD_HEAD = f"""concat('{{"id":', {json_string_sql("EventId")}, ',"type":', {json_string_sql("event_type")},
     ',"time":"', {iso_instant_sql("time")}, '","attributes":[',
     substring({attribute_items_sql([(n, k, n) for n, k in EVENT_ATTRIBUTES])}, 2))"""
 """An event's OCEL JSON record (``lineage.ocel.event_record``) up to its own attributes."""
@@ -199,6 +224,26 @@ _SHAPE_COLUMNS: Final = {
         ]
     ),
 }
+
+
+def json_text(parameter: str) -> str:
+    """The String literal of a JSON text bound as ``json_parameter`` binds it."""
+    return f"${parameter}$"
+
+
+JSON_TEXT_QUERY_SETTINGS: Final = {"max_query_size": 64 << 20}
+"""The settings of a query with ``json_parameter`` values: the literal is part of the query text,
+which the engine parses up to 256 KiB by default (10,000 ids are some 250 KB)."""
+
+
+def json_parameter(parameter: str, value: Any) -> dict[str, bytes]:
+    """``value`` as JSON text, bound as the raw bytes of a heredoc literal (``$name$…$name$``,
+    the client's binary binding) rather than a ``{name:String}`` value, which the client escapes
+    character by character in Python: about a million characters per 10,000 objects described.
+    A ``$`` inside is written ``\\u0024``, which JSON reads back as ``$``, so the text can never
+    close the literal. The query runs with ``JSON_TEXT_QUERY_SETTINGS``."""
+    text = json.dumps(value).replace("$", "\\u0024")
+    return {f"${parameter}$": text.encode()}
 
 
 def page_events(shape: str, state_dimensions: str) -> str:
@@ -238,26 +283,6 @@ FROM (
 WHERE empty({{legal_entity:String}}) OR open OR le = {{legal_entity:String}}
 ORDER BY EventId
 """
-
-
-def json_text(parameter: str) -> str:
-    """The String literal of a JSON text bound as ``json_parameter`` binds it."""
-    return f"${parameter}$"
-
-
-JSON_TEXT_QUERY_SETTINGS: Final = {"max_query_size": 64 << 20}
-"""The settings of a query with ``json_parameter`` values: the literal is part of the query text,
-which the engine parses up to 256 KiB by default (10,000 ids are some 250 KB)."""
-
-
-def json_parameter(parameter: str, value: Any) -> dict[str, bytes]:
-    """``value`` as JSON text, bound as the raw bytes of a heredoc literal (``$name$…$name$``,
-    the client's binary binding) rather than a ``{name:String}`` value, which the client escapes
-    character by character in Python: about a million characters per 10,000 objects described.
-    A ``$`` inside is written ``\\u0024``, which JSON reads back as ``$``, so the text can never
-    close the literal. The query runs with ``JSON_TEXT_QUERY_SETTINGS``."""
-    text = json.dumps(value).replace("$", "\\u0024")
-    return {f"${parameter}$": text.encode()}
 
 
 def json_pairs(parameter: str) -> str:

@@ -7,6 +7,7 @@ attribute columns. The file is the SQLite export; for the JSON export it only ga
 
 from __future__ import annotations
 
+import itertools
 import re
 import sqlite3
 from collections.abc import Iterator
@@ -14,6 +15,8 @@ from concurrent.futures import Future
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
+
+import pyarrow.compute as pc
 
 from lineage.ocel import EVENT_ATTRIBUTES, OBJECT_ATTRIBUTES
 from lineage.ocel_log import Describe, LogPage, ObjectState
@@ -113,7 +116,9 @@ class OcelDatabase:
         ):
             self._db.execute(f"PRAGMA {pragma}")
         for statement in SCHEMA:
-            self._db.execute(statement)
+            # the JSON export's file is scratch, read by key only: one B-tree per table, not a
+            # table and its key's index (the SQLite export keeps the standard's schema)
+            self._db.execute(statement if with_events else f"{statement} WITHOUT ROWID")
         self._db.execute(
             "CREATE TABLE scratch.produced (ocel_id TEXT PRIMARY KEY, at INTEGER, amount TEXT, "
             "currency TEXT, legal_entity TEXT, customer TEXT, status TEXT)"
@@ -122,6 +127,8 @@ class OcelDatabase:
         self._mapped: dict[str, set[str]] = {"event": set(), "object": set()}
         self.events = 0
         self.objects = 0
+        self._stored_types: list[str] | None = None
+        """The object types stored, once every page is (read when the objects are filled)."""
 
     def close(self) -> None:
         self._db.execute("DETACH DATABASE scratch")
@@ -183,12 +190,27 @@ class OcelDatabase:
         }
 
     def _object_batch(self, after: tuple[str, str]) -> list[tuple[str, str]]:
-        """The next ``BATCH`` stored objects (OCEL id, type) after ``after``, by type then id."""
-        return self._db.execute(
-            "SELECT ocel_id, ocel_type FROM object WHERE (ocel_type, ocel_id) > (?, ?) "
-            "ORDER BY ocel_type, ocel_id LIMIT ?",
-            (after[1], after[0], BATCH),
-        ).fetchall()
+        """The next ``BATCH`` stored objects (OCEL id, type) after ``after``, by type then id.
+        An OCEL id is its type, a colon and its id, so one type's objects are one range of the
+        table's key: each type's are read through that index (``end``, the type followed by the
+        character after the colon), not sorted whole for every batch."""
+        oid, type_name = after
+        batch: list[tuple[str, str]] = []
+        for name in (t for t in self._object_types() if t >= type_name):
+            batch += self._db.execute(
+                "SELECT ocel_id, ocel_type FROM object WHERE ocel_id > ? AND ocel_id < ? "
+                "AND ocel_type = ? ORDER BY ocel_id LIMIT ?",
+                (oid if name == type_name else name, f"{name};", name, BATCH - len(batch)),
+            ).fetchall()
+            if len(batch) == BATCH:
+                break
+        return batch
+
+    def _object_types(self) -> list[str]:
+        if self._stored_types is None:
+            rows = self._db.execute("SELECT DISTINCT ocel_type FROM object ORDER BY ocel_type")
+            self._stored_types = [name for (name,) in rows]
+        return self._stored_types
 
     def fill_objects(self, describe: Describe) -> None:
         """Write every stored object's attributes into its type's table, ``BATCH`` objects (of
@@ -228,19 +250,28 @@ class OcelDatabase:
         self._db.execute("COMMIT")
 
     def _add_events(self, page: LogPage) -> None:
-        by_type: dict[str, list[tuple[Any, ...]]] = {}
-        for row in page.rows:
-            by_type.setdefault(row[0], []).append(row[1:])
-        marks = ", ".join("?" * (2 + len(LOG_EVENT_ATTRIBUTES)))
-        for type_name, rows in by_type.items():
-            table = self._table("event", type_name)
-            self._db.executemany(f'INSERT INTO "{table}" VALUES ({marks})', rows)
-            self._db.executemany(
-                "INSERT INTO event (ocel_id, ocel_type) VALUES (?, ?)",
-                [(row[0], type_name) for row in rows],
-            )
-        self._db.executemany("INSERT OR IGNORE INTO event_object VALUES (?, ?, ?)", page.relations)
-        self.events += len(page.rows)
+        """The page's events into their types' tables and ``event`` (each type's rows in id
+        order, the types as the page first names them), fed from the page's columns."""
+        rows = page.table
+        if rows is not None and rows.num_rows:
+            types = rows.column(0)
+            marks = ", ".join("?" * (2 + len(LOG_EVENT_ATTRIBUTES)))
+            named = pc.unique(types).to_pylist()
+            for type_name in named:
+                part = rows if len(named) == 1 else rows.filter(pc.equal(types, type_name))
+                columns = [column.to_pylist() for column in part.columns[1:]]
+                table = self._table("event", type_name)
+                self._db.executemany(
+                    f'INSERT INTO "{table}" VALUES ({marks})', zip(*columns, strict=True)
+                )
+                self._db.executemany(
+                    "INSERT INTO event (ocel_id, ocel_type) VALUES (?, ?)",
+                    zip(columns[0], itertools.repeat(type_name)),
+                )
+            self.events += rows.num_rows
+        self._db.executemany(
+            "INSERT OR IGNORE INTO event_object VALUES (?, ?, ?)", zip(*page.relations, strict=True)
+        )
 
     def types(self, kind: str) -> list[str]:
         """The event or object types stored, sorted."""

@@ -141,7 +141,7 @@ def test_the_sqlite_rows_hold_the_json_records_values(store: Client) -> None:
         )
         for r in records
     ]
-    relations = [relation for page in sqlite for relation in page.relations]
+    relations = [relation for page in sqlite for relation in zip(*page.relations, strict=True)]
     assert relations == [
         (r["id"], o["objectId"], o["qualifier"]) for r in records for o in r["relationships"]
     ]
@@ -248,24 +248,48 @@ def test_each_object_takes_the_facts_of_its_first_producer(store: Client) -> Non
     assert {r: s for r, s in engine.items() if r[0] not in DIMENSIONS} == produced
 
 
-def test_an_id_with_controls_and_line_separators_parses_to_the_same_record(
+ODD_TEXTS = (
+    'TE-"quoted" back\\slash $refs$ $',
+    "TE-\x00\x01\x0b\x1f\x7f controls",
+    "TE-\n\r\t\b\f short escapes",
+    "TE-Zürich/3 € 😀",
+    "TE-\u2028\u2029 separators",
+)
+"""Ids and values the engine must spell as the encoder does: quotes, backslashes, a dollar (and
+the marker of a bound id list), control characters (those with a short escape and those
+without), DEL, letters beyond ASCII and beyond the BMP, a slash, U+2028 and U+2029."""
+
+
+def test_ids_and_values_with_escapes_are_written_as_the_encoder_writes_them(
     client: Client,
 ) -> None:
-    """The engine escapes control characters with upper-case hex digits and U+2028 / U+2029,
-    where the encoder writes lower-case digits and the separators as they are: another spelling
-    of the same JSON string."""
+    """Each record the engine writes for an id or attribute value that needs escaping is the
+    text ``json`` writes for the lineage node's record, byte for byte."""
     migrate(client, CorrelationRules.default())
-    odd = "TE-\x01\x1f\u2028\u2029"
     insert(
         client,
-        [attempt(sc.TIME_APPROVED, f"time.approved:{odd}", {sc.TIME_ENTRY: odd}, hours=1)],
-    )
-    [text] = [t for page in pages(client, "json") for t in page.records]
-    [node] = events_by_id(client, [f"time.approved:{odd}"]).values()
-    relationships, _ = event_relations(node, RULES)
-    python = encoded(ocel_event(node, relationships))
-    assert text != python
-    assert json.loads(text) == json.loads(python)
+        [
+            replace(
+                attempt(sc.TIME_APPROVED, f"time.approved:{odd}",
+                        {sc.TIME_ENTRY: odd, sc.LEGAL_ENTITY: f"LE-{odd}"}, hours=1 + n,
+                        amount="10"),
+                source_system=odd,
+                currency=odd[:3],
+            )
+            for n, odd in enumerate(ODD_TEXTS)
+        ],
+    )  # fmt: skip
+    texts = [t for page in pages(client, "json") for t in page.records]
+    nodes = events_by_id(client, [f"time.approved:{odd}" for odd in ODD_TEXTS])
+    assert len(texts) == len(nodes) == len(ODD_TEXTS)
+    for text in texts:
+        node = nodes[json.loads(text)["id"]]
+        relationships, _ = event_relations(node, RULES)
+        python = ocel_event(node, relationships)
+        python["attributes"].append({"name": "legal_entity", "value": node.legal_entity})
+        assert text == encoded(python)
+    joined = b",".join(page.json_text() for page in pages(client, "json"))
+    assert joined == ",".join(texts).encode()
 
 
 @pytest.mark.parametrize("shape", PAGE_SHAPES)

@@ -58,7 +58,7 @@ def test_object_records_are_what_the_encoder_writes(tmp_path: Path, with_events:
     database = OcelDatabase(tmp_path / "log.sqlite", with_events=with_events)
     objects = [(oid, oid.split(":")[0]) for oid in STATES]
     try:
-        database.add(LogPage([], [], [], set(), objects, LINKS, 0, []))
+        database.add(LogPage([], None, ([], [], []), set(), objects, LINKS, 0, []))
         database.fill_objects(lambda batch, _: {oid: STATES[oid] for oid, _ in batch})
         texts = list(database.json_objects())
     finally:
