@@ -189,14 +189,7 @@ class EventSnapshot:
         """
         entity = self.legal_entity.copy()
         customer = self.customer.copy()
-        # only an object that two events reference passes anything on: the references of the
-        # others are left out (in order, so that the last carrier of an object still wins)
-        first = np.full(len(self.objects), len(self.event), dtype=np.int64)
-        last = np.full(len(self.objects), -1, dtype=np.int64)
-        np.minimum.at(first, self.ref_object_index, self.ref_row)
-        np.maximum.at(last, self.ref_object_index, self.ref_row)
-        shared = first[self.ref_object_index] != last[self.ref_object_index]
-        rows, objects = self.ref_row[shared], self.ref_object_index[shared]
+        rows, objects = self.ref_row, self.ref_object_index
         for own in (entity, customer):
             for _round in range(DIMENSION_ROUNDS):
                 own_by_ref = own[rows]

@@ -287,9 +287,9 @@ def _resolve_unlinked(
     unresolved = np.flatnonzero(key < 0)
     if not len(unresolved):
         return
-    graph = ReferenceGraph(snapshot, is_key)
     begin = np.searchsorted(starts.group, unresolved, side="left")
     end = np.searchsorted(starts.group, unresolved, side="right")
+    graph = ReferenceGraph(snapshot, is_key, starts.object[_matches(starts.group, unresolved)[1]])
     for start, left, right in zip(unresolved.tolist(), begin.tolist(), end.tolist(), strict=True):
         nearest = graph.nearest_key(int(starts.rows[start]), starts.object[left:right].tolist())
         if nearest is not None:
@@ -302,15 +302,25 @@ def _resolve_unlinked(
 
 
 class ReferenceGraph:
-    """The event-object graph of a snapshot, for the rare walk from a start event to its key."""
+    """The event-object graph of a snapshot around some objects, for the rare walk from a start
+    event to its key: the references of the events at most two hops from ``objects``, all that
+    a walk from them reads (a sort of those, not of every reference)."""
 
-    def __init__(self, snapshot: EventSnapshot, is_key: BoolArray) -> None:
-        by_object = np.argsort(snapshot.ref_object_index, kind="stable")
-        self._objects = snapshot.ref_object_index[by_object]
-        self._rows_by_object = snapshot.ref_row[by_object]
-        by_row = np.argsort(snapshot.ref_row, kind="stable")
-        self._rows = snapshot.ref_row[by_row]
-        self._objects_by_row = snapshot.ref_object_index[by_row]
+    def __init__(self, snapshot: EventSnapshot, is_key: BoolArray, objects: I64Array) -> None:
+        ref_row, ref_object = snapshot.ref_row, snapshot.ref_object_index
+        near = np.zeros(len(snapshot.objects), dtype=bool)
+        near[objects] = True
+        rows = np.zeros(len(snapshot.event), dtype=bool)
+        for _hop in range(2):
+            rows[ref_row[near[ref_object]]] = True
+            near[ref_object[rows[ref_row]]] = True
+        kept = np.flatnonzero(rows[ref_row])
+        by_object = kept[np.argsort(ref_object[kept], kind="stable")]
+        self._objects = ref_object[by_object]
+        self._rows_by_object = ref_row[by_object]
+        by_row = kept[np.argsort(ref_row[kept], kind="stable")]
+        self._rows = ref_row[by_row]
+        self._objects_by_row = ref_object[by_row]
         self._types_by_row = snapshot.ref_object_type[by_row]
         self._is_key_by_row = is_key[by_row]
 
