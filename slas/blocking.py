@@ -127,20 +127,14 @@ def upstream_causes(snapshot: EventSnapshot, rules: LineageRules) -> I64Array:
     feeds = hop_feeds(snapshot, rules)
     if not feeds:
         return cause
-    own = np.where(snapshot.failed, np.arange(len(cause), dtype=np.int64), -1)
-    # what an event passes on: its own root cause, else itself when it failed
-    candidate = own
-    moved = np.ones(len(cause), dtype=bool)
+    rows = np.arange(len(cause), dtype=np.int64)
     for _level in range(MAX_LEVELS):
+        # what an event passes on: its own root cause, else itself when it failed
+        candidate = np.where(cause >= 0, cause, np.where(snapshot.failed, rows, -1))
         updated = cause.copy()
         for feed in feeds:
-            # a hop whose feeders pass on what they passed on a level ago adds nothing new
-            if moved[feed.feeders].any():
-                np.maximum.at(updated, feed.fed, feed.seen(candidate))
+            np.maximum.at(updated, feed.fed, feed.seen(candidate))
         if np.array_equal(updated, cause):
             break
         cause = updated
-        following = np.where(cause >= 0, cause, own)
-        moved = following != candidate
-        candidate = following
     return cause

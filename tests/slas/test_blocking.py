@@ -5,14 +5,12 @@ many feeders and many fed events costs a sort, not the product of the two."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from domain import semconv as sc
 from lineage.rules import Hop, LineageRules
-from slas.blocking import MAX_LEVELS, hop_feeds, upstream_causes
+from slas.blocking import hop_feeds, upstream_causes
 from slas.snapshot import EventSnapshot, I64Array, event_type_code, object_type_code
 from tests.slas.events import Event, at, event, snapshot_of, stable_hash
-from tests.slas.random_quarter import random_quarter
 
 RULES = LineageRules.default()
 
@@ -86,52 +84,6 @@ def test_an_amendment_feeds_only_what_came_after_it() -> None:
     cause = upstream_causes(snapshot, RULES)
     assert cause[row(snapshot, before)] == -1
     assert cause[row(snapshot, after)] == row(snapshot, amended)
-
-
-def every_hop_every_level(snapshot: EventSnapshot, rules: LineageRules) -> I64Array:
-    """``upstream_causes`` without its shortcut: every level reads every hop again, until a
-    level moves nothing."""
-    cause = np.full(len(snapshot.event), -1, dtype=np.int64)
-    feeds = hop_feeds(snapshot, rules)
-    rows = np.arange(len(cause), dtype=np.int64)
-    for _level in range(MAX_LEVELS):
-        candidate = np.where(cause >= 0, cause, np.where(snapshot.failed, rows, -1))
-        updated = cause.copy()
-        for feed in feeds:
-            np.maximum.at(updated, feed.fed, feed.seen(candidate))
-        if np.array_equal(updated, cause):
-            break
-        cause = updated
-    return cause
-
-
-@pytest.mark.parametrize("seed", range(40))
-def test_skipping_hops_whose_feeders_passed_on_nothing_new_changes_no_cause(seed: int) -> None:
-    """Quarters full of failures, retries, ties and an as-of-root amendment: the causes found
-    while skipping the hops whose feeders pass on what they passed a level ago are those found
-    reading every hop at every level."""
-    snapshot = snapshot_of(random_quarter(seed), at(days=30))
-    assert np.array_equal(upstream_causes(snapshot, RULES), every_hop_every_level(snapshot, RULES))
-
-
-def test_random_quarters_chain_failures_through_several_hops() -> None:
-    """Some causes in the quarters above share no object with the event they stop: they lie
-    more than one hop upstream (else the skipped hops would never be tried)."""
-    far = 0
-    for seed in range(40):
-        snapshot = snapshot_of(random_quarter(seed), at(days=30))
-        cause = upstream_causes(snapshot, RULES)
-        objects: dict[int, set[int]] = {}
-        for ref_row, obj in zip(
-            snapshot.ref_row.tolist(), snapshot.ref_object_index.tolist(), strict=True
-        ):
-            objects.setdefault(ref_row, set()).add(obj)
-        far += sum(
-            1
-            for fed, root in enumerate(cause.tolist())
-            if root >= 0 and not objects.get(fed, set()) & objects.get(root, set())
-        )
-    assert far > 10
 
 
 def test_a_project_shared_by_many_events_costs_a_sort_not_their_product() -> None:
