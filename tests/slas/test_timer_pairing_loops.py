@@ -13,7 +13,7 @@ from domain import semconv as sc
 from slas.definitions import DEFAULT_SLAS, BusinessDuration, SlaDefinition
 from slas.snapshot import DIMENSION_ROUNDS, EventSnapshot, codes_of
 from slas.timer_pairing import correlate
-from tests.slas.events import at, snapshot_of
+from tests.slas.events import at, reference_triples, snapshot_of
 from tests.slas.random_quarter import random_quarter
 
 Timer = tuple[int, int, int, int]
@@ -41,14 +41,7 @@ def loop_timers(snapshot: EventSnapshot, definition: SlaDefinition) -> list[Time
     """The pairing rules (``slas.timer_pairing``'s module docstring) as loops, reading the
     references in their order; the direct timers by (start row, key), then the others by their
     start's first reference."""
-    refs = list(
-        zip(
-            snapshot.ref_row.tolist(),
-            snapshot.ref_object_index.tolist(),
-            snapshot.ref_object_type.tolist(),
-            strict=True,
-        )
-    )
+    refs = reference_triples(snapshot)
     types = snapshot.event_type.tolist()
     took_effect = snapshot.took_effect.tolist()
     effective = snapshot.effective_us.tolist()
