@@ -48,7 +48,7 @@ class Feeds:
 
 def hop_feeds(snapshot: EventSnapshot, rules: LineageRules) -> list[Feeds]:
     """The feeds of each of the rules' hops that link something in ``snapshot``."""
-    ref_type = snapshot.event_type[snapshot.ref_row]
+    ref_type = snapshot.ref_event_type
     feeds = []
     for hop in rules.hops:
         known = [t for t in hop.upstream_types if t in sc.EVENT_TYPES]

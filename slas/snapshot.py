@@ -168,6 +168,18 @@ class EventSnapshot:
         return _rows_in(self.event, events)
 
     @cached_property
+    def ref_event_type(self) -> U8Array:
+        """The event type of each reference's event (what every SLA's correlation reads)."""
+        types: U8Array = self.event_type[self.ref_row]
+        return types
+
+    @cached_property
+    def ref_took_effect(self) -> BoolArray:
+        """Whether each reference's event took effect."""
+        effective: BoolArray = self.took_effect[self.ref_row]
+        return effective
+
+    @cached_property
     def dimensions(self) -> tuple[U16Array, U64Array]:
         """Legal entity code and customer hash of every event: its own, else an object's.
 
@@ -177,16 +189,18 @@ class EventSnapshot:
         """
         entity = self.legal_entity.copy()
         customer = self.customer.copy()
+        rows, objects = self.ref_row, self.ref_object_index
         for own in (entity, customer):
             for _round in range(DIMENSION_ROUNDS):
+                own_by_ref = own[rows]
+                carrier = own_by_ref != 0
                 by_object = np.zeros(len(self.objects), dtype=own.dtype)
-                carrier = own[self.ref_row] != 0
-                by_object[self.ref_object_index[carrier]] = own[self.ref_row[carrier]]
-                inherited = by_object[self.ref_object_index]
-                missing = (own[self.ref_row] == 0) & (inherited != 0)
+                by_object[objects[carrier]] = own_by_ref[carrier]
+                inherited = by_object[objects]
+                missing = ~carrier & (inherited != 0)
                 if not missing.any():
                     break
-                own[self.ref_row[missing]] = inherited[missing]
+                own[rows[missing]] = inherited[missing]
         return entity, customer
 
     @cached_property

@@ -86,8 +86,7 @@ class _Pairs:
 
 def correlate(snapshot: EventSnapshot, definition: SlaDefinition) -> TimerSet:
     """The timers of ``definition`` in ``snapshot``, with their legal entity and customer."""
-    ref_type = snapshot.event_type[snapshot.ref_row]
-    ref_effective = snapshot.took_effect[snapshot.ref_row]
+    ref_type, ref_effective = snapshot.ref_event_type, snapshot.ref_took_effect
     is_key = np.isin(snapshot.ref_object_type, codes_of(definition.key_types, objects=True))
     is_start = np.isin(ref_type, codes_of(definition.start_event_types)) & ref_effective
     is_stop = np.isin(ref_type, codes_of(definition.stop_event_types))
@@ -152,108 +151,176 @@ def _direct_timers(snapshot: EventSnapshot, start_refs: BoolArray, stop_refs: Bo
 def _indirect_timers(
     snapshot: EventSnapshot, is_start: BoolArray, is_stop: BoolArray, is_key: BoolArray
 ) -> _Pairs:
-    """Timers of start events without a key object (see the module docstring)."""
+    """Timers of start events without a key object (see the module docstring), in columns.
+
+    The rules read the starts in the order of their first reference, a start's objects in the
+    order of their first reference and an object's stop references in reference order, and that
+    order settles every tie: a start's key is the one the first stop met names, its stop the
+    earliest at or after it (the first met among stops at one instant)."""
     events, objects = len(snapshot.event), len(snapshot.objects)
+    ref_row, ref_object = snapshot.ref_row, snapshot.ref_object_index
     carries_key = np.zeros(events, bool)
-    carries_key[snapshot.ref_row[is_start & is_key]] = True
-    keyed = is_start & carries_key[snapshot.ref_row]
-    unkeyed = is_start & ~carries_key[snapshot.ref_row]
+    carries_key[ref_row[is_start & is_key]] = True
+    keyed = is_start & carries_key[ref_row]
+    unkeyed = is_start & ~carries_key[ref_row]
     keyed_object = np.zeros(objects, bool)
-    keyed_object[snapshot.ref_object_index[keyed]] = True
+    keyed_object[ref_object[keyed]] = True
     absorbed = np.zeros(events, bool)
-    absorbed[snapshot.ref_row[unkeyed & keyed_object[snapshot.ref_object_index]]] = True
-    live = unkeyed & ~absorbed[snapshot.ref_row]
+    absorbed[ref_row[unkeyed & keyed_object[ref_object]]] = True
+    live = unkeyed & ~absorbed[ref_row]
     if not live.any():
         nothing = np.zeros(0, np.int64)
         return _Pairs(nothing, np.zeros(0, np.uint8), nothing, nothing)
+    starts = _StartObjects.of(snapshot, np.flatnonzero(live))
     live_object = np.zeros(objects, bool)
-    live_object[snapshot.ref_object_index[live]] = True
-    linking = is_stop & ~is_key & live_object[snapshot.ref_object_index]
+    live_object[starts.object] = True
+    linking = np.flatnonzero(is_stop & ~is_key & live_object[ref_object])
     linking_event = np.zeros(events, bool)
-    linking_event[snapshot.ref_row[linking]] = True
-    stop_key_refs = is_stop & is_key & linking_event[snapshot.ref_row]
-    key_of_stop = dict(
-        zip(
-            snapshot.ref_row[stop_key_refs].tolist(),
-            zip(
-                snapshot.ref_object_index[stop_key_refs].tolist(),
-                snapshot.ref_object_type[stop_key_refs].tolist(),
-                strict=True,
-            ),
-            strict=True,
-        )
-    )
-    stops_by_object: dict[int, list[int]] = {}
-    for obj, row in zip(
-        snapshot.ref_object_index[linking].tolist(), snapshot.ref_row[linking].tolist(), strict=True
-    ):
-        stops_by_object.setdefault(obj, []).append(row)
-    objects_of: dict[int, list[tuple[int, int]]] = {}
-    for row, obj, kind in zip(
-        snapshot.ref_row[live].tolist(),
-        snapshot.ref_object_index[live].tolist(),
-        snapshot.ref_object_type[live].tolist(),
-        strict=True,
-    ):
-        pairs = objects_of.setdefault(row, [])
-        if (obj, kind) not in pairs:
-            pairs.append((obj, kind))
+    linking_event[ref_row[linking]] = True
+    named_key, named_type = _named_keys(snapshot, is_stop & is_key & linking_event[ref_row])
+    # every (start object, stop referencing that object), in the rules' order: by start, then
+    # by the start's object, then by the stop's reference
+    by_object = np.argsort(ref_object[linking], kind="stable")
+    owner, link = _matches(ref_object[linking][by_object], starts.object)
+    stop = ref_row[linking][by_object][link]
+    start = starts.group[owner]
+    count = len(starts.rows)
+    key = np.full(count, -1, dtype=np.int64)
+    key_type = np.zeros(count, dtype=np.uint8)
+    names = np.flatnonzero(named_key[stop] >= 0)
+    found, first = _firsts(start[names])
+    key[found] = named_key[stop[names[first]]]
+    key_type[found] = named_type[stop[names[first]]]
+    effective = snapshot.effective_us
+    reaches = np.flatnonzero(effective[stop] >= effective[starts.rows][start])
+    earliest = reaches[np.lexsort((effective[stop[reaches]], start[reaches]))]  # stable
+    stopped, first = _firsts(start[earliest])
+    stop_row = np.full(count, -1, dtype=np.int64)
+    stop_row[stopped] = stop[earliest[first]]
+    _resolve_unlinked(snapshot, starts, key, key_type, is_key)
+    return _Pairs(key, key_type, starts.rows, stop_row)
 
-    effective = snapshot.effective_us.tolist()
-    keys: dict[int, tuple[int, int]] = {}
-    stops: dict[int, int] = {}
-    for row, pairs in objects_of.items():
-        started = effective[row]
-        for obj, _kind in pairs:
-            for stop in stops_by_object.get(obj, ()):
-                if row not in keys and stop in key_of_stop:
-                    keys[row] = key_of_stop[stop]
-                at = effective[stop]
-                if at >= started and (row not in stops or at < effective[stops[row]]):
-                    stops[row] = stop
-    _resolve_unlinked(snapshot, objects_of, keys, is_key)
-    rows = list(objects_of)
-    return _Pairs(
-        np.array([keys[r][0] for r in rows], dtype=np.int64),
-        np.array([keys[r][1] for r in rows], dtype=np.uint8),
-        np.array(rows, dtype=np.int64),
-        np.array([stops.get(r, -1) for r in rows], dtype=np.int64),
-    )
+
+@dataclass(frozen=True)
+class _StartObjects:
+    """The distinct starts (``rows``, in the order of their first reference) and their distinct
+    (object, type) references, by start (``group``: the start's index in ``rows``) and then in
+    the order of their first reference."""
+
+    rows: I64Array
+    group: I64Array
+    object: I64Array
+    kind: U8Array
+
+    @classmethod
+    def of(cls, snapshot: EventSnapshot, refs: I64Array) -> _StartObjects:
+        rows = snapshot.ref_row[refs]
+        objects = snapshot.ref_object_index[refs]
+        kinds = snapshot.ref_object_type[refs]
+        # the first reference of each (start, object, type): a stable sort keeps references apart
+        order = np.lexsort((kinds, objects, rows))
+        new = np.ones(len(order), dtype=bool)
+        new[1:] = (
+            (np.diff(rows[order]) != 0)
+            | (np.diff(objects[order]) != 0)
+            | (kinds[order][1:] != kinds[order][:-1])
+        )
+        firsts = np.sort(order[new])
+        distinct, first_at = np.unique(rows[firsts], return_index=True)
+        rank = np.argsort(first_at, kind="stable")
+        position = np.empty(len(rank), dtype=np.int64)
+        position[rank] = np.arange(len(rank))
+        group = position[np.searchsorted(distinct, rows[firsts])]
+        by_start = np.argsort(group, kind="stable")
+        return cls(
+            rows=distinct[rank].astype(np.int64),
+            group=group[by_start],
+            object=objects[firsts][by_start].astype(np.int64),
+            kind=kinds[firsts][by_start],
+        )
+
+
+def _named_keys(snapshot: EventSnapshot, refs: BoolArray) -> tuple[I64Array, U8Array]:
+    """Per event row, the key object (and its type) of its last key reference among ``refs``
+    in reference order (-1 for none)."""
+    at = np.flatnonzero(refs)[::-1]
+    rows, last = np.unique(snapshot.ref_row[at], return_index=True)
+    key = np.full(len(snapshot.event), -1, dtype=np.int64)
+    key_type = np.zeros(len(snapshot.event), dtype=np.uint8)
+    key[rows] = snapshot.ref_object_index[at[last]]
+    key_type[rows] = snapshot.ref_object_type[at[last]]
+    return key, key_type
+
+
+def _firsts(groups: I64Array) -> tuple[I64Array, I64Array]:
+    """The distinct values of ``groups`` (sorted, equal values together) and where each first
+    occurs."""
+    new = np.ones(len(groups), dtype=bool)
+    new[1:] = groups[1:] != groups[:-1]
+    at = np.flatnonzero(new)
+    return groups[at], at
 
 
 def _resolve_unlinked(
     snapshot: EventSnapshot,
-    objects_of: dict[int, list[tuple[int, int]]],
-    keys: dict[int, tuple[int, int]],
+    starts: _StartObjects,
+    key: I64Array,
+    key_type: U8Array,
     is_key: BoolArray,
 ) -> None:
-    """Keys of starts no stop names yet: a sibling's, the nearest in the object graph, or own."""
-    key_of_object: dict[int, tuple[int, int]] = {}
-    for row, key in keys.items():
-        for obj, _kind in objects_of[row]:
-            key_of_object.setdefault(obj, key)
-    graph: ReferenceGraph | None = None
-    for row, pairs in objects_of.items():
-        if row in keys:
-            continue
-        found = next((key_of_object[obj] for obj, _ in pairs if obj in key_of_object), None)
-        if found is None:
-            graph = graph or ReferenceGraph(snapshot, is_key)
-            found = graph.nearest_key(row, [obj for obj, _ in pairs])
-        # Last resort: the most specific object (the latest type in semconv.OBJECT_TYPES).
-        keys[row] = found or max(pairs, key=lambda pair: pair[1])
+    """Keys of starts no stop names (``key`` -1), in place: that of the first keyed start (in
+    the starts' order) sharing an object with them, else the nearest in the object graph, else
+    their own most specific object (the latest type in semconv.OBJECT_TYPES, the first among
+    equals)."""
+    keyed = key >= 0
+    if keyed.all():
+        return
+    # each object's key: that of the first keyed start that references it
+    sibling = np.flatnonzero(keyed[starts.group])
+    objects, first = np.unique(starts.object[sibling], return_index=True)
+    object_key = np.full(len(snapshot.objects), -1, dtype=np.int64)
+    object_key[objects] = starts.group[sibling[first]]
+    shares = np.flatnonzero(~keyed[starts.group] & (object_key[starts.object] >= 0))
+    found, first = _firsts(starts.group[shares])
+    donor = object_key[starts.object[shares[first]]]
+    key[found], key_type[found] = key[donor], key_type[donor]
+    unresolved = np.flatnonzero(key < 0)
+    if not len(unresolved):
+        return
+    begin = np.searchsorted(starts.group, unresolved, side="left")
+    end = np.searchsorted(starts.group, unresolved, side="right")
+    graph = ReferenceGraph(snapshot, is_key, starts.object[_matches(starts.group, unresolved)[1]])
+    for start, left, right in zip(unresolved.tolist(), begin.tolist(), end.tolist(), strict=True):
+        nearest = graph.nearest_key(int(starts.rows[start]), starts.object[left:right].tolist())
+        if nearest is not None:
+            key[start], key_type[start] = nearest
+    # last resort: the most specific object, the first of its type when several
+    rest = np.flatnonzero(key[starts.group] < 0)
+    order = rest[np.lexsort((-starts.kind[rest].astype(np.int16), starts.group[rest]))]
+    own, first = _firsts(starts.group[order])
+    key[own], key_type[own] = starts.object[order[first]], starts.kind[order[first]]
 
 
 class ReferenceGraph:
-    """The event-object graph of a snapshot, for the rare walk from a start event to its key."""
+    """The event-object graph of a snapshot around some objects, for the rare walk from a start
+    event to its key: the references of the events at most two hops from ``objects``, all that
+    a walk from them reads (a sort of those, not of every reference)."""
 
-    def __init__(self, snapshot: EventSnapshot, is_key: BoolArray) -> None:
-        by_object = np.argsort(snapshot.ref_object_index, kind="stable")
-        self._objects = snapshot.ref_object_index[by_object]
-        self._rows_by_object = snapshot.ref_row[by_object]
-        by_row = np.argsort(snapshot.ref_row, kind="stable")
-        self._rows = snapshot.ref_row[by_row]
-        self._objects_by_row = snapshot.ref_object_index[by_row]
+    def __init__(self, snapshot: EventSnapshot, is_key: BoolArray, objects: I64Array) -> None:
+        ref_row, ref_object = snapshot.ref_row, snapshot.ref_object_index
+        near = np.zeros(len(snapshot.objects), dtype=bool)
+        near[objects] = True
+        rows = np.zeros(len(snapshot.event), dtype=bool)
+        for _hop in range(2):
+            rows[ref_row[near[ref_object]]] = True
+            near[ref_object[rows[ref_row]]] = True
+        kept = np.flatnonzero(rows[ref_row])
+        by_object = kept[np.argsort(ref_object[kept], kind="stable")]
+        self._objects = ref_object[by_object]
+        self._rows_by_object = ref_row[by_object]
+        by_row = kept[np.argsort(ref_row[kept], kind="stable")]
+        self._rows = ref_row[by_row]
+        self._objects_by_row = ref_object[by_row]
         self._types_by_row = snapshot.ref_object_type[by_row]
         self._is_key_by_row = is_key[by_row]
 
@@ -283,13 +350,21 @@ class ReferenceGraph:
 
 def _positions(sorted_values: I64Array, wanted: I64Array) -> I64Array:
     """Every position in ``sorted_values`` holding one of ``wanted``."""
+    return _matches(sorted_values, wanted)[1]
+
+
+def _matches(sorted_values: I64Array, wanted: I64Array) -> tuple[I64Array, I64Array]:
+    """Every (index into ``wanted``, position in ``sorted_values``) holding the same value, by
+    index and then by position."""
     left = np.searchsorted(sorted_values, wanted, side="left")
     lengths = np.searchsorted(sorted_values, wanted, side="right") - left
     total = int(lengths.sum())
     if not total:
-        return np.zeros(0, dtype=np.int64)
+        nothing = np.zeros(0, dtype=np.int64)
+        return nothing, nothing
     offsets = np.repeat(left - np.cumsum(lengths) + lengths, lengths)
-    return (offsets + np.arange(total)).astype(np.int64)
+    owners = np.repeat(np.arange(len(wanted), dtype=np.int64), lengths)
+    return owners, (offsets + np.arange(total)).astype(np.int64)
 
 
 def _with_facts(snapshot: EventSnapshot, pairs: _Pairs) -> TimerSet:

@@ -111,7 +111,7 @@ class DerivedTimers:
                 timers.customer,
                 no_amount,
                 np.where(no_amount, 0, timers.amount_units),
-                text_hashes(str(c) for c in timers.currency),
+                text_hashes(pa.array(timers.currency, type=pa.string())),
             ],
             count,
         )

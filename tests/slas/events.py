@@ -197,3 +197,16 @@ def span_rows(events: Iterable[Event]) -> list[tuple[Any, ...]]:
                 )
             )
     return rows
+
+
+def reference_triples(snapshot: EventSnapshot) -> list[tuple[int, int, int]]:
+    """A snapshot's references in their order as (event row, object index, object type code),
+    for rules written as loops."""
+    return list(
+        zip(
+            snapshot.ref_row.tolist(),
+            snapshot.ref_object_index.tolist(),
+            snapshot.ref_object_type.tolist(),
+            strict=True,
+        )
+    )

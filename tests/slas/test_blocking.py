@@ -10,7 +10,7 @@ from domain import semconv as sc
 from lineage.rules import Hop, LineageRules
 from slas.blocking import hop_feeds, upstream_causes
 from slas.snapshot import EventSnapshot, I64Array, event_type_code, object_type_code
-from tests.slas.events import Event, at, event, snapshot_of, stable_hash
+from tests.slas.events import Event, at, event, reference_triples, snapshot_of, stable_hash
 
 RULES = LineageRules.default()
 
@@ -23,14 +23,7 @@ def pairwise_causes(snapshot: EventSnapshot, rules: LineageRules) -> I64Array:
     """The rule spelled out pair by pair: every (fed, feeder) reference pair of a hop on a shared
     object (an event never feeds itself; an as-of-root feeder only what came after it), the
     largest candidate root cause over them, repeated until nothing moves."""
-    refs = list(
-        zip(
-            snapshot.ref_row.tolist(),
-            snapshot.ref_object_index.tolist(),
-            snapshot.ref_object_type.tolist(),
-            strict=True,
-        )
-    )
+    refs = reference_triples(snapshot)
     effect = np.where(snapshot.effective_us >= 0, snapshot.effective_us, snapshot.first_us)
     edges = set()
     for hop in rules.hops:
