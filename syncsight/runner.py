@@ -6,7 +6,6 @@ like a crash (exit status -15) to supervisors and tests; here a graceful stop ex
 
 from __future__ import annotations
 
-import logging
 import signal
 import threading
 from collections.abc import Iterator
@@ -14,8 +13,6 @@ from contextlib import contextmanager
 
 import uvicorn
 from fastapi import FastAPI
-
-logger = logging.getLogger(__name__)
 
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
