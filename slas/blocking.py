@@ -19,6 +19,11 @@ from slas.snapshot import EventSnapshot, I64Array, codes_of, event_type_code, ob
 MAX_LEVELS = 32
 """Deeper than any chain of hops; stops a cyclic site rule from looping forever."""
 
+RULE_REVISION = 2
+"""Which spelling of the rule derived the stored items, part of the business state's
+configuration fingerprint: a change of the rule re-derives every item once. 2: the root cause is
+a failure with no failure upstream (1 could keep a nearer failure where two were chained)."""
+
 
 @dataclass(frozen=True)
 class Feeds:
@@ -121,20 +126,39 @@ def _pair_feeds(snapshot: EventSnapshot, hop: Hop, down: I64Array, up: I64Array)
 
 def upstream_causes(snapshot: EventSnapshot, rules: LineageRules) -> I64Array:
     """Per event row, the row of the failed event upstream of it that is the root cause of its
-    being stopped (the most upstream failure on a path of hops), -1 when nothing upstream failed.
-    Among several root causes the one with the highest row wins (a stable, arbitrary choice)."""
-    cause = np.full(len(snapshot.event), -1, dtype=np.int64)
+    being stopped, -1 when nothing upstream failed. A root cause is a failed event with no failed
+    event upstream of it: the most upstream failure on a path of hops. Among several root causes
+    the one with the highest row wins (a stable, arbitrary choice).
+
+    Failures that only feed each other in a cycle (a site hop whose type feeds itself, at one
+    instant) have no such root: there the highest failed row upstream stands in, and it has no
+    cause itself."""
+    rows = np.arange(len(snapshot.event), dtype=np.int64)
     feeds = hop_feeds(snapshot, rules)
-    if not feeds:
-        return cause
-    rows = np.arange(len(cause), dtype=np.int64)
-    for _level in range(MAX_LEVELS):
-        # what an event passes on: its own root cause, else itself when it failed
-        candidate = np.where(cause >= 0, cause, np.where(snapshot.failed, rows, -1))
-        updated = cause.copy()
-        for feed in feeds:
-            np.maximum.at(updated, feed.fed, feed.seen(candidate))
-        if np.array_equal(updated, cause):
-            break
-        cause = updated
+    failed_rows = np.where(snapshot.failed, rows, -1)
+    any_failure = upstream_max(feeds, failed_rows)
+    roots = snapshot.failed & (any_failure < 0)
+    if np.array_equal(roots, snapshot.failed):
+        return any_failure  # no failure has another upstream: each failure is a root
+    cause = upstream_max(feeds, np.where(roots, rows, -1))
+    in_cycles = (any_failure >= 0) & (cause < 0)
+    if in_cycles.any():
+        cause[in_cycles] = any_failure[in_cycles]
+        cause[cause == rows] = -1
     return cause
+
+
+def upstream_max(feeds: list[Feeds], own: I64Array) -> I64Array:
+    """Per event row, the largest ``own`` (per event row, at least -1) among the events upstream
+    of it through one hop or more, -1 when nothing is upstream: running maxima passed down hop
+    by hop until nothing moves (values only grow, so it settles; ``MAX_LEVELS`` bounds a cycle)."""
+    best = np.full(len(own), -1, dtype=np.int64)
+    for _level in range(MAX_LEVELS):
+        passed = np.maximum(own, best)
+        updated = best.copy()
+        for feed in feeds:
+            np.maximum.at(updated, feed.fed, feed.seen(passed))
+        if np.array_equal(updated, best):
+            break
+        best = updated
+    return best

@@ -34,7 +34,7 @@ from clickhouse_connect.driver.client import Client
 from domain.instants import utc
 from lineage import evidence_spans
 from lineage.rules import LineageRules
-from slas import item_versions, timer_changes
+from slas import blocking, item_versions, timer_changes
 from slas.calendars import CalendarBook, EntityCalendar
 from slas.cause_refresh import refresh_causes
 from slas.definitions import SlaDefinition
@@ -168,6 +168,7 @@ def config_fingerprint(
             _calendar_text(calendars.default),
             STATE_TABLES,
             ITEM_FIELDS,
+            blocking.RULE_REVISION,
         )
     )
     return hashlib.sha256(text.encode()).hexdigest()[:32]
