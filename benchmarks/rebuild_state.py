@@ -38,11 +38,14 @@ import slas.state_queries as state_queries
 from benchmarks.process_stats import own_cpu_seconds, peak_rss_mib, reset_peak_rss, resident_mib
 from slas.business_state import RECORDED, STATE_TABLES, BusinessState, TickReport
 from slas.definitions import DEFAULT_SLAS
+from slas.event_dimensions import append_dimensions
+from slas.state_queries import clear_staging, graph_chunks
 from tests.firm import firm_calendar_book
 from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import migrate
 from warehouse.pool import ClientPool
 from warehouse.schema import STATE_CHUNKS
+from warehouse.schema_state import write_states
 
 
 @dataclass
@@ -133,15 +136,21 @@ def measure_parts(client: Any, state: BusinessState) -> PartMemory:
         command("SYSTEM JEMALLOC PURGE")
 
     parts = PartMemory(release)
-    keeper_module.graph_chunks = parts.part("graph read and labels", keeper_module.graph_chunks)
+    # the tick calls these by its module's names, some of them imported there from where they
+    # live: each wrapper replaces the name in ``slas.business_state``
+    for name, part, function in (
+        ("graph_chunks", "graph read and labels", graph_chunks),
+        ("append_timers", "chunk writes", keeper_module.append_timers),
+        ("append_items", "chunk writes", keeper_module.append_items),
+        ("append_dimensions", "chunk writes", append_dimensions),
+        ("clear_staging", "clearing the staging", clear_staging),
+        ("write_states", "watermarks", write_states),
+    ):
+        setattr(keeper_module, name, parts.part(part, function))
     state_queries._write_chunks = parts.part("staging", state_queries._write_chunks)
     state._rederive = parts.part("chunk derivation", state._rederive)  # type: ignore[method-assign]
-    for name in ("append_timers", "append_items", "append_dimensions"):
-        setattr(keeper_module, name, parts.part("chunk writes", getattr(keeper_module, name)))
-    keeper_module.clear_staging = parts.part("clearing the staging", keeper_module.clear_staging)
     for key, record in RECORDED.items():
         RECORDED[key] = parts.part(f"recording {record.__module__}", record)
-    keeper_module.write_states = parts.part("watermarks", keeper_module.write_states)
     for method in ("command", "query", "query_np", "insert_arrow", "insert"):
         setattr(client, method, parts.statement(getattr(client, method)))
     return parts

@@ -31,6 +31,8 @@ from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -181,31 +183,43 @@ def vm_rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def metric_totals(base_url: str) -> dict[str, float]:
-    """The service's counters, summed over their labels, by name; and each labelled series by
-    its name and labels."""
+def parse_samples(text: str) -> list[Sample]:
+    """The samples of a Prometheus text exposition, in its order."""
+    return [sample for family in text_string_to_metric_families(text) for sample in family.samples]
+
+
+def metric_samples(base_url: str) -> list[Sample]:
+    """The samples of the service's ``/metrics``."""
+    return parse_samples(httpx.get(f"{base_url}/metrics", timeout=PROBE_TIMEOUT_SECONDS).text)
+
+
+def totals_by_name(samples: Sequence[Sample]) -> dict[str, float]:
+    """Samples summed over their labels, by sample name (``…_total``, ``…_sum``, a gauge's)."""
     totals: dict[str, float] = {}
-    for line in httpx.get(f"{base_url}/metrics", timeout=PROBE_TIMEOUT_SECONDS).text.splitlines():
-        if line.startswith("#") or not line.strip():
-            continue
-        name_and_labels, _, value = line.rpartition(" ")
-        name = name_and_labels.partition("{")[0]
-        totals[name] = totals.get(name, 0.0) + float(value)
-        if name_and_labels != name:
-            totals[name_and_labels] = float(value)
+    for sample in samples:
+        totals[sample.name] = totals.get(sample.name, 0.0) + sample.value
     return totals
 
 
-def non_ok_requests(base_url: str) -> float:
+def metric_totals(base_url: str) -> dict[str, float]:
+    """The service's samples, summed over their labels, by name."""
+    return totals_by_name(metric_samples(base_url))
+
+
+def by_label(samples: Sequence[Sample], name: str, label: str) -> dict[str, float]:
+    """The samples called ``name`` by the value of their label ``label``, in their order."""
+    values: dict[str, float] = {}
+    for sample in samples:
+        if sample.name == name:
+            value = sample.labels.get(label, "")
+            values[value] = values.get(value, 0.0) + sample.value
+    return values
+
+
+def non_ok_requests(samples: Sequence[Sample]) -> float:
     """Export requests the service answered other than 200 (HTTP) or OK (gRPC)."""
-    lines = httpx.get(f"{base_url}/metrics", timeout=PROBE_TIMEOUT_SECONDS).text.splitlines()
-    return sum(
-        float(line.rpartition(" ")[2])
-        for line in lines
-        if line.startswith("syncsight_export_requests_total{")
-        and 'status="200"' not in line
-        and 'status="OK"' not in line
-    )
+    statuses = by_label(samples, "syncsight_export_requests_total", "status")
+    return sum(count for status, count in statuses.items() if status not in ("200", "OK"))
 
 
 def slope_mib_per_hour(samples: list[tuple[float, float]]) -> float:
@@ -344,13 +358,11 @@ def soak(
             process.join()
         time.sleep(2)  # the last acknowledged batch reaches ClickHouse
         sample(service, started, summary, counts)
-        totals, summary.non_ok_requests = final_counters(service, summary)
+        metrics = final_metrics(service, summary)
+        totals = totals_by_name(metrics)
+        summary.non_ok_requests = non_ok_requests(metrics)
         summary.service_errors = {name: totals.get(name, 0.0) for name in ERROR_METRICS}
-        summary.window_paths = {
-            series.partition('path="')[2].rstrip('"}'): value
-            for series, value in totals.items()
-            if series.startswith("syncsight_evaluator_window_paths_total{")
-        }
+        summary.window_paths = by_label(metrics, "syncsight_evaluator_window_paths_total", "path")
         summary.rss_peak_mib = peak_rss_mib(service.process.pid)
         summary.rss_end_mib = vm_rss_mib(service.process.pid)
         summary.spans_created = counts.created.value
@@ -417,13 +429,13 @@ def sample(service: Service, started: float, summary: Summary, counts: Counts) -
     )
 
 
-def final_counters(service: Service, summary: Summary) -> tuple[dict[str, float], float]:
-    """The service's counters once the senders stopped, waiting for a busy service to answer
+def final_metrics(service: Service, summary: Summary) -> list[Sample]:
+    """The service's metrics once the senders stopped, waiting for a busy service to answer
     (each probe it leaves unanswered counts as an unanswered sample)."""
     deadline = time.monotonic() + FINAL_WAIT_SECONDS
     while True:
         try:
-            return metric_totals(service.base_url), non_ok_requests(service.base_url)
+            return metric_samples(service.base_url)
         except httpx.TransportError:
             summary.unanswered_samples += 1
             if time.monotonic() > deadline:

@@ -90,7 +90,8 @@ def last_row_per_object(objects: I64Array, rows: I64Array, rank: I64Array) -> di
 
 
 def refs_of(snapshot: EventSnapshot, event_type: str, object_type: str) -> BoolArray:
-    refs: BoolArray = (snapshot.event_type[snapshot.ref_row] == event_type_code(event_type)) & (
+    """Which references are an ``event_type`` event's to an ``object_type`` object."""
+    refs: BoolArray = (snapshot.ref_event_type == event_type_code(event_type)) & (
         snapshot.ref_object_type == object_type_code(object_type)
     )
     return refs

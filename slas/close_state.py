@@ -27,7 +27,7 @@ from slas.close_risk import assess, due_periods, render_report
 from slas.close_sums import ITEM_COLUMNS, ROWS_OF, assess_group, assessed_pairs, item_state_sql
 from slas.item_rows import INVOICE
 from slas.snapshot import NO_TIME, F64Array
-from warehouse.counted_attempt import ATTEMPT_ORDER
+from warehouse.counted_attempt import LATEST_ERROR
 from warehouse.schema import BLOCKER_FACT_COLUMNS, CLOSE_ITEMS
 
 _AS_OF = "{as_of:DateTime64(6, 'UTC')}"
@@ -153,7 +153,7 @@ GROUP BY LegalEntity
 """``STAGE_DURATIONS`` from the versions in effect at ``known_at`` (``slas.item_versions``)."""
 
 ERRORS = f"""
-SELECT EventId, argMax(ErrorCategory, {ATTEMPT_ORDER}), argMax(ErrorCode, {ATTEMPT_ORDER})
+SELECT EventId, {LATEST_ERROR}
 FROM biz_events
 WHERE EventId IN {{event_ids:Array(String)}} AND EventTime <= {{as_of:DateTime64(6, 'UTC')}}
   AND IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}

@@ -28,11 +28,10 @@ from slas.close_state import (
     blocking_step,
     reached,
 )
-from warehouse.counted_attempt import ATTEMPT_ORDER, FAILING_SINCE
+from warehouse.counted_attempt import ATTEMPT_ORDER, FAILING_SINCE, LATEST_ERROR
 
 BLOCKERS = f"""
-SELECT EventId, argMax(EventType, {ATTEMPT_ORDER}), argMax(ErrorCategory, {ATTEMPT_ORDER}),
-       argMax(ErrorCode, {ATTEMPT_ORDER}), {FAILING_SINCE}
+SELECT EventId, argMax(EventType, {ATTEMPT_ORDER}), {LATEST_ERROR}, {FAILING_SINCE}
 FROM biz_events
 WHERE EventId IN {{event_ids:Array(String)}} AND EventTime <= {{as_of:DateTime64(6, 'UTC')}}
   AND IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}

@@ -18,7 +18,7 @@ from clickhouse_connect.driver.client import Client
 
 from domain import semconv as sc
 from slas.snapshot import EventSnapshot, empty_snapshot
-from warehouse.counted_attempt import ATTEMPT_ORDER, COUNTED_ATTEMPT, FAILING_SINCE
+from warehouse.counted_attempt import ATTEMPT_ORDER, COUNTED_ATTEMPT, FAILING_SINCE, LATEST_ERROR
 from warehouse.first_stored import first_stored_events
 from warehouse.schema import STATE_COMPONENT_EVENTS, STATE_COMPONENT_OBJECTS
 
@@ -233,9 +233,7 @@ WHERE cityHash64(EventId) IN {hashes:Array(UInt64)}
 """
 
 EVENT_ERRORS = f"""
-SELECT cityHash64(EventId) AS event_hash,
-       argMax((ErrorCategory, ErrorCode), {ATTEMPT_ORDER}).1,
-       argMax((ErrorCategory, ErrorCode), {ATTEMPT_ORDER}).2
+SELECT cityHash64(EventId) AS event_hash, {LATEST_ERROR}
 FROM {first_stored_events("cityHash64(EventId) IN {hashes:Array(UInt64)}")}
 WHERE EventTime <= {{as_of:DateTime64(9, 'UTC')}}
 GROUP BY EventId

@@ -35,6 +35,12 @@ first failed attempt after its last successful one in ``ATTEMPT_ORDER``; the zer
 latest attempt succeeded. By instant alone, a failure stamped like the success before it began no
 run at all."""
 
+_LATEST_ERROR = f"argMax((ErrorCategory, ErrorCode), {ATTEMPT_ORDER})"
+LATEST_ERROR: Final = f"{_LATEST_ERROR}.1, {_LATEST_ERROR}.2"
+"""The error of an event's latest attempt in ``ATTEMPT_ORDER``: two aggregate columns over its
+attempts, its category and its code, both of the one attempt. What close risk names for each
+blocking event and blocked invoices for each blocker."""
+
 
 def attempt_order(attempt: BusinessEvent) -> tuple[datetime, int, str]:
     """The order of an event's attempts (``ATTEMPT_ORDER`` in Python): a lineage node's attempts

@@ -12,6 +12,27 @@ from warehouse.c_heap import C_HEAP_ARENAS
 
 THREADS = 8
 
+WRITE_MALLOC_INFO = """
+import ctypes
+
+def write_malloc_info(path):
+    libc = ctypes.CDLL(None)
+    libc.fopen.restype = ctypes.c_void_p
+    libc.malloc_info.argtypes = (ctypes.c_int, ctypes.c_void_p)
+    libc.fclose.argtypes = (ctypes.c_void_p,)
+    report = libc.fopen(path.encode(), b"w")
+    libc.malloc_info(0, report)
+    libc.fclose(report)
+"""
+"""What a script that reports glibc's arenas begins with: ``write_malloc_info(path)`` writes
+``malloc_info``'s XML to ``path`` (``arenas_in`` counts them)."""
+
+
+def arenas_in(report: Path) -> int:
+    """How many arenas a ``write_malloc_info`` report lists."""
+    return report.read_text().count("<heap nr=")
+
+
 ARENAS_AFTER_THREADS = """
 import ctypes, sys, threading
 from warehouse.c_heap import bound_c_heap
@@ -21,9 +42,6 @@ if sys.argv[2] == "bounded":
 libc = ctypes.CDLL(None)
 libc.malloc.restype = ctypes.c_void_p
 libc.free.argtypes = (ctypes.c_void_p,)
-libc.fopen.restype = ctypes.c_void_p
-libc.malloc_info.argtypes = (ctypes.c_int, ctypes.c_void_p)
-libc.fclose.argtypes = (ctypes.c_void_p,)
 together = threading.Barrier(int(sys.argv[3]) + 1)
 
 def allocate():
@@ -36,9 +54,7 @@ threads = [threading.Thread(target=allocate) for _ in range(int(sys.argv[3]))]
 for thread in threads:
     thread.start()
 together.wait()
-report = libc.fopen(sys.argv[1].encode(), b"w")
-libc.malloc_info(0, report)
-libc.fclose(report)
+write_malloc_info(sys.argv[1])
 together.wait()
 for thread in threads:
     thread.join()
@@ -49,11 +65,18 @@ def arenas_with_threads(tmp_path: Path, mode: str) -> int:
     """How many arenas glibc reports once ``THREADS`` threads have each allocated."""
     report = tmp_path / f"malloc-{mode}.xml"
     subprocess.run(
-        [sys.executable, "-c", ARENAS_AFTER_THREADS, str(report), mode, str(THREADS)],
+        [
+            sys.executable,
+            "-c",
+            WRITE_MALLOC_INFO + ARENAS_AFTER_THREADS,
+            str(report),
+            mode,
+            str(THREADS),
+        ],
         check=True,
         timeout=60,
     )
-    return report.read_text().count("<heap nr=")
+    return arenas_in(report)
 
 
 class TestBoundCHeap:
@@ -67,20 +90,10 @@ class TestBoundCHeap:
 
 
 COMMAND_THEN_ARENAS = """
-import atexit, ctypes, sys
+import atexit, sys
 
 path, url = sys.argv[1], sys.argv[2]
-
-def report():
-    libc = ctypes.CDLL(None)
-    libc.fopen.restype = ctypes.c_void_p
-    libc.malloc_info.argtypes = (ctypes.c_int, ctypes.c_void_p)
-    libc.fclose.argtypes = (ctypes.c_void_p,)
-    out = libc.fopen(path.encode(), b"w")
-    libc.malloc_info(0, out)
-    libc.fclose(out)
-
-atexit.register(report)
+atexit.register(write_malloc_info, path)
 sys.argv = ["syncsight", "migrate", "--clickhouse-url", url]
 from syncsight.cli import main
 main()
@@ -98,7 +111,7 @@ class TestTheCommandBoundsTheHeap:
             [
                 sys.executable,
                 "-c",
-                COMMAND_THEN_ARENAS,
+                WRITE_MALLOC_INFO + COMMAND_THEN_ARENAS,
                 str(report),
                 f"chdb://{tmp_path / 'data'}",
             ],
@@ -106,7 +119,7 @@ class TestTheCommandBoundsTheHeap:
             timeout=120,
             capture_output=True,
         )
-        assert report.read_text().count("<heap nr=") <= C_HEAP_ARENAS
+        assert arenas_in(report) <= C_HEAP_ARENAS
 
 
 FRAGMENTED_THEN_TRIMMED = """
