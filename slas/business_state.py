@@ -554,7 +554,7 @@ class BusinessState:
                 StoredVersions.none(ITEM_IDS),
                 StoredDimensions.none(),
             )
-        key_hashes = np.fromiter(names.objects, dtype=np.uint64, count=len(names.objects))
+        key_hashes = np.sort(np.fromiter(names.objects, dtype=np.uint64, count=len(names.objects)))
         return ComponentRead(
             snapshot,
             names,

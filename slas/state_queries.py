@@ -5,7 +5,7 @@ component around them, the events of a component as known at an instant, and the
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -20,7 +20,7 @@ from domain import semconv as sc
 from domain.instants import utc
 from slas.close_items import ITEM_OBJECT_TYPES
 from slas.components import chunks, component_labels, reference_graph
-from slas.digests import U64Array, text_hashes
+from slas.digests import U64Array, sorted_members, text_hashes
 from slas.queries import (
     COMPONENT_EVENTS,
     EVENT_REFERENCES,
@@ -820,16 +820,10 @@ def load_component(
     _, customer_rows = np.unique(customers, return_index=True)
     names = SnapshotNames(
         events=dict(zip(hashes.tolist(), _texts(events["event_id"]), strict=True)),
-        objects=dict(
-            zip(
-                object_hashes[distinct].tolist(),
-                zip(
-                    _texts(references["object_type_name"], distinct),
-                    _texts(references["object_id"], distinct),
-                    strict=True,
-                ),
-                strict=True,
-            )
+        objects=ObjectNames(
+            object_hashes[distinct].tolist(),
+            _texts(references["object_type_name"], distinct),
+            _texts(references["object_id"], distinct),
         ),
         customers=dict(
             zip(
@@ -841,6 +835,31 @@ def load_component(
         failures=_failures(events),
     )
     return snapshot, names
+
+
+class ObjectNames(Mapping[int, tuple[str, str]]):
+    """Object hash → (type, id), as ``SnapshotNames.objects``: held as an index and two lists of
+    texts, a pair made only when looked up. A component names tens of thousands of objects, and
+    a dictionary of as many pairs was a sixth of a tick's Python: tuples are what the garbage
+    collector walks and frees, texts and integers are not."""
+
+    def __init__(self, hashes: list[int], types: list[str], ids: list[str]) -> None:
+        self._at = dict(zip(hashes, range(len(hashes)), strict=True))
+        self._types, self._ids = types, ids
+
+    def __getitem__(self, key: int) -> tuple[str, str]:
+        at = self._at[key]
+        return self._types[at], self._ids[at]
+
+    def get(self, key: int, default: Any = None) -> Any:
+        at = self._at.get(key)
+        return default if at is None else (self._types[at], self._ids[at])
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._at)
+
+    def __len__(self) -> int:
+        return len(self._at)
 
 
 def _columns(table: pa.Table) -> dict[str, Any]:
@@ -946,8 +965,8 @@ def _latest(
     client: Client, reads: tuple[str, str], chunk: int | None, key: str, key_hashes: U64Array
 ) -> pa.Table | None:
     """The latest versions ``reads`` (of the named components', of a chunk's) read for ``chunk``
-    (the named components when None), kept where the ``key`` column is one of ``key_hashes``;
-    None when none is."""
+    (the named components when None), kept where the ``key`` column is one of ``key_hashes``
+    (sorted); None when none is."""
     if not len(key_hashes):
         return None
     named, of_chunk = reads
@@ -957,13 +976,14 @@ def _latest(
         else client.query_arrow(of_chunk, parameters={"chunk": chunk})
     )
     keys = np.asarray(table[key].to_numpy(), dtype=np.uint64)
-    kept = np.isin(keys, key_hashes)
+    kept = sorted_members(keys, key_hashes)
     return table.filter(pa.array(kept)) if kept.any() else None
 
 
 def latest_digests(client: Client, key_hashes: U64Array, *, chunk: int | None) -> StoredVersions:
     """The latest stored version of every timer keyed by an object of ``chunk`` (of the
-    component ``component`` closed when None) whose ``cityHash64`` is one of ``key_hashes``."""
+    component ``component`` closed when None) whose ``cityHash64`` is one of ``key_hashes``
+    (sorted)."""
     reads = (LATEST_DIGESTS_OF_NAMED, LATEST_DIGESTS_OF_CHUNK)
     table = _latest(client, reads, chunk, "key_hash", key_hashes)
     if table is None:
@@ -985,7 +1005,7 @@ def latest_item_digests(
     client: Client, key_hashes: U64Array, *, chunk: int | None
 ) -> StoredVersions:
     """The latest stored version of every item of an object of ``chunk`` (of the component
-    ``component`` closed when None) whose ``cityHash64`` is one of ``key_hashes``."""
+    ``component`` closed when None) whose ``cityHash64`` is one of ``key_hashes`` (sorted)."""
     reads = (LATEST_ITEM_DIGESTS_OF_NAMED, LATEST_ITEM_DIGESTS_OF_CHUNK)
     table = _latest(client, reads, chunk, "identity", key_hashes)
     if table is None:
