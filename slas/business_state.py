@@ -21,14 +21,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Collection, Generator, Sequence
+from collections.abc import Callable, Collection, Generator, Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import closing
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from clickhouse_connect.driver.client import Client
 
 from domain.instants import utc
@@ -38,21 +39,24 @@ from slas import blocking, item_versions, timer_changes
 from slas.calendars import CalendarBook, EntityCalendar
 from slas.cause_refresh import refresh_causes
 from slas.definitions import SlaDefinition
-from slas.digests import row_digests, sorted_members
+from slas.digests import U64Array, row_digests, sorted_members
 from slas.event_dimensions import (
     StoredDimensions,
     append_dimensions,
     changed_dimensions,
     latest_dimensions,
 )
-from slas.item_rows import ItemRow, ItemValues, item_columns, item_values, values_digest
+from slas.item_rows import DIGEST_SPELLING, DerivedItems, derive_items
 from slas.snapshot import EventSnapshot
 from slas.state_columns import insert_columns
 from slas.state_queries import (
+    ITEM_COLUMNS,
+    ITEM_IDS,
     TIMER_COLUMNS,
+    TIMER_IDS,
     ChangedEvent,
     ObjectColumns,
-    StoredTimers,
+    StoredVersions,
     WindowChanges,
     changed_events,
     clear_staging,
@@ -94,11 +98,12 @@ RECORDED: dict[str, Callable[[Client, datetime, datetime], None]] = {
 """What each tick records from the versions it wrote, by the key of its watermark (read with the
 keeper's own and moved with it): the timers' state pieces, the items' replaced versions."""
 
-ITEM_FIELDS = tuple(f.name for f in fields(ItemRow))
-"""What an item row holds: part of the fingerprint too, so that a field added to ``ItemRow`` (the
-failure facts of migration 20) is filled by re-deriving everything once (every item then gets a
-version with it; the versions before keep the field empty, and answers read those facts
-elsewhere: ``slas.impact_answers``)."""
+ITEM_STORAGE = (ITEM_COLUMNS, DIGEST_SPELLING)
+"""What an item row holds and how its digest is spelled: part of the fingerprint too, so that a
+column added to ``close_items`` (the failure facts of migration 20) is filled, or a digest spelled
+anew (``slas.item_rows.item_digests``) is written, by re-deriving everything once (every item
+then gets one new version; the versions before keep a new column empty, and answers read those
+facts elsewhere: ``slas.impact_answers``)."""
 
 MAX_CHUNK_EVENTS = 125_000
 """Events of whole components derived at once when everything is (a rebuild, a first derivation).
@@ -167,7 +172,7 @@ def config_fingerprint(
             [(name, _calendar_text(calendar)) for name, calendar in entities],
             _calendar_text(calendars.default),
             STATE_TABLES,
-            ITEM_FIELDS,
+            ITEM_STORAGE,
             blocking.RULE_REVISION,
         )
     )
@@ -401,8 +406,8 @@ class BusinessState:
             if again is None:
                 return None
             return events + again[0], versions + again[1], {*derived, *again[2]}
-        append_items(client, refreshed.rows, [], known_at=until)
-        return events + refreshed.events, versions + len(refreshed.rows), derived
+        append_items(client, refreshed.columns, [], known_at=until)
+        return events + refreshed.events, versions + refreshed.moved, derived
 
     def _reopen(
         self, client: Client, since: datetime, until: datetime, now: datetime
@@ -543,14 +548,19 @@ class BusinessState:
             client, until, chunk=chunk, named=named, references=references
         )
         if not stored:
-            return ComponentRead(snapshot, names, StoredTimers.none(), {}, StoredDimensions.none())
-        keys = list(set(names.objects.values()))
-        key_hashes = np.fromiter(names.objects, dtype=np.uint64, count=len(names.objects))
+            return ComponentRead(
+                snapshot,
+                names,
+                StoredVersions.none(TIMER_IDS),
+                StoredVersions.none(ITEM_IDS),
+                StoredDimensions.none(),
+            )
+        key_hashes = np.sort(np.fromiter(names.objects, dtype=np.uint64, count=len(names.objects)))
         return ComponentRead(
             snapshot,
             names,
             latest_digests(client, key_hashes, chunk=chunk),
-            latest_item_digests(client, keys, chunk=chunk),
+            latest_item_digests(client, key_hashes, chunk=chunk),
             latest_dimensions(client, chunk=chunk),
         )
 
@@ -562,7 +572,7 @@ class BusinessState:
         timers = _timer_changes(
             derive_timers(snapshot, self.definitions, self.calendars, names), read.timers, names
         )
-        items = _item_changes(item_values(snapshot, self.calendars, self.rules, names), read.items)
+        items = _item_changes(derive_items(snapshot, self.calendars, self.rules, names), read.items)
         dimensions = changed_dimensions(snapshot, names, read.dimensions)
         append_timers(client, *timers, known_at=until)
         append_items(client, *items, known_at=until)
@@ -572,7 +582,7 @@ class BusinessState:
             len(dimensions["EventId"])
             + changed_timers
             + len(timers[1])
-            + len(items[0])
+            + len(items[0]["Digest"])
             + len(items[1])
         )
 
@@ -584,56 +594,61 @@ class ComponentRead:
 
     snapshot: EventSnapshot
     names: SnapshotNames
-    timers: StoredTimers
-    items: dict[tuple[str, str], tuple[bool, int]]
+    timers: StoredVersions
+    items: StoredVersions
     dimensions: StoredDimensions
 
 
 def _timer_changes(
-    derived: Sequence[DerivedTimers], stored: StoredTimers, names: SnapshotNames
-) -> tuple[list[dict[str, Any]], list[tuple[str, str, str, str]]]:
+    derived: Sequence[DerivedTimers], stored: StoredVersions, names: SnapshotNames
+) -> tuple[list[dict[str, Any]], list[tuple[str, ...]]]:
     """The columns of the timers whose content moved since their latest stored version (one set
     per SLA, built only for those), and the identities stored (not as deleted) that the
     re-derivation no longer has."""
-    live = ~stored.deleted
-    stored_versions = np.sort(
-        row_digests([stored.identity[live], stored.digest[live]], int(live.sum()))
-    )
+    unchanged = _live_versions(stored)
     changed = []
     for timers in derived:
-        versions = row_digests([timers.identities, timers.digests], len(timers))
-        moved = np.flatnonzero(~sorted_members(versions, stored_versions))
+        moved = _moved(timers.identities, timers.digests, unchanged)
         if len(moved):
             changed.append(timers.columns(names, moved))
     fresh = np.concatenate([timers.identities for timers in derived] or [np.zeros(0, np.uint64)])
-    gone = live & ~sorted_members(stored.identity, np.sort(fresh))
-    return changed, stored.named(np.flatnonzero(gone))
+    return changed, stored.named(_gone(stored, fresh))
 
 
 def _item_changes(
-    fresh: Sequence[ItemValues], stored: dict[tuple[str, str], tuple[bool, int]]
-) -> tuple[list[ItemRow], list[tuple[str, str]]]:
-    """The rows whose content moved since their latest stored version (a row made only of
-    those), and the identities stored (not as deleted) that the re-derivation no longer has. An
-    identity derived twice counts as its last row."""
-    by_identity = {values[:2]: values for values in fresh}
-    changed = [
-        ItemRow(*values)
-        for identity, values in by_identity.items()
-        if (latest := stored.get(identity)) is None or latest != (False, values_digest(values))
-    ]
-    gone = [
-        identity
-        for identity, (deleted, _) in stored.items()
-        if not deleted and identity not in by_identity
-    ]
-    return changed, gone
+    derived: DerivedItems, stored: StoredVersions
+) -> tuple[dict[str, Any], list[tuple[str, ...]]]:
+    """The columns of the items whose content moved since their latest stored version (built
+    only for those), and the identities stored (not as deleted) that the re-derivation no longer
+    has. An identity derived twice counts as its last item."""
+    identities = derived.identities
+    _, first_from_end = np.unique(identities[::-1], return_index=True)
+    last = np.sort(len(identities) - 1 - first_from_end)
+    moved = _moved(identities[last], derived.digests[last], _live_versions(stored))
+    return derived.columns(last[moved]), stored.named(_gone(stored, identities))
+
+
+def _live_versions(stored: StoredVersions) -> U64Array:
+    """The stored versions not deleted, each as one hash of its identity and digest, in order."""
+    live = ~stored.deleted
+    return np.sort(row_digests([stored.identity[live], stored.digest[live]], int(live.sum())))
+
+
+def _moved(identities: U64Array, digests: U64Array, live: U64Array) -> npt.NDArray[np.intp]:
+    """Which of the derived rows (``identities``, ``digests``) no ``live`` version holds."""
+    versions = row_digests([identities, digests], len(identities))
+    return np.flatnonzero(~sorted_members(versions, live))
+
+
+def _gone(stored: StoredVersions, fresh: U64Array) -> npt.NDArray[np.intp]:
+    """Which stored versions (not deleted) are of an identity the re-derivation no longer has."""
+    return np.flatnonzero(~stored.deleted & ~sorted_members(stored.identity, np.sort(fresh)))
 
 
 def append_timers(
     client: Client,
     changed: list[dict[str, Any]],
-    gone: list[tuple[str, str, str, str]],
+    gone: Sequence[tuple[str, ...]],
     *,
     known_at: datetime,
 ) -> None:
@@ -649,20 +664,25 @@ def append_timers(
 
 
 def append_items(
-    client: Client, rows: list[ItemRow], gone: list[tuple[str, str]], *, known_at: datetime
+    client: Client,
+    changed: Mapping[str, Any],
+    gone: Sequence[tuple[str, ...]],
+    *,
+    known_at: datetime,
 ) -> None:
-    """Append the changed items' versions and a deleted version of each ``gone`` identity (every
-    other column its default, but ``StageSeconds``: -1, not posted), in one insert."""
+    """Append the changed items' versions (``DerivedItems.columns``) and a deleted version of each
+    ``gone`` identity (every other column its default, but ``StageSeconds``: -1, not posted), in
+    one insert."""
     types, ids = (list(column) for column in zip(*gone, strict=True)) if gone else ([], [])
     insert_columns(
         client,
         CLOSE_ITEMS,
-        _version(item_columns(rows), known_at, deleted=False),
+        _version(changed, known_at, deleted=False),
         _version({"ItemType": types, "ItemId": ids, "StageSeconds": -1.0}, known_at, deleted=True),
     )
 
 
-def _version(columns: dict[str, Any], known_at: datetime, *, deleted: bool) -> dict[str, Any]:
+def _version(columns: Mapping[str, Any], known_at: datetime, *, deleted: bool) -> dict[str, Any]:
     """``columns`` as versions known at ``known_at``."""
     return {**columns, "KnownAt": known_at, "Deleted": int(deleted)}
 

@@ -1,13 +1,13 @@
 """A tick's narrow unit: events whose window changed only how their attempts stand (whether the
 latest failed, and since when: ``slas.queries.OUTCOME_COLUMNS``). No timer reads those facts, and
 an item reads them only through the root cause of its stage event (``slas.blocking``), so such an
-event moves nothing but the ``upstream_*`` fields of the items whose stage event lies downstream
-of it along the hops, and the failure facts (``*_error_*``) of the items whose stage or posting
+event moves nothing but the ``Upstream*`` columns of the items whose stage event lies downstream
+of it along the hops, and the failure facts (``*Error*``) of the items whose stage or posting
 it is. Those are re-derived from the events upstream of them, with the blocking
 code itself: a walk along the lineage rules' hops (``lineage.rules``, the one description of the
 graph) finds the events downstream (what the event feeds, directly or through others) and every
 event upstream of those (everything that can feed them); the root causes of a snapshot that holds
-an event with everything upstream of it are the component's. Every other field of an item is the
+an event with everything upstream of it are the component's. Every other column of an item is the
 stored version's, which the stored versions' premise (they are the derivation at the window's
 start) and the unchanged facts keep exact.
 """
@@ -15,19 +15,24 @@ start) and the unchanged facts keep exact.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from clickhouse_connect.driver.client import Client
 
 from lineage.rules import LineageRules
 from slas.blocking import upstream_causes
-from slas.item_rows import ItemRow, own_failure_facts, stored_item_row, upstream_facts
+from slas.item_rows import VALUE_COLUMNS, fact_columns, item_digests, spelled_ids
 from slas.state_queries import (
+    ITEM_COLUMNS,
     ChangedEvent,
     Pair,
     hop_neighbours,
+    item_hashes,
     latest_items,
     load_component,
 )
@@ -35,17 +40,18 @@ from slas.state_queries import (
 MAX_WALK_ROUNDS = 64
 """Steps of the walk; deeper than any chain of hops (``slas.blocking.MAX_LEVELS`` is 32)."""
 
-_STORED_FIELDS = slice(5, None)
-"""Where an item's fields start in a stored row (after its identity, knowledge time, deleted flag
-and digest: ``slas.state_queries.ITEM_COLUMNS``)."""
+_ITEM_FIELDS = tuple(c for c in ITEM_COLUMNS if c not in ("KnownAt", "Deleted", "Digest"))
+"""The columns a refreshed item keeps from its stored version but for those it refreshes."""
 
 
 @dataclass(frozen=True)
 class Refreshed:
-    """What a refresh read and found: the events of its snapshot, the rows whose content moved."""
+    """What a refresh read and found: the events of its snapshot, the ``close_items`` columns of
+    the items whose content moved (but the version's: ``append_items``), and how many moved."""
 
     events: int
-    rows: list[ItemRow]
+    columns: dict[str, Any]
+    moved: int
 
 
 @dataclass(frozen=True)
@@ -128,37 +134,33 @@ def refresh_causes(
         return None
     downstream, events = found
     item_keys = {ref for event_id in downstream for ref in events[event_id].references}
-    stored = [
-        (stored_item_row(values[:2] + values[_STORED_FIELDS]), int(values[4]))
-        for values in latest_items(client, item_keys)
-        if not values[3]  # not deleted
-    ]
-    stored = [
-        (item, digest)
-        for item, digest in stored
-        if item.stage_event_id in downstream or item.posting_event_id in downstream
-    ]
-    if not stored:
-        return Refreshed(0, [])
-    snapshot, names = load_component(client, until, event_ids=set(events))
-    causes = upstream_causes(snapshot, rules)
-    hash_of = {event_id: event_hash for event_hash, event_id in names.events.items()}
-
-    def row_of(event_id: str) -> int:
-        return int(snapshot.rows_of(np.array([hash_of[event_id]], np.uint64))[0])
-
-    moved = []
-    for item, digest in stored:
-        steps = [e for e in (item.stage_event_id, item.posting_event_id) if e]
-        if item.digest != digest or any(e not in hash_of for e in steps):
-            return None  # not the version a derivation spells: the component decides
-        row = row_of(item.stage_event_id)
-        posting = row_of(item.posting_event_id) if item.posting_event_id else -1
-        fresh = replace(
-            item,
-            **upstream_facts(snapshot, names, int(causes[row])),  # type: ignore[arg-type]
-            **own_failure_facts(snapshot, names, row, posting),  # type: ignore[arg-type]
+    stored = latest_items(client, item_keys)
+    if stored.num_rows:
+        steps = pa.array(sorted(downstream), type=pa.string())
+        reached = pc.or_(
+            pc.is_in(stored["StageEventId"], value_set=steps),
+            pc.is_in(stored["PostingEventId"], value_set=steps),
         )
-        if fresh.digest != digest:
-            moved.append(fresh)
-    return Refreshed(len(snapshot.event), moved)
+        stored = stored.filter(pc.and_(pc.equal(stored["Deleted"], 0), reached))
+    if not stored.num_rows:
+        return Refreshed(0, {}, 0)
+    snapshot, names = load_component(client, until, event_ids=set(events))
+    count, hashes = stored.num_rows, item_hashes(stored)
+    values = {name: stored[name] for name in VALUE_COLUMNS}
+    digests = np.asarray(stored["Digest"].to_numpy(), dtype=np.uint64)
+    stage = snapshot.rows_of(hashes["StageEventId"])
+    posts = hashes["PostingEventId"] != 0
+    posting = np.where(posts, snapshot.rows_of(hashes["PostingEventId"]), -1)
+    unread = (stage < 0) | (posts & (posting < 0))
+    if unread.any() or (item_digests(values, hashes, count) != digests).any():
+        return None  # not the version a derivation spells: the component decides
+    causes = upstream_causes(snapshot, rules)
+    facts, fact_hashes = fact_columns(snapshot, names, stage, posting, causes[stage])
+    fresh = item_digests({**values, **facts}, {**hashes, **fact_hashes}, count)
+    moved = np.flatnonzero(fresh != digests)
+    chosen = pa.array(moved, type=pa.int64())
+    columns: dict[str, Any] = {name: stored[name].take(chosen) for name in _ITEM_FIELDS}
+    columns.update({name: column.take(chosen) for name, column in facts.items()})
+    columns.update(spelled_ids({name: h[moved] for name, h in fact_hashes.items()}, names))
+    columns["Digest"] = fresh[moved]
+    return Refreshed(len(snapshot.event), columns, len(moved))

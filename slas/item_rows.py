@@ -5,427 +5,363 @@ posted, blocked or waiting at any ``as_of`` is then a comparison (``slas.close_s
 
 The items are ``slas.close_items``'s: the same choice of ready and posting events, the same due
 period; this module keeps the instants that snapshot arrays reduce to one ``as_of``.
+
+Items are derived, digested and compared in columns (``DerivedItems``): the ids behind the
+snapshot's hashes are spelled only for the items a tick writes.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Sequence
-from dataclasses import dataclass, fields
-from datetime import datetime
-from decimal import Decimal
+from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cached_property
-from operator import attrgetter
 from typing import Any, Final
 
 import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
 
 from domain import semconv as sc
-from domain.instants import utc
-from domain.money import from_units
+from domain.money import SCALE
 from domain.periods import period_text
 from lineage.rules import LineageRules
 from slas.blocking import upstream_causes
 from slas.business_time import clock_for_span
 from slas.calendars import CalendarBook
 from slas.close_items import ready_and_posting, refs_of
-from slas.snapshot import NO_TIME, EventSnapshot, I64Array, object_type_code
-from slas.state_queries import ITEM_COLUMNS
-from slas.timer_rows import SnapshotNames, micros_to_datetime
+from slas.digests import U64Array, row_digests, text_hashes
+from slas.snapshot import NO_TIME, EventSnapshot, F64Array, I64Array, U8Array, object_type_code
+from slas.state_columns import amounts, instants
+from slas.state_queries import HASHED_ITEM_COLUMNS, ITEM_COLUMNS
+from slas.timer_rows import SnapshotNames
 
 INVOICE: Final = "invoice"
 REVENUE: Final = "revenue"
+KINDS: Final = (INVOICE, REVENUE)
+"""An item's ``Kind`` by its code (``DerivedItems.kind``)."""
+
+DIGEST_SPELLING: Final = "columns: hashed ids, hashed texts, instants in microseconds"
+"""How ``item_digests`` spells an item: part of the evaluator's configuration fingerprint, so that
+versions digested another way (before it, the BLAKE2 of the ``repr`` of a row's Python values) are
+re-derived once, each item getting one new version then."""
+
+DIGESTED: Final = tuple(
+    c for c in ITEM_COLUMNS if c not in ("ItemType", "KnownAt", "Deleted", "Digest")
+)
+"""The columns an item's digest covers, in table order (``ItemType`` through ``ItemId``'s hash)."""
+VALUE_COLUMNS: Final = tuple(c for c in DIGESTED if c not in HASHED_ITEM_COLUMNS)
+"""The columns digested by their values; the others name an event, an object or a customer and
+are digested by the engine's hash of it (``HASHED_ITEM_COLUMNS``)."""
 
 
-@dataclass(frozen=True)
-class ItemRow:
-    """One item as ``close_items`` stores it (without its version columns).
+def item_digests(
+    values: Mapping[str, Any], hashes: Mapping[str, npt.ArrayLike], count: int
+) -> U64Array:
+    """One digest per item of ``count``: ``values`` holds the ``VALUE_COLUMNS`` as Arrow columns,
+    as a derivation builds them or as the table gives them back; ``hashes`` the
+    ``HASHED_ITEM_COLUMNS`` as the engine hashes them (``slas.state_queries``' ``ITEM_HASHES``; a
+    derivation has them from its snapshot)."""
+    words: list[npt.ArrayLike] = []
+    for name in DIGESTED:
+        words += [hashes[name]] if name in HASHED_ITEM_COLUMNS else _words(values[name])
+    return row_digests(words, count)
 
-    ``stage_*`` describe the event the item waits for first (billing.ready; the revenue posting
-    itself for revenue items), ``posting_*`` the posting (invoice.posted; the same revenue
-    posting). ``*_first_at``: the first attempt; ``*_effective_at``: the first success.
-    """
 
-    item_type: str
-    item_id: str
-    kind: str
-    legal_entity: str
-    customer: str
-    currency: str
-    amount: Decimal | None
-    due_period: str
-    stage_event_id: str
-    stage_first_at: datetime | None
-    stage_effective_at: datetime | None
-    posting_event_id: str
-    posting_type: str
-    posting_first_at: datetime | None
-    posting_effective_at: datetime | None
-    posted_period: str
-    stage_seconds: float
+def _words(column: pa.Array | pa.ChunkedArray) -> list[npt.NDArray[Any]]:
+    """A column's values as ``row_digests`` words, the same whether a derivation built the column
+    or the table gave it back: texts by their hash, instants by their microseconds (-1 for none),
+    amounts by whether they are missing and their units, numbers as they are."""
+    if pa.types.is_dictionary(column.type):  # a LowCardinality column, as the engine may give it
+        column = column.cast(column.type.value_type)
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    kind = array.type
+    if pa.types.is_string(kind) or pa.types.is_binary(kind) or pa.types.is_large_string(kind):
+        return [text_hashes(array.cast(pa.string()).fill_null(""))]
+    if pa.types.is_timestamp(kind):
+        micros = array.cast(pa.timestamp("us", tz=kind.tz), safe=False).cast(pa.int64())
+        return [np.asarray(micros.fill_null(NO_TIME).to_numpy(), dtype=np.int64)]
+    if pa.types.is_decimal(kind):
+        missing = np.asarray(array.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+        return [missing, np.where(missing, 0, _units(array))]
+    return [np.asarray(array.to_numpy(zero_copy_only=False))]
+
+
+def _units(array: pa.Array) -> I64Array:
+    """A decimal column's values in ``domain.money``'s units (its unscaled values at ``SCALE``;
+    anything where null)."""
+    if not len(array):
+        return np.zeros(0, dtype=np.int64)
+    scaled = array.cast(pa.decimal128(38, SCALE))
+    words = np.frombuffer(scaled.buffers()[1], dtype=np.int64)  # 128-bit little-endian
+    first = 2 * scaled.offset
+    return words[first : first + 2 * len(scaled) : 2].copy()
+
+
+@dataclass(frozen=True, eq=False)
+class DerivedItems:
+    """Every item of a snapshot in columns: the snapshot rows each is made of. Its ``close_items``
+    columns are built for every item in Arrow (``values``, from codes and arrays), but for the ids,
+    which are digested by their hashes and spelled only for the items a caller writes
+    (``columns``)."""
+
+    snapshot: EventSnapshot
+    names: SnapshotNames
+    kind: U8Array
+    """Index into ``KINDS``."""
+    item: I64Array
+    """The item's object (its billing event, the journal of its revenue posting): an index into
+    the snapshot's objects."""
+    stage: I64Array
+    """The row of the event the item waits for first (billing.ready; the revenue posting)."""
+    posting: I64Array
+    """The row of its posting (invoice.posted; the revenue posting), -1 for none."""
+    legal_entity: I64Array
+    """1-based code into the snapshot's legal entities (0: none)."""
+    due_period: I64Array
+    stage_seconds: F64Array
     """Business seconds from the stage taking effect to the posting (-1 while not posted)."""
-    invoice: str
-    """The invoice number the posting names, if any."""
-    upstream_event_id: str
-    """The root cause upstream, if a failed event upstream stops the item (``slas.blocking``)."""
-    upstream_event_type: str
-    upstream_first_at: datetime | None
-    stage_error_category: str = ""
-    """``*_error_*``: the error of the step's latest failed attempt, and since when its failures
-    have had that error (``slas.queries``' failure facts; empty when it never failed). At an
-    ``as_of`` at which the step holds the item, from ``*_error_since`` on, that is the error of
-    its latest attempt so far: the blocked-invoice answer reads it here rather than from
-    ``biz_events``."""
-    stage_error_code: str = ""
-    stage_error_since: datetime | None = None
-    posting_error_category: str = ""
-    posting_error_code: str = ""
-    posting_error_since: datetime | None = None
-    upstream_error_category: str = ""
-    upstream_error_code: str = ""
-    upstream_error_since: datetime | None = None
+    invoice: I64Array
+    """The invoice the posting names (its first in id order), an index into the snapshot's
+    objects; -1 for none."""
+    cause: I64Array
+    """The row of the root cause upstream of the stage event (``slas.blocking``), -1 for none."""
 
-    @property
-    def identity(self) -> tuple[str, str]:
-        return (self.item_type, self.item_id)
+    def __len__(self) -> int:
+        return len(self.kind)
 
     @cached_property
-    def digest(self) -> int:
-        """``values_digest`` of its fields."""
-        return values_digest(_ALL_VALUES(self))
+    def identities(self) -> U64Array:
+        """Each item's ``cityHash64(ItemType, ItemId)``: its object's hash."""
+        return np.asarray(self.snapshot.objects[self.item], dtype=np.uint64)
+
+    @cached_property
+    def _facts(self) -> tuple[dict[str, pa.Array], dict[str, U64Array]]:
+        return fact_columns(self.snapshot, self.names, self.stage, self.posting, self.cause)
+
+    @cached_property
+    def hashes(self) -> dict[str, U64Array]:
+        """The ``HASHED_ITEM_COLUMNS`` of every item, from the snapshot's hashes."""
+        snapshot = self.snapshot
+        _, customer = snapshot.dimensions
+        return {
+            "ItemId": self.identities,
+            "Customer": customer[self.stage],
+            "StageEventId": snapshot.event[self.stage],
+            "PostingEventId": _at(snapshot.event, self.posting, 0),
+            "Invoice": _at(snapshot.objects, self.invoice, 0),
+            **self._facts[1],
+        }
+
+    @cached_property
+    def values(self) -> dict[str, pa.Array]:
+        """The ``VALUE_COLUMNS`` of every item."""
+        snapshot, posting = self.snapshot, self.posting
+        posted = (posting >= 0) & _at(snapshot.took_effect, posting, False)
+        stage = self.stage
+        return {
+            "Kind": pa.array(KINDS, pa.string()).take(pa.array(self.kind)),
+            "LegalEntity": _spelled(snapshot.legal_entities, self.legal_entity),
+            "Currency": _spelled(snapshot.currencies, snapshot.currency[stage]),
+            "Amount": amounts(
+                snapshot.amount_units[stage], missing=np.isnan(snapshot.amount[stage])
+            ),
+            "DuePeriod": _periods(self.due_period),
+            "StageFirstAt": _instants(snapshot.first_us[stage]),
+            "StageEffectiveAt": _instants(snapshot.effective_us[stage]),
+            "PostingType": _spelled(
+                (sc.INVOICE_POSTED, sc.REVENUE_POSTED), np.where(posting >= 0, self.kind + 1, 0)
+            ),
+            "PostingFirstAt": _instants(_at(snapshot.first_us, posting, NO_TIME)),
+            "PostingEffectiveAt": _instants(_at(snapshot.effective_us, posting, NO_TIME)),
+            "PostedPeriod": _periods(
+                np.where(posted, _at(snapshot.effective_period, posting, 0), 0)
+            ),
+            "StageSeconds": pa.array(self.stage_seconds, pa.float64()),
+            **self._facts[0],
+        }
+
+    @cached_property
+    def digests(self) -> U64Array:
+        """One ``item_digests`` digest per item."""
+        return item_digests(self.values, self.hashes, len(self))
+
+    def columns(self, indices: I64Array) -> dict[str, Any]:
+        """The ``close_items`` columns of the items at ``indices`` but the version's
+        (``KnownAt``, ``Deleted``), with ``digests``' values."""
+        chosen = pa.array(np.asarray(indices, dtype=np.int64))
+        hashes = {name: column[indices] for name, column in self.hashes.items()}
+        return {
+            **spelled_ids(hashes, self.names),
+            **{name: column.take(chosen) for name, column in self.values.items()},
+            "Digest": self.digests[indices],
+        }
 
 
-_FIELDS = tuple(f.name for f in fields(ItemRow))
-_VERSION_COLUMNS = ("ItemType", "ItemId", "KnownAt", "Deleted", "Digest")
-_FACT_FIELDS = tuple(name for name in _FIELDS if "_error_" in name)
-assert _FIELDS[-len(_FACT_FIELDS) :] == _FACT_FIELDS  # the facts come last
-_FACT_COUNT = len(_FACT_FIELDS)
-_ALL_VALUES = attrgetter(*_FIELDS)
-"""A row's fields as a tuple, in field order (one call, not one ``getattr`` per field)."""
-ItemValues = tuple[Any, ...]
-"""An item row's fields in ``ItemRow``'s order (``ItemRow(*values)`` is the row): what a
-re-derivation compares by digest before it makes a row of the few that moved."""
+def spelled_ids(hashes: Mapping[str, U64Array], names: SnapshotNames) -> dict[str, list[str]]:
+    """The ids behind ``hashes`` (some of the ``HASHED_ITEM_COLUMNS``; ``ItemId`` gives
+    ``ItemType`` too) as a derivation writes them: the names of the snapshot's hashes, empty for
+    none (0)."""
+    spelled: dict[str, list[str]] = {}
+    for name, column in hashes.items():
+        found = column.tolist()
+        if name == "ItemId":
+            keys = [names.objects[h] for h in found]
+            spelled["ItemType"] = [item_type for item_type, _ in keys]
+            spelled["ItemId"] = [item_id for _, item_id in keys]
+        elif name == "Invoice":
+            spelled[name] = [names.objects[h][1] if h else "" for h in found]
+        elif name == "Customer":
+            spelled[name] = [names.customers.get(h, "") for h in found]
+        else:
+            spelled[name] = [names.events[h] if h else "" for h in found]
+    return spelled
 
 
-def values_digest(values: ItemValues) -> int:
-    """A hash of every field of a row (``ItemValues``). The failure facts count only when one is
-    set: a row whose steps never failed hashes as rows did before migration 20 added them, so
-    that the re-derivation after it writes new versions only for the items that failed."""
-    facts = values[-_FACT_COUNT:]
-    spelled = values if any(f not in ("", None) for f in facts) else values[:-_FACT_COUNT]
-    text = repr(spelled).encode()
-    return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big")
-
-
-_INSTANTS = frozenset(
-    ("stage_first_at", "stage_effective_at", "posting_first_at", "posting_effective_at",
-     "upstream_first_at", "stage_error_since", "posting_error_since", "upstream_error_since")
-)  # fmt: skip
-
-
-_COLUMNS = ("ItemType", "ItemId", *(c for c in ITEM_COLUMNS if c not in _VERSION_COLUMNS))
-"""The ``close_items`` column of each ``ItemRow`` field, in field order: a field without its
-column (or a column without its field) fails here, at import."""
-if len(_COLUMNS) != len(_FIELDS):
-    raise RuntimeError(f"ItemRow's fields {_FIELDS} do not match close_items' columns {_COLUMNS}")
-
-
-def item_columns(rows: Sequence[ItemRow]) -> dict[str, list[Any]]:
-    """The ``close_items`` columns of ``rows`` but the version's (``KnownAt``, ``Deleted``)."""
-    values = zip(*map(_ALL_VALUES, rows), strict=True) if rows else [[] for _ in _FIELDS]
-    columns: dict[str, list[Any]] = {
-        column: list(value) for column, value in zip(_COLUMNS, values, strict=True)
+def fact_columns(
+    snapshot: EventSnapshot,
+    names: SnapshotNames,
+    stage: I64Array,
+    posting: I64Array,
+    cause: I64Array,
+) -> tuple[dict[str, pa.Array], dict[str, U64Array]]:
+    """The columns that how attempts stand moves, of items whose stage, posting and root cause are
+    the events of rows ``stage``, ``posting`` and ``cause`` (-1: none): the root cause's type and
+    since when it fails, and each step's failure facts (``*Error*``: the error of its latest
+    failed attempt, and since when its failures have had it; ``slas.queries``' failure facts); and
+    the root cause's hash (``UpstreamEventId``). One spelling for a derivation and for a refresh
+    of stored items (``slas.cause_refresh``)."""
+    facts = list(names.failures.values())
+    failed = snapshot.rows_of(np.fromiter(names.failures, dtype=np.uint64, count=len(facts)))
+    failure_of = np.full(len(snapshot.event), -1, dtype=np.int64)
+    failure_of[failed[failed >= 0]] = np.flatnonzero(failed >= 0)
+    categories, codes = [f[0] for f in facts], [f[1] for f in facts]
+    since = np.array([f[2] for f in facts], dtype=np.int64)
+    values = {
+        "UpstreamEventType": _spelled(sc.EVENT_TYPES, _at(snapshot.event_type, cause, 0)),
+        "UpstreamFirstAt": _instants(_at(snapshot.failing_since_us, cause, NO_TIME)),
     }
-    columns["Digest"] = [row.digest for row in rows]
-    return columns
+    for step, rows in (("Stage", stage), ("Posting", posting), ("Upstream", cause)):
+        failure = _at(failure_of, rows, -1)
+        values[f"{step}ErrorCategory"] = _spelled(categories, failure + 1)
+        values[f"{step}ErrorCode"] = _spelled(codes, failure + 1)
+        values[f"{step}ErrorSince"] = _instants(_at(since, failure, NO_TIME))
+    return values, {"UpstreamEventId": _at(snapshot.event, cause, 0)}
 
 
-def stored_item_row(values: Sequence[Any]) -> ItemRow:
-    """The row a stored version holds, ``values`` in ``ItemRow``'s field order, each spelled as
-    a derivation spells it (aware UTC instants, normalised amounts), so that its ``digest`` is
-    the one stored with it."""
-    spelled: dict[str, Any] = {}
-    for name, value in zip(_FIELDS, values, strict=True):
-        if name in _INSTANTS and value is not None:
-            value = utc(value)
-        elif name == "amount" and value is not None:
-            value = Decimal(value).normalize()
-        elif name == "stage_seconds":
-            value = float(value)
-        elif value is not None:
-            value = str(value)
-        spelled[name] = value
-    return ItemRow(**spelled)
+def _at(column: npt.NDArray[Any], rows: I64Array, missing: Any) -> npt.NDArray[Any]:
+    """``column`` at ``rows``, ``missing`` where a row is -1."""
+    if not len(column):
+        return np.full(len(rows), missing, dtype=column.dtype)
+    return np.where(rows >= 0, column[rows], missing).astype(column.dtype, copy=False)
 
 
-def _instant(micros: int) -> datetime | None:
-    return None if micros < 0 else micros_to_datetime(micros)
+def _spelled(texts: tuple[str, ...] | list[str], codes: npt.ArrayLike) -> pa.Array:
+    """1-based ``codes`` into ``texts`` spelled, empty for 0."""
+    return pa.array(("", *texts), pa.string()).take(pa.array(np.asarray(codes, dtype=np.int64)))
 
 
-def item_rows(
+def _periods(periods: npt.ArrayLike) -> pa.Array:
+    """Periods (``YYYYMM``, 0 for none) as written (``period_text``), each spelled once."""
+    distinct, inverse = np.unique(np.asarray(periods, dtype=np.int64), return_inverse=True)
+    spelled = pa.array([period_text(int(period)) for period in distinct.tolist()], pa.string())
+    return spelled.take(pa.array(inverse.reshape(-1).astype(np.int64)))
+
+
+def _instants(micros: npt.NDArray[Any]) -> pa.Array:
+    """Microseconds since the epoch as instants, none where negative (``NO_TIME``)."""
+    micros = np.asarray(micros, dtype=np.int64)
+    return instants(micros, missing=micros < 0)
+
+
+def derive_items(
     snapshot: EventSnapshot, calendars: CalendarBook, rules: LineageRules, names: SnapshotNames
-) -> list[ItemRow]:
-    """Every invoice-level and revenue item of ``snapshot``."""
-    return [ItemRow(*values) for values in item_values(snapshot, calendars, rules, names)]
-
-
-def item_values(
-    snapshot: EventSnapshot, calendars: CalendarBook, rules: LineageRules, names: SnapshotNames
-) -> list[ItemValues]:
-    """``item_rows``' rows as their fields' values, no row made (a re-derivation makes rows only
-    of the items whose digest moved)."""
-    causes = upstream_causes(snapshot, rules)
-    at = _Lists.of(snapshot, causes, names)
-    return [
-        *_invoice_values(snapshot, calendars, names, at),
-        *_revenue_values(snapshot, names, at),
-    ]
-
-
-_NO_FAILURE: Final = ("", "", None)
-
-
-def _failure(
-    snapshot: EventSnapshot, names: SnapshotNames, row: int
-) -> tuple[str, str, datetime | None]:
-    """The error category, code and since when of the event of row ``row`` (-1: none), as the
-    ``{step}_error_*`` fields of an item whose step it is spell them."""
-    if row < 0:
-        return _NO_FAILURE
-    found = names.failures.get(int(snapshot.event[row]))
-    return _NO_FAILURE if found is None else (found[0], found[1], _instant(found[2]))
-
-
-def _upstream(
-    snapshot: EventSnapshot, names: SnapshotNames, cause: int
-) -> tuple[str, str, datetime | None]:
-    """The ``upstream_event_id``, ``_event_type`` and ``_first_at`` fields of an item whose stage
-    event's root cause is row ``cause`` (-1: none)."""
-    if cause < 0:
-        return "", "", None
-    code = int(snapshot.event_type[cause])
-    return (
-        names.events[int(snapshot.event[cause])],
-        sc.EVENT_TYPES[code - 1] if code else "",
-        _instant(int(snapshot.failing_since_us[cause])),
+) -> DerivedItems:
+    """Every invoice-level and revenue item of ``snapshot``: invoice-level items first, in the
+    order of their billing events' hashes, then revenue items in the order of their events'."""
+    ready, posting = ready_and_posting(snapshot)
+    ready_rows = ready["rows"]
+    post = _posting_rows(posting, ready["objects"])
+    revenue_rows, journals = _revenue(snapshot)
+    entity, _ = snapshot.dimensions
+    entity, first_period = entity.astype(np.int64), snapshot.first_period.astype(np.int64)
+    own = np.where(entity[ready_rows] != 0, entity[ready_rows], _at(entity, post, 0))
+    due = np.where(
+        first_period[ready_rows] != 0, first_period[ready_rows], _at(first_period, post, 0)
+    )
+    invoice_of = _invoice_objects(snapshot, names)
+    stage = np.concatenate((ready_rows, revenue_rows)).astype(np.int64)
+    return DerivedItems(
+        snapshot,
+        names,
+        kind=np.repeat(np.array([0, 1], dtype=np.uint8), [len(ready_rows), len(revenue_rows)]),
+        item=np.concatenate((ready["objects"], journals)).astype(np.int64),
+        stage=stage,
+        posting=np.concatenate((post, revenue_rows)).astype(np.int64),
+        legal_entity=np.concatenate((own, entity[revenue_rows])),
+        due_period=np.concatenate((due, first_period[revenue_rows])),
+        stage_seconds=np.concatenate(
+            (
+                _stage_seconds(snapshot, calendars, ready_rows, post),
+                np.full(len(revenue_rows), -1.0),
+            )
+        ),
+        invoice=np.concatenate((_at(invoice_of, post, -1), invoice_of[revenue_rows])),
+        cause=upstream_causes(snapshot, rules)[stage],
     )
 
 
-def failure_facts(
-    snapshot: EventSnapshot, names: SnapshotNames, step: str, row: int
-) -> dict[str, object]:
-    """The ``{step}_error_*`` fields of an item whose ``step`` (stage, posting, upstream) is the
-    event of row ``row`` (-1: none)."""
-    category, code, since = _failure(snapshot, names, row)
-    return {
-        f"{step}_error_category": category,
-        f"{step}_error_code": code,
-        f"{step}_error_since": since,
-    }
+def _posting_rows(posting: dict[str, I64Array], objects: I64Array) -> I64Array:
+    """The row of the posting of each of ``objects`` (billing events), -1 for none."""
+    known, rows = posting["objects"], posting["rows"]  # ordered by object
+    if not len(known):
+        return np.full(len(objects), -1, dtype=np.int64)
+    at = np.minimum(np.searchsorted(known, objects), len(known) - 1)
+    return np.where(known[at] == objects, rows[at], -1).astype(np.int64)
 
 
-def upstream_facts(snapshot: EventSnapshot, names: SnapshotNames, cause: int) -> dict[str, object]:
-    """The ``upstream_*`` fields of an item whose stage event's root cause is row ``cause`` (-1:
-    none)."""
-    event_id, event_type, first_at = _upstream(snapshot, names, cause)
-    return {
-        "upstream_event_id": event_id,
-        "upstream_event_type": event_type,
-        "upstream_first_at": first_at,
-        **failure_facts(snapshot, names, "upstream", cause),
-    }
+def _revenue(snapshot: EventSnapshot) -> tuple[I64Array, I64Array]:
+    """The row of every revenue posting that names a journal, and its journal (the first it
+    names): the revenue items."""
+    journal_refs = refs_of(snapshot, sc.REVENUE_POSTED, sc.JOURNAL)
+    rows, first = np.unique(snapshot.ref_row[journal_refs], return_index=True)
+    return rows.astype(np.int64), snapshot.ref_object_index[journal_refs][first].astype(np.int64)
 
 
-def own_failure_facts(
-    snapshot: EventSnapshot, names: SnapshotNames, stage: int, posting: int
-) -> dict[str, object]:
-    """The ``stage_error_*`` and ``posting_error_*`` fields of an item whose stage and posting
-    events are rows ``stage`` and ``posting`` (-1: none)."""
-    return {
-        **failure_facts(snapshot, names, "stage", stage),
-        **failure_facts(snapshot, names, "posting", posting),
-    }
-
-
-def _invoices_of(snapshot: EventSnapshot, names: SnapshotNames) -> dict[int, str]:
-    """Event row → the invoice number it names (its first, in id order)."""
+def _invoice_objects(snapshot: EventSnapshot, names: SnapshotNames) -> I64Array:
+    """Event row → the invoice it names (its first in id order), as an index into the snapshot's
+    objects; -1 for none."""
     refs = snapshot.ref_object_type == object_type_code(sc.INVOICE)
-    found: dict[int, str] = {}
-    for row, obj in zip(
-        snapshot.ref_row[refs].tolist(), snapshot.ref_object_index[refs].tolist(), strict=True
-    ):
-        invoice = names.objects[int(snapshot.objects[obj])][1]
-        if row not in found or invoice < found[row]:
-            found[row] = invoice
+    found = np.full(len(snapshot.event), -1, dtype=np.int64)
+    width = max(len(snapshot.objects), 1)
+    pairs = np.unique(snapshot.ref_row[refs] * width + snapshot.ref_object_index[refs])
+    if not len(pairs):
+        return found
+    rows, objects = pairs // width, pairs % width
+    starts = np.r_[True, rows[1:] != rows[:-1]]
+    alone = starts & np.r_[starts[1:], True]
+    found[rows[alone]] = objects[alone]
+    for row in np.unique(rows[~alone]).tolist():  # an event naming several invoices: rare
+        named = objects[rows == row].tolist()
+        found[row] = min(named, key=lambda obj: names.objects[int(snapshot.objects[obj])][1])
     return found
 
 
-@dataclass(frozen=True)
-class _Lists:
-    """The snapshot columns an item row reads, as lists, and what every item reads of the
-    snapshot once: one conversion per column, not one numpy scalar per field per row."""
-
-    event: list[int]
-    first_us: list[int]
-    effective_us: list[int]
-    first_period: list[int]
-    effective_period: list[int]
-    took_effect: list[bool]
-    currency: list[int]
-    entity: list[int]
-    customer: list[int]
-    objects: list[int]
-    causes: list[int]
-    amount_units: list[int]
-    no_amount: list[bool]
-    invoices: dict[int, str]
-    """Event row → the invoice number it names (``_invoices_of``)."""
-    upstream: dict[int, tuple[Any, ...]]
-    """Root cause row → the ``upstream_*`` fields (the event's and its failure's) of the items
-    it stops (a few causes stop many items)."""
-
-    def amount(self, row: int) -> Decimal | None:
-        """The counted amount of the event of row ``row`` (None when it has none)."""
-        return None if self.no_amount[row] else from_units(self.amount_units[row]).normalize()
-
-    @classmethod
-    def of(cls, snapshot: EventSnapshot, causes: I64Array, names: SnapshotNames) -> _Lists:
-        entity, customer = snapshot.dimensions
-        cause_list = causes.tolist()
-        return cls(
-            snapshot.event.tolist(),
-            snapshot.first_us.tolist(),
-            snapshot.effective_us.tolist(),
-            snapshot.first_period.tolist(),
-            snapshot.effective_period.tolist(),
-            snapshot.took_effect.tolist(),
-            snapshot.currency.tolist(),
-            entity.tolist(),
-            customer.tolist(),
-            snapshot.objects.tolist(),
-            cause_list,
-            snapshot.amount_units.tolist(),
-            np.isnan(snapshot.amount).tolist(),
-            _invoices_of(snapshot, names),
-            {
-                cause: (*_upstream(snapshot, names, cause), *_failure(snapshot, names, cause))
-                for cause in set(cause_list)
-            },
-        )
-
-
-def _invoice_values(
-    snapshot: EventSnapshot, calendars: CalendarBook, names: SnapshotNames, at: _Lists
-) -> list[ItemValues]:
-    ready, posting = ready_and_posting(snapshot)
-    posting_of = dict(zip(posting["objects"].tolist(), posting["rows"].tolist(), strict=True))
-    stage_seconds = _stage_seconds(snapshot, calendars, ready, posting_of)
-    entities, currencies = ("", *snapshot.legal_entities), ("", *snapshot.currencies)
-    rows = []
-    for obj, ready_row in zip(ready["objects"].tolist(), ready["rows"].tolist(), strict=True):
-        post = posting_of.get(obj, -1)
-        own = at.entity[ready_row] or (at.entity[post] if post >= 0 else 0)
-        due = at.first_period[ready_row] or (at.first_period[post] if post >= 0 else 0)
-        posted = post >= 0 and at.took_effect[post]
-        item_type, item_id = names.objects[at.objects[obj]]
-        upstream = at.upstream[at.causes[ready_row]]
-        rows.append(
-            (
-                item_type,
-                item_id,
-                INVOICE,
-                entities[own],
-                names.customers.get(at.customer[ready_row], ""),
-                currencies[at.currency[ready_row]],
-                at.amount(ready_row),
-                period_text(due),
-                names.events[at.event[ready_row]],
-                _instant(at.first_us[ready_row]),
-                _instant(at.effective_us[ready_row]),
-                names.events[at.event[post]] if post >= 0 else "",
-                sc.INVOICE_POSTED if post >= 0 else "",
-                _instant(at.first_us[post]) if post >= 0 else None,
-                _instant(at.effective_us[post]) if post >= 0 else None,
-                period_text(at.effective_period[post]) if posted else "",
-                stage_seconds.get(obj, -1.0),
-                at.invoices.get(post, "") if post >= 0 else "",
-                *upstream[:3],
-                *_failure(snapshot, names, ready_row),
-                *_failure(snapshot, names, post),
-                *upstream[3:],
-            )
-        )
-    return rows
-
-
 def _stage_seconds(
-    snapshot: EventSnapshot,
-    calendars: CalendarBook,
-    ready: dict[str, I64Array],
-    posting_of: dict[int, int],
-) -> dict[int, float]:
-    """Business seconds each posted invoice stage took (billing.ready → invoice.posted)."""
+    snapshot: EventSnapshot, calendars: CalendarBook, ready: I64Array, post: I64Array
+) -> F64Array:
+    """Business seconds each invoice stage took (billing.ready taking effect → invoice.posted
+    taking effect), -1 while not posted."""
     entity, _ = snapshot.dimensions
-    done: dict[int, list[tuple[int, float, float]]] = {}
-    for obj, ready_row in zip(ready["objects"].tolist(), ready["rows"].tolist(), strict=True):
-        post = posting_of.get(obj, -1)
-        started = int(snapshot.effective_us[ready_row])
-        if post < 0 or not snapshot.took_effect[post] or started == NO_TIME:
-            continue
-        code = int(entity[ready_row]) or int(entity[post])
-        posted = max(int(snapshot.effective_us[post]), started)
-        done.setdefault(code, []).append((obj, started / 1e6, posted / 1e6))
-    seconds: dict[int, float] = {}
-    for code, stages in done.items():
-        calendar = calendars.for_entity(snapshot.legal_entities[code - 1] if code else "")
-        starts = np.array([s for _, s, _ in stages])
-        stops = np.array([p for _, _, p in stages])
-        clock = clock_for_span(calendar, float(starts.min()), float(stops.max()))
+    started = snapshot.effective_us[ready]
+    done = (post >= 0) & _at(snapshot.took_effect, post, False) & (started != NO_TIME)
+    code = np.where(entity[ready] != 0, entity[ready], _at(entity, post, 0)).astype(np.int64)
+    seconds = np.full(len(ready), -1.0)
+    for entity_code in np.unique(code[done]).tolist():
+        items = np.flatnonzero(done & (code == entity_code))
+        name = snapshot.legal_entities[entity_code - 1] if entity_code else ""
+        starts = started[items] / 1e6
+        stops = np.maximum(snapshot.effective_us[post[items]], started[items]) / 1e6
+        clock = clock_for_span(calendars.for_entity(name), float(starts.min()), float(stops.max()))
         elapsed = clock.elapsed(starts, stops)
-        seconds.update(
-            {obj: round(float(e), 3) for (obj, _, _), e in zip(stages, elapsed, strict=True)}
-        )
+        seconds[items] = [round(float(e), 3) for e in elapsed]
     return seconds
-
-
-def _revenue_values(snapshot: EventSnapshot, names: SnapshotNames, at: _Lists) -> list[ItemValues]:
-    journal_refs = refs_of(snapshot, sc.REVENUE_POSTED, sc.JOURNAL)
-    event_rows = snapshot.ref_row[journal_refs]
-    event_rows, unique = np.unique(event_rows, return_index=True)
-    journals = snapshot.ref_object_index[journal_refs][unique]
-    entities, currencies = ("", *snapshot.legal_entities), ("", *snapshot.currencies)
-    rows = []
-    for row, obj in zip(event_rows.tolist(), journals.tolist(), strict=True):
-        item_type, item_id = names.objects[at.objects[obj]]
-        posted = at.took_effect[row]
-        event_id = names.events[at.event[row]]
-        first, effective = _instant(at.first_us[row]), _instant(at.effective_us[row])
-        failure = _failure(snapshot, names, row)
-        upstream = at.upstream[at.causes[row]]
-        rows.append(
-            (
-                item_type,
-                item_id,
-                REVENUE,
-                entities[at.entity[row]],
-                names.customers.get(at.customer[row], ""),
-                currencies[at.currency[row]],
-                at.amount(row),
-                period_text(at.first_period[row]),
-                event_id,
-                first,
-                effective,
-                event_id,
-                sc.REVENUE_POSTED,
-                first,
-                effective,
-                period_text(at.effective_period[row]) if posted else "",
-                -1.0,
-                at.invoices.get(row, ""),
-                *upstream[:3],
-                *failure,
-                *failure,
-                *upstream[3:],
-            )
-        )
-    return rows

@@ -5,7 +5,7 @@ component around them, the events of a component as known at an instant, and the
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -20,7 +20,7 @@ from domain import semconv as sc
 from domain.instants import utc
 from slas.close_items import ITEM_OBJECT_TYPES
 from slas.components import chunks, component_labels, reference_graph
-from slas.digests import U64Array, text_hashes
+from slas.digests import U64Array, sorted_members, text_hashes
 from slas.queries import (
     COMPONENT_EVENTS,
     EVENT_REFERENCES,
@@ -282,8 +282,11 @@ WHERE (KeyType, KeyId) GLOBAL IN ({_NAMED_OBJECTS})
 GROUP BY KeyType, KeyId, Sla, StartEventId
 """
 
-LATEST_ITEM_DIGESTS_OF_NAMED = f"""
-SELECT ItemType, ItemId, argMax((Deleted, Digest), KnownAt) AS latest
+_LATEST_ITEM = """
+SELECT cityHash64(ItemType, ItemId) AS identity, argMax((Deleted, Digest), KnownAt) AS latest,
+    latest.1 AS deleted, latest.2 AS digest, ItemType AS item_type, ItemId AS item_id"""
+
+LATEST_ITEM_DIGESTS_OF_NAMED = f"""{_LATEST_ITEM}
 FROM {CLOSE_ITEMS}
 WHERE (ItemType, ItemId) GLOBAL IN ({_NAMED_OBJECTS})
 GROUP BY ItemType, ItemId
@@ -291,8 +294,7 @@ GROUP BY ItemType, ItemId
 """The latest versions of the timers and items of the components ``component`` closed: the
 subquery is matched against the tables' ordered keys, so the read follows the component."""
 
-LATEST_ITEM_DIGESTS_OF_CHUNK = f"""
-SELECT ItemType, ItemId, argMax((Deleted, Digest), KnownAt) AS latest
+LATEST_ITEM_DIGESTS_OF_CHUNK = f"""{_LATEST_ITEM}
 FROM {CLOSE_ITEMS}
 WHERE (ItemType, ItemId) GLOBAL IN ({_CHUNK_OBJECTS})
 GROUP BY ItemType, ItemId
@@ -328,14 +330,32 @@ ITEM_COLUMNS = (
     *(name for name, _ in BLOCKER_FACT_COLUMNS),
 )
 
+ITEM_HASHES = {
+    "ItemId": "cityHash64(ItemType, ItemId)",
+    "Customer": "if(Customer = '', 0, cityHash64(Customer))",
+    "StageEventId": "if(StageEventId = '', 0, cityHash64(StageEventId))",
+    "PostingEventId": "if(PostingEventId = '', 0, cityHash64(PostingEventId))",
+    "Invoice": f"if(Invoice = '', 0, cityHash64('{sc.INVOICE}', Invoice))",
+    "UpstreamEventId": "if(UpstreamEventId = '', 0, cityHash64(UpstreamEventId))",
+}
+"""The item columns that name an object, an event or a customer, as an item's digest takes them
+(``slas.item_rows.item_digests``): hashed as a snapshot hashes what they name (``slas.queries``'
+``cityHash64`` of an object's type and id, of an event id, of a customer id; 0 for none), so that a
+derivation digests them from its snapshot's hashes without spelling them."""
+HASHED_ITEM_COLUMNS = tuple(ITEM_HASHES)
+ITEM_HASH_COLUMNS = ", ".join(f"{spelled} AS {name}Hash" for name, spelled in ITEM_HASHES.items())
+"""The ``ITEM_HASHES`` as columns of a read of ``close_items`` (``ItemIdHash``, …: ``item_hashes``)."""
+
 LATEST_ITEMS = f"""
-SELECT {", ".join(ITEM_COLUMNS)}
+SELECT {", ".join(ITEM_COLUMNS)}, {ITEM_HASH_COLUMNS}
 FROM {CLOSE_ITEMS}
 WHERE ItemType IN {{types:Array(String)}} AND ItemId IN {{ids:Array(String)}}
+  AND (ItemType, ItemId) IN {{keys:Array(Tuple(String, String))}}
 ORDER BY ItemType, ItemId, KnownAt DESC
 LIMIT 1 BY ItemType, ItemId
 """
-"""The latest stored version of some items, every column in ``ITEM_COLUMNS`` order."""
+"""The latest stored version of some items, every column (``ITEM_COLUMNS``) and the hashes of
+the ``HASHED_ITEM_COLUMNS`` (``ItemIdHash``, …: ``item_hashes``)."""
 
 TIMER_COLUMNS = (
     "KeyType",
@@ -513,14 +533,22 @@ def hop_neighbours(
     return found
 
 
-def latest_items(client: Client, keys: Collection[Pair]) -> list[tuple[Any, ...]]:
-    """The latest stored version of every item among ``keys``, every column
-    (``ITEM_COLUMNS``)."""
-    wanted = {key for key in keys if key[0] in ITEM_OBJECT_TYPES}
+def latest_items(client: Client, keys: Collection[Pair]) -> pa.Table:
+    """The latest stored version of every item among ``keys``: every column (``ITEM_COLUMNS``)
+    and the hashes of the ``HASHED_ITEM_COLUMNS`` (``LATEST_ITEMS``); no column when none is
+    an item's key."""
+    wanted = sorted({key for key in keys if key[0] in ITEM_OBJECT_TYPES})
     if not wanted:
-        return []
-    rows = client.query(LATEST_ITEMS, parameters=_pair_parameters(wanted)).result_rows
-    return [tuple(row) for row in rows if (row[0], row[1]) in wanted]
+        return pa.table({})
+    return client.query_arrow(LATEST_ITEMS, parameters={**_pair_parameters(wanted), "keys": wanted})
+
+
+def item_hashes(table: pa.Table) -> dict[str, U64Array]:
+    """The ``HASHED_ITEM_COLUMNS``' hashes of the items of a ``latest_items`` read."""
+    return {
+        name: np.asarray(table[f"{name}Hash"].to_numpy(), dtype=np.uint64)
+        for name in HASHED_ITEM_COLUMNS
+    }
 
 
 MAX_LITERAL_OBJECTS = 2_000
@@ -792,16 +820,10 @@ def load_component(
     _, customer_rows = np.unique(customers, return_index=True)
     names = SnapshotNames(
         events=dict(zip(hashes.tolist(), _texts(events["event_id"]), strict=True)),
-        objects=dict(
-            zip(
-                object_hashes[distinct].tolist(),
-                zip(
-                    _texts(references["object_type_name"], distinct),
-                    _texts(references["object_id"], distinct),
-                    strict=True,
-                ),
-                strict=True,
-            )
+        objects=ObjectNames(
+            object_hashes[distinct].tolist(),
+            _texts(references["object_type_name"], distinct),
+            _texts(references["object_id"], distinct),
         ),
         customers=dict(
             zip(
@@ -813,6 +835,31 @@ def load_component(
         failures=_failures(events),
     )
     return snapshot, names
+
+
+class ObjectNames(Mapping[int, tuple[str, str]]):
+    """Object hash → (type, id), as ``SnapshotNames.objects``: held as an index and two lists of
+    texts, a pair made only when looked up. A component names tens of thousands of objects, and
+    a dictionary of as many pairs was a sixth of a tick's Python: tuples are what the garbage
+    collector walks and frees, texts and integers are not."""
+
+    def __init__(self, hashes: list[int], types: list[str], ids: list[str]) -> None:
+        self._at = dict(zip(hashes, range(len(hashes)), strict=True))
+        self._types, self._ids = types, ids
+
+    def __getitem__(self, key: int) -> tuple[str, str]:
+        at = self._at[key]
+        return self._types[at], self._ids[at]
+
+    def get(self, key: int, default: Any = None) -> Any:
+        at = self._at.get(key)
+        return default if at is None else (self._types[at], self._ids[at])
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._at)
+
+    def __len__(self) -> int:
+        return len(self._at)
 
 
 def _columns(table: pa.Table) -> dict[str, Any]:
@@ -867,36 +914,39 @@ def _failures(events: dict[str, Any]) -> dict[int, tuple[str, str, int]]:
 
 
 @dataclass(frozen=True, eq=False)
-class StoredTimers:
-    """The latest stored version of some timers, in columns: identity hashes as
-    ``slas.timer_rows.timer_identities`` spells them, whether deleted, the digest, and the ids."""
+class StoredVersions:
+    """The latest stored version of some timers or items, in columns: identity hashes (a timer's
+    as ``slas.timer_rows.timer_identities`` spells them, an item's its object's
+    ``cityHash64``), whether deleted, the digest, and the ids."""
 
     identity: U64Array
     deleted: npt.NDArray[np.bool_]
     digest: U64Array
     ids: pa.Table
-    """Key type, key id, SLA and start event id, as Arrow texts (named only where needed)."""
+    """The identity's ids as Arrow texts (named only where needed): a timer's key type, key id,
+    SLA and start event id, an item's type and id."""
 
     def __len__(self) -> int:
         return len(self.identity)
 
-    def named(self, rows: npt.NDArray[np.intp]) -> list[tuple[str, str, str, str]]:
-        """The ids of the timers at ``rows``."""
+    def named(self, rows: npt.NDArray[np.intp]) -> list[tuple[str, ...]]:
+        """The ids of the versions at ``rows``."""
         if not len(rows):
             return []
         taken = self.ids.take(pa.array(rows, type=pa.int64()))
         ids = zip(*(column.to_pylist() for column in taken.columns), strict=True)
-        return cast(list[tuple[str, str, str, str]], list(ids))
+        return cast(list[tuple[str, ...]], list(ids))
 
     @staticmethod
-    def none() -> StoredTimers:
-        """No timer stored."""
+    def none(ids: Sequence[str]) -> StoredVersions:
+        """None stored (``ids``: the names of the identity's ids)."""
         empty = np.zeros(0, np.uint64)
-        texts = pa.table({name: pa.array([], type=pa.string()) for name in _TIMER_IDS})
-        return StoredTimers(empty, np.zeros(0, bool), empty, texts)
+        texts = pa.table({name: pa.array([], type=pa.string()) for name in ids})
+        return StoredVersions(empty, np.zeros(0, bool), empty, texts)
 
 
-_TIMER_IDS = ("key_type", "key_id", "sla", "start_event_id")
+TIMER_IDS = ("key_type", "key_id", "sla", "start_event_id")
+ITEM_IDS = ("item_type", "item_id")
 
 
 STORED_VERSIONS = f"""
@@ -911,22 +961,35 @@ def versions_stored(client: Client) -> bool:
     return int(client.query(STORED_VERSIONS).result_rows[0][0]) > 0
 
 
-def latest_digests(client: Client, key_hashes: U64Array, *, chunk: int | None) -> StoredTimers:
-    """The latest stored version of every timer keyed by an object of ``chunk`` (of the
-    component ``component`` closed when None) whose ``cityHash64`` is one of ``key_hashes``."""
+def _latest(
+    client: Client, reads: tuple[str, str], chunk: int | None, key: str, key_hashes: U64Array
+) -> pa.Table | None:
+    """The latest versions ``reads`` (of the named components', of a chunk's) read for ``chunk``
+    (the named components when None), kept where the ``key`` column is one of ``key_hashes``
+    (sorted); None when none is."""
     if not len(key_hashes):
-        return StoredTimers.none()
+        return None
+    named, of_chunk = reads
     table = (
-        client.query_arrow(LATEST_DIGESTS_OF_NAMED)
+        client.query_arrow(named)
         if chunk is None
-        else client.query_arrow(LATEST_DIGESTS_OF_CHUNK, parameters={"chunk": chunk})
+        else client.query_arrow(of_chunk, parameters={"chunk": chunk})
     )
-    keys = np.asarray(table["key_hash"].to_numpy(), dtype=np.uint64)
-    if not len(keys):
-        return StoredTimers.none()
-    table = table.filter(pa.array(np.isin(keys, key_hashes)))
+    keys = np.asarray(table[key].to_numpy(), dtype=np.uint64)
+    kept = sorted_members(keys, key_hashes)
+    return table.filter(pa.array(kept)) if kept.any() else None
+
+
+def latest_digests(client: Client, key_hashes: U64Array, *, chunk: int | None) -> StoredVersions:
+    """The latest stored version of every timer keyed by an object of ``chunk`` (of the
+    component ``component`` closed when None) whose ``cityHash64`` is one of ``key_hashes``
+    (sorted)."""
+    reads = (LATEST_DIGESTS_OF_NAMED, LATEST_DIGESTS_OF_CHUNK)
+    table = _latest(client, reads, chunk, "key_hash", key_hashes)
+    if table is None:
+        return StoredVersions.none(TIMER_IDS)
     found = _columns(table)
-    return StoredTimers(
+    return StoredVersions(
         identity=timer_identities(
             np.asarray(found["key_hash"], dtype=np.uint64),
             text_hashes(found["sla"]),
@@ -934,32 +997,26 @@ def latest_digests(client: Client, key_hashes: U64Array, *, chunk: int | None) -
         ),
         deleted=np.asarray(found["deleted"]).astype(bool),
         digest=np.asarray(found["digest"], dtype=np.uint64),
-        ids=table.select(list(_TIMER_IDS)),
+        ids=table.select(list(TIMER_IDS)),
     )
 
 
 def latest_item_digests(
-    client: Client, keys: Sequence[Pair], *, chunk: int | None
-) -> dict[tuple[str, str], tuple[bool, int]]:
-    """Identity → (deleted, digest) of the latest stored version of every item among ``keys``,
-    read as the objects of ``chunk`` (of the component ``component`` closed when None)."""
-    wanted = {key for key in keys if key[0] in ITEM_OBJECT_TYPES}
-    if not wanted:
-        return {}
-    table = (
-        client.query_arrow(LATEST_ITEM_DIGESTS_OF_NAMED)
-        if chunk is None
-        else client.query_arrow(LATEST_ITEM_DIGESTS_OF_CHUNK, parameters={"chunk": chunk})
+    client: Client, key_hashes: U64Array, *, chunk: int | None
+) -> StoredVersions:
+    """The latest stored version of every item of an object of ``chunk`` (of the component
+    ``component`` closed when None) whose ``cityHash64`` is one of ``key_hashes`` (sorted)."""
+    reads = (LATEST_ITEM_DIGESTS_OF_NAMED, LATEST_ITEM_DIGESTS_OF_CHUNK)
+    table = _latest(client, reads, chunk, "identity", key_hashes)
+    if table is None:
+        return StoredVersions.none(ITEM_IDS)
+    found = _columns(table.select(["identity", "deleted", "digest"]))
+    return StoredVersions(
+        identity=np.asarray(found["identity"], dtype=np.uint64),
+        deleted=np.asarray(found["deleted"]).astype(bool),
+        digest=np.asarray(found["digest"], dtype=np.uint64),
+        ids=table.select(list(ITEM_IDS)),
     )
-    # columns, not rows: no tuple parsed per item
-    latest = table["latest"].combine_chunks()
-    types, ids = (table[name].to_pylist() for name in ("ItemType", "ItemId"))
-    deleted, digests = (latest.field(n).to_pylist() for n in (0, 1))
-    return {
-        key: (bool(gone), digest)
-        for key, gone, digest in zip(zip(types, ids, strict=True), deleted, digests, strict=True)
-        if key in wanted
-    }
 
 
 def unresolved_events(

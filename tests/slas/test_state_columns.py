@@ -5,7 +5,7 @@ writers as they were before the columns)."""
 
 from __future__ import annotations
 
-from dataclasses import fields, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,12 +15,13 @@ from clickhouse_connect.driver.client import Client
 
 from domain.money import from_units
 from domain.periods import period_text
+from domain.semconv import EVENT_TYPES
 from lineage.rules import LineageRules
 from slas.business_state import append_items, append_timers
 from slas.calendars import CalendarBook
 from slas.definitions import DEFAULT_SLAS
 from slas.event_dimensions import StoredDimensions, append_dimensions, changed_dimensions
-from slas.item_rows import item_rows
+from slas.item_rows import DerivedItems, derive_items
 from slas.snapshot import EventSnapshot, object_type_name
 from slas.state_columns import arrow_type
 from slas.state_queries import ITEM_COLUMNS, TIMER_COLUMNS, graph_chunks, load_component
@@ -67,6 +68,58 @@ def _timer_records(timers: DerivedTimers, names: SnapshotNames) -> list[list[Any
                 if np.isnan(t.amount[row])
                 else from_units(int(t.amount_units[row])).normalize(),
                 str(t.currency[row]),
+            ]
+        )
+    return records
+
+
+def _item_records(items: DerivedItems) -> list[list[Any]]:
+    """Every item spelled value by value, as the row writer spelled it."""
+    s, names = items.snapshot, items.names
+    _, customers = s.dimensions
+
+    def instant(micros: int) -> datetime | None:
+        return None if micros < 0 else micros_to_datetime(micros)
+
+    def failure(row: int) -> list[Any]:
+        found = names.failures.get(int(s.event[row])) if row >= 0 else None
+        return ["", "", None] if found is None else [found[0], found[1], instant(found[2])]
+
+    records = []
+    for n in range(len(items)):
+        stage, post, cause = int(items.stage[n]), int(items.posting[n]), int(items.cause[n])
+        invoice, kind = int(items.invoice[n]), int(items.kind[n])
+        posted = post >= 0 and bool(s.took_effect[post])
+        records.append(
+            [
+                *names.objects[int(s.objects[items.item[n]])],
+                BY_ROWS,
+                0,
+                int(items.digests[n]),
+                ("invoice", "revenue")[kind],
+                ("", *s.legal_entities)[int(items.legal_entity[n])],
+                names.customers.get(int(customers[stage]), ""),
+                ("", *s.currencies)[int(s.currency[stage])],
+                None
+                if np.isnan(s.amount[stage])
+                else from_units(int(s.amount_units[stage])).normalize(),
+                period_text(int(items.due_period[n])),
+                names.events[int(s.event[stage])],
+                instant(int(s.first_us[stage])),
+                instant(int(s.effective_us[stage])),
+                names.events[int(s.event[post])] if post >= 0 else "",
+                ("invoice.posted", "revenue.posted")[kind] if post >= 0 else "",
+                instant(int(s.first_us[post])) if post >= 0 else None,
+                instant(int(s.effective_us[post])) if post >= 0 else None,
+                period_text(int(s.effective_period[post])) if posted else "",
+                float(items.stage_seconds[n]),
+                names.objects[int(s.objects[invoice])][1] if invoice >= 0 else "",
+                names.events[int(s.event[cause])] if cause >= 0 else "",
+                EVENT_TYPES[int(s.event_type[cause]) - 1] if cause >= 0 else "",
+                instant(int(s.failing_since_us[cause])) if cause >= 0 else None,
+                *failure(stage),
+                *failure(post),
+                *failure(cause),
             ]
         )
     return records
@@ -127,35 +180,42 @@ class TestColumnsReadBackAsRows:
     ) -> None:
         """Every invoice and revenue item, and two deleted ones, are the same rows both ways."""
         snapshot, names = quarter
-        rows = item_rows(snapshot, CalendarBook(), LineageRules.default(), names)
-        # the quarter stored at once holds no failure: a few root causes given, to the microsecond
-        cause = datetime(2026, 9, 30, 23, 59, 59, 999_999, tzinfo=UTC)
-        rows[::7] = [
-            replace(row, upstream_event_id=f"E-CAUSE-{n}", upstream_event_type="billing.ready",
-                    upstream_first_at=cause)
-            for n, row in enumerate(rows[::7])
-        ]  # fmt: skip
+        items = derive_items(snapshot, CalendarBook(), LineageRules.default(), names)
+        # the quarter stored at once holds no failure: every seventh item given a root cause that
+        # fails since a microsecond before a second, and some events failure facts
+        causes = np.arange(len(items)) % 7 == 0
+        failing = snapshot.failing_since_us.copy()
+        failing[items.stage[causes]] = snapshot.first_us[items.stage[causes]] + 999_999
+        failures = {
+            int(event): (f"category-{n % 3}", f"code-{n}", int(snapshot.first_us[row]) + n)
+            for n, (row, event) in enumerate(
+                zip(items.stage, snapshot.event[items.stage], strict=True)
+            )
+            if n % 5 == 0
+        }
+        items = replace(
+            items,
+            snapshot=replace(snapshot, failing_since_us=failing),
+            names=replace(names, failures=failures),
+            cause=np.where(causes, items.stage, -1),
+        )
         gone = [("invoice", "INV-GONE"), ("journal", "J-GONE")]
-        records = [
-            [row.item_type, row.item_id, BY_ROWS, 0, row.digest,
-             *(getattr(row, field.name) for field in fields(row)[2:])]
-            for row in rows
-        ]  # fmt: skip
-        migrated.insert("close_items", records, column_names=list(ITEM_COLUMNS))
+        migrated.insert("close_items", _item_records(items), column_names=list(ITEM_COLUMNS))
         migrated.insert(  # a deleted version: every other column its default, not posted
             "close_items",
             [[*identity, BY_ROWS, 1, -1.0] for identity in gone],
             column_names=["ItemType", "ItemId", "KnownAt", "Deleted", "StageSeconds"],
         )
-        append_items(migrated, rows, gone, known_at=BY_COLUMNS)
+        append_items(migrated, items.columns(np.arange(len(items))), gone, known_at=BY_COLUMNS)
         by_rows, by_columns = (
             _read(migrated, "close_items", BY_ROWS),
             _read(migrated, "close_items", BY_COLUMNS),
         )
-        assert len(by_rows) == len(rows) + len(gone) > 100
+        assert len(by_rows) == len(items) + len(gone) > 100
         assert by_columns == by_rows
         nullable = [
-            ITEM_COLUMNS.index(c) - 1 for c in ("PostingEffectiveAt", "UpstreamFirstAt", "Amount")
+            ITEM_COLUMNS.index(c) - 1
+            for c in ("PostingEffectiveAt", "UpstreamFirstAt", "Amount", "StageErrorSince")
         ]
         assert all({row[i] is None for row in by_rows} == {True, False} for i in nullable)
 
