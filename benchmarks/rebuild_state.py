@@ -148,7 +148,7 @@ def measure_parts(client: Any, state: BusinessState) -> PartMemory:
     ):
         setattr(keeper_module, name, parts.part(part, function))
     state_queries._write_chunks = parts.part("staging", state_queries._write_chunks)
-    state._rederive = parts.part("chunk derivation", state._rederive)  # type: ignore[method-assign]
+    state._write = parts.part("chunk derivation", state._write)  # type: ignore[method-assign]
     for key, record in RECORDED.items():
         RECORDED[key] = parts.part(f"recording {record.__module__}", record)
     for method in ("command", "query", "query_np", "insert_arrow", "insert"):
