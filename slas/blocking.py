@@ -134,6 +134,8 @@ def upstream_causes(snapshot: EventSnapshot, rules: LineageRules) -> I64Array:
     instant) have no such root: there the highest failed row upstream stands in, and it has no
     cause itself."""
     rows = np.arange(len(snapshot.event), dtype=np.int64)
+    if not snapshot.failed.any():
+        return np.full(len(rows), -1, dtype=np.int64)  # nothing failed: no feeds to build
     feeds = hop_feeds(snapshot, rules)
     failed_rows = np.where(snapshot.failed, rows, -1)
     any_failure = upstream_max(feeds, failed_rows)
