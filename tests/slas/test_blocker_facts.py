@@ -27,7 +27,8 @@ from slas.work_item_metrics import WorkItemCounts
 from slas.work_items import ACKNOWLEDGED, ActionRequest
 from slas.work_queue import WorkQueue
 from tests.slas.test_work_queue import samples
-from tests.slas.tiny_quarter import END, stream_with_late_arrivals, tick
+from tests.slas.tiny_quarter import END, late_arrivals_copy, tick
+from tests.templates import Templates
 from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import migrate
 from warehouse.schema import BLOCKER_FACT_COLUMNS, SCHEMA_MIGRATIONS
@@ -128,7 +129,7 @@ def forget_migration_20(client: Client) -> None:
 
 class TestFactsOnTheRows:
     def test_answers_from_the_rows_equal_the_oracle_before_and_after_the_upgrade(
-        self, migrated: Client, engine_url: str
+        self, client: Client, engine_url: str, templates: Templates
     ) -> None:
         """Streamed with migration 20, the answers at 30 random instants equal the oracle's and
         read the blocking events from their rows (few from ``biz_events``). The same rows upgraded
@@ -136,9 +137,10 @@ class TestFactsOnTheRows:
         event from ``biz_events``. The changed configuration re-derives everything: the new
         versions hold the facts, the answers are the oracle's (and a past knowledge time's
         answer is the one it was), and read the events from the rows again."""
-        watermarks, keeper = stream_with_late_arrivals(
-            migrated, engine_url, seed=7, scale="small", chunk=3000
+        watermarks, keeper = late_arrivals_copy(
+            templates, engine_url, client, seed=7, scale="small", chunk=3000
         )
+        migrated = client
         asked = instants(migrated, watermarks, 30, seed=8)
         shown, read = compare(migrated, keeper, asked)
         assert shown > 0
@@ -166,13 +168,14 @@ class TestFactsOnTheRows:
 
 class TestWorkQueueCount:
     def test_the_count_from_the_rows_is_the_one_the_oracle_gives(
-        self, migrated: Client, engine_url: str
+        self, client: Client, engine_url: str, templates: Templates
     ) -> None:
         """``syncsight_work_items`` counted over the narrowed answer (the facts on the rows) is
         the count over the oracle's, by state and kind, with an item acknowledged."""
-        _, keeper = stream_with_late_arrivals(
-            migrated, engine_url, seed=9, scale="small", chunk=3000
+        _, keeper = late_arrivals_copy(
+            templates, engine_url, client, seed=7, scale="small", chunk=3000
         )
+        migrated = client
         book, owners = CalendarBook(), OwnerRouting()
 
         def queue(narrowed: bool, client: Callable[[], Any]) -> WorkQueue:
@@ -199,13 +202,14 @@ class TestWorkQueueCount:
         assert counted[("open", "blocking_failure")] > 0
 
     def test_the_failures_read_as_steps_are_the_blockers_the_answer_names(
-        self, migrated: Client, engine_url: str
+        self, client: Client, engine_url: str, templates: Templates
     ) -> None:
         """The failures the count reads as the steps that hold items (``blocking_events``, no item
         read) are, at random instants, the blockers the oracle's answer names over every item."""
-        watermarks, keeper = stream_with_late_arrivals(
-            migrated, engine_url, seed=11, scale="small", chunk=3000
+        watermarks, keeper = late_arrivals_copy(
+            templates, engine_url, client, seed=7, scale="small", chunk=3000
         )
+        migrated = client
         rules, owners = LineageRules.default(), OwnerRouting()
         steps = BlockedInvoiceAnswers(lambda: migrated, rules, owners, keeper)
         oracle = BlockedInvoiceAnswers(lambda: migrated, rules, owners, keeper, narrowed=False)

@@ -78,7 +78,7 @@ class FailingClient:
 def test_ticks_that_fail_midway_end_where_a_derivation_from_scratch_ends(
     migrated: Client, engine_url: str
 ) -> None:
-    """The tiny quarter streamed in 60-span inserts; after each, a tick that fails at a random
+    """The tiny quarter streamed in 150-span inserts; after each, a tick that fails at a random
     statement (half of them before it ran, half after) about two times in three, retried until
     one completes, as the evaluator retries at its next interval."""
     failing = FailingClient(migrated)
@@ -87,8 +87,8 @@ def test_ticks_that_fail_midway_end_where_a_derivation_from_scratch_ends(
     loader = WarehouseSpanExporter(span_sink(migrated, engine_url))
     draw = random.Random(5)
     completed = 0
-    for first in range(0, len(spans), 60):
-        loader.export(spans[first : first + 60])
+    for first in range(0, len(spans), 150):
+        loader.export(spans[first : first + 150])
         loader.force_flush()
         while True:
             failing.arm(

@@ -29,10 +29,11 @@ from tests.slas.events import at, event, span_rows
 from tests.slas.tiny_quarter import (
     END,
     SETTLE,
-    stream_with_late_arrivals,
+    late_arrivals_copy,
     tick,
     tiny_quarter_spans,
 )
+from tests.templates import Templates
 from tests.warehouse.test_migrations import forget_migration
 from warehouse.correlation_rules import CorrelationRules
 from warehouse.key_ranges import key_ranges
@@ -56,15 +57,16 @@ HAVING sum(Items) != 0 OR sum(Money) != 0
 
 class TestSummedItemAnswers:
     def test_every_answer_is_the_one_assessing_every_item_gives(
-        self, migrated: Client, engine_url: str
+        self, client: Client, engine_url: str, templates: Templates
     ) -> None:
         """Close risk (every period and each one) and blocked invoices (by period and entity)
         equal the oracles' at 40 random (as_of, known_at), before and after close deadlines,
         known_at before, between and after the late arrivals; an answer for a past known_at is
         the same after the late spans arrived."""
-        watermarks, keeper = stream_with_late_arrivals(
-            migrated, engine_url, seed=3, scale="small", chunk=3000
+        watermarks, keeper = late_arrivals_copy(
+            templates, engine_url, client, seed=7, scale="small", chunk=3000
         )
+        migrated = client
         # late spans replaced versions: the filter on replaced versions is exercised
         replaced = migrated.query("SELECT count() FROM close_item_superseded").result_rows[0][0]
         assert replaced > 0
@@ -205,12 +207,13 @@ class TestSummedItemAnswers:
         assert latest[1] != before[0][1]
 
     def test_migration_18_records_the_stored_versions_at_the_next_tick(
-        self, migrated: Client, engine_url: str
+        self, client: Client, engine_url: str, templates: Templates
     ) -> None:
         """A database whose state was derived before migration 18 (no pieces) gets every stored
         version's pieces and replaced versions at the first tick after it; until then the
         answers are the oracle's."""
-        watermarks, keeper = stream_with_late_arrivals(migrated, engine_url, seed=4, chunk=80)
+        watermarks, keeper = late_arrivals_copy(templates, engine_url, client, seed=3)
+        migrated = client
         recorded = set(migrated.query(REPLACED).result_rows)
         pieces = Counter(migrated.query(PIECES).result_rows)
         assert pieces

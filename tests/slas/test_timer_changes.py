@@ -21,8 +21,8 @@ from slas.definitions import DEFAULT_SLAS
 from slas.timer_answers import TimerAnswers
 from slas.timer_changes import URGENCY
 from slas.timers import MET, STATES
-from tests.slas.tiny_quarter import END, SETTLE, tick
-from tests.slas.tiny_quarter import stream_with_late_arrivals as streamed_late
+from tests.slas.tiny_quarter import END, SETTLE, late_arrivals_copy, tick
+from tests.templates import Templates
 from tests.warehouse.test_migrations import forget_migration
 from warehouse.correlation_rules import CorrelationRules
 from warehouse.key_ranges import key_ranges
@@ -45,31 +45,38 @@ def changes(client: Client) -> list[tuple[object, ...]]:
     return sorted((tuple(r) for r in client.query(ROWS).result_rows), key=repr)
 
 
-def stream_with_late_arrivals(
-    client: Client, engine_url: str, seed: int
-) -> tuple[list[datetime], BusinessState]:
-    """A tiny quarter in inserts of 80 spans, ticking after each, a tenth of the spans (chosen at
-    random) held back and sent at the end: stops and retries that arrive late. Then a
-    re-derivation with every warning share moved, and one with the first SLA dropped (its timers
-    deleted). The watermark after every tick, in order, and the keeper as configured last."""
-    watermarks, keeper = streamed_late(client, engine_url, seed=seed)
+def _rederive(client: Client, keeper: BusinessState, watermarks: list[datetime]) -> BusinessState:
+    """A re-derivation with every warning share moved, then one with the first SLA dropped (its
+    timers deleted): the keeper as configured last."""
     moved = [replace(d, warning_thresholds=(0.3, 0.9)) for d in DEFAULT_SLAS]
     for definitions in (moved, moved[1:]):
         keeper = BusinessState(lambda: client, definitions, CalendarBook(), settle=SETTLE)
         rederived = tick(keeper)
         assert rederived.versions > 10
         watermarks.append(rederived.until)
-    return watermarks, keeper
+    return keeper
+
+
+def stream_with_late_arrivals(
+    client: Client, engine_url: str, templates: Templates
+) -> tuple[list[datetime], BusinessState]:
+    """A tiny quarter in inserts of 80 spans, ticking after each, a tenth of the spans (chosen at
+    random) held back and sent at the end: stops and retries that arrive late. Then a
+    re-derivation with every warning share moved, and one with the first SLA dropped (its timers
+    deleted). The watermark after every tick, in order, and the keeper as configured last. Built
+    once per process (``late_arrivals_copy``), copied into ``client``'s database."""
+    return late_arrivals_copy(templates, engine_url, client, seed=3, then=("rederived", _rederive))
 
 
 class TestAnswersFromChanges:
     def test_every_answer_is_the_one_sorting_every_version_gives(
-        self, migrated: Client, engine_url: str
+        self, client: Client, engine_url: str, templates: Templates
     ) -> None:
         """Summaries, trends and timer lists (every SLA and state, by entity, short and long)
         from the signed rows equal the version-sorting answers at 60 random (as_of, known_at),
         known_at before, between and after late arrivals and re-derivations."""
-        watermarks, keeper = stream_with_late_arrivals(migrated, engine_url, seed=3)
+        watermarks, keeper = stream_with_late_arrivals(client, engine_url, templates)
+        migrated = client
         new = TimerAnswers(lambda: migrated, DEFAULT_SLAS, CalendarBook(), keeper)
         oracle = TimerAnswers(
             lambda: migrated, DEFAULT_SLAS, CalendarBook(), keeper, from_changes=False
@@ -104,12 +111,13 @@ class TestAnswersFromChanges:
         assert seen_states == set(STATES)
 
     def test_recording_from_scratch_writes_the_rows_ticks_wrote(
-        self, migrated: Client, engine_url: str
+        self, client: Client, engine_url: str, templates: Templates
     ) -> None:
         """The rows recorded tick by tick are exactly the rows recorded once from every version,
         in one statement or in many slices of the timers' keys, and so are the stopped pieces'
         bucket sums."""
-        watermarks, _ = stream_with_late_arrivals(migrated, engine_url, seed=4)
+        watermarks, _ = stream_with_late_arrivals(client, engine_url, templates)
+        migrated = client
         incremental = changes(migrated)
         buckets = [net_sums(migrated, t) for t in ELAPSED_SUMS]
         timer_changes.reset(migrated, at=datetime.now(UTC))
@@ -135,11 +143,12 @@ class TestAnswersFromChanges:
         assert [net_sums(migrated, t) for t in ELAPSED_SUMS] == buckets
 
     def test_a_record_that_died_before_its_watermark_is_written_once(
-        self, migrated: Client, engine_url: str
+        self, client: Client, engine_url: str, templates: Templates
     ) -> None:
         """Rows written by a record whose watermark never moved are dropped and written again,
         not counted twice."""
-        watermarks, _ = stream_with_late_arrivals(migrated, engine_url, seed=6)
+        watermarks, _ = stream_with_late_arrivals(client, engine_url, templates)
+        migrated = client
         recorded = changes(migrated)
         before_last = watermarks[-2]
         timer_changes.record(migrated, watermarks[-1], at=datetime.now(UTC))  # nothing new
@@ -156,11 +165,12 @@ class TestAnswersFromChanges:
         assert timer_changes.changes_watermark(migrated) == watermarks[-1]
 
     def test_answers_wait_for_the_changes_after_a_migration(
-        self, migrated: Client, engine_url: str
+        self, client: Client, engine_url: str, templates: Templates
     ) -> None:
         """Versions stored before the changes existed (their watermark behind the keeper's) are
         answered by sorting the versions until the next tick records them."""
-        _, keeper = stream_with_late_arrivals(migrated, engine_url, seed=8)
+        _, keeper = stream_with_late_arrivals(client, engine_url, templates)
+        migrated = client
         answers = TimerAnswers(lambda: migrated, DEFAULT_SLAS, CalendarBook(), keeper)
         expected = answers.summaries(END, None)
         timer_changes.reset(migrated, at=datetime.now(UTC))

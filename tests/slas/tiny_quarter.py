@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -82,6 +82,45 @@ def stream_with_late_arrivals(
     return watermarks, keeper
 
 
+Then = Callable[[Client, BusinessState, list[datetime]], BusinessState]
+"""More work on a streamed quarter before it becomes a template: given its client, keeper and
+watermarks (which it may append to), the keeper as configured last."""
+
+
+def late_arrivals_copy(
+    templates: Templates,
+    engine_url: str,
+    client: Client,
+    *,
+    seed: int,
+    scale: str = "tiny",
+    chunk: int = 80,
+    then: tuple[str, Then] | None = None,
+) -> tuple[list[datetime], BusinessState]:
+    """``stream_with_late_arrivals`` (then ``then``'s work, named by its first item) done once per
+    process and arguments in a template database, copied into ``client``'s empty database: the
+    watermarks, and a keeper continuing the last one on ``client`` (its definitions and the
+    windows it read lately). Streaming is the dear part of the tests that start from it."""
+
+    def stream(template: Client) -> tuple[list[datetime], BusinessState]:
+        with admin_client(engine_url) as admin:
+            copy_database(admin, migrated_template(templates, engine_url), database_of(template))
+        watermarks, keeper = stream_with_late_arrivals(
+            template, engine_url, seed=seed, scale=scale, chunk=chunk
+        )
+        if then is not None:
+            keeper = then[1](template, keeper, watermarks)
+        return watermarks, keeper
+
+    key = f"late_{scale}_{seed}_{chunk}" + (f"_{then[0]}" if then else "")
+    name, (watermarks, streamer) = templates.get(engine_url, key, stream)
+    with admin_client(engine_url) as admin:
+        copy_database(admin, name, database_of(client))
+    keeper = BusinessState(lambda: client, streamer.definitions, streamer.calendars, settle=SETTLE)
+    keeper._read = list(streamer._read)
+    return list(watermarks), keeper
+
+
 @dataclass(frozen=True)
 class Streamed:
     """The tiny quarter streamed in tick by tick (``load_tiny_quarter``: inserts of 60 spans, a
@@ -101,11 +140,12 @@ def streamed_copy(
     *,
     max_events_per_chunk: int | None = None,
     max_expansion_events: int | None = None,
+    chunk: int = 60,
 ) -> Streamed:
     """A copy of the quarter streamed once per process and keeper setting (streaming it is the
     dear part of every test that starts from it) in ``client``'s empty database, and a keeper
     continuing the one that streamed it: the same settings, and the windows it read lately
-    (``_read``, where it looks for rows that became visible late)."""
+    (``_read``, where it looks for rows that became visible late). ``chunk`` spans per insert."""
 
     limits = {
         name: value
@@ -123,9 +163,10 @@ def streamed_copy(
         with admin_client(engine_url) as admin:
             copy_database(admin, migrated_template(templates, engine_url), database_of(template))
         keeper = keeper_on(template)
-        return keeper, tuple(load_tiny_quarter(template, engine_url, keeper))
+        return keeper, tuple(load_tiny_quarter(template, engine_url, keeper, chunk=chunk))
 
     key = "tiny_streamed_" + ("_".join(f"{n}{v}" for n, v in sorted(limits.items())) or "default")
+    key += f"_{chunk}" if chunk != 60 else ""
     name, (streamer, ticks) = templates.get(engine_url, key, stream)
     with admin_client(engine_url) as admin:
         copy_database(admin, name, database_of(client))
