@@ -182,7 +182,7 @@ class TestIncremental:
             max_expansion_events=max_expansion_events,
             # the default settings' quarter is shared with other tests; the others, streamed for
             # this test alone, in fewer and larger inserts
-            chunk=60 if max_events_per_chunk is None else 200,
+            chunk=120 if max_events_per_chunk is None else 200,
         )
         migrated, state, ticks = quarter.client, quarter.keeper, quarter.ticks
         incremental, incremental_items = current(migrated), current_items(migrated)

@@ -123,7 +123,7 @@ def late_arrivals_copy(
 
 @dataclass(frozen=True)
 class Streamed:
-    """The tiny quarter streamed in tick by tick (``load_tiny_quarter``: inserts of 60 spans, a
+    """The tiny quarter streamed in tick by tick (``load_tiny_quarter``: inserts of 120 spans, a
     keeper with the default settings ticking after each) in a database of the test's own."""
 
     client: Client
@@ -140,7 +140,7 @@ def streamed_copy(
     *,
     max_events_per_chunk: int | None = None,
     max_expansion_events: int | None = None,
-    chunk: int = 60,
+    chunk: int = 120,
 ) -> Streamed:
     """A copy of the quarter streamed once per process and keeper setting (streaming it is the
     dear part of every test that starts from it) in ``client``'s empty database, and a keeper
@@ -166,7 +166,7 @@ def streamed_copy(
         return keeper, tuple(load_tiny_quarter(template, engine_url, keeper, chunk=chunk))
 
     key = "tiny_streamed_" + ("_".join(f"{n}{v}" for n, v in sorted(limits.items())) or "default")
-    key += f"_{chunk}" if chunk != 60 else ""
+    key += f"_{chunk}" if chunk != 120 else ""
     name, (streamer, ticks) = templates.get(engine_url, key, stream)
     with admin_client(engine_url) as admin:
         copy_database(admin, name, database_of(client))
