@@ -69,23 +69,23 @@ _WINDOW_EVENTS = f"""EventId GLOBAL IN (SELECT EventId FROM biz_events
 or with other content, changes nothing: the first stored version counts), whose states at both
 bounds are compared."""
 
-_NEW_EVENT_ROWS = first_stored_events(
-    f"{_WINDOW} AND EventId GLOBAL NOT IN ({_STORED_BEFORE})",
-    "EventId, TraceId, SpanId, IngestedAt, ContentHash, EventType, ObjectRefs",
-)
-"""The rows of the events first stored in the window, the first stored version of each span:
-all of them lie in the window, so their state at its start is none and they changed by
-definition (``event_states``' hashes at both bounds need not be worked out)."""
 
-_CHANGED_NEW = f"""
+def _new_events(where: str) -> str:
+    """The events first stored in the window among the window's rows ``where`` selects, each with
+    its type code and references at the window's end: the first stored version of each span, all
+    of it in the window, so their state at its start is none and they changed by definition
+    (``event_states``' hashes at both bounds need not be worked out)."""
+    rows = first_stored_events(
+        where, "EventId, TraceId, SpanId, IngestedAt, ContentHash, EventType, ObjectRefs"
+    )
+    return f"""
 SELECT EventId AS event_id, toUInt8(indexOf({{event_types:Array(String)}}, any(EventType))) AS code,
     toUInt8(0) AS outcome_only, arrayMap(ref -> (ref.type, ref.id), arraySort(groupUniqArrayArray(
         arrayFilter(ref -> ref.type NOT IN ({_DIMENSIONS}), ObjectRefs)))) AS refs
-FROM {_NEW_EVENT_ROWS}
+FROM {rows}
 GROUP BY EventId
 """
-"""``CHANGED_STATES``' events first stored in the window: every one of them, when no event of
-the window has rows stored before it."""
+
 
 CHANGED_STATES = f"""
 SELECT event_id, argMax(event_type, bound) AS code,
@@ -93,7 +93,7 @@ SELECT event_id, argMax(event_type, bound) AS code,
 FROM ({event_states(_WINDOW_EVENTS)})
 GROUP BY event_id
 HAVING count() = 1 OR min(state) != max(state)
-UNION ALL{_CHANGED_NEW}"""
+UNION ALL{_new_events(f"{_WINDOW} AND EventId GLOBAL NOT IN ({_STORED_BEFORE})")}"""
 """The events with rows stored in the window that derive differently at its end than at its
 start, each with its type code, whether only how its attempts stand changed
 (``slas.queries.OUTCOME_COLUMNS``) and its references at the window's end: one read tells the
@@ -122,11 +122,11 @@ CHANGED_STATES_HASHED = _hashed(CHANGED_STATES)
 and references with (``slas.queries``' ``NAMED_REFERENCES``): when the closure of the changed
 events stops at them, their references are the component's, and are not read again."""
 
-NEW_STATES_HASHED = _hashed(_CHANGED_NEW)
-"""``CHANGED_STATES_HASHED`` of a window none of whose events has rows stored before it: the
-comparison of the stored events' states at both bounds (``event_states``) costs the engine about
-40 ms to analyse and plan, however few rows it reads, and under steady ingest of new work it
-finds none."""
+NEW_STATES_HASHED = _hashed(_new_events(_WINDOW))
+"""``CHANGED_STATES_HASHED`` of a window none of whose events has rows stored before it, every
+one of them new: the comparison of the stored events' states at both bounds (``event_states``)
+costs the engine about 40 ms to analyse and plan however few rows it reads, and under steady
+ingest of new work it finds none."""
 
 
 def _touched(changed_only: bool) -> str:
