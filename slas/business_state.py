@@ -279,7 +279,7 @@ class BusinessState:
             if capped:
                 visible = window_rows(client, since, [until])[0]
         setup_types = sorted({t for types in self.rules.prerequisites.values() for t in types})
-        unresolved, sample = unresolved_events(client, since, until, setup_types)
+        unresolved, sample, stored_before = unresolved_events(client, since, until, setup_types)
         events = versions = touched = refreshed = 0
         path = ""
         done: tuple[int, int, Collection[str]] | None = None
@@ -296,7 +296,7 @@ class BusinessState:
             seeds: WindowChanges | None = None
             if changed_only:
                 touched, objects, outcomes, seeds = self._changes(
-                    client, since, until, limit=budget
+                    client, since, until, limit=budget, stored_before=stored_before
                 )
             else:
                 touched, pairs = touched_objects_by_new_spans(client, since, until, limit=budget)
@@ -371,14 +371,21 @@ class BusinessState:
         return (before if before > since else end), True
 
     def _changes(
-        self, client: Client, since: datetime, until: datetime, *, limit: int
+        self, client: Client, since: datetime, until: datetime, *, limit: int, stored_before: bool
     ) -> tuple[int, ObjectColumns | None, list[ChangedEvent], WindowChanges | None]:
         """How many objects the events the window changed touch, and which (none when more than
         ``limit``); the events whose window changed only how their attempts stand, which touch
         no component (``slas.cause_refresh``) unless ``refresh_outcomes`` is off; and the changes
         themselves, whose other events that reference an object are the components' seeds
-        (``component``)."""
-        changed = changed_events(client, since, until, outcomes_apart=self._refresh_outcomes)
+        (``component``). ``stored_before``: whether any event of the window has rows stored
+        before it (when none does, only new events are looked for)."""
+        changed = changed_events(
+            client,
+            since,
+            until,
+            outcomes_apart=self._refresh_outcomes,
+            stored_before=stored_before,
+        )
         objects = (changed.object_types, changed.object_ids)
         if not 0 < len(changed) <= limit:
             return len(changed), None, changed.outcomes, None

@@ -100,9 +100,11 @@ INSERT INTO {CLOSE_ITEM_PIECES} (State, Ends, Begins, ItemType, ItemId, KnownAt,
 SELECT piece.1, piece.3, piece.2, ItemType, ItemId, Stamp, Sign, VersionKnownAt,
     {", ".join(_CARRIED)}
 FROM (
-    SELECT ItemType, ItemId, Stamp, Sign, VersionKnownAt, {_VERSION_COLUMNS},
-        {_POINTS} AS points, arrayMap(p -> {_STATE_AT_POINT}, points) AS states,
-        arrayFilter(i -> i = 1 OR states[i] != states[i - 1], arrayEnumerate(points)) AS starts
+  SELECT *, arrayFilter(i -> i = 1 OR states[i] != states[i - 1], arrayEnumerate(points)) AS starts
+  FROM (
+   SELECT *, arrayMap(p -> {_STATE_AT_POINT}, points) AS states
+   FROM (
+    SELECT ItemType, ItemId, Stamp, Sign, VersionKnownAt, {_VERSION_COLUMNS}, {_POINTS} AS points
     FROM (
         SELECT ItemType, ItemId, KnownAt AS Stamp, version.1 AS Sign, version.2 AS body,
             version.3 AS VersionKnownAt
@@ -119,12 +121,17 @@ FROM (
             WHERE KnownAt > {{since:DateTime64(3, 'UTC')}}
         )
     )
+   )
+  )
 )
 ARRAY JOIN {_PIECES} AS piece
 """
 """The pieces of every version stored in ``(since, until]`` (+1), and its predecessor's taken back
 (-1), both stamped with its ``KnownAt``; a deleted version only takes its predecessor back.
-``VersionKnownAt`` is the ``KnownAt`` of the version whose piece a row adds or takes back."""
+``VersionKnownAt`` is the ``KnownAt`` of the version whose piece a row adds or takes back.
+The points, their states and where pieces start are each a subquery's column, not an alias of
+the same select: the engine's analyser spells an alias out wherever it is used, and ``starts``
+(five uses) over ``states`` (two uses each) analysed the state at a point eleven times."""
 
 STRAY = f"SELECT count() FROM {CLOSE_ITEM_PIECES} WHERE KnownAt > {{since:DateTime64(3, 'UTC')}}"
 TAKE_BACK_STRAY = f"""
@@ -138,14 +145,20 @@ only: a delete would leave them counted)."""
 
 
 def record_window(
-    client: Client, since: datetime, until: datetime, slices: Sequence[KeyRange] = (WHOLE,)
+    client: Client,
+    since: datetime,
+    until: datetime,
+    slices: Sequence[KeyRange] = (WHOLE,),
+    *,
+    stray: int,
 ) -> None:
     """Write the rows of the versions stored in ``(since, until]`` (the caller has found some),
     ``since`` being the watermark, one statement per slice of the items' keys (``slices``
     together cover every key); rows a record that died wrote past it are taken back first, so
-    recording again counts each row once."""
+    recording again counts each row once (``stray``: how many there are, as ``STRAY`` counts
+    them; the caller asks it with its own count, in one round trip)."""
     parameters = {"since": since, "until": until}
-    if client.query(STRAY, parameters=parameters).result_rows[0][0]:
+    if stray:
         client.command(TAKE_BACK_STRAY, parameters=parameters)
     for key_range in slices:
         client.command(RECORD, parameters={**parameters, **range_parameters(key_range)})

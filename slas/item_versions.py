@@ -45,9 +45,13 @@ WINDOW_KEYS = sample_sql(CLOSE_ITEMS, "ItemType", "ItemId")
 """Keys of the items with versions in a window, drawn evenly: where the slices split."""
 
 PENDING = f"""
-SELECT count() FROM {CLOSE_ITEMS}
-WHERE KnownAt > {{since:DateTime64(3, 'UTC')}} AND KnownAt <= {{until:DateTime64(3, 'UTC')}}
+SELECT (SELECT count() FROM {CLOSE_ITEMS}
+        WHERE KnownAt > {{since:DateTime64(3, 'UTC')}}
+          AND KnownAt <= {{until:DateTime64(3, 'UTC')}}),
+    ({close_item_pieces.STRAY})
 """
+"""Versions to record, and the pieces past the watermark (a record that died wrote them): one
+round trip."""
 
 
 IN_EFFECT = f"""KnownAt <= {{known_at:DateTime64(3, 'UTC')}}
@@ -85,13 +89,13 @@ def record_window(
     row is the same row and the pieces written past the watermark are taken back first), in
     statements of about ``most`` versions each (slices of the items' keys)."""
     parameters = {"since": since, "until": until}
-    versions = int(client.query(PENDING, parameters=parameters).result_rows[0][0])
+    versions, stray = client.query(PENDING, parameters=parameters).result_rows[0]
     if not versions:
         return
-    slices = key_ranges(client, WINDOW_KEYS, since, until, versions=versions, most=most)
+    slices = key_ranges(client, WINDOW_KEYS, since, until, versions=int(versions), most=most)
     for key_range in slices:
         client.command(RECORD, parameters={**parameters, **range_parameters(key_range)})
-    close_item_pieces.record_window(client, since, until, slices)
+    close_item_pieces.record_window(client, since, until, slices, stray=int(stray))
 
 
 def reset(client: Client, *, at: datetime) -> None:

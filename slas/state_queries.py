@@ -69,13 +69,23 @@ _WINDOW_EVENTS = f"""EventId GLOBAL IN (SELECT EventId FROM biz_events
 or with other content, changes nothing: the first stored version counts), whose states at both
 bounds are compared."""
 
-_NEW_EVENT_ROWS = first_stored_events(
-    f"{_WINDOW} AND EventId GLOBAL NOT IN ({_STORED_BEFORE})",
-    "EventId, TraceId, SpanId, IngestedAt, ContentHash, EventType, ObjectRefs",
-)
-"""The rows of the events first stored in the window, the first stored version of each span:
-all of them lie in the window, so their state at its start is none and they changed by
-definition (``event_states``' hashes at both bounds need not be worked out)."""
+
+def _new_events(where: str) -> str:
+    """The events first stored in the window among the window's rows ``where`` selects, each with
+    its type code and references at the window's end: the first stored version of each span, all
+    of it in the window, so their state at its start is none and they changed by definition
+    (``event_states``' hashes at both bounds need not be worked out)."""
+    rows = first_stored_events(
+        where, "EventId, TraceId, SpanId, IngestedAt, ContentHash, EventType, ObjectRefs"
+    )
+    return f"""
+SELECT EventId AS event_id, toUInt8(indexOf({{event_types:Array(String)}}, any(EventType))) AS code,
+    toUInt8(0) AS outcome_only, arrayMap(ref -> (ref.type, ref.id), arraySort(groupUniqArrayArray(
+        arrayFilter(ref -> ref.type NOT IN ({_DIMENSIONS}), ObjectRefs)))) AS refs
+FROM {rows}
+GROUP BY EventId
+"""
+
 
 CHANGED_STATES = f"""
 SELECT event_id, argMax(event_type, bound) AS code,
@@ -83,13 +93,7 @@ SELECT event_id, argMax(event_type, bound) AS code,
 FROM ({event_states(_WINDOW_EVENTS)})
 GROUP BY event_id
 HAVING count() = 1 OR min(state) != max(state)
-UNION ALL
-SELECT EventId, toUInt8(indexOf({{event_types:Array(String)}}, any(EventType))), toUInt8(0),
-    arrayMap(ref -> (ref.type, ref.id), arraySort(groupUniqArrayArray(
-        arrayFilter(ref -> ref.type NOT IN ({_DIMENSIONS}), ObjectRefs))))
-FROM {_NEW_EVENT_ROWS}
-GROUP BY EventId
-"""
+UNION ALL{_new_events(f"{_WINDOW} AND EventId GLOBAL NOT IN ({_STORED_BEFORE})")}"""
 """The events with rows stored in the window that derive differently at its end than at its
 start, each with its type code, whether only how its attempts stand changed
 (``slas.queries.OUTCOME_COLUMNS``) and its references at the window's end: one read tells the
@@ -103,15 +107,26 @@ CHANGED_EVENTS = f"SELECT event_id FROM ({CHANGED_STATES})"
 """The ids of ``CHANGED_STATES``: new events, and stored ones whose counted facts, outcome, names
 or references the window's rows changed."""
 
-CHANGED_STATES_HASHED = f"""
+
+def _hashed(changed: str) -> str:
+    return f"""
 SELECT event_id, code, outcome_only, refs, cityHash64(event_id) AS event_hash,
     arrayMap(ref -> cityHash64(ref.1, ref.2), refs) AS ref_hashes,
     arrayMap(ref -> toUInt8(indexOf({{object_types:Array(String)}}, ref.1)), refs) AS ref_codes
-FROM ({CHANGED_STATES})
+FROM ({changed})
 """
+
+
+CHANGED_STATES_HASHED = _hashed(CHANGED_STATES)
 """``CHANGED_STATES`` with the hashes and object type codes a component read spells its events
 and references with (``slas.queries``' ``NAMED_REFERENCES``): when the closure of the changed
 events stops at them, their references are the component's, and are not read again."""
+
+NEW_STATES_HASHED = _hashed(_new_events(_WINDOW))
+"""``CHANGED_STATES_HASHED`` of a window none of whose events has rows stored before it, every
+one of them new: the comparison of the stored events' states at both bounds (``event_states``)
+costs the engine about 40 ms to analyse and plan however few rows it reads, and under steady
+ingest of new work it finds none."""
 
 
 def _touched(changed_only: bool) -> str:
@@ -163,13 +178,16 @@ GROUP BY 1
 """How many business rows are visible in each of consecutive knowledge-time windows."""
 
 UNRESOLVED = f"""
-SELECT uniqExact(EventId), groupUniqArray(10)(EventId)
+SELECT uniqExact(EventId), groupUniqArray(10)(EventId),
+    (SELECT count() > 0 FROM ({_STORED_BEFORE}))
 FROM biz_events
 WHERE {_WINDOW} AND EventType NOT IN {{setup_types:Array(String)}}
   AND NOT arrayExists(ref -> ref.type NOT IN ({_DIMENSIONS}), ObjectRefs)
 """
 """Events stored in the window that reference no object but dimensions: nothing can be keyed on
-them (dimension set-up events such as customer.synced excepted). Their count, and a sample."""
+them (dimension set-up events such as customer.synced excepted). Their count, and a sample; and
+whether any event of the window has rows stored before it (``NEW_STATES_HASHED`` serves a window
+with none): a tick asks both, so one round trip."""
 
 HOP_NEIGHBOURS = f"""
 SELECT EventId, any(EventType),
@@ -452,12 +470,19 @@ class WindowChanges:
 
 
 def changed_events(
-    client: Client, since: datetime, until: datetime, *, outcomes_apart: bool
+    client: Client,
+    since: datetime,
+    until: datetime,
+    *,
+    outcomes_apart: bool,
+    stored_before: bool = True,
 ) -> WindowChanges:
     """The events with a new span in the window whose derived facts it changed
     (``CHANGED_STATES``): the outcome-only ones apart when ``outcomes_apart``, else every one
-    by the objects it references."""
-    table = client.query_arrow(CHANGED_STATES_HASHED, parameters=_touched_parameters(since, until))
+    by the objects it references. ``stored_before`` False: no event of the window has rows
+    stored before it (``unresolved_events`` says), so only new events are looked for."""
+    read = CHANGED_STATES_HASHED if stored_before else NEW_STATES_HASHED
+    table = client.query_arrow(read, parameters=_touched_parameters(since, until))
     table = table.rename_columns(
         ["event_id", "code", "outcome_only", "references", "event_hash", "hashes", "codes"]
     )
@@ -1021,14 +1046,15 @@ def latest_item_digests(
 
 def unresolved_events(
     client: Client, since: datetime, until: datetime, setup_types: Sequence[str]
-) -> tuple[int, list[str]]:
-    """How many events stored in the window cannot be keyed, and up to ten of their ids."""
+) -> tuple[int, list[str], bool]:
+    """How many events stored in the window cannot be keyed, up to ten of their ids, and whether
+    any event of the window has rows stored before it."""
     rows = client.query(
         UNRESOLVED,
         parameters={"since": since, "until": until, "setup_types": list(setup_types)},
     ).result_rows
-    count, sample = rows[0] if rows else (0, [])
-    return int(count), sorted(str(event_id) for event_id in sample)
+    count, sample, stored_before = rows[0] if rows else (0, [], True)
+    return int(count), sorted(str(event_id) for event_id in sample), bool(stored_before)
 
 
 WINDOW_END = """
