@@ -207,10 +207,10 @@ def _late_pair(i: int) -> str:
 
 @cache
 def at_risk_items_sql(realised: int) -> str:
-    """Per legal entity, due period (of ``periods``: not empty), currency and reason, the items at ``as_of``
-    (as known at ``known_at``) that the reason puts at risk, or that only the projection can tell
-    about (``WAITING``, before the close deadline): how many, their exact money, the
-    ``CONTRIBUTORS`` largest as (minus the amount, item type, item id, its row in
+    """Per legal entity, due period (of ``periods``, never empty), currency and reason, the items
+    at ``as_of`` (as known at ``known_at``) that the reason puts at risk, or that only the
+    projection can tell about (``WAITING``, before the close deadline): how many, their exact
+    money, the ``CONTRIBUTORS`` largest as (minus the amount, item type, item id, its row in
     ``ITEM_COLUMNS``), and the waiting ones as (item type, item id, stage took effect, amount).
     Read: the pieces in effect at ``as_of`` of the states waiting, blocked and posted into another
     period, and for each of the ``realised`` pairs whose close deadline ``as_of`` is at or past
