@@ -2,8 +2,11 @@
 ``benchmarks/timer_state.py`` draws (the same seed gives the same instants), every statement
 timed through ``benchmarks/tick_profile.py``'s ``CountingClient``, and the CPU per answer spent
 outside the statements (Python). Opens the data directory itself: no service may hold it.
+With ``--plan-cost`` each statement an answer ran is then asked again as ``EXPLAIN AST``,
+``EXPLAIN QUERY TREE`` and ``EXPLAIN PLAN`` with its parameters (best of ``--plan-rounds`` each):
+what it costs to parse, to analyse and to plan before it reads a row, beside what it cost to run.
 Run: ``.venv/bin/python benchmarks/answer_profile.py --clickhouse-url chdb:///abs/path/data
-[--answers 10] [--limit 100]``
+[--answers 10] [--limit 100] [--plan-cost [--plan-rounds 2]]``
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.process_stats import own_cpu_seconds
-from benchmarks.tick_profile import counted_state
+from benchmarks.tick_profile import _kind, counted_state
 from lineage.owners import OwnerRouting
 from lineage.rules import LineageRules
 from slas.close_state import CloseRiskAnswers
@@ -39,17 +42,27 @@ def main() -> None:
     parser.add_argument(
         "--limit", type=int, default=100, help="items listed by the limited blocked answer"
     )
+    parser.add_argument(
+        "--plan-cost",
+        action="store_true",
+        help="also time each statement's EXPLAIN AST / QUERY TREE / PLAN",
+    )
+    parser.add_argument("--plan-rounds", type=int, default=2, help="best of this many EXPLAINs")
     arguments = parser.parse_args()
 
     client = connect(arguments.clickhouse_url)
     counting, state = counted_state(client)
+    captured: list[tuple[str, str, dict[str, Any]]] = []
+    if arguments.plan_cost:
+        reads: Callable[[], Any] = lambda: Capturing(counting, captured)  # noqa: E731
+    else:
+        reads = lambda: counting  # noqa: E731
     first, last = client.query("SELECT min(EventTime), max(EventTime) FROM biz_events").result_rows[
         0
     ]
     first, last = first.replace(tzinfo=UTC), last.replace(tzinfo=UTC)
     span = (last - first).total_seconds()
     periods = sorted({f"{first + timedelta(days=d):%Y-%m}" for d in range(int(span // 86400) + 1)})
-    reads: Callable[[], Any] = lambda: counting  # noqa: E731
     close_risk = CloseRiskAnswers(reads, firm_calendar_book(), state)
     blocked = BlockedInvoiceAnswers(reads, LineageRules.default(), OwnerRouting(), state)
 
@@ -80,6 +93,7 @@ def main() -> None:
             continue
         rng = random.Random(arguments.seed)
         counting.calls.clear()
+        captured.clear()
         wall, cpu = time.perf_counter(), own_cpu_seconds()
         sizes = []
         for _ in range(arguments.answers):
@@ -102,6 +116,63 @@ def main() -> None:
                 f"{len(samples) / arguments.answers:.1f}x  {kind}",
                 flush=True,
             )
+        if arguments.plan_cost:
+            plan_costs(client, captured, arguments.answers, arguments.plan_rounds)
+
+
+class Capturing:
+    """Passes every read on to ``client`` and keeps its kind (``tick_profile``'s), text and
+    parameters."""
+
+    def __init__(self, client: Any, captured: list[tuple[str, str, dict[str, Any]]]) -> None:
+        self._client = client
+        self._captured = captured
+
+    def __getattr__(self, name: str) -> Any:
+        inner = getattr(self._client, name)
+        if name not in ("query", "query_np", "query_arrow"):
+            return inner
+
+        def captured(statement: str, *args: Any, **kwargs: Any) -> Any:
+            self._captured.append(
+                (_kind(name, statement), statement, dict(kwargs.get("parameters") or {}))
+            )
+            return inner(statement, *args, **kwargs)
+
+        return captured
+
+
+EXPLAINS = ("AST", "QUERY TREE", "PLAN")
+
+
+def plan_costs(
+    client: Any, captured: list[tuple[str, str, dict[str, Any]]], answers: int, rounds: int
+) -> None:
+    """Each captured statement asked again under each of ``EXPLAINS`` (best of ``rounds``), summed
+    by kind per answer, beside the statement's length."""
+    per = 1000 / answers
+    by_kind: dict[str, list[float]] = {}
+    for kind, statement, parameters in captured:
+        costs = by_kind.setdefault(kind, [0.0] * (len(EXPLAINS) + 2))
+        costs[0] += 1
+        costs[1] = max(costs[1], len(statement))
+        for i, explain in enumerate(EXPLAINS):
+            best = float("inf")
+            for _ in range(rounds):
+                cpu = own_cpu_seconds()
+                client.query(f"EXPLAIN {explain} {statement}", parameters=parameters)
+                best = min(best, own_cpu_seconds() - cpu)
+            costs[i + 2] += best
+    for kind, (count, length, *explained) in sorted(by_kind.items(), key=lambda kv: -kv[1][-1]):
+        figures = ", ".join(
+            f"{explain.lower()} {cost * per:5.1f}"
+            for explain, cost in zip(EXPLAINS, explained, strict=True)
+        )
+        print(
+            f"    EXPLAIN ms CPU per answer: {figures}; {count / answers:.1f}x, "
+            f"{length:,.0f} chars  {kind}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -32,7 +32,6 @@ from warehouse.schema import (
     CLOSE_ITEM_PIECES,
     CLOSE_ITEMS,
     PIECE_NEVER,
-    piece_change_columns,
 )
 
 OPEN: Final = 0
@@ -166,36 +165,49 @@ def record_window(
 
 _AS_OF = "{as_of:DateTime64(6, 'UTC')}"
 _KNOWN_AT = "{known_at:DateTime64(3, 'UTC')}"
-_DUE = "(empty({periods:Array(String)}) OR DuePeriod IN {periods:Array(String)})"
 _SUMMED = "LegalEntity, DuePeriod, Currency, State, Items, Money"
 
 _OWN_DAY = f"toStartOfDay({_AS_OF}) AND {_AS_OF}"
-SUMS_AT = f"""
+
+
+def _own_day_changes(instant: str, sign: str, due: str) -> str:
+    """What the rows of ``as_of``'s own day add to ``SUMS_AT``: ``piece_change_columns``' items
+    and money, selected from the table itself (a subquery of its seven columns, of which the sums
+    keep two, costs the engine's analyser more than the rows it reads)."""
+    return f"""SELECT LegalEntity, DuePeriod, Currency, State, toInt64({sign}) AS Items,
+        toDecimal128(ifNull(Amount, 0), 4) * {sign} AS Money
+    FROM {CLOSE_ITEM_PIECES}
+    WHERE {due}KnownAt <= {_KNOWN_AT} AND {instant} BETWEEN {_OWN_DAY}"""
+
+
+def _sums_at(due: str) -> str:
+    return f"""
 SELECT LegalEntity, DuePeriod, Currency, State, sum(Items), sum(Money)
 FROM (
     SELECT {_SUMMED} FROM {CLOSE_ITEM_PIECE_DAYS}
-    WHERE {_DUE} AND KnownDay < toDate32({_KNOWN_AT}) AND Day < toDate32({_AS_OF})
+    WHERE {due}KnownDay < toDate32({_KNOWN_AT}) AND Day < toDate32({_AS_OF})
     UNION ALL
     SELECT {_SUMMED} FROM {CLOSE_ITEM_PIECE_TICKS}
-    WHERE KnownDay = toDate32({_KNOWN_AT}) AND KnownAt <= {_KNOWN_AT} AND {_DUE}
+    WHERE {due}KnownDay = toDate32({_KNOWN_AT}) AND KnownAt <= {_KNOWN_AT}
       AND Day < toDate32({_AS_OF})
     UNION ALL
-    SELECT {_SUMMED} FROM (
-        SELECT LegalEntity, DuePeriod, Currency, State, {piece_change_columns("Begins", "Delta")}
-        FROM {CLOSE_ITEM_PIECES}
-        WHERE {_DUE} AND KnownAt <= {_KNOWN_AT} AND Begins BETWEEN {_OWN_DAY})
+    {_own_day_changes("Begins", "Delta", due)}
     UNION ALL
-    SELECT {_SUMMED} FROM (
-        SELECT LegalEntity, DuePeriod, Currency, State, {piece_change_columns("Ends", "-Delta")}
-        FROM {CLOSE_ITEM_PIECES}
-        WHERE {_DUE} AND KnownAt <= {_KNOWN_AT} AND Ends BETWEEN {_OWN_DAY})
+    {_own_day_changes("Ends", "-Delta", due)}
 )
 GROUP BY LegalEntity, DuePeriod, Currency, State
 """
-"""Per legal entity, due period (one of ``periods``, every one when empty), currency and state:
-the items in that state at ``as_of`` and their exact money (an item without an amount counts 0),
-in the versions known at ``known_at``: the days before ``as_of``'s from the sums (days known
-before ``known_at``'s day, then that day's ticks up to it), ``as_of``'s own day row by row."""
+
+
+SUMS_AT = _sums_at("DuePeriod IN {periods:Array(String)} AND ")
+"""Per legal entity, due period (one of ``periods``), currency and state: the items in that
+state at ``as_of`` and their exact money (an item without an amount counts 0), in the versions
+known at ``known_at``: the days before ``as_of``'s from the sums (days known before
+``known_at``'s day, then that day's ticks up to it), ``as_of``'s own day row by row
+(``piece_change_columns``' items and money)."""
+SUMS_AT_EVERY_PERIOD = _sums_at("")
+"""``SUMS_AT`` of every due period: no condition on the period for the engine to analyse (it
+takes ``periods`` and ignores it)."""
 
 _HELD_OR_ELSEWHERE = f"({WAITING_STATE}, {BLOCKED_STATE}, {POSTED_ELSEWHERE})"
 
@@ -208,10 +220,10 @@ def _late_pair(i: int) -> str:
 
 @cache
 def at_risk_items_sql(realised: int) -> str:
-    """Per legal entity, due period (of ``periods``), currency and reason, the items at ``as_of``
-    (as known at ``known_at``) that the reason puts at risk, or that only the projection can tell
-    about (``WAITING``, before the close deadline): how many, their exact money, the
-    ``CONTRIBUTORS`` largest as (minus the amount, item type, item id, its row in
+    """Per legal entity, due period (of ``periods``, never empty), currency and reason, the items
+    at ``as_of`` (as known at ``known_at``) that the reason puts at risk, or that only the
+    projection can tell about (``WAITING``, before the close deadline): how many, their exact
+    money, the ``CONTRIBUTORS`` largest as (minus the amount, item type, item id, its row in
     ``ITEM_COLUMNS``), and the waiting ones as (item type, item id, stage took effect, amount).
     Read: the pieces in effect at ``as_of`` of the states waiting, blocked and posted into another
     period, and for each of the ``realised`` pairs whose close deadline ``as_of`` is at or past
@@ -243,7 +255,8 @@ FROM (
                 '{NOT_POSTED}', '{WAITING}') AS reason
     FROM {CLOSE_ITEM_PIECES}
     WHERE KnownAt <= {_KNOWN_AT} AND Begins <= {_AS_OF}
-      AND ((State IN {_HELD_OR_ELSEWHERE} AND Ends > {_AS_OF} AND {_DUE}){late})
+      AND ((State IN {_HELD_OR_ELSEWHERE} AND Ends > {_AS_OF}
+           AND DuePeriod IN {{periods:Array(String)}}){late})
     GROUP BY State, Begins, Ends, {ITEM_COLUMNS}
     HAVING sum(Delta) > 0
 )

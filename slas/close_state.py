@@ -84,7 +84,7 @@ OPEN_INVOICE_ITEMS_AT = _items_at(
 """``ITEMS_AT``'s invoice-level items of ``legal_entity`` (every one when empty) not posted at
 ``as_of``: the only ones ``blocking_step`` can find held (a posted item never is)."""
 
-_HELD_AT = item_state_sql(_AS_OF)
+_HELD_AT = item_state_sql(_AS_OF, invoices_only=True)
 BLOCKED_INVOICE_ITEMS_AT = f"""
 SELECT * FROM (
     SELECT {ITEM_COLUMNS}, {", ".join(name for name, _ in BLOCKER_FACT_COLUMNS)},
@@ -349,7 +349,10 @@ class CloseRiskAnswers:
         as_of = utc(as_of)
         periods = [period] if period else []
         parameters: dict[str, Any] = {"as_of": as_of, "known_at": known, "periods": periods}
-        sums = client.query(close_item_pieces.SUMS_AT, parameters=parameters).result_rows
+        sums = client.query(
+            close_item_pieces.SUMS_AT if period else close_item_pieces.SUMS_AT_EVERY_PERIOD,
+            parameters=parameters,
+        ).result_rows
         pairs = {(str(e), str(p)) for e, p, _, _, count, _ in sums if count}
         chosen = assessed_pairs(dict.fromkeys(pairs), period)
         entities = sorted({e for e, _ in chosen})

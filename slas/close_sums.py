@@ -62,30 +62,36 @@ class ItemStateSql:
     """The failure upstream of it attempted (it holds a blocked item too)."""
 
 
-def item_state_sql(at: str) -> ItemStateSql:
+def item_state_sql(at: str, *, invoices_only: bool = False) -> ItemStateSql:
     """``slas.close_state.item_blocking_step`` and ``items_at``'s posted / blocked / waiting in SQL:
     an item is posted when its posting took effect by ``at``; held (settled items never are) by its
     stage event attempted and not in effect, else by its invoice posting attempted and not in
     effect, else by the failure upstream of it attempted by then. Periods compare as text: the
-    state stores them as ``domain.periods.period_text`` spells them (``slas.item_rows``)."""
+    state stores them as ``domain.periods.period_text`` spells them (``slas.item_rows``).
+    ``invoices_only``: for a statement that reads invoice-level items only, the same states
+    without the tests of the item's kind (an invoice is settled when posted): less for the
+    engine to analyse."""
 
     def reached(column: str) -> str:
         return f"ifNull({column} <= {at}, 0)"
 
-    invoice = f"Kind = '{INVOICE}'"
+    invoice = "" if invoices_only else f"Kind = '{INVOICE}' AND "
     posted = reached("PostingEffectiveAt")
-    settled = f"if({invoice}, {posted}, {reached('StageEffectiveAt')})"
     stage_held = f"notEmpty(StageEventId) AND {reached('StageFirstAt')} AND NOT {reached('StageEffectiveAt')}"
     posting_held = (
-        f"{invoice} AND notEmpty(PostingEventId) AND {reached('PostingFirstAt')} AND NOT {posted}"
+        f"{invoice}notEmpty(PostingEventId) AND {reached('PostingFirstAt')} AND NOT {posted}"
     )
     upstream = f"notEmpty(UpstreamEventId) AND {reached('UpstreamFirstAt')}"
-    held = f"(NOT {settled} AND ({stage_held} OR {posting_held} OR {upstream}))"
-    blocked = f"(NOT {posted} AND {held})"
+    any_held = f"({stage_held} OR {posting_held} OR {upstream})"
+    if invoices_only:
+        blocked = f"(NOT {posted} AND {any_held})"
+    else:
+        settled = f"if(Kind = '{INVOICE}', {posted}, {reached('StageEffectiveAt')})"
+        blocked = f"(NOT {posted} AND (NOT {settled} AND {any_held}))"
     return ItemStateSql(
         posted=posted,
         blocked=blocked,
-        waiting=f"(NOT {posted} AND NOT {blocked} AND {invoice} AND {reached('StageEffectiveAt')})",
+        waiting=f"(NOT {posted} AND NOT {blocked} AND {invoice}{reached('StageEffectiveAt')})",
         other_period=f"({posted} AND PostedPeriod != DuePeriod)",
         stage_held=f"({stage_held})",
         posting_held=f"({posting_held})",
