@@ -371,14 +371,14 @@ class TestIncremental:
     ) -> None:
         """The unresolved-events read says whether some event of a window has rows stored
         before it; where none has, the read of new events alone finds the changes the full read
-        finds: in windows of four inserts, some of each kind."""
+        finds: in the window of each insert, some of each kind."""
         migrated, _ = streamed
         instants = sorted(
             row[0]
             for row in migrated.query("SELECT DISTINCT IngestedAt FROM biz_events").result_rows
         )
         kinds = set()
-        for since, until in itertools.pairwise(instants[::4]):
+        for since, until in itertools.pairwise(instants):
             _, _, stored_before = state_queries.unresolved_events(migrated, since, until, [])
             events_stored_before = migrated.query(
                 STORED_BEFORE, parameters={"since": since, "until": until}
