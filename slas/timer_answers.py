@@ -311,8 +311,12 @@ class TimerAnswers:
         """``SUMMARY``'s rows from ``timer_changes.SUMMARY``'s: each SLA's exact percentiles from
         the stopped timers at the ranks it located, read from their buckets only."""
         located = [
-            (str(sla), counts, int(stopped), [int(b) for b in buckets], [int(n) for n in before])
-            for sla, *counts, stopped, buckets, before in counted.result_rows
+            (
+                str(sla),
+                counts,
+                *timer_changes.rank_buckets([(int(b), int(n)) for b, n in by_bucket]),
+            )
+            for sla, *counts, by_bucket in counted.result_rows
         ]
         wanted: dict[tuple[str, int], set[int]] = {}
         for sla, _, stopped, buckets, before in located:
@@ -357,18 +361,32 @@ class TimerAnswers:
     ) -> tuple[datetime, dict[str, list[AttainmentPoint]]]:
         """Per SLA, met and breached at each of ``instants`` (from the state at ``as_of``)."""
         known, from_changes = self._known(known_at)
-        parameters = self._parameters(as_of, known, instants=[utc(i) for i in instants])
+        parameters = self._parameters(
+            as_of,
+            known,
+            instants=[utc(i) for i in instants],
+            instant_days=sorted({utc(i).date() for i in instants}),
+        )
         client = self._client()
         if from_changes and not instants:
             counted = {}
         elif from_changes:
             seconds = [epoch_seconds(utc(i)) for i in instants]
+            by_state: dict[tuple[str, int], list[int]] = {}
+            for sla, state, sums in client.query(
+                timer_changes.TREND, parameters=parameters
+            ).result_rows:
+                by_state[(str(sla), int(state))] = [int(n) for n in sums]
+            nothing = [0] * len(instants)
             counted = {
-                (str(sla), at): (int(m), int(b))
-                for sla, met, breached in client.query(
-                    timer_changes.trend_sql(len(instants)), parameters=parameters
-                ).result_rows
-                for at, m, b in zip(seconds, met, breached, strict=True)
+                (sla, at): (met, breached)
+                for sla in {sla for sla, _ in by_state}
+                for at, met, breached in zip(
+                    seconds,
+                    by_state.get((sla, MET), nothing),
+                    by_state.get((sla, BREACHED), nothing),
+                    strict=True,
+                )
             }
         else:
             rows = client.query(TREND, parameters=parameters).result_rows

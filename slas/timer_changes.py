@@ -11,9 +11,9 @@ watermark (one ``INSERT … SELECT``); recorded from scratch, the versions give 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from functools import cache
+from itertools import accumulate
 
 from clickhouse_connect.driver.client import Client
 
@@ -49,7 +49,7 @@ def timer_state_sql(at: str) -> tuple[str, str, str]:
     stopped = f"(StoppedAt IS NOT NULL AND StoppedAt <= {at})"
     reason = f"multiIf({stopped}, StopReason, Deadline < {at}, 'missing', '')"
     state = (
-        f"multiIf({stopped} AND {reason} = '', {MET}, {reason} != '', {BREACHED}, "
+        f"multiIf({stopped}, if(StopReason = '', {MET}, {BREACHED}), Deadline < {at}, {BREACHED}, "
         f"length(WarningAt) > 0 AND WarningAt[1] <= {at}, {AT_RISK}, {ON_TRACK})"
     )
     return stopped, reason, state
@@ -232,36 +232,21 @@ _SUMMED = f"""
 row by row (both: one read)."""
 
 SUMMARY = f"""
-SELECT Sla, met, breached, at_risk, on_track, stopped, rank_buckets, before
+SELECT Sla, sum(met), sum(breached), sum(at_risk), sum(on_track),
+    arraySort(groupArrayIf((Bucket, counted), counted != 0))
 FROM (
-SELECT Sla, met, breached, at_risk, on_track, stopped,
-    arrayFlatten(arrayMap(level -> [toUInt64(level * (stopped - 1) + 1),
-        least(toUInt64(level * (stopped - 1) + 1) + 1, stopped)],
-        arrayFilter(level -> stopped > 0, {list(PERCENTILES)}))) AS ranks,
-    arrayMap(rank -> arrayFirstIndex(c -> c >= rank, cumulative), ranks) AS at,
-    arrayMap(i -> buckets[i], at) AS rank_buckets,
-    arrayMap(i -> cumulative[i] - timers[i], at) AS before
-FROM (
-    SELECT Sla, sum(met) AS met, sum(breached) AS breached, sum(at_risk) AS at_risk,
-        sum(on_track) AS on_track,
-        arraySort(groupArrayIf((Bucket, counted), counted != 0)) AS by_bucket,
-        arrayMap(b -> b.1, by_bucket) AS buckets, arrayMap(b -> b.2, by_bucket) AS timers,
-        arraySum(timers) AS stopped, arrayCumSum(timers) AS cumulative
-    FROM (
-        SELECT Sla, Bucket, sumIf(Delta, State = {MET}) AS met,
-            sumIf(Delta, State = {BREACHED}) AS breached,
-            sumIf(Delta, State = {AT_RISK}) AS at_risk,
-            sumIf(Delta, State = {ON_TRACK}) AS on_track, sumIf(Delta, Stopped = 1) AS counted
-        FROM ({_SUMMED})
-        GROUP BY Sla, Bucket
-    )
-    GROUP BY Sla
-))
+    SELECT Sla, Bucket, sumIf(Delta, State = {MET}) AS met,
+        sumIf(Delta, State = {BREACHED}) AS breached,
+        sumIf(Delta, State = {AT_RISK}) AS at_risk,
+        sumIf(Delta, State = {ON_TRACK}) AS on_track, sumIf(Delta, Stopped = 1) AS counted
+    FROM ({_SUMMED})
+    GROUP BY Sla, Bucket
+)
+GROUP BY Sla
 """
-"""Per SLA: how many timers are in each state at ``as_of``, how many had stopped, and where the
-ranks of the exact percentiles of their business hours lie: for each level the ranks
-``quantilesExactInclusive`` interpolates between (``exact_percentile``), the elapsed bucket
-holding each and how many stopped timers lie in the buckets before it."""
+"""Per SLA: how many timers are in each state at ``as_of``, and how many stopped timers lie in
+each elapsed bucket (sorted by bucket, the empty ones left out): where the ranks of the exact
+percentiles of their business hours lie is ``rank_buckets``'."""
 
 
 _RANKS = "{ranks:Array(Tuple(String, UInt32, Array(UInt64)))}"
@@ -290,7 +275,7 @@ effect."""
 
 def percentile_ranks(count: int) -> list[int]:
     """The ranks (from 1) of ``count`` values that ``quantileExactInclusive`` reads for each of
-    ``PERCENTILES``, the lower and the next, as ``SUMMARY`` locates them (none of no values)."""
+    ``PERCENTILES``, the lower and the next, as ``rank_buckets`` locates them (none of no values)."""
     ranks = []
     for level in PERCENTILES if count else ():
         rank = int(level * (count - 1) + 1)
@@ -298,9 +283,23 @@ def percentile_ranks(count: int) -> list[int]:
     return ranks
 
 
+def rank_buckets(by_bucket: Sequence[tuple[int, int]]) -> tuple[int, list[int], list[int]]:
+    """From the stopped timers per elapsed bucket (``SUMMARY``'s, sorted by bucket): how many
+    stopped, and for each of ``percentile_ranks``' ranks the bucket holding it and how many
+    stopped timers lie in the buckets before that one."""
+    cumulative = list(accumulate(timers for _, timers in by_bucket))
+    stopped = cumulative[-1] if cumulative else 0
+    buckets, before = [], []
+    for rank in percentile_ranks(stopped):
+        at = next(i for i, timers in enumerate(cumulative) if timers >= rank)
+        buckets.append(by_bucket[at][0])
+        before.append(cumulative[at] - by_bucket[at][1])
+    return stopped, buckets, before
+
+
 def exact_percentile(level: float, count: int, at_rank: Callable[[int], float]) -> float:
     """``quantileExactInclusive(level)`` of ``count`` values, ``at_rank(r)`` the r-th smallest
-    (from 1): interpolated between the values at the ranks ``SUMMARY`` locates."""
+    (from 1): interpolated between the values at the ranks ``rank_buckets`` locates."""
     position = level * (count - 1) + 1
     rank = int(position)
     low = at_rank(rank)
@@ -310,48 +309,38 @@ def exact_percentile(level: float, count: int, at_rank: Callable[[int], float]) 
 
 
 _INSTANTS = "{instants:Array(DateTime64(6, 'UTC'))}"
+_TODAY = f"Instant >= toStartOfDay({_AS_OF_}) AND Instant <= {_AS_OF_}"
+"""A row of ``as_of``'s own day up to it (the trend reads it whole, ``by_instant``)."""
 
 
-def _per_instant(state: int, counted: str) -> str:
-    return f"arrayMap(i -> if(State = {state}, {counted}, 0), {_INSTANTS})"
+def _instants_counted(counted: str) -> str:
+    return f"arrayMap(i -> if({counted}, toInt64(Delta), 0), {_INSTANTS})"
 
 
-_ROW_COUNTED = (
-    f"if(Instant <= {_AS_OF_} AND CountsFrom <= i, toInt64(Delta), 0)"
-    f" - if(Instant < toStartOfDay({_AS_OF_}) AND CountsFrom < toStartOfDay(i), toInt64(Delta), 0)"
-)
-"""A row's count at trend instant ``i``, less what the daily sums counted it as (they count a row
-of a day before ``as_of``'s whole, by the day of its ``CountsFrom``)."""
-
-
-@cache
-def trend_sql(instants: int) -> str:
-    """Per SLA and each of ``instants`` trend instants, the met and breached timers at ``as_of``
-    whose decision counts by the instant: a stop (met, or breached in the wrong period) by then, a
-    deadline before it. Whole days from the daily sums; row by row only ``as_of``'s own day (read
-    in the ``by_instant`` order) and the rows whose decision falls on an instant's day up to the
-    instant (the only ones a day's sum counts otherwise; the ``by_decision`` order)."""
-    decided_on_instants_day = " OR ".join(
-        f"(CountsFrom >= toStartOfDay({_INSTANTS}[{k}]) AND CountsFrom <= {_INSTANTS}[{k}])"
-        for k in range(1, instants + 1)
-    )
-    decided = f"""
-    SELECT Sla, {_per_instant(MET, _ROW_COUNTED)}, {_per_instant(BREACHED, _ROW_COUNTED)}
-    FROM {SLA_TIMER_CHANGES}
-    WHERE Sla IN {_SLAS} AND State IN ({MET}, {BREACHED}) AND KnownAt <= {_KNOWN_AT}"""
-    return f"""
-SELECT Sla, sumForEach(met), sumForEach(breached)
+TREND = f"""
+SELECT Sla, State, sumForEach(counted)
 FROM (
-    SELECT Sla, {_per_instant(MET, "if(CountsDay < toDate32(i), Delta, 0)")} AS met,
-        {_per_instant(BREACHED, "if(CountsDay < toDate32(i), Delta, 0)")} AS breached
+    SELECT Sla, State, {_instants_counted("CountsDay < toDate32(i)")} AS counted
     FROM ({_DAYS_BEFORE})
     WHERE State IN ({MET}, {BREACHED})
-    UNION ALL{decided}
-      AND Instant >= toStartOfDay({_AS_OF_}) AND Instant <= {_AS_OF_}
-    UNION ALL{decided}
-      AND Instant < toStartOfDay({_AS_OF_}) AND ({decided_on_instants_day}))
-GROUP BY Sla
+    UNION ALL
+    SELECT Sla, State, {_instants_counted("CountsFrom <= i")}
+    FROM {SLA_TIMER_CHANGES}
+    WHERE Sla IN {_SLAS} AND State IN ({MET}, {BREACHED}) AND KnownAt <= {_KNOWN_AT} AND {_TODAY}
+    UNION ALL
+    SELECT Sla, State, {_instants_counted("CountsFrom >= toStartOfDay(i) AND CountsFrom <= i")}
+    FROM {SLA_TIMER_CHANGES}
+    WHERE Sla IN {_SLAS} AND State IN ({MET}, {BREACHED}) AND KnownAt <= {_KNOWN_AT}
+      AND Instant < toStartOfDay({_AS_OF_}) AND toDate32(CountsFrom) IN {{instant_days:Array(Date32)}})
+GROUP BY Sla, State
 """
+"""Per SLA and state (met, breached), the timers in it at ``as_of`` whose decision counts by each
+trend instant (``instants``; ``instant_days``: their days): a stop (met, or breached in the wrong
+period) by then, a deadline before it. Whole days from the daily sums, which count a row from the
+day after its ``CountsFrom``; row by row only ``as_of``'s own day (the ``by_instant`` order) and
+the rows of the days before it decided on an instant's day (the ``by_decision`` order), which
+count from ``CountsFrom`` to that day's end. Each ``arrayMap`` is one expression for every
+instant: spelt once per instant, as before, the text cost more to plan than to read."""
 
 
 _PIECE = "Sla, Urgency, Deadline, KeyId, StartEventId, KeyType, Version, Stopped"
