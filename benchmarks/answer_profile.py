@@ -23,7 +23,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.process_stats import own_cpu_seconds
-from benchmarks.tick_profile import _kind, counted_state
+from benchmarks.tick_profile import counted_state
 from lineage.owners import OwnerRouting
 from lineage.rules import LineageRules
 from slas.close_state import CloseRiskAnswers
@@ -52,11 +52,9 @@ def main() -> None:
 
     client = connect(arguments.clickhouse_url)
     counting, state = counted_state(client)
-    captured: list[tuple[str, str, dict[str, Any]]] = []
     if arguments.plan_cost:
-        reads: Callable[[], Any] = lambda: Capturing(counting, captured)  # noqa: E731
-    else:
-        reads = lambda: counting  # noqa: E731
+        counting.reads = []
+    reads: Callable[[], Any] = lambda: counting  # noqa: E731
     first, last = client.query("SELECT min(EventTime), max(EventTime) FROM biz_events").result_rows[
         0
     ]
@@ -93,7 +91,8 @@ def main() -> None:
             continue
         rng = random.Random(arguments.seed)
         counting.calls.clear()
-        captured.clear()
+        if counting.reads is not None:
+            counting.reads.clear()
         wall, cpu = time.perf_counter(), own_cpu_seconds()
         sizes = []
         for _ in range(arguments.answers):
@@ -116,30 +115,8 @@ def main() -> None:
                 f"{len(samples) / arguments.answers:.1f}x  {kind}",
                 flush=True,
             )
-        if arguments.plan_cost:
-            plan_costs(client, captured, arguments.answers, arguments.plan_rounds)
-
-
-class Capturing:
-    """Passes every read on to ``client`` and keeps its kind (``tick_profile``'s), text and
-    parameters."""
-
-    def __init__(self, client: Any, captured: list[tuple[str, str, dict[str, Any]]]) -> None:
-        self._client = client
-        self._captured = captured
-
-    def __getattr__(self, name: str) -> Any:
-        inner = getattr(self._client, name)
-        if name not in ("query", "query_np", "query_arrow"):
-            return inner
-
-        def captured(statement: str, *args: Any, **kwargs: Any) -> Any:
-            self._captured.append(
-                (_kind(name, statement), statement, dict(kwargs.get("parameters") or {}))
-            )
-            return inner(statement, *args, **kwargs)
-
-        return captured
+        if counting.reads is not None:
+            plan_costs(client, counting.reads, arguments.answers, arguments.plan_rounds)
 
 
 EXPLAINS = ("AST", "QUERY TREE", "PLAN")

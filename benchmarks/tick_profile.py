@@ -41,6 +41,9 @@ class CountingClient:
     def __init__(self, client: Any) -> None:
         self._client = client
         self.calls: dict[str, list[tuple[float, float]]] = defaultdict(list)
+        self.reads: list[tuple[str, str, dict[str, Any]]] | None = None
+        """Set to a list to keep every read (``query``, ``query_np``, ``query_arrow``) as its
+        kind, text and parameters, in order (``benchmarks/answer_profile.py --plan-cost``)."""
 
     def __getattr__(self, name: str) -> Any:
         inner = getattr(self._client, name)
@@ -48,6 +51,9 @@ class CountingClient:
             return inner
 
         def timed(statement: Any, *args: Any, **kwargs: Any) -> Any:
+            if self.reads is not None and name.startswith("query"):
+                parameters = dict(kwargs.get("parameters") or {})
+                self.reads.append((_kind(name, statement), statement, parameters))
             wall, cpu = time.perf_counter(), own_cpu_seconds()
             try:
                 return inner(statement, *args, **kwargs)

@@ -32,6 +32,7 @@ from warehouse.schema import (
     CLOSE_ITEM_PIECES,
     CLOSE_ITEMS,
     PIECE_NEVER,
+    piece_change_sums,
 )
 
 OPEN: Final = 0
@@ -171,11 +172,10 @@ _OWN_DAY = f"toStartOfDay({_AS_OF}) AND {_AS_OF}"
 
 
 def _own_day_changes(instant: str, sign: str, due: str) -> str:
-    """What the rows of ``as_of``'s own day add to ``SUMS_AT``: ``piece_change_columns``' items
-    and money, selected from the table itself (a subquery of its seven columns, of which the sums
-    keep two, costs the engine's analyser more than the rows it reads)."""
-    return f"""SELECT LegalEntity, DuePeriod, Currency, State, toInt64({sign}) AS Items,
-        toDecimal128(ifNull(Amount, 0), 4) * {sign} AS Money
+    """What the rows of ``as_of``'s own day add to ``SUMS_AT``: ``piece_change_sums``, selected
+    from the table itself (a subquery of ``piece_change_columns``' seven columns, of which the
+    sums keep two, costs the engine's analyser more than the rows it reads)."""
+    return f"""SELECT LegalEntity, DuePeriod, Currency, State, {piece_change_sums(sign)}
     FROM {CLOSE_ITEM_PIECES}
     WHERE {due}KnownAt <= {_KNOWN_AT} AND {instant} BETWEEN {_OWN_DAY}"""
 
@@ -204,7 +204,7 @@ SUMS_AT = _sums_at("DuePeriod IN {periods:Array(String)} AND ")
 state at ``as_of`` and their exact money (an item without an amount counts 0), in the versions
 known at ``known_at``: the days before ``as_of``'s from the sums (days known before
 ``known_at``'s day, then that day's ticks up to it), ``as_of``'s own day row by row
-(``piece_change_columns``' items and money)."""
+(``piece_change_sums``)."""
 SUMS_AT_EVERY_PERIOD = _sums_at("")
 """``SUMS_AT`` of every due period: no condition on the period for the engine to analyse (it
 takes ``periods`` and ignores it)."""

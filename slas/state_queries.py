@@ -179,15 +179,15 @@ GROUP BY 1
 
 UNRESOLVED = f"""
 SELECT uniqExact(EventId), groupUniqArray(10)(EventId),
-    (SELECT count() > 0 FROM ({_STORED_BEFORE}))
+    (SELECT count() > 0 FROM ({_STORED_BEFORE} LIMIT 1))
 FROM biz_events
 WHERE {_WINDOW} AND EventType NOT IN {{setup_types:Array(String)}}
   AND NOT arrayExists(ref -> ref.type NOT IN ({_DIMENSIONS}), ObjectRefs)
 """
 """Events stored in the window that reference no object but dimensions: nothing can be keyed on
 them (dimension set-up events such as customer.synced excepted). Their count, and a sample; and
-whether any event of the window has rows stored before it (``NEW_STATES_HASHED`` serves a window
-with none): a tick asks both, so one round trip."""
+whether any event of the window has rows stored before it (the first found is enough;
+``NEW_STATES_HASHED`` serves a window with none): a tick asks both, so one round trip."""
 
 HOP_NEIGHBOURS = f"""
 SELECT EventId, any(EventType),

@@ -1220,13 +1220,19 @@ PIECE_NEVER = "toDateTime64('2299-12-31 00:00:00', 6, 'UTC')"
 _PIECE_SUMMED = "DuePeriod, LegalEntity, Currency, State"
 
 
+def piece_change_sums(sign: str) -> str:
+    """The items and the exact money a row of ``close_item_pieces`` adds with ``sign`` (an item
+    without an amount counts 0)."""
+    return f"toInt64({sign}) AS Items, toDecimal128(ifNull(Amount, 0), 4) * {sign} AS Money"
+
+
 def piece_change_columns(instant: str, sign: str) -> str:
     """What a row of ``close_item_pieces`` adds to the sums at ``instant`` (its ``Begins`` with
     its ``Delta``, its ``Ends`` with the opposite sign): the instant, its day, the knowledge it
-    counts by, the items and the exact money (an item without an amount counts 0)."""
+    counts by, and ``piece_change_sums``."""
     return f"""{instant} AS Instant, toDate32({instant}) AS Day,
     toDate32(KnownAt) AS KnownDay, KnownAt, toDate32(VersionKnownAt) AS VersionDay,
-    toInt64({sign}) AS Items, toDecimal128(ifNull(Amount, 0), 4) * {sign} AS Money"""
+    {piece_change_sums(sign)}"""
 
 
 def piece_changes_select(pieces: str) -> str:

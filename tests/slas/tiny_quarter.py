@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from clickhouse_connect.driver.client import Client
 from opentelemetry.sdk.trace import ReadableSpan
@@ -86,6 +87,35 @@ Then = Callable[[Client, BusinessState, list[datetime]], BusinessState]
 """More work on a streamed quarter before it becomes a template: given its client, keeper and
 watermarks (which it may append to), the keeper as configured last."""
 
+T = TypeVar("T")
+
+
+def _template_copy(
+    templates: Templates,
+    engine_url: str,
+    client: Client,
+    key: str,
+    stream: Callable[[Client], tuple[BusinessState, T]],
+    keeper_on: Callable[[Client, BusinessState], BusinessState],
+) -> tuple[BusinessState, T]:
+    """What ``stream`` does to a migrated database, done once per process and ``key`` in a
+    template database, copied into ``client``'s empty database (streaming is the dear part of
+    the tests that start from it): a keeper on ``client`` continuing the streaming one
+    (``keeper_on`` sets it up like it; it takes over the windows it read lately, ``_read``,
+    where it looks for rows that became visible late), and what ``stream`` returned besides."""
+
+    def fill(template: Client) -> tuple[BusinessState, T]:
+        with admin_client(engine_url) as admin:
+            copy_database(admin, migrated_template(templates, engine_url), database_of(template))
+        return stream(template)
+
+    name, (streamer, streamed) = templates.get(engine_url, key, fill)
+    with admin_client(engine_url) as admin:
+        copy_database(admin, name, database_of(client))
+    keeper = keeper_on(client, streamer)
+    keeper._read = list(streamer._read)
+    return keeper, streamed
+
 
 def late_arrivals_copy(
     templates: Templates,
@@ -97,27 +127,23 @@ def late_arrivals_copy(
     chunk: int = 80,
     then: tuple[str, Then] | None = None,
 ) -> tuple[list[datetime], BusinessState]:
-    """``stream_with_late_arrivals`` (then ``then``'s work, named by its first item) done once per
-    process and arguments in a template database, copied into ``client``'s empty database: the
-    watermarks, and a keeper continuing the last one on ``client`` (its definitions and the
-    windows it read lately). Streaming is the dear part of the tests that start from it."""
+    """``stream_with_late_arrivals`` (then ``then``'s work, named by its first item) once per
+    process and arguments (``_template_copy``), in ``client``'s empty database: the watermarks,
+    and a keeper continuing the last one (its definitions and calendars)."""
 
-    def stream(template: Client) -> tuple[list[datetime], BusinessState]:
-        with admin_client(engine_url) as admin:
-            copy_database(admin, migrated_template(templates, engine_url), database_of(template))
+    def stream(template: Client) -> tuple[BusinessState, list[datetime]]:
         watermarks, keeper = stream_with_late_arrivals(
             template, engine_url, seed=seed, scale=scale, chunk=chunk
         )
         if then is not None:
             keeper = then[1](template, keeper, watermarks)
-        return watermarks, keeper
+        return keeper, watermarks
+
+    def keeper_on(c: Client, streamer: BusinessState) -> BusinessState:
+        return BusinessState(lambda: c, streamer.definitions, streamer.calendars, settle=SETTLE)
 
     key = f"late_{scale}_{seed}_{chunk}" + (f"_{then[0]}" if then else "")
-    name, (watermarks, streamer) = templates.get(engine_url, key, stream)
-    with admin_client(engine_url) as admin:
-        copy_database(admin, name, database_of(client))
-    keeper = BusinessState(lambda: client, streamer.definitions, streamer.calendars, settle=SETTLE)
-    keeper._read = list(streamer._read)
+    keeper, watermarks = _template_copy(templates, engine_url, client, key, stream, keeper_on)
     return list(watermarks), keeper
 
 
@@ -142,10 +168,9 @@ def streamed_copy(
     max_expansion_events: int | None = None,
     chunk: int = 120,
 ) -> Streamed:
-    """A copy of the quarter streamed once per process and keeper setting (streaming it is the
-    dear part of every test that starts from it) in ``client``'s empty database, and a keeper
-    continuing the one that streamed it: the same settings, and the windows it read lately
-    (``_read``, where it looks for rows that became visible late). ``chunk`` spans per insert."""
+    """The quarter streamed in inserts of ``chunk`` spans once per process and keeper setting
+    (``_template_copy``), in ``client``'s empty database, and a keeper continuing the one that
+    streamed it, with the same settings."""
 
     limits = {
         name: value
@@ -156,20 +181,14 @@ def streamed_copy(
         if value is not None
     }
 
-    def keeper_on(c: Client) -> BusinessState:
+    def keeper_on(c: Client, _: BusinessState | None = None) -> BusinessState:
         return BusinessState(lambda: c, DEFAULT_SLAS, CalendarBook(), settle=SETTLE, **limits)
 
     def stream(template: Client) -> tuple[BusinessState, tuple[TickReport, ...]]:
-        with admin_client(engine_url) as admin:
-            copy_database(admin, migrated_template(templates, engine_url), database_of(template))
         keeper = keeper_on(template)
         return keeper, tuple(load_tiny_quarter(template, engine_url, keeper, chunk=chunk))
 
     key = "tiny_streamed_" + ("_".join(f"{n}{v}" for n, v in sorted(limits.items())) or "default")
     key += f"_{chunk}" if chunk != 120 else ""
-    name, (streamer, ticks) = templates.get(engine_url, key, stream)
-    with admin_client(engine_url) as admin:
-        copy_database(admin, name, database_of(client))
-    keeper = keeper_on(client)
-    keeper._read = list(streamer._read)
+    keeper, ticks = _template_copy(templates, engine_url, client, key, stream, keeper_on)
     return Streamed(client, keeper, ticks)
