@@ -28,6 +28,7 @@ from slas.close_sums import ITEM_COLUMNS, ROWS_OF, assess_group, assessed_pairs,
 from slas.item_rows import INVOICE
 from slas.snapshot import NO_TIME, F64Array
 from warehouse.counted_attempt import LATEST_ERROR
+from warehouse.first_stored import NAMED_EVENTS_KNOWN_AT
 from warehouse.schema import BLOCKER_FACT_COLUMNS, CLOSE_ITEMS
 
 _AS_OF = "{as_of:DateTime64(6, 'UTC')}"
@@ -154,11 +155,13 @@ GROUP BY LegalEntity
 
 ERRORS = f"""
 SELECT EventId, {LATEST_ERROR}
-FROM biz_events
-WHERE EventId IN {{event_ids:Array(String)}} AND EventTime <= {{as_of:DateTime64(6, 'UTC')}}
-  AND IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}
+FROM {NAMED_EVENTS_KNOWN_AT}
+WHERE EventTime <= {{as_of:DateTime64(6, 'UTC')}}
 GROUP BY EventId
 """
+"""Each named event's error of its latest attempt by ``as_of``, from the first stored version of
+every attempt known at ``known_at`` (a re-sent span with another error is a conflicting
+version, not the error)."""
 
 DURATION_HISTORY = timedelta(days=180)
 """How far back completed invoice stages inform the projection of open ones."""

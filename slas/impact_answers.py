@@ -29,16 +29,16 @@ from slas.close_state import (
     reached,
 )
 from warehouse.counted_attempt import ATTEMPT_ORDER, FAILING_SINCE, LATEST_ERROR
+from warehouse.first_stored import NAMED_EVENTS_KNOWN_AT
 
 BLOCKERS = f"""
 SELECT EventId, argMax(EventType, {ATTEMPT_ORDER}), {LATEST_ERROR}, {FAILING_SINCE}
-FROM biz_events
-WHERE EventId IN {{event_ids:Array(String)}} AND EventTime <= {{as_of:DateTime64(6, 'UTC')}}
-  AND IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}
+FROM {NAMED_EVENTS_KNOWN_AT}
+WHERE EventTime <= {{as_of:DateTime64(6, 'UTC')}}
 GROUP BY EventId
 """
 """Each blocking event's type, the error of its latest attempt and when its current run of failed
-attempts began."""
+attempts began, from the first stored version of every attempt known at ``known_at``."""
 
 FAILED_SETUPS = f"""
 SELECT ObjectId, EventId

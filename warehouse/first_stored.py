@@ -31,3 +31,11 @@ def first_stored_events(where: str, columns: str = "*") -> str:
     ORDER BY EventId, TraceId, SpanId, {FIRST_STORED_ORDER}
     LIMIT 1 BY EventId, TraceId, SpanId
 )"""
+
+
+NAMED_EVENTS_KNOWN_AT: Final = first_stored_events(
+    "EventId IN {event_ids:Array(String)} AND IngestedAt <= {known_at:DateTime64(3, 'UTC')}"
+)
+"""The first stored version of every attempt of the events named (``event_ids``) known at
+``known_at``: what an answer reads of a few named events (their errors, when their failures
+began), a condition on event time applied outside."""

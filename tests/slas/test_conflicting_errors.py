@@ -1,0 +1,151 @@
+"""A failure re-sent with the same ids and another error is a conflicting version, not the error:
+close risk and blocked invoices name the error of the first stored version, as the lineage node
+does (warehouse/first_stored.py), whether the step's facts are stored with its item (a time
+approval) or read apart (a customer's set-up, ``BLOCKERS``), on the real engine."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from clickhouse_connect.driver.client import Client
+
+from domain import semconv as sc
+from domain.business_event import BusinessEvent
+from lineage.owners import OwnerRouting
+from lineage.queries import events_by_id
+from lineage.rules import LineageRules
+from slas.business_state import BusinessState
+from slas.calendars import CalendarBook
+from slas.close_state import CloseRiskAnswers
+from slas.definitions import DEFAULT_SLAS
+from slas.impact_answers import BlockedInvoiceAnswers
+from tests.lineage.events import chain, span
+from warehouse.spans import OTEL_TRACES_COLUMNS
+
+FIRST = (sc.MASTER_DATA, "E-FIRST")
+LATER = (sc.AUTH, "E-LATER")
+
+
+def _failed(event: BusinessEvent, error: tuple[str, str]) -> BusinessEvent:
+    return replace(event, outcome=sc.FAILED, error_category=error[0], error_code=error[1])
+
+
+def _resent(event: BusinessEvent) -> BusinessEvent:
+    """The same span (trace, span and event ids) with ``LATER`` and a start a minute later."""
+    return replace(_failed(event, LATER), timestamp=event.timestamp + timedelta(minutes=1))
+
+
+def _store(client: Client, events: list[BusinessEvent]) -> None:
+    client.insert("otel_traces", [span(e) for e in events], column_names=OTEL_TRACES_COLUMNS)
+    time.sleep(0.01)  # the next rows are stored at a later millisecond of knowledge time
+
+
+@pytest.fixture
+def conflicted(migrated: Client) -> tuple[BusinessState, dict[str, str]]:
+    """Two chains, each held by one failed step stored first with ``FIRST`` and re-sent under
+    the same trace, span and event ids with ``LATER``: chain 1's time approval (its billing
+    event waits for it), chain 2's customer set-up (its invoice posting failed and the set-up
+    it needs failed too). The business state derived after both versions; the failed steps by
+    the billing event or invoice they hold."""
+    signed, activated, approved, ready, _ = chain(
+        contract="CTR-1", project="PRJ-1", entries=("TE-1",), billing_event="BE-1", customer="CUS-1"
+    )
+    approval = _failed(approved, FIRST)
+    signed2, activated2, approved2, ready2, posted2 = chain(
+        contract="CTR-2",
+        project="PRJ-2",
+        entries=("TE-2",),
+        billing_event="BE-2",
+        invoice="INV-2",
+        customer="CUS-2",
+    )
+    synced = _failed(
+        replace(
+            signed2,
+            event_id="customer.synced:CUS-2",
+            event_type=sc.CUSTOMER_SYNCED,
+            objects={sc.CUSTOMER: ["CUS-2"]},
+            amount=None,
+            span_id="00000000000000c2",
+        ),
+        FIRST,
+    )
+    posting = _failed(posted2, (sc.MASTER_DATA, "E-POSTING"))
+    _store(
+        migrated,
+        [
+            signed,
+            activated,
+            approval,
+            ready,
+            signed2,
+            activated2,
+            approved2,
+            ready2,
+            posting,
+            synced,
+        ],
+    )
+    # re-sent a minute later by the clock of the sender: in attempt order the later version
+    # comes last, so only the first stored rule keeps its error from counting
+    _store(migrated, [_resent(approval), _resent(synced)])
+    versions = migrated.query(
+        "SELECT EventId, uniqExact(ErrorCode) FROM biz_events "
+        "WHERE EventId IN {ids:Array(String)} GROUP BY EventId",
+        parameters={"ids": [approval.event_id, synced.event_id]},
+    ).result_rows
+    assert sorted(versions) == sorted([(approval.event_id, 2), (synced.event_id, 2)])
+    business = BusinessState(
+        lambda: migrated, DEFAULT_SLAS, CalendarBook(), settle=timedelta(milliseconds=1)
+    )
+    business.tick(datetime.now(UTC))
+    return business, {"BE-1": approval.event_id, "INV-2": synced.event_id}
+
+
+def test_the_lineage_node_shows_the_first_stored_error(
+    migrated: Client, conflicted: tuple[BusinessState, dict[str, str]]
+) -> None:
+    _, steps = conflicted
+    nodes = events_by_id(migrated, sorted(steps.values()), known_at=datetime.now(UTC))
+    for event_id in steps.values():
+        node = nodes[event_id]
+        assert (node.decisive.error_category, node.decisive.error_code) == FIRST
+        assert node.conflicts
+
+
+def test_blocked_invoices_name_the_first_stored_error(
+    migrated: Client, conflicted: tuple[BusinessState, dict[str, str]]
+) -> None:
+    state, steps = conflicted
+    answers = BlockedInvoiceAnswers(lambda: migrated, LineageRules.default(), OwnerRouting(), state)
+    _, blocked = answers.report(
+        period=None, legal_entity=None, as_of=datetime.now(UTC), known_at=None
+    )
+    errors = {
+        (item.object.id, b.event_id): (b.error_category, b.error_code)
+        for item in blocked.items
+        for b in item.blocked_by
+    }
+    assert errors[("BE-1", steps["BE-1"])] == FIRST
+    assert errors[("BE-2", steps["INV-2"])] == FIRST  # the set-up: no stored facts, BLOCKERS
+    assert LATER not in errors.values()
+
+
+@pytest.mark.parametrize("from_sums", [True, False], ids=["summed", "oracle"])
+def test_close_risk_names_the_first_stored_error(
+    migrated: Client, conflicted: tuple[BusinessState, dict[str, str]], from_sums: bool
+) -> None:
+    state, _ = conflicted
+    answers = CloseRiskAnswers(lambda: migrated, CalendarBook(), state, from_sums=from_sums)
+    _, report = answers.report(period=None, as_of=datetime.now(UTC), known_at=None)
+    errors = {
+        (c["object"]["id"], c["failed_event_type"]): (c["error_category"], c["error_code"])
+        for risk in report
+        for c in risk["contributors"]
+        if c["error_code"]
+    }
+    assert errors[("BE-1", sc.TIME_APPROVED)] == FIRST
+    assert LATER not in errors.values()
