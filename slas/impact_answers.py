@@ -29,7 +29,7 @@ from slas.close_state import (
     reached,
 )
 from warehouse.counted_attempt import ATTEMPT_ORDER, FAILING_SINCE, LATEST_ERROR
-from warehouse.first_stored import NAMED_EVENTS_KNOWN_AT
+from warehouse.first_stored import NAMED_EVENTS_KNOWN_AT, first_stored_events
 
 BLOCKERS = f"""
 SELECT EventId, argMax(EventType, {ATTEMPT_ORDER}), {LATEST_ERROR}, {FAILING_SINCE}
@@ -40,15 +40,34 @@ GROUP BY EventId
 """Each blocking event's type, the error of its latest attempt and when its current run of failed
 attempts began, from the first stored version of every attempt known at ``known_at``."""
 
-FAILED_SETUPS = f"""
-SELECT ObjectId, EventId
-FROM biz_event_objects
-WHERE ObjectType IN {{dimensions:Array(String)}} AND ObjectId IN {{ids:Array(String)}}
-  AND EventType IN {{event_types:Array(String)}}
-  AND EventTime <= {{as_of:DateTime64(6, 'UTC')}} AND IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}
-GROUP BY ObjectType, ObjectId, EventId
-HAVING argMax(Outcome, {ATTEMPT_ORDER}) != 'success'
+_SETUPS_NAMING = """
+SELECT EventId FROM biz_event_objects
+WHERE ObjectType IN {dimensions:Array(String)} AND ObjectId IN {ids:Array(String)}
+  AND EventType IN {event_types:Array(String)} AND IngestedAt <= {known_at:DateTime64(3, 'UTC')}
 """
+
+_SETUP_ATTEMPTS = first_stored_events(
+    f"EventId IN ({_SETUPS_NAMING}) AND IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}",
+    "EventId, EventType, EventTime, Attempt, SpanId, Outcome, ObjectRefs",
+)
+
+FAILED_SETUPS = f"""
+SELECT ref.id, EventId
+FROM (
+    SELECT EventId, argMax(Outcome, {ATTEMPT_ORDER}) AS outcome,
+        groupUniqArrayArray(ObjectRefs) AS refs
+    FROM {_SETUP_ATTEMPTS}
+    WHERE EventTime <= {{as_of:DateTime64(6, 'UTC')}} AND EventType IN {{event_types:Array(String)}}
+    GROUP BY EventId
+    HAVING outcome != 'success'
+)
+ARRAY JOIN refs AS ref
+WHERE ref.type IN {{dimensions:Array(String)}} AND ref.id IN {{ids:Array(String)}}
+"""
+"""The set-ups of the given customers (dimension objects) whose latest attempt by ``as_of`` did
+not succeed, as (customer, event id): from the first stored version of every attempt known at
+``known_at``, so a set-up re-sent under the same ids with another outcome is a conflicting
+version, not its outcome."""
 
 
 NO_LIMIT = 2**63 - 1

@@ -46,10 +46,11 @@ def _store(client: Client, events: list[BusinessEvent]) -> None:
 @pytest.fixture
 def conflicted(migrated: Client) -> tuple[BusinessState, dict[str, str]]:
     """Two chains, each held by one failed step stored first with ``FIRST`` and re-sent under
-    the same trace, span and event ids with ``LATER``: chain 1's time approval (its billing
-    event waits for it), chain 2's customer set-up (its invoice posting failed and the set-up
-    it needs failed too). The business state derived after both versions; the failed steps by
-    the billing event or invoice they hold."""
+        the same trace, span and event ids with ``LATER``: chain 1's time approval (its billing
+        event waits for it), chain 2's customer set-up (its invoice posting failed and the set-up
+        it needs failed too), and chain 3's set-up, stored first as a success and re-sent failed
+    (its invoice posting failed). The business state derived after both versions; the failed steps by
+        the billing event or invoice they hold."""
     signed, activated, approved, ready, _ = chain(
         contract="CTR-1", project="PRJ-1", entries=("TE-1",), billing_event="BE-1", customer="CUS-1"
     )
@@ -74,6 +75,17 @@ def conflicted(migrated: Client) -> tuple[BusinessState, dict[str, str]]:
         FIRST,
     )
     posting = _failed(posted2, (sc.MASTER_DATA, "E-POSTING"))
+    signed3, activated3, approved3, ready3, posted3 = chain(
+        contract="CTR-3",
+        project="PRJ-3",
+        entries=("TE-3",),
+        billing_event="BE-3",
+        invoice="INV-3",
+        customer="CUS-3",
+    )
+    synced3 = replace(synced, event_id="customer.synced:CUS-3", objects={sc.CUSTOMER: ["CUS-3"]})
+    synced3 = replace(synced3, outcome=sc.SUCCESS, span_id="00000000000000c3")
+    posting3 = _failed(posted3, (sc.MASTER_DATA, "E-POSTING"))
     _store(
         migrated,
         [
@@ -87,22 +99,35 @@ def conflicted(migrated: Client) -> tuple[BusinessState, dict[str, str]]:
             ready2,
             posting,
             synced,
+            signed3,
+            activated3,
+            approved3,
+            ready3,
+            posting3,
+            synced3,
         ],
     )
     # re-sent a minute later by the clock of the sender: in attempt order the later version
     # comes last, so only the first stored rule keeps its error from counting
-    _store(migrated, [_resent(approval), _resent(synced)])
+    _store(migrated, [_resent(approval), _resent(synced), _resent(synced3)])
     versions = migrated.query(
         "SELECT EventId, uniqExact(ErrorCode) FROM biz_events "
         "WHERE EventId IN {ids:Array(String)} GROUP BY EventId",
-        parameters={"ids": [approval.event_id, synced.event_id]},
+        parameters={"ids": [approval.event_id, synced.event_id, synced3.event_id]},
     ).result_rows
-    assert sorted(versions) == sorted([(approval.event_id, 2), (synced.event_id, 2)])
+    assert sorted(versions) == sorted(
+        [(approval.event_id, 2), (synced.event_id, 2), (synced3.event_id, 2)]
+    )
     business = BusinessState(
         lambda: migrated, DEFAULT_SLAS, CalendarBook(), settle=timedelta(milliseconds=1)
     )
     business.tick(datetime.now(UTC))
-    return business, {"BE-1": approval.event_id, "INV-2": synced.event_id}
+    return business, {
+        "BE-1": approval.event_id,
+        "INV-2": synced.event_id,
+        "INV-3": synced3.event_id,
+        "INV-3 posting": posting3.event_id,
+    }
 
 
 def test_the_lineage_node_shows_the_first_stored_error(
@@ -110,10 +135,12 @@ def test_the_lineage_node_shows_the_first_stored_error(
 ) -> None:
     _, steps = conflicted
     nodes = events_by_id(migrated, sorted(steps.values()), known_at=datetime.now(UTC))
-    for event_id in steps.values():
-        node = nodes[event_id]
+    for held in ("BE-1", "INV-2"):
+        node = nodes[steps[held]]
         assert (node.decisive.error_category, node.decisive.error_code) == FIRST
         assert node.conflicts
+    assert nodes[steps["INV-3"]].succeeded
+    assert nodes[steps["INV-3"]].conflicts
 
 
 def test_blocked_invoices_name_the_first_stored_error(
@@ -132,6 +159,8 @@ def test_blocked_invoices_name_the_first_stored_error(
     assert errors[("BE-1", steps["BE-1"])] == FIRST
     assert errors[("BE-2", steps["INV-2"])] == FIRST  # the set-up: no stored facts, BLOCKERS
     assert LATER not in errors.values()
+    # chain 3's set-up succeeded first; its failed re-send holds nothing: only the posting does
+    assert {e for item, e in errors if item == "BE-3"} == {steps["INV-3 posting"]}
 
 
 @pytest.mark.parametrize("from_sums", [True, False], ids=["summed", "oracle"])
