@@ -18,6 +18,7 @@ from clickhouse_connect.driver.client import Client
 
 from lineage.facts import StoredFact
 from lineage.queries import RAW_SPAN_FIELDS, raw_span_records, raw_spans
+from slas.state_queries import window_end
 from warehouse.schema import (
     BIZ_EVENTS,
     EVIDENCE_SPANS,
@@ -30,7 +31,13 @@ WATERMARK_KEY: Final = EVIDENCE_SPANS_WATERMARK
 
 CHUNK_ROWS: Final = 200_000
 """Business rows one copy statement takes at most (whole days of event time, unless one day holds
-more): the first tick after migration 25 copies every stored span in bounded sets."""
+more)."""
+
+TICK_ROWS: Final = 100_000
+"""Business rows one tick copies the spans of at most: the first ticks after migration 25 (or
+after the copies fell behind) copy every stored span a bounded window at a time, so each tick
+still ends in seconds and the evaluator's other work goes on; a pack reads what is not copied
+yet from ``otel_traces``, the same records either way."""
 
 _WINDOW = f"""{BIZ_EVENTS}
 WHERE IngestedAt > {{since:DateTime64(3, 'UTC')}} AND IngestedAt <= {{until:DateTime64(3, 'UTC')}}
@@ -79,17 +86,37 @@ Copies = dict[tuple[str, str, int], dict[str, Any]]
 
 
 def record_window(
-    client: Client, since: datetime, until: datetime, *, chunk_rows: int = CHUNK_ROWS
-) -> None:
+    client: Client,
+    since: datetime,
+    until: datetime,
+    *,
+    chunk_rows: int = CHUNK_ROWS,
+    most: int = TICK_ROWS,
+) -> datetime:
     """Copy the raw spans of the business rows stored in ``(since, until]``, ``since`` being the
-    copies' watermark (the caller moves it to ``until`` afterwards: the keeper's tick, with its
-    own), in statements of at most ``chunk_rows`` rows' days. Recorded again after a tick that
-    died first, a copy is the same row, which the table's merges keep once (a pack reads either)."""
-    days = client.query(WINDOW_DAYS, parameters={"since": since, "until": until}).result_rows
-    for start, end in day_runs([(day, int(rows)) for day, rows in days], chunk_rows):
+    copies' watermark, in statements of at most ``chunk_rows`` rows' days; when the window holds
+    more than ``most`` rows, only those stored up to where about ``most`` rows end. Returns the
+    end of what was copied (the caller moves the copies' watermark there: the keeper's tick, with
+    its own). Recorded again after a tick that died first, a copy is the same row, which the
+    table's merges keep once (a pack reads either)."""
+    days = _days(client, since, until)
+    if sum(rows for _, rows in days) > most:
+        end = window_end(client, since, until, most)
+        if end is not None:
+            # rows stored in one millisecond stay together: the cut falls before the row found
+            before = end - timedelta(milliseconds=1)
+            until = before if before > since else end
+            days = _days(client, since, until)
+    for start, end in day_runs(days, chunk_rows):
         client.command(
             RECORD, parameters={"since": since, "until": until, "start": start, "end": end}
         )
+    return until
+
+
+def _days(client: Client, since: datetime, until: datetime) -> list[tuple[datetime, int]]:
+    rows = client.query(WINDOW_DAYS, parameters={"since": since, "until": until}).result_rows
+    return [(day, int(count)) for day, count in rows]
 
 
 def day_runs(days: list[tuple[datetime, int]], most: int) -> list[tuple[datetime, datetime]]:

@@ -90,13 +90,15 @@ STATE_TABLES = (SLA_TIMERS, CLOSE_ITEMS, EVENT_DIMENSIONS)
 """The tables a derivation writes: part of the configuration fingerprint, so that a table added
 here is filled by re-deriving everything once."""
 
-RECORDED: dict[str, Callable[[Client, datetime, datetime], None]] = {
+RECORDED: dict[str, Callable[[Client, datetime, datetime], datetime | None]] = {
     timer_changes.CHANGES_WATERMARK_KEY: timer_changes.record_window,
     item_versions.WATERMARK_KEY: item_versions.record_window,
     evidence_spans.WATERMARK_KEY: evidence_spans.record_window,
 }
 """What each tick records from the versions it wrote, by the key of its watermark (read with the
-keeper's own and moved with it): the timers' state pieces, the items' replaced versions."""
+keeper's own and moved with it): the timers' state pieces, the items' replaced versions, the
+evidence packs' raw spans. A recorder that returns an instant recorded only up to there (the raw
+spans, a bounded window a tick): its watermark moves there, and the next tick goes on."""
 
 ITEM_STORAGE = (ITEM_COLUMNS, DIGEST_SPELLING)
 """What an item row holds and how its digest is spelled: part of the fingerprint too, so that a
@@ -338,8 +340,8 @@ class BusinessState:
         for key, record_window in RECORDED.items():
             recorded = parse_watermark(state, key)
             if until > recorded:
-                record_window(client, recorded, until)
-                moved[key] = until.isoformat()
+                reached = record_window(client, recorded, until)
+                moved[key] = (reached or until).isoformat()
         # the recorded tables' watermarks move with the keeper's, in one write: a tick that dies
         # before it leaves every one behind, and the next records that window again
         write_states(client, moved, at=stamp)

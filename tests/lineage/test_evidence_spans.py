@@ -4,6 +4,7 @@ the pack read from ``otel_traces`` alone, however far the copies have got."""
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,7 +16,7 @@ from lineage.evidence_spans import WATERMARK_KEY, day_runs, pack_spans, record_w
 from lineage.graph import BOTH, UPSTREAM
 from lineage.queries import FactReader, raw_spans
 from lineage.traversal import trace
-from slas.business_state import BusinessState
+from slas.business_state import RECORDED, BusinessState, parse_watermark
 from slas.calendars import CalendarBook
 from slas.definitions import DEFAULT_SLAS
 from tests.lineage.test_evidence_reads import INVOICE, RULES, stored_with_versions
@@ -53,6 +54,15 @@ def business_rows(client: Client) -> list[tuple[Any, ...]]:
     """Each business row's (trace, span, raw hash) once: what the copies should hold."""
     return client.query(
         "SELECT DISTINCT TraceId, SpanId, RawSpanHash FROM biz_events ORDER BY ALL"
+    ).result_rows
+
+
+def business_rows_until(client: Client, until: datetime) -> list[tuple[Any, ...]]:
+    """``business_rows`` of the rows stored by ``until``."""
+    return client.query(
+        "SELECT DISTINCT TraceId, SpanId, RawSpanHash FROM biz_events "
+        "WHERE IngestedAt <= {until:DateTime64(3, 'UTC')} ORDER BY ALL",
+        parameters={"until": until},
     ).result_rows
 
 
@@ -120,6 +130,49 @@ class TestRecording:
         record_window(store, EPOCH, now)
         assert copies(store) == by_day
         assert by_day == business_rows(store)
+
+    def test_a_window_past_the_bound_is_copied_a_bounded_window_at_a_time(
+        self, store: Client
+    ) -> None:
+        """More business rows than ``most``: each call copies those stored up to where about
+        ``most`` end (rows of one millisecond together) and says where it stopped; called from
+        there, the calls reach the window's end with every copy made once."""
+        stored_with_versions(store)
+        now = datetime.now(UTC)
+        stored = [
+            row[0]
+            for row in store.query(
+                "SELECT IngestedAt FROM biz_events WHERE RawSpanHash != 0 ORDER BY IngestedAt"
+            ).result_rows
+        ]
+        assert len(set(stored)) > 1  # several instants of knowledge time to stop between
+        reached, ends = EPOCH, []
+        while reached < now:
+            end = record_window(store, reached, now, most=1)
+            assert reached < end <= now
+            assert copies(store) == business_rows_until(store, end)
+            reached = end
+            ends.append(end)
+        assert len(ends) > 1
+        assert copies(store) == business_rows(store)
+
+    def test_ticks_behind_the_bound_copy_on_until_they_have_caught_up(
+        self, store: Client, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A tick copies a bounded window and moves the copies' watermark only as far; the ticks
+        after it (nothing new stored) go on from there until every span is copied."""
+        monkeypatch.setitem(RECORDED, WATERMARK_KEY, functools.partial(record_window, most=1))
+        stored_with_versions(store)
+        keeper = BusinessState(lambda: store, DEFAULT_SLAS, CalendarBook(), settle=timedelta(0))
+        keeper.tick(datetime.now(UTC))
+        behind = parse_watermark(read_state(store, WATERMARK_KEY), WATERMARK_KEY)
+        assert behind < keeper.watermark()
+        assert copies(store) == business_rows_until(store, behind) != business_rows(store)
+        for _ in range(10):
+            if copies(store) == business_rows(store):
+                break
+            keeper.tick(datetime.now(UTC))
+        assert copies(store) == business_rows(store)
 
     def test_the_evaluator_tick_records_the_window_it_read(self, store: Client) -> None:
         """A tick copies the spans stored up to its watermark and moves the copies' own."""
