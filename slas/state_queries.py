@@ -694,10 +694,13 @@ def event_rows(client: Client) -> int:
     return int(client.query("SELECT count() FROM biz_events").result_rows[0][0])
 
 
-STAGE_RANGE_ROWS = 200_000
+STAGE_RANGE_ROWS = 100_000
 """Event rows one staging read covers at most (about): what the engine aggregates at once. Its
 memory grows with the events it aggregates (at 10M spans the process peaked at 3.6 GiB with
-ranges of 2M rows, 1.7 GiB with 400,000, 1.3 GiB with 200,000, which also cost the least CPU)."""
+ranges of 2M rows, 1.7 GiB with 400,000, 1.3 GiB with 200,000). At 200,000 the staging still set
+the rebuild's peak at 10M, 1,350-1,450 MiB against 1,050-1,100 for a chunk's derivation: at
+100,000 it stays under the chunks' (1,140 MiB), for a few CPU-seconds more, each statement's join
+streaming every chunked event's hash (benchmarks/README.md, rebuild, fourth pass)."""
 
 
 def _write_chunks(client: Client, groups: Sequence[U64Array], known_at: datetime) -> None:
@@ -722,6 +725,8 @@ def _write_chunks(client: Client, groups: Sequence[U64Array], known_at: datetime
             f"CREATE OR REPLACE TABLE {table} ENGINE = MergeTree ORDER BY chunk EMPTY AS {read}",
             parameters={**parameters, "low": "", "high": ""},
         )
+        # read a chunk at a time, then emptied: merging its parts is work nothing reads
+        client.command(f"SYSTEM STOP MERGES {table}")
         for low, high in ranges:
             client.command(
                 f"INSERT INTO {table} {read}", parameters={**parameters, "low": low, "high": high}
