@@ -177,17 +177,27 @@ GROUP BY 1
 """
 """How many business rows are visible in each of consecutive knowledge-time windows."""
 
-UNRESOLVED = f"""
-SELECT uniqExact(EventId), groupUniqArray(10)(EventId),
-    (SELECT count() > 0 FROM ({_STORED_BEFORE} LIMIT 1))
+
+def _unresolved(stored_before: str) -> str:
+    return f"""
+SELECT uniqExact(EventId), groupUniqArray(10)(EventId), {stored_before}
 FROM biz_events
 WHERE {_WINDOW} AND EventType NOT IN {{setup_types:Array(String)}}
   AND NOT arrayExists(ref -> ref.type NOT IN ({_DIMENSIONS}), ObjectRefs)
 """
+
+
+UNRESOLVED = _unresolved(f"(SELECT count() > 0 FROM ({_STORED_BEFORE} LIMIT 1))")
 """Events stored in the window that reference no object but dimensions: nothing can be keyed on
 them (dimension set-up events such as customer.synced excepted). Their count, and a sample; and
 whether any event of the window has rows stored before it (the first found is enough;
 ``NEW_STATES_HASHED`` serves a window with none): a tick asks both, so one round trip."""
+
+UNRESOLVED_FROM_SCRATCH = _unresolved("false")
+"""The same for a window from the epoch (a derivation from scratch), before which nothing is
+stored: the check of rows stored before would build the set of every event id first (at 10M
+spans, 850 MiB and 1.3 CPU-s, the derivation's highest peak: benchmarks/README.md, rebuild,
+fourth pass)."""
 
 HOP_NEIGHBOURS = f"""
 SELECT EventId, any(EventType),
@@ -279,16 +289,18 @@ CHUNK_EVENTS = f"SELECT * EXCEPT chunk FROM {STAGED_EVENTS} WHERE {_BY_CHUNK}"
 CHUNK_REFERENCES = f"SELECT * EXCEPT chunk FROM {STAGED_REFERENCES} WHERE {_BY_CHUNK}"
 """A chunk's events and references as ``load_component`` reads them: a range of the staging."""
 
-_CHUNK_OBJECTS = f"""
-SELECT DISTINCT object_type_name, object_id FROM {STAGED_REFERENCES} WHERE {_BY_CHUNK}
-"""
+_CHUNK_OBJECT_HASHES = f"SELECT object_hash FROM {STAGED_REFERENCES} WHERE {_BY_CHUNK}"
 CHUNK_EVENT_IDS = f"SELECT event_id FROM {STAGED_EVENTS} WHERE {_BY_CHUNK}"
-"""A chunk's objects and event ids, for the reads of their latest stored versions: matched against
-the state tables' ordered keys."""
+"""A chunk's objects (by hash) and event ids, for the reads of their latest stored versions. A
+chunk's objects are a twenty-first of the graph's at 10M spans, scattered over the state tables'
+keys, so that each chunk's read scans the whole table whatever its filter: matching each row's
+hash against the chunk's hashes costs half what matching (type, id) texts did
+(benchmarks/README.md, rebuild, fourth pass). The graph and the chunks are made of these same
+hashes, and ``_latest`` keeps only the rows whose hash is one of the chunk's objects' either way."""
 
 LATEST_DIGESTS_OF_CHUNK = f"""{_LATEST_TIMER}
 FROM {SLA_TIMERS}
-WHERE (KeyType, KeyId) GLOBAL IN ({_CHUNK_OBJECTS})
+PREWHERE cityHash64(KeyType, KeyId) GLOBAL IN ({_CHUNK_OBJECT_HASHES})
 GROUP BY KeyType, KeyId, Sla, StartEventId
 """
 
@@ -314,11 +326,11 @@ subquery is matched against the tables' ordered keys, so the read follows the co
 
 LATEST_ITEM_DIGESTS_OF_CHUNK = f"""{_LATEST_ITEM}
 FROM {CLOSE_ITEMS}
-WHERE (ItemType, ItemId) GLOBAL IN ({_CHUNK_OBJECTS})
+PREWHERE cityHash64(ItemType, ItemId) GLOBAL IN ({_CHUNK_OBJECT_HASHES})
 GROUP BY ItemType, ItemId
 """
-"""The latest versions of a chunk's timers and items, their keys named by a subquery (a literal
-list of a chunk's hundreds of thousands of keys would cost the parser minutes)."""
+"""The latest versions of a chunk's timers and items, their keys' hashes named by a subquery (a
+literal list of a chunk's hundreds of thousands of keys would cost the parser minutes)."""
 
 ITEM_COLUMNS = (
     "ItemType",
@@ -682,10 +694,13 @@ def event_rows(client: Client) -> int:
     return int(client.query("SELECT count() FROM biz_events").result_rows[0][0])
 
 
-STAGE_RANGE_ROWS = 200_000
+STAGE_RANGE_ROWS = 100_000
 """Event rows one staging read covers at most (about): what the engine aggregates at once. Its
 memory grows with the events it aggregates (at 10M spans the process peaked at 3.6 GiB with
-ranges of 2M rows, 1.7 GiB with 400,000, 1.3 GiB with 200,000, which also cost the least CPU)."""
+ranges of 2M rows, 1.7 GiB with 400,000, 1.3 GiB with 200,000). At 200,000 the staging still set
+the rebuild's peak at 10M, 1,350-1,450 MiB against 1,050-1,100 for a chunk's derivation: at
+100,000 it stays under the chunks' (1,140 MiB), for a few CPU-seconds more, each statement's join
+streaming every chunked event's hash (benchmarks/README.md, rebuild, fourth pass)."""
 
 
 def _write_chunks(client: Client, groups: Sequence[U64Array], known_at: datetime) -> None:
@@ -710,6 +725,8 @@ def _write_chunks(client: Client, groups: Sequence[U64Array], known_at: datetime
             f"CREATE OR REPLACE TABLE {table} ENGINE = MergeTree ORDER BY chunk EMPTY AS {read}",
             parameters={**parameters, "low": "", "high": ""},
         )
+        # read a chunk at a time, then emptied: merging its parts is work nothing reads
+        client.command(f"SYSTEM STOP MERGES {table}")
         for low, high in ranges:
             client.command(
                 f"INSERT INTO {table} {read}", parameters={**parameters, "low": low, "high": high}
@@ -1048,9 +1065,9 @@ def unresolved_events(
     client: Client, since: datetime, until: datetime, setup_types: Sequence[str]
 ) -> tuple[int, list[str], bool]:
     """How many events stored in the window cannot be keyed, up to ten of their ids, and whether
-    any event of the window has rows stored before it."""
+    any event of the window has rows stored before it (none before a window from the epoch)."""
     rows = client.query(
-        UNRESOLVED,
+        UNRESOLVED_FROM_SCRATCH if since.timestamp() <= 0 else UNRESOLVED,
         parameters={"since": since, "until": until, "setup_types": list(setup_types)},
     ).result_rows
     count, sample, stored_before = rows[0] if rows else (0, [], True)

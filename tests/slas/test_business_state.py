@@ -391,6 +391,19 @@ class TestIncremental:
             new = changed_events(migrated, since, until, outcomes_apart=True, stored_before=False)
             assert _changes(new) == _changes(full)
         assert kinds == {True, False}
+        # from the epoch (a derivation from scratch) nothing is stored before the window, and the
+        # read leaves that check out: the count and the sample are the full read's
+        epoch, until = datetime(1970, 1, 1, tzinfo=UTC), instants[-1]
+        parameters = {"since": epoch, "until": until, "setup_types": []}
+        count, sample, _ = migrated.query(
+            state_queries.UNRESOLVED, parameters=parameters
+        ).result_rows[0]
+        assert count
+        assert state_queries.unresolved_events(migrated, epoch, until, []) == (
+            count,
+            sorted(sample),
+            False,
+        )
 
     def test_close_risk_from_the_state_is_the_full_evaluations(
         self, streamed: tuple[Client, BusinessState]
