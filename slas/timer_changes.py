@@ -22,13 +22,12 @@ from slas.timer_rows import WRONG_PERIOD
 from slas.timers import AT_RISK, BREACHED, MET, ON_TRACK, STATES
 from warehouse.key_ranges import in_range_sql, key_ranges, range_parameters, sample_sql
 from warehouse.schema import (
-    SLA_TIMER_CHANGE_DAYS,
-    SLA_TIMER_CHANGE_TICKS,
+    BUCKET_SUMS,
     SLA_TIMER_CHANGES,
     SLA_TIMER_ELAPSED,
-    SLA_TIMER_ELAPSED_DAYS,
-    SLA_TIMER_ELAPSED_TICKS,
+    SLA_TIMER_SUMS,
     SLA_TIMERS,
+    STATE_SUMS,
     elapsed_bucket_sql,
 )
 from warehouse.schema_state import read_state, write_state
@@ -204,21 +203,22 @@ _DAY_OF_AS_OF = f"Instant >= toStartOfDay({_AS_OF_}) AND {_KNOWN}"
 """The rows of ``as_of``'s own day up to it: what the daily sums leave out."""
 
 
-def _sums_before(days: str, ticks: str, columns: str) -> str:
-    """The rows of a pair of sums tables (days known before ``known_at``'s day, then that day's
-    ticks up to it) that count the rows of the days before ``as_of``'s."""
+def _sums_before(kinds: tuple[int, int], columns: str) -> str:
+    """The rows of a pair of kinds of ``sla_timer_sums`` (per day: the days known before
+    ``known_at``'s, then per tick: that day's up to it) that count the rows of the days before
+    ``as_of``'s."""
+    days, ticks = kinds
     return f"""
-    SELECT {columns} FROM {days}
-    WHERE Sla IN {_SLAS} AND KnownDay < toDate32({_KNOWN_AT}) AND Day < toDate32({_AS_OF_})
+    SELECT {columns} FROM {SLA_TIMER_SUMS}
+    WHERE Kind = {days} AND KnownDay < toDate32({_KNOWN_AT}) AND Sla IN {_SLAS}
+      AND Day < toDate32({_AS_OF_})
     UNION ALL
-    SELECT {columns} FROM {ticks}
-    WHERE KnownDay = toDate32({_KNOWN_AT}) AND Sla IN {_SLAS} AND KnownAt <= {_KNOWN_AT}
-      AND Day < toDate32({_AS_OF_})"""
+    SELECT {columns} FROM {SLA_TIMER_SUMS}
+    WHERE Kind = {ticks} AND KnownDay = toDate32({_KNOWN_AT}) AND Sla IN {_SLAS}
+      AND KnownAt <= {_KNOWN_AT} AND Day < toDate32({_AS_OF_})"""
 
 
-_DAYS_BEFORE = _sums_before(
-    SLA_TIMER_CHANGE_DAYS, SLA_TIMER_CHANGE_TICKS, "Sla, State, CountsDay, Delta"
-)
+_DAYS_BEFORE = _sums_before(STATE_SUMS, "Sla, State, CountsDay, Delta")
 """The sums of every row of the days before ``as_of``'s known at ``known_at``."""
 
 PERCENTILES = (0.5, 0.95)
@@ -228,10 +228,10 @@ _ELAPSED = elapsed_bucket_sql("ElapsedSeconds")
 
 _SUMMED = f"""
     SELECT Sla, State, toUInt8(0) AS Stopped, toUInt32(0) AS Bucket, Delta
-    FROM ({_sums_before(SLA_TIMER_CHANGE_DAYS, SLA_TIMER_CHANGE_TICKS, "Sla, State, Delta")})
+    FROM ({_sums_before(STATE_SUMS, "Sla, State, Delta")})
     UNION ALL
     SELECT Sla, toUInt8(255), toUInt8(1), Bucket, Delta
-    FROM ({_sums_before(SLA_TIMER_ELAPSED_DAYS, SLA_TIMER_ELAPSED_TICKS, "Sla, Bucket, Delta")})
+    FROM ({_sums_before(BUCKET_SUMS, "Sla, Bucket, Delta")})
     UNION ALL
     SELECT Sla, State, Stopped, {_ELAPSED}, toInt64(Delta) FROM {SLA_TIMER_CHANGES}
     WHERE Sla IN {_SLAS} AND {_DAY_OF_AS_OF}"""
@@ -434,13 +434,6 @@ def _parse(text: str) -> datetime:
 def reset(client: Client, *, at: datetime) -> None:
     """Forget every row: the next ``record`` writes them again from every stored version (after
     ``sla_timers`` was rebuilt, or to check that recording from scratch gives the same rows)."""
-    for table in (
-        SLA_TIMER_CHANGES,
-        SLA_TIMER_CHANGE_DAYS,
-        SLA_TIMER_CHANGE_TICKS,
-        SLA_TIMER_ELAPSED,
-        SLA_TIMER_ELAPSED_DAYS,
-        SLA_TIMER_ELAPSED_TICKS,
-    ):
+    for table in (SLA_TIMER_CHANGES, SLA_TIMER_SUMS, SLA_TIMER_ELAPSED):
         client.command(f"TRUNCATE TABLE {table}")
     write_state(client, CHANGES_WATERMARK_KEY, EPOCH.isoformat(), at=at)

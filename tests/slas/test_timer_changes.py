@@ -27,7 +27,7 @@ from tests.warehouse.test_migrations import forget_migration
 from warehouse.correlation_rules import CorrelationRules
 from warehouse.key_ranges import key_ranges
 from warehouse.migrations import migrate
-from warehouse.schema import ELAPSED_BUCKET_SECONDS
+from warehouse.schema import BUCKET_SUMS, ELAPSED_BUCKET_SECONDS, STATE_SUMS
 from warehouse.schema_state import write_state
 
 pytestmark = pytest.mark.dear  # minutes: scheduled first (tests/conftest.py)
@@ -115,18 +115,18 @@ class TestAnswersFromChanges:
     ) -> None:
         """The rows recorded tick by tick are exactly the rows recorded once from every version,
         in one statement or in many slices of the timers' keys, and so are the stopped pieces'
-        bucket sums."""
+        state and bucket sums."""
         watermarks, _ = stream_with_late_arrivals(client, engine_url, templates)
         migrated = client
         incremental = changes(migrated)
-        buckets = [net_sums(migrated, t) for t in ELAPSED_SUMS]
+        buckets = [net_sums(migrated, t) for t in SUMS]
         timer_changes.reset(migrated, at=datetime.now(UTC))
         assert changes(migrated) == []
-        assert [net_sums(migrated, t) for t in ELAPSED_SUMS] == [[], [], []]
+        assert [net_sums(migrated, t) for t in SUMS] == [[], []]
         timer_changes.record(migrated, watermarks[-1], at=datetime.now(UTC))
         assert len(incremental) > 1000
         assert changes(migrated) == incremental
-        assert [net_sums(migrated, t) for t in ELAPSED_SUMS] == buckets
+        assert [net_sums(migrated, t) for t in SUMS] == buckets
         timer_changes.reset(migrated, at=datetime.now(UTC))
         versions = migrated.query("SELECT count() FROM sla_timers").result_rows[0][0]
         slices = key_ranges(
@@ -140,7 +140,7 @@ class TestAnswersFromChanges:
         assert len(slices) > 10
         timer_changes.record_window(migrated, timer_changes.EPOCH, watermarks[-1], most=40)
         assert changes(migrated) == incremental
-        assert [net_sums(migrated, t) for t in ELAPSED_SUMS] == buckets
+        assert [net_sums(migrated, t) for t in SUMS] == buckets
 
     def test_a_record_that_died_before_its_watermark_is_written_once(
         self, client: Client, engine_url: str, templates: Templates
@@ -185,7 +185,7 @@ SLA = "time-to-invoice-posting"
 AS_OF = datetime(2026, 9, 16, 15, 0, tzinfo=UTC)
 KNOWN = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
 WIDTH = ELAPSED_BUCKET_SECONDS
-ELAPSED_SUMS = ("sla_timer_elapsed", "sla_timer_elapsed_days", "sla_timer_elapsed_ticks")
+SUMS = ("sla_timer_elapsed", "sla_timer_sums")
 
 
 def stopped_pieces(
@@ -305,28 +305,39 @@ class TestElapsedBuckets:
             assert got == [float(e) for e in expected], values
 
 
-class TestMigration21:
-    def test_stopped_pieces_stored_before_it_are_summed_once(self, migrated: Client) -> None:
-        """Pieces recorded before the bucket sums existed are summed by the migration; a
-        migration cut short and run again counts each once; the answers read them."""
+class TestMigration27:
+    def test_pieces_stored_before_it_are_summed_once(self, migrated: Client) -> None:
+        """Pieces recorded before the one sums table existed are summed by the migration; a
+        migration cut short and run again counts each once; the four sums tables it replaces
+        and their views are gone; the answers read the sums."""
         values = [float(v) for v in range(0, 90 * WIDTH, 7 * WIDTH + 13)]
-        sums = ELAPSED_SUMS
         stopped_pieces(migrated, values, instant=AS_OF - timedelta(days=2), known=KNOWN)
-        filled_by_views = {table: net_sums(migrated, table) for table in sums}
-        assert all(filled_by_views.values())
-        for table in sums:
-            migrated.command(f"DROP VIEW {table}_mv")
-            migrated.command(f"DROP TABLE {table}")
-        forget_migration(migrated, 21)
+        filled_by_view = net_sums(migrated, "sla_timer_sums")
+        assert {row[0] for row in filled_by_view} == {*STATE_SUMS, *BUCKET_SUMS}
+        migrated.command("DROP VIEW sla_timer_sums_mv")
+        migrated.command("DROP TABLE sla_timer_sums")
+        forget_migration(migrated, 27)
         stopped_pieces(migrated, values[:3], instant=AS_OF - timedelta(days=1), known=KNOWN)
 
-        assert migrate(migrated, CorrelationRules.default()).applied == (21,)
-        backfilled = {table: net_sums(migrated, table) for table in sums}
-        forget_migration(migrated, 21)
+        assert migrate(migrated, CorrelationRules.default()).applied == (27,)
+        backfilled = net_sums(migrated, "sla_timer_sums")
+        forget_migration(migrated, 27)
         migrate(migrated, CorrelationRules.default())
 
-        assert {table: net_sums(migrated, table) for table in sums} == backfilled
-        assert backfilled != filled_by_views
+        assert net_sums(migrated, "sla_timer_sums") == backfilled
+        assert backfilled != filled_by_view
+        replaced = [
+            f"sla_timer_{sums}_{per}{view}"
+            for sums in ("change", "elapsed")
+            for per in ("days", "ticks")
+            for view in ("", "_mv")
+        ]
+        (left,) = migrated.query(
+            "SELECT groupArray(name) FROM system.tables WHERE database = currentDatabase() "
+            "AND name IN {replaced:Array(String)}",
+            parameters={"replaced": replaced},
+        ).result_rows[0]
+        assert left == []
         (summary,) = [
             s
             for s in with_watermarks(migrated, KNOWN).summaries(AS_OF, KNOWN).summaries
@@ -338,12 +349,11 @@ class TestMigration21:
 
 
 def net_sums(client: Client, table: str) -> list[tuple[object, ...]]:
-    """The stopped pieces (``sla_timer_elapsed``) or a bucket sums table's rows, summed per key,
-    without the zero sums."""
+    """The stopped pieces (``sla_timer_elapsed``) or the sums (``sla_timer_sums``), summed per
+    key, without the zero sums."""
     keys = {
         "sla_timer_elapsed": "Sla, Bucket, ElapsedSeconds, Instant, KnownAt, VersionKnownAt",
-        "sla_timer_elapsed_days": "Sla, Bucket, Day, KnownDay, VersionDay",
-        "sla_timer_elapsed_ticks": "Sla, Bucket, Day, KnownDay, KnownAt, VersionDay",
+        "sla_timer_sums": "Kind, KnownDay, Sla, KnownAt, Day, CountsDay, State, Bucket, VersionDay",
     }[table]
     return sorted(
         tuple(r)
