@@ -721,7 +721,8 @@ def timer_changes_ddl(t: Topology) -> list[str]:
     the same per instant they became known, read for one knowledge day only. Views fill both at
     every insert. An answer adds whole days from them (days known before ``known_at``'s, then that
     day's ticks up to it) and reads from ``sla_timer_changes`` only the rows of ``as_of``'s own
-    day. ``VersionDay`` lets the facts retention expire a version's sums with its rows.
+    day. ``VersionDay`` lets the facts retention expire a version's sums with its rows. Migration
+    27 puts both sums, and migration 21's bucket sums, into one table (``timer_sums_ddl``).
     """
     changes = t.storage(SLA_TIMER_CHANGES)
     days = t.storage(SLA_TIMER_CHANGE_DAYS)
