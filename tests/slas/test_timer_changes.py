@@ -27,7 +27,14 @@ from tests.warehouse.test_migrations import forget_migration
 from warehouse.correlation_rules import CorrelationRules
 from warehouse.key_ranges import key_ranges
 from warehouse.migrations import migrate
-from warehouse.schema import BUCKET_SUMS, ELAPSED_BUCKET_SECONDS, STATE_SUMS
+from warehouse.schema import (
+    BUCKET_SUMS,
+    ELAPSED_BUCKET_SECONDS,
+    STATE_SUMS,
+    Topology,
+    timer_change_reads_ddl,
+    timer_changes_ddl,
+)
 from warehouse.schema_state import write_state
 
 pytestmark = pytest.mark.dear  # minutes: scheduled first (tests/conftest.py)
@@ -189,10 +196,17 @@ SUMS = ("sla_timer_elapsed", "sla_timer_sums")
 
 
 def stopped_pieces(
-    client: Client, values: list[float], *, instant: datetime, known: datetime, delta: int = 1
+    client: Client,
+    values: list[float],
+    *,
+    instant: datetime,
+    known: datetime,
+    delta: int = 1,
+    counts_from: datetime | None = None,
 ) -> None:
     """One met, stopped piece of ``SLA`` per value (its business seconds), begun at ``instant``,
-    known at ``known``; ``delta`` -1 takes such pieces back."""
+    known at ``known``, counted by the trend from ``counts_from`` (default ``instant``);
+    ``delta`` -1 takes such pieces back."""
     rows = [
         {
             "Sla": SLA,
@@ -205,7 +219,7 @@ def stopped_pieces(
             "KnownAt": known,
             "Delta": delta,
             "State": MET,
-            "CountsFrom": instant,
+            "CountsFrom": counts_from or instant,
             "ElapsedSeconds": value,
             "VersionKnownAt": known,
         }
@@ -347,6 +361,49 @@ class TestMigration27:
         expected = expected_percentiles(migrated, values + values[:3])
         assert (summary.p50_business_hours, summary.p95_business_hours) == expected
 
+    def test_a_database_before_it_keeps_the_sums_its_four_tables_held(
+        self, migrated: Client
+    ) -> None:
+        """Upgraded from the four sums tables of migrations 14 and 21, filled by their views, the
+        one table holds, kind by kind, exactly what each of them held."""
+        migrated.command("DROP VIEW sla_timer_sums_mv")
+        migrated.command("DROP TABLE sla_timer_sums")
+        for statement in timer_changes_ddl(Topology()) + timer_change_reads_ddl(Topology()):
+            migrated.command(statement)
+        forget_migration(migrated, 27)
+        values = [float(v) for v in range(0, 40 * WIDTH, 3 * WIDTH + 7)]
+        stopped_pieces(migrated, values, instant=AS_OF - timedelta(days=4), known=KNOWN)
+        early = KNOWN - timedelta(days=9)
+        stopped_pieces(
+            migrated,
+            values[::2],
+            instant=AS_OF - timedelta(days=6),
+            known=early,
+            counts_from=AS_OF - timedelta(days=5),
+        )
+        stopped_pieces(
+            migrated, values[:2], instant=AS_OF - timedelta(days=6), known=KNOWN, delta=-1
+        )
+        held = {kind: sums_by(migrated, table, keys) for kind, (table, keys) in OLD_SUMS.items()}
+        assert all(held.values())
+
+        assert migrate(migrated, CorrelationRules.default()).applied == (27,)
+
+        for kind, (_, keys) in OLD_SUMS.items():
+            assert sums_by(migrated, f"sla_timer_sums WHERE Kind = {kind}", keys) == held[kind]
+
+
+OLD_SUMS = {
+    STATE_SUMS[0]: ("sla_timer_change_days", "Sla, State, Day, CountsDay, KnownDay, VersionDay"),
+    STATE_SUMS[1]: (
+        "sla_timer_change_ticks",
+        "Sla, State, Day, CountsDay, KnownDay, KnownAt, VersionDay",
+    ),
+    BUCKET_SUMS[0]: ("sla_timer_elapsed_days", "Sla, Bucket, Day, KnownDay, VersionDay"),
+    BUCKET_SUMS[1]: ("sla_timer_elapsed_ticks", "Sla, Bucket, Day, KnownDay, KnownAt, VersionDay"),
+}
+"""Each kind of ``sla_timer_sums`` and the table of migration 14 or 21 that held it, by its keys."""
+
 
 def net_sums(client: Client, table: str) -> list[tuple[object, ...]]:
     """The stopped pieces (``sla_timer_elapsed``) or the sums (``sla_timer_sums``), summed per
@@ -355,9 +412,14 @@ def net_sums(client: Client, table: str) -> list[tuple[object, ...]]:
         "sla_timer_elapsed": "Sla, Bucket, ElapsedSeconds, Instant, KnownAt, VersionKnownAt",
         "sla_timer_sums": "Kind, KnownDay, Sla, KnownAt, Day, CountsDay, State, Bucket, VersionDay",
     }[table]
+    return sums_by(client, table, keys)
+
+
+def sums_by(client: Client, rows: str, keys: str) -> list[tuple[object, ...]]:
+    """The sums of ``rows`` (a table, or a table and its condition) per ``keys``, none zero."""
     return sorted(
         tuple(r)
         for r in client.query(
-            f"SELECT {keys}, sum(Delta) AS n FROM {table} GROUP BY {keys} HAVING n != 0"
+            f"SELECT {keys}, sum(Delta) AS n FROM {rows} GROUP BY {keys} HAVING n != 0"
         ).result_rows
     )
