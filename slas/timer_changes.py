@@ -22,13 +22,12 @@ from slas.timer_rows import WRONG_PERIOD
 from slas.timers import AT_RISK, BREACHED, MET, ON_TRACK, STATES
 from warehouse.key_ranges import in_range_sql, key_ranges, range_parameters, sample_sql
 from warehouse.schema import (
-    SLA_TIMER_CHANGE_DAYS,
-    SLA_TIMER_CHANGE_TICKS,
+    BUCKET_SUMS,
     SLA_TIMER_CHANGES,
     SLA_TIMER_ELAPSED,
-    SLA_TIMER_ELAPSED_DAYS,
-    SLA_TIMER_ELAPSED_TICKS,
+    SLA_TIMER_SUMS,
     SLA_TIMERS,
+    STATE_SUMS,
     elapsed_bucket_sql,
 )
 from warehouse.schema_state import read_state, write_state
@@ -111,6 +110,11 @@ _VERSION_COLUMNS = ", ".join(
 _SAME_WINDOW = "timer_versions"
 
 _IN_SLICE = in_range_sql("KeyType", "KeyId")
+_IN_WINDOW = (
+    "KnownAt > {since:DateTime64(3, 'UTC')} AND KnownAt <= {until:DateTime64(3, 'UTC')} "
+    f"AND {_IN_SLICE}"
+)
+"""A version stored in the window, of a timer whose key lies in the slice."""
 
 RECORD = f"""
 INSERT INTO {SLA_TIMER_CHANGES} ({", ".join(CHANGE_COLUMNS)})
@@ -141,11 +145,10 @@ FROM (
                     lagInFrame(KnownAt) OVER {_SAME_WINDOW} AS previous_known_at,
                     lagInFrame(toUInt8(1)) OVER {_SAME_WINDOW} AS has_previous
                 FROM {SLA_TIMERS}
+                PREWHERE cityHash64(KeyType, KeyId) IN (
+                    SELECT cityHash64(KeyType, KeyId) FROM {SLA_TIMERS} WHERE {_IN_WINDOW})
                 WHERE KnownAt <= {{until:DateTime64(3, 'UTC')}} AND {_IN_SLICE}
-                  AND (KeyType, KeyId, Sla, StartEventId) IN (
-                    SELECT KeyType, KeyId, Sla, StartEventId FROM {SLA_TIMERS}
-                    WHERE KnownAt > {{since:DateTime64(3, 'UTC')}}
-                      AND KnownAt <= {{until:DateTime64(3, 'UTC')}} AND {_IN_SLICE})
+                  AND (KeyType, KeyId) IN (SELECT KeyType, KeyId FROM {SLA_TIMERS} WHERE {_IN_WINDOW})
                 WINDOW {_SAME_WINDOW} AS (
                     PARTITION BY KeyType, KeyId, Sla, StartEventId ORDER BY KnownAt
                     ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)
@@ -158,7 +161,11 @@ ARRAY JOIN {_CHANGES} AS change
 """
 """The rows of every version stored in ``(since, until]`` of the timers whose key lies in a range
 (``warehouse.key_ranges``): its pieces (+), and its predecessor's taken back (-), both stamped
-with its ``KnownAt``; a deleted version only takes its predecessor back. ``VersionKnownAt`` is
+with its ``KnownAt``; a deleted version only takes its predecessor back. The versions are read by
+the window's keys (type and id: a key's other timers have no version in the window, and the
+version level keeps the window's only), their hashes first: a set of hashes costs a row a quarter of
+what the four strings of a timer's identity cost, and the keys' own set narrows the read by the
+table's order where the window's keys lie together. ``VersionKnownAt`` is
 the ``KnownAt`` of the version whose pieces a row adds or takes back: the retention expires a
 version's rows with the version (``warehouse/retention.py``)."""
 
@@ -196,21 +203,22 @@ _DAY_OF_AS_OF = f"Instant >= toStartOfDay({_AS_OF_}) AND {_KNOWN}"
 """The rows of ``as_of``'s own day up to it: what the daily sums leave out."""
 
 
-def _sums_before(days: str, ticks: str, columns: str) -> str:
-    """The rows of a pair of sums tables (days known before ``known_at``'s day, then that day's
-    ticks up to it) that count the rows of the days before ``as_of``'s."""
+def _sums_before(kinds: tuple[int, int], columns: str) -> str:
+    """The rows of a pair of kinds of ``sla_timer_sums`` (per day: the days known before
+    ``known_at``'s, then per tick: that day's up to it) that count the rows of the days before
+    ``as_of``'s."""
+    days, ticks = kinds
     return f"""
-    SELECT {columns} FROM {days}
-    WHERE Sla IN {_SLAS} AND KnownDay < toDate32({_KNOWN_AT}) AND Day < toDate32({_AS_OF_})
+    SELECT {columns} FROM {SLA_TIMER_SUMS}
+    WHERE Kind = {days} AND KnownDay < toDate32({_KNOWN_AT}) AND Sla IN {_SLAS}
+      AND Day < toDate32({_AS_OF_})
     UNION ALL
-    SELECT {columns} FROM {ticks}
-    WHERE KnownDay = toDate32({_KNOWN_AT}) AND Sla IN {_SLAS} AND KnownAt <= {_KNOWN_AT}
-      AND Day < toDate32({_AS_OF_})"""
+    SELECT {columns} FROM {SLA_TIMER_SUMS}
+    WHERE Kind = {ticks} AND KnownDay = toDate32({_KNOWN_AT}) AND Sla IN {_SLAS}
+      AND KnownAt <= {_KNOWN_AT} AND Day < toDate32({_AS_OF_})"""
 
 
-_DAYS_BEFORE = _sums_before(
-    SLA_TIMER_CHANGE_DAYS, SLA_TIMER_CHANGE_TICKS, "Sla, State, CountsDay, Delta"
-)
+_DAYS_BEFORE = _sums_before(STATE_SUMS, "Sla, State, CountsDay, Delta")
 """The sums of every row of the days before ``as_of``'s known at ``known_at``."""
 
 PERCENTILES = (0.5, 0.95)
@@ -220,10 +228,10 @@ _ELAPSED = elapsed_bucket_sql("ElapsedSeconds")
 
 _SUMMED = f"""
     SELECT Sla, State, toUInt8(0) AS Stopped, toUInt32(0) AS Bucket, Delta
-    FROM ({_sums_before(SLA_TIMER_CHANGE_DAYS, SLA_TIMER_CHANGE_TICKS, "Sla, State, Delta")})
+    FROM ({_sums_before(STATE_SUMS, "Sla, State, Delta")})
     UNION ALL
     SELECT Sla, toUInt8(255), toUInt8(1), Bucket, Delta
-    FROM ({_sums_before(SLA_TIMER_ELAPSED_DAYS, SLA_TIMER_ELAPSED_TICKS, "Sla, Bucket, Delta")})
+    FROM ({_sums_before(BUCKET_SUMS, "Sla, Bucket, Delta")})
     UNION ALL
     SELECT Sla, State, Stopped, {_ELAPSED}, toInt64(Delta) FROM {SLA_TIMER_CHANGES}
     WHERE Sla IN {_SLAS} AND {_DAY_OF_AS_OF}"""
@@ -426,13 +434,6 @@ def _parse(text: str) -> datetime:
 def reset(client: Client, *, at: datetime) -> None:
     """Forget every row: the next ``record`` writes them again from every stored version (after
     ``sla_timers`` was rebuilt, or to check that recording from scratch gives the same rows)."""
-    for table in (
-        SLA_TIMER_CHANGES,
-        SLA_TIMER_CHANGE_DAYS,
-        SLA_TIMER_CHANGE_TICKS,
-        SLA_TIMER_ELAPSED,
-        SLA_TIMER_ELAPSED_DAYS,
-        SLA_TIMER_ELAPSED_TICKS,
-    ):
+    for table in (SLA_TIMER_CHANGES, SLA_TIMER_SUMS, SLA_TIMER_ELAPSED):
         client.command(f"TRUNCATE TABLE {table}")
     write_state(client, CHANGES_WATERMARK_KEY, EPOCH.isoformat(), at=at)

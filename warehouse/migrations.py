@@ -42,6 +42,7 @@ from warehouse.schema import (
     state_tables_ddl,
     timer_change_reads_ddl,
     timer_changes_ddl,
+    timer_sums_ddl,
     work_item_events_ddl,
 )
 from warehouse.schema_state import read_state, write_state
@@ -126,6 +127,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         25,
         "raw copies of the business spans for evidence packs, laid out for point reads",
         evidence_spans_ddl,
+    ),
+    Migration(
+        27,
+        "SLA timer state and elapsed bucket sums in one table, filled by one view",
+        timer_sums_ddl,
     ),
 )
 """A migration without statements still re-creates the derived views (``migrate``)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Final
 
 from domain import semconv as sc
 from warehouse.correlation_rules import CorrelationRules, object_refs_expression
@@ -29,6 +30,7 @@ SLA_TIMER_CHANGE_TICKS = "sla_timer_change_ticks"
 SLA_TIMER_ELAPSED = "sla_timer_elapsed"
 SLA_TIMER_ELAPSED_DAYS = "sla_timer_elapsed_days"
 SLA_TIMER_ELAPSED_TICKS = "sla_timer_elapsed_ticks"
+SLA_TIMER_SUMS = "sla_timer_sums"
 EVENT_DIMENSIONS = "event_dimensions"
 CLOSE_ITEM_SUPERSEDED = "close_item_superseded"
 CLOSE_ITEM_PIECES = "close_item_pieces"
@@ -719,7 +721,8 @@ def timer_changes_ddl(t: Topology) -> list[str]:
     the same per instant they became known, read for one knowledge day only. Views fill both at
     every insert. An answer adds whole days from them (days known before ``known_at``'s, then that
     day's ticks up to it) and reads from ``sla_timer_changes`` only the rows of ``as_of``'s own
-    day. ``VersionDay`` lets the facts retention expire a version's sums with its rows.
+    day. ``VersionDay`` lets the facts retention expire a version's sums with its rows. Migration
+    27 puts both sums, and migration 21's bucket sums, into one table (``timer_sums_ddl``).
     """
     changes = t.storage(SLA_TIMER_CHANGES)
     days = t.storage(SLA_TIMER_CHANGE_DAYS)
@@ -914,6 +917,81 @@ ORDER BY (Sla, Bucket, ElapsedSeconds)""",
             "VersionDay, Delta)\n"
             + _change_sums_select(SLA_TIMER_CHANGES, known, _ELAPSED_SUMMED, "Stopped = 1")
             for table, known, _ in sums
+        ),
+    ]
+
+
+STATE_SUMS: Final = (0, 1)
+"""``sla_timer_sums``' kinds of the state sums: per knowledge day, per tick (the odd kinds)."""
+BUCKET_SUMS: Final = (2, 3)
+"""``sla_timer_sums``' kinds of the stopped pieces' elapsed bucket sums: per day, per tick."""
+
+_SUMS_EPOCH = "toDateTime64(0, 3, 'UTC')"
+_SUMS_KEY = "Kind, KnownDay, Sla, KnownAt, Day, CountsDay, State, Bucket, VersionDay"
+
+
+def timer_sums_select(changes: str) -> str:
+    """The rows ``sla_timer_sums`` adds for rows of ``sla_timer_changes`` (its view's select, and
+    the backfill's): each row counted in the state sums, and a stopped piece's in the bucket sums
+    too, each per knowledge day and per tick (``KnownAt`` the epoch in the day sums), summed per
+    key in the engine before the sums table sorts them."""
+    day_sums = f"({STATE_SUMS[0]}, {BUCKET_SUMS[0]})"
+    return f"""SELECT Kind, KnownDay, Sla, Tick AS KnownAt, Day, Counts AS CountsDay,
+    PieceState AS State, PieceBucket AS Bucket, VersionDay, sum(Change) AS Delta
+FROM (
+    SELECT Sla, Kind, toDate32(KnownAt) AS KnownDay, toDate32(Instant) AS Day,
+        toDate32(VersionKnownAt) AS VersionDay, toInt64(Delta) AS Change,
+        if(Kind IN {day_sums}, {_SUMS_EPOCH}, KnownAt) AS Tick,
+        if(Kind IN {STATE_SUMS}, toDate32(CountsFrom), toDate32(0)) AS Counts,
+        if(Kind IN {STATE_SUMS}, State, 0) AS PieceState,
+        if(Kind IN {STATE_SUMS}, 0, {elapsed_bucket_sql("ElapsedSeconds")}) AS PieceBucket
+    FROM {changes}
+    ARRAY JOIN if(Stopped = 1, {list(STATE_SUMS + BUCKET_SUMS)}, {list(STATE_SUMS)}) AS Kind
+)
+GROUP BY {_SUMS_KEY}"""
+
+
+def timer_sums_ddl(t: Topology) -> list[str]:
+    """Migration 27: the four sums of ``sla_timer_changes`` (the state sums of migration 14 and the
+    elapsed bucket sums of migration 21, each per knowledge day and per tick) as the kinds of one
+    table, ``sla_timer_sums``, filled by one view that sums an insert's rows before it writes
+    them: four views wrote four parts at every insert, each sorting every row of it. The sums are
+    filled again from ``sla_timer_changes`` (emptied first, so a cut-short migration run again
+    counts every row once), then the four tables and their views dropped. Run with no evaluator
+    recording meanwhile, as ``serve`` and ``syncsight migrate`` do."""
+    changes = t.storage(SLA_TIMER_CHANGES)
+    sums = t.storage(SLA_TIMER_SUMS)
+    replaced = (
+        SLA_TIMER_CHANGE_DAYS,
+        SLA_TIMER_CHANGE_TICKS,
+        SLA_TIMER_ELAPSED_DAYS,
+        SLA_TIMER_ELAPSED_TICKS,
+    )
+    return [
+        f"""CREATE TABLE IF NOT EXISTS {sums}{t.on_cluster} (
+    Kind UInt8,
+    KnownDay Date32,
+    Sla LowCardinality(String),
+    KnownAt DateTime64(3, 'UTC'),
+    Day Date32,
+    CountsDay Date32,
+    State UInt8,
+    Bucket UInt32,
+    VersionDay Date32,
+    Delta Int64
+) ENGINE = {t.engine(SLA_TIMER_SUMS, "SummingMergeTree")}
+ORDER BY ({_SUMS_KEY})""",
+        *t.distributed(SLA_TIMER_SUMS, "cityHash64(Sla)"),
+        *(f"DROP VIEW IF EXISTS {t.storage(table)}_mv{t.on_cluster}" for table in replaced),
+        f"TRUNCATE TABLE IF EXISTS {sums}{t.on_cluster}",
+        f"CREATE MATERIALIZED VIEW IF NOT EXISTS {sums}_mv{t.on_cluster} TO {sums} AS\n"
+        + timer_sums_select(changes),
+        f"INSERT INTO {SLA_TIMER_SUMS} ({_SUMS_KEY}, Delta)\n"
+        + timer_sums_select(SLA_TIMER_CHANGES),
+        *(
+            f"DROP TABLE IF EXISTS {name}{t.on_cluster}"
+            for table in replaced
+            for name in dict.fromkeys((table, t.storage(table)))
         ),
     ]
 

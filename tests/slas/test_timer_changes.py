@@ -27,7 +27,14 @@ from tests.warehouse.test_migrations import forget_migration
 from warehouse.correlation_rules import CorrelationRules
 from warehouse.key_ranges import key_ranges
 from warehouse.migrations import migrate
-from warehouse.schema import ELAPSED_BUCKET_SECONDS
+from warehouse.schema import (
+    BUCKET_SUMS,
+    ELAPSED_BUCKET_SECONDS,
+    STATE_SUMS,
+    Topology,
+    timer_change_reads_ddl,
+    timer_changes_ddl,
+)
 from warehouse.schema_state import write_state
 
 pytestmark = pytest.mark.dear  # minutes: scheduled first (tests/conftest.py)
@@ -115,18 +122,18 @@ class TestAnswersFromChanges:
     ) -> None:
         """The rows recorded tick by tick are exactly the rows recorded once from every version,
         in one statement or in many slices of the timers' keys, and so are the stopped pieces'
-        bucket sums."""
+        state and bucket sums."""
         watermarks, _ = stream_with_late_arrivals(client, engine_url, templates)
         migrated = client
         incremental = changes(migrated)
-        buckets = [net_sums(migrated, t) for t in ELAPSED_SUMS]
+        buckets = [net_sums(migrated, t) for t in SUMS]
         timer_changes.reset(migrated, at=datetime.now(UTC))
         assert changes(migrated) == []
-        assert [net_sums(migrated, t) for t in ELAPSED_SUMS] == [[], [], []]
+        assert [net_sums(migrated, t) for t in SUMS] == [[], []]
         timer_changes.record(migrated, watermarks[-1], at=datetime.now(UTC))
         assert len(incremental) > 1000
         assert changes(migrated) == incremental
-        assert [net_sums(migrated, t) for t in ELAPSED_SUMS] == buckets
+        assert [net_sums(migrated, t) for t in SUMS] == buckets
         timer_changes.reset(migrated, at=datetime.now(UTC))
         versions = migrated.query("SELECT count() FROM sla_timers").result_rows[0][0]
         slices = key_ranges(
@@ -140,7 +147,7 @@ class TestAnswersFromChanges:
         assert len(slices) > 10
         timer_changes.record_window(migrated, timer_changes.EPOCH, watermarks[-1], most=40)
         assert changes(migrated) == incremental
-        assert [net_sums(migrated, t) for t in ELAPSED_SUMS] == buckets
+        assert [net_sums(migrated, t) for t in SUMS] == buckets
 
     def test_a_record_that_died_before_its_watermark_is_written_once(
         self, client: Client, engine_url: str, templates: Templates
@@ -185,14 +192,21 @@ SLA = "time-to-invoice-posting"
 AS_OF = datetime(2026, 9, 16, 15, 0, tzinfo=UTC)
 KNOWN = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
 WIDTH = ELAPSED_BUCKET_SECONDS
-ELAPSED_SUMS = ("sla_timer_elapsed", "sla_timer_elapsed_days", "sla_timer_elapsed_ticks")
+SUMS = ("sla_timer_elapsed", "sla_timer_sums")
 
 
 def stopped_pieces(
-    client: Client, values: list[float], *, instant: datetime, known: datetime, delta: int = 1
+    client: Client,
+    values: list[float],
+    *,
+    instant: datetime,
+    known: datetime,
+    delta: int = 1,
+    counts_from: datetime | None = None,
 ) -> None:
     """One met, stopped piece of ``SLA`` per value (its business seconds), begun at ``instant``,
-    known at ``known``; ``delta`` -1 takes such pieces back."""
+    known at ``known``, counted by the trend from ``counts_from`` (default ``instant``);
+    ``delta`` -1 takes such pieces back."""
     rows = [
         {
             "Sla": SLA,
@@ -205,7 +219,7 @@ def stopped_pieces(
             "KnownAt": known,
             "Delta": delta,
             "State": MET,
-            "CountsFrom": instant,
+            "CountsFrom": counts_from or instant,
             "ElapsedSeconds": value,
             "VersionKnownAt": known,
         }
@@ -305,28 +319,39 @@ class TestElapsedBuckets:
             assert got == [float(e) for e in expected], values
 
 
-class TestMigration21:
-    def test_stopped_pieces_stored_before_it_are_summed_once(self, migrated: Client) -> None:
-        """Pieces recorded before the bucket sums existed are summed by the migration; a
-        migration cut short and run again counts each once; the answers read them."""
+class TestMigration27:
+    def test_pieces_stored_before_it_are_summed_once(self, migrated: Client) -> None:
+        """Pieces recorded before the one sums table existed are summed by the migration; a
+        migration cut short and run again counts each once; the four sums tables it replaces
+        and their views are gone; the answers read the sums."""
         values = [float(v) for v in range(0, 90 * WIDTH, 7 * WIDTH + 13)]
-        sums = ELAPSED_SUMS
         stopped_pieces(migrated, values, instant=AS_OF - timedelta(days=2), known=KNOWN)
-        filled_by_views = {table: net_sums(migrated, table) for table in sums}
-        assert all(filled_by_views.values())
-        for table in sums:
-            migrated.command(f"DROP VIEW {table}_mv")
-            migrated.command(f"DROP TABLE {table}")
-        forget_migration(migrated, 21)
+        filled_by_view = net_sums(migrated, "sla_timer_sums")
+        assert {row[0] for row in filled_by_view} == {*STATE_SUMS, *BUCKET_SUMS}
+        migrated.command("DROP VIEW sla_timer_sums_mv")
+        migrated.command("DROP TABLE sla_timer_sums")
+        forget_migration(migrated, 27)
         stopped_pieces(migrated, values[:3], instant=AS_OF - timedelta(days=1), known=KNOWN)
 
-        assert migrate(migrated, CorrelationRules.default()).applied == (21,)
-        backfilled = {table: net_sums(migrated, table) for table in sums}
-        forget_migration(migrated, 21)
+        assert migrate(migrated, CorrelationRules.default()).applied == (27,)
+        backfilled = net_sums(migrated, "sla_timer_sums")
+        forget_migration(migrated, 27)
         migrate(migrated, CorrelationRules.default())
 
-        assert {table: net_sums(migrated, table) for table in sums} == backfilled
-        assert backfilled != filled_by_views
+        assert net_sums(migrated, "sla_timer_sums") == backfilled
+        assert backfilled != filled_by_view
+        replaced = [
+            f"sla_timer_{sums}_{per}{view}"
+            for sums in ("change", "elapsed")
+            for per in ("days", "ticks")
+            for view in ("", "_mv")
+        ]
+        (left,) = migrated.query(
+            "SELECT groupArray(name) FROM system.tables WHERE database = currentDatabase() "
+            "AND name IN {replaced:Array(String)}",
+            parameters={"replaced": replaced},
+        ).result_rows[0]
+        assert left == []
         (summary,) = [
             s
             for s in with_watermarks(migrated, KNOWN).summaries(AS_OF, KNOWN).summaries
@@ -336,18 +361,65 @@ class TestMigration21:
         expected = expected_percentiles(migrated, values + values[:3])
         assert (summary.p50_business_hours, summary.p95_business_hours) == expected
 
+    def test_a_database_before_it_keeps_the_sums_its_four_tables_held(
+        self, migrated: Client
+    ) -> None:
+        """Upgraded from the four sums tables of migrations 14 and 21, filled by their views, the
+        one table holds, kind by kind, exactly what each of them held."""
+        migrated.command("DROP VIEW sla_timer_sums_mv")
+        migrated.command("DROP TABLE sla_timer_sums")
+        for statement in timer_changes_ddl(Topology()) + timer_change_reads_ddl(Topology()):
+            migrated.command(statement)
+        forget_migration(migrated, 27)
+        values = [float(v) for v in range(0, 40 * WIDTH, 3 * WIDTH + 7)]
+        stopped_pieces(migrated, values, instant=AS_OF - timedelta(days=4), known=KNOWN)
+        early = KNOWN - timedelta(days=9)
+        stopped_pieces(
+            migrated,
+            values[::2],
+            instant=AS_OF - timedelta(days=6),
+            known=early,
+            counts_from=AS_OF - timedelta(days=5),
+        )
+        stopped_pieces(
+            migrated, values[:2], instant=AS_OF - timedelta(days=6), known=KNOWN, delta=-1
+        )
+        held = {kind: sums_by(migrated, table, keys) for kind, (table, keys) in OLD_SUMS.items()}
+        assert all(held.values())
+
+        assert migrate(migrated, CorrelationRules.default()).applied == (27,)
+
+        for kind, (_, keys) in OLD_SUMS.items():
+            assert sums_by(migrated, f"sla_timer_sums WHERE Kind = {kind}", keys) == held[kind]
+
+
+OLD_SUMS = {
+    STATE_SUMS[0]: ("sla_timer_change_days", "Sla, State, Day, CountsDay, KnownDay, VersionDay"),
+    STATE_SUMS[1]: (
+        "sla_timer_change_ticks",
+        "Sla, State, Day, CountsDay, KnownDay, KnownAt, VersionDay",
+    ),
+    BUCKET_SUMS[0]: ("sla_timer_elapsed_days", "Sla, Bucket, Day, KnownDay, VersionDay"),
+    BUCKET_SUMS[1]: ("sla_timer_elapsed_ticks", "Sla, Bucket, Day, KnownDay, KnownAt, VersionDay"),
+}
+"""Each kind of ``sla_timer_sums`` and the table of migration 14 or 21 that held it, by its keys."""
+
 
 def net_sums(client: Client, table: str) -> list[tuple[object, ...]]:
-    """The stopped pieces (``sla_timer_elapsed``) or a bucket sums table's rows, summed per key,
-    without the zero sums."""
+    """The stopped pieces (``sla_timer_elapsed``) or the sums (``sla_timer_sums``), summed per
+    key, without the zero sums."""
     keys = {
         "sla_timer_elapsed": "Sla, Bucket, ElapsedSeconds, Instant, KnownAt, VersionKnownAt",
-        "sla_timer_elapsed_days": "Sla, Bucket, Day, KnownDay, VersionDay",
-        "sla_timer_elapsed_ticks": "Sla, Bucket, Day, KnownDay, KnownAt, VersionDay",
+        "sla_timer_sums": "Kind, KnownDay, Sla, KnownAt, Day, CountsDay, State, Bucket, VersionDay",
     }[table]
+    return sums_by(client, table, keys)
+
+
+def sums_by(client: Client, rows: str, keys: str) -> list[tuple[object, ...]]:
+    """The sums of ``rows`` (a table, or a table and its condition) per ``keys``, none zero."""
     return sorted(
         tuple(r)
         for r in client.query(
-            f"SELECT {keys}, sum(Delta) AS n FROM {table} GROUP BY {keys} HAVING n != 0"
+            f"SELECT {keys}, sum(Delta) AS n FROM {rows} GROUP BY {keys} HAVING n != 0"
         ).result_rows
     )

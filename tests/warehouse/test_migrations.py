@@ -410,13 +410,27 @@ class TestClusterDDL:
             "Distributed(analytics, currentDatabase(), close_item_piece_days_local, "
             "cityHash64(DuePeriod, LegalEntity))" in "\n".join(ddl)
         )
-        # migration 21's backfill of the bucket sums, Distributed to Distributed
+        # migration 21's backfill of the bucket sums and 27's of the one sums table that
+        # replaced them, Distributed to Distributed; 27's view reads the local changes
+        *bucket_sums, one_sums = sums
         assert [s.split(" (")[0] for s in sums] == [
             "INSERT INTO sla_timer_elapsed",
             "INSERT INTO sla_timer_elapsed_days",
             "INSERT INTO sla_timer_elapsed_ticks",
+            "INSERT INTO sla_timer_sums",
         ]
-        assert all(s.endswith("FROM sla_timer_changes\nWHERE Stopped = 1") for s in sums)
+        assert all(s.endswith("FROM sla_timer_changes\nWHERE Stopped = 1") for s in bucket_sums)
+        assert "    FROM sla_timer_changes\n" in one_sums
+        assert any(
+            s.startswith("CREATE MATERIALIZED VIEW IF NOT EXISTS sla_timer_sums_local_mv ON ")
+            and "TO sla_timer_sums_local AS" in s
+            and "FROM sla_timer_changes_local\n" in s
+            for s in ddl
+        )
+        for replaced in ("sla_timer_change_days", "sla_timer_elapsed_ticks"):
+            for name in (replaced, f"{replaced}_local"):
+                assert f"DROP TABLE IF EXISTS {name} ON CLUSTER analytics" in ddl
+            assert f"DROP VIEW IF EXISTS {replaced}_local_mv ON CLUSTER analytics" in ddl
         for statement in ddl:
             # the evaluator's scratch stays on its own node: its reads use GLOBAL IN
             scratch = ("syncsight_state_chunks", "syncsight_state_component_")
