@@ -649,7 +649,7 @@ def component(
 ) -> Closure | None:
     """Close the components of ``objects`` (their types and ids, in columns; connected through
     non-dimension references) as known at ``until`` in the engine, into the component scratch
-    tables (migration 19), for the reads ``named``: expanded until no new object appears or
+    tables (migrations 19 and 26), for the reads ``named``: expanded until no new object appears or
     ``max_rounds`` rounds were made. Their event ids; None as soon as more than ``max_events``
     events are found (a share of the graph a scan of it serves better); an empty set when the
     ids are not asked for (``event_ids``: tens of thousands of strings under steady ingest).

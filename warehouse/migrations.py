@@ -33,6 +33,7 @@ from warehouse.schema import (
     knowledge_time_ddl,
     ledger_ddl,
     ledger_point_read_ddl,
+    memory_component_ddl,
     object_row_facts_ddl,
     otel_traces_ddl,
     point_read_layout_ddl,
@@ -127,6 +128,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         25,
         "raw copies of the business spans for evidence packs, laid out for point reads",
         evidence_spans_ddl,
+    ),
+    Migration(
+        26,
+        "the component scratch in memory: no part written per round, none removed per tick",
+        memory_component_ddl,
     ),
     Migration(
         27,

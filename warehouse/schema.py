@@ -1038,7 +1038,7 @@ def state_component_ddl(t: Topology) -> list[str]:
     with the expansion round that reached it, so that every read names them with a subquery the
     business tables' ordered keys serve (``syncsight_state_chunks`` names events by hash, which
     only a scan of each table can match: right for a derivation from scratch, wrong for a tick).
-    Local to the evaluating node, truncated at every use."""
+    Local to the evaluating node, truncated at every use (``Memory`` tables since migration 26)."""
     return [
         f"""CREATE TABLE IF NOT EXISTS {STATE_COMPONENT_EVENTS} (
     EventId String
@@ -1050,6 +1050,25 @@ ORDER BY EventId""",
     ObjectId String
 ) ENGINE = MergeTree
 ORDER BY (Round, ObjectType, ObjectId)""",
+    ]
+
+
+def memory_component_ddl(t: Topology) -> list[str]:
+    """Migration 26: the component scratch (migration 19) as ``Memory`` tables. A tick truncates
+    both and inserts a few rows into them round by round: as ``MergeTree`` every insert wrote a
+    part and every ``TRUNCATE`` removed them, and reading them back cost more too (together about
+    25 ms of a small tick's 360: benchmarks/README.md, eleventh pass). Nothing in them outlives a
+    tick, so losing them with the process loses nothing. Still local to the evaluating node (its
+    reads use ``GLOBAL IN``); replaced whole, so applying it again is harmless."""
+    return [
+        f"""CREATE OR REPLACE TABLE {STATE_COMPONENT_EVENTS} (
+    EventId String
+) ENGINE = Memory""",
+        f"""CREATE OR REPLACE TABLE {STATE_COMPONENT_OBJECTS} (
+    Round UInt16,
+    ObjectType LowCardinality(String),
+    ObjectId String
+) ENGINE = Memory""",
     ]
 
 

@@ -21,6 +21,7 @@ from warehouse.schema import (
     bookkeeping_ddl,
     first_stored_facts_ddl,
     point_read_layout_ddl,
+    state_component_ddl,
 )
 from warehouse.spans import OTEL_TRACES_COLUMNS
 
@@ -379,6 +380,49 @@ def business_rows(client: Client) -> dict[str, list[tuple[object, ...]]]:
             ).result_rows
         ],
     }
+
+
+class TestComponentScratch:
+    SCRATCH = ("syncsight_state_component_events", "syncsight_state_component_objects")
+
+    def test_migration_26_keeps_the_component_scratch_in_memory(self, client: Client) -> None:
+        """A database from before migration 26 (the scratch as migration 19's MergeTree tables,
+        rows in them): the tables become empty Memory tables with the same columns, and
+        applying the migration again changes nothing."""
+        migrate(client, CorrelationRules.default())
+        columns = self._columns(client)
+        for table in self.SCRATCH:
+            client.command(f"DROP TABLE {table}")
+        for statement in state_component_ddl(Topology()):
+            client.command(statement)
+        client.command(f"INSERT INTO {self.SCRATCH[0]} VALUES ('billing.ready:BE-7')")
+        assert self._engines(client) == ["MergeTree", "MergeTree"]
+        forget_migration(client, 26)
+
+        assert migrate(client, CorrelationRules.default()).applied == (26,)
+        assert self._engines(client) == ["Memory", "Memory"]
+        assert self._columns(client) == columns
+        assert client.query(f"SELECT count() FROM {self.SCRATCH[0]}").result_rows == [(0,)]
+        before = schema_snapshot(client)
+        forget_migration(client, 26)
+        assert migrate(client, CorrelationRules.default()).applied == (26,)
+        assert schema_snapshot(client) == before
+
+    def _engines(self, client: Client) -> list[str]:
+        rows = client.query(
+            "SELECT engine FROM system.tables WHERE database = currentDatabase() "
+            "AND name IN {names:Array(String)} ORDER BY name",
+            parameters={"names": list(self.SCRATCH)},
+        ).result_rows
+        return [str(engine) for (engine,) in rows]
+
+    def _columns(self, client: Client) -> list[tuple[str, str, str]]:
+        rows = client.query(
+            "SELECT table, name, type FROM system.columns WHERE database = currentDatabase() "
+            "AND table IN {names:Array(String)} ORDER BY table, position",
+            parameters={"names": list(self.SCRATCH)},
+        ).result_rows
+        return [(str(t), str(n), str(k)) for t, n, k in rows]
 
 
 class TestClusterDDL:
