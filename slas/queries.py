@@ -35,55 +35,31 @@ WHERE EventTime <= {_AS_OF}
 """
 
 
-_SNAPSHOT_AGGREGATES = f"""any(EventType) AS event_type_name,
-        countIf(Outcome = {_SUCCESS}) AS successes,
-        argMax(Outcome, {ATTEMPT_ORDER}) AS latest_outcome,
-        minIf(EventTime, Outcome = {_SUCCESS}) AS effective_time,
-        argMinIf(Period, EventTime, Outcome = {_SUCCESS}) AS effective_period_name,
-        min(EventTime) AS first_time,
-        {FAILING_SINCE} AS failing_since,
-        argMin(Period, EventTime) AS first_period_name,
-        anyIf(LegalEntity, LegalEntity != '') AS legal_entity_name,
-        anyIf(Customer, Customer != '') AS customer_id,
-        argMax(Amount, {COUNTED_ATTEMPT}) AS counted_amount,
-        argMax(Currency, {COUNTED_ATTEMPT}) AS currency_name"""
-"""What an event's snapshot columns are made of, aggregated over its attempts (``_per_event``)."""
-
 _SNAPSHOT_EVENT_COLUMNS = f"""
     cityHash64(EventId) AS event_hash,
-    toUInt8(indexOf({{event_types:Array(String)}}, event_type_name)) AS event_type,
-    toUInt8(successes > 0) AS took_effect,
-    toUInt8(latest_outcome != {_SUCCESS}) AS failed,
-    toUnixTimestamp64Micro(effective_time) AS effective_us,
-    toUInt32OrZero(replaceOne(effective_period_name, '-', '')) AS effective_period,
-    toUnixTimestamp64Micro(first_time) AS first_us,
-    if(NOT failed, toInt64(-1), toUnixTimestamp64Micro(failing_since)) AS failing_since_us,
-    toUInt32OrZero(replaceOne(first_period_name, '-', '')) AS first_period,
-    toUInt16(indexOf({{legal_entities:Array(String)}}, legal_entity_name)) AS legal_entity,
-    if(customer_id = '', toUInt64(0), cityHash64(customer_id)) AS customer,
-    toFloat64(ifNull(counted_amount, nan)) AS amount,
-    toInt64(ifNull(counted_amount, 0) * 10000) AS amount_units,
-    toUInt16(indexOf({{currencies:Array(String)}}, currency_name)) AS currency"""
+    toUInt8(indexOf({{event_types:Array(String)}}, any(EventType))) AS event_type,
+    toUInt8(countIf(Outcome = {_SUCCESS}) > 0) AS took_effect,
+    toUInt8(argMax(Outcome, {ATTEMPT_ORDER}) != {_SUCCESS}) AS failed,
+    toUnixTimestamp64Micro(minIf(EventTime, Outcome = {_SUCCESS})) AS effective_us,
+    toUInt32OrZero(replaceOne(argMinIf(Period, EventTime, Outcome = {_SUCCESS}), '-', ''))
+        AS effective_period,
+    toUnixTimestamp64Micro(min(EventTime)) AS first_us,
+    if(NOT failed, toInt64(-1), toUnixTimestamp64Micro({FAILING_SINCE})) AS failing_since_us,
+    toUInt32OrZero(replaceOne(argMin(Period, EventTime), '-', '')) AS first_period,
+    toUInt16(indexOf({{legal_entities:Array(String)}}, anyIf(LegalEntity, LegalEntity != '')))
+        AS legal_entity,
+    if(anyIf(Customer, Customer != '') = '', toUInt64(0), cityHash64(anyIf(Customer, Customer != '')))
+        AS customer,
+    toFloat64(ifNull(argMax(Amount, {COUNTED_ATTEMPT}), nan)) AS amount,
+    toInt64(ifNull(argMax(Amount, {COUNTED_ATTEMPT}), 0) * 10000) AS amount_units,
+    toUInt16(indexOf({{currencies:Array(String)}}, argMax(Currency, {COUNTED_ATTEMPT}))) AS currency"""
 
-
-def _per_event(columns: str, aggregates: str, rows: str, by: str = "EventId") -> str:
-    """``columns`` of the ``aggregates`` of the attempts ``rows`` (a ``FROM`` clause) holds,
-    grouped ``by`` event: each aggregate is a column of a subquery, analysed once however many
-    columns use it (the analyser spells an alias out at every use: benchmarks/README.md,
-    eleventh pass)."""
-    return f"""
-SELECT {columns} FROM (
-    SELECT {by}, {aggregates}
-    FROM {rows}
-    GROUP BY {by}
-)"""
-
-
-SNAPSHOT_EVENTS = _per_event(
-    _SNAPSHOT_EVENT_COLUMNS,
-    _SNAPSHOT_AGGREGATES,
-    f"{_FIRST_STORED}\n    WHERE EventTime <= {_AS_OF}",
-)
+SNAPSHOT_EVENTS = f"""
+SELECT {_SNAPSHOT_EVENT_COLUMNS}
+FROM {_FIRST_STORED}
+WHERE EventTime <= {_AS_OF}
+GROUP BY EventId
+"""
 
 SNAPSHOT_REFERENCES = f"""
 SELECT
@@ -99,42 +75,40 @@ _KNOWN_AT = "{known_at:DateTime64(3, 'UTC')}"
 _BY_EVENT_ID = "EventId IN {event_ids:Array(String)}"
 
 
-_NAMES = "EventId AS event_id, customer_id, legal_entity_name, currency_name"
+_NAMES = f"""EventId AS event_id,
+    anyIf(Customer, Customer != '') AS customer_id,
+    anyIf(LegalEntity, LegalEntity != '') AS legal_entity_name,
+    argMax(Currency, {COUNTED_ATTEMPT}) AS currency_name"""
 """The names behind an event's hashes and codes: a component read codes them itself
 (``coded_names``), so that no read of the code tables comes first."""
 
 
 _FAILED = f"Outcome != {_SUCCESS}"
-_FAILURE_AGGREGATES = f"""argMaxIf((ErrorCategory, ErrorCode), {ATTEMPT_ORDER}, {_FAILED}) AS last_error,
-        countIf({_FAILED}) AS failures, maxIf(EventTime, {_FAILED}) AS last_failure,
-        groupArray(toUnixTimestamp64Micro(EventTime)) AS attempt_times,
-        groupArray({_FAILED}) AS attempt_failed,
-        groupArray((ErrorCategory, ErrorCode)) AS attempt_errors"""
-_FAILURE = """last_error.1 AS error_category, last_error.2 AS error_code,
-    if(failures = 0, toInt64(-1), arrayMin(arrayFilter((t, bad) -> bad
-        AND t > arrayMax(arrayConcat([toInt64(-1)], arrayFilter((at, was_bad, error) ->
-            at < toUnixTimestamp64Micro(last_failure) AND (NOT was_bad OR error != last_error),
-            attempt_times, attempt_failed, attempt_errors))),
-        attempt_times, attempt_failed)))
+_LAST_ERROR = f"argMaxIf((ErrorCategory, ErrorCode), {ATTEMPT_ORDER}, {_FAILED})"
+_ATTEMPTS = f"""groupArray(toUnixTimestamp64Micro(EventTime)),
+        groupArray({_FAILED}), groupArray((ErrorCategory, ErrorCode))"""
+_FAILURE = f"""{_LAST_ERROR}.1 AS error_category, {_LAST_ERROR}.2 AS error_code,
+    if(countIf({_FAILED}) = 0, toInt64(-1), arrayMin(arrayFilter((t, failed) -> failed
+        AND t > arrayMax(arrayConcat([toInt64(-1)], arrayFilter((at, bad, error) ->
+            at < toUnixTimestamp64Micro(maxIf(EventTime, {_FAILED}))
+            AND (NOT bad OR error != {_LAST_ERROR}), {_ATTEMPTS}))),
+        groupArray(toUnixTimestamp64Micro(EventTime)), groupArray({_FAILED}))))
         AS error_since_us"""
 """The error of an event's latest failed attempt and since when its failures have had it: the
 first failed attempt after the latest attempt, before that one, that succeeded or failed
 otherwise (-1 for an event that never failed). At any instant from then on at which the event is
 failing, its latest attempt so far has that error (``slas.item_rows``' ``*_error_*`` fields)."""
 
-_COMPONENT_COLUMNS = f"{_SNAPSHOT_EVENT_COLUMNS}, {_NAMES}, {_FAILURE}"
-_COMPONENT_AGGREGATES = f"{_SNAPSHOT_AGGREGATES},\n        {_FAILURE_AGGREGATES}"
-
 
 def component_events(where: str) -> str:
     """The snapshot columns, names and failure facts of the events ``where`` selects (by
     ``EventId`` and knowledge time only, as ``first_stored_events`` asks), as known at
     ``known_at``: one row per event."""
-    return _per_event(
-        _COMPONENT_COLUMNS,
-        _COMPONENT_AGGREGATES,
-        first_stored_events(f"{where} AND IngestedAt <= {_KNOWN_AT}"),
-    )
+    return f"""
+SELECT {_SNAPSHOT_EVENT_COLUMNS}, {_NAMES}, {_FAILURE}
+FROM {first_stored_events(f"{where} AND IngestedAt <= {_KNOWN_AT}")}
+GROUP BY EventId
+"""
 
 
 def coded_names(events: dict[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -170,20 +144,18 @@ def event_states(where: str) -> str:
     (the first stored version of a span is the same at both when it is known at the first)."""
     rows = first_stored_events(f"{where} AND IngestedAt <= {{until:DateTime64(3, 'UTC')}}")
     outcome = ", ".join(OUTCOME_COLUMNS)
-    states = _per_event(
-        f"{_COMPONENT_COLUMNS}, bound, refs",
-        f"""{_COMPONENT_AGGREGATES},
-        arraySort(groupUniqArrayArray(
-            arrayFilter(ref -> ref.type NOT IN ({_DIMENSIONS}), ObjectRefs))) AS refs""",
-        f"""{rows}
-    ARRAY JOIN [{{since:DateTime64(3, 'UTC')}}, {{until:DateTime64(3, 'UTC')}}] AS bound
-    WHERE IngestedAt <= bound""",
-        by="EventId, bound",
-    )
     return f"""
 SELECT event_id, bound, cityHash64(* EXCEPT (bound)) AS state,
     cityHash64(* EXCEPT (bound, {outcome})) AS shape, event_type,
-    arrayMap(ref -> (ref.type, ref.id), refs) AS references FROM ({states})"""
+    arrayMap(ref -> (ref.type, ref.id), refs) AS references FROM (
+    SELECT {_SNAPSHOT_EVENT_COLUMNS}, {_NAMES}, {_FAILURE}, bound,
+        arraySort(groupUniqArrayArray(
+            arrayFilter(ref -> ref.type NOT IN ({_DIMENSIONS}), ObjectRefs))) AS refs
+    FROM {rows}
+    ARRAY JOIN [{{since:DateTime64(3, 'UTC')}}, {{until:DateTime64(3, 'UTC')}}] AS bound
+    WHERE IngestedAt <= bound
+    GROUP BY EventId, bound
+)"""
 
 
 def _component_references(where: str, events: str) -> str:
