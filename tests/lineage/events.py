@@ -169,6 +169,19 @@ def chain(
     return events
 
 
+def numbered_chain(number: int) -> list[BusinessEvent]:
+    """``chain`` with every id numbered ``number`` (contract, project, entry, billing event,
+    invoice, customer): signed, activated, approved, ready, posted, each succeeded."""
+    return chain(
+        contract=f"CTR-{number}",
+        project=f"PRJ-{number}",
+        entries=(f"TE-{number}",),
+        billing_event=f"BE-{number}",
+        invoice=f"INV-{number}",
+        customer=f"CUS-{number}",
+    )
+
+
 def graph_of(events: Iterable[BusinessEvent], rules: LineageRules | None = None) -> Graph:
     """Every edge the rules allow among the events (what a traversal would collect)."""
     rules = rules or LineageRules.default()

@@ -22,7 +22,7 @@ from slas.calendars import CalendarBook
 from slas.close_state import CloseRiskAnswers
 from slas.definitions import DEFAULT_SLAS
 from slas.impact_answers import BlockedInvoiceAnswers
-from tests.lineage.events import chain, span
+from tests.lineage.events import numbered_chain, span
 from warehouse.spans import OTEL_TRACES_COLUMNS
 
 FIRST = (sc.MASTER_DATA, "E-FIRST")
@@ -43,48 +43,33 @@ def _store(client: Client, events: list[BusinessEvent]) -> None:
     time.sleep(0.01)  # the next rows are stored at a later millisecond of knowledge time
 
 
+def _setup(signed: BusinessEvent, n: int) -> BusinessEvent:
+    """Chain ``n``'s customer set-up (succeeded), a span of its own."""
+    return replace(
+        signed,
+        event_id=f"customer.synced:CUS-{n}",
+        event_type=sc.CUSTOMER_SYNCED,
+        objects={sc.CUSTOMER: [f"CUS-{n}"]},
+        amount=None,
+        span_id=f"{n:016x}".replace("0", "c", 1),
+    )
+
+
 @pytest.fixture
 def conflicted(migrated: Client) -> tuple[BusinessState, dict[str, str]]:
-    """Two chains, each held by one failed step stored first with ``FIRST`` and re-sent under
-        the same trace, span and event ids with ``LATER``: chain 1's time approval (its billing
-        event waits for it), chain 2's customer set-up (its invoice posting failed and the set-up
-        it needs failed too), and chain 3's set-up, stored first as a success and re-sent failed
-    (its invoice posting failed). The business state derived after both versions; the failed steps by
-        the billing event or invoice they hold."""
-    signed, activated, approved, ready, _ = chain(
-        contract="CTR-1", project="PRJ-1", entries=("TE-1",), billing_event="BE-1", customer="CUS-1"
-    )
+    """Three chains, each with one step stored first and re-sent under the same trace, span and
+    event ids with ``LATER`` a minute later: chain 1's time approval, failed first with ``FIRST``
+    (its billing event waits for it); chain 2's customer set-up, failed first with ``FIRST`` (its
+    invoice posting failed too); chain 3's set-up, stored first as a success (its invoice posting
+    failed). The business state derived after both versions; the re-sent steps by the billing
+    event or invoice they hold, and chain 3's posting."""
+    signed, activated, approved, ready, _ = numbered_chain(1)
     approval = _failed(approved, FIRST)
-    signed2, activated2, approved2, ready2, posted2 = chain(
-        contract="CTR-2",
-        project="PRJ-2",
-        entries=("TE-2",),
-        billing_event="BE-2",
-        invoice="INV-2",
-        customer="CUS-2",
-    )
-    synced = _failed(
-        replace(
-            signed2,
-            event_id="customer.synced:CUS-2",
-            event_type=sc.CUSTOMER_SYNCED,
-            objects={sc.CUSTOMER: ["CUS-2"]},
-            amount=None,
-            span_id="00000000000000c2",
-        ),
-        FIRST,
-    )
+    signed2, activated2, approved2, ready2, posted2 = numbered_chain(2)
+    synced = _failed(_setup(signed2, 2), FIRST)
     posting = _failed(posted2, (sc.MASTER_DATA, "E-POSTING"))
-    signed3, activated3, approved3, ready3, posted3 = chain(
-        contract="CTR-3",
-        project="PRJ-3",
-        entries=("TE-3",),
-        billing_event="BE-3",
-        invoice="INV-3",
-        customer="CUS-3",
-    )
-    synced3 = replace(synced, event_id="customer.synced:CUS-3", objects={sc.CUSTOMER: ["CUS-3"]})
-    synced3 = replace(synced3, outcome=sc.SUCCESS, span_id="00000000000000c3")
+    signed3, activated3, approved3, ready3, posted3 = numbered_chain(3)
+    synced3 = _setup(signed3, 3)
     posting3 = _failed(posted3, (sc.MASTER_DATA, "E-POSTING"))
     _store(
         migrated,

@@ -27,7 +27,7 @@ from slas.definitions import DEFAULT_SLAS
 from slas.impact_answers import BlockedInvoiceAnswers
 from slas.ocel_states import BusinessStateFacts
 from slas.queries import event_ids, load_snapshot
-from tests.lineage.events import chain, span
+from tests.lineage.events import numbered_chain, span
 from warehouse.spans import OTEL_TRACES_COLUMNS
 
 RULES = LineageRules.default()
@@ -71,21 +71,9 @@ def _tied(event: BusinessEvent, chain_number: int, ties: int) -> list[BusinessEv
     ]
 
 
-def _clean(number: int) -> list[BusinessEvent]:
-    """Chain ``number``'s events, each succeeded: signed, activated, approved, ready, posted."""
-    return chain(
-        contract=f"CTR-{number}",
-        project=f"PRJ-{number}",
-        entries=(f"TE-{number}",),
-        billing_event=f"BE-{number}",
-        invoice=f"INV-{number}",
-        customer=f"CUS-{number}",
-    )
-
-
 def _chain(number: int) -> list[BusinessEvent]:
     """Chain ``number``: a posting tied as ``TIES`` says, or a time approval before no invoice."""
-    signed, activated, approved, ready, posted = _clean(number)
+    signed, activated, approved, ready, posted = numbered_chain(number)
     if number in POSTINGS:
         return [signed, activated, approved, ready, *_tied(posted, number, number)]
     return [signed, activated, *_tied(approved, number, number - len(TIES)), ready]
@@ -214,7 +202,7 @@ def test_a_failed_set_up_tied_with_its_success_holds_the_invoice_since_the_tie(
     since that instant, as its lineage node says (by instant alone no failure came after the
     success, and the run of failures had no start)."""
     number = 100
-    signed, activated, approved, ready, posted = _clean(number)
+    signed, activated, approved, ready, posted = numbered_chain(number)
     failed_posting = replace(
         posted, outcome=sc.FAILED, error_category=sc.MASTER_DATA, error_code="E"
     )
