@@ -40,14 +40,17 @@ GROUP BY EventId
 """Each blocking event's type, the error of its latest attempt and when its current run of failed
 attempts began, from the first stored version of every attempt known at ``known_at``."""
 
-_SETUPS_NAMING = """
+_SETUPS_THAT_FAILED = """
 SELECT EventId FROM biz_event_objects
 WHERE ObjectType IN {dimensions:Array(String)} AND ObjectId IN {ids:Array(String)}
   AND EventType IN {event_types:Array(String)} AND IngestedAt <= {known_at:DateTime64(3, 'UTC')}
+  AND Outcome != 'success'
 """
+"""The set-ups naming the customers with a stored row that did not succeed: only those can stand
+failed, whichever version of each attempt was stored first."""
 
 _SETUP_ATTEMPTS = first_stored_events(
-    f"EventId IN ({_SETUPS_NAMING}) AND IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}",
+    f"EventId IN ({_SETUPS_THAT_FAILED}) AND IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}",
     "EventId, EventType, EventTime, Attempt, SpanId, Outcome, ObjectRefs",
 )
 
