@@ -31,20 +31,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from clickhouse_connect.driver.client import Client
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import slas.business_state as keeper_module
 import slas.state_queries as state_queries
 from benchmarks.process_stats import own_cpu_seconds, peak_rss_mib, reset_peak_rss, resident_mib
+from benchmarks.tick_profile import recorders_current
 from slas.business_state import (
     RECORDED,
     STATE_TABLES,
-    WATERMARK_KEY,
     BusinessState,
     TickReport,
-    parse_watermark,
 )
 from slas.definitions import DEFAULT_SLAS
 from slas.event_dimensions import append_dimensions
@@ -54,7 +51,7 @@ from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import migrate
 from warehouse.pool import ClientPool
 from warehouse.schema import STATE_CHUNKS
-from warehouse.schema_state import read_state, write_states
+from warehouse.schema_state import write_states
 
 
 @dataclass
@@ -207,20 +204,6 @@ def until_current(state: BusinessState) -> dict[str, Any]:
         "ticks": ticks,
         "path": report.path,
     }
-
-
-def recorders_current(client: Client, state: BusinessState) -> int:
-    """Tick until every recorder of ``RECORDED`` has caught up with the keeper (the evidence
-    spans copy a bounded window a tick: on a copy never derived, some 26 ticks at 10M), so that
-    the timed rebuild records only its own window; the ticks it took."""
-    ticks = 0
-    while True:
-        marks = read_state(client, WATERMARK_KEY, *RECORDED)
-        keeper = parse_watermark(marks, WATERMARK_KEY)
-        if all(parse_watermark(marks, key) >= keeper for key in RECORDED):
-            return ticks
-        state.tick(datetime.now(UTC))
-        ticks += 1
 
 
 def main() -> None:

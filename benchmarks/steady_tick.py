@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.paced_requests import Template, build_template
 from benchmarks.process_stats import own_cpu_seconds, peak_rss_mib, reset_peak_rss, resident_mib
-from benchmarks.tick_profile import counted_state
+from benchmarks.tick_profile import counted_state, recorders_current
 from collector.decode import decode_protobuf
 from collector.limits import DecodeLimits
 from warehouse.client import connect
@@ -94,6 +94,8 @@ def main() -> None:
     started = time.perf_counter()
     print(f"history: {first * SPANS_PER_REQUEST:,} spans; {state.tick(datetime.now(UTC))}")
     print(f"derived from scratch in {time.perf_counter() - started:.1f} s", flush=True)
+    behind = recorders_current(client, state)
+    print(f"recorders caught up in {behind} more tick(s)", flush=True)
     print(f"{per_tick * SPANS_PER_REQUEST:,} new spans before each tick", flush=True)
     figures: list[dict[str, Any]] = []
     for number in range(arguments.ticks):

@@ -24,9 +24,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from clickhouse_connect.driver.client import Client
+
 from benchmarks.process_stats import own_cpu_seconds
 from benchmarks.timer_state import NEW_ATTEMPTS, tick_now
-from slas.business_state import EPOCH, BusinessState
+from slas.business_state import EPOCH, BusinessState, recorders_behind
 from slas.definitions import DEFAULT_SLAS
 from tests.firm import firm_calendar_book
 from warehouse.client import connect
@@ -153,3 +155,14 @@ if __name__ == "__main__":
     started = datetime.now(UTC)
     main()
     print(f"done in {(datetime.now(UTC) - started).total_seconds():.0f} s", flush=True)
+
+
+def recorders_current(client: Client, state: BusinessState) -> int:
+    """Tick until every recorder of ``RECORDED`` has caught up with the keeper (the evidence
+    spans copy a bounded window a tick: on a copy never derived, some 26 ticks at 10M), so that
+    the timed part records only its own window; the ticks it took."""
+    ticks = 0
+    while recorders_behind(client):
+        state.tick(datetime.now(UTC))
+        ticks += 1
+    return ticks
