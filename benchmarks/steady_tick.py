@@ -9,9 +9,15 @@ window, and the memory that holds it, then grow. Each tick prints its CPU, wall,
 and wrote, and the costliest statements; the summary gives the median tick and the slope of CPU
 per tick against the ticks already done (history should not matter).
 
+A tick's CPU is the process's (the in-process engine's threads included), so it also counts the
+background merges of the parts the ingest between ticks wrote, whenever they run during the tick.
+``--stop-ingest-merges`` stops those merges (``otel_traces``, its trace index and the business
+tables) once the history is derived, so that a tick counts its own statements and the merges of
+the tables it writes.
+
 Opens ``--data`` itself (a new directory: the run starts empty). Run:
 ``.venv/bin/python benchmarks/steady_tick.py --data /tmp/steady [--ticks 20] [--rate 3000]
-[--interval 15] [--history 300000] [--json FILE]``
+[--interval 15] [--history 300000] [--stop-ingest-merges] [--json FILE]``
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from benchmarks.tick_profile import counted_state, recorders_current
 from collector.decode import decode_protobuf
 from collector.limits import DecodeLimits
 from warehouse.client import connect
+from warehouse.schema import BIZ_EVENT_OBJECTS, BIZ_EVENTS, OTEL_TRACES, OTEL_TRACES_TRACE_ID_TS
 from warehouse.span_batch import join_batches
 from warehouse.span_store import span_sink
 
@@ -67,6 +74,10 @@ def ingest(url: str, client: Any, made: list[list[Template]], first: int, count:
     span_sink(client, url).write(join_batches(batches))
 
 
+INGEST_TABLES = (OTEL_TRACES, OTEL_TRACES_TRACE_ID_TS, BIZ_EVENTS, BIZ_EVENT_OBJECTS)
+"""The tables the ingest between ticks writes (the business tables through their views)."""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, required=True, help="a new directory for the engine")
@@ -79,6 +90,11 @@ def main() -> None:
     )
     parser.add_argument("--rate", type=float, default=3000.0, help="spans per second ingested")
     parser.add_argument("--interval", type=float, default=15.0, help="seconds between ticks")
+    parser.add_argument(
+        "--stop-ingest-merges",
+        action="store_true",
+        help="stop the background merges of the tables the ingest writes (a tick's own CPU)",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     arguments = parser.parse_args()
     if arguments.data.exists() and any(arguments.data.iterdir()):
@@ -96,6 +112,9 @@ def main() -> None:
     print(f"derived from scratch in {time.perf_counter() - started:.1f} s", flush=True)
     behind = recorders_current(client, state)
     print(f"recorders caught up in {behind} more tick(s)", flush=True)
+    if arguments.stop_ingest_merges:
+        for table in INGEST_TABLES:
+            client.command(f"SYSTEM STOP MERGES {table}")
     print(f"{per_tick * SPANS_PER_REQUEST:,} new spans before each tick", flush=True)
     figures: list[dict[str, Any]] = []
     for number in range(arguments.ticks):
