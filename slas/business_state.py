@@ -160,6 +160,9 @@ class TickReport:
     capped: bool = False
     """The window held more than ``max_window_events`` event rows and was cut after them: the
     watermark is behind ``now - settle`` and the next tick should follow at once."""
+    recorders_behind: tuple[str, ...] = ()
+    """The recorders (watermark keys of ``RECORDED``) that stopped short of the window: the
+    evidence spans copying a bounded window a tick (after an upgrade, or behind a large backfill)."""
 
 
 def config_fingerprint(
@@ -337,11 +340,14 @@ class BusinessState:
             path = path if touched else ""
         stamp = max(_millis(now), until)
         moved = {WATERMARK_KEY: until.isoformat(), CONFIG_KEY: self._fingerprint}
+        behind: list[str] = []
         for key, record_window in RECORDED.items():
             recorded = parse_watermark(state, key)
             if until > recorded:
-                reached = record_window(client, recorded, until)
-                moved[key] = (reached or until).isoformat()
+                reached = record_window(client, recorded, until) or until
+                moved[key] = reached.isoformat()
+                if reached < until:
+                    behind.append(key)
         # the recorded tables' watermarks move with the keeper's, in one write: a tick that dies
         # before it leaves every one behind, and the next records that window again
         write_states(client, moved, at=stamp)
@@ -360,6 +366,7 @@ class BusinessState:
             path=path,
             refreshed=refreshed,
             capped=capped,
+            recorders_behind=tuple(behind),
         )
 
     def _bounded(self, client: Client, since: datetime, until: datetime) -> tuple[datetime, bool]:

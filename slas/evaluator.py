@@ -17,7 +17,7 @@ from clickhouse_connect.driver.client import Client
 
 from slas.alert_store import RECORD, AlertStore
 from slas.alerts import Alert, AlertSource, TimerAlertFacts, reconcile, timer_alert
-from slas.business_state import BusinessState, TickReport
+from slas.business_state import RECORDED, BusinessState, TickReport
 from slas.definitions import SlaDefinition
 from slas.dispatch import Dispatcher
 from slas.lease import Heartbeat, Lease
@@ -197,6 +197,9 @@ class SlaEvaluator:
         if report.path:
             self.metrics.paths.labels(report.path).inc()
         self._reached = report.until
+        if not report.skipped:
+            for key in RECORDED:
+                self.metrics.recorders_behind.labels(key).set(key in report.recorders_behind)
         if report.unresolved:
             self.metrics.unresolved.inc(report.unresolved)
             new = [e for e in report.unresolved_sample if e not in self._reported_unresolved]

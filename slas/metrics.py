@@ -82,6 +82,14 @@ class EvaluatorMetrics:
             "runs long.",
             registry=r,
         )
+        self.recorders_behind = Gauge(
+            "syncsight_evaluator_recorders_behind",
+            "1 while a recorder stopped short of the last tick's window (its watermark behind the "
+            "business state's): the evidence packs' span copies catching up a bounded window a "
+            "tick after an upgrade or a large backfill; packs read the rest from otel_traces.",
+            ["recorder"],
+            registry=r,
+        )
         self.versions = Counter(
             "syncsight_evaluator_versions",
             "State versions written (timers and items that changed or disappeared).",

@@ -164,7 +164,7 @@ class TestRecording:
         monkeypatch.setitem(RECORDED, WATERMARK_KEY, functools.partial(record_window, most=1))
         stored_with_versions(store)
         keeper = BusinessState(lambda: store, DEFAULT_SLAS, CalendarBook(), settle=timedelta(0))
-        keeper.tick(datetime.now(UTC))
+        assert keeper.tick(datetime.now(UTC)).recorders_behind == (WATERMARK_KEY,)
         behind = parse_watermark(read_state(store, WATERMARK_KEY), WATERMARK_KEY)
         assert behind < keeper.watermark()
         assert copies(store) == business_rows_until(store, behind) != business_rows(store)

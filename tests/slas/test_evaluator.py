@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import httpx
@@ -13,9 +14,15 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from domain import semconv as sc
+from lineage import evidence_spans
 from slas.alert_store import RECORD, AlertStore
 from slas.alerts import Alert
-from slas.business_state import MAX_EXPANSION_EVENTS, MAX_WINDOW_EVENTS, BusinessState
+from slas.business_state import (
+    MAX_EXPANSION_EVENTS,
+    MAX_WINDOW_EVENTS,
+    RECORDED,
+    BusinessState,
+)
 from slas.calendars import CalendarBook, EntityCalendar
 from slas.definitions import TIME_TO_PROJECT_CREATION
 from slas.dispatch import Dispatcher
@@ -322,6 +329,34 @@ class TestEvaluator:
             sign(client, f"CTR-{number}", 0)
             loop.evaluate_once(at(days=1) + timedelta(seconds=15 * number))
         assert counts() == after_the_first
+
+    def test_a_recorder_catching_up_shows_until_it_has(
+        self, client: Client, store: AlertStore, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The evidence spans copied one business row a tick: the gauge says so for that
+        recorder (and not for the others) until a tick has copied the rest."""
+        monkeypatch.setitem(
+            RECORDED, evidence_spans.WATERMARK_KEY, partial(evidence_spans.record_window, most=1)
+        )
+        sign(client, "CTR-1", 0)
+        sign(client, "CTR-2", 0)
+        loop = evaluator(client, store, Recorder())
+
+        def behind() -> dict[str, float | None]:
+            return {
+                key: loop.metrics.registry.get_sample_value(
+                    "syncsight_evaluator_recorders_behind", {"recorder": key}
+                )
+                for key in RECORDED
+            }
+
+        loop.evaluate_once(at(days=1))
+        assert behind() == {key: float(key == evidence_spans.WATERMARK_KEY) for key in RECORDED}
+        for number in range(1, 10):
+            loop.evaluate_once(at(days=1) + timedelta(seconds=15 * number))
+            if not any(behind().values()):
+                break
+        assert behind() == dict.fromkeys(RECORDED, 0.0)
 
     def test_lag_grows_while_no_tick_completes(self, client: Client, store: AlertStore) -> None:
         """The lag gauge is the watermark's age when scraped, not a value frozen at the last tick:
