@@ -18,7 +18,7 @@ from clickhouse_connect.driver.client import Client
 
 from lineage.facts import StoredFact
 from lineage.queries import RAW_SPAN_FIELDS, raw_span_records, raw_spans
-from slas.state_queries import window_end
+from warehouse.queries import window_cut
 from warehouse.schema import (
     BIZ_EVENTS,
     EVIDENCE_SPANS,
@@ -102,11 +102,9 @@ def record_window(
     table's merges keep once (a pack reads either)."""
     days = _days(client, since, until)
     if sum(rows for _, rows in days) > most:
-        end = window_end(client, since, until, most)
-        if end is not None:
-            # rows stored in one millisecond stay together: the cut falls before the row found
-            before = end - timedelta(milliseconds=1)
-            until = before if before > since else end
+        cut = window_cut(client, since, until, most)
+        if cut is not None:
+            until = cut
             days = _days(client, since, until)
     for start, end in day_runs(days, chunk_rows):
         client.command(

@@ -70,11 +70,11 @@ from slas.state_queries import (
     touched_objects_by_new_spans,
     unresolved_events,
     versions_stored,
-    window_end,
     window_rows,
 )
 from slas.timer_rows import DerivedTimers, SnapshotNames, derive_timers
 from warehouse.pool import READERS
+from warehouse.queries import window_cut
 from warehouse.schema import CLOSE_ITEMS, EVENT_DIMENSIONS, SLA_TIMERS
 from warehouse.schema_state import REBUILD_KEY, read_state, write_state, write_states
 
@@ -373,11 +373,8 @@ class BusinessState:
         """Where the window from ``since`` ends: ``until``, or just before the event row after
         the first ``max_window_events`` (rows stored in the same millisecond stay together), and
         whether it was cut."""
-        end = window_end(client, since, until, self._max_window_events)
-        if end is None:
-            return until, False
-        before = end - timedelta(milliseconds=1)
-        return (before if before > since else end), True
+        end = window_cut(client, since, until, self._max_window_events)
+        return (until, False) if end is None else (end, True)
 
     def _changes(
         self, client: Client, since: datetime, until: datetime, *, limit: int, stored_before: bool

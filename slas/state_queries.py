@@ -19,7 +19,6 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError
 
 from domain import semconv as sc
-from domain.instants import utc
 from slas.close_items import ITEM_OBJECT_TYPES
 from slas.components import chunks, component_labels, reference_graph
 from slas.digests import U64Array, sorted_members, text_hashes
@@ -1084,23 +1083,6 @@ def unresolved_events(
     ).result_rows
     count, sample, stored_before = rows[0] if rows else (0, [], True)
     return int(count), sorted(str(event_id) for event_id in sample), bool(stored_before)
-
-
-WINDOW_END = """
-SELECT IngestedAt FROM biz_events
-WHERE IngestedAt > {since:DateTime64(3, 'UTC')} AND IngestedAt <= {until:DateTime64(3, 'UTC')}
-ORDER BY IngestedAt
-LIMIT 1 OFFSET {rows:UInt64}
-"""
-
-
-def window_end(client: Client, since: datetime, until: datetime, rows: int) -> datetime | None:
-    """The knowledge time of the event row after the first ``rows`` stored in the window (None
-    when it holds no more): where a window of about ``rows`` event rows ends."""
-    found = client.query(
-        WINDOW_END, parameters={"since": since, "until": until, "rows": rows}
-    ).result_rows
-    return utc(found[0][0]) if found else None
 
 
 def window_rows(client: Client, start: datetime, ends: Sequence[datetime]) -> list[int]:

@@ -8,11 +8,13 @@ import binascii
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
 from domain.business_event import BusinessEvent
+from domain.instants import utc
 from warehouse.first_stored import first_stored_events
 
 EVENT_COLUMNS = """EventId, EventType, EventTime, SourceSystem, TargetSystem, Outcome, Attempt,
@@ -119,3 +121,26 @@ def events_of_object(
     return events, EventCursor(
         int(last[-1]), event.attempt, event.trace_id, event.span_id, event.event_id
     )
+
+
+WINDOW_END = """
+SELECT IngestedAt FROM biz_events
+WHERE IngestedAt > {since:DateTime64(3, 'UTC')} AND IngestedAt <= {until:DateTime64(3, 'UTC')}
+ORDER BY IngestedAt
+LIMIT 1 OFFSET {rows:UInt64}
+"""
+
+
+def window_cut(client: Client, since: datetime, until: datetime, rows: int) -> datetime | None:
+    """Where a knowledge-time window from ``since`` holding about ``rows`` event rows ends: just
+    before the event row after the first ``rows`` (rows stored in one millisecond stay together),
+    or at it when nothing lies between; None when ``(since, until]`` holds no more than ``rows``.
+    The evaluator's tick bounds its window by it, and the evidence spans' copy theirs."""
+    found = client.query(
+        WINDOW_END, parameters={"since": since, "until": until, "rows": rows}
+    ).result_rows
+    if not found:
+        return None
+    end = utc(found[0][0])
+    before = end - timedelta(milliseconds=1)
+    return before if before > since else end
