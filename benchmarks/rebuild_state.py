@@ -230,7 +230,7 @@ def main() -> None:
     state = BusinessState(pool.client, DEFAULT_SLAS, firm_calendar_book(), settle=timedelta(0))
     figures: dict[str, Any] = {"spans": spans, "load_before": os.getloadavg()}
     figures["catch_up"] = until_current(state)
-    figures["catch_up"]["recorder_ticks"] = recorders_current(client, state)
+    figures["catch_up"]["recorder_ticks"] = recorders_current(state)
     print(f"brought current: {figures['catch_up']}", flush=True)
 
     if arguments.emptied:

@@ -110,7 +110,7 @@ def main() -> None:
     started = time.perf_counter()
     print(f"history: {first * SPANS_PER_REQUEST:,} spans; {state.tick(datetime.now(UTC))}")
     print(f"derived from scratch in {time.perf_counter() - started:.1f} s", flush=True)
-    behind = recorders_current(client, state)
+    behind = recorders_current(state)
     print(f"recorders caught up in {behind} more tick(s)", flush=True)
     if arguments.stop_ingest_merges:
         for table in INGEST_TABLES:

@@ -24,11 +24,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from clickhouse_connect.driver.client import Client
 
 from benchmarks.process_stats import own_cpu_seconds
 from benchmarks.timer_state import NEW_ATTEMPTS, tick_now
-from slas.business_state import EPOCH, BusinessState, recorders_behind
+from slas.business_state import EPOCH, BusinessState
 from slas.definitions import DEFAULT_SLAS
 from tests.firm import firm_calendar_book
 from warehouse.client import connect
@@ -151,18 +150,17 @@ def main() -> None:
         arguments.json.write_text(json.dumps(figures, indent=2), encoding="utf-8")
 
 
+def recorders_current(state: BusinessState) -> int:
+    """Tick until a tick leaves no recorder of ``RECORDED`` behind the keeper (the evidence spans
+    copy a bounded window a tick: on a copy never derived, some 26 ticks at 10M), so that the
+    timed part records only its own window; the ticks it took (the last one found none behind)."""
+    ticks = 1
+    while state.tick(datetime.now(UTC)).recorders_behind:
+        ticks += 1
+    return ticks
+
+
 if __name__ == "__main__":
     started = datetime.now(UTC)
     main()
     print(f"done in {(datetime.now(UTC) - started).total_seconds():.0f} s", flush=True)
-
-
-def recorders_current(client: Client, state: BusinessState) -> int:
-    """Tick until every recorder of ``RECORDED`` has caught up with the keeper (the evidence
-    spans copy a bounded window a tick: on a copy never derived, some 26 ticks at 10M), so that
-    the timed part records only its own window; the ticks it took."""
-    ticks = 0
-    while recorders_behind(client):
-        state.tick(datetime.now(UTC))
-        ticks += 1
-    return ticks

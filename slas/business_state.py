@@ -706,15 +706,6 @@ def capped(requested: datetime | None, watermark: datetime) -> datetime:
     return watermark if requested is None else min(utc(requested), watermark)
 
 
-def recorders_behind(client: Client) -> list[str]:
-    """The watermark keys of the recorders (``RECORDED``) that have not caught up with the keeper:
-    the evidence spans copy a bounded window a tick, so after an upgrade or a derivation of a
-    long history they follow it from behind for some ticks."""
-    marks = read_state(client, WATERMARK_KEY, *RECORDED)
-    keeper = parse_watermark(marks, WATERMARK_KEY)
-    return [key for key in RECORDED if parse_watermark(marks, key) < keeper]
-
-
 def parse_watermark(state: dict[str, tuple[str, datetime]], key: str) -> datetime:
     """A watermark as ``read_state`` returns it (epoch when never written)."""
     return _parse(state[key][0]) if key in state else EPOCH
