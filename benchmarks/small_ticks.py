@@ -21,10 +21,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.process_stats import own_cpu_seconds
-from benchmarks.tick_profile import counted_state
+from benchmarks.tick_profile import new_counted_engine
 from syncsight.bulk_load import WarehouseSpanExporter
 from tests.slas.tiny_quarter import tiny_quarter_spans
-from warehouse.client import connect
 from warehouse.span_store import span_sink
 
 
@@ -34,12 +33,7 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=60, help="spans per insert")
     parser.add_argument("--top", type=int, default=12, help="statements listed")
     arguments = parser.parse_args()
-    if arguments.data.exists() and any(arguments.data.iterdir()):
-        parser.error(f"--data {arguments.data} is not empty: the run starts from a new engine")
-
-    url = f"chdb://{arguments.data.resolve()}"
-    client = connect(url)
-    counting, state = counted_state(client)
+    url, client, counting, state = new_counted_engine(parser, arguments.data)
     spans = tiny_quarter_spans()
     loader = WarehouseSpanExporter(span_sink(client, url))
     ticks, cpu = 0, 0.0

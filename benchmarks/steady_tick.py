@@ -36,10 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.paced_requests import Template, build_template
 from benchmarks.process_stats import own_cpu_seconds, peak_rss_mib, reset_peak_rss, resident_mib
-from benchmarks.tick_profile import counted_state, recorders_current
+from benchmarks.tick_profile import new_counted_engine, recorders_current
 from collector.decode import decode_protobuf
 from collector.limits import DecodeLimits
-from warehouse.client import connect
 from warehouse.schema import BIZ_EVENT_OBJECTS, BIZ_EVENTS, OTEL_TRACES, OTEL_TRACES_TRACE_ID_TS
 from warehouse.span_batch import join_batches
 from warehouse.span_store import span_sink
@@ -97,11 +96,7 @@ def main() -> None:
     )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     arguments = parser.parse_args()
-    if arguments.data.exists() and any(arguments.data.iterdir()):
-        parser.error(f"{arguments.data} is not empty: the run starts from an empty engine")
-    url = f"chdb://{arguments.data.resolve()}/data"
-    client = connect(url)
-    counting, state = counted_state(client)
+    url, client, counting, state = new_counted_engine(parser, arguments.data, subdirectory="data")
     made = templates()
     per_tick = max(1, round(arguments.rate * arguments.interval / SPANS_PER_REQUEST))
     first = -(-arguments.history // SPANS_PER_REQUEST)

@@ -150,6 +150,19 @@ def main() -> None:
         arguments.json.write_text(json.dumps(figures, indent=2), encoding="utf-8")
 
 
+def new_counted_engine(
+    parser: argparse.ArgumentParser, data: Path, *, subdirectory: str = ""
+) -> tuple[str, Any, CountingClient, BusinessState]:
+    """A new embedded engine in ``data`` (the run starts empty: a directory holding anything is
+    refused), its URL and client, and a business state reading through a ``CountingClient``."""
+    if data.exists() and any(data.iterdir()):
+        parser.error(f"--data {data} is not empty: the run starts from a new engine")
+    url = f"chdb://{(data / subdirectory).resolve() if subdirectory else data.resolve()}"
+    client = connect(url)
+    counting, state = counted_state(client)
+    return url, client, counting, state
+
+
 def recorders_current(state: BusinessState) -> int:
     """Tick until a tick leaves no recorder of ``RECORDED`` behind the keeper (the evidence spans
     copy a bounded window a tick: on a copy never derived, some 26 ticks at 10M), so that the
