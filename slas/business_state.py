@@ -308,7 +308,13 @@ class BusinessState:
                 objects = object_columns(pairs) if pairs else None
             if objects is not None:
                 done = self._rederive_around(
-                    client, until, objects, max_events=budget, seeds=seeds, ids=bool(outcomes)
+                    client,
+                    until,
+                    objects,
+                    max_events=budget,
+                    seeds=seeds,
+                    ids=bool(outcomes),
+                    new=not stored_before and (rebuild is None or rebuild[1] < since),
                 )
                 path = "index"
             if outcomes and (done is not None or not touched):
@@ -462,13 +468,26 @@ class BusinessState:
         max_events: int,
         seeds: WindowChanges | None = None,
         ids: bool = True,
+        new: bool = False,
     ) -> tuple[int, int, Collection[str]] | None:
         """Re-derive the components of ``objects`` (around the seeds of ``seeds``, events whose
         every reference is among them: ``component``), closed in the engine; None when they hold
         more than ``max_events`` events (the graph read serves those better). Events read,
         versions written, the components' event ids (only when ``ids``: only the refresh of
         outcome-only events reads them). A closure that stops at its seeds takes their
-        references from ``seeds`` rather than reading them again."""
+        references from ``seeds`` rather than reading them again.
+
+        ``new``: no event of the window has rows stored before its start, and no rebuild re-stored
+        the business rows since then. A closure that stops at such seeds reads no stored version:
+        every event naming one of its objects is a seed, so no row naming one was stored by the
+        window's start, when every version stored so far was derived (a version is keyed by the
+        objects and events of the rows it was derived from, and business rows are kept: a
+        rebuild re-stores them, hence the second condition). Under steady ingest of new work this
+        is every tick, and the three reads of the latest versions (timers, items, dimensions)
+        found nothing. (Rows the facts retention expired, by event time, can leave versions of
+        their objects behind, kept by knowledge time: such a version is then not marked deleted
+        by a window of new events naming its object, as it is not by any tick that never reads
+        that object again.)"""
         found = component(
             client,
             objects,
@@ -481,7 +500,11 @@ class BusinessState:
         if found is None:
             return None
         known = seeds.seed_references if seeds is not None and found.at_seeds else None
-        return (*self._rederive(client, until, references=known), found.event_ids)
+        stored = not (new and known is not None)
+        return (
+            *self._rederive(client, until, references=known, stored=stored),
+            found.event_ids,
+        )
 
     def _rederive_chunks(
         self, client: Client, until: datetime, count: int, *, stored: bool

@@ -8,6 +8,7 @@ import itertools
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pytest
@@ -23,6 +24,7 @@ from slas.close_items import INVOICE_ITEM
 from slas.close_risk import close_risk_report
 from slas.close_state import ITEMS_AT, CloseRiskAnswers, items_at
 from slas.definitions import DEFAULT_SLAS
+from slas.event_dimensions import LATEST_DIMENSIONS_OF_NAMED
 from slas.id_cache import IdCache
 from slas.impact_answers import BlockedInvoiceAnswers
 from slas.queries import NAMED_REFERENCES, code_tables
@@ -44,10 +46,32 @@ from tests.slas.tiny_quarter import (
     tiny_quarter_spans,
 )
 from tests.templates import Templates, database_of
+from warehouse.correlation_rules import CorrelationRules
 from warehouse.pool import ClientPool
+from warehouse.rebuild import rebuild
 from warehouse.schema_state import REBUILD_KEY, write_state
 from warehouse.span_store import span_sink
 from warehouse.spans import OTEL_TRACES_COLUMNS
+
+
+class ReadsRecorded:
+    """A client that keeps the text of every read it passes on."""
+
+    def __init__(self, client: Client, reads: list[str]) -> None:
+        self._client = client
+        self._reads = reads
+
+    def __getattr__(self, name: str) -> Any:
+        inner = getattr(self._client, name)
+        if not name.startswith("query"):
+            return inner
+
+        def recorded(statement: str, *args: Any, **kwargs: Any) -> Any:
+            self._reads.append(statement)
+            return inner(statement, *args, **kwargs)
+
+        return recorded
+
 
 REFERENCE_COLUMNS = ("event_hash", "object_hash", "object_type", "object_type_name", "object_id")
 
@@ -657,6 +681,60 @@ class TestIncremental:
         time.sleep(0.002)
         report = state.tick(datetime.now(UTC))
         assert (report.unresolved, report.unresolved_sample) == (1, ("time.approved:TE-LOST",))
+
+    def test_new_work_alone_reads_no_stored_version_unless_a_rebuild_re_stored_the_rows(
+        self, migrated: Client
+    ) -> None:
+        """A window whose every event is new and names objects no earlier event named: the tick
+        reads no latest stored version (there can be none) and ends where a derivation from
+        scratch ends. After a rebuild re-stored every business row, the same kind of window is
+        compared with the stored versions, and writes nothing."""
+        reads: list[str] = []
+        keeper = BusinessState(
+            lambda: ReadsRecorded(migrated, reads),  # type: ignore[arg-type,return-value]
+            DEFAULT_SLAS,
+            CalendarBook(),
+            settle=SETTLE,
+        )
+
+        def engagement(entry: str) -> list[tuple[object, ...]]:
+            start = event(sc.TIME_APPROVED, entry, {sc.TIME_ENTRY: entry}, at(0))
+            stop = event(
+                sc.BILLING_READY,
+                f"BR-{entry}",
+                {sc.TIME_ENTRY: entry},
+                at(1),
+                legal_entity="LE-DE01",
+            )
+            return span_rows([start, stop])
+
+        latest = (
+            state_queries.LATEST_DIGESTS_OF_NAMED,
+            state_queries.LATEST_ITEM_DIGESTS_OF_NAMED,
+            LATEST_DIMENSIONS_OF_NAMED,
+        )
+        migrated.insert("otel_traces", engagement("TE-1"), column_names=OTEL_TRACES_COLUMNS)
+        tick(keeper)  # from scratch
+        migrated.insert("otel_traces", engagement("TE-2"), column_names=OTEL_TRACES_COLUMNS)
+        reads.clear()
+        new = tick(keeper)
+        assert (new.path, new.events, new.versions > 0) == ("index", 2, True)
+        assert not set(latest) & set(reads)
+        incremental = current(migrated)
+        migrated.command("TRUNCATE TABLE sla_timers")
+        keeper.reset(datetime.now(UTC))
+        tick(keeper)
+        assert [row[:3] for row in incremental] == [
+            (sc.TIME_ENTRY, entry, sla)
+            for entry in ("TE-1", "TE-2")
+            for sla in ("time-to-bill-readiness", "time-to-invoice-posting")
+        ]
+        assert current(migrated) == incremental
+        rebuild(migrated, CorrelationRules.default())
+        reads.clear()
+        again = tick(keeper)
+        assert (again.path, again.events, again.versions) == ("index", 4, 0)
+        assert set(latest) <= set(reads)
 
     def test_a_running_rebuild_pauses_the_keeper(
         self, migrated: Client, state: BusinessState
