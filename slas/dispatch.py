@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -28,7 +29,17 @@ class _ChannelState:
     delivered: dict[str, Alert] = field(default_factory=dict)
     failures: int = 0
     retry_at: datetime | None = None
-    last_push: datetime | None = None
+    due: dict[str, datetime] = field(default_factory=dict)
+    """A resending channel's pushed firing alerts by fingerprint: when each is pushed again."""
+
+
+def resend_share(fingerprint: str) -> float:
+    """The share of the resend interval after which an alert first pushed is pushed again,
+    between 0.5 and 1 and fixed per alert; then every interval. Tens of thousands of firing
+    alerts pushed at once are re-sent spread over the interval, a slice each tick, not all in one
+    tick every interval (which held the evaluator's loop, and the next breach, behind hundreds
+    of POSTs)."""
+    return 0.5 + (zlib.crc32(fingerprint.encode()) % 1024) / 2046
 
 
 class Dispatcher:
@@ -104,12 +115,17 @@ class Dispatcher:
             # A superseded resolution (at risk → breached) is told by the breach message.
             self._record(channel, state, [c for c in changes if c.superseded], now)
             changes = [c for c in changes if not c.superseded]
-        resend_due = (
-            channel.resends_firing
-            and bool(firing)
-            and (state.last_push is None or now - state.last_push >= self._resend)
-        )
-        if not changes and not resend_due:
+        if channel.resends_firing:
+            told = {change.alert.fingerprint for change in changes}
+            due = state.due
+            firing = [
+                alert
+                for alert in firing
+                if alert.fingerprint in told or now >= due.get(alert.fingerprint, now)
+            ]
+        elif not changes:
+            return
+        if not changes and not firing:
             return
         for message in channel.render(changes, firing if channel.resends_firing else [], now=now):
             response = self._http.post(message.url, json=message.body)
@@ -122,7 +138,30 @@ class Dispatcher:
             self.metrics.alerts.labels(channel.name).inc(len(message.covers))
             self.metrics.last_success.labels(channel.name).set(time.time())
         if channel.resends_firing:
-            state.last_push = now
+            self._pushed(state, changes, firing, now)
+
+    def _pushed(
+        self,
+        state: _ChannelState,
+        changes: Sequence[Change],
+        firing: Sequence[Alert],
+        now: datetime,
+    ) -> None:
+        """When each alert just pushed is due again: a new one after its share of the interval,
+        one that was due a whole interval after it was due (so the alerts stay spread; never
+        sooner than half an interval from now), one pushed before it was due (it changed) when
+        it was due; a resolved alert is no longer."""
+        due, resend = state.due, self._resend
+        for change in changes:
+            if change.alert.status != FIRING:
+                due.pop(change.alert.fingerprint, None)
+        for alert in firing:
+            key = alert.fingerprint
+            at = due.get(key)
+            if at is None:
+                due[key] = now + resend * resend_share(key)
+            elif now >= at:
+                due[key] = max(at + resend, now + resend / 2)
 
     def _record(
         self, channel: Channel, state: _ChannelState, changes: Sequence[Change], now: datetime

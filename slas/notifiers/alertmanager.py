@@ -33,18 +33,18 @@ class AlertmanagerChannel:
         self, changes: Sequence[Change], firing: Sequence[Alert], *, now: datetime
     ) -> list[Message]:
         expires = now + 4 * self.resend
-        entries: list[tuple[dict[str, Any], tuple[Change, ...]]] = []
+        current = {alert.fingerprint: alert for alert in firing}
         told = {change.alert.fingerprint: change for change in changes}
-        for alert in firing:
-            change = told.pop(alert.fingerprint, None)
-            entries.append(
-                (alertmanager_alert(alert, ends_at=expires), (change,) if change else ())
-            )
-        for change in told.values():
-            if change.kind == RESOLVE:
+        # what changed goes first, so that a new breach is in the first POST of a long re-send
+        entries: list[tuple[dict[str, Any], tuple[Change, ...]]] = []
+        for key, change in told.items():
+            if (alert := current.pop(key, None)) is not None:
+                entries.append((alertmanager_alert(alert, ends_at=expires), (change,)))
+            elif change.kind == RESOLVE:
                 entries.append(
                     (alertmanager_alert(change.alert, ends_at=change.alert.ends_at), (change,))
                 )
+        entries += [(alertmanager_alert(alert, ends_at=expires), ()) for alert in current.values()]
         endpoint = f"{self.url}/api/v2/alerts"
         return [
             Message(

@@ -62,25 +62,33 @@ def start_receiver() -> Receiver:
     return receiver
 
 
-def start_alertmanager(directory: Path, webhook: str) -> tuple[subprocess.Popen[bytes], str]:
+def start_alertmanager(directory: Path, webhook: str | None) -> tuple[subprocess.Popen[bytes], str]:
+    """Alertmanager on a free port, notifying ``webhook`` of every alert at once (each its own
+    group), or nobody when ``webhook`` is None (it still keeps and serves the alerts, grouped by
+    alert name and legal entity)."""
     assert ALERTMANAGER, (
         "Prometheus Alertmanager is not installed: `make test` installs it, or "
         "`apt-get install -y prometheus-alertmanager`"
     )
     port = free_port()
     config = directory / "alertmanager.yml"
+    if webhook:
+        routing = """  group_by: ['...']
+  group_wait: 1s
+  group_interval: 1s
+  repeat_interval: 1h"""
+        delivery = f"""
+    webhook_configs:
+      - url: {webhook}
+        send_resolved: true"""
+    else:  # tens of thousands of alerts: grouped as a site would, Alertmanager's own intervals
+        routing, delivery = "  group_by: ['alertname', 'legal_entity']", ""
     config.write_text(
         f"""route:
   receiver: test
-  group_by: ['...']
-  group_wait: 1s
-  group_interval: 1s
-  repeat_interval: 1h
+{routing}
 receivers:
-  - name: test
-    webhook_configs:
-      - url: {webhook}
-        send_resolved: true
+  - name: test{delivery}
 """,
         encoding="utf-8",
     )

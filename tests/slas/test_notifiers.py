@@ -23,6 +23,7 @@ from slas.alerts import (
     Alert,
     Change,
     TimerAlertFacts,
+    iso,
     timer_alert,
 )
 from slas.dispatch import Dispatcher
@@ -184,6 +185,43 @@ class TestDispatcher:
         sender.dispatch({alert.fingerprint: alert}, now=NOW + timedelta(seconds=61))
         assert len(receiver.to(AM)) == 2, "Alertmanager hears it again while it fires"
         assert len(receiver.to(HOOK)) == 1
+
+    def test_alertmanager_hears_a_new_breach_in_the_first_post_of_a_resend(
+        self, receiver: Receiver
+    ) -> None:
+        """1,200 firing alerts, every one due again, and one new breach: the breach is the first
+        alert of the first POST, not behind the re-sends."""
+        firing = {a.fingerprint: a for a in (make_alert(f"BE-{i}") for i in range(1_200))}
+        sender = dispatcher(receiver)
+        sender.dispatch(firing, now=NOW)
+        receiver.posts.clear()
+        new = make_alert("BE-NEW")
+        sender.dispatch({**firing, new.fingerprint: new}, now=NOW + timedelta(minutes=2))
+        first, *rest = receiver.to(AM)
+        assert first[0]["labels"]["object_id"] == "BE-NEW"
+        assert sum(len(body) for body in (first, *rest)) == 1_201, "and every one re-sent"
+
+    def test_alertmanager_resends_are_spread_over_the_interval(self, receiver: Receiver) -> None:
+        """Alerts pushed together are pushed again between half the interval and the interval
+        after, then every interval, a slice at each dispatch: never all in one."""
+        firing = {a.fingerprint: a for a in (make_alert(f"BE-{i}") for i in range(2_000))}
+        sender = dispatcher(receiver)
+        sender.dispatch(firing, now=NOW)
+        receiver.posts.clear()
+        seen: list[str] = []
+        slices = []
+        for seconds in range(15, 121, 15):  # ticks every 15 s for two intervals, resend 60 s
+            sender.dispatch(firing, now=NOW + timedelta(seconds=seconds))
+            bodies = [alert for body in receiver.to(AM) for alert in body]
+            receiver.posts.clear()
+            assert {a["endsAt"] for a in bodies} <= {iso(NOW + timedelta(seconds=seconds + 240))}
+            slices.append(len(bodies))
+            seen += [a["labels"]["object_id"] for a in bodies]
+        assert slices[0] == 0, "none is due before half the interval"
+        names = sorted(a.labels["object_id"] for a in firing.values())
+        assert sorted(seen[: sum(slices[:4])]) == names, "each once in the first interval"
+        assert sorted(seen[sum(slices[:4]) :]) == names, "and once in the second"
+        assert max(slices) < 1_200, f"the re-sends came in one slice: {slices}"
 
     def test_a_failing_channel_does_not_stop_the_others_and_retries_later(
         self, receiver: Receiver
