@@ -163,7 +163,8 @@ class SlaEvaluator:
             return list(self._record.values())
 
     def _evaluate_now(self) -> float:
-        """One tick of the loop; the seconds until the next."""
+        """One tick of the loop; the seconds until the next: what is left of the interval since
+        this one began."""
         started = time.monotonic()
         behind = False
         try:
@@ -180,10 +181,14 @@ class SlaEvaluator:
             self.metrics.errors.inc()
             self.metrics.ticks.labels("error").inc()
             logger.exception("SLA evaluation failed")
-        self.metrics.tick_seconds.observe(time.monotonic() - started)
+        took = time.monotonic() - started
+        self.metrics.tick_seconds.observe(took)
         if behind:
             return 0.0  # the window was cut: the rest follows at once
-        return self._interval.total_seconds()
+        # ticks begin an interval apart (a deadline that passes waits at most about one interval
+        # for the tick that alerts on it), never closer than a quarter of one after a long tick
+        interval = self._interval.total_seconds()
+        return max(interval - took, interval / 4)
 
     def _lag_seconds(self) -> float:
         """The watermark's age when asked, so that a tick running long shows as growing lag."""
