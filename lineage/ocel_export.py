@@ -1,7 +1,7 @@
 """The period log as a byte stream: OCEL 2.0 JSON written as its pages are read (the records'
-text as the engine and ``lineage.ocel_sqlite`` write it, joined), or the OCEL 2.0 SQLite file built in a scratch
-directory and then sent. Either way memory holds one page at a time; the scratch directory goes
-when the stream ends, whether it was read to the end or not."""
+text as the engine and ``lineage.ocel_sqlite`` write it, joined), or the OCEL 2.0 SQLite file
+built in a scratch directory and then sent. Either way memory holds one page at a time; the
+scratch directory goes when the stream ends, whether it was read to the end or not."""
 
 from __future__ import annotations
 
