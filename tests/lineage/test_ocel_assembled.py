@@ -267,7 +267,8 @@ def test_ids_and_values_with_escapes_are_written_as_the_encoder_writes_them(
     client: Client,
 ) -> None:
     """Each record the engine writes for an id or attribute value that needs escaping is the
-    text ``json`` writes for the lineage node's record, byte for byte."""
+    text ``json`` writes for the lineage node's record, byte for byte (a page holding one is read
+    again with every string spelt as the encoder does: the engine's own spelling differs)."""
     migrate(client, CorrelationRules.default())
     insert(
         client,
