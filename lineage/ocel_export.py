@@ -1,7 +1,7 @@
 """The period log as a byte stream: OCEL 2.0 JSON written as its pages are read (the records'
-text as the engine and SQLite write it, joined), or the OCEL 2.0 SQLite file built in a scratch
-directory and then sent. Either way memory holds one page at a time; the scratch directory goes
-when the stream ends, whether it was read to the end or not."""
+text as the engine and ``lineage.ocel_sqlite`` write it, joined), or the OCEL 2.0 SQLite file
+built in a scratch directory and then sent. Either way memory holds one page at a time; the
+scratch directory goes when the stream ends, whether it was read to the end or not."""
 
 from __future__ import annotations
 
@@ -46,11 +46,10 @@ def json_stream(pages: Iterable[LogPage], describe: Describe, scratch: Path) -> 
                 event_types.update(page.event_types)
                 yield separator + page.json_text()
                 separator = b","
-        database.fill_objects(describe)
         yield b'],"objects":['
         batch: list[str] = []
         glue = ""
-        for record in database.json_objects():
+        for record in database.json_objects(describe):
             batch.append(record)
             if len(batch) == OBJECTS_PER_CHUNK:
                 yield (glue + ",".join(batch)).encode()
@@ -59,7 +58,7 @@ def json_stream(pages: Iterable[LogPage], describe: Describe, scratch: Path) -> 
             yield (glue + ",".join(batch)).encode()
         yield (
             f'],"eventTypes":{_types(event_types, LOG_EVENT_ATTRIBUTES)},'
-            f'"objectTypes":{_types(database.types("object"), OBJECT_ATTRIBUTES)}}}'
+            f'"objectTypes":{_types(database.object_types(), OBJECT_ATTRIBUTES)}}}'
         ).encode()
     finally:
         database.close()

@@ -22,6 +22,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final, NamedTuple, Protocol
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from clickhouse_connect.driver.client import Client
@@ -409,7 +410,10 @@ def log_pages(
     waits for the page being read."""
     if shape not in PAGE_SHAPES:
         raise ValueError(f"shape={shape!r}: expected one of {', '.join(PAGE_SHAPES)}")
-    query = page_events(shape, facts.event_dimensions_sql)
+    queries = (
+        page_events(shape, facts.event_dimensions_sql, engine_spelling=True),
+        page_events(shape, facts.event_dimensions_sql),
+    )
     vocabulary: _Vocabulary | None = None
 
     def read(after: str) -> tuple[LogPage, str, bool] | None:
@@ -427,7 +431,7 @@ def log_pages(
             vocabulary = _Vocabulary.read(client, rules, request.known_at)
         # an event whose attempts straddle two pages is read whole, in the first
         ids = (after, str(last))
-        page = _page(client, rules, request, facts, query, vocabulary, shape, ids)
+        page = _page(client, rules, request, facts, queries, vocabulary, shape, ids)
         return page, ids[1], attempts == page_size
 
     pending = READERS.submit(read, "")
@@ -450,6 +454,8 @@ def _flat(column: Any) -> tuple[list[int], list[list[Any]]]:
     the flattened tuples' fields as Python lists (converted by Arrow, not value by value)."""
     combined = column.combine_chunks()
     offsets = combined.offsets.to_pylist()
+    if offsets[0]:
+        offsets = [offset - offsets[0] for offset in offsets]
     fields = combined.flatten().flatten()
     return offsets, [field.to_pylist() for field in fields]
 
@@ -459,7 +465,7 @@ def _page(
     rules: LineageRules,
     request: LogRequest,
     facts: StateFacts,
-    query: str,
+    queries: tuple[str, str],
     vocabulary: _Vocabulary,
     shape: str,
     ids: tuple[str, str],
@@ -472,27 +478,26 @@ def _page(
         "last": ids[1],
     }
     table = client.query_arrow(
-        query, parameters=parameters, settings=JSON_TEXT_SETTINGS, use_strings=True
+        queries[0], parameters=parameters, settings=JSON_TEXT_SETTINGS, use_strings=True
     )
+    if "unsure" in table.column_names and pc.max(table.column("unsure")).as_py():
+        # some string is one the engine spells otherwise than the encoder: the page again,
+        # every string spelt as the encoder does (rare: a control character, U+2028, a "\u")
+        table = client.query_arrow(
+            queries[1], parameters=parameters, settings=JSON_TEXT_SETTINGS, use_strings=True
+        )
     read = table.num_rows
     if not read:
         return LogPage([], None, EMPTY_RELATIONS, set(), [], [], 0, [])
     event_types = table.column("event_type").combine_chunks()
     opens = table.column("open").to_pylist()
     customers = table.column("customer").combine_chunks()
-    at, (oids, object_types, qualifiers) = _flat(table.column("e2o"))
-
-    def relations(i: int) -> list[Relation]:
-        return list(
-            zip(
-                oids[at[i] : at[i + 1]],
-                object_types[at[i] : at[i + 1]],
-                qualifiers[at[i] : at[i + 1]],
-                strict=True,
-            )
-        )
-
+    e2o_items = table.column("e2o").combine_chunks()
     opened = [i for i in range(read) if opens[i]]
+    # only the open events' relations are needed one by one (a few hundred a page)
+    at, (oids, object_types, qualifiers) = _flat(
+        pa.chunked_array([e2o_items.take(pa.array(opened, pa.int64()))])
+    )
     resolved = dict(
         zip(
             opened,
@@ -500,7 +505,18 @@ def _page(
                 client,
                 rules,
                 facts,
-                [(relations(i), customers[i].as_py()) for i in opened],
+                [
+                    (
+                        list(
+                            zip(
+                                *(f[at[n] : at[n + 1]] for f in (oids, object_types, qualifiers)),
+                                strict=True,
+                            )
+                        ),
+                        customers[i].as_py(),
+                    )
+                    for n, i in enumerate(opened)
+                ],
                 request.known_at,
             ),
             strict=True,
@@ -517,15 +533,16 @@ def _page(
     runs: list[Any] = []
     rows = None
     e2o = EMPTY_RELATIONS
+    relations = _kept_relations(table.column("EventId"), e2o_items, kept_mask)
     if shape == "json":
         runs = _json_runs(table, resolved, dropped)
     else:
         rows = _sqlite_rows(table, resolved, kept_mask)
-        e2o = _relations(table, (oids, qualifiers), at, kept_mask)
-    relation_kept = _kept_items(table.column("e2o"), kept_mask)
-    # each object as often as its events name it: the scratch file keeps it once (a set here
-    # would hash some 30,000 tuples a page)
-    objects = list(zip(*(_compressed(c, relation_kept) for c in (oids, object_types)), strict=True))
+        e2o = (
+            relations.column(0).to_pylist(),
+            relations.column(1).to_pylist(),
+            relations.column(3).to_pylist(),
+        )
     _, link_fields = _flat(table.column("links"))
     link_kept = _kept_items(table.column("links"), kept_mask)
     links = list(zip(*(_compressed(c, link_kept) for c in link_fields), strict=True))
@@ -545,7 +562,7 @@ def _page(
         rows,
         e2o,
         set(pc.unique(kept_types).to_pylist()),
-        objects,
+        _unique_objects(relations),
         links,
         read,
         list(first.values()),
@@ -600,22 +617,29 @@ def _sqlite_rows(table: Any, resolved: Mapping[int, ObjectState], kept: Any) -> 
     return rows if kept is None else rows.filter(kept)
 
 
-def _relations(
-    table: Any, fields: tuple[list[str], list[str]], at: list[int], kept: Any
-) -> tuple[list[str], list[str], list[str]]:
-    """The E2O relations as columns (event id, object id, qualifier)."""
-    column = table.column("e2o").combine_chunks()
-    parents = pc.list_parent_indices(column)
-    event_ids = table.column("EventId").combine_chunks().take(parents).to_pylist()
-    oids, qualifiers = fields
-    if kept is None:
-        return event_ids, oids, qualifiers
-    mask = kept.take(parents).to_pylist()
-    return (
-        list(itertools.compress(event_ids, mask)),
-        list(itertools.compress(oids, mask)),
-        list(itertools.compress(qualifiers, mask)),
+def _kept_relations(event_ids: Any, items: Any, kept: Any) -> Any:
+    """The E2O relations of the kept events as an Arrow table: event id, object id, object type,
+    qualifier, in page order."""
+    parents = pc.list_parent_indices(items)
+    relations = items.flatten()
+    table = pa.table(
+        [event_ids.combine_chunks().take(parents), *relations.flatten()],
+        names=["event", "object", "type", "qualifier"],
     )
+    return table if kept is None else table.filter(kept.take(parents))
+
+
+def _unique_objects(relations: Any) -> list[tuple[str, str]]:
+    """The (OCEL id, type) of the objects the relations name, each once, in the order they are
+    first named (a project is named by most events of its page: a third of the names are
+    repeats, no longer each sent to the scratch file). An OCEL id names its type."""
+    oids = relations.column("object").combine_chunks()
+    # each name's index among all names is that of its first occurrence
+    firsts = pc.equal(
+        pc.index_in(oids, value_set=oids), pa.array(np.arange(len(oids), dtype=np.int32))
+    )
+    named = relations.select(["object", "type"]).filter(firsts)
+    return list(zip(*(column.to_pylist() for column in named.columns), strict=True))
 
 
 Describe = Callable[[list[tuple[str, str]], Mapping[str, ObjectState]], dict[str, ObjectState]]

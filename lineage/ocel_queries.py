@@ -5,7 +5,7 @@ sent)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from json.encoder import ESCAPE_DCT
 from typing import Any, Final
 
@@ -157,12 +157,19 @@ def json_string_sql(expression: str) -> str:
     return f"if({plain}, {engine}, {by_character})"
 
 
-def _json_value(column: str, kind: str) -> str:
+def engine_json_string_sql(expression: str) -> str:
+    """A String as the engine spells it in JSON (``toJSONString``): the encoder's spelling
+    (``json_string_sql``) whenever its text holds no ``\\u`` (the engine writes an escape that
+    way only where the two differ), and some 20 % of a page query cheaper."""
+    return f"toJSONString({expression})"
+
+
+def _json_value(column: str, kind: str, spell: Callable[[str], str]) -> str:
     if kind == "float":
         return json_float_sql(f"toFloat64({column})")
     if kind == "integer":
         return f"toString({column})"
-    return json_string_sql(column)
+    return spell(column)
 
 
 _DIMENSIONS = (("legal_entity", "string", "le"), ("customer", "string", "customer"))
@@ -172,14 +179,16 @@ _DIMENSIONS = (("legal_entity", "string", "le"), ("customer", "string", "custome
 _DIMENSION_NAMES: Final = tuple(name for name, _, _ in _DIMENSIONS)
 
 
-def attribute_items_sql(attributes: Sequence[tuple[str, str, str]]) -> str:
+def attribute_items_sql(
+    attributes: Sequence[tuple[str, str, str]], spell: Callable[[str], str] = json_string_sql
+) -> str:
     """Attribute records (``lineage.ocel.attribute_records``) as JSON text, each after a comma:
     (name, kind, column) each, left out when the column is NULL, or empty for a dimension
-    (``_DIMENSIONS``)."""
+    (``_DIMENSIONS``); strings spelled by ``spell``."""
     items = []
     for name, kind, column in attributes:
         opening = _literal(',{"name":' + _json_text(name) + ',"value":')
-        record = f"concat({opening}, {_json_value(column, kind)}, '}}')"
+        record = f"concat({opening}, {_json_value(column, kind, spell)}, '}}')"
         kept = f"{column} != ''" if name in _DIMENSION_NAMES else f"NOT isNull({column})"
         items.append(f"if({kept}, {record}, '')")
     return f"concat({', '.join(items)})"
@@ -201,22 +210,25 @@ _LINKS = f"""arrayFlatten(arrayMap(s -> arrayMap(r -> (s.1, r.1,
 """The O2O links an event's relations imply (``lineage.ocel.relations_of``): each subject is
 derived from its inputs and belongs to its dimensions."""
 
-_RELATIONSHIPS = f"""arrayStringConcat(arrayMap(r -> concat('{{"objectId":', {json_string_sql("r.1")},
-    ',"qualifier":', toJSONString(r.3), '}}'), e2o), ',')"""
-"""An event's relationships (the qualifiers are our own words: the engine's spelling is the
-encoder's)."""
 
-_RECORD_HEAD = f"""concat('{{"id":', {json_string_sql("EventId")}, ',"type":', {json_string_sql("event_type")},
-    ',"time":"', {iso_instant_sql("time")}, '","attributes":[',
-    substring({attribute_items_sql([(n, k, n) for n, k in EVENT_ATTRIBUTES])}, 2))"""
-"""An event's OCEL JSON record (``lineage.ocel.event_record``) up to its own attributes."""
+def _json_columns(spell: Callable[[str], str]) -> str:
+    """The JSON shape's columns, strings spelled by ``spell``: ``record``, an event's OCEL JSON
+    record (``lineage.ocel.event_record``), and for an event whose dimensions Python resolves
+    (``open``) its record up to its own attributes and, as ``tail``, its relationships (the
+    qualifiers are our own words: the engine's spelling is the encoder's)."""
+    relationships = f"""arrayStringConcat(arrayMap(r -> concat('{{"objectId":', {spell("r.1")},
+        ',"qualifier":', toJSONString(r.3), '}}'), e2o), ',')"""
+    head = f"""concat('{{"id":', {spell("EventId")}, ',"type":', {spell("event_type")},
+        ',"time":"', {iso_instant_sql("time")}, '","attributes":[',
+        substring({attribute_items_sql([(n, k, n) for n, k in EVENT_ATTRIBUTES], spell)}, 2))"""
+    tail = f"concat('],\"relationships\":[', {relationships}, ']}}')"
+    return f"""concat({head},
+        if(open, '', concat({attribute_items_sql(_DIMENSIONS, spell)}, {tail}))) AS record,
+    if(open, {tail}, '') AS tail"""
 
-_RECORD_TAIL = f"concat('],\"relationships\":[', {_RELATIONSHIPS}, ']}}')"
 
 _SHAPE_COLUMNS: Final = {
-    "json": f"""concat({_RECORD_HEAD},
-        if(open, '', concat({attribute_items_sql(_DIMENSIONS)}, {_RECORD_TAIL}))) AS record,
-    if(open, {_RECORD_TAIL}, '') AS tail""",
+    "json": _json_columns(json_string_sql),
     "sqlite": ", ".join(
         [
             f"{iso_instant_sql('time')} AS iso_time",
@@ -224,6 +236,11 @@ _SHAPE_COLUMNS: Final = {
         ]
     ),
 }
+
+_ENGINE_SPELT_JSON: Final = f"""{_json_columns(engine_json_string_sql)},
+    position(record, '\\\\u') > 0 OR position(tail, '\\\\u') > 0 AS unsure"""
+"""The JSON shape with the engine's spelling of strings, and whether the event's text may
+differ from the encoder's (it holds ``\\u``: an escape, or a backslash followed by a u)."""
 
 
 def json_text(parameter: str) -> str:
@@ -246,7 +263,7 @@ def json_parameter(parameter: str, value: Any) -> dict[str, bytes]:
     return {f"${parameter}$": text.encode()}
 
 
-def page_events(shape: str, state_dimensions: str) -> str:
+def page_events(shape: str, state_dimensions: str, *, engine_spelling: bool = False) -> str:
     """The events of a page (those of ``PERIOD_EVENT_IDS`` after ``after`` up to ``last``, a
     key range) that are of ``period`` (the first period their attempts name, else their first
     attempt's UTC month) and, when ``legal_entity`` is not empty, of that legal entity or not yet
@@ -254,9 +271,12 @@ def page_events(shape: str, state_dimensions: str) -> str:
     and customer (their own, else the business state's: ``state_dimensions``, a subquery of
     (EventId, LegalEntity, Customer) over the same range), E2O relations, O2O links, and the
     objects of ``sole`` (object type, producing event type) pairs the event produces with its
-    facts."""
+    facts. With ``engine_spelling`` the JSON shape's strings are the engine's and a column
+    ``unsure`` says which events' text may differ from the encoder's (a page holding one is
+    read again without it)."""
+    columns = _ENGINE_SPELT_JSON if engine_spelling and shape == "json" else _SHAPE_COLUMNS[shape]
     return f"""
-SELECT EventId, event_type, {_SHAPE_COLUMNS[shape]}, open, le, customer, e2o, {_LINKS} AS links,
+SELECT EventId, event_type, {columns}, open, le, customer, e2o, {_LINKS} AS links,
     arrayMap(r -> (r.1, toUnixTimestamp64Micro(first_time), toString(amount), currency,
                    legal_entity, own_customer, outcome),
              arrayFilter(r -> has({{sole:Array(Tuple(String, String))}}, (r.2, event_type)), e2o))

@@ -10,9 +10,11 @@ from __future__ import annotations
 import itertools
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from decimal import Decimal
+from json.encoder import encode_basestring
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Final
 
@@ -49,39 +51,44 @@ SCHEMA: Final = (
 )
 
 
-def _json_float(column: str) -> str:
-    """A REAL as Python's ``repr`` writes it: the fewest significant digits (up to 17) that read
-    back as the same double, a whole number with ``.0`` (amounts are below 10^14, where neither
-    writes an exponent)."""
-    digits = [f"printf('%!.{n}g', {column})" for n in (15, 16)]
-    tests = " ".join(f"WHEN CAST({d} AS REAL) = {column} THEN {d}" for d in digits)
-    return f"CASE {tests} ELSE printf('%!.17g', {column}) END"
+_STRING = encode_basestring
+"""A JSON string as the export's encoder (``lineage.ocel.JSON_ENCODER``, not limited to ASCII)
+writes it: the function it calls."""
 
-
-def _json_value(column: str, kind: str) -> str:
-    return _json_float(column) if kind == "float" else f"json_quote({column})"
-
-
-_OBJECT_ATTRIBUTE_ITEMS = " || ".join(
-    f"""CASE WHEN o."{name}" IS NULL THEN '' ELSE ',{{"name":' || json_quote('{name}') ||
-        ',"time":"{INITIAL_TIME}","value":' || {_json_value(f'o."{name}"', kind)} || '}}' END"""
-    for name, kind in OBJECT_ATTRIBUTES
+_ATTRIBUTE_OPENINGS: Final = tuple(
+    f',{{"name":{_STRING(name)},"time":"{INITIAL_TIME}","value":' for name, _ in OBJECT_ATTRIBUTES
 )
 
-_OBJECT_RECORDS = f"""
-SELECT '{{"id":' || json_quote(o.ocel_id) || ',"type":' || json_quote(:type) ||
-    ',"attributes":[' || substr({_OBJECT_ATTRIBUTE_ITEMS}, 2) || '],"relationships":[' ||
-    coalesce((
-        SELECT group_concat('{{"objectId":' || json_quote(ocel_target_id) ||
-            ',"qualifier":' || json_quote(ocel_qualifier) || '}}', ',')
-        FROM object_object WHERE ocel_source_id = o.ocel_id
-    ), '') || ']}}'
-FROM "{{table}}" AS o
-ORDER BY o.ocel_id
-"""
-"""The OCEL JSON records of one object type's table (``{{table}}``, an identifier we made), each
-with its O2O relationships in the order of ``object_object``'s key (source, target, qualifier),
-the index its lookup reads."""
+
+def _json_scalar(value: float | str) -> str:
+    """A float or a string as the encoder writes it (a float by its ``repr``)."""
+    return float.__repr__(value) if isinstance(value, float) else _STRING(value)
+
+
+def object_record(
+    oid: str, type_text: str, state: ObjectState, relationships: Sequence[tuple[str, str]]
+) -> str:
+    """The OCEL JSON record of an object, as the export's encoder writes the dict of its id,
+    type (``type_text``: already JSON), attributes (initial values, the unknown left out) and
+    O2O relationships (target, qualifier), written from text pieces: some 140,000 a period."""
+    attributes = "".join(
+        opening + _json_scalar(value) + "}"
+        for opening, value in zip(_ATTRIBUTE_OPENINGS, state.values(), strict=True)
+        if value is not None
+    )
+    linked = ",".join(
+        '{"objectId":' + _STRING(target) + ',"qualifier":' + _STRING(how) + "}"
+        for target, how in relationships
+    )
+    return (
+        '{"id":' + _STRING(oid) + ',"type":' + type_text + ',"attributes":['
+        + attributes[1:] + '],"relationships":[' + linked + "]}"
+    )  # fmt: skip
+
+
+StoredObject = tuple[str, str, Any, Any, Any, Any, Any, Any]
+"""A stored object read for description: OCEL id, type, and the facts of its first producer
+inside the log (``Produced`` without the id: all None when none)."""
 
 
 def type_map_name(type_name: str, taken: set[str]) -> str:
@@ -175,70 +182,108 @@ class OcelDatabase:
         )
         db.execute("COMMIT")
 
-    def _produced(self, oids: list[str]) -> dict[str, ObjectState]:
-        marks = ", ".join("?" * len(oids))
-        rows = self._db.execute(
-            "SELECT ocel_id, amount, currency, legal_entity, customer, status "
-            f"FROM scratch.produced WHERE ocel_id IN ({marks})",
-            oids,
-        )
-        return {
-            oid: ObjectState(
-                None if amount is None else Decimal(amount), currency, entity, customer, status
-            )
-            for oid, amount, currency, entity, customer, status in rows
-        }
-
-    def _object_batch(self, after: tuple[str, str]) -> list[tuple[str, str]]:
-        """The next ``BATCH`` stored objects (OCEL id, type) after ``after``, by type then id.
-        An OCEL id is its type, a colon and its id, so one type's objects are one range of the
-        table's key: each type's are read through that index (``end``, the type followed by the
-        character after the colon), not sorted whole for every batch."""
+    def _object_batch(self, after: tuple[str, str]) -> list[StoredObject]:
+        """The next ``BATCH`` stored objects after ``after``, by type then id: OCEL id, type and
+        the facts of the first event inside the log that produced it (``Produced`` without its
+        id; the instant None when none did), read with it. An OCEL id is its type, a colon and
+        its id, so one type's objects are one range of the table's key: each type's are read
+        through that index (``end``, the type followed by the character after the colon), not
+        sorted whole for every batch."""
         oid, type_name = after
-        batch: list[tuple[str, str]] = []
-        for name in (t for t in self._object_types() if t >= type_name):
+        batch: list[StoredObject] = []
+        for name in (t for t in self.object_types() if t >= type_name):
             batch += self._db.execute(
-                "SELECT ocel_id, ocel_type FROM object WHERE ocel_id > ? AND ocel_id < ? "
-                "AND ocel_type = ? ORDER BY ocel_id LIMIT ?",
+                "SELECT o.ocel_id, o.ocel_type, p.at, p.amount, p.currency, p.legal_entity, "
+                "p.customer, p.status FROM object AS o "
+                "LEFT JOIN scratch.produced AS p ON p.ocel_id = o.ocel_id "
+                "WHERE o.ocel_id > ? AND o.ocel_id < ? AND o.ocel_type = ? "
+                "ORDER BY o.ocel_id LIMIT ?",
                 (oid if name == type_name else name, f"{name};", name, BATCH - len(batch)),
             ).fetchall()
             if len(batch) == BATCH:
                 break
         return batch
 
-    def _object_types(self) -> list[str]:
+    def object_types(self) -> list[str]:
+        """The object types stored, sorted (once every page is)."""
         if self._stored_types is None:
             rows = self._db.execute("SELECT DISTINCT ocel_type FROM object ORDER BY ocel_type")
             self._stored_types = [name for (name,) in rows]
         return self._stored_types
 
-    def fill_objects(self, describe: Describe) -> None:
-        """Write every stored object's attributes into its type's table, ``BATCH`` objects (of
-        one type, by id) at a time: ``describe`` says what is known of each, one batch ahead on a
-        ``warehouse.pool.READERS`` thread while this one writes (this file is only touched
-        here)."""
+    def _described(
+        self, describe: Describe
+    ) -> Iterator[tuple[list[StoredObject], dict[str, ObjectState]]]:
+        """Every stored object, ``BATCH`` at a time (by type, then id), with what ``describe``
+        says of each: one batch ahead on a ``warehouse.pool.READERS`` thread while the caller
+        takes this one (this file is only touched on the caller's thread)."""
 
-        def ahead(batch: list[tuple[str, str]]) -> Future[dict[str, ObjectState]] | None:
+        def ahead(batch: list[StoredObject]) -> Future[dict[str, ObjectState]] | None:
             if not batch:
                 return None
-            return READERS.submit(describe, batch, self._produced([oid for oid, _ in batch]))
+            produced = {
+                oid: ObjectState(
+                    None if amount is None else Decimal(amount), currency, entity, customer, status
+                )
+                for oid, _, at, amount, currency, entity, customer, status in batch
+                if at is not None
+            }
+            return READERS.submit(describe, [row[:2] for row in batch], produced)
 
         batch = self._object_batch(("", ""))
         pending = ahead(batch)
         try:
             while pending is not None:
                 states = pending.result()
-                written, batch = batch, self._object_batch(batch[-1])
+                taken, batch = batch, self._object_batch(batch[-1][:2])
                 pending = ahead(batch)
-                self._write_objects(written, states)
+                yield taken, states
         finally:
             if pending is not None and not pending.cancel():
                 pending.exception()
 
-    def _write_objects(self, batch: list[tuple[str, str]], states: dict[str, ObjectState]) -> None:
+    def fill_objects(self, describe: Describe) -> None:
+        """Write every stored object's attributes into its type's table (the SQLite export),
+        as ``describe`` says (``_described``)."""
+        for batch, states in self._described(describe):
+            self._write_objects(batch, states)
+
+    def json_objects(self, describe: Describe) -> Iterator[str]:
+        """Every stored object as the text of its OCEL 2.0 JSON record (``object_record``), by
+        type then id, with its attributes as ``describe`` says (``_described``) and its
+        qualified O2O relationships by target, then qualifier (the JSON export: no type's table
+        is written)."""
+        for batch, states in self._described(describe):
+            links = self._links(batch)
+            type_text = ""
+            type_name = None
+            for oid, name, *_ in batch:
+                if name != type_name:
+                    type_name, type_text = name, _STRING(name)
+                yield object_record(oid, type_text, states[oid], links.get(oid, ()))
+            self.objects += len(batch)
+
+    def _links(self, batch: list[StoredObject]) -> dict[str, list[tuple[str, str]]]:
+        """The O2O links of a batch's objects by source, each source's by target then qualifier:
+        one read of ``object_object``'s key per type of the batch (its objects are one range
+        of ids, all of one type's prefix)."""
+        found: dict[str, list[tuple[str, str]]] = {}
+        for _, rows in itertools.groupby(batch, key=itemgetter(1)):
+            part = list(rows)
+            read = self._db.execute(
+                "SELECT ocel_source_id, ocel_target_id, ocel_qualifier FROM object_object "
+                "WHERE ocel_source_id >= ? AND ocel_source_id <= ? "
+                "ORDER BY ocel_source_id, ocel_target_id, ocel_qualifier",
+                (part[0][0], part[-1][0]),
+            )
+            for source, links in itertools.groupby(read, key=itemgetter(0)):
+                found[source] = [(target, how) for _, target, how in links]
+        return found
+
+    def _write_objects(self, batch: list[StoredObject], states: dict[str, ObjectState]) -> None:
         self._db.execute("BEGIN")
         by_type: dict[str, list[tuple[Any, ...]]] = {}
-        for oid, type_name in batch:
+        for oid, type_name, *_ in batch:
             by_type.setdefault(type_name, []).append(
                 (oid, INITIAL_TIME, None, *states[oid].values())
             )
@@ -272,20 +317,3 @@ class OcelDatabase:
         self._db.executemany(
             "INSERT OR IGNORE INTO event_object VALUES (?, ?, ?)", zip(*page.relations, strict=True)
         )
-
-    def types(self, kind: str) -> list[str]:
-        """The event or object types stored, sorted."""
-        return sorted(t for k, t in self._tables if k == kind)
-
-    def json_objects(self) -> Iterator[str]:
-        """Every stored object as the text of its OCEL 2.0 JSON record, by type then id, with
-        its attributes (initial values) and its qualified O2O relationships (by target, then
-        qualifier), written by SQLite as the export's encoder writes JSON."""
-        for type_name in self.types("object"):
-            table = self._tables[("object", type_name)]
-            yield from (
-                text
-                for (text,) in self._db.execute(
-                    _OBJECT_RECORDS.replace("{table}", table), {"type": type_name}
-                )
-            )

@@ -54,19 +54,27 @@ GROUP BY EventId"""
 or post an item: what the latest version known at ``known_at`` says (a subquery of the period
 log's page query, ``lineage.ocel_queries.page_events``)."""
 
-ITEMS = f"""
+
+def _items(naming_invoices: bool) -> str:
+    """The latest version known at ``known_at`` of the items that are one of ``refs`` or, when
+    ``naming_invoices``, name one of ``invoices``: without them the read is one range of the
+    key per item, with them every version is read (``Invoice`` is no part of the key)."""
+    naming = f" OR (Invoice != '' AND Invoice IN {json_strings('invoices')})"
+    return f"""
 SELECT ItemType, ItemId, Invoice, Deleted, Kind, LegalEntity, Customer, Amount, Currency,
     StageEventId, PostingType, StageFirstAt, StageEffectiveAt, PostingEventId, PostingFirstAt,
     PostingEffectiveAt, UpstreamEventId, UpstreamEventType, UpstreamFirstAt
 FROM {CLOSE_ITEMS}
 WHERE KnownAt <= {_KNOWN_AT}
-  AND ((ItemType, ItemId) IN {json_pairs("refs")}
-       OR (Invoice != '' AND Invoice IN {json_strings("invoices")}))
+  AND ((ItemType, ItemId) IN {json_pairs("refs")}{naming if naming_invoices else ""})
 ORDER BY ItemType, ItemId, KnownAt DESC
 LIMIT 1 BY ItemType, ItemId
 """
-"""The latest version known at ``known_at`` of the items that are one of ``refs`` or name one of
-``invoices``."""
+
+
+ITEMS: Final = _items(naming_invoices=True)
+ITEMS_BY_KEY: Final = _items(naming_invoices=False)
+"""``ITEMS`` for a batch that holds no invoice (most: objects are described a type at a time)."""
 
 TIMER_KEYS = f"""
 SELECT KeyType, KeyId, argMax(LegalEntity, KnownAt), argMax(Customer, KnownAt),
@@ -107,17 +115,18 @@ def object_states(
         return {}
     wanted = set(refs)
     parameters = {**pairs_parameter("refs", sorted(wanted)), "known_at": _naive(known_at)}
-    invoices = json_parameter(
-        "invoices", sorted({object_id for t, object_id in wanted if t == sc.INVOICE})
-    )
+    invoices = sorted({object_id for t, object_id in wanted if t == sc.INVOICE})
     states: dict[Pair, ObjectState] = {}
     for key_type, key_id, entity, customer, amount, currency in client.query(
         TIMER_KEYS, parameters=parameters, settings=JSON_TEXT_QUERY_SETTINGS
     ).result_rows:
         states[(key_type, key_id)] = ObjectState(_amount(amount), currency, entity, customer)
     as_of = utc(known_at)
+    items, naming = (
+        (ITEMS, json_parameter("invoices", invoices)) if invoices else (ITEMS_BY_KEY, {})
+    )
     for row in client.query(
-        ITEMS, parameters={**parameters, **invoices}, settings=JSON_TEXT_QUERY_SETTINGS
+        items, parameters={**parameters, **naming}, settings=JSON_TEXT_QUERY_SETTINGS
     ).result_rows:
         item_type, item_id, invoice, deleted, _, entity, customer, amount, currency = row[:9]
         if deleted:

@@ -182,11 +182,14 @@ def test_each_page_gathers_the_objects_links_and_products_of_its_records(
             {o["objectId"].split(":", 1)[0]: o["qualifier"] for o in r["relationships"]}
             for r in records
         ]
-        assert set(page.objects) == {
-            (o["objectId"], o["objectId"].split(":", 1)[0])
-            for r in records
-            for o in r["relationships"]
-        }
+        # each object once, in the order the page first names it (the SQLite file's row order)
+        assert page.objects == list(
+            dict.fromkeys(
+                (o["objectId"], o["objectId"].split(":", 1)[0])
+                for r in records
+                for o in r["relationships"]
+            )
+        )
         links = []
         for record, qualifier in zip(records, qualifiers, strict=True):
             objects: dict[str, list[str]] = {}
@@ -264,7 +267,8 @@ def test_ids_and_values_with_escapes_are_written_as_the_encoder_writes_them(
     client: Client,
 ) -> None:
     """Each record the engine writes for an id or attribute value that needs escaping is the
-    text ``json`` writes for the lineage node's record, byte for byte."""
+    text ``json`` writes for the lineage node's record, byte for byte (a page holding one is read
+    again with every string spelt as the encoder does: the engine's own spelling differs)."""
     migrate(client, CorrelationRules.default())
     insert(
         client,

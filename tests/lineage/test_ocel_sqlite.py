@@ -30,6 +30,8 @@ LINKS = [
     ("invoice:INV-1", "billing_event:BE-1", DERIVED_FROM),
     ("invoice:INV-1", "billing_event:BE-1", BELONGS_TO),
     ("invoice:INV/2", "project:PRJ-1", DERIVED_FROM),
+    ("invoice:INV-ü3", 'customer:CUS "quoted"\t/', BELONGS_TO),
+    ("project:PRJ-1", "contract:C-1", DERIVED_FROM),
 ]
 
 
@@ -59,9 +61,34 @@ def test_object_records_are_what_the_encoder_writes(tmp_path: Path, with_events:
     objects = [(oid, oid.split(":")[0]) for oid in STATES]
     try:
         database.add(LogPage([], None, ([], [], []), set(), objects, LINKS, 0, []))
-        database.fill_objects(lambda batch, _: {oid: STATES[oid] for oid, _ in batch})
-        texts = list(database.json_objects())
+        texts = list(database.json_objects(lambda batch, _: {oid: STATES[oid] for oid, _ in batch}))
     finally:
         database.close()
     order = sorted(objects, key=lambda o: (o[1], o[0]))
     assert texts == [expected(oid, STATES[oid]) for oid, _ in order]
+
+
+def test_objects_are_described_with_the_facts_of_their_first_producer_in_the_log(
+    tmp_path: Path,
+) -> None:
+    """``describe`` is given, for each object of a batch, the facts of the earliest event inside
+    the log that produced it (whichever page stored it first), and none for the others."""
+    database = OcelDatabase(tmp_path / "log.sqlite", with_events=False)
+    objects = [(oid, oid.split(":")[0]) for oid in STATES]
+    late = ("invoice:INV-1", 20, "9.0000", "USD", "LE-US01", "CUS-2", "failed")
+    early = ("invoice:INV-1", 10, "1500.0000", "EUR", "LE-DE01", "CUS-1", "success")
+    given: dict[str, ObjectState] = {}
+
+    def describe(batch: list[tuple[str, str]], produced: Any) -> dict[str, ObjectState]:
+        given.update(produced)
+        return {oid: ObjectState() for oid, _ in batch}
+
+    try:
+        database.add(LogPage([], None, ([], [], []), set(), objects, [], 0, [late]))
+        database.add(LogPage([], None, ([], [], []), set(), objects[:2], [], 0, [early]))
+        assert len(list(database.json_objects(describe))) == len(STATES)
+    finally:
+        database.close()
+    assert given == {
+        "invoice:INV-1": ObjectState(Decimal("1500.0000"), "EUR", "LE-DE01", "CUS-1", "success")
+    }
