@@ -21,7 +21,10 @@ use both cores. Shared and bounded, so that the per-thread clients of a ``Client
 are too (their threads never end: one client per thread and pool); no read waits on another, so
 callers sharing them only queue."""
 
-ANSWER_READERS: Final = ThreadPoolExecutor(max_workers=2, thread_name_prefix="answer-read")
+ANSWER_READ_THREADS: Final = 2
+ANSWER_READERS: Final = ThreadPoolExecutor(
+    max_workers=ANSWER_READ_THREADS, thread_name_prefix="answer-read"
+)
 """The threads on which an answer runs a read it needs later (``ReadAside``) while its own thread
 runs the read it needs first: apart from ``READERS``, so that no answer waits behind a derivation's
 or an export's read ahead. Bounded like them (one client per thread and pool)."""

@@ -38,6 +38,7 @@ from tests.warehouse.test_migrations import forget_migration
 from warehouse.correlation_rules import CorrelationRules
 from warehouse.key_ranges import key_ranges
 from warehouse.migrations import migrate
+from warehouse.pool import ClientPool
 from warehouse.span_store import span_sink
 from warehouse.spans import OTEL_TRACES_COLUMNS
 
@@ -57,7 +58,12 @@ HAVING sum(Items) != 0 OR sum(Money) != 0
 
 class TestSummedItemAnswers:
     def test_every_answer_is_the_one_assessing_every_item_gives(
-        self, client: Client, engine_url: str, templates: Templates
+        self,
+        client: Client,
+        engine_url: str,
+        database: str,
+        templates: Templates,
+        request: pytest.FixtureRequest,
     ) -> None:
         """Close risk (every period and each one) and blocked invoices (by period and entity)
         equal the oracles' at 40 random (as_of, known_at), before and after close deadlines,
@@ -77,7 +83,11 @@ class TestSummedItemAnswers:
         assert taken_back[0] > 0
         assert taken_back[1] > taken_back[0]
         book = CalendarBook()
-        summed = CloseRiskAnswers(lambda: migrated, book, keeper)
+        # each thread its own client, as the service's pool gives them: the summed answer reads
+        # some statements on threads of their own (warehouse.pool.ReadAside)
+        pool = ClientPool(engine_url, database=database)
+        request.addfinalizer(pool.close)
+        summed = CloseRiskAnswers(pool.client, book, keeper)
         oracle = CloseRiskAnswers(lambda: migrated, book, keeper, from_sums=False)
         rules, owners = LineageRules.default(), OwnerRouting()
         narrowed = BlockedInvoiceAnswers(lambda: migrated, rules, owners, keeper)

@@ -5,12 +5,14 @@ approval) or read apart (a customer's set-up, ``BLOCKERS``), on the real engine.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import DatabaseError
 
 from domain import semconv as sc
 from domain.business_event import BusinessEvent
@@ -23,6 +25,7 @@ from slas.close_state import CloseRiskAnswers
 from slas.definitions import DEFAULT_SLAS
 from slas.impact_answers import BlockedInvoiceAnswers
 from tests.lineage.events import numbered_chain, span
+from warehouse.pool import ClientPool
 from warehouse.spans import OTEL_TRACES_COLUMNS
 
 FIRST = (sc.MASTER_DATA, "E-FIRST")
@@ -148,13 +151,29 @@ def test_blocked_invoices_name_the_first_stored_error(
     assert {e for item, e in errors if item == "BE-3"} == {steps["INV-3 posting"]}
 
 
-@pytest.mark.parametrize("from_sums", [True, False], ids=["summed", "oracle"])
+@pytest.mark.parametrize(
+    ("from_sums", "aside"),
+    [(True, False), (True, True), (False, False)],
+    ids=["summed", "summed, read aside", "oracle"],
+)
 def test_close_risk_names_the_first_stored_error(
-    migrated: Client, conflicted: tuple[BusinessState, dict[str, str]], from_sums: bool
+    migrated: Client,
+    engine_url: str,
+    database: str,
+    conflicted: tuple[BusinessState, dict[str, str]],
+    from_sums: bool,
+    aside: bool,
 ) -> None:
+    """``aside``: each thread its own client, as the service's pool gives them, so that the
+    summed answer reads its at-risk items, stage durations and errors on threads of their own."""
     state, _ = conflicted
-    answers = CloseRiskAnswers(lambda: migrated, CalendarBook(), state, from_sums=from_sums)
-    _, report = answers.report(period=None, as_of=datetime.now(UTC), known_at=None)
+    pool = ClientPool(engine_url, database=database)
+    client = pool.client if aside else lambda: migrated
+    try:
+        answers = CloseRiskAnswers(client, CalendarBook(), state, from_sums=from_sums)
+        _, report = answers.report(period=None, as_of=datetime.now(UTC), known_at=None)
+    finally:
+        pool.close()
     errors = {
         (c["object"]["id"], c["failed_event_type"]): (c["error_category"], c["error_code"])
         for risk in report
@@ -163,3 +182,23 @@ def test_close_risk_names_the_first_stored_error(
     }
     assert errors[("BE-1", sc.TIME_APPROVED)] == FIRST
     assert LATER not in errors.values()
+
+
+def test_close_risk_fails_with_the_error_of_a_read_on_another_thread(
+    migrated: Client, engine_url: str, conflicted: tuple[BusinessState, dict[str, str]]
+) -> None:
+    """A read close risk runs on a thread of its own that fails fails the answer with the
+    engine's error (here: the reading threads' clients name a database that does not exist)."""
+    state, _ = conflicted
+    caller = threading.current_thread()
+    elsewhere = ClientPool(engine_url, database="no_such_database")
+    answers = CloseRiskAnswers(
+        lambda: migrated if threading.current_thread() is caller else elsewhere.client(),
+        CalendarBook(),
+        state,
+    )
+    try:
+        with pytest.raises(DatabaseError, match="UNKNOWN_DATABASE"):
+            answers.report(period=None, as_of=datetime.now(UTC), known_at=None)
+    finally:
+        elsewhere.close()

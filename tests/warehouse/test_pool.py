@@ -1,4 +1,5 @@
-"""ClientPool with read limits: the API's reads are bounded, other clients of the engine are not."""
+"""ClientPool with read limits: the API's reads are bounded, other clients of the engine are not;
+ReadAside reads on a thread of its own with that thread's client, or else on the caller's."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 from clickhouse_connect.driver.exceptions import DatabaseError
 
 from warehouse.client import ReadLimits
-from warehouse.pool import ClientPool
+from warehouse.pool import ANSWER_READ_THREADS, ANSWER_READERS, ClientPool, ReadAside
 
 TIGHT = ReadLimits(max_execution_seconds=30, max_memory_bytes=1024**3, max_result_rows=5)
 
@@ -73,4 +74,93 @@ class TestClientsOfEndedThreads:
             assert pool.client() is own
             assert own.query("SELECT 42").result_rows == [(42,)]
         finally:
+            pool.close()
+
+
+def _started_on(
+    started: threading.Event, threads: list[threading.Thread], result: object
+) -> object:
+    threads.append(threading.current_thread())
+    started.set()
+    return result
+
+
+class TestReadAside:
+    def test_the_read_runs_on_a_thread_of_its_own_with_that_threads_client(
+        self, engine_url: str, database: str
+    ) -> None:
+        """The caller keeps its client for its own reads; the read aside asks the factory on
+        its thread and gets another."""
+        pool = ClientPool(engine_url, database=database)
+        try:
+            own = pool.client()
+            started, threads = threading.Event(), list[threading.Thread]()
+            aside = ReadAside(
+                pool.client,
+                own,
+                lambda c: _started_on(
+                    started, threads, (c is own, c.query("SELECT 7").result_rows)
+                ),
+            )
+            assert started.wait(30)
+            assert aside.result() == (False, [(7,)])
+            assert threads[0] is not threading.current_thread()
+        finally:
+            pool.close()
+
+    def test_a_read_that_fails_raises_its_error_on_the_callers_thread(
+        self, engine_url: str, database: str
+    ) -> None:
+        """An answer whose read aside failed fails with the engine's error, not a hang or a
+        silent empty result."""
+        pool = ClientPool(engine_url, database=database)
+        try:
+            aside = ReadAside(
+                pool.client, pool.client(), lambda c: c.query("SELECT * FROM no_such_table")
+            )
+            with pytest.raises(DatabaseError, match="UNKNOWN_TABLE"):
+                aside.result()
+        finally:
+            pool.close()
+
+    def test_a_client_shared_by_every_thread_reads_on_the_callers_thread(
+        self, engine_url: str, database: str
+    ) -> None:
+        """A factory that gives every thread the caller's client (tests, benchmarks) never runs
+        two queries on it at once: the caller reads when it asks for the result."""
+        pool = ClientPool(engine_url, database=database)
+        try:
+            shared = pool.client()
+            threads: list[threading.Thread] = []
+            aside = ReadAside(
+                lambda: shared,
+                shared,
+                lambda c: _started_on(threading.Event(), threads, c.query("SELECT 8").result_rows),
+            )
+            assert aside.result() == [(8,)]
+            assert threads == [threading.current_thread()]
+        finally:
+            pool.close()
+
+    def test_a_read_no_thread_has_started_runs_on_the_callers_thread(
+        self, engine_url: str, database: str
+    ) -> None:
+        """While other answers' reads hold every thread, the caller reads itself rather than
+        queue behind them."""
+        pool = ClientPool(engine_url, database=database)
+        release = threading.Event()
+        busy = [ANSWER_READERS.submit(release.wait, 60) for _ in range(ANSWER_READ_THREADS)]
+        try:
+            threads: list[threading.Thread] = []
+            aside = ReadAside(
+                pool.client,
+                pool.client(),
+                lambda c: _started_on(threading.Event(), threads, c.query("SELECT 9").result_rows),
+            )
+            assert aside.result() == [(9,)]
+            assert threads == [threading.current_thread()]
+        finally:
+            release.set()
+            for done in busy:
+                done.result()
             pool.close()
