@@ -10,6 +10,7 @@ from typing import Final, Generic, TypeVar
 
 from clickhouse_connect.driver.client import Client
 
+from warehouse.background import same_priority
 from warehouse.client import ReadLimits, connect
 
 READERS: Final = ThreadPoolExecutor(max_workers=2, thread_name_prefix="read-ahead")
@@ -37,8 +38,9 @@ class ReadAside(Generic[T]):
     (``client``: the caller's factory, ``ClientPool.client``), while the caller goes on with its
     own client ``own``. ``result`` gives what it read; the caller's thread runs ``read`` itself
     when no thread had started it by then (other answers' reads hold both), and when the factory
-    gives that thread ``own`` (one client shared by every thread runs one query at a time). A read
-    that failed raises its error in ``result``, on the caller's thread."""
+    gives that thread ``own`` (one client shared by every thread runs one query at a time). The
+    read runs at ``own``'s engine priority (``warehouse.background``: the evaluator's reads stay
+    background work). A read that failed raises its error in ``result``, on the caller's thread."""
 
     def __init__(
         self, client: Callable[[], Client], own: Client, read: Callable[[Client], T]
@@ -49,7 +51,10 @@ class ReadAside(Generic[T]):
 
     def _aside(self, client: Callable[[], Client]) -> tuple[T] | None:
         aside = client()
-        return None if aside is self._own else (self._read(aside),)
+        if aside is self._own:
+            return None
+        same_priority(aside, like=self._own)
+        return (self._read(aside),)
 
     def result(self) -> T:
         done = None if self._future.cancel() else self._future.result()

@@ -8,6 +8,7 @@ import threading
 import pytest
 from clickhouse_connect.driver.exceptions import DatabaseError
 
+from warehouse.background import BACKGROUND_NICE, yield_to_foreground
 from warehouse.client import ReadLimits
 from warehouse.pool import ANSWER_READ_THREADS, ANSWER_READERS, ClientPool, ReadAside
 
@@ -163,4 +164,22 @@ class TestReadAside:
             release.set()
             for done in busy:
                 done.result()
+            pool.close()
+
+    def test_the_read_runs_at_the_callers_engine_priority(
+        self, engine_url: str, database: str
+    ) -> None:
+        """The evaluator's reads aside stay background work, and the next foreground caller's
+        read on the same thread is not lowered by them."""
+        pool = ClientPool(engine_url, database=database)
+        priority = "SELECT getSetting('os_thread_priority')"
+        try:
+            own = pool.client()
+            yield_to_foreground(own)
+            read = ReadAside(pool.client, own, lambda c: c.query(priority).result_rows[0][0])
+            assert read.result() == BACKGROUND_NICE
+            own.set_client_setting("os_thread_priority", 0)
+            read = ReadAside(pool.client, own, lambda c: c.query(priority).result_rows[0][0])
+            assert read.result() == 0
+        finally:
             pool.close()
