@@ -4,6 +4,8 @@ ReadAside reads on a thread of its own with that thread's client, or else on the
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from typing import TypeVar
 
 import pytest
 from clickhouse_connect.driver.exceptions import DatabaseError
@@ -12,6 +14,7 @@ from warehouse.background import BACKGROUND_NICE, yield_to_foreground
 from warehouse.client import ReadLimits
 from warehouse.pool import ANSWER_READ_THREADS, ANSWER_READERS, ClientPool, ReadAside
 
+T = TypeVar("T")
 TIGHT = ReadLimits(max_execution_seconds=30, max_memory_bytes=1024**3, max_result_rows=5)
 
 
@@ -78,9 +81,16 @@ class TestClientsOfEndedThreads:
             pool.close()
 
 
-def _started_on(
-    started: threading.Event, threads: list[threading.Thread], result: object
-) -> object:
+@pytest.fixture
+def pool(engine_url: str, database: str) -> Iterator[ClientPool]:
+    """Clients of the test's database, closed after the test."""
+    opened = ClientPool(engine_url, database=database)
+    yield opened
+    opened.close()
+
+
+def _on_thread(threads: list[threading.Thread], started: threading.Event, result: T) -> T:
+    """``result``, the thread that computed it recorded, ``started`` set."""
     threads.append(threading.current_thread())
     started.set()
     return result
@@ -88,67 +98,52 @@ def _started_on(
 
 class TestReadAside:
     def test_the_read_runs_on_a_thread_of_its_own_with_that_threads_client(
-        self, engine_url: str, database: str
+        self, pool: ClientPool
     ) -> None:
         """The caller keeps its client for its own reads; the read aside asks the factory on
         its thread and gets another."""
-        pool = ClientPool(engine_url, database=database)
-        try:
-            own = pool.client()
-            started, threads = threading.Event(), list[threading.Thread]()
-            aside = ReadAside(
-                pool.client,
-                own,
-                lambda c: _started_on(
-                    started, threads, (c is own, c.query("SELECT 7").result_rows)
-                ),
-            )
-            assert started.wait(30)
-            assert aside.result() == (False, [(7,)])
-            assert threads[0] is not threading.current_thread()
-        finally:
-            pool.close()
+        own = pool.client()
+        started, threads = threading.Event(), list[threading.Thread]()
+        aside = ReadAside(
+            pool.client,
+            own,
+            lambda c: _on_thread(threads, started, (c is own, c.query("SELECT 7").result_rows)),
+        )
+        assert started.wait(30)
+        assert aside.result() == (False, [(7,)])
+        assert threads[0] is not threading.current_thread()
 
     def test_a_read_that_fails_raises_its_error_on_the_callers_thread(
-        self, engine_url: str, database: str
+        self, pool: ClientPool
     ) -> None:
         """An answer whose read aside failed fails with the engine's error, not a hang or a
         silent empty result."""
-        pool = ClientPool(engine_url, database=database)
-        try:
-            aside = ReadAside(
-                pool.client, pool.client(), lambda c: c.query("SELECT * FROM no_such_table")
-            )
-            with pytest.raises(DatabaseError, match="UNKNOWN_TABLE"):
-                aside.result()
-        finally:
-            pool.close()
+        aside = ReadAside(
+            pool.client, pool.client(), lambda c: c.query("SELECT * FROM no_such_table")
+        )
+        with pytest.raises(DatabaseError, match="UNKNOWN_TABLE"):
+            aside.result()
 
     def test_a_client_shared_by_every_thread_reads_on_the_callers_thread(
-        self, engine_url: str, database: str
+        self, pool: ClientPool
     ) -> None:
         """A factory that gives every thread the caller's client (tests, benchmarks) never runs
         two queries on it at once: the caller reads when it asks for the result."""
-        pool = ClientPool(engine_url, database=database)
-        try:
-            shared = pool.client()
-            threads: list[threading.Thread] = []
-            aside = ReadAside(
-                lambda: shared,
-                shared,
-                lambda c: _started_on(threading.Event(), threads, c.query("SELECT 8").result_rows),
-            )
-            assert aside.result() == [(8,)]
-            assert threads == [threading.current_thread()]
-        finally:
-            pool.close()
+        shared = pool.client()
+        threads: list[threading.Thread] = []
+        aside = ReadAside(
+            lambda: shared,
+            shared,
+            lambda c: _on_thread(threads, threading.Event(), c.query("SELECT 8").result_rows),
+        )
+        assert aside.result() == [(8,)]
+        assert threads == [threading.current_thread()]
 
     def test_a_read_no_thread_has_started_runs_on_the_callers_thread(
-        self, engine_url: str, database: str
+        self, pool: ClientPool
     ) -> None:
         """While other answers' reads hold every thread, the caller reads itself rather than
         queue behind them."""
-        pool = ClientPool(engine_url, database=database)
         release = threading.Event()
         busy = [ANSWER_READERS.submit(release.wait, 60) for _ in range(ANSWER_READ_THREADS)]
         try:
@@ -156,7 +151,7 @@ class TestReadAside:
             aside = ReadAside(
                 pool.client,
                 pool.client(),
-                lambda c: _started_on(threading.Event(), threads, c.query("SELECT 9").result_rows),
+                lambda c: _on_thread(threads, threading.Event(), c.query("SELECT 9").result_rows),
             )
             assert aside.result() == [(9,)]
             assert threads == [threading.current_thread()]
@@ -164,22 +159,15 @@ class TestReadAside:
             release.set()
             for done in busy:
                 done.result()
-            pool.close()
 
-    def test_the_read_runs_at_the_callers_engine_priority(
-        self, engine_url: str, database: str
-    ) -> None:
+    def test_the_read_runs_at_the_callers_engine_priority(self, pool: ClientPool) -> None:
         """The evaluator's reads aside stay background work, and the next foreground caller's
         read on the same thread is not lowered by them."""
-        pool = ClientPool(engine_url, database=database)
         priority = "SELECT getSetting('os_thread_priority')"
-        try:
-            own = pool.client()
-            yield_to_foreground(own)
-            read = ReadAside(pool.client, own, lambda c: c.query(priority).result_rows[0][0])
-            assert read.result() == BACKGROUND_NICE
-            own.set_client_setting("os_thread_priority", 0)
-            read = ReadAside(pool.client, own, lambda c: c.query(priority).result_rows[0][0])
-            assert read.result() == 0
-        finally:
-            pool.close()
+        own = pool.client()
+        yield_to_foreground(own)
+        read = ReadAside(pool.client, own, lambda c: c.query(priority).result_rows[0][0])
+        assert read.result() == BACKGROUND_NICE
+        own.set_client_setting("os_thread_priority", 0)
+        read = ReadAside(pool.client, own, lambda c: c.query(priority).result_rows[0][0])
+        assert read.result() == 0
