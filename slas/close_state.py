@@ -421,11 +421,9 @@ class CloseRiskAnswers:
         chosen = assessed_pairs(dict.fromkeys(pairs), period)
         realised = [key for key in chosen if key in deadlines and as_of >= deadlines[key]]
         # the stage durations depend on (as_of, known_at) only, and the sums say whether a pair
-        # before its close has waiting items to project: read them beside the at-risk items
-        durations_read = (
-            ReadAside(
-                self._client, client, lambda aside: self._durations_by_entity(aside, as_of, known)
-            )
+        # before its close has waiting items to project: read them while the at-risk items are
+        durations = (
+            self._durations_by_entity(client, as_of, known)
             if _waiting_before_close(sums, chosen, realised)
             else None
         )
@@ -456,15 +454,11 @@ class CloseRiskAnswers:
         projecting = any(
             groups[key].waiting and now < epoch_seconds(deadlines[key]) for key in chosen
         )
-        durations: dict[str, F64Array] = {}
-        if projecting:
-            durations = (
-                durations_read.result()
-                if durations_read
-                else self._durations_by_entity(client, as_of, known)
-            )
+        if projecting and durations is None:  # never so far: the sums count the waiting items
+            durations = self._durations_by_entity(client, as_of, known)
         assessed = [
-            assess_group(groups[(e, p)], e, p, self.calendars, as_of, durations) for e, p in chosen
+            assess_group(groups[(e, p)], e, p, self.calendars, as_of, durations or {})
+            for e, p in chosen
         ]
         shown = [key for _, contributors in assessed for key, _, _ in contributors]
         rows = {key: row for group in groups.values() for key, row in group.rows.items()}
