@@ -44,7 +44,6 @@ from tests.firm import firm_calendar_book
 from warehouse.client import connect
 from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import migrate
-from warehouse.pool import ClientPool
 
 TRUTH_STATE = {"met": "met", "breached": "breached", "at_risk": "open", "on_track": "open"}
 REDELIVER = """
@@ -164,18 +163,14 @@ def main() -> None:
     )
     periods = sorted({f"{first + timedelta(days=d):%Y-%m}" for d in range(int(span // 86400) + 1)})
 
-    # the item answers read as the service's do: each thread its own client (close risk reads
-    # some of its statements on threads of its own, warehouse.pool.ReadAside)
-    reads = ClientPool(arguments.clickhouse_url)
-
     def items(oracle: bool) -> dict[str, Callable[[random.Random], Any]]:
         """Close risk and blocked invoices: summed / narrowed in SQL, or (``oracle``) assessed
         over every item row in Python."""
         close_risk = CloseRiskAnswers(
-            reads.client, firm_calendar_book(), state, from_sums=not oracle
+            lambda: client, firm_calendar_book(), state, from_sums=not oracle
         )
         blocked = BlockedInvoiceAnswers(
-            reads.client, LineageRules.default(), OwnerRouting(), state, narrowed=not oracle
+            lambda: client, LineageRules.default(), OwnerRouting(), state, narrowed=not oracle
         )
         return {
             "close_risk": lambda rng: close_risk.report(

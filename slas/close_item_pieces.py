@@ -216,15 +216,6 @@ SUMS_AT_EVERY_PERIOD = _sums_at("")
 """``SUMS_AT`` of every due period: no condition on the period for the engine to analyse (it
 takes ``periods`` and ignores it)."""
 
-PAIRS = f"""
-SELECT DISTINCT LegalEntity, DuePeriod FROM {CLOSE_ITEM_PIECE_DAYS}
-WHERE KnownDay <= toDate32({_KNOWN_AT}) AND Day <= toDate32({_AS_OF})
-"""
-"""Every (legal entity, due period) with a piece known at ``known_at`` that began by ``as_of``'s
-day (each piece's begin is a row of its day and knowledge day), read first so that the at-risk
-items' read need not wait for the sums: the pairs ``SUMS_AT`` reports, unless the rows of a pair's
-day summed to nothing (a piece taken back on the day it was recorded), which the caller checks."""
-
 _HELD_OR_ELSEWHERE = f"({WAITING_STATE}, {BLOCKED_STATE}, {POSTED_ELSEWHERE})"
 
 

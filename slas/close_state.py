@@ -23,21 +23,12 @@ from slas.business_state import BusinessState
 from slas.business_time import epoch_seconds
 from slas.calendars import CalendarBook
 from slas.close_items import INVOICE_ITEM, REVENUE_ITEM, CloseItems
-from slas.close_risk import CONTRIBUTORS, assess, due_periods, render_report
-from slas.close_sums import (
-    ITEM_COLUMNS,
-    ROWS_OF,
-    Group,
-    Key,
-    assess_group,
-    assessed_pairs,
-    item_state_sql,
-)
+from slas.close_risk import assess, due_periods, render_report
+from slas.close_sums import ITEM_COLUMNS, ROWS_OF, assess_group, assessed_pairs, item_state_sql
 from slas.item_rows import INVOICE
 from slas.snapshot import NO_TIME, F64Array
 from warehouse.counted_attempt import LATEST_ERROR
 from warehouse.first_stored import NAMED_EVENTS_KNOWN_AT
-from warehouse.pool import ReadAside
 from warehouse.schema import BLOCKER_FACT_COLUMNS, CLOSE_ITEMS
 
 _AS_OF = "{as_of:DateTime64(6, 'UTC')}"
@@ -297,26 +288,6 @@ def _errors(
     return {str(e): (str(c), str(k)) for e, c, k in rows}
 
 
-def _waiting_before_close(
-    sums: Sequence[Sequence[Any]], chosen: Sequence[Key], realised: Sequence[Key]
-) -> bool:
-    """Whether ``SUMS_AT``'s rows count items waiting for their posting in a pair of ``chosen``
-    that is not ``realised``: the ones ``assess_group`` projects (their stage durations needed)."""
-    before = set(chosen) - set(realised)
-    return any(
-        int(state) == close_item_pieces.WAITING_STATE
-        and int(count) > 0
-        and (str(e), str(p)) in before
-        for e, p, _, state, count, _ in sums
-    )
-
-
-def _largest_at_risk(group: Group) -> list[Key]:
-    """The items of ``group.risky`` that ``assess_group`` can list: the ``CONTRIBUTORS`` largest,
-    in its order."""
-    return [key for _, _, key in sorted(group.risky, key=lambda r: (r[1], r[2]))[:CONTRIBUTORS]]
-
-
 class CloseRiskAnswers:
     """``GET /api/v1/close-risk`` from ``close_items``."""
 
@@ -381,84 +352,46 @@ class CloseRiskAnswers:
         as_of = utc(as_of)
         periods = [period] if period else []
         parameters: dict[str, Any] = {"as_of": as_of, "known_at": known, "periods": periods}
-        # the pairs that have pieces known at known_at (a superset of those the sums report):
-        # the at-risk items of theirs are read beside the sums
-        known_pairs = client.query(close_item_pieces.PAIRS, parameters=parameters).result_rows
-        candidates = assessed_pairs(dict.fromkeys((str(e), str(p)) for e, p in known_pairs), period)
-        deadlines = {
-            (e, p): self.calendars.for_entity(e).close_deadline(p)
-            for e in sorted({e for e, _ in candidates})
-            for p in sorted({p for _, p in candidates})
-        }
-
-        def at_risk(of: list[Key]) -> Callable[[Client], Sequence[Sequence[Any]]]:
-            realised = [key for key in of if as_of >= deadlines[key]]
-            late = {
-                name: value
-                for i, (entity, due_period) in enumerate(realised)
-                for name, value in (
-                    (f"late_period_{i}", due_period),
-                    (f"late_entity_{i}", entity),
-                    (f"late_deadline_{i}", deadlines[(entity, due_period)]),
-                )
-            }
-            due = sorted({p for _, p in of})
-            return lambda reader: (
-                reader.query(
-                    close_item_pieces.at_risk_items_sql(len(realised)),
-                    parameters={**parameters, **late, "periods": due},
-                ).result_rows
-                if of
-                else []
-            )
-
-        at_risk_read = ReadAside(self._client, client, at_risk(candidates))
         sums = client.query(
             close_item_pieces.SUMS_AT if period else close_item_pieces.SUMS_AT_EVERY_PERIOD,
             parameters=parameters,
         ).result_rows
         pairs = {(str(e), str(p)) for e, p, _, _, count, _ in sums if count}
         chosen = assessed_pairs(dict.fromkeys(pairs), period)
-        realised = [key for key in chosen if key in deadlines and as_of >= deadlines[key]]
-        # the stage durations depend on (as_of, known_at) only, and the sums say whether a pair
-        # before its close has waiting items to project: read them while the at-risk items are
-        durations = (
-            self._durations_by_entity(client, as_of, known)
-            if _waiting_before_close(sums, chosen, realised)
-            else None
+        entities = sorted({e for e, _ in chosen})
+        due = sorted({p for _, p in chosen})
+        deadlines = {
+            (e, p): self.calendars.for_entity(e).close_deadline(p) for e in entities for p in due
+        }
+        realised = [key for key in chosen if as_of >= deadlines[key]]
+        late = {
+            name: value
+            for i, (entity, due_period) in enumerate(realised)
+            for name, value in (
+                (f"late_period_{i}", due_period),
+                (f"late_entity_{i}", entity),
+                (f"late_deadline_{i}", deadlines[(entity, due_period)]),
+            )
+        }
+        risky = (
+            client.query(
+                close_item_pieces.at_risk_items_sql(len(realised)),
+                parameters={**parameters, **late, "periods": due},
+            ).result_rows
+            if chosen
+            else []
         )
-        risky = at_risk_read.result()
-        if not set(chosen) <= set(candidates):  # a pair whose day rows summed to nothing
-            deadlines |= {(e, p): self.calendars.for_entity(e).close_deadline(p) for e, p in chosen}
-            risky = at_risk(chosen)(client)
         groups = close_item_pieces.groups_at(
             sums, risky, lambda e, p: as_of >= deadlines.get((e, p), as_of)
         )
         chosen = [key for key in chosen if key in groups]
-        # the errors of every item the answer may list (a pair's largest at risk: the items
-        # projected late, which nothing blocks, can only push some of them out), read beside the
-        # projection
-        listable = items_at(
-            [groups[key].rows[item] for key in chosen for item in _largest_at_risk(groups[key])],
-            as_of,
-        )
-        listed_blocking = sorted({b for b in listable.blocking if b})
-        errors_read = (
-            ReadAside(
-                self._client, client, lambda aside: _errors(aside, listed_blocking, as_of, known)
-            )
-            if listed_blocking
-            else None
-        )
         now = epoch_seconds(as_of)
         projecting = any(
             groups[key].waiting and now < epoch_seconds(deadlines[key]) for key in chosen
         )
-        if projecting and durations is None:  # never so far: the sums count the waiting items
-            durations = self._durations_by_entity(client, as_of, known)
+        durations = self._durations_by_entity(client, as_of, known) if projecting else {}
         assessed = [
-            assess_group(groups[(e, p)], e, p, self.calendars, as_of, durations or {})
-            for e, p in chosen
+            assess_group(groups[(e, p)], e, p, self.calendars, as_of, durations) for e, p in chosen
         ]
         shown = [key for _, contributors in assessed for key, _, _ in contributors]
         rows = {key: row for group in groups.values() for key, row in group.rows.items()}
@@ -482,10 +415,8 @@ class CloseRiskAnswers:
             listed = [(position + i, reason, at) for i, (_, reason, at) in enumerate(contributors)]
             position += len(contributors)
             risks.append(replace(risk, contributors=listed))
-        errors = errors_read.result() if errors_read else {}
-        unlisted = sorted({b for b in found.blocking if b} - set(listed_blocking))
-        if unlisted:  # never so far: a listed item none of the largest at risk (see above)
-            errors |= _errors(client, unlisted, as_of, known)
+        blocking = sorted({b for b in found.blocking if b})
+        errors = _errors(client, blocking, as_of, known)
         report = render_report(
             risks,
             found.items,

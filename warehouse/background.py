@@ -36,15 +36,6 @@ def yield_to_foreground(client: Client) -> None:
     client.set_client_setting(_ENGINE_NICE_SETTING, BACKGROUND_NICE)
 
 
-def same_priority(client: Client, *, like: Client) -> None:
-    """Run the queries of ``client`` at the engine thread priority of ``like``'s: a read another
-    thread runs for ``like``'s caller (``warehouse.pool.ReadAside``) is background work when the
-    caller's is, and foreground when it is."""
-    client.set_client_setting(
-        _ENGINE_NICE_SETTING, like.get_client_setting(_ENGINE_NICE_SETTING) or 0
-    )
-
-
 class BackgroundLoop:
     """A daemon thread that calls ``step`` until ``stop``, its queries at background priority,
     waiting the seconds each call returns before the next, and trimming the C heap (``trim``)

@@ -4,13 +4,11 @@ is not safe to share between threads (chdb lets many clients share the process's
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Final, Generic, TypeVar
+from concurrent.futures import ThreadPoolExecutor
+from typing import Final
 
 from clickhouse_connect.driver.client import Client
 
-from warehouse.background import same_priority
 from warehouse.client import ReadLimits, connect
 
 READERS: Final = ThreadPoolExecutor(max_workers=2, thread_name_prefix="read-ahead")
@@ -21,44 +19,6 @@ before is derived. The engine runs with the interpreter's lock released, so read
 use both cores. Shared and bounded, so that the per-thread clients of a ``ClientPool`` they open
 are too (their threads never end: one client per thread and pool); no read waits on another, so
 callers sharing them only queue."""
-
-ANSWER_READ_THREADS: Final = 2
-ANSWER_READERS: Final = ThreadPoolExecutor(
-    max_workers=ANSWER_READ_THREADS, thread_name_prefix="answer-read"
-)
-"""The threads on which an answer runs a read it needs later (``ReadAside``) while its own thread
-runs the read it needs first: apart from ``READERS``, so that no answer waits behind a derivation's
-or an export's read ahead. Bounded like them (one client per thread and pool)."""
-
-T = TypeVar("T")
-
-
-class ReadAside(Generic[T]):
-    """``read`` started at once on an ``ANSWER_READERS`` thread, with that thread's own client
-    (``client``: the caller's factory, ``ClientPool.client``), while the caller goes on with its
-    own client ``own``. ``result`` gives what it read; the caller's thread runs ``read`` itself
-    when no thread had started it by then (other answers' reads hold both), and when the factory
-    gives that thread ``own`` (one client shared by every thread runs one query at a time). The
-    read runs at ``own``'s engine priority (``warehouse.background``: the evaluator's reads stay
-    background work). A read that failed raises its error in ``result``, on the caller's thread."""
-
-    def __init__(
-        self, client: Callable[[], Client], own: Client, read: Callable[[Client], T]
-    ) -> None:
-        self._own = own
-        self._read = read
-        self._future: Future[tuple[T] | None] = ANSWER_READERS.submit(self._aside, client)
-
-    def _aside(self, client: Callable[[], Client]) -> tuple[T] | None:
-        aside = client()
-        if aside is self._own:
-            return None
-        same_priority(aside, like=self._own)
-        return (self._read(aside),)
-
-    def result(self) -> T:
-        done = None if self._future.cancel() else self._future.result()
-        return self._read(self._own) if done is None else done[0]
 
 
 class ClientPool:

@@ -38,7 +38,6 @@ from tests.warehouse.test_migrations import forget_migration
 from warehouse.correlation_rules import CorrelationRules
 from warehouse.key_ranges import key_ranges
 from warehouse.migrations import migrate
-from warehouse.pool import ClientPool
 from warehouse.span_store import span_sink
 from warehouse.spans import OTEL_TRACES_COLUMNS
 
@@ -58,12 +57,7 @@ HAVING sum(Items) != 0 OR sum(Money) != 0
 
 class TestSummedItemAnswers:
     def test_every_answer_is_the_one_assessing_every_item_gives(
-        self,
-        client: Client,
-        engine_url: str,
-        database: str,
-        templates: Templates,
-        request: pytest.FixtureRequest,
+        self, client: Client, engine_url: str, templates: Templates
     ) -> None:
         """Close risk (every period and each one) and blocked invoices (by period and entity)
         equal the oracles' at 40 random (as_of, known_at), before and after close deadlines,
@@ -83,11 +77,7 @@ class TestSummedItemAnswers:
         assert taken_back[0] > 0
         assert taken_back[1] > taken_back[0]
         book = CalendarBook()
-        # each thread its own client, as the service's pool gives them: the summed answer reads
-        # some statements on threads of their own (warehouse.pool.ReadAside)
-        pool = ClientPool(engine_url, database=database)
-        request.addfinalizer(pool.close)
-        summed = CloseRiskAnswers(pool.client, book, keeper)
+        summed = CloseRiskAnswers(lambda: migrated, book, keeper)
         oracle = CloseRiskAnswers(lambda: migrated, book, keeper, from_sums=False)
         rules, owners = LineageRules.default(), OwnerRouting()
         narrowed = BlockedInvoiceAnswers(lambda: migrated, rules, owners, keeper)

@@ -5,14 +5,12 @@ approval) or read apart (a customer's set-up, ``BLOCKERS``), on the real engine.
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from clickhouse_connect.driver.client import Client
-from clickhouse_connect.driver.exceptions import DatabaseError
 
 from domain import semconv as sc
 from domain.business_event import BusinessEvent
@@ -25,7 +23,6 @@ from slas.close_state import CloseRiskAnswers
 from slas.definitions import DEFAULT_SLAS
 from slas.impact_answers import BlockedInvoiceAnswers
 from tests.lineage.events import numbered_chain, span
-from warehouse.pool import ClientPool
 from warehouse.spans import OTEL_TRACES_COLUMNS
 
 FIRST = (sc.MASTER_DATA, "E-FIRST")
@@ -151,29 +148,13 @@ def test_blocked_invoices_name_the_first_stored_error(
     assert {e for item, e in errors if item == "BE-3"} == {steps["INV-3 posting"]}
 
 
-@pytest.mark.parametrize(
-    ("from_sums", "aside"),
-    [(True, False), (True, True), (False, False)],
-    ids=["summed", "summed, read aside", "oracle"],
-)
+@pytest.mark.parametrize("from_sums", [True, False], ids=["summed", "oracle"])
 def test_close_risk_names_the_first_stored_error(
-    migrated: Client,
-    engine_url: str,
-    database: str,
-    conflicted: tuple[BusinessState, dict[str, str]],
-    from_sums: bool,
-    aside: bool,
+    migrated: Client, conflicted: tuple[BusinessState, dict[str, str]], from_sums: bool
 ) -> None:
-    """``aside``: each thread its own client, as the service's pool gives them, so that the
-    summed answer reads its at-risk items, stage durations and errors on threads of their own."""
     state, _ = conflicted
-    pool = ClientPool(engine_url, database=database)
-    client = pool.client if aside else lambda: migrated
-    try:
-        answers = CloseRiskAnswers(client, CalendarBook(), state, from_sums=from_sums)
-        _, report = answers.report(period=None, as_of=datetime.now(UTC), known_at=None)
-    finally:
-        pool.close()
+    answers = CloseRiskAnswers(lambda: migrated, CalendarBook(), state, from_sums=from_sums)
+    _, report = answers.report(period=None, as_of=datetime.now(UTC), known_at=None)
     errors = {
         (c["object"]["id"], c["failed_event_type"]): (c["error_category"], c["error_code"])
         for risk in report
@@ -182,39 +163,3 @@ def test_close_risk_names_the_first_stored_error(
     }
     assert errors[("BE-1", sc.TIME_APPROVED)] == FIRST
     assert LATER not in errors.values()
-
-
-def test_close_risk_fails_with_the_error_of_a_read_on_another_thread(
-    migrated: Client, engine_url: str, conflicted: tuple[BusinessState, dict[str, str]]
-) -> None:
-    """A read close risk runs on a thread of its own that fails fails the answer with the
-    engine's error (here: the reading threads' clients name a database that does not exist)."""
-    state, _ = conflicted
-    caller = threading.current_thread()
-    elsewhere = ClientPool(engine_url, database="no_such_database")
-    answers = CloseRiskAnswers(
-        lambda: migrated if threading.current_thread() is caller else elsewhere.client(),
-        CalendarBook(),
-        state,
-    )
-    try:
-        with pytest.raises(DatabaseError, match="UNKNOWN_DATABASE"):
-            answers.report(period=None, as_of=datetime.now(UTC), known_at=None)
-    finally:
-        elsewhere.close()
-
-
-def test_close_risk_lists_the_items_of_a_pair_its_first_read_of_pairs_missed(
-    migrated: Client, conflicted: tuple[BusinessState, dict[str, str]]
-) -> None:
-    """The pairs read before the sums (``close_item_pieces.PAIRS``, from the day sums) can lack a
-    pair the sums report (a day's rows that summed to nothing are merged away); the answer then
-    reads that pair's at-risk items after the sums. Here every day sum is gone while the ticks
-    of today, which the sums read for today's knowledge, remain."""
-    state, _ = conflicted
-    answers = CloseRiskAnswers(lambda: migrated, CalendarBook(), state)
-    as_of = datetime.now(UTC)
-    _, before = answers.report(period=None, as_of=as_of, known_at=None)
-    assert any(risk["contributors"] for risk in before)
-    migrated.command("TRUNCATE TABLE close_item_piece_days")
-    assert answers.report(period=None, as_of=as_of, known_at=None)[1] == before

@@ -1,20 +1,15 @@
-"""ClientPool with read limits: the API's reads are bounded, other clients of the engine are not;
-ReadAside reads on a thread of its own with that thread's client, or else on the caller's."""
+"""ClientPool with read limits: the API's reads are bounded, other clients of the engine are not."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from typing import TypeVar
 
 import pytest
 from clickhouse_connect.driver.exceptions import DatabaseError
 
-from warehouse.background import BACKGROUND_NICE, yield_to_foreground
 from warehouse.client import ReadLimits
-from warehouse.pool import ANSWER_READ_THREADS, ANSWER_READERS, ClientPool, ReadAside
+from warehouse.pool import ClientPool
 
-T = TypeVar("T")
 TIGHT = ReadLimits(max_execution_seconds=30, max_memory_bytes=1024**3, max_result_rows=5)
 
 
@@ -79,95 +74,3 @@ class TestClientsOfEndedThreads:
             assert own.query("SELECT 42").result_rows == [(42,)]
         finally:
             pool.close()
-
-
-@pytest.fixture
-def pool(engine_url: str, database: str) -> Iterator[ClientPool]:
-    """Clients of the test's database, closed after the test."""
-    opened = ClientPool(engine_url, database=database)
-    yield opened
-    opened.close()
-
-
-def _on_thread(threads: list[threading.Thread], started: threading.Event, result: T) -> T:
-    """``result``, the thread that computed it recorded, ``started`` set."""
-    threads.append(threading.current_thread())
-    started.set()
-    return result
-
-
-class TestReadAside:
-    def test_the_read_runs_on_a_thread_of_its_own_with_that_threads_client(
-        self, pool: ClientPool
-    ) -> None:
-        """The caller keeps its client for its own reads; the read aside asks the factory on
-        its thread and gets another."""
-        own = pool.client()
-        started, threads = threading.Event(), list[threading.Thread]()
-        aside = ReadAside(
-            pool.client,
-            own,
-            lambda c: _on_thread(threads, started, (c is own, c.query("SELECT 7").result_rows)),
-        )
-        assert started.wait(30)
-        assert aside.result() == (False, [(7,)])
-        assert threads[0] is not threading.current_thread()
-
-    def test_a_read_that_fails_raises_its_error_on_the_callers_thread(
-        self, pool: ClientPool
-    ) -> None:
-        """An answer whose read aside failed fails with the engine's error, not a hang or a
-        silent empty result."""
-        aside = ReadAside(
-            pool.client, pool.client(), lambda c: c.query("SELECT * FROM no_such_table")
-        )
-        with pytest.raises(DatabaseError, match="UNKNOWN_TABLE"):
-            aside.result()
-
-    def test_a_client_shared_by_every_thread_reads_on_the_callers_thread(
-        self, pool: ClientPool
-    ) -> None:
-        """A factory that gives every thread the caller's client (tests, benchmarks) never runs
-        two queries on it at once: the caller reads when it asks for the result."""
-        shared = pool.client()
-        threads: list[threading.Thread] = []
-        aside = ReadAside(
-            lambda: shared,
-            shared,
-            lambda c: _on_thread(threads, threading.Event(), c.query("SELECT 8").result_rows),
-        )
-        assert aside.result() == [(8,)]
-        assert threads == [threading.current_thread()]
-
-    def test_a_read_no_thread_has_started_runs_on_the_callers_thread(
-        self, pool: ClientPool
-    ) -> None:
-        """While other answers' reads hold every thread, the caller reads itself rather than
-        queue behind them."""
-        release = threading.Event()
-        busy = [ANSWER_READERS.submit(release.wait, 60) for _ in range(ANSWER_READ_THREADS)]
-        try:
-            threads: list[threading.Thread] = []
-            aside = ReadAside(
-                pool.client,
-                pool.client(),
-                lambda c: _on_thread(threads, threading.Event(), c.query("SELECT 9").result_rows),
-            )
-            assert aside.result() == [(9,)]
-            assert threads == [threading.current_thread()]
-        finally:
-            release.set()
-            for done in busy:
-                done.result()
-
-    def test_the_read_runs_at_the_callers_engine_priority(self, pool: ClientPool) -> None:
-        """The evaluator's reads aside stay background work, and the next foreground caller's
-        read on the same thread is not lowered by them."""
-        priority = "SELECT getSetting('os_thread_priority')"
-        own = pool.client()
-        yield_to_foreground(own)
-        read = ReadAside(pool.client, own, lambda c: c.query(priority).result_rows[0][0])
-        assert read.result() == BACKGROUND_NICE
-        own.set_client_setting("os_thread_priority", 0)
-        read = ReadAside(pool.client, own, lambda c: c.query(priority).result_rows[0][0])
-        assert read.result() == 0
