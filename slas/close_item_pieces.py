@@ -24,7 +24,14 @@ from clickhouse_connect.driver.client import Client
 
 from domain.money import units_of
 from slas.close_risk import BLOCKED, CONTRIBUTORS, NOT_POSTED, OTHER_PERIOD, POSTED_LATE
-from slas.close_sums import ITEM_COLUMNS, WAITING, Group, item_state_sql, micros_seconds
+from slas.close_sums import (
+    ASSESSED_COLUMNS,
+    ITEM_COLUMNS,
+    WAITING,
+    Group,
+    item_state_sql,
+    micros_seconds,
+)
 from warehouse.key_ranges import WHOLE, KeyRange, in_range_sql, range_parameters
 from warehouse.schema import (
     CLOSE_ITEM_PIECE_DAYS,
@@ -224,7 +231,8 @@ def at_risk_items_sql(realised: int) -> str:
     at ``as_of`` (as known at ``known_at``) that the reason puts at risk, or that only the
     projection can tell about (``WAITING``, before the close deadline): how many, their exact
     money, the ``CONTRIBUTORS`` largest as (minus the amount, item type, item id, its row in
-    ``ITEM_COLUMNS``), and the waiting ones as (item type, item id, stage took effect, amount).
+    ``ASSESSED_COLUMNS``: the invoice and customer are not read), and the waiting ones as (item
+    type, item id, stage took effect, amount).
     Read: the pieces in effect at ``as_of`` of the states waiting, blocked and posted into another
     period, and for each of the ``realised`` pairs whose close deadline ``as_of`` is at or past
     (``late_period_<i>``, ``late_entity_<i>``, ``late_deadline_<i>``) its open pieces in effect
@@ -249,7 +257,7 @@ SELECT LegalEntity, DuePeriod, Currency, reason, count(), sum(ifNull(Amount, 0))
     groupArrayIf((ItemType, ItemId, StageEffectiveAt, Amount), reason = '{WAITING}')
 FROM (
     SELECT LegalEntity, DuePeriod, Currency, ItemType, ItemId, Amount, StageEffectiveAt,
-        tuple({ITEM_COLUMNS}) AS row,
+        tuple({ASSESSED_COLUMNS}) AS row,
         multiIf(State = {POSTED}, '{POSTED_LATE}', State = {POSTED_ELSEWHERE}, '{OTHER_PERIOD}',
                 State = {BLOCKED_STATE}, '{BLOCKED}', State = {OPEN} OR {past_close},
                 '{NOT_POSTED}', '{WAITING}') AS reason
@@ -257,7 +265,7 @@ FROM (
     WHERE KnownAt <= {_KNOWN_AT} AND Begins <= {_AS_OF}
       AND ((State IN {_HELD_OR_ELSEWHERE} AND Ends > {_AS_OF}
            AND DuePeriod IN {{periods:Array(String)}}){late})
-    GROUP BY State, Begins, Ends, {ITEM_COLUMNS}
+    GROUP BY State, Begins, Ends, {ASSESSED_COLUMNS}
     HAVING sum(Delta) > 0
 )
 GROUP BY LegalEntity, DuePeriod, Currency, reason

@@ -38,12 +38,16 @@ from warehouse.schema import CLOSE_ITEMS
 WAITING: Final = "waiting"
 """Not posted, not blocked, its stage under way: at risk only if projected after the close."""
 
-ITEM_COLUMNS: Final = (
+ASSESSED_COLUMNS: Final = (
     "ItemType, ItemId, Kind, LegalEntity, Currency, Amount, DuePeriod, StageEventId, StageFirstAt,"
     " StageEffectiveAt, PostingEventId, PostingType, PostingFirstAt, PostingEffectiveAt,"
-    " PostedPeriod, UpstreamEventId, UpstreamEventType, UpstreamFirstAt, Invoice, Customer"
+    " PostedPeriod, UpstreamEventId, UpstreamEventType, UpstreamFirstAt"
 )
-"""``slas.close_state.ITEMS_AT``'s columns, in its order (what ``items_at`` reads)."""
+"""What ``slas.close_state.items_at`` reads of an item row: ``ITEM_COLUMNS`` but the invoice and
+the customer (close risk's rows need no more)."""
+ITEM_COLUMNS: Final = f"{ASSESSED_COLUMNS}, Invoice, Customer"
+"""``slas.close_state.ITEMS_AT``'s columns, in its order (``items_at`` reads the
+``ASSESSED_COLUMNS`` first)."""
 
 
 @dataclass(frozen=True)
@@ -100,7 +104,7 @@ def item_state_sql(at: str, *, invoices_only: bool = False) -> ItemStateSql:
 
 
 ROWS_OF = f"""
-SELECT {ITEM_COLUMNS}
+SELECT {ASSESSED_COLUMNS}
 FROM {CLOSE_ITEMS}
 WHERE KnownAt <= {{known_at:DateTime64(3, 'UTC')}}
   AND ItemType IN {{types:Array(String)}} AND ItemId IN {{ids:Array(String)}}
@@ -108,7 +112,7 @@ ORDER BY ItemType, ItemId, KnownAt DESC
 LIMIT 1 BY ItemType, ItemId
 """
 """The latest versions known at ``known_at`` of the items of ``types`` and ``ids`` (the
-contributors an answer shows: a superset when an id has two types), in ``ITEM_COLUMNS``, found
+contributors an answer shows: a superset when an id has two types), in ``ASSESSED_COLUMNS``, found
 through the primary key."""
 
 Key = tuple[str, str]
@@ -129,7 +133,7 @@ class Group:
     waiting: list[tuple[Key, str, Any, Any]]
     """(item, currency, its stage took effect, amount) of the items waiting for their posting."""
     rows: dict[Key, Sequence[Any]] = field(default_factory=dict)
-    """The rows (``ITEM_COLUMNS``) of the items in ``risky``."""
+    """The rows (``ASSESSED_COLUMNS``) of the items in ``risky``."""
 
 
 def micros_seconds(value: Any) -> float:
