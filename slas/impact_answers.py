@@ -30,9 +30,14 @@ from slas.close_state import (
 )
 from warehouse.counted_attempt import ATTEMPT_ORDER, FAILING_SINCE, LATEST_ERROR
 from warehouse.first_stored import NAMED_EVENTS_KNOWN_AT, first_stored_events
+from warehouse.pool import READERS, reads_apart
+
+_FACTS = f"EventId, argMax(EventType, {ATTEMPT_ORDER}), {LATEST_ERROR}, {FAILING_SINCE}"
+"""A blocking event's id and facts (an aggregate over its attempts, grouped by event id): its type,
+the error of its latest attempt and when its current run of failed attempts began (``_blocker``)."""
 
 BLOCKERS = f"""
-SELECT EventId, argMax(EventType, {ATTEMPT_ORDER}), {LATEST_ERROR}, {FAILING_SINCE}
+SELECT {_FACTS}
 FROM {NAMED_EVENTS_KNOWN_AT}
 WHERE EventTime <= {{as_of:DateTime64(6, 'UTC')}}
 GROUP BY EventId
@@ -51,13 +56,13 @@ failed, whichever version of each attempt was stored first."""
 
 _SETUP_ATTEMPTS = first_stored_events(
     f"EventId IN ({_SETUPS_THAT_FAILED}) AND IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}",
-    "EventId, EventType, EventTime, Attempt, SpanId, Outcome, ObjectRefs",
+    "EventId, EventType, EventTime, Attempt, SpanId, Outcome, ErrorCategory, ErrorCode, ObjectRefs",
 )
 
 FAILED_SETUPS = f"""
-SELECT ref.id, EventId
+SELECT ref.id, untuple(facts)
 FROM (
-    SELECT EventId, argMax(Outcome, {ATTEMPT_ORDER}) AS outcome,
+    SELECT tuple({_FACTS}) AS facts, argMax(Outcome, {ATTEMPT_ORDER}) AS outcome,
         groupUniqArrayArray(ObjectRefs) AS refs
     FROM {_SETUP_ATTEMPTS}
     WHERE EventTime <= {{as_of:DateTime64(6, 'UTC')}} AND EventType IN {{event_types:Array(String)}}
@@ -68,9 +73,10 @@ ARRAY JOIN refs AS ref
 WHERE ref.type IN {{dimensions:Array(String)}} AND ref.id IN {{ids:Array(String)}}
 """
 """The set-ups of the given customers (dimension objects) whose latest attempt by ``as_of`` did
-not succeed, as (customer, event id): from the first stored version of every attempt known at
-``known_at``, so a set-up re-sent under the same ids with another outcome is a conflicting
-version, not its outcome."""
+not succeed, as (customer, then the set-up's id and facts as ``BLOCKERS`` reads them): from the
+first stored version of every attempt known at ``known_at``, so a set-up re-sent under the same
+ids with another outcome is a conflicting version, not its outcome. Their facts come with them:
+the blockers' read need not wait for the set-ups to know which events to read."""
 
 
 NO_LIMIT = 2**63 - 1
@@ -224,18 +230,19 @@ class BlockedInvoiceAnswers:
             count, total = len(held), totals(item for item, _ in read)
         listed = held[:listing]
         stored = self._stored_facts(listed, as_of) if narrowed else {}
-        setups = self._failed_setups(client, listed, as_of, known)
-        blocking = sorted(
-            {e for item in listed for e in (*item.own, *item.upstream)}
-            | {e for ids in setups.values() for e in ids}
+        customers = sorted({i.customer for i in listed if i.posting_failed and i.customer})
+        steps = {e for item in listed for e in (*item.own, *item.upstream)}
+        setups, apart = self._setups_and_blockers(
+            client, customers, sorted(steps - stored.keys()), as_of, known
         )
-        facts = {e: stored[e] for e in blocking if e in stored}
-        facts.update(self._blockers(client, [e for e in blocking if e not in stored], as_of, known))
+        facts = {b.event_id: b for found in setups.values() for b in found}
+        facts.update(apart)
+        facts.update(stored)
         items = []
         for item in listed:
             ids = [*item.own, *item.upstream]
             if item.posting_failed:
-                ids += setups.get(item.customer, [])
+                ids += [b.event_id for b in setups.get(item.customer, ())]
             blockers = tuple(facts[e] for e in dict.fromkeys(ids) if e in facts)
             items.append(_item(item, blockers))
         return known, BlockedInvoices(total, tuple(items), count)
@@ -254,23 +261,43 @@ class BlockedInvoiceAnswers:
         steps = client.query(BLOCKING_STEPS_AT, parameters=parameters).result_rows
         stored = {str(event_id) for event_id, facts, _ in steps if facts}
         customers = sorted({str(c) for _, _, of in steps for c in of if c})
-        setups = self._setups_of(client, customers, as_of, known)
         events = {str(event_id) for event_id, _, _ in steps}
-        events.update(e for ids in setups.values() for e in ids)
+        setups, read = self._setups_and_blockers(
+            client, customers, sorted(events - stored), as_of, known
+        )
         # as in ``report``: a step without stored facts counts when ``BLOCKERS`` finds it
-        return stored | set(self._blockers(client, sorted(events - stored), as_of, known))
+        return stored | read.keys() | {b.event_id for found in setups.values() for b in found}
 
-    def _failed_setups(
-        self, client: Client, held: list[_Held], as_of: datetime, known: datetime
-    ) -> dict[str, list[str]]:
-        """Customer id → its failed set-up events, for the items whose posting failed."""
-        customers = sorted({i.customer for i in held if i.posting_failed and i.customer})
-        return self._setups_of(client, customers, as_of, known)
+    def _setups_and_blockers(
+        self,
+        client: Client,
+        customers: list[str],
+        event_ids: list[str],
+        as_of: datetime,
+        known: datetime,
+    ) -> tuple[dict[str, list[Blocker]], dict[str, Blocker]]:
+        """The failed set-ups of ``customers`` (``_setups_of``) and the facts of ``event_ids``
+        (``_blockers``). Neither read needs the other: when both are asked and the factory gives
+        a ``READERS`` thread a client of its own, the blockers are read there while this thread
+        reads the set-ups (the engine releases the interpreter's lock). A read that fails there
+        fails the answer here; one that fails here waits for the other first, so that no read
+        runs behind an answer that ended."""
+        if not (customers and event_ids) or not reads_apart(self._client, client):
+            setups = self._setups_of(client, customers, as_of, known)
+            return setups, self._blockers(client, event_ids, as_of, known)
+        ahead = READERS.submit(lambda: self._blockers(self._client(), event_ids, as_of, known))
+        try:
+            setups = self._setups_of(client, customers, as_of, known)
+        except BaseException:
+            if not ahead.cancel():
+                ahead.exception()
+            raise
+        return setups, ahead.result()
 
     def _setups_of(
         self, client: Client, customers: list[str], as_of: datetime, known: datetime
-    ) -> dict[str, list[str]]:
-        """Customer id → its failed set-up events, for ``customers``."""
+    ) -> dict[str, list[Blocker]]:
+        """Customer id → its failed set-ups, in event id order, for ``customers``."""
         types = sorted({t for types in self._rules.prerequisites.values() for t in types})
         if not customers or not types:
             return {}
@@ -284,9 +311,9 @@ class BlockedInvoiceAnswers:
                 "known_at": known,
             },
         ).result_rows
-        found: dict[str, list[str]] = {}
-        for customer, event_id in sorted((str(c), str(e)) for c, e in rows):
-            found.setdefault(str(customer), []).append(str(event_id))
+        found: dict[str, list[Blocker]] = {}
+        for customer, *facts in sorted(rows, key=lambda row: (str(row[0]), str(row[1]))):
+            found.setdefault(str(customer), []).append(self._blocker(facts))
         return found
 
     def _stored_facts(self, held: list[_Held], as_of: datetime) -> dict[str, Blocker]:
@@ -324,14 +351,16 @@ class BlockedInvoiceAnswers:
         rows = client.query(
             BLOCKERS, parameters={"event_ids": event_ids, "as_of": as_of, "known_at": known}
         ).result_rows
-        return {
-            str(event_id): Blocker(
-                event_id=str(event_id),
-                event_type=str(event_type),
-                error_category=str(category),
-                error_code=str(code),
-                owner=self._owners.owner_of(str(category)),
-                failed_since=utc(since) if since is not None else None,
-            )
-            for event_id, event_type, category, code, since in rows
-        }
+        return {str(row[0]): self._blocker(row) for row in rows}
+
+    def _blocker(self, facts: Sequence[Any]) -> Blocker:
+        """The blocker of a ``_FACTS`` row (event id, type, error category and code, since)."""
+        event_id, event_type, category, code, since = facts
+        return Blocker(
+            event_id=str(event_id),
+            event_type=str(event_type),
+            error_category=str(category),
+            error_code=str(code),
+            owner=self._owners.owner_of(str(category)),
+            failed_since=utc(since) if since is not None else None,
+        )
