@@ -6,7 +6,8 @@ its customer (``[lineage]`` prerequisites): not a hop, but it explains why the E
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -229,12 +230,12 @@ class BlockedInvoiceAnswers:
             held = [h for _, h in read]
             count, total = len(held), totals(item for item, _ in read)
         listed = held[:listing]
-        stored = self._stored_facts(listed, as_of) if narrowed else {}
         customers = sorted({i.customer for i in listed if i.posting_failed and i.customer})
-        steps = {e for item in listed for e in (*item.own, *item.upstream)}
-        setups, apart = self._setups_and_blockers(
-            client, customers, sorted(steps - stored.keys()), as_of, known
-        )
+        with self._setups_ahead(client, customers, as_of, known) as read_setups:
+            stored = self._stored_facts(listed, as_of) if narrowed else {}
+            steps = {e for item in listed for e in (*item.own, *item.upstream)}
+            apart = self._blockers(client, sorted(steps - stored.keys()), as_of, known)
+            setups = read_setups()
         facts = {b.event_id: b for found in setups.values() for b in found}
         facts.update(apart)
         facts.update(stored)
@@ -262,37 +263,32 @@ class BlockedInvoiceAnswers:
         stored = {str(event_id) for event_id, facts, _ in steps if facts}
         customers = sorted({str(c) for _, _, of in steps for c in of if c})
         events = {str(event_id) for event_id, _, _ in steps}
-        setups, read = self._setups_and_blockers(
-            client, customers, sorted(events - stored), as_of, known
-        )
-        # as in ``report``: a step without stored facts counts when ``BLOCKERS`` finds it
-        return stored | read.keys() | {b.event_id for found in setups.values() for b in found}
+        with self._setups_ahead(client, customers, as_of, known) as read_setups:
+            # as in ``report``: a step without stored facts counts when ``BLOCKERS`` finds it
+            apart = self._blockers(client, sorted(events - stored), as_of, known)
+            setups = read_setups()
+        return stored | apart.keys() | {b.event_id for found in setups.values() for b in found}
 
-    def _setups_and_blockers(
-        self,
-        client: Client,
-        customers: list[str],
-        event_ids: list[str],
-        as_of: datetime,
-        known: datetime,
-    ) -> tuple[dict[str, list[Blocker]], dict[str, Blocker]]:
-        """The failed set-ups of ``customers`` (``_setups_of``) and the facts of ``event_ids``
-        (``_blockers``). Neither read needs the other: when both are asked and the factory gives
-        a ``READERS`` thread a client of its own, the blockers are read there while this thread
-        reads the set-ups (the engine releases the interpreter's lock). A read that fails there
-        fails the answer here; one that fails here waits for the other first, so that no read
-        runs behind an answer that ended."""
-        if not (customers and event_ids) or not reads_apart(self._client, client):
-            setups = self._setups_of(client, customers, as_of, known)
-            return setups, self._blockers(client, event_ids, as_of, known)
-        ahead = READERS.submit(lambda: self._blockers(self._client(), event_ids, as_of, known))
+    @contextmanager
+    def _setups_ahead(
+        self, client: Client, customers: list[str], as_of: datetime, known: datetime
+    ) -> Iterator[Callable[[], dict[str, list[Blocker]]]]:
+        """``_setups_of(customers)``, to be asked for inside the block: read on a ``READERS``
+        thread with that thread's client, begun on entry, when there are customers and the factory
+        gives that thread a client of its own, so that the caller's work meanwhile (the stored
+        facts, the blockers' read) runs beside it (the engine releases the interpreter's lock);
+        else read here when asked. A read that failed there fails the answer when asked for; a
+        block that fails first cancels the read or waits for it, so that none runs behind an
+        answer that ended."""
+        if not customers or not reads_apart(self._client, client):
+            yield lambda: self._setups_of(client, customers, as_of, known)
+            return
+        ahead = READERS.submit(lambda: self._setups_of(self._client(), customers, as_of, known))
         try:
-            setups = self._setups_of(client, customers, as_of, known)
-        except BaseException:
+            yield ahead.result
+        finally:
             if not ahead.cancel():
                 ahead.exception()
-            raise
-        return setups, ahead.result()
 
     def _setups_of(
         self, client: Client, customers: list[str], as_of: datetime, known: datetime
