@@ -80,6 +80,12 @@ ids with another outcome is a conflicting version, not its outcome. Their facts 
 the blockers' read need not wait for the set-ups to know which events to read."""
 
 
+_STORED_STEPS = ((34, 7, 0, 8, 20), (35, 10, 11, 12, 23), (36, 15, 16, 17, 26))
+"""Where ``BLOCKED_INVOICE_ITEMS_AT``'s row tells each step that may hold its item (stage,
+posting, the failure upstream): whether it holds it, its event id, its type (0: the stage's,
+billing.ready), its first attempt, and the first of its three stored failure facts (category,
+code, since: ``BLOCKER_FACT_COLUMNS``)."""
+
 NO_LIMIT = 2**63 - 1
 """``BLOCKED_INVOICE_ITEMS_AT``'s ``limit`` when every item is listed."""
 
@@ -151,7 +157,8 @@ def _held_in_sql(
     sums: dict[str, tuple[int, int, Decimal]] = {}
     held = []
     for row in rows:
-        sums[str(row[4])] = (row[29], row[30], row[31])
+        if row[33] == 1:  # the currency's sums, on each of its rows: kept from its first
+            sums[str(row[4])] = (row[29], row[30], row[31])
         if row[32] > limit:
             continue
         stage_held, posting_held, upstream_held = row[34:37]
@@ -322,21 +329,12 @@ class BlockedInvoiceAnswers:
         found: dict[str, Blocker] = {}
         for item in held:
             row = item.row
-            stage = (row[7], sc.BILLING_READY, row[8], *row[20:23])
-            posting = (row[10], row[11], row[12], *row[23:26])
-            steps = [step for step in (stage, posting) if step[0] in item.own]
-            if item.upstream:
-                steps.append((*row[15:18], *row[26:29]))
-            for event_id, event_type, first, category, code, since in steps:
-                if str(event_id) not in found and reached(since, as_of):
-                    found[str(event_id)] = Blocker(
-                        event_id=str(event_id),
-                        event_type=str(event_type),
-                        error_category=str(category),
-                        error_code=str(code),
-                        owner=self._owners.owner_of(str(category)),
-                        failed_since=utc(first),
-                    )
+            for holds, event, kind, first, facts in _STORED_STEPS:
+                event_id = str(row[event])
+                if row[holds] and event_id not in found and reached(row[facts + 2], as_of):
+                    event_type = row[kind] if kind else sc.BILLING_READY
+                    fact = (event_id, event_type, row[facts], row[facts + 1], row[first])
+                    found[event_id] = self._blocker(fact)
         return found
 
     def _blockers(
