@@ -200,6 +200,9 @@ class BlockedInvoiceAnswers:
         self._owners = owners
         self._state = state
         self._narrowed = narrowed
+        self._apart: bool | None = None
+        """Whether the factory gives a ``READERS`` thread a client of its own: asked once (a
+        factory either hands every thread its own client or one client to all)."""
 
     def report(
         self,
@@ -287,7 +290,9 @@ class BlockedInvoiceAnswers:
         else read here when asked. A read that failed there fails the answer when asked for; a
         block that fails first cancels the read or waits for it, so that none runs behind an
         answer that ended."""
-        if not customers or not reads_apart(self._client, client):
+        if self._apart is None:
+            self._apart = reads_apart(self._client, client)
+        if not customers or not self._apart:
             yield lambda: self._setups_of(client, customers, as_of, known)
             return
         ahead = READERS.submit(lambda: self._setups_of(self._client(), customers, as_of, known))
