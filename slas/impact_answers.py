@@ -157,7 +157,7 @@ def _held_in_sql(
     sums: dict[str, tuple[int, int, Decimal]] = {}
     held = []
     for row in rows:
-        if row[33] == 1:  # the currency's sums, on each of its rows: kept from its first
+        if row[33] == 1:  # each row carries its currency's sums: taken from the first place
             sums[str(row[4])] = (row[29], row[30], row[31])
         if row[32] > limit:
             continue
