@@ -44,6 +44,7 @@ from tests.firm import firm_calendar_book
 from warehouse.client import connect
 from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import migrate
+from warehouse.pool import ClientPool
 
 TRUTH_STATE = {"met": "met", "breached": "breached", "at_risk": "open", "on_track": "open"}
 REDELIVER = """
@@ -157,6 +158,7 @@ def main() -> None:
     figures["peak_rss_mib"] = round(peak_rss_mib_self(), 0)
 
     watermark = state.watermark()
+    per_thread = ClientPool(arguments.clickhouse_url)
     span = (last - first).total_seconds()
     versions = TimerAnswers(
         lambda: client, DEFAULT_SLAS, firm_calendar_book(), state, from_changes=False
@@ -165,12 +167,13 @@ def main() -> None:
 
     def items(oracle: bool) -> dict[str, Callable[[random.Random], Any]]:
         """Close risk and blocked invoices: summed / narrowed in SQL, or (``oracle``) assessed
-        over every item row in Python."""
+        over every item row in Python. A client per thread, as the service's answers have (an
+        answer may read on a ``warehouse.pool.READERS`` thread beside its own)."""
         close_risk = CloseRiskAnswers(
-            lambda: client, firm_calendar_book(), state, from_sums=not oracle
+            per_thread.client, firm_calendar_book(), state, from_sums=not oracle
         )
         blocked = BlockedInvoiceAnswers(
-            lambda: client, LineageRules.default(), OwnerRouting(), state, narrowed=not oracle
+            per_thread.client, LineageRules.default(), OwnerRouting(), state, narrowed=not oracle
         )
         return {
             "close_risk": lambda rng: close_risk.report(

@@ -73,7 +73,7 @@ from slas.state_queries import (
     window_rows,
 )
 from slas.timer_rows import DerivedTimers, SnapshotNames, derive_timers
-from warehouse.pool import READERS
+from warehouse.pool import READERS, reads_apart
 from warehouse.queries import window_cut
 from warehouse.schema import CLOSE_ITEMS, EVENT_DIMENSIONS, SLA_TIMERS
 from warehouse.schema_state import REBUILD_KEY, read_state, write_state, write_states
@@ -533,7 +533,7 @@ class BusinessState:
         def read(chunk: int) -> ComponentRead:
             return self._load(self._client(), until, chunk=chunk, stored=stored)
 
-        ahead = count > 1 and READERS.submit(self._client).result() is not client
+        ahead = count > 1 and reads_apart(self._client, client)
         if not ahead:
             for chunk in range(count):
                 yield self._load(client, until, chunk=chunk, stored=stored)

@@ -6,7 +6,8 @@ its customer (``[lineage]`` prerequisites): not a hop, but it explains why the E
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -30,9 +31,14 @@ from slas.close_state import (
 )
 from warehouse.counted_attempt import ATTEMPT_ORDER, FAILING_SINCE, LATEST_ERROR
 from warehouse.first_stored import NAMED_EVENTS_KNOWN_AT, first_stored_events
+from warehouse.pool import READERS, reads_apart
+
+_FACTS = f"EventId, argMax(EventType, {ATTEMPT_ORDER}), {LATEST_ERROR}, {FAILING_SINCE}"
+"""A blocking event's id and facts (an aggregate over its attempts, grouped by event id): its type,
+the error of its latest attempt and when its current run of failed attempts began (``_blocker``)."""
 
 BLOCKERS = f"""
-SELECT EventId, argMax(EventType, {ATTEMPT_ORDER}), {LATEST_ERROR}, {FAILING_SINCE}
+SELECT {_FACTS}
 FROM {NAMED_EVENTS_KNOWN_AT}
 WHERE EventTime <= {{as_of:DateTime64(6, 'UTC')}}
 GROUP BY EventId
@@ -51,13 +57,13 @@ failed, whichever version of each attempt was stored first."""
 
 _SETUP_ATTEMPTS = first_stored_events(
     f"EventId IN ({_SETUPS_THAT_FAILED}) AND IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}",
-    "EventId, EventType, EventTime, Attempt, SpanId, Outcome, ObjectRefs",
+    "EventId, EventType, EventTime, Attempt, SpanId, Outcome, ErrorCategory, ErrorCode, ObjectRefs",
 )
 
 FAILED_SETUPS = f"""
-SELECT ref.id, EventId
+SELECT ref.id, untuple(facts)
 FROM (
-    SELECT EventId, argMax(Outcome, {ATTEMPT_ORDER}) AS outcome,
+    SELECT tuple({_FACTS}) AS facts, argMax(Outcome, {ATTEMPT_ORDER}) AS outcome,
         groupUniqArrayArray(ObjectRefs) AS refs
     FROM {_SETUP_ATTEMPTS}
     WHERE EventTime <= {{as_of:DateTime64(6, 'UTC')}} AND EventType IN {{event_types:Array(String)}}
@@ -68,10 +74,17 @@ ARRAY JOIN refs AS ref
 WHERE ref.type IN {{dimensions:Array(String)}} AND ref.id IN {{ids:Array(String)}}
 """
 """The set-ups of the given customers (dimension objects) whose latest attempt by ``as_of`` did
-not succeed, as (customer, event id): from the first stored version of every attempt known at
-``known_at``, so a set-up re-sent under the same ids with another outcome is a conflicting
-version, not its outcome."""
+not succeed, as (customer, then the set-up's id and facts as ``BLOCKERS`` reads them): from the
+first stored version of every attempt known at ``known_at``, so a set-up re-sent under the same
+ids with another outcome is a conflicting version, not its outcome. Their facts come with them:
+the blockers' read need not wait for the set-ups to know which events to read."""
 
+
+_STORED_STEPS = ((34, 7, 0, 8, 20), (35, 10, 11, 12, 23), (36, 15, 16, 17, 26))
+"""Where ``BLOCKED_INVOICE_ITEMS_AT``'s row tells each step that may hold its item (stage,
+posting, the failure upstream): whether it holds it, its event id, its type (0: the stage's,
+billing.ready), its first attempt, and the first of its three stored failure facts (category,
+code, since: ``BLOCKER_FACT_COLUMNS``)."""
 
 NO_LIMIT = 2**63 - 1
 """``BLOCKED_INVOICE_ITEMS_AT``'s ``limit`` when every item is listed."""
@@ -144,7 +157,8 @@ def _held_in_sql(
     sums: dict[str, tuple[int, int, Decimal]] = {}
     held = []
     for row in rows:
-        sums[str(row[4])] = (row[29], row[30], row[31])
+        if row[33] == 1:  # each row carries its currency's sums: taken from the first place
+            sums[str(row[4])] = (row[29], row[30], row[31])
         if row[32] > limit:
             continue
         stage_held, posting_held, upstream_held = row[34:37]
@@ -186,6 +200,9 @@ class BlockedInvoiceAnswers:
         self._owners = owners
         self._state = state
         self._narrowed = narrowed
+        self._apart: bool | None = None
+        """Whether the factory gives a ``READERS`` thread a client of its own: asked once (a
+        factory either hands every thread its own client or one client to all)."""
 
     def report(
         self,
@@ -223,19 +240,20 @@ class BlockedInvoiceAnswers:
             held = [h for _, h in read]
             count, total = len(held), totals(item for item, _ in read)
         listed = held[:listing]
-        stored = self._stored_facts(listed, as_of) if narrowed else {}
-        setups = self._failed_setups(client, listed, as_of, known)
-        blocking = sorted(
-            {e for item in listed for e in (*item.own, *item.upstream)}
-            | {e for ids in setups.values() for e in ids}
-        )
-        facts = {e: stored[e] for e in blocking if e in stored}
-        facts.update(self._blockers(client, [e for e in blocking if e not in stored], as_of, known))
+        customers = sorted({i.customer for i in listed if i.posting_failed and i.customer})
+        with self._setups_ahead(client, customers, as_of, known) as read_setups:
+            stored = self._stored_facts(listed, as_of) if narrowed else {}
+            steps = {e for item in listed for e in (*item.own, *item.upstream)}
+            apart = self._blockers(client, sorted(steps - stored.keys()), as_of, known)
+            setups = read_setups()
+        facts = {b.event_id: b for found in setups.values() for b in found}
+        facts.update(apart)
+        facts.update(stored)
         items = []
         for item in listed:
             ids = [*item.own, *item.upstream]
             if item.posting_failed:
-                ids += setups.get(item.customer, [])
+                ids += [b.event_id for b in setups.get(item.customer, ())]
             blockers = tuple(facts[e] for e in dict.fromkeys(ids) if e in facts)
             items.append(_item(item, blockers))
         return known, BlockedInvoices(total, tuple(items), count)
@@ -254,23 +272,40 @@ class BlockedInvoiceAnswers:
         steps = client.query(BLOCKING_STEPS_AT, parameters=parameters).result_rows
         stored = {str(event_id) for event_id, facts, _ in steps if facts}
         customers = sorted({str(c) for _, _, of in steps for c in of if c})
-        setups = self._setups_of(client, customers, as_of, known)
         events = {str(event_id) for event_id, _, _ in steps}
-        events.update(e for ids in setups.values() for e in ids)
-        # as in ``report``: a step without stored facts counts when ``BLOCKERS`` finds it
-        return stored | set(self._blockers(client, sorted(events - stored), as_of, known))
+        with self._setups_ahead(client, customers, as_of, known) as read_setups:
+            # as in ``report``: a step without stored facts counts when ``BLOCKERS`` finds it
+            apart = self._blockers(client, sorted(events - stored), as_of, known)
+            setups = read_setups()
+        return stored | apart.keys() | {b.event_id for found in setups.values() for b in found}
 
-    def _failed_setups(
-        self, client: Client, held: list[_Held], as_of: datetime, known: datetime
-    ) -> dict[str, list[str]]:
-        """Customer id → its failed set-up events, for the items whose posting failed."""
-        customers = sorted({i.customer for i in held if i.posting_failed and i.customer})
-        return self._setups_of(client, customers, as_of, known)
+    @contextmanager
+    def _setups_ahead(
+        self, client: Client, customers: list[str], as_of: datetime, known: datetime
+    ) -> Iterator[Callable[[], dict[str, list[Blocker]]]]:
+        """``_setups_of(customers)``, to be asked for inside the block: read on a ``READERS``
+        thread with that thread's client, begun on entry, when there are customers and the factory
+        gives that thread a client of its own, so that the caller's work meanwhile (the stored
+        facts, the blockers' read) runs beside it (the engine releases the interpreter's lock);
+        else read here when asked. A read that failed there fails the answer when asked for; a
+        block that fails first cancels the read or waits for it, so that none runs behind an
+        answer that ended."""
+        if self._apart is None:
+            self._apart = reads_apart(self._client, client)
+        if not customers or not self._apart:
+            yield lambda: self._setups_of(client, customers, as_of, known)
+            return
+        ahead = READERS.submit(lambda: self._setups_of(self._client(), customers, as_of, known))
+        try:
+            yield ahead.result
+        finally:
+            if not ahead.cancel():
+                ahead.exception()
 
     def _setups_of(
         self, client: Client, customers: list[str], as_of: datetime, known: datetime
-    ) -> dict[str, list[str]]:
-        """Customer id → its failed set-up events, for ``customers``."""
+    ) -> dict[str, list[Blocker]]:
+        """Customer id → its failed set-ups, in event id order, for ``customers``."""
         types = sorted({t for types in self._rules.prerequisites.values() for t in types})
         if not customers or not types:
             return {}
@@ -284,9 +319,9 @@ class BlockedInvoiceAnswers:
                 "known_at": known,
             },
         ).result_rows
-        found: dict[str, list[str]] = {}
-        for customer, event_id in sorted((str(c), str(e)) for c, e in rows):
-            found.setdefault(str(customer), []).append(str(event_id))
+        found: dict[str, list[Blocker]] = {}
+        for customer, *facts in sorted(rows, key=lambda row: (str(row[0]), str(row[1]))):
+            found.setdefault(str(customer), []).append(self._blocker(facts))
         return found
 
     def _stored_facts(self, held: list[_Held], as_of: datetime) -> dict[str, Blocker]:
@@ -299,21 +334,12 @@ class BlockedInvoiceAnswers:
         found: dict[str, Blocker] = {}
         for item in held:
             row = item.row
-            stage = (row[7], sc.BILLING_READY, row[8], *row[20:23])
-            posting = (row[10], row[11], row[12], *row[23:26])
-            steps = [step for step in (stage, posting) if step[0] in item.own]
-            if item.upstream:
-                steps.append((*row[15:18], *row[26:29]))
-            for event_id, event_type, first, category, code, since in steps:
-                if str(event_id) not in found and reached(since, as_of):
-                    found[str(event_id)] = Blocker(
-                        event_id=str(event_id),
-                        event_type=str(event_type),
-                        error_category=str(category),
-                        error_code=str(code),
-                        owner=self._owners.owner_of(str(category)),
-                        failed_since=utc(first),
-                    )
+            for holds, event, kind, first, facts in _STORED_STEPS:
+                event_id = str(row[event])
+                if row[holds] and event_id not in found and reached(row[facts + 2], as_of):
+                    event_type = row[kind] if kind else sc.BILLING_READY
+                    fact = (event_id, event_type, row[facts], row[facts + 1], row[first])
+                    found[event_id] = self._blocker(fact)
         return found
 
     def _blockers(
@@ -324,14 +350,16 @@ class BlockedInvoiceAnswers:
         rows = client.query(
             BLOCKERS, parameters={"event_ids": event_ids, "as_of": as_of, "known_at": known}
         ).result_rows
-        return {
-            str(event_id): Blocker(
-                event_id=str(event_id),
-                event_type=str(event_type),
-                error_category=str(category),
-                error_code=str(code),
-                owner=self._owners.owner_of(str(category)),
-                failed_since=utc(since) if since is not None else None,
-            )
-            for event_id, event_type, category, code, since in rows
-        }
+        return {str(row[0]): self._blocker(row) for row in rows}
+
+    def _blocker(self, facts: Sequence[Any]) -> Blocker:
+        """The blocker of a ``_FACTS`` row (event id, type, error category and code, since)."""
+        event_id, event_type, category, code, since = facts
+        return Blocker(
+            event_id=str(event_id),
+            event_type=str(event_type),
+            error_category=str(category),
+            error_code=str(code),
+            owner=self._owners.owner_of(str(category)),
+            failed_since=utc(since) if since is not None else None,
+        )

@@ -4,6 +4,7 @@ is not safe to share between threads (chdb lets many clients share the process's
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Final
 
@@ -19,6 +20,13 @@ before is derived. The engine runs with the interpreter's lock released, so read
 use both cores. Shared and bounded, so that the per-thread clients of a ``ClientPool`` they open
 are too (their threads never end: one client per thread and pool); no read waits on another, so
 callers sharing them only queue."""
+
+
+def reads_apart(factory: Callable[[], Client], client: Client) -> bool:
+    """Whether ``factory`` gives a ``READERS`` thread a client other than ``client`` (the
+    caller's): only then may a read run there beside the caller's own. A factory that hands every
+    thread one client (a script's, a test's) keeps its reads in turn."""
+    return READERS.submit(factory).result() is not client
 
 
 class ClientPool:

@@ -1,19 +1,23 @@
 """A failure re-sent with the same ids and another error is a conflicting version, not the error:
 close risk and blocked invoices name the error of the first stored version, as the lineage node
 does (warehouse/first_stored.py), whether the step's facts are stored with its item (a time
-approval) or read apart (a customer's set-up, ``BLOCKERS``), on the real engine."""
+approval) or read apart (a customer's set-up, ``FAILED_SETUPS``), on the real engine."""
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import DatabaseError
 
 from domain import semconv as sc
 from domain.business_event import BusinessEvent
+from lineage.impact import BlockedInvoices
 from lineage.owners import OwnerRouting
 from lineage.queries import events_by_id
 from lineage.rules import LineageRules
@@ -23,6 +27,7 @@ from slas.close_state import CloseRiskAnswers
 from slas.definitions import DEFAULT_SLAS
 from slas.impact_answers import BlockedInvoiceAnswers
 from tests.lineage.events import numbered_chain, span
+from warehouse.pool import ClientPool
 from warehouse.spans import OTEL_TRACES_COLUMNS
 
 FIRST = (sc.MASTER_DATA, "E-FIRST")
@@ -142,10 +147,42 @@ def test_blocked_invoices_name_the_first_stored_error(
         for b in item.blocked_by
     }
     assert errors[("BE-1", steps["BE-1"])] == FIRST
-    assert errors[("BE-2", steps["INV-2"])] == FIRST  # the set-up: no stored facts, BLOCKERS
+    assert errors[("BE-2", steps["INV-2"])] == FIRST  # the set-up: read with FAILED_SETUPS
     assert LATER not in errors.values()
     # chain 3's set-up succeeded first; its failed re-send holds nothing: only the posting does
     assert {e for item, e in errors if item == "BE-3"} == {steps["INV-3 posting"]}
+
+
+def test_set_ups_read_beside_the_answer_give_the_same_answer_or_fail_it(
+    migrated: Client,
+    engine_url: str,
+    database: str,
+    conflicted: tuple[BusinessState, dict[str, str]],
+) -> None:
+    """With a client per thread the failed set-ups (``FAILED_SETUPS``) are read on a reader
+    thread while the answer's own reads the rest: the same answer as with one client. When that
+    read fails, the answer fails with its error, not with a shorter list of blockers."""
+    state, steps = conflicted
+    caller = threading.current_thread()
+
+    def answer(client: Callable[[], Client]) -> tuple[datetime, BlockedInvoices]:
+        answers = BlockedInvoiceAnswers(client, LineageRules.default(), OwnerRouting(), state)
+        return answers.report(
+            period=None, legal_entity=None, as_of=datetime.now(UTC), known_at=None
+        )
+
+    pool = ClientPool(engine_url, database=database)
+    elsewhere = ClientPool(engine_url, database=f"{database}_missing")
+    try:
+        read_apart = answer(pool.client)
+        assert read_apart == answer(lambda: migrated)
+        named = {b.event_id for item in read_apart[1].items for b in item.blocked_by}
+        assert steps["INV-2"] in named  # the set-up
+        with pytest.raises(DatabaseError, match=f"{database}_missing"):
+            answer(lambda: migrated if threading.current_thread() is caller else elsewhere.client())
+    finally:
+        pool.close()
+        elsewhere.close()
 
 
 @pytest.mark.parametrize("from_sums", [True, False], ids=["summed", "oracle"])
