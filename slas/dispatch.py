@@ -118,6 +118,13 @@ class Dispatcher:
         if channel.resends_firing:
             told = {change.alert.fingerprint for change in changes}
             due = state.due
+            if len(due) < len(firing):
+                # told before this process began (a restart): pushed again over the next half
+                # interval, not all at once, which held the first tick for minutes
+                for alert in firing:
+                    if alert.fingerprint not in due and alert.fingerprint not in told:
+                        share = resend_share(alert.fingerprint) - 0.5
+                        due[alert.fingerprint] = now + self._resend * share
             firing = [
                 alert
                 for alert in firing

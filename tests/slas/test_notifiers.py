@@ -272,6 +272,31 @@ class TestPersistence:
         restarted.dispatch(state[RECORD], now=NOW + timedelta(seconds=1))
         assert (len(receiver.to(HOOK)), len(receiver.to(SLACK))) == (1, 1)
 
+    def test_a_restart_pushes_what_alertmanager_was_told_again_over_half_an_interval(
+        self, store: AlertStore, receiver: Receiver
+    ) -> None:
+        """After a restart the firing alerts Alertmanager was told are pushed again within half
+        the resend interval, a slice a dispatch, a new breach in the first POST: not all in the
+        first dispatch, which held the first tick of a large quarter for minutes."""
+        firing = {a.fingerprint: a for a in (make_alert(f"BE-{i}") for i in range(1_500))}
+        store.save(RECORD, list(firing.values()), now=NOW)
+        dispatcher(receiver, store).dispatch(firing, now=NOW)
+        state = store.load(now=NOW, keep=timedelta(days=1))
+        restarted = dispatcher(receiver, store, **{k: v for k, v in state.items() if k != RECORD})
+        receiver.posts.clear()
+        new = make_alert("BE-NEW")
+        slices = []
+        for seconds in range(0, 31, 15):
+            record = {**firing, new.fingerprint: new} if seconds else firing
+            restarted.dispatch(record, now=NOW + timedelta(minutes=5, seconds=seconds))
+            bodies = [alert for body in receiver.to(AM) for alert in body]
+            if seconds == 15:
+                assert bodies[0]["labels"]["object_id"] == "BE-NEW"
+            slices.append(len(bodies))
+            receiver.posts.clear()
+        assert sum(slices) == 1_501, f"each once in half an interval: {slices}"
+        assert max(slices) < 1_000, f"the re-sends came in one slice: {slices}"
+
     def test_the_latest_state_wins_and_old_resolutions_are_dropped(self, store: AlertStore) -> None:
         """Rows append; load returns the newest per channel and alert, within the keep window."""
         firing, gone = make_alert("BE-1"), make_alert("BE-2")
