@@ -186,9 +186,9 @@ class SlaEvaluator:
         if behind:
             return 0.0  # the window was cut: the rest follows at once
         # ticks begin an interval apart (a deadline that passes waits at most about one interval
-        # for the tick that alerts on it), never closer than a quarter of one after a long tick
-        interval = self._interval.total_seconds()
-        return max(interval - took, interval / 4)
+        # for the tick that alerts on it); after a tick longer than half of one, as long as it
+        # took, so that evaluating keeps at most half a core busy
+        return max(self._interval.total_seconds() - took, took)
 
     def _lag_seconds(self) -> float:
         """The watermark's age when asked, so that a tick running long shows as growing lag."""
