@@ -1,0 +1,187 @@
+"""From a timer's deadline to its alert in Alertmanager (issue 14: "a timer's deadline passes →
+alert in Alertmanager ≤ 30 s"), on a running service over a loaded quarter.
+
+Starts a real Prometheus Alertmanager (which keeps the alerts and notifies nobody: a loaded quarter
+has tens of thousands of breached timers, and a receiver run here would be what is measured) and
+``syncsight serve`` on the data directory, with the simulator firm's configuration plus one legal
+entity, ``LE-BENCH``, whose calendar works every hour of every day, so that a business-time
+deadline falls at a known wall-clock instant whatever the day. It waits until the evaluator's state
+is current and ``--settle`` seconds more (its first pushes of every firing alert to Alertmanager,
+over half a resend interval), then, each round, sends one ``contract.signed`` span over OTLP/HTTP
+signed two days (the target of ``time-to-project-creation``) minus ``--lead`` seconds ago: the
+timer's deadline passes ``--lead`` seconds after the span is sent. It polls Alertmanager's ``GET
+/api/v2/alerts`` every 100 ms for the active ``SlaBreached`` alert of that contract and prints how
+long after the deadline the answer that first held it came back (an upper bound: the alert arrived
+before), and checks the alert's ``deadline`` annotation is the instant expected. Nothing else is
+sent meanwhile: the service is otherwise idle, and the CPU it and Alertmanager used over the rounds
+(cores) is what keeping tens of thousands of firing alerts alive costs.
+
+Opens the data directory itself (no other process may hold it); run on a copy:
+``.venv/bin/python benchmarks/deadline_alert.py --data /tmp/copy/data [--rounds 5] [--lead 40]
+[--sla-interval 15] [--json FILE]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import statistics
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.process_stats import cpu_seconds
+from domain import semconv as sc
+from simulator.firm import firm_config_toml
+from slas.definitions import DEFAULT_SLAS
+from tests.service import Service, start_service, stop_service
+from tests.slas.alert_stack import send_spans, start_alertmanager
+
+ENTITY = "LE-BENCH"
+ROUND_THE_CLOCK = f"""
+[calendars."{ENTITY}"]
+time_zone = "UTC"
+working_days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+working_hours = "00:00-24:00"
+"""
+SLA = "time-to-project-creation"
+TARGET = next(d for d in DEFAULT_SLAS if d.name == SLA).target
+POLL = 0.1
+
+
+def _stamp(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _wait_current(service: Service, started: datetime, timeout: float) -> None:
+    """Until an answer's known-at reaches ``started``: the evaluator has caught up."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        known = httpx.get(f"{service.base_url}/api/v1/slas", timeout=60).headers.get(
+            "X-Syncsight-Known-At", ""
+        )
+        if known and _stamp(known) >= started:
+            return
+        time.sleep(1)
+    raise SystemExit(f"the evaluator did not catch up within {timeout:.0f} s")
+
+
+def _breach(alertmanager: str, contract: str) -> dict[str, Any] | None:
+    response = httpx.get(
+        f"{alertmanager}/api/v2/alerts",
+        params={"filter": [f'object_id="{contract}"', 'alertname="SlaBreached"']},
+        timeout=60,
+    )
+    response.raise_for_status()
+    active = [a for a in response.json() if a["status"]["state"] == "active"]
+    return active[0] if active else None
+
+
+def one_round(service: Service, alertmanager: str, lead: float, timeout: float) -> dict[str, Any]:
+    """Sign a contract whose deadline is ``lead`` seconds away; seconds from the deadline to the
+    alert in Alertmanager."""
+    contract = f"CTR-BENCH-{uuid.uuid4().hex[:12].upper()}"
+    sent = datetime.now(UTC)
+    signed = sent - timedelta(days=TARGET.days, hours=TARGET.hours) + timedelta(seconds=lead)
+    deadline = signed + timedelta(days=TARGET.days, hours=TARGET.hours)
+    attributes = {
+        sc.EVENT_TYPE: sc.CONTRACT_SIGNED,
+        sc.EVENT_ID: f"{sc.CONTRACT_SIGNED}:{contract}",
+        sc.OUTCOME: sc.SUCCESS,
+        sc.PERIOD: signed.strftime("%Y-%m"),
+        sc.object_id_key(sc.CONTRACT): contract,
+        sc.object_id_key(sc.LEGAL_ENTITY): ENTITY,
+    }
+    send_spans(service, [(attributes, signed)], service_name="bench-deadline")
+    in_alertmanager: float | None = None
+    give_up = time.monotonic() + lead + timeout
+    while in_alertmanager is None and time.monotonic() < give_up:
+        if alert := _breach(alertmanager, contract):
+            in_alertmanager = (datetime.now(UTC) - deadline).total_seconds()
+            annotated = _stamp(alert["annotations"]["deadline"])
+            if abs((annotated - deadline).total_seconds()) > 1:
+                raise SystemExit(f"{contract}: deadline {annotated}, expected {deadline}")
+        time.sleep(POLL)
+    return {
+        "contract": contract,
+        "deadline": deadline.isoformat(),
+        "alertmanager_s": in_alertmanager,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", type=Path, required=True, help="embedded data directory (a copy)")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--lead", type=float, default=40.0, help="seconds from sending a span to its deadline"
+    )
+    parser.add_argument("--sla-interval", type=float, default=15.0, help="the service's setting")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds after a deadline")
+    parser.add_argument(
+        "--settle", type=float, default=90.0, help="seconds from current to the first round"
+    )
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    arguments = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the servers on the way out
+    home = arguments.data.resolve().parent
+    config = home / "deadline-bench.toml"
+    config.write_text(firm_config_toml() + ROUND_THE_CLOCK, encoding="utf-8")
+    alertmanager, url = start_alertmanager(home, None)
+    service: Service | None = None
+    try:
+        started = datetime.now(UTC)
+        service = start_service(
+            home,
+            env={
+                "SYNCSIGHT_CONFIG": str(config),
+                "SYNCSIGHT_ALERTMANAGER_URL": url,
+                "SYNCSIGHT_SLA_INTERVAL": str(arguments.sla_interval),
+            },
+            timeout=600,
+        )
+        _wait_current(service, started, 1800)
+        print(f"service current after {(datetime.now(UTC) - started).total_seconds():.0f} s")
+        time.sleep(arguments.settle)  # the first pushes: every firing alert, a slice a tick
+        pids = {"service": service.process.pid, "alertmanager": alertmanager.pid}
+        before, began = {k: cpu_seconds(p) for k, p in pids.items()}, time.monotonic()
+        rounds = []
+        for number in range(arguments.rounds):
+            found = one_round(service, url, arguments.lead, arguments.timeout)
+            rounds.append(found)
+            print(
+                f"round {number}: in Alertmanager {found['alertmanager_s']} s after the deadline",
+                flush=True,
+            )
+        elapsed = time.monotonic() - began
+        cores = {f"{k}_cores": (cpu_seconds(p) - before[k]) / elapsed for k, p in pids.items()}
+        seen = [r["alertmanager_s"] for r in rounds if r["alertmanager_s"] is not None]
+        figures = {
+            **cores,
+            "rounds": rounds,
+            "sla_interval": arguments.sla_interval,
+            "lead": arguments.lead,
+            "missed": len(rounds) - len(seen),
+            "alertmanager_median_s": statistics.median(seen) if seen else None,
+            "alertmanager_max_s": max(seen) if seen else None,
+        }
+        print(json.dumps({k: v for k, v in figures.items() if k != "rounds"}))
+        if arguments.json:
+            arguments.json.write_text(json.dumps(figures, indent=2), encoding="utf-8")
+    finally:
+        if service is not None:
+            stop_service(service)
+        alertmanager.terminate()
+        alertmanager.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
