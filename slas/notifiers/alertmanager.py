@@ -32,7 +32,7 @@ class AlertmanagerChannel:
     def render(
         self, changes: Sequence[Change], firing: Sequence[Alert], *, now: datetime
     ) -> list[Message]:
-        expires = now + 4 * self.resend
+        expires = iso(now + 4 * self.resend)  # spelt once: the same for every firing alert
         current = {alert.fingerprint: alert for alert in firing}
         told = {change.alert.fingerprint: change for change in changes}
         # what changed goes first, so that a new breach is in the first POST of a long re-send
@@ -42,7 +42,7 @@ class AlertmanagerChannel:
                 entries.append((alertmanager_alert(alert, ends_at=expires), (change,)))
             elif change.kind == RESOLVE:
                 entries.append(
-                    (alertmanager_alert(change.alert, ends_at=change.alert.ends_at), (change,))
+                    (alertmanager_alert(change.alert, ends_at=iso(change.alert.ends_at)), (change,))
                 )
         entries += [(alertmanager_alert(alert, ends_at=expires), ()) for alert in current.values()]
         endpoint = f"{self.url}/api/v2/alerts"
@@ -56,12 +56,13 @@ class AlertmanagerChannel:
         ]
 
 
-def alertmanager_alert(alert: Alert, *, ends_at: datetime | None) -> dict[str, Any]:
-    """One element of the ``POST /api/v2/alerts`` array."""
+def alertmanager_alert(alert: Alert, *, ends_at: str) -> dict[str, Any]:
+    """One element of the ``POST /api/v2/alerts`` array; ``ends_at`` as ``slas.alerts.iso``
+    spells it."""
     return {
         "labels": alert.labels,
         "annotations": alert.annotations,
         "startsAt": iso(alert.starts_at),
-        "endsAt": iso(ends_at),
+        "endsAt": ends_at,
         "generatorURL": alert.generator_url,
     }
