@@ -137,6 +137,8 @@ class BatchWriter:
             loops.append((self._journal_health, self._journal_thread))
         found = {}
         for health, thread in loops:
+            if self._stopping and self._started and not thread.is_alive():
+                continue  # ended as asked: its last round's age says nothing
             problem = health.problem(
                 alive=thread.is_alive() or self._stopping or not self._started,
                 stuck_after_seconds=self.limits.stuck_after_seconds,

@@ -8,6 +8,7 @@ import asyncio
 import json
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -267,6 +268,7 @@ class TestLoopsThatCannotDieSilently:
             sink.release.set()
             w.close()
         assert distinct_spans(client) == 1  # the late insert still landed
+        time.sleep(2 * limits.stuck_after_seconds)  # a loop that ended as asked is not stuck
         assert w.problems() == {}
 
     def test_the_writer_outlives_its_spool_directory_vanishing(
