@@ -279,10 +279,20 @@ class TestPersistence:
         the resend interval, a slice a dispatch, a new breach in the first POST: not all in the
         first dispatch, which held the first tick of a large quarter for minutes."""
         firing = {a.fingerprint: a for a in (make_alert(f"BE-{i}") for i in range(1_500))}
-        store.save(RECORD, list(firing.values()), now=NOW)
-        dispatcher(receiver, store).dispatch(firing, now=NOW)
+
+        def alertmanager(**delivered: Any) -> Dispatcher:  # the direct channels: a POST an alert
+            return Dispatcher(
+                [AlertmanagerChannel(AM)],
+                store,
+                grace=timedelta(minutes=1),
+                resend=timedelta(seconds=60),
+                http=httpx.Client(transport=httpx.MockTransport(receiver.handle)),
+                delivered=delivered or None,
+            )
+
+        alertmanager().dispatch(firing, now=NOW)
         state = store.load(now=NOW, keep=timedelta(days=1))
-        restarted = dispatcher(receiver, store, **{k: v for k, v in state.items() if k != RECORD})
+        restarted = alertmanager(alertmanager=state["alertmanager"])
         receiver.posts.clear()
         new = make_alert("BE-NEW")
         slices = []
