@@ -171,6 +171,16 @@ def current_items(client: Client) -> list[tuple[object, ...]]:
     return [tuple(row) for row in client.query(CURRENT_ITEMS).result_rows]
 
 
+def _keeper_recording(client: Client, reads: list[str]) -> BusinessState:
+    """A keeper whose client keeps the text of every statement in ``reads``."""
+    return BusinessState(
+        lambda: ReadsRecorded(client, reads),  # type: ignore[arg-type,return-value]
+        DEFAULT_SLAS,
+        CalendarBook(),
+        settle=SETTLE,
+    )
+
+
 def _item_versions_at(client: Client, known_at: datetime) -> int:
     """How many ``close_items`` versions were stored at ``known_at``."""
     return int(
@@ -704,15 +714,10 @@ class TestIncremental:
     ) -> None:
         """A window whose every event is new and names objects no earlier event named: the tick
         reads no latest stored version (there can be none), nor its events again, and ends where
-        a derivation from scratch ends. After a rebuild re-stored every business row, the same kind of window is
-        compared with the stored versions, and writes nothing."""
+        a derivation from scratch ends. After a rebuild re-stored every business row, the same
+        kind of window is compared with the stored versions, and writes nothing."""
         reads: list[str] = []
-        keeper = BusinessState(
-            lambda: ReadsRecorded(migrated, reads),  # type: ignore[arg-type,return-value]
-            DEFAULT_SLAS,
-            CalendarBook(),
-            settle=SETTLE,
-        )
+        keeper = _keeper_recording(migrated, reads)
 
         def engagement(entry: str) -> list[tuple[object, ...]]:
             start = event(sc.TIME_APPROVED, entry, {sc.TIME_ENTRY: entry}, at(0))
@@ -761,12 +766,7 @@ class TestIncremental:
         window before the tick's own (as a tick that died leaves them); either way none is
         found."""
         reads: list[str] = []
-        keeper = BusinessState(
-            lambda: ReadsRecorded(migrated, reads),  # type: ignore[arg-type,return-value]
-            DEFAULT_SLAS,
-            CalendarBook(),
-            settle=SETTLE,
-        )
+        keeper = _keeper_recording(migrated, reads)
 
         def billed(entry: str) -> list[tuple[object, ...]]:
             ready = event(
