@@ -509,12 +509,10 @@ class BusinessState:
         )
         if found is None:
             return None
-        at_seeds = seeds if seeds is not None and found.at_seeds else None
-        known = None if at_seeds is None else at_seeds.seed_references
-        events = None if at_seeds is None else at_seeds.seed_events
+        known = seeds.seed_references if seeds is not None and found.at_seeds else None
         stored = not (new and known is not None)
         return (
-            *self._rederive(client, until, references=known, events=events, stored=stored),
+            *self._rederive(client, until, references=known, stored=stored),
             found.event_ids,
             not stored,
         )
@@ -570,14 +568,14 @@ class BusinessState:
         until: datetime,
         *,
         references: dict[str, Any] | None = None,
-        events: dict[str, Any] | None = None,
         stored: bool = True,
     ) -> tuple[int, int]:
         """Re-derive the components closed in the component scratch tables (``component``; their
-        ``references`` and ``events`` when known already) and append what changed. Events read,
-        versions written."""
-        read = self._load(client, until, references=references, events=events, stored=stored)
-        return self._write(client, until, read)
+        ``references`` when known already) and append what changed. Events read, versions
+        written."""
+        return self._write(
+            client, until, self._load(client, until, references=references, stored=stored)
+        )
 
     def _load(
         self,
@@ -586,7 +584,6 @@ class BusinessState:
         *,
         chunk: int | None = None,
         references: dict[str, Any] | None = None,
-        events: dict[str, Any] | None = None,
         stored: bool = True,
     ) -> ComponentRead:
         """What a re-derivation of the components a ``chunk`` of ``syncsight_state_chunks`` holds
@@ -595,7 +592,7 @@ class BusinessState:
         (none when not ``stored``: the state tables hold no version, so none is read)."""
         named = chunk is None
         snapshot, names = load_component(
-            client, until, chunk=chunk, named=named, references=references, events=events
+            client, until, chunk=chunk, named=named, references=references
         )
         if not stored:
             return ComponentRead(

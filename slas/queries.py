@@ -100,17 +100,12 @@ otherwise (-1 for an event that never failed). At any instant from then on at wh
 failing, its latest attempt so far has that error (``slas.item_rows``' ``*_error_*`` fields)."""
 
 
-COMPONENT_EVENT_COLUMNS = f"{_SNAPSHOT_EVENT_COLUMNS}, {_NAMES}, {_FAILURE}"
-"""What a component read selects of each event (grouped by ``EventId``, over the first stored
-version of each of its spans): its snapshot columns, names and failure facts."""
-
-
 def component_events(where: str) -> str:
     """The snapshot columns, names and failure facts of the events ``where`` selects (by
     ``EventId`` and knowledge time only, as ``first_stored_events`` asks), as known at
     ``known_at``: one row per event."""
     return f"""
-SELECT {COMPONENT_EVENT_COLUMNS}
+SELECT {_SNAPSHOT_EVENT_COLUMNS}, {_NAMES}, {_FAILURE}
 FROM {first_stored_events(f"{where} AND IngestedAt <= {_KNOWN_AT}")}
 GROUP BY EventId
 """

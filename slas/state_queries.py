@@ -23,7 +23,6 @@ from slas.close_items import ITEM_OBJECT_TYPES
 from slas.components import chunks, component_labels, reference_graph
 from slas.digests import U64Array, sorted_members, text_hashes
 from slas.queries import (
-    COMPONENT_EVENT_COLUMNS,
     COMPONENT_EVENTS,
     EVENT_REFERENCES,
     NAMED_EVENTS,
@@ -74,16 +73,6 @@ or with other content, changes nothing: the first stored version counts), whose 
 bounds are compared."""
 
 
-_NEW_REFERENCES = f"""toUInt8(0) AS outcome_only, arrayMap(ref -> (ref.type, ref.id),
-    arraySort(groupUniqArrayArray(arrayFilter(ref -> ref.type NOT IN ({_DIMENSIONS}), ObjectRefs))))
-    AS refs"""
-"""A new event's ``outcome_only`` (never: it is new) and its references (dimensions left out),
-over its rows grouped by ``EventId``."""
-
-_REFERENCE_HASHES = """arrayMap(ref -> cityHash64(ref.1, ref.2), refs) AS ref_hashes,
-    arrayMap(ref -> toUInt8(indexOf({object_types:Array(String)}, ref.1)), refs) AS ref_codes"""
-
-
 def _new_events(where: str) -> str:
     """The events first stored in the window among the window's rows ``where`` selects, each with
     its type code and references at the window's end: the first stored version of each span, all
@@ -94,7 +83,8 @@ def _new_events(where: str) -> str:
     )
     return f"""
 SELECT EventId AS event_id, toUInt8(indexOf({{event_types:Array(String)}}, any(EventType))) AS code,
-    {_NEW_REFERENCES}
+    toUInt8(0) AS outcome_only, arrayMap(ref -> (ref.type, ref.id), arraySort(groupUniqArrayArray(
+        arrayFilter(ref -> ref.type NOT IN ({_DIMENSIONS}), ObjectRefs)))) AS refs
 FROM {rows}
 GROUP BY EventId
 """
@@ -124,7 +114,8 @@ or references the window's rows changed."""
 def _hashed(changed: str) -> str:
     return f"""
 SELECT event_id, code, outcome_only, refs, cityHash64(event_id) AS event_hash,
-    {_REFERENCE_HASHES}
+    arrayMap(ref -> cityHash64(ref.1, ref.2), refs) AS ref_hashes,
+    arrayMap(ref -> toUInt8(indexOf({{object_types:Array(String)}}, ref.1)), refs) AS ref_codes
 FROM ({changed})
 """
 
@@ -134,23 +125,11 @@ CHANGED_STATES_HASHED = _hashed(CHANGED_STATES)
 and references with (``slas.queries``' ``NAMED_REFERENCES``): when the closure of the changed
 events stops at them, their references are the component's, and are not read again."""
 
-_NEW_STATES_WITH_COLUMNS = f"""
-SELECT {COMPONENT_EVENT_COLUMNS}, event_type AS code, {_NEW_REFERENCES}
-FROM {first_stored_events(_WINDOW)}
-GROUP BY EventId
-"""
-
-NEW_STATES_HASHED = f"""
-SELECT event_id, code, outcome_only, refs, event_hash, {_REFERENCE_HASHES},
-    * EXCEPT (event_id, code, outcome_only, refs, event_hash)
-FROM ({_NEW_STATES_WITH_COLUMNS})
-"""
+NEW_STATES_HASHED = _hashed(_new_events(_WINDOW))
 """``CHANGED_STATES_HASHED`` of a window none of whose events has rows stored before it, every
 one of them new: the comparison of the stored events' states at both bounds (``event_states``)
 costs the engine about 40 ms to analyse and plan however few rows it reads, and under steady
-ingest of new work it finds none. Each event comes with the columns a component read gives it
-(``COMPONENT_EVENT_COLUMNS``, as known at the window's end: every row of a new event is in the
-window), so that a closure stopped at these events does not read them again."""
+ingest of new work it finds none."""
 
 
 def _touched(changed_only: bool) -> str:
@@ -496,10 +475,6 @@ class WindowChanges:
     seed_references: dict[str, Any]
     """Every reference of each seed, in the columns a component read gives them
     (``NAMED_REFERENCES``): the component's references when its closure stops at its seeds."""
-    seed_events: dict[str, Any] | None = None
-    """The seeds' own columns as a component read gives them (``NAMED_EVENTS``), when read with
-    them (new events alone: ``NEW_STATES_HASHED``): the component's events when its closure stops
-    at its seeds."""
 
     def __len__(self) -> int:
         """How many objects the events not kept apart reference."""
@@ -523,8 +498,9 @@ def changed_events(
     stored before it (``unresolved_events`` says), so only new events are looked for."""
     read = CHANGED_STATES_HASHED if stored_before else NEW_STATES_HASHED
     table = client.query_arrow(read, parameters=_touched_parameters(since, until))
-    changes = ["event_id", "code", "outcome_only", "references", "event_hash", "hashes", "codes"]
-    table = table.rename_columns(changes + table.column_names[len(changes) :])
+    table = table.rename_columns(
+        ["event_id", "code", "outcome_only", "references", "event_hash", "hashes", "codes"]
+    )
     outcome_only = table["outcome_only"].cast(pa.bool_())  # a comparison is a UInt8
     apart = outcome_only if outcomes_apart else pa.repeat(False, table.num_rows)
     outcomes = [
@@ -544,15 +520,12 @@ def changed_events(
         .aggregate([])
     )
     referencing = pc.greater(pc.list_value_length(rederived["references"]), 0)
-    seeds = rederived.filter(referencing)
-    own = table.column_names[len(changes) :]
     return WindowChanges(
         outcomes,
         distinct["type"].combine_chunks(),
         distinct["id"].combine_chunks(),
-        seeds["event_id"].combine_chunks(),
+        rederived["event_id"].filter(referencing).combine_chunks(),
         _seed_references(rederived),
-        _columns(seeds.select(["event_id", "event_hash", *own])) if own else None,
     )
 
 
@@ -860,15 +833,13 @@ def load_component(
     chunk: int | None = None,
     named: bool = False,
     references: dict[str, Any] | None = None,
-    events: dict[str, Any] | None = None,
 ) -> tuple[EventSnapshot, SnapshotNames]:
     """The snapshot of some components' events as known at ``known_at``, with the ids behind its
     hashes: named by their event ids (index reads; their references read from the events' own
     rows), by the component scratch tables (``named``:
     index reads, ``component``), or by a chunk of ``syncsight_state_chunks`` (a range of the
     staging ``graph_chunks`` wrote). ``references``: the events' references, known already (a closure stopped at its
-    seeds: ``WindowChanges.seed_references``), not read again; ``events``: the same for the
-    events' own columns (``WindowChanges.seed_events``).
+    seeds: ``WindowChanges.seed_references``), not read again.
 
     Read as Arrow: numbers become numpy arrays without a copy, and texts stay Arrow until named
     (an object's type and id once per distinct object, not once per reference), so that no Python
@@ -880,13 +851,12 @@ def load_component(
     selection: dict[str, Any] = {"chunk": chunk} if by_hash else {} if named else {"event_ids": ids}
     parameters = code_tables((), ())[2]  # the events are coded from their names below
     parameters.update(selection, known_at=known_at)
-    if events is None:
-        events = _columns(
-            client.query_arrow(
-                CHUNK_EVENTS if by_hash else NAMED_EVENTS if named else COMPONENT_EVENTS,
-                parameters=parameters,
-            )
+    events = _columns(
+        client.query_arrow(
+            CHUNK_EVENTS if by_hash else NAMED_EVENTS if named else COMPONENT_EVENTS,
+            parameters=parameters,
         )
+    )
     hashes = np.asarray(events["event_hash"], dtype=np.uint64)
     if not len(hashes):
         return empty_snapshot(0), SnapshotNames({}, {}, {})
