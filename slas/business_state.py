@@ -26,6 +26,7 @@ from concurrent.futures import Future
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -288,6 +289,8 @@ class BusinessState:
         events = versions = touched = refreshed = 0
         path = ""
         done: tuple[int, int, Collection[str]] | None = None
+        # every item version this tick writes is its item's first (``_rederive_around``'s ``new``)
+        first_items = False
         # the stored versions reflect the window's start unless rows became visible behind it:
         # then every new span touches its objects, else only events the window changed do
         changed_only = late == 0
@@ -307,7 +310,7 @@ class BusinessState:
                 touched, pairs = touched_objects_by_new_spans(client, since, until, limit=budget)
                 objects = object_columns(pairs) if pairs else None
             if objects is not None:
-                done = self._rederive_around(
+                around = self._rederive_around(
                     client,
                     until,
                     objects,
@@ -316,6 +319,8 @@ class BusinessState:
                     ids=bool(outcomes),
                     new=not stored_before and (rebuild is None or rebuild[1] < since),
                 )
+                if around is not None:
+                    done, first_items = around[:3], around[3] and not outcomes
                 path = "index"
             if outcomes and (done is not None or not touched):
                 refreshed = len(outcomes)
@@ -350,7 +355,11 @@ class BusinessState:
         for key, record_window in RECORDED.items():
             recorded = parse_watermark(state, key)
             if until > recorded:
-                reached = record_window(client, recorded, until) or until
+                recorder = record_window
+                if key == item_versions.WATERMARK_KEY and recorded == since and first_items:
+                    # the window is this tick's alone, and it replaced no item version
+                    recorder = partial(item_versions.record_window, first=True)
+                reached = recorder(client, recorded, until) or until
                 moved[key] = reached.isoformat()
                 if reached < until:
                     behind.append(key)
@@ -469,13 +478,14 @@ class BusinessState:
         seeds: WindowChanges | None = None,
         ids: bool = True,
         new: bool = False,
-    ) -> tuple[int, int, Collection[str]] | None:
+    ) -> tuple[int, int, Collection[str], bool] | None:
         """Re-derive the components of ``objects`` (around the seeds of ``seeds``, events whose
         every reference is among them: ``component``), closed in the engine; None when they hold
         more than ``max_events`` events (the graph read serves those better). Events read,
         versions written, the components' event ids (only when ``ids``: only the refresh of
-        outcome-only events reads them). A closure that stops at its seeds takes their
-        references from ``seeds`` rather than reading them again.
+        outcome-only events reads them), and whether no stored version was read because none
+        can exist (below: every version written is its key's first). A closure that stops at its
+        seeds takes their references from ``seeds`` rather than reading them again.
 
         ``new``: no event of the window has rows stored before its start, and no rebuild re-stored
         the business rows since then. A closure that stops at such seeds reads no stored version:
@@ -504,6 +514,7 @@ class BusinessState:
         return (
             *self._rederive(client, until, references=known, stored=stored),
             found.event_ids,
+            not stored,
         )
 
     def _rederive_chunks(

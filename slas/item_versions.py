@@ -45,13 +45,13 @@ WINDOW_KEYS = sample_sql(CLOSE_ITEMS, "ItemType", "ItemId")
 """Keys of the items with versions in a window, drawn evenly: where the slices split."""
 
 PENDING = f"""
-SELECT (SELECT count() FROM {CLOSE_ITEMS}
-        WHERE KnownAt > {{since:DateTime64(3, 'UTC')}}
-          AND KnownAt <= {{until:DateTime64(3, 'UTC')}}),
-    ({close_item_pieces.STRAY})
+SELECT count(), countIf(KnownAt < {{until:DateTime64(3, 'UTC')}}), ({close_item_pieces.STRAY})
+FROM {CLOSE_ITEMS}
+WHERE KnownAt > {{since:DateTime64(3, 'UTC')}} AND KnownAt <= {{until:DateTime64(3, 'UTC')}}
 """
-"""Versions to record, and the pieces past the watermark (a record that died wrote them): one
-round trip."""
+"""Versions to record, those of them stored before ``until`` (not by the keeper's tick, which
+stamps its versions ``until``), and the pieces past the watermark (a record that died wrote
+them): one round trip."""
 
 
 IN_EFFECT = f"""KnownAt <= {{known_at:DateTime64(3, 'UTC')}}
@@ -81,20 +81,32 @@ def record(client: Client, until: datetime, *, at: datetime) -> None:
 
 
 def record_window(
-    client: Client, since: datetime, until: datetime, *, most: int = RECORD_SLICE_VERSIONS
+    client: Client,
+    since: datetime,
+    until: datetime,
+    *,
+    most: int = RECORD_SLICE_VERSIONS,
+    first: bool = False,
 ) -> None:
     """Write the replaced versions of the versions stored in ``(since, until]``, and their state
     pieces, ``since`` being the watermark (the caller moves it to ``until`` afterwards: the
     keeper's tick, with its own; recorded again after a tick that died first, a replaced version's
     row is the same row and the pieces written past the watermark are taken back first), in
-    statements of about ``most`` versions each (slices of the items' keys)."""
+    statements of about ``most`` versions each (slices of the items' keys).
+
+    ``first``: every version the keeper's tick stamped ``until`` is its item's first (the tick
+    read no stored version because none could exist: ``BusinessState._rederive_around``'s
+    ``new``). When, besides, no version of the window was stored before ``until`` (a tick that
+    died after writing leaves some), nothing in the window replaced anything, and the replaced
+    versions' statements are not run; the pieces are recorded all the same."""
     parameters = {"since": since, "until": until}
-    versions, stray = client.query(PENDING, parameters=parameters).result_rows[0]
+    versions, earlier, stray = client.query(PENDING, parameters=parameters).result_rows[0]
     if not versions:
         return
     slices = key_ranges(client, WINDOW_KEYS, since, until, versions=int(versions), most=most)
-    for key_range in slices:
-        client.command(RECORD, parameters={**parameters, **range_parameters(key_range)})
+    if not (first and earlier == 0):
+        for key_range in slices:
+            client.command(RECORD, parameters={**parameters, **range_parameters(key_range)})
     close_item_pieces.record_window(client, since, until, slices, stray=int(stray))
 
 

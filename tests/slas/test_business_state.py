@@ -17,7 +17,7 @@ from clickhouse_connect.driver.client import Client
 from domain import semconv as sc
 from lineage.owners import OwnerRouting
 from lineage.rules import LineageRules
-from slas import state_queries, timer_changes
+from slas import close_item_pieces, item_versions, state_queries, timer_changes
 from slas.business_state import BusinessState
 from slas.calendars import CalendarBook
 from slas.close_items import INVOICE_ITEM
@@ -55,7 +55,7 @@ from warehouse.spans import OTEL_TRACES_COLUMNS
 
 
 class ReadsRecorded:
-    """A client that keeps the text of every read it passes on."""
+    """A client that keeps the text of every statement it passes on (reads and commands)."""
 
     def __init__(self, client: Client, reads: list[str]) -> None:
         self._client = client
@@ -63,7 +63,7 @@ class ReadsRecorded:
 
     def __getattr__(self, name: str) -> Any:
         inner = getattr(self._client, name)
-        if not name.startswith("query"):
+        if not name.startswith(("query", "command")):
             return inner
 
         def recorded(statement: str, *args: Any, **kwargs: Any) -> Any:
@@ -169,6 +169,33 @@ def current(client: Client) -> list[tuple[object, ...]]:
 
 def current_items(client: Client) -> list[tuple[object, ...]]:
     return [tuple(row) for row in client.query(CURRENT_ITEMS).result_rows]
+
+
+def _keeper_recording(client: Client, reads: list[str]) -> BusinessState:
+    """A keeper whose client keeps the text of every statement in ``reads``."""
+    return BusinessState(
+        lambda: ReadsRecorded(client, reads),  # type: ignore[arg-type,return-value]
+        DEFAULT_SLAS,
+        CalendarBook(),
+        settle=SETTLE,
+    )
+
+
+def _item_versions_at(client: Client, known_at: datetime) -> int:
+    """How many ``close_items`` versions were stored at ``known_at``."""
+    return int(
+        client.query(
+            "SELECT count() FROM close_items WHERE KnownAt = {k:DateTime64(3, 'UTC')}",
+            parameters={"k": known_at},
+        ).result_rows[0][0]
+    )
+
+
+def _superseded(client: Client) -> list[tuple[object, ...]]:
+    return [
+        tuple(row)
+        for row in client.query("SELECT * FROM close_item_superseded ORDER BY ALL").result_rows
+    ]
 
 
 class TestIncremental:
@@ -690,12 +717,7 @@ class TestIncremental:
         scratch ends. After a rebuild re-stored every business row, the same kind of window is
         compared with the stored versions, and writes nothing."""
         reads: list[str] = []
-        keeper = BusinessState(
-            lambda: ReadsRecorded(migrated, reads),  # type: ignore[arg-type,return-value]
-            DEFAULT_SLAS,
-            CalendarBook(),
-            settle=SETTLE,
-        )
+        keeper = _keeper_recording(migrated, reads)
 
         def engagement(entry: str) -> list[tuple[object, ...]]:
             start = event(sc.TIME_APPROVED, entry, {sc.TIME_ENTRY: entry}, at(0))
@@ -735,6 +757,44 @@ class TestIncremental:
         again = tick(keeper)
         assert (again.path, again.events, again.versions) == ("index", 4, 0)
         assert set(latest) <= set(reads)
+
+    def test_new_work_alone_looks_for_no_replaced_item_version(self, migrated: Client) -> None:
+        """A tick of new work alone writes every item's first version: the replaced versions'
+        statement is not run (its pieces are recorded), unless versions were stored in the
+        window before the tick's own (as a tick that died leaves them); either way none is
+        found."""
+        reads: list[str] = []
+        keeper = _keeper_recording(migrated, reads)
+
+        def billed(entry: str) -> list[tuple[object, ...]]:
+            ready = event(
+                sc.BILLING_READY,
+                f"BR-{entry}",
+                {sc.BILLING_EVENT: f"BE-{entry}", sc.TIME_ENTRY: entry},
+                at(1),
+                legal_entity="LE-DE01",
+            )
+            return span_rows([event(sc.TIME_APPROVED, entry, {sc.TIME_ENTRY: entry}, at(0)), ready])
+
+        migrated.insert("otel_traces", billed("TE-1"), column_names=OTEL_TRACES_COLUMNS)
+        tick(keeper)  # from scratch
+        assert item_versions.RECORD in reads
+        migrated.insert("otel_traces", billed("TE-2"), column_names=OTEL_TRACES_COLUMNS)
+        reads.clear()
+        new = tick(keeper)
+        assert (new.path, _item_versions_at(migrated, new.until)) == ("index", 1)
+        assert item_versions.RECORD not in reads
+        assert close_item_pieces.RECORD in reads
+        superseded = _superseded(migrated)
+        reads.clear()
+        item_versions.record_window(
+            ReadsRecorded(migrated, reads),  # type: ignore[arg-type]
+            item_versions.EPOCH,
+            new.until,
+            first=True,
+        )
+        assert item_versions.RECORD in reads
+        assert _superseded(migrated) == superseded
 
     def test_a_running_rebuild_pauses_the_keeper(
         self, migrated: Client, state: BusinessState
