@@ -42,7 +42,7 @@ from benchmarks.process_stats import cpu_seconds
 from domain import semconv as sc
 from simulator.firm import firm_config_toml
 from slas.definitions import DEFAULT_SLAS
-from tests.service import Service, start_service, stop_service
+from tests.service import Service, start_service, stop_service, wait_until_current
 from tests.slas.alert_stack import send_spans, start_alertmanager
 
 ENTITY = "LE-BENCH"
@@ -55,23 +55,6 @@ working_hours = "00:00-24:00"
 SLA = "time-to-project-creation"
 TARGET = next(d for d in DEFAULT_SLAS if d.name == SLA).target
 POLL = 0.1
-
-
-def _stamp(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def _wait_current(service: Service, started: datetime, timeout: float) -> None:
-    """Until an answer's known-at reaches ``started``: the evaluator has caught up."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        known = httpx.get(f"{service.base_url}/api/v1/slas", timeout=60).headers.get(
-            "X-Syncsight-Known-At", ""
-        )
-        if known and _stamp(known) >= started:
-            return
-        time.sleep(1)
-    raise SystemExit(f"the evaluator did not catch up within {timeout:.0f} s")
 
 
 def _breach(alertmanager: str, contract: str) -> dict[str, Any] | None:
@@ -106,7 +89,7 @@ def one_round(service: Service, alertmanager: str, lead: float, timeout: float) 
     while in_alertmanager is None and time.monotonic() < give_up:
         if alert := _breach(alertmanager, contract):
             in_alertmanager = (datetime.now(UTC) - deadline).total_seconds()
-            annotated = _stamp(alert["annotations"]["deadline"])
+            annotated = datetime.fromisoformat(alert["annotations"]["deadline"])
             if abs((annotated - deadline).total_seconds()) > 1:
                 raise SystemExit(f"{contract}: deadline {annotated}, expected {deadline}")
         time.sleep(POLL)
@@ -148,7 +131,7 @@ def main() -> None:
             },
             timeout=600,
         )
-        _wait_current(service, started, 1800)
+        wait_until_current(service.base_url, started, 1800)
         print(f"service current after {(datetime.now(UTC) - started).total_seconds():.0f} s")
         time.sleep(arguments.settle)  # the first pushes: every firing alert, a slice a tick
         pids = {"service": service.process.pid, "alertmanager": alertmanager.pid}

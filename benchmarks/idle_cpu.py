@@ -19,12 +19,11 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.process_stats import cpu_seconds, peak_rss_mib, thread_cpu_seconds
 from tests.firm import write_firm_config
+from tests.service import wait_until_current
 
 SYNCSIGHT = shutil.which("syncsight", path=str(Path(sys.executable).parent))
 
@@ -50,17 +49,7 @@ def main() -> None:
     process = subprocess.Popen([SYNCSIGHT, "serve"], env=env, stdout=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{arguments.port}"
     try:
-        deadline = time.monotonic() + 1800
-        while time.monotonic() < deadline:
-            try:
-                known = httpx.get(f"{base}/api/v1/slas", timeout=60).headers.get(
-                    "X-Syncsight-Known-At", ""
-                )
-                if known and datetime.fromisoformat(known.replace("Z", "+00:00")) >= started:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(1)
+        wait_until_current(base, started, 1800)
         caught_up = (datetime.now(UTC) - started).total_seconds()
         print(f"state current {caught_up:.1f} s after start", flush=True)
         time.sleep(2 * arguments.sla_interval)  # the answer above, and a tick or two, settle

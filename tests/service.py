@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +117,24 @@ def stop_service(service: Service, *, sig: int = signal.SIGTERM, timeout: float 
             service.process.kill()
             service.process.wait()
     return int(service.process.returncode)
+
+
+def wait_until_current(base_url: str, since: datetime, timeout: float) -> None:
+    """Until the service's answers describe a known-at at or after ``since``
+    (``X-Syncsight-Known-At``): its evaluator has caught up with what was stored by then. Raises
+    ``TimeoutError`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            known = httpx.get(f"{base_url}/api/v1/slas", timeout=60).headers.get(
+                "X-Syncsight-Known-At", ""
+            )
+            if known and datetime.fromisoformat(known) >= since:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(1)
+    raise TimeoutError(f"the evaluator did not catch up within {timeout:.0f} s")
 
 
 @contextmanager
