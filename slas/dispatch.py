@@ -117,18 +117,10 @@ class Dispatcher:
             changes = [c for c in changes if not c.superseded]
         if channel.resends_firing:
             told = {change.alert.fingerprint for change in changes}
-            due = state.due
-            if len(due) < len(firing):
-                # told before this process began (a restart): pushed again over the next half
-                # interval, not all at once, which held the first tick for minutes
-                for alert in firing:
-                    if alert.fingerprint not in due and alert.fingerprint not in told:
-                        share = resend_share(alert.fingerprint) - 0.5
-                        due[alert.fingerprint] = now + self._resend * share
             firing = [
                 alert
                 for alert in firing
-                if alert.fingerprint in told or now >= due.get(alert.fingerprint, now)
+                if alert.fingerprint in told or now >= self._due(state, alert.fingerprint, now)
             ]
         elif not changes:
             return
@@ -146,6 +138,15 @@ class Dispatcher:
             self.metrics.last_success.labels(channel.name).set(time.time())
         if channel.resends_firing:
             self._pushed(state, changes, firing, now)
+
+    def _due(self, state: _ChannelState, key: str, now: datetime) -> datetime:
+        """When a firing alert that did not change is pushed again. One this process has not
+        pushed was told before it began (a restart): it is pushed again within the next half
+        interval, spread, not all in the first dispatch (which held the first tick for minutes)."""
+        at = state.due.get(key)
+        if at is None:
+            at = state.due[key] = now + self._resend * (resend_share(key) - 0.5)
+        return at
 
     def _pushed(
         self,

@@ -90,14 +90,14 @@ def dispatcher(
     receiver: Receiver,
     store: AlertStore | None = None,
     metrics: NotificationMetrics | None = None,
+    *,
+    direct: bool = True,
     **delivered: Any,
 ) -> Dispatcher:
+    """Alertmanager, and with ``direct`` the webhook and Slack (a POST an alert each)."""
+    others = [WebhookChannel(HOOK, external_url="https://s.example"), SlackChannel(SLACK)]
     return Dispatcher(
-        [
-            AlertmanagerChannel(AM),
-            WebhookChannel(HOOK, external_url="https://s.example"),
-            SlackChannel(SLACK),
-        ],
+        [AlertmanagerChannel(AM), *(others if direct else [])],
         store,
         grace=timedelta(minutes=1),
         resend=timedelta(seconds=60),
@@ -279,20 +279,9 @@ class TestPersistence:
         the resend interval, a slice a dispatch, a new breach in the first POST: not all in the
         first dispatch, which held the first tick of a large quarter for minutes."""
         firing = {a.fingerprint: a for a in (make_alert(f"BE-{i}") for i in range(1_500))}
-
-        def alertmanager(**delivered: Any) -> Dispatcher:  # the direct channels: a POST an alert
-            return Dispatcher(
-                [AlertmanagerChannel(AM)],
-                store,
-                grace=timedelta(minutes=1),
-                resend=timedelta(seconds=60),
-                http=httpx.Client(transport=httpx.MockTransport(receiver.handle)),
-                delivered=delivered or None,
-            )
-
-        alertmanager().dispatch(firing, now=NOW)
+        dispatcher(receiver, store, direct=False).dispatch(firing, now=NOW)
         state = store.load(now=NOW, keep=timedelta(days=1))
-        restarted = alertmanager(alertmanager=state["alertmanager"])
+        restarted = dispatcher(receiver, store, direct=False, alertmanager=state["alertmanager"])
         receiver.posts.clear()
         new = make_alert("BE-NEW")
         slices = []
