@@ -1,15 +1,21 @@
 """Delivers alert changes to every channel: what each was told is recorded (and persisted), a
 failing channel is retried with exponential back-off and never holds up the others; every
-delivery is counted per channel and outcome (``slas.metrics.NotificationMetrics``)."""
+delivery is counted per channel and outcome (``slas.metrics.NotificationMetrics``).
+
+A dispatch runs inside the evaluator's tick, so it is bounded in time: each channel may post for
+its share of ``budget`` (after its first message, which always goes); what is left, the longest
+due first, waits for the next dispatch. An Alertmanager that answers but slowly delays re-sends,
+never the next tick (nor, past two intervals, the evaluator's lease)."""
 
 from __future__ import annotations
 
 import logging
 import time
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from operator import itemgetter
 
 import httpx
 
@@ -22,6 +28,9 @@ logger = logging.getLogger(__name__)
 
 FIRST_BACKOFF = timedelta(seconds=5)
 LONGEST_BACKOFF = timedelta(minutes=5)
+BUDGET = timedelta(seconds=7.5)
+"""The time one dispatch may spend posting, shared among the channels (the service gives half the
+evaluation interval)."""
 
 
 @dataclass
@@ -55,11 +64,15 @@ class Dispatcher:
         http: httpx.Client | None = None,
         delivered: Mapping[str, Mapping[str, Alert]] | None = None,
         metrics: NotificationMetrics | None = None,
+        budget: timedelta = BUDGET,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.channels = list(channels)
         self._store = store
         self._grace = grace
         self._resend = resend
+        self._share = budget.total_seconds() / max(len(self.channels), 1)
+        self._clock = clock
         self._http = http or httpx.Client(timeout=10.0)
         self._state = {
             channel.name: _ChannelState(dict((delivered or {}).get(channel.name, {})))
@@ -117,27 +130,47 @@ class Dispatcher:
             changes = [c for c in changes if not c.superseded]
         if channel.resends_firing:
             told = {change.alert.fingerprint for change in changes}
-            firing = [
-                alert
-                for alert in firing
-                if alert.fingerprint in told or now >= self._due(state, alert.fingerprint, now)
-            ]
+            changed: list[Alert] = []
+            ready: list[tuple[datetime, Alert]] = []
+            for alert in firing:
+                key = alert.fingerprint
+                if key in told:
+                    changed.append(alert)
+                elif now >= (at := self._due(state, key, now)):
+                    ready.append((at, alert))
+            # the longest due first: what a dispatch out of time leaves is the latest due, so no
+            # alert waits behind others dispatch after dispatch
+            ready.sort(key=itemgetter(0))
+            firing = changed + [alert for _, alert in ready]
         elif not changes:
             return
         if not changes and not firing:
             return
-        for message in channel.render(changes, firing if channel.resends_firing else [], now=now):
+        messages = channel.render(changes, firing if channel.resends_firing else [], now=now)
+        began = self._clock()
+        for sent, message in enumerate(messages):
+            if sent and self._clock() - began > self._share:
+                left = len(messages) - sent
+                self.metrics.deliveries.labels(channel.name, "deferred").inc(left)
+                logger.info(
+                    "notifier %s: %d of %d messages left for the next dispatch (%.1fs spent)",
+                    channel.name,
+                    left,
+                    len(messages),
+                    self._clock() - began,
+                )
+                return
             response = self._http.post(message.url, json=message.body)
             if response.status_code >= 300:
                 raise RuntimeError(
                     f"POST {message.destination} answered {response.status_code}: {response.text[:200]}"
                 )
             self._record(channel, state, message.covers, now)
+            if channel.resends_firing:
+                self._pushed(state, message.covers, message.pushes, now)
             self.metrics.deliveries.labels(channel.name, "sent").inc()
             self.metrics.alerts.labels(channel.name).inc(len(message.covers))
             self.metrics.last_success.labels(channel.name).set(time.time())
-        if channel.resends_firing:
-            self._pushed(state, changes, firing, now)
 
     def _due(self, state: _ChannelState, key: str, now: datetime) -> datetime:
         """When a firing alert that did not change is pushed again. One this process has not
@@ -152,19 +185,18 @@ class Dispatcher:
         self,
         state: _ChannelState,
         changes: Sequence[Change],
-        firing: Sequence[Alert],
+        pushed: Sequence[str],
         now: datetime,
     ) -> None:
-        """When each alert just pushed is due again: a new one after its share of the interval,
-        one that was due a whole interval after it was due (so the alerts stay spread; never
-        sooner than half an interval from now), one pushed before it was due (it changed) when
-        it was due; a resolved alert is no longer."""
+        """When each alert just pushed (by fingerprint) is due again: a new one after its share of
+        the interval, one that was due a whole interval after it was due (so the alerts stay
+        spread; never sooner than half an interval from now), one pushed before it was due (it
+        changed) when it was due; a resolved alert is no longer."""
         due, resend = state.due, self._resend
         for change in changes:
             if change.alert.status != FIRING:
                 due.pop(change.alert.fingerprint, None)
-        for alert in firing:
-            key = alert.fingerprint
+        for key in pushed:
             at = due.get(key)
             if at is None:
                 due[key] = now + resend * resend_share(key)

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-NOTIFICATION_OUTCOMES = ("sent", "failed", "retried")
+NOTIFICATION_OUTCOMES = ("sent", "failed", "retried", "deferred")
 """``sent``: a message the channel accepted; ``failed``: a delivery that did not get through (it is
-retried with back-off); ``retried``: a delivery attempted again after a failure."""
+retried with back-off); ``retried``: a delivery attempted again after a failure; ``deferred``: a
+message left for the next evaluation because the channel had used its share of the dispatch's time
+(``slas.dispatch``)."""
 
 
 class NotificationMetrics:
@@ -20,7 +22,8 @@ class NotificationMetrics:
         self.deliveries = Counter(
             "syncsight_notifications",
             "Notification deliveries by channel and outcome: sent (a message accepted), failed (a "
-            "delivery that did not get through) or retried (attempted again after a failure).",
+            "delivery that did not get through), retried (attempted again after a failure) or "
+            "deferred (left for the next evaluation: the channel had used its time).",
             ["channel", "outcome"],
             registry=r,
         )

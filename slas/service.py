@@ -157,6 +157,7 @@ class SlaService:
             resend=self._resend,
             delivered=state,
             metrics=self.metrics.notifications,
+            budget=self._interval / 2,
         )
         self.evaluator = SlaEvaluator(
             self._pool.client,

@@ -14,11 +14,13 @@ from slas.alerts import Alert, Change
 
 @dataclass(frozen=True)
 class Message:
-    """One HTTP POST of JSON ``body`` to ``url``; ``covers`` are the changes it tells."""
+    """One HTTP POST of JSON ``body`` to ``url``; ``covers`` are the changes it tells, ``pushes``
+    the fingerprints of the firing alerts it carries (a resending channel's, changed or not)."""
 
     url: str
     body: Any
     covers: tuple[Change, ...]
+    pushes: tuple[str, ...] = ()
 
     @property
     def destination(self) -> str:

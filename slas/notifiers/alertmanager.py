@@ -35,24 +35,28 @@ class AlertmanagerChannel:
         expires = iso(now + 4 * self.resend)  # spelt once: the same for every firing alert
         current = {alert.fingerprint: alert for alert in firing}
         told = {change.alert.fingerprint: change for change in changes}
-        # what changed goes first, so that a new breach is in the first POST of a long re-send
-        entries: list[tuple[dict[str, Any], tuple[Change, ...]]] = []
+        # what changed goes first, so that a new breach is in the first POST of a long re-send;
+        # each entry: the body, the change it tells, the firing alert it pushes
+        entries: list[tuple[dict[str, Any], tuple[Change, ...], tuple[str, ...]]] = []
         for key, change in told.items():
             if (alert := current.pop(key, None)) is not None:
-                entries.append((alertmanager_alert(alert, ends_at=expires), (change,)))
+                entries.append((alertmanager_alert(alert, ends_at=expires), (change,), (key,)))
             elif change.kind == RESOLVE:
-                entries.append(
-                    (alertmanager_alert(change.alert, ends_at=iso(change.alert.ends_at)), (change,))
-                )
-        entries += [(alertmanager_alert(alert, ends_at=expires), ()) for alert in current.values()]
+                body = alertmanager_alert(change.alert, ends_at=iso(change.alert.ends_at))
+                entries.append((body, (change,), ()))
+        entries += [
+            (alertmanager_alert(alert, ends_at=expires), (), (key,))
+            for key, alert in current.items()
+        ]
         endpoint = f"{self.url}/api/v2/alerts"
         return [
             Message(
                 endpoint,
-                [body for body, _ in entries[start : start + BATCH]],
-                tuple(c for _, covered in entries[start : start + BATCH] for c in covered),
+                [body for body, _, _ in batch],
+                tuple(c for _, covered, _ in batch for c in covered),
+                tuple(key for _, _, pushed in batch for key in pushed),
             )
-            for start in range(0, len(entries), BATCH)
+            for batch in (entries[start : start + BATCH] for start in range(0, len(entries), BATCH))
         ]
 
 

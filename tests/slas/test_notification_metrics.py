@@ -49,7 +49,7 @@ class TestNotificationMetrics:
         dispatcher(Receiver(), metrics=metrics.notifications)
         text = metrics.render().decode()
         for channel in ("alertmanager", "webhook", "slack"):
-            for outcome in ("sent", "failed", "retried"):
+            for outcome in ("sent", "failed", "retried", "deferred"):
                 line = (
                     f'syncsight_notifications_total{{channel="{channel}",outcome="{outcome}"}} 0.0'
                 )

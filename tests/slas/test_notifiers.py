@@ -23,10 +23,11 @@ from slas.alerts import (
     Alert,
     Change,
     TimerAlertFacts,
+    fingerprint,
     iso,
     timer_alert,
 )
-from slas.dispatch import Dispatcher
+from slas.dispatch import Dispatcher, resend_share
 from slas.metrics import NotificationMetrics
 from slas.notifiers.alertmanager import AlertmanagerChannel
 from slas.notifiers.slack import SlackChannel
@@ -64,13 +65,21 @@ def make_alert(object_id: str, *, breached: bool = True, minutes_ago: float = 0.
 
 
 class Receiver:
-    """A recording HTTP endpoint behind ``httpx.MockTransport``; some URLs can be made to fail."""
+    """A recording HTTP endpoint behind ``httpx.MockTransport``; some URLs can be made to fail.
+    ``clock``: the dispatcher's monotonic clock, which each POST moves on by ``post_seconds``
+    (a slow endpoint, without waiting)."""
 
     def __init__(self) -> None:
         self.posts: list[tuple[str, Any]] = []
         self.failing: set[str] = set()
+        self.elapsed = 0.0
+        self.post_seconds = 0.0
+
+    def clock(self) -> float:
+        return self.elapsed
 
     def handle(self, request: httpx.Request) -> httpx.Response:
+        self.elapsed += self.post_seconds
         url = str(request.url)
         if any(url.startswith(prefix) for prefix in self.failing):
             return httpx.Response(503, text="down for maintenance")
@@ -92,9 +101,11 @@ def dispatcher(
     metrics: NotificationMetrics | None = None,
     *,
     direct: bool = True,
+    budget: timedelta = timedelta(seconds=7.5),
     **delivered: Any,
 ) -> Dispatcher:
-    """Alertmanager, and with ``direct`` the webhook and Slack (a POST an alert each)."""
+    """Alertmanager, and with ``direct`` the webhook and Slack (a POST an alert each); the
+    dispatch's time on ``receiver``'s clock."""
     others = [WebhookChannel(HOOK, external_url="https://s.example"), SlackChannel(SLACK)]
     return Dispatcher(
         [AlertmanagerChannel(AM), *(others if direct else [])],
@@ -104,6 +115,8 @@ def dispatcher(
         http=httpx.Client(transport=httpx.MockTransport(receiver.handle)),
         delivered=delivered or None,
         metrics=metrics,
+        budget=budget,
+        clock=receiver.clock,
     )
 
 
@@ -222,6 +235,43 @@ class TestDispatcher:
         assert sorted(seen[: sum(slices[:4])]) == names, "each once in the first interval"
         assert sorted(seen[sum(slices[:4]) :]) == names, "and once in the second"
         assert max(slices) < 1_200, f"the re-sends came in one slice: {slices}"
+
+    def test_a_slow_alertmanager_holds_a_dispatch_for_its_budget_only(
+        self, receiver: Receiver
+    ) -> None:
+        """3,000 new breaches (six POSTs) to an Alertmanager that takes 2 s a POST, 5 s to
+        dispatch: three POSTs go, three wait for the next dispatch (counted ``deferred``), and
+        every breach is told once. Without the budget the tick waited for all six."""
+        metrics = NotificationMetrics()
+        firing = {a.fingerprint: a for a in (make_alert(f"BE-{i}") for i in range(3_000))}
+        sender = dispatcher(receiver, metrics=metrics, direct=False, budget=timedelta(seconds=5))
+        receiver.post_seconds = 2.0
+        sender.dispatch(firing, now=NOW)
+        assert (len(receiver.to(AM)), receiver.elapsed) == (3, 6.0)
+        deferred = metrics.deliveries.labels("alertmanager", "deferred")
+        assert deferred._value.get() == 3
+        sender.dispatch(firing, now=NOW + timedelta(seconds=15))
+        told = [alert["labels"]["object_id"] for body in receiver.to(AM) for alert in body]
+        assert sorted(told) == sorted(a.labels["object_id"] for a in firing.values())
+        assert deferred._value.get() == 3, "the second dispatch had time for the rest"
+
+    def test_re_sends_out_of_time_go_longest_due_first(self, receiver: Receiver) -> None:
+        """1,500 alerts all due again, time for one POST a dispatch: each dispatch pushes the 500
+        due longest (so an Alertmanager slower than the re-sends lets none expire while others go
+        twice), and three dispatches push each alert once."""
+        firing = {a.fingerprint: a for a in (make_alert(f"BE-{i}") for i in range(1_500))}
+        sender = dispatcher(receiver, direct=False, budget=timedelta(seconds=1))
+        sender.dispatch(firing, now=NOW)
+        assert len(receiver.to(AM)) == 3, "new alerts: each POST took no time"
+        receiver.posts.clear()
+        receiver.post_seconds = 2.0
+        by_due = sorted(firing, key=resend_share)
+        for step in range(3):
+            sender.dispatch(firing, now=NOW + timedelta(minutes=2, seconds=step))
+            (body,) = receiver.to(AM)
+            receiver.posts.clear()
+            pushed = {fingerprint(entry["labels"]) for entry in body}
+            assert pushed == set(by_due[500 * step : 500 * (step + 1)]), f"dispatch {step}"
 
     def test_a_failing_channel_does_not_stop_the_others_and_retries_later(
         self, receiver: Receiver
