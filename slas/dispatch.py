@@ -130,6 +130,9 @@ class Dispatcher:
             changes = [c for c in changes if not c.superseded]
         if channel.resends_firing:
             told = {change.alert.fingerprint for change in changes}
+            if len(state.due) > len(firing):  # some left the record unresolved here: forget them
+                keep = {alert.fingerprint for alert in firing}
+                state.due = {key: at for key, at in state.due.items() if key in keep}
             changed: list[Alert] = []
             ready: list[tuple[datetime, Alert]] = []
             for alert in firing:

@@ -273,6 +273,22 @@ class TestDispatcher:
             pushed = {fingerprint(entry["labels"]) for entry in body}
             assert pushed == set(by_due[500 * step : 500 * (step + 1)]), f"dispatch {step}"
 
+    def test_alerts_that_left_the_record_unresolved_are_not_kept_due(
+        self, receiver: Receiver
+    ) -> None:
+        """Alerts pushed while Alertmanager took them, then dropped from the record before their
+        resolution got through (a channel down longer than resolved alerts are kept): their
+        re-send times are forgotten, so the dispatcher's memory follows what fires."""
+        firing = {a.fingerprint: a for a in (make_alert(f"BE-{i}") for i in range(600))}
+        sender = dispatcher(receiver, direct=False)
+        sender.dispatch(firing, now=NOW)
+        kept = dict(list(firing.items())[:100])
+        receiver.failing.add(AM)
+        sender.dispatch(kept, now=NOW + timedelta(seconds=1))  # resolutions refused
+        receiver.failing.clear()
+        sender.dispatch(kept, now=NOW + timedelta(minutes=5))
+        assert set(sender._state["alertmanager"].due) == set(kept)
+
     def test_a_failing_channel_does_not_stop_the_others_and_retries_later(
         self, receiver: Receiver
     ) -> None:
