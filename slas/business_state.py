@@ -101,6 +101,13 @@ keeper's own and moved with it): the timers' state pieces, the items' replaced v
 evidence packs' raw spans. A recorder that returns an instant recorded only up to there (the raw
 spans, a bounded window a tick): its watermark moves there, and the next tick goes on."""
 
+RECORDED_FIRST: dict[str, Callable[[Client, datetime, datetime], datetime | None]] = {
+    timer_changes.CHANGES_WATERMARK_KEY: partial(timer_changes.record_window, first=True),
+    item_versions.WATERMARK_KEY: partial(item_versions.record_window, first=True),
+}
+"""The recorders of ``RECORDED`` that a tick whose versions are all their objects' first (new work
+alone) runs instead: they read no replaced version (there are none)."""
+
 ITEM_STORAGE = (ITEM_COLUMNS, DIGEST_SPELLING)
 """What an item row holds and how its digest is spelled: part of the fingerprint too, so that a
 column added to ``close_items`` (the failure facts of migration 20) is filled, or a digest spelled
@@ -289,8 +296,8 @@ class BusinessState:
         events = versions = touched = refreshed = 0
         path = ""
         done: tuple[int, int, Collection[str]] | None = None
-        # every item version this tick writes is its item's first (``_rederive_around``'s ``new``)
-        first_items = False
+        # every version this tick writes is its object's first (``_rederive_around``'s ``new``)
+        first_versions = False
         # the stored versions reflect the window's start unless rows became visible behind it:
         # then every new span touches its objects, else only events the window changed do
         changed_only = late == 0
@@ -320,7 +327,7 @@ class BusinessState:
                     new=not stored_before and (rebuild is None or rebuild[1] < since),
                 )
                 if around is not None:
-                    done, first_items = around[:3], around[3] and not outcomes
+                    done, first_versions = around[:3], around[3] and not outcomes
                 path = "index"
             if outcomes and (done is not None or not touched):
                 refreshed = len(outcomes)
@@ -356,9 +363,9 @@ class BusinessState:
             recorded = parse_watermark(state, key)
             if until > recorded:
                 recorder = record_window
-                if key == item_versions.WATERMARK_KEY and recorded == since and first_items:
-                    # the window is this tick's alone, and it replaced no item version
-                    recorder = partial(item_versions.record_window, first=True)
+                if recorded == since and first_versions:
+                    # the window is this tick's alone, and it replaced no version
+                    recorder = RECORDED_FIRST.get(key, record_window)
                 reached = recorder(client, recorded, until) or until
                 moved[key] = reached.isoformat()
                 if reached < until:

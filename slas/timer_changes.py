@@ -116,7 +116,7 @@ _IN_WINDOW = (
 )
 """A version stored in the window, of a timer whose key lies in the slice."""
 
-RECORD = f"""
+_RECORD = f"""
 INSERT INTO {SLA_TIMER_CHANGES} ({", ".join(CHANGE_COLUMNS)})
 SELECT Sla, arrayElement({list(URGENCY)}, {_STATE_OF_CHANGE} + 1), Deadline, KeyId,
     StartEventId, KeyType, Version, change.2 % 2, change.3, Stamp, Sign * change.1,
@@ -145,10 +145,7 @@ FROM (
                     lagInFrame(KnownAt) OVER {_SAME_WINDOW} AS previous_known_at,
                     lagInFrame(toUInt8(1)) OVER {_SAME_WINDOW} AS has_previous
                 FROM {SLA_TIMERS}
-                PREWHERE cityHash64(KeyType, KeyId) IN (
-                    SELECT cityHash64(KeyType, KeyId) FROM {SLA_TIMERS} WHERE {_IN_WINDOW})
-                WHERE KnownAt <= {{until:DateTime64(3, 'UTC')}} AND {_IN_SLICE}
-                  AND (KeyType, KeyId) IN (SELECT KeyType, KeyId FROM {SLA_TIMERS} WHERE {_IN_WINDOW})
+                {{rows}}
                 WINDOW {_SAME_WINDOW} AS (
                     PARTITION BY KeyType, KeyId, Sla, StartEventId ORDER BY KnownAt
                     ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)
@@ -169,6 +166,17 @@ table's order where the window's keys lie together. ``VersionKnownAt`` is
 the ``KnownAt`` of the version whose pieces a row adds or takes back: the retention expires a
 version's rows with the version (``warehouse/retention.py``)."""
 
+RECORD = _RECORD.replace(
+    "{rows}",
+    f"""PREWHERE cityHash64(KeyType, KeyId) IN (
+                    SELECT cityHash64(KeyType, KeyId) FROM {SLA_TIMERS} WHERE {_IN_WINDOW})
+                WHERE KnownAt <= {{until:DateTime64(3, 'UTC')}} AND {_IN_SLICE}
+                  AND (KeyType, KeyId) IN (SELECT KeyType, KeyId FROM {SLA_TIMERS} WHERE {_IN_WINDOW})""",
+)
+RECORD_FIRST = _RECORD.replace("{rows}", f"WHERE {_IN_WINDOW}")
+"""``RECORD`` when every version of the window's timers is in the window: the window's rows alone,
+no read of their keys' earlier versions (there are none)."""
+
 RECORD_SLICE_VERSIONS = 200_000
 """Versions one ``RECORD`` statement takes at most (about): the engine sorts every version of
 their timers at once. A derivation from scratch stamps every timer's version with one
@@ -180,10 +188,12 @@ WINDOW_KEYS = sample_sql(SLA_TIMERS, "KeyType", "KeyId")
 PENDING = f"""
 SELECT
     (SELECT count() FROM {SLA_TIMER_CHANGES} WHERE KnownAt > {{since:DateTime64(3, 'UTC')}}),
-    (SELECT count() FROM {SLA_TIMERS}
-     WHERE KnownAt > {{since:DateTime64(3, 'UTC')}} AND KnownAt <= {{until:DateTime64(3, 'UTC')}})
+    count(), countIf(KnownAt < {{until:DateTime64(3, 'UTC')}})
+FROM {SLA_TIMERS}
+WHERE KnownAt > {{since:DateTime64(3, 'UTC')}} AND KnownAt <= {{until:DateTime64(3, 'UTC')}}
 """
-"""Rows past the watermark (a record that died wrote them), and versions to record."""
+"""Rows past the watermark (a record that died wrote them), versions to record, and those of them
+stored before ``until`` (not by the keeper's tick, which stamps its versions ``until``)."""
 TAKE_BACK_STRAY = f"""
 INSERT INTO {SLA_TIMER_CHANGES} ({", ".join(CHANGE_COLUMNS)})
 SELECT {", ".join("-Delta" if c == "Delta" else c for c in CHANGE_COLUMNS)}
@@ -408,23 +418,35 @@ def record(client: Client, until: datetime, *, at: datetime) -> None:
 
 
 def record_window(
-    client: Client, since: datetime, until: datetime, *, most: int = RECORD_SLICE_VERSIONS
+    client: Client,
+    since: datetime,
+    until: datetime,
+    *,
+    most: int = RECORD_SLICE_VERSIONS,
+    first: bool = False,
 ) -> None:
     """Write the rows of the versions stored in ``(since, until]``, ``since`` being the changes'
     watermark (the caller moves it to ``until`` afterwards: the keeper's tick, with its own), in
     statements of about ``most`` versions each (slices of the timers' keys). Rows a record that
     died wrote past the watermark are taken back first, so recording again counts each row
-    once."""
+    once.
+
+    ``first``: every version the keeper's tick stamped ``until`` is its timer's first (the tick
+    read no stored version because none could exist: ``BusinessState._rederive_around``'s
+    ``new``). When, besides, no version of the window was stored before ``until`` (a tick that
+    died after writing leaves some), the window's versions are every version of their timers,
+    and their rows are recorded from the window alone (``RECORD_FIRST``)."""
     parameters = {"since": since, "until": until}
-    stray, versions = client.query(PENDING, parameters=parameters).result_rows[0]
+    stray, versions, earlier = client.query(PENDING, parameters=parameters).result_rows[0]
     if stray:
         client.command(TAKE_BACK_STRAY, parameters=parameters)
     if not versions:
         return
+    statement = RECORD_FIRST if first and earlier == 0 else RECORD
     for key_range in key_ranges(
         client, WINDOW_KEYS, since, until, versions=int(versions), most=most
     ):
-        client.command(RECORD, parameters={**parameters, **range_parameters(key_range)})
+        client.command(statement, parameters={**parameters, **range_parameters(key_range)})
 
 
 def _parse(text: str) -> datetime:

@@ -181,6 +181,18 @@ def _keeper_recording(client: Client, reads: list[str]) -> BusinessState:
     )
 
 
+def _timer_changes_netted(client: Client) -> list[tuple[Any, ...]]:
+    """Every row of ``sla_timer_changes`` netted by its columns but ``Delta`` (key id first)."""
+    columns = ", ".join(c for c in timer_changes.CHANGE_COLUMNS if c != "Delta")
+    return [
+        tuple(row)
+        for row in client.query(
+            f"SELECT KeyId, {columns}, sum(Delta) AS delta FROM sla_timer_changes "
+            f"GROUP BY KeyId, {columns} HAVING delta != 0 ORDER BY KeyId, {columns}"
+        ).result_rows
+    ]
+
+
 def _item_versions_at(client: Client, known_at: datetime) -> int:
     """How many ``close_items`` versions were stored at ``known_at``."""
     return int(
@@ -795,6 +807,49 @@ class TestIncremental:
         )
         assert item_versions.RECORD in reads
         assert _superseded(migrated) == superseded
+
+    def test_new_work_alone_records_its_timer_changes_from_its_window(
+        self, migrated: Client
+    ) -> None:
+        """A tick of new work alone writes every timer's first version: its timer changes are
+        recorded from the window's versions alone (``RECORD_FIRST``), and they are the rows a
+        record from every stored version gives; with versions stored in the window before the
+        tick's own (a tick that died leaves them), the full statement runs."""
+        reads: list[str] = []
+        keeper = _keeper_recording(migrated, reads)
+
+        def approved(entry: str) -> list[tuple[object, ...]]:
+            ready = event(
+                sc.BILLING_READY,
+                f"BR-{entry}",
+                {sc.BILLING_EVENT: f"BE-{entry}", sc.TIME_ENTRY: entry},
+                at(30),
+                legal_entity="LE-DE01",
+            )
+            return span_rows([event(sc.TIME_APPROVED, entry, {sc.TIME_ENTRY: entry}, at(0)), ready])
+
+        migrated.insert("otel_traces", approved("TE-1"), column_names=OTEL_TRACES_COLUMNS)
+        tick(keeper)  # from scratch
+        assert timer_changes.RECORD in reads
+        migrated.insert("otel_traces", approved("TE-2"), column_names=OTEL_TRACES_COLUMNS)
+        reads.clear()
+        new = tick(keeper)
+        assert new.path == "index"
+        assert (timer_changes.RECORD_FIRST in reads, timer_changes.RECORD in reads) == (True, False)
+        incremental = _timer_changes_netted(migrated)
+        assert {row[0] for row in incremental} == {"TE-1", "TE-2", "BE-TE-1", "BE-TE-2"}
+        timer_changes.reset(migrated, at=datetime.now(UTC))
+        timer_changes.record(migrated, new.until, at=datetime.now(UTC))
+        assert _timer_changes_netted(migrated) == incremental
+        reads.clear()
+        timer_changes.record_window(
+            ReadsRecorded(migrated, reads),  # type: ignore[arg-type]
+            timer_changes.EPOCH,
+            new.until,
+            first=True,
+        )
+        assert (timer_changes.RECORD_FIRST in reads, timer_changes.RECORD in reads) == (False, True)
+        assert _timer_changes_netted(migrated) == incremental
 
     def test_a_running_rebuild_pauses_the_keeper(
         self, migrated: Client, state: BusinessState
