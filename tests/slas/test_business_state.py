@@ -181,6 +181,18 @@ def _keeper_recording(client: Client, reads: list[str]) -> BusinessState:
     )
 
 
+def _billed(entry: str) -> list[tuple[object, ...]]:
+    """A time entry approved and ready to bill a day later (in LE-DE01): new work, its own."""
+    ready = event(
+        sc.BILLING_READY,
+        f"BR-{entry}",
+        {sc.BILLING_EVENT: f"BE-{entry}", sc.TIME_ENTRY: entry},
+        at(1),
+        legal_entity="LE-DE01",
+    )
+    return span_rows([event(sc.TIME_APPROVED, entry, {sc.TIME_ENTRY: entry}, at(0)), ready])
+
+
 def _timer_changes_netted(client: Client) -> list[tuple[Any, ...]]:
     """Every row of ``sla_timer_changes`` netted by its columns but ``Delta`` (key id first)."""
     columns = ", ".join(c for c in timer_changes.CHANGE_COLUMNS if c != "Delta")
@@ -770,86 +782,39 @@ class TestIncremental:
         assert (again.path, again.events, again.versions) == ("index", 4, 0)
         assert set(latest) <= set(reads)
 
-    def test_new_work_alone_looks_for_no_replaced_item_version(self, migrated: Client) -> None:
-        """A tick of new work alone writes every item's first version: the replaced versions'
-        statement is not run (its pieces are recorded), unless versions were stored in the
-        window before the tick's own (as a tick that died leaves them); either way none is
-        found."""
+    def test_new_work_alone_reads_no_replaced_version_when_recording(
+        self, migrated: Client
+    ) -> None:
+        """A tick of new work alone writes every item's and timer's first version: the replaced
+        item versions' statement is not run (their pieces are recorded), and the timer changes
+        are recorded from the window's versions alone (``RECORD_FIRST``), the rows a record from
+        every stored version gives. With versions stored in the window before the tick's own (as
+        a tick that died leaves them) the full statements run; either way the rows are the
+        same."""
         reads: list[str] = []
         keeper = _keeper_recording(migrated, reads)
-
-        def billed(entry: str) -> list[tuple[object, ...]]:
-            ready = event(
-                sc.BILLING_READY,
-                f"BR-{entry}",
-                {sc.BILLING_EVENT: f"BE-{entry}", sc.TIME_ENTRY: entry},
-                at(1),
-                legal_entity="LE-DE01",
-            )
-            return span_rows([event(sc.TIME_APPROVED, entry, {sc.TIME_ENTRY: entry}, at(0)), ready])
-
-        migrated.insert("otel_traces", billed("TE-1"), column_names=OTEL_TRACES_COLUMNS)
+        migrated.insert("otel_traces", _billed("TE-1"), column_names=OTEL_TRACES_COLUMNS)
         tick(keeper)  # from scratch
-        assert item_versions.RECORD in reads
-        migrated.insert("otel_traces", billed("TE-2"), column_names=OTEL_TRACES_COLUMNS)
+        assert {item_versions.RECORD, timer_changes.RECORD} <= set(reads)
+        migrated.insert("otel_traces", _billed("TE-2"), column_names=OTEL_TRACES_COLUMNS)
         reads.clear()
         new = tick(keeper)
         assert (new.path, _item_versions_at(migrated, new.until)) == ("index", 1)
-        assert item_versions.RECORD not in reads
         assert close_item_pieces.RECORD in reads
-        superseded = _superseded(migrated)
-        reads.clear()
-        item_versions.record_window(
-            ReadsRecorded(migrated, reads),  # type: ignore[arg-type]
-            item_versions.EPOCH,
-            new.until,
-            first=True,
-        )
-        assert item_versions.RECORD in reads
-        assert _superseded(migrated) == superseded
-
-    def test_new_work_alone_records_its_timer_changes_from_its_window(
-        self, migrated: Client
-    ) -> None:
-        """A tick of new work alone writes every timer's first version: its timer changes are
-        recorded from the window's versions alone (``RECORD_FIRST``), and they are the rows a
-        record from every stored version gives; with versions stored in the window before the
-        tick's own (a tick that died leaves them), the full statement runs."""
-        reads: list[str] = []
-        keeper = _keeper_recording(migrated, reads)
-
-        def approved(entry: str) -> list[tuple[object, ...]]:
-            ready = event(
-                sc.BILLING_READY,
-                f"BR-{entry}",
-                {sc.BILLING_EVENT: f"BE-{entry}", sc.TIME_ENTRY: entry},
-                at(30),
-                legal_entity="LE-DE01",
-            )
-            return span_rows([event(sc.TIME_APPROVED, entry, {sc.TIME_ENTRY: entry}, at(0)), ready])
-
-        migrated.insert("otel_traces", approved("TE-1"), column_names=OTEL_TRACES_COLUMNS)
-        tick(keeper)  # from scratch
-        assert timer_changes.RECORD in reads
-        migrated.insert("otel_traces", approved("TE-2"), column_names=OTEL_TRACES_COLUMNS)
-        reads.clear()
-        new = tick(keeper)
-        assert new.path == "index"
+        assert item_versions.RECORD not in reads
         assert (timer_changes.RECORD_FIRST in reads, timer_changes.RECORD in reads) == (True, False)
-        incremental = _timer_changes_netted(migrated)
-        assert {row[0] for row in incremental} == {"TE-1", "TE-2", "BE-TE-1", "BE-TE-2"}
+        superseded, changes = _superseded(migrated), _timer_changes_netted(migrated)
+        assert {row[0] for row in changes} == {"TE-1", "TE-2", "BE-TE-1", "BE-TE-2"}
         timer_changes.reset(migrated, at=datetime.now(UTC))
         timer_changes.record(migrated, new.until, at=datetime.now(UTC))
-        assert _timer_changes_netted(migrated) == incremental
+        assert _timer_changes_netted(migrated) == changes
         reads.clear()
-        timer_changes.record_window(
-            ReadsRecorded(migrated, reads),  # type: ignore[arg-type]
-            timer_changes.EPOCH,
-            new.until,
-            first=True,
-        )
-        assert (timer_changes.RECORD_FIRST in reads, timer_changes.RECORD in reads) == (False, True)
-        assert _timer_changes_netted(migrated) == incremental
+        for record_window in (item_versions.record_window, timer_changes.record_window):
+            recording = ReadsRecorded(migrated, reads)
+            record_window(recording, item_versions.EPOCH, new.until, first=True)  # type: ignore[arg-type]
+        assert {item_versions.RECORD, timer_changes.RECORD} <= set(reads)
+        assert timer_changes.RECORD_FIRST not in reads
+        assert (_superseded(migrated), _timer_changes_netted(migrated)) == (superseded, changes)
 
     def test_a_running_rebuild_pauses_the_keeper(
         self, migrated: Client, state: BusinessState
