@@ -22,11 +22,19 @@ are too (their threads never end: one client per thread and pool); no read waits
 callers sharing them only queue."""
 
 
-def reads_apart(factory: Callable[[], Client], client: Client) -> bool:
-    """Whether ``factory`` gives a ``READERS`` thread a client other than ``client`` (the
+ANSWER_READERS: Final = ThreadPoolExecutor(max_workers=2, thread_name_prefix="answer-read")
+"""The threads on which an API answer reads beside itself (the blocked invoices' failed set-ups,
+``slas.impact_answers``): apart from ``READERS``, so that an answer never queues behind an OCEL
+export's page or a derivation's chunk, which take seconds at a quarter's scale."""
+
+
+def reads_apart(
+    factory: Callable[[], Client], client: Client, readers: ThreadPoolExecutor = READERS
+) -> bool:
+    """Whether ``factory`` gives a thread of ``readers`` a client other than ``client`` (the
     caller's): only then may a read run there beside the caller's own. A factory that hands every
     thread one client (a script's, a test's) keeps its reads in turn."""
-    return READERS.submit(factory).result() is not client
+    return readers.submit(factory).result() is not client
 
 
 class ClientPool:

@@ -27,7 +27,7 @@ from slas.close_state import CloseRiskAnswers
 from slas.definitions import DEFAULT_SLAS
 from slas.impact_answers import BlockedInvoiceAnswers
 from tests.lineage.events import numbered_chain, span
-from warehouse.pool import ClientPool
+from warehouse.pool import READERS, ClientPool
 from warehouse.spans import OTEL_TRACES_COLUMNS
 
 FIRST = (sc.MASTER_DATA, "E-FIRST")
@@ -183,6 +183,46 @@ def test_set_ups_read_beside_the_answer_give_the_same_answer_or_fail_it(
     finally:
         pool.close()
         elsewhere.close()
+
+
+def test_set_ups_read_beside_the_answer_do_not_queue_behind_the_process_read_ahead(
+    engine_url: str,
+    database: str,
+    conflicted: tuple[BusinessState, dict[str, str]],
+) -> None:
+    """Both of the process's read-ahead threads (``READERS``) held, as two OCEL exports' page
+    reads hold them for seconds at a quarter's scale: the answer still reads its set-ups beside
+    itself, on a thread of its own pool, and ends."""
+    state, _ = conflicted
+    pool = ClientPool(engine_url, database=database)
+    asked: list[str] = []
+
+    def client() -> Client:
+        asked.append(threading.current_thread().name)
+        return pool.client()
+
+    release = threading.Event()
+    held = [READERS.submit(release.wait, 60) for _ in range(2)]
+    answered: list[BlockedInvoices] = []
+    try:
+        answers = BlockedInvoiceAnswers(client, LineageRules.default(), OwnerRouting(), state)
+        thread = threading.Thread(
+            target=lambda: answered.append(
+                answers.report(
+                    period=None, legal_entity=None, as_of=datetime.now(UTC), known_at=None
+                )[1]
+            )
+        )
+        thread.start()
+        thread.join(timeout=30)
+        assert answered, "the answer waited for the process's read-ahead threads"
+        assert answered[0].items
+        assert any(name.startswith("answer-read") for name in asked)
+    finally:
+        release.set()
+        for future in held:
+            future.result()
+        pool.close()
 
 
 @pytest.mark.parametrize("from_sums", [True, False], ids=["summed", "oracle"])
