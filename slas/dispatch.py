@@ -5,7 +5,9 @@ delivery is counted per channel and outcome (``slas.metrics.NotificationMetrics`
 A dispatch runs inside the evaluator's tick, so it is bounded in time: each channel may post for
 its share of ``budget`` (after its first message, which always goes); what is left, the longest
 due first, waits for the next dispatch. An Alertmanager that answers but slowly delays re-sends,
-never the next tick (nor, past two intervals, the evaluator's lease)."""
+not the next tick (nor, past two intervals, the evaluator's lease). Only a re-send overdue by a
+whole interval goes whatever the time spent: Alertmanager resolves an alert by itself four
+intervals after its last push, and one that falls that far behind would resolve while it fires."""
 
 from __future__ import annotations
 
@@ -128,6 +130,7 @@ class Dispatcher:
             # A superseded resolution (at risk → breached) is told by the breach message.
             self._record(channel, state, [c for c in changes if c.superseded], now)
             changes = [c for c in changes if not c.superseded]
+        urgent: set[str] = set()
         if channel.resends_firing:
             told = {change.alert.fingerprint for change in changes}
             if len(state.due) > len(firing):  # some left the record unresolved here: forget them
@@ -145,24 +148,18 @@ class Dispatcher:
             # alert waits behind others dispatch after dispatch
             ready.sort(key=itemgetter(0))
             firing = changed + [alert for _, alert in ready]
+            overdue = now - self._resend
+            urgent = {alert.fingerprint for at, alert in ready if at <= overdue}
         elif not changes:
             return
         if not changes and not firing:
             return
         messages = channel.render(changes, firing if channel.resends_firing else [], now=now)
-        began = self._clock()
+        began, deferred = self._clock(), 0
         for sent, message in enumerate(messages):
-            if sent and self._clock() - began > self._share:
-                left = len(messages) - sent
-                self.metrics.deliveries.labels(channel.name, "deferred").inc(left)
-                logger.info(
-                    "notifier %s: %d of %d messages left for the next dispatch (%.1fs spent)",
-                    channel.name,
-                    left,
-                    len(messages),
-                    self._clock() - began,
-                )
-                return
+            if sent and self._clock() - began > self._share and urgent.isdisjoint(message.pushes):
+                deferred += 1
+                continue
             response = self._http.post(message.url, json=message.body)
             if response.status_code >= 300:
                 raise RuntimeError(
@@ -174,6 +171,15 @@ class Dispatcher:
             self.metrics.deliveries.labels(channel.name, "sent").inc()
             self.metrics.alerts.labels(channel.name).inc(len(message.covers))
             self.metrics.last_success.labels(channel.name).set(time.time())
+        if deferred:
+            self.metrics.deliveries.labels(channel.name, "deferred").inc(deferred)
+            logger.info(
+                "notifier %s: %d of %d messages left for the next dispatch (%.1fs spent)",
+                channel.name,
+                deferred,
+                len(messages),
+                self._clock() - began,
+            )
 
     def _due(self, state: _ChannelState, key: str, now: datetime) -> datetime:
         """When a firing alert that did not change is pushed again. One this process has not

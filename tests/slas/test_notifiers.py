@@ -266,12 +266,28 @@ class TestDispatcher:
         receiver.posts.clear()
         receiver.post_seconds = 2.0
         by_due = sorted(firing, key=resend_share)
-        for step in range(3):
-            sender.dispatch(firing, now=NOW + timedelta(minutes=2, seconds=step))
+        for step in range(3):  # every one due (after 30-60 s), none overdue by an interval
+            sender.dispatch(firing, now=NOW + timedelta(seconds=61 + step))
             (body,) = receiver.to(AM)
             receiver.posts.clear()
             pushed = {fingerprint(entry["labels"]) for entry in body}
             assert pushed == set(by_due[500 * step : 500 * (step + 1)]), f"dispatch {step}"
+
+    def test_a_re_send_overdue_by_an_interval_goes_whatever_the_time_spent(
+        self, receiver: Receiver
+    ) -> None:
+        """Re-sends that fell a whole interval behind (Alertmanager resolves an alert four
+        intervals after its last push) go in the dispatch however long it takes: time for one
+        POST, three POSTs of overdue alerts, all three sent."""
+        metrics = NotificationMetrics()
+        firing = {a.fingerprint: a for a in (make_alert(f"BE-{i}") for i in range(1_500))}
+        sender = dispatcher(receiver, metrics=metrics, direct=False, budget=timedelta(seconds=1))
+        sender.dispatch(firing, now=NOW)
+        receiver.posts.clear()
+        receiver.post_seconds = 2.0
+        sender.dispatch(firing, now=NOW + timedelta(seconds=121))
+        assert sum(len(body) for body in receiver.to(AM)) == 1_500
+        assert metrics.deliveries.labels("alertmanager", "deferred")._value.get() == 0
 
     def test_alerts_that_left_the_record_unresolved_are_not_kept_due(
         self, receiver: Receiver

@@ -70,8 +70,9 @@ def test_a_slow_alertmanager_gets_every_alert_over_dispatches_of_bounded_time(
     slow_alertmanager: tuple[str, str],
 ) -> None:
     """2,000 new breaches are four POSTs of half a second or more; with 0.8 s to dispatch, a
-    dispatch stops after two (the check after the second finds a second gone), counts the rest
-    deferred, and the next posts them: Alertmanager ends up holding all 2,000."""
+    dispatch stops after two at most (the check after the second finds a second gone; one, if
+    the first alone took 0.8 s on a loaded machine), counts the rest deferred, and the next
+    dispatches post them: Alertmanager ends up holding all 2,000."""
     direct, linked = slow_alertmanager
     firing = {a.fingerprint: a for a in (make_alert(f"BE-{i}") for i in range(2_000))}
     metrics = NotificationMetrics()
@@ -88,8 +89,12 @@ def test_a_slow_alertmanager_gets_every_alert_over_dispatches_of_bounded_time(
     try:
         now = datetime.now(UTC)  # Alertmanager keeps what ends after its own clock
         sender.dispatch(firing, now=now)
-        assert (sent._value.get(), deferred._value.get()) == (2, 2)
-        sender.dispatch(firing, now=now + timedelta(seconds=15))
+        first = sent._value.get()
+        assert 1 <= first <= 2
+        assert deferred._value.get() == 4 - first
+        for tick in range(1, 4):
+            if sent._value.get() < 4:
+                sender.dispatch(firing, now=now + timedelta(seconds=15 * tick))
         assert sent._value.get() == 4
     finally:
         sender.close()
