@@ -15,8 +15,15 @@ from domain import semconv as sc
 from domain.objects import ObjectRef
 from lineage.impact import BlockedInvoices, BlockedItem, Blocker
 from lineage.models import BlockedInvoicesOut, blocked_json
-from tests.lineage.events import attempt, numbered_chain
-from tests.lineage.test_scenarios import OWNERS, RULES, blocked_invoices, failed, load
+from tests.lineage.events import numbered_chain
+from tests.lineage.test_scenarios import (
+    OWNERS,
+    RULES,
+    blocked_invoices,
+    failed,
+    failed_setup,
+    load,
+)
 
 AS_OF = datetime(2026, 10, 2, 9, 30, 15, 250_000, tzinfo=UTC)
 
@@ -97,14 +104,6 @@ class TestTheSameBytesAsTheModel:
         customer's failed set-up, or by a failure upstream, as the answers read them."""
         posted_with_setup = numbered_chain(1)
         posted_with_setup[-1] = failed(posted_with_setup[-1], sc.MASTER_DATA, hours=73)
-        setup = attempt(
-            sc.CUSTOMER_SYNCED,
-            "customer.synced:CUS-1",
-            {sc.CUSTOMER: "CUS-1", sc.LEGAL_ENTITY: "LE-DE01"},
-            hours=-10,
-            outcome=sc.FAILED,
-            error_category=sc.MASTER_DATA,
-        )
         in_dollars = [replace(e, currency="USD") if e.amount else e for e in numbered_chain(2)]
         upstream = failed(in_dollars[2], sc.VALIDATION, hours=80)  # a re-sync after billing.ready
         no_amount = numbered_chain(3)[:-1]
@@ -116,7 +115,14 @@ class TestTheSameBytesAsTheModel:
         in_pounds[-1] = replace(tenth, currency="GBP")
         load(
             migrated,
-            [*posted_with_setup, setup, *in_dollars[:-1], upstream, *no_amount, *in_pounds],
+            [
+                *posted_with_setup,
+                failed_setup("CUS-1"),
+                *in_dollars[:-1],
+                upstream,
+                *no_amount,
+                *in_pounds,
+            ],
         )
         result = blocked_invoices(migrated, RULES, OWNERS)
         assert set(result.total) == {"EUR", "GBP", "USD"}
