@@ -362,8 +362,9 @@ class BlockedInvoiceAnswers:
         for item in held:
             row = item.row
             for holds, event, kind, first, facts in _STORED_STEPS:
-                event_id = str(row[event])
-                if row[holds] and event_id not in found and reached(row[facts + 2], as_of):
+                if not row[holds] or (event_id := str(row[event])) in found:
+                    continue
+                if reached(row[facts + 2], as_of):
                     event_type = row[kind] if kind else sc.BILLING_READY
                     fact = (event_id, event_type, row[facts], row[facts + 1], row[first])
                     found[event_id] = self._blocker(fact)
