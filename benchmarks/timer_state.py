@@ -10,7 +10,8 @@ the tick re-derives every component they touch). Every answer is timed on both p
 close risk and blocked invoices (every period) beside them. With ``--truth`` the counts at the
 quarter's end are checked against the ground truth.
 Run: ``.venv/bin/python benchmarks/timer_state.py --clickhouse-url chdb:///abs/path/data
-[--truth truth.json] [--new-spans 10000] [--queries 40] [--json FILE]``
+[--truth truth.json] [--new-spans 10000] [--queries 40] [--json FILE]``; ``--http`` also asks
+the blocked invoices through the API route (what a client gets: the answer, its JSON bytes).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -30,10 +32,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
 from benchmarks.process_stats import own_cpu_seconds, peak_rss_mib
 from lineage.owners import OwnerRouting
 from lineage.rules import LineageRules
 from slas import item_versions, timer_changes
+from slas.api import slas_router
 from slas.business_state import BusinessState, TickReport
 from slas.close_state import CloseRiskAnswers
 from slas.definitions import DEFAULT_SLAS
@@ -127,6 +133,12 @@ def main() -> None:
         action="store_true",
         help="with --answers-only: keep the recorded timer changes as they are",
     )
+    parser.add_argument(
+        "--http",
+        action="store_true",
+        help="in the items round, also ask blocked invoices through the API route (FastAPI, "
+        "in-process client): the answer, its response model and the JSON bytes a client gets",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     arguments = parser.parse_args()
 
@@ -165,6 +177,8 @@ def main() -> None:
     )
     periods = sorted({f"{first + timedelta(days=d):%Y-%m}" for d in range(int(span // 86400) + 1)})
 
+    open_clients = ExitStack()
+
     def items(oracle: bool) -> dict[str, Callable[[random.Random], Any]]:
         """Close risk and blocked invoices: summed / narrowed in SQL, or (``oracle``) assessed
         over every item row in Python. A client per thread, as the service's answers have (an
@@ -175,7 +189,7 @@ def main() -> None:
         blocked = BlockedInvoiceAnswers(
             per_thread.client, LineageRules.default(), OwnerRouting(), state, narrowed=not oracle
         )
-        return {
+        asks: dict[str, Callable[[random.Random], Any]] = {
             "close_risk": lambda rng: close_risk.report(
                 None, first + timedelta(seconds=rng.uniform(0.1 * span, span)), None
             ),
@@ -197,6 +211,24 @@ def main() -> None:
                 limit=100,
             ),
         }
+        if arguments.http and not oracle:
+            app = FastAPI()
+            app.include_router(slas_router(answers, close_risk, blocked), prefix="/api/v1")
+            api = open_clients.enter_context(TestClient(app))  # one event loop for every ask
+
+            def through_api(rng: random.Random, **query: Any) -> bytes:
+                as_of = first + timedelta(seconds=rng.uniform(0.1 * span, span))
+                response = api.get(
+                    "/api/v1/impact/blocked-invoices",
+                    params={"as_of": as_of.isoformat(), **query},
+                )
+                response.raise_for_status()
+                body: bytes = response.content
+                return body
+
+            asks["blocked_invoices_http"] = through_api
+            asks["blocked_invoices_limit_100_http"] = partial(through_api, limit=100)
+        return asks
 
     def kinds(timers: TimerAnswers) -> dict[str, Callable[[random.Random], Any]]:
         def instant(rng: random.Random) -> datetime:
@@ -244,6 +276,7 @@ def main() -> None:
             print(f"{path}/{name}: p50 {figure['p50_ms']} ms, p95 {figure['p95_ms']} ms, "
                   f"{figure['cpu_seconds']} CPU-s for {arguments.queries}", flush=True)  # fmt: skip
     figures["queries"] = queries
+    open_clients.close()
 
     if truth:
         end = datetime.fromisoformat(truth["scenario"]["end"].replace("Z", "+00:00"))

@@ -4,16 +4,18 @@ that turns the pure results into them. The CLI parses the same models back from 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic_core import to_json
 
 from domain import semconv as sc
-from domain.money import Money
+from domain.money import Money, money_text
 from domain.objects import ObjectRef
 from lineage.assembly import Gap, Lineage
 from lineage.completeness import Completeness, EntityCompleteness, Share
 from lineage.graph import EventNode
-from lineage.impact import BlockedInvoices, BlockedItem
+from lineage.impact import BlockedInvoices
 
 
 class ObjectRefOut(BaseModel):
@@ -201,36 +203,45 @@ class BlockedInvoicesOut(BaseModel):
     )
 
 
-def _item_out(item: BlockedItem) -> BlockedItemOut:
-    return BlockedItemOut(
-        object=_ref(item.object),
-        invoice=item.invoice,
-        stage=item.stage,
-        amount=item.amount,
-        currency=item.currency,
-        legal_entity=item.legal_entity,
-        period=item.period,
-        blocked_by=[
-            BlockerOut(
-                event_id=b.event_id,
-                event_type=b.event_type,
-                error_category=b.error_category,
-                error_code=b.error_code,
-                owner=b.owner,
-                failed_since=b.failed_since,
-            )
-            for b in item.blocked_by
-        ],
-    )
-
-
-def blocked_out(result: BlockedInvoices, as_of: datetime) -> BlockedInvoicesOut:
-    return BlockedInvoicesOut(
-        as_of=as_of,
-        total=dict(result.total),
-        count=result.count,
-        items=[_item_out(item) for item in result.items],
-    )
+def blocked_json(result: BlockedInvoices, as_of: datetime) -> bytes:
+    """The ``BlockedInvoicesOut`` of ``result`` as JSON: the bytes the model's serializer writes
+    (its fields in order, money as ``money_text``; pydantic's own writer for the rest), from
+    plain values, without a model per item to build and validate: an every-item answer lists
+    thousands (``tests/lineage/test_blocked_json.py`` holds the two to the same bytes)."""
+    blockers: dict[int, dict[str, Any]] = {}  # by identity: items held by one failure share it
+    items = []
+    for item in result.items:
+        blocked_by = []
+        for b in item.blocked_by:
+            if (blocker := blockers.get(id(b))) is None:
+                blocker = blockers[id(b)] = {
+                    "event_id": b.event_id,
+                    "event_type": b.event_type,
+                    "error_category": b.error_category,
+                    "error_code": b.error_code,
+                    "owner": b.owner,
+                    "failed_since": b.failed_since,
+                }
+            blocked_by.append(blocker)
+        items.append(
+            {
+                "object": {"type": item.object.type, "id": item.object.id},
+                "invoice": item.invoice,
+                "stage": item.stage,
+                "amount": None if item.amount is None else money_text(item.amount),
+                "currency": item.currency,
+                "legal_entity": item.legal_entity,
+                "period": item.period,
+                "blocked_by": blocked_by,
+            }
+        )
+    answer = {
+        "as_of": as_of,
+        "total": {currency: money_text(amount) for currency, amount in result.total.items()},
+        "count": result.count,
+        "items": items,
+    }
+    return to_json(answer)
 
 
 class ShareOut(BaseModel):

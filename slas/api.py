@@ -13,7 +13,7 @@ from fastapi import APIRouter, HTTPException, Query, Response
 
 from domain.instants import utc
 from domain.periods import parse_period
-from lineage.models import BlockedInvoicesOut, StreamSilenceOut, TelemetrySilenceOut, blocked_out
+from lineage.models import BlockedInvoicesOut, StreamSilenceOut, TelemetrySilenceOut, blocked_json
 from slas.alerts import FIRING, RESOLVED, Alert
 from slas.close_state import CloseRiskAnswers
 from slas.impact_answers import BlockedInvoiceAnswers
@@ -238,7 +238,6 @@ def slas_router(
         summary="Invoice-level items held by failures, their value and who owns each fix",
     )
     def blocked_invoices(
-        response: Response,
         period: Annotated[
             str | None, Query(pattern=PERIOD_PATTERN, description="Fiscal period, YYYY-MM.")
         ] = None,
@@ -254,7 +253,9 @@ def slas_router(
                 "still cover every blocked item). Default: every item.",
             ),
         ] = None,
-    ) -> BlockedInvoicesOut:
+    ) -> Response:
+        # the JSON written from the answer's values (``blocked_json``), not validated and
+        # serialised model by model: thousands of items; the schema is still the response model's
         at = moment(as_of)
         known, result = blocked.report(
             period=period,
@@ -263,8 +264,9 @@ def slas_router(
             known_at=knowledge(known_at),
             limit=limit,
         )
+        response = Response(blocked_json(result, at), media_type="application/json")
         _stamp(response, at, known)
-        return blocked_out(result, at)
+        return response
 
     def current_alerts(status: str | None, legal_entity: str | None) -> list[Alert]:
         if status is not None and status not in (FIRING, RESOLVED):

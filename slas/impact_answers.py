@@ -6,6 +6,7 @@ its customer (``[lineage]`` prerequisites): not a hop, but it explains why the E
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -180,6 +181,21 @@ def _held_in_sql(
     return held, count, total
 
 
+@contextmanager
+def _collection_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while an answer builds its items. Every item makes some
+    fifteen container objects, none in a cycle and all alive until the answer is sent: the
+    collections they set off walk them again for nothing (an every-item answer of 9,566 items
+    at 10M: 150 young, 13 middle and 1 or 2 full ones, 17-66 ms CPU; benchmarks/README.md). On
+    again unconditionally: nothing in the service turns it off, and an answer that overlaps
+    another may start while that one has it off (restoring what it found would leave it off)."""
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 class BlockedInvoiceAnswers:
     """``GET /api/v1/impact/blocked-invoices`` from ``close_items``."""
 
@@ -215,6 +231,17 @@ class BlockedInvoiceAnswers:
     ) -> tuple[datetime, BlockedInvoices]:
         """The known_at the answer describes, and the blocked items, largest first: every one, or
         the ``limit`` largest (the totals and count still cover every item)."""
+        with _collection_paused():
+            return self._report(period, legal_entity, as_of, known_at, limit)
+
+    def _report(
+        self,
+        period: str | None,
+        legal_entity: str | None,
+        as_of: datetime,
+        known_at: datetime | None,
+        limit: int | None,
+    ) -> tuple[datetime, BlockedInvoices]:
         client = self._client()
         known, recorded = self._state.items_known_at(known_at)
         as_of = utc(as_of)
@@ -337,8 +364,9 @@ class BlockedInvoiceAnswers:
         for item in held:
             row = item.row
             for holds, event, kind, first, facts in _STORED_STEPS:
-                event_id = str(row[event])
-                if row[holds] and event_id not in found and reached(row[facts + 2], as_of):
+                if not row[holds] or (event_id := str(row[event])) in found:
+                    continue
+                if reached(row[facts + 2], as_of):
                     event_type = row[kind] if kind else sc.BILLING_READY
                     fact = (event_id, event_type, row[facts], row[facts + 1], row[first])
                     found[event_id] = self._blocker(fact)

@@ -84,6 +84,18 @@ def failed(event: BusinessEvent, category: str, *, hours: float) -> BusinessEven
     )
 
 
+def failed_setup(customer: str) -> BusinessEvent:
+    """The customer's sync to the ERP, failed for master data before its chain began."""
+    return attempt(
+        sc.CUSTOMER_SYNCED,
+        f"customer.synced:{customer}",
+        {sc.CUSTOMER: customer, sc.LEGAL_ENTITY: "LE-DE01"},
+        hours=-10,
+        outcome=sc.FAILED,
+        error_category=sc.MASTER_DATA,
+    )
+
+
 class TestTraversal:
     def test_an_invoice_of_several_time_entries_traces_to_every_source(self, store: Client) -> None:
         """Upstream of the invoice: each approval, the project and the signed contract."""
@@ -240,15 +252,7 @@ class TestBlockedInvoices:
         """An invoice refused for master data is held by itself and the customer's sync."""
         events = chain()
         events[-1] = failed(events[-1], sc.MASTER_DATA, hours=73)
-        setup = attempt(
-            sc.CUSTOMER_SYNCED,
-            "customer.synced:CUS-1",
-            {sc.CUSTOMER: "CUS-1", sc.LEGAL_ENTITY: "LE-DE01"},
-            hours=-10,
-            outcome=sc.FAILED,
-            error_category=sc.MASTER_DATA,
-        )
-        load(store, [*events, setup])
+        load(store, [*events, failed_setup("CUS-1")])
         (item,) = blocked_invoices(store, RULES, OWNERS, period="2026-09").items
         assert item.invoice == "INV-1"
         assert [b.event_id for b in item.blocked_by] == [

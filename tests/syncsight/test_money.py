@@ -13,9 +13,11 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import TypeAdapter
 
 from domain import semconv as sc
 from domain.money import PATTERN
+from lineage.models import BlockedInvoicesOut
 from syncsight.app import create_app
 from syncsight.config_file import FileConfig
 from syncsight.settings import Settings
@@ -89,6 +91,8 @@ async def ask(app: Any, seconds: float = 120) -> dict[str, Any]:
             response = await http.get(path, params=params)
             assert response.status_code == 200, f"{path}: {response.text}"
             answers[name] = response.json()
+            if name == "blocked":  # written from the values (lineage.models.blocked_json)
+                answers["blocked_sent"] = response
         return answers
 
 
@@ -133,6 +137,18 @@ class TestExactAmounts:
         assert largest["items"] == every["items"][:1]
         assert largest["total"] == every["total"]
         assert largest["count"] == every["count"] == len(every["items"]) > 1
+
+    def test_the_blocked_answer_is_sent_as_its_response_model_writes_it(
+        self, answers: dict[str, Any]
+    ) -> None:
+        """The route's bytes are what BlockedInvoicesOut writes for them, with its JSON type and
+        the instants the answer describes in the headers."""
+        sent: httpx.Response = answers["blocked_sent"]
+        model = BlockedInvoicesOut.model_validate_json(sent.content)
+        assert TypeAdapter(BlockedInvoicesOut).dump_json(model) == sent.content
+        assert sent.headers["content-type"] == "application/json"
+        assert sent.headers["X-Syncsight-As-Of"] == model.as_of.isoformat().replace("+00:00", "Z")
+        assert sent.headers["X-Syncsight-Known-At"]
 
     def test_close_risk_sums_exactly_per_currency(self, answers: dict[str, Any]) -> None:
         """Due and at risk per currency are exact sums; contributors keep every digit."""
