@@ -198,19 +198,23 @@ class Dispatcher:
         now: datetime,
     ) -> None:
         """When each alert just pushed (by fingerprint) is due again: a new one after its share of
-        the interval, one that was due a whole interval after it was due (so the alerts stay
-        spread; never sooner than half an interval from now), one pushed before it was due (it
-        changed) when it was due; a resolved alert is no longer."""
+        the interval; one that was due a whole interval after it was due (so the alerts stay
+        spread), or, when that is less than half an interval away (it was pushed late: the
+        dispatches fell behind), its share of the interval from now, so that alerts pushed late
+        together are spread again rather than all due at one instant; one pushed before it was
+        due (it changed) when it was due; a resolved alert is no longer."""
         due, resend = state.due, self._resend
         for change in changes:
             if change.alert.status != FIRING:
                 due.pop(change.alert.fingerprint, None)
+        soon = now + resend / 2
         for key in pushed:
             at = due.get(key)
             if at is None:
                 due[key] = now + resend * resend_share(key)
             elif now >= at:
-                due[key] = max(at + resend, now + resend / 2)
+                following = at + resend
+                due[key] = following if following >= soon else now + resend * resend_share(key)
 
     def _record(
         self, channel: Channel, state: _ChannelState, changes: Sequence[Change], now: datetime

@@ -288,6 +288,16 @@ class TestDispatcher:
         sender.dispatch(firing, now=NOW + timedelta(seconds=121))
         assert sum(len(body) for body in receiver.to(AM)) == 1_500
         assert metrics.deliveries.labels("alertmanager", "deferred")._value.get() == 0
+        # pushed late together, they are spread again over the next interval: not all due at once
+        receiver.posts.clear()
+        receiver.post_seconds = 0.0
+        slices = []
+        for seconds in range(136, 182, 15):
+            sender.dispatch(firing, now=NOW + timedelta(seconds=seconds))
+            slices.append(sum(len(body) for body in receiver.to(AM)))
+            receiver.posts.clear()
+        assert sum(slices) == 1_500, f"each once in the next interval: {slices}"
+        assert max(slices) < 1_000, f"the late re-sends came due together: {slices}"
 
     def test_alerts_that_left_the_record_unresolved_are_not_kept_due(
         self, receiver: Receiver
