@@ -485,6 +485,10 @@ class TestClosePieceGranules:
         assert after["pieces"] == before["pieces"]
         assert after["granules"] == "1024"
 
+    def test_a_cluster_keeps_its_granules(self) -> None:
+        """No node can copy every shard's pieces, and no ALTER changes the granule size."""
+        assert close_item_piece_granules_ddl(Topology("analytics")) == []
+
 
 class TestComponentScratch:
     SCRATCH = ("syncsight_state_component_events", "syncsight_state_component_objects")
