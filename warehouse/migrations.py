@@ -21,7 +21,6 @@ from warehouse.schema import (
     Topology,
     bookkeeping_ddl,
     business_tables_ddl,
-    close_item_piece_granules_ddl,
     close_item_pieces_ddl,
     close_items_ddl,
     compact_parts_ddl,
@@ -139,11 +138,6 @@ MIGRATIONS: tuple[Migration, ...] = (
         27,
         "SLA timer state and elapsed bucket sums in one table, filled by one view",
         timer_sums_ddl,
-    ),
-    Migration(
-        29,
-        "close item pieces in 1,024-row granules: the at-risk items read fewer rows",
-        close_item_piece_granules_ddl,
     ),
 )
 """A migration without statements still re-creates the derived views (``migrate``)."""

@@ -247,10 +247,9 @@ class _BusinessTable:
     version: str = ""
     """The ReplacingMergeTree version column: of two rows with the same key, a merge keeps the
     one with the larger version (the last written when there is none)."""
-    kind: str = "ReplacingMergeTree"
 
     def engine(self, t: Topology) -> str:
-        return t.engine(self.table, self.kind, self.version)
+        return t.engine(self.table, "ReplacingMergeTree", self.version)
 
     def create(self, t: Topology, name: str, layout: str) -> str:
         body = ",\n    ".join(
@@ -1342,11 +1341,6 @@ ARRAY JOIN arrayFilter(c -> c.1 < {PIECE_NEVER},
     [(Begins, toInt8(Delta)), (Ends, toInt8(-Delta))]) AS change"""
 
 
-CLOSE_ITEM_PIECES_ORDER = "DuePeriod, LegalEntity, State, Ends, Begins, ItemType, ItemId, KnownAt"
-"""``close_item_pieces``' sorting key: the items in a state at an instant are one range per
-(due period, entity, state)."""
-
-
 def close_item_pieces_ddl(t: Topology) -> list[str]:
     """Migration 18: close risk from sums in event time (``slas/close_item_pieces.py``).
     ``close_item_pieces`` holds each ``close_items`` version split into the pieces of event time
@@ -1395,7 +1389,7 @@ def close_item_pieces_ddl(t: Topology) -> list[str]:
     INDEX idx_begins Begins TYPE minmax GRANULARITY 1,
     INDEX idx_known_at KnownAt TYPE minmax GRANULARITY 1
 ) ENGINE = {t.engine(CLOSE_ITEM_PIECES)}
-ORDER BY ({CLOSE_ITEM_PIECES_ORDER})""",
+ORDER BY (DuePeriod, LegalEntity, State, Ends, Begins, ItemType, ItemId, KnownAt)""",
         *t.distributed(CLOSE_ITEM_PIECES, "cityHash64(ItemType, ItemId)"),
     ]
     for table, known, order in (
@@ -1440,27 +1434,3 @@ FROM ({piece_changes_select(pieces)})""",
         f"INSERT INTO {SCHEMA_STATE} (Key, Value, UpdatedAt) "
         f"VALUES ('{CLOSE_ITEM_VERSIONS_WATERMARK}', '1970-01-01T00:00:00+00:00', now64(3))",
     ]
-
-
-CLOSE_ITEM_PIECES_LAYOUT = "index_granularity = 1024"
-"""``close_item_pieces``' layout since migration 29: 1,024-row granules, not 8,192. An answer reads
-the pieces in effect at ``as_of`` of a few states per (due period, entity): ranges that begin and
-end inside granules, in every part, whose 20 carried columns are read whole: smaller granules read
-fewer rows outside the ranges, most where the table has several parts."""
-
-
-def close_item_piece_granules_ddl(t: Topology) -> list[str]:
-    """Migration 29: ``close_item_pieces`` with ``CLOSE_ITEM_PIECES_LAYOUT``. Close risk's read of
-    the items at risk costs 5 to 12 % less CPU (benchmarks/README.md, sixteenth pass).
-
-    One server: the table is copied and swapped in (``_relayout_ddl``, every row as it is, its
-    skip indexes with it). Its views (``close_item_piece_days`` / ``_ticks``) select from it by
-    name and follow the swap; the days and ticks they filled stay as they are. ``migrate`` then
-    gives the new table its retention TTL again (``warehouse.retention``), and ``serve`` its fsync
-    settings (``warehouse.durable_parts``). A cluster cannot copy every shard's rows from one node,
-    and the granule size is no setting an ALTER changes: there the table keeps its granules until
-    re-created shard by shard."""
-    if t.cluster:
-        return []
-    spec = _BusinessTable(CLOSE_ITEM_PIECES, (), CLOSE_ITEM_PIECES_ORDER, kind="MergeTree")
-    return _relayout_ddl(t, CLOSE_ITEM_PIECES_LAYOUT, (spec,))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -15,14 +14,11 @@ from tests.warehouse.spans import span_row
 from warehouse.client import connect
 from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import MIGRATIONS, migrate, render_ddl
-from warehouse.retention import Retention, apply_retention
 from warehouse.schema import (
     OBJECT_ROW_FACTS,
     Topology,
     TopologyError,
     bookkeeping_ddl,
-    close_item_piece_granules_ddl,
-    close_item_pieces_ddl,
     first_stored_facts_ddl,
     point_read_layout_ddl,
     state_component_ddl,
@@ -384,110 +380,6 @@ def business_rows(client: Client) -> dict[str, list[tuple[object, ...]]]:
             ).result_rows
         ],
     }
-
-
-PIECES = "close_item_pieces"
-PIECE_COLUMNS = (
-    "DuePeriod, LegalEntity, State, Ends, Begins, ItemType, ItemId, KnownAt, Delta, Currency, "
-    "Amount, VersionKnownAt"
-)
-KEEP_FACTS = Retention(raw_days=0, facts_days=2557, alerts_days=0)
-
-
-def insert_piece(client: Client, item_id: str, amount: str) -> None:
-    """One open piece of a billing event due in 2026-09, from 10 to 20 September."""
-    client.command(
-        f"INSERT INTO {PIECES} ({PIECE_COLUMNS}) VALUES ('2026-09', 'DE01', 0, "
-        "'2026-09-20 00:00:00', '2026-09-10 00:00:00', 'billing_event', {item:String}, "
-        "'2026-09-10 01:00:00', 1, 'EUR', {amount:String}, '2026-09-10 01:00:00')",
-        parameters={"item": item_id, "amount": amount},
-    )
-
-
-def piece_state(client: Client) -> dict[str, object]:
-    """The pieces, the day sums their views filled, and what of the table's DDL migration 29
-    must keep or change."""
-    ddl = str(
-        client.query(
-            "SELECT create_table_query FROM system.tables "
-            "WHERE database = currentDatabase() AND name = {name:String}",
-            parameters={"name": PIECES},
-        ).result_rows[0][0]
-    )
-    return {
-        "pieces": client.query(
-            f"SELECT ItemId, Amount, Delta FROM {PIECES} ORDER BY ItemId"
-        ).result_rows,
-        "days": client.query(
-            "SELECT Day, sum(Items), sum(Money) FROM close_item_piece_days GROUP BY Day ORDER BY Day"
-        ).result_rows,
-        "ttl": ddl.partition(" TTL ")[2].partition(" SETTINGS ")[0],
-        "indexes": [part.split(" TYPE ")[0] for part in ddl.split("INDEX ")[1:]],
-        "granules": ddl.partition("index_granularity = ")[2].partition(",")[0],
-    }
-
-
-class TestClosePieceGranules:
-    def _before_29(self, client: Client) -> dict[str, object]:
-        """A database from before migration 29: ``close_item_pieces`` as migration 18 made it
-        (8,192-row granules), with its retention TTL and two pieces, summed by its views."""
-        migrate(client, CorrelationRules.default(), retention=KEEP_FACTS)
-        client.command(f"DROP TABLE {PIECES} SYNC")
-        client.command(close_item_pieces_ddl(Topology())[0])
-        apply_retention(client, Topology(), KEEP_FACTS)
-        forget_migration(client, 29)
-        insert_piece(client, "BE-7", "100.5")
-        insert_piece(client, "BE-8", "20")
-        return piece_state(client)
-
-    def test_migration_29_remakes_the_pieces_in_small_granules_keeping_rows_views_and_ttl(
-        self, client: Client
-    ) -> None:
-        """The pieces, their day sums, skip indexes and TTL are kept; the table gets 1,024-row
-        granules; a piece written afterwards still reaches the day sums (the views follow the
-        swapped table); no copy is left; running ``migrate`` again changes nothing."""
-        before = self._before_29(client)
-        assert before["granules"] == "8192"
-        assert before["ttl"]
-
-        report = migrate(client, CorrelationRules.default(), retention=KEEP_FACTS)
-
-        assert report.applied == (29,)
-        after = piece_state(client)
-        assert after == {**before, "granules": "1024"}
-        assert after["indexes"] == ["idx_begins Begins", "idx_known_at KnownAt"]
-        insert_piece(client, "BE-9", "1")
-        assert piece_state(client)["days"] == [
-            (date(2026, 9, 10), 3, Decimal("121.5")),
-            (date(2026, 9, 20), -3, Decimal("-121.5")),
-        ]
-        leftovers = client.query(
-            "SELECT name FROM system.tables WHERE database = currentDatabase() "
-            "AND name LIKE '%relayout%'"
-        ).result_rows
-        assert leftovers == []
-        snapshot = schema_snapshot(client)
-        assert migrate(client, CorrelationRules.default(), retention=KEEP_FACTS).applied == ()
-        assert schema_snapshot(client) == snapshot
-
-    def test_a_cut_short_migration_29_run_again_keeps_every_piece_once(
-        self, client: Client
-    ) -> None:
-        """Cut short after the swap and before the copy was dropped: running it again starts
-        from the swapped-in table and still ends with every piece once."""
-        before = self._before_29(client)
-        statements = close_item_piece_granules_ddl(Topology())
-        for statement in statements[: statements.index(f"DROP TABLE {PIECES}_relayout SYNC")]:
-            client.command(statement)
-        for statement in statements:
-            client.command(statement)
-        after = piece_state(client)
-        assert after["pieces"] == before["pieces"]
-        assert after["granules"] == "1024"
-
-    def test_a_cluster_keeps_its_granules(self) -> None:
-        """No node can copy every shard's pieces, and no ALTER changes the granule size."""
-        assert close_item_piece_granules_ddl(Topology("analytics")) == []
 
 
 class TestComponentScratch:
