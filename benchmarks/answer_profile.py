@@ -6,7 +6,7 @@ With ``--plan-cost`` each statement an answer ran is then asked again as ``EXPLA
 ``EXPLAIN QUERY TREE`` and ``EXPLAIN PLAN`` with its parameters (best of ``--plan-rounds`` each):
 what it costs to parse, to analyse and to plan before it reads a row, beside what it cost to run.
 Run: ``.venv/bin/python benchmarks/answer_profile.py --clickhouse-url chdb:///abs/path/data
-[--answers 10] [--limit 100] [--plan-cost [--plan-rounds 2]]``
+[--answers 10] [--limit 100] [--plan-cost [--plan-rounds 2]] [--only close_risk ...]``
 """
 
 from __future__ import annotations
@@ -48,6 +48,9 @@ def main() -> None:
         help="also time each statement's EXPLAIN AST / QUERY TREE / PLAN",
     )
     parser.add_argument("--plan-rounds", type=int, default=2, help="best of this many EXPLAINs")
+    parser.add_argument(
+        "--only", nargs="+", metavar="KIND", help="ask only these kinds (e.g. close_risk)"
+    )
     arguments = parser.parse_args()
 
     client = connect(arguments.clickhouse_url)
@@ -84,6 +87,8 @@ def main() -> None:
         ),
     }
     for name, ask in asks.items():
+        if arguments.only and name not in arguments.only:
+            continue
         try:
             ask(random.Random(0))  # warm
         except TypeError as error:  # code before the limit (run from another checkout)
