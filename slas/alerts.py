@@ -12,7 +12,7 @@ downtime) is ``stale``, and direct channels send those as one digest.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import cached_property, lru_cache
@@ -63,6 +63,9 @@ class Alert:
     threshold: float = 1.0
     crossed_at: datetime | None = None
     generator_url: str = ""
+    timer: TimerAlertFacts | None = field(default=None, compare=False, repr=False)
+    """What a timer's alert was built from (None for other alerts and those read back from the
+    store): grouped timer alerts (``slas.alert_groups``) are worked out from it."""
 
     @cached_property
     def fingerprint(self) -> str:
@@ -76,8 +79,12 @@ class Alert:
 
     @property
     def cycle(self) -> tuple[str, str]:
-        """The timer the alert belongs to: (SLA, start event)."""
-        return self.labels.get("sla", ""), self.labels.get("cycle", "")
+        """The timer the alert belongs to: (SLA, start event); for a grouped timer alert, which
+        has no timer, its group's (SLA, legal entity and owner)."""
+        labels = self.labels
+        if "cycle" in labels:
+            return labels.get("sla", ""), labels["cycle"]
+        return labels.get("sla", ""), f"{labels.get('legal_entity', '')}\n{labels.get('owner', '')}"
 
     def resolved(self, at: datetime) -> Alert:
         return replace(self, status=RESOLVED, ends_at=at)
@@ -169,6 +176,7 @@ def timer_alert(facts: TimerAlertFacts, *, public_url: str) -> Alert:
         crossed_at=facts.crossed_at,
         generator_url=f"{public_url}/api/v1/slas/{facts.sla}/timers?state="
         + ("breached" if facts.breached else "at_risk"),
+        timer=facts,
     )
 
 
