@@ -12,13 +12,12 @@ from typing import Final, Generic, TypeVar
 from urllib.parse import quote
 
 from domain.money import money_text
-from slas.alerts import BREACHED_ALERT, Alert, TimerAlertFacts, iso
+from slas.alerts import BREACHED_ALERT, GROUP_LABELS, Alert, TimerAlertFacts, iso
 
 EACH: Final = "each"
 GROUPED: Final = "grouped"
 TIMER_ALERT_MODES: Final = (EACH, GROUPED)
 """``[notifications] timer_alerts``: one alert per timer (the default), or per group."""
-GROUP_LABELS: Final = ("alertname", "sla", "legal_entity", "severity", "owner")
 OLDEST_NAMED: Final = 5
 """How many of a group's timers its description names, the earliest deadlines first."""
 UNKNOWN_ENTITY: Final = "unknown"

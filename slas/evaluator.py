@@ -272,6 +272,8 @@ class SlaEvaluator:
                 }
                 ends = [a.ends_at for a in self._record.values() if a.ends_at is not None]
                 self._prune_at = min(ends, default=now)
+            else:  # no status or level changed, but annotations may have (a group's count)
+                self._record = record
         if self._store is not None and changed:
             self._store.save(RECORD, [record[key] for key in changed], now=now)
         self._dispatcher.dispatch(self._record, now=now)
