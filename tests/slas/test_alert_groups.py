@@ -136,10 +136,10 @@ class TestTimerGroups:
         assert all(a is b for a, b in zip(groups.update(by_timer, ()), first, strict=True))
         moved = {**by_timer, "c": member(3, entity="LE-DE01")}
         after = groups.update(moved, {"c"})
-        us = next(a for a in after if a.labels["legal_entity"] == "LE-US01")
-        de = next(a for a in after if a.labels["legal_entity"] == "LE-DE01")
-        assert us is first[0]  # a group no changed timer left or joined is not rebuilt
-        assert de.annotations["timers"] == "2"
+        by_entity = {a.labels["legal_entity"]: a for a in after}
+        (us,) = [a for a in first if a.labels["legal_entity"] == "LE-US01"]
+        assert by_entity["LE-US01"] is us  # no changed timer left or joined it: not rebuilt
+        assert by_entity["LE-DE01"].annotations["timers"] == "2"
 
     def test_membership_changes_are_not_escalations(self) -> None:
         """Timers joining and leaving a group change its annotations, never page again."""
@@ -194,6 +194,18 @@ class TestTimerGroups:
         record, _ = reconciled(record, groups.update({"a": member(1, crossed_hours=2)}, {"a"}), 2)
         changes = pending(record, delivered, now=T0 + timedelta(hours=2), grace=GRACE)
         assert sorted((c.kind, c.superseded) for c in changes) == [(FIRE, False), (RESOLVE, True)]
+
+    def test_switching_back_to_each_the_timers_alerts_say_the_groups_end(self) -> None:
+        """The group resolves as its timers' own alerts fire: direct channels skip the former."""
+        groups: TimerGroups[str] = TimerGroups()
+        record, _ = reconciled({}, groups.update({"a": member(1)}, None), 1)
+        delivered = dict(record)
+        record, _ = reconciled(record, [member(1, crossed_hours=2)], 2)
+        changes = pending(record, delivered, now=T0 + timedelta(hours=2), grace=GRACE)
+        assert sorted((c.kind, c.superseded, "cycle" in c.alert.labels) for c in changes) == [
+            (FIRE, False, True),
+            (RESOLVE, True, False),
+        ]
 
 
 class TestSlack:
