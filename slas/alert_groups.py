@@ -1,6 +1,6 @@
 """Grouped timer alerts (``[notifications] timer_alerts = "grouped"``, pure): one alert per
 (alert name, SLA, legal entity, severity, owner) in place of one per open timer, so that tens of
-thousands of breached timers are a few hundred alerts to hold, re-send and ingest. ``TimerGroups``
+thousands of breached timers are a handful of alerts to hold, re-send and ingest. ``TimerGroups``
 keeps the groups from evaluation to evaluation and rebuilds only those whose members changed."""
 
 from __future__ import annotations
