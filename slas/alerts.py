@@ -12,7 +12,7 @@ downtime) is ``stale``, and direct channels send those as one digest.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import cached_property, lru_cache
@@ -23,6 +23,9 @@ from domain.money import money_text
 # Alert names (Alertmanager's alertname); the timer states of the same words are slas.timers' codes.
 AT_RISK_ALERT: Final = "SlaAtRisk"
 BREACHED_ALERT: Final = "SlaBreached"
+TIMER_ALERTS: Final = (AT_RISK_ALERT, BREACHED_ALERT)
+GROUP_LABELS: Final = ("alertname", "sla", "legal_entity", "severity", "owner")
+"""The labels a grouped timer alert keeps (``slas.alert_groups``): its group."""
 FIRING: Final = "firing"
 RESOLVED: Final = "resolved"
 FIRE, ESCALATE, RESOLVE = "fire", "escalate", "resolve"
@@ -63,6 +66,9 @@ class Alert:
     threshold: float = 1.0
     crossed_at: datetime | None = None
     generator_url: str = ""
+    timer: TimerAlertFacts | None = field(default=None, compare=False, repr=False)
+    """What a timer's alert was built from (None for other alerts and those read back from the
+    store): grouped timer alerts (``slas.alert_groups``) are worked out from it."""
 
     @cached_property
     def fingerprint(self) -> str:
@@ -76,8 +82,12 @@ class Alert:
 
     @property
     def cycle(self) -> tuple[str, str]:
-        """The timer the alert belongs to: (SLA, start event)."""
-        return self.labels.get("sla", ""), self.labels.get("cycle", "")
+        """The timer the alert belongs to: (SLA, start event); for a grouped timer alert, which
+        has no timer, its group's (SLA, legal entity and owner)."""
+        labels = self.labels
+        if "cycle" in labels:
+            return labels.get("sla", ""), labels["cycle"]
+        return labels.get("sla", ""), f"{labels.get('legal_entity', '')}\n{labels.get('owner', '')}"
 
     def resolved(self, at: datetime) -> Alert:
         return replace(self, status=RESOLVED, ends_at=at)
@@ -88,7 +98,9 @@ class Change:
     """One alert that must be told: ``kind`` fire / escalate / resolve.
 
     ``superseded``: an at-risk alert resolving because its timer breached in the same evaluation
-    (the breach says it; direct channels skip it).
+    (the breach says it; direct channels skip it); for grouped timer alerts, an at-risk group
+    resolving while its breached group fires; and a timer alert resolving while an alert of the
+    other form (``[notifications] timer_alerts`` switched) fires for its group.
     """
 
     kind: str
@@ -169,6 +181,7 @@ def timer_alert(facts: TimerAlertFacts, *, public_url: str) -> Alert:
         crossed_at=facts.crossed_at,
         generator_url=f"{public_url}/api/v1/slas/{facts.sla}/timers?state="
         + ("breached" if facts.breached else "at_risk"),
+        timer=facts,
     )
 
 
@@ -237,6 +250,7 @@ def pending(
     crossed before ``now - grace`` is stale (backfill or late data).
     """
     breached_cycles = {a.cycle for a in record.values() if a.name == BREACHED_ALERT}
+    covered: set[tuple[bool, tuple[str, ...]]] | None = None
     changes = []
     for key, alert in record.items():
         told = delivered.get(key)
@@ -248,8 +262,18 @@ def pending(
                 changes.append(Change(ESCALATE, alert, stale=stale))
         elif told is not None and told.status == FIRING:
             superseded = alert.name == AT_RISK_ALERT and alert.cycle in breached_cycles
+            if not superseded and alert.name in TIMER_ALERTS:
+                if covered is None:  # only once a timer alert resolves: a pass over the record
+                    covered = {_form(a) for a in record.values() if a.status == FIRING}
+                grouped, group = _form(alert)
+                superseded = (not grouped, group) in covered
             changes.append(Change(RESOLVE, alert, superseded=superseded))
     return changes
+
+
+def _form(alert: Alert) -> tuple[bool, tuple[str, ...]]:
+    """Whether a timer alert is a group's (``slas.alert_groups``), and its group."""
+    return "cycle" not in alert.labels, tuple(alert.labels.get(k, "") for k in GROUP_LABELS)
 
 
 def _iso(instant: datetime) -> str:

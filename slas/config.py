@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from slas.alert_groups import EACH
 from slas.calendars import DEFAULT_CALENDAR, CalendarBook, EntityCalendar
 from slas.definitions import DEFAULT_SLAS, SlaDefinition
 from slas.objectives import ObjectiveBook
@@ -33,6 +34,9 @@ class NotificationConfig:
     public_url: str = ""
     resend_seconds: float = 60.0
     owners: Mapping[str, OwnerChannels] = field(default_factory=dict)
+    timer_alerts: str = EACH
+    """One alert per at-risk or breached timer (``each``) or per group of them (``grouped``:
+    ``slas.alert_groups``)."""
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from clickhouse_connect.driver.client import Client
 
+from slas.alert_groups import EACH, GROUPED, TimerGroups
 from slas.alert_store import RECORD, AlertStore
 from slas.alerts import Alert, AlertSource, TimerAlertFacts, reconcile, timer_alert
 from slas.business_state import RECORDED, BusinessState, TickReport
@@ -101,6 +102,7 @@ class SlaEvaluator:
         clock: Callable[[], datetime] = utc_now,
         knowledge_clock: Callable[[], datetime] = utc_now,
         alerts_refresh: timedelta = ALERTS_REFRESH,
+        timer_alerts: str = EACH,
     ) -> None:
         self._client = client_factory
         self._state = state
@@ -130,6 +132,10 @@ class SlaEvaluator:
         self._reported_unresolved: set[str] = set()
         self._timer_alerts: TimerAlerts | None = None
         self._alerts_refresh = alerts_refresh
+        self._groups: TimerGroups[TimerKey] | None = (
+            TimerGroups() if timer_alerts == GROUPED else None
+        )
+        """The grouped timer alerts (``[notifications] timer_alerts = "grouped"``), else None."""
         self._versions_unread = False
         """A tick wrote versions that the held timer alerts have not read yet."""
         self._reached: datetime | None = None
@@ -247,7 +253,11 @@ class SlaEvaluator:
         if report.skipped:
             logger.info("SLA evaluation paused: %s", report.skipped)
             return report
-        wanted = self._open_timer_alerts(now, report)
+        by_timer, changed_timers = self._open_timer_alerts(now, report)
+        if self._groups is None:
+            wanted = list(by_timer.values())
+        else:  # one alert per group; a tick that changed no timer alert rebuilds none
+            wanted = self._groups.update(by_timer, changed_timers)
         wanted += [alert for source in self._sources for alert in source.alerts(now)]
         with self._lock:
             # the open timers' alerts are held from tick to tick: only what changed is reconciled
@@ -262,15 +272,20 @@ class SlaEvaluator:
                 }
                 ends = [a.ends_at for a in self._record.values() if a.ends_at is not None]
                 self._prune_at = min(ends, default=now)
+            else:  # no status or level changed, but annotations may have (a group's count)
+                self._record = record
         if self._store is not None and changed:
             self._store.save(RECORD, [record[key] for key in changed], now=now)
         self._dispatcher.dispatch(self._record, now=now)
         self._dispatcher.forget_resolved_before(cutoff)
         return report
 
-    def _open_timer_alerts(self, now: datetime, report: TickReport) -> list[Alert]:
-        """The alerts of the open timers at risk or breached at ``now``. Held from tick to tick:
-        a tick that wrote no version before the next instant a timer passes reads nothing; other
+    def _open_timer_alerts(
+        self, now: datetime, report: TickReport
+    ) -> tuple[dict[TimerKey, Alert], Collection[TimerKey] | None]:
+        """The alerts of the open timers at risk or breached at ``now``, by timer, and which
+        timers they may differ for since the last call (None: any). Held from tick to tick: a
+        tick that wrote no version before the next instant a timer passes reads nothing; other
         ticks read only the timers that changed and keep the alert objects of the others, so that
         reconciling costs what changed. Every ``alerts_refresh`` every open timer is read again."""
         if report.versions:
@@ -282,21 +297,24 @@ class SlaEvaluator:
             alerts = {t.key: self._alert(t, before.get(t.key)) for t in read.timers}
             self._timer_alerts = TimerAlerts(alerts, read, now)
             self._versions_unread = False
-            return list(alerts.values())
+            return alerts, None
         if not self._versions_unread:
             if not held.checked:  # read once: a tick writing versions would not use it
                 after = self._answers.next_change(held.read.as_of)
                 held = self._timer_alerts = replace(held, next_change=after, checked=True)
             if held.hold(now):
-                return list(held.by_timer.values())
+                return held.by_timer, ()
         changes = self._answers.alerting_changes(now, held.read)
         alerts = held.by_timer
-        if changes.changed:
-            alerts = {k: a for k, a in alerts.items() if k not in changes.changed}
+        changed: Collection[TimerKey] = changes.changed or ()
+        if changed:  # a copy less what changed (a C-level copy, not a Python pass of every timer)
+            alerts = dict(alerts)
+            for key in changed:
+                alerts.pop(key, None)
             alerts.update({t.key: self._alert(t, held.by_timer.get(t.key)) for t in changes.timers})
         self._timer_alerts = TimerAlerts(alerts, changes, held.full_at)
         self._versions_unread = False
-        return list(alerts.values())
+        return alerts, changed
 
     def _alert(self, timer: AlertingTimer, held: Alert | None) -> Alert:
         """The timer's alert; ``held``, its alert so far, when that says the same (its labels,

@@ -171,12 +171,14 @@ class SlaService:
             metrics=self.metrics,
             sources=[self.business_alerts, self.silence, self.budget_burn],
             record=state.get(RECORD, {}),
+            timer_alerts=self._config.notifications.timer_alerts,
         )
         self.evaluator.start()
         logger.info(
-            "SLA evaluator: %d SLAs every %gs; notifiers: %s",
+            "SLA evaluator: %d SLAs every %gs, timer alerts %s; notifiers: %s",
             len(self._config.definitions),
             self._interval.total_seconds(),
+            self._config.notifications.timer_alerts,
             ", ".join(c.name for c in self.channels) or "none",
         )
 

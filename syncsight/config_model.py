@@ -30,6 +30,7 @@ from pydantic_core import PydanticCustomError
 from domain import semconv as sc
 from lineage.owners import UNROUTED, OwnerRouting
 from lineage.rules import Hop, LineageRules
+from slas.alert_groups import EACH, TIMER_ALERT_MODES
 from slas.calendars import DEFAULT_CALENDAR, WEEKDAY_NAMES, EntityCalendar
 from slas.close_risk import LEVELS
 from slas.config import BusinessAlertConfig, NotificationConfig, OwnerChannels
@@ -583,6 +584,15 @@ class OwnerChannelsTable(Table):
         return OwnerChannels(self.webhook_url, self.slack_webhook_url)
 
 
+def _timer_alert_mode(value: Any) -> str:
+    if not isinstance(value, str) or value not in TIMER_ALERT_MODES:
+        raise ValueError(
+            f"expected {' or '.join(repr(m) for m in TIMER_ALERT_MODES)} (one alert per timer, "
+            "or one per SLA, legal entity, severity and owner)"
+        )
+    return value
+
+
 class NotificationsTable(Table):
     """``[notifications]``: each channel optional; the environment overrides these."""
 
@@ -594,6 +604,7 @@ class NotificationsTable(Table):
     owners: dict[Annotated[str, BeforeValidator(_team)], OwnerChannelsTable] = Field(
         default_factory=dict
     )
+    timer_alerts: Annotated[str, BeforeValidator(_timer_alert_mode)] = EACH
 
     def config(self) -> NotificationConfig:
         return NotificationConfig(
@@ -603,6 +614,7 @@ class NotificationsTable(Table):
             public_url=self.public_url,
             resend_seconds=self.resend_seconds,
             owners={team: table.channels() for team, table in self.owners.items()},
+            timer_alerts=self.timer_alerts,
         )
 
 

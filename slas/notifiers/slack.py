@@ -52,27 +52,41 @@ def change_message(change: Change) -> dict[str, Any]:
         icon, verb = ":red_circle:", "breached"
     else:
         step = "now" if change.kind == ESCALATE else ""
+        # a group of timers says the highest share its members passed
+        share = notes.get("percent_elapsed") or f"{100 * alert.threshold:.0f}"
         icon, verb = (
             ":large_yellow_circle:",
-            f"{step} at risk ({notes.get('percent_elapsed', '?')} % of target)".strip(),
+            f"{step} at risk ({share} % of target)".strip(),
         )
-    headline = f"{icon} *{labels['sla']}* {verb}: {labels['object_type']} `{labels['object_id']}`"
-    amount = f"{notes['amount']} {notes['currency']}" if notes.get("amount") else "n/a"
-    details = (
+    who = (
         f"*Legal entity* {labels['legal_entity']}  ·  *Owner* {labels['owner']}  ·  "
         f"*Severity* {labels['severity']}\n"
-        f"*Elapsed* {notes.get('elapsed_business_hours', '?')} of "
-        f"{notes.get('target_business_hours', '?')} business hours  ·  "
-        f"*Deadline* {notes.get('deadline', '?')}  ·  *Amount* {amount}"
     )
-    link = notes.get("lineage_url", "")
+    if "object_id" in labels:
+        headline = (
+            f"{icon} *{labels['sla']}* {verb}: {labels['object_type']} `{labels['object_id']}`"
+        )
+        amount = f"{notes['amount']} {notes['currency']}" if notes.get("amount") else "n/a"
+        details = who + (
+            f"*Elapsed* {notes.get('elapsed_business_hours', '?')} of "
+            f"{notes.get('target_business_hours', '?')} business hours  ·  "
+            f"*Deadline* {notes.get('deadline', '?')}  ·  *Amount* {amount}"
+        )
+        link, title = notes.get("lineage_url", ""), "Lineage"
+    else:  # a group of timers (``slas.alert_groups``)
+        headline = f"{icon} *{labels['sla']}* {verb}: {notes.get('timers', '?')} timers"
+        details = who + (
+            f"*Earliest deadline* {notes.get('earliest_deadline', '?')}  ·  "
+            f"*Amounts* {notes.get('amounts') or 'n/a'}\n{notes.get('description', '')}"
+        )
+        link, title = notes.get("timers_url", ""), "Timers"
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": headline}},
         {"type": "section", "text": {"type": "mrkdwn", "text": details}},
     ]
     if link.startswith("http"):
         blocks.append(
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"<{link}|Lineage>"}]}
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"<{link}|{title}>"}]}
         )
     return {"text": headline.replace("*", "").replace("`", ""), "blocks": blocks}
 
@@ -102,12 +116,17 @@ def _business_message(change: Change) -> dict[str, Any]:
 
 def _digest_line(alert: Alert) -> str:
     labels = alert.labels
-    if alert.name not in (AT_RISK_ALERT, BREACHED_ALERT):
+    if alert.name not in (AT_RISK_ALERT, BREACHED_ALERT) or "object_id" not in labels:
         return f"• {alert.name}: {alert.annotations.get('summary', '')}"
     return (
         f"• {labels['sla']} {labels['object_type']} `{labels['object_id']}`"
         f" ({labels['legal_entity']}, deadline {alert.annotations.get('deadline', '?')})"
     )
+
+
+def _timers(alert: Alert) -> int:
+    """How many timers a timer alert stands for: one, or its group's count."""
+    return int(alert.annotations.get("timers", "1"))
 
 
 def digest_message(changes: Sequence[Change]) -> dict[str, Any]:
@@ -116,9 +135,9 @@ def digest_message(changes: Sequence[Change]) -> dict[str, Any]:
         (c.alert.labels.get("sla", c.alert.name), c.alert.labels.get("legal_entity", ""))
         for c in changes
     )
-    breached = sum(1 for c in changes if c.alert.name == BREACHED_ALERT)
-    at_risk = sum(1 for c in changes if c.alert.name == AT_RISK_ALERT)
-    others = len(changes) - breached - at_risk
+    breached = sum(_timers(c.alert) for c in changes if c.alert.name == BREACHED_ALERT)
+    at_risk = sum(_timers(c.alert) for c in changes if c.alert.name == AT_RISK_ALERT)
+    others = sum(1 for c in changes if c.alert.name not in (AT_RISK_ALERT, BREACHED_ALERT))
     headline = (
         f":card_index_dividers: {breached + at_risk} SLA timers were already past a threshold "
         f"when first seen ({breached} breached, {at_risk} at risk)"

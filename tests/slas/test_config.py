@@ -178,6 +178,21 @@ webhook_url = "https://hooks.slack.com/services/T/B/X"
         assert notes.slack_webhook_url.endswith("/X")
         assert (notes.webhook_url, notes.resend_seconds) == ("", 30.0)
 
+    def test_timer_alerts_each_by_default_or_grouped(self, tmp_path: Path) -> None:
+        """One alert per timer unless the file asks for one per group."""
+        assert load_config(None).sla.notifications.timer_alerts == "each"
+        text = '[notifications]\ntimer_alerts = "grouped"\n'
+        assert load_config(write(tmp_path, text)).sla.notifications.timer_alerts == "grouped"
+
+    def test_an_unknown_timer_alerts_mode_is_refused(self, tmp_path: Path) -> None:
+        """The table, key and the two modes accepted are named."""
+        text = '[notifications]\ntimer_alerts = "per-owner"\n'
+        with pytest.raises(
+            ConfigFileError,
+            match=r":2: \[notifications\]: timer_alerts: .*expected 'each' or 'grouped'",
+        ):
+            load_config(write(tmp_path, text))
+
     def test_each_owner_may_have_its_own_webhook_and_slack(self, tmp_path: Path) -> None:
         """[notifications.owners."<team>"]: either URL, both optional."""
         text = """

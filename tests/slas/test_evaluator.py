@@ -15,8 +15,9 @@ from clickhouse_connect.driver.client import Client
 
 from domain import semconv as sc
 from lineage import evidence_spans
+from slas.alert_groups import EACH, GROUPED
 from slas.alert_store import RECORD, AlertStore
-from slas.alerts import Alert
+from slas.alerts import FIRING, Alert
 from slas.business_state import (
     MAX_EXPANSION_EVENTS,
     MAX_WINDOW_EVENTS,
@@ -51,7 +52,7 @@ class Recorder:
             (
                 body["groupKey"].split('"')[1],
                 [
-                    f"{a['labels']['alertname']} {a['status']} {a['labels']['object_id']}"
+                    f"{a['labels']['alertname']} {a['status']} {a['labels'].get('object_id')}"
                     for a in body["alerts"]
                 ],
             )
@@ -87,6 +88,7 @@ def evaluator(
     max_window_events: int = MAX_WINDOW_EVENTS,
     alerts_refresh: timedelta = ALERTS_REFRESH,
     max_expansion_events: int = MAX_EXPANSION_EVENTS,
+    timer_alerts: str = EACH,
 ) -> SlaEvaluator:
     state = store.load(now=at(days=30), keep=KEEP_RESOLVED)
     dispatcher = Dispatcher(
@@ -116,6 +118,7 @@ def evaluator(
         record=state.get(RECORD, {}),
         knowledge_clock=knowledge_now,
         alerts_refresh=alerts_refresh,
+        timer_alerts=timer_alerts,
     )
 
 
@@ -187,6 +190,34 @@ class TestEvaluator:
         restarted.evaluate_once(at(days=9, hours=1))
         assert len(recorder.bodies) == 1
         assert {a.labels["object_id"] for a in restarted.alerts()} == {"CTR-A", "CTR-B"}
+
+    def test_switching_to_grouped_alerts_resolves_each_timers_alert_once(
+        self, client: Client, store: AlertStore
+    ) -> None:
+        """Restarted grouped: the two timers' alerts resolve and their group fires, which says
+        it (one digest; the resolutions are not told apart); restarted again, the group is
+        restored and nobody is told anything; a tick that changed no timer keeps the very alert
+        objects."""
+        sign(client, "CTR-A", 0)
+        sign(client, "CTR-B", 0.5)
+        recorder = Recorder()
+        evaluator(client, store, recorder).evaluate_once(at(days=9))
+        grouped = evaluator(client, store, recorder, timer_alerts=GROUPED)
+        grouped.evaluate_once(at(days=9, hours=1))
+        assert recorder.told()[1:] == [("backfill-digest", ["SlaBreached firing None"])]
+        resolved = {a.labels.get("object_id") for a in grouped.alerts() if a.status != FIRING}
+        assert resolved == {"CTR-A", "CTR-B"}
+        (group,) = [a for a in grouped.alerts() if a.status == FIRING]
+        assert (group.annotations["timers"], "object_id" in group.labels) == ("2", False)
+        before = {id(a) for a in grouped.alerts()}
+        grouped.evaluate_once(at(days=9, hours=1.02))
+        assert {id(a) for a in grouped.alerts()} == before
+        again = evaluator(client, store, recorder, timer_alerts=GROUPED)
+        again.evaluate_once(at(days=9, hours=2))
+        assert len(recorder.bodies) == 2
+        assert [(a.fingerprint, a.status) for a in again.alerts() if a.status == FIRING] == [
+            (group.fingerprint, FIRING)
+        ]
 
     def test_open_timers_are_read_again_only_when_something_can_have_changed(
         self, client: Client, store: AlertStore
