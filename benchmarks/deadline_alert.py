@@ -19,11 +19,12 @@ came back (an upper bound: the alert arrived before), and checks the alert's ``d
 contract's project, which stops the timer (the next run's groups are new again). Nothing else is
 sent meanwhile: the service is otherwise idle, and the CPU it and Alertmanager used over the rounds
 (cores) is what keeping tens of thousands of firing alerts alive costs; at the end it counts the
-active alerts Alertmanager holds.
+active alerts Alertmanager holds. ``--idle S``: then S seconds with nothing sent at all, and the
+cores of both over them (issue 14's idle figure, with alerting attached).
 
 Opens the data directory itself (no other process may hold it); run on a copy:
 ``.venv/bin/python benchmarks/deadline_alert.py --data /tmp/copy/data [--rounds 5] [--lead 40]
-[--sla-interval 15] [--timer-alerts each|grouped] [--json FILE]``
+[--sla-interval 15] [--timer-alerts each|grouped] [--idle 300] [--json FILE]``
 """
 
 from __future__ import annotations
@@ -118,6 +119,12 @@ def one_round(
     }
 
 
+def _cores(pids: dict[str, int], before: dict[str, float], began: float) -> dict[str, float]:
+    """The cores each process used since ``before`` (CPU seconds) at ``began`` (monotonic)."""
+    elapsed = time.monotonic() - began
+    return {f"{k}_cores": (cpu_seconds(p) - before[k]) / elapsed for k, p in pids.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, required=True, help="embedded data directory (a copy)")
@@ -135,6 +142,12 @@ def main() -> None:
         choices=TIMER_ALERT_MODES,
         default=EACH,
         help="[notifications] timer_alerts of the service",
+    )
+    parser.add_argument(
+        "--idle",
+        type=float,
+        default=0.0,
+        help="then this many seconds with nothing sent: the cores each process uses meanwhile",
     )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     arguments = parser.parse_args()
@@ -178,8 +191,11 @@ def main() -> None:
                 f"round {number}: in Alertmanager {found['alertmanager_s']} s after the deadline",
                 flush=True,
             )
-        elapsed = time.monotonic() - began
-        cores = {f"{k}_cores": (cpu_seconds(p) - before[k]) / elapsed for k, p in pids.items()}
+        cores = _cores(pids, before, began)
+        if arguments.idle > 0:  # nobody asks, nothing arrives: what the evaluator alone costs
+            before, began = {k: cpu_seconds(p) for k, p in pids.items()}, time.monotonic()
+            time.sleep(arguments.idle)
+            cores |= {f"idle_{k}": v for k, v in _cores(pids, before, began).items()}
         seen = [r["alertmanager_s"] for r in rounds if r["alertmanager_s"] is not None]
         figures = {
             **cores,
