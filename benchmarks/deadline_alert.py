@@ -151,6 +151,9 @@ def main() -> None:
     )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     arguments = parser.parse_args()
+    if arguments.data.name != "data" or not (arguments.data / "metadata").is_dir():
+        # the service opens <parent>/data: any other path would measure an empty engine
+        parser.error(f"--data {arguments.data}: expected a loaded engine directory named 'data'")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the servers on the way out
     home = arguments.data.resolve().parent
     config = home / "deadline-bench.toml"
