@@ -16,12 +16,12 @@ from slas.alerts import (
     RESOLVE,
     RESOLVED,
     Alert,
-    TimerAlertFacts,
     pending,
     reconcile,
     timer_alert,
 )
 from slas.notifiers.slack import change_message, digest_message
+from tests.slas.test_notifiers import make_alert
 
 T0 = datetime(2026, 9, 7, 12, 0, tzinfo=UTC)
 URL = "https://syncsight.example"
@@ -38,19 +38,17 @@ def member(
     entity: str = "LE-US01",
     crossed_hours: float = 0.0,
 ) -> Alert:
-    """The alert of billing event BE-<number>, its deadline <number> hours after T0."""
-    facts = TimerAlertFacts(
-        sla="time-to-invoice-posting",
-        severity="critical",
+    """The alert of billing event BE-<number>, its deadline <number> hours after T0 (the
+    notifier tests' timer, in the group of ``entity``)."""
+    base = make_alert(f"BE-{number}").timer
+    assert base is not None
+    facts = replace(
+        base,
         owner="billing-ops",
         legal_entity=entity,
-        object_type="billing_event",
-        object_id=f"BE-{number}",
-        start_event_id=f"billing.ready:BE-{number}",
         started_at=T0,
         deadline=T0 + timedelta(hours=number),
         elapsed_hours=30.0,
-        target_hours=24.0,
         threshold=threshold,
         crossed_at=T0 + timedelta(hours=crossed_hours),
         breached=breached,
