@@ -314,9 +314,9 @@ class BlockedInvoiceAnswers:
         ``ANSWER_READERS`` thread with that thread's client, begun on entry, when there are
         customers and the factory gives that thread a client of its own, so that the caller's work
         meanwhile (the stored facts, the blockers' read) runs beside it (the engine releases the
-        interpreter's lock); else read here when asked. A read that failed there fails the answer when asked for; a
-        block that fails first cancels the read or waits for it, so that none runs behind an
-        answer that ended."""
+        interpreter's lock); else read here when asked. A read that failed there fails the
+        answer when asked for; a block that fails first cancels the read or waits for it, so that
+        none runs behind an answer that ended."""
         if self._apart is None:
             self._apart = reads_apart(self._client, client, ANSWER_READERS)
         if not customers or not self._apart:
