@@ -168,6 +168,11 @@ def migrate(
     typer.echo(f"migrations applied: {applied}")
     for statement in report.retention_changes:
         typer.echo(f"retention: {statement}")
+    if report.retention_changes:
+        typer.echo(
+            "retention: the stored parts take the new TTLs in the engine's background; "
+            "SELECT table, parts_to_do FROM system.mutations WHERE NOT is_done shows what is left"
+        )
     if report.rules_changed:
         typer.echo("correlation rules changed: run `syncsight rebuild` to re-derive stored spans")
 

@@ -1,7 +1,8 @@
 """Retention as table TTLs: raw spans, business facts and state, alert history, each kept for its
 own number of days (0 keeps forever). ``apply_retention`` (run by ``migrate``) compares the TTL each
 table has with the one wanted and alters only those that differ, so running it again changes
-nothing and changing a setting changes exactly the tables it covers."""
+nothing and changing a setting changes exactly the tables it covers. The parts already stored
+follow a changed TTL in the engine's background: nothing waits for them."""
 
 from __future__ import annotations
 
@@ -97,9 +98,20 @@ def ttl_expression(table: str, retention: Retention) -> str:
     return f"{since} + toIntervalDay({days})" if days else ""
 
 
+_METADATA_ONLY: Final = "SETTINGS materialize_ttl_after_modify = 0"
+_IN_THE_BACKGROUND: Final = "SETTINGS mutations_sync = 0"
+"""A TTL change is two statements: the table's TTL, at once (new parts follow it), then the same
+TTL applied to the parts already stored, as a mutation the engine runs part by part in its
+background pool (``system.mutations``). One ``MODIFY TTL`` does both and, on the embedded engine,
+returns only when every stored part is rewritten, whatever ``mutations_sync`` says: that held
+``serve``'s start-up for the whole rewrite, 27-55 s for the medium quarter's raw spans, minutes at
+10M spans (benchmarks/README.md, "Retention at start-up")."""
+
+
 def retention_ddl(topology: Topology, retention: Retention, current: dict[str, str]) -> list[str]:
     """The ALTERs that bring each table's TTL from ``current`` (storage table → its TTL, '' when
-    none) to the wanted one; nothing for a table that already has it."""
+    none) to the wanted one; nothing for a table that already has it. None waits for the stored
+    parts to be rewritten."""
     statements = []
     for table in EXPIRES_FROM:
         name = topology.storage(table)
@@ -107,7 +119,10 @@ def retention_ddl(topology: Topology, retention: Retention, current: dict[str, s
         if wanted == now:
             continue
         if wanted:
-            statements.append(f"ALTER TABLE {name}{topology.on_cluster} MODIFY TTL {wanted}")
+            statements += [
+                f"ALTER TABLE {name}{topology.on_cluster} MODIFY TTL {wanted} {_METADATA_ONLY}",
+                f"ALTER TABLE {name}{topology.on_cluster} MATERIALIZE TTL {_IN_THE_BACKGROUND}",
+            ]
         else:
             statements.append(f"ALTER TABLE {name}{topology.on_cluster} REMOVE TTL")
     return statements

@@ -3,6 +3,9 @@ changed by the settings, removed by 0, and rows past it gone after a merge."""
 
 from __future__ import annotations
 
+import threading
+import time
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,6 +17,7 @@ from slas.alert_store import AlertStore
 from slas.alerts import Alert
 from syncsight.settings import Settings
 from tests.warehouse.spans import span_row
+from warehouse.client import connect
 from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import migrate, render_ddl
 from warehouse.retention import EXPIRES_FROM, Retention
@@ -76,7 +80,8 @@ class TestRetentionTtls:
             "sla_alert_state": "toDateTime(UpdatedAt) + toIntervalDay(400)",
             "work_item_events": "toDateTime(At) + toIntervalDay(2557)",
         }
-        assert len(report.retention_changes) == len(EXPIRES_FROM)
+        # each table's TTL, then the same applied to its stored parts in the background
+        assert len(report.retention_changes) == 2 * len(EXPIRES_FROM)
         shown = client.query("SHOW CREATE TABLE otel_traces").result_rows[0][0]
         assert "TTL toDateTime(Timestamp) + toIntervalDay(400)" in shown
 
@@ -96,9 +101,15 @@ class TestRetentionTtls:
             retention=Retention(raw_days=90, facts_days=2557, alerts_days=400),
         )
         assert report.retention_changes == (
-            "ALTER TABLE otel_traces MODIFY TTL toDateTime(Timestamp) + toIntervalDay(90)",
-            "ALTER TABLE otel_traces_trace_id_ts MODIFY TTL Start + toIntervalDay(90)",
-            "ALTER TABLE evidence_spans MODIFY TTL toDateTime(Timestamp) + toIntervalDay(90)",
+            "ALTER TABLE otel_traces MODIFY TTL toDateTime(Timestamp) + toIntervalDay(90) "
+            "SETTINGS materialize_ttl_after_modify = 0",
+            "ALTER TABLE otel_traces MATERIALIZE TTL SETTINGS mutations_sync = 0",
+            "ALTER TABLE otel_traces_trace_id_ts MODIFY TTL Start + toIntervalDay(90) "
+            "SETTINGS materialize_ttl_after_modify = 0",
+            "ALTER TABLE otel_traces_trace_id_ts MATERIALIZE TTL SETTINGS mutations_sync = 0",
+            "ALTER TABLE evidence_spans MODIFY TTL toDateTime(Timestamp) + toIntervalDay(90) "
+            "SETTINGS materialize_ttl_after_modify = 0",
+            "ALTER TABLE evidence_spans MATERIALIZE TTL SETTINGS mutations_sync = 0",
         )
         assert table_ttls(client)["otel_traces"].endswith("toIntervalDay(90)")
 
@@ -124,7 +135,11 @@ class TestRetentionTtls:
         statements = render_ddl(Topology("analytics"), CorrelationRules.default(), DEFAULTS)
         assert (
             "ALTER TABLE otel_traces_local ON CLUSTER analytics MODIFY TTL "
-            "toDateTime(Timestamp) + toIntervalDay(400)"
+            "toDateTime(Timestamp) + toIntervalDay(400) SETTINGS materialize_ttl_after_modify = 0"
+        ) in statements
+        assert (
+            "ALTER TABLE otel_traces_local ON CLUSTER analytics MATERIALIZE TTL "
+            "SETTINGS mutations_sync = 0"
         ) in statements
 
 
@@ -166,6 +181,47 @@ class TestExpiry:
         assert [
             str(r[0]) for r in client.query("SELECT AlertName FROM sla_alert_state").result_rows
         ] == ["New"]
+
+    def test_start_up_does_not_wait_for_the_stored_parts(
+        self, client: Client, engine_url: str, database: str
+    ) -> None:
+        """A changed retention returns once the TTL is set, even while the engine can apply it to
+        no stored part (its merges stopped): the parts follow in the background, and the old
+        span goes without any OPTIMIZE once they do. Waiting held ``serve``'s start-up for the
+        whole rewrite of every stored part."""
+        migrate(client, CorrelationRules.default())
+        now = datetime.now(UTC)
+        span(client, "BE-OLD", now - timedelta(days=30), "00000000000000b1")
+        span(client, "BE-NEW", now, "00000000000000b2")
+        client.command("SYSTEM STOP MERGES otel_traces")
+        done = threading.Event()
+        short = Retention(raw_days=10, facts_days=2557, alerts_days=400)
+
+        def apply() -> None:  # a client of its own: one client serves one thread at a time
+            with closing(connect(engine_url, database=database)) as own:
+                migrate(own, CorrelationRules.default(), retention=short)
+            done.set()
+
+        worker = threading.Thread(target=apply, daemon=True)
+        try:
+            worker.start()
+            returned = done.wait(60)  # generous: it returns at once, or waits for merges
+            pending = client.query(
+                "SELECT count() FROM system.mutations WHERE database = currentDatabase() "
+                "AND table = 'otel_traces' AND NOT is_done"
+            ).result_rows[0][0]
+        finally:
+            client.command("SYSTEM START MERGES otel_traces")
+            worker.join(60)
+        assert returned, "migrate waited for the TTL to reach every stored part"
+        assert pending == 1
+        assert table_ttls(client)["otel_traces"] == "toDateTime(Timestamp) + toIntervalDay(10)"
+        deadline = time.monotonic() + 120
+        while count(client, "otel_traces") != 1 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert [str(r[0]) for r in client.query("SELECT SpanId FROM otel_traces").result_rows] == [
+            "00000000000000b2"
+        ]
 
 
 class TestSettings:
