@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -21,15 +20,9 @@ from domain.objects import ObjectRef
 from domain.tokens import token_text
 from lineage.impact import BlockedCursor, BlockedInvoices, blocked_order
 from slas.impact_answers import BlockedInvoiceAnswers
-from syncsight.app import create_app
-from syncsight.config_file import FileConfig
-from syncsight.settings import Settings
 from tests.lineage.test_scenarios import OWNERS, RULES, business_state
 from tests.slas.events import span_rows
-from tests.syncsight.test_money import failed_invoice, scenario
-from warehouse.client import connect
-from warehouse.correlation_rules import CorrelationRules
-from warehouse.migrations import migrate
+from tests.syncsight.test_money import failed_invoice, scenario, served_scenario
 from warehouse.spans import OTEL_TRACES_COLUMNS
 
 INSTANT = "2026-10-02T09:30:15.250000+00:00"
@@ -107,23 +100,7 @@ async def _walk(app: Any, client: Client) -> dict[str, Any]:
 def walked(chdb_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """One service on a fresh database of the money scenario's thirteen blocked items (ten of
     them tied at 0.01 GBP), paged through."""
-    database = f"test_{uuid.uuid4().hex[:12]}"
-    admin = connect(chdb_url)
-    admin.command(f"CREATE DATABASE {database}")
-    try:
-        client = connect(chdb_url, database=database)
-        migrate(client, CorrelationRules.default())
-        client.insert("otel_traces", span_rows(scenario()), column_names=OTEL_TRACES_COLUMNS)
-        settings = Settings(
-            clickhouse_url=chdb_url,
-            spool_dir=tmp_path_factory.mktemp("spool"),
-            sla_interval=0.2,
-            state_settle_seconds=0,
-        )
-        yield asyncio.run(_walk(create_app(settings, FileConfig(), database=database), client))
-    finally:
-        admin.command(f"DROP DATABASE IF EXISTS {database}")
-        admin.close()
+    yield from served_scenario(chdb_url, tmp_path_factory.mktemp("spool"), _walk)
 
 
 def ids(items: list[dict[str, Any]]) -> list[str]:
