@@ -133,7 +133,9 @@ class BlockedCursor:
                 "previous page as it came"
             ) from None
         ref = ObjectRef(item_type, item_id)
-        return cls(*instants, period or None, legal_entity or None, value, ref)
+        # in ten-thousandths, as stored: the engine reads no exponent ("1E+3") as a Decimal
+        amount = value.quantize(Decimal("0.0001"))
+        return cls(*instants, period or None, legal_entity or None, amount, ref)
 
     def conflict(
         self,

@@ -235,6 +235,11 @@ class TestCursor:
         )
         assert BlockedCursor.parse(cursor.text()) == cursor
 
+    def test_an_amount_with_an_exponent_is_read_in_ten_thousandths(self) -> None:
+        """ "1E+3" is the key 1000.0000: spelt without an exponent when it is bound in SQL."""
+        text = token_text([INSTANT, INSTANT, "", "", "1E+3", "billing_event", "BE-1"])
+        assert str(BlockedCursor.parse(text).amount) == "1000.0000"
+
     @pytest.mark.parametrize(
         "fields",
         [
