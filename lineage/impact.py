@@ -173,13 +173,9 @@ class BlockedCursor:
 
 
 def _spelt(value: object) -> str:
-    return (
-        "none"
-        if value is None
-        else value.isoformat()
-        if isinstance(value, datetime)
-        else f"{value!r}"
-    )
+    if value is None:
+        return "none"
+    return value.isoformat() if isinstance(value, datetime) else repr(value)
 
 
 def totals(items: Iterable[BlockedItem]) -> dict[str, Decimal]:

@@ -274,22 +274,23 @@ def slas_router(
     ) -> Response:
         # the JSON written from the answer's values (``blocked_json``), not validated and
         # serialised model by model: a page may list thousands; the schema is still the model's
-        asked_as_of = None if as_of is None else _as_of_in_range(as_of)
-        asked_known_at = knowledge(known_at)
+        at, asked_known_at = moment(as_of), knowledge(known_at)
         after = None
-        if cursor is not None:
+        if cursor is not None:  # the cursor's instants: every page describes the first one's
             try:
                 after = BlockedCursor.parse(cursor)
             except ValueError as error:
                 raise HTTPException(422, str(error)) from None
             conflict = after.conflict(
-                period=period, legal_entity=legal_entity, as_of=asked_as_of, known_at=asked_known_at
+                period=period,
+                legal_entity=legal_entity,
+                as_of=None if as_of is None else at,
+                known_at=asked_known_at,
             )
             if conflict is not None:
                 raise HTTPException(422, conflict)
-            asked_as_of = _as_of_in_range(after.as_of, "cursor's as_of")
+            at = _as_of_in_range(after.as_of, "cursor's as_of")
             asked_known_at = _as_of_in_range(after.known_at, "cursor's known_at")
-        at = asked_as_of or datetime.now(UTC)
         known, result = blocked.report(
             period=period,
             legal_entity=legal_entity,

@@ -87,8 +87,9 @@ OPEN_INVOICE_ITEMS_AT = _items_at(
 
 _HELD_AT = item_state_sql(_AS_OF, invoices_only=True)
 _AFTER = (
-    "ifNull(Amount, 0) < {after_amount:Decimal(18, 4)} OR (ifNull(Amount, 0) = "
-    "{after_amount:Decimal(18, 4)} AND (ItemType, ItemId) > ({after_type:String}, {after_id:String}))"
+    "ifNull(Amount, 0) < {after_amount:Decimal(18, 4)}"
+    " OR (ifNull(Amount, 0) = {after_amount:Decimal(18, 4)}"
+    " AND (ItemType, ItemId) > ({after_type:String}, {after_id:String}))"
 )
 """An item after the cursor's (``lineage.impact.blocked_order``: the largest amount first, then
 type and id): its place in the answer's order is past the last page's."""
@@ -118,9 +119,9 @@ currency's items, items with an amount and their exact sum, its place in the pag
 order, ``lineage.impact.blocked_order``, counted from the first item after the cursor's
 ``after_amount``, ``after_type``, ``after_id``: zero or less before it) and which of its steps
 hold it (stage, posting, the failure upstream). Only the page's ``limit`` first rows come back, in
-that order, and one row of each currency (for its sums). Only versions that can be held at ``as_of`` are read
-(``HeldUntil``: one range of ``close_items``' ``held`` projection): nothing read of the items
-that never failed or settled before ``as_of``."""
+that order, and one row of each currency (for its sums). Only versions that can be held at
+``as_of`` are read (``HeldUntil``: one range of ``close_items``' ``held`` projection): nothing read
+of the items that never failed or settled before ``as_of``."""
 
 BLOCKING_STEPS_AT = f"""
 SELECT step.1, max(step.2), groupUniqArrayIf(Customer, step.4)
