@@ -11,7 +11,9 @@ close risk and blocked invoices (every period) beside them. With ``--truth`` the
 quarter's end are checked against the ground truth.
 Run: ``.venv/bin/python benchmarks/timer_state.py --clickhouse-url chdb:///abs/path/data
 [--truth truth.json] [--new-spans 10000] [--queries 40] [--json FILE]``; ``--http`` also asks
-the blocked invoices through the API route (what a client gets: the answer, its JSON bytes).
+the blocked invoices through the API route (what a client gets: the answer, its JSON bytes);
+``--page N`` the page size of the paged answers (every page of one answer read, in process and
+through the route by its ``Link``), ``--asks a,b`` only those answers of the items rounds.
 """
 
 from __future__ import annotations
