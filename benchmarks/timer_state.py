@@ -11,12 +11,15 @@ close risk and blocked invoices (every period) beside them. With ``--truth`` the
 quarter's end are checked against the ground truth.
 Run: ``.venv/bin/python benchmarks/timer_state.py --clickhouse-url chdb:///abs/path/data
 [--truth truth.json] [--new-spans 10000] [--queries 40] [--json FILE]``; ``--http`` also asks
-the blocked invoices through the API route (what a client gets: the answer, its JSON bytes).
+the blocked invoices through the API route (what a client gets: the answer, its JSON bytes);
+``--page N`` the page size of the paged answers (every page of one answer read, in process and
+through the route by its ``Link``), ``--asks a,b`` only those answers of the items rounds.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import random
@@ -36,6 +39,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from benchmarks.process_stats import own_cpu_seconds, peak_rss_mib
+from lineage import impact
 from lineage.owners import OwnerRouting
 from lineage.rules import LineageRules
 from slas import item_versions, timer_changes
@@ -98,6 +102,29 @@ def tick_now(state: BusinessState) -> TickReport:
     return state.tick(datetime.now(UTC))
 
 
+def every_page(
+    blocked: BlockedInvoiceAnswers, first: datetime, span: float, items: int, rng: random.Random
+) -> int:
+    """Every page of ``items`` of one blocked-invoice answer at a random instant, each page at
+    the first page's known_at, the next after the last item of the one before; how many."""
+    as_of = first + timedelta(seconds=rng.uniform(0.1 * span, span))
+    known, page = blocked.report(
+        period=None, legal_entity=None, as_of=as_of, known_at=None, limit=items
+    )
+    pages = 1
+    while page.more:
+        _, page = blocked.report(
+            period=None,
+            legal_entity=None,
+            as_of=as_of,
+            known_at=known,
+            limit=items,
+            after=impact.blocked_order(page.items[-1]),
+        )
+        pages += 1
+    return pages
+
+
 def percentiles(samples: list[float]) -> dict[str, float]:
     ordered = sorted(samples)
     return {
@@ -138,6 +165,17 @@ def main() -> None:
         action="store_true",
         help="in the items round, also ask blocked invoices through the API route (FastAPI, "
         "in-process client): the answer, its response model and the JSON bytes a client gets",
+    )
+    parser.add_argument(
+        "--page",
+        type=int,
+        default=1000,
+        help="items of a page in process (the route's default, slas.api.BLOCKED_PAGE_ITEMS)",
+    )
+    parser.add_argument(
+        "--asks",
+        default="",
+        help="in the items rounds, only these answers (comma-separated names, default: all)",
     )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     arguments = parser.parse_args()
@@ -210,7 +248,18 @@ def main() -> None:
                 known_at=None,
                 limit=100,
             ),
+            "blocked_invoices_page": lambda rng: blocked.report(
+                period=None,
+                legal_entity=None,
+                as_of=first + timedelta(seconds=rng.uniform(0.1 * span, span)),
+                known_at=None,
+                limit=arguments.page,
+            ),
         }
+        if "after" in inspect.signature(blocked.report).parameters:  # a tree that pages
+            asks["blocked_invoices_every_page"] = partial(
+                every_page, blocked, first, span, arguments.page
+            )
         if arguments.http and not oracle:
             app = FastAPI()
             app.include_router(slas_router(answers, close_risk, blocked), prefix="/api/v1")
@@ -226,8 +275,26 @@ def main() -> None:
                 body: bytes = response.content
                 return body
 
-            asks["blocked_invoices_http"] = through_api
+            def every_page_through_api(rng: random.Random) -> int:
+                """The route's pages of one answer, followed by their ``Link`` (a tree that
+                does not page answers every item at once); how many."""
+                as_of = first + timedelta(seconds=rng.uniform(0.1 * span, span))
+                response = api.get(
+                    "/api/v1/impact/blocked-invoices", params={"as_of": as_of.isoformat()}
+                )
+                pages = 1
+                while "Link" in response.raise_for_status().headers:
+                    response = api.get(response.headers["Link"][1:].split(">;")[0])
+                    pages += 1
+                return pages
+
+            asks["blocked_invoices_http"] = (
+                through_api  # the route's default: a page, or every item
+            )
             asks["blocked_invoices_limit_100_http"] = partial(through_api, limit=100)
+            asks["blocked_invoices_every_page_http"] = every_page_through_api
+        if arguments.asks:
+            asks = {name: ask for name, ask in asks.items() if name in arguments.asks.split(",")}
         return asks
 
     def kinds(timers: TimerAnswers) -> dict[str, Callable[[random.Random], Any]]:

@@ -25,6 +25,9 @@ SESSION_CALLER = "syncsight_caller"
 """``st.session_state`` key of who the API says this session's token is (``GET /api/v1/me``),
 refreshed on every run by dashboard/sign_in.py."""
 CACHE_SECONDS = 30
+MOST_BLOCKED_SHOWN = 10_000
+"""Blocked items a page draws at most, the largest: one page of the API (one read: cheaper than
+pages of its default size), the totals and count always of every item."""
 
 
 @st.cache_data(ttl=CACHE_SECONDS, show_spinner=False, max_entries=512)
@@ -86,9 +89,15 @@ class PageInstant:
     def blocked_invoices(
         self, *, period: str | None = None, legal_entity: str | None = None
     ) -> BlockedInvoicesOut:
+        """The ``MOST_BLOCKED_SHOWN`` largest blocked items, in one page (its totals and count
+        cover every item)."""
         return self._pinned(
             self.client.blocked_invoices(
-                period=period, legal_entity=legal_entity, as_of=self.as_of, known_at=self.known_at
+                period=period,
+                legal_entity=legal_entity,
+                as_of=self.as_of,
+                known_at=self.known_at,
+                limit=MOST_BLOCKED_SHOWN,
             )
         )
 

@@ -195,19 +195,27 @@ class BlockedInvoicesOut(BaseModel):
     )
     total: dict[str, Money] = Field(
         description="Blocked value per currency, the exact sum of every blocked item's amount "
-        "(of the items not listed too, when `limit` cut the list)."
+        "(of the items on other pages too)."
     )
-    count: int = Field(description="How many items are blocked in all.")
+    count: int = Field(description="How many items are blocked in all (on every page).")
     items: list[BlockedItemOut] = Field(
-        description="The blocked items, largest amount first: every one, or the `limit` largest."
+        description="One page of the blocked items: the largest amount first (none counts as "
+        "zero), then by object type and id; at most `limit`, from just after the `cursor`'s item."
+    )
+    next_cursor: str | None = Field(
+        default=None,
+        description='Pass as `cursor` for the next page (the `Link: <…>; rel="next"` header '
+        "names its URL); null on the last page. It carries the answer's as_of and known_at: "
+        "every page describes the same instants, whatever was stored meanwhile.",
     )
 
 
-def blocked_json(result: BlockedInvoices, as_of: datetime) -> bytes:
-    """The ``BlockedInvoicesOut`` of ``result`` as JSON: the bytes the model's serializer writes
-    (its fields in order, money as ``money_text``; pydantic's own writer for the rest), from
-    plain values, without a model per item to build and validate: an every-item answer lists
-    thousands (``tests/lineage/test_blocked_json.py`` holds the two to the same bytes)."""
+def blocked_json(result: BlockedInvoices, as_of: datetime, next_cursor: str | None = None) -> bytes:
+    """The ``BlockedInvoicesOut`` of ``result`` (and ``next_cursor``) as JSON: the bytes the
+    model's serializer writes (its fields in order, money as ``money_text``; pydantic's own
+    writer for the rest), from plain values, without a model per item to build and validate: a
+    page may list thousands (``tests/lineage/test_blocked_json.py`` holds the two to the same
+    bytes)."""
     blockers: dict[int, dict[str, Any]] = {}  # by identity: items held by one failure share it
     items = []
     for item in result.items:
@@ -240,6 +248,7 @@ def blocked_json(result: BlockedInvoices, as_of: datetime) -> bytes:
         "total": {currency: money_text(amount) for currency, amount in result.total.items()},
         "count": result.count,
         "items": items,
+        "next_cursor": next_cursor,
     }
     return to_json(answer)
 

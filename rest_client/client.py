@@ -397,7 +397,11 @@ class ApiClient:
         as_of: datetime | None = None,
         known_at: datetime | None = None,
         limit: int | None = None,
+        cursor: str | None = None,
     ) -> Answer[BlockedInvoicesOut]:
+        """One page of the blocked items, the largest first (``limit`` None: the service's
+        default page); ``cursor`` is the ``next_cursor`` of the page before, with the same period
+        and legal entity (it carries the answer's instants)."""
         return self._typed(
             _BLOCKED,
             "/api/v1/impact/blocked-invoices",
@@ -406,7 +410,30 @@ class ApiClient:
             as_of=as_of,
             known_at=known_at,
             limit=limit,
+            cursor=cursor,
         )
+
+    def blocked_invoice_pages(
+        self,
+        *,
+        period: str | None = None,
+        legal_entity: str | None = None,
+        as_of: datetime | None = None,
+        known_at: datetime | None = None,
+        limit: int | None = None,
+    ) -> Iterator[Answer[BlockedInvoicesOut]]:
+        """Every page of one blocked-invoice answer, in order, read as it is iterated: the first
+        as asked, each next by the ``next_cursor`` of the one before, so every page describes
+        the first one's as_of and known_at (stop iterating to read fewer)."""
+        page = self.blocked_invoices(
+            period=period, legal_entity=legal_entity, as_of=as_of, known_at=known_at, limit=limit
+        )
+        yield page
+        while (cursor := page.body.next_cursor) is not None:
+            page = self.blocked_invoices(
+                period=period, legal_entity=legal_entity, limit=limit, cursor=cursor
+            )
+            yield page
 
     # SLAs and close risk: as_of None is now, known_at None the state's watermark
     def slas(

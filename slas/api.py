@@ -9,10 +9,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 
 from domain.instants import utc
 from domain.periods import parse_period
+from lineage.impact import BlockedCursor
 from lineage.models import BlockedInvoicesOut, StreamSilenceOut, TelemetrySilenceOut, blocked_json
 from slas.alerts import FIRING, RESOLVED, Alert
 from slas.close_state import CloseRiskAnswers
@@ -36,6 +37,9 @@ from slas.timer_answers import TimerAnswers
 from slas.timers import STATES
 
 PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+BLOCKED_PAGE_ITEMS = 1000
+"""A blocked-invoice page's items unless asked otherwise (benchmarks/README.md, "Blocked
+invoices, a page at a time")."""
 AS_OF_HEADER = "X-Syncsight-As-Of"
 KNOWN_AT_HEADER = "X-Syncsight-Known-At"
 KnownAt = Annotated[
@@ -235,9 +239,15 @@ def slas_router(
     @router.get(
         "/impact/blocked-invoices",
         response_model=BlockedInvoicesOut,
-        summary="Invoice-level items held by failures, their value and who owns each fix",
+        summary="Invoice-level items held by failures, their value and who owns each fix, a page "
+        "at a time",
+        description="`total` and `count` cover every blocked item; `items` is one page of them, "
+        'the largest first. When more follow, `next_cursor` (and the `Link: <…>; rel="next"` '
+        "header) names the next page; it carries the answer's as_of and known_at, so every page "
+        "of an answer describes the same instants while ingest goes on.",
     )
     def blocked_invoices(
+        request: Request,
         period: Annotated[
             str | None, Query(pattern=PERIOD_PATTERN, description="Fiscal period, YYYY-MM.")
         ] = None,
@@ -245,27 +255,64 @@ def slas_router(
         as_of: SlaAsOf = None,
         known_at: KnownAt = None,
         limit: Annotated[
-            int | None,
+            int,
             Query(
                 ge=1,
                 le=100_000,
-                description="List only this many items, the largest first (`total` and `count` "
-                "still cover every blocked item). Default: every item.",
+                description="Most items in this page (`total` and `count` still cover every "
+                "blocked item).",
+            ),
+        ] = BLOCKED_PAGE_ITEMS,
+        cursor: Annotated[
+            str | None,
+            Query(
+                max_length=2000,
+                description="`next_cursor` of the previous page, with the same period and "
+                "legal_entity (as_of and known_at are the cursor's; give none or the same).",
             ),
         ] = None,
     ) -> Response:
         # the JSON written from the answer's values (``blocked_json``), not validated and
-        # serialised model by model: thousands of items; the schema is still the response model's
-        at = moment(as_of)
+        # serialised model by model: a page may list thousands; the schema is still the model's
+        at, asked_known_at = moment(as_of), knowledge(known_at)
+        after = None
+        if cursor is not None:  # the cursor's instants: every page describes the first one's
+            try:
+                after = BlockedCursor.parse(cursor)
+            except ValueError as error:
+                raise HTTPException(422, str(error)) from None
+            conflict = after.conflict(
+                period=period,
+                legal_entity=legal_entity,
+                as_of=None if as_of is None else at,
+                known_at=asked_known_at,
+            )
+            if conflict is not None:
+                raise HTTPException(422, conflict)
+            at = _as_of_in_range(after.as_of, "cursor's as_of")
+            asked_known_at = _as_of_in_range(after.known_at, "cursor's known_at")
         known, result = blocked.report(
             period=period,
             legal_entity=legal_entity,
             as_of=at,
-            known_at=knowledge(known_at),
+            known_at=asked_known_at,
             limit=limit,
+            after=None if after is None else after.key,
         )
-        response = Response(blocked_json(result, at), media_type="application/json")
+        following = None
+        if result.more and result.items:
+            following = BlockedCursor.after(
+                result.items[-1],
+                as_of=at,
+                known_at=known,
+                period=period,
+                legal_entity=legal_entity,
+            ).text()
+        response = Response(blocked_json(result, at, following), media_type="application/json")
         _stamp(response, at, known)
+        if following is not None:
+            query = request.url.include_query_params(cursor=following).query
+            response.headers["Link"] = f'<{request.url.path}?{query}>; rel="next"'
         return response
 
     def current_alerts(status: str | None, legal_entity: str | None) -> list[Alert]:

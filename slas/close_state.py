@@ -86,12 +86,20 @@ OPEN_INVOICE_ITEMS_AT = _items_at(
 ``as_of``: the only ones ``blocking_step`` can find held (a posted item never is)."""
 
 _HELD_AT = item_state_sql(_AS_OF, invoices_only=True)
+_AFTER = (
+    "ifNull(Amount, 0) < {after_amount:Decimal(18, 4)}"
+    " OR (ifNull(Amount, 0) = {after_amount:Decimal(18, 4)}"
+    " AND (ItemType, ItemId) > ({after_type:String}, {after_id:String}))"
+)
+"""An item after the cursor's (``lineage.impact.blocked_order``: the largest amount first, then
+type and id): its place in the answer's order is past the last page's."""
 BLOCKED_INVOICE_ITEMS_AT = f"""
 SELECT * FROM (
     SELECT {ITEM_COLUMNS}, {", ".join(name for name, _ in BLOCKER_FACT_COLUMNS)},
         count() OVER in_currency, countIf(Amount IS NOT NULL) OVER in_currency,
         sum(ifNull(Amount, 0)) OVER in_currency,
-        row_number() OVER (ORDER BY ifNull(Amount, 0) DESC, ItemId) AS place,
+        row_number() OVER (ORDER BY ifNull(Amount, 0) DESC, ItemType, ItemId)
+            - countIf(NOT ({_AFTER})) OVER () AS place,
         row_number() OVER in_currency AS place_in_currency,
         {_HELD_AT.stage_held}, {_HELD_AT.posting_held}, {_HELD_AT.upstream_held}
     FROM {CLOSE_ITEMS}
@@ -101,18 +109,19 @@ SELECT * FROM (
       AND (empty({{legal_entity:String}}) OR LegalEntity = {{legal_entity:String}})
     WINDOW in_currency AS (PARTITION BY Currency)
 )
-WHERE place <= {{limit:UInt64}} OR place_in_currency = 1
+WHERE place BETWEEN 1 AND {{limit:UInt64}} OR place_in_currency = 1
 ORDER BY place
 """
 """``OPEN_INVOICE_ITEMS_AT``'s items that a failure holds at ``as_of`` (``item_state_sql``,
 ``blocking_step`` in SQL), from the versions in effect at ``known_at`` (``slas.item_versions``),
 with the facts of the failures that hold them (``BLOCKER_FACT_COLUMNS``), then per row its
-currency's items, items with an amount and their exact sum, its place in the answer's order
-(largest amount first, then item id) and which of its steps hold it (stage, posting, the failure
-upstream). Only the ``limit`` first rows come back, in that order, and one row of each currency
-(for its sums). Only versions that can be held at ``as_of`` are read
-(``HeldUntil``: one range of ``close_items``' ``held`` projection): nothing read of the items
-that never failed or settled before ``as_of``."""
+currency's items, items with an amount and their exact sum, its place in the page (the answer's
+order, ``lineage.impact.blocked_order``, counted from the first item after the cursor's
+``after_amount``, ``after_type``, ``after_id``: zero or less before it) and which of its steps
+hold it (stage, posting, the failure upstream). Only the page's ``limit`` first rows come back, in
+that order, and one row of each currency (for its sums). Only versions that can be held at
+``as_of`` are read (``HeldUntil``: one range of ``close_items``' ``held`` projection): nothing read
+of the items that never failed or settled before ``as_of``."""
 
 BLOCKING_STEPS_AT = f"""
 SELECT step.1, max(step.2), groupUniqArrayIf(Customer, step.4)

@@ -19,7 +19,14 @@ from clickhouse_connect.driver.client import Client
 from domain import semconv as sc
 from domain.instants import utc
 from domain.objects import ObjectRef
-from lineage.impact import BlockedInvoices, BlockedItem, Blocker, totals
+from lineage.impact import (
+    AMOUNT_LIMIT,
+    BlockedInvoices,
+    BlockedItem,
+    Blocker,
+    blocked_order,
+    totals,
+)
 from lineage.owners import OwnerRouting
 from lineage.rules import LineageRules
 from slas.business_state import BusinessState
@@ -89,6 +96,8 @@ code, since: ``BLOCKER_FACT_COLUMNS``)."""
 
 NO_LIMIT = 2**63 - 1
 """``BLOCKED_INVOICE_ITEMS_AT``'s ``limit`` when every item is listed."""
+_FROM_THE_START = (-(AMOUNT_LIMIT - Decimal("0.0001")), "", "")
+"""A ``blocked_order`` key before every item's: the first page's cursor."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,15 +161,15 @@ def _held_at(row: Sequence[Any], as_of: datetime) -> _Held | None:
 def _held_in_sql(
     rows: Sequence[Sequence[Any]], limit: int
 ) -> tuple[list[_Held], int, dict[str, Decimal]]:
-    """``BLOCKED_INVOICE_ITEMS_AT``'s rows as held items (the first ``limit``, in their order),
-    how many items are held in all and their money per currency: what ``_held_at`` finds, as the
-    SQL found it."""
+    """``BLOCKED_INVOICE_ITEMS_AT``'s rows as held items (the page's first ``limit``, in their
+    order), how many items are held in all and their money per currency: what ``_held_at``
+    finds, as the SQL found it."""
     sums: dict[str, tuple[int, int, Decimal]] = {}
     held = []
     for row in rows:
         if row[33] == 1:  # each row carries its currency's sums: taken from the first place
             sums[str(row[4])] = (row[29], row[30], row[31])
-        if row[32] > limit:
+        if not 1 <= row[32] <= limit:
             continue
         stage_held, posting_held, upstream_held = row[34:37]
         own = [str(row[7])] if stage_held else []
@@ -228,11 +237,13 @@ class BlockedInvoiceAnswers:
         as_of: datetime,
         known_at: datetime | None,
         limit: int | None = None,
+        after: tuple[Decimal, str, str] | None = None,
     ) -> tuple[datetime, BlockedInvoices]:
-        """The known_at the answer describes, and the blocked items, largest first: every one, or
-        the ``limit`` largest (the totals and count still cover every item)."""
+        """The known_at the answer describes, and a page of its blocked items in
+        ``blocked_order`` (the largest first): every one, or the first ``limit`` after the item
+        whose ``blocked_order`` is ``after`` (the totals and count still cover every item)."""
         with _collection_paused():
-            return self._report(period, legal_entity, as_of, known_at, limit)
+            return self._report(period, legal_entity, as_of, known_at, limit, after)
 
     def _report(
         self,
@@ -241,31 +252,34 @@ class BlockedInvoiceAnswers:
         as_of: datetime,
         known_at: datetime | None,
         limit: int | None,
+        after: tuple[Decimal, str, str] | None,
     ) -> tuple[datetime, BlockedInvoices]:
         client = self._client()
         known, recorded = self._state.items_known_at(known_at)
         as_of = utc(as_of)
         listing = NO_LIMIT if limit is None else limit
+        start = after or _FROM_THE_START
         parameters = {
             "as_of": as_of,
             "known_at": known,
             "periods": [period] if period else [],
             "legal_entity": legal_entity or "",
-            "limit": listing,
+            "limit": listing + 1,  # one more: whether a page follows
+            "after_amount": -start[0],
+            "after_type": start[1],
+            "after_id": start[2],
         }
         narrowed = self._narrowed and recorded
         statement = BLOCKED_INVOICE_ITEMS_AT if narrowed else OPEN_INVOICE_ITEMS_AT
         rows = client.query(statement, parameters=parameters).result_rows
         if narrowed:
-            held, count, total = _held_in_sql(rows, listing)
+            held, count, total = _held_in_sql(rows, listing + 1)
         else:
             held = [item for row in rows if (item := _held_at(row, as_of)) is not None]
-            read = sorted(
-                ((_item(h), h) for h in held),
-                key=lambda pair: (-(pair[0].amount or Decimal(0)), pair[0].object.id),
-            )
-            held = [h for _, h in read]
-            count, total = len(held), totals(item for item, _ in read)
+            read = sorted(((_item(h), h) for h in held), key=lambda pair: blocked_order(pair[0]))
+            held = [h for item, h in read if blocked_order(item) > start]
+            count, total = len(read), totals(item for item, _ in read)
+        more = len(held) > listing
         listed = held[:listing]
         customers = sorted({i.customer for i in listed if i.posting_failed and i.customer})
         with self._setups_ahead(client, customers, as_of, known) as read_setups:
@@ -283,7 +297,7 @@ class BlockedInvoiceAnswers:
                 ids += [b.event_id for b in setups.get(item.customer, ())]
             blockers = tuple(facts[e] for e in dict.fromkeys(ids) if e in facts)
             items.append(_item(item, blockers))
-        return known, BlockedInvoices(total, tuple(items), count)
+        return known, BlockedInvoices(total, tuple(items), count, more)
 
     def blocking_events(self, as_of: datetime) -> set[str]:
         """The event ids of the failures that hold some invoice-level item at ``as_of``, as known

@@ -18,7 +18,8 @@ Reply = tuple[int, Any] | tuple[int, Any, Mapping[str, str]]
 
 @dataclass
 class StubApi:
-    """Answers by path (without the query); remembers (path with query, Authorization)."""
+    """Answers by path with its query when one is given so, else by path; remembers (path with
+    query, Authorization)."""
 
     answers: Mapping[str, Reply]
     url: str = ""
@@ -41,7 +42,10 @@ def stub_api(answers: Mapping[str, Reply]) -> Iterator[StubApi]:
 
         def do_GET(self) -> None:
             stub.seen.append((self.path, self.headers.get("Authorization")))
-            reply = stub.answers.get(self.path.split("?")[0], (404, {"detail": "Not Found"}))
+            # a path with its query when answered so, else the path
+            reply = stub.answers.get(
+                self.path, stub.answers.get(self.path.split("?")[0], (404, {"detail": "Not Found"}))
+            )
             status, body, headers = (*reply, {}) if len(reply) == 2 else reply
             text = isinstance(body, str)
             data = body.encode() if text else json.dumps(body).encode()

@@ -3,9 +3,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,6 +12,7 @@ from clickhouse_connect.driver.client import Client
 
 from domain.business_event import BusinessEvent
 from domain.instants import utc
+from domain.tokens import token_fields, token_text
 from warehouse.first_stored import first_stored_events
 
 EVENT_COLUMNS = """EventId, EventType, EventTime, SourceSystem, TargetSystem, Outcome, Attempt,
@@ -64,22 +62,13 @@ class EventCursor:
     event_id: str
 
     def text(self) -> str:
-        fields = [self.time_ns, self.attempt, self.trace_id, self.span_id, self.event_id]
-        return base64.urlsafe_b64encode(json.dumps(fields).encode()).decode().rstrip("=")
+        return token_text([self.time_ns, self.attempt, self.trace_id, self.span_id, self.event_id])
 
     @classmethod
     def parse(cls, text: str) -> EventCursor:
         """The cursor a previous page gave; ``ValueError`` naming the value when it is not one."""
-        try:
-            fields = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-        except (ValueError, binascii.Error):
-            fields = None
-        kinds = (int, int, str, str, str)
-        if not (
-            isinstance(fields, list)
-            and len(fields) == len(kinds)
-            and all(type(f) is kind for f, kind in zip(fields, kinds, strict=True))
-        ):
+        fields = token_fields(text, (int, int, str, str, str))
+        if fields is None:
             raise ValueError(
                 f"cursor {text[:80]!r} is not one this API gave: pass the X-Next-Cursor header "
                 "of the previous page as it came"

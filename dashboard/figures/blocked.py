@@ -56,6 +56,14 @@ def item_label(item: BlockedItemOut) -> str:
     return item.invoice or item.object.id
 
 
+def shown_caption(shown: int, count: int) -> str:
+    """How many blocked items the figures draw: all of them, or the largest when the answer
+    holds more than a page shows."""
+    if shown >= count:
+        return f"{count:,} blocked items"
+    return f"the {shown:,} largest of {count:,} blocked items"
+
+
 def item_owners(item: BlockedItemOut) -> set[str]:
     return {b.owner or UNASSIGNED for b in item.blocked_by}
 

@@ -16,6 +16,7 @@ from dashboard.figures.blocked import (
     filter_items,
     item_owners,
     sankey,
+    shown_caption,
     treemap,
 )
 from dashboard.figures.money import format_money, sum_by_currency
@@ -113,11 +114,17 @@ if blocked is not None:
     else:
         kept = local_filters(items)
         rows = blocked_rows(kept, filters.as_of)
-        totals = sum_by_currency((item.amount, item.currency) for item in kept)
+        # the answer's totals count every item, those not shown too; a filter's, those it keeps
+        totals = (
+            dict(sorted(blocked.total.items()))
+            if len(kept) == len(items)
+            else sum_by_currency((item.amount, item.currency) for item in kept)
+        )
         columns = st.columns(max(len(totals), 1))
         for column, (currency, amount) in zip(columns, totals.items(), strict=False):
             column.metric(f"Blocked · {currency}", format_money(amount, currency))
-        st.caption(f"{len(kept)} of {len(items)} blocked items match the filters.")
+        shown = shown_caption(len(items), blocked.count)
+        st.caption(f"{len(kept):,} of {shown} match the filters.")
         if rows:
             charts(rows)
             table(rows)

@@ -8,7 +8,7 @@ from decimal import Decimal
 import streamlit as st
 
 from dashboard.api_session import PageInstant, client_for_this_session
-from dashboard.figures.blocked import currency_bar, newly_blocked, top_failures
+from dashboard.figures.blocked import currency_bar, newly_blocked, shown_caption, top_failures
 from dashboard.figures.close_risk import level_rank, levels_for_period
 from dashboard.figures.money import format_money, format_totals
 from dashboard.figures.slas import attainment_label, attainment_trend, trend_snapshots
@@ -61,7 +61,8 @@ def blocked_section(reads: PageInstant, filters: Filters) -> list[BlockedItemOut
             help="Invoice-level items that cannot post because a sync step failed. The change "
             "counts items whose first failure falls in the last 7 days.",
         )
-    st.caption(f"{len(blocked.items)} blocked items; amounts are per currency, never converted.")
+    shown = shown_caption(len(blocked.items), blocked.count)
+    st.caption(f"{shown.capitalize()}; amounts are per currency, never converted.")
     st.plotly_chart(currency_bar(blocked.total, newly), key="overview_currency_bar")
     return blocked.items
 

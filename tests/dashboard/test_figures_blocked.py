@@ -16,6 +16,7 @@ from dashboard.figures.blocked import (
     newly_blocked,
     root_cause,
     sankey,
+    shown_caption,
     top_failures,
     treemap,
 )
@@ -83,6 +84,22 @@ class TestMoney:
         """A thousand amounts of 0.1 make exactly 100.00 (a float sum makes 99.9999999999986)."""
         total = sum_by_currency([(Decimal("0.1"), "EUR")] * 1000)
         assert format_totals(total) == "EUR 100.00"
+
+
+class TestShown:
+    @pytest.mark.parametrize(
+        ("shown", "count", "caption"),
+        [
+            (0, 0, "0 blocked items"),
+            (9566, 9566, "9,566 blocked items"),
+            (10_000, 12_345, "the 10,000 largest of 12,345 blocked items"),
+        ],
+    )
+    def test_the_caption_says_when_the_largest_only_are_drawn(
+        self, shown: int, count: int, caption: str
+    ) -> None:
+        """Every item, or the largest of how many when the answer holds more."""
+        assert shown_caption(shown, count) == caption
 
 
 class TestRootCause:

@@ -317,14 +317,16 @@ class TestBlockedInvoices:
     def test_the_sidebars_as_of_reaches_the_blocked_invoices(
         self, open_page: OpenPage, stub: StubApi
     ) -> None:
-        """Blocked items are those of the instant the caption names."""
+        """Blocked items are those of the instant the caption names: the largest, in one page
+        of a bounded size."""
         open_page("blocked_invoices", period="2026-10", legal_entity="LE-UK01")
         path, query = requests(stub)[-1]
         assert path == "/api/v1/impact/blocked-invoices"
-        assert (query["as_of"], query["period"], query["legal_entity"]) == (
+        assert (query["as_of"], query["period"], query["legal_entity"], query["limit"]) == (
             [AS_OF],
             ["2026-10"],
             ["LE-UK01"],
+            ["10000"],
         )
 
     def test_the_only_local_filter_is_the_owner(self, open_page: OpenPage) -> None:

@@ -28,11 +28,17 @@ from tests.lineage.test_scenarios import (
 AS_OF = datetime(2026, 10, 2, 9, 30, 15, 250_000, tzinfo=UTC)
 
 
-def model_bytes(result: BlockedInvoices, as_of: datetime) -> bytes:
+def model_bytes(result: BlockedInvoices, as_of: datetime, next_cursor: str | None = None) -> bytes:
     """What FastAPI sends for the response model built from the answer's values: every field read
     by its name from the dataclasses, validated, serialised by the model's serializer."""
     adapter = TypeAdapter(BlockedInvoicesOut)
-    answer = {"as_of": as_of, "total": result.total, "count": result.count, "items": result.items}
+    answer = {
+        "as_of": as_of,
+        "total": result.total,
+        "count": result.count,
+        "items": result.items,
+        "next_cursor": next_cursor,
+    }
     return adapter.dump_json(adapter.validate_python(answer, from_attributes=True))
 
 
@@ -93,6 +99,18 @@ class TestTheSameBytesAsTheModel:
         assert blocked_json(result, AS_OF.replace(microsecond=0)) == model_bytes(
             result, AS_OF.replace(microsecond=0)
         )
+
+    def test_a_page_with_a_next_cursor(self) -> None:
+        """A page that others follow names its cursor after the items, as the model does."""
+        page = BlockedInvoices(
+            total={"EUR": Decimal("3.5")},
+            items=(item("1", "2.5", "EUR"),),
+            count=2,
+            more=True,
+        )
+        cursor = "eyJhIjogMX0"
+        assert blocked_json(page, AS_OF, cursor) == model_bytes(page, AS_OF, cursor)
+        assert blocked_json(page, AS_OF, cursor).endswith(b',"next_cursor":"eyJhIjogMX0"}')
 
     def test_an_empty_answer(self) -> None:
         """No item, no total: the same empty map and list."""

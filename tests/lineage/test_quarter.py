@@ -114,6 +114,25 @@ class TestReconciliation:
             c: Decimal(str(v)) for c, v in expected.items()
         }
 
+    def test_the_pages_of_the_quarters_blocked_items_are_its_every_item_answer(
+        self, api: httpx.Client
+    ) -> None:
+        """Pages of 7 followed by their cursor: the items of one every-item answer at the same
+        instants, in its order, none twice, none missing."""
+        whole = api.get("/api/v1/impact/blocked-invoices", params={"limit": 100_000})
+        instants = {
+            "as_of": whole.headers["X-Syncsight-As-Of"],
+            "known_at": whole.headers["X-Syncsight-Known-At"],
+        }
+        page = api.get("/api/v1/impact/blocked-invoices", params={**instants, "limit": 7}).json()
+        items = page["items"]
+        while page["next_cursor"] is not None:
+            params = {"cursor": page["next_cursor"], "limit": 7}
+            page = api.get("/api/v1/impact/blocked-invoices", params=params).json()
+            items += page["items"]
+        assert whole.json()["count"] > 14  # three pages at least
+        assert items == whole.json()["items"]
+
     def test_every_posting_of_a_closed_period_is_traceable(
         self, quarter: LoadedQuarter, api: httpx.Client
     ) -> None:

@@ -265,6 +265,33 @@ class TestCaller:
         assert caught.value.status == 401
 
 
+class TestPages:
+    def test_the_pages_of_an_answer_are_read_by_their_next_cursor(self) -> None:
+        """The first page as asked, each next with the one before's cursor and the same period
+        and limit (its instants ride in the cursor); none after the page without a cursor."""
+        first, second = (
+            blocked_item(f"BE-{n}", Decimal(n), "EUR", "LE-DE01", blocker("x:1", "m", "t", None))
+            for n in (2, 1)
+        )
+        pages = {
+            "/api/v1/impact/blocked-invoices?as_of=2026-10-30T17%3A00%3A00Z&limit=1&period=2026-10": (
+                200, wire(blocked("2026-10-30T17:00:00Z", first).model_copy(update={"count": 2, "next_cursor": "c-1"})), STAMPED,
+            ),
+            "/api/v1/impact/blocked-invoices?cursor=c-1&limit=1&period=2026-10": (
+                200, wire(blocked("2026-10-30T17:00:00Z", second).model_copy(update={"count": 2})), STAMPED,
+            ),
+        }  # fmt: skip
+        with stub_api(pages) as api:
+            read = ApiClient(base_url=api.url).blocked_invoice_pages(
+                period="2026-10", as_of=at("2026-10-30T17:00:00Z"), limit=1
+            )
+            assert [item.object.id for page in read for item in page.body.items] == [
+                "BE-2",
+                "BE-1",
+            ]
+            assert [path for path, _ in api.seen] == list(pages)
+
+
 class TestRequests:
     def test_the_token_and_the_set_parameters_reach_the_server(
         self, client: ApiClient, stub: StubApi

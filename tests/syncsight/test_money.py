@@ -8,11 +8,13 @@ import asyncio
 import re
 import time
 import uuid
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Coroutine, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 import pytest
+from clickhouse_connect.driver.client import Client
 from pydantic import TypeAdapter
 
 from domain import semconv as sc
@@ -21,12 +23,14 @@ from lineage.models import BlockedInvoicesOut
 from syncsight.app import create_app
 from syncsight.config_file import FileConfig
 from syncsight.settings import Settings
+from tests.service import free_port
 from tests.slas.events import Event, at, event, span_rows
 from warehouse.client import connect
 from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import migrate
 from warehouse.spans import OTEL_TRACES_COLUMNS
 
+T = TypeVar("T")
 LARGE = "1234567.8912"
 """Sent as the span attribute's text; as a float it cannot be held exactly."""
 PERIOD = "2026-09"
@@ -96,9 +100,11 @@ async def ask(app: Any, seconds: float = 120) -> dict[str, Any]:
         return answers
 
 
-@pytest.fixture(scope="module")
-def answers(chdb_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """One service on a fresh database of the scenario, asked every question once."""
+def served_scenario(
+    chdb_url: str, spool: Path, asking: Callable[[Any, Client], Coroutine[Any, Any, T]]
+) -> Iterator[T]:
+    """What ``asking`` finds of a service (the app, a client of its database) on a fresh
+    database of the scenario; the database dropped afterwards."""
     database = f"test_{uuid.uuid4().hex[:12]}"
     admin = connect(chdb_url)
     admin.command(f"CREATE DATABASE {database}")
@@ -108,14 +114,21 @@ def answers(chdb_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         client.insert("otel_traces", span_rows(scenario()), column_names=OTEL_TRACES_COLUMNS)
         settings = Settings(
             clickhouse_url=chdb_url,
-            spool_dir=tmp_path_factory.mktemp("spool"),
+            spool_dir=spool,
             sla_interval=0.2,
             state_settle_seconds=0,
+            grpc_port=free_port(),  # another service of the tests may hold the default
         )
-        yield asyncio.run(ask(create_app(settings, FileConfig(), database=database)))
+        yield asyncio.run(asking(create_app(settings, FileConfig(), database=database), client))
     finally:
         admin.command(f"DROP DATABASE IF EXISTS {database}")
         admin.close()
+
+
+@pytest.fixture(scope="module")
+def answers(chdb_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """One service on a fresh database of the scenario, asked every question once."""
+    yield from served_scenario(chdb_url, tmp_path_factory.mktemp("spool"), lambda app, _: ask(app))
 
 
 class TestExactAmounts:
