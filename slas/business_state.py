@@ -19,7 +19,6 @@ knowledge time is read; versions are stamped with the watermark (``KnownAt``), s
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable, Collection, Generator, Mapping, Sequence
 from concurrent.futures import Future
@@ -36,8 +35,8 @@ from clickhouse_connect.driver.client import Client
 from domain.instants import utc
 from lineage import evidence_spans
 from lineage.rules import LineageRules
-from slas import blocking, item_versions, timer_changes
-from slas.calendars import CalendarBook, EntityCalendar
+from slas import item_versions, timer_changes
+from slas.calendars import CalendarBook
 from slas.cause_refresh import refresh_causes
 from slas.definitions import SlaDefinition
 from slas.digests import U64Array, row_digests, sorted_members
@@ -50,6 +49,14 @@ from slas.event_dimensions import (
 from slas.item_rows import DIGEST_SPELLING, DerivedItems, derive_items
 from slas.snapshot import EventSnapshot
 from slas.state_columns import insert_columns
+from slas.state_config import (
+    CALENDARS_KEY,
+    CONFIG_KEY,
+    ENTITIES_WITH_STATE,
+    calendars_record,
+    config_fingerprint,
+    moved_entities,
+)
 from slas.state_queries import (
     ITEM_COLUMNS,
     ITEM_IDS,
@@ -76,20 +83,15 @@ from slas.state_queries import (
 from slas.timer_rows import DerivedTimers, SnapshotNames, derive_timers
 from warehouse.pool import READERS, reads_apart
 from warehouse.queries import window_cut
-from warehouse.schema import CLOSE_ITEMS, EVENT_DIMENSIONS, SLA_TIMERS
+from warehouse.schema import CLOSE_ITEMS, SLA_TIMERS
 from warehouse.schema_state import REBUILD_KEY, read_state, write_state, write_states
 
 logger = logging.getLogger(__name__)
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 WATERMARK_KEY = "sla_timers_watermark"
-CONFIG_KEY = "sla_timers_config"
 REBUILD_STALE = timedelta(hours=6)
 """A rebuild flag older than this is a rebuild that died: the keeper carries on."""
-
-STATE_TABLES = (SLA_TIMERS, CLOSE_ITEMS, EVENT_DIMENSIONS)
-"""The tables a derivation writes: part of the configuration fingerprint, so that a table added
-here is filled by re-deriving everything once."""
 
 RECORDED: dict[str, Callable[[Client, datetime, datetime], datetime | None]] = {
     timer_changes.CHANGES_WATERMARK_KEY: timer_changes.record_window,
@@ -173,39 +175,6 @@ class TickReport:
     evidence spans copying a bounded window a tick (after an upgrade, or behind a large backfill)."""
 
 
-def config_fingerprint(
-    definitions: Sequence[SlaDefinition], calendars: CalendarBook, rules: LineageRules
-) -> str:
-    """Changes whenever a definition, a calendar or a hop changes what a state row holds."""
-    entities = sorted(calendars.calendars.items())
-    text = repr(
-        (
-            tuple(definitions),
-            rules.hops,
-            [(name, _calendar_text(calendar)) for name, calendar in entities],
-            _calendar_text(calendars.default),
-            STATE_TABLES,
-            ITEM_STORAGE,
-            blocking.RULE_REVISION,
-        )
-    )
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
-
-
-def _calendar_text(calendar: EntityCalendar) -> str:
-    """What of a calendar moves deadlines (its holidays in order: set order is per process)."""
-    return repr(
-        (
-            calendar.time_zone,
-            calendar.working_days,
-            calendar.working_hours,
-            calendar.holiday_country,
-            calendar.holiday_subdivision,
-            sorted(calendar.custom_holidays),
-        )
-    )
-
-
 class BusinessState:
     """``tick`` brings ``sla_timers`` up to ``now - settle``; ``watermark`` says how far it is."""
 
@@ -233,7 +202,12 @@ class BusinessState:
         self._refresh_outcomes = refresh_outcomes
         """Off: every changed event's component is re-derived (the reference the narrow unit is
         compared with)."""
-        self._fingerprint = config_fingerprint(self.definitions, calendars, self.rules)
+        self._fingerprint = config_fingerprint(
+            self.definitions, calendars, self.rules, item_storage=ITEM_STORAGE
+        )
+        self._calendars = calendars_record(
+            self.definitions, calendars, self.rules, item_storage=ITEM_STORAGE
+        )
         self._read: list[tuple[datetime, datetime, int]] = []
         """Windows this process read lately, oldest first: (since, until, rows visible then)."""
 
@@ -271,16 +245,17 @@ class BusinessState:
     def tick(self, now: datetime) -> TickReport:
         """Re-derive what rows stored since the watermark touch; advance the watermark."""
         client = self._client()
-        state = read_state(client, WATERMARK_KEY, CONFIG_KEY, REBUILD_KEY, *RECORDED)
+        state = read_state(client, WATERMARK_KEY, CONFIG_KEY, CALENDARS_KEY, REBUILD_KEY, *RECORDED)
         since = _parse(state[WATERMARK_KEY][0]) if WATERMARK_KEY in state else EPOCH
         until = _millis(now - self._settle)
         rebuild = state.get(REBUILD_KEY)
         if rebuild and rebuild[0] == "running" and now - rebuild[1] < REBUILD_STALE:
             return TickReport(since, since, 0, 0, 0, skipped="rebuild running")
-        if state.get(CONFIG_KEY, ("",))[0] != self._fingerprint:
-            if since != EPOCH:
-                logger.info("SLA definitions or calendars changed: re-deriving every timer")
-            since = EPOCH
+        stored_config = state.get(CONFIG_KEY, ("",))[0]
+        if stored_config != self._fingerprint and since != EPOCH:
+            record = state.get(CALENDARS_KEY)
+            entities = moved_entities(record and record[0], stored_config, self._calendars)
+            since = self._configuration_changed(client, entities, since)
         if until <= since:
             return TickReport(since, since, 0, 0, 0)
         since, late, visible = self._reopen(client, since, until, now)
@@ -357,7 +332,11 @@ class BusinessState:
             clear_staging(client)
             path = path if touched else ""
         stamp = max(_millis(now), until)
-        moved = {WATERMARK_KEY: until.isoformat(), CONFIG_KEY: self._fingerprint}
+        moved = {
+            WATERMARK_KEY: until.isoformat(),
+            CONFIG_KEY: self._fingerprint,
+            CALENDARS_KEY: self._calendars,
+        }
         behind: list[str] = []
         for key, record_window in RECORDED.items():
             recorded = parse_watermark(state, key)
@@ -390,6 +369,24 @@ class BusinessState:
             capped=capped,
             recorders_behind=tuple(behind),
         )
+
+    def _configuration_changed(
+        self, client: Client, moved: set[str] | None, since: datetime
+    ) -> datetime:
+        """Where the window starts after the configuration changed: at ``since`` when only the
+        calendars of legal entities (``moved``) changed and no state row belongs to them (a new
+        entity's, before its traffic), else at the epoch (every timer re-derived)."""
+        if moved is not None:
+            held = client.query(ENTITIES_WITH_STATE, parameters={"entities": sorted(moved)})
+            if not held.result_rows:
+                logger.info(
+                    "calendars changed for %s, which no timer or item belongs to yet: "
+                    "nothing to re-derive",
+                    ", ".join(sorted(moved)),
+                )
+                return since
+        logger.info("SLA definitions or calendars changed: re-deriving every timer")
+        return EPOCH
 
     def _bounded(self, client: Client, since: datetime, until: datetime) -> tuple[datetime, bool]:
         """Where the window from ``since`` ends: ``until``, or just before the event row after

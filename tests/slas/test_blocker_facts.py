@@ -18,10 +18,11 @@ from clickhouse_connect.driver.client import Client
 
 from lineage.owners import OwnerRouting
 from lineage.rules import LineageRules
-from slas.business_state import CONFIG_KEY, BusinessState
+from slas.business_state import BusinessState
 from slas.calendars import CalendarBook
 from slas.definitions import DEFAULT_SLAS
 from slas.impact_answers import BLOCKERS, BlockedInvoiceAnswers
+from slas.state_config import CONFIG_KEY
 from slas.timer_answers import TimerAnswers
 from slas.work_item_metrics import WorkItemCounts
 from slas.work_items import ACKNOWLEDGED, ActionRequest
