@@ -14,7 +14,7 @@ rows. The state of an item at an instant is ``slas.close_sums.item_state_sql``'s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from functools import cache
@@ -27,11 +27,8 @@ from slas.close_risk import BLOCKED, CONTRIBUTORS, NOT_POSTED, OTHER_PERIOD, POS
 from slas.close_sums import (
     ASSESSED_COLUMNS,
     ITEM_COLUMNS,
-    ROWS_OF,
     WAITING,
     Group,
-    Key,
-    Spot,
     item_state_sql,
     micros_seconds,
 )
@@ -233,18 +230,16 @@ def at_risk_items_sql(realised: int) -> str:
     """Per legal entity, due period (of ``periods``, never empty), currency and reason, the items
     at ``as_of`` (as known at ``known_at``) that the reason puts at risk, or that only the
     projection can tell about (``WAITING``, before the close deadline): how many, their exact
-    money, the ``CONTRIBUTORS`` largest as (minus the amount, item type, item id, its ``Spot``),
-    and the waiting ones as (item type, item id, stage took effect, amount, its ``Spot``): the
-    rows of the items an answer lists are read after, by their spots (``listed_rows``).
+    money, the ``CONTRIBUTORS`` largest as (minus the amount, item type, item id, its row in
+    ``ASSESSED_COLUMNS``: the invoice and customer are not read), and the waiting ones as (item
+    type, item id, stage took effect, amount).
     Read: the pieces in effect at ``as_of`` of the states waiting, blocked and posted into another
     period, and for each of the ``realised`` pairs whose close deadline ``as_of`` is at or past
     (``late_period_<i>``, ``late_entity_<i>``, ``late_deadline_<i>``) its open pieces in effect
     and its pieces posted into the period after the deadline (they begin after it, and their
     posting took effect after it: one range of the table's order per pair). An open or waiting
     item of such a pair is not posted by the close; a waiting item of another pair is left to
-    the projection. No deadline is looked up row by row: only the realised pairs have one.
-    A piece nets by its item and version (its rows carry that version's columns), not by its
-    whole row: the columns of a version the answer lists are not read over every piece."""
+    the projection. No deadline is looked up row by row: only the realised pairs have one."""
     late = "".join(
         f"""
            OR ({_late_pair(i)}
@@ -257,13 +252,12 @@ def at_risk_items_sql(realised: int) -> str:
     past_close = " OR ".join(_late_pair(i) for i in range(realised)) or "0"
     return f"""
 SELECT LegalEntity, DuePeriod, Currency, reason, count(), sum(ifNull(Amount, 0)),
-    groupArraySortedIf({CONTRIBUTORS})((-toFloat64(ifNull(Amount, 0)), ItemType, ItemId, spot),
+    groupArraySortedIf({CONTRIBUTORS})((-toFloat64(ifNull(Amount, 0)), ItemType, ItemId, row),
                                        reason != '{WAITING}'),
-    groupArrayIf((ItemType, ItemId, StageEffectiveAt, Amount, spot), reason = '{WAITING}')
+    groupArrayIf((ItemType, ItemId, StageEffectiveAt, Amount), reason = '{WAITING}')
 FROM (
-    SELECT LegalEntity, DuePeriod, any(Currency) AS Currency, ItemType, ItemId,
-        any(Amount) AS Amount, any(StageEffectiveAt) AS StageEffectiveAt,
-        anyIf((_part, _part_offset), Delta > 0) AS spot,
+    SELECT LegalEntity, DuePeriod, Currency, ItemType, ItemId, Amount, StageEffectiveAt,
+        tuple({ASSESSED_COLUMNS}) AS row,
         multiIf(State = {POSTED}, '{POSTED_LATE}', State = {POSTED_ELSEWHERE}, '{OTHER_PERIOD}',
                 State = {BLOCKED_STATE}, '{BLOCKED}', State = {OPEN} OR {past_close},
                 '{NOT_POSTED}', '{WAITING}') AS reason
@@ -271,7 +265,7 @@ FROM (
     WHERE KnownAt <= {_KNOWN_AT} AND Begins <= {_AS_OF}
       AND ((State IN {_HELD_OR_ELSEWHERE} AND Ends > {_AS_OF}
            AND DuePeriod IN {{periods:Array(String)}}){late})
-    GROUP BY State, Begins, Ends, ItemType, ItemId, VersionKnownAt, LegalEntity, DuePeriod
+    GROUP BY State, Begins, Ends, {ASSESSED_COLUMNS}
     HAVING sum(Delta) > 0
 )
 GROUP BY LegalEntity, DuePeriod, Currency, reason
@@ -324,65 +318,15 @@ def groups_at(
                 group.at_risk[currency] = units
         for _, _, currency, reason, _, _, largest, waiting in listed.get(key, []):
             if reason != WAITING:
-                for minus, item_type, item_id, spot in largest:
-                    item = (str(item_type), str(item_id))
-                    group.risky.append((str(reason), float(minus), item))
-                    group.spots[item] = (str(spot[0]), int(spot[1]))
-            for item_type, item_id, started, value, spot in waiting:
-                item = (str(item_type), str(item_id))
-                group.waiting.append((item, str(currency), started, value))
-                group.spots[item] = (str(spot[0]), int(spot[1]))
+                for minus, item_type, item_id, row in largest:
+                    group.risky.append((str(reason), float(minus), (str(item_type), str(item_id))))
+                    group.rows[(str(item_type), str(item_id))] = row
+            group.waiting.extend(
+                ((str(t), str(i)), str(currency), started, value)
+                for t, i, started, value in waiting
+            )
         if group.waiting:
             group.earliest_started = min(micros_seconds(s) for _, _, s, _ in group.waiting)
         if group.due:
             groups[key] = group
     return groups
-
-
-SPOT_ROWS = f"""
-SELECT _part, _part_offset, {ASSESSED_COLUMNS}
-FROM {CLOSE_ITEM_PIECES}
-WHERE _part IN {{parts:Array(String)}} AND (_part, _part_offset) IN {{spots:Array(Tuple(String, UInt64))}}
-"""
-"""The rows (``ASSESSED_COLUMNS``) of ``close_item_pieces`` at ``spots``: a granule each at most."""
-
-
-def listed_rows(
-    client: Client, spots: Mapping[Key, Spot], known_at: datetime
-) -> dict[Key, Sequence[Any]]:
-    """The rows (``ASSESSED_COLUMNS``) of the items ``at_risk_items_sql`` listed, by the spots it
-    found their pieces at: a piece in effect carries its version's columns, the latest known at
-    ``known_at``. A spot a merge has moved since (its part gone, or another row there) is read
-    through ``close_items``' primary key instead (``ROWS_OF``)."""
-    if not spots:
-        return {}
-    at_spot = {
-        (str(part), int(offset)): row
-        for part, offset, *row in client.query(
-            SPOT_ROWS,
-            parameters={
-                "parts": sorted({part for part, _ in spots.values()}),
-                "spots": sorted(set(spots.values())),
-            },
-        ).result_rows
-    }
-    rows: dict[Key, Sequence[Any]] = {
-        key: row
-        for key, spot in spots.items()
-        if (row := at_spot.get(spot)) is not None and (str(row[0]), str(row[1])) == key
-    }
-    moved = [key for key in spots if key not in rows]
-    if moved:
-        rows |= {
-            (str(r[0]), str(r[1])): r
-            for r in client.query(
-                ROWS_OF,
-                parameters={
-                    "known_at": known_at,
-                    "types": sorted({t for t, _ in moved}),
-                    "ids": sorted({i for _, i in moved}),
-                },
-            ).result_rows
-            if (str(r[0]), str(r[1])) in moved
-        }
-    return rows

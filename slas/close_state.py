@@ -24,7 +24,7 @@ from slas.business_time import epoch_seconds
 from slas.calendars import CalendarBook
 from slas.close_items import INVOICE_ITEM, REVENUE_ITEM, CloseItems
 from slas.close_risk import assess, due_periods, render_report
-from slas.close_sums import ITEM_COLUMNS, assess_group, assessed_pairs, item_state_sql
+from slas.close_sums import ITEM_COLUMNS, ROWS_OF, assess_group, assessed_pairs, item_state_sql
 from slas.item_rows import INVOICE
 from slas.snapshot import NO_TIME, F64Array
 from warehouse.counted_attempt import LATEST_ERROR
@@ -394,8 +394,21 @@ class CloseRiskAnswers:
             assess_group(groups[(e, p)], e, p, self.calendars, as_of, durations) for e, p in chosen
         ]
         shown = [key for _, contributors in assessed for key, _, _ in contributors]
-        spots = {key: spot for group in groups.values() for key, spot in group.spots.items()}
-        rows = close_item_pieces.listed_rows(client, {key: spots[key] for key in shown}, known)
+        rows = {key: row for group in groups.values() for key, row in group.rows.items()}
+        # the waiting items projected late: their rows through the primary key
+        unread = [key for key in shown if key not in rows]
+        if unread:
+            rows |= {
+                (str(r[0]), str(r[1])): r
+                for r in client.query(
+                    ROWS_OF,
+                    parameters={
+                        "known_at": known,
+                        "types": sorted({t for t, _ in unread}),
+                        "ids": sorted({i for _, i in unread}),
+                    },
+                ).result_rows
+            }
         found = items_at([rows[key] for key in shown], as_of)
         risks, position = [], 0
         for risk, contributors in assessed:

@@ -11,7 +11,7 @@ narrows its read with it too.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
@@ -117,9 +117,6 @@ through the primary key."""
 
 Key = tuple[str, str]
 """An item: its type and id."""
-Spot = tuple[str, int]
-"""Where a row of ``close_item_pieces`` lay when a statement read it: its part and its offset in
-that part (a merge since moves it: ``slas.close_item_pieces.listed_rows`` checks)."""
 
 
 @dataclass
@@ -135,8 +132,8 @@ class Group:
     reason."""
     waiting: list[tuple[Key, str, Any, Any]]
     """(item, currency, its stage took effect, amount) of the items waiting for their posting."""
-    spots: dict[Key, Spot] = field(default_factory=dict)
-    """Where the rows of the items in ``risky`` and ``waiting`` lie."""
+    rows: dict[Key, Sequence[Any]] = field(default_factory=dict)
+    """The rows (``ASSESSED_COLUMNS``) of the items in ``risky``."""
 
 
 def micros_seconds(value: Any) -> float:
