@@ -1,62 +1,77 @@
-"""When the evaluator merges the tables close risk reads (``warehouse.compaction``): on a tick
-that wrote nothing after ticks that did, at most once every ``COMPACT_EVERY``; a failed merge is
-tried again on the next quiet tick. The merge on the real engine is
+"""When the evaluator merges the tables close risk reads (``warehouse.compaction``), on the real
+engine: on a tick that wrote nothing after ticks that did, at most once every ``COMPACT_EVERY``;
+a failed merge is tried again on the next quiet tick. That the answers stay the same is
 tests/slas/test_close_item_pieces_faults.py's."""
 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+
+import pytest
+from clickhouse_connect.driver.client import Client
 
 from warehouse.compaction import QuietCompaction
-from warehouse.schema import Topology
+from warehouse.schema import CLOSE_ITEM_PIECES, Topology
+
+PARTS = """SELECT count() FROM system.parts
+WHERE active AND database = currentDatabase() AND table = {table:String}"""
 
 
-class Commands:
-    """A client that keeps the commands it is given (and fails them while ``failing``)."""
-
-    def __init__(self) -> None:
-        self.commands: list[str] = []
-        self.failing = False
-
-    def command(self, statement: str, **_: Any) -> None:
-        if self.failing:
-            raise RuntimeError("the engine is away")
-        self.commands.append(statement)
+def _parts(client: Client) -> int:
+    return int(client.query(PARTS, parameters={"table": CLOSE_ITEM_PIECES}).result_rows[0][0])
 
 
-def test_merges_once_the_state_goes_quiet_and_not_more_often_than_every() -> None:
-    now = [0.0]
-    compaction = QuietCompaction(Topology(), every=timedelta(minutes=10), clock=lambda: now[0])
-    client = Commands()
-
-    def tick(wrote: bool, at_minute: float) -> bool:
-        now[0] = at_minute * 60
-        return compaction.after_tick(client, wrote=wrote)  # type: ignore[arg-type]
-
-    # start-up: the parts are not known, the first quiet tick merges
-    assert tick(False, 0)
-    assert client.commands == [
-        "OPTIMIZE TABLE close_item_pieces FINAL SETTINGS optimize_skip_merged_partitions = 1",
-        "OPTIMIZE TABLE close_items FINAL SETTINGS optimize_skip_merged_partitions = 1",
-    ]
-    assert [tick(False, m) for m in (0.25, 0.5, 20)] == [False] * 3  # nothing written since
-    assert [tick(True, m) for m in (21, 22)] == [False] * 2  # writing: no tick waits for a merge
-    assert tick(False, 23)  # quiet again, ten minutes after the last merge
-    assert [tick(True, 24), tick(False, 25), tick(False, 32)] == [False] * 3  # too soon
-    assert tick(False, 33.5)
-    client.failing = True
-    assert [tick(True, 50), tick(False, 51)] == [False] * 2
-    client.failing = False
-    assert not tick(False, 52)  # tried at 51: ten minutes on
-    assert tick(False, 61)
-    assert len(client.commands) == 8
+def _write_a_part(client: Client) -> None:
+    client.command(f"INSERT INTO {CLOSE_ITEM_PIECES} (ItemId, Delta) VALUES ('item', 1)")
 
 
-def test_on_a_cluster_each_nodes_local_tables_are_merged() -> None:
-    client = Commands()
-    QuietCompaction(Topology("fleet")).after_tick(client, wrote=False)  # type: ignore[arg-type]
-    assert client.commands[0] == (
-        "OPTIMIZE TABLE close_item_pieces_local ON CLUSTER fleet FINAL"
-        " SETTINGS optimize_skip_merged_partitions = 1"
-    )
+def _failures(caplog: pytest.LogCaptureFixture) -> int:
+    return sum(r.getMessage() == "merging the close-risk tables failed" for r in caplog.records)
+
+
+class TestQuietCompaction:
+    def test_merges_once_the_state_goes_quiet_and_not_more_often_than_every(
+        self, migrated: Client
+    ) -> None:
+        """Merged on the first quiet tick, not while ticks write, not again within ten
+        minutes."""
+        now = [0.0]
+        quiet = QuietCompaction(Topology(), every=timedelta(minutes=10), clock=lambda: now[0])
+
+        def tick(*, wrote: bool, at_minute: float) -> bool:
+            now[0] = at_minute * 60
+            if wrote:
+                _write_a_part(migrated)
+            return quiet.after_tick(migrated, wrote=wrote)
+
+        _write_a_part(migrated)
+        _write_a_part(migrated)
+        assert _parts(migrated) == 2
+        assert tick(wrote=False, at_minute=0)  # start-up: the parts are not known
+        assert _parts(migrated) == 1
+        assert not tick(wrote=True, at_minute=1)  # writing: no tick waits for a merge
+        assert not tick(wrote=True, at_minute=11)
+        assert _parts(migrated) == 3
+        assert tick(wrote=False, at_minute=12)
+        assert _parts(migrated) == 1
+        assert not tick(wrote=True, at_minute=13)
+        assert not tick(wrote=False, at_minute=20)  # ten minutes after the last merge: not yet
+        assert _parts(migrated) == 2
+        assert tick(wrote=False, at_minute=22.5)
+        assert _parts(migrated) == 1
+        assert not tick(wrote=False, at_minute=40)  # nothing written since
+
+    def test_a_failed_merge_is_tried_again_on_a_later_quiet_tick(
+        self, migrated: Client, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """A cluster the engine does not know fails the merge: logged, and due again."""
+        now = [0.0]
+        quiet = QuietCompaction(Topology("nowhere"), clock=lambda: now[0])
+        assert not quiet.after_tick(migrated, wrote=False)
+        assert _failures(caplog) == 1
+        now[0] = 60.0
+        assert not quiet.after_tick(migrated, wrote=False)  # within ten minutes of the try
+        assert _failures(caplog) == 1
+        now[0] = 601.0
+        assert not quiet.after_tick(migrated, wrote=False)
+        assert _failures(caplog) == 2
