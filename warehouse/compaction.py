@@ -6,8 +6,10 @@ size standing. On a 10M-span quarter an every-period ``/close-risk`` cost about 
 with each table in one part (benchmarks/README.md, "Seventeenth pass"). So the evaluator merges
 them (``OPTIMIZE … FINAL``, a partition already in one part left as it is) on the first tick that
 writes no version after ticks that did, at most once every ``COMPACT_EVERY``: while spans keep
-arriving a tick never waits for it, and the merge, which costs what the tables hold (about 2.6
-CPU-seconds at 10M spans), is paid at most once in that time.
+arriving a tick never waits for it. The merge costs what the tables hold (about 2.6 CPU-seconds
+at 10M spans), so the next one waits ``BUSY_SHARE``'s inverse times as long as the last took, if
+that is longer: merging takes at most about 1 % of the evaluator's time however large the
+history.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ ANSWERED: Final = (CLOSE_ITEM_PIECES, CLOSE_ITEMS)
 
 COMPACT_EVERY: Final = timedelta(minutes=10)
 """The least time between two merges of the tables."""
+BUSY_SHARE: Final = 0.01
+"""The most of the time the merges may take: after one that took ``t``, the next waits at least
+``t / BUSY_SHARE``."""
 
 
 def compact(client: Client, topology: Topology, tables: tuple[str, ...] = ANSWERED) -> None:
@@ -43,8 +48,8 @@ def compact(client: Client, topology: Topology, tables: tuple[str, ...] = ANSWER
 class QuietCompaction:
     """When the evaluator merges the ``ANSWERED`` tables: on a tick that wrote nothing, once
     something was written since the last merge (at start-up the parts are not known: a merge is
-    due), and no sooner than ``every`` after it. A failed merge is logged and tried again on the
-    next quiet tick."""
+    due), and no sooner than ``every`` after the last began, nor than ``1 / BUSY_SHARE`` times
+    what it took. A failed merge is logged and tried again on a later quiet tick."""
 
     def __init__(
         self,
@@ -56,7 +61,7 @@ class QuietCompaction:
         self._every = every.total_seconds()
         self._clock = clock
         self._due = True
-        self._last: float | None = None
+        self._next = float("-inf")
 
     def after_tick(self, client: Client, *, wrote: bool) -> bool:
         """Merge if it is time (whether it did); ``wrote``: whether the tick wrote versions, or
@@ -64,14 +69,15 @@ class QuietCompaction:
         if wrote:
             self._due = True
             return False
-        now = self._clock()
-        if not self._due or (self._last is not None and now - self._last < self._every):
+        began = self._clock()
+        if not self._due or began < self._next:
             return False
-        self._last = now
         try:
             compact(client, self._topology)
         except Exception:  # the answers stay right with any number of parts
             logger.warning("merging the close-risk tables failed", exc_info=True)
-            return False
-        self._due = False
-        return True
+            merged = False
+        else:
+            self._due, merged = False, True
+        self._next = began + max(self._every, (self._clock() - began) / BUSY_SHARE)
+        return merged

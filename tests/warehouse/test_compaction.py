@@ -61,6 +61,25 @@ class TestQuietCompaction:
         assert _parts(migrated) == 1
         assert not tick(wrote=False, at_minute=40)  # nothing written since
 
+    def test_a_long_merge_waits_a_hundred_times_as_long_for_the_next(
+        self, migrated: Client
+    ) -> None:
+        """After a merge that took 20 s (the clock moves 20 s a read) the next waits 2,000 s,
+        not ten minutes."""
+        now = [0.0]
+
+        def clock() -> float:
+            now[0] += 20
+            return now[0]
+
+        quiet = QuietCompaction(Topology(), every=timedelta(minutes=10), clock=clock)
+        assert quiet.after_tick(migrated, wrote=False)  # began at 20 s, took 20
+        assert not quiet.after_tick(migrated, wrote=True)
+        now[0] = 1_000.0
+        assert not quiet.after_tick(migrated, wrote=False)
+        now[0] = 2_000.0
+        assert quiet.after_tick(migrated, wrote=False)
+
     def test_a_failed_merge_is_tried_again_on_a_later_quiet_tick(
         self, migrated: Client, caplog: pytest.LogCaptureFixture
     ) -> None:
