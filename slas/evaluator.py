@@ -25,6 +25,7 @@ from slas.lease import Heartbeat, Lease
 from slas.metrics import EvaluatorMetrics
 from slas.timer_answers import AlertingRead, AlertingTimer, TimerAnswers, TimerKey
 from warehouse.background import BackgroundLoop
+from warehouse.compaction import QuietCompaction
 
 logger = logging.getLogger(__name__)
 
@@ -103,8 +104,10 @@ class SlaEvaluator:
         knowledge_clock: Callable[[], datetime] = utc_now,
         alerts_refresh: timedelta = ALERTS_REFRESH,
         timer_alerts: str = EACH,
+        compaction: QuietCompaction | None = None,
     ) -> None:
         self._client = client_factory
+        self._compaction = compaction
         self._state = state
         self._answers = answers
         self._by_name: dict[str, SlaDefinition] = {d.name: d for d in answers.definitions}
@@ -278,6 +281,10 @@ class SlaEvaluator:
             self._store.save(RECORD, [record[key] for key in changed], now=now)
         self._dispatcher.dispatch(self._record, now=now)
         self._dispatcher.forget_resolved_before(cutoff)
+        if self._compaction is not None:  # the state went quiet: the answers' tables merged
+            self._compaction.after_tick(
+                self._client(), wrote=bool(report.versions or report.capped)
+            )
         return report
 
     def _open_timer_alerts(

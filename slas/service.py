@@ -35,7 +35,9 @@ from slas.timer_answers import TimerAnswers
 from slas.work_item_metrics import WorkItemCounts
 from slas.work_items_api import work_items_router
 from slas.work_queue import WorkQueue
+from warehouse.compaction import QuietCompaction
 from warehouse.pool import ClientPool
+from warehouse.schema import Topology
 
 logger = logging.getLogger(__name__)
 
@@ -63,8 +65,10 @@ class SlaService:
         evaluate: bool = True,
         settle_seconds: float = 5.0,
         read_pool: ClientPool | None = None,
+        topology: Topology | None = None,
     ) -> None:
         notifications = config.notifications
+        self._topology = topology or Topology()
         self._pool = pool
         self._config = config
         self._interval = timedelta(seconds=interval_seconds)
@@ -172,6 +176,7 @@ class SlaService:
             sources=[self.business_alerts, self.silence, self.budget_burn],
             record=state.get(RECORD, {}),
             timer_alerts=self._config.notifications.timer_alerts,
+            compaction=QuietCompaction(self._topology),
         )
         self.evaluator.start()
         logger.info(

@@ -109,6 +109,7 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
         evaluate=settings.evaluator == "auto",
         settle_seconds=settings.state_settle_seconds,
         read_pool=read_pool,
+        topology=topology,
     )
     pipeline = IngestPipeline(
         writer,

@@ -1,5 +1,6 @@
 """The evaluator loop on the real engine: each threshold is told once as it is crossed, a breach
-found late (backfill) goes into one digest, and the alert record is persisted."""
+found late (backfill) goes into one digest, the alert record is persisted, and the close-risk
+tables are merged once the state goes quiet."""
 
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ from slas.evaluator import ALERTS_REFRESH, KEEP_RESOLVED, SlaEvaluator
 from slas.notifiers.webhook import WebhookChannel
 from slas.timer_answers import AlertingRead, TimerAnswers
 from tests.slas.events import at, event, span_rows
+from warehouse.compaction import QuietCompaction
+from warehouse.schema import Topology
 from warehouse.spans import OTEL_TRACES_COLUMNS
 
 BOOK = CalendarBook({"LE-DE01": EntityCalendar("Europe/Berlin", holiday_country="DE")})
@@ -65,6 +68,19 @@ def store(migrated: Client) -> AlertStore:
     return AlertStore(lambda: migrated)
 
 
+class QuietTicks(QuietCompaction):
+    """The evaluator's compaction, keeping what each tick told it and whether it merged."""
+
+    def __init__(self) -> None:
+        super().__init__(Topology())
+        self.told: list[tuple[bool, bool]] = []
+
+    def after_tick(self, client: Client, *, wrote: bool) -> bool:
+        merged = super().after_tick(client, wrote=wrote)
+        self.told.append((wrote, merged))
+        return merged
+
+
 class CountedAnswers(TimerAnswers):
     """The real answers, counting the alerting reads: of every open timer, of what changed."""
 
@@ -89,6 +105,7 @@ def evaluator(
     alerts_refresh: timedelta = ALERTS_REFRESH,
     max_expansion_events: int = MAX_EXPANSION_EVENTS,
     timer_alerts: str = EACH,
+    compaction: QuietCompaction | None = None,
 ) -> SlaEvaluator:
     state = store.load(now=at(days=30), keep=KEEP_RESOLVED)
     dispatcher = Dispatcher(
@@ -119,6 +136,7 @@ def evaluator(
         knowledge_clock=knowledge_now,
         alerts_refresh=alerts_refresh,
         timer_alerts=timer_alerts,
+        compaction=compaction,
     )
 
 
@@ -228,7 +246,10 @@ class TestEvaluator:
         sign(client, "CTR-1", 0)
         recorder = Recorder()
         refresh = timedelta(hours=13)
-        loop = evaluator(client, store, recorder, CountedAnswers, alerts_refresh=refresh)
+        quiet = QuietTicks()
+        loop = evaluator(
+            client, store, recorder, CountedAnswers, alerts_refresh=refresh, compaction=quiet
+        )
         answers = loop._answers
         assert isinstance(answers, CountedAnswers)
         first = at(0) + timedelta(days=1, seconds=10)
@@ -248,6 +269,10 @@ class TestEvaluator:
         tick(seventy_five + timedelta(minutes=30))
         tick(first + refresh)  # every open timer again
         assert reads == [(1, 0), (1, 0), (1, 0), (1, 1), (1, 1), (1, 2), (1, 2), (2, 2)]
+        # the close-risk tables merged on the first tick that wrote nothing, and not again within
+        # ten minutes of it (the next quiet ticks come sooner)
+        wrote, merged, quiet_again = (True, False), (False, True), (False, False)
+        assert quiet.told[:5] == [wrote, merged, quiet_again, wrote, quiet_again]
         assert recorder.told() == [
             ("timer", ["SlaAtRisk firing CTR-1"]),
             ("timer", ["SlaAtRisk firing CTR-1"]),
