@@ -90,7 +90,7 @@ watermarks (which it may append to), the keeper as configured last."""
 T = TypeVar("T")
 
 
-def _template_copy(
+def template_copy(
     templates: Templates,
     engine_url: str,
     client: Client,
@@ -134,7 +134,7 @@ def late_arrivals_copy(
     then: tuple[str, Then] | None = None,
 ) -> tuple[list[datetime], BusinessState]:
     """``stream_with_late_arrivals`` (then ``then``'s work, named by its first item) once per
-    process and arguments (``_template_copy``), in ``client``'s empty database: the watermarks,
+    process and arguments (``template_copy``), in ``client``'s empty database: the watermarks,
     and a keeper continuing the last one (its definitions and calendars). ``then``'s work starts
     from a copy of the quarter streamed without it, which the tests that read that one share."""
 
@@ -153,7 +153,7 @@ def late_arrivals_copy(
         return BusinessState(lambda: c, streamer.definitions, streamer.calendars, settle=SETTLE)
 
     key = f"late_{scale}_{seed}_{chunk}" + (f"_{then[0]}" if then else "")
-    keeper, watermarks = _template_copy(
+    keeper, watermarks = template_copy(
         templates, engine_url, client, key, stream, keeper_on, migrated=then is None
     )
     return list(watermarks), keeper
@@ -181,7 +181,7 @@ def streamed_copy(
     chunk: int = 120,
 ) -> Streamed:
     """The quarter streamed in inserts of ``chunk`` spans once per process and keeper setting
-    (``_template_copy``), in ``client``'s empty database, and a keeper continuing the one that
+    (``template_copy``), in ``client``'s empty database, and a keeper continuing the one that
     streamed it, with the same settings."""
 
     limits = {
@@ -202,5 +202,5 @@ def streamed_copy(
 
     key = "tiny_streamed_" + ("_".join(f"{n}{v}" for n, v in sorted(limits.items())) or "default")
     key += f"_{chunk}" if chunk != 120 else ""
-    keeper, ticks = _template_copy(templates, engine_url, client, key, stream, keeper_on)
+    keeper, ticks = template_copy(templates, engine_url, client, key, stream, keeper_on)
     return Streamed(client, keeper, ticks)
