@@ -79,8 +79,10 @@ native-warnings: $(STAMP)
 	  --no-cache-dir --wheel-dir build/strict .
 
 # Two processes (pytest-xdist), each with its own embedded engine (tests/conftest.py: one chdb data
-# path per process); a test file stays in one process, so its module fixtures start once. Files
-# marked `dear` are handed out first (tests/conftest.py orders them; xdist keeps that order).
+# path per process); a test file stays in one process, so its module fixtures start once, and so
+# does each group of files that start from the same dear data (tests/conftest.py, SHARED_SETUP:
+# built once, not once per process). Files marked `dear` are handed out first (tests/conftest.py
+# orders them; xdist keeps that order).
 unit: $(STAMP) chromium alertmanager native native-warnings
 	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder
 

@@ -12,6 +12,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from clickhouse_connect.driver.client import Client
@@ -38,6 +39,53 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return (tests[0].get_closest_marker("dear") is None, -len(tests))
 
     items[:] = [item for tests in sorted(by_file.values(), key=order) for item in tests]
+
+
+SHARED_SETUP: dict[str, tuple[str, ...]] = {
+    # the tiny quarter streamed tick by tick (tests/slas/conftest.py, ``streamed_quarter``)
+    "tiny quarter streamed": (
+        "tests/slas/test_business_state.py",
+        "tests/slas/test_business_state_faults.py",
+        "tests/slas/test_cause_refresh.py",
+        "tests/slas/test_event_dimensions.py",
+    ),
+    # quarters streamed with late arrivals (tests/slas/tiny_quarter.py, ``late_arrivals_copy``)
+    "quarters with late arrivals": (
+        "tests/slas/test_blocker_facts.py",
+        "tests/slas/test_close_sums.py",
+        "tests/slas/test_timer_changes.py",
+    ),
+    # the small quarter in a running service (``served_quarter``)
+    "served quarter": (
+        "tests/dashboard/test_browser.py",
+        "tests/dashboard/test_pages.py",
+        "tests/dashboard/test_pages_contract.py",
+        "tests/lineage/test_quarter.py",
+        "tests/simulator/test_quarter_over_otlp.py",
+        "tests/slas/test_quarter.py",
+    ),
+}
+"""Test files that start from the same dear data, built once per pytest process: ``make unit``
+runs each group in one worker (``pytest_xdist_make_scheduler``), which builds it once, where two
+workers would each build it."""
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadfile`` with each ``SHARED_SETUP`` group handed out as one unit, its files in
+    turn, in the order the collection gives (the group's place is its first file's)."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    group_of = {path: group for group, paths in SHARED_SETUP.items() for path in paths}
+
+    class SharedSetupScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = super()._split_scope(nodeid)
+            return group_of.get(path, path)
+
+    return SharedSetupScheduling(config, log)
 
 
 @pytest.fixture(autouse=True)

@@ -47,8 +47,11 @@ def load_small_quarter(data_dir: Path, *, env: dict[str, str] | None = None) -> 
     """Start a service configured with the simulated firm's calendars, stream the small quarter
     into it through the OTLP exporter, and wait for it (and for the SLA state to know it)."""
     firm = {"SYNCSIGHT_CONFIG": str(write_firm_config(data_dir))}
-    # the business state follows ingest every interval: a short one, so the tests need not wait
-    quick = {"SYNCSIGHT_SLA_INTERVAL": "1", "SYNCSIGHT_STATE_SETTLE_SECONDS": "0.5"}
+    # the business state follows ingest every interval: a short one, so the tests need not wait,
+    # yet not a second: the service runs for the rest of the pytest process, and a tick with
+    # nothing new costs a tenth of a CPU-second (a tenth of a core beside the tests at 1 s, a
+    # thirtieth at 5 s)
+    quick = {"SYNCSIGHT_SLA_INTERVAL": "5", "SYNCSIGHT_STATE_SETTLE_SECONDS": "0.5"}
     # the quarter has fixed dates that age: no TTL may drop its raw spans in a later year
     keep = {"SYNCSIGHT_RETENTION_RAW_DAYS": "0", "SYNCSIGHT_RETENTION_FACTS_DAYS": "0"}
     service = start_service(data_dir, env={**firm, **quick, **keep, **(env or {})})

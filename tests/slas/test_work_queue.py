@@ -50,6 +50,8 @@ from slas.work_items_api import work_items_router
 from slas.work_queue import COLUMNS, LATEST_ACTIONS, WorkQueue, _action, _row
 from syncsight.access import AccessControl, ApiTokens
 from tests.slas.events import Event, at, event, retried, span_rows
+from tests.slas.tiny_quarter import SETTLE, template_copy
+from tests.templates import Templates
 from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import migrate
 from warehouse.pool import ClientPool
@@ -223,14 +225,28 @@ def tick(state: BusinessState) -> None:
     state.tick(datetime.now(UTC))
 
 
+def _posting_failed_ticked(template: Client) -> tuple[BusinessState, None]:
+    """``posting_failed``'s spans stored in a migrated database and the state ticked over them:
+    what every ``queue`` starts from (a template copied into the test's database)."""
+    template.insert("otel_traces", span_rows(posting_failed()), column_names=OTEL_TRACES_COLUMNS)
+    keeper = BusinessState(lambda: template, DEFAULT_SLAS, CalendarBook(), settle=SETTLE)
+    tick(keeper)
+    return keeper, None
+
+
 @pytest.fixture
-def queue(engine_url: str, database: str, migrated: Client) -> Iterator[Queue]:
-    pool = ClientPool(engine_url, database=database)  # on the migrated database
+def queue(engine_url: str, database: str, client: Client, templates: Templates) -> Iterator[Queue]:
+    pool = ClientPool(engine_url, database=database)
     events = posting_failed()
-    pool.client().insert("otel_traces", span_rows(events), column_names=OTEL_TRACES_COLUMNS)
     book = CalendarBook()
-    state = BusinessState(pool.client, DEFAULT_SLAS, book, settle=timedelta(milliseconds=1))
-    tick(state)
+    state, _ = template_copy(
+        templates,
+        engine_url,
+        client,
+        "work_queue_posting_failed",
+        _posting_failed_ticked,
+        lambda _, streamer: BusinessState(pool.client, DEFAULT_SLAS, book, settle=SETTLE),
+    )
     owners = OwnerRouting()
     work = WorkQueue(
         pool.client,

@@ -90,23 +90,29 @@ watermarks (which it may append to), the keeper as configured last."""
 T = TypeVar("T")
 
 
-def _template_copy(
+def template_copy(
     templates: Templates,
     engine_url: str,
     client: Client,
     key: str,
     stream: Callable[[Client], tuple[BusinessState, T]],
     keeper_on: Callable[[Client, BusinessState], BusinessState],
+    *,
+    migrated: bool = True,
 ) -> tuple[BusinessState, T]:
-    """What ``stream`` does to a migrated database, done once per process and ``key`` in a
-    template database, copied into ``client``'s empty database (streaming is the dear part of
-    the tests that start from it): a keeper on ``client`` continuing the streaming one
-    (``keeper_on`` sets it up like it; it takes over the windows it read lately, ``_read``,
-    where it looks for rows that became visible late), and what ``stream`` returned besides."""
+    """What ``stream`` does to a migrated database (an empty one unless ``migrated``), done once
+    per process and ``key`` in a template database, copied into ``client``'s empty database
+    (streaming is the dear part of the tests that start from it): a keeper on ``client``
+    continuing the streaming one (``keeper_on`` sets it up like it; it takes over the windows it
+    read lately, ``_read``, where it looks for rows that became visible late), and what
+    ``stream`` returned besides."""
 
     def fill(template: Client) -> tuple[BusinessState, T]:
-        with admin_client(engine_url) as admin:
-            copy_database(admin, migrated_template(templates, engine_url), database_of(template))
+        if migrated:
+            with admin_client(engine_url) as admin:
+                copy_database(
+                    admin, migrated_template(templates, engine_url), database_of(template)
+                )
         return stream(template)
 
     name, (streamer, streamed) = templates.get(engine_url, key, fill)
@@ -128,22 +134,28 @@ def late_arrivals_copy(
     then: tuple[str, Then] | None = None,
 ) -> tuple[list[datetime], BusinessState]:
     """``stream_with_late_arrivals`` (then ``then``'s work, named by its first item) once per
-    process and arguments (``_template_copy``), in ``client``'s empty database: the watermarks,
-    and a keeper continuing the last one (its definitions and calendars)."""
+    process and arguments (``template_copy``), in ``client``'s empty database: the watermarks,
+    and a keeper continuing the last one (its definitions and calendars). ``then``'s work starts
+    from a copy of the quarter streamed without it, which the tests that read that one share."""
 
     def stream(template: Client) -> tuple[BusinessState, list[datetime]]:
-        watermarks, keeper = stream_with_late_arrivals(
-            template, engine_url, seed=seed, scale=scale, chunk=chunk
+        if then is None:
+            watermarks, keeper = stream_with_late_arrivals(
+                template, engine_url, seed=seed, scale=scale, chunk=chunk
+            )
+            return keeper, watermarks
+        watermarks, keeper = late_arrivals_copy(
+            templates, engine_url, template, seed=seed, scale=scale, chunk=chunk
         )
-        if then is not None:
-            keeper = then[1](template, keeper, watermarks)
-        return keeper, watermarks
+        return then[1](template, keeper, watermarks), watermarks
 
     def keeper_on(c: Client, streamer: BusinessState) -> BusinessState:
         return BusinessState(lambda: c, streamer.definitions, streamer.calendars, settle=SETTLE)
 
     key = f"late_{scale}_{seed}_{chunk}" + (f"_{then[0]}" if then else "")
-    keeper, watermarks = _template_copy(templates, engine_url, client, key, stream, keeper_on)
+    keeper, watermarks = template_copy(
+        templates, engine_url, client, key, stream, keeper_on, migrated=then is None
+    )
     return list(watermarks), keeper
 
 
@@ -169,7 +181,7 @@ def streamed_copy(
     chunk: int = 120,
 ) -> Streamed:
     """The quarter streamed in inserts of ``chunk`` spans once per process and keeper setting
-    (``_template_copy``), in ``client``'s empty database, and a keeper continuing the one that
+    (``template_copy``), in ``client``'s empty database, and a keeper continuing the one that
     streamed it, with the same settings."""
 
     limits = {
@@ -190,5 +202,5 @@ def streamed_copy(
 
     key = "tiny_streamed_" + ("_".join(f"{n}{v}" for n, v in sorted(limits.items())) or "default")
     key += f"_{chunk}" if chunk != 120 else ""
-    keeper, ticks = _template_copy(templates, engine_url, client, key, stream, keeper_on)
+    keeper, ticks = template_copy(templates, engine_url, client, key, stream, keeper_on)
     return Streamed(client, keeper, ticks)
