@@ -48,6 +48,7 @@ SHARED_SETUP: dict[str, tuple[str, ...]] = {
         "tests/slas/test_business_state_faults.py",
         "tests/slas/test_cause_refresh.py",
         "tests/slas/test_event_dimensions.py",
+        "tests/slas/test_state_config.py",
     ),
     # quarters streamed with late arrivals (tests/slas/tiny_quarter.py, ``late_arrivals_copy``)
     "quarters with late arrivals": (
