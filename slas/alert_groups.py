@@ -7,12 +7,23 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Collection, Hashable, Mapping, Sequence
+from dataclasses import replace
 from decimal import Decimal
 from typing import Final, Generic, TypeVar
 from urllib.parse import quote
 
 from domain.money import money_text
-from slas.alerts import BREACHED_ALERT, GROUP_LABELS, Alert, TimerAlertFacts, iso
+from slas.alerts import (
+    AT_RISK_ALERT,
+    BREACHED_ALERT,
+    ENDED_BY,
+    ENDED_BY_BREACH,
+    GROUP_LABELS,
+    RESOLVED,
+    Alert,
+    TimerAlertFacts,
+    iso,
+)
 
 EACH: Final = "each"
 GROUPED: Final = "grouped"
@@ -106,12 +117,18 @@ class TimerGroups(Generic[Timer]):
         self._members: dict[GroupKey, dict[Timer, Alert]] = {}
         self._group: dict[Timer, GroupKey] = {}
         self._alerts: dict[GroupKey, Alert] = {}
+        self.ended_by_breach: set[GroupKey] = set()
+        """The at-risk groups the last ``update`` emptied whose leaving timers all breached:
+        their end is told by the breach (``mark_ended_by_breach``)."""
 
     def update(
         self, by_timer: Mapping[Timer, Alert], changed: Collection[Timer] | None
     ) -> list[Alert]:
         """The group alerts of ``by_timer``; ``changed``: the timers whose alerts may differ from
         the last call's (None: any, as after a read of every timer)."""
+        left = _Departures(
+            self._group, by_timer, self._group.keys() if changed is None else changed
+        )
         if changed is None:
             self._members, self._group = {}, {}
             changed = by_timer.keys()
@@ -133,6 +150,7 @@ class TimerGroups(Generic[Timer]):
                 self._members.setdefault(group, {})[timer] = alert
                 self._group[timer] = group
                 dirty.add(group)
+        self.ended_by_breach = set()
         for group in dirty:
             members = self._members.get(group)
             if members:
@@ -140,4 +158,53 @@ class TimerGroups(Generic[Timer]):
             else:
                 self._members.pop(group, None)
                 self._alerts.pop(group, None)
+                if left.all_breached(group):
+                    self.ended_by_breach.add(group)
         return list(self._alerts.values())
+
+
+class _Departures(Generic[Timer]):
+    """Which groups timers leave in one ``TimerGroups.update``, and whether to breach."""
+
+    def __init__(
+        self,
+        was: Mapping[Timer, GroupKey],
+        by_timer: Mapping[Timer, Alert],
+        timers: Collection[Timer],
+    ) -> None:
+        self._breached: set[GroupKey] = set()
+        self._otherwise: set[GroupKey] = set()
+        for timer in timers:
+            group = was.get(timer)
+            if group is None or group[0] != AT_RISK_ALERT:
+                continue
+            alert = by_timer.get(timer)
+            if alert is not None and group_of(alert) == group:
+                continue
+            breached = alert is not None and alert.name == BREACHED_ALERT
+            (self._breached if breached else self._otherwise).add(group)
+
+    def all_breached(self, group: GroupKey) -> bool:
+        return group in self._breached and group not in self._otherwise
+
+
+def mark_ended_by_breach(
+    record: dict[str, Alert], changed: Collection[str], ended: Collection[GroupKey]
+) -> None:
+    """Say on each at-risk group alert that resolved in ``changed`` because its last timers
+    breached (``TimerGroups.ended_by_breach``) that the breach ended it: direct channels then
+    tell the breach, not an end beside it (``slas.alerts.pending``). An at-risk group whose
+    timers were met, or left it otherwise, ends plainly."""
+    if not ended:
+        return
+    for key in changed:
+        alert = record.get(key)
+        if (
+            alert is not None
+            and alert.status == RESOLVED
+            and "cycle" not in alert.labels
+            and group_of(alert) in ended
+        ):
+            record[key] = replace(
+                alert, annotations={**alert.annotations, ENDED_BY: ENDED_BY_BREACH}
+            )

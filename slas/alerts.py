@@ -25,6 +25,9 @@ AT_RISK_ALERT: Final = "SlaAtRisk"
 BREACHED_ALERT: Final = "SlaBreached"
 TIMER_ALERTS: Final = (AT_RISK_ALERT, BREACHED_ALERT)
 GROUP_LABELS: Final = ("alertname", "sla", "legal_entity", "severity", "owner")
+ENDED_BY: Final = "ended_by"
+"""The annotation a resolved at-risk group alert carries when its last timers breached."""
+ENDED_BY_BREACH: Final = "breach"
 """The labels a grouped timer alert keeps (``slas.alert_groups``): its group."""
 FIRING: Final = "firing"
 RESOLVED: Final = "resolved"
@@ -251,7 +254,8 @@ def pending(
     """
     breached_cycles = {a.cycle for a in record.values() if a.name == BREACHED_ALERT}
     covered: set[tuple[bool, tuple[str, ...]]] | None = None
-    changes = []
+    changes: list[Change] = []
+    ended_by_breach: list[int] = []
     for key, alert in record.items():
         told = delivered.get(key)
         stale = alert.crossed_at is not None and alert.crossed_at < now - grace
@@ -261,13 +265,26 @@ def pending(
             elif alert.threshold > told.threshold:
                 changes.append(Change(ESCALATE, alert, stale=stale))
         elif told is not None and told.status == FIRING:
-            superseded = alert.name == AT_RISK_ALERT and alert.cycle in breached_cycles
-            if not superseded and alert.name in TIMER_ALERTS:
+            grouped = "cycle" not in alert.labels
+            superseded = (
+                not grouped and alert.name == AT_RISK_ALERT and alert.cycle in breached_cycles
+            )
+            if grouped and alert.annotations.get(ENDED_BY) == ENDED_BY_BREACH:
+                ended_by_breach.append(len(changes))  # superseded if the breach is told now
+            elif not superseded and alert.name in TIMER_ALERTS:
                 if covered is None:  # only once a timer alert resolves: a pass over the record
                     covered = {_form(a) for a in record.values() if a.status == FIRING}
-                grouped, group = _form(alert)
-                superseded = (not grouped, group) in covered
+                superseded = (not grouped, _form(alert)[1]) in covered
             changes.append(Change(RESOLVE, alert, superseded=superseded))
+    if ended_by_breach:
+        # an at-risk group whose timers breached: its breach group's first message tells it; a
+        # breach group already told takes them in silently, so the end is told (as a breach)
+        fired = {
+            c.alert.cycle for c in changes if c.kind == FIRE and c.alert.name == BREACHED_ALERT
+        }
+        for index in ended_by_breach:
+            if changes[index].alert.cycle in fired:
+                changes[index] = replace(changes[index], superseded=True)
     return changes
 
 

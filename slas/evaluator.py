@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from clickhouse_connect.driver.client import Client
 
-from slas.alert_groups import EACH, GROUPED, TimerGroups
+from slas.alert_groups import EACH, GROUPED, TimerGroups, mark_ended_by_breach
 from slas.alert_store import RECORD, AlertStore
 from slas.alerts import Alert, AlertSource, TimerAlertFacts, reconcile, timer_alert
 from slas.business_state import RECORDED, BusinessState, TickReport
@@ -265,6 +265,8 @@ class SlaEvaluator:
         with self._lock:
             # the open timers' alerts are held from tick to tick: only what changed is reconciled
             record, changed = reconcile(self._record, wanted, now=now, before=self._wanted)
+            if self._groups is not None:
+                mark_ended_by_breach(record, changed, self._groups.ended_by_breach)
             self._wanted = wanted
             cutoff = now - KEEP_RESOLVED
             if changed or self._prune_at is None or self._prune_at < cutoff:

@@ -9,7 +9,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from slas.alerts import AT_RISK_ALERT, BREACHED_ALERT, ESCALATE, RESOLVE, Alert, Change
+from slas.alerts import (
+    AT_RISK_ALERT,
+    BREACHED_ALERT,
+    ENDED_BY,
+    ENDED_BY_BREACH,
+    ESCALATE,
+    RESOLVE,
+    Alert,
+    Change,
+)
 from slas.notifiers import Message
 
 DIGEST_LINES = 15
@@ -46,7 +55,9 @@ def change_message(change: Change) -> dict[str, Any]:
     labels, notes = alert.labels, alert.annotations
     if alert.name not in (AT_RISK_ALERT, BREACHED_ALERT):
         return _business_message(change)
-    if change.kind == RESOLVE:
+    if change.kind == RESOLVE and notes.get(ENDED_BY) == ENDED_BY_BREACH:
+        icon, verb = ":red_circle:", "no longer at risk: breached"  # a group's timers breached
+    elif change.kind == RESOLVE:
         icon, verb = ":large_green_circle:", "resolved"
     elif alert.name == BREACHED_ALERT:
         icon, verb = ":red_circle:", "breached"

@@ -8,8 +8,9 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from slas.alert_groups import TimerGroups, group_alert
+from slas.alert_groups import TimerGroups, group_alert, mark_ended_by_breach
 from slas.alerts import (
+    AT_RISK_ALERT,
     ESCALATE,
     FIRE,
     FIRING,
@@ -119,9 +120,17 @@ class TestGroupAlert:
 
 
 def reconciled(
-    record: dict[str, Alert], wanted: list[Alert], hours: float
+    record: dict[str, Alert],
+    wanted: list[Alert],
+    hours: float,
+    groups: TimerGroups[str] | None = None,
 ) -> tuple[dict[str, Alert], set[str]]:
-    return reconcile(record, wanted, now=T0 + timedelta(hours=hours))
+    """``wanted`` reconciled with ``record`` as the evaluator does (``groups``: the groups that
+    gave it, whose ends by breach it marks)."""
+    record, changed = reconcile(record, wanted, now=T0 + timedelta(hours=hours))
+    if groups is not None:
+        mark_ended_by_breach(record, changed, groups.ended_by_breach)
+    return record, changed
 
 
 class TestTimerGroups:
@@ -187,11 +196,56 @@ class TestTimerGroups:
     def test_an_at_risk_group_whose_timers_breached_is_superseded(self) -> None:
         """Its members breached: direct channels hear the breach, not a resolution beside it."""
         groups: TimerGroups[str] = TimerGroups()
-        record, _ = reconciled({}, groups.update({"a": at_risk(1, 0.75)}, None), 1)
+        record, _ = reconciled({}, groups.update({"a": at_risk(1, 0.75)}, None), 1, groups)
         delivered = dict(record)
-        record, _ = reconciled(record, groups.update({"a": member(1, crossed_hours=2)}, {"a"}), 2)
+        update = groups.update({"a": member(1, crossed_hours=2)}, {"a"})
+        record, _ = reconciled(record, update, 2, groups)
         changes = pending(record, delivered, now=T0 + timedelta(hours=2), grace=GRACE)
         assert sorted((c.kind, c.superseded) for c in changes) == [(FIRE, False), (RESOLVE, True)]
+
+    def test_an_at_risk_group_whose_timers_were_met_ends_beside_a_firing_breach_group(
+        self,
+    ) -> None:
+        """The same group's breached timers fire (told before); its at-risk timer is met: the
+        at-risk group's end is told, where before any breach group of the same SLA, entity and
+        owner silenced it."""
+        groups: TimerGroups[str] = TimerGroups()
+        both = {"a": at_risk(1, 0.75), "b": member(2)}
+        record, _ = reconciled({}, groups.update(both, None), 1, groups)
+        delivered = dict(record)
+        record, _ = reconciled(record, groups.update({"b": member(2)}, {"a"}), 2, groups)
+        changes = pending(record, delivered, now=T0 + timedelta(hours=2), grace=GRACE)
+        assert [(c.kind, c.alert.name, c.superseded) for c in changes] == [
+            (RESOLVE, AT_RISK_ALERT, False)
+        ]
+        assert change_message(changes[0])["text"].startswith(":large_green_circle:")
+
+    def test_timers_that_breach_into_a_group_already_told_end_the_at_risk_group_aloud(
+        self,
+    ) -> None:
+        """The breach group was told before, so it takes the breached timer in silently (only
+        its count changes): the at-risk group's end is told, as a breach."""
+        groups: TimerGroups[str] = TimerGroups()
+        both = {"a": at_risk(1, 0.75), "b": member(2)}
+        record, _ = reconciled({}, groups.update(both, None), 1, groups)
+        delivered = dict(record)
+        update = groups.update({"a": member(1, crossed_hours=2), "b": member(2)}, {"a"})
+        record, _ = reconciled(record, update, 2, groups)
+        (change,) = pending(record, delivered, now=T0 + timedelta(hours=2), grace=GRACE)
+        assert (change.kind, change.alert.name, change.superseded) == (
+            RESOLVE,
+            AT_RISK_ALERT,
+            False,
+        )
+        assert change_message(change)["text"].startswith(":red_circle:")
+        assert "no longer at risk: breached" in change_message(change)["text"]
+
+    def test_an_at_risk_group_left_by_one_breach_and_one_met_timer_ends_plainly(self) -> None:
+        """Not every leaving timer breached: the end is not the breach's."""
+        groups: TimerGroups[str] = TimerGroups()
+        groups.update({"a": at_risk(1, 0.75), "b": at_risk(2, 0.75)}, None)
+        groups.update({"a": member(1, crossed_hours=2)}, {"a", "b"})
+        assert groups.ended_by_breach == set()
 
     def test_switching_back_to_each_the_timers_alerts_say_the_groups_end(self) -> None:
         """The group resolves as its timers' own alerts fire: direct channels skip the former."""
