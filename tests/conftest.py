@@ -34,6 +34,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     by_file: dict[Path, list[pytest.Item]] = {}
     for item in items:
         by_file.setdefault(item.path, []).append(item)
+    _check_shared_setup(by_file)
 
     def order(tests: list[pytest.Item]) -> tuple[bool, int]:
         return (tests[0].get_closest_marker("dear") is None, -len(tests))
@@ -69,6 +70,31 @@ SHARED_SETUP: dict[str, tuple[str, ...]] = {
 """Test files that start from the same dear data, built once per pytest process: ``make unit``
 runs each group in one worker (``pytest_xdist_make_scheduler``), which builds it once, where two
 workers would each build it."""
+
+SHARED_FIXTURES: dict[str, str] = {
+    "streamed_quarter": "tiny quarter streamed",
+    "streamed": "tiny quarter streamed",
+    "served_quarter": "served quarter",
+}
+"""The fixtures that build a ``SHARED_SETUP`` group's data: a file using one must be in its group
+(the late-arrival quarters are built by a function, ``late_arrivals_copy``, which no collection
+sees)."""
+
+
+def _check_shared_setup(by_file: dict[Path, list[pytest.Item]]) -> None:
+    """Refuse a run where a file uses a ``SHARED_FIXTURES`` fixture outside its group: it would
+    pass, building the dear data in a second worker."""
+    root = Path(__file__).resolve().parent.parent
+    for path, tests in by_file.items():
+        name = path.resolve().relative_to(root).as_posix()
+        used = {f for test in tests for f in getattr(test, "fixturenames", ())}
+        for fixture in sorted(used & SHARED_FIXTURES.keys()):
+            group = SHARED_FIXTURES[fixture]
+            if name not in SHARED_SETUP[group]:
+                raise pytest.UsageError(
+                    f"{name} uses the fixture {fixture}: add it to SHARED_SETUP[{group!r}] in "
+                    "tests/conftest.py, so that one worker builds that data once"
+                )
 
 
 @pytest.hookimpl(optionalhook=True)
