@@ -21,7 +21,10 @@ from slas.alerts import (
     GROUP_LABELS,
     RESOLVED,
     Alert,
+    GroupKey,
     TimerAlertFacts,
+    group_of,
+    is_group,
     iso,
 )
 
@@ -34,13 +37,9 @@ OLDEST_NAMED: Final = 5
 UNKNOWN_ENTITY: Final = "unknown"
 """The ``legal_entity`` label of a timer without one (``slas.alerts.timer_alert``)."""
 
-GroupKey = tuple[str, ...]
 Timer = TypeVar("Timer", bound=Hashable)
-
-
-def group_of(alert: Alert) -> GroupKey:
-    """The group a timer's alert belongs to: its values of ``GROUP_LABELS``."""
-    return tuple(alert.labels[name] for name in GROUP_LABELS)
+_ALERT_NAME: Final = GROUP_LABELS.index("alertname")
+"""Where a ``GroupKey`` holds its alerts' name."""
 
 
 def _facts(alert: Alert) -> TimerAlertFacts:
@@ -176,7 +175,7 @@ class _Departures(Generic[Timer]):
         self._otherwise: set[GroupKey] = set()
         for timer in timers:
             group = was.get(timer)
-            if group is None or group[0] != AT_RISK_ALERT:
+            if group is None or group[_ALERT_NAME] != AT_RISK_ALERT:
                 continue
             alert = by_timer.get(timer)
             if alert is not None and group_of(alert) == group:
@@ -202,7 +201,7 @@ def mark_ended_by_breach(
         if (
             alert is not None
             and alert.status == RESOLVED
-            and "cycle" not in alert.labels
+            and is_group(alert)
             and group_of(alert) in ended
         ):
             record[key] = replace(

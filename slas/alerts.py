@@ -25,10 +25,11 @@ AT_RISK_ALERT: Final = "SlaAtRisk"
 BREACHED_ALERT: Final = "SlaBreached"
 TIMER_ALERTS: Final = (AT_RISK_ALERT, BREACHED_ALERT)
 GROUP_LABELS: Final = ("alertname", "sla", "legal_entity", "severity", "owner")
+"""The labels a grouped timer alert keeps (``slas.alert_groups``): its group."""
 ENDED_BY: Final = "ended_by"
 """The annotation a resolved at-risk group alert carries when its last timers breached."""
 ENDED_BY_BREACH: Final = "breach"
-"""The labels a grouped timer alert keeps (``slas.alert_groups``): its group."""
+GroupKey = tuple[str, ...]
 FIRING: Final = "firing"
 RESOLVED: Final = "resolved"
 FIRE, ESCALATE, RESOLVE = "fire", "escalate", "resolve"
@@ -265,7 +266,7 @@ def pending(
             elif alert.threshold > told.threshold:
                 changes.append(Change(ESCALATE, alert, stale=stale))
         elif told is not None and told.status == FIRING:
-            grouped = "cycle" not in alert.labels
+            grouped = is_group(alert)
             superseded = (
                 not grouped and alert.name == AT_RISK_ALERT and alert.cycle in breached_cycles
             )
@@ -273,8 +274,10 @@ def pending(
                 ended_by_breach.append(len(changes))  # superseded if the breach is told now
             elif not superseded and alert.name in TIMER_ALERTS:
                 if covered is None:  # only once a timer alert resolves: a pass over the record
-                    covered = {_form(a) for a in record.values() if a.status == FIRING}
-                superseded = (not grouped, _form(alert)[1]) in covered
+                    covered = {
+                        (is_group(a), group_of(a)) for a in record.values() if a.status == FIRING
+                    }
+                superseded = (not grouped, group_of(alert)) in covered
             changes.append(Change(RESOLVE, alert, superseded=superseded))
     if ended_by_breach:
         # an at-risk group whose timers breached: its breach group's first message tells it; a
@@ -288,9 +291,14 @@ def pending(
     return changes
 
 
-def _form(alert: Alert) -> tuple[bool, tuple[str, ...]]:
-    """Whether a timer alert is a group's (``slas.alert_groups``), and its group."""
-    return "cycle" not in alert.labels, tuple(alert.labels.get(k, "") for k in GROUP_LABELS)
+def is_group(alert: Alert) -> bool:
+    """Whether a timer alert is a group's (``slas.alert_groups``): it names no timer cycle."""
+    return "cycle" not in alert.labels
+
+
+def group_of(alert: Alert) -> GroupKey:
+    """The group a timer alert belongs to, or is: its values of ``GROUP_LABELS``."""
+    return tuple(alert.labels.get(name, "") for name in GROUP_LABELS)
 
 
 def _iso(instant: datetime) -> str:

@@ -205,7 +205,7 @@ class BusinessState:
         self._fingerprint = config_fingerprint(
             self.definitions, calendars, self.rules, item_storage=ITEM_STORAGE
         )
-        self._calendars = calendars_record(
+        self._calendars_record = calendars_record(
             self.definitions, calendars, self.rules, item_storage=ITEM_STORAGE
         )
         self._read: list[tuple[datetime, datetime, int]] = []
@@ -254,7 +254,7 @@ class BusinessState:
         stored_config = state.get(CONFIG_KEY, ("",))[0]
         if stored_config != self._fingerprint and since != EPOCH:
             record = state.get(CALENDARS_KEY)
-            entities = moved_entities(record and record[0], stored_config, self._calendars)
+            entities = moved_entities(record and record[0], stored_config, self._calendars_record)
             since = self._configuration_changed(client, entities, since)
         if until <= since:
             return TickReport(since, since, 0, 0, 0)
@@ -335,7 +335,7 @@ class BusinessState:
         moved = {
             WATERMARK_KEY: until.isoformat(),
             CONFIG_KEY: self._fingerprint,
-            CALENDARS_KEY: self._calendars,
+            CALENDARS_KEY: self._calendars_record,
         }
         behind: list[str] = []
         for key, record_window in RECORDED.items():
