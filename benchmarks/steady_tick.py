@@ -61,8 +61,9 @@ def templates() -> list[list[Template]]:
     ]
 
 
-def ingest(url: str, client: Any, made: list[list[Template]], first: int, count: int) -> None:
-    """Requests ``first`` to ``first + count`` (alternating senders), timed now, stored."""
+def ingest(url: str, client: Any, made: list[list[Template]], first: int, count: int) -> float:
+    """Requests ``first`` to ``first + count`` (alternating senders), timed now, stored; the CPU
+    seconds of the write (the insert and the views it fires, not the decoding)."""
     limits = DecodeLimits()
     batches = []
     for number in range(first, first + count):
@@ -70,7 +71,10 @@ def ingest(url: str, client: Any, made: list[list[Template]], first: int, count:
         template = made[sender][(number // SENDERS) % TEMPLATES_PER_SENDER]
         body = template.fresh(sender, number // SENDERS, time.time_ns())
         batches.append(decode_protobuf(body, limits).encoded().spans)
-    span_sink(client, url).write(join_batches(batches))
+    batch = join_batches(batches)
+    cpu = own_cpu_seconds()
+    span_sink(client, url).write(batch)
+    return own_cpu_seconds() - cpu
 
 
 INGEST_TABLES = (OTEL_TRACES, OTEL_TRACES_TRACE_ID_TS, BIZ_EVENTS, BIZ_EVENT_OBJECTS)
@@ -113,7 +117,7 @@ def main() -> None:
     print(f"{per_tick * SPANS_PER_REQUEST:,} new spans before each tick", flush=True)
     figures: list[dict[str, Any]] = []
     for number in range(arguments.ticks):
-        ingest(url, client, made, first + number * per_tick, per_tick)
+        ingest_cpu = ingest(url, client, made, first + number * per_tick, per_tick)
         time.sleep(0.01)
         counting.calls.clear()
         reset_peak_rss(os.getpid())
@@ -125,7 +129,8 @@ def main() -> None:
         engine_cpu = sum(c for _, samples in ordered for _, c in samples)
         print(
             f"tick {number}: {cpu:.2f} CPU-s ({engine_cpu:.2f} in round trips), {wall:.2f} s "
-            f"wall; {report.events} events read, {report.versions} versions, path "
+            f"wall, after an ingest write of {ingest_cpu:.3f} CPU-s; "
+            f"{report.events} events read, {report.versions} versions, path "
             f"{report.path or '-'}, touched {report.touched}; RSS peak {peak:,.0f} MiB, "
             f"after {after:,.0f} MiB",
             flush=True,
@@ -140,6 +145,7 @@ def main() -> None:
             {
                 "tick": number,
                 "cpu_seconds": cpu,
+                "ingest_write_cpu_seconds": ingest_cpu,
                 "wall_seconds": wall,
                 "events": report.events,
                 "versions": report.versions,
@@ -154,7 +160,9 @@ def main() -> None:
     cpus = [figure["cpu_seconds"] for figure in figures]
     later = cpus[1:] or cpus  # the first tick also warms caches
     slope = statistics.linear_regression(range(len(later)), later).slope if len(later) > 1 else 0
+    writes = [figure["ingest_write_cpu_seconds"] for figure in figures][1:] or [0.0]
     print(
+        f"median ingest write {statistics.median(writes):.3f} CPU-s a tick's spans; "
         f"median tick {statistics.median(later):.2f} CPU-s, max {max(later):.2f}; "
         f"slope {1000 * slope:+.1f} ms CPU per tick; interval {arguments.interval:.0f} s",
         flush=True,
