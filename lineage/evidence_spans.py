@@ -1,8 +1,10 @@
-"""The raw spans evidence packs show and hash, copied off the ingest path into ``evidence_spans``
-(migration 25) and read from there by the pack's key; what is not copied yet is read from
-``otel_traces`` as before, so a pack is the same either way.
+"""The raw spans evidence packs show and hash, copied into ``evidence_spans`` (migration 25) and
+read from there by the pack's key; what is not copied yet is read from ``otel_traces`` as before,
+so a pack is the same either way.
 
-The SLA evaluator's tick records each window it read (``slas.business_state.RECORDED``): for every
+Since migration 30 the insert that stores a business span writes its copy (a view on
+``otel_traces``). The SLA evaluator's tick records each window it read that starts before then
+(rows stored earlier, or re-stored by a rebuild; ``slas.business_state.RECORDED``): for every
 ``biz_events`` row stored in the window with a raw span hash, the ``otel_traces`` rows of its span
 with that hash. A pack then decompresses one 64-row granule per span instead of one wide granule
 of ``otel_traces`` (benchmarks/README.md, evidence pack, sixth pass).
@@ -21,13 +23,19 @@ from lineage.queries import RAW_SPAN_FIELDS, raw_span_records, raw_spans
 from warehouse.queries import window_cut
 from warehouse.schema import (
     BIZ_EVENTS,
+    EVIDENCE_COPY_COLUMNS,
+    EVIDENCE_COPY_SELECT,
     EVIDENCE_SPANS,
+    EVIDENCE_SPANS_AT_INGEST,
     EVIDENCE_SPANS_WATERMARK,
     OTEL_TRACES,
-    RAW_SPAN_HASH,
 )
 
 WATERMARK_KEY: Final = EVIDENCE_SPANS_WATERMARK
+
+AT_INGEST_KEY: Final = EVIDENCE_SPANS_AT_INGEST
+"""The instant from which the insert that stores a business row writes its copy too (migration 30:
+a view on ``otel_traces``); the windows stored after it need no copy from the tick."""
 
 CHUNK_ROWS: Final = 200_000
 """Business rows one copy statement takes at most (whole days of event time, unless one day holds
@@ -54,16 +62,9 @@ GROUP BY day ORDER BY day
 """
 """The days of event time the window's business rows fall on, with their counts."""
 
-COPY_COLUMNS: Final = (
-    "TraceId, SpanId, RawSpanHash, Timestamp, ParentSpanId, SpanName, SpanKind, ServiceName, "
-    "ResourceAttributes, ScopeName, ScopeVersion, SpanAttributes, Duration, StatusCode, "
-    "StatusMessage, Events.Timestamp, Events.Name, Events.Attributes, "
-    "Links.TraceId, Links.SpanId, Links.Attributes"
-)
-
 RECORD = f"""
-INSERT INTO {EVIDENCE_SPANS} ({COPY_COLUMNS})
-SELECT {COPY_COLUMNS.replace("RawSpanHash", f"{RAW_SPAN_HASH} AS RawSpanHash")}
+INSERT INTO {EVIDENCE_SPANS} ({EVIDENCE_COPY_COLUMNS})
+SELECT {EVIDENCE_COPY_SELECT}
 FROM {OTEL_TRACES}
 PREWHERE Timestamp >= {{start:DateTime64(9, 'UTC')}} AND Timestamp < {{end:DateTime64(9, 'UTC')}}
   AND (ServiceName, SpanName, toDateTime(Timestamp), TraceId)

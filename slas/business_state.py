@@ -110,6 +110,12 @@ RECORDED_FIRST: dict[str, Callable[[Client, datetime, datetime], datetime | None
 """The recorders of ``RECORDED`` that a tick whose versions are all their objects' first (new work
 alone) runs instead: they read no replaced version (there are none)."""
 
+RECORDED_AT_INGEST: dict[str, str] = {evidence_spans.WATERMARK_KEY: evidence_spans.AT_INGEST_KEY}
+"""The recorders of ``RECORDED`` whose rows the insert that stores a business row writes too, from
+the instant under the given key (migration 30): a window that starts there or later, with no
+rebuild re-storing rows since, needs nothing from them, and their watermark moves with the
+keeper's."""
+
 ITEM_STORAGE = (ITEM_COLUMNS, DIGEST_SPELLING)
 """What an item row holds and how its digest is spelled: part of the fingerprint too, so that a
 column added to ``close_items`` (the failure facts of migration 20) is filled, or a digest spelled
@@ -245,7 +251,15 @@ class BusinessState:
     def tick(self, now: datetime) -> TickReport:
         """Re-derive what rows stored since the watermark touch; advance the watermark."""
         client = self._client()
-        state = read_state(client, WATERMARK_KEY, CONFIG_KEY, CALENDARS_KEY, REBUILD_KEY, *RECORDED)
+        state = read_state(
+            client,
+            WATERMARK_KEY,
+            CONFIG_KEY,
+            CALENDARS_KEY,
+            REBUILD_KEY,
+            *RECORDED,
+            *RECORDED_AT_INGEST.values(),
+        )
         since = _parse(state[WATERMARK_KEY][0]) if WATERMARK_KEY in state else EPOCH
         until = _millis(now - self._settle)
         rebuild = state.get(REBUILD_KEY)
@@ -340,15 +354,19 @@ class BusinessState:
         behind: list[str] = []
         for key, record_window in RECORDED.items():
             recorded = parse_watermark(state, key)
-            if until > recorded:
-                recorder = record_window
-                if recorded == since and first_versions:
-                    # the window is this tick's alone, and it replaced no version
-                    recorder = RECORDED_FIRST.get(key, record_window)
-                reached = recorder(client, recorded, until) or until
-                moved[key] = reached.isoformat()
-                if reached < until:
-                    behind.append(key)
+            if until <= recorded:
+                continue
+            if _written_at_ingest(state, key, recorded, rebuild):
+                moved[key] = until.isoformat()
+                continue
+            recorder = record_window
+            if recorded == since and first_versions:
+                # the window is this tick's alone, and it replaced no version
+                recorder = RECORDED_FIRST.get(key, record_window)
+            reached = recorder(client, recorded, until) or until
+            moved[key] = reached.isoformat()
+            if reached < until:
+                behind.append(key)
         # the recorded tables' watermarks move with the keeper's, in one write: a tick that dies
         # before it leaves every one behind, and the next records that window again
         write_states(client, moved, at=stamp)
@@ -736,6 +754,23 @@ def append_items(
 def _version(columns: Mapping[str, Any], known_at: datetime, *, deleted: bool) -> dict[str, Any]:
     """``columns`` as versions known at ``known_at``."""
     return {**columns, "KnownAt": known_at, "Deleted": int(deleted)}
+
+
+def _written_at_ingest(
+    state: dict[str, tuple[str, datetime]],
+    key: str,
+    recorded: datetime,
+    rebuild: tuple[str, datetime] | None,
+) -> bool:
+    """Whether every row the recorder under ``key`` would record after ``recorded`` was written
+    by the insert that stored its business row (``RECORDED_AT_INGEST``). A rebuild re-stores rows
+    stored before the view under new knowledge times, so a window it may have written into (it
+    finished after the window's start, or it died) is recorded by the tick."""
+    at_ingest = RECORDED_AT_INGEST.get(key)
+    if at_ingest is None or at_ingest not in state:
+        return False
+    rebuilt = rebuild is not None and (rebuild[0] != "done" or rebuild[1] >= recorded)
+    return parse_watermark(state, at_ingest) <= recorded and not rebuilt
 
 
 def capped(requested: datetime | None, watermark: datetime) -> datetime:

@@ -26,6 +26,7 @@ from warehouse.schema import (
     compact_parts_ddl,
     derived_views_ddl,
     event_dimensions_ddl,
+    evidence_spans_at_ingest_ddl,
     evidence_spans_ddl,
     first_stored_facts_ddl,
     held_items_ddl,
@@ -138,6 +139,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         27,
         "SLA timer state and elapsed bucket sums in one table, filled by one view",
         timer_sums_ddl,
+    ),
+    Migration(
+        30,
+        "raw copies of the business spans written by the insert that stores them",
+        evidence_spans_at_ingest_ddl,
     ),
 )
 """A migration without statements still re-creates the derived views (``migrate``)."""

@@ -50,6 +50,7 @@ LEDGER_DOWNLOADS = "ledger_downloads"
 WORK_ITEM_EVENTS = "work_item_events"
 EVIDENCE_SPANS = "evidence_spans"
 EVIDENCE_SPANS_WATERMARK = "evidence_spans_watermark"
+EVIDENCE_SPANS_AT_INGEST = "evidence_spans_copied_at_ingest"
 """The knowledge time up to which ``evidence_spans`` holds the raw copy of every ``biz_events`` row
 stored with a raw span hash (``lineage.evidence_spans``)."""
 
@@ -350,6 +351,10 @@ def replayed_event_id(replay_of: str, own_event_id: str) -> str:
     return f"if({replay_of} != '', {replay_of}, {own_event_id})"
 
 
+BUSINESS_SPAN: Final = f"SpanAttributes['{sc.EVENT_TYPE}'] != ''"
+"""The ``otel_traces`` rows that are business events: each becomes one ``biz_events`` row."""
+
+
 def business_event_select(rules: CorrelationRules, source: str) -> str:
     """SELECT that turns ``otel_traces`` rows of ``source`` into ``biz_events`` rows.
 
@@ -390,7 +395,7 @@ def business_event_select(rules: CorrelationRules, source: str) -> str:
     now64(3, 'UTC') AS IngestedAt,
     {RAW_SPAN_HASH} AS RawSpanHash
 FROM {source}
-WHERE {attr(sc.EVENT_TYPE)} != ''"""
+WHERE {BUSINESS_SPAN}"""
     dimensions = {
         "EventId": replayed_event_id("ReplayOf", "SpanEventId"),
         "LegalEntity": f"arrayFirst(p -> p.1 = '{sc.LEGAL_ENTITY}', ObjectRefs).2",
@@ -1211,6 +1216,43 @@ def evidence_spans_ddl(t: Topology) -> list[str]:
 ORDER BY (TraceId, SpanId, RawSpanHash)
 SETTINGS {EVIDENCE_SPAN_READ_LAYOUT}""",
         *t.distributed(EVIDENCE_SPANS),
+    ]
+
+
+EVIDENCE_COPY_COLUMNS: Final = (
+    "TraceId, SpanId, RawSpanHash, Timestamp, ParentSpanId, SpanName, SpanKind, ServiceName, "
+    "ResourceAttributes, ScopeName, ScopeVersion, SpanAttributes, Duration, StatusCode, "
+    "StatusMessage, Events.Timestamp, Events.Name, Events.Attributes, "
+    "Links.TraceId, Links.SpanId, Links.Attributes"
+)
+"""The columns of an ``evidence_spans`` copy, each (``RawSpanHash`` aside) its raw row's own."""
+
+EVIDENCE_COPY_SELECT: Final = EVIDENCE_COPY_COLUMNS.replace(
+    "RawSpanHash", f"{RAW_SPAN_HASH} AS RawSpanHash"
+)
+"""``EVIDENCE_COPY_COLUMNS`` selected from ``otel_traces`` rows."""
+
+EVIDENCE_AT_INGEST_MARGIN: Final = "INTERVAL 10 MINUTE"
+"""How long after migration 30 an insert whose views were set up before the copies' view existed
+may still store business rows: their spans are copied by the tick, as before."""
+
+
+def evidence_spans_at_ingest_ddl(t: Topology) -> list[str]:
+    """Migration 30: the raw copies of business spans written by the insert that stores them, a
+    view on ``otel_traces`` as the business tables' are, rather than copied by the evaluator's
+    tick from a read of ``otel_traces`` (benchmarks/notes-tick10.md). The instant from which every
+    business row's copy is written with it goes into ``EVIDENCE_SPANS_AT_INGEST``: a tick copies
+    windows that start before it (rows stored before the view, or re-stored by a rebuild since)
+    as before, and moves the copies' watermark over the others."""
+    copies = t.storage(EVIDENCE_SPANS)
+    return [
+        f"""CREATE MATERIALIZED VIEW IF NOT EXISTS {copies}_mv{t.on_cluster} TO {copies} AS
+SELECT {EVIDENCE_COPY_SELECT}
+FROM {t.storage(OTEL_TRACES)}
+WHERE {BUSINESS_SPAN}""",
+        f"""INSERT INTO {SCHEMA_STATE} (Key, Value, UpdatedAt)
+SELECT '{EVIDENCE_SPANS_AT_INGEST}',
+       toString(now64(3, 'UTC') + {EVIDENCE_AT_INGEST_MARGIN}), now64(3, 'UTC')""",
     ]
 
 

@@ -1,6 +1,7 @@
-"""Evidence packs read their raw spans from ``evidence_spans`` (the copies the evaluator's tick
-records) and from ``otel_traces`` for what is not recorded yet: the same records and root hash as
-the pack read from ``otel_traces`` alone, however far the copies have got."""
+"""Evidence packs read their raw spans from ``evidence_spans`` (the copies the insert that stores a
+business span writes since migration 30, and those the evaluator's tick records of rows stored
+before) and from ``otel_traces`` for what is not copied yet: the same records and root hash as the
+pack read from ``otel_traces`` alone, however far the copies have got."""
 
 from __future__ import annotations
 
@@ -12,7 +13,13 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from lineage.evidence import evidence_records, seal
-from lineage.evidence_spans import WATERMARK_KEY, day_runs, pack_spans, record_window
+from lineage.evidence_spans import (
+    AT_INGEST_KEY,
+    WATERMARK_KEY,
+    day_runs,
+    pack_spans,
+    record_window,
+)
 from lineage.graph import BOTH, UPSTREAM
 from lineage.queries import FactReader, raw_spans
 from lineage.traversal import trace
@@ -20,8 +27,10 @@ from slas.business_state import RECORDED, BusinessState, parse_watermark
 from slas.calendars import CalendarBook
 from slas.definitions import DEFAULT_SLAS
 from tests.lineage.test_evidence_reads import INVOICE, RULES, stored_with_versions
+from warehouse.correlation_rules import CorrelationRules
+from warehouse.rebuild import rebuild
 from warehouse.schema import EVIDENCE_SPANS
-from warehouse.schema_state import read_state
+from warehouse.schema_state import read_state, write_state
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -29,6 +38,9 @@ DAY = timedelta(days=1)
 
 @pytest.fixture
 def store(migrated: Client) -> Client:
+    """A database whose business spans are stored as before migration 30: nothing copies them
+    at ingest, the ticks copy them."""
+    migrated.command(f"DROP VIEW {EVIDENCE_SPANS}_mv")
     return migrated
 
 
@@ -183,6 +195,52 @@ class TestRecording:
         BusinessState(lambda: store, DEFAULT_SLAS, CalendarBook(), settle=timedelta(0)).tick(now)
         assert copies(store) == business_rows(store)
         assert WATERMARK_KEY in read_state(store, WATERMARK_KEY)
+
+
+class TestCopiedAtIngest:
+    def test_the_insert_that_stores_a_business_span_writes_its_copy(self, migrated: Client) -> None:
+        """With migration 30's view, every business row's copy is there as soon as the row is,
+        with no window recorded, and a pack read from the copies alone is the pack."""
+        _, after = stored_with_versions(migrated)
+        assert copies(migrated) == business_rows(migrated)
+        expected = pack(migrated, BOTH, after, copies=False)
+        migrated.command("TRUNCATE TABLE otel_traces")
+        assert pack(migrated, BOTH, after, copies=True)["records"] == expected["records"]
+
+    def test_a_tick_copies_only_windows_that_start_before_the_copies_at_ingest(
+        self, store: Client
+    ) -> None:
+        """The copies' watermark at or after the instant migration 30 names: the tick moves it
+        and copies nothing (the view did); before it, or with a rebuild since, it copies."""
+        stored_with_versions(store)
+        keeper = BusinessState(lambda: store, DEFAULT_SLAS, CalendarBook(), settle=timedelta(0))
+        keeper.tick(datetime.now(UTC))
+        watermark = parse_watermark(read_state(store, WATERMARK_KEY), WATERMARK_KEY)
+        assert copies(store) == business_rows(store)
+        store.command(f"TRUNCATE TABLE {EVIDENCE_SPANS}")
+        write_state(store, AT_INGEST_KEY, watermark.isoformat(), at=datetime.now(UTC))
+        stored_with_versions(store)  # the same spans again, and a newer version: new rows
+        report = keeper.tick(datetime.now(UTC))
+        assert parse_watermark(read_state(store, WATERMARK_KEY), WATERMARK_KEY) == report.until
+        assert copies(store) == []
+        rebuild(store, CorrelationRules.default())
+        rebuilt = keeper.tick(datetime.now(UTC)).until
+        assert copies(store) == business_rows(store)
+        later = datetime.now(UTC) + timedelta(hours=1)
+        write_state(store, AT_INGEST_KEY, later.isoformat(), at=datetime.now(UTC))
+        store.command(f"TRUNCATE TABLE {EVIDENCE_SPANS}")
+        stored_with_versions(store)
+        keeper.tick(datetime.now(UTC))
+        assert copies(store) == business_rows_after(store, rebuilt) != []
+
+
+def business_rows_after(client: Client, since: datetime) -> list[tuple[Any, ...]]:
+    """``business_rows`` of the rows stored after ``since``."""
+    return client.query(
+        "SELECT DISTINCT TraceId, SpanId, RawSpanHash FROM biz_events "
+        "WHERE IngestedAt > {since:DateTime64(3, 'UTC')} ORDER BY ALL",
+        parameters={"since": since},
+    ).result_rows
 
 
 class TestDayRuns:
