@@ -1232,6 +1232,7 @@ EVIDENCE_COPY_SELECT: Final = EVIDENCE_COPY_COLUMNS.replace(
 )
 """``EVIDENCE_COPY_COLUMNS`` selected from ``otel_traces`` rows."""
 
+
 def evidence_spans_at_ingest_ddl(t: Topology) -> list[str]:
     """Migration 30: the raw copies of business spans written by the insert that stores them, a
     view on ``otel_traces`` as the business tables' are, rather than copied by the evaluator's

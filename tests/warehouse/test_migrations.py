@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from decimal import Decimal
 
 import pytest
 from clickhouse_connect.driver.client import Client
 
 from domain import semconv as sc
+from domain.instants import utc
 from tests.templates import admin_client, copy_database
 from tests.warehouse.spans import span_row
 from warehouse.client import connect
 from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import MIGRATIONS, migrate, render_ddl
 from warehouse.schema import (
+    EVIDENCE_SPANS_AT_INGEST,
     OBJECT_ROW_FACTS,
     Topology,
     TopologyError,
@@ -425,6 +428,48 @@ class TestComponentScratch:
         return [(str(t), str(n), str(k)) for t, n, k in rows]
 
 
+class TestEvidenceAtIngest:
+    def test_migration_30_copies_the_business_spans_stored_from_then_on(
+        self, client: Client
+    ) -> None:
+        """A database from before migration 30 holding a business span: after the migration the
+        next business span's copy is written by its insert (with the raw row's hash, as the
+        tick's copy), a span that is no business event gets none, the span stored before gets
+        none until a tick copies it, and the instant in between is recorded."""
+        migrate(client, CorrelationRules.default())
+        client.command("DROP VIEW evidence_spans_mv")
+        forget_migration(client, 30)
+        insert_billed(client, "BE-7", span_id="00f067aa0ba902b7")
+        assert migrate(client, CorrelationRules.default()).applied == (30,)
+        insert_billed(client, "BE-8", span_id="00f067aa0ba902b8")
+        client.insert(
+            "otel_traces",
+            [span_row({sc.EVENT_ID: "not-business"}, span_id="00f067aa0ba902b9")],
+            column_names=OTEL_TRACES_COLUMNS,
+        )
+        copies = client.query(
+            "SELECT SpanId, RawSpanHash FROM evidence_spans ORDER BY SpanId"
+        ).result_rows
+        hashes = client.query(
+            "SELECT SpanId, RawSpanHash FROM biz_events WHERE SpanId = '00f067aa0ba902b8'"
+        ).result_rows
+        assert copies == hashes != []
+        at_ingest = _parse_state(client, EVIDENCE_SPANS_AT_INGEST)
+        [(before, after)] = client.query(
+            "SELECT minIf(IngestedAt, SpanId = '00f067aa0ba902b7'), "
+            "maxIf(IngestedAt, SpanId = '00f067aa0ba902b8') FROM biz_events"
+        ).result_rows
+        assert utc(before) < at_ingest <= utc(after)
+
+
+def _parse_state(client: Client, key: str) -> datetime:
+    [(value,)] = client.query(
+        "SELECT argMax(Value, UpdatedAt) FROM syncsight_schema_state WHERE Key = {key:String}",
+        parameters={"key": key},
+    ).result_rows
+    return utc(datetime.fromisoformat(value))
+
+
 class TestClusterDDL:
     def test_cluster_ddl_is_on_cluster_replicated_and_distributed(self) -> None:
         """Every CREATE/ALTER/DROP/TRUNCATE runs ON CLUSTER; storage is Replicated; plain names
@@ -441,7 +486,9 @@ class TestClusterDDL:
             "ALTER TABLE ledger_nodes_local",
         ]  # migration 22's block sizes
         assert not [s for s in ddl if "EXCHANGE" in s or "relayout" in s or "OPTIMIZE" in s]
-        refill, recorded_again, *sums = inserts = [s for s in ddl if s.startswith("INSERT")]
+        refill, recorded_again, *sums, at_ingest = inserts = [
+            s for s in ddl if s.startswith("INSERT")
+        ]
         assert refill.startswith("INSERT INTO biz_event_objects (ObjectType")
         assert refill.endswith("FROM biz_events\nARRAY JOIN ObjectRefs AS ref")
         # migration 18: the close items' versions recorded again by the next tick
@@ -470,6 +517,19 @@ class TestClusterDDL:
             and "TO sla_timer_sums_local AS" in s
             and "FROM sla_timer_changes_local\n" in s
             for s in ddl
+        )
+        # migration 30: the copies written with the local raw spans, the instant recorded once
+        assert any(
+            s.startswith(
+                "CREATE MATERIALIZED VIEW IF NOT EXISTS evidence_spans_local_mv ON CLUSTER "
+                "analytics TO evidence_spans_local AS"
+            )
+            and "FROM otel_traces_local\n" in s
+            for s in ddl
+        )
+        assert at_ingest.startswith(
+            "INSERT INTO syncsight_schema_state (Key, Value, UpdatedAt)\n"
+            "SELECT 'evidence_spans_copied_at_ingest'"
         )
         for replaced in ("sla_timer_change_days", "sla_timer_elapsed_ticks"):
             for name in (replaced, f"{replaced}_local"):
