@@ -41,6 +41,11 @@ def store(migrated: Client) -> Client:
     """A database whose business spans are stored as before migration 30: nothing copies them
     at ingest, the ticks copy them."""
     migrated.command(f"DROP VIEW {EVIDENCE_SPANS}_mv")
+    migrated.command(
+        "ALTER TABLE syncsight_schema_state DELETE WHERE Key = {key:String}",
+        parameters={"key": AT_INGEST_KEY},
+        settings={"mutations_sync": 2},
+    )
     return migrated
 
 
