@@ -74,12 +74,15 @@ def business_rows(client: Client) -> list[tuple[Any, ...]]:
     ).result_rows
 
 
-def business_rows_until(client: Client, until: datetime) -> list[tuple[Any, ...]]:
-    """``business_rows`` of the rows stored by ``until``."""
+def business_rows_until(
+    client: Client, until: datetime, *, since: datetime = EPOCH
+) -> list[tuple[Any, ...]]:
+    """``business_rows`` of the rows stored in ``(since, until]``."""
     return client.query(
         "SELECT DISTINCT TraceId, SpanId, RawSpanHash FROM biz_events "
-        "WHERE IngestedAt <= {until:DateTime64(3, 'UTC')} ORDER BY ALL",
-        parameters={"until": until},
+        "WHERE IngestedAt > {since:DateTime64(3, 'UTC')} "
+        "AND IngestedAt <= {until:DateTime64(3, 'UTC')} ORDER BY ALL",
+        parameters={"since": since, "until": until},
     ).result_rows
 
 
@@ -236,16 +239,8 @@ class TestCopiedAtIngest:
         store.command(f"TRUNCATE TABLE {EVIDENCE_SPANS}")
         stored_with_versions(store)
         keeper.tick(datetime.now(UTC))
-        assert copies(store) == business_rows_after(store, rebuilt) != []
-
-
-def business_rows_after(client: Client, since: datetime) -> list[tuple[Any, ...]]:
-    """``business_rows`` of the rows stored after ``since``."""
-    return client.query(
-        "SELECT DISTINCT TraceId, SpanId, RawSpanHash FROM biz_events "
-        "WHERE IngestedAt > {since:DateTime64(3, 'UTC')} ORDER BY ALL",
-        parameters={"since": since},
-    ).result_rows
+        now = datetime.now(UTC)
+        assert copies(store) == business_rows_until(store, now, since=rebuilt) != []
 
 
 class TestDayRuns:
