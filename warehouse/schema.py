@@ -1240,8 +1240,9 @@ def evidence_spans_at_ingest_ddl(t: Topology) -> list[str]:
     business row's copy is written with it goes into ``EVIDENCE_SPANS_AT_INGEST``: a tick copies
     windows that start before it (rows stored before the view, or re-stored by a rebuild since)
     as before, and moves the copies' watermark over the others. An insert already running when
-    the view was created may store rows after that instant without their copies: a pack reads
-    those from ``otel_traces``, as it reads any span not copied yet (the same records)."""
+    the view was created (or, on a cluster, reaching a node that created it late) may store rows
+    after that instant without their copies: a pack reads those from ``otel_traces``, as it reads
+    any span not copied yet (the same records)."""
     copies = t.storage(EVIDENCE_SPANS)
     return [
         f"""CREATE MATERIALIZED VIEW IF NOT EXISTS {copies}_mv{t.on_cluster} TO {copies} AS
