@@ -49,6 +49,7 @@ from warehouse.client import (
 )
 from warehouse.durable_parts import fsync_inserted_parts
 from warehouse.migrations import migrate
+from warehouse.mutations import MutationWatch
 from warehouse.pool import ClientPool
 from warehouse.schema import Topology
 from warehouse.span_store import span_sink
@@ -73,6 +74,7 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
     )
     topology = Topology(settings.clickhouse_cluster)
     metrics = IngestMetrics()
+    mutations = MutationWatch(pool.client)
     spool = Spool(  # raises SpoolOfAnotherDatabase: the CLI reports it
         settings.spool_directory,
         max_bytes=settings.spool_max_bytes,
@@ -263,8 +265,10 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
     @app.get("/readyz", tags=["operations"], response_model=None)
     def readyz() -> Any:
         """ClickHouse answers a query, the spool is below its limit and the write loops run
-        (else 503); ``degraded`` (still 200) while refused batches wait in the quarantine or
-        the SLA evaluator keeps failing."""
+        (else 503); ``degraded`` (still 200) while refused batches wait in the quarantine, the
+        SLA evaluator keeps failing or a background mutation of the engine fails
+        (``warehouse.mutations``); ``mutations_pending`` while one runs, such as a changed
+        retention's rewrite of the stored parts."""
         problems: dict[str, str] = {}
         try:
             pool.client().query("SELECT 1")
@@ -282,6 +286,12 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
             ready["evaluator"] = (
                 f"{evaluator.failures_in_a_row} ticks in a row failed: {evaluator.last_error}"
             )
+        failing = mutations.problem()
+        if failing:
+            ready["status"] = "degraded"
+            ready["mutations"] = failing
+        elif pending := mutations.pending():
+            ready["mutations_pending"] = pending
         if spool.quarantined_count:
             ready["status"] = "degraded"
             ready["quarantine"] = (
@@ -293,6 +303,9 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
     @app.get("/metrics", tags=["operations"], response_class=Response)
     def prometheus_metrics() -> Response:
         """Ingest and evaluator metrics in the Prometheus text format."""
-        return Response(metrics.render() + sla.metrics.render(), media_type=METRICS_CONTENT_TYPE)
+        return Response(
+            metrics.render() + sla.metrics.render() + mutations.render(),
+            media_type=METRICS_CONTENT_TYPE,
+        )
 
     return app

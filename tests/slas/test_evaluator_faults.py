@@ -14,6 +14,7 @@ from clickhouse_connect.driver.client import Client
 from syncsight.app import EVALUATOR_FAILURES_DEGRADED, create_app
 from syncsight.config_file import FileConfig
 from syncsight.settings import Settings
+from tests.service import asgi_client
 
 
 async def ready_status(api: httpx.AsyncClient, wanted: str, seconds: float = 60) -> dict[str, str]:
@@ -42,11 +43,7 @@ class TestEvaluatorFaults:
         app = create_app(settings, FileConfig(), database=database)
 
         async def scenario() -> None:
-            transport = httpx.ASGITransport(app=app)
-            async with (
-                app.router.lifespan_context(app),
-                httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as api,
-            ):
+            async with asgi_client(app) as api:
                 await ready_status(api, "ok")
                 client.command("RENAME TABLE sla_timers TO sla_timers_away")
                 try:
