@@ -20,13 +20,13 @@ from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass
 
-from collector.loop_health import LoopHealth
 from collector.metrics import IngestMetrics
 from collector.refusal_split import store_in_halves
 from collector.span_inserts import SpanInserts
 from collector.spool import Spool, SpoolFile, SpoolFull
 from collector.spool_replay import SpoolReplay
 from warehouse.insert_errors import refusal_reason
+from warehouse.loop_health import LoopHealth
 from warehouse.span_batch import SpanBatch, join_batches
 from warehouse.span_store import SpanSink
 

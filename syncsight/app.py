@@ -25,9 +25,10 @@ from collector.writer import BatchWriter, WriterLimits
 from lineage.api import lineage_router
 from lineage.audit_api import audit_router
 from lineage.ledger import Ledger
-from lineage.ledger_api import ledger_router, sealing_loop
+from lineage.ledger_api import ledger_router
 from lineage.objects_api import objects_router
 from lineage.ocel_api import ocel_router
+from lineage.sealing import Sealer
 from lineage.signing import load_or_create_signer, load_signer
 from slas.ocel_states import BusinessStateFacts
 from slas.service import SlaService
@@ -133,7 +134,7 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
     )
     ledger = Ledger(signer)
     settle = timedelta(seconds=settings.state_settle_seconds)
-    sealer = sealing_loop(pool, ledger, settle=settle) if settings.evaluator == "auto" else None
+    sealer = Sealer(pool.client, ledger, settle=settle) if settings.evaluator == "auto" else None
     admission = ExportAdmission(
         max_requests=settings.max_concurrent_exports, max_bytes=settings.max_decoding_bytes
     )
@@ -266,7 +267,8 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
     def readyz() -> Any:
         """ClickHouse answers a query, the spool is below its limit and the write loops run
         (else 503); ``degraded`` (still 200) while refused batches wait in the quarantine, the
-        SLA evaluator keeps failing or a background mutation of the engine fails
+        SLA evaluator keeps failing, the ledger's sealer fails (``lineage.sealing``) or a
+        background mutation of the engine fails
         (``warehouse.mutations``); ``mutations_pending`` while one runs, such as a changed
         retention's rewrite of the stored parts."""
         problems: dict[str, str] = {}
@@ -286,6 +288,9 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
             ready["evaluator"] = (
                 f"{evaluator.failures_in_a_row} ticks in a row failed: {evaluator.last_error}"
             )
+        if sealer is not None and (sealing := sealer.problem()) is not None:
+            ready["status"] = "degraded"
+            ready["ledger"] = sealing
         failing = mutations.problem()
         if failing:
             ready["status"] = "degraded"
@@ -304,7 +309,10 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
     def prometheus_metrics() -> Response:
         """Ingest and evaluator metrics in the Prometheus text format."""
         return Response(
-            metrics.render() + sla.metrics.render() + mutations.render(),
+            metrics.render()
+            + sla.metrics.render()
+            + (sealer.render() if sealer is not None else b"")
+            + mutations.render(),
             media_type=METRICS_CONTENT_TYPE,
         )
 

@@ -49,6 +49,16 @@ def serving_in_thread(app: Any) -> Iterator[httpx.Client]:
         thread.join(10)
 
 
+@contextmanager
+def table_away(client: Any, table: str) -> Iterator[None]:
+    """``table`` renamed out of the way (every read and write of it fails), put back on exit."""
+    client.command(f"RENAME TABLE {table} TO {table}_away")
+    try:
+        yield
+    finally:
+        client.command(f"RENAME TABLE {table}_away TO {table}")
+
+
 @asynccontextmanager
 async def asgi_client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
     """The app's lifespan (migrations, receivers, the evaluator) run in this process, and a client

@@ -67,6 +67,10 @@ class BackgroundLoop:
         if self._thread is not None:
             self._thread.join(timeout)
 
+    def alive(self) -> bool:
+        """Whether the loop runs: not yet started counts as alive, ended (stopped or dead) not."""
+        return self._thread is None or self._thread.is_alive()
+
     def _run(self) -> None:
         yield_to_foreground(self._client())
         while not self._stop.is_set():

@@ -14,7 +14,7 @@ from clickhouse_connect.driver.client import Client
 from syncsight.app import EVALUATOR_FAILURES_DEGRADED, create_app
 from syncsight.config_file import FileConfig
 from syncsight.settings import Settings
-from tests.service import asgi_client
+from tests.service import asgi_client, table_away
 
 
 async def ready_status(api: httpx.AsyncClient, wanted: str, seconds: float = 60) -> dict[str, str]:
@@ -45,15 +45,12 @@ class TestEvaluatorFaults:
         async def scenario() -> None:
             async with asgi_client(app) as api:
                 await ready_status(api, "ok")
-                client.command("RENAME TABLE sla_timers TO sla_timers_away")
-                try:
+                with table_away(client, "sla_timers"):
                     degraded = await ready_status(api, "degraded")
                     assert "ticks in a row failed" in degraded["evaluator"]
                     assert "sla_timers" in degraded["evaluator"]
                     metrics = (await api.get("/metrics")).text
                     assert failed_ticks(metrics) >= EVALUATOR_FAILURES_DEGRADED
-                finally:
-                    client.command("RENAME TABLE sla_timers_away TO sla_timers")
                 recovered = await ready_status(api, "ok")
                 assert "evaluator" not in recovered
 
