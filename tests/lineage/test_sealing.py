@@ -21,7 +21,7 @@ from syncsight.app import create_app
 from syncsight.config_file import FileConfig
 from syncsight.settings import Settings
 from tests.lineage.test_ledger import NOON, add_facts
-from tests.service import asgi_client, table_away
+from tests.service import asgi_client, free_port, table_away
 from tests.slas.test_evaluator_faults import ready_status
 from tests.warehouse.test_mutations import metric
 
@@ -93,7 +93,9 @@ def test_the_service_reports_a_failing_sealer(
     table is gone, failures counted in ``/metrics``, ``ok`` again once it is back."""
     monkeypatch.setattr(lineage.sealing, "SEALING_INTERVAL_SECONDS", 0.05)
     monkeypatch.setattr(lineage.sealing, "RETRY_SECONDS", 0.05)
-    settings = Settings(clickhouse_url=chdb_url, spool_dir=tmp_path / "spool", sla_interval=5)
+    settings = Settings(
+        clickhouse_url=chdb_url, spool_dir=tmp_path / "spool", sla_interval=5, grpc_port=free_port()
+    )
     app = create_app(settings, FileConfig(), database=database)
 
     async def scenario() -> None:

@@ -14,7 +14,7 @@ from clickhouse_connect.driver.client import Client
 from syncsight.app import EVALUATOR_FAILURES_DEGRADED, create_app
 from syncsight.config_file import FileConfig
 from syncsight.settings import Settings
-from tests.service import asgi_client, table_away
+from tests.service import asgi_client, free_port, table_away
 
 
 async def ready_status(api: httpx.AsyncClient, wanted: str, seconds: float = 60) -> dict[str, str]:
@@ -39,7 +39,12 @@ class TestEvaluatorFaults:
     def test_a_failing_engine_degrades_readiness_and_recovers(
         self, chdb_url: str, database: str, client: Client, tmp_path: Path
     ) -> None:
-        settings = Settings(clickhouse_url=chdb_url, spool_dir=tmp_path / "spool", sla_interval=0.2)
+        settings = Settings(
+            clickhouse_url=chdb_url,
+            spool_dir=tmp_path / "spool",
+            sla_interval=0.2,
+            grpc_port=free_port(),
+        )
         app = create_app(settings, FileConfig(), database=database)
 
         async def scenario() -> None:

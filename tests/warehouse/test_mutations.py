@@ -17,7 +17,7 @@ from clickhouse_connect.driver.client import Client
 from syncsight.app import create_app
 from syncsight.config_file import FileConfig
 from syncsight.settings import Settings
-from tests.service import asgi_client
+from tests.service import asgi_client, free_port
 from warehouse.mutations import MutationWatch, unfinished_mutations
 
 FAILING_UPDATE = (
@@ -123,7 +123,12 @@ def test_the_service_reports_a_failing_mutation(
     chdb_url: str, database: str, doomed: Client, tmp_path: Path
 ) -> None:
     """Through the service's own endpoints: degraded (200) naming the mutation, the gauge set."""
-    settings = Settings(clickhouse_url=chdb_url, spool_dir=tmp_path / "spool", evaluator="off")
+    settings = Settings(
+        clickhouse_url=chdb_url,
+        spool_dir=tmp_path / "spool",
+        evaluator="off",
+        grpc_port=free_port(),
+    )
     app = create_app(settings, FileConfig(), database=database)
 
     async def scenario() -> None:
