@@ -61,7 +61,8 @@ class WriterLimits:
     """Rows that are worth an insert of their own: with this many waiting, write at once."""
     batch_max_rows: int = 100_000
     """Under load an insert takes what queued up during the one before, up to this: at 60,000
-    spans/s 100,000 rather than 50,000 leaves the engine a fifth less to merge (benchmarks/README.md)."""
+    spans/s 100,000 rather than 50,000 leaves the engine a fifth less to merge
+    (benchmarks/history/ingest.md)."""
     batch_max_wait_seconds: float = 0.2
     """How long fewer than ``batch_min_rows`` rows wait for company."""
     max_pending_rows: int = 200_000

@@ -121,7 +121,7 @@ MAX_CHUNK_EVENTS = 125_000
 """Events of whole components derived at once when everything is (a rebuild, a first derivation).
 A chunk is read on another thread while the one before is derived, so two are in memory: at
 250,000 the 10M quarter's derivation into empty tables peaked at 1,940 MiB, at 125,000 at 1,538
-MiB, and took less time, not more (benchmarks/README.md, rebuild)."""
+MiB, and took less time, not more (benchmarks/history/rebuild.md, "After both were merged")."""
 
 MAX_EXPANSION_EVENTS = 250_000
 """Events a tick closes by index reads (a window's components) before it takes the whole-graph read

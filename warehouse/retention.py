@@ -105,7 +105,8 @@ TTL applied to the parts already stored, as a mutation the engine runs part by p
 background pool (``system.mutations``). One ``MODIFY TTL`` does both and, on the embedded engine,
 returns only when every stored part is rewritten, whatever ``mutations_sync`` says: that held
 ``serve``'s start-up for the whole rewrite, 27-55 s for the medium quarter's raw spans, minutes at
-10M spans (benchmarks/README.md, "Retention at start-up")."""
+10M spans (benchmarks/history/startup-and-hostile-input.md,
+"Retention at start-up")."""
 
 
 def retention_ddl(topology: Topology, retention: Retention, current: dict[str, str]) -> list[str]:

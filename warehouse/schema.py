@@ -233,7 +233,8 @@ _POINT_READ_BLOCKS = "min_compress_block_size = 2048, max_compress_block_size = 
 POINT_READ_LAYOUT = f"index_granularity = 256, {_POINT_READ_BLOCKS}"
 """The business tables' layout since migration 5: a lineage read of a few scattered ids
 decompresses a few KiB per id and column, not the 64 KiB to 1 MiB of ClickHouse's default
-compressed blocks (benchmarks/README.md, lineage: reads of 14 ids take half the time)."""
+compressed blocks (benchmarks/history/lineage.md, "Lineage": reads of 14
+ids take half the time)."""
 
 
 @dataclass(frozen=True)
@@ -356,7 +357,7 @@ def business_event_select(rules: CorrelationRules, source: str) -> str:
     An event's time is its span's start: when the sync step happened, the instant trace UIs show.
     The dimensions are read from the object references in an outer query: written next to them,
     the engine worked the references out three times (expressions with lambdas are not shared),
-    4.2 instead of 1.5 µs per span as a plain SELECT (benchmarks/README.md, ingest)."""
+    4.2 instead of 1.5 µs per span as a plain SELECT (benchmarks/history/ingest.md)."""
 
     def attr(key: str) -> str:
         return f"SpanAttributes['{key}']"
@@ -463,7 +464,8 @@ COMPACT_PARTS = "min_bytes_for_wide_part = 1099511627776"
 """The business tables' part format since migration 7: every part compact (all columns in one
 file, each granule's columns side by side), not wide (a file per column) from 10 MiB on. A
 lineage read of a few scattered ids then reads one region per id instead of one per column and
-id: 11% less time per lineage, 21% less for a read of 14 events by id (benchmarks/README.md)."""
+id: 11% less time per lineage, 21% less for a read of 14 events by id
+(benchmarks/history/lineage.md)."""
 
 
 def compact_parts_ddl(t: Topology) -> list[str]:
@@ -1057,9 +1059,10 @@ def memory_component_ddl(t: Topology) -> list[str]:
     """Migration 26: the component scratch (migration 19) as ``Memory`` tables. A tick truncates
     both and inserts a few rows into them round by round: as ``MergeTree`` every insert wrote a
     part and every ``TRUNCATE`` removed them, and reading them back cost more too (together about
-    25 ms of a small tick's 360: benchmarks/README.md, eleventh pass). Nothing in them outlives a
-    tick, so losing them with the process loses nothing. Still local to the evaluating node (its
-    reads use ``GLOBAL IN``); replaced whole, so applying it again is harmless."""
+    25 ms of a small tick's 360: benchmarks/history/business-state-tick.md, "Eleventh pass").
+    Nothing in them outlives a tick, so losing them with the process loses nothing. Still local to
+    the evaluating node (its reads use ``GLOBAL IN``); replaced whole, so applying it again is
+    harmless."""
     return [
         f"""CREATE OR REPLACE TABLE {STATE_COMPONENT_EVENTS} (
     EventId String
@@ -1148,8 +1151,8 @@ def ledger_point_read_ddl(t: Topology) -> list[str]:
     (``POINT_READ_LAYOUT``). An evidence pack reads the leaves of its facts by event id and about a
     hundred subtree hashes scattered over a day's tree; with 8,192-row granules each of them costs
     a granule of random 32-byte hashes (about 260 KiB), with 256-row granules 8 KiB: about half the
-    CPU of those two reads at 10M spans (benchmarks/README.md, evidence pack, fifth pass). Nothing
-    is written at ingest; a seal writes the same rows as before.
+    CPU of those two reads at 10M spans (benchmarks/history/evidence.md, "Evidence pack, fifth
+    pass"). Nothing is written at ingest; a seal writes the same rows as before.
 
     One server: both tables copied and swapped in (``_relayout_ddl``); a cluster: only the
     compressed-block sizes change (as migration 5)."""
@@ -1168,7 +1171,7 @@ def ledger_point_read_ddl(t: Topology) -> list[str]:
 EVIDENCE_SPAN_READ_LAYOUT = f"index_granularity = 64, {_POINT_READ_BLOCKS}, {COMPACT_PARTS}"
 """``evidence_spans``' layout: a pack reads 10 to 60 scattered spans by key, each then costs one
 64-row granule of one compact part (the fourth pass measured 64 against 32 and 256 rows,
-benchmarks/README.md, evidence pack)."""
+benchmarks/history/evidence.md, "Evidence pack and report, fourth pass")."""
 
 
 def evidence_spans_ddl(t: Topology) -> list[str]:
