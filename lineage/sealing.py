@@ -29,7 +29,7 @@ full disk, a refused write) turns into a stream of attempts."""
 
 STUCK_AFTER_SECONDS: Final = 3600.0
 """A round that has not ended after this long is reported: the first start on years of history
-seals every day once (about 5 s a day of a million facts, benchmarks/README.md, "Tree head"), so
+seals every day once (about 5 s a day of a million facts, benchmarks/history/evidence.md, "Tree head"), so
 a long first round is expected; an hour is not."""
 
 Clock = Callable[[], datetime]
