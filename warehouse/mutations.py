@@ -106,8 +106,8 @@ class MutationWatch(Collector):
         self._mutations: tuple[Mutation, ...] = ()
         self._read_errors = 0
         self._last_error = ""
-        self._registry = CollectorRegistry()
-        self._registry.register(self)
+        self.registry = CollectorRegistry()
+        self.registry.register(self)
 
     def mutations(self) -> tuple[Mutation, ...]:
         """The unfinished mutations as last read, read again first when that is due. A read that
@@ -185,4 +185,4 @@ class MutationWatch(Collector):
         yield errors
 
     def render(self) -> bytes:
-        return generate_latest(self._registry)
+        return generate_latest(self.registry)

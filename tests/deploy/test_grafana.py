@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import xml.etree.ElementTree as ET
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,9 @@ from clickhouse_connect.driver.client import Client
 from prometheus_client import CollectorRegistry
 
 from collector.metrics import IngestMetrics
+from lineage.ledger import Ledger
+from lineage.sealing import Sealer
+from lineage.signing import Signer
 from slas.metrics import EvaluatorMetrics
 from tests.deploy.compose_files import (
     CLICKHOUSE_USERS,
@@ -28,6 +32,7 @@ from tests.deploy.compose_files import (
 from tests.deploy.test_compose import syncsight_settings
 from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import migrate
+from warehouse.mutations import MutationWatch
 
 COMPOSE = load_yaml(COMPOSE_FILE)
 SERVICES: dict[str, Any] = COMPOSE["services"]
@@ -71,10 +76,20 @@ def targets(datasource_type: str) -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
+def unreachable() -> Client:
+    """No engine: a collector that reads one lists its families all the same."""
+    raise ConnectionError("no engine here")
+
+
 def exported_names() -> set[str]:
     """Every sample name syncsight's /metrics can carry (a counter's _total, a histogram's
     _bucket/_sum/_count), from the very registries it renders."""
-    registries: list[CollectorRegistry] = [IngestMetrics().registry, EvaluatorMetrics().registry]
+    registries: list[CollectorRegistry] = [
+        IngestMetrics().registry,
+        EvaluatorMetrics().registry,
+        Sealer(unreachable, Ledger(Signer.generate()), settle=timedelta(0)).registry,
+        MutationWatch(unreachable).registry,
+    ]
     suffixes = {
         "counter": ("_total",),
         "histogram": ("_bucket", "_sum", "_count"),
@@ -175,7 +190,13 @@ class TestGrafanaDashboards:
         exprs = [target["expr"] for _, target in targets("prometheus")]
         asked = {name for expr in exprs for name in re.findall(r"\bsyncsight_[a-z_]+", expr)}
         assert asked <= exported_names(), sorted(asked - exported_names())
-        for part in ("syncsight_spans_", "syncsight_evaluator_", "syncsight_notifications_"):
+        for part in (
+            "syncsight_spans_",
+            "syncsight_evaluator_",
+            "syncsight_notifications_",
+            "syncsight_ledger_",
+            "syncsight_warehouse_mutation",
+        ):
             assert any(name.startswith(part) for name in asked), part
 
 
