@@ -85,7 +85,10 @@ class Sealer:
         self.health.came_round()
         try:
             sealed = self._ledger.seal_finished_days(
-                self._client(), now=self._clock(), settle=self._settle
+                self._client(),
+                now=self._clock(),
+                settle=self._settle,
+                stopping=self._loop.stopping,
             )
         except Exception as error:  # a loop boundary: reported, and tried again
             logger.exception("ledger: sealing finished days failed")

@@ -76,6 +76,24 @@ class TestSealer:
         until(lambda: sealer.problem() is None, "never recovered")
         until(lambda: counted(sealer, "syncsight_ledger_sealed_days_total") == 1, "never sealed")
 
+    def test_sealing_asked_to_stop_ends_between_two_days(self, migrated: Client) -> None:
+        """Three finished days, and a stop asked once the first is sealed: one head, and the
+        next round seals the other two."""
+        for day in range(3):
+            add_facts(migrated, 10 * day, 2, NOON + timedelta(days=day))
+        ledger = Ledger(Signer.generate())
+        later = NOON + timedelta(days=4)
+        asked: list[int] = []
+
+        def stopping() -> bool:
+            asked.append(1)
+            return len(asked) > 1
+
+        settle = timedelta(seconds=5)
+        sealed = ledger.seal_finished_days(migrated, now=later, settle=settle, stopping=stopping)
+        assert sealed == 1
+        assert ledger.seal_finished_days(migrated, now=later, settle=settle) == 2
+
     def test_a_stopped_sealer_is_a_problem(self, sealer: Sealer) -> None:
         sealer.start()
         sealer.stop()
