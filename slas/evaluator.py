@@ -161,7 +161,12 @@ class SlaEvaluator:
         if self._heartbeat is not None:
             self._heartbeat.stop()
         self._dispatcher.close()
-        if self._lease is not None and self.holds_lease:
+        if self._loop.running():
+            # a tick still writes: another process must not take the lease before it has ended
+            logger.warning(
+                "the SLA evaluator's tick outlived the stop; its lease expires by itself"
+            )
+        elif self._lease is not None and self.holds_lease:
             try:
                 self._lease.release()
             except Exception:  # stopping: the lease then simply expires
