@@ -38,6 +38,7 @@ from warehouse.schema import (
     CLOSE_ITEM_PIECE_TICKS,
     CLOSE_ITEM_PIECES,
     CLOSE_ITEMS,
+    CLOSE_STAGE_DURATIONS,
     PIECE_NEVER,
     piece_change_sums,
 )
@@ -52,10 +53,17 @@ POSTED_ELSEWHERE: Final = 3
 POSTED: Final = 4
 """Posted into its due period."""
 
-TABLES: Final = (CLOSE_ITEM_PIECES, CLOSE_ITEM_PIECE_DAYS, CLOSE_ITEM_PIECE_TICKS)
+TABLES: Final = (
+    CLOSE_ITEM_PIECES,
+    CLOSE_ITEM_PIECE_DAYS,
+    CLOSE_ITEM_PIECE_TICKS,
+    CLOSE_STAGE_DURATIONS,
+)
+"""What the pieces fill: themselves, their daily sums and the completed stages (views)."""
 
-_CARRIED = tuple(column.strip() for column in ITEM_COLUMNS.split(",")[2:])
-"""The columns of ``close_items`` a piece carries as they are (``ITEM_COLUMNS`` but the key)."""
+_CARRIED = (*(column.strip() for column in ITEM_COLUMNS.split(",")[2:]), "StageSeconds")
+"""The columns of ``close_items`` a piece carries as they are (``ITEM_COLUMNS`` but the key, and
+what a completed stage took: ``close_stage_durations``' view reads it)."""
 _CONTENT = ("Deleted", *_CARRIED)
 """What of a version its pieces depend on or carry (``Deleted`` first)."""
 
