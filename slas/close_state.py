@@ -170,6 +170,12 @@ DURATION_HISTORY = timedelta(days=180)
 """How far back completed invoice stages inform the projection of open ones."""
 
 
+def stage_window(as_of: datetime, known: datetime) -> dict[str, Any]:
+    """The parameters of ``STAGE_DURATIONS`` and ``STAGE_DURATIONS_RECORDED``: the window of
+    ``DURATION_HISTORY`` before ``as_of``, as known at ``known``."""
+    return {"as_of": as_of, "known_at": known, "since": as_of - DURATION_HISTORY, "periods": []}
+
+
 @dataclass(frozen=True)
 class _Rows:
     items: CloseItems
@@ -447,25 +453,15 @@ class CloseRiskAnswers:
     ) -> dict[str, F64Array]:
         """Business seconds of the invoice stages completed in the window before ``as_of``, by
         legal entity name."""
-        rows = client.query(
-            STAGE_DURATIONS_RECORDED,
-            parameters={"as_of": as_of, "known_at": known, "since": as_of - DURATION_HISTORY},
-        ).result_rows
+        window = stage_window(as_of, known)
+        rows = client.query(STAGE_DURATIONS_RECORDED, parameters=window).result_rows
         durations = {str(entity): net_durations(added, back) for entity, added, back in rows}
         return {entity: seconds for entity, seconds in durations.items() if len(seconds)}
 
     def _durations(
         self, client: Client, as_of: datetime, known: datetime, entities: tuple[str, ...]
     ) -> dict[int, F64Array]:
-        rows = client.query(
-            STAGE_DURATIONS,
-            parameters={
-                "as_of": as_of,
-                "known_at": known,
-                "since": as_of - DURATION_HISTORY,
-                "periods": [],
-            },
-        ).result_rows
+        rows = client.query(STAGE_DURATIONS, parameters=stage_window(as_of, known)).result_rows
         durations: dict[int, F64Array] = {}
         others = len(entities) + 1
         for entity, seconds in rows:

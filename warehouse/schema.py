@@ -1342,6 +1342,24 @@ ARRAY JOIN arrayFilter(c -> c.1 < {PIECE_NEVER},
     [(Begins, toInt8(Delta)), (Ends, toInt8(-Delta))]) AS change"""
 
 
+def _record_item_versions_again(t: Topology, *more: str) -> list[str]:
+    """Empty the replaced versions, the pieces, their sums (and ``more`` tables the pieces fill)
+    and set their watermark back to the epoch: the next tick records every stored close item
+    version again (``slas.item_versions``)."""
+    emptied = (
+        CLOSE_ITEM_SUPERSEDED,
+        CLOSE_ITEM_PIECES,
+        CLOSE_ITEM_PIECE_DAYS,
+        CLOSE_ITEM_PIECE_TICKS,
+        *more,
+    )
+    return [
+        *(f"TRUNCATE TABLE IF EXISTS {t.storage(table)}{t.on_cluster}" for table in emptied),
+        f"INSERT INTO {SCHEMA_STATE} (Key, Value, UpdatedAt) "
+        f"VALUES ('{CLOSE_ITEM_VERSIONS_WATERMARK}', '1970-01-01T00:00:00+00:00', now64(3))",
+    ]
+
+
 COMPLETED_STAGE_PIECE = (
     f"Kind = 'invoice' AND StageSeconds >= 0 AND Ends = {PIECE_NEVER}"
     " AND PostingEffectiveAt IS NOT NULL"
@@ -1384,18 +1402,7 @@ SELECT assumeNotNull(PostingEffectiveAt) AS PostedAt, LegalEntity, StageSeconds,
     VersionKnownAt, Delta
 FROM {pieces}
 WHERE {COMPLETED_STAGE_PIECE}""",
-        *(
-            f"TRUNCATE TABLE IF EXISTS {t.storage(table)}{t.on_cluster}"
-            for table in (
-                CLOSE_ITEM_SUPERSEDED,
-                CLOSE_ITEM_PIECES,
-                CLOSE_ITEM_PIECE_DAYS,
-                CLOSE_ITEM_PIECE_TICKS,
-                CLOSE_STAGE_DURATIONS,
-            )
-        ),
-        f"INSERT INTO {SCHEMA_STATE} (Key, Value, UpdatedAt) "
-        f"VALUES ('{CLOSE_ITEM_VERSIONS_WATERMARK}', '1970-01-01T00:00:00+00:00', now64(3))",
+        *_record_item_versions_again(t, CLOSE_STAGE_DURATIONS),
     ]
 
 
@@ -1478,17 +1485,4 @@ ORDER BY ({order}, Currency, State, VersionDay)""",
 SELECT {_PIECE_SUMMED}, Day, KnownDay, {known_select}VersionDay, Items, Money
 FROM ({piece_changes_select(pieces)})""",
         ]
-    return [
-        *statements,
-        *(
-            f"TRUNCATE TABLE IF EXISTS {t.storage(table)}{t.on_cluster}"
-            for table in (
-                CLOSE_ITEM_SUPERSEDED,
-                CLOSE_ITEM_PIECES,
-                CLOSE_ITEM_PIECE_DAYS,
-                CLOSE_ITEM_PIECE_TICKS,
-            )
-        ),
-        f"INSERT INTO {SCHEMA_STATE} (Key, Value, UpdatedAt) "
-        f"VALUES ('{CLOSE_ITEM_VERSIONS_WATERMARK}', '1970-01-01T00:00:00+00:00', now64(3))",
-    ]
+    return [*statements, *_record_item_versions_again(t)]

@@ -22,11 +22,11 @@ from slas import item_versions
 from slas.business_state import BusinessState
 from slas.calendars import CalendarBook
 from slas.close_state import (
-    DURATION_HISTORY,
     STAGE_DURATIONS,
     STAGE_DURATIONS_RECORDED,
     CloseRiskAnswers,
     net_durations,
+    stage_window,
 )
 from slas.definitions import DEFAULT_SLAS
 from slas.impact_answers import BlockedInvoiceAnswers
@@ -155,8 +155,9 @@ class TestSummedItemAnswers:
         assert taken_back > 0
         for as_of in [*edges, END, END - timedelta(days=40)]:
             for known in (None, *watermarks[::7]):
-                stages = _recorded_stages(migrated, keeper, as_of, known)
-                assert stages == _stages_of_latest_versions(migrated, keeper, as_of, known)
+                # the stages of every item's latest version: the oracle's read
+                stages = _stages(migrated, keeper, as_of, known, STAGE_DURATIONS_RECORDED)
+                assert stages == _stages(migrated, keeper, as_of, known, STAGE_DURATIONS)
 
         # recorded again from scratch, the stored versions give the rows the ticks wrote; until
         # then the answers are the oracle's (the versions sorted)
@@ -333,34 +334,12 @@ class TestSummedItemAnswers:
                 assert summed.report(period, as_of, None) == oracle.report(period, as_of, None)
 
 
-def _stages(rows: Any) -> dict[str, list[float]]:
-    return {str(entity): sorted(seconds) for entity, seconds in rows if len(seconds)}
-
-
-def _recorded_stages(
-    client: Client, keeper: BusinessState, as_of: datetime, known_at: datetime | None
+def _stages(
+    client: Client, keeper: BusinessState, as_of: datetime, known_at: datetime | None, sql: str
 ) -> dict[str, list[float]]:
-    """The completed stages the summed answer projects from (``close_stage_durations``)."""
+    """The completed invoice stages of the window before ``as_of`` by entity, sorted: ``sql``'s
+    rows, the stages taken back (``STAGE_DURATIONS_RECORDED``'s third column) taken out."""
     known, _ = keeper.items_known_at(known_at)
-    rows = client.query(
-        STAGE_DURATIONS_RECORDED,
-        parameters={"as_of": as_of, "known_at": known, "since": as_of - DURATION_HISTORY},
-    ).result_rows
-    return _stages((entity, net_durations(added, back).tolist()) for entity, added, back in rows)
-
-
-def _stages_of_latest_versions(
-    client: Client, keeper: BusinessState, as_of: datetime, known_at: datetime | None
-) -> dict[str, list[float]]:
-    """The same stages from every item's latest version (the oracle's read)."""
-    known, _ = keeper.items_known_at(known_at)
-    rows = client.query(
-        STAGE_DURATIONS,
-        parameters={
-            "as_of": as_of,
-            "known_at": known,
-            "since": as_of - DURATION_HISTORY,
-            "periods": [],
-        },
-    ).result_rows
-    return _stages(rows)
+    rows = client.query(sql, parameters=stage_window(as_of, known)).result_rows
+    stages = {str(row[0]): net_durations(row[1], row[2] if len(row) > 2 else []) for row in rows}
+    return {entity: sorted(seconds.tolist()) for entity, seconds in stages.items() if len(seconds)}
