@@ -5,7 +5,9 @@ rows negated, stamped with the new version's ``KnownAt``), as ``slas.timer_chang
 The money due and at risk per legal entity, due period, currency and state at ``as_of`` as known at
 ``known_at`` is then a sum: whole days from ``close_item_piece_days`` / ``_ticks``, ``as_of``'s own
 day row by row. The items an answer lists (the largest at risk, the waiting ones it projects) are
-read as the pieces in effect at ``as_of`` of the states that put them at risk.
+read as the pieces in effect at ``as_of`` of the states that put them at risk. A version's last
+piece carries what its completed stage took: a view keeps those as ``close_stage_durations``, the
+history the projection reads (``slas.close_state.STAGE_DURATIONS_RECORDED``).
 
 ``record_window`` writes the rows of the versions stored in a window (``slas.item_versions``
 calls it with its own, under one watermark); recorded from scratch, the versions give the same
