@@ -1,8 +1,8 @@
 """The tables close risk reads, merged into one part while the business state is quiet.
 
-An answer reads each range of ``close_item_pieces`` (and of the completed stages,
-``close_stage_durations``) once in every part: a tick adds a part, and the engine's own merges
-leave a few parts of similar size standing. On a 10M-span quarter an every-period ``/close-risk`` cost about a quarter less CPU
+An answer reads each range of ``close_item_pieces`` (and the completed stages of ``close_items``)
+once in every part: a tick adds a part, and the engine's own merges leave a few parts of similar
+size standing. On a 10M-span quarter an every-period ``/close-risk`` cost about a quarter less CPU
 with each table in one part (benchmarks/README.md, "Seventeenth pass"). So the evaluator merges
 them (``OPTIMIZE … FINAL``, a partition already in one part left as it is) on the first tick that
 writes no version after ticks that did, at most once every ``COMPACT_EVERY``: while spans keep
