@@ -36,6 +36,7 @@ CLOSE_ITEM_SUPERSEDED = "close_item_superseded"
 CLOSE_ITEM_PIECES = "close_item_pieces"
 CLOSE_ITEM_PIECE_DAYS = "close_item_piece_days"
 CLOSE_ITEM_PIECE_TICKS = "close_item_piece_ticks"
+CLOSE_STAGE_DURATIONS = "close_stage_durations"
 CLOSE_ITEM_VERSIONS_WATERMARK = "close_item_superseded_watermark"
 """The knowledge time up to which ``close_item_superseded`` and ``close_item_pieces`` hold every
 ``close_items`` version's rows (``slas.item_versions``)."""
@@ -1344,6 +1345,70 @@ ARRAY JOIN arrayFilter(c -> c.1 < {PIECE_NEVER},
     [(Begins, toInt8(Delta)), (Ends, toInt8(-Delta))]) AS change"""
 
 
+def _record_item_versions_again(t: Topology, *more: str) -> list[str]:
+    """Empty the replaced versions, the pieces, their sums (and ``more`` tables the pieces fill)
+    and set their watermark back to the epoch: the next tick records every stored close item
+    version again (``slas.item_versions``)."""
+    emptied = (
+        CLOSE_ITEM_SUPERSEDED,
+        CLOSE_ITEM_PIECES,
+        CLOSE_ITEM_PIECE_DAYS,
+        CLOSE_ITEM_PIECE_TICKS,
+        *more,
+    )
+    return [
+        *(f"TRUNCATE TABLE IF EXISTS {t.storage(table)}{t.on_cluster}" for table in emptied),
+        f"INSERT INTO {SCHEMA_STATE} (Key, Value, UpdatedAt) "
+        f"VALUES ('{CLOSE_ITEM_VERSIONS_WATERMARK}', '1970-01-01T00:00:00+00:00', now64(3))",
+    ]
+
+
+COMPLETED_STAGE_PIECE = (
+    f"Kind = 'invoice' AND StageSeconds >= 0 AND Ends = {PIECE_NEVER}"
+    " AND PostingEffectiveAt IS NOT NULL"
+)
+"""The one row of ``close_item_pieces`` a version of an invoice item whose stage completed adds
+or takes back (its last piece: the item posted), with what the stage took in business seconds."""
+
+
+def close_stage_durations_ddl(t: Topology) -> list[str]:
+    """Migration 29: ``close_stage_durations``, the completed invoice stages (billing.ready →
+    invoice.posted in business seconds, by legal entity and instant of posting) that project close
+    risk's waiting items, as signed rows stamped with ``KnownAt``: the row of each version that
+    completed a stage +1, taken back (-1) by the version that replaces it, so that the stages in
+    the 180 days before an ``as_of`` known at a ``known_at`` are one range of the table's order
+    and a sum, instead of a read of every close item's version. Filled by a view from
+    ``close_item_pieces`` (which carries each version's ``StageSeconds`` from here on: its last
+    piece is the posted one); as migration 18 does, the pieces are emptied and their watermark set
+    back to the epoch, so the next tick records every stored version again, and the answers take
+    the path that reads every item until then."""
+    pieces = t.storage(CLOSE_ITEM_PIECES)
+    durations = t.storage(CLOSE_STAGE_DURATIONS)
+    return [
+        *(
+            f"ALTER TABLE {name}{t.on_cluster} ADD COLUMN IF NOT EXISTS StageSeconds Float64"
+            " DEFAULT -1"
+            for name in ([pieces, CLOSE_ITEM_PIECES] if t.cluster else [pieces])
+        ),
+        f"""CREATE TABLE IF NOT EXISTS {durations}{t.on_cluster} (
+    PostedAt DateTime64(6, 'UTC'),
+    LegalEntity LowCardinality(String),
+    StageSeconds Float64,
+    KnownAt DateTime64(3, 'UTC'),
+    VersionKnownAt DateTime64(3, 'UTC'),
+    Delta Int8
+) ENGINE = {t.engine(CLOSE_STAGE_DURATIONS)}
+ORDER BY (PostedAt, LegalEntity)""",
+        *t.distributed(CLOSE_STAGE_DURATIONS, "cityHash64(LegalEntity)"),
+        f"""CREATE MATERIALIZED VIEW IF NOT EXISTS {durations}_mv{t.on_cluster} TO {durations} AS
+SELECT assumeNotNull(PostingEffectiveAt) AS PostedAt, LegalEntity, StageSeconds, KnownAt,
+    VersionKnownAt, Delta
+FROM {pieces}
+WHERE {COMPLETED_STAGE_PIECE}""",
+        *_record_item_versions_again(t, CLOSE_STAGE_DURATIONS),
+    ]
+
+
 def close_item_pieces_ddl(t: Topology) -> list[str]:
     """Migration 18: close risk from sums in event time (``slas/close_item_pieces.py``).
     ``close_item_pieces`` holds each ``close_items`` version split into the pieces of event time
@@ -1423,17 +1488,4 @@ ORDER BY ({order}, Currency, State, VersionDay)""",
 SELECT {_PIECE_SUMMED}, Day, KnownDay, {known_select}VersionDay, Items, Money
 FROM ({piece_changes_select(pieces)})""",
         ]
-    return [
-        *statements,
-        *(
-            f"TRUNCATE TABLE IF EXISTS {t.storage(table)}{t.on_cluster}"
-            for table in (
-                CLOSE_ITEM_SUPERSEDED,
-                CLOSE_ITEM_PIECES,
-                CLOSE_ITEM_PIECE_DAYS,
-                CLOSE_ITEM_PIECE_TICKS,
-            )
-        ),
-        f"INSERT INTO {SCHEMA_STATE} (Key, Value, UpdatedAt) "
-        f"VALUES ('{CLOSE_ITEM_VERSIONS_WATERMARK}', '1970-01-01T00:00:00+00:00', now64(3))",
-    ]
+    return [*statements, *_record_item_versions_again(t)]
