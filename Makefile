@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit install clean chromium alertmanager compiler native native-warnings
+.PHONY: demo test lint typecheck unit install clean chromium alertmanager promtool compiler native native-warnings
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,18 @@ alertmanager:
 	  fi; \
 	}
 
+# The self-monitoring alert rules (deploy/prometheus/rules/) are checked and unit-tested by
+# Prometheus's promtool: Debian's prometheus package ships it; installed here when missing and we may.
+promtool:
+	@command -v promtool >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's prometheus for promtool (the alert rules' tests)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; \
+	  else \
+	    echo "promtool is missing: run 'sudo apt-get install prometheus'"; \
+	  fi; \
+	}
+
 # The compiled OTLP decoder needs a C compiler and Python's headers (pyenv and python.org builds
 # ship the headers; Debian's python3 needs python3-dev); installed here when missing and we may.
 compiler:
@@ -83,7 +95,7 @@ native-warnings: $(STAMP)
 # does each group of files that start from the same dear data (tests/conftest.py, SHARED_SETUP:
 # built once, not once per process). Files marked `dear` are handed out first (tests/conftest.py
 # orders them; xdist keeps that order).
-unit: $(STAMP) chromium alertmanager native native-warnings
+unit: $(STAMP) chromium alertmanager promtool native native-warnings
 	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 test: lint typecheck unit

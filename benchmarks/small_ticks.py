@@ -2,8 +2,8 @@
 spans) streamed into a new engine ``--chunk`` spans per insert, a tick of the business state after
 each, every statement timed through ``benchmarks/tick_profile.py``'s ``CountingClient``. Prints the
 CPU per tick, the statements per tick and the costliest statements over all ticks: a small tick's
-cost is mostly the engine parsing, analysing and planning large statements (benchmarks/README.md,
-"Tenth pass: a tick's fixed cost").
+cost is mostly the engine parsing, analysing and planning large statements (benchmarks/history/
+business-state-tick.md, "Tenth pass: a tick's fixed cost").
 
 Opens ``--data`` itself (a new directory: the run starts empty). Run:
 ``.venv/bin/python benchmarks/small_ticks.py --data /tmp/small-ticks [--chunk 60] [--top 12]``

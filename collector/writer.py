@@ -20,13 +20,13 @@ from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass
 
-from collector.loop_health import LoopHealth
 from collector.metrics import IngestMetrics
 from collector.refusal_split import store_in_halves
 from collector.span_inserts import SpanInserts
 from collector.spool import Spool, SpoolFile, SpoolFull
 from collector.spool_replay import SpoolReplay
 from warehouse.insert_errors import refusal_reason
+from warehouse.loop_health import LoopHealth
 from warehouse.span_batch import SpanBatch, join_batches
 from warehouse.span_store import SpanSink
 
@@ -61,7 +61,8 @@ class WriterLimits:
     """Rows that are worth an insert of their own: with this many waiting, write at once."""
     batch_max_rows: int = 100_000
     """Under load an insert takes what queued up during the one before, up to this: at 60,000
-    spans/s 100,000 rather than 50,000 leaves the engine a fifth less to merge (benchmarks/README.md)."""
+    spans/s 100,000 rather than 50,000 leaves the engine a fifth less to merge
+    (benchmarks/history/ingest.md)."""
     batch_max_wait_seconds: float = 0.2
     """How long fewer than ``batch_min_rows`` rows wait for company."""
     max_pending_rows: int = 200_000

@@ -7,7 +7,8 @@ Since migration 30 the insert that stores a business span writes its copy (a vie
 (rows stored earlier, or re-stored by a rebuild; ``slas.business_state.RECORDED``): for every
 ``biz_events`` row stored in the window with a raw span hash, the ``otel_traces`` rows of its span
 with that hash. A pack then decompresses one 64-row granule per span instead of one wide granule
-of ``otel_traces`` (benchmarks/README.md, evidence pack, sixth pass).
+of ``otel_traces`` (benchmarks/history/evidence.md, "Evidence pack, sixth
+pass").
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ WHERE (TraceId, SpanId, RawSpanHash) IN (SELECT TraceId, SpanId, RawSpanHash FRO
 through ``otel_traces``' sort key and partitions (a fact's event time is its span's start), as a
 pack finds them (``lineage.queries.RAW_SPANS``). The sort key and the trace id are matched by one
 set: one read of the window fewer to plan and run than a set each (2-3 ms of a small tick's 20,
-benchmarks/README.md, eleventh pass)."""
+benchmarks/history/business-state-tick.md, "Eleventh pass")."""
 
 COPIES = f"""
 SELECT {RAW_SPAN_FIELDS}, RawSpanHash

@@ -62,7 +62,8 @@ LEAF_HASH_SQL: Final = (
 )
 """RFC 9162 leaf hash of a ``biz_events`` row, in the engine (``length`` counts bytes): one
 ``concat`` of every field's netstring (the engine computes each field's text once), about 12 %
-less CPU than building an array of the texts and mapping over it (benchmarks/README.md)."""
+less CPU than building an array of the texts and mapping over it
+(benchmarks/history/evidence.md, "Tree head, 2026-12-05")."""
 
 
 KNOWLEDGE_TIME: Final = "ingested_at"

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
@@ -166,9 +166,18 @@ class Ledger:
             )
             return head
 
-    def seal_finished_days(self, client: Client, *, now: datetime, settle: timedelta) -> int:
+    def seal_finished_days(
+        self,
+        client: Client,
+        *,
+        now: datetime,
+        settle: timedelta,
+        stopping: Callable[[], bool] = lambda: False,
+    ) -> int:
         """Seal, up to their end, the days of stored facts that are over (by ``settle``) and
-        have no final head yet; returns how many were sealed."""
+        have no final head yet; returns how many were sealed. Ends early, between two days, once
+        ``stopping`` says so (a service stopping during its first seal of years of history): the
+        days left wait for the next round."""
         final = {
             day
             for day, until in client.query(SEALED_UNTIL).result_rows
@@ -178,6 +187,8 @@ class Ledger:
         days = client.query(KNOWLEDGE_DAYS, parameters={"before": _naive(before)}).result_rows
         sealed = 0
         for (day,) in days:
+            if stopping():
+                break
             if day not in final:
                 self.seal_day(client, day, until=day_end(day), now=now)
                 sealed += 1

@@ -1,6 +1,5 @@
 """REST routes of the evidence ledger (the public key, signed tree heads with consistency proofs,
-the access trail, sealing a day on demand) and the background loop that seals each day once it
-is over."""
+the access trail, sealing a day on demand); ``lineage.sealing`` seals each day once it is over."""
 
 from __future__ import annotations
 
@@ -30,13 +29,9 @@ from lineage.ledger_models import (
     TreeHeadProofOut,
     TreeHeadsOut,
 )
-from warehouse.background import BackgroundLoop
 from warehouse.pool import ClientPool
 
 logger = logging.getLogger(__name__)
-
-SEALING_INTERVAL_SECONDS: Final = 600.0
-"""How often the service looks for finished days without a final head."""
 
 Clock = Callable[[], datetime]
 
@@ -171,20 +166,3 @@ def ledger_router(
         return TreeHeadOut.model_validate(sealed.to_json())
 
     return router
-
-
-def sealing_loop(
-    pool: ClientPool, ledger: Ledger, *, settle: timedelta, clock: Clock = lambda: datetime.now(UTC)
-) -> BackgroundLoop:
-    """Seals every finished day to its end, at start and then every ten minutes."""
-
-    def step() -> float:
-        try:
-            sealed = ledger.seal_finished_days(pool.client(), now=clock(), settle=settle)
-            if sealed:
-                logger.info("ledger: sealed %d finished day(s)", sealed)
-        except Exception:  # a loop boundary: the next round tries again
-            logger.exception("ledger: sealing finished days failed")
-        return SEALING_INTERVAL_SECONDS
-
-    return BackgroundLoop("ledger-sealer", pool.client, step)

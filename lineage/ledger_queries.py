@@ -36,7 +36,7 @@ span, a conflicting re-send included (warehouse/first_stored.py); a span stored 
 (a redelivery) is not a new fact. The first stored row of each version is chosen in the order
 of ``biz_events``' sorting key (the engine reads it in order instead of sorting it) and only
 the chosen rows are hashed (the statement's ``SELECT`` about 0.6 CPU-s less per million facts
-than sorting every row by identity and knowledge time, benchmarks/README.md)."""
+than sorting every row by identity and knowledge time, benchmarks/history/evidence.md)."""
 
 LEAF_COUNT = "SELECT uniqExact(LeafIndex) FROM ledger_leaves WHERE Day = {day:Date}"
 
@@ -110,7 +110,8 @@ LIMIT 1 BY EventId, TraceId, SpanId, IngestedAt
 """
 """The leaves of the facts, each stored version of a span (by knowledge time) once; the event ids
 (one column, a plain set) sift the granules' rows before the identities are compared (about 40 %
-less CPU than comparing identities alone, benchmarks/README.md)."""
+less CPU than comparing identities alone, benchmarks/history/evidence.md, "Evidence pack, third
+pass")."""
 
 KNOWLEDGE_DAYS = """
 SELECT DISTINCT toDate(IngestedAt) AS Day FROM biz_events

@@ -147,8 +147,8 @@ ORDER BY Timestamp, TraceId, SpanId, {RAW_SPAN_HASH}
 the hash that tells the copies of a re-sent span apart. Found through the table's sort key
 (service, span name, second of the start: a fact's event time is its span's start), so the
 primary key keeps one or two granules per span; ``PREWHERE`` reads the other columns only of the
-granules where a span matched, the trace ids (one column, a plain set) first (benchmarks/README.md,
-evidence pack)."""
+granules where a span matched, the trace ids (one column, a plain set) first
+(benchmarks/history/evidence.md, "Evidence pack, third pass")."""
 
 RAW_SPAN_COLUMNS = (
     "trace_id",

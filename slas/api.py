@@ -38,8 +38,8 @@ from slas.timers import STATES
 
 PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
 BLOCKED_PAGE_ITEMS = 1000
-"""A blocked-invoice page's items unless asked otherwise (benchmarks/README.md, "Blocked
-invoices, a page at a time")."""
+"""A blocked-invoice page's items unless asked otherwise
+(benchmarks/history/business-state-answers.md, "Blocked invoices, a page at a time")."""
 AS_OF_HEADER = "X-Syncsight-As-Of"
 KNOWN_AT_HEADER = "X-Syncsight-Known-At"
 KnownAt = Annotated[

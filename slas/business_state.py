@@ -20,6 +20,7 @@ knowledge time is read; versions are stamped with the watermark (``KnownAt``), s
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Collection, Generator, Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import closing
@@ -127,7 +128,7 @@ MAX_CHUNK_EVENTS = 125_000
 """Events of whole components derived at once when everything is (a rebuild, a first derivation).
 A chunk is read on another thread while the one before is derived, so two are in memory: at
 250,000 the 10M quarter's derivation into empty tables peaked at 1,940 MiB, at 125,000 at 1,538
-MiB, and took less time, not more (benchmarks/README.md, rebuild)."""
+MiB, and took less time, not more (benchmarks/history/rebuild.md, "After both were merged")."""
 
 MAX_EXPANSION_EVENTS = 250_000
 """Events a tick closes by index reads (a window's components) before it takes the whole-graph read
@@ -148,6 +149,18 @@ follows at once): what a tick holds in memory stays bounded however far behind i
 
 MAX_EXPANSION_ROUNDS = 64
 """Reads to close a component; deeper than any chain of the default graph (about 8)."""
+
+
+class DerivationStopped(Exception):
+    """A derivation in chunks stopped between two chunks because the process is stopping
+    (``BusinessState.stop_deriving``). The chunks written stay (each is its components' latest
+    versions); the watermark did not move, so the next tick derives the same window again and
+    the chunks already written move nothing."""
+
+    def __init__(self, done: int, count: int) -> None:
+        super().__init__(f"stopped after {done} of {count} chunks of a derivation")
+        self.done = done
+        self.count = count
 
 
 @dataclass(frozen=True)
@@ -216,6 +229,13 @@ class BusinessState:
         )
         self._read: list[tuple[datetime, datetime, int]] = []
         """Windows this process read lately, oldest first: (since, until, rows visible then)."""
+        self._stopping = threading.Event()
+
+    def stop_deriving(self) -> None:
+        """Ask a derivation in chunks under way (or the next) to stop after the chunk it is
+        writing: a service stopping during a derivation from scratch, which takes minutes at
+        millions of spans, then exits in seconds instead of being killed."""
+        self._stopping.set()
 
     def watermark(self) -> datetime:
         """The knowledge time up to which ``sla_timers`` is complete (epoch before any tick)."""
@@ -545,14 +565,16 @@ class BusinessState:
         """Re-derive the ``count`` chunks ``graph_chunks`` staged, in order; the next chunk is read
         on a ``READERS`` thread (with that thread's client) while this one derives and writes the
         chunk before, so that the engine's read and the derivation use both cores. Events read,
-        versions written."""
+        versions written. Raises ``DerivationStopped`` between two chunks once asked to stop."""
         events = versions = 0
         with closing(self._chunk_reads(client, until, count, stored=stored)) as reads:
-            for read in reads:
+            for done, read in enumerate(reads, start=1):
                 derived, written = self._write(client, until, read)
                 del read  # held: this chunk while it is derived, and the next one being read
                 events += derived
                 versions += written
+                if done < count and self._stopping.is_set():
+                    raise DerivationStopped(done, count)
         return events, versions
 
     def _chunk_reads(

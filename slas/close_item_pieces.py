@@ -5,7 +5,9 @@ rows negated, stamped with the new version's ``KnownAt``), as ``slas.timer_chang
 The money due and at risk per legal entity, due period, currency and state at ``as_of`` as known at
 ``known_at`` is then a sum: whole days from ``close_item_piece_days`` / ``_ticks``, ``as_of``'s own
 day row by row. The items an answer lists (the largest at risk, the waiting ones it projects) are
-read as the pieces in effect at ``as_of`` of the states that put them at risk.
+read as the pieces in effect at ``as_of`` of the states that put them at risk. A version's last
+piece carries what its completed stage took: a view keeps those as ``close_stage_durations``, the
+history the projection reads (``slas.close_state.STAGE_DURATIONS_RECORDED``).
 
 ``record_window`` writes the rows of the versions stored in a window (``slas.item_versions``
 calls it with its own, under one watermark); recorded from scratch, the versions give the same
@@ -38,6 +40,7 @@ from warehouse.schema import (
     CLOSE_ITEM_PIECE_TICKS,
     CLOSE_ITEM_PIECES,
     CLOSE_ITEMS,
+    CLOSE_STAGE_DURATIONS,
     PIECE_NEVER,
     piece_change_sums,
 )
@@ -52,10 +55,17 @@ POSTED_ELSEWHERE: Final = 3
 POSTED: Final = 4
 """Posted into its due period."""
 
-TABLES: Final = (CLOSE_ITEM_PIECES, CLOSE_ITEM_PIECE_DAYS, CLOSE_ITEM_PIECE_TICKS)
+TABLES: Final = (
+    CLOSE_ITEM_PIECES,
+    CLOSE_ITEM_PIECE_DAYS,
+    CLOSE_ITEM_PIECE_TICKS,
+    CLOSE_STAGE_DURATIONS,
+)
+"""What the pieces fill: themselves, their daily sums and the completed stages (views)."""
 
-_CARRIED = tuple(column.strip() for column in ITEM_COLUMNS.split(",")[2:])
-"""The columns of ``close_items`` a piece carries as they are (``ITEM_COLUMNS`` but the key)."""
+_CARRIED = (*(column.strip() for column in ITEM_COLUMNS.split(",")[2:]), "StageSeconds")
+"""The columns of ``close_items`` a piece carries as they are (``ITEM_COLUMNS`` but the key, and
+what a completed stage took: ``close_stage_durations``' view reads it)."""
 _CONTENT = ("Deleted", *_CARRIED)
 """What of a version its pieces depend on or carry (``Deleted`` first)."""
 

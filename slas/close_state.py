@@ -1,7 +1,8 @@
 """Close risk from ``close_items``: the items due in the asked periods, in their state at ``as_of``
 as known at ``known_at`` (one SQL read, bounded by the periods asked), assessed by
 ``slas.close_risk`` like a full evaluation. The projection of open items runs in Python over those
-items only, against the business time completed invoice stages took (stored per item).
+items only, against the business time completed invoice stages took (stored per item, and per
+version as signed rows in ``close_stage_durations``: migration 29).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from slas.item_rows import INVOICE
 from slas.snapshot import NO_TIME, F64Array
 from warehouse.counted_attempt import LATEST_ERROR
 from warehouse.first_stored import NAMED_EVENTS_KNOWN_AT
-from warehouse.schema import BLOCKER_FACT_COLUMNS, CLOSE_ITEMS
+from warehouse.schema import BLOCKER_FACT_COLUMNS, CLOSE_ITEMS, CLOSE_STAGE_DURATIONS
 
 _AS_OF = "{as_of:DateTime64(6, 'UTC')}"
 
@@ -65,16 +66,6 @@ ITEMS_AT = _items_at(_BEGUN)
 """Every item that existed at ``as_of`` (its stage was attempted) due in one of ``periods``
 (every period when empty), its latest version known at ``known_at``; the amount is the exact
 ``Decimal`` (None without one), the last two columns the invoice number and the customer."""
-
-
-def _in_effect(condition: str, columns: str = ITEM_COLUMNS) -> str:
-    """``_items_at`` from the versions in effect at ``known_at`` (``slas.item_versions``): no
-    sort of every version."""
-    return f"""
-SELECT {columns}
-FROM {CLOSE_ITEMS}
-WHERE {item_versions.IN_EFFECT} AND Deleted = 0 AND {condition}
-"""
 
 
 OPEN_INVOICE_ITEMS_AT = _items_at(
@@ -155,12 +146,16 @@ WHERE Deleted = 0 AND {_COMPLETED_STAGES}
 GROUP BY LegalEntity
 """
 """Business seconds of the invoice stages completed in the window before ``as_of``, by entity."""
-STAGE_DURATIONS_IN_EFFECT = f"""
-SELECT LegalEntity, groupArray(StageSeconds)
-FROM ({_in_effect(_COMPLETED_STAGES, "LegalEntity, StageSeconds")})
+STAGE_DURATIONS_RECORDED = f"""
+SELECT LegalEntity, groupArrayIf(StageSeconds, Delta > 0), groupArrayIf(StageSeconds, Delta < 0)
+FROM {CLOSE_STAGE_DURATIONS}
+WHERE PostedAt >= {{since:DateTime64(6, 'UTC')}} AND PostedAt <= {_AS_OF}
+  AND KnownAt <= {{known_at:DateTime64(3, 'UTC')}}
 GROUP BY LegalEntity
 """
-"""``STAGE_DURATIONS`` from the versions in effect at ``known_at`` (``slas.item_versions``)."""
+"""``STAGE_DURATIONS`` from the completed stages' signed rows (``close_stage_durations``: one
+range of its order), by entity: the stages added and those taken back by a later version known
+at ``known_at`` (``net_durations`` takes the second from the first)."""
 
 ERRORS = f"""
 SELECT EventId, {LATEST_ERROR}
@@ -174,6 +169,12 @@ version, not the error)."""
 
 DURATION_HISTORY = timedelta(days=180)
 """How far back completed invoice stages inform the projection of open ones."""
+
+
+def stage_window(as_of: datetime, known: datetime) -> dict[str, Any]:
+    """The parameters of ``STAGE_DURATIONS`` and ``STAGE_DURATIONS_RECORDED``: the window of
+    ``DURATION_HISTORY`` before ``as_of``, as known at ``known``."""
+    return {"as_of": as_of, "known_at": known, "since": as_of - DURATION_HISTORY, "periods": []}
 
 
 @dataclass(frozen=True)
@@ -283,6 +284,19 @@ def items_at(rows: Sequence[Sequence[Any]], as_of: datetime) -> _Rows:
     }  # fmt: skip
     items = CloseItems(**{name: np.array(columns[name], dtype=dtypes[name]) for name in dtypes})
     return _Rows(items, names, blocking, entities, currencies)
+
+
+def net_durations(added: Sequence[float], taken_back: Sequence[float]) -> F64Array:
+    """The stages ``added`` without those ``taken_back`` (each one of them, a multiset within
+    ``added``), in no particular order (``slas.close_risk.remaining_after`` sorts them)."""
+    if not taken_back:
+        return np.array(added, dtype=np.float64)
+    kept = np.sort(np.array(added, dtype=np.float64))
+    taken = np.sort(np.array(taken_back, dtype=np.float64))
+    # equal values taken back remove as many equal stages: the n-th of a run the n-th of them
+    rank = np.arange(len(taken)) - np.searchsorted(taken, taken, side="left")
+    netted: F64Array = np.delete(kept, np.searchsorted(kept, taken, side="left") + rank)
+    return netted
 
 
 def _errors(
@@ -440,24 +454,15 @@ class CloseRiskAnswers:
     ) -> dict[str, F64Array]:
         """Business seconds of the invoice stages completed in the window before ``as_of``, by
         legal entity name."""
-        rows = client.query(
-            STAGE_DURATIONS_IN_EFFECT,
-            parameters={"as_of": as_of, "known_at": known, "since": as_of - DURATION_HISTORY},
-        ).result_rows
-        return {str(entity): np.array(seconds, dtype=np.float64) for entity, seconds in rows}
+        window = stage_window(as_of, known)
+        rows = client.query(STAGE_DURATIONS_RECORDED, parameters=window).result_rows
+        durations = {str(entity): net_durations(added, back) for entity, added, back in rows}
+        return {entity: seconds for entity, seconds in durations.items() if len(seconds)}
 
     def _durations(
         self, client: Client, as_of: datetime, known: datetime, entities: tuple[str, ...]
     ) -> dict[int, F64Array]:
-        rows = client.query(
-            STAGE_DURATIONS,
-            parameters={
-                "as_of": as_of,
-                "known_at": known,
-                "since": as_of - DURATION_HISTORY,
-                "periods": [],
-            },
-        ).result_rows
+        rows = client.query(STAGE_DURATIONS, parameters=stage_window(as_of, known)).result_rows
         durations: dict[int, F64Array] = {}
         others = len(entities) + 1
         for entity, seconds in rows:

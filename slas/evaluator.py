@@ -18,7 +18,7 @@ from clickhouse_connect.driver.client import Client
 from slas.alert_groups import EACH, GROUPED, TimerGroups, mark_ended_by_breach
 from slas.alert_store import RECORD, AlertStore
 from slas.alerts import Alert, AlertSource, TimerAlertFacts, reconcile, timer_alert
-from slas.business_state import RECORDED, BusinessState, TickReport
+from slas.business_state import RECORDED, BusinessState, DerivationStopped, TickReport
 from slas.definitions import SlaDefinition
 from slas.dispatch import Dispatcher
 from slas.lease import Heartbeat, Lease
@@ -156,11 +156,17 @@ class SlaEvaluator:
         self._loop.start()
 
     def stop(self, timeout: float = 30.0) -> None:
+        self._state.stop_deriving()
         self._loop.stop(timeout)
         if self._heartbeat is not None:
             self._heartbeat.stop()
         self._dispatcher.close()
-        if self._lease is not None and self.holds_lease:
+        if self._loop.running():
+            # a tick still writes: another process must not take the lease before it has ended
+            logger.warning(
+                "the SLA evaluator's tick outlived the stop; its lease expires by itself"
+            )
+        elif self._lease is not None and self.holds_lease:
             try:
                 self._lease.release()
             except Exception:  # stopping: the lease then simply expires
@@ -184,6 +190,9 @@ class SlaEvaluator:
             outcome = "standby" if report is None else "paused" if report.skipped else "ok"
             self.metrics.ticks.labels(outcome).inc()
             self.metrics.last_success.set(time.time())
+        except DerivationStopped as stopped:  # stopping: not a failure, and nothing is lost
+            logger.info("SLA evaluation %s; the next start goes on from there", stopped)
+            return self._interval.total_seconds()  # the loop's stop ends the wait
         except Exception as error:  # the loop outlives a bad tick; the reason is logged
             self.last_error = str(error)
             self.failures_in_a_row += 1

@@ -195,7 +195,9 @@ def _collection_paused() -> Iterator[None]:
     """The cyclic garbage collector off while an answer builds its items. Every item makes some
     fifteen container objects, none in a cycle and all alive until the answer is sent: the
     collections they set off walk them again for nothing (an every-item answer of 9,566 items
-    at 10M: 150 young, 13 middle and 1 or 2 full ones, 17-66 ms CPU; benchmarks/README.md). On
+    at 10M: 150 young, 13 middle and 1 or 2 full ones, 17-66 ms CPU;
+    benchmarks/history/business-state-answers.md, "Blocked invoices, every item: the endpoint's
+    JSON"). On
     again unconditionally: nothing in the service turns it off, and an answer that overlaps
     another may start while that one has it off (restoring what it found would leave it off)."""
     gc.disable()

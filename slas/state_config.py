@@ -5,7 +5,8 @@ SLA definitions, the lineage hops, every calendar, the state tables' layout and 
 rule's revision); when it differs from the running configuration, every timer is re-derived. A
 site that adds a legal entity's calendar before the entity's traffic arrives (a new subsidiary)
 changes no stored row, yet that re-derivation took 3-6 minutes at 10M spans, with no alert
-evaluated meanwhile (benchmarks/README.md, "Retention at start-up"). So the keeper also stores
+evaluated meanwhile (benchmarks/history/startup-and-hostile-input.md,
+"Retention at start-up"). So the keeper also stores
 what the fingerprint was made of (``CALENDARS_KEY``: the rest, and a digest per entity calendar),
 and a change of entity calendars alone re-derives nothing when no state row belongs to those
 entities (``moved_entities``, ``ENTITIES_WITH_STATE``).

@@ -199,8 +199,8 @@ whether any event of the window has rows stored before it (the first found is en
 UNRESOLVED_FROM_SCRATCH = _unresolved("false")
 """The same for a window from the epoch (a derivation from scratch), before which nothing is
 stored: the check of rows stored before would build the set of every event id first (at 10M
-spans, 850 MiB and 1.3 CPU-s, the derivation's highest peak: benchmarks/README.md, rebuild,
-fourth pass)."""
+spans, 850 MiB and 1.3 CPU-s, the derivation's highest peak: benchmarks/history/rebuild.md,
+"Rebuild, fourth pass")."""
 
 HOP_NEIGHBOURS = f"""
 SELECT EventId, any(EventType),
@@ -298,8 +298,9 @@ CHUNK_EVENT_IDS = f"SELECT event_id FROM {STAGED_EVENTS} WHERE {_BY_CHUNK}"
 chunk's objects are a twenty-first of the graph's at 10M spans, scattered over the state tables'
 keys, so that each chunk's read scans the whole table whatever its filter: matching each row's
 hash against the chunk's hashes costs half what matching (type, id) texts did
-(benchmarks/README.md, rebuild, fourth pass). The graph and the chunks are made of these same
-hashes, and ``_latest`` keeps only the rows whose hash is one of the chunk's objects' either way."""
+(benchmarks/history/rebuild.md, "Rebuild, fourth pass"). The graph and the chunks are made of
+these same hashes, and ``_latest`` keeps only the rows whose hash is one of the chunk's objects'
+either way."""
 
 LATEST_DIGESTS_OF_CHUNK = f"""{_LATEST_TIMER}
 FROM {SLA_TIMERS}
@@ -703,7 +704,7 @@ memory grows with the events it aggregates (at 10M spans the process peaked at 3
 ranges of 2M rows, 1.7 GiB with 400,000, 1.3 GiB with 200,000). At 200,000 the staging still set
 the rebuild's peak at 10M, 1,350-1,450 MiB against 1,050-1,100 for a chunk's derivation: at
 100,000 it stays under the chunks' (1,140 MiB), for a few CPU-seconds more, each statement's join
-streaming every chunked event's hash (benchmarks/README.md, rebuild, fourth pass)."""
+streaming every chunked event's hash (benchmarks/history/rebuild.md, "Rebuild, fourth pass")."""
 
 
 def _stop_merges(client: Client, table: str) -> None:

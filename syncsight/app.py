@@ -12,6 +12,7 @@ from typing import Any
 from clickhouse_connect.driver.exceptions import DatabaseError
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from prometheus_client import disable_created_metrics
 
 from collector.admission import ExportAdmission
 from collector.grpc_receiver import TraceExportHandler, create_grpc_server
@@ -25,9 +26,10 @@ from collector.writer import BatchWriter, WriterLimits
 from lineage.api import lineage_router
 from lineage.audit_api import audit_router
 from lineage.ledger import Ledger
-from lineage.ledger_api import ledger_router, sealing_loop
+from lineage.ledger_api import ledger_router
 from lineage.objects_api import objects_router
 from lineage.ocel_api import ocel_router
+from lineage.sealing import Sealer
 from lineage.signing import load_or_create_signer, load_signer
 from slas.ocel_states import BusinessStateFacts
 from slas.service import SlaService
@@ -49,6 +51,7 @@ from warehouse.client import (
 )
 from warehouse.durable_parts import fsync_inserted_parts
 from warehouse.migrations import migrate
+from warehouse.mutations import MutationWatch
 from warehouse.pool import ClientPool
 from warehouse.schema import Topology
 from warehouse.span_store import span_sink
@@ -61,6 +64,9 @@ EVALUATOR_FAILURES_DEGRADED = 3
 
 def create_app(settings: Settings, config: FileConfig, *, database: str | None = None) -> FastAPI:
     """Build the service: migrations and receivers start in the lifespan, and stop with it."""
+    # no `_created` series beside every counter and histogram: nothing reads them, and they
+    # doubled the families a scrape carries (docs/operations.md, Metrics reference)
+    disable_created_metrics()  # type: ignore[no-untyped-call]
     pool = ClientPool(settings.clickhouse_url, database=database)
     read_pool = ClientPool(
         settings.read_url,
@@ -73,6 +79,7 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
     )
     topology = Topology(settings.clickhouse_cluster)
     metrics = IngestMetrics()
+    mutations = MutationWatch(pool.client)
     spool = Spool(  # raises SpoolOfAnotherDatabase: the CLI reports it
         settings.spool_directory,
         max_bytes=settings.spool_max_bytes,
@@ -131,7 +138,7 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
     )
     ledger = Ledger(signer)
     settle = timedelta(seconds=settings.state_settle_seconds)
-    sealer = sealing_loop(pool, ledger, settle=settle) if settings.evaluator == "auto" else None
+    sealer = Sealer(pool.client, ledger, settle=settle) if settings.evaluator == "auto" else None
     admission = ExportAdmission(
         max_requests=settings.max_concurrent_exports, max_bytes=settings.max_decoding_bytes
     )
@@ -263,8 +270,11 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
     @app.get("/readyz", tags=["operations"], response_model=None)
     def readyz() -> Any:
         """ClickHouse answers a query, the spool is below its limit and the write loops run
-        (else 503); ``degraded`` (still 200) while refused batches wait in the quarantine or
-        the SLA evaluator keeps failing."""
+        (else 503); ``degraded`` (still 200) while refused batches wait in the quarantine, the
+        SLA evaluator keeps failing, the ledger's sealer fails (``lineage.sealing``) or a
+        background mutation of the engine fails
+        (``warehouse.mutations``); ``mutations_pending`` while one runs, such as a changed
+        retention's rewrite of the stored parts."""
         problems: dict[str, str] = {}
         try:
             pool.client().query("SELECT 1")
@@ -282,6 +292,15 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
             ready["evaluator"] = (
                 f"{evaluator.failures_in_a_row} ticks in a row failed: {evaluator.last_error}"
             )
+        if sealer is not None and (sealing := sealer.problem()) is not None:
+            ready["status"] = "degraded"
+            ready["ledger"] = sealing
+        failing = mutations.problem()
+        if failing:
+            ready["status"] = "degraded"
+            ready["mutations"] = failing
+        elif pending := mutations.pending():
+            ready["mutations_pending"] = pending
         if spool.quarantined_count:
             ready["status"] = "degraded"
             ready["quarantine"] = (
@@ -293,6 +312,12 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
     @app.get("/metrics", tags=["operations"], response_class=Response)
     def prometheus_metrics() -> Response:
         """Ingest and evaluator metrics in the Prometheus text format."""
-        return Response(metrics.render() + sla.metrics.render(), media_type=METRICS_CONTENT_TYPE)
+        return Response(
+            metrics.render()
+            + sla.metrics.render()
+            + (sealer.render() if sealer is not None else b"")
+            + mutations.render(),
+            media_type=METRICS_CONTENT_TYPE,
+        )
 
     return app

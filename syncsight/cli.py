@@ -1,4 +1,6 @@
-"""The ``syncsight`` command line: every entry point builds its settings here, once."""
+"""The ``syncsight`` command line: every entry point builds its settings here, once. The shared
+options and helpers are in ``syncsight.cli_common``; the quarantine's commands in
+``syncsight.cli_quarantine``, the auditors' in ``syncsight.cli_evidence``."""
 
 from __future__ import annotations
 
@@ -6,22 +8,33 @@ import json
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 
 from syncsight import __version__
-from syncsight.config_file import ConfigFileError, FileConfig, load_config
+from syncsight.cli_common import (
+    ApiTokenOption,
+    ApiUrlOption,
+    ClickHouseURLOption,
+    ConfigOption,
+    GrpcPortOption,
+    HostOption,
+    PortOption,
+    api_client,
+    build_settings,
+    connect_or_fail,
+    console,
+    fail,
+    load_file_config,
+)
+from syncsight.cli_evidence import audit_app, ledger_app, ocel_export, verify_evidence
+from syncsight.cli_quarantine import quarantine_app
+from syncsight.config_file import FileConfig
 from syncsight.settings import Settings
 from warehouse.c_heap import bound_c_heap
-from warehouse.client import ClickHouseURLError, connect
 from warehouse.schema import Topology, TopologyError
-
-if TYPE_CHECKING:
-    from collector.quarantine import Quarantine
-    from rest_client.client import ApiClient
 
 app = typer.Typer(
     name="syncsight",
@@ -31,76 +44,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(stderr=True)
-
-ClickHouseURLOption = Annotated[
-    str | None,
-    typer.Option(
-        "--clickhouse-url",
-        help="ClickHouse URL (overrides SYNCSIGHT_CLICKHOUSE_URL): chdb:///path, chdb://memory "
-        "or http(s)://user:pass@host:8123/db.",
-        show_default=False,
-    ),
-]
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--config", help="TOML config file (overrides SYNCSIGHT_CONFIG).", show_default=False
-    ),
-]
-HostOption = Annotated[
-    str | None,
-    typer.Option("--host", help="Bind address (overrides SYNCSIGHT_HOST).", show_default=False),
-]
-PortOption = Annotated[
-    int | None,
-    typer.Option(
-        "--port", help="OTLP/HTTP + API port (overrides SYNCSIGHT_PORT).", show_default=False
-    ),
-]
-GrpcPortOption = Annotated[
-    int | None,
-    typer.Option(
-        "--grpc-port", help="OTLP/gRPC port (overrides SYNCSIGHT_GRPC_PORT).", show_default=False
-    ),
-]
-
-
-def fail(message: str) -> NoReturn:
-    """Print one clear line and exit non-zero."""
-    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code=2)
-
-
-def build_settings(**flags: Any) -> Settings:
-    """Settings from the environment, with the flags that were given taking precedence."""
-    given = {name: value for name, value in flags.items() if value is not None}
-    try:
-        return Settings(**given)
-    except ValidationError as error:
-        fail(describe_validation_error(error, given))
-
-
-def describe_validation_error(error: ValidationError, flags: dict[str, Any]) -> str:
-    """One line per problem naming the setting (as flag or variable), the value and the rule."""
-    lines = []
-    for problem in error.errors():
-        field = str(problem["loc"][0]) if problem["loc"] else "?"
-        source = f"--{field.replace('_', '-')}" if field in flags else f"SYNCSIGHT_{field.upper()}"
-        message = str(problem["msg"]).removeprefix("Value error, ")
-        if f"SYNCSIGHT_{field.upper()}=" in message:  # our validators name setting and value
-            lines.append(message.replace(f"SYNCSIGHT_{field.upper()}=", f"{source}="))
-        else:
-            lines.append(f"{source}={problem.get('input')!r}: {message}")
-    return "; ".join(lines)
-
-
-def load_file_config(settings: Settings) -> FileConfig:
-    """The TOML config named by the settings, or a clean exit naming what is wrong with it."""
-    try:
-        return load_config(settings.config)
-    except ConfigFileError as error:
-        fail(str(error))
 
 
 def configure_logging(verbose: bool, settings: Settings, file_config: FileConfig) -> None:
@@ -162,7 +105,7 @@ def migrate(
         statements = render_ddl(topology, file_config.correlation, settings.retention)
         typer.echo(";\n\n".join(statements) + ";")
         return
-    client = _connect_or_fail(settings)
+    client = connect_or_fail(settings)
     report = run_migrations(client, file_config.correlation, topology, settings.retention)
     applied = ", ".join(map(str, report.applied)) or "none (already up to date)"
     typer.echo(f"migrations applied: {applied}")
@@ -188,7 +131,7 @@ def rebuild(
 
     settings = build_settings(clickhouse_url=clickhouse_url, config=config)
     file_config = load_file_config(settings)
-    client = _connect_or_fail(settings)
+    client = connect_or_fail(settings)
     topology = Topology(settings.clickhouse_cluster)
     run_migrations(client, file_config.correlation, topology)
     with console.status("re-deriving business tables from otel_traces …"):
@@ -319,7 +262,7 @@ def simulate(
         from warehouse.span_store import span_sink
 
         settings = build_settings(clickhouse_url=clickhouse_url)
-        client = _connect_or_fail(settings)
+        client = connect_or_fail(settings)
         run_migrations(client, load_file_config(settings).correlation)
         exporter = WarehouseSpanExporter(span_sink(client, settings.clickhouse_url))
     try:
@@ -339,23 +282,6 @@ def simulate(
     Console().print(stats)
     if truth:
         typer.echo(f"ground truth written to {truth}")
-
-
-ApiUrlOption = Annotated[
-    str | None,
-    typer.Option(
-        "--api-url",
-        help="Base URL of the syncsight API (overrides SYNCSIGHT_API_URL; default "
-        "http://127.0.0.1:4318).",
-        show_default=False,
-    ),
-]
-ApiTokenOption = Annotated[
-    str | None,
-    typer.Option(
-        "--token", help="API bearer token (overrides SYNCSIGHT_API_TOKEN).", show_default=False
-    ),
-]
 
 
 @app.command()
@@ -386,7 +312,7 @@ def lineage(
 
     if output not in LINEAGE_FORMATS:
         fail(f"--format {output!r}: expected one of {', '.join(LINEAGE_FORMATS)}")
-    client = _api_client(api_url, api_token)
+    client = api_client(api_url, api_token)
     try:
         if known_at is not None and output != "evidence":
             fail(f"--known-at applies to --format evidence, not {output!r}")
@@ -408,22 +334,6 @@ def lineage(
 
 
 LINEAGE_FORMATS = ("text", "json", "ocel", "evidence")
-CLI_TIMEOUT_SECONDS = 120.0
-"""A lineage of a large object or a quarter's SLA evaluation may take a while on a laptop."""
-
-
-def _api_client(api_url: str | None, api_token: str | None) -> ApiClient:
-    """The REST client of the CLI's read commands, from the settings and their flags."""
-    from rest_client.client import ApiClient
-
-    settings = build_settings(api_url=api_url, api_token=api_token)
-    return ApiClient(
-        base_url=settings.api_url,
-        token=settings.api_token.get_secret_value(),
-        timeout=CLI_TIMEOUT_SECONDS,
-    )
-
-
 sla_app = typer.Typer(help="Business SLAs, read through the REST API.", no_args_is_help=True)
 app.add_typer(sla_app, name="sla")
 
@@ -463,7 +373,7 @@ def sla_status(
 
     if output not in ("table", "json"):
         fail(f"--format {output!r}: expected table or json")
-    client = _api_client(api_url, api_token)
+    client = api_client(api_url, api_token)
     instant = as_of.replace(tzinfo=as_of.tzinfo or UTC) if as_of else None
     try:
         if sla is None:
@@ -482,101 +392,6 @@ def sla_status(
         typer.echo(json.dumps([row.model_dump(mode="json") for row in rows], indent=2))
     else:
         Console().print(table)
-
-
-quarantine_app = typer.Typer(
-    help="Batches ClickHouse refused for their data, kept beside the spool: list, retry, drop.",
-    no_args_is_help=True,
-)
-app.add_typer(quarantine_app, name="quarantine")
-
-SpoolDirOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--spool-dir",
-        help="Spool directory (overrides SYNCSIGHT_SPOOL_DIR; default: the one of the ClickHouse "
-        "URL, as the service uses).",
-        show_default=False,
-    ),
-]
-BatchNamesArgument = Annotated[
-    list[str] | None,
-    typer.Argument(
-        help="Batch names as `syncsight quarantine list` shows them.", show_default=False
-    ),
-]
-AllBatchesOption = Annotated[bool, typer.Option("--all", help="Every quarantined batch.")]
-
-
-@quarantine_app.command("list")
-def quarantine_list(
-    clickhouse_url: ClickHouseURLOption = None, spool_dir: SpoolDirOption = None
-) -> None:
-    """Each quarantined batch: name, size, when and the engine's reason."""
-    from rich.table import Table
-
-    area = _quarantine(clickhouse_url, spool_dir)
-    batches = area.batches()
-    if not batches:
-        typer.echo(f"no quarantined batches in {area.directory}")
-        return
-    table = Table("batch", "bytes", "quarantined at (UTC)", "reason", title=str(area.directory))
-    for batch in batches:
-        when = batch.quarantined_at.strftime("%Y-%m-%d %H:%M:%S") if batch.quarantined_at else "?"
-        table.add_row(batch.name, f"{batch.size:,}", when, batch.reason)
-    Console(width=200).print(table)
-
-
-@quarantine_app.command("retry")
-def quarantine_retry(
-    names: BatchNamesArgument = None,
-    every: AllBatchesOption = False,
-    clickhouse_url: ClickHouseURLOption = None,
-    spool_dir: SpoolDirOption = None,
-) -> None:
-    """Send batches back to the spool: a running service replays them within seconds, else the
-    next start does (a batch refused again returns to the quarantine)."""
-    area = _quarantine(clickhouse_url, spool_dir)
-    for name in _chosen(area, names, every):
-        area.release(name)
-        typer.echo(f"{name}: back in the spool {area.spool_directory}")
-
-
-@quarantine_app.command("drop")
-def quarantine_drop(
-    names: BatchNamesArgument = None,
-    every: AllBatchesOption = False,
-    clickhouse_url: ClickHouseURLOption = None,
-    spool_dir: SpoolDirOption = None,
-) -> None:
-    """Delete quarantined batches for good."""
-    area = _quarantine(clickhouse_url, spool_dir)
-    for name in _chosen(area, names, every):
-        area.drop(name)
-        typer.echo(f"{name}: dropped")
-
-
-def _quarantine(clickhouse_url: str | None, spool_dir: Path | None) -> Quarantine:
-    from collector.quarantine import Quarantine
-    from collector.spool import SUFFIX
-
-    settings = build_settings(clickhouse_url=clickhouse_url, spool_dir=spool_dir)
-    return Quarantine(settings.spool_directory, SUFFIX)
-
-
-def _chosen(area: Quarantine, names: list[str] | None, every: bool) -> list[str]:
-    """The batch names a retry or drop acts on, each checked before any is touched."""
-    from collector.quarantine import NotQuarantined
-
-    if every == bool(names):
-        fail("name one or more quarantined batches, or give --all (not both)")
-    chosen: list[str] = area.names() if every else list(names or [])
-    try:
-        for name in chosen:
-            area.path_of(name)
-    except NotQuarantined as error:
-        fail(str(error))
-    return chosen
 
 
 @app.command()
@@ -616,274 +431,11 @@ def dashboard(
     os.execve(command[0], command, env)  # Streamlit takes over this process and its signals
 
 
-@app.command("verify-evidence")
-def verify_evidence(
-    file: Annotated[
-        Path | None,
-        typer.Argument(help="An evidence pack (lineage --format evidence).", show_default=False),
-    ] = None,
-    root_hash: Annotated[
-        str | None,
-        typer.Option(
-            "--root-hash", help="The root hash recorded at export, to catch a rebuilt pack."
-        ),
-    ] = None,
-    head: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--head",
-            help="A signed tree head kept from /api/v1/ledger/heads to check the pack's proofs "
-            "against (repeat for several days); default: the heads inside the pack.",
-            show_default=False,
-        ),
-    ] = None,
-    key: Annotated[
-        Path | None,
-        typer.Option(
-            "--key",
-            help="The service's public key (PEM, from /api/v1/ledger/key): check signatures.",
-            show_default=False,
-        ),
-    ] = None,
-    consistency: Annotated[
-        tuple[Path, Path] | None,
-        typer.Option(
-            "--consistency",
-            help="OLD_HEAD NEW_HEAD: check that the newer head of a day extends the older one "
-            "(the newer as /api/v1/ledger/heads/DAY/SIZE?from_size=OLD_SIZE serves it).",
-            show_default=False,
-        ),
-    ] = None,
-) -> None:
-    """Check an evidence pack (hash chain, signature, inclusion proofs against tree heads), or two
-    tree heads' consistency; exit 0 when every check passes, else name what failed, exit 1."""
-    from lineage.evidence import UnreadableFile, read_json
-    from lineage.pack_check import check_consistency, check_pack
-    from lineage.signing import SigningKeyError, load_public_key
-    from lineage.tree_head import HeadError, TreeHead
-
-    if (file is None) == (consistency is None):
-        fail("give an evidence pack FILE, or --consistency OLD_HEAD NEW_HEAD (not both)")
-    try:
-        public_key = (
-            load_public_key(key.read_text(encoding="ascii"), source=f"--key {str(key)!r}")
-            if key is not None
-            else None
-        )
-        if consistency is not None:
-            old_path, new_path = consistency
-            old = TreeHead.from_json(read_json(old_path), source=str(old_path))
-            checks = check_consistency(old, read_json(new_path), public_key=public_key)
-        else:
-            assert file is not None
-            heads = [TreeHead.from_json(read_json(p), source=str(p)) for p in head or []]
-            checks = check_pack(
-                read_json(file), public_key=public_key, heads=heads, expected_root=root_hash
-            )
-    except (OSError, UnicodeDecodeError, UnreadableFile, HeadError, SigningKeyError) as error:
-        fail(str(error))
-    for check in checks:
-        if check.failed:
-            label = "tampered" if check.name in ("chain", "proofs", "consistency") else "failed"
-            console.print(
-                f"[bold red]{label}:[/] {check.name}: {check.message}",
-                highlight=False,
-                soft_wrap=True,
-            )
-        else:
-            typer.echo(f"{check.status}: {check.name}: {check.message}")
-    if any(check.failed for check in checks):
-        raise typer.Exit(code=1)
-
-
-audit_app = typer.Typer(
-    help="Reports for auditors, read through the REST API.", no_args_is_help=True
-)
+app.command("verify-evidence")(verify_evidence)
+app.command("ocel")(ocel_export)
+app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(audit_app, name="audit")
-
-
-@audit_app.command("report")
-def audit_report(
-    period: Annotated[str, typer.Option("--period", help="Fiscal period, YYYY-MM.")],
-    legal_entity: Annotated[str, typer.Option("--legal-entity", help="Legal entity id.")],
-    known_at: Annotated[
-        str | None,
-        typer.Option(
-            "--known-at",
-            help="The report as known at this instant (ISO 8601; a report's own known_at "
-            "reproduces its root hash). Default: now.",
-            show_default=False,
-        ),
-    ] = None,
-    output_format: Annotated[
-        str, typer.Option("--format", help="json, csv or pdf (pdf needs --output).")
-    ] = "json",
-    output: Annotated[
-        Path | None,
-        typer.Option("--output", help="Write to this file instead of stdout.", show_default=False),
-    ] = None,
-    api_url: ApiUrlOption = None,
-    api_token: ApiTokenOption = None,
-) -> None:
-    """The signed completeness-and-accuracy report of every interface for a period and legal
-    entity (auditor or admin token), in the format the service renders, so that the access
-    trail records the download with that format."""
-    from rest_client.client import AUDIT_REPORT_FORMATS, ApiError
-
-    if output_format not in AUDIT_REPORT_FORMATS:
-        fail(f"--format {output_format!r}: expected one of {', '.join(AUDIT_REPORT_FORMATS)}")
-    if output_format == "pdf" and output is None:
-        fail("--format pdf writes a binary file: give --output FILE")
-    client = _api_client(api_url, api_token)
-    root_hash = ""
-    try:
-        if output_format == "json":
-            report = client.audit_report(
-                period=period, legal_entity=legal_entity, known_at=known_at
-            ).body
-            root_hash = f" {report.root_hash}"
-            text = json.dumps(report.model_dump(), indent=2, ensure_ascii=False) + "\n"
-            content = text.encode()
-        else:
-            content = client.audit_report_file(
-                period=period,
-                legal_entity=legal_entity,
-                known_at=known_at,
-                file_format=output_format,
-            )
-    except ApiError as error:
-        fail(str(error))
-    if output is None:
-        typer.echo(content, nl=False)
-        return
-    try:
-        output.write_bytes(content)
-    except OSError as error:
-        fail(f"--output {str(output)!r}: cannot write it ({error})")
-    typer.echo(f"{output_format} report{root_hash} written to {output}")
-
-
-OCEL_FORMATS = ("json", "sqlite")
-
-
-@app.command("ocel")
-def ocel_export(
-    output: Annotated[Path, typer.Option("--output", help="The file to write the log to.")],
-    period: Annotated[
-        str | None,
-        typer.Option("--period", help="Fiscal period, YYYY-MM.", show_default=False),
-    ] = None,
-    legal_entity: Annotated[
-        str | None,
-        typer.Option("--legal-entity", help="Legal entity id.", show_default=False),
-    ] = None,
-    output_format: Annotated[
-        str, typer.Option("--format", help="json (OCEL 2.0 JSON) or sqlite (OCEL 2.0 SQLite).")
-    ] = "json",
-    known_at: Annotated[
-        str | None,
-        typer.Option(
-            "--known-at",
-            help="The log as known at this instant (ISO 8601). Default: now.",
-            show_default=False,
-        ),
-    ] = None,
-    api_url: ApiUrlOption = None,
-    api_token: ApiTokenOption = None,
-) -> None:
-    """The OCEL 2.0 event log of a period and/or a legal entity, streamed into a file (auditor or
-    admin token); PM4Py, ocpa and Celonis read it."""
-    from rest_client.client import ApiError
-
-    if output_format not in OCEL_FORMATS:
-        fail(f"--format {output_format!r}: expected one of {', '.join(OCEL_FORMATS)}")
-    if period is None and legal_entity is None:
-        fail("give --period YYYY-MM, --legal-entity ID, or both")
-    client = _api_client(api_url, api_token)
-    partial = output.with_name(output.name + ".partial")
-    try:
-        with partial.open("wb") as file:
-            written = client.ocel_export(
-                file,
-                period=period,
-                legal_entity=legal_entity,
-                output_format=output_format,
-                known_at=known_at,
-            )
-        partial.replace(output)
-    except ApiError as error:
-        partial.unlink(missing_ok=True)
-        fail(str(error))
-    except OSError as error:
-        partial.unlink(missing_ok=True)
-        fail(f"--output {str(output)!r}: cannot write it ({error})")
-    typer.echo(f"OCEL 2.0 {output_format} log, {written:,} bytes, written to {output}")
-
-
-ledger_app = typer.Typer(help="The evidence ledger's daily tree heads.", no_args_is_help=True)
 app.add_typer(ledger_app, name="ledger")
-
-
-@ledger_app.command("seal")
-def ledger_seal(
-    day: Annotated[
-        str, typer.Option("--day", help="UTC knowledge day, YYYY-MM-DD (today: what is stored).")
-    ],
-    clickhouse_url: ClickHouseURLOption = None,
-    config: ConfigOption = None,
-) -> None:
-    """Seal a day's stored facts into a signed tree head now (the service seals each finished
-    day by itself; in embedded mode use POST /api/v1/admin/ledger/seal while it runs)."""
-    from datetime import date, timedelta
-
-    from lineage.ledger import Ledger
-    from lineage.signing import SigningKeyError, load_or_create_signer, load_signer
-    from warehouse.migrations import migrate as run_migrations
-
-    try:
-        wanted = date.fromisoformat(day)
-    except ValueError:
-        fail(f"--day {day!r}: expected a date YYYY-MM-DD")
-    settings = build_settings(clickhouse_url=clickhouse_url, config=config)
-    now = datetime.now(UTC)
-    if not date(1970, 1, 1) <= wanted <= now.date():
-        fail(f"--day {day}: expected a day from 1970-01-01 to today ({now.date()})")
-    try:
-        signer = (
-            load_signer(settings.signing_key_path)
-            if settings.signing_key_file is not None
-            else load_or_create_signer(settings.signing_key_path)
-        )
-    except SigningKeyError as error:
-        fail(str(error))
-    file_config = load_file_config(settings)
-    client = _connect_or_fail(settings)
-    run_migrations(client, file_config.correlation, Topology(settings.clickhouse_cluster))
-    until = now - timedelta(seconds=settings.state_settle_seconds)
-    head = Ledger(signer).seal_day(client, wanted, until=until, now=now)
-    typer.echo(json.dumps(head.to_json(), indent=2))
-
-
-@ledger_app.command("keygen")
-def ledger_keygen(
-    output: Annotated[
-        Path,
-        typer.Option(
-            "--output",
-            help="Where to write the new PEM private key (created readable by its owner only; "
-            "never overwritten).",
-        ),
-    ],
-) -> None:
-    """Create the Ed25519 key that signs evidence roots and tree heads: point
-    SYNCSIGHT_SIGNING_KEY_FILE at it (compose: SIGNING_KEY_FILE, mounted as a secret)."""
-    from lineage.signing import SigningKeyError, write_new_key
-
-    try:
-        signer = write_new_key(output)
-    except SigningKeyError as error:
-        fail(str(error))
-    typer.echo(f"signing key {signer.key_id} written to {output}")
 
 
 @app.command("config-reference")
@@ -956,18 +508,6 @@ def _run_service(settings: Settings, file_config: FileConfig) -> None:
     except (SpoolOfAnotherDatabase, SigningKeyError) as error:
         fail(str(error))
     run_http(app, host=settings.host, port=settings.port)
-
-
-def _connect_or_fail(settings: Settings) -> Any:
-    try:
-        return connect(settings.clickhouse_url)
-    except ClickHouseURLError as error:
-        fail(str(error))
-    except Exception as error:  # the driver's errors vary by engine; the message says enough
-        from syncsight.redaction import Redactor, secrets_of
-
-        hide = Redactor(secrets_of(settings))
-        fail(hide(f"cannot open ClickHouse at {settings.clickhouse_url!r}: {error}"))
 
 
 def main() -> None:

@@ -11,8 +11,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -47,6 +47,28 @@ def serving_in_thread(app: Any) -> Iterator[httpx.Client]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+@contextmanager
+def table_away(client: Any, table: str) -> Iterator[None]:
+    """``table`` renamed out of the way (every read and write of it fails), put back on exit."""
+    client.command(f"RENAME TABLE {table} TO {table}_away")
+    try:
+        yield
+    finally:
+        client.command(f"RENAME TABLE {table}_away TO {table}")
+
+
+@asynccontextmanager
+async def asgi_client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """The app's lifespan (migrations, receivers, the evaluator) run in this process, and a client
+    that calls the app directly, without a socket; stopped on exit."""
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http,
+    ):
+        yield http
 
 
 @dataclass

@@ -67,6 +67,18 @@ class BackgroundLoop:
         if self._thread is not None:
             self._thread.join(timeout)
 
+    def stopping(self) -> bool:
+        """Whether ``stop`` was asked: a long step may end early and leave the rest for later."""
+        return self._stop.is_set()
+
+    def alive(self) -> bool:
+        """Whether the loop runs: not yet started counts as alive, ended (stopped or dead) not."""
+        return self._thread is None or self._thread.is_alive()
+
+    def running(self) -> bool:
+        """Whether the loop's thread is still at work (started, and not ended)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def _run(self) -> None:
         yield_to_foreground(self._client())
         while not self._stop.is_set():

@@ -3,7 +3,8 @@
 An answer reads each range of ``close_item_pieces`` (and the completed stages of ``close_items``)
 once in every part: a tick adds a part, and the engine's own merges leave a few parts of similar
 size standing. On a 10M-span quarter an every-period ``/close-risk`` cost about a quarter less CPU
-with each table in one part (benchmarks/README.md, "Seventeenth pass"). So the evaluator merges
+with each table in one part (benchmarks/history/business-state-answers.md,
+"Seventeenth pass"). So the evaluator merges
 them (``OPTIMIZE … FINAL``, a partition already in one part left as it is) on the first tick that
 writes no version after ticks that did, at most once every ``COMPACT_EVERY``: while spans keep
 arriving a tick never waits for it. The merge costs what the tables hold (about 2.6 CPU-seconds
@@ -22,12 +23,13 @@ from typing import Final
 
 from clickhouse_connect.driver.client import Client
 
-from warehouse.schema import CLOSE_ITEM_PIECES, CLOSE_ITEMS, Topology
+from warehouse.schema import CLOSE_ITEM_PIECES, CLOSE_ITEMS, CLOSE_STAGE_DURATIONS, Topology
 
 logger = logging.getLogger(__name__)
 
-ANSWERED: Final = (CLOSE_ITEM_PIECES, CLOSE_ITEMS)
-"""The tables merged: what an every-period close-risk answer reads most of."""
+ANSWERED: Final = (CLOSE_ITEM_PIECES, CLOSE_ITEMS, CLOSE_STAGE_DURATIONS)
+"""The tables merged: what an every-period close-risk answer reads most of (the completed stages
+get a small part each tick, by their view)."""
 
 COMPACT_EVERY: Final = timedelta(minutes=10)
 """The least time between two merges of the tables."""

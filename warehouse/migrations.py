@@ -23,6 +23,7 @@ from warehouse.schema import (
     business_tables_ddl,
     close_item_pieces_ddl,
     close_items_ddl,
+    close_stage_durations_ddl,
     compact_parts_ddl,
     derived_views_ddl,
     event_dimensions_ddl,
@@ -139,6 +140,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         27,
         "SLA timer state and elapsed bucket sums in one table, filled by one view",
         timer_sums_ddl,
+    ),
+    Migration(
+        29,
+        "completed invoice stages as signed rows by instant of posting: close risk's projection "
+        "reads the window's stages, not every close item",
+        close_stage_durations_ddl,
     ),
     Migration(
         30,

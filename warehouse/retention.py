@@ -21,6 +21,7 @@ from warehouse.schema import (
     CLOSE_ITEM_PIECES,
     CLOSE_ITEM_SUPERSEDED,
     CLOSE_ITEMS,
+    CLOSE_STAGE_DURATIONS,
     EVENT_DIMENSIONS,
     EVIDENCE_SPANS,
     OTEL_TRACES,
@@ -55,6 +56,7 @@ EXPIRES_FROM: Final = {
     CLOSE_ITEM_PIECES: (FACTS, "toDateTime(VersionKnownAt)"),
     CLOSE_ITEM_PIECE_DAYS: (FACTS, "toDateTime(VersionDay)"),
     CLOSE_ITEM_PIECE_TICKS: (FACTS, "toDateTime(VersionDay)"),
+    CLOSE_STAGE_DURATIONS: (FACTS, "toDateTime(VersionKnownAt)"),
     EVENT_DIMENSIONS: (FACTS, "toDateTime(KnownAt)"),
     SLA_ALERT_STATE: (ALERTS, "toDateTime(UpdatedAt)"),
     WORK_ITEM_EVENTS: (FACTS, "toDateTime(At)"),
@@ -105,7 +107,8 @@ TTL applied to the parts already stored, as a mutation the engine runs part by p
 background pool (``system.mutations``). One ``MODIFY TTL`` does both and, on the embedded engine,
 returns only when every stored part is rewritten, whatever ``mutations_sync`` says: that held
 ``serve``'s start-up for the whole rewrite, 27-55 s for the medium quarter's raw spans, minutes at
-10M spans (benchmarks/README.md, "Retention at start-up")."""
+10M spans (benchmarks/history/startup-and-hostile-input.md,
+"Retention at start-up")."""
 
 
 def retention_ddl(topology: Topology, retention: Retention, current: dict[str, str]) -> list[str]:

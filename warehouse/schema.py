@@ -36,6 +36,7 @@ CLOSE_ITEM_SUPERSEDED = "close_item_superseded"
 CLOSE_ITEM_PIECES = "close_item_pieces"
 CLOSE_ITEM_PIECE_DAYS = "close_item_piece_days"
 CLOSE_ITEM_PIECE_TICKS = "close_item_piece_ticks"
+CLOSE_STAGE_DURATIONS = "close_stage_durations"
 CLOSE_ITEM_VERSIONS_WATERMARK = "close_item_superseded_watermark"
 """The knowledge time up to which ``close_item_superseded`` and ``close_item_pieces`` hold every
 ``close_items`` version's rows (``slas.item_versions``)."""
@@ -234,7 +235,8 @@ _POINT_READ_BLOCKS = "min_compress_block_size = 2048, max_compress_block_size = 
 POINT_READ_LAYOUT = f"index_granularity = 256, {_POINT_READ_BLOCKS}"
 """The business tables' layout since migration 5: a lineage read of a few scattered ids
 decompresses a few KiB per id and column, not the 64 KiB to 1 MiB of ClickHouse's default
-compressed blocks (benchmarks/README.md, lineage: reads of 14 ids take half the time)."""
+compressed blocks (benchmarks/history/lineage.md, "Lineage": reads of 14
+ids take half the time)."""
 
 
 @dataclass(frozen=True)
@@ -361,7 +363,7 @@ def business_event_select(rules: CorrelationRules, source: str) -> str:
     An event's time is its span's start: when the sync step happened, the instant trace UIs show.
     The dimensions are read from the object references in an outer query: written next to them,
     the engine worked the references out three times (expressions with lambdas are not shared),
-    4.2 instead of 1.5 µs per span as a plain SELECT (benchmarks/README.md, ingest)."""
+    4.2 instead of 1.5 µs per span as a plain SELECT (benchmarks/history/ingest.md)."""
 
     def attr(key: str) -> str:
         return f"SpanAttributes['{key}']"
@@ -468,7 +470,8 @@ COMPACT_PARTS = "min_bytes_for_wide_part = 1099511627776"
 """The business tables' part format since migration 7: every part compact (all columns in one
 file, each granule's columns side by side), not wide (a file per column) from 10 MiB on. A
 lineage read of a few scattered ids then reads one region per id instead of one per column and
-id: 11% less time per lineage, 21% less for a read of 14 events by id (benchmarks/README.md)."""
+id: 11% less time per lineage, 21% less for a read of 14 events by id
+(benchmarks/history/lineage.md)."""
 
 
 def compact_parts_ddl(t: Topology) -> list[str]:
@@ -1062,9 +1065,10 @@ def memory_component_ddl(t: Topology) -> list[str]:
     """Migration 26: the component scratch (migration 19) as ``Memory`` tables. A tick truncates
     both and inserts a few rows into them round by round: as ``MergeTree`` every insert wrote a
     part and every ``TRUNCATE`` removed them, and reading them back cost more too (together about
-    25 ms of a small tick's 360: benchmarks/README.md, eleventh pass). Nothing in them outlives a
-    tick, so losing them with the process loses nothing. Still local to the evaluating node (its
-    reads use ``GLOBAL IN``); replaced whole, so applying it again is harmless."""
+    25 ms of a small tick's 360: benchmarks/history/business-state-tick.md, "Eleventh pass").
+    Nothing in them outlives a tick, so losing them with the process loses nothing. Still local to
+    the evaluating node (its reads use ``GLOBAL IN``); replaced whole, so applying it again is
+    harmless."""
     return [
         f"""CREATE OR REPLACE TABLE {STATE_COMPONENT_EVENTS} (
     EventId String
@@ -1153,8 +1157,8 @@ def ledger_point_read_ddl(t: Topology) -> list[str]:
     (``POINT_READ_LAYOUT``). An evidence pack reads the leaves of its facts by event id and about a
     hundred subtree hashes scattered over a day's tree; with 8,192-row granules each of them costs
     a granule of random 32-byte hashes (about 260 KiB), with 256-row granules 8 KiB: about half the
-    CPU of those two reads at 10M spans (benchmarks/README.md, evidence pack, fifth pass). Nothing
-    is written at ingest; a seal writes the same rows as before.
+    CPU of those two reads at 10M spans (benchmarks/history/evidence.md, "Evidence pack, fifth
+    pass"). Nothing is written at ingest; a seal writes the same rows as before.
 
     One server: both tables copied and swapped in (``_relayout_ddl``); a cluster: only the
     compressed-block sizes change (as migration 5)."""
@@ -1173,7 +1177,7 @@ def ledger_point_read_ddl(t: Topology) -> list[str]:
 EVIDENCE_SPAN_READ_LAYOUT = f"index_granularity = 64, {_POINT_READ_BLOCKS}, {COMPACT_PARTS}"
 """``evidence_spans``' layout: a pack reads 10 to 60 scattered spans by key, each then costs one
 64-row granule of one compact part (the fourth pass measured 64 against 32 and 256 rows,
-benchmarks/README.md, evidence pack)."""
+benchmarks/history/evidence.md, "Evidence pack and report, fourth pass")."""
 
 
 def evidence_spans_ddl(t: Topology) -> list[str]:
@@ -1382,6 +1386,70 @@ ARRAY JOIN arrayFilter(c -> c.1 < {PIECE_NEVER},
     [(Begins, toInt8(Delta)), (Ends, toInt8(-Delta))]) AS change"""
 
 
+def _record_item_versions_again(t: Topology, *more: str) -> list[str]:
+    """Empty the replaced versions, the pieces, their sums (and ``more`` tables the pieces fill)
+    and set their watermark back to the epoch: the next tick records every stored close item
+    version again (``slas.item_versions``)."""
+    emptied = (
+        CLOSE_ITEM_SUPERSEDED,
+        CLOSE_ITEM_PIECES,
+        CLOSE_ITEM_PIECE_DAYS,
+        CLOSE_ITEM_PIECE_TICKS,
+        *more,
+    )
+    return [
+        *(f"TRUNCATE TABLE IF EXISTS {t.storage(table)}{t.on_cluster}" for table in emptied),
+        f"INSERT INTO {SCHEMA_STATE} (Key, Value, UpdatedAt) "
+        f"VALUES ('{CLOSE_ITEM_VERSIONS_WATERMARK}', '1970-01-01T00:00:00+00:00', now64(3))",
+    ]
+
+
+COMPLETED_STAGE_PIECE = (
+    f"Kind = 'invoice' AND StageSeconds >= 0 AND Ends = {PIECE_NEVER}"
+    " AND PostingEffectiveAt IS NOT NULL"
+)
+"""The one row of ``close_item_pieces`` a version of an invoice item whose stage completed adds
+or takes back (its last piece: the item posted), with what the stage took in business seconds."""
+
+
+def close_stage_durations_ddl(t: Topology) -> list[str]:
+    """Migration 29: ``close_stage_durations``, the completed invoice stages (billing.ready →
+    invoice.posted in business seconds, by legal entity and instant of posting) that project close
+    risk's waiting items, as signed rows stamped with ``KnownAt``: the row of each version that
+    completed a stage +1, taken back (-1) by the version that replaces it, so that the stages in
+    the 180 days before an ``as_of`` known at a ``known_at`` are one range of the table's order
+    and a sum, instead of a read of every close item's version. Filled by a view from
+    ``close_item_pieces`` (which carries each version's ``StageSeconds`` from here on: its last
+    piece is the posted one); as migration 18 does, the pieces are emptied and their watermark set
+    back to the epoch, so the next tick records every stored version again, and the answers take
+    the path that reads every item until then."""
+    pieces = t.storage(CLOSE_ITEM_PIECES)
+    durations = t.storage(CLOSE_STAGE_DURATIONS)
+    return [
+        *(
+            f"ALTER TABLE {name}{t.on_cluster} ADD COLUMN IF NOT EXISTS StageSeconds Float64"
+            " DEFAULT -1"
+            for name in ([pieces, CLOSE_ITEM_PIECES] if t.cluster else [pieces])
+        ),
+        f"""CREATE TABLE IF NOT EXISTS {durations}{t.on_cluster} (
+    PostedAt DateTime64(6, 'UTC'),
+    LegalEntity LowCardinality(String),
+    StageSeconds Float64,
+    KnownAt DateTime64(3, 'UTC'),
+    VersionKnownAt DateTime64(3, 'UTC'),
+    Delta Int8
+) ENGINE = {t.engine(CLOSE_STAGE_DURATIONS)}
+ORDER BY (PostedAt, LegalEntity)""",
+        *t.distributed(CLOSE_STAGE_DURATIONS, "cityHash64(LegalEntity)"),
+        f"""CREATE MATERIALIZED VIEW IF NOT EXISTS {durations}_mv{t.on_cluster} TO {durations} AS
+SELECT assumeNotNull(PostingEffectiveAt) AS PostedAt, LegalEntity, StageSeconds, KnownAt,
+    VersionKnownAt, Delta
+FROM {pieces}
+WHERE {COMPLETED_STAGE_PIECE}""",
+        *_record_item_versions_again(t, CLOSE_STAGE_DURATIONS),
+    ]
+
+
 def close_item_pieces_ddl(t: Topology) -> list[str]:
     """Migration 18: close risk from sums in event time (``slas/close_item_pieces.py``).
     ``close_item_pieces`` holds each ``close_items`` version split into the pieces of event time
@@ -1461,17 +1529,4 @@ ORDER BY ({order}, Currency, State, VersionDay)""",
 SELECT {_PIECE_SUMMED}, Day, KnownDay, {known_select}VersionDay, Items, Money
 FROM ({piece_changes_select(pieces)})""",
         ]
-    return [
-        *statements,
-        *(
-            f"TRUNCATE TABLE IF EXISTS {t.storage(table)}{t.on_cluster}"
-            for table in (
-                CLOSE_ITEM_SUPERSEDED,
-                CLOSE_ITEM_PIECES,
-                CLOSE_ITEM_PIECE_DAYS,
-                CLOSE_ITEM_PIECE_TICKS,
-            )
-        ),
-        f"INSERT INTO {SCHEMA_STATE} (Key, Value, UpdatedAt) "
-        f"VALUES ('{CLOSE_ITEM_VERSIONS_WATERMARK}', '1970-01-01T00:00:00+00:00', now64(3))",
-    ]
+    return [*statements, *_record_item_versions_again(t)]

@@ -29,7 +29,7 @@ _INSERT_INTO: Final = (
     f"INSERT INTO {OTEL_TRACES} ({', '.join(f'`{name}`' for name in OTEL_TRACES_COLUMNS)}) "
     # The derived tables are ReplacingMergeTree, read with FINAL (or de-duplicated by the reader)
     # everywhere: collapsing repeats inside each inserted block as well cost a fifth of the
-    # engine's CPU per span at the benchmark's batch sizes (benchmarks/README.md, Ingest).
+    # engine's CPU per span at the benchmark's batch sizes (benchmarks/history/ingest.md, "Ingest").
     "SETTINGS optimize_on_insert = 0 "
 )
 _INSERT_FROM_INPUT: Final = (

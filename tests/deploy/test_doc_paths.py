@@ -11,7 +11,12 @@ import pytest
 from tests.deploy.compose_files import ROOT
 
 DOCUMENTS = sorted(
-    [ROOT / "README.md", ROOT / "benchmarks" / "README.md", *(ROOT / "docs").glob("*.md")]
+    [
+        ROOT / "README.md",
+        ROOT / "benchmarks" / "README.md",
+        *(ROOT / "benchmarks" / "history").glob("*.md"),
+        *(ROOT / "docs").glob("*.md"),
+    ]
 )
 TOP_LEVEL = {
     path.name for path in ROOT.iterdir() if path.is_dir() and not path.name.startswith(".")

@@ -13,10 +13,7 @@ from typing import Any
 
 import pytest
 from clickhouse_connect.driver.client import Client
-from prometheus_client import CollectorRegistry
 
-from collector.metrics import IngestMetrics
-from slas.metrics import EvaluatorMetrics
 from tests.deploy.compose_files import (
     CLICKHOUSE_USERS,
     COMPOSE_FILE,
@@ -26,6 +23,7 @@ from tests.deploy.compose_files import (
     references,
 )
 from tests.deploy.test_compose import syncsight_settings
+from tests.deploy.test_metrics_reference import documented
 from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import migrate
 
@@ -73,25 +71,16 @@ def targets(datasource_type: str) -> list[tuple[str, dict[str, Any]]]:
 
 def exported_names() -> set[str]:
     """Every sample name syncsight's /metrics can carry (a counter's _total, a histogram's
-    _bucket/_sum/_count), from the very registries it renders."""
-    registries: list[CollectorRegistry] = [IngestMetrics().registry, EvaluatorMetrics().registry]
-    suffixes = {
-        "counter": ("_total",),
-        "histogram": ("_bucket", "_sum", "_count"),
-        "gauge": ("",),
-    }
-    return {
-        family.name + suffix
-        for registry in registries
-        for family in registry.collect()
-        for suffix in suffixes[family.type]
-    }
+    _bucket/_sum/_count): the families of docs/operations.md's metrics reference, which
+    tests/deploy/test_metrics_reference.py holds to what the service exposes."""
+    suffixes = {"counter": ("",), "histogram": ("_bucket", "_sum", "_count"), "gauge": ("",)}
+    return {name + suffix for name, kind in documented().items() for suffix in suffixes[kind]}
 
 
 class TestPrometheus:
     def test_it_scrapes_syncsights_metrics_port_with_a_viewer_token_secret(self) -> None:
         """The target is the syncsight service on its port; the token file is the mounted secret."""
-        (config_path,) = mounts(PROMETHEUS).values()
+        config_path = mounts(PROMETHEUS)["/etc/prometheus/prometheus.yml"]
         (job,) = load_yaml(config_path)["scrape_configs"]
         port = syncsight_settings(SERVICES["syncsight"]).port
         assert job["static_configs"] == [{"targets": [f"syncsight:{port}"]}]
@@ -105,8 +94,9 @@ class TestPrometheus:
         assert references(source) == [("PROMETHEUS_API_TOKEN_FILE", ":?")]
 
     def test_it_starts_after_syncsight_and_keeps_its_data_in_a_volume(self) -> None:
-        """Prometheus waits for a healthy syncsight; Grafana for ClickHouse and Prometheus."""
-        assert set(PROMETHEUS["depends_on"]) == {"syncsight"}
+        """Prometheus waits for a healthy syncsight and Alertmanager; Grafana for ClickHouse and
+        Prometheus."""
+        assert set(PROMETHEUS["depends_on"]) == {"syncsight", "alertmanager"}
         assert set(GRAFANA["depends_on"]) == {"clickhouse", "prometheus"}
         assert "prometheus-data:/prometheus" in PROMETHEUS["volumes"]
         assert "grafana-data:/var/lib/grafana" in GRAFANA["volumes"]
@@ -175,7 +165,13 @@ class TestGrafanaDashboards:
         exprs = [target["expr"] for _, target in targets("prometheus")]
         asked = {name for expr in exprs for name in re.findall(r"\bsyncsight_[a-z_]+", expr)}
         assert asked <= exported_names(), sorted(asked - exported_names())
-        for part in ("syncsight_spans_", "syncsight_evaluator_", "syncsight_notifications_"):
+        for part in (
+            "syncsight_spans_",
+            "syncsight_evaluator_",
+            "syncsight_notifications_",
+            "syncsight_ledger_",
+            "syncsight_warehouse_mutation",
+        ):
             assert any(name.startswith(part) for name in asked), part
 
 

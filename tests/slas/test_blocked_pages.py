@@ -21,6 +21,7 @@ from domain.tokens import token_text
 from lineage.impact import BlockedCursor, BlockedInvoices, blocked_order
 from slas.impact_answers import BlockedInvoiceAnswers
 from tests.lineage.test_scenarios import OWNERS, RULES, business_state
+from tests.service import asgi_client
 from tests.slas.events import span_rows
 from tests.syncsight.test_money import failed_invoice, scenario, served_scenario
 from warehouse.spans import OTEL_TRACES_COLUMNS
@@ -47,11 +48,7 @@ async def _walk(app: Any, client: Client) -> dict[str, Any]:
     """One every-item answer, then its pages of two followed by their ``Link`` while a new
     failure is stored (and evaluated) before each of the first pages; the requests a page
     refuses; the every-item answer at the same instants again, and the one after the failures."""
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http,
-    ):
+    async with asgi_client(app) as http:
         whole = await _until(http, 13)
         instants = {
             "as_of": whole.headers["X-Syncsight-As-Of"],

@@ -16,7 +16,7 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import OperationalError
 
 from slas import timer_changes
-from slas.business_state import EPOCH, BusinessState
+from slas.business_state import EPOCH, BusinessState, DerivationStopped
 from slas.calendars import CalendarBook
 from slas.definitions import DEFAULT_SLAS
 from syncsight.bulk_load import WarehouseSpanExporter
@@ -159,5 +159,33 @@ def test_a_chunk_read_that_fails_on_the_reader_thread_fails_the_tick(
     assert report.path == "graph"
     assert report.versions == 0  # the chunks written before the failure moved nothing either
     assert len(incremental) > 100
+    assert current(migrated) == incremental
+    assert current_items(migrated) == incremental_items
+
+
+def test_a_derivation_asked_to_stop_ends_after_its_chunk_and_the_next_tick_goes_on(
+    client: Client, engine_url: str, templates: Templates
+) -> None:
+    """A stopping service asks the derivation in chunks to stop: it ends after the chunk it is
+    writing (not after every chunk), its watermark where it was; the next keeper's tick derives
+    the window again, the chunks written then move nothing, and the rows are those of a
+    derivation that was never stopped."""
+    quarter = streamed_copy(templates, engine_url, client, max_events_per_chunk=40)
+    migrated = quarter.client
+    incremental, incremental_items = current(migrated), current_items(migrated)
+    stopping = BusinessState(lambda: migrated, DEFAULT_SLAS, CalendarBook(), settle=SETTLE,
+                             max_events_per_chunk=40)  # fmt: skip
+    stopping.reset(datetime.now(UTC))
+    stopping.stop_deriving()
+    with pytest.raises(DerivationStopped) as stopped:
+        tick(stopping)
+    assert stopped.value.done == 1
+    assert stopped.value.count > 2
+    assert stopping.watermark() == EPOCH
+    going_on = BusinessState(lambda: migrated, DEFAULT_SLAS, CalendarBook(), settle=SETTLE,
+                             max_events_per_chunk=40)  # fmt: skip
+    report = tick(going_on)
+    assert report.path == "graph"
+    assert report.versions == 0
     assert current(migrated) == incremental
     assert current_items(migrated) == incremental_items

@@ -23,6 +23,7 @@ from slas.close_risk import (
     level_of,
     remaining_after,
 )
+from slas.close_state import net_durations
 from tests.slas.events import Event, event, snapshot_of
 
 BOOK = CalendarBook(
@@ -207,3 +208,18 @@ class TestProjection:
         """The median of what longer stages still took; infinite beyond all history."""
         durations = np.array([10.0, 20.0, 30.0, 40.0])
         assert remaining_after(durations, np.array([waited]), 0.5)[0] == remaining
+
+    @pytest.mark.parametrize(
+        ("added", "taken_back", "left"),
+        [
+            ([30.0, 10.0, 20.0], [], [10.0, 20.0, 30.0]),
+            ([30.0, 10.0, 30.0, 20.0, 30.0], [30.0, 30.0], [10.0, 20.0, 30.0]),
+            ([5.0, 5.0, 7.0], [7.0, 5.0], [5.0]),
+            ([1.5, 2.5], [2.5, 1.5], []),
+        ],
+    )
+    def test_stages_taken_back_leave_the_stages_of_the_versions_in_effect(
+        self, added: list[float], taken_back: list[float], left: list[float]
+    ) -> None:
+        """Each stage taken back removes one equal stage added, however many are equal."""
+        assert sorted(net_durations(added, taken_back).tolist()) == left

@@ -21,7 +21,13 @@ from lineage.rules import LineageRules
 from slas import item_versions
 from slas.business_state import BusinessState
 from slas.calendars import CalendarBook
-from slas.close_state import CloseRiskAnswers
+from slas.close_state import (
+    STAGE_DURATIONS,
+    STAGE_DURATIONS_RECORDED,
+    CloseRiskAnswers,
+    net_durations,
+    stage_window,
+)
 from slas.definitions import DEFAULT_SLAS
 from slas.impact_answers import BlockedInvoiceAnswers
 from syncsight.bulk_load import WarehouseSpanExporter
@@ -46,6 +52,7 @@ pytestmark = pytest.mark.dear  # minutes: scheduled first (tests/conftest.py)
 START = END - timedelta(days=100)
 REPLACED = "SELECT ItemType, ItemId, KnownAt, SupersededAt FROM close_item_superseded"
 PIECES = "SELECT * FROM close_item_pieces"
+DURATIONS = "SELECT * FROM close_stage_durations"
 PIECE_SUMS = """
 SELECT (DuePeriod, LegalEntity, Currency, State, Day), (sum(Items), sum(Money))
 FROM (SELECT * FROM close_item_piece_days UNION ALL SELECT * EXCEPT KnownAt
@@ -140,14 +147,27 @@ class TestSummedItemAnswers:
                 reasons.update(c["reason"] for entry in report[1] for c in entry["contributors"])
         # before the close (blocked, projected late) and after it (realised) were both compared
         assert {"blocked", "projected_after_close", "not_posted_by_close"} <= set(reasons)
+        # the completed stages that project the waiting items: the recorded rows give the
+        # stages of the versions in effect, some of them taken back by a later version
+        taken_back = migrated.query(
+            "SELECT countIf(Delta < 0) FROM close_stage_durations"
+        ).result_rows[0][0]
+        assert taken_back > 0
+        for as_of in [*edges, END, END - timedelta(days=40)]:
+            for known in (None, *watermarks[::7]):
+                # the stages of every item's latest version: the oracle's read
+                stages = _stages(migrated, keeper, as_of, known, STAGE_DURATIONS_RECORDED)
+                assert stages == _stages(migrated, keeper, as_of, known, STAGE_DURATIONS)
 
         # recorded again from scratch, the stored versions give the rows the ticks wrote; until
         # then the answers are the oracle's (the versions sorted)
         recorded = set(migrated.query(REPLACED).result_rows)
         summed_days = Counter(dict(migrated.query(PIECE_SUMS).result_rows))
         pieces = Counter(migrated.query(PIECES).result_rows)
+        durations = Counter(migrated.query(DURATIONS).result_rows)
         item_versions.reset(migrated, at=datetime.now(UTC))
         assert not migrated.query(PIECE_SUMS).result_rows
+        assert not migrated.query(DURATIONS).result_rows
         as_of = END - timedelta(days=3)
         assert summed.report(None, as_of, None) == oracle.report(None, as_of, None)
         item_versions.record(migrated, keeper.watermark(), at=datetime.now(UTC))
@@ -155,6 +175,7 @@ class TestSummedItemAnswers:
         # from scratch, each version's pieces are added once and none taken back: the same sums
         assert Counter(dict(migrated.query(PIECE_SUMS).result_rows)) == summed_days
         assert Counter(migrated.query(PIECES).result_rows) == pieces
+        assert Counter(migrated.query(DURATIONS).result_rows) == durations
         # and so in many slices of the items' keys, one statement each
         item_versions.reset(migrated, at=datetime.now(UTC))
         versions = migrated.query("SELECT count() FROM close_items").result_rows[0][0]
@@ -172,6 +193,7 @@ class TestSummedItemAnswers:
         assert set(migrated.query(REPLACED).result_rows) == recorded
         assert Counter(dict(migrated.query(PIECE_SUMS).result_rows)) == summed_days
         assert Counter(migrated.query(PIECES).result_rows) == pieces
+        assert Counter(migrated.query(DURATIONS).result_rows) == durations
 
     def test_an_answer_for_a_past_known_at_never_changes(
         self, migrated: Client, engine_url: str
@@ -206,23 +228,56 @@ class TestSummedItemAnswers:
         assert after == before
         assert latest[1] != before[0][1]
 
-    def test_migration_18_records_the_stored_versions_at_the_next_tick(
-        self, client: Client, engine_url: str, templates: Templates
+    @pytest.mark.parametrize(
+        ("version", "before"),
+        [
+            (
+                18,
+                [
+                    f"TRUNCATE TABLE {table}"
+                    for table in (
+                        "close_item_pieces",
+                        "close_item_piece_days",
+                        "close_item_piece_ticks",
+                        "close_stage_durations",
+                    )
+                ],
+            ),
+            (
+                29,
+                [
+                    "DROP VIEW close_stage_durations_mv",
+                    "DROP TABLE close_stage_durations",
+                    "ALTER TABLE close_item_pieces DROP COLUMN StageSeconds",
+                ],
+            ),
+        ],
+    )
+    def test_a_migration_records_the_stored_versions_at_the_next_tick(
+        self,
+        client: Client,
+        engine_url: str,
+        templates: Templates,
+        version: int,
+        before: list[str],
     ) -> None:
-        """A database whose state was derived before migration 18 (no pieces) gets every stored
-        version's pieces and replaced versions at the first tick after it; until then the
-        answers are the oracle's."""
+        """A database whose state was derived before migration 18 (no pieces) or 29 (no
+        completed stages, pieces without what the stage took) gets every stored version's rows
+        and replaced versions at the first tick after it; until then the answers are the
+        oracle's."""
         watermarks, keeper = late_arrivals_copy(templates, engine_url, client, seed=3)
         migrated = client
         recorded = set(migrated.query(REPLACED).result_rows)
         pieces = Counter(migrated.query(PIECES).result_rows)
+        durations = Counter(migrated.query(DURATIONS).result_rows)
         assert pieces
         assert recorded
-        # the code before migration 18 wrote no pieces
-        for table in ("close_item_pieces", "close_item_piece_days", "close_item_piece_ticks"):
-            migrated.command(f"TRUNCATE TABLE {table}")
-        forget_migration(migrated, 18)
-        assert migrate(migrated, CorrelationRules.default()).applied == (18,)
+        assert durations
+        # the code before the migration wrote none of its rows
+        for statement in before:
+            migrated.command(statement, settings={"mutations_sync": 1})
+        forget_migration(migrated, version)
+        assert migrate(migrated, CorrelationRules.default()).applied == (version,)
         summed = CloseRiskAnswers(lambda: migrated, CalendarBook(), keeper)
         oracle = CloseRiskAnswers(lambda: migrated, CalendarBook(), keeper, from_sums=False)
         as_of, known = END - timedelta(days=10), watermarks[len(watermarks) // 2]
@@ -232,6 +287,7 @@ class TestSummedItemAnswers:
         assert keeper.items_known_at(known) == (known, True)
         assert set(migrated.query(REPLACED).result_rows) == recorded
         assert Counter(migrated.query(PIECES).result_rows) == pieces
+        assert Counter(migrated.query(DURATIONS).result_rows) == durations
         assert summed.report(None, as_of, known) == oracle.report(None, as_of, known)
 
     def test_an_invoice_posted_before_its_stage_began_is_not_late_after_the_close(
@@ -276,3 +332,14 @@ class TestSummedItemAnswers:
         for as_of in (at(days=40, hours=1), at(days=60)):
             for period in (None, "2026-09"):
                 assert summed.report(period, as_of, None) == oracle.report(period, as_of, None)
+
+
+def _stages(
+    client: Client, keeper: BusinessState, as_of: datetime, known_at: datetime | None, sql: str
+) -> dict[str, list[float]]:
+    """The completed invoice stages of the window before ``as_of`` by entity, sorted: ``sql``'s
+    rows, the stages taken back (``STAGE_DURATIONS_RECORDED``'s third column) taken out."""
+    known, _ = keeper.items_known_at(known_at)
+    rows = client.query(sql, parameters=stage_window(as_of, known)).result_rows
+    stages = {str(row[0]): net_durations(row[1], row[2] if len(row) > 2 else []) for row in rows}
+    return {entity: sorted(seconds.tolist()) for entity, seconds in stages.items() if len(seconds)}

@@ -5,6 +5,7 @@ tables are merged once the state goes quiet."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -24,11 +25,14 @@ from slas.business_state import (
     MAX_WINDOW_EVENTS,
     RECORDED,
     BusinessState,
+    DerivationStopped,
+    TickReport,
 )
 from slas.calendars import CalendarBook, EntityCalendar
 from slas.definitions import TIME_TO_PROJECT_CREATION
 from slas.dispatch import Dispatcher
 from slas.evaluator import ALERTS_REFRESH, KEEP_RESOLVED, SlaEvaluator
+from slas.lease import Lease
 from slas.notifiers.webhook import WebhookChannel
 from slas.timer_answers import AlertingRead, TimerAnswers
 from tests.slas.events import at, event, span_rows
@@ -106,6 +110,7 @@ def evaluator(
     max_expansion_events: int = MAX_EXPANSION_EVENTS,
     timer_alerts: str = EACH,
     compaction: QuietCompaction | None = None,
+    lease: Lease | None = None,
 ) -> SlaEvaluator:
     state = store.load(now=at(days=30), keep=KEEP_RESOLVED)
     dispatcher = Dispatcher(
@@ -137,6 +142,7 @@ def evaluator(
         alerts_refresh=alerts_refresh,
         timer_alerts=timer_alerts,
         compaction=compaction,
+        lease=lease,
     )
 
 
@@ -452,3 +458,39 @@ class TestEvaluator:
         assert lag() >= first + 1.0
         loop.evaluate_once(at(days=1) + timedelta(seconds=15))
         assert lag() < first + 1.0
+
+
+class TestStopping:
+    def test_a_tick_that_outlives_the_stop_keeps_the_lease(
+        self, client: Client, store: AlertStore, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Stopped while a tick still writes (longer than the stop waits), the evaluator does
+        not hand its lease over: no other replica evaluates beside that tick. Once ticks end
+        with the stop, it hands over at once."""
+        ttl = timedelta(minutes=5)
+        mine = Lease(lambda: client, ttl=ttl, holder="stopping")
+        other = Lease(lambda: client, ttl=ttl, holder="other")
+        loop = evaluator(client, store, Recorder(), lease=mine)
+        entered, finish = threading.Event(), threading.Event()
+
+        def long_tick(now: datetime) -> TickReport:
+            entered.set()
+            finish.wait(30)
+            raise DerivationStopped(1, 2)
+
+        monkeypatch.setattr(loop._state, "tick", long_tick)
+        loop.start()
+        assert entered.wait(30), "the loop never ticked"
+        loop.stop(timeout=0.2)
+        assert not other.hold(datetime.now(UTC)), "the lease was handed over mid-tick"
+        finish.set()
+        assert mine.current(datetime.now(UTC)) == "stopping"
+
+        quick = evaluator(client, store, Recorder(), lease=mine)
+        quick.start()
+        deadline = time.monotonic() + 30
+        while not quick.holds_lease:
+            assert time.monotonic() < deadline, "the lease was never taken back"
+            time.sleep(0.05)
+        quick.stop()
+        assert other.hold(datetime.now(UTC)), "a clean stop hands over at once"

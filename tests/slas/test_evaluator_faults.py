@@ -14,6 +14,7 @@ from clickhouse_connect.driver.client import Client
 from syncsight.app import EVALUATOR_FAILURES_DEGRADED, create_app
 from syncsight.config_file import FileConfig
 from syncsight.settings import Settings
+from tests.service import asgi_client, free_port, table_away
 
 
 async def ready_status(api: httpx.AsyncClient, wanted: str, seconds: float = 60) -> dict[str, str]:
@@ -38,25 +39,23 @@ class TestEvaluatorFaults:
     def test_a_failing_engine_degrades_readiness_and_recovers(
         self, chdb_url: str, database: str, client: Client, tmp_path: Path
     ) -> None:
-        settings = Settings(clickhouse_url=chdb_url, spool_dir=tmp_path / "spool", sla_interval=0.2)
+        settings = Settings(
+            clickhouse_url=chdb_url,
+            spool_dir=tmp_path / "spool",
+            sla_interval=0.2,
+            grpc_port=free_port(),
+        )
         app = create_app(settings, FileConfig(), database=database)
 
         async def scenario() -> None:
-            transport = httpx.ASGITransport(app=app)
-            async with (
-                app.router.lifespan_context(app),
-                httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as api,
-            ):
+            async with asgi_client(app) as api:
                 await ready_status(api, "ok")
-                client.command("RENAME TABLE sla_timers TO sla_timers_away")
-                try:
+                with table_away(client, "sla_timers"):
                     degraded = await ready_status(api, "degraded")
                     assert "ticks in a row failed" in degraded["evaluator"]
                     assert "sla_timers" in degraded["evaluator"]
                     metrics = (await api.get("/metrics")).text
                     assert failed_ticks(metrics) >= EVALUATOR_FAILURES_DEGRADED
-                finally:
-                    client.command("RENAME TABLE sla_timers_away TO sla_timers")
                 recovered = await ready_status(api, "ok")
                 assert "evaluator" not in recovered
 

@@ -23,7 +23,7 @@ from lineage.models import BlockedInvoicesOut
 from syncsight.app import create_app
 from syncsight.config_file import FileConfig
 from syncsight.settings import Settings
-from tests.service import free_port
+from tests.service import asgi_client, free_port
 from tests.slas.events import Event, at, event, span_rows
 from warehouse.client import connect
 from warehouse.correlation_rules import CorrelationRules
@@ -78,11 +78,7 @@ def scenario() -> list[Event]:
 
 async def ask(app: Any, seconds: float = 120) -> dict[str, Any]:
     """Every question's JSON, once the evaluator's state holds all thirteen blocked items."""
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http,
-    ):
+    async with asgi_client(app) as http:
         deadline = time.monotonic() + seconds
         while True:
             blocked = await http.get(QUESTIONS["blocked"][0])

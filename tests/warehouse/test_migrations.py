@@ -486,7 +486,7 @@ class TestClusterDDL:
             "ALTER TABLE ledger_nodes_local",
         ]  # migration 22's block sizes
         assert not [s for s in ddl if "EXCHANGE" in s or "relayout" in s or "OPTIMIZE" in s]
-        refill, recorded_again, *sums, at_ingest = inserts = [
+        refill, recorded_again, *sums, recorded_for_29, at_ingest = inserts = [
             s for s in ddl if s.startswith("INSERT")
         ]
         assert refill.startswith("INSERT INTO biz_event_objects (ObjectType")
@@ -497,6 +497,20 @@ class TestClusterDDL:
             "VALUES ('close_item_superseded_watermark', '1970-01-01T00:00:00+00:00'"
         )
         assert "TRUNCATE TABLE IF EXISTS close_item_pieces_local ON CLUSTER analytics" in ddl
+        # migration 29: the pieces carry what a stage took, on both tables, and are recorded
+        # again; the completed stages' view reads the local pieces
+        assert recorded_for_29 == recorded_again
+        for name in ("close_item_pieces_local", "close_item_pieces"):
+            assert (
+                f"ALTER TABLE {name} ON CLUSTER analytics ADD COLUMN IF NOT EXISTS StageSeconds"
+                " Float64 DEFAULT -1" in ddl
+            )
+        assert any(
+            s.startswith("CREATE MATERIALIZED VIEW IF NOT EXISTS close_stage_durations_local_mv ")
+            and "TO close_stage_durations_local AS" in s
+            and "FROM close_item_pieces_local\n" in s
+            for s in ddl
+        )
         assert (
             "Distributed(analytics, currentDatabase(), close_item_piece_days_local, "
             "cityHash64(DuePeriod, LegalEntity))" in "\n".join(ddl)

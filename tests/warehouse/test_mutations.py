@@ -1,0 +1,145 @@
+"""The engine's unfinished mutations as the service reports them, on the real engine: a mutation
+that fails on every part (an ``UPDATE`` whose expression throws) degrades ``/readyz`` with the
+engine's reason and shows in ``/metrics``; one that merely waits (merges stopped) is reported as
+parts left; killed, both are gone; a probe in between reads nothing; a read that fails keeps the
+last reading."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from clickhouse_connect.driver.client import Client
+
+from syncsight.app import create_app
+from syncsight.config_file import FileConfig
+from syncsight.settings import Settings
+from tests.service import asgi_client, free_port
+from warehouse.mutations import MutationWatch, unfinished_mutations
+
+FAILING_UPDATE = (
+    "ALTER TABLE doomed UPDATE v = toString(throwIf(k >= 0, 'no such luck')) WHERE 1 "
+    "SETTINGS mutations_sync = 0"
+)
+
+
+@pytest.fixture
+def doomed(client: Client) -> Iterator[Client]:
+    """A two-part table whose mutation fails on every part, once the engine has tried it."""
+    client.command("CREATE TABLE doomed (k UInt64, v String) ENGINE = MergeTree ORDER BY k")
+    client.command("INSERT INTO doomed SELECT number, toString(number) FROM numbers(100)")
+    client.command("INSERT INTO doomed SELECT number, toString(number) FROM numbers(100)")
+    client.command(FAILING_UPDATE)
+    deadline = time.monotonic() + 60
+    while not any(mutation.failing for mutation in unfinished_mutations(client)):
+        assert time.monotonic() < deadline, "the engine never tried the mutation"
+        time.sleep(0.1)
+    yield client
+    client.command("KILL MUTATION WHERE database = currentDatabase() AND table = 'doomed'")
+
+
+def metric(text: str, name: str) -> dict[str, float]:
+    """Label text → value of every sample of ``name``."""
+    found = {}
+    for line in text.splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            labels, value = line[len(name) :].rsplit(" ", 1)
+            found[labels] = float(value)
+    return found
+
+
+class TestMutationWatch:
+    def test_a_failing_mutation_is_named_with_the_engines_reason(self, doomed: Client) -> None:
+        watch = MutationWatch(lambda: doomed, every=0)
+        problem = watch.problem()
+        assert problem is not None
+        assert "of doomed" in problem
+        assert "no such luck" in problem
+        assert "UPDATE v" in problem
+        rendered = watch.render().decode()
+        assert metric(rendered, "syncsight_warehouse_mutations_failing") == {'{table="doomed"}': 1}
+        assert metric(rendered, "syncsight_warehouse_mutation_parts_to_do") == {
+            '{table="doomed"}': 2
+        }
+        doomed.command("KILL MUTATION WHERE database = currentDatabase() AND table = 'doomed'")
+        assert watch.problem() is None
+        assert watch.pending() is None
+        rendered = watch.render().decode()
+        assert metric(rendered, "syncsight_warehouse_mutations_failing") == {}
+
+    def test_a_waiting_mutation_is_parts_left_not_a_problem(self, client: Client) -> None:
+        client.command("CREATE TABLE slow (k UInt64) ENGINE = MergeTree ORDER BY k")
+        client.command("INSERT INTO slow SELECT number FROM numbers(10)")
+        client.command("SYSTEM STOP MERGES slow")
+        try:
+            client.command("ALTER TABLE slow DELETE WHERE k = 3 SETTINGS mutations_sync = 0")
+            watch = MutationWatch(lambda: client, every=0)
+            assert watch.problem() is None
+            assert watch.pending() == "slow: 1 part(s) left"
+        finally:
+            client.command("SYSTEM START MERGES slow")
+        deadline = time.monotonic() + 60
+        while watch.pending() is not None:
+            assert time.monotonic() < deadline, "the mutation never finished"
+            time.sleep(0.1)
+
+    def test_reads_at_most_once_an_interval(self, doomed: Client) -> None:
+        now = [0.0]
+        reads = []
+
+        def counted() -> Client:
+            reads.append(now[0])
+            return doomed
+
+        watch = MutationWatch(counted, every=10, clock=lambda: now[0])
+        assert watch.problem() is not None
+        doomed.command("KILL MUTATION WHERE database = currentDatabase() AND table = 'doomed'")
+        now[0] = 9.9
+        assert watch.problem() is not None, "the last reading is served until it is due"
+        now[0] = 10.0
+        assert watch.problem() is None
+        assert reads == [0.0, 10.0]
+
+    def test_a_failed_read_keeps_the_last_reading_and_is_counted(self, doomed: Client) -> None:
+        broken = [False]
+
+        def client() -> Client:
+            if broken[0]:
+                raise ConnectionError("engine away")
+            return doomed
+
+        watch = MutationWatch(client, every=0)
+        assert watch.problem() is not None
+        broken[0] = True
+        assert watch.problem() is not None
+        rendered = watch.render().decode()
+        assert metric(rendered, "syncsight_warehouse_mutations_read_errors_total") == {"": 2}
+
+
+def test_the_service_reports_a_failing_mutation(
+    chdb_url: str, database: str, doomed: Client, tmp_path: Path
+) -> None:
+    """Through the service's own endpoints: degraded (200) naming the mutation, the gauge set."""
+    settings = Settings(
+        clickhouse_url=chdb_url,
+        spool_dir=tmp_path / "spool",
+        evaluator="off",
+        grpc_port=free_port(),
+    )
+    app = create_app(settings, FileConfig(), database=database)
+
+    async def scenario() -> None:
+        async with asgi_client(app) as api:
+            ready = await api.get("/readyz")
+            assert ready.status_code == 200
+            assert ready.json()["status"] == "degraded"
+            assert "no such luck" in ready.json()["mutations"]
+            metrics = (await api.get("/metrics")).text
+            assert metric(metrics, "syncsight_warehouse_mutations_failing") == {
+                '{table="doomed"}': 1
+            }
+
+    asyncio.run(scenario())

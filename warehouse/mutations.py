@@ -1,0 +1,188 @@
+"""The engine's unfinished background mutations on this database's tables (``system.mutations``):
+a changed retention's rewrite of the stored parts (``warehouse.retention`` starts it and does not
+wait), or an ``ALTER … UPDATE/DELETE`` an operator started. The engine retries a failing mutation
+for ever, and later mutations of that table queue behind it, so a failure that nobody sees means
+data kept past its retention without end. ``/readyz`` says ``degraded`` while one fails;
+``/metrics`` exports the parts left and the failing mutations per table.
+
+``system.mutations`` is read at most once every ``every`` seconds: a probe or a scrape in between
+gets the last reading, so frequent probes add no engine work."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+from clickhouse_connect.driver.client import Client
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+logger = logging.getLogger(__name__)
+
+UNFINISHED: Final = """
+SELECT table, mutation_id, command, parts_to_do, latest_fail_reason, latest_fail_time
+FROM system.mutations
+WHERE database = currentDatabase() AND NOT is_done
+ORDER BY create_time, table, mutation_id
+LIMIT 1000
+SETTINGS max_execution_time = 5
+"""
+"""Every unfinished mutation of this database (a thousand at most: more would be an operator's
+loop gone wrong, and the first thousand say so)."""
+
+READ_EVERY_SECONDS: Final = 10.0
+
+_REASON_CHARS: Final = 300
+"""How much of the engine's failure text ``/readyz`` repeats (the text names the function and
+the whole expression; the start says what failed)."""
+
+
+@dataclass(frozen=True)
+class Mutation:
+    """One unfinished mutation: its table, the engine's id and command, the parts it has still to
+    rewrite, and why its last attempt failed ('' while none has)."""
+
+    table: str
+    mutation_id: str
+    command: str
+    parts_to_do: int
+    fail_reason: str
+    failed_at: datetime | None
+
+    @property
+    def failing(self) -> bool:
+        return bool(self.fail_reason)
+
+    def problem(self) -> str:
+        """The failure in a sentence an operator can act on."""
+        since = f" at {self.failed_at.isoformat()}" if self.failed_at else ""
+        reason = self.fail_reason[:_REASON_CHARS]
+        return (
+            f"mutation {self.mutation_id} of {self.table} ({self.command.strip()}) last failed"
+            f"{since}: {reason}; the engine retries it and later mutations of the table wait "
+            f"behind it (docs/operations.md, Retention)"
+        )
+
+
+def unfinished_mutations(client: Client) -> tuple[Mutation, ...]:
+    """This database's unfinished mutations, oldest first."""
+    rows = client.query(UNFINISHED).result_rows
+    return tuple(
+        Mutation(
+            table=str(table),
+            mutation_id=str(mutation_id),
+            command=str(command),
+            parts_to_do=int(parts),
+            fail_reason=str(reason),
+            failed_at=failed_at if reason and failed_at and failed_at.year > 1970 else None,
+        )
+        for table, mutation_id, command, parts, reason, failed_at in rows
+    )
+
+
+class MutationWatch(Collector):
+    """What ``system.mutations`` says, read through ``client`` (the calling thread's) at most once
+    every ``every`` seconds; a collector for ``/metrics`` too."""
+
+    def __init__(
+        self,
+        client: Callable[[], Client],
+        *,
+        every: float = READ_EVERY_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client = client
+        self._every = every
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._read_at: float | None = None
+        self._mutations: tuple[Mutation, ...] = ()
+        self._read_errors = 0
+        self._last_error = ""
+        self.registry = CollectorRegistry()
+        self.registry.register(self)
+
+    def mutations(self) -> tuple[Mutation, ...]:
+        """The unfinished mutations as last read, read again first when that is due. A read that
+        fails keeps the last reading (counted, logged): ``/readyz`` reports the engine itself."""
+        with self._lock:
+            due = self._read_at is None or self._clock() - self._read_at >= self._every
+            if due:
+                self._read_at = self._clock()
+                try:
+                    self._mutations = unfinished_mutations(self._client())
+                except Exception as error:  # reported, never raised into a probe or a scrape
+                    self._read_errors += 1
+                    text = f"{type(error).__name__}: {error}"
+                    if text != self._last_error:
+                        logger.warning("could not read system.mutations: %s", text)
+                    self._last_error = text
+                else:
+                    self._last_error = ""
+            return self._mutations
+
+    def problem(self) -> str | None:
+        """The failing mutations in a sentence each, or None while none fails."""
+        failing = [mutation.problem() for mutation in self.mutations() if mutation.failing]
+        return " | ".join(failing) or None
+
+    def pending(self) -> str | None:
+        """Parts left per table while mutations run without failing (a retention rewrite under
+        way), or None."""
+        parts: Counter[str] = Counter()
+        for mutation in self.mutations():
+            parts[mutation.table] += mutation.parts_to_do
+        if not parts:
+            return None
+        return ", ".join(f"{table}: {count} part(s) left" for table, count in sorted(parts.items()))
+
+    def describe(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        """The families without samples: registering reads nothing."""
+        return self._families(())
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        return self._families(self.mutations())
+
+    def _families(
+        self, mutations: tuple[Mutation, ...]
+    ) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        parts = GaugeMetricFamily(
+            "syncsight_warehouse_mutation_parts_to_do",
+            "Parts the engine's unfinished mutations of a table have still to rewrite (a changed "
+            "retention's rewrite of stored parts, or an operator's ALTER); absent once none is "
+            "left.",
+            labels=["table"],
+        )
+        failing = GaugeMetricFamily(
+            "syncsight_warehouse_mutations_failing",
+            "Unfinished mutations of a table whose last attempt failed (the engine retries them "
+            "and later mutations of the table wait behind them; /readyz says which and why).",
+            labels=["table"],
+        )
+        left: Counter[str] = Counter()
+        failed: Counter[str] = Counter()
+        for mutation in mutations:
+            left[mutation.table] += mutation.parts_to_do
+            failed[mutation.table] += mutation.failing
+        for table in sorted(left):
+            parts.add_metric([table], left[table])
+            failing.add_metric([table], failed[table])
+        errors = CounterMetricFamily(
+            "syncsight_warehouse_mutations_read_errors",
+            "Reads of system.mutations that failed (the gauges keep the last reading meanwhile).",
+        )
+        with self._lock:
+            errors.add_metric([], self._read_errors)
+        yield parts
+        yield failing
+        yield errors
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
