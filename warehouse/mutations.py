@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
@@ -38,6 +38,10 @@ SETTINGS max_execution_time = 5
 loop gone wrong, and the first thousand say so)."""
 
 READ_EVERY_SECONDS: Final = 10.0
+
+NAMED_FAILURES: Final = 3
+"""Failing mutations ``/readyz`` names one by one (an operator's loop of failing ALTERs would
+otherwise make the probe's answer as long as a thousand of the engine's messages)."""
 
 _REASON_CHARS: Final = 300
 """How much of the engine's failure text ``/readyz`` repeats (the text names the function and
@@ -87,6 +91,14 @@ def unfinished_mutations(client: Client) -> tuple[Mutation, ...]:
     )
 
 
+def parts_left(mutations: Iterable[Mutation]) -> Counter[str]:
+    """Table → the parts its unfinished mutations have still to rewrite."""
+    left: Counter[str] = Counter()
+    for mutation in mutations:
+        left[mutation.table] += mutation.parts_to_do
+    return left
+
+
 class MutationWatch(Collector):
     """What ``system.mutations`` says, read through ``client`` (the calling thread's) at most once
     every ``every`` seconds; a collector for ``/metrics`` too."""
@@ -129,16 +141,18 @@ class MutationWatch(Collector):
             return self._mutations
 
     def problem(self) -> str | None:
-        """The failing mutations in a sentence each, or None while none fails."""
-        failing = [mutation.problem() for mutation in self.mutations() if mutation.failing]
-        return " | ".join(failing) or None
+        """The first ``NAMED_FAILURES`` failing mutations in a sentence each (and how many more
+        fail), or None while none fails."""
+        failing = [mutation for mutation in self.mutations() if mutation.failing]
+        named = [mutation.problem() for mutation in failing[:NAMED_FAILURES]]
+        if len(failing) > NAMED_FAILURES:
+            named.append(f"and {len(failing) - NAMED_FAILURES} more failing mutation(s)")
+        return " | ".join(named) or None
 
     def pending(self) -> str | None:
-        """Parts left per table while mutations run without failing (a retention rewrite under
-        way), or None."""
-        parts: Counter[str] = Counter()
-        for mutation in self.mutations():
-            parts[mutation.table] += mutation.parts_to_do
+        """Parts left per table of every unfinished mutation (a retention rewrite under way), or
+        None when none is left."""
+        parts = parts_left(self.mutations())
         if not parts:
             return None
         return ", ".join(f"{table}: {count} part(s) left" for table, count in sorted(parts.items()))
@@ -166,11 +180,8 @@ class MutationWatch(Collector):
             "and later mutations of the table wait behind them; /readyz says which and why).",
             labels=["table"],
         )
-        left: Counter[str] = Counter()
-        failed: Counter[str] = Counter()
-        for mutation in mutations:
-            left[mutation.table] += mutation.parts_to_do
-            failed[mutation.table] += mutation.failing
+        left = parts_left(mutations)
+        failed = Counter(mutation.table for mutation in mutations if mutation.failing)
         for table in sorted(left):
             parts.add_metric([table], left[table])
             failing.add_metric([table], failed[table])

@@ -18,25 +18,31 @@ from syncsight.app import create_app
 from syncsight.config_file import FileConfig
 from syncsight.settings import Settings
 from tests.service import asgi_client, free_port
-from warehouse.mutations import MutationWatch, unfinished_mutations
+from warehouse.mutations import NAMED_FAILURES, MutationWatch, unfinished_mutations
 
 FAILING_UPDATE = (
-    "ALTER TABLE doomed UPDATE v = toString(throwIf(k >= 0, 'no such luck')) WHERE 1 "
+    "ALTER TABLE {table} UPDATE v = toString(throwIf(k >= 0, 'no such luck')) WHERE 1 "
     "SETTINGS mutations_sync = 0"
 )
 
 
+def doom(client: Client, *tables: str) -> None:
+    """Two-part tables whose mutation fails on every part, once the engine has tried each."""
+    for table in tables:
+        client.command(f"CREATE TABLE {table} (k UInt64, v String) ENGINE = MergeTree ORDER BY k")
+        client.command(f"INSERT INTO {table} SELECT number, toString(number) FROM numbers(100)")
+        client.command(f"INSERT INTO {table} SELECT number, toString(number) FROM numbers(100)")
+        client.command(FAILING_UPDATE.format(table=table))
+    deadline = time.monotonic() + 60
+    while sum(mutation.failing for mutation in unfinished_mutations(client)) < len(tables):
+        assert time.monotonic() < deadline, "the engine never tried the mutations"
+        time.sleep(0.1)
+
+
 @pytest.fixture
 def doomed(client: Client) -> Iterator[Client]:
-    """A two-part table whose mutation fails on every part, once the engine has tried it."""
-    client.command("CREATE TABLE doomed (k UInt64, v String) ENGINE = MergeTree ORDER BY k")
-    client.command("INSERT INTO doomed SELECT number, toString(number) FROM numbers(100)")
-    client.command("INSERT INTO doomed SELECT number, toString(number) FROM numbers(100)")
-    client.command(FAILING_UPDATE)
-    deadline = time.monotonic() + 60
-    while not any(mutation.failing for mutation in unfinished_mutations(client)):
-        assert time.monotonic() < deadline, "the engine never tried the mutation"
-        time.sleep(0.1)
+    """A table whose mutation fails on every part."""
+    doom(client, "doomed")
     yield client
     client.command("KILL MUTATION WHERE database = currentDatabase() AND table = 'doomed'")
 
@@ -69,6 +75,17 @@ class TestMutationWatch:
         assert watch.pending() is None
         rendered = watch.render().decode()
         assert metric(rendered, "syncsight_warehouse_mutations_failing") == {}
+
+    def test_many_failing_mutations_are_named_three_and_counted(self, client: Client) -> None:
+        """An operator's loop of failing ALTERs does not make the probe's answer unbounded."""
+        doom(client, "doomed_a", "doomed_b", "doomed_c", "doomed_d")
+        try:
+            problem = MutationWatch(lambda: client, every=0).problem()
+            assert problem is not None
+            assert problem.count(" of doomed_") == NAMED_FAILURES
+            assert problem.endswith("and 1 more failing mutation(s)")
+        finally:
+            client.command("KILL MUTATION WHERE database = currentDatabase()")
 
     def test_a_waiting_mutation_is_parts_left_not_a_problem(self, client: Client) -> None:
         client.command("CREATE TABLE slow (k UInt64) ENGINE = MergeTree ORDER BY k")
