@@ -1240,8 +1240,9 @@ EVIDENCE_COPY_SELECT: Final = EVIDENCE_COPY_COLUMNS.replace(
 def evidence_spans_at_ingest_ddl(t: Topology) -> list[str]:
     """Migration 30: the raw copies of business spans written by the insert that stores them, a
     view on ``otel_traces`` as the business tables' are, rather than copied by the evaluator's
-    tick from a read of ``otel_traces`` (benchmarks/notes-tick10.md). The instant from which every
-    business row's copy is written with it goes into ``EVIDENCE_SPANS_AT_INGEST``: a tick copies
+    tick from a read of ``otel_traces`` (benchmarks/history/business-state-tick.md, "Fourteenth
+    pass"). The instant from which every business row's copy is written with it goes into
+    ``EVIDENCE_SPANS_AT_INGEST``: a tick copies
     windows that start before it (rows stored before the view, or re-stored by a rebuild since)
     as before, and moves the copies' watermark over the others. An insert already running when
     the view was created (or, on a cluster, reaching a node that created it late) may store rows
