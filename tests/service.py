@@ -3,6 +3,7 @@ process, so the service under test never shares the pytest process's engine)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
@@ -57,6 +58,55 @@ def table_away(client: Any, table: str) -> Iterator[None]:
         yield
     finally:
         client.command(f"RENAME TABLE {table}_away TO {table}")
+
+
+def in_process_app(chdb_url: str, database: str, tmp_path: Path, **settings: Any) -> Any:
+    """The service's app over the test's engine and ``database``, its spool in ``tmp_path`` and
+    its gRPC port a free one (another in-process app of the tests may hold the default)."""
+    from syncsight.app import create_app
+    from syncsight.config_file import FileConfig
+    from syncsight.settings import Settings
+
+    chosen = Settings(
+        clickhouse_url=chdb_url, spool_dir=tmp_path / "spool", grpc_port=free_port(), **settings
+    )
+    return create_app(chosen, FileConfig(), database=database)
+
+
+async def ready_status(api: httpx.AsyncClient, wanted: str, seconds: float = 60) -> dict[str, str]:
+    """``/readyz`` once it says ``wanted``."""
+    deadline = time.monotonic() + seconds
+    while True:
+        answer = (await api.get("/readyz")).json()
+        if answer["status"] == wanted:
+            return dict(answer)
+        assert time.monotonic() < deadline, f"/readyz still says {answer}"
+        await asyncio.sleep(0.1)
+
+
+@dataclass(frozen=True)
+class Degraded:
+    """What the service said while a table was away: ``/readyz`` degraded, ``/metrics`` then,
+    and ``/readyz`` once it was ok again after the table came back."""
+
+    ready: dict[str, str]
+    metrics: str
+    recovered: dict[str, str]
+
+
+def degraded_while_away(app: Any, client: Any, table: str) -> Degraded:
+    """Run ``app`` in process until ready; take ``table`` away until ``/readyz`` says degraded,
+    read ``/metrics``, put it back and wait until ``/readyz`` is ok again."""
+
+    async def scenario() -> Degraded:
+        async with asgi_client(app) as api:
+            await ready_status(api, "ok")
+            with table_away(client, table):
+                degraded = await ready_status(api, "degraded")
+                metrics = (await api.get("/metrics")).text
+            return Degraded(degraded, metrics, await ready_status(api, "ok"))
+
+    return asyncio.run(scenario())
 
 
 @asynccontextmanager

@@ -7,10 +7,7 @@ import asyncio
 import re
 from pathlib import Path
 
-from syncsight.app import create_app
-from syncsight.config_file import FileConfig
-from syncsight.settings import Settings
-from tests.service import asgi_client, free_port
+from tests.service import asgi_client, in_process_app
 
 OPERATIONS = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
 ROW = re.compile(r"^\| (`syncsight_[^|]+) \| (\w+) \|", re.MULTILINE)
@@ -28,10 +25,7 @@ def documented() -> dict[str, str]:
 
 def exposed(chdb_url: str, database: str, tmp_path: Path) -> dict[str, str]:
     """Family → type, from the ``# TYPE`` lines of the service's own ``/metrics``."""
-    settings = Settings(
-        clickhouse_url=chdb_url, spool_dir=tmp_path / "spool", grpc_port=free_port()
-    )
-    app = create_app(settings, FileConfig(), database=database)
+    app = in_process_app(chdb_url, database, tmp_path)
 
     async def scrape() -> str:
         async with asgi_client(app) as api:

@@ -4,7 +4,6 @@ its table is gone every round fails, ``problem`` and the service's ``/readyz`` s
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -17,12 +16,8 @@ import lineage.sealing
 from lineage.ledger import Ledger
 from lineage.sealing import Sealer
 from lineage.signing import Signer
-from syncsight.app import create_app
-from syncsight.config_file import FileConfig
-from syncsight.settings import Settings
 from tests.lineage.test_ledger import NOON, add_facts
-from tests.service import asgi_client, free_port, table_away
-from tests.slas.test_evaluator_faults import ready_status
+from tests.service import degraded_while_away, in_process_app, table_away
 from tests.warehouse.test_mutations import metric
 
 LATER = NOON + timedelta(days=1, hours=2)
@@ -111,22 +106,9 @@ def test_the_service_reports_a_failing_sealer(
     table is gone, failures counted in ``/metrics``, ``ok`` again once it is back."""
     monkeypatch.setattr(lineage.sealing, "SEALING_INTERVAL_SECONDS", 0.05)
     monkeypatch.setattr(lineage.sealing, "RETRY_SECONDS", 0.05)
-    settings = Settings(
-        clickhouse_url=chdb_url, spool_dir=tmp_path / "spool", sla_interval=5, grpc_port=free_port()
-    )
-    app = create_app(settings, FileConfig(), database=database)
-
-    async def scenario() -> None:
-        async with asgi_client(app) as api:
-            await ready_status(api, "ok")
-            with table_away(migrated, "ledger_heads"):
-                degraded = await ready_status(api, "degraded")
-                assert "ledger-sealer loop failed" in degraded["ledger"]
-                assert "ledger_heads" in degraded["ledger"]
-                failures = metric(
-                    (await api.get("/metrics")).text, "syncsight_ledger_seal_failures_total"
-                )
-                assert failures[""] >= 1
-            assert "ledger" not in await ready_status(api, "ok")
-
-    asyncio.run(scenario())
+    app = in_process_app(chdb_url, database, tmp_path, sla_interval=5)
+    said = degraded_while_away(app, migrated, "ledger_heads")
+    assert "ledger-sealer loop failed" in said.ready["ledger"]
+    assert "ledger_heads" in said.ready["ledger"]
+    assert metric(said.metrics, "syncsight_ledger_seal_failures_total")[""] >= 1
+    assert "ledger" not in said.recovered

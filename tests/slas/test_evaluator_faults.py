@@ -4,28 +4,12 @@ table is back the next tick succeeds and the service is ready again."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from pathlib import Path
 
-import httpx
 from clickhouse_connect.driver.client import Client
 
-from syncsight.app import EVALUATOR_FAILURES_DEGRADED, create_app
-from syncsight.config_file import FileConfig
-from syncsight.settings import Settings
-from tests.service import asgi_client, free_port, table_away
-
-
-async def ready_status(api: httpx.AsyncClient, wanted: str, seconds: float = 60) -> dict[str, str]:
-    """``/readyz`` once it says ``wanted``."""
-    deadline = time.monotonic() + seconds
-    while True:
-        answer = (await api.get("/readyz")).json()
-        if answer["status"] == wanted:
-            return dict(answer)
-        assert time.monotonic() < deadline, f"/readyz still says {answer}"
-        await asyncio.sleep(0.1)
+from syncsight.app import EVALUATOR_FAILURES_DEGRADED
+from tests.service import degraded_while_away, in_process_app
 
 
 def failed_ticks(metrics: str) -> float:
@@ -39,24 +23,9 @@ class TestEvaluatorFaults:
     def test_a_failing_engine_degrades_readiness_and_recovers(
         self, chdb_url: str, database: str, client: Client, tmp_path: Path
     ) -> None:
-        settings = Settings(
-            clickhouse_url=chdb_url,
-            spool_dir=tmp_path / "spool",
-            sla_interval=0.2,
-            grpc_port=free_port(),
-        )
-        app = create_app(settings, FileConfig(), database=database)
-
-        async def scenario() -> None:
-            async with asgi_client(app) as api:
-                await ready_status(api, "ok")
-                with table_away(client, "sla_timers"):
-                    degraded = await ready_status(api, "degraded")
-                    assert "ticks in a row failed" in degraded["evaluator"]
-                    assert "sla_timers" in degraded["evaluator"]
-                    metrics = (await api.get("/metrics")).text
-                    assert failed_ticks(metrics) >= EVALUATOR_FAILURES_DEGRADED
-                recovered = await ready_status(api, "ok")
-                assert "evaluator" not in recovered
-
-        asyncio.run(scenario())
+        app = in_process_app(chdb_url, database, tmp_path, sla_interval=0.2)
+        said = degraded_while_away(app, client, "sla_timers")
+        assert "ticks in a row failed" in said.ready["evaluator"]
+        assert "sla_timers" in said.ready["evaluator"]
+        assert failed_ticks(said.metrics) >= EVALUATOR_FAILURES_DEGRADED
+        assert "evaluator" not in said.recovered

@@ -14,10 +14,7 @@ from pathlib import Path
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from syncsight.app import create_app
-from syncsight.config_file import FileConfig
-from syncsight.settings import Settings
-from tests.service import asgi_client, free_port
+from tests.service import asgi_client, in_process_app
 from warehouse.mutations import NAMED_FAILURES, MutationWatch, unfinished_mutations
 
 FAILING_UPDATE = (
@@ -140,13 +137,7 @@ def test_the_service_reports_a_failing_mutation(
     chdb_url: str, database: str, doomed: Client, tmp_path: Path
 ) -> None:
     """Through the service's own endpoints: degraded (200) naming the mutation, the gauge set."""
-    settings = Settings(
-        clickhouse_url=chdb_url,
-        spool_dir=tmp_path / "spool",
-        evaluator="off",
-        grpc_port=free_port(),
-    )
-    app = create_app(settings, FileConfig(), database=database)
+    app = in_process_app(chdb_url, database, tmp_path, evaluator="off")
 
     async def scenario() -> None:
         async with asgi_client(app) as api:
