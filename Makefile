@@ -30,53 +30,37 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# The dashboard's browser test drives Debian's chromium through Playwright (executable_path);
-# installed here when missing and we may (root with apt-get), never downloaded by Playwright.
-chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
+# $(call debian,PACKAGES,WHAT NEEDS THEM,WHEN MISSING): install Debian PACKAGES when we may (root
+# with apt-get), else say what to run and what happens without them. The test targets below run
+# it only when their tool is missing.
+debian = { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing Debian's chromium for the dashboard browser test"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	    echo "installing Debian's $(1) for $(2)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null; \
 	  else \
-	    echo "chromium is missing: run 'sudo apt-get install chromium' (the browser test is skipped without it)"; \
+	    echo "$(1) missing: run 'sudo apt-get install $(1)' ($(3))"; \
 	  fi; \
 	}
+
+# The dashboard's browser test drives Debian's chromium through Playwright (executable_path),
+# never downloaded by Playwright.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || $(call debian,chromium,the dashboard browser test,the browser test is skipped without it)
 
 # The SLA alerting test runs a real Prometheus Alertmanager: Debian's package puts it at
-# /usr/bin/prometheus-alertmanager; installed here when missing and we may (root with apt-get).
+# /usr/bin/prometheus-alertmanager.
 alertmanager:
-	@command -v prometheus-alertmanager >/dev/null 2>&1 || test -x /usr/bin/prometheus-alertmanager || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing Debian's prometheus-alertmanager for the SLA alerting test"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus-alertmanager >/dev/null; \
-	  else \
-	    echo "prometheus-alertmanager is missing: run 'sudo apt-get install prometheus-alertmanager'"; \
-	  fi; \
-	}
+	@command -v prometheus-alertmanager >/dev/null 2>&1 || test -x /usr/bin/prometheus-alertmanager || $(call debian,prometheus-alertmanager,the SLA alerting test,the alerting tests fail without it)
 
 # The self-monitoring alert rules (deploy/prometheus/rules/) are checked and unit-tested by
-# Prometheus's promtool: Debian's prometheus package ships it; installed here when missing and we may.
+# Prometheus's promtool: Debian's prometheus package ships it.
 promtool:
-	@command -v promtool >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing Debian's prometheus for promtool (the alert rules' tests)"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; \
-	  else \
-	    echo "promtool is missing: run 'sudo apt-get install prometheus'"; \
-	  fi; \
-	}
+	@command -v promtool >/dev/null 2>&1 || $(call debian,prometheus,promtool: the alert rules' tests,the rules' tests fail without it)
 
 # The compiled OTLP decoder needs a C compiler and Python's headers (pyenv and python.org builds
-# ship the headers; Debian's python3 needs python3-dev); installed here when missing and we may.
+# ship the headers; Debian's python3 needs python3-dev).
 compiler:
-	@command -v cc >/dev/null 2>&1 && $(PYTHON) -c 'import os, sysconfig, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing gcc and Python headers for the compiled OTLP decoder"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev python3-dev >/dev/null; \
-	  else \
-	    echo "no C compiler or Python headers: the pure-Python OTLP decoder will serve alone (slower)"; \
-	  fi; \
-	}
+	@command -v cc >/dev/null 2>&1 && $(PYTHON) -c 'import os, sysconfig, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' || $(call debian,gcc libc6-dev python3-dev,the compiled OTLP decoder,the pure-Python OTLP decoder serves alone: slower)
 
 # With a compiler present the decoder must have built: its differential tests would be skipped.
 native: $(STAMP)
