@@ -5,13 +5,12 @@ for ever, and later mutations of that table queue behind it, so a failure that n
 data kept past its retention without end. ``/readyz`` says ``degraded`` while one fails;
 ``/metrics`` exports the parts left and the failing mutations per table.
 
-``system.mutations`` is read at most once every ``every`` seconds: a probe or a scrape in between
-gets the last reading, so frequent probes add no engine work."""
+``system.mutations`` is read in the background (``warehouse.refreshed``), at most once every
+``every`` seconds and only while probes or scrapes come: they get the last reading at once, so a
+slow or hung engine holds neither, and frequent probes add no engine work."""
 
 from __future__ import annotations
 
-import logging
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -24,7 +23,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-logger = logging.getLogger(__name__)
+from warehouse.refreshed import Refreshed
 
 UNFINISHED: Final = """
 SELECT table, mutation_id, command, parts_to_do, latest_fail_reason, latest_fail_time
@@ -100,7 +99,7 @@ def parts_left(mutations: Iterable[Mutation]) -> Counter[str]:
 
 
 class MutationWatch(Collector):
-    """What ``system.mutations`` says, read through ``client`` (the calling thread's) at most once
+    """What ``system.mutations`` says, read in the background through ``client`` at most once
     every ``every`` seconds; a collector for ``/metrics`` too."""
 
     def __init__(
@@ -110,35 +109,26 @@ class MutationWatch(Collector):
         every: float = READ_EVERY_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._client = client
-        self._every = every
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._read_at: float | None = None
-        self._mutations: tuple[Mutation, ...] = ()
-        self._read_errors = 0
-        self._last_error = ""
+        empty: tuple[Mutation, ...] = ()
+        self._read = Refreshed(
+            lambda: unfinished_mutations(client()),
+            empty,
+            name="system.mutations",
+            every=every,
+            clock=clock,
+        )
         self.registry = CollectorRegistry()
         self.registry.register(self)
 
     def mutations(self) -> tuple[Mutation, ...]:
-        """The unfinished mutations as last read, read again first when that is due. A read that
-        fails keeps the last reading (counted, logged): ``/readyz`` reports the engine itself."""
-        with self._lock:
-            due = self._read_at is None or self._clock() - self._read_at >= self._every
-            if due:
-                self._read_at = self._clock()
-                try:
-                    self._mutations = unfinished_mutations(self._client())
-                except Exception as error:  # reported, never raised into a probe or a scrape
-                    self._read_errors += 1
-                    text = f"{type(error).__name__}: {error}"
-                    if text != self._last_error:
-                        logger.warning("could not read system.mutations: %s", text)
-                    self._last_error = text
-                else:
-                    self._last_error = ""
-            return self._mutations
+        """The unfinished mutations as last read (none before the first read); starts the next
+        read when it is due. A read that fails keeps the last reading (counted, logged):
+        ``/readyz`` reports the engine itself."""
+        return self._read.reading().value
+
+    def wait(self, timeout: float) -> bool:
+        """Wait until no read is running; whether none is."""
+        return self._read.wait(timeout)
 
     def problem(self) -> str | None:
         """The first ``NAMED_FAILURES`` failing mutations in a sentence each (and how many more
@@ -189,8 +179,7 @@ class MutationWatch(Collector):
             "syncsight_warehouse_mutations_read_errors",
             "Reads of system.mutations that failed (the gauges keep the last reading meanwhile).",
         )
-        with self._lock:
-            errors.add_metric([], self._read_errors)
+        errors.add_metric([], self._read.errors())
         yield parts
         yield failing
         yield errors

@@ -2,11 +2,12 @@
 that fails on every part (an ``UPDATE`` whose expression throws) degrades ``/readyz`` with the
 engine's reason and shows in ``/metrics``; one that merely waits (merges stopped) is reported as
 parts left; killed, both are gone; a probe in between reads nothing; a read that fails keeps the
-last reading."""
+last reading; a read that hangs holds no probe."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,6 +45,14 @@ def doomed(client: Client) -> Iterator[Client]:
     client.command("KILL MUTATION WHERE database = currentDatabase() AND table = 'doomed'")
 
 
+def fresh(watch: MutationWatch) -> MutationWatch:
+    """``watch`` once a read started now has completed (the next question gets its reading)."""
+    assert watch.wait(30)
+    watch.mutations()
+    assert watch.wait(30)
+    return watch
+
+
 def metric(text: str, name: str) -> dict[str, float]:
     """Label text → value of every sample of ``name``."""
     found = {}
@@ -56,7 +65,7 @@ def metric(text: str, name: str) -> dict[str, float]:
 
 class TestMutationWatch:
     def test_a_failing_mutation_is_named_with_the_engines_reason(self, doomed: Client) -> None:
-        watch = MutationWatch(lambda: doomed, every=0)
+        watch = fresh(MutationWatch(lambda: doomed, every=0))
         problem = watch.problem()
         assert problem is not None
         assert "of doomed" in problem
@@ -68,6 +77,7 @@ class TestMutationWatch:
             '{table="doomed"}': 2
         }
         doomed.command("KILL MUTATION WHERE database = currentDatabase() AND table = 'doomed'")
+        fresh(watch)
         assert watch.problem() is None
         assert watch.pending() is None
         rendered = watch.render().decode()
@@ -77,7 +87,7 @@ class TestMutationWatch:
         """An operator's loop of failing ALTERs does not make the probe's answer unbounded."""
         doom(client, "doomed_a", "doomed_b", "doomed_c", "doomed_d")
         try:
-            problem = MutationWatch(lambda: client, every=0).problem()
+            problem = fresh(MutationWatch(lambda: client, every=0)).problem()
             assert problem is not None
             assert problem.count(" of doomed_") == NAMED_FAILURES
             assert problem.endswith("and 1 more failing mutation(s)")
@@ -90,13 +100,13 @@ class TestMutationWatch:
         client.command("SYSTEM STOP MERGES slow")
         try:
             client.command("ALTER TABLE slow DELETE WHERE k = 3 SETTINGS mutations_sync = 0")
-            watch = MutationWatch(lambda: client, every=0)
+            watch = fresh(MutationWatch(lambda: client, every=0))
             assert watch.problem() is None
             assert watch.pending() == "slow: 1 part(s) left"
         finally:
             client.command("SYSTEM START MERGES slow")
         deadline = time.monotonic() + 60
-        while watch.pending() is not None:
+        while fresh(watch).pending() is not None:
             assert time.monotonic() < deadline, "the mutation never finished"
             time.sleep(0.1)
 
@@ -109,11 +119,16 @@ class TestMutationWatch:
             return doomed
 
         watch = MutationWatch(counted, every=10, clock=lambda: now[0])
+        assert watch.problem() is None, "nothing is read in the probe itself"
+        assert watch.wait(30)
         assert watch.problem() is not None
         doomed.command("KILL MUTATION WHERE database = currentDatabase() AND table = 'doomed'")
         now[0] = 9.9
         assert watch.problem() is not None, "the last reading is served until it is due"
+        assert watch.wait(30)
         now[0] = 10.0
+        assert watch.problem() is not None, "served while the read it started runs"
+        assert watch.wait(30)
         assert watch.problem() is None
         assert reads == [0.0, 10.0]
 
@@ -125,12 +140,37 @@ class TestMutationWatch:
                 raise ConnectionError("engine away")
             return doomed
 
-        watch = MutationWatch(client, every=0)
+        watch = fresh(MutationWatch(client, every=0))
         assert watch.problem() is not None
         broken[0] = True
+        fresh(watch)
         assert watch.problem() is not None
+        assert watch.wait(30)
         rendered = watch.render().decode()
         assert metric(rendered, "syncsight_warehouse_mutations_read_errors_total") == {"": 2}
+
+    def test_a_hung_read_holds_no_probe_or_scrape(self, doomed: Client) -> None:
+        """An engine that does not answer (here: a client that blocks) delays neither a probe
+        nor a scrape: both get the last reading at once; the read is asked for once."""
+        fresh_reading = fresh(MutationWatch(lambda: doomed, every=0)).problem()
+        release = threading.Event()
+        calls = []
+
+        def hanging() -> Client:
+            calls.append(1)
+            release.wait(30)
+            return doomed
+
+        watch = MutationWatch(hanging, every=0)
+        watch.problem()  # starts the read, which now hangs
+        started = time.monotonic()
+        answers = [watch.problem() for _ in range(5)] + [watch.render().decode()]
+        assert time.monotonic() - started < 1.0
+        assert answers[:5] == [None] * 5, "nothing read yet: nothing to report"
+        assert len(calls) == 1
+        release.set()
+        assert watch.wait(30)
+        assert watch.problem() == fresh_reading
 
 
 def test_the_service_reports_a_failing_mutation(
@@ -141,9 +181,12 @@ def test_the_service_reports_a_failing_mutation(
 
     async def scenario() -> None:
         async with asgi_client(app) as api:
-            ready = await api.get("/readyz")
+            deadline = time.monotonic() + 30  # the first probe starts the read, a later one says
+            while (ready := await api.get("/readyz")).json()["status"] != "degraded":
+                assert ready.status_code == 200
+                assert time.monotonic() < deadline, ready.json()
+                await asyncio.sleep(0.05)
             assert ready.status_code == 200
-            assert ready.json()["status"] == "degraded"
             assert "no such luck" in ready.json()["mutations"]
             metrics = (await api.get("/metrics")).text
             assert metric(metrics, "syncsight_warehouse_mutations_failing") == {
