@@ -89,9 +89,28 @@ class TestSealer:
         assert sealed == 1
         assert ledger.seal_finished_days(migrated, now=later, settle=settle) == 2
 
-    def test_a_stopped_sealer_is_a_problem(self, sealer: Sealer) -> None:
+    def test_a_sealer_asked_to_stop_is_no_problem(self, sealer: Sealer) -> None:
+        """A shutdown's stop is what was asked for: ``/readyz`` in the last moments of a
+        shutdown does not report the ledger as failed."""
         sealer.start()
         sealer.stop()
+        assert sealer.problem() is None
+
+    @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+    def test_a_sealer_whose_loop_died_is_a_problem(
+        self, sealer: Sealer, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A loop that ended without being asked (an error the round does not catch) is."""
+
+        class Died(BaseException):
+            pass
+
+        def dies(*args: object, **kwargs: object) -> int:
+            raise Died
+
+        monkeypatch.setattr(Ledger, "seal_finished_days", dies)
+        sealer.start()
+        until(lambda: sealer.problem() is not None, "the dead loop was never reported")
         assert sealer.problem() == "the ledger-sealer loop has stopped"
 
 
