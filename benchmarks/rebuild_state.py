@@ -39,12 +39,12 @@ from benchmarks.process_stats import own_cpu_seconds, peak_rss_mib, reset_peak_r
 from benchmarks.tick_profile import recorders_current
 from slas.business_state import (
     RECORDED,
-    STATE_TABLES,
     BusinessState,
     TickReport,
 )
 from slas.definitions import DEFAULT_SLAS
 from slas.event_dimensions import append_dimensions
+from slas.state_config import STATE_TABLES
 from slas.state_queries import clear_staging, graph_chunks
 from tests.firm import firm_calendar_book
 from warehouse.correlation_rules import CorrelationRules
