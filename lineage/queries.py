@@ -27,6 +27,14 @@ LATEST: datetime = datetime(2299, 12, 31, 23, 59, 59)
 """The ``known_at`` of a read of everything stored (the largest DateTime64(3) instant)."""
 
 
+POINT_READ = "SETTINGS use_skip_indexes = 0"
+"""Ends every lookup by the sort key below. The primary key narrows such a read to a granule or
+two per id; the ``IngestedAt`` minmax index (migration 8, there for the evaluator's reads of the
+rows stored since its watermark) can then drop nothing worth its price, yet the engine consulted it
+for every ``known_at`` bound: it took a lineage from 22-25 to 39 ms of CPU on the medium quarter
+(benchmarks/history/lineage.md, "The knowledge-time index skipped on lookups")."""
+
+
 def knowledge_bound(known_at: datetime | None) -> datetime:
     """The ``known_at`` parameter of a lineage read: naive UTC, everything when None."""
     return LATEST if known_at is None else _naive(known_at)
@@ -37,6 +45,7 @@ SELECT {EVENT_COLUMNS}, IngestedAt, ContentHash
 FROM biz_events
 WHERE EventId IN {{event_ids:Array(String)}} AND IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}
 ORDER BY {FIRST_STORED_ORDER}
+{POINT_READ}
 """
 
 PRODUCING_EVENTS = f"""
@@ -45,14 +54,16 @@ FROM biz_event_objects
 WHERE ObjectType = {{object_type:String}} AND ObjectId = {{object_id:String}}
   AND EventType IN {{event_types:Array(String)}} AND IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}
 ORDER BY IngestedAt
+{POINT_READ}
 """
 """Outlines of the attempts of ``event_types`` that carry the object."""
 
-REFERENCING_EVENT_IDS = """
+REFERENCING_EVENT_IDS = f"""
 SELECT DISTINCT EventId FROM biz_event_objects
-WHERE ObjectType = {object_type:String} AND ObjectId = {object_id:String}
-  AND IngestedAt <= {known_at:DateTime64(3, 'UTC')}
+WHERE ObjectType = {{object_type:String}} AND ObjectId = {{object_id:String}}
+  AND IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}
 LIMIT 1000
+{POINT_READ}
 """
 
 HOP = f"""
@@ -66,6 +77,7 @@ WHERE EventId IN (
       AND EventId NOT IN {{known:Array(String)}} AND IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}
 ) AND IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}
 ORDER BY {FIRST_STORED_ORDER}
+{POINT_READ}
 """
 """Every attempt of every not-yet-known event of the wanted types that references one of the
 objects (the type-by-id cross product is narrowed again in Python): exact, two index reads."""
@@ -78,6 +90,7 @@ WHERE ObjectType IN {{object_types:Array(String)}}
   AND (ObjectType, EventType) IN {{pairs:Array(Tuple(String, String))}}
   AND EventId NOT IN {{known:Array(String)}} AND IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}
 ORDER BY IngestedAt
+{POINT_READ}
 """
 """One traversal step in one narrow index read: outlines of the attempts that carry one of the
 objects (the traversal reads its nodes in full, every attempt, by id at the end)."""
@@ -111,6 +124,7 @@ FROM biz_events
 WHERE EventId IN {{event_ids:Array(String)}} AND IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}
 ORDER BY EventId, TraceId, SpanId, {FIRST_STORED_ORDER}
 LIMIT 1 BY EventId, TraceId, SpanId, ContentHash
+{POINT_READ}
 """
 """Every stored version of the events' attempts as the ledger hashes it (lineage/facts.py), first
 stored first; a span stored twice as it was is one version, the first stored."""
@@ -120,6 +134,7 @@ SELECT {EVENT_COLUMNS}, IngestedAt, ContentHash, {FACT_TEXTS_SQL}, RawSpanHash
 FROM biz_events
 WHERE EventId IN {{event_ids:Array(String)}} AND IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}
 ORDER BY {FIRST_STORED_ORDER}
+{POINT_READ}
 """
 """``EVENTS_BY_ID`` with each row's stored fact as the ledger hashes it and its raw span's hash:
 the nodes, their conflicts and every stored version of their attempts in one read."""
