@@ -120,7 +120,8 @@ _IN_WINDOW = (
 def _record(versions: str) -> str:
     """The ``INSERT … SELECT`` of the rows of the signed versions ``versions`` selects (one row a
     version to add, +1, or to take back, -1: a timer's identity, ``Stamp``, ``Sign``,
-    ``VersionKnownAt``, ``Version`` and the ``_CONTENT`` columns but ``Deleted``)."""
+    ``VersionKnownAt``, ``Version``, the ``_CONTENT`` columns but ``Deleted``, and ``_VERSIONED``:
+    its points and their pieces)."""
     return f"""
 INSERT INTO {SLA_TIMER_CHANGES} ({", ".join(CHANGE_COLUMNS)})
 SELECT Sla, arrayElement({list(URGENCY)}, {_STATE_OF_CHANGE} + 1), Deadline, KeyId,
@@ -131,17 +132,19 @@ SELECT Sla, arrayElement({list(URGENCY)}, {_STATE_OF_CHANGE} + 1), Deadline, Key
                 AND StopReason = '{WRONG_PERIOD}', assumeNotNull(StoppedAt),
             {_STATE_OF_CHANGE} = {BREACHED}, addMicroseconds(Deadline, 1), {_NEVER}),
     {", ".join(_CARRIED)}, VersionKnownAt
-FROM (
-    SELECT *, {_POINTS} AS points, {_KEYS} AS keys
-    FROM ({versions})
+FROM ({versions}
 )
 ARRAY JOIN {_CHANGES} AS change
 """
 
 
+_VERSIONED = f"{_POINTS} AS points, {_KEYS} AS keys"
+
+
 _SIGNED = f"""
     SELECT Sla, KeyType, KeyId, StartEventId, Stamp, Sign, VersionKnownAt,
-        cityHash64(body) AS Version, {_VERSION_COLUMNS}
+        cityHash64(body) AS Version,
+        {_VERSION_COLUMNS}, {_VERSIONED}
     FROM (
         SELECT Sla, KeyType, KeyId, StartEventId, Stamp, version.1 AS Sign, version.2 AS body,
             version.3 AS VersionKnownAt
@@ -181,7 +184,7 @@ whose pieces a row adds or takes back: the retention expires a version's rows wi
 _FIRST = f"""
     SELECT Sla, KeyType, KeyId, StartEventId, KnownAt AS Stamp, toInt8(1) AS Sign,
         KnownAt AS VersionKnownAt, cityHash64(tuple({", ".join(_CONTENT)})) AS Version,
-        {", ".join(_CONTENT[1:])}
+        {", ".join(_CONTENT[1:])}, {_VERSIONED}
     FROM {SLA_TIMERS}
     WHERE {_IN_WINDOW} AND Deleted = 0"""
 """``_SIGNED`` when every version of the window's timers is in the window (each its timer's
