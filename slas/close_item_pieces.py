@@ -111,7 +111,11 @@ def versions_with_previous(columns: str = "") -> str:
         PARTITION BY ItemType, ItemId ORDER BY KnownAt ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)"""
 
 
-RECORD = f"""
+def _record(versions: str) -> str:
+    """The ``INSERT … SELECT`` of the pieces of the signed versions ``versions`` selects (one row
+    a version to add, +1, or to take back, -1: the item, ``Stamp``, ``Sign``, ``VersionKnownAt``,
+    the ``_CARRIED`` columns and the version's ``points``)."""
+    return f"""
 INSERT INTO {CLOSE_ITEM_PIECES} (State, Ends, Begins, ItemType, ItemId, KnownAt, Delta,
     VersionKnownAt, {", ".join(_CARRIED)})
 SELECT piece.1, piece.3, piece.2, ItemType, ItemId, Stamp, Sign, VersionKnownAt,
@@ -120,7 +124,14 @@ FROM (
   SELECT *, arrayFilter(i -> i = 1 OR states[i] != states[i - 1], arrayEnumerate(points)) AS starts
   FROM (
    SELECT *, arrayMap(p -> {_STATE_AT_POINT}, points) AS states
-   FROM (
+   FROM ({versions})
+  )
+)
+ARRAY JOIN {_PIECES} AS piece
+"""
+
+
+_SIGNED = f"""
     SELECT ItemType, ItemId, Stamp, Sign, VersionKnownAt, {_VERSION_COLUMNS}, {_POINTS} AS points
     FROM (
         SELECT ItemType, ItemId, KnownAt AS Stamp, version.1 AS Sign, version.2 AS body,
@@ -137,18 +148,30 @@ FROM (
 })
             WHERE KnownAt > {{since:DateTime64(3, 'UTC')}}
         )
-    )
-   )
-  )
-)
-ARRAY JOIN {_PIECES} AS piece
-"""
+    )"""
+"""Every version stored in ``(since, until]`` (+1) and its predecessor (-1), both stamped with
+its ``KnownAt``; a deleted version only takes its predecessor back. ``VersionKnownAt`` is the
+``KnownAt`` of the version whose piece a row adds or takes back."""
+
+_FIRST = f"""
+    SELECT ItemType, ItemId, KnownAt AS Stamp, toInt8(1) AS Sign, KnownAt AS VersionKnownAt,
+        {", ".join(_CARRIED)}, {_POINTS} AS points
+    FROM {CLOSE_ITEMS}
+    WHERE KnownAt > {{since:DateTime64(3, 'UTC')}} AND KnownAt <= {{until:DateTime64(3, 'UTC')}}
+      AND {_IN_SLICE} AND Deleted = 0"""
+"""``_SIGNED`` when every version of the window's items is in the window (each its item's first):
+the window's versions not deleted, +1, as they are; nothing to take back. No window function, no
+tuple of every version's columns for the engine to analyse and carry."""
+
+RECORD = _record(_SIGNED)
 """The pieces of every version stored in ``(since, until]`` (+1), and its predecessor's taken back
-(-1), both stamped with its ``KnownAt``; a deleted version only takes its predecessor back.
-``VersionKnownAt`` is the ``KnownAt`` of the version whose piece a row adds or takes back.
+(-1), both stamped with its ``KnownAt`` (``_SIGNED``).
 The points, their states and where pieces start are each a subquery's column, not an alias of
 the same select: the engine's analyser spells an alias out wherever it is used, and ``starts``
 (five uses) over ``states`` (two uses each) analysed the state at a point eleven times."""
+RECORD_FIRST = _record(_FIRST)
+"""``RECORD`` when every version of the window's items is in the window: the window's rows alone,
+no read of their items' earlier versions (there are none), the rows the same."""
 
 STRAY = f"SELECT count() FROM {CLOSE_ITEM_PIECES} WHERE KnownAt > {{since:DateTime64(3, 'UTC')}}"
 TAKE_BACK_STRAY = f"""
@@ -168,17 +191,20 @@ def record_window(
     slices: Sequence[KeyRange] = (WHOLE,),
     *,
     stray: int,
+    first: bool = False,
 ) -> None:
     """Write the rows of the versions stored in ``(since, until]`` (the caller has found some),
     ``since`` being the watermark, one statement per slice of the items' keys (``slices``
     together cover every key); rows a record that died wrote past it are taken back first, so
     recording again counts each row once (``stray``: how many there are, as ``STRAY`` counts
-    them; the caller asks it with its own count, in one round trip)."""
+    them; the caller asks it with its own count, in one round trip). ``first``: every version of
+    the window's items is in the window (``RECORD_FIRST``)."""
     parameters = {"since": since, "until": until}
     if stray:
         client.command(TAKE_BACK_STRAY, parameters=parameters)
+    statement = RECORD_FIRST if first else RECORD
     for key_range in slices:
-        client.command(RECORD, parameters={**parameters, **range_parameters(key_range)})
+        client.command(statement, parameters={**parameters, **range_parameters(key_range)})
 
 
 _AS_OF = "{as_of:DateTime64(6, 'UTC')}"

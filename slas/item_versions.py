@@ -97,17 +97,19 @@ def record_window(
     ``first``: every version the keeper's tick stamped ``until`` is its item's first (the tick
     read no stored version because none could exist: ``BusinessState._rederive_around``'s
     ``new``). When, besides, no version of the window was stored before ``until`` (a tick that
-    died after writing leaves some), nothing in the window replaced anything, and the replaced
-    versions' statements are not run; the pieces are recorded all the same."""
+    died after writing leaves some), nothing in the window replaced anything: the replaced
+    versions' statements are not run, and the pieces are recorded from the window's versions
+    alone (``close_item_pieces.RECORD_FIRST``)."""
     parameters = {"since": since, "until": until}
     versions, earlier, stray = client.query(PENDING, parameters=parameters).result_rows[0]
     if not versions:
         return
     slices = key_ranges(client, WINDOW_KEYS, since, until, versions=int(versions), most=most)
-    if not (first and earlier == 0):
+    alone = first and earlier == 0
+    if not alone:
         for key_range in slices:
             client.command(RECORD, parameters={**parameters, **range_parameters(key_range)})
-    close_item_pieces.record_window(client, since, until, slices, stray=int(stray))
+    close_item_pieces.record_window(client, since, until, slices, stray=int(stray), first=alone)
 
 
 def reset(client: Client, *, at: datetime) -> None:

@@ -116,7 +116,13 @@ _IN_WINDOW = (
 )
 """A version stored in the window, of a timer whose key lies in the slice."""
 
-_RECORD = f"""
+
+def _record(versions: str) -> str:
+    """The ``INSERT … SELECT`` of the rows of the signed versions ``versions`` selects (one row a
+    version to add, +1, or to take back, -1: a timer's identity, ``Stamp``, ``Sign``,
+    ``VersionKnownAt``, ``Version``, the ``_CONTENT`` columns but ``Deleted``, and ``_VERSIONED``:
+    its points and their pieces)."""
+    return f"""
 INSERT INTO {SLA_TIMER_CHANGES} ({", ".join(CHANGE_COLUMNS)})
 SELECT Sla, arrayElement({list(URGENCY)}, {_STATE_OF_CHANGE} + 1), Deadline, KeyId,
     StartEventId, KeyType, Version, change.2 % 2, change.3, Stamp, Sign * change.1,
@@ -126,10 +132,19 @@ SELECT Sla, arrayElement({list(URGENCY)}, {_STATE_OF_CHANGE} + 1), Deadline, Key
                 AND StopReason = '{WRONG_PERIOD}', assumeNotNull(StoppedAt),
             {_STATE_OF_CHANGE} = {BREACHED}, addMicroseconds(Deadline, 1), {_NEVER}),
     {", ".join(_CARRIED)}, VersionKnownAt
-FROM (
+FROM ({versions}
+)
+ARRAY JOIN {_CHANGES} AS change
+"""
+
+
+_VERSIONED = f"{_POINTS} AS points, {_KEYS} AS keys"
+
+
+_SIGNED = f"""
     SELECT Sla, KeyType, KeyId, StartEventId, Stamp, Sign, VersionKnownAt,
         cityHash64(body) AS Version,
-        {_VERSION_COLUMNS}, {_POINTS} AS points, {_KEYS} AS keys
+        {_VERSION_COLUMNS}, {_VERSIONED}
     FROM (
         SELECT Sla, KeyType, KeyId, StartEventId, Stamp, version.1 AS Sign, version.2 AS body,
             version.3 AS VersionKnownAt
@@ -145,37 +160,44 @@ FROM (
                     lagInFrame(KnownAt) OVER {_SAME_WINDOW} AS previous_known_at,
                     lagInFrame(toUInt8(1)) OVER {_SAME_WINDOW} AS has_previous
                 FROM {SLA_TIMERS}
-                {{rows}}
+                PREWHERE cityHash64(KeyType, KeyId) IN (
+                    SELECT cityHash64(KeyType, KeyId) FROM {SLA_TIMERS} WHERE {_IN_WINDOW})
+                WHERE KnownAt <= {{until:DateTime64(3, 'UTC')}} AND {_IN_SLICE}
+                  AND (KeyType, KeyId) IN (SELECT KeyType, KeyId FROM {SLA_TIMERS} WHERE {_IN_WINDOW})
                 WINDOW {_SAME_WINDOW} AS (
                     PARTITION BY KeyType, KeyId, Sla, StartEventId ORDER BY KnownAt
                     ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)
             )
             WHERE KnownAt > {{since:DateTime64(3, 'UTC')}}
         )
-    )
-)
-ARRAY JOIN {_CHANGES} AS change
-"""
+    )"""
+"""Every version stored in ``(since, until]`` of the timers whose key lies in a range
+(``warehouse.key_ranges``), +1, and its predecessor, -1, both stamped with its ``KnownAt``; a
+deleted version only takes its predecessor back. The versions are read by the window's keys
+(type and id: a key's other timers have no version in the window, and the version level keeps
+the window's only), their hashes first: a set of hashes costs a row a quarter of what the four
+strings of a timer's identity cost, and the keys' own set narrows the read by the table's order
+where the window's keys lie together. ``VersionKnownAt`` is the ``KnownAt`` of the version
+whose pieces a row adds or takes back: the retention expires a version's rows with the version
+(``warehouse/retention.py``)."""
+
+_FIRST = f"""
+    SELECT Sla, KeyType, KeyId, StartEventId, KnownAt AS Stamp, toInt8(1) AS Sign,
+        KnownAt AS VersionKnownAt, cityHash64(tuple({", ".join(_CONTENT)})) AS Version,
+        {", ".join(_CONTENT[1:])}, {_VERSIONED}
+    FROM {SLA_TIMERS}
+    WHERE {_IN_WINDOW} AND Deleted = 0"""
+"""``_SIGNED`` when every version of the window's timers is in the window (each its timer's
+first): the window's versions not deleted, +1, as they are; nothing to take back. No window
+function, no tuple of every version's columns for the engine to analyse and carry."""
+
+RECORD = _record(_SIGNED)
 """The rows of every version stored in ``(since, until]`` of the timers whose key lies in a range
 (``warehouse.key_ranges``): its pieces (+), and its predecessor's taken back (-), both stamped
-with its ``KnownAt``; a deleted version only takes its predecessor back. The versions are read by
-the window's keys (type and id: a key's other timers have no version in the window, and the
-version level keeps the window's only), their hashes first: a set of hashes costs a row a quarter of
-what the four strings of a timer's identity cost, and the keys' own set narrows the read by the
-table's order where the window's keys lie together. ``VersionKnownAt`` is
-the ``KnownAt`` of the version whose pieces a row adds or takes back: the retention expires a
-version's rows with the version (``warehouse/retention.py``)."""
-
-RECORD = _RECORD.replace(
-    "{rows}",
-    f"""PREWHERE cityHash64(KeyType, KeyId) IN (
-                    SELECT cityHash64(KeyType, KeyId) FROM {SLA_TIMERS} WHERE {_IN_WINDOW})
-                WHERE KnownAt <= {{until:DateTime64(3, 'UTC')}} AND {_IN_SLICE}
-                  AND (KeyType, KeyId) IN (SELECT KeyType, KeyId FROM {SLA_TIMERS} WHERE {_IN_WINDOW})""",
-)
-RECORD_FIRST = _RECORD.replace("{rows}", f"WHERE {_IN_WINDOW}")
+with its ``KnownAt`` (``_SIGNED``)."""
+RECORD_FIRST = _record(_FIRST)
 """``RECORD`` when every version of the window's timers is in the window: the window's rows alone,
-no read of their keys' earlier versions (there are none)."""
+no read of their keys' earlier versions (there are none), the rows the same."""
 
 RECORD_SLICE_VERSIONS = 200_000
 """Versions one ``RECORD`` statement takes at most (about): the engine sorts every version of

@@ -205,6 +205,17 @@ def _timer_changes_netted(client: Client) -> list[tuple[Any, ...]]:
     ]
 
 
+def _pieces_netted(client: Client) -> list[tuple[Any, ...]]:
+    """Every row of ``close_item_pieces`` netted by its columns but ``Delta``."""
+    return [
+        tuple(row)
+        for row in client.query(
+            "SELECT * EXCEPT Delta, sum(Delta) AS delta FROM close_item_pieces "
+            "GROUP BY ALL HAVING delta != 0 ORDER BY ALL"
+        ).result_rows
+    ]
+
+
 def _item_versions_at(client: Client, known_at: datetime) -> int:
     """How many ``close_items`` versions were stored at ``known_at``."""
     return int(
@@ -786,35 +797,39 @@ class TestIncremental:
         self, migrated: Client
     ) -> None:
         """A tick of new work alone writes every item's and timer's first version: the replaced
-        item versions' statement is not run (their pieces are recorded), and the timer changes
-        are recorded from the window's versions alone (``RECORD_FIRST``), the rows a record from
-        every stored version gives. With versions stored in the window before the tick's own (as
-        a tick that died leaves them) the full statements run; either way the rows are the
-        same."""
+        item versions' statement is not run, and the item pieces and timer changes are recorded
+        from the window's versions alone (the ``RECORD_FIRST`` statements), the rows a record
+        from every stored version gives. With versions stored in the window before the tick's
+        own (as a tick that died leaves them) the full statements run; either way the rows are
+        the same."""
         reads: list[str] = []
         keeper = _keeper_recording(migrated, reads)
         migrated.insert("otel_traces", _billed("TE-1"), column_names=OTEL_TRACES_COLUMNS)
         tick(keeper)  # from scratch
-        assert {item_versions.RECORD, timer_changes.RECORD} <= set(reads)
+        assert {item_versions.RECORD, timer_changes.RECORD, close_item_pieces.RECORD} <= set(reads)
         migrated.insert("otel_traces", _billed("TE-2"), column_names=OTEL_TRACES_COLUMNS)
         reads.clear()
         new = tick(keeper)
         assert (new.path, _item_versions_at(migrated, new.until)) == ("index", 1)
-        assert close_item_pieces.RECORD in reads
-        assert item_versions.RECORD not in reads
-        assert (timer_changes.RECORD_FIRST in reads, timer_changes.RECORD in reads) == (True, False)
+        firsts = (close_item_pieces.RECORD_FIRST, timer_changes.RECORD_FIRST)
+        fulls = (close_item_pieces.RECORD, timer_changes.RECORD, item_versions.RECORD)
+        assert [s in reads for s in firsts + fulls] == [True, True, False, False, False]
         superseded, changes = _superseded(migrated), _timer_changes_netted(migrated)
+        pieces = _pieces_netted(migrated)
         assert {row[0] for row in changes} == {"TE-1", "TE-2", "BE-TE-1", "BE-TE-2"}
+        assert {row[6] for row in pieces} == {"BE-TE-1", "BE-TE-2"}
         timer_changes.reset(migrated, at=datetime.now(UTC))
         timer_changes.record(migrated, new.until, at=datetime.now(UTC))
-        assert _timer_changes_netted(migrated) == changes
+        item_versions.reset(migrated, at=datetime.now(UTC))
+        item_versions.record(migrated, new.until, at=datetime.now(UTC))
+        assert (_timer_changes_netted(migrated), _pieces_netted(migrated)) == (changes, pieces)
         reads.clear()
         for record_window in (item_versions.record_window, timer_changes.record_window):
             recording = ReadsRecorded(migrated, reads)
             record_window(recording, item_versions.EPOCH, new.until, first=True)  # type: ignore[arg-type]
-        assert {item_versions.RECORD, timer_changes.RECORD} <= set(reads)
-        assert timer_changes.RECORD_FIRST not in reads
+        assert [s in reads for s in firsts + fulls] == [False, False, True, True, True]
         assert (_superseded(migrated), _timer_changes_netted(migrated)) == (superseded, changes)
+        assert _pieces_netted(migrated) == pieces
 
     def test_a_running_rebuild_pauses_the_keeper(
         self, migrated: Client, state: BusinessState
