@@ -9,6 +9,8 @@ thread of its own:
 - at most once per ``every`` seconds, and never more than ``busy_share`` of the time (after a read
   of ``t`` seconds the next waits at least ``t / busy_share``);
 - only while someone asks: nothing is read in a quiet service;
+- always on the same thread, so that a per-thread client (``ClientPool.client``) is opened once,
+  not at every read;
 - a read that raises keeps the last value, is counted and logged (once per distinct error), and
   flags the reading as failed until a read succeeds; a read still running after ``stale_after``
   seconds flags it too (hung, or the engine is that slow), and the reading's age keeps growing.
@@ -35,14 +37,11 @@ STALE_AFTER = 300.0
 class Reading(Generic[T]):
     """What is served: the last value read (the initial one before any read completed), whether
     the last read failed or the one running is overdue, the value's age in seconds (since the
-    object was made, before the first read completed), and the failed reads so far."""
+    object was made, before the first read completed)."""
 
     value: T
     failed: bool
     age: float
-    errors: int
-    error: str
-    """The last failed read's error ('' once a read has succeeded since)."""
 
 
 class Refreshed(Generic[T]):
@@ -68,6 +67,8 @@ class Refreshed(Generic[T]):
         self._lock = threading.Lock()
         self._idle = threading.Event()
         self._idle.set()
+        self._wanted = threading.Event()
+        self._worker: threading.Thread | None = None
         self._next = float("-inf")
         self._value = initial
         self._errors = 0
@@ -82,14 +83,15 @@ class Refreshed(Generic[T]):
             if self._idle.is_set() and now >= self._next:
                 self._idle.clear()
                 self._started = now
-                threading.Thread(target=self._refresh, name=self._name, daemon=True).start()
+                if self._worker is None:
+                    self._worker = threading.Thread(target=self._work, name=self._name, daemon=True)
+                    self._worker.start()
+                self._wanted.set()
             overdue = not self._idle.is_set() and now - self._started > self._stale_after
             return Reading(
                 value=self._value,
                 failed=bool(self._error) or overdue,
                 age=now - self._read_at,
-                errors=self._errors,
-                error=self._error,
             )
 
     def errors(self) -> int:
@@ -100,6 +102,12 @@ class Refreshed(Generic[T]):
     def wait(self, timeout: float) -> bool:
         """Wait until no read is running; whether none is."""
         return self._idle.wait(timeout)
+
+    def _work(self) -> None:
+        while True:
+            self._wanted.wait()
+            self._wanted.clear()
+            self._refresh()
 
     def _refresh(self) -> None:
         started = self._clock()

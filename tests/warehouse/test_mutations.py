@@ -140,12 +140,17 @@ class TestMutationWatch:
                 raise ConnectionError("engine away")
             return doomed
 
-        watch = fresh(MutationWatch(client, every=0))
+        now = [0.0]  # reads only when the test moves the clock: a scrape adds none of its own
+        watch = MutationWatch(client, every=10, clock=lambda: now[0])
+        watch.problem()
+        assert watch.wait(30)
         assert watch.problem() is not None
         broken[0] = True
-        fresh(watch)
-        assert watch.problem() is not None
-        assert watch.wait(30)
+        for moment in (10.0, 20.0):
+            now[0] = moment
+            watch.problem()  # starts a read, which fails
+            assert watch.wait(30)
+            assert watch.problem() is not None, "the last reading is kept"
         rendered = watch.render().decode()
         assert metric(rendered, "syncsight_warehouse_mutations_read_errors_total") == {"": 2}
 
@@ -162,7 +167,11 @@ class TestMutationWatch:
             return doomed
 
         watch = MutationWatch(hanging, every=0)
-        watch.problem()  # starts the read, which now hangs
+        watch.problem()  # starts the read (on the watch's own thread), which now hangs
+        deadline = time.monotonic() + 30
+        while not calls:
+            assert time.monotonic() < deadline, "the read never began"
+            time.sleep(0.01)
         started = time.monotonic()
         answers = [watch.problem() for _ in range(5)] + [watch.render().decode()]
         assert time.monotonic() - started < 1.0
