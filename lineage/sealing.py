@@ -105,8 +105,7 @@ class Sealer:
     def problem(self) -> str | None:
         """What is wrong with the sealer, in a sentence, or None."""
         return self.health.problem(
-            alive=self._loop.alive() or self._loop.stopping(),  # asked to stop: not a fault
-            stuck_after_seconds=STUCK_AFTER_SECONDS,
+            alive=self._loop.alive(), stuck_after_seconds=STUCK_AFTER_SECONDS
         )
 
     def render(self) -> bytes:

@@ -72,8 +72,9 @@ class BackgroundLoop:
         return self._stop.is_set()
 
     def alive(self) -> bool:
-        """Whether the loop runs: not yet started counts as alive, ended (stopped or dead) not."""
-        return self._thread is None or self._thread.is_alive()
+        """Whether the loop is as it should be: not yet started, running, or asked to stop; only
+        a loop that ended without being asked (dead) is not."""
+        return self._thread is None or self._thread.is_alive() or self._stop.is_set()
 
     def running(self) -> bool:
         """Whether the loop's thread is still at work (started, and not ended)."""
