@@ -36,8 +36,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 
+from benchmarks.asgi_calls import AsgiCalls
 from benchmarks.process_stats import own_cpu_seconds, peak_rss_mib
 from lineage import impact
 from lineage.owners import OwnerRouting
@@ -263,7 +263,7 @@ def main() -> None:
         if arguments.http and not oracle:
             app = FastAPI()
             app.include_router(slas_router(answers, close_risk, blocked), prefix="/api/v1")
-            api = open_clients.enter_context(TestClient(app))  # one event loop for every ask
+            api = open_clients.enter_context(AsgiCalls(app))  # one event loop for every ask
 
             def through_api(rng: random.Random, **query: Any) -> bytes:
                 as_of = first + timedelta(seconds=rng.uniform(0.1 * span, span))

@@ -20,9 +20,6 @@ def test_the_scripts_are_found() -> None:
     assert {"rebuild_state", "steady_tick", "lineage"} <= set(SCRIPTS)
 
 
-# timer_state.py's --http asks go through starlette's TestClient, which now warns that it will
-# move off httpx; a warning there is no broken script
-@pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient` is deprecated")
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_the_script_imports(script: str) -> None:
     module = importlib.import_module(f"benchmarks.{script}")
