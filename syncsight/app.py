@@ -271,8 +271,8 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
     def readyz() -> Any:
         """ClickHouse answers a query, the spool is below its limit and the write loops run
         (else 503); ``degraded`` (still 200) while refused batches wait in the quarantine, the
-        SLA evaluator keeps failing, the ledger's sealer fails (``lineage.sealing``) or a
-        background mutation of the engine fails
+        SLA evaluator keeps failing, the ledger's sealer fails (``lineage.sealing``), a
+        background mutation of the engine fails or ``system.mutations`` cannot be read
         (``warehouse.mutations``); ``mutations_pending`` while one runs, such as a changed
         retention's rewrite of the stored parts."""
         problems: dict[str, str] = {}
@@ -295,6 +295,9 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
         if sealer is not None and (sealing := sealer.problem()) is not None:
             ready["status"] = "degraded"
             ready["ledger"] = sealing
+        if (unread := mutations.read_problem()) is not None:
+            ready["status"] = "degraded"
+            ready["mutations_read"] = unread
         failing = mutations.problem()
         if failing:
             ready["status"] = "degraded"

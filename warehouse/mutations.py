@@ -2,8 +2,9 @@
 a changed retention's rewrite of the stored parts (``warehouse.retention`` starts it and does not
 wait), or an ``ALTER … UPDATE/DELETE`` an operator started. The engine retries a failing mutation
 for ever, and later mutations of that table queue behind it, so a failure that nobody sees means
-data kept past its retention without end. ``/readyz`` says ``degraded`` while one fails;
-``/metrics`` exports the parts left and the failing mutations per table.
+data kept past its retention without end. ``/readyz`` says ``degraded`` while one fails, and
+while ``system.mutations`` itself cannot be read (a failure would go unseen); ``/metrics`` exports
+the parts left and the failing mutations per table, the failed reads and the reading's age.
 
 ``system.mutations`` is read in the background (``warehouse.refreshed``), at most once every
 ``every`` seconds and only while probes or scrapes come: they get the last reading at once, so a
@@ -23,7 +24,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from warehouse.refreshed import Refreshed
+from warehouse.refreshed import STALE_AFTER, Reading, Refreshed
 
 UNFINISHED: Final = """
 SELECT table, mutation_id, command, parts_to_do, latest_fail_reason, latest_fail_time
@@ -107,6 +108,7 @@ class MutationWatch(Collector):
         client: Callable[[], Client],
         *,
         every: float = READ_EVERY_SECONDS,
+        stale_after: float = STALE_AFTER,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         empty: tuple[Mutation, ...] = ()
@@ -115,6 +117,7 @@ class MutationWatch(Collector):
             empty,
             name="system.mutations",
             every=every,
+            stale_after=stale_after,
             clock=clock,
         )
         self.registry = CollectorRegistry()
@@ -139,6 +142,17 @@ class MutationWatch(Collector):
             named.append(f"and {len(failing) - NAMED_FAILURES} more failing mutation(s)")
         return " | ".join(named) or None
 
+    def read_problem(self) -> str | None:
+        """Why the mutations above may be out of date (the last read of ``system.mutations``
+        failed, or the one running is overdue), or None while the reading is sound."""
+        reading = self._read.reading()
+        if not reading.failed:
+            return None
+        return (
+            f"system.mutations could not be read ({reading.problem}); the mutations reported are "
+            f"those of {reading.age:.0f} s ago"
+        )
+
     def pending(self) -> str | None:
         """Parts left per table of every unfinished mutation (a retention rewrite under way), or
         None when none is left."""
@@ -149,14 +163,15 @@ class MutationWatch(Collector):
 
     def describe(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         """The families without samples: registering reads nothing."""
-        return self._families(())
+        return self._families(None)
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
-        return self._families(self.mutations())
+        return self._families(self._read.reading())
 
     def _families(
-        self, mutations: tuple[Mutation, ...]
+        self, reading: Reading[tuple[Mutation, ...]] | None
     ) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        mutations = reading.value if reading is not None else ()
         parts = GaugeMetricFamily(
             "syncsight_warehouse_mutation_parts_to_do",
             "Parts the engine's unfinished mutations of a table have still to rewrite (a changed "
@@ -182,7 +197,15 @@ class MutationWatch(Collector):
         errors.add_metric([], self._read.errors())
         yield parts
         yield failing
+        age = GaugeMetricFamily(
+            "syncsight_warehouse_mutations_reading_age_seconds",
+            "Seconds since system.mutations was last read (at most every 10 s, while probes or "
+            "scrapes come); it grows while reads fail or hang, and the gauges above are as old.",
+        )
+        if reading is not None:
+            age.add_metric([], reading.age)
         yield errors
+        yield age
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -36,12 +36,14 @@ STALE_AFTER = 300.0
 @dataclass(frozen=True)
 class Reading(Generic[T]):
     """What is served: the last value read (the initial one before any read completed), whether
-    the last read failed or the one running is overdue, the value's age in seconds (since the
-    object was made, before the first read completed)."""
+    the last read failed or the one running is overdue and why (the error, or how long the read
+    has run; '' while neither), the value's age in seconds (since the object was made, before
+    the first read completed)."""
 
     value: T
     failed: bool
     age: float
+    problem: str = ""
 
 
 class Refreshed(Generic[T]):
@@ -87,11 +89,11 @@ class Refreshed(Generic[T]):
                     self._worker = threading.Thread(target=self._work, name=self._name, daemon=True)
                     self._worker.start()
                 self._wanted.set()
-            overdue = not self._idle.is_set() and now - self._started > self._stale_after
+            running = now - self._started
+            overdue = not self._idle.is_set() and running > self._stale_after
+            problem = self._error or (f"a read has run for {running:.0f} s" if overdue else "")
             return Reading(
-                value=self._value,
-                failed=bool(self._error) or overdue,
-                age=now - self._read_at,
+                value=self._value, failed=bool(problem), age=now - self._read_at, problem=problem
             )
 
     def errors(self) -> int:

@@ -151,8 +151,17 @@ class TestMutationWatch:
             watch.problem()  # starts a read, which fails
             assert watch.wait(30)
             assert watch.problem() is not None, "the last reading is kept"
+            unread = watch.read_problem()
+            assert unread is not None and "engine away" in unread, unread
+            assert f"of {moment:.0f} s ago" in unread, "the kept reading's age is said"
         rendered = watch.render().decode()
         assert metric(rendered, "syncsight_warehouse_mutations_read_errors_total") == {"": 2}
+        assert metric(rendered, "syncsight_warehouse_mutations_reading_age_seconds") == {"": 20}
+        broken[0] = False
+        now[0] = 30.0
+        watch.problem()
+        assert watch.wait(30)
+        assert watch.read_problem() is None, "a read that succeeds again clears it"
 
     def test_a_hung_read_holds_no_probe_or_scrape(self, doomed: Client) -> None:
         """An engine that does not answer (here: a client that blocks) delays neither a probe
@@ -176,10 +185,37 @@ class TestMutationWatch:
         answers = [watch.problem() for _ in range(5)] + [watch.render().decode()]
         assert time.monotonic() - started < 1.0
         assert answers[:5] == [None] * 5, "nothing read yet: nothing to report"
+        assert watch.read_problem() is None, "not yet overdue"
         assert len(calls) == 1
         release.set()
         assert watch.wait(30)
         assert watch.problem() == fresh_reading
+
+
+def test_an_overdue_read_is_a_problem_until_it_ends(doomed: Client) -> None:
+    """A read of system.mutations that hangs past ``stale_after`` is said (the mutations shown
+    are as old as the last read that ended); once it returns, the reading is sound again."""
+    now = [0.0]
+    release = threading.Event()
+    started = threading.Event()
+
+    def hanging() -> Client:
+        started.set()
+        release.wait(30)
+        return doomed
+
+    watch = MutationWatch(hanging, every=10, stale_after=60, clock=lambda: now[0])
+    watch.problem()  # starts the read, which hangs
+    assert started.wait(30)
+    now[0] = 59.0
+    assert watch.read_problem() is None
+    now[0] = 61.0
+    unread = watch.read_problem()
+    assert unread is not None and "a read has run for 61 s" in unread, unread
+    release.set()
+    assert watch.wait(30)
+    assert watch.read_problem() is None
+    assert watch.problem() is not None, "the read that ended brought the failing mutation"
 
 
 def test_the_service_reports_a_failing_mutation(
