@@ -1387,16 +1387,18 @@ ARRAY JOIN arrayFilter(c -> c.1 < {PIECE_NEVER},
     [(Begins, toInt8(Delta)), (Ends, toInt8(-Delta))]) AS change"""
 
 
-def _record_item_versions_again(t: Topology, *more: str) -> list[str]:
-    """Empty the replaced versions, the pieces, their sums (and ``more`` tables the pieces fill)
-    and set their watermark back to the epoch: the next tick records every stored close item
-    version again (``slas.item_versions``)."""
+def _record_item_versions_again(t: Topology) -> list[str]:
+    """Empty the replaced versions, the pieces and every table their views fill (the sums, the
+    completed stages; those a migration has not made yet are skipped) and set their watermark back
+    to the epoch: the next tick records every stored close item version again
+    (``slas.item_versions``). Every filled table is named here, whichever migration calls it: one
+    left out would keep its rows and get every version's rows a second time."""
     emptied = (
         CLOSE_ITEM_SUPERSEDED,
         CLOSE_ITEM_PIECES,
         CLOSE_ITEM_PIECE_DAYS,
         CLOSE_ITEM_PIECE_TICKS,
-        *more,
+        CLOSE_STAGE_DURATIONS,
     )
     return [
         *(f"TRUNCATE TABLE IF EXISTS {t.storage(table)}{t.on_cluster}" for table in emptied),
@@ -1447,7 +1449,7 @@ SELECT assumeNotNull(PostingEffectiveAt) AS PostedAt, LegalEntity, StageSeconds,
     VersionKnownAt, Delta
 FROM {pieces}
 WHERE {COMPLETED_STAGE_PIECE}""",
-        *_record_item_versions_again(t, CLOSE_STAGE_DURATIONS),
+        *_record_item_versions_again(t),
     ]
 
 

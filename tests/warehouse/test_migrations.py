@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import datetime
 from decimal import Decimal
@@ -17,10 +18,13 @@ from warehouse.client import connect
 from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import MIGRATIONS, migrate, render_ddl
 from warehouse.schema import (
+    CLOSE_ITEM_PIECES,
+    CLOSE_STAGE_DURATIONS,
     EVIDENCE_SPANS_AT_INGEST,
     OBJECT_ROW_FACTS,
     Topology,
     TopologyError,
+    _record_item_versions_again,
     bookkeeping_ddl,
     first_stored_facts_ddl,
     point_read_layout_ddl,
@@ -626,3 +630,33 @@ class TestTemplateCopy:
                 copy.close()
             finally:
                 admin.command(f"DROP DATABASE IF EXISTS {target}")
+
+
+def test_recording_the_item_versions_again_empties_every_table_the_pieces_fill(
+    client: Client,
+) -> None:
+    """Every table a view fills from ``close_item_pieces`` is emptied with the pieces when a
+    migration has the versions recorded again: one left out would get every version's rows a
+    second time. Found from the engine's own view definitions, so a new view is checked too."""
+    migrate(client, CorrelationRules.default())
+    (views,) = client.query(
+        "SELECT dependencies_table FROM system.tables "
+        "WHERE database = currentDatabase() AND name = {pieces:String}",
+        parameters={"pieces": CLOSE_ITEM_PIECES},
+    ).result_rows[0]
+    assert views, "close_item_pieces feeds no view: the test reads nothing"
+    targets = {
+        re.search(r"\bTO\s+\S+?\.`?(\w+)`?\s", str(query)).group(1)  # type: ignore[union-attr]
+        for (query,) in client.query(
+            "SELECT create_table_query FROM system.tables "
+            "WHERE database = currentDatabase() AND name IN {views:Array(String)}",
+            parameters={"views": list(views)},
+        ).result_rows
+    }
+    emptied = {
+        statement.split()[4]
+        for statement in _record_item_versions_again(Topology())
+        if statement.startswith("TRUNCATE")
+    }
+    assert {CLOSE_ITEM_PIECES, CLOSE_STAGE_DURATIONS} <= emptied
+    assert targets <= emptied, targets - emptied
