@@ -2,13 +2,14 @@
 while ingesting 20,000 spans/s with the evaluator running ≤ 50 ms").
 
 Starts ``syncsight serve`` on a loaded data directory (a copy: the embedded engine opens a
-directory once; no other process may hold it), waits until its business state is current, then
-for ``--seconds`` sends new business data at ``--rate`` spans/s with the soak's pre-encoded senders
-(``benchmarks/paced_requests.py``) while one client asks ``GET /api/v1/lineage/invoice/{id}`` for
-invoices of the loaded quarter, one request after the other. Every 10 s it samples the evaluator's
-lag (``syncsight_evaluator_lag_seconds``). Reports lineage p50 / p95 / p99 over HTTP during the
-ingest, the same before it (the service at rest), the spans acknowledged per second, the service's
-CPU, and the largest evaluator lag. Run:
+directory once; no other process may hold it), waits until its evaluator has ended a tick and
+trails by less than two intervals (a copy made current under another configuration is derived
+again first), then for ``--seconds`` sends new business data at ``--rate`` spans/s with the soak's
+pre-encoded senders (``benchmarks/paced_requests.py``) while one client asks ``GET
+/api/v1/lineage/invoice/{id}`` for invoices of the loaded quarter, one request after the other.
+Every 10 s it samples the evaluator's lag (``syncsight_evaluator_lag_seconds``). Reports lineage
+p50 / p95 / p99 over HTTP during the ingest, the same before it (the service at rest), the spans
+acknowledged per second, the service's CPU, and the largest evaluator lag. Run:
 ``.venv/bin/python benchmarks/lineage_under_ingest.py --data /tmp/copy --truth truth.json
 [--rate 20000] [--seconds 120]`` where ``/tmp/copy/data`` is the engine's directory.
 """
@@ -29,11 +30,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.lineage import percentiles
 from benchmarks.process_stats import cpu_seconds
-from benchmarks.soak import Counts, Senders, metric_totals
+from benchmarks.soak import (
+    Counts,
+    Senders,
+    by_label,
+    metric_samples,
+    metric_totals,
+    totals_by_name,
+)
 from tests.service import start_service, stop_service
 
 SAMPLE_SECONDS = 10.0
 AT_REST_REQUESTS = 100
+CURRENT_LAG_SECONDS = 30.0
+"""The lag (two of the service's default 15-s intervals) below which, after a tick of its own,
+the evaluator counts as caught up."""
+CATCH_UP_SECONDS = 1800.0
 
 
 def invoice_ids(truth: Path, count: int, seed: int) -> list[str]:
@@ -49,6 +61,28 @@ def time_lineage(http: httpx.Client, invoice: str) -> float:
     return time.perf_counter() - started
 
 
+def wait_until_current(base_url: str, limit: float = CATCH_UP_SECONDS) -> float:
+    """Wait until the service's evaluator has ended a tick and trails by less than
+    ``CURRENT_LAG_SECONDS`` (a copy made current under another configuration is derived again
+    from scratch first: minutes at 10M, during which the lineage would be measured beside it);
+    the seconds waited. Progress every 30 s."""
+    started = time.monotonic()
+    said = started
+    while True:
+        samples = metric_samples(base_url)
+        ticks = by_label(samples, "syncsight_evaluator_ticks_total", "outcome").get("ok", 0.0)
+        lag = totals_by_name(samples).get("syncsight_evaluator_lag_seconds", 0.0)
+        waited = time.monotonic() - started
+        if ticks >= 1 and lag < CURRENT_LAG_SECONDS:
+            return waited
+        if waited > limit:
+            raise RuntimeError(f"the evaluator is not current after {waited:.0f} s (lag {lag} s)")
+        if time.monotonic() - said >= 30:
+            print(f"waiting for the evaluator: {ticks:.0f} tick(s) ended, lag {lag:.0f} s")
+            said = time.monotonic()
+        time.sleep(1.0)
+
+
 def measure(
     data_dir: Path, invoices: list[str], rate: float, seconds: float, senders: Senders
 ) -> dict[str, Any]:
@@ -59,6 +93,7 @@ def measure(
             # first: these answers wait for it
             http.get("/api/v1/slas").raise_for_status()
             http.get("/api/v1/impact/blocked-invoices").raise_for_status()
+            print(f"evaluator current after {wait_until_current(service.base_url):.0f} s")
             at_rest = [
                 time_lineage(http, invoices[i % len(invoices)]) for i in range(AT_REST_REQUESTS)
             ]

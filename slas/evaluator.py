@@ -18,7 +18,7 @@ from clickhouse_connect.driver.client import Client
 from slas.alert_groups import EACH, GROUPED, TimerGroups, mark_ended_by_breach
 from slas.alert_store import RECORD, AlertStore
 from slas.alerts import Alert, AlertSource, TimerAlertFacts, reconcile, timer_alert
-from slas.business_state import RECORDED, BusinessState, DerivationStopped, TickReport
+from slas.business_state import EPOCH, RECORDED, BusinessState, DerivationStopped, TickReport
 from slas.definitions import SlaDefinition
 from slas.dispatch import Dispatcher
 from slas.lease import Heartbeat, Lease
@@ -142,7 +142,8 @@ class SlaEvaluator:
         self._versions_unread = False
         """A tick wrote versions that the held timer alerts have not read yet."""
         self._reached: datetime | None = None
-        """The watermark the last tick reached (None before the first)."""
+        """The watermark the last tick reached; before this process's first tick ends, the one
+        stored when it began (None before this process first held the lease)."""
         self.metrics.lag_seconds.set_function(self._lag_seconds)
         self._wanted: list[Alert] | None = None
         """What the last reconciliation was given (None: reconcile at the next tick)."""
@@ -209,7 +210,8 @@ class SlaEvaluator:
         return max(self._interval.total_seconds() - took, took)
 
     def _lag_seconds(self) -> float:
-        """The watermark's age when asked, so that a tick running long shows as growing lag."""
+        """The watermark's age when asked, so that a tick running long shows as growing lag
+        (0 until this process first evaluates; an empty state's age counts from then)."""
         if self._reached is None:
             return 0.0
         return max(0.0, (self._knowledge_clock() - self._reached).total_seconds())
@@ -259,6 +261,11 @@ class SlaEvaluator:
 
     def _evaluate_held(self, now: datetime) -> TickReport:
         """The tick of the process that holds the lease (or needs none)."""
+        if self._reached is None:
+            # the first tick may be long (a derivation from scratch after a changed config, a
+            # backlog): meanwhile the lag is the age of the state as stored, not zero
+            stored = self._state.watermark()
+            self._reached = stored if stored > EPOCH else self._knowledge_clock()
         report = self._state.tick(self._knowledge_clock())
         self.last_tick = report
         self._observe(report)

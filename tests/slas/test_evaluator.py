@@ -460,6 +460,42 @@ class TestEvaluator:
         assert lag() < first + 1.0
 
 
+    def test_lag_before_the_first_tick_ends_is_the_stored_states_age(
+        self, client: Client, store: AlertStore, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A process whose first tick runs long (a derivation from scratch after a changed
+        config) reports the age of the state it found stored, not 0: a service started on a
+        loaded directory showed lag 0 for the minutes it re-derived."""
+        sign(client, "CTR-1", 0)
+        evaluator(client, store, Recorder()).evaluate_once(at(days=1))
+        time.sleep(1.0)
+        loop = evaluator(client, store, Recorder())
+        stored = loop._state.watermark()
+        began, release = threading.Event(), threading.Event()
+        tick = loop._state.tick
+
+        def long_tick(now: datetime) -> Any:
+            began.set()
+            assert release.wait(30)
+            return tick(now)
+
+        monkeypatch.setattr(loop._state, "tick", long_tick)
+        first = threading.Thread(target=loop.evaluate_once, args=(at(days=1) + timedelta(seconds=15),))
+        first.start()
+        try:
+            assert began.wait(30)
+            lag = loop.metrics.registry.get_sample_value("syncsight_evaluator_lag_seconds")
+            assert lag is not None
+            assert lag >= (datetime.now(UTC) - stored).total_seconds() - 0.5
+            assert lag >= SETTLE.total_seconds() + 1.0
+        finally:
+            release.set()
+            first.join(30)
+        after = loop.metrics.registry.get_sample_value("syncsight_evaluator_lag_seconds")
+        assert after is not None
+        assert after < lag, "the tick that ended moved the watermark"
+
+
 class TestStopping:
     def test_a_tick_that_outlives_the_stop_keeps_the_lease(
         self, client: Client, store: AlertStore, monkeypatch: pytest.MonkeyPatch
