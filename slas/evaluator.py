@@ -206,8 +206,12 @@ class SlaEvaluator:
             return 0.0  # the window was cut: the rest follows at once
         # ticks begin an interval apart (a deadline that passes waits at most about one interval
         # for the tick that alerts on it); after a tick longer than half of one, as long as it
-        # took, so that evaluating keeps at most half a core busy
-        return max(self._interval.total_seconds() - took, took)
+        # took, so that evaluating keeps at most half a core busy, but never more than an
+        # interval: a tick that long (a derivation from scratch after a changed config took
+        # minutes at 10M spans) left the state that far behind, and waiting as long again
+        # doubled the catching up
+        interval = self._interval.total_seconds()
+        return max(interval - took, min(took, interval))
 
     def _lag_seconds(self) -> float:
         """The watermark's age when asked, so that a tick running long shows as growing lag
