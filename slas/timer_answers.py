@@ -29,7 +29,7 @@ from slas.definitions import SlaDefinition
 from slas.timer_changes import timer_state_sql
 from slas.timer_rows import WRONG_PERIOD
 from slas.timers import BREACHED, MET, STATES, AttainmentPoint, SlaSummary
-from warehouse.schema import SLA_TIMERS
+from warehouse.schema import SLA_TIMERS, TIMER_INSTANTS, TIMER_LAST_INSTANT
 
 _AS_OF = "{as_of:DateTime64(6, 'UTC')}"
 _HAS_STOPPED, _REASON, _STATE = timer_state_sql(_AS_OF)
@@ -58,18 +58,23 @@ columns costs about eight times as much). With ``open_only`` only timers some ve
 was open at ``as_of`` are read: a superset of the timers open then, read without every timer's
 history (the alerting's read)."""
 
-CHANGED = f"""
+_KNOWN_TIMERS = f"""
 SELECT DISTINCT KeyType, KeyId, Sla, StartEventId
 FROM {SLA_TIMERS}
-WHERE KnownAt <= {{known_at:DateTime64(3, 'UTC')}} AND Sla IN {{slas:Array(String)}}
-  AND (KnownAt > {{known_since:DateTime64(3, 'UTC')}}
-       OR arrayExists(t -> t > {{at_since:DateTime64(6, 'UTC')}} AND t <= {_AS_OF},
-            arrayConcat(WarningAt, [StartedAt, Deadline, ifNull(StoppedAt, Deadline)])))
+WHERE KnownAt <= {{known_at:DateTime64(3, 'UTC')}} AND Sla IN {{slas:Array(String)}}"""
+
+CHANGED = f"""{_KNOWN_TIMERS}
+  AND KnownAt > {{known_since:DateTime64(3, 'UTC')}}
+UNION DISTINCT{_KNOWN_TIMERS}
+  AND {TIMER_LAST_INSTANT} > {{at_since:DateTime64(6, 'UTC')}}
+  AND arrayExists(t -> t > {{at_since:DateTime64(6, 'UTC')}} AND t <= {_AS_OF}, {TIMER_INSTANTS})
 """
 """The timers whose alerting can differ at ``as_of`` from what it was at ``at_since`` as known at
 ``known_since``: a version stored since, or an instant of theirs (start, warning share, deadline,
 stop) passed since (``NEXT_CHANGE``'s instants). A superset: an earlier version's instants count
-too."""
+too. Two reads, each skipping granules by its own index (``KnownAt``'s, the last instant's:
+migration 31); as one condition joined by ``OR`` neither index could skip anything, and the
+read was every version stored, at every tick that wrote versions."""
 
 
 def _timers_at(among: str) -> str:
@@ -149,8 +154,7 @@ WHERE NOT has_stopped AND state = {BREACHED}
 event ids): the work queue's count, which folds the history of those only."""
 
 NEXT_CHANGE = f"""
-SELECT minOrNull(arrayMin(arrayFilter(t -> t > {_AS_OF},
-    arrayConcat(WarningAt, [StartedAt, Deadline, ifNull(StoppedAt, Deadline)]))))
+SELECT minOrNull(arrayMin(arrayFilter(t -> t > {_AS_OF}, {TIMER_INSTANTS})))
 FROM ({LATEST_VERSIONS})
 WHERE Deleted = 0 AND (StoppedAt IS NULL OR StoppedAt > {_AS_OF}) AND Deadline > {_AS_OF}
 """

@@ -45,6 +45,7 @@ from warehouse.schema import (
     state_tables_ddl,
     timer_change_reads_ddl,
     timer_changes_ddl,
+    timer_last_instant_ddl,
     timer_sums_ddl,
     work_item_events_ddl,
 )
@@ -151,6 +152,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         30,
         "raw copies of the business spans written by the insert that stores them",
         evidence_spans_at_ingest_ddl,
+    ),
+    Migration(
+        31,
+        "an index on each SLA timer version's last instant: the alerting's read of the timers "
+        "whose instants passed reads those still ahead, not every version",
+        timer_last_instant_ddl,
     ),
 )
 """A migration without statements still re-creates the derived views (``migrate``)."""

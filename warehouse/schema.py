@@ -674,6 +674,30 @@ TTL toDateTime(Written) + INTERVAL 1 DAY""",
     ]
 
 
+TIMER_INSTANTS: Final = "arrayConcat(WarningAt, [StartedAt, Deadline, ifNull(StoppedAt, Deadline)])"
+"""The instants at which an ``sla_timers`` version's alerting can change: its start, each warning
+share, its deadline and its stop."""
+
+TIMER_LAST_INSTANT: Final = f"arrayMax({TIMER_INSTANTS})"
+"""The last of them, which ``idx_last_instant`` keeps per granule: a read of the timers with an
+instant after some moment skips the granules whose timers have all passed theirs."""
+
+
+def timer_last_instant_ddl(t: Topology) -> list[str]:
+    """Migration 31: a minmax index on each ``sla_timers`` version's last instant
+    (``TIMER_LAST_INSTANT``), so that the alerting's read of the timers whose instants passed since
+    the last read (``slas.timer_answers.CHANGED``, every tick that wrote versions) reads the
+    granules of timers with an instant still ahead or just passed, not every version stored (at
+    10M spans 165 ms CPU a tick before, 17 after). Built for the stored parts by a mutation that
+    runs in the background; until it ends, a read is as before."""
+    timers = t.storage(SLA_TIMERS)
+    return [
+        f"ALTER TABLE {timers}{t.on_cluster} ADD INDEX IF NOT EXISTS idx_last_instant "
+        f"{TIMER_LAST_INSTANT} TYPE minmax GRANULARITY 1",
+        f"ALTER TABLE {timers}{t.on_cluster} MATERIALIZE INDEX idx_last_instant",
+    ]
+
+
 def close_items_ddl(t: Topology) -> list[str]:
     """Migration 9: ``close_items``, the invoice-level and revenue items close risk weighs, kept
     like ``sla_timers``: append-only versions stamped with ``KnownAt``, with the instants at which
