@@ -27,12 +27,13 @@ LATEST: datetime = datetime(2299, 12, 31, 23, 59, 59)
 """The ``known_at`` of a read of everything stored (the largest DateTime64(3) instant)."""
 
 
-POINT_READ = "SETTINGS use_skip_indexes = 0"
+POINT_READ = "SETTINGS use_skip_indexes = 0, max_threads = 1"
 """Ends every lookup by the sort key below. The primary key narrows such a read to a granule or
 two per id; the ``IngestedAt`` minmax index (migration 8, there for the evaluator's reads of the
 rows stored since its watermark) can then drop nothing worth its price, yet the engine consulted it
 for every ``known_at`` bound: it took a lineage from 22-25 to 39 ms of CPU on the medium quarter
-(benchmarks/history/lineage.md, "The knowledge-time index skipped on lookups")."""
+(benchmarks/history/lineage.md, "The knowledge-time index skipped on lookups"). One thread: a
+read of a few granules per part gains nothing from more, and their hand-offs cost CPU."""
 
 
 def knowledge_bound(known_at: datetime | None) -> datetime:
@@ -43,20 +44,21 @@ def knowledge_bound(known_at: datetime | None) -> datetime:
 EVENTS_BY_ID = f"""
 SELECT {EVENT_COLUMNS}, IngestedAt, ContentHash
 FROM biz_events
-WHERE EventId IN {{event_ids:Array(String)}} AND IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}
-ORDER BY {FIRST_STORED_ORDER}
+WHERE EventId IN {{event_ids:Array(String)}}
 {POINT_READ}
 """
+"""Every stored row of the events: ``_point_read`` keeps those known at the bound, first stored
+first."""
 
 PRODUCING_EVENTS = f"""
 SELECT {OUTLINE_COLUMNS}, IngestedAt, toUInt64(0)
 FROM biz_event_objects
 WHERE ObjectType = {{object_type:String}} AND ObjectId = {{object_id:String}}
-  AND EventType IN {{event_types:Array(String)}} AND IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}
-ORDER BY IngestedAt
+  AND EventType IN {{event_types:Array(String)}}
 {POINT_READ}
 """
-"""Outlines of the attempts of ``event_types`` that carry the object."""
+"""Outlines of the attempts of ``event_types`` that carry the object (every stored row: as
+``EVENTS_BY_ID``)."""
 
 REFERENCING_EVENT_IDS = f"""
 SELECT DISTINCT EventId FROM biz_event_objects
@@ -88,12 +90,12 @@ FROM biz_event_objects
 WHERE ObjectType IN {{object_types:Array(String)}}
   AND ObjectId IN {{object_ids:Array(String)}}
   AND (ObjectType, EventType) IN {{pairs:Array(Tuple(String, String))}}
-  AND EventId NOT IN {{known:Array(String)}} AND IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}
-ORDER BY IngestedAt
 {POINT_READ}
 """
 """One traversal step in one narrow index read: outlines of the attempts that carry one of the
-objects (the traversal reads its nodes in full, every attempt, by id at the end)."""
+objects (the traversal reads its nodes in full, every attempt, by id at the end). Every stored
+row: ``_point_read`` leaves out the known events and keeps the rows known at the bound, as
+``EVENTS_BY_ID``."""
 
 EVENTS_OF_TYPES = f"""
 SELECT {EVENT_COLUMNS}, IngestedAt, ContentHash
@@ -222,12 +224,46 @@ def _events(
     """The attempts the query returns (each row ending in its knowledge time and content hash,
     first stored first), each span once in its first stored version, grouped into event nodes
     with the later versions that differ as their conflicts."""
-    attempts, conflicting = _first_versions(
-        client.query(sql, parameters=parameters).result_rows, read
-    )
+    rows = client.query(sql, parameters=parameters).result_rows
+    return _grouped(client, rows, read, parameters.get("known_at", LATEST))
+
+
+def _point_read(
+    client: Client,
+    sql: str,
+    parameters: dict[str, Any],
+    *,
+    known_at: datetime,
+    exclude: Set[str] = frozenset(),
+    read: Callable[[Sequence[Any]], BusinessEvent] = BusinessEvent.from_row,
+) -> dict[str, EventNode]:
+    """``_events`` of a lookup by the sort key that returns every stored row of what it finds
+    (event id first, knowledge time and content hash last) in any order: the rows known at
+    ``known_at`` (naive UTC) of events not in ``exclude``, first stored first
+    (``FIRST_STORED_ORDER``). Each condition and the sort cost the engine more to plan than
+    Python to apply to the few rows a lookup returns (benchmarks/history/lineage.md, "Fresh
+    lookups")."""
+    rows = [
+        row
+        for row in client.query(sql, parameters=parameters).result_rows
+        if row[0] not in exclude and _naive(row[-2]) <= known_at
+    ]
+    rows.sort(key=lambda row: (row[-2], row[-1]))
+    return _grouped(client, rows, read, known_at)
+
+
+def _grouped(
+    client: Client,
+    rows: Iterable[Sequence[Any]],
+    read: Callable[[Sequence[Any]], BusinessEvent],
+    known_at: datetime,
+) -> dict[str, EventNode]:
+    """Rows ending in their knowledge time and content hash, first stored first, as event nodes:
+    each span once in its first stored version, the later versions known at ``known_at`` that
+    differ as its conflicts."""
+    attempts, conflicting = _first_versions(rows, read)
     if not conflicting:
         return group_attempts(attempts)
-    known_at = parameters.get("known_at", LATEST)
     versions = stored_facts(client, {event_id for event_id, _, _ in conflicting}, known_at=known_at)
     return group_attempts(attempts, _conflicts(versions, conflicting))
 
@@ -256,10 +292,11 @@ def events_by_id(
 ) -> dict[str, EventNode]:
     """The nodes of the given event ids (absent ids are simply missing), as known at
     ``known_at`` (everything stored when None)."""
-    return _events(
+    return _point_read(
         client,
         EVENTS_BY_ID,
-        {"event_ids": sorted(set(event_ids)), "known_at": knowledge_bound(known_at)},
+        {"event_ids": sorted(set(event_ids))},
+        known_at=knowledge_bound(known_at),
     )
 
 
@@ -272,16 +309,12 @@ def producing_events(
     known_at: datetime | None = None,
 ) -> dict[str, EventNode]:
     """Outlines of the nodes of the events of ``event_types`` that carry the object."""
-    return _events(
+    return _point_read(
         client,
         PRODUCING_EVENTS,
-        {
-            "object_type": object_type,
-            "object_id": object_id,
-            "event_types": list(event_types),
-            "known_at": knowledge_bound(known_at),
-        },
-        outline_from_row,
+        {"object_type": object_type, "object_id": object_id, "event_types": list(event_types)},
+        known_at=knowledge_bound(known_at),
+        read=outline_from_row,
     )
 
 
@@ -313,17 +346,21 @@ def hop_events(
     carry the objects."""
     if lookup.empty:
         return {}
-    return _events(
+    parameters: dict[str, Any] = {
+        "object_types": lookup.object_types,
+        "object_ids": lookup.object_ids,
+        "pairs": lookup.pairs,
+    }
+    if every_attempt:
+        parameters |= {"known": sorted(known), "known_at": knowledge_bound(known_at)}
+        return _events(client, HOP, parameters)
+    return _point_read(
         client,
-        HOP if every_attempt else HOP_OUTLINES,
-        {
-            "object_types": lookup.object_types,
-            "object_ids": lookup.object_ids,
-            "pairs": lookup.pairs,
-            "known": sorted(known),
-            "known_at": knowledge_bound(known_at),
-        },
-        BusinessEvent.from_row if every_attempt else outline_from_row,
+        HOP_OUTLINES,
+        parameters,
+        known_at=knowledge_bound(known_at),
+        exclude=set(known),
+        read=outline_from_row,
     )
 
 

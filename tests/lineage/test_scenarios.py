@@ -12,12 +12,13 @@ from clickhouse_connect.driver.client import Client
 
 from domain import semconv as sc
 from domain.business_event import BusinessEvent
+from domain.objects import ObjectRef
 from lineage import traversal
 from lineage.completeness import completeness
 from lineage.graph import DOWNSTREAM, UPSTREAM, Lookup
 from lineage.impact import BlockedInvoices
 from lineage.owners import OwnerRouting
-from lineage.queries import FactReader, raw_spans
+from lineage.queries import FactReader, hop_events, raw_spans
 from lineage.rules import EVENT, LineageRules
 from lineage.traversal import UnknownLineageType, UnknownRoot, trace
 from slas.business_state import BusinessState
@@ -224,6 +225,52 @@ class TestAttempts:
         node = lineage.node(ready.event_id)
         assert [a.outcome for a in node.attempts] == [sc.FAILED, sc.SUCCESS]
         assert lineage.complete
+
+
+class TestKnowledgeTime:
+    def test_a_lineage_known_at_an_instant_leaves_out_every_row_stored_after_it(
+        self, store: Client
+    ) -> None:
+        """Attempts of the chain's events and a whole event stored after ``known_at`` are not in
+        the lineage as known then, through the root, the hops and the read of the nodes."""
+        events = chain()
+        load(store, events)
+        time.sleep(0.01)
+        moment = datetime.now(UTC)
+        time.sleep(0.01)
+        retried = [e for e in events if e.event_type in (sc.PROJECT_ACTIVATED, sc.INVOICE_POSTED)]
+        later = [
+            *(attempt(e.event_type, e.event_id, e.objects, hours=100, number=2) for e in retried),
+            attempt(
+                sc.INVOICE_POSTED, "invoice.posted:INV-2", {sc.BILLING_EVENT: "BE-1"}, hours=101
+            ),
+        ]
+        load(store, later)
+
+        for direction, root in (
+            (UPSTREAM, (sc.INVOICE, "INV-1")),
+            (DOWNSTREAM, (sc.PROJECT, "PRJ-1")),
+        ):
+            then = trace(store, RULES, *root, direction, known_at=moment)
+            now = trace(store, RULES, *root, direction)
+            for event in retried:
+                assert len(then.node(event.event_id).attempts) == 1
+                assert len(now.node(event.event_id).attempts) == 2
+            ids_then = {node.event_id for node in then.nodes}
+            ids_now = {node.event_id for node in now.nodes}
+            assert ids_now - ids_then == (
+                {"invoice.posted:INV-2"} if direction == DOWNSTREAM else set()
+            )
+
+    def test_a_hop_reads_only_the_events_not_yet_known(self, store: Client) -> None:
+        """A traversal step returns the events of the objects it asks for, less the known ones."""
+        load(store, chain(entries=("TE-1", "TE-2")))
+        lookup = Lookup.every([ObjectRef(sc.PROJECT, "PRJ-1")], [sc.TIME_APPROVED])
+        assert set(hop_events(store, lookup, (), every_attempt=False)) == {
+            "time.approved:TE-1", "time.approved:TE-2",
+        }  # fmt: skip
+        found = hop_events(store, lookup, {"time.approved:TE-1"}, every_attempt=False)
+        assert set(found) == {"time.approved:TE-2"}
 
 
 class TestBlockedInvoices:
