@@ -30,6 +30,7 @@ from slas.item_rows import INVOICE
 from slas.snapshot import NO_TIME, F64Array
 from warehouse.counted_attempt import LATEST_ERROR
 from warehouse.first_stored import NAMED_EVENTS_KNOWN_AT
+from warehouse.pool import ReadsBeside
 from warehouse.schema import BLOCKER_FACT_COLUMNS, CLOSE_ITEMS, CLOSE_STAGE_DURATIONS
 
 _AS_OF = "{as_of:DateTime64(6, 'UTC')}"
@@ -237,6 +238,20 @@ def item_blocking_step(
     )
 
 
+def row_blocking_step(row: Sequence[Any], as_of: datetime) -> tuple[str, str]:
+    """``item_blocking_step`` of an item's row (``ASSESSED_COLUMNS`` first)."""
+    kind, stage_event, stage_first, stage_effective, posting_event, posting_type, posting_first, \
+        posting_effective, _, upstream_event, upstream_type, upstream_first = (
+            row[2], *row[7:18])  # fmt: skip
+    return item_blocking_step(
+        as_of,
+        invoice=kind == INVOICE,
+        stage=(stage_event, posting_type, stage_first, stage_effective),
+        posting=(posting_event, posting_type, posting_first, posting_effective),
+        upstream=(upstream_event, upstream_type, upstream_first),
+    )
+
+
 def items_at(rows: Sequence[Sequence[Any]], as_of: datetime) -> _Rows:
     """The items of ``ITEMS_AT`` rows as ``slas.close_items`` arrays, in their state at ``as_of``:
     posted when the posting took effect by then, blocked when a stage event had been attempted and
@@ -245,18 +260,12 @@ def items_at(rows: Sequence[Sequence[Any]], as_of: datetime) -> _Rows:
     currencies = tuple(sorted({str(r[4]) for r in rows if r[4]}))
     columns: dict[str, list[Any]] = {name: [] for name in CloseItems.__dataclass_fields__}
     names, blocking = [], []
-    for item_type, item_id, kind, entity, currency, amount, due, stage_event, stage_first, \
-            stage_effective, posting_event, posting_type, posting_first, posting_effective, \
-            posted_period, upstream_event, upstream_type, upstream_first, *_ in rows:  # fmt: skip
+    for row in rows:
+        item_type, item_id, kind, entity, currency, amount, due, _, _, stage_effective, _, _, \
+            _, posting_effective, posted_period = row[:15]  # fmt: skip
         posted = reached(posting_effective, as_of)
         invoice = kind == INVOICE
-        blocker, blocker_type = item_blocking_step(
-            as_of,
-            invoice=invoice,
-            stage=(stage_event, posting_type, stage_first, stage_effective),
-            posting=(posting_event, posting_type, posting_first, posting_effective),
-            upstream=(upstream_event, upstream_type, upstream_first),
-        )
+        blocker, blocker_type = row_blocking_step(row, as_of)
         names.append((str(item_type), str(item_id)))
         blocking.append(str(blocker))
         columns["kind"].append(INVOICE_ITEM if invoice else REVENUE_ITEM)
@@ -311,6 +320,36 @@ def _errors(
     return {str(e): (str(c), str(k)) for e, c, k in rows}
 
 
+_READ_IF_REALISED = (close_item_pieces.OPEN, close_item_pieces.POSTED)
+_PLAN_WEIGHT = 500
+"""What a realised pair's branch of the at-risk read's plan costs, in items read."""
+SPLIT_FROM = 3
+"""How many due periods the at-risk read must cover to be split in two beside each other: each
+statement pays its plan and granules again (about 10 ms of CPU at 10M), which only the largest
+reads (three periods due, some past their close: 50-90 ms) earn back in time."""
+
+
+def _halves(
+    due: list[str], realised: list[tuple[str, str]], sums: Sequence[Sequence[Any]]
+) -> tuple[list[str], list[str]]:
+    """``due`` in two parts of about the same cost for the at-risk read: the items it reads of
+    each period (the held, waiting and posted-elsewhere ones; the open ones of a realised pair)
+    as the sums count them, and a branch of its plan per realised pair."""
+    late = set(realised)
+    weight = dict.fromkeys(due, 0)
+    for entity, due_period, _, state, count, _ in sums:
+        key = (str(entity), str(due_period))
+        if key[1] in weight and (state not in _READ_IF_REALISED or key in late):
+            weight[key[1]] += max(int(count), 0)
+    for _, due_period in late:
+        weight[due_period] += _PLAN_WEIGHT
+    parts: tuple[list[str], list[str]] = ([], [])
+    for each in sorted(due, key=lambda p: -weight[p]):
+        lighter = min(parts, key=lambda part: (sum(weight[p] for p in part), len(part)))
+        lighter.append(each)
+    return sorted(parts[0]), sorted(parts[1])
+
+
 class CloseRiskAnswers:
     """``GET /api/v1/close-risk`` from ``close_items``."""
 
@@ -321,11 +360,16 @@ class CloseRiskAnswers:
         state: BusinessState,
         *,
         from_sums: bool = True,
+        split_from: int = SPLIT_FROM,
     ) -> None:
+        """``split_from``: how many due periods the at-risk read must cover to be read in two
+        halves beside each other when reads run apart (``SPLIT_FROM``)."""
         self._client = client
         self.calendars = calendars
         self._state = state
         self._from_sums = from_sums
+        self._beside = ReadsBeside(client)
+        self._split_from = split_from
 
     def report(
         self, period: str | None, as_of: datetime, known_at: datetime | None
@@ -372,6 +416,11 @@ class CloseRiskAnswers:
     def _summed(
         self, client: Client, period: str | None, as_of: datetime, known: datetime
     ) -> list[dict[str, Any]]:
+        """The answer from the state sums. Reads that need not wait run beside the answer's own
+        (``ReadsBeside``, when the factory gives a reader thread a client of its own): the
+        completed stages while the items at risk are read, half of those (by due period) beside
+        the other half, the errors of every blocking event among their rows while the answer is
+        assessed. The same answer as read in turn."""
         as_of = utc(as_of)
         periods = [period] if period else []
         parameters: dict[str, Any] = {"as_of": as_of, "known_at": known, "periods": periods}
@@ -387,59 +436,70 @@ class CloseRiskAnswers:
             (e, p): self.calendars.for_entity(e).close_deadline(p) for e in entities for p in due
         }
         realised = [key for key in chosen if as_of >= deadlines[key]]
-        late = {
-            name: value
-            for i, (entity, due_period) in enumerate(realised)
-            for name, value in (
-                (f"late_period_{i}", due_period),
-                (f"late_entity_{i}", entity),
-                (f"late_deadline_{i}", deadlines[(entity, due_period)]),
-            )
+        # whether the projection will need the completed stages, as the sums tell it (their
+        # waiting items are the at-risk read's): read beside that read; asked here if not
+        waiting = {
+            (str(e), str(p))
+            for e, p, _, state, count, _ in sums
+            if state == close_item_pieces.WAITING_STATE and count
         }
-        risky = (
-            client.query(
-                close_item_pieces.at_risk_items_sql(len(realised)),
-                parameters={**parameters, **late, "periods": due},
-            ).result_rows
-            if chosen
+        may_project = any(key in waiting and as_of < deadlines[key] for key in chosen)
+        with self._beside.ahead(
+            client, lambda c: self._durations_by_entity(c, as_of, known), start=may_project
+        ) as stage_durations:
+            risky = self._at_risk(client, parameters, due, realised, deadlines, sums)
+            groups = close_item_pieces.groups_at(
+                sums, risky, lambda e, p: as_of >= deadlines.get((e, p), as_of)
+            )
+            chosen = [key for key in chosen if key in groups]
+            now = epoch_seconds(as_of)
+            projecting = any(
+                groups[key].waiting and now < epoch_seconds(deadlines[key]) for key in chosen
+            )
+            durations = stage_durations() if projecting else {}
+        rows = {key: row for group in groups.values() for key, row in group.rows.items()}
+        # every blocking event of the rows read (those shown are among them, but the waiting
+        # items projected late): their errors read beside the assessment
+        apart = self._beside.apart(client)
+        ahead = (
+            sorted({b for row in rows.values() if (b := row_blocking_step(row, as_of)[0])})
+            if apart
             else []
         )
-        groups = close_item_pieces.groups_at(
-            sums, risky, lambda e, p: as_of >= deadlines.get((e, p), as_of)
-        )
-        chosen = [key for key in chosen if key in groups]
-        now = epoch_seconds(as_of)
-        projecting = any(
-            groups[key].waiting and now < epoch_seconds(deadlines[key]) for key in chosen
-        )
-        durations = self._durations_by_entity(client, as_of, known) if projecting else {}
-        assessed = [
-            assess_group(groups[(e, p)], e, p, self.calendars, as_of, durations) for e, p in chosen
-        ]
-        shown = [key for _, contributors in assessed for key, _, _ in contributors]
-        rows = {key: row for group in groups.values() for key, row in group.rows.items()}
-        # the waiting items projected late: their rows through the primary key
-        unread = [key for key in shown if key not in rows]
-        if unread:
-            rows |= {
-                (str(r[0]), str(r[1])): r
-                for r in client.query(
-                    ROWS_OF,
-                    parameters={
-                        "known_at": known,
-                        "types": sorted({t for t, _ in unread}),
-                        "ids": sorted({i for _, i in unread}),
-                    },
-                ).result_rows
-            }
-        found = items_at([rows[key] for key in shown], as_of)
-        risks, position = [], 0
-        for risk, contributors in assessed:
-            listed = [(position + i, reason, at) for i, (_, reason, at) in enumerate(contributors)]
-            position += len(contributors)
-            risks.append(replace(risk, contributors=listed))
-        blocking = sorted({b for b in found.blocking if b})
-        errors = _errors(client, blocking, as_of, known)
+        with self._beside.ahead(
+            client, lambda c: _errors(c, ahead, as_of, known), start=apart and bool(ahead)
+        ) as errors_ahead:
+            assessed = [
+                assess_group(groups[(e, p)], e, p, self.calendars, as_of, durations)
+                for e, p in chosen
+            ]
+            shown = [key for _, contributors in assessed for key, _, _ in contributors]
+            # the waiting items projected late: their rows through the primary key
+            unread = [key for key in shown if key not in rows]
+            if unread:
+                rows |= {
+                    (str(r[0]), str(r[1])): r
+                    for r in client.query(
+                        ROWS_OF,
+                        parameters={
+                            "known_at": known,
+                            "types": sorted({t for t, _ in unread}),
+                            "ids": sorted({i for _, i in unread}),
+                        },
+                    ).result_rows
+                }
+            found = items_at([rows[key] for key in shown], as_of)
+            risks, position = [], 0
+            for risk, contributors in assessed:
+                listed = [
+                    (position + i, reason, at) for i, (_, reason, at) in enumerate(contributors)
+                ]
+                position += len(contributors)
+                risks.append(replace(risk, contributors=listed))
+            blocking = sorted({b for b in found.blocking if b})
+            read = set(ahead) if apart else set()
+            errors = errors_ahead() if read else {}
+            errors |= _errors(client, [b for b in blocking if b not in read], as_of, known)
         report = render_report(
             risks,
             found.items,
@@ -448,6 +508,44 @@ class CloseRiskAnswers:
             errors={row: errors.get(b, ("", "")) for row, b in enumerate(found.blocking)},
         )
         return report
+
+    def _at_risk(
+        self,
+        client: Client,
+        parameters: dict[str, Any],
+        due: list[str],
+        realised: list[tuple[str, str]],
+        deadlines: dict[tuple[str, str], datetime],
+        sums: Sequence[Sequence[Any]],
+    ) -> Sequence[Sequence[Any]]:
+        """``at_risk_items_sql``'s rows for the pairs due in ``due``: in two statements by due
+        period, one beside the other, when reads run apart (its groups are per period: the same
+        rows), each half its own realised pairs, when they cover ``split_from`` periods or more;
+        else in one."""
+
+        def read(reader: Client, periods: list[str]) -> Sequence[Sequence[Any]]:
+            late = [key for key in realised if key[1] in periods]
+            named = {
+                name: value
+                for i, (entity, due_period) in enumerate(late)
+                for name, value in (
+                    (f"late_period_{i}", due_period),
+                    (f"late_entity_{i}", entity),
+                    (f"late_deadline_{i}", deadlines[(entity, due_period)]),
+                )
+            }
+            return reader.query(
+                close_item_pieces.at_risk_items_sql(len(late)),
+                parameters={**parameters, **named, "periods": periods},
+            ).result_rows
+
+        if not due:
+            return []
+        if len(due) < max(self._split_from, 2) or not self._beside.apart(client):
+            return read(client, due)
+        first, second = _halves(due, realised, sums)
+        with self._beside.ahead(client, lambda c: read(c, second)) as other:
+            return [*read(client, first), *other()]
 
     def _durations_by_entity(
         self, client: Client, as_of: datetime, known: datetime
