@@ -320,36 +320,6 @@ def _errors(
     return {str(e): (str(c), str(k)) for e, c, k in rows}
 
 
-_READ_IF_REALISED = (close_item_pieces.OPEN, close_item_pieces.POSTED)
-_PLAN_WEIGHT = 500
-"""What a realised pair's branch of the at-risk read's plan costs, in items read."""
-SPLIT_FROM = 3
-"""How many due periods the at-risk read must cover to be split in two beside each other: each
-statement pays its plan and granules again (about 10 ms of CPU at 10M), which only the largest
-reads (three periods due, some past their close: 50-90 ms) earn back in time."""
-
-
-def _halves(
-    due: list[str], realised: list[tuple[str, str]], sums: Sequence[Sequence[Any]]
-) -> tuple[list[str], list[str]]:
-    """``due`` in two parts of about the same cost for the at-risk read: the items it reads of
-    each period (the held, waiting and posted-elsewhere ones; the open ones of a realised pair)
-    as the sums count them, and a branch of its plan per realised pair."""
-    late = set(realised)
-    weight = dict.fromkeys(due, 0)
-    for entity, due_period, _, state, count, _ in sums:
-        key = (str(entity), str(due_period))
-        if key[1] in weight and (state not in _READ_IF_REALISED or key in late):
-            weight[key[1]] += max(int(count), 0)
-    for _, due_period in late:
-        weight[due_period] += _PLAN_WEIGHT
-    parts: tuple[list[str], list[str]] = ([], [])
-    for each in sorted(due, key=lambda p: -weight[p]):
-        lighter = min(parts, key=lambda part: (sum(weight[p] for p in part), len(part)))
-        lighter.append(each)
-    return sorted(parts[0]), sorted(parts[1])
-
-
 class CloseRiskAnswers:
     """``GET /api/v1/close-risk`` from ``close_items``."""
 
@@ -360,16 +330,12 @@ class CloseRiskAnswers:
         state: BusinessState,
         *,
         from_sums: bool = True,
-        split_from: int = SPLIT_FROM,
     ) -> None:
-        """``split_from``: how many due periods the at-risk read must cover to be read in two
-        halves beside each other when reads run apart (``SPLIT_FROM``)."""
         self._client = client
         self.calendars = calendars
         self._state = state
         self._from_sums = from_sums
         self._beside = ReadsBeside(client)
-        self._split_from = split_from
 
     def report(
         self, period: str | None, as_of: datetime, known_at: datetime | None
@@ -418,9 +384,8 @@ class CloseRiskAnswers:
     ) -> list[dict[str, Any]]:
         """The answer from the state sums. Reads that need not wait run beside the answer's own
         (``ReadsBeside``, when the factory gives a reader thread a client of its own): the
-        completed stages while the items at risk are read, half of those (by due period) beside
-        the other half, the errors of every blocking event among their rows while the answer is
-        assessed. The same answer as read in turn."""
+        completed stages while the items at risk are read, the errors of every blocking event
+        among their rows while the answer is assessed. The same answer as read in turn."""
         as_of = utc(as_of)
         periods = [period] if period else []
         parameters: dict[str, Any] = {"as_of": as_of, "known_at": known, "periods": periods}
@@ -447,7 +412,23 @@ class CloseRiskAnswers:
         with self._beside.ahead(
             client, lambda c: self._durations_by_entity(c, as_of, known), start=may_project
         ) as stage_durations:
-            risky = self._at_risk(client, parameters, due, realised, deadlines, sums)
+            late = {
+                name: value
+                for i, (entity, due_period) in enumerate(realised)
+                for name, value in (
+                    (f"late_period_{i}", due_period),
+                    (f"late_entity_{i}", entity),
+                    (f"late_deadline_{i}", deadlines[(entity, due_period)]),
+                )
+            }
+            risky = (
+                client.query(
+                    close_item_pieces.at_risk_items_sql(len(realised)),
+                    parameters={**parameters, **late, "periods": due},
+                ).result_rows
+                if chosen
+                else []
+            )
             groups = close_item_pieces.groups_at(
                 sums, risky, lambda e, p: as_of >= deadlines.get((e, p), as_of)
             )
@@ -508,44 +489,6 @@ class CloseRiskAnswers:
             errors={row: errors.get(b, ("", "")) for row, b in enumerate(found.blocking)},
         )
         return report
-
-    def _at_risk(
-        self,
-        client: Client,
-        parameters: dict[str, Any],
-        due: list[str],
-        realised: list[tuple[str, str]],
-        deadlines: dict[tuple[str, str], datetime],
-        sums: Sequence[Sequence[Any]],
-    ) -> Sequence[Sequence[Any]]:
-        """``at_risk_items_sql``'s rows for the pairs due in ``due``: in two statements by due
-        period, one beside the other, when reads run apart (its groups are per period: the same
-        rows), each half its own realised pairs, when they cover ``split_from`` periods or more;
-        else in one."""
-
-        def read(reader: Client, periods: list[str]) -> Sequence[Sequence[Any]]:
-            late = [key for key in realised if key[1] in periods]
-            named = {
-                name: value
-                for i, (entity, due_period) in enumerate(late)
-                for name, value in (
-                    (f"late_period_{i}", due_period),
-                    (f"late_entity_{i}", entity),
-                    (f"late_deadline_{i}", deadlines[(entity, due_period)]),
-                )
-            }
-            return reader.query(
-                close_item_pieces.at_risk_items_sql(len(late)),
-                parameters={**parameters, **named, "periods": periods},
-            ).result_rows
-
-        if not due:
-            return []
-        if len(due) < max(self._split_from, 2) or not self._beside.apart(client):
-            return read(client, due)
-        first, second = _halves(due, realised, sums)
-        with self._beside.ahead(client, lambda c: read(c, second)) as other:
-            return [*read(client, first), *other()]
 
     def _durations_by_entity(
         self, client: Client, as_of: datetime, known: datetime
