@@ -24,7 +24,7 @@ from slas.business_state import BusinessState
 from slas.business_time import epoch_seconds
 from slas.calendars import CalendarBook
 from slas.close_items import INVOICE_ITEM, REVENUE_ITEM, CloseItems
-from slas.close_risk import assess, due_periods, render_report
+from slas.close_risk import CONTRIBUTORS, assess, due_periods, render_report
 from slas.close_sums import ITEM_COLUMNS, ROWS_OF, assess_group, assessed_pairs, item_state_sql
 from slas.item_rows import INVOICE
 from slas.snapshot import NO_TIME, F64Array
@@ -439,13 +439,19 @@ class CloseRiskAnswers:
             )
             durations = stage_durations() if projecting else {}
         rows = {key: row for group in groups.values() for key, row in group.rows.items()}
-        # every blocking event of the rows read (those shown are among them, but the waiting
-        # items projected late): their errors read beside the assessment
+        # the blocking events of each pair's largest items at risk (those shown are among them,
+        # but the waiting items projected late, which no failure holds): their errors read
+        # beside the assessment
         apart = self._beside.apart(client)
-        ahead = (
-            sorted({b for row in rows.values() if (b := row_blocking_step(row, as_of)[0])})
-            if apart
-            else []
+        ahead = sorted(
+            {
+                b
+                for key in (chosen if apart else ())
+                for _, _, item in sorted(groups[key].risky, key=lambda r: (r[1], r[2]))[
+                    :CONTRIBUTORS
+                ]
+                if (b := row_blocking_step(rows[item], as_of)[0])
+            }
         )
         with self._beside.ahead(
             client, lambda c: _errors(c, ahead, as_of, known), start=apart and bool(ahead)
