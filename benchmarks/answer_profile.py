@@ -5,8 +5,11 @@ outside the statements (Python). Opens the data directory itself: no service may
 With ``--plan-cost`` each statement an answer ran is then asked again as ``EXPLAIN AST``,
 ``EXPLAIN QUERY TREE`` and ``EXPLAIN PLAN`` with its parameters (best of ``--plan-rounds`` each):
 what it costs to parse, to analyse and to plan before it reads a row, beside what it cost to run.
+With ``--apart`` every thread reads through a client of its own (``warehouse.pool.ClientPool``, as
+the service's answers do): an answer's reads ahead then run beside it, and each statement's CPU
+is the process's while it ran (overlapping statements count each other's).
 Run: ``.venv/bin/python benchmarks/answer_profile.py --clickhouse-url chdb:///abs/path/data
-[--answers 10] [--limit 100] [--plan-cost [--plan-rounds 2]] [--only close_risk ...]``
+[--answers 10] [--limit 100] [--plan-cost [--plan-rounds 2]] [--only close_risk ...] [--apart]``
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import random
 import sys
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, timedelta
@@ -23,7 +27,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.process_stats import own_cpu_seconds
-from benchmarks.tick_profile import counted_state
+from benchmarks.tick_profile import CountingClient, counted_state
 from lineage.owners import OwnerRouting
 from lineage.rules import LineageRules
 from slas.close_state import CloseRiskAnswers
@@ -32,6 +36,7 @@ from slas.impact_answers import BlockedInvoiceAnswers
 from slas.timer_answers import TimerAnswers
 from tests.firm import firm_calendar_book
 from warehouse.client import connect
+from warehouse.pool import ClientPool
 
 
 def main() -> None:
@@ -51,6 +56,9 @@ def main() -> None:
     parser.add_argument(
         "--only", nargs="+", metavar="KIND", help="ask only these kinds (e.g. close_risk)"
     )
+    parser.add_argument(
+        "--apart", action="store_true", help="a client per thread: answers read beside themselves"
+    )
     arguments = parser.parse_args()
 
     client = connect(arguments.clickhouse_url)
@@ -58,6 +66,16 @@ def main() -> None:
     if arguments.plan_cost:
         counting.reads = []
     reads: Callable[[], Any] = lambda: counting  # noqa: E731
+    if arguments.apart:
+        pool, own = ClientPool(arguments.clickhouse_url), threading.local()
+
+        def reads() -> Any:
+            """This thread's counting client, its statements counted with the others'."""
+            if not hasattr(own, "client"):
+                own.client = CountingClient(pool.client())
+                own.client.calls = counting.calls
+            return own.client
+
     first, last = client.query("SELECT min(EventTime), max(EventTime) FROM biz_events").result_rows[
         0
     ]

@@ -24,12 +24,13 @@ from slas.business_state import BusinessState
 from slas.business_time import epoch_seconds
 from slas.calendars import CalendarBook
 from slas.close_items import INVOICE_ITEM, REVENUE_ITEM, CloseItems
-from slas.close_risk import assess, due_periods, render_report
+from slas.close_risk import CONTRIBUTORS, assess, due_periods, render_report
 from slas.close_sums import ITEM_COLUMNS, ROWS_OF, assess_group, assessed_pairs, item_state_sql
 from slas.item_rows import INVOICE
 from slas.snapshot import NO_TIME, F64Array
 from warehouse.counted_attempt import LATEST_ERROR
 from warehouse.first_stored import NAMED_EVENTS_KNOWN_AT
+from warehouse.pool import ReadsBeside
 from warehouse.schema import BLOCKER_FACT_COLUMNS, CLOSE_ITEMS, CLOSE_STAGE_DURATIONS
 
 _AS_OF = "{as_of:DateTime64(6, 'UTC')}"
@@ -237,6 +238,20 @@ def item_blocking_step(
     )
 
 
+def row_blocking_step(row: Sequence[Any], as_of: datetime) -> tuple[str, str]:
+    """``item_blocking_step`` of an item's row (``ASSESSED_COLUMNS`` first)."""
+    kind, stage_event, stage_first, stage_effective, posting_event, posting_type, posting_first, \
+        posting_effective, _, upstream_event, upstream_type, upstream_first = (
+            row[2], *row[7:18])  # fmt: skip
+    return item_blocking_step(
+        as_of,
+        invoice=kind == INVOICE,
+        stage=(stage_event, posting_type, stage_first, stage_effective),
+        posting=(posting_event, posting_type, posting_first, posting_effective),
+        upstream=(upstream_event, upstream_type, upstream_first),
+    )
+
+
 def items_at(rows: Sequence[Sequence[Any]], as_of: datetime) -> _Rows:
     """The items of ``ITEMS_AT`` rows as ``slas.close_items`` arrays, in their state at ``as_of``:
     posted when the posting took effect by then, blocked when a stage event had been attempted and
@@ -245,18 +260,12 @@ def items_at(rows: Sequence[Sequence[Any]], as_of: datetime) -> _Rows:
     currencies = tuple(sorted({str(r[4]) for r in rows if r[4]}))
     columns: dict[str, list[Any]] = {name: [] for name in CloseItems.__dataclass_fields__}
     names, blocking = [], []
-    for item_type, item_id, kind, entity, currency, amount, due, stage_event, stage_first, \
-            stage_effective, posting_event, posting_type, posting_first, posting_effective, \
-            posted_period, upstream_event, upstream_type, upstream_first, *_ in rows:  # fmt: skip
+    for row in rows:
+        item_type, item_id, kind, entity, currency, amount, due, _, _, stage_effective, _, _, \
+            _, posting_effective, posted_period = row[:15]  # fmt: skip
         posted = reached(posting_effective, as_of)
         invoice = kind == INVOICE
-        blocker, blocker_type = item_blocking_step(
-            as_of,
-            invoice=invoice,
-            stage=(stage_event, posting_type, stage_first, stage_effective),
-            posting=(posting_event, posting_type, posting_first, posting_effective),
-            upstream=(upstream_event, upstream_type, upstream_first),
-        )
+        blocker, blocker_type = row_blocking_step(row, as_of)
         names.append((str(item_type), str(item_id)))
         blocking.append(str(blocker))
         columns["kind"].append(INVOICE_ITEM if invoice else REVENUE_ITEM)
@@ -326,6 +335,7 @@ class CloseRiskAnswers:
         self.calendars = calendars
         self._state = state
         self._from_sums = from_sums
+        self._beside = ReadsBeside(client)
 
     def report(
         self, period: str | None, as_of: datetime, known_at: datetime | None
@@ -372,6 +382,10 @@ class CloseRiskAnswers:
     def _summed(
         self, client: Client, period: str | None, as_of: datetime, known: datetime
     ) -> list[dict[str, Any]]:
+        """The answer from the state sums. Reads that need not wait run beside the answer's own
+        (``ReadsBeside``, when the factory gives a reader thread a client of its own): the
+        completed stages while the items at risk are read, the errors of every blocking event
+        among their rows while the answer is assessed. The same answer as read in turn."""
         as_of = utc(as_of)
         periods = [period] if period else []
         parameters: dict[str, Any] = {"as_of": as_of, "known_at": known, "periods": periods}
@@ -387,59 +401,92 @@ class CloseRiskAnswers:
             (e, p): self.calendars.for_entity(e).close_deadline(p) for e in entities for p in due
         }
         realised = [key for key in chosen if as_of >= deadlines[key]]
-        late = {
-            name: value
-            for i, (entity, due_period) in enumerate(realised)
-            for name, value in (
-                (f"late_period_{i}", due_period),
-                (f"late_entity_{i}", entity),
-                (f"late_deadline_{i}", deadlines[(entity, due_period)]),
-            )
+        # whether the projection will need the completed stages, as the sums tell it (their
+        # waiting items are the at-risk read's): read beside that read; asked here if not
+        waiting = {
+            (str(e), str(p))
+            for e, p, _, state, count, _ in sums
+            if state == close_item_pieces.WAITING_STATE and count
         }
-        risky = (
-            client.query(
-                close_item_pieces.at_risk_items_sql(len(realised)),
-                parameters={**parameters, **late, "periods": due},
-            ).result_rows
-            if chosen
-            else []
-        )
-        groups = close_item_pieces.groups_at(
-            sums, risky, lambda e, p: as_of >= deadlines.get((e, p), as_of)
-        )
-        chosen = [key for key in chosen if key in groups]
-        now = epoch_seconds(as_of)
-        projecting = any(
-            groups[key].waiting and now < epoch_seconds(deadlines[key]) for key in chosen
-        )
-        durations = self._durations_by_entity(client, as_of, known) if projecting else {}
-        assessed = [
-            assess_group(groups[(e, p)], e, p, self.calendars, as_of, durations) for e, p in chosen
-        ]
-        shown = [key for _, contributors in assessed for key, _, _ in contributors]
-        rows = {key: row for group in groups.values() for key, row in group.rows.items()}
-        # the waiting items projected late: their rows through the primary key
-        unread = [key for key in shown if key not in rows]
-        if unread:
-            rows |= {
-                (str(r[0]), str(r[1])): r
-                for r in client.query(
-                    ROWS_OF,
-                    parameters={
-                        "known_at": known,
-                        "types": sorted({t for t, _ in unread}),
-                        "ids": sorted({i for _, i in unread}),
-                    },
-                ).result_rows
+        may_project = any(key in waiting and as_of < deadlines[key] for key in chosen)
+        with self._beside.ahead(
+            client, lambda c: self._durations_by_entity(c, as_of, known), start=may_project
+        ) as stage_durations:
+            late = {
+                name: value
+                for i, (entity, due_period) in enumerate(realised)
+                for name, value in (
+                    (f"late_period_{i}", due_period),
+                    (f"late_entity_{i}", entity),
+                    (f"late_deadline_{i}", deadlines[(entity, due_period)]),
+                )
             }
-        found = items_at([rows[key] for key in shown], as_of)
-        risks, position = [], 0
-        for risk, contributors in assessed:
-            listed = [(position + i, reason, at) for i, (_, reason, at) in enumerate(contributors)]
-            position += len(contributors)
-            risks.append(replace(risk, contributors=listed))
-        blocking = sorted({b for b in found.blocking if b})
-        errors = _errors(client, blocking, as_of, known)
+            risky = (
+                client.query(
+                    close_item_pieces.at_risk_items_sql(len(realised)),
+                    parameters={**parameters, **late, "periods": due},
+                ).result_rows
+                if chosen
+                else []
+            )
+            groups = close_item_pieces.groups_at(
+                sums, risky, lambda e, p: as_of >= deadlines.get((e, p), as_of)
+            )
+            chosen = [key for key in chosen if key in groups]
+            now = epoch_seconds(as_of)
+            projecting = any(
+                groups[key].waiting and now < epoch_seconds(deadlines[key]) for key in chosen
+            )
+            durations = stage_durations() if projecting else {}
+        rows = {key: row for group in groups.values() for key, row in group.rows.items()}
+        # the blocking events of each pair's largest items at risk (those shown are among them,
+        # but the waiting items projected late, which no failure holds): their errors read
+        # beside the assessment
+        apart = self._beside.apart(client)
+        ahead = sorted(
+            {
+                b
+                for key in (chosen if apart else ())
+                for _, _, item in sorted(groups[key].risky, key=lambda r: (r[1], r[2]))[
+                    :CONTRIBUTORS
+                ]
+                if (b := row_blocking_step(rows[item], as_of)[0])
+            }
+        )
+        with self._beside.ahead(
+            client, lambda c: _errors(c, ahead, as_of, known), start=apart and bool(ahead)
+        ) as errors_ahead:
+            assessed = [
+                assess_group(groups[(e, p)], e, p, self.calendars, as_of, durations)
+                for e, p in chosen
+            ]
+            shown = [key for _, contributors in assessed for key, _, _ in contributors]
+            # the waiting items projected late: their rows through the primary key
+            unread = [key for key in shown if key not in rows]
+            if unread:
+                rows |= {
+                    (str(r[0]), str(r[1])): r
+                    for r in client.query(
+                        ROWS_OF,
+                        parameters={
+                            "known_at": known,
+                            "types": sorted({t for t, _ in unread}),
+                            "ids": sorted({i for _, i in unread}),
+                        },
+                    ).result_rows
+                }
+            found = items_at([rows[key] for key in shown], as_of)
+            risks, position = [], 0
+            for risk, contributors in assessed:
+                listed = [
+                    (position + i, reason, at) for i, (_, reason, at) in enumerate(contributors)
+                ]
+                position += len(contributors)
+                risks.append(replace(risk, contributors=listed))
+            blocking = sorted({b for b in found.blocking if b})
+            read = set(ahead) if apart else set()
+            errors = errors_ahead() if read else {}
+            errors |= _errors(client, [b for b in blocking if b not in read], as_of, known)
         report = render_report(
             risks,
             found.items,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -39,7 +39,7 @@ from slas.close_state import (
 )
 from warehouse.counted_attempt import ATTEMPT_ORDER, FAILING_SINCE, LATEST_ERROR
 from warehouse.first_stored import NAMED_EVENTS_KNOWN_AT, first_stored_events
-from warehouse.pool import ANSWER_READERS, reads_apart
+from warehouse.pool import ReadsBeside
 
 _FACTS = f"EventId, argMax(EventType, {ATTEMPT_ORDER}), {LATEST_ERROR}, {FAILING_SINCE}"
 """A blocking event's id and facts (an aggregate over its attempts, grouped by event id): its type,
@@ -227,9 +227,7 @@ class BlockedInvoiceAnswers:
         self._owners = owners
         self._state = state
         self._narrowed = narrowed
-        self._apart: bool | None = None
-        """Whether the factory gives an ``ANSWER_READERS`` thread a client of its own: asked once
-        (a factory either hands every thread its own client or one client to all)."""
+        self._beside = ReadsBeside(client)
 
     def report(
         self,
@@ -322,30 +320,15 @@ class BlockedInvoiceAnswers:
             setups = read_setups()
         return stored | apart.keys() | {b.event_id for found in setups.values() for b in found}
 
-    @contextmanager
     def _setups_ahead(
         self, client: Client, customers: list[str], as_of: datetime, known: datetime
-    ) -> Iterator[Callable[[], dict[str, list[Blocker]]]]:
-        """``_setups_of(customers)``, to be asked for inside the block: read on an
-        ``ANSWER_READERS`` thread with that thread's client, begun on entry, when there are
-        customers and the factory gives that thread a client of its own, so that the caller's work
-        meanwhile (the stored facts, the blockers' read) runs beside it (the engine releases the
-        interpreter's lock); else read here when asked. A read that failed there fails the
-        answer when asked for; a block that fails first cancels the read or waits for it, so that
-        none runs behind an answer that ended."""
-        if self._apart is None:
-            self._apart = reads_apart(self._client, client, ANSWER_READERS)
-        if not customers or not self._apart:
-            yield lambda: self._setups_of(client, customers, as_of, known)
-            return
-        ahead = ANSWER_READERS.submit(
-            lambda: self._setups_of(self._client(), customers, as_of, known)
+    ) -> AbstractContextManager[Callable[[], dict[str, list[Blocker]]]]:
+        """``_setups_of(customers)``, to be asked for inside the block: read beside the caller
+        (``ReadsBeside``) when there are customers, so that its work meanwhile (the stored facts,
+        the blockers' read) runs beside it."""
+        return self._beside.ahead(
+            client, lambda c: self._setups_of(c, customers, as_of, known), start=bool(customers)
         )
-        try:
-            yield ahead.result
-        finally:
-            if not ahead.cancel():
-                ahead.exception()
 
     def _setups_of(
         self, client: Client, customers: list[str], as_of: datetime, known: datetime

@@ -4,9 +4,10 @@ is not safe to share between threads (chdb lets many clients share the process's
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Final
+from contextlib import contextmanager
+from typing import Final, TypeVar
 
 from clickhouse_connect.driver.client import Client
 
@@ -35,6 +36,58 @@ def reads_apart(
     caller's): only then may a read run there beside the caller's own. A factory that hands every
     thread one client (a script's, a test's) keeps its reads in turn."""
     return readers.submit(factory).result() is not client
+
+
+T = TypeVar("T")
+
+
+class ReadsBeside:
+    """An answer's reads started ahead of where it needs them, each on an ``ANSWER_READERS``
+    thread with that thread's own client from ``factory``, so that the answer's own work
+    meanwhile (its other reads, its Python) runs beside them: the engine releases the
+    interpreter's lock, and the answer uses both cores. A factory that hands every thread one
+    client (a script's, a test's) keeps the reads in turn: each read on the caller's client
+    when asked for."""
+
+    def __init__(self, factory: Callable[[], Client]) -> None:
+        self._factory = factory
+        self._apart: bool | None = None
+
+    def apart(self, client: Client) -> bool:
+        """Whether reads start ahead beside the caller (``client``: its own): asked of the
+        factory once (a factory either hands every thread its own client or one client to all)."""
+        if self._apart is None:
+            self._apart = reads_apart(self._factory, client, ANSWER_READERS)
+        return self._apart
+
+    @contextmanager
+    def ahead(
+        self, client: Client, read: Callable[[Client], T], *, start: bool = True
+    ) -> Iterator[Callable[[], T]]:
+        """``read``'s result, to be asked for inside the block (at most once read): begun on
+        entry on a reader thread when ``start`` and the reads are ``apart``, else read with
+        ``client`` when asked (never, if it is not). A read that failed fails the block when
+        asked for, or on leaving it when it ran unasked; a block that fails first cancels the
+        read or waits for it, so that none outlives the answer."""
+        if not (start and self.apart(client)):
+            found: list[T] = []
+
+            def here() -> T:
+                if not found:
+                    found.append(read(client))
+                return found[0]
+
+            yield here
+            return
+        ahead = ANSWER_READERS.submit(lambda: read(self._factory()))
+        try:
+            yield ahead.result
+        except BaseException:
+            if not ahead.cancel():
+                ahead.exception()
+            raise
+        if not ahead.cancel():
+            ahead.result()
 
 
 class ClientPool:

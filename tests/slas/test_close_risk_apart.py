@@ -1,0 +1,125 @@
+"""Close risk reading beside itself (``slas.close_state.CloseRiskAnswers`` with a client per
+thread, ``warehouse.pool.ReadsBeside``): the completed stages and the errors of the blocking
+events read on the answer's reader threads, the same answers as read in turn, and a read ahead
+that fails fails the answer."""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import DatabaseError
+
+from slas.business_state import BusinessState
+from slas.calendars import CalendarBook
+from slas.close_state import ERRORS, STAGE_DURATIONS_RECORDED, CloseRiskAnswers
+from slas.definitions import DEFAULT_SLAS
+from syncsight.bulk_load import WarehouseSpanExporter
+from tests.slas.tiny_quarter import END, SETTLE, tick, tiny_quarter_spans
+from warehouse.pool import ClientPool
+from warehouse.span_store import span_sink
+
+
+class Reads:
+    """Which thread ran each statement, and how many ran at once (a client's queries passed on
+    as they are)."""
+
+    def __init__(self) -> None:
+        self.threads: dict[str, set[str]] = defaultdict(set)
+        self.running = 0
+        self.most = 0
+        self._lock = threading.Lock()
+        self._recorded: dict[int, Client] = {}
+
+    def through(self, client: Client) -> Client:
+        """``client`` recorded: one recording per client, so that a factory handing every
+        thread one client still does (``warehouse.pool.reads_apart``)."""
+        if id(client) not in self._recorded:
+            self._recorded[id(client)] = self._record(client)
+        return self._recorded[id(client)]
+
+    def _record(self, client: Client) -> Client:
+        reads = self
+
+        class Recorded:
+            def __getattr__(self, name: str) -> Any:
+                return getattr(client, name)
+
+            def query(self, statement: str, **kwargs: Any) -> Any:
+                with reads._lock:
+                    reads.threads[statement].add(threading.current_thread().name)
+                    reads.running += 1
+                    reads.most = max(reads.most, reads.running)
+                try:
+                    return client.query(statement, **kwargs)
+                finally:
+                    with reads._lock:
+                        reads.running -= 1
+
+        return Recorded()  # type: ignore[return-value]
+
+    def on_readers(self, statement: str) -> bool:
+        return any(name.startswith("answer-read") for name in self.threads[statement])
+
+
+@pytest.fixture
+def quarter(migrated: Client, engine_url: str, database: str) -> BusinessState:
+    """The small quarter stored and its state derived."""
+    loader = WarehouseSpanExporter(span_sink(migrated, engine_url))
+    loader.export(list(tiny_quarter_spans("small")))
+    loader.force_flush()
+    keeper = BusinessState(lambda: migrated, DEFAULT_SLAS, CalendarBook(), settle=SETTLE)
+    tick(keeper)
+    return keeper
+
+
+def test_close_risk_reads_beside_itself_when_its_factory_allows(
+    migrated: Client, engine_url: str, database: str, quarter: BusinessState
+) -> None:
+    """With a client per thread the answer's reads ahead run on reader threads beside its own, and
+    give the answers read in turn with one client (every statement on the caller's thread, one
+    at a time); a read ahead that fails fails the answer, and no read is left running when it
+    ends."""
+    caller = threading.current_thread().name
+    pool = ClientPool(engine_url, database=database)
+    # a reader's client that connects and whose every read fails: no tables
+    migrated.command(f"CREATE DATABASE {database}_empty")
+    elsewhere = ClientPool(engine_url, database=f"{database}_empty")
+    apart, in_turn = Reads(), Reads()
+
+    def answers(factory: Callable[[], Client]) -> CloseRiskAnswers:
+        return CloseRiskAnswers(factory, CalendarBook(), quarter)
+
+    beside = answers(lambda: apart.through(pool.client()))
+    one = answers(lambda: in_turn.through(migrated))
+    instants = [END - timedelta(days=d, hours=d) for d in (1, 9, 20, 33, 47)]
+    try:
+        for as_of in instants:
+            for period in (None, f"{as_of - timedelta(days=35):%Y-%m}"):
+                assert beside.report(period, as_of, None) == one.report(period, as_of, None)
+        assert apart.running == in_turn.running == 0
+        assert set().union(*in_turn.threads.values()) == {caller}
+        assert in_turn.most == 1
+        assert apart.on_readers(STAGE_DURATIONS_RECORDED)
+        assert apart.on_readers(ERRORS)
+        assert apart.most > 1
+
+        failing = Reads()
+        fails = answers(
+            lambda: failing.through(
+                pool.client() if threading.current_thread().name == caller else elsewhere.client()
+            )
+        )
+        with pytest.raises(DatabaseError, match="UNKNOWN_TABLE"):
+            fails.report(None, instants[0], None)
+        assert failing.on_readers(STAGE_DURATIONS_RECORDED)
+        assert failing.running == 0
+    finally:
+        pool.close()
+        elsewhere.close()
+        migrated.command(f"DROP DATABASE IF EXISTS {database}_empty")
