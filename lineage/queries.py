@@ -27,13 +27,15 @@ LATEST: datetime = datetime(2299, 12, 31, 23, 59, 59)
 """The ``known_at`` of a read of everything stored (the largest DateTime64(3) instant)."""
 
 
-POINT_READ = "SETTINGS use_skip_indexes = 0, max_threads = 1"
+POINT_READ = "SETTINGS use_skip_indexes = 0"
 """Ends every lookup by the sort key below. The primary key narrows such a read to a granule or
 two per id; the ``IngestedAt`` minmax index (migration 8, there for the evaluator's reads of the
 rows stored since its watermark) can then drop nothing worth its price, yet the engine consulted it
 for every ``known_at`` bound: it took a lineage from 22-25 to 39 ms of CPU on the medium quarter
-(benchmarks/history/lineage.md, "The knowledge-time index skipped on lookups"). One thread: a
-read of a few granules per part gains nothing from more, and their hand-offs cost CPU."""
+(benchmarks/history/lineage.md, "The knowledge-time index skipped on lookups"). One engine thread
+instead spared some 2.6 ms of CPU a lineage but cost wall time at rest (p95 over HTTP at 10M 76.9
+and 69.5 ms against 71.0 and 55.3 with two, turn about; benchmarks/history/lineage.md, "One
+engine thread or two")."""
 
 
 def knowledge_bound(known_at: datetime | None) -> datetime:
