@@ -124,7 +124,9 @@ class Refreshed(Generic[T]):
                 logger.warning("%s: the read failed: %s", self._name, text, exc_info=True)
         else:
             with self._lock:
-                self._value, self._error, self._read_at = value, "", started
+                # as old as the moment the read was asked for (never younger than the value):
+                # the thread may begin it a moment later
+                self._value, self._error, self._read_at = value, "", self._started
         finally:
             took = self._clock() - started
             with self._lock:
