@@ -41,9 +41,12 @@ class Reading(Generic[T]):
     the first read completed)."""
 
     value: T
-    failed: bool
     age: float
     problem: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.problem)
 
 
 class Refreshed(Generic[T]):
@@ -92,9 +95,7 @@ class Refreshed(Generic[T]):
             running = now - self._started
             overdue = not self._idle.is_set() and running > self._stale_after
             problem = self._error or (f"a read has run for {running:.0f} s" if overdue else "")
-            return Reading(
-                value=self._value, failed=bool(problem), age=now - self._read_at, problem=problem
-            )
+            return Reading(value=self._value, age=now - self._read_at, problem=problem)
 
     def errors(self) -> int:
         """Failed reads so far (asks for no read)."""
