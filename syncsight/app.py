@@ -295,15 +295,10 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
         if sealer is not None and (sealing := sealer.problem()) is not None:
             ready["status"] = "degraded"
             ready["ledger"] = sealing
-        if (unread := mutations.read_problem()) is not None:
+        mutations_degrade, mutation_fields = mutations.readiness()
+        if mutations_degrade:
             ready["status"] = "degraded"
-            ready["mutations_read"] = unread
-        failing = mutations.problem()
-        if failing:
-            ready["status"] = "degraded"
-            ready["mutations"] = failing
-        elif pending := mutations.pending():
-            ready["mutations_pending"] = pending
+        ready.update(mutation_fields)
         if spool.quarantined_count:
             ready["status"] = "degraded"
             ready["quarantine"] = (

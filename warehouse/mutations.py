@@ -99,6 +99,34 @@ def parts_left(mutations: Iterable[Mutation]) -> Counter[str]:
     return left
 
 
+def failures(mutations: Iterable[Mutation]) -> str | None:
+    """The first ``NAMED_FAILURES`` failing mutations in a sentence each (and how many more
+    fail), or None while none fails."""
+    failing = [mutation for mutation in mutations if mutation.failing]
+    named = [mutation.problem() for mutation in failing[:NAMED_FAILURES]]
+    if len(failing) > NAMED_FAILURES:
+        named.append(f"and {len(failing) - NAMED_FAILURES} more failing mutation(s)")
+    return " | ".join(named) or None
+
+
+def pending_parts(mutations: Iterable[Mutation]) -> str | None:
+    """Parts left per table of every unfinished mutation, or None when none is left."""
+    parts = parts_left(mutations)
+    if not parts:
+        return None
+    return ", ".join(f"{table}: {count} part(s) left" for table, count in sorted(parts.items()))
+
+
+def reading_problem(reading: Reading[tuple[Mutation, ...]]) -> str | None:
+    """Why ``reading`` may be out of date, or None while it is sound."""
+    if not reading.failed:
+        return None
+    return (
+        f"system.mutations could not be read ({reading.problem}); the mutations reported are "
+        f"those of {reading.age:.0f} s ago"
+    )
+
+
 class MutationWatch(Collector):
     """What ``system.mutations`` says, read in the background through ``client`` at most once
     every ``every`` seconds; a collector for ``/metrics`` too."""
@@ -136,30 +164,31 @@ class MutationWatch(Collector):
     def problem(self) -> str | None:
         """The first ``NAMED_FAILURES`` failing mutations in a sentence each (and how many more
         fail), or None while none fails."""
-        failing = [mutation for mutation in self.mutations() if mutation.failing]
-        named = [mutation.problem() for mutation in failing[:NAMED_FAILURES]]
-        if len(failing) > NAMED_FAILURES:
-            named.append(f"and {len(failing) - NAMED_FAILURES} more failing mutation(s)")
-        return " | ".join(named) or None
+        return failures(self.mutations())
 
     def read_problem(self) -> str | None:
         """Why the mutations above may be out of date (the last read of ``system.mutations``
         failed, or the one running is overdue), or None while the reading is sound."""
-        reading = self._read.reading()
-        if not reading.failed:
-            return None
-        return (
-            f"system.mutations could not be read ({reading.problem}); the mutations reported are "
-            f"those of {reading.age:.0f} s ago"
-        )
+        return reading_problem(self._read.reading())
 
     def pending(self) -> str | None:
         """Parts left per table of every unfinished mutation (a retention rewrite under way), or
         None when none is left."""
-        parts = parts_left(self.mutations())
-        if not parts:
-            return None
-        return ", ".join(f"{table}: {count} part(s) left" for table, count in sorted(parts.items()))
+        return pending_parts(self.mutations())
+
+    def readiness(self) -> tuple[bool, dict[str, str]]:
+        """What ``/readyz`` says of the mutations, all from one reading: whether they degrade
+        readiness, and its fields (``mutations_read`` while the reading is unsound,
+        ``mutations`` while one fails, else ``mutations_pending`` while parts are left)."""
+        reading = self._read.reading()
+        fields: dict[str, str] = {}
+        if (unread := reading_problem(reading)) is not None:
+            fields["mutations_read"] = unread
+        if (failing := failures(reading.value)) is not None:
+            fields["mutations"] = failing
+        elif (left := pending_parts(reading.value)) is not None:
+            fields["mutations_pending"] = left
+        return bool(unread or failing), fields
 
     def describe(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         """The families without samples: registering reads nothing."""

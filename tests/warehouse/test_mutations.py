@@ -103,6 +103,7 @@ class TestMutationWatch:
             watch = fresh(MutationWatch(lambda: client, every=0))
             assert watch.problem() is None
             assert watch.pending() == "slow: 1 part(s) left"
+            assert watch.readiness() == (False, {"mutations_pending": "slow: 1 part(s) left"})
         finally:
             client.command("SYSTEM START MERGES slow")
         deadline = time.monotonic() + 60
@@ -215,10 +216,12 @@ def test_an_overdue_read_is_a_problem_until_it_ends(doomed: Client) -> None:
     unread = watch.read_problem()
     assert unread is not None
     assert "a read has run for 61 s" in unread, unread
+    assert watch.readiness() == (True, {"mutations_read": unread}), "degraded: nothing is known"
     release.set()
     assert watch.wait(30)
     assert watch.read_problem() is None
     assert watch.problem() is not None, "the read that ended brought the failing mutation"
+    assert watch.readiness() == (True, {"mutations": watch.problem()})
 
 
 def test_the_service_reports_a_failing_mutation(
