@@ -172,17 +172,21 @@ def test_set_ups_read_beside_the_answer_give_the_same_answer_or_fail_it(
         )
 
     pool = ClientPool(engine_url, database=database)
-    elsewhere = ClientPool(engine_url, database=f"{database}_missing")
+    # a reader's client that connects and whose every read fails: no tables (a missing database
+    # would fail the factory already, before any read)
+    migrated.command(f"CREATE DATABASE {database}_empty")
+    elsewhere = ClientPool(engine_url, database=f"{database}_empty")
     try:
         read_apart = answer(pool.client)
         assert read_apart == answer(lambda: migrated)
         named = {b.event_id for item in read_apart[1].items for b in item.blocked_by}
         assert steps["INV-2"] in named  # the set-up
-        with pytest.raises(DatabaseError, match=f"{database}_missing"):
+        with pytest.raises(DatabaseError, match="UNKNOWN_TABLE"):
             answer(lambda: migrated if threading.current_thread() is caller else elsewhere.client())
     finally:
         pool.close()
         elsewhere.close()
+        migrated.command(f"DROP DATABASE IF EXISTS {database}_empty")
 
 
 def test_set_ups_read_beside_the_answer_do_not_queue_behind_the_process_read_ahead(
