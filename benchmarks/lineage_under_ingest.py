@@ -9,7 +9,8 @@ pre-encoded senders (``benchmarks/paced_requests.py``) while one client asks ``G
 /api/v1/lineage/invoice/{id}`` for invoices of the loaded quarter, one request after the other.
 Every 10 s it samples the evaluator's lag (``syncsight_evaluator_lag_seconds``). Reports lineage
 p50 / p95 / p99 over HTTP during the ingest, the same before it (the service at rest), the spans
-acknowledged per second, the service's CPU, and the largest evaluator lag. Run:
+acknowledged per second, the service's CPU, the largest evaluator lag, and the evaluator's
+ticks that ended meanwhile with their mean wall (the whole tick, alerts included). Run:
 ``.venv/bin/python benchmarks/lineage_under_ingest.py --data /tmp/copy --truth truth.json
 [--rate 20000] [--seconds 120]`` where ``/tmp/copy/data`` is the engine's directory.
 """
@@ -103,6 +104,7 @@ def measure(
                 for seed in range(1, senders.count + 1)
             ]
             cpu_before = cpu_seconds(service.process.pid)
+            ticks_before = evaluator_ticks(metric_totals(service.base_url))
             started = time.monotonic()
             for process in processes:
                 process.start()
@@ -122,6 +124,7 @@ def measure(
                     )
             elapsed = time.monotonic() - started
             cpu = cpu_seconds(service.process.pid) - cpu_before
+            ticks_after = evaluator_ticks(metric_totals(service.base_url))
     finally:
         stop_service(service)
     return {
@@ -134,6 +137,25 @@ def measure(
         "lineage_during_ingest": percentiles(timings),
         "lineage_at_rest": percentiles(at_rest),
         "evaluator_lag_max_seconds": max((lag for lag in lags if lag is not None), default=None),
+        **tick_figures(ticks_before, ticks_after),
+    }
+
+
+def evaluator_ticks(totals: dict[str, float]) -> tuple[float, float]:
+    """The evaluator's ticks ended so far and their wall seconds in all (the whole tick: state,
+    alerts, notifications; ``syncsight_evaluator_tick_seconds``), from ``/metrics``'s totals."""
+    return (
+        totals.get("syncsight_evaluator_tick_seconds_count", 0.0),
+        totals.get("syncsight_evaluator_tick_seconds_sum", 0.0),
+    )
+
+
+def tick_figures(before: tuple[float, float], after: tuple[float, float]) -> dict[str, Any]:
+    """The ticks that ended while the senders ran: how many, and their mean wall."""
+    ticks, seconds = after[0] - before[0], after[1] - before[1]
+    return {
+        "evaluator_ticks": int(ticks),
+        "evaluator_tick_mean_seconds": round(seconds / ticks, 2) if ticks else None,
     }
 
 

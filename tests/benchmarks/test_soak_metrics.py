@@ -4,6 +4,7 @@ the service renders."""
 
 from __future__ import annotations
 
+from benchmarks.lineage_under_ingest import evaluator_ticks, tick_figures
 from benchmarks.soak import by_label, non_ok_requests, parse_samples, totals_by_name
 from collector.metrics import IngestMetrics
 from slas.metrics import EvaluatorMetrics
@@ -45,3 +46,19 @@ class TestSoakMetrics:
             parse_samples(exposition()), "syncsight_evaluator_window_paths_total", "path"
         )
         assert list(windows.items()) == [("index", 4), ("graph", 1)]
+
+    def test_the_ticks_between_two_scrapes_are_counted_with_their_mean_wall(self) -> None:
+        """``lineage_under_ingest.py``'s tick figures: the histogram's count and sum as the
+        evaluator renders them, differenced between two scrapes."""
+        evaluator = EvaluatorMetrics()
+        evaluator.tick_seconds.observe(0.5)
+        before = evaluator_ticks(totals_by_name(parse_samples(evaluator.render().decode())))
+        for seconds in (1.0, 2.0, 4.5):
+            evaluator.tick_seconds.observe(seconds)
+        after = evaluator_ticks(totals_by_name(parse_samples(evaluator.render().decode())))
+        assert before == (1, 0.5)
+        assert tick_figures(before, after) == {
+            "evaluator_ticks": 3,
+            "evaluator_tick_mean_seconds": 2.5,
+        }
+        assert tick_figures(after, after)["evaluator_tick_mean_seconds"] is None
