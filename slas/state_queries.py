@@ -168,17 +168,24 @@ window, and no list read when the graph read is to serve it. (Events the window 
 told by ``CHANGED_STATES``, with their references.)"""
 
 WINDOW_ROWS = """
-SELECT arrayFirstIndex(bound -> IngestedAt <= bound, {ends:Array(DateTime64(3, 'UTC'))}), count()
+SELECT arrayFirstIndex(bound -> IngestedAt <= bound, {ends:Array(DateTime64(3, 'UTC'))}), sum(rows)
 FROM (
-    SELECT IngestedAt FROM biz_event_objects
-    WHERE IngestedAt > {start:DateTime64(3, 'UTC')} AND IngestedAt <= {end:DateTime64(3, 'UTC')}
-    UNION ALL
-    SELECT IngestedAt FROM biz_events
-    WHERE IngestedAt > {start:DateTime64(3, 'UTC')} AND IngestedAt <= {end:DateTime64(3, 'UTC')}
+    SELECT IngestedAt, count() AS rows
+    FROM (
+        SELECT IngestedAt FROM biz_event_objects
+        WHERE IngestedAt > {start:DateTime64(3, 'UTC')} AND IngestedAt <= {end:DateTime64(3, 'UTC')}
+        UNION ALL
+        SELECT IngestedAt FROM biz_events
+        WHERE IngestedAt > {start:DateTime64(3, 'UTC')} AND IngestedAt <= {end:DateTime64(3, 'UTC')}
+    )
+    GROUP BY IngestedAt
 )
 GROUP BY 1
 """
-"""How many business rows are visible in each of consecutive knowledge-time windows."""
+"""How many business rows are visible in each of consecutive knowledge-time windows. The rows
+are counted by knowledge time first (an insert's rows share one: a few hundred values in a
+tick's two minutes of windows), and only those values are placed in their window: placing every
+row (an array lambda a row) cost three to four times the CPU."""
 
 
 def _unresolved(stored_before: str) -> str:
