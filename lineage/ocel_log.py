@@ -74,9 +74,41 @@ Pair = tuple[str, str]
 a ``domain.objects.ObjectRef`` through Python, which counts at some 100,000 objects)."""
 
 
+State = tuple[Decimal | None, str, str, str, str]
+"""What is known of one object as a plain tuple: amount, currency, legal entity, customer and
+status (``ObjectState``'s fields; empty fields are unknown). The export builds and merges some
+300,000 of them a period: the collector stops tracking a plain tuple of strings and decimals
+the first time it sees one, where it tracks a named tuple to the end, so that those survivors
+made a dozen full collections of the heap an export (a second of CPU at medium)."""
+
+
+def over(state: State, fallback: State) -> State:
+    """``state``'s values, each unknown one taken from ``fallback``."""
+    return (
+        state[0] if state[0] is not None else fallback[0],
+        state[1] or fallback[1],
+        state[2] or fallback[2],
+        state[3] or fallback[3],
+        state[4] or fallback[4],
+    )
+
+
+def state_values(state: State) -> tuple[Any, ...]:
+    """Amount, currency, legal entity, customer and status (``lineage.ocel.OBJECT_ATTRIBUTES``
+    order), None where unknown."""
+    amount = state[0]
+    return (
+        float(amount) if amount is not None else None,
+        state[1] or None,
+        state[2] or None,
+        state[3] or None,
+        state[4] or None,
+    )
+
+
 class ObjectState(NamedTuple):
-    """What is known of one object; empty fields are unknown (a named tuple: built and merged
-    for every object of a log)."""
+    """What is known of one object; empty fields are unknown (``State`` with names: for
+    reading; the export itself builds plain ``State`` tuples)."""
 
     amount: Decimal | None = None
     currency: str = ""
@@ -84,26 +116,13 @@ class ObjectState(NamedTuple):
     customer: str = ""
     status: str = ""
 
-    def over(self, fallback: ObjectState) -> ObjectState:
+    def over(self, fallback: State) -> ObjectState:
         """These values, each unknown one taken from ``fallback``."""
-        return ObjectState(
-            self.amount if self.amount is not None else fallback.amount,
-            self.currency or fallback.currency,
-            self.legal_entity or fallback.legal_entity,
-            self.customer or fallback.customer,
-            self.status or fallback.status,
-        )
+        return ObjectState(*over(self, fallback))
 
     def values(self) -> tuple[Any, ...]:
-        """Amount, currency, legal entity, customer and status (``lineage.ocel.OBJECT_ATTRIBUTES``
-        order), None where unknown."""
-        return (
-            float(self.amount) if self.amount is not None else None,
-            self.currency or None,
-            self.legal_entity or None,
-            self.customer or None,
-            self.status or None,
-        )
+        """Amount, currency, legal entity, customer and status (``state_values``)."""
+        return state_values(self)
 
     def attributes(self) -> list[dict[str, Any]]:
         return [
@@ -125,8 +144,9 @@ class StateFacts(Protocol):
 
     def object_states(
         self, client: Client, refs: Sequence[Pair], known_at: datetime
-    ) -> dict[Pair, ObjectState]:
-        """Amount, currency, dimensions and status of the objects it covers."""
+    ) -> Mapping[Pair, State]:
+        """Amount, currency, dimensions and status of the objects it covers (plain tuples or
+        ``ObjectState``s)."""
         ...
 
 
@@ -152,15 +172,33 @@ class LogPage:
     """The SQLite export: the events' E2O relations as columns (event ids, object ids,
     qualifiers)."""
     event_types: set[str]
-    objects: list[tuple[str, str]]
-    """The (OCEL id, type) of every relation, an object once per event that names it."""
-    links: list[tuple[str, str, str]]
+    object_columns: tuple[list[str], ...]
+    """The (OCEL id, type) of the objects the page's relations name, each once, as two columns
+    (columns of strings, not a tuple per object: nothing the collector must track)."""
+    link_columns: tuple[list[str], ...]
+    """The O2O links (source, target, qualifier) as three columns."""
     read: int
     """Events read for the page, before the legal entity's filter of those the engine could
     not resolve."""
-    produced: list[Produced]
+    produced_columns: tuple[list[Any], ...]
     """Objects the page's events produce where those events alone produce their type (their
-    facts are the object's whatever other pages hold), the first producer of each."""
+    facts are the object's whatever other pages hold), the first producer of each: the seven
+    columns of ``Produced``."""
+
+    @property
+    def objects(self) -> list[tuple[str, str]]:
+        """The (OCEL id, type) pairs one by one (for reading, not for export)."""
+        return list(zip(*self.object_columns, strict=True))
+
+    @property
+    def links(self) -> list[tuple[str, str, str]]:
+        """The O2O links one by one (for reading, not for export)."""
+        return list(zip(*self.link_columns, strict=True))
+
+    @property
+    def produced(self) -> list[Produced]:
+        """The produced objects' facts one by one (for reading, not for export)."""
+        return list(zip(*self.produced_columns, strict=True))
 
     @property
     def events(self) -> int:
@@ -194,6 +232,7 @@ class LogPage:
 
 
 EMPTY_RELATIONS: Final[tuple[list[str], list[str], list[str]]] = ([], [], [])
+NO_PRODUCED: Final[tuple[list[Any], ...]] = ([],) * 7
 
 
 def _joined(strings: Any) -> bytes:
@@ -262,17 +301,17 @@ def first_produced(
     return states
 
 
-UNKNOWN: Final = ObjectState()
+UNKNOWN: Final[State] = (None, "", "", "", "")
 
 
-def producer_states(
+def producer_facts(
     client: Client, rules: LineageRules, refs: Sequence[Pair], known_at: datetime
-) -> dict[Pair, ObjectState]:
+) -> dict[Pair, State]:
     """Each object's state from the first event that produced it (``PRODUCERS``: what
     ``first_produced`` says of the events that carry it); a dimension is its own value."""
     producers = {**rules.prerequisites, **rules.producers}
     wanted = [ref for ref in refs if ref[0] in producers]
-    states: dict[Pair, ObjectState] = {}
+    states: dict[Pair, State] = {}
     if wanted:
         rows = client.query(
             PRODUCERS,
@@ -284,13 +323,23 @@ def producer_states(
             settings=JSON_TEXT_QUERY_SETTINGS,
         ).result_rows
         for object_type, object_id, facts in rows:
-            states[(object_type, object_id)] = ObjectState(*facts)
+            states[(object_type, object_id)] = facts
     for ref in refs:
         if ref[0] == sc.LEGAL_ENTITY:
-            states[ref] = ObjectState(legal_entity=ref[1]).over(states.get(ref, UNKNOWN))
+            states[ref] = over((None, "", ref[1], "", ""), states.get(ref, UNKNOWN))
         elif ref[0] == sc.CUSTOMER:
-            states[ref] = ObjectState(customer=ref[1]).over(states.get(ref, UNKNOWN))
+            states[ref] = over((None, "", "", ref[1], ""), states.get(ref, UNKNOWN))
     return states
+
+
+def producer_states(
+    client: Client, rules: LineageRules, refs: Sequence[Pair], known_at: datetime
+) -> dict[Pair, ObjectState]:
+    """``producer_facts`` as ``ObjectState``s (for reading)."""
+    return {
+        ref: ObjectState(*state)
+        for ref, state in producer_facts(client, rules, refs, known_at).items()
+    }
 
 
 def object_facts(
@@ -299,16 +348,16 @@ def object_facts(
     facts: StateFacts,
     refs: Sequence[Pair],
     known_at: datetime,
-    produced: Mapping[Pair, ObjectState] | None = None,
-) -> dict[Pair, ObjectState]:
+    produced: Mapping[Pair, State] | None = None,
+) -> dict[Pair, State]:
     """What is known of each object: the business state's answer, each gap filled from the
     event that produced it (``produced`` when given there, else read)."""
     given = produced or {}
-    known = producer_states(client, rules, [r for r in refs if r not in given], known_at)
+    known = producer_facts(client, rules, [r for r in refs if r not in given], known_at)
     known.update((ref, given[ref]) for ref in refs if ref in given)
     for ref, state in facts.object_states(client, refs, known_at).items():
         fallback = known.get(ref)
-        known[ref] = state if fallback is None else state.over(fallback)
+        known[ref] = state if fallback is None else over(state, fallback)
     return known
 
 
@@ -352,9 +401,7 @@ def _open_dimensions(
         for ref in refs:
             state = states.get(ref)
             if state is not None:
-                own = own.over(
-                    ObjectState(legal_entity=state.legal_entity, customer=state.customer)
-                )
+                own = own.over((None, "", state[2], state[3], ""))
         found.append(own)
     return found
 
@@ -488,7 +535,7 @@ def _page(
         )
     read = table.num_rows
     if not read:
-        return LogPage([], None, EMPTY_RELATIONS, set(), [], [], 0, [])
+        return LogPage([], None, EMPTY_RELATIONS, set(), ([], []), EMPTY_RELATIONS, 0, NO_PRODUCED)
     event_types = table.column("event_type").combine_chunks()
     opens = table.column("open").to_pylist()
     customers = table.column("customer").combine_chunks()
@@ -545,17 +592,11 @@ def _page(
         )
     _, link_fields = _flat(table.column("links"))
     link_kept = _kept_items(table.column("links"), kept_mask)
-    links = list(zip(*(_compressed(c, link_kept) for c in link_fields), strict=True))
-    made_at, made_fields = _flat(table.column("produced"))
-    made_rows: list[Produced] = list(zip(*made_fields, strict=True))
-    first: dict[str, Produced] = {}
-    for i in range(read):
-        if i in dropped:
-            continue
-        for made in made_rows[made_at[i] : made_at[i + 1]]:
-            known = first.get(made[0])
-            if known is None or made[1] < known[1]:
-                first[made[0]] = made
+    links = (
+        _compressed(link_fields[0], link_kept),
+        _compressed(link_fields[1], link_kept),
+        _compressed(link_fields[2], link_kept),
+    )
     kept_types = event_types if kept_mask is None else event_types.filter(kept_mask)
     return LogPage(
         runs,
@@ -565,8 +606,25 @@ def _page(
         _unique_objects(relations),
         links,
         read,
-        list(first.values()),
+        _first_produced(table.column("produced"), dropped),
     )
+
+
+def _first_produced(column: Any, dropped: set[int]) -> tuple[list[Any], ...]:
+    """The produced objects of the page's kept events, the first producer of each (the least
+    instant, the first named on a tie), as the seven columns of ``Produced``."""
+    made_at, fields = _flat(column)
+    oids, at = fields[0], fields[1]
+    first: dict[str, int] = {}
+    for i in range(len(made_at) - 1):
+        if i in dropped:
+            continue
+        for n in range(made_at[i], made_at[i + 1]):
+            known = first.get(oids[n])
+            if known is None or at[n] < at[known]:
+                first[oids[n]] = n
+    chosen = list(first.values())
+    return tuple([field[n] for n in chosen] for field in fields)
 
 
 def _kept_items(column: Any, kept: Any) -> list[bool] | None:
@@ -629,7 +687,7 @@ def _kept_relations(event_ids: Any, items: Any, kept: Any) -> Any:
     return table if kept is None else table.filter(kept.take(parents))
 
 
-def _unique_objects(relations: Any) -> list[tuple[str, str]]:
+def _unique_objects(relations: Any) -> tuple[list[str], list[str]]:
     """The (OCEL id, type) of the objects the relations name, each once, in the order they are
     first named (a project is named by most events of its page: a third of the names are
     repeats, no longer each sent to the scratch file). An OCEL id names its type."""
@@ -639,10 +697,10 @@ def _unique_objects(relations: Any) -> list[tuple[str, str]]:
         pc.index_in(oids, value_set=oids), pa.array(np.arange(len(oids), dtype=np.int32))
     )
     named = relations.select(["object", "type"]).filter(firsts)
-    return list(zip(*(column.to_pylist() for column in named.columns), strict=True))
+    return named.column(0).to_pylist(), named.column(1).to_pylist()
 
 
-Describe = Callable[[list[tuple[str, str]], Mapping[str, ObjectState]], dict[str, ObjectState]]
+Describe = Callable[[list[tuple[str, str]], Mapping[str, State]], dict[str, State]]
 """(OCEL id, type) pairs and the facts of those produced inside the log → what is known of each."""
 
 
@@ -654,9 +712,7 @@ def describe_objects(
 ) -> Describe:
     """What is known of a batch of objects (``object_facts``)."""
 
-    def describe(
-        objects: list[tuple[str, str]], produced: Mapping[str, ObjectState]
-    ) -> dict[str, ObjectState]:
+    def describe(objects: list[tuple[str, str]], produced: Mapping[str, State]) -> dict[str, State]:
         refs = {(t, oid[len(t) + 1 :]): oid for oid, t in objects}
         given = {ref: produced[oid] for ref, oid in refs.items() if oid in produced}
         # the batch comes by type then id: the refs are in order already

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import re
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
 from decimal import Decimal
 from json.encoder import encode_basestring
@@ -21,7 +21,7 @@ from typing import Any, Final
 import pyarrow.compute as pc
 
 from lineage.ocel import EVENT_ATTRIBUTES, OBJECT_ATTRIBUTES
-from lineage.ocel_log import Describe, LogPage, ObjectState
+from lineage.ocel_log import Describe, LogPage, State, state_values
 from warehouse.pool import READERS
 
 LOG_EVENT_ATTRIBUTES: Final = (
@@ -65,25 +65,29 @@ def _json_scalar(value: float | str) -> str:
     return float.__repr__(value) if isinstance(value, float) else _STRING(value)
 
 
-def object_record(
-    oid: str, type_text: str, state: ObjectState, relationships: Sequence[tuple[str, str]]
-) -> str:
+def object_record(oid: str, type_text: str, state: State, relationships: str) -> str:
     """The OCEL JSON record of an object, as the export's encoder writes the dict of its id,
     type (``type_text``: already JSON), attributes (initial values, the unknown left out) and
-    O2O relationships (target, qualifier), written from text pieces: some 140,000 a period."""
+    O2O relationships (``relationships``: the text of its records, ``relationship_items``),
+    written from text pieces: some 140,000 a period."""
     attributes = "".join(
         opening + _json_scalar(value) + "}"
-        for opening, value in zip(_ATTRIBUTE_OPENINGS, state.values(), strict=True)
+        for opening, value in zip(_ATTRIBUTE_OPENINGS, state_values(state), strict=True)
         if value is not None
-    )
-    linked = ",".join(
-        '{"objectId":' + _STRING(target) + ',"qualifier":' + _STRING(how) + "}"
-        for target, how in relationships
     )
     return (
         '{"id":' + _STRING(oid) + ',"type":' + type_text + ',"attributes":['
-        + attributes[1:] + '],"relationships":[' + linked + "]}"
+        + attributes[1:] + '],"relationships":[' + relationships + "]}"
     )  # fmt: skip
+
+
+def relationship_items(relationships: Iterable[tuple[str, str]]) -> str:
+    """An object's O2O relationship records (target, qualifier) as the encoder writes them,
+    joined by commas."""
+    return ",".join(
+        '{"objectId":' + _STRING(target) + ',"qualifier":' + _STRING(how) + "}"
+        for target, how in relationships
+    )
 
 
 StoredObject = tuple[str, str, Any, Any, Any, Any, Any, Any]
@@ -170,15 +174,19 @@ class OcelDatabase:
         if self.with_events:
             self._add_events(page)
         db.executemany(
-            "INSERT OR IGNORE INTO object (ocel_id, ocel_type) VALUES (?, ?)", page.objects
+            "INSERT OR IGNORE INTO object (ocel_id, ocel_type) VALUES (?, ?)",
+            zip(*page.object_columns, strict=True),
         )
-        db.executemany("INSERT OR IGNORE INTO object_object VALUES (?, ?, ?)", page.links)
+        db.executemany(
+            "INSERT OR IGNORE INTO object_object VALUES (?, ?, ?)",
+            zip(*page.link_columns, strict=True),
+        )
         db.executemany(
             "INSERT INTO scratch.produced VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (ocel_id) "
             "DO UPDATE SET at = excluded.at, amount = excluded.amount, "
             "currency = excluded.currency, legal_entity = excluded.legal_entity, "
             "customer = excluded.customer, status = excluded.status WHERE excluded.at < at",
-            page.produced,
+            zip(*page.produced_columns, strict=True),
         )
         db.execute("COMMIT")
 
@@ -213,17 +221,21 @@ class OcelDatabase:
 
     def _described(
         self, describe: Describe
-    ) -> Iterator[tuple[list[StoredObject], dict[str, ObjectState]]]:
+    ) -> Iterator[tuple[list[StoredObject], dict[str, State]]]:
         """Every stored object, ``BATCH`` at a time (by type, then id), with what ``describe``
         says of each: one batch ahead on a ``warehouse.pool.READERS`` thread while the caller
         takes this one (this file is only touched on the caller's thread)."""
 
-        def ahead(batch: list[StoredObject]) -> Future[dict[str, ObjectState]] | None:
+        def ahead(batch: list[StoredObject]) -> Future[dict[str, State]] | None:
             if not batch:
                 return None
-            produced = {
-                oid: ObjectState(
-                    None if amount is None else Decimal(amount), currency, entity, customer, status
+            produced: dict[str, State] = {
+                oid: (
+                    None if amount is None else Decimal(amount),
+                    currency,
+                    entity,
+                    customer,
+                    status,
                 )
                 for oid, _, at, amount, currency, entity, customer, status in batch
                 if at is not None
@@ -260,14 +272,15 @@ class OcelDatabase:
             for oid, name, *_ in batch:
                 if name != type_name:
                     type_name, type_text = name, _STRING(name)
-                yield object_record(oid, type_text, states[oid], links.get(oid, ()))
+                yield object_record(oid, type_text, states[oid], links.get(oid, ""))
             self.objects += len(batch)
 
-    def _links(self, batch: list[StoredObject]) -> dict[str, list[tuple[str, str]]]:
-        """The O2O links of a batch's objects by source, each source's by target then qualifier:
-        one read of ``object_object``'s key per type of the batch (its objects are one range
-        of ids, all of one type's prefix)."""
-        found: dict[str, list[tuple[str, str]]] = {}
+    def _links(self, batch: list[StoredObject]) -> dict[str, str]:
+        """The O2O links of a batch's objects by source, each source's records by target then
+        qualifier as JSON text (``relationship_items``: a string per object, not a list of
+        tuples): one read of ``object_object``'s key per type of the batch (its objects are one
+        range of ids, all of one type's prefix)."""
+        found: dict[str, str] = {}
         for _, rows in itertools.groupby(batch, key=itemgetter(1)):
             part = list(rows)
             read = self._db.execute(
@@ -277,15 +290,15 @@ class OcelDatabase:
                 (part[0][0], part[-1][0]),
             )
             for source, links in itertools.groupby(read, key=itemgetter(0)):
-                found[source] = [(target, how) for _, target, how in links]
+                found[source] = relationship_items((target, how) for _, target, how in links)
         return found
 
-    def _write_objects(self, batch: list[StoredObject], states: dict[str, ObjectState]) -> None:
+    def _write_objects(self, batch: list[StoredObject], states: dict[str, State]) -> None:
         self._db.execute("BEGIN")
         by_type: dict[str, list[tuple[Any, ...]]] = {}
         for oid, type_name, *_ in batch:
             by_type.setdefault(type_name, []).append(
-                (oid, INITIAL_TIME, None, *states[oid].values())
+                (oid, INITIAL_TIME, None, *state_values(states[oid]))
             )
         for type_name, rows in by_type.items():
             marks = ", ".join("?" * (3 + len(OBJECT_ATTRIBUTES)))

@@ -35,6 +35,23 @@ LINKS = [
 ]
 
 
+def columns(rows: list[tuple[Any, ...]], width: int) -> tuple[list[Any], ...]:
+    """Rows as the columns a page carries them in."""
+    return tuple([row[n] for row in rows] for n in range(width))
+
+
+def page(
+    objects: list[tuple[str, str]],
+    links: list[tuple[str, str, str]],
+    produced: list[tuple[Any, ...]],
+) -> LogPage:
+    """A page of no events that names ``objects`` and carries ``links`` and ``produced``."""
+    return LogPage(
+        [], None, ([], [], []), set(), columns(objects, 2), columns(links, 3), 0,
+        columns(produced, 7),
+    )  # fmt: skip
+
+
 def expected(oid: str, state: ObjectState) -> str:
     """The record as the encoder writes it from Python values."""
     record: dict[str, Any] = {
@@ -60,7 +77,7 @@ def test_object_records_are_what_the_encoder_writes(tmp_path: Path, with_events:
     database = OcelDatabase(tmp_path / "log.sqlite", with_events=with_events)
     objects = [(oid, oid.split(":")[0]) for oid in STATES]
     try:
-        database.add(LogPage([], None, ([], [], []), set(), objects, LINKS, 0, []))
+        database.add(page(objects, LINKS, []))
         texts = list(database.json_objects(lambda batch, _: {oid: STATES[oid] for oid, _ in batch}))
     finally:
         database.close()
@@ -84,8 +101,8 @@ def test_objects_are_described_with_the_facts_of_their_first_producer_in_the_log
         return {oid: ObjectState() for oid, _ in batch}
 
     try:
-        database.add(LogPage([], None, ([], [], []), set(), objects, [], 0, [late]))
-        database.add(LogPage([], None, ([], [], []), set(), objects[:2], [], 0, [early]))
+        database.add(page(objects, [], [late]))
+        database.add(page(objects[:2], [], [early]))
         assert len(list(database.json_objects(describe))) == len(STATES)
     finally:
         database.close()
