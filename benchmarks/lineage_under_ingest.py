@@ -65,16 +65,22 @@ def time_lineage(http: httpx.Client, invoice: str) -> float:
 def wait_until_current(base_url: str, limit: float = CATCH_UP_SECONDS) -> float:
     """Wait until the service's evaluator has ended a tick and trails by less than
     ``CURRENT_LAG_SECONDS`` (a copy made current under another configuration is derived again
-    from scratch first: minutes at 10M, during which the lineage would be measured beside it);
-    the seconds waited. Progress every 30 s."""
+    from scratch first: minutes at 10M, during which the lineage would be measured beside it),
+    then until it has ended one tick more: the first tick that writes nothing after start-up
+    reads every open timer's next instant and merges the close-risk tables
+    (``warehouse.compaction``), seconds at 10M that are start-up's, not the ingest's. The
+    seconds waited. Progress every 30 s."""
     started = time.monotonic()
     said = started
+    current_at: float | None = None
     while True:
         samples = metric_samples(base_url)
         ticks = by_label(samples, "syncsight_evaluator_ticks_total", "outcome").get("ok", 0.0)
         lag = totals_by_name(samples).get("syncsight_evaluator_lag_seconds", 0.0)
         waited = time.monotonic() - started
-        if ticks >= 1 and lag < CURRENT_LAG_SECONDS:
+        if current_at is None and ticks >= 1 and lag < CURRENT_LAG_SECONDS:
+            current_at = ticks
+        if current_at is not None and ticks > current_at:
             return waited
         if waited > limit:
             raise RuntimeError(f"the evaluator is not current after {waited:.0f} s (lag {lag} s)")

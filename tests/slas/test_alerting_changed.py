@@ -5,12 +5,14 @@ timers with an instant after the last read (migration 31's index), not every ver
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from slas.timer_answers import CHANGED
+from slas.timer_answers import CHANGED, NEXT_CHANGE, TIMERS_AHEAD
 from warehouse.schema import TIMER_INSTANTS
 
 OLD_TIMERS = 30_000
@@ -112,3 +114,100 @@ def test_timers_whose_instants_all_passed_are_not_read(migrated: Client) -> None
     selected, total = map(int, skipped.groups())
     assert total >= OLD_TIMERS // 8192
     assert selected <= 1, plan
+
+
+def store_moved_deadline(client: Client) -> None:
+    """A timer whose deadline moved earlier in its second version (stored 20 June) and which
+    stopped then: its first version's instants reach 30 June, its latest's end on 12 June."""
+    client.command(
+        """INSERT INTO sla_timers (KeyType, KeyId, Sla, StartEventId, KnownAt, StartedAt,
+            Deadline, WarningShares, WarningAt, StoppedAt) VALUES
+        ('contract', 'CTR-MOVED', 'time_to_x', 'signed:moved', '2026-06-01 00:00:00',
+         '2026-06-01 00:00:00', '2026-06-30 00:00:00', [0.5], ['2026-06-15 00:00:00'], NULL),
+        ('contract', 'CTR-MOVED', 'time_to_x', 'signed:moved', '2026-06-20 00:00:00',
+         '2026-06-01 00:00:00', '2026-06-12 00:00:00', [0.5], ['2026-06-06 00:00:00'],
+         '2026-06-11 00:00:00')"""
+    )
+
+
+def next_change_by_hand(client: Client, as_of: datetime, known_at: datetime) -> datetime | None:
+    """Every timer's latest version known at ``known_at``, those open at ``as_of`` with their
+    deadline after it, and the first of their instants after it: in Python over every row."""
+    rows = client.query(
+        f"""SELECT KeyType, KeyId, Sla, StartEventId, KnownAt, Deleted, StoppedAt, Deadline,
+            {TIMER_INSTANTS} FROM sla_timers WHERE KnownAt <= {{known_at:DateTime64(3, 'UTC')}}""",
+        parameters={"known_at": known_at},
+    ).result_rows
+    latest: dict[tuple[str, ...], Sequence[Any]] = {}
+    for row in rows:
+        key = tuple(str(part) for part in row[:4])
+        if key not in latest or row[4] > latest[key][4]:
+            latest[key] = row
+    naive = as_of.replace(tzinfo=None)
+    ahead = [
+        instant
+        for _, _, _, _, _, deleted, stopped, deadline, instants in latest.values()
+        if not deleted and (stopped is None or stopped > naive) and deadline > naive
+        for instant in instants
+        if instant > naive
+    ]
+    return min(ahead).replace(tzinfo=UTC) if ahead else None
+
+
+@pytest.mark.parametrize(
+    "as_of",
+    [
+        "2026-01-02T12:00:00",  # the old timers open: their first warning next
+        "2026-01-03T00:00:30",
+        "2026-06-08T00:00:00",  # the open timers' instants ahead
+        "2026-06-13T00:00:00",  # the moved timer's first version still ahead, its latest not
+        "2026-06-14T12:00:00",
+        "2026-12-01T00:00:00",  # nothing ahead
+    ],
+)
+def test_the_next_change_is_the_first_instant_ahead_of_the_latest_versions(
+    migrated: Client, as_of: str
+) -> None:
+    """``NEXT_CHANGE`` (the read of the timers with an instant ahead only) gives what every
+    timer's latest version gives, also for a timer whose earlier version had instants ahead
+    that its latest has not."""
+    store_timers(migrated)
+    store_moved_deadline(migrated)
+    known_at = at("2026-12-31T00:00:00")
+    parameters = {**ask(as_of, as_of, as_of), "known_at": known_at, "open_only": 0}
+    found = migrated.query(NEXT_CHANGE, parameters=parameters).result_rows[0][0]
+    expected = next_change_by_hand(migrated, at(as_of), known_at)
+    assert (found.replace(tzinfo=UTC) if found is not None else None) == expected
+    if as_of == "2026-06-13T00:00:00":
+        assert expected == at("2026-06-14T00:00:00")  # the open timers, not the moved one's
+
+
+def plan_of(client: Client, statement: str, parameters: dict[str, Any]) -> str:
+    rows = client.query(f"EXPLAIN indexes = 1 {statement}", parameters=parameters).result_rows
+    return "\n".join(str(row[0]) for row in rows)
+
+
+def test_the_next_change_skips_timers_whose_instants_all_passed(migrated: Client) -> None:
+    """Asked in June, ``NEXT_CHANGE`` names the timers with an instant ahead through the last
+    instant's index (the old timers' granules skipped), and reads the versions of those alone
+    (15,000 of the old timers never stopped: every timer still open was read before)."""
+    store_timers(migrated)
+    parameters = {
+        **ask("2026-06-08T00:00:00", "2026-06-08T00:00:00", "2026-06-08T00:00:00"),
+        "open_only": 0,
+    }
+    ahead = plan_of(migrated, TIMERS_AHEAD, parameters)
+    skipped = re.search(r"Name: idx_last_instant.*?Granules: (\d+)/(\d+)", ahead, re.DOTALL)
+    assert skipped is not None, ahead
+    selected, total = map(int, skipped.groups())
+    assert total >= OLD_TIMERS // 8192
+    assert selected <= 1, ahead
+    versions = plan_of(migrated, NEXT_CHANGE, parameters)
+    read = re.search(
+        r"PrimaryKey.*?in (\d+)-element set.*?Granules: (\d+)/(\d+)", versions, re.DOTALL
+    )
+    assert read is not None, versions
+    timers, selected, total = map(int, read.groups())
+    assert timers == 5, versions
+    assert total >= OLD_TIMERS // 8192
+    assert selected <= 1, versions
