@@ -124,10 +124,20 @@ def _no_developer_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def chdb_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The one embedded engine of this pytest process."""
+def chdb_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The one embedded engine of this pytest process, open until the process ends.
+
+    chdb shuts its engine down when the last client of the process closes, and the next client
+    starts it again, loading every database it holds: after the templates were built that start
+    cost 1-5 CPU-s, and every test paid it (its ``database`` is the first client it opens and the
+    last it closes). A client held for the session keeps the engine running."""
     path: Path = tmp_path_factory.mktemp("chdb") / "data"
-    return f"chdb://{path}"
+    url = f"chdb://{path}"
+    keeper = connect(url)
+    try:
+        yield url
+    finally:
+        keeper.close()
 
 
 @pytest.fixture(params=ENGINES)
