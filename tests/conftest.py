@@ -158,14 +158,16 @@ def _url_of(engine: str, chdb_url: str) -> str:
 
 @pytest.fixture
 def database(engine_url: str) -> Iterator[str]:
-    """A fresh, empty database on the engine, dropped after the test."""
+    """A fresh, empty database on the engine, dropped after the test (``SYNC``: the engine stays
+    open for the whole process, and a plain drop leaves the tables' files on disk until its
+    delayed clean-up, minutes later)."""
     name = f"test_{uuid.uuid4().hex[:12]}"
     admin = connect(engine_url)
     admin.command(f"CREATE DATABASE {name}")
     try:
         yield name
     finally:
-        admin.command(f"DROP DATABASE IF EXISTS {name}")
+        admin.command(f"DROP DATABASE IF EXISTS {name} SYNC")
         admin.close()
 
 
@@ -181,7 +183,7 @@ def module_client(module_engine_url: str) -> Iterator[Client]:
         yield c
     finally:
         c.close()
-        admin.command(f"DROP DATABASE IF EXISTS {name}")
+        admin.command(f"DROP DATABASE IF EXISTS {name} SYNC")
         admin.close()
 
 
