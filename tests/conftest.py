@@ -124,10 +124,20 @@ def _no_developer_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def chdb_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The one embedded engine of this pytest process."""
+def chdb_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The one embedded engine of this pytest process, open until the process ends.
+
+    chdb shuts its engine down when the last client of the process closes, and the next client
+    starts it again, loading every database it holds: after the templates were built that start
+    cost 1-5 CPU-s, and every test paid it (its ``database`` is the first client it opens and the
+    last it closes). A client held for the session keeps the engine running."""
     path: Path = tmp_path_factory.mktemp("chdb") / "data"
-    return f"chdb://{path}"
+    url = f"chdb://{path}"
+    keeper = connect(url)
+    try:
+        yield url
+    finally:
+        keeper.close()
 
 
 @pytest.fixture(params=ENGINES)
@@ -148,14 +158,16 @@ def _url_of(engine: str, chdb_url: str) -> str:
 
 @pytest.fixture
 def database(engine_url: str) -> Iterator[str]:
-    """A fresh, empty database on the engine, dropped after the test."""
+    """A fresh, empty database on the engine, dropped after the test (``SYNC``: the engine stays
+    open for the whole process, and a plain drop leaves the tables' files on disk until its
+    delayed clean-up, minutes later)."""
     name = f"test_{uuid.uuid4().hex[:12]}"
     admin = connect(engine_url)
     admin.command(f"CREATE DATABASE {name}")
     try:
         yield name
     finally:
-        admin.command(f"DROP DATABASE IF EXISTS {name}")
+        admin.command(f"DROP DATABASE IF EXISTS {name} SYNC")
         admin.close()
 
 
@@ -171,7 +183,7 @@ def module_client(module_engine_url: str) -> Iterator[Client]:
         yield c
     finally:
         c.close()
-        admin.command(f"DROP DATABASE IF EXISTS {name}")
+        admin.command(f"DROP DATABASE IF EXISTS {name} SYNC")
         admin.close()
 
 

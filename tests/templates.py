@@ -79,7 +79,7 @@ class Templates:
     def drop(self) -> None:
         for (engine_url, _), (name, _) in self._built.items():
             with admin_client(engine_url) as admin:
-                admin.command(f"DROP DATABASE IF EXISTS {name}")
+                admin.command(f"DROP DATABASE IF EXISTS {name} SYNC")
 
 
 def migrated_template(templates: Templates, engine_url: str) -> str:

@@ -32,6 +32,7 @@ from slas.objectives import (
 )
 from tests.slas.events import Event, at, event
 from tests.slas.test_engine import insert
+from tests.templates import Templates, admin_client, copy_database, database_of, migrated_template
 from warehouse.pool import ClientPool
 
 WEEKDAYS = EntityCalendar()
@@ -200,17 +201,33 @@ def scenario() -> list[Event]:
     )
 
 
-@pytest.fixture
-def answers(migrated: Client, engine_url: str, database: str) -> Iterator[ObjectiveAnswers]:
-    insert(migrated, scenario())
-    pool = ClientPool(engine_url, database=database)
+@pytest.fixture(scope="module")
+def decided(
+    module_client: Client, module_engine_url: str, templates: Templates
+) -> Iterator[tuple[ClientPool, CalendarBook, BusinessState]]:
+    """The scenario stored and its timers decided by a tick, once for the module: its tests only
+    read the timers (each through an ``ObjectiveAnswers`` of its own, whose objectives two of
+    them change), and a tick with nothing new writes nothing."""
+    with admin_client(module_engine_url) as admin:
+        template = migrated_template(templates, module_engine_url)
+        copy_database(admin, template, database_of(module_client))
+    insert(module_client, scenario())
+    pool = ClientPool(module_engine_url, database=database_of(module_client))
     book = CalendarBook({"LE-DE01": WEEKDAYS})
     state = BusinessState(pool.client, [TIME_TO_PROJECT_CREATION], book, settle=timedelta(0))
     time.sleep(0.002)
     state.tick(datetime.now(UTC))
+    try:
+        yield pool, book, state
+    finally:
+        pool.close()
+
+
+@pytest.fixture
+def answers(decided: tuple[ClientPool, CalendarBook, BusinessState]) -> ObjectiveAnswers:
+    pool, book, state = decided
     objectives = ObjectiveBook({SLA: Objective(0.9)}, {SLA: {"LE-OTHER": Objective(0.5)}})
-    yield ObjectiveAnswers(pool.client, [TIME_TO_PROJECT_CREATION], book, state, objectives)
-    pool.close()
+    return ObjectiveAnswers(pool.client, [TIME_TO_PROJECT_CREATION], book, state, objectives)
 
 
 class TestAnswersOnTheEngine:
