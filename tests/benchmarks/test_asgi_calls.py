@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from fastapi import FastAPI, Response
 
 from benchmarks.asgi_calls import AsgiCalls
@@ -35,3 +36,37 @@ def test_closing_stops_the_loops_thread() -> None:
     api.get("/echo", params={"word": "a"})
     api.close()
     assert not any(thread.name == "asgi-calls" for thread in threading.enumerate())
+
+
+def test_a_synchronous_route_keeps_its_worker_thread_from_call_to_call() -> None:
+    """As under a server's long-lived task: a route answered on a new thread at every call would
+    open a database client of its own at every call (``warehouse.pool.ClientPool``). Threads
+    are told apart by a mark of their own (an ended thread's id may be given to the next)."""
+    app = FastAPI()
+    marks = threading.local()
+    threads: list[str] = []
+
+    @app.get("/mark")
+    def mark() -> None:
+        if not hasattr(marks, "seen"):
+            marks.seen = True
+            threads.append(threading.current_thread().name)
+
+    with AsgiCalls(app) as api:
+        for _ in range(5):
+            assert api.get("/mark").status_code == 200
+    assert len(threads) == 1, threads
+
+
+def test_an_error_reaches_the_caller_and_the_loop_goes_on() -> None:
+    """A call that fails (here: an app that raises) fails for its caller; later calls answer."""
+    app = echo_app()
+
+    @app.get("/broken")
+    def broken() -> None:
+        raise RuntimeError("the route broke")
+
+    with AsgiCalls(app) as api:
+        with pytest.raises(RuntimeError, match="the route broke"):
+            api.get("/broken")
+        assert api.get("/echo", params={"word": "after"}).json()["word"] == "after"
