@@ -51,7 +51,9 @@ class AsgiCalls:
                 url, params, answer = call
                 try:
                     answer.set_result(await client.get(url, params=params))
-                except Exception as error:  # the caller's to handle, not the loop's
+                except BaseException as error:
+                    # whatever a call raises is its caller's: were the loop to end, every later
+                    # call would wait for an answer for ever
                     answer.set_exception(error)
 
     def _queue(self, call: Call | None) -> None:

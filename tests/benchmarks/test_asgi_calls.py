@@ -70,3 +70,22 @@ def test_an_error_reaches_the_caller_and_the_loop_goes_on() -> None:
         with pytest.raises(RuntimeError, match="the route broke"):
             api.get("/broken")
         assert api.get("/echo", params={"word": "after"}).json()["word"] == "after"
+
+
+class Interrupted(BaseException):
+    """Not an ``Exception``: what a ``KeyboardInterrupt`` in a route looks like to the loop."""
+
+
+def test_a_call_interrupted_fails_alone_and_later_calls_are_answered() -> None:
+    """A route that raises beyond ``Exception`` fails its own call; the loop does not end, so
+    no later call waits for ever."""
+    app = echo_app()
+
+    @app.get("/interrupted")
+    def interrupted() -> None:
+        raise Interrupted
+
+    with AsgiCalls(app) as api:
+        with pytest.raises(Interrupted):
+            api.get("/interrupted")
+        assert api.get("/echo", params={"word": "after"}).json()["word"] == "after"
