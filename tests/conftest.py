@@ -19,7 +19,7 @@ from clickhouse_connect.driver.client import Client
 
 from tests.quarter import LoadedQuarter, load_small_quarter
 from tests.service import stop_service
-from tests.templates import Templates, admin_client, copy_database, migrated_template
+from tests.templates import Templates, admin_client, copy_database, database_of, migrated_template
 from warehouse.client import connect
 
 SERVER_URL = os.environ.get("SYNCSIGHT_TEST_CLICKHOUSE_URL", "")
@@ -215,6 +215,17 @@ def migrated(client: Client, engine_url: str, database: str, templates: Template
     with admin_client(engine_url) as admin:
         copy_database(admin, migrated_template(templates, engine_url), database)
     return client
+
+
+@pytest.fixture(scope="module")
+def module_migrated(module_client: Client, module_engine_url: str, templates: Templates) -> Client:
+    """``migrated`` for the test module: its own database, migrated (a copy of the template),
+    for data dear to build that the module's tests only read."""
+    with admin_client(module_engine_url) as admin:
+        copy_database(
+            admin, migrated_template(templates, module_engine_url), database_of(module_client)
+        )
+    return module_client
 
 
 @pytest.fixture(scope="session")

@@ -32,7 +32,7 @@ from slas.objectives import (
 )
 from tests.slas.events import Event, at, event
 from tests.slas.test_engine import insert
-from tests.templates import Templates, admin_client, copy_database, database_of, migrated_template
+from tests.templates import database_of
 from warehouse.pool import ClientPool
 
 WEEKDAYS = EntityCalendar()
@@ -203,16 +203,13 @@ def scenario() -> list[Event]:
 
 @pytest.fixture(scope="module")
 def decided(
-    module_client: Client, module_engine_url: str, templates: Templates
+    module_migrated: Client, module_engine_url: str
 ) -> Iterator[tuple[ClientPool, CalendarBook, BusinessState]]:
     """The scenario stored and its timers decided by a tick, once for the module: its tests only
     read the timers (each through an ``ObjectiveAnswers`` of its own, whose objectives two of
     them change), and a tick with nothing new writes nothing."""
-    with admin_client(module_engine_url) as admin:
-        template = migrated_template(templates, module_engine_url)
-        copy_database(admin, template, database_of(module_client))
-    insert(module_client, scenario())
-    pool = ClientPool(module_engine_url, database=database_of(module_client))
+    insert(module_migrated, scenario())
+    pool = ClientPool(module_engine_url, database=database_of(module_migrated))
     book = CalendarBook({"LE-DE01": WEEKDAYS})
     state = BusinessState(pool.client, [TIME_TO_PROJECT_CREATION], book, settle=timedelta(0))
     time.sleep(0.002)
