@@ -53,6 +53,7 @@ from warehouse.durable_parts import fsync_inserted_parts
 from warehouse.migrations import migrate
 from warehouse.mutations import MutationWatch
 from warehouse.pool import ClientPool
+from warehouse.python_heap import HeapFreezer
 from warehouse.schema import Topology
 from warehouse.span_store import span_sink
 
@@ -139,6 +140,11 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
     ledger = Ledger(signer)
     settle = timedelta(seconds=settings.state_settle_seconds)
     sealer = Sealer(pool.client, ledger, settle=settle) if settings.evaluator == "auto" else None
+    heap = (
+        HeapFreezer(settings.python_heap_freeze_interval)
+        if settings.python_heap_freeze_interval > 0
+        else None
+    )
     admission = ExportAdmission(
         max_requests=settings.max_concurrent_exports, max_bytes=settings.max_decoding_bytes
     )
@@ -173,9 +179,13 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
         sla.start()
         if sealer is not None:
             sealer.start()
+        if heap is not None:
+            heap.start()
         try:
             yield
         finally:
+            if heap is not None:
+                heap.stop()
             if sealer is not None:
                 sealer.stop()
             sla.stop()
@@ -314,7 +324,8 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
             metrics.render()
             + sla.metrics.render()
             + (sealer.render() if sealer is not None else b"")
-            + mutations.render(),
+            + mutations.render()
+            + (heap.render() if heap is not None else b""),
             media_type=METRICS_CONTENT_TYPE,
         )
 

@@ -275,6 +275,15 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds between two evaluations of every SLA timer by the service.",
     )
+    python_heap_freeze_interval: float = Field(
+        default=600.0,
+        ge=0,
+        description="Seconds between two freezes of the process's long-lived Python objects out "
+        "of the garbage collector's full collections (one full collection each; the first a "
+        "minute after start-up). Without, every full collection walks the evaluator's open "
+        "alerts: some 0.5 s with every request held, every few large answers at 10M spans. "
+        "0: never (the collector's defaults).",
+    )
     evaluator: Literal["auto", "off"] = Field(
         default="auto",
         description="auto: this process may evaluate SLAs and notify; among several `serve` "
