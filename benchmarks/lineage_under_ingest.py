@@ -12,7 +12,7 @@ p50 / p95 / p99 over HTTP during the ingest, the same before it (the service at 
 acknowledged per second, the service's CPU, the largest evaluator lag, and the evaluator's
 ticks that ended meanwhile with their mean wall (the whole tick, alerts included). Run:
 ``.venv/bin/python benchmarks/lineage_under_ingest.py --data /tmp/copy --truth truth.json
-[--rate 20000] [--seconds 120]`` where ``/tmp/copy/data`` is the engine's directory.
+[--rate 20000] [--seconds 120] [--service-env K=V]`` where ``/tmp/copy/data`` is the engine's directory.
 """
 
 from __future__ import annotations
@@ -91,9 +91,14 @@ def wait_until_current(base_url: str, limit: float = CATCH_UP_SECONDS) -> float:
 
 
 def measure(
-    data_dir: Path, invoices: list[str], rate: float, seconds: float, senders: Senders
+    data_dir: Path,
+    invoices: list[str],
+    rate: float,
+    seconds: float,
+    senders: Senders,
+    service_env: dict[str, str],
 ) -> dict[str, Any]:
-    service = start_service(data_dir, timeout=600)
+    service = start_service(data_dir, env=service_env, timeout=600)
     try:
         with httpx.Client(base_url=service.base_url, timeout=120) as http:
             # the start-up work (the evaluator catching up, the blocked-invoice warm-up) ends
@@ -175,6 +180,13 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=4, help="connections per sender")
     parser.add_argument("--invoices", type=int, default=300, help="invoices asked in turn")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--service-env",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="an environment variable for the service (repeatable)",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
     senders = Senders(
@@ -187,7 +199,8 @@ def main() -> None:
         connections=args.connections,
     )
     invoices = invoice_ids(args.truth, args.invoices, args.seed)
-    result = measure(args.data, invoices, args.rate, args.seconds, senders)
+    service_env = dict(item.split("=", 1) for item in args.service_env)
+    result = measure(args.data, invoices, args.rate, args.seconds, senders, service_env)
     print(json.dumps(result, indent=2))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
