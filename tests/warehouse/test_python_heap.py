@@ -67,23 +67,58 @@ def test_a_cycle_frozen_before_is_collected_at_the_next_refreeze() -> None:
     assert done.collected >= 1
 
 
-def test_the_freezer_refreezes_after_its_first_wait_and_every_interval() -> None:
-    """Started, it refreezes once ``first_after`` passed and again each interval; its figures are
-    in its metrics; stopped, it does no more."""
-    freezer = HeapFreezer(0.2, first_after=0.05)
+def test_the_freezer_refreezes_when_long_lived_objects_pile_up() -> None:
+    """Beyond ``limit`` unfrozen long-lived objects the freezer refreezes (no sooner than its
+    spacing), long before its interval; its figures are in its metrics; stopped, it does no
+    more."""
+    freezer = HeapFreezer(600, limit=30_000, check=0.02, spacing=0.05)
     freezer.start()
     try:
-        deadline = time.monotonic() + 30
-        while _metric(freezer, "syncsight_python_heap_refreezes_total") < 2:
-            assert time.monotonic() < deadline, freezer.render().decode()
-            time.sleep(0.05)
+        _wait_for_refreezes(freezer, 1)  # the pytest process holds far more than 30,000
+        held = [[i] for i in range(60_000)]
+        gc.collect()  # they survive: the oldest generation's now
+        _wait_for_refreezes(freezer, 2)
     finally:
         freezer.stop()
-    assert _metric(freezer, "syncsight_python_heap_frozen_objects") > 1000
+    assert id(held[0]) not in _ids_in_full_collections()
+    assert _metric(freezer, "syncsight_python_heap_frozen_objects") >= 60_000
     assert _metric(freezer, "syncsight_python_heap_refreeze_seconds") > 0
     stopped = _metric(freezer, "syncsight_python_heap_refreezes_total")
-    time.sleep(0.5)
+    time.sleep(0.3)
     assert _metric(freezer, "syncsight_python_heap_refreezes_total") == stopped
+
+
+def test_the_freezer_refreezes_every_interval_without_growth() -> None:
+    """Below its limit the freezer still refreezes once an interval (the cycles among frozen
+    objects are collected then), and not before."""
+    freezer = HeapFreezer(0.3, limit=10**9, check=0.02, spacing=0.05)
+    started = time.monotonic()
+    freezer.start()
+    try:
+        _wait_for_refreezes(freezer, 2)
+    finally:
+        freezer.stop()
+    assert time.monotonic() - started >= 0.6
+
+
+def test_refreezes_keep_their_spacing_however_much_piles_up() -> None:
+    """Always beyond its limit, the freezer still waits a spacing from start-up to its first
+    refreeze and from each to the next: each walks every object."""
+    freezer = HeapFreezer(600, limit=-1, check=0.01, spacing=1.0)  # even none unfrozen
+    started = time.monotonic()
+    freezer.start()
+    try:
+        _wait_for_refreezes(freezer, 2)
+    finally:
+        freezer.stop()
+    assert time.monotonic() - started >= 2.0
+
+
+def _wait_for_refreezes(freezer: HeapFreezer, count: int) -> None:
+    deadline = time.monotonic() + 30
+    while _metric(freezer, "syncsight_python_heap_refreezes_total") < count:
+        assert time.monotonic() < deadline, freezer.render().decode()
+        time.sleep(0.01)
 
 
 def test_an_interval_must_be_positive() -> None:
@@ -94,8 +129,8 @@ def test_an_interval_must_be_positive() -> None:
 def test_the_service_freezes_by_its_setting_and_says_so_in_its_metrics(
     chdb_url: str, database: str, tmp_path: Path
 ) -> None:
-    """``python_heap_freeze_interval`` starts the freezer with the service (its first freeze at
-    most one interval after start-up), and ``/metrics`` shows it; 0 starts none."""
+    """``python_heap_freeze_interval`` starts the freezer with the service (a refreeze at most
+    one interval after start-up), and ``/metrics`` shows it; 0 starts none."""
 
     async def metrics_after(app: object, seconds: float) -> str:
         async with asgi_client(app) as api:
