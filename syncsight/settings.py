@@ -278,11 +278,11 @@ class Settings(BaseSettings):
     python_heap_freeze_interval: float = Field(
         default=600.0,
         ge=0,
-        description="Seconds between two freezes of the process's long-lived Python objects out "
-        "of the garbage collector's full collections (one full collection each; the first a "
-        "minute after start-up). Without, every full collection walks the evaluator's open "
-        "alerts: some 0.5 s with every request held, every few large answers at 10M spans. "
-        "0: never (the collector's defaults).",
+        description="Longest time between two freezes of the process's long-lived Python objects "
+        "out of the garbage collector's full collections; sooner once 100,000 more have become "
+        "long-lived (at most one a minute; one full collection each). Without, every full "
+        "collection walks the evaluator's open alerts: some 0.5 s with every request held, every "
+        "few large answers at 10M spans. 0: never (the collector's defaults).",
     )
     evaluator: Literal["auto", "off"] = Field(
         default="auto",
