@@ -189,11 +189,13 @@ row (an array lambda a row) cost three to four times the CPU."""
 
 
 def _unresolved(stored_before: str) -> str:
+    # every reference a dimension (or none): the types alone, as a set test, not a lambda over
+    # each row's (type, id) tuples
     return f"""
 SELECT uniqExact(EventId), groupUniqArray(10)(EventId), {stored_before}
 FROM biz_events
 WHERE {_WINDOW} AND EventType NOT IN {{setup_types:Array(String)}}
-  AND NOT arrayExists(ref -> ref.type NOT IN ({_DIMENSIONS}), ObjectRefs)
+  AND hasAll([{_DIMENSIONS}], ObjectRefs.type)
 """
 
 

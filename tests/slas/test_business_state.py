@@ -735,14 +735,29 @@ class TestIncremental:
     def test_an_event_that_names_no_object_is_counted_not_dropped(
         self, migrated: Client, state: BusinessState
     ) -> None:
-        """A time.approved carrying only its legal entity keys nothing: the tick counts it and
-        names it; a customer.synced (a dimension set-up) is not such an event."""
-        orphan = event(sc.TIME_APPROVED, "TE-LOST", {}, at(0), legal_entity="LE-DE01")
+        """A time.approved carrying only its legal entity or customer, or no reference at all,
+        keys nothing: the tick counts it and names it; one that also names an object is keyed,
+        and a customer.synced (a dimension set-up) is not such an event."""
+        orphans = [
+            event(sc.TIME_APPROVED, "TE-LOST", {}, at(0), legal_entity="LE-DE01"),
+            event(sc.TIME_APPROVED, "TE-BARE", {}, at(0)),
+            event(sc.EXPENSE_APPROVED, "EX-LOST", {}, at(0), customer="CUS-1"),
+        ]
+        keyed = event(
+            sc.TIME_APPROVED, "TE-1", {sc.PROJECT: "PRJ-1"}, at(0), legal_entity="LE-DE01"
+        )
         setup = event(sc.CUSTOMER_SYNCED, "CUS-1", {sc.CUSTOMER: "CUS-1"}, at(0))
-        migrated.insert("otel_traces", span_rows([orphan, setup]), column_names=OTEL_TRACES_COLUMNS)
+        migrated.insert(
+            "otel_traces",
+            span_rows([*orphans, keyed, setup]),
+            column_names=OTEL_TRACES_COLUMNS,
+        )
         time.sleep(0.002)
         report = state.tick(datetime.now(UTC))
-        assert (report.unresolved, report.unresolved_sample) == (1, ("time.approved:TE-LOST",))
+        assert (report.unresolved, report.unresolved_sample) == (
+            3,
+            ("expense.approved:EX-LOST", "time.approved:TE-BARE", "time.approved:TE-LOST"),
+        )
 
     def test_new_work_alone_reads_no_stored_version_unless_a_rebuild_re_stored_the_rows(
         self, migrated: Client
