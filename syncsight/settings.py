@@ -278,11 +278,12 @@ class Settings(BaseSettings):
     python_heap_freeze_interval: float = Field(
         default=600.0,
         ge=0,
-        description="Longest time between two freezes of the process's long-lived Python objects "
-        "out of the garbage collector's full collections; sooner once 100,000 more have become "
-        "long-lived (at most one a minute; one full collection each). Without, every full "
-        "collection walks the evaluator's open alerts: some 0.5 s with every request held, every "
-        "few large answers at 10M spans. 0: never (the collector's defaults).",
+        description="Seconds between two full collections that refreeze the process's "
+        "long-lived Python objects out of the garbage collector's full collections; between "
+        "them, what becomes long-lived is frozen without a collection once 100,000 more objects "
+        "are (at most once a minute). Without, every full collection walks the evaluator's open "
+        "alerts: some 0.5 s with every request held, every few large answers at 10M spans. 0: "
+        "never (the collector's defaults).",
     )
     evaluator: Literal["auto", "off"] = Field(
         default="auto",

@@ -10,15 +10,14 @@ pages set off a full collection, and each took 0.5-0.6 s with every thread held
 (benchmarks/history/business-state-answers.md, "The service's full garbage collections"): the
 answer that met it, and every request and acknowledgement beside it, waited.
 
-``HeapFreezer`` collects once and freezes what is alive (``gc.freeze``) whenever more than
-``UNFROZEN_LIMIT`` objects have become long-lived since the last freeze (checked every
-``CHECK_SECONDS``, at most once a ``MIN_SPACING_SECONDS``), and at least every ``interval``: a full
-collection then walks only what became long-lived since. So the state the evaluator builds at
-start-up, or rebuilds, is frozen within seconds of its building. Each refreeze unfreezes first, so
-that its collection also finds the garbage cycles among objects frozen before (nothing frozen
-outlives its next refreeze unexamined); that one full collection is the policy's cost, at most
-one a ``MIN_SPACING_SECONDS``. Reference counting frees frozen objects as before: only cycles wait
-for the next refreeze.
+``HeapFreezer`` freezes what is alive (``gc.freeze``: a splice of the collector's lists, no walk)
+whenever more than ``UNFROZEN_LIMIT`` objects have become long-lived since the last freeze
+(counted every ``CHECK_SECONDS``, at most one freeze a ``MIN_SPACING_SECONDS``): a full
+collection then walks only what became long-lived since, and the state the evaluator builds at
+start-up, or rebuilds, is frozen within seconds of its building. Reference counting frees frozen
+objects as before; only the garbage cycles among them wait, for the collecting refreeze every
+``interval``: it unfreezes, collects everything once and freezes again (one full collection an
+interval is the policy's cost).
 """
 
 from __future__ import annotations
@@ -34,31 +33,34 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 logger = logging.getLogger(__name__)
 
 UNFROZEN_LIMIT = 100_000
-"""Long-lived objects (the oldest generation's, not frozen) beyond which a refreeze is due: a full
+"""Long-lived objects (the oldest generation's, not frozen) beyond which a freeze is due: a full
 collection walks them all, some 10 ms for 100,000 on the project machine."""
 CHECK_SECONDS = 5.0
 """How often the oldest generation is counted (a list of its objects: a few ms at the limit)."""
 MIN_SPACING_SECONDS = 60.0
-"""The least time between two refreezes: each walks every object once, 0.5-0.6 s at 10M."""
+"""The least time between two freezes: each may freeze garbage cycles, which wait for the next
+collecting refreeze."""
 
 
 @dataclass(frozen=True)
 class Refreeze:
-    """What one refreeze did."""
+    """What one freeze did."""
 
     frozen: int
     """Objects now frozen."""
-    collected: int
-    """Unreachable objects its full collection found."""
+    collected: int | None
+    """Unreachable objects its full collection found (None: it collected nothing)."""
     seconds: float
     """How long every thread waited for it."""
 
 
-def refreeze() -> Refreeze:
-    """Unfreeze, collect every generation, and freeze what is alive."""
+def refreeze(*, collect: bool) -> Refreeze:
+    """Freeze what is alive; with ``collect``, unfreeze and collect every generation first."""
     started = time.perf_counter()
-    gc.unfreeze()
-    collected = gc.collect()
+    collected = None
+    if collect:
+        gc.unfreeze()
+        collected = gc.collect()
     gc.freeze()
     return Refreeze(gc.get_freeze_count(), collected, time.perf_counter() - started)
 
@@ -70,9 +72,9 @@ def unfrozen_long_lived() -> int:
 
 
 class HeapFreezer:
-    """A daemon thread that calls ``refreeze`` when more than ``limit`` long-lived objects are not
-    frozen (counted every ``check`` seconds, at most once a ``spacing``) or ``interval`` seconds
-    passed since the last (or since ``start``), with its figures for ``/metrics``."""
+    """A daemon thread that freezes when more than ``limit`` long-lived objects are not frozen
+    (counted every ``check`` seconds, at most once a ``spacing``), and refreezes with a full
+    collection every ``interval`` seconds after ``start``, with its figures for ``/metrics``."""
 
     def __init__(
         self,
@@ -94,17 +96,21 @@ class HeapFreezer:
         self._frozen = Gauge(
             "syncsight_python_heap_frozen_objects",
             "Python objects frozen out of the garbage collector's full collections at the last "
-            "refreeze (python_heap_freeze_interval).",
+            "freeze (python_heap_freeze_interval).",
             registry=self.registry,
         )
-        self._refreezes = Counter(
-            "syncsight_python_heap_refreezes",
-            "Refreezes of the long-lived Python objects: one full collection each.",
+        self._freezes = Counter(
+            "syncsight_python_heap_freezes",
+            "Freezes of the long-lived Python objects, by how: 'grown' (more became long-lived: "
+            "no collection) or 'collected' (every interval: one full collection).",
+            ["how"],
             registry=self.registry,
         )
+        for how in ("grown", "collected"):  # both series from the start, at zero
+            self._freezes.labels(how)
         self._pause = Gauge(
-            "syncsight_python_heap_refreeze_seconds",
-            "How long the last refreeze's full collection held every thread.",
+            "syncsight_python_heap_collect_seconds",
+            "How long the last collecting refreeze held every thread.",
             registry=self.registry,
         )
 
@@ -118,31 +124,33 @@ class HeapFreezer:
         if self._thread is not None:
             self._thread.join(timeout)
 
-    def refreeze_now(self) -> Refreeze:
+    def freeze_now(self, *, collect: bool) -> Refreeze:
         """``refreeze``, counted in the metrics."""
-        done = refreeze()
+        done = refreeze(collect=collect)
         self._frozen.set(done.frozen)
-        self._refreezes.inc()
-        self._pause.set(done.seconds)
+        self._freezes.labels("collected" if collect else "grown").inc()
+        if collect:
+            self._pause.set(done.seconds)
         logger.debug(
-            "froze %d long-lived objects (%d collected) in %.3f s",
+            "froze %d long-lived objects (%s collected) in %.3f s",
             done.frozen,
-            done.collected,
+            "none" if done.collected is None else done.collected,
             done.seconds,
         )
         return done
 
     def render(self) -> bytes:
-        """The Prometheus text exposition of the refreezes."""
+        """The Prometheus text exposition of the freezes."""
         return bytes(generate_latest(self.registry))
 
     def _run(self) -> None:
-        last = time.monotonic()  # start-up counts as a freeze: the spacing and interval run from it
+        now = time.monotonic()
+        frozen = collected = now  # start-up counts as both: the spacing and interval run from it
         while not self._stop.wait(self._check):
-            since = time.monotonic() - last
-            if since < self._spacing:
-                continue
-            if since < self._interval and unfrozen_long_lived() <= self._limit:
-                continue
-            self.refreeze_now()
-            last = time.monotonic()
+            now = time.monotonic()
+            if now - collected >= self._interval:
+                self.freeze_now(collect=True)
+                frozen = collected = time.monotonic()
+            elif now - frozen >= self._spacing and unfrozen_long_lived() > self._limit:
+                self.freeze_now(collect=False)
+                frozen = time.monotonic()

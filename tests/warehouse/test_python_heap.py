@@ -40,7 +40,7 @@ def test_refreeze_takes_the_live_objects_out_of_full_collections() -> None:
     held = [[i] for i in range(20_000)]
     assert id(held[123]) in _ids_in_full_collections()
 
-    done = refreeze()
+    done = refreeze(collect=False)
 
     walked = _ids_in_full_collections()
     assert id(held[123]) not in walked
@@ -50,73 +50,84 @@ def test_refreeze_takes_the_live_objects_out_of_full_collections() -> None:
     assert id(later) in _ids_in_full_collections()
 
 
-def test_a_cycle_frozen_before_is_collected_at_the_next_refreeze() -> None:
-    """A garbage cycle among frozen objects is not found by collections, and is by the next
-    refreeze (which unfreezes before it collects): nothing frozen leaks past it."""
+def test_a_frozen_cycle_waits_for_a_collecting_refreeze() -> None:
+    """A garbage cycle among frozen objects is found neither by collections nor by a freeze that
+    does not collect, and is by a collecting refreeze (which unfreezes before it collects):
+    nothing frozen leaks past it."""
     node = _Node()
     node.me = node
     gone = weakref.ref(node)
-    refreeze()
+    refreeze(collect=False)
     del node
 
     gc.collect()
     assert gone() is not None  # frozen: the collector does not look at it
+    assert refreeze(collect=False).collected is None
+    assert gone() is not None
 
-    done = refreeze()
+    done = refreeze(collect=True)
     assert gone() is None
+    assert done.collected is not None
     assert done.collected >= 1
 
 
 def test_the_freezer_refreezes_when_long_lived_objects_pile_up() -> None:
-    """Beyond ``limit`` unfrozen long-lived objects the freezer refreezes (no sooner than its
-    spacing), long before its interval; its figures are in its metrics; stopped, it does no
-    more."""
+    """Beyond ``limit`` unfrozen long-lived objects the freezer freezes without collecting (no
+    sooner than its spacing), long before its interval; its figures are in its metrics; stopped,
+    it does no more."""
     freezer = HeapFreezer(600, limit=30_000, check=0.02, spacing=0.05)
     freezer.start()
     try:
-        _wait_for_refreezes(freezer, 1)  # the pytest process holds far more than 30,000
+        _wait_for_freezes(freezer, 1, GROWN)  # the pytest process holds far more than 30,000
         held = [[i] for i in range(60_000)]
         gc.collect()  # they survive: the oldest generation's now
-        _wait_for_refreezes(freezer, 2)
+        _wait_for_freezes(freezer, 2, GROWN)
     finally:
         freezer.stop()
     assert id(held[0]) not in _ids_in_full_collections()
     assert _metric(freezer, "syncsight_python_heap_frozen_objects") >= 60_000
-    assert _metric(freezer, "syncsight_python_heap_refreeze_seconds") > 0
-    stopped = _metric(freezer, "syncsight_python_heap_refreezes_total")
+    assert _metric(freezer, COLLECTED) == 0
+    stopped = _metric(freezer, GROWN)
     time.sleep(0.3)
-    assert _metric(freezer, "syncsight_python_heap_refreezes_total") == stopped
+    assert _metric(freezer, GROWN) == stopped
 
 
-def test_the_freezer_refreezes_every_interval_without_growth() -> None:
-    """Below its limit the freezer still refreezes once an interval (the cycles among frozen
-    objects are collected then), and not before."""
+def test_the_freezer_collects_and_refreezes_every_interval_without_growth() -> None:
+    """Below its limit the freezer still refreezes with a full collection once an interval (the
+    cycles among frozen objects are collected then), and not before; its pause is in its
+    metrics."""
     freezer = HeapFreezer(0.3, limit=10**9, check=0.02, spacing=0.05)
     started = time.monotonic()
     freezer.start()
     try:
-        _wait_for_refreezes(freezer, 2)
+        _wait_for_freezes(freezer, 2, COLLECTED)
     finally:
         freezer.stop()
     assert time.monotonic() - started >= 0.6
+    assert _metric(freezer, GROWN) == 0
+    assert _metric(freezer, "syncsight_python_heap_collect_seconds") > 0
 
 
 def test_refreezes_keep_their_spacing_however_much_piles_up() -> None:
     """Always beyond its limit, the freezer still waits a spacing from start-up to its first
-    refreeze and from each to the next: each walks every object."""
+    freeze and from each to the next."""
     freezer = HeapFreezer(600, limit=-1, check=0.01, spacing=1.0)  # even none unfrozen
     started = time.monotonic()
     freezer.start()
     try:
-        _wait_for_refreezes(freezer, 2)
+        _wait_for_freezes(freezer, 2, GROWN)
     finally:
         freezer.stop()
     assert time.monotonic() - started >= 2.0
 
 
-def _wait_for_refreezes(freezer: HeapFreezer, count: int) -> None:
+GROWN = 'syncsight_python_heap_freezes_total{how="grown"}'
+COLLECTED = 'syncsight_python_heap_freezes_total{how="collected"}'
+
+
+def _wait_for_freezes(freezer: HeapFreezer, count: int, series: str) -> None:
     deadline = time.monotonic() + 30
-    while _metric(freezer, "syncsight_python_heap_refreezes_total") < count:
+    while _metric(freezer, series) < count:
         assert time.monotonic() < deadline, freezer.render().decode()
         time.sleep(0.01)
 
@@ -139,7 +150,7 @@ def test_the_service_freezes_by_its_setting_and_says_so_in_its_metrics(
 
     frozen = in_process_app(chdb_url, database, tmp_path, python_heap_freeze_interval=0.2)
     text = asyncio.run(metrics_after(frozen, 1.0))
-    assert _value(text, "syncsight_python_heap_refreezes_total") >= 1
+    assert _value(text, COLLECTED) >= 1
     gc.unfreeze()
 
     never = in_process_app(chdb_url, database, tmp_path, python_heap_freeze_interval=0)
@@ -152,6 +163,6 @@ def _metric(freezer: HeapFreezer, name: str) -> float:
 
 
 def _value(text: str, name: str) -> float:
-    found = re.search(rf"^{name} (\S+)$", text, re.MULTILINE)
+    found = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
     assert found, f"{name} not in {text}"
     return float(found.group(1))
