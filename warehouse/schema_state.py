@@ -4,6 +4,8 @@ a key wins."""
 
 from __future__ import annotations
 
+import itertools
+import threading
 from datetime import datetime
 
 from clickhouse_connect.driver.client import Client
@@ -29,6 +31,30 @@ def read_state(client: Client, *keys: str) -> dict[str, tuple[str, datetime]]:
     return {str(key): (str(value), utc(at)) for key, value, at in rows}
 
 
+class _Writes:
+    """How many times this process wrote the schema state: a reading taken since the last write
+    is what this process left there (``writes``)."""
+
+    def __init__(self) -> None:
+        self._counter = itertools.count(1)
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def add(self) -> None:
+        with self._lock:
+            self.count = next(self._counter)
+
+
+_WRITES = _Writes()
+
+
+def writes() -> int:
+    """How many times this process wrote the schema state (``write_states``; a migration
+    applied writes the rules' fingerprint). A reading of it taken when this was the same is
+    still current, as far as this process's writes go."""
+    return _WRITES.count
+
+
 def write_state(client: Client, key: str, value: str, *, at: datetime) -> None:
     write_states(client, {key: value}, at=at)
 
@@ -40,3 +66,4 @@ def write_states(client: Client, values: dict[str, str], *, at: datetime) -> Non
         [[key, value, at] for key, value in values.items()],
         column_names=["Key", "Value", "UpdatedAt"],
     )
+    _WRITES.add()
