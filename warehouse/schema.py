@@ -36,6 +36,7 @@ CLOSE_ITEM_SUPERSEDED = "close_item_superseded"
 CLOSE_ITEM_PIECES = "close_item_pieces"
 CLOSE_ITEM_PIECE_DAYS = "close_item_piece_days"
 CLOSE_ITEM_PIECE_TICKS = "close_item_piece_ticks"
+CLOSE_ITEM_PIECE_CHANGES = "close_item_piece_changes"
 CLOSE_STAGE_DURATIONS = "close_stage_durations"
 CLOSE_ITEM_VERSIONS_WATERMARK = "close_item_superseded_watermark"
 """The knowledge time up to which ``close_item_superseded`` and ``close_item_pieces`` hold every
@@ -1423,6 +1424,7 @@ def _record_item_versions_again(t: Topology) -> list[str]:
         CLOSE_ITEM_PIECE_DAYS,
         CLOSE_ITEM_PIECE_TICKS,
         CLOSE_STAGE_DURATIONS,
+        CLOSE_ITEM_PIECE_CHANGES,
     )
     return [
         *(f"TRUNCATE TABLE IF EXISTS {t.storage(table)}{t.on_cluster}" for table in emptied),
@@ -1473,6 +1475,40 @@ SELECT assumeNotNull(PostingEffectiveAt) AS PostedAt, LegalEntity, StageSeconds,
     VersionKnownAt, Delta
 FROM {pieces}
 WHERE {COMPLETED_STAGE_PIECE}""",
+        *_record_item_versions_again(t),
+    ]
+
+
+def close_item_piece_changes_ddl(t: Topology) -> list[str]:
+    """Migration 33: ``close_item_piece_changes``, each row of ``close_item_pieces`` as the changes
+    it makes to the close sums (``piece_changes_select``: +Delta where it begins, -Delta where it
+    ends), ordered by the instant of the change. The sums at ``as_of`` take whole days from
+    ``close_item_piece_days`` / ``_ticks`` and ``as_of``'s own day row by row: from the pieces
+    themselves that was two reads of a table ordered by period, entity and state (about a third of
+    its granules each at 10M, whatever the day), from here one range of a day's changes. Filled by
+    a view as the pieces are written, the same rows the daily sums' views sum; as migration 18
+    does, the pieces are emptied and their watermark set back, so the next tick records every
+    stored version again (and this table with it), and the answers take the path that reads every
+    item until then."""
+    pieces = t.storage(CLOSE_ITEM_PIECES)
+    changes = t.storage(CLOSE_ITEM_PIECE_CHANGES)
+    return [
+        f"""CREATE TABLE IF NOT EXISTS {changes}{t.on_cluster} (
+    Instant DateTime64(6, 'UTC'),
+    KnownAt DateTime64(3, 'UTC'),
+    DuePeriod LowCardinality(String),
+    LegalEntity LowCardinality(String),
+    Currency LowCardinality(String),
+    State UInt8,
+    VersionDay Date32,
+    Items Int64,
+    Money Decimal(38, 4)
+) ENGINE = {t.engine(CLOSE_ITEM_PIECE_CHANGES)}
+ORDER BY (Instant, KnownAt)""",
+        *t.distributed(CLOSE_ITEM_PIECE_CHANGES, "cityHash64(DuePeriod, LegalEntity)"),
+        f"""CREATE MATERIALIZED VIEW IF NOT EXISTS {changes}_mv{t.on_cluster} TO {changes} AS
+SELECT Instant, KnownAt, {_PIECE_SUMMED}, VersionDay, Items, Money
+FROM ({piece_changes_select(pieces)})""",
         *_record_item_versions_again(t),
     ]
 
