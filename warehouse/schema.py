@@ -1479,6 +1479,16 @@ WHERE {COMPLETED_STAGE_PIECE}""",
     ]
 
 
+def _piece_sums_view(t: Topology, table: str, changes: str) -> str:
+    """The view that fills ``close_item_piece_days`` or ``_ticks`` (``table``) from the pieces'
+    ``changes`` (a select of ``piece_change_columns``' columns)."""
+    local = t.storage(table)
+    known = "KnownAt, " if table == CLOSE_ITEM_PIECE_TICKS else ""
+    return f"""CREATE MATERIALIZED VIEW IF NOT EXISTS {local}_mv{t.on_cluster} TO {local} AS
+SELECT {_PIECE_SUMMED}, Day, KnownDay, {known}VersionDay, Items, Money
+FROM ({changes})"""
+
+
 def close_item_piece_changes_ddl(t: Topology) -> list[str]:
     """Migration 33: ``close_item_piece_changes``, each row of ``close_item_pieces`` as the changes
     it makes to the close sums (``piece_changes_select``: +Delta where it begins, -Delta where it
@@ -1486,10 +1496,11 @@ def close_item_piece_changes_ddl(t: Topology) -> list[str]:
     ``close_item_piece_days`` / ``_ticks`` and ``as_of``'s own day row by row: from the pieces
     themselves that was two reads of a table ordered by period, entity and state (about a third of
     its granules each at 10M, whatever the day), from here one range of a day's changes. Filled by
-    a view as the pieces are written, the same rows the daily sums' views sum; as migration 18
-    does, the pieces are emptied and their watermark set back, so the next tick records every
-    stored version again (and this table with it), and the answers take the path that reads every
-    item until then."""
+    a view as the pieces are written; the daily sums' views now sum its rows (the changes a piece
+    makes worked out once per insert, not once per view). As migration 18 does, the pieces are
+    emptied and their watermark set back, so the next tick records every stored version again
+    (and these tables with it), and the answers take the path that reads every item until
+    then."""
     pieces = t.storage(CLOSE_ITEM_PIECES)
     changes = t.storage(CLOSE_ITEM_PIECE_CHANGES)
     return [
@@ -1509,6 +1520,19 @@ ORDER BY (Instant, KnownAt)""",
         f"""CREATE MATERIALIZED VIEW IF NOT EXISTS {changes}_mv{t.on_cluster} TO {changes} AS
 SELECT Instant, KnownAt, {_PIECE_SUMMED}, VersionDay, Items, Money
 FROM ({piece_changes_select(pieces)})""",
+        *(
+            statement
+            for table in (CLOSE_ITEM_PIECE_DAYS, CLOSE_ITEM_PIECE_TICKS)
+            for statement in (
+                f"DROP VIEW IF EXISTS {t.storage(table)}_mv{t.on_cluster}",
+                _piece_sums_view(
+                    t,
+                    table,
+                    "SELECT *, toDate32(Instant) AS Day, toDate32(KnownAt) AS KnownDay"
+                    f" FROM {changes}",
+                ),
+            )
+        ),
         *_record_item_versions_again(t),
     ]
 
@@ -1573,7 +1597,6 @@ ORDER BY (DuePeriod, LegalEntity, State, Ends, Begins, ItemType, ItemId, KnownAt
         ),
     ):
         local = t.storage(table)
-        known_select = "KnownAt, " if known else ""
         statements += [
             f"""CREATE TABLE IF NOT EXISTS {local}{t.on_cluster} (
     DuePeriod LowCardinality(String),
@@ -1588,8 +1611,6 @@ ORDER BY (DuePeriod, LegalEntity, State, Ends, Begins, ItemType, ItemId, KnownAt
 ) ENGINE = {t.engine(table, "SummingMergeTree")}
 ORDER BY ({order}, Currency, State, VersionDay)""",
             *t.distributed(table, "cityHash64(DuePeriod, LegalEntity)"),
-            f"""CREATE MATERIALIZED VIEW IF NOT EXISTS {local}_mv{t.on_cluster} TO {local} AS
-SELECT {_PIECE_SUMMED}, Day, KnownDay, {known_select}VersionDay, Items, Money
-FROM ({piece_changes_select(pieces)})""",
+            _piece_sums_view(t, table, piece_changes_select(pieces)),
         ]
     return [*statements, *_record_item_versions_again(t)]

@@ -45,6 +45,7 @@ from tests.warehouse.test_migrations import forget_migration
 from warehouse.correlation_rules import CorrelationRules
 from warehouse.key_ranges import key_ranges
 from warehouse.migrations import migrate
+from warehouse.schema import Topology, close_item_pieces_ddl
 from warehouse.span_store import span_sink
 from warehouse.spans import OTEL_TRACES_COLUMNS
 
@@ -55,6 +56,10 @@ REPLACED = "SELECT ItemType, ItemId, KnownAt, SupersededAt FROM close_item_super
 PIECES = "SELECT * FROM close_item_pieces"
 DURATIONS = "SELECT * FROM close_stage_durations"
 CHANGES = "SELECT * FROM close_item_piece_changes"
+MIGRATION_18_VIEWS = [
+    s for s in close_item_pieces_ddl(Topology()) if s.startswith("CREATE MATERIALIZED VIEW")
+]
+"""The daily sums' views as migration 18 made them (reading the pieces; 33 reads its changes)."""
 IN_EFFECT_SUMS = """
 SELECT (LegalEntity, DuePeriod, Currency, State), (sum(Delta), sum(ifNull(Amount, 0) * Delta))
 FROM close_item_pieces
@@ -317,7 +322,13 @@ class TestSummedItemAnswers:
             ),
             (
                 33,
-                ["DROP VIEW close_item_piece_changes_mv", "DROP TABLE close_item_piece_changes"],
+                [
+                    "DROP VIEW close_item_piece_changes_mv",
+                    "DROP TABLE close_item_piece_changes",
+                    "DROP VIEW close_item_piece_days_mv",
+                    "DROP VIEW close_item_piece_ticks_mv",
+                    *MIGRATION_18_VIEWS,
+                ],
             ),
         ],
     )
@@ -330,9 +341,9 @@ class TestSummedItemAnswers:
         before: list[str],
     ) -> None:
         """A database whose state was derived before migration 18 (no pieces), 29 (no
-        completed stages, pieces without what the stage took) or 33 (no changes by instant)
-        gets every stored version's rows and replaced versions at the first tick after it; until
-        then the answers are the oracle's."""
+        completed stages, pieces without what the stage took) or 33 (no changes by instant, the
+        daily sums' views reading the pieces) gets every stored version's rows and replaced
+        versions at the first tick after it; until then the answers are the oracle's."""
         watermarks, keeper = late_arrivals_copy(templates, engine_url, client, seed=3)
         migrated = client
         recorded = set(migrated.query(REPLACED).result_rows)
