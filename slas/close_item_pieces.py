@@ -33,7 +33,6 @@ from slas.close_sums import (
     WAITING,
     Group,
     item_state_sql,
-    micros_seconds,
 )
 from warehouse.key_ranges import WHOLE, KeyRange, in_range_sql, range_parameters
 from warehouse.schema import (
@@ -262,7 +261,8 @@ def at_risk_items_sql(realised: int) -> str:
     projection can tell about (``WAITING``, before the close deadline): how many, their exact
     money, the ``CONTRIBUTORS`` largest as (minus the amount, item type, item id, its row in
     ``ASSESSED_COLUMNS``: the invoice and customer are not read), and the waiting ones as (item
-    type, item id, stage took effect, amount).
+    type, item id, stage took effect in epoch microseconds, amount: no instant made a Python
+    ``datetime`` and back for each of them).
     Read: the pieces in effect at ``as_of`` of the states waiting, blocked and posted into another
     period, and for each of the ``realised`` pairs whose close deadline ``as_of`` is at or past
     (``late_period_<i>``, ``late_entity_<i>``, ``late_deadline_<i>``) its open pieces in effect
@@ -284,7 +284,8 @@ def at_risk_items_sql(realised: int) -> str:
 SELECT LegalEntity, DuePeriod, Currency, reason, count(), sum(ifNull(Amount, 0)),
     groupArraySortedIf({CONTRIBUTORS})((-toFloat64(ifNull(Amount, 0)), ItemType, ItemId, row),
                                        reason != '{WAITING}'),
-    groupArrayIf((ItemType, ItemId, StageEffectiveAt, Amount), reason = '{WAITING}')
+    groupArrayIf((ItemType, ItemId, toUnixTimestamp64Micro(StageEffectiveAt), Amount),
+                 reason = '{WAITING}')
 FROM (
     SELECT LegalEntity, DuePeriod, Currency, ItemType, ItemId, Amount, StageEffectiveAt,
         tuple({ASSESSED_COLUMNS}) AS row,
@@ -356,7 +357,7 @@ def groups_at(
                 for t, i, started, value in waiting
             )
         if group.waiting:
-            group.earliest_started = min(micros_seconds(s) for _, _, s, _ in group.waiting)
+            group.earliest_started = min(s for _, _, s, _ in group.waiting) / 1e6
         if group.due:
             groups[key] = group
     return groups
