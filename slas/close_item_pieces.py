@@ -4,8 +4,9 @@ period, posted), +1 per piece, and the version that replaces it takes its pieces
 rows negated, stamped with the new version's ``KnownAt``), as ``slas.timer_changes`` keeps timers.
 The money due and at risk per legal entity, due period, currency and state at ``as_of`` as known at
 ``known_at`` is then a sum: whole days from ``close_item_piece_days`` / ``_ticks``, ``as_of``'s own
-day row by row. The items an answer lists (the largest at risk, the waiting ones it projects) are
-read as the pieces in effect at ``as_of`` of the states that put them at risk. A version's last
+day change by change (``close_item_piece_changes``). The items an answer lists (the largest at
+risk, the waiting ones it projects) are read as the pieces in effect at ``as_of`` of the states
+that put them at risk. A version's last
 piece carries what its completed stage took: a view keeps those as ``close_stage_durations``, the
 history the projection reads (``slas.close_state.STAGE_DURATIONS_RECORDED``).
 
@@ -32,17 +33,16 @@ from slas.close_sums import (
     WAITING,
     Group,
     item_state_sql,
-    micros_seconds,
 )
 from warehouse.key_ranges import WHOLE, KeyRange, in_range_sql, range_parameters
 from warehouse.schema import (
+    CLOSE_ITEM_PIECE_CHANGES,
     CLOSE_ITEM_PIECE_DAYS,
     CLOSE_ITEM_PIECE_TICKS,
     CLOSE_ITEM_PIECES,
     CLOSE_ITEMS,
     CLOSE_STAGE_DURATIONS,
     PIECE_NEVER,
-    piece_change_sums,
 )
 
 OPEN: Final = 0
@@ -60,8 +60,10 @@ TABLES: Final = (
     CLOSE_ITEM_PIECE_DAYS,
     CLOSE_ITEM_PIECE_TICKS,
     CLOSE_STAGE_DURATIONS,
+    CLOSE_ITEM_PIECE_CHANGES,
 )
-"""What the pieces fill: themselves, their daily sums and the completed stages (views)."""
+"""What the pieces fill: themselves, their daily sums, the completed stages and their changes by
+instant (views)."""
 
 _CARRIED = (*(column.strip() for column in ITEM_COLUMNS.split(",")[2:]), "StageSeconds")
 """The columns of ``close_items`` a piece carries as they are (``ITEM_COLUMNS`` but the key, and
@@ -214,15 +216,6 @@ _SUMMED = "LegalEntity, DuePeriod, Currency, State, Items, Money"
 _OWN_DAY = f"toStartOfDay({_AS_OF}) AND {_AS_OF}"
 
 
-def _own_day_changes(instant: str, sign: str, due: str) -> str:
-    """What the rows of ``as_of``'s own day add to ``SUMS_AT``: ``piece_change_sums``, selected
-    from the table itself (a subquery of ``piece_change_columns``' seven columns, of which the
-    sums keep two, costs the engine's analyser more than the rows it reads)."""
-    return f"""SELECT LegalEntity, DuePeriod, Currency, State, {piece_change_sums(sign)}
-    FROM {CLOSE_ITEM_PIECES}
-    WHERE {due}KnownAt <= {_KNOWN_AT} AND {instant} BETWEEN {_OWN_DAY}"""
-
-
 def _sums_at(due: str) -> str:
     return f"""
 SELECT LegalEntity, DuePeriod, Currency, State, sum(Items), sum(Money)
@@ -234,9 +227,8 @@ FROM (
     WHERE {due}KnownDay = toDate32({_KNOWN_AT}) AND KnownAt <= {_KNOWN_AT}
       AND Day < toDate32({_AS_OF})
     UNION ALL
-    {_own_day_changes("Begins", "Delta", due)}
-    UNION ALL
-    {_own_day_changes("Ends", "-Delta", due)}
+    SELECT {_SUMMED} FROM {CLOSE_ITEM_PIECE_CHANGES}
+    WHERE {due}KnownAt <= {_KNOWN_AT} AND Instant BETWEEN {_OWN_DAY}
 )
 GROUP BY LegalEntity, DuePeriod, Currency, State
 """
@@ -246,8 +238,9 @@ SUMS_AT = _sums_at("DuePeriod IN {periods:Array(String)} AND ")
 """Per legal entity, due period (one of ``periods``), currency and state: the items in that
 state at ``as_of`` and their exact money (an item without an amount counts 0), in the versions
 known at ``known_at``: the days before ``as_of``'s from the sums (days known before
-``known_at``'s day, then that day's ticks up to it), ``as_of``'s own day row by row
-(``piece_change_sums``)."""
+``known_at``'s day, then that day's ticks up to it), ``as_of``'s own day change by change (one
+range of ``close_item_piece_changes``, migration 33: the pieces' rows as the changes they make,
+``piece_changes_select``)."""
 SUMS_AT_EVERY_PERIOD = _sums_at("")
 """``SUMS_AT`` of every due period: no condition on the period for the engine to analyse (it
 takes ``periods`` and ignores it)."""
@@ -268,7 +261,8 @@ def at_risk_items_sql(realised: int) -> str:
     projection can tell about (``WAITING``, before the close deadline): how many, their exact
     money, the ``CONTRIBUTORS`` largest as (minus the amount, item type, item id, its row in
     ``ASSESSED_COLUMNS``: the invoice and customer are not read), and the waiting ones as (item
-    type, item id, stage took effect, amount).
+    type, item id, stage took effect in epoch microseconds, amount: no instant made a Python
+    ``datetime`` and back for each of them).
     Read: the pieces in effect at ``as_of`` of the states waiting, blocked and posted into another
     period, and for each of the ``realised`` pairs whose close deadline ``as_of`` is at or past
     (``late_period_<i>``, ``late_entity_<i>``, ``late_deadline_<i>``) its open pieces in effect
@@ -290,7 +284,8 @@ def at_risk_items_sql(realised: int) -> str:
 SELECT LegalEntity, DuePeriod, Currency, reason, count(), sum(ifNull(Amount, 0)),
     groupArraySortedIf({CONTRIBUTORS})((-toFloat64(ifNull(Amount, 0)), ItemType, ItemId, row),
                                        reason != '{WAITING}'),
-    groupArrayIf((ItemType, ItemId, StageEffectiveAt, Amount), reason = '{WAITING}')
+    groupArrayIf((ItemType, ItemId, toUnixTimestamp64Micro(StageEffectiveAt), Amount),
+                 reason = '{WAITING}')
 FROM (
     SELECT LegalEntity, DuePeriod, Currency, ItemType, ItemId, Amount, StageEffectiveAt,
         tuple({ASSESSED_COLUMNS}) AS row,
@@ -362,7 +357,7 @@ def groups_at(
                 for t, i, started, value in waiting
             )
         if group.waiting:
-            group.earliest_started = min(micros_seconds(s) for _, _, s, _ in group.waiting)
+            group.earliest_started = min(s for _, _, s, _ in group.waiting) / 1e6
         if group.due:
             groups[key] = group
     return groups

@@ -18,7 +18,6 @@ from typing import Any, Final
 
 import numpy as np
 
-from domain.instants import utc
 from domain.money import from_units, units_of
 from domain.periods import period_number
 from slas.business_time import clock_for_span, epoch_seconds
@@ -130,14 +129,11 @@ class Group:
     risky: list[tuple[str, float, Key]]
     """(reason, minus the amount, item) of the largest items at risk of each currency and
     reason."""
-    waiting: list[tuple[Key, str, Any, Any]]
-    """(item, currency, its stage took effect, amount) of the items waiting for their posting."""
+    waiting: list[tuple[Key, str, int, Any]]
+    """(item, currency, its stage took effect in epoch microseconds, amount) of the items waiting
+    for their posting."""
     rows: dict[Key, Sequence[Any]] = field(default_factory=dict)
     """The rows (``ASSESSED_COLUMNS``) of the items in ``risky``."""
-
-
-def micros_seconds(value: Any) -> float:
-    return round(utc(value).timestamp() * 1_000_000) / 1e6
 
 
 def assess_group(
@@ -165,7 +161,7 @@ def assess_group(
         (minus, key, reason, None) for reason, minus, key in group.risky
     ]
     if group.waiting and now < deadline:
-        started = np.array([micros_seconds(s) for _, _, s, _ in group.waiting])
+        started = np.array([s for _, _, s, _ in group.waiting], dtype=np.int64) / 1e6
         history = projection_history(durations, entity)
         projected = projected_posting(clock, started, now, history)
         for (key, currency, _, amount), when in zip(group.waiting, projected.tolist(), strict=True):

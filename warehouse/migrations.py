@@ -21,6 +21,7 @@ from warehouse.schema import (
     Topology,
     bookkeeping_ddl,
     business_tables_ddl,
+    close_item_piece_changes_ddl,
     close_item_pieces_ddl,
     close_items_ddl,
     close_stage_durations_ddl,
@@ -158,6 +159,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         "an index on each SLA timer version's last instant: the alerting's read of the timers "
         "whose instants passed reads those still ahead, not every version",
         timer_last_instant_ddl,
+    ),
+    Migration(
+        33,
+        "close item state pieces as changes by instant: the close sums read as_of's own day as "
+        "one range, not a third of every piece",
+        close_item_piece_changes_ddl,
     ),
 )
 """A migration without statements still re-creates the derived views (``migrate``)."""

@@ -16,6 +16,7 @@ from clickhouse_connect.driver.client import Client
 from warehouse.schema import (
     BIZ_EVENT_OBJECTS,
     BIZ_EVENTS,
+    CLOSE_ITEM_PIECE_CHANGES,
     CLOSE_ITEM_PIECE_DAYS,
     CLOSE_ITEM_PIECE_TICKS,
     CLOSE_ITEM_PIECES,
@@ -56,6 +57,7 @@ EXPIRES_FROM: Final = {
     CLOSE_ITEM_PIECES: (FACTS, "toDateTime(VersionKnownAt)"),
     CLOSE_ITEM_PIECE_DAYS: (FACTS, "toDateTime(VersionDay)"),
     CLOSE_ITEM_PIECE_TICKS: (FACTS, "toDateTime(VersionDay)"),
+    CLOSE_ITEM_PIECE_CHANGES: (FACTS, "toDateTime(VersionDay)"),
     CLOSE_STAGE_DURATIONS: (FACTS, "toDateTime(VersionKnownAt)"),
     EVENT_DIMENSIONS: (FACTS, "toDateTime(KnownAt)"),
     SLA_ALERT_STATE: (ALERTS, "toDateTime(UpdatedAt)"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -18,7 +19,7 @@ from domain import semconv as sc
 from domain.instants import utc
 from lineage.owners import OwnerRouting
 from lineage.rules import LineageRules
-from slas import item_versions
+from slas import close_item_pieces, item_versions
 from slas.business_state import BusinessState
 from slas.calendars import CalendarBook
 from slas.close_state import (
@@ -44,6 +45,7 @@ from tests.warehouse.test_migrations import forget_migration
 from warehouse.correlation_rules import CorrelationRules
 from warehouse.key_ranges import key_ranges
 from warehouse.migrations import migrate
+from warehouse.schema import Topology, close_item_pieces_ddl
 from warehouse.span_store import span_sink
 from warehouse.spans import OTEL_TRACES_COLUMNS
 
@@ -53,6 +55,22 @@ START = END - timedelta(days=100)
 REPLACED = "SELECT ItemType, ItemId, KnownAt, SupersededAt FROM close_item_superseded"
 PIECES = "SELECT * FROM close_item_pieces"
 DURATIONS = "SELECT * FROM close_stage_durations"
+CHANGES = "SELECT * FROM close_item_piece_changes"
+MIGRATION_18_VIEWS = [
+    s for s in close_item_pieces_ddl(Topology()) if s.startswith("CREATE MATERIALIZED VIEW")
+]
+"""The daily sums' views as migration 18 made them (reading the pieces; 33 reads its changes)."""
+IN_EFFECT_SUMS = """
+SELECT (LegalEntity, DuePeriod, Currency, State), (sum(Delta), sum(ifNull(Amount, 0) * Delta))
+FROM close_item_pieces
+WHERE KnownAt <= {known_at:DateTime64(3, 'UTC')}
+  AND Begins <= {as_of:DateTime64(6, 'UTC')} AND Ends > {as_of:DateTime64(6, 'UTC')}
+GROUP BY LegalEntity, DuePeriod, Currency, State
+HAVING sum(Delta) != 0 OR sum(ifNull(Amount, 0) * Delta) != 0
+"""
+"""The items and money per entity, period, currency and state at ``as_of`` as known at
+``known_at``, straight from the pieces in effect then: what ``SUMS_AT`` adds up from days, ticks
+and ``as_of``'s own day of changes."""
 PIECE_SUMS = """
 SELECT (DuePeriod, LegalEntity, Currency, State, Day), (sum(Items), sum(Money))
 FROM (SELECT * FROM close_item_piece_days UNION ALL SELECT * EXCEPT KnownAt
@@ -165,9 +183,12 @@ class TestSummedItemAnswers:
         summed_days = Counter(dict(migrated.query(PIECE_SUMS).result_rows))
         pieces = Counter(migrated.query(PIECES).result_rows)
         durations = Counter(migrated.query(DURATIONS).result_rows)
+        changes = Counter(migrated.query(CHANGES).result_rows)
+        assert changes
         item_versions.reset(migrated, at=datetime.now(UTC))
         assert not migrated.query(PIECE_SUMS).result_rows
         assert not migrated.query(DURATIONS).result_rows
+        assert not migrated.query(CHANGES).result_rows
         as_of = END - timedelta(days=3)
         assert summed.report(None, as_of, None) == oracle.report(None, as_of, None)
         item_versions.record(migrated, keeper.watermark(), at=datetime.now(UTC))
@@ -176,6 +197,7 @@ class TestSummedItemAnswers:
         assert Counter(dict(migrated.query(PIECE_SUMS).result_rows)) == summed_days
         assert Counter(migrated.query(PIECES).result_rows) == pieces
         assert Counter(migrated.query(DURATIONS).result_rows) == durations
+        assert Counter(migrated.query(CHANGES).result_rows) == changes
         # and so in many slices of the items' keys, one statement each
         item_versions.reset(migrated, at=datetime.now(UTC))
         versions = migrated.query("SELECT count() FROM close_items").result_rows[0][0]
@@ -194,6 +216,53 @@ class TestSummedItemAnswers:
         assert Counter(dict(migrated.query(PIECE_SUMS).result_rows)) == summed_days
         assert Counter(migrated.query(PIECES).result_rows) == pieces
         assert Counter(migrated.query(DURATIONS).result_rows) == durations
+        assert Counter(migrated.query(CHANGES).result_rows) == changes
+
+    def test_the_sums_at_an_instant_are_the_pieces_in_effect_then(
+        self, client: Client, engine_url: str, templates: Templates
+    ) -> None:
+        """``SUMS_AT`` (days, ticks and ``as_of``'s own day of changes) gives per entity, period,
+        currency and state what the pieces in effect at ``as_of`` as known at ``known_at`` add
+        up to: at instants where pieces begin and end, a microsecond either side, the midnight
+        before them, and knowledge times at, between and around the ticks' watermarks."""
+        watermarks, _ = late_arrivals_copy(
+            templates, engine_url, client, seed=7, scale="small", chunk=3000
+        )
+        changes = client.query(
+            "SELECT arrayJoin([Begins, Ends]) AS at FROM close_item_pieces"
+            " WHERE at < toDateTime64('2200-01-01', 6, 'UTC') ORDER BY cityHash64(at) LIMIT 12"
+        ).result_rows
+        instants = [utc(at) + timedelta(microseconds=m) for (at,) in changes for m in (-1, 0, 1)]
+        instants += [
+            utc(at).replace(hour=0, minute=0, second=0, microsecond=0) for (at,) in changes
+        ]
+        rng = random.Random(3)
+        instants += [START + timedelta(seconds=rng.uniform(0, 120 * 86400)) for _ in range(10)]
+        knowns = [
+            *watermarks[:: max(1, len(watermarks) // 5)],
+            watermarks[len(watermarks) // 2] - timedelta(milliseconds=1),
+            watermarks[-1],
+        ]
+        compared = 0
+        for as_of in instants:
+            for known in rng.sample(knowns, 3):
+                parameters = {"as_of": as_of, "known_at": known, "periods": []}
+                summed = {
+                    (str(e), str(p), str(c), int(s)): (int(items), Decimal(money))
+                    for e, p, c, s, items, money in client.query(
+                        close_item_pieces.SUMS_AT_EVERY_PERIOD, parameters=parameters
+                    ).result_rows
+                    if items or money
+                }
+                in_effect = {
+                    (str(e), str(p), str(c), int(s)): (int(items), Decimal(money))
+                    for (e, p, c, s), (items, money) in client.query(
+                        IN_EFFECT_SUMS, parameters=parameters
+                    ).result_rows
+                }
+                assert summed == in_effect, (as_of, known)
+                compared += len(in_effect)
+        assert compared > 100
 
     def test_an_answer_for_a_past_known_at_never_changes(
         self, migrated: Client, engine_url: str
@@ -251,6 +320,16 @@ class TestSummedItemAnswers:
                     "ALTER TABLE close_item_pieces DROP COLUMN StageSeconds",
                 ],
             ),
+            (
+                33,
+                [
+                    "DROP VIEW close_item_piece_changes_mv",
+                    "DROP TABLE close_item_piece_changes",
+                    "DROP VIEW close_item_piece_days_mv",
+                    "DROP VIEW close_item_piece_ticks_mv",
+                    *MIGRATION_18_VIEWS,
+                ],
+            ),
         ],
     )
     def test_a_migration_records_the_stored_versions_at_the_next_tick(
@@ -261,18 +340,20 @@ class TestSummedItemAnswers:
         version: int,
         before: list[str],
     ) -> None:
-        """A database whose state was derived before migration 18 (no pieces) or 29 (no
-        completed stages, pieces without what the stage took) gets every stored version's rows
-        and replaced versions at the first tick after it; until then the answers are the
-        oracle's."""
+        """A database whose state was derived before migration 18 (no pieces), 29 (no
+        completed stages, pieces without what the stage took) or 33 (no changes by instant, the
+        daily sums' views reading the pieces) gets every stored version's rows and replaced
+        versions at the first tick after it; until then the answers are the oracle's."""
         watermarks, keeper = late_arrivals_copy(templates, engine_url, client, seed=3)
         migrated = client
         recorded = set(migrated.query(REPLACED).result_rows)
         pieces = Counter(migrated.query(PIECES).result_rows)
         durations = Counter(migrated.query(DURATIONS).result_rows)
+        changes = Counter(migrated.query(CHANGES).result_rows)
         assert pieces
         assert recorded
         assert durations
+        assert changes
         # the code before the migration wrote none of its rows
         for statement in before:
             migrated.command(statement, settings={"mutations_sync": 1})
@@ -288,6 +369,7 @@ class TestSummedItemAnswers:
         assert set(migrated.query(REPLACED).result_rows) == recorded
         assert Counter(migrated.query(PIECES).result_rows) == pieces
         assert Counter(migrated.query(DURATIONS).result_rows) == durations
+        assert Counter(migrated.query(CHANGES).result_rows) == changes
         assert summed.report(None, as_of, known) == oracle.report(None, as_of, known)
 
     def test_an_invoice_posted_before_its_stage_began_is_not_late_after_the_close(

@@ -490,7 +490,7 @@ class TestClusterDDL:
             "ALTER TABLE ledger_nodes_local",
         ]  # migration 22's block sizes
         assert not [s for s in ddl if "EXCHANGE" in s or "relayout" in s or "OPTIMIZE" in s]
-        refill, recorded_again, *sums, recorded_for_29, at_ingest = inserts = [
+        refill, recorded_again, *sums, recorded_for_29, at_ingest, recorded_for_33 = inserts = [
             s for s in ddl if s.startswith("INSERT")
         ]
         assert refill.startswith("INSERT INTO biz_event_objects (ObjectType")
@@ -549,6 +549,22 @@ class TestClusterDDL:
             "INSERT INTO syncsight_schema_state (Key, Value, UpdatedAt)\n"
             "SELECT 'evidence_spans_copied_at_ingest'"
         )
+        # migration 33: the pieces' changes by instant, written by a view of the local pieces
+        # into the local table (Distributed in front), and the versions recorded again
+        assert recorded_for_33 == recorded_again
+        assert any(
+            s.startswith(
+                "CREATE MATERIALIZED VIEW IF NOT EXISTS close_item_piece_changes_local_mv ON "
+                "CLUSTER analytics TO close_item_piece_changes_local AS"
+            )
+            and "FROM close_item_pieces_local\n" in s
+            for s in ddl
+        )
+        assert (
+            "Distributed(analytics, currentDatabase(), close_item_piece_changes_local, "
+            "cityHash64(DuePeriod, LegalEntity))" in "\n".join(ddl)
+        )
+        assert "TRUNCATE TABLE IF EXISTS close_item_piece_changes_local ON CLUSTER analytics" in ddl
         for replaced in ("sla_timer_change_days", "sla_timer_elapsed_ticks"):
             for name in (replaced, f"{replaced}_local"):
                 assert f"DROP TABLE IF EXISTS {name} ON CLUSTER analytics" in ddl

@@ -76,6 +76,7 @@ class TestRetentionTtls:
             "close_item_pieces": "toDateTime(VersionKnownAt) + toIntervalDay(2557)",
             "close_item_piece_days": "toDateTime(VersionDay) + toIntervalDay(2557)",
             "close_item_piece_ticks": "toDateTime(VersionDay) + toIntervalDay(2557)",
+            "close_item_piece_changes": "toDateTime(VersionDay) + toIntervalDay(2557)",
             "close_stage_durations": "toDateTime(VersionKnownAt) + toIntervalDay(2557)",
             "event_dimensions": "toDateTime(KnownAt) + toIntervalDay(2557)",
             "sla_alert_state": "toDateTime(UpdatedAt) + toIntervalDay(400)",
