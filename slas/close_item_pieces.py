@@ -239,7 +239,7 @@ SUMS_AT = _sums_at("DuePeriod IN {periods:Array(String)} AND ")
 state at ``as_of`` and their exact money (an item without an amount counts 0), in the versions
 known at ``known_at``: the days before ``as_of``'s from the sums (days known before
 ``known_at``'s day, then that day's ticks up to it), ``as_of``'s own day change by change (one
-range of ``close_item_piece_changes``, migration 33: the pieces' rows as the changes they make,
+range of ``close_item_piece_changes``, migration 32: the pieces' rows as the changes they make,
 ``piece_changes_select``)."""
 SUMS_AT_EVERY_PERIOD = _sums_at("")
 """``SUMS_AT`` of every due period: no condition on the period for the engine to analyse (it

@@ -161,7 +161,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         timer_last_instant_ddl,
     ),
     Migration(
-        33,
+        32,
         "close item state pieces as changes by instant: the close sums read as_of's own day as "
         "one range, not a third of every piece",
         close_item_piece_changes_ddl,

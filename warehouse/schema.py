@@ -1490,7 +1490,7 @@ FROM ({changes})"""
 
 
 def close_item_piece_changes_ddl(t: Topology) -> list[str]:
-    """Migration 33: ``close_item_piece_changes``, each row of ``close_item_pieces`` as the changes
+    """Migration 32: ``close_item_piece_changes``, each row of ``close_item_pieces`` as the changes
     it makes to the close sums (``piece_changes_select``: +Delta where it begins, -Delta where it
     ends), ordered by the instant of the change. The sums at ``as_of`` take whole days from
     ``close_item_piece_days`` / ``_ticks`` and ``as_of``'s own day row by row: from the pieces

@@ -490,7 +490,7 @@ class TestClusterDDL:
             "ALTER TABLE ledger_nodes_local",
         ]  # migration 22's block sizes
         assert not [s for s in ddl if "EXCHANGE" in s or "relayout" in s or "OPTIMIZE" in s]
-        refill, recorded_again, *sums, recorded_for_29, at_ingest, recorded_for_33 = inserts = [
+        refill, recorded_again, *sums, recorded_for_29, at_ingest, recorded_for_32 = inserts = [
             s for s in ddl if s.startswith("INSERT")
         ]
         assert refill.startswith("INSERT INTO biz_event_objects (ObjectType")
@@ -549,9 +549,9 @@ class TestClusterDDL:
             "INSERT INTO syncsight_schema_state (Key, Value, UpdatedAt)\n"
             "SELECT 'evidence_spans_copied_at_ingest'"
         )
-        # migration 33: the pieces' changes by instant, written by a view of the local pieces
+        # migration 32: the pieces' changes by instant, written by a view of the local pieces
         # into the local table (Distributed in front), and the versions recorded again
-        assert recorded_for_33 == recorded_again
+        assert recorded_for_32 == recorded_again
         assert any(
             s.startswith(
                 "CREATE MATERIALIZED VIEW IF NOT EXISTS close_item_piece_changes_local_mv ON "
