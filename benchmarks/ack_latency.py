@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.decode import build_request, record_spans
 from benchmarks.ingest import inserts_so_far
+from benchmarks.service_env import add_service_env, service_env
 from tests.service import start_service, stop_service
 
 SPANS_PER_EXPORT = 512
@@ -136,16 +137,10 @@ def main() -> None:
     parser.add_argument("--warm-up", type=int, default=20, help="sequential exports not measured")
     parser.add_argument("--seconds", type=float, default=60.0, help="concurrent phase duration")
     parser.add_argument("--senders", type=int, default=16, help="concurrent senders")
-    parser.add_argument(
-        "--service-env",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="extra environment of the service, e.g. SYNCSIGHT_INGEST_ACKNOWLEDGE=insert",
-    )
+    add_service_env(parser, "SYNCSIGHT_INGEST_ACKNOWLEDGE=insert")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     arguments = parser.parse_args()
-    extra_env = dict(item.split("=", 1) for item in arguments.service_env)
+    extra_env = service_env(arguments.service_env)
 
     with tempfile.TemporaryDirectory(prefix="syncsight-ack-") as directory:
         service = start_service(Path(directory), env=extra_env)

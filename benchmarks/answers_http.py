@@ -7,19 +7,17 @@ in-process harness); this asks them the way a dashboard or a script does: a sepa
 loopback, the service's own server, its thread pool and its clients per thread. The client shares
 the machine's cores with the service, as it would on one host.
 
-Run: ``.venv/bin/python benchmarks/answers_http.py --data /tmp/copy/data [--queries 30]
-[--seed 7] [--asks blocked_invoices,close_risk] [--service-env K=V] [--json FILE]``; the data directory must hold a
-derived business state (``benchmarks/rebuild_state.py``) and no other process may hold it.
+Run: ``.venv/bin/python benchmarks/answers_http.py --data /tmp/copy [--queries 30] [--seed 7]
+[--asks blocked_invoices,close_risk] [--service-env NAME=VALUE] [--json FILE]`` where
+``/tmp/copy/data`` is the engine's directory: it must hold a derived business state
+(``benchmarks/rebuild_state.py``) and no other process may hold it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
-import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -33,12 +31,11 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.process_stats import cpu_seconds
+from benchmarks.service_env import add_service_env, service_env
 from benchmarks.timer_state import percentiles
 from slas.definitions import DEFAULT_SLAS
 from tests.firm import write_firm_config
-from tests.service import wait_until_current
-
-SYNCSIGHT = shutil.which("syncsight", path=str(Path(sys.executable).parent))
+from tests.service import start_service, stop_service, wait_until_current
 
 _RANGE = """
 import sys
@@ -113,11 +110,10 @@ def asks(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data", type=Path, required=True, help="embedded data directory")
+    parser.add_argument("--data", type=Path, required=True, help="DIR whose DIR/data is the engine")
     parser.add_argument("--queries", type=int, default=30, help="calls of each answer")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--asks", help="only these answers, comma-separated")
-    parser.add_argument("--port", type=int, default=18441)
     parser.add_argument(
         "--settle",
         type=float,
@@ -125,64 +121,59 @@ def main() -> None:
         help="seconds to wait once the state is current (the service's first quiet ticks and "
         "its first freeze of the Python heap, python_heap_freeze_interval)",
     )
-    parser.add_argument(
-        "--service-env",
-        action="append",
-        default=[],
-        metavar="K=V",
-        help="an environment variable for the service (repeatable)",
-    )
+    add_service_env(parser, "SYNCSIGHT_PYTHON_HEAP_FREEZE_INTERVAL=0")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     arguments = parser.parse_args()
-    assert SYNCSIGHT, "syncsight is not installed in this environment (make install)"
-    first, last = event_range(arguments.data)
-    config = write_firm_config(arguments.data.parent)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCSIGHT_")}
-    env.update(
-        SYNCSIGHT_CLICKHOUSE_URL=f"chdb://{arguments.data.resolve()}",
-        SYNCSIGHT_PORT=str(arguments.port),
-        SYNCSIGHT_GRPC_PORT=str(arguments.port + 1),
-        SYNCSIGHT_CONFIG=str(config),
-    )
-    env.update(item.split("=", 1) for item in arguments.service_env)
+    first, last = event_range(arguments.data / "data")
+    config = write_firm_config(arguments.data)
     started = datetime.now(UTC)
-    process = subprocess.Popen([SYNCSIGHT, "serve"], env=env, stdout=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{arguments.port}"
+    service = start_service(
+        arguments.data,
+        env={"SYNCSIGHT_CONFIG": str(config), **service_env(arguments.service_env)},
+        timeout=600,
+    )
     figures: dict[str, Any] = {}
     try:
-        wait_until_current(base, started, 1800)
+        wait_until_current(service.base_url, started, 1800)
         print(f"state current {(datetime.now(UTC) - started).total_seconds():.1f} s after start")
         time.sleep(arguments.settle)
-        with httpx.Client(base_url=base, timeout=120) as client:
+        with httpx.Client(base_url=service.base_url, timeout=120) as client:
             known = client.get("/api/v1/slas").raise_for_status().headers["X-Syncsight-Known-At"]
             chosen = asks(first, last, datetime.fromisoformat(known))
             if arguments.asks:
                 chosen = {n: a for n, a in chosen.items() if n in arguments.asks.split(",")}
             for name, ask in chosen.items():
-                path, query = ask(random.Random(0))
-                client.get(path, params=query).raise_for_status()  # warm
-                rng = random.Random(arguments.seed)
-                walls, cpu = [], cpu_seconds(process.pid)
-                for _ in range(arguments.queries):
-                    path, query = ask(rng)
-                    wall = time.perf_counter()
-                    client.get(path, params=query).raise_for_status()
-                    walls.append(time.perf_counter() - wall)
-                cpu = cpu_seconds(process.pid) - cpu
-                figures[name] = {
-                    **percentiles(walls),
-                    "service_cpu_ms": round(1000 * cpu / arguments.queries, 1),
-                }
+                figures[name] = timed_calls(client, service.process.pid, ask, arguments)
                 print(
                     f"{name}: p50 {figures[name]['p50_ms']} ms, p95 {figures[name]['p95_ms']} "
                     f"ms, service CPU {figures[name]['service_cpu_ms']} ms a call",
                     flush=True,
                 )
     finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=60)
+        stop_service(service, timeout=60)
     if arguments.json:
         arguments.json.write_text(json.dumps(figures, indent=2), encoding="utf-8")
+
+
+def timed_calls(
+    client: httpx.Client,
+    pid: int,
+    ask: Callable[[random.Random], tuple[str, dict[str, str]]],
+    arguments: argparse.Namespace,
+) -> dict[str, float]:
+    """One answer asked ``--queries`` times at the seed's instants (after one call to warm it):
+    the client's p50 / p95 and the service's CPU a call."""
+    path, query = ask(random.Random(0))
+    client.get(path, params=query).raise_for_status()
+    rng = random.Random(arguments.seed)
+    walls, cpu = [], cpu_seconds(pid)
+    for _ in range(arguments.queries):
+        path, query = ask(rng)
+        wall = time.perf_counter()
+        client.get(path, params=query).raise_for_status()
+        walls.append(time.perf_counter() - wall)
+    cpu = cpu_seconds(pid) - cpu
+    return {**percentiles(walls), "service_cpu_ms": round(1000 * cpu / arguments.queries, 1)}
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from benchmarks.process_stats import (
     peak_rss_mib,
     thread_cpu_seconds,
 )
+from benchmarks.service_env import add_service_env, service_env
 from collector.decode import decode_protobuf
 from collector.limits import DecodeLimits
 from collector.native_decode import NATIVE_DECODER_BUILT, decode_protobuf_request
@@ -64,16 +65,10 @@ def main() -> None:
         help="SYNCSIGHT_SLA_INTERVAL of the service (15, its default: the SLA evaluator and the "
         "dashboard's warm-up run during ingest, as in production; 3600: ingest alone)",
     )
-    parser.add_argument(
-        "--service-env",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="extra environment of the service, e.g. SYNCSIGHT_BATCH_MAX_ROWS=100000 (repeatable)",
-    )
+    add_service_env(parser, "SYNCSIGHT_BATCH_MAX_ROWS=100000")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     arguments = parser.parse_args()
-    extra_env = dict(item.split("=", 1) for item in arguments.service_env)
+    extra_env = service_env(arguments.service_env)
 
     bodies = [
         build_request(arguments.spans, seed=seed).SerializeToString()

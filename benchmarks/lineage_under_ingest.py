@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.lineage import percentiles
 from benchmarks.process_stats import cpu_seconds
+from benchmarks.service_env import add_service_env, service_env
 from benchmarks.soak import (
     Counts,
     Senders,
@@ -96,9 +97,9 @@ def measure(
     rate: float,
     seconds: float,
     senders: Senders,
-    service_env: dict[str, str],
+    environment: dict[str, str],
 ) -> dict[str, Any]:
-    service = start_service(data_dir, env=service_env, timeout=600)
+    service = start_service(data_dir, env=environment, timeout=600)
     try:
         with httpx.Client(base_url=service.base_url, timeout=120) as http:
             # the start-up work (the evaluator catching up, the blocked-invoice warm-up) ends
@@ -180,13 +181,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=4, help="connections per sender")
     parser.add_argument("--invoices", type=int, default=300, help="invoices asked in turn")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument(
-        "--service-env",
-        action="append",
-        default=[],
-        metavar="K=V",
-        help="an environment variable for the service (repeatable)",
-    )
+    add_service_env(parser, "SYNCSIGHT_PYTHON_HEAP_FREEZE_INTERVAL=0")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
     senders = Senders(
@@ -199,8 +194,8 @@ def main() -> None:
         connections=args.connections,
     )
     invoices = invoice_ids(args.truth, args.invoices, args.seed)
-    service_env = dict(item.split("=", 1) for item in args.service_env)
-    result = measure(args.data, invoices, args.rate, args.seconds, senders, service_env)
+    environment = service_env(args.service_env)
+    result = measure(args.data, invoices, args.rate, args.seconds, senders, environment)
     print(json.dumps(result, indent=2))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))

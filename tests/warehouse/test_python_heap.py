@@ -97,13 +97,7 @@ def test_the_freezer_collects_and_refreezes_every_interval_without_growth() -> N
     cycles among frozen objects are collected then), and not before; its pause is in its
     metrics."""
     freezer = HeapFreezer(0.3, limit=10**9, check=0.02, spacing=0.05)
-    started = time.monotonic()
-    freezer.start()
-    try:
-        _wait_for_freezes(freezer, 2, COLLECTED)
-    finally:
-        freezer.stop()
-    assert time.monotonic() - started >= 0.6
+    assert _seconds_to_freezes(freezer, 2, COLLECTED) >= 0.6
     assert _metric(freezer, GROWN) == 0
     assert _metric(freezer, "syncsight_python_heap_collect_seconds") > 0
 
@@ -112,17 +106,23 @@ def test_refreezes_keep_their_spacing_however_much_piles_up() -> None:
     """Always beyond its limit, the freezer still waits a spacing from start-up to its first
     freeze and from each to the next."""
     freezer = HeapFreezer(600, limit=-1, check=0.01, spacing=1.0)  # even none unfrozen
-    started = time.monotonic()
-    freezer.start()
-    try:
-        _wait_for_freezes(freezer, 2, GROWN)
-    finally:
-        freezer.stop()
-    assert time.monotonic() - started >= 2.0
+    assert _seconds_to_freezes(freezer, 2, GROWN) >= 2.0
 
 
 GROWN = 'syncsight_python_heap_freezes_total{how="grown"}'
 COLLECTED = 'syncsight_python_heap_freezes_total{how="collected"}'
+
+
+def _seconds_to_freezes(freezer: HeapFreezer, count: int, series: str) -> float:
+    """Start ``freezer``, wait for ``count`` freezes of ``series``, stop it: the seconds it
+    took from the start."""
+    started = time.monotonic()
+    freezer.start()
+    try:
+        _wait_for_freezes(freezer, count, series)
+    finally:
+        freezer.stop()
+    return time.monotonic() - started
 
 
 def _wait_for_freezes(freezer: HeapFreezer, count: int, series: str) -> None:
