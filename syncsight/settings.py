@@ -282,8 +282,8 @@ class Settings(BaseSettings):
         "long-lived Python objects out of the garbage collector's full collections; between "
         "them, what becomes long-lived is frozen without a collection once 100,000 more objects "
         "are (at most once a minute). Without, every full collection walks the evaluator's open "
-        "alerts: some 0.5 s with every request held, every few large answers at 10M spans. 0: "
-        "never (the collector's defaults).",
+        "alerts: some 0.5 s with every request held, about one in a hundred large answers at 10M "
+        "spans. 0: never (the collector's defaults).",
     )
     evaluator: Literal["auto", "off"] = Field(
         default="auto",

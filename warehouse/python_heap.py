@@ -5,8 +5,8 @@ CPython's cyclic collector walks every object it tracks in a full collection, an
 whenever the objects that survived two younger collections since the last reach a quarter of those
 it holds. A service holds a large long-lived state: at 10M spans the evaluator keeps 85,862 open
 timers' alerts from tick to tick, some 650,000 tracked objects with everything else. A blocked-
-invoices page keeps its thousands of items alive across young collections, so every ten or so
-pages set off a full collection, and each took 0.5-0.6 s with every thread held
+invoices page keeps its thousands of items alive across young collections, so pages set off full
+collections (2 in 200 pages measured), and each took 0.5-0.6 s with every thread held
 (benchmarks/history/business-state-answers.md, "The service's full garbage collections"): the
 answer that met it, and every request and acknowledgement beside it, waited.
 
