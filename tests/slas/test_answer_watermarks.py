@@ -8,13 +8,16 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import DatabaseError
 
 from domain import semconv as sc
 from slas import item_versions, timer_changes
 from slas.business_state import WATERMARK_KEY, BusinessState
 from slas.calendars import CalendarBook
 from slas.definitions import DEFAULT_SLAS
+from tests.service import table_away
 from tests.slas.events import at, event, span_rows
 from tests.slas.tiny_quarter import SETTLE
 from warehouse.schema import SCHEMA_STATE
@@ -112,3 +115,21 @@ def test_a_write_of_this_process_is_seen_at_once(migrated: Client) -> None:
     assert state.known_at_recorded(None, timer_changes.CHANGES_WATERMARK_KEY)[1]
     timer_changes.reset(migrated, at=datetime.now(UTC))
     assert not state.known_at_recorded(None, timer_changes.CHANGES_WATERMARK_KEY)[1]
+
+
+def test_a_failed_read_is_not_kept_and_the_next_reads_again(migrated: Client) -> None:
+    """With the schema state unreadable, an answer past the window fails with the engine's error
+    (no earlier reading stands in for ever, none is kept from the failure), and once it is back
+    the next answer reads it."""
+    state = _keeper(migrated, 0.3)
+    _stored(migrated, "TE-1")
+    state.tick(datetime.now(UTC))
+    before = state.known_at(None)
+    with table_away(migrated, SCHEMA_STATE):
+        assert state.known_at(None) == before  # within the window: the reading stands
+        time.sleep(0.4)
+        with pytest.raises(DatabaseError, match=SCHEMA_STATE):
+            state.known_at(None)
+        with pytest.raises(DatabaseError, match=SCHEMA_STATE):
+            state.known_at(None)
+    assert state.known_at(None) == state.watermark() == before
