@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from clickhouse_connect.driver.client import Client
 
 from domain.instants import utc
-from slas.alerts import FIRING, RESOLVED, Alert
+from slas.alerts import FIRING, RESOLVED, Alert, annotations_of
 from warehouse.schema import SLA_ALERT_STATE
 
 RECORD = ""
@@ -72,7 +72,7 @@ class AlertStore:
                 alert.fingerprint,
                 alert.name,
                 alert.labels,
-                alert.annotations,
+                annotations_of(alert),
                 alert.status,
                 alert.threshold,
                 alert.starts_at,

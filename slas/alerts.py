@@ -11,12 +11,12 @@ downtime) is ``stale``, and direct channels send those as one digest.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from functools import cached_property, lru_cache
-from typing import Final, Protocol
+from functools import lru_cache
+from typing import Any, Final, Protocol
 
 from domain.money import money_text
 
@@ -36,7 +36,7 @@ FIRE, ESCALATE, RESOLVE = "fire", "escalate", "resolve"
 _FNV_OFFSET: Final = 14695981039346656037
 _FNV_PRIME: Final = 1099511628211
 _SEPARATOR: Final = 0xFF
-FINGERPRINTS_KEPT: Final = 1 << 16
+FINGERPRINTS_KEPT: Final = 1 << 12
 
 
 def fingerprint(labels: Mapping[str, str]) -> str:
@@ -46,8 +46,11 @@ def fingerprint(labels: Mapping[str, str]) -> str:
 
 @lru_cache(maxsize=FINGERPRINTS_KEPT)
 def _fingerprint(items: tuple[tuple[str, str], ...]) -> str:
-    """The FNV-1a of ``fingerprint``, byte by byte in Python: remembered, since the evaluator asks
-    for the same open timers' label sets every tick."""
+    """The FNV-1a of ``fingerprint``, byte by byte in Python: remembered for the label sets that
+    come back as new alert objects every tick (the business alerts, the timer groups). An open
+    timer's alert is held from tick to tick and keeps its own (``Alert.fingerprint``), which its
+    copies carry (``Alert.replaced``): a cache the size of the open timers would hold some 700
+    bytes of label tuples per timer for nothing."""
     value = _FNV_OFFSET
     for pair in items:
         for text in pair:
@@ -57,13 +60,17 @@ def _fingerprint(items: tuple[tuple[str, str], ...]) -> str:
     return f"{value:016x}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Alert:
     """One alert. ``threshold`` is the share of the target passed (1.0 for a breach);
-    ``crossed_at`` when it was passed; ``ends_at`` is None while firing."""
+    ``crossed_at`` when it was passed; ``ends_at`` is None while firing.
+
+    Slotted: the evaluator holds every open timer's alert from tick to tick (85,862 at the large
+    quarter), so each one's size counts; a timer alert's annotations are ``TimerAnnotations``,
+    spelt from its facts when read."""
 
     labels: dict[str, str]
-    annotations: dict[str, str]
+    annotations: Mapping[str, str]
     starts_at: datetime
     status: str = FIRING
     ends_at: datetime | None = None
@@ -73,12 +80,17 @@ class Alert:
     timer: TimerAlertFacts | None = field(default=None, compare=False, repr=False)
     """What a timer's alert was built from (None for other alerts and those read back from the
     store): grouped timer alerts (``slas.alert_groups``) are worked out from it."""
+    _fingerprint: str | None = field(default=None, init=False, compare=False, repr=False)
 
-    @cached_property
+    @property
     def fingerprint(self) -> str:
         """Worked out once per alert object (the evaluator holds the open timers' alerts from tick
         to tick; the label sets outnumber any cache of them at a quarter's scale)."""
-        return fingerprint(self.labels)
+        known = self._fingerprint
+        if known is None:
+            known = fingerprint(self.labels)
+            object.__setattr__(self, "_fingerprint", known)
+        return known
 
     @property
     def name(self) -> str:
@@ -94,7 +106,14 @@ class Alert:
         return labels.get("sla", ""), f"{labels.get('legal_entity', '')}\n{labels.get('owner', '')}"
 
     def resolved(self, at: datetime) -> Alert:
-        return replace(self, status=RESOLVED, ends_at=at)
+        return self.replaced(status=RESOLVED, ends_at=at)
+
+    def replaced(self, **changes: Any) -> Alert:
+        """``dataclasses.replace``, keeping the fingerprint worked out so far when the labels stay."""
+        copy = replace(self, **changes)
+        if "labels" not in changes and self._fingerprint is not None:
+            object.__setattr__(copy, "_fingerprint", self._fingerprint)
+        return copy
 
 
 @dataclass(frozen=True)
@@ -121,7 +140,7 @@ class AlertSource(Protocol):
         ...
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TimerAlertFacts:
     """What the alert builder needs to know about one alerting timer."""
 
@@ -156,37 +175,78 @@ def timer_alert(facts: TimerAlertFacts, *, public_url: str) -> Alert:
         "object_id": facts.object_id,
         "cycle": facts.start_event_id,
     }
-    percent = 100 * facts.elapsed_hours / facts.target_hours if facts.target_hours else 0.0
-    amount = "" if facts.amount is None else money_text(facts.amount)
-    what = "breached" if facts.breached else f"past {facts.threshold:.0%} of its target"
-    lineage = f"{public_url}/api/v1/lineage/{facts.object_type}/{facts.object_id}"
-    annotations = {
-        "summary": f"{facts.sla} {what}: {facts.object_type} {facts.object_id}",
-        "description": (
-            f"{facts.object_type} {facts.object_id} ({facts.legal_entity or 'unknown entity'}) "
-            f"has run {facts.elapsed_hours:.1f} of {facts.target_hours:g} business hours "
-            f"({percent:.0f} %); deadline {_iso(facts.deadline)}."
-        ),
-        "elapsed_business_hours": f"{facts.elapsed_hours:.2f}",
-        "target_business_hours": f"{facts.target_hours:g}",
-        "percent_elapsed": f"{percent:.0f}",
-        "threshold": "1" if facts.breached else f"{facts.threshold:g}",
-        "started_at": _iso(facts.started_at),
-        "deadline": _iso(facts.deadline),
-        "amount": amount,
-        "currency": facts.currency,
-        "lineage_url": lineage,
-    }
     return Alert(
         labels=labels,
-        annotations=annotations,
+        annotations=TimerAnnotations(facts, public_url),
         starts_at=facts.crossed_at,
         threshold=1.0 if facts.breached else facts.threshold,
         crossed_at=facts.crossed_at,
-        generator_url=f"{public_url}/api/v1/slas/{facts.sla}/timers?state="
-        + ("breached" if facts.breached else "at_risk"),
+        generator_url=_timers_url(public_url, facts.sla, facts.breached),
         timer=facts,
     )
+
+
+@lru_cache(maxsize=1024)
+def _timers_url(public_url: str, sla: str, breached: bool) -> str:
+    """The generator URL of a timer alert: one string per SLA and state, shared by its alerts."""
+    state = "breached" if breached else "at_risk"
+    return f"{public_url}/api/v1/slas/{sla}/timers?state={state}"
+
+
+class TimerAnnotations(Mapping[str, str]):
+    """A timer alert's annotations, spelt from its facts whenever they are read and never kept:
+    the evaluator holds every open timer's alert between ticks, and the eleven strings of each
+    one's annotations were most of its memory (about 1.6 KB a timer), while they are read only
+    when the alert is told, stored or listed. Equal to the dict it spells."""
+
+    __slots__ = ("_facts", "_public_url")
+
+    def __init__(self, facts: TimerAlertFacts, public_url: str) -> None:
+        self._facts = facts
+        self._public_url = public_url
+
+    def spelt(self) -> dict[str, str]:
+        """The annotations as a dict (what a JSON body or a stored row takes)."""
+        facts = self._facts
+        percent = 100 * facts.elapsed_hours / facts.target_hours if facts.target_hours else 0.0
+        amount = "" if facts.amount is None else money_text(facts.amount)
+        what = "breached" if facts.breached else f"past {facts.threshold:.0%} of its target"
+        lineage = f"{self._public_url}/api/v1/lineage/{facts.object_type}/{facts.object_id}"
+        return {
+            "summary": f"{facts.sla} {what}: {facts.object_type} {facts.object_id}",
+            "description": (
+                f"{facts.object_type} {facts.object_id} ({facts.legal_entity or 'unknown entity'}) "
+                f"has run {facts.elapsed_hours:.1f} of {facts.target_hours:g} business hours "
+                f"({percent:.0f} %); deadline {_iso(facts.deadline)}."
+            ),
+            "elapsed_business_hours": f"{facts.elapsed_hours:.2f}",
+            "target_business_hours": f"{facts.target_hours:g}",
+            "percent_elapsed": f"{percent:.0f}",
+            "threshold": "1" if facts.breached else f"{facts.threshold:g}",
+            "started_at": _iso(facts.started_at),
+            "deadline": _iso(facts.deadline),
+            "amount": amount,
+            "currency": facts.currency,
+            "lineage_url": lineage,
+        }
+
+    def __getitem__(self, name: str) -> str:
+        return self.spelt()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.spelt())
+
+    def __len__(self) -> int:
+        return len(self.spelt())
+
+    def __repr__(self) -> str:
+        return repr(self.spelt())
+
+
+def annotations_of(alert: Alert) -> dict[str, str]:
+    """An alert's annotations as a plain dict, for JSON and stored rows."""
+    notes = alert.annotations
+    return notes.spelt() if isinstance(notes, TimerAnnotations) else dict(notes)
 
 
 def reconcile(
@@ -226,7 +286,7 @@ def reconcile(
             threshold = max(alert.threshold, before_alert.threshold)
             if threshold > before_alert.threshold:
                 changed.add(key)
-            result[key] = replace(alert, starts_at=before_alert.starts_at, threshold=threshold)
+            result[key] = alert.replaced(starts_at=before_alert.starts_at, threshold=threshold)
         else:
             result[key] = alert
             changed.add(key)

@@ -15,7 +15,7 @@ from domain.instants import utc
 from domain.periods import parse_period
 from lineage.impact import BlockedCursor
 from lineage.models import BlockedInvoicesOut, StreamSilenceOut, TelemetrySilenceOut, blocked_json
-from slas.alerts import FIRING, RESOLVED, Alert
+from slas.alerts import FIRING, RESOLVED, Alert, annotations_of
 from slas.close_state import CloseRiskAnswers
 from slas.impact_answers import BlockedInvoiceAnswers
 from slas.models import (
@@ -345,7 +345,7 @@ def slas_router(
                 fingerprint=alert.fingerprint,
                 status=alert.status,
                 labels=alert.labels,
-                annotations=alert.annotations,
+                annotations=annotations_of(alert),
                 starts_at=alert.starts_at,
                 ends_at=alert.ends_at,
                 notified=sorted(

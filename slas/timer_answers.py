@@ -204,7 +204,7 @@ class TimerListing:
     stop_event_id: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AlertingTimer:
     """An open timer past a warning share or its deadline."""
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from slas.alerts import RESOLVE, Alert, Change, iso
+from slas.alerts import RESOLVE, Alert, Change, annotations_of, iso
 from slas.notifiers import Message
 
 BATCH = 500
@@ -65,7 +65,7 @@ def alertmanager_alert(alert: Alert, *, ends_at: str) -> dict[str, Any]:
     spells it."""
     return {
         "labels": alert.labels,
-        "annotations": alert.annotations,
+        "annotations": annotations_of(alert),
         "startsAt": iso(alert.starts_at),
         "endsAt": ends_at,
         "generatorURL": alert.generator_url,

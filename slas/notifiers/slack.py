@@ -18,6 +18,7 @@ from slas.alerts import (
     RESOLVE,
     Alert,
     Change,
+    annotations_of,
 )
 from slas.notifiers import Message
 
@@ -52,7 +53,7 @@ class SlackChannel:
 def change_message(change: Change) -> dict[str, Any]:
     """One alert's news: ``:red_circle: time-to-invoice-posting breached: billing_event BE-1``."""
     alert = change.alert
-    labels, notes = alert.labels, alert.annotations
+    labels, notes = alert.labels, annotations_of(alert)
     if alert.name not in (AT_RISK_ALERT, BREACHED_ALERT):
         return _business_message(change)
     if change.kind == RESOLVE and notes.get(ENDED_BY) == ENDED_BY_BREACH:
@@ -105,7 +106,7 @@ def change_message(change: Change) -> dict[str, Any]:
 def _business_message(change: Change) -> dict[str, Any]:
     """A close-risk, blocked-money, budget-burn or other alert without a timer: its summary and
     description."""
-    labels, notes = change.alert.labels, change.alert.annotations
+    labels, notes = change.alert.labels, annotations_of(change.alert)
     icon, verb = (
         (":large_green_circle:", "resolved")
         if change.kind == RESOLVE

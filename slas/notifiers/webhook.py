@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from slas.alerts import FIRING, RESOLVED, Alert, Change, iso
+from slas.alerts import FIRING, RESOLVED, Alert, Change, annotations_of, iso
 from slas.notifiers import Message
 
 RECEIVER = "syncsight"
@@ -44,7 +44,7 @@ class WebhookChannel:
     def payload(self, alerts: Sequence[Alert], *, group: str) -> dict[str, Any]:
         """The Alertmanager webhook body for ``alerts`` (one group)."""
         common_labels = _common(alert.labels for alert in alerts)
-        common_annotations = _common(alert.annotations for alert in alerts)
+        common_annotations = _common(annotations_of(alert) for alert in alerts)
         status = RESOLVED if all(a.status == RESOLVED for a in alerts) else FIRING
         group_labels = (
             {"alertname": common_labels["alertname"]} if "alertname" in common_labels else {}
@@ -70,7 +70,7 @@ def webhook_alert(alert: Alert) -> dict[str, Any]:
     return {
         "status": alert.status,
         "labels": alert.labels,
-        "annotations": alert.annotations,
+        "annotations": annotations_of(alert),
         "startsAt": iso(alert.starts_at),
         "endsAt": iso(alert.ends_at),
         "generatorURL": alert.generator_url,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import json
 import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -20,6 +22,8 @@ from slas.alerts import (
     Alert,
     Change,
     TimerAlertFacts,
+    TimerAnnotations,
+    annotations_of,
     fingerprint,
     pending,
     reconcile,
@@ -152,6 +156,54 @@ class TestOncePerThreshold:
         record, _ = reconcile(record, [], now=later)
         (alert,) = record.values()
         assert (alert.status, alert.ends_at) == (RESOLVED, later)
+
+
+class TestHeldCompactly:
+    """The evaluator holds every open timer's alert between ticks (85,862 at the large quarter):
+    an alert keeps its facts and labels, not a spelt copy of its annotations, and its copies keep
+    its fingerprint rather than a process-wide cache of label sets."""
+
+    def test_the_annotations_are_spelt_when_read_and_equal_the_dict_they_spell(self) -> None:
+        alert = alert_at(0.5)
+        assert isinstance(alert.annotations, TimerAnnotations)
+        spelt = annotations_of(alert)
+        assert type(spelt) is dict
+        assert alert.annotations == spelt
+        assert spelt == alert.annotations
+        assert dict(alert.annotations) == spelt
+        assert len(alert.annotations) == len(spelt) == 11
+        assert json.loads(json.dumps(spelt)) == spelt
+        assert (
+            spelt["summary"] == "time-to-invoice-posting past 50% of its target: billing_event BE-1"
+        )
+        assert alert.annotations.get("currency") == "EUR"
+
+    def test_an_alert_keeps_no_dict_of_its_annotations(self) -> None:
+        """The alert's referents: its labels are the only dict it holds."""
+        alert = alert_at(0.75)
+        held = [r for r in gc.get_referents(alert) if isinstance(r, dict)]
+        assert held == [alert.labels]
+        assert not hasattr(alert, "__dict__")
+
+    def test_a_copy_keeps_the_fingerprint_without_working_it_out_again(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        alert = alert_at(0.5)
+        first = alert.fingerprint
+        calls: list[object] = []
+
+        def counted(labels: dict[str, str]) -> str:
+            calls.append(labels)
+            return fingerprint(labels)
+
+        monkeypatch.setattr("slas.alerts.fingerprint", counted)
+        record, _ = reconcile({first: alert}, [alert_at(0.75)], now=T0)
+        (escalated,) = record.values()
+        assert escalated.resolved(T0).fingerprint == escalated.fingerprint
+        assert len(calls) == 1  # the new alert object's own, once; not its copies'
+        other = alert.replaced(labels={**alert.labels, "sla": "other"})
+        assert other.fingerprint != first
+        assert len(calls) == 2
 
 
 class TestReconcileWhatChanged:

@@ -4,6 +4,7 @@ tables are merged once the state goes quiet."""
 
 from __future__ import annotations
 
+import gc
 import json
 import threading
 import time
@@ -34,7 +35,7 @@ from slas.dispatch import Dispatcher
 from slas.evaluator import ALERTS_REFRESH, KEEP_RESOLVED, SlaEvaluator
 from slas.lease import Lease
 from slas.notifiers.webhook import WebhookChannel
-from slas.timer_answers import AlertingRead, TimerAnswers
+from slas.timer_answers import AlertingRead, AlertingTimer, TimerAnswers
 from tests.slas.events import at, event, span_rows
 from warehouse.compaction import QuietCompaction
 from warehouse.schema import Topology
@@ -180,6 +181,21 @@ def sign(client: Client, contract: str, when_days: float) -> None:
     client.insert("otel_traces", span_rows([signed]), column_names=OTEL_TRACES_COLUMNS)
 
 
+def held_of_kind(root: object, kind: type) -> list[object]:
+    """The objects of ``kind`` reachable from ``root`` through containers and instances (not
+    through modules, classes or functions, which reach the whole program)."""
+    seen, todo, found = {id(root)}, [root], []
+    while todo:
+        for referent in gc.get_referents(todo.pop()):
+            if id(referent) in seen or isinstance(referent, type | type(gc) | type(at)):
+                continue
+            seen.add(id(referent))
+            if isinstance(referent, kind):
+                found.append(referent)
+            todo.append(referent)
+    return found
+
+
 class TestEvaluator:
     def test_thresholds_are_told_as_they_are_crossed(
         self, client: Client, store: AlertStore
@@ -264,6 +280,9 @@ class TestEvaluator:
         def tick(now: datetime) -> None:
             loop.evaluate_once(now)
             reads.append((answers.full, answers.changes))
+            assert loop._timer_alerts is not None
+            assert loop._timer_alerts.by_timer
+            assert not held_of_kind(loop._timer_alerts, AlertingTimer)  # only their alerts
 
         for now in (first, first + timedelta(seconds=30), first + timedelta(minutes=1)):
             tick(now)
@@ -320,6 +339,8 @@ class TestEvaluator:
             assert described(alerts) == described(full), step
             seen.append(described(alerts))
             reused.append(sum(id(a) in held for a in alerts))
+            # what it holds to the next tick: the alerts, not the timers read to build them
+            assert not held_of_kind(loop._timer_alerts, AlertingTimer), step
         assert answers.full == 1
         assert answers.changes > 5
         assert len(set(seen)) > 5  # the alerts moved many times
