@@ -286,7 +286,10 @@ def reconcile(
             threshold = max(alert.threshold, before_alert.threshold)
             if threshold > before_alert.threshold:
                 changed.add(key)
-            result[key] = alert.replaced(starts_at=before_alert.starts_at, threshold=threshold)
+            if (alert.starts_at, alert.threshold) == (before_alert.starts_at, threshold):
+                result[key] = alert  # the record holds the wanted alert itself, not a copy
+            else:
+                result[key] = alert.replaced(starts_at=before_alert.starts_at, threshold=threshold)
         else:
             result[key] = alert
             changed.add(key)

@@ -205,6 +205,21 @@ class TestHeldCompactly:
         assert other.fingerprint != first
         assert len(calls) == 2
 
+    def test_the_record_holds_a_wanted_alert_itself_when_its_start_and_level_stand(self) -> None:
+        """An alert wanted again (a restart reading the record back, a full read of every
+        timer) is recorded as the object the evaluator holds, not a copy of it; one that
+        escalated is a copy keeping the first start."""
+        first, _ = reconcile({}, [alert_at(0.5)], now=T0)
+        again = alert_at(0.5, hours=14)
+        record, changed = reconcile(first, [again], now=T0)
+        assert next(iter(record.values())) is again
+        assert changed == set()
+        escalated = alert_at(0.75)
+        record, _ = reconcile(record, [escalated], now=T0)
+        (kept,) = record.values()
+        assert kept is not escalated
+        assert kept.starts_at == again.starts_at
+
 
 class TestReconcileWhatChanged:
     def test_reconciling_only_what_changed_gives_the_record_of_reconciling_everything(
