@@ -178,12 +178,19 @@ def timer_alert(facts: TimerAlertFacts, *, public_url: str) -> Alert:
     return Alert(
         labels=labels,
         annotations=TimerAnnotations(facts, public_url),
-        starts_at=facts.crossed_at,
+        starts_at=_to_milliseconds(facts.crossed_at),
         threshold=1.0 if facts.breached else facts.threshold,
         crossed_at=facts.crossed_at,
         generator_url=_timers_url(public_url, facts.sla, facts.breached),
         timer=facts,
     )
+
+
+def _to_milliseconds(instant: datetime) -> datetime:
+    """A timer alert starts when its threshold was crossed, to the millisecond: the precision its
+    record keeps (``sla_alert_state.StartsAt``), so that the start read back after a restart is
+    the start it had, and the record holds the evaluator's alert itself rather than a copy."""
+    return instant.replace(microsecond=instant.microsecond // 1000 * 1000)
 
 
 @lru_cache(maxsize=1024)

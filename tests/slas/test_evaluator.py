@@ -347,6 +347,31 @@ class TestEvaluator:
         assert "CTR-3" not in {a.labels["object_id"] for a in alerts}  # its project stopped it
         assert any(reused)  # unchanged timers kept their alert objects
 
+    def test_a_restarted_evaluator_records_the_alerts_it_holds_not_copies(
+        self, client: Client, store: AlertStore
+    ) -> None:
+        """A timer alert starts at the millisecond its record keeps: read back after a restart,
+        the record's start is the alert's own, nobody is told anything again, and the record
+        holds the evaluator's alert objects themselves (one object per open timer, not two)."""
+        sign(client, "CTR-1", 0.1234567)  # a crossing with microseconds
+        recorder = Recorder()
+        first = evaluator(client, store, recorder)
+        first.evaluate_once(at(days=1, hours=6))
+        (told,) = first.alerts()
+        assert told.crossed_at is not None
+        assert told.crossed_at.microsecond % 1000  # the crossing has them; the start does not
+        assert told.starts_at == told.crossed_at.replace(
+            microsecond=told.crossed_at.microsecond // 1000 * 1000
+        )
+        restarted = evaluator(client, store, recorder)
+        restarted.evaluate_once(at(days=1, hours=6) + timedelta(minutes=1))
+        assert len(recorder.bodies) == 1
+        (recorded,) = restarted.alerts()
+        assert restarted._timer_alerts is not None
+        (held,) = restarted._timer_alerts.by_timer.values()
+        assert recorded is held
+        assert recorded.starts_at == told.starts_at
+
     def test_a_resolved_alert_is_kept_a_day_then_dropped_though_nothing_changed(
         self, client: Client, store: AlertStore
     ) -> None:
