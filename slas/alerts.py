@@ -219,19 +219,20 @@ class TimerAnnotations(Mapping[str, str]):
         amount = "" if facts.amount is None else money_text(facts.amount)
         what = "breached" if facts.breached else f"past {facts.threshold:.0%} of its target"
         lineage = f"{self._public_url}/api/v1/lineage/{facts.object_type}/{facts.object_id}"
+        deadline = _iso(facts.deadline)
         return {
             "summary": f"{facts.sla} {what}: {facts.object_type} {facts.object_id}",
             "description": (
                 f"{facts.object_type} {facts.object_id} ({facts.legal_entity or 'unknown entity'}) "
                 f"has run {facts.elapsed_hours:.1f} of {facts.target_hours:g} business hours "
-                f"({percent:.0f} %); deadline {_iso(facts.deadline)}."
+                f"({percent:.0f} %); deadline {deadline}."
             ),
             "elapsed_business_hours": f"{facts.elapsed_hours:.2f}",
             "target_business_hours": f"{facts.target_hours:g}",
             "percent_elapsed": f"{percent:.0f}",
             "threshold": "1" if facts.breached else f"{facts.threshold:g}",
             "started_at": _iso(facts.started_at),
-            "deadline": _iso(facts.deadline),
+            "deadline": deadline,
             "amount": amount,
             "currency": facts.currency,
             "lineage_url": lineage,
