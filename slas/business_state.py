@@ -291,6 +291,16 @@ class BusinessState:
         self._answered = (read_at, written, state)
         return state
 
+    def facts_reading(self) -> tuple[int, tuple[str, datetime] | None, tuple[str, datetime] | None]:
+        """What facts an answer keeps per knowledge time (``slas.error_attempts``) are tagged
+        with: this process's schema-state writes, the keeper's watermark and the rebuild record,
+        as the answers' shared reading has them. It changes at once with a tick, a reset or a
+        rebuild of this process, and within ``ANSWER_WATERMARKS_SECONDS`` with another's (a
+        rebuild truncates ``biz_events`` and stores every row again under a new knowledge time:
+        what was kept for an earlier one no longer holds)."""
+        state = self._answer_watermarks(REBUILD_KEY)
+        return writes(), state.get(WATERMARK_KEY), state.get(REBUILD_KEY)
+
     def items_known_at(self, requested: datetime | None) -> tuple[datetime, bool]:
         """``known_at_recorded`` for ``slas.item_versions`` (its answers may filter by the
         replaced versions)."""

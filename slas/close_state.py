@@ -26,6 +26,7 @@ from slas.calendars import CalendarBook
 from slas.close_items import INVOICE_ITEM, REVENUE_ITEM, CloseItems
 from slas.close_risk import CONTRIBUTORS, assess, due_periods, render_report
 from slas.close_sums import ITEM_COLUMNS, ROWS_OF, assess_group, assessed_pairs, item_state_sql
+from slas.error_attempts import ErrorAttempts, latest_error, read_attempts
 from slas.item_rows import INVOICE
 from slas.snapshot import NO_TIME, F64Array
 from warehouse.counted_attempt import LATEST_ERROR
@@ -336,6 +337,7 @@ class CloseRiskAnswers:
         self._state = state
         self._from_sums = from_sums
         self._beside = ReadsBeside(client)
+        self._attempts = ErrorAttempts()
 
     def report(
         self, period: str | None, as_of: datetime, known_at: datetime | None
@@ -453,9 +455,13 @@ class CloseRiskAnswers:
                 if (b := row_blocking_step(rows[item], as_of)[0])
             }
         )
+        # the attempts of the events already seen at ``known`` are kept (``ErrorAttempts``):
+        # only the others are read
+        reading = self._state.facts_reading()
+        kept, ahead = self._attempts.known(reading, known, ahead)
         with self._beside.ahead(
-            client, lambda c: _errors(c, ahead, as_of, known), start=apart and bool(ahead)
-        ) as errors_ahead:
+            client, lambda c: read_attempts(c, ahead, known), start=apart and bool(ahead)
+        ) as attempts_ahead:
             assessed = [
                 assess_group(groups[(e, p)], e, p, self.calendars, as_of, durations)
                 for e, p in chosen
@@ -483,10 +489,13 @@ class CloseRiskAnswers:
                 ]
                 position += len(contributors)
                 risks.append(replace(risk, contributors=listed))
-            blocking = sorted({b for b in found.blocking if b})
-            read = set(ahead) if apart else set()
-            errors = errors_ahead() if read else {}
-            errors |= _errors(client, [b for b in blocking if b not in read], as_of, known)
+            blocking = {b for b in found.blocking if b}
+            read = attempts_ahead() if apart and ahead else {}
+            more, unseen = self._attempts.known(reading, known, blocking - set(kept) - set(read))
+            read |= read_attempts(client, unseen, known)
+        self._attempts.keep(reading, known, read)
+        attempts = kept | more | read
+        errors = {b: latest_error(attempts[b], as_of) or ("", "") for b in blocking}
         report = render_report(
             risks,
             found.items,

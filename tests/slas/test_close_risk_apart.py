@@ -1,7 +1,7 @@
 """Close risk reading beside itself (``slas.close_state.CloseRiskAnswers`` with a client per
-thread, ``warehouse.pool.ReadsBeside``): the completed stages and the errors of the blocking
+thread, ``warehouse.pool.ReadsBeside``): the completed stages and the attempts of the blocking
 events read on the answer's reader threads, the same answers as read in turn, and a read ahead
-that fails fails the answer."""
+that fails fails the answer; the attempts kept per knowledge time are not read again."""
 
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ from clickhouse_connect.driver.exceptions import DatabaseError
 
 from slas.business_state import BusinessState
 from slas.calendars import CalendarBook
-from slas.close_state import ERRORS, STAGE_DURATIONS_RECORDED, CloseRiskAnswers
+from slas.close_state import STAGE_DURATIONS_RECORDED, CloseRiskAnswers
 from slas.definitions import DEFAULT_SLAS
+from slas.error_attempts import ATTEMPTS
 from syncsight.bulk_load import WarehouseSpanExporter
 from tests.slas.tiny_quarter import END, SETTLE, tick, tiny_quarter_spans
 from warehouse.pool import ClientPool
@@ -31,6 +32,7 @@ class Reads:
 
     def __init__(self) -> None:
         self.threads: dict[str, set[str]] = defaultdict(set)
+        self.asked: dict[str, int] = defaultdict(int)
         self.running = 0
         self.most = 0
         self._lock = threading.Lock()
@@ -53,6 +55,7 @@ class Reads:
             def query(self, statement: str, **kwargs: Any) -> Any:
                 with reads._lock:
                     reads.threads[statement].add(threading.current_thread().name)
+                    reads.asked[statement] += 1
                     reads.running += 1
                     reads.most = max(reads.most, reads.running)
                 try:
@@ -106,8 +109,14 @@ def test_close_risk_reads_beside_itself_when_its_factory_allows(
         assert set().union(*in_turn.threads.values()) == {caller}
         assert in_turn.most == 1
         assert apart.on_readers(STAGE_DURATIONS_RECORDED)
-        assert apart.on_readers(ERRORS)
+        assert apart.on_readers(ATTEMPTS)
         assert apart.most > 1
+        # asked again at the same knowledge time: every blocking event's attempts are kept
+        asked = apart.asked[ATTEMPTS]
+        assert asked
+        for as_of in instants:
+            assert beside.report(None, as_of, None) == one.report(None, as_of, None)
+        assert apart.asked[ATTEMPTS] == asked
 
         failing = Reads()
         fails = answers(

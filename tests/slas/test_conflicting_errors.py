@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from clickhouse_connect.driver.client import Client
@@ -27,7 +28,11 @@ from slas.close_state import CloseRiskAnswers
 from slas.definitions import DEFAULT_SLAS
 from slas.impact_answers import BlockedInvoiceAnswers
 from tests.lineage.events import numbered_chain, span
+from warehouse.correlation_rules import CorrelationRules
 from warehouse.pool import READERS, ClientPool
+from warehouse.rebuild import rebuild
+from warehouse.schema import BIZ_EVENTS, OTEL_TRACES, SCHEMA_STATE, business_event_select
+from warehouse.schema_state import REBUILD_KEY
 from warehouse.spans import OTEL_TRACES_COLUMNS
 
 FIRST = (sc.MASTER_DATA, "E-FIRST")
@@ -244,3 +249,52 @@ def test_close_risk_names_the_first_stored_error(
     }
     assert errors[("BE-1", sc.TIME_APPROVED)] == FIRST
     assert LATER not in errors.values()
+
+
+@pytest.mark.parametrize("rebuilt_by", ["this process", "another process"])
+def test_close_risk_errors_kept_for_a_knowledge_time_do_not_outlive_a_rebuild(
+    migrated: Client, conflicted: tuple[BusinessState, dict[str, str]], rebuilt_by: str
+) -> None:
+    """The summed answer keeps the blocking events' attempts per knowledge time
+    (``slas.error_attempts``). A rebuild stores every business row again, known later: asked
+    again at the knowledge time before it, the answer names no error known then, as the oracle
+    reads it, not the errors it kept (a rebuild by another process seen through the state's
+    reading of the rebuild record, this process's by its own write)."""
+    state = BusinessState(
+        lambda: migrated,
+        DEFAULT_SLAS,
+        CalendarBook(),
+        settle=timedelta(milliseconds=1),
+        answer_watermarks_seconds=0,
+    )
+    answers = CloseRiskAnswers(lambda: migrated, CalendarBook(), state)
+    oracle = CloseRiskAnswers(lambda: migrated, CalendarBook(), state, from_sums=False)
+    as_of = datetime.now(UTC)
+
+    def errors(report: list[dict[str, Any]]) -> dict[tuple[str, str], tuple[str, str]]:
+        return {
+            (c["object"]["id"], c["failed_event_type"]): (c["error_category"], c["error_code"])
+            for risk in report
+            for c in risk["contributors"]
+            if c["failed_event_type"]
+        }
+
+    known, before = answers.report(period=None, as_of=as_of, known_at=None)
+    assert errors(before)[("BE-1", sc.TIME_APPROVED)] == FIRST
+    if rebuilt_by == "this process":
+        rebuild(migrated, CorrelationRules.default())
+    else:
+        migrated.command(f"TRUNCATE TABLE {BIZ_EVENTS}")
+        migrated.command(
+            f"INSERT INTO {BIZ_EVENTS}\n"
+            f"{business_event_select(CorrelationRules.default(), OTEL_TRACES)}"
+        )
+        migrated.insert(
+            SCHEMA_STATE,
+            [[REBUILD_KEY, "done", datetime.now(UTC)]],
+            column_names=["Key", "Value", "UpdatedAt"],
+        )
+    _, after = answers.report(period=None, as_of=as_of, known_at=known)
+    _, read = oracle.report(period=None, as_of=as_of, known_at=known)
+    assert errors(after) == errors(read)
+    assert errors(after)[("BE-1", sc.TIME_APPROVED)] == (None, None)
