@@ -23,11 +23,13 @@ from slas import close_item_pieces, item_versions
 from slas.business_state import BusinessState
 from slas.business_time import epoch_seconds
 from slas.calendars import CalendarBook
+from slas.close_item_pieces import VersionKey
 from slas.close_items import INVOICE_ITEM, REVENUE_ITEM, CloseItems
 from slas.close_risk import CONTRIBUTORS, assess, due_periods, render_report
-from slas.close_sums import ITEM_COLUMNS, ROWS_OF, assess_group, assessed_pairs, item_state_sql
+from slas.close_sums import ITEM_COLUMNS, ROWS_OF, Key, assess_group, assessed_pairs, item_state_sql
 from slas.error_attempts import ErrorAttempts, latest_error, read_attempts
 from slas.item_rows import INVOICE
+from slas.kept_facts import KeptFacts
 from slas.snapshot import NO_TIME, F64Array
 from warehouse.counted_attempt import LATEST_ERROR
 from warehouse.first_stored import NAMED_EVENTS_KNOWN_AT
@@ -168,6 +170,13 @@ GROUP BY EventId
 """Each named event's error of its latest attempt by ``as_of``, from the first stored version of
 every attempt known at ``known_at`` (a re-sent span with another error is a conflicting
 version, not the error)."""
+
+KEPT_VERSIONS = 4096
+"""Item versions whose rows ``CloseRiskAnswers`` keeps at most (``KeptFacts``; a row about a
+kilobyte): a late answer lists some 90, mostly those of the answers before it. A version's row
+never changes (a new version of an item is a new ``KnownAt``; no reset, rebuild or re-record
+rewrites one stored), so they are kept across the state's readings."""
+_EVERY_READING = "every reading"
 
 DURATION_HISTORY = timedelta(days=180)
 """How far back completed invoice stages inform the projection of open ones."""
@@ -338,6 +347,7 @@ class CloseRiskAnswers:
         self._from_sums = from_sums
         self._beside = ReadsBeside(client)
         self._attempts = ErrorAttempts()
+        self._rows: KeptFacts[VersionKey, tuple[Any, ...]] = KeptFacts(KEPT_VERSIONS)
 
     def report(
         self, period: str | None, as_of: datetime, known_at: datetime | None
@@ -440,24 +450,27 @@ class CloseRiskAnswers:
                 groups[key].waiting and now < epoch_seconds(deadlines[key]) for key in chosen
             )
             durations = stage_durations() if projecting else {}
-        rows = {key: row for group in groups.values() for key, row in group.rows.items()}
-        # the blocking events of each pair's largest items at risk (those shown are among them,
-        # but the waiting items projected late, which no failure holds): their errors read
-        # beside the assessment
+        # each pair's largest items at risk (those shown are among them, but the waiting items
+        # projected late, which no failure holds): the rows of their versions, kept from one
+        # answer to the next (``KEPT_VERSIONS``: only those not seen are read), and the blocking
+        # events' errors, read beside the assessment
+        reading = self._state.facts_reading()
+        largest = {
+            item: groups[key].versions[item]
+            for key in chosen
+            for _, _, item in sorted(groups[key].risky, key=lambda r: (r[1], r[2]))[:CONTRIBUTORS]
+        }
+        rows = self._version_rows(client, largest)
         apart = self._beside.apart(client)
         ahead = sorted(
             {
                 b
-                for key in (chosen if apart else ())
-                for _, _, item in sorted(groups[key].risky, key=lambda r: (r[1], r[2]))[
-                    :CONTRIBUTORS
-                ]
+                for item in (largest if apart else ())
                 if (b := row_blocking_step(rows[item], as_of)[0])
             }
         )
         # the attempts of the events already seen at ``known`` are kept (``ErrorAttempts``):
         # only the others are read
-        reading = self._state.facts_reading()
         kept, ahead = self._attempts.known(reading, known, ahead)
         with self._beside.ahead(
             client, lambda c: read_attempts(c, ahead, known), start=apart and bool(ahead)
@@ -504,6 +517,20 @@ class CloseRiskAnswers:
             errors={row: errors.get(b, ("", "")) for row, b in enumerate(found.blocking)},
         )
         return report
+
+    def _version_rows(
+        self, client: Client, versions: dict[Key, datetime]
+    ) -> dict[Key, Sequence[Any]]:
+        """The row of each item's version in ``versions``: those kept, and the others read
+        (``close_item_pieces.version_rows``) and kept."""
+        kept, unseen = self._rows.known(
+            _EVERY_READING, [(t, i, v) for (t, i), v in versions.items()]
+        )
+        if unseen:
+            read = close_item_pieces.version_rows(client, unseen)
+            self._rows.keep(_EVERY_READING, read)
+            kept |= read
+        return {(t, i): row for (t, i, _), row in kept.items()}
 
     def _durations_by_entity(
         self, client: Client, as_of: datetime, known: datetime

@@ -11,7 +11,7 @@ narrows its read with it too.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
@@ -132,8 +132,9 @@ class Group:
     waiting: list[tuple[Key, str, int, Any]]
     """(item, currency, its stage took effect in epoch microseconds, amount) of the items waiting
     for their posting."""
-    rows: dict[Key, Sequence[Any]] = field(default_factory=dict)
-    """The rows (``ASSESSED_COLUMNS``) of the items in ``risky``."""
+    versions: dict[Key, datetime] = field(default_factory=dict)
+    """The version (its ``KnownAt``) of each item in ``risky`` that puts it at risk: its row is
+    ``slas.close_item_pieces.VERSION_ROWS``'."""
 
 
 def assess_group(

@@ -6,15 +6,13 @@ error of each one's latest attempt by ``as_of`` in Python (``latest_error``), as
 ``slas.close_state.ERRORS`` does in SQL.
 
 What is kept is bounded (``KEPT_EVENTS``, least recently used first out) and is dropped whole
-whenever the business state's reading changes (``BusinessState.facts_reading``: a tick, a reset, a
-rebuild, which truncates ``biz_events`` and stores every row again with a new knowledge time).
+whenever the business state's reading changes (``slas.kept_facts``; a rebuild truncates
+``biz_events`` and stores every row again with a new knowledge time).
 """
 
 from __future__ import annotations
 
 import bisect
-import threading
-from collections import OrderedDict
 from collections.abc import Hashable, Iterable
 from datetime import datetime
 from typing import Final
@@ -22,6 +20,7 @@ from typing import Final
 from clickhouse_connect.driver.client import Client
 
 from domain.instants import utc
+from slas.kept_facts import KeptFacts
 from warehouse.counted_attempt import ATTEMPT_ORDER
 from warehouse.first_stored import NAMED_EVENTS_KNOWN_AT
 
@@ -75,15 +74,11 @@ def read_attempts(client: Client, event_ids: list[str], known_at: datetime) -> d
 
 
 class ErrorAttempts:
-    """Events' attempts by (event, knowledge time), the ``size`` most recently used, all of them
-    from one reading of the business state (``reading``: any value that changes when a tick, a
-    reset or a rebuild may have changed what the business tables hold at a knowledge time)."""
+    """Events' attempts kept by (event, knowledge time) (``KeptFacts``, ``KEPT_EVENTS`` of
+    them)."""
 
     def __init__(self, size: int = KEPT_EVENTS) -> None:
-        self.size = size
-        self._kept: OrderedDict[tuple[str, datetime], Attempts] = OrderedDict()
-        self._reading: Hashable = None
-        self._lock = threading.Lock()
+        self._kept: KeptFacts[tuple[str, datetime], Attempts] = KeptFacts(size)
 
     def __len__(self) -> int:
         return len(self._kept)
@@ -93,28 +88,14 @@ class ErrorAttempts:
     ) -> tuple[dict[str, Attempts], list[str]]:
         """The attempts kept of ``event_ids`` at ``known_at``, and (sorted) the events not kept;
         everything kept from another ``reading`` is dropped first."""
-        found, unseen = {}, []
-        with self._lock:
-            if reading != self._reading:
-                self._kept.clear()
-                self._reading = reading
-            for event in sorted(set(event_ids)):
-                attempts = self._kept.get((event, known_at))
-                if attempts is None:
-                    unseen.append(event)
-                else:
-                    self._kept.move_to_end((event, known_at))
-                    found[event] = attempts
-        return found, unseen
+        found, unseen = self._kept.known(
+            reading, [(event, known_at) for event in sorted(set(event_ids))]
+        )
+        return {event: attempts for (event, _), attempts in found.items()}, [e for e, _ in unseen]
 
     def keep(self, reading: Hashable, known_at: datetime, attempts: dict[str, Attempts]) -> None:
-        """Keep ``attempts`` (read at ``known_at`` under ``reading``) as the most recently used,
-        the least recently used leaving past ``size``; nothing when the reading changed since."""
-        with self._lock:
-            if reading != self._reading:
-                return
-            for event, of_event in attempts.items():
-                self._kept[(event, known_at)] = of_event
-                self._kept.move_to_end((event, known_at))
-            while len(self._kept) > self.size:
-                self._kept.popitem(last=False)
+        """Keep ``attempts`` (read at ``known_at`` under ``reading``); nothing when the reading
+        changed since."""
+        self._kept.keep(
+            reading, {(event, known_at): of_event for event, of_event in attempts.items()}
+        )

@@ -1,7 +1,8 @@
 """Close risk reading beside itself (``slas.close_state.CloseRiskAnswers`` with a client per
 thread, ``warehouse.pool.ReadsBeside``): the completed stages and the attempts of the blocking
 events read on the answer's reader threads, the same answers as read in turn, and a read ahead
-that fails fails the answer; the attempts kept per knowledge time are not read again."""
+that fails fails the answer; the attempts kept per knowledge time and the versions' rows kept
+are not read again, and a version's row is its pieces'."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ from clickhouse_connect.driver.exceptions import DatabaseError
 
 from slas.business_state import BusinessState
 from slas.calendars import CalendarBook
+from slas.close_item_pieces import VERSION_ROWS, version_rows
 from slas.close_state import STAGE_DURATIONS_RECORDED, CloseRiskAnswers
+from slas.close_sums import ASSESSED_COLUMNS
 from slas.definitions import DEFAULT_SLAS
 from slas.error_attempts import ATTEMPTS
 from syncsight.bulk_load import WarehouseSpanExporter
@@ -111,12 +114,13 @@ def test_close_risk_reads_beside_itself_when_its_factory_allows(
         assert apart.on_readers(STAGE_DURATIONS_RECORDED)
         assert apart.on_readers(ATTEMPTS)
         assert apart.most > 1
-        # asked again at the same knowledge time: every blocking event's attempts are kept
-        asked = apart.asked[ATTEMPTS]
-        assert asked
+        # asked again at the same knowledge time: every blocking event's attempts and every
+        # listed version's row are kept
+        asked = apart.asked[ATTEMPTS], apart.asked[VERSION_ROWS]
+        assert all(asked)
         for as_of in instants:
             assert beside.report(None, as_of, None) == one.report(None, as_of, None)
-        assert apart.asked[ATTEMPTS] == asked
+        assert (apart.asked[ATTEMPTS], apart.asked[VERSION_ROWS]) == asked
 
         failing = Reads()
         fails = answers(
@@ -132,3 +136,30 @@ def test_close_risk_reads_beside_itself_when_its_factory_allows(
         pool.close()
         elsewhere.close()
         migrated.command(f"DROP DATABASE IF EXISTS {database}_empty")
+
+
+def test_a_versions_row_is_its_pieces_and_is_read_from_them_once_the_items_row_is_gone(
+    migrated: Client, quarter: BusinessState
+) -> None:
+    """``version_rows`` reads an item version's row from ``close_items``: the columns its pieces
+    carry (what the at-risk read listed before it netted by version). A version whose row is gone
+    while its pieces are not (the facts retention expires them merge by merge) is read from the
+    pieces."""
+    pieces = migrated.query(
+        f"SELECT {ASSESSED_COLUMNS}, VersionKnownAt FROM close_item_pieces WHERE Delta > 0 "
+        "ORDER BY ItemType, ItemId, VersionKnownAt LIMIT 1 BY ItemType, ItemId, VersionKnownAt "
+        "LIMIT 40"
+    ).result_rows
+    expected = {(str(r[0]), str(r[1]), r[-1]): tuple(r[:-1]) for r in pieces}
+    assert len(expected) == 40
+    assert version_rows(migrated, list(expected)) == expected
+    gone = next(iter(expected))
+    migrated.command(
+        "ALTER TABLE close_items DELETE WHERE ItemType = {t:String} AND ItemId = {i:String}"
+        " AND KnownAt = {k:DateTime64(3, 'UTC')}",
+        parameters={"t": gone[0], "i": gone[1], "k": gone[2]},
+        settings={"mutations_sync": 2},
+    )
+    parameters = {"types": [gone[0]], "ids": [gone[1]], "versions": [gone[2]]}
+    assert not migrated.query(VERSION_ROWS, parameters=parameters).result_rows
+    assert version_rows(migrated, list(expected)) == expected
