@@ -37,6 +37,7 @@ from slas.close_state import (
     blocking_step,
     reached,
 )
+from slas.setup_candidates import CANDIDATES_KEPT, SETUP_FAILURE_ROWS, SetupCandidates
 from warehouse.counted_attempt import ATTEMPT_ORDER, FAILING_SINCE, LATEST_ERROR
 from warehouse.first_stored import NAMED_EVENTS_KNOWN_AT, first_stored_events
 from warehouse.pool import ReadsBeside
@@ -54,26 +55,27 @@ GROUP BY EventId
 """Each blocking event's type, the error of its latest attempt and when its current run of failed
 attempts began, from the first stored version of every attempt known at ``known_at``."""
 
-_SETUPS_THAT_FAILED = """
-SELECT EventId FROM biz_event_objects
-WHERE ObjectType IN {dimensions:Array(String)} AND ObjectId IN {ids:Array(String)}
-  AND EventType IN {event_types:Array(String)} AND IngestedAt <= {known_at:DateTime64(3, 'UTC')}
-  AND Outcome != 'success'
+_SETUPS_THAT_FAILED = f"""
+SELECT EventId FROM biz_event_objects WHERE ObjectId IN {{ids:Array(String)}} AND {SETUP_FAILURE_ROWS}
 """
 """The set-ups naming the customers with a stored row that did not succeed: only those can stand
-failed, whichever version of each attempt was stored first."""
+failed, whichever version of each attempt was stored first (``SetupCandidates`` keeps them)."""
 
-_SETUP_ATTEMPTS = first_stored_events(
-    f"EventId IN ({_SETUPS_THAT_FAILED}) AND IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}",
-    "EventId, EventType, EventTime, Attempt, SpanId, Outcome, ErrorCategory, ErrorCode, ObjectRefs",
-)
 
-FAILED_SETUPS = f"""
+def _failed_setups(candidates: str) -> str:
+    """``FAILED_SETUPS`` of the set-up events ``candidates`` selects (a condition on
+    ``EventId``)."""
+    attempts = first_stored_events(
+        f"{candidates} AND IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}",
+        "EventId, EventType, EventTime, Attempt, SpanId, Outcome, ErrorCategory, ErrorCode, "
+        "ObjectRefs",
+    )
+    return f"""
 SELECT ref.id, untuple(facts)
 FROM (
     SELECT tuple({_FACTS}) AS facts, argMax(Outcome, {ATTEMPT_ORDER}) AS outcome,
         groupUniqArrayArray(ObjectRefs) AS refs
-    FROM {_SETUP_ATTEMPTS}
+    FROM {attempts}
     WHERE EventTime <= {{as_of:DateTime64(6, 'UTC')}} AND EventType IN {{event_types:Array(String)}}
     GROUP BY EventId
     HAVING outcome != 'success'
@@ -81,11 +83,18 @@ FROM (
 ARRAY JOIN refs AS ref
 WHERE ref.type IN {{dimensions:Array(String)}} AND ref.id IN {{ids:Array(String)}}
 """
+
+
+FAILED_SETUPS = _failed_setups(f"EventId IN ({_SETUPS_THAT_FAILED})")
 """The set-ups of the given customers (dimension objects) whose latest attempt by ``as_of`` did
 not succeed, as (customer, then the set-up's id and facts as ``BLOCKERS`` reads them): from the
 first stored version of every attempt known at ``known_at``, so a set-up re-sent under the same
 ids with another outcome is a conflicting version, not its outcome. Their facts come with them:
 the blockers' read need not wait for the set-ups to know which events to read."""
+
+FAILED_SETUPS_OF = _failed_setups("EventId IN {setups:Array(String)}")
+"""``FAILED_SETUPS`` of the customers' candidate set-ups as ``SetupCandidates`` keeps them
+(``setups``: exactly the events ``_SETUPS_THAT_FAILED`` selects), not found again."""
 
 
 _STORED_STEPS = ((34, 7, 0, 8, 20), (35, 10, 11, 12, 23), (36, 15, 16, 17, 26))
@@ -218,16 +227,20 @@ class BlockedInvoiceAnswers:
         state: BusinessState,
         *,
         narrowed: bool = True,
+        setups_kept: int = CANDIDATES_KEPT,
     ) -> None:
         """``narrowed``: the items a failure holds found in SQL (``BLOCKED_INVOICE_ITEMS_AT``)
         once ``slas.item_versions`` has recorded every version known at the answer's known_at;
-        else (the oracle without) every item in flight read and ``blocking_step`` run over each."""
+        else (the oracle without) every item in flight read and ``blocking_step`` run over each.
+        ``setups_kept``: the most candidate set-ups the answers keep (``SetupCandidates``)."""
         self._client = client
         self._rules = rules
         self._owners = owners
         self._state = state
         self._narrowed = narrowed
         self._beside = ReadsBeside(client)
+        self._setup_types = sorted({t for types in rules.prerequisites.values() for t in types})
+        self._setups = SetupCandidates(sorted(rules.prerequisites), self._setup_types, setups_kept)
 
     def report(
         self,
@@ -333,20 +346,26 @@ class BlockedInvoiceAnswers:
     def _setups_of(
         self, client: Client, customers: list[str], as_of: datetime, known: datetime
     ) -> dict[str, list[Blocker]]:
-        """Customer id → its failed set-ups, in event id order, for ``customers``."""
-        types = sorted({t for types in self._rules.prerequisites.values() for t in types})
-        if not customers or not types:
+        """Customer id → its failed set-ups, in event id order, for ``customers``: of their
+        candidate set-ups as kept (``SetupCandidates``; none read when they have none), else of
+        those ``FAILED_SETUPS`` finds."""
+        if not customers or not self._setup_types:
             return {}
-        rows = client.query(
-            FAILED_SETUPS,
-            parameters={
-                "dimensions": sorted(self._rules.prerequisites),
-                "ids": customers,
-                "event_types": types,
-                "as_of": as_of,
-                "known_at": known,
-            },
-        ).result_rows
+        parameters = {
+            "dimensions": sorted(self._rules.prerequisites),
+            "ids": customers,
+            "event_types": self._setup_types,
+            "as_of": as_of,
+            "known_at": known,
+        }
+        candidates = self._setups.of(client, customers, known, lambda: self._state.known_at(None))
+        if candidates is None:  # more than a process keeps: found by the read
+            rows = client.query(FAILED_SETUPS, parameters=parameters).result_rows
+        elif candidates:
+            parameters["setups"] = candidates
+            rows = client.query(FAILED_SETUPS_OF, parameters=parameters).result_rows
+        else:
+            return {}
         found: dict[str, list[Blocker]] = {}
         for customer, *facts in sorted(rows, key=lambda row: (str(row[0]), str(row[1]))):
             found.setdefault(str(customer), []).append(self._blocker(facts))
