@@ -6,9 +6,8 @@ its customer (``[lineage]`` prerequisites): not a hop, but it explains why the E
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -41,6 +40,7 @@ from slas.setup_candidates import CANDIDATES_KEPT, SETUP_FAILURE_ROWS, SetupCand
 from warehouse.counted_attempt import ATTEMPT_ORDER, FAILING_SINCE, LATEST_ERROR
 from warehouse.first_stored import NAMED_EVENTS_KNOWN_AT, first_stored_events
 from warehouse.pool import ReadsBeside
+from warehouse.python_heap import collection_paused
 
 _FACTS = f"EventId, argMax(EventType, {ATTEMPT_ORDER}), {LATEST_ERROR}, {FAILING_SINCE}"
 """A blocking event's id and facts (an aggregate over its attempts, grouped by event id): its type,
@@ -199,23 +199,6 @@ def _held_in_sql(
     return held, count, total
 
 
-@contextmanager
-def _collection_paused() -> Iterator[None]:
-    """The cyclic garbage collector off while an answer builds its items. Every item makes some
-    fifteen container objects, none in a cycle and all alive until the answer is sent: the
-    collections they set off walk them again for nothing (an every-item answer of 9,566 items
-    at 10M: 150 young, 13 middle and 1 or 2 full ones, 17-66 ms CPU;
-    benchmarks/history/business-state-answers.md, "Blocked invoices, every item: the endpoint's
-    JSON"). On
-    again unconditionally: nothing in the service turns it off, and an answer that overlaps
-    another may start while that one has it off (restoring what it found would leave it off)."""
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
 class BlockedInvoiceAnswers:
     """``GET /api/v1/impact/blocked-invoices`` from ``close_items``."""
 
@@ -255,7 +238,7 @@ class BlockedInvoiceAnswers:
         """The known_at the answer describes, and a page of its blocked items in
         ``blocked_order`` (the largest first): every one, or the first ``limit`` after the item
         whose ``blocked_order`` is ``after`` (the totals and count still cover every item)."""
-        with _collection_paused():
+        with collection_paused():
             return self._report(period, legal_entity, as_of, known_at, limit, after)
 
     def _report(
