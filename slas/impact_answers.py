@@ -27,6 +27,7 @@ from lineage.impact import (
     totals,
 )
 from lineage.owners import OwnerRouting
+from lineage.queries import POINT_READ
 from lineage.rules import LineageRules
 from slas.business_state import BusinessState
 from slas.close_state import (
@@ -51,9 +52,11 @@ SELECT {_FACTS}
 FROM {NAMED_EVENTS_KNOWN_AT}
 WHERE EventTime <= {{as_of:DateTime64(6, 'UTC')}}
 GROUP BY EventId
+{POINT_READ}
 """
 """Each blocking event's type, the error of its latest attempt and when its current run of failed
-attempts began, from the first stored version of every attempt known at ``known_at``."""
+attempts began, from the first stored version of every attempt known at ``known_at``. A lookup by
+event id: without the skip indexes (``POINT_READ``), 6-7 ms of CPU instead of 8-10 at 10M."""
 
 _SETUPS_THAT_FAILED = f"""
 SELECT EventId FROM biz_event_objects WHERE ObjectId IN {{ids:Array(String)}} AND {SETUP_FAILURE_ROWS}
@@ -64,7 +67,8 @@ failed, whichever version of each attempt was stored first (``SetupCandidates`` 
 
 def _failed_setups(candidates: str) -> str:
     """``FAILED_SETUPS`` of the set-up events ``candidates`` selects (a condition on
-    ``EventId``)."""
+    ``EventId``): lookups by the tables' sort keys, so without the skip indexes (``POINT_READ``:
+    12 ms of CPU instead of 15 for 25 set-ups at 10M)."""
     attempts = first_stored_events(
         f"{candidates} AND IngestedAt <= {{known_at:DateTime64(3, 'UTC')}}",
         "EventId, EventType, EventTime, Attempt, SpanId, Outcome, ErrorCategory, ErrorCode, "
@@ -82,6 +86,7 @@ FROM (
 )
 ARRAY JOIN refs AS ref
 WHERE ref.type IN {{dimensions:Array(String)}} AND ref.id IN {{ids:Array(String)}}
+{POINT_READ}
 """
 
 
