@@ -35,6 +35,7 @@ from slas.objectives import ObjectiveStatus
 from slas.telemetry import StreamSilence, TelemetrySilence
 from slas.timer_answers import TimerAnswers
 from slas.timers import STATES
+from warehouse.python_heap import collection_paused
 
 PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
 BLOCKED_PAGE_ITEMS = 1000
@@ -236,6 +237,36 @@ def slas_router(
         _stamp(response, at, known)
         return [CloseRiskOut.model_validate(entity) for entity in report]
 
+    def blocked_page(
+        *,
+        period: str | None,
+        legal_entity: str | None,
+        as_of: datetime,
+        known_at: datetime | None,
+        limit: int,
+        after: BlockedCursor | None,
+    ) -> tuple[datetime, bytes, str | None]:
+        """The known_at a page describes, its JSON and the cursor of the next page (None: the
+        last): the answer's items live only while this runs."""
+        known, result = blocked.report(
+            period=period,
+            legal_entity=legal_entity,
+            as_of=as_of,
+            known_at=known_at,
+            limit=limit,
+            after=None if after is None else after.key,
+        )
+        following = None
+        if result.more and result.items:
+            following = BlockedCursor.after(
+                result.items[-1],
+                as_of=as_of,
+                known_at=known,
+                period=period,
+                legal_entity=legal_entity,
+            ).text()
+        return known, blocked_json(result, as_of, following), following
+
     @router.get(
         "/impact/blocked-invoices",
         response_model=BlockedInvoicesOut,
@@ -291,24 +322,16 @@ def slas_router(
                 raise HTTPException(422, conflict)
             at = _as_of_in_range(after.as_of, "cursor's as_of")
             asked_known_at = _as_of_in_range(after.known_at, "cursor's known_at")
-        known, result = blocked.report(
-            period=period,
-            legal_entity=legal_entity,
-            as_of=at,
-            known_at=asked_known_at,
-            limit=limit,
-            after=None if after is None else after.key,
-        )
-        following = None
-        if result.more and result.items:
-            following = BlockedCursor.after(
-                result.items[-1],
-                as_of=at,
-                known_at=known,
+        with collection_paused():  # the page's thousands of objects are freed before it ends
+            known, body, following = blocked_page(
                 period=period,
                 legal_entity=legal_entity,
-            ).text()
-        response = Response(blocked_json(result, at, following), media_type="application/json")
+                as_of=at,
+                known_at=asked_known_at,
+                limit=limit,
+                after=after,
+            )
+        response = Response(body, media_type="application/json")
         _stamp(response, at, known)
         if following is not None:
             query = request.url.include_query_params(cursor=following).query

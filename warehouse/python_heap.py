@@ -26,6 +26,8 @@ import gc
 import logging
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
@@ -40,6 +42,31 @@ CHECK_SECONDS = 5.0
 MIN_SPACING_SECONDS = 60.0
 """The least time between two freezes: each may freeze garbage cycles, which wait for the next
 collecting refreeze."""
+
+
+_PAUSES = threading.local()
+
+
+@contextmanager
+def collection_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while this thread builds an answer of many objects (a
+    blocked-invoices page: some fifteen container objects an item, none in a cycle). The
+    collections they would set off walk them again for nothing (an every-item answer of 9,566
+    items at 10M: 150 young, 13 middle and 1 or 2 full ones, 17-66 ms CPU;
+    benchmarks/history/business-state-answers.md, "Blocked invoices, every item: the endpoint's
+    JSON"); freed before the pause ends, they set off none at all. On again when this thread's
+    outermost pause ends, unconditionally: nothing in the service turns it off for long, and an
+    answer that overlaps another may start while that one has it off (restoring what it found
+    would leave it off)."""
+    depth = getattr(_PAUSES, "depth", 0)
+    _PAUSES.depth = depth + 1
+    gc.disable()
+    try:
+        yield
+    finally:
+        _PAUSES.depth = depth
+        if not depth:
+            gc.enable()
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import re
+import threading
 import time
 import weakref
 from collections.abc import Iterator
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.service import asgi_client, in_process_app
-from warehouse.python_heap import HeapFreezer, refreeze
+from warehouse.python_heap import HeapFreezer, collection_paused, refreeze
 
 
 @pytest.fixture(autouse=True)
@@ -69,6 +70,46 @@ def test_a_frozen_cycle_waits_for_a_collecting_refreeze() -> None:
     assert gone() is None
     assert done.collected is not None
     assert done.collected >= 1
+
+
+def test_a_pause_nested_in_one_thread_keeps_the_collector_off_until_the_outermost_ends() -> None:
+    """A blocked-invoices page pauses around the answer, which pauses itself too: the inner pause
+    ending leaves the collector off, so the page's objects are freed before any collection; the
+    outer one ending (even by an error) turns it on."""
+
+    def page() -> None:
+        with collection_paused():
+            with collection_paused():
+                assert not gc.isenabled()
+            assert not gc.isenabled()
+            raise RuntimeError("the page failed")
+
+    with pytest.raises(RuntimeError, match="the page failed"):
+        page()
+    assert gc.isenabled()
+
+
+def test_a_pause_ending_turns_the_collector_on_whatever_another_thread_paused() -> None:
+    """Pauses of two threads overlapping: the first to end turns the collector on (one answer
+    never leaves it off for another's whole length), and the collector is on once both ended."""
+    paused, ended = threading.Event(), threading.Event()
+
+    def other() -> None:
+        with collection_paused():
+            paused.set()
+            ended.wait(10)
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    try:
+        assert paused.wait(10)
+        with collection_paused():
+            assert not gc.isenabled()
+        assert gc.isenabled()
+    finally:
+        ended.set()
+        thread.join(10)
+    assert gc.isenabled()
 
 
 def test_the_freezer_refreezes_when_long_lived_objects_pile_up() -> None:
