@@ -301,6 +301,11 @@ class BusinessState:
         state = self._answer_watermarks(REBUILD_KEY)
         return writes(), state.get(WATERMARK_KEY), state.get(REBUILD_KEY)
 
+    def rebuild_record(self) -> tuple[str, datetime] | None:
+        """The business tables' rebuild record (``warehouse.rebuild``: running or done, and when),
+        as the answers' shared reading has it: it changes with every rebuild, by any process."""
+        return self.facts_reading()[2]
+
     def items_known_at(self, requested: datetime | None) -> tuple[datetime, bool]:
         """``known_at_recorded`` for ``slas.item_versions`` (its answers may filter by the
         replaced versions)."""

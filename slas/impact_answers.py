@@ -346,7 +346,9 @@ class BlockedInvoiceAnswers:
             "as_of": as_of,
             "known_at": known,
         }
-        candidates = self._setups.of(client, customers, known, lambda: self._state.known_at(None))
+        candidates = self._setups.of(
+            client, customers, known, lambda: self._state.known_at(None), self._state.rebuild_record
+        )
         if candidates is None:  # more than a process keeps: found by the read
             rows = client.query(FAILED_SETUPS, parameters=parameters).result_rows
         elif candidates:

@@ -1,20 +1,21 @@
 """Which set-ups may stand failed for a customer, kept per process: the set-up events with a stored
 row that did not succeed, by customer, as known up to an instant. ``FAILED_SETUPS`` reads only
 these events (``slas.impact_answers``); kept, a blocked-invoice page need not find them again.
+Read whole once, then only the rows stored since (a tick's, not the history's); read whole again
+after a rebuild of the business tables.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Final
 
 from clickhouse_connect.driver.client import Client
 
 from domain.instants import utc
-from warehouse.schema_state import writes
 
 SETUP_FAILURE_ROWS: Final = """ObjectType IN {dimensions:Array(String)}
   AND EventType IN {event_types:Array(String)} AND IngestedAt <= {known_at:DateTime64(3, 'UTC')}
@@ -26,14 +27,15 @@ attempt was stored first: only events with such a row can stand failed)."""
 SETUP_CANDIDATES = f"""
 SELECT ObjectId, EventId, min(IngestedAt)
 FROM biz_event_objects
-WHERE {SETUP_FAILURE_ROWS}
+WHERE {SETUP_FAILURE_ROWS} AND IngestedAt > {{after:DateTime64(3, 'UTC')}}
 GROUP BY ObjectId, EventId
 LIMIT {{kept:UInt64}}
 """
-"""Every object's candidate set-ups (``SETUP_FAILURE_ROWS`` of every object, not of a few) and when
-the first such row was stored: a set-up is the candidate of an object at any ``known_at`` from
-then on. At most ``kept`` rows."""
+"""Every object's candidate set-ups (``SETUP_FAILURE_ROWS`` of every object, not of a few) among
+the rows stored after ``after`` and by ``known_at``, and when the first such row was stored: a
+set-up is the candidate of an object at any ``known_at`` from then on. At most ``kept`` rows."""
 
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 CANDIDATES_KEPT: Final = 100_000
 """The most (customer, set-up) pairs a process keeps: some 1,200 in a quarter of 10M spans, where
 reading them all costs about 45 ms. Beyond it none are kept and each answer reads its customers'
@@ -42,9 +44,9 @@ candidates itself."""
 
 @dataclass(frozen=True)
 class _Kept:
-    writes: int
-    """``warehouse.schema_state.writes`` when read: a reset, a rebuild or a migration by this
-    process since (each writes the schema state) may have rewritten the rows read."""
+    rebuild: Hashable
+    """The business tables' rebuild record when read: a rebuild since (``warehouse.rebuild``, by
+    any process) stored every row again, and the candidates are read whole again."""
     cover: datetime
     """Every row stored up to this knowledge time was read (a watermark: none is stored later)."""
     by_object: dict[str, tuple[tuple[datetime, str], ...]] | None
@@ -54,8 +56,14 @@ class _Kept:
 class SetupCandidates:
     """The candidate set-ups of given objects at a ``known_at``, as ``SETUP_FAILURE_ROWS`` finds
     them: read once for every object up to the business state's watermark, then kept, since the
-    rows stored up to a watermark never change; read again when a later ``known_at`` is asked or
-    the process wrote the schema state. Shared by an answer's threads."""
+    rows stored up to a watermark never change; when a later ``known_at`` is asked, the rows
+    stored since are read and added; after a rebuild, all are read again. Shared by an answer's
+    threads.
+
+    What is kept may name more than the rows now say (rows the facts retention dropped since):
+    harmless, since ``FAILED_SETUPS`` reads each candidate's attempts as known at ``known_at``
+    and names only a set-up whose first stored attempt failed and names the customer, which its
+    row in ``biz_event_objects`` then says too."""
 
     def __init__(
         self, dimensions: Sequence[str], event_types: Sequence[str], kept: int = CANDIDATES_KEPT
@@ -72,36 +80,53 @@ class SetupCandidates:
         ids: Iterable[str],
         known: datetime,
         watermark: Callable[[], datetime],
+        rebuild: Callable[[], Hashable],
     ) -> list[str] | None:
         """The candidate set-ups of the objects ``ids`` known at ``known``, in id order; None when
         the process keeps none (more than ``kept``): the caller reads them itself. When what is
-        kept does not cover ``known``, every object's are read up to the later of ``known`` and
-        ``watermark()`` (both at most the watermark: every row up to them is stored)."""
-        kept = self._current(client, known, watermark)
+        kept does not cover ``known``, the rows stored since are read up to the later of ``known``
+        and ``watermark()`` (both at most the watermark: every row up to them is stored); every
+        row when ``rebuild()`` (the rebuild record) differs from what it was at the last read."""
+        kept = self._current(client, known, watermark, rebuild())
         if kept.by_object is None:
             return None
         return sorted(
             {event for i in ids for at, event in kept.by_object.get(i, ()) if at <= known}
         )
 
-    def _current(self, client: Client, known: datetime, watermark: Callable[[], datetime]) -> _Kept:
+    def _current(
+        self,
+        client: Client,
+        known: datetime,
+        watermark: Callable[[], datetime],
+        rebuild: Hashable,
+    ) -> _Kept:
         with self._lock:  # one read when several answers find nothing kept at once
             kept = self._kept
-            if kept is not None and kept.writes == writes() and known <= kept.cover:
+            if kept is not None and kept.rebuild == rebuild and known <= kept.cover:
                 return kept
-            written, cover = writes(), max(known, watermark())
+            grown = kept if kept is not None and kept.rebuild == rebuild else None
+            if grown is not None and grown.by_object is None:
+                grown = None  # more than kept: read whole again, in case fewer are now
+            cover = max(known, watermark())
             rows = client.query(
                 SETUP_CANDIDATES,
-                parameters={**self._parameters, "known_at": cover, "kept": self._most + 1},
+                parameters={
+                    **self._parameters,
+                    "after": _EPOCH if grown is None else grown.cover,
+                    "known_at": cover,
+                    "kept": self._most + 1,
+                },
             ).result_rows
-            by_object: dict[str, list[tuple[datetime, str]]] | None = None
-            if len(rows) <= self._most:
-                by_object = {}
-                for object_id, event_id, at in rows:
-                    by_object.setdefault(str(object_id), []).append((utc(at), str(event_id)))
+            by_object: dict[str, list[tuple[datetime, str]]] = {}
+            if grown is not None and grown.by_object is not None:
+                by_object = {k: list(v) for k, v in grown.by_object.items()}
+            for object_id, event_id, at in rows:
+                found = by_object.setdefault(str(object_id), [])
+                if all(event != event_id for _, event in found):  # else stored earlier
+                    found.append((utc(at), str(event_id)))
+            full = sum(len(v) for v in by_object.values()) > self._most
             self._kept = _Kept(
-                written,
-                cover,
-                None if by_object is None else {k: tuple(v) for k, v in by_object.items()},
+                rebuild, cover, None if full else {k: tuple(v) for k, v in by_object.items()}
             )
             return self._kept

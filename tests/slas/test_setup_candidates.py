@@ -1,7 +1,8 @@
 """The candidate set-ups a process keeps (``slas.setup_candidates``) give the blocked invoices the
 set-ups ``FAILED_SETUPS`` finds: a set-up failed after they were read is named once a later
-``known_at`` is asked, rows rewritten under the watermark are read again once the process writes
-the schema state, and more candidates than kept are found by each answer, on the real engine."""
+``known_at`` is asked (only the rows stored since), rows rewritten under the watermark are read
+again once a rebuild is recorded, and more candidates than kept are found by each answer, on the
+real engine."""
 
 from __future__ import annotations
 
@@ -20,12 +21,14 @@ from slas.business_state import WATERMARK_KEY, BusinessState
 from slas.calendars import CalendarBook
 from slas.definitions import DEFAULT_SLAS
 from slas.impact_answers import BlockedInvoiceAnswers
+from slas.setup_candidates import SETUP_CANDIDATES
 from tests.lineage.events import numbered_chain
 from tests.slas.test_conflicting_errors import FIRST, _failed, _setup, _store
 from warehouse.schema import SCHEMA_STATE
 from warehouse.schema_state import REBUILD_KEY, write_state
 
 POSTING_ERROR = (sc.MASTER_DATA, "E-POSTING")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _set_up(signed: BusinessEvent, number: int, name: str) -> BusinessEvent:
@@ -128,10 +131,60 @@ def test_a_set_up_failed_after_the_candidates_were_read_is_named_at_a_later_know
     )
 
 
-def test_rows_rewritten_under_the_watermark_are_read_again_once_the_schema_state_is_written(
+class _Counted:
+    """A client that keeps the ``after`` of every ``SETUP_CANDIDATES`` read."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.afters: list[datetime] = []
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.client, name)
+
+    def query(
+        self, sql: str, parameters: dict[str, object] | None = None, **more: object
+    ) -> object:
+        if sql == SETUP_CANDIDATES and parameters is not None:
+            after = parameters["after"]
+            assert isinstance(after, datetime)
+            self.afters.append(after)
+        return self.client.query(sql, parameters=parameters, **more)
+
+
+def test_a_tick_adds_the_rows_stored_since_and_only_a_rebuild_reads_them_all_again(
     migrated: Client,
 ) -> None:
-    """A rebuild rewrites the stored rows under the watermark and writes the schema state: the
+    """After ticks (schema-state writes of this process), a later ``known_at`` reads only the
+    rows stored after what is kept (and names the set-up failed since); a rebuild record, by any
+    process, makes the next read take every row again."""
+    signed = _held_by_postings(migrated, [1])
+    first = _set_up(signed[1], 1, "a")
+    _store(migrated, [first])
+    state = _state(migrated)
+    counted = _Counted(migrated)
+    answers = BlockedInvoiceAnswers(lambda: counted, LineageRules.default(), OwnerRouting(), state)
+    known, named = _setups_named(answers)
+    assert named == {"INV-1": {first.event_id}}
+    assert counted.afters == [EPOCH]
+
+    later = _set_up(signed[1], 1, "b")
+    _store(migrated, [later])
+    state.tick(datetime.now(UTC))
+    state.tick(datetime.now(UTC))
+    known_later, named = _setups_named(answers)
+    assert known_later > known
+    assert named == {"INV-1": {first.event_id, later.event_id}}
+    assert counted.afters[1:] == [known]  # the rows stored after the first read's cover only
+
+    write_state(migrated, REBUILD_KEY, "done", at=datetime.now(UTC))
+    assert _setups_named(answers, known_later)[1] == named
+    assert counted.afters[2:] == [EPOCH]
+
+
+def test_rows_rewritten_under_the_watermark_are_read_again_once_a_rebuild_is_recorded(
+    migrated: Client,
+) -> None:
+    """A rebuild rewrites the stored rows under the watermark and records itself: the
     candidates kept before are dropped, and the answer is what the rows now say (here the set-up's
     row of its customer rewritten as a success: no longer a candidate, so not named)."""
     _, setup, state, answers, known = _one_set_up_named(migrated)
