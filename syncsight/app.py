@@ -283,8 +283,9 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
         (else 503); ``degraded`` (still 200) while refused batches wait in the quarantine, the
         SLA evaluator keeps failing, the ledger's sealer fails (``lineage.sealing``), a
         background mutation of the engine fails or ``system.mutations`` cannot be read
-        (``warehouse.mutations``); ``mutations_pending`` while one runs, such as a changed
-        retention's rewrite of the stored parts."""
+        (``warehouse.mutations``), or the Python heap's freezer fails (``warehouse.python_heap``);
+        ``mutations_pending`` while one runs, such as a changed retention's rewrite of the stored
+        parts."""
         problems: dict[str, str] = {}
         try:
             pool.client().query("SELECT 1")
@@ -305,6 +306,9 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
         if sealer is not None and (sealing := sealer.problem()) is not None:
             ready["status"] = "degraded"
             ready["ledger"] = sealing
+        if heap is not None and (frozen := heap.problem()) is not None:
+            ready["status"] = "degraded"
+            ready["python_heap"] = frozen
         mutations_degrade, mutation_fields = mutations.readiness()
         if mutations_degrade:
             ready["status"] = "degraded"

@@ -140,6 +140,13 @@ class HeapFreezer:
             "How long the last collecting refreeze held every thread.",
             registry=self.registry,
         )
+        self._failures = Counter(
+            "syncsight_python_heap_freeze_failures",
+            "Checks or freezes of the Python heap that raised (the freezer goes on; /readyz says "
+            "so while the last one failed).",
+            registry=self.registry,
+        )
+        self._failing: str | None = None
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="python-heap", daemon=True)
@@ -170,14 +177,29 @@ class HeapFreezer:
         """The Prometheus text exposition of the freezes."""
         return bytes(generate_latest(self.registry))
 
+    def problem(self) -> str | None:
+        """Why the last check or freeze failed (for ``/readyz``), or None while they succeed."""
+        return self._failing
+
     def _run(self) -> None:
         now = time.monotonic()
         frozen = collected = now  # start-up counts as both: the spacing and interval run from it
         while not self._stop.wait(self._check):
             now = time.monotonic()
-            if now - collected >= self._interval:
-                self.freeze_now(collect=True)
-                frozen = collected = time.monotonic()
-            elif now - frozen >= self._spacing and unfrozen_long_lived() > self._limit:
-                self.freeze_now(collect=False)
-                frozen = time.monotonic()
+            try:
+                if now - collected >= self._interval:
+                    collected = now  # a failing collection is tried again an interval later
+                    self.freeze_now(collect=True)
+                    frozen = collected = time.monotonic()
+                    self._failing = None
+                elif now - frozen >= self._spacing and unfrozen_long_lived() > self._limit:
+                    frozen = now
+                    self.freeze_now(collect=False)
+                    frozen = time.monotonic()
+                    self._failing = None
+            except Exception as error:  # the thread goes on; /readyz and /metrics say it failed
+                self._failures.inc()
+                failing = f"the Python heap's freeze failed: {type(error).__name__}: {error}"
+                if failing != self._failing:  # logged once per new reason, not every check
+                    logger.exception("%s", failing)
+                self._failing = failing  # until a freeze succeeds

@@ -173,6 +173,40 @@ def _wait_for_freezes(freezer: HeapFreezer, count: int, series: str) -> None:
         time.sleep(0.01)
 
 
+def test_a_failing_freeze_is_counted_and_reported_once_and_the_freezer_goes_on(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The interpreter refuses to freeze: the freezer counts every failure, says why in
+    ``problem`` (``/readyz``), logs the reason once, and keeps its thread; once freezing works
+    again, the next collecting refreeze clears the problem."""
+
+    def refused() -> None:
+        raise RuntimeError("the heap cannot be frozen now")
+
+    freezer = HeapFreezer(0.1, limit=10**9, check=0.02, spacing=0.05)
+    monkeypatch.setattr(gc, "freeze", refused)
+    freezer.start()
+    try:
+        deadline = time.monotonic() + 10
+        while _metric(freezer, "syncsight_python_heap_freeze_failures_total") < 3:
+            assert time.monotonic() < deadline, "no failure counted"
+            time.sleep(0.02)
+        assert freezer.problem() == (
+            "the Python heap's freeze failed: RuntimeError: the heap cannot be frozen now"
+        )
+        logged = [r for r in caplog.records if "cannot be frozen" in r.getMessage()]
+        assert len(logged) == 1
+        monkeypatch.undo()
+        _wait_for_freezes(freezer, 1, COLLECTED)
+        deadline = time.monotonic() + 10
+        while freezer.problem() is not None:
+            assert time.monotonic() < deadline, "the problem stayed"
+            time.sleep(0.02)
+    finally:
+        freezer.stop()
+    assert _metric(freezer, COLLECTED) >= 1
+
+
 def test_an_interval_must_be_positive() -> None:
     with pytest.raises(ValueError, match="interval must be positive"):
         HeapFreezer(0)
@@ -197,6 +231,29 @@ def test_the_service_freezes_by_its_setting_and_says_so_in_its_metrics(
     never = in_process_app(chdb_url, database, tmp_path, python_heap_freeze_interval=0)
     assert "syncsight_python_heap" not in asyncio.run(metrics_after(never, 0.5))
     assert gc.get_freeze_count() == 0
+
+
+def test_the_service_is_degraded_while_its_freezer_fails(
+    chdb_url: str, database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``/readyz`` says ``degraded`` with the freezer's reason while its freezes fail, and
+    ``/metrics`` counts them."""
+
+    def refused() -> None:
+        raise RuntimeError("the heap cannot be frozen now")
+
+    async def ready_after(app: object, seconds: float) -> tuple[dict[str, str], str]:
+        async with asgi_client(app) as api:
+            await asyncio.sleep(seconds)
+            ready = (await api.get("/readyz")).json()
+            return ready, str((await api.get("/metrics")).text)
+
+    monkeypatch.setattr(gc, "freeze", refused)
+    app = in_process_app(chdb_url, database, tmp_path, python_heap_freeze_interval=0.2)
+    ready, text = asyncio.run(ready_after(app, 1.0))
+    assert ready["status"] == "degraded"
+    assert ready["python_heap"].endswith("RuntimeError: the heap cannot be frozen now")
+    assert _value(text, "syncsight_python_heap_freeze_failures_total") >= 1
 
 
 def _metric(freezer: HeapFreezer, name: str) -> float:
