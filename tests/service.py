@@ -62,10 +62,15 @@ def table_away(client: Any, table: str) -> Iterator[None]:
 
 def in_process_app(chdb_url: str, database: str, tmp_path: Path, **settings: Any) -> Any:
     """The service's app over the test's engine and ``database``, its spool in ``tmp_path`` and
-    its gRPC port a free one (another in-process app of the tests may hold the default)."""
+    its gRPC port a free one (another in-process app of the tests may hold the default). Its
+    Python heap's freezer is off unless asked for: the app shares the pytest process's heap, and a
+    freeze there would keep other tests' garbage cycles until the worker ends (the services the
+    tests start as processes keep the default)."""
     from syncsight.app import create_app
     from syncsight.config_file import FileConfig
     from syncsight.settings import Settings
+
+    settings.setdefault("python_heap_freeze_interval", 0)
 
     chosen = Settings(
         clickhouse_url=chdb_url, spool_dir=tmp_path / "spool", grpc_port=free_port(), **settings

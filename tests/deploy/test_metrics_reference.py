@@ -7,6 +7,7 @@ import asyncio
 import re
 from pathlib import Path
 
+from syncsight.settings import Settings
 from tests.service import asgi_client, in_process_app
 
 OPERATIONS = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
@@ -24,8 +25,10 @@ def documented() -> dict[str, str]:
 
 
 def exposed(chdb_url: str, database: str, tmp_path: Path) -> dict[str, str]:
-    """Family → type, from the ``# TYPE`` lines of the service's own ``/metrics``."""
-    app = in_process_app(chdb_url, database, tmp_path)
+    """Family → type, from the ``# TYPE`` lines of the service's own ``/metrics``, its settings
+    the defaults (the Python heap's freezer on, as in a served process)."""
+    default = Settings.model_fields["python_heap_freeze_interval"].default
+    app = in_process_app(chdb_url, database, tmp_path, python_heap_freeze_interval=default)
 
     async def scrape() -> str:
         async with asgi_client(app) as api:
