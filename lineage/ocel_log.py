@@ -332,16 +332,6 @@ def producer_facts(
     return states
 
 
-def producer_states(
-    client: Client, rules: LineageRules, refs: Sequence[Pair], known_at: datetime
-) -> dict[Pair, ObjectState]:
-    """``producer_facts`` as ``ObjectState``s (for reading)."""
-    return {
-        ref: ObjectState(*state)
-        for ref, state in producer_facts(client, rules, refs, known_at).items()
-    }
-
-
 def object_facts(
     client: Client,
     rules: LineageRules,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -33,11 +34,13 @@ from lineage.ocel_log import (
     JSON_TEXT_SETTINGS,
     LogPage,
     LogRequest,
+    ObjectState,
+    Pair,
     _flat,
     _Vocabulary,
     first_produced,
     log_pages,
-    producer_states,
+    producer_facts,
 )
 from lineage.ocel_queries import PAGE_SHAPES, page_events
 from lineage.queries import events_by_id, hop_events
@@ -51,6 +54,16 @@ from warehouse.spans import OTEL_TRACES_COLUMNS
 RULES = LineageRules.default()
 DIMENSIONS = ("legal_entity", "customer")
 """Attributes the log resolves beyond what the node shows."""
+
+
+def producer_states(
+    client: Client, rules: LineageRules, refs: Sequence[Pair], known_at: datetime
+) -> dict[Pair, ObjectState]:
+    """``producer_facts`` as ``ObjectState``s, to read them by name."""
+    return {
+        ref: ObjectState(*state)
+        for ref, state in producer_facts(client, rules, refs, known_at).items()
+    }
 
 
 def insert(client: Client, events: list[BusinessEvent]) -> None:
