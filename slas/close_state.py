@@ -466,7 +466,8 @@ class CloseRiskAnswers:
             {
                 b
                 for item in (largest if apart else ())
-                if (b := row_blocking_step(rows[item], as_of)[0])
+                # a version whose rows the retention dropped meanwhile: read with the shown below
+                if item in rows and (b := row_blocking_step(rows[item], as_of)[0])
             }
         )
         # the attempts of the events already seen at ``known`` are kept (``ErrorAttempts``):

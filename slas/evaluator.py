@@ -44,9 +44,15 @@ class TimerAlerts:
 
     by_timer: dict[TimerKey, Alert]
     read: AlertingRead
+    """Its instants and what it looked at, not the timers it found: their alerts hold what they
+    say, and the list would hold every open timer a second time (dropped on construction)."""
     full_at: datetime
     next_change: datetime | None = None
     checked: bool = False
+
+    def __post_init__(self) -> None:
+        if self.read.timers:
+            object.__setattr__(self, "read", replace(self.read, timers=[]))
 
     def fresh(self, now: datetime, refresh: timedelta) -> bool:
         """Whether reading what changed since brings them to ``now`` (else read every timer)."""
@@ -77,12 +83,6 @@ def open_timer_alert(timer: AlertingTimer, definition: SlaDefinition, *, public_
         currency=timer.currency,
     )
     return timer_alert(facts, public_url=public_url)
-
-
-def _without_timers(read: AlertingRead) -> AlertingRead:
-    """``read`` as the held alerts keep it: its instants and what it looked at, not the timers it
-    found (their alerts hold what they say; the list held every open timer a second time)."""
-    return replace(read, timers=[])
 
 
 def utc_now() -> datetime:
@@ -330,7 +330,7 @@ class SlaEvaluator:
             read = self._answers.alerting_read(now)
             before = held.by_timer if held is not None else {}
             alerts = {t.key: self._alert(t, before.get(t.key)) for t in read.timers}
-            self._timer_alerts = TimerAlerts(alerts, _without_timers(read), now)
+            self._timer_alerts = TimerAlerts(alerts, read, now)
             self._versions_unread = False
             return alerts, None
         if not self._versions_unread:
@@ -347,7 +347,7 @@ class SlaEvaluator:
             for key in changed:
                 alerts.pop(key, None)
             alerts.update({t.key: self._alert(t, held.by_timer.get(t.key)) for t in changes.timers})
-        self._timer_alerts = TimerAlerts(alerts, _without_timers(changes), held.full_at)
+        self._timer_alerts = TimerAlerts(alerts, changes, held.full_at)
         self._versions_unread = False
         return alerts, changed
 

@@ -102,25 +102,23 @@ class SetupCandidates:
         rebuild: Hashable,
     ) -> _Kept:
         with self._lock:  # one read when several answers find nothing kept at once
-            kept = self._kept
-            if kept is not None and kept.rebuild == rebuild and known <= kept.cover:
+            kept = self._kept if self._kept is not None and self._kept.rebuild == rebuild else None
+            if kept is not None and known <= kept.cover:
                 return kept
-            grown = kept if kept is not None and kept.rebuild == rebuild else None
-            if grown is not None and grown.by_object is None:
-                grown = None  # more than kept: read whole again, in case fewer are now
+            # grown by the rows stored since; read whole when nothing is kept under this rebuild,
+            # or more than kept (in case fewer are now)
+            grown = kept.by_object if kept is not None else None
             cover = max(known, watermark())
             rows = client.query(
                 SETUP_CANDIDATES,
                 parameters={
                     **self._parameters,
-                    "after": _EPOCH if grown is None else grown.cover,
+                    "after": _EPOCH if kept is None or grown is None else kept.cover,
                     "known_at": cover,
                     "kept": self._most + 1,
                 },
             ).result_rows
-            by_object: dict[str, list[tuple[datetime, str]]] = {}
-            if grown is not None and grown.by_object is not None:
-                by_object = {k: list(v) for k, v in grown.by_object.items()}
+            by_object = {k: list(v) for k, v in (grown or {}).items()}
             for object_id, event_id, at in rows:
                 found = by_object.setdefault(str(object_id), [])
                 if all(event != event_id for _, event in found):  # else stored earlier

@@ -44,7 +44,8 @@ class WebhookChannel:
     def payload(self, alerts: Sequence[Alert], *, group: str) -> dict[str, Any]:
         """The Alertmanager webhook body for ``alerts`` (one group)."""
         common_labels = _common(alert.labels for alert in alerts)
-        common_annotations = _common(annotations_of(alert) for alert in alerts)
+        bodies = [webhook_alert(alert) for alert in alerts]  # each alert's annotations spelt once
+        common_annotations = _common(body["annotations"] for body in bodies)
         status = RESOLVED if all(a.status == RESOLVED for a in alerts) else FIRING
         group_labels = (
             {"alertname": common_labels["alertname"]} if "alertname" in common_labels else {}
@@ -62,7 +63,7 @@ class WebhookChannel:
             "commonLabels": common_labels,
             "commonAnnotations": common_annotations,
             "externalURL": self.external_url,
-            "alerts": [webhook_alert(alert) for alert in alerts],
+            "alerts": bodies,
         }
 
 
