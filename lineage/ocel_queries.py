@@ -86,6 +86,67 @@ def _assembled(where: str) -> str:
     return f"(SELECT {_EVENT_FACTS} FROM {first_stored_events(where, _ATTEMPT_COLUMNS)} GROUP BY EventId)"
 
 
+_FACT_NAMES: Final = (
+    "EventId, event_type, outcome, first_time, time, source_system, target_system, amount,"
+    " currency, period, trace_id, span_id, attempts, replays, error_category, legal_entity,"
+    " refs, own_period"
+)
+"""The columns of an assembled event that its readers use, in the order both ways of assembling
+a page's events (``_page_assembled``) give them."""
+
+_SINGLE_ROW_FACTS = f"""
+    EventId,
+    EventType AS event_type,
+    Outcome AS outcome,
+    EventTime AS first_time,
+    EventTime AS time,
+    SourceSystem AS source_system,
+    TargetSystem AS target_system,
+    Amount AS amount,
+    Currency AS currency,
+    Period AS period,
+    TraceId AS trace_id,
+    SpanId AS span_id,
+    toUInt64(1) AS attempts,
+    toInt64(0) AS replays,
+    if(Outcome != '{sc.SUCCESS}' AND ErrorCategory != '', ErrorCategory, '') AS error_category,
+    LegalEntity AS legal_entity,
+    arrayMap(r -> (r.type, r.id), ObjectRefs) AS refs,
+    Period AS own_period"""
+"""``_EVENT_FACTS`` (``_FACT_NAMES``) of an event with exactly one stored row: its one attempt
+is its first, latest and counted attempt, and that row its first stored version, so every
+aggregate is the row's own value (one trace: no replay)."""
+
+_PAGE_RANGE = (
+    "EventId > {after:String} AND EventId <= {last:String}"
+    " AND IngestedAt <= {known_at:DateTime64(3, 'UTC')}"
+)
+
+_MULTI_ROW_EVENTS = (
+    f"(SELECT EventId FROM biz_events WHERE {_PAGE_RANGE} GROUP BY EventId HAVING count() > 1)"
+)
+"""The events of a page's range with more than one row stored by ``known_at``: more than one
+attempt, or another stored version (a conflicting re-send, or an exact one not yet merged)."""
+
+
+def _page_assembled() -> str:
+    """The events of a page's range (``after`` up to ``last``) as ``_assembled`` gives them
+    (``_FACT_NAMES``), in two parts: an event with one stored row by ``known_at`` (most are)
+    is that row (``_SINGLE_ROW_FACTS``: no sort for the first stored version, no aggregate), read
+    only when the row is of ``period``; the others are assembled from their attempts, whatever
+    their period (``page_events`` applies the period rule to both). A third less CPU for the
+    page's events than assembling each, and no second read of the range for the period."""
+    multi_row = first_stored_events(
+        f"{_PAGE_RANGE} AND EventId IN {_MULTI_ROW_EVENTS}", _ATTEMPT_COLUMNS
+    )
+    return f"""(
+    SELECT {_SINGLE_ROW_FACTS} FROM biz_events
+    WHERE {_PAGE_RANGE} AND {_OF_PERIOD} AND EventId NOT IN {_MULTI_ROW_EVENTS}
+    UNION ALL
+    SELECT {_FACT_NAMES} FROM (SELECT {_EVENT_FACTS} FROM {multi_row} GROUP BY EventId)
+)"""
+
+
 VOCABULARY = """
 SELECT (SELECT groupUniqArray(EventType) FROM biz_events
         WHERE IngestedAt <= {known_at:DateTime64(3, 'UTC')}),
@@ -288,14 +349,7 @@ FROM (
         if(own_customer != '', own_customer, state.EventCustomer) AS customer,
         le = '' AS open,
         {_QUALIFIED} AS e2o
-    FROM {
-        _assembled(
-            "EventId > {after:String} AND EventId <= {last:String}"
-            " AND IngestedAt <= {known_at:DateTime64(3, 'UTC')}"
-            " AND EventId IN (SELECT EventId FROM biz_events WHERE EventId > {after:String}"
-            f" AND EventId <= {{last:String}} AND {_OF_PERIOD})"
-        )
-    } AS assembled
+    FROM {_page_assembled()} AS assembled
     LEFT JOIN ({state_dimensions}) AS state ON state.EventId = assembled.EventId
     WHERE empty({{period:String}}) OR if(own_period != '', own_period,
         formatDateTime(first_time, '%Y-%m', 'UTC')) = {{period:String}}
