@@ -138,6 +138,69 @@ def test_every_event_is_written_as_its_lineage_node_s_record(store: Client) -> N
     assert entities["time.approved:TE-Zürich/3"] == "LE-DE01", "not resolved through its project"
 
 
+def test_a_page_reads_each_event_once_whether_it_has_one_stored_row_or_more(
+    store: Client,
+) -> None:
+    """One page holding events of one stored row (read as that row) beside events of more rows
+    (assembled from their attempts): retries, a replay, a conflicting version, an exact re-send
+    and attempts in two months. Each event is written once, as its node's record, and only
+    when its first attempt (no period named) is of the period: a multi-row event taken for a
+    single-row one would be written once per row, or by a retry of the period."""
+    late = attempt(
+        sc.TIME_APPROVED,
+        "time.approved:TE-LATE",
+        {sc.TIME_ENTRY: "TE-LATE", sc.PROJECT: "PRJ-1"},
+        hours=-24 * 5,
+        period="",
+        outcome=sc.FAILED,
+        error_category=sc.MASTER_DATA,
+    )  # first tried in August, succeeded in September: of August
+    early = attempt(
+        sc.TIME_APPROVED,
+        "time.approved:TE-EARLY",
+        {sc.TIME_ENTRY: "TE-EARLY", sc.PROJECT: "PRJ-1"},
+        hours=3,
+        period="",
+        outcome=sc.FAILED,
+        error_category=sc.MASTER_DATA,
+    )  # first tried in September, succeeded in October: of September
+    resent = attempt(
+        sc.TIME_APPROVED, "time.approved:TE-RESENT", {sc.TIME_ENTRY: "TE-RESENT"}, hours=4
+    )
+    insert(store, [late, early, resent])
+    insert(
+        store,
+        [
+            replace(late, timestamp=late.timestamp + timedelta(days=6), outcome=sc.SUCCESS,
+                    error_category="", attempt=2, span_id="c" * 16),
+            replace(early, timestamp=early.timestamp + timedelta(days=31), outcome=sc.SUCCESS,
+                    error_category="", attempt=2, span_id="b" * 16),
+            resent,
+        ],
+    )  # fmt: skip
+    request = LogRequest("2026-09", None, datetime.now(UTC))
+    [page] = log_pages(lambda: store, RULES, request, BusinessStateFacts(), page_size=10_000)
+    texts = page.records
+    records = [json.loads(text) for text in texts]
+    ids = [r["id"] for r in records]
+    assert len(ids) == len(set(ids)), "an event written more than once"
+    assert "time.approved:TE-EARLY" in ids
+    assert "time.approved:TE-LATE" not in ids, "an event of August taken by its retry"
+    rows = dict(store.query("SELECT EventId, count() FROM biz_events GROUP BY EventId").result_rows)
+    assert sorted(rows[i] for i in ids)[0] == 1, "no event of one stored row"
+    nodes = events_by_id(store, ids, known_at=request.known_at)
+    assert sum(rows[i] > 1 for i in ids) >= 5
+    assert any(len(nodes[i].attempts) > 1 for i in ids)
+    assert any(nodes[i].replays for i in ids)
+    assert any(nodes[i].conflicts for i in ids)
+    for text, record in zip(texts, records, strict=True):
+        node = nodes[record["id"]]
+        relationships, _ = event_relations(node, RULES)
+        python = ocel_event(node, relationships)
+        python["attributes"] += [a for a in record["attributes"] if a["name"] in DIMENSIONS]
+        assert text == encoded(python)
+
+
 def test_the_sqlite_rows_hold_the_json_records_values(store: Client) -> None:
     """Both shapes of a page say the same of each event: type, id, time and every attribute
     (None where the record leaves one out), and the same E2O relations."""
