@@ -122,11 +122,17 @@ _PAGE_RANGE = (
     " AND IngestedAt <= {known_at:DateTime64(3, 'UTC')}"
 )
 
-_MULTI_ROW_EVENTS = (
-    f"(SELECT EventId FROM biz_events WHERE {_PAGE_RANGE} GROUP BY EventId HAVING count() > 1)"
-)
-"""The events of a page's range with more than one row stored by ``known_at``: more than one
-attempt, or another stored version (a conflicting re-send, or an exact one not yet merged)."""
+_MULTI_ROW_EVENTS = f"""WITH (
+    SELECT groupArray(EventId) FROM (
+        SELECT EventId FROM biz_events WHERE {_PAGE_RANGE} GROUP BY EventId HAVING count() > 1
+    )
+) AS multi_row"""
+"""The events of a page's range with more than one row stored by ``known_at`` (more than one
+attempt, or another stored version: a conflicting re-send, or an exact one not yet merged), as
+one value ``multi_row`` (a scalar subquery: evaluated once, where two ``IN`` subqueries naming
+it read the range twice)."""
+
+_MULTI_ROW_IDS = "(SELECT arrayJoin(multi_row))"
 
 
 def _page_assembled() -> str:
@@ -135,13 +141,14 @@ def _page_assembled() -> str:
     is that row (``_SINGLE_ROW_FACTS``: no sort for the first stored version, no aggregate), read
     only when the row is of ``period``; the others are assembled from their attempts, whatever
     their period (``page_events`` applies the period rule to both). A third less CPU for the
-    page's events than assembling each, and no second read of the range for the period."""
+    page's events than assembling each, and no second read of the range for the period. The
+    page query names ``_MULTI_ROW_EVENTS`` first."""
     multi_row = first_stored_events(
-        f"{_PAGE_RANGE} AND EventId IN {_MULTI_ROW_EVENTS}", _ATTEMPT_COLUMNS
+        f"{_PAGE_RANGE} AND EventId IN {_MULTI_ROW_IDS}", _ATTEMPT_COLUMNS
     )
     return f"""(
     SELECT {_SINGLE_ROW_FACTS} FROM biz_events
-    WHERE {_PAGE_RANGE} AND {_OF_PERIOD} AND EventId NOT IN {_MULTI_ROW_EVENTS}
+    WHERE {_PAGE_RANGE} AND {_OF_PERIOD} AND EventId NOT IN {_MULTI_ROW_IDS}
     UNION ALL
     SELECT {_FACT_NAMES} FROM (SELECT {_EVENT_FACTS} FROM {multi_row} GROUP BY EventId)
 )"""
@@ -337,6 +344,7 @@ def page_events(shape: str, state_dimensions: str, *, engine_spelling: bool = Fa
     read again without it)."""
     columns = _ENGINE_SPELT_JSON if engine_spelling and shape == "json" else _SHAPE_COLUMNS[shape]
     return f"""
+{_MULTI_ROW_EVENTS}
 SELECT EventId, event_type, {columns}, open, le, customer, e2o, {_LINKS} AS links,
     arrayMap(r -> (r.1, toUnixTimestamp64Micro(first_time), toString(amount), currency,
                    legal_entity, own_customer, outcome),
