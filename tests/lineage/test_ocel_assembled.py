@@ -113,6 +113,18 @@ def encoded(record: dict[str, Any]) -> str:
     return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
 
 
+def assert_written_as_nodes(texts: list[str], nodes: dict[str, Any]) -> None:
+    """Each record text is the text ``ocel_event`` of its node encodes to, its legal entity and
+    customer after the node's own attributes."""
+    for text in texts:
+        record = json.loads(text)
+        node = nodes[record["id"]]
+        relationships, _ = event_relations(node, RULES)
+        python = ocel_event(node, relationships)
+        python["attributes"] += [a for a in record["attributes"] if a["name"] in DIMENSIONS]
+        assert text == encoded(python)
+
+
 def test_every_event_is_written_as_its_lineage_node_s_record(store: Client) -> None:
     """Each record the engine writes is the text ``ocel_event`` of its node encodes to, its
     legal entity and customer after the node's own attributes."""
@@ -125,17 +137,69 @@ def test_every_event_is_written_as_its_lineage_node_s_record(store: Client) -> N
     assert any(n.success is not None and not n.succeeded for n in nodes.values())
     assert any(n.amount == n.amount.to_integral() for n in nodes.values() if n.amount)
     assert any(n.timestamp.microsecond for n in nodes.values())
-    for text, record in zip(texts, records, strict=True):
-        node = nodes[record["id"]]
-        relationships, _ = event_relations(node, RULES)
-        python = ocel_event(node, relationships)
-        python["attributes"] += [a for a in record["attributes"] if a["name"] in DIMENSIONS]
-        assert text == encoded(python)
+    assert_written_as_nodes(texts, nodes)
     entities = {
         r["id"]: {a["name"]: a["value"] for a in r["attributes"]}.get("legal_entity")
         for r in records
     }
     assert entities["time.approved:TE-Zürich/3"] == "LE-DE01", "not resolved through its project"
+
+
+def retried_later(entry: str, *, hours: float, days: int) -> tuple[BusinessEvent, BusinessEvent]:
+    """A time entry's approval naming no period: a failed first attempt ``hours`` after T0 and
+    its successful retry ``days`` later (in another month)."""
+    failed = attempt(
+        sc.TIME_APPROVED,
+        f"time.approved:{entry}",
+        {sc.TIME_ENTRY: entry, sc.PROJECT: "PRJ-1"},
+        hours=hours,
+        period="",
+        outcome=sc.FAILED,
+        error_category=sc.MASTER_DATA,
+    )
+    retry = replace(
+        failed,
+        timestamp=failed.timestamp + timedelta(days=days),
+        outcome=sc.SUCCESS,
+        error_category="",
+        error_code="",
+        attempt=2,
+        span_id="c" + failed.span_id[1:],
+    )
+    return failed, retry
+
+
+def test_a_page_reads_each_event_once_whether_it_has_one_stored_row_or_more(
+    store: Client,
+) -> None:
+    """One page holding events of one stored row (read as that row) beside events of more rows
+    (assembled from their attempts): retries, a replay, a conflicting version, an exact re-send
+    and attempts in two months. Each event is written once, as its node's record, and only
+    when its first attempt (no period named) is of the period: a multi-row event taken for a
+    single-row one would be written once per row, or by a retry of the period."""
+    late, late_retry = retried_later("TE-LATE", hours=-24 * 5, days=6)  # of August
+    early, early_retry = retried_later("TE-EARLY", hours=3, days=31)  # of September
+    resent = attempt(
+        sc.TIME_APPROVED, "time.approved:TE-RESENT", {sc.TIME_ENTRY: "TE-RESENT"}, hours=4
+    )
+    insert(store, [late, early, resent])
+    insert(store, [late_retry, early_retry, resent])
+    request = LogRequest("2026-09", None, datetime.now(UTC))
+    [page] = log_pages(lambda: store, RULES, request, BusinessStateFacts(), page_size=10_000)
+    texts = page.records
+    records = [json.loads(text) for text in texts]
+    ids = [r["id"] for r in records]
+    assert len(ids) == len(set(ids)), "an event written more than once"
+    assert "time.approved:TE-EARLY" in ids
+    assert "time.approved:TE-LATE" not in ids, "an event of August taken by its retry"
+    rows = dict(store.query("SELECT EventId, count() FROM biz_events GROUP BY EventId").result_rows)
+    assert sorted(rows[i] for i in ids)[0] == 1, "no event of one stored row"
+    nodes = events_by_id(store, ids, known_at=request.known_at)
+    assert sum(rows[i] > 1 for i in ids) >= 5
+    assert any(len(nodes[i].attempts) > 1 for i in ids)
+    assert any(nodes[i].replays for i in ids)
+    assert any(nodes[i].conflicts for i in ids)
+    assert_written_as_nodes(texts, nodes)
 
 
 def test_the_sqlite_rows_hold_the_json_records_values(store: Client) -> None:
