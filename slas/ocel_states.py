@@ -77,13 +77,17 @@ ITEMS_BY_KEY: Final = _items(naming_invoices=False)
 """``ITEMS`` for a batch that holds no invoice (most: objects are described a type at a time)."""
 
 TIMER_KEYS = f"""
-SELECT KeyType, KeyId, argMax(LegalEntity, KnownAt), argMax(Customer, KnownAt),
-       argMax(Amount, KnownAt), argMax(Currency, KnownAt)
+SELECT KeyType, KeyId, LegalEntity, Customer, Amount, Currency
 FROM {SLA_TIMERS}
 WHERE KnownAt <= {_KNOWN_AT} AND Deleted = 0
   AND (KeyType, KeyId) IN {json_pairs("refs")}
-GROUP BY KeyType, KeyId
+ORDER BY KeyType, KeyId, KnownAt DESC, StartedAt DESC, Sla DESC, StartEventId DESC
+LIMIT 1 BY KeyType, KeyId
 """
+"""Each key's facts from one of its timers: the latest known and, among those known at one
+instant (one SLA started by each of an obligation's invoices, stored by one tick), the latest
+started, then by SLA and start event, so that the answer does not depend on which row the engine
+meets first."""
 
 
 def _naive(instant: datetime) -> datetime:
