@@ -40,6 +40,7 @@ from warehouse.schema import (
     CLOSE_ITEM_PIECE_DAYS,
     CLOSE_ITEM_PIECE_TICKS,
     CLOSE_ITEM_PIECES,
+    CLOSE_ITEM_ROWS,
     CLOSE_ITEMS,
     CLOSE_STAGE_DURATIONS,
     PIECE_NEVER,
@@ -314,13 +315,21 @@ def _versions_asked(version: str) -> str:
     )
 
 
-VERSION_ROWS = f"""
+def _version_rows(table: str) -> str:
+    return f"""
 SELECT {ASSESSED_COLUMNS}, KnownAt
-FROM {CLOSE_ITEMS}
+FROM {table}
 WHERE {_versions_asked("KnownAt")}
 """
+
+
+VERSION_ROWS = _version_rows(CLOSE_ITEM_ROWS)
 """The rows (``ASSESSED_COLUMNS``, then ``KnownAt``) of the items of ``types`` and ``ids`` stored
-at one of ``versions``: the versions asked among them, through the primary key."""
+at one of ``versions``: the versions asked among them, through the primary key of
+``close_item_rows`` (migration 33: ``close_items``' rows laid out for point reads)."""
+VERSION_ROWS_OF_ITEMS = _version_rows(CLOSE_ITEMS)
+"""``VERSION_ROWS`` from ``close_items`` itself: for a version whose point-read row is gone while
+its item's row is not (both expire by the facts retention, each table merge by merge)."""
 VERSION_ROWS_OF_PIECES = f"""
 SELECT {ASSESSED_COLUMNS}, VersionKnownAt
 FROM {CLOSE_ITEM_PIECES}
@@ -338,11 +347,12 @@ VersionKey = tuple[str, str, datetime]
 def version_rows(
     client: Client, versions: Sequence[VersionKey]
 ) -> dict[VersionKey, tuple[Any, ...]]:
-    """The row (``ASSESSED_COLUMNS``) of each of ``versions``: from ``close_items``, else from
-    the pieces."""
+    """The row (``ASSESSED_COLUMNS``) of each of ``versions``: from ``close_item_rows``, else
+    from ``close_items``, else from the pieces (each read only for the versions the ones before
+    did not find)."""
     wanted = set(versions)
     found: dict[VersionKey, tuple[Any, ...]] = {}
-    for statement in (VERSION_ROWS, VERSION_ROWS_OF_PIECES):
+    for statement in (VERSION_ROWS, VERSION_ROWS_OF_ITEMS, VERSION_ROWS_OF_PIECES):
         missing = sorted(wanted - found.keys())
         if not missing:
             break

@@ -23,13 +23,19 @@ from typing import Final
 
 from clickhouse_connect.driver.client import Client
 
-from warehouse.schema import CLOSE_ITEM_PIECES, CLOSE_ITEMS, CLOSE_STAGE_DURATIONS, Topology
+from warehouse.schema import (
+    CLOSE_ITEM_PIECES,
+    CLOSE_ITEM_ROWS,
+    CLOSE_ITEMS,
+    CLOSE_STAGE_DURATIONS,
+    Topology,
+)
 
 logger = logging.getLogger(__name__)
 
-ANSWERED: Final = (CLOSE_ITEM_PIECES, CLOSE_ITEMS, CLOSE_STAGE_DURATIONS)
+ANSWERED: Final = (CLOSE_ITEM_PIECES, CLOSE_ITEMS, CLOSE_ITEM_ROWS, CLOSE_STAGE_DURATIONS)
 """The tables merged: what an every-period close-risk answer reads most of (the completed stages
-get a small part each tick, by their view)."""
+and the versions' point-read rows get a small part each tick, by their views)."""
 
 COMPACT_EVERY: Final = timedelta(minutes=10)
 """The least time between two merges of the tables."""

@@ -23,6 +23,7 @@ from warehouse.schema import (
     business_tables_ddl,
     close_item_piece_changes_ddl,
     close_item_pieces_ddl,
+    close_item_rows_ddl,
     close_items_ddl,
     close_stage_durations_ddl,
     compact_parts_ddl,
@@ -165,6 +166,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         "close item state pieces as changes by instant: the close sums read as_of's own day as "
         "one range, not a third of every piece",
         close_item_piece_changes_ddl,
+    ),
+    Migration(
+        33,
+        "close item versions' rows laid out for point reads: close risk reads the rows of the "
+        "versions it lists in a few KiB each, not most of close_items' granules",
+        close_item_rows_ddl,
     ),
 )
 """A migration without statements still re-creates the derived views (``migrate``)."""

@@ -138,13 +138,20 @@ def test_close_risk_reads_beside_itself_when_its_factory_allows(
         migrated.command(f"DROP DATABASE IF EXISTS {database}_empty")
 
 
-def test_a_versions_row_is_its_pieces_and_is_read_from_them_once_the_items_row_is_gone(
+def test_a_versions_row_is_its_pieces_and_is_read_from_its_point_read_row_else_the_items_row(
     migrated: Client, quarter: BusinessState
 ) -> None:
-    """``version_rows`` reads an item version's row from ``close_items``: the columns its pieces
-    carry (what the at-risk read listed before it netted by version). A version whose row is gone
-    while its pieces are not (the facts retention expires them merge by merge) is read from the
-    pieces."""
+    """``version_rows`` reads an item version's row from ``close_item_rows`` (migration 33: a
+    view writes every ``close_items`` version's row there): the columns its pieces carry (what
+    the at-risk read listed before it netted by version). A version whose point-read row is gone
+    while its item's row is not is read from ``close_items`` (the facts retention expires each
+    table merge by merge: here its pieces are gone too); one whose item's row is gone as well,
+    from the pieces."""
+    items, rows = (
+        migrated.query(f"SELECT {ASSESSED_COLUMNS}, KnownAt FROM {table} ORDER BY ALL").result_rows
+        for table in ("close_items", "close_item_rows")
+    )
+    assert rows == items != []
     pieces = migrated.query(
         f"SELECT {ASSESSED_COLUMNS}, VersionKnownAt FROM close_item_pieces WHERE Delta > 0 "
         "ORDER BY ItemType, ItemId, VersionKnownAt LIMIT 1 BY ItemType, ItemId, VersionKnownAt "
@@ -153,13 +160,20 @@ def test_a_versions_row_is_its_pieces_and_is_read_from_them_once_the_items_row_i
     expected = {(str(r[0]), str(r[1]), r[-1]): tuple(r[:-1]) for r in pieces}
     assert len(expected) == 40
     assert version_rows(migrated, list(expected)) == expected
-    gone = next(iter(expected))
-    migrated.command(
-        "ALTER TABLE close_items DELETE WHERE ItemType = {t:String} AND ItemId = {i:String}"
-        " AND KnownAt = {k:DateTime64(3, 'UTC')}",
-        parameters={"t": gone[0], "i": gone[1], "k": gone[2]},
-        settings={"mutations_sync": 2},
-    )
-    parameters = {"types": [gone[0]], "ids": [gone[1]], "versions": [gone[2]]}
-    assert not migrated.query(VERSION_ROWS, parameters=parameters).result_rows
+    only_items, only_pieces = list(expected)[:2]
+    version = "ItemType = {t:String} AND ItemId = {i:String} AND {known} = {k:DateTime64(3, 'UTC')}"
+    for table, known, gone in (
+        ("close_item_rows", "KnownAt", only_items),
+        ("close_item_pieces", "VersionKnownAt", only_items),
+        ("close_item_rows", "KnownAt", only_pieces),
+        ("close_items", "KnownAt", only_pieces),
+    ):
+        migrated.command(
+            f"ALTER TABLE {table} DELETE WHERE {version.replace('{known}', known)}",
+            parameters={"t": gone[0], "i": gone[1], "k": gone[2]},
+            settings={"mutations_sync": 2},
+        )
+    for gone in (only_items, only_pieces):
+        parameters = {"types": [gone[0]], "ids": [gone[1]], "versions": [gone[2]]}
+        assert not migrated.query(VERSION_ROWS, parameters=parameters).result_rows
     assert version_rows(migrated, list(expected)) == expected

@@ -19,6 +19,7 @@ from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import MIGRATIONS, migrate, render_ddl
 from warehouse.schema import (
     CLOSE_ITEM_PIECES,
+    CLOSE_ITEM_ROW_COLUMNS,
     CLOSE_STAGE_DURATIONS,
     EVIDENCE_SPANS_AT_INGEST,
     OBJECT_ROW_FACTS,
@@ -466,6 +467,38 @@ class TestEvidenceAtIngest:
         assert utc(before) < at_ingest <= utc(after)
 
 
+class TestCloseItemRows:
+    def test_migration_33_fills_the_point_read_rows_of_the_versions_stored_before_and_after(
+        self, client: Client
+    ) -> None:
+        """A database from before migration 33 holding a close item version: after the migration
+        ``close_item_rows`` holds that version's row (the migration's fill) and the next
+        version's (its view), each column as ``close_items`` has it."""
+        migrate(client, CorrelationRules.default())
+        client.command("DROP VIEW close_item_rows_mv")
+        client.command("DROP TABLE close_item_rows")
+        forget_migration(client, 33)
+        columns = ", ".join(name for name, _ in CLOSE_ITEM_ROW_COLUMNS)
+        insert = (
+            "INSERT INTO close_items (ItemType, ItemId, KnownAt, Kind, Amount, StageEventId,"
+            " StageFirstAt) VALUES ('invoice', {id:String}, {known:DateTime64(3, 'UTC')},"
+            " 'invoice', 12.5, {event:String}, {known:DateTime64(3, 'UTC')})"
+        )
+        client.command(
+            insert, parameters={"id": "INV-1", "known": datetime(2026, 3, 1), "event": "BE-1"}
+        )
+        assert migrate(client, CorrelationRules.default()).applied == (33,)
+        client.command(
+            insert, parameters={"id": "INV-2", "known": datetime(2026, 3, 2), "event": "BE-2"}
+        )
+        items, rows = (
+            client.query(f"SELECT {columns} FROM {table} ORDER BY ItemId").result_rows
+            for table in ("close_items", "close_item_rows")
+        )
+        assert [row[1] for row in rows] == ["INV-1", "INV-2"]
+        assert rows == items
+
+
 def _parse_state(client: Client, key: str) -> datetime:
     [(value,)] = client.query(
         "SELECT argMax(Value, UpdatedAt) FROM syncsight_schema_state WHERE Key = {key:String}",
@@ -490,9 +523,9 @@ class TestClusterDDL:
             "ALTER TABLE ledger_nodes_local",
         ]  # migration 22's block sizes
         assert not [s for s in ddl if "EXCHANGE" in s or "relayout" in s or "OPTIMIZE" in s]
-        refill, recorded_again, *sums, recorded_for_29, at_ingest, recorded_for_32 = inserts = [
-            s for s in ddl if s.startswith("INSERT")
-        ]
+        refill, recorded_again, *sums, recorded_for_29, at_ingest, recorded_for_32, rows_33 = (
+            inserts
+        ) = [s for s in ddl if s.startswith("INSERT")]
         assert refill.startswith("INSERT INTO biz_event_objects (ObjectType")
         assert refill.endswith("FROM biz_events\nARRAY JOIN ObjectRefs AS ref")
         # migration 18: the close items' versions recorded again by the next tick
@@ -565,6 +598,23 @@ class TestClusterDDL:
             "cityHash64(DuePeriod, LegalEntity))" in "\n".join(ddl)
         )
         assert "TRUNCATE TABLE IF EXISTS close_item_piece_changes_local ON CLUSTER analytics" in ddl
+        # migration 33: the versions' point-read rows, written by a view of the local items into
+        # the local table (Distributed in front, sharded as the items), filled Distributed to
+        # Distributed
+        assert rows_33.startswith("INSERT INTO close_item_rows (ItemType, ItemId, KnownAt, ")
+        assert rows_33.endswith(" FROM close_items")
+        assert any(
+            s.startswith(
+                "CREATE MATERIALIZED VIEW IF NOT EXISTS close_item_rows_local_mv ON CLUSTER "
+                "analytics TO close_item_rows_local AS"
+            )
+            and s.endswith(" FROM close_items_local")
+            for s in ddl
+        )
+        assert (
+            "Distributed(analytics, currentDatabase(), close_item_rows_local, "
+            "cityHash64(ItemType, ItemId))" in "\n".join(ddl)
+        )
         for replaced in ("sla_timer_change_days", "sla_timer_elapsed_ticks"):
             for name in (replaced, f"{replaced}_local"):
                 assert f"DROP TABLE IF EXISTS {name} ON CLUSTER analytics" in ddl

@@ -72,6 +72,7 @@ class TestRetentionTtls:
             "sla_timer_sums": "toDateTime(VersionDay) + toIntervalDay(2557)",
             "sla_timer_elapsed": "toDateTime(VersionKnownAt) + toIntervalDay(2557)",
             "close_items": "toDateTime(KnownAt) + toIntervalDay(2557)",
+            "close_item_rows": "toDateTime(KnownAt) + toIntervalDay(2557)",
             "close_item_superseded": "toDateTime(KnownAt) + toIntervalDay(2557)",
             "close_item_pieces": "toDateTime(VersionKnownAt) + toIntervalDay(2557)",
             "close_item_piece_days": "toDateTime(VersionDay) + toIntervalDay(2557)",
