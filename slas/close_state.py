@@ -330,6 +330,10 @@ def _errors(
     return {str(e): (str(c), str(k)) for e, c, k in rows}
 
 
+PAIRS_SEEN = 4096
+"""The most (entity, period) pairs an every-period answer reads at risk beside its sums."""
+
+
 class CloseRiskAnswers:
     """``GET /api/v1/close-risk`` from ``close_items``."""
 
@@ -348,6 +352,9 @@ class CloseRiskAnswers:
         self._beside = ReadsBeside(client)
         self._attempts = ErrorAttempts()
         self._rows: KeptFacts[VersionKey, tuple[Any, ...]] = KeptFacts(KEPT_VERSIONS)
+        self._pairs_seen: frozenset[Key] = frozenset()
+        """The (entity, period) pairs every-period answers have found, each read beside the sums
+        of the next (``PAIRS_SEEN`` at most: more starts it again from the last answer's)."""
 
     def report(
         self, period: str | None, as_of: datetime, known_at: datetime | None
@@ -401,18 +408,20 @@ class CloseRiskAnswers:
         as_of = utc(as_of)
         periods = [period] if period else []
         parameters: dict[str, Any] = {"as_of": as_of, "known_at": known, "periods": periods}
-        sums = client.query(
-            close_item_pieces.SUMS_AT if period else close_item_pieces.SUMS_AT_EVERY_PERIOD,
-            parameters=parameters,
-        ).result_rows
+        statement = close_item_pieces.SUMS_AT if period else close_item_pieces.SUMS_AT_EVERY_PERIOD
+        # every period's answer reads its items at risk beside the sums, for the pairs earlier
+        # answers found (``_pairs_seen``): kept when the sums find no other pair
+        guess = self._pairs_seen if period is None and self._beside.apart(client) else frozenset()
+        with self._beside.ahead(
+            client,
+            lambda c: c.query(statement, parameters=parameters).result_rows,
+            start=bool(guess),
+        ) as read_sums:
+            guessed = self._at_risk(client, parameters, sorted(guess), as_of) if guess else None
+            sums = read_sums()
         pairs = {(str(e), str(p)) for e, p, _, _, count, _ in sums if count}
         chosen = assessed_pairs(dict.fromkeys(pairs), period)
-        entities = sorted({e for e, _ in chosen})
-        due = sorted({p for _, p in chosen})
-        deadlines = {
-            (e, p): self.calendars.for_entity(e).close_deadline(p) for e in entities for p in due
-        }
-        realised = [key for key in chosen if as_of >= deadlines[key]]
+        deadlines = self._deadlines(chosen)
         # whether the projection will need the completed stages, as the sums tell it (their
         # waiting items are the at-risk read's): read beside that read; asked here if not
         waiting = {
@@ -424,43 +433,39 @@ class CloseRiskAnswers:
         with self._beside.ahead(
             client, lambda c: self._durations_by_entity(c, as_of, known), start=may_project
         ) as stage_durations:
-            late = {
-                name: value
-                for i, (entity, due_period) in enumerate(realised)
-                for name, value in (
-                    (f"late_period_{i}", due_period),
-                    (f"late_entity_{i}", entity),
-                    (f"late_deadline_{i}", deadlines[(entity, due_period)]),
-                )
-            }
-            risky = (
-                client.query(
-                    close_item_pieces.at_risk_items_sql(len(realised)),
-                    parameters={**parameters, **late, "periods": due},
-                ).result_rows
-                if chosen
-                else []
-            )
+            risky: Sequence[Sequence[Any]]
+            if guessed is not None and guess.issuperset(chosen):
+                # a pair's rows depend on that pair alone: the others' are dropped
+                asked = set(chosen)
+                risky = [row for row in guessed if (str(row[0]), str(row[1])) in asked]
+            else:
+                risky = self._at_risk(client, parameters, chosen, as_of)
+                if period is None:
+                    seen = self._pairs_seen | set(chosen)
+                    self._pairs_seen = seen if len(seen) <= PAIRS_SEEN else frozenset(chosen)
             groups = close_item_pieces.groups_at(
                 sums, risky, lambda e, p: as_of >= deadlines.get((e, p), as_of)
             )
             chosen = [key for key in chosen if key in groups]
+            # each pair's largest items at risk (those shown are among them, but the waiting
+            # items projected late, which no failure holds): the rows of their versions, kept from
+            # one answer to the next (``KEPT_VERSIONS``: only those not seen are read), read
+            # while the completed stages are; and the blocking events' errors, read beside the
+            # assessment
+            reading = self._state.facts_reading()
+            largest = {
+                item: groups[key].versions[item]
+                for key in chosen
+                for _, _, item in sorted(groups[key].risky, key=lambda r: (r[1], r[2]))[
+                    :CONTRIBUTORS
+                ]
+            }
+            rows = self._version_rows(client, largest)
             now = epoch_seconds(as_of)
             projecting = any(
                 groups[key].waiting and now < epoch_seconds(deadlines[key]) for key in chosen
             )
             durations = stage_durations() if projecting else {}
-        # each pair's largest items at risk (those shown are among them, but the waiting items
-        # projected late, which no failure holds): the rows of their versions, kept from one
-        # answer to the next (``KEPT_VERSIONS``: only those not seen are read), and the blocking
-        # events' errors, read beside the assessment
-        reading = self._state.facts_reading()
-        largest = {
-            item: groups[key].versions[item]
-            for key in chosen
-            for _, _, item in sorted(groups[key].risky, key=lambda r: (r[1], r[2]))[:CONTRIBUTORS]
-        }
-        rows = self._version_rows(client, largest)
         apart = self._beside.apart(client)
         ahead = sorted(
             {
@@ -518,6 +523,37 @@ class CloseRiskAnswers:
             errors={row: errors.get(b, ("", "")) for row, b in enumerate(found.blocking)},
         )
         return report
+
+    def _deadlines(self, pairs: Sequence[Key]) -> dict[Key, datetime]:
+        """The close deadline of every (entity, period) of the entities and periods of ``pairs``."""
+        entities = sorted({e for e, _ in pairs})
+        due = sorted({p for _, p in pairs})
+        return {
+            (e, p): self.calendars.for_entity(e).close_deadline(p) for e in entities for p in due
+        }
+
+    def _at_risk(
+        self, client: Client, parameters: dict[str, Any], pairs: Sequence[Key], as_of: datetime
+    ) -> Sequence[Sequence[Any]]:
+        """``AT_RISK_ITEMS``' rows for the (entity, period) ``pairs``: of their periods, each
+        pair whose close deadline ``as_of`` is at or past read as realised."""
+        if not pairs:
+            return []
+        deadlines = self._deadlines(pairs)
+        realised = [key for key in pairs if as_of >= deadlines[key]]
+        late = {
+            name: value
+            for i, (entity, due_period) in enumerate(realised)
+            for name, value in (
+                (f"late_period_{i}", due_period),
+                (f"late_entity_{i}", entity),
+                (f"late_deadline_{i}", deadlines[(entity, due_period)]),
+            )
+        }
+        return client.query(
+            close_item_pieces.at_risk_items_sql(len(realised)),
+            parameters={**parameters, **late, "periods": sorted({p for _, p in pairs})},
+        ).result_rows
 
     def _version_rows(
         self, client: Client, versions: dict[Key, datetime]

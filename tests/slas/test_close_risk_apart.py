@@ -18,7 +18,7 @@ from clickhouse_connect.driver.exceptions import DatabaseError
 
 from slas.business_state import BusinessState
 from slas.calendars import CalendarBook
-from slas.close_item_pieces import VERSION_ROWS, version_rows
+from slas.close_item_pieces import SUMS_AT_EVERY_PERIOD, VERSION_ROWS, version_rows
 from slas.close_state import STAGE_DURATIONS_RECORDED, CloseRiskAnswers
 from slas.close_sums import ASSESSED_COLUMNS
 from slas.definitions import DEFAULT_SLAS
@@ -27,6 +27,9 @@ from syncsight.bulk_load import WarehouseSpanExporter
 from tests.slas.tiny_quarter import END, SETTLE, tick, tiny_quarter_spans
 from warehouse.pool import ClientPool
 from warehouse.span_store import span_sink
+
+AT_RISK = "\nSELECT LegalEntity, DuePeriod, Currency, reason"
+"""How close risk's at-risk read (``slas.close_item_pieces.at_risk_items_sql``) begins."""
 
 
 class Reads:
@@ -121,6 +124,16 @@ def test_close_risk_reads_beside_itself_when_its_factory_allows(
         for as_of in instants:
             assert beside.report(None, as_of, None) == one.report(None, as_of, None)
         assert (apart.asked[ATTEMPTS], apart.asked[VERSION_ROWS]) == asked
+        # every period's answer reads its items at risk beside its sums, for the pairs the
+        # answers before found: asked from the earliest instant on, a later one finds pairs
+        # the earlier did not, and reads them again (exact); the answers stay the ones in turn
+        assert apart.on_readers(SUMS_AT_EVERY_PERIOD)
+        later = Reads()
+        onwards = answers(lambda: later.through(pool.client()))
+        for as_of in reversed(instants):
+            assert onwards.report(None, as_of, None) == one.report(None, as_of, None)
+        at_risk = sum(n for text, n in later.asked.items() if text.startswith(AT_RISK))
+        assert len(instants) < at_risk < 2 * len(instants)
 
         failing = Reads()
         fails = answers(
