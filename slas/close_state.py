@@ -7,7 +7,7 @@ version as signed rows in ``close_stage_durations``: migration 29).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -417,7 +417,11 @@ class CloseRiskAnswers:
             lambda c: c.query(statement, parameters=parameters).result_rows,
             start=bool(guess),
         ) as read_sums:
-            guessed = self._at_risk(client, parameters, sorted(guess), as_of) if guess else None
+            guessed = (
+                self._at_risk(client, parameters, self._deadlines(sorted(guess)), as_of)
+                if guess
+                else None
+            )
             sums = read_sums()
         pairs = {(str(e), str(p)) for e, p, _, _, count, _ in sums if count}
         chosen = assessed_pairs(dict.fromkeys(pairs), period)
@@ -439,7 +443,7 @@ class CloseRiskAnswers:
                 asked = set(chosen)
                 risky = [row for row in guessed if (str(row[0]), str(row[1])) in asked]
             else:
-                risky = self._at_risk(client, parameters, chosen, as_of)
+                risky = self._at_risk(client, parameters, deadlines, as_of)
                 if period is None:
                     seen = self._pairs_seen | set(chosen)
                     self._pairs_seen = seen if len(seen) <= PAIRS_SEEN else frozenset(chosen)
@@ -524,30 +528,27 @@ class CloseRiskAnswers:
         )
         return report
 
-    def _deadlines(self, pairs: Sequence[Key]) -> dict[Key, datetime]:
-        """The close deadline of every (entity, period) of the entities and periods of ``pairs``."""
-        entities = sorted({e for e, _ in pairs})
-        due = sorted({p for _, p in pairs})
-        return {
-            (e, p): self.calendars.for_entity(e).close_deadline(p) for e in entities for p in due
-        }
+    def _deadlines(self, pairs: Iterable[Key]) -> dict[Key, datetime]:
+        """The close deadline of each (entity, period) of ``pairs``."""
+        return {(e, p): self.calendars.for_entity(e).close_deadline(p) for e, p in pairs}
 
+    @staticmethod
     def _at_risk(
-        self, client: Client, parameters: dict[str, Any], pairs: Sequence[Key], as_of: datetime
+        client: Client, parameters: dict[str, Any], pairs: dict[Key, datetime], as_of: datetime
     ) -> Sequence[Sequence[Any]]:
-        """``AT_RISK_ITEMS``' rows for the (entity, period) ``pairs``: of their periods, each
-        pair whose close deadline ``as_of`` is at or past read as realised."""
+        """``AT_RISK_ITEMS``' rows for the (entity, period) ``pairs`` (each with its close
+        deadline, from ``_deadlines``): of their periods, each pair whose deadline ``as_of`` is at
+        or past read as realised."""
         if not pairs:
             return []
-        deadlines = self._deadlines(pairs)
-        realised = [key for key in pairs if as_of >= deadlines[key]]
+        realised = [key for key, deadline in pairs.items() if as_of >= deadline]
         late = {
             name: value
             for i, (entity, due_period) in enumerate(realised)
             for name, value in (
                 (f"late_period_{i}", due_period),
                 (f"late_entity_{i}", entity),
-                (f"late_deadline_{i}", deadlines[(entity, due_period)]),
+                (f"late_deadline_{i}", pairs[(entity, due_period)]),
             )
         }
         return client.query(
