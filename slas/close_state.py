@@ -7,6 +7,7 @@ version as signed rows in ``close_stage_durations``: migration 29).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -14,6 +15,7 @@ from typing import Any
 
 import numpy as np
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import DatabaseError
 
 from domain import semconv as sc
 from domain.instants import utc
@@ -35,6 +37,8 @@ from warehouse.counted_attempt import LATEST_ERROR
 from warehouse.first_stored import NAMED_EVENTS_KNOWN_AT
 from warehouse.pool import ReadsBeside
 from warehouse.schema import BLOCKER_FACT_COLUMNS, CLOSE_ITEMS, CLOSE_STAGE_DURATIONS
+
+logger = logging.getLogger(__name__)
 
 _AS_OF = "{as_of:DateTime64(6, 'UTC')}"
 
@@ -417,11 +421,7 @@ class CloseRiskAnswers:
             lambda c: c.query(statement, parameters=parameters).result_rows,
             start=bool(guess),
         ) as read_sums:
-            guessed = (
-                self._at_risk(client, parameters, self._deadlines(sorted(guess)), as_of)
-                if guess
-                else None
-            )
+            guessed = self._guessed_at_risk(client, parameters, guess, as_of) if guess else None
             sums = read_sums()
         pairs = {(str(e), str(p)) for e, p, _, _, count, _ in sums if count}
         chosen = assessed_pairs(dict.fromkeys(pairs), period)
@@ -531,6 +531,24 @@ class CloseRiskAnswers:
     def _deadlines(self, pairs: Iterable[Key]) -> dict[Key, datetime]:
         """The close deadline of each (entity, period) of ``pairs``."""
         return {(e, p): self.calendars.for_entity(e).close_deadline(p) for e, p in pairs}
+
+    def _guessed_at_risk(
+        self, client: Client, parameters: dict[str, Any], guess: frozenset[Key], as_of: datetime
+    ) -> Sequence[Sequence[Any]] | None:
+        """The items at risk of the pairs earlier answers found, read before the sums say which
+        pairs this answer has; None if the engine refused the read (a limit on the wider read):
+        the answer then reads its own pairs, and the pairs found start again from them."""
+        try:
+            return self._at_risk(client, parameters, self._deadlines(sorted(guess)), as_of)
+        except DatabaseError as error:
+            self._pairs_seen = frozenset()
+            logger.warning(
+                "close risk: the read ahead of %d pairs' items at risk failed; reading the "
+                "answer's own pairs instead (%s)",
+                len(guess),
+                str(error).splitlines()[0] if str(error) else type(error).__name__,
+            )
+            return None
 
     @staticmethod
     def _at_risk(

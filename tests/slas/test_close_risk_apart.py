@@ -190,3 +190,69 @@ def test_a_versions_row_is_its_pieces_and_is_read_from_its_point_read_row_else_t
         parameters = {"types": [gone[0]], "ids": [gone[1]], "versions": [gone[2]]}
         assert not migrated.query(VERSION_ROWS, parameters=parameters).result_rows
     assert version_rows(migrated, list(expected)) == expected
+
+
+class RefusedOnce(Reads):
+    """``Reads`` that refuses the next at-risk read once armed (``arm``), as the engine refuses
+    a read past one of its limits; counts the at-risk reads."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.armed = False
+        self.at_risk = 0
+
+    def arm(self) -> None:
+        self.armed = True
+
+    def _record(self, client: Client) -> Client:
+        recorded = super()._record(client)
+        reads = self
+
+        class Refusing:
+            def __getattr__(self, name: str) -> Any:
+                return getattr(recorded, name)
+
+            def query(self, statement: str, **kwargs: Any) -> Any:
+                if statement.startswith(AT_RISK):
+                    with reads._lock:
+                        reads.at_risk += 1
+                        refuse, reads.armed = reads.armed, False
+                    if refuse:
+                        raise DatabaseError("Code: 241. MEMORY_LIMIT_EXCEEDED (refused by a test)")
+                return recorded.query(statement, **kwargs)
+
+        return Refusing()  # type: ignore[return-value]
+
+
+def test_a_refused_read_ahead_of_the_items_at_risk_falls_back_to_the_answers_own_pairs(
+    migrated: Client,
+    engine_url: str,
+    database: str,
+    quarter: BusinessState,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Every period's answer reads ahead the items at risk of the pairs earlier answers found: a
+    read the engine refuses (its limits apply to the wider read, not to the answer's own) does
+    not fail the answer, which reads its own pairs instead and gives the answer read in turn;
+    the next answer reads ahead again."""
+    pool = ClientPool(engine_url, database=database)
+    refused = RefusedOnce()
+    beside = CloseRiskAnswers(lambda: refused.through(pool.client()), CalendarBook(), quarter)
+    in_turn = CloseRiskAnswers(lambda: migrated, CalendarBook(), quarter)
+    as_of = END - timedelta(days=9)
+    try:
+        expected = in_turn.report(None, as_of, None)
+        assert expected[1]
+        assert beside.report(None, as_of, None) == expected  # finds its pairs: one exact read
+        assert refused.at_risk == 1
+        refused.arm()
+        with caplog.at_level("WARNING", logger="slas.close_state"):
+            assert beside.report(None, as_of, None) == expected
+        assert refused.at_risk == 3  # the refused read ahead, then the answer's own pairs
+        assert "read ahead of" in caplog.text
+        assert "MEMORY_LIMIT_EXCEEDED" in caplog.text
+        assert beside.report(None, as_of, None) == expected
+        assert refused.at_risk == 4  # read ahead again, and kept
+        assert refused.running == 0
+    finally:
+        pool.close()
