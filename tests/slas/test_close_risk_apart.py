@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -254,5 +254,43 @@ def test_a_refused_read_ahead_of_the_items_at_risk_falls_back_to_the_answers_own
         assert beside.report(None, as_of, None) == expected
         assert refused.at_risk == 4  # read ahead again, and kept
         assert refused.running == 0
+    finally:
+        pool.close()
+
+
+def test_every_periods_answers_asked_at_once_are_the_answers_asked_in_turn(
+    migrated: Client, engine_url: str, database: str, quarter: BusinessState
+) -> None:
+    """Requests share one ``CloseRiskAnswers`` (its pairs found, its kept rows and attempts):
+    answers asked from several threads at once, at instants that find different pairs, are the
+    answers asked one after the other."""
+    pool = ClientPool(engine_url, database=database)
+    shared = CloseRiskAnswers(pool.client, CalendarBook(), quarter)
+    in_turn = CloseRiskAnswers(lambda: migrated, CalendarBook(), quarter)
+    instants = [END - timedelta(days=d, hours=d) for d in (1, 9, 20, 33, 47, 60)]
+    expected = {as_of: in_turn.report(None, as_of, None) for as_of in instants}
+    got: dict[tuple[int, datetime], tuple[datetime, list[dict[str, Any]]]] = {}
+    failed: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def ask(asker: int) -> None:
+        try:
+            start.wait()
+            # from the earliest instant on: a later one finds pairs the earlier ones did not
+            for as_of in sorted(instants):
+                got[asker, as_of] = shared.report(None, as_of, None)
+        except BaseException as error:  # reported below, on the test's thread
+            failed.append(error)
+
+    askers = [threading.Thread(target=ask, args=(n,)) for n in range(4)]
+    try:
+        for asker in askers:
+            asker.start()
+        for asker in askers:
+            asker.join(300)
+        assert not failed
+        assert len(got) == 4 * len(instants)
+        for (_, as_of), answer in got.items():
+            assert answer == expected[as_of]
     finally:
         pool.close()
