@@ -50,7 +50,10 @@ class _Kept:
     cover: datetime
     """Every row stored up to this knowledge time was read (a watermark: none is stored later)."""
     by_object: dict[str, tuple[tuple[datetime, str], ...]] | None
-    """Object id → (first failed row stored at, set-up event id); None when more than kept."""
+    """Object id → (first failed row stored at, set-up event id); None when more than kept.
+    Never changed once built: answers read it without the lock."""
+    pairs: int = 0
+    """How many (object, set-up) pairs ``by_object`` holds."""
 
 
 class SetupCandidates:
@@ -118,13 +121,17 @@ class SetupCandidates:
                     "kept": self._most + 1,
                 },
             ).result_rows
-            by_object = {k: list(v) for k, v in (grown or {}).items()}
-            for object_id, event_id, at in rows:
-                found = by_object.setdefault(str(object_id), [])
-                if all(event != event_id for _, event in found):  # else stored earlier
-                    found.append((utc(at), str(event_id)))
-            full = sum(len(v) for v in by_object.values()) > self._most
-            self._kept = _Kept(
-                rebuild, cover, None if full else {k: tuple(v) for k, v in by_object.items()}
-            )
+            # a new dict (answers may be reading the kept one), its untouched entries shared
+            by_object = dict(grown or {})
+            pairs = kept.pairs if kept is not None and grown is not None else 0
+            added: dict[str, list[tuple[datetime, str]]] = {}
+            for object_id, event_id, at in rows:  # one row per (object, set-up): grouped
+                added.setdefault(str(object_id), []).append((utc(at), str(event_id)))
+            for object_id, found in added.items():
+                known_ones = {event for _, event in by_object.get(object_id, ())}
+                new = [(at, event) for at, event in found if event not in known_ones]  # not again
+                by_object[object_id] = (*by_object.get(object_id, ()), *new)
+                pairs += len(new)
+            full = pairs > self._most
+            self._kept = _Kept(rebuild, cover, None if full else by_object, pairs)
             return self._kept

@@ -210,3 +210,28 @@ def test_more_candidates_than_kept_are_found_by_each_answer(migrated: Client, ke
     expected = {f"INV-{n}": {setups[n].event_id} for n in (1, 2)}
     for _ in range(2):
         assert _setups_named(answers)[1] == expected
+
+
+def test_a_set_up_stored_again_after_the_read_is_kept_once(migrated: Client) -> None:
+    """A failed set-up re-sent (another span of the same event) after the candidates were read
+    is among the rows stored since, but is the candidate already kept: kept once, so one
+    candidate still fits a process that keeps one, and later reads stay the rows stored since."""
+    signed = _held_by_postings(migrated, [1])
+    setup = _set_up(signed[1], 1, "a")
+    _store(migrated, [setup])
+    state = _state(migrated)
+    counted = _Counted(migrated)
+    answers = BlockedInvoiceAnswers(
+        lambda: counted, LineageRules.default(), OwnerRouting(), state, setups_kept=1
+    )
+    known, named = _setups_named(answers)
+    assert named == {"INV-1": {setup.event_id}}
+
+    _store(migrated, [replace(setup, span_id="e" * 16)])
+    state.tick(datetime.now(UTC))
+    known_again, named = _setups_named(answers)
+    assert named == {"INV-1": {setup.event_id}}
+    state.tick(datetime.now(UTC) + timedelta(seconds=1))
+    _setups_named(answers)
+    # the re-sent row read once, after the first cover; then only what was stored since
+    assert counted.afters == [EPOCH, known, known_again]
