@@ -381,9 +381,10 @@ class TestSummedItemAnswers:
         self, client: Client, engine_url: str, templates: Templates
     ) -> None:
         """Past a pair's close deadline an every-period answer takes that pair's items at risk
-        from its pieces that can be at risk past the deadline, read once per knowledge time and
-        kept (``close_item_pieces.late_pieces_sql``), those in effect at its own ``as_of``; the
-        pairs before their deadline are read at ``as_of``. At each entity's deadlines (the firm's
+        from its pieces that can be at risk past the deadline, read once per knowledge time (when
+        it is asked again: asked first, every pair is read at ``as_of``) and kept
+        (``close_item_pieces.late_pieces_sql``), those in effect at its own ``as_of``; the pairs
+        before their deadline are read at ``as_of``. At each entity's deadlines (the firm's
         calendars: they differ by entity), a microsecond either side and between two of them (a
         period's pair realised, another not), asked onwards then backwards at two knowledge times
         (late spans replaced versions between them), each answer is the oracle's, with one read
@@ -427,6 +428,10 @@ class TestSummedItemAnswers:
         instants = [*sorted([*edges, *between, at(days=33), at(days=45)]), END]
         reasons: Counter[str] = Counter()
         for known in (None, watermarks[len(watermarks) // 2]):
+            # a knowledge time asked first is read at ``as_of``: nothing read to keep
+            first = len(late_reads)
+            assert kept.report(None, END, known) == oracle.report(None, END, known)
+            assert len(late_reads) == first
             for as_of in [*instants, *reversed(instants)]:
                 report = kept.report(None, as_of, known)
                 assert report == oracle.report(None, as_of, known), (as_of, known)
