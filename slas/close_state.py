@@ -605,7 +605,10 @@ class CloseRiskAnswers:
         """The pieces of each realised pair that can be at risk past its deadline, as known at
         ``known`` (``close_item_pieces.late_pieces``): those kept (``LATE_PAIRS_KEPT``, per
         facts reading: a tick, a reset or a rebuild drops them), the others read and kept once
-        ``known`` is asked again (``KNOWN_ATS_SEEN``); None the first time, unless all are kept."""
+        ``known`` is asked again (``KNOWN_ATS_SEEN``); None the first time, unless all are kept,
+        and when more pairs are asked than are kept (they would be read again every time)."""
+        if len(realised) > LATE_PAIRS_KEPT:
+            return None
         reading = self._state.facts_reading()
         kept, unseen = self._late.known(
             reading, [(known, e, p, deadline) for (e, p), deadline in realised.items()]
