@@ -17,7 +17,7 @@ rows. The state of an item at an instant is ``slas.close_sums.item_state_sql``'s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from functools import cache
@@ -306,6 +306,105 @@ FROM (
 )
 GROUP BY LegalEntity, DuePeriod, Currency, reason
 """
+
+
+def _late_pair_pieces(i: int) -> str:
+    """The ``i``-th realised pair's pieces that can put an item at risk at an instant at or past
+    its close deadline (``late_deadline_<i>``): those of the states before posting (open,
+    waiting, blocked, posted into another period) that end after the deadline, and those posted
+    into the period after it (they begin after it, and their posting took effect after it)."""
+    deadline = f"{{late_deadline_{i}:DateTime64(6, 'UTC')}}"
+    return f"""({_late_pair(i)}
+           AND ((State < {POSTED} AND Ends > {deadline})
+                OR (State = {POSTED} AND Ends = {PIECE_NEVER}
+                    AND Begins > {deadline} AND PostingEffectiveAt > {deadline})))"""
+
+
+@cache
+def late_pieces_sql(pairs: int) -> str:
+    """The pieces of ``pairs`` realised pairs (``late_period_<i>``, ``late_entity_<i>``,
+    ``late_deadline_<i>``) in effect as known at ``known_at`` (netted by item and version, as
+    ``at_risk_items_sql``'s) that can be at risk at some instant at or past the pair's deadline
+    (``_late_pair_pieces``): whatever ``as_of`` is, so they are read once per knowledge time and
+    pair (``late_at_risk`` keeps those in effect at ``as_of``). Per piece: its entity, period,
+    state, begin and end in epoch microseconds, currency, minus the amount as a float (the
+    largest items' order), the exact amount (0 without one), item type, item id and the
+    ``KnownAt`` of its version."""
+    branches = " OR ".join(_late_pair_pieces(i) for i in range(pairs))
+    return f"""
+SELECT LegalEntity, DuePeriod, State, toUnixTimestamp64Micro(Begins), toUnixTimestamp64Micro(Ends),
+    Currency, -toFloat64(ifNull(Amount, 0)), ifNull(Amount, 0), ItemType, ItemId, VersionKnownAt
+FROM {CLOSE_ITEM_PIECES}
+WHERE KnownAt <= {_KNOWN_AT} AND ({branches})
+GROUP BY State, Begins, Ends, ItemType, ItemId, VersionKnownAt,
+    LegalEntity, DuePeriod, Currency, Amount
+HAVING sum(Delta) > 0
+"""
+
+
+LatePiece = tuple[int, int, int, str, float, Decimal, str, str, datetime]
+"""A realised pair's piece (``late_pieces_sql``): state, begins and ends (epoch microseconds),
+currency, minus the amount as a float, the exact amount, item type, item id, version."""
+
+_LATE_REASONS: Final = {
+    OPEN: NOT_POSTED,
+    WAITING_STATE: NOT_POSTED,
+    BLOCKED_STATE: BLOCKED,
+    POSTED_ELSEWHERE: OTHER_PERIOD,
+    POSTED: POSTED_LATE,
+}
+"""The reason a realised pair's piece in effect puts its item at risk: every one not posted into
+the period by the deadline is (a waiting item is not posted by the close)."""
+
+
+def late_pieces(
+    client: Client, known_at: datetime, pairs: dict[tuple[str, str], datetime]
+) -> dict[tuple[str, str], list[LatePiece]]:
+    """``late_pieces_sql``'s pieces of each realised (entity, period) of ``pairs`` (each with its
+    close deadline), as known at ``known_at``, in the order of the largest items
+    (``at_risk_items_sql``'s ``CONTRIBUTORS``: minus the amount, type, id, version)."""
+    parameters: dict[str, Any] = {"known_at": known_at}
+    for i, ((entity, period), deadline) in enumerate(pairs.items()):
+        parameters |= {
+            f"late_period_{i}": period,
+            f"late_entity_{i}": entity,
+            f"late_deadline_{i}": deadline,
+        }
+    found: dict[tuple[str, str], list[LatePiece]] = {key: [] for key in pairs}
+    rows = client.query(late_pieces_sql(len(pairs)), parameters=parameters).result_rows
+    for entity, period, *piece in rows:
+        of_pair = found.get((str(entity), str(period)))
+        if of_pair is not None:
+            state, begins, ends, currency, minus, amount, item_type, item_id, version = piece
+            of_pair.append(
+                (int(state), int(begins), int(ends), str(currency), float(minus), amount,
+                 str(item_type), str(item_id), version)
+            )  # fmt: skip
+    for of_pair in found.values():
+        of_pair.sort(key=lambda p: (p[4], p[6], p[7], p[8]))
+    return found
+
+
+def late_at_risk(
+    pieces: Mapping[tuple[str, str], Sequence[LatePiece]], as_of_us: int
+) -> list[tuple[Any, ...]]:
+    """``at_risk_items_sql``'s rows of realised pairs at ``as_of_us`` (epoch microseconds, at or
+    past each pair's deadline) from their ``late_pieces``: the pieces in effect then
+    (``Begins <= as_of < Ends``) per entity, period, currency and reason, how many, their exact
+    money, the ``CONTRIBUTORS`` largest (the pieces come in that order) and no waiting ones."""
+    found: dict[tuple[str, str, str, str], list[Any]] = {}
+    for (entity, period), of_pair in pieces.items():
+        for state, begins, ends, currency, minus, amount, item_type, item_id, version in of_pair:
+            if begins <= as_of_us < ends:
+                key = (entity, period, currency, _LATE_REASONS[state])
+                row = found.get(key)
+                if row is None:
+                    found[key] = row = [0, Decimal(0), []]
+                row[0] += 1
+                row[1] += amount
+                if len(row[2]) < CONTRIBUTORS:
+                    row[2].append((minus, item_type, item_id, version))
+    return [(*key, count, money, largest, []) for key, (count, money, largest) in found.items()]
 
 
 def _versions_asked(version: str) -> str:

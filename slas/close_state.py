@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -334,6 +334,18 @@ def _errors(
     return {str(e): (str(c), str(k)) for e, c, k in rows}
 
 
+LATE_PAIRS_KEPT = 32
+"""Realised (entity, period) pairs whose pieces that can be at risk past the deadline
+``CloseRiskAnswers`` keeps at most, per knowledge time (a pair's are the items not posted by its
+deadline: some hundreds to a few thousand pieces at 10M, about a megabyte)."""
+KNOWN_ATS_SEEN = 64
+"""Knowledge times whose items at risk ``CloseRiskAnswers`` remembers having read (per
+facts reading): a realised pair's pieces are read and kept only for one asked again (reading them
+costs more than one answer's read at ``as_of``: a dashboard asking one knowledge time over and
+over gains, a single answer at a past one pays nothing more)."""
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
 PAIRS_SEEN = 4096
 """The most (entity, period) pairs an every-period answer reads at risk beside its sums."""
 
@@ -356,6 +368,10 @@ class CloseRiskAnswers:
         self._beside = ReadsBeside(client)
         self._attempts = ErrorAttempts()
         self._rows: KeptFacts[VersionKey, tuple[Any, ...]] = KeptFacts(KEPT_VERSIONS)
+        self._late: KeptFacts[
+            tuple[datetime, str, str, datetime], list[close_item_pieces.LatePiece]
+        ] = KeptFacts(LATE_PAIRS_KEPT)
+        self._known_ats: KeptFacts[datetime, bool] = KeptFacts(KNOWN_ATS_SEEN)
         self._pairs_seen: frozenset[Key] = frozenset()
         """The (entity, period) pairs every-period answers have found, each read beside the sums
         of the next (``PAIRS_SEEN`` at most: more starts it again from the last answer's)."""
@@ -550,15 +566,73 @@ class CloseRiskAnswers:
             )
             return None
 
-    @staticmethod
     def _at_risk(
-        client: Client, parameters: dict[str, Any], pairs: dict[Key, datetime], as_of: datetime
+        self,
+        client: Client,
+        parameters: dict[str, Any],
+        pairs: dict[Key, datetime],
+        as_of: datetime,
     ) -> Sequence[Sequence[Any]]:
         """``AT_RISK_ITEMS``' rows for the (entity, period) ``pairs`` (each with its close
-        deadline, from ``_deadlines``): of their periods, each pair whose deadline ``as_of`` is at
-        or past read as realised."""
+        deadline, from ``_deadlines``). A knowledge time asked again: the pairs whose deadline
+        ``as_of`` is before read at ``as_of`` (``at_risk_items_sql``, no realised pair in it),
+        each of the others, realised, from its pieces that can be at risk past its deadline
+        (``_late_pieces``: read once per knowledge time, dearer than one answer's, and kept). A
+        pair's rows depend on that pair alone: those of other pairs in the periods read are
+        dropped. A knowledge time asked first (its realised pairs not kept): every pair read at
+        ``as_of`` in one statement (``_read_at_risk``)."""
         if not pairs:
             return []
+        realised = {key: deadline for key, deadline in pairs.items() if as_of >= deadline}
+        late = self._late_pieces(client, parameters["known_at"], realised) if realised else {}
+        if late is None:
+            return self._read_at_risk(client, parameters, pairs, as_of)
+        ahead = {key for key in pairs if key not in realised}
+        rows: list[Sequence[Any]] = []
+        if ahead:
+            read = client.query(
+                close_item_pieces.at_risk_items_sql(0),
+                parameters={**parameters, "periods": sorted({p for _, p in ahead})},
+            ).result_rows
+            rows = [row for row in read if (str(row[0]), str(row[1])) in ahead]
+        if realised:
+            rows += close_item_pieces.late_at_risk(late, (as_of - EPOCH) // MICROSECOND)
+        return rows
+
+    def _late_pieces(
+        self, client: Client, known: datetime, realised: dict[Key, datetime]
+    ) -> dict[Key, list[close_item_pieces.LatePiece]] | None:
+        """The pieces of each realised pair that can be at risk past its deadline, as known at
+        ``known`` (``close_item_pieces.late_pieces``): those kept (``LATE_PAIRS_KEPT``, per
+        facts reading: a tick, a reset or a rebuild drops them), the others read and kept once
+        ``known`` is asked again (``KNOWN_ATS_SEEN``); None the first time, unless all are kept,
+        and when more pairs are asked than are kept (they would be read again every time)."""
+        if len(realised) > LATE_PAIRS_KEPT:
+            return None
+        reading = self._state.facts_reading()
+        kept, unseen = self._late.known(
+            reading, [(known, e, p, deadline) for (e, p), deadline in realised.items()]
+        )
+        if unseen:
+            _, first = self._known_ats.known(reading, [known])
+            if first:
+                self._known_ats.keep(reading, {known: True})
+                return None
+            read = close_item_pieces.late_pieces(
+                client, known, {(e, p): deadline for _, e, p, deadline in unseen}
+            )
+            fresh = {(known, e, p, realised[(e, p)]): pieces for (e, p), pieces in read.items()}
+            self._late.keep(reading, fresh)
+            kept |= fresh
+        return {(e, p): pieces for (_, e, p, _), pieces in kept.items()}
+
+    @staticmethod
+    def _read_at_risk(
+        client: Client, parameters: dict[str, Any], pairs: dict[Key, datetime], as_of: datetime
+    ) -> Sequence[Sequence[Any]]:
+        """``AT_RISK_ITEMS``' rows for the (entity, period) ``pairs`` at ``as_of``, in one
+        statement: of their periods, each pair whose deadline ``as_of`` is at or past read as
+        realised."""
         realised = [key for key, deadline in pairs.items() if as_of >= deadline]
         late = {
             name: value

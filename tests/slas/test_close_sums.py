@@ -10,6 +10,7 @@ import random
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -32,6 +33,7 @@ from slas.close_state import (
 from slas.definitions import DEFAULT_SLAS
 from slas.impact_answers import BlockedInvoiceAnswers
 from syncsight.bulk_load import WarehouseSpanExporter
+from tests.firm import firm_calendar_book
 from tests.slas.events import at, event, span_rows
 from tests.slas.tiny_quarter import (
     END,
@@ -52,6 +54,9 @@ from warehouse.spans import OTEL_TRACES_COLUMNS
 pytestmark = pytest.mark.dear  # minutes: scheduled first (tests/conftest.py)
 
 START = END - timedelta(days=100)
+LATE_PIECES = "toUnixTimestamp64Micro(Begins), toUnixTimestamp64Micro(Ends)"
+"""What only the read of realised pairs' pieces
+(``close_item_pieces.late_pieces_sql``) selects."""
 REPLACED = "SELECT ItemType, ItemId, KnownAt, SupersededAt FROM close_item_superseded"
 PIECES = "SELECT * FROM close_item_pieces"
 DURATIONS = "SELECT * FROM close_stage_durations"
@@ -372,32 +377,78 @@ class TestSummedItemAnswers:
         assert Counter(migrated.query(CHANGES).result_rows) == changes
         assert summed.report(None, as_of, known) == oracle.report(None, as_of, known)
 
+    def test_a_realised_pairs_pieces_read_once_a_knowledge_time_give_each_instants_answer(
+        self, client: Client, engine_url: str, templates: Templates
+    ) -> None:
+        """Past a pair's close deadline an every-period answer takes that pair's items at risk
+        from its pieces that can be at risk past the deadline, read once per knowledge time (when
+        it is asked again: asked first, every pair is read at ``as_of``) and kept
+        (``close_item_pieces.late_pieces_sql``), those in effect at its own ``as_of``; the pairs
+        before their deadline are read at ``as_of``. At each entity's deadlines (the firm's
+        calendars: they differ by entity), a microsecond either side and between two of them (a
+        period's pair realised, another not), asked onwards then backwards at two knowledge times
+        (late spans replaced versions between them), each answer is the oracle's, with one read
+        of the realised pairs' pieces per knowledge time and new pair at most."""
+        watermarks, keeper = late_arrivals_copy(
+            templates, engine_url, client, seed=7, scale="small", chunk=3000
+        )
+        # and an invoice of LE-DE01 due in 2026-09 ready before its close deadline (2026-10-08
+        # 22:00 UTC) and posted after it: waiting, then posted late
+        late_invoice = invoice_spans("L", ready=at(days=2), posted=at(days=35), amount=900000.0)
+        client.insert("otel_traces", late_invoice, column_names=OTEL_TRACES_COLUMNS)
+        tick(keeper)
+        late_reads: list[int] = []
+
+        class Counted:
+            def __getattr__(self, name: str) -> Any:
+                return getattr(client, name)
+
+            def query(self, statement: str, **kwargs: Any) -> Any:
+                if LATE_PIECES in statement:
+                    late_reads.append(len(kwargs["parameters"]) // 3)
+                return client.query(statement, **kwargs)
+
+        book = firm_calendar_book()
+        counted = Counted()
+        kept = CloseRiskAnswers(lambda: counted, book, keeper)  # type: ignore[arg-type,return-value]
+        oracle = CloseRiskAnswers(lambda: client, book, keeper, from_sums=False)
+        pairs = client.query("SELECT DISTINCT LegalEntity, DuePeriod FROM close_items").result_rows
+        deadlines = sorted({book.for_entity(e).close_deadline(p) for e, p in pairs})
+        deadlines = [d for d in deadlines if d < END]
+        between = [a + (b - a) / 2 for a, b in pairwise(deadlines)]
+        # one of a period's pairs realised, another not
+        assert any(
+            book.for_entity(e).close_deadline(p) <= at < book.for_entity(f).close_deadline(p)
+            for at in between
+            for e, p in pairs
+            for f, q in pairs
+            if q == p
+        )
+        edges = [d + timedelta(microseconds=m) for d in deadlines for m in (-1, 0, 1)]
+        instants = [*sorted([*edges, *between, at(days=33), at(days=45)]), END]
+        reasons: Counter[str] = Counter()
+        for known in (None, watermarks[len(watermarks) // 2]):
+            # a knowledge time asked first is read at ``as_of``: nothing read to keep
+            first = len(late_reads)
+            assert kept.report(None, END, known) == oracle.report(None, END, known)
+            assert len(late_reads) == first
+            for as_of in [*instants, *reversed(instants)]:
+                report = kept.report(None, as_of, known)
+                assert report == oracle.report(None, as_of, known), (as_of, known)
+                reasons.update(c["reason"] for entry in report[1] for c in entry["contributors"])
+        assert reasons["not_posted_by_close"] > 0
+        assert reasons["posted_after_close"] > 0
+        # each realised pair's pieces read once per knowledge time
+        assert 0 < sum(late_reads) <= 2 * len(pairs)
+
     def test_an_invoice_posted_before_its_stage_began_is_not_late_after_the_close(
         self, migrated: Client
     ) -> None:
         """An invoice that posted before the close deadline, whose billing.ready was first
         attempted only after the deadline (its posted piece begins then), is not posted late:
         the summed answer is the oracle's for every period, after the deadline."""
-        project: dict[str, str | list[str]] = {sc.PROJECT: "PRJ-P"}
-        activated = event(sc.PROJECT_ACTIVATED, "PRJ-P", project, at(), legal_entity="LE-DE01")
-        posted = event(
-            sc.INVOICE_POSTED,
-            "INV-P",
-            {sc.INVOICE: "INV-P", sc.BILLING_EVENT: "BE-P", **project},
-            at(days=1),
-            amount=1000.0,
-            legal_entity="LE-DE01",
-        )
-        ready = event(
-            sc.BILLING_READY,
-            "BE-P",
-            {sc.BILLING_EVENT: "BE-P", **project},
-            at(days=40),
-            amount=1000.0,
-        )
-        migrated.insert(
-            "otel_traces", span_rows([activated, posted, ready]), column_names=OTEL_TRACES_COLUMNS
-        )
+        spans = invoice_spans("P", ready=at(days=40), posted=at(days=1), amount=1000.0)
+        migrated.insert("otel_traces", spans, column_names=OTEL_TRACES_COLUMNS)
         keeper = BusinessState(lambda: migrated, DEFAULT_SLAS, CalendarBook(), settle=SETTLE)
         tick(keeper)
         deadline = CalendarBook().for_entity("LE-DE01").close_deadline("2026-09")
@@ -414,6 +465,35 @@ class TestSummedItemAnswers:
         for as_of in (at(days=40, hours=1), at(days=60)):
             for period in (None, "2026-09"):
                 assert summed.report(period, as_of, None) == oracle.report(period, as_of, None)
+
+
+def invoice_spans(
+    name: str, *, ready: datetime, posted: datetime, amount: float
+) -> list[tuple[Any, ...]]:
+    """The spans of one invoice of LE-DE01 due in 2026-09 (project ``PRJ-<name>``, billing event
+    ``BE-<name>``, invoice ``INV-<name>``): its project activated, posted at ``posted``, its
+    billing.ready at ``ready``."""
+    project: dict[str, str | list[str]] = {sc.PROJECT: f"PRJ-{name}"}
+    return span_rows(
+        [
+            event(sc.PROJECT_ACTIVATED, f"PRJ-{name}", project, at(), legal_entity="LE-DE01"),
+            event(
+                sc.INVOICE_POSTED,
+                f"INV-{name}",
+                {sc.INVOICE: f"INV-{name}", sc.BILLING_EVENT: f"BE-{name}", **project},
+                posted,
+                amount=amount,
+                legal_entity="LE-DE01",
+            ),
+            event(
+                sc.BILLING_READY,
+                f"BE-{name}",
+                {sc.BILLING_EVENT: f"BE-{name}", **project},
+                ready,
+                amount=amount,
+            ),
+        ]
+    )
 
 
 def _stages(
