@@ -54,7 +54,6 @@ from warehouse.migrations import migrate
 from warehouse.mutations import MutationWatch
 from warehouse.pool import ClientPool
 from warehouse.python_heap import HeapFreezer
-from warehouse.python_switch import SwitchInterval
 from warehouse.schema import Topology
 from warehouse.span_store import span_sink
 
@@ -146,7 +145,6 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
         if settings.python_heap_freeze_interval > 0
         else None
     )
-    switch = SwitchInterval(settings.python_switch_interval_ms / 1000)
     admission = ExportAdmission(
         max_requests=settings.max_concurrent_exports, max_bytes=settings.max_decoding_bytes
     )
@@ -183,11 +181,9 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
             sealer.start()
         if heap is not None:
             heap.start()
-        switch.apply()
         try:
             yield
         finally:
-            switch.restore()
             if heap is not None:
                 heap.stop()
             if sealer is not None:
@@ -333,8 +329,7 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
             + sla.metrics.render()
             + (sealer.render() if sealer is not None else b"")
             + mutations.render()
-            + (heap.render() if heap is not None else b"")
-            + switch.render(),
+            + (heap.render() if heap is not None else b""),
             media_type=METRICS_CONTENT_TYPE,
         )
 

@@ -285,16 +285,6 @@ class Settings(BaseSettings):
         "alerts: some 0.5 s with every request held, about one in a hundred large answers at 10M "
         "spans. 0: never (the collector's defaults).",
     )
-    python_switch_interval_ms: float = Field(
-        default=0.5,
-        gt=0,
-        le=100,
-        description="Milliseconds a Python thread may keep the interpreter while another waits "
-        "for it (sys.setswitchinterval; Python's default is 5). Short, a request's thread gets "
-        "it back soon after each engine call while the evaluator's tick or the ingest's decoding "
-        "runs Python: under ingest at 3,000 spans/s lineage's p95 was 260 ms with 5 and 133-154 "
-        "ms with 0.5.",
-    )
     evaluator: Literal["auto", "off"] = Field(
         default="auto",
         description="auto: this process may evaluate SLAs and notify; among several `serve` "
