@@ -20,6 +20,8 @@ from slas.calendars import EntityCalendar
 
 FloatArray = npt.NDArray[np.float64]
 _ONE_DAY = timedelta(days=1)
+_ONE_MICROSECOND = timedelta(microseconds=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MARGIN_DAYS = 7
 
 
@@ -28,6 +30,14 @@ def epoch_seconds(instant: datetime) -> float:
     if instant.tzinfo is None:
         raise ValueError(f"instant {instant.isoformat()} must be timezone-aware")
     return instant.timestamp()
+
+
+def epoch_microseconds(instant: datetime) -> int:
+    """``instant`` (timezone-aware) as UTC epoch microseconds, exactly (the engine's
+    ``toUnixTimestamp64Micro``)."""
+    if instant.tzinfo is None:
+        raise ValueError(f"instant {instant.isoformat()} must be timezone-aware")
+    return (instant - _EPOCH) // _ONE_MICROSECOND
 
 
 def from_epoch_seconds(seconds: float) -> datetime:

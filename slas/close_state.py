@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -23,7 +23,7 @@ from domain.money import units_of
 from domain.periods import period_number
 from slas import close_item_pieces, item_versions
 from slas.business_state import BusinessState
-from slas.business_time import epoch_seconds
+from slas.business_time import epoch_microseconds, epoch_seconds
 from slas.calendars import CalendarBook
 from slas.close_item_pieces import VersionKey
 from slas.close_items import INVOICE_ITEM, REVENUE_ITEM, CloseItems
@@ -343,8 +343,6 @@ KNOWN_ATS_SEEN = 64
 facts reading): a realised pair's pieces are read and kept only for one asked again (reading them
 costs more than one answer's read at ``as_of``: a dashboard asking one knowledge time over and
 over gains, a single answer at a past one pays nothing more)."""
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-MICROSECOND = timedelta(microseconds=1)
 
 PAIRS_SEEN = 4096
 """The most (entity, period) pairs an every-period answer reads at risk beside its sums."""
@@ -432,12 +430,15 @@ class CloseRiskAnswers:
         # every period's answer reads its items at risk beside the sums, for the pairs earlier
         # answers found (``_pairs_seen``): kept when the sums find no other pair
         guess = self._pairs_seen if period is None and self._beside.apart(client) else frozenset()
+        again = self._asked_again(known)
         with self._beside.ahead(
             client,
             lambda c: c.query(statement, parameters=parameters).result_rows,
             start=bool(guess),
         ) as read_sums:
-            guessed = self._guessed_at_risk(client, parameters, guess, as_of) if guess else None
+            guessed = (
+                self._guessed_at_risk(client, parameters, guess, as_of, again) if guess else None
+            )
             sums = read_sums()
         pairs = {(str(e), str(p)) for e, p, _, _, count, _ in sums if count}
         chosen = assessed_pairs(dict.fromkeys(pairs), period)
@@ -459,7 +460,7 @@ class CloseRiskAnswers:
                 asked = set(chosen)
                 risky = [row for row in guessed if (str(row[0]), str(row[1])) in asked]
             else:
-                risky = self._at_risk(client, parameters, deadlines, as_of)
+                risky = self._at_risk(client, parameters, deadlines, as_of, again)
                 if period is None:
                     seen = self._pairs_seen | set(chosen)
                     self._pairs_seen = seen if len(seen) <= PAIRS_SEEN else frozenset(chosen)
@@ -548,14 +549,29 @@ class CloseRiskAnswers:
         """The close deadline of each (entity, period) of ``pairs``."""
         return {(e, p): self.calendars.for_entity(e).close_deadline(p) for e, p in pairs}
 
+    def _asked_again(self, known: datetime) -> bool:
+        """Whether an earlier answer (of this facts reading) asked knowledge time ``known``;
+        remembered from now on (``KNOWN_ATS_SEEN``). Asked once per answer: its reads ahead and
+        its own read go by the same answer."""
+        reading = self._state.facts_reading()
+        _, first = self._known_ats.known(reading, [known])
+        if first:
+            self._known_ats.keep(reading, {known: True})
+        return not first
+
     def _guessed_at_risk(
-        self, client: Client, parameters: dict[str, Any], guess: frozenset[Key], as_of: datetime
+        self,
+        client: Client,
+        parameters: dict[str, Any],
+        guess: frozenset[Key],
+        as_of: datetime,
+        again: bool,
     ) -> Sequence[Sequence[Any]] | None:
         """The items at risk of the pairs earlier answers found, read before the sums say which
         pairs this answer has; None if the engine refused the read (a limit on the wider read):
         the answer then reads its own pairs, and the pairs found start again from them."""
         try:
-            return self._at_risk(client, parameters, self._deadlines(sorted(guess)), as_of)
+            return self._at_risk(client, parameters, self._deadlines(sorted(guess)), as_of, again)
         except DatabaseError as error:
             self._pairs_seen = frozenset()
             logger.warning(
@@ -572,9 +588,10 @@ class CloseRiskAnswers:
         parameters: dict[str, Any],
         pairs: dict[Key, datetime],
         as_of: datetime,
+        again: bool,
     ) -> Sequence[Sequence[Any]]:
         """``AT_RISK_ITEMS``' rows for the (entity, period) ``pairs`` (each with its close
-        deadline, from ``_deadlines``). A knowledge time asked again: the pairs whose deadline
+        deadline, from ``_deadlines``). A knowledge time asked ``again``: the pairs whose deadline
         ``as_of`` is before read at ``as_of`` (``at_risk_items_sql``, no realised pair in it),
         each of the others, realised, from its pieces that can be at risk past its deadline
         (``_late_pieces``: read once per knowledge time, dearer than one answer's, and kept). A
@@ -584,8 +601,8 @@ class CloseRiskAnswers:
         if not pairs:
             return []
         realised = {key: deadline for key, deadline in pairs.items() if as_of >= deadline}
-        late = self._late_pieces(client, parameters["known_at"], realised) if realised else {}
-        if late is None:
+        late = self._late_pieces(client, parameters["known_at"], realised, again)
+        if not realised or late is None:
             return self._read_at_risk(client, parameters, pairs, as_of)
         ahead = {key for key in pairs if key not in realised}
         rows: list[Sequence[Any]] = []
@@ -595,28 +612,24 @@ class CloseRiskAnswers:
                 parameters={**parameters, "periods": sorted({p for _, p in ahead})},
             ).result_rows
             rows = [row for row in read if (str(row[0]), str(row[1])) in ahead]
-        if realised:
-            rows += close_item_pieces.late_at_risk(late, (as_of - EPOCH) // MICROSECOND)
-        return rows
+        return rows + close_item_pieces.late_at_risk(late, epoch_microseconds(as_of))
 
     def _late_pieces(
-        self, client: Client, known: datetime, realised: dict[Key, datetime]
+        self, client: Client, known: datetime, realised: dict[Key, datetime], again: bool
     ) -> dict[Key, list[close_item_pieces.LatePiece]] | None:
         """The pieces of each realised pair that can be at risk past its deadline, as known at
         ``known`` (``close_item_pieces.late_pieces``): those kept (``LATE_PAIRS_KEPT``, per
         facts reading: a tick, a reset or a rebuild drops them), the others read and kept once
-        ``known`` is asked again (``KNOWN_ATS_SEEN``); None the first time, unless all are kept,
+        ``known`` is asked ``again`` (``_asked_again``); None the first time, unless all are kept,
         and when more pairs are asked than are kept (they would be read again every time)."""
-        if len(realised) > LATE_PAIRS_KEPT:
+        if not realised or len(realised) > LATE_PAIRS_KEPT:
             return None
         reading = self._state.facts_reading()
         kept, unseen = self._late.known(
             reading, [(known, e, p, deadline) for (e, p), deadline in realised.items()]
         )
         if unseen:
-            _, first = self._known_ats.known(reading, [known])
-            if first:
-                self._known_ats.keep(reading, {known: True})
+            if not again:
                 return None
             read = close_item_pieces.late_pieces(
                 client, known, {(e, p): deadline for _, e, p, deadline in unseen}

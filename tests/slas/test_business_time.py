@@ -10,7 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulator.business_time import BusinessCalendar
-from slas.business_time import add_business_seconds, business_seconds_between, clock_for_span
+from slas.business_time import (
+    add_business_seconds,
+    business_seconds_between,
+    clock_for_span,
+    epoch_microseconds,
+)
 from slas.calendars import DEFAULT_CALENDAR, EntityCalendar
 from tests.firm import FIRM_CALENDARS
 
@@ -179,3 +184,15 @@ class TestAgainstTheSimulator:
         assert deadline.timestamp() == pytest.approx(
             oracle.add_business_hours(start, target).timestamp(), abs=1e-3
         )
+
+
+@given(st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2200, 1, 1)))
+@settings(max_examples=200)
+def test_epoch_microseconds_are_the_engines_exactly(naive: datetime) -> None:
+    """Integer microseconds since the epoch, with no float rounding (the engine's
+    ``toUnixTimestamp64Micro``, which close risk compares them with); a naive instant refused."""
+    instant = naive.replace(tzinfo=UTC)
+    micros = epoch_microseconds(instant)
+    assert datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros) == instant
+    with pytest.raises(ValueError, match="timezone-aware"):
+        epoch_microseconds(naive)
