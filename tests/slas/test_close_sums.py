@@ -20,7 +20,7 @@ from domain import semconv as sc
 from domain.instants import utc
 from lineage.owners import OwnerRouting
 from lineage.rules import LineageRules
-from slas import close_item_pieces, item_versions
+from slas import close_item_pieces, close_state, item_versions
 from slas.business_state import BusinessState
 from slas.calendars import CalendarBook
 from slas.close_state import (
@@ -440,6 +440,41 @@ class TestSummedItemAnswers:
         assert reasons["posted_after_close"] > 0
         # each realised pair's pieces read once per knowledge time
         assert 0 < sum(late_reads) <= 2 * len(pairs)
+
+    def test_more_realised_pairs_than_kept_are_read_at_as_of_every_time(
+        self,
+        client: Client,
+        engine_url: str,
+        templates: Templates,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """An answer with more realised pairs than ``LATE_PAIRS_KEPT`` reads them all at
+        ``as_of`` in one statement, asked once or again: the oracle's answer, and no pieces read
+        that could not be kept."""
+        _, keeper = late_arrivals_copy(
+            templates, engine_url, client, seed=7, scale="small", chunk=3000
+        )
+        monkeypatch.setattr(close_state, "LATE_PAIRS_KEPT", 1)
+        late_reads: list[str] = []
+
+        class Counted:
+            def __getattr__(self, name: str) -> Any:
+                return getattr(client, name)
+
+            def query(self, statement: str, **kwargs: Any) -> Any:
+                if LATE_PIECES in statement:
+                    late_reads.append(statement)
+                return client.query(statement, **kwargs)
+
+        book = firm_calendar_book()
+        counted = Counted()
+        few = CloseRiskAnswers(lambda: counted, book, keeper)  # type: ignore[arg-type,return-value]
+        oracle = CloseRiskAnswers(lambda: client, book, keeper, from_sums=False)
+        pairs = client.query("SELECT DISTINCT LegalEntity, DuePeriod FROM close_items").result_rows
+        assert sum(book.for_entity(e).close_deadline(p) <= END for e, p in pairs) > 1
+        for _ in range(3):
+            assert few.report(None, END, None) == oracle.report(None, END, None)
+        assert late_reads == []
 
     def test_an_invoice_posted_before_its_stage_began_is_not_late_after_the_close(
         self, migrated: Client
