@@ -35,9 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.process_stats import own_cpu_seconds, peak_rss_mib, reset_peak_rss, resident_mib
 from benchmarks.steady_tick import SPANS_PER_REQUEST, ingest, templates
+from domain.instants import EPOCH
 from lineage.owners import OwnerRouting
 from lineage.rules import LineageRules
-from slas.business_state import EPOCH
 from slas.config import SlaConfig
 from slas.dispatch import Dispatcher
 from slas.evaluator import SlaEvaluator

@@ -27,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.process_stats import own_cpu_seconds
 from benchmarks.timer_state import NEW_ATTEMPTS, tick_now
-from slas.business_state import EPOCH, BusinessState
+from domain.instants import EPOCH
+from slas.business_state import BusinessState
 from slas.definitions import DEFAULT_SLAS
 from tests.firm import firm_calendar_book
 from warehouse.client import connect

@@ -11,6 +11,7 @@ from typing import Annotated, Final
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 
+from domain.instants import EPOCH
 from lineage.evidence import instant_text
 from lineage.ledger import (
     LOCAL_ONLY,
@@ -35,7 +36,6 @@ logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 
-EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 """Nothing is stored before it (the engine's DateTime64 and Date start there)."""
 
 MAX_TREE_SIZE: Final = 2**62

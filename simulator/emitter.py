@@ -10,7 +10,7 @@ same scenario gives the same trace and span ids.
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Final
 
@@ -26,6 +26,7 @@ from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
 from domain import semconv
+from domain.instants import EPOCH
 from simulator.events import Attempt, BusinessEvent, Delivery, SyncError
 from simulator.routes import ROUTES, SERVICES, Route
 
@@ -36,7 +37,6 @@ MAX_EXPORT_BATCH_SIZE: Final = 1000
 MAX_QUEUE_SIZE: Final = 65_536
 FLUSH_EVERY_SPANS: Final = 16_384
 """Flush this often so a fast emitter never overruns the queue (the SDK drops spans then)."""
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _ROOT: Final = Context()
 _HTTP_STATUS: Final = {
     semconv.MASTER_DATA: 422,
@@ -51,7 +51,7 @@ _HTTP_STATUS: Final = {
 
 def unix_nanos(instant: datetime) -> int:
     """Integer nanoseconds since the Unix epoch, exact to the microsecond."""
-    return (instant - _EPOCH) // timedelta(microseconds=1) * 1000
+    return (instant - EPOCH) // timedelta(microseconds=1) * 1000
 
 
 class SeededIdGenerator(IdGenerator):

@@ -4,17 +4,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from clickhouse_connect.driver.client import Client
 
-from domain.instants import utc
+from domain.instants import EPOCH, utc
 from slas.alerts import FIRING, RESOLVED, Alert, annotations_of
 from warehouse.schema import SLA_ALERT_STATE
 
 RECORD = ""
 """The channel name of the evaluator's own record."""
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 COLUMNS = (
     "Channel",
     "Fingerprint",
@@ -76,7 +75,7 @@ class AlertStore:
                 alert.status,
                 alert.threshold,
                 alert.starts_at,
-                alert.ends_at if alert.status == RESOLVED and alert.ends_at else _EPOCH,
+                alert.ends_at if alert.status == RESOLVED and alert.ends_at else EPOCH,
                 now,
             ]
             for alert in alerts

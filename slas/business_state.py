@@ -26,7 +26,7 @@ from collections.abc import Callable, Collection, Generator, Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import closing
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -34,7 +34,7 @@ import numpy as np
 import numpy.typing as npt
 from clickhouse_connect.driver.client import Client
 
-from domain.instants import utc
+from domain.instants import EPOCH, utc
 from lineage import evidence_spans
 from lineage.rules import LineageRules
 from slas import item_versions, timer_changes
@@ -90,7 +90,6 @@ from warehouse.schema_state import REBUILD_KEY, read_state, write_state, write_s
 
 logger = logging.getLogger(__name__)
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 WATERMARK_KEY = "sla_timers_watermark"
 REBUILD_STALE = timedelta(hours=6)
 """A rebuild flag older than this is a rebuild that died: the keeper carries on."""

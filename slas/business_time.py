@@ -16,12 +16,12 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
+from domain.instants import EPOCH
 from slas.calendars import EntityCalendar
 
 FloatArray = npt.NDArray[np.float64]
 _ONE_DAY = timedelta(days=1)
 _ONE_MICROSECOND = timedelta(microseconds=1)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MARGIN_DAYS = 7
 
 
@@ -37,7 +37,7 @@ def epoch_microseconds(instant: datetime) -> int:
     ``toUnixTimestamp64Micro``)."""
     if instant.tzinfo is None:
         raise ValueError(f"instant {instant.isoformat()} must be timezone-aware")
-    return (instant - _EPOCH) // _ONE_MICROSECOND
+    return (instant - EPOCH) // _ONE_MICROSECOND
 
 
 def from_epoch_seconds(seconds: float) -> datetime:

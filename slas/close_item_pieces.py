@@ -255,6 +255,31 @@ def _late_pair(i: int) -> str:
     return f"(DuePeriod = {{late_period_{i}:String}} AND LegalEntity = {{late_entity_{i}:String}})"
 
 
+PAST_CLOSE_REASONS: Final = {
+    POSTED: POSTED_LATE,
+    POSTED_ELSEWHERE: OTHER_PERIOD,
+    BLOCKED_STATE: BLOCKED,
+    OPEN: NOT_POSTED,
+    WAITING_STATE: NOT_POSTED,
+}
+"""The one definition of why a piece in effect at an instant at or past its pair's close deadline
+puts its item at risk, by the piece's state: every item not posted into the period by then is (a
+waiting item is not posted by the close). Before the deadline the same, except that a waiting
+piece is left to the projection (``WAITING``). ``at_risk_items_sql`` spells it in SQL,
+``late_at_risk`` applies it to a realised pair's kept pieces."""
+
+
+def _reason_sql(past_close: str) -> str:
+    """``PAST_CLOSE_REASONS`` as a piece's ``reason`` in SQL, where ``past_close`` tells whether
+    the piece's pair is past its close deadline (else a waiting piece is ``WAITING``)."""
+    states = "".join(
+        f"State = {state}, '{reason}', "
+        for state, reason in PAST_CLOSE_REASONS.items()
+        if state != WAITING_STATE
+    )
+    return f"multiIf({states}{past_close}, '{PAST_CLOSE_REASONS[WAITING_STATE]}', '{WAITING}')"
+
+
 @cache
 def at_risk_items_sql(realised: int) -> str:
     """Per legal entity, due period (of ``periods``, never empty), currency and reason, the items
@@ -293,9 +318,7 @@ SELECT LegalEntity, DuePeriod, Currency, reason, count(), sum(ifNull(Amount, 0))
 FROM (
     SELECT LegalEntity, DuePeriod, Currency, ItemType, ItemId, Amount, StageEffectiveAt,
         VersionKnownAt,
-        multiIf(State = {POSTED}, '{POSTED_LATE}', State = {POSTED_ELSEWHERE}, '{OTHER_PERIOD}',
-                State = {BLOCKED_STATE}, '{BLOCKED}', State = {OPEN} OR {past_close},
-                '{NOT_POSTED}', '{WAITING}') AS reason
+        {_reason_sql(past_close)} AS reason
     FROM {CLOSE_ITEM_PIECES}
     WHERE KnownAt <= {_KNOWN_AT} AND Begins <= {_AS_OF}
       AND ((State IN {_HELD_OR_ELSEWHERE} AND Ends > {_AS_OF}
@@ -346,16 +369,6 @@ LatePiece = tuple[int, int, int, str, float, Decimal, str, str, datetime]
 """A realised pair's piece (``late_pieces_sql``): state, begins and ends (epoch microseconds),
 currency, minus the amount as a float, the exact amount, item type, item id, version."""
 
-_LATE_REASONS: Final = {
-    OPEN: NOT_POSTED,
-    WAITING_STATE: NOT_POSTED,
-    BLOCKED_STATE: BLOCKED,
-    POSTED_ELSEWHERE: OTHER_PERIOD,
-    POSTED: POSTED_LATE,
-}
-"""The reason a realised pair's piece in effect puts its item at risk: every one not posted into
-the period by the deadline is (a waiting item is not posted by the close)."""
-
 
 def late_pieces(
     client: Client, known_at: datetime, pairs: dict[tuple[str, str], datetime]
@@ -396,7 +409,7 @@ def late_at_risk(
     for (entity, period), of_pair in pieces.items():
         for state, begins, ends, currency, minus, amount, item_type, item_id, version in of_pair:
             if begins <= as_of_us < ends:
-                key = (entity, period, currency, _LATE_REASONS[state])
+                key = (entity, period, currency, PAST_CLOSE_REASONS[state])
                 row = found.get(key)
                 if row is None:
                     found[key] = row = [0, Decimal(0), []]

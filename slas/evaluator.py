@@ -15,10 +15,11 @@ from datetime import UTC, datetime, timedelta
 
 from clickhouse_connect.driver.client import Client
 
+from domain.instants import EPOCH
 from slas.alert_groups import EACH, GROUPED, TimerGroups, mark_ended_by_breach
 from slas.alert_store import RECORD, AlertStore
 from slas.alerts import Alert, AlertSource, TimerAlertFacts, reconcile, timer_alert
-from slas.business_state import EPOCH, RECORDED, BusinessState, DerivationStopped, TickReport
+from slas.business_state import RECORDED, BusinessState, DerivationStopped, TickReport
 from slas.definitions import SlaDefinition
 from slas.dispatch import Dispatcher
 from slas.lease import Heartbeat, Lease

@@ -14,18 +14,17 @@ finds the watermark past its ``known_at`` may read both.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from clickhouse_connect.driver.client import Client
 
-from domain.instants import utc
+from domain.instants import EPOCH, utc
 from slas import close_item_pieces
 from warehouse.key_ranges import key_ranges, range_parameters, sample_sql
 from warehouse.schema import CLOSE_ITEM_SUPERSEDED, CLOSE_ITEM_VERSIONS_WATERMARK, CLOSE_ITEMS
 from warehouse.schema_state import read_state, write_state
 
 WATERMARK_KEY = CLOSE_ITEM_VERSIONS_WATERMARK
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 RECORD = f"""
 INSERT INTO {CLOSE_ITEM_SUPERSEDED} (ItemType, ItemId, KnownAt, SupersededAt)

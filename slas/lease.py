@@ -20,16 +20,16 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from clickhouse_connect.driver.client import Client
 
+from domain.instants import EPOCH
 from warehouse.schema import EVALUATOR_LEASE
 
 logger = logging.getLogger(__name__)
 
 EVALUATOR = "sla-evaluator"
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 HOLDER = f"""
 SELECT Holder
@@ -92,7 +92,7 @@ class Lease:
             return
         self._client().insert(
             EVALUATOR_LEASE,
-            [[self.name, self.holder, self._since, _EPOCH]],
+            [[self.name, self.holder, self._since, EPOCH]],
             column_names=["Name", "Holder", "Since", "Heartbeat"],
         )
 

@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 from clickhouse_connect.driver.client import Client
 
 from domain import semconv as sc
+from slas.business_time import epoch_microseconds
 from slas.snapshot import EventSnapshot, empty_snapshot
 from warehouse.counted_attempt import ATTEMPT_ORDER, COUNTED_ATTEMPT, FAILING_SINCE, LATEST_ERROR
 from warehouse.first_stored import first_stored_events
@@ -258,7 +259,7 @@ def code_tables(
 
 def load_snapshot(client: Client, as_of: datetime) -> EventSnapshot:
     """Every business event up to ``as_of`` and the objects it references."""
-    as_of_us = round(as_of.timestamp() * 1_000_000)
+    as_of_us = epoch_microseconds(as_of)
     entities, currencies = client.query(
         SNAPSHOT_DIMENSIONS, parameters={"as_of": as_of}
     ).result_rows[0]

@@ -10,12 +10,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Final
 
 from clickhouse_connect.driver.client import Client
 
-from domain.instants import utc
+from domain.instants import EPOCH, utc
 
 SETUP_FAILURE_ROWS: Final = """ObjectType IN {dimensions:Array(String)}
   AND EventType IN {event_types:Array(String)} AND IngestedAt <= {known_at:DateTime64(3, 'UTC')}
@@ -35,7 +35,6 @@ LIMIT {{kept:UInt64}}
 the rows stored after ``after`` and by ``known_at``, and when the first such row was stored: a
 set-up is the candidate of an object at any ``known_at`` from then on. At most ``kept`` rows."""
 
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 CANDIDATES_KEPT: Final = 100_000
 """The most (customer, set-up) pairs a process keeps: some 1,200 in a quarter of 10M spans, where
 reading them all costs about 45 ms. Beyond it none are kept and each answer reads its customers'
@@ -116,7 +115,7 @@ class SetupCandidates:
                 SETUP_CANDIDATES,
                 parameters={
                     **self._parameters,
-                    "after": _EPOCH if kept is None or grown is None else kept.cover,
+                    "after": EPOCH if kept is None or grown is None else kept.cover,
                     "known_at": cover,
                     "kept": self._most + 1,
                 },

@@ -12,12 +12,12 @@ watermark (one ``INSERT … SELECT``); recorded from scratch, the versions give 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from itertools import accumulate
 
 from clickhouse_connect.driver.client import Client
 
-from domain.instants import utc
+from domain.instants import EPOCH, utc
 from slas.timer_rows import WRONG_PERIOD
 from slas.timers import AT_RISK, BREACHED, MET, ON_TRACK, STATES
 from warehouse.key_ranges import in_range_sql, key_ranges, range_parameters, sample_sql
@@ -33,7 +33,6 @@ from warehouse.schema import (
 from warehouse.schema_state import read_state, write_state
 
 CHANGES_WATERMARK_KEY = "sla_timer_changes_watermark"
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 URGENCY = (3, 0, 1, 2)
 """Urgency of each state code (``slas.timers``): breached first, then at risk, on track, met."""

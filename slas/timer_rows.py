@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from domain.instants import EPOCH
 from domain.periods import period_text
 from slas.business_time import clock_for_span
 from slas.calendars import CalendarBook
@@ -27,7 +28,6 @@ from slas.state_columns import amounts, instants, lists
 from slas.timer_pairing import TimerSet, correlate
 from slas.timers import apply_filters
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 LATE, WRONG_PERIOD = "late", "wrong_period"
 """Why a stopped timer breached; an open timer past its deadline is ``missing`` (decided at
 ``as_of``, not stored)."""
@@ -47,11 +47,11 @@ class SnapshotNames:
 
 
 def micros_to_datetime(micros: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=int(micros))
+    return EPOCH + timedelta(microseconds=int(micros))
 
 
 def seconds_to_datetime(seconds: float) -> datetime:
-    return _EPOCH + timedelta(microseconds=round(seconds * 1_000_000))
+    return EPOCH + timedelta(microseconds=round(seconds * 1_000_000))
 
 
 _REASONS = ("", LATE, WRONG_PERIOD)

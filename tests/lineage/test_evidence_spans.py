@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from domain.instants import EPOCH
 from lineage.evidence import evidence_records, seal
 from lineage.evidence_spans import (
     AT_INGEST_KEY,
@@ -32,7 +33,6 @@ from warehouse.rebuild import rebuild
 from warehouse.schema import EVIDENCE_SPANS
 from warehouse.schema_state import read_state, write_state
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DAY = timedelta(days=1)
 
 

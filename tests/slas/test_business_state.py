@@ -15,6 +15,7 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from domain import semconv as sc
+from domain.instants import EPOCH
 from lineage.owners import OwnerRouting
 from lineage.rules import LineageRules
 from slas import close_item_pieces, item_versions, state_queries, timer_changes
@@ -841,7 +842,7 @@ class TestIncremental:
         reads.clear()
         for record_window in (item_versions.record_window, timer_changes.record_window):
             recording = ReadsRecorded(migrated, reads)
-            record_window(recording, item_versions.EPOCH, new.until, first=True)  # type: ignore[arg-type]
+            record_window(recording, EPOCH, new.until, first=True)  # type: ignore[arg-type]
         assert [s in reads for s in firsts + fulls] == [False, False, True, True, True]
         assert (_superseded(migrated), _timer_changes_netted(migrated)) == (superseded, changes)
         assert _pieces_netted(migrated) == pieces

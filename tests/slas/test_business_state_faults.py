@@ -15,8 +15,9 @@ import pytest
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import OperationalError
 
+from domain.instants import EPOCH
 from slas import timer_changes
-from slas.business_state import EPOCH, BusinessState, DerivationStopped
+from slas.business_state import BusinessState, DerivationStopped
 from slas.calendars import CalendarBook
 from slas.definitions import DEFAULT_SLAS
 from syncsight.bulk_load import WarehouseSpanExporter

@@ -17,7 +17,7 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from domain import semconv as sc
-from domain.instants import utc
+from domain.instants import EPOCH, utc
 from lineage.owners import OwnerRouting
 from lineage.rules import LineageRules
 from slas import close_item_pieces, close_state, item_versions
@@ -206,7 +206,7 @@ class TestSummedItemAnswers:
         # and so in many slices of the items' keys, one statement each
         item_versions.reset(migrated, at=datetime.now(UTC))
         versions = migrated.query("SELECT count() FROM close_items").result_rows[0][0]
-        epoch = item_versions.EPOCH
+        epoch = EPOCH
         slices = key_ranges(
             migrated,
             item_versions.WINDOW_KEYS,

@@ -14,6 +14,7 @@ from clickhouse_connect.driver.client import Client
 
 from domain import semconv as sc
 from domain.business_event import BusinessEvent
+from domain.instants import EPOCH
 from lineage.owners import OwnerRouting
 from lineage.rules import LineageRules
 from slas import item_versions
@@ -28,7 +29,6 @@ from warehouse.schema import SCHEMA_STATE
 from warehouse.schema_state import REBUILD_KEY, write_state
 
 POSTING_ERROR = (sc.MASTER_DATA, "E-POSTING")
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _set_up(signed: BusinessEvent, number: int, name: str) -> BusinessEvent:

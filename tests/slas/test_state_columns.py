@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from domain.instants import EPOCH
 from domain.money import from_units
 from domain.periods import period_text
 from domain.semconv import EVENT_TYPES
@@ -32,7 +33,6 @@ from warehouse.span_store import span_sink
 
 BY_ROWS = datetime(2026, 11, 1, tzinfo=UTC)
 BY_COLUMNS = datetime(2026, 11, 2, tzinfo=UTC)
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 REASONS = ("", "late", "wrong_period")
 
 

@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 
 from clickhouse_connect.driver.client import Client
 
+from domain.instants import EPOCH
 from slas import timer_changes
-from slas.business_state import EPOCH, BusinessState
+from slas.business_state import BusinessState
 from slas.calendars import CalendarBook, EntityCalendar
 from slas.definitions import DEFAULT_SLAS
 from slas.state_config import CALENDARS_KEY, CONFIG_KEY, moved_entities

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from domain.instants import EPOCH
 from slas import timer_changes
 from slas.business_state import WATERMARK_KEY, BusinessState
 from slas.calendars import CalendarBook
@@ -139,13 +140,13 @@ class TestAnswersFromChanges:
         slices = key_ranges(
             migrated,
             timer_changes.WINDOW_KEYS,
-            timer_changes.EPOCH,
+            EPOCH,
             watermarks[-1],
             versions=versions,
             most=40,
         )
         assert len(slices) > 10
-        timer_changes.record_window(migrated, timer_changes.EPOCH, watermarks[-1], most=40)
+        timer_changes.record_window(migrated, EPOCH, watermarks[-1], most=40)
         assert changes(migrated) == incremental
         assert [net_sums(migrated, t) for t in SUMS] == buckets
 
