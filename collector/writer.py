@@ -57,14 +57,16 @@ class Overloaded(RuntimeError):
 class WriterLimits:
     """Batching and back-pressure bounds of one writer."""
 
-    batch_min_rows: int = 5_000
+    batch_min_rows: int = 20_000
     """Rows that are worth an insert of their own: with this many waiting, write at once."""
     batch_max_rows: int = 100_000
     """Under load an insert takes what queued up during the one before, up to this: at 60,000
     spans/s 100,000 rather than 50,000 leaves the engine a fifth less to merge
     (benchmarks/history/ingest.md)."""
-    batch_max_wait_seconds: float = 0.2
-    """How long fewer than ``batch_min_rows`` rows wait for company."""
+    batch_max_wait_seconds: float = 2.0
+    """How long fewer than ``batch_min_rows`` rows wait for company: every insert costs the engine
+    about the same whatever its size (``syncsight.settings.JOURNAL_BATCH_WAIT_MS``; a writer
+    that acknowledges after the insert is given less, ``INSERT_BATCH_WAIT_MS``)."""
     max_pending_rows: int = 200_000
     """Rows of requests waiting to be journaled (or inserted) at once; the journal holds at most
     twice ``batch_max_rows`` more in memory for the inserts."""

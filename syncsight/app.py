@@ -98,7 +98,7 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
         WriterLimits(
             batch_min_rows=settings.batch_min_rows,
             batch_max_rows=settings.batch_max_rows,
-            batch_max_wait_seconds=settings.batch_max_wait_ms / 1000,
+            batch_max_wait_seconds=settings.batch_max_wait_seconds,
             max_pending_rows=settings.max_pending_spans,
             stuck_after_seconds=settings.ingest_ack_timeout_seconds,
             acknowledge_from_journal=settings.ingest_acknowledge == "journal",
