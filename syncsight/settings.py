@@ -28,11 +28,23 @@ from warehouse.client import ClickHouseURLError, chdb_data_path, redact, validat
 from warehouse.retention import Retention
 from warehouse.schema import Topology, TopologyError
 
+
+def _auto_or_count(value: Any, name: str, expected: str) -> Any:
+    """A setting that is ``auto`` or a whole number of 0 or more (``name``'s value), else an
+    error naming the setting and what it ``expected``."""
+    text = str(value).strip()
+    if text == "auto":
+        return text
+    if not text.isdigit():
+        raise ValueError(f"{name}={value}: expected {expected}")
+    return int(text)
+
+
 JOURNAL_BATCH_WAIT_MS = 2000
 """``batch_max_wait_ms=auto`` when the journal acknowledges. At 3,000 spans/s with the evaluator
 running and lineage asked back to back (10M quarter), lineage p95 was 125-126 ms with 200 ms
-waits, 98-112 with 1,000, 73-81 with 2,000 and 62-65 with 5,000; the evaluator's lag 31-41, 21-26,
-21-25 and 21-25 s (benchmarks/history/ingest.md, "Fewer, larger inserts"). 2,000 keeps most of
+waits, 98-112 with 1,000, 73-89 with 2,000 and 62-65 with 5,000; the evaluator's lag 31-41, 21-26,
+21-31 and 21-25 s (benchmarks/history/ingest.md, "Fewer, larger inserts"). 2,000 keeps most of
 the gain while a span can be queried within about two seconds of its acknowledgement."""
 
 INSERT_BATCH_WAIT_MS = 200
@@ -464,27 +476,16 @@ class Settings(BaseSettings):
     @field_validator("clickhouse_insert_quorum", mode="before")
     @classmethod
     def _quorum(cls, value: Any) -> Any:
-        text = str(value).strip()
-        if text == "auto":
-            return text
-        if not text.isdigit():
-            raise ValueError(
-                f"SYNCSIGHT_CLICKHOUSE_INSERT_QUORUM={value}: expected 0 (off), a number of "
-                "replicas, or auto"
-            )
-        return int(text)
+        return _auto_or_count(
+            value, "SYNCSIGHT_CLICKHOUSE_INSERT_QUORUM", "0 (off), a number of replicas, or auto"
+        )
 
     @field_validator("batch_max_wait_ms", mode="before")
     @classmethod
     def _batch_wait(cls, value: Any) -> Any:
-        text = str(value).strip()
-        if text == "auto":
-            return text
-        if not text.isdigit():
-            raise ValueError(
-                f"SYNCSIGHT_BATCH_MAX_WAIT_MS={value}: expected milliseconds (0 or more) or auto"
-            )
-        return int(text)
+        return _auto_or_count(
+            value, "SYNCSIGHT_BATCH_MAX_WAIT_MS", "milliseconds (0 or more) or auto"
+        )
 
     @field_validator("clickhouse_url")
     @classmethod

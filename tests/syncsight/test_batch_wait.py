@@ -41,3 +41,19 @@ def test_a_wait_that_is_not_milliseconds_names_the_setting(
         ValidationError, match=r"SYNCSIGHT_BATCH_MAX_WAIT_MS=.*expected milliseconds"
     ):
         Settings(clickhouse_url=URL)
+
+
+@pytest.mark.parametrize("value", ["auto", " 3 ", "0"])
+def test_the_insert_quorum_takes_auto_or_a_count_too(
+    value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The quorum's setting is read by the same rule as the wait (one reader of ``auto`` or a
+    count), and refused the same way."""
+    monkeypatch.setenv("SYNCSIGHT_CLICKHOUSE_INSERT_QUORUM", value)
+    quorum = Settings(clickhouse_url=URL).clickhouse_insert_quorum
+    assert quorum == ("auto" if value == "auto" else int(value))
+    monkeypatch.setenv("SYNCSIGHT_CLICKHOUSE_INSERT_QUORUM", "majority")
+    with pytest.raises(
+        ValidationError, match=r"SYNCSIGHT_CLICKHOUSE_INSERT_QUORUM=majority: expected 0"
+    ):
+        Settings(clickhouse_url=URL)
