@@ -4,12 +4,26 @@ does (the sender waits with it)."""
 
 from __future__ import annotations
 
+import asyncio
+import re
+import time
+from pathlib import Path
+
 import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from pydantic import ValidationError
 
+from domain import semconv as sc
 from syncsight.settings import INSERT_BATCH_WAIT_MS, JOURNAL_BATCH_WAIT_MS, Settings
+from tests.service import asgi_client, in_process_app
 
 URL = "chdb:///tmp/syncsight-batch-wait-test"
+
+
+@pytest.fixture(autouse=True)
+def no_batching_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("SYNCSIGHT_BATCH_MAX_WAIT_MS", "SYNCSIGHT_INGEST_ACKNOWLEDGE"):
+        monkeypatch.delenv(name, raising=False)
 
 
 def test_auto_waits_longer_when_the_journal_acknowledges() -> None:
@@ -57,3 +71,54 @@ def test_the_insert_quorum_takes_auto_or_a_count_too(
         ValidationError, match=r"SYNCSIGHT_CLICKHOUSE_INSERT_QUORUM=majority: expected 0"
     ):
         Settings(clickhouse_url=URL)
+
+
+def export(request: int) -> bytes:
+    """An OTLP request of two business spans of their own."""
+    message = ExportTraceServiceRequest()
+    spans = message.resource_spans.add().scope_spans.add().spans
+    for i in range(2):
+        span = spans.add()
+        span.trace_id = (request * 10 + i + 1).to_bytes(16, "big")
+        span.span_id = (i + 1).to_bytes(8, "big")
+        span.name = "erp.post"
+        span.start_time_unix_nano = 1_767_225_600_000_000_000 + i
+        span.end_time_unix_nano = span.start_time_unix_nano + 1_000
+        for key, value in ((sc.EVENT_TYPE, sc.TIME_APPROVED), (sc.EVENT_ID, f"wait-{request}-{i}")):
+            attribute = span.attributes.add()
+            attribute.key, attribute.value.string_value = key, value
+    return bytes(message.SerializeToString())
+
+
+def inserts_and_rows(metrics: str) -> tuple[float, float]:
+    found = dict(re.findall(r"^syncsight_insert_batch_rows_(count|sum) (\S+)$", metrics, re.M))
+    return float(found.get("count", 0)), float(found.get("sum", 0))
+
+
+@pytest.mark.parametrize(("acknowledge", "inserts"), [("journal", 1), ("insert", 2)])
+def test_the_service_writes_exports_half_a_second_apart_as_its_window_says(
+    acknowledge: str, inserts: int, chdb_url: str, database: str, tmp_path: Path
+) -> None:
+    """With the defaults (journal), two exports half a second apart share one insert; when the
+    insert acknowledges, the first is written (and answered) before the second arrives."""
+    app = in_process_app(chdb_url, database, tmp_path, ingest_acknowledge=acknowledge)
+
+    async def send() -> tuple[float, float]:
+        async with asgi_client(app) as api:
+            for request in range(2):
+                if request:
+                    await asyncio.sleep(0.5)
+                answer = await api.post(
+                    "/v1/traces",
+                    content=export(request),
+                    headers={"content-type": "application/x-protobuf"},
+                )
+                assert answer.status_code == 200, answer.text
+            deadline = time.monotonic() + 30
+            while True:
+                written = inserts_and_rows((await api.get("/metrics")).text)
+                if written[1] >= 4 or time.monotonic() > deadline:
+                    return written
+                await asyncio.sleep(0.1)
+
+    assert asyncio.run(send()) == (inserts, 4)
