@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -57,7 +58,14 @@ def run_demo(settings: Settings, file_config: FileConfig, *, fresh: bool, consol
     dashboard = _start_dashboard(settings, base_url)
     loader = threading.Thread(
         target=_load_and_announce,
-        args=(base_url, settings.grpc_port, dashboard, console, loader_token),
+        args=(
+            base_url,
+            settings.grpc_port,
+            dashboard,
+            console,
+            loader_token,
+            settings.api_token.get_secret_value(),
+        ),
         name="demo-loader",
         daemon=True,
     )
@@ -96,6 +104,7 @@ def _load_and_announce(
     dashboard: tuple[subprocess.Popen[bytes], str],
     console: Console,
     ingest_token: str | None,
+    api_token: str,
 ) -> None:
     from dashboard.launcher import wait_until_healthy
     from simulator.run import simulate
@@ -115,6 +124,12 @@ def _load_and_announce(
             end=datetime.now(UTC), endpoint=base_url, token=ingest_token, console=console
         )
         console.print(stats)
+        # the journal answered the exporter; the last inserts follow within the batching window
+        if not wait_stored(base_url, api_token):
+            console.print(
+                "[red]acknowledged spans are still waiting for their insert; see the log[/]"
+            )
+            return
         loaded = {
             "loaded_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "spans": stats.spans,
@@ -138,6 +153,30 @@ def _load_and_announce(
         f"  an invoice     curl {base_url}/api/v1/objects/invoice/{examples[0]}/events\n",
         soft_wrap=True,
     )
+
+
+STORED_GAUGES = ("syncsight_pending_spans", "syncsight_spool_files")
+"""The service's gauges that are both 0 once every span it acknowledged is inserted: none held in
+memory, and no journal (or spool) file left, a journal file being deleted only once its spans'
+insert is durable."""
+
+
+def wait_stored(base_url: str, api_token: str, timeout: float = 120.0) -> bool:
+    """Whether every span the service acknowledged is inserted within ``timeout`` (``/metrics``
+    read with ``api_token`` when the API has tokens)."""
+    headers = {"Authorization": f"Bearer {api_token}"} if api_token else {}
+    pattern = re.compile(rf"^({'|'.join(STORED_GAUGES)}) (\S+)$", re.MULTILINE)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            text = httpx.get(f"{base_url}/metrics", headers=headers, timeout=5).text
+        except httpx.TransportError:
+            text = ""
+        gauges = dict(pattern.findall(text))
+        if len(gauges) == len(STORED_GAUGES) and all(float(v) == 0 for v in gauges.values()):
+            return True
+        time.sleep(0.2)
+    return False
 
 
 def _wait_ready(base_url: str, timeout: float = 120.0) -> bool:

@@ -10,12 +10,14 @@ import time
 from pathlib import Path
 
 import pytest
+from clickhouse_connect.driver.client import Client
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from pydantic import ValidationError
 
 from domain import semconv as sc
+from syncsight.demo import wait_stored
 from syncsight.settings import INSERT_BATCH_WAIT_MS, JOURNAL_BATCH_WAIT_MS, Settings
-from tests.service import asgi_client, in_process_app
+from tests.service import asgi_client, in_process_app, serving_in_thread
 
 URL = "chdb:///tmp/syncsight-batch-wait-test"
 
@@ -122,3 +124,24 @@ def test_the_service_writes_exports_half_a_second_apart_as_its_window_says(
                 await asyncio.sleep(0.1)
 
     assert asyncio.run(send()) == (inserts, 4)
+
+
+def test_the_demo_announces_the_quarter_only_once_its_last_spans_are_inserted(
+    chdb_url: str, database: str, tmp_path: Path, client: Client
+) -> None:
+    """The journal answers the exporter before the insert, which follows within the window: the
+    demo's loader waits for the service to hold nothing uninserted before it names an invoice."""
+    app = in_process_app(chdb_url, database, tmp_path, batch_max_wait_ms=5000)
+
+    def stored() -> int:
+        query = "SELECT count() FROM biz_events WHERE EventId LIKE 'wait-7-%'"
+        return int(client.query(query).result_rows[0][0])
+
+    with serving_in_thread(app) as http:
+        answer = http.post(
+            "/v1/traces", content=export(7), headers={"content-type": "application/x-protobuf"}
+        )
+        assert answer.status_code == 200, answer.text
+        assert stored() == 0, "answered from the journal, inserted within the window"
+        assert wait_stored(str(http.base_url), "", timeout=60)
+        assert stored() == 2
