@@ -280,6 +280,20 @@ def _reason_sql(past_close: str) -> str:
     return f"multiIf({states}{past_close}, '{PAST_CLOSE_REASONS[WAITING_STATE]}', '{WAITING}')"
 
 
+def late_pair_parameters(pairs: dict[tuple[str, str], datetime]) -> dict[str, Any]:
+    """The query parameters that name realised (entity, period) ``pairs`` and their close
+    deadlines, in order (``late_period_<i>``, ``late_entity_<i>``, ``late_deadline_<i>``): those
+    ``at_risk_items_sql`` and ``late_pieces_sql`` read."""
+    parameters: dict[str, Any] = {}
+    for i, ((entity, period), deadline) in enumerate(pairs.items()):
+        parameters |= {
+            f"late_period_{i}": period,
+            f"late_entity_{i}": entity,
+            f"late_deadline_{i}": deadline,
+        }
+    return parameters
+
+
 @cache
 def at_risk_items_sql(realised: int) -> str:
     """Per legal entity, due period (of ``periods``, never empty), currency and reason, the items
@@ -376,13 +390,7 @@ def late_pieces(
     """``late_pieces_sql``'s pieces of each realised (entity, period) of ``pairs`` (each with its
     close deadline), as known at ``known_at``, in the order of the largest items
     (``at_risk_items_sql``'s ``CONTRIBUTORS``: minus the amount, type, id, version)."""
-    parameters: dict[str, Any] = {"known_at": known_at}
-    for i, ((entity, period), deadline) in enumerate(pairs.items()):
-        parameters |= {
-            f"late_period_{i}": period,
-            f"late_entity_{i}": entity,
-            f"late_deadline_{i}": deadline,
-        }
+    parameters = {"known_at": known_at, **late_pair_parameters(pairs)}
     found: dict[tuple[str, str], list[LatePiece]] = {key: [] for key in pairs}
     rows = client.query(late_pieces_sql(len(pairs)), parameters=parameters).result_rows
     for entity, period, *piece in rows:

@@ -603,7 +603,7 @@ class CloseRiskAnswers:
         realised = {key: deadline for key, deadline in pairs.items() if as_of >= deadline}
         late = self._late_pieces(client, parameters["known_at"], realised, again)
         if not realised or late is None:
-            return self._read_at_risk(client, parameters, pairs, as_of)
+            return self._read_at_risk(client, parameters, pairs, realised)
         ahead = {key for key in pairs if key not in realised}
         rows: list[Sequence[Any]] = []
         if ahead:
@@ -641,24 +641,21 @@ class CloseRiskAnswers:
 
     @staticmethod
     def _read_at_risk(
-        client: Client, parameters: dict[str, Any], pairs: dict[Key, datetime], as_of: datetime
+        client: Client,
+        parameters: dict[str, Any],
+        pairs: dict[Key, datetime],
+        realised: dict[Key, datetime],
     ) -> Sequence[Sequence[Any]]:
         """``AT_RISK_ITEMS``' rows for the (entity, period) ``pairs`` at ``as_of``, in one
-        statement: of their periods, each pair whose deadline ``as_of`` is at or past read as
-        realised."""
-        realised = [key for key, deadline in pairs.items() if as_of >= deadline]
-        late = {
-            name: value
-            for i, (entity, due_period) in enumerate(realised)
-            for name, value in (
-                (f"late_period_{i}", due_period),
-                (f"late_entity_{i}", entity),
-                (f"late_deadline_{i}", pairs[(entity, due_period)]),
-            )
-        }
+        statement: of their periods, the ``realised`` ones (deadline at or before ``as_of``) read
+        as such."""
         return client.query(
             close_item_pieces.at_risk_items_sql(len(realised)),
-            parameters={**parameters, **late, "periods": sorted({p for _, p in pairs})},
+            parameters={
+                **parameters,
+                **close_item_pieces.late_pair_parameters(realised),
+                "periods": sorted({p for _, p in pairs}),
+            },
         ).result_rows
 
     def _version_rows(
