@@ -57,6 +57,24 @@ START = END - timedelta(days=100)
 LATE_PIECES = "toUnixTimestamp64Micro(Begins), toUnixTimestamp64Micro(Ends)"
 """What only the read of realised pairs' pieces
 (``close_item_pieces.late_pieces_sql``) selects."""
+
+
+class LatePieceReads:
+    """``client``, recording the parameters of every read of realised pairs' pieces."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+        self.reads: list[dict[str, Any]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def query(self, statement: str, **kwargs: Any) -> Any:
+        if LATE_PIECES in statement:
+            self.reads.append(kwargs["parameters"])
+        return self._client.query(statement, **kwargs)
+
+
 REPLACED = "SELECT ItemType, ItemId, KnownAt, SupersededAt FROM close_item_superseded"
 PIECES = "SELECT * FROM close_item_pieces"
 DURATIONS = "SELECT * FROM close_stage_durations"
@@ -397,19 +415,8 @@ class TestSummedItemAnswers:
         late_invoice = invoice_spans("L", ready=at(days=2), posted=at(days=35), amount=900000.0)
         client.insert("otel_traces", late_invoice, column_names=OTEL_TRACES_COLUMNS)
         tick(keeper)
-        late_reads: list[int] = []
-
-        class Counted:
-            def __getattr__(self, name: str) -> Any:
-                return getattr(client, name)
-
-            def query(self, statement: str, **kwargs: Any) -> Any:
-                if LATE_PIECES in statement:
-                    late_reads.append(len(kwargs["parameters"]) // 3)
-                return client.query(statement, **kwargs)
-
         book = firm_calendar_book()
-        counted = Counted()
+        counted = LatePieceReads(client)
         kept = CloseRiskAnswers(lambda: counted, book, keeper)  # type: ignore[arg-type,return-value]
         oracle = CloseRiskAnswers(lambda: client, book, keeper, from_sums=False)
         pairs = client.query("SELECT DISTINCT LegalEntity, DuePeriod FROM close_items").result_rows
@@ -429,9 +436,9 @@ class TestSummedItemAnswers:
         reasons: Counter[str] = Counter()
         for known in (None, watermarks[len(watermarks) // 2]):
             # a knowledge time asked first is read at ``as_of``: nothing read to keep
-            first = len(late_reads)
+            first = len(counted.reads)
             assert kept.report(None, END, known) == oracle.report(None, END, known)
-            assert len(late_reads) == first
+            assert len(counted.reads) == first
             for as_of in [*instants, *reversed(instants)]:
                 report = kept.report(None, as_of, known)
                 assert report == oracle.report(None, as_of, known), (as_of, known)
@@ -439,7 +446,8 @@ class TestSummedItemAnswers:
         assert reasons["not_posted_by_close"] > 0
         assert reasons["posted_after_close"] > 0
         # each realised pair's pieces read once per knowledge time
-        assert 0 < sum(late_reads) <= 2 * len(pairs)
+        # each read names three parameters a pair, beside the knowledge time
+        assert 0 < sum(len(read) // 3 for read in counted.reads) <= 2 * len(pairs)
 
     def test_more_realised_pairs_than_kept_are_read_at_as_of_every_time(
         self,
@@ -455,26 +463,15 @@ class TestSummedItemAnswers:
             templates, engine_url, client, seed=7, scale="small", chunk=3000
         )
         monkeypatch.setattr(close_state, "LATE_PAIRS_KEPT", 1)
-        late_reads: list[str] = []
-
-        class Counted:
-            def __getattr__(self, name: str) -> Any:
-                return getattr(client, name)
-
-            def query(self, statement: str, **kwargs: Any) -> Any:
-                if LATE_PIECES in statement:
-                    late_reads.append(statement)
-                return client.query(statement, **kwargs)
-
         book = firm_calendar_book()
-        counted = Counted()
+        counted = LatePieceReads(client)
         few = CloseRiskAnswers(lambda: counted, book, keeper)  # type: ignore[arg-type,return-value]
         oracle = CloseRiskAnswers(lambda: client, book, keeper, from_sums=False)
         pairs = client.query("SELECT DISTINCT LegalEntity, DuePeriod FROM close_items").result_rows
         assert sum(book.for_entity(e).close_deadline(p) <= END for e, p in pairs) > 1
         for _ in range(3):
             assert few.report(None, END, None) == oracle.report(None, END, None)
-        assert late_reads == []
+        assert counted.reads == []
 
     def test_an_invoice_posted_before_its_stage_began_is_not_late_after_the_close(
         self, migrated: Client
