@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import secrets
 import shutil
 import subprocess
@@ -164,16 +163,22 @@ insert is durable."""
 def wait_stored(base_url: str, api_token: str, timeout: float = 120.0) -> bool:
     """Whether every span the service acknowledged is inserted within ``timeout`` (``/metrics``
     read with ``api_token`` when the API has tokens)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
     headers = {"Authorization": f"Bearer {api_token}"} if api_token else {}
-    pattern = re.compile(rf"^({'|'.join(STORED_GAUGES)}) (\S+)$", re.MULTILINE)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             text = httpx.get(f"{base_url}/metrics", headers=headers, timeout=5).text
         except httpx.TransportError:
             text = ""
-        gauges = dict(pattern.findall(text))
-        if len(gauges) == len(STORED_GAUGES) and all(float(v) == 0 for v in gauges.values()):
+        gauges = {
+            sample.name: sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name in STORED_GAUGES
+        }
+        if len(gauges) == len(STORED_GAUGES) and not any(gauges.values()):
             return True
         time.sleep(0.2)
     return False

@@ -5,7 +5,6 @@ does (the sender waits with it)."""
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from clickhouse_connect.driver.client import Client
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from pydantic import ValidationError
 
+from benchmarks.soak import parse_samples, totals_by_name
 from domain import semconv as sc
 from syncsight.demo import wait_stored
 from syncsight.settings import INSERT_BATCH_WAIT_MS, JOURNAL_BATCH_WAIT_MS, Settings
@@ -93,8 +93,11 @@ def export(request: int) -> bytes:
 
 
 def inserts_and_rows(metrics: str) -> tuple[float, float]:
-    found = dict(re.findall(r"^syncsight_insert_batch_rows_(count|sum) (\S+)$", metrics, re.M))
-    return float(found.get("count", 0)), float(found.get("sum", 0))
+    totals = totals_by_name(parse_samples(metrics))
+    return (
+        totals.get("syncsight_insert_batch_rows_count", 0.0),
+        totals.get("syncsight_insert_batch_rows_sum", 0.0),
+    )
 
 
 @pytest.mark.parametrize(("acknowledge", "inserts"), [("journal", 1), ("insert", 2)])
