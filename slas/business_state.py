@@ -427,16 +427,18 @@ class BusinessState:
             recorded = parse_watermark(state, key)
             if until <= recorded:
                 continue
-            if _written_at_ingest(state, key, recorded, rebuild):
+            # rows stored after this instant were written by the insert that stored them
+            bound = min(until, _written_at_ingest_after(state, key, recorded, rebuild) or until)
+            if bound <= recorded:
                 moved[key] = until.isoformat()
                 continue
             recorder = record_window
             if recorded == since and first_versions:
                 # the window is this tick's alone, and it replaced no version
                 recorder = RECORDED_FIRST.get(key, record_window)
-            reached = recorder(client, recorded, until) or until
-            moved[key] = reached.isoformat()
-            if reached < until:
+            reached = recorder(client, recorded, bound) or bound
+            moved[key] = (until if reached >= bound else reached).isoformat()
+            if reached < bound:
                 behind.append(key)
         # the recorded tables' watermarks move with the keeper's, in one write: a tick that dies
         # before it leaves every one behind, and the next records that window again
@@ -829,21 +831,26 @@ def _version(columns: Mapping[str, Any], known_at: datetime, *, deleted: bool) -
     return {**columns, "KnownAt": known_at, "Deleted": int(deleted)}
 
 
-def _written_at_ingest(
+def _written_at_ingest_after(
     state: dict[str, tuple[str, datetime]],
     key: str,
     recorded: datetime,
     rebuild: tuple[str, datetime] | None,
-) -> bool:
-    """Whether every row the recorder under ``key`` would record after ``recorded`` was written
-    by the insert that stored its business row (``RECORDED_AT_INGEST``). A rebuild re-stores rows
-    stored before the view under new knowledge times, so a window it may have written into (it
-    finished after the window's start, or it died) is recorded by the tick."""
+) -> datetime | None:
+    """The instant after which every row the recorder under ``key`` would record after
+    ``recorded`` was written by the insert that stored its business row (``RECORDED_AT_INGEST``),
+    or None. The recorder's window ends there: a first window after the view began (a new
+    directory's, while ingest runs: 100,000 spans copied twice, 500 MiB more at the service's
+    peak, benchmarks/history/ingest.md, "The evidence copies' first window") holds rows stored
+    before it and rows the view copied. A rebuild re-stores rows stored before the view under new
+    knowledge times, so a window it may have written into (it finished after the window's start,
+    or it died) is recorded by the tick whole."""
     at_ingest = RECORDED_AT_INGEST.get(key)
     if at_ingest is None or at_ingest not in state:
-        return False
-    rebuilt = rebuild is not None and (rebuild[0] != "done" or rebuild[1] >= recorded)
-    return parse_watermark(state, at_ingest) <= recorded and not rebuilt
+        return None
+    if rebuild is not None and (rebuild[0] != "done" or rebuild[1] >= recorded):
+        return None
+    return parse_watermark(state, at_ingest)
 
 
 def capped(requested: datetime | None, watermark: datetime) -> datetime:

@@ -6,7 +6,9 @@ pack read from ``otel_traces`` alone, however far the copies have got."""
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -27,6 +29,8 @@ from lineage.traversal import trace
 from slas.business_state import RECORDED, BusinessState, parse_watermark
 from slas.calendars import CalendarBook
 from slas.definitions import DEFAULT_SLAS
+from tests.lineage.events import chain
+from tests.lineage.test_conflicts import load
 from tests.lineage.test_evidence_reads import INVOICE, RULES, stored_with_versions
 from warehouse.correlation_rules import CorrelationRules
 from warehouse.rebuild import rebuild
@@ -241,6 +245,24 @@ class TestCopiedAtIngest:
         keeper.tick(datetime.now(UTC))
         now = datetime.now(UTC)
         assert copies(store) == business_rows_until(store, now, since=rebuilt) != []
+
+    def test_a_window_across_the_copies_at_ingest_copies_only_the_rows_stored_before_it(
+        self, store: Client
+    ) -> None:
+        """A window that starts before the instant migration 30 names and ends after it (a new
+        directory's first window while spans arrive): the tick copies the rows stored up to the
+        instant, leaves those stored after it to the view (dropped here, so they stay without a
+        copy), and moves the copies' watermark to the window's end."""
+        stored_with_versions(store)
+        instant = datetime.now(UTC)
+        write_state(store, AT_INGEST_KEY, instant.isoformat(), at=instant)
+        load(store, [replace(chain()[-1], amount=Decimal("1234"))])  # after it: a new raw hash
+        keeper = BusinessState(lambda: store, DEFAULT_SLAS, CalendarBook(), settle=timedelta(0))
+        report = keeper.tick(datetime.now(UTC))
+        assert parse_watermark(read_state(store, WATERMARK_KEY), WATERMARK_KEY) == report.until
+        stored_before = business_rows_until(store, instant)
+        assert copies(store) == stored_before != []
+        assert len(business_rows(store)) == len(stored_before) + 1
 
 
 class TestDayRuns:
