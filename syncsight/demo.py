@@ -168,16 +168,19 @@ def wait_stored(base_url: str, api_token: str, timeout: float = 120.0) -> bool:
     headers = {"Authorization": f"Bearer {api_token}"} if api_token else {}
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        gauges: dict[str, float] = {}
         try:
-            text = httpx.get(f"{base_url}/metrics", headers=headers, timeout=5).text
-        except httpx.TransportError:
-            text = ""
-        gauges = {
-            sample.name: sample.value
-            for family in text_string_to_metric_families(text)
-            for sample in family.samples
-            if sample.name in STORED_GAUGES
-        }
+            answer = httpx.get(f"{base_url}/metrics", headers=headers, timeout=5)
+            # a refusal or a failure page is no exposition: not stored yet, asked again
+            if answer.status_code == 200:
+                gauges = {
+                    sample.name: sample.value
+                    for family in text_string_to_metric_families(answer.text)
+                    for sample in family.samples
+                    if sample.name in STORED_GAUGES
+                }
+        except (httpx.TransportError, ValueError):
+            pass
         if len(gauges) == len(STORED_GAUGES) and not any(gauges.values()):
             return True
         time.sleep(0.2)
