@@ -124,10 +124,9 @@ def _load_and_announce(
         )
         console.print(stats)
         # the journal answered the exporter; the last inserts follow within the batching window
-        if not wait_stored(base_url, api_token):
-            console.print(
-                "[red]acknowledged spans are still waiting for their insert; see the log[/]"
-            )
+        not_stored = wait_stored(base_url, api_token)
+        if not_stored is not None:
+            console.print(f"[red]{not_stored}[/]")
             return
         loaded = {
             "loaded_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -160,9 +159,10 @@ memory, and no journal (or spool) file left, a journal file being deleted only o
 insert is durable."""
 
 
-def wait_stored(base_url: str, api_token: str, timeout: float = 120.0) -> bool:
-    """Whether every span the service acknowledged is inserted within ``timeout`` (``/metrics``
-    read with ``api_token`` when the API has tokens)."""
+def wait_stored(base_url: str, api_token: str, timeout: float = 120.0) -> str | None:
+    """None once every span the service acknowledged is inserted (``/metrics`` read with
+    ``api_token`` when the API has tokens); else why not, when ``timeout`` passed or ``/metrics``
+    refused the token (which waiting does not change)."""
     from prometheus_client.parser import text_string_to_metric_families
 
     headers = {"Authorization": f"Bearer {api_token}"} if api_token else {}
@@ -171,7 +171,12 @@ def wait_stored(base_url: str, api_token: str, timeout: float = 120.0) -> bool:
         gauges: dict[str, float] = {}
         try:
             answer = httpx.get(f"{base_url}/metrics", headers=headers, timeout=5)
-            # a refusal or a failure page is no exposition: not stored yet, asked again
+            if answer.status_code in (401, 403):
+                return (
+                    f"/metrics refused the API token ({answer.status_code}): set "
+                    "SYNCSIGHT_API_TOKEN to a token of one of SYNCSIGHT_API_TOKENS"
+                )
+            # a failure page is no exposition: not stored yet, asked again
             if answer.status_code == 200:
                 gauges = {
                     sample.name: sample.value
@@ -182,9 +187,9 @@ def wait_stored(base_url: str, api_token: str, timeout: float = 120.0) -> bool:
         except (httpx.TransportError, ValueError):
             pass
         if len(gauges) == len(STORED_GAUGES) and not any(gauges.values()):
-            return True
+            return None
         time.sleep(0.2)
-    return False
+    return f"acknowledged spans still wait for their insert after {timeout:.0f} s; see the log"
 
 
 def _wait_ready(base_url: str, timeout: float = 120.0) -> bool:

@@ -146,20 +146,23 @@ def test_the_demo_announces_the_quarter_only_once_its_last_spans_are_inserted(
         )
         assert answer.status_code == 200, answer.text
         assert stored() == 0, "answered from the journal, inserted within the window"
-        assert wait_stored(str(http.base_url), "", timeout=60)
+        assert wait_stored(str(http.base_url), "", timeout=60) is None
         assert stored() == 2
 
 
 def test_the_demo_s_wait_gives_up_on_a_metrics_page_it_may_not_read(
     chdb_url: str, database: str, tmp_path: Path
 ) -> None:
-    """``/metrics`` refusing the demo's token (a JSON refusal, not the exposition) is "not known
-    to be stored" until the wait ends: ``wait_stored`` says False, it does not raise on the
-    page it cannot parse. With the right token the same service answers True."""
+    """``/metrics`` refusing the demo's token (a JSON refusal, not the exposition) ends the wait
+    with that reason at once: ``wait_stored`` does not raise on the page, nor wait out its time
+    for an answer that will not change. With the right token the same service answers None
+    (stored)."""
     right, wrong = "viewer-token-0123456789abcdef", "not-a-configured-token-0123456789"
     app = in_process_app(chdb_url, database, tmp_path, api_tokens=f"{right}:viewer")
     with serving_in_thread(app) as http:
         refused = http.get("/metrics", headers={"Authorization": f"Bearer {wrong}"})
         assert refused.status_code == 401, refused.text
-        assert not wait_stored(str(http.base_url), wrong, timeout=1)
-        assert wait_stored(str(http.base_url), right, timeout=60)
+        reason = wait_stored(str(http.base_url), wrong, timeout=30)
+        assert reason is not None
+        assert "refused the API token (401)" in reason
+        assert wait_stored(str(http.base_url), right, timeout=60) is None
