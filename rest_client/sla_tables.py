@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 
 from domain.money import money_text
@@ -55,6 +57,18 @@ def timers_table(sla: str, timers: Sequence[TimerOut]) -> Table:
             amount,
         )
     return table
+
+
+def print_whole(table: Table, console: Console) -> None:
+    """Print ``table`` with every cell whole: as wide as it needs where the output is not a
+    terminal (a pipe, a file: rich would assume 80 columns and cut "153,728" to "153,7…"), and
+    folded rather than cut in a terminal too narrow for it."""
+    for column in table.columns:
+        column.overflow = "fold"
+    if not console.is_terminal:
+        needed = Measurement.get(console, console.options.update_width(10_000), table).maximum
+        console.width = max(console.width, needed)
+    console.print(table)
 
 
 def _percent(value: float | None) -> str:

@@ -369,7 +369,7 @@ def sla_status(
 ) -> None:
     """Every SLA's timers by state, attainment and percentiles (or one SLA's timers)."""
     from rest_client.client import ApiError
-    from rest_client.sla_tables import summary_table, timers_table
+    from rest_client.sla_tables import print_whole, summary_table, timers_table
 
     if output not in ("table", "json"):
         fail(f"--format {output!r}: expected table or json")
@@ -391,7 +391,7 @@ def sla_status(
     if output == "json":
         typer.echo(json.dumps([row.model_dump(mode="json") for row in rows], indent=2))
     else:
-        Console().print(table)
+        print_whole(table, Console())
 
 
 @app.command()
