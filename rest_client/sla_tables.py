@@ -4,6 +4,7 @@ the API's response models (the lineage tree's text form is ``lineage.render``)."
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from rich.console import Console
 from rich.measure import Measurement
@@ -57,6 +58,16 @@ def timers_table(sla: str, timers: Sequence[TimerOut]) -> Table:
             amount,
         )
     return table
+
+
+def instants_caption(as_of: datetime | None, known_at: datetime | None) -> str:
+    """The instants an answer describes, from its X-Syncsight-As-Of / -Known-At headers: pass
+    them back as --as-of and --known-at to get the same answer again."""
+    return f"as of {_instant(as_of)} · known at {_instant(known_at)}"
+
+
+def _instant(value: datetime | None) -> str:
+    return "-" if value is None else value.isoformat().replace("+00:00", "Z")
 
 
 def print_whole(table: Table, console: Console) -> None:

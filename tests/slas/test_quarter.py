@@ -185,6 +185,44 @@ class TestCli:
         assert "time-to-bill-readiness" in result.stdout
         assert "5,130" in result.stdout, "met bill-readiness timers of the small quarter"
 
+    def test_sla_status_reproduces_an_answer_at_its_known_at_and_names_both_instants(
+        self, quarter: LoadedQuarter, api: httpx.Client
+    ) -> None:
+        """Found trying the CLI as an auditor (session 28): it printed an answer without saying
+        which instants it described and could not be asked for an earlier known_at. Now the
+        table ends with "as of … · known at …", and --known-at before anything was stored counts
+        nothing."""
+        assert SYNCSIGHT
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("SYNCSIGHT_")}
+        known = api.get("/api/v1/slas").headers["X-Syncsight-Known-At"]
+        asking = ["--as-of", "2026-10-30T17:00:00Z", "--known-at"]
+
+        def status(known_at: str) -> str:
+            result = subprocess.run(
+                [
+                    SYNCSIGHT,
+                    "sla",
+                    "status",
+                    "--api-url",
+                    quarter.service.base_url,
+                    *asking,
+                    known_at,
+                ],
+                capture_output=True,
+                text=True,
+                env=clean,
+                timeout=120,
+                check=False,
+            )
+            assert result.returncode == 0, result.stderr
+            return result.stdout
+
+        assert f"as of 2026-10-30T17:00:00Z · known at {known}" in status(known)
+        assert "5,130" in status(known), "met bill-readiness timers of the small quarter"
+        before = status("2000-01-01T00:00:00Z")
+        assert "as of 2026-10-30T17:00:00Z · known at 2000-01-01T00:00:00Z" in before
+        assert "5,130" not in before
+
     def test_an_unreachable_api_is_one_clear_line(self) -> None:
         """No traceback: the URL and how to fix it."""
         assert SYNCSIGHT
