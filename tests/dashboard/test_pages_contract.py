@@ -153,7 +153,9 @@ SHAPES: dict[str, Reply] = {
         wire([
             risk("LE-UK01", "2026-10", "high", Decimal("120000.0"), "GBP"),
             risk("LE-DE01", "2026-10", "low", Decimal("300.0"), "EUR"),
-            risk("LE-UK01", "2026-09", "medium", Decimal("9000.0"), "GBP"),
+            risk("LE-UK01", "2026-09", "medium", Decimal("9000.0"), "GBP").model_copy(
+                update={"close_date": "2026-10-06", "business_days_left": 0}
+            ),  # closed by AS_OF
         ]),
         STAMP,
     ),
