@@ -28,6 +28,7 @@ from syncsight.cli_common import (
     console,
     fail,
     load_file_config,
+    refuse_held_directory,
 )
 from syncsight.cli_evidence import audit_app, ledger_app, ocel_export, verify_evidence
 from syncsight.cli_quarantine import quarantine_app
@@ -182,6 +183,7 @@ def demo(
         settings = settings.model_copy(update={"config": write_firm_config()})
     file_config = load_file_config(settings)
     refuse_unprotected_bind(settings)
+    refuse_held_directory(settings)  # before --fresh could delete a running demo's directory
     configure_logging(False, settings, file_config)
     from collector.spool import SpoolOfAnotherDatabase
 
@@ -518,6 +520,7 @@ def _run_service(settings: Settings, file_config: FileConfig) -> None:
     from syncsight.app import create_app
     from syncsight.runner import run_http
 
+    refuse_held_directory(settings)
     try:
         app = create_app(settings, file_config)
     except (SpoolOfAnotherDatabase, SigningKeyError) as error:

@@ -122,6 +122,20 @@ def api_client(api_url: str | None, api_token: str | None) -> ApiClient:
     )
 
 
+def refuse_held_directory(settings: Settings) -> None:
+    """Stop with one line when another process holds the embedded engine's directory (the engine
+    itself says only BAD_ARGUMENTS then, after a traceback)."""
+    directory = chdb_data_path(settings.clickhouse_url)
+    holder = None if directory is None else chdb_directory_holder(directory)
+    if holder is not None:
+        fail(
+            f"cannot open ClickHouse at {settings.clickhouse_url!r}: {holder} holds this "
+            "embedded directory, and the engine opens a directory in one process only; stop it "
+            "(a running `syncsight serve`?), or ask that service (a rebuild: POST "
+            "/api/v1/admin/rebuild with an admin token)"
+        )
+
+
 def connect_or_fail(settings: Settings) -> Any:
     try:
         return connect(settings.clickhouse_url)
@@ -130,14 +144,6 @@ def connect_or_fail(settings: Settings) -> Any:
     except Exception as error:  # the driver's errors vary by engine; the message says enough
         from syncsight.redaction import Redactor, secrets_of
 
-        directory = chdb_data_path(settings.clickhouse_url)
-        holder = None if directory is None else chdb_directory_holder(directory)
-        if holder is not None:  # the engine says only BAD_ARGUMENTS then
-            fail(
-                f"cannot open ClickHouse at {settings.clickhouse_url!r}: {holder} holds this "
-                "embedded directory, and the engine opens a directory in one process only; stop "
-                "it (a running `syncsight serve`?), or ask that service (a rebuild: POST "
-                "/api/v1/admin/rebuild with an admin token)"
-            )
+        refuse_held_directory(settings)
         hide = Redactor(secrets_of(settings))
         fail(hide(f"cannot open ClickHouse at {settings.clickhouse_url!r}: {error}"))
