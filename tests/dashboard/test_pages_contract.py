@@ -374,6 +374,25 @@ class TestSlas:
         assert first["burn_1d"] == "4.0x / 4.0x (fires above 2x)"
         assert budgets.iloc[1]["budget_left_%"] == 80.0
 
+    def test_no_budget_in_the_window_is_not_called_no_objective(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Found on the medium quarter with an objective configured (session 28): at an instant
+        whose window held no decided timer the API lists no budget, and the page said "No SLA has
+        an objective here yet". It now names both reasons an empty list can have."""
+        with stub_api({**SHAPES, "/api/v1/slas/objectives": (200, [], STAMP)}) as api:
+            app = opener(api.url, monkeypatch)("slas")
+        told = " ".join(str(i.value) for i in app.info)
+        assert "No SLA has an objective here yet" not in told
+        assert "no SLA with an objective had a timer decided in its window" in told
+
+    def test_budgets_of_other_entities_only_are_named_as_such(self, open_page: OpenPage) -> None:
+        """With a legal entity chosen that has no budget, the page says that of the entity."""
+        app = open_page("slas", legal_entity="LE-US01")
+        told = " ".join(str(i.value) for i in app.info)
+        assert "No error budget of LE-US01 at this instant" in told
+        assert "No SLA has an objective here yet" not in told
+
     def test_an_sla_without_timers_says_so(self, open_page: OpenPage) -> None:
         """Picking an SLA with no timers is an explained empty state."""
         app = open_page("slas")
