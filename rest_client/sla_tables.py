@@ -4,7 +4,10 @@ the API's response models (the lineage tree's text form is ``lineage.render``)."
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
+from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 
 from domain.money import money_text
@@ -55,6 +58,28 @@ def timers_table(sla: str, timers: Sequence[TimerOut]) -> Table:
             amount,
         )
     return table
+
+
+def instants_caption(as_of: datetime | None, known_at: datetime | None) -> str:
+    """The instants an answer describes, from its X-Syncsight-As-Of / -Known-At headers: pass
+    them back as --as-of and --known-at to get the same answer again."""
+    return f"as of {_instant(as_of)} · known at {_instant(known_at)}"
+
+
+def _instant(value: datetime | None) -> str:
+    return "-" if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+def print_whole(table: Table, console: Console) -> None:
+    """Print ``table`` with every cell whole: as wide as it needs where the output is not a
+    terminal (a pipe, a file: rich would assume 80 columns and cut "153,728" to "153,7…"), and
+    folded rather than cut in a terminal too narrow for it."""
+    for column in table.columns:
+        column.overflow = "fold"
+    if not console.is_terminal:
+        needed = Measurement.get(console, console.options.update_width(10_000), table).maximum
+        console.width = max(console.width, needed)
+    console.print(table)
 
 
 def _percent(value: float | None) -> str:

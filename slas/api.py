@@ -71,9 +71,11 @@ def _iso(instant: datetime) -> str:
     return instant.isoformat().replace("+00:00", "Z")
 
 
-# The range of the engine's DateTime64(9) (nanoseconds in an Int64), which every as_of is bound as.
+# The range of the engine's DateTime64(9) (nanoseconds in an Int64), which every as_of is bound as,
+# ending where the state tables' "not settled yet" begins (``warehouse.schema.HELD_UNTIL``): an
+# item still held is held until 2262-01-01, so an as_of from then on would find it settled.
 EARLIEST_AS_OF = datetime(1900, 1, 1, tzinfo=UTC)
-LATEST_AS_OF = datetime(2262, 4, 11, tzinfo=UTC)
+LATEST_AS_OF = datetime(2262, 1, 1, tzinfo=UTC)
 
 
 def _as_of_in_range(as_of: datetime, name: str = "as_of") -> datetime:

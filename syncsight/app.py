@@ -248,7 +248,11 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
 
     @app.exception_handler(DatabaseError)
     async def read_over_its_limits(request: Request, error: DatabaseError) -> Response:
-        """A read stopped by its ReadLimits is 503 saying which; other engine errors propagate."""
+        """A read stopped by its ReadLimits is 503 saying which; other engine errors propagate.
+        Either way the clients are renewed: a read the engine cut short mid-stream leaves its
+        rest to its client's next query (``ClientPool.renew``)."""
+        read_pool.renew()
+        pool.renew()
         limit = next((name for name in READ_LIMIT_ERRORS if name in str(error)), None)
         if limit is None:
             raise error

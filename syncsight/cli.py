@@ -28,6 +28,7 @@ from syncsight.cli_common import (
     console,
     fail,
     load_file_config,
+    refuse_held_directory,
 )
 from syncsight.cli_evidence import audit_app, ledger_app, ocel_export, verify_evidence
 from syncsight.cli_quarantine import quarantine_app
@@ -182,6 +183,7 @@ def demo(
         settings = settings.model_copy(update={"config": write_firm_config()})
     file_config = load_file_config(settings)
     refuse_unprotected_bind(settings)
+    refuse_held_directory(settings)  # before --fresh could delete a running demo's directory
     configure_logging(False, settings, file_config)
     from collector.spool import SpoolOfAnotherDatabase
 
@@ -362,36 +364,51 @@ def sla_status(
             "--as-of", help="Evaluate as of this instant (UTC); default now.", show_default=False
         ),
     ] = None,
+    known_at: Annotated[
+        datetime | None,
+        typer.Option(
+            "--known-at",
+            help="Count only what syncsight had stored by this instant (UTC), to reproduce an "
+            "earlier answer; default: how far the state is complete.",
+            show_default=False,
+        ),
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", help="With --sla: most timers shown.")] = 50,
     output: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
     api_url: ApiUrlOption = None,
     api_token: ApiTokenOption = None,
 ) -> None:
-    """Every SLA's timers by state, attainment and percentiles (or one SLA's timers)."""
+    """Every SLA's timers by state, attainment and percentiles (or one SLA's timers); the table
+    names the instants it describes (as of, known at)."""
     from rest_client.client import ApiError
-    from rest_client.sla_tables import summary_table, timers_table
+    from rest_client.sla_tables import instants_caption, print_whole, summary_table, timers_table
 
     if output not in ("table", "json"):
         fail(f"--format {output!r}: expected table or json")
     client = api_client(api_url, api_token)
     instant = as_of.replace(tzinfo=as_of.tzinfo or UTC) if as_of else None
+    known = known_at.replace(tzinfo=known_at.tzinfo or UTC) if known_at else None
     try:
         if sla is None:
-            summaries = client.slas(as_of=instant).body
-            rows: list[Any] = summaries
-            table = summary_table(summaries)
+            answer: Any = client.slas(as_of=instant, known_at=known)
+            table = summary_table(answer.body)
         else:
-            timers = client.sla_timers(
-                sla, as_of=instant, state=state, legal_entity=legal_entity, limit=limit
-            ).body
-            rows = timers
-            table = timers_table(sla, timers)
+            answer = client.sla_timers(
+                sla,
+                as_of=instant,
+                known_at=known,
+                state=state,
+                legal_entity=legal_entity,
+                limit=limit,
+            )
+            table = timers_table(sla, answer.body)
     except ApiError as error:
         fail(str(error))
     if output == "json":
-        typer.echo(json.dumps([row.model_dump(mode="json") for row in rows], indent=2))
+        typer.echo(json.dumps([row.model_dump(mode="json") for row in answer.body], indent=2))
     else:
-        Console().print(table)
+        table.caption = instants_caption(answer.as_of, answer.known_at)
+        print_whole(table, Console())
 
 
 @app.command()
@@ -503,6 +520,7 @@ def _run_service(settings: Settings, file_config: FileConfig) -> None:
     from syncsight.app import create_app
     from syncsight.runner import run_http
 
+    refuse_held_directory(settings)
     try:
         app = create_app(settings, file_config)
     except (SpoolOfAnotherDatabase, SigningKeyError) as error:

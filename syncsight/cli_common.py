@@ -13,7 +13,7 @@ from rich.console import Console
 
 from syncsight.config_file import ConfigFileError, FileConfig, load_config
 from syncsight.settings import Settings
-from warehouse.client import ClickHouseURLError, connect
+from warehouse.client import ClickHouseURLError, chdb_data_path, chdb_directory_holder, connect
 
 if TYPE_CHECKING:
     from rest_client.client import ApiClient
@@ -122,6 +122,20 @@ def api_client(api_url: str | None, api_token: str | None) -> ApiClient:
     )
 
 
+def refuse_held_directory(settings: Settings) -> None:
+    """Stop with one line when another process holds the embedded engine's directory (the engine
+    itself says only BAD_ARGUMENTS then, after a traceback)."""
+    directory = chdb_data_path(settings.clickhouse_url)
+    holder = None if directory is None else chdb_directory_holder(directory)
+    if holder is not None:
+        fail(
+            f"cannot open ClickHouse at {settings.clickhouse_url!r}: {holder} holds this "
+            "embedded directory, and the engine opens a directory in one process only; stop it "
+            "(a running `syncsight serve`?), or ask that service (a rebuild: POST "
+            "/api/v1/admin/rebuild with an admin token)"
+        )
+
+
 def connect_or_fail(settings: Settings) -> Any:
     try:
         return connect(settings.clickhouse_url)
@@ -130,5 +144,6 @@ def connect_or_fail(settings: Settings) -> Any:
     except Exception as error:  # the driver's errors vary by engine; the message says enough
         from syncsight.redaction import Redactor, secrets_of
 
+        refuse_held_directory(settings)
         hide = Redactor(secrets_of(settings))
         fail(hide(f"cannot open ClickHouse at {settings.clickhouse_url!r}: {error}"))

@@ -3,7 +3,9 @@ talks to a server. The scheme is the only thing that differs; the SQL is the sam
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,6 +87,28 @@ def chdb_data_path(url: str) -> Path | None:
     if parts.scheme != "chdb" or parts.netloc == "memory":
         return None
     return Path(parts.path)
+
+
+def chdb_directory_holder(path: Path) -> str | None:
+    """Who holds the embedded engine's directory ``path`` open, when another process does: the
+    engine locks its ``status`` file for as long as it runs (and writes its PID and start there),
+    and opens a directory in one process only. None when the directory is free or has no status."""
+    try:
+        descriptor = os.open(path / "status", os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            status = (path / "status").read_text(encoding="utf-8", errors="replace")
+            facts = dict(line.split(": ", 1) for line in status.splitlines() if ": " in line)
+            pid, started = facts.get("PID", "?"), facts.get("Started at", "?")
+            return f"process {pid} (started {started})"
+        fcntl.flock(descriptor, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(descriptor)
 
 
 def connect(

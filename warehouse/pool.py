@@ -109,20 +109,36 @@ class ClientPool:
         self._local = threading.local()
         self._clients: dict[threading.Thread, Client] = {}
         self._lock = threading.Lock()
+        self._generation = 0
 
     def client(self) -> Client:
-        """This thread's client."""
+        """This thread's client (a new one after ``renew``)."""
         client: Client | None = getattr(self._local, "client", None)
+        closing: list[Client] = []
+        if client is not None and self._local.generation != self._generation:
+            with self._lock:
+                self._clients.pop(threading.current_thread(), None)
+            closing.append(client)
+            client = None
         if client is None:
+            generation = self._generation
             client = connect(self.url, database=self.database, read_limits=self.read_limits)
-            self._local.client = client
+            self._local.client, self._local.generation = client, generation
             with self._lock:
                 ended = [thread for thread in self._clients if not thread.is_alive()]
-                closing = [self._clients.pop(thread) for thread in ended]
+                closing += [self._clients.pop(thread) for thread in ended]
                 self._clients[threading.current_thread()] = client
-            for done in closing:
-                done.close()
+        for done in closing:
+            done.close()
         return client
+
+    def renew(self) -> None:
+        """Every thread's next ``client()`` is a new client (its old one closed then). For after
+        an engine error: the embedded engine leaves the rest of a read cut short mid-stream (by
+        ``max_execution_time``) to the same client's next query, which then reads those bytes as
+        its own answer (a StreamFailureError, a MemoryError, or worse)."""
+        with self._lock:
+            self._generation += 1
 
     def open_clients(self) -> int:
         """How many clients the pool holds open (one per thread that asked and may still ask)."""

@@ -37,8 +37,20 @@ def level_colour(level: str) -> str:
 
 
 def by_severity(risks: Iterable[CloseRiskOut]) -> list[CloseRiskOut]:
-    """Most severe first, then by period and legal entity."""
-    return sorted(risks, key=lambda r: (-level_rank(r.level), r.period, r.legal_entity))
+    """Most severe first; within a level the furthest over its materiality (what sets the level),
+    then by period and legal entity."""
+    return sorted(
+        risks, key=lambda r: (-level_rank(r.level), -materiality_share(r), r.period, r.legal_entity)
+    )
+
+
+def materiality_share(risk: CloseRiskOut) -> Decimal:
+    """The largest amount at risk in one currency over the entity's materiality (the ratio its
+    level is read from; amounts of different currencies are never added)."""
+    largest = max(risk.amount_at_risk.values(), default=Decimal(0))
+    if risk.materiality > 0:
+        return Decimal(largest) / Decimal(risk.materiality)
+    return Decimal("Infinity") if largest > 0 else Decimal(0)
 
 
 def risk_rows(risks: Iterable[CloseRiskOut]) -> list[dict[str, Any]]:

@@ -1,5 +1,5 @@
 """Overview, the landing page: how much money is stuck and since when, SLA attainment, close risk
-of the current period, and the failures that block the most money, all for one instant."""
+of the current period (and of the one before while it closes), and the failures that block the most money, all for one instant."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from dashboard.notices import (
     show_api_error,
     show_empty,
 )
+from domain.periods import periods_back
 from lineage.models import BlockedItemOut
 from rest_client.client import ApiClient, ApiError
 
@@ -96,23 +97,36 @@ def sla_section(reads: PageInstant) -> None:
 
 
 def close_risk_section(reads: PageInstant, filters: Filters) -> None:
-    period = filters.current_period
-    st.subheader(f"Close risk · {period}")
-    risks = fetched(lambda: reads.close_risk(period=period), what="Close risk")
+    # Without a chosen period: the period as_of falls in and, while its close is still ahead,
+    # the one before it (a month closes in the first business days of the next, when the
+    # executive's question is about it), as the CloseRisk alert weighs them.
+    current = filters.current_period
+    heading = st.empty()
+    heading.subheader(f"Close risk · {current}")
+    risks = fetched(lambda: reads.close_risk(period=current), what="Close risk")
     if risks is None:
         return
+    periods = [current]
+    if not filters.period:
+        previous = periods_back(filters.as_of, 2)[1]
+        earlier = fetched(lambda: reads.close_risk(period=previous), what="Close risk")
+        closing = [r for r in earlier or [] if r.period == previous and r.business_days_left > 0]
+        if closing:
+            periods, risks = [previous, current], closing + risks
+            heading.subheader(f"Close risk · {previous} closing, {current}")
     offer_legal_entities(r.legal_entity for r in risks)
     if filters.legal_entity:
         risks = [r for r in risks if r.legal_entity == filters.legal_entity]
-    rows = levels_for_period(risks, period)
+    rows = [row for period in periods for row in levels_for_period(risks, period)]
     if not rows:
-        show_empty(f"No legal entity has items that must post in {period}.")
+        show_empty(f"No legal entity has items that must post in {' or '.join(periods)}.")
         return
     columns = st.columns(min(len(rows), 4))
     for position, row in enumerate(rows):
         with columns[position % len(columns)]:
             colour = LEVEL_BADGE[level_rank(row.level)]
-            st.markdown(f"**{row.legal_entity}** :{colour}-background[{row.level}]")
+            name = row.legal_entity if len(periods) == 1 else f"{row.legal_entity} {row.period}"
+            st.markdown(f"**{name}** :{colour}-background[{row.level}]")
             st.caption(
                 f"closes {row.close_date} · {row.business_days_left:g} business days left · "
                 f"at risk {format_totals(row.amount_at_risk)}"

@@ -43,10 +43,17 @@ elif slas:
     budgets = objective_rows(objectives or [], filters.legal_entity)
     if budgets:
         st.dataframe(budgets, hide_index=True, key="sla_objectives")
-    elif objectives is not None:
+    elif objectives:  # budgets of other legal entities only
         show_empty(
-            "No SLA has an objective here yet: give one an `objective` (such as 0.95) in its "
-            "[[slas]] table to see its error budget and burn rate (docs/operations.md)."
+            f"No error budget of {filters.legal_entity} at this instant: no timer of it was "
+            "decided in an objective's window."
+        )
+    elif objectives is not None:  # the API lists only budgets with a timer decided in the window
+        show_empty(
+            "No error budget at this instant: no SLA with an objective had a timer decided in "
+            "its window (met, or breached at its deadline), or no SLA has an objective yet: give "
+            "one an `objective` (such as 0.95) in its [[slas]] table to see its error budget and "
+            "burn rate (docs/operations.md)."
         )
     by_name = {sla.name: sla for sla in slas}
     name = str(st.selectbox("SLA", list(by_name), key="sla_pick"))

@@ -86,3 +86,22 @@ def test_overview_levels_are_those_of_one_period() -> None:
     """Only the chosen period's entities appear, most severe first."""
     rows = levels_for_period(RISKS, "2026-10")
     assert [(r.legal_entity, r.level) for r in rows] == [("LE-DE01", "high"), ("LE-UK01", "low")]
+
+
+def test_among_equal_levels_the_largest_share_of_materiality_comes_first() -> None:
+    """Found on the medium quarter, where every entity-period is critical: the close-risk page's
+    "At risk in the worst case" showed the oldest (EUR 723,354 of 250,000) rather than the one
+    furthest over its materiality (GBP 7,880,649, still ahead of its close)."""
+    oldest = risk("LE-DE01", "2026-08", "critical", Decimal("723354.31"), "EUR")
+    furthest = risk("LE-UK01", "2026-10", "critical", Decimal("7880649.42"), "GBP")
+    between = risk("LE-US01", "2026-09", "critical", Decimal("4738096.8912"), "USD")
+    lower = risk("LE-US01", "2026-10", "high", Decimal("9000000"), "USD")
+    for row in (oldest, furthest, between, lower):
+        row.materiality = Decimal("250000")
+    rows = risk_rows([oldest, lower, between, furthest])
+    assert [(r["legal_entity"], r["period"]) for r in rows] == [
+        ("LE-UK01", "2026-10"),
+        ("LE-US01", "2026-09"),
+        ("LE-DE01", "2026-08"),
+        ("LE-US01", "2026-10"),
+    ]

@@ -114,6 +114,30 @@ class TestOverview:
             assert "has no /api/v1/close-risk" in warnings(app)
         assert not app.error
 
+    def test_in_the_first_days_of_a_month_the_closing_period_is_shown(
+        self, open_page: OpenPage, api: Callable[..., Any]
+    ) -> None:
+        """Found reading the overview as an executive (session 28): on Monday 2 November,
+        October closes within days, yet the section showed only 2026-11 ("No legal entity has
+        items that must post in 2026-11"). The period whose close is still ahead is shown with
+        its days left, beside the current one."""
+        monday = "2026-11-02T12:00:00Z"
+        closing = api("/api/v1/close-risk", period="2026-10", as_of=monday)
+        assert closing, "the small quarter has items due in 2026-10"
+        assert all(entity["business_days_left"] > 0 for entity in closing)
+        app = open_page(as_of=monday)
+        subheaders = [s.value for s in app.subheader]
+        assert "Close risk · 2026-10 closing, 2026-11" in subheaders
+        levels = [m.value for m in app.markdown if m.value.startswith("**LE-")]
+        assert len(levels) == len(closing)
+        assert all(" 2026-10**" in level for level in levels)
+        captions = " ".join(c.value for c in app.caption)
+        for entity in closing:
+            assert (
+                f"closes {entity['close_date']} · {entity['business_days_left']:g} business days left"
+                in captions
+            )
+
     def test_an_unreachable_api_is_a_message_not_a_traceback(
         self, open_page: OpenPage, monkeypatch: pytest.MonkeyPatch
     ) -> None:

@@ -153,7 +153,9 @@ SHAPES: dict[str, Reply] = {
         wire([
             risk("LE-UK01", "2026-10", "high", Decimal("120000.0"), "GBP"),
             risk("LE-DE01", "2026-10", "low", Decimal("300.0"), "EUR"),
-            risk("LE-UK01", "2026-09", "medium", Decimal("9000.0"), "GBP"),
+            risk("LE-UK01", "2026-09", "medium", Decimal("9000.0"), "GBP").model_copy(
+                update={"close_date": "2026-10-06", "business_days_left": 0}
+            ),  # closed by AS_OF
         ]),
         STAMP,
     ),
@@ -371,6 +373,25 @@ class TestSlas:
         assert (first["budget_left_%"], first["burning"]) == (-100.0, "1d, 5d")
         assert first["burn_1d"] == "4.0x / 4.0x (fires above 2x)"
         assert budgets.iloc[1]["budget_left_%"] == 80.0
+
+    def test_no_budget_in_the_window_is_not_called_no_objective(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Found on the medium quarter with an objective configured (session 28): at an instant
+        whose window held no decided timer the API lists no budget, and the page said "No SLA has
+        an objective here yet". It now names both reasons an empty list can have."""
+        with stub_api({**SHAPES, "/api/v1/slas/objectives": (200, [], STAMP)}) as api:
+            app = opener(api.url, monkeypatch)("slas")
+        told = " ".join(str(i.value) for i in app.info)
+        assert "No SLA has an objective here yet" not in told
+        assert "no SLA with an objective had a timer decided in its window" in told
+
+    def test_budgets_of_other_entities_only_are_named_as_such(self, open_page: OpenPage) -> None:
+        """With a legal entity chosen that has no budget, the page says that of the entity."""
+        app = open_page("slas", legal_entity="LE-US01")
+        told = " ".join(str(i.value) for i in app.info)
+        assert "No error budget of LE-US01 at this instant" in told
+        assert "No SLA has an objective here yet" not in told
 
     def test_an_sla_without_timers_says_so(self, open_page: OpenPage) -> None:
         """Picking an SLA with no timers is an explained empty state."""

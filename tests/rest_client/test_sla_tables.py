@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import io
 from decimal import Decimal
 
 from rich.console import Console
 
-from rest_client.sla_tables import summary_table, timers_table
+from rest_client.sla_tables import print_whole, summary_table, timers_table
 from tests.api_answers import sla, timer
 
 
@@ -45,3 +46,27 @@ def test_the_timers_table_shows_every_digit_of_the_amount() -> None:
         update={"amount": Decimal("1234567.8912")}
     )
     assert "1,234,567.8912 GBP" in printed(timers_table("time-to-invoice-posting", [exact]))
+
+
+def test_a_table_printed_into_a_pipe_keeps_every_name_and_count_whole() -> None:
+    """Found piping `syncsight sla status` on the medium quarter: rich assumed 80 columns and
+    printed every SLA as "time-…" and 153,728 met timers as "153,7…"."""
+    slas = [sla(name, 0.8612, 153_728, 24_780) for name in ("time-to-bill-readiness", "time-to-revenue-posting")]  # fmt: skip
+    pipe = io.StringIO()
+    print_whole(summary_table(slas), Console(file=pipe, width=80))
+    text = pipe.getvalue()
+    assert "…" not in text
+    for name in ("time-to-bill-readiness", "time-to-revenue-posting"):
+        row = next(line for line in text.splitlines() if name in line)
+        assert all(whole in row for whole in ("153,728", "24,780", "86.1 %")), row
+
+
+def test_a_narrow_terminal_folds_cells_rather_than_cutting_them() -> None:
+    """In a terminal of 60 columns a cell may wrap onto the next line, never lose characters."""
+    terminal = Console(width=60, record=True, force_terminal=True)
+    print_whole(summary_table([sla("time-to-bill-readiness", 0.8612, 153_728, 24_780)]), terminal)
+    text = terminal.export_text()
+    assert "…" not in text
+    assert "".join(
+        line.split("│")[1].strip() for line in text.splitlines() if line.count("│") > 2
+    ).startswith("time-to-bill-readiness")

@@ -160,30 +160,48 @@ class TestClose:
         assert checked >= 6
 
 
+def sla_status(base_url: str, *arguments: str) -> str:
+    """What `syncsight sla status --api-url base_url …` prints into a pipe (exit 0)."""
+    assert SYNCSIGHT, "the syncsight console script is not installed in this environment"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SYNCSIGHT_")}
+    result = subprocess.run(
+        [SYNCSIGHT, "sla", "status", "--api-url", base_url, *arguments],
+        capture_output=True,
+        text=True,
+        env=clean,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
 class TestCli:
     def test_sla_status_prints_the_summary_table(self, quarter: LoadedQuarter) -> None:
         """`syncsight sla status --api-url …` reads the API and prints every SLA."""
-        assert SYNCSIGHT, "the syncsight console script is not installed in this environment"
-        clean = {k: v for k, v in os.environ.items() if not k.startswith("SYNCSIGHT_")}
-        result = subprocess.run(
-            [
-                SYNCSIGHT,
-                "sla",
-                "status",
-                "--api-url",
-                quarter.service.base_url,
-                "--as-of",
-                END.strftime("%Y-%m-%dT%H:%M:%S"),
-            ],
-            capture_output=True,
-            text=True,
-            env={**clean, "COLUMNS": "200"},
-            timeout=120,
-            check=False,
-        )
-        assert result.returncode == 0, result.stderr
-        assert "time-to-bill-readiness" in result.stdout
-        assert "5,130" in result.stdout, "met bill-readiness timers of the small quarter"
+        printed = sla_status(quarter.service.base_url, "--as-of", END.strftime("%Y-%m-%dT%H:%M:%S"))
+        assert "time-to-bill-readiness" in printed
+        assert "5,130" in printed, "met bill-readiness timers of the small quarter"
+
+    def test_sla_status_reproduces_an_answer_at_its_known_at_and_names_both_instants(
+        self, quarter: LoadedQuarter, api: httpx.Client
+    ) -> None:
+        """Found trying the CLI as an auditor (session 28): it printed an answer without saying
+        which instants it described and could not be asked for an earlier known_at. Now the
+        table ends with "as of … · known at …", and --known-at before anything was stored counts
+        nothing."""
+        known = api.get("/api/v1/slas").headers["X-Syncsight-Known-At"]
+
+        def status(known_at: str) -> str:
+            return sla_status(
+                quarter.service.base_url, "--as-of", "2026-10-30T17:00:00Z", "--known-at", known_at
+            )
+
+        assert f"as of 2026-10-30T17:00:00Z · known at {known}" in status(known)
+        assert "5,130" in status(known), "met bill-readiness timers of the small quarter"
+        before = status("2000-01-01T00:00:00Z")
+        assert "as of 2026-10-30T17:00:00Z · known at 2000-01-01T00:00:00Z" in before
+        assert "5,130" not in before
 
     def test_an_unreachable_api_is_one_clear_line(self) -> None:
         """No traceback: the URL and how to fix it."""

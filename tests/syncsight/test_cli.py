@@ -14,6 +14,14 @@ from syncsight import __version__
 from syncsight.config_file import load_config
 
 SYNCSIGHT = shutil.which("syncsight", path=str(Path(sys.executable).parent))
+HOLD_DIRECTORY = """
+import sys, time
+from warehouse.client import connect
+client = connect(sys.argv[1])
+client.command("SELECT 1")
+print("open", flush=True)
+time.sleep(120)
+"""
 
 
 def run(
@@ -107,6 +115,38 @@ class TestCommandLine:
             "LE-UK01": 4,
             "LE-DE01": 6,
         }
+
+    def test_a_directory_another_process_holds_is_named_with_that_process(
+        self, tmp_path: Path
+    ) -> None:
+        """Found running `syncsight rebuild` beside a running `serve` (session 28): the engine
+        said only "Failed to create connection … BAD_ARGUMENTS" (and a second `serve` a traceback).
+        The message names the process that holds the directory and the way to rebuild through
+        it."""
+        url = f"chdb://{tmp_path / 'data'}"
+        holder = subprocess.Popen(  # an engine holding the directory, as a running serve does
+            [sys.executable, "-c", HOLD_DIRECTORY, url], stdout=subprocess.PIPE, text=True
+        )
+        try:
+            assert holder.stdout is not None
+            assert holder.stdout.readline().strip() == "open"
+            rebuilt = run("rebuild", "--clickhouse-url", url)
+            served = run("serve", "--clickhouse-url", url, "--port", "9", "--grpc-port", "9")
+            demo = run("demo", env={"SYNCSIGHT_CLICKHOUSE_URL": url}, cwd=tmp_path)
+        finally:
+            holder.kill()
+            holder.wait(30)
+            if holder.stdout is not None:
+                holder.stdout.close()
+        assert rebuilt.returncode == 2
+        assert f"process {holder.pid} (started " in rebuilt.stderr
+        assert "holds this embedded directory" in rebuilt.stderr
+        assert "POST /api/v1/admin/rebuild" in rebuilt.stderr
+        assert served.returncode == 2, "a second serve: one line, no traceback"
+        assert "Traceback" not in served.stderr
+        assert f"process {holder.pid} (started " in served.stderr
+        assert demo.returncode == 2, demo.stdout
+        assert f"process {holder.pid} (started " in demo.stderr
 
     def test_migrate_print_emits_ddl_without_touching_a_database(self, tmp_path: Path) -> None:
         """--print only prints; no data directory appears."""

@@ -74,3 +74,65 @@ class TestClientsOfEndedThreads:
             assert own.query("SELECT 42").result_rows == [(42,)]
         finally:
             pool.close()
+
+
+SLOW_STREAM = (
+    "SELECT number, toString(number % 7)::LowCardinality(String) FROM numbers(100000) "
+    "WHERE NOT ignore(sleepEachRow(0.001)) SETTINGS max_block_size = 50"
+)
+"""Blocks of 50 rows, each 50 ms apart: several have streamed when a 0.5 s limit stops it."""
+SHORT = ReadLimits(max_execution_seconds=0.5, max_memory_bytes=1024**3, max_result_rows=10**6)
+
+
+class TestRenew:
+    def test_after_a_read_cut_short_mid_stream_a_renewed_pool_answers_right(
+        self, engine_url: str, database: str
+    ) -> None:
+        """Found serving the medium quarter: after /lineage/completeness hit its time limit (503),
+        the next request on that worker failed at its first query (500: StreamFailureError or
+        MemoryError), reading the rest of the cut read. The service renews its pools on such an
+        error; the thread then reads with a new client, and its answer is its own."""
+        limited = ClientPool(engine_url, database=database, read_limits=SHORT)
+        try:
+            cut = limited.client()
+            with pytest.raises(DatabaseError, match="TIMEOUT_EXCEEDED"):
+                cut.query(SLOW_STREAM)
+            limited.renew()
+            renewed = limited.client()
+            assert renewed is not cut
+            assert limited.open_clients() == 1
+            rows = renewed.query("SELECT toString(number)::LowCardinality(String) FROM numbers(3)")
+            assert rows.result_rows == [("0",), ("1",), ("2",)]
+        finally:
+            limited.close()
+
+    def test_renewing_reaches_every_thread_at_its_next_ask(
+        self, engine_url: str, database: str
+    ) -> None:
+        """A thread that asks after the renewal gets a new client; until it asks it keeps its own."""
+        pool = ClientPool(engine_url, database=database)
+        seen: list[object] = []
+        asked, renewed, done = threading.Event(), threading.Event(), threading.Event()
+
+        def worker() -> None:
+            seen.append(pool.client())
+            asked.set()
+            renewed.wait(30)
+            seen.append(pool.client())
+            seen.append(pool.client())
+            done.set()
+
+        thread = threading.Thread(target=worker)
+        try:
+            thread.start()
+            asked.wait(30)
+            mine = pool.client()
+            pool.renew()
+            renewed.set()
+            done.wait(30)
+            assert seen[1] is not seen[0]
+            assert seen[2] is seen[1]
+            assert pool.client() is not mine
+        finally:
+            thread.join(30)
+            pool.close()
