@@ -286,6 +286,64 @@ class TestSignedAndProven:
         assert "does not extend" in cli.stderr
 
 
+def seal_today(api: httpx.Client) -> Any:
+    """Today's head as an admin seals it now."""
+    today = datetime.now(UTC).date().isoformat()
+    headers = {"Authorization": f"Bearer {ADMIN}"}
+    sealed = api.post("/api/v1/admin/ledger/seal", params={"day": today}, headers=headers)
+    assert sealed.status_code == 200, sealed.text
+    return sealed.json()
+
+
+class TestWhatTheVerifierSays:
+    def test_a_fact_whose_proof_was_taken_out_is_not_passed(self, api: httpx.Client) -> None:
+        """The ledger section sits outside the chain: a pack whose fact lost its proof (and is not
+        listed as unproven) fails the proofs check naming that fact, not "one proof fewer"."""
+        pack, key, head = sealed_pack(api)
+        removed = pack["ledger"]["proofs"].pop(0)
+        failed = [c for c in check_pack(pack, public_key=key, heads=[head]) if c.failed]
+        assert [c.name for c in failed] == ["proofs"], failed
+        assert removed["event_id"] in failed[0].message
+        assert "no inclusion proof" in failed[0].message
+        pack["ledger"]["proofs"] = []
+        [failed_all] = [c for c in check_pack(pack, public_key=key, heads=[head]) if c.failed]
+        assert "(5 such fact(s))" in failed_all.message
+
+    def test_a_kept_head_of_another_size_calls_no_fact_altered(
+        self, api: httpx.Client, store: Client
+    ) -> None:
+        """A pack proven against a later head of the day, checked against the head the auditor
+        kept before: the heads check names both sizes and --consistency; the proofs are checked
+        against the pack's own signed head, so no fact reads as changed."""
+        kept = TreeHead.from_json(seal_today(api))
+        load(store, [retry_of_the_invoice()])
+        pack, key, newer = sealed_pack(api)
+        assert newer.tree_size > kept.tree_size
+        checks = check_pack(pack, public_key=key, heads=[kept])
+        failed = [c for c in checks if c.failed]
+        assert [c.name for c in failed] == ["heads"], failed
+        assert "--consistency" in failed[0].message
+        assert ("proofs", "ok") in [(c.name, c.status) for c in checks]
+
+    def test_heads_given_newest_first_are_told_apart_from_a_rewritten_history(
+        self, api: httpx.Client, store: Client, tmp_path: Path
+    ) -> None:
+        """`--consistency NEW OLD` says to give the older head first; it does not call the
+        ledger tampered."""
+        old = seal_today(api)
+        load(store, [retry_of_the_invoice()])
+        new = seal_today(api)
+        [check] = check_consistency(TreeHead.from_json(new), old)
+        assert (check.name, check.status) == ("heads", "failed")
+        assert "give the older head (the smaller tree) first" in check.message
+        (tmp_path / "old.json").write_text(json.dumps(old), encoding="utf-8")
+        (tmp_path / "new.json").write_text(json.dumps(new), encoding="utf-8")
+        cli = run("verify-evidence", "--consistency", "new.json", "old.json", cwd=tmp_path)
+        assert cli.returncode == 1
+        assert "tampered" not in cli.stderr
+        assert "older head" in cli.stderr
+
+
 class TestAccessTrail:
     def test_every_download_is_recorded_with_its_token_and_root(self, api: httpx.Client) -> None:
         """Evidence and OCEL downloads are listed for admins with name, role, parameters and
