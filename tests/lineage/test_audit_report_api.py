@@ -149,6 +149,20 @@ class TestAccess:
         assert response.status_code == 422
         assert named in response.text
 
+    @pytest.mark.parametrize("legal_entity", ["LE-DE1", "x"], ids=["mistyped", "unknown"])
+    def test_a_legal_entity_no_event_names_is_refused_not_signed_empty(
+        self, api: httpx.Client, legal_entity: str
+    ) -> None:
+        """A mistyped entity gets 422 naming it, as the OCEL export refuses it, rather than a
+        signed report of zero items everywhere; nothing reaches the access trail."""
+        response = fetch(api, legal_entity=legal_entity)
+        assert response.status_code == 422, response.text
+        assert response.json()["detail"] == (
+            f"legal_entity={legal_entity!r}: expected a legal entity some business event names"
+        )
+        trail = api.get("/api/v1/ledger/downloads", headers={"Authorization": f"Bearer {ADMIN}"})
+        assert trail.json()["downloads"] == []
+
 
 class TestSignedAndRecorded:
     def test_the_root_covers_the_body_and_is_signed(self, api: httpx.Client) -> None:
