@@ -21,6 +21,7 @@ from pypdf import PdfReader
 
 from domain import semconv as sc
 from lineage.audit_api import audit_router
+from lineage.audit_formats import report_pdf
 from lineage.audit_report import root_of
 from lineage.evidence import instant_text
 from lineage.ledger import Ledger
@@ -238,6 +239,36 @@ class TestFormats:
         assert "billing.ready -> invoice.posted by billing_event" in text
         assert "2000.0000 EUR" in text
         assert f"Differences ({len(document['differences'])})" in text
+
+    def test_pdf_interface_table_shows_every_count_and_amount_in_full(
+        self, api: httpx.Client
+    ) -> None:
+        """The printable table cuts none of an interface's numbers: each checked kind's count
+        is its own column (the invoice interface checks all four), and a second currency gets
+        its own line instead of being cut off."""
+        document = report(api)
+        invoice_hop = invoices(document)
+        assert set(invoice_hop["differences"]) == {
+            "missing",
+            "late",
+            "duplicate",
+            "amount_mismatch",
+        }
+        invoice_hop["source"]["amounts"].append({"currency": "CHF", "amount": "98765432.1000"})
+        text = "\n".join(
+            page.extract_text() for page in PdfReader(io.BytesIO(report_pdf(document))).pages
+        )
+        table = text[text.index("Interfaces") : text.index("Differences (")]
+        assert "..." not in table
+        [line] = [
+            row
+            for row in table.splitlines()
+            if row.startswith(invoice_hop["interface"].replace("→", "->"))
+        ]
+        counts = invoice_hop["differences"]
+        kinds = ("missing", "late", "duplicate", "amount_mismatch")
+        assert line.endswith(" ".join(str(counts[kind]) for kind in kinds))
+        assert "98765432.1000 CHF" in table
 
 
 class TestCommandLine:
