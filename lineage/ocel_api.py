@@ -13,6 +13,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 
 from domain.periods import parse_period
+from lineage.api import KNOWN_AT_HEADER
 from lineage.audit_api import FIRST_YEAR, LAST_YEAR
 from lineage.evidence import instant_text
 from lineage.ledger import Ledger
@@ -25,7 +26,6 @@ from warehouse.pool import ClientPool
 
 MEDIA_TYPES: Final = {"json": "application/ocel+json", "sqlite": "application/vnd.sqlite3"}
 SUFFIXES: Final = {"json": "jsonocel", "sqlite": "sqlite"}
-KNOWN_AT_HEADER: Final = "X-Syncsight-Known-At"
 LEGAL_ENTITY_PATTERN: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")
 
 

@@ -4,6 +4,7 @@ trail (which only admins may list)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Iterator
@@ -22,7 +23,7 @@ from fastapi import FastAPI
 from domain import semconv as sc
 from domain.business_event import BusinessEvent
 from lineage.api import lineage_router
-from lineage.evidence import instant_text, seal
+from lineage.evidence import canonical_json, instant_text, seal
 from lineage.ledger import Ledger
 from lineage.ledger_api import ledger_router
 from lineage.owners import OwnerRouting
@@ -367,6 +368,22 @@ class TestAccessTrail:
         assert evidence["path"] == EVIDENCE
         assert ocel["role"] == "admin"
         assert len(ocel["root_hash"]) == 64
+
+    def test_a_lineage_ocel_download_can_be_re_derived_from_the_trail(
+        self, api: httpx.Client, store: Client
+    ) -> None:
+        """The trail records the known_at an object's OCEL log was read at; asking again with it
+        after more spans arrived gives the log whose hash the trail recorded."""
+        ocel_path = "/api/v1/lineage/invoice/INV-1/ocel"
+        first = api.get(ocel_path, headers={"Authorization": f"Bearer {AUDITOR}"})
+        assert first.status_code == 200, first.text
+        [entry] = get(api, "/api/v1/ledger/downloads", token=ADMIN)["downloads"]
+        known_at = entry["parameters"]["known_at"]
+        assert first.headers["X-Syncsight-Known-At"] == known_at
+        load(store, [retry_of_the_invoice()])
+        again = get(api, ocel_path, known_at=known_at)
+        assert hashlib.sha256(canonical_json(again)).hexdigest() == entry["root_hash"]
+        assert get(api, ocel_path) != again  # the retry is known now
 
     @pytest.mark.parametrize("token", [VIEWER, AUDITOR], ids=["viewer", "auditor"])
     def test_only_admins_list_the_trail(self, api: httpx.Client, token: str) -> None:
