@@ -34,7 +34,7 @@ from lineage.rules import LineageRules
 from lineage.traversal import NodeReader, UnknownLineageType, UnknownRoot, trace
 from warehouse.pool import ClientPool
 
-PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+PERIOD_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 Direction = Literal["upstream", "downstream", "both"]
 PeriodQuery = Annotated[
     str, Query(pattern=PERIOD_PATTERN, description="Fiscal period, YYYY-MM.", examples=["2026-09"])

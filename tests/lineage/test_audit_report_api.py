@@ -137,6 +137,7 @@ class TestAccess:
         [
             ({"period": "2026-13"}, "period"),
             ({"period": "0000-01"}, "period"),
+            ({"period": "\uff12\uff10\uff12\uff16-09"}, "period"),  # fullwidth digits
             ({"legal_entity": ""}, "legal_entity"),
             ({"format": "xlsx"}, "format"),
             ({"known_at": "yesterday"}, "known_at"),
