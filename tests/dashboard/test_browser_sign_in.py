@@ -4,17 +4,14 @@ front of a service with API tokens, opened in headless Chromium at a page other 
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Page
 
-from dashboard.launcher import wait_until_healthy
-from tests.dashboard.test_browser import browser_page
+from tests.dashboard.test_browser import browser_page, running_dashboard
 from tests.dashboard.test_sign_in import AUDIT_SCOPE, AUDITOR_TOKEN, secured
-from tests.service import SYNCSIGHT, Service, free_port
+from tests.service import Service
 
 __all__ = ["browser_page", "secured"]  # fixtures this module uses
 
@@ -24,23 +21,8 @@ def signed_out_dashboard(
     secured: Service, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """`syncsight dashboard` holding no token, reading the secured service, on a free port."""
-    assert SYNCSIGHT
-    workdir = tmp_path_factory.mktemp("dashboard-sign-in")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SYNCSIGHT_", "STREAMLIT_"))}
-    env |= {"SYNCSIGHT_API_URL": secured.base_url, "SYNCSIGHT_DASHBOARD_PORT": str(port)}
-    log_path = workdir / "dashboard.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [SYNCSIGHT, "dashboard"], env=env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        assert wait_until_healthy(process, url, timeout=60), log_path.read_text(errors="replace")
+    with running_dashboard(secured.base_url, tmp_path_factory.mktemp("dashboard-sign-in")) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def test_a_link_to_the_audit_page_opens_it_once_signed_in(
