@@ -13,7 +13,12 @@ from rich.console import Console
 
 from syncsight.config_file import ConfigFileError, FileConfig, load_config
 from syncsight.settings import Settings
-from warehouse.client import ClickHouseURLError, connect
+from warehouse.client import (
+    ClickHouseURLError,
+    chdb_data_path,
+    connect,
+    held_by_another_process,
+)
 
 if TYPE_CHECKING:
     from rest_client.client import ApiClient
@@ -129,6 +134,15 @@ def connect_or_fail(settings: Settings) -> Any:
         fail(str(error))
     except Exception as error:  # the driver's errors vary by engine; the message says enough
         from syncsight.redaction import Redactor, secrets_of
+
+        data_path = chdb_data_path(settings.clickhouse_url)
+        if data_path is not None and held_by_another_process(data_path):
+            fail(
+                f"the embedded database {str(data_path)!r} is open in another process (a running "
+                "syncsight serve?); one process at a time opens it: stop that process, or ask "
+                "the running service through its REST API (a day's seal: POST "
+                "/api/v1/admin/ledger/seal?day=YYYY-MM-DD)"
+            )
 
         hide = Redactor(secrets_of(settings))
         fail(hide(f"cannot open ClickHouse at {settings.clickhouse_url!r}: {error}"))

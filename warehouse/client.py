@@ -3,7 +3,9 @@ talks to a server. The scheme is the only thing that differs; the SQL is the sam
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,6 +87,25 @@ def chdb_data_path(url: str) -> Path | None:
     if parts.scheme != "chdb" or parts.netloc == "memory":
         return None
     return Path(parts.path)
+
+
+def held_by_another_process(data_path: Path) -> bool:
+    """Whether a running engine holds the embedded directory: ClickHouse keeps an exclusive
+    ``flock`` on its ``status`` file while it runs (another process's ``syncsight serve``).
+    Ask it only after opening failed: this process's own engine holds the lock too."""
+    try:
+        descriptor = os.open(data_path / "status", os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(descriptor, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(descriptor)
 
 
 def connect(

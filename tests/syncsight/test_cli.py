@@ -14,6 +14,14 @@ from syncsight import __version__
 from syncsight.config_file import load_config
 
 SYNCSIGHT = shutil.which("syncsight", path=str(Path(sys.executable).parent))
+HOLD_ENGINE = """
+import sys, time
+from chdb import session
+engine = session.Session(sys.argv[1])
+print("open", flush=True)
+time.sleep(120)
+"""
+"""A second process with the embedded engine open on a directory, as `syncsight serve` has."""
 
 
 def run(
@@ -114,6 +122,28 @@ class TestCommandLine:
         assert result.returncode == 0
         assert "CREATE TABLE IF NOT EXISTS otel_traces" in result.stdout
         assert not (tmp_path / ".syncsight").exists()
+
+    def test_a_directory_another_engine_holds_is_named_with_the_way_out(
+        self, tmp_path: Path
+    ) -> None:
+        """`ledger seal` on an embedded directory another process has open (as a running
+        service does) says so and points at the REST API, instead of the engine's bare
+        'Error initializing EmbeddedServer'."""
+        data = tmp_path / "data"
+        with subprocess.Popen(
+            [sys.executable, "-c", HOLD_ENGINE, str(data)], stdout=subprocess.PIPE, text=True
+        ) as holder:
+            try:
+                assert holder.stdout is not None
+                assert holder.stdout.readline().strip() == "open"
+                result = run(
+                    "ledger", "seal", "--day", "2026-12-01", "--clickhouse-url", f"chdb://{data}"
+                )
+            finally:
+                holder.kill()
+        assert result.returncode == 2
+        assert f"the embedded database '{data}' is open in another process" in result.stderr
+        assert "POST /api/v1/admin/ledger/seal" in result.stderr
 
     def test_migrate_then_rebuild_on_a_fresh_embedded_engine(self, tmp_path: Path) -> None:
         """The default URL creates ./.syncsight/data on demand; migrate is idempotent."""
