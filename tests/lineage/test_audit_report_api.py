@@ -293,6 +293,30 @@ class TestCommandLine:
         assert csv_run.stdout.startswith("# report: syncsight.audit-report/1")
         assert f"# root_hash: {root}\n" in csv_run.stdout
 
+    def test_a_filed_report_is_checked_offline_and_a_changed_count_is_caught(
+        self, api: httpx.Client, tmp_path: Path
+    ) -> None:
+        """`verify-evidence --report` with the published key: exit 0 for the report as written by
+        `audit report`; one count changed, exit 1 naming the root; another key, exit 1."""
+        env = {"SYNCSIGHT_API_URL": str(api.base_url), "SYNCSIGHT_API_TOKEN": AUDITOR}
+        common = ("audit", "report", "--period", "2026-09", "--legal-entity", "LE-DE01")
+        written = run(*common, "--output", "report.json", env=env, cwd=tmp_path)
+        assert written.returncode == 0, written.stderr
+        key = api.get("/api/v1/ledger/key", headers={"Authorization": f"Bearer {VIEWER}"})
+        (tmp_path / "key.pem").write_text(key.json()["public_key_pem"], encoding="utf-8")
+        (tmp_path / "other.pem").write_text(Signer.generate().public_pem, encoding="utf-8")
+        check = ("verify-evidence", "--report", "report.json")
+        ok = run(*check, "--key", "key.pem", cwd=tmp_path)
+        assert ok.returncode == 0, ok.stderr
+        assert "ok: signature" in ok.stdout
+        assert run(*check, "--key", "other.pem", cwd=tmp_path).returncode == 1
+        document = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+        invoices(document)["target"]["count"] += 1
+        (tmp_path / "report.json").write_text(json.dumps(document), encoding="utf-8")
+        changed = run(*check, "--key", "key.pem", cwd=tmp_path)
+        assert changed.returncode == 1
+        assert "the report was changed after it was issued" in changed.stderr
+
     def test_each_cli_download_is_on_the_trail_with_its_format(
         self, api: httpx.Client, tmp_path: Path
     ) -> None:
