@@ -9,7 +9,6 @@ from dashboard.filters import legal_entity_filter, sidebar_filters
 from dashboard.sign_in import signed_in_client
 
 st.set_page_config(page_title="syncsight", page_icon=":material/monitoring:", layout="wide")
-client = signed_in_client()
 PAGES = [
     st.Page("views/overview.py", title="Overview", icon=":material/payments:", default=True),
     st.Page("views/blocked_invoices.py", title="Blocked invoices", icon=":material/receipt_long:"),
@@ -20,6 +19,7 @@ PAGES = [
     st.Page("views/alerts.py", title="Alerts", icon=":material/notifications_active:"),
     st.Page("views/work_queue.py", title="Work queue", icon=":material/assignment_ind:"),
 ]
+client = signed_in_client(PAGES)
 navigation = st.navigation(PAGES)
 with st.sidebar:
     st.caption(f"API: {client.base_url}")

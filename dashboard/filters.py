@@ -18,7 +18,7 @@ from rest_client.client import iso
 
 ALL = "All"
 LIVE = "live"
-PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+PERIOD = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
 PERIODS_SHOWN = 6
 
 KEY_LIVE = "filter_live"

@@ -5,18 +5,21 @@ sidebar says who the API takes the session for (``GET /api/v1/me``)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 import streamlit as st
+from streamlit.navigation.page import StreamlitPage
 
 from dashboard.api_session import SESSION_CALLER, SESSION_TOKEN, client_for_this_session
 from lineage.ledger_models import CallerOut
 from rest_client.client import ApiClient, ApiError, fetch_json
 
 
-def signed_in_client() -> ApiClient:
+def signed_in_client(pages: Sequence[StreamlitPage]) -> ApiClient:
     """The client for this session; stops the script behind a sign-in form while the API
-    refuses it (401). A service in local-only mode (no API tokens) asks nobody."""
+    refuses it (401). A service in local-only mode (no API tokens) asks nobody. ``pages`` are
+    the dashboard's: the form keeps the one the URL names, which opens once signed in."""
     client = client_for_this_session()
     st.session_state.pop(SESSION_CALLER, None)
     try:
@@ -25,6 +28,9 @@ def signed_in_client() -> ApiClient:
         if error.status != 401:
             return client  # each page explains an unreachable API in its own words
         expired = bool(st.session_state.pop(SESSION_TOKEN, ""))
+        # Without a navigation in this run the URL's page is dropped and the rerun after
+        # signing in opens the default page: a link to the Audit page would land on Overview.
+        st.navigation(list(pages), position="hidden")
         sign_in_form(client.base_url, expired=expired)
         st.stop()
     st.session_state[SESSION_CALLER] = caller

@@ -3,17 +3,21 @@ and tables carry instead."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
+from typing import Final
+
+PERIOD_TEXT: Final = re.compile(r"[0-9]{4}-[0-9]{2}")
+"""A period's spelling, ``YYYY-MM`` in ASCII digits (``\\d`` would take any script's digits)."""
 
 
 def parse_period(period: str) -> tuple[int, int]:
     """``YYYY-MM`` as (year, month); ``ValueError`` naming the value otherwise."""
-    try:
-        year_text, month_text = period.split("-")
-        year, month = int(year_text), int(month_text)
-    except ValueError:
-        raise ValueError(f"period {period!r}: expected YYYY-MM") from None
-    if not 1 <= month <= 12 or len(year_text) != 4 or len(month_text) != 2:
+    # ASCII digits only: int() also reads fullwidth digits, "+202" and "2_26": no period
+    if not PERIOD_TEXT.fullmatch(period):
+        raise ValueError(f"period {period!r}: expected YYYY-MM")
+    year, month = int(period[:4]), int(period[5:])
+    if not 1 <= month <= 12:
         raise ValueError(f"period {period!r}: expected YYYY-MM")
     return year, month
 

@@ -34,7 +34,7 @@ from lineage.rules import LineageRules
 from lineage.traversal import NodeReader, UnknownLineageType, UnknownRoot, trace
 from warehouse.pool import ClientPool
 
-PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+PERIOD_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 Direction = Literal["upstream", "downstream", "both"]
 PeriodQuery = Annotated[
     str, Query(pattern=PERIOD_PATTERN, description="Fiscal period, YYYY-MM.", examples=["2026-09"])
@@ -58,6 +58,7 @@ MaxNodesQuery = Annotated[
     ),
 ]
 TRUNCATED_HEADER = "X-Syncsight-Truncated"
+KNOWN_AT_HEADER = "X-Syncsight-Known-At"
 
 
 def lineage_router(
@@ -217,19 +218,30 @@ def lineage_router(
         object_type: str,
         object_id: str,
         direction: DirectionQuery = "upstream",
+        known_at: KnownAtQuery = None,
         max_nodes: MaxNodesQuery = None,
     ) -> JSONResponse:
-        result = traced(object_type, object_id, direction, max_nodes)
+        # As for evidence: the trail's root is the hash of what was stored by a recorded
+        # known_at, so asking again with it re-derives the document the trail names.
+        now = clock()
+        moment = knowledge_instant(known_at, watermark=now - settle)
+        result = traced(object_type, object_id, direction, max_nodes, moment)
         document: dict[str, Any] = to_ocel(result, rules)
         ledger.record_download(
             record_pool.client(),
             requester_of(request),
             kind="ocel",
             path=request.url.path,
-            parameters={"object_type": object_type, "object_id": object_id, "direction": direction},
-            at=clock(),
+            parameters={
+                "object_type": object_type,
+                "object_id": object_id,
+                "direction": direction,
+                "known_at": instant_text(moment),
+            },
+            at=now,
             root_hash=hashlib.sha256(canonical_json(document)).hexdigest(),
         )
-        return JSONResponse(document, headers=truncation_header(result))
+        headers = {**truncation_header(result), KNOWN_AT_HEADER: instant_text(moment)}
+        return JSONResponse(document, headers=headers)
 
     return router

@@ -17,6 +17,7 @@ from lineage.audit_report import ReportRequest, build_report, root_of
 from lineage.evidence import instant_text
 from lineage.ledger import Ledger
 from lineage.ledger_api import knowledge_instant, requester_of
+from lineage.queries import legal_entity_is_named
 from lineage.rules import LineageRules
 from warehouse.pool import ClientPool
 
@@ -82,11 +83,17 @@ def audit_router(
             raise HTTPException(
                 422, f"period={period!r}: expected a year from {FIRST_YEAR} to {LAST_YEAR}"
             )
+        client = pool.client()
+        if not legal_entity_is_named(client, legal_entity):
+            # an empty report, signed and filed, would read as "nothing missing" for a mistyped id
+            raise HTTPException(
+                422,
+                f"legal_entity={legal_entity!r}: expected a legal entity some business event names",
+            )
         now = clock()
         # the business state resolves every event's legal entity and period: an answer up to
         # its watermark never changes afterwards
         moment = knowledge_instant(known_at, watermark=min(now - settle, watermark()))
-        client = pool.client()
         body = build_report(
             client,
             rules,

@@ -13,23 +13,20 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 
 from domain.periods import parse_period
+from lineage.api import KNOWN_AT_HEADER
 from lineage.audit_api import FIRST_YEAR, LAST_YEAR
 from lineage.evidence import instant_text
 from lineage.ledger import Ledger
 from lineage.ledger_api import knowledge_instant, requester_of
 from lineage.ocel_export import STREAMS, export_stream
 from lineage.ocel_log import DEFAULT_PAGE_SIZE, LogRequest, StateFacts, describe_objects, log_pages
+from lineage.queries import legal_entity_is_named
 from lineage.rules import LineageRules
 from warehouse.pool import ClientPool
 
 MEDIA_TYPES: Final = {"json": "application/ocel+json", "sqlite": "application/vnd.sqlite3"}
 SUFFIXES: Final = {"json": "jsonocel", "sqlite": "sqlite"}
-KNOWN_AT_HEADER: Final = "X-Syncsight-Known-At"
 LEGAL_ENTITY_PATTERN: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")
-
-KNOWN_ENTITY = """
-SELECT 1 FROM biz_events WHERE LegalEntity = {legal_entity:String} LIMIT 1
-"""
 
 
 def _bad(name: str, value: str | None, expected: str) -> HTTPException:
@@ -109,8 +106,7 @@ def ocel_router(
         if legal_entity is not None:
             if not LEGAL_ENTITY_PATTERN.match(legal_entity):
                 raise _bad("legal_entity", legal_entity, "a legal entity id such as LE-US01")
-            found = pool.client().query(KNOWN_ENTITY, parameters={"legal_entity": legal_entity})
-            if not found.result_rows:
+            if not legal_entity_is_named(pool.client(), legal_entity):
                 raise _bad("legal_entity", legal_entity, "a legal entity some business event names")
         if wanted_period is None and legal_entity is None:
             raise HTTPException(400, "give a period (YYYY-MM), a legal_entity, or both")

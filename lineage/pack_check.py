@@ -110,7 +110,9 @@ def _heads(
     for head in given:
         day = head.day.isoformat()
         own = chosen.get(day)
-        if own is not None and (own.tree_size, own.root_hash) != (head.tree_size, head.root_hash):
+        if own is not None and own.tree_size != head.tree_size:
+            # Proofs of one size cannot lead to the root of another: they are checked against
+            # the pack's own (signed) head, so that only a changed fact or proof reads "tampered".
             checks.append(
                 Check(
                     "heads",
@@ -119,6 +121,18 @@ def _heads(
                     f"{own.root_hash}), the given head has size {head.tree_size} (root "
                     f"{head.root_hash}): fetch /api/v1/ledger/heads/{day}/{own.tree_size}, or "
                     "check the two heads with --consistency",
+                )
+            )
+            continue
+        if own is not None and own.root_hash != head.root_hash:
+            checks.append(
+                Check(
+                    "heads",
+                    FAILED,
+                    f"day {day}: the pack's head and the given head both have {head.tree_size} "
+                    f"facts but other roots (the pack's {own.root_hash}, the given "
+                    f"{head.root_hash}): one of them is not the ledger's; the proofs are checked "
+                    "against the given head",
                 )
             )
         chosen[day] = head
@@ -185,6 +199,8 @@ def check_proofs(
             )
             continue
         proven += 1
+    unproven_entries = [e for e in ledger.get("unproven") or [] if isinstance(e, dict)]
+    checks.extend(_facts_without_proof(facts, ledger.get("proofs") or [], unproven_entries))
     unproven = len(ledger.get("unproven") or [])
     if not any(c.failed for c in checks if c.name == "proofs"):
         checks.append(
@@ -196,6 +212,40 @@ def check_proofs(
             )
         )
     return checks
+
+
+def _facts_without_proof(
+    facts: dict[FactKey, dict[str, Any]],
+    proofs: Sequence[Any],
+    unproven: Sequence[dict[str, Any]],
+) -> list[Check]:
+    """A fact of the records that has no proof and is not listed as unproven: its proof was taken
+    out of the pack (``ledger`` sits outside the chain), so the fact is not shown to be in the
+    ledger; one check names the first such fact and counts them."""
+    entries = [e for e in (*proofs, *unproven) if isinstance(e, dict)]
+    dated = {
+        (str(e.get("event_id")), str(e.get("trace_id")), str(e.get("span_id")),
+         _knowledge_text(e.get("ingested_at")))
+        for e in entries
+        if e.get("ingested_at") is not None
+    }  # fmt: skip
+    undated = {  # packs made before conflicting versions name a fact by its span alone
+        (str(e.get("event_id")), str(e.get("trace_id")), str(e.get("span_id")))
+        for e in entries
+        if e.get("ingested_at") is None
+    }
+    missing = [key for key in facts if key not in dated and key[:3] not in undated]
+    if not missing:
+        return []
+    event_id, _, span_id, stored = missing[0]
+    return [
+        Check(
+            "proofs",
+            FAILED,
+            f"fact {event_id} (span {span_id}, stored {stored}) has no inclusion proof and is not "
+            f"listed as unproven ({len(missing)} such fact(s)): a proof was removed from the pack",
+        )
+    ]
 
 
 def check_pack(
@@ -236,6 +286,18 @@ def check_consistency(
     if old.day != new.day:
         return [*checks, Check("consistency", FAILED, f"heads of two days: {old.day}, {new.day}")]
     proof = new_document.get("consistency")
+    if old.tree_size > new.tree_size:
+        return [
+            *checks,
+            Check(
+                "heads",
+                FAILED,
+                f"day {new.day}: the first head has {old.tree_size} facts, the second "
+                f"{new.tree_size}: give the older head (the smaller tree) first, then the newer "
+                f"as /api/v1/ledger/heads/{new.day}/{old.tree_size}?from_size={new.tree_size} "
+                "serves it",
+            ),
+        ]
     if old.tree_size == new.tree_size:
         same = old.root_hash == new.root_hash
         message = "the same head" if same else "one size, two roots: the history was rewritten"
@@ -244,7 +306,7 @@ def check_consistency(
         return [
             *checks,
             Check(
-                "consistency",
+                "heads",
                 FAILED,
                 f"the newer head carries no consistency proof from size {old.tree_size}: fetch "
                 f"/api/v1/ledger/heads/{new.day}/{new.tree_size}?from_size={old.tree_size}",

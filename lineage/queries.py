@@ -38,6 +38,19 @@ and 69.5 ms against 71.0 and 55.3 with two, turn about; benchmarks/history/linea
 engine thread or two")."""
 
 
+KNOWN_LEGAL_ENTITY = """
+SELECT 1 FROM biz_events WHERE LegalEntity = {legal_entity:String} LIMIT 1
+"""
+
+
+def legal_entity_is_named(client: Client, legal_entity: str) -> bool:
+    """Whether some stored business event names ``legal_entity`` (its ``biz.legal_entity.id``):
+    an export or report for any other id would only be empty, so it is refused by name."""
+    return bool(
+        client.query(KNOWN_LEGAL_ENTITY, parameters={"legal_entity": legal_entity}).result_rows
+    )
+
+
 def knowledge_bound(known_at: datetime | None) -> datetime:
     """The ``known_at`` parameter of a lineage read: naive UTC, everything when None."""
     return LATEST if known_at is None else _naive(known_at)

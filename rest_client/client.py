@@ -288,10 +288,13 @@ class ApiClient:
         path = f"/api/v1/lineage/{_segment(object_type)}/{_segment(object_id)}/evidence"
         return self._typed(_DOCUMENT, path, direction=direction, known_at=known_at).body
 
-    def ocel(self, object_type: str, object_id: str, direction: str) -> dict[str, Any]:
-        """The OCEL 2.0 JSON log, as the document to store."""
+    def ocel(
+        self, object_type: str, object_id: str, direction: str, *, known_at: str | None = None
+    ) -> dict[str, Any]:
+        """The OCEL 2.0 JSON log, as the document to store; as known at ``known_at`` when given
+        (the access trail records the one used)."""
         path = f"/api/v1/lineage/{_segment(object_type)}/{_segment(object_id)}/ocel"
-        return self._typed(_DOCUMENT, path, direction=direction).body
+        return self._typed(_DOCUMENT, path, direction=direction, known_at=known_at).body
 
     # the auditor's report and the evidence ledger
     def audit_report(

@@ -37,7 +37,7 @@ from slas.timer_answers import TimerAnswers
 from slas.timers import STATES
 from warehouse.python_heap import collection_paused
 
-PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+PERIOD_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 BLOCKED_PAGE_ITEMS = 1000
 """A blocked-invoice page's items unless asked otherwise
 (benchmarks/history/business-state-answers.md, "Blocked invoices, a page at a time")."""
@@ -222,7 +222,7 @@ def slas_router(
         period: Annotated[
             str | None,
             Query(
-                pattern=r"^\d{4}-\d{2}$",
+                pattern=r"^[0-9]{4}-[0-9]{2}$",
                 description="YYYY-MM; without it, every period with items due, by legal entity and period.",
             ),
         ] = None,

@@ -300,7 +300,7 @@ def lineage(
         str | None,
         typer.Option(
             "--known-at",
-            help="With --format evidence: the pack as known at this instant (ISO 8601; a pack's "
+            help="With --format evidence or ocel: as known at this instant (ISO 8601; a pack's "
             "own known_at reproduces it byte for byte).",
             show_default=False,
         ),
@@ -316,8 +316,8 @@ def lineage(
         fail(f"--format {output!r}: expected one of {', '.join(LINEAGE_FORMATS)}")
     client = api_client(api_url, api_token)
     try:
-        if known_at is not None and output != "evidence":
-            fail(f"--known-at applies to --format evidence, not {output!r}")
+        if known_at is not None and output not in ("evidence", "ocel"):
+            fail(f"--known-at applies to --format evidence or ocel, not {output!r}")
         if output == "text":
             text = render_text(client.lineage(object_type, object_id, direction))
         elif output == "json":
@@ -328,7 +328,7 @@ def lineage(
             pack = client.evidence(object_type, object_id, direction, known_at=known_at)
             text = json.dumps(pack, indent=2, ensure_ascii=False)
         else:
-            ocel = client.ocel(object_type, object_id, direction)
+            ocel = client.ocel(object_type, object_id, direction, known_at=known_at)
             text = json.dumps(ocel, indent=2, ensure_ascii=False)
     except ApiError as error:
         fail(str(error))

@@ -131,8 +131,9 @@ def refuse_held_directory(settings: Settings) -> None:
         fail(
             f"cannot open ClickHouse at {settings.clickhouse_url!r}: {holder} holds this "
             "embedded directory, and the engine opens a directory in one process only; stop it "
-            "(a running `syncsight serve`?), or ask that service (a rebuild: POST "
-            "/api/v1/admin/rebuild with an admin token)"
+            "(a running `syncsight serve`?), or ask that service through its REST API with an "
+            "admin token (a rebuild: POST /api/v1/admin/rebuild; a day's seal: POST "
+            "/api/v1/admin/ledger/seal?day=YYYY-MM-DD)"
         )
 
 

@@ -62,23 +62,36 @@ def verify_evidence(
             show_default=False,
         ),
     ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            "--report",
+            help="A completeness-and-accuracy report (audit report --format json): check its "
+            "root hash, query hash and (with --key) signature.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Check an evidence pack (hash chain, signature, inclusion proofs against tree heads), or two
-    tree heads' consistency; exit 0 when every check passes, else name what failed, exit 1."""
+    """Check an evidence pack (hash chain, signature, inclusion proofs against tree heads), two
+    tree heads' consistency, or a report's root and signature; exit 0 when every check passes,
+    else name what failed, exit 1."""
     from lineage.evidence import UnreadableFile, read_json
     from lineage.pack_check import check_consistency, check_pack
+    from lineage.report_check import check_report
     from lineage.signing import SigningKeyError, load_public_key
     from lineage.tree_head import HeadError, TreeHead
 
-    if (file is None) == (consistency is None):
-        fail("give an evidence pack FILE, or --consistency OLD_HEAD NEW_HEAD (not both)")
+    if [file, consistency, report].count(None) != 2:
+        fail("give one of: an evidence pack FILE, --consistency OLD_HEAD NEW_HEAD, --report FILE")
     try:
         public_key = (
             load_public_key(key.read_text(encoding="ascii"), source=f"--key {str(key)!r}")
             if key is not None
             else None
         )
-        if consistency is not None:
+        if report is not None:
+            checks = check_report(read_json(report), public_key=public_key)
+        elif consistency is not None:
             old_path, new_path = consistency
             old = TreeHead.from_json(read_json(old_path), source=str(old_path))
             checks = check_consistency(old, read_json(new_path), public_key=public_key)
@@ -92,7 +105,8 @@ def verify_evidence(
         fail(str(error))
     for check in checks:
         if check.failed:
-            label = "tampered" if check.name in ("chain", "proofs", "consistency") else "failed"
+            tampering = ("chain", "proofs", "consistency", "report")
+            label = "tampered" if check.name in tampering else "failed"
             console.print(
                 f"[bold red]{label}:[/] {check.name}: {check.message}",
                 highlight=False,

@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
@@ -53,16 +54,14 @@ if not CHROMIUM.exists():
     pytest.skip("no /usr/bin/chromium (apt-get install chromium)", allow_module_level=True)
 
 
-@pytest.fixture(scope="module")
-def dashboard_url(
-    quarter: LoadedQuarter, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """`syncsight dashboard` reading the quarter's service, on a free port."""
+@contextmanager
+def running_dashboard(api_url: str, workdir: Path) -> Iterator[str]:
+    """`syncsight dashboard` reading ``api_url`` (holding no token of its own), on a free port,
+    until the block ends; its URL."""
     assert SYNCSIGHT
-    workdir = tmp_path_factory.mktemp("dashboard")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SYNCSIGHT_", "STREAMLIT_"))}
-    env |= {"SYNCSIGHT_API_URL": quarter.service.base_url, "SYNCSIGHT_DASHBOARD_PORT": str(port)}
+    env |= {"SYNCSIGHT_API_URL": api_url, "SYNCSIGHT_DASHBOARD_PORT": str(port)}
     log_path = workdir / "dashboard.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -75,6 +74,15 @@ def dashboard_url(
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def dashboard_url(
+    quarter: LoadedQuarter, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """`syncsight dashboard` reading the quarter's service, on a free port."""
+    with running_dashboard(quarter.service.base_url, tmp_path_factory.mktemp("dashboard")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

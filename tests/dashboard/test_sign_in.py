@@ -14,24 +14,33 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.api_session import SESSION_TOKEN
-from tests.service import Service, running_service
+from tests.collector.test_hostile_input import invoice_request, post
+from tests.service import Service, running_service, wait_until_inserted
 from tests.syncsight.test_caller_api import short_hash
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 VIEWER_TOKEN = "dashboard-viewer-0123456789abcdef"
 AUDITOR_TOKEN = "dashboard-auditor-0123456789abcdef"
 ADMIN_TOKEN = "dashboard-admin-0123456789abcdef"
+INGEST_TOKEN = "dashboard-ingest-0123456789abcdef"
 AUDIT_SCOPE = {"period": "2026-10", "legal_entity": "LE-US01"}
 
 
 @pytest.fixture(scope="module")
 def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """A service with API tokens that has stored one invoice of LE-US01: the Audit page reports
+    on an entity some business event names (another is refused by name)."""
     env = {
         "SYNCSIGHT_API_TOKENS": f"{VIEWER_TOKEN}:viewer,ada.auditor={AUDITOR_TOKEN}:auditor,"
         f"root.admin={ADMIN_TOKEN}:admin",
-        "SYNCSIGHT_INGEST_TOKENS": "dashboard-ingest-0123456789abcdef",
+        "SYNCSIGHT_INGEST_TOKENS": INGEST_TOKEN,
     }
     with running_service(tmp_path_factory.mktemp("sign-in"), env=env) as service:
+        body = invoice_request(["INV-SIGN-IN-1"], legal_entity=AUDIT_SCOPE["legal_entity"])
+        ingest = {"Authorization": f"Bearer {INGEST_TOKEN}"}
+        stored = post(service, body.SerializeToString(), "application/x-protobuf", **ingest)
+        assert stored.status_code == 200, stored.text
+        wait_until_inserted(service, headers={"Authorization": f"Bearer {VIEWER_TOKEN}"})
         yield service
 
 

@@ -21,6 +21,7 @@ from pypdf import PdfReader
 
 from domain import semconv as sc
 from lineage.audit_api import audit_router
+from lineage.audit_formats import report_pdf
 from lineage.audit_report import root_of
 from lineage.evidence import instant_text
 from lineage.ledger import Ledger
@@ -136,6 +137,7 @@ class TestAccess:
         [
             ({"period": "2026-13"}, "period"),
             ({"period": "0000-01"}, "period"),
+            ({"period": "\uff12\uff10\uff12\uff16-09"}, "period"),  # fullwidth digits
             ({"legal_entity": ""}, "legal_entity"),
             ({"format": "xlsx"}, "format"),
             ({"known_at": "yesterday"}, "known_at"),
@@ -148,6 +150,20 @@ class TestAccess:
         response = fetch(api, **params)
         assert response.status_code == 422
         assert named in response.text
+
+    @pytest.mark.parametrize("legal_entity", ["LE-DE1", "x"], ids=["mistyped", "unknown"])
+    def test_a_legal_entity_no_event_names_is_refused_not_signed_empty(
+        self, api: httpx.Client, legal_entity: str
+    ) -> None:
+        """A mistyped entity gets 422 naming it, as the OCEL export refuses it, rather than a
+        signed report of zero items everywhere; nothing reaches the access trail."""
+        response = fetch(api, legal_entity=legal_entity)
+        assert response.status_code == 422, response.text
+        assert response.json()["detail"] == (
+            f"legal_entity={legal_entity!r}: expected a legal entity some business event names"
+        )
+        trail = api.get("/api/v1/ledger/downloads", headers={"Authorization": f"Bearer {ADMIN}"})
+        assert trail.json()["downloads"] == []
 
 
 class TestSignedAndRecorded:
@@ -225,6 +241,36 @@ class TestFormats:
         assert "2000.0000 EUR" in text
         assert f"Differences ({len(document['differences'])})" in text
 
+    def test_pdf_interface_table_shows_every_count_and_amount_in_full(
+        self, api: httpx.Client
+    ) -> None:
+        """The printable table cuts none of an interface's numbers: each checked kind's count
+        is its own column (the invoice interface checks all four), and a second currency gets
+        its own line instead of being cut off."""
+        document = report(api)
+        invoice_hop = invoices(document)
+        assert set(invoice_hop["differences"]) == {
+            "missing",
+            "late",
+            "duplicate",
+            "amount_mismatch",
+        }
+        invoice_hop["source"]["amounts"].append({"currency": "CHF", "amount": "98765432.1000"})
+        text = "\n".join(
+            page.extract_text() for page in PdfReader(io.BytesIO(report_pdf(document))).pages
+        )
+        table = text[text.index("Interfaces") : text.index("Differences (")]
+        assert "..." not in table
+        [line] = [
+            row
+            for row in table.splitlines()
+            if row.startswith(invoice_hop["interface"].replace("→", "->"))
+        ]
+        counts = invoice_hop["differences"]
+        kinds = ("missing", "late", "duplicate", "amount_mismatch")
+        assert line.endswith(" ".join(str(counts[kind]) for kind in kinds))
+        assert "98765432.1000 CHF" in table
+
 
 class TestCommandLine:
     def test_audit_report_writes_json_csv_and_pdf(self, api: httpx.Client, tmp_path: Path) -> None:
@@ -246,6 +292,30 @@ class TestCommandLine:
         csv_run = run(*common, *at, "--format", "csv", env=env)
         assert csv_run.stdout.startswith("# report: syncsight.audit-report/1")
         assert f"# root_hash: {root}\n" in csv_run.stdout
+
+    def test_a_filed_report_is_checked_offline_and_a_changed_count_is_caught(
+        self, api: httpx.Client, tmp_path: Path
+    ) -> None:
+        """`verify-evidence --report` with the published key: exit 0 for the report as written by
+        `audit report`; one count changed, exit 1 naming the root; another key, exit 1."""
+        env = {"SYNCSIGHT_API_URL": str(api.base_url), "SYNCSIGHT_API_TOKEN": AUDITOR}
+        common = ("audit", "report", "--period", "2026-09", "--legal-entity", "LE-DE01")
+        written = run(*common, "--output", "report.json", env=env, cwd=tmp_path)
+        assert written.returncode == 0, written.stderr
+        key = api.get("/api/v1/ledger/key", headers={"Authorization": f"Bearer {VIEWER}"})
+        (tmp_path / "key.pem").write_text(key.json()["public_key_pem"], encoding="utf-8")
+        (tmp_path / "other.pem").write_text(Signer.generate().public_pem, encoding="utf-8")
+        check = ("verify-evidence", "--report", "report.json")
+        ok = run(*check, "--key", "key.pem", cwd=tmp_path)
+        assert ok.returncode == 0, ok.stderr
+        assert "ok: signature" in ok.stdout
+        assert run(*check, "--key", "other.pem", cwd=tmp_path).returncode == 1
+        document = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+        invoices(document)["target"]["count"] += 1
+        (tmp_path / "report.json").write_text(json.dumps(document), encoding="utf-8")
+        changed = run(*check, "--key", "key.pem", cwd=tmp_path)
+        assert changed.returncode == 1
+        assert "the report was changed after it was issued" in changed.stderr
 
     def test_each_cli_download_is_on_the_trail_with_its_format(
         self, api: httpx.Client, tmp_path: Path

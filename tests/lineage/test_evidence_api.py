@@ -4,6 +4,7 @@ trail (which only admins may list)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Iterator
@@ -22,7 +23,7 @@ from fastapi import FastAPI
 from domain import semconv as sc
 from domain.business_event import BusinessEvent
 from lineage.api import lineage_router
-from lineage.evidence import instant_text, seal
+from lineage.evidence import canonical_json, instant_text, seal
 from lineage.ledger import Ledger
 from lineage.ledger_api import ledger_router
 from lineage.owners import OwnerRouting
@@ -286,6 +287,64 @@ class TestSignedAndProven:
         assert "does not extend" in cli.stderr
 
 
+def seal_today(api: httpx.Client) -> Any:
+    """Today's head as an admin seals it now."""
+    today = datetime.now(UTC).date().isoformat()
+    headers = {"Authorization": f"Bearer {ADMIN}"}
+    sealed = api.post("/api/v1/admin/ledger/seal", params={"day": today}, headers=headers)
+    assert sealed.status_code == 200, sealed.text
+    return sealed.json()
+
+
+class TestWhatTheVerifierSays:
+    def test_a_fact_whose_proof_was_taken_out_is_not_passed(self, api: httpx.Client) -> None:
+        """The ledger section sits outside the chain: a pack whose fact lost its proof (and is not
+        listed as unproven) fails the proofs check naming that fact, not "one proof fewer"."""
+        pack, key, head = sealed_pack(api)
+        removed = pack["ledger"]["proofs"].pop(0)
+        failed = [c for c in check_pack(pack, public_key=key, heads=[head]) if c.failed]
+        assert [c.name for c in failed] == ["proofs"], failed
+        assert removed["event_id"] in failed[0].message
+        assert "no inclusion proof" in failed[0].message
+        pack["ledger"]["proofs"] = []
+        [failed_all] = [c for c in check_pack(pack, public_key=key, heads=[head]) if c.failed]
+        assert "(5 such fact(s))" in failed_all.message
+
+    def test_a_kept_head_of_another_size_calls_no_fact_altered(
+        self, api: httpx.Client, store: Client
+    ) -> None:
+        """A pack proven against a later head of the day, checked against the head the auditor
+        kept before: the heads check names both sizes and --consistency; the proofs are checked
+        against the pack's own signed head, so no fact reads as changed."""
+        kept = TreeHead.from_json(seal_today(api))
+        load(store, [retry_of_the_invoice()])
+        pack, key, newer = sealed_pack(api)
+        assert newer.tree_size > kept.tree_size
+        checks = check_pack(pack, public_key=key, heads=[kept])
+        failed = [c for c in checks if c.failed]
+        assert [c.name for c in failed] == ["heads"], failed
+        assert "--consistency" in failed[0].message
+        assert ("proofs", "ok") in [(c.name, c.status) for c in checks]
+
+    def test_heads_given_newest_first_are_told_apart_from_a_rewritten_history(
+        self, api: httpx.Client, store: Client, tmp_path: Path
+    ) -> None:
+        """`--consistency NEW OLD` says to give the older head first; it does not call the
+        ledger tampered."""
+        old = seal_today(api)
+        load(store, [retry_of_the_invoice()])
+        new = seal_today(api)
+        [check] = check_consistency(TreeHead.from_json(new), old)
+        assert (check.name, check.status) == ("heads", "failed")
+        assert "give the older head (the smaller tree) first" in check.message
+        (tmp_path / "old.json").write_text(json.dumps(old), encoding="utf-8")
+        (tmp_path / "new.json").write_text(json.dumps(new), encoding="utf-8")
+        cli = run("verify-evidence", "--consistency", "new.json", "old.json", cwd=tmp_path)
+        assert cli.returncode == 1
+        assert "tampered" not in cli.stderr
+        assert "older head" in cli.stderr
+
+
 class TestAccessTrail:
     def test_every_download_is_recorded_with_its_token_and_root(self, api: httpx.Client) -> None:
         """Evidence and OCEL downloads are listed for admins with name, role, parameters and
@@ -309,6 +368,22 @@ class TestAccessTrail:
         assert evidence["path"] == EVIDENCE
         assert ocel["role"] == "admin"
         assert len(ocel["root_hash"]) == 64
+
+    def test_a_lineage_ocel_download_can_be_re_derived_from_the_trail(
+        self, api: httpx.Client, store: Client
+    ) -> None:
+        """The trail records the known_at an object's OCEL log was read at; asking again with it
+        after more spans arrived gives the log whose hash the trail recorded."""
+        ocel_path = "/api/v1/lineage/invoice/INV-1/ocel"
+        first = api.get(ocel_path, headers={"Authorization": f"Bearer {AUDITOR}"})
+        assert first.status_code == 200, first.text
+        [entry] = get(api, "/api/v1/ledger/downloads", token=ADMIN)["downloads"]
+        known_at = entry["parameters"]["known_at"]
+        assert first.headers["X-Syncsight-Known-At"] == known_at
+        load(store, [retry_of_the_invoice()])
+        again = get(api, ocel_path, known_at=known_at)
+        assert hashlib.sha256(canonical_json(again)).hexdigest() == entry["root_hash"]
+        assert get(api, ocel_path) != again  # the retry is known now
 
     @pytest.mark.parametrize("token", [VIEWER, AUDITOR], ids=["viewer", "auditor"])
     def test_only_admins_list_the_trail(self, api: httpx.Client, token: str) -> None:

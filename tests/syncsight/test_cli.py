@@ -131,6 +131,7 @@ class TestCommandLine:
             assert holder.stdout is not None
             assert holder.stdout.readline().strip() == "open"
             rebuilt = run("rebuild", "--clickhouse-url", url)
+            sealed = run("ledger", "seal", "--day", "2026-12-01", "--clickhouse-url", url)
             served = run("serve", "--clickhouse-url", url, "--port", "9", "--grpc-port", "9")
             demo = run("demo", env={"SYNCSIGHT_CLICKHOUSE_URL": url}, cwd=tmp_path)
         finally:
@@ -142,6 +143,9 @@ class TestCommandLine:
         assert f"process {holder.pid} (started " in rebuilt.stderr
         assert "holds this embedded directory" in rebuilt.stderr
         assert "POST /api/v1/admin/rebuild" in rebuilt.stderr
+        assert sealed.returncode == 2, "an auditor's seal beside a running service (h/audit28)"
+        assert f"process {holder.pid} (started " in sealed.stderr
+        assert "POST /api/v1/admin/ledger/seal" in sealed.stderr
         assert served.returncode == 2, "a second serve: one line, no traceback"
         assert "Traceback" not in served.stderr
         assert f"process {holder.pid} (started " in served.stderr
