@@ -14,6 +14,8 @@ from lineage.audit_models import AuditReportOut, DifferenceOut, SideOut
 from lineage.ledger_models import DownloadOut
 
 NOT_SEALED = "not sealed yet"
+NOT_CHECKED = "—"
+"""A difference kind an interface is not checked for, an amount or instant that is not there."""
 
 
 def side_money(side: SideOut) -> str:
@@ -30,8 +32,9 @@ def difference_kinds(report: AuditReportOut) -> list[str]:
 
 
 def interface_rows(report: AuditReportOut) -> list[dict[str, Any]]:
-    """One row per interface; a kind the interface is not checked for is left empty (None),
-    apart from a checked kind with no difference (0)."""
+    """One row per interface; a kind the interface is not checked for shows a dash, apart from a
+    checked kind with no difference (0). The kinds' counts are text, so that a column holding
+    both reads as the amounts' do (a table cell left None shows a grey "None")."""
     kinds = difference_kinds(report)
     return [
         {
@@ -41,14 +44,17 @@ def interface_rows(report: AuditReportOut) -> list[dict[str, Any]]:
             "source amount": side_money(i.source),
             "target events": i.target.count,
             "target amount": side_money(i.target),
-            **{kind: i.differences.get(kind, 0) if kind in i.checks else None for kind in kinds},
+            **{
+                kind: f"{i.differences.get(kind, 0):,}" if kind in i.checks else NOT_CHECKED
+                for kind in kinds
+            },
         }
         for i in report.interfaces
     ]
 
 
 def _amount(text: str, currency: str) -> str:
-    return format_money(Decimal(text), currency) if text else "—"
+    return format_money(Decimal(text), currency) if text else NOT_CHECKED
 
 
 def filter_differences(
@@ -74,7 +80,7 @@ def difference_rows(differences: Iterable[DifferenceOut]) -> list[dict[str, Any]
             "interface": d.interface,
             "source amount": _amount(d.source_amount, d.currency),
             "target amount": _amount(d.target_amount, d.currency),
-            "target at": d.target_at or None,
+            "target at": d.target_at or NOT_CHECKED,
             "source events": ", ".join(d.source_event_ids),
             "target events": ", ".join(d.target_event_ids),
         }

@@ -92,17 +92,11 @@ def role_notice(reason: str) -> None:
 
 def interfaces_table(report: AuditReportOut) -> None:
     st.subheader("Interfaces")
-    counts = st.column_config.NumberColumn(format="%d")
-    st.dataframe(
-        interface_rows(report),
-        hide_index=True,
-        key="audit_interfaces",
-        column_config=dict.fromkeys(difference_kinds(report), counts),
-    )
+    st.dataframe(interface_rows(report), hide_index=True, key="audit_interfaces")
     st.caption(
         "Items: objects of the interface's type fed by a source event of the period. Each side "
-        "counts distinct business events and their money per currency; a difference kind left "
-        "empty is not checked for that interface."
+        "counts distinct business events and their money per currency; a difference kind shown "
+        "as — is not checked for that interface."
     )
 
 
