@@ -18,6 +18,7 @@ from clickhouse_connect.driver.client import Client
 from domain.business_event import BusinessEvent
 from lineage.facts import FACT_NAMES, FACT_TEXTS_SQL, StoredFact
 from lineage.graph import ConflictingVersion, EventNode, Lookup, group_attempts
+from warehouse.bound_arrays import rows_by_runs
 from warehouse.counted_attempt import ATTEMPT_ORDER
 from warehouse.first_stored import FIRST_STORED_ORDER, first_stored_events
 from warehouse.queries import EVENT_COLUMNS, OUTLINE_COLUMNS, outline_from_row
@@ -251,18 +252,21 @@ def _point_read(
     known_at: datetime,
     exclude: Set[str] = frozenset(),
     read: Callable[[Sequence[Any]], BusinessEvent] = BusinessEvent.from_row,
+    split: str | None = None,
 ) -> dict[str, EventNode]:
     """``_events`` of a lookup by the sort key that returns every stored row of what it finds
     (event id first, knowledge time and content hash last) in any order: the rows known at
     ``known_at`` (naive UTC) of events not in ``exclude``, first stored first
     (``FIRST_STORED_ORDER``). Each condition and the sort cost the engine more to plan than
     Python to apply to the few rows a lookup returns (benchmarks/history/lineage.md, "Fresh
-    lookups")."""
-    rows = [
-        row
-        for row in client.query(sql, parameters=parameters).result_rows
-        if row[0] not in exclude and _naive(row[-2]) <= known_at
-    ]
+    lookups"). ``split``: the parameter whose list is the lookup's, bound a run at a time when
+    long (``warehouse.bound_arrays``)."""
+    found = (
+        client.query(sql, parameters=parameters).result_rows
+        if split is None
+        else rows_by_runs(client, sql, parameters, split)
+    )
+    rows = [row for row in found if row[0] not in exclude and _naive(row[-2]) <= known_at]
     rows.sort(key=lambda row: (row[-2], row[-1]))
     return _grouped(client, rows, read, known_at)
 
@@ -312,6 +316,7 @@ def events_by_id(
         EVENTS_BY_ID,
         {"event_ids": sorted(set(event_ids))},
         known_at=knowledge_bound(known_at),
+        split="event_ids",
     )
 
 
@@ -376,6 +381,7 @@ def hop_events(
         known_at=knowledge_bound(known_at),
         exclude=set(known),
         read=outline_from_row,
+        split="object_ids",
     )
 
 
