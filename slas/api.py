@@ -228,6 +228,10 @@ def slas_router(
         ] = None,
         as_of: SlaAsOf = None,
         known_at: KnownAt = None,
+        legal_entity: Annotated[
+            str | None,
+            Query(description="Only this legal entity's rows (none when it has no items due)."),
+        ] = None,
     ) -> list[CloseRiskOut]:
         try:
             if period is not None:
@@ -237,7 +241,11 @@ def slas_router(
         at = moment(as_of)
         known, report = close_risk.report(period, at, knowledge(known_at))
         _stamp(response, at, known)
-        return [CloseRiskOut.model_validate(entity) for entity in report]
+        return [
+            CloseRiskOut.model_validate(entity)
+            for entity in report
+            if legal_entity is None or entity["legal_entity"] == legal_entity
+        ]
 
     def blocked_page(
         *,

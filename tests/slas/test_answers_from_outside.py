@@ -37,6 +37,13 @@ async def _ask(app: Any, _: Client) -> dict[str, httpx.Response]:
                     path, params={"as_of": as_of, "known_at": known}
                 )
             answers[f"known_at@{name}"] = await http.get(BLOCKED, params={"known_at": as_of})
+        for entity in ("LE-DE01", "LE-NOWHERE"):
+            answers[f"close-risk@{entity}"] = await http.get(
+                "/api/v1/close-risk", params={"known_at": known, "legal_entity": entity}
+            )
+        answers["close-risk@every entity"] = await http.get(
+            "/api/v1/close-risk", params={"known_at": known}
+        )
         return answers
 
 
@@ -70,3 +77,20 @@ class TestTheLatestInstant:
             f"{name}=2262-01-01T00:00:00+00:00: expected an instant from 1900-01-01 to before "
             "2262-01-01"
         )
+
+
+class TestCloseRiskOfOneEntity:
+    def test_legal_entity_keeps_that_entity_s_rows_and_no_other(
+        self, answers: dict[str, httpx.Response]
+    ) -> None:
+        """``legal_entity`` was ignored before (every entity came back, found from the outside):
+        the rows of that entity, as in the answer for every entity, and none for an entity
+        without items due (the scenario's rows, all of LE-DE01, came back for it before)."""
+        every = answers["close-risk@every entity"]
+        assert every.status_code == 200, every.text
+        entities = {row["legal_entity"] for row in every.json()}
+        assert entities == {"LE-DE01"}, "the scenario's items are due in LE-DE01"
+        one = answers["close-risk@LE-DE01"]
+        assert one.status_code == 200, one.text
+        assert one.json() == [row for row in every.json() if row["legal_entity"] == "LE-DE01"]
+        assert answers["close-risk@LE-NOWHERE"].json() == []
