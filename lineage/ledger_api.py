@@ -47,13 +47,25 @@ def requester_of(request: Request) -> Requester:
     return requester if isinstance(requester, Requester) else LOCAL_ONLY
 
 
-def knowledge_instant(known_at: datetime | None, *, watermark: datetime) -> datetime:
+def knowledge_instant(
+    known_at: datetime | None, *, watermark: datetime, name: str = "known_at"
+) -> datetime:
     """The ``known_at`` an answer is given for: the one asked (UTC, to the millisecond, naive is
-    UTC), capped at the watermark up to which stored rows are complete; the watermark when none."""
+    UTC), capped at the watermark up to which stored rows are complete; the watermark when none.
+    An instant before 1970 is refused (422 naming ``name``): nothing can have been stored then,
+    and an answer for it would name another instant than the one asked."""
     moment = watermark
     if known_at is not None:
-        asked = known_at.replace(tzinfo=UTC) if known_at.tzinfo is None else known_at
-        moment = max(min(asked.astimezone(UTC), watermark), EPOCH)
+        asked = (known_at.replace(tzinfo=UTC) if known_at.tzinfo is None else known_at).astimezone(
+            UTC
+        )
+        if asked < EPOCH:
+            raise HTTPException(
+                status_code=422,
+                detail=f"{name}={asked.isoformat()}: expected an instant from "
+                f"{EPOCH.date()} on (nothing was stored before)",
+            )
+        moment = min(asked, watermark)
     return to_millisecond(moment)
 
 
@@ -146,7 +158,7 @@ def ledger_router(
         ] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> DownloadsOut:
-        until = knowledge_instant(before, watermark=clock() + timedelta(seconds=1))
+        until = knowledge_instant(before, watermark=clock() + timedelta(seconds=1), name="before")
         found = ledger.downloads(pool.client(), before=until, limit=limit)
         return DownloadsOut(downloads=[_download_out(d) for d in found])
 

@@ -135,6 +135,18 @@ class TestReproducible:
         )
         assert response.status_code == 404
 
+    def test_a_known_at_before_1970_is_refused_by_name(self, api: httpx.Client) -> None:
+        """Nothing can have been stored before 1970: such a known_at was answered as of
+        1970-01-01 (another instant than the one asked, found from the outside); it is a 422
+        naming the parameter now, here and on the access trail's paging."""
+        headers = {"Authorization": f"Bearer {ADMIN}"}
+        for path, name in ((EVIDENCE, "known_at"), ("/api/v1/ledger/downloads", "before")):
+            refused = api.get(path, params={name: "1969-12-31T23:59:59Z"}, headers=headers)
+            assert refused.status_code == 422, refused.text
+            assert refused.json()["detail"].startswith(f"{name}=1969-12-31T23:59:59+00:00:")
+        first = api.get(EVIDENCE, params={"known_at": "1970-01-01T00:00:00Z"}, headers=headers)
+        assert first.status_code == 404, "from 1970 on it is asked: nothing was known yet"
+
 
 def sealed_pack(api: httpx.Client) -> tuple[Any, Ed25519PublicKey, TreeHead]:
     """Today sealed by an admin, then the invoice's pack, the published key and the latest head."""
