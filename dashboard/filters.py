@@ -13,12 +13,12 @@ from typing import Any
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from domain.periods import period_of, periods_back
+from domain.periods import PERIOD_PATTERN, period_of, periods_back
 from rest_client.client import iso
 
 ALL = "All"
 LIVE = "live"
-PERIOD = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
+PERIOD = re.compile(PERIOD_PATTERN)
 PERIODS_SHOWN = 6
 
 KEY_LIVE = "filter_live"

@@ -10,6 +10,9 @@ from typing import Final
 PERIOD_TEXT: Final = re.compile(r"[0-9]{4}-[0-9]{2}")
 """A period's spelling, ``YYYY-MM`` in ASCII digits (``\\d`` would take any script's digits)."""
 
+PERIOD_PATTERN: Final = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+"""A period with a month 01-12, as the API's query parameters and the dashboard's links take it."""
+
 
 def parse_period(period: str) -> tuple[int, int]:
     """``YYYY-MM`` as (year, month); ``ValueError`` naming the value otherwise."""

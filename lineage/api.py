@@ -12,8 +12,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 
+from domain.answer_headers import KNOWN_AT_HEADER
 from domain.instants import utc
 from domain.objects import ObjectRef
+from domain.periods import PERIOD_PATTERN
 from lineage.assembly import Lineage
 from lineage.completeness import completeness
 from lineage.evidence import canonical_json, evidence_records, instant_text, seal
@@ -34,7 +36,6 @@ from lineage.rules import LineageRules
 from lineage.traversal import NodeReader, UnknownLineageType, UnknownRoot, trace
 from warehouse.pool import ClientPool
 
-PERIOD_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 Direction = Literal["upstream", "downstream", "both"]
 PeriodQuery = Annotated[
     str, Query(pattern=PERIOD_PATTERN, description="Fiscal period, YYYY-MM.", examples=["2026-09"])
@@ -58,7 +59,6 @@ MaxNodesQuery = Annotated[
     ),
 ]
 TRUNCATED_HEADER = "X-Syncsight-Truncated"
-KNOWN_AT_HEADER = "X-Syncsight-Known-At"
 
 
 def lineage_router(

@@ -12,8 +12,8 @@ from typing import Annotated, Final
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 
+from domain.answer_headers import KNOWN_AT_HEADER
 from domain.periods import parse_period
-from lineage.api import KNOWN_AT_HEADER
 from lineage.audit_api import FIRST_YEAR, LAST_YEAR
 from lineage.evidence import instant_text
 from lineage.ledger import Ledger

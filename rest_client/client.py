@@ -14,6 +14,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import TypeAdapter, ValidationError
 
+from domain.answer_headers import AS_OF_HEADER, KNOWN_AT_HEADER
 from lineage.audit_models import AuditReportOut
 from lineage.ledger_models import CallerOut, DownloadsOut, TreeHeadsOut
 from lineage.models import BlockedInvoicesOut, LineageOut, TelemetrySilenceOut
@@ -32,8 +33,6 @@ T = TypeVar("T")
 
 DEFAULT_API_URL = "http://127.0.0.1:4318"
 TIMEOUT_SECONDS = 30.0
-AS_OF_HEADER = "X-Syncsight-As-Of"
-KNOWN_AT_HEADER = "X-Syncsight-Known-At"
 OCEL_READ_TIMEOUT_SECONDS = 900.0
 """The longest wait for the next chunk of an OCEL export (a SQLite file is sent once built)."""
 

@@ -11,8 +11,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 
+from domain.answer_headers import AS_OF_HEADER, KNOWN_AT_HEADER
 from domain.instants import utc
-from domain.periods import parse_period
+from domain.periods import PERIOD_PATTERN, parse_period
 from lineage.impact import BlockedCursor
 from lineage.models import BlockedInvoicesOut, StreamSilenceOut, TelemetrySilenceOut, blocked_json
 from slas.alerts import FIRING, RESOLVED, Alert, annotations_of
@@ -37,12 +38,9 @@ from slas.timer_answers import TimerAnswers
 from slas.timers import STATES
 from warehouse.python_heap import collection_paused
 
-PERIOD_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 BLOCKED_PAGE_ITEMS = 1000
 """A blocked-invoice page's items unless asked otherwise
 (benchmarks/history/business-state-answers.md, "Blocked invoices, a page at a time")."""
-AS_OF_HEADER = "X-Syncsight-As-Of"
-KNOWN_AT_HEADER = "X-Syncsight-Known-At"
 KnownAt = Annotated[
     datetime | None,
     Query(
