@@ -45,11 +45,9 @@ def rows_by_runs(
 ) -> list[Sequence[Any]]:
     """The rows of ``sql`` with ``parameters``, the list under ``name`` bound a run at a time
     (``runs``): for a read whose rows each match one element of that list (a lookup by it), the
-    rows of one statement over the whole list."""
-    values = parameters[name]
-    if len(values) <= MAX_ELEMENTS and sum(map(len, values)) <= MAX_BYTES:
-        return list(client.query(sql, parameters=parameters).result_rows)
+    rows of one statement over the whole list (a list within one run is one statement; an empty
+    one, none)."""
     rows: list[Sequence[Any]] = []
-    for run in runs(values, elements=MAX_ELEMENTS, size=MAX_BYTES):
+    for run in runs(parameters[name], elements=MAX_ELEMENTS, size=MAX_BYTES):
         rows += client.query(sql, parameters={**parameters, name: list(run)}).result_rows
     return rows
