@@ -4,7 +4,7 @@ so a pack is the same either way.
 
 Since migration 30 the insert that stores a business span writes its copy (a view on
 ``otel_traces``). The SLA evaluator's tick records each window it read that starts before then
-(rows stored earlier, or re-stored by a rebuild; ``slas.business_state.RECORDED``): for every
+(rows stored earlier, or stored anew by a rebuild; ``slas.business_state.RECORDED``): for every
 ``biz_events`` row stored in the window with a raw span hash, the ``otel_traces`` rows of its span
 with that hash. A pack then decompresses one 64-row granule per span instead of one wide granule
 of ``otel_traces`` (benchmarks/history/evidence.md, "Evidence pack, sixth

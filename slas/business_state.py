@@ -91,6 +91,11 @@ from warehouse.schema_state import REBUILD_KEY, read_state, write_state, write_s
 logger = logging.getLogger(__name__)
 
 WATERMARK_KEY = "sla_timers_watermark"
+REBUILT_KEY = "sla_timers_rebuild_derived"
+"""The ``done`` instant of the last rebuild of the business tables (``warehouse.rebuild``) after
+which the keeper re-derived every timer. A rebuild keeps each fact's knowledge time, so its rows
+fall behind the watermark and no window shows them: a ``done`` record the keeper has not derived
+after starts the next tick's window at the epoch."""
 REBUILD_STALE = timedelta(hours=6)
 """A rebuild flag older than this is a rebuild that died: the keeper carries on."""
 
@@ -295,8 +300,8 @@ class BusinessState:
         with: this process's schema-state writes, the keeper's watermark and the rebuild record,
         as the answers' shared reading has them. It changes at once with a tick, a reset or a
         rebuild of this process, and within ``ANSWER_WATERMARKS_SECONDS`` with another's (a
-        rebuild truncates ``biz_events`` and stores every row again under a new knowledge time:
-        what was kept for an earlier one no longer holds)."""
+        rebuild stores the facts it derives differently, under changed rules, with a new
+        knowledge time: what was kept for an earlier one may no longer hold)."""
         state = self._answer_watermarks(REBUILD_KEY)
         return writes(), state.get(WATERMARK_KEY), state.get(REBUILD_KEY)
 
@@ -328,6 +333,7 @@ class BusinessState:
             CONFIG_KEY,
             CALENDARS_KEY,
             REBUILD_KEY,
+            REBUILT_KEY,
             *RECORDED,
             *RECORDED_AT_INGEST.values(),
         )
@@ -341,6 +347,9 @@ class BusinessState:
             record = state.get(CALENDARS_KEY)
             entities = moved_entities(record and record[0], stored_config, self._calendars_record)
             since = self._configuration_changed(client, entities, since)
+        if _rebuilt_since(state, rebuild, since):
+            logger.info("business tables rebuilt: re-deriving every timer")
+            since = EPOCH
         if until <= since:
             return TickReport(since, since, 0, 0, 0)
         since, late, visible = self._reopen(client, since, until, now)
@@ -422,6 +431,8 @@ class BusinessState:
             CONFIG_KEY: self._fingerprint,
             CALENDARS_KEY: self._calendars_record,
         }
+        if rebuild is not None and rebuild[0] == "done":
+            moved[REBUILT_KEY] = rebuild[1].isoformat()
         behind: list[str] = []
         for key, record_window in RECORDED.items():
             recorded = parse_watermark(state, key)
@@ -583,11 +594,11 @@ class BusinessState:
         seeds takes their references from ``seeds`` rather than reading them again.
 
         ``new``: no event of the window has rows stored before its start, and no rebuild re-stored
-        the business rows since then. A closure that stops at such seeds reads no stored version:
+        the business rows since then (a rebuild's ``done`` record is older than the window). A closure that stops at such seeds reads no stored version:
         every event naming one of its objects is a seed, so no row naming one was stored by the
         window's start, when every version stored so far was derived (a version is keyed by the
         objects and events of the rows it was derived from, and business rows are kept: a
-        rebuild re-stores them, hence the second condition). Under steady ingest of new work this
+        rebuild re-stores them, and may give a row new references, hence the second condition). Under steady ingest of new work this
         is every tick, and the three reads of the latest versions (timers, items, dimensions)
         found nothing. (Rows the facts retention expired, by event time, can leave versions of
         their objects behind, kept by knowledge time: such a version is then not marked deleted
@@ -831,6 +842,21 @@ def _version(columns: Mapping[str, Any], known_at: datetime, *, deleted: bool) -
     return {**columns, "KnownAt": known_at, "Deleted": int(deleted)}
 
 
+def _rebuilt_since(
+    state: dict[str, tuple[str, datetime]],
+    rebuild: tuple[str, datetime] | None,
+    since: datetime,
+) -> bool:
+    """Whether a rebuild finished that the keeper has not re-derived every timer after
+    (``REBUILT_KEY``): one that finished after the window's start (a tick that began before it
+    read half-filled tables, and records the rebuild it read, not this one). One that finished
+    before (recorded by no tick: an upgrade from a release whose rebuild gave every row a new
+    knowledge time, read since by a window) needs nothing."""
+    if since == EPOCH or rebuild is None or rebuild[0] != "done" or rebuild[1] < since:
+        return False
+    return state.get(REBUILT_KEY, ("",))[0] != rebuild[1].isoformat()
+
+
 def _written_at_ingest_after(
     state: dict[str, tuple[str, datetime]],
     key: str,
@@ -842,8 +868,9 @@ def _written_at_ingest_after(
     or None. The recorder's window ends there: a first window after the view began (a new
     directory's, while ingest runs: 100,000 spans copied twice, 500 MiB more at the service's
     peak, benchmarks/history/ingest.md, "The evidence copies' first window") holds rows stored
-    before it and rows the view copied. A rebuild re-stores rows stored before the view under new
-    knowledge times, so a window it may have written into (it finished after the window's start,
+    before it and rows the view copied. A rebuild stores the facts it derives differently or for
+    the first time under a new knowledge time without their copies (it reads ``otel_traces``, which
+    fires no view), so a window it may have written into (it finished after the window's start,
     or it died) is recorded by the tick whole."""
     at_ingest = RECORDED_AT_INGEST.get(key)
     if at_ingest is None or at_ingest not in state:

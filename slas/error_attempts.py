@@ -6,8 +6,8 @@ error of each one's latest attempt by ``as_of`` in Python (``latest_error``), as
 ``slas.close_state.ERRORS`` does in SQL.
 
 What is kept is bounded (``KEPT_EVENTS``, least recently used first out) and is dropped whole
-whenever the business state's reading changes (``slas.kept_facts``; a rebuild truncates
-``biz_events`` and stores every row again with a new knowledge time).
+whenever the business state's reading changes (``slas.kept_facts``; a rebuild stores the facts
+it derives differently, under changed rules, with a new knowledge time).
 """
 
 from __future__ import annotations

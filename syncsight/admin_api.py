@@ -28,6 +28,11 @@ class RebuildResult(BaseModel):
     spans: int = Field(description="Raw spans read from otel_traces.")
     events: int = Field(description="Business events derived (after de-duplication).")
     references: int = Field(description="Event → object references derived.")
+    new_knowledge: int = Field(
+        description="Business events known from the rebuild on: derived differently (a changed "
+        "correlation rule) or for the first time. Every other event keeps the instant it was "
+        "first stored."
+    )
     seconds: float = Field(description="Wall-clock time the rebuild took.")
 
 
@@ -62,7 +67,11 @@ def admin_router(pool: ClientPool, rules: CorrelationRules, topology: Topology) 
             report.references,
         )
         return RebuildResult(
-            spans=report.spans, events=report.events, references=report.references, seconds=seconds
+            spans=report.spans,
+            events=report.events,
+            references=report.references,
+            new_knowledge=report.new_knowledge,
+            seconds=seconds,
         )
 
     return router

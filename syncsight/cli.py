@@ -139,7 +139,8 @@ def rebuild(
         report = run_rebuild(client, file_config.correlation, topology)
     typer.echo(
         f"rebuilt from {report.spans:,} spans: {report.events:,} business events, "
-        f"{report.references:,} object references"
+        f"{report.references:,} object references; {report.new_knowledge:,} events known from "
+        "now on (derived differently or for the first time), the others as first stored"
     )
 
 

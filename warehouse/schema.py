@@ -1269,7 +1269,7 @@ def evidence_spans_at_ingest_ddl(t: Topology) -> list[str]:
     tick from a read of ``otel_traces`` (benchmarks/history/business-state-tick.md, "Fourteenth
     pass"). The instant from which every business row's copy is written with it goes into
     ``EVIDENCE_SPANS_AT_INGEST``: a tick copies
-    windows that start before it (rows stored before the view, or re-stored by a rebuild since)
+    windows that start before it (rows stored before the view, or stored anew by a rebuild since)
     as before, and moves the copies' watermark over the others. An insert already running when
     the view was created (or, on a cluster, reaching a node that created it late) may store rows
     after that instant without their copies: a pack reads those from ``otel_traces``, as it reads

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from domain import semconv as sc
 from domain.instants import EPOCH
 from lineage.evidence import evidence_records, seal
 from lineage.evidence_spans import (
@@ -223,7 +224,10 @@ class TestCopiedAtIngest:
         self, store: Client
     ) -> None:
         """The copies' watermark at or after the instant migration 30 names: the tick moves it
-        and copies nothing (the view did); before it, or with a rebuild since, it copies."""
+        and copies nothing (the view did); before it, or with a rebuild since, it copies. A
+        rebuild's facts derived again as they were keep their knowledge time, and their copies
+        were made when they were first stored; the facts it derives anew (rules that change every
+        fact, here) are known from the rebuild on, and copied by the tick after it."""
         stored_with_versions(store)
         keeper = BusinessState(lambda: store, DEFAULT_SLAS, CalendarBook(), settle=timedelta(0))
         keeper.tick(datetime.now(UTC))
@@ -236,6 +240,9 @@ class TestCopiedAtIngest:
         assert parse_watermark(read_state(store, WATERMARK_KEY), WATERMARK_KEY) == report.until
         assert copies(store) == []
         rebuild(store, CorrelationRules.default())
+        keeper.tick(datetime.now(UTC))
+        assert copies(store) == []
+        rebuild(store, CorrelationRules.from_mapping({sc.EVENT_ID: sc.CONTRACT}))
         rebuilt = keeper.tick(datetime.now(UTC)).until
         assert copies(store) == business_rows(store)
         later = datetime.now(UTC) + timedelta(hours=1)

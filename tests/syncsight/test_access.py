@@ -543,12 +543,18 @@ class TestRunningService:
             assert response.headers["www-authenticate"].startswith("Bearer")
 
     def test_admin_rebuild_re_derives_the_stored_events(self, secured: Service) -> None:
-        """The rebuild reads the stored span and derives its event and object references again."""
+        """The rebuild reads the stored span and derives its event and object references again,
+        the event known from when it was first stored (no new knowledge)."""
         response = httpx.post(
             f"{secured.base_url}/api/v1/admin/rebuild", headers=bearer(ADMIN_TOKEN), timeout=60
         )
         assert response.status_code == 200
-        assert {k: response.json()[k] for k in ("spans", "events")} == {"spans": 1, "events": 1}
+        counts = ("spans", "events", "new_knowledge")
+        assert {k: response.json()[k] for k in counts} == {
+            "spans": 1,
+            "events": 1,
+            "new_knowledge": 0,
+        }
         events = httpx.get(
             f"{secured.base_url}/api/v1/objects/invoice/INV-A1/events",
             headers=bearer(VIEWER_TOKEN),

@@ -188,24 +188,32 @@ class TestRebuild:
             migrated,
             span_row({sc.EVENT_TYPE: sc.PROJECT_ACTIVATED, sc.EVENT_ID: "P"}, span_id="3" * 16),
         )
-        select = "SELECT * EXCEPT IngestedAt FROM biz_events FINAL ORDER BY EventId"
-        known = "SELECT max(IngestedAt) FROM biz_events"
+        select = "SELECT *, IngestedAt FROM biz_events FINAL ORDER BY EventId"
+        objects = "SELECT *, IngestedAt FROM biz_event_objects FINAL ORDER BY ALL"
         before_events = migrated.query(select).result_rows
-        before_refs = references(migrated)
-        stored_at = migrated.query(known).result_rows[0][0]
+        before_objects = migrated.query(objects).result_rows
         report = rebuild(migrated, rules)
+        # every fact derived again as it was keeps the instant it was first stored
         assert migrated.query(select).result_rows == before_events
-        # a rebuild is new knowledge: re-derived rows are known from the rebuild on
-        assert migrated.query(known).result_rows[0][0] >= stored_at
-        assert references(migrated) == before_refs
+        assert migrated.query(objects).result_rows == before_objects
         assert (report.spans, report.events, report.references) == (3, 2, 7)
+        assert report.new_knowledge == 0
 
     def test_rebuild_applies_a_rule_added_after_ingest(self, client: Client) -> None:
-        """Spans stored before a rule existed get its references after migrate + rebuild."""
+        """Spans stored before a rule existed get its references after migrate + rebuild. The
+        fact now names another object, so it is new knowledge, known from the rebuild on; the
+        fact the rule did not change keeps the instant it was first stored."""
         migrate(client, CorrelationRules.default())
-        insert(client, span_row(BILLING_READY))
+        unchanged = {sc.EVENT_TYPE: sc.PROJECT_ACTIVATED, sc.EVENT_ID: "P"}
+        insert(client, span_row(BILLING_READY), span_row(unchanged, span_id="3" * 16))
+        known = "SELECT EventId, IngestedAt FROM biz_events FINAL ORDER BY EventId"
+        stored = dict(client.query(known).result_rows)
         assert ("contract", "OPP-9", "BE-7-ready") not in references(client)
         new_rules = CorrelationRules.from_mapping({"salesforce.opportunity.id": sc.CONTRACT})
         migrate(client, new_rules)
-        rebuild(client, new_rules)
+        report = rebuild(client, new_rules)
         assert ("contract", "OPP-9", "BE-7-ready") in references(client)
+        rebuilt = dict(client.query(known).result_rows)
+        assert rebuilt["P"] == stored["P"]
+        assert rebuilt["BE-7-ready"] > stored["BE-7-ready"]
+        assert (report.events, report.new_knowledge) == (2, 1)
