@@ -301,3 +301,26 @@ def test_close_risk_errors_kept_for_a_knowledge_time_follow_a_rebuild(
     assert errors(after) == errors(read)
     known_then = FIRST if rebuilt == "the same facts" else (None, None)
     assert errors(after)[("BE-1", sc.TIME_APPROVED)] == known_then
+
+
+def test_answers_at_a_known_at_before_a_rebuild_are_what_they_were(
+    migrated: Client, conflicted: tuple[BusinessState, dict[str, str]]
+) -> None:
+    """A rebuild under the same rules keeps every fact's knowledge time: blocked invoices (their
+    failed set-ups, read from the business rows) and close risk (its errors) asked again at the
+    knowledge time before it are the answers given then, and the tick after it writes no
+    version."""
+    state, steps = conflicted
+    blocked = BlockedInvoiceAnswers(lambda: migrated, LineageRules.default(), OwnerRouting(), state)
+    risk = CloseRiskAnswers(lambda: migrated, CalendarBook(), state)
+    as_of = datetime.now(UTC)
+    known, blocked_before = blocked.report(
+        period=None, legal_entity=None, as_of=as_of, known_at=None
+    )
+    _, risk_before = risk.report(period=None, as_of=as_of, known_at=known)
+    assert steps["INV-2"] in {b.event_id for item in blocked_before.items for b in item.blocked_by}
+    rebuild(migrated, CorrelationRules.default())
+    assert state.tick(datetime.now(UTC)).versions == 0
+    after = blocked.report(period=None, legal_entity=None, as_of=as_of, known_at=known)
+    assert after == (known, blocked_before)
+    assert risk.report(period=None, as_of=as_of, known_at=known) == (known, risk_before)
