@@ -280,12 +280,7 @@ class Ledger:
             head = heads.get(day)
             if leaf is None or leaf[0] != day or head is None or leaf[1] >= head.tree_size:
                 unproven.append(
-                    {
-                        **_identity(fact),
-                        "day": day.isoformat(),
-                        "reason": f"day {day} is not sealed up to this fact yet; its heads are "
-                        "published at /api/v1/ledger/heads once sealed",
-                    }
+                    {**_identity(fact), "day": day.isoformat(), "reason": _why(fact, head)}
                 )
                 continue
             proven.setdefault(day, []).append((fact, leaf[1]))
@@ -376,6 +371,21 @@ class Ledger:
             )
             for at, name, role, kind, path, params, root, key_id, signature in rows
         ]
+
+
+def _why(fact: FactIdentity, head: TreeHead | None) -> str:
+    """Why a fact has no inclusion proof: its day is not sealed up to it yet, or (a fact that
+    became visible only after its day was sealed up to its knowledge time) never will be."""
+    day = utc(fact.ingested_at).date()
+    if head is not None and utc(fact.ingested_at) <= head.timestamp:
+        return (
+            f"day {day} was sealed up to {instant_text(head.timestamp)} without this fact: it "
+            "became visible after the seal, and the ledger does not cover it"
+        )
+    return (
+        f"day {day} is not sealed up to this fact yet; its heads are published at "
+        "/api/v1/ledger/heads once sealed"
+    )
 
 
 def _identity(fact: FactIdentity) -> dict[str, str]:

@@ -201,6 +201,7 @@ def check_proofs(
         proven += 1
     unproven_entries = [e for e in ledger.get("unproven") or [] if isinstance(e, dict)]
     checks.extend(_facts_without_proof(facts, ledger.get("proofs") or [], unproven_entries))
+    checks.extend(_unproven_under_a_head(unproven_entries, chosen))
     unproven = len(ledger.get("unproven") or [])
     if not any(c.failed for c in checks if c.name == "proofs"):
         checks.append(
@@ -244,6 +245,44 @@ def _facts_without_proof(
             FAILED,
             f"fact {event_id} (span {span_id}, stored {stored}) has no inclusion proof and is not "
             f"listed as unproven ({len(missing)} such fact(s)): a proof was removed from the pack",
+        )
+    ]
+
+
+def _unproven_under_a_head(
+    unproven: Sequence[dict[str, Any]], heads: dict[str, TreeHead]
+) -> list[Check]:
+    """A fact listed as unproven although a head of its day (the pack's own or one given) was
+    sealed up to its knowledge time or later: that head's tree holds every fact of the day stored
+    by then, so the fact's proof was taken out of the pack and the fact listed as not sealed yet
+    (which the chain does not cover), or the fact became visible only after the seal and the
+    ledger does not cover it. Either way it is not shown to be in the ledger. A fact whose day
+    has no head here is not judged: give the day's published head (``--heads``) to judge it."""
+    covered = []
+    for entry in unproven:
+        head = heads.get(str(entry.get("day")))
+        stored = entry.get("ingested_at")
+        if head is None or stored is None:
+            continue
+        try:
+            instant = datetime.fromisoformat(str(stored))
+        except ValueError:
+            covered.append((entry, head))  # a knowledge time no head can be compared with
+            continue
+        if instant.tzinfo is not None and instant <= head.timestamp:
+            covered.append((entry, head))
+    if not covered:
+        return []
+    entry, head = covered[0]
+    return [
+        Check(
+            "proofs",
+            FAILED,
+            f"fact {entry.get('event_id')} (span {entry.get('span_id')}, stored "
+            f"{entry.get('ingested_at')}) is listed as not yet sealed, but day {head.day}'s head "
+            f"of {head.tree_size} facts was sealed up to {instant_text(head.timestamp)} "
+            f"({len(covered)} such fact(s)): its proof was taken out of the pack, or the fact "
+            "became visible after the seal and the ledger does not cover it",
         )
     ]
 

@@ -322,6 +322,33 @@ class TestWhatTheVerifierSays:
         [failed_all] = [c for c in check_pack(pack, public_key=key, heads=[head]) if c.failed]
         assert "(5 such fact(s))" in failed_all.message
 
+    def test_a_proof_moved_to_the_unproven_list_under_a_head_covering_it_is_not_passed(
+        self, api: httpx.Client
+    ) -> None:
+        """The unproven list sits outside the chain too: a fact whose proof was moved there, its
+        day sealed up to its knowledge time by the pack's own head or the head given, fails the
+        proofs check naming it. With neither head at hand the verifier cannot tell, and says how
+        many facts were not yet sealed."""
+        pack, key, head = sealed_pack(api)
+        moved = pack["ledger"]["proofs"].pop(0)
+        entry = {k: moved[k] for k in ("event_id", "trace_id", "span_id", "ingested_at", "day")}
+        pack["ledger"]["unproven"].append({**entry, "reason": "not sealed yet"})
+        for given in ([head], []):
+            failed = [c for c in check_pack(pack, public_key=key, heads=given) if c.failed]
+            assert [c.name for c in failed] == ["proofs"], failed
+            assert moved["event_id"] in failed[0].message
+            assert "listed as not yet sealed" in failed[0].message
+        pack["ledger"]["unproven"] += [
+            {**{k: p[k] for k in entry}, "reason": "not sealed yet"}
+            for p in pack["ledger"]["proofs"]
+        ]
+        pack["ledger"]["proofs"], pack["ledger"]["heads"] = [], []
+        checks = check_pack(pack, public_key=key)
+        assert not [c for c in checks if c.failed], checks
+        assert "5 not yet sealed when the pack was made" in checks[-1].message
+        [failed] = [c for c in check_pack(pack, public_key=key, heads=[head]) if c.failed]
+        assert "(5 such fact(s))" in failed.message
+
     def test_a_kept_head_of_another_size_calls_no_fact_altered(
         self, api: httpx.Client, store: Client
     ) -> None:

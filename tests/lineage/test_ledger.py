@@ -19,6 +19,7 @@ from lineage.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from lineage.pack_check import check_proofs
 from lineage.signing import Signer
 from tests.warehouse.test_migrations import forget_migration
 from warehouse.correlation_rules import CorrelationRules
@@ -203,6 +204,28 @@ class TestProofs:
         assert len(answer["unproven"]) == 2
         assert answer["heads"] == [head.to_json()]
         assert_proven(answer, leaves, head.root_hash)
+
+    def test_a_fact_visible_only_after_its_day_was_sealed_past_it_is_said_to_be_uncovered(
+        self, store: Client, ledger: Ledger
+    ) -> None:
+        """A fact stored at noon that became visible after the day was sealed to its end is in no
+        tree, and never will be: its reason says so rather than "not sealed yet", and the
+        verifier, holding that head, does not pass it."""
+        add_facts(store, 0, 3, NOON)
+        head = ledger.seal_day(store, DAY, until=day_end(DAY), now=NOON)
+        add_facts(store, 3, 1, NOON)
+        rows = store.query(
+            "SELECT EventId, TraceId, SpanId, IngestedAt FROM biz_events ORDER BY EventId"
+        ).result_rows
+        answer = ledger.proofs(
+            store, [FactIdentity(str(e), str(t), str(s), a) for e, t, s, a in rows]
+        )
+        [late] = answer["unproven"]
+        assert "without this fact" in late["reason"]
+        assert "became visible after the seal" in late["reason"]
+        ledger_section = {"heads": [head.to_json()], "proofs": [], "unproven": [late]}
+        [check] = [c for c in check_proofs({"ledger": ledger_section}, [], None) if c.failed]
+        assert late["event_id"] in check.message
 
     def test_proofs_verify_against_each_later_head_of_a_growing_day(
         self, store: Client, ledger: Ledger
