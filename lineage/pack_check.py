@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -257,19 +257,19 @@ def _unproven_under_a_head(
     by then, so the fact's proof was taken out of the pack and the fact listed as not sealed yet
     (which the chain does not cover), or the fact became visible only after the seal and the
     ledger does not cover it. Either way it is not shown to be in the ledger. A fact whose day
-    has no head here is not judged: give the day's published head (``--heads``) to judge it."""
+    has no head here is not judged: give the day's published head (``--head``) to judge it. The
+    day is the knowledge time's (UTC), not the entry's ``day``, which the chain does not cover
+    either."""
     covered = []
     for entry in unproven:
-        head = heads.get(str(entry.get("day")))
-        stored = entry.get("ingested_at")
-        if head is None or stored is None:
-            continue
         try:
-            instant = datetime.fromisoformat(str(stored))
+            instant = datetime.fromisoformat(str(entry.get("ingested_at")))
         except ValueError:
-            covered.append((entry, head))  # a knowledge time no head can be compared with
+            continue  # a pack made before conflicting versions names no knowledge time
+        if instant.tzinfo is None:
             continue
-        if instant.tzinfo is not None and instant <= head.timestamp:
+        head = heads.get(instant.astimezone(UTC).date().isoformat())
+        if head is not None and instant <= head.timestamp:
             covered.append((entry, head))
     if not covered:
         return []
