@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from datetime import datetime
 
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
@@ -33,19 +34,28 @@ class RebuildResult(BaseModel):
         "correlation rule) or for the first time. Every other event keeps the instant it was "
         "first stored."
     )
+    kept_before: datetime | None = Field(
+        description="The raw retention's horizon: business events before it were kept as "
+        "stored, their raw spans expired (null when raw spans are kept forever)."
+    )
     seconds: float = Field(description="Wall-clock time the rebuild took.")
 
 
-def admin_router(pool: ClientPool, rules: CorrelationRules, topology: Topology) -> APIRouter:
-    """Admin operations over one pool, with the correlation rules the service started with."""
+def admin_router(
+    pool: ClientPool, rules: CorrelationRules, topology: Topology, *, raw_days: int = 0
+) -> APIRouter:
+    """Admin operations over one pool, with the correlation rules and the raw retention
+    (``raw_days``, 0 for none) the service started with."""
     router = APIRouter(tags=["admin"])
     running = threading.Lock()
 
     @router.post(
         "/admin/rebuild",
         response_model=RebuildResult,
-        summary="Truncate and re-derive the business tables from otel_traces",
-        description="The derived tables are empty until the rebuild finishes; spans ingested "
+        summary="Re-derive the business tables from otel_traces",
+        description="The business rows of events the raw retention still keeps are deleted and "
+        "derived again (every fact derived as it was keeps its knowledge time); older ones are "
+        "kept as stored. Those rows are missing until the rebuild finishes; spans ingested "
         "meanwhile are derived as usual and de-duplicated. 409 while another rebuild runs.",
         responses={409: {"description": "A rebuild is already running."}},
     )
@@ -55,7 +65,7 @@ def admin_router(pool: ClientPool, rules: CorrelationRules, topology: Topology) 
         try:
             started = time.monotonic()
             logger.info("admin: re-deriving the business tables")
-            report = rebuild(pool.client(), rules, topology)
+            report = rebuild(pool.client(), rules, topology, raw_days=raw_days)
             seconds = round(time.monotonic() - started, 3)
         finally:
             running.release()
@@ -71,6 +81,7 @@ def admin_router(pool: ClientPool, rules: CorrelationRules, topology: Topology) 
             events=report.events,
             references=report.references,
             new_knowledge=report.new_knowledge,
+            kept_before=report.kept_before,
             seconds=seconds,
         )
 

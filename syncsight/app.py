@@ -266,7 +266,10 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
             },
         )
 
-    app.include_router(admin_router(pool, config.correlation, topology), prefix="/api/v1")
+    app.include_router(
+        admin_router(pool, config.correlation, topology, raw_days=settings.retention_raw_days),
+        prefix="/api/v1",
+    )
     app.include_router(caller_router(settings.api_tokens), prefix="/api/v1")
     app.include_router(sla.router, prefix="/api/v1")
     # inside the access check: a request without the right token never takes a slot

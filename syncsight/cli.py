@@ -126,7 +126,8 @@ def rebuild(
     clickhouse_url: ClickHouseURLOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Truncate the derived business tables and re-derive them from otel_traces."""
+    """Re-derive the business tables from otel_traces (events older than the raw retention are
+    kept as stored)."""
     from warehouse.migrations import migrate as run_migrations
     from warehouse.rebuild import rebuild as run_rebuild
 
@@ -136,12 +137,19 @@ def rebuild(
     topology = Topology(settings.clickhouse_cluster)
     run_migrations(client, file_config.correlation, topology)
     with console.status("re-deriving business tables from otel_traces …"):
-        report = run_rebuild(client, file_config.correlation, topology)
+        report = run_rebuild(
+            client, file_config.correlation, topology, raw_days=settings.retention_raw_days
+        )
     typer.echo(
         f"rebuilt from {report.spans:,} spans: {report.events:,} business events, "
         f"{report.references:,} object references; {report.new_knowledge:,} events known from "
         "now on (derived differently or for the first time), the others as first stored"
     )
+    if report.kept_before is not None:
+        typer.echo(
+            f"events before {report.kept_before:%Y-%m-%d %H:%M:%S} UTC kept as stored: their raw "
+            f"spans are past the raw retention ({settings.retention_raw_days} days)"
+        )
 
 
 @app.command()

@@ -5,13 +5,18 @@ are at worst derived twice and collapse to one row.
 A rebuild keeps knowledge time: a fact it derives again as it was stored keeps the instant it was
 first stored (``IngestedAt``), so an answer for a ``known_at`` before the rebuild is what it was.
 Only a fact it derives differently (a rule changed its object references) or derives for the
-first time is known from the rebuild on."""
+first time is known from the rebuild on.
+
+A rebuild keeps the facts whose raw spans the raw retention has expired: business rows are kept
+longer than raw spans (7 years against 400 days by default), and a rebuild can derive only what
+``otel_traces`` holds. It re-derives the events from the raw retention's horizon on and leaves
+the older ones as they were stored."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from clickhouse_connect.driver.client import Client
@@ -51,7 +56,23 @@ CREATE TABLE IF NOT EXISTS {FIRST_KNOWN} (
 ) ENGINE = MergeTree ORDER BY (Fact, IngestedAt)
 """
 
-KEEP_FIRST_KNOWN: Final = f"INSERT INTO {FIRST_KNOWN}\nSELECT {FACT}, IngestedAt FROM {BIZ_EVENTS}"
+HORIZON: Final = "EventTime >= {horizon:DateTime64(9, 'UTC')}"
+"""The business rows a rebuild derives again: those of events from the raw retention's horizon on
+(the events of every span ``otel_traces`` still keeps)."""
+
+EVERYTHING: Final = datetime(1900, 1, 1, tzinfo=UTC)
+"""The horizon when raw spans are kept forever: the first instant a ``DateTime64`` holds."""
+
+KEEP_FIRST_KNOWN: Final = (
+    f"INSERT INTO {FIRST_KNOWN}\nSELECT {FACT}, IngestedAt FROM {BIZ_EVENTS} WHERE {HORIZON}"
+)
+
+RAW_FROM_HORIZON: Final = (
+    f"(SELECT * FROM {OTEL_TRACES} WHERE Timestamp >= {{horizon:DateTime64(9, 'UTC')}})"
+)
+"""The raw spans a rebuild derives from: those the raw retention keeps, by span start, which is
+the event time of the row derived from each (a span older than the horizon that a merge has not
+expired yet is left out, its business row kept as stored)."""
 
 _TYPED = ",\n        ".join(f"CAST({name} AS {kind}) AS {name}" for name, kind in EVENT_COLUMNS)
 _STORED = ", ".join(name for name, _ in (*EVENT_COLUMNS, INGESTED_AT, RAW_SPAN))
@@ -75,7 +96,7 @@ FROM (
         IngestedAt,
         RawSpanHash
         FROM (
-{business_event_select(rules, OTEL_TRACES)}
+{business_event_select(rules, RAW_FROM_HORIZON)}
         )
     )
 ) AS derived
@@ -97,12 +118,21 @@ class RebuildReport:
     events: int
     references: int
     new_knowledge: int = 0
+    kept_before: datetime | None = None
+    """The raw retention's horizon: events before it were kept as stored (None: everything was
+    derived again)."""
 
 
 def rebuild(
-    client: Client, rules: CorrelationRules, topology: Topology | None = None
+    client: Client,
+    rules: CorrelationRules,
+    topology: Topology | None = None,
+    *,
+    raw_days: int = 0,
 ) -> RebuildReport:
-    """Truncate the derived tables and derive them again from every span in ``otel_traces``.
+    """Derive the business tables again from every span in ``otel_traces``: truncated and
+    refilled, or, with a raw retention of ``raw_days`` (0: raw spans are kept forever), their
+    rows of events from its horizon on deleted and derived again, the older kept as stored.
 
     Inserting into ``biz_events`` fires the event→object view, so both tables are refilled. The
     SLA timer state waits while it runs (``REBUILD_KEY``): it would otherwise see half-filled
@@ -113,28 +143,40 @@ def rebuild(
     """
     topology = topology or Topology()
     started = datetime.now(UTC)
+    horizon = started - timedelta(days=raw_days) if raw_days > 0 else None
     write_state(client, REBUILD_KEY, "running", at=started)
     try:
-        return _rederive(client, rules, topology, started)
+        return _rederive(client, rules, topology, started, horizon)
     finally:
         write_state(client, REBUILD_KEY, "done", at=datetime.now(UTC))
 
 
 def _rederive(
-    client: Client, rules: CorrelationRules, topology: Topology, started: datetime
+    client: Client,
+    rules: CorrelationRules,
+    topology: Topology,
+    started: datetime,
+    horizon: datetime | None,
 ) -> RebuildReport:
+    parameters = {"horizon": horizon or EVERYTHING}
     client.command(CREATE_FIRST_KNOWN)
-    client.command(KEEP_FIRST_KNOWN)
+    client.command(KEEP_FIRST_KNOWN, parameters=parameters)
     for table in (BIZ_EVENTS, BIZ_EVENT_OBJECTS):
-        client.command(f"TRUNCATE TABLE IF EXISTS {topology.storage(table)}{topology.on_cluster}")
+        stored = f"{topology.storage(table)}{topology.on_cluster}"
+        if horizon is None:
+            client.command(f"TRUNCATE TABLE IF EXISTS {stored}")
+        else:
+            client.command(f"DELETE FROM {stored} WHERE {HORIZON}", parameters=parameters)
     logger.info("re-deriving business tables from %s", OTEL_TRACES)
-    client.command(rederive_statement(rules))
+    client.command(rederive_statement(rules), parameters=parameters)
     client.command(f"TRUNCATE TABLE {FIRST_KNOWN}")
-    spans = client.query(f"SELECT count() FROM {OTEL_TRACES}").result_rows[0][0]
+    spans = client.query(
+        f"SELECT count() FROM {RAW_FROM_HORIZON}", parameters=parameters
+    ).result_rows[0][0]
     events, new = client.query(
         f"SELECT count(), countIf(IngestedAt >= {{started:DateTime64(3, 'UTC')}}) "
         f"FROM {BIZ_EVENTS} FINAL",
         parameters={"started": started},
     ).result_rows[0]
     refs = client.query(f"SELECT count() FROM {BIZ_EVENT_OBJECTS} FINAL").result_rows[0][0]
-    return RebuildReport(int(spans), int(events), int(refs), int(new))
+    return RebuildReport(int(spans), int(events), int(refs), int(new), horizon)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -217,3 +218,29 @@ class TestRebuild:
         assert rebuilt["P"] == stored["P"]
         assert rebuilt["BE-7-ready"] > stored["BE-7-ready"]
         assert (report.events, report.new_knowledge) == (2, 1)
+
+    def test_rebuild_keeps_the_facts_whose_raw_spans_the_raw_retention_expired(
+        self, client: Client
+    ) -> None:
+        """Business rows outlive raw spans (7 years against 400 days by default): a rebuild
+        derives again the events from the raw retention's horizon on and keeps the older ones as
+        stored, though their raw spans are gone and a rule changed since."""
+        migrate(client, CorrelationRules.default())
+        now_ns = time.time_ns()
+        recent = dict(BILLING_READY, **{sc.EVENT_ID: "BE-8-ready"})
+        insert(client, span_row(BILLING_READY), span_row(recent, span_id="4" * 16, start_ns=now_ns))
+        known = "SELECT EventId, IngestedAt FROM biz_events FINAL ORDER BY EventId"
+        stored = client.query(known).result_rows
+        # the raw retention expired the old span (2026-01-01, past a horizon of 300 days)
+        client.command("TRUNCATE TABLE otel_traces")
+        insert(client, span_row(recent, span_id="4" * 16, start_ns=now_ns))
+        new_rules = CorrelationRules.from_mapping({"salesforce.opportunity.id": sc.CONTRACT})
+        migrate(client, new_rules)
+        report = rebuild(client, new_rules, raw_days=300)
+        assert client.query(known).result_rows[0] == stored[0]  # BE-7-ready, as stored
+        refs = references(client)
+        assert ("contract", "OPP-9", "BE-8-ready") in refs
+        assert ("contract", "OPP-9", "BE-7-ready") not in refs
+        assert ("billing_event", "BE-7", "BE-7-ready") in refs
+        assert (report.spans, report.events, report.new_knowledge) == (1, 2, 1)
+        assert report.kept_before is not None
