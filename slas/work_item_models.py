@@ -77,7 +77,7 @@ class WorkItemPageOut(BaseModel):
     owners: list[OwnerTotalOut] = Field(
         default_factory=list,
         description="Per owner, the items matching the filters (every page's, not this "
-        "page's), the longest-waiting owner first.",
+        "page's), in the order their oldest items became work.",
     )
     items: list[WorkItemOut]
     next_cursor: str | None = Field(
