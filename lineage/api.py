@@ -21,7 +21,7 @@ from lineage.completeness import completeness
 from lineage.evidence import canonical_json, evidence_records, instant_text, seal
 from lineage.evidence_spans import pack_spans
 from lineage.ledger import FactIdentity, Ledger
-from lineage.ledger_api import knowledge_instant, requester_of
+from lineage.ledger_api import in_range, knowledge_instant, requester_of
 from lineage.models import (
     CompletenessOut,
     LineageOut,
@@ -118,12 +118,12 @@ def lineage_router(
             Query(description="Reference instant for the age of stuck sources; default now."),
         ] = None,
     ) -> CompletenessOut:
-        moment = as_of.astimezone(UTC) if as_of and as_of.tzinfo else as_of
+        moment = clock() if as_of is None else in_range(as_of, "as_of")
         result = completeness(
             pool.client(),
             rules,
             period=period,
-            as_of=(moment or clock()).replace(tzinfo=UTC),
+            as_of=moment.replace(tzinfo=UTC),
             legal_entity=legal_entity,
         )
         answer = completeness_out(result)

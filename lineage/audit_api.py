@@ -8,8 +8,11 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
+from clickhouse_connect.driver.client import Client
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 
+from domain.instants import EPOCH, LATEST
+from domain.periods import parse_period
 from lineage.api import KnownAtQuery, PeriodQuery
 from lineage.audit_formats import report_csv, report_pdf
 from lineage.audit_models import AuditReportOut
@@ -28,11 +31,36 @@ Watermark = Callable[[], datetime]
 """The knowledge time up to which the business state is complete: the report reads the legal
 entity and period of every event from it (``lineage.audit_queries``)."""
 
-FIRST_YEAR, LAST_YEAR = 1970, 2261
-"""Periods the engine's DateTime64 can hold, close day included."""
+FIRST_YEAR, LAST_YEAR = EPOCH.year, LATEST.year - 1
+"""Periods an answer can be asked for (``domain.instants``), close day included."""
 
 ReportFormat = Literal["json", "csv", "pdf"]
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "pdf": "application/pdf"}
+
+
+def refused(name: str, value: str | None, expected: str) -> HTTPException:
+    """The auditors' routes refuse a parameter as FastAPI's own checks do, 422, naming it."""
+    return HTTPException(422, f"{name}={value!r}: expected {expected}")
+
+
+def checked_period(period: str | None) -> str | None:
+    """``period`` when it is a ``YYYY-MM`` an answer can be asked for, else a 422 naming it."""
+    if period is None:
+        return None
+    try:
+        year, _ = parse_period(period)
+    except ValueError:
+        raise refused("period", period, "YYYY-MM, for example 2026-10") from None
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise refused("period", period, f"a year from {FIRST_YEAR} to {LAST_YEAR}")
+    return period
+
+
+def check_legal_entity_named(client: Client, legal_entity: str) -> None:
+    """A 422 naming ``legal_entity`` when no business event names it: a mistyped id would get a
+    signed report (or a log) of nothing, which reads as "nothing missing"."""
+    if not legal_entity_is_named(client, legal_entity):
+        raise refused("legal_entity", legal_entity, "a legal entity some business event names")
 
 
 def audit_router(
@@ -78,18 +106,9 @@ def audit_router(
         known_at: KnownAtQuery = None,
         format: Annotated[ReportFormat, Query(description="json (default), csv or pdf.")] = "json",
     ) -> Any:
-        year = int(period[:4])
-        if not FIRST_YEAR <= year <= LAST_YEAR:
-            raise HTTPException(
-                422, f"period={period!r}: expected a year from {FIRST_YEAR} to {LAST_YEAR}"
-            )
+        checked_period(period)
         client = pool.client()
-        if not legal_entity_is_named(client, legal_entity):
-            # an empty report, signed and filed, would read as "nothing missing" for a mistyped id
-            raise HTTPException(
-                422,
-                f"legal_entity={legal_entity!r}: expected a legal entity some business event names",
-            )
+        check_legal_entity_named(client, legal_entity)
         now = clock()
         # the business state resolves every event's legal entity and period: an answer up to
         # its watermark never changes afterwards

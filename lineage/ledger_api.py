@@ -11,7 +11,7 @@ from typing import Annotated, Final
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 
-from domain.instants import EPOCH
+from domain.instants import EPOCH, asked_instant
 from lineage.evidence import instant_text
 from lineage.ledger import (
     LOCAL_ONLY,
@@ -36,8 +36,6 @@ logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 
-"""Nothing is stored before it (the engine's DateTime64 and Date start there)."""
-
 MAX_TREE_SIZE: Final = 2**62
 
 
@@ -47,25 +45,22 @@ def requester_of(request: Request) -> Requester:
     return requester if isinstance(requester, Requester) else LOCAL_ONLY
 
 
+def in_range(instant: datetime, name: str) -> datetime:
+    """``instant`` in UTC (naive is UTC), or 422 naming ``name``, the value and the range every
+    answer takes (``domain.instants.asked_instant``: nothing was stored before 1970)."""
+    try:
+        return asked_instant(instant, name)
+    except ValueError as error:
+        raise HTTPException(status_code=422, detail=str(error)) from None
+
+
 def knowledge_instant(
     known_at: datetime | None, *, watermark: datetime, name: str = "known_at"
 ) -> datetime:
     """The ``known_at`` an answer is given for: the one asked (UTC, to the millisecond, naive is
     UTC), capped at the watermark up to which stored rows are complete; the watermark when none.
-    An instant before 1970 is refused (422 naming ``name``): nothing can have been stored then,
-    and an answer for it would name another instant than the one asked."""
-    moment = watermark
-    if known_at is not None:
-        asked = (known_at.replace(tzinfo=UTC) if known_at.tzinfo is None else known_at).astimezone(
-            UTC
-        )
-        if asked < EPOCH:
-            raise HTTPException(
-                status_code=422,
-                detail=f"{name}={asked.isoformat()}: expected an instant from "
-                f"{EPOCH.date()} on (nothing was stored before)",
-            )
-        moment = min(asked, watermark)
+    One outside the range every answer takes is refused (``in_range``)."""
+    moment = watermark if known_at is None else min(in_range(known_at, name), watermark)
     return to_millisecond(moment)
 
 

@@ -1,6 +1,6 @@
-"""REST route of the OCEL 2.0 export of a period and/or a legal entity: parameters checked (400
-naming the bad one), the download recorded on the access trail, the log streamed as OCEL 2.0 JSON
-or as the OCEL 2.0 SQLite file (``lineage.ocel_export``)."""
+"""REST route of the OCEL 2.0 export of a period and/or a legal entity: parameters checked (422
+naming the bad one, as the audit report), the download recorded on the access trail, the log
+streamed as OCEL 2.0 JSON or as the OCEL 2.0 SQLite file (``lineage.ocel_export``)."""
 
 from __future__ import annotations
 
@@ -13,37 +13,18 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 
 from domain.answer_headers import KNOWN_AT_HEADER
-from domain.periods import parse_period
-from lineage.audit_api import FIRST_YEAR, LAST_YEAR
+from lineage.audit_api import check_legal_entity_named, checked_period, refused
 from lineage.evidence import instant_text
 from lineage.ledger import Ledger
 from lineage.ledger_api import knowledge_instant, requester_of
 from lineage.ocel_export import STREAMS, export_stream
 from lineage.ocel_log import DEFAULT_PAGE_SIZE, LogRequest, StateFacts, describe_objects, log_pages
-from lineage.queries import legal_entity_is_named
 from lineage.rules import LineageRules
 from warehouse.pool import ClientPool
 
 MEDIA_TYPES: Final = {"json": "application/ocel+json", "sqlite": "application/vnd.sqlite3"}
 SUFFIXES: Final = {"json": "jsonocel", "sqlite": "sqlite"}
 LEGAL_ENTITY_PATTERN: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")
-
-
-def _bad(name: str, value: str | None, expected: str) -> HTTPException:
-    return HTTPException(400, f"{name}={value!r}: expected {expected}")
-
-
-def checked_period(period: str | None) -> str | None:
-    """``period`` when it is a ``YYYY-MM`` the engine can hold, else a 400 naming it."""
-    if period is None:
-        return None
-    try:
-        year, _ = parse_period(period)
-    except ValueError:
-        raise _bad("period", period, "YYYY-MM, for example 2026-10") from None
-    if not FIRST_YEAR <= year <= LAST_YEAR:
-        raise _bad("period", period, f"a year from {FIRST_YEAR} to {LAST_YEAR}")
-    return period
 
 
 def ocel_router(
@@ -69,7 +50,7 @@ def ocel_router(
         "the objects they touch; objects carry amount, currency, legal entity, customer and "
         "status as the business state knows them; object-to-object relations follow the "
         "lineage rules' hops. Read in bounded pages and streamed; every download is on the "
-        "access trail. 400 names a bad period, legal entity or format.",
+        "access trail. 422 names a bad period, legal entity or format.",
         response_class=StreamingResponse,
         responses={
             200: {
@@ -78,7 +59,7 @@ def ocel_router(
                     MEDIA_TYPES["sqlite"]: {"schema": {"type": "string", "format": "binary"}},
                 }
             },
-            400: {"description": "A bad period, legal entity or format, named."},
+            422: {"description": "A bad period, legal entity or format, named."},
         },
     )
     def ocel_export(
@@ -101,15 +82,14 @@ def ocel_router(
         ] = None,
     ) -> StreamingResponse:  # fmt: skip
         if format not in STREAMS:
-            raise _bad("format", format, f"one of {', '.join(STREAMS)}")
+            raise refused("format", format, f"one of {', '.join(STREAMS)}")
         wanted_period = checked_period(period)
         if legal_entity is not None:
             if not LEGAL_ENTITY_PATTERN.match(legal_entity):
-                raise _bad("legal_entity", legal_entity, "a legal entity id such as LE-US01")
-            if not legal_entity_is_named(pool.client(), legal_entity):
-                raise _bad("legal_entity", legal_entity, "a legal entity some business event names")
+                raise refused("legal_entity", legal_entity, "a legal entity id such as LE-US01")
+            check_legal_entity_named(pool.client(), legal_entity)
         if wanted_period is None and legal_entity is None:
-            raise HTTPException(400, "give a period (YYYY-MM), a legal_entity, or both")
+            raise HTTPException(422, "give a period (YYYY-MM), a legal_entity, or both")
         now = clock()
         moment = knowledge_instant(known_at, watermark=now - settle)
         ledger.record_download(

@@ -12,9 +12,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 
 from domain.answer_headers import AS_OF_HEADER, KNOWN_AT_HEADER
-from domain.instants import utc
 from domain.periods import PERIOD_PATTERN, parse_period
 from lineage.impact import BlockedCursor
+from lineage.ledger_api import in_range
 from lineage.models import BlockedInvoicesOut, StreamSilenceOut, TelemetrySilenceOut, blocked_json
 from slas.alerts import FIRING, RESOLVED, Alert, annotations_of
 from slas.close_state import CloseRiskAnswers
@@ -69,25 +69,6 @@ def _iso(instant: datetime) -> str:
     return instant.isoformat().replace("+00:00", "Z")
 
 
-# The range of the engine's DateTime64(9) (nanoseconds in an Int64), which every as_of is bound as,
-# ending where the state tables' "not settled yet" begins (``warehouse.schema.HELD_UNTIL``): an
-# item still held is held until 2262-01-01, so an as_of from then on would find it settled.
-EARLIEST_AS_OF = datetime(1900, 1, 1, tzinfo=UTC)
-LATEST_AS_OF = datetime(2262, 1, 1, tzinfo=UTC)
-
-
-def _as_of_in_range(as_of: datetime, name: str = "as_of") -> datetime:
-    """``as_of`` in UTC, or 422 naming the value and the range the engine can store."""
-    instant = utc(as_of)
-    if not EARLIEST_AS_OF <= instant < LATEST_AS_OF:
-        raise HTTPException(
-            status_code=422,
-            detail=f"{name}={instant.isoformat()}: expected an instant from "
-            f"{EARLIEST_AS_OF.date()} to before {LATEST_AS_OF.date()}",
-        )
-    return instant
-
-
 def slas_router(
     answers: TimerAnswers,
     close_risk: CloseRiskAnswers,
@@ -102,10 +83,10 @@ def slas_router(
     by_name = {d.name: d for d in answers.definitions}
 
     def moment(as_of: datetime | None) -> datetime:
-        return _as_of_in_range(as_of) if as_of is not None else datetime.now(UTC)
+        return in_range(as_of, "as_of") if as_of is not None else datetime.now(UTC)
 
     def knowledge(known_at: datetime | None) -> datetime | None:
-        return None if known_at is None else _as_of_in_range(known_at, "known_at")
+        return None if known_at is None else in_range(known_at, "known_at")
 
     @router.get(
         "/slas", response_model=list[SlaOut], summary="Every SLA: timers by state, attainment"
@@ -142,6 +123,8 @@ def slas_router(
         weeks: Annotated[int, Query(ge=1, le=104, description="Weekly points before as_of.")] = 6,
     ) -> list[TrendPointOut]:
         at = moment(as_of)
+        # every point is an as_of of its own: the first one in range too, or none is answered
+        in_range(at - timedelta(weeks=weeks), f"as_of minus {weeks} weeks")
         moments = [at - timedelta(weeks=back) for back in range(weeks, -1, -1)]
         known, histories = answers.trend(at, knowledge(known_at), moments)
         _stamp(response, at, known)
@@ -328,8 +311,8 @@ def slas_router(
             )
             if conflict is not None:
                 raise HTTPException(422, conflict)
-            at = _as_of_in_range(after.as_of, "cursor's as_of")
-            asked_known_at = _as_of_in_range(after.known_at, "cursor's known_at")
+            at = in_range(after.as_of, "cursor's as_of")
+            asked_known_at = in_range(after.known_at, "cursor's known_at")
         with collection_paused():  # the page's thousands of objects are freed before it ends
             known, body, following = blocked_page(
                 period=period,

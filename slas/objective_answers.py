@@ -71,7 +71,12 @@ class ObjectiveAnswers:
     def report(
         self, as_of: datetime, known_at: datetime | None
     ) -> tuple[datetime, list[ObjectiveStatus]]:
-        """Every (SLA, legal entity) with an objective and a timer decided in its window."""
+        """Every (SLA, legal entity) with an objective and a timer decided in its window, and
+        every entity configured for an SLA with an objective (a calendar or an objective of its
+        own) though none of its timers was decided in the window: met 0, breached 0, attainment
+        and budget left unknown. "How is LE-X doing on SLA Y" then has an answer, which a quiet
+        window, no traffic yet, or a ``known_at`` before it cannot be told from "no objective"
+        without."""
         known = self._state.known_at(known_at)
         names = {d.name for d in self.definitions}
         slas = [sla for sla in self.objectives.slas if sla in names]
@@ -101,18 +106,22 @@ class ObjectiveAnswers:
         rows = self._client().query(OBJECTIVE_COUNTS, parameters=parameters).result_rows
         order = {name: index for index, name in enumerate(slas)}
         statuses = []
-        for sla, entity, met, breached in rows:
-            objective = self.objectives.objective(str(sla), str(entity))
+        quiet = [Counts(0, 0)] * WINDOWS
+        counted = {
+            (str(sla), str(entity)): [
+                Counts(int(m), int(b)) for m, b in zip(met, breached, strict=True)
+            ]
+            for sla, entity, met, breached in rows
+        }
+        for key in keys:  # the configured entities of every SLA with an objective
+            sla, entity = key.split("/", 1)
+            counted.setdefault((sla, entity), quiet)
+        for (sla, entity), counts in counted.items():
+            objective = self.objectives.objective(sla, entity)
             if objective is None:
                 continue
             statuses.append(
-                objective_status(
-                    str(sla),
-                    str(entity),
-                    objective,
-                    self.calendars.for_entity(str(entity)),
-                    [Counts(int(m), int(b)) for m, b in zip(met, breached, strict=True)],
-                )
+                objective_status(sla, entity, objective, self.calendars.for_entity(entity), counts)
             )
         statuses.sort(key=lambda s: (order[s.sla], s.legal_entity))
         return known, statuses

@@ -60,9 +60,25 @@ class WorkItemDetailOut(WorkItemOut):
     history: list[WorkItemActionOut] = Field(description="Every action, oldest first.")
 
 
+class OwnerTotalOut(BaseModel):
+    owner: str = Field(description="The team that owns the fix (empty: no owner).")
+    items: int = Field(description="This owner's items matching the filters, on every page.")
+    money_blocked: dict[str, Money] = Field(
+        description="Per currency, the sum of those items' money_blocked (an invoice held by "
+        "two failures counts in both)."
+    )
+    oldest_since: datetime = Field(description="When the owner's longest-waiting item became work.")
+    oldest_business_hours: float = Field(description="That item's age_business_hours.")
+
+
 class WorkItemPageOut(BaseModel):
     as_of: datetime = Field(description="The instant the open set was derived at (now).")
     total: int = Field(description="Items matching the filters, on every page.")
+    owners: list[OwnerTotalOut] = Field(
+        default_factory=list,
+        description="Per owner, the items matching the filters (every page's, not this "
+        "page's), in the order their oldest items became work.",
+    )
     items: list[WorkItemOut]
     next_cursor: str | None = Field(
         description="Pass as cursor for the next page; null on the last page."

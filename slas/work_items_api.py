@@ -14,6 +14,7 @@ from slas.work_item_models import (
     AssignIn,
     CommentIn,
     NoteIn,
+    OwnerTotalOut,
     ResolveIn,
     SnoozeIn,
     WorkItemActionOut,
@@ -138,6 +139,18 @@ def work_items_router(queue: WorkQueue, clock: Callable[[], datetime]) -> APIRou
         return WorkItemPageOut(
             as_of=now,
             total=page.total,
+            owners=[
+                OwnerTotalOut(
+                    owner=total.owner,
+                    items=total.items,
+                    money_blocked=total.money,
+                    oldest_since=total.oldest.since,
+                    oldest_business_hours=round(
+                        queue.business_age_seconds(total.oldest, now) / 3600, 2
+                    ),
+                )
+                for total in page.owners
+            ],
             items=[item_out(i, now) for i in page.items],
             next_cursor=page.next_cursor,
             may_act=OPERATOR_SCOPE in getattr(request.scope.get("auth"), "scopes", ()),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -84,12 +84,43 @@ class UnknownItem(LookupError):
 
 
 @dataclass(frozen=True)
+class OwnerTotal:
+    """What one owner's matching items add up to, on every page: how many, the money they hold
+    per currency, and the one that has waited longest (the earliest to become work)."""
+
+    owner: str
+    items: int
+    money: dict[str, Decimal]
+    oldest: Listed
+
+
+@dataclass(frozen=True)
 class Page:
-    """One page of the queue, how many items matched, and where the next page starts."""
+    """One page of the queue, how many items matched (by owner too), and where the next page
+    starts."""
 
     items: list[Listed]
     total: int
     next_cursor: str | None
+    owners: list[OwnerTotal] = field(default_factory=list)
+
+
+def owner_totals(matching: Sequence[Listed]) -> list[OwnerTotal]:
+    """``matching`` (oldest first) by owner, in the order of their oldest items."""
+    counts: Counter[str] = Counter()
+    money: dict[str, dict[str, Decimal]] = {}
+    oldest: dict[str, Listed] = {}
+    for item in matching:
+        owner = _owner(item)
+        counts[owner] += 1
+        oldest.setdefault(owner, item)
+        held = money.setdefault(owner, {})
+        for currency, amount in (item.open_item.money if item.open_item else {}).items():
+            held[currency] = held.get(currency, Decimal(0)) + amount
+    return [
+        OwnerTotal(owner, counts[owner], dict(sorted(money[owner].items())), first)
+        for owner, first in oldest.items()
+    ]
 
 
 class WorkQueue:
@@ -234,7 +265,8 @@ class WorkQueue:
         start = [i for i in matching if after is None or sort_key(i) > after]
         shown = start[:limit]
         more = len(start) > limit
-        return Page(shown, len(matching), cursor_after(shown[-1]) if more and shown else None)
+        following = cursor_after(shown[-1]) if more and shown else None
+        return Page(shown, len(matching), following, owner_totals(matching))
 
     def get(self, item_id: str, now: datetime) -> Listed:
         """One item with its whole history, or ``UnknownItem``."""

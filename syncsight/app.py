@@ -249,10 +249,9 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
     @app.exception_handler(DatabaseError)
     async def read_over_its_limits(request: Request, error: DatabaseError) -> Response:
         """A read stopped by its ReadLimits is 503 saying which; other engine errors propagate.
-        Either way the clients are renewed: a read the engine cut short mid-stream leaves its
-        rest to its client's next query (``ClientPool.renew``)."""
-        read_pool.renew()
-        pool.renew()
+        The client whose read failed was dropped where it failed, on its worker thread (a read
+        the engine cut short mid-stream leaves its rest to that client's next query,
+        ``ClientPool``); every other client goes on."""
         limit = next((name for name in READ_LIMIT_ERRORS if name in str(error)), None)
         if limit is None:
             raise error

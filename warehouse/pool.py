@@ -4,12 +4,14 @@ is not safe to share between threads (chdb lets many clients share the process's
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Final, TypeVar
+from typing import Any, Final, TypeVar
 
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import DatabaseError
 
 from warehouse.client import ReadLimits, connect
 
@@ -90,6 +92,18 @@ class ReadsBeside:
             ahead.result()
 
 
+ENGINE_CALLS: Final = (
+    "_query_with_context",
+    "raw_query",
+    "raw_stream",
+    "command",
+    "data_insert",
+    "raw_insert",
+)
+"""The driver's methods through which every query, command and insert of a client reaches the
+engine (``query``, ``query_np``, ``query_arrow``, ``insert``, ``insert_arrow`` … call them)."""
+
+
 class ClientPool:
     """Hands every thread its own client for ``url`` (and ``database``), opened on first use; with
     ``read_limits``, every query of those clients runs under them (the API's pool).
@@ -98,7 +112,14 @@ class ClientPool:
     request handlers' worker threads end after a few idle seconds and new ones take their place
     (and a background count starts a thread of its own each time), so a pool that kept every
     client it opened would grow with the service's uptime, by about half a MiB a client on the
-    embedded engine."""
+    embedded engine.
+
+    A client whose query the engine failed is dropped where it failed: the embedded engine leaves
+    the rest of a read cut short mid-stream (by ``max_execution_time``) to the same client's next
+    query, which then reads those bytes as its own answer (a StreamFailureError, a MemoryError, or
+    worse). Its thread's next ``client()`` opens a new one; every other thread keeps its own. The
+    dropped client is not closed by the pool (a caller that caught the error may still hold it):
+    the driver releases it once nothing does."""
 
     def __init__(
         self, url: str, *, database: str | None = None, read_limits: ReadLimits | None = None
@@ -108,37 +129,56 @@ class ClientPool:
         self.read_limits = read_limits
         self._local = threading.local()
         self._clients: dict[threading.Thread, Client] = {}
+        self._failed: weakref.WeakSet[Client] = weakref.WeakSet()
         self._lock = threading.Lock()
-        self._generation = 0
 
     def client(self) -> Client:
-        """This thread's client (a new one after ``renew``)."""
+        """This thread's client (a new one after the engine failed a query of the last)."""
         client: Client | None = getattr(self._local, "client", None)
-        closing: list[Client] = []
-        if client is not None and self._local.generation != self._generation:
-            with self._lock:
-                self._clients.pop(threading.current_thread(), None)
-            closing.append(client)
+        if client is not None and client in self._failed:
             client = None
         if client is None:
-            generation = self._generation
-            client = connect(self.url, database=self.database, read_limits=self.read_limits)
-            self._local.client, self._local.generation = client, generation
+            client = self._guarded(
+                connect(self.url, database=self.database, read_limits=self.read_limits)
+            )
+            self._local.client = client
             with self._lock:
                 ended = [thread for thread in self._clients if not thread.is_alive()]
-                closing += [self._clients.pop(thread) for thread in ended]
+                closing = [self._clients.pop(thread) for thread in ended]
                 self._clients[threading.current_thread()] = client
-        for done in closing:
-            done.close()
+            for done in closing:
+                done.close()
         return client
 
-    def renew(self) -> None:
-        """Every thread's next ``client()`` is a new client (its old one closed then). For after
-        an engine error: the embedded engine leaves the rest of a read cut short mid-stream (by
-        ``max_execution_time``) to the same client's next query, which then reads those bytes as
-        its own answer (a StreamFailureError, a MemoryError, or worse)."""
+    def _guarded(self, client: Client) -> Client:
+        """``client``, whose calls into the engine drop it from the pool when the engine fails
+        them (on the thread that asked, where the error is raised). The wrappers hold the client
+        weakly, so that it is freed once neither the pool nor a caller holds it."""
+        held = weakref.ref(client)
+        for name in ENGINE_CALLS:
+            call = getattr(type(client), name)
+            setattr(client, name, self._dropping_on_failure(held, call))
+        return client
+
+    def _dropping_on_failure(
+        self, held: weakref.ref[Client], call: Callable[..., Any]
+    ) -> Callable[..., Any]:
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            client = held()
+            assert client is not None  # a bound call holds its client
+            try:
+                return call(client, *args, **kwargs)
+            except DatabaseError:
+                self._drop(client)
+                raise
+
+        return guarded
+
+    def _drop(self, client: Client) -> None:
         with self._lock:
-            self._generation += 1
+            self._failed.add(client)
+            for thread in [t for t, held in self._clients.items() if held is client]:
+                del self._clients[thread]
 
     def open_clients(self) -> int:
         """How many clients the pool holds open (one per thread that asked and may still ask)."""

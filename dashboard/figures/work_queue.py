@@ -9,23 +9,27 @@ from decimal import Decimal
 from typing import Any
 
 from dashboard.figures.money import format_totals
-from slas.work_item_models import WorkItemOut
+from slas.work_item_models import OwnerTotalOut, WorkItemOut
 
 KIND_LABELS = {"blocking_failure": "failure blocking items", "breached_timer": "breached SLA timer"}
 
 
 @dataclass(frozen=True)
 class OwnerGroup:
-    """One owner's items, the money they hold per currency, and the oldest one's age."""
+    """One owner's items: how many match (``count``: on every page, of which ``items`` were
+    listed), the money they hold per currency, and the oldest one's age."""
 
     owner: str
     items: tuple[WorkItemOut, ...]
     money: dict[str, Decimal]
     oldest_business_hours: float
+    count: int
 
     @property
     def heading(self) -> str:
-        count = f"{len(self.items)} item{'s' if len(self.items) != 1 else ''}"
+        count = f"{self.count:,} item{'s' if self.count != 1 else ''}"
+        if len(self.items) < self.count:
+            count += f" ({len(self.items):,} listed)"
         return (
             f"{self.owner or 'unowned'} · {count} · {money_text(self.money)} · oldest "
             f"{self.oldest_business_hours:,.1f} business h"
@@ -37,30 +41,50 @@ def money_text(money: dict[str, Decimal]) -> str:
     return format_totals(money)
 
 
-def owner_groups(items: Sequence[WorkItemOut]) -> list[OwnerGroup]:
+def owner_groups(
+    items: Sequence[WorkItemOut], totals: Sequence[OwnerTotalOut] = ()
+) -> list[OwnerGroup]:
     """Items by owner; the owners holding the most money (in any one currency) first, then those
-    with more items; within a group, the oldest item first."""
+    with more items; within a group, the oldest item first. With ``totals`` (the answer's
+    ``owners``: every page's items), each group counts and sums all of its owner's items, not
+    only those listed; else the listed ones."""
     by_owner: dict[str, list[WorkItemOut]] = {}
     for item in items:
         by_owner.setdefault(item.owner, []).append(item)
-    groups = []
-    for owner, owned in by_owner.items():
-        money: dict[str, Decimal] = {}
-        for item in owned:
-            for currency, amount in item.money_blocked.items():
-                money[currency] = money.get(currency, Decimal(0)) + amount
-        ordered = sorted(owned, key=lambda i: (-i.age_business_hours, i.id))
-        groups.append(
-            OwnerGroup(
-                owner=owner,
-                items=tuple(ordered),
-                money=dict(sorted(money.items())),
-                oldest_business_hours=ordered[0].age_business_hours,
-            )
+    groups = [
+        OwnerGroup(
+            owner=total.owner,
+            items=tuple(sorted(by_owner.get(total.owner, []), key=_oldest_first)),
+            money=dict(sorted(total.money_blocked.items())),
+            oldest_business_hours=total.oldest_business_hours,
+            count=total.items,
         )
+        for total in totals
+    ]
+    if not totals:
+        groups = [_listed_group(owner, owned) for owner, owned in by_owner.items()]
     return sorted(
-        groups, key=lambda g: (-max(g.money.values(), default=Decimal(0)), -len(g.items), g.owner)
+        groups, key=lambda g: (-max(g.money.values(), default=Decimal(0)), -g.count, g.owner)
     )
+
+
+def _listed_group(owner: str, owned: list[WorkItemOut]) -> OwnerGroup:
+    money: dict[str, Decimal] = {}
+    for item in owned:
+        for currency, amount in item.money_blocked.items():
+            money[currency] = money.get(currency, Decimal(0)) + amount
+    ordered = sorted(owned, key=_oldest_first)
+    return OwnerGroup(
+        owner=owner,
+        items=tuple(ordered),
+        money=dict(sorted(money.items())),
+        oldest_business_hours=ordered[0].age_business_hours,
+        count=len(ordered),
+    )
+
+
+def _oldest_first(item: WorkItemOut) -> tuple[float, str]:
+    return -item.age_business_hours, item.id
 
 
 def item_rows(items: Sequence[WorkItemOut]) -> list[dict[str, Any]]:

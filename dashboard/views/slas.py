@@ -48,7 +48,7 @@ elif slas:
             f"No error budget of {filters.legal_entity} at this instant: no timer of it was "
             "decided in an objective's window."
         )
-    elif objectives is not None:  # the API lists only budgets with a timer decided in the window
+    elif objectives is not None:  # listed: entities configured or with a timer decided
         show_empty(
             "No error budget at this instant: no SLA with an objective had a timer decided in "
             "its window (met, or breached at its deadline), or no SLA has an objective yet: give "

@@ -106,7 +106,7 @@ queue = fetched(
 )
 if queue is not None:
     offer_legal_entities(e for item in queue.items for e in item.legal_entities)
-    groups = owner_groups(queue.items)
+    groups = owner_groups(queue.items, queue.owners)
     columns = st.columns(3)
     columns[0].metric("Items", f"{queue.total}")
     columns[1].metric("Owners", f"{len(groups)}")
@@ -121,7 +121,10 @@ if queue is not None:
             else "No item has been resolved yet."
         )
     elif queue.total > len(queue.items):
-        st.caption(f"The oldest {len(queue.items)} of {queue.total} items.")
+        st.caption(
+            f"The oldest {len(queue.items):,} of {queue.total:,} items are listed; each owner's "
+            "count, money and oldest age cover all of them."
+        )
     for group in groups:
         st.subheader(group.heading)
         selection = st.dataframe(

@@ -6,7 +6,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from dashboard.figures.work_queue import item_rows, money_text, owner_groups
-from tests.api_answers import work_item
+from slas.work_item_models import OwnerTotalOut
+from tests.api_answers import at, work_item
 
 
 class TestOwnerGroups:
@@ -44,6 +45,42 @@ class TestOwnerGroups:
         )
         assert [i.id for i in group.items] == ["wi-2", "wi-1"]
         assert group.heading == "erp team · 2 items · EUR 2.00 · oldest 41.2 business h"
+
+    def test_with_the_answer_s_owner_totals_a_group_counts_every_item_not_the_listed(
+        self,
+    ) -> None:
+        """The page lists the oldest 2,000 items; a team's heading read as its total although
+        it counted and summed only those listed (found from outside). With the answer's
+        ``owners`` each group counts and sums all of its owner's items, and says how many are
+        listed; an owner none of whose items is listed still has its group."""
+        totals = [
+            OwnerTotalOut(
+                owner="erp team",
+                items=1234,
+                money_blocked={"EUR": Decimal("9000.50")},
+                oldest_since=at("2026-10-01T09:00:00Z"),
+                oldest_business_hours=300.0,
+            ),
+            OwnerTotalOut(
+                owner="crm team",
+                items=7,
+                money_blocked={},
+                oldest_since=at("2026-10-20T09:00:00Z"),
+                oldest_business_hours=20.0,
+            ),
+        ]
+        erp, crm = owner_groups(
+            [
+                work_item("wi-1", "erp team", {"EUR": "1"}, 3.0),
+                work_item("wi-2", "erp team", {"EUR": "1"}, 41.25),
+            ],
+            totals,
+        )
+        assert erp.heading == (
+            "erp team · 1,234 items (2 listed) · EUR 9,000.50 · oldest 300.0 business h"
+        )
+        assert [i.id for i in erp.items] == ["wi-2", "wi-1"]
+        assert (crm.owner, crm.count, crm.items) == ("crm team", 7, ())
 
     def test_rows_name_the_kind_and_a_resolution(self) -> None:
         """A breached timer reads as one; a resolved item says how it was resolved."""

@@ -1,7 +1,7 @@
 """The OCEL 2.0 export of a period and/or a legal entity over the real engine, through its REST
 route and the CLI: PM4Py reads the JSON and the SQLite back, and what it reads matches what the
 warehouse holds (counted by SQL here); object attributes come from the business state; bad
-parameters are 400 by name; every download is on the access trail; pages are bounded."""
+parameters are 422 by name, as the audit report's; every download is on the access trail; pages are bounded."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from clickhouse_connect.driver.client import Client
 from fastapi import FastAPI
 
 from domain import semconv as sc
+from lineage.audit_api import audit_router
 from lineage.ledger import Ledger
 from lineage.ledger_api import ledger_router
 from lineage.ocel import ocel_object_id
@@ -148,6 +149,18 @@ def api(store: Client, engine_url: str, database: str) -> Iterator[httpx.Client]
         prefix="/api/v1",
     )
     app.include_router(ledger_router(pool, ledger, settle=settle), prefix="/api/v1")
+    app.include_router(  # the report beside the export: the same mistake gets the same answer
+        audit_router(
+            pool,
+            LineageRules.default(),
+            ledger,
+            lambda entity, period: datetime(2026, 10, 8, tzinfo=UTC),
+            record_pool=pool,
+            settle=settle,
+            watermark=BusinessState(lambda: store, DEFAULT_SLAS, CalendarBook()).watermark,
+        ),
+        prefix="/api/v1",
+    )
     tokens = ApiTokens.parse(f"{VIEWER}:viewer,{AUDITOR}:auditor,{ADMIN}:admin")
     app.add_middleware(AccessControl, tokens=tokens)
     try:
@@ -274,13 +287,38 @@ class TestParameters:
             ({}, "period"),
         ],
     )
-    def test_bad_parameters_are_400_by_name(
+    def test_bad_parameters_are_422_by_name(
         self, api: httpx.Client, params: dict[str, str], named: str
     ) -> None:
-        """400 naming the parameter, and nothing streamed."""
+        """422 naming the parameter (FastAPI's status for a bad parameter, as every other route
+        answers), and nothing streamed."""
         response = fetch(api, **params)
-        assert response.status_code == 400
+        assert response.status_code == 422
         assert named in response.json()["detail"]
+
+    @pytest.mark.parametrize(
+        ("params", "same_words"),
+        [
+            ({"period": "9999-12"}, True),
+            ({"period": "1969-12"}, True),
+            ({"legal_entity": "LE-NOWHERE"}, True),
+            ({"period": "2026-13"}, False),  # the report's pattern check words it FastAPI's way
+            ({"format": "xlsx"}, False),
+            ({"known_at": "1969-12-31T23:59:59Z"}, True),
+        ],
+    )
+    def test_the_report_and_the_export_refuse_the_same_mistake_alike(
+        self, api: httpx.Client, params: dict[str, str], same_words: bool
+    ) -> None:
+        """Found from the outside: the report answered 422 and the export 400 for the same bad
+        period or entity (each as its docs said), so an auditor's client had to handle both."""
+        asked = {"period": PERIOD, "legal_entity": US, **params}
+        headers = {"Authorization": f"Bearer {AUDITOR}"}
+        report = api.get("/api/v1/audit/report", params=asked, headers=headers)
+        export = api.get(OCEL, params=asked, headers=headers)
+        assert (report.status_code, export.status_code) == (422, 422), (report.text, export.text)
+        if same_words:
+            assert report.json()["detail"] == export.json()["detail"]
 
     @pytest.mark.parametrize(("token", "status"), [(VIEWER, 403), (AUDITOR, 200), (ADMIN, 200)])
     def test_only_auditors_and_admins_export(
@@ -362,7 +400,7 @@ class TestCli:
         output = tmp_path / "bad.jsonocel"
         result = cli(api, "--period", "2026-13", "--output", str(output))
         assert result.returncode == 2
-        assert "HTTP 400" in result.stderr
+        assert "HTTP 422" in result.stderr
         assert "period='2026-13'" in result.stderr
         assert not output.exists()
         assert not list(tmp_path.iterdir())

@@ -19,6 +19,34 @@ from tests.syncsight.test_money import served_scenario
 BLOCKED = "/api/v1/impact/blocked-invoices"
 LAST_ACCEPTED = "2261-12-31T23:59:59Z"
 FIRST_REFUSED = "2262-01-01T00:00:00Z"
+BEFORE_THE_EPOCH = "1969-12-31T23:59:59Z"
+RANGE = "expected an instant from 1970-01-01 to before 2262-01-01"
+EARLY_ASKS = {
+    "slas known_at": ("/api/v1/slas", {"known_at": BEFORE_THE_EPOCH}),
+    "slas as_of": ("/api/v1/slas", {"as_of": BEFORE_THE_EPOCH}),
+    "timers known_at": (
+        "/api/v1/slas/time-to-invoice-posting/timers",
+        {"known_at": BEFORE_THE_EPOCH},
+    ),
+    "close-risk known_at": ("/api/v1/close-risk", {"known_at": BEFORE_THE_EPOCH}),
+    "completeness as_of": (
+        "/api/v1/lineage/completeness",
+        {"period": "2026-09", "as_of": BEFORE_THE_EPOCH},
+    ),
+    "evidence known_at": (
+        "/api/v1/lineage/invoice/INV-NOWHERE/evidence",
+        {"known_at": BEFORE_THE_EPOCH},
+    ),
+    "evidence known_at from 2262": (
+        "/api/v1/lineage/invoice/INV-NOWHERE/evidence",
+        {"known_at": FIRST_REFUSED},
+    ),
+    "trend reaching before 1970": (
+        "/api/v1/slas/trend",
+        {"as_of": "1971-01-01T00:00:00Z", "weeks": "104"},
+    ),
+}
+"""Asks one of whose instants falls outside the range, each once."""
 
 
 async def _ask(app: Any, _: Client) -> dict[str, httpx.Response]:
@@ -37,6 +65,11 @@ async def _ask(app: Any, _: Client) -> dict[str, httpx.Response]:
                     path, params={"as_of": as_of, "known_at": known}
                 )
             answers[f"known_at@{name}"] = await http.get(BLOCKED, params={"known_at": as_of})
+        for name, (path, params) in EARLY_ASKS.items():
+            answers[name] = await http.get(path, params=params)
+        answers["trend from 1970"] = await http.get(
+            "/api/v1/slas/trend", params={"as_of": "1972-01-01T00:00:00Z", "weeks": "104"}
+        )
         for entity in ("LE-DE01", "LE-NOWHERE"):
             answers[f"close-risk@{entity}"] = await http.get(
                 "/api/v1/close-risk", params={"known_at": known, "legal_entity": entity}
@@ -73,10 +106,38 @@ class TestTheLatestInstant:
         refused = answers[f"{path}@refused"]
         assert refused.status_code == 422, refused.text
         name = "known_at" if path == "known_at" else "as_of"
-        assert refused.json()["detail"] == (
-            f"{name}=2262-01-01T00:00:00+00:00: expected an instant from 1900-01-01 to before "
-            "2262-01-01"
+        assert refused.json()["detail"] == f"{name}=2262-01-01T00:00:00+00:00: {RANGE}"
+
+
+class TestTheEarliestInstant:
+    @pytest.mark.parametrize("asked", EARLY_ASKS)
+    def test_every_route_refuses_an_instant_outside_the_one_range_by_name(
+        self, answers: dict[str, httpx.Response], asked: str
+    ) -> None:
+        """One range and one text for every instant asked: the SLA answers took a known_at or
+        as_of from 1900 (an empty answer before 1970), the trend answered weekly points before
+        it, completeness took any as_of and the evidence a known_at from 2262 (capped), while
+        the lineage routes refused one before 1970 with their own words (found from outside)."""
+        refused = answers[asked]
+        assert refused.status_code == 422, refused.text
+        detail = refused.json()["detail"]
+        name = (
+            "as_of minus 104 weeks"
+            if asked.startswith("trend")
+            else ("as_of" if asked.endswith("as_of") else "known_at")
         )
+        assert detail.startswith(f"{name}="), detail
+        assert detail.endswith(f": {RANGE}"), detail
+
+    def test_a_trend_whose_first_point_is_the_epoch_s_week_is_answered(
+        self, answers: dict[str, httpx.Response]
+    ) -> None:
+        """The bound refuses only what reaches before 1970: 104 weeks before 1972 is 1970-01-03."""
+        trend = answers["trend from 1970"]
+        assert trend.status_code == 200, trend.text
+        points = trend.json()
+        assert len(points) == 105
+        assert points[0]["as_of"].startswith("1970-01-03")
 
 
 class TestCloseRiskOfOneEntity:

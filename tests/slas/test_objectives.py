@@ -231,13 +231,14 @@ class TestAnswersOnTheEngine:
     def test_counts_timers_decided_in_each_window(self, answers: ObjectiveAnswers) -> None:
         """Wednesday 10:00: 6 met on Monday and 2 breached at 09:00 in the 20-day window; only
         the breaches in the fast windows (1 day, 2 hours); all 8 in the slow long window."""
-        _, (found,) = answers.report(at(days=2, hours=1), None)
+        _, (found, other) = answers.report(at(days=2, hours=1), None)
         assert (found.sla, found.legal_entity, found.met, found.breached) == (
             SLA,
             "LE-DE01",
             6,
             2,
         )
+        assert (other.legal_entity, other.met, other.breached) == ("LE-OTHER", 0, 0)
         assert found.attainment == pytest.approx(0.75)
         assert found.budget == pytest.approx(0.8)
         assert found.budget_left == pytest.approx(1 - 2 / 0.8)
@@ -247,23 +248,44 @@ class TestAnswersOnTheEngine:
 
     def test_the_short_window_lets_the_burn_fall(self, answers: ObjectiveAnswers) -> None:
         """Wednesday 12:00 nothing was decided for two business hours: the fast tier stops."""
-        _, (found,) = answers.report(at(days=2, hours=3), None)
+        _, (found, _) = answers.report(at(days=2, hours=3), None)
         fast, slow = found.burns
         assert (fast.long_burn, fast.short_burn) == pytest.approx((10.0, 0.0))
         assert not fast.firing
         assert slow.firing
 
-    def test_before_any_decision_there_is_nothing(self, answers: ObjectiveAnswers) -> None:
-        """Monday 09:30 no timer has stopped or run out: no entity is listed."""
+    def test_before_any_decision_every_configured_entity_is_listed_with_nothing_decided(
+        self, answers: ObjectiveAnswers
+    ) -> None:
+        """Monday 09:30 no timer has stopped or run out: the entities with a calendar or an
+        objective of their own are listed with met 0 and breached 0, attainment and budget left
+        unknown, nothing burning (before, nothing was listed: a quiet window read as "no
+        objective", found from outside)."""
         _, found = answers.report(at(hours=0.5), None)
-        assert found == []
+        assert [(f.legal_entity, f.objective.share) for f in found] == [
+            ("LE-DE01", 0.9),
+            ("LE-OTHER", 0.5),
+        ]
+        for quiet in found:
+            assert (quiet.met, quiet.breached, quiet.attainment, quiet.budget_left) == (
+                0,
+                0,
+                None,
+                None,
+            )
+            assert not any(burn.firing for burn in quiet.burns)
+        assert BudgetBurnAlerts(answers, public_url="").alerts(at(hours=0.5)) == []
 
     def test_a_known_at_before_the_state_knew_anything_counts_nothing(
         self, answers: ObjectiveAnswers
     ) -> None:
-        """Knowledge time: as known in 2020 no timer existed, so no budget is listed."""
+        """Knowledge time: as known in 2020 no timer existed, so nothing is counted."""
         known, found = answers.report(at(days=2, hours=1), datetime(2020, 1, 1, tzinfo=UTC))
-        assert (known, found) == (datetime(2020, 1, 1, tzinfo=UTC), [])
+        assert known == datetime(2020, 1, 1, tzinfo=UTC)
+        assert [(f.legal_entity, f.met, f.breached) for f in found] == [
+            ("LE-DE01", 0, 0),
+            ("LE-OTHER", 0, 0),
+        ]
 
     def test_an_sla_without_objective_is_not_read(self, answers: ObjectiveAnswers) -> None:
         """No objective anywhere: an empty answer and no alert."""

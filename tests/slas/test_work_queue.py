@@ -344,6 +344,33 @@ class TestList:
                 break
         assert seen == everything
 
+    def test_each_owner_s_count_and_money_cover_every_page_not_the_listed_one(
+        self, queue: Queue
+    ) -> None:
+        """The work-queue page grouped and summed only the items it had listed (the oldest 2,000
+        of 9,302 on the medium quarter, read as each team's total, found from outside): every
+        page names each owner's count, money and oldest item over all the matching items."""
+        everything = items(queue, limit=1000)["items"]
+        assert len({i["owner"] for i in everything}) >= 2
+        page = items(queue, limit=1)
+        assert len(page["items"]) == 1
+        assert page["total"] == len(everything)
+        by_owner: dict[str, dict[str, Any]] = {}
+        for item in everything:  # oldest first: an owner's first item is its oldest
+            owned = by_owner.setdefault(
+                item["owner"], {"items": 0, "money": {}, "oldest": item["age_business_hours"]}
+            )
+            owned["items"] += 1
+            for currency, amount in item["money_blocked"].items():
+                owned["money"][currency] = owned["money"].get(currency, 0) + Decimal(amount)
+        assert [o["owner"] for o in page["owners"]] == list(by_owner)
+        for owner in page["owners"]:
+            want = by_owner[owner["owner"]]
+            assert owner["items"] == want["items"]
+            assert {c: Decimal(a) for c, a in owner["money_blocked"].items()} == want["money"]
+            assert owner["oldest_business_hours"] == want["oldest"]
+        assert page["owners"] == items(queue, limit=2)["owners"], "every page alike"
+
     @pytest.mark.parametrize(
         ("params", "status", "message"),
         [

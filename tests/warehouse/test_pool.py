@@ -84,42 +84,64 @@ SLOW_STREAM = (
 SHORT = ReadLimits(max_execution_seconds=0.5, max_memory_bytes=1024**3, max_result_rows=10**6)
 
 
-class TestRenew:
-    def test_after_a_read_cut_short_mid_stream_a_renewed_pool_answers_right(
+class TestAFailedClientIsDropped:
+    def test_after_a_read_cut_short_mid_stream_the_thread_s_next_client_answers_right(
         self, engine_url: str, database: str
     ) -> None:
         """Found serving the medium quarter: after /lineage/completeness hit its time limit (503),
         the next request on that worker failed at its first query (500: StreamFailureError or
-        MemoryError), reading the rest of the cut read. The service renews its pools on such an
-        error; the thread then reads with a new client, and its answer is its own."""
+        MemoryError), reading the rest of the cut read. The pool drops the client whose query
+        failed; the thread then reads with a new client, and its answer is its own."""
         limited = ClientPool(engine_url, database=database, read_limits=SHORT)
         try:
             cut = limited.client()
             with pytest.raises(DatabaseError, match="TIMEOUT_EXCEEDED"):
                 cut.query(SLOW_STREAM)
-            limited.renew()
             renewed = limited.client()
             assert renewed is not cut
             assert limited.open_clients() == 1
             rows = renewed.query("SELECT toString(number)::LowCardinality(String) FROM numbers(3)")
             assert rows.result_rows == [("0",), ("1",), ("2",)]
+            assert limited.client() is renewed, "a client that answers is kept"
         finally:
             limited.close()
 
-    def test_renewing_reaches_every_thread_at_its_next_ask(
+    @pytest.mark.parametrize("call", ["query", "command", "query_arrow", "insert"])
+    def test_every_way_into_the_engine_drops_the_client_it_failed(
+        self, engine_url: str, database: str, call: str
+    ) -> None:
+        """Queries, commands, Arrow reads and inserts alike: a failure through any of them."""
+        pool = ClientPool(engine_url, database=database)
+        failing = {
+            "query": lambda c: c.query("SELECT throwIf(1)"),
+            "command": lambda c: c.command("SELECT throwIf(1)"),
+            "query_arrow": lambda c: c.query_arrow("SELECT throwIf(1)"),
+            "insert": lambda c: c.insert("no_such_table", [[1]], column_names=["x"]),
+        }[call]
+        try:
+            own = pool.client()
+            with pytest.raises(DatabaseError):
+                failing(own)
+            assert pool.client() is not own
+        finally:
+            pool.close()
+
+    def test_another_thread_s_client_survives_a_failure_on_this_one(
         self, engine_url: str, database: str
     ) -> None:
-        """A thread that asks after the renewal gets a new client; until it asks it keeps its own."""
-        pool = ClientPool(engine_url, database=database)
+        """The engine error of one request poisons only the client it was read with: another
+        thread's client (the evaluator's, another request's) is neither renewed nor closed, and
+        answers on. (The service renewed every thread's client on any engine error before.)"""
+        pool = ClientPool(engine_url, database=database, read_limits=SHORT)
         seen: list[object] = []
-        asked, renewed, done = threading.Event(), threading.Event(), threading.Event()
+        asked, failed, done = threading.Event(), threading.Event(), threading.Event()
 
         def worker() -> None:
             seen.append(pool.client())
             asked.set()
-            renewed.wait(30)
+            failed.wait(30)
             seen.append(pool.client())
-            seen.append(pool.client())
+            seen.append(pool.client().query("SELECT 42").result_rows)
             done.set()
 
         thread = threading.Thread(target=worker)
@@ -127,12 +149,14 @@ class TestRenew:
             thread.start()
             asked.wait(30)
             mine = pool.client()
-            pool.renew()
-            renewed.set()
-            done.wait(30)
-            assert seen[1] is not seen[0]
-            assert seen[2] is seen[1]
+            with pytest.raises(DatabaseError, match="TIMEOUT_EXCEEDED"):
+                mine.query(SLOW_STREAM)
             assert pool.client() is not mine
+            assert pool.open_clients() == 2, "this thread's new client and the other's"
+            failed.set()
+            done.wait(30)
+            assert seen[1] is seen[0], "the other thread keeps its client"
+            assert seen[2] == [(42,)]
         finally:
             thread.join(30)
             pool.close()
