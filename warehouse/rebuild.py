@@ -67,6 +67,11 @@ KEEP_FIRST_KNOWN: Final = (
     f"INSERT INTO {FIRST_KNOWN}\nSELECT {FACT}, IngestedAt FROM {BIZ_EVENTS} WHERE {HORIZON}"
 )
 
+ANY_BEFORE_HORIZON: Final = (
+    f"SELECT count() FROM (SELECT 1 FROM {BIZ_EVENTS} WHERE NOT {HORIZON} LIMIT 1)"
+)
+"""Whether any business event is older than the horizon (1) or none is (0)."""
+
 RAW_FROM_HORIZON: Final = (
     f"(SELECT * FROM {OTEL_TRACES} WHERE Timestamp >= {{horizon:DateTime64(9, 'UTC')}})"
 )
@@ -161,12 +166,17 @@ def _rederive(
     parameters = {"horizon": horizon or EVERYTHING}
     client.command(CREATE_FIRST_KNOWN)
     client.command(KEEP_FIRST_KNOWN, parameters=parameters)
+    # a delete rewrites every part (they are compact: one file each); when no event is older
+    # than the horizon there is nothing to keep, and emptying the tables costs nothing
+    keep_older = horizon is not None and bool(
+        client.query(ANY_BEFORE_HORIZON, parameters=parameters).result_rows[0][0]
+    )
     for table in (BIZ_EVENTS, BIZ_EVENT_OBJECTS):
         stored = f"{topology.storage(table)}{topology.on_cluster}"
-        if horizon is None:
-            client.command(f"TRUNCATE TABLE IF EXISTS {stored}")
-        else:
+        if keep_older:
             client.command(f"DELETE FROM {stored} WHERE {HORIZON}", parameters=parameters)
+        else:
+            client.command(f"TRUNCATE TABLE IF EXISTS {stored}")
     logger.info("re-deriving business tables from %s", OTEL_TRACES)
     client.command(rederive_statement(rules), parameters=parameters)
     client.command(f"TRUNCATE TABLE {FIRST_KNOWN}")
