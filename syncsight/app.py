@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from clickhouse_connect.driver.exceptions import DatabaseError
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import disable_created_metrics
 
@@ -40,6 +40,7 @@ from syncsight.answer_gate import HeavyAnswerGate
 from syncsight.caller_api import caller_router
 from syncsight.config_file import FileConfig
 from syncsight.hosts import HostAllowList
+from syncsight.query_names import refuse_unknown_query_parameters
 from syncsight.settings import Settings
 from warehouse.client import (
     READ_LIMIT_ERRORS,
@@ -201,6 +202,7 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
         description="OTLP ingest, lineage, business SLAs and close risk for the CRM / PSA / ERP / "
         "revenue-recognition sync of professional-services firms.",
         lifespan=lifespan,
+        dependencies=[Depends(refuse_unknown_query_parameters)],
     )
     app.include_router(
         otlp_http_router(

@@ -255,6 +255,7 @@ def ledger_seal(
     day by itself; in embedded mode use POST /api/v1/admin/ledger/seal while it runs)."""
     from datetime import date, timedelta
 
+    from domain.instants import EPOCH
     from lineage.ledger import Ledger
     from lineage.signing import SigningKeyError, load_or_create_signer, load_signer
     from warehouse.migrations import migrate as run_migrations
@@ -265,8 +266,8 @@ def ledger_seal(
         fail(f"--day {day!r}: expected a date YYYY-MM-DD")
     settings = build_settings(clickhouse_url=clickhouse_url, config=config)
     now = datetime.now(UTC)
-    if not date(1970, 1, 1) <= wanted <= now.date():
-        fail(f"--day {day}: expected a day from 1970-01-01 to today ({now.date()})")
+    if not EPOCH.date() <= wanted <= now.date():
+        fail(f"--day {day}: expected a day from {EPOCH.date()} to today ({now.date()})")
     try:
         signer = (
             load_signer(settings.signing_key_path)

@@ -48,6 +48,21 @@ EARLY_ASKS = {
 }
 """Asks one of whose instants falls outside the range, each once."""
 
+MISSPELT_ASKS = {
+    "close-risk": ("/api/v1/close-risk", {"legalentity": "LE-DE01"}, "legal_entity"),
+    "blocked invoices": (
+        BLOCKED,
+        {"period": "2026-09", "knownat": "2026-10-01T00:00:00Z"},
+        "known_at",
+    ),
+    "lineage": (
+        "/api/v1/lineage/invoice/INV-NOWHERE",
+        {"direction": "up", "depth": "3"},
+        "direction",
+    ),
+}
+"""Asks with a parameter the route does not take (a typo of one it does), and one it takes."""
+
 
 async def _ask(app: Any, _: Client) -> dict[str, httpx.Response]:
     """Once the state holds the scenario's thirteen blocked items: the answers at the state's
@@ -67,6 +82,8 @@ async def _ask(app: Any, _: Client) -> dict[str, httpx.Response]:
             answers[f"known_at@{name}"] = await http.get(BLOCKED, params={"known_at": as_of})
         for name, (path, params) in EARLY_ASKS.items():
             answers[name] = await http.get(path, params=params)
+        for name, (path, params, _) in MISSPELT_ASKS.items():
+            answers[f"misspelt {name}"] = await http.get(path, params=params)
         answers["trend from 1970"] = await http.get(
             "/api/v1/slas/trend", params={"as_of": "1972-01-01T00:00:00Z", "weeks": "104"}
         )
@@ -155,3 +172,20 @@ class TestCloseRiskOfOneEntity:
         assert one.status_code == 200, one.text
         assert one.json() == [row for row in every.json() if row["legal_entity"] == "LE-DE01"]
         assert answers["close-risk@LE-NOWHERE"].json() == []
+
+
+class TestAParameterNoRouteTakes:
+    @pytest.mark.parametrize("ask", sorted(MISSPELT_ASKS))
+    def test_is_refused_by_name_with_the_parameters_the_route_takes(
+        self, answers: dict[str, httpx.Response], ask: str
+    ) -> None:
+        """A misspelt filter was ignored, and the answer held every entity's rows as if it had
+        applied. Now a 422 in FastAPI's shape names each unknown parameter and what the route
+        takes."""
+        _, params, taken = MISSPELT_ASKS[ask]
+        refused = answers[f"misspelt {ask}"]
+        assert refused.status_code == 422, refused.text
+        unknown = [name for name in params if name not in (taken, "period")]
+        details = refused.json()["detail"]
+        assert [d["loc"] for d in details] == [["query", name] for name in sorted(unknown)]
+        assert all(taken in d["msg"] and d["type"] == "extra_forbidden" for d in details)
