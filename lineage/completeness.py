@@ -9,11 +9,12 @@ from datetime import datetime, timedelta
 
 from clickhouse_connect.driver.client import Client
 
-from lineage.assembly import Gap, Lineage, nearest_legal_entity
+from lineage.assembly import Adjacency, Gap, Lineage, assemble, nearest_legal_entity
 from lineage.graph import DOWNSTREAM, UPSTREAM, EventNode
 from lineage.queries import events_of_types
+from lineage.reach import reaching_a_posting
 from lineage.rules import LineageRules
-from lineage.traversal import trace_many
+from lineage.traversal import collect, trace_many
 
 
 @dataclass(frozen=True)
@@ -71,9 +72,13 @@ def completeness(
     *,
     period: str,
     as_of: datetime,
+    known_at: datetime | None = None,
     legal_entity: str | None = None,
 ) -> Completeness:
-    """Posted invoices and revenue postings of ``period`` and the source events of ``period``."""
+    """Posted invoices and revenue postings of ``period`` and the source events of ``period``,
+    from the business rows stored up to ``known_at`` (every row when None): an answer for a past
+    ``known_at`` never changes. With ``legal_entity``, only the events that carry it, or carry
+    none and may inherit it, are traced."""
     entities: dict[str, EntityCompleteness] = {}
 
     def entity(name: str) -> EntityCompleteness:
@@ -82,11 +87,12 @@ def completeness(
     postings = {
         event_id: node
         for event_id, node in events_of_types(
-            client, rules.posting_event_types, period=period
+            client, rules.posting_event_types, period=period, known_at=known_at
         ).items()
-        if node.succeeded and node.period == period
+        if node.succeeded and node.period == period and _may_belong(node, legal_entity)
     }
-    for event_id, lineage in trace_many(client, rules, postings, UPSTREAM).items():
+    traced = trace_many(client, rules, postings, UPSTREAM, known_at=known_at)
+    for event_id, lineage in traced.items():
         name = nearest_legal_entity(lineage)
         if legal_entity and name != legal_entity:
             continue
@@ -99,7 +105,10 @@ def completeness(
             entity(name).orphans.append(
                 Orphan(event_id, node.event_type, node.timestamp, lineage.gaps)
             )
-    for stuck, name in _stuck_sources(client, rules, period=period, as_of=as_of):
+    stuck_sources = _stuck_sources(
+        client, rules, period=period, as_of=as_of, known_at=known_at, legal_entity=legal_entity
+    )
+    for stuck, name in stuck_sources:
         if not legal_entity or name == legal_entity:
             entity(name).stuck_sources.append(stuck)
     for report in entities.values():
@@ -112,39 +121,48 @@ def _empty_shares(rules: LineageRules) -> dict[str, Share]:
     return {event_type: Share() for event_type in rules.posting_event_types}
 
 
+def _may_belong(node: EventNode, legal_entity: str | None) -> bool:
+    """Whether ``node`` may count for ``legal_entity``: a lineage's legal entity is its root's
+    own when the root carries one (``assembly.nearest_legal_entity``), so an event that carries
+    another is left out before any tracing."""
+    return not legal_entity or node.legal_entity in ("", legal_entity)
+
+
 def _stuck_sources(
-    client: Client, rules: LineageRules, *, period: str, as_of: datetime
+    client: Client,
+    rules: LineageRules,
+    *,
+    period: str,
+    as_of: datetime,
+    known_at: datetime | None,
+    legal_entity: str | None,
 ) -> Iterable[tuple[StuckSource, str]]:
     candidates = {
         event_id: node
         for event_id, node in events_of_types(
-            client, rules.source_event_types, period=period
+            client, rules.source_event_types, period=period, known_at=known_at
         ).items()
         if node.succeeded
         and node.effect_time <= as_of - timedelta(days=rules.stuck_after(node.event_type))
+        and _may_belong(node, legal_entity)
     }
-    downstream = trace_many(client, rules, candidates, DOWNSTREAM)
-    stuck = {
-        event_id: lineage
-        for event_id, lineage in downstream.items()
-        if not _reached_a_posting(lineage, rules)
-    }
-    upstream = trace_many(client, rules, {e: candidates[e] for e in stuck}, UPSTREAM)
-    for event_id, lineage in stuck.items():
+    if not candidates:
+        return
+    graph = collect(client, rules, candidates, DOWNSTREAM, known_at=known_at)
+    adjacency = Adjacency.of(graph)
+    stuck = sorted(candidates.keys() - reaching_a_posting(graph, candidates, rules, adjacency))
+    unnamed = {e: candidates[e] for e in stuck if not candidates[e].legal_entity}
+    upstream = trace_many(client, rules, unnamed, UPSTREAM, known_at=known_at)
+    for event_id in stuck:
         node = candidates[event_id]
         age = (as_of - node.effect_time).total_seconds() / 86_400
+        lineage = assemble([event_id], DOWNSTREAM, graph, rules, adjacency)
         yield (
             StuckSource(
                 event_id, node.event_type, node.timestamp, round(age, 2), _furthest(lineage)
             ),
-            nearest_legal_entity(upstream[event_id]),
+            node.legal_entity or nearest_legal_entity(upstream[event_id]),
         )
-
-
-def _reached_a_posting(lineage: Lineage, rules: LineageRules) -> bool:
-    return any(
-        node.event_type in rules.posting_event_types and node.succeeded for node in lineage.nodes
-    )
 
 
 def _furthest(lineage: Lineage) -> str:

@@ -113,19 +113,21 @@ objects (the traversal reads its nodes in full, every attempt, by id at the end)
 row: ``_point_read`` leaves out the known events and keeps the rows known at the bound, as
 ``EVENTS_BY_ID``."""
 
+_KNOWN = "IngestedAt <= {known_at:DateTime64(3, 'UTC')}"
+
 EVENTS_OF_TYPES = f"""
 SELECT {EVENT_COLUMNS}, IngestedAt, ContentHash
 FROM biz_events
 WHERE EventId IN (
-    SELECT EventId FROM {first_stored_events("1", "EventId, EventType, EventTime, Period")}
+    SELECT EventId FROM {first_stored_events(_KNOWN, "EventId, EventType, EventTime, Period")}
     WHERE EventType IN {{event_types:Array(String)}}
       AND (empty({{period:String}}) OR Period = {{period:String}}
            OR (Period = '' AND toYYYYMM(EventTime) = toUInt32OrZero(replaceOne({{period:String}}, '-', ''))))
-)
+) AND {_KNOWN}
 ORDER BY {FIRST_STORED_ORDER}
 """
-"""Every attempt of the events of some types in one period (its own, else its month in UTC);
-every period when ``period`` is empty."""
+"""Every attempt known at ``known_at`` of the events of some types in one period (its own, else
+its month in UTC); every period when ``period`` is empty."""
 
 FAILED_EVENT_IDS = f"""
 SELECT EventId
@@ -386,10 +388,20 @@ def hop_events(
 
 
 def events_of_types(
-    client: Client, event_types: Sequence[str], *, period: str = ""
+    client: Client,
+    event_types: Sequence[str],
+    *,
+    period: str = "",
+    known_at: datetime | None = None,
 ) -> dict[str, EventNode]:
-    """Every event of ``event_types`` (in ``period`` when given: any attempt's period)."""
-    return _events(client, EVENTS_OF_TYPES, {"event_types": list(event_types), "period": period})
+    """Every event of ``event_types`` (in ``period`` when given: any attempt's period), as known
+    at ``known_at`` (everything stored when None)."""
+    parameters = {
+        "event_types": list(event_types),
+        "period": period,
+        "known_at": knowledge_bound(known_at),
+    }
+    return _events(client, EVENTS_OF_TYPES, parameters)
 
 
 def failed_event_ids(client: Client, event_types: Sequence[str]) -> list[str]:

@@ -259,12 +259,18 @@ def trace(
 
 
 def trace_many(
-    client: Client, rules: LineageRules, roots: Mapping[str, EventNode], direction: str
+    client: Client,
+    rules: LineageRules,
+    roots: Mapping[str, EventNode],
+    direction: str,
+    *,
+    known_at: datetime | None = None,
 ) -> dict[str, Lineage]:
-    """One lineage per root event, from one batched traversal."""
+    """One lineage per root event, from one batched traversal of the rows stored up to
+    ``known_at`` (every row when None)."""
     if not roots:
         return {}
-    graph = collect(client, rules, roots, direction)
+    graph = collect(client, rules, roots, direction, known_at=known_at)
     adjacency = Adjacency.of(graph)
     return {
         event_id: assemble([event_id], direction, graph, rules, adjacency)
