@@ -230,6 +230,21 @@ def assemble(
     )
 
 
+def assemble_each(
+    roots: Iterable[str],
+    direction: str,
+    graph: Graph,
+    rules: LineageRules,
+    adjacency: Adjacency | None = None,
+) -> dict[str, Lineage]:
+    """One lineage per root of ``graph`` (a graph collected for all of them), by root id."""
+    adjacency = adjacency or Adjacency.of(graph)
+    return {
+        event_id: assemble([event_id], direction, graph, rules, adjacency)
+        for event_id in sorted(roots)
+    }
+
+
 def nearest_legal_entity(lineage: Lineage) -> str:
     """The legal entity of the roots, else of the nearest upstream event that carries one."""
     by_id = {node.event_id: node for node in lineage.nodes}

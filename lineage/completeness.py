@@ -3,18 +3,25 @@ orphans (posted without a traceable source) and the stuck sources (old, never po
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from clickhouse_connect.driver.client import Client
 
-from lineage.assembly import Adjacency, Gap, Lineage, assemble, nearest_legal_entity
-from lineage.graph import DOWNSTREAM, UPSTREAM, EventNode
-from lineage.queries import events_of_types
+from lineage.assembly import (
+    Adjacency,
+    Gap,
+    Lineage,
+    assemble,
+    assemble_each,
+    nearest_legal_entity,
+)
+from lineage.graph import DOWNSTREAM, UPSTREAM, EventNode, Graph
+from lineage.known_graph import known_graph
+from lineage.queries import event_ids_of_types
 from lineage.reach import reaching_a_posting
 from lineage.rules import LineageRules
-from lineage.traversal import collect, trace_many
 
 
 @dataclass(frozen=True)
@@ -84,15 +91,16 @@ def completeness(
     def entity(name: str) -> EntityCompleteness:
         return entities.setdefault(name, EntityCompleteness(name, _empty_shares(rules)))
 
+    graph = known_graph(client, rules, known_at=known_at)
+    adjacency = Adjacency.of(graph)
     postings = {
         event_id: node
-        for event_id, node in events_of_types(
-            client, rules.posting_event_types, period=period, known_at=known_at
+        for event_id, node in _nodes_of_types(
+            client, graph, rules.posting_event_types, period=period, known_at=known_at
         ).items()
         if node.succeeded and node.period == period and _may_belong(node, legal_entity)
     }
-    traced = trace_many(client, rules, postings, UPSTREAM, known_at=known_at)
-    for event_id, lineage in traced.items():
+    for event_id, lineage in assemble_each(postings, UPSTREAM, graph, rules, adjacency).items():
         name = nearest_legal_entity(lineage)
         if legal_entity and name != legal_entity:
             continue
@@ -106,7 +114,13 @@ def completeness(
                 Orphan(event_id, node.event_type, node.timestamp, lineage.gaps)
             )
     stuck_sources = _stuck_sources(
-        client, rules, period=period, as_of=as_of, known_at=known_at, legal_entity=legal_entity
+        client,
+        rules,
+        Known(graph, adjacency),
+        period=period,
+        as_of=as_of,
+        known_at=known_at,
+        legal_entity=legal_entity,
     )
     for stuck, name in stuck_sources:
         if not legal_entity or name == legal_entity:
@@ -128,9 +142,30 @@ def _may_belong(node: EventNode, legal_entity: str | None) -> bool:
     return not legal_entity or node.legal_entity in ("", legal_entity)
 
 
+@dataclass(frozen=True)
+class Known:
+    """The lineage graph known at the answer's knowledge time, and its edges by event."""
+
+    graph: Graph
+    adjacency: Adjacency
+
+
+def _nodes_of_types(
+    client: Client,
+    graph: Graph,
+    event_types: Sequence[str],
+    *,
+    period: str,
+    known_at: datetime | None,
+) -> dict[str, EventNode]:
+    ids = event_ids_of_types(client, event_types, period=period, known_at=known_at)
+    return {event_id: graph.nodes[event_id] for event_id in sorted(ids)}
+
+
 def _stuck_sources(
     client: Client,
     rules: LineageRules,
+    known: Known,
     *,
     period: str,
     as_of: datetime,
@@ -139,29 +174,27 @@ def _stuck_sources(
 ) -> Iterable[tuple[StuckSource, str]]:
     candidates = {
         event_id: node
-        for event_id, node in events_of_types(
-            client, rules.source_event_types, period=period, known_at=known_at
+        for event_id, node in _nodes_of_types(
+            client, known.graph, rules.source_event_types, period=period, known_at=known_at
         ).items()
         if node.succeeded
         and node.effect_time <= as_of - timedelta(days=rules.stuck_after(node.event_type))
         and _may_belong(node, legal_entity)
     }
-    if not candidates:
-        return
-    graph = collect(client, rules, candidates, DOWNSTREAM, known_at=known_at)
-    adjacency = Adjacency.of(graph)
+    graph, adjacency = known.graph, known.adjacency
     stuck = sorted(candidates.keys() - reaching_a_posting(graph, candidates, rules, adjacency))
-    unnamed = {e: candidates[e] for e in stuck if not candidates[e].legal_entity}
-    upstream = trace_many(client, rules, unnamed, UPSTREAM, known_at=known_at)
     for event_id in stuck:
         node = candidates[event_id]
         age = (as_of - node.effect_time).total_seconds() / 86_400
-        lineage = assemble([event_id], DOWNSTREAM, graph, rules, adjacency)
+        downstream = assemble([event_id], DOWNSTREAM, graph, rules, adjacency)
+        name = node.legal_entity or nearest_legal_entity(
+            assemble([event_id], UPSTREAM, graph, rules, adjacency)
+        )
         yield (
             StuckSource(
-                event_id, node.event_type, node.timestamp, round(age, 2), _furthest(lineage)
+                event_id, node.event_type, node.timestamp, round(age, 2), _furthest(downstream)
             ),
-            node.legal_entity or nearest_legal_entity(upstream[event_id]),
+            name,
         )
 
 
