@@ -3,7 +3,7 @@ roots, whether every path ends where it should, and the gaps that say why not.""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -99,52 +99,62 @@ def _upstream(
     fed_by: dict[str, set[tuple[ObjectRef, str]]] = {}
     for edge in kept:
         fed_by.setdefault(edge.target, set()).add((edge.via, graph.nodes[edge.source].event_type))
-    gaps: list[Gap] = []
-    for event_id in sorted(seen):
-        node = graph.nodes[event_id]
-        links = fed_by.get(event_id, set())
-        missing = [
-            (ref, hop.upstream_types)
-            for hop in rules.upstream_hops(node.event_type)
-            if hop.required
-            for ref in (
-                ObjectRef(hop.object_type, i) for i in node.objects.get(hop.object_type, ())
-            )
-            if not any((ref, feeder) in links for feeder in hop.upstream_types)
-        ]
-        for ref, expected in missing:
-            gaps.append(
-                Gap(
-                    MISSING_LINK,
-                    event_id,
-                    node.event_type,
-                    f"{node.event_type} {event_id} references {ref.type} {ref.id}, but no "
-                    f"{' or '.join(expected)} event carries it",
-                    ref,
-                )
-            )
-        if links or missing:
-            continue
-        if node.event_type not in rules.source_event_types:
-            gaps.append(
-                Gap(
-                    NOT_A_SOURCE,
-                    event_id,
-                    node.event_type,
-                    f"the path ends at {node.event_type} {event_id}, which is not a source event "
-                    f"({', '.join(rules.source_event_types)})",
-                )
-            )
-        elif not node.succeeded:
-            gaps.append(
-                Gap(
-                    SOURCE_FAILED,
-                    event_id,
-                    node.event_type,
-                    f"source event {event_id} has not succeeded (latest attempt {node.outcome})",
-                )
-            )
+    gaps = [
+        gap
+        for event_id in sorted(seen)
+        for gap in upstream_gaps(graph.nodes[event_id], fed_by.get(event_id, set()), rules)
+    ]
     return seen, kept, gaps
+
+
+def upstream_gaps(
+    node: EventNode, links: Set[tuple[ObjectRef, str]], rules: LineageRules
+) -> list[Gap]:
+    """Why the upstream lineage is not complete at ``node``, fed through ``links`` (object, feeder
+    event type): a required object no feeder carries, or a path that ends at an event that is no
+    succeeded source."""
+    gaps: list[Gap] = []
+    event_id = node.event_id
+    missing = [
+        (ref, hop.upstream_types)
+        for hop in rules.upstream_hops(node.event_type)
+        if hop.required
+        for ref in (ObjectRef(hop.object_type, i) for i in node.objects.get(hop.object_type, ()))
+        if not any((ref, feeder) in links for feeder in hop.upstream_types)
+    ]
+    for ref, expected in missing:
+        gaps.append(
+            Gap(
+                MISSING_LINK,
+                event_id,
+                node.event_type,
+                f"{node.event_type} {event_id} references {ref.type} {ref.id}, but no "
+                f"{' or '.join(expected)} event carries it",
+                ref,
+            )
+        )
+    if links or missing:
+        return gaps
+    if node.event_type not in rules.source_event_types:
+        gaps.append(
+            Gap(
+                NOT_A_SOURCE,
+                event_id,
+                node.event_type,
+                f"the path ends at {node.event_type} {event_id}, which is not a source event "
+                f"({', '.join(rules.source_event_types)})",
+            )
+        )
+    elif not node.succeeded:
+        gaps.append(
+            Gap(
+                SOURCE_FAILED,
+                event_id,
+                node.event_type,
+                f"source event {event_id} has not succeeded (latest attempt {node.outcome})",
+            )
+        )
+    return gaps
 
 
 def _downstream(
@@ -228,21 +238,6 @@ def assemble(
         gaps=tuple(gaps),
         truncated=truncated,
     )
-
-
-def assemble_each(
-    roots: Iterable[str],
-    direction: str,
-    graph: Graph,
-    rules: LineageRules,
-    adjacency: Adjacency | None = None,
-) -> dict[str, Lineage]:
-    """One lineage per root of ``graph`` (a graph collected for all of them), by root id."""
-    adjacency = adjacency or Adjacency.of(graph)
-    return {
-        event_id: assemble([event_id], direction, graph, rules, adjacency)
-        for event_id in sorted(roots)
-    }
 
 
 def nearest_legal_entity(lineage: Lineage) -> str:

@@ -14,13 +14,12 @@ from lineage.assembly import (
     Gap,
     Lineage,
     assemble,
-    assemble_each,
     nearest_legal_entity,
 )
 from lineage.graph import DOWNSTREAM, UPSTREAM, EventNode, Graph
 from lineage.known_graph import known_graph
 from lineage.queries import event_ids_of_types
-from lineage.reach import reaching_a_posting
+from lineage.reach import complete_at_every_cutoff, reaching_a_posting
 from lineage.rules import LineageRules
 
 
@@ -100,14 +99,20 @@ def completeness(
         ).items()
         if node.succeeded and node.period == period and _may_belong(node, legal_entity)
     }
-    for event_id, lineage in assemble_each(postings, UPSTREAM, graph, rules, adjacency).items():
-        name = nearest_legal_entity(lineage)
+    surely_complete = complete_at_every_cutoff(graph, postings, rules, adjacency)
+    for event_id, node in postings.items():
+        # assembled only when its completeness, its gaps or its legal entity need the lineage
+        lineage = (
+            None
+            if event_id in surely_complete and node.legal_entity
+            else assemble([event_id], UPSTREAM, graph, rules, adjacency)
+        )
+        name = nearest_legal_entity(lineage) if lineage else node.legal_entity
         if legal_entity and name != legal_entity:
             continue
-        node = postings[event_id]
         share = entity(name).by_posting_type[node.event_type]
         share.posted += 1
-        if lineage.complete:
+        if lineage is None or lineage.complete:
             share.complete += 1
         else:
             entity(name).orphans.append(

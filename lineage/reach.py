@@ -1,13 +1,14 @@
-"""Which roots of a downstream traversal reach a succeeded posting, for all roots in one pass over
-the graph instead of one assembled lineage per root (completeness's stuck sources)."""
+"""Answers about many lineages at once, each one pass over a collected graph instead of one
+assembled lineage per root (completeness): which roots reach a succeeded posting downstream, which
+are surely complete upstream."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 
-from lineage.assembly import Adjacency
-from lineage.graph import Graph
+from lineage.assembly import Adjacency, upstream_gaps
+from lineage.graph import Edge, Graph
 from lineage.rules import LineageRules
 
 NEVER = datetime.min.replace(tzinfo=UTC)
@@ -50,3 +51,42 @@ def reaching_a_posting(
 def _posted(rules: LineageRules, event_id: str, graph: Graph) -> bool:
     node = graph.nodes[event_id]
     return node.event_type in rules.posting_event_types and node.succeeded
+
+
+def complete_at_every_cutoff(
+    graph: Graph, roots: Iterable[str], rules: LineageRules, adjacency: Adjacency | None = None
+) -> set[str]:
+    """The roots whose upstream lineage (``assembly.assemble``) is complete whatever its cut-off,
+    found in one pass instead of one assembled lineage per root.
+
+    A lineage keeps every edge that is not ``as_of_root``, and an event fed through more links has
+    no more gaps (``assembly.upstream_gaps``). So a root is surely complete when no event upstream
+    of it, through any edge, has a gap when fed through those edges alone. The others may still
+    be complete: assemble them to know."""
+    adjacency = adjacency or Adjacency.of(graph)
+    upstream = _closure(roots, adjacency.into, lambda edge: edge.source)
+    flawed = set()
+    for event_id in upstream:
+        links = {
+            (edge.via, graph.nodes[edge.source].event_type)
+            for edge in adjacency.into.get(event_id, ())
+            if not edge.as_of_root
+        }
+        if upstream_gaps(graph.nodes[event_id], links, rules):
+            flawed.add(event_id)
+    tainted = _closure(flawed, adjacency.out_of, lambda edge: edge.target)
+    return {root for root in roots if root not in tainted}
+
+
+def _closure(
+    starts: Iterable[str], edges_of: Mapping[str, list[Edge]], step: Callable[[Edge], str]
+) -> set[str]:
+    seen = set(starts)
+    stack = list(seen)
+    while stack:
+        for edge in edges_of.get(stack.pop(), ()):
+            following = step(edge)
+            if following not in seen:
+                seen.add(following)
+                stack.append(following)
+    return seen

@@ -20,10 +20,10 @@ from lineage.api import lineage_router
 from lineage.assembly import assemble
 from lineage.completeness import completeness
 from lineage.evidence import instant_text
-from lineage.graph import DOWNSTREAM
+from lineage.graph import DOWNSTREAM, UPSTREAM
 from lineage.ledger import Ledger
 from lineage.owners import OwnerRouting
-from lineage.reach import reaching_a_posting
+from lineage.reach import complete_at_every_cutoff, reaching_a_posting
 from lineage.rules import LineageRules
 from lineage.signing import Signer
 from tests.lineage.events import at, attempt, chain, graph_of, span
@@ -216,3 +216,47 @@ class TestReach:
         graph = graph_of(events)
         reached = reaching_a_posting(graph, graph.nodes, RULES)
         assert {e for e, reaches in expected.items() if reaches} == reached
+
+
+def failed_contract() -> list[BusinessEvent]:
+    """A chain whose contract signature stands failed (a later attempt failed): its invoice's
+    lineage ends at a failed source."""
+    events = chain()
+    (signed,) = (e for e in events if e.event_type == sc.CONTRACT_SIGNED)
+    retry = attempt(
+        sc.CONTRACT_SIGNED,
+        signed.event_id,
+        signed.objects,
+        hours=1,
+        outcome=sc.FAILED,
+        number=2,
+        period="",
+        error_category="validation",
+    )
+    return [*events, retry]
+
+
+class TestSurelyComplete:
+    @pytest.mark.parametrize(
+        ("events", "clean_invoice_found"),
+        [
+            pytest.param(chain(), True, id="clean chain"),
+            pytest.param([*chain(), amended(1)], True, id="amended before activation"),
+            pytest.param([*chain(), amended(5)], True, id="amended after activation"),
+            pytest.param(
+                [*chain(), orphan_invoice("INV-9", "LE-DE01")], True, id="another's missing link"
+            ),
+            pytest.param(failed_contract(), False, id="failed source"),
+        ],
+    )
+    def test_a_root_found_surely_complete_is_complete_when_assembled(
+        self, events: list[BusinessEvent], clean_invoice_found: bool
+    ) -> None:
+        """Every root the one pass calls complete is complete when its lineage is assembled; the
+        invoice of a clean chain is among them, one fed by a failed contract is not."""
+        graph = graph_of(events)
+        surely = complete_at_every_cutoff(graph, graph.nodes, RULES)
+        for event_id in surely:
+            assert assemble([event_id], UPSTREAM, graph, RULES).complete, event_id
+        assert ("invoice.posted:INV-1" in surely) == clean_invoice_found
+        assert "invoice.posted:INV-9" not in surely
