@@ -29,23 +29,17 @@ def reaching_a_posting(
     path fixpoint over the graph, exact for every root at once."""
     adjacency = adjacency or Adjacency.of(graph)
     nodes = graph.nodes
-    widest = {event_id: ALWAYS if _posted(rules, event_id, graph) else NEVER for event_id in nodes}
-    changed = set(nodes)
-    while changed:
-        # an event's bound can only rise when the bound of an event it feeds rose
-        sources = {edge.source for target in changed for edge in adjacency.into.get(target, ())}
-        changed = set()
-        for event_id in sources:
-            best = widest[event_id]
-            for edge in adjacency.out_of.get(event_id, ()):
-                through = widest[edge.target]
-                if edge.as_of_root:
-                    through = min(through, nodes[edge.target].first_time)
-                best = max(best, through)
-            if best > widest[event_id]:
-                widest[event_id] = best
-                changed.add(event_id)
-    return {root for root in roots if widest[root] >= nodes[root].first_time}
+    widest = {event_id: ALWAYS for event_id in nodes if _posted(rules, event_id, graph)}
+    rose = list(widest)
+    while rose:  # a bound that rose may raise the bounds of the events feeding it
+        target = rose.pop()
+        bound, first_time = widest[target], nodes[target].first_time
+        for edge in adjacency.into.get(target, ()):
+            through = min(bound, first_time) if edge.as_of_root else bound
+            if through > widest.get(edge.source, NEVER):
+                widest[edge.source] = through
+                rose.append(edge.source)
+    return {root for root in roots if widest.get(root, NEVER) >= nodes[root].first_time}
 
 
 def _posted(rules: LineageRules, event_id: str, graph: Graph) -> bool:
