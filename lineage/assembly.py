@@ -87,15 +87,21 @@ class Adjacency:
         return cls(into, out_of)
 
 
-def _upstream(
-    roots: Sequence[str], graph: Graph, rules: LineageRules, into: dict[str, list[Edge]]
-) -> tuple[set[str], set[Edge], list[Gap]]:
+def _kept_upstream(roots: Sequence[str], graph: Graph) -> Callable[[Edge], bool]:
+    """Which edges the upstream lineage of ``roots`` keeps: an ``as_of_root`` edge only from a
+    feeder that took effect by the roots' (latest) first attempt."""
     cutoff: datetime = max(graph.nodes[root].first_time for root in roots)
 
     def keep(edge: Edge) -> bool:
         return not edge.as_of_root or graph.nodes[edge.source].effect_time <= cutoff
 
-    seen, kept = _walk(roots, into, lambda e: e.source, keep)
+    return keep
+
+
+def _upstream(
+    roots: Sequence[str], graph: Graph, rules: LineageRules, into: dict[str, list[Edge]]
+) -> tuple[set[str], set[Edge], list[Gap]]:
+    seen, kept = _walk(roots, into, lambda e: e.source, _kept_upstream(roots, graph))
     fed_by: dict[str, set[tuple[ObjectRef, str]]] = {}
     for edge in kept:
         fed_by.setdefault(edge.target, set()).add((edge.via, graph.nodes[edge.source].event_type))
@@ -246,12 +252,33 @@ def nearest_legal_entity(lineage: Lineage) -> str:
     into: dict[str, list[str]] = {}
     for edge in lineage.edges:
         into.setdefault(edge.target, []).append(edge.source)
-    frontier: Iterable[str] = lineage.roots
+    return _nearest(lineage.roots, lambda e: by_id[e].legal_entity, lambda e: into.get(e, ()))
+
+
+def upstream_legal_entity(root: str, graph: Graph, adjacency: Adjacency) -> str:
+    """``nearest_legal_entity`` of the upstream lineage of ``root`` in ``graph``, without
+    assembling it: the same walk over the edges that lineage keeps."""
+    keep = _kept_upstream([root], graph)
+    return _nearest(
+        [root],
+        lambda e: graph.nodes[e].legal_entity,
+        lambda e: [edge.source for edge in adjacency.into.get(e, ()) if keep(edge)],
+    )
+
+
+def _nearest(
+    roots: Iterable[str],
+    legal_entity_of: Callable[[str], str],
+    feeders_of: Callable[[str], Iterable[str]],
+) -> str:
+    """The first legal entity breadth first upstream: among the roots, then their feeders, each
+    level in event id order."""
+    frontier = set(roots)
     seen: set[str] = set()
     while frontier:
         for event_id in sorted(frontier):
-            if by_id[event_id].legal_entity:
-                return by_id[event_id].legal_entity
+            if legal_entity_of(event_id):
+                return legal_entity_of(event_id)
         seen.update(frontier)
-        frontier = {s for e in frontier for s in into.get(e, ()) if s not in seen}
+        frontier = {s for e in frontier for s in feeders_of(e) if s not in seen}
     return ""

@@ -14,13 +14,14 @@ from lineage.assembly import (
     Gap,
     Lineage,
     assemble,
-    nearest_legal_entity,
+    upstream_legal_entity,
 )
 from lineage.graph import DOWNSTREAM, UPSTREAM, EventNode, Graph
 from lineage.known_graph import known_graph
 from lineage.queries import event_ids_of_types
 from lineage.reach import complete_at_every_cutoff, reaching_a_posting
 from lineage.rules import LineageRules
+from warehouse.python_heap import collection_paused
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,23 @@ def completeness(
     from the business rows stored up to ``known_at`` (every row when None): an answer for a past
     ``known_at`` never changes. With ``legal_entity``, only the events that carry it, or carry
     none and may inherit it, are traced."""
+    # the graph's hundreds of thousands of objects, none in a cycle, are freed by reference
+    # counting when the answer is built: collections while building them would walk them again
+    with collection_paused():
+        return _completeness(
+            client, rules, period=period, as_of=as_of, known_at=known_at, legal_entity=legal_entity
+        )
+
+
+def _completeness(
+    client: Client,
+    rules: LineageRules,
+    *,
+    period: str,
+    as_of: datetime,
+    known_at: datetime | None,
+    legal_entity: str | None,
+) -> Completeness:
     entities: dict[str, EntityCompleteness] = {}
 
     def entity(name: str) -> EntityCompleteness:
@@ -101,15 +119,15 @@ def completeness(
     }
     surely_complete = complete_at_every_cutoff(graph, postings, rules, adjacency)
     for event_id, node in postings.items():
-        # assembled only when its completeness, its gaps or its legal entity need the lineage
-        lineage = (
-            None
-            if event_id in surely_complete and node.legal_entity
-            else assemble([event_id], UPSTREAM, graph, rules, adjacency)
-        )
-        name = nearest_legal_entity(lineage) if lineage else node.legal_entity
+        name = upstream_legal_entity(event_id, graph, adjacency)
         if legal_entity and name != legal_entity:
             continue
+        # assembled only when its completeness or its gaps need the lineage
+        lineage = (
+            None
+            if event_id in surely_complete
+            else assemble([event_id], UPSTREAM, graph, rules, adjacency)
+        )
         share = entity(name).by_posting_type[node.event_type]
         share.posted += 1
         if lineage is None or lineage.complete:
@@ -128,8 +146,7 @@ def completeness(
         legal_entity=legal_entity,
     )
     for stuck, name in stuck_sources:
-        if not legal_entity or name == legal_entity:
-            entity(name).stuck_sources.append(stuck)
+        entity(name).stuck_sources.append(stuck)
     for report in entities.values():
         report.orphans.sort(key=lambda o: (o.posted_at, o.event_id))
         report.stuck_sources.sort(key=lambda s: (s.timestamp, s.event_id))
@@ -189,12 +206,12 @@ def _stuck_sources(
     graph, adjacency = known.graph, known.adjacency
     stuck = sorted(candidates.keys() - reaching_a_posting(graph, candidates, rules, adjacency))
     for event_id in stuck:
+        name = upstream_legal_entity(event_id, graph, adjacency)
+        if legal_entity and name != legal_entity:
+            continue
         node = candidates[event_id]
         age = (as_of - node.effect_time).total_seconds() / 86_400
         downstream = assemble([event_id], DOWNSTREAM, graph, rules, adjacency)
-        name = node.legal_entity or nearest_legal_entity(
-            assemble([event_id], UPSTREAM, graph, rules, adjacency)
-        )
         yield (
             StuckSource(
                 event_id, node.event_type, node.timestamp, round(age, 2), _furthest(downstream)

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from domain import semconv as sc
 from domain.business_event import BusinessEvent
 from lineage.api import lineage_router
-from lineage.assembly import assemble
+from lineage.assembly import Adjacency, assemble, nearest_legal_entity, upstream_legal_entity
 from lineage.completeness import completeness
 from lineage.evidence import instant_text
 from lineage.graph import DOWNSTREAM, UPSTREAM
@@ -260,3 +260,25 @@ class TestSurelyComplete:
             assert assemble([event_id], UPSTREAM, graph, RULES).complete, event_id
         assert ("invoice.posted:INV-1" in surely) == clean_invoice_found
         assert "invoice.posted:INV-9" not in surely
+
+
+class TestUpstreamLegalEntity:
+    @pytest.mark.parametrize(
+        "events",
+        [
+            pytest.param(chain(), id="clean chain"),
+            pytest.param([*chain(), amended(5)], id="amended after activation"),
+            pytest.param(two_entities(), id="two entities, orphans and stuck approvals"),
+        ],
+    )
+    def test_it_is_the_legal_entity_of_the_assembled_upstream_lineage(
+        self, events: list[BusinessEvent]
+    ) -> None:
+        """For every event as root, the walk over the graph names the legal entity that
+        ``nearest_legal_entity`` finds in its assembled upstream lineage."""
+        graph = graph_of(events)
+        adjacency = Adjacency.of(graph)
+        for event_id in graph.nodes:
+            lineage = assemble([event_id], UPSTREAM, graph, RULES, adjacency)
+            walked = upstream_legal_entity(event_id, graph, adjacency)
+            assert walked == nearest_legal_entity(lineage), event_id
