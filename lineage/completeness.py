@@ -3,7 +3,7 @@ orphans (posted without a traceable source) and the stuck sources (old, never po
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -108,13 +108,17 @@ def _completeness(
     def entity(name: str) -> EntityCompleteness:
         return entities.setdefault(name, EntityCompleteness(name, _empty_shares(rules)))
 
-    graph = known_graph(client, rules, known_at=known_at)
+    posting_ids, source_ids = (
+        event_ids_of_types(client, event_types, period=period, known_at=known_at)
+        for event_types in (rules.posting_event_types, rules.source_event_types)
+    )
+    graph = known_graph(
+        client, rules, known_at=known_at, upstream_of=posting_ids, both_ways_of=source_ids
+    )
     adjacency = Adjacency.of(graph)
     postings = {
         event_id: node
-        for event_id, node in _nodes_of_types(
-            client, graph, rules.posting_event_types, period=period, known_at=known_at
-        ).items()
+        for event_id, node in _nodes_of(graph, posting_ids).items()
         if node.succeeded and node.period == period and _may_belong(node, legal_entity)
     }
     surely_complete = complete_at_every_cutoff(graph, postings, rules, adjacency)
@@ -137,13 +141,7 @@ def _completeness(
                 Orphan(event_id, node.event_type, node.timestamp, lineage.gaps)
             )
     stuck_sources = _stuck_sources(
-        client,
-        rules,
-        Known(graph, adjacency),
-        period=period,
-        as_of=as_of,
-        known_at=known_at,
-        legal_entity=legal_entity,
+        rules, graph, adjacency, source_ids, as_of=as_of, legal_entity=legal_entity
     )
     for stuck, name in stuck_sources:
         entity(name).stuck_sources.append(stuck)
@@ -164,46 +162,26 @@ def _may_belong(node: EventNode, legal_entity: str | None) -> bool:
     return not legal_entity or node.legal_entity in ("", legal_entity)
 
 
-@dataclass(frozen=True)
-class Known:
-    """The lineage graph known at the answer's knowledge time, and its edges by event."""
-
-    graph: Graph
-    adjacency: Adjacency
-
-
-def _nodes_of_types(
-    client: Client,
-    graph: Graph,
-    event_types: Sequence[str],
-    *,
-    period: str,
-    known_at: datetime | None,
-) -> dict[str, EventNode]:
-    ids = event_ids_of_types(client, event_types, period=period, known_at=known_at)
-    return {event_id: graph.nodes[event_id] for event_id in sorted(ids)}
+def _nodes_of(graph: Graph, event_ids: Iterable[str]) -> dict[str, EventNode]:
+    return {event_id: graph.nodes[event_id] for event_id in sorted(event_ids)}
 
 
 def _stuck_sources(
-    client: Client,
     rules: LineageRules,
-    known: Known,
+    graph: Graph,
+    adjacency: Adjacency,
+    source_ids: Iterable[str],
     *,
-    period: str,
     as_of: datetime,
-    known_at: datetime | None,
     legal_entity: str | None,
 ) -> Iterable[tuple[StuckSource, str]]:
     candidates = {
         event_id: node
-        for event_id, node in _nodes_of_types(
-            client, known.graph, rules.source_event_types, period=period, known_at=known_at
-        ).items()
+        for event_id, node in _nodes_of(graph, source_ids).items()
         if node.succeeded
         and node.effect_time <= as_of - timedelta(days=rules.stuck_after(node.event_type))
         and _may_belong(node, legal_entity)
     }
-    graph, adjacency = known.graph, known.adjacency
     stuck = sorted(candidates.keys() - reaching_a_posting(graph, candidates, rules, adjacency))
     for event_id in stuck:
         name = upstream_legal_entity(event_id, graph, adjacency)

@@ -1,21 +1,20 @@
-"""The whole lineage graph as known at a knowledge time, for answers over many roots at once
-(completeness): its edges joined in SQL by the rules' hops, its nodes read once, instead of a
-traversal that reads and links level by level in Python."""
+"""The lineage graph around many roots as known at a knowledge time, for answers over all of them
+at once (completeness): its edges joined in SQL by the rules' hops, the events they reach read once
+by id, instead of a traversal that reads and links level by level in Python."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 
 from clickhouse_connect.driver.client import Client
 
 from domain.objects import ObjectRef
 from lineage.graph import Edge, Graph
-from lineage.queries import KNOWN_AT, knowledge_bound, nodes_of
+from lineage.queries import KNOWN_AT, events_by_id, knowledge_bound
 from lineage.rules import LineageRules
 from warehouse.counted_attempt import ATTEMPT_ORDER
-from warehouse.first_stored import FIRST_STORED_ORDER, first_stored_events
-from warehouse.queries import EVENT_COLUMNS
+from warehouse.first_stored import first_stored_events
 
 _NODE_REFS = f"""
     SELECT EventId, NodeType, ref.1 AS ObjectType, ref.2 AS ObjectId
@@ -50,27 +49,46 @@ WHERE feeder.EventId != target.EventId
 """Every edge the hops allow between events known at ``known_at``: the feeder carries an object
 the target's hop names and has one of the hop's feeder types (``lineage.graph.link_upstream``)."""
 
-KNOWN_EVENTS = f"""
-SELECT {EVENT_COLUMNS}, IngestedAt, ContentHash
-FROM biz_events
-WHERE {KNOWN_AT}
-ORDER BY {FIRST_STORED_ORDER}
-"""
-"""Every attempt known at ``known_at``, first stored first."""
 
-
-def known_graph(client: Client, rules: LineageRules, *, known_at: datetime | None) -> Graph:
-    """Every event and every edge of the rules among the rows stored up to ``known_at`` (every
-    row when None). A lineage assembled from it (``assembly.assemble``) is the one a traversal
-    from its root collects: both keep each edge by the root's cut-off."""
+def known_graph(
+    client: Client,
+    rules: LineageRules,
+    *,
+    known_at: datetime | None,
+    upstream_of: Collection[str],
+    both_ways_of: Collection[str],
+) -> Graph:
+    """The events upstream of ``upstream_of`` and those upstream and downstream of
+    ``both_ways_of``, with every edge of the rules among them, from the rows stored up to
+    ``known_at`` (every row when None). A lineage of one of them assembled from it
+    (``assembly.assemble``) is the one a traversal from it collects: each holds every event and
+    edge the other may reach, and both keep each edge by the root's cut-off."""
     bound = knowledge_bound(known_at)
-    nodes = nodes_of(client, KNOWN_EVENTS, {"known_at": bound})
     rows = client.query(KNOWN_EDGES, parameters={"known_at": bound, "hops": _hop_rows(rules)})
+    into: dict[str, list[str]] = {}
+    out_of: dict[str, list[str]] = {}
+    for source, target, *_ in rows.result_rows:
+        into.setdefault(target, []).append(source)
+        out_of.setdefault(source, []).append(target)
+    wanted = _reached({*upstream_of, *both_ways_of}, into) | _reached(both_ways_of, out_of)
+    nodes = events_by_id(client, wanted, known_at=known_at)
     edges = {
-        Edge(str(source), str(target), ObjectRef(str(object_type), str(object_id)), bool(aor))
-        for source, target, object_type, object_id, aor in rows.result_rows
+        Edge(source, target, ObjectRef(object_type, object_id), bool(as_of_root))
+        for source, target, object_type, object_id, as_of_root in rows.result_rows
+        if source in nodes and target in nodes
     }
     return Graph(nodes, edges)
+
+
+def _reached(starts: Iterable[str], neighbours: Mapping[str, list[str]]) -> set[str]:
+    seen = set(starts)
+    stack = list(seen)
+    while stack:
+        for following in neighbours.get(stack.pop(), ()):
+            if following not in seen:
+                seen.add(following)
+                stack.append(following)
+    return seen
 
 
 def _hop_rows(rules: LineageRules) -> Sequence[tuple[str, str, str, bool]]:
