@@ -12,20 +12,16 @@ from typing import Any
 import httpx
 import pytest
 from clickhouse_connect.driver.client import Client
-from fastapi import FastAPI
 
 from domain import semconv as sc
 from domain.business_event import BusinessEvent
-from lineage.api import lineage_router
 from lineage.assembly import Adjacency, assemble, nearest_legal_entity, upstream_legal_entity
 from lineage.completeness import completeness
 from lineage.evidence import instant_text
 from lineage.graph import DOWNSTREAM, UPSTREAM
-from lineage.ledger import Ledger
-from lineage.owners import OwnerRouting
 from lineage.reach import complete_at_every_cutoff, reaching_a_posting
 from lineage.rules import LineageRules
-from lineage.signing import Signer
+from tests.lineage.apps import lineage_app
 from tests.lineage.events import at, attempt, chain, graph_of, span
 from tests.service import serving_in_thread
 from warehouse.pool import ClientPool
@@ -64,21 +60,18 @@ def unbilled_time(entry: str, project: str) -> BusinessEvent:
     )
 
 
+def numbered_chain(number: int, entity: str) -> list[BusinessEvent]:
+    """A clean chain whose objects all end in ``-number``, in ``entity``."""
+    objects = {"contract": "CTR", "project": "PRJ", "billing_event": "BE", "invoice": "INV"}
+    named = {name: f"{prefix}-{number}" for name, prefix in objects.items()}
+    return chain(**named, entries=(f"TE-{number}",), entity=entity, customer=f"CUS-{number}")
+
+
 def two_entities() -> list[BusinessEvent]:
     """A clean chain, an orphan invoice and a stuck approval in each of two legal entities."""
-    german = chain()
-    british = chain(
-        contract="CTR-2",
-        project="PRJ-2",
-        entries=("TE-2",),
-        billing_event="BE-2",
-        invoice="INV-2",
-        entity="LE-UK01",
-        customer="CUS-2",
-    )
     return [
-        *german,
-        *british,
+        *numbered_chain(1, "LE-DE01"),
+        *numbered_chain(2, "LE-UK01"),
         orphan_invoice("INV-8", "LE-DE01"),
         orphan_invoice("INV-9", "LE-UK01"),
         unbilled_time("TE-7", "PRJ-1"),
@@ -89,21 +82,8 @@ def two_entities() -> list[BusinessEvent]:
 @pytest.fixture
 def api(migrated: Client, engine_url: str, database: str) -> Iterator[httpx.Client]:
     pool = ClientPool(engine_url, database=database)
-    app = FastAPI()
-    app.include_router(
-        lineage_router(
-            pool,
-            RULES,
-            OwnerRouting(),
-            Ledger(Signer.generate()),
-            record_pool=pool,
-            settle=timedelta(0),
-            max_nodes=10_000,
-        ),
-        prefix="/api/v1",
-    )
     try:
-        with serving_in_thread(app) as http:
+        with serving_in_thread(lineage_app(pool, RULES, max_nodes=10_000)) as http:
             yield http
     finally:
         pool.close()
