@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from domain.answer_headers import KNOWN_AT_HEADER
@@ -47,7 +47,8 @@ KnownAtQuery = Annotated[
     datetime | None,
     Query(
         description="Knowledge time: only rows stored by then count, so the same known_at gives "
-        "the same pack. Default (and cap): now minus the settle time; echoed in the pack."
+        "the same answer. Default (and cap): now minus the settle time; echoed in the answer "
+        "(the X-Syncsight-Known-At header, or the pack's known_at)."
     ),
 ]
 MaxNodesQuery = Annotated[
@@ -111,21 +112,27 @@ def lineage_router(
         summary="Share of postings traceable to their sources, orphans and stuck sources",
     )
     def lineage_completeness(
+        response: Response,
         period: PeriodQuery,
         legal_entity: str | None = None,
         as_of: Annotated[
             datetime | None,
             Query(description="Reference instant for the age of stuck sources; default now."),
         ] = None,
+        known_at: KnownAtQuery = None,
     ) -> CompletenessOut:
-        moment = clock() if as_of is None else in_range(as_of, "as_of")
+        now = clock()
+        moment = now if as_of is None else in_range(as_of, "as_of")
+        knowledge = knowledge_instant(known_at, watermark=now - settle)
         result = completeness(
             pool.client(),
             rules,
             period=period,
             as_of=moment.replace(tzinfo=UTC),
+            known_at=knowledge,
             legal_entity=legal_entity,
         )
+        response.headers[KNOWN_AT_HEADER] = instant_text(knowledge)
         answer = completeness_out(result)
         if missing_evidence is not None and as_of is None:
             answer.missing_evidence = missing_evidence(result.as_of)

@@ -3,7 +3,7 @@ roots, whether every path ends where it should, and the gaps that say why not.""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -87,64 +87,80 @@ class Adjacency:
         return cls(into, out_of)
 
 
-def _upstream(
-    roots: Sequence[str], graph: Graph, rules: LineageRules, into: dict[str, list[Edge]]
-) -> tuple[set[str], set[Edge], list[Gap]]:
+def _kept_upstream(roots: Sequence[str], graph: Graph) -> Callable[[Edge], bool]:
+    """Which edges the upstream lineage of ``roots`` keeps: an ``as_of_root`` edge only from a
+    feeder that took effect by the roots' (latest) first attempt."""
     cutoff: datetime = max(graph.nodes[root].first_time for root in roots)
 
     def keep(edge: Edge) -> bool:
         return not edge.as_of_root or graph.nodes[edge.source].effect_time <= cutoff
 
-    seen, kept = _walk(roots, into, lambda e: e.source, keep)
+    return keep
+
+
+def _upstream(
+    roots: Sequence[str], graph: Graph, rules: LineageRules, into: dict[str, list[Edge]]
+) -> tuple[set[str], set[Edge], list[Gap]]:
+    seen, kept = _walk(roots, into, lambda e: e.source, _kept_upstream(roots, graph))
     fed_by: dict[str, set[tuple[ObjectRef, str]]] = {}
     for edge in kept:
         fed_by.setdefault(edge.target, set()).add((edge.via, graph.nodes[edge.source].event_type))
-    gaps: list[Gap] = []
-    for event_id in sorted(seen):
-        node = graph.nodes[event_id]
-        links = fed_by.get(event_id, set())
-        missing = [
-            (ref, hop.upstream_types)
-            for hop in rules.upstream_hops(node.event_type)
-            if hop.required
-            for ref in (
-                ObjectRef(hop.object_type, i) for i in node.objects.get(hop.object_type, ())
-            )
-            if not any((ref, feeder) in links for feeder in hop.upstream_types)
-        ]
-        for ref, expected in missing:
-            gaps.append(
-                Gap(
-                    MISSING_LINK,
-                    event_id,
-                    node.event_type,
-                    f"{node.event_type} {event_id} references {ref.type} {ref.id}, but no "
-                    f"{' or '.join(expected)} event carries it",
-                    ref,
-                )
-            )
-        if links or missing:
-            continue
-        if node.event_type not in rules.source_event_types:
-            gaps.append(
-                Gap(
-                    NOT_A_SOURCE,
-                    event_id,
-                    node.event_type,
-                    f"the path ends at {node.event_type} {event_id}, which is not a source event "
-                    f"({', '.join(rules.source_event_types)})",
-                )
-            )
-        elif not node.succeeded:
-            gaps.append(
-                Gap(
-                    SOURCE_FAILED,
-                    event_id,
-                    node.event_type,
-                    f"source event {event_id} has not succeeded (latest attempt {node.outcome})",
-                )
-            )
+    gaps = [
+        gap
+        for event_id in sorted(seen)
+        for gap in upstream_gaps(graph.nodes[event_id], fed_by.get(event_id, set()), rules)
+    ]
     return seen, kept, gaps
+
+
+def upstream_gaps(
+    node: EventNode, links: Set[tuple[ObjectRef, str]], rules: LineageRules
+) -> list[Gap]:
+    """Why the upstream lineage is not complete at ``node``, fed through ``links`` (object, feeder
+    event type): a required object no feeder carries, or a path that ends at an event that is no
+    succeeded source."""
+    gaps: list[Gap] = []
+    event_id = node.event_id
+    missing = [
+        (ref, hop.upstream_types)
+        for hop in rules.upstream_hops(node.event_type)
+        if hop.required
+        for ref in (ObjectRef(hop.object_type, i) for i in node.objects.get(hop.object_type, ()))
+        if not any((ref, feeder) in links for feeder in hop.upstream_types)
+    ]
+    for ref, expected in missing:
+        gaps.append(
+            Gap(
+                MISSING_LINK,
+                event_id,
+                node.event_type,
+                f"{node.event_type} {event_id} references {ref.type} {ref.id}, but no "
+                f"{' or '.join(expected)} event carries it",
+                ref,
+            )
+        )
+    if links or missing:
+        return gaps
+    if node.event_type not in rules.source_event_types:
+        gaps.append(
+            Gap(
+                NOT_A_SOURCE,
+                event_id,
+                node.event_type,
+                f"the path ends at {node.event_type} {event_id}, which is not a source event "
+                f"({', '.join(rules.source_event_types)})",
+            )
+        )
+    elif not node.succeeded:
+        gaps.append(
+            Gap(
+                SOURCE_FAILED,
+                event_id,
+                node.event_type,
+                f"source event {event_id} has not succeeded (latest attempt {node.outcome})",
+            )
+        )
+    return gaps
 
 
 def _downstream(
@@ -236,12 +252,33 @@ def nearest_legal_entity(lineage: Lineage) -> str:
     into: dict[str, list[str]] = {}
     for edge in lineage.edges:
         into.setdefault(edge.target, []).append(edge.source)
-    frontier: Iterable[str] = lineage.roots
+    return _nearest(lineage.roots, lambda e: by_id[e].legal_entity, lambda e: into.get(e, ()))
+
+
+def upstream_legal_entity(root: str, graph: Graph, adjacency: Adjacency) -> str:
+    """``nearest_legal_entity`` of the upstream lineage of ``root`` in ``graph``, without
+    assembling it: the same walk over the edges that lineage keeps."""
+    keep = _kept_upstream([root], graph)
+    return _nearest(
+        [root],
+        lambda e: graph.nodes[e].legal_entity,
+        lambda e: [edge.source for edge in adjacency.into.get(e, ()) if keep(edge)],
+    )
+
+
+def _nearest(
+    roots: Iterable[str],
+    legal_entity_of: Callable[[str], str],
+    feeders_of: Callable[[str], Iterable[str]],
+) -> str:
+    """The first legal entity breadth first upstream: among the roots, then their feeders, each
+    level in event id order."""
+    frontier = set(roots)
     seen: set[str] = set()
     while frontier:
         for event_id in sorted(frontier):
-            if by_id[event_id].legal_entity:
-                return by_id[event_id].legal_entity
+            if legal_entity_of(event_id):
+                return legal_entity_of(event_id)
         seen.update(frontier)
-        frontier = {s for e in frontier for s in into.get(e, ()) if s not in seen}
+        frontier = {s for e in frontier for s in feeders_of(e) if s not in seen}
     return ""

@@ -113,19 +113,17 @@ objects (the traversal reads its nodes in full, every attempt, by id at the end)
 row: ``_point_read`` leaves out the known events and keeps the rows known at the bound, as
 ``EVENTS_BY_ID``."""
 
-EVENTS_OF_TYPES = f"""
-SELECT {EVENT_COLUMNS}, IngestedAt, ContentHash
-FROM biz_events
-WHERE EventId IN (
-    SELECT EventId FROM {first_stored_events("1", "EventId, EventType, EventTime, Period")}
-    WHERE EventType IN {{event_types:Array(String)}}
-      AND (empty({{period:String}}) OR Period = {{period:String}}
-           OR (Period = '' AND toYYYYMM(EventTime) = toUInt32OrZero(replaceOne({{period:String}}, '-', ''))))
-)
-ORDER BY {FIRST_STORED_ORDER}
+KNOWN_AT = "IngestedAt <= {known_at:DateTime64(3, 'UTC')}"
+"""The rows known at ``known_at``: stored by then."""
+
+EVENT_IDS_OF_TYPES = f"""
+SELECT DISTINCT EventId FROM {first_stored_events(KNOWN_AT, "EventId, EventType, EventTime, Period")}
+WHERE EventType IN {{event_types:Array(String)}}
+  AND (empty({{period:String}}) OR Period = {{period:String}}
+       OR (Period = '' AND toYYYYMM(EventTime) = toUInt32OrZero(replaceOne({{period:String}}, '-', ''))))
 """
-"""Every attempt of the events of some types in one period (its own, else its month in UTC);
-every period when ``period`` is empty."""
+"""The events known at ``known_at`` of some types with an attempt in one period (its own, else its
+month in UTC); every period when ``period`` is empty."""
 
 FAILED_EVENT_IDS = f"""
 SELECT EventId
@@ -385,11 +383,22 @@ def hop_events(
     )
 
 
-def events_of_types(
-    client: Client, event_types: Sequence[str], *, period: str = ""
-) -> dict[str, EventNode]:
-    """Every event of ``event_types`` (in ``period`` when given: any attempt's period)."""
-    return _events(client, EVENTS_OF_TYPES, {"event_types": list(event_types), "period": period})
+def event_ids_of_types(
+    client: Client,
+    event_types: Sequence[str],
+    *,
+    period: str = "",
+    known_at: datetime | None = None,
+) -> set[str]:
+    """The ids of the events of ``event_types`` (in ``period`` when given: any attempt's period),
+    as known at ``known_at`` (everything stored when None)."""
+    parameters = {
+        "event_types": list(event_types),
+        "period": period,
+        "known_at": knowledge_bound(known_at),
+    }
+    rows = client.query(EVENT_IDS_OF_TYPES, parameters=parameters).result_rows
+    return {str(row[0]) for row in rows}
 
 
 def failed_event_ids(client: Client, event_types: Sequence[str]) -> list[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Final
 
 from domain import semconv as sc
@@ -118,9 +119,17 @@ class LineageRules:
         """Every type a lineage may start from: the traversable object types and ``event``."""
         return (*self.producers, EVENT)
 
-    def upstream_hops(self, event_type: str) -> list[Hop]:
+    def upstream_hops(self, event_type: str) -> tuple[Hop, ...]:
         """The hops by which events of ``event_type`` are fed."""
-        return [hop for hop in self.hops if hop.event_type == event_type]
+        return self._hops_into.get(event_type, ())
+
+    @cached_property
+    def _hops_into(self) -> dict[str, tuple[Hop, ...]]:
+        """``upstream_hops`` of every event type, found once: assembly asks for each event."""
+        into: dict[str, list[Hop]] = {}
+        for hop in self.hops:
+            into.setdefault(hop.event_type, []).append(hop)
+        return {event_type: tuple(hops) for event_type, hops in into.items()}
 
     def downstream_hops(self, event_type: str) -> list[Hop]:
         """The hops by which events of ``event_type`` feed others."""

@@ -12,7 +12,7 @@ from clickhouse_connect.driver.client import Client
 
 from domain import semconv as sc
 from domain.objects import ObjectRef
-from lineage.assembly import Adjacency, Lineage, assemble
+from lineage.assembly import Lineage, assemble
 from lineage.graph import (
     BOTH,
     DOWNSTREAM,
@@ -256,17 +256,3 @@ def trace(
     if len(kept) < len(roots):  # roots left out: the answer is cut whatever the graph says
         return replace(lineage, truncated=True, complete=False)
     return lineage
-
-
-def trace_many(
-    client: Client, rules: LineageRules, roots: Mapping[str, EventNode], direction: str
-) -> dict[str, Lineage]:
-    """One lineage per root event, from one batched traversal."""
-    if not roots:
-        return {}
-    graph = collect(client, rules, roots, direction)
-    adjacency = Adjacency.of(graph)
-    return {
-        event_id: assemble([event_id], direction, graph, rules, adjacency)
-        for event_id in sorted(roots)
-    }

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -14,15 +13,13 @@ from clickhouse_connect.driver.client import Client
 from fastapi import FastAPI
 
 from domain import semconv as sc
-from lineage.api import TRUNCATED_HEADER, lineage_router
+from lineage.api import TRUNCATED_HEADER
 from lineage.graph import BOTH, DOWNSTREAM, UPSTREAM
-from lineage.ledger import Ledger
 from lineage.models import LineageOut
-from lineage.owners import OwnerRouting
 from lineage.render import render_text
 from lineage.rules import LineageRules
-from lineage.signing import Signer
 from lineage.traversal import trace
+from tests.lineage.apps import lineage_app
 from tests.lineage.events import chain, span
 from warehouse.pool import ClientPool
 from warehouse.spans import OTEL_TRACES_COLUMNS
@@ -102,20 +99,7 @@ class Api:
 @pytest.fixture
 def api(store: Client, engine_url: str, database: str) -> Iterator[Api]:
     pool = ClientPool(engine_url, database=database)
-    app = FastAPI()
-    app.include_router(
-        lineage_router(
-            pool,
-            RULES,
-            OwnerRouting(),
-            Ledger(Signer.generate()),
-            record_pool=pool,
-            settle=timedelta(0),
-            max_nodes=SERVICE_LIMIT,
-        ),
-        prefix="/api/v1",
-    )
-    yield Api(app)
+    yield Api(lineage_app(pool, RULES, max_nodes=SERVICE_LIMIT))
     pool.close()
 
 
