@@ -113,6 +113,16 @@ LEFT ANY JOIN (
 SETTINGS join_use_nulls = 1"""
 
 
+REDERIVE_SETTINGS: Final = {
+    "min_insert_block_size_rows": 65_536,
+    "min_insert_block_size_bytes": 64 * 1024 * 1024,
+}
+"""The re-derivation's insert squashes blocks of at most 65,536 rows or 64 MiB (the engine's
+default, a million rows or 256 MiB, held some 1.6 GB more at 10M): a rebuild runs inside the
+service (``POST /api/v1/admin/rebuild``) beside ingest. At 10M the peak went from 2,966 to 1,369
+MiB for about a third more CPU, measured under load (benchmarks/history/rebuild.md)."""
+
+
 @dataclass(frozen=True)
 class RebuildReport:
     """Counts after a rebuild: raw spans read, business events and object references derived,
@@ -178,7 +188,7 @@ def _rederive(
         else:
             client.command(f"TRUNCATE TABLE IF EXISTS {stored}")
     logger.info("re-deriving business tables from %s", OTEL_TRACES)
-    client.command(rederive_statement(rules), parameters=parameters)
+    client.command(rederive_statement(rules), parameters=parameters, settings=REDERIVE_SETTINGS)
     client.command(f"TRUNCATE TABLE {FIRST_KNOWN}")
     spans = client.query(
         f"SELECT count() FROM {RAW_FROM_HORIZON}", parameters=parameters
