@@ -9,8 +9,10 @@ first time is known from the rebuild on.
 
 A rebuild keeps the facts whose raw spans the raw retention has expired: business rows are kept
 longer than raw spans (7 years against 400 days by default), and a rebuild can derive only what
-``otel_traces`` holds. It re-derives the events from the raw retention's horizon on and leaves
-the older ones as they were stored."""
+``otel_traces`` holds. It re-derives the events from a horizon on and leaves the older ones as
+they were stored: the raw retention's horizon, or the oldest raw span stored if that is later
+(spans a shorter retention expired before it was raised, or before a rebuild run with another
+setting than the service's, are gone for good)."""
 
 from __future__ import annotations
 
@@ -63,9 +65,19 @@ HORIZON: Final = "EventTime >= {horizon:DateTime64(9, 'UTC')}"
 EVERYTHING: Final = datetime(1900, 1, 1, tzinfo=UTC)
 """The horizon when raw spans are kept forever: the first instant a ``DateTime64`` holds."""
 
+NOTHING: Final = datetime(2262, 1, 1, tzinfo=UTC)
+"""The horizon when no raw span is stored: past every instant an event is accepted with, so
+every business row is kept and none derived."""
+
 KEEP_FIRST_KNOWN: Final = (
     f"INSERT INTO {FIRST_KNOWN}\nSELECT {FACT}, IngestedAt FROM {BIZ_EVENTS} WHERE {HORIZON}"
 )
+
+OLDEST_RAW_SPAN: Final = f"SELECT count(), min(Timestamp) FROM {OTEL_TRACES}"
+"""How many raw spans are stored and the start of the oldest: the raw retention drops whole days
+from the oldest on, so every event from that instant on still has its raw span."""
+
+OLDER_THAN_HORIZON: Final = f"SELECT count() FROM {BIZ_EVENTS} WHERE NOT ({HORIZON})"
 
 RAW_FROM_HORIZON: Final = (
     f"(SELECT * FROM {OTEL_TRACES} WHERE Timestamp >= {{horizon:DateTime64(9, 'UTC')}})"
@@ -143,12 +155,25 @@ def rebuild(
     """
     topology = topology or Topology()
     started = datetime.now(UTC)
-    horizon = started - timedelta(days=raw_days) if raw_days > 0 else None
+    horizon = _horizon(client, started - timedelta(days=raw_days) if raw_days > 0 else None)
     write_state(client, REBUILD_KEY, "running", at=started)
     try:
         return _rederive(client, rules, topology, started, horizon)
     finally:
         write_state(client, REBUILD_KEY, "done", at=datetime.now(UTC))
+
+
+def _horizon(client: Client, retained_from: datetime | None) -> datetime | None:
+    """The instant from which on events are derived again: the raw retention's horizon
+    (``retained_from``, None when raw spans are kept forever) or the oldest raw span stored,
+    whichever is later, so no fact whose raw span is gone is deleted. None when no business row
+    is older than it (every row is derived again, the tables truncated)."""
+    spans, oldest = client.query(OLDEST_RAW_SPAN).result_rows[0]
+    horizon = oldest.replace(tzinfo=oldest.tzinfo or UTC) if spans else NOTHING
+    if retained_from is not None:
+        horizon = max(horizon, retained_from)
+    older = client.query(OLDER_THAN_HORIZON, parameters={"horizon": horizon}).result_rows[0][0]
+    return horizon if older or retained_from is not None else None
 
 
 def _rederive(
