@@ -131,8 +131,8 @@ class RebuildReport:
     references: int
     new_knowledge: int = 0
     kept_before: datetime | None = None
-    """The raw retention's horizon: events before it were kept as stored (None: everything was
-    derived again)."""
+    """The raw retention's horizon, or the oldest raw span stored if later: events before it were
+    kept as stored (None: everything was derived again)."""
 
 
 def rebuild(
@@ -167,13 +167,13 @@ def _horizon(client: Client, retained_from: datetime | None) -> datetime | None:
     """The instant from which on events are derived again: the raw retention's horizon
     (``retained_from``, None when raw spans are kept forever) or the oldest raw span stored,
     whichever is later, so no fact whose raw span is gone is deleted. None when no business row
-    is older than it (every row is derived again, the tables truncated)."""
+    is older than it: every row is derived again, the tables truncated."""
     spans, oldest = client.query(OLDEST_RAW_SPAN).result_rows[0]
     horizon = oldest.replace(tzinfo=oldest.tzinfo or UTC) if spans else NOTHING
     if retained_from is not None:
         horizon = max(horizon, retained_from)
     older = client.query(OLDER_THAN_HORIZON, parameters={"horizon": horizon}).result_rows[0][0]
-    return horizon if older or retained_from is not None else None
+    return horizon if older else None
 
 
 def _rederive(
