@@ -341,7 +341,7 @@ class BusinessState:
         until = _millis(now - self._settle)
         rebuild = state.get(REBUILD_KEY)
         if rebuild and rebuild[0] == "running" and now - rebuild[1] < REBUILD_STALE:
-            return TickReport(since, since, 0, 0, 0, skipped="rebuild running")
+            return TickReport(since, since, 0, 0, 0, skipped=_rebuild_running(rebuild[1]))
         stored_config = state.get(CONFIG_KEY, ("",))[0]
         if stored_config != self._fingerprint and since != EPOCH:
             record = state.get(CALENDARS_KEY)
@@ -840,6 +840,18 @@ def append_items(
 def _version(columns: Mapping[str, Any], known_at: datetime, *, deleted: bool) -> dict[str, Any]:
     """``columns`` as versions known at ``known_at``."""
     return {**columns, "KnownAt": known_at, "Deleted": int(deleted)}
+
+
+def _rebuild_running(since: datetime) -> str:
+    """Why a tick was skipped for a rebuild, as the log and ``/readyz`` say it: a rebuild cut
+    short (a process killed) leaves its flag, and the tables it had emptied, until one runs
+    again or the flag is ``REBUILD_STALE`` old."""
+    hours = int(REBUILD_STALE.total_seconds() // 3600)
+    return (
+        f"rebuild running since {utc(since):%Y-%m-%d %H:%M:%S} UTC; one that died leaves this "
+        f"until a rebuild finishes or for {hours} hours: if none runs, rebuild again "
+        "(`syncsight rebuild` or POST /api/v1/admin/rebuild)"
+    )
 
 
 def _rebuilt_since(
