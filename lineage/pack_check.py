@@ -288,7 +288,8 @@ def _unproven_under_a_head(
 
 def _listed_instants(facts: dict[FactKey, dict[str, Any]], entry: dict[str, Any]) -> list[datetime]:
     """The knowledge times (UTC) of the chained facts an unproven entry stands for: the fact it
-    names by span and knowledge time, else (an entry that names none) every fact of its span."""
+    names by span and knowledge time, else (an entry that names none) every fact of its span;
+    an entry that stands for no fact of the records, its own (zoned) knowledge time."""
     span = (str(entry.get("event_id")), str(entry.get("trace_id")), str(entry.get("span_id")))
     stored = entry.get("ingested_at")
     named = [
@@ -297,11 +298,13 @@ def _listed_instants(facts: dict[FactKey, dict[str, Any]], entry: dict[str, Any]
         if key[:3] == span and (stored is None or key[3] == _knowledge_text(stored))
     ]
     instants = []
-    for fact in named:
+    for fact in named or [entry]:  # an entry that names no fact of the records: its own time
         try:
             instant = datetime.fromisoformat(str(fact.get("ingested_at")))
         except ValueError:
             continue  # a pack made before conflicting versions: its facts name no knowledge time
+        if instant.tzinfo is None and not named:
+            continue
         # the engine's text of a stored instant is UTC without a zone
         instants.append(instant.replace(tzinfo=instant.tzinfo or UTC).astimezone(UTC))
     return instants

@@ -85,6 +85,7 @@ from slas.state_queries import (
 from slas.timer_rows import DerivedTimers, SnapshotNames, derive_timers
 from warehouse.pool import READERS, reads_apart
 from warehouse.queries import window_cut
+from warehouse.rebuild import REBUILD_STALE
 from warehouse.schema import CLOSE_ITEMS, SLA_TIMERS
 from warehouse.schema_state import REBUILD_KEY, read_state, write_state, write_states, writes
 
@@ -96,8 +97,6 @@ REBUILT_KEY = "sla_timers_rebuild_derived"
 which the keeper re-derived every timer. A rebuild keeps each fact's knowledge time, so its rows
 fall behind the watermark and no window shows them: a ``done`` record the keeper has not derived
 after starts the next tick's window at the epoch."""
-REBUILD_STALE = timedelta(hours=6)
-"""A rebuild flag older than this is a rebuild that died: the keeper carries on."""
 
 RECORDED: dict[str, Callable[[Client, datetime, datetime], datetime | None]] = {
     timer_changes.CHANGES_WATERMARK_KEY: timer_changes.record_window,

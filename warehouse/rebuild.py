@@ -35,7 +35,7 @@ from warehouse.schema import (
     Topology,
     business_event_select,
 )
-from warehouse.schema_state import REBUILD_KEY, write_state
+from warehouse.schema_state import REBUILD_KEY, read_state, write_state
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +45,9 @@ only record of it between their truncation and their refill. Emptied when a rebu
 a rebuild that died leaves it, and the next one adds to it (the earliest instant of a fact wins),
 so no knowledge time is lost to a rebuild cut short. On a cluster it lives on the node that
 runs the rebuild."""
+
+REBUILD_STALE: Final = timedelta(hours=6)
+"""A rebuild flag older than this is a rebuild that died: whoever waits for it carries on."""
 
 FACT: Final = "sipHash128(EventId, TraceId, SpanId, ContentHash)"
 """A fact's identity in ``FIRST_KNOWN``: ``biz_events``' sorting key (span identity and content
@@ -118,6 +121,16 @@ LEFT ANY JOIN (
     LIMIT 1 BY Fact
 ) AS known USING Fact
 SETTINGS join_use_nulls = 1"""
+
+
+def rebuild_running(client: Client, now: datetime) -> datetime | None:
+    """When the rebuild under way started, or None: its flag says ``running`` and is younger
+    than ``REBUILD_STALE``. Meanwhile the business rows it derives again are missing or half
+    re-stored."""
+    record = read_state(client, REBUILD_KEY).get(REBUILD_KEY)
+    if record is None or record[0] != "running" or now - record[1] >= REBUILD_STALE:
+        return None
+    return record[1]
 
 
 @dataclass(frozen=True)
