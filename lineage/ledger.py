@@ -52,6 +52,7 @@ from lineage.merkle import (
 )
 from lineage.signing import EVIDENCE_ROOT, Signer
 from lineage.tree_head import TreeHead
+from warehouse.rebuild import rebuild_running
 
 ONE_MS: Final = timedelta(milliseconds=1)
 
@@ -120,6 +121,11 @@ class Download:
     signature: str
 
 
+class SealDuringRebuild(RuntimeError):
+    """A day asked to be sealed while a rebuild re-stores the business rows: a head sealed then
+    would leave the facts not yet re-stored out of its day's tree for good."""
+
+
 class Ledger:
     """Seals days, proves facts and records downloads, signing with this service's key."""
 
@@ -134,6 +140,13 @@ class Ledger:
         latest head when nothing is newer, else a new signed head."""
         cutoff = to_millisecond(min(utc(until), day_end(day)))  # as stored: DateTime64(3)
         with self._sealing:
+            started = rebuild_running(client, utc(now))
+            if started is not None:
+                raise SealDuringRebuild(
+                    f"day {day}: a rebuild of the business tables has been running since "
+                    f"{instant_text(started)}; the facts it re-stores are missing until it "
+                    "finishes: seal after it"
+                )
             latest = self.latest_heads(client, [day]).get(day)
             if latest is not None and latest.timestamp >= cutoff:
                 return latest
@@ -175,9 +188,11 @@ class Ledger:
         stopping: Callable[[], bool] = lambda: False,
     ) -> int:
         """Seal, up to their end, the days of stored facts that are over (by ``settle``) and
-        have no final head yet; returns how many were sealed. Ends early, between two days, once
+        have no final head yet; returns how many were sealed (none while a rebuild runs). Ends early, between two days, once
         ``stopping`` says so (a service stopping during its first seal of years of history): the
         days left wait for the next round."""
+        if rebuild_running(client, utc(now)) is not None:
+            return 0  # the next round, once the rebuild has re-stored every fact
         final = {
             day
             for day, until in client.query(SEALED_UNTIL).result_rows

@@ -19,6 +19,7 @@ from lineage.ledger import (
     Download,
     Ledger,
     Requester,
+    SealDuringRebuild,
     to_millisecond,
 )
 from lineage.ledger_models import (
@@ -161,7 +162,10 @@ def ledger_router(
         "/admin/ledger/seal",
         response_model=TreeHeadOut,
         summary="Seal a day's facts now (up to the end of the day, or what is stored so far)",
-        responses={400: {"description": "Not a UTC day from the epoch to today."}},
+        responses={
+            400: {"description": "Not a UTC day from the epoch to today."},
+            409: {"description": "A rebuild of the business tables is running."},
+        },
     )
     def seal(day: Annotated[date, Query(description="UTC knowledge day to seal.")]) -> TreeHeadOut:
         now = clock()
@@ -169,7 +173,10 @@ def ledger_router(
             raise HTTPException(
                 400, f"day={day}: expected a UTC day from {EPOCH.date()} to today ({now.date()})"
             )
-        sealed = ledger.seal_day(pool.client(), day, until=now - settle, now=now)
+        try:
+            sealed = ledger.seal_day(pool.client(), day, until=now - settle, now=now)
+        except SealDuringRebuild as error:
+            raise HTTPException(409, str(error)) from error
         return TreeHeadOut.model_validate(sealed.to_json())
 
     return router

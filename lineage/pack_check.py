@@ -201,7 +201,7 @@ def check_proofs(
         proven += 1
     unproven_entries = [e for e in ledger.get("unproven") or [] if isinstance(e, dict)]
     checks.extend(_facts_without_proof(facts, ledger.get("proofs") or [], unproven_entries))
-    checks.extend(_unproven_under_a_head(unproven_entries, chosen))
+    checks.extend(_unproven_under_a_head(facts, unproven_entries, chosen))
     unproven = len(ledger.get("unproven") or [])
     if not any(c.failed for c in checks if c.name == "proofs"):
         checks.append(
@@ -250,7 +250,9 @@ def _facts_without_proof(
 
 
 def _unproven_under_a_head(
-    unproven: Sequence[dict[str, Any]], heads: dict[str, TreeHead]
+    facts: dict[FactKey, dict[str, Any]],
+    unproven: Sequence[dict[str, Any]],
+    heads: dict[str, TreeHead],
 ) -> list[Check]:
     """A fact listed as unproven although a head of its day (the pack's own or one given) was
     sealed up to its knowledge time or later: that head's tree holds every fact of the day stored
@@ -258,33 +260,54 @@ def _unproven_under_a_head(
     (which the chain does not cover), or the fact became visible only after the seal and the
     ledger does not cover it. Either way it is not shown to be in the ledger. A fact whose day
     has no head here is not judged: give the day's published head (``--head``) to judge it. The
-    day is the knowledge time's (UTC), not the entry's ``day``, which the chain does not cover
-    either."""
+    knowledge time is the chained fact's, not the entry's ``day`` or ``ingested_at``, which the
+    chain does not cover either (an entry without one, or with one of no time zone, stands for
+    the facts of its span)."""
     covered = []
     for entry in unproven:
-        try:
-            instant = datetime.fromisoformat(str(entry.get("ingested_at")))
-        except ValueError:
-            continue  # a pack made before conflicting versions names no knowledge time
-        if instant.tzinfo is None:
-            continue
-        head = heads.get(instant.astimezone(UTC).date().isoformat())
-        if head is not None and instant <= head.timestamp:
-            covered.append((entry, head))
+        for instant in _listed_instants(facts, entry):
+            head = heads.get(instant.date().isoformat())
+            if head is not None and instant <= head.timestamp:
+                covered.append((entry, instant, head))
+                break
     if not covered:
         return []
-    entry, head = covered[0]
+    entry, instant, head = covered[0]
     return [
         Check(
             "proofs",
             FAILED,
             f"fact {entry.get('event_id')} (span {entry.get('span_id')}, stored "
-            f"{entry.get('ingested_at')}) is listed as not yet sealed, but day {head.day}'s head "
+            f"{instant_text(instant)}) is listed as not yet sealed, but day {head.day}'s head "
             f"of {head.tree_size} facts was sealed up to {instant_text(head.timestamp)} "
             f"({len(covered)} such fact(s)): its proof was taken out of the pack, or the fact "
             "became visible after the seal and the ledger does not cover it",
         )
     ]
+
+
+def _listed_instants(facts: dict[FactKey, dict[str, Any]], entry: dict[str, Any]) -> list[datetime]:
+    """The knowledge times (UTC) of the chained facts an unproven entry stands for: the fact it
+    names by span and knowledge time, else (an entry that names none) every fact of its span;
+    an entry that stands for no fact of the records, its own (zoned) knowledge time."""
+    span = (str(entry.get("event_id")), str(entry.get("trace_id")), str(entry.get("span_id")))
+    stored = entry.get("ingested_at")
+    named = [
+        fact
+        for key, fact in facts.items()
+        if key[:3] == span and (stored is None or key[3] == _knowledge_text(stored))
+    ]
+    instants = []
+    for fact in named or [entry]:  # an entry that names no fact of the records: its own time
+        try:
+            instant = datetime.fromisoformat(str(fact.get("ingested_at")))
+        except ValueError:
+            continue  # a pack made before conflicting versions: its facts name no knowledge time
+        if instant.tzinfo is None and not named:
+            continue
+        # the engine's text of a stored instant is UTC without a zone
+        instants.append(instant.replace(tzinfo=instant.tzinfo or UTC).astimezone(UTC))
+    return instants
 
 
 def check_pack(

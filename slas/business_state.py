@@ -85,6 +85,7 @@ from slas.state_queries import (
 from slas.timer_rows import DerivedTimers, SnapshotNames, derive_timers
 from warehouse.pool import READERS, reads_apart
 from warehouse.queries import window_cut
+from warehouse.rebuild import REBUILD_STALE
 from warehouse.schema import CLOSE_ITEMS, SLA_TIMERS
 from warehouse.schema_state import REBUILD_KEY, read_state, write_state, write_states, writes
 
@@ -96,8 +97,6 @@ REBUILT_KEY = "sla_timers_rebuild_derived"
 which the keeper re-derived every timer. A rebuild keeps each fact's knowledge time, so its rows
 fall behind the watermark and no window shows them: a ``done`` record the keeper has not derived
 after starts the next tick's window at the epoch."""
-REBUILD_STALE = timedelta(hours=6)
-"""A rebuild flag older than this is a rebuild that died: the keeper carries on."""
 
 RECORDED: dict[str, Callable[[Client, datetime, datetime], datetime | None]] = {
     timer_changes.CHANGES_WATERMARK_KEY: timer_changes.record_window,
@@ -341,7 +340,7 @@ class BusinessState:
         until = _millis(now - self._settle)
         rebuild = state.get(REBUILD_KEY)
         if rebuild and rebuild[0] == "running" and now - rebuild[1] < REBUILD_STALE:
-            return TickReport(since, since, 0, 0, 0, skipped="rebuild running")
+            return TickReport(since, since, 0, 0, 0, skipped=_rebuild_running(rebuild[1]))
         stored_config = state.get(CONFIG_KEY, ("",))[0]
         if stored_config != self._fingerprint and since != EPOCH:
             record = state.get(CALENDARS_KEY)
@@ -840,6 +839,18 @@ def append_items(
 def _version(columns: Mapping[str, Any], known_at: datetime, *, deleted: bool) -> dict[str, Any]:
     """``columns`` as versions known at ``known_at``."""
     return {**columns, "KnownAt": known_at, "Deleted": int(deleted)}
+
+
+def _rebuild_running(since: datetime) -> str:
+    """Why a tick was skipped for a rebuild, as the log and ``/readyz`` say it: a rebuild cut
+    short (a process killed) leaves its flag, and the tables it had emptied, until one runs
+    again or the flag is ``REBUILD_STALE`` old."""
+    hours = int(REBUILD_STALE.total_seconds() // 3600)
+    return (
+        f"rebuild running since {utc(since):%Y-%m-%d %H:%M:%S} UTC; one that died leaves this "
+        f"until a rebuild finishes or for {hours} hours: if none runs, rebuild again "
+        "(`syncsight rebuild` or POST /api/v1/admin/rebuild)"
+    )
 
 
 def _rebuilt_since(

@@ -264,6 +264,7 @@ class SlaEvaluator:
             self.holds_lease = held
             self.metrics.lease_held.set(1 if held else 0)
             if not held:
+                self.last_tick = None  # another process ticks: this one's last says nothing
                 return None
         if self._heartbeat is None:
             return self._evaluate_held(now)

@@ -35,8 +35,9 @@ class RebuildResult(BaseModel):
         "first stored."
     )
     kept_before: datetime | None = Field(
-        description="The raw retention's horizon: business events before it were kept as "
-        "stored, their raw spans expired (null when raw spans are kept forever)."
+        description="Business events before this instant were kept as stored, not derived "
+        "again: the raw retention's horizon, or the oldest raw span stored if later (null when "
+        "every event was derived again)."
     )
     seconds: float = Field(description="Wall-clock time the rebuild took.")
 
@@ -53,8 +54,8 @@ def admin_router(
         "/admin/rebuild",
         response_model=RebuildResult,
         summary="Re-derive the business tables from otel_traces",
-        description="The business rows of events the raw retention still keeps are deleted and "
-        "derived again (every fact derived as it was keeps its knowledge time); older ones are "
+        description="The business rows of events whose raw spans are still stored (from the raw "
+        "retention's horizon and the oldest raw span on) are deleted and derived again (every fact derived as it was keeps its knowledge time); older ones are "
         "kept as stored. Those rows are missing until the rebuild finishes; spans ingested "
         "meanwhile are derived as usual and de-duplicated. 409 while another rebuild runs.",
         responses={409: {"description": "A rebuild is already running."}},

@@ -289,7 +289,8 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
     def readyz() -> Any:
         """ClickHouse answers a query, the spool is below its limit and the write loops run
         (else 503); ``degraded`` (still 200) while refused batches wait in the quarantine, the
-        SLA evaluator keeps failing, the ledger's sealer fails (``lineage.sealing``), a
+        SLA evaluator keeps failing or is paused for a rebuild (one cut short leaves business
+        tables half filled), the ledger's sealer fails (``lineage.sealing``), a
         background mutation of the engine fails or ``system.mutations`` cannot be read
         (``warehouse.mutations``), or the Python heap's freezer fails (``warehouse.python_heap``);
         ``mutations_pending`` while one runs, such as a changed retention's rewrite of the stored
@@ -311,6 +312,13 @@ def create_app(settings: Settings, config: FileConfig, *, database: str | None =
             ready["evaluator"] = (
                 f"{evaluator.failures_in_a_row} ticks in a row failed: {evaluator.last_error}"
             )
+        elif (
+            evaluator is not None
+            and evaluator.last_tick is not None
+            and evaluator.last_tick.skipped
+        ):
+            ready["status"] = "degraded"
+            ready["evaluator"] = f"paused: {evaluator.last_tick.skipped}"
         if sealer is not None and (sealing := sealer.problem()) is not None:
             ready["status"] = "degraded"
             ready["ledger"] = sealing

@@ -126,8 +126,8 @@ def rebuild(
     clickhouse_url: ClickHouseURLOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Re-derive the business tables from otel_traces (events older than the raw retention are
-    kept as stored)."""
+    """Re-derive the business tables from otel_traces (events older than the raw retention or the
+    oldest raw span stored are kept as stored)."""
     from warehouse.migrations import migrate as run_migrations
     from warehouse.rebuild import rebuild as run_rebuild
 
@@ -146,9 +146,12 @@ def rebuild(
         "now on (derived differently or for the first time), the others as first stored"
     )
     if report.kept_before is not None:
+        days = settings.retention_raw_days
+        retention = f"{days} days" if days else "forever"
         typer.echo(
-            f"events before {report.kept_before:%Y-%m-%d %H:%M:%S} UTC kept as stored: their raw "
-            f"spans are past the raw retention ({settings.retention_raw_days} days)"
+            f"events before {report.kept_before:%Y-%m-%d %H:%M:%S} UTC kept as stored: the raw "
+            f"spans are kept from there on (raw retention: {retention}, or the oldest raw span "
+            "stored if later)"
         )
 
 

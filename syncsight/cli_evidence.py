@@ -256,7 +256,7 @@ def ledger_seal(
     from datetime import date, timedelta
 
     from domain.instants import EPOCH
-    from lineage.ledger import Ledger
+    from lineage.ledger import Ledger, SealDuringRebuild
     from lineage.signing import SigningKeyError, load_or_create_signer, load_signer
     from warehouse.migrations import migrate as run_migrations
 
@@ -280,7 +280,10 @@ def ledger_seal(
     client = connect_or_fail(settings)
     run_migrations(client, file_config.correlation, Topology(settings.clickhouse_cluster))
     until = now - timedelta(seconds=settings.state_settle_seconds)
-    head = Ledger(signer).seal_day(client, wanted, until=until, now=now)
+    try:
+        head = Ledger(signer).seal_day(client, wanted, until=until, now=now)
+    except SealDuringRebuild as error:
+        fail(str(error))
     typer.echo(json.dumps(head.to_json(), indent=2))
 
 

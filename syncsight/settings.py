@@ -25,7 +25,7 @@ from collector.auth import IngestTokenError, IngestTokens
 from syncsight.access import ApiTokenError, ApiTokens, TokenGrant
 from syncsight.hosts import AllowedHostError, allowed_hosts, parse_allowed_hosts
 from warehouse.client import ClickHouseURLError, chdb_data_path, redact, validate_url
-from warehouse.retention import Retention
+from warehouse.retention import MAX_DAYS, Retention
 from warehouse.schema import Topology, TopologyError
 
 
@@ -353,25 +353,30 @@ class Settings(BaseSettings):
     retention_raw_days: int = Field(
         default=400,
         ge=0,
+        le=MAX_DAYS,
         description="Days raw spans (otel_traces, otel_traces_trace_id_ts, and the evidence "
         "packs' copies in evidence_spans) are kept, by span "
         "time; `syncsight migrate` (and start-up) set it as the tables' TTL. 0 keeps them "
-        "forever. 400 covers a fiscal year and the audit after it; evidence exports and rebuilds "
+        "forever (at most 20000: a longer TTL wraps around to the past and drops every row). 400 covers a fiscal year and the audit after it; evidence exports and rebuilds "
         "reach back only this far.",
     )
     retention_facts_days: int = Field(
         default=2557,
         ge=0,
+        le=MAX_DAYS,
         description="Days business facts are kept: biz_events and biz_event_objects by event "
         "time, the sla_timers, close_items and event_dimensions state by knowledge time; a TTL "
-        "set by `syncsight migrate`. 0 keeps them forever. 2557 (7 years) matches common statutory retention of "
+        "set by `syncsight migrate`. 0 keeps them forever (at most 20000: a longer TTL wraps "
+        "around to the past and drops every row). 2557 (7 years) matches common statutory retention of "
         "accounting records; raise it where the law asks for more (10 years in Germany).",
     )
     retention_alerts_days: int = Field(
         default=400,
         ge=0,
+        le=MAX_DAYS,
         description="Days alert history (sla_alert_state) is kept after its last change; a TTL "
-        "set by `syncsight migrate`. 0 keeps it forever. An alert still firing after this long "
+        "set by `syncsight migrate`. 0 keeps it forever (at most 20000: a longer TTL wraps around "
+        "to the past and drops every row). An alert still firing after this long "
         "loses its record and is announced again.",
     )
     signing_key_file: Path | None = Field(

@@ -9,8 +9,10 @@ first time is known from the rebuild on.
 
 A rebuild keeps the facts whose raw spans the raw retention has expired: business rows are kept
 longer than raw spans (7 years against 400 days by default), and a rebuild can derive only what
-``otel_traces`` holds. It re-derives the events from the raw retention's horizon on and leaves
-the older ones as they were stored."""
+``otel_traces`` holds. It re-derives the events from a horizon on and leaves the older ones as
+they were stored: the raw retention's horizon, or the oldest raw span stored if that is later
+(spans a shorter retention expired before it was raised, or before a rebuild run with another
+setting than the service's, are gone for good)."""
 
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ from warehouse.schema import (
     Topology,
     business_event_select,
 )
-from warehouse.schema_state import REBUILD_KEY, write_state
+from warehouse.schema_state import REBUILD_KEY, read_state, write_state
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +45,9 @@ only record of it between their truncation and their refill. Emptied when a rebu
 a rebuild that died leaves it, and the next one adds to it (the earliest instant of a fact wins),
 so no knowledge time is lost to a rebuild cut short. On a cluster it lives on the node that
 runs the rebuild."""
+
+REBUILD_STALE: Final = timedelta(hours=6)
+"""A rebuild flag older than this is a rebuild that died: whoever waits for it carries on."""
 
 FACT: Final = "sipHash128(EventId, TraceId, SpanId, ContentHash)"
 """A fact's identity in ``FIRST_KNOWN``: ``biz_events``' sorting key (span identity and content
@@ -63,14 +68,19 @@ HORIZON: Final = "EventTime >= {horizon:DateTime64(9, 'UTC')}"
 EVERYTHING: Final = datetime(1900, 1, 1, tzinfo=UTC)
 """The horizon when raw spans are kept forever: the first instant a ``DateTime64`` holds."""
 
+NOTHING: Final = datetime(2262, 1, 1, tzinfo=UTC)
+"""The horizon when no raw span is stored: past every instant an event is accepted with, so
+every business row is kept and none derived."""
+
 KEEP_FIRST_KNOWN: Final = (
     f"INSERT INTO {FIRST_KNOWN}\nSELECT {FACT}, IngestedAt FROM {BIZ_EVENTS} WHERE {HORIZON}"
 )
 
-ANY_BEFORE_HORIZON: Final = (
-    f"SELECT count() FROM (SELECT 1 FROM {BIZ_EVENTS} WHERE NOT {HORIZON} LIMIT 1)"
-)
-"""Whether any business event is older than the horizon (1) or none is (0)."""
+OLDEST_RAW_SPAN: Final = f"SELECT count(), min(Timestamp) FROM {OTEL_TRACES}"
+"""How many raw spans are stored and the start of the oldest: the raw retention drops whole days
+from the oldest on, so every event from that instant on still has its raw span."""
+
+OLDER_THAN_HORIZON: Final = f"SELECT count() FROM {BIZ_EVENTS} WHERE NOT ({HORIZON})"
 
 RAW_FROM_HORIZON: Final = (
     f"(SELECT * FROM {OTEL_TRACES} WHERE Timestamp >= {{horizon:DateTime64(9, 'UTC')}})"
@@ -123,6 +133,16 @@ service (``POST /api/v1/admin/rebuild``) beside ingest. At 10M the peak went fro
 MiB for about a third more CPU, measured under load (benchmarks/history/rebuild.md)."""
 
 
+def rebuild_running(client: Client, now: datetime) -> datetime | None:
+    """When the rebuild under way started, or None: its flag says ``running`` and is younger
+    than ``REBUILD_STALE``. Meanwhile the business rows it derives again are missing or half
+    re-stored."""
+    record = read_state(client, REBUILD_KEY).get(REBUILD_KEY)
+    if record is None or record[0] != "running" or now - record[1] >= REBUILD_STALE:
+        return None
+    return record[1]
+
+
 @dataclass(frozen=True)
 class RebuildReport:
     """Counts after a rebuild: raw spans read, business events and object references derived,
@@ -134,8 +154,8 @@ class RebuildReport:
     references: int
     new_knowledge: int = 0
     kept_before: datetime | None = None
-    """The raw retention's horizon: events before it were kept as stored (None: everything was
-    derived again)."""
+    """The raw retention's horizon, or the oldest raw span stored if later: events before it were
+    kept as stored (None: everything was derived again)."""
 
 
 def rebuild(
@@ -158,12 +178,25 @@ def rebuild(
     """
     topology = topology or Topology()
     started = datetime.now(UTC)
-    horizon = started - timedelta(days=raw_days) if raw_days > 0 else None
+    horizon = _horizon(client, started - timedelta(days=raw_days) if raw_days > 0 else None)
     write_state(client, REBUILD_KEY, "running", at=started)
     try:
         return _rederive(client, rules, topology, started, horizon)
     finally:
         write_state(client, REBUILD_KEY, "done", at=datetime.now(UTC))
+
+
+def _horizon(client: Client, retained_from: datetime | None) -> datetime | None:
+    """The instant from which on events are derived again: the raw retention's horizon
+    (``retained_from``, None when raw spans are kept forever) or the oldest raw span stored,
+    whichever is later, so no fact whose raw span is gone is deleted. None when no business row
+    is older than it: every row is derived again, the tables truncated."""
+    spans, oldest = client.query(OLDEST_RAW_SPAN).result_rows[0]
+    horizon = oldest.replace(tzinfo=oldest.tzinfo or UTC) if spans else NOTHING
+    if retained_from is not None:
+        horizon = max(horizon, retained_from)
+    older = client.query(OLDER_THAN_HORIZON, parameters={"horizon": horizon}).result_rows[0][0]
+    return horizon if older else None
 
 
 def _rederive(
@@ -176,17 +209,14 @@ def _rederive(
     parameters = {"horizon": horizon or EVERYTHING}
     client.command(CREATE_FIRST_KNOWN)
     client.command(KEEP_FIRST_KNOWN, parameters=parameters)
-    # a delete rewrites every part (they are compact: one file each); when no event is older
-    # than the horizon there is nothing to keep, and emptying the tables costs nothing
-    keep_older = horizon is not None and bool(
-        client.query(ANY_BEFORE_HORIZON, parameters=parameters).result_rows[0][0]
-    )
+    # a delete rewrites every part (they are compact: one file each); with no event older than
+    # the horizon (``_horizon`` then gives None) emptying the tables costs nothing
     for table in (BIZ_EVENTS, BIZ_EVENT_OBJECTS):
         stored = f"{topology.storage(table)}{topology.on_cluster}"
-        if keep_older:
-            client.command(f"DELETE FROM {stored} WHERE {HORIZON}", parameters=parameters)
-        else:
+        if horizon is None:
             client.command(f"TRUNCATE TABLE IF EXISTS {stored}")
+        else:
+            client.command(f"DELETE FROM {stored} WHERE {HORIZON}", parameters=parameters)
     logger.info("re-deriving business tables from %s", OTEL_TRACES)
     client.command(rederive_statement(rules), parameters=parameters, settings=REDERIVE_SETTINGS)
     client.command(f"TRUNCATE TABLE {FIRST_KNOWN}")

@@ -77,6 +77,12 @@ WHERE database = currentDatabase() AND name IN {names:Array(String)}
 """
 
 
+MAX_DAYS: Final = 20_000
+"""The longest retention in days (about 54 years; 0 keeps rows forever). A row's TTL is a
+``DateTime``, which ends in 2106 and wraps around past it: a row stored in 2026 under a TTL of
+30,000 days would expire in 1972, that is at once, and the next merge would drop it."""
+
+
 @dataclass(frozen=True)
 class Retention:
     """Days each class of rows is kept; 0 keeps them forever (no TTL)."""
@@ -88,9 +94,10 @@ class Retention:
     def __post_init__(self) -> None:
         for name in ("raw_days", "facts_days", "alerts_days"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_DAYS:
                 raise ValueError(
-                    f"retention {name}={value!r}: expected a whole number of days, 0 or more"
+                    f"retention {name}={value!r}: expected a whole number of days from 0 "
+                    f"(forever) to {MAX_DAYS:,}"
                 )
 
     def days(self, kind: str) -> int:

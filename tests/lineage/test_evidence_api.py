@@ -350,6 +350,27 @@ class TestWhatTheVerifierSays:
         [failed] = [c for c in check_pack(pack, public_key=key, heads=[head]) if c.failed]
         assert "(5 such fact(s))" in failed.message
 
+    @pytest.mark.parametrize(
+        "knowledge_time", ["left out", "without a zone"], ids=["left-out", "without-zone"]
+    )
+    def test_a_moved_proof_is_dated_by_its_chained_fact_not_by_the_entry(
+        self, api: httpx.Client, knowledge_time: str
+    ) -> None:
+        """An unproven entry's knowledge time sits outside the chain: one left out (as packs made
+        before conflicting versions have it) or written without a time zone still stands for a
+        chained fact, whose own knowledge time the head covers, so the moved proof fails."""
+        pack, key, head = sealed_pack(api)
+        moved = pack["ledger"]["proofs"].pop(0)
+        entry = {k: moved[k] for k in ("event_id", "trace_id", "span_id", "day")}
+        if knowledge_time == "without a zone":
+            entry["ingested_at"] = moved["ingested_at"].removesuffix("Z")
+        pack["ledger"]["unproven"].append({**entry, "reason": "not sealed yet"})
+        for given in ([head], []):
+            failed = [c for c in check_pack(pack, public_key=key, heads=given) if c.failed]
+            assert [c.name for c in failed] == ["proofs"], failed
+            assert moved["event_id"] in failed[0].message
+            assert "listed as not yet sealed" in failed[0].message
+
     def test_a_kept_head_of_another_size_calls_no_fact_altered(
         self, api: httpx.Client, store: Client
     ) -> None:

@@ -11,7 +11,7 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from lineage.facts import CONTENT_NAMES, FACT_NAMES, FACT_TEXTS_SQL, fact_leaf
-from lineage.ledger import FactIdentity, Ledger, Requester, day_end
+from lineage.ledger import FactIdentity, Ledger, Requester, SealDuringRebuild, day_end
 from lineage.merkle import (
     complete_subtrees,
     leaf_hash,
@@ -25,6 +25,7 @@ from tests.warehouse.test_migrations import forget_migration
 from warehouse.correlation_rules import CorrelationRules
 from warehouse.migrations import migrate
 from warehouse.schema import Topology, ledger_ddl, ledger_point_read_ddl
+from warehouse.schema_state import REBUILD_KEY, write_state
 
 DAY = date(2026, 10, 1)
 NOON = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
@@ -185,6 +186,26 @@ class TestSealing:
         assert ledger.seal_finished_days(store, now=today, settle=timedelta(seconds=5)) == 0
         heads = ledger.heads(store, day=None, limit=10)
         assert [(h.day, h.tree_size, h.timestamp) for h in heads] == [(DAY, 3, day_end(DAY))]
+
+    def test_no_day_is_sealed_while_a_rebuild_re_stores_its_facts(
+        self, store: Client, ledger: Ledger
+    ) -> None:
+        """A rebuild empties the business tables and stores their facts again: a head sealed
+        meanwhile would leave the facts not yet re-stored out of its day's tree for good. The
+        seal is refused and the sealing loop waits until the rebuild is done."""
+        add_facts(store, 0, 3, NOON)
+        later = NOON + timedelta(days=1, hours=2)
+        write_state(store, REBUILD_KEY, "running", at=later - timedelta(minutes=1))
+        store.command("TRUNCATE TABLE biz_events")  # what the rebuild does first
+        with pytest.raises(SealDuringRebuild, match=r"rebuild .* running since"):
+            ledger.seal_day(store, DAY, until=day_end(DAY), now=later)
+        assert ledger.seal_finished_days(store, now=later, settle=timedelta(seconds=5)) == 0
+        assert ledger.heads(store, day=None, limit=10) == []
+        add_facts(store, 0, 3, NOON)  # re-stored with their knowledge time
+        write_state(store, REBUILD_KEY, "done", at=later)
+        assert ledger.seal_finished_days(store, now=later, settle=timedelta(seconds=5)) == 1
+        [head] = ledger.heads(store, day=None, limit=10)
+        assert head.tree_size == 3
 
 
 class TestProofs:

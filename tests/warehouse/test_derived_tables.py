@@ -244,3 +244,26 @@ class TestRebuild:
         assert ("billing_event", "BE-7", "BE-7-ready") in refs
         assert (report.spans, report.events, report.new_knowledge) == (1, 2, 1)
         assert report.kept_before is not None
+
+    @pytest.mark.parametrize("raw_days", [0, 3650], ids=["kept-forever", "raised-to-10-years"])
+    def test_rebuild_keeps_the_facts_whose_raw_spans_an_earlier_retention_expired(
+        self, migrated: Client, rules: CorrelationRules, raw_days: int
+    ) -> None:
+        """Raw spans a shorter retention expired stay gone when the retention is raised (or the
+        rebuild runs with another setting than the service did): a rebuild derives again only
+        the events from the oldest raw span stored on and keeps the older ones as stored."""
+        now_ns = time.time_ns()
+        recent = dict(BILLING_READY, **{sc.EVENT_ID: "BE-8-ready"})
+        insert(
+            migrated, span_row(BILLING_READY), span_row(recent, span_id="4" * 16, start_ns=now_ns)
+        )
+        known = "SELECT EventId, IngestedAt FROM biz_events FINAL ORDER BY EventId"
+        stored = migrated.query(known).result_rows
+        # a retention of 30 days expired the old span (2026-01-01) before it was raised
+        migrated.command("TRUNCATE TABLE otel_traces")
+        insert(migrated, span_row(recent, span_id="4" * 16, start_ns=now_ns))
+        report = rebuild(migrated, rules, raw_days=raw_days)
+        assert migrated.query(known).result_rows == stored
+        assert ("billing_event", "BE-7", "BE-7-ready") in references(migrated)
+        assert (report.spans, report.events, report.new_knowledge) == (1, 2, 0)
+        assert report.kept_before is not None  # the oldest raw span's start

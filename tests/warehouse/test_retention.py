@@ -239,6 +239,17 @@ class TestSettings:
         ):
             Settings(retention_facts_days=-1)
 
+    @pytest.mark.parametrize("days", [30_000, 1_000_000])
+    def test_a_retention_whose_ttl_would_wrap_around_to_the_past_is_refused(
+        self, days: int
+    ) -> None:
+        """A TTL is a DateTime, which wraps past 2106: 30,000 days from 2026 would expire every
+        row at once. The setting and the domain value refuse it, naming the bound."""
+        with pytest.raises(ValidationError, match=r"retention_raw_days\n.*less than or equal to"):
+            Settings(retention_raw_days=days)
+        with pytest.raises(ValueError, match=r"facts_days=.*from 0 \(forever\) to 20,000"):
+            Retention(raw_days=1, facts_days=days, alerts_days=1)
+
     def test_a_retention_value_that_is_not_whole_days_is_refused(self) -> None:
         """The domain value refuses it too, naming the field and value."""
         with pytest.raises(ValueError, match=r"raw_days=-5: expected a whole number of days"):
