@@ -31,8 +31,8 @@ class RebuildResult(BaseModel):
     references: int = Field(description="Event → object references derived.")
     new_knowledge: int = Field(
         description="Business events known from the rebuild on: derived differently (a changed "
-        "correlation rule) or for the first time. Every other event keeps the instant it was "
-        "first stored."
+        "correlation rule) or for the first time, and those ingested while it ran. Every other "
+        "event keeps the instant it was first stored."
     )
     kept_before: datetime | None = Field(
         description="Business events before this instant were kept as stored, not derived "
@@ -71,11 +71,14 @@ def admin_router(
         finally:
             running.release()
         logger.info(
-            "admin rebuild done in %.1fs: %d spans, %d events, %d references",
+            "admin rebuild done in %.1fs: %d spans, %d events, %d references; %d events known "
+            "from now on, events before %s kept as stored",
             seconds,
             report.spans,
             report.events,
             report.references,
+            report.new_knowledge,
+            report.kept_before.isoformat() if report.kept_before else "none",
         )
         return RebuildResult(
             spans=report.spans,

@@ -143,7 +143,8 @@ def rebuild(
     typer.echo(
         f"rebuilt from {report.spans:,} spans: {report.events:,} business events, "
         f"{report.references:,} object references; {report.new_knowledge:,} events known from "
-        "now on (derived differently or for the first time), the others as first stored"
+        "now on (derived differently, for the first time, or stored while it ran), the others as "
+        "first stored"
     )
     if report.kept_before is not None:
         days = settings.retention_raw_days

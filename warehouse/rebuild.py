@@ -147,7 +147,8 @@ def rebuild_running(client: Client, now: datetime) -> datetime | None:
 class RebuildReport:
     """Counts after a rebuild: raw spans read, business events and object references derived,
     and how many events are known from the rebuild on (derived differently or for the first
-    time; the others kept the instant they were first stored)."""
+    time, and those ingested while it ran; the others kept the instant they were first
+    stored)."""
 
     spans: int
     events: int
