@@ -129,8 +129,8 @@ REDERIVE_SETTINGS: Final = {
 }
 """The re-derivation's insert squashes blocks of at most 65,536 rows or 64 MiB (the engine's
 default, a million rows or 256 MiB, held some 1.6 GB more at 10M): a rebuild runs inside the
-service (``POST /api/v1/admin/rebuild``) beside ingest. At 10M the peak went from 2,966 to 1,369
-MiB for about a third more CPU, measured under load (benchmarks/history/rebuild.md)."""
+service (``POST /api/v1/admin/rebuild``) beside ingest. At 10M the peak went from 2,929-3,021 to
+1,366-1,420 MiB for 10-35 % more CPU, turn about under load (benchmarks/history/rebuild.md)."""
 
 
 def rebuild_running(client: Client, now: datetime) -> datetime | None:
