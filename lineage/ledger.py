@@ -188,9 +188,9 @@ class Ledger:
         stopping: Callable[[], bool] = lambda: False,
     ) -> int:
         """Seal, up to their end, the days of stored facts that are over (by ``settle``) and
-        have no final head yet; returns how many were sealed (none while a rebuild runs). Ends early, between two days, once
-        ``stopping`` says so (a service stopping during its first seal of years of history): the
-        days left wait for the next round."""
+        have no final head yet; returns how many were sealed (none while a rebuild runs). Ends
+        early, between two days, once ``stopping`` says so (a service stopping during its first
+        seal of years of history): the days left wait for the next round."""
         if rebuild_running(client, utc(now)) is not None:
             return 0  # the next round, once the rebuild has re-stored every fact
         final = {

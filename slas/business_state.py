@@ -593,12 +593,13 @@ class BusinessState:
         seeds takes their references from ``seeds`` rather than reading them again.
 
         ``new``: no event of the window has rows stored before its start, and no rebuild re-stored
-        the business rows since then (a rebuild's ``done`` record is older than the window). A closure that stops at such seeds reads no stored version:
-        every event naming one of its objects is a seed, so no row naming one was stored by the
-        window's start, when every version stored so far was derived (a version is keyed by the
-        objects and events of the rows it was derived from, and business rows are kept: a
-        rebuild re-stores them, and may give a row new references, hence the second condition). Under steady ingest of new work this
-        is every tick, and the three reads of the latest versions (timers, items, dimensions)
+        the business rows since then (a rebuild's ``done`` record is older than the window). A
+        closure that stops at such seeds reads no stored version: every event naming one of its
+        objects is a seed, so no row naming one was stored by the window's start, when every
+        version stored so far was derived (a version is keyed by the objects and events of the
+        rows it was derived from, and business rows are kept: a rebuild re-stores them, and may
+        give a row new references, hence the second condition). Under steady ingest of new work
+        this is every tick, and the three reads of the latest versions (timers, items, dimensions)
         found nothing. (Rows the facts retention expired, by event time, can leave versions of
         their objects behind, kept by knowledge time: such a version is then not marked deleted
         by a window of new events naming its object, as it is not by any tick that never reads
