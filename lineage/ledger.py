@@ -144,8 +144,8 @@ class Ledger:
             if started is not None:
                 raise SealDuringRebuild(
                     f"day {day}: a rebuild of the business tables has been running since "
-                    f"{instant_text(started)}; the facts it re-stores are missing until it "
-                    "finishes: seal after it"
+                    f"{instant_text(started)} (or failed then); the facts it re-stores are "
+                    "missing until one finishes: seal after it"
                 )
             latest = self.latest_heads(client, [day]).get(day)
             if latest is not None and latest.timestamp >= cutoff:

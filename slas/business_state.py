@@ -85,7 +85,7 @@ from slas.state_queries import (
 from slas.timer_rows import DerivedTimers, SnapshotNames, derive_timers
 from warehouse.pool import READERS, reads_apart
 from warehouse.queries import window_cut
-from warehouse.rebuild import REBUILD_STALE
+from warehouse.rebuild import REBUILD_STALE, holds_tables
 from warehouse.schema import CLOSE_ITEMS, SLA_TIMERS
 from warehouse.schema_state import REBUILD_KEY, read_state, write_state, write_states, writes
 
@@ -339,8 +339,8 @@ class BusinessState:
         since = _parse(state[WATERMARK_KEY][0]) if WATERMARK_KEY in state else EPOCH
         until = _millis(now - self._settle)
         rebuild = state.get(REBUILD_KEY)
-        if rebuild and rebuild[0] == "running" and now - rebuild[1] < REBUILD_STALE:
-            return TickReport(since, since, 0, 0, 0, skipped=_rebuild_running(rebuild[1]))
+        if rebuild is not None and holds_tables(rebuild, now):
+            return TickReport(since, since, 0, 0, 0, skipped=_rebuild_running(*rebuild))
         stored_config = state.get(CONFIG_KEY, ("",))[0]
         if stored_config != self._fingerprint and since != EPOCH:
             record = state.get(CALENDARS_KEY)
@@ -430,8 +430,10 @@ class BusinessState:
             CONFIG_KEY: self._fingerprint,
             CALENDARS_KEY: self._calendars_record,
         }
-        if rebuild is not None and rebuild[0] == "done":
-            moved[REBUILT_KEY] = rebuild[1].isoformat()
+        # written once a rebuild, not every tick
+        rebuilt = rebuild[1].isoformat() if rebuild is not None and rebuild[0] == "done" else None
+        if rebuilt is not None and state.get(REBUILT_KEY, ("",))[0] != rebuilt:
+            moved[REBUILT_KEY] = rebuilt
         behind: list[str] = []
         for key, record_window in RECORDED.items():
             recorded = parse_watermark(state, key)
@@ -842,11 +844,18 @@ def _version(columns: Mapping[str, Any], known_at: datetime, *, deleted: bool) -
     return {**columns, "KnownAt": known_at, "Deleted": int(deleted)}
 
 
-def _rebuild_running(since: datetime) -> str:
-    """Why a tick was skipped for a rebuild, as the log and ``/readyz`` say it: a rebuild cut
-    short (a process killed) leaves its flag, and the tables it had emptied, until one runs
-    again or the flag is ``REBUILD_STALE`` old."""
+def _rebuild_running(value: str, since: datetime) -> str:
+    """Why a tick was skipped for a rebuild, as the log and ``/readyz`` say it: a rebuild under
+    way, or one that failed (an engine error); a rebuild cut short (a process killed) leaves its
+    flag too. Either leaves the tables it had emptied until a rebuild finishes or the flag is
+    ``REBUILD_STALE`` old."""
     hours = int(REBUILD_STALE.total_seconds() // 3600)
+    if value == "failed":
+        return (
+            f"rebuild failed at {utc(since):%Y-%m-%d %H:%M:%S} UTC, leaving business rows "
+            f"missing: rebuild again (`syncsight rebuild` or POST /api/v1/admin/rebuild); "
+            f"evaluation resumes when one finishes or after {hours} hours"
+        )
     return (
         f"rebuild running since {utc(since):%Y-%m-%d %H:%M:%S} UTC; one that died leaves this "
         f"until a rebuild finishes or for {hours} hours: if none runs, rebuild again "

@@ -93,6 +93,10 @@ IngestTokensSetting = Annotated[
 ]
 
 
+_AT_MOST_DAYS = f"(at most {MAX_DAYS}: a longer TTL wraps around to the past and drops every row)"
+"""What the three retention settings say of their bound (``warehouse.retention.MAX_DAYS``)."""
+
+
 class Settings(BaseSettings):
     """Everything a syncsight process can be told through ``SYNCSIGHT_*`` variables or flags."""
 
@@ -357,7 +361,8 @@ class Settings(BaseSettings):
         description="Days raw spans (otel_traces, otel_traces_trace_id_ts, and the evidence "
         "packs' copies in evidence_spans) are kept, by span "
         "time; `syncsight migrate` (and start-up) set it as the tables' TTL. 0 keeps them "
-        "forever (at most 20000: a longer TTL wraps around to the past and drops every row). 400 covers a fiscal year and the audit after it; evidence exports and rebuilds "
+        f"forever {_AT_MOST_DAYS}. 400 covers a fiscal year and the audit after it; evidence "
+        "exports and rebuilds "
         "reach back only this far.",
     )
     retention_facts_days: int = Field(
@@ -366,8 +371,7 @@ class Settings(BaseSettings):
         le=MAX_DAYS,
         description="Days business facts are kept: biz_events and biz_event_objects by event "
         "time, the sla_timers, close_items and event_dimensions state by knowledge time; a TTL "
-        "set by `syncsight migrate`. 0 keeps them forever (at most 20000: a longer TTL wraps "
-        "around to the past and drops every row). 2557 (7 years) matches common statutory retention of "
+        f"set by `syncsight migrate`. 0 keeps them forever {_AT_MOST_DAYS}. 2557 (7 years) matches common statutory retention of "
         "accounting records; raise it where the law asks for more (10 years in Germany).",
     )
     retention_alerts_days: int = Field(
@@ -375,8 +379,7 @@ class Settings(BaseSettings):
         ge=0,
         le=MAX_DAYS,
         description="Days alert history (sla_alert_state) is kept after its last change; a TTL "
-        "set by `syncsight migrate`. 0 keeps it forever (at most 20000: a longer TTL wraps around "
-        "to the past and drops every row). An alert still firing after this long "
+        f"set by `syncsight migrate`. 0 keeps it forever {_AT_MOST_DAYS}. An alert still firing after this long "
         "loses its record and is announced again.",
     )
     signing_key_file: Path | None = Field(

@@ -23,6 +23,7 @@ from typing import Final
 
 from clickhouse_connect.driver.client import Client
 
+from domain.instants import LATEST
 from warehouse.correlation_rules import CorrelationRules
 from warehouse.schema import (
     BIZ_EVENT_OBJECTS,
@@ -68,7 +69,7 @@ HORIZON: Final = "EventTime >= {horizon:DateTime64(9, 'UTC')}"
 EVERYTHING: Final = datetime(1900, 1, 1, tzinfo=UTC)
 """The horizon when raw spans are kept forever: the first instant a ``DateTime64`` holds."""
 
-NOTHING: Final = datetime(2262, 1, 1, tzinfo=UTC)
+NOTHING: Final = LATEST
 """The horizon when no raw span is stored: past every instant an event is accepted with, so
 every business row is kept and none derived."""
 
@@ -133,14 +134,22 @@ service (``POST /api/v1/admin/rebuild``) beside ingest. At 10M the peak went fro
 1,366-1,420 MiB for 10-35 % more CPU, turn about under load (benchmarks/history/rebuild.md)."""
 
 
+HOLDING: Final = ("running", "failed")
+"""The rebuild records that leave the business tables missing rows: one under way, and one that
+failed (an engine error mid-way) and must be run again. ``done`` releases them."""
+
+
+def holds_tables(record: tuple[str, datetime] | None, now: datetime) -> bool:
+    """Whether the rebuild record (``REBUILD_KEY``'s value and instant) says the business rows
+    are missing or half re-stored: running or failed, and younger than ``REBUILD_STALE``."""
+    return record is not None and record[0] in HOLDING and now - record[1] < REBUILD_STALE
+
+
 def rebuild_running(client: Client, now: datetime) -> datetime | None:
-    """When the rebuild under way started, or None: its flag says ``running`` and is younger
-    than ``REBUILD_STALE``. Meanwhile the business rows it derives again are missing or half
-    re-stored."""
+    """When the rebuild that holds the business tables (``holds_tables``) started or failed, or
+    None."""
     record = read_state(client, REBUILD_KEY).get(REBUILD_KEY)
-    if record is None or record[0] != "running" or now - record[1] >= REBUILD_STALE:
-        return None
-    return record[1]
+    return record[1] if record is not None and holds_tables(record, now) else None
 
 
 @dataclass(frozen=True)
@@ -182,9 +191,14 @@ def rebuild(
     horizon = _horizon(client, started - timedelta(days=raw_days) if raw_days > 0 else None)
     write_state(client, REBUILD_KEY, "running", at=started)
     try:
-        return _rederive(client, rules, topology, started, horizon)
-    finally:
-        write_state(client, REBUILD_KEY, "done", at=datetime.now(UTC))
+        report = _rederive(client, rules, topology, started, horizon)
+    except BaseException:
+        # the rows it had deleted are still missing: the state keeps waiting, and says so, until
+        # a rebuild finishes (a ``done`` here let the keeper mark every missing timer deleted)
+        write_state(client, REBUILD_KEY, "failed", at=datetime.now(UTC))
+        raise
+    write_state(client, REBUILD_KEY, "done", at=datetime.now(UTC))
+    return report
 
 
 def _horizon(client: Client, retained_from: datetime | None) -> datetime | None:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import DatabaseError
 
 from domain import semconv as sc
 from domain.instants import EPOCH
@@ -50,7 +51,7 @@ from tests.templates import Templates, database_of
 from warehouse.correlation_rules import CorrelationRules
 from warehouse.pool import ClientPool
 from warehouse.rebuild import rebuild
-from warehouse.schema_state import REBUILD_KEY, write_state
+from warehouse.schema_state import REBUILD_KEY, read_state, write_state
 from warehouse.span_store import span_sink
 from warehouse.spans import OTEL_TRACES_COLUMNS
 
@@ -861,6 +862,28 @@ class TestIncremental:
         assert report.skipped.startswith("rebuild running since")
         write_state(migrated, REBUILD_KEY, "done", at=datetime.now(UTC) + timedelta(seconds=1))
         assert state.tick(datetime.now(UTC) + timedelta(seconds=2)).skipped == ""
+
+    def test_a_rebuild_the_engine_fails_keeps_the_keeper_waiting_until_one_finishes(
+        self, migrated: Client, state: BusinessState
+    ) -> None:
+        """A rebuild that fails mid-way (here: its knowledge-time table is not the one it
+        expects, a real engine error) records ``failed``, not ``done``: the rows it emptied are
+        missing, and a keeper told ``done`` would mark every timer of theirs deleted. The keeper
+        waits, saying so, until a rebuild finishes."""
+        migrated.insert("otel_traces", _billed("TE-1"), column_names=OTEL_TRACES_COLUMNS)
+        assert state.tick(datetime.now(UTC)).versions > 0
+        migrated.command(
+            "CREATE TABLE biz_events_first_known (Other UInt8) ENGINE = MergeTree ORDER BY Other"
+        )
+        with pytest.raises(DatabaseError):
+            rebuild(migrated, CorrelationRules.default())
+        assert read_state(migrated, REBUILD_KEY)[REBUILD_KEY][0] == "failed"
+        paused = state.tick(datetime.now(UTC))
+        assert paused.skipped.startswith("rebuild failed at")
+        migrated.command("DROP TABLE biz_events_first_known SYNC")
+        rebuild(migrated, CorrelationRules.default())
+        again = state.tick(datetime.now(UTC))
+        assert (again.skipped, again.since, again.versions) == ("", EPOCH, 0)
 
     def test_a_rebuild_after_the_window_start_is_re_derived_once_an_earlier_one_not_at_all(
         self, migrated: Client, state: BusinessState
